@@ -1,0 +1,60 @@
+# Native build: the addon (core + N-API boundary), the traffic tools and the
+# C++ unit tests. Everything links Debian's liburing (liburing-dev).
+{
+  "target_defaults": {
+    "cflags!": ["-fno-exceptions"],
+    "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
+    "cflags_cc": ["-std=c++20", "-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers", "-fno-strict-aliasing"],
+    "include_dirs": ["native"],
+    "libraries": ["-luring"]
+  },
+  "targets": [
+    {
+      "target_name": "mcr_native",
+      "sources": [
+        "native/core/frame_parser.cc",
+        "native/core/rule_table.cc",
+        "native/core/buffer_pool.cc",
+        "native/core/provided_buffer_ring.cc",
+        "native/core/egress_socket.cc",
+        "native/core/packet_socket.cc",
+        "native/core/log_ring.cc",
+        "native/core/relay_loop.cc",
+        "native/addon/addon.cc",
+        "native/addon/loop_wrap.cc",
+        "native/addon/napi_errors.cc",
+        "native/addon/rule_convert.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"]
+    },
+    {
+      "target_name": "mcrgen",
+      "type": "executable",
+      "sources": ["native/tools/mcrgen.cc", "native/tools/payload.cc", "native/tools/tool_args.cc"]
+    },
+    {
+      "target_name": "mcrsink",
+      "type": "executable",
+      "sources": ["native/tools/mcrsink.cc", "native/tools/payload.cc", "native/tools/tool_args.cc"]
+    },
+    {
+      "target_name": "mcrinject",
+      "type": "executable",
+      "sources": ["native/tools/mcrinject.cc", "native/tools/tool_args.cc"]
+    },
+    {
+      "target_name": "core_tests",
+      "type": "executable",
+      "sources": [
+        "native/tests/test_main.cc",
+        "native/tests/frame_parser_test.cc",
+        "native/tests/rule_table_test.cc",
+        "native/tests/buffer_pool_test.cc",
+        "native/core/frame_parser.cc",
+        "native/core/rule_table.cc",
+        "native/core/buffer_pool.cc"
+      ]
+    }
+  ]
+}

@@ -1,0 +1,88 @@
+// Module entry of mcr_native.node: the Loop class and the few system calls
+// TypeScript cannot make (AF_PACKET, group membership, MTU, closing fds).
+// Loaded only by worker/native.ts.
+#include <napi.h>
+#include <unistd.h>
+
+#include "addon/loop_wrap.h"
+#include "addon/napi_errors.h"
+#include "addon/rule_convert.h"
+#include "core/counters.h"
+#include "core/frame_parser.h"
+#include "core/packet_socket.h"
+
+namespace mcr {
+namespace {
+
+std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsString())
+    throw coded_error(info.Env(), "ERR_MCR_INVALID_ARG", std::string(name) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+Napi::Value OpenPacketSocket(const Napi::CallbackInfo& info) {
+  PacketSocketOptions opts;
+  opts.interface = string_arg(info, 0, "interface");
+  if (info[1].IsNumber()) opts.fanout_group = static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value());
+  int fd = -1;
+  SysError e = open_packet_socket(opts, &fd);
+  if (e.failed()) throw system_error(info.Env(), e);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+Napi::Value JoinGroup(const Napi::CallbackInfo& info) {
+  const std::string ifname = string_arg(info, 0, "interface");
+  const uint32_t group = ipv4_from_js(info.Env(), info[1], "group");
+  int fd = -1;
+  SysError e = join_group(ifname, group, &fd);
+  if (e.failed()) throw system_error(info.Env(), e);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+Napi::Value InterfaceMtu(const Napi::CallbackInfo& info) {
+  int mtu = 0;
+  SysError e = interface_mtu(string_arg(info, 0, "interface"), &mtu);
+  if (e.failed()) throw system_error(info.Env(), e);
+  return Napi::Number::New(info.Env(), mtu);
+}
+
+Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  if (!info[0].IsNumber()) throw coded_error(info.Env(), "ERR_MCR_INVALID_ARG", "fd must be a number");
+  if (::close(info[0].As<Napi::Number>().Int32Value()) != 0) throw system_error(info.Env(), errno, "close", "");
+  return info.Env().Undefined();
+}
+
+Napi::Array names(Napi::Env env, std::initializer_list<const char*> list) {
+  Napi::Array out = Napi::Array::New(env, list.size());
+  uint32_t i = 0;
+  for (const char* n : list) out.Set(i++, Napi::String::New(env, n));
+  return out;
+}
+
+Napi::Value CounterLayout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object layout = Napi::Object::New(env);
+#define MCR_NAME(name) #name,
+  layout.Set("loop", names(env, {MCR_LOOP_COUNTERS(MCR_NAME)}));
+  layout.Set("rule", names(env, {MCR_RULE_COUNTERS(MCR_NAME)}));
+  layout.Set("output", names(env, {MCR_OUTPUT_COUNTERS(MCR_NAME)}));
+#undef MCR_NAME
+  return layout;
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Loop", LoopWrap::Define(env));
+  exports.Set("openPacketSocket", Napi::Function::New<OpenPacketSocket>(env, "openPacketSocket"));
+  exports.Set("joinGroup", Napi::Function::New<JoinGroup>(env, "joinGroup"));
+  exports.Set("interfaceMtu", Napi::Function::New<InterfaceMtu>(env, "interfaceMtu"));
+  exports.Set("closeFd", Napi::Function::New<CloseFd>(env, "closeFd"));
+  exports.Set("counterLayout", Napi::Function::New<CounterLayout>(env, "counterLayout"));
+  return exports;
+}
+
+}  // namespace mcr
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return mcr::Init(env, exports); }
+NODE_API_MODULE(mcr_native, InitModule)

@@ -1,0 +1,226 @@
+// Loop class implementation. The JS thread only builds commands and settles
+// promises; every packet-path structure is touched by the loop thread alone.
+#include "addon/loop_wrap.h"
+
+#include <future>
+
+#include "addon/napi_errors.h"
+#include "addon/rule_convert.h"
+
+namespace mcr {
+namespace {
+
+uint32_t option(const Napi::Object& opts, const char* name, uint32_t fallback, uint32_t min, uint32_t max) {
+  Napi::Value v = opts.Get(name);
+  if (v.IsUndefined()) return fallback;
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  if (d < min || d > max || d != static_cast<double>(static_cast<uint32_t>(d)))
+    throw coded_error(opts.Env(), "ERR_MCR_INVALID_ARG",
+                      std::string(name) + " must be an integer " + std::to_string(min) + ".." + std::to_string(max));
+  return static_cast<uint32_t>(d);
+}
+
+}  // namespace
+
+Napi::Function LoopWrap::Define(Napi::Env env) {
+  return DefineClass(env, "Loop",
+                     {InstanceMethod<&LoopWrap::Start>("start"), InstanceMethod<&LoopWrap::Counters>("counters"),
+                      InstanceMethod<&LoopWrap::AddRule>("addRule"), InstanceMethod<&LoopWrap::RemoveRule>("removeRule"),
+                      InstanceMethod<&LoopWrap::ReplaceRules>("replaceRules"), InstanceMethod<&LoopWrap::Stop>("stop"),
+                      InstanceMethod<&LoopWrap::DrainLogs>("drainLogs")});
+}
+
+LoopWrap::LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "Loop options must be an object");
+  Napi::Object opts = info[0].As<Napi::Object>();
+  options_.packet_fd = static_cast<int>(option(opts, "packetFd", 0xffffffffu, 0, 1 << 30));
+  options_.ring_depth = option(opts, "ringDepth", options_.ring_depth, 64, 32768);
+  options_.batch = option(opts, "batch", options_.batch, 1, 4096);
+  options_.buffer_count = option(opts, "bufferCount", options_.buffer_count, 16, 32768);
+  options_.buffer_size = option(opts, "bufferSize", options_.buffer_size, 128, 65536);
+  options_.max_inflight_sends = option(opts, "maxInflightSends", options_.max_inflight_sends, 1, 1u << 20);
+  options_.stats_interval_ms = option(opts, "statsIntervalMs", options_.stats_interval_ms, 10, 10000);
+  Napi::Value defer = opts.Get("deferTaskrun");
+  if (defer.IsBoolean()) options_.defer_taskrun = defer.As<Napi::Boolean>().Value();
+  if ((options_.buffer_count & (options_.buffer_count - 1)) != 0)
+    throw coded_error(env, "ERR_MCR_INVALID_ARG", "bufferCount must be a power of two");
+  const uint32_t rule_slots = option(opts, "ruleSlots", 1024, 1, 1 << 20);
+  const uint32_t output_slots = option(opts, "outputSlots", 4096, 1, 1 << 20);
+  counters_ = std::make_shared<CounterBlock>(rule_slots, output_slots);
+  logs_ = std::make_shared<LogRing>();
+  commands_ = std::make_shared<CommandQueue>();
+  if (commands_->event_fd() < 0) throw system_error(env, errno, "eventfd", "command queue");
+}
+
+LoopWrap::~LoopWrap() {
+  // Garbage-collected while running (the owner never called stop): stop and
+  // wait, so the thread never outlives the structures it uses.
+  if (thread_.joinable()) {
+    if (!stop_posted_) commands_->post(Command{});
+    thread_.join();
+  }
+}
+
+void LoopWrap::ensure_running(Napi::Env env) const {
+  if (!started_) throw coded_error(env, "ERR_MCR_NOT_STARTED", "the loop is not started: call start() first");
+  if (stop_posted_) throw coded_error(env, "ERR_MCR_STOPPED", "the loop is stopping or stopped");
+}
+
+Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (started_) throw coded_error(env, "ERR_MCR_ALREADY_STARTED", "the loop is already started");
+  tsfn_ = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "mcr-loop",
+                                        0, 1);
+  auto notify = [this]() {
+    tsfn_.NonBlockingCall([this](Napi::Env cb_env, Napi::Function) { on_notify(cb_env); });
+  };
+  loop_ = std::make_unique<RelayLoop>(options_, counters_, logs_, commands_, notify);
+  std::promise<std::pair<int, const char*>> ready;
+  std::future<std::pair<int, const char*>> ready_future = ready.get_future();
+  thread_ = std::thread([this, notify, &ready]() {
+    const char* step = "";
+    const int rc = loop_->setup(&step);
+    ready.set_value({rc, step});
+    if (rc != 0) return;
+    exit_code_ = loop_->run();
+    exited_.store(true, std::memory_order_release);
+    notify();
+  });
+  const auto [rc, step] = ready_future.get();
+  if (rc != 0) {
+    thread_.join();
+    tsfn_.Release();
+    throw system_error(env, -rc, step, "relay loop setup");
+  }
+  started_ = true;
+  const LoopInfo& li = loop_->info();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("deferTaskrun", Napi::Boolean::New(env, li.defer_taskrun));
+  result.Set("sqEntries", Napi::Number::New(env, li.sq_entries));
+  result.Set("cqEntries", Napi::Number::New(env, li.cq_entries));
+  return result;
+}
+
+Napi::Value LoopWrap::Counters(const Napi::CallbackInfo& info) {
+  // External buffer over the live block; the finalizer holds a reference so
+  // the memory outlives both this object and the loop.
+  auto* keep = new std::shared_ptr<CounterBlock>(counters_);
+  return Napi::ArrayBuffer::New(
+      info.Env(), counters_->data(), counters_->words() * sizeof(uint64_t),
+      [](Napi::Env, void*, std::shared_ptr<CounterBlock>* hold) { delete hold; }, keep);
+}
+
+Napi::Promise LoopWrap::post(Napi::Env env, Command cmd, Napi::Value result) {
+  cmd.seq = next_seq_++;
+  const uint64_t seq = cmd.seq;
+  Pending pending{Napi::Promise::Deferred::New(env), Napi::Persistent(result)};
+  Napi::Promise promise = pending.deferred.Promise();
+  const int rc = commands_->post(std::move(cmd));
+  if (rc != 0) throw system_error(env, -rc, "write", "command eventfd");
+  pending_.emplace(seq, std::move(pending));
+  return promise;
+}
+
+Napi::Value LoopWrap::AddRule(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensure_running(env);
+  Command cmd;
+  cmd.kind = Command::Kind::add_rule;
+  cmd.rule = rule_from_js(env, info[0], *counters_);
+  Napi::Object slots = rule_slots_to_js(env, *cmd.rule);
+  return post(env, std::move(cmd), slots);
+}
+
+Napi::Value LoopWrap::RemoveRule(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensure_running(env);
+  if (!info[0].IsNumber()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "rule id must be a number");
+  Command cmd;
+  cmd.kind = Command::Kind::remove_rule;
+  cmd.rule_id = info[0].As<Napi::Number>().Uint32Value();
+  return post(env, std::move(cmd), env.Undefined());
+}
+
+Napi::Value LoopWrap::ReplaceRules(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ensure_running(env);
+  if (!info[0].IsArray()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "rules must be an array");
+  Napi::Array list = info[0].As<Napi::Array>();
+  Command cmd;
+  cmd.kind = Command::Kind::replace_rules;
+  Napi::Array slots = Napi::Array::New(env, list.Length());
+  try {
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      cmd.rules.push_back(rule_from_js(env, list.Get(i), *counters_));
+      slots.Set(i, rule_slots_to_js(env, *cmd.rules.back()));
+    }
+  } catch (...) {
+    // Rules converted before the failure were never handed over.
+    for (auto& rule : cmd.rules) {
+      for (auto& out : rule->outputs) counters_->release_output_slot(out->slot);
+      counters_->release_rule_slot(rule->slot);
+    }
+    throw;
+  }
+  return post(env, std::move(cmd), slots);
+}
+
+Napi::Value LoopWrap::Stop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!started_) throw coded_error(env, "ERR_MCR_NOT_STARTED", "the loop is not started");
+  if (stop_deferred_) return stop_deferred_->Promise();
+  stop_deferred_ = std::make_unique<Napi::Promise::Deferred>(env);
+  stop_posted_ = true;
+  const int rc = commands_->post(Command{});
+  if (rc != 0) throw system_error(env, -rc, "write", "command eventfd");
+  return stop_deferred_->Promise();
+}
+
+Napi::Value LoopWrap::DrainLogs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<LogEvent> events = logs_->drain();
+  Napi::Array out = Napi::Array::New(env, events.size());
+  for (uint32_t i = 0; i < events.size(); ++i) {
+    const LogEvent& e = events[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("level", Napi::Number::New(env, static_cast<int>(e.level)));
+    o.Set("code", Napi::String::New(env, e.code));
+    o.Set("message", Napi::String::New(env, e.message));
+    o.Set("errno", Napi::Number::New(env, e.err));
+    o.Set("slot", Napi::Number::New(env, static_cast<double>(e.slot)));
+    o.Set("count", Napi::Number::New(env, static_cast<double>(e.count)));
+    out.Set(i, o);
+  }
+  return out;
+}
+
+void LoopWrap::on_notify(Napi::Env env) {
+  Napi::HandleScope scope(env);
+  for (const CommandResult& done : commands_->take_completed()) {
+    auto it = pending_.find(done.seq);
+    if (it == pending_.end()) continue;
+    if (done.result == 0) {
+      it->second.deferred.Resolve(it->second.result.Value());
+    } else {
+      it->second.deferred.Reject(system_error(env, -done.result, "apply", "rule command").Value());
+    }
+    pending_.erase(it);
+  }
+  if (!exited_.load(std::memory_order_acquire) || !thread_.joinable()) return;
+  thread_.join();
+  loop_.reset();
+  for (auto& [seq, pending] : pending_) {
+    pending.deferred.Reject(coded_error(env, "ERR_MCR_STOPPED", "the loop stopped before applying the command").Value());
+  }
+  pending_.clear();
+  tsfn_.Release();
+  if (!stop_deferred_) stop_deferred_ = std::make_unique<Napi::Promise::Deferred>(env);
+  if (exit_code_ == 0) {
+    stop_deferred_->Resolve(env.Undefined());
+  } else {
+    stop_deferred_->Reject(system_error(env, -exit_code_, "io_uring_enter", "relay loop").Value());
+  }
+}
+
+}  // namespace mcr

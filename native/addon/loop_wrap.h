@@ -1,0 +1,61 @@
+// The JS class `Loop`: owns one RelayLoop and the native thread it runs on
+// (a std::thread of its own, never the libuv pool: the loop blocks in
+// io_uring_enter for its whole life). Commands become promises that settle
+// when the loop has applied them; a thread-safe function carries those
+// settlements, and the thread's exit, back to the JS thread.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <unordered_map>
+
+#include "core/command_queue.h"
+#include "core/counters.h"
+#include "core/log_ring.h"
+#include "core/relay_loop.h"
+
+namespace mcr {
+
+class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit LoopWrap(const Napi::CallbackInfo& info);
+  ~LoopWrap() override;
+
+ private:
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value Counters(const Napi::CallbackInfo& info);
+  Napi::Value AddRule(const Napi::CallbackInfo& info);
+  Napi::Value RemoveRule(const Napi::CallbackInfo& info);
+  Napi::Value ReplaceRules(const Napi::CallbackInfo& info);
+  Napi::Value Stop(const Napi::CallbackInfo& info);
+  Napi::Value DrainLogs(const Napi::CallbackInfo& info);
+
+  Napi::Promise post(Napi::Env env, Command cmd, Napi::Value result);
+  void on_notify(Napi::Env env);  // JS thread, via the thread-safe function
+  void ensure_running(Napi::Env env) const;
+
+  struct Pending {
+    Napi::Promise::Deferred deferred;
+    Napi::Reference<Napi::Value> result;
+  };
+
+  LoopOptions options_;
+  std::shared_ptr<CounterBlock> counters_;
+  std::shared_ptr<LogRing> logs_;
+  std::shared_ptr<CommandQueue> commands_;
+  std::unique_ptr<RelayLoop> loop_;
+  std::thread thread_;
+  Napi::ThreadSafeFunction tsfn_;
+  std::atomic<bool> exited_{false};
+  int exit_code_ = 0;
+  bool started_ = false;
+  bool stop_posted_ = false;
+  uint64_t next_seq_ = 1;
+  std::unordered_map<uint64_t, Pending> pending_;
+  std::unique_ptr<Napi::Promise::Deferred> stop_deferred_;
+};
+
+}  // namespace mcr

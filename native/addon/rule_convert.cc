@@ -1,0 +1,112 @@
+// Rule conversion. Field names match worker/native.ts (NativeRule).
+#include "addon/rule_convert.h"
+
+#include <arpa/inet.h>
+
+#include "addon/napi_errors.h"
+#include "core/egress_socket.h"
+
+namespace mcr {
+namespace {
+
+Napi::Object object_field(Napi::Env env, const Napi::Value& value, const char* what) {
+  if (!value.IsObject()) throw coded_error(env, "ERR_MCR_INVALID_ARG", std::string(what) + " must be an object");
+  return value.As<Napi::Object>();
+}
+
+uint32_t uint_field(Napi::Env env, const Napi::Object& obj, const char* field, uint32_t max) {
+  Napi::Value v = obj.Get(field);
+  if (!v.IsNumber()) throw coded_error(env, "ERR_MCR_INVALID_ARG", std::string(field) + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (d < 0 || d > max || d != static_cast<double>(static_cast<uint32_t>(d)))
+    throw coded_error(env, "ERR_MCR_INVALID_ARG", std::string(field) + " must be an integer 0.." + std::to_string(max));
+  return static_cast<uint32_t>(d);
+}
+
+// Releases claimed slots if conversion throws half-way.
+struct SlotGuard {
+  CounterBlock& counters;
+  Rule& rule;
+  bool rule_claimed = false;
+  bool armed = true;
+  ~SlotGuard() {
+    if (!armed) return;
+    for (auto& out : rule.outputs) counters.release_output_slot(out->slot);
+    if (rule_claimed) counters.release_rule_slot(rule.slot);
+  }
+};
+
+}  // namespace
+
+uint32_t ipv4_from_js(Napi::Env env, const Napi::Value& value, const char* field) {
+  if (!value.IsString()) throw coded_error(env, "ERR_MCR_INVALID_ARG", std::string(field) + " must be an IPv4 address string");
+  const std::string text = value.As<Napi::String>().Utf8Value();
+  in_addr addr{};
+  if (::inet_pton(AF_INET, text.c_str(), &addr) != 1)
+    throw coded_error(env, "ERR_MCR_INVALID_ARG", std::string(field) + ": \"" + text + "\" is not an IPv4 address");
+  return addr.s_addr;
+}
+
+std::unique_ptr<Rule> rule_from_js(Napi::Env env, const Napi::Value& value, CounterBlock& counters) {
+  Napi::Object obj = object_field(env, value, "rule");
+  auto rule = std::make_unique<Rule>();
+  rule->id = uint_field(env, obj, "id", 0xffffffffu);
+  rule->dst_addr = ipv4_from_js(env, obj.Get("dstAddr"), "dstAddr");
+  rule->dst_port = static_cast<uint16_t>(uint_field(env, obj, "dstPort", 65535));
+  Napi::Value src = obj.Get("srcAddr");
+  if (!src.IsUndefined() && !src.IsNull()) rule->src_addr = ipv4_from_js(env, src, "srcAddr");
+  Napi::Value outputs_value = obj.Get("outputs");
+  if (!outputs_value.IsArray() || outputs_value.As<Napi::Array>().Length() == 0)
+    throw coded_error(env, "ERR_MCR_INVALID_ARG", "outputs must be a non-empty array");
+  Napi::Array outputs = outputs_value.As<Napi::Array>();
+
+  SlotGuard guard{counters, *rule};
+  const int rule_slot = counters.claim_rule_slot();
+  if (rule_slot < 0) throw system_error(env, -rule_slot, "claim", "rule counter slot (raise ruleSlots)");
+  rule->slot = static_cast<uint32_t>(rule_slot);
+  guard.rule_claimed = true;
+
+  for (uint32_t i = 0; i < outputs.Length(); ++i) {
+    Napi::Object o = object_field(env, outputs.Get(i), "output");
+    EgressSpec spec;
+    spec.dst_addr = ipv4_from_js(env, o.Get("dstAddr"), "outputs[].dstAddr");
+    spec.dst_port = static_cast<uint16_t>(uint_field(env, o, "dstPort", 65535));
+    Napi::Value ifname = o.Get("interface");
+    if (!ifname.IsString()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "outputs[].interface must be a string");
+    spec.interface = ifname.As<Napi::String>().Utf8Value();
+    if (!o.Get("ttl").IsUndefined()) spec.ttl = static_cast<int>(uint_field(env, o, "ttl", 255));
+    Napi::Value out_src = o.Get("srcAddr");
+    if (!out_src.IsUndefined() && !out_src.IsNull()) spec.src_addr = ipv4_from_js(env, out_src, "outputs[].srcAddr");
+
+    const int slot = counters.claim_output_slot();
+    if (slot < 0) throw system_error(env, -slot, "claim", "output counter slot (raise outputSlots)");
+    auto out = std::make_unique<Output>();
+    out->slot = static_cast<uint32_t>(slot);
+    rule->outputs.push_back(std::move(out));
+    EgressSocket sock;
+    SysError e = open_egress_socket(spec, &sock);
+    if (e.failed()) throw system_error(env, e);
+    Output& installed = *rule->outputs.back();
+    installed.fd = sock.fd;
+    installed.dest = sock.dest;
+    installed.connected = sock.connected;
+  }
+  guard.armed = false;
+  return rule;
+}
+
+Napi::Object rule_slots_to_js(Napi::Env env, const Rule& rule) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("ruleSlot", Napi::Number::New(env, rule.slot));
+  Napi::Array outs = Napi::Array::New(env, rule.outputs.size());
+  Napi::Array connected = Napi::Array::New(env, rule.outputs.size());
+  for (uint32_t i = 0; i < rule.outputs.size(); ++i) {
+    outs.Set(i, Napi::Number::New(env, rule.outputs[i]->slot));
+    connected.Set(i, Napi::Boolean::New(env, rule.outputs[i]->connected));
+  }
+  result.Set("outputSlots", outs);
+  result.Set("outputConnected", connected);
+  return result;
+}
+
+}  // namespace mcr

@@ -1,0 +1,116 @@
+// Counter block shared between the loop thread (the only writer of the
+// numbers) and the TypeScript thread (reader, through an external
+// ArrayBuffer). Plain 64-bit relaxed stores: aligned, so never torn on the
+// 64-bit targets we build for, and free of locks and syscalls on the hot path.
+//
+// Layout, in uint64 units: [loop fields][rule slots × rule fields][output
+// slots × output fields]. A slot's `state` word is the one field both threads
+// write: the TS thread claims free slots (0 → 1) when it builds a rule, the
+// loop releases them (→ 0) once nothing in flight refers to them any more.
+#pragma once
+#include <atomic>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+
+#include "core/frame_parser.h"
+
+namespace mcr {
+
+#define MCR_LOOP_COUNTERS(X)                                                  \
+  X(frames) X(frame_bytes) X(matched) X(no_rule)                              \
+  X(drop_short_ethernet) X(drop_not_ipv4) X(drop_bad_ihl)                     \
+  X(drop_bad_ip_length) X(drop_fragment) X(drop_not_udp)                      \
+  X(drop_bad_udp_length) X(drop_oversize)                                     \
+  X(kernel_packets) X(kernel_drops) X(sends_queued) X(sent) X(sent_bytes)     \
+  X(send_errors) X(submit_calls) X(recv_arms) X(recv_buffer_exhausted)        \
+  X(recv_errors) X(backpressure_pauses) X(inflight_sends) X(inflight_buffers) \
+  X(commands) X(loop_iterations) X(logs_dropped)
+
+#define MCR_RULE_COUNTERS(X) X(state) X(packets) X(bytes)
+
+// Errnos the issue and the design name get their own column; anything else
+// lands in errors_other with its value kept in last_errno.
+#define MCR_OUTPUT_COUNTERS(X)                                                \
+  X(state) X(packets) X(bytes) X(errors) X(err_eagain) X(err_enobufs)         \
+  X(err_ehostunreach) X(err_enetunreach) X(err_enetdown) X(err_eperm)         \
+  X(err_econnrefused) X(err_emsgsize) X(err_other) X(last_errno)
+
+#define MCR_ENUM_ENTRY(name) name,
+enum LoopCounter : uint32_t { MCR_LOOP_COUNTERS(MCR_ENUM_ENTRY) kLoopCounterCount };
+enum class RuleCounter : uint32_t { MCR_RULE_COUNTERS(MCR_ENUM_ENTRY) count_ };
+enum class OutputCounter : uint32_t { MCR_OUTPUT_COUNTERS(MCR_ENUM_ENTRY) count_ };
+#undef MCR_ENUM_ENTRY
+constexpr uint32_t kRuleCounterCount = static_cast<uint32_t>(RuleCounter::count_);
+constexpr uint32_t kOutputCounterCount = static_cast<uint32_t>(OutputCounter::count_);
+
+static_assert(LoopCounter::drop_short_ethernet + static_cast<uint32_t>(DropReason::oversize) - 1 ==
+                  LoopCounter::drop_oversize,
+              "drop counters must follow DropReason order");
+
+enum SlotState : uint64_t { slot_free = 0, slot_active = 1 };
+
+class CounterBlock {
+ public:
+  CounterBlock(uint32_t rule_slots, uint32_t output_slots)
+      : rule_slots_(rule_slots),
+        output_slots_(output_slots),
+        words_(kLoopCounterCount + size_t{rule_slots} * kRuleCounterCount +
+               size_t{output_slots} * kOutputCounterCount),
+        data_(new std::atomic<uint64_t>[words_]) {
+    for (size_t i = 0; i < words_; ++i) data_[i].store(0, std::memory_order_relaxed);
+  }
+
+  uint32_t rule_slots() const { return rule_slots_; }
+  uint32_t output_slots() const { return output_slots_; }
+  size_t words() const { return words_; }
+  void* data() { return data_.get(); }
+  static size_t rule_offset() { return kLoopCounterCount; }
+  size_t output_offset() const { return kLoopCounterCount + size_t{rule_slots_} * kRuleCounterCount; }
+
+  std::atomic<uint64_t>& loop(LoopCounter c) { return data_[c]; }
+  std::atomic<uint64_t>& rule(uint32_t slot, RuleCounter c) {
+    return data_[rule_offset() + size_t{slot} * kRuleCounterCount + static_cast<uint32_t>(c)];
+  }
+  std::atomic<uint64_t>& output(uint32_t slot, OutputCounter c) {
+    return data_[output_offset() + size_t{slot} * kOutputCounterCount + static_cast<uint32_t>(c)];
+  }
+
+  // Single-writer increment: a relaxed load plus store is enough (and far
+  // cheaper than a locked add) because only the loop thread writes numbers.
+  static void bump(std::atomic<uint64_t>& word, uint64_t by = 1) {
+    word.store(word.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
+  static void set(std::atomic<uint64_t>& word, uint64_t value) { word.store(value, std::memory_order_relaxed); }
+
+  // TS thread: claim a free slot, zeroing its numbers first so a reused slot
+  // never shows a removed rule's counts. Returns -ENOSPC when full.
+  int claim_rule_slot() { return claim(rule_offset(), rule_slots_, kRuleCounterCount); }
+  int claim_output_slot() { return claim(output_offset(), output_slots_, kOutputCounterCount); }
+  // Loop thread (or TS thread for slots never handed over): give a slot back.
+  void release_rule_slot(uint32_t slot) { rule(slot, RuleCounter::state).store(slot_free, std::memory_order_release); }
+  void release_output_slot(uint32_t slot) {
+    output(slot, OutputCounter::state).store(slot_free, std::memory_order_release);
+  }
+
+ private:
+  int claim(size_t base, uint32_t slots, uint32_t width) {
+    for (uint32_t s = 0; s < slots; ++s) {
+      std::atomic<uint64_t>* words = &data_[base + size_t{s} * width];
+      if (words[0].load(std::memory_order_acquire) != slot_free) continue;
+      for (uint32_t f = 1; f < width; ++f) words[f].store(0, std::memory_order_relaxed);
+      words[0].store(slot_active, std::memory_order_release);
+      return static_cast<int>(s);
+    }
+    return -ENOSPC;
+  }
+
+  uint32_t rule_slots_;
+  uint32_t output_slots_;
+  size_t words_;
+  std::unique_ptr<std::atomic<uint64_t>[]> data_;
+};
+
+}  // namespace mcr

@@ -1,0 +1,105 @@
+// Egress socket set-up. The socket stays blocking on purpose: io_uring then
+// waits for send-buffer space (poll-armed retry) instead of failing with
+// EAGAIN, and the loop's in-flight cap bounds how much can wait.
+#include "core/egress_socket.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace mcr {
+namespace {
+
+bool is_multicast(uint32_t addr_be) { return (ntohl(addr_be) & 0xf0000000u) == 0xe0000000u; }
+
+// connect() fails at once when no route exists yet; the output then sends
+// with an explicit destination so a route added later just starts working.
+bool is_route_error(int err) { return err == ENETUNREACH || err == EHOSTUNREACH || err == ENETDOWN; }
+
+}  // namespace
+
+std::string format_ipv4(uint32_t addr_be) {
+  char text[INET_ADDRSTRLEN] = {0};
+  in_addr a{addr_be};
+  ::inet_ntop(AF_INET, &a, text, sizeof(text));
+  return text;
+}
+
+SysError interface_ipv4(const std::string& ifname, uint32_t* addr) {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return sys_error(errno, "getifaddrs", ifname);
+  bool found = false;
+  for (ifaddrs* it = list; it != nullptr; it = it->ifa_next) {
+    if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != AF_INET) continue;
+    if (ifname != it->ifa_name) continue;
+    *addr = reinterpret_cast<sockaddr_in*>(it->ifa_addr)->sin_addr.s_addr;
+    found = true;
+    break;
+  }
+  ::freeifaddrs(list);
+  if (!found) return sys_error(EADDRNOTAVAIL, "getifaddrs", "interface " + ifname + " has no IPv4 address");
+  return {};
+}
+
+SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out) {
+  const unsigned ifindex = ::if_nametoindex(spec.interface.c_str());
+  if (ifindex == 0) return sys_error(ENODEV, "if_nametoindex", spec.interface);
+  uint32_t src = spec.src_addr;
+  if (src == 0) {
+    SysError e = interface_ipv4(spec.interface, &src);
+    if (e.failed()) return e;
+  }
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sys_error(errno, "socket", "egress to " + format_ipv4(spec.dst_addr));
+  auto fail = [fd](const char* call, std::string what) {
+    SysError e = sys_error(errno, call, std::move(what));
+    ::close(fd);
+    return e;
+  };
+
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_addr.s_addr = src;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0)
+    return fail("bind", format_ipv4(src) + " for " + spec.interface);
+  // Unprivileged since Linux 5.7 for a socket not yet bound to a device, so
+  // workers that dropped root can still open outputs.
+  if (::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, spec.interface.c_str(), spec.interface.size()) != 0)
+    return fail("setsockopt", "SO_BINDTODEVICE " + spec.interface);
+  ip_mreqn mif{};
+  mif.imr_address.s_addr = src;
+  mif.imr_ifindex = static_cast<int>(ifindex);
+  if (::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mif, sizeof(mif)) != 0)
+    return fail("setsockopt", "IP_MULTICAST_IF " + spec.interface);
+  const bool multicast = is_multicast(spec.dst_addr);
+  const int ttl = spec.ttl >= 0 ? spec.ttl : (multicast ? kDefaultMulticastTtl : kDefaultUnicastTtl);
+  if (::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl)) != 0)
+    return fail("setsockopt", "IP_MULTICAST_TTL");
+  if (ttl > 0 && ::setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof(ttl)) != 0) return fail("setsockopt", "IP_TTL");
+  const int off = 0;
+  if (::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &off, sizeof(off)) != 0)
+    return fail("setsockopt", "IP_MULTICAST_LOOP");
+  // SO_SNDBUFFORCE passes net.core.wmem_max with CAP_NET_ADMIN; without it
+  // fall back to the capped SO_SNDBUF rather than failing the rule.
+  int sndbuf = kEgressSendBuffer;
+  if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) != 0)
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+
+  out->dest = sockaddr_in{};
+  out->dest.sin_family = AF_INET;
+  out->dest.sin_addr.s_addr = spec.dst_addr;
+  out->dest.sin_port = htons(spec.dst_port);
+  out->connected = true;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&out->dest), sizeof(out->dest)) != 0) {
+    if (!is_route_error(errno)) return fail("connect", format_ipv4(spec.dst_addr));
+    out->connected = false;
+  }
+  out->fd = fd;
+  return {};
+}
+
+}  // namespace mcr

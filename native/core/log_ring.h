@@ -1,0 +1,64 @@
+// Log events from the loop thread to the TS thread, which turns them into
+// pino lines. The loop never formats strings or blocks on I/O: it pushes a
+// small fixed record. A mutex guards the queue, which is fine because the
+// rate limiter below keeps pushes to a handful per second whatever the
+// packet rate; when the queue is full, events are counted and dropped.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace mcr {
+
+enum class LogLevel : uint8_t { debug = 20, info = 30, warn = 40, error = 50 };
+
+struct LogEvent {
+  LogLevel level = LogLevel::info;
+  const char* code = "";       // errno name or our own code, static string
+  const char* message = "";    // static string
+  int err = 0;                 // errno, 0 when none
+  int64_t slot = -1;           // output slot the event is about, -1 for none
+  uint64_t count = 1;          // how many occurrences this line stands for
+};
+
+class LogRing {
+ public:
+  explicit LogRing(size_t capacity = 1024) : capacity_(capacity) {}
+  // False when full (the caller counts the loss).
+  bool push(const LogEvent& event);
+  std::vector<LogEvent> drain();
+
+ private:
+  std::mutex mutex_;
+  std::deque<LogEvent> events_;
+  size_t capacity_;
+};
+
+// "First error of each kind is logged, then rate-limited": the first
+// occurrence of a (slot, errno) pair is pushed at once; later ones are
+// counted and flushed as one summary line per pair per interval.
+class ErrorLogLimiter {
+ public:
+  explicit ErrorLogLimiter(LogRing* ring) : ring_(ring) {}
+  // Returns false when the event had to be dropped (ring full).
+  bool report(int64_t slot, int err, const char* code, const char* message);
+  // Emits the suppressed counts; call at most once per interval.
+  size_t flush();
+
+ private:
+  struct Pending {
+    const char* code;
+    const char* message;
+    int err;
+    int64_t slot;
+    uint64_t suppressed;
+  };
+  LogRing* ring_;
+  std::unordered_map<uint64_t, Pending> seen_;
+};
+
+const char* errno_name(int err);
+
+}  // namespace mcr

@@ -1,0 +1,99 @@
+// AF_PACKET set-up. The socket is created with protocol 0 so it sees nothing
+// until it is fully configured and bound to its interface; only then does it
+// start capturing (packet(7)).
+#include "core/packet_socket.h"
+
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace mcr {
+
+SysError open_packet_socket(const PacketSocketOptions& opts, int* fd_out) {
+  const unsigned ifindex = ::if_nametoindex(opts.interface.c_str());
+  if (ifindex == 0) return sys_error(ENODEV, "if_nametoindex", opts.interface);
+  const int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sys_error(errno, "socket", "AF_PACKET on " + opts.interface);
+  auto fail = [fd](const char* call, std::string what) {
+    SysError e = sys_error(errno, call, std::move(what));
+    ::close(fd);
+    return e;
+  };
+  // Frames this host sends (our own egress on the same interface) must not
+  // come back in as input. PACKET_IGNORE_OUTGOING (Linux 4.20) skips them
+  // before the kernel even clones the skb, cheaper than a BPF filter.
+  const int one = 1;
+  if (::setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) != 0)
+    return fail("setsockopt", "PACKET_IGNORE_OUTGOING");
+  int rcvbuf = opts.receive_buffer;
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0)
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  sockaddr_ll addr{};
+  addr.sll_family = AF_PACKET;
+  addr.sll_protocol = htons(ETH_P_ALL);
+  addr.sll_ifindex = static_cast<int>(ifindex);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return fail("bind", opts.interface);
+  if (opts.fanout_group != 0) {
+    // Hash mode keeps a flow on one socket (one worker), so its order holds.
+    const int arg = opts.fanout_group | (PACKET_FANOUT_HASH << 16);
+    if (::setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) != 0)
+      return fail("setsockopt", "PACKET_FANOUT on " + opts.interface);
+  }
+  // Drop what the kernel counted while the socket was being set up, so the
+  // first stats read starts from zero.
+  tpacket_stats discard{};
+  socklen_t len = sizeof(discard);
+  ::getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &discard, &len);
+  *fd_out = fd;
+  return {};
+}
+
+SysError interface_mtu(const std::string& ifname, int* mtu) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sys_error(errno, "socket", "for SIOCGIFMTU");
+  ifreq req{};
+  std::strncpy(req.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+  const int rc = ::ioctl(fd, SIOCGIFMTU, &req);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return sys_error(err, "ioctl", "SIOCGIFMTU " + ifname);
+  *mtu = req.ifr_mtu;
+  return {};
+}
+
+SysError join_group(const std::string& ifname, uint32_t group_be, int* fd_out) {
+  const unsigned ifindex = ::if_nametoindex(ifname.c_str());
+  if (ifindex == 0) return sys_error(ENODEV, "if_nametoindex", ifname);
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sys_error(errno, "socket", "membership on " + ifname);
+  ip_mreqn mreq{};
+  mreq.imr_multiaddr.s_addr = group_be;
+  mreq.imr_ifindex = static_cast<int>(ifindex);
+  if (::setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) != 0) {
+    SysError e = sys_error(errno, "setsockopt", "IP_ADD_MEMBERSHIP on " + ifname);
+    ::close(fd);
+    return e;
+  }
+  *fd_out = fd;
+  return {};
+}
+
+SysError read_packet_stats(int fd, uint64_t* packets, uint64_t* drops) {
+  tpacket_stats stats{};
+  socklen_t len = sizeof(stats);
+  if (::getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &stats, &len) != 0)
+    return sys_error(errno, "getsockopt", "PACKET_STATISTICS");
+  *packets = stats.tp_packets;
+  *drops = stats.tp_drops;
+  return {};
+}
+
+}  // namespace mcr

@@ -1,0 +1,33 @@
+// Input side sockets: the AF_PACKET socket a loop receives from (bound to one
+// interface, outgoing frames ignored, optional fan-out group), the group
+// membership that makes switches and NIC filters deliver the input groups,
+// and the kernel's own drop counters for the socket.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "core/sys_error.h"
+
+namespace mcr {
+
+struct PacketSocketOptions {
+  std::string interface;
+  uint16_t fanout_group = 0;   // 0 = no PACKET_FANOUT
+  int receive_buffer = 32 * 1024 * 1024;
+};
+
+// Opens the socket with SOCK_CLOEXEC. Needs CAP_NET_RAW.
+SysError open_packet_socket(const PacketSocketOptions& opts, int* fd_out);
+
+// Interface facts the loop sizes its buffers from.
+SysError interface_mtu(const std::string& ifname, int* mtu);
+
+// A UDP socket that holds an IP_ADD_MEMBERSHIP for `group` on `ifname`
+// (IGMP reports, NIC multicast filter). It is never bound to a port, so UDP
+// never delivers a datagram to it. Close the fd to leave the group.
+SysError join_group(const std::string& ifname, uint32_t group_be, int* fd_out);
+
+// PACKET_STATISTICS since the previous call (the kernel resets on read).
+SysError read_packet_stats(int fd, uint64_t* packets, uint64_t* drops);
+
+}  // namespace mcr

@@ -1,0 +1,114 @@
+// The relay loop: one thread, one io_uring. A multishot receive on the
+// AF_PACKET socket fills provided buffers; each frame is parsed, looked up and
+// sent to its outputs with SEND ops that point into the same buffer; send
+// completions free buffers in the same iteration. Commands arrive through an
+// eventfd read posted in the same ring, kernel statistics through a timeout.
+// Plain C++ (no Node): the addon runs it on a thread it owns.
+#pragma once
+#include <liburing.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/buffer_pool.h"
+#include "core/command_queue.h"
+#include "core/counters.h"
+#include "core/log_ring.h"
+#include "core/provided_buffer_ring.h"
+#include "core/rule_table.h"
+
+namespace mcr {
+
+struct LoopOptions {
+  int packet_fd = -1;
+  uint32_t ring_depth = 1024;          // SQ entries; CQ gets 4×
+  uint32_t batch = 64;                 // sends per io_uring_enter at most
+  uint32_t buffer_count = 4096;        // power of two ≤ 32768
+  uint32_t buffer_size = 2048;         // ≥ largest frame + 1
+  uint32_t max_inflight_sends = 8192;  // back-pressure threshold
+  uint32_t stats_interval_ms = 100;
+  bool defer_taskrun = true;           // SINGLE_ISSUER|DEFER_TASKRUN when the kernel has them
+};
+
+// What setup settled on, for logs and docs.
+struct LoopInfo {
+  bool defer_taskrun = false;
+  uint32_t sq_entries = 0;
+  uint32_t cq_entries = 0;
+};
+
+class RelayLoop {
+ public:
+  RelayLoop(const LoopOptions& opts, std::shared_ptr<CounterBlock> counters, std::shared_ptr<LogRing> logs,
+            std::shared_ptr<CommandQueue> commands, std::function<void()> notify);
+  ~RelayLoop();
+  RelayLoop(const RelayLoop&) = delete;
+  RelayLoop& operator=(const RelayLoop&) = delete;
+
+  // Both on the loop thread: setup() creates the ring there so SINGLE_ISSUER
+  // and DEFER_TASKRUN bind to it. 0 or -errno; `failed_step` names the call.
+  int setup(const char** failed_step);
+  int run();
+  const LoopInfo& info() const { return info_; }
+
+ private:
+  enum class Op : uint8_t { recv = 1, send = 2, command = 3, timer = 4, cancel = 5 };
+  static uint64_t tag(Op op, uint64_t extra = 0) { return (uint64_t{static_cast<uint8_t>(op)} << 56) | extra; }
+  static Op op_of(uint64_t user_data) { return static_cast<Op>(user_data >> 56); }
+
+  io_uring_sqe* next_sqe();
+  void flush_batch_if_full();
+  void arm_recv();
+  void arm_command_read();
+  void arm_timer();
+  void cancel(Op op);
+
+  void on_recv(const io_uring_cqe* cqe);
+  void on_frame(uint16_t bid, uint32_t len);
+  void on_send(const io_uring_cqe* cqe);
+  void on_commands();
+  void on_timer();
+  void count_send_error(Output* out, int err);
+
+  void give_back(uint16_t bid);
+  int apply(Command& cmd);
+  void install_outputs(Rule& rule);
+  void discard_rule(std::unique_ptr<Rule> rule);
+  void retire_rule(std::unique_ptr<Rule> rule);
+  void destroy_retired(Output* out);
+  void update_backpressure();
+  bool drained() const;
+
+  LoopOptions opts_;
+  LoopInfo info_;
+  std::shared_ptr<CounterBlock> counters_;
+  std::shared_ptr<LogRing> logs_;
+  std::shared_ptr<CommandQueue> commands_;
+  std::function<void()> notify_;
+  ErrorLogLimiter limiter_;
+
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  BufferPool pool_;
+  ProvidedBufferRing provided_;
+  RuleTable table_;
+  std::vector<Output*> output_by_slot_;
+  std::vector<std::unique_ptr<Output>> retiring_;
+
+  uint32_t unsubmitted_ = 0;
+  uint32_t inflight_sends_ = 0;
+  bool recv_armed_ = false;
+  bool recv_cancelling_ = false;
+  bool paused_ = false;
+  bool command_armed_ = false;
+  bool timer_armed_ = false;
+  bool stopping_ = false;
+  uint32_t ticks_ = 0;
+  uint32_t returns_since_publish_ = 0;
+  uint64_t command_value_ = 0;
+  __kernel_timespec timer_interval_{};
+};
+
+}  // namespace mcr

@@ -1,0 +1,122 @@
+/**
+ * The one typed entry to the native addon (build/Release/mcr_native.node).
+ * Nothing else in the project loads the .node file; everything the addon
+ * exports is described here so no `any` leaks past this module.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** One output of a rule as the native side expects it. */
+export interface NativeOutput {
+  dstAddr: string;
+  dstPort: number;
+  interface: string;
+  ttl?: number;
+  srcAddr?: string;
+}
+
+/** A rule as the native side expects it: match plus outputs. */
+export interface NativeRule {
+  id: number;
+  dstAddr: string;
+  dstPort: number;
+  srcAddr?: string;
+  outputs: NativeOutput[];
+}
+
+/** Counter slots the loop assigned to a rule and its outputs. */
+export interface RuleSlots {
+  ruleSlot: number;
+  outputSlots: number[];
+  /** false where the route was missing at open time: sends name the destination each time. */
+  outputConnected: boolean[];
+}
+
+export interface LoopOptions {
+  packetFd: number;
+  ringDepth?: number;
+  batch?: number;
+  bufferCount?: number;
+  bufferSize?: number;
+  maxInflightSends?: number;
+  statsIntervalMs?: number;
+  deferTaskrun?: boolean;
+  ruleSlots?: number;
+  outputSlots?: number;
+}
+
+export interface LoopInfo {
+  deferTaskrun: boolean;
+  sqEntries: number;
+  cqEntries: number;
+}
+
+/** A log record from the loop thread; level uses pino's numbers. */
+export interface NativeLogEvent {
+  level: number;
+  code: string;
+  message: string;
+  errno: number;
+  slot: number;
+  count: number;
+}
+
+export interface NativeLoop {
+  start(): LoopInfo;
+  counters(): ArrayBuffer;
+  addRule(rule: NativeRule): Promise<RuleSlots>;
+  removeRule(id: number): Promise<void>;
+  replaceRules(rules: NativeRule[]): Promise<RuleSlots[]>;
+  stop(): Promise<void>;
+  drainLogs(): NativeLogEvent[];
+}
+
+export interface CounterLayout {
+  loop: string[];
+  rule: string[];
+  output: string[];
+}
+
+export interface NativeAddon {
+  Loop: new (options: LoopOptions) => NativeLoop;
+  openPacketSocket(iface: string, fanoutGroup?: number): number;
+  joinGroup(iface: string, group: string): number;
+  interfaceMtu(iface: string): number;
+  closeFd(fd: number): void;
+  counterLayout(): CounterLayout;
+}
+
+/** Errors from the addon: Node-style system errors or our own ERR_MCR_* codes. */
+export interface NativeError extends Error {
+  code: string;
+  errno?: number;
+  syscall?: string;
+}
+
+export function isNativeError(err: unknown): err is NativeError {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string';
+}
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('mcr: package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+  return dir;
+}
+
+function load(): NativeAddon {
+  const path = join(packageRoot(), 'build', 'Release', 'mcr_native.node');
+  if (!existsSync(path)) {
+    const err = new Error(`mcr: native addon missing at ${path}: run \`npm ci\` (needs liburing-dev)`) as NativeError;
+    err.code = 'ERR_MCR_NO_ADDON';
+    throw err;
+  }
+  return createRequire(import.meta.url)(path) as NativeAddon;
+}
+
+export const native: NativeAddon = load();

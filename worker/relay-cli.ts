@@ -1,0 +1,172 @@
+#!/usr/bin/env node
+/**
+ * `mcr-relay`: the worker run standalone as a one-process relay. Parses the
+ * command line, starts a Relay on the input interface with the given rules,
+ * forwards until SIGINT/SIGTERM, then prints the final counters as one JSON
+ * object on stdout and exits 0. Bad arguments exit 2 with one line on stderr;
+ * a failure to start exits 1 with the error code and what to do.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { LevelWithSilent } from 'pino';
+import { createLogger, LOG_LEVELS } from './logger.js';
+import { Relay, type RelayTuning } from './relay.js';
+import { parseOutputList, RuleError, validateRule, type RuleSpec } from './rule-spec.js';
+import { loadRulesFile } from './rules-file.js';
+import { serveStdinCommands } from './stdin-commands.js';
+import { isNativeError } from './native.js';
+
+interface CliOptions {
+  inputInterface: string;
+  inputGroup?: string;
+  inputPort?: string;
+  source?: string;
+  outputs?: string;
+  name?: string;
+  rules?: string;
+  ringDepth?: number;
+  batch?: number;
+  bufferCount?: number;
+  maxInflight?: number;
+  deferTaskrun: boolean;
+  stdinCommands?: boolean;
+  logLevel: LevelWithSilent;
+}
+
+function intArg(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`expected an integer ${min}..${max}`);
+    return n;
+  };
+}
+
+function parseArgs(argv: string[]): CliOptions {
+  const program = new Command('mcr-relay')
+    .description('Relay UDP datagrams received on one interface (AF_PACKET, no reverse-path check) to one or more outputs.')
+    .requiredOption('--input-interface <if>', 'interface to receive on')
+    .option('--input-group <addr>', 'destination address to match (multicast group or unicast address)')
+    .option('--input-port <port>', 'destination UDP port to match')
+    .option('--source <addr>', 'only match datagrams from this source address')
+    .option('--outputs <list>', 'GROUP:PORT:IF[:TTL][,GROUP:PORT:IF[:TTL]...]')
+    .option('--name <name>', 'name of the command-line rule')
+    .option('--rules <file.json>', 'more rules from a JSON file (see docs/relay.md)')
+    .option('--ring-depth <n>', 'io_uring submission queue entries', intArg(64, 32768))
+    .option('--batch <n>', 'sends per submit at most', intArg(1, 4096))
+    .option('--buffer-count <n>', 'receive buffers (power of two)', intArg(16, 32768))
+    .option('--max-inflight <n>', 'in-flight sends before receiving pauses', intArg(1, 1 << 20))
+    .option('--no-defer-taskrun', 'do not ask for IORING_SETUP_DEFER_TASKRUN')
+    .option('--stdin-commands', 'read JSON rule commands from stdin, one per line')
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} });
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) process.exit(0);
+      usageError(err.message.replace(/^error: /, ''));
+    }
+    throw err;
+  }
+  return program.opts<CliOptions>();
+}
+
+function usageError(message: string): never {
+  process.stderr.write(`mcr-relay: ${message} (see mcr-relay --help)\n`);
+  process.exit(2);
+}
+
+function collectRules(opts: CliOptions): RuleSpec[] {
+  const rules: RuleSpec[] = [];
+  const single = [opts.inputGroup, opts.inputPort, opts.outputs];
+  if (single.some((v) => v !== undefined)) {
+    if (single.some((v) => v === undefined)) {
+      usageError('--input-group, --input-port and --outputs go together');
+    }
+    rules.push(
+      validateRule({
+        inputGroup: opts.inputGroup,
+        inputPort: opts.inputPort,
+        outputs: parseOutputList(opts.outputs ?? ''),
+        ...(opts.source !== undefined ? { source: opts.source } : {}),
+        ...(opts.name !== undefined ? { name: opts.name } : {}),
+      }, 'command line'),
+    );
+  }
+  if (opts.rules !== undefined) rules.push(...loadRulesFile(opts.rules));
+  if (rules.length === 0 && opts.stdinCommands !== true) {
+    usageError('no rules: give --input-group/--input-port/--outputs, --rules FILE or --stdin-commands');
+  }
+  return rules;
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  let rules: RuleSpec[];
+  try {
+    rules = collectRules(opts);
+  } catch (err) {
+    if (err instanceof RuleError) usageError(err.message);
+    throw err;
+  }
+  const logger = createLogger(opts.logLevel, { interface: opts.inputInterface });
+  const tuning: RelayTuning = { deferTaskrun: opts.deferTaskrun };
+  if (opts.ringDepth !== undefined) tuning.ringDepth = opts.ringDepth;
+  if (opts.batch !== undefined) tuning.batch = opts.batch;
+  if (opts.bufferCount !== undefined) tuning.bufferCount = opts.bufferCount;
+  if (opts.maxInflight !== undefined) tuning.maxInflightSends = opts.maxInflight;
+  const relay = new Relay(opts.inputInterface, logger, tuning);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (why: string): Promise<void> =>
+    (stopping ??= (async () => {
+      logger.info({ why }, 'stopping: draining in-flight sends');
+      const final = await relay.stop();
+      process.stdout.write(JSON.stringify(final) + '\n');
+      process.exitCode = 0;
+    })());
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+
+  try {
+    relay.start();
+    for (const rule of rules) await relay.addRule(rule);
+  } catch (err) {
+    await relay.stop().catch(() => undefined);
+    fail(err);
+  }
+  if (opts.stdinCommands === true) serveStdinCommands(relay, logger, () => void stop('stdin closed'));
+  logger.info({ rules: relay.ruleIds().length }, 'relay forwarding');
+  // Keep the process alive until a signal stops the loop.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  await new Promise<void>((resolve) => process.once('beforeExit', resolve));
+  clearInterval(keepAlive);
+}
+
+function fail(err: unknown): never {
+  if (isNativeError(err)) {
+    const hint = hintFor(err.code);
+    process.stderr.write(`mcr-relay: ${err.code}: ${err.message}${hint ? ' — ' + hint : ''}\n`);
+  } else {
+    process.stderr.write(`mcr-relay: ${(err as Error).message}\n`);
+  }
+  process.exit(1);
+}
+
+function hintFor(code: string): string {
+  switch (code) {
+    case 'EPERM':
+    case 'EACCES':
+      return 'run as root or with CAP_NET_RAW';
+    case 'ENODEV':
+      return 'check the interface name with `ip link`';
+    case 'EADDRNOTAVAIL':
+      return 'give the output interface an IPv4 address or set the output source';
+    case 'EEXIST':
+      return 'two rules match the same group, port and source: remove one';
+    default:
+      return '';
+  }
+}
+
+void main();

@@ -1,0 +1,214 @@
+/**
+ * One relay loop on one input interface, driven from TypeScript: opens the
+ * AF_PACKET socket, sizes buffers from the interface MTU, starts the native
+ * loop, joins the input groups, installs and removes rules, reads counters
+ * and turns native log records into pino lines. The standalone `mcr-relay`
+ * and (later) the supervisor's workers are thin shells around this class.
+ */
+import type { Logger } from 'pino';
+import { CounterView, type CounterRecord } from './counters.js';
+import { native, type LoopInfo, type LoopOptions, type NativeLoop, type RuleSlots } from './native.js';
+import { isMulticast, toNativeRule, type RuleSpec } from './rule-spec.js';
+
+export type RelayTuning = Omit<LoopOptions, 'packetFd'>;
+
+export interface RuleStats {
+  id: number;
+  name?: string;
+  match: string;
+  packets: number;
+  bytes: number;
+  /** destination, interface, connected, then the output's counters. */
+  outputs: Array<Record<string, number | string | boolean>>;
+}
+
+export interface RelayStats {
+  loop: CounterRecord;
+  rules: RuleStats[];
+}
+
+interface InstalledRule {
+  id: number;
+  spec: RuleSpec;
+  slots: RuleSlots;
+}
+
+const DEFAULT_RULE_SLOTS = 1024;
+const LOG_PUMP_MS = 250;
+
+/** Buffer size for an interface MTU: Ethernet header, one VLAN tag, 64-byte aligned. */
+export function bufferSizeForMtu(mtu: number): number {
+  return Math.ceil((mtu + 18) / 64) * 64;
+}
+
+export class Relay {
+  private loop: NativeLoop | undefined;
+  private view: CounterView | undefined;
+  private packetFd = -1;
+  private readonly groupFds = new Map<string, { fd: number; users: number }>();
+  private readonly rules = new Map<number, InstalledRule>();
+  private nextId = 1;
+  private logTimer: NodeJS.Timeout | undefined;
+  info: LoopInfo | undefined;
+
+  constructor(
+    readonly inputInterface: string,
+    private readonly logger: Logger,
+    private readonly tuning: RelayTuning = {},
+  ) {}
+
+  start(): LoopInfo {
+    const mtu = native.interfaceMtu(this.inputInterface);
+    this.packetFd = native.openPacketSocket(this.inputInterface);
+    const ruleSlots = this.tuning.ruleSlots ?? DEFAULT_RULE_SLOTS;
+    try {
+      this.loop = new native.Loop({
+        bufferSize: bufferSizeForMtu(mtu),
+        ...this.tuning,
+        ruleSlots,
+        packetFd: this.packetFd,
+      });
+      this.info = this.loop.start();
+    } catch (err) {
+      native.closeFd(this.packetFd);
+      this.packetFd = -1;
+      this.loop = undefined;
+      throw err;
+    }
+    this.view = new CounterView(this.loop.counters(), native.counterLayout(), ruleSlots);
+    this.logTimer = setInterval(() => this.pumpLogs(), LOG_PUMP_MS);
+    this.logTimer.unref();
+    this.logger.info({ mtu, ...this.info }, 'relay loop started');
+    return this.info;
+  }
+
+  /** Installs a validated rule; resolves with its id once the loop applied it. */
+  async addRule(spec: RuleSpec): Promise<number> {
+    const loop = this.requireLoop();
+    const id = this.nextId++;
+    const group = isMulticast(spec.inputGroup) ? spec.inputGroup : undefined;
+    if (group !== undefined) this.joinGroup(group);
+    try {
+      const slots = await loop.addRule(toNativeRule(id, spec));
+      this.rules.set(id, { id, spec, slots });
+      this.logger.info({ id, name: spec.name, match: describeMatch(spec) }, 'rule added');
+      return id;
+    } catch (err) {
+      if (group !== undefined) this.leaveGroup(group);
+      throw err;
+    }
+  }
+
+  async removeRule(id: number): Promise<void> {
+    const loop = this.requireLoop();
+    const rule = this.rules.get(id);
+    if (rule === undefined) {
+      const err = new Error(`no rule with id ${id}: list the rules to see their ids`) as Error & { code: string };
+      err.code = 'ERR_MCR_NO_RULE';
+      throw err;
+    }
+    await loop.removeRule(id);
+    this.rules.delete(id);
+    if (isMulticast(rule.spec.inputGroup)) this.leaveGroup(rule.spec.inputGroup);
+    this.logger.info({ id, name: rule.spec.name }, 'rule removed');
+  }
+
+  ruleIds(): number[] {
+    return [...this.rules.keys()];
+  }
+
+  stats(): RelayStats {
+    const view = this.view;
+    if (view === undefined) return { loop: {}, rules: [] };
+    const rules: RuleStats[] = [...this.rules.values()].map((r) => {
+      const counts = view.rule(r.slots.ruleSlot);
+      return {
+        id: r.id,
+        ...(r.spec.name !== undefined ? { name: r.spec.name } : {}),
+        match: describeMatch(r.spec),
+        packets: counts.packets ?? 0,
+        bytes: counts.bytes ?? 0,
+        outputs: r.spec.outputs.map((o, i) => ({
+          destination: `${o.group}:${o.port}`,
+          interface: o.interface,
+          connected: r.slots.outputConnected[i] ?? false,
+          ...view.output(r.slots.outputSlots[i] ?? 0),
+        })),
+      };
+    });
+    return { loop: view.loop(), rules };
+  }
+
+  /** Stops receiving, lets in-flight sends drain, then releases everything. */
+  async stop(): Promise<RelayStats> {
+    const loop = this.loop;
+    if (loop === undefined) return this.stats();
+    let failure: unknown;
+    try {
+      await loop.stop();
+    } catch (err) {
+      failure = err;
+    }
+    // The counter block outlives the thread: these are the final numbers.
+    const final = this.stats();
+    this.pumpLogs();
+    if (this.logTimer !== undefined) clearInterval(this.logTimer);
+    for (const { fd } of this.groupFds.values()) native.closeFd(fd);
+    this.groupFds.clear();
+    if (this.packetFd >= 0) native.closeFd(this.packetFd);
+    this.packetFd = -1;
+    this.loop = undefined;
+    if (failure !== undefined) throw failure;
+    return final;
+  }
+
+  private requireLoop(): NativeLoop {
+    if (this.loop === undefined) {
+      const err = new Error('the relay loop is not running') as Error & { code: string };
+      err.code = 'ERR_MCR_NOT_RUNNING';
+      throw err;
+    }
+    return this.loop;
+  }
+
+  private joinGroup(group: string): void {
+    const held = this.groupFds.get(group);
+    if (held !== undefined) {
+      held.users++;
+      return;
+    }
+    this.groupFds.set(group, { fd: native.joinGroup(this.inputInterface, group), users: 1 });
+  }
+
+  private leaveGroup(group: string): void {
+    const held = this.groupFds.get(group);
+    if (held === undefined) return;
+    if (--held.users > 0) return;
+    native.closeFd(held.fd);
+    this.groupFds.delete(group);
+  }
+
+  private pumpLogs(): void {
+    if (this.loop === undefined) return;
+    for (const e of this.loop.drainLogs()) {
+      const output = this.outputForSlot(e.slot);
+      const fields = { code: e.code, errno: e.errno, count: e.count, ...output };
+      const msg = e.count > 1 ? `${e.message} (${e.count} times since the last report)` : e.message;
+      this.logger[e.level >= 50 ? 'error' : e.level >= 40 ? 'warn' : 'info'](fields, msg);
+    }
+  }
+
+  private outputForSlot(slot: number): Record<string, unknown> {
+    if (slot < 0) return {};
+    for (const r of this.rules.values()) {
+      const i = r.slots.outputSlots.indexOf(slot);
+      const o = r.spec.outputs[i];
+      if (i >= 0 && o !== undefined) return { rule: r.id, output: `${o.group}:${o.port}`, interface: o.interface };
+    }
+    return { outputSlot: slot };
+  }
+}
+
+export function describeMatch(spec: RuleSpec): string {
+  return `${spec.source !== undefined ? spec.source + ' -> ' : ''}${spec.inputGroup}:${spec.inputPort}`;
+}

@@ -1,0 +1,138 @@
+/**
+ * The user-facing shape of a relay rule and its validation: the one place
+ * that decides what a valid rule is, for the CLI flags and rules files alike.
+ * Errors are RuleError with code ERR_MCR_BAD_RULE and say what to fix.
+ */
+import { isIPv4 } from 'node:net';
+import type { NativeRule } from './native.js';
+
+export interface OutputSpec {
+  /** Destination: a multicast group or a unicast address. */
+  group: string;
+  port: number;
+  interface: string;
+  ttl?: number;
+  /** Source address to send from; defaults to the interface's first IPv4 address. */
+  source?: string;
+}
+
+export interface RuleSpec {
+  name?: string;
+  /** Destination matched on input: a multicast group or a unicast address. */
+  inputGroup: string;
+  inputPort: number;
+  /** Only datagrams from this source match. */
+  source?: string;
+  outputs: OutputSpec[];
+}
+
+export class RuleError extends Error {
+  readonly code = 'ERR_MCR_BAD_RULE';
+}
+
+export function isMulticast(addr: string): boolean {
+  const first = Number(addr.split('.')[0]);
+  return first >= 224 && first <= 239;
+}
+
+function checkAddress(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !isIPv4(value)) {
+    throw new RuleError(`${field}: expected an IPv4 address such as 239.1.1.1, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function checkInteger(value: unknown, field: string, min: number, max: number): number {
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new RuleError(`${field}: expected an integer ${min}..${max}, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+function checkInterface(value: unknown, field: string): string {
+  if (typeof value !== 'string' || !/^[A-Za-z0-9_.:@-]{1,15}$/.test(value)) {
+    throw new RuleError(`${field}: expected an interface name (1-15 characters), got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+const OUTPUT_KEYS = new Set(['group', 'port', 'interface', 'ttl', 'source']);
+const RULE_KEYS = new Set(['name', 'inputGroup', 'inputPort', 'source', 'outputs']);
+
+function checkKeys(obj: Record<string, unknown>, allowed: Set<string>, where: string): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.has(key)) throw new RuleError(`${where}: unknown field "${key}" (allowed: ${[...allowed].join(', ')})`);
+  }
+}
+
+export function validateOutput(value: unknown, where: string): OutputSpec {
+  if (typeof value !== 'object' || value === null) throw new RuleError(`${where}: expected an object`);
+  const o = value as Record<string, unknown>;
+  checkKeys(o, OUTPUT_KEYS, where);
+  const out: OutputSpec = {
+    group: checkAddress(o.group, `${where}.group`),
+    port: checkInteger(o.port, `${where}.port`, 1, 65535),
+    interface: checkInterface(o.interface, `${where}.interface`),
+  };
+  if (o.ttl !== undefined) out.ttl = checkInteger(o.ttl, `${where}.ttl`, 1, 255);
+  if (o.source !== undefined) out.source = checkAddress(o.source, `${where}.source`);
+  return out;
+}
+
+export function validateRule(value: unknown, where = 'rule'): RuleSpec {
+  if (typeof value !== 'object' || value === null) throw new RuleError(`${where}: expected an object`);
+  const r = value as Record<string, unknown>;
+  checkKeys(r, RULE_KEYS, where);
+  if (!Array.isArray(r.outputs) || r.outputs.length === 0) {
+    throw new RuleError(`${where}.outputs: expected at least one output`);
+  }
+  const rule: RuleSpec = {
+    inputGroup: checkAddress(r.inputGroup, `${where}.inputGroup`),
+    inputPort: checkInteger(r.inputPort, `${where}.inputPort`, 1, 65535),
+    outputs: r.outputs.map((o, i) => validateOutput(o, `${where}.outputs[${i}]`)),
+  };
+  if (r.name !== undefined) {
+    if (typeof r.name !== 'string' || r.name.length === 0) throw new RuleError(`${where}.name: expected a non-empty string`);
+    rule.name = r.name;
+  }
+  if (r.source !== undefined) rule.source = checkAddress(r.source, `${where}.source`);
+  return rule;
+}
+
+/**
+ * Parses the compact output list of the CLI: `G:P:IF[:TTL][,G:P:IF[:TTL]...]`.
+ */
+export function parseOutputList(text: string): OutputSpec[] {
+  const items = text.split(',').filter((s) => s.length > 0);
+  if (items.length === 0) throw new RuleError('--outputs: expected G:P:IF[:TTL][,G:P:IF[:TTL]...]');
+  return items.map((item, i) => {
+    const parts = item.split(':');
+    if (parts.length < 3 || parts.length > 4) {
+      throw new RuleError(`--outputs item ${i + 1} "${item}": expected GROUP:PORT:INTERFACE[:TTL]`);
+    }
+    const [group, port, iface, ttl] = parts;
+    return validateOutput(
+      ttl === undefined ? { group, port, interface: iface } : { group, port, interface: iface, ttl },
+      `--outputs item ${i + 1}`,
+    );
+  });
+}
+
+/** The native form of a validated rule. */
+export function toNativeRule(id: number, rule: RuleSpec): NativeRule {
+  const native: NativeRule = {
+    id,
+    dstAddr: rule.inputGroup,
+    dstPort: rule.inputPort,
+    outputs: rule.outputs.map((o) => ({
+      dstAddr: o.group,
+      dstPort: o.port,
+      interface: o.interface,
+      ...(o.ttl !== undefined ? { ttl: o.ttl } : {}),
+      ...(o.source !== undefined ? { srcAddr: o.source } : {}),
+    })),
+  };
+  if (rule.source !== undefined) native.srcAddr = rule.source;
+  return native;
+}

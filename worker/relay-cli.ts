@@ -6,6 +6,7 @@
  * object on stdout and exits 0. Bad arguments exit 2 with one line on stderr;
  * a failure to start exits 1 with the error code and what to do.
  */
+import { writeSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { createLogger, LOG_LEVELS } from './logger.js';
@@ -26,6 +27,7 @@ interface CliOptions {
   ringDepth?: number;
   batch?: number;
   bufferCount?: number;
+  bufferSize?: number;
   maxInflight?: number;
   deferTaskrun: boolean;
   stdinCommands?: boolean;
@@ -53,6 +55,7 @@ function parseArgs(argv: string[]): CliOptions {
     .option('--ring-depth <n>', 'io_uring submission queue entries', intArg(64, 32768))
     .option('--batch <n>', 'sends per submit at most', intArg(1, 4096))
     .option('--buffer-count <n>', 'receive buffers (power of two)', intArg(16, 32768))
+    .option('--buffer-size <bytes>', 'receive buffer size (default: input MTU + 18, 64-byte aligned)', intArg(128, 65536))
     .option('--max-inflight <n>', 'in-flight sends before receiving pauses', intArg(1, 1 << 20))
     .option('--no-defer-taskrun', 'do not ask for IORING_SETUP_DEFER_TASKRUN')
     .option('--stdin-commands', 'read JSON rule commands from stdin, one per line')
@@ -106,24 +109,34 @@ async function main(): Promise<void> {
   try {
     rules = collectRules(opts);
   } catch (err) {
-    if (err instanceof RuleError) usageError(err.message);
+    if (err instanceof RuleError) usageError(cliFieldNames(err.message));
     throw err;
   }
-  const logger = createLogger(opts.logLevel, { interface: opts.inputInterface });
+  const logger = createLogger(opts.logLevel, { inputInterface: opts.inputInterface });
   const tuning: RelayTuning = { deferTaskrun: opts.deferTaskrun };
   if (opts.ringDepth !== undefined) tuning.ringDepth = opts.ringDepth;
   if (opts.batch !== undefined) tuning.batch = opts.batch;
   if (opts.bufferCount !== undefined) tuning.bufferCount = opts.bufferCount;
+  if (opts.bufferSize !== undefined) tuning.bufferSize = opts.bufferSize;
   if (opts.maxInflight !== undefined) tuning.maxInflightSends = opts.maxInflight;
   const relay = new Relay(opts.inputInterface, logger, tuning);
 
+  // Holds the event loop open while the native thread forwards.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   let stopping: Promise<void> | undefined;
   const stop = (why: string): Promise<void> =>
     (stopping ??= (async () => {
       logger.info({ why }, 'stopping: draining in-flight sends');
-      const final = await relay.stop();
-      process.stdout.write(JSON.stringify(final) + '\n');
-      process.exitCode = 0;
+      try {
+        const final = await relay.stop();
+        // Synchronous: the process exits right after, and a pipe write
+        // through process.stdout could still be pending.
+        writeSync(1, JSON.stringify(final) + '\n');
+      } catch (err) {
+        fail(err);
+      }
+      clearInterval(keepAlive);
+      process.exit(0);
     })());
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -133,20 +146,27 @@ async function main(): Promise<void> {
     for (const rule of rules) await relay.addRule(rule);
   } catch (err) {
     await relay.stop().catch(() => undefined);
+    clearInterval(keepAlive);
     fail(err);
   }
   if (opts.stdinCommands === true) serveStdinCommands(relay, logger, () => void stop('stdin closed'));
   logger.info({ rules: relay.ruleIds().length }, 'relay forwarding');
-  // Keep the process alive until a signal stops the loop.
-  const keepAlive = setInterval(() => undefined, 1 << 30);
-  await new Promise<void>((resolve) => process.once('beforeExit', resolve));
-  clearInterval(keepAlive);
+}
+
+/** Rule errors for the command-line rule name the flags, not the JSON fields. */
+function cliFieldNames(message: string): string {
+  return message
+    .replace('command line.inputGroup', '--input-group')
+    .replace('command line.inputPort', '--input-port')
+    .replace('command line.source', '--source')
+    .replace('command line.name', '--name');
 }
 
 function fail(err: unknown): never {
   if (isNativeError(err)) {
     const hint = hintFor(err.code);
-    process.stderr.write(`mcr-relay: ${err.code}: ${err.message}${hint ? ' — ' + hint : ''}\n`);
+    const message = err.message.startsWith(err.code) ? err.message : `${err.code}: ${err.message}`;
+    process.stderr.write(`mcr-relay: ${message}${hint ? ' — ' + hint : ''}\n`);
   } else {
     process.stderr.write(`mcr-relay: ${(err as Error).message}\n`);
   }

@@ -203,7 +203,7 @@ export class Relay {
     for (const r of this.rules.values()) {
       const i = r.slots.outputSlots.indexOf(slot);
       const o = r.spec.outputs[i];
-      if (i >= 0 && o !== undefined) return { rule: r.id, output: `${o.group}:${o.port}`, interface: o.interface };
+      if (i >= 0 && o !== undefined) return { rule: r.id, output: `${o.group}:${o.port}`, outputInterface: o.interface };
     }
     return { outputSlot: slot };
   }

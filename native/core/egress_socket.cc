@@ -66,10 +66,11 @@ SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out) {
   local.sin_addr.s_addr = src;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0)
     return fail("bind", format_ipv4(src) + " for " + spec.interface);
-  // Unprivileged since Linux 5.7 for a socket not yet bound to a device, so
-  // workers that dropped root can still open outputs.
-  if (::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, spec.interface.c_str(), spec.interface.size()) != 0)
-    return fail("setsockopt", "SO_BINDTODEVICE " + spec.interface);
+  // No SO_BINDTODEVICE on purpose: a device-bound socket never sees a routing
+  // error (the kernel then assumes every destination is on-link, see
+  // ip_route_output_key_hash_rcu), so an unreachable unicast output would
+  // fail silently in ARP instead of being counted. Multicast leaves through
+  // IP_MULTICAST_IF; unicast follows the routing table from the bound source.
   ip_mreqn mif{};
   mif.imr_address.s_addr = src;
   mif.imr_ifindex = static_cast<int>(ifindex);

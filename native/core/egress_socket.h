@@ -1,6 +1,7 @@
 // Egress sockets: one UDP socket per output, bound to the output interface's
-// IPv4 address (or the output's explicit source), pinned to the interface,
-// with multicast interface, TTL, loopback off and a burst-sized send buffer.
+// IPv4 address (or the output's explicit source), with that interface as the
+// multicast interface, a TTL, multicast loopback off and a burst-sized send
+// buffer.
 #pragma once
 #include <netinet/in.h>
 

@@ -161,6 +161,7 @@ int RelayLoop::run() {
     CounterBlock::set(counters_->loop(inflight_sends), inflight_sends_);
     CounterBlock::set(counters_->loop(inflight_buffers), pool_.held());
   }
+  limiter_.flush();  // suppressed error counts since the last tick
   return 0;
 }
 

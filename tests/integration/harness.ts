@@ -1,0 +1,137 @@
+/**
+ * Shared steps of the relay integration tests: start mcr-relay, mcrsink and
+ * mcrgen inside a relay lab's namespaces, wait on their ready lines (never on
+ * sleeps) and parse the JSON each prints when it ends.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { LabProcess, RelayLab } from '../../tools/lab/index.js';
+
+export const ROOT = findRoot();
+const RELAY_CLI = join(ROOT, 'dist', 'worker', 'relay-cli.js');
+const TOOL = (name: string): string => join(ROOT, 'build', 'Release', name);
+
+function findRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+
+export interface SinkReport {
+  received: number;
+  unique: number;
+  lost: number;
+  duplicated: number;
+  reordered: number;
+  corrupted: number;
+  bytes: number;
+  minSize: number;
+  maxSize: number;
+}
+
+export interface GenReport {
+  sent: number;
+  errors: number;
+  retries: number;
+}
+
+export type Counters = Record<string, number>;
+export interface RelayReport {
+  loop: Counters;
+  rules: Array<{ id: number; packets: number; bytes: number; outputs: Array<Record<string, number | string | boolean>> }>;
+}
+
+export async function startRelay(rl: RelayLab, args: string[], opts: { stdin?: boolean } = {}): Promise<LabProcess> {
+  const full = [RELAY_CLI, '--input-interface', rl.relay.input.ifname, ...args];
+  if (opts.stdin === true) full.push('--stdin-commands');
+  const proc = rl.lab.spawn(rl.relay.ns, process.execPath, full, opts.stdin === true ? { stdin: 'pipe' } : {});
+  await proc.waitForLine('stderr', /"msg":"relay forwarding"/, 15_000);
+  return proc;
+}
+
+export async function stopRelay(proc: LabProcess): Promise<RelayReport> {
+  const result = await proc.stop('SIGINT', 10_000);
+  const last = proc.stdoutLines.filter((l) => l.startsWith('{')).pop();
+  if (result.exitCode !== 0 || last === undefined) {
+    throw new Error(`mcr-relay ended with ${result.exitCode ?? result.signal}: ${proc.stderrLines.slice(-5).join('\n')}`);
+  }
+  return JSON.parse(last) as RelayReport;
+}
+
+export interface SinkOptions {
+  port: number;
+  group?: string;
+  bind?: string;
+  count: number;
+  /** Upper bound on the run in seconds. */
+  duration?: number;
+  /** Seconds without packets (after the first) that end the run. */
+  idle?: number;
+}
+
+export async function startSink(rl: RelayLab, index: number, o: SinkOptions): Promise<LabProcess> {
+  const sink = rl.sinks[index];
+  if (sink === undefined) throw new Error(`no sink ${index}`);
+  const args = ['--port', String(o.port), '--count', String(o.count), '--duration', String(o.duration ?? 30)];
+  if (o.group !== undefined) args.push('--group', o.group, '--interface', sink.ifname);
+  if (o.bind !== undefined) args.push('--bind', o.bind);
+  if (o.idle !== undefined) args.push('--idle', String(o.idle));
+  const proc = rl.lab.spawn(sink.ns, TOOL('mcrsink'), args);
+  await proc.waitForLine('stderr', /"event":"ready"/, 10_000);
+  return proc;
+}
+
+export async function sinkReport(proc: LabProcess, timeoutMs = 40_000): Promise<SinkReport> {
+  const line = await proc.waitForLine('stdout', /^\{/, timeoutMs);
+  return JSON.parse(line) as SinkReport;
+}
+
+export interface GenOptions {
+  dest: string;
+  port: number;
+  count: number;
+  rate: number;
+  size?: number;
+  stream?: number;
+}
+
+export async function runGen(rl: RelayLab, o: GenOptions): Promise<GenReport> {
+  const args = ['--dest', o.dest, '--port', String(o.port), '--interface', rl.src.ifname, '--count', String(o.count),
+    '--rate', String(o.rate), '--size', String(o.size ?? 64), '--stream', String(o.stream ?? 1), '--duration', '60'];
+  const r = await rl.lab.exec(rl.src.ns, TOOL('mcrgen'), args, { timeoutMs: 70_000 });
+  return JSON.parse(r.stdout) as GenReport;
+}
+
+export function startGen(rl: RelayLab, o: GenOptions): LabProcess {
+  const args = ['--dest', o.dest, '--port', String(o.port), '--interface', rl.src.ifname, '--count', String(o.count),
+    '--rate', String(o.rate), '--size', String(o.size ?? 64), '--stream', String(o.stream ?? 1), '--duration', '60'];
+  return rl.lab.spawn(rl.src.ns, TOOL('mcrgen'), args);
+}
+
+export async function genReport(proc: LabProcess, timeoutMs = 70_000): Promise<GenReport> {
+  const line = await proc.waitForLine('stdout', /^\{/, timeoutMs);
+  return JSON.parse(line) as GenReport;
+}
+
+/** Sends hex frames out of the src interface with mcrinject. */
+export async function inject(rl: RelayLab, frames: string[], repeat = 1): Promise<number> {
+  const r = await rl.lab.exec(rl.src.ns, TOOL('mcrinject'), ['--interface', rl.src.ifname, '--repeat', String(repeat)], {
+    input: frames.join('\n') + '\n',
+    timeoutMs: 20_000,
+  });
+  return (JSON.parse(r.stdout) as { sent: number }).sent;
+}
+
+/** Writes one JSON command to the relay and waits for its reply line. */
+export async function relayCommand(proc: LabProcess, seq: number, cmd: unknown): Promise<Record<string, unknown>> {
+  proc.write(JSON.stringify(cmd) + '\n');
+  const line = await proc.waitForLine('stderr', new RegExp(`"seq":${seq},.*"msg":"command (done|failed)"`), 10_000);
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
+export function output(report: RelayReport, rule: number, index: number): Record<string, number | string | boolean> {
+  const o = report.rules[rule]?.outputs[index];
+  if (o === undefined) throw new Error(`no output ${index} of rule ${rule} in ${JSON.stringify(report)}`);
+  return o;
+}

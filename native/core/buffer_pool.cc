@@ -13,6 +13,7 @@ BufferPool::~BufferPool() {
 }
 
 int BufferPool::init(uint32_t count, uint32_t size) {
+  if (base_ != nullptr) return -EBUSY;  // one pool, one mapping
   if (count == 0 || count > 32768 || (count & (count - 1)) != 0 || size < 64) return -EINVAL;
   const size_t bytes = size_t{count} * size;
   void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);

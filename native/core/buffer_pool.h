@@ -19,7 +19,7 @@ class BufferPool {
   BufferPool& operator=(const BufferPool&) = delete;
 
   // count must be a power of two ≤ 32768 (provided-buffer ring limit);
-  // returns 0 or -errno (-EINVAL, -ENOMEM).
+  // returns 0 or -errno (-EINVAL, -ENOMEM, -EBUSY when already initialised).
   int init(uint32_t count, uint32_t size);
 
   uint8_t* address(uint16_t bid) const { return base_ + size_t{bid} * size_; }

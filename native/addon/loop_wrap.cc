@@ -114,7 +114,9 @@ Napi::Value LoopWrap::Counters(const Napi::CallbackInfo& info) {
 Napi::Promise LoopWrap::post(Napi::Env env, Command cmd, Napi::Value result) {
   cmd.seq = next_seq_++;
   const uint64_t seq = cmd.seq;
-  Pending pending{Napi::Promise::Deferred::New(env), Napi::Persistent(result)};
+  // Node 20 can only reference objects: an undefined result stays empty.
+  Pending pending{Napi::Promise::Deferred::New(env),
+                  result.IsObject() ? Napi::Persistent(result) : Napi::Reference<Napi::Value>()};
   Napi::Promise promise = pending.deferred.Promise();
   const int rc = commands_->post(std::move(cmd));
   if (rc != 0) throw system_error(env, -rc, "write", "command eventfd");
@@ -201,7 +203,8 @@ void LoopWrap::on_notify(Napi::Env env) {
     auto it = pending_.find(done.seq);
     if (it == pending_.end()) continue;
     if (done.result == 0) {
-      it->second.deferred.Resolve(it->second.result.Value());
+      Napi::Reference<Napi::Value>& result = it->second.result;
+      it->second.deferred.Resolve(result.IsEmpty() ? env.Undefined() : result.Value());
     } else {
       it->second.deferred.Reject(system_error(env, -done.result, "apply", "rule command").Value());
     }

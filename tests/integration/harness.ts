@@ -123,8 +123,15 @@ export async function inject(rl: RelayLab, frames: string[], repeat = 1): Promis
   return (JSON.parse(r.stdout) as { sent: number }).sent;
 }
 
-/** Writes one JSON command to the relay and waits for its reply line. */
-export async function relayCommand(proc: LabProcess, seq: number, cmd: unknown): Promise<Record<string, unknown>> {
+const linesWritten = new WeakMap<LabProcess, number>();
+
+/**
+ * Writes one JSON command to a relay started with `stdin: true` and waits
+ * for its reply line (the relay numbers commands by line, from 1).
+ */
+export async function relayCommand(proc: LabProcess, cmd: unknown): Promise<Record<string, unknown>> {
+  const seq = (linesWritten.get(proc) ?? 0) + 1;
+  linesWritten.set(proc, seq);
   proc.write(JSON.stringify(cmd) + '\n');
   const line = await proc.waitForLine('stderr', new RegExp(`"seq":${seq},.*"msg":"command (done|failed)"`), 10_000);
   return JSON.parse(line) as Record<string, unknown>;

@@ -25,19 +25,20 @@ t.test('add and remove a rule while another flow runs', async (t) => {
   const genA = startGen(rl, { dest: '239.1.1.1', port: 5000, count: 60_000, rate: 20_000, size: 200, stream: 1 });
   const genB = startGen(rl, { dest: '239.1.1.2', port: 5002, count: 60_000, rate: 20_000, size: 200, stream: 2 });
   await sinkA.waitForLine('stderr', /"event":"ready"/, 1000);
-  const added = await relayCommand(relay, 1, { op: 'add', rule: FLOW_B });
+  const added = await relayCommand(relay, { op: 'add', rule: FLOW_B });
   t.equal(added.msg, 'command done', 'add applied while traffic flows');
   const idB = added.id as number;
   // Let flow B forward for a while: wait until its rule counted packets.
   let forwardedB = 0;
-  for (let i = 2; i < 200 && forwardedB < 5000; i++) {
-    const stats = await relayCommand(relay, i, { op: 'stats' });
+  const deadline = Date.now() + 10_000;
+  while (forwardedB < 5000 && Date.now() < deadline) {
+    const stats = await relayCommand(relay, { op: 'stats' });
     const rules = (stats.stats as { rules: Array<{ id: number; packets: number }> }).rules;
     forwardedB = rules.find((r) => r.id === idB)?.packets ?? 0;
   }
   t.ok(forwardedB >= 5000, `flow B forwarded after the add (${forwardedB})`);
-  const removed = await relayCommand(relay, 500, { op: 'remove', id: idB });
-  t.equal(removed.msg, 'command done', 'remove applied while traffic flows');
+  const removed = await relayCommand(relay, { op: 'remove', id: idB });
+  t.equal(removed.msg, 'command done', `remove applied while traffic flows: ${JSON.stringify(removed)}`);
   const [doneA, doneB] = [await genReport(genA), await genReport(genB)];
   const gotA = await sinkReport(sinkA);
   const gotB = await sinkReport(sinkB);

@@ -1,0 +1,223 @@
+// Loopback tests of the native traffic tools (mcrgen, mcrsink): a paced run
+// arrives complete and intact, repeated seqs count as duplicates, damaged
+// payloads are classified, and bad arguments fail with exit 2 and one line.
+// Traffic stays on 127.0.0.1. The binaries come from the native build; a
+// missing binary is a failure, not a skip.
+import { createSocket } from 'node:dgram';
+import { existsSync } from 'node:fs';
+import t from 'tap';
+import { execa } from 'execa';
+import { nativeToolPath } from '../../tools/native-tool.js';
+
+const mcrgen = nativeToolPath('mcrgen');
+const mcrsink = nativeToolPath('mcrsink');
+
+interface GenReport {
+  sent: number;
+  retries: number;
+  errors: number;
+  errorsByErrno: Record<string, number>;
+  durationSec: number;
+  pps: number;
+  stream: number;
+  size: number;
+  firstSeq: number | null;
+  lastSeq: number | null;
+}
+
+interface StreamReport {
+  received: number;
+  unique: number;
+  lost: number;
+  duplicated: number;
+  reordered: number;
+  maxSeq: number;
+}
+
+interface SinkReport {
+  received: number;
+  unique: number;
+  lost: number;
+  duplicated: number;
+  reordered: number;
+  corrupted: number;
+  corruptedByReason: Record<string, number>;
+  bytes: number;
+  durationSec: number;
+  pps: number;
+  minSize: number | null;
+  maxSize: number | null;
+  streams: Record<string, StreamReport>;
+}
+
+// A port the kernel just handed out and released: far less likely to clash
+// with another test than a random number.
+async function freeUdpPort(): Promise<number> {
+  const sock = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = sock.address();
+  await new Promise<void>((resolve) => sock.close(() => resolve()));
+  return port;
+}
+
+interface Finished {
+  exitCode: number | undefined;
+  stdout: string;
+  stderr: string;
+}
+
+interface RunningSink {
+  finished: Promise<Finished>;
+  stop: () => void;
+}
+
+// Starts mcrsink and resolves once it has printed {"event":"ready"} on
+// stderr, i.e. its socket is bound: no sleeping before the generator starts.
+// (The result is wrapped in an object: returning execa's promise itself from
+// an async function would wait for the sink to exit.)
+async function startSink(args: string[]): Promise<RunningSink> {
+  let onReady: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    onReady = resolve;
+  });
+  const proc = execa(mcrsink, args, {
+    reject: false,
+    timeout: 60_000,
+    // Sees each stderr line as it arrives and passes it on unchanged.
+    stderr: function* (line: unknown): Generator<unknown, void, void> {
+      if (String(line).trim() === '{"event":"ready"}') onReady();
+      yield line;
+    },
+  });
+  const finished = proc.then((r) => ({
+    exitCode: r.exitCode,
+    stdout: String(r.stdout),
+    stderr: String(r.stderr),
+  }));
+  const exitedEarly = finished.then((r) => {
+    throw new Error(`mcrsink exited (${String(r.exitCode)}) before ready: ${r.stderr}`);
+  });
+  exitedEarly.catch(() => {}); // rejects on every normal exit too; only the race below cares
+  await Promise.race([ready, exitedEarly]);
+  return { finished, stop: () => proc.kill('SIGTERM') };
+}
+
+async function runGen(args: string[]): Promise<{ exitCode?: number; report: GenReport }> {
+  const r = await execa(mcrgen, args, { reject: false, timeout: 60_000 });
+  return { exitCode: r.exitCode, report: JSON.parse(r.stdout) as GenReport };
+}
+
+t.test('native tools are built', async (t) => {
+  t.ok(existsSync(mcrgen), `${mcrgen} exists (run npm run build)`);
+  t.ok(existsSync(mcrsink), `${mcrsink} exists (run npm run build)`);
+});
+
+t.test('2000 paced 1400-byte packets arrive complete and intact', async (t) => {
+  const port = String(await freeUdpPort());
+  const sink = await startSink([
+    ...['--port', port, '--bind', '127.0.0.1'],
+    ...['--count', '2000', '--duration', '20'],
+  ]);
+  const gen = await runGen([
+    ...['--dest', '127.0.0.1', '--port', port],
+    ...['--count', '2000', '--size', '1400', '--rate', '50000'],
+  ]);
+  if (gen.exitCode !== 0) sink.stop();
+  const result = await sink.finished;
+
+  t.equal(gen.exitCode, 0, 'mcrgen exits 0');
+  t.equal(gen.report.sent, 2000, 'mcrgen sent 2000');
+  t.equal(gen.report.errors, 0, 'no send errors');
+  t.equal(gen.report.firstSeq, 0);
+  t.equal(gen.report.lastSeq, 1999);
+
+  t.equal(result.exitCode, 0, 'mcrsink exits 0');
+  const s = JSON.parse(result.stdout) as SinkReport;
+  t.equal(s.received, 2000, 'received 2000');
+  t.equal(s.unique, 2000, 'all unique');
+  t.equal(s.lost, 0, 'none lost');
+  t.equal(s.corrupted, 0, 'none corrupted');
+  t.equal(s.duplicated, 0, 'no duplicates');
+  t.equal(s.bytes, 2000 * 1400);
+  t.equal(s.minSize, 1400);
+  t.equal(s.maxSize, 1400);
+  t.equal(s.streams['1']?.maxSeq, 1999, 'stream 1 ends at seq 1999');
+});
+
+t.test('a second run of the same stream counts as duplicates', async (t) => {
+  const port = String(await freeUdpPort());
+  const sink = await startSink([
+    ...['--port', port, '--bind', '127.0.0.1'],
+    ...['--count', '200', '--duration', '20'],
+  ]);
+  for (let run = 0; run < 2; run++) {
+    const gen = await runGen([
+      ...['--dest', '127.0.0.1', '--port', port],
+      ...['--count', '100', '--stream', '7'],
+    ]);
+    t.equal(gen.report.sent, 100, `run ${run + 1} sent 100`);
+  }
+  const s = JSON.parse((await sink.finished).stdout) as SinkReport;
+  t.equal(s.received, 200);
+  t.equal(s.unique, 100);
+  t.equal(s.duplicated, 100);
+  t.equal(s.lost, 0);
+  t.same(s.streams['7'], {
+    received: 200,
+    unique: 100,
+    lost: 0,
+    duplicated: 100,
+    reordered: 0,
+    maxSeq: 99,
+  });
+});
+
+t.test('damaged payloads are counted by reason', async (t) => {
+  const port = await freeUdpPort();
+  const sink = await startSink([
+    ...['--port', String(port), '--bind', '127.0.0.1'],
+    ...['--count', '3', '--duration', '20'],
+  ]);
+  const shortOne = Buffer.alloc(10);
+  const noMagic = Buffer.alloc(64);
+  const badSum = Buffer.alloc(64);
+  badSum.writeUInt16BE(0x4d43, 0); // right magic, checksum and fill all zero
+  const sock = createSocket('udp4');
+  for (const payload of [shortOne, noMagic, badSum]) {
+    await new Promise<void>((resolve, reject) =>
+      sock.send(payload, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+    );
+  }
+  sock.close();
+  const s = JSON.parse((await sink.finished).stdout) as SinkReport;
+  t.equal(s.received, 3);
+  t.equal(s.corrupted, 3);
+  t.equal(s.unique, 0);
+  t.same(s.corruptedByReason, { too_short: 1, bad_magic: 1, bad_checksum: 1, bad_fill: 0 });
+  t.equal(s.minSize, 10);
+  t.equal(s.maxSize, 64);
+});
+
+t.test('bad arguments exit 2 with one stderr line naming the option', async (t) => {
+  const dest = ['--dest', '127.0.0.1', '--port', '9', '--count', '1'];
+  const cases: Array<[string, string[], RegExp]> = [
+    [mcrgen, [...dest, '--size', '5'], /^mcrgen: --size: expected an integer 18\.\.8972, got "5"$/],
+    [mcrgen, [...dest, '--rate', 'x'], /^mcrgen: --rate: expected an integer 0\.\.100000000, got "x"$/],
+    [mcrgen, ['--dest', '127.0.0.1', '--port', '9'], /^mcrgen: .*--count.*--duration/],
+    [mcrgen, ['--dest', '300.1.1.1', '--port', '9', '--count', '1'], /^mcrgen: --dest: /],
+    [mcrsink, ['--count', '1'], /^mcrsink: --port: /],
+    [mcrsink, ['--port', '9', '--count', '1', '--group', '10.0.0.1'], /^mcrsink: --group: /],
+  ];
+  for (const [bin, args, pattern] of cases) {
+    const r = await execa(bin, args, { reject: false, timeout: 10_000 });
+    const label = `${bin.split('/').pop() ?? bin} ${args.join(' ')}`;
+    t.equal(r.exitCode, 2, `${label}: exit 2`);
+    const lines = r.stderr.split('\n').filter((l) => l !== '');
+    t.equal(lines.length, 1, `${label}: one stderr line`);
+    t.match(lines[0] ?? '', pattern, `${label}: names the option`);
+    t.equal(r.stdout, '', `${label}: nothing on stdout`);
+  }
+});

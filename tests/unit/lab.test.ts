@@ -1,0 +1,273 @@
+/**
+ * Tests for the network-namespace lab (tools/lab): the relay topology is
+ * built and reachable hop by hop, VLAN addressing lands on the
+ * sub-interfaces, processes stop by PID with escalation, and every
+ * namespace is removed: by destroy(), by withLab() when the body throws,
+ * and by the exit and signal hooks when a process dies without destroying.
+ * Needs root; skips with the reason otherwise.
+ */
+
+import { execa } from 'execa';
+import t from 'tap';
+import {
+  checkReachable,
+  createRelayLab,
+  Lab,
+  LabError,
+  skipUnlessRoot,
+  skipUnlessVlan,
+  withLab,
+} from '../../tools/lab/index.js';
+
+const LAB_URL = new URL('../../tools/lab/index.js', import.meta.url).href;
+
+async function netnsList(): Promise<string[]> {
+  const r = await execa('ip', ['netns', 'list'], { timeout: 5000 });
+  return r.stdout
+    .split('\n')
+    .map((line) => line.split(' ')[0] ?? '')
+    .filter((name) => name !== '');
+}
+
+async function rootLinkNames(): Promise<string[]> {
+  const r = await execa('ip', ['-o', 'link', 'show'], { timeout: 5000 });
+  return r.stdout.split('\n').map((line) => (line.split(': ')[1] ?? '').split('@')[0] ?? '');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A PID that was SIGKILLed may linger as a zombie for a moment: poll, bounded. */
+async function goneWithin(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (alive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
+
+/** The exit code of a process result, or 'timeout' after `ms`. */
+async function raceExit(result: Promise<{ exitCode?: number | undefined }>, ms: number): Promise<number | 'timeout' | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  try {
+    return await Promise.race([result.then((r) => r.exitCode), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function addrsOn(lab: Lab, ns: string, ifname: string): Promise<string> {
+  const r = await lab.exec(ns, 'ip', ['-o', '-4', 'addr', 'show', 'dev', ifname], { timeoutMs: 5000 });
+  return r.stdout;
+}
+
+t.test('relay lab with two outputs: reachable hop by hop, then fully removed', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const rl = await createRelayLab({ outputs: 2 });
+  t.teardown(() => rl.lab.destroy());
+  const { lab } = rl;
+
+  t.equal(rl.sinks.length, 2);
+  t.same(
+    rl.relay.outputs.map((o) => `${o.ifname} ${o.addr}`),
+    ['out0 10.99.1.1', 'out1 10.99.2.1'],
+  );
+  t.same(rl.src, { ns: rl.src.ns, ifname: 'up0', addr: '10.99.0.1' });
+  t.same(rl.relay.input, { ifname: 'in0', addr: '10.99.0.2' });
+  t.same(
+    rl.sinks.map((s) => `${s.ifname} ${s.addr}`),
+    ['dn0 10.99.1.2', 'dn1 10.99.2.2'],
+  );
+  for (const ns of lab.namespaces) t.match(ns, new RegExp(`^mcr-${process.pid}-[0-9a-f]{4}-relay-`));
+  t.same(lab.namespaces.length, 4, 'src, relay and two sinks');
+
+  t.match(await addrsOn(lab, rl.relay.ns, 'in0'), /10\.99\.0\.2\/24/);
+  t.match(await addrsOn(lab, rl.sinks[1]?.ns ?? '', 'dn1'), /10\.99\.2\.2\/24/);
+
+  const routes = await lab.exec(rl.src.ns, 'ip', ['route', 'show', '224.0.0.0/4'], { timeoutMs: 5000 });
+  t.match(routes.stdout, /224\.0\.0\.0\/4 dev up0/);
+  const relayRoutes = await lab.exec(rl.relay.ns, 'ip', ['route', 'show', '224.0.0.0/4'], { timeoutMs: 5000 });
+  t.match(relayRoutes.stdout, /224\.0\.0\.0\/4 dev out0/);
+  const v6 = await lab.exec(rl.sinks[0]?.ns ?? '', 'ip', ['-6', '-o', 'addr', 'show'], { timeoutMs: 5000 });
+  t.equal(v6.stdout.trim(), '', 'no IPv6 addresses in a sink');
+
+  const rootLinks = await rootLinkNames();
+  for (const name of ['up0', 'in0', 'out0', 'out1', 'dn0', 'dn1']) {
+    t.notOk(rootLinks.includes(name), `${name} is not in the root namespace`);
+  }
+
+  const method = await checkReachable(lab, rl.src.ns, rl.relay.ns, rl.relay.input.addr, 2000);
+  t.pass(`src reaches relay input (${method})`);
+  for (const sink of rl.sinks) {
+    await checkReachable(lab, rl.relay.ns, sink.ns, sink.addr, 2000);
+    t.pass(`relay reaches ${sink.ifname} ${sink.addr}`);
+  }
+
+  await lab.destroy();
+  await lab.destroy(); // idempotent
+  const after = await netnsList();
+  for (const ns of lab.namespaces) t.notOk(after.includes(ns), `${ns} removed`);
+  await t.rejects(lab.addNamespace('late'), { code: 'ERR_LAB_DESTROYED' });
+});
+
+t.test('VLAN variant: addresses live on the 802.1Q sub-interfaces', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  if (await skipUnlessVlan(t)) return;
+  const rl = await createRelayLab({ outputs: 1, vlan: 100, mtu: 1400 });
+  t.teardown(() => rl.lab.destroy());
+  const { lab } = rl;
+
+  t.equal(rl.src.ifname, 'up0.100');
+  t.equal(rl.relay.input.ifname, 'in0.100');
+  t.match(await addrsOn(lab, rl.relay.ns, 'in0.100'), /10\.99\.0\.2\/24/);
+  t.match(await addrsOn(lab, rl.src.ns, 'up0.100'), /10\.99\.0\.1\/24/);
+  t.equal((await addrsOn(lab, rl.relay.ns, 'in0')).trim(), '', 'the parent keeps no address');
+  t.equal((await addrsOn(lab, rl.src.ns, 'up0')).trim(), '', 'the parent keeps no address');
+
+  const details = await lab.exec(rl.relay.ns, 'ip', ['-d', 'link', 'show', 'dev', 'in0.100'], { timeoutMs: 5000 });
+  t.match(details.stdout, /vlan protocol 802\.1Q id 100/);
+  t.match(details.stdout, /mtu 1400/);
+  const rp = await lab.exec(rl.relay.ns, 'sysctl', ['-n', 'net/ipv4/conf/in0.100/rp_filter'], { timeoutMs: 5000 });
+  t.equal(rp.stdout.trim(), '0', 'rp_filter off on the VLAN interface');
+  const routes = await lab.exec(rl.src.ns, 'ip', ['route', 'show', '224.0.0.0/4'], { timeoutMs: 5000 });
+  t.match(routes.stdout, /dev up0\.100/);
+
+  await checkReachable(lab, rl.src.ns, rl.relay.ns, rl.relay.input.addr, 2000);
+  t.pass('src reaches relay across the VLAN');
+
+  await lab.destroy();
+  const after = await netnsList();
+  for (const ns of lab.namespaces) t.notOk(after.includes(ns), `${ns} removed`);
+});
+
+t.test('a relay lab that fails half-built leaves no namespace behind', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const ours = (names: string[]): string[] => names.filter((n) => n.startsWith(`mcr-${process.pid}-`));
+  const before = ours(await netnsList());
+  // The MTU is only checked at the first veth, after the namespaces exist.
+  await t.rejects(createRelayLab({ outputs: 2, mtu: 50, tag: 'broken' }), { code: 'ERR_LAB_ARG' });
+  t.same(ours(await netnsList()), before, 'no namespace of this process is left');
+});
+
+t.test('spawned processes stop by PID, with SIGKILL escalation', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const lab = await Lab.create('proc');
+  t.teardown(() => lab.destroy());
+  const ns = await lab.addNamespace('p');
+
+  const sleeper = lab.spawn(ns, 'sleep', ['30']);
+  t.ok(alive(sleeper.pid), 'sleep is running');
+  const started = Date.now();
+  const r = await sleeper.stop();
+  t.equal(r.signal, 'SIGTERM');
+  t.ok(Date.now() - started < 5000, 'stopped without waiting for escalation');
+  t.ok(await goneWithin(sleeper.pid, 2000), 'the PID is gone');
+
+  const stubborn = lab.spawn(ns, process.execPath, [
+    '-e',
+    "process.on('SIGTERM', () => console.log('ignored')); console.log('ready'); setInterval(() => {}, 1000);",
+  ]);
+  t.equal(await stubborn.waitForLine('stdout', /^ready$/, 10_000), 'ready');
+  await t.rejects(stubborn.waitForLine('stdout', /never/, 100), { code: 'ETIMEDOUT' });
+  const k = await stubborn.stop('SIGTERM', 500);
+  t.equal(k.signal, 'SIGKILL', 'escalated to SIGKILL');
+  t.ok(stubborn.stdoutLines.includes('ignored'), 'SIGTERM was delivered first');
+
+  const quick = lab.spawn(ns, 'sh', ['-c', 'echo one; echo two >&2']);
+  await t.rejects(quick.waitForLine('stdout', /three/, 5000), { code: 'ERR_LAB_EXITED' });
+  t.same(quick.stdoutLines, ['one']);
+  t.same(quick.stderrLines, ['two']);
+
+  const cat = lab.spawn(ns, 'cat', [], { stdin: 'pipe' });
+  cat.write('hello\n');
+  t.equal(await cat.waitForLine('stdout', /^hello$/, 5000), 'hello', 'stdin reaches the process');
+  cat.endInput();
+  const catEnd = await raceExit(cat.result, 5000);
+  t.equal(catEnd, 0, 'EOF on stdin ends cat');
+  t.throws(() => quick.write('x'), { code: 'ERR_LAB_ARG' }, 'no stdin unless piped');
+
+  t.throws(() => lab.spawn('not-ours', 'true', []), { code: 'ERR_LAB_NOT_OWNED' });
+  await t.rejects(lab.addVeth(ns, 'eth0', ns, 'x1'), { code: 'ERR_LAB_ARG' });
+  await t.rejects(lab.addVeth(ns, 'much-too-long-name', ns, 'x1'), { code: 'ERR_LAB_ARG' });
+  const failed = await lab.exec(ns, 'sh', ['-c', 'exit 3'], { reject: false });
+  t.equal(failed.exitCode, 3);
+  await t.rejects(lab.exec(ns, 'sh', ['-c', 'exit 3']), { code: 'ERR_LAB_EXEC' });
+  await t.rejects(lab.exec(ns, 'sleep', ['5'], { timeoutMs: 200 }), { code: 'ETIMEDOUT' });
+});
+
+t.test('destroy runs even when the test body throws', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  let ns = '';
+  let pid = 0;
+  await t.rejects(
+    withLab('throws', async (lab) => {
+      ns = await lab.addNamespace('x');
+      pid = lab.spawn(ns, 'sleep', ['30']).pid;
+      throw new Error('boom');
+    }),
+    /boom/,
+  );
+  t.notOk((await netnsList()).includes(ns), `${ns} removed after the body threw`);
+  t.ok(await goneWithin(pid, 2000), 'the spawned process was stopped');
+});
+
+// A child process builds a lab and then dies without destroy(): first by an
+// uncaught exception ('exit' hook), then by SIGTERM (signal hook).
+const CHILD = (mode: 'throw' | 'wait'): string => `
+import { Lab } from ${JSON.stringify(LAB_URL)};
+const lab = await Lab.create('child');
+const ns = await lab.addNamespace('c');
+const p = lab.spawn(ns, 'sleep', ['30']);
+console.log('ns ' + ns + ' pid ' + p.pid);
+${mode === 'throw' ? "setTimeout(() => { throw new Error('uncaught'); }, 10);" : 'setTimeout(() => {}, 20000);'}
+`;
+
+t.test('exit and signal hooks remove labs of a dying process', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  for (const mode of ['throw', 'wait'] as const) {
+    const child = execa(process.execPath, ['--input-type=module', '-e', CHILD(mode)], {
+      reject: false,
+      timeout: 20_000,
+      buffer: true,
+    });
+    let line = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new LabError('ETIMEDOUT', 'child printed nothing')), 10_000);
+      child.stdout.on('data', (chunk: Buffer) => {
+        line += chunk.toString();
+        if (line.includes('\n')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.then(() => {
+        clearTimeout(timer);
+        resolve();
+      }, reject);
+    });
+    const m = /^ns (\S+) pid (\d+)/.exec(line);
+    if (m === null || m[1] === undefined || m[2] === undefined) {
+      t.fail(`child said ${JSON.stringify(line)}`);
+      child.kill('SIGKILL');
+      continue;
+    }
+    const ns = m[1];
+    const pid = Number(m[2]);
+    if (mode === 'wait') child.kill('SIGTERM');
+    const r = await child;
+    if (mode === 'throw') t.not(r.exitCode, 0, 'the child died of its exception');
+    else t.equal(r.signal, 'SIGTERM', 'the child died of the re-raised SIGTERM');
+    t.notOk((await netnsList()).includes(ns), `${mode}: ${ns} removed by the hook`);
+    t.ok(await goneWithin(pid, 2000), `${mode}: the child's lab process was killed`);
+  }
+});

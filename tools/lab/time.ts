@@ -1,0 +1,21 @@
+/**
+ * Bounded waiting: every wait in the lab goes through here so none can hang.
+ *
+ * The timer is cleared as soon as the awaited promise settles, so a finished
+ * wait never keeps the event loop alive.
+ */
+
+export type Raced<T> = { done: true; value: T } | { done: false };
+
+/** Waits for `promise` at most `ms` milliseconds; rejections pass through. */
+export async function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<Raced<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<Raced<T>>((resolve) => {
+    timer = setTimeout(() => resolve({ done: false }), ms);
+  });
+  try {
+    return await Promise.race([promise.then((value): Raced<T> => ({ done: true, value })), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

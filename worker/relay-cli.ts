@@ -34,6 +34,8 @@ interface CliOptions {
   logLevel: LevelWithSilent;
 }
 
+const DRAIN_LIMIT_MS = 10_000;
+
 function intArg(min: number, max: number) {
   return (value: string): number => {
     const n = Number(value);
@@ -127,6 +129,11 @@ async function main(): Promise<void> {
   const stop = (why: string): Promise<void> =>
     (stopping ??= (async () => {
       logger.info({ why }, 'stopping: draining in-flight sends');
+      // A send stuck in the kernel must not keep the process alive forever.
+      setTimeout(() => {
+        logger.error({ code: 'ETIMEDOUT' }, `in-flight sends did not drain within ${DRAIN_LIMIT_MS} ms: exiting`);
+        process.exit(1);
+      }, DRAIN_LIMIT_MS);
       try {
         const final = await relay.stop();
         // Synchronous: the process exits right after, and a pipe write
@@ -138,8 +145,16 @@ async function main(): Promise<void> {
       clearInterval(keepAlive);
       process.exit(0);
     })());
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping !== undefined) {
+      // Second signal: the user does not want to wait for the drain.
+      logger.warn({ signal }, 'second signal: exiting without waiting for the drain');
+      process.exit(130);
+    }
+    void stop(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   try {
     relay.start();

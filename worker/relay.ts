@@ -99,6 +99,36 @@ export class Relay {
     }
   }
 
+  /**
+   * Swaps the whole rule set at once: the loop switches between two
+   * datagrams, and if the new set is refused (a duplicate match) the old one
+   * stays. Resolves with the new ids, in order.
+   */
+  async replaceRules(specs: RuleSpec[]): Promise<number[]> {
+    const loop = this.requireLoop();
+    const ids = specs.map(() => this.nextId++);
+    const joined = specs.filter((s) => isMulticast(s.inputGroup)).map((s) => s.inputGroup);
+    for (const group of joined) this.joinGroup(group);
+    let slots: RuleSlots[];
+    try {
+      slots = await loop.replaceRules(specs.map((spec, i) => toNativeRule(ids[i] ?? 0, spec)));
+    } catch (err) {
+      for (const group of joined) this.leaveGroup(group);
+      throw err;
+    }
+    for (const old of this.rules.values()) {
+      if (isMulticast(old.spec.inputGroup)) this.leaveGroup(old.spec.inputGroup);
+    }
+    this.rules.clear();
+    specs.forEach((spec, i) => {
+      const id = ids[i];
+      const s = slots[i];
+      if (id !== undefined && s !== undefined) this.rules.set(id, { id, spec, slots: s });
+    });
+    this.logger.info({ ids }, 'rules replaced');
+    return ids;
+  }
+
   async removeRule(id: number): Promise<void> {
     const loop = this.requireLoop();
     const rule = this.rules.get(id);

@@ -1,7 +1,7 @@
 /**
  * Line-delimited JSON commands on stdin for the standalone relay
  * (`--stdin-commands`): {"op":"add","rule":{...}}, {"op":"remove","id":N},
- * {"op":"stats"}. Each reply is one pino line on stderr with msg "command
+ * {"op":"replace","rules":[...]}, {"op":"stats"}. Each reply is one pino line on stderr with msg "command
  * done" or "command failed", so scripts and tests can change rules while
  * traffic flows before the supervisor's control socket exists.
  */
@@ -26,7 +26,7 @@ export function serveStdinCommands(relay: Relay, logger: Logger, onEnd: () => vo
 }
 
 async function handle(relay: Relay, line: string): Promise<Record<string, unknown>> {
-  let cmd: { op?: unknown; rule?: unknown; id?: unknown };
+  let cmd: { op?: unknown; rule?: unknown; rules?: unknown; id?: unknown };
   try {
     cmd = JSON.parse(line) as typeof cmd;
   } catch {
@@ -39,9 +39,12 @@ async function handle(relay: Relay, line: string): Promise<Record<string, unknow
       if (typeof cmd.id !== 'number') throw Object.assign(new Error('remove needs a numeric "id"'), { code: 'ERR_MCR_BAD_COMMAND' });
       await relay.removeRule(cmd.id);
       return { op: 'remove', id: cmd.id };
+    case 'replace':
+      if (!Array.isArray(cmd.rules)) throw Object.assign(new Error('replace needs a "rules" array'), { code: 'ERR_MCR_BAD_COMMAND' });
+      return { op: 'replace', ids: await relay.replaceRules(cmd.rules.map((r, i) => validateRule(r, `rules[${i}]`))) };
     case 'stats':
       return { op: 'stats', stats: relay.stats() };
     default:
-      throw Object.assign(new Error('unknown op: use add, remove or stats'), { code: 'ERR_MCR_BAD_COMMAND' });
+      throw Object.assign(new Error('unknown op: use add, remove, replace or stats'), { code: 'ERR_MCR_BAD_COMMAND' });
   }
 }

@@ -51,3 +51,30 @@ t.test('add and remove a rule while another flow runs', async (t) => {
   t.equal(report.rules.length, 1, 'one rule left');
   t.equal(report.loop.inflight_buffers, 0, 'no buffer leaked by the removal');
 });
+
+t.test('replace all rules at once; a refused set changes nothing', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const rl = await createRelayLab({ tag: 'repl' });
+  t.teardown(() => rl.lab.destroy());
+  const relay = await startRelay(rl, ['--input-group', '239.1.1.1', '--input-port', '5000',
+    '--outputs', '239.2.2.2:6000:out0'], { stdin: true });
+  const ruleA = { inputGroup: '239.1.1.1', inputPort: 5000, outputs: [{ group: '239.2.2.2', port: 6000, interface: 'out0' }] };
+  const refused = await relayCommand(relay, { op: 'replace', rules: [FLOW_B, { ...FLOW_B, name: 'twin' }] });
+  t.equal(refused.msg, 'command failed', 'two rules with one match are refused');
+  t.equal(refused.code, 'EEXIST');
+  const kept = await relayCommand(relay, { op: 'stats' });
+  t.equal((kept.stats as { rules: unknown[] }).rules.length, 1, 'the old set stayed');
+  const replaced = await relayCommand(relay, { op: 'replace', rules: [ruleA, FLOW_B] });
+  t.equal(replaced.msg, 'command done');
+  const ids = replaced.ids as number[];
+  t.equal(ids.length, 2, 'one id per new rule');
+  t.notOk(ids.includes(1), 'new ids, not the replaced rule\'s');
+  const sinkB = await startSink(rl, 0, { group: '239.2.2.3', port: 6002, count: 10_000, idle: 3 });
+  const genB = startGen(rl, { dest: '239.1.1.2', port: 5002, count: 10_000, rate: 20_000, size: 100, stream: 2 });
+  await genReport(genB);
+  const gotB = await sinkReport(sinkB);
+  const report = await stopRelay(relay);
+  t.equal(gotB.received, 10_000, 'a rule from the new set forwards everything');
+  t.equal(report.rules.length, 2);
+  t.equal(report.loop.inflight_buffers, 0);
+});

@@ -20,10 +20,13 @@
         "native/core/packet_socket.cc",
         "native/core/log_ring.cc",
         "native/core/relay_loop.cc",
+        "native/core/fd_channel.cc",
+        "native/core/process_control.cc",
         "native/addon/addon.cc",
         "native/addon/loop_wrap.cc",
         "native/addon/napi_errors.cc",
-        "native/addon/rule_convert.cc"
+        "native/addon/rule_convert.cc",
+        "native/addon/process_api.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"]

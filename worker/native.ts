@@ -86,6 +86,19 @@ export interface NativeAddon {
   interfaceMtu(iface: string): number;
   closeFd(fd: number): void;
   counterLayout(): CounterLayout;
+  /** socketpair(AF_UNIX, SOCK_SEQPACKET or SOCK_STREAM, with SOCK_CLOEXEC). */
+  socketPair(type: 'seqpacket' | 'stream'): [number, number];
+  /** One SCM_RIGHTS message: the fds (they stay open here) and a non-empty payload. */
+  sendFds(socket: number, fds: number[], data: Buffer): void;
+  /** Waits up to timeoutMs (-1: forever) for one message of at most maxFds (default 16) fds; received fds are close-on-exec. */
+  recvFds(socket: number, timeoutMs: number, maxFds?: number): { fds: number[]; data: Buffer };
+  pinToCpu(cpu: number): void;
+  /** PR_SET_PDEATHSIG, failing with ESRCH if the parent is already gone. */
+  dieWithParent(signal: number, parentPid: number): void;
+  lookupUser(name: string): { uid: number; gid: number };
+  /** setgroups([]), setresgid, setresuid, NO_NEW_PRIVS; EPERM if a capability is left. */
+  dropPrivileges(uid: number, gid: number): void;
+  effectiveCapabilities(): bigint;
 }
 
 /** Errors from the addon: Node-style system errors or our own ERR_MCR_* codes. */

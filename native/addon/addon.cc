@@ -1,11 +1,13 @@
 // Module entry of mcr_native.node: the Loop class and the few system calls
-// TypeScript cannot make (AF_PACKET, group membership, MTU, closing fds).
+// TypeScript cannot make (AF_PACKET, group membership, MTU, closing fds; the
+// handover and privilege calls live in process_api.cc).
 // Loaded only by worker/native.ts.
 #include <napi.h>
 #include <unistd.h>
 
 #include "addon/loop_wrap.h"
 #include "addon/napi_errors.h"
+#include "addon/process_api.h"
 #include "addon/rule_convert.h"
 #include "core/counters.h"
 #include "core/frame_parser.h"
@@ -79,6 +81,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("interfaceMtu", Napi::Function::New<InterfaceMtu>(env, "interfaceMtu"));
   exports.Set("closeFd", Napi::Function::New<CloseFd>(env, "closeFd"));
   exports.Set("counterLayout", Napi::Function::New<CounterLayout>(env, "counterLayout"));
+  register_process_api(env, exports);
   return exports;
 }
 

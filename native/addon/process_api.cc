@@ -1,0 +1,113 @@
+// Thin wrappers: argument checks here, the work in core/fd_channel and
+// core/process_control, errors as Node-style system errors.
+#include "addon/process_api.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "addon/napi_errors.h"
+#include "core/fd_channel.h"
+#include "core/process_control.h"
+
+namespace mcr {
+namespace {
+
+int32_t int_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (!info[i].IsNumber()) throw coded_error(info.Env(), "ERR_MCR_INVALID_ARG", std::string(name) + " must be a number");
+  return info[i].As<Napi::Number>().Int32Value();
+}
+
+void check(Napi::Env env, const SysError& e) {
+  if (e.failed()) throw system_error(env, e);
+}
+
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) throw coded_error(info.Env(), "ERR_MCR_INVALID_ARG", "type must be 'seqpacket' or 'stream'");
+  const std::string type = info[0].As<Napi::String>().Utf8Value();
+  if (type != "seqpacket" && type != "stream")
+    throw coded_error(info.Env(), "ERR_MCR_INVALID_ARG", "type must be 'seqpacket' or 'stream'");
+  int fds[2];
+  check(info.Env(), make_socketpair(type == "seqpacket" ? SOCK_SEQPACKET : SOCK_STREAM, fds));
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, fds[0]);
+  out.Set(1u, fds[1]);
+  return out;
+}
+
+Napi::Value SendFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int sock = int_arg(info, 0, "socket");
+  if (!info[1].IsArray()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "fds must be an array");
+  if (!info[2].IsBuffer()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "data must be a Buffer");
+  Napi::Array list = info[1].As<Napi::Array>();
+  std::vector<int> fds;
+  for (uint32_t i = 0; i < list.Length(); ++i) fds.push_back(list.Get(i).As<Napi::Number>().Int32Value());
+  Napi::Buffer<char> data = info[2].As<Napi::Buffer<char>>();
+  check(env, send_fds(sock, fds, std::string(data.Data(), data.Length())));
+  return env.Undefined();
+}
+
+Napi::Value RecvFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<int> fds;
+  std::string data;
+  const int32_t max_fds = info[2].IsUndefined() ? static_cast<int32_t>(kMaxPassedFds) : int_arg(info, 2, "maxFds");
+  if (max_fds < 1 || max_fds > static_cast<int32_t>(kMaxPassedFds))
+    throw coded_error(env, "ERR_MCR_INVALID_ARG", "maxFds must be 1.." + std::to_string(kMaxPassedFds));
+  check(env, recv_fds(int_arg(info, 0, "socket"), int_arg(info, 1, "timeoutMs"), static_cast<size_t>(max_fds), &fds, &data));
+  Napi::Object out = Napi::Object::New(env);
+  Napi::Array list = Napi::Array::New(env, fds.size());
+  for (uint32_t i = 0; i < fds.size(); ++i) list.Set(i, fds[i]);
+  out.Set("fds", list);
+  out.Set("data", Napi::Buffer<char>::Copy(env, data.data(), data.size()));
+  return out;
+}
+
+Napi::Value PinToCpu(const Napi::CallbackInfo& info) {
+  check(info.Env(), pin_to_cpu(int_arg(info, 0, "cpu")));
+  return info.Env().Undefined();
+}
+
+Napi::Value DieWithParent(const Napi::CallbackInfo& info) {
+  check(info.Env(), die_with_parent(int_arg(info, 0, "signal"), int_arg(info, 1, "parentPid")));
+  return info.Env().Undefined();
+}
+
+Napi::Value LookupUser(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) throw coded_error(info.Env(), "ERR_MCR_INVALID_ARG", "user must be a string");
+  UserIds ids;
+  check(info.Env(), lookup_user(info[0].As<Napi::String>().Utf8Value(), &ids));
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("uid", Napi::Number::New(info.Env(), ids.uid));
+  out.Set("gid", Napi::Number::New(info.Env(), ids.gid));
+  return out;
+}
+
+Napi::Value DropPrivileges(const Napi::CallbackInfo& info) {
+  UserIds ids;
+  ids.uid = static_cast<uid_t>(int_arg(info, 0, "uid"));
+  ids.gid = static_cast<gid_t>(int_arg(info, 1, "gid"));
+  check(info.Env(), drop_privileges(ids));
+  return info.Env().Undefined();
+}
+
+Napi::Value EffectiveCapabilities(const Napi::CallbackInfo& info) {
+  uint64_t mask = 0;
+  check(info.Env(), effective_capabilities(&mask));
+  return Napi::BigInt::New(info.Env(), mask);
+}
+
+}  // namespace
+
+void register_process_api(Napi::Env env, Napi::Object exports) {
+  exports.Set("socketPair", Napi::Function::New<SocketPair>(env, "socketPair"));
+  exports.Set("sendFds", Napi::Function::New<SendFds>(env, "sendFds"));
+  exports.Set("recvFds", Napi::Function::New<RecvFds>(env, "recvFds"));
+  exports.Set("pinToCpu", Napi::Function::New<PinToCpu>(env, "pinToCpu"));
+  exports.Set("dieWithParent", Napi::Function::New<DieWithParent>(env, "dieWithParent"));
+  exports.Set("lookupUser", Napi::Function::New<LookupUser>(env, "lookupUser"));
+  exports.Set("dropPrivileges", Napi::Function::New<DropPrivileges>(env, "dropPrivileges"));
+  exports.Set("effectiveCapabilities", Napi::Function::New<EffectiveCapabilities>(env, "effectiveCapabilities"));
+}
+
+}  // namespace mcr

@@ -1,0 +1,86 @@
+// Process control. setresuid/setresgid through glibc apply to every thread of
+// the process (glibc broadcasts the change), which matters in a Node process
+// that already runs V8 and libuv threads.
+#include "core/process_control.h"
+
+#include <dirent.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <pwd.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+namespace mcr {
+
+SysError pin_to_cpu(int cpu) {
+  if (cpu < 0 || cpu >= CPU_SETSIZE) return sys_error(EINVAL, "sched_setaffinity", "cpu " + std::to_string(cpu));
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (::sched_setaffinity(0, sizeof(set), &set) != 0)
+    return sys_error(errno, "sched_setaffinity", "cpu " + std::to_string(cpu));
+  // sched_setaffinity(0) only moves the calling thread: apply it to every
+  // thread already running in this process too.
+  std::vector<pid_t> tids;
+  if (DIR* dir = ::opendir("/proc/self/task")) {
+    while (dirent* e = ::readdir(dir)) {
+      if (e->d_name[0] == '.') continue;
+      tids.push_back(static_cast<pid_t>(std::stol(e->d_name)));
+    }
+    ::closedir(dir);
+  }
+  for (pid_t tid : tids) ::sched_setaffinity(tid, sizeof(set), &set);
+  return {};
+}
+
+SysError die_with_parent(int signal, pid_t expected_parent) {
+  if (::prctl(PR_SET_PDEATHSIG, signal) != 0) return sys_error(errno, "prctl", "PR_SET_PDEATHSIG");
+  if (::getppid() != expected_parent) return sys_error(ESRCH, "getppid", "the supervisor already exited");
+  return {};
+}
+
+SysError lookup_user(const std::string& name, UserIds* ids) {
+  long size = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+  std::vector<char> buffer(size > 0 ? static_cast<size_t>(size) : 16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  const int rc = ::getpwnam_r(name.c_str(), &pw, buffer.data(), buffer.size(), &found);
+  if (rc != 0) return sys_error(rc, "getpwnam_r", name);
+  if (found == nullptr) return sys_error(ENOENT, "getpwnam_r", "no user " + name);
+  ids->uid = pw.pw_uid;
+  ids->gid = pw.pw_gid;
+  return {};
+}
+
+SysError effective_capabilities(uint64_t* mask) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (::syscall(SYS_capget, &header, data) != 0) return sys_error(errno, "capget", "");
+  *mask = (uint64_t{data[1].effective} << 32) | data[0].effective;
+  return {};
+}
+
+SysError drop_privileges(const UserIds& ids) {
+  if (::setgroups(0, nullptr) != 0) return sys_error(errno, "setgroups", "clear supplementary groups");
+  if (::setresgid(ids.gid, ids.gid, ids.gid) != 0) return sys_error(errno, "setresgid", std::to_string(ids.gid));
+  if (::setresuid(ids.uid, ids.uid, ids.uid) != 0) return sys_error(errno, "setresuid", std::to_string(ids.uid));
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return sys_error(errno, "prctl", "PR_SET_NO_NEW_PRIVS");
+  // Leaving uid 0 for a non-zero uid clears the permitted and effective
+  // sets (capabilities(7)); check rather than trust it.
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (::syscall(SYS_capget, &header, data) != 0) return sys_error(errno, "capget", "");
+  const bool left = data[0].effective || data[1].effective || data[0].permitted || data[1].permitted;
+  if (left && ids.uid != 0) return sys_error(EPERM, "capget", "capabilities remain after the switch");
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+    return sys_error(errno, "prctl", "PR_CAP_AMBIENT_CLEAR_ALL");
+  return {};
+}
+
+}  // namespace mcr

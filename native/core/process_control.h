@@ -1,0 +1,36 @@
+// Process-level calls a worker makes once, at start, that Node has no API
+// for: pin to a core, die with the supervisor, look up and switch to an
+// unprivileged user, and report the capabilities left afterwards.
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "core/sys_error.h"
+
+namespace mcr {
+
+// sched_setaffinity to one CPU for the whole process (every thread).
+SysError pin_to_cpu(int cpu);
+
+// PR_SET_PDEATHSIG: the kernel sends `signal` when the parent exits. If the
+// parent already died before the call (getppid() no longer expected_parent),
+// returns ESRCH so the caller exits at once instead of living on as an orphan.
+SysError die_with_parent(int signal, pid_t expected_parent);
+
+struct UserIds {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+SysError lookup_user(const std::string& name, UserIds* ids);
+
+// Clears supplementary groups, then setresgid/setresuid to `ids` (all three
+// ids), sets PR_SET_NO_NEW_PRIVS, and checks no capability is left in the
+// effective, permitted or ambient sets (EPERM if one is).
+SysError drop_privileges(const UserIds& ids);
+
+// Effective capability mask of this process (capget), for checks and logs.
+SysError effective_capabilities(uint64_t* mask);
+
+}  // namespace mcr

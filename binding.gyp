@@ -16,6 +16,7 @@
         "native/core/rule_table.cc",
         "native/core/buffer_pool.cc",
         "native/core/provided_buffer_ring.cc",
+        "native/core/packet_ring.cc",
         "native/core/egress_socket.cc",
         "native/core/packet_socket.cc",
         "native/core/log_ring.cc",

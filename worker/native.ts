@@ -34,8 +34,12 @@ export interface RuleSlots {
   outputConnected: boolean[];
 }
 
+/** How frames come in: a TPACKET_V2 mmap ring (default) or multishot recv into provided buffers. */
+export type IngressMode = 'ring' | 'multishot';
+
 export interface LoopOptions {
   packetFd: number;
+  ingress?: IngressMode;
   ringDepth?: number;
   batch?: number;
   bufferCount?: number;
@@ -49,6 +53,7 @@ export interface LoopOptions {
 
 export interface LoopInfo {
   deferTaskrun: boolean;
+  ingress: IngressMode;
   sqEntries: number;
   cqEntries: number;
 }

@@ -14,7 +14,7 @@ import { Relay, type RelayTuning } from './relay.js';
 import { parseOutputList, RuleError, validateRule, type RuleSpec } from './rule-spec.js';
 import { loadRulesFile } from './rules-file.js';
 import { serveStdinCommands } from './stdin-commands.js';
-import { isNativeError } from './native.js';
+import { isNativeError, type IngressMode } from './native.js';
 
 interface CliOptions {
   inputInterface: string;
@@ -30,6 +30,7 @@ interface CliOptions {
   bufferSize?: number;
   maxInflight?: number;
   deferTaskrun: boolean;
+  ingress?: IngressMode;
   stdinCommands?: boolean;
   logLevel: LevelWithSilent;
 }
@@ -59,6 +60,7 @@ function parseArgs(argv: string[]): CliOptions {
     .option('--buffer-count <n>', 'receive buffers (power of two)', intArg(16, 32768))
     .option('--buffer-size <bytes>', 'receive buffer size (default: input MTU + 18, 64-byte aligned)', intArg(128, 65536))
     .option('--max-inflight <n>', 'in-flight sends before receiving pauses', intArg(1, 1 << 20))
+    .addOption(new Option('--ingress <mode>', 'ring (TPACKET_V2 mmap ring) or multishot (recv into provided buffers)').choices(['ring', 'multishot']))
     .option('--no-defer-taskrun', 'do not ask for IORING_SETUP_DEFER_TASKRUN')
     .option('--stdin-commands', 'read JSON rule commands from stdin, one per line')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
@@ -120,6 +122,7 @@ async function main(): Promise<void> {
   if (opts.batch !== undefined) tuning.batch = opts.batch;
   if (opts.bufferCount !== undefined) tuning.bufferCount = opts.bufferCount;
   if (opts.bufferSize !== undefined) tuning.bufferSize = opts.bufferSize;
+  if (opts.ingress !== undefined) tuning.ingress = opts.ingress;
   if (opts.maxInflight !== undefined) tuning.maxInflightSends = opts.maxInflight;
   const relay = new Relay(opts.inputInterface, logger, tuning);
 

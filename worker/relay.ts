@@ -41,6 +41,22 @@ export function bufferSizeForMtu(mtu: number): number {
   return Math.ceil((mtu + 18) / 64) * 64;
 }
 
+const INGRESS_MEMORY = 32 * 1024 * 1024;
+
+/**
+ * Default number of receive buffers (multishot) or ring slots (ring). The
+ * ring is the only queue in front of the loop in ring mode, so it gets about
+ * as much memory as the socket receive queue does in multishot mode (32 MiB):
+ * 16384 slots at MTU 1500, 2048 at MTU 9000. Ring slots are a power of two
+ * of at least frame + 96 bytes of TPACKET header (native/core/packet_ring.cc).
+ */
+export function defaultBufferCount(ingress: 'ring' | 'multishot', bufferSize: number): number {
+  if (ingress === 'multishot') return 4096;
+  let slot = 256;
+  while (slot < bufferSize + 96) slot *= 2;
+  return Math.min(32768, Math.max(1024, 2 ** Math.floor(Math.log2(INGRESS_MEMORY / slot))));
+}
+
 export class Relay {
   private loop: NativeLoop | undefined;
   private view: CounterView | undefined;
@@ -61,10 +77,14 @@ export class Relay {
     const mtu = native.interfaceMtu(this.inputInterface);
     this.packetFd = native.openPacketSocket(this.inputInterface);
     const ruleSlots = this.tuning.ruleSlots ?? DEFAULT_RULE_SLOTS;
+    const bufferSize = this.tuning.bufferSize ?? bufferSizeForMtu(mtu);
+    const ingress = this.tuning.ingress ?? 'ring';
     try {
       this.loop = new native.Loop({
-        bufferSize: bufferSizeForMtu(mtu),
+        bufferCount: defaultBufferCount(ingress, bufferSize),
         ...this.tuning,
+        bufferSize,
+        ingress,
         ruleSlots,
         packetFd: this.packetFd,
       });

@@ -26,8 +26,22 @@ export interface RuleSpec {
   outputs: OutputSpec[];
 }
 
+/** Where in a validated value a problem is: keys and array indexes. */
+export type RulePath = ReadonlyArray<string | number>;
+
 export class RuleError extends Error {
   readonly code = 'ERR_MCR_BAD_RULE';
+  /**
+   * Where the problem is, e.g. ['rules', 0, 'outputs', 1, 'ttl'] (prefixed by
+   * the `path` the caller passed in), so a config loader can point at the
+   * line; undefined for errors that are not about one field.
+   */
+  readonly path: RulePath | undefined;
+
+  constructor(message: string, path?: RulePath) {
+    super(message);
+    this.path = path;
+  }
 }
 
 export function isMulticast(addr: string): boolean {
@@ -35,24 +49,24 @@ export function isMulticast(addr: string): boolean {
   return first >= 224 && first <= 239;
 }
 
-function checkAddress(value: unknown, field: string): string {
+function checkAddress(value: unknown, field: string, path: RulePath): string {
   if (typeof value !== 'string' || !isIPv4(value)) {
-    throw new RuleError(`${field}: expected an IPv4 address such as 239.1.1.1, got ${JSON.stringify(value)}`);
+    throw new RuleError(`${field}: expected an IPv4 address such as 239.1.1.1, got ${JSON.stringify(value)}`, path);
   }
   return value;
 }
 
-function checkInteger(value: unknown, field: string, min: number, max: number): number {
+function checkInteger(value: unknown, field: string, path: RulePath, min: number, max: number): number {
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw new RuleError(`${field}: expected an integer ${min}..${max}, got ${JSON.stringify(value)}`);
+    throw new RuleError(`${field}: expected an integer ${min}..${max}, got ${JSON.stringify(value)}`, path);
   }
   return n;
 }
 
-function checkInterface(value: unknown, field: string): string {
+function checkInterface(value: unknown, field: string, path: RulePath): string {
   if (typeof value !== 'string' || !/^[A-Za-z0-9_.:@-]{1,15}$/.test(value)) {
-    throw new RuleError(`${field}: expected an interface name (1-15 characters), got ${JSON.stringify(value)}`);
+    throw new RuleError(`${field}: expected an interface name (1-15 characters), got ${JSON.stringify(value)}`, path);
   }
   return value;
 }
@@ -60,43 +74,49 @@ function checkInterface(value: unknown, field: string): string {
 const OUTPUT_KEYS = new Set(['group', 'port', 'interface', 'ttl', 'source']);
 const RULE_KEYS = new Set(['name', 'inputGroup', 'inputPort', 'source', 'outputs']);
 
-function checkKeys(obj: Record<string, unknown>, allowed: Set<string>, where: string): void {
+function checkKeys(obj: Record<string, unknown>, allowed: Set<string>, where: string, path: RulePath): void {
   for (const key of Object.keys(obj)) {
-    if (!allowed.has(key)) throw new RuleError(`${where}: unknown field "${key}" (allowed: ${[...allowed].join(', ')})`);
+    if (!allowed.has(key)) {
+      throw new RuleError(`${where}: unknown field "${key}" (allowed: ${[...allowed].join(', ')})`, [...path, key]);
+    }
   }
 }
 
-export function validateOutput(value: unknown, where: string): OutputSpec {
-  if (typeof value !== 'object' || value === null) throw new RuleError(`${where}: expected an object`);
+/** `path` locates `value` in a larger document; errors carry it extended to the field. */
+export function validateOutput(value: unknown, where: string, path: RulePath = []): OutputSpec {
+  if (typeof value !== 'object' || value === null) throw new RuleError(`${where}: expected an object`, path);
   const o = value as Record<string, unknown>;
-  checkKeys(o, OUTPUT_KEYS, where);
+  checkKeys(o, OUTPUT_KEYS, where, path);
   const out: OutputSpec = {
-    group: checkAddress(o.group, `${where}.group`),
-    port: checkInteger(o.port, `${where}.port`, 1, 65535),
-    interface: checkInterface(o.interface, `${where}.interface`),
+    group: checkAddress(o.group, `${where}.group`, [...path, 'group']),
+    port: checkInteger(o.port, `${where}.port`, [...path, 'port'], 1, 65535),
+    interface: checkInterface(o.interface, `${where}.interface`, [...path, 'interface']),
   };
-  if (o.ttl !== undefined) out.ttl = checkInteger(o.ttl, `${where}.ttl`, 1, 255);
-  if (o.source !== undefined) out.source = checkAddress(o.source, `${where}.source`);
+  if (o.ttl !== undefined) out.ttl = checkInteger(o.ttl, `${where}.ttl`, [...path, 'ttl'], 1, 255);
+  if (o.source !== undefined) out.source = checkAddress(o.source, `${where}.source`, [...path, 'source']);
   return out;
 }
 
-export function validateRule(value: unknown, where = 'rule'): RuleSpec {
-  if (typeof value !== 'object' || value === null) throw new RuleError(`${where}: expected an object`);
+/** `path` locates `value` in a larger document; errors carry it extended to the field. */
+export function validateRule(value: unknown, where = 'rule', path: RulePath = []): RuleSpec {
+  if (typeof value !== 'object' || value === null) throw new RuleError(`${where}: expected an object`, path);
   const r = value as Record<string, unknown>;
-  checkKeys(r, RULE_KEYS, where);
+  checkKeys(r, RULE_KEYS, where, path);
   if (!Array.isArray(r.outputs) || r.outputs.length === 0) {
-    throw new RuleError(`${where}.outputs: expected at least one output`);
+    throw new RuleError(`${where}.outputs: expected at least one output`, [...path, 'outputs']);
   }
   const rule: RuleSpec = {
-    inputGroup: checkAddress(r.inputGroup, `${where}.inputGroup`),
-    inputPort: checkInteger(r.inputPort, `${where}.inputPort`, 1, 65535),
-    outputs: r.outputs.map((o, i) => validateOutput(o, `${where}.outputs[${i}]`)),
+    inputGroup: checkAddress(r.inputGroup, `${where}.inputGroup`, [...path, 'inputGroup']),
+    inputPort: checkInteger(r.inputPort, `${where}.inputPort`, [...path, 'inputPort'], 1, 65535),
+    outputs: r.outputs.map((o, i) => validateOutput(o, `${where}.outputs[${i}]`, [...path, 'outputs', i])),
   };
   if (r.name !== undefined) {
-    if (typeof r.name !== 'string' || r.name.length === 0) throw new RuleError(`${where}.name: expected a non-empty string`);
+    if (typeof r.name !== 'string' || r.name.length === 0) {
+      throw new RuleError(`${where}.name: expected a non-empty string`, [...path, 'name']);
+    }
     rule.name = r.name;
   }
-  if (r.source !== undefined) rule.source = checkAddress(r.source, `${where}.source`);
+  if (r.source !== undefined) rule.source = checkAddress(r.source, `${where}.source`, [...path, 'source']);
   return rule;
 }
 

@@ -41,6 +41,13 @@ LoopWrap::LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(
   options_.buffer_size = option(opts, "bufferSize", options_.buffer_size, 128, 65536);
   options_.max_inflight_sends = option(opts, "maxInflightSends", options_.max_inflight_sends, 1, 1u << 20);
   options_.stats_interval_ms = option(opts, "statsIntervalMs", options_.stats_interval_ms, 10, 10000);
+  Napi::Value ingress = opts.Get("ingress");
+  if (!ingress.IsUndefined()) {
+    const std::string mode = ingress.IsString() ? ingress.As<Napi::String>().Utf8Value() : "";
+    if (mode != "ring" && mode != "multishot")
+      throw coded_error(env, "ERR_MCR_INVALID_ARG", "ingress must be \"ring\" or \"multishot\"");
+    options_.ingress = mode == "ring" ? Ingress::ring : Ingress::multishot;
+  }
   Napi::Value defer = opts.Get("deferTaskrun");
   if (defer.IsBoolean()) options_.defer_taskrun = defer.As<Napi::Boolean>().Value();
   if ((options_.buffer_count & (options_.buffer_count - 1)) != 0)
@@ -97,6 +104,7 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
   const LoopInfo& li = loop_->info();
   Napi::Object result = Napi::Object::New(env);
   result.Set("deferTaskrun", Napi::Boolean::New(env, li.defer_taskrun));
+  result.Set("ingress", Napi::String::New(env, options_.ingress == Ingress::ring ? "ring" : "multishot"));
   result.Set("sqEntries", Napi::Number::New(env, li.sq_entries));
   result.Set("cqEntries", Napi::Number::New(env, li.cq_entries));
   return result;

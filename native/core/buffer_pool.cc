@@ -27,3 +27,15 @@ int BufferPool::init(uint32_t count, uint32_t size) {
 }
 
 }  // namespace mcr
+
+namespace mcr {
+
+int BufferPool::init_accounting(uint32_t count) {
+  if (base_ != nullptr || count_ != 0) return -EBUSY;
+  if (count == 0 || count > 65536) return -EINVAL;
+  count_ = count;
+  refs_.assign(count, 0);
+  return 0;
+}
+
+}  // namespace mcr

@@ -22,6 +22,10 @@ class BufferPool {
   // returns 0 or -errno (-EINVAL, -ENOMEM, -EBUSY when already initialised).
   int init(uint32_t count, uint32_t size);
 
+  // Accounting only, for frames that live elsewhere (the TPACKET ring):
+  // references without memory. count ≤ 65536. 0 or -errno.
+  int init_accounting(uint32_t count);
+
   uint8_t* address(uint16_t bid) const { return base_ + size_t{bid} * size_; }
   uint32_t count() const { return count_; }
   uint32_t size() const { return size_; }

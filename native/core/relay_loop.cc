@@ -10,6 +10,8 @@
 //   batched io_uring_enter calls.
 #include "core/relay_loop.h"
 
+#include <poll.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -65,13 +67,24 @@ int RelayLoop::setup(const char** failed_step) {
   info_.sq_entries = params.sq_entries;
   info_.cq_entries = params.cq_entries;
   io_uring_register_ring_fd(&ring_);  // optional speed-up; failure is harmless
-  if ((rc = pool_.init(opts_.buffer_count, opts_.buffer_size)) != 0) {
-    *failed_step = "mmap";
-    return rc;
-  }
-  if ((rc = provided_.init(&ring_, &pool_, kBufferGroup)) != 0) {
-    *failed_step = "io_uring_register_buf_ring";
-    return rc;
+  if (opts_.ingress == Ingress::ring) {
+    if ((rc = packet_ring_.init(opts_.packet_fd, opts_.buffer_count, opts_.buffer_size)) != 0) {
+      *failed_step = "PACKET_RX_RING";
+      return rc;
+    }
+    if ((rc = pool_.init_accounting(packet_ring_.count())) != 0) {
+      *failed_step = "buffer accounting";
+      return rc;
+    }
+  } else {
+    if ((rc = pool_.init(opts_.buffer_count, opts_.buffer_size)) != 0) {
+      *failed_step = "mmap";
+      return rc;
+    }
+    if ((rc = provided_.init(&ring_, &pool_, kBufferGroup)) != 0) {
+      *failed_step = "io_uring_register_buf_ring";
+      return rc;
+    }
   }
   timer_interval_.tv_sec = opts_.stats_interval_ms / 1000;
   timer_interval_.tv_nsec = static_cast<long long>(opts_.stats_interval_ms % 1000) * 1000000;
@@ -98,11 +111,17 @@ void RelayLoop::flush_batch_if_full() {
 void RelayLoop::arm_recv() {
   io_uring_sqe* sqe = next_sqe();
   if (sqe == nullptr) return;
-  // MSG_TRUNC makes packet sockets report the frame's real length, so a frame
-  // larger than a buffer is recognised and counted instead of forwarded cut.
-  io_uring_prep_recv_multishot(sqe, opts_.packet_fd, nullptr, 0, MSG_TRUNC);
-  sqe->flags |= IOSQE_BUFFER_SELECT;
-  sqe->buf_group = provided_.group();
+  if (opts_.ingress == Ingress::ring) {
+    // One CQE per wake-up, and with DEFER_TASKRUN wake-ups between two
+    // io_uring_enter calls fold into one: a busy ring is drained in batches.
+    io_uring_prep_poll_multishot(sqe, opts_.packet_fd, POLLIN);
+  } else {
+    // MSG_TRUNC makes packet sockets report the frame's real length, so a
+    // frame larger than a buffer is recognised and counted, not forwarded cut.
+    io_uring_prep_recv_multishot(sqe, opts_.packet_fd, nullptr, 0, MSG_TRUNC);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = provided_.group();
+  }
   sqe->user_data = tag(Op::recv);
   recv_armed_ = true;
   CounterBlock::bump(counters_->loop(recv_arms));
@@ -156,7 +175,7 @@ int RelayLoop::run() {
       ++seen;
     }
     io_uring_cq_advance(&ring_, seen);
-    provided_.publish();
+    if (opts_.ingress == Ingress::multishot) provided_.publish();
     update_backpressure();
     CounterBlock::set(counters_->loop(inflight_sends), inflight_sends_);
     CounterBlock::set(counters_->loop(inflight_buffers), pool_.held());
@@ -171,6 +190,19 @@ bool RelayLoop::drained() const {
 
 void RelayLoop::update_backpressure() {
   if (stopping_) return;
+  if (opts_.ingress == Ingress::ring) {
+    // The poll stays armed; pausing means leaving frames in the ring, where
+    // the kernel drops (and counts) what does not fit.
+    if (!paused_ && inflight_sends_ >= opts_.max_inflight_sends) {
+      paused_ = true;
+      CounterBlock::bump(counters_->loop(backpressure_pauses));
+    } else if (paused_ && inflight_sends_ <= opts_.max_inflight_sends / 2) {
+      paused_ = false;
+      scan_ring();  // the kernel does not wake us for frames already waiting
+    }
+    if (!recv_armed_) arm_recv();
+    return;
+  }
   if (recv_armed_) {
     // At the cap, stop taking frames: the kernel queues them in the socket
     // and counts what overflows (PACKET_STATISTICS), instead of us queueing
@@ -202,16 +234,40 @@ void RelayLoop::on_recv(const io_uring_cqe* cqe) {
     }
     return;
   }
+  if (opts_.ingress == Ingress::ring) {
+    scan_ring();
+    return;
+  }
   if ((cqe->flags & IORING_CQE_F_BUFFER) == 0) return;
-  on_frame(static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT), static_cast<uint32_t>(cqe->res));
+  const auto bid = static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+  const auto len = static_cast<uint32_t>(cqe->res);
+  on_frame(bid, pool_.address(bid), len < pool_.size() ? len : pool_.size(), len);
 }
 
-void RelayLoop::on_frame(uint16_t bid, uint32_t len) {
+void RelayLoop::scan_ring() {
+  // Bounded to one lap so completions are reaped between laps.
+  for (uint32_t n = 0; n < packet_ring_.count() && !paused_ && !stopping_; ++n) {
+    const uint32_t i = ring_next_;
+    if (pool_.refs(static_cast<uint16_t>(i)) != 0) {
+      // The ring wrapped onto a slot whose sends are still in flight: the
+      // kernel is blocked there too until it completes.
+      CounterBlock::bump(counters_->loop(recv_buffer_exhausted));
+      return;
+    }
+    if (!packet_ring_.ready(i)) return;
+    ring_next_ = i + 1 == packet_ring_.count() ? 0 : i + 1;
+    const RingFrame f = packet_ring_.frame(i);
+    on_frame(static_cast<uint16_t>(i), f.data, f.captured, f.wire_len);
+    if (inflight_sends_ >= opts_.max_inflight_sends) update_backpressure();
+  }
+}
+
+void RelayLoop::on_frame(uint16_t bid, const uint8_t* data, uint32_t captured, uint32_t wire_len) {
   CounterBlock::bump(counters_->loop(frames));
-  CounterBlock::bump(counters_->loop(frame_bytes), len);
+  CounterBlock::bump(counters_->loop(frame_bytes), wire_len);
   DropReason reason = DropReason::oversize;
   Datagram dgram;
-  if (len <= pool_.size()) reason = parse_frame(pool_.address(bid), len, &dgram);
+  if (wire_len <= captured && wire_len <= opts_.buffer_size) reason = parse_frame(data, wire_len, &dgram);
   if (reason != DropReason::none) {
     CounterBlock::bump(counters_->loop(static_cast<LoopCounter>(drop_short_ethernet + static_cast<uint32_t>(reason) - 1)));
     give_back(bid);
@@ -282,6 +338,10 @@ void RelayLoop::count_send_error(Output* out, int err) {
 }
 
 void RelayLoop::give_back(uint16_t bid) {
+  if (opts_.ingress == Ingress::ring) {
+    packet_ring_.release(bid);
+    return;
+  }
   provided_.give_back(bid);
   // Publish in small groups so a long completion batch does not starve the
   // receive of buffers until the end of the iteration.

@@ -16,17 +16,26 @@
 #include "core/command_queue.h"
 #include "core/counters.h"
 #include "core/log_ring.h"
+#include "core/packet_ring.h"
 #include "core/provided_buffer_ring.h"
 #include "core/rule_table.h"
 
 namespace mcr {
 
+// How frames come in. Both cost no syscall per frame; docs/internals.md and
+// docs/ingress-comparison.md say what each costs.
+enum class Ingress : uint8_t {
+  ring,       // TPACKET_V2 mmap ring woken by a multishot poll
+  multishot,  // multishot recv into a provided-buffer ring
+};
+
 struct LoopOptions {
   int packet_fd = -1;
+  Ingress ingress = Ingress::ring;
   uint32_t ring_depth = 1024;          // SQ entries; CQ gets 4×
   uint32_t batch = 64;                 // sends per io_uring_enter at most
-  uint32_t buffer_count = 4096;        // power of two ≤ 32768
-  uint32_t buffer_size = 2048;         // ≥ largest frame + 1
+  uint32_t buffer_count = 4096;        // buffers or ring slots; power of two ≤ 32768
+  uint32_t buffer_size = 2048;         // largest frame accepted
   uint32_t max_inflight_sends = 8192;  // back-pressure threshold
   uint32_t stats_interval_ms = 100;
   bool defer_taskrun = true;           // SINGLE_ISSUER|DEFER_TASKRUN when the kernel has them
@@ -66,7 +75,8 @@ class RelayLoop {
   void cancel(Op op);
 
   void on_recv(const io_uring_cqe* cqe);
-  void on_frame(uint16_t bid, uint32_t len);
+  void scan_ring();
+  void on_frame(uint16_t bid, const uint8_t* data, uint32_t captured, uint32_t wire_len);
   void on_send(const io_uring_cqe* cqe);
   void on_commands();
   void on_timer();
@@ -93,6 +103,8 @@ class RelayLoop {
   bool ring_ready_ = false;
   BufferPool pool_;
   ProvidedBufferRing provided_;
+  PacketRing packet_ring_;
+  uint32_t ring_next_ = 0;  // next ring slot the kernel fills
   RuleTable table_;
   std::vector<Output*> output_by_slot_;
   std::vector<std::unique_ptr<Output>> retiring_;

@@ -29,6 +29,12 @@ struct BenchOptions {
   // multishot (provided-buffer ring): the relay's defaults (LoopOptions)
   uint32_t buffer_count = 4096;
   uint32_t buffer_size = 2048;
+  // Wake-up policy for either mode: with wait_nr > 1 and wait_us > 0 each
+  // io_uring_enter waits for wait_nr CQEs or wait_us, whichever comes first
+  // (IORING_ENTER_EXT_ARG timeout) — the io_uring analogue of a block retire
+  // timeout. Default: return on the first CQE, as the relay does.
+  uint32_t wait_nr = 1;
+  uint32_t wait_us = 0;
 };
 
 // What a run saw. Filled by the mode, printed as one JSON line by main.
@@ -100,10 +106,38 @@ class BenchRing {
     }
     if (rc != 0) return rc;
     ready_ = true;
-    io_uring_register_ring_fd(&ring_);  // optional speed-up, as in the relay
+    registered_ = io_uring_register_ring_fd(&ring_) == 1;  // optional speed-up, as in the relay
     return 0;
   }
   io_uring* get() { return &ring_; }
+  void set_wait(uint32_t nr, uint32_t us) {
+    wait_nr_ = nr;
+    wait_.tv_sec = us / 1000000;
+    wait_.tv_nsec = static_cast<long long>(us % 1000000) * 1000;
+  }
+
+  // One wait for completions, counting every io_uring_enter(2) it makes.
+  int wait(Tally* t) {
+    if (wait_nr_ <= 1 || (wait_.tv_sec == 0 && wait_.tv_nsec == 0)) {
+      // With wait_nr = 1 liburing always enters the kernel: exactly one call.
+      ++t->syscalls;
+      return io_uring_submit_and_wait(&ring_, 1);
+    }
+    if (io_uring_sq_ready(&ring_) > 0) {
+      ++t->syscalls;
+      const int rc = io_uring_submit(&ring_);
+      if (rc < 0) return rc;
+    }
+    // Called directly rather than through io_uring_submit_and_wait_timeout,
+    // which may enter more than once, so the count stays exact.
+    io_uring_getevents_arg arg{};
+    arg.ts = reinterpret_cast<uint64_t>(&wait_);
+    unsigned flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+    if (registered_) flags |= IORING_ENTER_REGISTERED_RING;
+    ++t->syscalls;
+    return io_uring_enter2(registered_ ? ring_.enter_ring_fd : ring_.ring_fd, 0, wait_nr_, flags,
+                           reinterpret_cast<sigset_t*>(&arg), sizeof(arg));
+  }
 
   // Runs until the stop timer fires or a signal arrives. on_cqe(cqe) sees
   // every CQE but the timer's; after_batch() runs once per wake-up after the
@@ -120,10 +154,7 @@ class BenchRing {
     ready();
     bool stopping = false;
     while (!stopping && !g_stop) {
-      // With wait_nr = 1 liburing always enters the kernel: one call here is
-      // exactly one io_uring_enter(2).
-      const int rc = io_uring_submit_and_wait(&ring_, 1);
-      ++t->syscalls;
+      const int rc = wait(t);
       if (rc < 0 && rc != -EINTR && rc != -ETIME && rc != -EAGAIN && rc != -EBUSY) return rc;
       const uint64_t before = t->frames;
       unsigned head;
@@ -151,6 +182,9 @@ class BenchRing {
  private:
   io_uring ring_{};
   bool ready_ = false;
+  bool registered_ = false;
+  uint32_t wait_nr_ = 1;
+  __kernel_timespec wait_{};
   __kernel_timespec stop_{};
 };
 

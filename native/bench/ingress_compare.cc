@@ -10,7 +10,7 @@
 //
 //   ingress_compare --interface IF --mode multishot|tpacket|idle --seconds S
 //                   [--block-size B --block-count N --retire-ms T]
-//                   [--buffers N --buffer-size B]
+//                   [--buffers N --buffer-size B] [--wait-nr N --wait-us U]
 //
 // Mode idle opens no socket: it measures the CPU's baseline busy time under
 // the same traffic. Prints "ingress_compare: ready" on stderr once the socket
@@ -47,7 +47,8 @@ constexpr const char* kTool = "ingress_compare";
   std::fprintf(stderr,
                "usage: %s --interface IF --mode multishot|tpacket|idle --seconds S\n"
                "          [--block-size B (1048576)] [--block-count N (64)] [--retire-ms T (1)]\n"
-               "          [--frame-size F (2048)] [--buffers N (4096)] [--buffer-size B (2048)]\n",
+               "          [--frame-size F (2048)] [--buffers N (4096)] [--buffer-size B (2048)]\n"
+               "          [--wait-nr N (1) --wait-us U (0)]\n",
                kTool);
   std::exit(2);
 }
@@ -79,6 +80,8 @@ BenchOptions parse_args(int argc, char** argv) {
     else if (arg == "--retire-ms") o.retire_ms = parse_u32("--retire-ms", v);
     else if (arg == "--buffers") o.buffer_count = parse_u32("--buffers", v);
     else if (arg == "--buffer-size") o.buffer_size = parse_u32("--buffer-size", v);
+    else if (arg == "--wait-nr") o.wait_nr = parse_u32("--wait-nr", v);
+    else if (arg == "--wait-us") o.wait_us = parse_u32("--wait-us", v);
     else usage(("unknown option " + arg).c_str());
   }
   if (o.interface.empty()) usage("--interface is required");
@@ -260,9 +263,9 @@ int main(int argc, char** argv) {
       "{\"mode\":\"%s\",\"frames\":%" PRIu64 ",\"parsed_ok\":%" PRIu64 ",\"seconds\":%.3f,\"active_seconds\":%.3f"
       ",\"pps\":%.0f,\"cpu_sec\":%.4f,\"cpu_ns_per_frame\":%.1f,\"syscalls\":%" PRIu64 ",\"cqes\":%" PRIu64
       ",\"rearms\":%" PRIu64 ",\"kernel_packets\":%" PRIu64 ",\"kernel_drops\":%" PRIu64 ",\"truncated\":%" PRIu64
-      ",\"payload_bytes\":%" PRIu64 ",\"drop_reasons\":{%s},%s%s}\n",
+      ",\"payload_bytes\":%" PRIu64 ",\"wait_nr\":%u,\"wait_us\":%u,\"drop_reasons\":{%s},%s%s}\n",
       opts.mode.c_str(), t.frames, t.parsed_ok, seconds, active, active > 0 ? static_cast<double>(t.frames) / active : 0,
       cpu_sec, cpu_sec * per_frame, t.syscalls, t.cqes, t.rearms, t.kernel_packets, t.kernel_drops, t.truncated,
-      t.payload_bytes, reasons.c_str(), core.c_str(), tpacket.c_str());
+      t.payload_bytes, opts.wait_nr, opts.wait_us, reasons.c_str(), core.c_str(), tpacket.c_str());
   return 0;
 }

@@ -29,6 +29,7 @@ int run_multishot(const BenchOptions& opts, int fd, Tally* t, const char** faile
     *failed = "io_uring_queue_init_params";
     return rc;
   }
+  ring.set_wait(opts.wait_nr, opts.wait_us);
   BufferPool pool;
   if ((rc = pool.init(opts.buffer_count, opts.buffer_size)) != 0) {
     *failed = "mmap";

@@ -68,6 +68,7 @@ int run_tpacket(const BenchOptions& opts, int fd, Tally* t, const char** failed,
     *failed = "io_uring_queue_init_params";
     return rc;
   }
+  ring.set_wait(opts.wait_nr, opts.wait_us);
   bool armed = false;
   auto arm = [&] {
     io_uring_sqe* sqe = io_uring_get_sqe(ring.get());

@@ -21,11 +21,15 @@
 # Environment (defaults in brackets):
 #   REPS [3]  DURATION [5] seconds of traffic per run  SIZES ["64 1400"]
 #   RATES ["0 150000 10000"] offered pps, 0 = as fast as mcrgen can
-#   MODES ["idle multishot tpacket:1 tpacket:4"]: tpacket:RETIRE_MS[:BLOCK_SIZE[:BLOCK_COUNT]];
+#   MODES ["idle multishot multishot:64:1000 tpacket:1 tpacket:4"]:
+#         multishot[:WAIT_NR:WAIT_US] (each io_uring_enter waits for WAIT_NR
+#         CQEs or WAIT_US, the io_uring analogue of a block retire timeout),
+#         tpacket:RETIRE_MS[:BLOCK_SIZE[:BLOCK_COUNT]],
 #         idle = no socket, the baseline CPU cost of the receive path itself
 #   RPS [0] 1 = steer rx softirq to CPU 1 (then see core_busy_sec in the JSON,
 #         which other processes on CPU 1 do inflate)
 #   OUT  also copy the per-run JSON lines to this file
+#   TABLE_FROM  only print the table from such a file (no lab, no root)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -33,16 +37,50 @@ REPS=${REPS:-3}
 DURATION=${DURATION:-5}
 SIZES=${SIZES:-"64 1400"}
 RATES=${RATES:-"0 150000 10000"}
-MODES=${MODES:-"idle multishot tpacket:1 tpacket:4"}
+MODES=${MODES:-"idle multishot multishot:64:1000 tpacket:1 tpacket:4"}
 RPS=${RPS:-0}
 GROUP=239.98.0.1
 PORT=5098
 MCRGEN=$ROOT/build/Release/mcrgen
 
+# --- table: medians over repetitions (ns columns also show min–max) --------
+# "socket ns/frame" subtracts the median rx-path figure of the idle runs at
+# the same payload and rate: what the packet socket and its method add.
+print_table() {
+  jq -s -r '
+  def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+  def r0: round;
+  def r1: . * 10 | round / 10;
+  def spread(f): (map(f) | min | r0 | tostring) + "–" + (map(f) | max | r0 | tostring);
+  (map(select(.rx.mode == "idle")) | group_by([.size, .rate])
+   | map({key: "\(.[0].size)/\(.[0].rate)", value: (map(.path_ns) | median)}) | from_entries) as $base
+  | "| mode | payload | offered pps | received pps | kernel drops (max) | cpu ns/frame (rx thread) | rx path ns/frame (all CPUs) | socket ns/frame (path − idle) | io_uring_enter / 1000 frames | runs |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    (group_by([.size, .rate, .name])
+     | sort_by(.[0].size, (if .[0].rate == 0 then 0 else 1 / .[0].rate end), (if .[0].rx.mode == "idle" then 0 else 1 end), .[0].name)
+     | .[]
+     | (.[0].rx.mode == "idle") as $idle
+     | ($base["\(.[0].size)/\(.[0].rate)"]) as $b
+     | "| \(.[0].name) | \(.[0].size) | \(map(.gen.pps) | median | r0)\(if .[0].rate == 0 then " (max)" else "" end)"
+       + if $idle then " | – | – | – | \(map(.path_ns) | median | r0) (\(spread(.path_ns))) | – | – | \(length) |"
+         else " | \(map(.rx.pps) | median | r0) | \(map(.rx.kernel_drops) | median | r0)\(map(.rx.kernel_drops) | max | if . > 0 then " (\(.))" else "" end)"
+           + " | \(map(.rx.cpu_ns_per_frame) | median | r0) (\(spread(.rx.cpu_ns_per_frame)))"
+           + " | \(map(.path_ns) | median | r0) (\(spread(.path_ns)))"
+           + " | \(if $b == null then "–" else (map(.path_ns) | median) - $b | r0 | tostring end)"
+           + " | \(map(.rx.syscalls * 1000 / ([.rx.frames, 1] | max)) | median | r1) | \(length) |"
+         end)
+' "$1"
+}
+
 die() {
   echo "ingress-compare: $*" >&2
   exit 1
 }
+
+if [[ -n ${TABLE_FROM:-} ]]; then
+  print_table "$TABLE_FROM"
+  exit 0
+fi
 
 [[ $EUID -eq 0 ]] || die "needs root (network namespaces, AF_PACKET)"
 [[ -x $MCRGEN ]] || die "$MCRGEN is missing: build the native tools first (npm run build)"
@@ -59,7 +97,7 @@ STARTED=()
 CLEANED=0
 
 cleanup() {
-  local rc=$?
+  local rc=${1:-$?}
   (( CLEANED )) && return
   CLEANED=1
   trap - EXIT INT TERM
@@ -75,7 +113,9 @@ cleanup() {
   rm -rf "$TMP"
   exit "$rc"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'cleanup 130' INT
+trap 'cleanup 143' TERM
 
 # --- build ------------------------------------------------------------------
 BIN=$TMP/ingress_compare
@@ -115,6 +155,24 @@ softirqd_ns() {
   echo "$sum"
 }
 
+# Drop a PID we have waited for from the list cleanup would kill.
+forget() {
+  local keep=() pid
+  for pid in "${STARTED[@]}"; do
+    [[ $pid == "$1" ]] || keep+=("$pid")
+  done
+  STARTED=("${keep[@]}")
+}
+
+# Children user+system seconds from a saved `times` output (line 2: "XmY.YYYs XmY.YYYs").
+children_cpu_sec() {
+  awk 'NR == 2 {
+    t = 0
+    for (i = 1; i <= 2; i++) { split($i, p, "m"); sub("s", "", p[2]); t += p[1] * 60 + p[2] }
+    printf "%.3f", t
+  }' "$1"
+}
+
 # --- one run ----------------------------------------------------------------
 # run_one MODE SIZE RATE REP: appends one JSON line to $TMP/runs.jsonl
 run_one() {
@@ -127,9 +185,15 @@ run_one() {
     [[ -n ${bcount:-} ]] && args+=(--block-count "$bcount")
     label="tpacket retire ${retire:-1} ms"
     [[ -n ${bsize:-} ]] && label+=" block ${bsize}"
+  elif [[ $mode == multishot ]]; then
+    IFS=: read -r _ wait_nr wait_us <<<"$spec"
+    if [[ -n ${wait_nr:-} ]]; then
+      args=(--wait-nr "$wait_nr" --wait-us "${wait_us:-1000}")
+      label="multishot wait ${wait_nr}/${wait_us:-1000} µs"
+    fi
   elif [[ $mode == idle ]]; then
     label="idle (no socket)"
-  elif [[ $mode != multishot ]]; then
+  else
     die "unknown mode $spec"
   fi
   local rx_out=$TMP/rx.out rx_err=$TMP/rx.err gen_out=$TMP/gen.out
@@ -149,28 +213,36 @@ run_one() {
     sleep 0.05
   done
   grep -q 'ready' "$rx_err" || { cat "$rx_err" >&2; die "ingress_compare did not start ($label)"; }
-  local sirq0 sirq1 gen_ok=1
+  local sirq0 sirq1 gen_ok=1 gen_pid
   sirq0=$(softirqd_ns)
-  # `time` reports user+system of everything it waited for (wait4 rusage):
-  # mcrgen, plus the softirq receive work that ran inside its send calls.
-  TIMEFORMAT='%3U %3S'
-  { time timeout --signal=TERM $(( DURATION + 10 )) \
-      ip netns exec "$NS_SRC" taskset -c 0 "$MCRGEN" --dest "$GROUP" --port "$PORT" \
-      --interface "$IF_SRC" --size "$size" --rate "$rate" --duration "$DURATION" >"$gen_out" ||
-      gen_ok=0; } 2>"$TMP/gen.time"
-  (( gen_ok )) || die "mcrgen failed ($label, size $size, rate $rate): $(cat "$gen_out" "$TMP/gen.time")"
+  # mcrgen's CPU time is the change in this shell's children times (wait4
+  # rusage, so exact): mcrgen itself plus the softirq receive work that ran
+  # inside its send calls. It runs in the background so that `wait` (unlike a
+  # foreground command) lets the INT/TERM trap run at once.
+  times >"$TMP/times0"
+  timeout --signal=TERM $(( DURATION + 10 )) \
+    ip netns exec "$NS_SRC" taskset -c 0 "$MCRGEN" --dest "$GROUP" --port "$PORT" \
+    --interface "$IF_SRC" --size "$size" --rate "$rate" --duration "$DURATION" >"$gen_out" 2>"$TMP/gen.err" &
+  gen_pid=$!
+  STARTED+=("$gen_pid")
+  wait "$gen_pid" || gen_ok=0
+  times >"$TMP/times1"
+  forget "$gen_pid"
+  (( gen_ok )) || die "mcrgen failed ($label, size $size, rate $rate): $(cat "$gen_out" "$TMP/gen.err")"
   # The receiver ends by itself DURATION + 1.5 s after it was ready.
-  for (( i = 0; i < 200 && $(kill -0 "$rx_pid" 2>/dev/null && echo 1 || echo 0); i++ )); do
+  for (( i = 0; i < 200; i++ )); do
+    kill -0 "$rx_pid" 2>/dev/null || break
     sleep 0.05
   done
   if kill -0 "$rx_pid" 2>/dev/null; then
     kill -TERM "$rx_pid" 2>/dev/null || true
   fi
   wait "$rx_pid" || { cat "$rx_err" >&2; die "ingress_compare failed ($label)"; }
-  STARTED=("${STARTED[@]/$rx_pid}")
+  forget "$rx_pid"
   sirq1=$(softirqd_ns)
   local gen_cpu
-  gen_cpu=$(awk '{ print $1 + $2 }' "$TMP/gen.time")
+  gen_cpu=$(children_cpu_sec "$TMP/times1")
+  gen_cpu=$(awk -v a="$gen_cpu" -v b="$(children_cpu_sec "$TMP/times0")" 'BEGIN { printf "%.3f", a - b }')
   jq -c -n --arg name "$label" --argjson size "$size" --argjson rate "$rate" --argjson rep "$rep" \
     --argjson gen_cpu "$gen_cpu" --argjson sirq "$(( sirq1 - sirq0 ))" \
     --slurpfile rx "$rx_out" --slurpfile gen "$gen_out" \
@@ -198,27 +270,4 @@ done
 
 [[ -n ${OUT:-} ]] && cp "$TMP/runs.jsonl" "$OUT"
 
-# --- table: medians over repetitions (ns columns also show min–max) --------
-jq -s -r '
-  def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-  def r0: round;
-  def r1: . * 10 | round / 10;
-  def spread(f): (map(f) | min | r0 | tostring) + "–" + (map(f) | max | r0 | tostring);
-  (map(select(.rx.mode == "idle")) | group_by([.size, .rate])
-   | map({key: "\(.[0].size)/\(.[0].rate)", value: (map(.path_ns) | median)}) | from_entries) as $base
-  | "| mode | payload | offered pps | received pps | kernel drops | cpu ns/frame (rx thread) | rx path ns/frame (all CPUs) | socket ns/frame (path − idle) | io_uring_enter / 1000 frames | runs |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    (group_by([.size, .rate, .name])
-     | sort_by(.[0].size, (if .[0].rate == 0 then 0 else 1 / .[0].rate end), (if .[0].rx.mode == "idle" then 0 else 1 end), .[0].name)
-     | .[]
-     | (.[0].rx.mode == "idle") as $idle
-     | ($base["\(.[0].size)/\(.[0].rate)"]) as $b
-     | "| \(.[0].name) | \(.[0].size) | \(map(.gen.pps) | median | r0)\(if .[0].rate == 0 then " (max)" else "" end)"
-       + if $idle then " | – | – | – | \(map(.path_ns) | median | r0) (\(spread(.path_ns))) | – | – | \(length) |"
-         else " | \(map(.rx.pps) | median | r0) | \(map(.rx.kernel_drops) | median | r0)"
-           + " | \(map(.rx.cpu_ns_per_frame) | median | r0) (\(spread(.rx.cpu_ns_per_frame)))"
-           + " | \(map(.path_ns) | median | r0) (\(spread(.path_ns)))"
-           + " | \(if $b == null then "–" else (map(.path_ns) | median) - $b | r0 | tostring end)"
-           + " | \(map(.rx.syscalls * 1000 / ([.rx.frames, 1] | max)) | median | r1) | \(length) |"
-         end)
-' "$TMP/runs.jsonl"
+print_table "$TMP/runs.jsonl"

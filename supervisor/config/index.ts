@@ -1,0 +1,11 @@
+/**
+ * The config loader's public surface, so mcrd and mcrctl import one module:
+ * load and parse, write back, the types, and the error.
+ */
+export { loadConfig, parseConfig } from './load.js';
+export { formatConfig, type FormatOptions } from './save.js';
+export { defaultDaemonSettings, validateConfig, type Config, type ConfigRule, type DaemonSettings } from './schema.js';
+export { ConfigError, type ConfigErrorCode } from './errors.js';
+export { parseJson5, MAX_CONFIG_BYTES, type Json5Result } from './json5-parser.js';
+export { PositionTable } from './positions.js';
+export { formatPath, type JsonPath, type Position } from './path.js';

@@ -1,0 +1,77 @@
+/**
+ * Entry points of the config loader: parseConfig for text already in hand
+ * (`mcrctl check`, tests) and loadConfig for a file (mcrd start, SIGHUP,
+ * `mcrctl reload`). Both return a validated Config or throw one ConfigError
+ * whose message is ready to show the user; neither has side effects, so an
+ * invalid file changes nothing.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { ConfigError } from './errors.js';
+import { MAX_CONFIG_BYTES, parseJson5 } from './json5-parser.js';
+import { validateConfig, type Config } from './schema.js';
+
+/**
+ * `fileName` labels the messages (`mcrd.json5:14:9: ...`). A text with no
+ * value (empty, or only comments) is a config with no rules.
+ */
+export function parseConfig(text: string, fileName: string): Config {
+  const { value, positions } = parseJson5(text, fileName, { allowEmpty: true });
+  return validateConfig(value, positions, fileName);
+}
+
+/** Reads and validates the file at `path`; messages name it as given. */
+export function loadConfig(path: string): Config {
+  return parseConfig(readConfigText(path), path);
+}
+
+function readConfigText(path: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw readError(path, err);
+  }
+  try {
+    // Check the size before reading so a wrong path to a huge file costs nothing.
+    const { size } = fstatSync(fd);
+    if (size > MAX_CONFIG_BYTES) {
+      throw new ConfigError(
+        'ERR_MCR_CONFIG_TOO_LARGE',
+        `${path}: the file is ${size} bytes, over the ${MAX_CONFIG_BYTES}-byte (1 MiB) limit for a config; check that this is the right file`,
+        { file: path },
+      );
+    }
+    // One byte more than the limit: a file that grows while we read is still caught.
+    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length === buffer.length) break;
+    }
+    if (length > MAX_CONFIG_BYTES) {
+      throw new ConfigError('ERR_MCR_CONFIG_TOO_LARGE', `${path}: the file is over the 1 MiB limit for a config; check that this is the right file`, {
+        file: path,
+      });
+    }
+    try {
+      // fatal: a config in another encoding should fail loudly, not load with U+FFFD in a name.
+      return new TextDecoder('utf-8', { fatal: true }).decode(buffer.subarray(0, length));
+    } catch {
+      throw new ConfigError('ERR_MCR_CONFIG_SYNTAX', `${path}: the file is not valid UTF-8; save it as UTF-8`, { file: path });
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw readError(path, err);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readError(path: string, err: unknown): ConfigError {
+  const code = (err as { code?: unknown }).code;
+  const reason = typeof code === 'string' ? code : (err as Error).message;
+  const hint = code === 'EISDIR' ? 'give the path of a file, not a directory' : 'check the path and its permissions';
+  return new ConfigError('ERR_MCR_CONFIG_READ', `${path}: cannot read the config file (${reason}); ${hint}`, { file: path });
+}

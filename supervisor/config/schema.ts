@@ -1,0 +1,234 @@
+/**
+ * What an mcrd config is, and its validation: the top level, the daemon
+ * settings and the rule list. The rules themselves are checked by
+ * worker/rule-spec.ts (validateRule), the one place that decides what a valid
+ * rule is; this file adds what only a config has: the input interface, unique
+ * names, no two rules matching the same traffic, and no unknown keys. Every
+ * error is a ConfigError naming file, line, column and field, located with
+ * the parser's position table.
+ */
+import { availableParallelism } from 'node:os';
+import { isAbsolute } from 'node:path';
+import type { LevelWithSilent } from 'pino';
+import { LOG_LEVELS } from '../../worker/logger.js';
+import { RuleError, validateRule, type RuleSpec } from '../../worker/rule-spec.js';
+import { ConfigError } from './errors.js';
+import { formatPath, type JsonPath } from './path.js';
+import type { PositionTable } from './positions.js';
+
+export interface DaemonSettings {
+  /** Path of the control socket mcrctl connects to. */
+  controlSocket: string;
+  /** Worker processes per input interface. */
+  workers: number;
+  /** User the workers switch to after receiving their sockets. */
+  user: string;
+  logLevel: LevelWithSilent;
+  /** Directory for per-worker log files; none when unset. */
+  logDir: string;
+}
+
+export type ConfigRule = RuleSpec & { inputInterface: string };
+
+export interface Config {
+  /** Only the settings the file sets; see defaultDaemonSettings() for the rest. */
+  daemon: Partial<DaemonSettings>;
+  rules: ConfigRule[];
+}
+
+/** Field names in the order save.ts writes them; also the allowed keys. */
+export const TOP_LEVEL_FIELDS = ['daemon', 'rules'] as const;
+export const DAEMON_FIELDS = ['controlSocket', 'workers', 'user', 'logLevel', 'logDir'] as const;
+export const RULE_FIELDS = ['name', 'inputInterface', 'inputGroup', 'inputPort', 'source', 'outputs'] as const;
+export const OUTPUT_FIELDS = ['group', 'port', 'interface', 'ttl', 'source'] as const;
+
+export const MAX_WORKERS = 256;
+/** sun_path holds 108 bytes including the terminating NUL (unix(7)). */
+const MAX_SOCKET_PATH_BYTES = 107;
+
+/** What mcrd uses for a setting neither the file nor the command line gives (logDir has no default: no files). */
+export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir'> {
+  return {
+    controlSocket: '/run/mcr/mcrd.sock',
+    workers: Math.min(availableParallelism(), MAX_WORKERS),
+    user: 'nobody',
+    logLevel: 'info',
+  };
+}
+
+/** A validation failure before it has a location; validateConfig adds file:line:column. */
+class FieldError extends Error {
+  /** `path` locates the error; `field` (default: the same) is the name the message starts with. */
+  constructor(
+    readonly path: JsonPath,
+    readonly detail: string,
+    readonly field: JsonPath = path,
+  ) {
+    super(detail);
+  }
+}
+
+/**
+ * Validates a parsed document (undefined for an empty file, which is a valid
+ * config with no rules). `file` labels the messages.
+ */
+export function validateConfig(value: unknown, positions: PositionTable, file: string): Config {
+  try {
+    return checkConfig(value);
+  } catch (err) {
+    if (err instanceof FieldError) throw locate(file, positions, err.path, `${formatPath(err.field)}: ${err.detail}`);
+    // rule-spec messages already start with the field ("rules[0].outputs[1].ttl: ...").
+    if (err instanceof RuleError) throw locate(file, positions, err.path ?? [], err.message);
+    throw err;
+  }
+}
+
+function locate(file: string, positions: PositionTable, path: JsonPath, message: string): ConfigError {
+  const found = positions.locate(path);
+  if (!found) return new ConfigError('ERR_MCR_CONFIG', `${file}: ${message}`, { file, path });
+  const { line, column } = found.position;
+  return new ConfigError('ERR_MCR_CONFIG', `${file}:${line}:${column}: ${message}`, { file, line, column, path });
+}
+
+function checkConfig(value: unknown): Config {
+  if (value === undefined) return { daemon: {}, rules: [] };
+  const top = expectObject(value, [], 'an object such as { rules: [...] }');
+  checkKeys(top, TOP_LEVEL_FIELDS, []);
+  const daemon = top.daemon === undefined ? {} : checkDaemon(top.daemon);
+  let rules: ConfigRule[] = [];
+  if (top.rules !== undefined) {
+    if (!Array.isArray(top.rules)) throw new FieldError(['rules'], `expected an array of rules, got ${describe(top.rules)}`);
+    rules = top.rules.map((rule, i) => checkRule(rule, i));
+    checkUnique(rules);
+  }
+  return { daemon, rules };
+}
+
+function checkDaemon(value: unknown): Partial<DaemonSettings> {
+  const d = expectObject(value, ['daemon'], 'an object');
+  checkKeys(d, DAEMON_FIELDS, ['daemon']);
+  const out: Partial<DaemonSettings> = {};
+  if (d.controlSocket !== undefined) out.controlSocket = checkSocketPath(d.controlSocket, ['daemon', 'controlSocket']);
+  if (d.workers !== undefined) {
+    const w = d.workers;
+    if (typeof w !== 'number' || !Number.isInteger(w) || w < 1 || w > MAX_WORKERS) {
+      throw new FieldError(['daemon', 'workers'], `expected an integer 1..${MAX_WORKERS}, got ${describe(w)}`);
+    }
+    out.workers = w;
+  }
+  if (d.user !== undefined) {
+    if (typeof d.user !== 'string' || d.user.length === 0) {
+      throw new FieldError(['daemon', 'user'], `expected a non-empty user name such as "nobody", got ${describe(d.user)}`);
+    }
+    out.user = d.user;
+  }
+  if (d.logLevel !== undefined) {
+    const level = LOG_LEVELS.find((l) => l === d.logLevel);
+    if (level === undefined) {
+      throw new FieldError(['daemon', 'logLevel'], `expected one of ${LOG_LEVELS.join(', ')}, got ${describe(d.logLevel)}`);
+    }
+    out.logLevel = level;
+  }
+  if (d.logDir !== undefined) out.logDir = checkAbsolutePath(d.logDir, ['daemon', 'logDir'], '/var/log/mcr');
+  return out;
+}
+
+function checkAbsolutePath(value: unknown, path: JsonPath, example: string): string {
+  if (typeof value !== 'string' || !isAbsolute(value) || value.includes('\0')) {
+    throw new FieldError(path, `expected an absolute path such as ${example}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function checkSocketPath(value: unknown, path: JsonPath): string {
+  const socketPath = checkAbsolutePath(value, path, '/run/mcr/mcrd.sock');
+  const bytes = Buffer.byteLength(socketPath);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new FieldError(path, `is ${bytes} bytes, over the ${MAX_SOCKET_PATH_BYTES}-byte limit of a unix socket path; choose a shorter path`);
+  }
+  return socketPath;
+}
+
+function checkRule(value: unknown, index: number): ConfigRule {
+  const path: JsonPath = ['rules', index];
+  const r = expectObject(value, path, 'a rule object');
+  checkKeys(r, RULE_FIELDS, path);
+  const inputInterface = checkInputInterface(r.inputInterface, [...path, 'inputInterface']);
+  const { inputInterface: _omitted, ...ruleOnly } = r;
+  const spec = validateRule(ruleOnly, formatPath(path), path);
+  // Rebuilt in RULE_FIELDS order so a loaded rule prints like the file.
+  return {
+    ...(spec.name !== undefined ? { name: spec.name } : {}),
+    inputInterface,
+    inputGroup: spec.inputGroup,
+    inputPort: spec.inputPort,
+    ...(spec.source !== undefined ? { source: spec.source } : {}),
+    outputs: spec.outputs,
+  };
+}
+
+/**
+ * The input interface follows the same rule as an output interface in
+ * rule-spec.ts (1-15 characters of [A-Za-z0-9_.:@-], IFNAMSIZ less the NUL);
+ * tests/unit/config.test.ts checks that the two agree.
+ */
+export const INTERFACE_NAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
+
+function checkInputInterface(value: unknown, path: JsonPath): string {
+  if (value === undefined) throw new FieldError(path, 'missing: every rule needs the interface it receives on, e.g. inputInterface: "eth1"');
+  if (typeof value !== 'string' || !INTERFACE_NAME.test(value)) {
+    throw new FieldError(path, `expected an interface name (1-15 characters), got ${describe(value)}`);
+  }
+  return value;
+}
+
+function checkUnique(rules: ConfigRule[]): void {
+  const names = new Map<string, number>();
+  const matches = new Map<string, number>();
+  rules.forEach((rule, i) => {
+    if (rule.name !== undefined) {
+      const first = names.get(rule.name);
+      if (first !== undefined) {
+        throw new FieldError(['rules', i, 'name'], `${JSON.stringify(rule.name)} is already the name of rules[${first}]; rule names must be unique`);
+      }
+      names.set(rule.name, i);
+    }
+    const match = JSON.stringify([rule.inputInterface, rule.inputGroup, rule.inputPort, rule.source ?? null]);
+    const first = matches.get(match);
+    if (first !== undefined) {
+      const other = rules[first];
+      const label = other?.name !== undefined ? ` (${JSON.stringify(other.name)})` : '';
+      throw new FieldError(
+        ['rules', i],
+        `matches the same traffic as rules[${first}]${label}: inputInterface ${rule.inputInterface}, ` +
+          `inputGroup ${rule.inputGroup}, inputPort ${rule.inputPort}, ${rule.source !== undefined ? `source ${rule.source}` : 'any source'}; ` +
+          'merge their outputs into one rule or remove one',
+      );
+    }
+    matches.set(match, i);
+  });
+}
+
+function expectObject(value: unknown, path: JsonPath, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new FieldError(path, `expected ${what}, got ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], path: JsonPath): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) {
+      // Located at the key itself, worded like rule-spec's unknown-field errors (named by the object).
+      throw new FieldError([...path, key], `unknown field ${JSON.stringify(key)} (allowed: ${allowed.join(', ')})`, path);
+    }
+  }
+}
+
+/** A value as a message shows it: JSON for scalars, a word for structures. */
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return JSON.stringify(value) ?? String(value);
+}

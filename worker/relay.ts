@@ -73,9 +73,15 @@ export class Relay {
     private readonly tuning: RelayTuning = {},
   ) {}
 
-  start(): LoopInfo {
+  /**
+   * Starts the loop. `packetFd` is an AF_PACKET socket already bound to the
+   * input interface (the supervisor hands workers theirs); without it the
+   * relay opens its own, which needs CAP_NET_RAW. Either way the relay owns
+   * the fd from here on and closes it at stop.
+   */
+  start(packetFd?: number): LoopInfo {
     const mtu = native.interfaceMtu(this.inputInterface);
-    this.packetFd = native.openPacketSocket(this.inputInterface);
+    this.packetFd = packetFd ?? native.openPacketSocket(this.inputInterface);
     const ruleSlots = this.tuning.ruleSlots ?? DEFAULT_RULE_SLOTS;
     const bufferSize = this.tuning.bufferSize ?? bufferSizeForMtu(mtu);
     const ingress = this.tuning.ingress ?? 'ring';

@@ -1,0 +1,47 @@
+/**
+ * Errors of the control channel. A ControlError is what handlers throw to
+ * refuse a request (the server sends its code and message to the client
+ * verbatim) and what ControlClient rejects with when mcrd answers with an
+ * error or cannot be reached. Messages are one line: what is wrong, then
+ * what to do.
+ *
+ * Codes used here besides the handlers' own: ETIMEDOUT, ENOENT,
+ * ECONNREFUSED, EACCES, EADDRINUSE, ENOTSOCK (system-shaped, as Node reports
+ * them), ERR_MCR_BAD_FRAME, ERR_MCR_UNKNOWN_REQUEST, ERR_MCR_BAD_REQUEST,
+ * ERR_MCR_BAD_RESPONSE, ERR_MCR_INTERNAL, ERR_MCR_UNSUPPORTED,
+ * ERR_MCR_TOO_MANY_CLIENTS, ERR_MCR_DISCONNECTED, ERR_MCR_NOT_CONNECTED.
+ */
+import type { ErrorInfo } from '../wire/common-types.js';
+
+export class ControlError extends Error {
+  override readonly name = 'ControlError';
+
+  constructor(readonly code: string, message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  }
+}
+
+/** The code of an error-like value, if it has a string one. */
+export function errorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && code.length > 0 ? code : undefined;
+}
+
+/**
+ * What a client is told about a failed handler: the handler's own code and
+ * message when it gave a code (a deliberate refusal), otherwise a generic
+ * internal error, since an uncoded error is a bug whose details belong in
+ * mcrd's log rather than in the client's face.
+ */
+export function toErrorInfo(err: unknown, kind: string): ErrorInfo {
+  const code = errorCode(err);
+  if (code !== undefined) {
+    const message = err instanceof Error ? err.message : String((err as { message?: unknown }).message ?? code);
+    return { code, message };
+  }
+  return {
+    code: 'ERR_MCR_INTERNAL',
+    message: `mcrd failed while handling ${kind}: this is a bug; see mcrd's log for details and report it`,
+  };
+}

@@ -1,0 +1,251 @@
+/**
+ * mcrd's control socket: a Unix stream socket (default /run/mcr/mcrd.sock)
+ * where mcrctl and other clients send length-delimited protobuf requests
+ * (proto/control.proto). This file owns the socket file's life cycle; each
+ * client is a ControlConnection (connection.ts) that dispatches to the
+ * caller's ControlHandler.
+ *
+ * Start-up is careful about the path because it outlives crashes: a socket
+ * file left by a dead mcrd is replaced, but only after a connect() to it is
+ * refused (ECONNREFUSED, see unix(7)); if something answers, another mcrd is
+ * running and this one refuses to start (EADDRINUSE) rather than steal its
+ * socket. A path that is not a socket is never deleted. The socket is
+ * chmod 0660 so that access is granted by group, not to everyone.
+ */
+import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import { encodeFrame, DEFAULT_MAX_FRAME_BYTES } from '../wire/framing.js';
+import { encodeResponse } from '../wire/control.js';
+import { ControlConnection, type ConnectionLimits } from './connection.js';
+import { ControlError, errorCode } from './errors.js';
+import { silentLogger, type ControlHandler, type ControlLogger } from './handler.js';
+
+export const DEFAULT_CONTROL_SOCKET = '/run/mcr/mcrd.sock';
+
+export interface ControlServerOptions {
+  /** Socket path; its directory is created (mode dirMode) when missing. */
+  path: string;
+  handler: ControlHandler;
+  /** Close clients with nothing in flight after this long without a request. Default 30 000. */
+  idleTimeoutMs?: number;
+  /** Answer ETIMEDOUT when a handler takes longer. Default 10 000. */
+  requestTimeoutMs?: number;
+  /** Largest request frame accepted. Default 1 MiB. */
+  maxFrameBytes?: number;
+  /** Requests one client may have in flight before reading from it pauses. Default 32. */
+  maxInFlight?: number;
+  /** Unread answer bytes after which a client is dropped. Default 4 MiB. */
+  maxPendingWriteBytes?: number;
+  /** Concurrent clients; more are told ERR_MCR_TOO_MANY_CLIENTS. Default 64. */
+  maxClients?: number;
+  /** Default 0o660. */
+  socketMode?: number;
+  /** Mode of directories created for the socket. Default 0o755. */
+  dirMode?: number;
+  log?: ControlLogger;
+}
+
+/** How long the start-up probe of an existing socket waits for an answer. */
+const PROBE_TIMEOUT_MS = 1000;
+
+export class ControlServer {
+  readonly path: string;
+  private readonly handler: ControlHandler;
+  private readonly limits: ConnectionLimits;
+  private readonly maxClients: number;
+  private readonly socketMode: number;
+  private readonly dirMode: number;
+  private readonly log: ControlLogger;
+  private readonly clients = new Set<ControlConnection>();
+  // Sockets refused for maxClients, closing; close() must not wait for them.
+  private readonly refused = new Set<Socket>();
+  private server: Server | null = null;
+  private nextClientId = 1;
+  private state: 'new' | 'listening' | 'closed' = 'new';
+
+  constructor(options: ControlServerOptions) {
+    this.path = options.path;
+    this.handler = options.handler;
+    this.limits = {
+      idleTimeoutMs: positive(options.idleTimeoutMs, 30_000, 'idleTimeoutMs'),
+      requestTimeoutMs: positive(options.requestTimeoutMs, 10_000, 'requestTimeoutMs'),
+      maxFrameBytes: positive(options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 'maxFrameBytes'),
+      maxInFlight: positive(options.maxInFlight, 32, 'maxInFlight'),
+      maxPendingWriteBytes: positive(options.maxPendingWriteBytes, 4 * 1024 * 1024, 'maxPendingWriteBytes'),
+      closeGraceMs: 1000,
+    };
+    this.maxClients = positive(options.maxClients, 64, 'maxClients');
+    this.socketMode = options.socketMode ?? 0o660;
+    this.dirMode = options.dirMode ?? 0o755;
+    this.log = options.log ?? silentLogger;
+  }
+
+  get listening(): boolean {
+    return this.state === 'listening';
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** Creates the socket and starts accepting clients. */
+  async listen(): Promise<void> {
+    if (this.state !== 'new') throw new ControlError('ERR_MCR_BAD_STATE', 'this ControlServer was already started: create a new one');
+    await this.ensureDirectory();
+    const server = createServer((socket) => this.accept(socket));
+    try {
+      await listenOn(server, this.path);
+    } catch (err) {
+      if (errorCode(err) !== 'EADDRINUSE') throw this.listenError(err);
+      await this.removeStaleSocket();
+      try {
+        await listenOn(server, this.path);
+      } catch (again) {
+        throw this.listenError(again);
+      }
+    }
+    this.server = server;
+    this.state = 'listening';
+    server.on('error', (err) => this.log.error({ err, path: this.path }, 'control socket error'));
+    try {
+      await chmod(this.path, this.socketMode);
+    } catch (err) {
+      await this.close();
+      throw new ControlError(errorCode(err) ?? 'EPERM', `cannot chmod ${this.path} to ${this.socketMode.toString(8)}: ${(err as Error).message}`, { cause: err });
+    }
+    this.log.info({ path: this.path }, 'control socket listening');
+  }
+
+  /** Stops listening, closes every client and removes the socket file. */
+  async close(): Promise<void> {
+    const server = this.server;
+    const wasListening = this.state === 'listening';
+    this.state = 'closed';
+    this.server = null;
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const client of this.clients) client.shutdown('mcrd is shutting down', true);
+    for (const socket of this.refused) socket.destroy();
+    await closed;
+    // Node unlinks the path when the listening handle closes; removing it
+    // again covers platforms or versions that do not.
+    if (wasListening) await rm(this.path, { force: true });
+  }
+
+  private accept(socket: Socket): void {
+    if (this.state !== 'listening') {
+      socket.destroy();
+      return;
+    }
+    const id = this.nextClientId++;
+    if (this.clients.size >= this.maxClients) {
+      this.log.warn({ client: id, clients: this.clients.size }, 'too many control clients; refusing one');
+      const message = `mcrd already serves ${this.maxClients} control clients: retry when some have finished`;
+      socket.on('error', () => undefined);
+      // Read and discard: the socket only closes once the client's EOF is read.
+      socket.resume();
+      socket.end(encodeFrame(encodeResponse({ id: 0, more: false, body: { kind: 'error', code: 'ERR_MCR_TOO_MANY_CLIENTS', message } })));
+      const timer = setTimeout(() => socket.destroy(), this.limits.closeGraceMs);
+      this.refused.add(socket);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        this.refused.delete(socket);
+      });
+      return;
+    }
+    const connection = new ControlConnection(id, socket, this.handler, this.limits, this.log, (c) => this.clients.delete(c));
+    this.clients.add(connection);
+    this.log.debug({ client: id }, 'control client connected');
+  }
+
+  private async ensureDirectory(): Promise<void> {
+    const dir = dirname(this.path);
+    let first: string | undefined;
+    try {
+      first = await mkdir(dir, { recursive: true, mode: this.dirMode });
+    } catch (err) {
+      throw new ControlError(errorCode(err) ?? 'EIO', `cannot create ${dir} for the control socket: ${(err as Error).message}; create it or pass another --control-socket`, { cause: err });
+    }
+    // mkdir's mode is filtered by the umask; set the intended mode on every
+    // directory this call created (from `first` down to `dir`).
+    if (first === undefined) return;
+    for (let d = dir; ; d = dirname(d)) {
+      await chmod(d, this.dirMode);
+      if (d === first || dirname(d) === d) break;
+    }
+  }
+
+  /** Unlinks the path if it is a socket nobody answers on; throws otherwise. */
+  private async removeStaleSocket(): Promise<void> {
+    let isSocket: boolean;
+    try {
+      isSocket = (await lstat(this.path)).isSocket();
+    } catch (err) {
+      if (errorCode(err) === 'ENOENT') return; // vanished meanwhile: just retry
+      throw this.listenError(err);
+    }
+    if (!isSocket) {
+      throw new ControlError('ENOTSOCK', `${this.path} exists and is not a socket: move it away or pass another --control-socket`);
+    }
+    const probe = await probeSocket(this.path);
+    if (probe === 'refused') {
+      this.log.info({ path: this.path }, 'removing stale control socket left by a previous mcrd');
+      await rm(this.path, { force: true });
+      return;
+    }
+    if (probe === 'gone') return;
+    throw new ControlError(
+      'EADDRINUSE',
+      `another mcrd is already running on ${this.path}${probe === 'silent' ? ' (it accepts but is slow to answer)' : ''}: stop it first, or start this one with another --control-socket`,
+    );
+  }
+
+  private listenError(err: unknown): ControlError {
+    const code = errorCode(err) ?? 'EIO';
+    const hint = code === 'EACCES' ? 'run mcrd as root or choose a writable --control-socket' : 'choose another --control-socket';
+    return new ControlError(code, `cannot listen on ${this.path}: ${(err as Error).message}; ${hint}`, { cause: err });
+  }
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${name} must be a positive number, got ${v}`);
+  return v;
+}
+
+function listenOn(server: Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(path, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Connects to an existing socket file: 'refused' means nobody listens (a
+ * stale file), 'answers' that a server accepted, 'gone' that the file
+ * disappeared, 'silent' that the connect did not finish in time.
+ */
+function probeSocket(path: string): Promise<'refused' | 'answers' | 'gone' | 'silent'> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ path });
+    const done = (result: 'refused' | 'answers' | 'gone' | 'silent' | Error): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      if (result instanceof Error) reject(result);
+      else resolve(result);
+    };
+    const timer = setTimeout(() => done('silent'), PROBE_TIMEOUT_MS);
+    socket.once('connect', () => done('answers'));
+    socket.once('error', (err) => {
+      const code = errorCode(err);
+      if (code === 'ECONNREFUSED') done('refused');
+      else if (code === 'ENOENT') done('gone');
+      else done(new ControlError(code ?? 'EIO', `cannot check whether ${path} is in use: ${err.message}; remove it if no mcrd runs, or pass another --control-socket`, { cause: err }));
+    });
+  });
+}

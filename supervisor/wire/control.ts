@@ -1,0 +1,58 @@
+/**
+ * Encode and decode the control protocol's envelopes (proto/control.proto)
+ * to and from frame bodies. Use encodeFrame() from framing.ts to put a body
+ * on a socket and FrameDecoder to take frames off one.
+ *
+ * Decoding trusts the schema, not the peer: bytes that do not parse are
+ * ERR_MCR_BAD_FRAME; a well-formed envelope whose body is of a kind this
+ * build does not know is ERR_MCR_UNKNOWN_KIND carrying the envelope's id, so
+ * the server can still answer that request instead of dropping the client.
+ */
+import type { Type } from 'protobufjs';
+import { decodeMessage, encodeMessage, putOneof, takeOneof } from './codec.js';
+import type { Request, RequestBody, Response, ResponseBody } from './control-types.js';
+import { WireError } from './errors.js';
+import { messageType } from './proto-root.js';
+
+let requestType: Type | null = null;
+let responseType: Type | null = null;
+
+function types(): { request: Type; response: Type } {
+  requestType ??= messageType('mcr.control.Request');
+  responseType ??= messageType('mcr.control.Response');
+  return { request: requestType, response: responseType };
+}
+
+export function encodeRequest(request: Request): Uint8Array {
+  return encodeMessage(types().request, { id: request.id, ...putOneof(request.body) });
+}
+
+export function decodeRequest(bytes: Uint8Array): Request {
+  const type = types().request;
+  const plain = decodeMessage(type, bytes);
+  const id = plain.id as number;
+  const body = takeOneof(type, plain, 'body');
+  if (!body) {
+    throw new WireError('ERR_MCR_UNKNOWN_KIND', `request ${id} has no request kind this mcrd knows: use an mcrctl of the same version as mcrd`, {
+      messageId: id,
+    });
+  }
+  return { id, body: body as unknown as RequestBody };
+}
+
+export function encodeResponse(response: Response): Uint8Array {
+  return encodeMessage(types().response, { id: response.id, more: response.more, ...putOneof(response.body) });
+}
+
+export function decodeResponse(bytes: Uint8Array): Response {
+  const type = types().response;
+  const plain = decodeMessage(type, bytes);
+  const id = plain.id as number;
+  const body = takeOneof(type, plain, 'body');
+  if (!body) {
+    throw new WireError('ERR_MCR_UNKNOWN_KIND', `response ${id} has no result kind this client knows: use an mcrctl of the same version as mcrd`, {
+      messageId: id,
+    });
+  }
+  return { id, more: plain.more as boolean, body: body as unknown as ResponseBody };
+}

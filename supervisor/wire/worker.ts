@@ -1,0 +1,52 @@
+/**
+ * Encode and decode the worker command stream's envelopes
+ * (proto/worker.proto) to and from frame bodies: Commands from mcrd, Replies
+ * from the worker. Framing is the same as the control socket's (framing.ts).
+ *
+ * A Command of a kind this worker build does not know is ERR_MCR_UNKNOWN_KIND
+ * carrying its seq, so the worker can reply with an error for that seq.
+ */
+import type { Type } from 'protobufjs';
+import { decodeMessage, encodeMessage, putOneof, takeOneof } from './codec.js';
+import type { ErrorInfo } from './common-types.js';
+import { WireError } from './errors.js';
+import { messageType } from './proto-root.js';
+import type { Command, CommandBody, Reply, WorkerCounters } from './worker-types.js';
+
+let commandType: Type | null = null;
+let replyType: Type | null = null;
+
+function types(): { command: Type; reply: Type } {
+  commandType ??= messageType('mcr.worker.Command');
+  replyType ??= messageType('mcr.worker.Reply');
+  return { command: commandType, reply: replyType };
+}
+
+export function encodeCommand(command: Command): Uint8Array {
+  return encodeMessage(types().command, { seq: command.seq, ...putOneof(command.body) });
+}
+
+export function decodeCommand(bytes: Uint8Array): Command {
+  const type = types().command;
+  const plain = decodeMessage(type, bytes);
+  const seq = plain.seq as number;
+  const body = takeOneof(type, plain, 'body');
+  if (!body) {
+    throw new WireError('ERR_MCR_UNKNOWN_KIND', `command ${seq} has no kind this worker knows: mcrd and the worker are from different builds; reinstall mcr`, {
+      messageId: seq,
+    });
+  }
+  return { seq, body: body as unknown as CommandBody };
+}
+
+export function encodeReply(reply: Reply): Uint8Array {
+  return encodeMessage(types().reply, { ...reply });
+}
+
+export function decodeReply(bytes: Uint8Array): Reply {
+  const plain = decodeMessage(types().reply, bytes);
+  const reply: Reply = { seq: plain.seq as number, generation: plain.generation as number, hash: plain.hash as Uint8Array };
+  if (plain.error !== undefined) reply.error = plain.error as ErrorInfo;
+  if (plain.stats !== undefined) reply.stats = plain.stats as WorkerCounters;
+  return reply;
+}

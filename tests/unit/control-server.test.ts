@@ -1,0 +1,150 @@
+/**
+ * The control socket's life cycle: directory and socket modes, replacing a
+ * stale socket file but never a live one or a non-socket, removing the file
+ * on close, and what ControlClient says when mcrd is not running. Every
+ * socket lives in a fresh directory under os.tmpdir(), removed afterwards.
+ */
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { lstat, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ControlClient } from '../../supervisor/control/client.js';
+import type { ControlHandler } from '../../supervisor/control/handler.js';
+import { ControlServer, type ControlServerOptions } from '../../supervisor/control/server.js';
+
+const run = promisify(execFile);
+/** The part of a tap test the helpers need. */
+type Cleanup = { teardown(fn: () => unknown): void };
+const NOT_RUNNING = (path: string): string => `mcrd is not running (no socket at ${path}): start it with \`mcrd\`, or pass --socket`;
+
+async function tempDir(t: Cleanup): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'mcr-ctl-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function handler(overrides: Partial<ControlHandler> = {}): ControlHandler {
+  const base: ControlHandler = {
+    addRule: async (r) => ({ rule: { ...r.rule, id: 1 } }),
+    removeRule: async () => ({ rule: { id: 1, inputInterface: 'eth0', inputGroup: '239.1.1.1', inputPort: 5000, outputs: [] } }),
+    listRules: async () => ({ rules: [], generation: 0 }),
+    stats: async () => ({ rules: [], workers: [] }),
+    workers: async () => ({ workers: [] }),
+    logs: async () => ({ lines: [] }),
+    logLevelGet: async () => ({ level: 'info', workers: [] }),
+    logLevelSet: async (r) => ({ level: r.level, workers: 0 }),
+    reload: async () => ({ file: 'f', added: 0, removed: 0, changed: 0, unchanged: 0 }),
+    save: async (r) => ({ file: r.file ?? 'default', rules: 0 }),
+    check: async (r) => ({ file: r.file, rules: 0 }),
+    ping: async () => ({ pid: process.pid, uptimeMs: 1 }),
+    version: async () => ({ version: '0.1.0', node: process.version, protocol: 1 }),
+  };
+  return { ...base, ...overrides };
+}
+
+async function startServer(t: Cleanup, path: string, options: Partial<ControlServerOptions> = {}): Promise<ControlServer> {
+  const server = new ControlServer({ path, handler: handler(), ...options });
+  await server.listen();
+  t.teardown(() => server.close());
+  return server;
+}
+
+async function connect(t: Cleanup, path: string): Promise<ControlClient> {
+  const client = new ControlClient({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 });
+  await client.connect(path);
+  t.teardown(() => client.close());
+  return client;
+}
+
+/** Leaves a socket file nobody listens on, as a SIGKILLed mcrd would. */
+async function makeStaleSocket(path: string): Promise<void> {
+  // process.exit skips closing the server, so the file stays behind.
+  await run(process.execPath, ['-e', "require('net').createServer().listen(process.argv[1], () => process.exit(0))", path], { timeout: 10_000 });
+}
+
+t.test('creates the directory 0755 and the socket 0660', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'run', 'mcr', 'mcrd.sock');
+  await startServer(t, path);
+  const sock = await lstat(path);
+  t.ok(sock.isSocket(), 'a socket');
+  t.equal(sock.mode & 0o777, 0o660, 'socket mode 0660');
+  t.equal((await stat(join(dir, 'run', 'mcr'))).mode & 0o777, 0o755, 'created dir 0755');
+  t.equal((await stat(join(dir, 'run'))).mode & 0o777, 0o755, 'created parent 0755');
+  const client = await connect(t, path);
+  t.equal((await client.request({ kind: 'ping' })).pid, process.pid);
+});
+
+t.test('a stale socket file is replaced', async (t) => {
+  const path = join(await tempDir(t), 'mcrd.sock');
+  await makeStaleSocket(path);
+  t.ok((await lstat(path)).isSocket(), 'stale socket present');
+  const probe = new ControlClient();
+  await t.rejects(probe.connect(path), { code: 'ECONNREFUSED', message: NOT_RUNNING(path) }, 'nobody answers on it');
+  await startServer(t, path);
+  const client = await connect(t, path);
+  t.equal((await client.request({ kind: 'version' })).version, '0.1.0');
+  t.equal((await lstat(path)).mode & 0o777, 0o660);
+});
+
+t.test('a live socket is left alone and the second server refuses with EADDRINUSE', async (t) => {
+  const path = join(await tempDir(t), 'mcrd.sock');
+  await startServer(t, path);
+  const second = new ControlServer({ path, handler: handler() });
+  await t.rejects(second.listen(), {
+    code: 'EADDRINUSE',
+    message: `another mcrd is already running on ${path}: stop it first, or start this one with another --control-socket`,
+  });
+  await second.close();
+  t.ok(existsSync(path), 'the first server keeps its socket file');
+  const client = await connect(t, path);
+  t.equal((await client.request({ kind: 'ping' })).pid, process.pid, 'and keeps answering');
+});
+
+t.test('a path that is not a socket is never deleted', async (t) => {
+  const path = join(await tempDir(t), 'mcrd.sock');
+  await writeFile(path, 'precious');
+  const server = new ControlServer({ path, handler: handler() });
+  await t.rejects(server.listen(), { code: 'ENOTSOCK', message: /exists and is not a socket: move it away or pass another --control-socket/ });
+  t.equal(await readFile(path, 'utf8'), 'precious');
+});
+
+t.test('close stops listening, ends clients and removes the socket file', async (t) => {
+  const path = join(await tempDir(t), 'mcrd.sock');
+  let aborted!: () => void;
+  const handlerAborted = new Promise<void>((resolve) => (aborted = resolve));
+  const server = await startServer(t, path, {
+    handler: handler({
+      stats: (_request, context) =>
+        new Promise(() => context.signal.addEventListener('abort', () => aborted(), { once: true })),
+    }),
+  });
+  const client = await connect(t, path);
+  t.equal((await client.request({ kind: 'ping' })).pid, process.pid);
+  const pending = client.request({ kind: 'stats' });
+  // The ping after stats is answered only once stats reached the server.
+  await client.request({ kind: 'ping' });
+  t.equal(server.clientCount, 1);
+  const disconnected = t.rejects(pending, { code: 'ERR_MCR_DISCONNECTED', message: /mcrd closed the control connection/ });
+  await server.close();
+  t.notOk(existsSync(path), 'socket file removed');
+  t.notOk(server.listening);
+  await disconnected;
+  await handlerAborted;
+  t.pass('the pending handler was aborted');
+  await server.close();
+  t.pass('close twice is fine');
+  await t.rejects(server.listen(), { code: 'ERR_MCR_BAD_STATE' });
+  await t.rejects(new ControlClient().connect(path), { code: 'ENOENT', message: NOT_RUNNING(path) });
+});
+
+t.test('the client says mcrd is not running when there is no socket', async (t) => {
+  const path = join(await tempDir(t), 'nothing-here.sock');
+  const client = new ControlClient();
+  await t.rejects(client.connect(path), { code: 'ENOENT', message: NOT_RUNNING(path) });
+  const unconnected = new ControlClient();
+  await t.rejects(unconnected.request({ kind: 'ping' }), { code: 'ERR_MCR_NOT_CONNECTED' });
+});

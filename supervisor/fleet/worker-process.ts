@@ -1,0 +1,96 @@
+/**
+ * One worker process as the supervisor sees it: opens the worker's AF_PACKET
+ * socket (fan-out group per interface), spawns worker/fleet-worker.js with a
+ * SOCK_SEQPACKET pair as its fd 3, hands over the packet socket and its end of
+ * a command stream with SCM_RIGHTS, then sends length-delimited Commands and
+ * matches Replies by seq. The parent's copies of the handed-over fds are
+ * closed at once, so a dead worker's socket leaves the fan-out group.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { native } from '../../worker/native.js';
+import { FrameDecoder, decodeReply, encodeCommand, encodeFrame, type CommandBody, type Reply } from '../wire/index.js';
+
+const WORKER_ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'worker', 'fleet-worker.js');
+
+export interface WorkerSpec {
+  id: string;
+  interface: string;
+  fanoutGroup: number;
+  cpu?: number;
+  user?: string;
+  logLevel?: string;
+}
+
+export class WorkerProcess {
+  readonly child: ChildProcess;
+  private readonly stream: Socket;
+  private readonly decoder = new FrameDecoder();
+  private readonly waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  private nextSeq = 1;
+  /** Settles when the process exited. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(readonly spec: WorkerSpec, onLine: (line: string, stream: 'stdout' | 'stderr') => void) {
+    const packetFd = native.openPacketSocket(spec.interface, spec.fanoutGroup);
+    const [handParent, handChild] = native.socketPair('seqpacket');
+    const [cmdParent, cmdChild] = native.socketPair('stream');
+    const args = [WORKER_ENTRY, '--worker-id', spec.id, '--interface', spec.interface];
+    if (spec.cpu !== undefined) args.push('--cpu', String(spec.cpu));
+    if (spec.user !== undefined) args.push('--user', spec.user);
+    if (spec.logLevel !== undefined) args.push('--log-level', spec.logLevel);
+    try {
+      // The child's end becomes its fd 3; Node dups it without CLOEXEC there.
+      this.child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', handChild] });
+      native.sendFds(handParent, [packetFd, cmdChild], Buffer.from('mcr-handover-v1'));
+    } finally {
+      for (const fd of [packetFd, handParent, handChild, cmdChild]) closeSync(fd);
+    }
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+    for (const name of ['stdout', 'stderr'] as const) {
+      const readable = this.child[name];
+      if (readable) createInterface({ input: readable }).on('line', (line) => onLine(line, name));
+    }
+    this.stream = new Socket({ fd: cmdParent, readable: true, writable: true });
+    this.stream.on('data', (chunk: Buffer) => {
+      for (const frame of this.decoder.push(chunk)) {
+        const reply = decodeReply(frame);
+        this.waiting.get(reply.seq)?.resolve(reply);
+        this.waiting.delete(reply.seq);
+      }
+    });
+    this.stream.on('close', () => {
+      for (const w of this.waiting.values()) w.reject(Object.assign(new Error(`worker ${spec.id} closed its command stream`), { code: 'ECONNRESET' }));
+      this.waiting.clear();
+    });
+    this.stream.on('error', () => undefined);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Sends one command and resolves with its reply (rejects after timeoutMs). */
+  send(body: CommandBody, timeoutMs = 10_000): Promise<Reply> {
+    const seq = this.nextSeq++;
+    return new Promise<Reply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(seq);
+        reject(Object.assign(new Error(`worker ${this.spec.id} did not answer command ${seq} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+      }, timeoutMs);
+      this.waiting.set(seq, {
+        resolve: (r) => { clearTimeout(timer); resolve(r); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      });
+      this.stream.write(encodeFrame(encodeCommand({ seq, body })));
+    });
+  }
+
+  close(): void {
+    this.stream.destroy();
+  }
+}

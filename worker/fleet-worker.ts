@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+/**
+ * The worker process mcrd forks, one per (input interface × core). Start-up
+ * order matters: arm the parent-death signal first (no orphans, ever),
+ * receive the AF_PACKET socket and the command-stream socket over fd 3 (a
+ * SOCK_SEQPACKET pair, SCM_RIGHTS), pin to the core, start the loop, then
+ * drop to the configured user with no capabilities, and only then serve
+ * commands. Logs are pino JSON on stdout, which mcrd captures and tags.
+ *
+ *   fleet-worker.js --worker-id ID --interface IF [--cpu N] [--user U] [--log-level L]
+ */
+import { Socket } from 'node:net';
+import { closeSync } from 'node:fs';
+import { pino, type LevelWithSilent } from 'pino';
+import { native } from './native.js';
+import { Relay } from './relay.js';
+import { CommandHandler } from './command-handler.js';
+import { FrameDecoder, decodeCommand, encodeFrame, encodeReply } from '../supervisor/wire/index.js';
+
+const HANDOVER_FD = 3;
+const HANDOVER_TIMEOUT_MS = 10_000;
+const SIGKILL = 9;
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function fatal(code: string, message: string): never {
+  process.stdout.write(JSON.stringify({ level: 60, time: Date.now(), pid: process.pid, code, msg: message }) + '\n');
+  process.exit(1);
+}
+
+async function main(): Promise<void> {
+  const parent = process.ppid;
+  try {
+    native.dieWithParent(SIGKILL, parent);
+  } catch (err) {
+    fatal((err as { code?: string }).code ?? 'ESRCH', 'supervisor gone before the worker started');
+  }
+  const workerId = arg('worker-id') ?? '?';
+  const iface = arg('interface');
+  if (iface === undefined) fatal('ERR_MCR_INVALID_ARG', '--interface is required');
+  const logger = pino({ level: (arg('log-level') ?? 'info') as LevelWithSilent,
+    base: { pid: process.pid, worker: workerId, interface: iface } }, pino.destination({ fd: 1, sync: true }));
+
+  const { fds } = native.recvFds(HANDOVER_FD, HANDOVER_TIMEOUT_MS, 2);
+  closeSync(HANDOVER_FD);
+  const [packetFd, commandFd] = fds;
+  if (packetFd === undefined || commandFd === undefined) fatal('ERR_MCR_HANDOVER', `expected 2 fds, got ${fds.length}`);
+
+  const cpu = arg('cpu');
+  if (cpu !== undefined) native.pinToCpu(Number(cpu));
+  const relay = new Relay(iface, logger);
+  relay.start(packetFd);
+
+  const user = arg('user');
+  if (user !== undefined && process.getuid?.() === 0) {
+    const ids = native.lookupUser(user);
+    native.dropPrivileges(ids.uid, ids.gid);
+  }
+  logger.info({ uid: process.getuid?.(), capEff: native.effectiveCapabilities().toString(16), cpu }, 'worker ready');
+
+  const handler = new CommandHandler(relay, logger);
+  const stream = new Socket({ fd: commandFd, readable: true, writable: true });
+  const decoder = new FrameDecoder();
+  let queue = Promise.resolve();
+  stream.on('data', (chunk: Buffer) => {
+    let frames: Buffer[];
+    try {
+      frames = decoder.push(chunk);
+    } catch (err) {
+      fatal('ERR_MCR_BAD_FRAME', `bad frame from the supervisor: ${(err as Error).message}`);
+    }
+    for (const frame of frames) {
+      // In order, one at a time: replies must follow commands' order.
+      queue = queue.then(async () => {
+        const { reply, after } = await handler.handle(decodeCommand(frame));
+        stream.write(encodeFrame(encodeReply(reply)), () => {
+          if (after === 'exit') process.exit(0);
+        });
+      });
+    }
+  });
+  // The supervisor closed our stream: it is gone or wants us gone.
+  stream.on('close', () => {
+    void relay.stop().finally(() => process.exit(0));
+  });
+}
+
+void main().catch((err: Error & { code?: string }) => fatal(err.code ?? 'ERR_MCR_WORKER', err.message));

@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+/**
+ * `mcrd`: the supervisor. Reads the config, owns the rule table, runs the
+ * worker fleet and the control socket, captures worker logs; SIGHUP reloads
+ * the config as a diff; SIGTERM/SIGINT drain and stop every worker, close the
+ * socket and remove its file.
+ *
+ *   mcrd [--config FILE] [--control-socket PATH] [--workers N] [--user USER]
+ *        [--log-level L] [--log-dir DIR]
+ */
+import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { LevelWithSilent } from 'pino';
+import { createLogger, LOG_LEVELS } from '../worker/logger.js';
+import { loadConfig, type Config } from './config/index.js';
+import { ControlServer } from './control/server.js';
+import { createHandler } from './daemon-handler.js';
+import { Fleet } from './fleet/fleet.js';
+import { RuleTable } from './rule-table.js';
+import { WorkerLogs } from './worker-logs.js';
+
+interface Options {
+  config?: string;
+  controlSocket?: string;
+  workers?: number;
+  user?: string;
+  logLevel?: LevelWithSilent;
+  logDir?: string;
+}
+
+function parse(argv: string[]): Options {
+  const program = new Command('mcrd')
+    .description('MCR supervisor: rule table, worker fleet, control socket.')
+    .option('--config <file>', 'JSON5 config file (docs/config.md)')
+    .option('--control-socket <path>', 'control socket (default /run/mcr/mcrd.sock)')
+    .option('--workers <n>', 'workers per input interface (default: one per core)', (v) => {
+      const n = Number(v);
+      if (!/^\d+$/.test(v) || n < 1 || n > 256) throw new InvalidArgumentError('expected an integer 1..256');
+      return n;
+    })
+    .option('--user <user>', 'user the workers switch to (default nobody)')
+    .addOption(new Option('--log-level <level>', 'log level (default info)').choices(LOG_LEVELS))
+    .option('--log-dir <dir>', 'also write each worker\'s log lines to DIR/<worker>.log')
+    .exitOverride()
+    .configureOutput({ outputError: () => {} });
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) process.exit(0);
+      process.stderr.write(`mcrd: ${err.message.replace(/^error: /, '')} (see mcrd --help)\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  return program.opts<Options>();
+}
+
+function packageVersion(): string {
+  const pkg = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json');
+  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+}
+
+async function main(): Promise<void> {
+  const opts = parse(process.argv.slice(2));
+  let config: Config = { daemon: {}, rules: [] };
+  if (opts.config !== undefined) {
+    try {
+      config = loadConfig(opts.config);
+    } catch (err) {
+      process.stderr.write(`mcrd: ${(err as { code?: string }).code ?? 'ERR_MCR_CONFIG'}: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+  }
+  const d = config.daemon;
+  const cores = availableParallelism();
+  const logLevel = opts.logLevel ?? d.logLevel ?? 'info';
+  const logger = createLogger(logLevel, { name: 'mcrd' });
+  const logDir = opts.logDir ?? d.logDir;
+  const logs = new WorkerLogs(logDir);
+  const table = new RuleTable();
+  for (const rule of config.rules) table.add(rule);
+  const fleet = new Fleet({ workersPerInterface: opts.workers ?? d.workers ?? cores, cores, user: opts.user ?? d.user ?? 'nobody',
+    logLevel, table, logs, logger });
+  const state = { table, fleet, logs, logger, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now() };
+  const handler = createHandler(state);
+  const server = new ControlServer({ path: opts.controlSocket ?? d.controlSocket ?? '/run/mcr/mcrd.sock', handler, log: logger });
+  try {
+    await server.listen();
+  } catch (err) {
+    process.stderr.write(`mcrd: ${(err as { code?: string }).code ?? 'ERR_MCR_CONTROL'}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  await fleet.reconcile();
+  logger.info({ rules: table.list().length, workers: fleet.info().length }, 'mcrd ready');
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping: draining workers');
+    await fleet.close();
+    await server.close();
+    logger.info('mcrd stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    handler.reload({}, { signal: new AbortController().signal, clientId: 0, requestId: 0 }).catch((err: Error & { code?: string }) =>
+      logger.error({ code: err.code, err: err.message }, 'reload failed: nothing changed'));
+  });
+}
+
+void main();

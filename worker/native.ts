@@ -46,6 +46,8 @@ export interface LoopOptions {
   bufferSize?: number;
   maxInflightSends?: number;
   statsIntervalMs?: number;
+  /** Idle non-blocking loop turns before the loop sleeps in io_uring_enter; 0 = always sleep. */
+  spinTurns?: number;
   deferTaskrun?: boolean;
   ruleSlots?: number;
   outputSlots?: number;

@@ -29,6 +29,7 @@ interface CliOptions {
   bufferCount?: number;
   bufferSize?: number;
   maxInflight?: number;
+  spinTurns?: number;
   deferTaskrun: boolean;
   ingress?: IngressMode;
   stdinCommands?: boolean;
@@ -61,6 +62,7 @@ function parseArgs(argv: string[]): CliOptions {
     .option('--buffer-size <bytes>', 'receive buffer size (default: input MTU + 18, 64-byte aligned)', intArg(128, 65536))
     .option('--max-inflight <n>', 'in-flight sends before receiving pauses', intArg(1, 1 << 20))
     .addOption(new Option('--ingress <mode>', 'ring (TPACKET_V2 mmap ring) or multishot (recv into provided buffers)').choices(['ring', 'multishot']))
+    .option('--spin-turns <n>', 'idle non-blocking loop turns before sleeping (0 = always sleep)', intArg(0, 1 << 20))
     .option('--no-defer-taskrun', 'do not ask for IORING_SETUP_DEFER_TASKRUN')
     .option('--stdin-commands', 'read JSON rule commands from stdin, one per line')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
@@ -123,6 +125,7 @@ async function main(): Promise<void> {
   if (opts.bufferCount !== undefined) tuning.bufferCount = opts.bufferCount;
   if (opts.bufferSize !== undefined) tuning.bufferSize = opts.bufferSize;
   if (opts.ingress !== undefined) tuning.ingress = opts.ingress;
+  if (opts.spinTurns !== undefined) tuning.spinTurns = opts.spinTurns;
   if (opts.maxInflight !== undefined) tuning.maxInflightSends = opts.maxInflight;
   const relay = new Relay(opts.inputInterface, logger, tuning);
 

@@ -38,7 +38,8 @@ const LOG_PUMP_MS = 250;
 
 /** Buffer size for an interface MTU: Ethernet header, one VLAN tag, 64-byte aligned. */
 export function bufferSizeForMtu(mtu: number): number {
-  return Math.ceil((mtu + 18) / 64) * 64;
+  // Capped at the loop's limit: loopback's 65536 MTU would exceed it.
+  return Math.min(65536, Math.ceil((mtu + 18) / 64) * 64);
 }
 
 const INGRESS_MEMORY = 32 * 1024 * 1024;

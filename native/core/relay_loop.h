@@ -38,6 +38,7 @@ struct LoopOptions {
   uint32_t buffer_size = 2048;         // largest frame accepted
   uint32_t max_inflight_sends = 8192;  // back-pressure threshold
   uint32_t stats_interval_ms = 100;
+  uint32_t spin_turns = 0;             // idle non-blocking turns before sleeping; 0 = always sleep (no measured gain yet)
   bool defer_taskrun = true;           // SINGLE_ISSUER|DEFER_TASKRUN when the kernel has them
 };
 

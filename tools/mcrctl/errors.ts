@@ -1,0 +1,75 @@
+/**
+ * How mcrctl fails: every error ends as exactly one stderr line,
+ * `mcrctl: CODE: message`, saying what is wrong and what to do, and an exit
+ * status of 2 for a usage error (bad flags or values, caught before mcrd is
+ * contacted) or 1 for everything else (mcrd not running, mcrd refusing the
+ * request, timeouts).
+ *
+ * mcrd's own messages already say what to do in most cases; the hints below
+ * add the mcrctl-side next step for codes whose daemon message cannot know
+ * it (which command shows the conflicting rule, which flag to raise).
+ */
+import { errorCode } from '../../supervisor/control/errors.js';
+
+/** Exit status for bad command lines, as most Unix tools use. */
+export const EXIT_USAGE = 2;
+/** Exit status for every other failure. */
+export const EXIT_FAILURE = 1;
+
+/** A failure detected by mcrctl itself, with the exit status it deserves. */
+export class McrctlError extends Error {
+  override readonly name = 'McrctlError';
+
+  constructor(readonly code: string, message: string, readonly exitCode: number = EXIT_FAILURE) {
+    super(message);
+  }
+}
+
+/** A bad command line: exit 2, pointing at --help. */
+export function usageError(message: string, code = 'ERR_MCR_USAGE'): McrctlError {
+  return new McrctlError(code, `${message} (see mcrctl --help)`, EXIT_USAGE);
+}
+
+/**
+ * Next steps by code, appended when mcrd's message does not already contain
+ * them. ENODEV and EADDRNOTAVAIL come from workers opening sockets on mcrd's
+ * host, so the hint names that host rather than the one mcrctl runs on.
+ */
+const HINTS: Readonly<Record<string, string>> = {
+  EEXIST: 'see the current rules with `mcrctl list`',
+  ENODEV: 'check the interface name with `ip link` on the host mcrd runs on',
+  EADDRNOTAVAIL: 'give the output interface an IPv4 address, or set the output source in the config',
+  ETIMEDOUT: 'raise --timeout if mcrd is only busy',
+  ESRCH: 'see the worker states with `mcrctl workers`',
+  ERR_MCR_WORKER_START: 'see why with `mcrctl logs --level warn`',
+  ERR_MCR_BAD_RULE: 'fix the rule and retry',
+  ERR_MCR_NO_CONFIG: 'save takes --file; reload needs mcrd started with --config',
+  ERR_MCR_BAD_RESPONSE: 'compare `mcrctl version` with the daemon\'s',
+};
+
+export interface Failure {
+  /** The whole stderr line, with its newline. */
+  line: string;
+  exitCode: number;
+}
+
+/** Turns anything thrown while running a command into its stderr line and exit status. */
+export function describeFailure(err: unknown): Failure {
+  if (err instanceof McrctlError) return failure(err.code, err.message, err.exitCode);
+  const code = errorCode(err);
+  const message = err instanceof Error ? err.message : String(err);
+  if (code !== undefined) return failure(code, withHint(code, message), EXIT_FAILURE);
+  // An uncoded error is a bug in mcrctl, not something the user did.
+  return failure('ERR_MCR_INTERNAL', `${message}: this is a bug in mcrctl; please report it with the command line used`, EXIT_FAILURE);
+}
+
+function withHint(code: string, message: string): string {
+  const hint = HINTS[code];
+  return hint === undefined || message.includes(hint) ? message : `${message}; ${hint}`;
+}
+
+function failure(code: string, message: string, exitCode: number): Failure {
+  // One line, whatever the message carried (config errors may quote a line).
+  const flat = message.replace(/\s*\r?\n\s*/g, ' ').trim();
+  return { line: `mcrctl: ${code}: ${flat}\n`, exitCode };
+}

@@ -1,0 +1,80 @@
+/**
+ * Text layout for mcrctl's human-readable output: a tiny column-aligned table
+ * and the few value formats shared by several commands (rule inputs and
+ * outputs, rates, uptimes). Nothing here knows about commands or the socket,
+ * so every layout decision is testable on plain values.
+ */
+import type { Output, Rule } from '../../supervisor/wire/index.js';
+
+export interface Column {
+  header: string;
+  /** Numbers read best right-aligned, so their digits line up. */
+  align?: 'left' | 'right';
+}
+
+/** Spaces between columns: two keep adjacent values apart even when one is empty. */
+const GAP = '  ';
+
+/**
+ * Lays out rows under their headers, each column as wide as its widest cell.
+ * Trailing spaces are trimmed so output compares and pipes cleanly. Missing
+ * cells print as empty; extra cells are ignored.
+ */
+export function table(columns: readonly Column[], rows: ReadonlyArray<readonly string[]>): string[] {
+  const cells = [columns.map((c) => c.header), ...rows.map((r) => columns.map((_, i) => r[i] ?? ''))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells.map((row) =>
+    row
+      .map((cell, i) => (columns[i]?.align === 'right' ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0)))
+      .join(GAP)
+      .trimEnd(),
+  );
+}
+
+/**
+ * Protobuf has no "unset" for scalars in some decoders: '' and 0 arrive for
+ * optional fields left out, so both count as absent.
+ */
+export function present<T extends string | number>(value: T | undefined | null): value is T {
+  return value !== undefined && value !== null && value !== '' && value !== 0;
+}
+
+/** An output in the same GROUP:PORT:IF[:TTL] form `mcrctl add --outputs` takes. */
+export function formatOutput(o: Output): string {
+  const base = `${o.group}:${o.port}:${o.interface}${present(o.ttl) ? `:${o.ttl}` : ''}`;
+  return present(o.source) ? `${base} from ${o.source}` : base;
+}
+
+/** Where a rule listens: "eth0 239.1.1.1:5000". */
+export function formatInput(rule: Pick<Rule, 'inputInterface' | 'inputGroup' | 'inputPort'>): string {
+  return `${rule.inputInterface} ${rule.inputGroup}:${rule.inputPort}`;
+}
+
+/** A rate with one decimal: low-rate streams (a few pps) still show a value. */
+export function formatRate(pps: number): string {
+  return Number.isFinite(pps) ? pps.toFixed(1) : '-';
+}
+
+/** A duration as the two largest units, e.g. "3d04h", "2h05m", "4m09s", "12s". */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '-';
+  const s = Math.floor(ms / 1000);
+  const d = Math.floor(s / 86_400);
+  const h = Math.floor((s % 86_400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  if (d > 0) return `${d}d${pad(h)}h`;
+  if (h > 0) return `${h}h${pad(m)}m`;
+  if (m > 0) return `${m}m${pad(s % 60)}s`;
+  return `${s}s`;
+}
+
+/** A cell for an optional value: '-' reads as "none" where a blank looks like a bug. */
+export function orDash(value: string | number | undefined | null): string {
+  return present(value) ? String(value) : '-';
+}
+
+/** Keeps a log message on one output line whatever it contains. */
+export function oneLine(text: string): string {
+  return text.replace(/\r?\n/g, '\\n');
+}

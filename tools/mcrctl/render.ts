@@ -1,0 +1,149 @@
+/**
+ * The human-readable form of each mcrctl answer, as lines of text. --json
+ * bypasses all of this and prints mcrd's result as it came; these layouts
+ * are for people, so they favour alignment and the same G:P:IF[:TTL]
+ * notation the user typed into `mcrctl add`.
+ */
+import type {
+  CheckResult, ListRulesResult, LogLevelGetResult, LogLevelSetResult, LogLine, PingResult, ReloadResult,
+  RemoveRuleResult, Rule, SaveResult, StatsResult, VersionResult, WorkersResult,
+} from '../../supervisor/wire/index.js';
+import { formatDuration, formatInput, formatOutput, formatRate, oneLine, orDash, present, table, type Column } from './format.js';
+
+export function renderRemoved(result: RemoveRuleResult): string[] {
+  const r = result.rule;
+  const name = present(r.name) ? ` "${r.name}"` : '';
+  return [`removed rule ${r.id}${name} (${formatInput(r)})`];
+}
+
+/** One row per output; the rule's own cells only on its first row. */
+export function renderRules(result: ListRulesResult): string[] {
+  if (result.rules.length === 0) return ['no rules: add one with `mcrctl add`'];
+  const columns: Column[] = [
+    { header: 'ID', align: 'right' }, { header: 'NAME' }, { header: 'INTERFACE' }, { header: 'GROUP' },
+    { header: 'PORT', align: 'right' }, { header: 'SOURCE' }, { header: 'OUTPUTS' },
+  ];
+  const rows: string[][] = [];
+  for (const r of result.rules) {
+    const outputs = r.outputs.length > 0 ? r.outputs.map(formatOutput) : ['-'];
+    outputs.forEach((out, i) => {
+      rows.push(i === 0
+        ? [String(r.id), orDash(r.name), r.inputInterface, r.inputGroup, String(r.inputPort), orDash(r.source), out]
+        : ['', '', '', '', '', '', out]);
+    });
+  }
+  return table(columns, rows);
+}
+
+/**
+ * Per rule: an "in" row with what matched, then one "->" row per output with
+ * what was sent. Rules are described from `rules` (a list taken alongside the
+ * stats); a rule added or removed in between still shows, by id.
+ */
+export function renderStats(stats: StatsResult, rules: readonly Rule[]): string[] {
+  const byId = new Map(rules.map((r) => [r.id, r]));
+  const ruleLines = stats.rules.length === 0
+    ? ['no rules']
+    : table(
+      [
+        { header: 'RULE', align: 'right' }, { header: 'NAME' }, { header: 'FLOW' }, { header: 'PACKETS', align: 'right' },
+        { header: 'BYTES', align: 'right' }, { header: 'PPS', align: 'right' }, { header: 'ERRORS', align: 'right' },
+      ],
+      stats.rules.flatMap((s) => {
+        const rule = byId.get(s.ruleId);
+        const head = [String(s.ruleId), orDash(rule?.name), rule ? `in ${formatInput(rule)}` : 'in',
+          String(s.packets), String(s.bytes), formatRate(s.pps), String(s.errors)];
+        const outs = s.outputs.map((o, i) => {
+          const spec = rule?.outputs[i];
+          return ['', '', `-> ${spec ? formatOutput(spec) : `output ${i + 1}`}`,
+            String(o.packets), String(o.bytes), formatRate(o.pps), String(o.errors)];
+        });
+        return [head, ...outs];
+      }),
+    );
+  const workerLines = stats.workers.length === 0
+    ? ['no workers']
+    : table(
+      [
+        { header: 'WORKER' }, { header: 'INTERFACE' }, { header: 'RECEIVED', align: 'right' },
+        { header: 'KERNEL-DROPS', align: 'right' }, { header: 'RESTARTS', align: 'right' },
+      ],
+      stats.workers.map((w) => [w.worker, w.interface, String(w.received), String(w.kernelDrops), String(w.restarts)]),
+    );
+  return [...ruleLines, '', ...workerLines];
+}
+
+export function renderWorkers(result: WorkersResult, nowMs: number): string[] {
+  if (result.workers.length === 0) return ['no workers: mcrd starts them for the input interfaces its rules use'];
+  return table(
+    [
+      { header: 'WORKER' }, { header: 'INTERFACE' }, { header: 'CORE', align: 'right' }, { header: 'PID', align: 'right' },
+      { header: 'STATE' }, { header: 'RESTARTS', align: 'right' }, { header: 'GENERATION', align: 'right' },
+      { header: 'LEVEL' }, { header: 'UPTIME', align: 'right' },
+    ],
+    result.workers.map((w) => [
+      w.id, w.interface, String(w.core), orDash(w.pid), w.state, String(w.restarts), String(w.generation),
+      orDash(w.logLevel),
+      // No process, no uptime: a slot waiting to restart keeps its old start time.
+      present(w.pid) && present(w.startedAtMs) ? formatDuration(nowMs - w.startedAtMs) : '-',
+    ]),
+  );
+}
+
+/**
+ * One log line, in fixed-width fields rather than a table: with --follow,
+ * lines print as they arrive, so widths cannot depend on later lines.
+ */
+export function renderLogLine(line: LogLine): string {
+  const time = present(line.timeMs) ? new Date(line.timeMs).toISOString() : '-'.padEnd(24);
+  return `${time} ${line.worker.padEnd(10)} ${line.level.toUpperCase().padEnd(5)} ${oneLine(line.message)}`;
+}
+
+export function renderLogLevels(result: LogLevelGetResult): string[] {
+  return table(
+    [{ header: 'PROCESS' }, { header: 'LEVEL' }],
+    [['mcrd', result.level], ...result.workers.map((w) => [w.worker, orDash(w.level)])],
+  );
+}
+
+export function renderLogLevelSet(result: LogLevelSetResult, worker: string | undefined): string[] {
+  const where = worker === undefined
+    ? `mcrd and ${result.workers} worker${result.workers === 1 ? '' : 's'}`
+    : `worker ${worker}`;
+  return [`log level ${result.level} set on ${where}`];
+}
+
+export function renderReload(r: ReloadResult): string[] {
+  return [`reloaded ${r.file}: ${r.added} added, ${r.removed} removed, ${r.changed} changed, ${r.unchanged} unchanged`];
+}
+
+export function renderSave(r: SaveResult): string[] {
+  return [`saved ${r.rules} rule${r.rules === 1 ? '' : 's'} to ${r.file}`];
+}
+
+export function renderCheck(r: CheckResult): string[] {
+  return [`${r.file}: valid, ${r.rules} rule${r.rules === 1 ? '' : 's'}`];
+}
+
+export function renderPing(r: PingResult): string[] {
+  return [`mcrd is running: pid ${r.pid}, up ${formatDuration(r.uptimeMs)}`];
+}
+
+export interface VersionReport {
+  mcrctl: VersionResult;
+  /** Null when mcrd did not answer; mcrdError says why. */
+  mcrd: VersionResult | null;
+  mcrdError?: { code: string; message: string };
+}
+
+export function renderVersion(v: VersionReport): string[] {
+  const row = (who: string, r: VersionResult): string[] => [who, r.version, r.node, String(r.protocol)];
+  const rows = [row('mcrctl', v.mcrctl)];
+  if (v.mcrd) rows.push(row('mcrd', v.mcrd));
+  const lines = table([{ header: 'COMPONENT' }, { header: 'VERSION' }, { header: 'NODE' }, { header: 'PROTOCOL', align: 'right' }], rows);
+  if (v.mcrdError) lines.push(`mcrd did not answer (${v.mcrdError.code}): ${v.mcrdError.message}`);
+  else if (v.mcrd && v.mcrd.protocol !== v.mcrctl.protocol) {
+    lines.push(`mcrd speaks control protocol ${v.mcrd.protocol} and mcrctl ${v.mcrctl.protocol}: use matching versions`);
+  }
+  return lines;
+}

@@ -1,0 +1,66 @@
+/**
+ * Turns `mcrctl add`'s flags into the rule sent to mcrd, validated on this
+ * side first by worker/rule-spec.ts (the one definition of a valid rule, the
+ * same code mcrd runs), so a typo is a usage error (exit 2) reported in
+ * terms of the flag the user typed, and mcrd is never contacted for it.
+ */
+import type { RuleInput } from '../../supervisor/wire/index.js';
+import { parseOutputList, RuleError, validateOutput, validateRule } from '../../worker/rule-spec.js';
+import { usageError } from './errors.js';
+
+export interface AddFlags {
+  inputInterface: string;
+  inputGroup: string;
+  inputPort: string;
+  source?: string;
+  outputs: string;
+  name?: string;
+}
+
+/** rule-spec names fields as `rule.inputGroup`; the user typed flags. */
+const FLAG_FOR_FIELD: ReadonlyArray<[string, string]> = [
+  ['rule.inputGroup', '--input-group'],
+  ['rule.inputPort', '--input-port'],
+  ['rule.source', '--source'],
+  ['rule.name', '--name'],
+];
+
+/** Validates the flags; throws a usage error naming the flag at fault. */
+export function ruleFromFlags(flags: AddFlags): RuleInput {
+  try {
+    checkInputInterface(flags.inputInterface);
+    const spec = validateRule({
+      inputGroup: flags.inputGroup,
+      // validateRule accepts decimal strings, so the port's range check is its own.
+      inputPort: flags.inputPort,
+      outputs: parseOutputList(flags.outputs),
+      ...(flags.source !== undefined ? { source: flags.source } : {}),
+      ...(flags.name !== undefined ? { name: flags.name } : {}),
+    });
+    return { inputInterface: flags.inputInterface, ...spec };
+  } catch (err) {
+    if (err instanceof RuleError) throw usageError(flagNames(err.message), err.code);
+    throw err;
+  }
+}
+
+/**
+ * validateRule does not cover the input interface (rules files give it per
+ * relay), and rule-spec keeps its interface-name check inside validateOutput:
+ * validating a placeholder output on that name reuses the same rule instead of
+ * copying its pattern here.
+ */
+function checkInputInterface(name: string): void {
+  try {
+    validateOutput({ group: '0.0.0.0', port: 1, interface: name }, '--input-interface');
+  } catch (err) {
+    if (err instanceof RuleError) throw new RuleError(err.message.replace('--input-interface.interface', '--input-interface'));
+    throw err;
+  }
+}
+
+function flagNames(message: string): string {
+  let text = message;
+  for (const [field, flag] of FLAG_FOR_FIELD) text = text.replace(field, flag);
+  return text;
+}

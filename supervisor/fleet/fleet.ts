@@ -23,7 +23,7 @@ interface Slot {
   iface: string;
   core: number;
   worker: WorkerProcess | undefined;
-  state: 'starting' | 'running' | 'backoff' | 'stopping';
+  state: 'starting' | 'running' | 'restarting' | 'stopping';
   restarts: number;
   backoffMs: number;
   startedAtMs: number;
@@ -189,12 +189,12 @@ export class Fleet {
     slot.worker = undefined;
     if (this.closing || slot.state === 'stopping') return;
     if (Date.now() - slot.startedAtMs > STABLE_MS) slot.backoffMs = BACKOFF_MIN_MS;
-    slot.state = 'backoff';
+    slot.state = 'restarting';
     slot.restarts++;
     this.o.logger.warn({ worker: slot.id, code: how.code, signal: how.signal, restartInMs: slot.backoffMs }, 'worker exited: restarting');
     slot.timer = setTimeout(() => {
       slot.timer = undefined;
-      if (this.closing || slot.state !== 'backoff') return;
+      if (this.closing || slot.state !== 'restarting') return;
       this.start(slot).catch((err: Error) => this.o.logger.error({ worker: slot.id, err: err.message }, 'worker restart failed'));
     }, slot.backoffMs);
     slot.backoffMs = Math.min(BACKOFF_MAX_MS, slot.backoffMs * 2);

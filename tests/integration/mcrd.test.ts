@@ -78,3 +78,30 @@ t.test('mcrd: rules over the control socket, two workers, restart, clean stop', 
   t.notOk(existsSync(socket), 'socket file removed');
   t.ok([...lastPids, ...finalWorkers].every((pid) => !alive(pid)), 'no worker left running');
 });
+
+t.test('SIGKILL of mcrd leaves no worker behind', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const rl = await createRelayLab({ tag: 'orphan' });
+  const dir = mkdtempSync(join(tmpdir(), 'mcrd-test-'));
+  t.teardown(async () => {
+    await rl.lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const socket = join(dir, 'mcrd.sock');
+  const mcrd = rl.lab.spawn(rl.relay.ns, process.execPath, [MCRD, '--control-socket', socket, '--workers', '2']);
+  await mcrd.waitForLine('stderr', /"msg":"mcrd ready"/, 15_000);
+  const client = new ControlClient();
+  await client.connect(socket);
+  await client.request({ kind: 'addRule', rule: { inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000,
+    outputs: [{ group: '239.2.2.2', port: 6000, interface: 'out0' }] } });
+  const pids = (await client.request({ kind: 'workers' }) as { workers: Array<{ pid: number }> }).workers.map((w) => w.pid);
+  client.close();
+  t.equal(pids.length, 2);
+  t.ok(pids.every(alive), 'workers running');
+  await mcrd.stop('SIGKILL', 5000);
+  // PR_SET_PDEATHSIG delivers SIGKILL to each worker when mcrd dies; wait
+  // (bounded) for the kernel to finish them off.
+  const deadline = Date.now() + 5000;
+  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.ok(pids.every((pid) => !alive(pid)), 'no worker survived its supervisor');
+});

@@ -1,0 +1,34 @@
+/**
+ * mcrd's start-up errors: bad arguments and invalid configs exit 2 with one
+ * line naming what is wrong (file, line and field for configs) and start
+ * nothing.
+ */
+import t from 'tap';
+import { execa } from 'execa';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '../integration/harness.js';
+
+const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');
+const run = (args: string[]) => execa(process.execPath, [MCRD, ...args], { reject: false, timeout: 20_000 });
+
+t.test('bad arguments and configs exit 2 with one line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcrd-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const socket = join(dir, 'mcrd.sock');
+  const cases: Array<[string[], RegExp]> = [
+    [['--workers', '0'], /--workers.*1\.\.256/],
+    [['--bogus'], /unknown option '--bogus'/],
+    [['--config', join(ROOT, 'tests', 'fixtures', 'config', 'bad-ttl.json5'), '--control-socket', socket],
+      /bad-ttl\.json5:\d+:\d+: rules\[0\]\.outputs\[\d\]\.ttl/],
+    [['--config', join(dir, 'missing.json5'), '--control-socket', socket], /ERR_MCR_CONFIG_READ/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await run(args);
+    t.equal(r.exitCode, 2, `exit 2 for ${args.join(' ')}`);
+    const lines = r.stderr.trim().split('\n');
+    t.equal(lines.length, 1, 'one line');
+    t.match(lines[0], message);
+  }
+});

@@ -1,0 +1,112 @@
+/**
+ * What a benchmark run measures: the matrix (methods × payload × fan-out),
+ * trial length, bisection depth and the MCR design experiments, for the
+ * `--quick` and full presets, plus the fixed facts every part shares (the
+ * stream's group and port, which core does what) and the run-time estimate
+ * printed before starting.
+ */
+
+export type MethodName = 'mcr' | 'kernel' | 'socat';
+export const METHODS: readonly MethodName[] = ['mcr', 'kernel', 'socat'];
+export const METHOD_LABELS: Record<MethodName, string> = {
+  mcr: 'MCR',
+  kernel: 'kernel (smcroute)',
+  socat: 'socat',
+};
+
+/** The one stream: every method forwards 239.1.1.1:5000 to 239.1.1.1:5000 on each output. */
+export const GROUP = '239.1.1.1';
+export const PORT = 5000;
+/** mcrgen's default; must exceed the kernel's default ttl-threshold of 1 to be routed. */
+export const TTL = 8;
+
+/** The relay (and its receive softirq, via RPS) owns core 1; generator and sinks share core 0. */
+export const RELAY_CPU = 1;
+export const OTHER_CPU = 0;
+
+/** RFC 2544 asks for zero loss; 0.01 % tolerates a stray drop in a few hundred thousand. */
+export const LOSS_THRESHOLD = 1e-4;
+
+export interface ExperimentConfig {
+  payload: number;
+  fanout: number;
+  batches: number[];
+  ringDepths: number[];
+  /** Seconds strace -c watches the relay (0: skip). */
+  straceSec: number;
+}
+
+export interface BenchConfig {
+  mode: 'quick' | 'full';
+  methods: MethodName[];
+  payloads: number[];
+  fanouts: number[];
+  /** Seconds of traffic per trial. */
+  trialSec: number;
+  /** Bisection steps once a passing and a failing rate bracket the result (within 2×, or [hi/2, hi]). */
+  bisectSteps: number;
+  /** Step-downs allowed when the verifying repeat fails. */
+  maxStepDowns: number;
+  /** Seconds the whole run may spend waiting for a quiet host before trials (quiet.ts). */
+  quietBudgetSec: number;
+  experiments: ExperimentConfig | undefined;
+  /**
+   * Steer each sink interface's receive work to core 0 with RPS (default).
+   * Off, it runs on the sending core, inside the method's own sends: a
+   * diagnostic for what the cross-core wake-ups (IPIs) cost each method.
+   */
+  sinkRps: boolean;
+  outDir: string;
+}
+
+export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
+  if (mode === 'quick') {
+    return {
+      mode,
+      methods: [...METHODS],
+      payloads: [64, 1400],
+      fanouts: [1],
+      trialSec: 3,
+      bisectSteps: 3,
+      maxStepDowns: 2,
+      quietBudgetSec: 20,
+      experiments: { payload: 64, fanout: 1, batches: [1, 64], ringDepths: [128, 1024], straceSec: 2 },
+      sinkRps: true,
+      outDir,
+    };
+  }
+  return {
+    mode,
+    methods: [...METHODS],
+    payloads: [64, 1400],
+    fanouts: [1, 2, 5, 10],
+    trialSec: 5,
+    bisectSteps: 5,
+    maxStepDowns: 3,
+    quietBudgetSec: 180,
+    experiments: { payload: 64, fanout: 10, batches: [1, 16, 32, 64, 128], ringDepths: [128, 256, 1024, 4096], straceSec: 3 },
+    sinkRps: true,
+    outDir,
+  };
+}
+
+/** Seconds a trial costs beyond its traffic: counter snapshots, settling, the gap before the next. */
+export const TRIAL_OVERHEAD_SEC = 0.8;
+/** Starting, warming up and stopping one method for one cell. */
+export const CELL_OVERHEAD_SEC = 3;
+
+/** Expected wall-clock seconds of a run (typical case: one verification, no step-down). */
+export function estimateSec(c: BenchConfig): number {
+  const trial = c.trialSec + TRIAL_OVERHEAD_SEC;
+  const cells = c.methods.length * c.payloads.length * c.fanouts.length;
+  // on average: max trial, a bracketing probe or two, bisection, one verifying repeat (the kernel often needs only two)
+  const perCell = (c.bisectSteps + 2.5) * trial + CELL_OVERHEAD_SEC;
+  const genMax = c.payloads.length * trial;
+  let experiments = 0;
+  if (c.experiments !== undefined) {
+    const e = c.experiments;
+    experiments = (e.batches.length + e.ringDepths.length + 1) * (trial + CELL_OVERHEAD_SEC) + e.straceSec;
+  }
+  const setup = 15;
+  return setup + genMax + cells * perCell + experiments;
+}

@@ -1,0 +1,90 @@
+/**
+ * Says what limited a cell's figure, from the counters of its lowest-rate
+ * failing trial: where the lost packets were dropped (MCR's packet socket, a
+ * UDP receive buffer, the sinks' backlog on core 0, ...), how busy the two
+ * cores were, and whether the relay core's input backlog pushed back on the
+ * generator (those drops are resent, so they are not losses). Losses are compared in
+ * egress packets, so an input datagram dropped before forwarding counts N.
+ * The backlog counters are per core, not per namespace: anything else on
+ * the host that overflows a backlog shows up in them too.
+ */
+import type { SearchResult } from './search.js';
+import type { TrialResult } from './trial.js';
+import { OTHER_CPU, RELAY_CPU } from './config.js';
+
+export interface LossShare {
+  where: string;
+  /** Egress packets attributed. */
+  packets: number;
+}
+
+/** Attributes a failing trial's lost egress packets to the counters that saw them dropped. */
+export function lossBreakdown(t: TrialResult, sinkRps = true): LossShare[] {
+  const n = t.fanout;
+  // Without sink RPS the sinks' receive work, and its backlog, is on the relay
+  // core, where the input's drops (resent by mcrgen, so not losses) also land.
+  const sinkBacklogDrops = sinkRps
+    ? (t.backlogDrops[OTHER_CPU] ?? 0)
+    : Math.max(0, (t.backlogDrops[RELAY_CPU] ?? 0) - t.gen.retries);
+  const shares: LossShare[] = [
+    {
+      // A full backlog on the sinks' core makes veth's netif_rx() fail; a UDP sender
+      // without IP_RECVERR (MCR, socat) sees ENOBUFS swallowed into SndbufErrors
+      // and OutDiscards (udp_send_skb, net/ipv4/udp.c), so these counters all
+      // see the same drops: take the largest, never their sum.
+      where: `sinks' backlog on core ${sinkRps ? OTHER_CPU : RELAY_CPU} full (senders see SndbufErrors)`,
+      packets: Math.max(sinkBacklogDrops, t.snmp['Udp.SndbufErrors'] ?? 0, t.snmp['Ip.OutDiscards'] ?? 0),
+    },
+    { where: "MCR's packet socket full (kernel_drops)", packets: (t.mcr?.kernel_drops ?? 0) * n },
+    { where: 'MCR send errors', packets: t.mcr?.send_errors ?? 0 },
+    {
+      // PACKET_STATISTICS tp_packets counts every frame queued (and dropped) on the
+      // socket; what MCR had not read when the sinks went quiet was late, i.e. lost.
+      where: "MCR behind: frames still queued in its packet socket",
+      packets: Math.max(0, (t.mcr?.kernel_packets ?? 0) - (t.mcr?.kernel_drops ?? 0) - (t.mcr?.frames ?? 0)) * n,
+    },
+    { where: 'UDP receive buffers full (RcvbufErrors)', packets: t.snmp['Udp.RcvbufErrors'] ?? 0 },
+  ];
+  const lost = Math.max(0, t.expected - t.received);
+  const known = shares.reduce((a, s) => a + s.packets, 0);
+  if (lost > known) shares.push({ where: 'not attributed by any counter', packets: lost - known });
+  return shares.filter((s) => s.packets > 0).sort((a, b) => b.packets - a.packets);
+}
+
+export function describeLimit(r: SearchResult, sinkRps = true): string {
+  if (r.generatorLimited) return 'the generator (mcrgen on core 0 at full speed): the method was not saturated';
+  const t = r.limiting;
+  if (t === undefined) return 'unknown (no failing trial)';
+  const parts = [`at ${kpps(t.gen.pps)} offered: relay core ${pct(t.relayCoreUtil)} busy, core 0 ${pct(t.otherCoreUtil)}`];
+  const lost = Math.max(0, t.expected - t.received);
+  if (lost > 0) {
+    // Counters are host-wide or overlap, so they are shown as counts, not shares that must add up.
+    const where = lossBreakdown(t, sinkRps)
+      .filter((s) => s.packets >= 0.01 * lost)
+      .slice(0, 3)
+      .map((s) => `${s.where} ${count(s.packets)}`);
+    parts.push(`lost ${(t.loss * 100).toFixed(2)} % = ${count(lost)} egress packets; counted at: ${where.join(', ') || 'nothing'}`);
+  }
+  // A full input backlog on the relay core makes netif_rx() fail under mcrgen's
+  // send, which (IP_RECVERR) sees ENOBUFS and resends: not a loss, but the
+  // relay core's receive path pushing back on the generator.
+  if (t.gen.retries > 0) {
+    parts.push(`generator resent ${count(t.gen.retries)} (ENOBUFS: relay core's input backlog full, ${count(t.backlogDrops[RELAY_CPU] ?? 0)} backlog drops)`);
+  }
+  if (t.generatorShort) parts.push('generator fell short of the offered rate');
+  if (t.interferenceSec > 0.05 * t.windowSec) parts.push(`other load took ${pct(t.interferenceSec / t.windowSec)} of core 1`);
+  return parts.join('; ');
+}
+
+function count(n: number): string {
+  return n >= 10_000 ? `${(n / 1000).toFixed(0)}k` : String(Math.round(n));
+}
+
+export function kpps(pps: number): string {
+  if (pps >= 1e6) return `${(pps / 1e6).toFixed(2)} Mpps`;
+  return `${(pps / 1e3).toFixed(pps >= 1e5 ? 0 : 1)} kpps`;
+}
+
+function pct(f: number): string {
+  return `${Math.round(f * 100)} %`;
+}

@@ -1,0 +1,91 @@
+/**
+ * The kernel's own multicast forwarding, driven by smcrouted (Debian's
+ * smcroute): the baseline every MCR figure is a ratio to. All forwarding
+ * happens in the relay core's receive softirq (ip_mr_input → ipmr_queue_xmit,
+ * net/ipv4/ipmr.c); the daemon only holds the mroute socket and installs one
+ * static (S,G) route, so no cache-miss upcall is ever in the measurement.
+ *
+ * Each start gets its own config file, control socket and PID file in the
+ * run's temp dir (-f/-u/-P), so nothing clashes with a system smcroute or a
+ * parallel run; -N plus `phyint ... enable` maps only the lab's interfaces
+ * to VIFs. Readiness is the route itself appearing in `ip mroute`. On stop
+ * the daemon closes its mroute socket, which turns mc_forwarding off and
+ * flushes the routes (ipmr's mrtsock_destruct), and the suite checks that,
+ * since MCR and socat must not be measured with the kernel also forwarding.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LabProcess } from '../../lab/index.js';
+import { relaySysctl, type BenchLab } from '../bench-lab.js';
+import { GROUP, RELAY_CPU } from '../config.js';
+import { BenchError } from '../errors.js';
+import type { MethodStart, RunningMethod } from './types.js';
+
+const READY_MS = 10_000;
+const POLL_MS = 100;
+const STOP_MS = 5000;
+
+let starts = 0;
+
+export async function startKernel(bl: BenchLab, o: MethodStart): Promise<RunningMethod> {
+  const { rl } = bl;
+  const n = ++starts;
+  const inIf = rl.relay.input.ifname;
+  const outIfs = rl.relay.outputs.slice(0, o.fanout).map((out) => out.ifname);
+  const conf = join(bl.tmpDir, `smcroute-${n}.conf`);
+  writeFileSync(
+    conf,
+    [
+      '# written by tools/bench for one benchmark cell',
+      `phyint ${inIf} enable`,
+      ...outIfs.map((ifname) => `phyint ${ifname} enable`),
+      // The join makes the input link deliver the group, as on a real switch port.
+      `mgroup from ${inIf} group ${GROUP}`,
+      `mroute from ${inIf} source ${rl.src.addr} group ${GROUP} to ${outIfs.join(' ')}`,
+      '',
+    ].join('\n'),
+  );
+  // Unicast forwarding is not needed for multicast, but a router is what smcroute expects to run on.
+  await rl.lab.sysctl(rl.relay.ns, 'net.ipv4.ip_forward', 1);
+  const args = ['-c', String(RELAY_CPU), 'smcrouted', '-n', '-N', '-f', conf];
+  args.push('-u', join(bl.tmpDir, `smcroute-${n}.sock`), '-P', join(bl.tmpDir, `smcroute-${n}.pid`));
+  args.push('-i', `mcr-bench-${n}`, '-l', 'notice');
+  const proc = rl.lab.spawn(rl.relay.ns, 'taskset', args, { maxLines: 500 });
+  try {
+    await waitForRoute(bl, proc, outIfs);
+  } catch (err) {
+    await proc.stop('SIGTERM', STOP_MS).catch(() => undefined);
+    await rl.lab.sysctl(rl.relay.ns, 'net.ipv4.ip_forward', 0).catch(() => undefined);
+    throw err;
+  }
+  return {
+    name: 'kernel',
+    pids: [proc.pid],
+    commands: [`taskset ${args.join(' ')}`],
+    async stop() {
+      await proc.stop('SIGTERM', STOP_MS);
+      await rl.lab.sysctl(rl.relay.ns, 'net.ipv4.ip_forward', 0);
+      const mc = await relaySysctl(bl, 'net.ipv4.conf.all.mc_forwarding');
+      if (mc !== '0') {
+        throw new BenchError('ERR_BENCH_START', `mc_forwarding is still ${mc} after smcrouted stopped: the kernel would keep forwarding`);
+      }
+      return undefined;
+    },
+  };
+}
+
+/** Polls `ip mroute show` until the (S,G) route lists every output (bounded). */
+async function waitForRoute(bl: BenchLab, proc: LabProcess, outIfs: readonly string[]): Promise<void> {
+  const deadline = Date.now() + READY_MS;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (proc.exited) break;
+    const r = await bl.rl.lab.exec(bl.rl.relay.ns, 'ip', ['mroute', 'show'], { timeoutMs: 5000, reject: false });
+    last = r.stdout.trim();
+    const line = last.split('\n').find((l) => l.includes(`(${bl.rl.src.addr},${GROUP})`));
+    if (line !== undefined && outIfs.every((ifname) => new RegExp(`\\b${ifname}\\b`).test(line.split('Oifs:')[1] ?? ''))) return;
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  const why = proc.exited ? `smcrouted exited: ${proc.stderrLines.slice(-3).join(' | ')}` : `route not installed within ${READY_MS} ms`;
+  throw new BenchError('ERR_BENCH_START', `kernel forwarding not ready: ${why}; ip mroute: ${last || '(empty)'}`);
+}

@@ -1,0 +1,30 @@
+/**
+ * The shape every forwarding method under test has: started in the bench
+ * lab for one fan-out, ready to forward when start() resolves, and stopped
+ * by its own PIDs. The runner and the trial only ever see this interface,
+ * so the three methods are measured by exactly the same code.
+ */
+import type { MethodName } from '../config.js';
+
+/** MCR-only knobs for the design experiments (mcr-relay --batch / --ring-depth). */
+export interface McrTuning {
+  batch?: number;
+  ringDepth?: number;
+}
+
+export interface MethodStart {
+  fanout: number;
+  tuning?: McrTuning;
+}
+
+export interface RunningMethod {
+  readonly name: MethodName;
+  /** The processes doing the forwarding in user space (none do for the kernel's). */
+  readonly pids: readonly number[];
+  /** Command lines started, for the results file. */
+  readonly commands: readonly string[];
+  /** The method's own counters, read between trials; only MCR has them. */
+  counters?(): Promise<Record<string, number>>;
+  /** Stops every process of the method by PID; resolves with its final report, if it prints one. */
+  stop(): Promise<unknown>;
+}

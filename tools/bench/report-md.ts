@@ -1,0 +1,254 @@
+/**
+ * The markdown report of a run: zero-loss throughput and CPU cost per method,
+ * payload and fan-out, each also as a ratio to the kernel's figure from the
+ * same run (and MCR's to socat's), what limited each figure, MCR's syscalls
+ * per packet, the design experiments and the issue's targets. Printed at the
+ * end of a run and written beside the JSON.
+ */
+import { LOSS_THRESHOLD, METHOD_LABELS, METHODS, type MethodName } from './config.js';
+import type { ExperimentRow } from './experiments.js';
+import { kpps } from './limits.js';
+import type { BenchResults, CellResult } from './results.js';
+
+/** A figure with its generator-limited mark, so ratios can say ≥ or ≤. */
+interface Figure {
+  value: number;
+  atLeast: boolean;
+}
+
+export function renderMarkdown(r: BenchResults): string {
+  const out: string[] = [];
+  const methods = METHODS.filter((m) => r.config.methods.includes(m));
+  out.push(`# MCR benchmark: ${r.startedAt}${r.interrupted ? ` (INTERRUPTED by ${r.interrupted}: partial)` : ''}`, '');
+  out.push(...header(r), '');
+  out.push('## Zero-loss throughput (input datagrams/s)', '');
+  out.push(`Highest offered rate with loss ≤ ${LOSS_THRESHOLD * 100} % over ${r.config.trialSec} s, verified by a repeat; ` +
+    '"≥" = passed at the generator\'s maximum (generator-limited, the method was not saturated); ' +
+    '"(unverified)" = the repeat never passed. Ratios are to the kernel\'s figure from this run.', '');
+  out.push(throughputTable(r, methods), '');
+  out.push('## Relay-core CPU per million packets', '');
+  out.push("The method's time on core 1 during the verifying trial (core 1's irq + softirq time, i.e. its receive path and " +
+    "for the kernel all forwarding, plus the method's own processes' CPU time), per million input datagrams forwarded / " +
+    'per million egress packets, at the rate shown. Lower is better; ratios to the kernel.', '');
+  out.push(cpuTable(r, methods), '');
+  out.push('## What limited each figure', '');
+  out.push('From the lowest-rate failing trial of each cell: relay-core and core-0 utilisation, and where the lost packets were counted.', '');
+  out.push(limitTable(r), '');
+  if (methods.includes('mcr')) out.push('## MCR system calls per packet (at its zero-loss rate)', '', syscallTable(r), '');
+  if (r.experiments !== undefined) out.push(...experiments(r), '');
+  if (r.experimentsError !== undefined) out.push(`Experiments failed: ${r.experimentsError.code} ${r.experimentsError.message}`, '');
+  out.push('## Targets (issue 4)', '', ...targets(r), '');
+  if (r.errors.length > 0) {
+    out.push('## Errors', '', ...r.errors.map((e) => `- ${e.where}: \`${e.code}\` ${e.message}`), '');
+  }
+  return out.join('\n');
+}
+
+function header(r: BenchResults): string[] {
+  const gen = r.generatorMax.map((g) => `${g.payload} B: ${kpps(g.pps)}`).join(', ');
+  return [
+    `- Mode: ${r.config.mode}; ${r.config.trialSec} s trials, ${r.config.bisectSteps} bisection steps; finished ${r.finishedAt ?? '–'}`,
+    `- Host: ${r.host.cpuModel}, ${r.host.cores} cores, Linux ${r.host.kernel}; load average at start ${r.host.loadavgAtStart}; ` +
+      `background busy before the run: ${r.host.backgroundUtil.map((u, i) => `core ${i} ${(u * 100).toFixed(0)} %`).join(', ')}`,
+    `- Versions: MCR ${r.versions.mcrCommit}, Node ${r.versions.node}, smcroute ${r.versions.smcroute ?? '–'}, socat ${r.versions.socat ?? '–'}`,
+    `- Generator maximum (mcrgen --rate 0, core 0, no method running): ${gen}`,
+    `- Other load on the relay core during trials (processes not under test, steal): ${interference(r)}`,
+    '- Lab: veth src → relay → N sinks; relay input RPS → core 1 (relay/socat/smcrouted pinned there), mcrgen on core 0, ' +
+      (r.config.sinkRps ? "sinks' RPS → core 0" : "sinks NOT steered (their receive work runs on the sending core: diagnostic run)"),
+  ];
+}
+
+function interference(r: BenchResults): string {
+  const trials = r.cells.flatMap((c) => c.search?.trials ?? []);
+  if (trials.length === 0) return '–';
+  const shares = trials.map((t) => t.interferenceSec / t.windowSec);
+  const mean = shares.reduce((a, b) => a + b, 0) / shares.length;
+  const repeats = trials.filter((t) => t.superseded === true).length;
+  const waited = trials.reduce((a, t) => a + (t.quietWaitMs ?? 0), 0) / 1000;
+  return `mean ${(mean * 100).toFixed(1)} %, max ${(Math.max(...shares) * 100).toFixed(0)} % of a trial; ` +
+    `${repeats} failed trial(s) repeated because of it; ${waited.toFixed(0)} s spent waiting for a quiet host before trials`;
+}
+
+function cell(r: BenchResults, method: MethodName, payload: number, fanout: number): CellResult | undefined {
+  return r.cells.find((c) => c.method === method && c.payload === payload && c.fanout === fanout);
+}
+
+function figure(c: CellResult | undefined): Figure | undefined {
+  const s = c?.search;
+  if (s === undefined) return undefined;
+  return { value: s.zeroLossPps, atLeast: s.generatorLimited };
+}
+
+function fmtRate(c: CellResult | undefined): string {
+  if (c === undefined) return '–';
+  if (c.error !== undefined) return `error \`${c.error.code}\``;
+  const s = c.search;
+  if (s === undefined) return '–';
+  if (s.zeroLossPps === 0) return `0 (fails at ${kpps(s.failedBelowPps ?? 0)})`;
+  return `${s.generatorLimited ? '≥ ' : ''}${kpps(s.zeroLossPps)}${s.verified ? '' : ' (unverified)'}`;
+}
+
+/** a ÷ b for throughput: a generator-limited numerator makes the ratio a lower bound, and so on. */
+export function throughputRatio(a: Figure | undefined, b: Figure | undefined): string {
+  if (a === undefined || b === undefined || b.value === 0) return '–';
+  const x = a.value / b.value;
+  if (a.atLeast && b.atLeast) return `${x.toFixed(2)}× (both at generator max)`;
+  return `${a.atLeast ? '≥ ' : b.atLeast ? '≤ ' : ''}${x.toFixed(2)}×`;
+}
+
+function throughputTable(r: BenchResults, methods: MethodName[]): string {
+  const cols = ['payload B', 'fan-out', ...methods.map((m) => METHOD_LABELS[m])];
+  if (methods.includes('mcr') && methods.includes('socat')) cols.push('MCR ÷ socat');
+  if (methods.includes('mcr')) cols.push('MCR egress pps');
+  const rows: string[][] = [];
+  for (const payload of r.config.payloads) {
+    for (const fanout of r.config.fanouts) {
+      const kernel = figure(cell(r, 'kernel', payload, fanout));
+      const row = [String(payload), String(fanout)];
+      for (const m of methods) {
+        const c = cell(r, m, payload, fanout);
+        const ratio = m === 'kernel' ? '' : ` (${throughputRatio(figure(c), kernel)})`;
+        row.push(fmtRate(c) + (ratio === ' (–)' ? '' : ratio));
+      }
+      const mcr = cell(r, 'mcr', payload, fanout);
+      if (methods.includes('mcr') && methods.includes('socat')) row.push(throughputRatio(figure(mcr), figure(cell(r, 'socat', payload, fanout))));
+      if (methods.includes('mcr')) {
+        const s = mcr?.search;
+        row.push(s === undefined ? '–' : `${s.generatorLimited ? '≥ ' : ''}${kpps(s.zeroLossPps * fanout)}`);
+      }
+      rows.push(row);
+    }
+  }
+  return table(cols, rows);
+}
+
+function cpuTable(r: BenchResults, methods: MethodName[]): string {
+  const cols = ['payload B', 'fan-out', ...methods.map((m) => `${METHOD_LABELS[m]} s/M input`), ...methods.map((m) => `${METHOD_LABELS[m]} s/M egress`)];
+  const rows: string[][] = [];
+  for (const payload of r.config.payloads) {
+    for (const fanout of r.config.fanouts) {
+      const k = cell(r, 'kernel', payload, fanout)?.search?.reported;
+      const row = [String(payload), String(fanout)];
+      for (const key of ['cpuSecPerMInput', 'cpuSecPerMEgress'] as const) {
+        for (const m of methods) {
+          const t = cell(r, m, payload, fanout)?.search?.reported;
+          const v = t?.[key];
+          if (v === undefined || v === null) {
+            row.push('–');
+            continue;
+          }
+          const kv = k?.[key];
+          const ratio = m !== 'kernel' && kv !== undefined && kv !== null && kv > 0 ? ` (${(v / kv).toFixed(2)}×)` : '';
+          row.push(`${v.toFixed(3)}${ratio} @${kpps(t?.gen.pps ?? 0)}`);
+        }
+      }
+      rows.push(row);
+    }
+  }
+  return table(cols, rows);
+}
+
+function limitTable(r: BenchResults): string {
+  const rows = r.cells.map((c) => [String(c.payload), String(c.fanout), METHOD_LABELS[c.method], c.error ? `error: ${c.error.message}` : (c.limit ?? '–')]);
+  return table(['payload B', 'fan-out', 'method', 'limit'], rows);
+}
+
+function syscallTable(r: BenchResults): string {
+  const rows: string[][] = [];
+  for (const c of r.cells.filter((x) => x.method === 'mcr')) {
+    const t = c.search?.reported;
+    if (t === undefined) continue;
+    rows.push([
+      String(c.payload),
+      String(c.fanout),
+      kpps(t.gen.pps),
+      num(t.syscallsPerInput, 4),
+      num(t.syscallsPerEgress, 4),
+      String(t.mcr?.kernel_drops ?? 0),
+      String(t.mcr?.recv_buffer_exhausted ?? 0),
+      String(t.mcr?.backpressure_pauses ?? 0),
+    ]);
+  }
+  return table(['payload B', 'fan-out', 'rate', 'io_uring_enter / input', 'io_uring_enter / egress', 'kernel_drops', 'recv_buffer_exhausted', 'backpressure_pauses'], rows);
+}
+
+function experiments(r: BenchResults): string[] {
+  const e = r.experiments;
+  if (e === undefined) return [];
+  const out = [
+    `## MCR design experiments (${e.payload} B, fan-out ${e.fanout}, offered ${kpps(e.ratePps)}: ${e.basis})`,
+    '',
+    'Each variant is a fresh relay with one option changed from the defaults (batch 64, ring depth 1024).',
+    '',
+  ];
+  const cols = ['variant', 'loss %', 'pass', 'CPU s/M input', 'CPU s/M egress', 'io_uring_enter / input', 'io_uring_enter / egress', 'kernel_drops', 'relay core busy'];
+  const row = (x: ExperimentRow): string[] => {
+    const t = x.trial;
+    if (t === undefined) return [x.variant, `error \`${x.error?.code ?? '?'}\``, '', '', '', '', '', '', ''];
+    return [
+      x.variant,
+      (t.loss * 100).toFixed(3),
+      t.pass ? 'yes' : 'no',
+      num(t.cpuSecPerMInput, 3),
+      num(t.cpuSecPerMEgress, 3),
+      num(t.syscallsPerInput, 4),
+      num(t.syscallsPerEgress, 4),
+      String(t.mcr?.kernel_drops ?? 0),
+      `${(t.relayCoreUtil * 100).toFixed(0)} %`,
+    ];
+  };
+  out.push('### Egress batch size (--batch)', '', table(cols, e.batch.map(row)), '');
+  out.push('### Ring depth (--ring-depth)', '', table(cols, e.ringDepth.map(row)), '');
+  if (e.strace !== undefined) {
+    const s = e.strace;
+    const top = s.summary.bySyscall.slice(0, 6).map((x) => `${x.syscall} ${x.calls}`).join(', ');
+    out.push('### strace -c -f on the default relay', '');
+    out.push(`${s.seconds} s window: ${s.summary.totalCalls} system calls (all threads) for ${s.inputPackets} input datagrams ` +
+      `and ${s.egressPackets} egress packets: ${num(s.syscallsPerInput, 4)} per input, ${num(s.syscallsPerEgress, 4)} per egress packet ` +
+      `(io_uring_enter ${num(s.ioUringEnterPerInput, 4)} per input). Top calls: ${top}. ` +
+      'ptrace slows each call, so read the ratio, not the rate.', '');
+  }
+  if (e.straceError !== undefined) out.push(`strace failed: \`${e.straceError.code}\` ${e.straceError.message}`, '');
+  return out;
+}
+
+function targets(r: BenchResults): string[] {
+  const lines: string[] = [];
+  for (const payload of r.config.payloads) {
+    const mcr = figure(cell(r, 'mcr', payload, 1));
+    const kernel = figure(cell(r, 'kernel', payload, 1));
+    const socat = figure(cell(r, 'socat', payload, 1));
+    if (mcr !== undefined && kernel !== undefined) {
+      lines.push(`- ${payload} B, fan-out 1: MCR ÷ kernel = ${throughputRatio(mcr, kernel)} (target ≥ 1.0×): ${verdict(mcr, kernel, 1)}`);
+    }
+    if (mcr !== undefined && socat !== undefined) {
+      lines.push(`- ${payload} B, fan-out 1: MCR ÷ socat = ${throughputRatio(mcr, socat)} (target ≥ 4×): ${verdict(mcr, socat, 4)}`);
+    }
+  }
+  for (const payload of r.config.payloads) {
+    const s = cell(r, 'mcr', payload, 10)?.search;
+    if (s === undefined) continue;
+    const egress = s.zeroLossPps * 10;
+    const met = egress >= 700_000;
+    lines.push(`- ${payload} B, fan-out 10: MCR egress ${s.generatorLimited ? '≥ ' : ''}${kpps(egress)} (target ≥ 700 kpps): ` +
+      (met ? 'met' : s.generatorLimited ? 'not shown (generator-limited)' : `missed by ${kpps(700_000 - egress)} (${((egress / 700_000) * 100).toFixed(0)} % of target)`));
+  }
+  return lines.length > 0 ? lines : ['- (not measured in this run)'];
+}
+
+function verdict(a: Figure, b: Figure, target: number): string {
+  if (b.value === 0) return 'baseline passed nothing';
+  const x = a.value / b.value;
+  if (x >= target) return 'met';
+  if (a.atLeast) return 'not shown (MCR generator-limited)';
+  return `missed (${((x / target) * 100).toFixed(0)} % of target)`;
+}
+
+function num(v: number | null | undefined, digits: number): string {
+  return v === null || v === undefined ? '–' : v.toFixed(digits);
+}
+
+function table(cols: string[], rows: string[][]): string {
+  const esc = (s: string): string => s.replace(/\|/g, '\\|');
+  return [`| ${cols.map(esc).join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+}

@@ -1,0 +1,68 @@
+/**
+ * The shape of a benchmark run's results file (bench/results/<stamp>.json),
+ * and writing it with its markdown table and SVG chart beside it. The JSON
+ * keeps every raw trial, so any figure in the table can be re-derived or
+ * questioned later.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchConfig, MethodName } from './config.js';
+import type { ExperimentsResult } from './experiments.js';
+import type { GenReport } from './generator.js';
+import type { SearchResult } from './search.js';
+
+export interface GeneratorMax {
+  payload: number;
+  /** mcrgen --rate 0 into the lab with no method running. */
+  pps: number;
+  report: GenReport;
+}
+
+export interface CellResult {
+  method: MethodName;
+  payload: number;
+  fanout: number;
+  search?: SearchResult;
+  /** What limited the figure, in words (limits.ts). */
+  limit?: string;
+  commands?: readonly string[];
+  error?: { code: string; message: string };
+}
+
+export interface BenchResults {
+  schema: 'mcr-bench/1';
+  startedAt: string;
+  finishedAt?: string;
+  /** Set when a signal ended the run early: the file holds what was measured until then. */
+  interrupted?: string;
+  config: BenchConfig;
+  lossThreshold: number;
+  host: {
+    cpuModel: string;
+    kernel: string;
+    cores: number;
+    loadavgAtStart: string;
+    /** Busy fraction of each core over a second of quiet before the run: load from others that every figure carries. */
+    backgroundUtil: number[];
+  };
+  versions: { node: string; mcrCommit: string; smcroute?: string; socat?: string };
+  generatorMax: GeneratorMax[];
+  cells: CellResult[];
+  experiments?: ExperimentsResult;
+  experimentsError?: { code: string; message: string };
+  errors: Array<{ where: string; code: string; message: string }>;
+}
+
+/** 2025-01-31T12-34-56Z: ISO 8601 with the colons a file name should not carry. */
+export function fileStamp(d: Date): string {
+  return d.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+}
+
+export function writeResults(dir: string, stamp: string, results: BenchResults, markdown: string, svg: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  const files = [join(dir, `${stamp}.json`), join(dir, `${stamp}.md`), join(dir, `${stamp}.svg`)];
+  writeFileSync(files[0] ?? '', JSON.stringify(results, null, 1) + '\n');
+  writeFileSync(files[1] ?? '', markdown);
+  writeFileSync(files[2] ?? '', svg);
+  return files;
+}

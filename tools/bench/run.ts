@@ -1,0 +1,247 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: the benchmark suite of issue 4. Measures MCR, the
+ * kernel's multicast forwarding (smcroute) and socat side by side in one
+ * namespace lab and one run: zero-loss throughput (RFC 2544 bisection) and
+ * relay-core CPU per million packets for payloads 64/1400 B and fan-out
+ * 1/2/5/10, plus MCR's batch / ring-depth / syscall experiments. Writes
+ * bench/results/<stamp>.{json,md,svg} and prints the markdown.
+ *
+ * Runs as root on a machine with at least two cores. Ctrl-C (or the
+ * watchdog, at twice the estimate) stops it: the lab, its processes and the
+ * temp dir are removed by PID and name, and what was measured so far is
+ * written, marked interrupted. `--render FILE.json` rebuilds the report of
+ * an earlier run without measuring anything.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { labUnavailableReason } from '../lab/index.js';
+import { packageRoot } from '../native-tool.js';
+import type { BenchLab } from './bench-lab.js';
+import { estimateSec, LOSS_THRESHOLD, METHODS, OTHER_CPU, preset, type BenchConfig, type MethodName } from './config.js';
+import { BenchError, describeError } from './errors.js';
+import { hostDescription } from './host-counters.js';
+import { describeLimit } from './limits.js';
+import { renderMarkdown } from './report-md.js';
+import { renderSvg } from './report-svg.js';
+import { fileStamp, writeResults, type BenchResults } from './results.js';
+import { loadavg, runSuite } from './suite.js';
+
+const ROOT = packageRoot();
+
+interface ParsedArgs {
+  config: BenchConfig;
+  /** --render FILE.json: only re-render the report of an earlier run. */
+  render?: string;
+}
+
+function parseArgs(argv: string[]): ParsedArgs {
+  const list = (parse: (s: string) => number) => (v: string) => v.split(',').map((s) => parse(s.trim()));
+  const int = (min: number, max: number) => (s: string): number => {
+    const n = Number(s);
+    if (!/^\d+$/.test(s) || n < min || n > max) throw new InvalidArgumentError(`expected integers ${min}..${max}`);
+    return n;
+  };
+  const program = new Command('bench')
+    .description('Zero-loss throughput and CPU cost of MCR vs the kernel (smcroute) vs socat, in a namespace lab.')
+    .option('--quick', 'reduced matrix: fan-out 1, 3 s trials, 4 bisection steps (under 3 minutes)')
+    .option('--methods <list>', `comma-separated subset of ${METHODS.join(',')}`)
+    .option('--payloads <list>', 'UDP payload sizes in bytes', list(int(18, 1472)))
+    .option('--fanouts <list>', 'numbers of outputs', list(int(1, 32)))
+    .option('--duration <sec>', 'seconds of traffic per trial', int(1, 60))
+    .option('--steps <n>', 'bisection steps', int(1, 12))
+    .option('--no-experiments', 'skip the MCR batch / ring-depth / strace experiments')
+    .option('--no-sink-rps', "diagnostic: leave the sinks' receive work on the sending core instead of steering it to core 0")
+    .option('--out <dir>', 'results directory', join(ROOT, 'bench', 'results'))
+    .option('--render <file.json>', 're-render the .md and .svg of an earlier run from its JSON (no measuring)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} });
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) process.exit(0);
+      process.stderr.write(`bench: ${err.message.replace(/^error: /, '')} (see --help)\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const o = program.opts<{
+    quick?: boolean;
+    methods?: string;
+    payloads?: number[];
+    fanouts?: number[];
+    duration?: number;
+    steps?: number;
+    experiments: boolean;
+    sinkRps: boolean;
+    out: string;
+    render?: string;
+  }>();
+  const c = preset(o.quick === true ? 'quick' : 'full', o.out);
+  if (o.methods !== undefined) {
+    const names = o.methods.split(',').map((s) => s.trim());
+    const bad = names.filter((n) => !(METHODS as readonly string[]).includes(n));
+    if (bad.length > 0 || names.length === 0) {
+      process.stderr.write(`bench: unknown method(s) ${bad.join(', ')}: use ${METHODS.join(',')}\n`);
+      process.exit(2);
+    }
+    c.methods = METHODS.filter((m) => names.includes(m)) as MethodName[];
+  }
+  if (o.payloads !== undefined) c.payloads = o.payloads;
+  if (o.fanouts !== undefined) c.fanouts = o.fanouts;
+  if (o.duration !== undefined) c.trialSec = o.duration;
+  if (o.steps !== undefined) c.bisectSteps = o.steps;
+  if (!o.experiments) c.experiments = undefined;
+  c.sinkRps = o.sinkRps;
+  return o.render === undefined ? { config: c } : { config: c, render: o.render };
+}
+
+/**
+ * Rebuilds the report of an earlier run from its JSON (every raw trial is
+ * there), recomputing each cell's limit text: for when the report code
+ * changes after a long run. Writes FILE.md and FILE.svg beside FILE.json.
+ */
+function render(file: string): void {
+  const results = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
+  if (results.schema !== 'mcr-bench/1') throw new BenchError('ERR_BENCH_ARG', `${file} is not an mcr-bench/1 results file`);
+  for (const c of results.cells) if (c.search !== undefined) c.limit = describeLimit(c.search, results.config.sinkRps);
+  const base = file.replace(/\.json$/, '');
+  const markdown = renderMarkdown(results);
+  writeFileSync(`${base}.md`, markdown);
+  writeFileSync(`${base}.svg`, renderSvg(results));
+  process.stdout.write(markdown + '\n');
+}
+
+/** Everything the suite needs, checked before anything is created. */
+function checkEnvironment(): void {
+  const why = labUnavailableReason();
+  if (why !== undefined) throw new BenchError('ERR_BENCH_ENV', why);
+  if (availableParallelism() < 2) throw new BenchError('ERR_BENCH_ENV', 'needs 2 CPUs: the relay gets core 1, generator and sinks core 0');
+  for (const path of ['dist/worker/relay-cli.js', 'build/Release/mcrgen', 'build/Release/mcr_native.node']) {
+    if (!existsSync(join(ROOT, path))) throw new BenchError('ERR_BENCH_ENV', `${path} is missing: build first (npm run build)`);
+  }
+  for (const tool of ['taskset', 'strace', 'timeout']) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore', timeout: 5000 });
+    } catch {
+      throw new BenchError('ERR_BENCH_ENV', `${tool} is required (util-linux / strace / coreutils)`);
+    }
+  }
+}
+
+/**
+ * Moves this process (all its threads, and so every child it starts without
+ * its own taskset: ip, cat, sysctl) onto core 0, so the orchestration never
+ * lands on the relay core. The methods and the generator set their own.
+ */
+function pinSelf(): void {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(OTHER_CPU), String(process.pid)], { stdio: 'ignore', timeout: 5000 });
+  } catch (err) {
+    throw new BenchError('ERR_BENCH_ENV', `taskset could not pin the runner to core ${OTHER_CPU}: ${String(err)}`);
+  }
+}
+
+function mcrCommit(): string {
+  try {
+    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', timeout: 5000 }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8', timeout: 5000 }).trim();
+    return dirty === '' ? rev : `${rev}+dirty`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function log(msg: string): void {
+  const t = new Date().toISOString().slice(11, 19);
+  process.stderr.write(`[${t}] ${msg}\n`);
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.render !== undefined) {
+    try {
+      render(args.render);
+      process.exit(0);
+    } catch (err) {
+      const e = describeError(err);
+      process.stderr.write(`bench: ${e.code}: ${e.message}\n`);
+      process.exit(1);
+    }
+  }
+  const config = args.config;
+  try {
+    checkEnvironment();
+    pinSelf();
+  } catch (err) {
+    const e = describeError(err);
+    process.stderr.write(`bench: ${e.code}: ${e.message}\n`);
+    process.exit(1);
+  }
+  const started = new Date();
+  const stamp = fileStamp(started);
+  const host = hostDescription();
+  const results: BenchResults = {
+    schema: 'mcr-bench/1',
+    startedAt: started.toISOString(),
+    config,
+    lossThreshold: LOSS_THRESHOLD,
+    host: { ...host, loadavgAtStart: loadavg(), backgroundUtil: [] },
+    versions: { node: process.version, mcrCommit: mcrCommit() },
+    generatorMax: [],
+    cells: [],
+    errors: [],
+  };
+  const estimate = estimateSec(config);
+  log(`${config.mode} run: ${config.methods.join(', ')} × payload ${config.payloads.join('/')} × fan-out ${config.fanouts.join('/')}; ` +
+    `estimated ${(estimate / 60).toFixed(1)} min on a quiet host, plus up to ${config.quietBudgetSec} s waiting for quiet ` +
+    `(stops itself at ${((2 * estimate) / 60).toFixed(0)} min)`);
+
+  let lab: BenchLab | undefined;
+  let files: string[] = [];
+  const save = (): void => {
+    results.finishedAt = new Date().toISOString();
+    files = writeResults(config.outDir, stamp, results, renderMarkdown(results), renderSvg(results));
+  };
+  const abort = (why: string, status: number): void => {
+    results.interrupted = why;
+    try {
+      lab?.destroySync();
+    } catch {
+      // Going down anyway; the lab's own exit hook tries again.
+    }
+    try {
+      save();
+      process.stderr.write(`bench: stopped (${why}); partial results in ${files.join(', ')}; lab removed\n`);
+    } catch (err) {
+      process.stderr.write(`bench: stopped (${why}); could not write results: ${String(err)}\n`);
+    }
+    process.exit(status);
+  };
+  for (const [sig, status] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    process.on(sig, () => abort(sig, status));
+  }
+  const watchdog = setTimeout(() => abort('watchdog: twice the estimated time', 1), 2 * estimate * 1000);
+  watchdog.unref();
+
+  let failed = false;
+  try {
+    await runSuite(config, results, { log, onLab: (bl) => (lab = bl) });
+  } catch (err) {
+    failed = true;
+    const e = describeError(err);
+    results.errors.push({ where: 'run', ...e });
+    log(`run FAILED: ${e.code} ${e.message}`);
+  }
+  clearTimeout(watchdog);
+  save();
+  process.stdout.write(renderMarkdown(results) + '\n');
+  log(`wrote ${files.join(', ')}`);
+  process.exit(failed ? 1 : 0);
+}
+
+void main();

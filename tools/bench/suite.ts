@@ -1,0 +1,152 @@
+/**
+ * Runs a whole benchmark: checks the comparison tools, builds one lab for the
+ * run, measures the generator's maximum, then the matrix payload × fan-out ×
+ * method (the three methods back to back per payload and fan-out, so each
+ * ratio compares trials minutes apart in the same lab), then MCR's design
+ * experiments. Results accumulate in the object the caller passed, so a
+ * signal handler can write whatever was measured so far. A failing cell is
+ * recorded with its error code and the run goes on; the lab is destroyed
+ * however the run ends.
+ */
+import { readFileSync } from 'node:fs';
+import { createBenchLab, type BenchLab } from './bench-lab.js';
+import type { BenchConfig, MethodName } from './config.js';
+import { ensureDependencies } from './deps.js';
+import { describeError } from './errors.js';
+import { runExperiments } from './experiments.js';
+import { runGenerator } from './generator.js';
+import { readCpuTimes } from './host-counters.js';
+import { describeLimit, kpps } from './limits.js';
+import { START, type RunningMethod } from './methods/index.js';
+import type { BenchResults, CellResult } from './results.js';
+import { zeroLossSearch, type SearchResult } from './search.js';
+import { setQuietBudget } from './quiet.js';
+import { sleep, warmUp, type TrialResult } from './trial.js';
+
+export interface SuiteHooks {
+  log(msg: string): void;
+  /** Called once the lab exists, so the caller can tear it down from a signal handler. */
+  onLab(bl: BenchLab | undefined): void;
+}
+
+export async function runSuite(config: BenchConfig, results: BenchResults, hooks: SuiteHooks): Promise<void> {
+  const { log } = hooks;
+  setQuietBudget(config.quietBudgetSec * 1000);
+  Object.assign(results.versions, await ensureDependencies(config.methods, log));
+  results.host.backgroundUtil = await backgroundUtil();
+  const maxFanout = Math.max(...config.fanouts, config.experiments?.fanout ?? 1);
+  log(`building the lab (relay with ${maxFanout} outputs${config.sinkRps ? '' : ', sinks NOT steered to core 0'})`);
+  const bl = await createBenchLab(maxFanout, { sinkRps: config.sinkRps });
+  hooks.onLab(bl);
+  try {
+    for (const payload of config.payloads) {
+      const report = await runGenerator(bl, { rate: 0, size: payload, durationSec: config.trialSec });
+      results.generatorMax.push({ payload, pps: report.pps, report });
+      log(`generator maximum at ${payload} B: ${kpps(report.pps)}`);
+      await sleep(300);
+    }
+    for (const payload of config.payloads) {
+      for (const fanout of config.fanouts) {
+        for (const method of config.methods) {
+          results.cells.push(await runCell(bl, config, results, { method, payload, fanout }, log));
+        }
+      }
+    }
+    await experiments(bl, config, results, log);
+  } finally {
+    await bl.destroy();
+    hooks.onLab(undefined);
+  }
+}
+
+async function runCell(
+  bl: BenchLab,
+  config: BenchConfig,
+  results: BenchResults,
+  cell: { method: MethodName; payload: number; fanout: number },
+  log: (msg: string) => void,
+): Promise<CellResult> {
+  const out: CellResult = { ...cell };
+  const name = `${cell.method} ${cell.payload} B ×${cell.fanout}`;
+  let running: RunningMethod | undefined;
+  try {
+    running = await START[cell.method](bl, { fanout: cell.fanout });
+    out.commands = running.commands;
+    await warmUp(bl, cell.fanout, cell.payload);
+    out.search = await zeroLossSearch(bl, running, cell, config, (t, note) => log(`${name} ${note}: ${trialLine(t)}`));
+    out.limit = describeLimit(out.search, config.sinkRps);
+    log(`${name}: zero-loss ${summary(out.search)}; limit: ${out.limit}`);
+  } catch (err) {
+    out.error = describeError(err);
+    results.errors.push({ where: name, ...out.error });
+    log(`${name}: FAILED ${out.error.code} ${out.error.message}`);
+  } finally {
+    if (running !== undefined) {
+      try {
+        await running.stop();
+      } catch (err) {
+        results.errors.push({ where: `${name} stop`, ...describeError(err) });
+      }
+    }
+  }
+  return out;
+}
+
+async function experiments(bl: BenchLab, config: BenchConfig, results: BenchResults, log: (msg: string) => void): Promise<void> {
+  const e = config.experiments;
+  if (e === undefined || !config.methods.includes('mcr')) return;
+  try {
+    // The experiments' rate comes from MCR's zero-loss figure in the same cell; measure it if the matrix did not.
+    let basis = results.cells.find((c) => c.method === 'mcr' && c.payload === e.payload && c.fanout === e.fanout)?.search;
+    if (basis === undefined) {
+      const cell = await runCell(bl, config, results, { method: 'mcr', payload: e.payload, fanout: e.fanout }, log);
+      results.cells.push(cell);
+      basis = cell.search;
+    }
+    const zeroLoss = basis?.zeroLossPps ?? 0;
+    const genMax = results.generatorMax.find((g) => g.payload === e.payload)?.pps ?? 100_000;
+    const rate = Math.round(0.9 * (zeroLoss > 0 ? zeroLoss : 0.1 * genMax));
+    const why = zeroLoss > 0
+      ? `90 % of MCR's zero-loss ${basis?.generatorLimited ? '(generator-limited) ' : ''}rate ${kpps(zeroLoss)}`
+      : "9 % of the generator's maximum (MCR had no zero-loss rate)";
+    log(`experiments at ${kpps(rate)} (${why})`);
+    results.experiments = await runExperiments(bl, config, rate, why, (msg) => log(`experiment ${msg}`));
+  } catch (err) {
+    results.experimentsError = describeError(err);
+    log(`experiments FAILED ${results.experimentsError.code} ${results.experimentsError.message}`);
+  }
+}
+
+/** Busy fraction of each core over one second with nothing of ours running. */
+async function backgroundUtil(): Promise<number[]> {
+  const a = readCpuTimes();
+  await sleep(1000);
+  const b = readCpuTimes();
+  return b.map((t, i) => {
+    const busy = t.busySec - (a[i]?.busySec ?? 0);
+    const idle = t.idleSec - (a[i]?.idleSec ?? 0);
+    return busy + idle > 0 ? busy / (busy + idle) : 0;
+  });
+}
+
+function trialLine(t: TrialResult): string {
+  const offered = t.rate === 0 ? 'max' : kpps(t.rate);
+  const drops = t.mcr?.kernel_drops ? `, kernel_drops ${t.mcr.kernel_drops}` : '';
+  const backlog = t.backlogDrops.some((d) => d > 0) ? `, backlog drops ${t.backlogDrops.join('/')}` : '';
+  const other = t.interferenceSec > 0.02 * t.windowSec ? `, others on core1 ${((100 * t.interferenceSec) / t.windowSec).toFixed(0)} %` : '';
+  return `offered ${offered}, sent ${kpps(t.gen.pps)} → loss ${(t.loss * 100).toFixed(3)} % ${t.pass ? 'PASS' : 'fail'} ` +
+    `(core1 ${(t.relayCoreUtil * 100).toFixed(0)} %${other}, core0 ${(t.otherCoreUtil * 100).toFixed(0)} %${drops}${backlog})`;
+}
+
+function summary(s: SearchResult): string {
+  if (s.zeroLossPps === 0) return `none (fails at ${kpps(s.failedBelowPps ?? 0)})`;
+  return `${s.generatorLimited ? '≥ ' : ''}${kpps(s.zeroLossPps)}${s.generatorLimited ? ' (generator-limited)' : ''}${s.verified ? '' : ' (unverified)'}`;
+}
+
+export function loadavg(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * One trial: offer one rate for D seconds through a running method and
+ * measure what arrived and what it cost. Also the warm-up that proves a
+ * freshly started method forwards before any trial counts.
+ *
+ * Loss = 1 − received / (sent × N): `sent` from mcrgen (packets that really
+ * left), `received` the sum of the N sink interfaces' rx_packets deltas.
+ * "Forwarded input datagrams" = received / N. CPU cost is the method's time
+ * on the relay core: core 1's irq + softirq time from /proc/stat (the
+ * receive path RPS sends there, and for the kernel the whole forwarding
+ * path) plus the CPU time of the method's own processes, per million input
+ * datagrams forwarded and per million egress packets. Core 1's total busy
+ * time is kept too, and the difference (other processes, steal) is reported
+ * as interference: the host may be shared. Diagnostics that say where a loss
+ * happened ride along: per-core backlog drops, the relay namespace's IP/UDP
+ * counters, and MCR's own loop counters.
+ */
+import { readSinkRx, snapshot, type BenchLab, type LabSnapshot } from './bench-lab.js';
+import { LOSS_THRESHOLD, OTHER_CPU, RELAY_CPU, type MethodName } from './config.js';
+import { BenchError } from './errors.js';
+import { runGenerator, type GenReport } from './generator.js';
+import { readProcessCpuSec } from './host-counters.js';
+import type { RunningMethod } from './methods/index.js';
+import { waitForQuiet } from './quiet.js';
+
+/** At least this long after the generator stops: MCR reads PACKET_STATISTICS every 100 ms. */
+const SETTLE_MIN_MS = 250;
+/** RFC 2544 §23 waits 2 s for residual frames; a method still delivering after that has lost them. */
+const SETTLE_MAX_MS = 2000;
+const SETTLE_POLL_MS = 100;
+
+export interface TrialSpec {
+  method: MethodName;
+  payload: number;
+  fanout: number;
+  /** Offered packets per second; 0 = the generator's maximum. */
+  rate: number;
+  durationSec: number;
+  /** Why this trial ran: "max", "bisect", "verify", "experiment", ... */
+  purpose: string;
+}
+
+export interface TrialResult extends TrialSpec {
+  gen: GenReport;
+  /** Egress packets counted at the sinks, in total and per sink. */
+  received: number;
+  receivedPerSink: number[];
+  /** sent × fanout. */
+  expected: number;
+  /** 1 − received/expected, floored at 0 (stray packets can push it below). */
+  loss: number;
+  pass: boolean;
+  /** The generator reached < 97 % of the offered rate: the trial tested a lower rate than asked. */
+  generatorShort: boolean;
+  windowSec: number;
+  /** Everything core 1 did (user, system, irq, softirq, steal), seconds. */
+  relayCoreBusySec: number;
+  relayCoreUtil: number;
+  otherCoreUtil: number;
+  /** CPU time of the method's own processes (0 for the kernel's: it has none doing the work). */
+  methodProcessCpuSec: number;
+  /**
+   * The method's cost on core 1: irq + softirq time there (its receive path,
+   * and for the kernel all of its forwarding) plus its processes' CPU time.
+   * Unlike relayCoreBusySec it leaves out other processes that ran on core 1.
+   */
+  methodCoreSec: number;
+  /** Core-1 time not the method's: other processes' CPU time and hypervisor steal. */
+  interferenceSec: number;
+  /** methodCoreSec per million input datagrams forwarded (received / N). */
+  cpuSecPerMInput: number | null;
+  /** methodCoreSec per million egress packets received. */
+  cpuSecPerMEgress: number | null;
+  /** Input backlog drops per core during the trial (softnet_stat). */
+  backlogDrops: number[];
+  /** Non-zero deltas of the relay namespace's /proc/net/snmp. */
+  snmp: Record<string, number>;
+  /** How long the trial waited for a quiet host first (quiet.ts), and how busy cores 0 and 1 were then. */
+  quietWaitMs?: number;
+  busyBefore?: [number, number];
+  /** A later repeat replaces this trial (it failed while other load disturbed the relay core). */
+  superseded?: boolean;
+  /** How long the sinks took to go quiet after the generator stopped (capped at 2 s). */
+  settleMs?: number;
+  /** MCR only: non-zero deltas of the loop counters. */
+  mcr?: Record<string, number>;
+  /** MCR only: io_uring_enter calls (submit_calls) per input datagram and per egress packet. */
+  syscallsPerInput?: number;
+  syscallsPerEgress?: number;
+}
+
+export async function runTrial(bl: BenchLab, running: RunningMethod, spec: TrialSpec): Promise<TrialResult> {
+  const quiet = await waitForQuiet();
+  const mcrBefore = running.counters ? await running.counters() : undefined;
+  const procBefore = processCpu(running);
+  const before = await snapshot(bl, spec.fanout);
+  const gen = await runGenerator(bl, { rate: spec.rate, size: spec.payload, durationSec: spec.durationSec });
+  const settleMs = await settle(bl, spec.fanout);
+  const after = await snapshot(bl, spec.fanout);
+  const procAfter = processCpu(running);
+  const mcrAfter = running.counters ? await running.counters() : undefined;
+  const result = measure(spec, gen, before, after, procAfter - procBefore, mcrBefore, mcrAfter);
+  return { ...result, settleMs, quietWaitMs: quiet.waitedMs, busyBefore: quiet.busy };
+}
+
+/**
+ * Waits until the sinks stop receiving (no change over one poll), at least
+ * SETTLE_MIN_MS and at most SETTLE_MAX_MS, so packets a method queued late
+ * in the trial still count; returns how long that took.
+ */
+async function settle(bl: BenchLab, fanout: number): Promise<number> {
+  const start = Date.now();
+  await sleep(SETTLE_MIN_MS);
+  let last = sum(await readSinkRx(bl, fanout));
+  while (Date.now() - start < SETTLE_MAX_MS) {
+    await sleep(SETTLE_POLL_MS);
+    const now = sum(await readSinkRx(bl, fanout));
+    if (now === last) break;
+    last = now;
+  }
+  return Date.now() - start;
+}
+
+function sum(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
+
+function measure(
+  spec: TrialSpec,
+  gen: GenReport,
+  before: LabSnapshot,
+  after: LabSnapshot,
+  methodProcessCpuSec: number,
+  mcrBefore: Record<string, number> | undefined,
+  mcrAfter: Record<string, number> | undefined,
+): TrialResult {
+  const receivedPerSink = after.sinkRx.map((v, i) => v - (before.sinkRx[i] ?? 0));
+  const received = receivedPerSink.reduce((a, b) => a + b, 0);
+  const expected = gen.sent * spec.fanout;
+  const loss = expected > 0 ? Math.max(0, 1 - received / expected) : 1;
+  const windowSec = Number(after.atNs - before.atNs) / 1e9;
+  const busy = (cpu: number): number => (after.cpu[cpu]?.busySec ?? 0) - (before.cpu[cpu]?.busySec ?? 0);
+  const relayCoreBusySec = busy(RELAY_CPU);
+  const core = (k: 'taskSec' | 'irqSec' | 'stealSec'): number => (after.cpu[RELAY_CPU]?.[k] ?? 0) - (before.cpu[RELAY_CPU]?.[k] ?? 0);
+  // Tick-sampled counters: process time can exceed core task time by a tick or two.
+  const methodCoreSec = core('irqSec') + Math.min(methodProcessCpuSec, core('taskSec'));
+  const interferenceSec = Math.max(0, core('taskSec') - methodProcessCpuSec) + core('stealSec');
+  const forwardedInput = received / spec.fanout;
+  const result: TrialResult = {
+    ...spec,
+    gen,
+    received,
+    receivedPerSink,
+    expected,
+    loss,
+    pass: gen.sent > 0 && gen.errors === 0 && loss <= LOSS_THRESHOLD,
+    generatorShort: spec.rate > 0 && gen.pps < 0.97 * spec.rate,
+    windowSec,
+    relayCoreBusySec,
+    relayCoreUtil: relayCoreBusySec / windowSec,
+    otherCoreUtil: busy(OTHER_CPU) / windowSec,
+    methodProcessCpuSec,
+    methodCoreSec,
+    interferenceSec,
+    cpuSecPerMInput: forwardedInput > 0 ? (methodCoreSec / forwardedInput) * 1e6 : null,
+    cpuSecPerMEgress: received > 0 ? (methodCoreSec / received) * 1e6 : null,
+    backlogDrops: after.softnet.map((row, cpu) => row.dropped - (before.softnet[cpu]?.dropped ?? 0)),
+    snmp: deltas(before.snmp, after.snmp),
+  };
+  if (mcrBefore !== undefined && mcrAfter !== undefined) {
+    result.mcr = deltas(mcrBefore, mcrAfter);
+    const submits = result.mcr.submit_calls ?? 0;
+    if (forwardedInput > 0) result.syscallsPerInput = submits / forwardedInput;
+    if (received > 0) result.syscallsPerEgress = submits / received;
+  }
+  return result;
+}
+
+/**
+ * Sends a short burst at a low rate until every one of the N sinks has
+ * seen all of it (a few tries, bounded): the method is joined, routed and
+ * forwarding before any trial counts.
+ */
+export async function warmUp(bl: BenchLab, fanout: number, payload: number): Promise<void> {
+  const count = 300;
+  let lastSeen: number[] = [];
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const before = await snapshot(bl, fanout);
+    const gen = await runGenerator(bl, { rate: 3000, size: payload, count });
+    await settle(bl, fanout);
+    const after = await snapshot(bl, fanout);
+    lastSeen = after.sinkRx.map((v, i) => v - (before.sinkRx[i] ?? 0));
+    if (gen.sent === count && lastSeen.every((n) => n >= count)) return;
+    await sleep(200);
+  }
+  throw new BenchError('ERR_BENCH_NOT_FORWARDING', `warm-up: ${count} packets sent, sinks saw ${lastSeen.join(', ')}`);
+}
+
+/** Other load on the relay core above this share of the window: a failure then gets one repeat. */
+const DISTURBED_SHARE = 0.1;
+
+export function disturbed(t: TrialResult): boolean {
+  return t.interferenceSec > DISTURBED_SHARE * t.windowSec;
+}
+
+function processCpu(running: RunningMethod): number {
+  return running.pids.reduce((sum, pid) => sum + readProcessCpuSec(pid), 0);
+}
+
+function deltas(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) {
+    const d = v - (before[k] ?? 0);
+    if (typeof v === 'number' && d !== 0) out[k] = d;
+  }
+  return out;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

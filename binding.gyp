@@ -21,6 +21,7 @@
         "native/core/packet_socket.cc",
         "native/core/log_ring.cc",
         "native/core/relay_loop.cc",
+        "native/core/send_batch.cc",
         "native/core/fd_channel.cc",
         "native/core/process_control.cc",
         "native/addon/addon.cc",
@@ -55,6 +56,8 @@
         "native/tests/frame_parser_test.cc",
         "native/tests/rule_table_test.cc",
         "native/tests/buffer_pool_test.cc",
+        "native/tests/send_batch_test.cc",
+        "native/core/send_batch.cc",
         "native/core/frame_parser.cc",
         "native/core/rule_table.cc",
         "native/core/buffer_pool.cc"

@@ -49,6 +49,8 @@ export interface LoopOptions {
   /** Idle non-blocking loop turns before the loop sleeps in io_uring_enter; 0 = always sleep. */
   spinTurns?: number;
   deferTaskrun?: boolean;
+  /** Batch a flow's waiting datagrams into UDP_SEGMENT sends (ring ingress only); default true. */
+  udpGso?: boolean;
   ruleSlots?: number;
   outputSlots?: number;
 }

@@ -31,6 +31,7 @@ interface CliOptions {
   maxInflight?: number;
   spinTurns?: number;
   deferTaskrun: boolean;
+  udpGso: boolean;
   ingress?: IngressMode;
   stdinCommands?: boolean;
   logLevel: LevelWithSilent;
@@ -64,6 +65,7 @@ function parseArgs(argv: string[]): CliOptions {
     .addOption(new Option('--ingress <mode>', 'ring (TPACKET_V2 mmap ring) or multishot (recv into provided buffers)').choices(['ring', 'multishot']))
     .option('--spin-turns <n>', 'idle non-blocking loop turns before sleeping (0 = always sleep)', intArg(0, 1 << 20))
     .option('--no-defer-taskrun', 'do not ask for IORING_SETUP_DEFER_TASKRUN')
+    .option('--no-udp-gso', "send every datagram on its own instead of batching a flow's waiting datagrams with UDP_SEGMENT")
     .option('--stdin-commands', 'read JSON rule commands from stdin, one per line')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .exitOverride()
@@ -119,7 +121,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(opts.logLevel, { inputInterface: opts.inputInterface });
-  const tuning: RelayTuning = { deferTaskrun: opts.deferTaskrun };
+  const tuning: RelayTuning = { deferTaskrun: opts.deferTaskrun, udpGso: opts.udpGso };
   if (opts.ringDepth !== undefined) tuning.ringDepth = opts.ringDepth;
   if (opts.batch !== undefined) tuning.batch = opts.batch;
   if (opts.bufferCount !== undefined) tuning.bufferCount = opts.bufferCount;

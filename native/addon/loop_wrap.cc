@@ -51,6 +51,8 @@ LoopWrap::LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(
   }
   Napi::Value defer = opts.Get("deferTaskrun");
   if (defer.IsBoolean()) options_.defer_taskrun = defer.As<Napi::Boolean>().Value();
+  Napi::Value gso = opts.Get("udpGso");
+  if (gso.IsBoolean()) options_.udp_gso = gso.As<Napi::Boolean>().Value();
   if ((options_.buffer_count & (options_.buffer_count - 1)) != 0)
     throw coded_error(env, "ERR_MCR_INVALID_ARG", "bufferCount must be a power of two");
   const uint32_t rule_slots = option(opts, "ruleSlots", 1024, 1, 1 << 20);

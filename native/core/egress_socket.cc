@@ -84,6 +84,11 @@ SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out) {
   const int off = 0;
   if (::setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &off, sizeof(off)) != 0)
     return fail("setsockopt", "IP_MULTICAST_LOOP");
+  // Without IP_RECVERR, UDP hides a full device queue: udp_send_skb turns
+  // the qdisc's drop (ENOBUFS) into success and only SndbufErrors counts it.
+  // With it the send completes with -ENOBUFS and the output counts the drop.
+  const int on = 1;
+  if (::setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof(on)) != 0) return fail("setsockopt", "IP_RECVERR");
   // SO_SNDBUFFORCE passes net.core.wmem_max with CAP_NET_ADMIN; without it
   // fall back to the capped SO_SNDBUF rather than failing the rule.
   int sndbuf = kEgressSendBuffer;

@@ -23,6 +23,19 @@ namespace {
 
 constexpr uint16_t kBufferGroup = 7;
 constexpr uint32_t kReturnPublishBatch = 32;
+// About 1.2 MB of batch records per loop; enough for every datagram of a
+// 16k-slot ring to be in flight in full batches.
+constexpr uint32_t kMaxBatchRecords = 1024;
+// Flows with an open batch in one scan; more are flushed early (no malloc).
+constexpr uint32_t kMaxOpenRules = 256;
+
+uint32_t cq_entries_for(uint32_t ring_depth, uint32_t max_inflight) {
+  uint32_t want = ring_depth * 4;
+  if (want < max_inflight + ring_depth) want = max_inflight + ring_depth;
+  uint32_t pow2 = 1;
+  while (pow2 < want) pow2 <<= 1;
+  return pow2;
+}
 
 }  // namespace
 
@@ -45,7 +58,9 @@ RelayLoop::~RelayLoop() {
 int RelayLoop::setup(const char** failed_step) {
   io_uring_params params{};
   params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
-  params.cq_entries = opts_.ring_depth * 4;
+  // Room for a completion of every send we allow in flight, plus the ring's
+  // worth of other ops: an overflowing CQ is slow and ends multishot ops.
+  params.cq_entries = cq_entries_for(opts_.ring_depth, opts_.max_inflight_sends);
   int rc = -EINVAL;
   if (opts_.defer_taskrun) {
     // DEFER_TASKRUN (Linux 6.1) runs completion work only when we ask for
@@ -86,6 +101,14 @@ int RelayLoop::setup(const char** failed_step) {
       return rc;
     }
   }
+  if (opts_.udp_gso && opts_.ingress == Ingress::ring) {
+    // Batches of two or more datagrams: half the ring in flight as batches
+    // is the most there can be; beyond kMaxBatchRecords datagrams go one by one.
+    const uint32_t records = packet_ring_.count() / 2 < kMaxBatchRecords ? packet_ring_.count() / 2 : kMaxBatchRecords;
+    batches_.init(records);
+    open_rules_.reserve(kMaxOpenRules);
+    batching_ = true;
+  }
   timer_interval_.tv_sec = opts_.stats_interval_ms / 1000;
   timer_interval_.tv_nsec = static_cast<long long>(opts_.stats_interval_ms % 1000) * 1000000;
   return 0;
@@ -106,6 +129,10 @@ void RelayLoop::flush_batch_if_full() {
   io_uring_submit(&ring_);
   CounterBlock::bump(counters_->loop(submit_calls));
   unsubmitted_ = 0;
+  // UDP sends mostly complete inside the submit: reap them now, not after
+  // the whole ring lap, so in-flight counts what the kernel really holds and
+  // back-pressure engages only when sends truly back up.
+  reap(ReapMode::mid_scan);
 }
 
 void RelayLoop::arm_recv() {
@@ -169,23 +196,11 @@ int RelayLoop::run() {
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return rc;
     CounterBlock::bump(counters_->loop(loop_iterations));
 
-    unsigned head;
-    unsigned seen = 0;
-    io_uring_cqe* cqe;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
-      switch (op_of(cqe->user_data)) {
-        case Op::recv: on_recv(cqe); break;
-        case Op::send: on_send(cqe); break;
-        case Op::command: on_commands(); break;
-        case Op::timer: on_timer(); break;
-        case Op::cancel: break;
-      }
-      ++seen;
-    }
-    io_uring_cq_advance(&ring_, seen);
+    const unsigned seen = reap(ReapMode::top);
     if (opts_.ingress == Ingress::multishot) provided_.publish();
     // The ring is shared memory: new frames are visible without a CQE.
     if (opts_.ingress == Ingress::ring && recv_armed_) scan_ring();
+    run_deferred();
     const bool worked = seen > 0 || counters_->loop(frames).load(std::memory_order_relaxed) != frames_before;
     idle_turns = worked ? 0 : idle_turns + 1;
     update_backpressure();
@@ -194,6 +209,47 @@ int RelayLoop::run() {
   }
   limiter_.flush();  // suppressed error counts since the last tick
   return 0;
+}
+
+unsigned RelayLoop::reap(ReapMode mode) {
+  // Not re-entrant: a multishot receive handles frames inside the top-level
+  // reap, and their flushes must not advance the CQ under it.
+  if (reaping_) return 0;
+  reaping_ = true;
+  unsigned head;
+  unsigned seen = 0;
+  io_uring_cqe* cqe;
+  io_uring_for_each_cqe(&ring_, head, cqe) {
+    switch (op_of(cqe->user_data)) {
+      case Op::recv: on_recv(cqe); break;
+      case Op::send: on_send(cqe); break;
+      case Op::send_batch: on_send_batch(cqe); break;
+      // Mid-scan, on_frame is iterating a rule's outputs: a command could
+      // free that rule, so commands and the timer wait for the scan's end.
+      case Op::command:
+        if (mode == ReapMode::top) on_commands(); else commands_ready_ = true;
+        break;
+      case Op::timer:
+        if (mode == ReapMode::top) on_timer(); else timer_fired_ = true;
+        break;
+      case Op::cancel: break;
+    }
+    ++seen;
+  }
+  io_uring_cq_advance(&ring_, seen);
+  reaping_ = false;
+  return seen;
+}
+
+void RelayLoop::run_deferred() {
+  if (commands_ready_) {
+    commands_ready_ = false;
+    on_commands();
+  }
+  if (timer_fired_) {
+    timer_fired_ = false;
+    on_timer();
+  }
 }
 
 bool RelayLoop::drained() const {
@@ -246,10 +302,9 @@ void RelayLoop::on_recv(const io_uring_cqe* cqe) {
     }
     return;
   }
-  if (opts_.ingress == Ingress::ring) {
-    scan_ring();
-    return;
-  }
+  // Ring ingress: the poll only says "frames are there"; run() scans the ring
+  // after reaping, outside any reap.
+  if (opts_.ingress == Ingress::ring) return;
   if ((cqe->flags & IORING_CQE_F_BUFFER) == 0) return;
   const auto bid = static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
   const auto len = static_cast<uint32_t>(cqe->res);
@@ -257,6 +312,13 @@ void RelayLoop::on_recv(const io_uring_cqe* cqe) {
 }
 
 void RelayLoop::scan_ring() {
+  scan_ring_lap();
+  // Batches never wait past the scan that filled them: no added latency
+  // beyond the time to read what was already waiting.
+  flush_open_batches();
+}
+
+void RelayLoop::scan_ring_lap() {
   // Bounded to one lap so completions are reaped between laps.
   for (uint32_t n = 0; n < packet_ring_.count() && !paused_ && !stopping_; ++n) {
     const uint32_t i = ring_next_;
@@ -294,19 +356,86 @@ void RelayLoop::on_frame(uint16_t bid, const uint8_t* data, uint32_t captured, u
   CounterBlock::bump(counters_->loop(matched));
   CounterBlock::bump(counters_->rule(rule->slot, RuleCounter::packets));
   CounterBlock::bump(counters_->rule(rule->slot, RuleCounter::bytes), dgram.payload_len);
+  // One reference per output, whether the frame goes out alone or in a batch.
   pool_.hold(bid, static_cast<uint32_t>(rule->outputs.size()));
+  CounterBlock::bump(counters_->loop(sends_queued), rule->outputs.size());
+  if (batching_) {
+    batch_frame(rule, bid, dgram.payload, dgram.payload_len);
+  } else {
+    send_each(*rule, bid, dgram.payload, dgram.payload_len);
+  }
+}
+
+void RelayLoop::send_each(const Rule& rule, uint16_t bid, const uint8_t* payload, uint32_t len) {
+  for (const auto& out : rule.outputs) send_one(out.get(), bid, payload, len);
+}
+
+void RelayLoop::send_one(Output* out, uint16_t bid, const uint8_t* payload, uint32_t len) {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_send(sqe, out->fd, payload, len, 0);
+  if (!out->connected) {
+    io_uring_prep_send_set_addr(sqe, reinterpret_cast<const sockaddr*>(&out->dest), sizeof(out->dest));
+  }
+  sqe->user_data = tag(Op::send, (uint64_t{bid} << 32) | out->slot);
+  ++out->inflight;
+  ++inflight_sends_;
+  flush_batch_if_full();
+}
+
+bool RelayLoop::rule_can_batch(const Rule& rule) {
+  // Outputs share the batch's msghdr, which carries no address: connected only.
+  for (const auto& out : rule.outputs) {
+    if (!out->connected || !out->gso_ok) return false;
+  }
+  return true;
+}
+
+void RelayLoop::batch_frame(const Rule* rule, uint16_t bid, const uint8_t* payload, uint32_t len) {
+  if (rule->open_batch != kNoBatch && !batches_.at(rule->open_batch).accepts(len)) flush_batch(rule);
+  if (rule->open_batch == kNoBatch) {
+    uint32_t index = kNoBatch;
+    if (open_rules_.size() < kMaxOpenRules && rule_can_batch(*rule)) index = batches_.acquire(static_cast<uint16_t>(len));
+    if (index == kNoBatch) {
+      send_each(*rule, bid, payload, len);
+      return;
+    }
+    rule->open_batch = index;
+    open_rules_.push_back(rule);
+  }
+  SendBatch& b = batches_.at(rule->open_batch);
+  b.add(bid, payload, len);
+  if (b.count == SendBatch::kMaxSegments || b.closed) flush_batch(rule);
+}
+
+void RelayLoop::flush_batch(const Rule* rule) {
+  const uint32_t index = rule->open_batch;
+  rule->open_batch = kNoBatch;
+  SendBatch& b = batches_.at(index);
+  if (b.count == 1) {
+    // Nothing to amortise: a plain SEND is cheaper than a one-segment SENDMSG.
+    send_each(*rule, b.bids[0], static_cast<const uint8_t*>(b.iov[0].iov_base), static_cast<uint32_t>(b.iov[0].iov_len));
+    batches_.release(index);
+    return;
+  }
+  b.seal();
+  b.refs = static_cast<uint32_t>(rule->outputs.size());
+  CounterBlock::bump(counters_->loop(gso_batches));
+  CounterBlock::bump(counters_->loop(gso_datagrams), b.count);
   for (const auto& out : rule->outputs) {
     io_uring_sqe* sqe = next_sqe();
-    io_uring_prep_send(sqe, out->fd, dgram.payload, dgram.payload_len, 0);
-    if (!out->connected) {
-      io_uring_prep_send_set_addr(sqe, reinterpret_cast<const sockaddr*>(&out->dest), sizeof(out->dest));
-    }
-    sqe->user_data = tag(Op::send, (uint64_t{bid} << 32) | out->slot);
+    io_uring_prep_sendmsg(sqe, out->fd, &b.msg, 0);
+    sqe->user_data = tag(Op::send_batch, (uint64_t{index} << 32) | out->slot);
     ++out->inflight;
     ++inflight_sends_;
     flush_batch_if_full();
   }
-  CounterBlock::bump(counters_->loop(sends_queued), rule->outputs.size());
+}
+
+void RelayLoop::flush_open_batches() {
+  for (const Rule* rule : open_rules_) {
+    if (rule->open_batch != kNoBatch) flush_batch(rule);
+  }
+  open_rules_.clear();
 }
 
 void RelayLoop::on_send(const io_uring_cqe* cqe) {
@@ -321,13 +450,52 @@ void RelayLoop::on_send(const io_uring_cqe* cqe) {
     CounterBlock::bump(counters_->loop(sent));
     CounterBlock::bump(counters_->loop(sent_bytes), static_cast<uint64_t>(cqe->res));
   } else {
-    count_send_error(out, -cqe->res);
+    count_send_error(out, -cqe->res, 1);
   }
   if (out->retired && out->inflight == 0) destroy_retired(out);
   if (pool_.release(bid)) give_back(bid);
 }
 
-void RelayLoop::count_send_error(Output* out, int err) {
+void RelayLoop::on_send_batch(const io_uring_cqe* cqe) {
+  const uint32_t slot = static_cast<uint32_t>(cqe->user_data & 0xffffffffu);
+  const uint32_t index = static_cast<uint32_t>((cqe->user_data >> 32) & 0xffffffu);
+  Output* out = output_by_slot_[slot];
+  SendBatch& b = batches_.at(index);
+  --out->inflight;
+  --inflight_sends_;
+  if (cqe->res >= 0) {
+    CounterBlock::bump(counters_->output(slot, OutputCounter::packets), b.count);
+    CounterBlock::bump(counters_->output(slot, OutputCounter::bytes), static_cast<uint64_t>(cqe->res));
+    CounterBlock::bump(counters_->loop(sent), b.count);
+    CounterBlock::bump(counters_->loop(sent_bytes), static_cast<uint64_t>(cqe->res));
+  } else if ((cqe->res == -EMSGSIZE || cqe->res == -EIO || cqe->res == -EINVAL) && !out->retired) {
+    // The output cannot take UDP_SEGMENT: EMSGSIZE when a datagram is larger
+    // than its MTU (a single send would be fragmented instead), EIO on older
+    // kernels when its device has no checksum offload. It sends one by one
+    // from now on, starting with these datagrams, whose references pass to
+    // the new sends. Batches already in flight come back refused too and
+    // are re-sent the same way.
+    if (out->gso_ok) {
+      out->gso_ok = false;
+      CounterBlock::bump(counters_->loop(gso_fallbacks));
+      limiter_.report(out->slot, -cqe->res, errno_name(-cqe->res), "UDP_SEGMENT refused on output; sending datagram by datagram");
+    }
+    for (uint16_t i = 0; i < b.count; ++i) {
+      send_one(out, b.bids[i], static_cast<const uint8_t*>(b.iov[i].iov_base), static_cast<uint32_t>(b.iov[i].iov_len));
+    }
+    if (--b.refs == 0) batches_.release(index);
+    return;
+  } else {
+    count_send_error(out, -cqe->res, b.count);
+  }
+  if (out->retired && out->inflight == 0) destroy_retired(out);
+  for (uint16_t i = 0; i < b.count; ++i) {
+    if (pool_.release(b.bids[i])) give_back(b.bids[i]);
+  }
+  if (--b.refs == 0) batches_.release(index);
+}
+
+void RelayLoop::count_send_error(Output* out, int err, uint32_t datagrams) {
   OutputCounter column = OutputCounter::err_other;
   switch (err) {
     case EAGAIN: column = OutputCounter::err_eagain; break;
@@ -340,10 +508,10 @@ void RelayLoop::count_send_error(Output* out, int err) {
     case EMSGSIZE: column = OutputCounter::err_emsgsize; break;
     default: break;
   }
-  CounterBlock::bump(counters_->output(out->slot, OutputCounter::errors));
-  CounterBlock::bump(counters_->output(out->slot, column));
+  CounterBlock::bump(counters_->output(out->slot, OutputCounter::errors), datagrams);
+  CounterBlock::bump(counters_->output(out->slot, column), datagrams);
   CounterBlock::set(counters_->output(out->slot, OutputCounter::last_errno), static_cast<uint64_t>(err));
-  CounterBlock::bump(counters_->loop(send_errors));
+  CounterBlock::bump(counters_->loop(send_errors), datagrams);
   if (!limiter_.report(out->slot, err, errno_name(err), "send failed on output")) {
     CounterBlock::bump(counters_->loop(logs_dropped));
   }

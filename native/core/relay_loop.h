@@ -19,6 +19,7 @@
 #include "core/packet_ring.h"
 #include "core/provided_buffer_ring.h"
 #include "core/rule_table.h"
+#include "core/send_batch.h"
 
 namespace mcr {
 
@@ -40,6 +41,7 @@ struct LoopOptions {
   uint32_t stats_interval_ms = 100;
   uint32_t spin_turns = 0;             // idle non-blocking turns before sleeping; 0 = always sleep (no measured gain yet)
   bool defer_taskrun = true;           // SINGLE_ISSUER|DEFER_TASKRUN when the kernel has them
+  bool udp_gso = true;                 // batch waiting datagrams of a flow into UDP_SEGMENT sends (ring ingress)
 };
 
 // What setup settled on, for logs and docs.
@@ -64,11 +66,17 @@ class RelayLoop {
   const LoopInfo& info() const { return info_; }
 
  private:
-  enum class Op : uint8_t { recv = 1, send = 2, command = 3, timer = 4, cancel = 5 };
+  enum class Op : uint8_t { recv = 1, send = 2, command = 3, timer = 4, cancel = 5, send_batch = 6 };
   static uint64_t tag(Op op, uint64_t extra = 0) { return (uint64_t{static_cast<uint8_t>(op)} << 56) | extra; }
   static Op op_of(uint64_t user_data) { return static_cast<Op>(user_data >> 56); }
 
+  // top: the loop's own reap. mid_scan: from a flush inside on_frame, where
+  // commands and the timer must wait (they may change the rule being sent).
+  enum class ReapMode : uint8_t { top, mid_scan };
+
   io_uring_sqe* next_sqe();
+  unsigned reap(ReapMode mode);
+  void run_deferred();
   void flush_batch_if_full();
   void arm_recv();
   void arm_command_read();
@@ -77,11 +85,19 @@ class RelayLoop {
 
   void on_recv(const io_uring_cqe* cqe);
   void scan_ring();
+  void scan_ring_lap();
   void on_frame(uint16_t bid, const uint8_t* data, uint32_t captured, uint32_t wire_len);
+  void send_each(const Rule& rule, uint16_t bid, const uint8_t* payload, uint32_t len);
+  void send_one(Output* out, uint16_t bid, const uint8_t* payload, uint32_t len);
+  void batch_frame(const Rule* rule, uint16_t bid, const uint8_t* payload, uint32_t len);
+  void flush_batch(const Rule* rule);
+  void flush_open_batches();
+  static bool rule_can_batch(const Rule& rule);
   void on_send(const io_uring_cqe* cqe);
+  void on_send_batch(const io_uring_cqe* cqe);
   void on_commands();
   void on_timer();
-  void count_send_error(Output* out, int err);
+  void count_send_error(Output* out, int err, uint32_t datagrams);
 
   void give_back(uint16_t bid);
   int apply(Command& cmd);
@@ -107,6 +123,9 @@ class RelayLoop {
   PacketRing packet_ring_;
   uint32_t ring_next_ = 0;  // next ring slot the kernel fills
   RuleTable table_;
+  bool batching_ = false;                 // udp_gso with ring ingress
+  SendBatchPool batches_;
+  std::vector<const Rule*> open_rules_;   // rules with an open batch this scan
   std::vector<Output*> output_by_slot_;
   std::vector<std::unique_ptr<Output>> retiring_;
 
@@ -118,6 +137,9 @@ class RelayLoop {
   bool command_armed_ = false;
   bool timer_armed_ = false;
   bool stopping_ = false;
+  bool reaping_ = false;
+  bool commands_ready_ = false;
+  bool timer_fired_ = false;
   uint32_t ticks_ = 0;
   uint32_t returns_since_publish_ = 0;
   uint64_t command_value_ = 0;

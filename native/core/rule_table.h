@@ -23,6 +23,7 @@ struct Output {
   bool connected = false;       // false: pass dest with every send
   uint32_t inflight = 0;
   bool retired = false;
+  bool gso_ok = true;           // false once a UDP_SEGMENT send failed here (no checksum offload, small MTU)
   ~Output();
 };
 
@@ -33,6 +34,10 @@ struct Rule {
   uint16_t dst_port = 0;        // host byte order
   uint32_t src_addr = 0;        // network byte order; 0 = any source
   std::vector<std::unique_ptr<Output>> outputs;
+  // The loop's open send batch for this rule (send_batch.h), or UINT32_MAX.
+  // Mutable: lookups hand out const rules, and this is loop-thread scratch
+  // state, not part of what the rule matches or where it sends.
+  mutable uint32_t open_batch = UINT32_MAX;
 };
 
 class RuleTable {

@@ -1,5 +1,6 @@
 /**
- * Makes sure the comparison methods can run: smcroute (the kernel's own
+ * Makes sure the lab and the comparison methods can run: ethtool (the lab
+ * sets the relay outputs' offloads), smcroute (the kernel's own
  * multicast forwarding needs a daemon to hold the mroute socket and install
  * routes) and socat, both from Debian. A missing one is installed with
  * apt-get (after an `apt-get update` if the first try fails); socat is then
@@ -20,6 +21,8 @@ export interface ToolVersions {
 
 export async function ensureDependencies(methods: readonly MethodName[], log: (msg: string) => void): Promise<ToolVersions> {
   const versions: ToolVersions = {};
+  // The lab turns UDP segmentation offload off on the relay's outputs (bench-lab.ts).
+  await ensureCommand('ethtool', 'ethtool', log);
   if (methods.includes('kernel')) {
     await ensureCommand('smcrouted', 'smcroute', log);
     const v = await execa('smcrouted', ['-v'], { reject: false, timeout: 5000 });

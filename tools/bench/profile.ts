@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench:profile`: where the relay core's time goes. Builds the
+ * benchmark lab (same steering as `npm run bench`), starts one method pinned
+ * to core 1, offers a fixed rate from core 0 and, while it runs, samples
+ * core 1 with `perf record -C 1 -g` (cpu-clock, so it works in VMs without
+ * hardware counters). Prints the top symbols by self time and the packets
+ * that arrived, and writes the report to bench/results/<stamp>-profile-<method>.txt.
+ *
+ * It answers "what is in the way" for issue 4's note: copies (memcpy in the
+ * loop), allocations (malloc in the loop) and how the kernel's share splits
+ * between receive, send and wake-ups. A profile, not a benchmark: perf's
+ * sampling costs a little, so read shares, not rates.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { labUnavailableReason } from '../lab/index.js';
+import { packageRoot } from '../native-tool.js';
+import { createBenchLab, type BenchLab } from './bench-lab.js';
+import { METHODS, OTHER_CPU, RELAY_CPU, type MethodName } from './config.js';
+import { describeError } from './errors.js';
+import { runGenerator } from './generator.js';
+import { START } from './methods/index.js';
+import { fileStamp } from './results.js';
+
+interface ProfileArgs {
+  method: MethodName;
+  rate: number;
+  size: number;
+  fanout: number;
+  seconds: number;
+  sinkRps: boolean;
+  out: string;
+  perfData: string | undefined;
+}
+
+function parseArgs(argv: string[]): ProfileArgs {
+  const int = (min: number, max: number) => (s: string): number => {
+    const n = Number(s);
+    if (!/^\d+$/.test(s) || n < min || n > max) throw new InvalidArgumentError(`expected an integer ${min}..${max}`);
+    return n;
+  };
+  const program = new Command('bench:profile')
+    .description('perf profile of the relay core while one method forwards a fixed rate in the bench lab')
+    .option('--method <name>', `one of ${METHODS.join(', ')}`, 'mcr')
+    .option('--rate <pps>', 'offered input datagrams per second', int(1000, 2_000_000), 60_000)
+    .option('--size <bytes>', 'UDP payload bytes', int(18, 1472), 64)
+    .option('--fanout <n>', 'outputs', int(1, 10), 1)
+    .option('--seconds <s>', 'seconds of traffic (perf samples the middle of it)', int(3, 60), 6)
+    .option('--no-sink-rps', "leave the sinks' receive work on the relay core")
+    .option('--out <dir>', 'where the report goes', join(packageRoot(), 'bench', 'results'))
+    .option('--perf-data <file>', 'keep perf.data there (for perf report -G on a symbol) instead of deleting it')
+    .parse(argv);
+  const o = program.opts<{ method: string; rate: number; size: number; fanout: number; seconds: number; sinkRps: boolean; out: string;
+    perfData?: string }>();
+  if (!(METHODS as readonly string[]).includes(o.method)) {
+    program.error(`error: --method must be one of ${METHODS.join(', ')}`, { exitCode: 2 });
+  }
+  return { ...o, method: o.method as MethodName, perfData: o.perfData };
+}
+
+/** Runs perf on core 1 for `seconds`, then renders the report by symbol. */
+async function perfCore(seconds: number, dataFile: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-C', String(RELAY_CPU), '-g', '-o', dataFile, '--', 'sleep', String(seconds)],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const timer = setTimeout(() => p.kill('SIGKILL'), (seconds + 20) * 1000);
+    p.on('error', reject);
+    p.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`perf record failed (exit ${code}): ${err.trim()} — install it with apt-get install -y linux-perf`));
+    });
+  });
+  const bySymbol = execFileSync('perf', ['report', '-i', dataFile, '--stdio', '--no-children', '--sort', 'comm,sym', '-g', 'none',
+    '--percent-limit', '0.7'], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'ignore'] });
+  return bySymbol.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#')).join('\n');
+}
+
+async function main(): Promise<number> {
+  const a = parseArgs(process.argv);
+  const unavailable = labUnavailableReason();
+  if (unavailable !== undefined) {
+    process.stderr.write(`bench:profile: ${unavailable}\n`);
+    return 2;
+  }
+  // Pin ourselves (and so every helper we spawn) off the relay core.
+  execFileSync('taskset', ['-p', '-c', String(OTHER_CPU), String(process.pid)], { stdio: 'ignore' });
+  mkdirSync(a.out, { recursive: true });
+  const dataFile = a.perfData ?? join(a.out, `.perf-${process.pid}.data`);
+  const removeData = (): void => { if (a.perfData === undefined) rmSync(dataFile, { force: true }); };
+  let bl: BenchLab | undefined;
+  const cleanup = (): void => {
+    bl?.destroySync();
+    removeData();
+  };
+  process.once('SIGINT', () => { cleanup(); process.exit(130); });
+  try {
+    bl = await createBenchLab(a.fanout, { sinkRps: a.sinkRps });
+    const method = await START[a.method](bl, { fanout: a.fanout });
+    try {
+      const before = await sinkRx(bl, a.fanout);
+      const loopBefore = await method.counters?.();
+      const gen = runGenerator(bl, { rate: a.rate, size: a.size, durationSec: a.seconds });
+      await new Promise((r) => setTimeout(r, 1000));
+      const report = await perfCore(a.seconds - 2, dataFile);
+      const g = await gen;
+      await new Promise((r) => setTimeout(r, 500));
+      const arrived = (await sinkRx(bl, a.fanout)) - before;
+      const loopAfter = await method.counters?.();
+      const header = [`method ${a.method}, offered ${a.rate} pps, ${a.size} B, fan-out ${a.fanout}, sink RPS ${a.sinkRps ? 'on' : 'off'}`,
+        `generator sent ${g.sent} (${Math.round(g.pps)} pps); sinks received ${arrived} of ${g.sent * a.fanout} ` +
+        `(loss ${(100 * (1 - arrived / Math.max(1, g.sent * a.fanout))).toFixed(3)} %)`,
+        ...loopDelta(loopBefore, loopAfter),
+        `perf record -e cpu-clock -C ${RELAY_CPU} -g for ${a.seconds - 2} s; self time by command and symbol:`].join('\n');
+      const text = `${header}\n${report}\n`;
+      const file = join(a.out, `${fileStamp(new Date())}-profile-${a.method}-${a.size}B-x${a.fanout}.txt`);
+      writeFileSync(file, text);
+      process.stdout.write(`${text}\nwritten to ${file}\n`);
+    } finally {
+      await method.stop().catch(() => undefined);
+    }
+    return 0;
+  } catch (err) {
+    const e = describeError(err);
+    process.stderr.write(`bench:profile: ${e.code}: ${e.message}\n`);
+    return 1;
+  } finally {
+    if (bl !== undefined) await bl.destroy().catch(() => bl?.destroySync());
+    removeData();
+  }
+}
+
+/** MCR's loop counters that moved during the run, per input frame where that reads better. */
+function loopDelta(before: Record<string, number> | undefined, after: Record<string, number> | undefined): string[] {
+  if (before === undefined || after === undefined) return [];
+  const d = (k: string): number => (after[k] ?? 0) - (before[k] ?? 0);
+  const frames = Math.max(1, d('frames'));
+  const moved = Object.keys(after).filter((k) => d(k) !== 0 && !k.startsWith('inflight'));
+  return [`loop counters (delta): ${moved.map((k) => `${k} ${d(k)}`).join(', ')}`,
+    `per input frame: io_uring_enter ${(d('submit_calls') / frames).toFixed(3)}, loop turns ${(d('loop_iterations') / frames).toFixed(3)}`];
+}
+
+async function sinkRx(bl: BenchLab, fanout: number): Promise<number> {
+  const counts = await Promise.all(bl.rl.sinks.slice(0, fanout).map(async (s) => {
+    const r = await bl.rl.lab.exec(s.ns, 'cat', [`/sys/class/net/${s.ifname}/statistics/rx_packets`]);
+    return Number(r.stdout.trim());
+  }));
+  return counts.reduce((x, y) => x + y, 0);
+}
+
+process.exitCode = await main();

@@ -8,7 +8,6 @@
  *   mcrd [--config FILE] [--control-socket PATH] [--workers N] [--user USER]
  *        [--log-level L] [--log-dir DIR]
  */
-import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +17,7 @@ import { createLogger, LOG_LEVELS } from '../worker/logger.js';
 import { loadConfig, type Config } from './config/index.js';
 import { ControlServer } from './control/server.js';
 import { createHandler } from './daemon-handler.js';
+import { allowedCpus } from './cpu-set.js';
 import { Fleet } from './fleet/fleet.js';
 import { RuleTable } from './rule-table.js';
 import { WorkerLogs } from './worker-logs.js';
@@ -76,14 +76,14 @@ async function main(): Promise<void> {
     }
   }
   const d = config.daemon;
-  const cores = availableParallelism();
+  const cpus = allowedCpus();
   const logLevel = opts.logLevel ?? d.logLevel ?? 'info';
   const logger = createLogger(logLevel, { name: 'mcrd' });
   const logDir = opts.logDir ?? d.logDir;
   const logs = new WorkerLogs(logDir);
   const table = new RuleTable();
   for (const rule of config.rules) table.add(rule);
-  const fleet = new Fleet({ workersPerInterface: opts.workers ?? d.workers ?? cores, cores, user: opts.user ?? d.user ?? 'nobody',
+  const fleet = new Fleet({ workersPerInterface: opts.workers ?? d.workers ?? cpus.length, cpus, user: opts.user ?? d.user ?? 'nobody',
     logLevel, table, logs, logger });
   const state = { table, fleet, logs, logger, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now() };
   const handler = createHandler(state);

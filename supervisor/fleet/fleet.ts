@@ -35,7 +35,8 @@ interface Slot {
 
 export interface FleetOptions {
   workersPerInterface: number;
-  cores: number;
+  /** CPUs workers are pinned to: worker i of an interface gets cpus[i mod length]. */
+  cpus: number[];
   user: string | undefined;
   logLevel: string;
   table: RuleTable;
@@ -112,7 +113,7 @@ export class Fleet {
     if (!this.fanoutGroups.has(iface)) this.fanoutGroups.set(iface, this.nextGroup++);
     const slots: Slot[] = [];
     for (let i = 0; i < this.o.workersPerInterface; i++) {
-      slots.push({ id: `${iface}/${i}`, iface, core: i % this.o.cores, worker: undefined, state: 'starting', restarts: 0,
+      slots.push({ id: `${iface}/${i}`, iface, core: this.o.cpus[i % this.o.cpus.length] ?? 0, worker: undefined, state: 'starting', restarts: 0,
         backoffMs: BACKOFF_MIN_MS, startedAtMs: 0, generation: 0, logLevel: this.o.logLevel, timer: undefined, counters: undefined });
     }
     this.slots.set(iface, slots);

@@ -3,7 +3,8 @@
  * a rule whose input interface does not exist yet leaves its worker
  * 'waiting'; creating the interface starts it and traffic forwards; deleting
  * it stops the worker cleanly (no restart, mcrd answers, the other
- * interface's flow unaffected); re-creating it resumes forwarding. Also: an
+ * interface's flow unaffected); re-creating it resumes forwarding; down and
+ * up park and restart it. Also: an
  * output interface's address replaced during a stream (datagrams keep
  * arriving, from the new address), and the supervisor's group membership
  * on in0 (listed by `ip maddr` while the rule exists, gone after).
@@ -133,6 +134,13 @@ t.test('an input interface that appears, disappears and returns', async (t) => {
   sink = await startSink(rl, 0, { group: '239.2.2.3', port: 6100, count: 2000, idle: 2 });
   await genOnUp1(rl, 2000);
   t.equal((await sinkReport(sink)).received, 2000, 'forwarding resumed on the re-created interface');
+
+  // Administratively down: parked with a reason; up again: running.
+  await rl.lab.exec(rl.relay.ns, 'ip', ['link', 'set', 'in1', 'down']);
+  const down = await waitForWorker(client, 'in1/0', (w) => w.state === 'waiting', 'waiting while down');
+  t.match(down.reason, /interface in1 is down/, 'the reason says it is down');
+  await rl.lab.exec(rl.relay.ns, 'ip', ['link', 'set', 'in1', 'up']);
+  await waitForWorker(client, 'in1/0', (w) => w.state === 'running' && w.pid > 0, 'running when up');
 
   const result = await mcrd.stop('SIGTERM', 20_000);
   t.equal(result.exitCode, 0, 'mcrd exited 0');

@@ -24,11 +24,14 @@
         "native/core/send_batch.cc",
         "native/core/fd_channel.cc",
         "native/core/process_control.cc",
+        "native/core/netlink_parser.cc",
+        "native/core/netlink_monitor.cc",
         "native/addon/addon.cc",
         "native/addon/loop_wrap.cc",
         "native/addon/napi_errors.cc",
         "native/addon/rule_convert.cc",
-        "native/addon/process_api.cc"
+        "native/addon/process_api.cc",
+        "native/addon/interface_monitor_wrap.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"]
@@ -57,8 +60,10 @@
         "native/tests/rule_table_test.cc",
         "native/tests/buffer_pool_test.cc",
         "native/tests/send_batch_test.cc",
+        "native/tests/netlink_parser_test.cc",
         "native/core/send_batch.cc",
         "native/core/frame_parser.cc",
+        "native/core/netlink_parser.cc",
         "native/core/rule_table.cc",
         "native/core/buffer_pool.cc"
       ]

@@ -18,6 +18,8 @@ export interface DaemonState {
   fleet: Fleet;
   logs: WorkerLogs;
   logger: Logger;
+  /** Brings the supervisor's input group memberships in line with the rule table. */
+  syncGroups: () => void;
   configFile: string | undefined;
   version: string;
   startedAtMs: number;
@@ -54,6 +56,8 @@ export function createHandler(d: DaemonState): ControlHandler {
     async addRule({ rule: input }) {
       const rule = d.table.add(input);
       d.logger.info({ id: rule.id, name: rule.name }, 'rule added');
+      // Joined before the workers have the rule, so its first datagrams are already delivered.
+      d.syncGroups();
       await addAndSync(rule);
       return { rule };
     },
@@ -66,6 +70,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       const rule = d.table.remove(target.id);
       d.logger.info({ id: rule.id, name: rule.name }, 'rule removed');
       await removeAndSync(rule);
+      d.syncGroups();
       return { rule };
     },
     async listRules() {
@@ -164,6 +169,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       added = wanted.size - changed;
       // Unchanged rules are never touched in the workers: the sync below
       // replaces the table of touched interfaces in one step.
+      d.syncGroups();
       await d.fleet.reconcile();
       d.logger.info({ file, added, removed, changed, unchanged }, 'configuration reloaded');
       return { file, added, removed, changed, unchanged };

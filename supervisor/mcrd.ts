@@ -19,6 +19,9 @@ import { ControlServer } from './control/server.js';
 import { createHandler } from './daemon-handler.js';
 import { allowedCpus } from './cpu-set.js';
 import { Fleet } from './fleet/fleet.js';
+import { native } from '../worker/native.js';
+import { GroupMemberships, groupsByInterface } from './net/group-memberships.js';
+import { InterfaceWatcher } from './net/interface-watcher.js';
 import { RuleTable } from './rule-table.js';
 import { WorkerLogs } from './worker-logs.js';
 
@@ -83,9 +86,28 @@ async function main(): Promise<void> {
   const logs = new WorkerLogs(logDir);
   const table = new RuleTable();
   for (const rule of config.rules) table.add(rule);
-  const fleet = new Fleet({ workersPerInterface: opts.workers ?? d.workers ?? cpus.length, cpus, user: opts.user ?? d.user ?? 'nobody',
+  const memberships = new GroupMemberships(native, logger);
+  // Assigned below; netlink reports cannot arrive before start() resolves.
+  let onInterfaces: (change: { links: Set<string>; addresses: Set<string> }) => void = () => undefined;
+  const watcher = new InterfaceWatcher({ logger, onChange: (change) => onInterfaces(change) });
+  try {
+    await watcher.start();
+  } catch (err) {
+    process.stderr.write(`mcrd: ${(err as { code?: string }).code ?? 'ERR_MCR_NETLINK'}: cannot follow interfaces: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const syncGroups = (): void => {
+    memberships.apply(groupsByInterface(table.list()), (iface) => watcher.get(iface)?.ifindex);
+  };
+  const fleet = new Fleet({ interfaces: watcher, workersPerInterface: opts.workers ?? d.workers ?? cpus.length, cpus, user: opts.user ?? d.user ?? 'nobody',
     logLevel, table, logs, logger });
-  const state = { table, fleet, logs, logger, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now() };
+  onInterfaces = (change) => {
+    logger.info({ links: [...change.links], addresses: [...change.addresses] }, 'interfaces changed');
+    syncGroups();
+    fleet.interfacesChanged(change).catch((err: Error & { code?: string }) =>
+      logger.error({ code: err.code, err: err.message }, 'following an interface change failed'));
+  };
+  const state = { table, fleet, logs, logger, syncGroups, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now() };
   const handler = createHandler(state);
   const server = new ControlServer({ path: opts.controlSocket ?? d.controlSocket ?? '/run/mcr/mcrd.sock', handler, log: logger });
   try {
@@ -94,6 +116,7 @@ async function main(): Promise<void> {
     process.stderr.write(`mcrd: ${(err as { code?: string }).code ?? 'ERR_MCR_CONTROL'}: ${(err as Error).message}\n`);
     process.exit(1);
   }
+  syncGroups();
   await fleet.reconcile();
   logger.info({ rules: table.list().length, workers: fleet.info().length }, 'mcrd ready');
 
@@ -103,6 +126,8 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'stopping: draining workers');
     await fleet.close();
+    watcher.close();
+    memberships.close();
     await server.close();
     logger.info('mcrd stopped');
     process.exit(0);

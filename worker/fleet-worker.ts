@@ -51,7 +51,8 @@ async function main(): Promise<void> {
 
   const cpu = arg('cpu');
   if (cpu !== undefined) native.pinToCpu(Number(cpu));
-  const relay = new Relay(iface, logger);
+  // No group joins here: mcrd holds the memberships (the worker keeps no socket for them).
+  const relay = new Relay(iface, logger, {}, { joinGroups: false });
   relay.start(packetFd);
 
   const user = arg('user');

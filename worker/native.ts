@@ -82,6 +82,26 @@ export interface NativeLoop {
   drainLogs(): NativeLogEvent[];
 }
 
+/**
+ * One parsed NETLINK_ROUTE event. `resync`: events were lost, forget the
+ * state, a dump follows; `synced`: the dump ended, the state is complete.
+ */
+export type InterfaceEvent =
+  | { type: 'link' | 'linkRemoved'; ifindex: number; name: string; up: boolean; running: boolean; flags: number }
+  | { type: 'addressAdded' | 'addressRemoved'; ifindex: number; name: string; address: string; prefixLength: number }
+  | { type: 'resync' }
+  | { type: 'synced' };
+
+export interface NativeInterfaceMonitor {
+  /** Stops polling and closes the netlink socket; idempotent. */
+  close(): void;
+  /** Netlink messages or attributes skipped as malformed. */
+  malformed(): number;
+}
+
+/** Called on the JS thread; after an error the monitor has stopped (make a new one). */
+export type InterfaceMonitorCallback = (err: NativeError | null, events: InterfaceEvent[] | null) => void;
+
 export interface CounterLayout {
   loop: string[];
   rule: string[];
@@ -92,6 +112,12 @@ export interface NativeAddon {
   Loop: new (options: LoopOptions) => NativeLoop;
   openPacketSocket(iface: string, fanoutGroup?: number): number;
   joinGroup(iface: string, group: string): number;
+  /** A NETLINK_ROUTE socket on link and IPv4 address changes, polled on the event loop; dumps the state first. */
+  InterfaceMonitor: new (callback: InterfaceMonitorCallback) => NativeInterfaceMonitor;
+  /** A plain AF_INET datagram socket to hold group memberships on. */
+  openMembershipSocket(): number;
+  /** IP_ADD_MEMBERSHIP (join) or IP_DROP_MEMBERSHIP with ip_mreqn naming the interface by index. */
+  changeMembership(fd: number, ifindex: number, group: string, join: boolean): void;
   interfaceMtu(iface: string): number;
   closeFd(fd: number): void;
   counterLayout(): CounterLayout;

@@ -1,9 +1,14 @@
 /**
  * One relay loop on one input interface, driven from TypeScript: opens the
  * AF_PACKET socket, sizes buffers from the interface MTU, starts the native
- * loop, joins the input groups, installs and removes rules, reads counters
- * and turns native log records into pino lines. The standalone `mcr-relay`
- * and (later) the supervisor's workers are thin shells around this class.
+ * loop, joins the input groups (standalone only: under mcrd the supervisor
+ * holds them, see supervisor/net/group-memberships.ts), installs and removes
+ * rules, reads counters and turns native log records into pino lines. The
+ * standalone `mcr-relay` and mcrd's workers are thin shells around this class.
+ *
+ * Every rule install (add, or a replace-all from a sync) opens its outputs'
+ * egress sockets afresh, bound to the output interface's address at that
+ * moment; nothing caches them, so a sync after an address change rebinds.
  */
 import type { Logger } from 'pino';
 import { CounterView, type CounterRecord } from './counters.js';
@@ -58,6 +63,15 @@ export function defaultBufferCount(ingress: 'ring' | 'multishot', bufferSize: nu
   return Math.min(32768, Math.max(1024, 2 ** Math.floor(Math.log2(INGRESS_MEMORY / slot))));
 }
 
+export interface RelayOptions {
+  /**
+   * Join each rule's input group on the input interface (default true). mcrd's
+   * workers pass false: the supervisor holds the memberships, so they outlive
+   * worker restarts and need no socket in the worker.
+   */
+  joinGroups?: boolean;
+}
+
 export class Relay {
   private loop: NativeLoop | undefined;
   private view: CounterView | undefined;
@@ -72,6 +86,7 @@ export class Relay {
     readonly inputInterface: string,
     private readonly logger: Logger,
     private readonly tuning: RelayTuning = {},
+    private readonly options: RelayOptions = {},
   ) {}
 
   /**
@@ -229,6 +244,7 @@ export class Relay {
   }
 
   private joinGroup(group: string): void {
+    if (this.options.joinGroups === false) return;
     const held = this.groupFds.get(group);
     if (held !== undefined) {
       held.users++;

@@ -1,10 +1,12 @@
 // Module entry of mcr_native.node: the Loop class and the few system calls
-// TypeScript cannot make (AF_PACKET, group membership, MTU, closing fds; the
-// handover and privilege calls live in process_api.cc).
+// TypeScript cannot make (AF_PACKET, group membership, MTU, closing fds, the
+// netlink interface monitor; the handover and privilege calls live in
+// process_api.cc).
 // Loaded only by worker/native.ts.
 #include <napi.h>
 #include <unistd.h>
 
+#include "addon/interface_monitor_wrap.h"
 #include "addon/loop_wrap.h"
 #include "addon/napi_errors.h"
 #include "addon/process_api.h"
@@ -39,6 +41,25 @@ Napi::Value JoinGroup(const Napi::CallbackInfo& info) {
   SysError e = join_group(ifname, group, &fd);
   if (e.failed()) throw system_error(info.Env(), e);
   return Napi::Number::New(info.Env(), fd);
+}
+
+Napi::Value OpenMembershipSocket(const Napi::CallbackInfo& info) {
+  int fd = -1;
+  SysError e = open_membership_socket(&fd);
+  if (e.failed()) throw system_error(info.Env(), e);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+Napi::Value ChangeMembership(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[1].IsNumber())
+    throw coded_error(env, "ERR_MCR_INVALID_ARG", "fd and ifindex must be numbers");
+  if (!info[3].IsBoolean()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "join must be a boolean");
+  const uint32_t group = ipv4_from_js(env, info[2], "group");
+  SysError e = change_membership(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(), group,
+                                 info[3].As<Napi::Boolean>().Value());
+  if (e.failed()) throw system_error(env, e);
+  return env.Undefined();
 }
 
 Napi::Value InterfaceMtu(const Napi::CallbackInfo& info) {
@@ -78,6 +99,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Loop", LoopWrap::Define(env));
   exports.Set("openPacketSocket", Napi::Function::New<OpenPacketSocket>(env, "openPacketSocket"));
   exports.Set("joinGroup", Napi::Function::New<JoinGroup>(env, "joinGroup"));
+  exports.Set("openMembershipSocket", Napi::Function::New<OpenMembershipSocket>(env, "openMembershipSocket"));
+  exports.Set("changeMembership", Napi::Function::New<ChangeMembership>(env, "changeMembership"));
+  exports.Set("InterfaceMonitor", InterfaceMonitorWrap::Define(env));
   exports.Set("interfaceMtu", Napi::Function::New<InterfaceMtu>(env, "interfaceMtu"));
   exports.Set("closeFd", Napi::Function::New<CloseFd>(env, "closeFd"));
   exports.Set("counterLayout", Napi::Function::New<CounterLayout>(env, "counterLayout"));

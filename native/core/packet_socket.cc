@@ -86,6 +86,28 @@ SysError join_group(const std::string& ifname, uint32_t group_be, int* fd_out) {
   return {};
 }
 
+SysError open_membership_socket(int* fd_out) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sys_error(errno, "socket", "for group memberships");
+  *fd_out = fd;
+  return {};
+}
+
+SysError change_membership(int fd, int ifindex, uint32_t group_be, bool join) {
+  ip_mreqn mreq{};
+  mreq.imr_multiaddr.s_addr = group_be;
+  mreq.imr_ifindex = ifindex;
+  const int opt = join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP;
+  if (::setsockopt(fd, IPPROTO_IP, opt, &mreq, sizeof(mreq)) != 0) {
+    char text[INET_ADDRSTRLEN] = {0};
+    ::inet_ntop(AF_INET, &mreq.imr_multiaddr, text, sizeof(text));
+    return sys_error(errno, "setsockopt",
+                     std::string(join ? "IP_ADD_MEMBERSHIP " : "IP_DROP_MEMBERSHIP ") + text + " on ifindex " +
+                         std::to_string(ifindex));
+  }
+  return {};
+}
+
 SysError read_packet_stats(int fd, uint64_t* packets, uint64_t* drops) {
   tpacket_stats stats{};
   socklen_t len = sizeof(stats);

@@ -27,6 +27,14 @@ SysError interface_mtu(const std::string& ifname, int* mtu);
 // never delivers a datagram to it. Close the fd to leave the group.
 SysError join_group(const std::string& ifname, uint32_t group_be, int* fd_out);
 
+// The supervisor's memberships: one plain AF_INET datagram socket per input
+// interface holds IP_ADD_MEMBERSHIP for many groups. ip_mreqn names the
+// interface by index, so no address on it is needed.
+SysError open_membership_socket(int* fd_out);
+// join: IP_ADD_MEMBERSHIP, else IP_DROP_MEMBERSHIP. ENOBUFS on join means the
+// socket reached net.ipv4.igmp_max_memberships (default 20): use another one.
+SysError change_membership(int fd, int ifindex, uint32_t group_be, bool join);
+
 // PACKET_STATISTICS since the previous call (the kernel resets on read).
 SysError read_packet_stats(int fd, uint64_t* packets, uint64_t* drops);
 

@@ -17,7 +17,8 @@
 // Output: exactly one JSON object on stdout:
 //   {"received","unique","lost","duplicated","reordered","corrupted",
 //    "corruptedByReason":{...},"bytes","durationSec","pps","minSize","maxSize",
-//    "streams":{"<id>":{"received","unique","lost","duplicated","reordered","maxSeq"}}}
+//    "streams":{"<id>":{"received","unique","lost","duplicated","reordered","maxSeq"}},
+//    "sources":{"<IPv4 source address>":<datagrams>}}
 // durationSec and pps cover first to last packet; minSize / maxSize are null
 // when nothing arrived. Exit status 0 whatever arrived; the JSON is the verdict.
 #include <arpa/inet.h>
@@ -108,6 +109,9 @@ struct Totals {
   uint64_t first_ns = 0;
   uint64_t last_ns = 0;
   std::map<uint32_t, StreamStats> streams;
+  // Datagrams per source address (network byte order key): shows which
+  // address a relay sent from, e.g. before and after an address change.
+  std::map<uint32_t, uint64_t> sources;
 };
 
 Config parse_args(int argc, char** argv) {
@@ -204,8 +208,9 @@ uint64_t mono_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-void account(Totals& t, const uint8_t* buf, size_t len) {
+void account(Totals& t, const uint8_t* buf, size_t len, const sockaddr_in& from) {
   t.received++;
+  t.sources[from.sin_addr.s_addr]++;
   t.bytes += len;
   t.min_size = std::min<uint64_t>(t.min_size, len);
   t.max_size = std::max<uint64_t>(t.max_size, len);
@@ -224,9 +229,11 @@ void run(int fd, const Config& c, Totals& t, const sigset_t& wait_mask) {
   std::vector<uint8_t> bufs(kBatch * kBufLen);
   std::vector<iovec> iov(kBatch);
   std::vector<mmsghdr> msgs(kBatch);
+  std::vector<sockaddr_in> from(kBatch);
   for (size_t i = 0; i < kBatch; i++) {
     iov[i] = {bufs.data() + i * kBufLen, kBufLen};
     msgs[i].msg_hdr = {};
+    msgs[i].msg_hdr.msg_name = &from[i];
     msgs[i].msg_hdr.msg_iov = &iov[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
@@ -239,13 +246,15 @@ void run(int fd, const Config& c, Totals& t, const sigset_t& wait_mask) {
   while (!g_stop && t.received < c.count) {
     // Never take more than --count asks for, so the total is exact.
     const size_t want = static_cast<size_t>(std::min<uint64_t>(kBatch, c.count - t.received));
+    // msg_namelen is in/out: reset it before every call.
+    for (size_t i = 0; i < want; i++) msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
     const int n = recvmmsg(fd, msgs.data(), static_cast<unsigned>(want), MSG_DONTWAIT, nullptr);
     const int err = n < 0 ? errno : 0;
     const uint64_t now = mono_ns();
     if (n > 0) {
       if (t.received == 0) t.first_ns = now;
       t.last_ns = now;
-      for (int i = 0; i < n; i++) account(t, bufs.data() + i * kBufLen, msgs[i].msg_len);
+      for (int i = 0; i < n; i++) account(t, bufs.data() + i * kBufLen, msgs[i].msg_len, from[i]);
       if (now >= end_ns) break;  // a flood must not outlast --duration
       // While full batches keep coming, read on; every 256th batch still
       // passes through ppoll below (it returns at once when data is queued)
@@ -301,6 +310,14 @@ void print_json(const Totals& t) {
     reasons += std::string("\"") + payload_check_name(r) +
                "\":" + std::to_string(t.by_reason[static_cast<int>(r)]);
   }
+  std::string sources;
+  for (const auto& [addr, n] : t.sources) {
+    char text[INET_ADDRSTRLEN] = {0};
+    in_addr a{addr};
+    inet_ntop(AF_INET, &a, text, sizeof text);
+    if (!sources.empty()) sources += ',';
+    sources += std::string("\"") + text + "\":" + std::to_string(n);
+  }
   const double secs = t.received > 0 ? static_cast<double>(t.last_ns - t.first_ns) / 1e9 : 0;
   const double pps = secs > 0 ? static_cast<double>(t.received) / secs : 0;
   const std::string min_size = t.received > 0 ? std::to_string(t.min_size) : "null";
@@ -308,12 +325,12 @@ void print_json(const Totals& t) {
   std::printf(
       "{\"received\":%llu,\"unique\":%llu,\"lost\":%llu,\"duplicated\":%llu,\"reordered\":%llu,"
       "\"corrupted\":%llu,\"corruptedByReason\":{%s},\"bytes\":%llu,\"durationSec\":%.6f,"
-      "\"pps\":%.1f,\"minSize\":%s,\"maxSize\":%s,\"streams\":{%s}}\n",
+      "\"pps\":%.1f,\"minSize\":%s,\"maxSize\":%s,\"streams\":{%s},\"sources\":{%s}}\n",
       static_cast<unsigned long long>(t.received), static_cast<unsigned long long>(unique),
       static_cast<unsigned long long>(lost), static_cast<unsigned long long>(duplicated),
       static_cast<unsigned long long>(reordered), static_cast<unsigned long long>(t.corrupted),
       reasons.c_str(), static_cast<unsigned long long>(t.bytes), secs, pps, min_size.c_str(),
-      max_size.c_str(), streams.c_str());
+      max_size.c_str(), streams.c_str(), sources.c_str());
   std::fflush(stdout);
 }
 

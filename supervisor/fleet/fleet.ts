@@ -5,10 +5,24 @@
  * drifted gets a full SyncRules), restarted with exponential backoff when
  * they exit (100 ms doubling to 10 s, reset after a minute of stable run),
  * and stopped when their interface has no rules left or mcrd stops.
+ *
+ * Interfaces are followed at run time (the InterfaceView is fed by netlink):
+ * the slots of an input interface that does not exist or is down are
+ * 'waiting' (no process, a reason saying why) and start when it is up; an
+ * input interface that disappears, goes down or is re-created under the same
+ * name (new index: the old AF_PACKET sockets are dead) has its workers
+ * stopped cleanly and parked, never restarted in a loop. When an output
+ * interface appears, is re-created or changes address, the workers whose
+ * rules send out of it get a full sync, which opens every egress socket
+ * afresh (bound to the interface's current address).
+ *
+ * Changes run one at a time (a promise chain), so a netlink report, a
+ * control request and a restart never act on the same slot at once.
  */
 import type { Logger } from 'pino';
 import { WorkerProcess } from './worker-process.js';
 import type { RuleTable } from '../rule-table.js';
+import type { InterfaceChange } from '../net/interface-watcher.js';
 import type { WorkerLogs } from '../worker-logs.js';
 import type { CommandBody, Reply, WorkerCounters, WorkerInfo } from '../wire/index.js';
 
@@ -23,7 +37,9 @@ interface Slot {
   iface: string;
   core: number;
   worker: WorkerProcess | undefined;
-  state: 'starting' | 'running' | 'restarting' | 'stopping';
+  state: 'waiting' | 'starting' | 'running' | 'restarting' | 'stopping';
+  /** Why the slot waits, or why its worker holds no rules; shown by `mcrctl workers`. */
+  reason: string | undefined;
   restarts: number;
   backoffMs: number;
   startedAtMs: number;
@@ -33,7 +49,19 @@ interface Slot {
   counters: WorkerCounters | undefined;
 }
 
+/** What the fleet needs to know about an interface, by name; undefined: it does not exist. */
+export interface InterfaceView {
+  get(name: string): { ifindex: number; up: boolean } | undefined;
+}
+
+interface InputInterface {
+  slots: Slot[];
+  /** Index the running workers' AF_PACKET sockets are bound to. */
+  ifindex: number | undefined;
+}
+
 export interface FleetOptions {
+  interfaces: InterfaceView;
   workersPerInterface: number;
   /** CPUs workers are pinned to: worker i of an interface gets cpus[i mod length]. */
   cpus: number[];
@@ -45,37 +73,61 @@ export interface FleetOptions {
 }
 
 export class Fleet {
-  private readonly slots = new Map<string, Slot[]>();
+  private readonly inputs = new Map<string, InputInterface>();
   private readonly fanoutGroups = new Map<string, number>();
   private nextGroup = 0x4d00;
   private closing = false;
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: FleetOptions) {}
 
   /** Brings the fleet in line with the rule table: workers for every referenced interface, none for others. */
-  async reconcile(): Promise<void> {
-    const wanted = new Set(this.o.table.interfaces());
-    for (const iface of [...this.slots.keys()]) if (!wanted.has(iface)) await this.stopInterface(iface);
-    await Promise.all([...wanted].map(async (iface) => {
-      if (!this.slots.has(iface)) await this.startInterface(iface);
-      else await this.syncInterface(iface);
-    }));
+  reconcile(): Promise<void> {
+    return this.serial(async () => {
+      const wanted = new Set(this.o.table.interfaces());
+      for (const iface of [...this.inputs.keys()]) if (!wanted.has(iface)) await this.stopInterface(iface);
+      await Promise.all([...wanted].map((iface) => this.follow(iface, true)));
+    });
   }
 
   /** Sends a rule change to the interface's workers; drifted or failed acks get a full sync. */
-  async broadcast(iface: string, body: CommandBody): Promise<void> {
-    const expected = this.o.table.hashFor(iface);
-    await Promise.all((this.slots.get(iface) ?? []).filter((s) => s.state === 'running').map(async (slot) => {
-      const reply = await this.send(slot, body).catch(() => undefined);
-      if (reply === undefined || reply.error !== undefined || !sameHash(reply.hash, expected)) {
-        this.o.logger.warn({ worker: slot.id, error: reply?.error }, 'worker drifted from the rule table: resyncing');
-        await this.sync(slot).catch(() => undefined);
+  broadcast(iface: string, body: CommandBody): Promise<void> {
+    return this.serial(async () => {
+      const expected = this.o.table.hashFor(iface);
+      await Promise.all(this.slotsOf(iface).filter((s) => s.state === 'running').map(async (slot) => {
+        const reply = await this.send(slot, body).catch(() => undefined);
+        if (reply === undefined || reply.error !== undefined || !sameHash(reply.hash, expected)) {
+          this.o.logger.warn({ worker: slot.id, error: reply?.error }, 'worker drifted from the rule table: resyncing');
+          await this.sync(slot).catch(() => undefined);
+        }
+      }));
+    });
+  }
+
+  /**
+   * Follows a (debounced) netlink report: input interfaces that appeared,
+   * went or changed start, park or restart their workers; the workers whose
+   * rules send out of an interface that appeared, changed or got another
+   * address rebuild their egress sockets through a full sync.
+   */
+  interfacesChanged(change: InterfaceChange): Promise<void> {
+    return this.serial(async () => {
+      const inputs = new Set(this.o.table.interfaces());
+      const touched = new Set([...change.links, ...change.addresses]);
+      const resync = new Set<string>();
+      for (const rule of this.o.table.list()) {
+        if (rule.outputs.some((o) => touched.has(o.interface))) resync.add(rule.inputInterface);
       }
-    }));
+      await Promise.all([...inputs].map(async (iface) => {
+        if (change.links.has(iface)) await this.follow(iface, resync.has(iface));
+        else if (resync.has(iface)) await this.syncInterface(iface);
+      }));
+      if (resync.size > 0) this.o.logger.info({ outputs: [...touched], inputs: [...resync] }, 'output interfaces changed: egress sockets rebuilt');
+    });
   }
 
   async counters(): Promise<Slot[]> {
-    const all = [...this.slots.values()].flat();
+    const all = this.allSlots();
     await Promise.all(all.filter((s) => s.state === 'running').map(async (s) => {
       const reply = await this.send(s, { kind: 'ping', stats: true }).catch(() => undefined);
       if (reply?.stats !== undefined) s.counters = reply.stats;
@@ -84,14 +136,15 @@ export class Fleet {
   }
 
   info(): WorkerInfo[] {
-    return [...this.slots.values()].flat().map((s) => ({
+    return this.allSlots().map((s) => ({
       id: s.id, interface: s.iface, core: s.core, pid: s.worker?.pid ?? 0, state: s.state,
       restarts: s.restarts, generation: s.generation, logLevel: s.logLevel, startedAtMs: s.startedAtMs,
+      ...(s.reason !== undefined ? { reason: s.reason } : {}),
     }));
   }
 
   async setLogLevel(level: string, workerId?: string): Promise<number> {
-    const targets = [...this.slots.values()].flat().filter((s) => workerId === undefined || s.id === workerId);
+    const targets = this.allSlots().filter((s) => workerId === undefined || s.id === workerId);
     await Promise.all(targets.map(async (s) => {
       s.logLevel = level;
       if (s.state === 'running') await this.send(s, { kind: 'setLogLevel', level });
@@ -100,60 +153,138 @@ export class Fleet {
   }
 
   hasWorker(id: string): boolean {
-    return [...this.slots.values()].flat().some((s) => s.id === id);
+    return this.allSlots().some((s) => s.id === id);
   }
 
   /** Stops every worker: drain, then SIGKILL whatever is left after the time limit. */
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all([...this.slots.keys()].map((iface) => this.stopInterface(iface)));
+    await this.serial(() => Promise.all([...this.inputs.keys()].map((iface) => this.stopInterface(iface))));
   }
 
-  private async startInterface(iface: string): Promise<void> {
+  /** Runs fn after every change queued before it. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private allSlots(): Slot[] {
+    return [...this.inputs.values()].flatMap((i) => i.slots);
+  }
+
+  private slotsOf(iface: string): Slot[] {
+    return this.inputs.get(iface)?.slots ?? [];
+  }
+
+  /** Why an input interface cannot have workers now, or undefined when it can. */
+  private unusable(iface: string): string | undefined {
+    const link = this.o.interfaces.get(iface);
+    if (link === undefined) return `interface ${iface} does not exist: workers start when it appears`;
+    if (!link.up) return `interface ${iface} is down: workers start when it is up (ip link set ${iface} up)`;
+    return undefined;
+  }
+
+  /**
+   * Matches one input interface's slots to the interface's state: parked
+   * while it is missing or down, started when it is usable, restarted when
+   * it was re-created; `sync` also re-sends the rules to running workers.
+   */
+  private async follow(iface: string, sync: boolean): Promise<void> {
+    let input = this.inputs.get(iface);
+    if (input === undefined) {
+      input = { slots: this.makeSlots(iface), ifindex: undefined };
+      this.inputs.set(iface, input);
+    }
+    const reason = this.unusable(iface);
+    const ifindex = this.o.interfaces.get(iface)?.ifindex;
+    if (reason !== undefined) {
+      await this.park(input, reason);
+      return;
+    }
+    if (input.ifindex !== undefined && input.ifindex !== ifindex && input.slots.some((s) => s.worker !== undefined)) {
+      // Re-created under the same name: the workers' sockets belong to the old index.
+      await this.park(input, `interface ${iface} was re-created: restarting its workers`);
+    }
+    input.ifindex = ifindex;
+    const waiting = input.slots.filter((s) => s.state === 'waiting');
+    await Promise.all(waiting.map((s) => this.start(s).catch((err: Error & { code?: string }) => {
+      this.o.logger.error({ worker: s.id, code: err.code, err: err.message }, 'worker failed to start');
+    })));
+    if (sync) await Promise.all(input.slots.filter((s) => s.state === 'running' && !waiting.includes(s)).map((s) => this.sync(s).catch(() => undefined)));
+  }
+
+  private makeSlots(iface: string): Slot[] {
     if (!this.fanoutGroups.has(iface)) this.fanoutGroups.set(iface, this.nextGroup++);
     const slots: Slot[] = [];
     for (let i = 0; i < this.o.workersPerInterface; i++) {
-      slots.push({ id: `${iface}/${i}`, iface, core: this.o.cpus[i % this.o.cpus.length] ?? 0, worker: undefined, state: 'starting', restarts: 0,
-        backoffMs: BACKOFF_MIN_MS, startedAtMs: 0, generation: 0, logLevel: this.o.logLevel, timer: undefined, counters: undefined });
+      slots.push({ id: `${iface}/${i}`, iface, core: this.o.cpus[i % this.o.cpus.length] ?? 0, worker: undefined, state: 'waiting',
+        reason: undefined, restarts: 0, backoffMs: BACKOFF_MIN_MS, startedAtMs: 0, generation: 0, logLevel: this.o.logLevel,
+        timer: undefined, counters: undefined });
     }
-    this.slots.set(iface, slots);
-    await Promise.all(slots.map((s) => this.start(s).catch((err: Error) => {
-      this.o.logger.error({ worker: s.id, err: err.message }, 'worker failed to start');
-    })));
+    return slots;
+  }
+
+  /** Stops the interface's workers cleanly and leaves the slots waiting. */
+  private async park(input: InputInterface, reason: string): Promise<void> {
+    const active = input.slots.filter((s) => s.state !== 'waiting');
+    await Promise.all(active.map(async (s) => {
+      const had = s.worker !== undefined;
+      await this.stopSlot(s);
+      s.state = 'waiting';
+      s.reason = reason;
+      s.backoffMs = BACKOFF_MIN_MS;
+      if (had) this.o.logger.info({ worker: s.id, reason }, 'worker stopped: waiting for its interface');
+    }));
+    for (const s of input.slots) s.reason = reason;
+    input.ifindex = undefined;
   }
 
   private async stopInterface(iface: string): Promise<void> {
-    const slots = this.slots.get(iface) ?? [];
-    this.slots.delete(iface);
-    await Promise.all(slots.map(async (s) => {
-      s.state = 'stopping';
-      if (s.timer !== undefined) clearTimeout(s.timer);
-      const worker = s.worker;
-      if (worker === undefined) return;
-      await this.send(s, { kind: 'stop' }, STOP_TIMEOUT_MS).catch(() => undefined);
-      const done = await Promise.race([worker.exited, new Promise((r) => setTimeout(r, STOP_TIMEOUT_MS, 'timeout'))]);
-      if (done === 'timeout') worker.child.kill('SIGKILL');
-      await worker.exited;
-      worker.close();
-    }));
+    const slots = this.slotsOf(iface);
+    this.inputs.delete(iface);
+    await Promise.all(slots.map((s) => this.stopSlot(s)));
+  }
+
+  /** Drain-and-stop, SIGKILL after the time limit; the slot is left 'stopping' with no worker. */
+  private async stopSlot(s: Slot): Promise<void> {
+    s.state = 'stopping';
+    if (s.timer !== undefined) clearTimeout(s.timer);
+    s.timer = undefined;
+    const worker = s.worker;
+    if (worker === undefined) return;
+    await this.send(s, { kind: 'stop' }, STOP_TIMEOUT_MS).catch(() => undefined);
+    const done = await Promise.race([worker.exited, new Promise((r) => setTimeout(r, STOP_TIMEOUT_MS, 'timeout'))]);
+    if (done === 'timeout') worker.child.kill('SIGKILL');
+    await worker.exited;
+    worker.close();
+    if (s.worker === worker) s.worker = undefined;
   }
 
   private async syncInterface(iface: string): Promise<void> {
-    await Promise.all((this.slots.get(iface) ?? []).filter((s) => s.state === 'running').map((s) => this.sync(s)));
+    await Promise.all(this.slotsOf(iface).filter((s) => s.state === 'running').map((s) => this.sync(s).catch(() => undefined)));
   }
 
   private async start(slot: Slot): Promise<void> {
     slot.state = 'starting';
+    slot.reason = undefined;
     let markReady: () => void = () => undefined;
     const ready = new Promise<void>((resolve) => (markReady = resolve));
-    const worker = new WorkerProcess(
-      { id: slot.id, interface: slot.iface, fanoutGroup: this.fanoutGroups.get(slot.iface) ?? 0, cpu: slot.core,
-        logLevel: slot.logLevel, ...(this.o.user !== undefined ? { user: this.o.user } : {}) },
-      (line) => {
-        this.o.logs.record(slot.id, { interface: slot.iface, core: slot.core, pid: worker.pid }, line);
-        if (line.includes('"msg":"worker ready"')) markReady();
-      },
-    );
+    let worker: WorkerProcess;
+    try {
+      worker = new WorkerProcess(
+        { id: slot.id, interface: slot.iface, fanoutGroup: this.fanoutGroups.get(slot.iface) ?? 0, cpu: slot.core,
+          logLevel: slot.logLevel, ...(this.o.user !== undefined ? { user: this.o.user } : {}) },
+        (line) => {
+          this.o.logs.record(slot.id, { interface: slot.iface, core: slot.core, pid: worker.pid }, line);
+          if (line.includes('"msg":"worker ready"')) markReady();
+        },
+      );
+    } catch (err) {
+      // No process, so no exit to restart from: decide here.
+      this.noProcess(slot, err as Error & { code?: string });
+      throw err;
+    }
     slot.worker = worker;
     slot.startedAtMs = Date.now();
     void worker.exited.then((how) => this.onExit(slot, worker, how));
@@ -164,17 +295,22 @@ export class Fleet {
       throw Object.assign(new Error(`worker ${slot.id} did not become ready (${String(outcome)})`), { code: 'ERR_MCR_WORKER_START' });
     }
     // Rules before forwarding: the loop has none until this sync.
-    await this.sync(slot);
+    await this.sync(slot).catch(() => undefined);
     if (slot.state === 'starting') slot.state = 'running';
     this.o.logger.info({ worker: slot.id, pid: worker.pid, core: slot.core, restarts: slot.restarts }, 'worker running');
   }
 
+  /** Sends the slot's rules; a refusal (an output interface missing, say) is kept as the slot's reason until a sync succeeds. */
   private async sync(slot: Slot): Promise<void> {
     const reply = await this.send(slot, { kind: 'syncRules', generation: this.o.table.generation,
       hash: this.o.table.hashFor(slot.iface), rules: this.o.table.forInterface(slot.iface) });
     if (reply.error !== undefined) {
+      slot.reason = `rules not applied (${reply.error.code}): ${reply.error.message}`;
+      this.o.logger.error({ worker: slot.id, code: reply.error.code, err: reply.error.message },
+        'worker refused its rules: they are sent again when an interface changes, on reload or on the next rule change');
       throw Object.assign(new Error(`worker ${slot.id} refused its rules: ${reply.error.message}`), { code: reply.error.code });
     }
+    slot.reason = undefined;
   }
 
   private async send(slot: Slot, body: CommandBody, timeoutMs?: number): Promise<Reply> {
@@ -184,19 +320,52 @@ export class Fleet {
     return reply;
   }
 
+  /** A start that failed before any process existed: park if the interface is the cause, else back off and retry. */
+  private noProcess(slot: Slot, err: Error & { code?: string }): void {
+    const reason = this.unusable(slot.iface) ?? (err.code === 'ENODEV' ? `interface ${slot.iface} does not exist: workers start when it appears` : undefined);
+    if (reason !== undefined) {
+      slot.state = 'waiting';
+      slot.reason = reason;
+      return;
+    }
+    slot.reason = `start failed (${err.code ?? 'ERR_MCR_WORKER_START'}): ${err.message}`;
+    this.scheduleRestart(slot);
+  }
+
   private onExit(slot: Slot, worker: WorkerProcess, how: { code: number | null; signal: NodeJS.Signals | null }): void {
     worker.close();
     if (slot.worker !== worker) return;
     slot.worker = undefined;
-    if (this.closing || slot.state === 'stopping') return;
+    if (this.closing || slot.state === 'stopping' || slot.state === 'waiting') return;
+    const reason = this.unusable(slot.iface);
+    if (reason !== undefined) {
+      // The interface went away under the worker: wait for it, do not restart in a loop.
+      slot.state = 'waiting';
+      slot.reason = reason;
+      this.o.logger.info({ worker: slot.id, code: how.code, signal: how.signal, reason }, 'worker exited: waiting for its interface');
+      return;
+    }
     if (Date.now() - slot.startedAtMs > STABLE_MS) slot.backoffMs = BACKOFF_MIN_MS;
-    slot.state = 'restarting';
     slot.restarts++;
     this.o.logger.warn({ worker: slot.id, code: how.code, signal: how.signal, restartInMs: slot.backoffMs }, 'worker exited: restarting');
+    this.scheduleRestart(slot);
+  }
+
+  private scheduleRestart(slot: Slot): void {
+    slot.state = 'restarting';
     slot.timer = setTimeout(() => {
       slot.timer = undefined;
-      if (this.closing || slot.state !== 'restarting') return;
-      this.start(slot).catch((err: Error) => this.o.logger.error({ worker: slot.id, err: err.message }, 'worker restart failed'));
+      void this.serial(async () => {
+        if (this.closing || slot.state !== 'restarting' || !this.slotsOf(slot.iface).includes(slot)) return;
+        const reason = this.unusable(slot.iface);
+        if (reason !== undefined) {
+          slot.state = 'waiting';
+          slot.reason = reason;
+          return;
+        }
+        await this.start(slot).catch((err: Error & { code?: string }) =>
+          this.o.logger.error({ worker: slot.id, code: err.code, err: err.message }, 'worker restart failed'));
+      });
     }, slot.backoffMs);
     slot.backoffMs = Math.min(BACKOFF_MAX_MS, slot.backoffMs * 2);
   }

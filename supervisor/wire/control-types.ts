@@ -111,6 +111,8 @@ export interface WorkerInfo {
   logLevel: string;
   /** Milliseconds since the Unix epoch. */
   startedAtMs: number;
+  /** Why a 'waiting' slot waits, or why a worker holds no rules; absent otherwise. */
+  reason?: string;
 }
 export interface WorkersResult {
   workers: WorkerInfo[];

@@ -43,3 +43,19 @@ t.test('value formats', async (t) => {
   t.equal(present(7), true);
   t.equal(oneLine('a\nb\r\nc'), 'a\\nb\\nc');
 });
+
+t.test('workers: a REASON column appears only when a slot has a reason', async (t) => {
+  const { renderWorkers } = await import('../../tools/mcrctl/render.js');
+  const running = { id: 'in0/0', interface: 'in0', core: 0, pid: 42, state: 'running', restarts: 0, generation: 3, logLevel: 'info', startedAtMs: 1000 };
+  t.same(renderWorkers({ workers: [running] }, 61_000), [
+    'WORKER  INTERFACE  CORE  PID  STATE    RESTARTS  GENERATION  LEVEL  UPTIME',
+    'in0/0   in0           0   42  running         0           3  info    1m00s',
+  ]);
+  const waiting = { id: 'in9/0', interface: 'in9', core: 0, pid: 0, state: 'waiting', restarts: 0, generation: 0, logLevel: 'info',
+    startedAtMs: 0, reason: 'interface in9 does not exist: workers start when it appears' };
+  const lines = renderWorkers({ workers: [running, waiting] }, 61_000);
+  t.match(lines[0], /STATE\s+RESTARTS\s+GENERATION\s+LEVEL\s+UPTIME\s+REASON$/, 'REASON header last');
+  t.match(lines[1], /running .* 1m00s\s+-$/, 'a running slot shows - for its reason');
+  t.match(lines[2], /^in9\/0\s+in9\s+0\s+-\s+waiting\s+0\s+0\s+info\s+-\s+interface in9 does not exist: workers start when it appears$/,
+    'a waiting slot: no pid, no uptime, why it waits');
+});

@@ -75,17 +75,20 @@ export function renderStats(stats: StatsResult, rules: readonly Rule[]): string[
 
 export function renderWorkers(result: WorkersResult, nowMs: number): string[] {
   if (result.workers.length === 0) return ['no workers: mcrd starts them for the input interfaces its rules use'];
+  // The REASON column only when a slot has one (waiting for its interface, rules refused).
+  const withReason = result.workers.some((w) => present(w.reason));
   return table(
     [
       { header: 'WORKER' }, { header: 'INTERFACE' }, { header: 'CORE', align: 'right' }, { header: 'PID', align: 'right' },
       { header: 'STATE' }, { header: 'RESTARTS', align: 'right' }, { header: 'GENERATION', align: 'right' },
-      { header: 'LEVEL' }, { header: 'UPTIME', align: 'right' },
+      { header: 'LEVEL' }, { header: 'UPTIME', align: 'right' }, ...(withReason ? [{ header: 'REASON' }] : []),
     ],
     result.workers.map((w) => [
       w.id, w.interface, String(w.core), orDash(w.pid), w.state, String(w.restarts), String(w.generation),
       orDash(w.logLevel),
       // No process, no uptime: a slot waiting to restart keeps its old start time.
       present(w.pid) && present(w.startedAtMs) ? formatDuration(nowMs - w.startedAtMs) : '-',
+      ...(withReason ? [present(w.reason) ? oneLine(w.reason) : '-'] : []),
     ]),
   );
 }

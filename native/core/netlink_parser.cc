@@ -1,0 +1,131 @@
+// NETLINK_ROUTE parsing. Headers are copied out with memcpy rather than cast
+// in place: a buffer from a test (or a truncated message) need not be
+// aligned, and the copy costs nothing at the rate interfaces change.
+#include "core/netlink_parser.h"
+
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace mcr {
+namespace {
+
+constexpr size_t align4(size_t n) { return (n + 3u) & ~size_t{3}; }
+
+// Calls fn(type, payload, payload_len) for every attribute in [p, p+len);
+// returns false if one did not fit (the rest is skipped).
+template <typename Fn>
+bool for_each_attr(const uint8_t* p, size_t len, Fn fn) {
+  size_t off = 0;
+  while (off + sizeof(rtattr) <= len) {
+    rtattr a;
+    std::memcpy(&a, p + off, sizeof(a));
+    if (a.rta_len < sizeof(rtattr) || a.rta_len > len - off) return false;
+    fn(static_cast<uint16_t>(a.rta_type & NLA_TYPE_MASK), p + off + sizeof(rtattr), a.rta_len - sizeof(rtattr));
+    off += align4(a.rta_len);
+  }
+  return true;
+}
+
+// A string attribute: up to the first NUL, never past the attribute.
+std::string attr_string(const uint8_t* p, size_t len) {
+  const void* nul = std::memchr(p, 0, len);
+  return std::string(reinterpret_cast<const char*>(p), nul ? static_cast<const uint8_t*>(nul) - p : len);
+}
+
+bool parse_link(const nlmsghdr& h, const uint8_t* body, size_t len, std::vector<InterfaceEvent>* out) {
+  if (len < sizeof(ifinfomsg)) return false;
+  ifinfomsg ifi;
+  std::memcpy(&ifi, body, sizeof(ifi));
+  InterfaceEvent e;
+  e.kind = h.nlmsg_type == RTM_DELLINK ? InterfaceEventKind::link_removed : InterfaceEventKind::link;
+  e.ifindex = static_cast<uint32_t>(ifi.ifi_index);
+  e.flags = ifi.ifi_flags;
+  const size_t attrs = align4(sizeof(ifinfomsg));
+  const bool ok = for_each_attr(body + attrs, len > attrs ? len - attrs : 0, [&](uint16_t type, const uint8_t* p, size_t n) {
+    if (type == IFLA_IFNAME) e.name = attr_string(p, n);
+  });
+  if (!ok || e.ifindex == 0 || (e.kind == InterfaceEventKind::link && e.name.empty())) return false;
+  out->push_back(std::move(e));
+  return true;
+}
+
+bool parse_address(const nlmsghdr& h, const uint8_t* body, size_t len, std::vector<InterfaceEvent>* out) {
+  if (len < sizeof(ifaddrmsg)) return false;
+  ifaddrmsg ifa;
+  std::memcpy(&ifa, body, sizeof(ifa));
+  if (ifa.ifa_family != AF_INET) return true;  // not ours, not malformed
+  InterfaceEvent e;
+  e.kind = h.nlmsg_type == RTM_DELADDR ? InterfaceEventKind::address_removed : InterfaceEventKind::address_added;
+  e.ifindex = ifa.ifa_index;
+  e.prefix_len = ifa.ifa_prefixlen;
+  bool have_local = false, have_address = false;
+  uint32_t local = 0, address = 0;
+  const size_t attrs = align4(sizeof(ifaddrmsg));
+  const bool ok = for_each_attr(body + attrs, len > attrs ? len - attrs : 0, [&](uint16_t type, const uint8_t* p, size_t n) {
+    if (n < 4 && (type == IFA_LOCAL || type == IFA_ADDRESS)) return;
+    // On point-to-point links IFA_ADDRESS is the peer; IFA_LOCAL is ours.
+    if (type == IFA_LOCAL) { std::memcpy(&local, p, 4); have_local = true; }
+    if (type == IFA_ADDRESS) { std::memcpy(&address, p, 4); have_address = true; }
+    if (type == IFA_LABEL) e.name = attr_string(p, n);
+  });
+  if (!ok || e.ifindex == 0 || (!have_local && !have_address)) return false;
+  e.address = have_local ? local : address;
+  out->push_back(std::move(e));
+  return true;
+}
+
+}  // namespace
+
+NetlinkParse parse_route_messages(const uint8_t* data, size_t len, std::vector<InterfaceEvent>* out) {
+  NetlinkParse r;
+  size_t off = 0;
+  while (off + sizeof(nlmsghdr) <= len) {
+    nlmsghdr h;
+    std::memcpy(&h, data + off, sizeof(h));
+    if (h.nlmsg_len < sizeof(nlmsghdr) || h.nlmsg_len > len - off) {
+      ++r.malformed;  // the rest of the buffer cannot be framed
+      return r;
+    }
+    ++r.messages;
+    if ((h.nlmsg_flags & NLM_F_DUMP_INTR) != 0) r.interrupted = true;
+    const uint8_t* body = data + off + sizeof(nlmsghdr);
+    const size_t body_len = h.nlmsg_len - sizeof(nlmsghdr);
+    bool ok = true;
+    switch (h.nlmsg_type) {
+      case RTM_NEWLINK:
+      case RTM_DELLINK: ok = parse_link(h, body, body_len, out); break;
+      case RTM_NEWADDR:
+      case RTM_DELADDR: ok = parse_address(h, body, body_len, out); break;
+      case NLMSG_DONE:
+        r.done = true;
+        r.done_seq = h.nlmsg_seq;
+        break;
+      case NLMSG_ERROR: {
+        if (body_len < sizeof(int)) {
+          ok = false;
+          break;
+        }
+        int err = 0;
+        std::memcpy(&err, body, sizeof(err));
+        if (err != 0) {
+          r.error = err;
+          r.error_seq = h.nlmsg_seq;
+        }
+        break;
+      }
+      default: break;  // NLMSG_NOOP, NLMSG_OVERRUN and types we did not ask for
+    }
+    if (!ok) ++r.malformed;
+    off += align4(h.nlmsg_len);
+  }
+  // Trailing bytes too short for a header (the last message may end unpadded).
+  if (off < len) ++r.malformed;
+  return r;
+}
+
+}  // namespace mcr

@@ -1,0 +1,252 @@
+// Tests for mcr::parse_route_messages on hand-built rtnetlink messages: new,
+// changed and removed links (name, flags), IPv4 addresses added and removed
+// (IFA_LOCAL preferred over IFA_ADDRESS, label), IPv6 addresses ignored,
+// several messages in one buffer, NLMSG_DONE / NLMSG_ERROR / NLM_F_DUMP_INTR,
+// and truncation at every length: the parser never reads past the buffer
+// (each parse runs on an exact-size heap copy) and counts what did not fit.
+#include <arpa/inet.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/netlink_parser.h"
+#include "tests/frame_builder.h"
+#include "tests/test_harness.h"
+
+namespace {
+
+using mcr::InterfaceEvent;
+using mcr::InterfaceEventKind;
+using mcr::NetlinkParse;
+using mcrtest::ipv4;
+
+class Message {
+ public:
+  Message(uint16_t type, uint16_t flags = 0, uint32_t seq = 0) {
+    nlmsghdr h{};
+    h.nlmsg_type = type;
+    h.nlmsg_flags = flags;
+    h.nlmsg_seq = seq;
+    put(&h, sizeof(h));
+  }
+  Message& put(const void* p, size_t n) {
+    // resize + memcpy: GCC 12 warns falsely (-Wstringop-overflow) on insert here.
+    const size_t at = bytes_.size();
+    bytes_.resize(at + n);
+    if (n != 0) std::memcpy(bytes_.data() + at, p, n);
+    return *this;
+  }
+  Message& pad() {
+    while (bytes_.size() % 4 != 0) bytes_.push_back(0);
+    return *this;
+  }
+  Message& attr(uint16_t type, const void* p, size_t n) {
+    rtattr a{};
+    a.rta_type = type;
+    a.rta_len = static_cast<uint16_t>(sizeof(rtattr) + n);
+    put(&a, sizeof(a)).put(p, n);
+    return pad();
+  }
+  Message& attr(uint16_t type, const std::string& s) { return attr(type, s.c_str(), s.size() + 1); }
+  std::vector<uint8_t> done() const {
+    std::vector<uint8_t> out = bytes_;
+    const auto len = static_cast<uint32_t>(out.size());
+    std::memcpy(out.data(), &len, sizeof(len));  // nlmsg_len is the first field
+    return out;
+  }
+
+ private:
+  std::vector<uint8_t> bytes_;
+};
+
+std::vector<uint8_t> link(uint16_t type, int index, unsigned flags, const std::string& name) {
+  ifinfomsg ifi{};
+  ifi.ifi_family = AF_UNSPEC;
+  ifi.ifi_index = index;
+  ifi.ifi_flags = flags;
+  Message m(type);
+  m.put(&ifi, sizeof(ifi)).pad();
+  if (!name.empty()) m.attr(IFLA_IFNAME, name);
+  const uint32_t mtu = 1500;
+  m.attr(IFLA_MTU, &mtu, sizeof(mtu));
+  return m.done();
+}
+
+std::vector<uint8_t> address(uint16_t type, uint8_t family, uint32_t index, uint32_t local_host, uint32_t peer_host,
+                             const std::string& label) {
+  ifaddrmsg ifa{};
+  ifa.ifa_family = family;
+  ifa.ifa_prefixlen = 24;
+  ifa.ifa_index = index;
+  Message m(type);
+  m.put(&ifa, sizeof(ifa)).pad();
+  const uint32_t peer = htonl(peer_host);
+  m.attr(IFA_ADDRESS, &peer, sizeof(peer));
+  if (local_host != 0) {
+    const uint32_t local = htonl(local_host);
+    m.attr(IFA_LOCAL, &local, sizeof(local));
+  }
+  if (!label.empty()) m.attr(IFA_LABEL, label);
+  return m.done();
+}
+
+std::vector<uint8_t> concat(std::initializer_list<std::vector<uint8_t>> parts) {
+  std::vector<uint8_t> out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+struct Parsed {
+  NetlinkParse result;
+  std::vector<InterfaceEvent> events;
+};
+
+// Parses the first `len` bytes from an exact-size heap copy.
+Parsed parse(const std::vector<uint8_t>& buf, size_t len) {
+  auto copy = std::make_unique_for_overwrite<uint8_t[]>(len == 0 ? 1 : len);
+  std::memcpy(copy.get(), buf.data(), len);
+  Parsed p;
+  p.result = mcr::parse_route_messages(copy.get(), len, &p.events);
+  return p;
+}
+
+Parsed parse(const std::vector<uint8_t>& buf) { return parse(buf, buf.size()); }
+
+}  // namespace
+
+TEST(netlink_new_link_gives_name_index_and_flags) {
+  const Parsed p = parse(link(RTM_NEWLINK, 7, IFF_UP | IFF_RUNNING, "in0"));
+  CHECK_EQ(p.result.messages, 1u);
+  CHECK_EQ(p.result.malformed, 0u);
+  REQUIRE(p.events.size() == 1);
+  CHECK(p.events[0].kind == InterfaceEventKind::link);
+  CHECK_EQ(p.events[0].ifindex, 7u);
+  CHECK_EQ(p.events[0].name, std::string("in0"));
+  CHECK_EQ(p.events[0].flags & (IFF_UP | IFF_RUNNING), static_cast<uint32_t>(IFF_UP | IFF_RUNNING));
+}
+
+TEST(netlink_down_link_has_no_up_flag) {
+  const Parsed p = parse(link(RTM_NEWLINK, 3, 0, "out0"));
+  REQUIRE(p.events.size() == 1);
+  CHECK_EQ(p.events[0].flags & IFF_UP, 0u);
+}
+
+TEST(netlink_deleted_link_is_link_removed) {
+  const Parsed p = parse(link(RTM_DELLINK, 9, 0, "gone0"));
+  REQUIRE(p.events.size() == 1);
+  CHECK(p.events[0].kind == InterfaceEventKind::link_removed);
+  CHECK_EQ(p.events[0].ifindex, 9u);
+  CHECK_EQ(p.events[0].name, std::string("gone0"));
+}
+
+TEST(netlink_new_link_without_name_is_malformed) {
+  const Parsed p = parse(link(RTM_NEWLINK, 4, IFF_UP, ""));
+  CHECK_EQ(p.events.size(), 0u);
+  CHECK_EQ(p.result.malformed, 1u);
+}
+
+TEST(netlink_address_prefers_local_over_peer) {
+  const Parsed p = parse(address(RTM_NEWADDR, AF_INET, 5, ipv4(10, 0, 0, 1), ipv4(10, 0, 0, 2), "out0"));
+  REQUIRE(p.events.size() == 1);
+  CHECK(p.events[0].kind == InterfaceEventKind::address_added);
+  CHECK_EQ(p.events[0].ifindex, 5u);
+  CHECK_EQ(p.events[0].address, htonl(ipv4(10, 0, 0, 1)));
+  CHECK_EQ(p.events[0].prefix_len, 24);
+  CHECK_EQ(p.events[0].name, std::string("out0"));
+}
+
+TEST(netlink_address_without_local_uses_address) {
+  const Parsed p = parse(address(RTM_DELADDR, AF_INET, 5, 0, ipv4(192, 168, 1, 9), ""));
+  REQUIRE(p.events.size() == 1);
+  CHECK(p.events[0].kind == InterfaceEventKind::address_removed);
+  CHECK_EQ(p.events[0].address, htonl(ipv4(192, 168, 1, 9)));
+}
+
+TEST(netlink_ipv6_addresses_are_ignored_not_malformed) {
+  const Parsed p = parse(address(RTM_NEWADDR, AF_INET6, 5, ipv4(1, 2, 3, 4), ipv4(1, 2, 3, 4), ""));
+  CHECK_EQ(p.events.size(), 0u);
+  CHECK_EQ(p.result.malformed, 0u);
+  CHECK_EQ(p.result.messages, 1u);
+}
+
+TEST(netlink_several_messages_and_done_in_one_buffer) {
+  Message done(NLMSG_DONE, NLM_F_MULTI, 42);
+  const int zero = 0;
+  done.put(&zero, sizeof(zero));
+  const std::vector<uint8_t> buf = concat({link(RTM_NEWLINK, 1, IFF_UP, "lo"), link(RTM_NEWLINK, 2, IFF_UP, "in0"),
+                                           address(RTM_NEWADDR, AF_INET, 2, ipv4(10, 99, 0, 2), ipv4(10, 99, 0, 2), "in0"),
+                                           done.done()});
+  const Parsed p = parse(buf);
+  CHECK_EQ(p.result.messages, 4u);
+  CHECK_EQ(p.events.size(), 3u);
+  CHECK(p.result.done);
+  CHECK_EQ(p.result.done_seq, 42u);
+  CHECK(!p.result.interrupted);
+}
+
+TEST(netlink_dump_interrupted_flag_is_reported) {
+  std::vector<uint8_t> m = link(RTM_NEWLINK, 2, IFF_UP, "in0");
+  nlmsghdr h;
+  std::memcpy(&h, m.data(), sizeof(h));
+  h.nlmsg_flags |= NLM_F_DUMP_INTR;
+  std::memcpy(m.data(), &h, sizeof(h));
+  CHECK(parse(m).result.interrupted);
+}
+
+TEST(netlink_error_reports_errno_and_ack_does_not) {
+  Message err(NLMSG_ERROR, 0, 7);
+  nlmsgerr e{};
+  e.error = -EBUSY;
+  err.put(&e, sizeof(e));
+  Parsed p = parse(err.done());
+  CHECK_EQ(p.result.error, -EBUSY);
+  CHECK_EQ(p.result.error_seq, 7u);
+  Message ack(NLMSG_ERROR, 0, 8);
+  nlmsgerr a{};
+  ack.put(&a, sizeof(a));
+  p = parse(ack.done());
+  CHECK_EQ(p.result.error, 0);
+}
+
+TEST(netlink_lying_attribute_length_is_malformed) {
+  std::vector<uint8_t> m = link(RTM_NEWLINK, 2, IFF_UP, "in0");
+  // The first attribute (IFLA_IFNAME) claims more bytes than the message has.
+  const size_t attr = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ifinfomsg));
+  const uint16_t huge = 4000;
+  std::memcpy(m.data() + attr, &huge, sizeof(huge));
+  const Parsed p = parse(m);
+  CHECK_EQ(p.events.size(), 0u);
+  CHECK_EQ(p.result.malformed, 1u);
+}
+
+TEST(netlink_unterminated_name_stays_inside_attribute) {
+  ifinfomsg ifi{};
+  ifi.ifi_index = 3;
+  Message m(RTM_NEWLINK);
+  m.put(&ifi, sizeof(ifi)).pad();
+  m.attr(IFLA_IFNAME, "abcd", 4);  // no NUL
+  const Parsed p = parse(m.done());
+  REQUIRE(p.events.size() == 1);
+  CHECK_EQ(p.events[0].name, std::string("abcd"));
+}
+
+TEST(netlink_truncation_at_every_length_never_overreads) {
+  const std::vector<uint8_t> buf = concat({link(RTM_NEWLINK, 2, IFF_UP, "in0"),
+                                           address(RTM_NEWADDR, AF_INET, 2, ipv4(10, 0, 0, 1), ipv4(10, 0, 0, 1), "in0")});
+  const size_t first = link(RTM_NEWLINK, 2, IFF_UP, "in0").size();
+  for (size_t len = 0; len < buf.size(); ++len) {
+    const Parsed p = parse(buf, len);
+    // Whole messages before the cut parse; the cut one is never an event.
+    CHECK_EQ(p.events.size(), len >= first ? 1u : 0u);
+    if (len != 0 && len != first) CHECK_EQ(p.result.malformed, 1u);
+  }
+  CHECK_EQ(parse(buf).events.size(), 2u);
+}

@@ -1,0 +1,116 @@
+/**
+ * InterfaceWatcher with an injected fake monitor: the first dump is state,
+ * not a change; bursts become one debounced report of links (existence,
+ * index, up) and addresses; carrier-only changes are not reported; a resync
+ * reports exactly what differs from before; a failed monitor is replaced.
+ */
+import t from 'tap';
+import { pino } from 'pino';
+import { InterfaceWatcher, type InterfaceChange, type MonitorFactory } from '../../supervisor/net/interface-watcher.js';
+import type { InterfaceEvent, NativeError } from '../../worker/native.js';
+
+type Emit = (err: NativeError | null, events: InterfaceEvent[] | null) => void;
+
+const logger = pino({ level: 'silent' });
+const link = (ifindex: number, name: string, up = true, running = true): InterfaceEvent =>
+  ({ type: 'link', ifindex, name, up, running, flags: 0 });
+const addr = (type: 'addressAdded' | 'addressRemoved', ifindex: number, address: string): InterfaceEvent =>
+  ({ type, ifindex, name: '', address, prefixLength: 24 });
+
+function setup(debounceMs = 20): { watcher: InterfaceWatcher; emit: () => Emit; reports: InterfaceChange[]; opened: () => number; closed: () => number } {
+  const emitters: Emit[] = [];
+  let closed = 0;
+  const factory: MonitorFactory = (cb) => {
+    emitters.push(cb);
+    return { close: () => void closed++, malformed: () => 0 };
+  };
+  const reports: InterfaceChange[] = [];
+  const watcher = new InterfaceWatcher({ logger, debounceMs, maxDelayMs: 200, reopenMs: 10, monitor: factory, onChange: (c) => reports.push(c) });
+  return { watcher, emit: () => emitters[emitters.length - 1] as Emit, reports, opened: () => emitters.length, closed: () => closed };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+t.test('the first dump is the state; a burst is one report', async (t) => {
+  const { watcher, emit, reports } = setup();
+  const started = watcher.start();
+  emit()(null, [link(1, 'lo'), link(2, 'in0'), addr('addressAdded', 2, '10.0.0.1'), { type: 'synced' }]);
+  await started;
+  t.same(watcher.get('in0'), { ifindex: 2, name: 'in0', up: true, running: true, addresses: ['10.0.0.1'] });
+  t.equal(watcher.get('in1'), undefined, 'unknown interface');
+  await sleep(50);
+  t.equal(reports.length, 0, 'the dump itself is not a change');
+
+  emit()(null, [link(3, 'in1', false)]);
+  emit()(null, [link(3, 'in1', true), addr('addressAdded', 3, '10.0.1.1')]);
+  emit()(null, [addr('addressAdded', 2, '10.0.0.9'), addr('addressRemoved', 2, '10.0.0.1')]);
+  await sleep(60);
+  t.equal(reports.length, 1, 'one report for the burst');
+  t.same([...(reports[0]?.links ?? [])], ['in1']);
+  t.same([...(reports[0]?.addresses ?? [])].sort(), ['in0', 'in1']);
+  t.same(watcher.get('in0')?.addresses, ['10.0.0.9']);
+  watcher.close();
+});
+
+t.test('carrier changes are not reported; up/down and removal are', async (t) => {
+  const { watcher, emit, reports } = setup();
+  const started = watcher.start();
+  emit()(null, [link(2, 'in0'), { type: 'synced' }]);
+  await started;
+  emit()(null, [link(2, 'in0', true, false)]);
+  await sleep(50);
+  t.equal(reports.length, 0, 'lost carrier only: nothing to report');
+  t.equal(watcher.get('in0')?.running, false, 'but tracked');
+  emit()(null, [link(2, 'in0', false, false)]);
+  await sleep(50);
+  t.same([...(reports.pop()?.links ?? [])], ['in0'], 'down is reported');
+  emit()(null, [{ type: 'linkRemoved', ifindex: 2, name: 'in0', up: false, running: false, flags: 0 }]);
+  await sleep(50);
+  t.same([...(reports.pop()?.links ?? [])], ['in0'], 'removal is reported');
+  t.equal(watcher.get('in0'), undefined);
+  // Re-created: a new index under the old name.
+  emit()(null, [link(7, 'in0')]);
+  await sleep(50);
+  t.same([...(reports.pop()?.links ?? [])], ['in0']);
+  t.equal(watcher.get('in0')?.ifindex, 7);
+  watcher.close();
+});
+
+t.test('a resync reports exactly what differs from before', async (t) => {
+  const { watcher, emit, reports } = setup();
+  const started = watcher.start();
+  emit()(null, [link(2, 'in0'), link(3, 'out0'), addr('addressAdded', 3, '10.0.0.1'), link(4, 'same'), { type: 'synced' }]);
+  await started;
+  // Events were lost: the dump shows in0 gone, out0 re-addressed, new1 new, same unchanged.
+  emit()(null, [{ type: 'resync' }, link(3, 'out0'), addr('addressAdded', 3, '10.0.0.2'), link(4, 'same'), link(5, 'new1')]);
+  await sleep(50);
+  t.equal(reports.length, 0, 'nothing reported before the dump completes');
+  emit()(null, [{ type: 'synced' }]);
+  await sleep(50);
+  t.equal(reports.length, 1);
+  t.same([...(reports[0]?.links ?? [])].sort(), ['in0', 'new1']);
+  t.same([...(reports[0]?.addresses ?? [])], ['out0']);
+  watcher.close();
+});
+
+t.test('a failed monitor is closed and replaced; its dump is compared with the old state', async (t) => {
+  const { watcher, emit, reports, opened, closed } = setup();
+  const started = watcher.start();
+  emit()(null, [link(2, 'in0'), { type: 'synced' }]);
+  await started;
+  emit()(Object.assign(new Error('ENOMEM: recvfrom'), { code: 'ENOMEM' }), []);
+  t.equal(closed(), 1, 'the failed monitor is closed');
+  await sleep(30);
+  t.equal(opened(), 2, 'a new one is opened');
+  emit()(null, [link(2, 'in0'), link(6, 'in1'), { type: 'synced' }]);
+  await sleep(50);
+  t.same([...(reports[0]?.links ?? [])], ['in1'], 'only the difference');
+  watcher.close();
+});
+
+t.test('start rejects with the monitor\'s code when it cannot open', async (t) => {
+  const thrown = () => { throw Object.assign(new Error('EPERM: socket'), { code: 'EPERM' }); };
+  const failing = new InterfaceWatcher({ logger, monitor: thrown, onChange: () => undefined });
+  await t.rejects(failing.start(), { code: 'EPERM' }, 'a monitor that cannot open rejects with its code');
+  failing.close();
+});

@@ -1,8 +1,9 @@
 /**
  * mcrd's answers to control requests: rule changes go to the rule table
  * first (the source of truth), then to the interface's workers; stats and
- * worker lists come from the fleet; logs from the captured worker lines;
- * reload, save and check go through the config loader.
+ * worker lists come from the fleet (stats/ sums the counters and computes
+ * rates); logs from the captured worker lines; reload, save and check go
+ * through the config loader.
  */
 import { writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
@@ -12,6 +13,7 @@ import type { Fleet } from './fleet/fleet.js';
 import { LEVEL_VALUES, type WorkerLogs } from './worker-logs.js';
 import { CONTROL_PROTOCOL, type LogsResult, type Rule } from './wire/index.js';
 import type { ControlHandler } from './control/handler.js';
+import { StatsReport } from './stats/stats-report.js';
 
 export interface DaemonState {
   table: RuleTable;
@@ -38,6 +40,7 @@ function content(r: Omit<Rule, 'id'> & { id?: number }): string {
 }
 
 export function createHandler(d: DaemonState): ControlHandler {
+  const stats = new StatsReport();
   const removeAndSync = async (rule: Rule): Promise<void> => {
     if (d.table.forInterface(rule.inputInterface).length === 0) await d.fleet.reconcile();
     else await d.fleet.broadcast(rule.inputInterface, { kind: 'removeRule', generation: d.table.generation, hash: d.table.hashFor(rule.inputInterface), id: rule.id });
@@ -78,29 +81,8 @@ export function createHandler(d: DaemonState): ControlHandler {
     },
     async stats() {
       const slots = await d.fleet.counters();
-      const perRule = new Map<number, { packets: number; bytes: number; errors: number; outputs: Array<{ packets: number; bytes: number; pps: number; errors: number }> }>();
-      for (const s of slots) {
-        for (const r of s.counters?.rules ?? []) {
-          const acc = perRule.get(r.ruleId) ?? { packets: 0, bytes: 0, errors: 0, outputs: r.outputs.map(() => ({ packets: 0, bytes: 0, pps: 0, errors: 0 })) };
-          acc.packets += r.packets;
-          acc.bytes += r.bytes;
-          acc.errors += r.errors;
-          r.outputs.forEach((o, i) => {
-            const t = acc.outputs[i];
-            if (t) { t.packets += o.packets; t.bytes += o.bytes; t.errors += o.errors; }
-          });
-          perRule.set(r.ruleId, acc);
-        }
-      }
-      return {
-        rules: d.table.list().map((r) => {
-          const acc = perRule.get(r.id);
-          return { ruleId: r.id, packets: acc?.packets ?? 0, bytes: acc?.bytes ?? 0, pps: 0, errors: acc?.errors ?? 0,
-            outputs: acc?.outputs ?? r.outputs.map(() => ({ packets: 0, bytes: 0, pps: 0, errors: 0 })) };
-        }),
-        workers: slots.map((s) => ({ worker: s.id, interface: s.iface, received: s.counters?.received ?? 0,
-          kernelDrops: s.counters?.kernelDrops ?? 0, restarts: s.restarts })),
-      };
+      // Timed after the answers arrive: that is when the counters were read.
+      return stats.build(slots, d.table.list(), performance.now());
     },
     async workers() {
       return { workers: d.fleet.info() };

@@ -117,8 +117,8 @@ export class CommandHandler {
     for (const [id, loopId] of this.ids) {
       const r = byLoopId.get(loopId);
       if (r === undefined) continue;
-      const outputs = r.outputs.map((o) => ({ packets: num(o.packets), bytes: num(o.bytes), pps: 0, errors: num(o.errors) }));
-      ruleStats.push({ ruleId: id, packets: r.packets, bytes: r.bytes, pps: 0,
+      const outputs = r.outputs.map((o) => ({ packets: num(o.packets), bytes: num(o.bytes), errors: num(o.errors) }));
+      ruleStats.push({ ruleId: id, packets: r.packets, bytes: r.bytes,
         errors: outputs.reduce((s, o) => s + o.errors, 0), outputs });
     }
     return { received: loop.frames ?? 0, kernelDrops: loop.kernel_drops ?? 0, malformed,

@@ -31,11 +31,12 @@ export interface Rule {
   outputs: Output[];
 }
 
-/** Counters of one output (mcr.OutputStats). pps is computed by mcrd. */
+/** Counters of one output (mcr.OutputStats). */
 export interface OutputStats {
   packets: number;
   bytes: number;
-  pps: number;
+  /** Computed by mcrd from successive samples; absent without an earlier sample. */
+  pps?: number;
   errors: number;
 }
 
@@ -44,7 +45,8 @@ export interface RuleStats {
   ruleId: number;
   packets: number;
   bytes: number;
-  pps: number;
+  /** As OutputStats.pps, for the datagrams the rule matched. */
+  pps?: number;
   errors: number;
   outputs: OutputStats[];
 }

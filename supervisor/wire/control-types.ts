@@ -98,6 +98,8 @@ export interface WorkerStats {
 export interface StatsResult {
   rules: RuleStats[];
   workers: WorkerStats[];
+  /** What the pps values are measured over; absent when none has one. */
+  rateIntervalMs?: number;
 }
 export interface WorkerInfo {
   id: string;

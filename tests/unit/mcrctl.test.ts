@@ -43,12 +43,14 @@ const CANNED: { [K in keyof ResultBodies]: ResultBodies[K] } = {
     rules: [
       { ruleId: 1, packets: 1000, bytes: 1_316_000, pps: 100, errors: 2,
         outputs: [{ packets: 1000, bytes: 1_316_000, pps: 100, errors: 0 }, { packets: 998, bytes: 1_313_368, pps: 99.8, errors: 2 }] },
-      { ruleId: 12, packets: 0, bytes: 0, pps: 0, errors: 0, outputs: [{ packets: 0, bytes: 0, pps: 0, errors: 0 }] },
+      // Added since mcrd's previous sample: no rate yet.
+      { ruleId: 12, packets: 0, bytes: 0, errors: 0, outputs: [{ packets: 0, bytes: 0, errors: 0 }] },
     ],
     workers: [
       { worker: 'eth0/0', interface: 'eth0', received: 1000, kernelDrops: 3, restarts: 0 },
       { worker: 'eth0/1', interface: 'eth0', received: 0, kernelDrops: 0, restarts: 2 },
     ],
+    rateIntervalMs: 2000,
   },
   workers: {
     workers: [
@@ -223,8 +225,9 @@ t.test('tables', async (t) => {
     '   1  feed-a  in eth0 239.1.1.1:5000       1000  1316000  100.0       2',
     '              -> 239.2.2.2:6000:eth1:8     1000  1316000  100.0       0',
     '              -> 10.0.0.9:7000:eth2         998  1313368   99.8       2',
-    '  12  -       in eth0 239.1.1.2:5002          0        0    0.0       0',
-    '              -> 239.3.3.3:6002:eth1          0        0    0.0       0',
+    '  12  -       in eth0 239.1.1.2:5002          0        0      -       0',
+    '              -> 239.3.3.3:6002:eth1          0        0      -       0',
+    'PPS over the last 2.0 s; - for rules added since',
     '',
     'WORKER  INTERFACE  RECEIVED  KERNEL-DROPS  RESTARTS',
     'eth0/0  eth0           1000             3         0',
@@ -267,6 +270,19 @@ t.test('empty answers say so', async (t) => {
   t.equal((await mcrctl(fake.path, ['stats'])).out, 'no rules\n\nno workers\n');
   t.match((await mcrctl(fake.path, ['workers'])).out, /^no workers/);
   t.equal((await mcrctl(fake.path, ['logs'])).out, '', 'no log lines, no output');
+});
+
+t.test('stats without an earlier sample says why PPS is empty', async (t) => {
+  const fake = await fakeMcrd(t, {
+    stats: async () => ({ rules: [{ ruleId: 1, packets: 5, bytes: 500, errors: 0, outputs: [{ packets: 5, bytes: 500, errors: 0 }] }], workers: [] }),
+  });
+  const r = await mcrctl(fake.path, ['stats']);
+  t.equal(r.code, 0);
+  t.match(r.out, /^RULE .*PPS  ERRORS\n +1  feed-a  in eth0 239\.1\.1\.1:5000 +5 +500 +- +0\n/, 'rate shown as -, not 0');
+  t.match(r.out, /\nPPS: - until mcrd has an earlier sample at least 0\.5 s old: run stats again\n/);
+  const doc = JSON.parse((await mcrctl(fake.path, ['--json', 'stats'])).out) as { rules: Array<Record<string, unknown>> };
+  t.notOk('pps' in (doc.rules[0] ?? {}), '--json leaves pps out');
+  t.notOk('rateIntervalMs' in doc, 'and the interval');
 });
 
 t.test('--json prints one document: the answer without its kind', async (t) => {

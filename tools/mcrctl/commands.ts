@@ -152,7 +152,7 @@ function buildProgram(io: McrctlIo): Command {
     .action(async (_flags: object, cmd: Command) => {
       if (json(cmd)) {
         const stats = await connect(cmd)((c) => c.request({ kind: 'stats' }));
-        printJson({ rules: stats.rules, workers: stats.workers });
+        printJson(withoutKind(stats));
         return;
       }
       // The table names each rule's input and outputs, which stats carry only by id.

@@ -50,9 +50,12 @@ export function formatInput(rule: Pick<Rule, 'inputInterface' | 'inputGroup' | '
   return `${rule.inputInterface} ${rule.inputGroup}:${rule.inputPort}`;
 }
 
-/** A rate with one decimal: low-rate streams (a few pps) still show a value. */
-export function formatRate(pps: number): string {
-  return Number.isFinite(pps) ? pps.toFixed(1) : '-';
+/**
+ * A rate with one decimal: low-rate streams (a few pps) still show a value.
+ * No rate (mcrd had no earlier sample) prints '-', never a made-up 0.
+ */
+export function formatRate(pps: number | undefined): string {
+  return pps !== undefined && Number.isFinite(pps) ? pps.toFixed(1) : '-';
 }
 
 /** A duration as the two largest units, e.g. "3d04h", "2h05m", "4m09s", "12s". */

@@ -8,6 +8,7 @@ import type {
   CheckResult, ListRulesResult, LogLevelGetResult, LogLevelSetResult, LogLine, PingResult, ReloadResult,
   RemoveRuleResult, Rule, SaveResult, StatsResult, VersionResult, WorkersResult,
 } from '../../supervisor/wire/index.js';
+import { MIN_RATE_INTERVAL_MS } from '../../supervisor/stats/rate-tracker.js';
 import { formatDuration, formatInput, formatOutput, formatRate, oneLine, orDash, present, table, type Column } from './format.js';
 
 export function renderRemoved(result: RemoveRuleResult): string[] {
@@ -61,6 +62,7 @@ export function renderStats(stats: StatsResult, rules: readonly Rule[]): string[
         return [head, ...outs];
       }),
     );
+  if (stats.rules.length > 0) ruleLines.push(rateNote(stats));
   const workerLines = stats.workers.length === 0
     ? ['no workers']
     : table(
@@ -71,6 +73,16 @@ export function renderStats(stats: StatsResult, rules: readonly Rule[]): string[
       stats.workers.map((w) => [w.worker, w.interface, String(w.received), String(w.kernelDrops), String(w.restarts)]),
     );
   return [...ruleLines, '', ...workerLines];
+}
+
+/** What the PPS column is measured over, or why it shows '-'. */
+function rateNote(stats: StatsResult): string {
+  if (stats.rateIntervalMs === undefined) {
+    return `PPS: - until mcrd has an earlier sample at least ${MIN_RATE_INTERVAL_MS / 1000} s old: run stats again`;
+  }
+  const over = `PPS over the last ${(stats.rateIntervalMs / 1000).toFixed(1)} s`;
+  const missing = stats.rules.some((r) => r.pps === undefined || r.outputs.some((o) => o.pps === undefined));
+  return missing ? `${over}; - for rules added since` : over;
 }
 
 export function renderWorkers(result: WorkersResult, nowMs: number): string[] {

@@ -1,0 +1,58 @@
+/**
+ * The stats answer (supervisor/stats/stats-report.ts): counters summed over
+ * workers per rule and output, pps absent (not 0) until there is an earlier
+ * sample, rates per rule and per output after, and stale counters a fleet
+ * slot still holds (failed ping, restart) never read as a new process's.
+ */
+import t from 'tap';
+import { StatsReport, type CounterSlot } from '../../supervisor/stats/stats-report.js';
+import type { Rule, WorkerCounters } from '../../supervisor/wire/index.js';
+
+const RULES: Rule[] = [
+  { id: 1, inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000,
+    outputs: [{ group: '239.2.2.2', port: 6000, interface: 'out0' }, { group: '10.0.0.9', port: 7000, interface: 'out1' }] },
+  { id: 2, inputInterface: 'in0', inputGroup: '239.1.1.2', inputPort: 5001, outputs: [{ group: '239.3.3.3', port: 6000, interface: 'out0' }] },
+];
+
+/** Counters of rule 1 only: `packets` matched, sent to both outputs, 100 bytes each. */
+const counters = (packets: number): WorkerCounters => ({
+  received: packets, kernelDrops: 0, malformed: 0, unmatched: 0,
+  rules: [{ ruleId: 1, packets, bytes: packets * 100, errors: 1,
+    outputs: [{ packets, bytes: packets * 100, errors: 0 }, { packets: packets - 1, bytes: (packets - 1) * 100, errors: 1 }] }],
+});
+const slot = (id: string, pid: number | undefined, c: WorkerCounters | undefined, state = 'running'): CounterSlot =>
+  ({ id, iface: 'in0', state, restarts: 0, worker: pid === undefined ? undefined : { pid }, counters: c });
+
+t.test('sums over workers; no pps on the first sample, pps per rule and output after', async (t) => {
+  const report = new StatsReport();
+  const first = report.build([slot('in0/0', 100, counters(1000)), slot('in0/1', 101, counters(500))], RULES, 0);
+  t.equal(first.rateIntervalMs, undefined, 'no interval yet');
+  t.strictSame(first.rules[0], { ruleId: 1, packets: 1500, bytes: 150_000, errors: 2,
+    outputs: [{ packets: 1500, bytes: 150_000, errors: 0 }, { packets: 1498, bytes: 149_800, errors: 2 }] }, 'no pps key at all');
+  t.strictSame(first.rules[1], { ruleId: 2, packets: 0, bytes: 0, errors: 0, outputs: [{ packets: 0, bytes: 0, errors: 0 }] },
+    'a rule no worker reported yet');
+  t.strictSame(first.workers.map((w) => w.received), [1000, 500]);
+
+  const second = report.build([slot('in0/0', 100, counters(3000)), slot('in0/1', 101, counters(1500))], RULES, 2000);
+  t.equal(second.rateIntervalMs, 2000);
+  t.equal(second.rules[0]?.pps, 1500, '(2000 + 1000) matched over 2 s');
+  t.equal(second.rules[0]?.outputs[0]?.pps, 1500);
+  t.equal(second.rules[0]?.outputs[1]?.pps, 1500);
+  t.equal(second.rules[1]?.pps, 0, 'a rule with nothing matched has a real 0');
+});
+
+t.test('stale counters of a replaced process are not read as the new one', async (t) => {
+  const report = new StatsReport();
+  const old = counters(10_000);
+  report.build([slot('in0/0', 100, old)], RULES, 0);
+  // The worker was restarted and the first ping of the new one failed: the
+  // slot still holds the old object. It must not count as 10000 new packets.
+  const stale = report.build([slot('in0/0', 200, old)], RULES, 1000);
+  t.equal(stale.rules[0]?.pps, 0, 'nothing counted from the stale object');
+  const restarting = report.build([slot('in0/0', undefined, old, 'restarting')], RULES, 2000);
+  t.equal(restarting.rules[0]?.pps, 0, 'a restarting slot counts nothing');
+  const fresh = report.build([slot('in0/0', 200, counters(300))], RULES, 3000);
+  t.equal(fresh.rateIntervalMs, 1000);
+  t.equal(fresh.rules[0]?.pps, 300, 'the new process counted from zero');
+  t.ok(fresh.rules[0]?.outputs.every((o) => (o.pps ?? -1) >= 0), 'no negative rate for any output');
+});

@@ -6,7 +6,7 @@
  * socket and remove its file.
  *
  *   mcrd [--config FILE] [--control-socket PATH] [--workers N] [--user USER]
- *        [--log-level L] [--log-dir DIR]
+ *        [--log-level L] [--log-dir DIR] [--restart-backoff MIN_MS[:MAX_MS]]
  */
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -15,10 +15,11 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { createLogger, LOG_LEVELS } from '../worker/logger.js';
-import { loadConfig, type Config } from './config/index.js';
+import { defaultDaemonSettings, loadConfig, type Config } from './config/index.js';
 import { ControlServer } from './control/server.js';
 import { createHandler } from './daemon-handler.js';
 import { Fleet } from './fleet/fleet.js';
+import { parseRestartBackoff, type RestartBackoff } from './fleet/backoff.js';
 import { RuleTable } from './rule-table.js';
 import { WorkerLogs } from './worker-logs.js';
 
@@ -29,6 +30,7 @@ interface Options {
   user?: string;
   logLevel?: LevelWithSilent;
   logDir?: string;
+  restartBackoff?: RestartBackoff;
 }
 
 function parse(argv: string[]): Options {
@@ -44,6 +46,11 @@ function parse(argv: string[]): Options {
     .option('--user <user>', 'user the workers switch to (default nobody)')
     .addOption(new Option('--log-level <level>', 'log level (default info)').choices(LOG_LEVELS))
     .option('--log-dir <dir>', 'also write each worker\'s log lines to DIR/<worker>.log')
+    .option('--restart-backoff <min_ms[:max_ms]>', 'delay before restarting an exited worker, doubling from MIN to MAX (default 100:10000)', (v) => {
+      const parsed = parseRestartBackoff(v);
+      if (typeof parsed === 'string') throw new InvalidArgumentError(parsed);
+      return parsed;
+    })
     .exitOverride()
     .configureOutput({ outputError: () => {} });
   try {
@@ -76,6 +83,7 @@ async function main(): Promise<void> {
     }
   }
   const d = config.daemon;
+  const defaults = defaultDaemonSettings();
   const cores = availableParallelism();
   const logLevel = opts.logLevel ?? d.logLevel ?? 'info';
   const logger = createLogger(logLevel, { name: 'mcrd' });
@@ -84,7 +92,11 @@ async function main(): Promise<void> {
   const table = new RuleTable();
   for (const rule of config.rules) table.add(rule);
   const fleet = new Fleet({ workersPerInterface: opts.workers ?? d.workers ?? cores, cores, user: opts.user ?? d.user ?? 'nobody',
-    logLevel, table, logs, logger });
+    logLevel, table, logs, logger, restartBackoff: opts.restartBackoff ?? {
+      minMs: d.restartBackoffMinMs ?? defaults.restartBackoffMinMs,
+      // A file that raises only the minimum above 10 s gets that as its maximum too (checked by the loader).
+      maxMs: d.restartBackoffMaxMs ?? Math.max(d.restartBackoffMinMs ?? 0, defaults.restartBackoffMaxMs),
+    } });
   const state = { table, fleet, logs, logger, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now() };
   const handler = createHandler(state);
   const server = new ControlServer({ path: opts.controlSocket ?? d.controlSocket ?? '/run/mcr/mcrd.sock', handler, log: logger });

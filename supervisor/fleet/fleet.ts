@@ -3,18 +3,18 @@
  * processes (one per core), started with their rules, kept in step with the
  * rule table (every ack's generation and hash is checked; a worker that
  * drifted gets a full SyncRules), restarted with exponential backoff when
- * they exit (100 ms doubling to 10 s, reset after a minute of stable run),
+ * they exit (100 ms doubling to 10 s by default, see backoff.ts; reset after
+ * a minute of stable run),
  * and stopped when their interface has no rules left or mcrd stops.
  */
 import type { Logger } from 'pino';
 import { WorkerProcess } from './worker-process.js';
+import { DEFAULT_RESTART_BACKOFF, type RestartBackoff } from './backoff.js';
 import type { RuleTable } from '../rule-table.js';
 import type { WorkerLogs } from '../worker-logs.js';
 import type { CommandBody, Reply, WorkerCounters, WorkerInfo } from '../wire/index.js';
 
 const READY_TIMEOUT_MS = 10_000;
-const BACKOFF_MIN_MS = 100;
-const BACKOFF_MAX_MS = 10_000;
 const STABLE_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -41,6 +41,8 @@ export interface FleetOptions {
   table: RuleTable;
   logs: WorkerLogs;
   logger: Logger;
+  /** Restart delay bounds; default 100 ms doubling to 10 s. */
+  restartBackoff?: RestartBackoff;
 }
 
 export class Fleet {
@@ -48,8 +50,11 @@ export class Fleet {
   private readonly fanoutGroups = new Map<string, number>();
   private nextGroup = 0x4d00;
   private closing = false;
+  private readonly backoff: RestartBackoff;
 
-  constructor(private readonly o: FleetOptions) {}
+  constructor(private readonly o: FleetOptions) {
+    this.backoff = o.restartBackoff ?? DEFAULT_RESTART_BACKOFF;
+  }
 
   /** Brings the fleet in line with the rule table: workers for every referenced interface, none for others. */
   async reconcile(): Promise<void> {
@@ -113,7 +118,7 @@ export class Fleet {
     const slots: Slot[] = [];
     for (let i = 0; i < this.o.workersPerInterface; i++) {
       slots.push({ id: `${iface}/${i}`, iface, core: i % this.o.cores, worker: undefined, state: 'starting', restarts: 0,
-        backoffMs: BACKOFF_MIN_MS, startedAtMs: 0, generation: 0, logLevel: this.o.logLevel, timer: undefined, counters: undefined });
+        backoffMs: this.backoff.minMs, startedAtMs: 0, generation: 0, logLevel: this.o.logLevel, timer: undefined, counters: undefined });
     }
     this.slots.set(iface, slots);
     await Promise.all(slots.map((s) => this.start(s).catch((err: Error) => {
@@ -188,7 +193,7 @@ export class Fleet {
     if (slot.worker !== worker) return;
     slot.worker = undefined;
     if (this.closing || slot.state === 'stopping') return;
-    if (Date.now() - slot.startedAtMs > STABLE_MS) slot.backoffMs = BACKOFF_MIN_MS;
+    if (Date.now() - slot.startedAtMs > STABLE_MS) slot.backoffMs = this.backoff.minMs;
     slot.state = 'restarting';
     slot.restarts++;
     this.o.logger.warn({ worker: slot.id, code: how.code, signal: how.signal, restartInMs: slot.backoffMs }, 'worker exited: restarting');
@@ -197,7 +202,7 @@ export class Fleet {
       if (this.closing || slot.state !== 'restarting') return;
       this.start(slot).catch((err: Error) => this.o.logger.error({ worker: slot.id, err: err.message }, 'worker restart failed'));
     }, slot.backoffMs);
-    slot.backoffMs = Math.min(BACKOFF_MAX_MS, slot.backoffMs * 2);
+    slot.backoffMs = Math.min(this.backoff.maxMs, slot.backoffMs * 2);
   }
 }
 

@@ -16,9 +16,16 @@ import { ROOT } from './harness.js';
 export const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');
 export const MCRCTL = join(ROOT, 'dist', 'tools', 'mcrctl.js');
 
-/** Starts mcrd in the relay namespace and resolves once it logged "mcrd ready". */
-export async function startMcrd(rl: RelayLab, args: string[]): Promise<LabProcess> {
-  const mcrd = rl.lab.spawn(rl.relay.ns, process.execPath, [MCRD, ...args]);
+/**
+ * Starts mcrd in the relay namespace and resolves once it logged "mcrd
+ * ready". With `umask` (octal digits), mcrd runs under that file mode mask:
+ * through `sh`, which sets it and then execs node in its place, so the PID
+ * is still mcrd's.
+ */
+export async function startMcrd(rl: RelayLab, args: string[], opts: { umask?: string } = {}): Promise<LabProcess> {
+  const mcrd = opts.umask === undefined
+    ? rl.lab.spawn(rl.relay.ns, process.execPath, [MCRD, ...args])
+    : rl.lab.spawn(rl.relay.ns, 'sh', ['-c', `umask ${opts.umask} && exec "$0" "$@"`, process.execPath, MCRD, ...args]);
   await mcrd.waitForLine('stderr', /"msg":"mcrd ready"/, 15_000);
   return mcrd;
 }

@@ -5,7 +5,8 @@
  * --json) show the rules and the traffic they forwarded, `remove` takes one
  * out; the workers run as the --user given with no capabilities; `save
  * --file` writes the rules, `check --file` validates that file, and an mcrd
- * restarted with it as --config holds the same rules and forwards them.
+ * restarted with it as --config (under umask 000, the socket still 0660)
+ * holds the same rules and forwards them.
  */
 import t from 'tap';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -117,8 +118,10 @@ t.test('mcrctl against mcrd: socket mode, add/list/stats/remove, worker uid, sav
   const before = await mcrctlJson<ListRulesResult>(socket, ['list']);
   t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0, 'mcrd stopped');
 
-  // Restarted from the saved file: the same rules, and they forward.
-  const again = await startMcrd(rl, ['--config', file, '--control-socket', socket, '--workers', '1']);
+  // Restarted from the saved file: the same rules, and they forward. Under
+  // umask 000 this time: the socket must still be 0660, not 0777.
+  const again = await startMcrd(rl, ['--config', file, '--control-socket', socket, '--workers', '1'], { umask: '000' });
+  t.equal((statSync(socket).mode & 0o777).toString(8), '660', 'the socket is 0660 even under umask 000');
   const after = await mcrctlJson<ListRulesResult>(socket, ['list']);
   t.same(after.rules.map(content), before.rules.map(content), 'the reloaded mcrd holds the same rules');
   const sinkC = await startSink(rl, 0, { group: '239.2.2.3', port: 6002, count: 1000, idle: 2 });

@@ -6,7 +6,7 @@
  * socket and remove its file.
  *
  *   mcrd [--config FILE] [--control-socket PATH] [--workers N] [--user USER]
- *        [--log-level L] [--log-dir DIR]
+ *        [--log-level L] [--log-dir DIR] [--restart-backoff MIN_MS[:MAX_MS]]
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { createLogger, LOG_LEVELS } from '../worker/logger.js';
-import { loadConfig, type Config } from './config/index.js';
+import { defaultDaemonSettings, loadConfig, type Config } from './config/index.js';
 import { ControlServer } from './control/server.js';
 import { createHandler } from './daemon-handler.js';
 import { allowedCpus } from './cpu-set.js';
@@ -22,6 +22,7 @@ import { Fleet } from './fleet/fleet.js';
 import { native } from '../worker/native.js';
 import { GroupMemberships, groupsByInterface } from './net/group-memberships.js';
 import { InterfaceWatcher } from './net/interface-watcher.js';
+import { parseRestartBackoff, type RestartBackoff } from './fleet/backoff.js';
 import { RuleTable } from './rule-table.js';
 import { WorkerLogs } from './worker-logs.js';
 
@@ -32,6 +33,7 @@ interface Options {
   user?: string;
   logLevel?: LevelWithSilent;
   logDir?: string;
+  restartBackoff?: RestartBackoff;
 }
 
 function parse(argv: string[]): Options {
@@ -47,6 +49,11 @@ function parse(argv: string[]): Options {
     .option('--user <user>', 'user the workers switch to (default nobody)')
     .addOption(new Option('--log-level <level>', 'log level (default info)').choices(LOG_LEVELS))
     .option('--log-dir <dir>', 'also write each worker\'s log lines to DIR/<worker>.log')
+    .option('--restart-backoff <min_ms[:max_ms]>', 'delay before restarting an exited worker, doubling from MIN to MAX (default 100:10000)', (v) => {
+      const parsed = parseRestartBackoff(v);
+      if (typeof parsed === 'string') throw new InvalidArgumentError(parsed);
+      return parsed;
+    })
     .exitOverride()
     .configureOutput({ outputError: () => {} });
   try {
@@ -79,6 +86,7 @@ async function main(): Promise<void> {
     }
   }
   const d = config.daemon;
+  const defaults = defaultDaemonSettings();
   const cpus = allowedCpus();
   const logLevel = opts.logLevel ?? d.logLevel ?? 'info';
   const logger = createLogger(logLevel, { name: 'mcrd' });
@@ -100,7 +108,11 @@ async function main(): Promise<void> {
     memberships.apply(groupsByInterface(table.list()), (iface) => watcher.get(iface)?.ifindex);
   };
   const fleet = new Fleet({ interfaces: watcher, workersPerInterface: opts.workers ?? d.workers ?? cpus.length, cpus, user: opts.user ?? d.user ?? 'nobody',
-    logLevel, table, logs, logger });
+    logLevel, table, logs, logger, restartBackoff: opts.restartBackoff ?? {
+      minMs: d.restartBackoffMinMs ?? defaults.restartBackoffMinMs,
+      // A file that raises only the minimum above 10 s gets that as its maximum too (checked by the loader).
+      maxMs: d.restartBackoffMaxMs ?? Math.max(d.restartBackoffMinMs ?? 0, defaults.restartBackoffMaxMs),
+    } });
   onInterfaces = (change) => {
     logger.info({ links: [...change.links], addresses: [...change.addresses] }, 'interfaces changed');
     syncGroups();

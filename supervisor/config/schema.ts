@@ -13,6 +13,7 @@ import type { LevelWithSilent } from 'pino';
 import { LOG_LEVELS } from '../../worker/logger.js';
 import { RuleError, validateRule, type RuleSpec } from '../../worker/rule-spec.js';
 import { ConfigError } from './errors.js';
+import { checkRestartBackoff, DEFAULT_RESTART_BACKOFF } from '../fleet/backoff.js';
 import { formatPath, type JsonPath } from './path.js';
 import type { PositionTable } from './positions.js';
 
@@ -26,6 +27,10 @@ export interface DaemonSettings {
   logLevel: LevelWithSilent;
   /** Directory for per-worker log files; none when unset. */
   logDir: string;
+  /** First delay before restarting a worker that exited, in ms. */
+  restartBackoffMinMs: number;
+  /** Longest such delay (the first doubles on each exit up to this), in ms. */
+  restartBackoffMaxMs: number;
 }
 
 export type ConfigRule = RuleSpec & { inputInterface: string };
@@ -38,7 +43,7 @@ export interface Config {
 
 /** Field names in the order save.ts writes them; also the allowed keys. */
 export const TOP_LEVEL_FIELDS = ['daemon', 'rules'] as const;
-export const DAEMON_FIELDS = ['controlSocket', 'workers', 'user', 'logLevel', 'logDir'] as const;
+export const DAEMON_FIELDS = ['controlSocket', 'workers', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs'] as const;
 export const RULE_FIELDS = ['name', 'inputInterface', 'inputGroup', 'inputPort', 'source', 'outputs'] as const;
 export const OUTPUT_FIELDS = ['group', 'port', 'interface', 'ttl', 'source'] as const;
 
@@ -53,6 +58,8 @@ export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir'> {
     workers: Math.min(availableParallelism(), MAX_WORKERS),
     user: 'nobody',
     logLevel: 'info',
+    restartBackoffMinMs: DEFAULT_RESTART_BACKOFF.minMs,
+    restartBackoffMaxMs: DEFAULT_RESTART_BACKOFF.maxMs,
   };
 }
 
@@ -130,6 +137,17 @@ function checkDaemon(value: unknown): Partial<DaemonSettings> {
     out.logLevel = level;
   }
   if (d.logDir !== undefined) out.logDir = checkAbsolutePath(d.logDir, ['daemon', 'logDir'], '/var/log/mcr');
+  if (d.restartBackoffMinMs !== undefined || d.restartBackoffMaxMs !== undefined) {
+    // Only what the file sets is returned; the pair is checked together so
+    // a maximum below the (file's or default) minimum is caught here.
+    const checked = checkRestartBackoff(d.restartBackoffMinMs ?? DEFAULT_RESTART_BACKOFF.minMs, d.restartBackoffMaxMs);
+    if (typeof checked === 'string') {
+      const field = checked.startsWith('minimum') ? 'restartBackoffMinMs' : 'restartBackoffMaxMs';
+      throw new FieldError(['daemon', field], checked.replace(/^(minimum|maximum): /, ''));
+    }
+    if (d.restartBackoffMinMs !== undefined) out.restartBackoffMinMs = checked.minMs;
+    if (d.restartBackoffMaxMs !== undefined) out.restartBackoffMaxMs = checked.maxMs;
+  }
   return out;
 }
 

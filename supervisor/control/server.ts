@@ -10,11 +10,13 @@
  * refused (ECONNREFUSED, see unix(7)); if something answers, another mcrd is
  * running and this one refuses to start (EADDRINUSE) rather than steal its
  * socket. A path that is not a socket is never deleted. The socket is
- * chmod 0660 so that access is granted by group, not to everyone.
+ * chmod 0660 so that access is granted by group, not to everyone, and is
+ * created no more open than that whatever mcrd's umask (see listenOn).
  */
 import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { encodeFrame, DEFAULT_MAX_FRAME_BYTES } from '../wire/framing.js';
 import { encodeResponse } from '../wire/control.js';
 import { ControlConnection, type ConnectionLimits } from './connection.js';
@@ -95,12 +97,12 @@ export class ControlServer {
     await this.ensureDirectory();
     const server = createServer((socket) => this.accept(socket));
     try {
-      await listenOn(server, this.path);
+      await listenOn(server, this.path, this.socketMode);
     } catch (err) {
       if (errorCode(err) !== 'EADDRINUSE') throw this.listenError(err);
       await this.removeStaleSocket();
       try {
-        await listenOn(server, this.path);
+        await listenOn(server, this.path, this.socketMode);
       } catch (again) {
         throw this.listenError(again);
       }
@@ -214,15 +216,36 @@ function positive(value: number | undefined, fallback: number, name: string): nu
   return v;
 }
 
-function listenOn(server: Server, path: string): Promise<void> {
+/**
+ * Listens on `path`, the socket file never more open than `mode`. bind()
+ * creates the file with 0777 & ~umask, and a client that connects before
+ * listen()'s chmod keeps its connection, so under a loose umask (000) anyone
+ * could get in during that window. The umask is narrowed for the bind only:
+ * Node binds synchronously inside server.listen() (net.js
+ * setupListenHandle), so restoring it right after the call is exact.
+ */
+function listenOn(server: Server, path: string, mode: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     server.once('error', onError);
-    server.listen(path, () => {
-      server.off('error', onError);
-      resolve();
-    });
+    const previous = narrowUmask(0o777 & ~mode);
+    try {
+      server.listen(path, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    } finally {
+      if (previous !== undefined) process.umask(previous);
+    }
   });
+}
+
+/** Adds `bits` to the umask and returns the old one; undefined where it cannot be set (worker threads). */
+function narrowUmask(bits: number): number | undefined {
+  if (!isMainThread) return undefined;
+  const previous = process.umask(0o777);
+  process.umask(previous | bits);
+  return previous;
 }
 
 /**

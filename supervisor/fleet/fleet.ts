@@ -3,7 +3,8 @@
  * processes (one per core), started with their rules, kept in step with the
  * rule table (every ack's generation and hash is checked; a worker that
  * drifted gets a full SyncRules), restarted with exponential backoff when
- * they exit (100 ms doubling to 10 s, reset after a minute of stable run),
+ * they exit (100 ms doubling to 10 s by default, see backoff.ts; reset after
+ * a minute of stable run),
  * and stopped when their interface has no rules left or mcrd stops.
  *
  * Interfaces are followed at run time (the InterfaceView is fed by netlink):
@@ -21,14 +22,13 @@
  */
 import type { Logger } from 'pino';
 import { WorkerProcess } from './worker-process.js';
+import { DEFAULT_RESTART_BACKOFF, type RestartBackoff } from './backoff.js';
 import type { RuleTable } from '../rule-table.js';
 import type { InterfaceChange } from '../net/interface-watcher.js';
 import type { WorkerLogs } from '../worker-logs.js';
 import type { CommandBody, Reply, WorkerCounters, WorkerInfo } from '../wire/index.js';
 
 const READY_TIMEOUT_MS = 10_000;
-const BACKOFF_MIN_MS = 100;
-const BACKOFF_MAX_MS = 10_000;
 const STABLE_MS = 60_000;
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -70,6 +70,8 @@ export interface FleetOptions {
   table: RuleTable;
   logs: WorkerLogs;
   logger: Logger;
+  /** Restart delay bounds; default 100 ms doubling to 10 s. */
+  restartBackoff?: RestartBackoff;
 }
 
 export class Fleet {
@@ -78,8 +80,11 @@ export class Fleet {
   private nextGroup = 0x4d00;
   private closing = false;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly backoff: RestartBackoff;
 
-  constructor(private readonly o: FleetOptions) {}
+  constructor(private readonly o: FleetOptions) {
+    this.backoff = o.restartBackoff ?? DEFAULT_RESTART_BACKOFF;
+  }
 
   /** Brings the fleet in line with the rule table: workers for every referenced interface, none for others. */
   reconcile(): Promise<void> {
@@ -219,7 +224,7 @@ export class Fleet {
     const slots: Slot[] = [];
     for (let i = 0; i < this.o.workersPerInterface; i++) {
       slots.push({ id: `${iface}/${i}`, iface, core: this.o.cpus[i % this.o.cpus.length] ?? 0, worker: undefined, state: 'waiting',
-        reason: undefined, restarts: 0, backoffMs: BACKOFF_MIN_MS, startedAtMs: 0, generation: 0, logLevel: this.o.logLevel,
+        reason: undefined, restarts: 0, backoffMs: this.backoff.minMs, startedAtMs: 0, generation: 0, logLevel: this.o.logLevel,
         timer: undefined, counters: undefined });
     }
     return slots;
@@ -233,7 +238,7 @@ export class Fleet {
       await this.stopSlot(s);
       s.state = 'waiting';
       s.reason = reason;
-      s.backoffMs = BACKOFF_MIN_MS;
+      s.backoffMs = this.backoff.minMs;
       if (had) this.o.logger.info({ worker: s.id, reason }, 'worker stopped: waiting for its interface');
     }));
     for (const s of input.slots) s.reason = reason;
@@ -345,7 +350,7 @@ export class Fleet {
       this.o.logger.info({ worker: slot.id, code: how.code, signal: how.signal, reason }, 'worker exited: waiting for its interface');
       return;
     }
-    if (Date.now() - slot.startedAtMs > STABLE_MS) slot.backoffMs = BACKOFF_MIN_MS;
+    if (Date.now() - slot.startedAtMs > STABLE_MS) slot.backoffMs = this.backoff.minMs;
     slot.restarts++;
     this.o.logger.warn({ worker: slot.id, code: how.code, signal: how.signal, restartInMs: slot.backoffMs }, 'worker exited: restarting');
     this.scheduleRestart(slot);
@@ -367,7 +372,7 @@ export class Fleet {
           this.o.logger.error({ worker: slot.id, code: err.code, err: err.message }, 'worker restart failed'));
       });
     }, slot.backoffMs);
-    slot.backoffMs = Math.min(BACKOFF_MAX_MS, slot.backoffMs * 2);
+    slot.backoffMs = Math.min(this.backoff.maxMs, slot.backoffMs * 2);
   }
 }
 

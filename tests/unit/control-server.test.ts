@@ -78,6 +78,32 @@ t.test('creates the directory 0755 and the socket 0660', async (t) => {
   t.equal((await client.request({ kind: 'ping' })).pid, process.pid);
 });
 
+t.test('under umask 000 the socket is never more open than 0660, not even before its chmod', async (t) => {
+  // A client connecting between bind() and the chmod would keep its
+  // connection, so the mode the file is created with matters: record it at
+  // the moment the server chmods the socket.
+  const fsp = await import('node:fs/promises');
+  const seen: number[] = [];
+  // An absolute URL: tap resolves a relative one against the source-mapped
+  // .ts test file and would load the .ts server instead of the built one.
+  const { ControlServer: Mocked } = await t.mockImport<typeof import('../../supervisor/control/server.js')>(
+    new URL('../../supervisor/control/server.js', import.meta.url).href,
+    { 'node:fs/promises': { ...fsp, chmod: async (file: string, mode: number) => {
+      if (file.endsWith('.sock')) seen.push((await lstat(file)).mode & 0o777);
+      return fsp.chmod(file, mode);
+    } } },
+  );
+  const previous = process.umask(0);
+  t.teardown(() => void process.umask(previous));
+  const path = join(await tempDir(t), 'mcrd.sock');
+  const server = new Mocked({ path, handler: handler() });
+  await server.listen();
+  t.teardown(() => server.close());
+  t.same(seen.map((m) => m.toString(8)), ['660'], 'created 0660 already, before the chmod');
+  t.equal(process.umask(), 0, 'and the umask is restored');
+  t.equal((await lstat(path)).mode & 0o777, 0o660);
+});
+
 t.test('a stale socket file is replaced', async (t) => {
   const path = join(await tempDir(t), 'mcrd.sock');
   await makeStaleSocket(path);

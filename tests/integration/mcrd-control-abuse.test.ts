@@ -1,0 +1,127 @@
+/**
+ * Misbehaving control clients against a running mcrd (not only a
+ * ControlServer with a fake handler): each kind of garbage gets one
+ * ERR_MCR_BAD_FRAME answer on id 0 and a disconnect; clients that connect
+ * and stay silent, or send half a frame and stop, do not delay anyone else
+ * (mcrctl ping and list are answered while they hang on); and afterwards mcrd
+ * is healthy: same pid, same worker, still forwarding. Raw net.Sockets play
+ * the bad clients; every wait is on an event and bounded.
+ */
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
+import { ControlClient } from '../../supervisor/control/client.js';
+import { decodeResponse } from '../../supervisor/wire/control.js';
+import type { Response } from '../../supervisor/wire/control-types.js';
+import { encodeVarint, FrameDecoder } from '../../supervisor/wire/framing.js';
+import { runGen, sinkReport, startSink } from './harness.js';
+import { mcrctl, startMcrd, workersOf } from './mcrd-harness.js';
+
+/** A client that writes raw bytes and records the answers and the close. */
+interface Raw {
+  socket: Socket;
+  responses: Response[];
+  closed: Promise<void>;
+  isClosed(): boolean;
+}
+
+function connectRaw(path: string): Promise<Raw> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ path });
+    const decoder = new FrameDecoder({ maxFrameBytes: 1024 * 1024 });
+    const responses: Response[] = [];
+    let closed = false;
+    const closedPromise = new Promise<void>((r) => socket.on('close', () => {
+      closed = true;
+      r();
+    }));
+    socket.on('data', (chunk: Buffer) => {
+      for (const frame of decoder.push(chunk)) responses.push(decodeResponse(frame));
+    });
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.off('error', reject);
+      socket.on('error', () => undefined);
+      resolve({ socket, responses, closed: closedPromise, isClosed: () => closed });
+    });
+  });
+}
+
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+t.test('bad frames and silent clients against a running mcrd', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const rl = await createRelayLab({ tag: 'ctlabuse' });
+  const dir = mkdtempSync(join(tmpdir(), 'mcrd-abuse-'));
+  const raws: Raw[] = [];
+  t.teardown(async () => {
+    for (const raw of raws) raw.socket.destroy();
+    await rl.lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const socket = join(dir, 'mcrd.sock');
+  const mcrd = await startMcrd(rl, ['--control-socket', socket, '--workers', '1']);
+  const good = new ControlClient({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 });
+  await good.connect(socket);
+  t.teardown(() => good.close());
+  await good.request({ kind: 'addRule', rule: { inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000,
+    outputs: [{ group: '239.2.2.2', port: 6000, interface: 'out0' }] } });
+  const worker = (await workersOf(socket))[0];
+
+  // Silent and half-frame clients connect first and stay for the whole test.
+  const silent = await connectRaw(socket);
+  const half = await connectRaw(socket);
+  raws.push(silent, half);
+  half.socket.write(Buffer.from([0x0a, 0x08, 0x01])); // 10 bytes announced, 2 sent
+
+  const garbage: Array<[string, Buffer]> = [
+    ['a malformed varint', Buffer.alloc(12, 0xff)],
+    ['a frame that is not a Request', Buffer.from([0x03, 0xff, 0xff, 0xff])],
+    ['a declared length above the 1 MiB limit', encodeVarint(2 * 1024 * 1024)],
+    ['an empty frame', Buffer.from([0x00])],
+  ];
+  for (const [what, bytes] of garbage) {
+    const bad = await connectRaw(socket);
+    raws.push(bad);
+    bad.socket.write(bytes);
+    await within(bad.closed, 5000, `${what}: the disconnect`);
+    t.match(bad.responses, [{ id: 0, body: { kind: 'error', code: 'ERR_MCR_BAD_FRAME' } }], `${what}: one ERR_MCR_BAD_FRAME answer, then disconnected`);
+  }
+
+  // While the silent clients hang on, others are served at once.
+  // mcrctl's --timeout bounds the connect and the answer, not its own start.
+  for (let i = 0; i < 3; i++) {
+    const ping = await mcrctl(socket, ['--timeout', '2000', 'ping']);
+    t.equal(ping.exitCode, 0, `mcrctl ping answered within 2 s (${ping.stderr})`);
+    t.match(ping.stdout, new RegExp(`^mcrd is running: pid ${mcrd.pid}, up `));
+    const list = await within(good.request({ kind: 'listRules' }), 1000, 'list');
+    t.equal(list.rules.length, 1, 'list answered within 1 s on a long-lived connection');
+  }
+  t.notOk(silent.isClosed() || half.isClosed(), 'the silent clients were not cut early (idle limit 30 s)');
+  t.same([silent.responses, half.responses], [[], []], 'and got nothing');
+  t.equal(mcrd.stderrLines.filter((l) => l.includes('"msg":"control client sent a bad frame; disconnecting"')).length, garbage.length,
+    'mcrd logged each bad frame');
+
+  // mcrd is healthy: the same process, the same worker, still forwarding.
+  t.notOk(mcrd.exited, 'mcrd is still running');
+  const now = (await workersOf(socket))[0];
+  t.same([now?.pid, now?.state, now?.restarts], [worker?.pid, 'running', 0], 'its worker was not disturbed');
+  const sink = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count: 2000, idle: 2 });
+  await runGen(rl, { dest: '239.1.1.1', port: 5000, count: 2000, rate: 20_000, size: 100 });
+  t.equal((await sinkReport(sink)).received, 2000, 'and forwarding everything');
+  t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0, 'mcrd stops cleanly with the silent clients still connected');
+  await within(Promise.all([silent.closed, half.closed]), 5000, 'the silent clients to be closed by the stop');
+});

@@ -1,0 +1,92 @@
+/**
+ * Shared steps of the tests that run the real mcrd in a relay lab: start it
+ * (waiting for its ready line), run the built `mcrctl` bin against its
+ * socket, ask for its workers, and read what /proc says about a process.
+ * mcrctl runs in the test's own namespace: a Unix socket path is reached
+ * through the filesystem, which the lab's network namespaces share.
+ */
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import type { LabProcess, RelayLab } from '../../tools/lab/index.js';
+import { ControlClient } from '../../supervisor/control/client.js';
+import type { WorkerInfo } from '../../supervisor/wire/index.js';
+import { ROOT } from './harness.js';
+
+export const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');
+export const MCRCTL = join(ROOT, 'dist', 'tools', 'mcrctl.js');
+
+/**
+ * Starts mcrd in the relay namespace and resolves once it logged "mcrd
+ * ready". With `umask` (octal digits), mcrd runs under that file mode mask:
+ * through `sh`, which sets it and then execs node in its place, so the PID
+ * is still mcrd's.
+ */
+export async function startMcrd(rl: RelayLab, args: string[], opts: { umask?: string } = {}): Promise<LabProcess> {
+  const mcrd = opts.umask === undefined
+    ? rl.lab.spawn(rl.relay.ns, process.execPath, [MCRD, ...args])
+    : rl.lab.spawn(rl.relay.ns, 'sh', ['-c', `umask ${opts.umask} && exec "$0" "$@"`, process.execPath, MCRD, ...args]);
+  await mcrd.waitForLine('stderr', /"msg":"mcrd ready"/, 15_000);
+  return mcrd;
+}
+
+export interface McrctlResult {
+  exitCode: number | undefined;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `mcrctl --socket SOCKET ...args` to completion (bounded). */
+export async function mcrctl(socket: string, args: string[], opts: { cwd?: string } = {}): Promise<McrctlResult> {
+  const r = await execa(process.execPath, [MCRCTL, '--socket', socket, ...args], {
+    reject: false, timeout: 20_000, ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+  });
+  return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `mcrctl --json ...args`, parsed; throws with mcrctl's error line when it fails. */
+export async function mcrctlJson<T>(socket: string, args: string[]): Promise<T> {
+  const r = await mcrctl(socket, ['--json', ...args]);
+  if (r.exitCode !== 0) throw new Error(`mcrctl ${args.join(' ')} exited ${String(r.exitCode)}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** mcrd's worker slots, over one short-lived control connection. */
+export async function workersOf(socket: string): Promise<WorkerInfo[]> {
+  const client = new ControlClient({ connectTimeoutMs: 5000, requestTimeoutMs: 10_000 });
+  await client.connect(socket);
+  try {
+    return (await client.request({ kind: 'workers' })).workers;
+  } finally {
+    client.close();
+  }
+}
+
+/** One field of /proc/PID/status ("Uid", "CapEff", ...), whitespace-normalised. */
+export function procStatus(pid: number, field: string): string {
+  const m = new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (m?.[1] === undefined) throw new Error(`/proc/${pid}/status has no ${field} line`);
+  return m[1].trim().split(/\s+/).join(' ');
+}
+
+/** The open fds of a process as "fd -> target" lines, sorted by fd. */
+export function openFds(pid: number): string[] {
+  const dir = `/proc/${pid}/fd`;
+  return readdirSync(dir).map(Number).sort((a, b) => a - b).map((fd) => {
+    let target: string;
+    try {
+      target = readlinkSync(join(dir, String(fd)));
+    } catch {
+      target = '(closed while listing)';
+    }
+    return `${fd} -> ${target}`;
+  });
+}
+
+/** uid of a user name, from /etc/passwd (the lab machine's own users). */
+export function uidOf(user: string): number {
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
+  const uid = line?.split(':')[2];
+  if (uid === undefined) throw new Error(`no user ${user} in /etc/passwd`);
+  return Number(uid);
+}

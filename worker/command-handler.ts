@@ -122,7 +122,7 @@ export class CommandHandler {
         errors: outputs.reduce((s, o) => s + o.errors, 0), outputs });
     }
     return { received: loop.frames ?? 0, kernelDrops: loop.kernel_drops ?? 0, malformed,
-      unmatched: loop.no_rule ?? 0, rules: ruleStats };
+      unmatched: loop.no_rule ?? 0, rules: ruleStats, loop: { ...loop } };
   }
 }
 

@@ -53,7 +53,8 @@ export class StatsReport {
         };
       }),
       workers: slots.map((s) => ({ worker: s.id, interface: s.iface, received: s.counters?.received ?? 0,
-        kernelDrops: s.counters?.kernelDrops ?? 0, restarts: s.restarts })),
+        kernelDrops: s.counters?.kernelDrops ?? 0, restarts: s.restarts,
+        loop: s.state === 'running' ? { ...(s.counters?.loop ?? {}) } : {} })),
     };
     if (rates.intervalMs !== undefined) result.rateIntervalMs = Math.round(rates.intervalMs);
     return result;

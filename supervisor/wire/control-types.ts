@@ -94,6 +94,8 @@ export interface WorkerStats {
   received: number;
   kernelDrops: number;
   restarts: number;
+  /** The worker's relay-loop counters by name; empty while it is not running. */
+  loop?: Record<string, number>;
 }
 export interface StatsResult {
   rules: RuleStats[];

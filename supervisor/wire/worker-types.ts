@@ -63,6 +63,8 @@ export interface WorkerCounters {
   malformed: number;
   unmatched: number;
   rules: RuleStats[];
+  /** The relay loop's counters by name. */
+  loop?: Record<string, number>;
 }
 
 /** mcr.worker.Reply. */

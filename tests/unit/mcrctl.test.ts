@@ -47,8 +47,8 @@ const CANNED: { [K in keyof ResultBodies]: ResultBodies[K] } = {
       { ruleId: 12, packets: 0, bytes: 0, errors: 0, outputs: [{ packets: 0, bytes: 0, errors: 0 }] },
     ],
     workers: [
-      { worker: 'eth0/0', interface: 'eth0', received: 1000, kernelDrops: 3, restarts: 0 },
-      { worker: 'eth0/1', interface: 'eth0', received: 0, kernelDrops: 0, restarts: 2 },
+      { worker: 'eth0/0', interface: 'eth0', received: 1000, kernelDrops: 3, restarts: 0, loop: { frames: 1000, kernel_drops: 3 } },
+      { worker: 'eth0/1', interface: 'eth0', received: 0, kernelDrops: 0, restarts: 2, loop: {} },
     ],
     rateIntervalMs: 2000,
   },

@@ -55,7 +55,7 @@ const results: { [K in RequestKind]: Response['body'] & { kind: K } } = {
   stats: {
     kind: 'stats',
     rules: [ruleStats],
-    workers: [{ worker: 'eth0/0', interface: 'eth0', received: 99, kernelDrops: 2, restarts: 1 }],
+    workers: [{ worker: 'eth0/0', interface: 'eth0', received: 99, kernelDrops: 2, restarts: 1, loop: { frames: 99, kernel_drops: 2, gso_batches: 7 } }],
   },
   workers: {
     kind: 'workers',
@@ -125,7 +125,7 @@ t.test('every command kind and both reply shapes round-trip', async (t) => {
   const full: Reply = {
     seq: 2, generation: 6, hash,
     error: { code: 'EADDRNOTAVAIL', message: 'no address on eth1' },
-    stats: { received: 1000, kernelDrops: 1, malformed: 2, unmatched: 3, rules: [ruleStats] },
+    stats: { received: 1000, kernelDrops: 1, malformed: 2, unmatched: 3, rules: [ruleStats], loop: { frames: 1000, sent: 990, send_errors: 10 } },
   };
   t.strictSame(decodeReply(encodeReply(full)), full);
 });

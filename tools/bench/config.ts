@@ -105,7 +105,7 @@ export function estimateSec(c: BenchConfig): number {
   let experiments = 0;
   if (c.experiments !== undefined) {
     const e = c.experiments;
-    experiments = (e.batches.length + e.ringDepths.length + 1) * (trial + CELL_OVERHEAD_SEC) + e.straceSec;
+    experiments = (e.batches.length + e.ringDepths.length + 2 + 1) * (trial + CELL_OVERHEAD_SEC) + e.straceSec;
   }
   const setup = 15;
   return setup + genMax + cells * perCell + experiments;

@@ -5,8 +5,9 @@
  * and fan-out, so every variant faces the same load and the default passes
  * with margin. Each variant is a fresh relay; the table reports loss, the
  * relay core's CPU per million packets, and io_uring_enter calls per packet
- * from the relay's own submit_calls counter. Then one strace -c window on
- * the default relay counts every system call of every thread per packet.
+ * from the relay's own submit_calls counter; and the same for UDP_SEGMENT
+ * batches on and off. Then one strace -c window on the default relay counts
+ * every system call of every thread of the forwarding process per packet.
  */
 import type { BenchLab } from './bench-lab.js';
 import type { BenchConfig } from './config.js';
@@ -41,6 +42,8 @@ export interface ExperimentsResult {
   basis: string;
   batch: ExperimentRow[];
   ringDepth: ExperimentRow[];
+  /** UDP_SEGMENT batches on (the default) and off (--no-udp-gso). */
+  gso?: ExperimentRow[];
   strace?: StraceResult;
   straceError?: { code: string; message: string };
 }
@@ -60,6 +63,10 @@ export async function runExperiments(
   for (const batch of e.batches) out.batch.push(await variant(bl, config, ratePps, `batch ${batch}`, { batch }, log));
   for (const ringDepth of e.ringDepths) {
     out.ringDepth.push(await variant(bl, config, ratePps, `ring depth ${ringDepth}`, { ringDepth }, log));
+  }
+  out.gso = [];
+  for (const udpGso of [true, false]) {
+    out.gso.push(await variant(bl, config, ratePps, udpGso ? 'UDP_SEGMENT batches (default)' : 'one send per datagram (--no-udp-gso)', { udpGso }, log));
   }
   if (e.straceSec > 0) {
     try {
@@ -118,7 +125,7 @@ async function straceRun(bl: BenchLab, config: BenchConfig, ratePps: number, sec
     traffic.catch(() => undefined);
     await sleep(700);
     const before = await counters();
-    const summary = await straceWindow(bl, running.pids[0] ?? 0, seconds);
+    const summary = await straceWindow(bl, running.loopPid ?? running.pids[0] ?? 0, seconds);
     const after = await counters();
     await traffic;
     const input = (after.matched ?? 0) - (before.matched ?? 0);

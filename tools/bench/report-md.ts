@@ -178,7 +178,8 @@ function experiments(r: BenchResults): string[] {
   const out = [
     `## MCR design experiments (${e.payload} B, fan-out ${e.fanout}, offered ${kpps(e.ratePps)}: ${e.basis})`,
     '',
-    'Each variant is a fresh relay with one option changed from the defaults (batch 64, ring depth 1024).',
+    'Each variant is a fresh standalone relay (`mcr-relay`, the loop mcrd\'s workers run) with one option changed from the defaults ' +
+      '(batch 64, ring depth 1024, UDP_SEGMENT batches on).',
     '',
   ];
   const cols = ['variant', 'loss %', 'pass', 'CPU s/M input', 'CPU s/M egress', 'io_uring_enter / input', 'io_uring_enter / egress', 'kernel_drops', 'relay core busy'];
@@ -199,6 +200,7 @@ function experiments(r: BenchResults): string[] {
   };
   out.push('### Egress batch size (--batch)', '', table(cols, e.batch.map(row)), '');
   out.push('### Ring depth (--ring-depth)', '', table(cols, e.ringDepth.map(row)), '');
+  if (e.gso !== undefined && e.gso.length > 0) out.push('### UDP_SEGMENT batches (--no-udp-gso)', '', table(cols, e.gso.map(row)), '');
   if (e.strace !== undefined) {
     const s = e.strace;
     const top = s.summary.bySyscall.slice(0, 6).map((x) => `${x.syscall} ${x.calls}`).join(', ');

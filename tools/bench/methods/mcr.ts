@@ -1,15 +1,23 @@
 /**
- * MCR under test: the standalone relay (dist/worker/relay-cli.js, the worker
- * mcrd will fork) in the relay namespace, pinned to core 1, with one rule
- * 239.1.1.1:5000 → 239.1.1.1:5000 on out0..out{N-1}: the same group and port
- * the kernel and socat forward, so all three do identical work.
+ * MCR under test, as users run it: mcrd (dist/supervisor/mcrd.js) in the
+ * relay namespace under `taskset -c 1`, so its one worker (`--workers 1`,
+ * pinned to the first core of mcrd's affinity mask) forwards on core 1; one
+ * rule 239.1.1.1:5000 → 239.1.1.1:5000 on out0..out{N-1}, added over the
+ * control socket: the same group and port the kernel and socat forward, so
+ * all three do identical work.
  *
- * It runs with --stdin-commands so the suite can ask for the loop counters
- * ({"op":"stats"}) between trials: kernel_drops and submit_calls per trial,
- * without restarting the relay (restarts would put Node's start-up into
- * every trial).
+ * The suite reads the worker's loop counters (kernel_drops, submit_calls,
+ * gso_batches, …) between trials from a stats request, without restarting
+ * anything. The CPU figure counts mcrd and the worker.
+ *
+ * Tuning (the design experiments' --batch / --ring-depth) has no mcrd
+ * option, so those runs start the standalone relay (dist/worker/relay-cli.js,
+ * the same loop the worker runs) instead: `startMcrRelay`.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ControlClient } from '../../../supervisor/control/client.js';
 import type { LabProcess } from '../../lab/index.js';
 import { packageRoot } from '../../native-tool.js';
 import type { BenchLab } from '../bench-lab.js';
@@ -17,11 +25,77 @@ import { GROUP, PORT, RELAY_CPU } from '../config.js';
 import { BenchError } from '../errors.js';
 import type { MethodStart, RunningMethod } from './types.js';
 
-const READY_MS = 15_000;
+const READY_MS = 20_000;
 const COMMAND_MS = 10_000;
-const STOP_MS = 10_000;
+const STOP_MS = 20_000;
+
+interface WorkerRow { pid: number; state: string }
+interface StatsReply { workers: Array<{ loop?: Record<string, number> }> }
 
 export async function startMcr(bl: BenchLab, o: MethodStart): Promise<RunningMethod> {
+  if (o.tuning !== undefined) return startMcrRelay(bl, o);
+  const { rl } = bl;
+  const dir = mkdtempSync(join(tmpdir(), 'mcr-bench-mcrd-'));
+  const socket = join(dir, 'mcrd.sock');
+  const config = join(dir, 'bench.json5');
+  const outputs = rl.relay.outputs.slice(0, o.fanout).map((out) => ({ group: GROUP, port: PORT, interface: out.ifname }));
+  writeFileSync(config, JSON.stringify({
+    rules: [{ name: 'bench', inputInterface: rl.relay.input.ifname, inputGroup: GROUP, inputPort: PORT, outputs }],
+  }, null, 2));
+  const args = ['-c', String(RELAY_CPU), process.execPath, join(packageRoot(), 'dist', 'supervisor', 'mcrd.js'),
+    '--config', config, '--control-socket', socket, '--workers', '1', '--log-level', 'warn'];
+  const proc = rl.lab.spawn(rl.relay.ns, 'taskset', args, { maxLines: 2000 });
+  const client = new ControlClient({ requestTimeoutMs: COMMAND_MS });
+  const fail = async (why: string, err?: unknown): Promise<never> => {
+    client.close();
+    await proc.stop('SIGKILL', 2000).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    throw new BenchError('ERR_BENCH_START', `mcrd did not start forwarding: ${why}: ${lastLines(proc)}`, { cause: err });
+  };
+  let worker: WorkerRow | undefined;
+  try {
+    await waitFor(async () => {
+      if (!client.connected) await client.connect(socket).catch(() => undefined);
+      if (!client.connected) return false;
+      const rows = (await client.request({ kind: 'workers' }) as { workers: WorkerRow[] }).workers;
+      worker = rows.find((w) => w.state === 'running' && w.pid > 0);
+      return worker !== undefined;
+    }, READY_MS);
+  } catch (err) {
+    return fail('no running worker', err);
+  }
+  const pids = [proc.pid, worker?.pid ?? 0];
+  return {
+    name: 'mcr',
+    pids,
+    loopPid: worker?.pid ?? 0,
+    commands: [`taskset ${args.join(' ')}`, `(config) ${JSON.stringify({ rules: [{ outputs }] })}`],
+    async counters() {
+      const reply = await client.request({ kind: 'stats' }) as StatsReply;
+      const loop = reply.workers[0]?.loop;
+      if (loop === undefined || Object.keys(loop).length === 0) {
+        throw new BenchError('ERR_BENCH_TOOL_OUTPUT', 'mcrd stats without the worker\'s loop counters (worker not running?)');
+      }
+      return loop;
+    },
+    async stop() {
+      let last: unknown;
+      try {
+        last = await client.request({ kind: 'stats' });
+      } catch {
+        // Reported below through the exit status.
+      }
+      client.close();
+      const result = await proc.stop('SIGTERM', STOP_MS);
+      rmSync(dir, { recursive: true, force: true });
+      if (result.exitCode !== 0) throw new BenchError('ERR_BENCH_TOOL_OUTPUT', `mcrd ended with ${result.exitCode ?? result.signal}: ${lastLines(proc)}`);
+      return last;
+    },
+  };
+}
+
+/** The standalone relay with tuning flags, for the design experiments. */
+async function startMcrRelay(bl: BenchLab, o: MethodStart): Promise<RunningMethod> {
   const { rl } = bl;
   const outputs = rl.relay.outputs.slice(0, o.fanout).map((out) => `${GROUP}:${PORT}:${out.ifname}`);
   const args = ['-c', String(RELAY_CPU), process.execPath, join(packageRoot(), 'dist', 'worker', 'relay-cli.js')];
@@ -29,6 +103,7 @@ export async function startMcr(bl: BenchLab, o: MethodStart): Promise<RunningMet
   args.push('--outputs', outputs.join(','), '--stdin-commands');
   if (o.tuning?.batch !== undefined) args.push('--batch', String(o.tuning.batch));
   if (o.tuning?.ringDepth !== undefined) args.push('--ring-depth', String(o.tuning.ringDepth));
+  if (o.tuning?.udpGso === false) args.push('--no-udp-gso');
   const proc = rl.lab.spawn(rl.relay.ns, 'taskset', args, { stdin: 'pipe', maxLines: 2000 });
   try {
     await proc.waitForLine('stderr', /"msg":"relay forwarding"/, READY_MS);
@@ -40,6 +115,7 @@ export async function startMcr(bl: BenchLab, o: MethodStart): Promise<RunningMet
   return {
     name: 'mcr',
     pids: [proc.pid],
+    loopPid: proc.pid,
     commands: [`taskset ${args.join(' ')}`],
     async counters() {
       // The relay numbers command lines from 1 and echoes the number as "seq".
@@ -60,6 +136,15 @@ export async function startMcr(bl: BenchLab, o: MethodStart): Promise<RunningMet
       return JSON.parse(last) as unknown;
     },
   };
+}
+
+async function waitFor(check: () => Promise<boolean>, limitMs: number): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`not ready within ${limitMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 function lastLines(proc: LabProcess): string {

@@ -6,10 +6,11 @@
  */
 import type { MethodName } from '../config.js';
 
-/** MCR-only knobs for the design experiments (mcr-relay --batch / --ring-depth). */
+/** MCR-only knobs for the design experiments (mcr-relay --batch / --ring-depth / --no-udp-gso). */
 export interface McrTuning {
   batch?: number;
   ringDepth?: number;
+  udpGso?: boolean;
 }
 
 export interface MethodStart {
@@ -21,6 +22,8 @@ export interface RunningMethod {
   readonly name: MethodName;
   /** The processes doing the forwarding in user space (none do for the kernel's). */
   readonly pids: readonly number[];
+  /** MCR only: the process whose threads run the relay loop (the worker under mcrd), for strace. */
+  readonly loopPid?: number;
   /** Command lines started, for the results file. */
   readonly commands: readonly string[];
   /** The method's own counters, read between trials; only MCR has them. */

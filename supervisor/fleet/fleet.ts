@@ -273,8 +273,6 @@ export class Fleet {
   private async start(slot: Slot): Promise<void> {
     slot.state = 'starting';
     slot.reason = undefined;
-    let markReady: () => void = () => undefined;
-    const ready = new Promise<void>((resolve) => (markReady = resolve));
     let worker: WorkerProcess;
     try {
       worker = new WorkerProcess(
@@ -282,7 +280,6 @@ export class Fleet {
           logLevel: slot.logLevel, ...(this.o.user !== undefined ? { user: this.o.user } : {}) },
         (line) => {
           this.o.logs.record(slot.id, { interface: slot.iface, core: slot.core, pid: worker.pid }, line);
-          if (line.includes('"msg":"worker ready"')) markReady();
         },
       );
     } catch (err) {
@@ -293,8 +290,12 @@ export class Fleet {
     slot.worker = worker;
     slot.startedAtMs = Date.now();
     void worker.exited.then((how) => this.onExit(slot, worker, how));
-    const outcome = await Promise.race([ready.then(() => 'ready'), worker.exited.then(() => 'exited'),
-      new Promise((r) => setTimeout(r, READY_TIMEOUT_MS, 'timeout'))]);
+    // Ready = the first command answered: the worker reads its command
+    // stream only once its loop runs and its privileges are dropped. (Not a
+    // log line: at --log-level warn there would be none.)
+    const ready = worker.send({ kind: 'ping', stats: false }, READY_TIMEOUT_MS)
+      .then(() => 'ready', (err: { code?: string }) => (err.code === 'ETIMEDOUT' ? 'timeout' : 'exited'));
+    const outcome = await Promise.race([ready, worker.exited.then(() => 'exited')]);
     if (outcome !== 'ready') {
       if (outcome === 'timeout') worker.child.kill('SIGKILL');
       throw Object.assign(new Error(`worker ${slot.id} did not become ready (${String(outcome)})`), { code: 'ERR_MCR_WORKER_START' });

@@ -19,6 +19,7 @@ import type { Response } from '../../supervisor/wire/control-types.js';
 import { encodeVarint, FrameDecoder } from '../../supervisor/wire/framing.js';
 import { runGen, sinkReport, startSink } from './harness.js';
 import { mcrctl, startMcrd, workersOf } from './mcrd-harness.js';
+import { within } from '../../tools/lab/time.js';
 
 /** A client that writes raw bytes and records the answers and the close. */
 interface Raw {
@@ -50,17 +51,6 @@ function connectRaw(path: string): Promise<Raw> {
   });
 }
 
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 t.test('bad frames and silent clients against a running mcrd', async (t) => {
   if (skipUnlessRoot(t)) return;

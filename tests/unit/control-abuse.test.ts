@@ -18,6 +18,7 @@ import { ControlServer, type ControlServerOptions } from '../../supervisor/contr
 import { decodeResponse, encodeRequest } from '../../supervisor/wire/control.js';
 import type { LogLine, Request, Response } from '../../supervisor/wire/control-types.js';
 import { encodeFrame, encodeVarint, FrameDecoder } from '../../supervisor/wire/framing.js';
+import { within } from '../../tools/lab/time.js';
 
 type Cleanup = { teardown(fn: () => unknown): void };
 
@@ -27,17 +28,6 @@ function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): void } 
   return { promise, resolve };
 }
 
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** A hand-driven client: writes whatever bytes it is told, records every answer. */
 class RawClient {

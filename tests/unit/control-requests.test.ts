@@ -13,6 +13,7 @@ import { ControlError } from '../../supervisor/control/errors.js';
 import type { ControlHandler } from '../../supervisor/control/handler.js';
 import { ControlServer, type ControlServerOptions } from '../../supervisor/control/server.js';
 import { REQUEST_KINDS, type CheckResult, type LogLine, type RequestBody, type RequestKind } from '../../supervisor/wire/control-types.js';
+import { within } from '../../tools/lab/time.js';
 
 type Cleanup = { teardown(fn: () => unknown): void };
 
@@ -26,18 +27,6 @@ function deferred<T = void>(): Deferred<T> {
   return { promise, resolve };
 }
 
-/** Rejects if `promise` does not settle within ms: every wait is bounded. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function handler(overrides: Partial<ControlHandler> = {}): ControlHandler {
   const base: ControlHandler = {

@@ -17,6 +17,7 @@ import { ControlError } from '../../supervisor/control/errors.js';
 import { findPackageRoot } from '../../supervisor/wire/proto-root.js';
 import { readFileSync } from 'node:fs';
 import { runMcrctl } from '../../tools/mcrctl/commands.js';
+import { within } from '../../tools/lab/time.js';
 
 type Cleanup = { teardown(fn: () => unknown): void };
 
@@ -129,18 +130,6 @@ async function mcrctl(path: string, args: string[], options: RunOptions = {}): P
   return { code, out, err };
 }
 
-/** Rejects if `promise` does not settle within ms: every wait is bounded. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Checks a failed run: the status, and exactly one stderr line matching `message`. */
 function failed(t: Tap, r: Run, code: number, message: RegExp): void {

@@ -19,3 +19,10 @@ export async function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<R
     clearTimeout(timer);
   }
 }
+
+/** Resolves like `promise`, or rejects naming `what` if it has not settled within `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  const r = await raceTimeout(promise, ms);
+  if (!r.done) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+  return r.value;
+}

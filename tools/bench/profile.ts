@@ -23,6 +23,7 @@ import { METHODS, OTHER_CPU, RELAY_CPU, type MethodName } from './config.js';
 import { describeError } from './errors.js';
 import { runGenerator } from './generator.js';
 import { START } from './methods/index.js';
+import { readCpuTimes } from './host-counters.js';
 import { fileStamp } from './results.js';
 
 interface ProfileArgs {
@@ -34,6 +35,8 @@ interface ProfileArgs {
   sinkRps: boolean;
   out: string;
   perfData: string | undefined;
+  /** Standalone relay flags instead of mcrd (design experiments). */
+  relayArgs: string[] | undefined;
 }
 
 function parseArgs(argv: string[]): ProfileArgs {
@@ -52,13 +55,14 @@ function parseArgs(argv: string[]): ProfileArgs {
     .option('--no-sink-rps', "leave the sinks' receive work on the relay core")
     .option('--out <dir>', 'where the report goes', join(packageRoot(), 'bench', 'results'))
     .option('--perf-data <file>', 'keep perf.data there (for perf report -G on a symbol) instead of deleting it')
+    .option('--relay-args <args>', 'MCR only: run the standalone relay with these extra flags (space-separated) instead of mcrd')
     .parse(argv);
   const o = program.opts<{ method: string; rate: number; size: number; fanout: number; seconds: number; sinkRps: boolean; out: string;
-    perfData?: string }>();
+    perfData?: string; relayArgs?: string }>();
   if (!(METHODS as readonly string[]).includes(o.method)) {
     program.error(`error: --method must be one of ${METHODS.join(', ')}`, { exitCode: 2 });
   }
-  return { ...o, method: o.method as MethodName, perfData: o.perfData };
+  return { ...o, method: o.method as MethodName, perfData: o.perfData, relayArgs: o.relayArgs?.split(/\s+/).filter((x) => x !== '') };
 }
 
 /** Runs perf on core 1 for `seconds`, then renders the report by symbol. */
@@ -101,10 +105,11 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => { cleanup(); process.exit(130); });
   try {
     bl = await createBenchLab(a.fanout, { sinkRps: a.sinkRps });
-    const method = await START[a.method](bl, { fanout: a.fanout });
+    const method = await START[a.method](bl, { fanout: a.fanout, ...(a.relayArgs ? { tuning: { extraArgs: a.relayArgs } } : {}) });
     try {
       const before = await sinkRx(bl, a.fanout);
       const loopBefore = await method.counters?.();
+      const cpuBefore = readCpuTimes()[RELAY_CPU];
       const gen = runGenerator(bl, { rate: a.rate, size: a.size, durationSec: a.seconds });
       await new Promise((r) => setTimeout(r, 1000));
       const report = await perfCore(a.seconds - 2, dataFile);
@@ -112,9 +117,12 @@ async function main(): Promise<number> {
       await new Promise((r) => setTimeout(r, 500));
       const arrived = (await sinkRx(bl, a.fanout)) - before;
       const loopAfter = await method.counters?.();
+      const cpuAfter = readCpuTimes()[RELAY_CPU];
+      const busy = (cpuAfter?.busySec ?? 0) - (cpuBefore?.busySec ?? 0);
       const header = [`method ${a.method}, offered ${a.rate} pps, ${a.size} B, fan-out ${a.fanout}, sink RPS ${a.sinkRps ? 'on' : 'off'}`,
         `generator sent ${g.sent} (${Math.round(g.pps)} pps); sinks received ${arrived} of ${g.sent * a.fanout} ` +
         `(loss ${(100 * (1 - arrived / Math.max(1, g.sent * a.fanout))).toFixed(3)} %)`,
+        `relay core busy ${busy.toFixed(2)} s over the run: ${((busy / Math.max(1, arrived / a.fanout)) * 1e6).toFixed(2)} µs per forwarded input datagram (perf's own sampling included)`,
         ...loopDelta(loopBefore, loopAfter),
         `perf record -e cpu-clock -C ${RELAY_CPU} -g for ${a.seconds - 2} s; self time by command and symbol:`].join('\n');
       const text = `${header}\n${report}\n`;

@@ -104,6 +104,7 @@ async function startMcrRelay(bl: BenchLab, o: MethodStart): Promise<RunningMetho
   if (o.tuning?.batch !== undefined) args.push('--batch', String(o.tuning.batch));
   if (o.tuning?.ringDepth !== undefined) args.push('--ring-depth', String(o.tuning.ringDepth));
   if (o.tuning?.udpGso === false) args.push('--no-udp-gso');
+  if (o.tuning?.extraArgs !== undefined) args.push(...o.tuning.extraArgs);
   const proc = rl.lab.spawn(rl.relay.ns, 'taskset', args, { stdin: 'pipe', maxLines: 2000 });
   try {
     await proc.waitForLine('stderr', /"msg":"relay forwarding"/, READY_MS);

@@ -11,6 +11,8 @@ export interface McrTuning {
   batch?: number;
   ringDepth?: number;
   udpGso?: boolean;
+  /** Any other mcr-relay flags (bench:profile --relay-args). */
+  extraArgs?: string[];
 }
 
 export interface MethodStart {

@@ -89,7 +89,8 @@ async function main(): Promise<void> {
   const defaults = defaultDaemonSettings();
   const cpus = allowedCpus();
   const logLevel = opts.logLevel ?? d.logLevel ?? 'info';
-  const logger = createLogger(logLevel, { name: 'mcrd' });
+  // The daemon's log is its stdout (as supervisors expect); one-line start-up errors go to stderr.
+  const logger = createLogger(logLevel, { name: 'mcrd' }, 1);
   const logDir = opts.logDir ?? d.logDir;
   const logs = new WorkerLogs(logDir);
   const table = new RuleTable();

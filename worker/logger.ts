@@ -7,6 +7,6 @@ import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 export const LOG_LEVELS: readonly LevelWithSilent[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-export function createLogger(level: LevelWithSilent, bindings: Record<string, unknown> = {}): Logger {
-  return pino({ level, base: { pid: process.pid, ...bindings } }, pino.destination({ fd: 2, sync: true }));
+export function createLogger(level: LevelWithSilent, bindings: Record<string, unknown> = {}, fd: 1 | 2 = 2): Logger {
+  return pino({ level, base: { pid: process.pid, ...bindings } }, pino.destination({ fd, sync: true }));
 }

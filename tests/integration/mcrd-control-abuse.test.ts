@@ -102,7 +102,7 @@ t.test('bad frames and silent clients against a running mcrd', async (t) => {
   }
   t.notOk(silent.isClosed() || half.isClosed(), 'the silent clients were not cut early (idle limit 30 s)');
   t.same([silent.responses, half.responses], [[], []], 'and got nothing');
-  t.equal(mcrd.stderrLines.filter((l) => l.includes('"msg":"control client sent a bad frame; disconnecting"')).length, garbage.length,
+  t.equal(mcrd.stdoutLines.filter((l) => l.includes('"msg":"control client sent a bad frame; disconnecting"')).length, garbage.length,
     'mcrd logged each bad frame');
 
   // mcrd is healthy: the same process, the same worker, still forwarding.

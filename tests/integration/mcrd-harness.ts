@@ -26,7 +26,7 @@ export async function startMcrd(rl: RelayLab, args: string[], opts: { umask?: st
   const mcrd = opts.umask === undefined
     ? rl.lab.spawn(rl.relay.ns, process.execPath, [MCRD, ...args])
     : rl.lab.spawn(rl.relay.ns, 'sh', ['-c', `umask ${opts.umask} && exec "$0" "$@"`, process.execPath, MCRD, ...args]);
-  await mcrd.waitForLine('stderr', /"msg":"mcrd ready"/, 15_000);
+  await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 15_000);
   return mcrd;
 }
 

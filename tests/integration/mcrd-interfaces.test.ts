@@ -62,7 +62,7 @@ async function startMcrd(rl: RelayLab, dir: string, rules: string[]): Promise<{ 
   const socket = join(dir, 'mcrd.sock');
   writeFileSync(config, `{ rules: [ ${rules.join(', ')} ] }\n`);
   const mcrd = rl.lab.spawn(rl.relay.ns, process.execPath, [MCRD, '--config', config, '--control-socket', socket, '--workers', '1']);
-  await mcrd.waitForLine('stderr', /"msg":"mcrd ready"/, 15_000);
+  await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 15_000);
   const client = new ControlClient();
   await client.connect(socket);
   return { client, mcrd };
@@ -124,7 +124,7 @@ t.test('an input interface that appears, disappears and returns', async (t) => {
   const still = (await workers(client)).find((w) => w.id === 'in1/0');
   t.equal(still?.state, 'waiting', 'still waiting');
   t.equal(still?.restarts, 0, 'no restarts while missing');
-  t.notMatch(mcrd.stderrLines.join('\n'), /worker exited: restarting/, 'no restart attempted');
+  t.notMatch(mcrd.stdoutLines.join('\n'), /worker exited: restarting/, 'no restart attempted');
 
   // Returns: forwarding resumes.
   await addIn1(rl);
@@ -164,7 +164,7 @@ t.test('output address change: datagrams keep arriving, from the new address', a
   await new Promise((r) => setTimeout(r, 1000));
   await rl.lab.exec(rl.relay.ns, 'ip', ['addr', 'add', '10.99.11.1/24', 'dev', 'out0']);
   await rl.lab.exec(rl.relay.ns, 'ip', ['addr', 'del', '10.99.1.1/24', 'dev', 'out0']);
-  await mcrd.waitForLine('stderr', /egress sockets rebuilt/, WAIT_MS);
+  await mcrd.waitForLine('stdout', /egress sockets rebuilt/, WAIT_MS);
   await genReport(gen);
   const got = await sinkReport(sink) as Awaited<ReturnType<typeof sinkReport>> & { sources: Record<string, number> };
   t.ok((got.sources['10.99.1.1'] ?? 0) > 0, `datagrams from the old address before the change: ${JSON.stringify(got.sources)}`);

@@ -38,7 +38,7 @@ t.test('mcrctl stats --json shows the rate mcrgen sends, and survives a worker r
   const stats = (): Promise<StatsResult> => mcrctl<StatsResult>('stats');
 
   const mcrd = rl.lab.spawn(rl.relay.ns, process.execPath, [MCRD, '--control-socket', socket, '--workers', '2']);
-  await mcrd.waitForLine('stderr', /"msg":"mcrd ready"/, 15_000);
+  await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 15_000);
   await mcrctl('add', '--input-interface', 'in0', '--input-group', '239.1.1.1', '--input-port', '5000',
     '--outputs', '239.2.2.2:6000:out0', '--name', 'rated');
 
@@ -66,7 +66,7 @@ t.test('mcrctl stats --json shows the rate mcrgen sends, and survives a worker r
   const victim = workers.find((w) => w.id === carrier.worker);
   t.ok(victim !== undefined && victim.pid > 0, `worker ${carrier.worker} carries the flow`);
   process.kill(victim?.pid ?? 0, 'SIGKILL');
-  await mcrd.waitForLine('stderr', /"restarts":1,.*"msg":"worker running"/, 15_000);
+  await mcrd.waitForLine('stdout', /"restarts":1,.*"msg":"worker running"/, 15_000);
   const afterRestart = await stats();
   const rates = [afterRestart.rules[0]?.pps, ...(afterRestart.rules[0]?.outputs ?? []).map((o) => o.pps)];
   t.ok(rates.every((pps) => pps === undefined || (Number.isFinite(pps) && pps >= 0)), `no negative rate after the restart: ${rates.join(', ')}`);

@@ -29,20 +29,20 @@ t.test('SIGHUP reload: unchanged rule loses nothing, added rule forwards, bad fi
   const socket = join(dir, 'mcrd.sock');
   writeFileSync(config, `// test config\n{ rules: [ ${RULE_A} ] }\n`);
   const mcrd = rl.lab.spawn(rl.relay.ns, process.execPath, [MCRD, '--config', config, '--control-socket', socket, '--workers', '1']);
-  await mcrd.waitForLine('stderr', /"msg":"mcrd ready"/, 15_000);
+  await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 15_000);
 
   const sinkA = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count: 60_000, idle: 3 });
   const genA = startGen(rl, { dest: '239.1.1.1', port: 5000, count: 60_000, rate: 20_000, size: 200 });
   writeFileSync(config, `{ rules: [ ${RULE_A}, ${RULE_B} ] }\n`);
   mcrd.process.kill('SIGHUP');
-  await mcrd.waitForLine('stderr', /"added":1,"removed":0,"changed":0,"unchanged":1.*"msg":"configuration reloaded"/, 10_000);
+  await mcrd.waitForLine('stdout', /"added":1,"removed":0,"changed":0,"unchanged":1.*"msg":"configuration reloaded"/, 10_000);
   const sinkB = await startSink(rl, 0, { group: '239.2.2.3', port: 6002, count: 10_000, idle: 3 });
   await runGen(rl, { dest: '239.1.1.2', port: 5002, count: 10_000, rate: 20_000, size: 200, stream: 2 });
   t.equal((await sinkReport(sinkB)).received, 10_000, 'the added rule forwards');
 
   writeFileSync(config, '{ rules: [ { name: "a" ');
   mcrd.process.kill('SIGHUP');
-  await mcrd.waitForLine('stderr', /"msg":"reload failed: nothing changed"/, 10_000);
+  await mcrd.waitForLine('stdout', /"msg":"reload failed: nothing changed"/, 10_000);
   const client = new ControlClient();
   await client.connect(socket);
   const list = await client.request({ kind: 'listRules' }) as { rules: Array<{ name?: string }> };

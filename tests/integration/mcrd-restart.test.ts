@@ -55,7 +55,7 @@ t.test('kill -9 of a worker during traffic: forwarding resumes within 1 s, loss 
   const sent = (await genReport(gen)).sent;
   t.equal(sent, COUNT, 'the generator sent its whole stream');
   const { arrivals } = JSON.parse(await sink.waitForLine('stdout', /^\{/, 20_000)) as { arrivals: Array<[number, number]> };
-  const running = JSON.parse(await mcrd.waitForLine('stderr', /"restarts":1,.*"msg":"worker running"/, 5000)) as { time: number; pid: number };
+  const running = JSON.parse(await mcrd.waitForLine('stdout', /"restarts":1,.*"msg":"worker running"/, 5000)) as { time: number; pid: number };
   t.not(running.pid, victim, 'a new worker process took the slot');
 
   // The outage is the longest silence between consecutive arrivals.
@@ -104,7 +104,7 @@ t.test('mcrd fd count is stable across 20 worker restarts', async (t) => {
     const pid = await workerPid();
     if (pid <= 0) throw new Error(`restart ${n}: no worker running`);
     process.kill(pid, 'SIGKILL');
-    await mcrd.waitForLine('stderr', new RegExp(`"restarts":${n},.*"msg":"worker running"`), 10_000);
+    await mcrd.waitForLine('stdout', new RegExp(`"restarts":${n},.*"msg":"worker running"`), 10_000);
   };
   await killAndWait(1);
   const before = openFds(mcrd.pid);

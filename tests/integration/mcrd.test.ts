@@ -32,7 +32,7 @@ t.test('mcrd: rules over the control socket, two workers, restart, clean stop', 
   });
   const socket = join(dir, 'mcrd.sock');
   const mcrd = rl.lab.spawn(rl.relay.ns, process.execPath, [MCRD, '--control-socket', socket, '--workers', '2', '--user', 'nobody']);
-  await mcrd.waitForLine('stderr', /"msg":"mcrd ready"/, 15_000);
+  await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 15_000);
   const client = new ControlClient();
   await client.connect(socket);
   t.teardown(() => client.close());
@@ -58,7 +58,7 @@ t.test('mcrd: rules over the control socket, two workers, restart, clean stop', 
   // kill -9 one worker: a new one takes its place with the rule.
   const victim = workers[0]?.pid ?? 0;
   process.kill(victim, 'SIGKILL');
-  await mcrd.waitForLine('stderr', /"restarts":1,.*"msg":"worker running"/, 10_000);
+  await mcrd.waitForLine('stdout', /"restarts":1,.*"msg":"worker running"/, 10_000);
   const after = (await client.request({ kind: 'workers' }) as { workers: Array<{ pid: number; restarts: number }> }).workers;
   t.ok(after.some((w) => w.restarts === 1 && w.pid !== victim && w.pid > 0), 'worker restarted and counted');
   const sink2 = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count: 20_000, idle: 3 });
@@ -89,7 +89,7 @@ t.test('SIGKILL of mcrd leaves no worker behind', async (t) => {
   });
   const socket = join(dir, 'mcrd.sock');
   const mcrd = rl.lab.spawn(rl.relay.ns, process.execPath, [MCRD, '--control-socket', socket, '--workers', '2']);
-  await mcrd.waitForLine('stderr', /"msg":"mcrd ready"/, 15_000);
+  await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 15_000);
   const client = new ControlClient();
   await client.connect(socket);
   await client.request({ kind: 'addRule', rule: { inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000,

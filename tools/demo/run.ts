@@ -107,7 +107,7 @@ export class Demo {
       [join(this.o.root, 'dist', 'supervisor', 'mcrd.js'), '--config', this.o.configFile, '--control-socket', socket]);
     this.#mcrd = mcrd;
     try {
-      await mcrd.waitForLine('stderr', /"msg":"mcrd ready"/, 20_000);
+      await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 20_000);
     } catch (err) {
       throw new DemoError('ERR_MCR_DEMO_MCRD', `mcrd did not start (${(err as { code?: string }).code ?? 'error'}): ${lastError(mcrd)}`);
     }
@@ -169,7 +169,7 @@ async function jsonReport<T>(proc: LabProcess, name: string, timeoutMs: number):
 
 /** mcrd's last warning or error, as "msg (err)", for error messages. */
 function lastError(mcrd: LabProcess): string {
-  for (const line of [...mcrd.stderrLines].reverse()) {
+  for (const line of [...mcrd.stdoutLines].reverse()) {
     if (!line.startsWith('{')) return line;
     try {
       const l = JSON.parse(line) as { level?: number; msg?: string; err?: string };

@@ -148,6 +148,7 @@ async function waitFor(check: () => Promise<boolean>, limitMs: number): Promise<
   }
 }
 
+/** The last lines of both streams: mcrd logs on stdout, mcr-relay on stderr, start-up errors on stderr. */
 function lastLines(proc: LabProcess): string {
-  return proc.stderrLines.slice(-3).join(' | ');
+  return [...proc.stdoutLines.slice(-2), ...proc.stderrLines.slice(-2)].join(' | ');
 }

@@ -25,9 +25,35 @@ export interface DaemonState {
   configFile: string | undefined;
   version: string;
   startedAtMs: number;
+  /** What this host knows of an interface right now (netlink), or undefined when it does not exist. */
+  interfaceState?: (name: string) => { up: boolean; addresses: string[] } | undefined;
 }
 
 const DEFAULT_LOG_LINES = 100;
+
+/**
+ * An interactive add names interfaces that must exist now: a typo should
+ * fail at once, not leave a rule that waits forever. (A config file may
+ * name interfaces that appear later: its rules wait for them, docs/mcrd.md.)
+ * An output also needs an IPv4 address to send from, unless it names its
+ * own source.
+ */
+function checkInterfaces(rule: Omit<Rule, 'id'>, state: DaemonState['interfaceState']): void {
+  if (state === undefined) return;
+  const missing = (name: string): never => {
+    // mcrctl adds what to do for ENODEV (check the name with `ip link`).
+    throw new RuleTableError('ENODEV', `interface ${name} does not exist on this host`);
+  };
+  if (state(rule.inputInterface) === undefined) missing(rule.inputInterface);
+  for (const out of rule.outputs) {
+    const st = state(out.interface);
+    if (st === undefined) missing(out.interface);
+    if (out.source === undefined && st !== undefined && st.addresses.length === 0) {
+      // mcrctl adds what to do for EADDRNOTAVAIL.
+      throw new RuleTableError('EADDRNOTAVAIL', `output interface ${out.interface} has no IPv4 address to send from`);
+    }
+  }
+}
 
 function ruleFromConfig(r: ConfigRule): Omit<Rule, 'id'> {
   return { ...r };
@@ -57,6 +83,7 @@ export function createHandler(d: DaemonState): ControlHandler {
 
   return {
     async addRule({ rule: input }) {
+      checkInterfaces(input, d.interfaceState);
       const rule = d.table.add(input);
       d.logger.info({ id: rule.id, name: rule.name }, 'rule added');
       // Joined before the workers have the rule, so its first datagrams are already delivered.

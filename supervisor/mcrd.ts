@@ -120,7 +120,8 @@ async function main(): Promise<void> {
     fleet.interfacesChanged(change).catch((err: Error & { code?: string }) =>
       logger.error({ code: err.code, err: err.message }, 'following an interface change failed'));
   };
-  const state = { table, fleet, logs, logger, syncGroups, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now() };
+  const state = { table, fleet, logs, logger, syncGroups, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now(),
+    interfaceState: (name: string) => watcher.get(name) };
   const handler = createHandler(state);
   const server = new ControlServer({ path: opts.controlSocket ?? d.controlSocket ?? '/run/mcr/mcrd.sock', handler, log: logger });
   try {

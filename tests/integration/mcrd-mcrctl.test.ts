@@ -57,6 +57,14 @@ t.test('mcrctl against mcrd: socket mode, add/list/stats/remove, worker uid, sav
     '--outputs', '239.9.9.9:6000:out0']);
   t.equal(dup.exitCode, 1, 'a rule matching the same traffic is refused with exit 1');
   t.match(dup.stderr, /^mcrctl: EEXIST: .*mcrctl list`?$/, 'on one line with the next step');
+  for (const [what, args] of [
+    ['output', ['--input-interface', 'in0', '--input-group', '239.1.1.7', '--input-port', '5007', '--outputs', '239.2.2.7:6007:nope0']],
+    ['input', ['--input-interface', 'nope1', '--input-group', '239.1.1.7', '--input-port', '5007', '--outputs', '239.2.2.7:6007:out0']],
+  ] as const) {
+    const bad = await mcrctl(socket, ['add', ...args]);
+    t.equal(bad.exitCode, 1, `an unknown ${what} interface is refused with exit 1`);
+    t.match(bad.stderr, /^mcrctl: ENODEV: interface nope\d does not exist on this host; check the interface name with `ip link` on the host mcrd runs on$/, 'on one line saying what to do');
+  }
 
   const listed = await mcrctl(socket, ['list']);
   t.equal(listed.exitCode, 0);

@@ -52,7 +52,9 @@ async function main(): Promise<void> {
   const cpu = arg('cpu');
   if (cpu !== undefined) native.pinToCpu(Number(cpu));
   // No group joins here: mcrd holds the memberships (the worker keeps no socket for them).
-  const relay = new Relay(iface, logger, {}, { joinGroups: false });
+  // mcrd holds the group memberships and re-syncs the rules when an output
+  // interface appears or changes address.
+  const relay = new Relay(iface, logger, {}, { joinGroups: false, tolerateMissingOutputs: true });
   relay.start(packetFd);
 
   const user = arg('user');

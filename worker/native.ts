@@ -24,6 +24,13 @@ export interface NativeRule {
   dstPort: number;
   srcAddr?: string;
   outputs: NativeOutput[];
+  /**
+   * Build the rule even when an output's interface is missing (ENODEV) or
+   * has no IPv4 address (EADDRNOTAVAIL): that output counts every datagram
+   * as an error until the rule is built again. mcrd's workers set it, since
+   * mcrd re-syncs them when interfaces change.
+   */
+  tolerateMissingOutputs?: boolean;
 }
 
 /** Counter slots the loop assigned to a rule and its outputs. */

@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import { CounterView, type CounterRecord } from './counters.js';
-import { native, type LoopInfo, type LoopOptions, type NativeLoop, type RuleSlots } from './native.js';
+import { native, type LoopInfo, type LoopOptions, type NativeLoop, type NativeRule, type RuleSlots } from './native.js';
 import { isMulticast, toNativeRule, type RuleSpec } from './rule-spec.js';
 
 export type RelayTuning = Omit<LoopOptions, 'packetFd'>;
@@ -70,6 +70,8 @@ export interface RelayOptions {
    * worker restarts and need no socket in the worker.
    */
   joinGroups?: boolean;
+  /** Build rules whose output interfaces are missing, counting errors on those outputs (NativeRule.tolerateMissingOutputs). */
+  tolerateMissingOutputs?: boolean;
 }
 
 export class Relay {
@@ -88,6 +90,12 @@ export class Relay {
     private readonly tuning: RelayTuning = {},
     private readonly options: RelayOptions = {},
   ) {}
+
+  /** The loop's form of a rule, with this relay's tolerance of missing output interfaces. */
+  private native(id: number, spec: RuleSpec): NativeRule {
+    const rule = toNativeRule(id, spec);
+    return this.options.tolerateMissingOutputs === true ? { ...rule, tolerateMissingOutputs: true } : rule;
+  }
 
   /**
    * Starts the loop. `packetFd` is an AF_PACKET socket already bound to the
@@ -131,7 +139,7 @@ export class Relay {
     const group = isMulticast(spec.inputGroup) ? spec.inputGroup : undefined;
     if (group !== undefined) this.joinGroup(group);
     try {
-      const slots = await loop.addRule(toNativeRule(id, spec));
+      const slots = await loop.addRule(this.native(id, spec));
       this.rules.set(id, { id, spec, slots });
       this.logger.info({ id, name: spec.name, match: describeMatch(spec) }, 'rule added');
       return id;
@@ -153,7 +161,7 @@ export class Relay {
     for (const group of joined) this.joinGroup(group);
     let slots: RuleSlots[];
     try {
-      slots = await loop.replaceRules(specs.map((spec, i) => toNativeRule(ids[i] ?? 0, spec)));
+      slots = await loop.replaceRules(specs.map((spec, i) => this.native(ids[i] ?? 0, spec)));
     } catch (err) {
       for (const group of joined) this.leaveGroup(group);
       throw err;

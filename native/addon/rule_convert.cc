@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 
+#include <cerrno>
+
 #include "addon/napi_errors.h"
 #include "core/egress_socket.h"
 
@@ -59,6 +61,8 @@ std::unique_ptr<Rule> rule_from_js(Napi::Env env, const Napi::Value& value, Coun
   if (!outputs_value.IsArray() || outputs_value.As<Napi::Array>().Length() == 0)
     throw coded_error(env, "ERR_MCR_INVALID_ARG", "outputs must be a non-empty array");
   Napi::Array outputs = outputs_value.As<Napi::Array>();
+  Napi::Value tolerate_value = obj.Get("tolerateMissingOutputs");
+  const bool tolerate_missing = tolerate_value.IsBoolean() && tolerate_value.As<Napi::Boolean>().Value();
 
   SlotGuard guard{counters, *rule};
   const int rule_slot = counters.claim_rule_slot();
@@ -85,8 +89,14 @@ std::unique_ptr<Rule> rule_from_js(Napi::Env env, const Napi::Value& value, Coun
     rule->outputs.push_back(std::move(out));
     EgressSocket sock;
     SysError e = open_egress_socket(spec, &sock);
-    if (e.failed()) throw system_error(env, e);
     Output& installed = *rule->outputs.back();
+    if (e.failed() && tolerate_missing && (e.err == ENODEV || e.err == EADDRNOTAVAIL)) {
+      // mcrd follows interfaces and re-syncs when this one changes; until
+      // then the rule's other outputs forward and this one counts errors.
+      installed.down_errno = e.err;
+      continue;
+    }
+    if (e.failed()) throw system_error(env, e);
     installed.fd = sock.fd;
     installed.dest = sock.dest;
     installed.connected = sock.connected;

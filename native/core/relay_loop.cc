@@ -356,9 +356,23 @@ void RelayLoop::on_frame(uint16_t bid, const uint8_t* data, uint32_t captured, u
   CounterBlock::bump(counters_->loop(matched));
   CounterBlock::bump(counters_->rule(rule->slot, RuleCounter::packets));
   CounterBlock::bump(counters_->rule(rule->slot, RuleCounter::bytes), dgram.payload_len);
-  // One reference per output, whether the frame goes out alone or in a batch.
-  pool_.hold(bid, static_cast<uint32_t>(rule->outputs.size()));
-  CounterBlock::bump(counters_->loop(sends_queued), rule->outputs.size());
+  // One reference per live output, whether the frame goes out alone or in a
+  // batch. An output whose interface was missing when the rule was built
+  // counts the datagram as an error instead (Output::down_errno).
+  uint32_t live = 0;
+  for (const auto& out : rule->outputs) {
+    if (out->fd >= 0) {
+      ++live;
+    } else {
+      count_send_error(out.get(), out->down_errno, 1);
+    }
+  }
+  CounterBlock::bump(counters_->loop(sends_queued), live);
+  if (live == 0) {
+    give_back(bid);
+    return;
+  }
+  pool_.hold(bid, live);
   if (batching_) {
     batch_frame(rule, bid, dgram.payload, dgram.payload_len);
   } else {
@@ -367,7 +381,9 @@ void RelayLoop::on_frame(uint16_t bid, const uint8_t* data, uint32_t captured, u
 }
 
 void RelayLoop::send_each(const Rule& rule, uint16_t bid, const uint8_t* payload, uint32_t len) {
-  for (const auto& out : rule.outputs) send_one(out.get(), bid, payload, len);
+  for (const auto& out : rule.outputs) {
+    if (out->fd >= 0) send_one(out.get(), bid, payload, len);
+  }
 }
 
 void RelayLoop::send_one(Output* out, uint16_t bid, const uint8_t* payload, uint32_t len) {
@@ -385,7 +401,7 @@ void RelayLoop::send_one(Output* out, uint16_t bid, const uint8_t* payload, uint
 bool RelayLoop::rule_can_batch(const Rule& rule) {
   // Outputs share the batch's msghdr, which carries no address: connected only.
   for (const auto& out : rule.outputs) {
-    if (!out->connected || !out->gso_ok) return false;
+    if (out->fd >= 0 && (!out->connected || !out->gso_ok)) return false;
   }
   return true;
 }
@@ -418,10 +434,12 @@ void RelayLoop::flush_batch(const Rule* rule) {
     return;
   }
   b.seal();
-  b.refs = static_cast<uint32_t>(rule->outputs.size());
+  b.refs = 0;
+  for (const auto& out : rule->outputs) b.refs += out->fd >= 0 ? 1 : 0;
   CounterBlock::bump(counters_->loop(gso_batches));
   CounterBlock::bump(counters_->loop(gso_datagrams), b.count);
   for (const auto& out : rule->outputs) {
+    if (out->fd < 0) continue;
     io_uring_sqe* sqe = next_sqe();
     io_uring_prep_sendmsg(sqe, out->fd, &b.msg, 0);
     sqe->user_data = tag(Op::send_batch, (uint64_t{index} << 32) | out->slot);

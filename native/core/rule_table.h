@@ -24,6 +24,10 @@ struct Output {
   uint32_t inflight = 0;
   bool retired = false;
   bool gso_ok = true;           // false once a UDP_SEGMENT send failed here (no checksum offload, small MTU)
+  // fd < 0: the output's interface was missing (ENODEV) or had no address
+  // (EADDRNOTAVAIL) when the rule was built for an mcrd worker; each
+  // datagram counts as this error until a rule sync rebuilds the output.
+  int down_errno = 0;
   ~Output();
 };
 

@@ -1,0 +1,76 @@
+/**
+ * An output interface that does not exist when mcrd starts (named in the
+ * config file): the rule is installed without it. The rule's other output
+ * and the input's other rule forward everything, the missing output counts
+ * every datagram as an error (ENODEV), and once the interface appears (with
+ * an address) the sync mcrd sends makes that output send too.
+ */
+import t from 'tap';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
+import type { StatsResult } from '../../supervisor/wire/index.js';
+import { runGen, sinkReport, startSink } from './harness.js';
+import { mcrctlJson, startMcrd, workersOf } from './mcrd-harness.js';
+
+const WAIT_MS = 10_000;
+
+t.test('a missing output interface costs only that output, and joins when it appears', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const rl = await createRelayLab({ tag: 'misout' });
+  const dir = mkdtempSync(join(tmpdir(), 'mcrd-misout-'));
+  t.teardown(async () => {
+    await rl.lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const socket = join(dir, 'mcrd.sock');
+  const config = join(dir, 'rules.json5');
+  writeFileSync(config, `{ rules: [
+    { name: "plain", inputInterface: "in0", inputGroup: "239.1.1.1", inputPort: 5000,
+      outputs: [{ group: "239.2.2.1", port: 6000, interface: "out0" }] },
+    { name: "split", inputInterface: "in0", inputGroup: "239.1.1.2", inputPort: 5002,
+      outputs: [{ group: "239.2.2.2", port: 6002, interface: "out0" }, { group: "239.2.2.9", port: 6009, interface: "late0" }] },
+  ] }`);
+  const mcrd = await startMcrd(rl, ['--config', config, '--control-socket', socket, '--workers', '1']);
+  const worker = (await workersOf(socket))[0];
+  t.equal(worker?.state, 'running', 'the worker runs');
+  t.notOk(worker?.reason, 'with every rule applied (no reason shown)');
+
+  const sinkA = await startSink(rl, 0, { group: '239.2.2.1', port: 6000, count: 2000, idle: 2 });
+  const sinkB = await startSink(rl, 0, { group: '239.2.2.2', port: 6002, count: 2000, idle: 2 });
+  await Promise.all([
+    runGen(rl, { dest: '239.1.1.1', port: 5000, count: 2000, rate: 4000, size: 100, stream: 1 }),
+    runGen(rl, { dest: '239.1.1.2', port: 5002, count: 2000, rate: 4000, size: 100, stream: 2 }),
+  ]);
+  t.equal((await sinkReport(sinkA)).received, 2000, 'the other rule forwards everything');
+  t.equal((await sinkReport(sinkB)).received, 2000, 'the rule\'s other output forwards everything');
+  const before = await mcrctlJson<StatsResult>(socket, ['stats']);
+  const split = before.rules.find((r) => r.packets === 2000 && r.outputs.length === 2);
+  t.equal(split?.outputs[0]?.packets, 2000, 'output on out0 counted its datagrams');
+  t.equal(split?.outputs[1]?.errors, 2000, 'the missing output counted each datagram as an error');
+  t.equal(split?.outputs[1]?.packets, 0, 'and sent none');
+  t.equal(before.workers[0]?.loop?.send_errors, 2000, 'the worker\'s loop counted them as send errors too');
+
+  // The interface appears: a veth pair inside the relay namespace, with an address.
+  await rl.lab.exec(rl.relay.ns, 'ip', ['link', 'add', 'late0', 'type', 'veth', 'peer', 'name', 'late0p']);
+  await rl.lab.exec(rl.relay.ns, 'ip', ['addr', 'add', '10.97.0.1/24', 'dev', 'late0']);
+  await rl.lab.exec(rl.relay.ns, 'ip', ['link', 'set', 'late0p', 'up']);
+  await rl.lab.exec(rl.relay.ns, 'ip', ['link', 'set', 'late0', 'up']);
+  // The sync that follows rebuilds the rule (its counters restart at zero);
+  // probe with a few datagrams until the new output sends.
+  const deadline = Date.now() + WAIT_MS;
+  let sent = 0;
+  while (sent === 0 && Date.now() < deadline) {
+    await runGen(rl, { dest: '239.1.1.2', port: 5002, count: 50, rate: 1000, size: 100, stream: 3 });
+    const now = await mcrctlJson<StatsResult>(socket, ['stats']);
+    sent = now.rules.find((r) => r.outputs.length === 2)?.outputs[1]?.packets ?? 0;
+  }
+  t.ok(sent > 0, `after late0 appeared its output sends (${sent} datagrams)`);
+  const after = await mcrctlJson<StatsResult>(socket, ['stats']);
+  const rebuilt = after.rules.find((r) => r.outputs.length === 2);
+  t.equal(rebuilt?.outputs[1]?.errors, 0, 'no errors on the rebuilt output');
+  t.equal(rebuilt?.outputs[1]?.packets, rebuilt?.outputs[0]?.packets, 'both outputs sent every datagram since the sync');
+  const stopped = await mcrd.stop('SIGTERM', 20_000);
+  t.equal(stopped.exitCode, 0, 'mcrd exits 0');
+});

@@ -5,15 +5,27 @@
  * mcrctl runs in the test's own namespace: a Unix socket path is reached
  * through the filesystem, which the lab's network namespaces share.
  */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import type { LabProcess, RelayLab } from '../../tools/lab/index.js';
+import { createRelayLab, type LabProcess, type RelayLab } from '../../tools/lab/index.js';
 import { ControlClient } from '../../supervisor/control/client.js';
 import type { WorkerInfo } from '../../supervisor/wire/index.js';
 import { ROOT } from './harness.js';
 
 export const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');
+
+/** A relay lab and a scratch directory (socket, config files), both removed when the test ends, even on failure. */
+export async function mcrdLab(t: { teardown(fn: () => unknown): void }, tag: string): Promise<{ rl: RelayLab; dir: string }> {
+  const rl = await createRelayLab({ tag });
+  const dir = mkdtempSync(join(tmpdir(), `mcrd-${tag}-`));
+  t.teardown(async () => {
+    await rl.lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { rl, dir };
+}
 export const MCRCTL = join(ROOT, 'dist', 'tools', 'mcrctl.js');
 
 /**

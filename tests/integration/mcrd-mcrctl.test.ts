@@ -9,13 +9,12 @@
  * holds the same rules and forwards them.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
+import { skipUnlessRoot } from '../../tools/lab/index.js';
 import type { ListRulesResult, StatsResult, WorkersResult } from '../../supervisor/wire/index.js';
 import { runGen, sinkReport, startSink } from './harness.js';
-import { mcrctl, mcrctlJson, procStatus, startMcrd, uidOf } from './mcrd-harness.js';
+import { mcrctl, mcrctlJson, mcrdLab, procStatus, startMcrd, uidOf } from './mcrd-harness.js';
 
 /** A rule as saved and loaded: everything but the id mcrd assigns. */
 const content = (r: ListRulesResult['rules'][number]): unknown => {
@@ -25,12 +24,7 @@ const content = (r: ListRulesResult['rules'][number]): unknown => {
 
 t.test('mcrctl against mcrd: socket mode, add/list/stats/remove, worker uid, save/check/load', async (t) => {
   if (skipUnlessRoot(t)) return;
-  const rl = await createRelayLab({ tag: 'mcrctl' });
-  const dir = mkdtempSync(join(tmpdir(), 'mcrd-mcrctl-'));
-  t.teardown(async () => {
-    await rl.lab.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { rl, dir } = await mcrdLab(t, 'mcrctl');
   // A directory that does not exist yet: mcrd creates it for the socket.
   const socket = join(dir, 'run', 'mcr', 'ctl.sock');
   // `daemon` (uid 1) rather than the default, so the uid seen is the option's.

@@ -6,24 +6,18 @@
  * an address) the sync mcrd sends makes that output send too.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
+import { skipUnlessRoot } from '../../tools/lab/index.js';
 import type { StatsResult } from '../../supervisor/wire/index.js';
 import { runGen, sinkReport, startSink } from './harness.js';
-import { mcrctlJson, startMcrd, workersOf } from './mcrd-harness.js';
+import { mcrctlJson, mcrdLab, startMcrd, workersOf } from './mcrd-harness.js';
 
 const WAIT_MS = 10_000;
 
 t.test('a missing output interface costs only that output, and joins when it appears', async (t) => {
   if (skipUnlessRoot(t)) return;
-  const rl = await createRelayLab({ tag: 'misout' });
-  const dir = mkdtempSync(join(tmpdir(), 'mcrd-misout-'));
-  t.teardown(async () => {
-    await rl.lab.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { rl, dir } = await mcrdLab(t, 'misout');
   const socket = join(dir, 'mcrd.sock');
   const config = join(dir, 'rules.json5');
   writeFileSync(config, `{ rules: [

@@ -6,21 +6,15 @@
  * below error level.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
+import { skipUnlessRoot } from '../../tools/lab/index.js';
 import { runGen, sinkReport, startSink } from './harness.js';
-import { MCRD, workersOf } from './mcrd-harness.js';
+import { MCRD, mcrdLab, workersOf } from './mcrd-harness.js';
 
 t.test('mcrd --log-level error starts its workers and forwards', async (t) => {
   if (skipUnlessRoot(t)) return;
-  const rl = await createRelayLab({ tag: 'quiet' });
-  const dir = mkdtempSync(join(tmpdir(), 'mcrd-quiet-'));
-  t.teardown(async () => {
-    await rl.lab.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { rl, dir } = await mcrdLab(t, 'quiet');
   const socket = join(dir, 'mcrd.sock');
   const config = join(dir, 'quiet.json5');
   writeFileSync(config, JSON.stringify({ rules: [{ name: 'q', inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000,

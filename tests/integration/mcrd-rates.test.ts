@@ -7,14 +7,13 @@
  * wide (±30 %): the point is a real rate, not a benchmark, on a shared box.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
+import { skipUnlessRoot } from '../../tools/lab/index.js';
 import { ROOT, startGen } from './harness.js';
 import type { StatsResult, WorkersResult } from '../../supervisor/wire/index.js';
+import { mcrdLab } from './mcrd-harness.js';
 
 const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');
 const MCRCTL = join(ROOT, 'dist', 'tools', 'mcrctl.js');
@@ -24,12 +23,7 @@ const WINDOW_MS = 2000;
 
 t.test('mcrctl stats --json shows the rate mcrgen sends, and survives a worker restart', async (t) => {
   if (skipUnlessRoot(t)) return;
-  const rl = await createRelayLab({ tag: 'rates' });
-  const dir = mkdtempSync(join(tmpdir(), 'mcrd-rates-'));
-  t.teardown(async () => {
-    await rl.lab.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { rl, dir } = await mcrdLab(t, 'rates');
   const socket = join(dir, 'mcrd.sock');
   const mcrctl = async <T>(...args: string[]): Promise<T> => {
     const r = await execa(process.execPath, [MCRCTL, '--socket', socket, '--json', ...args], { timeout: 20_000 });

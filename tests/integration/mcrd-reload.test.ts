@@ -4,12 +4,12 @@
  * forwards. An invalid file changes nothing.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
+import { skipUnlessRoot } from '../../tools/lab/index.js';
 import { ControlClient } from '../../supervisor/control/client.js';
 import { ROOT, genReport, runGen, sinkReport, startGen, startSink } from './harness.js';
+import { mcrdLab } from './mcrd-harness.js';
 
 const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');
 const RULE_A = `{ name: "a", inputInterface: "in0", inputGroup: "239.1.1.1", inputPort: 5000,
@@ -19,12 +19,7 @@ const RULE_B = `{ name: "b", inputInterface: "in0", inputGroup: "239.1.1.2", inp
 
 t.test('SIGHUP reload: unchanged rule loses nothing, added rule forwards, bad file changes nothing', async (t) => {
   if (skipUnlessRoot(t)) return;
-  const rl = await createRelayLab({ tag: 'reload' });
-  const dir = mkdtempSync(join(tmpdir(), 'mcrd-reload-'));
-  t.teardown(async () => {
-    await rl.lab.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { rl, dir } = await mcrdLab(t, 'reload');
   const config = join(dir, 'mcrd.json5');
   const socket = join(dir, 'mcrd.sock');
   writeFileSync(config, `// test config\n{ rules: [ ${RULE_A} ] }\n`);

@@ -5,12 +5,12 @@
  * rules), remove, and SIGTERM (every worker gone, socket file removed).
  */
 import t from 'tap';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
+import { skipUnlessRoot } from '../../tools/lab/index.js';
 import { ControlClient } from '../../supervisor/control/client.js';
 import { ROOT, runGen, sinkReport, startSink } from './harness.js';
+import { mcrdLab } from './mcrd-harness.js';
 
 const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');
 const alive = (pid: number): boolean => {
@@ -24,12 +24,7 @@ const alive = (pid: number): boolean => {
 
 t.test('mcrd: rules over the control socket, two workers, restart, clean stop', async (t) => {
   if (skipUnlessRoot(t)) return;
-  const rl = await createRelayLab({ tag: 'mcrd' });
-  const dir = mkdtempSync(join(tmpdir(), 'mcrd-test-'));
-  t.teardown(async () => {
-    await rl.lab.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { rl, dir } = await mcrdLab(t, 'mcrd');
   const socket = join(dir, 'mcrd.sock');
   const mcrd = rl.lab.spawn(rl.relay.ns, process.execPath, [MCRD, '--control-socket', socket, '--workers', '2', '--user', 'nobody']);
   await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 15_000);
@@ -81,12 +76,7 @@ t.test('mcrd: rules over the control socket, two workers, restart, clean stop', 
 
 t.test('SIGKILL of mcrd leaves no worker behind', async (t) => {
   if (skipUnlessRoot(t)) return;
-  const rl = await createRelayLab({ tag: 'orphan' });
-  const dir = mkdtempSync(join(tmpdir(), 'mcrd-test-'));
-  t.teardown(async () => {
-    await rl.lab.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { rl, dir } = await mcrdLab(t, 'orphan');
   const socket = join(dir, 'mcrd.sock');
   const mcrd = rl.lab.spawn(rl.relay.ns, process.execPath, [MCRD, '--control-socket', socket, '--workers', '2']);
   await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 15_000);

@@ -47,7 +47,7 @@ function parseArgs(argv: string[]): ParsedArgs {
   };
   const program = new Command('bench')
     .description('Zero-loss throughput and CPU cost of MCR vs the kernel (smcroute) vs socat, in a namespace lab.')
-    .option('--quick', 'reduced matrix: fan-out 1, 3 s trials, 3 bisection steps (about 3-4 minutes)')
+    .option('--quick', 'reduced matrix: fan-out 1, 3 s trials, 3 bisection steps (under 3 minutes on a quiet host)')
     .option('--methods <list>', `comma-separated subset of ${METHODS.join(',')}`)
     .option('--payloads <list>', 'UDP payload sizes in bytes', list(int(18, 1472)))
     .option('--fanouts <list>', 'numbers of outputs', list(int(1, 32)))

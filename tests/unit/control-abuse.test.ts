@@ -8,25 +8,18 @@
  * event and bounded.
  */
 import t from 'tap';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ControlClient } from '../../supervisor/control/client.js';
 import type { ControlHandler } from '../../supervisor/control/handler.js';
-import { ControlServer, type ControlServerOptions } from '../../supervisor/control/server.js';
+import type { ControlServerOptions } from '../../supervisor/control/server.js';
 import { decodeResponse, encodeRequest } from '../../supervisor/wire/control.js';
 import type { LogLine, Request, Response } from '../../supervisor/wire/control-types.js';
 import { encodeFrame, encodeVarint, FrameDecoder } from '../../supervisor/wire/framing.js';
 import { within } from '../../tools/lab/time.js';
+import { deferred, startControlServer, stubHandler, type Cleanup } from './control-fixture.js';
 
-type Cleanup = { teardown(fn: () => unknown): void };
+const setup = (t: Cleanup, overrides: Partial<ControlHandler> = {}, options: Partial<ControlServerOptions> = {}) =>
+  startControlServer(t, stubHandler(overrides), options);
 
-function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
 
 
 /** A hand-driven client: writes whatever bytes it is told, records every answer. */
@@ -85,44 +78,6 @@ class RawClient {
   }
 }
 
-function handler(overrides: Partial<ControlHandler> = {}): ControlHandler {
-  const base: ControlHandler = {
-    addRule: async (r) => ({ rule: { ...r.rule, id: 1 } }),
-    removeRule: async () => ({ rule: { id: 1, inputInterface: 'eth0', inputGroup: '239.1.1.1', inputPort: 5000, outputs: [] } }),
-    listRules: async () => ({ rules: [], generation: 0 }),
-    stats: async () => ({ rules: [], workers: [] }),
-    workers: async () => ({ workers: [] }),
-    logs: async () => ({ lines: [] }),
-    logLevelGet: async () => ({ level: 'info', workers: [] }),
-    logLevelSet: async (r) => ({ level: r.level, workers: 0 }),
-    reload: async () => ({ file: 'f', added: 0, removed: 0, changed: 0, unchanged: 0 }),
-    save: async (r) => ({ file: r.file ?? 'default', rules: 0 }),
-    check: async (r) => ({ file: r.file, rules: 0 }),
-    ping: async () => ({ pid: process.pid, uptimeMs: 1 }),
-    version: async () => ({ version: '0.1.0', node: process.version, protocol: 1 }),
-  };
-  return { ...base, ...overrides };
-}
-
-async function setup(
-  t: Cleanup,
-  overrides: Partial<ControlHandler> = {},
-  options: Partial<ControlServerOptions> = {},
-): Promise<{ server: ControlServer; path: string; client: () => Promise<ControlClient> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'mcr-ctl-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const path = join(dir, 'mcrd.sock');
-  const server = new ControlServer({ path, handler: handler(overrides), ...options });
-  await server.listen();
-  t.teardown(() => server.close());
-  const client = async (): Promise<ControlClient> => {
-    const c = new ControlClient({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 });
-    await c.connect(path);
-    t.teardown(() => c.close());
-    return c;
-  };
-  return { server, path, client };
-}
 
 t.test('garbage gets ERR_MCR_BAD_FRAME and a disconnect while another client keeps working', async (t) => {
   const release = deferred();

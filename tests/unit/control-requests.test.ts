@@ -5,67 +5,29 @@
  * are on events (responses, socket closes, abort signals), each bounded.
  */
 import t from 'tap';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ControlClient } from '../../supervisor/control/client.js';
 import { ControlError } from '../../supervisor/control/errors.js';
 import type { ControlHandler } from '../../supervisor/control/handler.js';
-import { ControlServer, type ControlServerOptions } from '../../supervisor/control/server.js';
+import type { ControlServerOptions } from '../../supervisor/control/server.js';
 import { REQUEST_KINDS, type CheckResult, type LogLine, type RequestBody, type RequestKind } from '../../supervisor/wire/control-types.js';
 import { within } from '../../tools/lab/time.js';
-
-type Cleanup = { teardown(fn: () => unknown): void };
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-}
-function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
+import { deferred, startControlServer, stubHandler, type Cleanup, type Deferred } from './control-fixture.js';
 
 
+
+/** The stub handler with distinctive answers, so a test can tell they came back unchanged. */
 function handler(overrides: Partial<ControlHandler> = {}): ControlHandler {
-  const base: ControlHandler = {
+  return stubHandler({
     addRule: async (r) => ({ rule: { ...r.rule, id: 41 } }),
     removeRule: async (r) => ({ rule: { id: r.id ?? 1, name: r.name, inputInterface: 'eth0', inputGroup: '239.1.1.1', inputPort: 5000, outputs: [] } }),
     listRules: async () => ({ rules: [], generation: 3 }),
-    stats: async () => ({ rules: [], workers: [] }),
-    workers: async () => ({ workers: [] }),
-    logs: async () => ({ lines: [] }),
-    logLevelGet: async () => ({ level: 'info', workers: [] }),
     logLevelSet: async (r) => ({ level: r.level, workers: 2 }),
     reload: async () => ({ file: 'mcrd.json5', added: 1, removed: 0, changed: 0, unchanged: 0 }),
-    save: async (r) => ({ file: r.file ?? 'default', rules: 0 }),
-    check: async (r) => ({ file: r.file, rules: 0 }),
-    ping: async () => ({ pid: process.pid, uptimeMs: 1 }),
-    version: async () => ({ version: '0.1.0', node: process.version, protocol: 1 }),
-  };
-  return { ...base, ...overrides };
+    ...overrides,
+  });
 }
 
-async function setup(
-  t: Cleanup,
-  overrides: Partial<ControlHandler> = {},
-  options: Partial<ControlServerOptions> = {},
-): Promise<{ server: ControlServer; path: string; client: () => Promise<ControlClient> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'mcr-ctl-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const path = join(dir, 'mcrd.sock');
-  const server = new ControlServer({ path, handler: handler(overrides), ...options });
-  await server.listen();
-  t.teardown(() => server.close());
-  const client = async (): Promise<ControlClient> => {
-    const c = new ControlClient({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 });
-    await c.connect(path);
-    t.teardown(() => c.close());
-    return c;
-  };
-  return { server, path, client };
-}
+const setup = (t: Cleanup, overrides: Partial<ControlHandler> = {}, options: Partial<ControlServerOptions> = {}) =>
+  startControlServer(t, handler(overrides), options);
 
 const line = (message: string): LogLine => ({ worker: 'eth0/0', timeMs: 1, level: 'info', message, json: `{"msg":"${message}"}` });
 

@@ -12,12 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ControlClient } from '../../supervisor/control/client.js';
-import type { ControlHandler } from '../../supervisor/control/handler.js';
 import { ControlServer, type ControlServerOptions } from '../../supervisor/control/server.js';
+import { connectClient, stubHandler, type Cleanup } from './control-fixture.js';
 
 const run = promisify(execFile);
-/** The part of a tap test the helpers need. */
-type Cleanup = { teardown(fn: () => unknown): void };
 const NOT_RUNNING = (path: string): string => `mcrd is not running (no socket at ${path}): start it with \`mcrd\`, or pass --socket`;
 
 async function tempDir(t: Cleanup): Promise<string> {
@@ -26,24 +24,7 @@ async function tempDir(t: Cleanup): Promise<string> {
   return dir;
 }
 
-function handler(overrides: Partial<ControlHandler> = {}): ControlHandler {
-  const base: ControlHandler = {
-    addRule: async (r) => ({ rule: { ...r.rule, id: 1 } }),
-    removeRule: async () => ({ rule: { id: 1, inputInterface: 'eth0', inputGroup: '239.1.1.1', inputPort: 5000, outputs: [] } }),
-    listRules: async () => ({ rules: [], generation: 0 }),
-    stats: async () => ({ rules: [], workers: [] }),
-    workers: async () => ({ workers: [] }),
-    logs: async () => ({ lines: [] }),
-    logLevelGet: async () => ({ level: 'info', workers: [] }),
-    logLevelSet: async (r) => ({ level: r.level, workers: 0 }),
-    reload: async () => ({ file: 'f', added: 0, removed: 0, changed: 0, unchanged: 0 }),
-    save: async (r) => ({ file: r.file ?? 'default', rules: 0 }),
-    check: async (r) => ({ file: r.file, rules: 0 }),
-    ping: async () => ({ pid: process.pid, uptimeMs: 1 }),
-    version: async () => ({ version: '0.1.0', node: process.version, protocol: 1 }),
-  };
-  return { ...base, ...overrides };
-}
+const handler = stubHandler;
 
 async function startServer(t: Cleanup, path: string, options: Partial<ControlServerOptions> = {}): Promise<ControlServer> {
   const server = new ControlServer({ path, handler: handler(), ...options });
@@ -52,12 +33,7 @@ async function startServer(t: Cleanup, path: string, options: Partial<ControlSer
   return server;
 }
 
-async function connect(t: Cleanup, path: string): Promise<ControlClient> {
-  const client = new ControlClient({ connectTimeoutMs: 2000, requestTimeoutMs: 5000 });
-  await client.connect(path);
-  t.teardown(() => client.close());
-  return client;
-}
+const connect = connectClient;
 
 /** Leaves a socket file nobody listens on, as a SIGKILLed mcrd would. */
 async function makeStaleSocket(path: string): Promise<void> {

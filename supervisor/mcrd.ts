@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { createLogger, LOG_LEVELS } from '../worker/logger.js';
-import { defaultDaemonSettings, loadConfig, type Config } from './config/index.js';
+import { defaultDaemonSettings, loadConfig, MAX_COALESCE_US, type Config } from './config/index.js';
 import { ControlServer } from './control/server.js';
 import { createHandler } from './daemon-handler.js';
 import { allowedCpus } from './cpu-set.js';
@@ -22,6 +22,7 @@ import { Fleet } from './fleet/fleet.js';
 import { native } from '../worker/native.js';
 import { GroupMemberships, groupsByInterface } from './net/group-memberships.js';
 import { InterfaceWatcher } from './net/interface-watcher.js';
+import { consumeMatchesByInterface, InputFilters } from './net/input-filters.js';
 import { parseRestartBackoff, type RestartBackoff } from './fleet/backoff.js';
 import { RuleTable } from './rule-table.js';
 import { WorkerLogs } from './worker-logs.js';
@@ -34,6 +35,8 @@ interface Options {
   logLevel?: LevelWithSilent;
   logDir?: string;
   restartBackoff?: RestartBackoff;
+  coalesceUs?: number;
+  consumeInputs?: boolean;
 }
 
 function parse(argv: string[]): Options {
@@ -54,6 +57,12 @@ function parse(argv: string[]): Options {
       if (typeof parsed === 'string') throw new InvalidArgumentError(parsed);
       return parsed;
     })
+    .option('--coalesce-us <us>', `workers pause this long after a walk of the ring that forwarded frames, so each send carries more datagrams (0..${MAX_COALESCE_US}, default 0 = off)`, (v) => {
+      const n = Number(v);
+      if (!/^\d+$/.test(v) || n > MAX_COALESCE_US) throw new InvalidArgumentError(`expected an integer 0..${MAX_COALESCE_US} (microseconds)`);
+      return n;
+    })
+    .option('--consume-inputs', "drop relayed datagrams on the input interface right after the workers' capture, before the host's own IP stack")
     .exitOverride()
     .configureOutput({ outputError: () => {} });
   try {
@@ -105,11 +114,19 @@ async function main(): Promise<void> {
     process.stderr.write(`mcrd: ${(err as { code?: string }).code ?? 'ERR_MCR_NETLINK'}: cannot follow interfaces: ${(err as Error).message}\n`);
     process.exit(1);
   }
+  // --consume-inputs: tc filters that stop relayed datagrams before the host's IP stack.
+  // Stale filters of a killed mcrd go whatever this one's setting.
+  const consume = opts.consumeInputs ?? d.consumeInputs ?? defaults.consumeInputs;
+  const filters = new InputFilters(logger);
+  await filters.removeStale(watcher.names());
+  const syncFilters = (): Promise<void> =>
+    filters.apply(consume ? consumeMatchesByInterface(table.list()) : new Map(), (iface) => watcher.get(iface) !== undefined);
   const syncGroups = (): void => {
     memberships.apply(groupsByInterface(table.list()), (iface) => watcher.get(iface)?.ifindex);
+    void syncFilters();
   };
   const fleet = new Fleet({ interfaces: watcher, workersPerInterface: opts.workers ?? d.workers ?? cpus.length, cpus, user: opts.user ?? d.user ?? 'nobody',
-    logLevel, table, logs, logger, restartBackoff: opts.restartBackoff ?? {
+    logLevel, table, logs, logger, coalesceUs: opts.coalesceUs ?? d.coalesceUs ?? defaults.coalesceUs, restartBackoff: opts.restartBackoff ?? {
       minMs: d.restartBackoffMinMs ?? defaults.restartBackoffMinMs,
       // A file that raises only the minimum above 10 s gets that as its maximum too (checked by the loader).
       maxMs: d.restartBackoffMaxMs ?? Math.max(d.restartBackoffMinMs ?? 0, defaults.restartBackoffMaxMs),
@@ -132,6 +149,7 @@ async function main(): Promise<void> {
   }
   syncGroups();
   await fleet.reconcile();
+  await syncFilters();
   logger.info({ rules: table.list().length, workers: fleet.info().length }, 'mcrd ready');
 
   let stopping = false;
@@ -142,6 +160,7 @@ async function main(): Promise<void> {
     await fleet.close();
     watcher.close();
     memberships.close();
+    await filters.close();
     await server.close();
     logger.info('mcrd stopped');
     process.exit(0);

@@ -7,7 +7,7 @@
  * drop to the configured user with no capabilities, and only then serve
  * commands. Logs are pino JSON on stdout, which mcrd captures and tags.
  *
- *   fleet-worker.js --worker-id ID --interface IF [--cpu N] [--user U] [--log-level L]
+ *   fleet-worker.js --worker-id ID --interface IF [--cpu N] [--user U] [--log-level L] [--coalesce-us US]
  */
 import { Socket } from 'node:net';
 import { closeSync } from 'node:fs';
@@ -54,7 +54,9 @@ async function main(): Promise<void> {
   // No group joins here: mcrd holds the memberships (the worker keeps no socket for them).
   // mcrd holds the group memberships and re-syncs the rules when an output
   // interface appears or changes address.
-  const relay = new Relay(iface, logger, {}, { joinGroups: false, tolerateMissingOutputs: true });
+  const coalesceUs = arg('coalesce-us');
+  const relay = new Relay(iface, logger, coalesceUs !== undefined ? { coalesceUs: Number(coalesceUs) } : {},
+    { joinGroups: false, tolerateMissingOutputs: true });
   relay.start(packetFd);
 
   const user = arg('user');

@@ -58,6 +58,8 @@ export interface LoopOptions {
   deferTaskrun?: boolean;
   /** Batch a flow's waiting datagrams into UDP_SEGMENT sends (ring ingress only); default true. */
   udpGso?: boolean;
+  /** After a walk of the ring that forwarded frames, sleep this many µs (0..10000) before the next, so sends carry more datagrams; 0 = off. */
+  coalesceUs?: number;
   ruleSlots?: number;
   outputSlots?: number;
 }

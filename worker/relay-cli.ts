@@ -30,6 +30,7 @@ interface CliOptions {
   bufferSize?: number;
   maxInflight?: number;
   spinTurns?: number;
+  coalesceUs?: number;
   deferTaskrun: boolean;
   udpGso: boolean;
   ingress?: IngressMode;
@@ -64,6 +65,7 @@ function parseArgs(argv: string[]): CliOptions {
     .option('--max-inflight <n>', 'in-flight sends before receiving pauses', intArg(1, 1 << 20))
     .addOption(new Option('--ingress <mode>', 'ring (TPACKET_V2 mmap ring) or multishot (recv into provided buffers)').choices(['ring', 'multishot']))
     .option('--spin-turns <n>', 'idle non-blocking loop turns before sleeping (0 = always sleep)', intArg(0, 1 << 20))
+    .option('--coalesce-us <us>', 'after a walk of the ring that forwarded frames, pause this long so sends carry more datagrams (0 = off)', intArg(0, 10000))
     .option('--no-defer-taskrun', 'do not ask for IORING_SETUP_DEFER_TASKRUN')
     .option('--no-udp-gso', "send every datagram on its own instead of batching a flow's waiting datagrams with UDP_SEGMENT")
     .option('--stdin-commands', 'read JSON rule commands from stdin, one per line')
@@ -128,6 +130,7 @@ async function main(): Promise<void> {
   if (opts.bufferSize !== undefined) tuning.bufferSize = opts.bufferSize;
   if (opts.ingress !== undefined) tuning.ingress = opts.ingress;
   if (opts.spinTurns !== undefined) tuning.spinTurns = opts.spinTurns;
+  if (opts.coalesceUs !== undefined) tuning.coalesceUs = opts.coalesceUs;
   if (opts.maxInflight !== undefined) tuning.maxInflightSends = opts.maxInflight;
   const relay = new Relay(opts.inputInterface, logger, tuning);
 

@@ -42,6 +42,7 @@ LoopWrap::LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(
   options_.max_inflight_sends = option(opts, "maxInflightSends", options_.max_inflight_sends, 1, 1u << 20);
   options_.stats_interval_ms = option(opts, "statsIntervalMs", options_.stats_interval_ms, 10, 10000);
   options_.spin_turns = option(opts, "spinTurns", options_.spin_turns, 0, 1u << 20);
+  options_.coalesce_us = option(opts, "coalesceUs", options_.coalesce_us, 0, 10000);
   Napi::Value ingress = opts.Get("ingress");
   if (!ingress.IsUndefined()) {
     const std::string mode = ingress.IsString() ? ingress.As<Napi::String>().Utf8Value() : "";

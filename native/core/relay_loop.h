@@ -42,6 +42,7 @@ struct LoopOptions {
   uint32_t spin_turns = 0;             // idle non-blocking turns before sleeping; 0 = always sleep (no measured gain yet)
   bool defer_taskrun = true;           // SINGLE_ISSUER|DEFER_TASKRUN when the kernel has them
   bool udp_gso = true;                 // batch waiting datagrams of a flow into UDP_SEGMENT sends (ring ingress)
+  uint32_t coalesce_us = 0;            // after a walk that forwarded frames, sleep this long before the next; 0 = off
 };
 
 // What setup settled on, for logs and docs.
@@ -77,6 +78,7 @@ class RelayLoop {
   io_uring_sqe* next_sqe();
   unsigned reap(ReapMode mode);
   void run_deferred();
+  void coalesce();
   void flush_batch_if_full();
   void arm_recv();
   void arm_command_read();

@@ -31,6 +31,10 @@ export interface DaemonSettings {
   restartBackoffMinMs: number;
   /** Longest such delay (the first doubles on each exit up to this), in ms. */
   restartBackoffMaxMs: number;
+  /** Workers' coalescing pause after a walk of the ring that forwarded frames, in µs; 0 = off (docs/mcrd.md). */
+  coalesceUs: number;
+  /** Drop relayed datagrams before the host's own IP stack sees them, on each rule's input interface (docs/mcrd.md). */
+  consumeInputs: boolean;
 }
 
 export type ConfigRule = RuleSpec & { inputInterface: string };
@@ -43,11 +47,13 @@ export interface Config {
 
 /** Field names in the order save.ts writes them; also the allowed keys. */
 export const TOP_LEVEL_FIELDS = ['daemon', 'rules'] as const;
-export const DAEMON_FIELDS = ['controlSocket', 'workers', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs'] as const;
+export const DAEMON_FIELDS = ['controlSocket', 'workers', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs', 'coalesceUs', 'consumeInputs'] as const;
 export const RULE_FIELDS = ['name', 'inputInterface', 'inputGroup', 'inputPort', 'source', 'outputs'] as const;
 export const OUTPUT_FIELDS = ['group', 'port', 'interface', 'ttl', 'source'] as const;
 
 export const MAX_WORKERS = 256;
+/** The loop's own limit on the coalescing pause (native/addon/loop_wrap.cc). */
+export const MAX_COALESCE_US = 10_000;
 /** sun_path holds 108 bytes including the terminating NUL (unix(7)). */
 const MAX_SOCKET_PATH_BYTES = 107;
 
@@ -60,6 +66,8 @@ export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir'> {
     logLevel: 'info',
     restartBackoffMinMs: DEFAULT_RESTART_BACKOFF.minMs,
     restartBackoffMaxMs: DEFAULT_RESTART_BACKOFF.maxMs,
+    coalesceUs: 0,
+    consumeInputs: false,
   };
 }
 
@@ -147,6 +155,19 @@ function checkDaemon(value: unknown): Partial<DaemonSettings> {
     }
     if (d.restartBackoffMinMs !== undefined) out.restartBackoffMinMs = checked.minMs;
     if (d.restartBackoffMaxMs !== undefined) out.restartBackoffMaxMs = checked.maxMs;
+  }
+  if (d.coalesceUs !== undefined) {
+    const c = d.coalesceUs;
+    if (typeof c !== 'number' || !Number.isInteger(c) || c < 0 || c > MAX_COALESCE_US) {
+      throw new FieldError(['daemon', 'coalesceUs'], `expected an integer 0..${MAX_COALESCE_US} (microseconds; 0 = off), got ${describe(c)}`);
+    }
+    out.coalesceUs = c;
+  }
+  if (d.consumeInputs !== undefined) {
+    if (typeof d.consumeInputs !== 'boolean') {
+      throw new FieldError(['daemon', 'consumeInputs'], `expected true or false, got ${describe(d.consumeInputs)}`);
+    }
+    out.consumeInputs = d.consumeInputs;
   }
   return out;
 }

@@ -70,6 +70,8 @@ export interface FleetOptions {
   table: RuleTable;
   logs: WorkerLogs;
   logger: Logger;
+  /** Workers' coalescing pause in µs (WorkerSpec.coalesceUs); 0 = off. */
+  coalesceUs?: number;
   /** Restart delay bounds; default 100 ms doubling to 10 s. */
   restartBackoff?: RestartBackoff;
 }
@@ -277,7 +279,8 @@ export class Fleet {
     try {
       worker = new WorkerProcess(
         { id: slot.id, interface: slot.iface, fanoutGroup: this.fanoutGroups.get(slot.iface) ?? 0, cpu: slot.core,
-          logLevel: slot.logLevel, ...(this.o.user !== undefined ? { user: this.o.user } : {}) },
+          logLevel: slot.logLevel, ...(this.o.user !== undefined ? { user: this.o.user } : {}),
+          ...(this.o.coalesceUs ? { coalesceUs: this.o.coalesceUs } : {}) },
         (line) => {
           this.o.logs.record(slot.id, { interface: slot.iface, core: slot.core, pid: worker.pid }, line);
         },

@@ -24,6 +24,8 @@ export interface WorkerSpec {
   cpu?: number;
   user?: string;
   logLevel?: string;
+  /** The loop's coalescing pause after a walk that forwarded frames, in µs (docs/mcrd.md). */
+  coalesceUs?: number;
 }
 
 export class WorkerProcess {
@@ -43,6 +45,7 @@ export class WorkerProcess {
     if (spec.cpu !== undefined) args.push('--cpu', String(spec.cpu));
     if (spec.user !== undefined) args.push('--user', spec.user);
     if (spec.logLevel !== undefined) args.push('--log-level', spec.logLevel);
+    if (spec.coalesceUs !== undefined) args.push('--coalesce-us', String(spec.coalesceUs));
     try {
       // The child's end becomes its fd 3; Node dups it without CLOEXEC there.
       this.child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', handChild] });

@@ -102,6 +102,11 @@ export class InterfaceWatcher {
     return undefined;
   }
 
+  /** Names of the interfaces that exist now. */
+  names(): string[] {
+    return [...this.links.values()].map((l) => l.name);
+  }
+
   close(): void {
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);

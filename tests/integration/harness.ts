@@ -10,7 +10,7 @@ import type { LabProcess, RelayLab } from '../../tools/lab/index.js';
 
 export const ROOT = findRoot();
 const RELAY_CLI = join(ROOT, 'dist', 'worker', 'relay-cli.js');
-const TOOL = (name: string): string => join(ROOT, 'build', 'Release', name);
+export const TOOL = (name: string): string => join(ROOT, 'build', 'Release', name);
 
 function findRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));

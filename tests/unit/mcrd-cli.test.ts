@@ -23,6 +23,8 @@ t.test('bad arguments and configs exit 2 with one line', async (t) => {
     [['--restart-backoff', '0'], /--restart-backoff.*minimum: expected an integer 1\.\.60000/],
     [['--restart-backoff', '500:100'], /--restart-backoff.*maximum: expected an integer 500\.\.3600000 .*got 100/],
     [['--restart-backoff', 'fast'], /--restart-backoff.*expected MIN_MS\[:MAX_MS\]/],
+    [['--coalesce-us', '10001'], /--coalesce-us.*expected an integer 0\.\.10000 \(microseconds\)/],
+    [['--coalesce-us', '-5'], /--coalesce-us.*expected an integer 0\.\.10000/],
     [['--config', join(ROOT, 'tests', 'fixtures', 'config', 'bad-ttl.json5'), '--control-socket', socket],
       /bad-ttl\.json5:\d+:\d+: rules\[0\]\.outputs\[\d\]\.ttl/],
     [['--config', join(dir, 'missing.json5'), '--control-socket', socket], /ERR_MCR_CONFIG_READ/],

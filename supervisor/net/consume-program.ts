@@ -1,0 +1,125 @@
+/**
+ * The classic BPF program behind `--consume-inputs`: run by a tc ingress
+ * filter (cls_bpf, direct action) on an input interface, it answers "drop"
+ * (TC_ACT_SHOT) for the IPv4/UDP datagrams that one of the interface's rules
+ * relays and "not mine" (TC_ACT_UNSPEC: the next filter or the stack decides)
+ * for every other frame. tc ingress runs after the packet taps, so the
+ * workers' AF_PACKET sockets have their copy by then; what the drop saves is
+ * the host's own IP receive path (route lookup, a multicast route entry
+ * allocated and freed through RCU per datagram, UDP demultiplexing), a fifth
+ * of the relay core in docs/performance.md's profile.
+ *
+ * The program sees the frame from its Ethernet header (cls_bpf pushes the
+ * MAC header back at ingress). Fragments are left to the stack: the relay
+ * does not forward them either. Pure functions: supervisor/net/input-filters.ts
+ * installs the result with `tc`.
+ */
+
+/** One classic BPF instruction: opcode, jump-if-true, jump-if-false, constant. */
+export type BpfInsn = readonly [code: number, jt: number, jf: number, k: number];
+
+/** What a rule matches on its input interface (the datagram's destination, optionally its source). */
+export interface ConsumeMatch {
+  group: string;
+  port: number;
+  source?: string;
+}
+
+export const TC_ACT_SHOT = 2;
+/** -1 as an unsigned 32-bit return value: the filter has no opinion. */
+export const TC_ACT_UNSPEC = 0xffffffff;
+
+// Opcodes (linux/filter.h): class | size | mode, and the jump / return forms used here.
+const LD_H_ABS = 0x28;
+const LD_W_ABS = 0x20;
+const LD_B_ABS = 0x30;
+const LDX_B_MSH = 0xb1;
+const LD_H_IND = 0x48;
+const ST = 0x02;
+const LD_MEM = 0x60;
+const JEQ_K = 0x15;
+const JSET_K = 0x45;
+const RET_K = 0x06;
+
+// Frame offsets: Ethernet header 14 bytes, then IPv4.
+const ETHERTYPE = 12;
+const IP_START = 14;
+const IP_FRAG = IP_START + 6;
+const IP_PROTO = IP_START + 9;
+const IP_SRC = IP_START + 12;
+const IP_DST = IP_START + 16;
+/** From the IP header's start (X = header length): the UDP destination port. */
+const UDP_DPORT_AFTER_IP = IP_START + 2;
+
+const ETH_P_IP = 0x0800;
+const IPPROTO_UDP = 17;
+/** More-fragments flag and fragment offset. */
+const FRAGMENT_BITS = 0x3fff;
+
+// Scratch memory slots.
+const M_DPORT = 0;
+const M_SRC = 1;
+const M_DST = 2;
+
+/** cBPF's limit on a program's length (BPF_MAXINSNS). */
+export const MAX_PROGRAM_INSNS = 4096;
+
+export function ipv4ToInt(addr: string): number {
+  const parts = addr.split('.').map(Number);
+  return (((parts[0]! << 24) >>> 0) + (parts[1]! << 16) + (parts[2]! << 8) + parts[3]!) >>> 0;
+}
+
+/** Distinct matches in a stable order, so the same rules always give the same program. */
+export function normaliseMatches(matches: readonly ConsumeMatch[]): ConsumeMatch[] {
+  const byKey = new Map<string, ConsumeMatch>();
+  for (const m of matches) {
+    const key = `${m.group}:${m.port}:${m.source ?? '*'}`;
+    if (!byKey.has(key)) byKey.set(key, m.source !== undefined ? { group: m.group, port: m.port, source: m.source } : { group: m.group, port: m.port });
+  }
+  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, m]) => m);
+}
+
+/**
+ * The program for these matches. Every jump is forward and short (cBPF
+ * offsets are 8-bit): the header checks fall to a nearby "not mine", and
+ * each match is a block that falls through to the next on a mismatch.
+ */
+export function buildConsumeProgram(matches: readonly ConsumeMatch[]): BpfInsn[] {
+  const p: BpfInsn[] = [
+    [LD_H_ABS, 0, 0, ETHERTYPE],
+    [JEQ_K, 1, 0, ETH_P_IP],
+    [RET_K, 0, 0, TC_ACT_UNSPEC],
+    [LD_B_ABS, 0, 0, IP_PROTO],
+    [JEQ_K, 1, 0, IPPROTO_UDP],
+    [RET_K, 0, 0, TC_ACT_UNSPEC],
+    [LD_H_ABS, 0, 0, IP_FRAG],
+    [JSET_K, 0, 1, FRAGMENT_BITS],
+    [RET_K, 0, 0, TC_ACT_UNSPEC],
+    [LDX_B_MSH, 0, 0, IP_START],
+    [LD_H_IND, 0, 0, UDP_DPORT_AFTER_IP],
+    [ST, 0, 0, M_DPORT],
+    [LD_W_ABS, 0, 0, IP_SRC],
+    [ST, 0, 0, M_SRC],
+    [LD_W_ABS, 0, 0, IP_DST],
+    [ST, 0, 0, M_DST],
+  ];
+  for (const m of normaliseMatches(matches)) {
+    const checks: Array<[slot: number, value: number]> = [[M_DST, ipv4ToInt(m.group)], [M_DPORT, m.port]];
+    if (m.source !== undefined) checks.push([M_SRC, ipv4ToInt(m.source)]);
+    // Block: (load, compare) per check, then the drop. A mismatch skips the rest of the block.
+    const blockLen = checks.length * 2 + 1;
+    checks.forEach(([slot, value], i) => {
+      const afterThisCompare = (i + 1) * 2;
+      p.push([LD_MEM, 0, 0, slot]);
+      p.push([JEQ_K, 0, blockLen - afterThisCompare, value]);
+    });
+    p.push([RET_K, 0, 0, TC_ACT_SHOT]);
+  }
+  p.push([RET_K, 0, 0, TC_ACT_UNSPEC]);
+  return p;
+}
+
+/** tc's `bytecode` argument: "N,code jt jf k,code jt jf k,...". */
+export function formatBytecode(program: readonly BpfInsn[]): string {
+  return `${program.length},${program.map((i) => i.join(' ')).join(',')}`;
+}

@@ -1,0 +1,182 @@
+/**
+ * `--consume-inputs`: per input interface, one tc ingress filter (clsact
+ * qdisc, cls_bpf in direct-action mode, preference CONSUME_PREF) running
+ * the program of supervisor/net/consume-program.ts for that interface's
+ * rules, so the datagrams MCR relays stop at the interface instead of also
+ * climbing the host's IP stack. Installed and replaced with iproute2's `tc`
+ * as the rules and interfaces change, removed when mcrd stops; a filter left
+ * by an mcrd that was killed is removed when the next one starts.
+ *
+ * Changes are applied one at a time, in order, by an internal queue; apply()
+ * only records what is wanted. A failure is logged with its code and does
+ * not stop the relay: the host then simply keeps receiving its own copy.
+ */
+import { execFile } from 'node:child_process';
+import type { Logger } from 'pino';
+import { buildConsumeProgram, formatBytecode, MAX_PROGRAM_INSNS, normaliseMatches, type ConsumeMatch } from './consume-program.js';
+
+/**
+ * tc filter preference of MCR's filter on every interface ("MC" in ASCII),
+ * documented in docs/mcrd.md. Not in the range tc assigns by itself (49152
+ * and down), so a filter added without a preference never lands on it.
+ */
+export const CONSUME_PREF = 0x4d43;
+const TC_TIMEOUT_MS = 5000;
+
+export interface TcResult {
+  ok: boolean;
+  stdout: string;
+  /** Error code when not ok: ENOENT (no tc), ETIMEDOUT, or ERR_MCR_TC (tc refused; see stderr). */
+  code?: string;
+  stderr: string;
+}
+
+export type TcRunner = (args: string[]) => Promise<TcResult>;
+
+/** Runs the system's `tc` with a time limit. */
+export const runTc: TcRunner = (args) => new Promise((resolve) => {
+  execFile('tc', args, { timeout: TC_TIMEOUT_MS, encoding: 'utf8' }, (err, stdout, stderr) => {
+    if (err === null) { resolve({ ok: true, stdout, stderr }); return; }
+    const e = err as NodeJS.ErrnoException & { killed?: boolean };
+    const code = e.code === 'ENOENT' ? 'ENOENT' : e.killed === true ? 'ETIMEDOUT' : 'ERR_MCR_TC';
+    resolve({ ok: false, code, stdout, stderr: (stderr || e.message).trim() });
+  });
+});
+
+/** Interface → what its rules match, for the rules that relay from it. */
+export function consumeMatchesByInterface(
+  rules: ReadonlyArray<{ inputInterface: string; inputGroup: string; inputPort: number; source?: string }>,
+): Map<string, ConsumeMatch[]> {
+  const out = new Map<string, ConsumeMatch[]>();
+  for (const r of rules) {
+    const list = out.get(r.inputInterface) ?? [];
+    list.push({ group: r.inputGroup, port: r.inputPort, ...(r.source !== undefined ? { source: r.source } : {}) });
+    out.set(r.inputInterface, list);
+  }
+  return out;
+}
+
+interface Installed {
+  bytecode: string;
+  /** The clsact qdisc was not there before us: remove it again when our filter goes, if nothing else uses it. */
+  addedQdisc: boolean;
+}
+
+export class InputFilters {
+  private readonly installed = new Map<string, Installed>();
+  private wanted = new Map<string, string>();
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly tc: TcRunner = runTc,
+  ) {}
+
+  /**
+   * Wants exactly these filters: interfaces that exist (per `exists`) and
+   * have matches get theirs, every other filter of ours goes. Returns the
+   * promise of this change being applied (never rejects).
+   */
+  apply(matches: Map<string, ConsumeMatch[]>, exists: (iface: string) => boolean): Promise<void> {
+    const wanted = new Map<string, string>();
+    for (const [iface, list] of matches) {
+      if (list.length === 0 || !exists(iface)) continue;
+      const program = buildConsumeProgram(list);
+      if (program.length > MAX_PROGRAM_INSNS) {
+        this.logger.error({ code: 'ERR_MCR_CONSUME_TOO_MANY', interface: iface, rules: normaliseMatches(list).length },
+          'too many distinct rule matches on this interface for one consume filter: the host keeps receiving them (use fewer rules, or run without --consume-inputs)');
+        continue;
+      }
+      wanted.set(iface, formatBytecode(program));
+    }
+    this.wanted = wanted;
+    // Interfaces that vanished took their filters with them.
+    for (const iface of [...this.installed.keys()]) if (!exists(iface)) this.installed.delete(iface);
+    return this.enqueue(() => this.reconcile());
+  }
+
+  /**
+   * Removes the consume filters an earlier mcrd left on these interfaces
+   * (killed before it could): a cls_bpf direct-action filter at
+   * CONSUME_PREF. mcrd calls this at every start, with or without
+   * --consume-inputs, so a crash never leaves the host deaf to a stream.
+   */
+  removeStale(interfaces: readonly string[]): Promise<void> {
+    return this.enqueue(async () => {
+      for (const iface of interfaces) {
+        if (this.installed.has(iface)) continue;
+        const shown = await this.tc(['filter', 'show', 'dev', iface, 'ingress', 'pref', String(CONSUME_PREF)]);
+        if (!shown.ok || !/\bbpf\b[\s\S]*\bdirect-action\b/.test(shown.stdout)) continue;
+        const r = await this.tc(['filter', 'del', 'dev', iface, 'ingress', 'pref', String(CONSUME_PREF)]);
+        if (r.ok) this.logger.warn({ interface: iface, pref: CONSUME_PREF }, 'removed a consume filter left by an earlier mcrd');
+        else this.fail(iface, r, 'removing a consume filter left by an earlier mcrd');
+      }
+    });
+  }
+
+  /** Removes every filter this instance installed (and the qdiscs it added). */
+  close(): Promise<void> {
+    this.wanted = new Map();
+    return this.enqueue(() => this.reconcile());
+  }
+
+  private enqueue(job: () => Promise<void>): Promise<void> {
+    this.queue = this.queue.then(job).catch((err: Error) => {
+      this.logger.error({ code: 'ERR_MCR_TC', err: err.message }, 'updating consume filters failed');
+    });
+    return this.queue;
+  }
+
+  private async reconcile(): Promise<void> {
+    for (const [iface, have] of [...this.installed]) {
+      if (!this.wanted.has(iface)) await this.remove(iface, have);
+    }
+    for (const [iface, bytecode] of this.wanted) {
+      if (this.installed.get(iface)?.bytecode !== bytecode) await this.install(iface, bytecode);
+    }
+  }
+
+  private async install(iface: string, bytecode: string): Promise<void> {
+    let addedQdisc = this.installed.get(iface)?.addedQdisc;
+    if (addedQdisc === undefined) {
+      const shown = await this.tc(['qdisc', 'show', 'dev', iface]);
+      const had = shown.ok && /^qdisc clsact /m.test(shown.stdout);
+      // replace: adds clsact, or leaves an existing one (and its filters) as it is.
+      const made = await this.tc(['qdisc', 'replace', 'dev', iface, 'clsact']);
+      if (!made.ok) { this.fail(iface, made, 'adding the clsact qdisc'); return; }
+      addedQdisc = !had;
+    }
+    const r = await this.tc(['filter', 'replace', 'dev', iface, 'ingress', 'pref', String(CONSUME_PREF), 'handle', '1',
+      'bpf', 'da', 'bytecode', bytecode]);
+    if (!r.ok) {
+      this.fail(iface, r, 'installing the consume filter');
+      if (addedQdisc) await this.tc(['qdisc', 'del', 'dev', iface, 'clsact']);
+      this.installed.delete(iface);
+      return;
+    }
+    this.installed.set(iface, { bytecode, addedQdisc });
+    this.logger.info({ interface: iface, pref: CONSUME_PREF, insns: Number(bytecode.split(',')[0]) },
+      'consume filter installed: relayed datagrams stop at this interface');
+  }
+
+  private async remove(iface: string, have: Installed): Promise<void> {
+    this.installed.delete(iface);
+    const r = await this.tc(['filter', 'del', 'dev', iface, 'ingress', 'pref', String(CONSUME_PREF)]);
+    if (!r.ok) this.fail(iface, r, 'removing the consume filter');
+    else this.logger.info({ interface: iface }, 'consume filter removed');
+    if (have.addedQdisc && await this.clsactIsEmpty(iface)) await this.tc(['qdisc', 'del', 'dev', iface, 'clsact']);
+  }
+
+  /** Someone else's filters keep the qdisc: only an empty one we added is removed. */
+  private async clsactIsEmpty(iface: string): Promise<boolean> {
+    const ingress = await this.tc(['filter', 'show', 'dev', iface, 'ingress']);
+    const egress = await this.tc(['filter', 'show', 'dev', iface, 'egress']);
+    return ingress.ok && egress.ok && ingress.stdout.trim() === '' && egress.stdout.trim() === '';
+  }
+
+  private fail(iface: string, r: TcResult, what: string): void {
+    const hint = r.code === 'ENOENT' ? 'install iproute2 (tc)' : 'check that the kernel has clsact and cls_bpf (CONFIG_NET_SCH_INGRESS, CONFIG_NET_CLS_BPF)';
+    this.logger.error({ code: r.code ?? 'ERR_MCR_TC', interface: iface, err: r.stderr },
+      `${what} failed: the host keeps receiving the relayed datagrams (${hint})`);
+  }
+}

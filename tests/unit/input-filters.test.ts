@@ -1,0 +1,137 @@
+/**
+ * InputFilters' bookkeeping against a scripted `tc`: which commands run for
+ * each change of rules and interfaces, that a clsact qdisc is removed only if
+ * mcrd added it and nothing else uses it, and that tc failures are logged
+ * with a code and retried on the next change instead of being thrown. The
+ * real tc and kernel are exercised by tests/integration/mcrd-consume.test.ts.
+ */
+import t from 'tap';
+import type { Logger } from 'pino';
+import { CONSUME_PREF, consumeMatchesByInterface, InputFilters, type TcResult } from '../../supervisor/net/input-filters.js';
+
+interface Logged { level: string; fields: Record<string, unknown>; msg: string }
+
+function fakeLogger(): { logger: Logger; lines: Logged[] } {
+  const lines: Logged[] = [];
+  const at = (level: string) => (fields: Record<string, unknown>, msg = '') => { lines.push({ level, fields, msg }); };
+  return { logger: { info: at('info'), warn: at('warn'), error: at('error') } as unknown as Logger, lines };
+}
+
+/** A tc that records its arguments; `answer` decides each result. */
+function fakeTc(answer: (args: string[]) => Partial<TcResult> = () => ({})) {
+  const calls: string[] = [];
+  const run = async (args: string[]): Promise<TcResult> => {
+    calls.push(args.join(' '));
+    return { ok: true, stdout: '', stderr: '', ...answer(args) };
+  };
+  return { run, calls };
+}
+
+const rule = (iface: string, port: number, source?: string) =>
+  ({ inputInterface: iface, inputGroup: '239.1.1.1', inputPort: port, ...(source !== undefined ? { source } : {}) });
+const all = (): boolean => true;
+
+t.test('installs, replaces on change, leaves alone when unchanged, removes when unwanted', async (t) => {
+  const tc = fakeTc();
+  const { logger, lines } = fakeLogger();
+  const f = new InputFilters(logger, tc.run);
+  await f.apply(consumeMatchesByInterface([rule('in0', 5000)]), all);
+  t.equal(tc.calls[0], 'qdisc show dev in0');
+  t.equal(tc.calls[1], 'qdisc replace dev in0 clsact');
+  t.match(tc.calls[2], new RegExp(`^filter replace dev in0 ingress pref ${CONSUME_PREF} handle 1 bpf da bytecode \\d+,40 0 0 12,`));
+  t.equal(tc.calls.length, 3);
+  t.ok(lines.some((l) => l.level === 'info' && /consume filter installed/.test(l.msg)));
+
+  tc.calls.length = 0;
+  await f.apply(consumeMatchesByInterface([rule('in0', 5000)]), all);
+  t.same(tc.calls, [], 'same rules: no tc call');
+
+  await f.apply(consumeMatchesByInterface([rule('in0', 5000), rule('in0', 5001)]), all);
+  t.equal(tc.calls.length, 1, 'a new rule: only the filter is replaced');
+  t.match(tc.calls[0], /^filter replace dev in0 /);
+
+  tc.calls.length = 0;
+  await f.apply(new Map(), all);
+  t.equal(tc.calls[0], `filter del dev in0 ingress pref ${CONSUME_PREF}`);
+  t.equal(tc.calls[1], 'filter show dev in0 ingress');
+  t.equal(tc.calls[2], 'filter show dev in0 egress');
+  t.equal(tc.calls[3], 'qdisc del dev in0 clsact', 'the qdisc mcrd added goes too, being empty');
+});
+
+t.test('a clsact qdisc that was there before, or still has filters, stays', async (t) => {
+  const tc = fakeTc((args) => (args.join(' ') === 'qdisc show dev in0' ? { stdout: 'qdisc clsact ffff: parent ffff:fff1\n' } : {}));
+  const f = new InputFilters(fakeLogger().logger, tc.run);
+  await f.apply(consumeMatchesByInterface([rule('in0', 5000)]), all);
+  await f.close();
+  t.notOk(tc.calls.some((c) => c.startsWith('qdisc del')), 'pre-existing qdisc kept');
+
+  const busy = fakeTc((args) => (args.join(' ') === 'filter show dev in1 egress' ? { stdout: 'filter protocol all pref 1 bpf ...\n' } : {}));
+  const g = new InputFilters(fakeLogger().logger, busy.run);
+  await g.apply(consumeMatchesByInterface([rule('in1', 5000)]), all);
+  await g.close();
+  t.ok(busy.calls.includes(`filter del dev in1 ingress pref ${CONSUME_PREF}`));
+  t.notOk(busy.calls.some((c) => c.startsWith('qdisc del')), 'qdisc with someone else\'s filter kept');
+});
+
+t.test('interfaces that do not exist get nothing; one that vanished is forgotten and reinstalled on return', async (t) => {
+  const tc = fakeTc();
+  const f = new InputFilters(fakeLogger().logger, tc.run);
+  const present = new Set(['in0']);
+  const rules = consumeMatchesByInterface([rule('in0', 5000), rule('gone0', 5000)]);
+  await f.apply(rules, (i) => present.has(i));
+  t.notOk(tc.calls.some((c) => c.includes('gone0')), 'no tc for a missing interface');
+  present.delete('in0');
+  tc.calls.length = 0;
+  await f.apply(rules, (i) => present.has(i));
+  t.same(tc.calls, [], 'a vanished interface took its filter with it: nothing to delete');
+  present.add('in0');
+  await f.apply(rules, (i) => present.has(i));
+  t.ok(tc.calls.some((c) => c.startsWith('filter replace dev in0 ')), 'installed again when it returns');
+});
+
+t.test('tc failures are logged with a code and retried on the next change', async (t) => {
+  let missing = true;
+  const tc = fakeTc(() => (missing ? { ok: false, code: 'ENOENT', stderr: 'spawn tc ENOENT' } : {}));
+  const { logger, lines } = fakeLogger();
+  const f = new InputFilters(logger, tc.run);
+  await f.apply(consumeMatchesByInterface([rule('in0', 5000)]), all);
+  const err = lines.find((l) => l.level === 'error');
+  t.equal(err?.fields.code, 'ENOENT');
+  t.match(err?.msg, /host keeps receiving.*install iproute2/);
+  missing = false;
+  tc.calls.length = 0;
+  await f.apply(consumeMatchesByInterface([rule('in0', 5000)]), all);
+  t.ok(tc.calls.some((c) => c.startsWith('filter replace dev in0 ')), 'retried');
+
+  const refused = fakeTc((args) => (args[0] === 'filter' && args[1] === 'replace' ? { ok: false, code: 'ERR_MCR_TC', stderr: 'Error: TC classifier not found.' } : {}));
+  const r = fakeLogger();
+  const g = new InputFilters(r.logger, refused.run);
+  await g.apply(consumeMatchesByInterface([rule('in0', 5000)]), all);
+  t.equal(refused.calls.at(-1), 'qdisc del dev in0 clsact', 'the qdisc added for a filter the kernel refused is removed');
+  t.match(r.lines.find((l) => l.level === 'error')?.msg ?? '', /cls_bpf/);
+});
+
+t.test('too many matches for one program: refused with a code, nothing installed', async (t) => {
+  const tc = fakeTc();
+  const { logger, lines } = fakeLogger();
+  const f = new InputFilters(logger, tc.run);
+  const many = Array.from({ length: 900 }, (_, i) => ({ inputInterface: 'in0', inputGroup: `239.9.${i >> 8}.${i & 255}`, inputPort: 5000 }));
+  await f.apply(consumeMatchesByInterface(many), all);
+  t.same(tc.calls, []);
+  t.equal(lines.find((l) => l.level === 'error')?.fields.code, 'ERR_MCR_CONSUME_TOO_MANY');
+});
+
+t.test('removeStale deletes only a bpf direct-action filter at our preference, and says so', async (t) => {
+  const shown: Record<string, string> = {
+    in0: `filter protocol all pref ${CONSUME_PREF} bpf chain 0 \nfilter protocol all pref ${CONSUME_PREF} bpf chain 0 handle 0x1 direct-action not_in_hw bytecode '1,6 0 0 2'\n`,
+    in1: `filter protocol ip pref ${CONSUME_PREF} u32 chain 0\n`,
+    eth9: '',
+  };
+  const tc = fakeTc((args) => (args[1] === 'show' ? { stdout: shown[args[3]!] ?? '' } : {}));
+  const { logger, lines } = fakeLogger();
+  const f = new InputFilters(logger, tc.run);
+  await f.removeStale(['in0', 'in1', 'eth9']);
+  t.same(tc.calls.filter((c) => c.includes(' del ')), [`filter del dev in0 ingress pref ${CONSUME_PREF}`], 'someone else\'s u32 filter and empty interfaces are left alone');
+  t.equal(lines.filter((l) => l.level === 'warn').length, 1, 'the removal is reported');
+  t.equal(lines.filter((l) => l.level === 'error').length, 0);
+});

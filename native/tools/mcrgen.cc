@@ -3,13 +3,18 @@
 // Sends --count packets and/or for --duration seconds to --dest:--port, each
 // payload built by payload_fill (stream id, seq 0, 1, 2 ..., checksum, fill)
 // so mcrsink can count loss, duplicates, reordering and corruption exactly.
-// Packets leave in sendmmsg(2) batches; with --rate a CLOCK_MONOTONIC token
+// Packets leave in sendmmsg(2) batches (with --gso N, each batch as UDP_SEGMENT
+// messages of up to N datagrams, segmented by the kernel: several times
+// cheaper per datagram, for benchmarks that must outrun the method under
+// test; the sending interface must have tx-udp-segmentation off for the
+// datagrams to leave one by one); with --rate a CLOCK_MONOTONIC token
 // bucket spaces the batches evenly and shrinks them at low rates, so the
 // offered load is smooth rather than one burst per second.
 //
 // Send errors: EAGAIN / ENOBUFS mean a full socket or device queue, so the
 // generator backs off briefly and resends the same packets (counted in
-// "retries" and by errno, never as sent). IP_RECVERR is on so that a full
+// "retries" and by errno, never as sent; with --gso, ENOBUFS is counted by
+// errno and not resent, see send_all). IP_RECVERR is on so that a full
 // device queue is reported as ENOBUFS at all: without it UDP drops the packet
 // and returns success (udp_send_skb, net/ipv4/udp.c), and the loss would be
 // blamed on whatever the sink sits behind. The price is that ICMP port
@@ -26,6 +31,7 @@
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -36,6 +42,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <string>
@@ -47,6 +54,8 @@
 namespace {
 
 constexpr const char* kTool = "mcrgen";
+// Largest UDP payload one UDP_SEGMENT send may carry (IPv4: 65535 - 20 - 8).
+constexpr size_t kMaxGsoBytes = 65507;
 
 volatile sig_atomic_t g_stop = 0;
 void on_stop_signal(int) { g_stop = 1; }
@@ -64,6 +73,7 @@ struct Config {
   double duration = 0;
   uint32_t stream = 1;
   size_t batch = 64;
+  size_t gso = 0;  // datagrams per UDP_SEGMENT message; 0 = one message per datagram
 };
 
 struct Stats {
@@ -90,6 +100,7 @@ Config parse_args(int argc, char** argv) {
           {"duration", "SEC", "stop after SEC seconds (fractions allowed)"},
           {"stream", "ID", "stream id written into every payload, u32 (default 1)"},
           {"batch", "N", "packets per sendmmsg call, 1..1024 (default 64)"},
+          {"gso", "N", "send each batch as UDP_SEGMENT messages of up to N datagrams (and 65507 bytes), 0..64 (default 0 = off)"},
       },
       argc, argv);
   Config c;
@@ -108,6 +119,7 @@ Config parse_args(int argc, char** argv) {
   c.duration = args.num("duration", 0, 1e7, 0);
   c.stream = static_cast<uint32_t>(args.uint("stream", 0, UINT32_MAX, 1));
   c.batch = args.uint("batch", 1, 1024, 64);
+  c.gso = args.uint("gso", 0, 64, 0);
   return c;
 }
 
@@ -193,8 +205,12 @@ void drain_error_queue(int fd) {
 
 // Sends msgs[0..n), resending after EAGAIN / ENOBUFS back-offs. Returns how
 // many went out; sets *fatal on any other error, or stops early on a signal
-// or when `end_ns` passes while backing off.
-size_t send_all(int fd, mmsghdr* msgs, size_t n, uint64_t end_ns, Stats& st, bool* fatal) {
+// or when `end_ns` passes while backing off. A UDP_SEGMENT message (`gso`)
+// that fails with ENOBUFS is not resent: its datagrams were cut and sent one
+// by one and the error reports only that some were dropped past the socket
+// (on a veth, by the receiving CPU's backlog), so resending would duplicate
+// the rest. It counts as sent; what was dropped is lost, as on a real wire.
+size_t send_all(int fd, mmsghdr* msgs, size_t n, uint64_t end_ns, bool gso, Stats& st, bool* fatal) {
   size_t done = 0;
   while (done < n) {
     const int r = sendmmsg(fd, msgs + done, static_cast<unsigned>(n - done), 0);
@@ -223,6 +239,10 @@ size_t send_all(int fd, mmsghdr* msgs, size_t n, uint64_t end_ns, Stats& st, boo
       *fatal = true;
       break;
     }
+    if (gso && err == ENOBUFS) {
+      done += 1;
+      continue;
+    }
     st.retries++;
     if (g_stop || mono_ns() >= end_ns) break;
     if (err == EAGAIN) {
@@ -239,18 +259,46 @@ size_t send_all(int fd, mmsghdr* msgs, size_t n, uint64_t end_ns, Stats& st, boo
   return done;
 }
 
+// Datagrams per message: 1, or with --gso as many as fit one UDP_SEGMENT send.
+size_t per_message(const Config& c) {
+  if (c.gso == 0) return 1;
+  return std::max<size_t>(1, std::min(c.gso, kMaxGsoBytes / c.size));
+}
+
 void run(int fd, const Config& c, Stats& st) {
   std::vector<uint8_t> bufs(c.batch * c.size);
-  std::vector<iovec> iov(c.batch);
-  std::vector<mmsghdr> msgs(c.batch);
-  for (size_t i = 0; i < c.batch; i++) {
-    iov[i] = {bufs.data() + i * c.size, c.size};
-    msgs[i].msg_hdr = {};
-    msgs[i].msg_hdr.msg_name = const_cast<sockaddr_in*>(&c.dest);
-    msgs[i].msg_hdr.msg_namelen = sizeof c.dest;
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-  }
+  const size_t per_msg = per_message(c);
+  const size_t max_msgs = (c.batch + per_msg - 1) / per_msg;
+  std::vector<iovec> iov(max_msgs);
+  std::vector<mmsghdr> msgs(max_msgs);
+  std::vector<uint8_t> control(max_msgs * CMSG_SPACE(sizeof(uint16_t)));
+  // Message m carries datagrams [m * per_msg, ...) of the batch; the last one
+  // of a batch may carry fewer (its iov length is set per batch).
+  auto prepare = [&](size_t n) -> size_t {
+    const size_t count = (n + per_msg - 1) / per_msg;
+    for (size_t m = 0; m < count; m++) {
+      const size_t first = m * per_msg;
+      const size_t k = std::min(per_msg, n - first);
+      iov[m] = {bufs.data() + first * c.size, k * c.size};
+      msgs[m].msg_hdr = {};
+      msgs[m].msg_hdr.msg_name = const_cast<sockaddr_in*>(&c.dest);
+      msgs[m].msg_hdr.msg_namelen = sizeof c.dest;
+      msgs[m].msg_hdr.msg_iov = &iov[m];
+      msgs[m].msg_hdr.msg_iovlen = 1;
+      if (c.gso != 0) {
+        uint8_t* space = control.data() + m * CMSG_SPACE(sizeof(uint16_t));
+        msgs[m].msg_hdr.msg_control = space;
+        msgs[m].msg_hdr.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+        cmsghdr* cm = CMSG_FIRSTHDR(&msgs[m].msg_hdr);
+        cm->cmsg_level = SOL_UDP;
+        cm->cmsg_type = UDP_SEGMENT;
+        cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        const uint16_t seg = static_cast<uint16_t>(c.size);
+        std::memcpy(CMSG_DATA(cm), &seg, sizeof seg);
+      }
+    }
+    return count;
+  };
 
   // Pacing: aim for a batch about every 200 us, so 1000 pps goes out one
   // packet per millisecond and 1 Mpps in batches of 64 every 64 us.
@@ -287,7 +335,8 @@ void run(int fd, const Config& c, Stats& st) {
     for (size_t i = 0; i < n; i++) {
       payload_fill(bufs.data() + i * c.size, c.size, c.stream, st.sent + i);
     }
-    const size_t k = send_all(fd, msgs.data(), n, end_ns, st, &fatal);
+    const size_t sent_msgs = send_all(fd, msgs.data(), prepare(n), end_ns, c.gso != 0, st, &fatal);
+    const size_t k = std::min(n, sent_msgs * per_msg);
     st.sent += k;
     next_ns += static_cast<double>(k) * ns_per_pkt;
   }

@@ -147,6 +147,25 @@ t.test('2000 paced 1400-byte packets arrive complete and intact', async (t) => {
   t.equal(s.streams['1']?.maxSeq, 1999, 'stream 1 ends at seq 1999');
 });
 
+t.test('--gso sends UDP_SEGMENT batches that arrive as single, intact, ordered datagrams', async (t) => {
+  const port = String(await freeUdpPort());
+  // 2003 is not a multiple of 8: the last batch is a short one.
+  const sink = await startSink([...['--port', port, '--bind', '127.0.0.1'], ...['--count', '2003', '--duration', '20']]);
+  const gen = await runGen([...['--dest', '127.0.0.1', '--port', port],
+    ...['--count', '2003', '--size', '300', '--rate', '50000', '--gso', '8', '--batch', '8']]);
+  if (gen.exitCode !== 0) sink.stop();
+  const result = await sink.finished;
+  t.equal(gen.exitCode, 0, 'mcrgen exits 0');
+  t.equal(gen.report.sent, 2003, 'counts datagrams, not messages');
+  t.equal(gen.report.lastSeq, 2002);
+  const s = JSON.parse(result.stdout) as SinkReport;
+  t.equal(s.received, 2003, 'each datagram arrived on its own');
+  t.equal(s.unique, 2003);
+  t.equal(s.corrupted + s.duplicated + s.reordered, 0, 'intact, once, in order');
+  t.equal(s.minSize, 300);
+  t.equal(s.maxSize, 300);
+});
+
 t.test('a second run of the same stream counts as duplicates', async (t) => {
   const port = String(await freeUdpPort());
   const sink = await startSink([

@@ -68,7 +68,9 @@ export async function createBenchLab(maxFanout: number, opts: { sinkRps: boolean
   };
   try {
     await steer(rl, rl.relay.ns, rl.relay.input.ifname, RELAY_CPU);
-    await Promise.all(rl.relay.outputs.map((o) => segmentOnRelay(rl, o.ifname)));
+    await Promise.all(rl.relay.outputs.map((o) => segmentInSoftware(rl, rl.relay.ns, o.ifname)));
+    // The generator's UDP_SEGMENT batches must leave as single datagrams too.
+    await segmentInSoftware(rl, rl.src.ns, rl.src.ifname);
     if (opts.sinkRps) await Promise.all(rl.sinks.map((s) => steer(rl, s.ns, s.ifname, OTHER_CPU)));
   } catch (err) {
     await bl.destroy();
@@ -91,17 +93,19 @@ async function steer(rl: RelayLab, ns: string, ifname: string, cpu: number): Pro
 }
 
 /**
- * Turns off UDP segmentation offload on a relay output, so the output
- * behaves like a NIC without USO: a UDP_SEGMENT send (MCR's batches) is cut
- * into datagrams by the relay's own kernel, on the relay core, and each one
- * crosses the veth and is counted by the sink's rx_packets. With the offload
- * on, a veth passes the batch to the sink as one packet and rx_packets would
- * count it once. Forwarding by the kernel and by socat never makes such
- * packets, so this changes nothing for them.
+ * Turns off UDP segmentation offload on an interface, so it behaves like a
+ * NIC without USO: a UDP_SEGMENT send is cut into datagrams by the sending
+ * namespace's kernel, on the sending core, and each one crosses the veth
+ * and is counted by the peer's rx_packets. With the offload on, a veth
+ * passes the batch on as one packet. On the relay's outputs this keeps MCR's
+ * batches honest (the relay core pays for the cutting; forwarding by the
+ * kernel and by socat never makes such packets, so nothing changes for
+ * them); on the source it makes the generator's batches arrive at the relay
+ * as the single datagrams every method expects.
  */
-async function segmentOnRelay(rl: RelayLab, ifname: string): Promise<void> {
-  await rl.lab.exec(rl.relay.ns, 'ethtool', ['-K', ifname, 'tx-udp-segmentation', 'off'], { timeoutMs: 5000 });
-  const r = await rl.lab.exec(rl.relay.ns, 'ethtool', ['-k', ifname], { timeoutMs: 5000 });
+async function segmentInSoftware(rl: RelayLab, ns: string, ifname: string): Promise<void> {
+  await rl.lab.exec(ns, 'ethtool', ['-K', ifname, 'tx-udp-segmentation', 'off'], { timeoutMs: 5000 });
+  const r = await rl.lab.exec(ns, 'ethtool', ['-k', ifname], { timeoutMs: 5000 });
   if (!/^tx-udp-segmentation: off/m.test(r.stdout)) {
     throw new BenchError('ERR_BENCH_ENV', `could not turn tx-udp-segmentation off on ${ifname}: ${r.stdout.match(/^tx-udp-segmentation:.*$/m)?.[0] ?? 'no such feature'}`);
   }

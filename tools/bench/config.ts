@@ -34,6 +34,8 @@ export interface ExperimentConfig {
   ringDepths: number[];
   /** Seconds strace -c watches the relay (0: skip). */
   straceSec: number;
+  /** Compare mcrd's throughput settings at fan-out 1 (full runs; quick ones stay under 3 minutes without it). */
+  settings: boolean;
 }
 
 export interface BenchConfig {
@@ -56,8 +58,17 @@ export interface BenchConfig {
    * diagnostic for what the cross-core wake-ups (IPIs) cost each method.
    */
   sinkRps: boolean;
+  /**
+   * mcrd flags for the MCR cells (default MCR_THROUGHPUT_ARGS: the
+   * throughput settings docs/mcrd.md recommends for a dedicated relay host;
+   * `--mcrd-args ''` measures mcrd's defaults).
+   */
+  mcrdArgs: string[];
   outDir: string;
 }
+
+/** mcrd's settings for throughput on a dedicated relay host (docs/mcrd.md "Throughput settings"). */
+export const MCR_THROUGHPUT_ARGS: readonly string[] = ['--consume-inputs', '--coalesce-us', '20'];
 
 export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
   if (mode === 'quick') {
@@ -66,12 +77,13 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
       methods: [...METHODS],
       payloads: [64, 1400],
       fanouts: [1],
-      trialSec: 3,
+      trialSec: 2,
       bisectSteps: 3,
       maxStepDowns: 2,
       quietBudgetSec: 20,
-      experiments: { payload: 64, fanout: 1, batches: [1, 64], ringDepths: [128, 1024], straceSec: 2 },
+      experiments: { payload: 64, fanout: 1, batches: [], ringDepths: [], straceSec: 2, settings: false },
       sinkRps: true,
+      mcrdArgs: [...MCR_THROUGHPUT_ARGS],
       outDir,
     };
   }
@@ -84,8 +96,9 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
     bisectSteps: 5,
     maxStepDowns: 3,
     quietBudgetSec: 180,
-    experiments: { payload: 64, fanout: 10, batches: [1, 16, 32, 64, 128], ringDepths: [128, 256, 1024, 4096], straceSec: 3 },
+    experiments: { payload: 64, fanout: 10, batches: [1, 16, 32, 64, 128], ringDepths: [128, 256, 1024, 4096], straceSec: 3, settings: true },
     sinkRps: true,
+    mcrdArgs: [...MCR_THROUGHPUT_ARGS],
     outDir,
   };
 }

@@ -8,6 +8,9 @@
  * from the relay's own submit_calls counter; and the same for UDP_SEGMENT
  * batches on and off. Then one strace -c window on the default relay counts
  * every system call of every thread of the forwarding process per packet.
+ * Last, mcrd itself (fan-out 1) with its defaults and with each throughput
+ * setting (--consume-inputs, --coalesce-us) alone and together, at 90 % of
+ * the run's MCR zero-loss rate at fan-out 1: what each setting buys.
  */
 import type { BenchLab } from './bench-lab.js';
 import type { BenchConfig } from './config.js';
@@ -20,6 +23,8 @@ import { disturbed, runTrial, sleep, warmUp, type TrialResult } from './trial.js
 export interface ExperimentRow {
   variant: string;
   tuning: McrTuning;
+  /** mcrd rows: the flags mcrd ran with (no standalone relay). */
+  mcrdArgs?: string[];
   trial?: TrialResult;
   error?: { code: string; message: string };
 }
@@ -46,27 +51,39 @@ export interface ExperimentsResult {
   gso?: ExperimentRow[];
   strace?: StraceResult;
   straceError?: { code: string; message: string };
+  /** mcrd at fan-out 1 with each throughput setting, at settingsRatePps. */
+  settings?: ExperimentRow[];
+  settingsRatePps?: number;
+  settingsBasis?: string;
 }
+
+/** The mcrd settings compared: defaults, each throughput setting alone, both. */
+export const SETTINGS_VARIANTS: ReadonlyArray<{ name: string; args: string[] }> = [
+  { name: 'mcrd defaults', args: [] },
+  { name: '--consume-inputs', args: ['--consume-inputs'] },
+  { name: '--coalesce-us 20', args: ['--coalesce-us', '20'] },
+  { name: '--consume-inputs --coalesce-us 20', args: ['--consume-inputs', '--coalesce-us', '20'] },
+];
 
 export type ExperimentLogger = (msg: string) => void;
 
 export async function runExperiments(
   bl: BenchLab,
   config: BenchConfig,
-  ratePps: number,
-  basis: string,
+  rate: { pps: number; basis: string; settingsPps: number; settingsBasis: string },
   log: ExperimentLogger,
 ): Promise<ExperimentsResult | undefined> {
   const e = config.experiments;
   if (e === undefined) return undefined;
-  const out: ExperimentsResult = { payload: e.payload, fanout: e.fanout, ratePps, basis, batch: [], ringDepth: [] };
-  for (const batch of e.batches) out.batch.push(await variant(bl, config, ratePps, `batch ${batch}`, { batch }, log));
-  for (const ringDepth of e.ringDepths) {
-    out.ringDepth.push(await variant(bl, config, ratePps, `ring depth ${ringDepth}`, { ringDepth }, log));
-  }
+  const ratePps = rate.pps;
+  const out: ExperimentsResult = { payload: e.payload, fanout: e.fanout, ratePps, basis: rate.basis, batch: [], ringDepth: [] };
+  const relay = (name: string, tuning: McrTuning): Promise<ExperimentRow> =>
+    variant(bl, config, { ratePps, fanout: e.fanout, name, tuning }, log);
+  for (const batch of e.batches) out.batch.push(await relay(`batch ${batch}`, { batch }));
+  for (const ringDepth of e.ringDepths) out.ringDepth.push(await relay(`ring depth ${ringDepth}`, { ringDepth }));
   out.gso = [];
   for (const udpGso of [true, false]) {
-    out.gso.push(await variant(bl, config, ratePps, udpGso ? 'UDP_SEGMENT batches (default)' : 'one send per datagram (--no-udp-gso)', { udpGso }, log));
+    out.gso.push(await relay(udpGso ? 'UDP_SEGMENT batches (default)' : 'one send per datagram (--no-udp-gso)', { udpGso }));
   }
   if (e.straceSec > 0) {
     try {
@@ -77,24 +94,36 @@ export async function runExperiments(
       log(`strace failed: ${out.straceError.code} ${out.straceError.message}`);
     }
   }
+  if (!e.settings) return out;
+  out.settingsRatePps = rate.settingsPps;
+  out.settingsBasis = rate.settingsBasis;
+  out.settings = [];
+  for (const s of SETTINGS_VARIANTS) {
+    out.settings.push(await variant(bl, config, { ratePps: rate.settingsPps, fanout: 1, name: s.name, mcrdArgs: s.args }, log));
+  }
   return out;
 }
 
-async function variant(
-  bl: BenchLab,
-  config: BenchConfig,
-  ratePps: number,
-  name: string,
-  tuning: McrTuning,
-  log: ExperimentLogger,
-): Promise<ExperimentRow> {
+/** One variant: the standalone relay with `tuning`, or mcrd with `mcrdArgs`. */
+interface VariantSpec {
+  ratePps: number;
+  fanout: number;
+  name: string;
+  tuning?: McrTuning;
+  mcrdArgs?: string[];
+}
+
+async function variant(bl: BenchLab, config: BenchConfig, v: VariantSpec, log: ExperimentLogger): Promise<ExperimentRow> {
+  const { name, ratePps } = v;
+  const tuning = v.tuning ?? {};
+  const base: ExperimentRow = { variant: name, tuning, ...(v.mcrdArgs !== undefined ? { mcrdArgs: v.mcrdArgs } : {}) };
   const e = config.experiments;
-  if (e === undefined) return { variant: name, tuning };
+  if (e === undefined) return base;
   let running: RunningMethod | undefined;
   try {
-    running = await START.mcr(bl, { fanout: e.fanout, tuning });
-    await warmUp(bl, e.fanout, e.payload);
-    const spec = { method: 'mcr' as const, payload: e.payload, fanout: e.fanout, rate: ratePps, durationSec: config.trialSec, purpose: 'experiment' };
+    running = await START.mcr(bl, v.mcrdArgs !== undefined ? { fanout: v.fanout, mcrdArgs: v.mcrdArgs } : { fanout: v.fanout, tuning });
+    await warmUp(bl, v.fanout, e.payload);
+    const spec = { method: 'mcr' as const, payload: e.payload, fanout: v.fanout, rate: ratePps, durationSec: config.trialSec, purpose: 'experiment' };
     let trial = await runTrial(bl, running, spec);
     if (!trial.pass && disturbed(trial)) {
       // Same rule as the search: a failure under other load on core 1 gets one repeat.
@@ -102,11 +131,11 @@ async function variant(
       trial = await runTrial(bl, running, { ...spec, purpose: 'experiment (repeat: disturbed)' });
     }
     log(`${name}: loss ${(trial.loss * 100).toFixed(3)} %, ${fmt(trial.cpuSecPerMInput)} CPU s/M input, ${fmt(trial.syscallsPerInput)} submits/input`);
-    return { variant: name, tuning, trial };
+    return { ...base, trial };
   } catch (err) {
     const error = describeError(err);
     log(`${name}: ${error.code} ${error.message}`);
-    return { variant: name, tuning, error };
+    return { ...base, error };
   } finally {
     await running?.stop().catch(() => undefined);
   }
@@ -115,7 +144,7 @@ async function variant(
 async function straceRun(bl: BenchLab, config: BenchConfig, ratePps: number, seconds: number): Promise<StraceResult> {
   const e = config.experiments;
   if (e === undefined) throw new BenchError('ERR_BENCH_ARG', 'no experiments configured');
-  const running = await START.mcr(bl, { fanout: e.fanout });
+  const running = await START.mcr(bl, { fanout: e.fanout, mcrdArgs: config.mcrdArgs });
   try {
     await warmUp(bl, e.fanout, e.payload);
     const counters = running.counters?.bind(running);

@@ -22,11 +22,16 @@ export interface LossShare {
 export function lossBreakdown(t: TrialResult, sinkRps = true): LossShare[] {
   const n = t.fanout;
   // Without sink RPS the sinks' receive work, and its backlog, is on the relay
-  // core, where the input's drops (resent by mcrgen, so not losses) also land.
-  const sinkBacklogDrops = sinkRps
-    ? (t.backlogDrops[OTHER_CPU] ?? 0)
-    : Math.max(0, (t.backlogDrops[RELAY_CPU] ?? 0) - t.gen.retries);
+  // core, where the input's drops also land: one figure for both.
+  const sinkBacklogDrops = sinkRps ? (t.backlogDrops[OTHER_CPU] ?? 0) : 0;
   const shares: LossShare[] = [
+    {
+      // The input veth's datagrams wait in the relay core's backlog (RPS) before
+      // anything else sees them; mcrgen's UDP_SEGMENT batches do not resend what
+      // it refused, so each drop is an input datagram lost to every output.
+      where: sinkRps ? "relay core's input backlog full" : 'backlog on the relay core full (input or sinks)',
+      packets: (t.backlogDrops[RELAY_CPU] ?? 0) * (sinkRps ? n : 1),
+    },
     {
       // A full backlog on the sinks' core makes veth's netif_rx() fail; a UDP sender
       // without IP_RECVERR (MCR, socat) sees ENOBUFS swallowed into SndbufErrors
@@ -65,12 +70,8 @@ export function describeLimit(r: SearchResult, sinkRps = true): string {
       .map((s) => `${s.where} ${count(s.packets)}`);
     parts.push(`lost ${(t.loss * 100).toFixed(2)} % = ${count(lost)} egress packets; counted at: ${where.join(', ') || 'nothing'}`);
   }
-  // A full input backlog on the relay core makes netif_rx() fail under mcrgen's
-  // send, which (IP_RECVERR) sees ENOBUFS and resends: not a loss, but the
-  // relay core's receive path pushing back on the generator.
-  if (t.gen.retries > 0) {
-    parts.push(`generator resent ${count(t.gen.retries)} (ENOBUFS: relay core's input backlog full, ${count(t.backlogDrops[RELAY_CPU] ?? 0)} backlog drops)`);
-  }
+  // Its own socket buffer full (EAGAIN): resent, not a loss, but a sign core 0 was short.
+  if (t.gen.retries > 0) parts.push(`generator resent ${count(t.gen.retries)} (its socket buffer was full)`);
   if (t.generatorShort) parts.push('generator fell short of the offered rate');
   if (t.interferenceSec > 0.05 * t.windowSec) parts.push(`other load took ${pct(t.interferenceSec / t.windowSec)} of core 1`);
   return parts.join('; ');

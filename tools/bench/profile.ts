@@ -37,6 +37,8 @@ interface ProfileArgs {
   perfData: string | undefined;
   /** Standalone relay flags instead of mcrd (design experiments). */
   relayArgs: string[] | undefined;
+  /** Extra mcrd flags. */
+  mcrdArgs: string[] | undefined;
 }
 
 function parseArgs(argv: string[]): ProfileArgs {
@@ -55,14 +57,16 @@ function parseArgs(argv: string[]): ProfileArgs {
     .option('--no-sink-rps', "leave the sinks' receive work on the relay core")
     .option('--out <dir>', 'where the report goes', join(packageRoot(), 'bench', 'results'))
     .option('--perf-data <file>', 'keep perf.data there (for perf report -G on a symbol) instead of deleting it')
+    .option('--mcrd-args <args>', 'MCR only: extra mcrd flags (space-separated), e.g. "--consume-inputs --coalesce-us 20"')
     .option('--relay-args <args>', 'MCR only: run the standalone relay with these extra flags (space-separated) instead of mcrd')
     .parse(argv);
   const o = program.opts<{ method: string; rate: number; size: number; fanout: number; seconds: number; sinkRps: boolean; out: string;
-    perfData?: string; relayArgs?: string }>();
+    perfData?: string; relayArgs?: string; mcrdArgs?: string }>();
   if (!(METHODS as readonly string[]).includes(o.method)) {
     program.error(`error: --method must be one of ${METHODS.join(', ')}`, { exitCode: 2 });
   }
-  return { ...o, method: o.method as MethodName, perfData: o.perfData, relayArgs: o.relayArgs?.split(/\s+/).filter((x) => x !== '') };
+  return { ...o, method: o.method as MethodName, perfData: o.perfData, relayArgs: o.relayArgs?.split(/\s+/).filter((x) => x !== ''),
+    mcrdArgs: o.mcrdArgs?.split(/\s+/).filter((x) => x !== '') };
 }
 
 /** Runs perf on core 1 for `seconds`, then renders the report by symbol. */
@@ -112,7 +116,8 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => { cleanup(); process.exit(130); });
   try {
     bl = await createBenchLab(a.fanout, { sinkRps: a.sinkRps });
-    const method = await START[a.method](bl, { fanout: a.fanout, ...(a.relayArgs ? { tuning: { extraArgs: a.relayArgs } } : {}) });
+    const method = await START[a.method](bl, { fanout: a.fanout, ...(a.relayArgs ? { tuning: { extraArgs: a.relayArgs } } : {}),
+      ...(a.mcrdArgs ? { mcrdArgs: a.mcrdArgs } : {}) });
     try {
       const before = await sinkRx(bl, a.fanout);
       const loopBefore = await method.counters?.();
@@ -126,7 +131,7 @@ async function main(): Promise<number> {
       const loopAfter = await method.counters?.();
       const cpuAfter = readCpuTimes()[RELAY_CPU];
       const busy = (cpuAfter?.busySec ?? 0) - (cpuBefore?.busySec ?? 0);
-      const header = [`method ${a.method}, offered ${a.rate} pps, ${a.size} B, fan-out ${a.fanout}, sink RPS ${a.sinkRps ? 'on' : 'off'}`,
+      const header = [`method ${a.method}${a.mcrdArgs ? ` (mcrd ${a.mcrdArgs.join(' ')})` : ''}, offered ${a.rate} pps, ${a.size} B, fan-out ${a.fanout}, sink RPS ${a.sinkRps ? 'on' : 'off'}`,
         `generator sent ${g.sent} (${Math.round(g.pps)} pps); sinks received ${arrived} of ${g.sent * a.fanout} ` +
         `(loss ${(100 * (1 - arrived / Math.max(1, g.sent * a.fanout))).toFixed(3)} %)`,
         `relay core busy ${busy.toFixed(2)} s over the run: ${((busy / Math.max(1, arrived / a.fanout)) * 1e6).toFixed(2)} µs per forwarded input datagram (perf's own sampling included)`,

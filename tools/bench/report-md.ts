@@ -51,7 +51,12 @@ function header(r: BenchResults): string[] {
     `- Host: ${r.host.cpuModel}, ${r.host.cores} cores, Linux ${r.host.kernel}; load average at start ${r.host.loadavgAtStart}; ` +
       `background busy before the run: ${r.host.backgroundUtil.map((u, i) => `core ${i} ${(u * 100).toFixed(0)} %`).join(', ')}`,
     `- Versions: MCR ${r.versions.mcrCommit}, Node ${r.versions.node}, smcroute ${r.versions.smcroute ?? '–'}, socat ${r.versions.socat ?? '–'}`,
-    `- Generator maximum (mcrgen --rate 0, core 0, no method running): ${gen}`,
+    // Runs before 2026-12-03 recorded no mcrdArgs: mcrd defaults, one-by-one generator.
+    ...(r.config.mcrdArgs === undefined
+      ? [`- Generator maximum (mcrgen --rate 0, core 0, no method running): ${gen}`]
+      : [`- Generator maximum (mcrgen --rate 0 --gso 8, core 0, no method running): ${gen}`,
+        `- MCR: mcrd --workers 1 ${r.config.mcrdArgs.join(' ') || '(defaults)'} (docs/mcrd.md "Throughput settings"); ` +
+          'the generator sends UDP_SEGMENT batches of 8 and does not resend what the relay core\'s input backlog drops (docs/performance.md, "Generator")']),
     `- Other load on the relay core during trials (processes not under test, steal): ${interference(r)}`,
     '- Lab: veth src → relay → N sinks; relay input RPS → core 1 (relay/socat/smcrouted pinned there), mcrgen on core 0, ' +
       (r.config.sinkRps ? "sinks' RPS → core 0" : "sinks NOT steered (their receive work runs on the sending core: diagnostic run)"),
@@ -198,13 +203,18 @@ function experiments(r: BenchResults): string[] {
       `${(t.relayCoreUtil * 100).toFixed(0)} %`,
     ];
   };
-  out.push('### Egress batch size (--batch)', '', table(cols, e.batch.map(row)), '');
-  out.push('### Ring depth (--ring-depth)', '', table(cols, e.ringDepth.map(row)), '');
+  if (e.batch.length > 0) out.push('### Egress batch size (--batch)', '', table(cols, e.batch.map(row)), '');
+  if (e.ringDepth.length > 0) out.push('### Ring depth (--ring-depth)', '', table(cols, e.ringDepth.map(row)), '');
   if (e.gso !== undefined && e.gso.length > 0) out.push('### UDP_SEGMENT batches (--no-udp-gso)', '', table(cols, e.gso.map(row)), '');
+  if (e.settings !== undefined && e.settings.length > 0) {
+    out.push(`### mcrd throughput settings (${e.payload} B, fan-out 1, offered ${kpps(e.settingsRatePps ?? 0)}: ${e.settingsBasis ?? ''})`, '',
+      'mcrd with one worker, as in the matrix, with its defaults and with each setting of docs/mcrd.md "Throughput settings".', '',
+      table(cols, e.settings.map(row)), '');
+  }
   if (e.strace !== undefined) {
     const s = e.strace;
     const top = s.summary.bySyscall.slice(0, 6).map((x) => `${x.syscall} ${x.calls}`).join(', ');
-    out.push('### strace -c -f on the default relay', '');
+    out.push('### strace -c -f on MCR\'s worker (matrix settings)', '');
     out.push(`${s.seconds} s window: ${s.summary.totalCalls} system calls (all threads) for ${s.inputPackets} input datagrams ` +
       `and ${s.egressPackets} egress packets: ${num(s.syscallsPerInput, 4)} per input, ${num(s.syscallsPerEgress, 4)} per egress packet ` +
       `(io_uring_enter ${num(s.ioUringEnterPerInput, 4)} per input). Top calls: ${top}. ` +

@@ -21,7 +21,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { labUnavailableReason } from '../lab/index.js';
 import { packageRoot } from '../native-tool.js';
 import type { BenchLab } from './bench-lab.js';
-import { estimateSec, LOSS_THRESHOLD, METHODS, OTHER_CPU, preset, type BenchConfig, type MethodName } from './config.js';
+import { estimateSec, LOSS_THRESHOLD, MCR_THROUGHPUT_ARGS, METHODS, OTHER_CPU, preset, type BenchConfig, type MethodName } from './config.js';
 import { BenchError, describeError } from './errors.js';
 import { hostDescription } from './host-counters.js';
 import { describeLimit } from './limits.js';
@@ -47,13 +47,14 @@ function parseArgs(argv: string[]): ParsedArgs {
   };
   const program = new Command('bench')
     .description('Zero-loss throughput and CPU cost of MCR vs the kernel (smcroute) vs socat, in a namespace lab.')
-    .option('--quick', 'reduced matrix: fan-out 1, 3 s trials, 3 bisection steps (under 3 minutes on a quiet host)')
+    .option('--quick', 'reduced matrix: fan-out 1, 2 s trials, 3 bisection steps (under 3 minutes on a quiet host)')
     .option('--methods <list>', `comma-separated subset of ${METHODS.join(',')}`)
     .option('--payloads <list>', 'UDP payload sizes in bytes', list(int(18, 1472)))
     .option('--fanouts <list>', 'numbers of outputs', list(int(1, 32)))
     .option('--duration <sec>', 'seconds of traffic per trial', int(1, 60))
     .option('--steps <n>', 'bisection steps', int(1, 12))
     .option('--no-experiments', 'skip the MCR batch / ring-depth / strace experiments')
+    .option('--mcrd-args <flags>', `mcrd flags for the MCR cells, space-separated ('' = mcrd's defaults; default "${MCR_THROUGHPUT_ARGS.join(' ')}")`)
     .option('--no-sink-rps', "diagnostic: leave the sinks' receive work on the sending core instead of steering it to core 0")
     .option('--out <dir>', 'results directory', join(ROOT, 'bench', 'results'))
     .option('--render <file.json>', 're-render the .md and .svg of an earlier run from its JSON (no measuring)')
@@ -78,6 +79,7 @@ function parseArgs(argv: string[]): ParsedArgs {
     steps?: number;
     experiments: boolean;
     sinkRps: boolean;
+    mcrdArgs?: string;
     out: string;
     render?: string;
   }>();
@@ -97,6 +99,7 @@ function parseArgs(argv: string[]): ParsedArgs {
   if (o.steps !== undefined) c.bisectSteps = o.steps;
   if (!o.experiments) c.experiments = undefined;
   c.sinkRps = o.sinkRps;
+  if (o.mcrdArgs !== undefined) c.mcrdArgs = o.mcrdArgs.split(/\s+/).filter((x) => x !== '');
   return o.render === undefined ? { config: c } : { config: c, render: o.render };
 }
 

@@ -18,6 +18,8 @@ export interface McrTuning {
 export interface MethodStart {
   fanout: number;
   tuning?: McrTuning;
+  /** MCR only: extra mcrd flags (e.g. --consume-inputs, --coalesce-us N). */
+  mcrdArgs?: readonly string[];
 }
 
 export interface RunningMethod {

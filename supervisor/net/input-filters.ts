@@ -150,8 +150,10 @@ export class InputFilters {
       'bpf', 'da', 'bytecode', bytecode]);
     if (!r.ok) {
       this.fail(iface, r, 'installing the consume filter');
-      if (addedQdisc) await this.tc(['qdisc', 'del', 'dev', iface, 'clsact']);
+      // Leave nothing of ours: an older program this one was to replace, and the qdisc if we added it.
       this.installed.delete(iface);
+      await this.tc(['filter', 'del', 'dev', iface, 'ingress', 'pref', String(CONSUME_PREF)]);
+      if (addedQdisc && await this.clsactIsEmpty(iface)) await this.tc(['qdisc', 'del', 'dev', iface, 'clsact']);
       return;
     }
     this.installed.set(iface, { bytecode, addedQdisc });

@@ -10,6 +10,7 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { skipUnlessRoot, type LabProcess, type RelayLab } from '../../tools/lab/index.js';
+import { pollUntil } from '../../tools/lab/time.js';
 import { CONSUME_PREF } from '../../supervisor/net/input-filters.js';
 import { runGen, sinkReport, startSink, TOOL } from './harness.js';
 import { mcrctl, mcrdLab, startMcrd } from './mcrd-harness.js';
@@ -32,22 +33,21 @@ async function localListener(rl: RelayLab, count: number): Promise<LabProcess> {
   return proc;
 }
 
-async function until(what: () => Promise<boolean>): Promise<boolean> {
-  const deadline = Date.now() + WAIT_MS;
-  while (Date.now() < deadline) {
-    if (await what()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
+const until = (ok: () => Promise<boolean>): Promise<boolean> => pollUntil(ok, WAIT_MS);
+
+/** One rule, in0 239.1.1.1:5000 → 239.2.2.2:6000 on out0, named `c`; returns the config file. */
+function writeConfig(dir: string): string {
+  const file = join(dir, 'consume.json5');
+  writeFileSync(file, JSON.stringify({ rules: [{ name: 'c', inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000,
+    outputs: [{ group: '239.2.2.2', port: 6000, interface: 'out0' }] }] }));
+  return file;
 }
 
 t.test('consumed datagrams are relayed but not delivered on the relay host', async (t) => {
   if (skipUnlessRoot(t)) return;
   const { rl, dir } = await mcrdLab(t, 'consume');
   const socket = join(dir, 'mcrd.sock');
-  const config = join(dir, 'consume.json5');
-  writeFileSync(config, JSON.stringify({ rules: [{ name: 'c', inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000,
-    outputs: [{ group: '239.2.2.2', port: 6000, interface: 'out0' }] }] }));
+  const config = writeConfig(dir);
 
   // Control: without the flag the relay host's own listener hears the stream.
   let mcrd = await startMcrd(rl, ['--config', config, '--control-socket', socket, '--workers', '1']);
@@ -90,9 +90,7 @@ t.test('a filter left by a killed mcrd is removed at the next start', async (t) 
   if (skipUnlessRoot(t)) return;
   const { rl, dir } = await mcrdLab(t, 'consume2');
   const socket = join(dir, 'mcrd.sock');
-  const config = join(dir, 'consume.json5');
-  writeFileSync(config, JSON.stringify({ rules: [{ name: 'c', inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000,
-    outputs: [{ group: '239.2.2.2', port: 6000, interface: 'out0' }] }] }));
+  const config = writeConfig(dir);
   let mcrd = await startMcrd(rl, ['--config', config, '--control-socket', socket, '--workers', '1', '--consume-inputs']);
   t.ok(await until(async () => /bpf/.test(await ingressFilters(rl))), 'filter installed');
   await mcrd.stop('SIGKILL', 5000);

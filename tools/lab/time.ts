@@ -26,3 +26,13 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
   if (!r.done) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
   return r.value;
 }
+
+/** Checks `ok` every `everyMs` until it answers true or `ms` have passed; resolves with its last answer. */
+export async function pollUntil(ok: () => Promise<boolean>, ms: number, everyMs = 100): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await ok()) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

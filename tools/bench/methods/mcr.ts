@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlClient } from '../../../supervisor/control/client.js';
 import type { LabProcess } from '../../lab/index.js';
+import { pollUntil } from '../../lab/time.js';
 import { packageRoot } from '../../native-tool.js';
 import type { BenchLab } from '../bench-lab.js';
 import { GROUP, PORT, RELAY_CPU } from '../config.js';
@@ -140,12 +141,7 @@ async function startMcrRelay(bl: BenchLab, o: MethodStart): Promise<RunningMetho
 }
 
 async function waitFor(check: () => Promise<boolean>, limitMs: number): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`not ready within ${limitMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  if (!(await pollUntil(() => check().catch(() => false), limitMs))) throw new Error(`not ready within ${limitMs / 1000} s`);
 }
 
 /** The last lines of both streams: mcrd logs on stdout, mcr-relay on stderr, start-up errors on stderr. */

@@ -117,13 +117,16 @@ export const CELL_OVERHEAD_SEC = 3;
 export function estimateSec(c: BenchConfig): number {
   const trial = c.trialSec + TRIAL_OVERHEAD_SEC;
   const cells = c.methods.length * c.payloads.length * c.fanouts.length;
-  // on average: max trial, a bracketing probe or two, bisection, one verifying repeat (the kernel often needs only two)
-  const perCell = (c.bisectSteps + 2.5) * trial + CELL_OVERHEAD_SEC;
+  // On average (runs of 2026-12-03, no cell generator-limited): max trial, two or
+  // three bracketing probes, bisection, a verifying repeat, a step-down or a
+  // repeat of a disturbed trial now and then.
+  const perCell = (c.bisectSteps + 4) * trial + CELL_OVERHEAD_SEC;
   const genMax = c.payloads.length * trial;
   let experiments = 0;
   if (c.experiments !== undefined) {
     const e = c.experiments;
-    experiments = (e.batches.length + e.ringDepths.length + 2 + 1) * (trial + CELL_OVERHEAD_SEC) + e.straceSec;
+    const settings = e.settings ? 4 : 0;  // SETTINGS_VARIANTS in experiments.ts
+    experiments = (e.batches.length + e.ringDepths.length + 2 + 1 + settings) * (trial + CELL_OVERHEAD_SEC) + e.straceSec;
   }
   const setup = 15;
   return setup + genMax + cells * perCell + experiments;

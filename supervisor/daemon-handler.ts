@@ -20,8 +20,8 @@ export interface DaemonState {
   fleet: Fleet;
   logs: WorkerLogs;
   logger: Logger;
-  /** Brings the supervisor's input group memberships in line with the rule table. */
-  syncGroups: () => void;
+  /** Brings the supervisor's input group memberships (and, with --consume-inputs, its input filters) in line with the rule table. */
+  syncInputs: () => void;
   configFile: string | undefined;
   version: string;
   startedAtMs: number;
@@ -87,7 +87,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       const rule = d.table.add(input);
       d.logger.info({ id: rule.id, name: rule.name }, 'rule added');
       // Joined before the workers have the rule, so its first datagrams are already delivered.
-      d.syncGroups();
+      d.syncInputs();
       await addAndSync(rule);
       return { rule };
     },
@@ -100,7 +100,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       const rule = d.table.remove(target.id);
       d.logger.info({ id: rule.id, name: rule.name }, 'rule removed');
       await removeAndSync(rule);
-      d.syncGroups();
+      d.syncInputs();
       return { rule };
     },
     async listRules() {
@@ -178,7 +178,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       added = wanted.size - changed;
       // Unchanged rules are never touched in the workers: the sync below
       // replaces the table of touched interfaces in one step.
-      d.syncGroups();
+      d.syncInputs();
       await d.fleet.reconcile();
       d.logger.info({ file, added, removed, changed, unchanged }, 'configuration reloaded');
       return { file, added, removed, changed, unchanged };

@@ -121,9 +121,10 @@ async function main(): Promise<void> {
   await filters.removeStale(watcher.names());
   const syncFilters = (): Promise<void> =>
     filters.apply(consume ? consumeMatchesByInterface(table.list()) : new Map(), (iface) => watcher.get(iface) !== undefined);
-  const syncGroups = (): void => {
+  /** Memberships now; the filters' tc commands run in order behind it (the promise settles when they have, never rejects). */
+  const syncInputs = (): Promise<void> => {
     memberships.apply(groupsByInterface(table.list()), (iface) => watcher.get(iface)?.ifindex);
-    void syncFilters();
+    return syncFilters();
   };
   const fleet = new Fleet({ interfaces: watcher, workersPerInterface: opts.workers ?? d.workers ?? cpus.length, cpus, user: opts.user ?? d.user ?? 'nobody',
     logLevel, table, logs, logger, coalesceUs: opts.coalesceUs ?? d.coalesceUs ?? defaults.coalesceUs, restartBackoff: opts.restartBackoff ?? {
@@ -133,11 +134,11 @@ async function main(): Promise<void> {
     } });
   onInterfaces = (change) => {
     logger.info({ links: [...change.links], addresses: [...change.addresses] }, 'interfaces changed');
-    syncGroups();
+    void syncInputs();
     fleet.interfacesChanged(change).catch((err: Error & { code?: string }) =>
       logger.error({ code: err.code, err: err.message }, 'following an interface change failed'));
   };
-  const state = { table, fleet, logs, logger, syncGroups, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now(),
+  const state = { table, fleet, logs, logger, syncInputs, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now(),
     interfaceState: (name: string) => watcher.get(name) };
   const handler = createHandler(state);
   const server = new ControlServer({ path: opts.controlSocket ?? d.controlSocket ?? '/run/mcr/mcrd.sock', handler, log: logger });
@@ -147,9 +148,9 @@ async function main(): Promise<void> {
     process.stderr.write(`mcrd: ${(err as { code?: string }).code ?? 'ERR_MCR_CONTROL'}: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  syncGroups();
+  const inputsSynced = syncInputs();
   await fleet.reconcile();
-  await syncFilters();
+  await inputsSynced;
   logger.info({ rules: table.list().length, workers: fleet.info().length }, 'mcrd ready');
 
   let stopping = false;

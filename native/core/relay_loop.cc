@@ -254,7 +254,7 @@ void RelayLoop::coalesce() {
   // segmentation and, on the receiving side, a wake-up or IPI however few
   // datagrams it carries. While traffic flows, waiting coalesce_us before
   // the next walk lets more datagrams gather in the ring, so each send
-  // carries more of them (docs/performance.md: "Coalescing"). A walk that
+  // carries more of them (docs/mcrd.md, "Throughput settings"). A walk that
   // finds nothing ends the mode: the loop then sleeps in io_uring_enter
   // until the next frame, adding no delay to sparse traffic's first frame.
   if (opts_.coalesce_us == 0 || stopping_) return;

@@ -39,7 +39,7 @@ export interface GenOptions {
 }
 
 /** Datagrams per UDP_SEGMENT message of the generator. */
-const GEN_GSO = 8;
+export const GEN_GSO = 8;
 /** Datagrams per paced batch: one message, so the offered load stays smooth (a batch every 8 / rate seconds). */
 const GEN_BATCH = GEN_GSO;
 

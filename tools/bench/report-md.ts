@@ -7,6 +7,7 @@
  */
 import { LOSS_THRESHOLD, METHOD_LABELS, METHODS, type MethodName } from './config.js';
 import type { ExperimentRow } from './experiments.js';
+import { GEN_GSO } from './generator.js';
 import { kpps } from './limits.js';
 import type { BenchResults, CellResult } from './results.js';
 
@@ -54,9 +55,9 @@ function header(r: BenchResults): string[] {
     // Runs before 2026-12-03 recorded no mcrdArgs: mcrd defaults, one-by-one generator.
     ...(r.config.mcrdArgs === undefined
       ? [`- Generator maximum (mcrgen --rate 0, core 0, no method running): ${gen}`]
-      : [`- Generator maximum (mcrgen --rate 0 --gso 8, core 0, no method running): ${gen}`,
+      : [`- Generator maximum (mcrgen --rate 0 --gso ${GEN_GSO}, core 0, no method running): ${gen}`,
         `- MCR: mcrd --workers 1 ${r.config.mcrdArgs.join(' ') || '(defaults)'} (docs/mcrd.md "Throughput settings"); ` +
-          'the generator sends UDP_SEGMENT batches of 8 and does not resend what the relay core\'s input backlog drops (docs/performance.md, "Generator")']),
+          `the generator sends UDP_SEGMENT batches of ${GEN_GSO} and does not resend what the relay core's input backlog drops (docs/performance.md, "Generator")`]),
     `- Other load on the relay core during trials (processes not under test, steal): ${interference(r)}`,
     '- Lab: veth src → relay → N sinks; relay input RPS → core 1 (relay/socat/smcrouted pinned there), mcrgen on core 0, ' +
       (r.config.sinkRps ? "sinks' RPS → core 0" : "sinks NOT steered (their receive work runs on the sending core: diagnostic run)"),

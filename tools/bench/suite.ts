@@ -96,33 +96,26 @@ async function experiments(bl: BenchLab, config: BenchConfig, results: BenchResu
   const e = config.experiments;
   if (e === undefined || !config.methods.includes('mcr')) return;
   try {
-    // The experiments' rate comes from MCR's zero-loss figure in the same cell; measure it if the matrix did not.
-    let basis = results.cells.find((c) => c.method === 'mcr' && c.payload === e.payload && c.fanout === e.fanout)?.search;
-    if (basis === undefined) {
-      const cell = await runCell(bl, config, results, { method: 'mcr', payload: e.payload, fanout: e.fanout }, log);
-      results.cells.push(cell);
-      basis = cell.search;
-    }
-    const zeroLoss = basis?.zeroLossPps ?? 0;
     const genMax = results.generatorMax.find((g) => g.payload === e.payload)?.pps ?? 100_000;
-    const rate = Math.round(0.9 * (zeroLoss > 0 ? zeroLoss : 0.1 * genMax));
-    const why = zeroLoss > 0
-      ? `90 % of MCR's zero-loss ${basis?.generatorLimited ? '(generator-limited) ' : ''}rate ${kpps(zeroLoss)}`
-      : "9 % of the generator's maximum (MCR had no zero-loss rate)";
-    log(`experiments at ${kpps(rate)} (${why})`);
+    // An experiment's rate is 90 % of MCR's zero-loss figure for its payload and
+    // fan-out in this run; the cell is measured first if the matrix did not.
+    const rateAt = async (fanout: number): Promise<{ pps: number; basis: string }> => {
+      let basis = results.cells.find((c) => c.method === 'mcr' && c.payload === e.payload && c.fanout === fanout)?.search;
+      if (basis === undefined) {
+        const cell = await runCell(bl, config, results, { method: 'mcr', payload: e.payload, fanout }, log);
+        results.cells.push(cell);
+        basis = cell.search;
+      }
+      const zeroLoss = basis?.zeroLossPps ?? 0;
+      if (zeroLoss === 0) return { pps: Math.round(0.09 * genMax), basis: `9 % of the generator's maximum (MCR had no zero-loss rate at fan-out ${fanout})` };
+      return { pps: Math.round(0.9 * zeroLoss), basis: `90 % of the zero-loss ${basis?.generatorLimited ? '(generator-limited) ' : ''}rate of MCR ` +
+        `with ${config.mcrdArgs.join(' ') || 'mcrd defaults'} at fan-out ${fanout}, ${kpps(zeroLoss)}` };
+    };
+    const main = await rateAt(e.fanout);
+    log(`experiments at ${kpps(main.pps)} (${main.basis})`);
     // The mcrd settings compare at fan-out 1, where the host's own receive path weighs most.
-    let basis1 = results.cells.find((c) => c.method === 'mcr' && c.payload === e.payload && c.fanout === 1)?.search;
-    if (basis1 === undefined && e.settings) {
-      const cell = await runCell(bl, config, results, { method: 'mcr', payload: e.payload, fanout: 1 }, log);
-      results.cells.push(cell);
-      basis1 = cell.search;
-    }
-    const zeroLoss1 = basis1?.zeroLossPps ?? 0;
-    const settingsPps = Math.round(0.9 * (zeroLoss1 > 0 ? zeroLoss1 : 0.1 * genMax));
-    const settingsBasis = zeroLoss1 > 0
-      ? `90 % of the zero-loss rate of MCR with ${config.mcrdArgs.join(' ') || 'mcrd defaults'} at fan-out 1, ${kpps(zeroLoss1)}`
-      : "9 % of the generator's maximum (MCR had no zero-loss rate at fan-out 1)";
-    results.experiments = await runExperiments(bl, config, { pps: rate, basis: why, settingsPps, settingsBasis },
+    const settings = e.settings ? await rateAt(1) : { pps: 0, basis: '' };
+    results.experiments = await runExperiments(bl, config, { pps: main.pps, basis: main.basis, settingsPps: settings.pps, settingsBasis: settings.basis },
       (msg) => log(`experiment ${msg}`));
   } catch (err) {
     results.experimentsError = describeError(err);

@@ -28,7 +28,8 @@ namespace mcr {
   X(send_errors) X(submit_calls) X(recv_arms) X(recv_buffer_exhausted)        \
   X(recv_errors) X(backpressure_pauses) X(inflight_sends) X(inflight_buffers) \
   X(commands) X(loop_iterations) X(logs_dropped)                             \
-  X(gso_batches) X(gso_datagrams) X(gso_fallbacks) X(coalesce_waits)
+  X(gso_batches) X(gso_datagrams) X(gso_fallbacks) X(coalesce_waits)        \
+  X(gso_pool_empty)
 
 #define MCR_RULE_COUNTERS(X) X(state) X(packets) X(bytes)
 

@@ -431,14 +431,29 @@ bool RelayLoop::rule_can_batch(const Rule& rule) {
 void RelayLoop::batch_frame(const Rule* rule, uint16_t bid, const uint8_t* payload, uint32_t len) {
   if (rule->open_batch != kNoBatch && !batches_.at(rule->open_batch).accepts(len)) flush_batch(rule);
   if (rule->open_batch == kNoBatch) {
-    uint32_t index = kNoBatch;
-    if (open_rules_.size() < kMaxOpenRules && rule_can_batch(*rule)) index = batches_.acquire(static_cast<uint16_t>(len));
+    if (!rule_can_batch(*rule)) {
+      send_each(*rule, bid, payload, len);
+      return;
+    }
+    // A rule is listed once per scan however many batches it fills: a long
+    // walk (the loop behind after a stall) fills hundreds for one flow, and
+    // a list that grew per batch used to run full and send the rest of the
+    // walk one datagram at a time, at several times the cost, so the loop
+    // fell further behind (docs/performance.md, "batch list collapse").
+    if (!rule->open_listed) {
+      // More flows with open batches than the list holds: send theirs now.
+      if (open_rules_.size() == kMaxOpenRules) flush_open_batches();
+      rule->open_listed = true;
+      open_rules_.push_back(rule);
+    }
+    const uint32_t index = batches_.acquire(static_cast<uint16_t>(len));
     if (index == kNoBatch) {
+      // Every record is in flight: slower, never wrong, and counted.
+      CounterBlock::bump(counters_->loop(gso_pool_empty));
       send_each(*rule, bid, payload, len);
       return;
     }
     rule->open_batch = index;
-    open_rules_.push_back(rule);
   }
   SendBatch& b = batches_.at(rule->open_batch);
   b.add(bid, payload, len);
@@ -473,6 +488,7 @@ void RelayLoop::flush_batch(const Rule* rule) {
 
 void RelayLoop::flush_open_batches() {
   for (const Rule* rule : open_rules_) {
+    rule->open_listed = false;
     if (rule->open_batch != kNoBatch) flush_batch(rule);
   }
   open_rules_.clear();

@@ -42,6 +42,9 @@ struct Rule {
   // Mutable: lookups hand out const rules, and this is loop-thread scratch
   // state, not part of what the rule matches or where it sends.
   mutable uint32_t open_batch = UINT32_MAX;
+  // Whether the loop's list of rules to flush at the end of this scan holds
+  // this rule already (it stays listed after a full batch is flushed).
+  mutable bool open_listed = false;
 };
 
 class RuleTable {

@@ -6,11 +6,16 @@
  *   that output, re-sends the refused batch, and loses nothing;
  * - an output behind a tiny token-bucket qdisc drops on transmit: with
  *   IP_RECVERR each drop comes back as ENOBUFS and is counted on the output,
- *   so delivered + counted errors = everything the relay matched.
+ *   so delivered + counted errors = everything the relay matched;
+ * - a walk far behind (the relay stopped while 16000 datagrams wait in its
+ *   ring) still leaves in full batches, not datagram by datagram: one flow
+ *   fills some 350 batches in that one walk, more than the loop's list of
+ *   open flows holds, which used to send the rest of the walk one by one.
  */
 import t from 'tap';
 import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
 import { runGen, sinkReport, startRelay, startSink, stopRelay } from './harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 t.test('an output that refuses UDP_SEGMENT (MTU below the datagram): fallback to single sends, nothing lost', async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -64,3 +69,34 @@ for (const gso of [false, true]) {
     if (gso) t.ok(loop.gso_batches > 0, 'batches were sent');
   });
 }
+
+t.test('a walk of a full ring after a stall leaves in batches, not one by one', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const rl = await createRelayLab({ tag: 'longwalk' });
+  t.teardown(() => rl.lab.destroy());
+  // MTU 1500: 16384 ring slots; 1400-byte datagrams: 46 per batch, so one
+  // walk over 16000 of them fills about 350 batches of the same flow.
+  const count = 16_000;
+  const relay = await startRelay(rl, ['--input-group', '239.1.1.1', '--input-port', '5000', '--outputs', '239.2.2.2:6000:out0']);
+  const sink = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count, idle: 3 });
+  // Our own relay, stopped so the kernel fills its ring while it cannot walk.
+  process.kill(relay.pid, 'SIGSTOP');
+  let stopped = true;
+  t.teardown(() => { if (stopped) process.kill(relay.pid, 'SIGCONT'); });
+  const gen = await runGen(rl, { dest: '239.1.1.1', port: 5000, count, rate: 100_000, size: 1400 });
+  await sleep(300);
+  process.kill(relay.pid, 'SIGCONT');
+  stopped = false;
+  const got = await sinkReport(sink);
+  const report = await stopRelay(relay);
+  const loop = report.loop;
+  const oneByOne = loop.sent - loop.gso_datagrams;
+  t.comment(`sent ${gen.sent}, relayed ${loop.sent} in ${loop.gso_batches} batches, ${oneByOne} one by one, ` +
+    `kernel drops ${loop.kernel_drops}, pool empty ${loop.gso_pool_empty}, delivered ${got.received}`);
+  t.equal(loop.kernel_drops, 0, 'the ring held every datagram while the relay was stopped');
+  t.equal(loop.sent, count, 'the relay sent every datagram');
+  t.ok(oneByOne <= count / 100, `at most 1 % sent one by one (${oneByOne})`);
+  t.equal(loop.gso_pool_empty, 0, 'never short of batch records');
+  t.equal(got.received, count, 'every datagram delivered');
+  t.equal(got.corrupted + got.duplicated + got.reordered, 0, 'intact, once, in order');
+});

@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { createLogger, LOG_LEVELS } from '../worker/logger.js';
-import { defaultDaemonSettings, loadConfig, MAX_COALESCE_US, type Config } from './config/index.js';
+import { defaultDaemonSettings, loadConfig, type Config } from './config/index.js';
+import { LOOP_SETTINGS, parseLoopSetting, type LoopSettings } from '../worker/loop-settings.js';
 import { ControlServer } from './control/server.js';
 import { createHandler } from './daemon-handler.js';
 import { allowedCpus } from './cpu-set.js';
@@ -36,6 +37,7 @@ interface Options {
   logDir?: string;
   restartBackoff?: RestartBackoff;
   coalesceUs?: number;
+  busyPollUs?: number;
   consumeInputs?: boolean;
 }
 
@@ -57,14 +59,18 @@ function parse(argv: string[]): Options {
       if (typeof parsed === 'string') throw new InvalidArgumentError(parsed);
       return parsed;
     })
-    .option('--coalesce-us <us>', `workers pause this long after a walk of the ring that forwarded frames, so each send carries more datagrams (0..${MAX_COALESCE_US}, default 0 = off)`, (v) => {
-      const n = Number(v);
-      if (!/^\d+$/.test(v) || n > MAX_COALESCE_US) throw new InvalidArgumentError(`expected an integer 0..${MAX_COALESCE_US} (microseconds)`);
-      return n;
-    })
     .option('--consume-inputs', "drop relayed datagrams on the input interface right after the workers' capture, before the host's own IP stack")
     .exitOverride()
     .configureOutput({ outputError: () => {} });
+  for (const setting of LOOP_SETTINGS) {
+    program.option(`--${setting.flag} <us>`, `workers ${setting.help} (0..${setting.max}, default 0 = off)`, (v) => {
+      try {
+        return parseLoopSetting(setting, v);
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+    });
+  }
   try {
     program.parse(argv, { from: 'user' });
   } catch (err) {
@@ -76,6 +82,13 @@ function parse(argv: string[]): Options {
     throw err;
   }
   return program.opts<Options>();
+}
+
+/** Each loop setting from the command line, else the config file, else the default. */
+function loopSettings(opts: Options, file: Partial<LoopSettings>, defaults: Required<LoopSettings>): LoopSettings {
+  const out: LoopSettings = {};
+  for (const { key } of LOOP_SETTINGS) out[key] = opts[key] ?? file[key] ?? defaults[key];
+  return out;
 }
 
 function packageVersion(): string {
@@ -127,7 +140,7 @@ async function main(): Promise<void> {
     return syncFilters();
   };
   const fleet = new Fleet({ interfaces: watcher, workersPerInterface: opts.workers ?? d.workers ?? cpus.length, cpus, user: opts.user ?? d.user ?? 'nobody',
-    logLevel, table, logs, logger, coalesceUs: opts.coalesceUs ?? d.coalesceUs ?? defaults.coalesceUs, restartBackoff: opts.restartBackoff ?? {
+    logLevel, table, logs, logger, loop: loopSettings(opts, d, defaults), restartBackoff: opts.restartBackoff ?? {
       minMs: d.restartBackoffMinMs ?? defaults.restartBackoffMinMs,
       // A file that raises only the minimum above 10 s gets that as its maximum too (checked by the loader).
       maxMs: d.restartBackoffMaxMs ?? Math.max(d.restartBackoffMinMs ?? 0, defaults.restartBackoffMaxMs),

@@ -7,13 +7,15 @@
  * drop to the configured user with no capabilities, and only then serve
  * commands. Logs are pino JSON on stdout, which mcrd captures and tags.
  *
- *   fleet-worker.js --worker-id ID --interface IF [--cpu N] [--user U] [--log-level L] [--coalesce-us US]
+ *   fleet-worker.js --worker-id ID --interface IF [--cpu N] [--user U] [--log-level L]
+ *                   [--coalesce-us US] [--busy-poll-us US]
  */
 import { Socket } from 'node:net';
 import { closeSync } from 'node:fs';
 import { pino, type LevelWithSilent } from 'pino';
 import { native } from './native.js';
 import { Relay } from './relay.js';
+import { loopSettingsFromArgs, type LoopSettings } from './loop-settings.js';
 import { CommandHandler } from './command-handler.js';
 import { FrameDecoder, decodeCommand, encodeFrame, encodeReply } from '../supervisor/wire/index.js';
 
@@ -54,8 +56,13 @@ async function main(): Promise<void> {
   // No group joins here: mcrd holds the memberships (the worker keeps no socket for them).
   // mcrd holds the group memberships and re-syncs the rules when an output
   // interface appears or changes address.
-  const coalesceUs = arg('coalesce-us');
-  const relay = new Relay(iface, logger, coalesceUs !== undefined ? { coalesceUs: Number(coalesceUs) } : {},
+  let loop: LoopSettings;
+  try {
+    loop = loopSettingsFromArgs(arg);
+  } catch (err) {
+    fatal('ERR_MCR_INVALID_ARG', `bad loop setting: ${(err as Error).message}`);
+  }
+  const relay = new Relay(iface, logger, loop,
     { joinGroups: false, tolerateMissingOutputs: true });
   relay.start(packetFd);
 

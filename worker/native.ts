@@ -53,13 +53,13 @@ export interface LoopOptions {
   bufferSize?: number;
   maxInflightSends?: number;
   statsIntervalMs?: number;
-  /** Idle non-blocking loop turns before the loop sleeps in io_uring_enter; 0 = always sleep. */
-  spinTurns?: number;
   deferTaskrun?: boolean;
   /** Batch a flow's waiting datagrams into UDP_SEGMENT sends (ring ingress only); default true. */
   udpGso?: boolean;
   /** After a walk of the ring that forwarded frames, sleep this many µs (0..10000) before the next, so sends carry more datagrams; 0 = off. */
   coalesceUs?: number;
+  /** Keep polling without sleeping this many µs (0..1000000) after the last frame; 0 = off. */
+  busyPollUs?: number;
   ruleSlots?: number;
   outputSlots?: number;
 }

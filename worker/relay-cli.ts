@@ -15,6 +15,7 @@ import { parseOutputList, RuleError, validateRule, type RuleSpec } from './rule-
 import { loadRulesFile } from './rules-file.js';
 import { serveStdinCommands } from './stdin-commands.js';
 import { isNativeError, type IngressMode } from './native.js';
+import { LOOP_SETTINGS } from './loop-settings.js';
 
 interface CliOptions {
   inputInterface: string;
@@ -29,8 +30,8 @@ interface CliOptions {
   bufferCount?: number;
   bufferSize?: number;
   maxInflight?: number;
-  spinTurns?: number;
   coalesceUs?: number;
+  busyPollUs?: number;
   deferTaskrun: boolean;
   udpGso: boolean;
   ingress?: IngressMode;
@@ -64,14 +65,15 @@ function parseArgs(argv: string[]): CliOptions {
     .option('--buffer-size <bytes>', 'receive buffer size (default: input MTU + 18, 64-byte aligned)', intArg(128, 65536))
     .option('--max-inflight <n>', 'in-flight sends before receiving pauses', intArg(1, 1 << 20))
     .addOption(new Option('--ingress <mode>', 'ring (TPACKET_V2 mmap ring) or multishot (recv into provided buffers)').choices(['ring', 'multishot']))
-    .option('--spin-turns <n>', 'idle non-blocking loop turns before sleeping (0 = always sleep)', intArg(0, 1 << 20))
-    .option('--coalesce-us <us>', 'after a walk of the ring that forwarded frames, pause this long so sends carry more datagrams (0 = off)', intArg(0, 10000))
     .option('--no-defer-taskrun', 'do not ask for IORING_SETUP_DEFER_TASKRUN')
     .option('--no-udp-gso', "send every datagram on its own instead of batching a flow's waiting datagrams with UDP_SEGMENT")
     .option('--stdin-commands', 'read JSON rule commands from stdin, one per line')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} });
+  for (const setting of LOOP_SETTINGS) {
+    program.option(`--${setting.flag} <us>`, `${setting.help} (0 = off)`, intArg(0, setting.max));
+  }
   try {
     program.parse(argv, { from: 'user' });
   } catch (err) {
@@ -129,8 +131,10 @@ async function main(): Promise<void> {
   if (opts.bufferCount !== undefined) tuning.bufferCount = opts.bufferCount;
   if (opts.bufferSize !== undefined) tuning.bufferSize = opts.bufferSize;
   if (opts.ingress !== undefined) tuning.ingress = opts.ingress;
-  if (opts.spinTurns !== undefined) tuning.spinTurns = opts.spinTurns;
-  if (opts.coalesceUs !== undefined) tuning.coalesceUs = opts.coalesceUs;
+  for (const { key } of LOOP_SETTINGS) {
+    const value = opts[key];
+    if (value !== undefined) tuning[key] = value;
+  }
   if (opts.maxInflight !== undefined) tuning.maxInflightSends = opts.maxInflight;
   const relay = new Relay(opts.inputInterface, logger, tuning);
 

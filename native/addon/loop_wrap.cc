@@ -41,7 +41,7 @@ LoopWrap::LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(
   options_.buffer_size = option(opts, "bufferSize", options_.buffer_size, 128, 65536);
   options_.max_inflight_sends = option(opts, "maxInflightSends", options_.max_inflight_sends, 1, 1u << 20);
   options_.stats_interval_ms = option(opts, "statsIntervalMs", options_.stats_interval_ms, 10, 10000);
-  options_.spin_turns = option(opts, "spinTurns", options_.spin_turns, 0, 1u << 20);
+  options_.busy_poll_us = option(opts, "busyPollUs", options_.busy_poll_us, 0, 1000000);
   options_.coalesce_us = option(opts, "coalesceUs", options_.coalesce_us, 0, 10000);
   Napi::Value ingress = opts.Get("ingress");
   if (!ingress.IsUndefined()) {

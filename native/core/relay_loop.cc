@@ -31,6 +31,12 @@ constexpr uint32_t kMaxBatchRecords = 1024;
 // Flows with an open batch in one scan; more are flushed early (no malloc).
 constexpr uint32_t kMaxOpenRules = 256;
 
+uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 uint32_t cq_entries_for(uint32_t ring_depth, uint32_t max_inflight) {
   uint32_t want = ring_depth * 4;
   if (want < max_inflight + ring_depth) want = max_inflight + ring_depth;
@@ -183,33 +189,38 @@ int RelayLoop::run() {
   arm_recv();
   arm_command_read();
   arm_timer();
-  uint32_t idle_turns = 0;
+  // Busy polling: after the last turn that forwarded frames the loop keeps
+  // polling without blocking for busy_poll_us before it sleeps in
+  // io_uring_enter.
+  // A sleeping loop leaves its core idle, and an idle core (a halted vCPU
+  // above all, woken through the hypervisor) is slow to take the next
+  // receive interrupt: the input's 1000-packet backlog overflows while the
+  // core is half idle (docs/mcrd.md, "Throughput settings"). Costs the
+  // whole core while traffic flows; off by default.
+  const uint64_t busy_poll_ns = uint64_t{opts_.busy_poll_us} * 1000;
+  uint64_t last_frame_ns = 0;
   // The default timer slack (50 us) would stretch a 20 us coalescing sleep
   // several times over; 1 us keeps the added latency what was asked for.
   if (opts_.coalesce_us > 0) prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
   while (!drained()) {
-    // While frames keep coming, do not sleep: a wake-up from
-    // io_uring_enter costs more than several turns of the loop (measured
-    // 15-18 us of CPU per wake-up on a VM, docs/performance.md). Poll the
-    // ring and reap completions without blocking for up to spin_turns idle
-    // turns, then block until something happens.
     const uint64_t frames_before = counters_->loop(frames).load(std::memory_order_relaxed);
-    const bool spin = idle_turns < opts_.spin_turns;
+    const bool spin = busy_poll_ns > 0 && monotonic_ns() - last_frame_ns < busy_poll_ns;
     const int rc = spin ? io_uring_submit_and_get_events(&ring_) : io_uring_submit_and_wait(&ring_, 1);
     CounterBlock::bump(counters_->loop(submit_calls));
     unsubmitted_ = 0;
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return rc;
     CounterBlock::bump(counters_->loop(loop_iterations));
 
-    const unsigned seen = reap(ReapMode::top);
+    if (spin) CounterBlock::bump(counters_->loop(busy_poll_turns));
+    reap(ReapMode::top);
     if (opts_.ingress == Ingress::multishot) provided_.publish();
     // The ring is shared memory: new frames are visible without a CQE.
     if (opts_.ingress == Ingress::ring && recv_armed_) scan_ring();
     run_deferred();
     const bool forwarded = counters_->loop(frames).load(std::memory_order_relaxed) != frames_before;
-    const bool worked = seen > 0 || forwarded;
     if (forwarded) coalesce();
-    idle_turns = worked ? 0 : idle_turns + 1;
+    // Frames, not timer ticks or completions, keep the loop polling.
+    if (forwarded && busy_poll_ns > 0) last_frame_ns = monotonic_ns();
     update_backpressure();
     CounterBlock::set(counters_->loop(inflight_sends), inflight_sends_);
     CounterBlock::set(counters_->loop(inflight_buffers), pool_.held());

@@ -39,7 +39,7 @@ struct LoopOptions {
   uint32_t buffer_size = 2048;         // largest frame accepted
   uint32_t max_inflight_sends = 8192;  // back-pressure threshold
   uint32_t stats_interval_ms = 100;
-  uint32_t spin_turns = 0;             // idle non-blocking turns before sleeping; 0 = always sleep (no measured gain yet)
+  uint32_t busy_poll_us = 0;           // keep polling this long after the last work before sleeping; 0 = sleep at once
   bool defer_taskrun = true;           // SINGLE_ISSUER|DEFER_TASKRUN when the kernel has them
   bool udp_gso = true;                 // batch waiting datagrams of a flow into UDP_SEGMENT sends (ring ingress)
   uint32_t coalesce_us = 0;            // after a walk that forwarded frames, sleep this long before the next; 0 = off

@@ -4,7 +4,7 @@
  */
 export { loadConfig, parseConfig } from './load.js';
 export { formatConfig, type FormatOptions } from './save.js';
-export { defaultDaemonSettings, validateConfig, MAX_COALESCE_US, type Config, type ConfigRule, type DaemonSettings } from './schema.js';
+export { defaultDaemonSettings, validateConfig, type Config, type ConfigRule, type DaemonSettings } from './schema.js';
 export { ConfigError, type ConfigErrorCode } from './errors.js';
 export { parseJson5, MAX_CONFIG_BYTES, type Json5Result } from './json5-parser.js';
 export { PositionTable } from './positions.js';

@@ -12,6 +12,7 @@ import { isAbsolute } from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { LOG_LEVELS } from '../../worker/logger.js';
 import { RuleError, validateRule, type RuleSpec } from '../../worker/rule-spec.js';
+import { checkLoopSetting, LOOP_SETTINGS } from '../../worker/loop-settings.js';
 import { ConfigError } from './errors.js';
 import { checkRestartBackoff, DEFAULT_RESTART_BACKOFF } from '../fleet/backoff.js';
 import { formatPath, type JsonPath } from './path.js';
@@ -33,6 +34,8 @@ export interface DaemonSettings {
   restartBackoffMaxMs: number;
   /** Workers' coalescing pause after a walk of the ring that forwarded frames, in µs; 0 = off (docs/mcrd.md). */
   coalesceUs: number;
+  /** Workers keep polling this long after the last frame before sleeping, in µs; 0 = off (docs/mcrd.md). */
+  busyPollUs: number;
   /** Drop relayed datagrams before the host's own IP stack sees them, on each rule's input interface (docs/mcrd.md). */
   consumeInputs: boolean;
 }
@@ -47,13 +50,11 @@ export interface Config {
 
 /** Field names in the order save.ts writes them; also the allowed keys. */
 export const TOP_LEVEL_FIELDS = ['daemon', 'rules'] as const;
-export const DAEMON_FIELDS = ['controlSocket', 'workers', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs', 'coalesceUs', 'consumeInputs'] as const;
+export const DAEMON_FIELDS = ['controlSocket', 'workers', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs', 'coalesceUs', 'busyPollUs', 'consumeInputs'] as const;
 export const RULE_FIELDS = ['name', 'inputInterface', 'inputGroup', 'inputPort', 'source', 'outputs'] as const;
 export const OUTPUT_FIELDS = ['group', 'port', 'interface', 'ttl', 'source'] as const;
 
 export const MAX_WORKERS = 256;
-/** The loop's own limit on the coalescing pause (native/addon/loop_wrap.cc). */
-export const MAX_COALESCE_US = 10_000;
 /** sun_path holds 108 bytes including the terminating NUL (unix(7)). */
 const MAX_SOCKET_PATH_BYTES = 107;
 
@@ -67,6 +68,7 @@ export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir'> {
     restartBackoffMinMs: DEFAULT_RESTART_BACKOFF.minMs,
     restartBackoffMaxMs: DEFAULT_RESTART_BACKOFF.maxMs,
     coalesceUs: 0,
+    busyPollUs: 0,
     consumeInputs: false,
   };
 }
@@ -156,12 +158,12 @@ function checkDaemon(value: unknown): Partial<DaemonSettings> {
     if (d.restartBackoffMinMs !== undefined) out.restartBackoffMinMs = checked.minMs;
     if (d.restartBackoffMaxMs !== undefined) out.restartBackoffMaxMs = checked.maxMs;
   }
-  if (d.coalesceUs !== undefined) {
-    const c = d.coalesceUs;
-    if (typeof c !== 'number' || !Number.isInteger(c) || c < 0 || c > MAX_COALESCE_US) {
-      throw new FieldError(['daemon', 'coalesceUs'], `expected an integer 0..${MAX_COALESCE_US} (microseconds; 0 = off), got ${describe(c)}`);
-    }
-    out.coalesceUs = c;
+  for (const setting of LOOP_SETTINGS) {
+    const value = d[setting.key];
+    if (value === undefined) continue;
+    const why = checkLoopSetting(setting, value);
+    if (why !== undefined) throw new FieldError(['daemon', setting.key], `${why}, got ${describe(value)}`);
+    out[setting.key] = value as number;
   }
   if (d.consumeInputs !== undefined) {
     if (typeof d.consumeInputs !== 'boolean') {

@@ -27,6 +27,7 @@ import type { RuleTable } from '../rule-table.js';
 import type { InterfaceChange } from '../net/interface-watcher.js';
 import type { WorkerLogs } from '../worker-logs.js';
 import type { CommandBody, Reply, WorkerCounters, WorkerInfo } from '../wire/index.js';
+import type { LoopSettings } from '../../worker/loop-settings.js';
 
 const READY_TIMEOUT_MS = 10_000;
 const STABLE_MS = 60_000;
@@ -70,8 +71,8 @@ export interface FleetOptions {
   table: RuleTable;
   logs: WorkerLogs;
   logger: Logger;
-  /** Workers' coalescing pause in µs (WorkerSpec.coalesceUs); 0 = off. */
-  coalesceUs?: number;
+  /** Workers' loop settings (coalescing, busy polling; WorkerSpec.loop). */
+  loop?: LoopSettings;
   /** Restart delay bounds; default 100 ms doubling to 10 s. */
   restartBackoff?: RestartBackoff;
 }
@@ -280,7 +281,7 @@ export class Fleet {
       worker = new WorkerProcess(
         { id: slot.id, interface: slot.iface, fanoutGroup: this.fanoutGroups.get(slot.iface) ?? 0, cpu: slot.core,
           logLevel: slot.logLevel, ...(this.o.user !== undefined ? { user: this.o.user } : {}),
-          ...(this.o.coalesceUs ? { coalesceUs: this.o.coalesceUs } : {}) },
+          ...(this.o.loop !== undefined ? { loop: this.o.loop } : {}) },
         (line) => {
           this.o.logs.record(slot.id, { interface: slot.iface, core: slot.core, pid: worker.pid }, line);
         },

@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { native } from '../../worker/native.js';
+import { loopSettingArgs, type LoopSettings } from '../../worker/loop-settings.js';
 import { FrameDecoder, decodeReply, encodeCommand, encodeFrame, type CommandBody, type Reply } from '../wire/index.js';
 
 const WORKER_ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'worker', 'fleet-worker.js');
@@ -24,8 +25,8 @@ export interface WorkerSpec {
   cpu?: number;
   user?: string;
   logLevel?: string;
-  /** The loop's coalescing pause after a walk that forwarded frames, in µs (docs/mcrd.md). */
-  coalesceUs?: number;
+  /** The loop's throughput settings (docs/mcrd.md, "Throughput settings"). */
+  loop?: LoopSettings;
 }
 
 export class WorkerProcess {
@@ -45,7 +46,7 @@ export class WorkerProcess {
     if (spec.cpu !== undefined) args.push('--cpu', String(spec.cpu));
     if (spec.user !== undefined) args.push('--user', spec.user);
     if (spec.logLevel !== undefined) args.push('--log-level', spec.logLevel);
-    if (spec.coalesceUs !== undefined) args.push('--coalesce-us', String(spec.coalesceUs));
+    args.push(...loopSettingArgs(spec.loop ?? {}));
     try {
       // The child's end becomes its fd 3; Node dups it without CLOEXEC there.
       this.child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', handChild] });

@@ -40,7 +40,7 @@ export type Counters = Record<string, number>;
 /** The loop counters tests read by name (docs/relay.md lists them all). */
 type LoopCounterName = 'frames' | 'matched' | 'sent' | 'sends_queued' | 'kernel_packets' | 'kernel_drops' |
   'backpressure_pauses' | 'recv_buffer_exhausted' | 'inflight_sends' | 'inflight_buffers' | 'send_errors' |
-  'drop_oversize' | 'drop_not_ipv4' | 'gso_batches' | 'gso_datagrams' | 'gso_fallbacks' | 'gso_pool_empty';
+  'drop_oversize' | 'drop_not_ipv4' | 'gso_batches' | 'gso_datagrams' | 'gso_fallbacks' | 'gso_pool_empty' | 'busy_poll_turns';
 export interface RelayReport {
   loop: Counters & Record<LoopCounterName, number>;
   rules: Array<{ id: number; packets: number; bytes: number; outputs: Array<Record<string, number | string | boolean>> }>;

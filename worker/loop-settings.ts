@@ -1,0 +1,70 @@
+/**
+ * The relay loop's throughput settings that mcrd hands to every worker
+ * (docs/mcrd.md, "Throughput settings"): a pause after each walk of the
+ * ring (coalescing) and polling without sleeping while traffic flows (busy
+ * polling). One table gives each its config key, command-line flag and
+ * limit, so mcrd's flags, the config file, the worker's argv and mcr-relay
+ * accept and reject the same values and pass them on the same way.
+ */
+
+export interface LoopSettings {
+  /** After a walk of the ring that forwarded frames, pause this many µs; 0 = off. */
+  coalesceUs?: number;
+  /** Keep polling this many µs after the last frame before sleeping; 0 = off. */
+  busyPollUs?: number;
+}
+
+export type LoopSettingKey = keyof LoopSettings;
+
+export interface LoopSetting {
+  key: LoopSettingKey;
+  /** Command-line flag without the dashes (mcrd, fleet-worker, mcr-relay). */
+  flag: string;
+  /** Largest value the native loop accepts (native/addon/loop_wrap.cc). */
+  max: number;
+  help: string;
+}
+
+export const LOOP_SETTINGS: readonly LoopSetting[] = [
+  {
+    key: 'coalesceUs',
+    flag: 'coalesce-us',
+    max: 10_000,
+    help: 'after a walk of the ring that forwarded frames, pause this long so each send carries more datagrams',
+  },
+  {
+    key: 'busyPollUs',
+    flag: 'busy-poll-us',
+    max: 1_000_000,
+    help: 'keep polling without sleeping this long after the last frame, so the core stays awake for the next (costs the core while traffic flows)',
+  },
+];
+
+/** Why `value` is not a valid setting (the text an error shows after the field or flag), or undefined when it is. */
+export function checkLoopSetting(setting: LoopSetting, value: unknown): string | undefined {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= setting.max) return undefined;
+  return `expected an integer 0..${setting.max} (microseconds; 0 = off)`;
+}
+
+/** Parses a flag's text; throws Error with checkLoopSetting's text. */
+export function parseLoopSetting(setting: LoopSetting, text: string): number {
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  const why = checkLoopSetting(setting, n);
+  if (why !== undefined) throw new Error(why);
+  return n;
+}
+
+/** The worker's argv for the settings that are on (0 and unset pass nothing). */
+export function loopSettingArgs(settings: LoopSettings): string[] {
+  return LOOP_SETTINGS.flatMap((s) => (settings[s.key] ? [`--${s.flag}`, String(settings[s.key])] : []));
+}
+
+/** The settings back from a worker's argv (`arg` looks a flag up, undefined when absent). */
+export function loopSettingsFromArgs(arg: (flag: string) => string | undefined): LoopSettings {
+  const out: LoopSettings = {};
+  for (const s of LOOP_SETTINGS) {
+    const text = arg(s.flag);
+    if (text !== undefined) out[s.key] = parseLoopSetting(s, text);
+  }
+  return out;
+}

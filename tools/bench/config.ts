@@ -68,12 +68,15 @@ export interface BenchConfig {
 
 /**
  * mcrd's flags in the matrix: --consume-inputs, the setting for a host that
- * only relays (docs/mcrd.md "Throughput settings"). Not --coalesce-us: its
+ * only relays, and --busy-poll-us 1000, which keeps the relay core awake
+ * while traffic flows: in this VM a sleeping loop left the core idle often
+ * enough for the input's 1000-packet backlog to overflow with the core half
+ * busy (docs/mcrd.md "Throughput settings"). Not --coalesce-us: its
  * larger bursts (a walk's datagrams × the outputs, at once) overflow the one
  * 1000-packet backlog all ten sinks share on core 0 in this lab
  * (docs/performance.md); the full run's experiments measure it alone.
  */
-export const MCR_THROUGHPUT_ARGS: readonly string[] = ['--consume-inputs'];
+export const MCR_THROUGHPUT_ARGS: readonly string[] = ['--consume-inputs', '--busy-poll-us', '1000'];
 
 export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
   if (mode === 'quick') {

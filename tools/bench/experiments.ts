@@ -9,7 +9,7 @@
  * batches on and off. Then one strace -c window on the default relay counts
  * every system call of every thread of the forwarding process per packet.
  * Last, mcrd itself (fan-out 1) with its defaults and with each throughput
- * setting (--consume-inputs, --coalesce-us) alone and together, at 90 % of
+ * setting (--consume-inputs, --coalesce-us, --busy-poll-us) alone and with --consume-inputs, at 90 % of
  * the run's MCR zero-loss rate at fan-out 1: what each setting buys.
  */
 import type { BenchLab } from './bench-lab.js';
@@ -63,6 +63,8 @@ export const SETTINGS_VARIANTS: ReadonlyArray<{ name: string; args: string[] }> 
   { name: '--consume-inputs', args: ['--consume-inputs'] },
   { name: '--coalesce-us 20', args: ['--coalesce-us', '20'] },
   { name: '--consume-inputs --coalesce-us 20', args: ['--consume-inputs', '--coalesce-us', '20'] },
+  { name: '--busy-poll-us 1000', args: ['--busy-poll-us', '1000'] },
+  { name: '--consume-inputs --busy-poll-us 1000', args: ['--consume-inputs', '--busy-poll-us', '1000'] },
 ];
 
 export type ExperimentLogger = (msg: string) => void;

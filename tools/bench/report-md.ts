@@ -30,7 +30,11 @@ export function renderMarkdown(r: BenchResults): string {
   out.push('## Relay-core CPU per million packets', '');
   out.push("The method's time on core 1 during the verifying trial (core 1's irq + softirq time, i.e. its receive path and " +
     "for the kernel all forwarding, plus the method's own processes' CPU time), per million input datagrams forwarded / " +
-    'per million egress packets, at the rate shown. Lower is better; ratios to the kernel.', '');
+    'per million egress packets, at the rate shown. Lower is better; ratios to the kernel.' +
+    (r.config.mcrdArgs.includes('--busy-poll-us')
+      ? " MCR's figures include its busy polling (--busy-poll-us): the loop keeps its core busy while traffic flows, " +
+        'so its share is about the whole core at any rate; the settings table below gives the cost without it.'
+      : ''), '');
   out.push(cpuTable(r, methods), '');
   out.push('## What limited each figure', '');
   out.push('From the lowest-rate failing trial of each cell: relay-core and core-0 utilisation, and where the lost packets were counted.', '');

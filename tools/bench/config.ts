@@ -59,6 +59,11 @@ export interface BenchConfig {
    */
   sinkRps: boolean;
   /**
+   * Diagnostic: keep the relay core awake during the kernel's trials
+   * (awake-core.ts), to compare it with MCR's busy polling on equal terms.
+   */
+  awakeCore: boolean;
+  /**
    * mcrd flags for the MCR cells (default MCR_THROUGHPUT_ARGS; `--mcrd-args
    * ''` measures mcrd's defaults).
    */
@@ -91,6 +96,7 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
       quietBudgetSec: 20,
       experiments: { payload: 64, fanout: 1, batches: [], ringDepths: [], straceSec: 2, settings: false },
       sinkRps: true,
+      awakeCore: false,
       mcrdArgs: [...MCR_THROUGHPUT_ARGS],
       outDir,
     };
@@ -106,6 +112,7 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
     quietBudgetSec: 180,
     experiments: { payload: 64, fanout: 10, batches: [1, 16, 32, 64, 128], ringDepths: [128, 256, 1024, 4096], straceSec: 3, settings: true },
     sinkRps: true,
+    awakeCore: false,
     mcrdArgs: [...MCR_THROUGHPUT_ARGS],
     outDir,
   };

@@ -65,6 +65,9 @@ function header(r: BenchResults): string[] {
     `- Other load on the relay core during trials (processes not under test, steal): ${interference(r)}`,
     '- Lab: veth src → relay → N sinks; relay input RPS → core 1 (relay/socat/smcrouted pinned there), mcrgen on core 0, ' +
       (r.config.sinkRps ? "sinks' RPS → core 0" : "sinks NOT steered (their receive work runs on the sending core: diagnostic run)"),
+    ...(r.config.awakeCore === true
+      ? ["- Kernel: core 1 kept awake during its trials by a SCHED_IDLE busy loop (--awake-core; its CPU counts as the kernel's)"]
+      : []),
   ];
 }
 

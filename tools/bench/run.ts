@@ -56,6 +56,7 @@ function parseArgs(argv: string[]): ParsedArgs {
     .option('--no-experiments', 'skip the MCR batch / ring-depth / strace experiments')
     .option('--mcrd-args <flags>', `mcrd flags for the MCR cells, space-separated ('' = mcrd's defaults; default "${MCR_THROUGHPUT_ARGS.join(' ')}")`)
     .option('--no-sink-rps', "diagnostic: leave the sinks' receive work on the sending core instead of steering it to core 0")
+    .option('--awake-core', "diagnostic: keep the relay core awake during the kernel's trials with a SCHED_IDLE busy loop, as MCR's --busy-poll-us does")
     .option('--out <dir>', 'results directory', join(ROOT, 'bench', 'results'))
     .option('--render <file.json>', 're-render the .md and .svg of an earlier run from its JSON (no measuring)')
     .exitOverride()
@@ -79,6 +80,7 @@ function parseArgs(argv: string[]): ParsedArgs {
     steps?: number;
     experiments: boolean;
     sinkRps: boolean;
+    awakeCore?: boolean;
     mcrdArgs?: string;
     out: string;
     render?: string;
@@ -99,6 +101,7 @@ function parseArgs(argv: string[]): ParsedArgs {
   if (o.steps !== undefined) c.bisectSteps = o.steps;
   if (!o.experiments) c.experiments = undefined;
   c.sinkRps = o.sinkRps;
+  c.awakeCore = o.awakeCore === true;
   if (o.mcrdArgs !== undefined) c.mcrdArgs = o.mcrdArgs.split(/\s+/).filter((x) => x !== '');
   return o.render === undefined ? { config: c } : { config: c, render: o.render };
 }

@@ -70,7 +70,8 @@ async function runCell(
   const name = `${cell.method} ${cell.payload} B ×${cell.fanout}`;
   let running: RunningMethod | undefined;
   try {
-    running = await START[cell.method](bl, { fanout: cell.fanout, ...(cell.method === 'mcr' ? { mcrdArgs: config.mcrdArgs } : {}) });
+    running = await START[cell.method](bl, { fanout: cell.fanout, ...(cell.method === 'mcr' ? { mcrdArgs: config.mcrdArgs } : {}),
+      ...(cell.method === 'kernel' && config.awakeCore ? { awakeCore: true } : {}) });
     out.commands = running.commands;
     await warmUp(bl, cell.fanout, cell.payload);
     out.search = await zeroLossSearch(bl, running, cell, config, (t, note) => log(`${name} ${note}: ${trialLine(t)}`));

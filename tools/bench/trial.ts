@@ -91,6 +91,7 @@ export interface TrialResult extends TrialSpec {
 
 export async function runTrial(bl: BenchLab, running: RunningMethod, spec: TrialSpec): Promise<TrialResult> {
   const quiet = await waitForQuiet();
+  running.trialStarting?.();
   const mcrBefore = running.counters ? await running.counters() : undefined;
   const procBefore = processCpu(running);
   const before = await snapshot(bl, spec.fanout);
@@ -98,6 +99,7 @@ export async function runTrial(bl: BenchLab, running: RunningMethod, spec: Trial
   const settleMs = await settle(bl, spec.fanout);
   const after = await snapshot(bl, spec.fanout);
   const procAfter = processCpu(running);
+  running.trialEnded?.();
   const mcrAfter = running.counters ? await running.counters() : undefined;
   const result = measure(spec, gen, before, after, procAfter - procBefore, mcrBefore, mcrAfter);
   return { ...result, settleMs, quietWaitMs: quiet.waitedMs, busyBefore: quiet.busy };

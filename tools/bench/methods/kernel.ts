@@ -20,6 +20,7 @@ import { relaySysctl, type BenchLab } from '../bench-lab.js';
 import { GROUP, RELAY_CPU } from '../config.js';
 import { BenchError } from '../errors.js';
 import type { MethodStart, RunningMethod } from './types.js';
+import { startAwakeCore } from '../awake-core.js';
 
 const READY_MS = 10_000;
 const POLL_MS = 100;
@@ -58,11 +59,14 @@ export async function startKernel(bl: BenchLab, o: MethodStart): Promise<Running
     await rl.lab.sysctl(rl.relay.ns, 'net.ipv4.ip_forward', 0).catch(() => undefined);
     throw err;
   }
+  const awake = o.awakeCore === true ? startAwakeCore(bl) : undefined;
   return {
     name: 'kernel',
-    pids: [proc.pid],
-    commands: [`taskset ${args.join(' ')}`],
+    pids: awake !== undefined ? [proc.pid, awake.pid] : [proc.pid],
+    commands: [`taskset ${args.join(' ')}`, ...(awake !== undefined ? ['(--awake-core) chrt --idle 0 taskset -c 1 node -e <busy loop>'] : [])],
+    ...(awake !== undefined ? { trialStarting: () => awake.resume(), trialEnded: () => awake.pause() } : {}),
     async stop() {
+      await awake?.stop();
       await proc.stop('SIGTERM', STOP_MS);
       await rl.lab.sysctl(rl.relay.ns, 'net.ipv4.ip_forward', 0);
       const mc = await relaySysctl(bl, 'net.ipv4.conf.all.mc_forwarding');

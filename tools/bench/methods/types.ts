@@ -20,6 +20,8 @@ export interface MethodStart {
   tuning?: McrTuning;
   /** MCR only: extra mcrd flags (e.g. --consume-inputs, --coalesce-us N). */
   mcrdArgs?: readonly string[];
+  /** Kernel only: keep the relay core awake during trials (awake-core.ts, `--awake-core`). */
+  awakeCore?: boolean;
 }
 
 export interface RunningMethod {
@@ -32,6 +34,9 @@ export interface RunningMethod {
   readonly commands: readonly string[];
   /** The method's own counters, read between trials; only MCR has them. */
   counters?(): Promise<Record<string, number>>;
+  /** Called as a trial's traffic is about to start and once it has been counted (the kernel's --awake-core loop). */
+  trialStarting?(): void;
+  trialEnded?(): void;
   /** Stops every process of the method by PID; resolves with its final report, if it prints one. */
   stop(): Promise<unknown>;
 }

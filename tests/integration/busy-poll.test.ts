@@ -11,9 +11,9 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
+import { skipUnlessRoot } from '../../tools/lab/index.js';
 import type { StatsResult } from '../../supervisor/wire/index.js';
-import { relayCommand, runGen, sinkReport, startRelay, startSink, stopRelay } from './harness.js';
+import { relayCommand, runGen, sinkReport, startSink, steadyStream } from './harness.js';
 import { mcrctlJson, mcrdLab, startMcrd } from './mcrd-harness.js';
 
 const COUNT = 10_000;
@@ -26,22 +26,14 @@ async function loopCounters(relay: Parameters<typeof relayCommand>[0]): Promise<
 }
 
 async function relayAt20k(extra: string[]) {
-  const rl = await createRelayLab({ tag: 'bpoll' });
-  try {
-    const relay = await startRelay(rl, ['--input-group', '239.1.1.1', '--input-port', '5000', '--outputs', '239.2.2.2:6000:out0', ...extra],
-      { stdin: true });
-    const sink = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count: COUNT, idle: 3 });
-    await runGen(rl, { dest: '239.1.1.1', port: 5000, count: COUNT, rate: 20_000, size: 200 });
-    const got = await sinkReport(sink);
-    // Idle now (the sink waited 3 s for more): how often does the loop turn?
+  // Idle after the stream (the sink waited 3 s for more): how often does the loop turn in a second?
+  const r = await steadyStream('bpoll', extra, { count: COUNT, stdin: true, afterStream: async (relay) => {
     const before = await loopCounters(relay);
     await sleep(1000);
     const after = await loopCounters(relay);
-    const report = await stopRelay(relay);
-    return { got, loop: report.loop, idleTurns: (after.loop_iterations ?? 0) - (before.loop_iterations ?? 0) };
-  } finally {
-    await rl.lab.destroy();
-  }
+    return (after.loop_iterations ?? 0) - (before.loop_iterations ?? 0);
+  } });
+  return { ...r, idleTurns: r.after ?? 0 };
 }
 
 t.test('busy polling while traffic flows, sleeping once it stops', async (t) => {

@@ -7,24 +7,12 @@
  * without it.
  */
 import t from 'tap';
-import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
-import { runGen, sinkReport, startRelay, startSink, stopRelay } from './harness.js';
+import { skipUnlessRoot } from '../../tools/lab/index.js';
+import { steadyStream } from './harness.js';
 
 const COUNT = 10_000;
 
-async function relayAt20k(extra: string[]) {
-  const rl = await createRelayLab({ tag: 'coal' });
-  try {
-    const relay = await startRelay(rl, ['--input-group', '239.1.1.1', '--input-port', '5000', '--outputs', '239.2.2.2:6000:out0', ...extra]);
-    const sink = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count: COUNT, idle: 3 });
-    await runGen(rl, { dest: '239.1.1.1', port: 5000, count: COUNT, rate: 20_000, size: 200 });
-    const got = await sinkReport(sink);
-    const report = await stopRelay(relay);
-    return { got, loop: report.loop };
-  } finally {
-    await rl.lab.destroy();
-  }
-}
+const relayAt20k = (extra: string[]) => steadyStream('coal', extra, { count: COUNT });
 
 t.test('a coalescing pause gathers more datagrams per walk and loses nothing', async (t) => {
   if (skipUnlessRoot(t)) return;

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LabProcess, RelayLab } from '../../tools/lab/index.js';
+import { createRelayLab, type LabProcess, type RelayLab } from '../../tools/lab/index.js';
 
 export const ROOT = findRoot();
 const RELAY_CLI = join(ROOT, 'dist', 'worker', 'relay-cli.js');
@@ -145,4 +145,27 @@ export function output(report: RelayReport, rule: number, index: number): Record
   const o = report.rules[rule]?.outputs[index];
   if (o === undefined) throw new Error(`no output ${index} of rule ${rule} in ${JSON.stringify(report)}`);
   return o;
+}
+
+/**
+ * A fresh lab, mcr-relay with `args` (239.1.1.1:5000 → 239.2.2.2:6000 on
+ * out0 plus those), `count` 200-byte datagrams at a steady 20 kpps to one
+ * sink; `afterStream` runs once the sink has them, before the relay stops.
+ * The lab is gone when it resolves.
+ */
+export async function steadyStream<T>(tag: string, args: string[], o: { count: number; stdin?: boolean;
+  afterStream?: (relay: LabProcess) => Promise<T> }): Promise<{ got: SinkReport; loop: RelayReport['loop']; after: T | undefined }> {
+  const rl = await createRelayLab({ tag });
+  try {
+    const relay = await startRelay(rl, ['--input-group', '239.1.1.1', '--input-port', '5000', '--outputs', '239.2.2.2:6000:out0', ...args],
+      { stdin: o.stdin === true });
+    const sink = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count: o.count, idle: 3 });
+    await runGen(rl, { dest: '239.1.1.1', port: 5000, count: o.count, rate: 20_000, size: 200 });
+    const got = await sinkReport(sink);
+    const after = o.afterStream ? await o.afterStream(relay) : undefined;
+    const report = await stopRelay(relay);
+    return { got, loop: report.loop, after };
+  } finally {
+    await rl.lab.destroy();
+  }
 }

@@ -15,7 +15,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { LevelWithSilent } from 'pino';
 import { createLogger, LOG_LEVELS } from '../worker/logger.js';
 import { defaultDaemonSettings, loadConfig, type Config } from './config/index.js';
-import { LOOP_SETTINGS, parseLoopSetting, type LoopSettings } from '../worker/loop-settings.js';
+import { addLoopSettingOptions, LOOP_SETTINGS, type LoopSettings } from '../worker/loop-settings.js';
 import { ControlServer } from './control/server.js';
 import { createHandler } from './daemon-handler.js';
 import { allowedCpus } from './cpu-set.js';
@@ -62,15 +62,7 @@ function parse(argv: string[]): Options {
     .option('--consume-inputs', "drop relayed datagrams on the input interface right after the workers' capture, before the host's own IP stack")
     .exitOverride()
     .configureOutput({ outputError: () => {} });
-  for (const setting of LOOP_SETTINGS) {
-    program.option(`--${setting.flag} <us>`, `workers ${setting.help} (0..${setting.max}, default 0 = off)`, (v) => {
-      try {
-        return parseLoopSetting(setting, v);
-      } catch (err) {
-        throw new InvalidArgumentError((err as Error).message);
-      }
-    });
-  }
+  addLoopSettingOptions(program, (s) => `(each worker's loop; µs, 0..${s.max}, default 0 = off)`);
   try {
     program.parse(argv, { from: 'user' });
   } catch (err) {

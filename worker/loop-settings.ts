@@ -6,6 +6,7 @@
  * limit, so mcrd's flags, the config file, the worker's argv and mcr-relay
  * accept and reject the same values and pass them on the same way.
  */
+import { InvalidArgumentError, type Command } from 'commander';
 
 export interface LoopSettings {
   /** After a walk of the ring that forwarded frames, pause this many µs; 0 = off. */
@@ -30,7 +31,7 @@ export const LOOP_SETTINGS: readonly LoopSetting[] = [
     key: 'coalesceUs',
     flag: 'coalesce-us',
     max: 10_000,
-    help: 'after a walk of the ring that forwarded frames, pause this long so each send carries more datagrams',
+    help: 'pause this long after a walk of the ring that forwarded frames, so each send carries more datagrams',
   },
   {
     key: 'busyPollUs',
@@ -52,6 +53,19 @@ export function parseLoopSetting(setting: LoopSetting, text: string): number {
   const why = checkLoopSetting(setting, n);
   if (why !== undefined) throw new Error(why);
   return n;
+}
+
+/** Adds every setting as `--FLAG <us>` to a commander program (mcrd, mcr-relay), refusing bad values with the shared text. */
+export function addLoopSettingOptions(program: Command, helpSuffix: (s: LoopSetting) => string): void {
+  for (const setting of LOOP_SETTINGS) {
+    program.option(`--${setting.flag} <us>`, `${setting.help} ${helpSuffix(setting)}`, (v: string) => {
+      try {
+        return parseLoopSetting(setting, v);
+      } catch (err) {
+        throw new InvalidArgumentError((err as Error).message);
+      }
+    });
+  }
 }
 
 /** The worker's argv for the settings that are on (0 and unset pass nothing). */

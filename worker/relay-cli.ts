@@ -15,7 +15,7 @@ import { parseOutputList, RuleError, validateRule, type RuleSpec } from './rule-
 import { loadRulesFile } from './rules-file.js';
 import { serveStdinCommands } from './stdin-commands.js';
 import { isNativeError, type IngressMode } from './native.js';
-import { LOOP_SETTINGS } from './loop-settings.js';
+import { addLoopSettingOptions, LOOP_SETTINGS } from './loop-settings.js';
 
 interface CliOptions {
   inputInterface: string;
@@ -71,9 +71,7 @@ function parseArgs(argv: string[]): CliOptions {
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} });
-  for (const setting of LOOP_SETTINGS) {
-    program.option(`--${setting.flag} <us>`, `${setting.help} (0 = off)`, intArg(0, setting.max));
-  }
+  addLoopSettingOptions(program, (s) => `(µs, 0..${s.max}, default 0 = off)`);
   try {
     program.parse(argv, { from: 'user' });
   } catch (err) {

@@ -81,12 +81,13 @@ t.test('a walk of a full ring after a stall leaves in batches, not one by one', 
   const sink = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count, idle: 3 });
   // Our own relay, stopped so the kernel fills its ring while it cannot walk.
   process.kill(relay.pid, 'SIGSTOP');
-  let stopped = true;
-  t.teardown(() => { if (stopped) process.kill(relay.pid, 'SIGCONT'); });
-  const gen = await runGen(rl, { dest: '239.1.1.1', port: 5000, count, rate: 100_000, size: 1400 });
-  await sleep(300);
-  process.kill(relay.pid, 'SIGCONT');
-  stopped = false;
+  let gen;
+  try {
+    gen = await runGen(rl, { dest: '239.1.1.1', port: 5000, count, rate: 100_000, size: 1400 });
+    await sleep(300);
+  } finally {
+    process.kill(relay.pid, 'SIGCONT');  // also when the generator failed, before the lab's teardown
+  }
   const got = await sinkReport(sink);
   const report = await stopRelay(relay);
   const loop = report.loop;

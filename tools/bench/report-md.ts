@@ -31,9 +31,11 @@ export function renderMarkdown(r: BenchResults): string {
   out.push("The method's time on core 1 during the verifying trial (core 1's irq + softirq time, i.e. its receive path and " +
     "for the kernel all forwarding, plus the method's own processes' CPU time), per million input datagrams forwarded / " +
     'per million egress packets, at the rate shown. Lower is better; ratios to the kernel.' +
-    (r.config.mcrdArgs.includes('--busy-poll-us')
+    // Runs before 2026-12-03 recorded no mcrdArgs.
+    ((r.config.mcrdArgs as readonly string[] | undefined)?.includes('--busy-poll-us') === true
       ? " MCR's figures include its busy polling (--busy-poll-us): the loop keeps its core busy while traffic flows, " +
-        'so its share is about the whole core at any rate; the settings table below gives the cost without it.'
+        'so its share is about the whole core at any rate' +
+        (r.experiments?.settings !== undefined ? '; the settings table below gives the cost without it.' : '.')
       : ''), '');
   out.push(cpuTable(r, methods), '');
   out.push('## What limited each figure', '');

@@ -92,6 +92,19 @@ export interface TrialResult extends TrialSpec {
 export async function runTrial(bl: BenchLab, running: RunningMethod, spec: TrialSpec): Promise<TrialResult> {
   const quiet = await waitForQuiet();
   running.trialStarting?.();
+  let w: Awaited<ReturnType<typeof trafficWindow>>;
+  try {
+    w = await trafficWindow(bl, running, spec);
+  } finally {
+    running.trialEnded?.();
+  }
+  const mcrAfter = running.counters ? await running.counters() : undefined;
+  const result = measure(spec, w.gen, w.before, w.after, w.procAfter - w.procBefore, w.mcrBefore, mcrAfter);
+  return { ...result, settleMs: w.settleMs, quietWaitMs: quiet.waitedMs, busyBefore: quiet.busy };
+}
+
+/** The counters before, the traffic, the settling, the counters after: what runTrial measures. */
+async function trafficWindow(bl: BenchLab, running: RunningMethod, spec: TrialSpec) {
   const mcrBefore = running.counters ? await running.counters() : undefined;
   const procBefore = processCpu(running);
   const before = await snapshot(bl, spec.fanout);
@@ -99,10 +112,7 @@ export async function runTrial(bl: BenchLab, running: RunningMethod, spec: Trial
   const settleMs = await settle(bl, spec.fanout);
   const after = await snapshot(bl, spec.fanout);
   const procAfter = processCpu(running);
-  running.trialEnded?.();
-  const mcrAfter = running.counters ? await running.counters() : undefined;
-  const result = measure(spec, gen, before, after, procAfter - procBefore, mcrBefore, mcrAfter);
-  return { ...result, settleMs, quietWaitMs: quiet.waitedMs, busyBefore: quiet.busy };
+  return { mcrBefore, procBefore, before, gen, settleMs, after, procAfter };
 }
 
 /**

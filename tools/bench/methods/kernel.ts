@@ -63,7 +63,7 @@ export async function startKernel(bl: BenchLab, o: MethodStart): Promise<Running
   return {
     name: 'kernel',
     pids: awake !== undefined ? [proc.pid, awake.pid] : [proc.pid],
-    commands: [`taskset ${args.join(' ')}`, ...(awake !== undefined ? ['(--awake-core) chrt --idle 0 taskset -c 1 node -e <busy loop>'] : [])],
+    commands: [`taskset ${args.join(' ')}`, ...(awake !== undefined ? [`(--awake-core) chrt --idle 0 taskset -c ${RELAY_CPU} node -e <busy loop>`] : [])],
     ...(awake !== undefined ? { trialStarting: () => awake.resume(), trialEnded: () => awake.pause() } : {}),
     async stop() {
       await awake?.stop();

@@ -65,6 +65,8 @@ interface Installed {
 export class InputFilters {
   private readonly installed = new Map<string, Installed>();
   private wanted = new Map<string, string>();
+  /** Interfaces over the program limit at the last apply: reported once when they go over, not on every rule change. */
+  private overLimit = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
@@ -79,16 +81,24 @@ export class InputFilters {
    */
   apply(matches: Map<string, ConsumeMatch[]>, exists: (iface: string) => boolean): Promise<void> {
     const wanted = new Map<string, string>();
+    const overLimit = new Set<string>();
     for (const [iface, list] of matches) {
       if (list.length === 0 || !exists(iface)) continue;
       const program = buildConsumeProgram(list);
       if (program.length > MAX_PROGRAM_INSNS) {
-        this.logger.error({ code: 'ERR_MCR_CONSUME_TOO_MANY', interface: iface, rules: normaliseMatches(list).length },
-          'too many distinct rule matches on this interface for one consume filter: the host keeps receiving them (use fewer rules, or run without --consume-inputs)');
+        overLimit.add(iface);
+        if (!this.overLimit.has(iface)) {
+          this.logger.error({ code: 'ERR_MCR_CONSUME_TOO_MANY', interface: iface, rules: normaliseMatches(list).length },
+            'too many distinct rule matches on this interface for one consume filter: the host keeps receiving them (use fewer rules, or run without --consume-inputs)');
+        }
         continue;
+      }
+      if (this.overLimit.has(iface)) {
+        this.logger.info({ interface: iface, rules: normaliseMatches(list).length }, 'the rule matches fit one consume filter again');
       }
       wanted.set(iface, formatBytecode(program));
     }
+    this.overLimit = overLimit;
     this.wanted = wanted;
     // Interfaces that vanished took their filters with them.
     for (const iface of [...this.installed.keys()]) if (!exists(iface)) this.installed.delete(iface);

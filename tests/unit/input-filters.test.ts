@@ -120,6 +120,16 @@ t.test('too many matches for one program: refused with a code, nothing installed
   await f.apply(consumeMatchesByInterface(many), all);
   t.same(tc.calls, []);
   t.equal(lines.find((l) => l.level === 'error')?.fields.code, 'ERR_MCR_CONSUME_TOO_MANY');
+  // Another rule change while still over the limit: no second report.
+  await f.apply(consumeMatchesByInterface(many.slice(1)), all);
+  t.equal(lines.filter((l) => l.level === 'error').length, 1, 'reported once while the interface stays over the limit');
+  // Back under it: the filter goes in, and the log says so.
+  await f.apply(consumeMatchesByInterface(many.slice(0, 10)), all);
+  t.ok(tc.calls.some((c) => c.includes('filter replace dev in0')), 'the filter is installed once the matches fit');
+  t.ok(lines.some((l) => l.level === 'info' && /fit one consume filter again/.test(String(l.msg))), 'and the log says the limit no longer applies');
+  // Over again later: reported again.
+  await f.apply(consumeMatchesByInterface(many), all);
+  t.equal(lines.filter((l) => l.level === 'error').length, 2, 'going over the limit again is reported again');
 });
 
 t.test('removeStale deletes only a bpf direct-action filter at our preference, and says so', async (t) => {

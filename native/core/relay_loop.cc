@@ -199,12 +199,12 @@ int RelayLoop::run() {
   // whole core while traffic flows; off by default.
   const uint64_t busy_poll_ns = uint64_t{opts_.busy_poll_us} * 1000;
   uint64_t last_frame_ns = 0;
+  bool spin = false;  // decided at the end of the previous turn
   // The default timer slack (50 us) would stretch a 20 us coalescing sleep
   // several times over; 1 us keeps the added latency what was asked for.
   if (opts_.coalesce_us > 0) prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
   while (!drained()) {
     const uint64_t frames_before = counters_->loop(frames).load(std::memory_order_relaxed);
-    const bool spin = busy_poll_ns > 0 && monotonic_ns() - last_frame_ns < busy_poll_ns;
     const int rc = spin ? io_uring_submit_and_get_events(&ring_) : io_uring_submit_and_wait(&ring_, 1);
     CounterBlock::bump(counters_->loop(submit_calls));
     unsubmitted_ = 0;
@@ -219,8 +219,13 @@ int RelayLoop::run() {
     run_deferred();
     const bool forwarded = counters_->loop(frames).load(std::memory_order_relaxed) != frames_before;
     if (forwarded) coalesce();
-    // Frames, not timer ticks or completions, keep the loop polling.
-    if (forwarded && busy_poll_ns > 0) last_frame_ns = monotonic_ns();
+    if (busy_poll_ns > 0) {
+      // One clock read per turn, after its work: frames, not timer ticks or
+      // completions, keep the loop polling.
+      const uint64_t now = monotonic_ns();
+      if (forwarded) last_frame_ns = now;
+      spin = now - last_frame_ns < busy_poll_ns;
+    }
     update_backpressure();
     CounterBlock::set(counters_->loop(inflight_sends), inflight_sends_);
     CounterBlock::set(counters_->loop(inflight_buffers), pool_.held());

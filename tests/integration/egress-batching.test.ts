@@ -15,7 +15,7 @@
 import t from 'tap';
 import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
 import { runGen, sinkReport, startRelay, startSink, stopRelay } from './harness.js';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { pollUntil } from '../../tools/lab/time.js';
 
 t.test('an output that refuses UDP_SEGMENT (MTU below the datagram): fallback to single sends, nothing lost', async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -80,11 +80,15 @@ t.test('a walk of a full ring after a stall leaves in batches, not one by one', 
   const relay = await startRelay(rl, ['--input-group', '239.1.1.1', '--input-port', '5000', '--outputs', '239.2.2.2:6000:out0']);
   const sink = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count, idle: 3 });
   // Our own relay, stopped so the kernel fills its ring while it cannot walk.
+  const inputRx = async (): Promise<number> =>
+    Number((await rl.lab.exec(rl.relay.ns, 'cat', [`/sys/class/net/${rl.relay.input.ifname}/statistics/rx_packets`])).stdout.trim());
+  const rxBefore = await inputRx();
   process.kill(relay.pid, 'SIGSTOP');
   let gen;
   try {
     gen = await runGen(rl, { dest: '239.1.1.1', port: 5000, count, rate: 100_000, size: 1400 });
-    await sleep(300);
+    // Every datagram has reached the relay's input (and with it the ring) before the relay walks again.
+    t.ok(await pollUntil(async () => (await inputRx()) - rxBefore >= count, 5000), 'all datagrams reached the stopped relay\'s input');
   } finally {
     process.kill(relay.pid, 'SIGCONT');  // also when the generator failed, before the lab's teardown
   }

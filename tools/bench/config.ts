@@ -83,6 +83,16 @@ export interface BenchConfig {
  */
 export const MCR_THROUGHPUT_ARGS: readonly string[] = ['--consume-inputs', '--busy-poll-us', '1000'];
 
+/** The mcrd settings the full run's experiments compare: defaults, each setting alone, the other two with --consume-inputs. */
+export const SETTINGS_VARIANTS: ReadonlyArray<{ name: string; args: string[] }> = [
+  { name: 'mcrd defaults', args: [] },
+  { name: '--consume-inputs', args: ['--consume-inputs'] },
+  { name: '--coalesce-us 20', args: ['--coalesce-us', '20'] },
+  { name: '--consume-inputs --coalesce-us 20', args: ['--consume-inputs', '--coalesce-us', '20'] },
+  { name: '--busy-poll-us 1000', args: ['--busy-poll-us', '1000'] },
+  { name: '--consume-inputs --busy-poll-us 1000', args: ['--consume-inputs', '--busy-poll-us', '1000'] },
+];
+
 export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
   if (mode === 'quick') {
     return {
@@ -135,7 +145,7 @@ export function estimateSec(c: BenchConfig): number {
   let experiments = 0;
   if (c.experiments !== undefined) {
     const e = c.experiments;
-    const settings = e.settings ? 4 : 0;  // SETTINGS_VARIANTS in experiments.ts
+    const settings = e.settings ? SETTINGS_VARIANTS.length : 0;
     experiments = (e.batches.length + e.ringDepths.length + 2 + 1 + settings) * (trial + CELL_OVERHEAD_SEC) + e.straceSec;
   }
   const setup = 15;

@@ -9,11 +9,12 @@
  * batches on and off. Then one strace -c window on the default relay counts
  * every system call of every thread of the forwarding process per packet.
  * Last, mcrd itself (fan-out 1) with its defaults and with each throughput
- * setting (--consume-inputs, --coalesce-us, --busy-poll-us) alone and with --consume-inputs, at 90 % of
- * the run's MCR zero-loss rate at fan-out 1: what each setting buys.
+ * setting (SETTINGS_VARIANTS: --consume-inputs, --coalesce-us, --busy-poll-us,
+ * the last two also with --consume-inputs), at 90 % of the run's MCR
+ * zero-loss rate at fan-out 1: what each setting buys.
  */
 import type { BenchLab } from './bench-lab.js';
-import type { BenchConfig } from './config.js';
+import { SETTINGS_VARIANTS, type BenchConfig } from './config.js';
 import { BenchError, describeError } from './errors.js';
 import { runGenerator } from './generator.js';
 import { START, type McrTuning, type RunningMethod } from './methods/index.js';
@@ -56,16 +57,6 @@ export interface ExperimentsResult {
   settingsRatePps?: number;
   settingsBasis?: string;
 }
-
-/** The mcrd settings compared: defaults, each throughput setting alone, both. */
-export const SETTINGS_VARIANTS: ReadonlyArray<{ name: string; args: string[] }> = [
-  { name: 'mcrd defaults', args: [] },
-  { name: '--consume-inputs', args: ['--consume-inputs'] },
-  { name: '--coalesce-us 20', args: ['--coalesce-us', '20'] },
-  { name: '--consume-inputs --coalesce-us 20', args: ['--consume-inputs', '--coalesce-us', '20'] },
-  { name: '--busy-poll-us 1000', args: ['--busy-poll-us', '1000'] },
-  { name: '--consume-inputs --busy-poll-us 1000', args: ['--consume-inputs', '--busy-poll-us', '1000'] },
-];
 
 export type ExperimentLogger = (msg: string) => void;
 

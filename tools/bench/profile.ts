@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { labUnavailableReason } from '../lab/index.js';
 import { packageRoot } from '../native-tool.js';
-import { createBenchLab, type BenchLab } from './bench-lab.js';
+import { createBenchLab, readSinkRx, type BenchLab } from './bench-lab.js';
 import { METHODS, OTHER_CPU, RELAY_CPU, type MethodName } from './config.js';
 import { describeError } from './errors.js';
 import { runGenerator } from './generator.js';
@@ -166,11 +166,7 @@ function loopDelta(before: Record<string, number> | undefined, after: Record<str
 }
 
 async function sinkRx(bl: BenchLab, fanout: number): Promise<number> {
-  const counts = await Promise.all(bl.rl.sinks.slice(0, fanout).map(async (s) => {
-    const r = await bl.rl.lab.exec(s.ns, 'cat', [`/sys/class/net/${s.ifname}/statistics/rx_packets`]);
-    return Number(r.stdout.trim());
-  }));
-  return counts.reduce((x, y) => x + y, 0);
+  return (await readSinkRx(bl, fanout)).reduce((x, y) => x + y, 0);
 }
 
 process.exitCode = await main();

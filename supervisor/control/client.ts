@@ -7,7 +7,9 @@
  * follows from `kind`) and rejects with a ControlError carrying mcrd's code
  * and message when mcrd answers with an error. stream() is for logs with
  * follow: it yields every batch until mcrd ends the stream. Failures to
- * reach mcrd say what to do ("mcrd is not running ... start it").
+ * reach mcrd say what to do ("mcrd is not running ... start it"), telling a
+ * missing socket file (ENOENT) from a stale one nobody listens on
+ * (ECONNREFUSED).
  */
 import { createConnection, type Socket } from 'node:net';
 import { decodeResponse, encodeRequest } from '../wire/control.js';
@@ -268,8 +270,14 @@ function timeoutError(kind: string, ms: number): ControlError {
 
 function connectError(err: Error, path: string): ControlError {
   const code = errorCode(err) ?? 'EIO';
-  if (code === 'ENOENT' || code === 'ECONNREFUSED') {
+  if (code === 'ENOENT') {
     return new ControlError(code, `mcrd is not running (no socket at ${path}): start it with \`mcrd\`, or pass --socket`, { cause: err });
+  }
+  if (code === 'ECONNREFUSED') {
+    // The file is there but nothing listens on it: an mcrd that was killed
+    // (SIGKILL, a crash) and could not remove it. Saying "no socket" here
+    // would send the user looking for a file that exists.
+    return new ControlError(code, `${path} is a stale socket file: nobody is listening on it, so mcrd is not running; start mcrd (it replaces the file), or remove the file, or pass --socket`, { cause: err });
   }
   if (code === 'EACCES' || code === 'EPERM') {
     return new ControlError(code, `permission denied on ${path}: run as root or as a member of the socket's group`, { cause: err });

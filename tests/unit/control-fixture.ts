@@ -2,12 +2,14 @@
  * Shared set-up of the control-socket unit tests: a stub ControlHandler
  * answering every request kind (tests override the kinds they exercise), a
  * ControlServer on a socket in a fresh temp directory with a client factory,
- * and a deferred promise. Everything started is closed and removed at the
- * test's teardown.
+ * a deferred promise, and a stale socket file (one nobody listens on).
+ * Everything started is closed and removed at the test's teardown.
  */
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { ControlClient } from '../../supervisor/control/client.js';
 import type { ControlHandler } from '../../supervisor/control/handler.js';
 import { ControlServer, type ControlServerOptions } from '../../supervisor/control/server.js';
@@ -72,4 +74,10 @@ export async function startControlServer(
   await server.listen();
   t.teardown(() => server.close());
   return { server, path, client: () => connectClient(t, path) };
+}
+
+/** Leaves a socket file nobody listens on at `path`, as a SIGKILLed mcrd would. */
+export async function makeStaleSocket(path: string): Promise<void> {
+  // process.exit skips closing the server, so the file stays behind.
+  await promisify(execFile)(process.execPath, ['-e', "require('net').createServer().listen(process.argv[1], () => process.exit(0))", path], { timeout: 10_000 });
 }

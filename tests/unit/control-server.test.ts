@@ -5,18 +5,17 @@
  * socket lives in a fresh directory under os.tmpdir(), removed afterwards.
  */
 import t from 'tap';
-import { execFile } from 'node:child_process';
 import { lstat, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { ControlClient } from '../../supervisor/control/client.js';
 import { ControlServer, type ControlServerOptions } from '../../supervisor/control/server.js';
-import { connectClient, stubHandler, type Cleanup } from './control-fixture.js';
+import { connectClient, makeStaleSocket, stubHandler, type Cleanup } from './control-fixture.js';
 
-const run = promisify(execFile);
 const NOT_RUNNING = (path: string): string => `mcrd is not running (no socket at ${path}): start it with \`mcrd\`, or pass --socket`;
+const STALE = (path: string): string =>
+  `${path} is a stale socket file: nobody is listening on it, so mcrd is not running; start mcrd (it replaces the file), or remove the file, or pass --socket`;
 
 async function tempDir(t: Cleanup): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'mcr-ctl-'));
@@ -34,12 +33,6 @@ async function startServer(t: Cleanup, path: string, options: Partial<ControlSer
 }
 
 const connect = connectClient;
-
-/** Leaves a socket file nobody listens on, as a SIGKILLed mcrd would. */
-async function makeStaleSocket(path: string): Promise<void> {
-  // process.exit skips closing the server, so the file stays behind.
-  await run(process.execPath, ['-e', "require('net').createServer().listen(process.argv[1], () => process.exit(0))", path], { timeout: 10_000 });
-}
 
 t.test('creates the directory 0755 and the socket 0660', async (t) => {
   const dir = await tempDir(t);
@@ -85,7 +78,7 @@ t.test('a stale socket file is replaced', async (t) => {
   await makeStaleSocket(path);
   t.ok((await lstat(path)).isSocket(), 'stale socket present');
   const probe = new ControlClient();
-  await t.rejects(probe.connect(path), { code: 'ECONNREFUSED', message: NOT_RUNNING(path) }, 'nobody answers on it');
+  await t.rejects(probe.connect(path), { code: 'ECONNREFUSED', message: STALE(path) }, 'nobody answers on it: the client says the file is stale');
   await startServer(t, path);
   const client = await connect(t, path);
   t.equal((await client.request({ kind: 'version' })).version, '0.1.0');

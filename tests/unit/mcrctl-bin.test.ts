@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { ControlServer } from '../../supervisor/control/server.js';
 import type { ControlHandler } from '../../supervisor/control/handler.js';
 import { findPackageRoot } from '../../supervisor/wire/proto-root.js';
+import { makeStaleSocket } from './control-fixture.js';
 
 const BIN = join(findPackageRoot(), 'dist', 'tools', 'mcrctl.js');
 const run = (args: string[]) => execa(process.execPath, [BIN, ...args], { reject: false, timeout: 20_000 });
@@ -32,6 +33,16 @@ t.test('no daemon: exit 1 with one line', async (t) => {
   t.equal(r.exitCode, 1);
   t.equal(r.stdout, '');
   t.equal(r.stderr, `mcrctl: ENOENT: mcrd is not running (no socket at ${path}): start it with \`mcrd\`, or pass --socket`);
+});
+
+t.test('a stale socket file: exit 1 with one line saying nobody listens on it', async (t) => {
+  const path = join(await tempDir(t), 'mcrd.sock');
+  await makeStaleSocket(path);
+  const r = await run(['--socket', path, 'ping']);
+  t.equal(r.exitCode, 1);
+  t.equal(r.stdout, '');
+  t.equal(r.stderr, `mcrctl: ECONNREFUSED: ${path} is a stale socket file: nobody is listening on it, so mcrd is not running; `
+    + 'start mcrd (it replaces the file), or remove the file, or pass --socket');
 });
 
 t.test('a usage error: exit 2 with one line', async (t) => {

@@ -15,9 +15,10 @@ import { ControlServer } from '../../supervisor/control/server.js';
 import type { LogLine, ResultBodies, Rule } from '../../supervisor/wire/index.js';
 import { ControlError } from '../../supervisor/control/errors.js';
 import { findPackageRoot } from '../../supervisor/wire/proto-root.js';
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { runMcrctl } from '../../tools/mcrctl/commands.js';
 import { within } from '../../tools/lab/time.js';
+import { makeStaleSocket } from './control-fixture.js';
 
 type Cleanup = { teardown(fn: () => unknown): void };
 
@@ -380,6 +381,19 @@ t.test('no daemon: exit 1 saying mcrd is not running', async (t) => {
   const json = JSON.parse((await mcrctl(path, ['--json', 'version'])).out) as { mcrd: unknown; mcrdError: { code: string } };
   t.equal(json.mcrd, null);
   t.equal(json.mcrdError.code, 'ENOENT');
+});
+
+t.test('a stale socket file (nobody listening): exit 1 saying so, with ECONNREFUSED', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'mcrctl-stale-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'mcrd.sock');
+  await makeStaleSocket(path);
+  t.ok(lstatSync(path).isSocket(), 'the socket file is there');
+  const stale = new RegExp(`^mcrctl: ECONNREFUSED: ${path} is a stale socket file: nobody is listening on it, so mcrd is not running; start mcrd \\(it replaces the file\\), or remove the file, or pass --socket\n$`);
+  for (const args of [['list'], ['ping'], ['stats'], ['logs', '--follow'], ['remove', '--id', '1']]) {
+    failed(t, await mcrctl(path, args), 1, stale);
+  }
+  t.match((await mcrctl(path, ['version'])).out, /^mcrd did not answer \(ECONNREFUSED\): .* is a stale socket file/m);
 });
 
 t.test('--timeout bounds a request mcrd never answers', async (t) => {

@@ -61,11 +61,13 @@
         "native/tests/buffer_pool_test.cc",
         "native/tests/send_batch_test.cc",
         "native/tests/netlink_parser_test.cc",
+        "native/tests/log_ring_test.cc",
         "native/core/send_batch.cc",
         "native/core/frame_parser.cc",
         "native/core/netlink_parser.cc",
         "native/core/rule_table.cc",
-        "native/core/buffer_pool.cc"
+        "native/core/buffer_pool.cc",
+        "native/core/log_ring.cc"
       ]
     }
   ]

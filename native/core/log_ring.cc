@@ -1,5 +1,10 @@
-// Log ring, the send-error rate limiter and errno names for log codes.
+// Log ring, the send-error rate limiter and errno names for log codes. An
+// errno's name comes from glibc (strerrorname_np), so every errno the kernel
+// can return is logged by its name, not a catch-all; a number glibc cannot
+// name is logged as "E<number>", never dropped.
 #include "core/log_ring.h"
+
+#include <string.h>
 
 #include <cerrno>
 
@@ -41,26 +46,48 @@ size_t ErrorLogLimiter::flush() {
   return lines;
 }
 
-const char* errno_name(int err) {
-  switch (err) {
-    case EAGAIN: return "EAGAIN";
-    case ENOBUFS: return "ENOBUFS";
-    case EHOSTUNREACH: return "EHOSTUNREACH";
-    case ENETUNREACH: return "ENETUNREACH";
-    case ENETDOWN: return "ENETDOWN";
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case ECONNREFUSED: return "ECONNREFUSED";
-    case EMSGSIZE: return "EMSGSIZE";
-    case EINVAL: return "EINVAL";
-    case EBADF: return "EBADF";
-    case ENOMEM: return "ENOMEM";
-    case ECANCELED: return "ECANCELED";
-    case EDESTADDRREQ: return "EDESTADDRREQ";
-    case ENXIO: return "ENXIO";
-    case ENODEV: return "ENODEV";
-    default: return "EUNKNOWN";
+namespace {
+
+// The kernel's error returns are -1..-MAX_ERRNO (4095, include/linux/err.h).
+constexpr int kMaxErrno = 4095;
+
+// "E<number>" for every errno value glibc has no name for, built at compile
+// time: a LogEvent keeps the pointer until the Node thread drains it, so the
+// text must be static, and errno_name runs on the loop thread's error path,
+// where it must neither allocate nor lock.
+struct NumberedNames {
+  char text[kMaxErrno + 1][8];  // "E4095" and its NUL fit in 6
+};
+
+constexpr NumberedNames make_numbered_names() {
+  NumberedNames names{};
+  for (int n = 0; n <= kMaxErrno; ++n) {
+    char digits[4] = {0, 0, 0, 0};
+    int len = 0;
+    int rest = n;
+    do {
+      digits[len++] = static_cast<char>('0' + rest % 10);
+      rest /= 10;
+    } while (rest > 0);
+    names.text[n][0] = 'E';
+    for (int i = 0; i < len; ++i) names.text[n][1 + i] = digits[len - 1 - i];
+    names.text[n][1 + len] = '\0';
   }
+  return names;
+}
+
+constexpr NumberedNames kNumberedNames = make_numbered_names();
+
+}  // namespace
+
+const char* errno_name(int err) {
+  if (err < 0 || err > kMaxErrno) return "EUNKNOWN";
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  // strerrorname_np(3), glibc 2.32: the errno's macro name ("EADDRNOTAVAIL"),
+  // a static string, or NULL for a number glibc does not know.
+  if (const char* name = ::strerrorname_np(err)) return name;
+#endif
+  return kNumberedNames.text[err];
 }
 
 }  // namespace mcr

@@ -59,6 +59,10 @@ class ErrorLogLimiter {
   std::unordered_map<uint64_t, Pending> seen_;
 };
 
+// The log code of an errno: its macro name from strerrorname_np(3)
+// ("EADDRNOTAVAIL"), "E<number>" for a value in 1..4095 glibc cannot name,
+// "EUNKNOWN" for anything that is no errno. Always a static string, so a
+// LogEvent may keep it; no allocation or lock (called on the loop thread).
 const char* errno_name(int err);
 
 }  // namespace mcr

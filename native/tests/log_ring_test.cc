@@ -1,0 +1,69 @@
+// Tests for the log codes of mcr::errno_name and the records the send-error
+// limiter pushes: every errno the kernel can return is named as its macro
+// (EADDRNOTAVAIL, EIO, ... not a catch-all "EUNKNOWN"), a number glibc does
+// not know comes out as "E<number>", and the name is a static string that
+// stays valid in a LogEvent after the Node thread drains it.
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "core/log_ring.h"
+#include "tests/test_harness.h"
+
+namespace {
+
+using mcr::errno_name;
+
+TEST(errno_name_names_errnos_outside_the_old_short_list) {
+  CHECK_EQ(std::string(errno_name(EADDRNOTAVAIL)), "EADDRNOTAVAIL");
+  CHECK_EQ(std::string(errno_name(EIO)), "EIO");
+  CHECK_EQ(std::string(errno_name(ENOSPC)), "ENOSPC");
+  CHECK_EQ(std::string(errno_name(ETIMEDOUT)), "ETIMEDOUT");
+}
+
+TEST(errno_name_keeps_the_names_of_the_common_send_errors) {
+  CHECK_EQ(std::string(errno_name(ENOBUFS)), "ENOBUFS");
+  CHECK_EQ(std::string(errno_name(EMSGSIZE)), "EMSGSIZE");
+  CHECK_EQ(std::string(errno_name(ENETUNREACH)), "ENETUNREACH");
+  CHECK_EQ(std::string(errno_name(EHOSTUNREACH)), "EHOSTUNREACH");
+  CHECK_EQ(std::string(errno_name(EACCES)), "EACCES");
+}
+
+TEST(errno_name_gives_unknown_numbers_as_E_number) {
+  // 4000 is inside the kernel's errno range (1..4095) but has no name, and
+  // 512 is the kernel-internal ERESTARTSYS, which glibc does not name either.
+  CHECK_EQ(std::string(errno_name(4000)), "E4000");
+  CHECK_EQ(std::string(errno_name(512)), "E512");
+  CHECK_EQ(std::string(errno_name(4095)), "E4095");
+  // Not an errno at all (a caller passing -errno, or past MAX_ERRNO).
+  CHECK_EQ(std::string(errno_name(-EIO)), "EUNKNOWN");
+  CHECK_EQ(std::string(errno_name(70000)), "EUNKNOWN");
+}
+
+TEST(errno_name_returns_static_strings) {
+  // The same pointer every time: LogEvent keeps it, no copy, no allocation.
+  CHECK(errno_name(EIO) == errno_name(EIO));
+  CHECK(errno_name(4000) == errno_name(4000));
+}
+
+TEST(limiter_records_carry_the_errno_name_past_the_drain) {
+  mcr::LogRing ring(8);
+  mcr::ErrorLogLimiter limiter(&ring);
+  CHECK(limiter.report(3, EADDRNOTAVAIL, errno_name(EADDRNOTAVAIL), "send failed on output"));
+  CHECK(limiter.report(3, EADDRNOTAVAIL, errno_name(EADDRNOTAVAIL), "send failed on output"));
+  CHECK(limiter.report(4, 4000, errno_name(4000), "send failed on output"));
+  auto first = ring.drain();
+  REQUIRE(first.size() == 2u);
+  CHECK_EQ(std::string(first[0].code), "EADDRNOTAVAIL");
+  CHECK_EQ(first[0].err, EADDRNOTAVAIL);
+  CHECK_EQ(first[0].slot, 3);
+  CHECK_EQ(std::string(first[1].code), "E4000");
+  // The repeat is summarised by flush(), with its count and the same name.
+  CHECK_EQ(limiter.flush(), 1u);
+  auto summary = ring.drain();
+  REQUIRE(summary.size() == 1u);
+  CHECK_EQ(std::string(summary[0].code), "EADDRNOTAVAIL");
+  CHECK_EQ(summary[0].count, 1u);
+}
+
+}  // namespace

@@ -1,6 +1,9 @@
 // Egress socket set-up. The socket stays blocking on purpose: io_uring then
 // waits for send-buffer space (poll-armed retry) instead of failing with
-// EAGAIN, and the loop's in-flight cap bounds how much can wait.
+// EAGAIN, and the loop's in-flight cap bounds how much can wait. A broadcast
+// destination (255.255.255.255, or the broadcast address of one of the
+// output interface's subnets) gets SO_BROADCAST, without which connect()
+// and every send fail with EACCES (socket(7), ip(7)).
 #include "core/egress_socket.h"
 
 #include <arpa/inet.h>
@@ -10,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace mcr {
 namespace {
@@ -19,6 +23,55 @@ bool is_multicast(uint32_t addr_be) { return (ntohl(addr_be) & 0xf0000000u) == 0
 // connect() fails at once when no route exists yet; the output then sends
 // with an explicit destination so a route added later just starts working.
 bool is_route_error(int err) { return err == ENETUNREACH || err == EHOSTUNREACH || err == ENETDOWN; }
+
+uint32_t v4(const sockaddr* sa) { return reinterpret_cast<const sockaddr_in*>(sa)->sin_addr.s_addr; }
+
+// An address of `ifname` in getifaddrs(3): its own name, or a label of it
+// ("eth0:1", which glibc gives as ifa_name for a labelled address).
+bool names_interface(const char* name, const std::string& ifname) {
+  return std::strncmp(name, ifname.c_str(), ifname.size()) == 0 &&
+         (name[ifname.size()] == '\0' || name[ifname.size()] == ':');
+}
+
+// One walk of getifaddrs(3) for what an egress socket needs of its output
+// interface: the first IPv4 address under its own name (to bind to) and
+// whether `dst` is a broadcast address of any of its addresses, labelled
+// ones included.
+struct InterfaceScan {
+  bool has_address = false;
+  uint32_t first = 0;       // network byte order
+  bool broadcast = false;   // dst is the broadcast address of one of its subnets
+};
+
+SysError scan_interface(const std::string& ifname, uint32_t dst, InterfaceScan* out) {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return sys_error(errno, "getifaddrs", ifname);
+  for (ifaddrs* it = list; it != nullptr; it = it->ifa_next) {
+    if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != AF_INET) continue;
+    if (!names_interface(it->ifa_name, ifname)) continue;
+    const uint32_t addr = v4(it->ifa_addr);
+    if (!out->has_address && ifname == it->ifa_name) {
+      out->has_address = true;
+      out->first = addr;
+    }
+    // The address's own broadcast (`ip addr add ... brd B`), when it has one:
+    // ifa_broadaddr is only that on an IFF_BROADCAST link (else the peer).
+    if ((it->ifa_flags & IFF_BROADCAST) != 0 && it->ifa_broadaddr != nullptr &&
+        it->ifa_broadaddr->sa_family == AF_INET && v4(it->ifa_broadaddr) == dst && dst != 0) {
+      out->broadcast = true;
+    }
+    // The subnet's all-ones host: the kernel adds a broadcast route for it
+    // for every prefix shorter than /31 whether or not `brd` was given
+    // (fib_add_ifaddr), so connect() calls it broadcast too. /31 and /32
+    // have no broadcast address (RFC 3021).
+    if (it->ifa_netmask != nullptr && it->ifa_netmask->sa_family == AF_INET) {
+      const uint32_t mask = ntohl(v4(it->ifa_netmask));
+      if (mask != 0xffffffffu && mask != 0xfffffffeu && (ntohl(addr) | ~mask) == ntohl(dst)) out->broadcast = true;
+    }
+  }
+  ::freeifaddrs(list);
+  return {};
+}
 
 }  // namespace
 
@@ -30,28 +83,26 @@ std::string format_ipv4(uint32_t addr_be) {
 }
 
 SysError interface_ipv4(const std::string& ifname, uint32_t* addr) {
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) return sys_error(errno, "getifaddrs", ifname);
-  bool found = false;
-  for (ifaddrs* it = list; it != nullptr; it = it->ifa_next) {
-    if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != AF_INET) continue;
-    if (ifname != it->ifa_name) continue;
-    *addr = reinterpret_cast<sockaddr_in*>(it->ifa_addr)->sin_addr.s_addr;
-    found = true;
-    break;
-  }
-  ::freeifaddrs(list);
-  if (!found) return sys_error(EADDRNOTAVAIL, "getifaddrs", "interface " + ifname + " has no IPv4 address");
+  InterfaceScan scan;
+  SysError e = scan_interface(ifname, 0, &scan);
+  if (e.failed()) return e;
+  if (!scan.has_address) return sys_error(EADDRNOTAVAIL, "getifaddrs", "interface " + ifname + " has no IPv4 address");
+  *addr = scan.first;
   return {};
 }
 
 SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out) {
   const unsigned ifindex = ::if_nametoindex(spec.interface.c_str());
   if (ifindex == 0) return sys_error(ENODEV, "if_nametoindex", spec.interface);
+  InterfaceScan scan;
+  SysError scanned = scan_interface(spec.interface, spec.dst_addr, &scan);
+  if (scanned.failed()) return scanned;
   uint32_t src = spec.src_addr;
   if (src == 0) {
-    SysError e = interface_ipv4(spec.interface, &src);
-    if (e.failed()) return e;
+    if (!scan.has_address) {
+      return sys_error(EADDRNOTAVAIL, "getifaddrs", "interface " + spec.interface + " has no IPv4 address");
+    }
+    src = scan.first;
   }
   const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return sys_error(errno, "socket", "egress to " + format_ipv4(spec.dst_addr));
@@ -94,6 +145,13 @@ SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out) {
   int sndbuf = kEgressSendBuffer;
   if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) != 0)
     ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+  // A route of type broadcast needs SO_BROADCAST, or connect() and sendmsg()
+  // fail with EACCES (socket(7)). Only for the limited broadcast and the
+  // output interface's own broadcast addresses: those leave through it
+  // (the kernel picks the device of the bound source for 255.255.255.255).
+  if (spec.dst_addr == INADDR_BROADCAST || scan.broadcast) {
+    if (::setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof(on)) != 0) return fail("setsockopt", "SO_BROADCAST");
+  }
 
   out->dest = sockaddr_in{};
   out->dest.sin_family = AF_INET;

@@ -1,7 +1,8 @@
 // Egress sockets: one UDP socket per output, bound to the output interface's
 // IPv4 address (or the output's explicit source), with that interface as the
-// multicast interface, a TTL, multicast loopback off and a burst-sized send
-// buffer.
+// multicast interface, a TTL, multicast loopback off, a burst-sized send
+// buffer, and SO_BROADCAST when the destination is a broadcast address
+// there (255.255.255.255 or one of its subnets' broadcast addresses).
 #pragma once
 #include <netinet/in.h>
 

@@ -14,9 +14,12 @@
  *   aborted, its late result dropped;
  * - more than maxInFlight requests at once: reading pauses until some finish
  *   (socket back-pressure instead of unbounded queues);
- * - more than maxPendingWriteBytes of unread answers: closed.
+ * - more than maxPendingWriteBytes of unread answers: closed;
+ * - idle (nothing in flight) when the server is full and another client
+ *   connects: possibly evicted, the one idle longest first (server.ts).
  */
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { encodeFrame, FrameDecoder } from '../wire/framing.js';
 import { decodeRequest, encodeResponse } from '../wire/control.js';
 import type { LogsResult, Request, Response, ResponseBody } from '../wire/control-types.js';
@@ -45,6 +48,9 @@ export class ControlConnection {
   private readonly idleTimer: NodeJS.Timeout;
   private closing = false;
   private destroyTimer: NodeJS.Timeout | null = null;
+  // When the last whole request arrived or the last answer finished
+  // (monotonic ms): the server evicts the client idle longest.
+  private lastActiveMs = performance.now();
 
   constructor(
     readonly id: number,
@@ -66,6 +72,28 @@ export class ControlConnection {
       this.abortAll('client disconnected');
       onClose(this);
     });
+  }
+
+  /**
+   * Since when (monotonic ms, performance.now()) this client has had nothing
+   * in flight, or undefined while it has (a request being handled, queued,
+   * or a log stream open) or is closing: such a client is never evicted.
+   */
+  get idleSinceMs(): number | undefined {
+    if (this.closing || this.inFlight.size > 0 || this.queue.length > 0) return undefined;
+    return this.lastActiveMs;
+  }
+
+  /** True once the connection is being closed (it may still flush for closeGraceMs). */
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  /** Tells the client why on id 0, then closes it: the server needs its slot for a new client. */
+  evict(message: string): void {
+    if (this.closing) return;
+    this.sendError(0, 'ERR_MCR_EVICTED', message);
+    this.shutdown('evicted to make room for a new client');
   }
 
   /** Closes the connection: pending requests are aborted and get no answer. */
@@ -101,7 +129,10 @@ export class ControlConnection {
     }
     // Only whole requests count as activity: a client trickling the bytes
     // of a frame it never finishes is as idle as a silent one.
-    if (frames.length > 0) this.idleTimer.refresh();
+    if (frames.length > 0) {
+      this.idleTimer.refresh();
+      this.lastActiveMs = performance.now();
+    }
     for (const frame of frames) this.queue.push(frame);
     this.pump();
   }
@@ -237,6 +268,7 @@ export class ControlConnection {
     if (this.closing) return;
     // Idle time counts from the last answer too, not only the last request.
     this.idleTimer.refresh();
+    this.lastActiveMs = performance.now();
     this.pump();
   }
 

@@ -12,10 +12,19 @@
  * socket. A path that is not a socket is never deleted. The socket is
  * chmod 0660 so that access is granted by group, not to everyone, and is
  * created no more open than that whatever mcrd's umask (see listenOn).
+ *
+ * Clients are capped (maxClients), but idle ones cannot lock mcrctl out:
+ * when the server is full, a new client takes the place of the client idle
+ * longest (nothing in flight; a `logs --follow` stream counts as in
+ * flight), which is told ERR_MCR_EVICTED and closed. Only when every client
+ * has a request in flight is the new one refused (ERR_MCR_TOO_MANY_CLIENTS).
+ * Clients are not capped per uid: that needs SO_PEERCRED, which Node's
+ * net.Socket does not expose.
  */
 import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
 import { encodeFrame, DEFAULT_MAX_FRAME_BYTES } from '../wire/framing.js';
 import { encodeResponse } from '../wire/control.js';
@@ -39,7 +48,11 @@ export interface ControlServerOptions {
   maxInFlight?: number;
   /** Unread answer bytes after which a client is dropped. Default 4 MiB. */
   maxPendingWriteBytes?: number;
-  /** Concurrent clients; more are told ERR_MCR_TOO_MANY_CLIENTS. Default 64. */
+  /**
+   * Concurrent clients. When full, a new client evicts the one idle longest;
+   * if every client has a request in flight it is told
+   * ERR_MCR_TOO_MANY_CLIENTS. Default 64.
+   */
   maxClients?: number;
   /** Default 0o660. */
   socketMode?: number;
@@ -87,8 +100,11 @@ export class ControlServer {
     return this.state === 'listening';
   }
 
+  /** Connected clients, not counting evicted or timed-out ones still closing. */
   get clientCount(): number {
-    return this.clients.size;
+    let n = 0;
+    for (const client of this.clients) if (!client.isClosing) n++;
+    return n;
   }
 
   /** Creates the socket and starts accepting clients. */
@@ -141,9 +157,9 @@ export class ControlServer {
       return;
     }
     const id = this.nextClientId++;
-    if (this.clients.size >= this.maxClients) {
-      this.log.warn({ client: id, clients: this.clients.size }, 'too many control clients; refusing one');
-      const message = `mcrd already serves ${this.maxClients} control clients: retry when some have finished`;
+    if (this.clientCount >= this.maxClients && !this.evictIdlest(id)) {
+      this.log.warn({ client: id, clients: this.clientCount }, 'too many control clients, all with a request in flight; refusing one');
+      const message = `mcrd already serves ${this.maxClients} control clients, all with a request in flight: retry when some have finished`;
       socket.on('error', () => undefined);
       // Read and discard: the socket only closes once the client's EOF is read.
       socket.resume();
@@ -159,6 +175,27 @@ export class ControlServer {
     const connection = new ControlConnection(id, socket, this.handler, this.limits, this.log, (c) => this.clients.delete(c));
     this.clients.add(connection);
     this.log.debug({ client: id }, 'control client connected');
+  }
+
+  /**
+   * Makes room for client `newId` by evicting the client idle longest.
+   * False when every client has something in flight (none may be evicted).
+   */
+  private evictIdlest(newId: number): boolean {
+    let idlest: ControlConnection | undefined;
+    let since = Infinity;
+    for (const client of this.clients) {
+      const s = client.idleSinceMs;
+      if (s !== undefined && s < since) {
+        idlest = client;
+        since = s;
+      }
+    }
+    if (!idlest) return false;
+    const idleMs = Math.round(performance.now() - since);
+    this.log.info({ client: idlest.id, idleMs, for: newId }, 'control socket full: evicting the client idle longest');
+    idlest.evict(`mcrd serves at most ${this.maxClients} control clients and closed this idle connection (no request for ${idleMs} ms) to let a new client in: reconnect to send more`);
+    return true;
   }
 
   private async ensureDirectory(): Promise<void> {

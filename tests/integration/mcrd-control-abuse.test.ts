@@ -4,8 +4,10 @@
  * ERR_MCR_BAD_FRAME answer on id 0 and a disconnect; clients that connect
  * and stay silent, or send half a frame and stop, do not delay anyone else
  * (mcrctl ping and list are answered while they hang on); and afterwards mcrd
- * is healthy: same pid, same worker, still forwarding. Raw net.Sockets play
- * the bad clients; every wait is on an event and bounded.
+ * is healthy: same pid, same worker, still forwarding. 200 clients that
+ * connect, ping once and stay idle do not lock mcrctl out: mcrd evicts the
+ * one idle longest for each newcomer, and logs it. Raw net.Sockets play the
+ * bad clients; every wait is on an event and bounded.
  */
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,11 +16,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
 import { ControlClient } from '../../supervisor/control/client.js';
-import { decodeResponse } from '../../supervisor/wire/control.js';
+import { decodeResponse, encodeRequest } from '../../supervisor/wire/control.js';
 import type { Response } from '../../supervisor/wire/control-types.js';
-import { encodeVarint, FrameDecoder } from '../../supervisor/wire/framing.js';
+import { encodeFrame, encodeVarint, FrameDecoder } from '../../supervisor/wire/framing.js';
 import { runGen, sinkReport, startSink } from './harness.js';
-import { mcrctl, startMcrd, workersOf } from './mcrd-harness.js';
+import { mcrctl, mcrdLab, startMcrd, workersOf } from './mcrd-harness.js';
 import { within } from '../../tools/lab/time.js';
 
 /** A client that writes raw bytes and records the answers and the close. */
@@ -27,6 +29,8 @@ interface Raw {
   responses: Response[];
   closed: Promise<void>;
   isClosed(): boolean;
+  /** Resolves when the first answer arrives, or the connection closes without one. */
+  answered: Promise<void>;
 }
 
 function connectRaw(path: string): Promise<Raw> {
@@ -35,18 +39,22 @@ function connectRaw(path: string): Promise<Raw> {
     const decoder = new FrameDecoder({ maxFrameBytes: 1024 * 1024 });
     const responses: Response[] = [];
     let closed = false;
+    let onAnswer = (): void => undefined;
+    const answered = new Promise<void>((r) => (onAnswer = r));
     const closedPromise = new Promise<void>((r) => socket.on('close', () => {
       closed = true;
+      onAnswer();
       r();
     }));
     socket.on('data', (chunk: Buffer) => {
       for (const frame of decoder.push(chunk)) responses.push(decodeResponse(frame));
+      if (responses.length > 0) onAnswer();
     });
     socket.once('error', reject);
     socket.once('connect', () => {
       socket.off('error', reject);
       socket.on('error', () => undefined);
-      resolve({ socket, responses, closed: closedPromise, isClosed: () => closed });
+      resolve({ socket, responses, closed: closedPromise, isClosed: () => closed, answered });
     });
   });
 }
@@ -114,4 +122,44 @@ t.test('bad frames and silent clients against a running mcrd', async (t) => {
   t.equal((await sinkReport(sink)).received, 2000, 'and forwarding everything');
   t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0, 'mcrd stops cleanly with the silent clients still connected');
   await within(Promise.all([silent.closed, half.closed]), 5000, 'the silent clients to be closed by the stop');
+});
+
+t.test('200 idle clients do not lock mcrctl out of a running mcrd', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const { rl, dir } = await mcrdLab(t, 'ctlfull');
+  const raws: Raw[] = [];
+  t.teardown(() => {
+    for (const raw of raws) raw.socket.destroy();
+  });
+  const socket = join(dir, 'mcrd.sock');
+  const mcrd = await startMcrd(rl, ['--control-socket', socket, '--workers', '1']);
+  const abusers = 200;
+  // Each connects, pings once and stays; mcrd's limit is 64 clients.
+  await within(Promise.all(Array.from({ length: abusers }, async () => {
+    const raw = await connectRaw(socket);
+    raws.push(raw);
+    raw.socket.write(encodeFrame(encodeRequest({ id: 1, body: { kind: 'ping' } })));
+    await raw.answered;
+  })), 20_000, `${abusers} idle clients to connect and ping`);
+  const evicted = raws.filter((r) => r.responses.some((x) => x.body.kind === 'error' && x.body.code === 'ERR_MCR_EVICTED')).length;
+  t.ok(evicted >= abusers - 64, `mcrd evicted the idle clients beyond its 64 (${evicted})`);
+
+  for (let i = 0; i < 3; i++) {
+    const good = new ControlClient({ connectTimeoutMs: 1000, requestTimeoutMs: 1000 });
+    const begin = process.hrtime.bigint();
+    try {
+      await good.connect(socket);
+      t.equal((await good.request({ kind: 'ping' })).pid, mcrd.pid, `a new client is answered (${i})`);
+    } finally {
+      await good.close();
+    }
+    const ms = Number(process.hrtime.bigint() - begin) / 1e6;
+    t.ok(ms < 1000, `within 1 s (${ms.toFixed(1)} ms)`);
+  }
+  // mcrctl's --timeout bounds the connect and the answer, not its own start.
+  const ping = await mcrctl(socket, ['--timeout', '1000', 'ping']);
+  t.equal(ping.exitCode, 0, `mcrctl ping answered within 1 s (${ping.stderr})`);
+  t.ok(mcrd.stdoutLines.some((l) => l.includes('"msg":"control socket full: evicting the client idle longest"') && /"client":\d+/.test(l) && l.includes('"level":30')),
+    'mcrd logged the evictions at info, with the client id');
+  t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0, 'mcrd stops cleanly with the idle clients still connected');
 });

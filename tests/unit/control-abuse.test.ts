@@ -2,13 +2,16 @@
  * Misbehaving control clients never stall mcrd or other clients: garbage
  * gets an ERR_MCR_BAD_FRAME answer and a disconnect, a silent or half-frame
  * client is cut at the idle timeout, a client that never reads is dropped,
- * an unknown request kind is answered without dropping the client, and
- * clients beyond the limit are told so. Raw net.Sockets play the bad
+ * an unknown request kind is answered without dropping the client, a full
+ * server makes room by closing the client idle longest (never one with a
+ * request in flight), so 200 idle clients cannot lock out mcrctl, and when
+ * every client is busy a new one is told to retry. Raw net.Sockets play the bad
  * clients; a ControlClient keeps working alongside. Every wait is on an
  * event and bounded.
  */
 import t from 'tap';
 import { createConnection, type Socket } from 'node:net';
+import { ControlClient } from '../../supervisor/control/client.js';
 import type { ControlHandler } from '../../supervisor/control/handler.js';
 import type { ControlServerOptions } from '../../supervisor/control/server.js';
 import { decodeResponse, encodeRequest } from '../../supervisor/wire/control.js';
@@ -29,7 +32,7 @@ class RawClient {
   private readonly decoder = new FrameDecoder({ maxFrameBytes: 64 * 1024 * 1024 });
   private read = 0;
   private wake: (() => void) | null = null;
-  private isClosed = false;
+  isClosed = false;
 
   private constructor(readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
@@ -190,11 +193,127 @@ t.test('a client that never reads its answers is dropped; others are unaffected'
   t.equal((await reader.request({ kind: 'ping' })).pid, process.pid);
 });
 
-t.test('clients beyond maxClients are told to retry later', async (t) => {
-  const { client } = await setup(t, {}, { maxClients: 1 });
+t.test('a full server evicts the client idle longest; one with a request in flight or a log stream is never evicted', async (t) => {
+  const release = deferred();
+  const statsStarted = deferred();
+  const followStarted = deferred();
+  const logged: Array<{ fields: Record<string, unknown>; msg: string }> = [];
+  const log = { debug() {}, warn() {}, error() {}, info: (fields: object, msg: string) => void logged.push({ fields: fields as Record<string, unknown>, msg }) };
+  const { path, client } = await setup(
+    t,
+    {
+      stats: async () => {
+        statsStarted.resolve();
+        await release.promise;
+        return { rules: [], workers: [] };
+      },
+      // A follow stream that sends nothing until its client goes away.
+      logs: async (_request, context) => (async function* () {
+        followStarted.resolve();
+        await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve(), { once: true }));
+        yield* [];
+      })(),
+    },
+    { maxClients: 4, log },
+  );
+  const busy = await client();
+  const waiting = busy.request({ kind: 'stats' });
+  const follower = await RawClient.connect(t, path);
+  follower.send({ id: 1, body: { kind: 'logs', follow: true } });
+  const oldest = await RawClient.connect(t, path);
+  oldest.send({ id: 1, body: { kind: 'ping' } });
+  t.match(await oldest.next(), { id: 1, body: { kind: 'ping' } });
+  const recent = await RawClient.connect(t, path);
+  recent.send({ id: 1, body: { kind: 'ping' } });
+  t.match(await recent.next(), { id: 1, body: { kind: 'ping' } });
+  await within(Promise.all([statsStarted.promise, followStarted.promise]), 5000, 'the stats request and the log stream to start');
+  oldest.send({ id: 2, body: { kind: 'ping' } }); // now `recent` is the one idle longest
+  t.match(await oldest.next(), { id: 2, body: { kind: 'ping' } });
+
+  const newcomer = await client();
+  t.equal((await newcomer.request({ kind: 'ping' })).pid, process.pid, 'the new client is served');
+  await within(recent.closed, 5000, 'the client idle longest to be closed');
+  t.match(recent.responses.at(-1), { id: 0, body: { kind: 'error', code: 'ERR_MCR_EVICTED', message: /closed this idle connection .*: reconnect/ } },
+    'it was told why');
+  t.ok(logged.some((l) => /evict/.test(l.msg) && typeof l.fields.client === 'number'), 'the eviction is logged at info with the client id');
+
+  const next = await client();
+  t.equal((await next.request({ kind: 'ping' })).pid, process.pid, 'another newcomer is served too');
+  await within(oldest.closed, 5000, 'the next idle one to be closed');
+  t.notOk(follower.isClosed, 'the log stream was not evicted');
+
+  // Now busy and follower have requests in flight, newcomer and next are idle.
+  const third = await client();
+  t.equal((await third.request({ kind: 'ping' })).pid, process.pid);
+  await t.rejects(newcomer.request({ kind: 'ping' }), { code: 'ERR_MCR_EVICTED' }, 'the idle newcomer made room');
+  release.resolve();
+  t.same(await waiting, { kind: 'stats', rules: [], workers: [] }, 'the request in flight was answered');
+});
+
+t.test('when every client has a request in flight, a new one is told to retry later', async (t) => {
+  const release = deferred();
+  const { client } = await setup(t, {
+    stats: async () => {
+      await release.promise;
+      return { rules: [], workers: [] };
+    },
+  }, { maxClients: 1 });
   const first = await client();
-  t.equal((await first.request({ kind: 'ping' })).pid, process.pid);
+  const waiting = first.request({ kind: 'stats' });
+  t.equal((await first.request({ kind: 'ping' })).pid, process.pid, 'stats reached the server');
   const second = await client();
   await t.rejects(second.request({ kind: 'ping' }), { code: 'ERR_MCR_TOO_MANY_CLIENTS', message: /retry when some have finished/ });
-  t.equal((await first.request({ kind: 'ping' })).pid, process.pid, 'the first is unaffected');
+  release.resolve();
+  t.same(await waiting, { kind: 'stats', rules: [], workers: [] }, 'the first is unaffected');
+});
+
+t.test('200 idle clients do not lock out a well-behaved one: it is answered within 1 s', async (t) => {
+  const abusers = 200;
+  const maxReconnects = 5; // per abuser: bounds the churn an evicted abuser's reconnects cause
+  const { path } = await setup(t); // default maxClients (64)
+  let stopped = false;
+  let reconnects = 0;
+  const reconnecting = new Set<Promise<unknown>>();
+  // Connects, pings once (answered, or evicted by a later client) and stays;
+  // an abuser that gets evicted comes back, up to maxReconnects times.
+  const abuse = async (left: number): Promise<RawClient> => {
+    const raw = await RawClient.connect(t, path);
+    raw.send({ id: 1, body: { kind: 'ping' } });
+    void raw.closed.then(() => {
+      if (stopped || left === 0) return;
+      reconnects++;
+      const again = abuse(left - 1).catch(() => undefined);
+      reconnecting.add(again);
+      void again.finally(() => reconnecting.delete(again));
+    });
+    await raw.next(10_000).catch(() => undefined);
+    return raw;
+  };
+  const started = Date.now();
+  const clients = await within(Promise.all(Array.from({ length: abusers }, () => abuse(maxReconnects))), 20_000,
+    `${abusers} abusive clients to connect and ping`);
+  const held = clients.filter((c) => !c.isClosed).length;
+  t.ok(held >= 64, `the abusers hold every slot (${held} still connected after ${Date.now() - started} ms)`);
+
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < 5; i++) {
+      const good = new ControlClient({ connectTimeoutMs: 1000, requestTimeoutMs: 1000 });
+      t.teardown(() => good.close());
+      const begin = process.hrtime.bigint();
+      await good.connect(path);
+      const ping = await good.request({ kind: 'ping' });
+      const ms = Number(process.hrtime.bigint() - begin) / 1e6;
+      times.push(ms);
+      t.equal(ping.pid, process.pid, `well-behaved client ${i} answered`);
+      t.ok(ms < 1000, `within 1 s (${ms.toFixed(1)} ms; ${reconnects} abuser reconnects so far)`);
+      await good.close();
+    }
+  } finally {
+    // Evictions go on among the abusers; let the reconnects under way
+    // finish so that none starts after the test, pass or fail.
+    stopped = true;
+    await within(Promise.all([...reconnecting]), 15_000, 'the abusers\' reconnects under way');
+  }
+  t.comment(`answer times ${times.map((ms) => ms.toFixed(1)).join(', ')} ms; ${reconnects} abuser reconnects`);
 });

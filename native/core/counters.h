@@ -29,7 +29,7 @@ namespace mcr {
   X(recv_errors) X(backpressure_pauses) X(inflight_sends) X(inflight_buffers) \
   X(commands) X(loop_iterations) X(logs_dropped)                             \
   X(gso_batches) X(gso_datagrams) X(gso_fallbacks) X(coalesce_waits)        \
-  X(gso_pool_empty) X(busy_poll_turns)
+  X(gso_pool_empty) X(busy_poll_turns) X(gso_retries)
 
 #define MCR_RULE_COUNTERS(X) X(state) X(packets) X(bytes)
 

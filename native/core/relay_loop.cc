@@ -115,6 +115,7 @@ int RelayLoop::setup(const char** failed_step) {
     const uint32_t records = packet_ring_.count() / 2 < kMaxBatchRecords ? packet_ring_.count() / 2 : kMaxBatchRecords;
     batches_.init(records);
     open_rules_.reserve(kMaxOpenRules);
+    gso_off_.reserve(counters_->output_slots());
     batching_ = true;
   }
   timer_interval_.tv_sec = opts_.stats_interval_ms / 1000;
@@ -540,17 +541,34 @@ void RelayLoop::on_send_batch(const io_uring_cqe* cqe) {
     CounterBlock::bump(counters_->output(slot, OutputCounter::bytes), static_cast<uint64_t>(cqe->res));
     CounterBlock::bump(counters_->loop(sent), b.count);
     CounterBlock::bump(counters_->loop(sent_bytes), static_cast<uint64_t>(cqe->res));
+    if (out->gso_retrying) [[unlikely]] {
+      // The first batch a retry let through: the output takes them again.
+      out->gso_retrying = false;
+      if (!logs_->push(LogEvent{LogLevel::info, "MCR_GSO_RESUMED", "UDP_SEGMENT accepted again on output; sending in batches",
+                                0, static_cast<int64_t>(out->slot), 1})) {
+        CounterBlock::bump(counters_->loop(logs_dropped));
+      }
+    }
   } else if ((cqe->res == -EMSGSIZE || cqe->res == -EIO || cqe->res == -EINVAL) && !out->retired) {
     // The output cannot take UDP_SEGMENT: EMSGSIZE when a datagram is larger
     // than its MTU (a single send would be fragmented instead), EIO on older
     // kernels when its device has no checksum offload. It sends one by one
     // from now on, starting with these datagrams, whose references pass to
     // the new sends. Batches already in flight come back refused too and
-    // are re-sent the same way.
+    // are re-sent the same way. About a second later retry_gso() lets it
+    // try a batch again: the MTU may be back up, and nothing else would
+    // tell the loop (a rule sync builds new outputs, but mcrd does not sync
+    // on an MTU change, and mcr-relay never does).
     if (out->gso_ok) {
       out->gso_ok = false;
+      out->gso_retry_tick = ticks_ + ticks_per_second();
+      gso_off_.push_back(out->slot);
       CounterBlock::bump(counters_->loop(gso_fallbacks));
-      limiter_.report(out->slot, -cqe->res, errno_name(-cqe->res), "UDP_SEGMENT refused on output; sending datagram by datagram");
+      // A refused retry is counted, not logged again: one warn line per
+      // outage, not one a second while the MTU stays low.
+      if (!out->gso_retrying) {
+        limiter_.report(out->slot, -cqe->res, errno_name(-cqe->res), "UDP_SEGMENT refused on output; sending datagram by datagram");
+      }
     }
     for (uint16_t i = 0; i < b.count; ++i) {
       send_one(out, b.bids[i], static_cast<const uint8_t*>(b.iov[i].iov_base), static_cast<uint32_t>(b.iov[i].iov_len));
@@ -602,6 +620,27 @@ void RelayLoop::give_back(uint16_t bid) {
     provided_.publish();
     returns_since_publish_ = 0;
   }
+}
+
+void RelayLoop::retry_gso() {
+  // On the stats tick, never per datagram: each output that fell back a
+  // second ago may batch again. If its MTU is still too small the next batch
+  // is refused, re-sent datagram by datagram, and the output waits another
+  // second: one refused batch a second per such output is the whole cost.
+  size_t kept = 0;
+  for (const uint32_t slot : gso_off_) {
+    Output* out = output_by_slot_[slot];
+    // Removed (or its slot reused by an output that batches): nothing to retry.
+    if (out == nullptr || out->retired || out->gso_ok) continue;
+    if (static_cast<int32_t>(ticks_ - out->gso_retry_tick) < 0) {
+      gso_off_[kept++] = slot;
+      continue;
+    }
+    out->gso_ok = true;
+    out->gso_retrying = true;
+    CounterBlock::bump(counters_->loop(gso_retries));
+  }
+  gso_off_.resize(kept);
 }
 
 void RelayLoop::on_commands() {
@@ -720,8 +759,8 @@ void RelayLoop::on_timer() {
     CounterBlock::bump(counters_->loop(kernel_drops), drops);
   }
   // Summaries of rate-limited errors at most once a second.
-  const uint32_t per_second = opts_.stats_interval_ms == 0 ? 1 : (1000 + opts_.stats_interval_ms - 1) / opts_.stats_interval_ms;
-  if (++ticks_ % per_second == 0 && limiter_.flush() > 0 && notify_) notify_();
+  if (++ticks_ % ticks_per_second() == 0 && limiter_.flush() > 0 && notify_) notify_();
+  if (!gso_off_.empty()) retry_gso();
   if (!stopping_) arm_timer();
 }
 

@@ -100,6 +100,11 @@ class RelayLoop {
   void on_commands();
   void on_timer();
   void count_send_error(Output* out, int err, uint32_t datagrams);
+  void retry_gso();
+  // Stats ticks in a second (rounded up): the timer's once-a-second work.
+  uint32_t ticks_per_second() const {
+    return opts_.stats_interval_ms == 0 ? 1 : (1000 + opts_.stats_interval_ms - 1) / opts_.stats_interval_ms;
+  }
 
   void give_back(uint16_t bid);
   int apply(Command& cmd);
@@ -128,6 +133,7 @@ class RelayLoop {
   bool batching_ = false;                 // udp_gso with ring ingress
   SendBatchPool batches_;
   std::vector<const Rule*> open_rules_;   // rules with an open batch this scan
+  std::vector<uint32_t> gso_off_;         // slots of outputs that fell back, until retried (retry_gso)
   std::vector<Output*> output_by_slot_;
   std::vector<std::unique_ptr<Output>> retiring_;
 

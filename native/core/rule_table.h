@@ -24,6 +24,12 @@ struct Output {
   uint32_t inflight = 0;
   bool retired = false;
   bool gso_ok = true;           // false once a UDP_SEGMENT send failed here (no checksum offload, small MTU)
+  // Loop-thread state of the retry that turns gso_ok back on about a second
+  // after it went off (the MTU may be back up): the stats tick at which to
+  // retry, and whether batching is on again only on trial (no batch accepted
+  // since the retry), so a refused retry falls back without a new log line.
+  uint32_t gso_retry_tick = 0;
+  bool gso_retrying = false;
   // fd < 0: the output's interface was missing (ENODEV) or had no address
   // (EADDRNOTAVAIL) when the rule was built for an mcrd worker; each
   // datagram counts as this error until a rule sync rebuilds the output.

@@ -32,9 +32,12 @@ t.test('an output that refuses UDP_SEGMENT (MTU below the datagram): fallback to
   const got = await sinkReport(sink);
   const report = await stopRelay(relay);
   const loop = report.loop;
-  t.comment(`sent ${gen.sent}, delivered ${got.received}, kernel drops ${loop.kernel_drops}, batches ${loop.gso_batches}, fallbacks ${loop.gso_fallbacks}, ` +
+  t.comment(`sent ${gen.sent}, delivered ${got.received}, kernel drops ${loop.kernel_drops}, batches ${loop.gso_batches}, fallbacks ${loop.gso_fallbacks}, retries ${loop.gso_retries}, ` +
     `output ${JSON.stringify(report.rules[0]?.outputs[0])}`);
-  t.equal(loop.gso_fallbacks, 1, 'the output fell back once');
+  // About once a second the output retries a batch, which this MTU refuses again (gso-retry.test.ts).
+  const retries = loop.gso_retries ?? 0;
+  t.ok(loop.gso_fallbacks >= 1, 'the output fell back');
+  t.ok(loop.gso_fallbacks - retries === 0 || loop.gso_fallbacks - retries === 1, 'every retry at this MTU fell back again');
   t.equal(loop.send_errors, 0, 'the refused batch was re-sent, not counted lost');
   t.equal(got.corrupted + got.duplicated, 0, 'intact, no duplicates');
   t.equal(got.received, loop.sent, 'every datagram the relay sent arrived');

@@ -8,10 +8,11 @@
 import { writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { formatConfig, loadConfig, type ConfigRule } from './config/index.js';
-import { RuleTable, RuleTableError, matchKey } from './rule-table.js';
+import { RuleTable, RuleTableError, checkRule, matchKey } from './rule-table.js';
+import { ruleDiff } from './rule-diff.js';
 import type { Fleet } from './fleet/fleet.js';
 import { LEVEL_VALUES, type WorkerLogs } from './worker-logs.js';
-import { CONTROL_PROTOCOL, type LogsResult, type Rule } from './wire/index.js';
+import { CONTROL_PROTOCOL, type LogsResult, type Rule, type RuleApplication, type RuleChange } from './wire/index.js';
 import type { ControlHandler } from './control/handler.js';
 import { StatsReport } from './stats/stats-report.js';
 
@@ -59,10 +60,29 @@ function ruleFromConfig(r: ConfigRule): Omit<Rule, 'id'> {
   return { ...r };
 }
 
-/** Canonical content of a rule, without its id, to tell unchanged from changed on reload. */
-function content(r: Omit<Rule, 'id'> & { id?: number }): string {
-  const { id: _id, ...rest } = r;
-  return JSON.stringify(rest, Object.keys(rest).sort());
+function describeRule(r: Omit<Rule, 'id'>): string {
+  return `${r.inputInterface} ${r.inputGroup}:${r.inputPort}${r.source !== undefined ? ` from ${r.source}` : ''}`;
+}
+
+/**
+ * What an operator should know about a new rule beside others of the same
+ * group and port on the same interface: a source-specific rule wins over an
+ * any-source one (as (S,G) state wins over (*,G)), so adding one silently
+ * takes that source's datagrams away from the older rule.
+ */
+function overlapWarnings(rule: Rule, table: RuleTable): string[] {
+  const same = table.forInterface(rule.inputInterface)
+    .filter((r) => r.id !== rule.id && r.inputGroup === rule.inputGroup && r.inputPort === rule.inputPort);
+  if (rule.source !== undefined) {
+    return same.filter((r) => r.source === undefined).map((r) =>
+      `datagrams from ${rule.source} to ${rule.inputGroup}:${rule.inputPort} now go to this rule only, no longer to rule ${r.id}${r.name !== undefined ? ` (${r.name})` : ''}, which matches any source`);
+  }
+  return same.filter((r) => r.source !== undefined).map((r) =>
+    `datagrams from ${r.source} keep going to rule ${r.id}${r.name !== undefined ? ` (${r.name})` : ''} only: this any-source rule does not receive them`);
+}
+
+function named(r: Pick<Rule, 'name'>): { name?: string } {
+  return r.name !== undefined ? { name: r.name } : {};
 }
 
 export function createHandler(d: DaemonState): ControlHandler {
@@ -75,6 +95,10 @@ export function createHandler(d: DaemonState): ControlHandler {
     if (d.table.forInterface(rule.inputInterface).length === 1) await d.fleet.reconcile();
     else await d.fleet.broadcast(rule.inputInterface, { kind: 'addRule', generation: d.table.generation, hash: d.table.hashFor(rule.inputInterface), rule });
   };
+  /** Rules some worker refused or did not confirm, as far as the workers' last answers tell. */
+  const problems = (): RuleApplication[] => d.table.list()
+    .map((r) => d.fleet.application(r.id, r.inputInterface))
+    .filter((a) => a.refused.length > 0 || a.unconfirmed.length > 0);
   const configPath = (file: string | undefined): string => {
     const path = file ?? d.configFile;
     if (path === undefined || path === '') throw new RuleTableError('ERR_MCR_NO_CONFIG', 'mcrd was started without --config: name a file');
@@ -83,13 +107,22 @@ export function createHandler(d: DaemonState): ControlHandler {
 
   return {
     async addRule({ rule: input }) {
-      checkInterfaces(input, d.interfaceState);
+      // Validated before the interfaces are looked up, so a malformed name
+      // is refused as such (ERR_MCR_BAD_RULE), not as a missing interface.
+      checkInterfaces(checkRule(input), d.interfaceState);
       const rule = d.table.add(input);
-      d.logger.info({ id: rule.id, name: rule.name }, 'rule added');
+      const warnings = overlapWarnings(rule, d.table);
+      d.logger.info({ rule: rule.id, name: rule.name, match: describeRule(rule) }, 'rule added');
+      for (const w of warnings) d.logger.warn({ rule: rule.id, name: rule.name }, w);
       // Joined before the workers have the rule, so its first datagrams are already delivered.
       d.syncInputs();
       await addAndSync(rule);
-      return { rule };
+      const application = d.fleet.application(rule.id, rule.inputInterface);
+      if (application.refused.length > 0 || application.unconfirmed.length > 0) {
+        d.logger.warn({ rule: rule.id, refused: application.refused.map((r) => `${r.worker}: ${r.error.code}`), unconfirmed: application.unconfirmed },
+          'rule added to the table but not applied by every worker');
+      }
+      return { rule, application, warnings };
     },
     async removeRule({ id, name }) {
       if ((id === undefined || id === 0) === (name === undefined || name === '')) {
@@ -98,13 +131,13 @@ export function createHandler(d: DaemonState): ControlHandler {
       const target = id !== undefined && id !== 0 ? d.table.get(id) : d.table.byName(name ?? '');
       if (target === undefined) throw new RuleTableError('ENOENT', `no rule ${id ?? `named "${name}"`}: see \`mcrctl list\``);
       const rule = d.table.remove(target.id);
-      d.logger.info({ id: rule.id, name: rule.name }, 'rule removed');
+      d.logger.info({ rule: rule.id, name: rule.name, match: describeRule(rule) }, 'rule removed');
       await removeAndSync(rule);
       d.syncInputs();
       return { rule };
     },
     async listRules() {
-      return { rules: d.table.list(), generation: d.table.generation };
+      return { rules: d.table.list(), generation: d.table.generation, problems: problems() };
     },
     async stats() {
       const slots = await d.fleet.counters();
@@ -154,34 +187,45 @@ export function createHandler(d: DaemonState): ControlHandler {
     },
     async reload() {
       const file = configPath(undefined);
-      const config = loadConfig(file); // throws ConfigError: nothing changes
+      // Held to the running limits (ENOSPC past them): throws ConfigError, nothing changes.
+      const config = loadConfig(file, { maxRulesPerInterface: d.table.limits.maxRules });
       const wanted = new Map(config.rules.map((r) => [matchKey(r), ruleFromConfig(r)]));
-      const current = d.table.list();
-      let removed = 0, changed = 0, unchanged = 0, added = 0;
-      const touched = new Set<string>();
-      for (const rule of current) {
-        const next = wanted.get(matchKey(rule));
-        if (next !== undefined && content(next) === content(rule)) {
+      const changes: RuleChange[] = [];
+      let unchanged = 0;
+      const replaced = new Map<string, { previous: Rule; fields: RuleChange['fields'] }>();
+      for (const rule of d.table.list()) {
+        const key = matchKey(rule);
+        const next = wanted.get(key);
+        const fields = next === undefined ? [] : ruleDiff(rule, next);
+        if (next !== undefined && fields.length === 0) {
           unchanged++;
-          wanted.delete(matchKey(rule));
+          wanted.delete(key);
           continue;
         }
         d.table.remove(rule.id);
-        touched.add(rule.inputInterface);
-        if (next !== undefined) changed++;
-        else removed++;
+        if (next !== undefined) replaced.set(key, { previous: rule, fields });
+        else changes.push({ kind: 'removed', ruleId: rule.id, previousId: 0, match: describeRule(rule), ...named(rule), fields: [] });
       }
-      for (const rule of wanted.values()) {
-        d.table.add(rule);
-        touched.add(rule.inputInterface);
+      for (const [key, next] of wanted) {
+        const rule = d.table.add(next);
+        const was = replaced.get(key);
+        changes.push(was === undefined
+          ? { kind: 'added', ruleId: rule.id, previousId: 0, match: describeRule(rule), ...named(rule), fields: [] }
+          : { kind: 'changed', ruleId: rule.id, previousId: was.previous.id, match: describeRule(rule), ...named(rule), fields: was.fields });
       }
-      added = wanted.size - changed;
+      const count = (kind: RuleChange['kind']): number => changes.filter((c) => c.kind === kind).length;
       // Unchanged rules are never touched in the workers: the sync below
       // replaces the table of touched interfaces in one step.
       d.syncInputs();
       await d.fleet.reconcile();
-      d.logger.info({ file, added, removed, changed, unchanged }, 'configuration reloaded');
-      return { file, added, removed, changed, unchanged };
+      const result = { file, added: count('added'), removed: count('removed'), changed: count('changed'), unchanged, changes, problems: problems() };
+      d.logger.info({ file, added: result.added, removed: result.removed, changed: result.changed, unchanged,
+        changes: changes.map((c) => `${c.kind} rule ${c.ruleId}${c.fields.length > 0 ? ': ' + c.fields.map((f) => `${f.field} ${f.before || '(unset)'} -> ${f.after || '(unset)'}`).join(', ') : ''}`) },
+      'configuration reloaded');
+      for (const p of result.problems) {
+        d.logger.warn({ rule: p.ruleId, refused: p.refused.map((r) => `${r.worker}: ${r.error.code}`), unconfirmed: p.unconfirmed }, 'rule not applied by every worker after reload');
+      }
+      return result;
     },
     async save({ file }) {
       const path = configPath(file);
@@ -190,7 +234,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       return { file: path, rules: rules.length };
     },
     async check({ file }) {
-      const config = loadConfig(file);
+      const config = loadConfig(file, { maxRulesPerInterface: d.table.limits.maxRules });
       return { file, rules: config.rules.length };
     },
     async ping() {

@@ -1,15 +1,18 @@
 /**
  * Applies the supervisor's worker commands (proto/worker.proto) to a Relay
  * and builds the replies. The supervisor owns rule ids and the rule table's
- * generation and hash; the worker maps supervisor ids to its loop's ids and
- * echoes the generation and hash of the table it actually holds, so the
+ * generation and hash; the worker installs rules under the supervisor's ids
+ * and echoes the generation and hash of the table it actually holds, so the
  * supervisor can detect drift. A failed command leaves the table unchanged.
+ * A rule the relay cannot build (an output socket the kernel refuses) is
+ * still part of the table, recorded as refused and reported on every reply;
+ * it never stops the other rules.
  */
 import type { Logger, LevelWithSilent } from 'pino';
 import type { Relay, RuleStats as RelayRuleStats } from './relay.js';
 import type { RuleSpec } from './rule-spec.js';
 import { LOG_LEVELS } from './logger.js';
-import type { Command, Reply, Rule, RuleStats, WorkerCounters } from '../supervisor/wire/index.js';
+import type { Command, ErrorInfo, Reply, Rule, RuleRefusal, RuleStats, WorkerCounters } from '../supervisor/wire/index.js';
 
 /** What the worker does after replying. */
 export type AfterReply = 'continue' | 'exit';
@@ -37,8 +40,12 @@ function num(v: number | string | boolean | undefined): number {
 export class CommandHandler {
   private generation = 0;
   private hash: Uint8Array = new Uint8Array();
-  /** supervisor rule id → the loop's rule id */
-  private readonly ids = new Map<number, number>();
+  /**
+   * Rules of the table mcrd gave this worker that the relay could not
+   * build, by supervisor id. The relay uses the supervisor's ids as its own,
+   * so its log lines name rules as mcrctl does.
+   */
+  private readonly refused = new Map<number, ErrorInfo>();
 
   constructor(
     private readonly relay: Relay,
@@ -52,23 +59,34 @@ export class CommandHandler {
     try {
       switch (body.kind) {
         case 'syncRules': {
-          const loopIds = await this.relay.replaceRules(body.rules.map(toSpec));
-          this.ids.clear();
-          body.rules.forEach((r, i) => this.ids.set(r.id, loopIds[i] ?? 0));
+          const { refused } = await this.relay.replaceRules(body.rules.map(toSpec), body.rules.map((r) => r.id));
+          this.refused.clear();
+          for (const f of refused) this.refused.set(f.id, errorInfo(f.error));
           this.commit(body.generation, body.hash);
           break;
         }
         case 'addRule': {
-          if (this.ids.has(body.rule.id)) throw coded('EEXIST', `rule ${body.rule.id} is already installed`);
-          this.ids.set(body.rule.id, await this.relay.addRule(toSpec(body.rule)));
+          const id = body.rule.id;
+          if (this.holds(id)) throw coded('EEXIST', `rule ${id} is already installed`);
+          try {
+            await this.relay.addRule(toSpec(body.rule), id);
+          } catch (err) {
+            // The rule is part of the table all the same: mcrd reports the
+            // refusal, and the next sync tries it again.
+            this.refused.set(id, errorInfo(err as Error & { code?: string }));
+            this.logger.error({ rule: id, name: body.rule.name, code: (err as { code?: string }).code, err: (err as Error).message },
+              'rule refused: it is not forwarded; the other rules are');
+          }
           this.commit(body.generation, body.hash);
           break;
         }
         case 'removeRule': {
-          const loopId = this.ids.get(body.id);
-          if (loopId === undefined) throw coded('ENOENT', `rule ${body.id} is not installed in this worker`);
-          await this.relay.removeRule(loopId);
-          this.ids.delete(body.id);
+          if (this.refused.delete(body.id)) {
+            this.commit(body.generation, body.hash);
+            break;
+          }
+          if (!this.relay.ruleIds().includes(body.id)) throw coded('ENOENT', `rule ${body.id} is not installed in this worker`);
+          await this.relay.removeRule(body.id);
           this.commit(body.generation, body.hash);
           break;
         }
@@ -92,13 +110,21 @@ export class CommandHandler {
       const e = err as Error & { code?: string };
       return {
         reply: { seq: command.seq, generation: this.generation, hash: this.hash,
-          error: { code: e.code ?? 'ERR_MCR_INTERNAL', message: e.message } },
+          error: { code: e.code ?? 'ERR_MCR_INTERNAL', message: e.message }, refused: this.refusals() },
         after,
       };
     }
-    const reply: Reply = { seq: command.seq, generation: this.generation, hash: this.hash };
+    const reply: Reply = { seq: command.seq, generation: this.generation, hash: this.hash, refused: this.refusals() };
     if (stats !== undefined) reply.stats = stats;
     return { reply, after };
+  }
+
+  private holds(id: number): boolean {
+    return this.refused.has(id) || this.relay.ruleIds().includes(id);
+  }
+
+  private refusals(): RuleRefusal[] {
+    return [...this.refused].map(([ruleId, error]) => ({ ruleId, error }));
   }
 
   private commit(generation: number, hash: Uint8Array): void {
@@ -106,24 +132,23 @@ export class CommandHandler {
     this.hash = hash;
   }
 
-  /** The worker's counters, rules keyed by supervisor id. */
+  /** The worker's counters, rules keyed by supervisor id (the relay's ids are the supervisor's). */
   counters(): WorkerCounters {
     const { loop, rules } = this.relay.stats();
-    const byLoopId = new Map<number, RelayRuleStats>(rules.map((r) => [r.id, r]));
     const malformed = Object.entries(loop)
       .filter(([name]) => name.startsWith('drop_'))
       .reduce((sum, [, v]) => sum + v, 0);
-    const ruleStats: RuleStats[] = [];
-    for (const [id, loopId] of this.ids) {
-      const r = byLoopId.get(loopId);
-      if (r === undefined) continue;
+    const ruleStats: RuleStats[] = rules.map((r: RelayRuleStats) => {
       const outputs = r.outputs.map((o) => ({ packets: num(o.packets), bytes: num(o.bytes), errors: num(o.errors) }));
-      ruleStats.push({ ruleId: id, packets: r.packets, bytes: r.bytes,
-        errors: outputs.reduce((s, o) => s + o.errors, 0), outputs });
-    }
+      return { ruleId: r.id, packets: r.packets, bytes: r.bytes, errors: outputs.reduce((sum, o) => sum + o.errors, 0), outputs };
+    });
     return { received: loop.frames ?? 0, kernelDrops: loop.kernel_drops ?? 0, malformed,
       unmatched: loop.no_rule ?? 0, rules: ruleStats, loop: { ...loop } };
   }
+}
+
+function errorInfo(err: Error & { code?: string }): ErrorInfo {
+  return { code: err.code ?? 'ERR_MCR_INTERNAL', message: err.message };
 }
 
 function coded(code: string, message: string): Error & { code: string } {

@@ -41,6 +41,11 @@ export interface RuleSlots {
   outputConnected: boolean[];
 }
 
+/** A rule the addon could not build (its socket refused, no counter slot): an errno-shaped error. */
+export interface RefusedRule {
+  refused: Error & { code?: string; errno?: number; syscall?: string };
+}
+
 /** How frames come in: a TPACKET_V2 mmap ring (default) or multishot recv into provided buffers. */
 export type IngressMode = 'ring' | 'multishot';
 
@@ -86,7 +91,8 @@ export interface NativeLoop {
   counters(): ArrayBuffer;
   addRule(rule: NativeRule): Promise<RuleSlots>;
   removeRule(id: number): Promise<void>;
-  replaceRules(rules: NativeRule[]): Promise<RuleSlots[]>;
+  /** Per rule, in order: its slots, or why it was refused (the others are installed regardless). */
+  replaceRules(rules: NativeRule[]): Promise<Array<RuleSlots | RefusedRule>>;
   stop(): Promise<void>;
   drainLogs(): NativeLogEvent[];
 }

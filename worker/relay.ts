@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import { CounterView, type CounterRecord } from './counters.js';
-import { native, type LoopInfo, type LoopOptions, type NativeLoop, type NativeRule, type RuleSlots } from './native.js';
+import { native, type LoopInfo, type LoopOptions, type NativeLoop, type NativeRule, type RefusedRule, type RuleSlots } from './native.js';
 import { isMulticast, toNativeRule, type RuleSpec } from './rule-spec.js';
 
 export type RelayTuning = Omit<LoopOptions, 'packetFd'>;
@@ -25,6 +25,12 @@ export interface RuleStats {
   bytes: number;
   /** destination, interface, connected, then the output's counters. */
   outputs: Array<Record<string, number | string | boolean>>;
+}
+
+/** What replaceRules installed: every rule's id, in order, and the rules it had to leave out. */
+export interface ReplaceResult {
+  ids: number[];
+  refused: Array<{ index: number; id: number; error: Error & { code?: string } }>;
 }
 
 export interface RelayStats {
@@ -132,17 +138,22 @@ export class Relay {
     return this.info;
   }
 
-  /** Installs a validated rule; resolves with its id once the loop applied it. */
-  async addRule(spec: RuleSpec): Promise<number> {
+  /**
+   * Installs a validated rule; resolves with its id once the loop applied it.
+   * `id` is the caller's (mcrd's workers pass the supervisor's, so log lines
+   * name rules as mcrctl does); by default the relay numbers rules itself.
+   */
+  async addRule(spec: RuleSpec, id?: number): Promise<number> {
     const loop = this.requireLoop();
-    const id = this.nextId++;
+    const ruleId = id ?? this.nextId++;
+    if (this.rules.has(ruleId)) throw Object.assign(new Error(`rule ${ruleId} is already installed`), { code: 'EEXIST' });
     const group = isMulticast(spec.inputGroup) ? spec.inputGroup : undefined;
     if (group !== undefined) this.joinGroup(group);
     try {
-      const slots = await loop.addRule(this.native(id, spec));
-      this.rules.set(id, { id, spec, slots });
-      this.logger.info({ id, name: spec.name, match: describeMatch(spec) }, 'rule added');
-      return id;
+      const slots = await loop.addRule(this.native(ruleId, spec));
+      this.rules.set(ruleId, { id: ruleId, spec, slots });
+      this.logger.info({ rule: ruleId, name: spec.name, match: describeMatch(spec) }, 'rule added');
+      return ruleId;
     } catch (err) {
       if (group !== undefined) this.leaveGroup(group);
       throw err;
@@ -151,17 +162,19 @@ export class Relay {
 
   /**
    * Swaps the whole rule set at once: the loop switches between two
-   * datagrams, and if the new set is refused (a duplicate match) the old one
-   * stays. Resolves with the new ids, in order.
+   * datagrams. A rule that cannot be built (its output socket refused, say)
+   * is left out and reported; every other rule is installed, so one bad
+   * rule never stops the rest. If the set as a whole is refused (a duplicate
+   * match) the old set stays and this rejects. `ids` as for addRule.
    */
-  async replaceRules(specs: RuleSpec[]): Promise<number[]> {
+  async replaceRules(specs: RuleSpec[], ids?: number[]): Promise<ReplaceResult> {
     const loop = this.requireLoop();
-    const ids = specs.map(() => this.nextId++);
+    const ruleIds = ids ?? specs.map(() => this.nextId++);
     const joined = specs.filter((s) => isMulticast(s.inputGroup)).map((s) => s.inputGroup);
     for (const group of joined) this.joinGroup(group);
-    let slots: RuleSlots[];
+    let results: Array<RuleSlots | RefusedRule>;
     try {
-      slots = await loop.replaceRules(specs.map((spec, i) => this.native(ids[i] ?? 0, spec)));
+      results = await loop.replaceRules(specs.map((spec, i) => this.native(ruleIds[i] ?? 0, spec)));
     } catch (err) {
       for (const group of joined) this.leaveGroup(group);
       throw err;
@@ -170,13 +183,22 @@ export class Relay {
       if (isMulticast(old.spec.inputGroup)) this.leaveGroup(old.spec.inputGroup);
     }
     this.rules.clear();
+    const refused: ReplaceResult['refused'] = [];
     specs.forEach((spec, i) => {
-      const id = ids[i];
-      const s = slots[i];
-      if (id !== undefined && s !== undefined) this.rules.set(id, { id, spec, slots: s });
+      const id = ruleIds[i];
+      const r = results[i];
+      if (id === undefined || r === undefined) return;
+      if ('refused' in r) {
+        refused.push({ index: i, id, error: r.refused });
+        if (isMulticast(spec.inputGroup)) this.leaveGroup(spec.inputGroup);
+        this.logger.error({ rule: id, name: spec.name, match: describeMatch(spec), code: r.refused.code, err: r.refused.message },
+          'rule refused: it is not forwarded; the other rules are');
+        return;
+      }
+      this.rules.set(id, { id, spec, slots: r });
     });
-    this.logger.info({ ids }, 'rules replaced');
-    return ids;
+    this.logger.info({ rules: ruleIds.length - refused.length, refused: refused.length }, 'rules replaced');
+    return { ids: ruleIds, refused };
   }
 
   async removeRule(id: number): Promise<void> {
@@ -190,7 +212,7 @@ export class Relay {
     await loop.removeRule(id);
     this.rules.delete(id);
     if (isMulticast(rule.spec.inputGroup)) this.leaveGroup(rule.spec.inputGroup);
-    this.logger.info({ id, name: rule.spec.name }, 'rule removed');
+    this.logger.info({ rule: id, name: rule.spec.name }, 'rule removed');
   }
 
   ruleIds(): number[] {

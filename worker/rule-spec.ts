@@ -44,6 +44,21 @@ export class RuleError extends Error {
   }
 }
 
+/**
+ * Bounds of a rule, the same on every path (mcrctl, raw control requests,
+ * config files, mcr-relay); docs/config.md lists them. Outputs per rule are
+ * bounded because each is a socket and a send per datagram: 64 is past any
+ * fan-out seen in practice and keeps one rule's send burst within a batch.
+ */
+export const RULE_LIMITS = {
+  outputsPerRule: 64,
+  nameLength: 64,
+  /** IFNAMSIZ less the terminating NUL (include/uapi/linux/if.h). */
+  interfaceNameLength: 15,
+} as const;
+
+const INTERFACE_NAME = new RegExp(`^[A-Za-z0-9_.:@-]{1,${RULE_LIMITS.interfaceNameLength}}$`);
+
 export function isMulticast(addr: string): boolean {
   const first = Number(addr.split('.')[0]);
   return first >= 224 && first <= 239;
@@ -64,11 +79,31 @@ function checkInteger(value: unknown, field: string, path: RulePath, min: number
   return n;
 }
 
-function checkInterface(value: unknown, field: string, path: RulePath): string {
-  if (typeof value !== 'string' || !/^[A-Za-z0-9_.:@-]{1,15}$/.test(value)) {
-    throw new RuleError(`${field}: expected an interface name (1-15 characters), got ${JSON.stringify(value)}`, path);
+/** Refuses what Linux refuses as an interface name (dev_valid_name): too long, '.', '..', '/', blanks. */
+export function checkInterfaceName(value: unknown, field: string, path: RulePath = []): string {
+  if (typeof value !== 'string' || !INTERFACE_NAME.test(value) || value === '.' || value === '..') {
+    throw new RuleError(`${field}: expected an interface name (1-${RULE_LIMITS.interfaceNameLength} characters of A-Z a-z 0-9 _ . : @ -), got ${JSON.stringify(value)}`, path);
   }
   return value;
+}
+
+/**
+ * Where a datagram must never be sent: 0.0.0.0/8 ("this network", not a
+ * destination) and 127.0.0.0/8 (loopback: it would never leave the host,
+ * and a relay looping into its own input is a storm).
+ */
+function checkDestination(value: string, field: string, path: RulePath): string {
+  const first = Number(value.split('.')[0]);
+  if (first === 0 || first === 127) {
+    throw new RuleError(`${field}: ${value} is not a destination a relay can send to (0.0.0.0/8 and 127.0.0.0/8 are refused): give a multicast group or a unicast host address`, path);
+  }
+  return value;
+}
+
+function checkSourceAddress(value: unknown, field: string, path: RulePath): string {
+  const addr = checkAddress(value, field, path);
+  if (addr === '0.0.0.0') throw new RuleError(`${field}: 0.0.0.0 is not a source address: leave the field out to mean "any" / "the interface's address"`, path);
+  return addr;
 }
 
 const OUTPUT_KEYS = new Set(['group', 'port', 'interface', 'ttl', 'source']);
@@ -88,12 +123,12 @@ export function validateOutput(value: unknown, where: string, path: RulePath = [
   const o = value as Record<string, unknown>;
   checkKeys(o, OUTPUT_KEYS, where, path);
   const out: OutputSpec = {
-    group: checkAddress(o.group, `${where}.group`, [...path, 'group']),
+    group: checkDestination(checkAddress(o.group, `${where}.group`, [...path, 'group']), `${where}.group`, [...path, 'group']),
     port: checkInteger(o.port, `${where}.port`, [...path, 'port'], 1, 65535),
-    interface: checkInterface(o.interface, `${where}.interface`, [...path, 'interface']),
+    interface: checkInterfaceName(o.interface, `${where}.interface`, [...path, 'interface']),
   };
   if (o.ttl !== undefined) out.ttl = checkInteger(o.ttl, `${where}.ttl`, [...path, 'ttl'], 1, 255);
-  if (o.source !== undefined) out.source = checkAddress(o.source, `${where}.source`, [...path, 'source']);
+  if (o.source !== undefined) out.source = checkSourceAddress(o.source, `${where}.source`, [...path, 'source']);
   return out;
 }
 
@@ -105,18 +140,22 @@ export function validateRule(value: unknown, where = 'rule', path: RulePath = []
   if (!Array.isArray(r.outputs) || r.outputs.length === 0) {
     throw new RuleError(`${where}.outputs: expected at least one output`, [...path, 'outputs']);
   }
+  if (r.outputs.length > RULE_LIMITS.outputsPerRule) {
+    throw new RuleError(`${where}.outputs: ${r.outputs.length} outputs, at most ${RULE_LIMITS.outputsPerRule} per rule: split them over rules of other groups or ports`, [...path, 'outputs']);
+  }
   const rule: RuleSpec = {
     inputGroup: checkAddress(r.inputGroup, `${where}.inputGroup`, [...path, 'inputGroup']),
     inputPort: checkInteger(r.inputPort, `${where}.inputPort`, [...path, 'inputPort'], 1, 65535),
     outputs: r.outputs.map((o, i) => validateOutput(o, `${where}.outputs[${i}]`, [...path, 'outputs', i])),
   };
   if (r.name !== undefined) {
-    if (typeof r.name !== 'string' || r.name.length === 0) {
-      throw new RuleError(`${where}.name: expected a non-empty string`, [...path, 'name']);
+    // Printable (no control characters: names end up in log lines and tables).
+    if (typeof r.name !== 'string' || r.name.length === 0 || r.name.length > RULE_LIMITS.nameLength || /\p{Cc}/u.test(r.name)) {
+      throw new RuleError(`${where}.name: expected 1-${RULE_LIMITS.nameLength} printable characters, got ${JSON.stringify(typeof r.name === 'string' && r.name.length > 80 ? r.name.slice(0, 80) + '...' : r.name)}`, [...path, 'name']);
     }
     rule.name = r.name;
   }
-  if (r.source !== undefined) rule.source = checkAddress(r.source, `${where}.source`, [...path, 'source']);
+  if (r.source !== undefined) rule.source = checkSourceAddress(r.source, `${where}.source`, [...path, 'source']);
   return rule;
 }
 

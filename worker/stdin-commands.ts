@@ -41,7 +41,11 @@ async function handle(relay: Relay, line: string): Promise<Record<string, unknow
       return { op: 'remove', id: cmd.id };
     case 'replace':
       if (!Array.isArray(cmd.rules)) throw Object.assign(new Error('replace needs a "rules" array'), { code: 'ERR_MCR_BAD_COMMAND' });
-      return { op: 'replace', ids: await relay.replaceRules(cmd.rules.map((r, i) => validateRule(r, `rules[${i}]`))) };
+    {
+      // Rules the loop could not build are left out; the answer names them with their error.
+      const { ids, refused } = await relay.replaceRules(cmd.rules.map((r, i) => validateRule(r, `rules[${i}]`)));
+      return { op: 'replace', ids, refused: refused.map((f) => ({ index: f.index, id: f.id, code: f.error.code, message: f.error.message })) };
+    }
     case 'stats':
       return { op: 'stats', stats: relay.stats() };
     default:

@@ -163,14 +163,25 @@ Napi::Value LoopWrap::ReplaceRules(const Napi::CallbackInfo& info) {
   Napi::Array list = info[0].As<Napi::Array>();
   Command cmd;
   cmd.kind = Command::Kind::replace_rules;
+  // One entry per rule, in order: its counter slots, or { refused: error }
+  // when it cannot be built (a socket the kernel refuses, no counter slot).
+  // A refused rule is left out and the others are installed: one rule that
+  // cannot be applied must never stop the rest of an interface's rules.
   Napi::Array slots = Napi::Array::New(env, list.Length());
   try {
     for (uint32_t i = 0; i < list.Length(); ++i) {
-      cmd.rules.push_back(rule_from_js(env, list.Get(i), *counters_));
-      slots.Set(i, rule_slots_to_js(env, *cmd.rules.back()));
+      try {
+        cmd.rules.push_back(rule_from_js(env, list.Get(i), *counters_));
+        slots.Set(i, rule_slots_to_js(env, *cmd.rules.back()));
+      } catch (const Napi::Error& e) {
+        // rule_from_js released whatever it had claimed for this rule.
+        Napi::Object refused = Napi::Object::New(env);
+        refused.Set("refused", e.Value());
+        slots.Set(i, refused);
+      }
     }
   } catch (...) {
-    // Rules converted before the failure were never handed over.
+    // Anything else (out of memory): rules converted so far were never handed over.
     for (auto& rule : cmd.rules) {
       for (auto& out : rule->outputs) counters_->release_output_slot(out->slot);
       counters_->release_rule_slot(rule->slot);

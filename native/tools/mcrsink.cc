@@ -18,7 +18,7 @@
 //   {"received","unique","lost","duplicated","reordered","corrupted",
 //    "corruptedByReason":{...},"bytes","durationSec","pps","minSize","maxSize",
 //    "streams":{"<id>":{"received","unique","lost","duplicated","reordered","maxSeq"}},
-//    "sources":{"<IPv4 source address>":<datagrams>}}
+//    "sources":{"<IPv4 source address>":<datagrams>},"ttls":{"<IP TTL>":<datagrams>}}
 // durationSec and pps cover first to last packet; minSize / maxSize are null
 // when nothing arrived. Exit status 0 whatever arrived; the JSON is the verdict.
 #include <arpa/inet.h>
@@ -27,6 +27,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include <algorithm>
 #include <cerrno>
@@ -112,6 +114,9 @@ struct Totals {
   // Datagrams per source address (network byte order key): shows which
   // address a relay sent from, e.g. before and after an address change.
   std::map<uint32_t, uint64_t> sources;
+  // Datagrams per IP TTL as received (IP_RECVTTL): shows the TTL a relay
+  // output set, e.g. before and after a reload that changed it.
+  std::map<int, uint64_t> ttls;
 };
 
 Config parse_args(int argc, char** argv) {
@@ -167,6 +172,9 @@ int open_socket(const Config& c) {
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   }
+  // Each datagram's TTL arrives as an IP_TTL control message (ip(7)).
+  const int recv_ttl = 1;
+  if (setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &recv_ttl, sizeof recv_ttl) < 0) tool_fail(kTool, errno, "setsockopt(IP_RECVTTL)");
   if (c.has_group) {
     // Several sinks may listen to one group and port on the same host.
     const int one = 1;
@@ -208,9 +216,22 @@ uint64_t mono_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-void account(Totals& t, const uint8_t* buf, size_t len, const sockaddr_in& from) {
+// The TTL from the IP_TTL control message, or -1 when there is none.
+int received_ttl(const msghdr& h) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
+      int ttl = 0;
+      std::memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
+      return ttl;
+    }
+  }
+  return -1;
+}
+
+void account(Totals& t, const uint8_t* buf, size_t len, const sockaddr_in& from, int ttl) {
   t.received++;
   t.sources[from.sin_addr.s_addr]++;
+  if (ttl >= 0) t.ttls[ttl]++;
   t.bytes += len;
   t.min_size = std::min<uint64_t>(t.min_size, len);
   t.max_size = std::max<uint64_t>(t.max_size, len);
@@ -230,6 +251,8 @@ void run(int fd, const Config& c, Totals& t, const sigset_t& wait_mask) {
   std::vector<iovec> iov(kBatch);
   std::vector<mmsghdr> msgs(kBatch);
   std::vector<sockaddr_in> from(kBatch);
+  constexpr size_t kControlLen = CMSG_SPACE(sizeof(int));
+  std::vector<uint8_t> control(kBatch * kControlLen);
   for (size_t i = 0; i < kBatch; i++) {
     iov[i] = {bufs.data() + i * kBufLen, kBufLen};
     msgs[i].msg_hdr = {};
@@ -247,14 +270,18 @@ void run(int fd, const Config& c, Totals& t, const sigset_t& wait_mask) {
     // Never take more than --count asks for, so the total is exact.
     const size_t want = static_cast<size_t>(std::min<uint64_t>(kBatch, c.count - t.received));
     // msg_namelen is in/out: reset it before every call.
-    for (size_t i = 0; i < want; i++) msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+    for (size_t i = 0; i < want; i++) {
+      msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+      msgs[i].msg_hdr.msg_control = control.data() + i * kControlLen;
+      msgs[i].msg_hdr.msg_controllen = kControlLen;
+    }
     const int n = recvmmsg(fd, msgs.data(), static_cast<unsigned>(want), MSG_DONTWAIT, nullptr);
     const int err = n < 0 ? errno : 0;
     const uint64_t now = mono_ns();
     if (n > 0) {
       if (t.received == 0) t.first_ns = now;
       t.last_ns = now;
-      for (int i = 0; i < n; i++) account(t, bufs.data() + i * kBufLen, msgs[i].msg_len, from[i]);
+      for (int i = 0; i < n; i++) account(t, bufs.data() + i * kBufLen, msgs[i].msg_len, from[i], received_ttl(msgs[i].msg_hdr));
       if (now >= end_ns) break;  // a flood must not outlast --duration
       // While full batches keep coming, read on; every 256th batch still
       // passes through ppoll below (it returns at once when data is queued)
@@ -318,6 +345,11 @@ void print_json(const Totals& t) {
     if (!sources.empty()) sources += ',';
     sources += std::string("\"") + text + "\":" + std::to_string(n);
   }
+  std::string ttls;
+  for (const auto& [ttl, n] : t.ttls) {
+    if (!ttls.empty()) ttls += ',';
+    ttls += "\"" + std::to_string(ttl) + "\":" + std::to_string(n);
+  }
   const double secs = t.received > 0 ? static_cast<double>(t.last_ns - t.first_ns) / 1e9 : 0;
   const double pps = secs > 0 ? static_cast<double>(t.received) / secs : 0;
   const std::string min_size = t.received > 0 ? std::to_string(t.min_size) : "null";
@@ -325,12 +357,12 @@ void print_json(const Totals& t) {
   std::printf(
       "{\"received\":%llu,\"unique\":%llu,\"lost\":%llu,\"duplicated\":%llu,\"reordered\":%llu,"
       "\"corrupted\":%llu,\"corruptedByReason\":{%s},\"bytes\":%llu,\"durationSec\":%.6f,"
-      "\"pps\":%.1f,\"minSize\":%s,\"maxSize\":%s,\"streams\":{%s},\"sources\":{%s}}\n",
+      "\"pps\":%.1f,\"minSize\":%s,\"maxSize\":%s,\"streams\":{%s},\"sources\":{%s},\"ttls\":{%s}}\n",
       static_cast<unsigned long long>(t.received), static_cast<unsigned long long>(unique),
       static_cast<unsigned long long>(lost), static_cast<unsigned long long>(duplicated),
       static_cast<unsigned long long>(reordered), static_cast<unsigned long long>(t.corrupted),
       reasons.c_str(), static_cast<unsigned long long>(t.bytes), secs, pps, min_size.c_str(),
-      max_size.c_str(), streams.c_str(), sources.c_str());
+      max_size.c_str(), streams.c_str(), sources.c_str(), ttls.c_str());
   std::fflush(stdout);
 }
 

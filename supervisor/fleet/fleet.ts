@@ -26,12 +26,23 @@ import { DEFAULT_RESTART_BACKOFF, type RestartBackoff } from './backoff.js';
 import type { RuleTable } from '../rule-table.js';
 import type { InterfaceChange } from '../net/interface-watcher.js';
 import type { WorkerLogs } from '../worker-logs.js';
-import type { CommandBody, Reply, WorkerCounters, WorkerInfo } from '../wire/index.js';
+import type { CommandBody, ErrorInfo, Reply, RuleApplication, WorkerCounters, WorkerInfo } from '../wire/index.js';
 import type { LoopSettings } from '../../worker/loop-settings.js';
+import type { WorkerSlots } from '../rule-limits.js';
 
 const READY_TIMEOUT_MS = 10_000;
 const STABLE_MS = 60_000;
+/** From a stop's start to SIGKILL, whatever the worker does meanwhile (docs/mcrd.md). */
 const STOP_TIMEOUT_MS = 10_000;
+/**
+ * How long one rule change (add, remove) may wait for a worker's answer. A
+ * worker that does not answer in time is reported as "not confirmed" and is
+ * given a full sync with its next command, rather than holding up the
+ * answer to mcrctl (and every change queued behind it).
+ */
+const RULE_COMMAND_TIMEOUT_MS = 3_000;
+/** A full sync opens every output socket of the interface afresh: allow for 10 000 rules. */
+const SYNC_TIMEOUT_MS = 10_000;
 
 interface Slot {
   id: string;
@@ -48,6 +59,10 @@ interface Slot {
   logLevel: string;
   timer: NodeJS.Timeout | undefined;
   counters: WorkerCounters | undefined;
+  /** Rules the running worker holds but could not apply, from its last reply. */
+  refused: Map<number, ErrorInfo>;
+  /** The worker did not answer its last rule command: what it holds is unknown until a sync succeeds. */
+  unconfirmed: boolean;
 }
 
 /** What the fleet needs to know about an interface, by name; undefined: it does not exist. */
@@ -73,6 +88,8 @@ export interface FleetOptions {
   logger: Logger;
   /** Workers' loop settings (coalescing, busy polling; WorkerSpec.loop). */
   loop?: LoopSettings;
+  /** Counter slots each worker's loop gets, sized from the rule limits (WorkerSpec.slots); default the loop's own. */
+  slots?: WorkerSlots;
   /** Restart delay bounds; default 100 ms doubling to 10 s. */
   restartBackoff?: RestartBackoff;
 }
@@ -98,18 +115,54 @@ export class Fleet {
     });
   }
 
-  /** Sends a rule change to the interface's workers; drifted or failed acks get a full sync. */
+  /**
+   * Sends a rule change to the interface's workers; drifted or failed acks
+   * get a full sync. A worker that does not answer within
+   * RULE_COMMAND_TIMEOUT_MS is marked unconfirmed (see application()) and
+   * gets a full sync instead of its next command.
+   */
   broadcast(iface: string, body: CommandBody): Promise<void> {
     return this.serial(async () => {
       const expected = this.o.table.hashFor(iface);
       await Promise.all(this.slotsOf(iface).filter((s) => s.state === 'running').map(async (slot) => {
-        const reply = await this.send(slot, body).catch(() => undefined);
+        if (slot.unconfirmed) {
+          await this.sync(slot).catch(() => undefined);
+          return;
+        }
+        let reply: Reply | undefined;
+        try {
+          reply = await this.send(slot, body, RULE_COMMAND_TIMEOUT_MS);
+        } catch (err) {
+          if ((err as { code?: string }).code === 'ETIMEDOUT') {
+            this.unanswered(slot, body.kind);
+            return;
+          }
+        }
         if (reply === undefined || reply.error !== undefined || !sameHash(reply.hash, expected)) {
           this.o.logger.warn({ worker: slot.id, error: reply?.error }, 'worker drifted from the rule table: resyncing');
           await this.sync(slot).catch(() => undefined);
         }
       }));
     });
+  }
+
+  /**
+   * What the workers of a rule's input interface did with it, as far as
+   * their last answers tell: applied, refused (with the worker's error), not
+   * confirmed (no answer in time), or pending (no worker running now).
+   */
+  application(ruleId: number, iface: string): RuleApplication {
+    const result: RuleApplication = { ruleId, applied: [], refused: [], unconfirmed: [], pending: [] };
+    for (const slot of this.slotsOf(iface)) {
+      if (slot.state !== 'running' || slot.worker === undefined) result.pending.push(slot.id);
+      else if (slot.unconfirmed) result.unconfirmed.push(slot.id);
+      else {
+        const error = slot.refused.get(ruleId);
+        if (error !== undefined) result.refused.push({ worker: slot.id, error });
+        else result.applied.push(slot.id);
+      }
+    }
+    return result;
   }
 
   /**
@@ -137,8 +190,10 @@ export class Fleet {
   async counters(): Promise<Slot[]> {
     const all = this.allSlots();
     await Promise.all(all.filter((s) => s.state === 'running').map(async (s) => {
-      const reply = await this.send(s, { kind: 'ping', stats: true }).catch(() => undefined);
+      const reply = await this.send(s, { kind: 'ping', stats: true }, RULE_COMMAND_TIMEOUT_MS).catch(() => undefined);
       if (reply?.stats !== undefined) s.counters = reply.stats;
+      // A worker that missed a rule change answers again: repair it now, not at the next change.
+      if (reply !== undefined && s.unconfirmed) void this.serial(() => (s.state === 'running' && s.unconfirmed ? this.sync(s) : Promise.resolve())).catch(() => undefined);
     }));
     return all;
   }
@@ -147,7 +202,7 @@ export class Fleet {
     return this.allSlots().map((s) => ({
       id: s.id, interface: s.iface, core: s.core, pid: s.worker?.pid ?? 0, state: s.state,
       restarts: s.restarts, generation: s.generation, logLevel: s.logLevel, startedAtMs: s.startedAtMs,
-      ...(s.reason !== undefined ? { reason: s.reason } : {}),
+      ...(reasonOf(s) !== undefined ? { reason: reasonOf(s) } : {}),
     }));
   }
 
@@ -164,9 +219,16 @@ export class Fleet {
     return this.allSlots().some((s) => s.id === id);
   }
 
-  /** Stops every worker: drain, then SIGKILL whatever is left after the time limit. */
+  /**
+   * Stops every worker: drain, then SIGKILL whatever is left STOP_TIMEOUT_MS
+   * after the stop began. It does not queue behind changes in progress (a
+   * command to a hung worker would add its own timeout); those see
+   * `closing` and start nothing, and a worker one of them started anyway is
+   * stopped once the queue is empty.
+   */
   async close(): Promise<void> {
     this.closing = true;
+    await Promise.all([...this.inputs.keys()].map((iface) => this.stopInterface(iface)));
     await this.serial(() => Promise.all([...this.inputs.keys()].map((iface) => this.stopInterface(iface))));
   }
 
@@ -228,7 +290,7 @@ export class Fleet {
     for (let i = 0; i < this.o.workersPerInterface; i++) {
       slots.push({ id: `${iface}/${i}`, iface, core: this.o.cpus[i % this.o.cpus.length] ?? 0, worker: undefined, state: 'waiting',
         reason: undefined, restarts: 0, backoffMs: this.backoff.minMs, startedAtMs: 0, generation: 0, logLevel: this.o.logLevel,
-        timer: undefined, counters: undefined });
+        timer: undefined, counters: undefined, refused: new Map(), unconfirmed: false });
     }
     return slots;
   }
@@ -254,19 +316,35 @@ export class Fleet {
     await Promise.all(slots.map((s) => this.stopSlot(s)));
   }
 
-  /** Drain-and-stop, SIGKILL after the time limit; the slot is left 'stopping' with no worker. */
+  /** Drain-and-stop, SIGKILL STOP_TIMEOUT_MS after the start; the slot is left 'stopping' with no worker. */
   private async stopSlot(s: Slot): Promise<void> {
     s.state = 'stopping';
     if (s.timer !== undefined) clearTimeout(s.timer);
     s.timer = undefined;
     const worker = s.worker;
     if (worker === undefined) return;
-    await this.send(s, { kind: 'stop' }, STOP_TIMEOUT_MS).catch(() => undefined);
-    const done = await Promise.race([worker.exited, new Promise((r) => setTimeout(r, STOP_TIMEOUT_MS, 'timeout'))]);
-    if (done === 'timeout') worker.child.kill('SIGKILL');
+    // One deadline for the whole stop: the stop command and the exit share it.
+    let deadline: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => { deadline = setTimeout(resolve, STOP_TIMEOUT_MS, 'timeout'); });
+    void this.send(s, { kind: 'stop' }, STOP_TIMEOUT_MS).catch(() => undefined);
+    const done = await Promise.race([worker.exited, timedOut]);
+    clearTimeout(deadline);
+    if (done === 'timeout') {
+      this.o.logger.warn({ worker: s.id, pid: worker.pid, timeoutMs: STOP_TIMEOUT_MS }, 'worker did not stop in time: killed');
+      worker.child.kill('SIGKILL');
+    }
     await worker.exited;
     worker.close();
     if (s.worker === worker) s.worker = undefined;
+    s.refused.clear();
+    s.unconfirmed = false;
+  }
+
+  /** A worker that did not answer a rule command: reported as unconfirmed, synced with its next command. */
+  private unanswered(slot: Slot, what: string): void {
+    slot.unconfirmed = true;
+    this.o.logger.warn({ worker: slot.id, command: what, timeoutMs: RULE_COMMAND_TIMEOUT_MS },
+      'worker did not answer a rule change in time: not confirmed; it gets a full sync with the next change');
   }
 
   private async syncInterface(iface: string): Promise<void> {
@@ -276,12 +354,14 @@ export class Fleet {
   private async start(slot: Slot): Promise<void> {
     slot.state = 'starting';
     slot.reason = undefined;
+    slot.refused = new Map();
+    slot.unconfirmed = false;
     let worker: WorkerProcess;
     try {
       worker = new WorkerProcess(
         { id: slot.id, interface: slot.iface, fanoutGroup: this.fanoutGroups.get(slot.iface) ?? 0, cpu: slot.core,
           logLevel: slot.logLevel, ...(this.o.user !== undefined ? { user: this.o.user } : {}),
-          ...(this.o.loop !== undefined ? { loop: this.o.loop } : {}) },
+          ...(this.o.loop !== undefined ? { loop: this.o.loop } : {}), ...(this.o.slots !== undefined ? { slots: this.o.slots } : {}) },
         (line) => {
           this.o.logs.record(slot.id, { interface: slot.iface, core: slot.core, pid: worker.pid }, line);
         },
@@ -310,10 +390,22 @@ export class Fleet {
     this.o.logger.info({ worker: slot.id, pid: worker.pid, core: slot.core, restarts: slot.restarts }, 'worker running');
   }
 
-  /** Sends the slot's rules; a refusal (an output interface missing, say) is kept as the slot's reason until a sync succeeds. */
+  /**
+   * Sends the slot's rules. Rules the worker cannot build come back one by
+   * one in the reply's `refused` (logged by noteRefusals, the others
+   * forward); a refusal of the whole set is kept as the slot's reason until
+   * a sync succeeds.
+   */
   private async sync(slot: Slot): Promise<void> {
-    const reply = await this.send(slot, { kind: 'syncRules', generation: this.o.table.generation,
-      hash: this.o.table.hashFor(slot.iface), rules: this.o.table.forInterface(slot.iface) });
+    let reply: Reply;
+    try {
+      reply = await this.send(slot, { kind: 'syncRules', generation: this.o.table.generation,
+        hash: this.o.table.hashFor(slot.iface), rules: this.o.table.forInterface(slot.iface) }, SYNC_TIMEOUT_MS);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ETIMEDOUT') this.unanswered(slot, 'syncRules');
+      throw err;
+    }
+    slot.unconfirmed = false;
     if (reply.error !== undefined) {
       slot.reason = `rules not applied (${reply.error.code}): ${reply.error.message}`;
       this.o.logger.error({ worker: slot.id, code: reply.error.code, err: reply.error.message },
@@ -327,7 +419,23 @@ export class Fleet {
     if (slot.worker === undefined) throw Object.assign(new Error(`worker ${slot.id} is not running`), { code: 'ESRCH' });
     const reply = await slot.worker.send(body, timeoutMs);
     slot.generation = reply.generation;
+    this.noteRefusals(slot, reply);
     return reply;
+  }
+
+  /** Keeps the worker's refused rules and logs each change, naming rules by the ids mcrctl shows. */
+  private noteRefusals(slot: Slot, reply: Reply): void {
+    const now = new Map(reply.refused.map((r) => [r.ruleId, r.error]));
+    for (const [id, error] of now) {
+      if (slot.refused.get(id)?.code === error.code) continue;
+      const rule = this.o.table.get(id);
+      this.o.logger.error({ worker: slot.id, rule: id, name: rule?.name, code: error.code, err: error.message },
+        'worker refused a rule: it is not forwarded, the other rules are; it is tried again on reload, on an interface change or a worker restart');
+    }
+    for (const id of slot.refused.keys()) {
+      if (!now.has(id) && this.o.table.get(id) !== undefined) this.o.logger.info({ worker: slot.id, rule: id }, 'worker applied a rule it had refused');
+    }
+    slot.refused = now;
   }
 
   /** A start that failed before any process existed: park if the interface is the cause, else back off and retry. */
@@ -379,6 +487,18 @@ export class Fleet {
     }, slot.backoffMs);
     slot.backoffMs = Math.min(this.backoff.maxMs, slot.backoffMs * 2);
   }
+}
+
+/** Why `mcrctl workers` should look at a slot: its own reason, then the rules its worker refused. */
+function reasonOf(s: Slot): string | undefined {
+  const parts: string[] = [];
+  if (s.reason !== undefined) parts.push(s.reason);
+  if (s.unconfirmed) parts.push('did not answer its last rule change: not confirmed');
+  if (s.refused.size > 0) {
+    const first = [...s.refused].slice(0, 3).map(([id, e]) => `rule ${id} (${e.code}: ${e.message})`);
+    parts.push(`${s.refused.size} rule${s.refused.size === 1 ? '' : 's'} refused: ${first.join('; ')}${s.refused.size > 3 ? '; ...' : ''}`);
+  }
+  return parts.length > 0 ? parts.join('; ') : undefined;
 }
 
 function sameHash(a: Uint8Array, b: Uint8Array): boolean {

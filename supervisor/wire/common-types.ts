@@ -56,3 +56,9 @@ export interface ErrorInfo {
   code: string;
   message: string;
 }
+
+/** A rule a worker could not apply, and why (mcr.RuleRefusal). */
+export interface RuleRefusal {
+  ruleId: number;
+  error: ErrorInfo;
+}

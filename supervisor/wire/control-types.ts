@@ -80,6 +80,20 @@ export const REQUEST_KINDS: readonly RequestKind[] = [
 
 export interface AddRuleResult {
   rule: Rule;
+  application: RuleApplication;
+  warnings: string[];
+}
+/** How the workers of a rule's input interface hold it (mcr.control.RuleApplication). */
+export interface RuleApplication {
+  ruleId: number;
+  applied: string[];
+  refused: WorkerRefusal[];
+  unconfirmed: string[];
+  pending: string[];
+}
+export interface WorkerRefusal {
+  worker: string;
+  error: ErrorInfo;
 }
 export interface RemoveRuleResult {
   rule: Rule;
@@ -87,6 +101,8 @@ export interface RemoveRuleResult {
 export interface ListRulesResult {
   rules: Rule[];
   generation: number;
+  /** Only rules some worker refused or did not confirm. */
+  problems: RuleApplication[];
 }
 export interface WorkerStats {
   worker: string;
@@ -150,6 +166,24 @@ export interface ReloadResult {
   removed: number;
   changed: number;
   unchanged: number;
+  changes: RuleChange[];
+  problems: RuleApplication[];
+}
+/** One rule a reload touched (mcr.control.RuleChange). */
+export interface RuleChange {
+  kind: 'added' | 'removed' | 'changed';
+  ruleId: number;
+  /** The id before a change; 0 otherwise. */
+  previousId: number;
+  match: string;
+  name?: string;
+  fields: FieldChange[];
+}
+/** One differing field: JSON text of each value, '' when absent. */
+export interface FieldChange {
+  field: string;
+  before: string;
+  after: string;
 }
 export interface SaveResult {
   file: string;

@@ -4,7 +4,7 @@
  * every kind. As in the control protocol, the command's oneof body is a
  * tagged union keyed by `kind` ({ kind: 'ping', stats: true }).
  */
-import type { ErrorInfo, Rule, RuleStats } from './common-types.js';
+import type { ErrorInfo, Rule, RuleRefusal, RuleStats } from './common-types.js';
 
 export interface SyncRulesCommand {
   generation: number;
@@ -77,4 +77,6 @@ export interface Reply {
   error?: ErrorInfo;
   /** Present when the command asked for counters. */
   stats?: WorkerCounters;
+  /** Every rule of the worker's table it could not apply, after this command. */
+  refused: RuleRefusal[];
 }

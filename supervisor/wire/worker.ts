@@ -8,7 +8,7 @@
  */
 import type { Type } from 'protobufjs';
 import { decodeMessage, encodeMessage, putOneof, takeOneof } from './codec.js';
-import type { ErrorInfo } from './common-types.js';
+import type { ErrorInfo, RuleRefusal } from './common-types.js';
 import { WireError } from './errors.js';
 import { messageType } from './proto-root.js';
 import type { Command, CommandBody, Reply, WorkerCounters } from './worker-types.js';
@@ -45,7 +45,8 @@ export function encodeReply(reply: Reply): Uint8Array {
 
 export function decodeReply(bytes: Uint8Array): Reply {
   const plain = decodeMessage(types().reply, bytes);
-  const reply: Reply = { seq: plain.seq as number, generation: plain.generation as number, hash: plain.hash as Uint8Array };
+  const reply: Reply = { seq: plain.seq as number, generation: plain.generation as number, hash: plain.hash as Uint8Array,
+    refused: plain.refused as RuleRefusal[] };
   if (plain.error !== undefined) reply.error = plain.error as ErrorInfo;
   if (plain.stats !== undefined) reply.stats = plain.stats as WorkerCounters;
   return reply;

@@ -17,11 +17,11 @@ import { deferred, startControlServer, stubHandler, type Cleanup, type Deferred 
 /** The stub handler with distinctive answers, so a test can tell they came back unchanged. */
 function handler(overrides: Partial<ControlHandler> = {}): ControlHandler {
   return stubHandler({
-    addRule: async (r) => ({ rule: { ...r.rule, id: 41 } }),
+    addRule: async (r) => ({ rule: { ...r.rule, id: 41 }, application: { ruleId: 41, applied: ['eth0/0'], refused: [], unconfirmed: [], pending: [] }, warnings: [] }),
     removeRule: async (r) => ({ rule: { id: r.id ?? 1, name: r.name, inputInterface: 'eth0', inputGroup: '239.1.1.1', inputPort: 5000, outputs: [] } }),
-    listRules: async () => ({ rules: [], generation: 3 }),
+    listRules: async () => ({ rules: [], generation: 3, problems: [] }),
     logLevelSet: async (r) => ({ level: r.level, workers: 2 }),
-    reload: async () => ({ file: 'mcrd.json5', added: 1, removed: 0, changed: 0, unchanged: 0 }),
+    reload: async () => ({ file: 'mcrd.json5', added: 1, removed: 0, changed: 0, unchanged: 0, changes: [], problems: [] }),
     ...overrides,
   });
 }

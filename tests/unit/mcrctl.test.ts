@@ -38,9 +38,9 @@ const line = (worker: string, message: string, level = 'info'): LogLine => ({
 
 /** Canned answers, one per kind. */
 const CANNED: { [K in keyof ResultBodies]: ResultBodies[K] } = {
-  addRule: { rule: { ...RULES[0]!, id: 7 } },
+  addRule: { rule: { ...RULES[0]!, id: 7 }, application: { ruleId: 7, applied: ['eth0/0'], refused: [], unconfirmed: [], pending: [] }, warnings: [] },
   removeRule: { rule: RULES[0]! },
-  listRules: { rules: RULES, generation: 4 },
+  listRules: { rules: RULES, generation: 4, problems: [] },
   stats: {
     rules: [
       { ruleId: 1, packets: 1000, bytes: 1_316_000, pps: 100, errors: 2,
@@ -63,7 +63,7 @@ const CANNED: { [K in keyof ResultBodies]: ResultBodies[K] } = {
   logs: { lines: [line('eth0/0', 'relay forwarding'), line('mcrd', 'rule added', 'warn')] },
   logLevelGet: { level: 'info', workers: [{ worker: 'eth0/0', level: 'info' }, { worker: 'eth0/1', level: 'debug' }] },
   logLevelSet: { level: 'debug', workers: 2 },
-  reload: { file: '/etc/mcr/mcrd.json5', added: 1, removed: 2, changed: 3, unchanged: 4 },
+  reload: { file: '/etc/mcr/mcrd.json5', added: 1, removed: 2, changed: 3, unchanged: 4, changes: [], problems: [] },
   save: { file: '/etc/mcr/mcrd.json5', rules: 2 },
   check: { file: '/tmp/x.json5', rules: 1 },
   ping: { pid: 321, uptimeMs: 125_000 },
@@ -204,10 +204,10 @@ t.test('tables', async (t) => {
   t.equal(await out(...ADD), '7\n', 'add prints the new id alone');
   t.equal(await out('remove', '--id', '1'), 'removed rule 1 "feed-a" (eth0 239.1.1.1:5000)\n');
   t.equal(await out('list'), [
-    'ID  NAME    INTERFACE  GROUP      PORT  SOURCE    OUTPUTS',
-    ' 1  feed-a  eth0       239.1.1.1  5000  -         239.2.2.2:6000:eth1:8',
+    'ID  NAME    INTERFACE  GROUP      PORT  SOURCE    OUTPUTS                STATUS',
+    ' 1  feed-a  eth0       239.1.1.1  5000  -         239.2.2.2:6000:eth1:8  ok',
     '                                                  10.0.0.9:7000:eth2',
-    '12  -       eth0       239.1.1.2  5002  10.1.1.1  239.3.3.3:6002:eth1',
+    '12  -       eth0       239.1.1.2  5002  10.1.1.1  239.3.3.3:6002:eth1    ok',
     '',
   ].join('\n'));
   t.equal(await out('stats'), [
@@ -251,7 +251,7 @@ t.test('tables', async (t) => {
 
 t.test('empty answers say so', async (t) => {
   const fake = await fakeMcrd(t, {
-    listRules: async () => ({ rules: [], generation: 0 }),
+    listRules: async () => ({ rules: [], generation: 0, problems: [] }),
     stats: async () => ({ rules: [], workers: [] }),
     workers: async () => ({ workers: [] }),
     logs: async () => ({ lines: [] }),
@@ -307,7 +307,7 @@ t.test('add validation errors exit 2 with one line and never contact mcrd', asyn
     [{ '--input-port': '70000' }, /ERR_MCR_BAD_RULE: --input-port: expected an integer 1\.\.65535/],
     [{ '--input-port': 'http' }, /--input-port: expected an integer/],
     [{ '--source': 'somewhere' }, /--source: expected an IPv4 address/],
-    [{ '--name': '' }, /--name: expected a non-empty string/],
+    [{ '--name': '' }, /--name: expected 1-64 printable characters/],
     [{ '--input-interface': 'an-interface-name-too-long' }, /--input-interface: expected an interface name/],
     [{ '--outputs': '239.2.2.2:6000' }, /--outputs item 1 "239\.2\.2\.2:6000": expected GROUP:PORT:INTERFACE\[:TTL\]/],
     [{ '--outputs': '239.2.2.2:6000:eth1:0' }, /--outputs item 1\.ttl: expected an integer 1\.\.255/],

@@ -2,7 +2,8 @@
  * Rule validation and the compact output list of the CLI.
  */
 import t from 'tap';
-import { parseOutputList, toNativeRule, validateRule } from '../../worker/rule-spec.js';
+import { parseOutputList, RULE_LIMITS, toNativeRule, validateRule } from '../../worker/rule-spec.js';
+import { checkRule } from '../../supervisor/rule-table.js';
 
 t.test('parseOutputList reads G:P:IF[:TTL] lists', async (t) => {
   t.same(parseOutputList('239.2.2.2:6000:out0'), [{ group: '239.2.2.2', port: 6000, interface: 'out0' }]);
@@ -48,4 +49,33 @@ t.test('toNativeRule maps user fields to the addon shape', async (t) => {
     srcAddr: '10.0.0.1',
     outputs: [{ dstAddr: '239.2.2.2', dstPort: 6000, interface: 'o', ttl: 3, srcAddr: '10.1.0.1' }],
   });
+});
+
+t.test('bounds: one validation with documented limits for every path', async (t) => {
+  const good = { inputGroup: '239.1.1.1', inputPort: 5000, outputs: [{ group: '239.2.2.2', port: 6000, interface: 'o' }] };
+  const out = (over: Record<string, unknown>): unknown => ({ ...good, outputs: [{ ...good.outputs[0], ...over }] });
+  const cases: Array<[unknown, RegExp]> = [
+    [{ ...good, name: 'n'.repeat(RULE_LIMITS.nameLength + 1) }, /rule\.name: expected 1-64 printable characters/],
+    [{ ...good, name: 'tab\there' }, /rule\.name: expected 1-64 printable characters/],
+    [{ ...good, outputs: Array.from({ length: RULE_LIMITS.outputsPerRule + 1 }, () => good.outputs[0]) }, /rule\.outputs: 65 outputs, at most 64 per rule/],
+    [out({ group: '0.0.0.0' }), /outputs\[0\]\.group: 0\.0\.0\.0 is not a destination/],
+    [out({ group: '127.0.0.1' }), /outputs\[0\]\.group: 127\.0\.0\.1 is not a destination/],
+    [out({ ttl: 0 }), /outputs\[0\]\.ttl: expected an integer 1\.\.255, got 0/],
+    [out({ interface: 'a'.repeat(16) }), /outputs\[0\]\.interface: expected an interface name \(1-15/],
+    [out({ interface: '..' }), /outputs\[0\]\.interface/],
+    [out({ source: '0.0.0.0' }), /outputs\[0\]\.source: 0\.0\.0\.0 is not a source address/],
+    [{ ...good, source: '0.0.0.0' }, /rule\.source: 0\.0\.0\.0 is not a source address/],
+  ];
+  for (const [value, message] of cases) t.throws(() => validateRule(value), { code: 'ERR_MCR_BAD_RULE', message }, String(message));
+  t.same(validateRule({ ...good, name: 'é'.repeat(64) }).name, 'é'.repeat(64), '64 printable characters are fine');
+  t.equal(validateRule({ ...good, outputs: Array.from({ length: 64 }, () => good.outputs[0]) }).outputs.length, 64, '64 outputs are fine');
+});
+
+t.test('control requests go through the same validation: ttl 0 is refused, not taken as "default"', async (t) => {
+  const rule = { inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000, outputs: [{ group: '239.2.2.2', port: 6000, interface: 'o', ttl: 0 }] };
+  t.throws(() => checkRule(rule), { code: 'ERR_MCR_BAD_RULE', message: /outputs\[0\]\.ttl/ });
+  t.throws(() => checkRule({ ...rule, inputInterface: 'x'.repeat(40), outputs: [{ ...rule.outputs[0]!, ttl: 5 }] }),
+    { code: 'ERR_MCR_BAD_RULE', message: /inputInterface: expected an interface name/ }, 'an over-long name is refused as such');
+  t.equal(checkRule({ ...rule, name: '', outputs: [{ ...rule.outputs[0]!, ttl: 5, source: '' }] }).outputs[0]?.source, undefined,
+    "'' is how a client says unset");
 });

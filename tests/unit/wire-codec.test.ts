@@ -49,9 +49,11 @@ const requests: { [K in RequestKind]: Request['body'] & { kind: K } } = {
 };
 
 const results: { [K in RequestKind]: Response['body'] & { kind: K } } = {
-  addRule: { kind: 'addRule', rule: fullRule },
+  addRule: { kind: 'addRule', rule: fullRule, warnings: ['datagrams from 10.0.0.1 now go to this rule only'],
+    application: { ruleId: 3, applied: ['eth0/0'], refused: [{ worker: 'eth0/1', error: { code: 'EACCES', message: 'connect' } }], unconfirmed: ['eth0/2'], pending: ['eth0/3'] } },
   removeRule: { kind: 'removeRule', rule: bareRule },
-  listRules: { kind: 'listRules', rules: [fullRule, bareRule], generation: 12 },
+  listRules: { kind: 'listRules', rules: [fullRule, bareRule], generation: 12,
+    problems: [{ ruleId: 3, applied: [], refused: [], unconfirmed: ['eth0/0'], pending: [] }] },
   stats: {
     kind: 'stats',
     rules: [ruleStats],
@@ -64,7 +66,9 @@ const results: { [K in RequestKind]: Response['body'] & { kind: K } } = {
   logs: { kind: 'logs', lines: [{ worker: 'eth0/0', timeMs: 1_700_000_000_123, level: 'warn', message: 'send failed', json: '{"level":40}' }] },
   logLevelGet: { kind: 'logLevelGet', level: 'info', workers: [{ worker: 'eth0/0', level: 'debug' }] },
   logLevelSet: { kind: 'logLevelSet', level: 'debug', workers: 4 },
-  reload: { kind: 'reload', file: '/etc/mcr/mcrd.json5', added: 1, removed: 2, changed: 3, unchanged: 4 },
+  reload: { kind: 'reload', file: '/etc/mcr/mcrd.json5', added: 1, removed: 2, changed: 3, unchanged: 4, problems: [],
+    changes: [{ kind: 'changed', ruleId: 9, previousId: 4, match: 'eth0 239.1.1.1:5000', name: 'cam', fields: [{ field: 'outputs[0].ttl', before: '', after: '8' }] },
+      { kind: 'removed', ruleId: 2, previousId: 0, match: 'eth0 239.1.1.2:5000', fields: [] }] },
   save: { kind: 'save', file: '/etc/mcr/mcrd.json5', rules: 2 },
   check: { kind: 'check', file: '/tmp/x.json5', rules: 5 },
   ping: { kind: 'ping', pid: 1234, uptimeMs: 5000 },
@@ -120,10 +124,10 @@ t.test('every command kind and both reply shapes round-trip', async (t) => {
     const command: Command = { seq: 2 ** 40 + i, body };
     t.strictSame(decodeCommand(encodeCommand(command)), command, body.kind);
   }
-  const plain: Reply = { seq: 1, generation: 5, hash };
+  const plain: Reply = { seq: 1, generation: 5, hash, refused: [] };
   t.strictSame(decodeReply(encodeReply(plain)), plain);
   const full: Reply = {
-    seq: 2, generation: 6, hash,
+    seq: 2, generation: 6, hash, refused: [{ ruleId: 7, error: { code: 'EACCES', message: 'connect 255.255.255.255' } }],
     error: { code: 'EADDRNOTAVAIL', message: 'no address on eth1' },
     stats: { received: 1000, kernelDrops: 1, malformed: 2, unmatched: 3, rules: [ruleStats], loop: { frames: 1000, sent: 990, send_errors: 10 } },
   };
@@ -138,7 +142,7 @@ t.test('decoding fills proto3 defaults and leaves optional fields out', async (t
   t.strictSame(noRule.body, { kind: 'addRule', rule: { id: 0, inputInterface: '', inputGroup: '', inputPort: 0, outputs: [] } });
   const remove = decodeRequest(encodeRequest({ id: 3, body: { kind: 'removeRule' } }));
   t.strictSame(remove.body, { kind: 'removeRule' }, 'neither oneof member set');
-  const reply = decodeReply(encodeReply({ seq: 0, generation: 0, hash: new Uint8Array() }));
+  const reply = decodeReply(encodeReply({ seq: 0, generation: 0, hash: new Uint8Array(), refused: [] }));
   t.equal(reply.error, undefined);
   t.equal(reply.stats, undefined);
   t.equal(reply.hash.length, 0);

@@ -17,7 +17,7 @@ import { DEFAULT_CONTROL_SOCKET } from '../../supervisor/control/server.js';
 import { errorCode } from '../../supervisor/control/errors.js';
 import { findPackageRoot } from '../../supervisor/wire/proto-root.js';
 import { CONTROL_PROTOCOL, type LogsRequest, type VersionResult } from '../../supervisor/wire/index.js';
-import { describeFailure, McrctlError, usageError } from './errors.js';
+import { describeFailure, McrctlError, notAppliedError, usageError } from './errors.js';
 import {
   renderCheck, renderLogLevels, renderLogLevelSet, renderLogLine, renderPing, renderReload, renderRemoved,
   renderRules, renderSave, renderStats, renderVersion, renderWorkers, type VersionReport,
@@ -123,8 +123,11 @@ function buildProgram(io: McrctlIo): Command {
     .action(async (flags: AddFlags, cmd: Command) => {
       const rule = ruleFromFlags(flags);
       const result = await connect(cmd)((c) => c.request({ kind: 'addRule', rule }));
-      if (json(cmd)) printJson({ rule: result.rule });
+      if (json(cmd)) printJson(withoutKind(result));
       else print([String(result.rule.id)]);
+      for (const w of result.warnings) io.stderr(`mcrctl: warning: ${w}\n`);
+      const failure = notAppliedError([result.application].filter((a) => a.refused.length > 0 || a.unconfirmed.length > 0));
+      if (failure !== undefined) throw failure;
     });
 
   program.command('remove')
@@ -143,7 +146,7 @@ function buildProgram(io: McrctlIo): Command {
     .description('list the running rules')
     .action(async (_flags: object, cmd: Command) => {
       const result = await connect(cmd)((c) => c.request({ kind: 'listRules' }));
-      if (json(cmd)) printJson({ rules: result.rules, generation: result.generation });
+      if (json(cmd)) printJson(withoutKind(result));
       else print(renderRules(result));
     });
 
@@ -224,6 +227,8 @@ function buildProgram(io: McrctlIo): Command {
       const result = await connect(cmd)((c) => c.request({ kind: 'reload' }));
       if (json(cmd)) printJson(withoutKind(result));
       else print(renderReload(result));
+      const failure = notAppliedError(result.problems);
+      if (failure !== undefined) throw failure;
     });
 
   program.command('save')

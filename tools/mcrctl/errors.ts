@@ -10,6 +10,7 @@
  * it (which command shows the conflicting rule, which flag to raise).
  */
 import { errorCode } from '../../supervisor/control/errors.js';
+import type { RuleApplication } from '../../supervisor/wire/index.js';
 
 /** Exit status for bad command lines, as most Unix tools use. */
 export const EXIT_USAGE = 2;
@@ -51,6 +52,28 @@ export interface Failure {
   /** The whole stderr line, with its newline. */
   line: string;
   exitCode: number;
+}
+
+/**
+ * The failure for rules that are in mcrd's table but not forwarded by every
+ * worker (refused, or not confirmed in time); undefined when all is well.
+ * The answer was printed first, so --json users have the details; this is
+ * the non-zero exit and the one stderr line that says what to do.
+ */
+export function notAppliedError(problems: readonly RuleApplication[]): McrctlError | undefined {
+  const first = problems[0];
+  if (first === undefined) return undefined;
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more rule${problems.length === 2 ? '' : 's'}: see \`mcrctl list\`)` : '';
+  const refusal = first.refused[0];
+  if (refusal !== undefined) {
+    return new McrctlError(refusal.error.code,
+      `rule ${first.ruleId} is in mcrd's rule table but worker ${refusal.worker} refused it (${refusal.error.message}), so it is not forwarded there; ` +
+      `the other rules forward. Fix the rule and add it again after \`mcrctl remove --id ${first.ruleId}\`, or fix the host (mcrd retries it on reload and when an interface changes)${more}`);
+  }
+  const applied = first.applied.length > 0 ? `applied by ${first.applied.join(', ')}, ` : '';
+  return new McrctlError('ETIMEDOUT',
+    `rule ${first.ruleId} is in mcrd's rule table, ${applied}not confirmed by ${first.unconfirmed.join(', ')} (no answer in time); ` +
+    `mcrd sends that worker its whole table again with the next change: see \`mcrctl workers\`${more}`);
 }
 
 /** Turns anything thrown while running a command into its stderr line and exit status. */

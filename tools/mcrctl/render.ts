@@ -6,7 +6,7 @@
  */
 import type {
   CheckResult, ListRulesResult, LogLevelGetResult, LogLevelSetResult, LogLine, PingResult, ReloadResult,
-  RemoveRuleResult, Rule, SaveResult, StatsResult, VersionResult, WorkersResult,
+  RemoveRuleResult, Rule, RuleApplication, SaveResult, StatsResult, VersionResult, WorkersResult,
 } from '../../supervisor/wire/index.js';
 import { MIN_RATE_INTERVAL_MS } from '../../supervisor/stats/rate-tracker.js';
 import { formatDuration, formatInput, formatOutput, formatRate, oneLine, orDash, present, table, type Column } from './format.js';
@@ -22,18 +22,29 @@ export function renderRules(result: ListRulesResult): string[] {
   if (result.rules.length === 0) return ['no rules: add one with `mcrctl add`'];
   const columns: Column[] = [
     { header: 'ID', align: 'right' }, { header: 'NAME' }, { header: 'INTERFACE' }, { header: 'GROUP' },
-    { header: 'PORT', align: 'right' }, { header: 'SOURCE' }, { header: 'OUTPUTS' },
+    { header: 'PORT', align: 'right' }, { header: 'SOURCE' }, { header: 'OUTPUTS' }, { header: 'STATUS' },
   ];
+  const problems = new Map(result.problems.map((p) => [p.ruleId, p]));
   const rows: string[][] = [];
   for (const r of result.rules) {
     const outputs = r.outputs.length > 0 ? r.outputs.map(formatOutput) : ['-'];
     outputs.forEach((out, i) => {
       rows.push(i === 0
-        ? [String(r.id), orDash(r.name), r.inputInterface, r.inputGroup, String(r.inputPort), orDash(r.source), out]
-        : ['', '', '', '', '', '', out]);
+        ? [String(r.id), orDash(r.name), r.inputInterface, r.inputGroup, String(r.inputPort), orDash(r.source), out, ruleStatus(problems.get(r.id))]
+        : ['', '', '', '', '', '', out, '']);
     });
   }
   return table(columns, rows);
+}
+
+/** "ok", or which workers refused the rule (with the errno) or did not confirm it. */
+export function ruleStatus(p: RuleApplication | undefined): string {
+  if (p === undefined) return 'ok';
+  const parts = [
+    ...p.refused.map((r) => `refused by ${r.worker} (${r.error.code})`),
+    ...(p.unconfirmed.length > 0 ? [`not confirmed by ${p.unconfirmed.join(', ')}`] : []),
+  ];
+  return parts.length > 0 ? parts.join('; ') : 'ok';
 }
 
 /**
@@ -128,8 +139,18 @@ export function renderLogLevelSet(result: LogLevelSetResult, worker: string | un
   return [`log level ${result.level} set on ${where}`];
 }
 
+/** The summary, then one line per rule touched, and under a changed rule one line per field. */
 export function renderReload(r: ReloadResult): string[] {
-  return [`reloaded ${r.file}: ${r.added} added, ${r.removed} removed, ${r.changed} changed, ${r.unchanged} unchanged`];
+  const lines = [`reloaded ${r.file}: ${r.added} added, ${r.removed} removed, ${r.changed} changed, ${r.unchanged} unchanged`];
+  for (const c of r.changes) {
+    const name = present(c.name) ? ` "${c.name}"` : '';
+    const was = c.kind === 'changed' ? ` (was rule ${c.previousId})` : '';
+    lines.push(`  ${c.kind} rule ${c.ruleId}${name}${was}: ${c.match}`);
+    for (const f of c.fields) lines.push(`    ${f.field}: ${f.before === '' ? '(unset)' : f.before} -> ${f.after === '' ? '(unset)' : f.after}`);
+  }
+  const problems = new Map(r.problems.map((p) => [p.ruleId, p]));
+  for (const p of problems.values()) lines.push(`  rule ${p.ruleId}: ${ruleStatus(p)}`);
+  return lines;
 }
 
 export function renderSave(r: SaveResult): string[] {

@@ -5,7 +5,7 @@
  * terms of the flag the user typed, and mcrd is never contacted for it.
  */
 import type { RuleInput } from '../../supervisor/wire/index.js';
-import { parseOutputList, RuleError, validateOutput, validateRule } from '../../worker/rule-spec.js';
+import { checkInterfaceName, parseOutputList, RuleError, validateRule } from '../../worker/rule-spec.js';
 import { usageError } from './errors.js';
 
 export interface AddFlags {
@@ -44,19 +44,9 @@ export function ruleFromFlags(flags: AddFlags): RuleInput {
   }
 }
 
-/**
- * validateRule does not cover the input interface (rules files give it per
- * relay), and rule-spec keeps its interface-name check inside validateOutput:
- * validating a placeholder output on that name reuses the same rule instead of
- * copying its pattern here.
- */
+/** validateRule does not cover the input interface (rules files give it per relay): the same name check, by itself. */
 function checkInputInterface(name: string): void {
-  try {
-    validateOutput({ group: '0.0.0.0', port: 1, interface: name }, '--input-interface');
-  } catch (err) {
-    if (err instanceof RuleError) throw new RuleError(err.message.replace('--input-interface.interface', '--input-interface'));
-    throw err;
-  }
+  checkInterfaceName(name, '--input-interface');
 }
 
 function flagNames(message: string): string {

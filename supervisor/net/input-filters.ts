@@ -7,6 +7,11 @@
  * as the rules and interfaces change, removed when mcrd stops; a filter left
  * by an mcrd that was killed is removed when the next one starts.
  *
+ * mcrd removes what it created: the clsact qdisc goes with mcrd's filter
+ * when mcrd added it, or found it holding nothing but a filter an earlier
+ * mcrd left, and only if nothing else is on it then. A clsact qdisc with
+ * anyone else's filters is never removed.
+ *
  * Changes are applied one at a time, in order, by an internal queue; apply()
  * only records what is wanted. A failure is logged with its code and does
  * not stop the relay: the host then simply keeps receiving its own copy.
@@ -118,8 +123,11 @@ export class InputFilters {
         const shown = await this.tc(['filter', 'show', 'dev', iface, 'ingress', 'pref', String(CONSUME_PREF)]);
         if (!shown.ok || !/\bbpf\b[\s\S]*\bdirect-action\b/.test(shown.stdout)) continue;
         const r = await this.tc(['filter', 'del', 'dev', iface, 'ingress', 'pref', String(CONSUME_PREF)]);
-        if (r.ok) this.logger.warn({ interface: iface, pref: CONSUME_PREF }, 'removed a consume filter left by an earlier mcrd');
-        else this.fail(iface, r, 'removing a consume filter left by an earlier mcrd');
+        if (!r.ok) { this.fail(iface, r, 'removing a consume filter left by an earlier mcrd'); continue; }
+        this.logger.warn({ interface: iface, pref: CONSUME_PREF }, 'removed a consume filter left by an earlier mcrd');
+        // Empty now means it held only that filter: the earlier mcrd's qdisc
+        // (or one it shared with nobody), so it goes too.
+        if (await this.clsactIsEmpty(iface)) await this.removeQdisc(iface, 'removed the clsact qdisc that held only the consume filter left by an earlier mcrd');
       }
     });
   }
@@ -151,10 +159,13 @@ export class InputFilters {
     if (addedQdisc === undefined) {
       const shown = await this.tc(['qdisc', 'show', 'dev', iface]);
       const had = shown.ok && /^qdisc clsact /m.test(shown.stdout);
+      // A clsact holding only a consume filter an earlier mcrd left (one
+      // removeStale could not remove) is ours to remove as well.
+      const inherited = had && (await this.clsactFilters(iface)) === 'only-ours';
       // replace: adds clsact, or leaves an existing one (and its filters) as it is.
       const made = await this.tc(['qdisc', 'replace', 'dev', iface, 'clsact']);
       if (!made.ok) { this.fail(iface, made, 'adding the clsact qdisc'); return; }
-      addedQdisc = !had;
+      addedQdisc = !had || inherited;
     }
     const r = await this.tc(['filter', 'replace', 'dev', iface, 'ingress', 'pref', String(CONSUME_PREF), 'handle', '1',
       'bpf', 'da', 'bytecode', bytecode]);
@@ -163,7 +174,7 @@ export class InputFilters {
       // Leave nothing of ours: an older program this one was to replace, and the qdisc if we added it.
       this.installed.delete(iface);
       await this.tc(['filter', 'del', 'dev', iface, 'ingress', 'pref', String(CONSUME_PREF)]);
-      if (addedQdisc && await this.clsactIsEmpty(iface)) await this.tc(['qdisc', 'del', 'dev', iface, 'clsact']);
+      if (addedQdisc && await this.clsactIsEmpty(iface)) await this.removeQdisc(iface, 'removed the clsact qdisc mcrd added');
       return;
     }
     this.installed.set(iface, { bytecode, addedQdisc });
@@ -176,14 +187,36 @@ export class InputFilters {
     const r = await this.tc(['filter', 'del', 'dev', iface, 'ingress', 'pref', String(CONSUME_PREF)]);
     if (!r.ok) this.fail(iface, r, 'removing the consume filter');
     else this.logger.info({ interface: iface }, 'consume filter removed');
-    if (have.addedQdisc && await this.clsactIsEmpty(iface)) await this.tc(['qdisc', 'del', 'dev', iface, 'clsact']);
+    if (have.addedQdisc && await this.clsactIsEmpty(iface)) await this.removeQdisc(iface, 'removed the clsact qdisc mcrd added');
   }
 
-  /** Someone else's filters keep the qdisc: only an empty one we added is removed. */
+  /** Someone else's filters keep the qdisc: only an empty one is removed. */
   private async clsactIsEmpty(iface: string): Promise<boolean> {
+    return (await this.clsactFilters(iface)) === 'empty';
+  }
+
+  /**
+   * What the clsact qdisc holds: no filter, only filters at CONSUME_PREF
+   * (mcrd's), or anything else ('others', also when tc cannot tell, so
+   * that doubt keeps the qdisc).
+   */
+  private async clsactFilters(iface: string): Promise<'empty' | 'only-ours' | 'others'> {
     const ingress = await this.tc(['filter', 'show', 'dev', iface, 'ingress']);
     const egress = await this.tc(['filter', 'show', 'dev', iface, 'egress']);
-    return ingress.ok && egress.ok && ingress.stdout.trim() === '' && egress.stdout.trim() === '';
+    if (!ingress.ok || !egress.ok || egress.stdout.trim() !== '') return 'others';
+    // tc prints each filter as lines starting with "filter ... pref N ...",
+    // continued by indented action and statistics lines.
+    const heads = ingress.stdout.split('\n').filter((l) => l.startsWith('filter '));
+    if (heads.length === 0) return ingress.stdout.trim() === '' ? 'empty' : 'others';
+    const ours = new RegExp(`\\bpref ${CONSUME_PREF}\\b`);
+    return heads.every((l) => ours.test(l)) ? 'only-ours' : 'others';
+  }
+
+  private async removeQdisc(iface: string, what: string): Promise<void> {
+    const r = await this.tc(['qdisc', 'del', 'dev', iface, 'clsact']);
+    if (r.ok) this.logger.info({ interface: iface }, what);
+    else this.logger.warn({ code: r.code ?? 'ERR_MCR_TC', interface: iface, err: r.stderr },
+      `removing the clsact qdisc failed: it stays, empty; remove it with \`tc qdisc del dev ${iface} clsact\``);
   }
 
   private fail(iface: string, r: TcResult, what: string): void {

@@ -1,7 +1,8 @@
 /**
  * InputFilters' bookkeeping against a scripted `tc`: which commands run for
  * each change of rules and interfaces, that a clsact qdisc is removed only if
- * mcrd added it and nothing else uses it, and that tc failures are logged
+ * mcrd added it (or found it holding only a filter an earlier mcrd left) and
+ * nothing else uses it, and that tc failures are logged
  * with a code and retried on the next change instead of being thrown. The
  * real tc and kernel are exercised by tests/integration/mcrd-consume.test.ts.
  */
@@ -145,4 +146,52 @@ t.test('removeStale deletes only a bpf direct-action filter at our preference, a
   t.same(tc.calls.filter((c) => c.includes(' del ')), [`filter del dev in0 ingress pref ${CONSUME_PREF}`], 'someone else\'s u32 filter and empty interfaces are left alone');
   t.equal(lines.filter((l) => l.level === 'warn').length, 1, 'the removal is reported');
   t.equal(lines.filter((l) => l.level === 'error').length, 0);
+});
+
+/**
+ * A tc that keeps state: per interface, whether there is a clsact qdisc and
+ * which filters (by preference) it holds, printed the way tc prints them.
+ */
+function statefulTc(initial: Record<string, { ingress?: number[]; egress?: number[] }>) {
+  const devs = new Map(Object.entries(initial).map(([dev, f]) => [dev, { ingress: new Set(f.ingress ?? []), egress: new Set(f.egress ?? []) }]));
+  const print = (prefs: Iterable<number>): string => [...prefs].map((p) =>
+    `filter protocol all pref ${p} bpf chain 0 \nfilter protocol all pref ${p} bpf chain 0 handle 0x1 direct-action not_in_hw bytecode '1,6 0 0 0'\n`).join('');
+  const fake = fakeTc((args) => {
+    const [object, verb, , dev, dir, , pref] = args;
+    const d = devs.get(dev!);
+    if (object === 'qdisc') {
+      if (verb === 'show') return { stdout: d ? 'qdisc clsact ffff: parent ffff:fff1 \n' : '' };
+      if (verb === 'replace') { if (!d) devs.set(dev!, { ingress: new Set(), egress: new Set() }); return {}; }
+      if (verb === 'del') { devs.delete(dev!); return {}; }
+    }
+    const side = d?.[dir as 'ingress' | 'egress'];
+    if (verb === 'show') return { stdout: side ? print([...side].filter((p) => pref === undefined || p === Number(pref))) : '' };
+    if (!side) return { ok: false, code: 'ERR_MCR_TC', stderr: 'Error: Cannot find specified qdisc on specified device.' };
+    if (verb === 'replace') side.add(Number(pref));
+    if (verb === 'del') side.delete(Number(pref));
+    return {};
+  });
+  return { ...fake, has: (dev: string) => devs.has(dev), prefs: (dev: string) => [...(devs.get(dev)?.ingress ?? [])] };
+}
+
+t.test('removeStale also removes the clsact qdisc that held only the stale filter, never one holding others', async (t) => {
+  const tc = statefulTc({ in0: { ingress: [CONSUME_PREF] }, in1: { ingress: [100, CONSUME_PREF] }, in2: { ingress: [CONSUME_PREF], egress: [7] } });
+  const { logger, lines } = fakeLogger();
+  const f = new InputFilters(logger, tc.run);
+  await f.removeStale(['in0', 'in1', 'in2']);
+  t.notOk(tc.has('in0'), 'in0: the stale filter and its clsact are gone');
+  t.ok(lines.some((l) => l.level === 'info' && l.fields.interface === 'in0' && /clsact qdisc that held only the consume filter/.test(l.msg)), 'and mcrd says so');
+  t.same([tc.has('in1'), tc.prefs('in1')], [true, [100]], 'in1: someone else\'s ingress filter keeps the qdisc');
+  t.same([tc.has('in2'), tc.prefs('in2')], [true, []], 'in2: someone else\'s egress filter keeps the qdisc');
+  t.equal(lines.filter((l) => l.level === 'error').length, 0);
+});
+
+t.test('a clsact found holding only an earlier mcrd\'s filter is removed when the filter goes; with others it stays', async (t) => {
+  const tc = statefulTc({ in0: { ingress: [CONSUME_PREF] }, in1: { ingress: [100, CONSUME_PREF] } });
+  const f = new InputFilters(fakeLogger().logger, tc.run);
+  await f.apply(consumeMatchesByInterface([rule('in0', 5000), rule('in1', 5000)]), all);
+  t.same([tc.prefs('in0'), tc.prefs('in1')], [[CONSUME_PREF], [100, CONSUME_PREF]], 'installed over the stale filters');
+  await f.close();
+  t.notOk(tc.has('in0'), 'in0: the inherited clsact is removed with the filter');
+  t.same([tc.has('in1'), tc.prefs('in1')], [true, [100]], 'in1: the clsact with someone else\'s filter stays, and so does that filter');
 });

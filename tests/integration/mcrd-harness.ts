@@ -17,8 +17,8 @@ import { ROOT } from './harness.js';
 export const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');
 
 /** A relay lab and a scratch directory (socket, config files), both removed when the test ends, even on failure. */
-export async function mcrdLab(t: { teardown(fn: () => unknown): void }, tag: string): Promise<{ rl: RelayLab; dir: string }> {
-  const rl = await createRelayLab({ tag });
+export async function mcrdLab(t: { teardown(fn: () => unknown): void }, tag: string, opts: { outputs?: number } = {}): Promise<{ rl: RelayLab; dir: string }> {
+  const rl = await createRelayLab({ tag, ...opts });
   const dir = mkdtempSync(join(tmpdir(), `mcrd-${tag}-`));
   t.teardown(async () => {
     await rl.lab.destroy();

@@ -61,8 +61,10 @@ interface Slot {
   counters: WorkerCounters | undefined;
   /** Rules the running worker holds but could not apply, from its last reply. */
   refused: Map<number, ErrorInfo>;
-  /** The worker did not answer its last rule command: what it holds is unknown until a sync succeeds. */
-  unconfirmed: boolean;
+  /** The worker did not answer a rule command: it gets a full sync with its next command. */
+  needsSync: boolean;
+  /** Rules whose change (or whole table, after a sync) the worker did not confirm, until a sync succeeds. */
+  unconfirmed: Set<number>;
 }
 
 /** What the fleet needs to know about an interface, by name; undefined: it does not exist. */
@@ -125,7 +127,7 @@ export class Fleet {
     return this.serial(async () => {
       const expected = this.o.table.hashFor(iface);
       await Promise.all(this.slotsOf(iface).filter((s) => s.state === 'running').map(async (slot) => {
-        if (slot.unconfirmed) {
+        if (slot.needsSync) {
           await this.sync(slot).catch(() => undefined);
           return;
         }
@@ -134,7 +136,7 @@ export class Fleet {
           reply = await this.send(slot, body, RULE_COMMAND_TIMEOUT_MS);
         } catch (err) {
           if ((err as { code?: string }).code === 'ETIMEDOUT') {
-            this.unanswered(slot, body.kind);
+            this.unanswered(slot, body.kind, body.kind === 'addRule' ? [body.rule.id] : []);
             return;
           }
         }
@@ -155,7 +157,7 @@ export class Fleet {
     const result: RuleApplication = { ruleId, applied: [], refused: [], unconfirmed: [], pending: [] };
     for (const slot of this.slotsOf(iface)) {
       if (slot.state !== 'running' || slot.worker === undefined) result.pending.push(slot.id);
-      else if (slot.unconfirmed) result.unconfirmed.push(slot.id);
+      else if (slot.unconfirmed.has(ruleId)) result.unconfirmed.push(slot.id);
       else {
         const error = slot.refused.get(ruleId);
         if (error !== undefined) result.refused.push({ worker: slot.id, error });
@@ -193,7 +195,7 @@ export class Fleet {
       const reply = await this.send(s, { kind: 'ping', stats: true }, RULE_COMMAND_TIMEOUT_MS).catch(() => undefined);
       if (reply?.stats !== undefined) s.counters = reply.stats;
       // A worker that missed a rule change answers again: repair it now, not at the next change.
-      if (reply !== undefined && s.unconfirmed) void this.serial(() => (s.state === 'running' && s.unconfirmed ? this.sync(s) : Promise.resolve())).catch(() => undefined);
+      if (reply !== undefined && s.needsSync) void this.serial(() => (s.state === 'running' && s.needsSync ? this.sync(s) : Promise.resolve())).catch(() => undefined);
     }));
     return all;
   }
@@ -290,7 +292,7 @@ export class Fleet {
     for (let i = 0; i < this.o.workersPerInterface; i++) {
       slots.push({ id: `${iface}/${i}`, iface, core: this.o.cpus[i % this.o.cpus.length] ?? 0, worker: undefined, state: 'waiting',
         reason: undefined, restarts: 0, backoffMs: this.backoff.minMs, startedAtMs: 0, generation: 0, logLevel: this.o.logLevel,
-        timer: undefined, counters: undefined, refused: new Map(), unconfirmed: false });
+        timer: undefined, counters: undefined, refused: new Map(), needsSync: false, unconfirmed: new Set() });
     }
     return slots;
   }
@@ -337,12 +339,14 @@ export class Fleet {
     worker.close();
     if (s.worker === worker) s.worker = undefined;
     s.refused.clear();
-    s.unconfirmed = false;
+    s.needsSync = false;
+    s.unconfirmed.clear();
   }
 
-  /** A worker that did not answer a rule command: reported as unconfirmed, synced with its next command. */
-  private unanswered(slot: Slot, what: string): void {
-    slot.unconfirmed = true;
+  /** A worker that did not answer a rule command: `rules` are reported as unconfirmed, the worker synced with its next command. */
+  private unanswered(slot: Slot, what: string, rules: number[]): void {
+    slot.needsSync = true;
+    for (const id of rules) slot.unconfirmed.add(id);
     this.o.logger.warn({ worker: slot.id, command: what, timeoutMs: RULE_COMMAND_TIMEOUT_MS },
       'worker did not answer a rule change in time: not confirmed; it gets a full sync with the next change');
   }
@@ -355,7 +359,8 @@ export class Fleet {
     slot.state = 'starting';
     slot.reason = undefined;
     slot.refused = new Map();
-    slot.unconfirmed = false;
+    slot.needsSync = false;
+    slot.unconfirmed = new Set();
     let worker: WorkerProcess;
     try {
       worker = new WorkerProcess(
@@ -402,10 +407,11 @@ export class Fleet {
       reply = await this.send(slot, { kind: 'syncRules', generation: this.o.table.generation,
         hash: this.o.table.hashFor(slot.iface), rules: this.o.table.forInterface(slot.iface) }, SYNC_TIMEOUT_MS);
     } catch (err) {
-      if ((err as { code?: string }).code === 'ETIMEDOUT') this.unanswered(slot, 'syncRules');
+      if ((err as { code?: string }).code === 'ETIMEDOUT') this.unanswered(slot, 'syncRules', this.o.table.forInterface(slot.iface).map((r) => r.id));
       throw err;
     }
-    slot.unconfirmed = false;
+    slot.needsSync = false;
+    slot.unconfirmed.clear();
     if (reply.error !== undefined) {
       slot.reason = `rules not applied (${reply.error.code}): ${reply.error.message}`;
       this.o.logger.error({ worker: slot.id, code: reply.error.code, err: reply.error.message },
@@ -493,7 +499,7 @@ export class Fleet {
 function reasonOf(s: Slot): string | undefined {
   const parts: string[] = [];
   if (s.reason !== undefined) parts.push(s.reason);
-  if (s.unconfirmed) parts.push('did not answer its last rule change: not confirmed');
+  if (s.needsSync) parts.push(`did not answer a rule change in time${s.unconfirmed.size > 0 ? ` (rules ${[...s.unconfirmed].slice(0, 5).join(', ')} not confirmed)` : ''}: gets a full sync with the next change or stats request`);
   if (s.refused.size > 0) {
     const first = [...s.refused].slice(0, 3).map(([id, e]) => `rule ${id} (${e.code}: ${e.message})`);
     parts.push(`${s.refused.size} rule${s.refused.size === 1 ? '' : 's'} refused: ${first.join('; ')}${s.refused.size > 3 ? '; ...' : ''}`);

@@ -7,6 +7,7 @@
  *
  *   mcrd [--config FILE] [--control-socket PATH] [--workers N] [--user USER]
  *        [--log-level L] [--log-dir DIR] [--restart-backoff MIN_MS[:MAX_MS]]
+ *        [--max-rules-per-interface N]
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -21,11 +22,12 @@ import { createHandler } from './daemon-handler.js';
 import { allowedCpus } from './cpu-set.js';
 import { Fleet } from './fleet/fleet.js';
 import { native } from '../worker/native.js';
-import { GroupMemberships, groupsByInterface } from './net/group-memberships.js';
+import { GroupMemberships } from './net/group-memberships.js';
 import { InterfaceWatcher } from './net/interface-watcher.js';
 import { consumeMatchesByInterface, InputFilters } from './net/input-filters.js';
 import { parseRestartBackoff, type RestartBackoff } from './fleet/backoff.js';
 import { RuleTable } from './rule-table.js';
+import { checkMaxRules, openFilesLimit, ruleLimits, workerFdsNeeded, workerSlots } from './rule-limits.js';
 import { WorkerLogs } from './worker-logs.js';
 
 interface Options {
@@ -39,6 +41,7 @@ interface Options {
   coalesceUs?: number;
   busyPollUs?: number;
   consumeInputs?: boolean;
+  maxRulesPerInterface?: number;
 }
 
 function parse(argv: string[]): Options {
@@ -60,6 +63,12 @@ function parse(argv: string[]): Options {
       return parsed;
     })
     .option('--consume-inputs', "drop relayed datagrams on the input interface right after the workers' capture, before the host's own IP stack")
+    .option('--max-rules-per-interface <n>', 'rules one input interface may have, outputs 4 times as many (default 10000)', (v) => {
+      const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
+      const why = checkMaxRules(n);
+      if (why !== undefined) throw new InvalidArgumentError(why);
+      return n;
+    })
     .exitOverride()
     .configureOutput({ outputError: () => {} });
   addLoopSettingOptions(program, (s) => `(each worker's loop; µs, 0..${s.max}, default 0 = off)`);
@@ -93,7 +102,8 @@ async function main(): Promise<void> {
   let config: Config = { daemon: {}, rules: [] };
   if (opts.config !== undefined) {
     try {
-      config = loadConfig(opts.config);
+      // The command line's limit wins over the file's own daemon.maxRulesPerInterface.
+      config = loadConfig(opts.config, opts.maxRulesPerInterface !== undefined ? { maxRulesPerInterface: opts.maxRulesPerInterface } : {});
     } catch (err) {
       process.stderr.write(`mcrd: ${(err as { code?: string }).code ?? 'ERR_MCR_CONFIG'}: ${(err as Error).message}\n`);
       process.exit(2);
@@ -107,8 +117,16 @@ async function main(): Promise<void> {
   const logger = createLogger(logLevel, { name: 'mcrd' }, 1);
   const logDir = opts.logDir ?? d.logDir;
   const logs = new WorkerLogs(logDir);
-  const table = new RuleTable();
+  const limits = ruleLimits(opts.maxRulesPerInterface ?? d.maxRulesPerInterface ?? defaults.maxRulesPerInterface);
+  const table = new RuleTable(limits);
   for (const rule of config.rules) table.add(rule);
+  // Workers inherit mcrd's open-files limit; a full sync of an interface at its limits needs this many.
+  const files = openFilesLimit();
+  if (files !== undefined && files < workerFdsNeeded(limits)) {
+    logger.warn({ code: 'EMFILE', openFilesLimit: files, needed: workerFdsNeeded(limits), maxRulesPerInterface: limits.maxRules },
+      'the open files limit is below what a worker needs for an interface at its rule limits (one socket per output, twice during a full sync): ' +
+      'raise it (LimitNOFILE= in the service, ulimit -n) or lower daemon.maxRulesPerInterface');
+  }
   const memberships = new GroupMemberships(native, logger);
   // Assigned below; netlink reports cannot arrive before start() resolves.
   let onInterfaces: (change: { links: Set<string>; addresses: Set<string> }) => void = () => undefined;
@@ -128,11 +146,11 @@ async function main(): Promise<void> {
     filters.apply(consume ? consumeMatchesByInterface(table.list()) : new Map(), (iface) => watcher.get(iface) !== undefined);
   /** Memberships now; the filters' tc commands run in order behind it (the promise settles when they have, never rejects). */
   const syncInputs = (): Promise<void> => {
-    memberships.apply(groupsByInterface(table.list()), (iface) => watcher.get(iface)?.ifindex);
+    memberships.apply(table.inputGroups(), (iface) => watcher.get(iface)?.ifindex);
     return syncFilters();
   };
   const fleet = new Fleet({ interfaces: watcher, workersPerInterface: opts.workers ?? d.workers ?? cpus.length, cpus, user: opts.user ?? d.user ?? 'nobody',
-    logLevel, table, logs, logger, loop: loopSettings(opts, d, defaults), restartBackoff: opts.restartBackoff ?? {
+    logLevel, table, logs, logger, loop: loopSettings(opts, d, defaults), slots: workerSlots(limits), restartBackoff: opts.restartBackoff ?? {
       minMs: d.restartBackoffMinMs ?? defaults.restartBackoffMinMs,
       // A file that raises only the minimum above 10 s gets that as its maximum too (checked by the loader).
       maxMs: d.restartBackoffMaxMs ?? Math.max(d.restartBackoffMinMs ?? 0, defaults.restartBackoffMaxMs),

@@ -1,12 +1,19 @@
 /**
  * The supervisor's rule table: the source of truth for what every worker
  * forwards. Assigns rule ids, keeps names unique, refuses two rules with the
- * same match (interface, group, port, source), and versions the table with a
- * generation number and a hash of its canonical form, which workers echo in
- * their acks so drift is detectable.
+ * same match (interface, group, port, source), holds each input interface
+ * to its limits (supervisor/rule-limits.ts: ENOSPC past them), and versions
+ * the table with a generation number and, per input interface, a hash of
+ * its rules, which workers echo in their acks so drift is detectable.
+ *
+ * Every lookup a rule change needs is an index (by id, name, match and
+ * interface), and an interface's hash is kept up to date as rules come and
+ * go, so a change costs about the same at 10 000 rules as at 10 (an add
+ * used to sort and scan the whole table several times and hash all of it).
  */
-import { createHash } from 'node:crypto';
-import { validateRule } from '../worker/rule-spec.js';
+import { createHash, hash as cryptoHash } from 'node:crypto';
+import { checkInterfaceName, isMulticast, validateRule } from '../worker/rule-spec.js';
+import { limitAdvice, ruleLimits, type RuleLimits } from './rule-limits.js';
 import type { Rule, RuleInput } from './wire/index.js';
 
 export class RuleTableError extends Error {
@@ -15,44 +22,138 @@ export class RuleTableError extends Error {
   }
 }
 
-const INTERFACE_NAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
-
 export function matchKey(r: Pick<Rule, 'inputInterface' | 'inputGroup' | 'inputPort' | 'source'>): string {
   return `${r.inputInterface}|${r.inputGroup}|${r.inputPort}|${r.source ?? ''}`;
 }
 
 /** Validates a rule from a client or a config file; the result has no id. */
 export function checkRule(input: RuleInput): Omit<Rule, 'id'> {
-  if (typeof input.inputInterface !== 'string' || !INTERFACE_NAME.test(input.inputInterface)) {
-    throw new RuleTableError('ERR_MCR_BAD_RULE', `inputInterface: expected an interface name, got ${JSON.stringify(input.inputInterface)}`);
-  }
   const { id: _id, inputInterface, ...rest } = input;
-  // Protobuf gives '' and 0 for unset optional fields: drop them.
+  // Unset optional fields decode as absent; '' is how a client that cannot
+  // leave a string field out says "unset". A ttl of 0 is given, and refused.
   const clean: Record<string, unknown> = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined && v !== ''));
   clean.outputs = (rest.outputs ?? []).map((o) =>
-    Object.fromEntries(Object.entries(o).filter(([k, v]) => v !== undefined && v !== '' && !(k === 'ttl' && v === 0))));
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== '')));
   try {
+    checkInterfaceName(inputInterface, 'inputInterface');
     return { inputInterface, ...validateRule(clean) };
   } catch (err) {
     throw new RuleTableError('ERR_MCR_BAD_RULE', (err as Error).message);
   }
 }
 
+/** One input interface's rules and what is kept up to date about them. */
+interface InterfaceRules {
+  /** By id; ids only grow, so insertion order is id order. */
+  rules: Map<number, Rule>;
+  outputs: number;
+  /** Sum mod 2^256 of the rules' digests: order-independent, and a removal subtracts exactly what the add added. */
+  digestSum: Digest;
+  /** The interface's hash, until the next change. */
+  hash: Uint8Array | undefined;
+  /** How many rules use each multicast input group, and the groups as a set (what the memberships want). */
+  groupUses: Map<string, number>;
+  groups: VersionedSet;
+}
+
+/**
+ * A set that counts its changes, so a reader that saw it before can tell
+ * at once whether it changed since (GroupMemberships skips an interface
+ * whose groups did not: 10 000 groups are otherwise walked on every change).
+ */
+export class VersionedSet extends Set<string> {
+  version = 0;
+
+  override add(value: string): this {
+    if (!this.has(value)) this.version++;
+    return super.add(value);
+  }
+
+  override delete(value: string): boolean {
+    const had = super.delete(value);
+    if (had) this.version++;
+    return had;
+  }
+}
+
+/** A SHA-256 digest as a 256-bit number: 8 unsigned 32-bit lanes, most significant first. */
+type Digest = Uint32Array;
+const LANES = 8;
+/** Names the hash's construction, so a hash of another scheme never compares equal by accident. */
+const HASH_DOMAIN = Buffer.from('mcr-rule-table-v2\0');
+
+/** SHA-256 of a short text; crypto.hash (Node 20.12) is several times cheaper than a Hash object for it. */
+const sha256 = (text: string): Buffer =>
+  typeof cryptoHash === 'function' ? cryptoHash('sha256', text, 'buffer') : createHash('sha256').update(text).digest();
+
+/** A rule's own digest, id included: the same content under a new id is another rule to a worker. */
+function ruleDigest(rule: Rule): Digest {
+  const bytes = sha256(JSON.stringify(rule));
+  const digest = new Uint32Array(LANES);
+  for (let k = 0; k < LANES; k++) digest[k] = bytes.readUInt32BE(4 * k);
+  return digest;
+}
+
+/** sum += d (sign 1) or sum -= d (sign -1), mod 2^256, lane by lane with carry or borrow. */
+function accumulate(sum: Digest, d: Digest, sign: 1 | -1): void {
+  let carry = 0;
+  for (let k = LANES - 1; k >= 0; k--) {
+    let v = (sum[k] ?? 0) + sign * (d[k] ?? 0) + carry;
+    carry = 0;
+    if (v > 0xffffffff) { v -= 0x100000000; carry = 1; } else if (v < 0) { v += 0x100000000; carry = -1; }
+    sum[k] = v;
+  }
+}
+
 export class RuleTable {
+  /** By id; ids only grow, so insertion order is id order and list() needs no sort. */
   private readonly rules = new Map<number, Rule>();
+  private readonly names = new Map<string, Rule>();
+  private readonly matches = new Map<string, Rule>();
+  private readonly digests = new Map<number, Digest>();
+  private readonly inputs = new Map<string, InterfaceRules>();
   private nextId = 1;
   generation = 0;
 
+  /** `limits`: what one input interface may hold (default: 10 000 rules, 40 000 outputs). */
+  constructor(readonly limits: RuleLimits = ruleLimits()) {}
+
+  /** Every rule, by increasing id (a new array each call). */
   list(): Rule[] {
-    return [...this.rules.values()].sort((a, b) => a.id - b.id);
+    return [...this.rules.values()];
   }
 
+  /** The rules of one input interface, by increasing id. */
   forInterface(iface: string): Rule[] {
-    return this.list().filter((r) => r.inputInterface === iface);
+    const entry = this.inputs.get(iface);
+    return entry === undefined ? [] : [...entry.rules.values()];
   }
 
+  /** Number of rules on one input interface. */
+  count(iface: string): number {
+    return this.inputs.get(iface)?.rules.size ?? 0;
+  }
+
+  /** Number of outputs, over all its rules, of one input interface. */
+  outputCount(iface: string): number {
+    return this.inputs.get(iface)?.outputs ?? 0;
+  }
+
+  /** Input interfaces with at least one rule, sorted. */
   interfaces(): string[] {
-    return [...new Set(this.list().map((r) => r.inputInterface))].sort();
+    return [...this.inputs.keys()].sort();
+  }
+
+  /**
+   * The distinct multicast input groups per input interface (interfaces
+   * with none are left out): what mcrd's memberships must hold. The sets
+   * are live views (VersionedSet: their `version` counts changes): read
+   * them, do not change them.
+   */
+  inputGroups(): Map<string, ReadonlySet<string>> {
+    const out = new Map<string, ReadonlySet<string>>();
+    for (const [iface, entry] of this.inputs) if (entry.groups.size > 0) out.set(iface, entry.groups);
+    return out;
   }
 
   get(id: number): Rule | undefined {
@@ -60,21 +161,45 @@ export class RuleTable {
   }
 
   byName(name: string): Rule | undefined {
-    return this.list().find((r) => r.name === name);
+    return this.names.get(name);
   }
 
   add(input: RuleInput): Rule {
     const checked = checkRule(input);
-    if (checked.name !== undefined && this.byName(checked.name) !== undefined) {
+    if (checked.name !== undefined && this.names.has(checked.name)) {
       throw new RuleTableError('EEXIST', `a rule named "${checked.name}" exists: choose another name or remove it first`);
     }
     const key = matchKey(checked);
-    const clash = this.list().find((r) => matchKey(r) === key);
+    const clash = this.matches.get(key);
     if (clash !== undefined) {
       throw new RuleTableError('EEXIST', `rule ${clash.id} already matches ${checked.inputGroup}:${checked.inputPort} on ${checked.inputInterface}${checked.source ? ' from ' + checked.source : ''}: remove it first`);
     }
+    const iface = checked.inputInterface;
+    const entry = this.inputs.get(iface);
+    const rules = entry?.rules.size ?? 0;
+    const outputs = entry?.outputs ?? 0;
+    if (rules >= this.limits.maxRules) {
+      throw new RuleTableError('ENOSPC', `input interface ${iface} has ${rules} rules already: ${limitAdvice(this.limits)}`);
+    }
+    if (outputs + checked.outputs.length > this.limits.maxOutputs) {
+      throw new RuleTableError('ENOSPC', `input interface ${iface} has ${outputs} outputs already and this rule has ${checked.outputs.length}: ${limitAdvice(this.limits)}`);
+    }
     const rule: Rule = { id: this.nextId++, ...checked };
     this.rules.set(rule.id, rule);
+    if (rule.name !== undefined) this.names.set(rule.name, rule);
+    this.matches.set(key, rule);
+    const digest = ruleDigest(rule);
+    this.digests.set(rule.id, digest);
+    const into = entry ?? this.newInterface(iface);
+    into.rules.set(rule.id, rule);
+    into.outputs += rule.outputs.length;
+    accumulate(into.digestSum, digest, 1);
+    into.hash = undefined;
+    if (isMulticast(rule.inputGroup)) {
+      const uses = into.groupUses.get(rule.inputGroup) ?? 0;
+      into.groupUses.set(rule.inputGroup, uses + 1);
+      if (uses === 0) into.groups.add(rule.inputGroup);
+    }
     this.generation++;
     return rule;
   }
@@ -83,12 +208,56 @@ export class RuleTable {
     const rule = this.rules.get(id);
     if (rule === undefined) throw new RuleTableError('ENOENT', `no rule with id ${id}: see \`mcrctl list\``);
     this.rules.delete(id);
+    if (rule.name !== undefined) this.names.delete(rule.name);
+    this.matches.delete(matchKey(rule));
+    const digest = this.digests.get(id);
+    this.digests.delete(id);
+    const entry = this.inputs.get(rule.inputInterface);
+    if (entry !== undefined) {
+      entry.rules.delete(id);
+      entry.outputs -= rule.outputs.length;
+      if (digest !== undefined) accumulate(entry.digestSum, digest, -1);
+      entry.hash = undefined;
+      const uses = entry.groupUses.get(rule.inputGroup);
+      if (uses !== undefined) {
+        if (uses > 1) entry.groupUses.set(rule.inputGroup, uses - 1);
+        else {
+          entry.groupUses.delete(rule.inputGroup);
+          entry.groups.delete(rule.inputGroup);
+        }
+      }
+      if (entry.rules.size === 0) this.inputs.delete(rule.inputInterface);
+    }
     this.generation++;
     return rule;
   }
 
-  /** Hash of the rules of one interface (what its workers must hold). */
+  /**
+   * Hash of the rules of one interface (what its workers must hold): the
+   * sum of the rules' digests, ids included, and their number, hashed
+   * again. Equal sets of rules give equal hashes whatever order they came
+   * in; any added, removed or different rule gives another (as with a hash
+   * of the whole list, short of a SHA-256 collision). Kept up to date by
+   * add and remove, so it costs one small hash after a change and nothing
+   * otherwise.
+   */
   hashFor(iface: string): Uint8Array {
-    return createHash('sha256').update(JSON.stringify(this.forInterface(iface))).digest();
+    const entry = this.inputs.get(iface);
+    if (entry === undefined) return digestHash(0, new Uint32Array(LANES));
+    entry.hash ??= digestHash(entry.rules.size, entry.digestSum);
+    return entry.hash;
   }
+
+  private newInterface(iface: string): InterfaceRules {
+    const entry: InterfaceRules = { rules: new Map(), outputs: 0, digestSum: new Uint32Array(LANES), hash: undefined, groupUses: new Map(), groups: new VersionedSet() };
+    this.inputs.set(iface, entry);
+    return entry;
+  }
+}
+
+function digestHash(count: number, sum: Digest): Uint8Array {
+  const bytes = Buffer.alloc(4 + 4 * LANES);
+  bytes.writeUInt32BE(count, 0);
+  for (let k = 0; k < LANES; k++) bytes.writeUInt32BE(sum[k] ?? 0, 4 + 4 * k);
+  return createHash('sha256').update(HASH_DOMAIN).update(bytes).digest();
 }

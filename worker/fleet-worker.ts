@@ -8,7 +8,11 @@
  * commands. Logs are pino JSON on stdout, which mcrd captures and tags.
  *
  *   fleet-worker.js --worker-id ID --interface IF [--cpu N] [--user U] [--log-level L]
- *                   [--coalesce-us US] [--busy-poll-us US]
+ *                   [--coalesce-us US] [--busy-poll-us US] [--rule-slots N --output-slots N]
+ *
+ * The slot counts come from mcrd's rule limits (supervisor/rule-limits.ts):
+ * enough counter slots for an interface at its limits during a full sync,
+ * and they also bound the frames of the command stream.
  */
 import { Socket } from 'node:net';
 import { closeSync } from 'node:fs';
@@ -18,6 +22,7 @@ import { Relay } from './relay.js';
 import { loopSettingsFromArgs, type LoopSettings } from './loop-settings.js';
 import { CommandHandler } from './command-handler.js';
 import { FrameDecoder, decodeCommand, encodeFrame, encodeReply } from '../supervisor/wire/index.js';
+import { workerFrameBytes } from '../supervisor/rule-limits.js';
 
 const HANDOVER_FD = 3;
 const HANDOVER_TIMEOUT_MS = 10_000;
@@ -62,7 +67,15 @@ async function main(): Promise<void> {
   } catch (err) {
     fatal('ERR_MCR_INVALID_ARG', `bad loop setting: ${(err as Error).message}`);
   }
-  const relay = new Relay(iface, logger, loop,
+  const slotArg = (name: string, fallback: number): number => {
+    const text = arg(name);
+    if (text === undefined) return fallback;
+    if (!/^\d+$/.test(text) || Number(text) < 1) fatal('ERR_MCR_INVALID_ARG', `--${name}: expected a positive integer, got ${text}`);
+    return Number(text);
+  };
+  // The loop's own defaults when mcrd gives none.
+  const slots = { ruleSlots: slotArg('rule-slots', 1024), outputSlots: slotArg('output-slots', 4096) };
+  const relay = new Relay(iface, logger, { ...loop, ...slots },
     { joinGroups: false, tolerateMissingOutputs: true });
   relay.start(packetFd);
 
@@ -75,7 +88,8 @@ async function main(): Promise<void> {
 
   const handler = new CommandHandler(relay, logger);
   const stream = new Socket({ fd: commandFd, readable: true, writable: true });
-  const decoder = new FrameDecoder();
+  // A SyncRules of an interface at its limits exceeds the default 1 MiB frame.
+  const decoder = new FrameDecoder({ maxFrameBytes: workerFrameBytes(slots) });
   let queue = Promise.resolve();
   stream.on('data', (chunk: Buffer) => {
     let frames: Buffer[];

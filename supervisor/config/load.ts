@@ -7,21 +7,25 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { ConfigError } from './errors.js';
-import { MAX_CONFIG_BYTES, parseJson5 } from './json5-parser.js';
-import { validateConfig, type Config } from './schema.js';
+import { MAX_CONFIG_BYTES, MAX_CONFIG_SIZE_TEXT, parseJson5 } from './json5-parser.js';
+import { validateConfig, type Config, type ValidateOptions } from './schema.js';
+
+/** First read buffer when the file's size is not known yet (grown as needed, up to the limit). */
+const MIN_READ_BYTES = 64 * 1024;
 
 /**
  * `fileName` labels the messages (`mcrd.json5:14:9: ...`). A text with no
- * value (empty, or only comments) is a config with no rules.
+ * value (empty, or only comments) is a config with no rules. `options`
+ * sets the rules-per-interface limit the rules are held to (ENOSPC).
  */
-export function parseConfig(text: string, fileName: string): Config {
+export function parseConfig(text: string, fileName: string, options: ValidateOptions = {}): Config {
   const { value, positions } = parseJson5(text, fileName, { allowEmpty: true });
-  return validateConfig(value, positions, fileName);
+  return validateConfig(value, positions, fileName, options);
 }
 
 /** Reads and validates the file at `path`; messages name it as given. */
-export function loadConfig(path: string): Config {
-  return parseConfig(readConfigText(path), path);
+export function loadConfig(path: string, options: ValidateOptions = {}): Config {
+  return parseConfig(readConfigText(path), path, options);
 }
 
 function readConfigText(path: string): string {
@@ -37,21 +41,28 @@ function readConfigText(path: string): string {
     if (size > MAX_CONFIG_BYTES) {
       throw new ConfigError(
         'ERR_MCR_CONFIG_TOO_LARGE',
-        `${path}: the file is ${size} bytes, over the ${MAX_CONFIG_BYTES}-byte (1 MiB) limit for a config; check that this is the right file`,
+        `${path}: the file is ${size} bytes, over the ${MAX_CONFIG_SIZE_TEXT} limit for a config; check that this is the right file`,
         { file: path },
       );
     }
-    // One byte more than the limit: a file that grows while we read is still caught.
-    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    // Room for the file as stat saw it and one byte more, so reaching the
+    // end is seen at once; a file that grows while we read gets a larger
+    // buffer, never more than one byte over the limit (which is caught).
+    let buffer = Buffer.allocUnsafe(Math.min(Math.max(size + 1, MIN_READ_BYTES), MAX_CONFIG_BYTES + 1));
     let length = 0;
     for (;;) {
+      if (length === buffer.length) {
+        if (length > MAX_CONFIG_BYTES) break;
+        const bigger = Buffer.allocUnsafe(Math.min(buffer.length * 2, MAX_CONFIG_BYTES + 1));
+        buffer.copy(bigger, 0, 0, length);
+        buffer = bigger;
+      }
       const n = readSync(fd, buffer, length, buffer.length - length, null);
       if (n === 0) break;
       length += n;
-      if (length === buffer.length) break;
     }
     if (length > MAX_CONFIG_BYTES) {
-      throw new ConfigError('ERR_MCR_CONFIG_TOO_LARGE', `${path}: the file is over the 1 MiB limit for a config; check that this is the right file`, {
+      throw new ConfigError('ERR_MCR_CONFIG_TOO_LARGE', `${path}: the file is over the ${MAX_CONFIG_SIZE_TEXT} limit for a config; check that this is the right file`, {
         file: path,
       });
     }

@@ -3,12 +3,22 @@
  * value and every object key, where it starts in the text. The validator
  * uses it to put a line and column on an error about any field, including a
  * missing one (which points at the nearest enclosing value that exists).
+ * A table can be deferred: built by a callback the first time it is read,
+ * since only an error needs one (json5-parser.ts).
  */
 import { pathKey, type JsonPath, type Position } from './path.js';
 
 export class PositionTable {
-  private readonly values = new Map<string, Position>();
-  private readonly keys = new Map<string, Position>();
+  private values = new Map<string, Position>();
+  private keys = new Map<string, Position>();
+  private build: (() => PositionTable) | undefined;
+
+  /** A table filled from `build()`'s the first time anything reads it. */
+  static deferred(build: () => PositionTable): PositionTable {
+    const table = new PositionTable();
+    table.build = build;
+    return table;
+  }
 
   setValue(path: JsonPath, position: Position): void {
     this.values.set(pathKey(path), position);
@@ -20,12 +30,12 @@ export class PositionTable {
 
   /** Where the value at `path` starts (its first character: `{`, `"`, a digit...). */
   value(path: JsonPath): Position | undefined {
-    return this.values.get(pathKey(path));
+    return this.built().values.get(pathKey(path));
   }
 
   /** Where the key naming the value at `path` starts; undefined for array elements and the root. */
   key(path: JsonPath): Position | undefined {
-    return this.keys.get(pathKey(path));
+    return this.built().keys.get(pathKey(path));
   }
 
   /**
@@ -48,6 +58,17 @@ export class PositionTable {
 
   /** Number of recorded values (keys are not counted). */
   get size(): number {
-    return this.values.size;
+    return this.built().values.size;
+  }
+
+  private built(): this {
+    const build = this.build;
+    if (build !== undefined) {
+      this.build = undefined;
+      const full = build();
+      this.values = full.values;
+      this.keys = full.keys;
+    }
+    return this;
   }
 }

@@ -5,7 +5,10 @@
  * shows only real changes. parseConfig reads the result back to a deep-equal
  * Config. Only known fields are written: anything else a caller's objects
  * carry (a runtime rule id, say) is left out, since the loader would reject it.
+ * A text over the loader's size limit is refused rather than returned: a
+ * saved file must load.
  */
+import { MAX_CONFIG_BYTES, MAX_CONFIG_SIZE_TEXT } from './json5-parser.js';
 import { DAEMON_FIELDS, OUTPUT_FIELDS, RULE_FIELDS, type Config } from './schema.js';
 
 export interface FormatOptions {
@@ -51,7 +54,14 @@ export function formatConfig(config: Config, options: FormatOptions = {}): strin
     lines.push('  ],');
   }
   lines.push('}', '');
-  return lines.join('\n');
+  const text = lines.join('\n');
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_CONFIG_BYTES) {
+    const message = `the configuration of ${config.rules.length} rules takes ${bytes} bytes, over the ${MAX_CONFIG_SIZE_TEXT} limit ` +
+      'of a config, so mcrd could not load it: nothing was written; remove rules until it fits';
+    throw Object.assign(new RangeError(message), { code: 'ERR_MCR_CONFIG_TOO_LARGE' });
+  }
+  return text;
 }
 
 /** The set fields of `obj` among `order`, in that order. */

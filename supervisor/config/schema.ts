@@ -3,7 +3,8 @@
  * settings and the rule list. The rules themselves are checked by
  * worker/rule-spec.ts (validateRule), the one place that decides what a valid
  * rule is; this file adds what only a config has: the input interface, unique
- * names, no two rules matching the same traffic, and no unknown keys. Every
+ * names, no two rules matching the same traffic, no input interface past
+ * its limits (supervisor/rule-limits.ts; ENOSPC), and no unknown keys. Every
  * error is a ConfigError naming file, line, column and field, located with
  * the parser's position table.
  */
@@ -13,9 +14,10 @@ import type { LevelWithSilent } from 'pino';
 import { LOG_LEVELS } from '../../worker/logger.js';
 import { RuleError, validateRule, type RuleSpec } from '../../worker/rule-spec.js';
 import { checkLoopSetting, LOOP_SETTINGS } from '../../worker/loop-settings.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, type ConfigErrorCode } from './errors.js';
 import { checkRestartBackoff, DEFAULT_RESTART_BACKOFF } from '../fleet/backoff.js';
 import { formatPath, type JsonPath } from './path.js';
+import { checkMaxRules, DEFAULT_MAX_RULES_PER_INTERFACE, limitAdvice, ruleLimits, type RuleLimits } from '../rule-limits.js';
 import type { PositionTable } from './positions.js';
 
 export interface DaemonSettings {
@@ -38,6 +40,8 @@ export interface DaemonSettings {
   busyPollUs: number;
   /** Drop relayed datagrams before the host's own IP stack sees them, on each rule's input interface (docs/mcrd.md). */
   consumeInputs: boolean;
+  /** Rules one input interface may have (outputs: 4 times as many); see supervisor/rule-limits.ts. */
+  maxRulesPerInterface: number;
 }
 
 export type ConfigRule = RuleSpec & { inputInterface: string };
@@ -50,7 +54,7 @@ export interface Config {
 
 /** Field names in the order save.ts writes them; also the allowed keys. */
 export const TOP_LEVEL_FIELDS = ['daemon', 'rules'] as const;
-export const DAEMON_FIELDS = ['controlSocket', 'workers', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs', 'coalesceUs', 'busyPollUs', 'consumeInputs'] as const;
+export const DAEMON_FIELDS = ['controlSocket', 'workers', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs', 'coalesceUs', 'busyPollUs', 'consumeInputs', 'maxRulesPerInterface'] as const;
 export const RULE_FIELDS = ['name', 'inputInterface', 'inputGroup', 'inputPort', 'source', 'outputs'] as const;
 export const OUTPUT_FIELDS = ['group', 'port', 'interface', 'ttl', 'source'] as const;
 
@@ -70,6 +74,7 @@ export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir'> {
     coalesceUs: 0,
     busyPollUs: 0,
     consumeInputs: false,
+    maxRulesPerInterface: DEFAULT_MAX_RULES_PER_INTERFACE,
   };
 }
 
@@ -80,34 +85,45 @@ class FieldError extends Error {
     readonly path: JsonPath,
     readonly detail: string,
     readonly field: JsonPath = path,
+    readonly code: ConfigErrorCode = 'ERR_MCR_CONFIG',
   ) {
     super(detail);
   }
+}
+
+export interface ValidateOptions {
+  /**
+   * Hold each input interface to this many rules (and 4 times as many
+   * outputs): the running mcrd's limit for a reload or a check, or the one
+   * on mcrd's command line. Default: the file's own
+   * daemon.maxRulesPerInterface, else 10 000.
+   */
+  maxRulesPerInterface?: number;
 }
 
 /**
  * Validates a parsed document (undefined for an empty file, which is a valid
  * config with no rules). `file` labels the messages.
  */
-export function validateConfig(value: unknown, positions: PositionTable, file: string): Config {
+export function validateConfig(value: unknown, positions: PositionTable, file: string, options: ValidateOptions = {}): Config {
   try {
-    return checkConfig(value);
+    return checkConfig(value, options);
   } catch (err) {
-    if (err instanceof FieldError) throw locate(file, positions, err.path, `${formatPath(err.field)}: ${err.detail}`);
+    if (err instanceof FieldError) throw locate(file, positions, err.path, `${formatPath(err.field)}: ${err.detail}`, err.code);
     // rule-spec messages already start with the field ("rules[0].outputs[1].ttl: ...").
     if (err instanceof RuleError) throw locate(file, positions, err.path ?? [], err.message);
     throw err;
   }
 }
 
-function locate(file: string, positions: PositionTable, path: JsonPath, message: string): ConfigError {
+function locate(file: string, positions: PositionTable, path: JsonPath, message: string, code: ConfigErrorCode = 'ERR_MCR_CONFIG'): ConfigError {
   const found = positions.locate(path);
-  if (!found) return new ConfigError('ERR_MCR_CONFIG', `${file}: ${message}`, { file, path });
+  if (!found) return new ConfigError(code, `${file}: ${message}`, { file, path });
   const { line, column } = found.position;
-  return new ConfigError('ERR_MCR_CONFIG', `${file}:${line}:${column}: ${message}`, { file, line, column, path });
+  return new ConfigError(code, `${file}:${line}:${column}: ${message}`, { file, line, column, path });
 }
 
-function checkConfig(value: unknown): Config {
+function checkConfig(value: unknown, options: ValidateOptions): Config {
   if (value === undefined) return { daemon: {}, rules: [] };
   const top = expectObject(value, [], 'an object such as { rules: [...] }');
   checkKeys(top, TOP_LEVEL_FIELDS, []);
@@ -117,6 +133,7 @@ function checkConfig(value: unknown): Config {
     if (!Array.isArray(top.rules)) throw new FieldError(['rules'], `expected an array of rules, got ${describe(top.rules)}`);
     rules = top.rules.map((rule, i) => checkRule(rule, i));
     checkUnique(rules);
+    checkLimits(rules, ruleLimits(options.maxRulesPerInterface ?? daemon.maxRulesPerInterface ?? DEFAULT_MAX_RULES_PER_INTERFACE));
   }
   return { daemon, rules };
 }
@@ -170,6 +187,11 @@ function checkDaemon(value: unknown): Partial<DaemonSettings> {
       throw new FieldError(['daemon', 'consumeInputs'], `expected true or false, got ${describe(d.consumeInputs)}`);
     }
     out.consumeInputs = d.consumeInputs;
+  }
+  if (d.maxRulesPerInterface !== undefined) {
+    const why = checkMaxRules(d.maxRulesPerInterface);
+    if (why !== undefined) throw new FieldError(['daemon', 'maxRulesPerInterface'], `${why}, got ${describe(d.maxRulesPerInterface)}`);
+    out.maxRulesPerInterface = d.maxRulesPerInterface as number;
   }
   return out;
 }
@@ -247,6 +269,25 @@ function checkUnique(rules: ConfigRule[]): void {
       );
     }
     matches.set(match, i);
+  });
+}
+
+/** Refuses (ENOSPC) the first rule that takes its input interface past the limits, as the rule table would. */
+function checkLimits(rules: ConfigRule[], limits: RuleLimits): void {
+  const counts = new Map<string, { rules: number; outputs: number }>();
+  rules.forEach((rule, i) => {
+    const n = counts.get(rule.inputInterface) ?? { rules: 0, outputs: 0 };
+    n.rules += 1;
+    n.outputs += rule.outputs.length;
+    counts.set(rule.inputInterface, n);
+    if (n.rules > limits.maxRules) {
+      throw new FieldError(['rules', i], `input interface ${rule.inputInterface} has ${n.rules} rules up to here, one too many: ${limitAdvice(limits)}`,
+        ['rules', i], 'ENOSPC');
+    }
+    if (n.outputs > limits.maxOutputs) {
+      throw new FieldError(['rules', i], `input interface ${rule.inputInterface} has ${n.outputs} outputs up to here, over the limit: ${limitAdvice(limits)}`,
+        ['rules', i], 'ENOSPC');
+    }
   });
 }
 

@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { native } from '../../worker/native.js';
 import { loopSettingArgs, type LoopSettings } from '../../worker/loop-settings.js';
 import { FrameDecoder, decodeReply, encodeCommand, encodeFrame, type CommandBody, type Reply } from '../wire/index.js';
+import { workerFrameBytes, type WorkerSlots } from '../rule-limits.js';
 
 const WORKER_ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'worker', 'fleet-worker.js');
 
@@ -27,12 +28,18 @@ export interface WorkerSpec {
   logLevel?: string;
   /** The loop's throughput settings (docs/mcrd.md, "Throughput settings"). */
   loop?: LoopSettings;
+  /**
+   * Counter slots for the worker's loop (--rule-slots, --output-slots),
+   * sized from mcrd's rule limits; they also bound the command stream's
+   * frames (workerFrameBytes). Default: the loop's own 1024 and 4096.
+   */
+  slots?: WorkerSlots;
 }
 
 export class WorkerProcess {
   readonly child: ChildProcess;
   private readonly stream: Socket;
-  private readonly decoder = new FrameDecoder();
+  private readonly decoder: FrameDecoder;
   private readonly waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   private nextSeq = 1;
   /** Settles when the process exited. */
@@ -47,6 +54,9 @@ export class WorkerProcess {
     if (spec.user !== undefined) args.push('--user', spec.user);
     if (spec.logLevel !== undefined) args.push('--log-level', spec.logLevel);
     args.push(...loopSettingArgs(spec.loop ?? {}));
+    if (spec.slots !== undefined) args.push('--rule-slots', String(spec.slots.ruleSlots), '--output-slots', String(spec.slots.outputSlots));
+    // The counters of a full interface can exceed the default 1 MiB frame.
+    this.decoder = new FrameDecoder({ maxFrameBytes: workerFrameBytes(spec.slots ?? { ruleSlots: 1024, outputSlots: 4096 }) });
     try {
       // The child's end becomes its fd 3; Node dups it without CLOEXEC there.
       this.child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', handChild] });

@@ -13,6 +13,14 @@
  * groups) and is joined again, under its new index, when it returns. A
  * socket holds at most net.ipv4.igmp_max_memberships groups (default 20):
  * when the kernel answers ENOBUFS the next groups go on another socket.
+ * Which socket holds a group is indexed, so an apply costs one lookup per
+ * wanted group however many sockets 10 000 groups need (500 at the default);
+ * and a wanted set that counts its changes (a `version`, as the rule
+ * table's sets do) is not walked at all when it has not changed since the
+ * last apply that joined everything it held.
+ * Each join and leave is logged at info, except that an apply changing more
+ * than LOGGED_ONE_BY_ONE groups of an interface (a start with thousands of
+ * rules) logs one summary line for it instead, and each group at debug.
  */
 import type { Logger } from 'pino';
 import type { NativeAddon } from '../../worker/native.js';
@@ -35,7 +43,16 @@ interface Holder {
 interface Joined {
   ifindex: number;
   sockets: Holder[];
+  /** The socket each held group is on. */
+  holders: Map<string, Holder>;
+  /** The wanted set and its version at the last apply that left nothing to retry; unset otherwise. */
+  settled?: { groups: ReadonlySet<string>; version: number };
 }
+
+/** Changes of one interface in one apply logged one line each at info; more get one summary line. */
+const LOGGED_ONE_BY_ONE = 16;
+/** Groups a summary line names. */
+const SUMMARY_GROUPS = 10;
 
 /** What to do about a failed join, by errno name. */
 function advice(code: string, iface: string, group: string): string {
@@ -80,7 +97,7 @@ export class GroupMemberships {
    * rest is applied regardless, and a failed join is tried again at the
    * next apply (every rule or interface change).
    */
-  apply(wanted: Map<string, Set<string>>, ifindexOf: (iface: string) => number | undefined): MembershipError[] {
+  apply(wanted: ReadonlyMap<string, ReadonlySet<string>>, ifindexOf: (iface: string) => number | undefined): MembershipError[] {
     const errors: MembershipError[] = [];
     for (const [iface, j] of this.joined) {
       if (!wanted.has(iface) || ifindexOf(iface) !== j.ifindex) this.release(iface, j);
@@ -89,10 +106,15 @@ export class GroupMemberships {
       const ifindex = ifindexOf(iface);
       if (ifindex === undefined) continue;  // joined when it appears
       let j = this.joined.get(iface);
+      const version = (groups as { version?: unknown }).version;
+      if (j !== undefined && typeof version === 'number' && j.settled?.groups === groups && j.settled.version === version) continue;
       if (j === undefined) {
-        j = { ifindex, sockets: [] };
+        j = { ifindex, sockets: [], holders: new Map() };
         this.joined.set(iface, j);
       }
+      const failures = errors.length;
+      const left: string[] = [];
+      const joined: string[] = [];
       for (const h of j.sockets) {
         for (const group of h.groups) {
           if (groups.has(group)) continue;
@@ -103,7 +125,8 @@ export class GroupMemberships {
             this.logger.warn({ code: (err as { code?: string }).code, interface: iface, group }, 'leaving a group failed');
           }
           h.groups.delete(group);
-          this.logger.info({ interface: iface, group }, 'left input group');
+          j.holders.delete(group);
+          left.push(group);
         }
       }
       j.sockets = j.sockets.filter((h) => {
@@ -112,13 +135,26 @@ export class GroupMemberships {
         return false;
       });
       for (const group of groups) {
-        if (j.sockets.some((h) => h.groups.has(group))) continue;
+        if (j.holders.has(group)) continue;
         const failure = this.join(j, iface, group);
         if (failure !== undefined) errors.push(failure);
+        else joined.push(group);
       }
+      this.logChanges(iface, j, joined, left);
+      j.settled = typeof version === 'number' && errors.length === failures ? { groups, version } : undefined;
       if (j.sockets.length === 0) this.joined.delete(iface);
     }
     return errors;
+  }
+
+  private logChanges(iface: string, j: Joined, joined: string[], left: string[]): void {
+    const level = joined.length + left.length > LOGGED_ONE_BY_ONE ? 'debug' : 'info';
+    for (const group of left) this.logger[level]({ interface: iface, group }, 'left input group');
+    for (const group of joined) this.logger[level]({ interface: iface, ifindex: j.ifindex, group }, 'joined input group');
+    if (level === 'debug') {
+      this.logger.info({ interface: iface, ifindex: j.ifindex, joined: joined.length, left: left.length, held: j.holders.size,
+        groups: [...joined, ...left].slice(0, SUMMARY_GROUPS) }, 'input groups changed');
+    }
   }
 
   /** Groups held on `iface` now. */
@@ -147,12 +183,13 @@ export class GroupMemberships {
         }
         this.n.changeMembership(h.fd, j.ifindex, group, true);
         h.groups.add(group);
-        this.logger.info({ interface: iface, ifindex: j.ifindex, group }, 'joined input group');
+        j.holders.set(group, h);
         return undefined;
       } catch (err) {
         const code = (err as { code?: string }).code ?? 'ERR_MCR_INTERNAL';
         if (code === 'EADDRINUSE' && h !== undefined) {
           h.groups.add(group);  // already a member on this socket
+          j.holders.set(group, h);
           return undefined;
         }
         if (code === 'ENOBUFS' && attempt === 0 && h !== undefined && h.groups.size > 0) continue;

@@ -236,7 +236,7 @@ t.test('every validation error names file:line:column and the field', async (t) 
     ['top level is not an object', '[]', 1, 1, [], '(top level): expected an object such as { rules: [...] }, got an array'],
     ['unknown top-level key', '{\n  rule: [] }', 2, 3, ['rule'], '(top level): unknown field "rule" (allowed: daemon, rules)'],
     ['daemon is not an object', '{ daemon: "x" }', 1, 3, ['daemon'], 'daemon: expected an object, got "x"'],
-    ['unknown daemon key', '{ daemon: { worker: 2 } }', 1, 13, ['daemon', 'worker'], 'daemon: unknown field "worker" (allowed: controlSocket, workers, user, logLevel, logDir, restartBackoffMinMs, restartBackoffMaxMs, coalesceUs, busyPollUs, consumeInputs)'],
+    ['unknown daemon key', '{ daemon: { worker: 2 } }', 1, 13, ['daemon', 'worker'], 'daemon: unknown field "worker" (allowed: controlSocket, workers, user, logLevel, logDir, restartBackoffMinMs, restartBackoffMaxMs, coalesceUs, busyPollUs, consumeInputs, maxRulesPerInterface)'],
     ['restartBackoffMinMs 0', '{ daemon: { restartBackoffMinMs: 0 } }', 1, 13, ['daemon', 'restartBackoffMinMs'], 'daemon.restartBackoffMinMs: expected an integer 1..60000 (milliseconds), got 0'],
     ['restartBackoffMinMs as a string', '{ daemon: { restartBackoffMinMs: "5" } }', 1, 13, ['daemon', 'restartBackoffMinMs'], 'daemon.restartBackoffMinMs: expected an integer 1..60000 (milliseconds), got "5"'],
     ['restartBackoffMaxMs below the minimum', '{ daemon: { restartBackoffMinMs: 500, restartBackoffMaxMs: 200 } }', 1, 39, ['daemon', 'restartBackoffMaxMs'], 'daemon.restartBackoffMaxMs: expected an integer 500..3600000 (milliseconds, at least the minimum), got 200'],
@@ -428,16 +428,16 @@ t.test('the documented example config loads and matches the fixture copy', async
   );
 });
 
-t.test('input larger than 1 MiB is refused; exactly 1 MiB is read', async (t) => {
+t.test('input larger than 64 MiB is refused; exactly 64 MiB is read', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mcr-config-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
   const atLimit = '{}' + ' '.repeat(MAX_CONFIG_BYTES - 2);
-  t.same(parseConfig(atLimit, 'big.json5'), { daemon: {}, rules: [] }, 'a file of exactly 1 MiB is fine');
+  t.same(parseConfig(atLimit, 'big.json5'), { daemon: {}, rules: [] }, 'a file of exactly 64 MiB is fine');
   const over = atLimit + ' ';
   t.throws(() => parseConfig(over, 'big.json5'), {
     code: 'ERR_MCR_CONFIG_TOO_LARGE',
-    message: `big.json5: the file is ${MAX_CONFIG_BYTES + 1} bytes, over the ${MAX_CONFIG_BYTES}-byte (1 MiB) limit for a config; check that this is the right file`,
+    message: `big.json5: the file is ${MAX_CONFIG_BYTES + 1} bytes, over the ${MAX_CONFIG_BYTES}-byte (64 MiB) limit for a config; check that this is the right file`,
   });
   // The limit is in bytes, not characters: 'é' is two bytes of UTF-8.
   t.throws(() => parseConfig(`"${'é'.repeat(MAX_CONFIG_BYTES / 2)}"`, 'big.json5'), { code: 'ERR_MCR_CONFIG_TOO_LARGE' });

@@ -3,12 +3,14 @@
  * joins every distinct wanted group once per interface, leaves what no rule
  * wants, skips interfaces that do not exist, re-joins under the new index
  * when an interface is re-created, spills onto a second socket when the
- * kernel's per-socket limit answers ENOBUFS, and reports failures with an
- * errno code and what to do.
+ * kernel's per-socket limit answers ENOBUFS, reports failures with an
+ * errno code and what to do, and does not walk a versioned wanted set (the
+ * rule table's) that has not changed since everything in it was joined.
  */
 import t from 'tap';
 import { pino } from 'pino';
 import { GroupMemberships, groupsByInterface } from '../../supervisor/net/group-memberships.js';
+import { VersionedSet } from '../../supervisor/rule-table.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -101,5 +103,32 @@ t.test('a failed join carries its code and what to do, and is retried next time'
   delete fail['239.9.9.9'];
   t.same(m.apply(want({ in0: ['239.1.1.1', '239.9.9.9'] }), () => 2), [], 'retried at the next apply');
   t.same(m.groups('in0'), ['239.1.1.1', '239.9.9.9']);
+  m.close();
+});
+
+t.test('a versioned wanted set is not walked again until it changes or a join failed', async (t) => {
+  const f = fake(20, { '239.9.9.9': 'EINVAL' });
+  const m = new GroupMemberships(f.n, logger);
+  let walks = 0;
+  class Counted extends VersionedSet {
+    override [Symbol.iterator](): SetIterator<string> {
+      walks++;
+      return super[Symbol.iterator]();
+    }
+  }
+  const groups = new Counted(['239.1.1.1', '239.1.1.2']);
+  const wanted = new Map([['in0', groups]]);
+  m.apply(wanted, () => 2);
+  const joins = f.calls.length;
+  const walked = walks;
+  m.apply(wanted, () => 2);
+  t.equal(walks, walked, 'unchanged: not walked');
+  t.equal(f.calls.length, joins, 'and nothing joined');
+  groups.add('239.1.1.3');
+  m.apply(wanted, () => 2);
+  t.same(m.groups('in0'), ['239.1.1.1', '239.1.1.2', '239.1.1.3'], 'a change is applied');
+  groups.add('239.9.9.9');
+  t.equal(m.apply(wanted, () => 2).length, 1, 'a failed join is reported');
+  t.equal(m.apply(wanted, () => 2).length, 1, 'and tried again at the next apply though the set did not change');
   m.close();
 });

@@ -1,0 +1,103 @@
+/**
+ * The rules-per-interface limit (supervisor/rule-limits.ts) end to end
+ * without a network: its numbers and what a worker is given for them, a
+ * config past it refused with ENOSPC at the rule that goes over (the
+ * file's own daemon.maxRulesPerInterface, or the limit the caller gives,
+ * which wins), mcrd refusing to start from such a file (exit 2, one line),
+ * and the command stream's frame bound holding an interface at its limits
+ * with every field at its longest.
+ */
+import t from 'tap';
+import { execa } from 'execa';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatConfig, parseConfig, type ConfigRule } from '../../supervisor/config/index.js';
+import {
+  DEFAULT_MAX_RULES_PER_INTERFACE, MAX_MAX_RULES_PER_INTERFACE, checkMaxRules, openFilesLimit, ruleLimits, workerFdsNeeded, workerFrameBytes, workerSlots,
+} from '../../supervisor/rule-limits.js';
+import { encodeCommand, encodeFrame, encodeReply, type Rule } from '../../supervisor/wire/index.js';
+import { ROOT } from '../integration/harness.js';
+
+const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');
+
+function rule(i: number, iface = 'in0'): ConfigRule {
+  return { inputInterface: iface, inputGroup: `239.1.${i >> 8}.${i & 255}`, inputPort: 5000 + i,
+    outputs: [{ group: '239.2.0.1', port: 6000, interface: 'out0' }] };
+}
+
+t.test('the numbers: limits, worker slots, open files', async (t) => {
+  t.equal(DEFAULT_MAX_RULES_PER_INTERFACE, 10_000);
+  t.same(ruleLimits(), { maxRules: 10_000, maxOutputs: 40_000 }, 'outputs: 4 per rule on average');
+  t.same(workerSlots(ruleLimits()), { ruleSlots: 20_064, outputSlots: 81_024 }, 'twice the limits (a sync holds old and new) and a margin');
+  const top = workerSlots(ruleLimits(MAX_MAX_RULES_PER_INTERFACE));
+  t.ok(top.ruleSlots <= 1 << 20 && top.outputSlots <= 1 << 20, 'the highest limit stays within the loop\'s 1048576 slots');
+  t.equal(workerFdsNeeded(ruleLimits()), 80_064);
+  t.equal(checkMaxRules(1), undefined);
+  t.equal(checkMaxRules(100_000), undefined);
+  for (const bad of [0, 100_001, 1.5, '10', -1]) t.equal(checkMaxRules(bad), 'expected an integer 1..100000 (rules per input interface)', `${JSON.stringify(bad)} refused`);
+  t.equal(openFilesLimit('Limit                     Soft Limit           Hard Limit           Units\nMax open files            20000                20000                files\n'), 20_000);
+  t.equal(openFilesLimit('Max open files            unlimited            unlimited            files\n'), Number.POSITIVE_INFINITY);
+  t.equal(openFilesLimit('nothing here'), undefined);
+  t.type(openFilesLimit(), 'number', "this process's own limit is read from /proc");
+});
+
+t.test('a config past the limit: ENOSPC at the rule that goes over', async (t) => {
+  const limit = 50;
+  const rules = Array.from({ length: limit + 1 }, (_, i) => rule(i));
+  const text = formatConfig({ daemon: { maxRulesPerInterface: limit }, rules });
+  t.throws(() => parseConfig(text, 'big.json5'), {
+    code: 'ENOSPC',
+    file: 'big.json5',
+    path: ['rules', limit],
+    message: new RegExp(`^big\\.json5:\\d+:5: rules\\[${limit}\\]: input interface in0 has ${limit + 1} rules up to here, one too many: the limit per input interface is ${limit} rules and ${4 * limit} outputs .*daemon\\.maxRulesPerInterface`),
+  }, "the file's own limit applies");
+  t.equal(parseConfig(text, 'big.json5', { maxRulesPerInterface: limit + 1 }).rules.length, limit + 1, "a limit given by the caller (mcrd's command line, a running mcrd) wins");
+  t.throws(() => parseConfig(formatConfig({ daemon: {}, rules }), 'x.json5', { maxRulesPerInterface: limit }), { code: 'ENOSPC' });
+  const spread = [...rules.slice(0, limit), rule(limit, 'in1')];
+  t.equal(parseConfig(formatConfig({ daemon: { maxRulesPerInterface: limit }, rules: spread }), 'x.json5').rules.length, limit + 1,
+    'the limit is per input interface');
+  const wide = Array.from({ length: 3 }, (_, i) => ({ ...rule(i), outputs: Array.from({ length: 5 }, (_, k) => ({ group: `239.3.0.${k + 1}`, port: 6000, interface: 'out0' })) }));
+  t.throws(() => parseConfig(formatConfig({ daemon: { maxRulesPerInterface: 3 }, rules: wide }), 'w.json5'), {
+    code: 'ENOSPC', path: ['rules', 2], message: /rules\[2\]: input interface in0 has 15 outputs up to here, over the limit: the limit per input interface is 3 rules and 12 outputs/,
+  }, 'outputs past 4 per rule on average');
+  t.throws(() => parseConfig('{ daemon: { maxRulesPerInterface: 0 } }', 'z.json5'), {
+    code: 'ERR_MCR_CONFIG', message: 'z.json5:1:13: daemon.maxRulesPerInterface: expected an integer 1..100000 (rules per input interface), got 0',
+  });
+  t.same(parseConfig('{ daemon: { maxRulesPerInterface: 20000 } }', 'y.json5').daemon, { maxRulesPerInterface: 20_000 });
+});
+
+t.test('mcrd refuses to start from a file past the limit, and a bad --max-rules-per-interface', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcrd-limits-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'over.json5');
+  writeFileSync(file, formatConfig({ daemon: { maxRulesPerInterface: 2 }, rules: [rule(0), rule(1), rule(2)] }));
+  const run = (args: string[]) => execa(process.execPath, [MCRD, ...args], { reject: false, timeout: 20_000 });
+  const over = await run(['--config', file, '--control-socket', join(dir, 's')]);
+  t.equal(over.exitCode, 2, 'exit 2');
+  t.match(over.stderr.trim(), /^mcrd: ENOSPC: .*over\.json5:\d+:\d+: rules\[2\]: input interface in0 has 3 rules up to here, one too many: .*daemon\.maxRulesPerInterface/);
+  t.equal(over.stderr.trim().split('\n').length, 1, 'one line');
+  const bad = await run(['--max-rules-per-interface', '0']);
+  t.equal(bad.exitCode, 2);
+  t.match(bad.stderr, /--max-rules-per-interface.*expected an integer 1\.\.100000/);
+});
+
+t.test('the command stream carries an interface at its limits, every field at its longest', async (t) => {
+  const limits = ruleLimits();
+  const slots = workerSlots(limits);
+  const max = workerFrameBytes(slots);
+  const ip = (i: number, k: number): string => `239.${100 + k}.${(i >> 8) & 255}.${i & 255}`;
+  const rules: Rule[] = Array.from({ length: limits.maxRules }, (_, i) => ({
+    id: 4_000_000_000 - i, name: `${'n'.repeat(58)}${String(i).padStart(6, '0')}`, inputInterface: 'eeeeeeeeeeeeeee',
+    inputGroup: ip(i, 0), inputPort: 65_535, source: '255.255.255.254',
+    outputs: Array.from({ length: limits.maxOutputs / limits.maxRules }, (_, k) => ({ group: ip(i, k + 1), port: 65_535, interface: 'ooooooooooooooo', ttl: 255, source: '255.255.255.253' })),
+  }));
+  const sync = encodeFrame(encodeCommand({ seq: 1, body: { kind: 'syncRules', generation: 2 ** 40, hash: new Uint8Array(32), rules } }));
+  t.ok(sync.length <= max, `SyncRules of ${limits.maxRules} rules and ${limits.maxOutputs} outputs: ${sync.length} bytes, within the ${max}-byte frame bound`);
+  const big = 2 ** 50;
+  const stats = encodeFrame(encodeReply({ seq: 1, generation: 2 ** 40, hash: new Uint8Array(32), refused: [],
+    stats: { received: big, kernelDrops: big, malformed: big, unmatched: big, loop: {},
+      rules: rules.map((r) => ({ ruleId: r.id, packets: big, bytes: big, errors: big, outputs: r.outputs.map(() => ({ packets: big, bytes: big, errors: big })) })) } }));
+  t.ok(stats.length <= max, `the counters of all of them: ${stats.length} bytes, within the bound`);
+  t.ok(sync.length > 1024 * 1024, 'both are over the 1 MiB default frame that applied before');
+});

@@ -90,6 +90,6 @@ export function openFilesLimit(limitsText?: string): number | undefined {
 /** The ENOSPC message for an interface at its limit: the number, and how to raise it. */
 export function limitAdvice(limits: RuleLimits): string {
   return `the limit per input interface is ${limits.maxRules} rules and ${limits.maxOutputs} outputs ` +
-    `(${OUTPUTS_PER_RULE_LIMIT} per rule on average); remove rules, move some to another input interface, ` +
+    `(${OUTPUTS_PER_RULE_LIMIT} per rule on average); remove rules that are no longer needed, ` +
     `or raise daemon.maxRulesPerInterface (mcrd --max-rules-per-interface, up to ${MAX_MAX_RULES_PER_INTERFACE}; it takes effect when mcrd starts)`;
 }

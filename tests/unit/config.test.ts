@@ -351,7 +351,8 @@ t.test('formatConfig writes text that parseConfig reads back to the same config'
       restartBackoffMinMs: 20, restartBackoffMaxMs: 40 },
     rules: [
       {
-        name: 'quotes " and \' and \\ and \n newline, \u2028, \u00e9, \u{1F600}, \ud800 lone surrogate',
+        // Every character JSON must escape that a name may hold (no control characters: worker/rule-spec.ts).
+        name: 'quotes " and \' and \\, \u2028, \u00e9, \u{1F600}, \ud800 lone surrogate',
         inputInterface: 'eth0.100',
         inputGroup: '239.255.255.250',
         inputPort: 1,
@@ -362,7 +363,8 @@ t.test('formatConfig writes text that parseConfig reads back to the same config'
           { group: '239.1.1.2', port: 5000, interface: 'a:b@c_d-e' },
         ],
       },
-      { inputInterface: 'lo', inputGroup: '127.0.0.1', inputPort: 7000, outputs: [{ group: '127.0.0.2', port: 7001, interface: 'lo' }] },
+      // A unicast input and output (127.0.0.0/8 is no destination: worker/rule-spec.ts refuses it).
+      { inputInterface: 'lo', inputGroup: '192.0.2.10', inputPort: 7000, outputs: [{ group: '192.0.2.11', port: 7001, interface: 'lo' }] },
     ],
   };
   const text = formatConfig(rich);

@@ -12,7 +12,7 @@ import { RuleTable, RuleTableError, checkRule, matchKey } from './rule-table.js'
 import { ruleDiff } from './rule-diff.js';
 import type { Fleet } from './fleet/fleet.js';
 import { LEVEL_VALUES, type WorkerLogs } from './worker-logs.js';
-import { CONTROL_PROTOCOL, type LogsResult, type Rule, type RuleApplication, type RuleChange } from './wire/index.js';
+import { CONTROL_PROTOCOL, type LogsResult, type Rule, type RuleApplication, type RuleChange } from '../proto/index.js';
 import type { ControlHandler } from './control/handler.js';
 import { StatsReport } from './stats/stats-report.js';
 

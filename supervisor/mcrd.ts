@@ -9,25 +9,26 @@
  *        [--log-level L] [--log-dir DIR] [--restart-backoff MIN_MS[:MAX_MS]]
  *        [--max-rules-per-interface N]
  */
+import { DEFAULT_CONTROL_SOCKET } from '../common/defaults.js';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
-import { createLogger, LOG_LEVELS } from '../worker/logger.js';
+import { createLogger, LOG_LEVELS } from '../common/logger.js';
 import { defaultDaemonSettings, loadConfig, type Config } from './config/index.js';
-import { addLoopSettingOptions, LOOP_SETTINGS, type LoopSettings } from '../worker/loop-settings.js';
+import { addLoopSettingOptions, LOOP_SETTINGS, type LoopSettings } from '../common/loop-settings.js';
 import { ControlServer } from './control/server.js';
 import { createHandler } from './daemon-handler.js';
 import { allowedCpus } from './cpu-set.js';
 import { Fleet } from './fleet/fleet.js';
-import { native } from '../worker/native.js';
+import { native } from '../native/index.js';
 import { GroupMemberships } from './net/group-memberships.js';
 import { InterfaceWatcher } from './net/interface-watcher.js';
 import { consumeMatchesByInterface, InputFilters } from './net/input-filters.js';
 import { parseRestartBackoff, type RestartBackoff } from './fleet/backoff.js';
 import { RuleTable } from './rule-table.js';
-import { checkMaxRules, openFilesLimit, ruleLimits, workerFdsNeeded, workerSlots } from './rule-limits.js';
+import { checkMaxRules, openFilesLimit, ruleLimits, workerFdsNeeded, workerSlots } from '../common/rule-limits.js';
 import { WorkerLogs } from './worker-logs.js';
 
 interface Options {
@@ -48,7 +49,7 @@ function parse(argv: string[]): Options {
   const program = new Command('mcrd')
     .description('MCR supervisor: rule table, worker fleet, control socket.')
     .option('--config <file>', 'JSON5 config file (docs/config.md)')
-    .option('--control-socket <path>', 'control socket (default /run/mcr/mcrd.sock)')
+    .option('--control-socket <path>', `control socket (default ${DEFAULT_CONTROL_SOCKET})`)
     .option('--workers <n>', 'workers per input interface (default: one per core)', (v) => {
       const n = Number(v);
       if (!/^\d+$/.test(v) || n < 1 || n > 256) throw new InvalidArgumentError('expected an integer 1..256');
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
   const state = { table, fleet, logs, logger, syncInputs, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now(),
     interfaceState: (name: string) => watcher.get(name) };
   const handler = createHandler(state);
-  const server = new ControlServer({ path: opts.controlSocket ?? d.controlSocket ?? '/run/mcr/mcrd.sock', handler, log: logger });
+  const server = new ControlServer({ path: opts.controlSocket ?? d.controlSocket ?? DEFAULT_CONTROL_SOCKET, handler, log: logger });
   try {
     await server.listen();
   } catch (err) {

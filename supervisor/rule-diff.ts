@@ -5,7 +5,7 @@
  * anyone remembering to list it: a reload can never again report
  * "0 changed" for an edit it did not look at. The rule's id is not content.
  */
-import type { FieldChange } from './wire/index.js';
+import type { FieldChange } from '../proto/index.js';
 
 type Value = unknown;
 

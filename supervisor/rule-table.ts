@@ -2,7 +2,7 @@
  * The supervisor's rule table: the source of truth for what every worker
  * forwards. Assigns rule ids, keeps names unique, refuses two rules with the
  * same match (interface, group, port, source), holds each input interface
- * to its limits (supervisor/rule-limits.ts: ENOSPC past them), and versions
+ * to its limits (common/rule-limits.ts: ENOSPC past them), and versions
  * the table with a generation number and, per input interface, a hash of
  * its rules, which workers echo in their acks so drift is detectable.
  *
@@ -12,9 +12,9 @@
  * used to sort and scan the whole table several times and hash all of it).
  */
 import { createHash, hash as cryptoHash } from 'node:crypto';
-import { checkInterfaceName, isMulticast, validateRule } from '../worker/rule-spec.js';
-import { limitAdvice, ruleLimits, type RuleLimits } from './rule-limits.js';
-import type { Rule, RuleInput } from './wire/index.js';
+import { checkInterfaceName, isMulticast, validateRule } from '../common/rule-spec.js';
+import { limitAdvice, ruleLimits, type RuleLimits } from '../common/rule-limits.js';
+import type { Rule, RuleInput } from '../proto/index.js';
 
 export class RuleTableError extends Error {
   constructor(readonly code: string, message: string) {

@@ -10,9 +10,9 @@
  */
 import type { Logger, LevelWithSilent } from 'pino';
 import type { Relay, RuleStats as RelayRuleStats } from './relay.js';
-import type { RuleSpec } from './rule-spec.js';
-import { LOG_LEVELS } from './logger.js';
-import type { Command, ErrorInfo, Reply, Rule, RuleRefusal, RuleStats, WorkerCounters } from '../supervisor/wire/index.js';
+import type { RuleSpec } from '../common/rule-spec.js';
+import { LOG_LEVELS } from '../common/logger.js';
+import type { Command, ErrorInfo, Reply, Rule, RuleRefusal, RuleStats, WorkerCounters } from '../proto/index.js';
 
 /** What the worker does after replying. */
 export type AfterReply = 'continue' | 'exit';

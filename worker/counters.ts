@@ -3,7 +3,7 @@
  * native memory) and turns slots into named numbers. Reading costs the loop
  * nothing: no call into the addon, no lock.
  */
-import type { CounterLayout } from './native.js';
+import type { CounterLayout } from '../native/index.js';
 
 export type CounterRecord = Record<string, number>;
 

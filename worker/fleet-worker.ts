@@ -10,19 +10,19 @@
  *   fleet-worker.js --worker-id ID --interface IF [--cpu N] [--user U] [--log-level L]
  *                   [--coalesce-us US] [--busy-poll-us US] [--rule-slots N --output-slots N]
  *
- * The slot counts come from mcrd's rule limits (supervisor/rule-limits.ts):
+ * The slot counts come from mcrd's rule limits (common/rule-limits.ts):
  * enough counter slots for an interface at its limits during a full sync,
  * and they also bound the frames of the command stream.
  */
 import { Socket } from 'node:net';
 import { closeSync } from 'node:fs';
 import { pino, type LevelWithSilent } from 'pino';
-import { native } from './native.js';
+import { native } from '../native/index.js';
 import { Relay } from './relay.js';
-import { loopSettingsFromArgs, type LoopSettings } from './loop-settings.js';
+import { loopSettingsFromArgs, type LoopSettings } from '../common/loop-settings.js';
 import { CommandHandler } from './command-handler.js';
-import { FrameDecoder, decodeCommand, encodeFrame, encodeReply } from '../supervisor/wire/index.js';
-import { workerFrameBytes } from '../supervisor/rule-limits.js';
+import { FrameDecoder, decodeCommand, encodeFrame, encodeReply } from '../proto/index.js';
+import { workerFrameBytes } from '../common/rule-limits.js';
 
 const HANDOVER_FD = 3;
 const HANDOVER_TIMEOUT_MS = 10_000;

@@ -9,13 +9,13 @@
 import { writeSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
-import { createLogger, LOG_LEVELS } from './logger.js';
+import { createLogger, LOG_LEVELS } from '../common/logger.js';
 import { Relay, type RelayTuning } from './relay.js';
-import { parseOutputList, RuleError, validateRule, type RuleSpec } from './rule-spec.js';
+import { parseOutputList, RuleError, validateRule, type RuleSpec } from '../common/rule-spec.js';
 import { loadRulesFile } from './rules-file.js';
 import { serveStdinCommands } from './stdin-commands.js';
-import { isNativeError, type IngressMode } from './native.js';
-import { addLoopSettingOptions, LOOP_SETTINGS } from './loop-settings.js';
+import { isNativeError, type IngressMode } from '../native/index.js';
+import { addLoopSettingOptions, LOOP_SETTINGS } from '../common/loop-settings.js';
 
 interface CliOptions {
   inputInterface: string;

@@ -12,8 +12,8 @@
  */
 import type { Logger } from 'pino';
 import { CounterView, type CounterRecord } from './counters.js';
-import { native, type LoopInfo, type LoopOptions, type NativeLoop, type NativeRule, type RefusedRule, type RuleSlots } from './native.js';
-import { isMulticast, toNativeRule, type RuleSpec } from './rule-spec.js';
+import { native, type LoopInfo, type LoopOptions, type NativeLoop, type NativeRule, type RefusedRule, type RuleSlots } from '../native/index.js';
+import { isMulticast, toNativeRule, type RuleSpec } from '../common/rule-spec.js';
 
 export type RelayTuning = Omit<LoopOptions, 'packetFd'>;
 

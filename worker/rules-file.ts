@@ -4,7 +4,7 @@
  * and the field.
  */
 import { readFileSync } from 'node:fs';
-import { RuleError, validateRule, type RuleSpec } from './rule-spec.js';
+import { RuleError, validateRule, type RuleSpec } from '../common/rule-spec.js';
 
 export function loadRulesFile(path: string): RuleSpec[] {
   let text: string;

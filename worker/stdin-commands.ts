@@ -8,7 +8,7 @@
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import type { Relay } from './relay.js';
-import { validateRule } from './rule-spec.js';
+import { validateRule } from '../common/rule-spec.js';
 
 export function serveStdinCommands(relay: Relay, logger: Logger, onEnd: () => void): void {
   const lines = createInterface({ input: process.stdin });

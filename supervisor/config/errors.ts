@@ -12,7 +12,7 @@ import type { JsonPath } from './path.js';
  * - ERR_MCR_CONFIG_READ: the file could not be read at all.
  * - ERR_MCR_CONFIG_TOO_LARGE: the file is over the size limit.
  * - ENOSPC: valid, but an input interface has more rules or outputs than
- *   mcrd allows one (supervisor/rule-limits.ts), as `mcrctl add` is told.
+ *   mcrd allows one (common/rule-limits.ts), as `mcrctl add` is told.
  */
 export type ConfigErrorCode = 'ERR_MCR_CONFIG_SYNTAX' | 'ERR_MCR_CONFIG' | 'ERR_MCR_CONFIG_READ' | 'ERR_MCR_CONFIG_TOO_LARGE' | 'ENOSPC';
 

@@ -1,23 +1,24 @@
 /**
  * What an mcrd config is, and its validation: the top level, the daemon
  * settings and the rule list. The rules themselves are checked by
- * worker/rule-spec.ts (validateRule), the one place that decides what a valid
+ * common/rule-spec.ts (validateRule), the one place that decides what a valid
  * rule is; this file adds what only a config has: the input interface, unique
  * names, no two rules matching the same traffic, no input interface past
- * its limits (supervisor/rule-limits.ts; ENOSPC), and no unknown keys. Every
+ * its limits (common/rule-limits.ts; ENOSPC), and no unknown keys. Every
  * error is a ConfigError naming file, line, column and field, located with
  * the parser's position table.
  */
+import { DEFAULT_CONTROL_SOCKET, MAX_WORKERS } from '../../common/defaults.js';
 import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 import type { LevelWithSilent } from 'pino';
-import { LOG_LEVELS } from '../../worker/logger.js';
-import { RuleError, validateRule, type RuleSpec } from '../../worker/rule-spec.js';
-import { checkLoopSetting, LOOP_SETTINGS } from '../../worker/loop-settings.js';
+import { LOG_LEVELS } from '../../common/logger.js';
+import { checkInterfaceName, RuleError, validateRule, type RuleSpec } from '../../common/rule-spec.js';
+import { checkLoopSetting, LOOP_SETTINGS } from '../../common/loop-settings.js';
 import { ConfigError, type ConfigErrorCode } from './errors.js';
 import { checkRestartBackoff, DEFAULT_RESTART_BACKOFF } from '../fleet/backoff.js';
 import { formatPath, type JsonPath } from './path.js';
-import { checkMaxRules, DEFAULT_MAX_RULES_PER_INTERFACE, limitAdvice, ruleLimits, type RuleLimits } from '../rule-limits.js';
+import { checkMaxRules, DEFAULT_MAX_RULES_PER_INTERFACE, limitAdvice, ruleLimits, type RuleLimits } from '../../common/rule-limits.js';
 import type { PositionTable } from './positions.js';
 
 export interface DaemonSettings {
@@ -40,7 +41,7 @@ export interface DaemonSettings {
   busyPollUs: number;
   /** Drop relayed datagrams before the host's own IP stack sees them, on each rule's input interface (docs/mcrd.md). */
   consumeInputs: boolean;
-  /** Rules one input interface may have (outputs: 4 times as many); see supervisor/rule-limits.ts. */
+  /** Rules one input interface may have (outputs: 4 times as many); see common/rule-limits.ts. */
   maxRulesPerInterface: number;
 }
 
@@ -58,14 +59,14 @@ export const DAEMON_FIELDS = ['controlSocket', 'workers', 'user', 'logLevel', 'l
 export const RULE_FIELDS = ['name', 'inputInterface', 'inputGroup', 'inputPort', 'source', 'outputs'] as const;
 export const OUTPUT_FIELDS = ['group', 'port', 'interface', 'ttl', 'source'] as const;
 
-export const MAX_WORKERS = 256;
+export { MAX_WORKERS };
 /** sun_path holds 108 bytes including the terminating NUL (unix(7)). */
 const MAX_SOCKET_PATH_BYTES = 107;
 
 /** What mcrd uses for a setting neither the file nor the command line gives (logDir has no default: no files). */
 export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir'> {
   return {
-    controlSocket: '/run/mcr/mcrd.sock',
+    controlSocket: DEFAULT_CONTROL_SOCKET,
     workers: Math.min(availableParallelism(), MAX_WORKERS),
     user: 'nobody',
     logLevel: 'info',
@@ -204,7 +205,7 @@ function checkAbsolutePath(value: unknown, path: JsonPath, example: string): str
 }
 
 function checkSocketPath(value: unknown, path: JsonPath): string {
-  const socketPath = checkAbsolutePath(value, path, '/run/mcr/mcrd.sock');
+  const socketPath = checkAbsolutePath(value, path, DEFAULT_CONTROL_SOCKET);
   const bytes = Buffer.byteLength(socketPath);
   if (bytes > MAX_SOCKET_PATH_BYTES) {
     throw new FieldError(path, `is ${bytes} bytes, over the ${MAX_SOCKET_PATH_BYTES}-byte limit of a unix socket path; choose a shorter path`);
@@ -230,19 +231,14 @@ function checkRule(value: unknown, index: number): ConfigRule {
   };
 }
 
-/**
- * The input interface follows the same rule as an output interface in
- * rule-spec.ts (1-15 characters of [A-Za-z0-9_.:@-], IFNAMSIZ less the NUL);
- * tests/unit/config.test.ts checks that the two agree.
- */
-export const INTERFACE_NAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
-
+/** The input interface follows the same rule as an output interface (rule-spec.ts, checkInterfaceName). */
 function checkInputInterface(value: unknown, path: JsonPath): string {
   if (value === undefined) throw new FieldError(path, 'missing: every rule needs the interface it receives on, e.g. inputInterface: "eth1"');
-  if (typeof value !== 'string' || !INTERFACE_NAME.test(value)) {
-    throw new FieldError(path, `expected an interface name (1-15 characters), got ${describe(value)}`);
+  try {
+    return checkInterfaceName(value, 'inputInterface');
+  } catch (err) {
+    throw new FieldError(path, (err as Error).message.replace(/^inputInterface: /, ''));
   }
-  return value;
 }
 
 function checkUnique(rules: ConfigRule[]): void {

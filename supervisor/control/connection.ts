@@ -20,11 +20,11 @@
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { encodeFrame, FrameDecoder } from '../wire/framing.js';
-import { decodeRequest, encodeResponse } from '../wire/control.js';
-import type { LogsResult, Request, Response, ResponseBody } from '../wire/control-types.js';
-import { WireError } from '../wire/errors.js';
-import { ControlError, errorCode, toErrorInfo } from './errors.js';
+import { encodeFrame, FrameDecoder } from '../../proto/framing.js';
+import { decodeRequest, encodeResponse } from '../../proto/control.js';
+import type { LogsResult, Request, Response, ResponseBody } from '../../proto/types.js';
+import { WireError } from '../../proto/errors.js';
+import { ControlError, errorCode, toErrorInfo } from '../../common/control-errors.js';
 import type { ControlHandler, ControlLogger, RequestContext } from './handler.js';
 
 export interface ConnectionLimits {

@@ -15,7 +15,7 @@ import type {
   LogLevelGetRequest, LogLevelGetResult, LogLevelSetRequest, LogLevelSetResult, LogsRequest, LogsResult,
   PingRequest, PingResult, ReloadRequest, ReloadResult, RemoveRuleRequest, RemoveRuleResult, RequestKind,
   SaveRequest, SaveResult, StatsRequest, StatsResult, VersionRequest, VersionResult, WorkersRequest, WorkersResult,
-} from '../wire/control-types.js';
+} from '../../proto/types.js';
 
 export interface RequestContext {
   /** Aborted when the request times out, its client disconnects or the server closes. */

@@ -26,13 +26,12 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
-import { encodeFrame, DEFAULT_MAX_FRAME_BYTES } from '../wire/framing.js';
-import { encodeResponse } from '../wire/control.js';
+import { encodeFrame, DEFAULT_MAX_FRAME_BYTES } from '../../proto/framing.js';
+import { encodeResponse } from '../../proto/control.js';
 import { ControlConnection, type ConnectionLimits } from './connection.js';
-import { ControlError, errorCode } from './errors.js';
+import { ControlError, errorCode } from '../../common/control-errors.js';
 import { silentLogger, type ControlHandler, type ControlLogger } from './handler.js';
 
-export const DEFAULT_CONTROL_SOCKET = '/run/mcr/mcrd.sock';
 
 export interface ControlServerOptions {
   /** Socket path; its directory is created (mode dirMode) when missing. */

@@ -26,9 +26,9 @@ import { DEFAULT_RESTART_BACKOFF, type RestartBackoff } from './backoff.js';
 import type { RuleTable } from '../rule-table.js';
 import type { InterfaceChange } from '../net/interface-watcher.js';
 import type { WorkerLogs } from '../worker-logs.js';
-import type { CommandBody, ErrorInfo, Reply, RuleApplication, WorkerCounters, WorkerInfo } from '../wire/index.js';
-import type { LoopSettings } from '../../worker/loop-settings.js';
-import type { WorkerSlots } from '../rule-limits.js';
+import type { CommandDraft, ErrorInfo, Reply, RuleApplication, WorkerCounters, WorkerInfo } from '../../proto/index.js';
+import type { LoopSettings } from '../../common/loop-settings.js';
+import type { WorkerSlots } from '../../common/rule-limits.js';
 
 const READY_TIMEOUT_MS = 10_000;
 const STABLE_MS = 60_000;
@@ -123,7 +123,7 @@ export class Fleet {
    * RULE_COMMAND_TIMEOUT_MS is marked unconfirmed (see application()) and
    * gets a full sync instead of its next command.
    */
-  broadcast(iface: string, body: CommandBody): Promise<void> {
+  broadcast(iface: string, body: CommandDraft): Promise<void> {
     return this.serial(async () => {
       const expected = this.o.table.hashFor(iface);
       await Promise.all(this.slotsOf(iface).filter((s) => s.state === 'running').map(async (slot) => {
@@ -136,7 +136,7 @@ export class Fleet {
           reply = await this.send(slot, body, RULE_COMMAND_TIMEOUT_MS);
         } catch (err) {
           if ((err as { code?: string }).code === 'ETIMEDOUT') {
-            this.unanswered(slot, body.kind, body.kind === 'addRule' ? [body.rule.id] : []);
+            this.unanswered(slot, body.kind, body.kind === 'addRule' && body.rule?.id !== undefined ? [body.rule.id] : []);
             return;
           }
         }
@@ -421,7 +421,7 @@ export class Fleet {
     slot.reason = undefined;
   }
 
-  private async send(slot: Slot, body: CommandBody, timeoutMs?: number): Promise<Reply> {
+  private async send(slot: Slot, body: CommandDraft, timeoutMs?: number): Promise<Reply> {
     if (slot.worker === undefined) throw Object.assign(new Error(`worker ${slot.id} is not running`), { code: 'ESRCH' });
     const reply = await slot.worker.send(body, timeoutMs);
     slot.generation = reply.generation;

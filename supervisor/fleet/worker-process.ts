@@ -12,10 +12,10 @@ import { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { native } from '../../worker/native.js';
-import { loopSettingArgs, type LoopSettings } from '../../worker/loop-settings.js';
-import { FrameDecoder, decodeReply, encodeCommand, encodeFrame, type CommandBody, type Reply } from '../wire/index.js';
-import { workerFrameBytes, type WorkerSlots } from '../rule-limits.js';
+import { native } from '../../native/index.js';
+import { loopSettingArgs, type LoopSettings } from '../../common/loop-settings.js';
+import { FrameDecoder, decodeReply, encodeCommand, encodeFrame, type CommandDraft, type Reply } from '../../proto/index.js';
+import { workerFrameBytes, type WorkerSlots } from '../../common/rule-limits.js';
 
 const WORKER_ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'worker', 'fleet-worker.js');
 
@@ -89,7 +89,7 @@ export class WorkerProcess {
   }
 
   /** Sends one command and resolves with its reply (rejects after timeoutMs). */
-  send(body: CommandBody, timeoutMs = 10_000): Promise<Reply> {
+  send(body: CommandDraft, timeoutMs = 10_000): Promise<Reply> {
     const seq = this.nextSeq++;
     return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {

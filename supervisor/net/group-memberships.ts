@@ -23,8 +23,8 @@
  * rules) logs one summary line for it instead, and each group at debug.
  */
 import type { Logger } from 'pino';
-import type { NativeAddon } from '../../worker/native.js';
-import { isMulticast } from '../../worker/rule-spec.js';
+import type { NativeAddon } from '../../native/index.js';
+import { isMulticast } from '../../common/rule-spec.js';
 
 type MembershipNative = Pick<NativeAddon, 'openMembershipSocket' | 'changeMembership' | 'closeFd'>;
 

@@ -17,7 +17,7 @@
  * after it is a true difference.
  */
 import type { Logger } from 'pino';
-import { native, type InterfaceEvent, type NativeError, type NativeInterfaceMonitor } from '../../worker/native.js';
+import { native, type InterfaceEvent, type NativeError, type NativeInterfaceMonitor } from '../../native/index.js';
 
 export interface InterfaceState {
   ifindex: number;

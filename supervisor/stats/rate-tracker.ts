@@ -23,9 +23,10 @@
  * Pure: the caller passes the time, from a monotonic clock (a wall clock
  * stepping back would make intervals negative), and the readings.
  */
+import { MIN_RATE_INTERVAL_MS } from '../../common/defaults.js';
 
 /** Rates over a shorter interval than this are not reported. */
-export const MIN_RATE_INTERVAL_MS = 500;
+export { MIN_RATE_INTERVAL_MS };
 /**
  * Readings closer than this to the newest snapshot update the totals but are
  * not kept as a snapshot: it bounds the history to about

@@ -10,7 +10,7 @@
  * slot that is not running has no process forwarding, so it is `idle`; a
  * running one without fresh counters did not answer the ping: `unread`.
  */
-import type { Rule, RuleStats, StatsResult, WorkerCounters } from '../wire/index.js';
+import type { Rule, RuleStats, StatsResult, WorkerCounters } from '../../proto/index.js';
 import { RateTracker, type WorkerReading } from './rate-tracker.js';
 
 /** What the report needs of a fleet slot (Fleet.counters() returns these). */

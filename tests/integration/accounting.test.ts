@@ -7,7 +7,7 @@
  * UDP_SEGMENT batches.
  */
 import t from 'tap';
-import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
+import { createRelayLab, skipUnlessRoot } from '../../bench/lab/index.js';
 import { runGen, sinkReport, startRelay, startSink, stopRelay } from './harness.js';
 
 for (const gso of [false, true]) {

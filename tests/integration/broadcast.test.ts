@@ -11,7 +11,7 @@
  * output interface's own broadcast addresses: another subnet's stays refused.
  */
 import t from 'tap';
-import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
+import { createRelayLab, skipUnlessRoot } from '../../bench/lab/index.js';
 import { output, relayCommand, runGen, sinkReport, startRelay, startSink, stopRelay } from './harness.js';
 
 const LIMITED = '255.255.255.255';

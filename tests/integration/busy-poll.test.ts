@@ -11,8 +11,8 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { skipUnlessRoot } from '../../tools/lab/index.js';
-import type { StatsResult } from '../../supervisor/wire/index.js';
+import { skipUnlessRoot } from '../../bench/lab/index.js';
+import type { StatsResult } from '../../proto/index.js';
 import { relayCommand, runGen, sinkReport, startSink, steadyStream } from './harness.js';
 import { mcrctlJson, mcrdLab, startMcrd } from './mcrd-harness.js';
 

@@ -7,7 +7,7 @@
  * without it.
  */
 import t from 'tap';
-import { skipUnlessRoot } from '../../tools/lab/index.js';
+import { skipUnlessRoot } from '../../bench/lab/index.js';
 import { steadyStream } from './harness.js';
 
 const COUNT = 10_000;

@@ -1,5 +1,5 @@
 /**
- * `npm run demo` end to end (through tools/demo/launch.cjs, what the npm
+ * `npm run demo` end to end (through bench/demo/launch.cjs, what the npm
  * script runs), with a short duration: it exits 0, its stats tables show
  * forwarded packets and non-zero rates, every sink got what was sent, and
  * neither its namespaces nor its temporary directory remain. Run as a user
@@ -10,10 +10,10 @@ import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { skipUnlessRoot } from '../../tools/lab/index.js';
+import { skipUnlessRoot } from '../../bench/lab/index.js';
 import { ROOT } from './harness.js';
 
-const LAUNCH = join(ROOT, 'tools', 'demo', 'launch.cjs');
+const LAUNCH = join(ROOT, 'bench', 'demo', 'launch.cjs');
 
 /** Numbers at the end of a table row: PACKETS BYTES PPS ERRORS for a stats row. */
 const tail = (row: string, n: number): string[] => row.trim().split(/\s+/).slice(-n);

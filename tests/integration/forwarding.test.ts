@@ -4,7 +4,7 @@
  * to multicast, and jumbo frames on an MTU-9000 link.
  */
 import t from 'tap';
-import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
+import { createRelayLab, skipUnlessRoot } from '../../bench/lab/index.js';
 import { output, runGen, sinkReport, startRelay, startSink, stopRelay } from './harness.js';
 
 t.test('100k packets, one rule with group+port rewrite: zero loss, byte-exact', async (t) => {

@@ -12,9 +12,9 @@
  * every datagram the generator sent, intact.
  */
 import t from 'tap';
-import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
-import type { LabProcess } from '../../tools/lab/index.js';
-import { pollUntil } from '../../tools/lab/time.js';
+import { createRelayLab, skipUnlessRoot } from '../../bench/lab/index.js';
+import type { LabProcess } from '../../bench/lab/index.js';
+import { pollUntil } from '../../bench/lab/time.js';
 import { type GenReport, relayCommand, sinkReport, startGen, startRelay, startSink, stopRelay } from './harness.js';
 
 const RATE = 20_000;

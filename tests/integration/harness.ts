@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRelayLab, type LabProcess, type RelayLab } from '../../tools/lab/index.js';
+import { createRelayLab, type LabProcess, type RelayLab } from '../../bench/lab/index.js';
 
 export const ROOT = findRoot();
 const RELAY_CLI = join(ROOT, 'dist', 'worker', 'relay-cli.js');

@@ -5,7 +5,7 @@
  * on the multishot path.
  */
 import t from 'tap';
-import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
+import { createRelayLab, skipUnlessRoot } from '../../bench/lab/index.js';
 import { frame } from './frames.js';
 import { inject, runGen, sinkReport, startRelay, startSink, stopRelay } from './harness.js';
 

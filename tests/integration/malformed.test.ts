@@ -4,7 +4,7 @@
  * receive buffer are counted as oversize, not forwarded cut.
  */
 import t from 'tap';
-import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
+import { createRelayLab, skipUnlessRoot } from '../../bench/lab/index.js';
 import { frame, malformedFrames } from './frames.js';
 import { genReport, inject, sinkReport, startGen, startRelay, startSink, stopRelay } from './harness.js';
 

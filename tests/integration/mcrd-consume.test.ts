@@ -11,8 +11,8 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { skipUnlessRoot, type LabProcess, type RelayLab } from '../../tools/lab/index.js';
-import { pollUntil } from '../../tools/lab/time.js';
+import { skipUnlessRoot, type LabProcess, type RelayLab } from '../../bench/lab/index.js';
+import { pollUntil } from '../../bench/lab/time.js';
 import { CONSUME_PREF } from '../../supervisor/net/input-filters.js';
 import { runGen, sinkReport, startSink, TOOL } from './harness.js';
 import { mcrctl, mcrdLab, startMcrd } from './mcrd-harness.js';

@@ -9,9 +9,9 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { createRelayLab, type LabProcess, type RelayLab } from '../../tools/lab/index.js';
-import { ControlClient } from '../../supervisor/control/client.js';
-import type { WorkerInfo } from '../../supervisor/wire/index.js';
+import { createRelayLab, type LabProcess, type RelayLab } from '../../bench/lab/index.js';
+import { ControlClient } from '../../common/control-client.js';
+import type { WorkerInfo } from '../../proto/index.js';
 import { ROOT } from './harness.js';
 
 export const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');

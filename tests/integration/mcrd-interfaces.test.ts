@@ -13,9 +13,9 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRelayLab, skipUnlessRoot, type RelayLab } from '../../tools/lab/index.js';
-import { ControlClient } from '../../supervisor/control/client.js';
-import type { WorkerInfo } from '../../supervisor/wire/index.js';
+import { createRelayLab, skipUnlessRoot, type RelayLab } from '../../bench/lab/index.js';
+import { ControlClient } from '../../common/control-client.js';
+import type { WorkerInfo } from '../../proto/index.js';
 import { ROOT, genReport, runGen, sinkReport, startGen, startSink } from './harness.js';
 
 const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');

@@ -11,8 +11,8 @@
 import t from 'tap';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { skipUnlessRoot } from '../../tools/lab/index.js';
-import type { ListRulesResult, StatsResult, WorkersResult } from '../../supervisor/wire/index.js';
+import { skipUnlessRoot } from '../../bench/lab/index.js';
+import type { ListRulesResult, StatsResult, WorkersResult } from '../../proto/index.js';
 import { runGen, sinkReport, startSink } from './harness.js';
 import { mcrctl, mcrctlJson, mcrdLab, procStatus, startMcrd, uidOf } from './mcrd-harness.js';
 

@@ -8,8 +8,8 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { skipUnlessRoot } from '../../tools/lab/index.js';
-import type { StatsResult } from '../../supervisor/wire/index.js';
+import { skipUnlessRoot } from '../../bench/lab/index.js';
+import type { StatsResult } from '../../proto/index.js';
 import { runGen, sinkReport, startSink } from './harness.js';
 import { mcrctlJson, mcrdLab, startMcrd, workersOf } from './mcrd-harness.js';
 

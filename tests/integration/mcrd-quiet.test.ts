@@ -8,7 +8,7 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { skipUnlessRoot } from '../../tools/lab/index.js';
+import { skipUnlessRoot } from '../../bench/lab/index.js';
 import { runGen, sinkReport, startSink } from './harness.js';
 import { MCRD, mcrdLab, workersOf } from './mcrd-harness.js';
 

@@ -10,9 +10,9 @@ import t from 'tap';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { skipUnlessRoot } from '../../tools/lab/index.js';
+import { skipUnlessRoot } from '../../bench/lab/index.js';
 import { ROOT, startGen } from './harness.js';
-import type { StatsResult, WorkersResult } from '../../supervisor/wire/index.js';
+import type { StatsResult, WorkersResult } from '../../proto/index.js';
 import { mcrdLab } from './mcrd-harness.js';
 
 const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');

@@ -17,9 +17,9 @@ import t from 'tap';
 type T = Parameters<Extract<Parameters<typeof t.test>[0], (...args: never[]) => unknown>>[0];
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { skipUnlessRoot, type RelayLab } from '../../tools/lab/index.js';
-import { pollUntil } from '../../tools/lab/time.js';
-import type { AddRuleResult, ListRulesResult, LogsResult, ReloadResult } from '../../supervisor/wire/index.js';
+import { skipUnlessRoot, type RelayLab } from '../../bench/lab/index.js';
+import { pollUntil } from '../../bench/lab/time.js';
+import type { AddRuleResult, ListRulesResult, LogsResult, ReloadResult } from '../../proto/index.js';
 import { runGen, sinkReport, startSink } from './harness.js';
 import { mcrctl, mcrctlJson, mcrdLab, startMcrd, workersOf } from './mcrd-harness.js';
 

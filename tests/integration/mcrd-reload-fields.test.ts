@@ -11,9 +11,9 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { skipUnlessRoot } from '../../tools/lab/index.js';
-import type { LabProcess, RelayLab } from '../../tools/lab/index.js';
-import type { ReloadResult } from '../../supervisor/wire/index.js';
+import { skipUnlessRoot } from '../../bench/lab/index.js';
+import type { LabProcess, RelayLab } from '../../bench/lab/index.js';
+import type { ReloadResult } from '../../proto/index.js';
 import { genReport, runGen, sinkReport, startGen, startSink, type SinkReport } from './harness.js';
 import { mcrctl, mcrdLab, startMcrd } from './mcrd-harness.js';
 

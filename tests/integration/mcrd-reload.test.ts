@@ -6,8 +6,8 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { skipUnlessRoot } from '../../tools/lab/index.js';
-import { ControlClient } from '../../supervisor/control/client.js';
+import { skipUnlessRoot } from '../../bench/lab/index.js';
+import { ControlClient } from '../../common/control-client.js';
 import { ROOT, genReport, runGen, sinkReport, startGen, startSink } from './harness.js';
 import { mcrdLab } from './mcrd-harness.js';
 

@@ -10,8 +10,8 @@ import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRelayLab, skipUnlessRoot, type RelayLab } from '../../tools/lab/index.js';
-import { ControlClient } from '../../supervisor/control/client.js';
+import { createRelayLab, skipUnlessRoot, type RelayLab } from '../../bench/lab/index.js';
+import { ControlClient } from '../../common/control-client.js';
 import { ROOT, genReport, startGen } from './harness.js';
 import { openFds, startMcrd, workersOf } from './mcrd-harness.js';
 

@@ -15,11 +15,11 @@
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { skipUnlessRoot } from '../../tools/lab/index.js';
-import { ControlClient } from '../../supervisor/control/client.js';
+import { skipUnlessRoot } from '../../bench/lab/index.js';
+import { ControlClient } from '../../common/control-client.js';
 import { formatConfig, loadConfig, type ConfigRule } from '../../supervisor/config/index.js';
-import { openFilesLimit } from '../../supervisor/rule-limits.js';
-import type { RuleInput } from '../../supervisor/wire/index.js';
+import { openFilesLimit } from '../../common/rule-limits.js';
+import type { RuleInput } from '../../proto/index.js';
 import { runGen, sinkReport, startSink } from './harness.js';
 import { mcrctl, mcrdLab, startMcrd } from './mcrd-harness.js';
 

@@ -3,7 +3,7 @@
  * nothing; the changed flow starts and stops forwarding around the commands.
  */
 import t from 'tap';
-import { createRelayLab, skipUnlessRoot } from '../../tools/lab/index.js';
+import { createRelayLab, skipUnlessRoot } from '../../bench/lab/index.js';
 import { genReport, relayCommand, sinkReport, startGen, startRelay, startSink, stopRelay } from './harness.js';
 
 const FLOW_B = {

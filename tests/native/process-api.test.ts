@@ -9,7 +9,7 @@ import t from 'tap';
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { join } from 'node:path';
-import { native } from '../../worker/native.js';
+import { native } from '../../native/index.js';
 import { ROOT } from '../integration/harness.js';
 
 const NATIVE = join(ROOT, 'dist', 'worker', 'native.js');

@@ -16,7 +16,7 @@ import { loadConfig, parseConfig } from '../../supervisor/config/load.js';
 import { formatPath } from '../../supervisor/config/path.js';
 import { formatConfig } from '../../supervisor/config/save.js';
 import { defaultDaemonSettings, type Config } from '../../supervisor/config/schema.js';
-import { RuleError, validateOutput, validateRule } from '../../worker/rule-spec.js';
+import { RuleError, validateOutput, validateRule } from '../../common/rule-spec.js';
 
 function findRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -260,17 +260,17 @@ t.test('every validation error names file:line:column and the field', async (t) 
     ['a rule that is not an object', wrap('"cam-1"'), 3, 5, ['rules', 0], 'rules[0]: expected a rule object, got "cam-1"'],
     ['unknown rule key', wrap(RULE(', ttl: 3')), 3, 139, ['rules', 0, 'ttl'], 'rules[0]: unknown field "ttl" (allowed: name, inputInterface, inputGroup, inputPort, source, outputs)'],
     ['missing inputInterface', wrap('{ inputGroup: "239.1.1.1", inputPort: 1, outputs: [] }'), 3, 5, ['rules', 0, 'inputInterface'], 'rules[0].inputInterface: missing: every rule needs the interface it receives on, e.g. inputInterface: "eth1"'],
-    ['inputInterface too long', wrap(RULE().replace('"eth1"', '"an-interface-name"')), 3, 7, ['rules', 0, 'inputInterface'], 'rules[0].inputInterface: expected an interface name (1-15 characters), got "an-interface-name"'],
+    ['inputInterface too long', wrap(RULE().replace('"eth1"', '"an-interface-name"')), 3, 7, ['rules', 0, 'inputInterface'], 'rules[0].inputInterface: expected an interface name (1-15 characters of A-Z a-z 0-9 _ . : @ -), got "an-interface-name"'],
     ['bad inputGroup', wrap(RULE().replace('"239.1.1.1"', '"239.1.1"')), 3, 31, ['rules', 0, 'inputGroup'], 'rules[0].inputGroup: expected an IPv4 address such as 239.1.1.1, got "239.1.1"'],
     ['bad inputPort', wrap(RULE().replace('5000', '70000')), 3, 56, ['rules', 0, 'inputPort'], 'rules[0].inputPort: expected an integer 1..65535, got 70000'],
     ['bad source', wrap(RULE(', source: "any"')), 3, 139, ['rules', 0, 'source'], 'rules[0].source: expected an IPv4 address such as 239.1.1.1, got "any"'],
-    ['empty rule name', wrap(RULE(', name: ""')), 3, 139, ['rules', 0, 'name'], 'rules[0].name: expected a non-empty string'],
+    ['empty rule name', wrap(RULE(', name: ""')), 3, 139, ['rules', 0, 'name'], 'rules[0].name: expected 1-64 printable characters, got ""'],
     ['no outputs', wrap('{ inputInterface: "eth1", inputGroup: "239.1.1.1", inputPort: 1, outputs: [] }'), 3, 70, ['rules', 0, 'outputs'], 'rules[0].outputs: expected at least one output'],
     ['outputs missing', wrap('{ inputInterface: "eth1", inputGroup: "239.1.1.1", inputPort: 1 }'), 3, 5, ['rules', 0, 'outputs'], 'rules[0].outputs: expected at least one output'],
     ['output not an object', wrap(RULE().replace(/\[\{.*\}\]/, '[7]')), 3, 83, ['rules', 0, 'outputs', 0], 'rules[0].outputs[0]: expected an object'],
     ['bad output group', wrap(RULE().replace('"239.2.2.2"', '"x"')), 3, 85, ['rules', 0, 'outputs', 0, 'group'], 'rules[0].outputs[0].group: expected an IPv4 address such as 239.1.1.1, got "x"'],
     ['missing output port', wrap(RULE().replace('port: 6000, ', '')), 3, 83, ['rules', 0, 'outputs', 0, 'port'], 'rules[0].outputs[0].port: expected an integer 1..65535, got undefined'],
-    ['bad output interface', wrap(RULE().replace('"eth2"', '"eth 2"')), 3, 117, ['rules', 0, 'outputs', 0, 'interface'], 'rules[0].outputs[0].interface: expected an interface name (1-15 characters), got "eth 2"'],
+    ['bad output interface', wrap(RULE().replace('"eth2"', '"eth 2"')), 3, 117, ['rules', 0, 'outputs', 0, 'interface'], 'rules[0].outputs[0].interface: expected an interface name (1-15 characters of A-Z a-z 0-9 _ . : @ -), got "eth 2"'],
     ['output ttl 0', wrap(RULE().replace('"eth2" }', '"eth2", ttl: 0 }')), 3, 136, ['rules', 0, 'outputs', 0, 'ttl'], 'rules[0].outputs[0].ttl: expected an integer 1..255, got 0'],
     ['bad output source', wrap(RULE().replace('"eth2" }', '"eth2", source: "" }')), 3, 136, ['rules', 0, 'outputs', 0, 'source'], 'rules[0].outputs[0].source: expected an IPv4 address such as 239.1.1.1, got ""'],
     ['unknown output key', wrap(RULE().replace('"eth2" }', '"eth2", tll: 8 }')), 3, 136, ['rules', 0, 'outputs', 0, 'tll'], 'rules[0].outputs[0]: unknown field "tll" (allowed: group, port, interface, ttl, source)'],
@@ -351,7 +351,7 @@ t.test('formatConfig writes text that parseConfig reads back to the same config'
       restartBackoffMinMs: 20, restartBackoffMaxMs: 40 },
     rules: [
       {
-        // Every character JSON must escape that a name may hold (no control characters: worker/rule-spec.ts).
+        // Every character JSON must escape that a name may hold (no control characters: common/rule-spec.ts).
         name: 'quotes " and \' and \\, \u2028, \u00e9, \u{1F600}, \ud800 lone surrogate',
         inputInterface: 'eth0.100',
         inputGroup: '239.255.255.250',
@@ -363,7 +363,7 @@ t.test('formatConfig writes text that parseConfig reads back to the same config'
           { group: '239.1.1.2', port: 5000, interface: 'a:b@c_d-e' },
         ],
       },
-      // A unicast input and output (127.0.0.0/8 is no destination: worker/rule-spec.ts refuses it).
+      // A unicast input and output (127.0.0.0/8 is no destination: common/rule-spec.ts refuses it).
       { inputInterface: 'lo', inputGroup: '192.0.2.10', inputPort: 7000, outputs: [{ group: '192.0.2.11', port: 7001, interface: 'lo' }] },
     ],
   };

@@ -11,13 +11,13 @@
  */
 import t from 'tap';
 import { createConnection, type Socket } from 'node:net';
-import { ControlClient } from '../../supervisor/control/client.js';
+import { ControlClient } from '../../common/control-client.js';
 import type { ControlHandler } from '../../supervisor/control/handler.js';
 import type { ControlServerOptions } from '../../supervisor/control/server.js';
-import { decodeResponse, encodeRequest } from '../../supervisor/wire/control.js';
-import type { LogLine, Request, Response } from '../../supervisor/wire/control-types.js';
-import { encodeFrame, encodeVarint, FrameDecoder } from '../../supervisor/wire/framing.js';
-import { within } from '../../tools/lab/time.js';
+import { decodeResponse, encodeRequest } from '../../proto/control.js';
+import type { LogLine, RequestDraft, Response } from '../../proto/types.js';
+import { encodeFrame, encodeVarint, FrameDecoder } from '../../proto/framing.js';
+import { within } from '../../bench/lab/time.js';
 import { deferred, startControlServer, stubHandler, type Cleanup } from './control-fixture.js';
 
 const setup = (t: Cleanup, overrides: Partial<ControlHandler> = {}, options: Partial<ControlServerOptions> = {}) =>
@@ -65,7 +65,7 @@ class RawClient {
     this.socket.write(bytes);
   }
 
-  send(request: Request): void {
+  send(request: { id: number; body: RequestDraft }): void {
     this.write(encodeFrame(encodeRequest(request)));
   }
 
@@ -89,7 +89,7 @@ t.test('garbage gets ERR_MCR_BAD_FRAME and a disconnect while another client kee
     {
       stats: async () => {
         await release.promise;
-        return { rules: [], workers: [{ worker: 'w', interface: 'eth0', received: 1, kernelDrops: 0, restarts: 0 }] };
+        return { rules: [], workers: [{ worker: 'w', interface: 'eth0', received: 1, kernelDrops: 0, restarts: 0, loop: {} }] };
       },
     },
     { maxFrameBytes: 1024 },

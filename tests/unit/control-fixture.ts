@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ControlClient } from '../../supervisor/control/client.js';
+import { ControlClient } from '../../common/control-client.js';
 import type { ControlHandler } from '../../supervisor/control/handler.js';
 import { ControlServer, type ControlServerOptions } from '../../supervisor/control/server.js';
 

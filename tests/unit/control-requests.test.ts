@@ -5,11 +5,11 @@
  * are on events (responses, socket closes, abort signals), each bounded.
  */
 import t from 'tap';
-import { ControlError } from '../../supervisor/control/errors.js';
+import { ControlError } from '../../common/control-errors.js';
 import type { ControlHandler } from '../../supervisor/control/handler.js';
 import type { ControlServerOptions } from '../../supervisor/control/server.js';
-import { REQUEST_KINDS, type CheckResult, type LogLine, type RequestBody, type RequestKind } from '../../supervisor/wire/control-types.js';
-import { within } from '../../tools/lab/time.js';
+import { REQUEST_KINDS, type CheckResult, type LogLine, type RequestDraft, type RequestKind } from '../../proto/types.js';
+import { within } from '../../bench/lab/time.js';
 import { deferred, startControlServer, stubHandler, type Cleanup, type Deferred } from './control-fixture.js';
 
 
@@ -41,7 +41,7 @@ t.test('every kind reaches its handler method, without its kind, and gets its ow
   ) as unknown as ControlHandler;
   const { client } = await setup(t, recording);
   const c = await client();
-  const bodies: { [K in RequestKind]: RequestBody<K> } = {
+  const bodies: { [K in RequestKind]: RequestDraft<K> } = {
     addRule: { kind: 'addRule', rule: { inputInterface: 'eth0', inputGroup: '239.1.1.1', inputPort: 5000, outputs: [{ group: '239.2.2.2', port: 6000, interface: 'eth1' }] } },
     removeRule: { kind: 'removeRule', name: 'feed-a' },
     listRules: { kind: 'listRules' },

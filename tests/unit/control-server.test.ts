@@ -9,7 +9,7 @@ import { lstat, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ControlClient } from '../../supervisor/control/client.js';
+import { ControlClient } from '../../common/control-client.js';
 import { ControlServer, type ControlServerOptions } from '../../supervisor/control/server.js';
 import { connectClient, makeStaleSocket, stubHandler, type Cleanup } from './control-fixture.js';
 

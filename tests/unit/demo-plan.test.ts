@@ -1,5 +1,5 @@
 /**
- * The demo's plan and preflight (tools/demo/): docs/demo.json5 loads and
+ * The demo's plan and preflight (bench/demo/): docs/demo.json5 loads and
  * maps onto the lab (one stream per rule, one sink per output, multicast
  * joined, unicast by port); configs that do not fit the lab are refused
  * naming what to change; missing build products and a non-root user are
@@ -10,14 +10,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../supervisor/config/index.js';
-import { findPackageRoot } from '../../supervisor/wire/proto-root.js';
-import { planDemo, type LabShape } from '../../tools/demo/plan.js';
-import { BUILT_FILES, checkBuilt, checkRoot } from '../../tools/demo/preflight.js';
+import { packageRoot } from '../../native/package-root.js';
+import { planDemo, type LabShape } from '../../bench/demo/plan.js';
+import { BUILT_FILES, checkBuilt, checkRoot } from '../../bench/demo/preflight.js';
 
 const LAB: LabShape = { inputIfname: 'in0', relayOutputs: [{ ifname: 'out0' }, { ifname: 'out1' }], sinks: [{ ifname: 'dn0' }, { ifname: 'dn1' }] };
 
 t.test('docs/demo.json5 maps onto the lab', async (t) => {
-  const config = loadConfig(join(findPackageRoot(), 'docs', 'demo.json5'));
+  const config = loadConfig(join(packageRoot(), 'docs', 'demo.json5'));
   const plan = planDemo(config, LAB, 'demo.json5');
   t.strictSame(plan.streams, [
     { rule: 'cam-1', stream: 1, dest: '239.1.1.1', port: 5000 },
@@ -44,6 +44,6 @@ t.test('preflight: not built, not root', async (t) => {
   const empty = mkdtempSync(join(tmpdir(), 'demo-built-'));
   t.teardown(() => rmSync(empty, { recursive: true, force: true }));
   t.throws(() => checkBuilt(empty), { code: 'ENOENT', message: new RegExp(`${BUILT_FILES[0]}.*run \`npm ci\``) });
-  t.doesNotThrow(() => checkBuilt(findPackageRoot()), 'this checkout is built');
+  t.doesNotThrow(() => checkBuilt(packageRoot()), 'this checkout is built');
   t.throws(() => checkRoot(1000), { code: 'EPERM', message: /needs root: run it as root/ });
 });

@@ -7,7 +7,7 @@
 import t from 'tap';
 import { pino } from 'pino';
 import { InterfaceWatcher, type InterfaceChange, type MonitorFactory } from '../../supervisor/net/interface-watcher.js';
-import type { InterfaceEvent, NativeError } from '../../worker/native.js';
+import type { InterfaceEvent, NativeError } from '../../native/index.js';
 
 type Emit = (err: NativeError | null, events: InterfaceEvent[] | null) => void;
 

@@ -1,5 +1,5 @@
 /**
- * Tests for the network-namespace lab (tools/lab): the relay topology is
+ * Tests for the network-namespace lab (bench/lab): the relay topology is
  * built and reachable hop by hop, VLAN addressing lands on the
  * sub-interfaces, processes stop by PID with escalation, and every
  * namespace is removed: by destroy(), by withLab() when the body throws,
@@ -17,9 +17,9 @@ import {
   skipUnlessRoot,
   skipUnlessVlan,
   withLab,
-} from '../../tools/lab/index.js';
+} from '../../bench/lab/index.js';
 
-const LAB_URL = new URL('../../tools/lab/index.js', import.meta.url).href;
+const LAB_URL = new URL('../../bench/lab/index.js', import.meta.url).href;
 
 async function netnsList(): Promise<string[]> {
   const r = await execa('ip', ['netns', 'list'], { timeout: 5000 });

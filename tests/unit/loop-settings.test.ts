@@ -5,7 +5,7 @@
  * text the config loader and mcrd's flags show.
  */
 import t from 'tap';
-import { checkLoopSetting, LOOP_SETTINGS, loopSettingArgs, loopSettingsFromArgs, parseLoopSetting } from '../../worker/loop-settings.js';
+import { checkLoopSetting, LOOP_SETTINGS, loopSettingArgs, loopSettingsFromArgs, parseLoopSetting } from '../../common/loop-settings.js';
 
 const lookup = (argv: string[]) => (flag: string): string | undefined => {
   const i = argv.indexOf(`--${flag}`);

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlServer } from '../../supervisor/control/server.js';
 import type { ControlHandler } from '../../supervisor/control/handler.js';
-import { findPackageRoot } from '../../supervisor/wire/proto-root.js';
+import { packageRoot } from '../../native/package-root.js';
 import { makeStaleSocket } from './control-fixture.js';
 
-const BIN = join(findPackageRoot(), 'dist', 'tools', 'mcrctl.js');
+const BIN = join(packageRoot(), 'dist', 'tools', 'mcrctl.js');
 const run = (args: string[]) => execa(process.execPath, [BIN, ...args], { reject: false, timeout: 20_000 });
 
 async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string> {

@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ControlHandler } from '../../supervisor/control/handler.js';
 import { ControlServer } from '../../supervisor/control/server.js';
-import type { LogLine, ResultBodies, Rule } from '../../supervisor/wire/index.js';
-import { ControlError } from '../../supervisor/control/errors.js';
-import { findPackageRoot } from '../../supervisor/wire/proto-root.js';
+import type { LogLine, ResultBodies, Rule } from '../../proto/index.js';
+import { ControlError } from '../../common/control-errors.js';
+import { packageRoot } from '../../native/package-root.js';
 import { lstatSync, readFileSync } from 'node:fs';
 import { runMcrctl } from '../../tools/mcrctl/commands.js';
-import { within } from '../../tools/lab/time.js';
+import { within } from '../../bench/lab/time.js';
 import { makeStaleSocket } from './control-fixture.js';
 
 type Cleanup = { teardown(fn: () => unknown): void };
@@ -242,7 +242,7 @@ t.test('tables', async (t) => {
   t.equal(await out('save'), 'saved 2 rules to /etc/mcr/mcrd.json5\n');
   t.equal(await out('check', '--file', '/tmp/x.json5'), '/tmp/x.json5: valid, 1 rule\n');
   t.equal(await out('ping'), 'mcrd is running: pid 321, up 2m05s\n');
-  const own = (JSON.parse(readFileSync(join(findPackageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  const own = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
   const version = (await out('version')).split('\n');
   t.match(version[0], /^COMPONENT\s+VERSION\s+NODE\s+PROTOCOL$/);
   t.match(version[1], new RegExp(`^mcrctl\\s+${own.replace(/\./g, '\\.')}\\s+${process.version}\\s+1$`));

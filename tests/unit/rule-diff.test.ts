@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { ruleDiff } from '../../supervisor/rule-diff.js';
-import type { Rule } from '../../supervisor/wire/index.js';
+import type { Rule } from '../../proto/index.js';
 
 const FULL: Rule = {
   id: 3, name: 'cam-1', inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000, source: '10.0.0.1',

@@ -1,5 +1,5 @@
 /**
- * The rules-per-interface limit (supervisor/rule-limits.ts) end to end
+ * The rules-per-interface limit (common/rule-limits.ts) end to end
  * without a network: its numbers and what a worker is given for them, a
  * config past it refused with ENOSPC at the rule that goes over (the
  * file's own daemon.maxRulesPerInterface, or the limit the caller gives,
@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { formatConfig, parseConfig, type ConfigRule } from '../../supervisor/config/index.js';
 import {
   DEFAULT_MAX_RULES_PER_INTERFACE, MAX_MAX_RULES_PER_INTERFACE, checkMaxRules, openFilesLimit, ruleLimits, workerFdsNeeded, workerFrameBytes, workerSlots,
-} from '../../supervisor/rule-limits.js';
-import { encodeCommand, encodeFrame, encodeReply, type Rule } from '../../supervisor/wire/index.js';
+} from '../../common/rule-limits.js';
+import { encodeCommand, encodeFrame, encodeReply, type Rule } from '../../proto/index.js';
 import { ROOT } from '../integration/harness.js';
 
 const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');

@@ -2,7 +2,7 @@
  * Rule validation and the compact output list of the CLI.
  */
 import t from 'tap';
-import { parseOutputList, RULE_LIMITS, toNativeRule, validateRule } from '../../worker/rule-spec.js';
+import { parseOutputList, RULE_LIMITS, toNativeRule, validateRule } from '../../common/rule-spec.js';
 import { checkRule } from '../../supervisor/rule-table.js';
 
 t.test('parseOutputList reads G:P:IF[:TTL] lists', async (t) => {

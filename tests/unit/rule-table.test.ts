@@ -9,8 +9,8 @@
  */
 import t from 'tap';
 import { RuleTable } from '../../supervisor/rule-table.js';
-import { ruleLimits } from '../../supervisor/rule-limits.js';
-import type { RuleInput } from '../../supervisor/wire/index.js';
+import { ruleLimits } from '../../common/rule-limits.js';
+import type { RuleInput } from '../../proto/index.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 

@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { StatsReport, type CounterSlot } from '../../supervisor/stats/stats-report.js';
-import type { Rule, WorkerCounters } from '../../supervisor/wire/index.js';
+import type { Rule, WorkerCounters } from '../../proto/index.js';
 
 const RULES: Rule[] = [
   { id: 1, inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000,
@@ -19,6 +19,7 @@ const counters = (packets: number): WorkerCounters => ({
   received: packets, kernelDrops: 0, malformed: 0, unmatched: 0,
   rules: [{ ruleId: 1, packets, bytes: packets * 100, errors: 1,
     outputs: [{ packets, bytes: packets * 100, errors: 0 }, { packets: packets - 1, bytes: (packets - 1) * 100, errors: 1 }] }],
+  loop: {},
 });
 const slot = (id: string, pid: number | undefined, c: WorkerCounters | undefined, state = 'running'): CounterSlot =>
   ({ id, iface: 'in0', state, restarts: 0, worker: pid === undefined ? undefined : { pid }, counters: c });

@@ -6,12 +6,12 @@
  * ill-shaped messages fail with their codes.
  */
 import t from 'tap';
-import type { Rule, RuleStats } from '../../supervisor/wire/common-types.js';
-import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from '../../supervisor/wire/control.js';
-import { REQUEST_KINDS, type Request, type RequestKind, type Response } from '../../supervisor/wire/control-types.js';
-import { protoDir, protoRoot } from '../../supervisor/wire/proto-root.js';
-import { decodeCommand, decodeReply, encodeCommand, encodeReply } from '../../supervisor/wire/worker.js';
-import { COMMAND_KINDS, type Command, type CommandKind, type Reply } from '../../supervisor/wire/worker-types.js';
+import type { Rule, RuleStats } from '../../proto/types.js';
+import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from '../../proto/control.js';
+import { REQUEST_KINDS, type Request, type RequestKind, type Response } from '../../proto/types.js';
+import { protoRoot } from '../../proto/schema.js';
+import { decodeCommand, decodeReply, encodeCommand, encodeReply } from '../../proto/worker.js';
+import { COMMAND_KINDS, type Command, type CommandKind, type Reply } from '../../proto/types.js';
 
 const fullRule: Rule = {
   id: 7,
@@ -81,12 +81,19 @@ const commands: { [K in CommandKind]: Command['body'] & { kind: K } } = {
   addRule: { kind: 'addRule', generation: 6, hash, rule: fullRule },
   removeRule: { kind: 'removeRule', generation: 7, hash, id: 8 },
   setLogLevel: { kind: 'setLogLevel', level: 'trace' },
-  stop: { kind: 'stop', drainTimeoutMs: 2000 },
+  stop: { kind: 'stop' },
   ping: { kind: 'ping', stats: true },
 };
 
-t.test('the .proto files are found next to package.json', async (t) => {
-  t.match(protoDir(), /\/proto$/);
+t.test('the schema is the one generated from the .proto files beside the codec', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { packageRoot } = await import('../../native/package-root.js');
+  const text = readFileSync(join(packageRoot(), 'proto', 'control.proto'), 'utf8');
+  // Every field of a message in the .proto source is known to the runtime schema.
+  const request = protoRoot().lookupType('mcr.control.AddRuleResult');
+  for (const name of ['rule', 'application', 'warnings']) t.ok(request.fields[name], `AddRuleResult.${name}`);
+  t.match(text, /message AddRuleResult/);
 });
 
 t.test('kind lists match the .proto oneofs', async (t) => {

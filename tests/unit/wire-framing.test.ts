@@ -6,8 +6,8 @@
  */
 import t from 'tap';
 import protobuf from 'protobufjs';
-import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, encodeVarint, FrameDecoder } from '../../supervisor/wire/framing.js';
-import { protoRoot } from '../../supervisor/wire/proto-root.js';
+import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, encodeVarint, FrameDecoder } from '../../proto/framing.js';
+import { protoRoot } from '../../proto/schema.js';
 
 /** A body of n bytes whose content identifies it. */
 const body = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));

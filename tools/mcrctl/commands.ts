@@ -12,11 +12,11 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ControlClient } from '../../supervisor/control/client.js';
-import { DEFAULT_CONTROL_SOCKET } from '../../supervisor/control/server.js';
-import { errorCode } from '../../supervisor/control/errors.js';
-import { findPackageRoot } from '../../supervisor/wire/proto-root.js';
-import { CONTROL_PROTOCOL, type LogsRequest, type VersionResult } from '../../supervisor/wire/index.js';
+import { ControlClient } from '../../common/control-client.js';
+import { DEFAULT_CONTROL_SOCKET } from '../../common/defaults.js';
+import { errorCode } from '../../common/control-errors.js';
+import { packageRoot } from '../../native/package-root.js';
+import { CONTROL_PROTOCOL, type Draft, type LogsRequest, type VersionResult } from '../../proto/index.js';
 import { describeFailure, McrctlError, notAppliedError, usageError } from './errors.js';
 import {
   renderCheck, renderLogLevels, renderLogLevelSet, renderLogLine, renderPing, renderReload, renderRemoved,
@@ -178,7 +178,7 @@ function buildProgram(io: McrctlIo): Command {
     .addOption(new Option('--level <level>', 'only lines at this level or above').choices(LOG_FILTER_LEVELS))
     .option('--lines <n>', "at most this many recent lines (default: mcrd's, 100)", integer(1, 0xffffffff))
     .action(async (flags: { worker?: string; follow?: boolean; level?: string; lines?: number }, cmd: Command) => {
-      const request: LogsRequest = { follow: flags.follow === true };
+      const request: Draft<LogsRequest> = { follow: flags.follow === true };
       if (flags.worker !== undefined) request.worker = flags.worker;
       if (flags.level !== undefined) request.level = flags.level;
       if (flags.lines !== undefined) request.lines = flags.lines;
@@ -283,7 +283,7 @@ function withoutKind<T extends { kind: string }>(result: T): Omit<T, 'kind'> {
 }
 
 function ownVersion(): VersionResult {
-  const pkg = JSON.parse(readFileSync(join(findPackageRoot(), 'package.json'), 'utf8')) as { version?: unknown };
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown };
   return { version: typeof pkg.version === 'string' ? pkg.version : 'unknown', node: process.version, protocol: CONTROL_PROTOCOL };
 }
 

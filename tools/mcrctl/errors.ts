@@ -9,8 +9,8 @@
  * add the mcrctl-side next step for codes whose daemon message cannot know
  * it (which command shows the conflicting rule, which flag to raise).
  */
-import { errorCode } from '../../supervisor/control/errors.js';
-import type { RuleApplication } from '../../supervisor/wire/index.js';
+import { errorCode } from '../../common/control-errors.js';
+import type { RuleApplication } from '../../proto/index.js';
 
 /** Exit status for bad command lines, as most Unix tools use. */
 export const EXIT_USAGE = 2;

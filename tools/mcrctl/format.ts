@@ -4,7 +4,7 @@
  * outputs, rates, uptimes). Nothing here knows about commands or the socket,
  * so every layout decision is testable on plain values.
  */
-import type { Output, Rule } from '../../supervisor/wire/index.js';
+import type { Output, Rule } from '../../proto/index.js';
 
 export interface Column {
   header: string;

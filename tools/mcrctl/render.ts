@@ -7,8 +7,8 @@
 import type {
   CheckResult, ListRulesResult, LogLevelGetResult, LogLevelSetResult, LogLine, PingResult, ReloadResult,
   RemoveRuleResult, Rule, RuleApplication, SaveResult, StatsResult, VersionResult, WorkersResult,
-} from '../../supervisor/wire/index.js';
-import { MIN_RATE_INTERVAL_MS } from '../../supervisor/stats/rate-tracker.js';
+} from '../../proto/index.js';
+import { MIN_RATE_INTERVAL_MS } from '../../common/defaults.js';
 import { formatDuration, formatInput, formatOutput, formatRate, oneLine, orDash, present, table, type Column } from './format.js';
 
 export function renderRemoved(result: RemoveRuleResult): string[] {

@@ -1,11 +1,11 @@
 /**
  * Turns `mcrctl add`'s flags into the rule sent to mcrd, validated on this
- * side first by worker/rule-spec.ts (the one definition of a valid rule, the
+ * side first by common/rule-spec.ts (the one definition of a valid rule, the
  * same code mcrd runs), so a typo is a usage error (exit 2) reported in
  * terms of the flag the user typed, and mcrd is never contacted for it.
  */
-import type { RuleInput } from '../../supervisor/wire/index.js';
-import { checkInterfaceName, parseOutputList, RuleError, validateRule } from '../../worker/rule-spec.js';
+import type { RuleInput } from '../../proto/index.js';
+import { checkInterfaceName, parseOutputList, RuleError, validateRule } from '../../common/rule-spec.js';
 import { usageError } from './errors.js';
 
 export interface AddFlags {

@@ -8,10 +8,10 @@
  */
 import type { Type } from 'protobufjs';
 import { decodeMessage, encodeMessage, putOneof, takeOneof } from './codec.js';
-import type { ErrorInfo, RuleRefusal } from './common-types.js';
+import type { ErrorInfo, RuleRefusal } from './types.js';
 import { WireError } from './errors.js';
-import { messageType } from './proto-root.js';
-import type { Command, CommandBody, Reply, WorkerCounters } from './worker-types.js';
+import { messageType } from './schema.js';
+import type { Command, CommandBody, CommandDraft, Reply, WorkerCounters } from './types.js';
 
 let commandType: Type | null = null;
 let replyType: Type | null = null;
@@ -22,7 +22,8 @@ function types(): { command: Type; reply: Type } {
   return { command: commandType, reply: replyType };
 }
 
-export function encodeCommand(command: Command): Uint8Array {
+/** Encodes a command; fields left out of the body go on the wire as their proto3 zero value. */
+export function encodeCommand(command: { seq: number; body: CommandDraft }): Uint8Array {
   return encodeMessage(types().command, { seq: command.seq, ...putOneof(command.body) });
 }
 

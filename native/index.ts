@@ -1,12 +1,11 @@
 /**
- * The one typed entry to the native addon (build/Release/mcr_native.node).
- * Nothing else in the project loads the .node file; everything the addon
- * exports is described here so no `any` leaks past this module.
+ * The one typed door to the native addon (build/Release/mcr_native.node),
+ * beside the C++ it describes. Nothing else in the project loads the .node
+ * file; everything the addon exports is typed here so no `any` leaks past
+ * this module. The addon is loaded lazily, on the first call.
  */
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import nodeGypBuild from 'node-gyp-build';
+import { packageRoot } from './package-root.js';
 
 /** One output of a rule as the native side expects it. */
 export interface NativeOutput {
@@ -162,24 +161,28 @@ export function isNativeError(err: unknown): err is NativeError {
   return err instanceof Error && typeof (err as { code?: unknown }).code === 'string';
 }
 
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('mcr: package.json not found above ' + fileURLToPath(import.meta.url));
-    dir = parent;
-  }
-  return dir;
-}
+let addon: NativeAddon | undefined;
 
+/**
+ * Loads the .node file on first use, with node-gyp-build (which looks in
+ * the package's build/Release, build/Debug and prebuilds/), so importing
+ * this module for its types, or from a process that never calls into
+ * native code (mcrctl), costs nothing and cannot fail.
+ */
 function load(): NativeAddon {
-  const path = join(packageRoot(), 'build', 'Release', 'mcr_native.node');
-  if (!existsSync(path)) {
-    const err = new Error(`mcr: native addon missing at ${path}: run \`npm ci\` (needs liburing-dev)`) as NativeError;
+  if (addon !== undefined) return addon;
+  const root = packageRoot();
+  try {
+    addon = nodeGypBuild(root) as NativeAddon;
+  } catch (cause) {
+    const err = new Error(`mcr: native addon not found under ${root}/build: run \`npm ci\` (needs liburing-dev and a C++ compiler)`, { cause }) as NativeError;
     err.code = 'ERR_MCR_NO_ADDON';
     throw err;
   }
-  return createRequire(import.meta.url)(path) as NativeAddon;
+  return addon;
 }
 
-export const native: NativeAddon = load();
+/** The addon, typed; its properties load it on first access. */
+export const native: NativeAddon = new Proxy({} as NativeAddon, {
+  get: (_target, name) => Reflect.get(load(), name) as unknown,
+});

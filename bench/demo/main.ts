@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { findPackageRoot } from '../../supervisor/wire/proto-root.js';
+import { packageRoot } from '../../native/package-root.js';
 import { DemoError, describe } from './errors.js';
 import { checkBuilt, checkRoot } from './preflight.js';
 import { Demo } from './run.js';
@@ -48,7 +48,7 @@ function parse(argv: string[]): { duration: number; rate: number } {
 
 async function main(): Promise<number> {
   const opts = parse(process.argv.slice(2));
-  const root = findPackageRoot();
+  const root = packageRoot();
   try {
     checkRoot();
     checkBuilt(root);

@@ -15,7 +15,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LabProcess } from '../../lab/index.js';
+import type { LabProcess } from '../lab/index.js';
 import { relaySysctl, type BenchLab } from '../bench-lab.js';
 import { GROUP, RELAY_CPU } from '../config.js';
 import { BenchError } from '../errors.js';
@@ -37,7 +37,7 @@ export async function startKernel(bl: BenchLab, o: MethodStart): Promise<Running
   writeFileSync(
     conf,
     [
-      '# written by tools/bench for one benchmark cell',
+      '# written by bench for one benchmark cell',
       `phyint ${inIf} enable`,
       ...outIfs.map((ifname) => `phyint ${ifname} enable`),
       // The join makes the input link deliver the group, as on a real switch port.

@@ -10,9 +10,9 @@
  */
 import type { Type } from 'protobufjs';
 import { decodeMessage, encodeMessage, putOneof, takeOneof } from './codec.js';
-import type { Request, RequestBody, Response, ResponseBody } from './control-types.js';
+import type { Request, RequestBody, RequestDraft, Response, ResponseBody } from './types.js';
 import { WireError } from './errors.js';
-import { messageType } from './proto-root.js';
+import { messageType } from './schema.js';
 
 let requestType: Type | null = null;
 let responseType: Type | null = null;
@@ -23,7 +23,8 @@ function types(): { request: Type; response: Type } {
   return { request: requestType, response: responseType };
 }
 
-export function encodeRequest(request: Request): Uint8Array {
+/** Encodes a request; fields left out of the body go on the wire as their proto3 zero value. */
+export function encodeRequest(request: { id: number; body: RequestDraft }): Uint8Array {
   return encodeMessage(types().request, { id: request.id, ...putOneof(request.body) });
 }
 

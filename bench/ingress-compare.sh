@@ -32,7 +32,7 @@
 #   TABLE_FROM  only print the table from such a file (no lab, no root)
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPS=${REPS:-3}
 DURATION=${DURATION:-5}
 SIZES=${SIZES:-"64 1400"}

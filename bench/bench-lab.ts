@@ -1,5 +1,5 @@
 /**
- * The benchmark's lab: the standard relay topology (tools/lab) with as many
+ * The benchmark's lab: the standard relay topology (bench/lab) with as many
  * outputs as the largest fan-out, receive processing steered with RPS so the
  * relay core pays for its own receive path, and the counter snapshot taken
  * around every trial.
@@ -18,7 +18,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRelayLab, type RelayLab } from '../lab/index.js';
+import { createRelayLab, type RelayLab } from './lab/index.js';
 import { OTHER_CPU, RELAY_CPU } from './config.js';
 import { BenchError } from './errors.js';
 import { readCpuTimes, readSoftnet, type CpuTimes, type SoftnetRow } from './host-counters.js';

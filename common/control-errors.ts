@@ -12,7 +12,7 @@
  * ERR_MCR_TOO_MANY_CLIENTS, ERR_MCR_EVICTED, ERR_MCR_DISCONNECTED,
  * ERR_MCR_NOT_CONNECTED.
  */
-import type { ErrorInfo } from '../wire/common-types.js';
+import type { ErrorInfo } from '../proto/types.js';
 
 export class ControlError extends Error {
   override readonly name = 'ControlError';

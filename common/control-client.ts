@@ -12,11 +12,11 @@
  * (ECONNREFUSED).
  */
 import { createConnection, type Socket } from 'node:net';
-import { decodeResponse, encodeRequest } from '../wire/control.js';
-import type { RequestBody, RequestKind, Response, ResultBody } from '../wire/control-types.js';
-import { WireError } from '../wire/errors.js';
-import { encodeFrame, FrameDecoder } from '../wire/framing.js';
-import { ControlError, errorCode } from './errors.js';
+import { decodeResponse, encodeRequest } from '../proto/control.js';
+import type { RequestDraft, RequestKind, Response, ResultBody } from '../proto/types.js';
+import { WireError } from '../proto/errors.js';
+import { encodeFrame, FrameDecoder } from '../proto/framing.js';
+import { ControlError, errorCode } from './control-errors.js';
 
 export interface ControlClientOptions {
   /** Give up connecting after this long. Default 5000. */
@@ -36,7 +36,7 @@ export interface RequestOptions {
 }
 
 /** The result type answering a request body B. */
-export type ResultFor<B extends RequestBody> = ResultBody<B['kind']>;
+export type ResultFor<B extends RequestDraft> = ResultBody<B['kind']>;
 
 interface Pending {
   onResponse(response: Response): void;
@@ -89,7 +89,7 @@ export class ControlClient {
   }
 
   /** Sends one request and resolves with its result (of the same kind). */
-  request<B extends RequestBody>(body: B, options: RequestOptions = {}): Promise<ResultFor<B>> {
+  request<B extends RequestDraft>(body: B, options: RequestOptions = {}): Promise<ResultFor<B>> {
     return new Promise((resolve, reject) => {
       const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
       let id = 0;
@@ -125,7 +125,7 @@ export class ControlClient {
    * mcrd sends the last one. Leaving the loop early stops listening; mcrd
    * stops sending when this client closes.
    */
-  async *stream<B extends RequestBody>(body: B, options: RequestOptions = {}): AsyncGenerator<ResultFor<B>, void, undefined> {
+  async *stream<B extends RequestDraft>(body: B, options: RequestOptions = {}): AsyncGenerator<ResultFor<B>, void, undefined> {
     const state: { queue: Response[]; failure: Error | null; wake: (() => void) | null } = { queue: [], failure: null, wake: null };
     const id = this.send(body, {
       onResponse: (response) => {
@@ -220,7 +220,7 @@ export class ControlClient {
   }
 
   /** Registers and writes a request; returns its id. Throws when it cannot be sent. */
-  private send(body: RequestBody, pending: Pending): number {
+  private send(body: RequestDraft, pending: Pending): number {
     if (this.failure) throw this.failure;
     if (!this.socket) throw new ControlError('ERR_MCR_NOT_CONNECTED', 'not connected to mcrd: call connect() first');
     const id = this.nextId();

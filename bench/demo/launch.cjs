@@ -6,7 +6,7 @@ const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 const { pathToFileURL } = require('node:url');
 
-const main = join(__dirname, '..', '..', 'dist', 'tools', 'demo', 'main.js');
+const main = join(__dirname, '..', '..', 'dist', 'bench', 'demo', 'main.js');
 if (!existsSync(main)) {
   process.stderr.write(`demo: ENOENT: not built: ${main} missing: run \`npm ci\` (or \`npm run build\`) first\n`);
   process.exit(1);

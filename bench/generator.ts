@@ -14,7 +14,7 @@
  * helped methods whose queue is that backlog); with --gso such a drop is
  * lost, as on a wire (docs/performance.md, "Generator").
  */
-import { nativeToolPath } from '../native-tool.js';
+import { nativeToolPath } from '../tools/native-tool.js';
 import { GROUP, OTHER_CPU, PORT, TTL } from './config.js';
 import type { BenchLab } from './bench-lab.js';
 import { BenchError } from './errors.js';

@@ -17,10 +17,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ControlClient } from '../../../supervisor/control/client.js';
-import type { LabProcess } from '../../lab/index.js';
-import { pollUntil } from '../../lab/time.js';
-import { packageRoot } from '../../native-tool.js';
+import { ControlClient } from '../../common/control-client.js';
+import type { LabProcess } from '../lab/index.js';
+import { pollUntil } from '../lab/time.js';
+import { packageRoot } from '../../tools/native-tool.js';
 import type { BenchLab } from '../bench-lab.js';
 import { GROUP, PORT, RELAY_CPU } from '../config.js';
 import { BenchError } from '../errors.js';

@@ -4,7 +4,7 @@
  * Errors are RuleError with code ERR_MCR_BAD_RULE and say what to fix.
  */
 import { isIPv4 } from 'node:net';
-import type { NativeRule } from './native.js';
+import type { NativeRule } from '../native/index.js';
 
 export interface OutputSpec {
   /** Destination: a multicast group or a unicast address. */

@@ -5,7 +5,7 @@
  */
 import { relative } from 'node:path';
 import type { RelayLab } from '../lab/index.js';
-import { table } from '../mcrctl/format.js';
+import { table } from '../../tools/mcrctl/format.js';
 import type { DemoPlan } from './plan.js';
 
 /** The fields of mcrgen's summary the demo shows (docs/tools.md). */

@@ -13,7 +13,7 @@
  */
 import type { BenchLab } from './bench-lab.js';
 import { RELAY_CPU } from './config.js';
-import type { LabProcess } from '../lab/index.js';
+import type { LabProcess } from './lab/index.js';
 
 const MAX_SEC = 3600;
 const STOP_MS = 2000;

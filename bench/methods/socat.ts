@@ -10,7 +10,7 @@
  * Readiness is socat's own "starting data transfer loop" notice (-d -d),
  * printed once both addresses are open.
  */
-import type { LabProcess } from '../../lab/index.js';
+import type { LabProcess } from '../lab/index.js';
 import type { BenchLab } from '../bench-lab.js';
 import { GROUP, PORT, RELAY_CPU } from '../config.js';
 import { BenchError } from '../errors.js';

@@ -21,6 +21,14 @@
         "native/core/packet_socket.cc",
         "native/core/log_ring.cc",
         "native/core/relay_loop.cc",
+        "native/core/submitter.cc",
+        "native/core/loop_rules.cc",
+        "native/core/send_queue.cc",
+        "native/core/frame_forwarder.cc",
+        "native/core/gso_batcher.cc",
+        "native/core/ingress_source.cc",
+        "native/core/ring_ingress.cc",
+        "native/core/multishot_ingress.cc",
         "native/core/send_batch.cc",
         "native/core/fd_channel.cc",
         "native/core/process_control.cc",
@@ -62,12 +70,14 @@
         "native/tests/send_batch_test.cc",
         "native/tests/netlink_parser_test.cc",
         "native/tests/log_ring_test.cc",
+        "native/tests/loop_rules_test.cc",
         "native/core/send_batch.cc",
         "native/core/frame_parser.cc",
         "native/core/netlink_parser.cc",
         "native/core/rule_table.cc",
         "native/core/buffer_pool.cc",
-        "native/core/log_ring.cc"
+        "native/core/log_ring.cc",
+        "native/core/loop_rules.cc"
       ]
     }
   ]

@@ -1,0 +1,45 @@
+// What happens to one received frame: parsed (frame_parser.h), looked up in
+// the rules, then either dropped with a counted reason or held with one
+// reference per live output and handed to the UDP_SEGMENT batcher (ring
+// ingress with batching on) or to one SEND per output. The ingress sources
+// call on_frame() directly, once per frame, so this is the loop's per-datagram
+// path; nothing here allocates, locks or makes a syscall.
+#pragma once
+#include <cstdint>
+
+#include "core/buffer_pool.h"
+#include "core/counters.h"
+#include "core/gso_batcher.h"
+#include "core/loop_rules.h"
+#include "core/send_queue.h"
+
+namespace mcr {
+
+class FrameForwarder {
+ public:
+  FrameForwarder(uint32_t buffer_size, CounterBlock* counters, const LoopRules* rules, BufferPool* pool,
+                 SendQueue* sends)
+      : buffer_size_(buffer_size), counters_(counters), rules_(rules), pool_(pool), sends_(sends) {}
+  // Datagrams go into UDP_SEGMENT batches from now on (setup(), ring ingress only).
+  void set_batcher(GsoBatcher* batcher) { batcher_ = batcher; }
+
+  // The frame in buffer `bid`: `captured` bytes of a frame `wire_len` long.
+  // True when sends hold the buffer now (the last to complete gives it back);
+  // false when the frame was dropped and the caller gives the buffer back.
+  bool on_frame(uint16_t bid, const uint8_t* data, uint32_t captured, uint32_t wire_len);
+  // End of a walk: open batches go out, so none waits past the walk that
+  // filled it (no latency beyond reading what was already waiting).
+  void end_walk() {
+    if (batcher_ != nullptr) batcher_->flush_open();
+  }
+
+ private:
+  uint32_t buffer_size_;
+  CounterBlock* counters_;
+  const LoopRules* rules_;
+  BufferPool* pool_;
+  SendQueue* sends_;
+  GsoBatcher* batcher_ = nullptr;
+};
+
+}  // namespace mcr

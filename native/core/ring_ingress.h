@@ -1,0 +1,39 @@
+// Ring ingress (the default): a TPACKET_V2 receive ring (packet_ring.h)
+// mapped into the process and one multishot poll on the packet socket. A
+// poll completion only says frames are there; after each reap the loop has
+// the ring walked from where the last walk stopped, while slots are ready.
+// With DEFER_TASKRUN the wake-ups between two io_uring_enter calls fold into
+// one completion, so a busy ring is walked in batches. Buffer ids are slot
+// numbers; giving one back is a release store of TP_STATUS_KERNEL.
+#pragma once
+#include <cstdint>
+
+#include "core/ingress_source.h"
+#include "core/packet_ring.h"
+
+namespace mcr {
+
+class RingIngress final : public IngressSource {
+ public:
+  explicit RingIngress(const IngressParts& parts) : IngressSource(parts) {}
+
+  int setup(const char** failed_step) override;
+  // Walks the ring if the poll is armed.
+  void after_reap() override;
+  // The poll stays armed while paused; pausing only stops the walks.
+  void update_backpressure() override;
+  void release(const uint16_t* ids, uint32_t n) override {
+    for (uint32_t i = 0; i < n; ++i) packet_ring_.release(ids[i]);
+  }
+
+ private:
+  void prep_receive(io_uring_sqe* sqe) override;
+  void on_received(const io_uring_cqe*) override {}
+  void walk();
+  void walk_lap();
+
+  PacketRing packet_ring_;
+  uint32_t next_ = 0;  // next ring slot the kernel fills
+};
+
+}  // namespace mcr

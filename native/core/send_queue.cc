@@ -1,0 +1,80 @@
+// Sends and their completions: no allocation, lock or syscall per datagram.
+#include "core/send_queue.h"
+
+#include <cerrno>
+
+#include "core/send_batch.h"
+
+namespace mcr {
+
+void SendQueue::send_each(const Rule& rule, uint16_t bid, const uint8_t* payload, uint32_t len) {
+  for (const auto& out : rule.outputs) {
+    if (out->fd >= 0) send_one(out.get(), bid, payload, len);
+  }
+}
+
+void SendQueue::send_one(Output* out, uint16_t bid, const uint8_t* payload, uint32_t len) {
+  io_uring_sqe* sqe = submitter_->next_sqe();
+  io_uring_prep_send(sqe, out->fd, payload, len, 0);
+  if (!out->connected) {
+    io_uring_prep_send_set_addr(sqe, reinterpret_cast<const sockaddr*>(&out->dest), sizeof(out->dest));
+  }
+  sqe->user_data = send_tag(Op::send, bid, out->slot);
+  queued(out);
+}
+
+void SendQueue::on_send(const io_uring_cqe* cqe) {
+  const uint32_t slot = output_slot_of(cqe->user_data);
+  const uint16_t bid = buffer_of(cqe->user_data);
+  Output* out = completed(slot);
+  if (cqe->res >= 0) {
+    CounterBlock::bump(counters_->output(slot, OutputCounter::packets));
+    CounterBlock::bump(counters_->output(slot, OutputCounter::bytes), static_cast<uint64_t>(cqe->res));
+    CounterBlock::bump(counters_->loop(sent));
+    CounterBlock::bump(counters_->loop(sent_bytes), static_cast<uint64_t>(cqe->res));
+  } else {
+    count_send_error(out, -cqe->res, 1);
+  }
+  finished(out);
+  if (pool_->release(bid)) ingress_->release(&bid, 1);
+}
+
+void SendQueue::release(const uint16_t* bids, uint32_t n) {
+  // One call into the ingress per completion, not per datagram: collect the
+  // freed ids first (a batch completion frees up to kMaxSegments at once).
+  uint16_t freed[SendBatch::kMaxSegments];
+  uint32_t count = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!pool_->release(bids[i])) continue;
+    freed[count++] = bids[i];
+    if (count == SendBatch::kMaxSegments) {
+      ingress_->release(freed, count);
+      count = 0;
+    }
+  }
+  if (count > 0) ingress_->release(freed, count);
+}
+
+void SendQueue::count_send_error(Output* out, int err, uint32_t datagrams) {
+  OutputCounter column = OutputCounter::err_other;
+  switch (err) {
+    case EAGAIN: column = OutputCounter::err_eagain; break;
+    case ENOBUFS: column = OutputCounter::err_enobufs; break;
+    case EHOSTUNREACH: column = OutputCounter::err_ehostunreach; break;
+    case ENETUNREACH: column = OutputCounter::err_enetunreach; break;
+    case ENETDOWN: column = OutputCounter::err_enetdown; break;
+    case EPERM: column = OutputCounter::err_eperm; break;
+    case ECONNREFUSED: column = OutputCounter::err_econnrefused; break;
+    case EMSGSIZE: column = OutputCounter::err_emsgsize; break;
+    default: break;
+  }
+  CounterBlock::bump(counters_->output(out->slot, OutputCounter::errors), datagrams);
+  CounterBlock::bump(counters_->output(out->slot, column), datagrams);
+  CounterBlock::set(counters_->output(out->slot, OutputCounter::last_errno), static_cast<uint64_t>(err));
+  CounterBlock::bump(counters_->loop(send_errors), datagrams);
+  if (!limiter_->report(out->slot, err, errno_name(err), "send failed on output")) {
+    CounterBlock::bump(counters_->loop(logs_dropped));
+  }
+}
+
+}  // namespace mcr

@@ -1,0 +1,71 @@
+// The sends to outputs and their completions. A send points into the
+// receive buffer (no copy), is counted in flight on its output and in all,
+// and goes to the kernel with the Submitter's next submit. Its completion
+// counts the result on the output and drops one reference on the buffer;
+// the last reference gives the buffer back to the ingress source. A retired
+// output (its rule removed) is closed when its last send completes.
+#pragma once
+#include <liburing.h>
+
+#include <cstdint>
+
+#include "core/buffer_pool.h"
+#include "core/counters.h"
+#include "core/ingress_source.h"
+#include "core/log_ring.h"
+#include "core/loop_rules.h"
+#include "core/rule_table.h"
+#include "core/submitter.h"
+
+namespace mcr {
+
+class SendQueue {
+ public:
+  SendQueue(Submitter* submitter, CounterBlock* counters, ErrorLogLimiter* limiter, LoopRules* rules, BufferPool* pool)
+      : submitter_(submitter), counters_(counters), limiter_(limiter), rules_(rules), pool_(pool) {}
+  // Where freed buffers go; set once setup() chose the ingress.
+  void set_ingress(IngressSource* ingress) { ingress_ = ingress; }
+
+  // One SEND per live output (fd ≥ 0) of the rule, all pointing at `payload`.
+  void send_each(const Rule& rule, uint16_t bid, const uint8_t* payload, uint32_t len);
+  void send_one(Output* out, uint16_t bid, const uint8_t* payload, uint32_t len);
+  // A send to `out` is in the SQE the Submitter gave: count it in flight.
+  void queued(Output* out) {
+    ++out->inflight;
+    ++inflight_;
+    submitter_->queued();
+  }
+
+  // Completion of a plain SEND.
+  void on_send(const io_uring_cqe* cqe);
+  // A send (plain or batch) to the output with this slot completed: its
+  // in-flight bookkeeping. Returns the output.
+  Output* completed(uint32_t slot) {
+    Output* out = rules_->output(slot);
+    --out->inflight;
+    --inflight_;
+    return out;
+  }
+  // After a completion's counting: a retired output whose last send this was is closed.
+  void finished(Output* out) {
+    if (out->retired && out->inflight == 0) rules_->destroy_retired(out);
+  }
+  // One send using each of these buffers is done; the buffers no send uses
+  // any more go back to the ingress, in one call.
+  void release(const uint16_t* bids, uint32_t n);
+  // `datagrams` datagrams failed on `out` with `err`: counters and a rate-limited log line.
+  void count_send_error(Output* out, int err, uint32_t datagrams);
+
+  uint32_t inflight() const { return inflight_; }
+
+ private:
+  Submitter* submitter_;
+  CounterBlock* counters_;
+  ErrorLogLimiter* limiter_;
+  LoopRules* rules_;
+  BufferPool* pool_;
+  IngressSource* ingress_ = nullptr;
+  uint32_t inflight_ = 0;
+};
+
+}  // namespace mcr

@@ -4,7 +4,6 @@
  * Errors are RuleError with code ERR_MCR_BAD_RULE and say what to fix.
  */
 import { isIPv4 } from 'node:net';
-import type { NativeRule } from '../native/index.js';
 
 export interface OutputSpec {
   /** Destination: a multicast group or a unicast address. */
@@ -176,22 +175,4 @@ export function parseOutputList(text: string): OutputSpec[] {
       `--outputs item ${i + 1}`,
     );
   });
-}
-
-/** The native form of a validated rule. */
-export function toNativeRule(id: number, rule: RuleSpec): NativeRule {
-  const native: NativeRule = {
-    id,
-    dstAddr: rule.inputGroup,
-    dstPort: rule.inputPort,
-    outputs: rule.outputs.map((o) => ({
-      dstAddr: o.group,
-      dstPort: o.port,
-      interface: o.interface,
-      ...(o.ttl !== undefined ? { ttl: o.ttl } : {}),
-      ...(o.source !== undefined ? { srcAddr: o.source } : {}),
-    })),
-  };
-  if (rule.source !== undefined) native.srcAddr = rule.source;
-  return native;
 }

@@ -7,21 +7,25 @@
 import nodeGypBuild from 'node-gyp-build';
 import { packageRoot } from './package-root.js';
 
-/** One output of a rule as the native side expects it. */
+/** One output of a rule, as the rule model has it (common/rule-spec.ts, OutputSpec). */
 export interface NativeOutput {
-  dstAddr: string;
-  dstPort: number;
+  group: string;
+  port: number;
   interface: string;
   ttl?: number;
-  srcAddr?: string;
+  source?: string;
 }
 
-/** A rule as the native side expects it: match plus outputs. */
+/**
+ * A rule as the addon reads it: the rule model's own fields (RuleSpec,
+ * validated where it entered) plus the loop's id, so a rule keeps one
+ * shape from the config or mcrctl to the C++ conversion.
+ */
 export interface NativeRule {
   id: number;
-  dstAddr: string;
-  dstPort: number;
-  srcAddr?: string;
+  inputGroup: string;
+  inputPort: number;
+  source?: string;
   outputs: NativeOutput[];
   /**
    * Build the rule even when an output's interface is missing (ENODEV) or

@@ -10,28 +10,12 @@
  */
 import type { Logger, LevelWithSilent } from 'pino';
 import type { Relay, RuleStats as RelayRuleStats } from './relay.js';
-import type { RuleSpec } from '../common/rule-spec.js';
 import { LOG_LEVELS } from '../common/logger.js';
-import type { Command, ErrorInfo, Reply, Rule, RuleRefusal, RuleStats, WorkerCounters } from '../proto/index.js';
+import type { Command, ErrorInfo, Reply, RuleRefusal, RuleStats, WorkerCounters } from '../proto/index.js';
 
 /** What the worker does after replying. */
 export type AfterReply = 'continue' | 'exit';
 
-function toSpec(rule: Rule): RuleSpec {
-  return {
-    ...(rule.name !== undefined && rule.name !== '' ? { name: rule.name } : {}),
-    inputGroup: rule.inputGroup,
-    inputPort: rule.inputPort,
-    ...(rule.source !== undefined && rule.source !== '' ? { source: rule.source } : {}),
-    outputs: rule.outputs.map((o) => ({
-      group: o.group,
-      port: o.port,
-      interface: o.interface,
-      ...(o.ttl !== undefined && o.ttl > 0 ? { ttl: o.ttl } : {}),
-      ...(o.source !== undefined && o.source !== '' ? { source: o.source } : {}),
-    })),
-  };
-}
 
 function num(v: number | string | boolean | undefined): number {
   return typeof v === 'number' ? v : 0;
@@ -59,7 +43,7 @@ export class CommandHandler {
     try {
       switch (body.kind) {
         case 'syncRules': {
-          const { refused } = await this.relay.replaceRules(body.rules.map(toSpec), body.rules.map((r) => r.id));
+          const { refused } = await this.relay.replaceRules(body.rules, body.rules.map((r) => r.id));
           this.refused.clear();
           for (const f of refused) this.refused.set(f.id, errorInfo(f.error));
           this.commit(body.generation, body.hash);
@@ -69,7 +53,7 @@ export class CommandHandler {
           const id = body.rule.id;
           if (this.holds(id)) throw coded('EEXIST', `rule ${id} is already installed`);
           try {
-            await this.relay.addRule(toSpec(body.rule), id);
+            await this.relay.addRule(body.rule, id);
           } catch (err) {
             // The rule is part of the table all the same: mcrd reports the
             // refusal, and the next sync tries it again.

@@ -13,7 +13,7 @@
 import type { Logger } from 'pino';
 import { CounterView, type CounterRecord } from './counters.js';
 import { native, type LoopInfo, type LoopOptions, type NativeLoop, type NativeRule, type RefusedRule, type RuleSlots } from '../native/index.js';
-import { isMulticast, toNativeRule, type RuleSpec } from '../common/rule-spec.js';
+import { isMulticast, type RuleSpec } from '../common/rule-spec.js';
 
 export type RelayTuning = Omit<LoopOptions, 'packetFd'>;
 
@@ -99,8 +99,8 @@ export class Relay {
 
   /** The loop's form of a rule, with this relay's tolerance of missing output interfaces. */
   private native(id: number, spec: RuleSpec): NativeRule {
-    const rule = toNativeRule(id, spec);
-    return this.options.tolerateMissingOutputs === true ? { ...rule, tolerateMissingOutputs: true } : rule;
+    // The addon reads the rule model's own fields: no second shape of a rule.
+    return this.options.tolerateMissingOutputs === true ? { ...spec, id, tolerateMissingOutputs: true } : { ...spec, id };
   }
 
   /**

@@ -1,4 +1,7 @@
-// Rule conversion. Field names match worker/native.ts (NativeRule).
+// Rule conversion: a rule of the rule model (common/rule-spec.ts, RuleSpec;
+// typed for the addon as NativeRule in native/index.ts) into the loop's Rule.
+// The rule was validated where it entered; this refuses only what would be
+// unsafe to hand the loop (wrong types, values out of the wire's range).
 #include "addon/rule_convert.h"
 
 #include <arpa/inet.h>
@@ -53,10 +56,10 @@ std::unique_ptr<Rule> rule_from_js(Napi::Env env, const Napi::Value& value, Coun
   Napi::Object obj = object_field(env, value, "rule");
   auto rule = std::make_unique<Rule>();
   rule->id = uint_field(env, obj, "id", 0xffffffffu);
-  rule->dst_addr = ipv4_from_js(env, obj.Get("dstAddr"), "dstAddr");
-  rule->dst_port = static_cast<uint16_t>(uint_field(env, obj, "dstPort", 65535));
-  Napi::Value src = obj.Get("srcAddr");
-  if (!src.IsUndefined() && !src.IsNull()) rule->src_addr = ipv4_from_js(env, src, "srcAddr");
+  rule->dst_addr = ipv4_from_js(env, obj.Get("inputGroup"), "inputGroup");
+  rule->dst_port = static_cast<uint16_t>(uint_field(env, obj, "inputPort", 65535));
+  Napi::Value src = obj.Get("source");
+  if (!src.IsUndefined() && !src.IsNull()) rule->src_addr = ipv4_from_js(env, src, "source");
   Napi::Value outputs_value = obj.Get("outputs");
   if (!outputs_value.IsArray() || outputs_value.As<Napi::Array>().Length() == 0)
     throw coded_error(env, "ERR_MCR_INVALID_ARG", "outputs must be a non-empty array");
@@ -73,14 +76,14 @@ std::unique_ptr<Rule> rule_from_js(Napi::Env env, const Napi::Value& value, Coun
   for (uint32_t i = 0; i < outputs.Length(); ++i) {
     Napi::Object o = object_field(env, outputs.Get(i), "output");
     EgressSpec spec;
-    spec.dst_addr = ipv4_from_js(env, o.Get("dstAddr"), "outputs[].dstAddr");
-    spec.dst_port = static_cast<uint16_t>(uint_field(env, o, "dstPort", 65535));
+    spec.dst_addr = ipv4_from_js(env, o.Get("group"), "outputs[].group");
+    spec.dst_port = static_cast<uint16_t>(uint_field(env, o, "port", 65535));
     Napi::Value ifname = o.Get("interface");
     if (!ifname.IsString()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "outputs[].interface must be a string");
     spec.interface = ifname.As<Napi::String>().Utf8Value();
     if (!o.Get("ttl").IsUndefined()) spec.ttl = static_cast<int>(uint_field(env, o, "ttl", 255));
-    Napi::Value out_src = o.Get("srcAddr");
-    if (!out_src.IsUndefined() && !out_src.IsNull()) spec.src_addr = ipv4_from_js(env, out_src, "outputs[].srcAddr");
+    Napi::Value out_src = o.Get("source");
+    if (!out_src.IsUndefined() && !out_src.IsNull()) spec.src_addr = ipv4_from_js(env, out_src, "outputs[].source");
 
     const int slot = counters.claim_output_slot();
     if (slot < 0) throw system_error(env, -slot, "claim", "output counter slot (raise outputSlots)");

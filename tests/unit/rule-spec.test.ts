@@ -2,7 +2,7 @@
  * Rule validation and the compact output list of the CLI.
  */
 import t from 'tap';
-import { parseOutputList, RULE_LIMITS, toNativeRule, validateRule } from '../../common/rule-spec.js';
+import { parseOutputList, RULE_LIMITS, validateRule } from '../../common/rule-spec.js';
 import { checkRule } from '../../supervisor/rule-table.js';
 
 t.test('parseOutputList reads G:P:IF[:TTL] lists', async (t) => {
@@ -33,22 +33,6 @@ t.test('validateRule checks every field and names it', async (t) => {
   for (const [value, message] of cases) {
     t.throws(() => validateRule(value), { code: 'ERR_MCR_BAD_RULE', message }, `rejects ${JSON.stringify(value)}`);
   }
-});
-
-t.test('toNativeRule maps user fields to the addon shape', async (t) => {
-  const native = toNativeRule(7, {
-    inputGroup: '239.1.1.1',
-    inputPort: 5000,
-    source: '10.0.0.1',
-    outputs: [{ group: '239.2.2.2', port: 6000, interface: 'o', ttl: 3, source: '10.1.0.1' }],
-  });
-  t.same(native, {
-    id: 7,
-    dstAddr: '239.1.1.1',
-    dstPort: 5000,
-    srcAddr: '10.0.0.1',
-    outputs: [{ dstAddr: '239.2.2.2', dstPort: 6000, interface: 'o', ttl: 3, srcAddr: '10.1.0.1' }],
-  });
 });
 
 t.test('bounds: one validation with documented limits for every path', async (t) => {

@@ -176,3 +176,19 @@ export function parseOutputList(text: string): OutputSpec[] {
     );
   });
 }
+
+declare const validated: unique symbol;
+
+/**
+ * A rule of mcrd's table, with its input interface, that passed this
+ * module's checks where it entered (a config file, a control request). The
+ * type can only come from a validator (checkRule in supervisor/rule-table.ts
+ * for control requests, the config schema for files), so the rule table and
+ * everything after it take it as it is instead of checking it again.
+ */
+export type ValidRule = RuleSpec & { inputInterface: string } & { readonly [validated]: true };
+
+/** Marks a rule that a validator of this module has just checked. Only validators call this. */
+export function asValid(rule: RuleSpec & { inputInterface: string }): ValidRule {
+  return rule as ValidRule;
+}

@@ -56,10 +56,6 @@ function checkInterfaces(rule: Omit<Rule, 'id'>, state: DaemonState['interfaceSt
   }
 }
 
-function ruleFromConfig(r: ConfigRule): Omit<Rule, 'id'> {
-  return { ...r };
-}
-
 function describeRule(r: Omit<Rule, 'id'>): string {
   return `${r.inputInterface} ${r.inputGroup}:${r.inputPort}${r.source !== undefined ? ` from ${r.source}` : ''}`;
 }
@@ -109,8 +105,9 @@ export function createHandler(d: DaemonState): ControlHandler {
     async addRule({ rule: input }) {
       // Validated before the interfaces are looked up, so a malformed name
       // is refused as such (ERR_MCR_BAD_RULE), not as a missing interface.
-      checkInterfaces(checkRule(input), d.interfaceState);
-      const rule = d.table.add(input);
+      const checked = checkRule(input);
+      checkInterfaces(checked, d.interfaceState);
+      const rule = d.table.add(checked);
       const warnings = overlapWarnings(rule, d.table);
       d.logger.info({ rule: rule.id, name: rule.name, match: describeRule(rule) }, 'rule added');
       for (const w of warnings) d.logger.warn({ rule: rule.id, name: rule.name }, w);
@@ -189,7 +186,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       const file = configPath(undefined);
       // Held to the running limits (ENOSPC past them): throws ConfigError, nothing changes.
       const config = loadConfig(file, { maxRulesPerInterface: d.table.limits.maxRules });
-      const wanted = new Map(config.rules.map((r) => [matchKey(r), ruleFromConfig(r)]));
+      const wanted = new Map(config.rules.map((r) => [matchKey(r), r]));
       const changes: RuleChange[] = [];
       let unchanged = 0;
       const replaced = new Map<string, { previous: Rule; fields: RuleChange['fields'] }>();

@@ -12,7 +12,7 @@
  * used to sort and scan the whole table several times and hash all of it).
  */
 import { createHash, hash as cryptoHash } from 'node:crypto';
-import { checkInterfaceName, isMulticast, validateRule } from '../common/rule-spec.js';
+import { asValid, checkInterfaceName, isMulticast, validateRule, type ValidRule } from '../common/rule-spec.js';
 import { limitAdvice, ruleLimits, type RuleLimits } from '../common/rule-limits.js';
 import type { Rule, RuleInput } from '../proto/index.js';
 
@@ -26,8 +26,8 @@ export function matchKey(r: Pick<Rule, 'inputInterface' | 'inputGroup' | 'inputP
   return `${r.inputInterface}|${r.inputGroup}|${r.inputPort}|${r.source ?? ''}`;
 }
 
-/** Validates a rule from a client or a config file; the result has no id. */
-export function checkRule(input: RuleInput): Omit<Rule, 'id'> {
+/** Validates a rule from a control request (the edge where it enters); the result has no id. */
+export function checkRule(input: RuleInput): ValidRule {
   const { id: _id, inputInterface, ...rest } = input;
   // Unset optional fields decode as absent; '' is how a client that cannot
   // leave a string field out says "unset". A ttl of 0 is given, and refused.
@@ -36,7 +36,7 @@ export function checkRule(input: RuleInput): Omit<Rule, 'id'> {
     Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== '')));
   try {
     checkInterfaceName(inputInterface, 'inputInterface');
-    return { inputInterface, ...validateRule(clean) };
+    return asValid({ inputInterface, ...validateRule(clean) });
   } catch (err) {
     throw new RuleTableError('ERR_MCR_BAD_RULE', (err as Error).message);
   }
@@ -164,8 +164,8 @@ export class RuleTable {
     return this.names.get(name);
   }
 
-  add(input: RuleInput): Rule {
-    const checked = checkRule(input);
+  /** Adds a rule validated where it entered (checkRule, or the config loader): it is not checked again here. */
+  add(checked: ValidRule): Rule {
     if (checked.name !== undefined && this.names.has(checked.name)) {
       throw new RuleTableError('EEXIST', `a rule named "${checked.name}" exists: choose another name or remove it first`);
     }

@@ -9,7 +9,7 @@
  * saved file must load.
  */
 import { MAX_CONFIG_BYTES, MAX_CONFIG_SIZE_TEXT } from './json5-parser.js';
-import { DAEMON_FIELDS, OUTPUT_FIELDS, RULE_FIELDS, type Config } from './schema.js';
+import { DAEMON_FIELDS, OUTPUT_FIELDS, RULE_FIELDS, type ConfigToWrite } from './schema.js';
 
 export interface FormatOptions {
   /** Header comment text, one `//` line per line; defaults to a pointer to the format's documentation. */
@@ -18,7 +18,7 @@ export interface FormatOptions {
 
 const DEFAULT_HEADER = 'mcrd configuration (JSON5: comments and trailing commas are allowed).\nFormat: docs/config.md';
 
-export function formatConfig(config: Config, options: FormatOptions = {}): string {
+export function formatConfig(config: ConfigToWrite, options: FormatOptions = {}): string {
   const header = (options.header ?? DEFAULT_HEADER)
     .split(/\r\n|\r|\n/)
     .map((line) => (line === '' ? '//' : `// ${line}`))

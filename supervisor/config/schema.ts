@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { LOG_LEVELS } from '../../common/logger.js';
-import { checkInterfaceName, RuleError, validateRule, type RuleSpec } from '../../common/rule-spec.js';
+import { asValid, checkInterfaceName, RuleError, validateRule, type RuleSpec, type ValidRule } from '../../common/rule-spec.js';
 import { checkLoopSetting, LOOP_SETTINGS } from '../../common/loop-settings.js';
 import { ConfigError, type ConfigErrorCode } from './errors.js';
 import { checkRestartBackoff, DEFAULT_RESTART_BACKOFF } from '../fleet/backoff.js';
@@ -45,12 +45,20 @@ export interface DaemonSettings {
   maxRulesPerInterface: number;
 }
 
+/** A rule as a config file holds it (what formatConfig writes). */
 export type ConfigRule = RuleSpec & { inputInterface: string };
+
+/** What formatConfig writes: any rules of the model, validated or not (the file is validated when it is loaded). */
+export interface ConfigToWrite {
+  daemon: Partial<DaemonSettings>;
+  rules: ConfigRule[];
+}
 
 export interface Config {
   /** Only the settings the file sets; see defaultDaemonSettings() for the rest. */
   daemon: Partial<DaemonSettings>;
-  rules: ConfigRule[];
+  /** Validated by the loader: the rule table takes them as they are. */
+  rules: ValidRule[];
 }
 
 /** Field names in the order save.ts writes them; also the allowed keys. */
@@ -129,7 +137,7 @@ function checkConfig(value: unknown, options: ValidateOptions): Config {
   const top = expectObject(value, [], 'an object such as { rules: [...] }');
   checkKeys(top, TOP_LEVEL_FIELDS, []);
   const daemon = top.daemon === undefined ? {} : checkDaemon(top.daemon);
-  let rules: ConfigRule[] = [];
+  let rules: ValidRule[] = [];
   if (top.rules !== undefined) {
     if (!Array.isArray(top.rules)) throw new FieldError(['rules'], `expected an array of rules, got ${describe(top.rules)}`);
     rules = top.rules.map((rule, i) => checkRule(rule, i));
@@ -213,7 +221,7 @@ function checkSocketPath(value: unknown, path: JsonPath): string {
   return socketPath;
 }
 
-function checkRule(value: unknown, index: number): ConfigRule {
+function checkRule(value: unknown, index: number): ValidRule {
   const path: JsonPath = ['rules', index];
   const r = expectObject(value, path, 'a rule object');
   checkKeys(r, RULE_FIELDS, path);
@@ -221,14 +229,14 @@ function checkRule(value: unknown, index: number): ConfigRule {
   const { inputInterface: _omitted, ...ruleOnly } = r;
   const spec = validateRule(ruleOnly, formatPath(path), path);
   // Rebuilt in RULE_FIELDS order so a loaded rule prints like the file.
-  return {
+  return asValid({
     ...(spec.name !== undefined ? { name: spec.name } : {}),
     inputInterface,
     inputGroup: spec.inputGroup,
     inputPort: spec.inputPort,
     ...(spec.source !== undefined ? { source: spec.source } : {}),
     outputs: spec.outputs,
-  };
+  });
 }
 
 /** The input interface follows the same rule as an output interface (rule-spec.ts, checkInterfaceName). */

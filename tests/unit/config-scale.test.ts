@@ -11,7 +11,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatConfig, loadConfig, MAX_CONFIG_BYTES, parseConfig, parseJson5, type Config, type ConfigRule } from '../../supervisor/config/index.js';
+import { formatConfig, loadConfig, MAX_CONFIG_BYTES, parseConfig, parseJson5, type Config, type ConfigRule, type ConfigToWrite } from '../../supervisor/config/index.js';
 
 const RULES = 10_000;
 
@@ -31,7 +31,7 @@ function rule(i: number): ConfigRule {
 t.test(`save and load round-trip ${RULES} rules`, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mcr-config-scale-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const config: Config = { daemon: {}, rules: Array.from({ length: RULES }, (_, i) => rule(i)) };
+  const config: ConfigToWrite = { daemon: {}, rules: Array.from({ length: RULES }, (_, i) => rule(i)) };
   const file = join(dir, 'saved.json5');
   writeFileSync(file, formatConfig(config));
   const size = statSync(file).size;
@@ -78,7 +78,7 @@ t.test('an error deep in a large file still names its line and column', async (t
 });
 
 t.test('formatConfig refuses a config too large to load', async (t) => {
-  const huge: Config = { daemon: {}, rules: [{ ...rule(0), name: 'x'.repeat(MAX_CONFIG_BYTES) }] };
+  const huge: ConfigToWrite = { daemon: {}, rules: [{ ...rule(0), name: 'x'.repeat(MAX_CONFIG_BYTES) }] };
   t.throws(() => formatConfig(huge), {
     code: 'ERR_MCR_CONFIG_TOO_LARGE',
     message: /^the configuration of 1 rules takes \d+ bytes, over the 67108864-byte \(64 MiB\) limit of a config, so mcrd could not load it: nothing was written; remove rules until it fits$/,

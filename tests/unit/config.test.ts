@@ -15,7 +15,7 @@ import { MAX_CONFIG_BYTES, MAX_NESTING, parseJson5 } from '../../supervisor/conf
 import { loadConfig, parseConfig } from '../../supervisor/config/load.js';
 import { formatPath } from '../../supervisor/config/path.js';
 import { formatConfig } from '../../supervisor/config/save.js';
-import { defaultDaemonSettings, type Config } from '../../supervisor/config/schema.js';
+import { defaultDaemonSettings, type Config, type ConfigToWrite } from '../../supervisor/config/schema.js';
 import { RuleError, validateOutput, validateRule } from '../../common/rule-spec.js';
 
 function findRoot(): string {
@@ -346,7 +346,7 @@ t.test('an empty file, a comment-only file and a file without rules are valid: m
 });
 
 t.test('formatConfig writes text that parseConfig reads back to the same config', async (t) => {
-  const rich: Config = {
+  const rich: ConfigToWrite = {
     daemon: { controlSocket: '/run/mcr/test.sock', workers: 256, user: 'mcr-worker', logLevel: 'trace', logDir: '/var/log/mcr test',
       restartBackoffMinMs: 20, restartBackoffMaxMs: 40 },
     rules: [
@@ -374,7 +374,7 @@ t.test('formatConfig writes text that parseConfig reads back to the same config'
   t.equal(formatConfig(back), text, 'formatting is stable: the same config gives the same bytes');
 
   // Key order does not depend on the order the caller built the objects in.
-  const shuffled: Config = {
+  const shuffled: ConfigToWrite = {
     rules: [{ outputs: [{ port: 2, interface: 'o', group: '239.0.0.2' }], inputPort: 1, inputGroup: '239.0.0.1', inputInterface: 'i', name: 'n' }],
     daemon: { logLevel: 'warn', workers: 1 },
   };

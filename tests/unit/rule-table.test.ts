@@ -8,15 +8,17 @@
  * change at 10 000 rules costs about what it does at 10.
  */
 import t from 'tap';
-import { RuleTable } from '../../supervisor/rule-table.js';
+import { RuleTable, checkRule } from '../../supervisor/rule-table.js';
+import type { ValidRule } from '../../common/rule-spec.js';
 import { ruleLimits } from '../../common/rule-limits.js';
 import type { RuleInput } from '../../proto/index.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-function rule(i: number, over: Partial<RuleInput> = {}): RuleInput {
-  return { inputInterface: 'in0', inputGroup: `239.1.${i >> 8}.${i & 255}`, inputPort: 5000 + (i % 50_000),
-    outputs: [{ group: `239.2.${i >> 8}.${i & 255}`, port: 6000, interface: 'out0' }], ...over };
+/** A rule as a control request would bring it, validated as mcrd does where it enters. */
+function rule(i: number, over: Partial<RuleInput> = {}): ValidRule {
+  return checkRule({ inputInterface: 'in0', inputGroup: `239.1.${i >> 8}.${i & 255}`, inputPort: 5000 + (i % 50_000),
+    outputs: [{ group: `239.2.${i >> 8}.${i & 255}`, port: 6000, interface: 'out0' }], ...over });
 }
 
 t.test('indexes: ids in order, per interface, by name, groups with use counts', async (t) => {
@@ -92,7 +94,7 @@ t.test('limits: ENOSPC past the rules or outputs of one interface, with the numb
   t.ok(table.add(rule(3)), 'after a removal there is room again');
 
   const outputs = new RuleTable(ruleLimits(2));
-  const eight = (i: number): RuleInput => rule(i, { outputs: Array.from({ length: 5 }, (_, k) => ({ group: `239.3.0.${k + 1}`, port: 6000 + i, interface: 'out0' })) });
+  const eight = (i: number): ValidRule => rule(i, { outputs: Array.from({ length: 5 }, (_, k) => ({ group: `239.3.0.${k + 1}`, port: 6000 + i, interface: 'out0' })) });
   outputs.add(eight(0));
   t.throws(() => outputs.add(eight(1)), { code: 'ENOSPC', message: /^input interface in0 has 5 outputs already and this rule has 5: the limit per input interface is 2 rules and 8 outputs/ },
     'outputs past 4 per rule on average are refused');

@@ -17,13 +17,14 @@ export interface AddFlags {
   name?: string;
 }
 
-/** rule-spec names fields as `rule.inputGroup`; the user typed flags. */
-const FLAG_FOR_FIELD: ReadonlyArray<[string, string]> = [
-  ['rule.inputGroup', '--input-group'],
-  ['rule.inputPort', '--input-port'],
-  ['rule.source', '--source'],
-  ['rule.name', '--name'],
-];
+/** The flag that sets each field of the rule (RuleError.path[0]). */
+const FLAG_FOR_FIELD: Readonly<Record<string, string>> = {
+  inputGroup: '--input-group',
+  inputPort: '--input-port',
+  source: '--source',
+  name: '--name',
+  outputs: '--outputs',
+};
 
 /** Validates the flags; throws a usage error naming the flag at fault. */
 export function ruleFromFlags(flags: AddFlags): RuleInput {
@@ -39,7 +40,7 @@ export function ruleFromFlags(flags: AddFlags): RuleInput {
     });
     return { inputInterface: flags.inputInterface, ...spec };
   } catch (err) {
-    if (err instanceof RuleError) throw usageError(flagNames(err.message), err.code);
+    if (err instanceof RuleError) throw usageError(flagMessage(err), err.code);
     throw err;
   }
 }
@@ -49,8 +50,14 @@ function checkInputInterface(name: string): void {
   checkInterfaceName(name, '--input-interface');
 }
 
-function flagNames(message: string): string {
-  let text = message;
-  for (const [field, flag] of FLAG_FOR_FIELD) text = text.replace(field, flag);
-  return text;
+/**
+ * rule-spec's message names the field where it is (`rule.inputPort: ...`,
+ * from the path it reports); the user typed a flag, so the message names
+ * the flag instead.
+ */
+function flagMessage(err: RuleError): string {
+  const field = err.path?.[0];
+  const flag = typeof field === 'string' ? FLAG_FOR_FIELD[field] : undefined;
+  const location = `rule.${String(field)}`;
+  return flag !== undefined && err.message.startsWith(location) ? flag + err.message.slice(location.length) : err.message;
 }

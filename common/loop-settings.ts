@@ -7,6 +7,7 @@
  * accept and reject the same values and pass them on the same way.
  */
 import { InvalidArgumentError, type Command } from 'commander';
+import { native } from '../native/index.js';
 
 export interface LoopSettings {
   /** After a walk of the ring that forwarded frames, pause this many µs; 0 = off. */
@@ -21,22 +22,24 @@ export interface LoopSetting {
   key: LoopSettingKey;
   /** Command-line flag without the dashes (mcrd, fleet-worker, mcr-relay). */
   flag: string;
-  /** Largest value the native loop accepts (native/addon/loop_wrap.cc). */
-  max: number;
+  /** Largest value the native loop accepts: read from the addon, which defines it (loopOptionRanges). */
+  readonly max: number;
   help: string;
 }
+
+const maxOf = (key: LoopSettingKey): number => native.loopOptionRanges()[key].max;
 
 export const LOOP_SETTINGS: readonly LoopSetting[] = [
   {
     key: 'coalesceUs',
     flag: 'coalesce-us',
-    max: 10_000,
+    get max() { return maxOf('coalesceUs'); },
     help: 'pause this long after a walk of the ring that forwarded frames, so each send carries more datagrams',
   },
   {
     key: 'busyPollUs',
     flag: 'busy-poll-us',
-    max: 1_000_000,
+    get max() { return maxOf('busyPollUs'); },
     help: 'keep polling without sleeping this long after the last frame, so the core stays awake for the next (costs the core while traffic flows)',
   },
 ];

@@ -72,6 +72,10 @@ export interface LoopOptions {
   outputSlots?: number;
 }
 
+/** The numeric options of a Loop, whose ranges the addon defines. */
+export type LoopOptionName = 'packetFd' | 'ringDepth' | 'batch' | 'bufferCount' | 'bufferSize' | 'maxInflightSends' |
+  'statsIntervalMs' | 'busyPollUs' | 'coalesceUs' | 'ruleSlots' | 'outputSlots';
+
 export interface LoopInfo {
   deferTaskrun: boolean;
   ingress: IngressMode;
@@ -139,6 +143,8 @@ export interface NativeAddon {
   interfaceMtu(iface: string): number;
   closeFd(fd: number): void;
   counterLayout(): CounterLayout;
+  /** The accepted range of every numeric Loop option: the one definition (loop_wrap.cc). */
+  loopOptionRanges(): Record<LoopOptionName, { min: number; max: number }>;
   /** socketpair(AF_UNIX, SOCK_SEQPACKET or SOCK_STREAM, with SOCK_CLOEXEC). */
   socketPair(type: 'seqpacket' | 'stream'): [number, number];
   /** One SCM_RIGHTS message: the fds (they stay open here) and a non-empty payload. */

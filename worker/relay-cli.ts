@@ -14,7 +14,7 @@ import { Relay, type RelayTuning } from './relay.js';
 import { parseOutputList, RuleError, validateRule, type RuleSpec } from '../common/rule-spec.js';
 import { loadRulesFile } from './rules-file.js';
 import { serveStdinCommands } from './stdin-commands.js';
-import { isNativeError, type IngressMode } from '../native/index.js';
+import { isNativeError, native, type IngressMode, type LoopOptionName } from '../native/index.js';
 import { addLoopSettingOptions, LOOP_SETTINGS } from '../common/loop-settings.js';
 
 interface CliOptions {
@@ -41,8 +41,10 @@ interface CliOptions {
 
 const DRAIN_LIMIT_MS = 10_000;
 
-function intArg(min: number, max: number) {
+/** A flag for a numeric Loop option, in the range the addon defines for it. */
+function rangeArg(name: LoopOptionName) {
   return (value: string): number => {
+    const { min, max } = native.loopOptionRanges()[name];
     const n = Number(value);
     if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`expected an integer ${min}..${max}`);
     return n;
@@ -59,11 +61,11 @@ function parseArgs(argv: string[]): CliOptions {
     .option('--outputs <list>', 'GROUP:PORT:IF[:TTL][,GROUP:PORT:IF[:TTL]...]')
     .option('--name <name>', 'name of the command-line rule')
     .option('--rules <file.json>', 'more rules from a JSON file (see docs/relay.md)')
-    .option('--ring-depth <n>', 'io_uring submission queue entries', intArg(64, 32768))
-    .option('--batch <n>', 'sends per submit at most', intArg(1, 4096))
-    .option('--buffer-count <n>', 'receive buffers (power of two)', intArg(16, 32768))
-    .option('--buffer-size <bytes>', 'receive buffer size (default: input MTU + 18, 64-byte aligned)', intArg(128, 65536))
-    .option('--max-inflight <n>', 'in-flight sends before receiving pauses', intArg(1, 1 << 20))
+    .option('--ring-depth <n>', 'io_uring submission queue entries', rangeArg('ringDepth'))
+    .option('--batch <n>', 'sends per submit at most', rangeArg('batch'))
+    .option('--buffer-count <n>', 'receive buffers (power of two)', rangeArg('bufferCount'))
+    .option('--buffer-size <bytes>', 'receive buffer size (default: input MTU + 18, 64-byte aligned)', rangeArg('bufferSize'))
+    .option('--max-inflight <n>', 'in-flight sends before receiving pauses', rangeArg('maxInflightSends'))
     .addOption(new Option('--ingress <mode>', 'ring (TPACKET_V2 mmap ring) or multishot (recv into provided buffers)').choices(['ring', 'multishot']))
     .option('--no-defer-taskrun', 'do not ask for IORING_SETUP_DEFER_TASKRUN')
     .option('--no-udp-gso', "send every datagram on its own instead of batching a flow's waiting datagrams with UDP_SEGMENT")

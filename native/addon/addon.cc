@@ -105,6 +105,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("interfaceMtu", Napi::Function::New<InterfaceMtu>(env, "interfaceMtu"));
   exports.Set("closeFd", Napi::Function::New<CloseFd>(env, "closeFd"));
   exports.Set("counterLayout", Napi::Function::New<CounterLayout>(env, "counterLayout"));
+  exports.Set("loopOptionRanges", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return loop_option_ranges(info.Env()); }, "loopOptionRanges"));
   register_process_api(env, exports);
   return exports;
 }

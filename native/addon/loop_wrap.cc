@@ -2,6 +2,8 @@
 // promises; every packet-path structure is touched by the loop thread alone.
 #include "addon/loop_wrap.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <future>
 
 #include "addon/napi_errors.h"
@@ -10,7 +12,30 @@
 namespace mcr {
 namespace {
 
-uint32_t option(const Napi::Object& opts, const char* name, uint32_t fallback, uint32_t min, uint32_t max) {
+// The range of every numeric Loop option, written once: checked here and
+// handed to TypeScript (loopOptionRanges) for mcr-relay's flags and mcrd's
+// config keys, so the two cannot disagree.
+struct OptionRange {
+  const char* name;
+  uint32_t min;
+  uint32_t max;
+};
+constexpr OptionRange kOptionRanges[] = {
+    {"packetFd", 0, 1u << 30},       {"ringDepth", 64, 32768},         {"batch", 1, 4096},
+    {"bufferCount", 16, 32768},      {"bufferSize", 128, 65536},       {"maxInflightSends", 1, 1u << 20},
+    {"statsIntervalMs", 10, 10000},  {"busyPollUs", 0, 1000000},       {"coalesceUs", 0, 10000},
+    {"ruleSlots", 1, 1u << 20},      {"outputSlots", 1, 1u << 20},
+};
+
+const OptionRange& range_of(const char* name) {
+  for (const OptionRange& r : kOptionRanges)
+    if (std::strcmp(r.name, name) == 0) return r;
+  std::abort();  // a name missing from the table is a bug in this file
+}
+
+uint32_t option(const Napi::Object& opts, const char* name, uint32_t fallback) {
+  const uint32_t min = range_of(name).min;
+  const uint32_t max = range_of(name).max;
   Napi::Value v = opts.Get(name);
   if (v.IsUndefined()) return fallback;
   const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
@@ -21,6 +46,17 @@ uint32_t option(const Napi::Object& opts, const char* name, uint32_t fallback, u
 }
 
 }  // namespace
+
+Napi::Object loop_option_ranges(Napi::Env env) {
+  Napi::Object out = Napi::Object::New(env);
+  for (const OptionRange& r : kOptionRanges) {
+    Napi::Object range = Napi::Object::New(env);
+    range.Set("min", Napi::Number::New(env, r.min));
+    range.Set("max", Napi::Number::New(env, r.max));
+    out.Set(r.name, range);
+  }
+  return out;
+}
 
 Napi::Function LoopWrap::Define(Napi::Env env) {
   return DefineClass(env, "Loop",
@@ -34,15 +70,15 @@ LoopWrap::LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "Loop options must be an object");
   Napi::Object opts = info[0].As<Napi::Object>();
-  options_.packet_fd = static_cast<int>(option(opts, "packetFd", 0xffffffffu, 0, 1 << 30));
-  options_.ring_depth = option(opts, "ringDepth", options_.ring_depth, 64, 32768);
-  options_.batch = option(opts, "batch", options_.batch, 1, 4096);
-  options_.buffer_count = option(opts, "bufferCount", options_.buffer_count, 16, 32768);
-  options_.buffer_size = option(opts, "bufferSize", options_.buffer_size, 128, 65536);
-  options_.max_inflight_sends = option(opts, "maxInflightSends", options_.max_inflight_sends, 1, 1u << 20);
-  options_.stats_interval_ms = option(opts, "statsIntervalMs", options_.stats_interval_ms, 10, 10000);
-  options_.busy_poll_us = option(opts, "busyPollUs", options_.busy_poll_us, 0, 1000000);
-  options_.coalesce_us = option(opts, "coalesceUs", options_.coalesce_us, 0, 10000);
+  options_.packet_fd = static_cast<int>(option(opts, "packetFd", 0xffffffffu));
+  options_.ring_depth = option(opts, "ringDepth", options_.ring_depth);
+  options_.batch = option(opts, "batch", options_.batch);
+  options_.buffer_count = option(opts, "bufferCount", options_.buffer_count);
+  options_.buffer_size = option(opts, "bufferSize", options_.buffer_size);
+  options_.max_inflight_sends = option(opts, "maxInflightSends", options_.max_inflight_sends);
+  options_.stats_interval_ms = option(opts, "statsIntervalMs", options_.stats_interval_ms);
+  options_.busy_poll_us = option(opts, "busyPollUs", options_.busy_poll_us);
+  options_.coalesce_us = option(opts, "coalesceUs", options_.coalesce_us);
   Napi::Value ingress = opts.Get("ingress");
   if (!ingress.IsUndefined()) {
     const std::string mode = ingress.IsString() ? ingress.As<Napi::String>().Utf8Value() : "";
@@ -56,8 +92,8 @@ LoopWrap::LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(
   if (gso.IsBoolean()) options_.udp_gso = gso.As<Napi::Boolean>().Value();
   if ((options_.buffer_count & (options_.buffer_count - 1)) != 0)
     throw coded_error(env, "ERR_MCR_INVALID_ARG", "bufferCount must be a power of two");
-  const uint32_t rule_slots = option(opts, "ruleSlots", 1024, 1, 1 << 20);
-  const uint32_t output_slots = option(opts, "outputSlots", 4096, 1, 1 << 20);
+  const uint32_t rule_slots = option(opts, "ruleSlots", 1024);
+  const uint32_t output_slots = option(opts, "outputSlots", 4096);
   counters_ = std::make_shared<CounterBlock>(rule_slots, output_slots);
   logs_ = std::make_shared<LogRing>();
   commands_ = std::make_shared<CommandQueue>();

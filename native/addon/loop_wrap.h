@@ -18,6 +18,9 @@
 
 namespace mcr {
 
+// { name: { min, max } } for every numeric Loop option (loopOptionRanges).
+Napi::Object loop_option_ranges(Napi::Env env);
+
 class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
  public:
   static Napi::Function Define(Napi::Env env);

@@ -20,81 +20,14 @@
  * Changes run one at a time (a promise chain), so a netlink report, a
  * control request and a restart never act on the same slot at once.
  */
-import type { Logger } from 'pino';
 import { WorkerProcess } from './worker-process.js';
+import { READY_TIMEOUT_MS, RULE_COMMAND_TIMEOUT_MS, STABLE_MS, STOP_TIMEOUT_MS, SYNC_TIMEOUT_MS, type FleetOptions, type InputInterface } from './fleet-options.js';
+import { newSlot, noteRefusals, reasonOf, slotsApplication, stopSlotWorker, type Slot } from './slot.js';
 import { DEFAULT_RESTART_BACKOFF, type RestartBackoff } from './backoff.js';
-import type { RuleTable } from '../rule-table.js';
 import type { InterfaceChange } from '../net/interface-watcher.js';
-import type { WorkerLogs } from '../worker-logs.js';
-import type { CommandDraft, ErrorInfo, Reply, RuleApplication, WorkerCounters, WorkerInfo } from '../../proto/index.js';
-import type { LoopSettings } from '../../common/loop-settings.js';
-import type { WorkerSlots } from '../../common/rule-limits.js';
+import type { CommandDraft, Reply, RuleApplication, WorkerInfo } from '../../proto/index.js';
 
-const READY_TIMEOUT_MS = 10_000;
-const STABLE_MS = 60_000;
-/** From a stop's start to SIGKILL, whatever the worker does meanwhile (docs/mcrd.md). */
-const STOP_TIMEOUT_MS = 10_000;
-/**
- * How long one rule change (add, remove) may wait for a worker's answer. A
- * worker that does not answer in time is reported as "not confirmed" and is
- * given a full sync with its next command, rather than holding up the
- * answer to mcrctl (and every change queued behind it).
- */
-const RULE_COMMAND_TIMEOUT_MS = 3_000;
-/** A full sync opens every output socket of the interface afresh: allow for 10 000 rules. */
-const SYNC_TIMEOUT_MS = 10_000;
-
-interface Slot {
-  id: string;
-  iface: string;
-  core: number;
-  worker: WorkerProcess | undefined;
-  state: 'waiting' | 'starting' | 'running' | 'restarting' | 'stopping';
-  /** Why the slot waits, or why its worker holds no rules; shown by `mcrctl workers`. */
-  reason: string | undefined;
-  restarts: number;
-  backoffMs: number;
-  startedAtMs: number;
-  generation: number;
-  logLevel: string;
-  timer: NodeJS.Timeout | undefined;
-  counters: WorkerCounters | undefined;
-  /** Rules the running worker holds but could not apply, from its last reply. */
-  refused: Map<number, ErrorInfo>;
-  /** The worker did not answer a rule command: it gets a full sync with its next command. */
-  needsSync: boolean;
-  /** Rules whose change (or whole table, after a sync) the worker did not confirm, until a sync succeeds. */
-  unconfirmed: Set<number>;
-}
-
-/** What the fleet needs to know about an interface, by name; undefined: it does not exist. */
-export interface InterfaceView {
-  get(name: string): { ifindex: number; up: boolean } | undefined;
-}
-
-interface InputInterface {
-  slots: Slot[];
-  /** Index the running workers' AF_PACKET sockets are bound to. */
-  ifindex: number | undefined;
-}
-
-export interface FleetOptions {
-  interfaces: InterfaceView;
-  workersPerInterface: number;
-  /** CPUs workers are pinned to: worker i of an interface gets cpus[i mod length]. */
-  cpus: number[];
-  user: string | undefined;
-  logLevel: string;
-  table: RuleTable;
-  logs: WorkerLogs;
-  logger: Logger;
-  /** Workers' loop settings (coalescing, busy polling; WorkerSpec.loop). */
-  loop?: LoopSettings;
-  /** Counter slots each worker's loop gets, sized from the rule limits (WorkerSpec.slots); default the loop's own. */
-  slots?: WorkerSlots;
-  /** Restart delay bounds; default 100 ms doubling to 10 s. */
-  restartBackoff?: RestartBackoff;
-}
+export type { FleetOptions, InterfaceView } from './fleet-options.js';
 
 export class Fleet {
   private readonly inputs = new Map<string, InputInterface>();
@@ -150,21 +83,10 @@ export class Fleet {
 
   /**
    * What the workers of a rule's input interface did with it, as far as
-   * their last answers tell: applied, refused (with the worker's error), not
-   * confirmed (no answer in time), or pending (no worker running now).
+   * their last answers tell (slot.ts, slotsApplication).
    */
   application(ruleId: number, iface: string): RuleApplication {
-    const result: RuleApplication = { ruleId, applied: [], refused: [], unconfirmed: [], pending: [] };
-    for (const slot of this.slotsOf(iface)) {
-      if (slot.state !== 'running' || slot.worker === undefined) result.pending.push(slot.id);
-      else if (slot.unconfirmed.has(ruleId)) result.unconfirmed.push(slot.id);
-      else {
-        const error = slot.refused.get(ruleId);
-        if (error !== undefined) result.refused.push({ worker: slot.id, error });
-        else result.applied.push(slot.id);
-      }
-    }
-    return result;
+    return slotsApplication(this.slotsOf(iface), ruleId);
   }
 
   /**
@@ -290,9 +212,7 @@ export class Fleet {
     if (!this.fanoutGroups.has(iface)) this.fanoutGroups.set(iface, this.nextGroup++);
     const slots: Slot[] = [];
     for (let i = 0; i < this.o.workersPerInterface; i++) {
-      slots.push({ id: `${iface}/${i}`, iface, core: this.o.cpus[i % this.o.cpus.length] ?? 0, worker: undefined, state: 'waiting',
-        reason: undefined, restarts: 0, backoffMs: this.backoff.minMs, startedAtMs: 0, generation: 0, logLevel: this.o.logLevel,
-        timer: undefined, counters: undefined, refused: new Map(), needsSync: false, unconfirmed: new Set() });
+      slots.push(newSlot(iface, i, this.o.cpus[i % this.o.cpus.length] ?? 0, this.backoff.minMs, this.o.logLevel));
     }
     return slots;
   }
@@ -318,29 +238,9 @@ export class Fleet {
     await Promise.all(slots.map((s) => this.stopSlot(s)));
   }
 
-  /** Drain-and-stop, SIGKILL STOP_TIMEOUT_MS after the start; the slot is left 'stopping' with no worker. */
-  private async stopSlot(s: Slot): Promise<void> {
-    s.state = 'stopping';
-    if (s.timer !== undefined) clearTimeout(s.timer);
-    s.timer = undefined;
-    const worker = s.worker;
-    if (worker === undefined) return;
-    // One deadline for the whole stop: the stop command and the exit share it.
-    let deadline: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => { deadline = setTimeout(resolve, STOP_TIMEOUT_MS, 'timeout'); });
-    void this.send(s, { kind: 'stop' }, STOP_TIMEOUT_MS).catch(() => undefined);
-    const done = await Promise.race([worker.exited, timedOut]);
-    clearTimeout(deadline);
-    if (done === 'timeout') {
-      this.o.logger.warn({ worker: s.id, pid: worker.pid, timeoutMs: STOP_TIMEOUT_MS }, 'worker did not stop in time: killed');
-      worker.child.kill('SIGKILL');
-    }
-    await worker.exited;
-    worker.close();
-    if (s.worker === worker) s.worker = undefined;
-    s.refused.clear();
-    s.needsSync = false;
-    s.unconfirmed.clear();
+  /** Drain-and-stop, SIGKILL STOP_TIMEOUT_MS after the start (slot.ts); the slot is left 'stopping' with no worker. */
+  private stopSlot(s: Slot): Promise<void> {
+    return stopSlotWorker(s, STOP_TIMEOUT_MS, this.o.logger);
   }
 
   /** A worker that did not answer a rule command: `rules` are reported as unconfirmed, the worker synced with its next command. */
@@ -425,23 +325,8 @@ export class Fleet {
     if (slot.worker === undefined) throw Object.assign(new Error(`worker ${slot.id} is not running`), { code: 'ESRCH' });
     const reply = await slot.worker.send(body, timeoutMs);
     slot.generation = reply.generation;
-    this.noteRefusals(slot, reply);
+    noteRefusals(slot, reply, this.o.table, this.o.logger);
     return reply;
-  }
-
-  /** Keeps the worker's refused rules and logs each change, naming rules by the ids mcrctl shows. */
-  private noteRefusals(slot: Slot, reply: Reply): void {
-    const now = new Map(reply.refused.map((r) => [r.ruleId, r.error]));
-    for (const [id, error] of now) {
-      if (slot.refused.get(id)?.code === error.code) continue;
-      const rule = this.o.table.get(id);
-      this.o.logger.error({ worker: slot.id, rule: id, name: rule?.name, code: error.code, err: error.message },
-        'worker refused a rule: it is not forwarded, the other rules are; it is tried again on reload, on an interface change or a worker restart');
-    }
-    for (const id of slot.refused.keys()) {
-      if (!now.has(id) && this.o.table.get(id) !== undefined) this.o.logger.info({ worker: slot.id, rule: id }, 'worker applied a rule it had refused');
-    }
-    slot.refused = now;
   }
 
   /** A start that failed before any process existed: park if the interface is the cause, else back off and retry. */
@@ -493,18 +378,6 @@ export class Fleet {
     }, slot.backoffMs);
     slot.backoffMs = Math.min(this.backoff.maxMs, slot.backoffMs * 2);
   }
-}
-
-/** Why `mcrctl workers` should look at a slot: its own reason, then the rules its worker refused. */
-function reasonOf(s: Slot): string | undefined {
-  const parts: string[] = [];
-  if (s.reason !== undefined) parts.push(s.reason);
-  if (s.needsSync) parts.push(`did not answer a rule change in time${s.unconfirmed.size > 0 ? ` (rules ${[...s.unconfirmed].slice(0, 5).join(', ')} not confirmed)` : ''}: gets a full sync with the next change or stats request`);
-  if (s.refused.size > 0) {
-    const first = [...s.refused].slice(0, 3).map(([id, e]) => `rule ${id} (${e.code}: ${e.message})`);
-    parts.push(`${s.refused.size} rule${s.refused.size === 1 ? '' : 's'} refused: ${first.join('; ')}${s.refused.size > 3 ? '; ...' : ''}`);
-  }
-  return parts.length > 0 ? parts.join('; ') : undefined;
 }
 
 function sameHash(a: Uint8Array, b: Uint8Array): boolean {

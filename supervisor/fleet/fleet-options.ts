@@ -1,0 +1,56 @@
+/**
+ * What the fleet (fleet.ts) is given: the interfaces it can see, how many
+ * workers and where, the rule table, logging, the loop settings and slot
+ * sizes its workers get; and the time limits it keeps with them.
+ */
+import type { Logger } from 'pino';
+import type { RestartBackoff } from './backoff.js';
+import type { Slot } from './slot.js';
+import type { RuleTable } from '../rule-table.js';
+import type { WorkerLogs } from '../worker-logs.js';
+import type { LoopSettings } from '../../common/loop-settings.js';
+import type { WorkerSlots } from '../../common/rule-limits.js';
+
+export const READY_TIMEOUT_MS = 10_000;
+export const STABLE_MS = 60_000;
+/** From a stop's start to SIGKILL, whatever the worker does meanwhile (docs/mcrd.md). */
+export const STOP_TIMEOUT_MS = 10_000;
+/**
+ * How long one rule change (add, remove) may wait for a worker's answer. A
+ * worker that does not answer in time is reported as "not confirmed" and is
+ * given a full sync with its next command, rather than holding up the
+ * answer to mcrctl (and every change queued behind it).
+ */
+export const RULE_COMMAND_TIMEOUT_MS = 3_000;
+/** A full sync opens every output socket of the interface afresh: allow for 10 000 rules. */
+export const SYNC_TIMEOUT_MS = 10_000;
+
+/** What the fleet needs to know about an interface, by name; undefined: it does not exist. */
+export interface InterfaceView {
+  get(name: string): { ifindex: number; up: boolean } | undefined;
+}
+
+export interface InputInterface {
+  slots: Slot[];
+  /** Index the running workers' AF_PACKET sockets are bound to. */
+  ifindex: number | undefined;
+}
+
+export interface FleetOptions {
+  interfaces: InterfaceView;
+  workersPerInterface: number;
+  /** CPUs workers are pinned to: worker i of an interface gets cpus[i mod length]. */
+  cpus: number[];
+  user: string | undefined;
+  logLevel: string;
+  table: RuleTable;
+  logs: WorkerLogs;
+  logger: Logger;
+  /** Workers' loop settings (coalescing, busy polling; WorkerSpec.loop). */
+  loop?: LoopSettings;
+  /** Counter slots each worker's loop gets, sized from the rule limits (WorkerSpec.slots); default the loop's own. */
+  slots?: WorkerSlots;
+  /** Restart delay bounds; default 100 ms doubling to 10 s. */
+  restartBackoff?: RestartBackoff;
+}
+

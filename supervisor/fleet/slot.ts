@@ -1,0 +1,113 @@
+/**
+ * One worker slot of the fleet (an input interface × a core): its state,
+ * and what its worker's answers say about the rules it holds. The fleet
+ * (fleet.ts) drives the slots' life cycle; this file keeps what a slot
+ * knows and how it is reported: which rules the worker refused, which
+ * changes it did not confirm, the reason `mcrctl workers` shows, what
+ * the slots of an interface did with one rule (RuleApplication), and how a
+ * slot's worker is stopped within its deadline.
+ */
+import type { Logger } from 'pino';
+import type { WorkerProcess } from './worker-process.js';
+import type { RuleTable } from '../rule-table.js';
+import type { ErrorInfo, Reply, RuleApplication, WorkerCounters } from '../../proto/index.js';
+
+export interface Slot {
+  id: string;
+  iface: string;
+  core: number;
+  worker: WorkerProcess | undefined;
+  state: 'waiting' | 'starting' | 'running' | 'restarting' | 'stopping';
+  /** Why the slot waits, or why its worker holds no rules; shown by `mcrctl workers`. */
+  reason: string | undefined;
+  restarts: number;
+  backoffMs: number;
+  startedAtMs: number;
+  generation: number;
+  logLevel: string;
+  timer: NodeJS.Timeout | undefined;
+  counters: WorkerCounters | undefined;
+  /** Rules the running worker holds but could not apply, from its last reply. */
+  refused: Map<number, ErrorInfo>;
+  /** The worker did not answer a rule command: it gets a full sync with its next command. */
+  needsSync: boolean;
+  /** Rules whose change (or whole table, after a sync) the worker did not confirm, until a sync succeeds. */
+  unconfirmed: Set<number>;
+}
+
+export function newSlot(iface: string, index: number, core: number, backoffMs: number, logLevel: string): Slot {
+  return { id: `${iface}/${index}`, iface, core, worker: undefined, state: 'waiting', reason: undefined, restarts: 0,
+    backoffMs, startedAtMs: 0, generation: 0, logLevel, timer: undefined, counters: undefined,
+    refused: new Map(), needsSync: false, unconfirmed: new Set() };
+}
+
+/** What the slots of a rule's input interface did with it: applied, refused (with the error), not confirmed, or pending (no worker now). */
+export function slotsApplication(slots: readonly Slot[], ruleId: number): RuleApplication {
+  const result: RuleApplication = { ruleId, applied: [], refused: [], unconfirmed: [], pending: [] };
+  for (const slot of slots) {
+    if (slot.state !== 'running' || slot.worker === undefined) result.pending.push(slot.id);
+    else if (slot.unconfirmed.has(ruleId)) result.unconfirmed.push(slot.id);
+    else {
+      const error = slot.refused.get(ruleId);
+      if (error !== undefined) result.refused.push({ worker: slot.id, error });
+      else result.applied.push(slot.id);
+    }
+  }
+  return result;
+}
+
+/** Keeps the worker's refused rules from its reply and logs each change, naming rules by the ids mcrctl shows. */
+export function noteRefusals(slot: Slot, reply: Reply, table: RuleTable, logger: Logger): void {
+  const now = new Map(reply.refused.map((r) => [r.ruleId, r.error]));
+  for (const [id, error] of now) {
+    if (slot.refused.get(id)?.code === error.code) continue;
+    const rule = table.get(id);
+    logger.error({ worker: slot.id, rule: id, name: rule?.name, code: error.code, err: error.message },
+      'worker refused a rule: it is not forwarded, the other rules are; it is tried again on reload, on an interface change or a worker restart');
+  }
+  for (const id of slot.refused.keys()) {
+    if (!now.has(id) && table.get(id) !== undefined) logger.info({ worker: slot.id, rule: id }, 'worker applied a rule it had refused');
+  }
+  slot.refused = now;
+}
+
+/** Why `mcrctl workers` should look at a slot: its own reason, a change it did not confirm, the rules its worker refused. */
+export function reasonOf(s: Slot): string | undefined {
+  const parts: string[] = [];
+  if (s.reason !== undefined) parts.push(s.reason);
+  if (s.needsSync) parts.push(`did not answer a rule change in time${s.unconfirmed.size > 0 ? ` (rules ${[...s.unconfirmed].slice(0, 5).join(', ')} not confirmed)` : ''}: gets a full sync with the next change or stats request`);
+  if (s.refused.size > 0) {
+    const first = [...s.refused].slice(0, 3).map(([id, e]) => `rule ${id} (${e.code}: ${e.message})`);
+    parts.push(`${s.refused.size} rule${s.refused.size === 1 ? '' : 's'} refused: ${first.join('; ')}${s.refused.size > 3 ? '; ...' : ''}`);
+  }
+  return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
+/**
+ * Drain-and-stop of the slot's worker with one deadline for the stop
+ * command and the exit together: SIGKILL `timeoutMs` after the stop began,
+ * whatever the worker does meanwhile. The slot is left 'stopping' with no
+ * worker and forgets what the worker held.
+ */
+export async function stopSlotWorker(s: Slot, timeoutMs: number, logger: Logger): Promise<void> {
+  s.state = 'stopping';
+  if (s.timer !== undefined) clearTimeout(s.timer);
+  s.timer = undefined;
+  const worker = s.worker;
+  if (worker === undefined) return;
+  let deadline: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => { deadline = setTimeout(resolve, timeoutMs, 'timeout'); });
+  void worker.send({ kind: 'stop' }, timeoutMs).catch(() => undefined);
+  const done = await Promise.race([worker.exited, timedOut]);
+  clearTimeout(deadline);
+  if (done === 'timeout') {
+    logger.warn({ worker: s.id, pid: worker.pid, timeoutMs }, 'worker did not stop in time: killed');
+    worker.child.kill('SIGKILL');
+  }
+  await worker.exited;
+  worker.close();
+  if (s.worker === worker) s.worker = undefined;
+  s.refused.clear();
+  s.needsSync = false;
+  s.unconfirmed.clear();
+}

@@ -3,20 +3,14 @@
  * mcrgen inside a relay lab's namespaces, wait on their ready lines (never on
  * sleeps) and parse the JSON each prints when it ends.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createRelayLab, type LabProcess, type RelayLab } from '../../bench/lab/index.js';
+import { packageRoot } from '../../native/package-root.js';
 
-export const ROOT = findRoot();
+export const ROOT = packageRoot();
 const RELAY_CLI = join(ROOT, 'dist', 'worker', 'relay-cli.js');
 export const TOOL = (name: string): string => join(ROOT, 'build', 'Release', name);
 
-function findRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
 
 export interface SinkReport {
   received: number;

@@ -8,9 +8,9 @@
  * hide a broken build.
  */
 
+import { packageRoot } from '../../native/package-root.js';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
 
@@ -18,16 +18,6 @@ import t from 'tap';
 // crept in, which would make a green result meaningless.
 const MIN_TESTS = 30;
 
-/** The directory holding package.json, searched upwards from this file (dist/tests/native/ when compiled). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-}
 
 interface NativeTest {
   ok: boolean;

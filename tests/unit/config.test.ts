@@ -4,10 +4,10 @@
  * across rules, the size limit, reading files, and the round trip through
  * formatConfig. Fixtures are in tests/fixtures/config/.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { packageRoot } from '../../native/package-root.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import t from 'tap';
 import { ConfigError } from '../../supervisor/config/errors.js';
@@ -18,12 +18,7 @@ import { formatConfig } from '../../supervisor/config/save.js';
 import { defaultDaemonSettings, type Config, type ConfigToWrite } from '../../supervisor/config/schema.js';
 import { RuleError, validateOutput, validateRule } from '../../common/rule-spec.js';
 
-function findRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
-const ROOT = findRoot();
+const ROOT = packageRoot();
 const FIXTURES = join(ROOT, 'tests', 'fixtures', 'config');
 const fixture = (name: string): string => join(FIXTURES, name);
 

@@ -21,7 +21,7 @@ import { native } from '../native/index.js';
 import { Relay } from './relay.js';
 import { loopSettingsFromArgs, type LoopSettings } from '../common/loop-settings.js';
 import { CommandHandler } from './command-handler.js';
-import { FrameDecoder, decodeCommand, encodeFrame, encodeReply } from '../proto/index.js';
+import { FrameDecoder, decodeCommand, encodeFrame, encodeReply, type Command, type WireError } from '../proto/index.js';
 import { workerFrameBytes } from '../common/rule-limits.js';
 
 const HANDOVER_FD = 3;
@@ -101,11 +101,25 @@ async function main(): Promise<void> {
     for (const frame of frames) {
       // In order, one at a time: replies must follow commands' order.
       queue = queue.then(async () => {
-        const { reply, after } = await handler.handle(decodeCommand(frame));
+        let command: Command;
+        try {
+          command = decodeCommand(frame);
+        } catch (err) {
+          // The wire contract: an error reply for that seq (when the frame
+          // named one), and the next commands are served as usual.
+          const e = err as WireError;
+          logger.error({ code: e.code, err: e.message }, 'command not understood: answered with an error');
+          if (e.messageId !== undefined) {
+            stream.write(encodeFrame(encodeReply({ seq: e.messageId, generation: 0, hash: new Uint8Array(), refused: [],
+              error: { code: e.code, message: e.message } })));
+          }
+          return;
+        }
+        const { reply, after } = await handler.handle(command);
         stream.write(encodeFrame(encodeReply(reply)), () => {
           if (after === 'exit') process.exit(0);
         });
-      });
+      }).catch((err: Error & { code?: string }) => fatal(err.code ?? 'ERR_MCR_WORKER', `command handling failed: ${err.message}`));
     }
   });
   // The supervisor closed our stream: it is gone or wants us gone.

@@ -78,6 +78,15 @@ void GsoBatcher::flush(const Rule* rule) {
   for (const auto& out : rule->outputs) {
     if (out->fd < 0) continue;
     io_uring_sqe* sqe = submitter_->next_sqe();
+    if (sqe == nullptr) [[unlikely]] {
+      // SQ still full after a submit (see SendQueue::send_one): the batch
+      // is not sent on this output; counted, and its references dropped as
+      // a refused completion would. The other outputs keep theirs.
+      sends_->count_send_error(out.get(), EBUSY, b.count);
+      sends_->release(b.bids, b.count);
+      if (--b.refs == 0) batches_.release(index);
+      continue;
+    }
     io_uring_prep_sendmsg(sqe, out->fd, &b.msg, 0);
     sqe->user_data = send_tag(Op::send_batch, index, out->slot);
     sends_->queued(out.get());

@@ -15,6 +15,14 @@ void SendQueue::send_each(const Rule& rule, uint16_t bid, const uint8_t* payload
 
 void SendQueue::send_one(Output* out, uint16_t bid, const uint8_t* payload, uint32_t len) {
   io_uring_sqe* sqe = submitter_->next_sqe();
+  if (sqe == nullptr) [[unlikely]] {
+    // The SQ is still full after a submit (the kernel refused it, e.g.
+    // EBUSY with completions backed up): this datagram is not sent on this
+    // output. Count it as the kernel would have and drop its reference.
+    count_send_error(out, EBUSY, 1);
+    release(&bid, 1);
+    return;
+  }
   io_uring_prep_send(sqe, out->fd, payload, len, 0);
   if (!out->connected) {
     io_uring_prep_send_set_addr(sqe, reinterpret_cast<const sockaddr*>(&out->dest), sizeof(out->dest));

@@ -46,9 +46,21 @@ export class WorkerProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(readonly spec: WorkerSpec, onLine: (line: string, stream: 'stdout' | 'stderr') => void) {
-    const packetFd = native.openPacketSocket(spec.interface, spec.fanoutGroup);
-    const [handParent, handChild] = native.socketPair('seqpacket');
-    const [cmdParent, cmdChild] = native.socketPair('stream');
+    // Every fd opened here is closed on any failure before the worker owns it.
+    const opened: number[] = [];
+    const open = <T extends number | [number, number]>(fds: T): T => {
+      opened.push(...(Array.isArray(fds) ? fds : [fds]));
+      return fds;
+    };
+    let packetFd: number, handParent: number, handChild: number, cmdParent: number, cmdChild: number;
+    try {
+      packetFd = open(native.openPacketSocket(spec.interface, spec.fanoutGroup));
+      [handParent, handChild] = open(native.socketPair('seqpacket'));
+      [cmdParent, cmdChild] = open(native.socketPair('stream'));
+    } catch (err) {
+      for (const fd of opened) closeSync(fd);
+      throw err;
+    }
     const args = [WORKER_ENTRY, '--worker-id', spec.id, '--interface', spec.interface];
     if (spec.cpu !== undefined) args.push('--cpu', String(spec.cpu));
     if (spec.user !== undefined) args.push('--user', spec.user);
@@ -61,6 +73,9 @@ export class WorkerProcess {
       // The child's end becomes its fd 3; Node dups it without CLOEXEC there.
       this.child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', handChild] });
       native.sendFds(handParent, [packetFd, cmdChild], Buffer.from('mcr-handover-v1'));
+    } catch (err) {
+      closeSync(cmdParent);
+      throw err;
     } finally {
       for (const fd of [packetFd, handParent, handChild, cmdChild]) closeSync(fd);
     }
@@ -71,17 +86,34 @@ export class WorkerProcess {
     }
     this.stream = new Socket({ fd: cmdParent, readable: true, writable: true });
     this.stream.on('data', (chunk: Buffer) => {
-      for (const frame of this.decoder.push(chunk)) {
-        const reply = decodeReply(frame);
+      let frames: Buffer[];
+      let replies: Reply[];
+      try {
+        frames = this.decoder.push(chunk);
+        replies = frames.map((frame) => decodeReply(frame));
+      } catch (err) {
+        // A worker whose replies do not decode is broken: fail what waits
+        // on it and close its stream (the worker exits when it closes, and
+        // the fleet restarts it). Never an exception in mcrd's event loop.
+        const e = err as Error & { code?: string };
+        this.failWaiting(Object.assign(new Error(`worker ${spec.id} sent a reply that does not decode (${e.message}): restarting it`), { code: e.code ?? 'ERR_MCR_BAD_FRAME' }));
+        this.stream.destroy();
+        return;
+      }
+      for (const reply of replies) {
         this.waiting.get(reply.seq)?.resolve(reply);
         this.waiting.delete(reply.seq);
       }
     });
     this.stream.on('close', () => {
-      for (const w of this.waiting.values()) w.reject(Object.assign(new Error(`worker ${spec.id} closed its command stream`), { code: 'ECONNRESET' }));
-      this.waiting.clear();
+      this.failWaiting(Object.assign(new Error(`worker ${spec.id} closed its command stream`), { code: 'ECONNRESET' }));
     });
     this.stream.on('error', () => undefined);
+  }
+
+  private failWaiting(err: Error): void {
+    for (const w of this.waiting.values()) w.reject(err);
+    this.waiting.clear();
   }
 
   get pid(): number | undefined {

@@ -57,6 +57,10 @@ t.test('fleet worker: handover, privilege drop, commands, counters, stop', async
   const removed = await ask(driver, ++n, { op: 'send', body: { kind: 'removeRule', generation: 4, hash: hash('g4'), id: 11 } });
   t.equal((removed.reply as { generation: number }).generation, 4);
 
+  // A command the worker cannot decode is answered with an error and logged;
+  // the commands after it are served (they were all skipped before).
+  await ask(driver, ++n, { op: 'sendGarbage' });
+  await driver.waitForLine('stderr', /"code":"ERR_MCR_UNKNOWN_KIND".*"msg":"command not understood/, 10_000);
   const pinged = await ask(driver, ++n, { op: 'send', body: { kind: 'ping', stats: true } });
   const stats = (pinged.reply as { stats: { received: number; rules: Array<{ ruleId: number; packets: number }> } }).stats;
   t.ok(stats.received >= 20_000, 'received counter');

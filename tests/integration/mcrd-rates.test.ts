@@ -58,8 +58,12 @@ t.test('mcrctl stats --json shows the rate mcrgen sends, and survives a worker r
   const carrier = steady.workers.reduce((a, b) => (b.received > a.received ? b : a));
   const { workers } = await mcrctl<WorkersResult>('workers');
   const victim = workers.find((w) => w.id === carrier.worker);
-  t.ok(victim !== undefined && victim.pid > 0, `worker ${carrier.worker} carries the flow`);
-  process.kill(victim?.pid ?? 0, 'SIGKILL');
+  // Never signal a pid we did not find: pid 0 would be the whole process group (the test runner, CI).
+  if (victim === undefined || !(victim.pid > 0)) {
+    t.fail(`worker ${carrier.worker} carries the flow but has no pid: ${JSON.stringify(victim)}`);
+    return;
+  }
+  process.kill(victim.pid, 'SIGKILL');
   await mcrd.waitForLine('stdout', /"restarts":1,.*"msg":"worker running"/, 15_000);
   const afterRestart = await stats();
   const rates = [afterRestart.rules[0]?.pps, ...(afterRestart.rules[0]?.outputs ?? []).map((o) => o.pps)];

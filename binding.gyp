@@ -71,12 +71,14 @@
         "native/tests/netlink_parser_test.cc",
         "native/tests/log_ring_test.cc",
         "native/tests/loop_rules_test.cc",
+        "native/tests/fd_channel_test.cc",
         "native/core/send_batch.cc",
         "native/core/frame_parser.cc",
         "native/core/netlink_parser.cc",
         "native/core/rule_table.cc",
         "native/core/buffer_pool.cc",
         "native/core/log_ring.cc",
+        "native/core/fd_channel.cc",
         "native/core/loop_rules.cc"
       ]
     }

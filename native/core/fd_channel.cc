@@ -66,24 +66,51 @@ SysError recv_fds(int sock, int timeout_ms, size_t max_fds, std::vector<int>* fd
   if (got < 0) return sys_error(errno, "recvmsg", "fd handover");
 
   std::vector<int> received;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < n; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      received.push_back(fd);
-    }
-  }
-  if ((msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) != 0) {
+  SysError parsed = parse_fd_message(msg, static_cast<size_t>(got), &received, data);
+  if (parsed.failed()) {
     // Whatever did arrive must not leak.
     for (int fd : received) ::close(fd);
+    return parsed;
+  }
+  *fds = std::move(received);
+  return {};
+}
+
+SysError parse_fd_message(const msghdr& msg, size_t got, std::vector<int>* fds, std::string* data) {
+  const size_t fds_before = fds->size();
+  // Walked by offset with headers copied out, not with CMSG_FIRSTHDR /
+  // CMSG_NXTHDR: those trust each cmsg_len, so a length shorter than a
+  // header or longer than the control data would read outside it.
+  const auto* control = static_cast<const unsigned char*>(msg.msg_control);
+  const size_t control_len = control == nullptr ? 0 : msg.msg_controllen;
+  bool malformed = false;
+  size_t off = 0;
+  while (off < control_len && control_len - off >= sizeof(cmsghdr)) {
+    cmsghdr c;
+    std::memcpy(&c, control + off, sizeof(c));
+    if (c.cmsg_len < CMSG_LEN(0) || c.cmsg_len > control_len - off) {
+      malformed = true;
+      break;
+    }
+    if (c.cmsg_level == SOL_SOCKET && c.cmsg_type == SCM_RIGHTS) {
+      const size_t n = (c.cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < n; ++i) {
+        int fd;
+        std::memcpy(&fd, control + off + CMSG_LEN(0) + i * sizeof(int), sizeof(int));
+        fds->push_back(fd);
+      }
+    }
+    off += CMSG_ALIGN(c.cmsg_len);
+  }
+  if (malformed) return sys_error(EPROTO, "recvmsg", "malformed control message");
+  size_t room = 0;
+  if (msg.msg_iov != nullptr && msg.msg_iovlen > 0) room = msg.msg_iov[0].iov_len;
+  if ((msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) != 0 || got > room) {
     return sys_error(EMSGSIZE, "recvmsg", (msg.msg_flags & MSG_CTRUNC) != 0 ? "control data truncated (MSG_CTRUNC)"
                                                                            : "payload truncated (MSG_TRUNC)");
   }
-  if (got == 0 && received.empty()) return sys_error(ECONNRESET, "recvmsg", "peer closed the fd channel");
-  *fds = std::move(received);
-  data->assign(buffer, static_cast<size_t>(got));
+  if (got == 0 && fds->size() == fds_before) return sys_error(ECONNRESET, "recvmsg", "peer closed the fd channel");
+  data->assign(got == 0 ? "" : static_cast<const char*>(msg.msg_iov[0].iov_base), got);
   return {};
 }
 

@@ -5,6 +5,8 @@
 // truncated control data (MSG_CTRUNC: more fds than we made room for) is an
 // error, never a silent loss.
 #pragma once
+#include <sys/socket.h>
+
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -27,5 +29,17 @@ SysError send_fds(int sock, const std::vector<int>& fds, const std::string& data
 // descriptors (owned by the caller) and `data` the payload. A peer that
 // closed gives ECONNRESET; more fds than max_fds gives EMSGSIZE.
 SysError recv_fds(int sock, int timeout_ms, size_t max_fds, std::vector<int>* fds, std::string* data);
+
+// The part of recv_fds that reads what one recvmsg() returned, without a
+// socket, so it is unit-tested and fuzzed (tests/fuzz): `msg` as recvmsg()
+// left it (msg_control/msg_controllen: the control data received, msg_flags,
+// the payload buffer in msg_iov[0]) and `got` its return value. Every
+// SCM_RIGHTS descriptor found is appended to `fds`, also when an error is
+// returned, so the caller can close them all; nothing is closed here. On
+// success `data` holds the payload. A control message whose length does not
+// fit the control data is EPROTO (the rest is not read), MSG_CTRUNC or
+// MSG_TRUNC (or more payload than the buffer holds) is EMSGSIZE, and no
+// payload and no fds (the peer closed) is ECONNRESET.
+SysError parse_fd_message(const msghdr& msg, size_t got, std::vector<int>* fds, std::string* data);
 
 }  // namespace mcr

@@ -1,0 +1,285 @@
+/**
+ * Writes the seed corpora of the libFuzzer harnesses (native/fuzz) into
+ * tests/fuzz/corpus/<harness>/, one small file per seed, named for what it
+ * is. The seeds are committed; run this again after changing them:
+ *   npx tsc -p tests/fuzz/tsconfig.json && node dist/tests/fuzz/make-corpus.js
+ * It rewrites every seed it knows and leaves other files alone (crash
+ * reproducers added after a finding, named crash-*, stay).
+ * Layouts: a frame is the captured bytes; a netlink seed is one receive
+ * buffer (host byte order, as the kernel writes it); the fd_channel and
+ * rule_table layouts are described at the top of their harnesses.
+ */
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from './paths.js';
+
+// The sources' corpus, also when this runs compiled from dist/tests/fuzz.
+const corpusDir = join(packageRoot(), 'tests', 'fuzz', 'corpus');
+
+let total = 0;
+function seed(harness: string, name: string, bytes: Buffer): void {
+  const dir = join(corpusDir, harness);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, name), bytes);
+  total += bytes.length;
+}
+
+const u8 = (v: number): Buffer => Buffer.from([v & 0xff]);
+function be16(v: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(v & 0xffff);
+  return b;
+}
+function be32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(v >>> 0);
+  return b;
+}
+function le16(v: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(v & 0xffff);
+  return b;
+}
+function le32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return b;
+}
+function le32s(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(v);
+  return b;
+}
+function le64(v: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(BigInt(v));
+  return b;
+}
+const ip = (a: number, b: number, c: number, d: number): number => ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
+const pad4 = (b: Buffer): Buffer => Buffer.concat([b, Buffer.alloc((4 - (b.length % 4)) % 4)]);
+const pattern = (n: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff));
+
+// ---- frame_parser: captured Ethernet frames --------------------------------
+
+interface Frame {
+  tags?: Array<[tpid: number, tci: number]>;
+  etherType?: number;
+  version?: number;
+  ihl?: number; // 32-bit words; options are NOPs
+  totalLength?: number;
+  flagsFragment?: number;
+  protocol?: number;
+  src?: number;
+  dst?: number;
+  srcPort?: number;
+  dstPort?: number;
+  udpLength?: number;
+  payload?: Buffer;
+  padTo?: number;
+  cutTo?: number; // captured bytes (a short capture)
+}
+
+function frame(f: Frame): Buffer {
+  const payload = f.payload ?? pattern(32);
+  const ihl = f.ihl ?? 5;
+  const header = Math.max(ihl, 5) * 4;
+  const udp = Buffer.concat([
+    be16(f.srcPort ?? 40000),
+    be16(f.dstPort ?? 5004),
+    be16(f.udpLength ?? 8 + payload.length),
+    be16(0),
+    payload,
+  ]);
+  const ipHeader = Buffer.concat([
+    u8(((f.version ?? 4) << 4) | (ihl & 0x0f)),
+    u8(0),
+    be16(f.totalLength ?? header + udp.length),
+    be16(0x1234),
+    be16(f.flagsFragment ?? 0x4000),
+    u8(16),
+    u8(f.protocol ?? 17),
+    be16(0),
+    be32(f.src ?? ip(10, 1, 0, 7)),
+    be32(f.dst ?? ip(239, 10, 20, 30)),
+    Buffer.alloc(header - 20, 1),
+  ]);
+  const eth = Buffer.concat([
+    Buffer.from([0x01, 0x00, 0x5e, 0x0a, 0x14, 0x1e, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01]),
+    ...(f.tags ?? []).map(([tpid, tci]) => Buffer.concat([be16(tpid), be16(tci)])),
+    be16(f.etherType ?? 0x0800),
+  ]);
+  let out = Buffer.concat([eth, ipHeader, udp]);
+  if (f.padTo !== undefined && out.length < f.padTo) out = Buffer.concat([out, Buffer.alloc(f.padTo - out.length)]);
+  if (f.cutTo !== undefined) out = out.subarray(0, f.cutTo);
+  return out;
+}
+
+seed('frame_parser', 'udp-untagged', frame({}));
+seed('frame_parser', 'udp-8021q-vlan100', frame({ tags: [[0x8100, 100]] }));
+seed('frame_parser', 'udp-8021ad-vlan4095-pcp', frame({ tags: [[0x88a8, 0xefff]] }));
+seed('frame_parser', 'udp-ip-options', frame({ ihl: 8 }));
+seed('frame_parser', 'udp-ip-options-max', frame({ ihl: 15, payload: pattern(4) }));
+seed('frame_parser', 'udp-empty-payload-padded60', frame({ payload: Buffer.alloc(0), padTo: 60 }));
+seed('frame_parser', 'udp-1316-mpegts', frame({ payload: pattern(1316), src: ip(192, 0, 2, 1), dstPort: 1234 }));
+seed('frame_parser', 'udp-broadcast', frame({ dst: ip(255, 255, 255, 255), dstPort: 67, srcPort: 68 }));
+seed('frame_parser', 'udp-length-shorter-than-ip', frame({ udpLength: 20 }));
+seed('frame_parser', 'drop-fragment-first-mf', frame({ flagsFragment: 0x2000 }));
+seed('frame_parser', 'drop-fragment-offset', frame({ flagsFragment: 0x00b9 }));
+seed('frame_parser', 'drop-tcp', frame({ protocol: 6 }));
+seed('frame_parser', 'drop-arp', Buffer.concat([frame({}).subarray(0, 12), be16(0x0806), Buffer.alloc(28, 0x42)]));
+seed('frame_parser', 'drop-ipv6-ethertype', frame({ etherType: 0x86dd }));
+seed('frame_parser', 'drop-ipv6-version', frame({ version: 6 }));
+seed('frame_parser', 'drop-qinq-inner-tag', frame({ tags: [[0x88a8, 10], [0x8100, 20]] }));
+seed('frame_parser', 'drop-ihl4', frame({ ihl: 4 }));
+seed('frame_parser', 'drop-ip-total-too-long', frame({ totalLength: 1500 }));
+seed('frame_parser', 'drop-udp-length-too-long', frame({ udpLength: 1000 }));
+seed('frame_parser', 'drop-udp-length-7', frame({ udpLength: 7 }));
+seed('frame_parser', 'drop-cut-in-udp-header', frame({ cutTo: 14 + 20 + 5 }));
+seed('frame_parser', 'drop-cut-in-vlan-tag', frame({ tags: [[0x8100, 7]], cutTo: 16 }));
+seed('frame_parser', 'drop-short-ethernet', frame({}).subarray(0, 13));
+
+// ---- netlink_parser: NETLINK_ROUTE receive buffers -------------------------
+
+const RTM_NEWLINK = 16;
+const RTM_DELLINK = 17;
+const RTM_NEWADDR = 20;
+const RTM_DELADDR = 21;
+const NLMSG_ERROR = 2;
+const NLMSG_DONE = 3;
+const NLM_F_MULTI = 0x2;
+const NLM_F_DUMP_INTR = 0x10;
+const IFF_UP = 0x1;
+const IFF_RUNNING = 0x40;
+const IFF_MULTICAST = 0x1000;
+
+function rtattr(type: number, data: Buffer): Buffer {
+  return pad4(Buffer.concat([le16(4 + data.length), le16(type), data]));
+}
+const cstr = (s: string): Buffer => Buffer.from(`${s}\0`);
+function nlmsg(type: number, body: Buffer, flags = 0, seq = 0): Buffer {
+  const b = pad4(body);
+  return Buffer.concat([le32(16 + b.length), le16(type), le16(flags), le32(seq), le32(0), b]);
+}
+function link(type: number, index: number, flags: number, name: string | null, mtu = 1500): Buffer {
+  const ifinfo = Buffer.concat([u8(0), u8(0), le16(1), le32s(index), le32(flags), le32(0xffffffff)]);
+  const attrs = [...(name === null ? [] : [rtattr(3 /* IFLA_IFNAME */, cstr(name))]), rtattr(4 /* IFLA_MTU */, le32(mtu))];
+  return nlmsg(type, Buffer.concat([ifinfo, ...attrs]), NLM_F_MULTI, 7);
+}
+function addr(type: number, family: number, index: number, prefix: number, local: Buffer | null, address: Buffer | null, label?: string): Buffer {
+  const ifaddr = Buffer.concat([u8(family), u8(prefix), u8(0x80), u8(0), le32(index)]);
+  const attrs = [
+    ...(address === null ? [] : [rtattr(1 /* IFA_ADDRESS */, address)]),
+    ...(local === null ? [] : [rtattr(2 /* IFA_LOCAL */, local)]),
+    ...(label === undefined ? [] : [rtattr(3 /* IFA_LABEL */, cstr(label))]),
+  ];
+  return nlmsg(type, Buffer.concat([ifaddr, ...attrs]));
+}
+const v4 = (a: number, b: number, c: number, d: number): Buffer => Buffer.from([a, b, c, d]);
+const done = (seq: number, flags = NLM_F_MULTI): Buffer => nlmsg(NLMSG_DONE, le32(0), flags, seq);
+// NLMSG_ERROR: the errno, then the header of the request it answers.
+const nlerror = (errno: number, seq: number): Buffer =>
+  nlmsg(NLMSG_ERROR, Buffer.concat([le32s(errno), le32(20), le16(RTM_NEWLINK), le16(0x301), le32(seq), le32(0)]), 0, seq);
+
+seed('netlink_parser', 'newlink-up', link(RTM_NEWLINK, 2, IFF_UP | IFF_RUNNING | IFF_MULTICAST, 'eth0'));
+seed('netlink_parser', 'newlink-down-no-name', link(RTM_NEWLINK, 3, 0, null));
+seed('netlink_parser', 'dellink', link(RTM_DELLINK, 2, 0, 'eth0'));
+seed('netlink_parser', 'newaddr-local-label', addr(RTM_NEWADDR, 2, 2, 24, v4(192, 0, 2, 10), v4(192, 0, 2, 10), 'eth0'));
+seed('netlink_parser', 'newaddr-ptp-peer', addr(RTM_NEWADDR, 2, 9, 32, v4(10, 0, 0, 1), v4(10, 0, 0, 2), 'tun0'));
+seed('netlink_parser', 'deladdr-address-only', addr(RTM_DELADDR, 2, 2, 24, null, v4(192, 0, 2, 10)));
+seed('netlink_parser', 'newaddr-ipv6-ignored', addr(RTM_NEWADDR, 10, 2, 64, null, Buffer.alloc(16, 0xfe)));
+seed('netlink_parser', 'error-ebusy', nlerror(-16, 42));
+seed('netlink_parser', 'ack', nlerror(0, 43));
+seed(
+  'netlink_parser',
+  'dump-links-addrs-done',
+  Buffer.concat([
+    link(RTM_NEWLINK, 1, IFF_UP | IFF_RUNNING, 'lo', 65536),
+    link(RTM_NEWLINK, 2, IFF_UP | IFF_RUNNING | IFF_MULTICAST, 'eth0'),
+    addr(RTM_NEWADDR, 2, 1, 8, v4(127, 0, 0, 1), v4(127, 0, 0, 1), 'lo'),
+    addr(RTM_NEWADDR, 2, 2, 24, v4(192, 0, 2, 10), v4(192, 0, 2, 10), 'eth0'),
+    done(7),
+  ]),
+);
+seed('netlink_parser', 'dump-interrupted', Buffer.concat([link(RTM_NEWLINK, 4, IFF_UP, 'veth1'), done(8, NLM_F_MULTI | NLM_F_DUMP_INTR)]));
+{
+  // A message whose attribute claims more than the message holds.
+  const m = link(RTM_NEWLINK, 5, IFF_UP, 'br0');
+  m.writeUInt16LE(200, 16 + 16);
+  seed('netlink_parser', 'attr-too-long', m);
+}
+seed('netlink_parser', 'truncated-message', link(RTM_NEWLINK, 6, IFF_UP, 'eth1').subarray(0, 30));
+
+// ---- fd_channel: see native/fuzz/fd_channel_fuzz.cc --------------------------
+
+const SOL_SOCKET = 1;
+const SCM_RIGHTS = 1;
+function cmsg(level: number, type: number, data: Buffer): Buffer {
+  const len = 16 + data.length;
+  return Buffer.concat([le64(len), le32s(level), le32s(type), data, Buffer.alloc((8 - (len % 8)) % 8)]);
+}
+function fdInput(mode: number, got: number, control: Buffer, payload: Buffer): Buffer {
+  return Buffer.concat([u8(mode), be16(got), be16(control.length), control, payload]);
+}
+const handover = Buffer.from('mcr-handover-v1');
+const fds = (...list: number[]): Buffer => Buffer.concat(list.map(le32s));
+
+seed('fd_channel', 'handover-two-fds', fdInput(0, handover.length, cmsg(SOL_SOCKET, SCM_RIGHTS, fds(21, 22)), handover));
+seed('fd_channel', 'sixteen-fds', fdInput(0, 1, cmsg(SOL_SOCKET, SCM_RIGHTS, fds(...Array.from({ length: 16 }, (_, i) => 30 + i))), Buffer.from('x')));
+seed('fd_channel', 'payload-only', fdInput(0, handover.length, Buffer.alloc(0), handover));
+seed('fd_channel', 'peer-closed', fdInput(0, 0, Buffer.alloc(0), Buffer.alloc(64)));
+seed('fd_channel', 'ctrunc', fdInput(1, handover.length, cmsg(SOL_SOCKET, SCM_RIGHTS, fds(5)), handover));
+seed('fd_channel', 'msg-trunc', fdInput(2, 8, Buffer.alloc(0), Buffer.from('12345678')));
+seed(
+  'fd_channel',
+  'creds-then-rights',
+  fdInput(0, 4, Buffer.concat([cmsg(SOL_SOCKET, 2 /* SCM_CREDENTIALS */, Buffer.alloc(12, 1)), cmsg(SOL_SOCKET, SCM_RIGHTS, fds(7, 8, 9))]), Buffer.from('data')),
+);
+seed('fd_channel', 'other-level', fdInput(0, 4, cmsg(41 /* IPPROTO_IPV6 */, SCM_RIGHTS, fds(3)), Buffer.from('data')));
+// Recipes (mode bit 4): kind 0 = SCM_RIGHTS (count, u32 fds), 1 = credentials, 2 = other level (length).
+seed('fd_channel', 'recipe-rights-creds-other', fdInput(0x10, 3, Buffer.concat([u8(0), u8(2), be32(10), be32(11), u8(1), u8(2), u8(5)]), Buffer.from('abc')));
+
+// ---- rule_table: see native/fuzz/rule_table_fuzz.cc --------------------------
+
+// Small-domain indexes: addresses 0 = 0.0.0.0 (any source), 1 = 239.1.1.1,
+// 2 = 239.1.1.2, 3 = 255.255.255.255; ports 0 = 0, 1 = 5004, 2 = 5005, 3 = 65535.
+const add = (id: number, dst: number, port: number, src: number, outputs = 1): Buffer => Buffer.from([0, id, dst, port, src, outputs]);
+const remove = (id: number): Buffer => Buffer.from([1, id]);
+const match = (dst: number, port: number, src: number): Buffer => Buffer.from([2, dst, port, src]);
+const find = (id: number): Buffer => Buffer.from([3, id]);
+const takeAll = Buffer.from([4]);
+const verify = Buffer.from([5]);
+
+seed('rule_table', 'add-match-remove', Buffer.concat([add(1, 1, 1, 0), match(1, 1, 2), match(1, 2, 2), find(1), remove(1), match(1, 1, 2), verify]));
+seed(
+  'rule_table',
+  'source-specific-wins',
+  Buffer.concat([add(1, 1, 1, 0), add(2, 1, 1, 2), match(1, 1, 2), match(1, 1, 3), remove(2), match(1, 1, 2), verify]),
+);
+seed('rule_table', 'duplicate-id-and-key', Buffer.concat([add(3, 1, 1, 0), add(3, 2, 2, 0), add(4, 1, 1, 0), add(4, 1, 1, 2, 2), verify]));
+seed('rule_table', 'take-all-then-reuse', Buffer.concat([add(1, 1, 1, 0), add(2, 2, 2, 0, 2), add(5, 1, 1, 3), takeAll, find(1), add(1, 1, 1, 0), verify]));
+// Raw values (bit 7): id 0x80000001, destination 232.1.2.3 port 0x8000 (bit 7 of the port byte), source 192.0.2.1.
+seed(
+  'rule_table',
+  'raw-values',
+  Buffer.concat([
+    Buffer.from([0, 0x80]),
+    be32(0x80000001),
+    Buffer.from([0x80]),
+    be32(ip(232, 1, 2, 3)),
+    Buffer.from([0x80]),
+    be16(0x8000),
+    Buffer.from([0x80]),
+    be32(ip(192, 0, 2, 1)),
+    u8(1),
+    Buffer.from([2, 0x80]),
+    be32(ip(232, 1, 2, 3)),
+    Buffer.from([0x80]),
+    be16(0x8000),
+    Buffer.from([0x80]),
+    be32(ip(192, 0, 2, 1)),
+    verify,
+  ]),
+);
+
+console.log(`seeds written under ${corpusDir} (${total} bytes)`);

@@ -158,6 +158,8 @@ export interface NativeAddon {
   /** setgroups([]), setresgid, setresuid, NO_NEW_PRIVS; EPERM if a capability is left. */
   dropPrivileges(uid: number, gid: number): void;
   effectiveCapabilities(): bigint;
+  /** Raises RLIMIT_NOFILE towards `wanted` (the hard limit too with CAP_SYS_RESOURCE); returns the soft limit now in force. */
+  raiseOpenFilesLimit(wanted: number): number;
 }
 
 /** Errors from the addon: Node-style system errors or our own ERR_MCR_* codes. */

@@ -121,8 +121,15 @@ async function main(): Promise<void> {
   const limits = ruleLimits(opts.maxRulesPerInterface ?? d.maxRulesPerInterface ?? defaults.maxRulesPerInterface);
   const table = new RuleTable(limits);
   for (const rule of config.rules) table.add(rule);
-  // Workers inherit mcrd's open-files limit; a full sync of an interface at its limits needs this many.
-  const files = openFilesLimit();
+  // Workers inherit mcrd's open-files limit; a full sync of an interface at
+  // its limits needs this many. As root mcrd raises it itself (hard limit
+  // included, up to fs.nr_open); otherwise as far as the hard limit allows.
+  let files = openFilesLimit();
+  try {
+    files = native.raiseOpenFilesLimit(workerFdsNeeded(limits));
+  } catch (err) {
+    logger.warn({ code: (err as { code?: string }).code, err: (err as Error).message }, 'could not raise the open files limit');
+  }
   if (files !== undefined && files < workerFdsNeeded(limits)) {
     logger.warn({ code: 'EMFILE', openFilesLimit: files, needed: workerFdsNeeded(limits), maxRulesPerInterface: limits.maxRules },
       'the open files limit is below what a worker needs for an interface at its rule limits (one socket per output, twice during a full sync): ' +

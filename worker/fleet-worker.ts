@@ -79,6 +79,14 @@ async function main(): Promise<void> {
     { joinGroups: false, tolerateMissingOutputs: true });
   relay.start(packetFd);
 
+  // One socket per output, for every output slot (a sync holds the old and
+  // the new set at once): raised while still privileged, which is the only
+  // time the hard limit can move.
+  const files = native.raiseOpenFilesLimit(slots.outputSlots + 64);
+  if (files < slots.outputSlots + 64) {
+    logger.warn({ code: 'EMFILE', openFilesLimit: files, needed: slots.outputSlots + 64 },
+      'the open files limit is below one socket per output slot: a full sync of a large interface may refuse rules with EMFILE; raise LimitNOFILE= (or ulimit -Hn) for mcrd');
+  }
   const user = arg('user');
   if (user !== undefined && process.getuid?.() === 0) {
     const ids = native.lookupUser(user);

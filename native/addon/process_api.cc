@@ -91,6 +91,14 @@ Napi::Value DropPrivileges(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value RaiseOpenFiles(const Napi::CallbackInfo& info) {
+  const int32_t wanted = int_arg(info, 0, "wanted");
+  if (wanted < 0) throw coded_error(info.Env(), "ERR_MCR_INVALID_ARG", "wanted must be 0 or more");
+  uint64_t now = 0;
+  check(info.Env(), raise_open_files(static_cast<uint64_t>(wanted), &now));
+  return Napi::Number::New(info.Env(), static_cast<double>(now));
+}
+
 Napi::Value EffectiveCapabilities(const Napi::CallbackInfo& info) {
   uint64_t mask = 0;
   check(info.Env(), effective_capabilities(&mask));
@@ -108,6 +116,7 @@ void register_process_api(Napi::Env env, Napi::Object exports) {
   exports.Set("lookupUser", Napi::Function::New<LookupUser>(env, "lookupUser"));
   exports.Set("dropPrivileges", Napi::Function::New<DropPrivileges>(env, "dropPrivileges"));
   exports.Set("effectiveCapabilities", Napi::Function::New<EffectiveCapabilities>(env, "effectiveCapabilities"));
+  exports.Set("raiseOpenFilesLimit", Napi::Function::New<RaiseOpenFiles>(env, "raiseOpenFilesLimit"));
 }
 
 }  // namespace mcr

@@ -9,6 +9,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -80,6 +81,23 @@ SysError drop_privileges(const UserIds& ids) {
   if (left && ids.uid != 0) return sys_error(EPERM, "capget", "capabilities remain after the switch");
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
     return sys_error(errno, "prctl", "PR_CAP_AMBIENT_CLEAR_ALL");
+  return {};
+}
+
+SysError raise_open_files(uint64_t wanted, uint64_t* now) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return sys_error(errno, "getrlimit", "RLIMIT_NOFILE");
+  if (lim.rlim_cur >= wanted) {
+    *now = lim.rlim_cur;
+    return {};
+  }
+  rlimit raised{wanted, lim.rlim_max > wanted ? lim.rlim_max : wanted};
+  if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+    // No CAP_SYS_RESOURCE, or past fs.nr_open: the soft limit as far as the hard one goes.
+    raised = {lim.rlim_max, lim.rlim_max};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) != 0) return sys_error(errno, "setrlimit", "RLIMIT_NOFILE");
+  }
+  *now = raised.rlim_cur;
   return {};
 }
 

@@ -33,4 +33,11 @@ SysError drop_privileges(const UserIds& ids);
 // Effective capability mask of this process (capget), for checks and logs.
 SysError effective_capabilities(uint64_t* mask);
 
+// Raises RLIMIT_NOFILE to at least `wanted` where it can: the soft limit up
+// to the hard one, and with CAP_SYS_RESOURCE the hard one too (up to
+// fs.nr_open: the kernel refuses more with EPERM, and then the soft limit
+// is raised as far as the hard one allows). `now` gets the soft limit in
+// force afterwards; it may still be below `wanted`, which the caller reports.
+SysError raise_open_files(uint64_t wanted, uint64_t* now);
+
 }  // namespace mcr

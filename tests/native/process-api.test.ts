@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { native } from '../../native/index.js';
 import { ROOT } from '../integration/harness.js';
 
-const NATIVE = join(ROOT, 'dist', 'worker', 'native.js');
+const NATIVE = join(ROOT, 'dist', 'native', 'index.js');
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 const isCloexec = (fd: number): boolean => {
   const flags = /flags:\s+([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? '0';
@@ -127,4 +127,26 @@ t.test('dieWithParent: the child dies when its parent is killed', async (t) => {
     }
   }
   t.notOk(alive, 'no orphan left');
+});
+
+t.test('raiseOpenFilesLimit raises the soft limit as far as the hard one allows, never lowers it', async (t) => {
+  // A child with a low soft limit under a higher hard one (the shell's ulimit -S).
+  const hard = Number(/^Max open files\s+\S+\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? 0);
+  if (!(hard >= 4096)) {
+    t.pass(`skipped: the hard open-files limit here (${hard}) is below 4096`);
+    return;
+  }
+  const r = await execa('sh', ['-c', `ulimit -Sn 1024 && exec "$0" --input-type=module -e "$1"`, process.execPath,
+    `import { native } from '${NATIVE}';
+     import { readFileSync } from 'node:fs';
+     const soft = () => Number(/^Max open files\\s+(\\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))[1]);
+     const before = soft();
+     const kept = native.raiseOpenFilesLimit(16);
+     const raised = native.raiseOpenFilesLimit(4096);
+     console.log(JSON.stringify({ before, kept, raised, after: soft() }));`], { reject: false, timeout: 20_000 });
+  t.equal(r.exitCode, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { before: number; kept: number; raised: number; after: number };
+  // Node raises its own soft limit to the hard one at start, so the child may begin above 1024.
+  t.ok(out.kept >= out.before, `a lower wish leaves the limit (${out.before} -> ${out.kept})`);
+  t.ok(out.raised >= 4096 && out.after === out.raised, `raised to ${out.raised} (in force: ${out.after})`);
 });

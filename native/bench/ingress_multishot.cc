@@ -1,4 +1,4 @@
-// Ingress method A, as the relay does it today (native/core/relay_loop.cc):
+// Ingress method A, as the relay does it today (native/core/multishot_ingress.cc):
 // one multishot IORING_OP_RECV with MSG_TRUNC and IOSQE_BUFFER_SELECT on the
 // AF_PACKET socket, picking a buffer per frame from a provided-buffer ring
 // (native/core/provided_buffer_ring.cc). Every frame is one CQE; buffers go

@@ -94,3 +94,18 @@ export function putOneof(body: { kind: string }): Plain {
   const { kind, ...fields } = body as { kind: string } & Plain;
   return { [kind]: fields };
 }
+
+/**
+ * Decodes an envelope (a message with an id field and a `body` oneof):
+ * its id, its other fields, and the body as { kind, ...fields }. A body of a
+ * kind this build does not know (or none) is ERR_MCR_UNKNOWN_KIND carrying
+ * the id, so the receiver can still answer that message; `unknown` words
+ * the message for the receiver's side.
+ */
+export function decodeEnvelope(type: Type, bytes: Uint8Array, idField: string, unknown: (id: number) => string): { id: number; plain: Plain; body: Plain } {
+  const plain = decodeMessage(type, bytes);
+  const id = plain[idField] as number;
+  const body = takeOneof(type, plain, 'body');
+  if (!body) throw new WireError('ERR_MCR_UNKNOWN_KIND', unknown(id), { messageId: id });
+  return { id, plain, body };
+}

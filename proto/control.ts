@@ -9,9 +9,8 @@
  * the server can still answer that request instead of dropping the client.
  */
 import type { Type } from 'protobufjs';
-import { decodeMessage, encodeMessage, putOneof, takeOneof } from './codec.js';
+import { decodeEnvelope, encodeMessage, putOneof } from './codec.js';
 import type { Request, RequestBody, RequestDraft, Response, ResponseBody } from './types.js';
-import { WireError } from './errors.js';
 import { messageType } from './schema.js';
 
 let requestType: Type | null = null;
@@ -29,15 +28,8 @@ export function encodeRequest(request: { id: number; body: RequestDraft }): Uint
 }
 
 export function decodeRequest(bytes: Uint8Array): Request {
-  const type = types().request;
-  const plain = decodeMessage(type, bytes);
-  const id = plain.id as number;
-  const body = takeOneof(type, plain, 'body');
-  if (!body) {
-    throw new WireError('ERR_MCR_UNKNOWN_KIND', `request ${id} has no request kind this mcrd knows: use an mcrctl of the same version as mcrd`, {
-      messageId: id,
-    });
-  }
+  const { id, body } = decodeEnvelope(types().request, bytes, 'id',
+    (n) => `request ${n} has no request kind this mcrd knows: use an mcrctl of the same version as mcrd`);
   return { id, body: body as unknown as RequestBody };
 }
 
@@ -46,14 +38,7 @@ export function encodeResponse(response: Response): Uint8Array {
 }
 
 export function decodeResponse(bytes: Uint8Array): Response {
-  const type = types().response;
-  const plain = decodeMessage(type, bytes);
-  const id = plain.id as number;
-  const body = takeOneof(type, plain, 'body');
-  if (!body) {
-    throw new WireError('ERR_MCR_UNKNOWN_KIND', `response ${id} has no result kind this client knows: use an mcrctl of the same version as mcrd`, {
-      messageId: id,
-    });
-  }
+  const { id, plain, body } = decodeEnvelope(types().response, bytes, 'id',
+    (n) => `response ${n} has no result kind this client knows: use an mcrctl of the same version as mcrd`);
   return { id, more: plain.more as boolean, body: body as unknown as ResponseBody };
 }

@@ -7,9 +7,8 @@
  * carrying its seq, so the worker can reply with an error for that seq.
  */
 import type { Type } from 'protobufjs';
-import { decodeMessage, encodeMessage, putOneof, takeOneof } from './codec.js';
+import { decodeEnvelope, decodeMessage, encodeMessage, putOneof } from './codec.js';
 import type { ErrorInfo, RuleRefusal } from './types.js';
-import { WireError } from './errors.js';
 import { messageType } from './schema.js';
 import type { Command, CommandBody, CommandDraft, Reply, WorkerCounters } from './types.js';
 
@@ -28,15 +27,8 @@ export function encodeCommand(command: { seq: number; body: CommandDraft }): Uin
 }
 
 export function decodeCommand(bytes: Uint8Array): Command {
-  const type = types().command;
-  const plain = decodeMessage(type, bytes);
-  const seq = plain.seq as number;
-  const body = takeOneof(type, plain, 'body');
-  if (!body) {
-    throw new WireError('ERR_MCR_UNKNOWN_KIND', `command ${seq} has no kind this worker knows: mcrd and the worker are from different builds; reinstall mcr`, {
-      messageId: seq,
-    });
-  }
+  const { id: seq, body } = decodeEnvelope(types().command, bytes, 'seq',
+    (n) => `command ${n} has no kind this worker knows: mcrd and the worker are from different builds; reinstall mcr`);
   return { seq, body: body as unknown as CommandBody };
 }
 

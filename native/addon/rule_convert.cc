@@ -52,7 +52,7 @@ uint32_t ipv4_from_js(Napi::Env env, const Napi::Value& value, const char* field
   return addr.s_addr;
 }
 
-std::unique_ptr<Rule> rule_from_js(Napi::Env env, const Napi::Value& value, CounterBlock& counters) {
+std::unique_ptr<Rule> rule_from_js(Napi::Env env, const Napi::Value& value, CounterBlock& counters, const AddressSnapshot* addresses) {
   Napi::Object obj = object_field(env, value, "rule");
   auto rule = std::make_unique<Rule>();
   rule->id = uint_field(env, obj, "id", 0xffffffffu);
@@ -91,7 +91,7 @@ std::unique_ptr<Rule> rule_from_js(Napi::Env env, const Napi::Value& value, Coun
     out->slot = static_cast<uint32_t>(slot);
     rule->outputs.push_back(std::move(out));
     EgressSocket sock;
-    SysError e = open_egress_socket(spec, &sock);
+    SysError e = open_egress_socket(spec, &sock, addresses);
     Output& installed = *rule->outputs.back();
     if (e.failed() && tolerate_missing && (e.err == ENODEV || e.err == EADDRNOTAVAIL)) {
       // mcrd follows interfaces and re-syncs when this one changes; until

@@ -33,46 +33,6 @@ bool names_interface(const char* name, const std::string& ifname) {
          (name[ifname.size()] == '\0' || name[ifname.size()] == ':');
 }
 
-// One walk of getifaddrs(3) for what an egress socket needs of its output
-// interface: the first IPv4 address under its own name (to bind to) and
-// whether `dst` is a broadcast address of any of its addresses, labelled
-// ones included.
-struct InterfaceScan {
-  bool has_address = false;
-  uint32_t first = 0;       // network byte order
-  bool broadcast = false;   // dst is the broadcast address of one of its subnets
-};
-
-SysError scan_interface(const std::string& ifname, uint32_t dst, InterfaceScan* out) {
-  ifaddrs* list = nullptr;
-  if (::getifaddrs(&list) != 0) return sys_error(errno, "getifaddrs", ifname);
-  for (ifaddrs* it = list; it != nullptr; it = it->ifa_next) {
-    if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != AF_INET) continue;
-    if (!names_interface(it->ifa_name, ifname)) continue;
-    const uint32_t addr = v4(it->ifa_addr);
-    if (!out->has_address && ifname == it->ifa_name) {
-      out->has_address = true;
-      out->first = addr;
-    }
-    // The address's own broadcast (`ip addr add ... brd B`), when it has one:
-    // ifa_broadaddr is only that on an IFF_BROADCAST link (else the peer).
-    if ((it->ifa_flags & IFF_BROADCAST) != 0 && it->ifa_broadaddr != nullptr &&
-        it->ifa_broadaddr->sa_family == AF_INET && v4(it->ifa_broadaddr) == dst && dst != 0) {
-      out->broadcast = true;
-    }
-    // The subnet's all-ones host: the kernel adds a broadcast route for it
-    // for every prefix shorter than /31 whether or not `brd` was given
-    // (fib_add_ifaddr), so connect() calls it broadcast too. /31 and /32
-    // have no broadcast address (RFC 3021).
-    if (it->ifa_netmask != nullptr && it->ifa_netmask->sa_family == AF_INET) {
-      const uint32_t mask = ntohl(v4(it->ifa_netmask));
-      if (mask != 0xffffffffu && mask != 0xfffffffeu && (ntohl(addr) | ~mask) == ntohl(dst)) out->broadcast = true;
-    }
-  }
-  ::freeifaddrs(list);
-  return {};
-}
-
 }  // namespace
 
 std::string format_ipv4(uint32_t addr_be) {
@@ -82,21 +42,65 @@ std::string format_ipv4(uint32_t addr_be) {
   return text;
 }
 
+SysError AddressSnapshot::take() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return sys_error(errno, "getifaddrs", "IPv4 addresses");
+  entries_.clear();
+  for (ifaddrs* it = list; it != nullptr; it = it->ifa_next) {
+    if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != AF_INET) continue;
+    Entry e;
+    e.name = it->ifa_name;
+    e.addr = v4(it->ifa_addr);
+    if (it->ifa_netmask != nullptr && it->ifa_netmask->sa_family == AF_INET) e.mask = ntohl(v4(it->ifa_netmask));
+    // ifa_broadaddr is the broadcast address only on an IFF_BROADCAST link (else the peer).
+    if ((it->ifa_flags & IFF_BROADCAST) != 0 && it->ifa_broadaddr != nullptr && it->ifa_broadaddr->sa_family == AF_INET) {
+      e.broadcast = v4(it->ifa_broadaddr);
+    }
+    entries_.push_back(std::move(e));
+  }
+  ::freeifaddrs(list);
+  return {};
+}
+
+InterfaceScan AddressSnapshot::scan(const std::string& ifname, uint32_t dst) const {
+  InterfaceScan out;
+  for (const Entry& e : entries_) {
+    if (!names_interface(e.name.c_str(), ifname)) continue;
+    if (!out.has_address && ifname == e.name) {
+      out.has_address = true;
+      out.first = e.addr;
+    }
+    // The address's own broadcast (`ip addr add ... brd B`), when it has one.
+    if (e.broadcast != 0 && e.broadcast == dst && dst != 0) out.broadcast = true;
+    // The subnet's all-ones host: the kernel adds a broadcast route for it
+    // for every prefix shorter than /31 whether or not `brd` was given
+    // (fib_add_ifaddr), so connect() calls it broadcast too. /31 and /32
+    // have no broadcast address (RFC 3021).
+    if (e.mask != 0 && e.mask != 0xffffffffu && e.mask != 0xfffffffeu && (ntohl(e.addr) | ~e.mask) == ntohl(dst)) out.broadcast = true;
+  }
+  return out;
+}
+
 SysError interface_ipv4(const std::string& ifname, uint32_t* addr) {
-  InterfaceScan scan;
-  SysError e = scan_interface(ifname, 0, &scan);
+  AddressSnapshot snapshot;
+  SysError e = snapshot.take();
   if (e.failed()) return e;
+  const InterfaceScan scan = snapshot.scan(ifname, 0);
   if (!scan.has_address) return sys_error(EADDRNOTAVAIL, "getifaddrs", "interface " + ifname + " has no IPv4 address");
   *addr = scan.first;
   return {};
 }
 
-SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out) {
+SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out, const AddressSnapshot* addresses) {
   const unsigned ifindex = ::if_nametoindex(spec.interface.c_str());
   if (ifindex == 0) return sys_error(ENODEV, "if_nametoindex", spec.interface);
-  InterfaceScan scan;
-  SysError scanned = scan_interface(spec.interface, spec.dst_addr, &scan);
-  if (scanned.failed()) return scanned;
+  AddressSnapshot fresh;
+  if (addresses == nullptr) {
+    SysError taken = fresh.take();
+    if (taken.failed()) return taken;
+    addresses = &fresh;
+  }
+  const InterfaceScan scan = addresses->scan(spec.interface, spec.dst_addr);
   uint32_t src = spec.src_addr;
   if (src == 0) {
     if (!scan.has_address) {

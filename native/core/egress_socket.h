@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/sys_error.h"
 
@@ -33,9 +34,37 @@ struct EgressSocket {
   bool connected = false;      // false: the route was missing at open time
 };
 
+// What an egress socket needs of its output interface: the first IPv4
+// address under its own name (to bind to) and whether the destination is a
+// broadcast address of one of its addresses (labelled ones included).
+struct InterfaceScan {
+  bool has_address = false;
+  uint32_t first = 0;       // network byte order
+  bool broadcast = false;   // the destination is the broadcast address of one of its subnets
+};
+
+// The host's IPv4 addresses from one getifaddrs(3) walk (a netlink dump),
+// so a rule sync that opens thousands of egress sockets reads them once,
+// not once per output.
+class AddressSnapshot {
+ public:
+  SysError take();
+  InterfaceScan scan(const std::string& ifname, uint32_t dst) const;
+
+ private:
+  struct Entry {
+    std::string name;
+    uint32_t addr = 0;        // network byte order
+    uint32_t mask = 0;        // host byte order; 0 when none
+    uint32_t broadcast = 0;   // the address's own broadcast (IFF_BROADCAST links), network byte order; 0 when none
+  };
+  std::vector<Entry> entries_;
+};
+
 // Opens and configures the socket. On failure returns the error and leaves
-// nothing open.
-SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out);
+// nothing open. `addresses`: a snapshot to read the interface's addresses
+// from (a sync takes one for all its outputs); null takes a fresh one.
+SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out, const AddressSnapshot* addresses = nullptr);
 
 // First IPv4 address of an interface (network byte order), for binding.
 SysError interface_ipv4(const std::string& ifname, uint32_t* addr);

@@ -1,6 +1,6 @@
 /**
- * Schema-driven conversion between protobufjs messages and the plain,
- * hand-typed objects of control-types.ts and worker-types.ts. This is the
+ * Schema-driven conversion between protobufjs messages and the plain
+ * objects typed in generated/messages.ts (proto/types.ts). This is the
  * one place where protobufjs's loosely typed objects are turned into the
  * interfaces; nothing of protobufjs's types leaks past the codecs.
  *

@@ -69,7 +69,7 @@ export class CommandHandler {
             this.commit(body.generation, body.hash);
             break;
           }
-          if (!this.relay.ruleIds().includes(body.id)) throw coded('ENOENT', `rule ${body.id} is not installed in this worker`);
+          if (!this.relay.hasRule(body.id)) throw coded('ENOENT', `rule ${body.id} is not installed in this worker`);
           await this.relay.removeRule(body.id);
           this.commit(body.generation, body.hash);
           break;
@@ -104,7 +104,7 @@ export class CommandHandler {
   }
 
   private holds(id: number): boolean {
-    return this.refused.has(id) || this.relay.ruleIds().includes(id);
+    return this.refused.has(id) || this.relay.hasRule(id);
   }
 
   private refusals(): RuleRefusal[] {

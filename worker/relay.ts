@@ -215,6 +215,10 @@ export class Relay {
     this.logger.info({ rule: id, name: rule.spec.name }, 'rule removed');
   }
 
+  hasRule(id: number): boolean {
+    return this.rules.has(id);
+  }
+
   ruleIds(): number[] {
     return [...this.rules.keys()];
   }

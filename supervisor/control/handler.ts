@@ -49,7 +49,7 @@ export interface ControlHandler {
 }
 
 // Compile-time check that the handler has exactly one method per request
-// kind: adding a kind to control-types.ts without a method here fails to build.
+// kind: adding a kind to control.proto without a method here fails to build.
 type Exactly<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
 const handlerCoversEveryKind: Exactly<keyof ControlHandler, RequestKind> = true;
 void handlerCoversEveryKind;

@@ -32,6 +32,7 @@
         "native/core/send_batch.cc",
         "native/core/fd_channel.cc",
         "native/core/process_control.cc",
+        "native/core/heartbeat.cc",
         "native/core/netlink_parser.cc",
         "native/core/netlink_monitor.cc",
         "native/addon/addon.cc",

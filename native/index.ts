@@ -70,6 +70,12 @@ export interface LoopOptions {
   busyPollUs?: number;
   ruleSlots?: number;
   outputSlots?: number;
+  /**
+   * mcrd's heartbeat memfd for this worker (createHeartbeat): the loop stores
+   * its turn count in word 0 every turn. Mapped by the constructor, so the
+   * caller may close the fd once the Loop exists.
+   */
+  heartbeatFd?: number;
 }
 
 /** The numeric options of a Loop, whose ranges the addon defines. */
@@ -158,6 +164,13 @@ export interface NativeAddon {
   /** setgroups([]), setresgid, setresuid, NO_NEW_PRIVS; EPERM if a capability is left. */
   dropPrivileges(uid: number, gid: number): void;
   effectiveCapabilities(): bigint;
+  /**
+   * A worker's heartbeat block: a 64-byte memfd to hand to the worker (close
+   * it here once handed over) and mcrd's mapping of it. words[0] is the loop's
+   * turn count, 0 until its loop runs, then changing at least every stats
+   * interval (100 ms) while the loop makes progress.
+   */
+  createHeartbeat(): { fd: number; words: BigUint64Array };
   /** Raises RLIMIT_NOFILE towards `wanted` (the hard limit too with CAP_SYS_RESOURCE); returns the soft limit now in force. */
   raiseOpenFilesLimit(wanted: number): number;
 }

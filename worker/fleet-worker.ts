@@ -2,8 +2,8 @@
 /**
  * The worker process mcrd forks, one per (input interface × core). Start-up
  * order matters: arm the parent-death signal first (no orphans, ever),
- * receive the AF_PACKET socket and the command-stream socket over fd 3 (a
- * SOCK_SEQPACKET pair, SCM_RIGHTS), pin to the core, start the loop, then
+ * receive the AF_PACKET socket, the command-stream socket and the heartbeat
+ * block mcrd's watchdog reads over fd 3 (a SOCK_SEQPACKET pair, SCM_RIGHTS), pin to the core, start the loop, then
  * drop to the configured user with no capabilities, and only then serve
  * commands. Logs are pino JSON on stdout, which mcrd captures and tags.
  *
@@ -51,10 +51,12 @@ async function main(): Promise<void> {
   const logger = pino({ level: (arg('log-level') ?? 'info') as LevelWithSilent,
     base: { pid: process.pid, worker: workerId, interface: iface } }, pino.destination({ fd: 1, sync: true }));
 
-  const { fds } = native.recvFds(HANDOVER_FD, HANDOVER_TIMEOUT_MS, 2);
+  // The packet socket, the command stream and, from an mcrd with a
+  // watchdog, the heartbeat block (native createHeartbeat) the loop beats in.
+  const { fds } = native.recvFds(HANDOVER_FD, HANDOVER_TIMEOUT_MS, 3);
   closeSync(HANDOVER_FD);
-  const [packetFd, commandFd] = fds;
-  if (packetFd === undefined || commandFd === undefined) fatal('ERR_MCR_HANDOVER', `expected 2 fds, got ${fds.length}`);
+  const [packetFd, commandFd, heartbeatFd] = fds;
+  if (packetFd === undefined || commandFd === undefined) fatal('ERR_MCR_HANDOVER', `expected 2 or 3 fds, got ${fds.length}`);
 
   const cpu = arg('cpu');
   if (cpu !== undefined) native.pinToCpu(Number(cpu));
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
   const slots = { ruleSlots: slotArg('rule-slots', 1024), outputSlots: slotArg('output-slots', 4096) };
   const relay = new Relay(iface, logger, { ...loop, ...slots },
     { joinGroups: false, tolerateMissingOutputs: true });
-  relay.start(packetFd);
+  relay.start(packetFd, heartbeatFd);
 
   // One socket per output, for every output slot (a sync holds the old and
   // the new set at once): raised while still privileged, which is the only

@@ -107,9 +107,11 @@ export class Relay {
    * Starts the loop. `packetFd` is an AF_PACKET socket already bound to the
    * input interface (the supervisor hands workers theirs); without it the
    * relay opens its own, which needs CAP_NET_RAW. Either way the relay owns
-   * the fd from here on and closes it at stop.
+   * the fd from here on and closes it at stop. `heartbeatFd` (mcrd's
+   * heartbeat block, native createHeartbeat) is mapped by the loop and closed
+   * here, started or not.
    */
-  start(packetFd?: number): LoopInfo {
+  start(packetFd?: number, heartbeatFd?: number): LoopInfo {
     const mtu = native.interfaceMtu(this.inputInterface);
     this.packetFd = packetFd ?? native.openPacketSocket(this.inputInterface);
     const ruleSlots = this.tuning.ruleSlots ?? DEFAULT_RULE_SLOTS;
@@ -123,6 +125,7 @@ export class Relay {
         ingress,
         ruleSlots,
         packetFd: this.packetFd,
+        ...(heartbeatFd === undefined ? {} : { heartbeatFd }),
       });
       this.info = this.loop.start();
     } catch (err) {
@@ -130,6 +133,8 @@ export class Relay {
       this.packetFd = -1;
       this.loop = undefined;
       throw err;
+    } finally {
+      if (heartbeatFd !== undefined) native.closeFd(heartbeatFd);
     }
     this.view = new CounterView(this.loop.counters(), native.counterLayout(), ruleSlots);
     this.logTimer = setInterval(() => this.pumpLogs(), LOG_PUMP_MS);

@@ -92,6 +92,14 @@ LoopWrap::LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(
   if (gso.IsBoolean()) options_.udp_gso = gso.As<Napi::Boolean>().Value();
   if ((options_.buffer_count & (options_.buffer_count - 1)) != 0)
     throw coded_error(env, "ERR_MCR_INVALID_ARG", "bufferCount must be a power of two");
+  // The worker's heartbeat block from mcrd (heartbeat.h): mapped here, so the
+  // caller may close its fd once the Loop exists.
+  Napi::Value heartbeat_fd = opts.Get("heartbeatFd");
+  if (!heartbeat_fd.IsUndefined()) {
+    if (!heartbeat_fd.IsNumber()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "heartbeatFd must be a file descriptor number");
+    const SysError e = map_heartbeat(heartbeat_fd.As<Napi::Number>().Int32Value(), &heartbeat_);
+    if (e.failed()) throw system_error(env, e);
+  }
   const uint32_t rule_slots = option(opts, "ruleSlots", 1024);
   const uint32_t output_slots = option(opts, "outputSlots", 4096);
   counters_ = std::make_shared<CounterBlock>(rule_slots, output_slots);
@@ -123,6 +131,7 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
     tsfn_.NonBlockingCall([this](Napi::Env cb_env, Napi::Function) { on_notify(cb_env); });
   };
   loop_ = std::make_unique<RelayLoop>(options_, counters_, logs_, commands_, notify);
+  if (heartbeat_) loop_->set_heartbeat(heartbeat_);
   std::promise<std::pair<int, const char*>> ready;
   std::future<std::pair<int, const char*>> ready_future = ready.get_future();
   thread_ = std::thread([this, notify, &ready]() {

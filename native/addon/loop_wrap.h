@@ -13,6 +13,7 @@
 
 #include "core/command_queue.h"
 #include "core/counters.h"
+#include "core/heartbeat.h"
 #include "core/log_ring.h"
 #include "core/relay_loop.h"
 
@@ -47,6 +48,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
 
   LoopOptions options_;
   std::shared_ptr<CounterBlock> counters_;
+  std::shared_ptr<HeartbeatBlock> heartbeat_;  // null: no heartbeatFd given
   std::shared_ptr<LogRing> logs_;
   std::shared_ptr<CommandQueue> commands_;
   std::unique_ptr<RelayLoop> loop_;

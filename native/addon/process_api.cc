@@ -7,6 +7,7 @@
 
 #include "addon/napi_errors.h"
 #include "core/fd_channel.h"
+#include "core/heartbeat.h"
 #include "core/process_control.h"
 
 namespace mcr {
@@ -105,6 +106,29 @@ Napi::Value EffectiveCapabilities(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(info.Env(), mask);
 }
 
+// mcrd's side of a worker's heartbeat block: a new memfd (handed to the
+// worker) and a BigUint64Array over mcrd's own mapping of it, which stays
+// valid after the fd is closed and is unmapped when the array is collected.
+Napi::Value CreateHeartbeat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = -1;
+  check(env, create_heartbeat_fd(&fd));
+  std::shared_ptr<HeartbeatBlock> block;
+  const SysError e = map_heartbeat(fd, &block);
+  if (e.failed()) {
+    close(fd);
+    throw system_error(env, e);
+  }
+  auto* keep = new std::shared_ptr<HeartbeatBlock>(block);
+  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
+      env, block->words(), block->bytes(), [](Napi::Env, void*, std::shared_ptr<HeartbeatBlock>* hold) { delete hold; },
+      keep);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("fd", Napi::Number::New(env, fd));
+  out.Set("words", Napi::TypedArrayOf<uint64_t>::New(env, kHeartbeatWords, buffer, 0, napi_biguint64_array));
+  return out;
+}
+
 }  // namespace
 
 void register_process_api(Napi::Env env, Napi::Object exports) {
@@ -116,6 +140,7 @@ void register_process_api(Napi::Env env, Napi::Object exports) {
   exports.Set("lookupUser", Napi::Function::New<LookupUser>(env, "lookupUser"));
   exports.Set("dropPrivileges", Napi::Function::New<DropPrivileges>(env, "dropPrivileges"));
   exports.Set("effectiveCapabilities", Napi::Function::New<EffectiveCapabilities>(env, "effectiveCapabilities"));
+  exports.Set("createHeartbeat", Napi::Function::New<CreateHeartbeat>(env, "createHeartbeat"));
   exports.Set("raiseOpenFilesLimit", Napi::Function::New<RaiseOpenFiles>(env, "raiseOpenFilesLimit"));
 }
 

@@ -156,6 +156,9 @@ int RelayLoop::run() {
     submitter_.submitted();
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return rc;
     CounterBlock::bump(counters_->loop(loop_iterations));
+    // Every turn, the stats timer's included: mcrd's watchdog takes a beat
+    // that stops changing for a hung worker.
+    if (heartbeat_) heartbeat_->beat(counters_->loop(loop_iterations).load(std::memory_order_relaxed));
 
     if (spin) CounterBlock::bump(counters_->loop(busy_poll_turns));
     reap(ReapMode::top);

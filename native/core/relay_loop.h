@@ -22,6 +22,7 @@
 #include "core/counters.h"
 #include "core/frame_forwarder.h"
 #include "core/gso_batcher.h"
+#include "core/heartbeat.h"
 #include "core/ingress_source.h"
 #include "core/log_ring.h"
 #include "core/loop_options.h"
@@ -44,6 +45,8 @@ class RelayLoop {
   int setup(const char** failed_step);
   int run();
   const LoopInfo& info() const { return info_; }
+  // Before run(): the shared block the loop beats in every turn (heartbeat.h).
+  void set_heartbeat(std::shared_ptr<HeartbeatBlock> block) { heartbeat_ = std::move(block); }
 
  private:
   // top: the loop's own reap. mid_walk: after a submit of a batch of sends
@@ -72,6 +75,7 @@ class RelayLoop {
   std::shared_ptr<LogRing> logs_;
   std::shared_ptr<CommandQueue> commands_;
   std::function<void()> notify_;
+  std::shared_ptr<HeartbeatBlock> heartbeat_;
   ErrorLogLimiter limiter_;
 
   io_uring ring_{};

@@ -23,6 +23,7 @@ import { loopSettingsFromArgs, type LoopSettings } from '../common/loop-settings
 import { CommandHandler } from './command-handler.js';
 import { FrameDecoder, decodeCommand, encodeFrame, encodeReply, type Command, type WireError } from '../proto/index.js';
 import { workerFrameBytes } from '../common/rule-limits.js';
+import { START_REFUSED_CODES, WORKER_EXIT_START_REFUSED } from '../common/worker-exit.js';
 
 const HANDOVER_FD = 3;
 const HANDOVER_TIMEOUT_MS = 10_000;
@@ -33,9 +34,9 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-function fatal(code: string, message: string): never {
+function fatal(code: string, message: string, status = 1): never {
   process.stdout.write(JSON.stringify({ level: 60, time: Date.now(), pid: process.pid, code, msg: message }) + '\n');
-  process.exit(1);
+  process.exit(status);
 }
 
 async function main(): Promise<void> {
@@ -79,7 +80,14 @@ async function main(): Promise<void> {
   const slots = { ruleSlots: slotArg('rule-slots', 1024), outputSlots: slotArg('output-slots', 4096) };
   const relay = new Relay(iface, logger, { ...loop, ...slots },
     { joinGroups: false, tolerateMissingOutputs: true });
-  relay.start(packetFd, heartbeatFd);
+  try {
+    relay.start(packetFd, heartbeatFd);
+  } catch (err) {
+    // A host limit or permission: restarting at once would fail the same way.
+    const e = err as Error & { code?: string };
+    const code = e.code ?? 'ERR_MCR_WORKER';
+    fatal(code, `relay loop did not start: ${e.message}`, START_REFUSED_CODES.has(code) ? WORKER_EXIT_START_REFUSED : 1);
+  }
 
   // One socket per output, for every output slot (a sync holds the old and
   // the new set at once): raised while still privileged, which is the only

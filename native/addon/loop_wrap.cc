@@ -8,6 +8,7 @@
 
 #include "addon/napi_errors.h"
 #include "addon/rule_convert.h"
+#include "core/process_control.h"
 
 namespace mcr {
 namespace {
@@ -147,7 +148,8 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
   if (rc != 0) {
     thread_.join();
     tsfn_.Release();
-    throw system_error(env, -rc, step, "relay loop setup");
+    const bool ring_memory = rc == -ENOMEM && std::string(step).rfind("io_uring_queue_init", 0) == 0;
+    throw system_error(env, -rc, step, ring_memory ? "relay loop setup" + memlock_advice() : "relay loop setup");
   }
   started_ = true;
   const LoopInfo& li = loop_->info();

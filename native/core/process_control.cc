@@ -101,4 +101,15 @@ SysError raise_open_files(uint64_t wanted, uint64_t* now) {
   return {};
 }
 
+std::string memlock_advice() {
+  uint64_t caps = 0;
+  if (!effective_capabilities(&caps).failed() && (caps & (uint64_t{1} << CAP_IPC_LOCK)) != 0) return "";
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_MEMLOCK, &lim) != 0) return "";
+  const std::string now = lim.rlim_cur == RLIM_INFINITY ? "unlimited" : std::to_string(lim.rlim_cur / 1024) + " KiB";
+  return "; the io_uring's memory counts against the locked-memory limit of this user (RLIMIT_MEMLOCK, now " + now +
+         ", shared by all its processes; each worker needs about 400 KiB): raise it (LimitMEMLOCK= in the systemd "
+         "unit, ulimit -l, /etc/security/limits.conf) or give mcrd CAP_IPC_LOCK";
+}
+
 }  // namespace mcr

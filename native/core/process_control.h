@@ -40,4 +40,11 @@ SysError effective_capabilities(uint64_t* mask);
 // force afterwards; it may still be below `wanted`, which the caller reports.
 SysError raise_open_files(uint64_t wanted, uint64_t* now);
 
+// What to tell the user when io_uring_queue_init fails with ENOMEM: without
+// CAP_IPC_LOCK the kernel charges a ring's memory to the user's locked
+// memory, bounded by RLIMIT_MEMLOCK (shared by every process of that user),
+// so the usual cause is that limit. Names its value and what to raise; empty
+// when the process has CAP_IPC_LOCK (the limit does not apply).
+std::string memlock_advice();
+
 }  // namespace mcr

@@ -1,7 +1,9 @@
 /**
  * What the fleet (fleet.ts) is given: the interfaces it can see, how many
  * workers and where, the rule table, logging, the loop settings and slot
- * sizes its workers get; and the time limits it keeps with them.
+ * sizes its workers get, how worker processes are started; and the time
+ * limits it keeps with them (FleetTiming: the defaults below, shortened by
+ * the unit tests).
  */
 import type { Logger } from 'pino';
 import type { RestartBackoff } from './backoff.js';
@@ -10,6 +12,7 @@ import type { RuleTable } from '../rule-table.js';
 import type { WorkerLogs } from '../worker-logs.js';
 import type { LoopSettings } from '../../common/loop-settings.js';
 import type { WorkerSlots } from '../../common/rule-limits.js';
+import type { FleetWorker, WorkerSpec } from './worker-process.js';
 
 export const READY_TIMEOUT_MS = 10_000;
 export const STABLE_MS = 60_000;
@@ -24,6 +27,37 @@ export const STOP_TIMEOUT_MS = 10_000;
 export const RULE_COMMAND_TIMEOUT_MS = 3_000;
 /** A full sync opens every output socket of the interface afresh: allow for 10 000 rules. */
 export const SYNC_TIMEOUT_MS = 10_000;
+/**
+ * The hung-worker watchdog: every HEARTBEAT_CHECK_MS one timer reads each
+ * running worker's heartbeat; a worker whose heartbeat was non-zero and has
+ * not changed for HUNG_AFTER_MS is killed and restarted. The loop beats at
+ * least every 100 ms even when idle (its stats timer), so 1.5 s is 15
+ * missed turns; 1500 is a multiple of 250, so a stall is detected at most
+ * 1.5 s after the check that last saw the heartbeat move (at most 1.75 s
+ * after the stall began, plus timer lateness).
+ */
+export const HEARTBEAT_CHECK_MS = 250;
+export const HUNG_AFTER_MS = 1_500;
+
+export interface FleetTiming {
+  readyTimeoutMs: number;
+  /** A worker that ran this long before exiting restarts after the minimum backoff again. */
+  stableMs: number;
+  stopTimeoutMs: number;
+  ruleCommandTimeoutMs: number;
+  syncTimeoutMs: number;
+  heartbeatCheckMs: number;
+  hungAfterMs: number;
+}
+
+export const DEFAULT_FLEET_TIMING: Readonly<FleetTiming> = {
+  readyTimeoutMs: READY_TIMEOUT_MS, stableMs: STABLE_MS, stopTimeoutMs: STOP_TIMEOUT_MS,
+  ruleCommandTimeoutMs: RULE_COMMAND_TIMEOUT_MS, syncTimeoutMs: SYNC_TIMEOUT_MS,
+  heartbeatCheckMs: HEARTBEAT_CHECK_MS, hungAfterMs: HUNG_AFTER_MS,
+};
+
+/** Starts one worker process; `onLine` gets its stdout and stderr lines. */
+export type StartWorker = (spec: WorkerSpec, onLine: (line: string, stream: 'stdout' | 'stderr') => void) => FleetWorker;
 
 /** What the fleet needs to know about an interface, by name; undefined: it does not exist. */
 export interface InterfaceView {
@@ -52,5 +86,9 @@ export interface FleetOptions {
   slots?: WorkerSlots;
   /** Restart delay bounds; default 100 ms doubling to 10 s. */
   restartBackoff?: RestartBackoff;
+  /** Time limits; default DEFAULT_FLEET_TIMING. */
+  timing?: Partial<FleetTiming>;
+  /** How worker processes are started; default a WorkerProcess with the addon and child_process.spawn. */
+  startWorker?: StartWorker;
 }
 

@@ -18,11 +18,28 @@
  * afresh (bound to the interface's current address).
  *
  * Changes run one at a time (a promise chain), so a netlink report, a
- * control request and a restart never act on the same slot at once.
+ * control request, a worker's exit and a restart never act on the same
+ * slot at once: a worker's exit is handled in the chain too, after the
+ * change in progress. Until then the dead worker is `connected: false`:
+ * commands to it fail at once and application() counts it as pending, so
+ * a change in progress neither waits for it nor reports it as applied.
+ * Only close() acts outside the chain (see there).
+ *
+ * A watchdog (one timer for the fleet, every 250 ms) reads each running
+ * worker's heartbeat, a word of shared memory its loop thread bumps every
+ * turn (at least every 100 ms when idle); a worker whose heartbeat was
+ * non-zero and has not moved for 1.5 s (fleet-options.ts) is hung
+ * (SIGSTOP, a stuck syscall): logged, killed with SIGKILL and restarted by
+ * the exit path like a crash, the exit shown by `mcrctl workers`.
+ *
+ * Worker processes are started through FleetOptions.startWorker (a
+ * WorkerProcess by default) and time limits come from FleetOptions.timing,
+ * so the state machine has unit tests with fake workers
+ * (tests/unit/fleet-*.test.ts).
  */
-import { WorkerProcess } from './worker-process.js';
-import { READY_TIMEOUT_MS, RULE_COMMAND_TIMEOUT_MS, STABLE_MS, STOP_TIMEOUT_MS, SYNC_TIMEOUT_MS, type FleetOptions, type InputInterface } from './fleet-options.js';
-import { newSlot, noteRefusals, reasonOf, slotsApplication, stopSlotWorker, type Slot } from './slot.js';
+import { WorkerProcess, type FleetWorker, type WorkerExit } from './worker-process.js';
+import { DEFAULT_FLEET_TIMING, type FleetOptions, type FleetTiming, type InputInterface, type StartWorker } from './fleet-options.js';
+import { describeExit, newSlot, noteRefusals, reasonOf, slotsApplication, stopSlotWorker, type Slot } from './slot.js';
 import { DEFAULT_RESTART_BACKOFF, type RestartBackoff } from './backoff.js';
 import type { InterfaceChange } from '../net/interface-watcher.js';
 import type { CommandDraft, Reply, RuleApplication, WorkerInfo } from '../../proto/index.js';
@@ -36,9 +53,15 @@ export class Fleet {
   private closing = false;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly backoff: RestartBackoff;
+  private readonly t: FleetTiming;
+  private readonly startWorker: StartWorker;
+  /** The heartbeat check, while the fleet has started a worker and is not closing. */
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: FleetOptions) {
     this.backoff = o.restartBackoff ?? DEFAULT_RESTART_BACKOFF;
+    this.t = { ...DEFAULT_FLEET_TIMING, ...o.timing };
+    this.startWorker = o.startWorker ?? ((spec, onLine) => new WorkerProcess(spec, onLine));
   }
 
   /** Brings the fleet in line with the rule table: workers for every referenced interface, none for others. */
@@ -54,7 +77,8 @@ export class Fleet {
    * Sends a rule change to the interface's workers; drifted or failed acks
    * get a full sync. A worker that does not answer within
    * RULE_COMMAND_TIMEOUT_MS is marked unconfirmed (see application()) and
-   * gets a full sync instead of its next command.
+   * gets a full sync instead of its next command. A worker that died is
+   * left to its exit handling: its replacement gets a full sync.
    */
   broadcast(iface: string, body: CommandDraft): Promise<void> {
     return this.serial(async () => {
@@ -66,12 +90,13 @@ export class Fleet {
         }
         let reply: Reply | undefined;
         try {
-          reply = await this.send(slot, body, RULE_COMMAND_TIMEOUT_MS);
+          reply = await this.send(slot, body, this.t.ruleCommandTimeoutMs);
         } catch (err) {
           if ((err as { code?: string }).code === 'ETIMEDOUT') {
             this.unanswered(slot, body.kind, body.kind === 'addRule' && body.rule?.id !== undefined ? [body.rule.id] : []);
             return;
           }
+          if (slot.worker?.connected !== true) return;
         }
         if (reply === undefined || reply.error !== undefined || !sameHash(reply.hash, expected)) {
           this.o.logger.warn({ worker: slot.id, error: reply?.error }, 'worker drifted from the rule table: resyncing');
@@ -114,7 +139,7 @@ export class Fleet {
   async counters(): Promise<Slot[]> {
     const all = this.allSlots();
     await Promise.all(all.filter((s) => s.state === 'running').map(async (s) => {
-      const reply = await this.send(s, { kind: 'ping', stats: true }, RULE_COMMAND_TIMEOUT_MS).catch(() => undefined);
+      const reply = await this.send(s, { kind: 'ping', stats: true }, this.t.ruleCommandTimeoutMs).catch(() => undefined);
       if (reply?.stats !== undefined) s.counters = reply.stats;
       // A worker that missed a rule change answers again: repair it now, not at the next change.
       if (reply !== undefined && s.needsSync) void this.serial(() => (s.state === 'running' && s.needsSync ? this.sync(s) : Promise.resolve())).catch(() => undefined);
@@ -134,7 +159,8 @@ export class Fleet {
     const targets = this.allSlots().filter((s) => workerId === undefined || s.id === workerId);
     await Promise.all(targets.map(async (s) => {
       s.logLevel = level;
-      if (s.state === 'running') await this.send(s, { kind: 'setLogLevel', level });
+      // A worker that died gets the level when it is restarted.
+      if (s.state === 'running' && s.worker?.connected === true) await this.send(s, { kind: 'setLogLevel', level });
     }));
     return targets.length;
   }
@@ -148,10 +174,14 @@ export class Fleet {
    * after the stop began. It does not queue behind changes in progress (a
    * command to a hung worker would add its own timeout); those see
    * `closing` and start nothing, and a worker one of them started anyway is
-   * stopped once the queue is empty.
+   * stopped once the queue is empty. The watchdog stops first: a worker
+   * that is draining stops beating, and a hung one is killed by the stop's
+   * own deadline.
    */
   async close(): Promise<void> {
     this.closing = true;
+    clearInterval(this.watchdog);
+    this.watchdog = undefined;
     await Promise.all([...this.inputs.keys()].map((iface) => this.stopInterface(iface)));
     await this.serial(() => Promise.all([...this.inputs.keys()].map((iface) => this.stopInterface(iface))));
   }
@@ -185,6 +215,7 @@ export class Fleet {
    * it was re-created; `sync` also re-sends the rules to running workers.
    */
   private async follow(iface: string, sync: boolean): Promise<void> {
+    if (this.closing) return;
     let input = this.inputs.get(iface);
     if (input === undefined) {
       input = { slots: this.makeSlots(iface), ifindex: undefined };
@@ -240,14 +271,14 @@ export class Fleet {
 
   /** Drain-and-stop, SIGKILL STOP_TIMEOUT_MS after the start (slot.ts); the slot is left 'stopping' with no worker. */
   private stopSlot(s: Slot): Promise<void> {
-    return stopSlotWorker(s, STOP_TIMEOUT_MS, this.o.logger);
+    return stopSlotWorker(s, this.t.stopTimeoutMs, this.o.logger);
   }
 
   /** A worker that did not answer a rule command: `rules` are reported as unconfirmed, the worker synced with its next command. */
   private unanswered(slot: Slot, what: string, rules: number[]): void {
     slot.needsSync = true;
     for (const id of rules) slot.unconfirmed.add(id);
-    this.o.logger.warn({ worker: slot.id, command: what, timeoutMs: RULE_COMMAND_TIMEOUT_MS },
+    this.o.logger.warn({ worker: slot.id, command: what, timeoutMs: what === 'syncRules' ? this.t.syncTimeoutMs : this.t.ruleCommandTimeoutMs },
       'worker did not answer a rule change in time: not confirmed; it gets a full sync with the next change');
   }
 
@@ -261,9 +292,11 @@ export class Fleet {
     slot.refused = new Map();
     slot.needsSync = false;
     slot.unconfirmed = new Set();
-    let worker: WorkerProcess;
+    slot.beat = undefined;
+    slot.verdict = undefined;
+    let worker: FleetWorker;
     try {
-      worker = new WorkerProcess(
+      worker = this.startWorker(
         { id: slot.id, interface: slot.iface, fanoutGroup: this.fanoutGroups.get(slot.iface) ?? 0, cpu: slot.core,
           logLevel: slot.logLevel, ...(this.o.user !== undefined ? { user: this.o.user } : {}),
           ...(this.o.loop !== undefined ? { loop: this.o.loop } : {}), ...(this.o.slots !== undefined ? { slots: this.o.slots } : {}) },
@@ -278,20 +311,32 @@ export class Fleet {
     }
     slot.worker = worker;
     slot.startedAtMs = Date.now();
-    void worker.exited.then((how) => this.onExit(slot, worker, how));
+    // Every exit is handled in the chain, after the change in progress
+    // (this start, when the worker dies during it): one place decides
+    // whether and when it restarts.
+    void worker.exited.then((how) => this.serial(() => Promise.resolve(this.onExit(slot, worker, how))));
+    this.armWatchdog();
     // Ready = the first command answered: the worker reads its command
     // stream only once its loop runs and its privileges are dropped. (Not a
     // log line: at --log-level warn there would be none.)
-    const ready = worker.send({ kind: 'ping', stats: false }, READY_TIMEOUT_MS)
+    const ready = worker.send({ kind: 'ping', stats: false }, this.t.readyTimeoutMs)
       .then(() => 'ready', (err: { code?: string }) => (err.code === 'ETIMEDOUT' ? 'timeout' : 'exited'));
     const outcome = await Promise.race([ready, worker.exited.then(() => 'exited')]);
     if (outcome !== 'ready') {
-      if (outcome === 'timeout') worker.child.kill('SIGKILL');
+      if (outcome === 'timeout') worker.kill('SIGKILL');
       throw Object.assign(new Error(`worker ${slot.id} did not become ready (${String(outcome)})`), { code: 'ERR_MCR_WORKER_START' });
     }
     // Rules before forwarding: the loop has none until this sync.
     await this.sync(slot).catch(() => undefined);
-    if (slot.state === 'starting') slot.state = 'running';
+    if (!worker.connected) {
+      // Died during its first sync (or its stream broke, and it exits when
+      // it sees that): its exit, handled next in the chain, restarts it.
+      worker.kill('SIGKILL');
+      throw Object.assign(new Error(`worker ${slot.id} exited during its first rule sync`), { code: 'ERR_MCR_WORKER_START' });
+    }
+    // mcrd began to stop meanwhile (close() is not queued): leave it 'stopping'.
+    if (slot.state !== 'starting' || slot.worker !== worker) return;
+    slot.state = 'running';
     this.o.logger.info({ worker: slot.id, pid: worker.pid, core: slot.core, restarts: slot.restarts }, 'worker running');
   }
 
@@ -305,7 +350,7 @@ export class Fleet {
     let reply: Reply;
     try {
       reply = await this.send(slot, { kind: 'syncRules', generation: this.o.table.generation,
-        hash: this.o.table.hashFor(slot.iface), rules: this.o.table.forInterface(slot.iface) }, SYNC_TIMEOUT_MS);
+        hash: this.o.table.hashFor(slot.iface), rules: this.o.table.forInterface(slot.iface) }, this.t.syncTimeoutMs);
     } catch (err) {
       if ((err as { code?: string }).code === 'ETIMEDOUT') this.unanswered(slot, 'syncRules', this.o.table.forInterface(slot.iface).map((r) => r.id));
       throw err;
@@ -341,10 +386,22 @@ export class Fleet {
     this.scheduleRestart(slot);
   }
 
-  private onExit(slot: Slot, worker: WorkerProcess, how: { code: number | null; signal: NodeJS.Signals | null }): void {
+  /**
+   * A worker's exit, run in the chain (start() queues it). A worker that
+   * was stopped, parked or that exited while mcrd stops is not restarted;
+   * one whose input interface went away waits for it; any other, crashed
+   * or killed as hung, is restarted after the backoff. The replacement
+   * gets a new AF_PACKET socket (WorkerProcess): the old one, its ring and
+   * every frame still queued in it closed with the dead process, so
+   * nothing it held is ever forwarded late.
+   */
+  private onExit(slot: Slot, worker: FleetWorker, how: WorkerExit): void {
     worker.close();
     if (slot.worker !== worker) return;
     slot.worker = undefined;
+    const verdict = slot.verdict?.worker === worker ? slot.verdict.why : undefined;
+    slot.verdict = undefined;
+    slot.beat = undefined;
     if (this.closing || slot.state === 'stopping' || slot.state === 'waiting') return;
     const reason = this.unusable(slot.iface);
     if (reason !== undefined) {
@@ -354,10 +411,49 @@ export class Fleet {
       this.o.logger.info({ worker: slot.id, code: how.code, signal: how.signal, reason }, 'worker exited: waiting for its interface');
       return;
     }
-    if (Date.now() - slot.startedAtMs > STABLE_MS) slot.backoffMs = this.backoff.minMs;
+    if (Date.now() - slot.startedAtMs > this.t.stableMs) slot.backoffMs = this.backoff.minMs;
     slot.restarts++;
-    this.o.logger.warn({ worker: slot.id, code: how.code, signal: how.signal, restartInMs: slot.backoffMs }, 'worker exited: restarting');
+    slot.lastExit = { atMs: Date.now(), why: describeExit(how, verdict) };
+    this.o.logger.warn({ worker: slot.id, pid: worker.pid, code: how.code, signal: how.signal, ...(verdict !== undefined ? { hung: true } : {}),
+      restartInMs: slot.backoffMs }, 'worker exited: restarting');
     this.scheduleRestart(slot);
+  }
+
+  /** Starts the heartbeat check once the fleet has a worker; unref'd, so it never keeps mcrd alive. */
+  private armWatchdog(): void {
+    if (this.watchdog !== undefined || this.closing) return;
+    this.watchdog = setInterval(() => this.checkHeartbeats(), this.t.heartbeatCheckMs);
+    this.watchdog.unref();
+  }
+
+  /**
+   * One pass of the watchdog over the starting and running workers (a
+   * stopping worker's loop stops beating by design; the stop's own deadline
+   * kills it). A heartbeat of 0 means the loop does not run yet (the ready
+   * timeout covers that). The stall is measured from the check that last
+   * saw the heartbeat move; mcrd's own event loop being late cannot fake
+   * one, since a worker that turned meanwhile shows another value.
+   */
+  private checkHeartbeats(): void {
+    const now = Date.now();
+    for (const s of this.allSlots()) {
+      const w = s.worker;
+      if (w === undefined || !w.connected || (s.state !== 'running' && s.state !== 'starting') || s.verdict?.worker === w) continue;
+      const value = w.heartbeat();
+      if (value === 0n) continue;
+      if (s.beat === undefined || s.beat.worker !== w || s.beat.value !== value) {
+        s.beat = { worker: w, value, sinceMs: now };
+        continue;
+      }
+      const stalledMs = now - s.beat.sinceMs;
+      if (stalledMs < this.t.hungAfterMs) continue;
+      const why = `hung: heartbeat stalled ${(stalledMs / 1000).toFixed(1)} s, killed by mcrd`;
+      s.verdict = { worker: w, why };
+      this.o.logger.warn({ worker: s.id, pid: w.pid, stalledMs, hungAfterMs: this.t.hungAfterMs },
+        'worker hung: its loop made no progress (heartbeat stalled): killed with SIGKILL, it is restarted');
+      // By the worker's own pid (FleetWorker.kill: never 0, never once it exited).
+      w.kill('SIGKILL');
+    }
   }
 
   private scheduleRestart(slot: Slot): void {

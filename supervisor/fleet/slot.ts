@@ -3,12 +3,12 @@
  * and what its worker's answers say about the rules it holds. The fleet
  * (fleet.ts) drives the slots' life cycle; this file keeps what a slot
  * knows and how it is reported: which rules the worker refused, which
- * changes it did not confirm, the reason `mcrctl workers` shows, what
- * the slots of an interface did with one rule (RuleApplication), and how a
- * slot's worker is stopped within its deadline.
+ * changes it did not confirm, why its last worker was replaced, the reason
+ * `mcrctl workers` shows, what the slots of an interface did with one rule
+ * (RuleApplication), and how a slot's worker is stopped within its deadline.
  */
 import type { Logger } from 'pino';
-import type { WorkerProcess } from './worker-process.js';
+import type { FleetWorker } from './worker-process.js';
 import type { RuleTable } from '../rule-table.js';
 import type { ErrorInfo, Reply, RuleApplication, WorkerCounters } from '../../proto/index.js';
 
@@ -16,7 +16,7 @@ export interface Slot {
   id: string;
   iface: string;
   core: number;
-  worker: WorkerProcess | undefined;
+  worker: FleetWorker | undefined;
   state: 'waiting' | 'starting' | 'running' | 'restarting' | 'stopping';
   /** Why the slot waits, or why its worker holds no rules; shown by `mcrctl workers`. */
   reason: string | undefined;
@@ -33,19 +33,26 @@ export interface Slot {
   needsSync: boolean;
   /** Rules whose change (or whole table, after a sync) the worker did not confirm, until a sync succeeds. */
   unconfirmed: Set<number>;
+  /** The watchdog's last reading of the worker's heartbeat, and since when it has had that value. */
+  beat: { worker: FleetWorker; value: bigint; sinceMs: number } | undefined;
+  /** Set by the watchdog when it kills a hung worker, so the exit is told as what it was. */
+  verdict: { worker: FleetWorker; why: string } | undefined;
+  /** Why the last worker that was restarted exited (a crash, or killed as hung), and when; shown by `mcrctl workers`. */
+  lastExit: { atMs: number; why: string } | undefined;
 }
 
 export function newSlot(iface: string, index: number, core: number, backoffMs: number, logLevel: string): Slot {
   return { id: `${iface}/${index}`, iface, core, worker: undefined, state: 'waiting', reason: undefined, restarts: 0,
     backoffMs, startedAtMs: 0, generation: 0, logLevel, timer: undefined, counters: undefined,
-    refused: new Map(), needsSync: false, unconfirmed: new Set() };
+    refused: new Map(), needsSync: false, unconfirmed: new Set(), beat: undefined, verdict: undefined, lastExit: undefined };
 }
 
 /** What the slots of a rule's input interface did with it: applied, refused (with the error), not confirmed, or pending (no worker now). */
 export function slotsApplication(slots: readonly Slot[], ruleId: number): RuleApplication {
   const result: RuleApplication = { ruleId, applied: [], refused: [], unconfirmed: [], pending: [] };
   for (const slot of slots) {
-    if (slot.state !== 'running' || slot.worker === undefined) result.pending.push(slot.id);
+    // A worker that died and whose exit the fleet has not handled yet holds nothing: its restart gets the rule.
+    if (slot.state !== 'running' || slot.worker === undefined || !slot.worker.connected) result.pending.push(slot.id);
     else if (slot.unconfirmed.has(ruleId)) result.unconfirmed.push(slot.id);
     else {
       const error = slot.refused.get(ruleId);
@@ -71,7 +78,11 @@ export function noteRefusals(slot: Slot, reply: Reply, table: RuleTable, logger:
   slot.refused = now;
 }
 
-/** Why `mcrctl workers` should look at a slot: its own reason, a change it did not confirm, the rules its worker refused. */
+/**
+ * Why `mcrctl workers` should look at a slot: its own reason, a change it
+ * did not confirm, the rules its worker refused, why its last worker was
+ * restarted.
+ */
 export function reasonOf(s: Slot): string | undefined {
   const parts: string[] = [];
   if (s.reason !== undefined) parts.push(s.reason);
@@ -80,7 +91,15 @@ export function reasonOf(s: Slot): string | undefined {
     const first = [...s.refused].slice(0, 3).map(([id, e]) => `rule ${id} (${e.code}: ${e.message})`);
     parts.push(`${s.refused.size} rule${s.refused.size === 1 ? '' : 's'} refused: ${first.join('; ')}${s.refused.size > 3 ? '; ...' : ''}`);
   }
+  if (s.lastExit !== undefined) parts.push(`last exit ${new Date(s.lastExit.atMs).toISOString()}: ${s.lastExit.why}, restarted`);
   return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
+/** An exit as a reason: the watchdog's verdict ("hung: heartbeat stalled 1.6 s, killed"), "exited with code 1", "killed by SIGSEGV". */
+export function describeExit(how: { code: number | null; signal: NodeJS.Signals | null }, verdict?: string): string {
+  if (verdict !== undefined) return verdict;
+  if (how.signal !== null) return `killed by ${how.signal}`;
+  return how.code === null ? 'exited' : `exited with code ${how.code}`;
 }
 
 /**
@@ -102,7 +121,7 @@ export async function stopSlotWorker(s: Slot, timeoutMs: number, logger: Logger)
   clearTimeout(deadline);
   if (done === 'timeout') {
     logger.warn({ worker: s.id, pid: worker.pid, timeoutMs }, 'worker did not stop in time: killed');
-    worker.child.kill('SIGKILL');
+    worker.kill('SIGKILL');
   }
   await worker.exited;
   worker.close();

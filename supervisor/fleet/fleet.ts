@@ -330,8 +330,9 @@ export class Fleet {
     await this.sync(slot).catch(() => undefined);
     if (!worker.connected) {
       // Died during its first sync (or its stream broke, and it exits when
-      // it sees that): its exit, handled next in the chain, restarts it.
-      worker.kill('SIGKILL');
+      // it sees that; unless the watchdog killed it already): its exit,
+      // handled next in the chain, restarts it.
+      if (verdictOn(slot, worker) === undefined) worker.kill('SIGKILL');
       throw Object.assign(new Error(`worker ${slot.id} exited during its first rule sync`), { code: 'ERR_MCR_WORKER_START' });
     }
     // mcrd began to stop meanwhile (close() is not queued): leave it 'stopping'.
@@ -399,7 +400,7 @@ export class Fleet {
     worker.close();
     if (slot.worker !== worker) return;
     slot.worker = undefined;
-    const verdict = slot.verdict?.worker === worker ? slot.verdict.why : undefined;
+    const verdict = verdictOn(slot, worker);
     slot.verdict = undefined;
     slot.beat = undefined;
     if (this.closing || slot.state === 'stopping' || slot.state === 'waiting') return;
@@ -474,6 +475,11 @@ export class Fleet {
     }, slot.backoffMs);
     slot.backoffMs = Math.min(this.backoff.maxMs, slot.backoffMs * 2);
   }
+}
+
+/** Why the watchdog killed this worker of the slot, if it did. */
+function verdictOn(slot: Slot, worker: FleetWorker): string | undefined {
+  return slot.verdict?.worker === worker ? slot.verdict.why : undefined;
 }
 
 function sameHash(a: Uint8Array, b: Uint8Array): boolean {

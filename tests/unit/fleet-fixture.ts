@@ -33,6 +33,7 @@ export class FakeWorker implements FleetWorker {
   hash: Uint8Array = new Uint8Array();
   /** Heartbeat word; bumped every beatMs while beating (after the first ready ping, as a loop that runs). */
   beat = 0n;
+  lastBeatAt = 0;
   beating = false;
   private alive = true;
   private dying = false;
@@ -60,7 +61,10 @@ export class FakeWorker implements FleetWorker {
   startBeat(): void {
     if (this.beatTimer !== undefined || !this.alive) return;
     this.beating = true;
-    this.beatTimer = setInterval(() => { this.beat++; }, this.beatMs);
+    this.beatTimer = setInterval(() => {
+      this.beat++;
+      this.lastBeatAt = Date.now();
+    }, this.beatMs);
   }
 
   stallBeat(): void {

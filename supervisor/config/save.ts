@@ -70,10 +70,11 @@ function fieldsOf(obj: object, order: readonly string[]): Array<[string, unknown
   return order.filter((key) => record[key] !== undefined).map((key) => [key, record[key]]);
 }
 
-/** Strings as JSON (valid JSON5, every character escaped that must be); numbers as written. */
+/** Strings as JSON (valid JSON5, every character escaped that must be); numbers and booleans (daemon.consumeInputs) as written. */
 function scalar(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value === 'boolean') return String(value);
   // Unreachable for a validated Config; refusing beats writing a file that will not load.
   const message = `formatConfig: cannot write ${JSON.stringify(value)} as a config value; pass a Config from parseConfig or loadConfig`;
   throw Object.assign(new TypeError(message), { code: 'ERR_MCR_CONFIG' });

@@ -7,6 +7,10 @@
  * (LeakSanitizer), a timeout (-timeout) or out-of-memory (-rss_limit_mb,
  * -malloc_limit_mb). Line formats are those of LLVM 14's libFuzzer and
  * sanitizers (tests/fuzz/libfuzzer-output.test.ts holds real excerpts).
+ * jsfuzz (tests/fuzz/js/engine) prints the same progress, stat and
+ * artifact lines; its own lines say `jsfuzz` where libFuzzer's say
+ * `libFuzzer`, and its edge total is `INFO: instrumented N modules: M
+ * counters`. An uncaught exception out of a JavaScript target is a crash.
  */
 
 export type Status = 'ok' | 'crash' | 'leak' | 'timeout' | 'oom' | 'hung';
@@ -35,6 +39,8 @@ export class LibFuzzerOutput {
     let m: RegExpExecArray | null;
     if ((m = /^INFO: Loaded \d+ modules?\s+\((\d+) inline 8-bit counters\)/.exec(text))) {
       this.edgesTotal += Number(m[1]);
+    } else if ((m = /^INFO: instrumented \d+ modules?: (\d+) counters/.exec(text))) {
+      this.edgesTotal = Number(m[1]);
     } else if ((m = /^#(\d+)\s+\S+\s+cov: (\d+) ft: (\d+) corp: (\d+)\//.exec(text))) {
       this.execsFromProgress = Number(m[1]);
       this.edges = Number(m[2]);
@@ -47,11 +53,11 @@ export class LibFuzzerOutput {
     }
 
     // What ended the run: the first report decides.
-    if (/ERROR: libFuzzer: timeout/.test(text)) this.raise('timeout', text);
-    else if (/ERROR: libFuzzer: out-of-memory|ERROR: AddressSanitizer: (out of memory|allocation-size-too-big|requested allocation size)/.test(text)) {
+    if (/ERROR: (libFuzzer|jsfuzz): timeout/.test(text)) this.raise('timeout', text);
+    else if (/ERROR: (libFuzzer|jsfuzz): out-of-memory|ERROR: AddressSanitizer: (out of memory|allocation-size-too-big|requested allocation size)/.test(text)) {
       this.raise('oom', text);
     } else if (/ERROR: LeakSanitizer/.test(text)) this.raise('leak', text);
-    else if (/ERROR: (AddressSanitizer|UndefinedBehaviorSanitizer|libFuzzer)/.test(text) || / runtime error: /.test(text)) {
+    else if (/ERROR: (AddressSanitizer|UndefinedBehaviorSanitizer|libFuzzer|jsfuzz)/.test(text) || / runtime error: /.test(text)) {
       this.raise('crash', text);
     }
     if (this.failedCheck === undefined && text.startsWith('FUZZ_CHECK failed')) this.failedCheck = text;
@@ -71,7 +77,9 @@ export class LibFuzzerOutput {
    * function); for a leak the summary (bytes, allocations); else the error.
    */
   detail(): string | undefined {
-    const sanitizerSummary = this.summary !== undefined && !this.summary.startsWith('SUMMARY: libFuzzer') ? this.summary : undefined;
+    // libFuzzer's own summaries ("deadly signal", "timeout") and jsfuzz's timeout and out-of-memory say less than the lines before them.
+    const vague = (line: string): boolean => line.startsWith('SUMMARY: libFuzzer') || /^SUMMARY: jsfuzz: (timeout|out-of-memory)/.test(line);
+    const sanitizerSummary = this.summary !== undefined && !vague(this.summary) ? this.summary : undefined;
     if (this.status === 'crash') return this.failedCheck ?? this.runtimeError ?? sanitizerSummary ?? this.firstError;
     if (this.status === 'leak') return sanitizerSummary ?? this.firstError;
     return this.firstError ?? this.summary;

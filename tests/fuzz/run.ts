@@ -1,25 +1,30 @@
 #!/usr/bin/env node
 /**
- * `npm run fuzz -- [--seconds N]`: coverage-guided fuzzing of the native
- * code that reads bytes it does not trust (issue 12). Builds the libFuzzer
- * harnesses of native/fuzz with tests/fuzz/build.sh, runs each for N seconds
+ * `npm run fuzz -- [--seconds N]`: coverage-guided fuzzing of the code that
+ * reads bytes it does not trust (issue 12). Builds the libFuzzer harnesses
+ * of native/fuzz with tests/fuzz/build.sh, runs each for N seconds
  * (default 60) over its committed seeds (tests/fuzz/corpus/<harness>) and
  * the corpus earlier runs grew (build/fuzz/corpus/<harness>, where new
  * inputs go), with a per-input time limit, an RSS limit and leak detection;
  * then replays the whole corpus through a source-coverage build to measure
- * the lines and branches of native/core/<harness>.{cc,h} it reaches.
+ * the lines and branches of native/core/<harness>.{cc,h} it reaches. Then
+ * the same for the TypeScript harnesses of tests/fuzz/js with jsfuzz
+ * (tests/fuzz/js/engine), which reports the coverage of the files each
+ * drives itself (JS_TARGETS in paths.ts).
  * Prints a table, writes build/fuzz/summary.json and each run's output to
  * build/fuzz/logs/<harness>.log, and exits 1 on any crash (sanitizer report,
- * failed invariant), leak, timeout or out-of-memory, naming the input that
- * did it (build/fuzz/artifacts/<harness>/) and how to replay it; 2 when the
- * harnesses cannot be built (build.sh says which Debian packages are missing).
+ * failed invariant, unexpected exception), leak, timeout or out-of-memory,
+ * naming the input that did it (build/fuzz/artifacts/<harness>/) and how to
+ * replay it; 2 when the native harnesses cannot be built (build.sh says
+ * which Debian packages are missing).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { LibFuzzerOutput, type Status } from './libfuzzer-output.js';
-import { FUZZ_TARGETS, HARNESSES, packageRoot, type HarnessName } from './paths.js';
+import type { CoverageReport } from './js/engine/shared.js';
+import { FUZZ_TARGETS, HARNESSES, isJsHarness, JS_TARGETS, packageRoot, type HarnessName, type JsHarnessName, type NativeHarnessName } from './paths.js';
 
 const ROOT = packageRoot();
 const OUT = join(ROOT, 'build', 'fuzz');
@@ -51,6 +56,16 @@ interface SourceCoverage {
   functions: FunctionCoverage[];
 }
 
+/** jsfuzz's coverage of a JavaScript harness's target files (JS_TARGETS[name].files), over every input it ran. */
+interface JsCoverage {
+  files: Array<{ file: string; lines: Counted; branches: Counted; functions: Counted; uncoveredLines: number[] }>;
+  targetLines: Counted;
+  targetBranches: Counted;
+  targetFunctions: Counted;
+  /** Lines of every instrumented file (the target files and what they call, such as protobufjs's reader). */
+  lines: Counted;
+}
+
 interface CoverageTools {
   profdata: string;
   cov: string;
@@ -59,6 +74,8 @@ interface CoverageTools {
 
 interface HarnessResult {
   name: string;
+  /** libFuzzer (native/fuzz) or jsfuzz (tests/fuzz/js). */
+  engine: 'libFuzzer' | 'jsfuzz';
   status: Status;
   /** The line that says what went wrong (sanitizer summary, failed check, ...). */
   detail?: string;
@@ -69,7 +86,7 @@ interface HarnessResult {
   seconds: number;
   execs: number;
   execsPerSec: number;
-  /** libFuzzer's `cov:`: instrumented edges reached, out of `edgesTotal` (harness, parser and inlined library code). */
+  /** `cov:`: instrumented edges reached, out of `edgesTotal` (native: harness, parser and inlined library code; JS: the instrumented files' counters). */
   edges: number;
   edgesTotal: number;
   /** libFuzzer's `ft:` (features: edges with hit-count buckets, value profile). */
@@ -78,6 +95,7 @@ interface HarnessResult {
   newInputs: number;
   peakRssMb: number;
   sourceCoverage: SourceCoverage | null;
+  jsCoverage: JsCoverage | null;
   log: string;
 }
 
@@ -97,7 +115,7 @@ function positiveInt(value: string): number {
 
 function parseOptions(argv: string[]): Options {
   const program = new Command('npm run fuzz --')
-    .description('build and run the libFuzzer harnesses of native/fuzz')
+    .description('build and run the libFuzzer harnesses of native/fuzz and the jsfuzz harnesses of tests/fuzz/js')
     .option('--seconds <n>', 'how long each harness runs', positiveInt, 60)
     .option('--timeout <n>', 'seconds one input may take before it counts as a hang', positiveInt, 10)
     .option('--rss-limit-mb <n>', 'memory a harness may use (and the largest single allocation) before it counts as out-of-memory', positiveInt, 2048)
@@ -124,34 +142,41 @@ function findTool(names: string[], args: string[] = []): string | null {
   return null;
 }
 
+const JSFUZZ = join(ROOT, 'dist', 'tests', 'fuzz', 'js', 'engine', 'fuzz.js');
+const jsCoveragePath = (name: string): string => join(OUT, 'js-coverage', `${name}.json`);
+
 async function runHarness(name: HarnessName, opts: Options): Promise<HarnessResult> {
-  const binary = join(OUT, name);
+  const js = isJsHarness(name);
   const seeds = join(ROOT, 'tests', 'fuzz', 'corpus', name);
   const work = join(OUT, 'corpus', name);
   const artifacts = join(OUT, 'artifacts', name);
   const logPath = join(OUT, 'logs', `${name}.log`);
   if (opts.fresh) rmSync(work, { recursive: true, force: true });
-  for (const dir of [work, artifacts, join(OUT, 'logs')]) mkdirSync(dir, { recursive: true });
+  for (const dir of [work, artifacts, join(OUT, 'logs'), join(OUT, 'js-coverage')]) mkdirSync(dir, { recursive: true });
 
-  const args = [
+  const common = [
     work, // new inputs are written to the first corpus directory only
     seeds,
     `-max_total_time=${opts.seconds}`,
     `-timeout=${opts.timeout}`,
     `-rss_limit_mb=${opts.rssLimitMb}`,
-    `-malloc_limit_mb=${opts.rssLimitMb}`,
-    '-detect_leaks=1',
     '-max_len=4096',
     '-print_final_stats=1',
     `-artifact_prefix=${artifacts}/`,
   ];
+  // jsfuzz runs under this Node; its worker's heap limit is the memory limit.
+  const binary = js ? process.execPath : join(OUT, name);
+  const args = js
+    ? [JSFUZZ, name, ...common, `-coverage_out=${jsCoveragePath(name)}`]
+    : [...common, `-malloc_limit_mb=${opts.rssLimitMb}`, '-detect_leaks=1'];
+  if (js) rmSync(jsCoveragePath(name), { force: true });
   const env = {
     ...process.env,
     ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0:symbolize=1',
     UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
   };
   const log = createWriteStream(logPath);
-  log.write(`$ ${relative(ROOT, binary)} ${args.map((a) => a.replace(`${ROOT}/`, '')).join(' ')}\n`);
+  log.write(`$ ${js ? 'node' : relative(ROOT, binary)} ${args.map((a) => a.replace(`${ROOT}/`, '')).join(' ')}\n`);
   const parser = new LibFuzzerOutput();
   const started = Date.now();
   let hung = false;
@@ -194,11 +219,13 @@ async function runHarness(name: HarnessName, opts: Options): Promise<HarnessResu
   }
   const artifact = parser.artifact === undefined ? undefined : relative(ROOT, resolve(ROOT, parser.artifact));
   const stat = (key: string): number | undefined => parser.stats.get(key);
+  const replay = js ? `node ${relative(ROOT, JSFUZZ)} ${name}` : relative(ROOT, binary);
   return {
     name,
+    engine: js ? 'jsfuzz' : 'libFuzzer',
     status,
     ...(detail === undefined ? {} : { detail }),
-    ...(artifact === undefined ? {} : { artifact, reproduce: `${relative(ROOT, binary)} ${artifact}` }),
+    ...(artifact === undefined ? {} : { artifact, reproduce: `${replay} ${artifact}` }),
     exitCode,
     seconds: Math.round(seconds * 10) / 10,
     execs: stat('number_of_executed_units') ?? parser.execsFromProgress,
@@ -210,7 +237,26 @@ async function runHarness(name: HarnessName, opts: Options): Promise<HarnessResu
     newInputs: stat('new_units_added') ?? 0,
     peakRssMb: stat('peak_rss_mb') ?? 0,
     sourceCoverage: null,
+    jsCoverage: js ? jsCoverage(name) : null,
     log: relative(ROOT, logPath),
+  };
+}
+
+/** Reads what jsfuzz wrote to -coverage_out: the target files' totals, and lines over all instrumented files. */
+function jsCoverage(name: JsHarnessName): JsCoverage | null {
+  const path = jsCoveragePath(name);
+  if (!existsSync(path)) return null;
+  const report = JSON.parse(readFileSync(path, 'utf8')) as CoverageReport;
+  const targets = JS_TARGETS[name].files;
+  const files = report.files.filter((f) => targets.includes(f.file));
+  const sum = (rows: CoverageReport['files'], k: 'lines' | 'branches' | 'functions'): Counted =>
+    rows.reduce((acc, r) => ({ covered: acc.covered + r[k].covered, total: acc.total + r[k].total }), { covered: 0, total: 0 });
+  return {
+    files,
+    targetLines: sum(files, 'lines'),
+    targetBranches: sum(files, 'branches'),
+    targetFunctions: sum(files, 'functions'),
+    lines: sum(report.files, 'lines'),
   };
 }
 
@@ -221,7 +267,7 @@ async function runHarness(name: HarnessName, opts: Options): Promise<HarnessResu
  * the harness drives (FUZZ_TARGETS; the files also hold code no harness can
  * reach, such as fd_channel's socket calls).
  */
-function sourceCoverage(name: HarnessName, tools: CoverageTools): SourceCoverage | null {
+function sourceCoverage(name: NativeHarnessName, tools: CoverageTools): SourceCoverage | null {
   const binary = join(OUT, 'cov', name);
   if (!existsSync(binary)) return null;
   const raw = join(OUT, 'cov', `${name}.profraw`);
@@ -289,9 +335,9 @@ function table(results: HarnessResult[]): string {
       `${r.edges}/${r.edgesTotal}`,
       String(r.features),
       String(r.corpusInputs),
-      pct(r.sourceCoverage?.targetLines),
-      pct(r.sourceCoverage?.targetBranches),
-      pct(r.sourceCoverage?.lines),
+      pct(r.sourceCoverage?.targetLines ?? r.jsCoverage?.targetLines),
+      pct(r.sourceCoverage?.targetBranches ?? r.jsCoverage?.targetBranches),
+      pct(r.sourceCoverage?.lines ?? r.jsCoverage?.lines),
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
@@ -308,10 +354,14 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  const build = spawnSync(join(ROOT, 'tests', 'fuzz', 'build.sh'), opts.only, { cwd: ROOT, stdio: 'inherit' });
-  if (build.status !== 0) {
-    console.error('fuzz: building the harnesses failed (see above)');
-    return 2;
+  // The JS harnesses were compiled by `npm run fuzz` (tsc) before this runs.
+  const native = opts.only.filter((name) => !isJsHarness(name));
+  if (native.length > 0) {
+    const build = spawnSync(join(ROOT, 'tests', 'fuzz', 'build.sh'), native, { cwd: ROOT, stdio: 'inherit' });
+    if (build.status !== 0) {
+      console.error('fuzz: building the harnesses failed (see above)');
+      return 2;
+    }
   }
   const profdata = findTool(['llvm-profdata', 'llvm-profdata-14'], ['merge']);
   const cov = findTool(['llvm-cov', 'llvm-cov-14']);
@@ -323,9 +373,9 @@ async function main(): Promise<number> {
   for (const name of opts.only) {
     console.log(`fuzz: ${name} for ${opts.seconds} s`);
     const r = await runHarness(name, opts);
-    if (tools !== null) r.sourceCoverage = sourceCoverage(name, tools);
+    if (tools !== null && !isJsHarness(name)) r.sourceCoverage = sourceCoverage(name, tools);
     console.log(
-      `fuzz: ${name}: ${r.status}, ${r.execs.toLocaleString('en-US')} execs, cov ${r.edges}/${r.edgesTotal} edges, target lines ${pct(r.sourceCoverage?.targetLines)}`,
+      `fuzz: ${name}: ${r.status}, ${r.execs.toLocaleString('en-US')} execs, cov ${r.edges}/${r.edgesTotal} edges, target lines ${pct(r.sourceCoverage?.targetLines ?? r.jsCoverage?.targetLines)}`,
     );
     if (r.status !== 'ok') {
       console.log(`fuzz: ${name}: ${r.detail ?? ''}`);
@@ -343,6 +393,8 @@ async function main(): Promise<number> {
     rssLimitMb: opts.rssLimitMb,
     compiler: clang,
     sourceCoverage: tools !== null ? 'clang source coverage of the corpus replayed' : 'unavailable (no llvm-profdata/llvm-cov)',
+    jsCoverage: 'jsfuzz: lines, branches and functions of the target files reached by any input run (JS_TARGETS in tests/fuzz/paths.ts)',
+    node: process.version,
     ok,
     harnesses: results,
   };

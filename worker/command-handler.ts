@@ -10,6 +10,7 @@
  */
 import type { Logger, LevelWithSilent } from 'pino';
 import type { Relay, RuleStats as RelayRuleStats } from './relay.js';
+import { errorsByErrno } from './counters.js';
 import { LOG_LEVELS } from '../common/logger.js';
 import type { Command, ErrorInfo, Reply, RuleRefusal, RuleStats, WorkerCounters } from '../proto/index.js';
 
@@ -123,7 +124,8 @@ export class CommandHandler {
       .filter(([name]) => name.startsWith('drop_'))
       .reduce((sum, [, v]) => sum + v, 0);
     const ruleStats: RuleStats[] = rules.map((r: RelayRuleStats) => {
-      const outputs = r.outputs.map((o) => ({ packets: num(o.packets), bytes: num(o.bytes), errors: num(o.errors) }));
+      const outputs = r.outputs.map((o) => ({ packets: num(o.packets), bytes: num(o.bytes), errors: num(o.errors),
+        errorsByErrno: errorsByErrno(o) }));
       return { ruleId: r.id, packets: r.packets, bytes: r.bytes, errors: outputs.reduce((sum, o) => sum + o.errors, 0), outputs };
     });
     return { received: loop.frames ?? 0, kernelDrops: loop.kernel_drops ?? 0, malformed,

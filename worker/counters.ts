@@ -1,7 +1,8 @@
 /**
  * Reads the counter block the native loop writes (a BigUint64Array over
  * native memory) and turns slots into named numbers. Reading costs the loop
- * nothing: no call into the addon, no lock.
+ * nothing: no call into the addon, no lock. errorsByErrno turns an output's
+ * err_<errno> columns into the errno-keyed map the stats answer carries.
  */
 import type { CounterLayout } from '../native/index.js';
 
@@ -41,4 +42,20 @@ export class CounterView {
     });
     return out;
   }
+}
+
+/**
+ * An output's failed sends by errno, from its err_<errno> columns
+ * (native/core/counters.h): `err_enodev` becomes `ENODEV`, `err_other`
+ * (errnos without a column of their own) `other`. Only errnos that
+ * occurred: the map rides in every stats reply, for every output.
+ */
+export function errorsByErrno(output: Readonly<Record<string, unknown>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, value] of Object.entries(output)) {
+    if (!name.startsWith('err_') || typeof value !== 'number' || value === 0) continue;
+    const errno = name.slice('err_'.length);
+    out[errno === 'other' ? 'other' : errno.toUpperCase()] = value;
+  }
+  return out;
 }

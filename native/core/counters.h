@@ -33,12 +33,17 @@ namespace mcr {
 
 #define MCR_RULE_COUNTERS(X) X(state) X(packets) X(bytes)
 
-// Errnos the issue and the design name get their own column; anything else
-// lands in errors_other with its value kept in last_errno.
+// Errnos the issue and the design name get their own column, and so do the
+// two an output counts while its interface is gone or has no address (the
+// rule was built without a socket, Output::down_errno: ENODEV, EADDRNOTAVAIL);
+// anything else lands in err_other with its value kept in last_errno. Every
+// column named err_<errno> reaches `mcrctl stats --json` as
+// errorsByErrno.<ERRNO> (worker/counters.ts) without further code.
 #define MCR_OUTPUT_COUNTERS(X)                                                \
   X(state) X(packets) X(bytes) X(errors) X(err_eagain) X(err_enobufs)         \
   X(err_ehostunreach) X(err_enetunreach) X(err_enetdown) X(err_eperm)         \
-  X(err_econnrefused) X(err_emsgsize) X(err_other) X(last_errno)
+  X(err_econnrefused) X(err_emsgsize) X(err_enodev) X(err_eaddrnotavail)      \
+  X(err_other) X(last_errno)
 
 #define MCR_ENUM_ENTRY(name) name,
 enum LoopCounter : uint32_t { MCR_LOOP_COUNTERS(MCR_ENUM_ENTRY) kLoopCounterCount };

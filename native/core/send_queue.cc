@@ -74,6 +74,8 @@ void SendQueue::count_send_error(Output* out, int err, uint32_t datagrams) {
     case EPERM: column = OutputCounter::err_eperm; break;
     case ECONNREFUSED: column = OutputCounter::err_econnrefused; break;
     case EMSGSIZE: column = OutputCounter::err_emsgsize; break;
+    case ENODEV: column = OutputCounter::err_enodev; break;
+    case EADDRNOTAVAIL: column = OutputCounter::err_eaddrnotavail; break;
     default: break;
   }
   CounterBlock::bump(counters_->output(out->slot, OutputCounter::errors), datagrams);

@@ -1,6 +1,7 @@
 /**
  * The answer to a stats request: the workers' counters summed per rule and
- * per output, with packet rates from the RateTracker, and per-worker lines.
+ * per output (an output's failed sends also by errno), with packet rates
+ * from the RateTracker, and per-worker lines.
  *
  * Only fresh readings feed the rates. The fleet keeps each slot's last
  * counters when a ping fails or while the slot restarts, so a reading counts
@@ -48,7 +49,8 @@ export class StatsReport {
           errors: sum?.errors ?? 0,
           outputs: r.outputs.map((_, i) => {
             const o = sum?.outputs[i];
-            return { ...withRate({ packets: o?.packets ?? 0, bytes: o?.bytes ?? 0 }, outputKey(r.id, i)), errors: o?.errors ?? 0 };
+            return { ...withRate({ packets: o?.packets ?? 0, bytes: o?.bytes ?? 0 }, outputKey(r.id, i)), errors: o?.errors ?? 0,
+              errorsByErrno: o?.errorsByErrno ?? {} };
           }),
         };
       }),
@@ -81,7 +83,8 @@ function sumPerRule(slots: readonly CounterSlot[]): Map<number, Omit<RuleStats, 
   const perRule = new Map<number, Omit<RuleStats, 'ruleId'>>();
   for (const s of slots) {
     for (const r of s.counters?.rules ?? []) {
-      const acc = perRule.get(r.ruleId) ?? { packets: 0, bytes: 0, errors: 0, outputs: r.outputs.map(() => ({ packets: 0, bytes: 0, errors: 0 })) };
+      const acc: Omit<RuleStats, 'ruleId'> = perRule.get(r.ruleId) ??
+        { packets: 0, bytes: 0, errors: 0, outputs: r.outputs.map(() => ({ packets: 0, bytes: 0, errors: 0, errorsByErrno: {} })) };
       acc.packets += r.packets;
       acc.bytes += r.bytes;
       acc.errors += r.errors;
@@ -91,6 +94,7 @@ function sumPerRule(slots: readonly CounterSlot[]): Map<number, Omit<RuleStats, 
           t.packets += o.packets;
           t.bytes += o.bytes;
           t.errors += o.errors;
+          for (const [errno, n] of Object.entries(o.errorsByErrno)) t.errorsByErrno[errno] = (t.errorsByErrno[errno] ?? 0) + n;
         }
       });
       perRule.set(r.ruleId, acc);

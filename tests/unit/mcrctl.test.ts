@@ -44,9 +44,10 @@ const CANNED: { [K in keyof ResultBodies]: ResultBodies[K] } = {
   stats: {
     rules: [
       { ruleId: 1, packets: 1000, bytes: 1_316_000, pps: 100, errors: 2,
-        outputs: [{ packets: 1000, bytes: 1_316_000, pps: 100, errors: 0 }, { packets: 998, bytes: 1_313_368, pps: 99.8, errors: 2 }] },
+        outputs: [{ packets: 1000, bytes: 1_316_000, pps: 100, errors: 0, errorsByErrno: {} },
+          { packets: 998, bytes: 1_313_368, pps: 99.8, errors: 2, errorsByErrno: { ENETUNREACH: 1, ENODEV: 1 } }] },
       // Added since mcrd's previous sample: no rate yet.
-      { ruleId: 12, packets: 0, bytes: 0, errors: 0, outputs: [{ packets: 0, bytes: 0, errors: 0 }] },
+      { ruleId: 12, packets: 0, bytes: 0, errors: 0, outputs: [{ packets: 0, bytes: 0, errors: 0, errorsByErrno: {} }] },
     ],
     workers: [
       { worker: 'eth0/0', interface: 'eth0', received: 1000, kernelDrops: 3, restarts: 0, loop: { frames: 1000, kernel_drops: 3 } },
@@ -211,10 +212,10 @@ t.test('tables', async (t) => {
     '',
   ].join('\n'));
   t.equal(await out('stats'), [
-    'RULE  NAME    FLOW                      PACKETS    BYTES    PPS  ERRORS',
+    'RULE  NAME    FLOW                      PACKETS    BYTES    PPS  ERRORS  ERRNO',
     '   1  feed-a  in eth0 239.1.1.1:5000       1000  1316000  100.0       2',
     '              -> 239.2.2.2:6000:eth1:8     1000  1316000  100.0       0',
-    '              -> 10.0.0.9:7000:eth2         998  1313368   99.8       2',
+    '              -> 10.0.0.9:7000:eth2         998  1313368   99.8       2  ENETUNREACH 1, ENODEV 1',
     '  12  -       in eth0 239.1.1.2:5002          0        0      -       0',
     '              -> 239.3.3.3:6002:eth1          0        0      -       0',
     'PPS over the last 2.0 s; - for rules added since',
@@ -264,7 +265,7 @@ t.test('empty answers say so', async (t) => {
 
 t.test('stats without an earlier sample says why PPS is empty', async (t) => {
   const fake = await fakeMcrd(t, {
-    stats: async () => ({ rules: [{ ruleId: 1, packets: 5, bytes: 500, errors: 0, outputs: [{ packets: 5, bytes: 500, errors: 0 }] }], workers: [] }),
+    stats: async () => ({ rules: [{ ruleId: 1, packets: 5, bytes: 500, errors: 0, outputs: [{ packets: 5, bytes: 500, errors: 0, errorsByErrno: {} }] }], workers: [] }),
   });
   const r = await mcrctl(fake.path, ['stats']);
   t.equal(r.code, 0);

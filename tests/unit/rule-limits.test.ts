@@ -17,6 +17,7 @@ import {
   DEFAULT_MAX_RULES_PER_INTERFACE, MAX_MAX_RULES_PER_INTERFACE, checkMaxRules, openFilesLimit, ruleLimits, workerFdsNeeded, workerFrameBytes, workerSlots,
 } from '../../common/rule-limits.js';
 import { encodeCommand, encodeFrame, encodeReply, type Rule } from '../../proto/index.js';
+import { native } from '../../native/index.js';
 import { ROOT } from '../integration/harness.js';
 
 const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');
@@ -95,9 +96,13 @@ t.test('the command stream carries an interface at its limits, every field at it
   const sync = encodeFrame(encodeCommand({ seq: 1, body: { kind: 'syncRules', generation: 2 ** 40, hash: new Uint8Array(32), rules } }));
   t.ok(sync.length <= max, `SyncRules of ${limits.maxRules} rules and ${limits.maxOutputs} outputs: ${sync.length} bytes, within the ${max}-byte frame bound`);
   const big = 2 ** 50;
+  // Every errno column an output has (native/core/counters.h), each non-zero: the most a stats reply carries.
+  const everyErrno = Object.fromEntries(native.counterLayout().output.filter((n) => n.startsWith('err_'))
+    .map((n) => [n === 'err_other' ? 'other' : n.slice(4).toUpperCase(), big]));
   const stats = encodeFrame(encodeReply({ seq: 1, generation: 2 ** 40, hash: new Uint8Array(32), refused: [],
     stats: { received: big, kernelDrops: big, malformed: big, unmatched: big, loop: {},
-      rules: rules.map((r) => ({ ruleId: r.id, packets: big, bytes: big, errors: big, outputs: r.outputs.map(() => ({ packets: big, bytes: big, errors: big })) })) } }));
+      rules: rules.map((r) => ({ ruleId: r.id, packets: big, bytes: big, errors: big,
+        outputs: r.outputs.map(() => ({ packets: big, bytes: big, errors: big, errorsByErrno: everyErrno })) })) } }));
   t.ok(stats.length <= max, `the counters of all of them: ${stats.length} bytes, within the bound`);
   t.ok(sync.length > 1024 * 1024, 'both are over the 1 MiB default frame that applied before');
 });

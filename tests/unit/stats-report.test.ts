@@ -18,7 +18,8 @@ const RULES: Rule[] = [
 const counters = (packets: number): WorkerCounters => ({
   received: packets, kernelDrops: 0, malformed: 0, unmatched: 0,
   rules: [{ ruleId: 1, packets, bytes: packets * 100, errors: 1,
-    outputs: [{ packets, bytes: packets * 100, errors: 0 }, { packets: packets - 1, bytes: (packets - 1) * 100, errors: 1 }] }],
+    outputs: [{ packets, bytes: packets * 100, errors: 0, errorsByErrno: {} },
+      { packets: packets - 1, bytes: (packets - 1) * 100, errors: 1, errorsByErrno: { ENODEV: 1 } }] }],
   loop: {},
 });
 const slot = (id: string, pid: number | undefined, c: WorkerCounters | undefined, state = 'running'): CounterSlot =>
@@ -29,8 +30,9 @@ t.test('sums over workers; no pps on the first sample, pps per rule and output a
   const first = report.build([slot('in0/0', 100, counters(1000)), slot('in0/1', 101, counters(500))], RULES, 0);
   t.equal(first.rateIntervalMs, undefined, 'no interval yet');
   t.strictSame(first.rules[0], { ruleId: 1, packets: 1500, bytes: 150_000, errors: 2,
-    outputs: [{ packets: 1500, bytes: 150_000, errors: 0 }, { packets: 1498, bytes: 149_800, errors: 2 }] }, 'no pps key at all');
-  t.strictSame(first.rules[1], { ruleId: 2, packets: 0, bytes: 0, errors: 0, outputs: [{ packets: 0, bytes: 0, errors: 0 }] },
+    outputs: [{ packets: 1500, bytes: 150_000, errors: 0, errorsByErrno: {} }, { packets: 1498, bytes: 149_800, errors: 2, errorsByErrno: { ENODEV: 2 } }] },
+  'no pps key at all; errors by errno summed too');
+  t.strictSame(first.rules[1], { ruleId: 2, packets: 0, bytes: 0, errors: 0, outputs: [{ packets: 0, bytes: 0, errors: 0, errorsByErrno: {} }] },
     'a rule no worker reported yet');
   t.strictSame(first.workers.map((w) => w.received), [1000, 500]);
 
@@ -40,6 +42,18 @@ t.test('sums over workers; no pps on the first sample, pps per rule and output a
   t.equal(second.rules[0]?.outputs[0]?.pps, 1500);
   t.equal(second.rules[0]?.outputs[1]?.pps, 1500);
   t.equal(second.rules[1]?.pps, 0, 'a rule with nothing matched has a real 0');
+});
+
+t.test('errors by errno: each errno summed over the workers, none invented', async (t) => {
+  const report = new StatsReport();
+  const worker = (byErrno: Record<string, number>): WorkerCounters => {
+    const errors = Object.values(byErrno).reduce((a, b) => a + b, 0);
+    return { received: 10, kernelDrops: 0, malformed: 0, unmatched: 0, loop: {},
+      rules: [{ ruleId: 2, packets: 10, bytes: 1000, errors, outputs: [{ packets: 10 - errors, bytes: 100 * (10 - errors), errors, errorsByErrno: byErrno }] }] };
+  };
+  const r = report.build([slot('in0/0', 100, worker({ ENETUNREACH: 3, ENODEV: 4 })), slot('in0/1', 101, worker({ ENODEV: 1, other: 2 }))], RULES, 0);
+  t.strictSame(r.rules[1]?.outputs[0]?.errorsByErrno, { ENETUNREACH: 3, ENODEV: 5, other: 2 });
+  t.equal(r.rules[1]?.outputs[0]?.errors, 10, 'and they add up to the errors');
 });
 
 t.test('stale counters of a replaced process are not read as the new one', async (t) => {

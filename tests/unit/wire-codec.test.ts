@@ -28,7 +28,7 @@ const fullRule: Rule = {
 const bareRule: Rule = { id: 8, inputInterface: 'eth0', inputGroup: '239.1.1.2', inputPort: 5001, outputs: [] };
 const ruleStats: RuleStats = {
   ruleId: 7, packets: 2 ** 40, bytes: 2 ** 52, pps: 1234.5, errors: 3,
-  outputs: [{ packets: 10, bytes: 14000, pps: 0.5, errors: 1 }, { packets: 0, bytes: 0, pps: 0, errors: 0 }],
+  outputs: [{ packets: 10, bytes: 14000, pps: 0.5, errors: 1, errorsByErrno: { ENODEV: 1 } }, { packets: 0, bytes: 0, pps: 0, errors: 0, errorsByErrno: {} }],
 };
 
 /** One fully populated request body per kind; the record type forces every kind to be present. */

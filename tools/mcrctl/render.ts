@@ -54,12 +54,15 @@ export function ruleStatus(p: RuleApplication | undefined): string {
  */
 export function renderStats(stats: StatsResult, rules: readonly Rule[]): string[] {
   const byId = new Map(rules.map((r) => [r.id, r]));
+  // The ERRNO column only when some output has failed sends.
+  const withErrno = stats.rules.some((s) => s.outputs.some((o) => Object.keys(o.errorsByErrno ?? {}).length > 0));
   const ruleLines = stats.rules.length === 0
     ? ['no rules']
     : table(
       [
         { header: 'RULE', align: 'right' }, { header: 'NAME' }, { header: 'FLOW' }, { header: 'PACKETS', align: 'right' },
         { header: 'BYTES', align: 'right' }, { header: 'PPS', align: 'right' }, { header: 'ERRORS', align: 'right' },
+        ...(withErrno ? [{ header: 'ERRNO' }] : []),
       ],
       stats.rules.flatMap((s) => {
         const rule = byId.get(s.ruleId);
@@ -68,7 +71,7 @@ export function renderStats(stats: StatsResult, rules: readonly Rule[]): string[
         const outs = s.outputs.map((o, i) => {
           const spec = rule?.outputs[i];
           return ['', '', `-> ${spec ? formatOutput(spec) : `output ${i + 1}`}`,
-            String(o.packets), String(o.bytes), formatRate(o.pps), String(o.errors)];
+            String(o.packets), String(o.bytes), formatRate(o.pps), String(o.errors), formatErrnos(o.errorsByErrno ?? {})];
         });
         return [head, ...outs];
       }),
@@ -84,6 +87,12 @@ export function renderStats(stats: StatsResult, rules: readonly Rule[]): string[
       stats.workers.map((w) => [w.worker, w.interface, String(w.received), String(w.kernelDrops), String(w.restarts)]),
     );
   return [...ruleLines, '', ...workerLines];
+}
+
+/** An output's failed sends by errno, most frequent first: "ENODEV 1816, ENETUNREACH 210". */
+function formatErrnos(byErrno: Record<string, number>): string {
+  return Object.entries(byErrno).filter(([, n]) => n > 0).sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+    .map(([errno, n]) => `${errno} ${n}`).join(', ');
 }
 
 /** What the PPS column is measured over, or why it shows '-'. */

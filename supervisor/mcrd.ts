@@ -7,7 +7,7 @@
  *
  *   mcrd [--config FILE] [--control-socket PATH] [--workers N] [--user USER]
  *        [--log-level L] [--log-dir DIR] [--restart-backoff MIN_MS[:MAX_MS]]
- *        [--max-rules-per-interface N]
+ *        [--max-rules-per-interface N] [--metrics-listen ADDR:PORT [--metrics-allow-remote]]
  */
 import { DEFAULT_CONTROL_SOCKET } from '../common/defaults.js';
 import { readFileSync } from 'node:fs';
@@ -30,6 +30,9 @@ import { parseRestartBackoff, type RestartBackoff } from './fleet/backoff.js';
 import { RuleTable } from './rule-table.js';
 import { checkMaxRules, openFilesLimit, ruleLimits, workerFdsNeeded, workerSlots } from '../common/rule-limits.js';
 import { WorkerLogs } from './worker-logs.js';
+import { metricsListenAddress, MetricsError, parseListenAddress } from './metrics/listen-address.js';
+import { ReloadStatus, trackReloads } from './metrics/reload-status.js';
+import { startMetrics } from './metrics/daemon-source.js';
 
 interface Options {
   config?: string;
@@ -43,6 +46,8 @@ interface Options {
   busyPollUs?: number;
   consumeInputs?: boolean;
   maxRulesPerInterface?: number;
+  metricsListen?: string;
+  metricsAllowRemote?: boolean;
 }
 
 function parse(argv: string[]): Options {
@@ -70,6 +75,12 @@ function parse(argv: string[]): Options {
       if (why !== undefined) throw new InvalidArgumentError(why);
       return n;
     })
+    .option('--metrics-listen <addr:port>', 'serve Prometheus metrics at http://ADDR:PORT/metrics (docs/metrics.md; default off)', (v) => {
+      const parsed = parseListenAddress(v);
+      if (typeof parsed === 'string') throw new InvalidArgumentError(parsed);
+      return v;
+    })
+    .option('--metrics-allow-remote', 'allow --metrics-listen on an address other than loopback (the endpoint has no authentication)')
     .exitOverride()
     .configureOutput({ outputError: () => {} });
   addLoopSettingOptions(program, (s) => `(each worker's loop; µs, 0..${s.max}, default 0 = off)`);
@@ -112,6 +123,14 @@ async function main(): Promise<void> {
   }
   const d = config.daemon;
   const defaults = defaultDaemonSettings();
+  let metricsAt: ReturnType<typeof metricsListenAddress>;
+  try {
+    metricsAt = metricsListenAddress(opts.metricsListen ?? d.metricsListen, opts.metricsAllowRemote ?? d.metricsAllowRemote ?? defaults.metricsAllowRemote);
+  } catch (err) {
+    if (!(err instanceof MetricsError)) throw err;
+    process.stderr.write(`mcrd: ${err.code}: ${err.message}\n`);
+    process.exit(2);
+  }
   const cpus = allowedCpus();
   const logLevel = opts.logLevel ?? d.logLevel ?? 'info';
   // The daemon's log is its stdout (as supervisors expect); one-line start-up errors go to stderr.
@@ -171,7 +190,15 @@ async function main(): Promise<void> {
   };
   const state = { table, fleet, logs, logger, syncInputs, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now(),
     interfaceState: (name: string) => watcher.get(name) };
-  const handler = createHandler(state);
+  const reloads = new ReloadStatus();
+  // Reloads pass through trackReloads whichever way they come (control socket, SIGHUP), for the metrics.
+  const handler = trackReloads(createHandler(state), reloads);
+  const metrics = metricsAt === undefined ? undefined : await startMetrics({ address: metricsAt, handler, rules: () => table.list(),
+    workers: () => fleet.info(), reloads, version: state.version, layout: native.counterLayout(), logger }).catch((err: Error & { code?: string }) => {
+    process.stderr.write(`mcrd: ${err.code ?? 'ERR_MCR_METRICS'}: cannot serve metrics on ${metricsAt?.text ?? ''}: ${err.message}; ` +
+      'choose another address or port (--metrics-listen, daemon.metricsListen)\n');
+    process.exit(1);
+  });
   const server = new ControlServer({ path: opts.controlSocket ?? d.controlSocket ?? DEFAULT_CONTROL_SOCKET, handler, log: logger });
   try {
     await server.listen();
@@ -193,6 +220,7 @@ async function main(): Promise<void> {
     watcher.close();
     memberships.close();
     await filters.close();
+    await metrics?.close();
     await server.close();
     logger.info('mcrd stopped');
     process.exit(0);

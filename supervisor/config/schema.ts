@@ -17,6 +17,7 @@ import { asValid, checkInterfaceName, RuleError, validateRule, type RuleSpec, ty
 import { checkLoopSetting, LOOP_SETTINGS } from '../../common/loop-settings.js';
 import { ConfigError, type ConfigErrorCode } from './errors.js';
 import { checkRestartBackoff, DEFAULT_RESTART_BACKOFF } from '../fleet/backoff.js';
+import { parseListenAddress } from '../metrics/listen-address.js';
 import { formatPath, type JsonPath } from './path.js';
 import { checkMaxRules, DEFAULT_MAX_RULES_PER_INTERFACE, limitAdvice, ruleLimits, type RuleLimits } from '../../common/rule-limits.js';
 import type { PositionTable } from './positions.js';
@@ -43,6 +44,10 @@ export interface DaemonSettings {
   consumeInputs: boolean;
   /** Rules one input interface may have (outputs: 4 times as many); see common/rule-limits.ts. */
   maxRulesPerInterface: number;
+  /** ADDR:PORT of the Prometheus endpoint (docs/metrics.md); none when unset: metrics off. */
+  metricsListen: string;
+  /** Serve metrics on a non-loopback metricsListen address (refused otherwise). */
+  metricsAllowRemote: boolean;
 }
 
 /** A rule as a config file holds it (what formatConfig writes). */
@@ -63,7 +68,8 @@ export interface Config {
 
 /** Field names in the order save.ts writes them; also the allowed keys. */
 export const TOP_LEVEL_FIELDS = ['daemon', 'rules'] as const;
-export const DAEMON_FIELDS = ['controlSocket', 'workers', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs', 'coalesceUs', 'busyPollUs', 'consumeInputs', 'maxRulesPerInterface'] as const;
+export const DAEMON_FIELDS = ['controlSocket', 'workers', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs', 'coalesceUs', 'busyPollUs', 'consumeInputs', 'maxRulesPerInterface',
+  'metricsListen', 'metricsAllowRemote'] as const;
 export const RULE_FIELDS = ['name', 'inputInterface', 'inputGroup', 'inputPort', 'source', 'outputs'] as const;
 export const OUTPUT_FIELDS = ['group', 'port', 'interface', 'ttl', 'source'] as const;
 
@@ -71,8 +77,8 @@ export { MAX_WORKERS };
 /** sun_path holds 108 bytes including the terminating NUL (unix(7)). */
 const MAX_SOCKET_PATH_BYTES = 107;
 
-/** What mcrd uses for a setting neither the file nor the command line gives (logDir has no default: no files). */
-export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir'> {
+/** What mcrd uses for a setting neither the file nor the command line gives (no default for logDir: no files; metricsListen: no endpoint). */
+export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir' | 'metricsListen'> {
   return {
     controlSocket: DEFAULT_CONTROL_SOCKET,
     workers: Math.min(availableParallelism(), MAX_WORKERS),
@@ -84,6 +90,7 @@ export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir'> {
     busyPollUs: 0,
     consumeInputs: false,
     maxRulesPerInterface: DEFAULT_MAX_RULES_PER_INTERFACE,
+    metricsAllowRemote: false,
   };
 }
 
@@ -201,6 +208,18 @@ function checkDaemon(value: unknown): Partial<DaemonSettings> {
     const why = checkMaxRules(d.maxRulesPerInterface);
     if (why !== undefined) throw new FieldError(['daemon', 'maxRulesPerInterface'], `${why}, got ${describe(d.maxRulesPerInterface)}`);
     out.maxRulesPerInterface = d.maxRulesPerInterface as number;
+  }
+  if (d.metricsListen !== undefined) {
+    // Only the form here: whether a non-loopback address may be used depends on the command line too (mcrd.ts).
+    const parsed = parseListenAddress(d.metricsListen);
+    if (typeof parsed === 'string') throw new FieldError(['daemon', 'metricsListen'], parsed);
+    out.metricsListen = parsed.text;
+  }
+  if (d.metricsAllowRemote !== undefined) {
+    if (typeof d.metricsAllowRemote !== 'boolean') {
+      throw new FieldError(['daemon', 'metricsAllowRemote'], `expected true or false, got ${describe(d.metricsAllowRemote)}`);
+    }
+    out.metricsAllowRemote = d.metricsAllowRemote;
   }
   return out;
 }

@@ -1,0 +1,157 @@
+/**
+ * Per-rule and per-output series: datagrams and UDP payload bytes a rule
+ * received, datagrams and bytes each output sent, each output's failed
+ * sends, and those failures by errno. Every rule of the table has its
+ * series (at 0 until its workers count something), and so has every
+ * output's error total; an output's series for one errno appears once that
+ * errno has occurred on it, and stays, at whatever value, while the rule
+ * exists. (Every errno at 0 on every output would be 13 series per output:
+ * 52 000 mostly idle series at 1000 rules × 4 outputs, for Prometheus to
+ * store and for a scrape to write. Alert on the total; the errno says why.)
+ *
+ * Labels: rule (the id mcrd gave it), name ("" when it has none), input
+ * (the input interface) on rule series; output as group:port:interface on
+ * output series. Outputs of one rule with the same group, port and
+ * interface (they may differ in TTL or source) share their series: their
+ * counts are added (two series with the same labels would make Prometheus
+ * refuse the whole scrape).
+ */
+import type { OutputStats, Rule, RuleStats } from '../../proto/index.js';
+import { PREFIX, type GroupContext, type MetricGroup } from './metric-group.js';
+import { NO_LABELS, SeriesCounter, SeriesGauge, type LabelSet, type Series } from './series-metric.js';
+import type { MetricsSnapshot } from './snapshot.js';
+
+/** A rule's label objects, made once per rule and reused on every scrape (series-metric.ts says why). */
+interface RuleLabels {
+  rule: LabelSet;
+  info: LabelSet;
+  /** One per distinct group:port:interface. */
+  outputs: LabelSet[];
+  /** For each of the rule's outputs, the index of its labels in `outputs`. */
+  seriesOf: number[];
+  /** Per entry of `outputs`, the errnos seen on it since the rule was added. */
+  errnos: Array<Set<string>>;
+}
+
+interface OutputTotals {
+  packets: number;
+  bytes: number;
+  errors: number;
+  byErrno: Record<string, number>;
+}
+
+const errnoLabels = new Map<string, LabelSet>();
+function errnoLabel(errno: string): LabelSet {
+  let l = errnoLabels.get(errno);
+  if (l === undefined) errnoLabels.set(errno, (l = Object.freeze({ errno })));
+  return l;
+}
+
+function labelsOf(rule: Rule): RuleLabels {
+  const base = { rule: String(rule.id), name: rule.name ?? '' };
+  const index = new Map<string, number>();
+  const outputs: LabelSet[] = [];
+  const seriesOf = rule.outputs.map((o) => {
+    const key = `${o.group}:${o.port}:${o.interface}`;
+    let i = index.get(key);
+    if (i === undefined) {
+      index.set(key, (i = outputs.length));
+      outputs.push(Object.freeze({ ...base, output: key }));
+    }
+    return i;
+  });
+  return {
+    rule: Object.freeze({ ...base, input: rule.inputInterface }),
+    info: Object.freeze({ ...base, input: rule.inputInterface, group: rule.inputGroup, port: String(rule.inputPort), source: rule.source ?? '' }),
+    outputs,
+    seriesOf,
+    errnos: outputs.map(() => new Set<string>()),
+  };
+}
+
+const NO_ERRORS: Record<string, number> = Object.freeze({});
+
+/** An output's counters, or those of the rule's outputs sharing its labels added up. */
+function outputTotals(l: RuleLabels, st: RuleStats | undefined): OutputTotals[] {
+  const plain = (o: OutputStats | undefined): OutputTotals =>
+    ({ packets: o?.packets ?? 0, bytes: o?.bytes ?? 0, errors: o?.errors ?? 0, byErrno: o?.errorsByErrno ?? NO_ERRORS });
+  if (l.outputs.length === l.seriesOf.length) return l.seriesOf.map((_, i) => plain(st?.outputs[i]));
+  const totals = l.outputs.map(() => ({ packets: 0, bytes: 0, errors: 0, byErrno: {} as Record<string, number> }));
+  l.seriesOf.forEach((j, i) => {
+    const t = totals[j] as OutputTotals;
+    const o = plain(st?.outputs[i]);
+    t.packets += o.packets;
+    t.bytes += o.bytes;
+    t.errors += o.errors;
+    for (const errno in o.byErrno) t.byErrno[errno] = (t.byErrno[errno] ?? 0) + (o.byErrno[errno] ?? 0);
+  });
+  return totals;
+}
+
+export class RuleMetrics implements MetricGroup {
+  readonly #labels = new WeakMap<Rule, RuleLabels>();
+  readonly #info: SeriesGauge<string>;
+  readonly #packets: SeriesCounter<string>;
+  readonly #bytes: SeriesCounter<string>;
+  readonly #sentPackets: SeriesCounter<string>;
+  readonly #sentBytes: SeriesCounter<string>;
+  readonly #errors: SeriesCounter<string>;
+  readonly #errorsByErrno: SeriesCounter<string>;
+
+  constructor({ registry }: GroupContext) {
+    const registers = [registry];
+    const rule = ['rule', 'name', 'input'];
+    const output = ['rule', 'name', 'output'];
+    this.#info = new SeriesGauge({ name: `${PREFIX}rule_info`, help: 'Always 1 for each rule: what it matches (group, port, source; source "" for any).',
+      labelNames: [...rule, 'group', 'port', 'source'], registers });
+    this.#packets = new SeriesCounter({ name: `${PREFIX}rule_received_packets_total`, help: 'Datagrams the rule matched on its input interface.',
+      labelNames: rule, registers });
+    this.#bytes = new SeriesCounter({ name: `${PREFIX}rule_received_bytes_total`, help: 'UDP payload bytes of the datagrams the rule matched.',
+      labelNames: rule, registers });
+    this.#sentPackets = new SeriesCounter({ name: `${PREFIX}output_sent_packets_total`, help: 'Datagrams the kernel accepted for sending to this output.',
+      labelNames: output, registers });
+    this.#sentBytes = new SeriesCounter({ name: `${PREFIX}output_sent_bytes_total`, help: 'UDP payload bytes sent to this output.',
+      labelNames: output, registers });
+    this.#errors = new SeriesCounter({ name: `${PREFIX}output_send_errors_total`, help: 'Sends to this output that failed (any errno).',
+      labelNames: output, registers });
+    this.#errorsByErrno = new SeriesCounter({ name: `${PREFIX}output_send_errors_by_errno_total`,
+      help: 'Sends to this output that failed, by errno name ("other": an errno without a counter of its own; the worker log names it). ' +
+        'A series appears once its errno has occurred.', labelNames: [...output, 'errno'], registers });
+  }
+
+  update(s: MetricsSnapshot): void {
+    const stats = new Map<number, RuleStats>();
+    for (const r of s.stats.rules) stats.set(r.ruleId, r);
+    const info: Series[] = [];
+    const packets: Series[] = [];
+    const bytes: Series[] = [];
+    const sentPackets: Series[] = [];
+    const sentBytes: Series[] = [];
+    const errors: Series[] = [];
+    const byErrno: Series[] = [];
+    for (const rule of s.rules) {
+      let l = this.#labels.get(rule);
+      if (l === undefined) this.#labels.set(rule, (l = labelsOf(rule)));
+      const st = stats.get(rule.id);
+      info.push({ value: 1, sharedLabels: l.info, labels: NO_LABELS });
+      packets.push({ value: st?.packets ?? 0, sharedLabels: l.rule, labels: NO_LABELS });
+      bytes.push({ value: st?.bytes ?? 0, sharedLabels: l.rule, labels: NO_LABELS });
+      outputTotals(l, st).forEach((o, i) => {
+        const out = l.outputs[i] as LabelSet;
+        sentPackets.push({ value: o.packets, sharedLabels: out, labels: NO_LABELS });
+        sentBytes.push({ value: o.bytes, sharedLabels: out, labels: NO_LABELS });
+        errors.push({ value: o.errors, sharedLabels: out, labels: NO_LABELS });
+        const seen = l.errnos[i] as Set<string>;
+        for (const errno in o.byErrno) seen.add(errno);
+        for (const errno of seen) byErrno.push({ value: o.byErrno[errno] ?? 0, sharedLabels: out, labels: errnoLabel(errno) });
+      });
+    }
+    this.#info.replace(info);
+    this.#packets.replace(packets);
+    this.#bytes.replace(bytes);
+    this.#sentPackets.replace(sentPackets);
+    this.#sentBytes.replace(sentBytes);
+    this.#errors.replace(errors);
+    this.#errorsByErrno.replace(byErrno);
+  }
+}

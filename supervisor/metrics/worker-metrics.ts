@@ -1,0 +1,49 @@
+/**
+ * Per-worker-slot series: restarts since mcrd started, and the slot's state
+ * as one 0/1 series per state (the usual Prometheus way to export an enum:
+ * `mcr_worker_state{state="running"} == 1` selects running workers, and
+ * every state has a series, so a slot leaving a state shows as a 0, not a
+ * gap). Labels: worker (the slot, "eth1/0"), input (its interface).
+ */
+import { PREFIX, type GroupContext, type MetricGroup } from './metric-group.js';
+import { NO_LABELS, SeriesCounter, SeriesGauge, type LabelSet, type Series } from './series-metric.js';
+import type { Fleet } from '../fleet/fleet.js';
+import type { MetricsSnapshot } from './snapshot.js';
+
+type SlotState = Awaited<ReturnType<Fleet['counters']>>[number]['state'];
+type Exactly<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+
+/** Every state a slot can be in (docs/mcrd.md); the check below fails the build when the fleet gains one. */
+export const WORKER_STATES = ['waiting', 'starting', 'running', 'restarting', 'stopping'] as const;
+const everyState: Exactly<SlotState, (typeof WORKER_STATES)[number]> = true;
+void everyState;
+
+const stateLabels = new Map<string, LabelSet>(WORKER_STATES.map((state) => [state, Object.freeze({ state })]));
+
+export class WorkerMetrics implements MetricGroup {
+  readonly #restarts: SeriesCounter<string>;
+  readonly #state: SeriesGauge<string>;
+
+  constructor({ registry }: GroupContext) {
+    const registers = [registry];
+    this.#restarts = new SeriesCounter({ name: `${PREFIX}worker_restarts_total`, help: 'Times mcrd restarted this worker slot since mcrd started.',
+      labelNames: ['worker', 'input'], registers });
+    this.#state = new SeriesGauge({ name: `${PREFIX}worker_state`,
+      help: 'The worker slot is in this state (1) or not (0): waiting (for its interface), starting, running, restarting (backoff after an exit), stopping.',
+      labelNames: ['worker', 'input', 'state'], registers });
+  }
+
+  update(s: MetricsSnapshot): void {
+    const restarts: Series[] = [];
+    const states: Series[] = [];
+    for (const w of s.workers) {
+      const labels = Object.freeze({ worker: w.id, input: w.interface });
+      restarts.push({ value: w.restarts, sharedLabels: labels, labels: NO_LABELS });
+      for (const [state, l] of stateLabels) states.push({ value: w.state === state ? 1 : 0, sharedLabels: labels, labels: l });
+      // A state this build does not list (a newer fleet): shown rather than hidden.
+      if (!stateLabels.has(w.state)) states.push({ value: 1, sharedLabels: labels, labels: Object.freeze({ state: w.state }) });
+    }
+    this.#restarts.replace(restarts);
+    this.#state.replace(states);
+  }
+}

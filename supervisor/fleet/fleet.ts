@@ -43,6 +43,7 @@ import { describeExit, newSlot, noteRefusals, reasonOf, slotsApplication, stopSl
 import { DEFAULT_RESTART_BACKOFF, type RestartBackoff } from './backoff.js';
 import type { InterfaceChange } from '../net/interface-watcher.js';
 import type { CommandDraft, Reply, RuleApplication, WorkerInfo } from '../../proto/index.js';
+import { WORKER_EXIT_START_REFUSED } from '../../common/worker-exit.js';
 
 export type { FleetOptions, InterfaceView } from './fleet-options.js';
 
@@ -296,12 +297,14 @@ export class Fleet {
     slot.verdict = undefined;
     let worker: FleetWorker;
     try {
+      slot.lastFatal = undefined;
       worker = this.startWorker(
         { id: slot.id, interface: slot.iface, fanoutGroup: this.fanoutGroups.get(slot.iface) ?? 0, cpu: slot.core,
           logLevel: slot.logLevel, ...(this.o.user !== undefined ? { user: this.o.user } : {}),
           ...(this.o.loop !== undefined ? { loop: this.o.loop } : {}), ...(this.o.slots !== undefined ? { slots: this.o.slots } : {}) },
         (line) => {
           this.o.logs.record(slot.id, { interface: slot.iface, core: slot.core, pid: worker.pid }, line);
+          if (line.includes('"level":60')) slot.lastFatal = fatalText(line);
         },
       );
     } catch (err) {
@@ -414,6 +417,17 @@ export class Fleet {
     }
     if (Date.now() - slot.startedAtMs > this.t.stableMs) slot.backoffMs = this.backoff.minMs;
     slot.restarts++;
+    if (how.code === WORKER_EXIT_START_REFUSED) {
+      // The host refused what the loop needs (locked memory, a permission):
+      // a quick restart fails the same way, so retry at the longest backoff
+      // only, and say what the worker said it needs.
+      slot.backoffMs = this.backoff.maxMs;
+      slot.lastExit = { atMs: Date.now(), why: `start refused by the host, retried every ${this.backoff.maxMs / 1000} s: ${slot.lastFatal ?? 'see the worker log'}` };
+      this.o.logger.error({ worker: slot.id, pid: worker.pid, code: how.code, error: slot.lastFatal, restartInMs: slot.backoffMs },
+        'worker could not start its relay loop (a host limit or permission; the error says what to raise): retrying at the longest backoff');
+      this.scheduleRestart(slot);
+      return;
+    }
     slot.lastExit = { atMs: Date.now(), why: describeExit(how, verdict) };
     this.o.logger.warn({ worker: slot.id, pid: worker.pid, code: how.code, signal: how.signal, ...(verdict !== undefined ? { hung: true } : {}),
       restartInMs: slot.backoffMs }, 'worker exited: restarting');
@@ -422,7 +436,8 @@ export class Fleet {
 
   /** Starts the heartbeat check once the fleet has a worker; unref'd, so it never keeps mcrd alive. */
   private armWatchdog(): void {
-    if (this.watchdog !== undefined || this.closing) return;
+    // hungAfterMs 0: no watchdog (mcrd --hung-worker-ms 0).
+    if (this.watchdog !== undefined || this.closing || this.t.hungAfterMs <= 0) return;
     this.watchdog = setInterval(() => this.checkHeartbeats(), this.t.heartbeatCheckMs);
     this.watchdog.unref();
   }
@@ -484,4 +499,14 @@ function verdictOn(slot: Slot, worker: FleetWorker): string | undefined {
 
 function sameHash(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a).equals(Buffer.from(b));
+}
+
+/** "CODE: message" from a worker's fatal JSON log line (worker/fleet-worker.ts), or the raw line if it does not parse. */
+function fatalText(line: string): string {
+  try {
+    const entry = JSON.parse(line) as { code?: unknown; msg?: unknown };
+    return `${typeof entry.code === 'string' ? entry.code : 'ERR_MCR_WORKER'}: ${typeof entry.msg === 'string' ? entry.msg : line}`;
+  } catch {
+    return line;
+  }
 }

@@ -39,12 +39,15 @@ export interface Slot {
   verdict: { worker: FleetWorker; why: string } | undefined;
   /** Why the last worker that was restarted exited (a crash, or killed as hung), and when; shown by `mcrctl workers`. */
   lastExit: { atMs: number; why: string } | undefined;
+  /** The current worker's last fatal log line ("CODE: message"): its own word on why it is ending. */
+  lastFatal: string | undefined;
 }
 
 export function newSlot(iface: string, index: number, core: number, backoffMs: number, logLevel: string): Slot {
   return { id: `${iface}/${index}`, iface, core, worker: undefined, state: 'waiting', reason: undefined, restarts: 0,
     backoffMs, startedAtMs: 0, generation: 0, logLevel, timer: undefined, counters: undefined,
-    refused: new Map(), needsSync: false, unconfirmed: new Set(), beat: undefined, verdict: undefined, lastExit: undefined };
+    refused: new Map(), needsSync: false, unconfirmed: new Set(), beat: undefined, verdict: undefined, lastExit: undefined,
+    lastFatal: undefined };
 }
 
 /** What the slots of a rule's input interface did with it: applied, refused (with the error), not confirmed, or pending (no worker now). */

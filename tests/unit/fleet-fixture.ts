@@ -28,6 +28,8 @@ export class FakeWorker implements FleetWorker {
   readonly kills: NodeJS.Signals[] = [];
   readonly startedAt = Date.now();
   closed = false;
+  /** The fleet's callback for this worker's stdout/stderr lines (what a real worker logs). */
+  onLine: (line: string, stream: 'stdout' | 'stderr') => void = () => undefined;
   /** What the worker holds, echoed in every reply. */
   generation = 0;
   hash: Uint8Array = new Uint8Array();
@@ -210,8 +212,9 @@ export function fleetLab(t: { teardown(fn: () => unknown): void }, o: FleetLabOp
     restartBackoff: o.backoff ?? { minMs: 20, maxMs: 160 },
     timing: { readyTimeoutMs: 1_000, stableMs: 60_000, stopTimeoutMs: 1_000, ruleCommandTimeoutMs: 500, syncTimeoutMs: 1_000,
       heartbeatCheckMs: 20, hungAfterMs: 200, ...o.timing },
-    startWorker: (spec) => {
+    startWorker: (spec, onLine) => {
       const w = new FakeWorker(spec, script, o.beatMs ?? 10);
+      w.onLine = onLine;
       workers.push(w);
       return w;
     },

@@ -1,0 +1,161 @@
+/**
+ * The accounting of one phase, pure arithmetic: what the generators sent,
+ * what the sinks received, and what MCR counted, per rule output (pair) and
+ * per input interface.
+ *
+ * Ground truth is per pair: sent (mcrgen) minus received (mcrsink, unique
+ * datagrams of the phase's stream) is what was lost. MCR's reasons are
+ * counted per worker, not per rule (counters.ts says why), so they are
+ * reconciled per input interface, whose rules all have one fan-out f:
+ *
+ *   lost pairs = send errors + f × (kernel ring drops + no rule)
+ *              + sink socket drops (kernel of the sink namespace, not MCR)
+ *              + not counted by anyone
+ *
+ * A phase without a fault must be exact for every pair (lost 0) and its
+ * counters must agree with the traffic to the datagram (matched = sent,
+ * loop sent = received + sink drops, no errors); in a fault phase the
+ * pairs the fault does not touch must still lose nothing. Those are the
+ * hard checks; the rest of a fault's loss is reported, split into what MCR
+ * counted and what nothing counted.
+ */
+import type { LoopDelta, RuleDelta } from './counters.js';
+import { malformedOf } from './counters.js';
+import type { Pair } from './topology.js';
+
+export interface PairTraffic {
+  pair: Pair;
+  sent: number;
+  received: number;
+  duplicated: number;
+  /** Datagrams the sink's socket dropped (receive buffer full), from /proc/net/udp. */
+  sinkDrops: number;
+  touched: boolean;
+}
+
+export interface PairAccount extends PairTraffic {
+  lost: number;
+}
+
+export interface InterfaceAccount {
+  iface: string;
+  fanout: number;
+  sent: number;
+  lostPairs: number;
+  sendErrors: number;
+  ringDrops: number;
+  noRule: number;
+  malformed: number;
+  sinkDrops: number;
+  /** lost pairs that no counter explains (negative: MCR counted more than was lost). */
+  notCounted: number;
+  /** Workers whose process changed in the phase: the old process's last counts are missing. */
+  restarted: string[];
+  loop: Record<string, number>;
+}
+
+export interface PhaseInput {
+  label: string;
+  /** True for steady phases: everything must be exact. */
+  steady: boolean;
+  traffic: PairTraffic[];
+  /** Loop counter growth per input interface. */
+  loops: Map<string, LoopDelta>;
+  fanouts: Map<string, number>;
+  /** Per-rule counter growth from mcrd (undefined where a counter reset). */
+  rules: Map<string, RuleDelta | undefined>;
+}
+
+export interface PhaseAccount {
+  label: string;
+  steady: boolean;
+  pairs: PairAccount[];
+  interfaces: InterfaceAccount[];
+  /** Hard-check failures, each one line. */
+  failures: string[];
+}
+
+export function accountPhase(p: PhaseInput): PhaseAccount {
+  const failures: string[] = [];
+  const pairs: PairAccount[] = p.traffic.map((t) => ({ ...t, lost: t.sent - t.received }));
+  for (const a of pairs) {
+    const what = `${p.label}: ${a.pair.id} (${a.pair.inputInterface} -> ${a.pair.outputInterface})`;
+    if (a.received > a.sent) failures.push(`${what}: received ${a.received} of ${a.sent} sent: more than were sent`);
+    if (a.duplicated > 0) failures.push(`${what}: ${a.duplicated} duplicated datagrams`);
+    if (!a.touched && a.lost !== 0) failures.push(`${what}: lost ${a.lost} of ${a.sent}, and ${p.steady ? 'no fault was active' : 'the fault does not touch it'}`);
+  }
+  const interfaces: InterfaceAccount[] = [];
+  for (const [iface, delta] of p.loops) {
+    const mine = pairs.filter((a) => a.pair.inputInterface === iface);
+    const fanout = p.fanouts.get(iface) ?? 1;
+    const v = delta.values;
+    const sentByRule = new Map<string, number>();
+    for (const a of mine) sentByRule.set(a.pair.rule, a.sent);
+    const sent = [...sentByRule.values()].reduce((n, x) => n + x, 0);
+    const acc: InterfaceAccount = {
+      iface, fanout, sent,
+      lostPairs: mine.reduce((n, a) => n + a.lost, 0),
+      sendErrors: v.send_errors ?? 0,
+      ringDrops: v.kernel_drops ?? 0,
+      noRule: v.no_rule ?? 0,
+      malformed: malformedOf(v),
+      sinkDrops: mine.reduce((n, a) => n + a.sinkDrops, 0),
+      notCounted: 0,
+      restarted: delta.restarted,
+      loop: v,
+    };
+    // Malformed frames are never the generators' (mcrgen sends well-formed UDP): they are the lab's
+    // stray frames and explain no loss, so they are reported but not subtracted.
+    acc.notCounted = acc.lostPairs - acc.sendErrors - fanout * (acc.ringDrops + acc.noRule) - acc.sinkDrops;
+    interfaces.push(acc);
+    if (p.steady) {
+      const where = `${p.label}: ${iface}`;
+      if (delta.restarted.length > 0) failures.push(`${where}: worker(s) ${delta.restarted.join(', ')} restarted with no fault active`);
+      const matched = v.matched ?? 0;
+      if (matched !== sent) failures.push(`${where}: workers matched ${matched} datagrams, the generators sent ${sent}`);
+      const delivered = mine.reduce((n, a) => n + a.received + a.sinkDrops, 0);
+      if ((v.sent ?? 0) !== delivered) failures.push(`${where}: workers sent ${v.sent ?? 0} datagrams, the sinks got ${delivered} (with socket drops)`);
+      // no_rule and drop_* are left out: a stray frame of the lab (an ARP, an IGMP report) lands there and loses nothing of ours.
+      for (const [name, n] of [['send errors', acc.sendErrors], ['kernel ring drops', acc.ringDrops]] as const) {
+        if (n !== 0) failures.push(`${where}: ${n} ${name} with no fault active`);
+      }
+    }
+  }
+  if (p.steady) {
+    for (const [rule, d] of p.rules) {
+      if (d === undefined) continue;
+      const mine = pairs.filter((a) => a.pair.rule === rule);
+      const sent = mine[0]?.sent;
+      if (d.packets !== undefined && sent !== undefined && d.packets !== sent) failures.push(`${p.label}: mcrd counts ${d.packets} datagrams for rule ${rule}, its generator sent ${sent}`);
+      for (const a of mine) {
+        const o = d.outputs[a.pair.output];
+        if (o?.packets !== undefined && o.packets !== a.received + a.sinkDrops) {
+          failures.push(`${p.label}: mcrd counts ${o.packets} sent on ${a.pair.id}, its sink got ${a.received + a.sinkDrops}`);
+        }
+        if (o?.errors !== undefined && o.errors !== 0) failures.push(`${p.label}: mcrd counts ${o.errors} errors on ${a.pair.id} with no fault active`);
+      }
+    }
+  }
+  return { label: p.label, steady: p.steady, pairs, interfaces, failures };
+}
+
+/** One fault's loss in a few numbers (summed over interfaces), for the report's table. */
+export interface FaultLoss {
+  sent: number;
+  lostPairs: number;
+  countedByMcr: number;
+  sinkDrops: number;
+  notCounted: number;
+}
+
+export function faultLoss(a: PhaseAccount): FaultLoss {
+  const out: FaultLoss = { sent: 0, lostPairs: 0, countedByMcr: 0, sinkDrops: 0, notCounted: 0 };
+  for (const i of a.interfaces) {
+    out.sent += i.sent * i.fanout;
+    out.lostPairs += i.lostPairs;
+    out.countedByMcr += i.sendErrors + i.fanout * (i.ringDrops + i.noRule);
+    out.sinkDrops += i.sinkDrops;
+    out.notCounted += i.notCounted;
+  }
+  return out;
+}

@@ -1,0 +1,206 @@
+/**
+ * MCR's counters as the soak samples them (one `stats`, `workers` and
+ * `list` over the control socket, the same answers `mcrctl --json` prints),
+ * and the pure arithmetic over a series of samples: deltas of the workers'
+ * loop counters across a phase, deltas of the per-rule counters, and every
+ * place a counter went backwards, with its cause.
+ *
+ * What exists (mcrctl stats --json): per rule `packets`/`bytes` (matched)
+ * and per output `packets`/`bytes`/`errors` (one sum over errnos), summed
+ * over the workers; per worker `received`, `kernelDrops`, `restarts` and
+ * `loop`, every loop counter of native/core/counters.h by name (frames,
+ * matched, no_rule, drop_* by reason, kernel_drops, sends_queued, sent,
+ * send_errors, ...). Per-output errors by errno (err_enobufs, ...) exist in
+ * the worker's counter block but mcrd does not pass them on (issue 13).
+ * Per-rule counters restart from 0 when a worker restarts and when a resync
+ * replaces a worker's rules (output link or address change, reload: issue
+ * 13); loop counters restart only with the worker process. So the exact
+ * accounting uses loop counters, per worker process (pid).
+ */
+
+export interface RuleSample {
+  id: number;
+  name: string;
+  packets: number;
+  outputs: Array<{ packets: number; errors: number }>;
+}
+
+export interface WorkerSample {
+  id: string;
+  iface: string;
+  pid: number;
+  state: string;
+  restarts: number;
+  /** Loop counters; absent while the slot is not running. */
+  loop: Record<string, number> | undefined;
+}
+
+export interface CounterSample {
+  /** ms since the soak started. */
+  atMs: number;
+  rules: RuleSample[];
+  workers: WorkerSample[];
+}
+
+/** Loop counters the accounting reads. */
+export const LOOP_KEYS = ['frames', 'matched', 'no_rule', 'kernel_drops', 'sends_queued', 'sent', 'send_errors', 'inflight_sends'] as const;
+export const MALFORMED_PREFIX = 'drop_';
+
+export interface LoopDelta {
+  /** Sum over the workers of the interface of each counter's growth. */
+  values: Record<string, number>;
+  /** Workers whose process changed within the range (their old process's last growth is not in `values`). */
+  restarted: string[];
+}
+
+/**
+ * Growth of the loop counters of `iface`'s workers between samples[from]
+ * and samples[to] (inclusive indices), walking every sample between so a
+ * process change is seen: a new pid contributes from 0.
+ */
+export function loopDelta(samples: readonly CounterSample[], from: number, to: number, iface: string): LoopDelta {
+  const values: Record<string, number> = {};
+  const restarted = new Set<string>();
+  const last = new Map<string, { pid: number; loop: Record<string, number> }>();
+  for (let i = from; i <= to; i++) {
+    const s = samples[i];
+    if (s === undefined) continue;
+    for (const w of s.workers) {
+      if (w.iface !== iface || w.loop === undefined || w.pid <= 0) continue;
+      const prev = last.get(w.id);
+      // A slot first seen after the range began has a process started within it: it counts from 0.
+      if (i > from) {
+        const renewed = prev === undefined || prev.pid !== w.pid;
+        if (renewed) restarted.add(w.id);
+        for (const [key, v] of Object.entries(w.loop)) {
+          if (key === 'inflight_sends' || key === 'inflight_buffers') continue;
+          const grow = renewed || prev === undefined ? v : v - (prev.loop[key] ?? 0);
+          // A loop counter never falls within one process; backwardEvents() reports it if it does.
+          if (grow > 0) values[key] = (values[key] ?? 0) + grow;
+        }
+      }
+      last.set(w.id, { pid: w.pid, loop: w.loop });
+    }
+  }
+  for (const key of Object.keys(values)) if (values[key] === 0) delete values[key];
+  return { values, restarted: [...restarted] };
+}
+
+/** Sum of the malformed-frame counters (drop_*) in a loop delta. */
+export function malformedOf(values: Record<string, number>): number {
+  return Object.entries(values).filter(([k]) => k.startsWith(MALFORMED_PREFIX)).reduce((n, [, v]) => n + v, 0);
+}
+
+export interface RuleDelta {
+  /** Growth of the rule's matched packets, or undefined when a counter fell within the range. */
+  packets: number | undefined;
+  outputs: Array<{ packets: number | undefined; errors: number | undefined }>;
+}
+
+/** Per-rule growth between samples[from] and samples[to] of the rule named `name`, undefined where it reset. */
+export function ruleDelta(samples: readonly CounterSample[], from: number, to: number, name: string): RuleDelta | undefined {
+  const series: RuleSample[] = [];
+  for (let i = from; i <= to; i++) {
+    const r = samples[i]?.rules.find((x) => x.name === name);
+    if (r !== undefined) series.push(r);
+  }
+  const first = series[0];
+  const lastR = series[series.length - 1];
+  if (first === undefined || lastR === undefined || first.id !== lastR.id) return undefined;
+  const grow = (get: (r: RuleSample) => number | undefined): number | undefined => {
+    let prev: number | undefined;
+    for (const r of series) {
+      const v = get(r);
+      if (v === undefined) return undefined;
+      if (prev !== undefined && v < prev) return undefined;
+      prev = v;
+    }
+    const a = get(first);
+    const b = get(lastR);
+    return a === undefined || b === undefined ? undefined : b - a;
+  };
+  return {
+    packets: grow((r) => r.packets),
+    outputs: first.outputs.map((_, i) => ({ packets: grow((r) => r.outputs[i]?.packets), errors: grow((r) => r.outputs[i]?.errors) })),
+  };
+}
+
+/** How long before a counter fell a PID change of its interface still explains it, ms. */
+export const RESTART_LOOKBACK_MS = 5000;
+
+export type BackwardCause = 'worker restart' | 'resync during a fault (issue 13)' | 'unexplained';
+
+export interface BackwardEvent {
+  atMs: number;
+  counter: string;
+  from: number;
+  to: number;
+  cause: BackwardCause;
+  /** The fault whose phase contains the event, if any. */
+  fault?: string;
+}
+
+/** A time range in which a fault was active (its phase), for telling resets during faults from unexplained ones. */
+export interface FaultWindow {
+  label: string;
+  startMs: number;
+  endMs: number;
+}
+
+/**
+ * Every counter that went backwards between consecutive samples: per-rule
+ * counters (cause: a worker of the rule's interface changed pid → restart;
+ * else inside a fault window → resync; else unexplained) and loop counters
+ * (same process → unexplained, always a failure).
+ */
+export function backwardEvents(samples: readonly CounterSample[], windows: readonly FaultWindow[], ruleIface: (name: string) => string | undefined): BackwardEvent[] {
+  const events: BackwardEvent[] = [];
+  const windowAt = (from: number, to: number): FaultWindow | undefined => windows.find((w) => w.startMs <= to && w.endMs >= from);
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1];
+    const b = samples[i];
+    if (a === undefined || b === undefined) continue;
+    // mcrd reports a new process's counters a sample or two after its PID (the
+    // first ping may come later), so a PID change shortly before counts too.
+    const restartedIfaces = new Set<string>();
+    for (let k = i; k >= 1; k--) {
+      const x = samples[k - 1];
+      const y = samples[k];
+      if (x === undefined || y === undefined || b.atMs - y.atMs > RESTART_LOOKBACK_MS) break;
+      for (const w of y.workers) {
+        const old = x.workers.find((v) => v.id === w.id);
+        if (old !== undefined && old.pid !== w.pid) restartedIfaces.add(w.iface);
+      }
+    }
+    const cause = (iface: string | undefined): { cause: BackwardCause; fault?: string } => {
+      const win = windowAt(a.atMs, b.atMs);
+      if (iface !== undefined && restartedIfaces.has(iface)) return { cause: 'worker restart', ...(win ? { fault: win.label } : {}) };
+      if (win !== undefined) return { cause: 'resync during a fault (issue 13)', fault: win.label };
+      return { cause: 'unexplained' };
+    };
+    for (const r of b.rules) {
+      const old = a.rules.find((x) => x.id === r.id);
+      if (old === undefined) continue;
+      const check = (counter: string, from: number, to: number): void => {
+        if (to < from) events.push({ atMs: b.atMs, counter, from, to, ...cause(ruleIface(r.name)) });
+      };
+      check(`rule ${r.name} packets`, old.packets, r.packets);
+      r.outputs.forEach((o, k) => {
+        const p = old.outputs[k];
+        if (p === undefined) return;
+        check(`rule ${r.name} output ${k} packets`, p.packets, o.packets);
+        check(`rule ${r.name} output ${k} errors`, p.errors, o.errors);
+      });
+    }
+    for (const w of b.workers) {
+      const old = a.workers.find((x) => x.id === w.id);
+      if (old?.loop === undefined || w.loop === undefined || old.pid !== w.pid) continue;
+      for (const [key, v] of Object.entries(w.loop)) {
+        if (key === 'inflight_sends' || key === 'inflight_buffers') continue;
+        const p = old.loop[key];
+        if (p !== undefined && v < p) events.push({ atMs: b.atMs, counter: `worker ${w.id} (pid ${w.pid}) ${key}`, from: p, to: v, cause: 'unexplained' });
+      }
+    }
+  }
+  return events;
+}

@@ -1,0 +1,153 @@
+/**
+ * The soak's accounting arithmetic (bench/soak/accounting.ts, counters.ts):
+ * a phase without a fault is exact or fails by name; a fault's loss splits
+ * into what MCR counted (send errors, f × ring drops and no-rule frames)
+ * and what nobody counted; untouched pairs must lose nothing; loop deltas
+ * across worker restarts and parked slots; per-rule deltas that reset; and
+ * which counter resets are explained (restart, a fault's resync) or not.
+ */
+import t from 'tap';
+import { accountPhase, faultLoss, type PairTraffic } from '../../bench/soak/accounting.js';
+import { backwardEvents, loopDelta, ruleDelta, type CounterSample, type WorkerSample } from '../../bench/soak/counters.js';
+import { BASE_RULES, fanoutOf, pairsOf, type Pair } from '../../bench/soak/topology.js';
+import { parseProcNetUdp } from '../../bench/soak/traffic.js';
+
+const pairs = BASE_RULES.flatMap(pairsOf);
+const pair = (id: string): Pair => {
+  const p = pairs.find((x) => x.id === id);
+  if (p === undefined) throw new Error(`no pair ${id}`);
+  return p;
+};
+const traffic = (id: string, sent: number, received: number, o: Partial<PairTraffic> = {}): PairTraffic =>
+  ({ pair: pair(id), sent, received, duplicated: 0, sinkDrops: 0, touched: false, ...o });
+const fanouts = new Map([['in0', 1], ['in1', 2]]);
+const loops = (in0: Record<string, number>, in1: Record<string, number>, restarted: string[] = []) =>
+  new Map([['in0', { values: in0, restarted: restarted.filter((w) => w.startsWith('in0')) }], ['in1', { values: in1, restarted: restarted.filter((w) => w.startsWith('in1')) }]]);
+
+t.test('the topology: one fan-out per input, as the accounting needs', async (t) => {
+  t.equal(fanoutOf(BASE_RULES, 'in0'), 1);
+  t.equal(fanoutOf(BASE_RULES, 'in1'), 2);
+  t.same(pairs.map((p) => p.id), ['a#0', 'b#0', 'c#0', 'd#0', 'd#1', 'e#0', 'e#1']);
+  t.throws(() => fanoutOf([...BASE_RULES, { ...BASE_RULES[0]!, name: 'x', outputs: [] }], 'in0'), /fan-outs/);
+});
+
+t.test('a steady phase that is exact passes', async (t) => {
+  const a = accountPhase({
+    label: 'p', steady: true,
+    traffic: [traffic('a#0', 100, 100), traffic('d#0', 50, 50), traffic('d#1', 50, 50)],
+    loops: loops({ matched: 100, sent: 100 }, { matched: 50, sent: 100 }), fanouts,
+    rules: new Map([['a', { packets: 100, outputs: [{ packets: 100, errors: 0 }] }], ['d', { packets: 50, outputs: [{ packets: 50, errors: 0 }, { packets: 50, errors: 0 }] }]]),
+  });
+  t.same(a.failures, []);
+  t.same(a.interfaces.map((i) => [i.iface, i.sent, i.lostPairs, i.notCounted]), [['in0', 100, 0, 0], ['in1', 50, 0, 0]]);
+});
+
+t.test('a steady phase fails on loss, counter disagreement, errors, a restart', async (t) => {
+  const a = accountPhase({
+    label: 'p', steady: true,
+    traffic: [traffic('a#0', 100, 99), traffic('b#0', 10, 10, { duplicated: 2 })],
+    loops: loops({ matched: 109, sent: 108, send_errors: 1 }, {}, ['in0/1']), fanouts,
+    rules: new Map([['a', { packets: 100, outputs: [{ packets: 98, errors: 1 }] }], ['b', undefined]]),
+  });
+  const text = a.failures.join('\n');
+  t.match(text, /a#0 \(in0 -> out0\): lost 1 of 100, and no fault was active/);
+  t.match(text, /b#0 .*: 2 duplicated datagrams/);
+  t.match(text, /in0: worker\(s\) in0\/1 restarted with no fault active/);
+  t.match(text, /in0: workers matched 109 datagrams, the generators sent 110/);
+  t.match(text, /in0: 1 send errors with no fault active/);
+  t.match(text, /mcrd counts 98 sent on a#0, its sink got 99/);
+  t.match(text, /mcrd counts 1 errors on a#0/);
+  t.notMatch(text, /rule b/, 'a rule whose counters reset is not compared');
+});
+
+t.test('a fault phase: touched loss splits into counted and not counted; fan-out multiplies input drops', async (t) => {
+  // in1 (fan-out 2): d lost 30 at both outputs, e lost 10 at output 0 only.
+  // MCR: 20 send errors, 5 ring drops and 3 no-rule frames (each costs 2 output datagrams).
+  const a = accountPhase({
+    label: 'f', steady: false,
+    traffic: [traffic('a#0', 100, 100), traffic('d#0', 200, 170, { touched: true }), traffic('d#1', 200, 170, { touched: true }),
+      traffic('e#0', 200, 190, { touched: true, sinkDrops: 4 }), traffic('e#1', 200, 200, { touched: true })],
+    loops: loops({ matched: 100, sent: 100 }, { matched: 392, kernel_drops: 5, no_rule: 3, send_errors: 20, drop_not_udp: 7 }), fanouts,
+    rules: new Map(),
+  });
+  t.same(a.failures, [], 'an untouched pair that lost nothing, touched pairs may lose');
+  const in1 = a.interfaces.find((i) => i.iface === 'in1');
+  t.equal(in1?.lostPairs, 70);
+  t.equal(in1?.malformed, 7, 'stray malformed frames are reported');
+  // 70 lost = 20 send errors + 2 × (5 + 3) + 4 sink drops + 30 not counted; malformed frames explain nothing.
+  t.equal(in1?.notCounted, 30);
+  t.same(faultLoss(a), { sent: 100 + 2 * 400, lostPairs: 70, countedByMcr: 36, sinkDrops: 4, notCounted: 30 });
+});
+
+t.test('a fault phase: a pair the fault does not touch must lose nothing', async (t) => {
+  const a = accountPhase({
+    label: 'f', steady: false,
+    traffic: [traffic('a#0', 100, 97), traffic('b#0', 100, 50, { touched: true })],
+    loops: loops({ matched: 150, send_errors: 50 }, {}), fanouts, rules: new Map(),
+  });
+  t.same(a.failures, ['f: a#0 (in0 -> out0): lost 3 of 100, and the fault does not touch it']);
+  t.equal(a.interfaces[0]?.notCounted, 3, 'and its loss is in nobody\'s count');
+});
+
+const w = (id: string, pid: number, loop?: Record<string, number>): WorkerSample =>
+  ({ id, iface: id.split('/')[0] ?? '', pid, state: loop ? 'running' : 'waiting', restarts: 0, loop });
+const sample = (atMs: number, workers: WorkerSample[], rules: CounterSample['rules'] = []): CounterSample => ({ atMs, workers, rules });
+
+t.test('loopDelta: growth per process; a new PID counts from 0; a parked slot is skipped', async (t) => {
+  const samples = [
+    sample(0, [w('in0/0', 10, { matched: 100, sent: 100 }), w('in0/1', 11, { matched: 5 }), w('in1/0', 20, { matched: 7 })]),
+    sample(500, [w('in0/0', 10, { matched: 150, sent: 150 }), w('in0/1', 0), w('in1/0', 20, { matched: 9 })]),
+    sample(1000, [w('in0/0', 12, { matched: 30, sent: 29 }), w('in0/1', 13, { matched: 8 }), w('in1/0', 20, { matched: 9 })]),
+    sample(1500, [w('in0/0', 12, { matched: 40, sent: 40, inflight_sends: 3 }), w('in0/1', 13, { matched: 9 }), w('in1/0', 20, { matched: 9 })]),
+  ];
+  const d = loopDelta(samples, 0, 3, 'in0');
+  // in0/0: 50 (pid 10) + 40 (pid 12 from 0); in0/1: 8 + 1 after being parked.
+  t.same(d.values, { matched: 99, sent: 90 }, 'inflight gauges are not summed');
+  t.same(d.restarted.sort(), ['in0/0', 'in0/1']);
+  t.same(loopDelta(samples, 2, 3, 'in0'), { values: { matched: 11, sent: 11 }, restarted: [] });
+  t.same(loopDelta(samples, 0, 3, 'in1'), { values: { matched: 2 }, restarted: [] });
+});
+
+const rs = (id: number, name: string, packets: number, out: number, errors = 0) => ({ id, name, packets, outputs: [{ packets: out, errors }] });
+
+t.test('ruleDelta: growth, or undefined where the counter fell or the rule was replaced', async (t) => {
+  const samples = [sample(0, [], [rs(1, 'a', 10, 10)]), sample(1, [], [rs(1, 'a', 20, 19, 1)]), sample(2, [], [rs(1, 'a', 5, 5)]), sample(3, [], [rs(7, 'a', 9, 9)])];
+  t.same(ruleDelta(samples, 0, 1, 'a'), { packets: 10, outputs: [{ packets: 9, errors: 1 }] });
+  t.same(ruleDelta(samples, 0, 2, 'a'), { packets: undefined, outputs: [{ packets: undefined, errors: undefined }] });
+  t.equal(ruleDelta(samples, 2, 3, 'a'), undefined, 'a different rule id: not comparable');
+  t.equal(ruleDelta(samples, 0, 1, 'zz'), undefined);
+});
+
+t.test('backwardEvents: restart, a fault\'s resync, unexplained; loop counters within one process', async (t) => {
+  const samples = [
+    sample(0, [w('in0/0', 10, { frames: 100 }), w('in1/0', 20, { frames: 5 })], [rs(1, 'a', 100, 100), rs(4, 'd', 50, 50)]),
+    // in0/0 restarted; mcrd still shows the old counters.
+    sample(1000, [w('in0/0', 11, { frames: 3 }), w('in1/0', 20, { frames: 6 })], [rs(1, 'a', 100, 100), rs(4, 'd', 60, 60)]),
+    // The new counters arrive a sample later: still the restart.
+    sample(2000, [w('in0/0', 11, { frames: 9 }), w('in1/0', 20, { frames: 7 })], [rs(1, 'a', 4, 4), rs(4, 'd', 70, 70)]),
+    // d falls inside a fault window: a resync.
+    sample(20_000, [w('in0/0', 11, { frames: 10 }), w('in1/0', 20, { frames: 8 })], [rs(1, 'a', 6, 6), rs(4, 'd', 2, 2)]),
+    sample(39_500, [w('in0/0', 11, { frames: 10 }), w('in1/0', 20, { frames: 8 })], [rs(1, 'a', 6, 6), rs(4, 'd', 2, 2)]),
+    // a falls outside any window, no restart near: unexplained. A loop counter falls in one process.
+    sample(40_000, [w('in0/0', 11, { frames: 11 }), w('in1/0', 20, { frames: 1 })], [rs(1, 'a', 1, 1), rs(4, 'd', 3, 3)]),
+  ];
+  const windows = [{ label: '#3 output-down out1', startMs: 15_000, endMs: 21_000 }];
+  const iface = (name: string): string => (name === 'a' ? 'in0' : 'in1');
+  const ev = backwardEvents(samples, windows, iface);
+  const brief = ev.map((e) => `${e.counter}|${e.cause}|${e.fault ?? ''}`);
+  t.same(brief, [
+    'rule a packets|worker restart|', 'rule a output 0 packets|worker restart|',
+    'rule d packets|resync during a fault (issue 13)|#3 output-down out1', 'rule d output 0 packets|resync during a fault (issue 13)|#3 output-down out1',
+    'rule a packets|unexplained|', 'rule a output 0 packets|unexplained|',
+    'worker in1/0 (pid 20) frames|unexplained|',
+  ]);
+});
+
+t.test('/proc/net/udp: port, receive queue and drops per socket', async (t) => {
+  const text = [
+    '   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops',
+    ' 1234: 010200EF:1771 00000000:0000 07 00000000:00000A00 00:00000000 00000000     0        0 12345 2 0000000000000000 17',
+    ' 1235: 00000000:1773 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 12346 2 0000000000000000 0',
+  ].join('\n');
+  t.same(parseProcNetUdp(text), [{ port: 6001, rxQueue: 2560, drops: 17 }, { port: 6003, rxQueue: 0, drops: 0 }]);
+});

@@ -8,6 +8,7 @@
  *   mcrd [--config FILE] [--control-socket PATH] [--workers N] [--user USER]
  *        [--log-level L] [--log-dir DIR] [--restart-backoff MIN_MS[:MAX_MS]]
  *        [--max-rules-per-interface N] [--metrics-listen ADDR:PORT [--metrics-allow-remote]]
+ *        [--hung-worker-ms MS]
  */
 import { DEFAULT_CONTROL_SOCKET } from '../common/defaults.js';
 import { readFileSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { LevelWithSilent } from 'pino';
 import { createLogger, LOG_LEVELS } from '../common/logger.js';
-import { defaultDaemonSettings, loadConfig, type Config } from './config/index.js';
+import { checkHungWorkerMs, defaultDaemonSettings, loadConfig, type Config } from './config/index.js';
 import { addLoopSettingOptions, LOOP_SETTINGS, type LoopSettings } from '../common/loop-settings.js';
 import { ControlServer } from './control/server.js';
 import { createHandler } from './daemon-handler.js';
@@ -48,6 +49,7 @@ interface Options {
   maxRulesPerInterface?: number;
   metricsListen?: string;
   metricsAllowRemote?: boolean;
+  hungWorkerMs?: number;
 }
 
 function parse(argv: string[]): Options {
@@ -79,6 +81,12 @@ function parse(argv: string[]): Options {
       const parsed = parseListenAddress(v);
       if (typeof parsed === 'string') throw new InvalidArgumentError(parsed);
       return v;
+    })
+    .option('--hung-worker-ms <ms>', 'kill and replace a worker whose loop makes no progress this long (default 1500; 0 = no watchdog)', (v) => {
+      const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
+      const why = checkHungWorkerMs(n);
+      if (why !== undefined) throw new InvalidArgumentError(why);
+      return n;
     })
     .option('--metrics-allow-remote', 'allow --metrics-listen on an address other than loopback (the endpoint has no authentication)')
     .exitOverride()
@@ -181,7 +189,7 @@ async function main(): Promise<void> {
       minMs: d.restartBackoffMinMs ?? defaults.restartBackoffMinMs,
       // A file that raises only the minimum above 10 s gets that as its maximum too (checked by the loader).
       maxMs: d.restartBackoffMaxMs ?? Math.max(d.restartBackoffMinMs ?? 0, defaults.restartBackoffMaxMs),
-    } });
+    }, timing: { hungAfterMs: opts.hungWorkerMs ?? d.hungWorkerMs ?? defaults.hungWorkerMs } });
   onInterfaces = (change) => {
     logger.info({ links: [...change.links], addresses: [...change.addresses] }, 'interfaces changed');
     void syncInputs();

@@ -4,7 +4,7 @@
  */
 export { loadConfig, parseConfig } from './load.js';
 export { formatConfig, type FormatOptions } from './save.js';
-export { defaultDaemonSettings, validateConfig, type Config, type ConfigRule, type ConfigToWrite, type DaemonSettings, type ValidateOptions } from './schema.js';
+export { checkHungWorkerMs, defaultDaemonSettings, DEFAULT_HUNG_WORKER_MS, validateConfig, type Config, type ConfigRule, type ConfigToWrite, type DaemonSettings, type ValidateOptions } from './schema.js';
 export { ConfigError, type ConfigErrorCode } from './errors.js';
 export { parseJson5, MAX_CONFIG_BYTES, MAX_CONFIG_SIZE_TEXT, type Json5Result } from './json5-parser.js';
 export { PositionTable } from './positions.js';

@@ -17,6 +17,7 @@ import { asValid, checkInterfaceName, RuleError, validateRule, type RuleSpec, ty
 import { checkLoopSetting, LOOP_SETTINGS } from '../../common/loop-settings.js';
 import { ConfigError, type ConfigErrorCode } from './errors.js';
 import { checkRestartBackoff, DEFAULT_RESTART_BACKOFF } from '../fleet/backoff.js';
+import { HUNG_AFTER_MS } from '../fleet/fleet-options.js';
 import { parseListenAddress } from '../metrics/listen-address.js';
 import { formatPath, type JsonPath } from './path.js';
 import { checkMaxRules, DEFAULT_MAX_RULES_PER_INTERFACE, limitAdvice, ruleLimits, type RuleLimits } from '../../common/rule-limits.js';
@@ -48,6 +49,8 @@ export interface DaemonSettings {
   metricsListen: string;
   /** Serve metrics on a non-loopback metricsListen address (refused otherwise). */
   metricsAllowRemote: boolean;
+  /** A worker whose loop's heartbeat stands still this long is killed and replaced, in ms; 0 = no watchdog. */
+  hungWorkerMs: number;
 }
 
 /** A rule as a config file holds it (what formatConfig writes). */
@@ -69,7 +72,7 @@ export interface Config {
 /** Field names in the order save.ts writes them; also the allowed keys. */
 export const TOP_LEVEL_FIELDS = ['daemon', 'rules'] as const;
 export const DAEMON_FIELDS = ['controlSocket', 'workers', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs', 'coalesceUs', 'busyPollUs', 'consumeInputs', 'maxRulesPerInterface',
-  'metricsListen', 'metricsAllowRemote'] as const;
+  'metricsListen', 'metricsAllowRemote', 'hungWorkerMs'] as const;
 export const RULE_FIELDS = ['name', 'inputInterface', 'inputGroup', 'inputPort', 'source', 'outputs'] as const;
 export const OUTPUT_FIELDS = ['group', 'port', 'interface', 'ttl', 'source'] as const;
 
@@ -91,7 +94,23 @@ export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir' | 'metric
     consumeInputs: false,
     maxRulesPerInterface: DEFAULT_MAX_RULES_PER_INTERFACE,
     metricsAllowRemote: false,
+    hungWorkerMs: DEFAULT_HUNG_WORKER_MS,
   };
+}
+
+/** The watchdog's default (fleet-options.ts): 15 missed turns of a loop that turns at least every 100 ms. */
+export const DEFAULT_HUNG_WORKER_MS = HUNG_AFTER_MS;
+const HUNG_WORKER_MIN_MS = 500;
+const HUNG_WORKER_MAX_MS = 600_000;
+
+/**
+ * Checks a hung-worker threshold (daemon.hungWorkerMs, mcrd --hung-worker-ms):
+ * 0 turns the watchdog off; below 500 ms a loop busy with a large rule sync
+ * could be taken for hung. Returns why not, or undefined.
+ */
+export function checkHungWorkerMs(value: unknown): string | undefined {
+  if (typeof value === 'number' && Number.isInteger(value) && (value === 0 || (value >= HUNG_WORKER_MIN_MS && value <= HUNG_WORKER_MAX_MS))) return undefined;
+  return `expected 0 (no watchdog) or an integer ${HUNG_WORKER_MIN_MS}..${HUNG_WORKER_MAX_MS} (milliseconds)`;
 }
 
 /** A validation failure before it has a location; validateConfig adds file:line:column. */
@@ -214,6 +233,11 @@ function checkDaemon(value: unknown): Partial<DaemonSettings> {
     const parsed = parseListenAddress(d.metricsListen);
     if (typeof parsed === 'string') throw new FieldError(['daemon', 'metricsListen'], parsed);
     out.metricsListen = parsed.text;
+  }
+  if (d.hungWorkerMs !== undefined) {
+    const why = checkHungWorkerMs(d.hungWorkerMs);
+    if (why !== undefined) throw new FieldError(['daemon', 'hungWorkerMs'], `${why}, got ${describe(d.hungWorkerMs)}`);
+    out.hungWorkerMs = d.hungWorkerMs as number;
   }
   if (d.metricsAllowRemote !== undefined) {
     if (typeof d.metricsAllowRemote !== 'boolean') {

@@ -1,6 +1,10 @@
 /**
  * Answers that say what is true while a worker does not answer, and a stop
- * that keeps its deadline. With one of two workers SIGSTOPped:
+ * that keeps its deadline. The watchdog is off here (--hung-worker-ms 0):
+ * SIGSTOP then stands for a worker whose command side does not answer while
+ * its loop may still beat (a blocked Node thread), which the heartbeat
+ * cannot see; mcrd-watchdog.test.ts covers the watchdog itself. With one of
+ * two workers SIGSTOPped:
  * `mcrctl add` answers within a few seconds that the rule is in the table,
  * applied by the running worker and not confirmed by the stopped one
  * (exit 1, ETIMEDOUT), instead of failing with ETIMEDOUT after 10 s as if
@@ -19,7 +23,7 @@ t.test('a silent worker: add says who applied the rule, the worker is repaired, 
   if (skipUnlessRoot(t)) return;
   const { rl, dir } = await mcrdLab(t, 'hung');
   const socket = join(dir, 'mcrd.sock');
-  const mcrd = await startMcrd(rl, ['--control-socket', socket, '--workers', '2']);
+  const mcrd = await startMcrd(rl, ['--control-socket', socket, '--workers', '2', '--hung-worker-ms', '0']);
   t.teardown(() => mcrd.stop('SIGKILL', 5_000).catch(() => undefined));
   const first = await mcrctl(socket, ['add', '--input-interface', 'in0', '--input-group', '239.1.1.1', '--input-port', '5000', '--outputs', '239.2.2.2:6000:out0']);
   t.equal(first.exitCode, 0, first.stderr);

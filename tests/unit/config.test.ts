@@ -231,7 +231,7 @@ t.test('every validation error names file:line:column and the field', async (t) 
     ['top level is not an object', '[]', 1, 1, [], '(top level): expected an object such as { rules: [...] }, got an array'],
     ['unknown top-level key', '{\n  rule: [] }', 2, 3, ['rule'], '(top level): unknown field "rule" (allowed: daemon, rules)'],
     ['daemon is not an object', '{ daemon: "x" }', 1, 3, ['daemon'], 'daemon: expected an object, got "x"'],
-    ['unknown daemon key', '{ daemon: { worker: 2 } }', 1, 13, ['daemon', 'worker'], 'daemon: unknown field "worker" (allowed: controlSocket, workers, user, logLevel, logDir, restartBackoffMinMs, restartBackoffMaxMs, coalesceUs, busyPollUs, consumeInputs, maxRulesPerInterface)'],
+    ['unknown daemon key', '{ daemon: { worker: 2 } }', 1, 13, ['daemon', 'worker'], 'daemon: unknown field "worker" (allowed: controlSocket, workers, user, logLevel, logDir, restartBackoffMinMs, restartBackoffMaxMs, coalesceUs, busyPollUs, consumeInputs, maxRulesPerInterface, metricsListen, metricsAllowRemote, hungWorkerMs)'],
     ['restartBackoffMinMs 0', '{ daemon: { restartBackoffMinMs: 0 } }', 1, 13, ['daemon', 'restartBackoffMinMs'], 'daemon.restartBackoffMinMs: expected an integer 1..60000 (milliseconds), got 0'],
     ['restartBackoffMinMs as a string', '{ daemon: { restartBackoffMinMs: "5" } }', 1, 13, ['daemon', 'restartBackoffMinMs'], 'daemon.restartBackoffMinMs: expected an integer 1..60000 (milliseconds), got "5"'],
     ['restartBackoffMaxMs below the minimum', '{ daemon: { restartBackoffMinMs: 500, restartBackoffMaxMs: 200 } }', 1, 39, ['daemon', 'restartBackoffMaxMs'], 'daemon.restartBackoffMaxMs: expected an integer 500..3600000 (milliseconds, at least the minimum), got 200'],
@@ -241,6 +241,8 @@ t.test('every validation error names file:line:column and the field', async (t) 
     ['busyPollUs above the loop limit', '{ daemon: { busyPollUs: 1000001 } }', 1, 13, ['daemon', 'busyPollUs'], 'daemon.busyPollUs: expected an integer 0..1000000 (microseconds; 0 = off), got 1000001'],
     ['busyPollUs not a number', '{ daemon: { busyPollUs: "fast" } }', 1, 13, ['daemon', 'busyPollUs'], 'daemon.busyPollUs: expected an integer 0..1000000 (microseconds; 0 = off), got "fast"'],
     ['consumeInputs not a boolean', '{ daemon: { consumeInputs: "yes" } }', 1, 13, ['daemon', 'consumeInputs'], 'daemon.consumeInputs: expected true or false, got "yes"'],
+    ['hungWorkerMs too short', '{ daemon: { hungWorkerMs: 100 } }', 1, 13, ['daemon', 'hungWorkerMs'], 'daemon.hungWorkerMs: expected 0 (no watchdog) or an integer 500..600000 (milliseconds), got 100'],
+    ['hungWorkerMs not a number', '{ daemon: { hungWorkerMs: "2s" } }', 1, 13, ['daemon', 'hungWorkerMs'], 'daemon.hungWorkerMs: expected 0 (no watchdog) or an integer 500..600000 (milliseconds), got "2s"'],
     ['workers 0', '{ daemon: { workers: 0 } }', 1, 13, ['daemon', 'workers'], 'daemon.workers: expected an integer 1..256, got 0'],
     ['workers 257', '{ daemon: { workers: 257 } }', 1, 13, ['daemon', 'workers'], 'daemon.workers: expected an integer 1..256, got 257'],
     ['workers 1.5', '{ daemon: { workers: 1.5 } }', 1, 13, ['daemon', 'workers'], 'daemon.workers: expected an integer 1..256, got 1.5'],
@@ -333,7 +335,8 @@ t.test('an empty file, a comment-only file and a file without rules are valid: m
   t.same(parseConfig('{ daemon: { workers: 3 } }', 'mcrd.json5'), { daemon: { workers: 3 }, rules: [] });
   const defaults = defaultDaemonSettings();
   t.match(defaults, { controlSocket: '/run/mcr/mcrd.sock', user: 'nobody', logLevel: 'info', restartBackoffMinMs: 100, restartBackoffMaxMs: 10_000,
-    coalesceUs: 0, busyPollUs: 0, consumeInputs: false });
+    coalesceUs: 0, busyPollUs: 0, consumeInputs: false, hungWorkerMs: 1500 });
+  t.same(parseConfig('{ daemon: { hungWorkerMs: 0 } }', 'm.json5').daemon, { hungWorkerMs: 0 }, 'the watchdog can be turned off');
   t.same(parseConfig('{ daemon: { coalesceUs: 20, busyPollUs: 500, consumeInputs: true }, rules: [] }', 'm.json5').daemon,
     { coalesceUs: 20, busyPollUs: 500, consumeInputs: true },
     'throughput settings from a file');

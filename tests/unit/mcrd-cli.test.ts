@@ -27,6 +27,8 @@ t.test('bad arguments and configs exit 2 with one line', async (t) => {
     [['--coalesce-us', '-5'], /--coalesce-us.*expected an integer 0\.\.10000/],
     [['--busy-poll-us', '1000001'], /--busy-poll-us.*expected an integer 0\.\.1000000 \(microseconds; 0 = off\)/],
     [['--busy-poll-us', '1e3'], /--busy-poll-us.*expected an integer 0\.\.1000000/],
+    [['--hung-worker-ms', '100'], /--hung-worker-ms.*expected 0 \(no watchdog\) or an integer 500\.\.600000/],
+    [['--hung-worker-ms', '1.5s'], /--hung-worker-ms.*expected 0 \(no watchdog\)/],
     [['--config', join(ROOT, 'tests', 'fixtures', 'config', 'bad-ttl.json5'), '--control-socket', socket],
       /bad-ttl\.json5:\d+:\d+: rules\[0\]\.outputs\[\d\]\.ttl/],
     [['--config', join(dir, 'missing.json5'), '--control-socket', socket], /ERR_MCR_CONFIG_READ/],

@@ -21,24 +21,12 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { ConfigError, formatConfig, parseConfig, parseJson5, type Config } from '../../../supervisor/config/index.js';
+import { DAEMON_FIELDS } from '../../../supervisor/config/schema.js';
 import { validateRule } from '../../../common/rule-spec.js';
 import { fail } from './lib/wire-shape.js';
 
 const FILE = 'fuzz.json5';
 const CODES = ['ERR_MCR_CONFIG_SYNTAX', 'ERR_MCR_CONFIG', 'ERR_MCR_CONFIG_READ', 'ERR_MCR_CONFIG_TOO_LARGE', 'ENOSPC'];
-const DAEMON_TYPES: Record<string, 'string' | 'number' | 'boolean'> = {
-  controlSocket: 'string',
-  workers: 'number',
-  user: 'string',
-  logLevel: 'string',
-  logDir: 'string',
-  restartBackoffMinMs: 'number',
-  restartBackoffMaxMs: 'number',
-  coalesceUs: 'number',
-  busyPollUs: 'number',
-  consumeInputs: 'boolean',
-  maxRulesPerInterface: 'number',
-};
 
 function checkError(err: unknown, text: string, what: string): ConfigError {
   if (!(err instanceof ConfigError)) throw err;
@@ -57,10 +45,10 @@ function checkError(err: unknown, text: string, what: string): ConfigError {
 }
 
 function checkConfig(config: Config): void {
+  // The settings grow; what the file may hold is schema.ts's list, each a string, a finite number or a boolean.
   for (const [key, value] of Object.entries(config.daemon)) {
-    const type = DAEMON_TYPES[key];
-    if (type === undefined) fail(`daemon.${key}: not a daemon setting`, config.daemon);
-    if (typeof value !== type) fail(`daemon.${key}: expected a ${type}`, value);
+    if (!(DAEMON_FIELDS as readonly string[]).includes(key)) fail(`daemon.${key}: not a daemon setting`, config.daemon);
+    if (typeof value !== 'string' && typeof value !== 'boolean' && !(typeof value === 'number' && Number.isFinite(value))) fail(`daemon.${key}: not a string, number or boolean`, value);
   }
   for (const rule of config.rules) {
     if (typeof rule.inputInterface !== 'string') fail('a rule without its input interface', rule);

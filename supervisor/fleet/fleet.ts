@@ -25,10 +25,11 @@
  * a change in progress neither waits for it nor reports it as applied.
  * Only close() acts outside the chain (see there).
  *
- * A watchdog (one timer for the fleet, every 250 ms) reads each running
- * worker's heartbeat, a word of shared memory its loop thread bumps every
- * turn (at least every 100 ms when idle); a worker whose heartbeat was
- * non-zero and has not moved for 1.5 s (fleet-options.ts) is hung
+ * A watchdog (one timer for the fleet, every 250 ms) reads each starting
+ * or running worker's heartbeat, a word of shared memory its loop thread
+ * bumps every turn (at least every 100 ms when idle); a worker whose
+ * heartbeat was non-zero and has not moved for 1.5 s (fleet-options.ts;
+ * timing.hungAfterMs, mcrd --hung-worker-ms, 0 = no watchdog) is hung
  * (SIGSTOP, a stuck syscall): logged, killed with SIGKILL and restarted by
  * the exit path like a crash, the exit shown by `mcrctl workers`.
  *

@@ -22,7 +22,8 @@ export interface RuleSample {
   id: number;
   name: string;
   packets: number;
-  outputs: Array<{ packets: number; errors: number }>;
+  /** errorsByErrno when mcrd reports it (issue 13 adds it). */
+  outputs: Array<{ packets: number; errors: number; errorsByErrno?: Record<string, number> }>;
 }
 
 export interface WorkerSample {
@@ -127,6 +128,33 @@ export function ruleDelta(samples: readonly CounterSample[], from: number, to: n
 
 /** How long before a counter fell a PID change of its interface still explains it, ms. */
 export const RESTART_LOOKBACK_MS = 5000;
+
+/**
+ * Send errors by errno name that grew between two times, summed over every
+ * rule output: a fall (a reset) counts the new value as growth from 0, so
+ * what grew between the last sample and a reset is missing (a lower bound).
+ */
+export function errnoGrowth(samples: readonly CounterSample[], fromMs: number, toMs: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let prev: CounterSample | undefined;
+  for (const s of samples) {
+    if (s.atMs < fromMs || s.atMs > toMs) continue;
+    if (prev !== undefined) {
+      for (const r of s.rules) {
+        const old = prev.rules.find((x) => x.id === r.id);
+        r.outputs.forEach((o, k) => {
+          for (const [errno, v] of Object.entries(o.errorsByErrno ?? {})) {
+            const before = old?.outputs[k]?.errorsByErrno?.[errno] ?? 0;
+            const grow = v >= before ? v - before : v;
+            if (grow > 0) out[errno] = (out[errno] ?? 0) + grow;
+          }
+        });
+      }
+    }
+    prev = s;
+  }
+  return out;
+}
 
 export type BackwardCause = 'worker restart' | 'resync during a fault (issue 13)' | 'unexplained';
 

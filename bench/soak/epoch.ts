@@ -9,7 +9,7 @@
  */
 import type { RelayLab } from '../lab/index.js';
 import { accountPhase, type PairTraffic, type PhaseAccount } from './accounting.js';
-import { loopDelta, ruleDelta, type FaultWindow } from './counters.js';
+import { errnoGrowth, loopDelta, ruleDelta, type FaultWindow } from './counters.js';
 import type { CounterSampler } from './sampler.js';
 import { FAULTS } from './faults.js';
 import { sleep, type FaultContext, type FaultOutcome } from './fault-context.js';
@@ -122,6 +122,8 @@ export async function runEpoch(d: EpochDeps, plan: PlannedFault): Promise<EpochR
       rules: new Map(BASE_RULES.map((r) => [r.name, ruleDelta(sampler.samples, p.startIdx, p.endIdx, r.name)])),
     });
   });
+  const faultPhase = phases.find((p) => p.name === 'fault');
+  if (faultPhase !== undefined) out.errnos = errnoGrowth(sampler.samples, faultPhase.startMs, faultPhase.endMs);
   for (const [id, r] of got) if (r.corrupted > 0) out.failures.push(`${id}: ${r.corrupted} corrupted datagrams`);
   return {
     index: plan.index, kind: plan.kind, plannedSec: plan.epochSec, startMs, endMs: d.clock(), outcome: out, phases: accounts,

@@ -49,6 +49,8 @@ export interface FaultOutcome {
   watchdog?: { present: boolean; replacedAfterMs?: number };
   /** Traffic the fault ran on rules of its own (churn); hard-checked like untouched pairs. */
   extra: PairTraffic[];
+  /** Send errors by errno that mcrd's per-output counters showed growing in the fault phase (a lower bound: resyncs reset them). */
+  errnos?: Record<string, number>;
   failures: string[];
   notes: string[];
   details: Record<string, unknown>;

@@ -16,12 +16,15 @@ export interface LogVerdict {
   unexpectedExits: string[];
   /** Lines at level warn or above, by message, for the report. */
   warnings: Record<string, number>;
+  /** The first lines at level warn or above, as logged (evidence for the report). */
+  warnLines: string[];
 }
 
+const MAX_WARN_LINES = 300;
 const BAD = /unhandled ?rejection|uncaught ?exception|UnhandledPromiseRejection|ERR_UNHANDLED_REJECTION/i;
 
 export function checkLogs(stdout: readonly string[], stderr: readonly string[]): LogVerdict {
-  const v: LogVerdict = { lines: stdout.length, bad: [], workerExits: {}, unexpectedExits: [], warnings: {} };
+  const v: LogVerdict = { lines: stdout.length, bad: [], workerExits: {}, unexpectedExits: [], warnings: {}, warnLines: [] };
   for (const line of stdout) {
     let j: { level?: number; msg?: string; signal?: string | null; code?: number | string | null; worker?: string } | undefined;
     try {
@@ -31,7 +34,10 @@ export function checkLogs(stdout: readonly string[], stderr: readonly string[]):
     }
     if (BAD.test(line) || (j?.level ?? 0) >= 60) v.bad.push(line.slice(0, 500));
     if (j === undefined) continue;
-    if ((j.level ?? 0) >= 40 && j.msg !== undefined) v.warnings[j.msg] = (v.warnings[j.msg] ?? 0) + 1;
+    if ((j.level ?? 0) >= 40 && j.msg !== undefined) {
+      v.warnings[j.msg] = (v.warnings[j.msg] ?? 0) + 1;
+      if (v.warnLines.length < MAX_WARN_LINES) v.warnLines.push(line.slice(0, 1000));
+    }
     if (j.msg !== undefined && /^worker exited/.test(j.msg)) {
       const how = j.signal ? String(j.signal) : `code ${String(j.code)}`;
       v.workerExits[how] = (v.workerExits[how] ?? 0) + 1;

@@ -39,8 +39,9 @@ export class McrdControl {
     return (await this.#client.request({ kind: 'workers' })).workers;
   }
 
-  async generation(): Promise<number> {
-    return (await this.#client.request({ kind: 'listRules' })).generation;
+  /** Rules some running worker refused or has not confirmed (empty: every worker holds the table). */
+  async problems(): Promise<number> {
+    return (await this.#client.request({ kind: 'listRules' })).problems.length;
   }
 
   async ping(timeoutMs = 5000): Promise<number> {
@@ -51,16 +52,18 @@ export class McrdControl {
 
   /**
    * Waits until every worker slot (of `iface`, or all) is running, none
-   * with a PID in `oldPids`, all at mcrd's rule generation. Resolves with
+   * with a PID in `oldPids`, and no rule is refused or unconfirmed by a
+   * running worker (mcrd's `list` problems; the generation is no test: a
+   * change reaches only the workers of the rule's input). Resolves with
    * the time it took, or undefined if that did not happen within `timeoutMs`.
    */
   async settled(o: { iface?: string; oldPids?: ReadonlySet<number>; timeoutMs: number }): Promise<number | undefined> {
     const t0 = Date.now();
     while (Date.now() - t0 < o.timeoutMs) {
       try {
-        const [ws, gen] = await Promise.all([this.workers(), this.generation()]);
+        const [ws, problems] = await Promise.all([this.workers(), this.problems()]);
         const mine = ws.filter((w) => o.iface === undefined || w.interface === o.iface);
-        if (mine.length > 0 && mine.every((w) => w.state === 'running' && w.pid > 0 && !(o.oldPids?.has(w.pid) ?? false) && w.generation === gen)) {
+        if (problems === 0 && mine.length > 0 && mine.every((w) => w.state === 'running' && w.pid > 0 && !(o.oldPids?.has(w.pid) ?? false))) {
           return Date.now() - t0;
         }
       } catch {

@@ -47,7 +47,7 @@ export function reportMarkdown(s: SoakSummary, files: { json: string }): string 
   L.push('', '## Faults', '', '| # | kind | target | recovery ms | lost (by pair) | counted | not counted | notes |', '| ---: | --- | --- | ---: | --- | ---: | ---: | --- |');
   for (const f of s.faults) {
     const pairs = Object.entries(f.lostByPair).map(([p, v]) => `${p}: ${v}`).join(', ') || '0';
-    const notes = [...f.notes, ...f.failures.map((x) => `**${x}**`), ...(Object.keys(f.details).length ? [JSON.stringify(f.details)] : [])].join('; ').replace(/\|/g, '/');
+    const notes = [...(f.errnos ? [`errors by errno (mcrd, lower bound): ${Object.entries(f.errnos).map(([k, v]) => `${k} ${v}`).join(', ')}`] : []), ...f.notes, ...f.failures.map((x) => `**${x}**`), ...(Object.keys(f.details).length ? [JSON.stringify(f.details)] : [])].join('; ').replace(/\|/g, '/');
     L.push(`| ${f.index} | ${f.kind} | ${f.target} | ${f.recoveryMs ?? '-'} | ${pairs} | ${n(f.countedByMcr)} | ${n(f.notCounted)} | ${notes} |`);
   }
   L.push('', '## Counters that went backwards', '');

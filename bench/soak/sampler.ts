@@ -55,7 +55,10 @@ export class CounterSampler {
       const sample: CounterSample = {
         atMs: this.clock(),
         rules: stats.rules.map((r) => ({ id: r.ruleId, name: names.get(r.ruleId) ?? `#${r.ruleId}`, packets: r.packets,
-          outputs: r.outputs.map((o) => ({ packets: o.packets, errors: o.errors })) })),
+          outputs: r.outputs.map((o) => {
+            const byErrno = (o as { errorsByErrno?: Record<string, number> }).errorsByErrno;
+            return { packets: o.packets, errors: o.errors, ...(byErrno !== undefined && Object.keys(byErrno).length > 0 ? { errorsByErrno: { ...byErrno } } : {}) };
+          }) })),
         workers: workers.workers.map((w) => {
           const loop = loops.get(w.id);
           return { id: w.id, iface: w.interface, pid: w.pid, state: w.state, restarts: w.restarts,

@@ -167,5 +167,7 @@ function epochLine(e: EpochResult): string {
   const notCounted = fault?.interfaces.reduce((n, i) => n + i.notCounted, 0) ?? 0;
   const rec = e.outcome.recoveryMs === undefined ? '' : `, recovered in ${e.outcome.recoveryMs} ms`;
   const verdict = e.failures.length === 0 ? 'ok' : `FAIL (${e.failures.length}): ${e.failures[0] ?? ''}`;
-  return `#${e.index} ${e.kind} ${e.outcome.target}${rec}: lost ${lost} output datagrams, ${notCounted} not counted by MCR; ${verdict}`;
+  const wd = e.outcome.watchdog === undefined ? '' : e.outcome.watchdog.present ? ` (watchdog replaced it after ${e.outcome.watchdog.replacedAfterMs ?? '?'} ms)` : ' (watchdog not present: resumed with SIGCONT)';
+  const at = `[${new Date().toISOString().slice(11, 19)}] `;
+  return `${at}#${e.index} ${e.kind} ${e.outcome.target}${wd}${rec}: lost ${lost} output datagrams, ${notCounted} not counted by MCR; ${verdict}`;
 }

@@ -21,6 +21,7 @@ export interface FaultRow extends FaultLoss {
   target: string;
   recoveryMs?: number;
   watchdog?: { present: boolean; replacedAfterMs?: number };
+  errnos?: Record<string, number>;
   failures: string[];
   notes: string[];
   details: Record<string, unknown>;
@@ -99,6 +100,7 @@ export function summarize(run: SoakRun): SoakSummary {
     faults.push({ index: e.index, kind: e.kind, target: e.outcome.target, ...loss,
       ...(e.outcome.recoveryMs !== undefined ? { recoveryMs: e.outcome.recoveryMs } : {}),
       ...(e.outcome.watchdog !== undefined ? { watchdog: e.outcome.watchdog } : {}),
+      ...(e.outcome.errnos !== undefined && Object.keys(e.outcome.errnos).length > 0 ? { errnos: e.outcome.errnos } : {}),
       failures: e.outcome.failures, notes: e.outcome.notes, details: e.outcome.details, lostByPair });
   }
   const kinds = [...new Set(faults.map((f) => f.kind))];

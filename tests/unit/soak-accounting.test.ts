@@ -8,7 +8,7 @@
  */
 import t from 'tap';
 import { accountPhase, faultLoss, type PairTraffic } from '../../bench/soak/accounting.js';
-import { backwardEvents, loopDelta, ruleDelta, type CounterSample, type WorkerSample } from '../../bench/soak/counters.js';
+import { backwardEvents, errnoGrowth, loopDelta, ruleDelta, type CounterSample, type WorkerSample } from '../../bench/soak/counters.js';
 import { BASE_RULES, fanoutOf, pairsOf, type Pair } from '../../bench/soak/topology.js';
 import { parseProcNetUdp } from '../../bench/soak/traffic.js';
 
@@ -141,6 +141,14 @@ t.test('backwardEvents: restart, a fault\'s resync, unexplained; loop counters w
     'rule a packets|unexplained|', 'rule a output 0 packets|unexplained|',
     'worker in1/0 (pid 20) frames|unexplained|',
   ]);
+});
+
+t.test('errnoGrowth: growth by errno in a time range, a reset counted from 0', async (t) => {
+  const o = (byErrno: Record<string, number>) => ({ id: 1, name: 'a', packets: 0, outputs: [{ packets: 0, errors: 0, errorsByErrno: byErrno }] });
+  const samples = [sample(0, [], [o({ ENETUNREACH: 5 })]), sample(500, [], [o({ ENETUNREACH: 9 })]), sample(1000, [], [o({ ENETUNREACH: 2, ENODEV: 4 })]),
+    sample(5000, [], [o({ ENETUNREACH: 50 })])];
+  t.same(errnoGrowth(samples, 0, 1000), { ENETUNREACH: 4 + 2, ENODEV: 4 });
+  t.same(errnoGrowth(samples, 600, 6000), { ENETUNREACH: 48 }, 'only samples inside the range');
 });
 
 t.test('/proc/net/udp: port, receive queue and drops per socket', async (t) => {

@@ -5,16 +5,26 @@
  *
  * Nothing a client does can block others: every request runs as its own
  * promise, so a slow handler or a client that never reads delays only its
- * own answers. The costs a client can impose are bounded:
+ * own answers, and the server-wide RequestScheduler (scheduler.ts) decides
+ * which waiting request starts next, so a client that keeps mcrd busy does
+ * not delay a new one. The costs a client can impose are bounded:
  * - a bad frame gets one Error response (id 0, ERR_MCR_BAD_FRAME) and the
  *   connection is closed, since the stream cannot be resynchronised;
- * - no complete request and nothing in flight for idleTimeoutMs: closed
- *   (this also cuts a client that trickles a frame it never finishes);
- * - a handler slower than requestTimeoutMs: answered ETIMEDOUT, its signal
- *   aborted, its late result dropped;
+ * - no complete request and nothing in flight for idleTimeoutMs: closed;
+ * - a request frame not complete frameTimeoutMs after its first byte
+ *   arrived: answered ETIMEDOUT on id 0 and closed (frame-timer.ts);
+ * - a handler slower than requestTimeoutMs (counted from the request's
+ *   arrival, so time waiting for its turn counts): answered ETIMEDOUT, its
+ *   signal aborted, its late result dropped;
  * - more than maxInFlight requests at once: reading pauses until some finish
  *   (socket back-pressure instead of unbounded queues);
- * - more than maxPendingWriteBytes of unread answers: closed;
+ * - answers it has not read (more than the socket's high-water mark unsent):
+ *   its next requests wait until it reads, and it counts as idle meanwhile
+ *   (evictable, closed at the idle timeout);
+ * - more than maxPendingWriteBytes of unread answers when another answer is
+ *   ready, or when its next request's turn comes: closed, without
+ *   spending more work on it (one answer larger than the limit still goes
+ *   to a client that reads, such as a long rule list);
  * - idle (nothing in flight) when the server is full and another client
  *   connects: possibly evicted, the one idle longest first (server.ts).
  */
@@ -25,10 +35,14 @@ import { decodeRequest, encodeResponse } from '../../proto/control.js';
 import type { LogsResult, Request, Response, ResponseBody } from '../../proto/types.js';
 import { WireError } from '../../proto/errors.js';
 import { ControlError, errorCode, toErrorInfo } from '../../common/control-errors.js';
-import type { ControlHandler, ControlLogger, RequestContext } from './handler.js';
+import { invoke, isAsyncIterable, type ControlHandler, type ControlLogger, type RequestContext } from './handler.js';
+import { newTicketholder, type RequestScheduler } from './scheduler.js';
+import { FrameTimer } from './frame-timer.js';
 
 export interface ConnectionLimits {
   idleTimeoutMs: number;
+  /** How long a request frame may take to arrive whole, from its first byte. */
+  frameTimeoutMs: number;
   requestTimeoutMs: number;
   maxFrameBytes: number;
   maxInFlight: number;
@@ -48,9 +62,13 @@ export class ControlConnection {
   private readonly idleTimer: NodeJS.Timeout;
   private closing = false;
   private destroyTimer: NodeJS.Timeout | null = null;
+  // A 'drain' listener is set (waitsForReader).
+  private drainWaiting = false;
+  private readonly frameTimer: FrameTimer;
   // When the last whole request arrived or the last answer finished
   // (monotonic ms): the server evicts the client idle longest.
   private lastActiveMs = performance.now();
+  private readonly ticket = newTicketholder();
 
   constructor(
     readonly id: number,
@@ -58,9 +76,11 @@ export class ControlConnection {
     private readonly handler: ControlHandler,
     private readonly limits: ConnectionLimits,
     private readonly log: ControlLogger,
+    private readonly scheduler: RequestScheduler,
     onClose: (connection: ControlConnection) => void,
   ) {
     this.decoder = new FrameDecoder({ maxFrameBytes: limits.maxFrameBytes });
+    this.frameTimer = new FrameTimer(limits.frameTimeoutMs, socket, () => !this.decoder.idle, () => this.onFrameTimeout());
     this.idleTimer = setTimeout(() => this.onIdle(), limits.idleTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     // ECONNRESET, EPIPE: the client went away; 'close' follows and cleans up.
@@ -69,6 +89,7 @@ export class ControlConnection {
       this.closing = true;
       clearTimeout(this.idleTimer);
       if (this.destroyTimer) clearTimeout(this.destroyTimer);
+      this.frameTimer.stop();
       this.abortAll('client disconnected');
       onClose(this);
     });
@@ -77,10 +98,13 @@ export class ControlConnection {
   /**
    * Since when (monotonic ms, performance.now()) this client has had nothing
    * in flight, or undefined while it has (a request being handled, queued,
-   * or a log stream open) or is closing: such a client is never evicted.
+   * or a log stream open) or is closing: such a client is never evicted nor
+   * timed out as idle. Requests held back until the client reads its
+   * answers do not count: a client that does not read is idle.
    */
   get idleSinceMs(): number | undefined {
-    if (this.closing || this.inFlight.size > 0 || this.queue.length > 0) return undefined;
+    if (this.closing || this.inFlight.size > 0) return undefined;
+    if (this.queue.length > 0 && !this.socket.writableNeedDrain) return undefined;
     return this.lastActiveMs;
   }
 
@@ -98,17 +122,18 @@ export class ControlConnection {
 
   /** Closes the connection: pending requests are aborted and get no answer. */
   shutdown(reason: string, immediately = false): void {
-    if (immediately) {
-      this.closing = true;
-      this.socket.destroy();
-      return;
-    }
-    if (this.closing) return;
+    if (this.closing && !immediately) return;
     this.closing = true;
     this.log.debug({ client: this.id, reason }, 'closing control client');
     clearTimeout(this.idleTimer);
+    this.frameTimer.stop();
+    // Now, not at 'close': requests waiting for their turn must not start.
     this.abortAll(reason);
     this.queue.length = 0;
+    if (immediately) {
+      this.socket.destroy();
+      return;
+    }
     // Keep reading (and discarding, see onData) so the client's EOF is seen
     // even if reading was paused for back-pressure.
     this.socket.resume();
@@ -133,18 +158,45 @@ export class ControlConnection {
       this.idleTimer.refresh();
       this.lastActiveMs = performance.now();
     }
+    this.frameTimer.update(frames.length > 0);
     for (const frame of frames) this.queue.push(frame);
     this.pump();
   }
 
+  private onFrameTimeout(): void {
+    if (this.closing) return;
+    const seconds = this.limits.frameTimeoutMs / 1000;
+    this.log.warn({ client: this.id, buffered: this.decoder.bufferedBytes }, 'control client sends a request too slowly; disconnecting');
+    this.sendError(0, 'ETIMEDOUT', `a request frame was not complete ${seconds} s after its first byte (${this.decoder.bufferedBytes} bytes arrived): mcrd closed the connection; send each request whole`);
+    this.shutdown('request frame too slow');
+  }
+
   /** Starts queued requests while under maxInFlight; pauses reading otherwise. */
   private pump(): void {
-    while (!this.closing && this.queue.length > 0 && this.inFlight.size < this.limits.maxInFlight) {
+    while (!this.closing && this.queue.length > 0 && this.inFlight.size < this.limits.maxInFlight && !this.waitsForReader()) {
       this.handleFrame(this.queue.shift() as Buffer);
     }
     if (this.closing) return;
     if (this.queue.length > 0) this.socket.pause();
     else if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  /**
+   * True while earlier answers wait for the client to read them (more than
+   * the socket's high-water mark unsent): its next requests start only
+   * once it has read, so a client that never reads gets no more work done
+   * for it. Pumps again on 'drain'.
+   */
+  private waitsForReader(): boolean {
+    if (!this.socket.writableNeedDrain) return false;
+    if (!this.drainWaiting) {
+      this.drainWaiting = true;
+      this.socket.once('drain', () => {
+        this.drainWaiting = false;
+        this.pump();
+      });
+    }
+    return true;
   }
 
   private handleFrame(frame: Buffer): void {
@@ -176,9 +228,12 @@ export class ControlConnection {
     this.inFlight.set(id, { controller });
     const context: RequestContext = { signal: controller.signal, clientId: this.id, requestId: id };
     let settled = false;
+    // Set once the scheduler has the request; frees its place (or its turn) exactly once.
+    let release: () => void = () => undefined;
     const timer = setTimeout(() => {
       if (settled) return;
       settled = true;
+      release();
       const seconds = this.limits.requestTimeoutMs / 1000;
       controller.abort(new ControlError('ETIMEDOUT', `request timed out after ${seconds} s`));
       this.log.warn({ client: this.id, request: id, kind: body.kind }, 'control request timed out');
@@ -190,30 +245,38 @@ export class ControlConnection {
     controller.signal.addEventListener('abort', () => {
       settled = true;
       clearTimeout(timer);
+      release();
     }, { once: true });
 
-    invoke(this.handler, body, context).then(
-      (result) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (body.kind === 'logs' && isAsyncIterable(result)) {
-          void this.stream(id, result as AsyncIterable<LogsResult>, controller.signal);
-          return;
-        }
-        this.send({ id, more: false, body: { ...(result as object), kind: body.kind } as ResponseBody }, body.kind);
-        this.finish(id);
-      },
-      (err: unknown) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        const info = toErrorInfo(err, body.kind);
-        if (info.code === 'ERR_MCR_INTERNAL') this.log.error({ client: this.id, request: id, kind: body.kind, err }, 'control handler failed');
-        this.sendError(id, info.code, info.message);
-        this.finish(id);
-      },
-    );
+    release = this.scheduler.submit(this.ticket, body.kind, () => {
+      if (settled || this.closing) return;
+      // Answers it has not read yet: the work for another would be wasted.
+      if (this.unreadTooLong()) return;
+      invoke(this.handler, body, context).then(
+        (result) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          release();
+          if (body.kind === 'logs' && isAsyncIterable(result)) {
+            void this.stream(id, result as AsyncIterable<LogsResult>, controller.signal);
+            return;
+          }
+          this.send({ id, more: false, body: { ...(result as object), kind: body.kind } as ResponseBody }, body.kind);
+          this.finish(id);
+        },
+        (err: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          release();
+          const info = toErrorInfo(err, body.kind);
+          if (info.code === 'ERR_MCR_INTERNAL') this.log.error({ client: this.id, request: id, kind: body.kind, err }, 'control handler failed');
+          this.sendError(id, info.code, info.message);
+          this.finish(id);
+        },
+      );
+    });
   }
 
   /** Sends each batch of a follow stream, then a last empty one with more = false. */
@@ -274,7 +337,7 @@ export class ControlConnection {
 
   private onIdle(): void {
     if (this.closing) return;
-    if (this.inFlight.size > 0 || this.queue.length > 0) {
+    if (this.idleSinceMs === undefined) {
       this.idleTimer.refresh();
       return;
     }
@@ -305,11 +368,17 @@ export class ControlConnection {
       const info = toErrorInfo(new Error('malformed result'), kind);
       bytes = encodeFrame(encodeResponse({ id: response.id, more: false, body: { kind: 'error', ...info } }));
     }
+    if (this.unreadTooLong()) return;
     this.socket.write(bytes);
-    if (this.socket.writableLength > this.limits.maxPendingWriteBytes) {
-      this.log.warn({ client: this.id, pending: this.socket.writableLength }, 'control client does not read its answers; disconnecting');
-      this.shutdown('client does not read', true);
-    }
+  }
+
+  /** True (and the client dropped) when more than maxPendingWriteBytes of its answers wait unread. */
+  private unreadTooLong(): boolean {
+    const pending = this.socket.writableLength;
+    if (pending <= this.limits.maxPendingWriteBytes) return false;
+    this.log.warn({ client: this.id, pending }, 'control client does not read its answers; disconnecting');
+    this.shutdown('client does not read', true);
+    return true;
   }
 
   private abortAll(reason: string): void {
@@ -317,19 +386,4 @@ export class ControlConnection {
       if (!controller.signal.aborted) controller.abort(new ControlError('ERR_MCR_DISCONNECTED', reason));
     }
   }
-}
-
-/** Calls the handler method named by the request's kind, with the kind stripped. */
-function invoke(handler: ControlHandler, body: Request['body'], context: RequestContext): Promise<unknown> {
-  const { kind, ...request } = body;
-  const method: unknown = (handler as unknown as Record<string, unknown>)[kind];
-  if (typeof method !== 'function') {
-    return Promise.reject(new ControlError('ERR_MCR_UNSUPPORTED', `this mcrd does not implement ${kind}: upgrade mcrd to match mcrctl`));
-  }
-  // Through a promise so that a handler throwing synchronously is answered too.
-  return Promise.resolve().then(() => (method as (r: unknown, c: RequestContext) => unknown).call(handler, request, context));
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
 }

@@ -9,12 +9,14 @@
  * Handlers receive the request's fields without its `kind`, and a context
  * whose signal aborts when the answer is no longer wanted (request timeout,
  * client gone, server closing): long work and log streams should stop then.
+ * invoke() makes the call from a decoded request to its method.
  */
+import { ControlError } from '../../common/control-errors.js';
 import type {
   AddRuleRequest, AddRuleResult, CheckRequest, CheckResult, ListRulesRequest, ListRulesResult,
   LogLevelGetRequest, LogLevelGetResult, LogLevelSetRequest, LogLevelSetResult, LogsRequest, LogsResult,
   PingRequest, PingResult, ReloadRequest, ReloadResult, RemoveRuleRequest, RemoveRuleResult, RequestKind,
-  SaveRequest, SaveResult, StatsRequest, StatsResult, VersionRequest, VersionResult, WorkersRequest, WorkersResult,
+  Request, SaveRequest, SaveResult, StatsRequest, StatsResult, VersionRequest, VersionResult, WorkersRequest, WorkersResult,
 } from '../../proto/types.js';
 
 export interface RequestContext {
@@ -68,3 +70,18 @@ export const silentLogger: ControlLogger = {
   warn() {},
   error() {},
 };
+
+/** Calls the handler method named by the request's kind, with the kind stripped. */
+export function invoke(handler: ControlHandler, body: Request['body'], context: RequestContext): Promise<unknown> {
+  const { kind, ...request } = body;
+  const method: unknown = (handler as unknown as Record<string, unknown>)[kind];
+  if (typeof method !== 'function') {
+    return Promise.reject(new ControlError('ERR_MCR_UNSUPPORTED', `this mcrd does not implement ${kind}: upgrade mcrd to match mcrctl`));
+  }
+  // Through a promise so that a handler throwing synchronously is answered too.
+  return Promise.resolve().then(() => (method as (r: unknown, c: RequestContext) => unknown).call(handler, request, context));
+}
+
+export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
+}

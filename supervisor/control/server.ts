@@ -13,24 +13,32 @@
  * chmod 0660 so that access is granted by group, not to everyone, and is
  * created no more open than that whatever mcrd's umask (see listenOn).
  *
- * Clients are capped (maxClients), but idle ones cannot lock mcrctl out:
- * when the server is full, a new client takes the place of the client idle
- * longest (nothing in flight; a `logs --follow` stream counts as in
- * flight), which is told ERR_MCR_EVICTED and closed. Only when every client
- * has a request in flight is the new one refused (ERR_MCR_TOO_MANY_CLIENTS).
- * Clients are not capped per uid: that needs SO_PEERCRED, which Node's
- * net.Socket does not expose.
+ * Clients are capped (maxClients, 256: more than the 200 busy clients the
+ * abuse test runs, so that they leave room for mcrctl), but idle ones cannot
+ * lock mcrctl out: when the server is full, a new client takes the place of
+ * the client idle longest (nothing in flight; a `logs --follow` stream
+ * counts as in flight), which is told ERR_MCR_EVICTED and closed. Only when
+ * every client has a request in flight is the new one refused
+ * (ERR_MCR_TOO_MANY_CLIENTS). A busy client is not evicted for a new one:
+ * clients that reconnect at once would then evict each other, and the new
+ * one, before anyone is answered. Clients are not capped per uid: that
+ * needs SO_PEERCRED, which Node's net.Socket does not expose.
+ *
+ * Requests of all clients share one RequestScheduler (scheduler.ts): at
+ * most maxRunningRequests run at once, and a client that keeps mcrd busy
+ * does not delay a new one.
  */
 import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
-import { encodeFrame, DEFAULT_MAX_FRAME_BYTES } from '../../proto/framing.js';
+import { encodeFrame } from '../../proto/framing.js';
 import { encodeResponse } from '../../proto/control.js';
 import { ControlConnection, type ConnectionLimits } from './connection.js';
 import { ControlError, errorCode } from '../../common/control-errors.js';
 import { silentLogger, type ControlHandler, type ControlLogger } from './handler.js';
+import { RequestScheduler } from './scheduler.js';
 
 
 export interface ControlServerOptions {
@@ -39,18 +47,26 @@ export interface ControlServerOptions {
   handler: ControlHandler;
   /** Close clients with nothing in flight after this long without a request. Default 30 000. */
   idleTimeoutMs?: number;
+  /** Close clients whose request frame is not complete this long after its first byte. Default 10 000. */
+  frameTimeoutMs?: number;
   /** Answer ETIMEDOUT when a handler takes longer. Default 10 000. */
   requestTimeoutMs?: number;
-  /** Largest request frame accepted. Default 1 MiB. */
+  /** Largest request frame accepted. Default DEFAULT_MAX_REQUEST_BYTES (64 KiB). */
   maxFrameBytes?: number;
   /** Requests one client may have in flight before reading from it pauses. Default 32. */
   maxInFlight?: number;
+  /**
+   * Requests running at once over all clients (ping, version, workers and
+   * log level reads excepted); the others wait their turn, the client with
+   * the fewest running first (scheduler.ts). Default 4.
+   */
+  maxRunningRequests?: number;
   /** Unread answer bytes after which a client is dropped. Default 4 MiB. */
   maxPendingWriteBytes?: number;
   /**
    * Concurrent clients. When full, a new client evicts the one idle longest;
    * if every client has a request in flight it is told
-   * ERR_MCR_TOO_MANY_CLIENTS. Default 64.
+   * ERR_MCR_TOO_MANY_CLIENTS. Default 256.
    */
   maxClients?: number;
   /** Default 0o660. */
@@ -60,6 +76,14 @@ export interface ControlServerOptions {
   log?: ControlLogger;
 }
 
+/**
+ * Largest request frame mcrd reads: 64 KiB, over ten times the largest
+ * valid request (a rule of 64 outputs with a 64-character name is under
+ * 4 KB; a file path at most 4 KB), so that 256 clients each holding a frame
+ * half sent hold 16 MiB at most.
+ */
+export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024;
+
 /** How long the start-up probe of an existing socket waits for an answer. */
 const PROBE_TIMEOUT_MS = 1000;
 
@@ -68,6 +92,7 @@ export class ControlServer {
   private readonly handler: ControlHandler;
   private readonly limits: ConnectionLimits;
   private readonly maxClients: number;
+  private readonly scheduler: RequestScheduler;
   private readonly socketMode: number;
   private readonly dirMode: number;
   private readonly log: ControlLogger;
@@ -83,13 +108,15 @@ export class ControlServer {
     this.handler = options.handler;
     this.limits = {
       idleTimeoutMs: positive(options.idleTimeoutMs, 30_000, 'idleTimeoutMs'),
+      frameTimeoutMs: positive(options.frameTimeoutMs, 10_000, 'frameTimeoutMs'),
       requestTimeoutMs: positive(options.requestTimeoutMs, 10_000, 'requestTimeoutMs'),
-      maxFrameBytes: positive(options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 'maxFrameBytes'),
+      maxFrameBytes: positive(options.maxFrameBytes, DEFAULT_MAX_REQUEST_BYTES, 'maxFrameBytes'),
       maxInFlight: positive(options.maxInFlight, 32, 'maxInFlight'),
       maxPendingWriteBytes: positive(options.maxPendingWriteBytes, 4 * 1024 * 1024, 'maxPendingWriteBytes'),
       closeGraceMs: 1000,
     };
-    this.maxClients = positive(options.maxClients, 64, 'maxClients');
+    this.maxClients = positive(options.maxClients, 256, 'maxClients');
+    this.scheduler = new RequestScheduler(positive(options.maxRunningRequests, 4, 'maxRunningRequests'));
     this.socketMode = options.socketMode ?? 0o660;
     this.dirMode = options.dirMode ?? 0o755;
     this.log = options.log ?? silentLogger;
@@ -171,7 +198,7 @@ export class ControlServer {
       });
       return;
     }
-    const connection = new ControlConnection(id, socket, this.handler, this.limits, this.log, (c) => this.clients.delete(c));
+    const connection = new ControlConnection(id, socket, this.handler, this.limits, this.log, this.scheduler, (c) => this.clients.delete(c));
     this.clients.add(connection);
     this.log.debug({ client: id }, 'control client connected');
   }

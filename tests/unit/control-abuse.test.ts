@@ -1,23 +1,27 @@
 /**
  * Misbehaving control clients never stall mcrd or other clients: garbage
- * gets an ERR_MCR_BAD_FRAME answer and a disconnect, a silent or half-frame
- * client is cut at the idle timeout, a client that never reads is dropped,
- * an unknown request kind is answered without dropping the client, a full
- * server makes room by closing the client idle longest (never one with a
- * request in flight), so 200 idle clients cannot lock out mcrctl, and when
- * every client is busy a new one is told to retry. Raw net.Sockets play the bad
- * clients; a ControlClient keeps working alongside. Every wait is on an
- * event and bounded.
+ * gets an ERR_MCR_BAD_FRAME answer and a disconnect, a silent client is cut
+ * at the idle timeout and one that sends part of a frame at the frame
+ * timeout, a client that never reads is dropped without mcrd working on
+ * its later requests (while one answer larger than that limit still
+ * reaches a client that reads), an unknown request kind is answered without
+ * dropping the client, a full server makes room by closing the client idle
+ * longest (never one with a request in flight), so 200 idle clients cannot
+ * lock out mcrctl, when every client is busy a new one is told to retry,
+ * and 200 clients keeping every request place busy do not delay a new
+ * client's request behind theirs. Raw net.Sockets play the bad clients; a
+ * ControlClient keeps working alongside. Every wait is on an event and
+ * bounded; times are reported, never asserted as upper bounds.
  */
 import t from 'tap';
 import { createConnection, type Socket } from 'node:net';
 import { ControlClient } from '../../common/control-client.js';
 import type { ControlHandler } from '../../supervisor/control/handler.js';
 import type { ControlServerOptions } from '../../supervisor/control/server.js';
-import { decodeResponse, encodeRequest } from '../../proto/control.js';
+import { decodeResponse, encodeRequest, encodeResponse } from '../../proto/control.js';
 import type { LogLine, RequestDraft, Response } from '../../proto/types.js';
 import { encodeFrame, encodeVarint, FrameDecoder } from '../../proto/framing.js';
-import { within } from '../../bench/lab/time.js';
+import { pollUntil, within } from '../../bench/lab/time.js';
 import { deferred, startControlServer, stubHandler, type Cleanup } from './control-fixture.js';
 
 const setup = (t: Cleanup, overrides: Partial<ControlHandler> = {}, options: Partial<ControlServerOptions> = {}) =>
@@ -148,6 +152,8 @@ t.test('a reused id in flight is refused, the first request still answered', asy
 
 t.test('a silent client is cut at the idle timeout while another client is served', async (t) => {
   const idleTimeoutMs = 200;
+  // The half-frame client below is cut by whichever comes first; here, the idle timeout.
+  const frameTimeoutMs = 60_000;
   const silentGone = deferred();
   const { path, client } = await setup(
     t,
@@ -159,7 +165,7 @@ t.test('a silent client is cut at the idle timeout while another client is serve
         return { rules: [], workers: [] };
       },
     },
-    { idleTimeoutMs },
+    { idleTimeoutMs, frameTimeoutMs },
   );
   const busy = await client();
   const answer = busy.request({ kind: 'stats' });
@@ -191,6 +197,145 @@ t.test('a client that never reads its answers is dropped; others are unaffected'
   await within(hog.closed, 10_000, 'the hog to be dropped');
   t.ok(hog.responses.length < requests, `dropped after ${hog.responses.length} of ${requests} answers`);
   t.equal((await reader.request({ kind: 'ping' })).pid, process.pid);
+});
+
+t.test('a frame not complete within the frame timeout is cut; whole frames sent slowly byte by byte are served', async (t) => {
+  const frameTimeoutMs = 1000;
+  const { path, client } = await setup(t, {}, { frameTimeoutMs, idleTimeoutMs: 60_000 });
+  const good = await client();
+  const stuck = await RawClient.connect(t, path);
+  const started = Date.now();
+  stuck.write(Buffer.from([0x0a, 0x08, 0x01])); // 10 bytes announced, 2 sent
+  // A ping frame is 5 bytes: at one byte per 50 ms each frame is whole
+  // well within the timeout, which starts again with every frame.
+  const trickler = await RawClient.connect(t, path);
+  for (let id = 1; id <= 3; id++) {
+    const frame = encodeFrame(encodeRequest({ id, body: { kind: 'ping' } }));
+    for (const byte of frame) {
+      trickler.write(Buffer.from([byte]));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    t.match(await trickler.next(), { id, body: { kind: 'ping' } }, `trickled ping ${id} answered`);
+  }
+  await within(stuck.closed, 10_000, 'the unfinished frame to be cut');
+  const elapsed = Date.now() - started;
+  t.ok(elapsed >= frameTimeoutMs - 20, `cut after ${elapsed} ms, not before the ${frameTimeoutMs} ms frame timeout`);
+  t.match(stuck.responses, [{ id: 0, body: { kind: 'error', code: 'ETIMEDOUT', message: /not complete 1 s after its first byte \(2 bytes arrived\).*send each request whole/ } }]);
+  t.notOk(trickler.isClosed, 'the slow but whole-frame client stays');
+  t.equal((await good.request({ kind: 'ping' })).pid, process.pid, 'others are served');
+});
+
+t.test('one answer larger than the unread limit reaches a client that reads; a client that does not read is dropped before mcrd works on the rest', async (t) => {
+  const rules = Array.from({ length: 3000 }, (_, i) => ({ id: i + 1, name: `rule-${i}`, inputInterface: 'eth0', inputGroup: '239.1.1.1', inputPort: 1 + i,
+    outputs: [{ group: '239.2.2.2', port: 6000, interface: 'eth1' }] }));
+  const calls = new Map<number, number>();
+  const { server, path, client } = await setup(t, {
+    listRules: async (_r, context) => {
+      calls.set(context.clientId, (calls.get(context.clientId) ?? 0) + 1);
+      return { rules, generation: 1, problems: [] };
+    },
+  }, { maxPendingWriteBytes: 64 * 1024 });
+  const reader = await client();
+  const list = await reader.request({ kind: 'listRules' });
+  t.ok(encodeResponse({ id: 1, more: false, body: list }).length > 2 * 64 * 1024, 'the answer is over twice the limit');
+  t.equal(list.rules.length, rules.length, 'the whole list arrived');
+  const hog = await RawClient.connect(t, path);
+  hog.socket.pause();
+  const requests = 50;
+  for (let id = 1; id <= requests; id++) hog.send({ id, body: { kind: 'listRules' } });
+  // A paused socket does not see its close: watch the server's side.
+  const dropped = await pollUntil(async () => server.clientCount === 1, 20_000, 20);
+  t.ok(dropped, 'the client that does not read was dropped');
+  hog.socket.resume();
+  await within(hog.closed, 5000, 'the dropped client to see its close');
+  const hogCalls = [...calls.values()].reduce((a, b) => a + b, 0) - 1;
+  t.ok(hogCalls < requests / 2, `mcrd built ${hogCalls} of its ${requests} lists before dropping it`);
+  t.equal((await reader.request({ kind: 'listRules' })).rules.length, rules.length, 'the reader is served again');
+});
+
+t.test('a client that does not read gets no more requests started, counts as idle and is cut at the idle timeout', async (t) => {
+  const rules = Array.from({ length: 500 }, (_, i) => ({ id: i + 1, name: `rule-${i}`, inputInterface: 'eth0', inputGroup: '239.1.1.1', inputPort: 1 + i,
+    outputs: [{ group: '239.2.2.2', port: 6000, interface: 'eth1' }] }));
+  let calls = 0;
+  const { server, path, client } = await setup(t, {
+    listRules: async () => {
+      calls++;
+      return { rules, generation: 1, problems: [] };
+    },
+  }, { idleTimeoutMs: 500 }); // the unread limit stays at its 4 MiB: never reached here
+  const first = await client();
+  const answer = encodeResponse({ id: 1, more: false, body: await first.request({ kind: 'listRules' }) }).length;
+  await first.close();
+  const hog = await RawClient.connect(t, path);
+  hog.socket.pause();
+  const requests = 100;
+  hog.write(Buffer.concat(Array.from({ length: requests }, (_, i) => encodeFrame(encodeRequest({ id: i + 1, body: { kind: 'listRules' } })))));
+  const cut = await pollUntil(async () => server.clientCount === 0, 20_000, 20);
+  t.ok(cut, 'the client that does not read was closed');
+  const hogCalls = calls - 1;
+  t.ok(hogCalls <= 48, `mcrd built ${hogCalls} of its ${requests} answers (${answer} bytes each, ${(hogCalls * answer / 1024 / 1024).toFixed(1)} MiB, under the 4 MiB limit)`);
+  hog.socket.resume();
+  await within(hog.closed, 5000, 'the hog to see its close');
+  t.match(hog.responses.at(-1), { id: 0, body: { kind: 'error', code: 'ETIMEDOUT', message: /no request for 0.5 s/ } }, 'its last answer says why');
+  // (A client of its own: an earlier one would have been cut as idle meanwhile.)
+  t.equal((await (await client()).request({ kind: 'listRules' })).rules.length, rules.length, 'another client is served');
+});
+
+t.test('200 clients keeping every request place busy do not delay a new client behind them', async (t) => {
+  const maxRunningRequests = 4;
+  const busyClients = 200;
+  const order: string[] = [];
+  const spin = (ms: number): void => {
+    const end = performance.now() + ms;
+    while (performance.now() < end);
+  };
+  const { path, client } = await setup(t, {
+    // Each stats waits a loop turn and takes 1 ms of CPU, like a real one
+    // that waits for the workers' counters, then sums them. (A timer here
+    // would starve the sockets: timers that expire while the timer phase
+    // runs are run in the same phase.)
+    stats: async (_r, context) => {
+      order.push(`busy ${context.clientId}`);
+      await new Promise((r) => setImmediate(r));
+      spin(1);
+      return { rules: [], workers: [] };
+    },
+    listRules: async () => {
+      order.push('new');
+      return { rules: [], generation: 0, problems: [] };
+    },
+  }, { maxRunningRequests });
+  let stopped = false;
+  const served = new Set<number>();
+  const loops = Array.from({ length: busyClients }, async (_, n) => {
+    const raw = await RawClient.connect(t, path);
+    for (let id = 1; !stopped; id++) {
+      raw.send({ id, body: { kind: 'stats' } });
+      await raw.next(30_000);
+      served.add(n);
+    }
+  });
+  try {
+    // All connected and answered once: the new client's connection is not
+    // queued behind theirs in the listen backlog, only its request behind
+    // their requests.
+    await within((async () => {
+      while (served.size < busyClients) await new Promise((r) => setTimeout(r, 10));
+    })(), 60_000, 'every busy client to be answered once');
+    const good = await client();
+    const before = order.length;
+    const begin = performance.now();
+    const list = await good.request({ kind: 'listRules' });
+    const ms = performance.now() - begin;
+    const ahead = order.slice(before, order.indexOf('new', before)).length;
+    t.same(list.rules, [], 'the new client is answered');
+    // In arrival order it would wait for the ~200 stats queued before it.
+    t.ok(ahead <= 2 * maxRunningRequests, `${ahead} busy requests started between its request and its start (${busyClients} were waiting)`);
+    t.comment(`answered in ${ms.toFixed(1)} ms while ${busyClients} clients kept ${maxRunningRequests} places busy`);
+  } finally {
+    stopped = true;
+    await within(Promise.all(loops), 30_000, 'the busy clients to stop');
+  }
 });
 
 t.test('a full server evicts the client idle longest; one with a request in flight or a log stream is never evicted', async (t) => {
@@ -267,10 +412,11 @@ t.test('when every client has a request in flight, a new one is told to retry la
   t.same(await waiting, { kind: 'stats', rules: [], workers: [] }, 'the first is unaffected');
 });
 
-t.test('200 idle clients do not lock out a well-behaved one: it is answered within 1 s', async (t) => {
+t.test('200 idle clients do not lock out a well-behaved one', async (t) => {
   const abusers = 200;
+  const maxClients = 64; // fewer than the abusers, so that the server is full
   const maxReconnects = 5; // per abuser: bounds the churn an evicted abuser's reconnects cause
-  const { path } = await setup(t); // default maxClients (64)
+  const { path } = await setup(t, {}, { maxClients });
   let stopped = false;
   let reconnects = 0;
   const reconnecting = new Set<Promise<unknown>>();
@@ -293,20 +439,20 @@ t.test('200 idle clients do not lock out a well-behaved one: it is answered with
   const clients = await within(Promise.all(Array.from({ length: abusers }, () => abuse(maxReconnects))), 20_000,
     `${abusers} abusive clients to connect and ping`);
   const held = clients.filter((c) => !c.isClosed).length;
-  t.ok(held >= 64, `the abusers hold every slot (${held} still connected after ${Date.now() - started} ms)`);
+  t.ok(held >= maxClients, `the abusers hold every slot (${held} still connected after ${Date.now() - started} ms)`);
 
   const times: number[] = [];
   try {
     for (let i = 0; i < 5; i++) {
-      const good = new ControlClient({ connectTimeoutMs: 1000, requestTimeoutMs: 1000 });
+      // Generous bounds: this proves the client gets in, not how fast (bench/control-abuse.ts measures that).
+      const good = new ControlClient({ connectTimeoutMs: 5000, requestTimeoutMs: 5000 });
       t.teardown(() => good.close());
       const begin = process.hrtime.bigint();
       await good.connect(path);
       const ping = await good.request({ kind: 'ping' });
       const ms = Number(process.hrtime.bigint() - begin) / 1e6;
       times.push(ms);
-      t.equal(ping.pid, process.pid, `well-behaved client ${i} answered`);
-      t.ok(ms < 1000, `within 1 s (${ms.toFixed(1)} ms; ${reconnects} abuser reconnects so far)`);
+      t.equal(ping.pid, process.pid, `well-behaved client ${i} answered (${ms.toFixed(1)} ms; ${reconnects} abuser reconnects so far)`);
       await good.close();
     }
   } finally {

@@ -1,0 +1,86 @@
+/**
+ * The control socket's RequestScheduler on its own: no more than
+ * maxRunning requests run at once; when a place frees, the client with the
+ * fewest running goes first, then the one whose last start is oldest (a
+ * new client before busy ones, busy ones in turn); each client's requests
+ * start in the order they came; ping-like kinds skip the queue unless their
+ * client has requests waiting; releasing a waiting request takes it out of
+ * the queue, and releasing twice frees one place only.
+ */
+import t from 'tap';
+import { newTicketholder, RequestScheduler } from '../../supervisor/control/scheduler.js';
+
+t.test('at most maxRunning run; a new client goes before busy ones, busy ones take turns', async (t) => {
+  const s = new RequestScheduler(2);
+  const started: string[] = [];
+  const releases = new Map<string, () => void>();
+  const submit = (holder: ReturnType<typeof newTicketholder>, name: string): void => {
+    releases.set(name, s.submit(holder, 'stats', () => started.push(name)));
+  };
+  const a = newTicketholder();
+  const b = newTicketholder();
+  submit(a, 'a1');
+  submit(a, 'a2');
+  submit(a, 'a3');
+  submit(b, 'b1');
+  t.same(started, ['a1', 'a2'], 'two run, the rest wait');
+  t.equal(s.runningCount, 2);
+  const late = newTicketholder();
+  submit(late, 'new1');
+  releases.get('a1')?.();
+  t.same(started, ['a1', 'a2', 'b1'], 'b (nothing running) before a (one running); b before the newer client (both never started: arrival order)');
+  releases.get('a2')?.();
+  t.same(started.at(-1), 'new1', 'then the new client (never started) before a3 (a started a moment ago)');
+  releases.get('b1')?.();
+  t.same(started.at(-1), 'a3', 'a3 last');
+  t.equal(s.runningCount, 2);
+  releases.get('new1')?.();
+  releases.get('a3')?.();
+  t.equal(s.runningCount, 0, 'every place freed');
+});
+
+t.test('a client that started longest ago goes first among clients with as many running', async (t) => {
+  const s = new RequestScheduler(1);
+  const started: string[] = [];
+  const holders = [newTicketholder(), newTicketholder(), newTicketholder()];
+  const r0 = s.submit(holders[0] as ReturnType<typeof newTicketholder>, 'listRules', () => started.push('h0'));
+  // h1 ran once before (long ago), h2 never: h2 first, then h1.
+  (holders[1] as ReturnType<typeof newTicketholder>).lastStartMs = performance.now() - 10_000;
+  s.submit(holders[1] as ReturnType<typeof newTicketholder>, 'listRules', () => started.push('h1'));
+  s.submit(holders[2] as ReturnType<typeof newTicketholder>, 'listRules', () => started.push('h2'));
+  r0();
+  t.same(started, ['h0', 'h2']);
+});
+
+t.test('ping-like kinds skip the queue unless their client has requests waiting', async (t) => {
+  const s = new RequestScheduler(1);
+  const started: string[] = [];
+  const busy = newTicketholder();
+  const other = newTicketholder();
+  const release = s.submit(busy, 'reload', () => started.push('reload'));
+  s.submit(other, 'ping', () => started.push('ping'));
+  s.submit(other, 'version', () => started.push('version'));
+  t.same(started, ['reload', 'ping', 'version'], 'answered at once although the one place is taken');
+  t.equal(s.runningCount, 1, 'and they take no place');
+  s.submit(busy, 'stats', () => started.push('stats'));
+  s.submit(busy, 'workers', () => started.push('workers'));
+  t.same(started, ['reload', 'ping', 'version'], 'behind its own waiting stats, workers waits too (order kept)');
+  release();
+  t.same(started, ['reload', 'ping', 'version', 'stats']);
+});
+
+t.test('a request released while waiting never starts; a second release frees nothing more', async (t) => {
+  const s = new RequestScheduler(1);
+  const started: string[] = [];
+  const h = newTicketholder();
+  const first = s.submit(h, 'stats', () => started.push('first'));
+  const gone = s.submit(h, 'stats', () => started.push('gone'));
+  const third = s.submit(newTicketholder(), 'stats', () => started.push('third'));
+  gone();
+  first();
+  first();
+  t.same(started, ['first', 'third'], 'the released one was skipped');
+  t.equal(s.runningCount, 1, 'the double release freed one place, not two');
+  third();
+  t.equal(s.runningCount, 0);
+});

@@ -49,16 +49,20 @@ function workerCounters(scale: number): WorkerCounters {
 
 const workers: WorkerInfo[] = Array.from({ length: WORKERS }, (_, w) => ({ id: `eth1/${w}`, interface: 'eth1', core: w, pid: 1000 + w,
   state: 'running', restarts: 0, generation: 1, logLevel: 'info', startedAtMs: 0 }));
-// New counters objects for every scrape, as the fleet's ping replies are (the report reads them as fresh);
-// made before timing: in mcrd they arrive decoded from the workers' replies.
-const rounds = Array.from({ length: WARMUP + RUNS }, (_, round) => workers.map((w, i): CounterSlot =>
-  ({ id: w.id, iface: w.interface, state: 'running', restarts: 0, worker: { pid: w.pid }, counters: workerCounters(round + 1 + i) })));
+/**
+ * New counters objects for every scrape, as the fleet's ping replies are (the
+ * report reads them as fresh); made just before each timed scrape (in mcrd
+ * they arrive decoded from the workers' replies), and only one round at a
+ * time, so the heap holds what mcrd's would.
+ */
+const slotsFor = (round: number): CounterSlot[] => workers.map((w, i) =>
+  ({ id: w.id, iface: w.interface, state: 'running', restarts: 0, worker: { pid: w.pid }, counters: workerCounters(round + 1 + i) }));
 const report = new StatsReport();
-let round = 0;
+let next: CounterSlot[] = [];
 let statsCpuUs = 0;
 const source = async (): Promise<MetricsSnapshot> => {
   const before = process.cpuUsage();
-  const stats = report.build(rounds[round++] ?? [], rules, performance.now());
+  const stats = report.build(next, rules, performance.now());
   const used = process.cpuUsage(before);
   statsCpuUs = used.user + used.system;
   return { stats, rules, workers, reload: { successful: true, lastSuccessSeconds: Date.now() / 1000 } };
@@ -70,6 +74,7 @@ const cpu: number[] = [];
 const statsCpu: number[] = [];
 let text = '';
 for (let i = 0; i < WARMUP + RUNS; i++) {
+  next = slotsFor(i);
   const start = performance.now();
   const before = process.cpuUsage();
   text = await collector.scrape();

@@ -5,7 +5,7 @@
  * fetch script under `ip netns exec`). A rule's series exist at 0 before
  * any traffic and as soon as a rule is added; after mcrgen's datagrams and
  * malformed frames from mcrinject, each value equals what `mcrctl stats
- * --json` says (input counters, which stray frames could move, lie between
+ * --json` says (an output on a missing interface gives the errno series) (input counters, which stray frames could move, lie between
  * two stats answers taken around the scrape); `promtool check metrics`
  * accepts the text; a refused and a good reload show in the reload gauges;
  * other paths are 404, other methods 405; a non-loopback address is refused
@@ -28,8 +28,9 @@ import { parseMetrics, select, value, type ParsedMetrics } from '../unit/metrics
 const PORT = 9464;
 const DATAGRAMS = 3000;
 const MALFORMED_REPEAT = 5;
+/** The second output's interface does not exist: every datagram is an ENODEV on it (docs/mcrd.md). */
 const RULE = `{ name: "metered", inputInterface: "in0", inputGroup: "239.1.1.1", inputPort: 5000,
-  outputs: [{ group: "239.2.2.2", port: 6000, interface: "out0" }, { group: "10.99.1.2", port: 6001, interface: "out0" }] }`;
+  outputs: [{ group: "239.2.2.2", port: 6000, interface: "out0" }, { group: "239.2.2.3", port: 6001, interface: "nowhere0" }] }`;
 
 /**
  * Fetches each METHOD URL pair in turn from inside a namespace with Node's
@@ -98,7 +99,8 @@ t.test('mcrd serves /metrics in its namespace, equal to mcrctl stats', async (t)
   const metered = { rule: '1', name: 'metered' };
   t.equal(value(fresh, 'mcr_rule_received_packets_total', { ...metered, input: 'in0' }), 0, 'a rule without traffic: series at 0');
   t.equal(value(fresh, 'mcr_output_sent_packets_total', { ...metered, output: '239.2.2.2:6000:out0' }), 0);
-  t.equal(value(fresh, 'mcr_output_send_errors_total', { ...metered, output: '10.99.1.2:6001:out0' }), 0);
+  t.equal(value(fresh, 'mcr_output_send_errors_total', { ...metered, output: '239.2.2.3:6001:nowhere0' }), 0, 'errors at 0 too');
+  t.same(select(fresh, 'mcr_output_send_errors_by_errno_total', metered), [], 'no errno series before an errno occurred');
   t.equal(value(fresh, 'mcr_build_info', { node: process.version }), 1);
 
   await mcrctlJson(socket, ['add', '--input-interface', 'in0', '--input-group', '239.1.1.9', '--input-port', '5009',
@@ -138,7 +140,10 @@ t.test('mcrd serves /metrics in its namespace, equal to mcrctl stats', async (t)
         o.errorsByErrno, `${output.output} errors by errno`);
     }
   }
-  t.ok(value(m, 'mcr_rule_received_packets_total', metered) === DATAGRAMS, 'every datagram mcrgen sent');
+  t.equal(value(m, 'mcr_rule_received_packets_total', metered), DATAGRAMS, 'every datagram mcrgen sent');
+  const missing = { ...metered, output: '239.2.2.3:6001:nowhere0' };
+  t.equal(value(m, 'mcr_output_send_errors_by_errno_total', { ...missing, errno: 'ENODEV' }), DATAGRAMS, 'ENODEV for each datagram on the missing output');
+  t.equal(value(m, 'mcr_output_send_errors_total', missing), DATAGRAMS);
   const sum = (s: StatsResult, f: (w: StatsResult['workers'][number]) => number): number => s.workers.reduce((n, w) => n + f(w), 0);
   const between = (name: string, got: number, f: (w: StatsResult['workers'][number]) => number): void => {
     t.ok(got >= sum(before, f) && got <= sum(after, f), `${name} ${got} within the stats around it (${sum(before, f)}..${sum(after, f)})`);

@@ -2,6 +2,8 @@
 // promises; every packet-path structure is touched by the loop thread alone.
 #include "addon/loop_wrap.h"
 
+#include <pthread.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <future>
@@ -136,6 +138,9 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
   std::promise<std::pair<int, const char*>> ready;
   std::future<std::pair<int, const char*>> ready_future = ready.get_future();
   thread_ = std::thread([this, notify, &ready]() {
+    // Named so mcrd's watchdog can find this thread in /proc/PID/task and
+    // tell a starved loop (runnable) from a stopped or stuck one.
+    pthread_setname_np(pthread_self(), "mcr-loop");
     const char* step = "";
     const int rc = loop_->setup(&step);
     ready.set_value({rc, step});

@@ -90,5 +90,7 @@ export interface FleetOptions {
   timing?: Partial<FleetTiming>;
   /** How worker processes are started; default a WorkerProcess with the addon and child_process.spawn. */
   startWorker?: StartWorker;
+  /** The scheduler state of a worker's loop thread ('R', 'S', 'T', ...; loop-thread.ts); default read from /proc. */
+  loopState?: (pid: number) => string | undefined;
 }
 

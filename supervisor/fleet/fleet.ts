@@ -45,6 +45,10 @@ import { DEFAULT_RESTART_BACKOFF, type RestartBackoff } from './backoff.js';
 import type { InterfaceChange } from '../net/interface-watcher.js';
 import type { CommandDraft, Reply, RuleApplication, WorkerInfo } from '../../proto/index.js';
 import { WORKER_EXIT_START_REFUSED } from '../../common/worker-exit.js';
+import { loopThreadState } from './loop-thread.js';
+
+/** How many times the hung threshold a runnable (starved) loop may stall before it is judged hung anyway. */
+const STARVED_GRACE = 4;
 
 export type { FleetOptions, InterfaceView } from './fleet-options.js';
 
@@ -57,6 +61,7 @@ export class Fleet {
   private readonly backoff: RestartBackoff;
   private readonly t: FleetTiming;
   private readonly startWorker: StartWorker;
+  private readonly loopState: (pid: number) => string | undefined;
   /** The heartbeat check, while the fleet has started a worker and is not closing. */
   private watchdog: NodeJS.Timeout | undefined;
 
@@ -64,6 +69,7 @@ export class Fleet {
     this.backoff = o.restartBackoff ?? DEFAULT_RESTART_BACKOFF;
     this.t = { ...DEFAULT_FLEET_TIMING, ...o.timing };
     this.startWorker = o.startWorker ?? ((spec, onLine) => new WorkerProcess(spec, onLine));
+    this.loopState = o.loopState ?? loopThreadState;
   }
 
   /** Brings the fleet in line with the rule table: workers for every referenced interface, none for others. */
@@ -460,10 +466,19 @@ export class Fleet {
       if (value === 0n) continue;
       if (s.beat === undefined || s.beat.worker !== w || s.beat.value !== value) {
         s.beat = { worker: w, value, sinceMs: now };
+        s.starvedLogged = false;
         continue;
       }
       const stalledMs = now - s.beat.sinceMs;
       if (stalledMs < this.t.hungAfterMs) continue;
+      // A loop that is runnable but gets no CPU (an overloaded machine) is
+      // starved, not hung: killing it would lose its flows for a restart.
+      // It gets STARVED_GRACE times the threshold before it is judged anyway.
+      if (w.pid !== undefined && this.loopState(w.pid) === 'R' && stalledMs < this.t.hungAfterMs * STARVED_GRACE) {
+        if (!s.starvedLogged) this.o.logger.warn({ worker: s.id, pid: w.pid, stalledMs }, 'worker loop starved of CPU (runnable, no progress): not killed yet');
+        s.starvedLogged = true;
+        continue;
+      }
       const why = `hung: heartbeat stalled ${(stalledMs / 1000).toFixed(1)} s, killed by mcrd`;
       s.verdict = { worker: w, why };
       this.o.logger.warn({ worker: s.id, pid: w.pid, stalledMs, hungAfterMs: this.t.hungAfterMs },

@@ -35,6 +35,8 @@ export interface Slot {
   unconfirmed: Set<number>;
   /** The watchdog's last reading of the worker's heartbeat, and since when it has had that value. */
   beat: { worker: FleetWorker; value: bigint; sinceMs: number } | undefined;
+  /** The watchdog logged this stall as CPU starvation already (once per stall). */
+  starvedLogged: boolean;
   /** Set by the watchdog when it kills a hung worker, so the exit is told as what it was. */
   verdict: { worker: FleetWorker; why: string } | undefined;
   /** Why the last worker that was restarted exited (a crash, or killed as hung), and when; shown by `mcrctl workers`. */
@@ -47,7 +49,7 @@ export function newSlot(iface: string, index: number, core: number, backoffMs: n
   return { id: `${iface}/${index}`, iface, core, worker: undefined, state: 'waiting', reason: undefined, restarts: 0,
     backoffMs, startedAtMs: 0, generation: 0, logLevel, timer: undefined, counters: undefined,
     refused: new Map(), needsSync: false, unconfirmed: new Set(), beat: undefined, verdict: undefined, lastExit: undefined,
-    lastFatal: undefined };
+    lastFatal: undefined, starvedLogged: false };
 }
 
 /** What the slots of a rule's input interface did with it: applied, refused (with the error), not confirmed, or pending (no worker now). */

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { native } from '../../native/index.js';
+import { loopThreadState } from '../../supervisor/fleet/loop-thread.js';
 import { ROOT } from '../integration/harness.js';
 import { pollUntil } from '../../bench/lab/time.js';
 
@@ -66,6 +67,7 @@ t.test('the loop of another process beats while it runs, not while it is stopped
   await sleep(500);
   const b = beat();
   // 100 ms stats timer: about 5 turns in 500 ms with no traffic; at least 2 on a busy machine.
+  t.match(loopThreadState(pid), /^[RS]$/, 'the loop thread (mcr-loop) runs or sleeps');
   t.ok(b - a >= 2n, `beats with no traffic (${a} -> ${b} in 500 ms)`);
 
   process.kill(pid, 'SIGSTOP');
@@ -73,6 +75,7 @@ t.test('the loop of another process beats while it runs, not while it is stopped
   const stopped = beat();
   await sleep(600);
   t.equal(beat(), stopped, 'no beat while the process is stopped');
+  t.equal(loopThreadState(pid), 'T', 'the watchdog finds the loop thread (mcr-loop) stopped');
 
   process.kill(pid, 'SIGCONT');
   t.ok(await pollUntil(async () => beat() > stopped, 5_000), 'beats again once continued');

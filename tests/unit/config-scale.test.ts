@@ -2,7 +2,8 @@
  * The config functions at the largest ruleset mcrd takes on one input
  * interface by default (10 000 rules): what formatConfig writes (for
  * `mcrctl save`) loads back to the same config, over the old 1 MiB cap; the
- * parse is fast enough for a daemon start; an error deep in such a file
+ * parse is fast enough for a daemon start (held against JSON.parse in the
+ * same run, not against the clock); an error deep in such a file
  * still names its line and column (the position table is built only then);
  * and a config too large to load is refused by formatConfig instead of
  * being written.
@@ -47,17 +48,27 @@ t.test(`save and load round-trip ${RULES} rules`, async (t) => {
 });
 
 t.test('the parse is several times faster than it was', async (t) => {
-  const text = formatConfig({ daemon: {}, rules: Array.from({ length: RULES }, (_, i) => rule(i)) });
+  const config = { daemon: {}, rules: Array.from({ length: RULES }, (_, i) => rule(i)) };
+  const text = formatConfig(config);
+  // The yardstick, measured in the same run so that a loaded machine slows
+  // both alike: V8's native JSON.parse of the same rules as indented JSON.
+  const json = JSON.stringify(config, null, 2);
   const times: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const start = performance.now();
+  const native: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    let start = performance.now();
     parseJson5(text, 'x.json5');
     times.push(performance.now() - start);
+    start = performance.now();
+    JSON.parse(json);
+    native.push(performance.now() - start);
   }
   const best = Math.min(...times);
-  t.comment(`parseJson5 of ${text.length} characters: ${times.map((ms) => ms.toFixed(0)).join(', ')} ms`);
-  // Measured about 50 ms; the parser that recorded every position took about 400 ms.
-  t.ok(best < 250, `the best of three parses takes under 250 ms (${best.toFixed(0)} ms)`);
+  const ratio = best / Math.min(...native);
+  t.comment(`parseJson5 of ${text.length} characters: ${times.map((ms) => ms.toFixed(0)).join(', ')} ms; JSON.parse of ${json.length}: ${native.map((ms) => ms.toFixed(0)).join(', ')} ms`);
+  // Measured 4 to 6 times JSON.parse (about 50 ms against 8 to 13); the
+  // parser that recorded every position took about 400 ms, 50 times.
+  t.ok(ratio < 20, `the best parse takes under 20 times JSON.parse's best (${ratio.toFixed(1)} times, ${best.toFixed(0)} ms)`);
 });
 
 t.test('an error deep in a large file still names its line and column', async (t) => {

@@ -21,7 +21,12 @@ import { PREFIX, type GroupContext, type MetricGroup } from './metric-group.js';
 import { NO_LABELS, SeriesCounter, SeriesGauge, type LabelSet, type Series } from './series-metric.js';
 import type { MetricsSnapshot } from './snapshot.js';
 
-/** A rule's label objects, made once per rule and reused on every scrape (series-metric.ts says why). */
+/**
+ * A rule's label objects and series, made once per rule and reused on every
+ * scrape, which only sets their values (series-metric.ts says why the label
+ * objects; reusing the series spares the allocation of 15 000 objects per
+ * scrape at 1000 rules × 4 outputs).
+ */
 interface RuleLabels {
   rule: LabelSet;
   info: LabelSet;
@@ -29,8 +34,9 @@ interface RuleLabels {
   outputs: LabelSet[];
   /** For each of the rule's outputs, the index of its labels in `outputs`. */
   seriesOf: number[];
-  /** Per entry of `outputs`, the errnos seen on it since the rule was added. */
-  errnos: Array<Set<string>>;
+  /** Per entry of `outputs`, the errnos seen on it since the rule was added, and their series. */
+  errnos: Array<Map<string, Series>>;
+  series: { info: Series; packets: Series; bytes: Series; sentPackets: Series[]; sentBytes: Series[]; errors: Series[] };
 }
 
 interface OutputTotals {
@@ -60,13 +66,25 @@ function labelsOf(rule: Rule): RuleLabels {
     }
     return i;
   });
+  const labels = Object.freeze({ ...base, input: rule.inputInterface });
+  const info = Object.freeze({ ...base, input: rule.inputInterface, group: rule.inputGroup, port: String(rule.inputPort), source: rule.source ?? '' });
+  const series = (sharedLabels: LabelSet): Series => ({ value: 0, sharedLabels, labels: NO_LABELS });
   return {
-    rule: Object.freeze({ ...base, input: rule.inputInterface }),
-    info: Object.freeze({ ...base, input: rule.inputInterface, group: rule.inputGroup, port: String(rule.inputPort), source: rule.source ?? '' }),
+    rule: labels,
+    info,
     outputs,
     seriesOf,
-    errnos: outputs.map(() => new Set<string>()),
+    errnos: outputs.map(() => new Map<string, Series>()),
+    series: { info: { value: 1, sharedLabels: info, labels: NO_LABELS }, packets: series(labels), bytes: series(labels),
+      sentPackets: outputs.map(series), sentBytes: outputs.map(series), errors: outputs.map(series) },
   };
+}
+
+/** Sets a reused series' value for this scrape and lists it. */
+function set(s: Series | undefined, value: number, into: Series[]): void {
+  if (s === undefined) return;
+  s.value = value;
+  into.push(s);
 }
 
 const NO_ERRORS: Record<string, number> = Object.freeze({});
@@ -133,17 +151,21 @@ export class RuleMetrics implements MetricGroup {
       let l = this.#labels.get(rule);
       if (l === undefined) this.#labels.set(rule, (l = labelsOf(rule)));
       const st = stats.get(rule.id);
-      info.push({ value: 1, sharedLabels: l.info, labels: NO_LABELS });
-      packets.push({ value: st?.packets ?? 0, sharedLabels: l.rule, labels: NO_LABELS });
-      bytes.push({ value: st?.bytes ?? 0, sharedLabels: l.rule, labels: NO_LABELS });
+      const rs = l.series;
+      rs.packets.value = st?.packets ?? 0;
+      rs.bytes.value = st?.bytes ?? 0;
+      info.push(rs.info);
+      packets.push(rs.packets);
+      bytes.push(rs.bytes);
       outputTotals(l, st).forEach((o, i) => {
-        const out = l.outputs[i] as LabelSet;
-        sentPackets.push({ value: o.packets, sharedLabels: out, labels: NO_LABELS });
-        sentBytes.push({ value: o.bytes, sharedLabels: out, labels: NO_LABELS });
-        errors.push({ value: o.errors, sharedLabels: out, labels: NO_LABELS });
-        const seen = l.errnos[i] as Set<string>;
-        for (const errno in o.byErrno) seen.add(errno);
-        for (const errno of seen) byErrno.push({ value: o.byErrno[errno] ?? 0, sharedLabels: out, labels: errnoLabel(errno) });
+        set(rs.sentPackets[i], o.packets, sentPackets);
+        set(rs.sentBytes[i], o.bytes, sentBytes);
+        set(rs.errors[i], o.errors, errors);
+        const seen = l.errnos[i] as Map<string, Series>;
+        for (const errno in o.byErrno) {
+          if (!seen.has(errno)) seen.set(errno, { value: 0, sharedLabels: l.outputs[i] as LabelSet, labels: errnoLabel(errno) });
+        }
+        for (const [errno, s] of seen) set(s, o.byErrno[errno] ?? 0, byErrno);
       });
     }
     this.#info.replace(info);

@@ -5,9 +5,10 @@
  * loop's drop_* counters: docs/relay.md lists them) and well-formed
  * datagrams no rule matched. Every input interface of a rule or of a worker
  * slot has its series, every reason included, at 0 until a worker counts
- * something. A worker that is not running adds nothing: its counters start
- * again at 0 with its next process, which Prometheus' rate() reads as a
- * counter reset.
+ * something. The numbers are the stats answer's worker lines: frames and
+ * kernel drops as each worker last reported them, the loop's counters
+ * (malformed, unmatched) only while it runs; a new worker process counts
+ * from 0 again, which Prometheus' rate() reads as a counter reset.
  */
 import { PREFIX, type GroupContext, type MetricGroup } from './metric-group.js';
 import { NO_LABELS, SeriesCounter, type LabelSet, type Series } from './series-metric.js';

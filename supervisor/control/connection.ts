@@ -228,8 +228,16 @@ export class ControlConnection {
     this.inFlight.set(id, { controller });
     const context: RequestContext = { signal: controller.signal, clientId: this.id, requestId: id };
     let settled = false;
-    // Set once the scheduler has the request; frees its place (or its turn) exactly once.
-    let release: () => void = () => undefined;
+    // Frees the request's place in the scheduler (or its turn) exactly once.
+    // The scheduler may start it inside submit(), before submit() returns
+    // the real release; one asked for meanwhile is applied right after.
+    let released = false;
+    let schedulerRelease: (() => void) | null = null;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      schedulerRelease?.();
+    };
     const timer = setTimeout(() => {
       if (settled) return;
       settled = true;
@@ -248,7 +256,7 @@ export class ControlConnection {
       release();
     }, { once: true });
 
-    release = this.scheduler.submit(this.ticket, body.kind, () => {
+    schedulerRelease = this.scheduler.submit(this.ticket, body.kind, () => {
       if (settled || this.closing) return;
       // Answers it has not read yet: the work for another would be wasted.
       if (this.unreadTooLong()) return;
@@ -277,6 +285,7 @@ export class ControlConnection {
         },
       );
     });
+    if (released) schedulerRelease();
   }
 
   /** Sends each batch of a follow stream, then a last empty one with more = false. */

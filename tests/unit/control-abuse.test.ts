@@ -17,7 +17,8 @@ import t from 'tap';
 import { createConnection, type Socket } from 'node:net';
 import { ControlClient } from '../../common/control-client.js';
 import type { ControlHandler } from '../../supervisor/control/handler.js';
-import type { ControlServerOptions } from '../../supervisor/control/server.js';
+import type { ControlServer, ControlServerOptions } from '../../supervisor/control/server.js';
+import type { RequestScheduler } from '../../supervisor/control/scheduler.js';
 import { decodeResponse, encodeRequest, encodeResponse } from '../../proto/control.js';
 import type { LogLine, RequestDraft, Response } from '../../proto/types.js';
 import { encodeFrame, encodeVarint, FrameDecoder } from '../../proto/framing.js';
@@ -28,6 +29,9 @@ const setup = (t: Cleanup, overrides: Partial<ControlHandler> = {}, options: Par
   startControlServer(t, stubHandler(overrides), options);
 
 
+
+/** Requests running in the server's scheduler (a private field: read for the test only). */
+const runningOf = (server: ControlServer): number => (server as unknown as { scheduler: RequestScheduler }).scheduler.runningCount;
 
 /** A hand-driven client: writes whatever bytes it is told, records every answer. */
 class RawClient {
@@ -250,6 +254,7 @@ t.test('one answer larger than the unread limit reaches a client that reads; a c
   await within(hog.closed, 5000, 'the dropped client to see its close');
   const hogCalls = [...calls.values()].reduce((a, b) => a + b, 0) - 1;
   t.ok(hogCalls < requests / 2, `mcrd built ${hogCalls} of its ${requests} lists before dropping it`);
+  t.equal(runningOf(server), 0, 'none of its requests holds a place in the scheduler');
   t.equal((await reader.request({ kind: 'listRules' })).rules.length, rules.length, 'the reader is served again');
 });
 
@@ -273,6 +278,7 @@ t.test('a client that does not read gets no more requests started, counts as idl
   const cut = await pollUntil(async () => server.clientCount === 0, 20_000, 20);
   t.ok(cut, 'the client that does not read was closed');
   const hogCalls = calls - 1;
+  t.equal(runningOf(server), 0, 'none of its requests holds a place in the scheduler');
   t.ok(hogCalls <= 48, `mcrd built ${hogCalls} of its ${requests} answers (${answer} bytes each, ${(hogCalls * answer / 1024 / 1024).toFixed(1)} MiB, under the 4 MiB limit)`);
   hog.socket.resume();
   await within(hog.closed, 5000, 'the hog to see its close');

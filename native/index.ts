@@ -138,7 +138,18 @@ export interface CounterLayout {
 
 export interface NativeAddon {
   Loop: new (options: LoopOptions) => NativeLoop;
-  openPacketSocket(iface: string, fanoutGroup?: number): number;
+  /**
+   * An AF_PACKET socket for `iface` (needs CAP_NET_RAW). By default it is
+   * bound and in fan-out group `fanoutGroup` (0 or absent: none) at once;
+   * with `deferred` it receives nothing until activatePacketSocket().
+   */
+  openPacketSocket(iface: string, fanoutGroup?: number, options?: { deferred?: boolean }): number;
+  /**
+   * Binds a deferred packet socket to `iface` and joins fan-out group
+   * `fanoutGroup` (0: none): from here on it receives. Needs no capability.
+   * Throws with an errno code (EINVAL: already active; ENODEV: no such interface).
+   */
+  activatePacketSocket(fd: number, iface: string, fanoutGroup: number): void;
   joinGroup(iface: string, group: string): number;
   /** A NETLINK_ROUTE socket on link and IPv4 address changes, polled on the event loop; dumps the state first. */
   InterfaceMonitor: new (callback: InterfaceMonitorCallback) => NativeInterfaceMonitor;

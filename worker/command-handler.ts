@@ -14,8 +14,8 @@ import { errorsByErrno } from './counters.js';
 import { LOG_LEVELS } from '../common/logger.js';
 import type { Command, ErrorInfo, Reply, RuleRefusal, RuleStats, WorkerCounters } from '../proto/index.js';
 
-/** What the worker does after replying. */
-export type AfterReply = 'continue' | 'exit';
+/** What the worker does after replying: go on, exit 0, or exit 1 (mcrd restarts it). */
+export type AfterReply = 'continue' | 'exit' | 'fail';
 
 
 function num(v: number | string | boolean | undefined): number {
@@ -41,6 +41,7 @@ export class CommandHandler {
     const body = command.body;
     let after: AfterReply = 'continue';
     let stats: WorkerCounters | undefined;
+    let failure: (Error & { code?: string }) | undefined;
     try {
       switch (body.kind) {
         case 'syncRules': {
@@ -92,10 +93,29 @@ export class CommandHandler {
           break;
       }
     } catch (err) {
-      const e = err as Error & { code?: string };
+      failure = err as Error & { code?: string };
+    }
+    // A deferred packet socket (mcrd's workers) starts receiving after the
+    // first sync, before its reply: the fan-out group gives this worker its
+    // flows only once it has its rules, and by the time mcrd marks it
+    // running it receives. Also after a sync refused as a whole: the worker
+    // then runs with no rules, as mcrd reports, rather than leave its share
+    // of the flows nowhere.
+    if (body.kind === 'syncRules' && this.relay.awaitingActivation) {
+      try {
+        this.relay.activate();
+      } catch (err) {
+        const e = err as Error & { code?: string };
+        this.logger.fatal({ code: e.code, err: e.message }, 'packet socket not activated: the worker exits and mcrd restarts it');
+        failure = Object.assign(new Error(`packet socket not activated (${e.message}): the worker exits and is restarted`),
+          { code: e.code ?? 'ERR_MCR_INTERNAL' });
+        after = 'fail';
+      }
+    }
+    if (failure !== undefined) {
       return {
         reply: { seq: command.seq, generation: this.generation, hash: this.hash,
-          error: { code: e.code ?? 'ERR_MCR_INTERNAL', message: e.message }, refused: this.refusals() },
+          error: { code: failure.code ?? 'ERR_MCR_INTERNAL', message: failure.message }, refused: this.refusals() },
         after,
       };
     }

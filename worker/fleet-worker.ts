@@ -9,6 +9,12 @@
  *
  *   fleet-worker.js --worker-id ID --interface IF [--cpu N] [--user U] [--log-level L]
  *                   [--coalesce-us US] [--busy-poll-us US] [--rule-slots N --output-slots N]
+ *                   [--fanout-group N]
+ *
+ * With --fanout-group the packet socket mcrd hands over is deferred (unbound,
+ * receiving nothing): the worker binds it and joins group N (0: none) after
+ * its first rule sync, before answering it (command-handler.ts), so the
+ * fan-out hash gives it flows only once it forwards them.
  *
  * The slot counts come from mcrd's rule limits (common/rule-limits.ts):
  * enough counter slots for an interface at its limits during a full sync,
@@ -78,8 +84,13 @@ async function main(): Promise<void> {
   };
   // The loop's own defaults when mcrd gives none.
   const slots = { ruleSlots: slotArg('rule-slots', 1024), outputSlots: slotArg('output-slots', 4096) };
+  const groupText = arg('fanout-group');
+  if (groupText !== undefined && (!/^\d+$/.test(groupText) || Number(groupText) > 0xffff)) {
+    fatal('ERR_MCR_INVALID_ARG', `--fanout-group: expected an integer from 0 to 65535, got ${groupText}`);
+  }
   const relay = new Relay(iface, logger, { ...loop, ...slots },
-    { joinGroups: false, tolerateMissingOutputs: true });
+    { joinGroups: false, tolerateMissingOutputs: true,
+      ...(groupText !== undefined ? { deferredFanoutGroup: Number(groupText) } : {}) });
   try {
     relay.start(packetFd, heartbeatFd);
   } catch (err) {
@@ -136,6 +147,7 @@ async function main(): Promise<void> {
         const { reply, after } = await handler.handle(command);
         stream.write(encodeFrame(encodeReply(reply)), () => {
           if (after === 'exit') process.exit(0);
+          if (after === 'fail') process.exit(1);
         });
       }).catch((err: Error & { code?: string }) => fatal(err.code ?? 'ERR_MCR_WORKER', `command handling failed: ${err.message}`));
     }

@@ -78,6 +78,12 @@ export interface RelayOptions {
   joinGroups?: boolean;
   /** Build rules whose output interfaces are missing, counting errors on those outputs (NativeRule.tolerateMissingOutputs). */
   tolerateMissingOutputs?: boolean;
+  /**
+   * The packet socket given to start() is deferred (mcrd's workers): it
+   * receives nothing until activate() binds it and joins this fan-out group
+   * (0: none).
+   */
+  deferredFanoutGroup?: number;
 }
 
 export class Relay {
@@ -88,6 +94,7 @@ export class Relay {
   private readonly rules = new Map<number, InstalledRule>();
   private nextId = 1;
   private logTimer: NodeJS.Timeout | undefined;
+  private active: boolean;
   info: LoopInfo | undefined;
 
   constructor(
@@ -95,7 +102,34 @@ export class Relay {
     private readonly logger: Logger,
     private readonly tuning: RelayTuning = {},
     private readonly options: RelayOptions = {},
-  ) {}
+  ) {
+    this.active = options.deferredFanoutGroup === undefined;
+  }
+
+  /** The packet socket is deferred and not yet activated: the loop receives nothing. */
+  get awaitingActivation(): boolean {
+    return !this.active && this.loop !== undefined;
+  }
+
+  /**
+   * Activates a deferred packet socket (RelayOptions.deferredFanoutGroup):
+   * binds it to the input interface and joins the fan-out group; from here on
+   * the loop receives. Called on this thread while the loop runs: the loop's
+   * ingress armed its poll (ring) or multishot recv on the unbound socket,
+   * and the kernel wakes that wait on the first frame after the bind (the
+   * ring set up on the unbound socket is hooked in by the bind), so nothing
+   * needs re-arming; tests/native/deferred-packet-socket.test.ts covers both
+   * ingress modes. Needs no capability. Returns false if there was nothing
+   * to activate; throws with the errno code if the kernel refused.
+   */
+  activate(): boolean {
+    if (this.active) return false;
+    this.requireLoop();
+    native.activatePacketSocket(this.packetFd, this.inputInterface, this.options.deferredFanoutGroup ?? 0);
+    this.active = true;
+    this.logger.info({ fanoutGroup: this.options.deferredFanoutGroup }, 'packet socket activated: receiving');
+    return true;
+  }
 
   /** The loop's form of a rule, with this relay's tolerance of missing output interfaces. */
   private native(id: number, spec: RuleSpec): NativeRule {
@@ -104,8 +138,9 @@ export class Relay {
   }
 
   /**
-   * Starts the loop. `packetFd` is an AF_PACKET socket already bound to the
-   * input interface (the supervisor hands workers theirs); without it the
+   * Starts the loop. `packetFd` is an AF_PACKET socket for the input
+   * interface, bound already or deferred (see activate(); the supervisor
+   * hands workers theirs deferred); without it the
    * relay opens its own, which needs CAP_NET_RAW. Either way the relay owns
    * the fd from here on and closes it at stop. `heartbeatFd` (mcrd's
    * heartbeat block, native createHeartbeat) is mapped by the loop and closed

@@ -28,10 +28,32 @@ Napi::Value OpenPacketSocket(const Napi::CallbackInfo& info) {
   PacketSocketOptions opts;
   opts.interface = string_arg(info, 0, "interface");
   if (info[1].IsNumber()) opts.fanout_group = static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value());
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    if (!info[2].IsObject()) throw coded_error(info.Env(), "ERR_MCR_INVALID_ARG", "options must be an object");
+    const Napi::Value deferred = info[2].As<Napi::Object>().Get("deferred");
+    if (!deferred.IsUndefined() && !deferred.IsBoolean())
+      throw coded_error(info.Env(), "ERR_MCR_INVALID_ARG", "options.deferred must be a boolean");
+    opts.deferred = deferred.IsBoolean() && deferred.As<Napi::Boolean>().Value();
+  }
   int fd = -1;
   SysError e = open_packet_socket(opts, &fd);
   if (e.failed()) throw system_error(info.Env(), e);
   return Napi::Number::New(info.Env(), fd);
+}
+
+Napi::Value ActivatePacketSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "fd must be a number");
+  const std::string ifname = string_arg(info, 1, "interface");
+  uint32_t group = 0;
+  if (!info[2].IsUndefined()) {
+    if (!info[2].IsNumber()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "fanoutGroup must be a number");
+    group = info[2].As<Napi::Number>().Uint32Value();
+    if (group > 0xffff) throw coded_error(env, "ERR_MCR_INVALID_ARG", "fanoutGroup must be 0 to 65535");
+  }
+  SysError e = activate_packet_socket(info[0].As<Napi::Number>().Int32Value(), ifname, static_cast<uint16_t>(group));
+  if (e.failed()) throw system_error(env, e);
+  return env.Undefined();
 }
 
 Napi::Value JoinGroup(const Napi::CallbackInfo& info) {
@@ -98,6 +120,7 @@ Napi::Value CounterLayout(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Loop", LoopWrap::Define(env));
   exports.Set("openPacketSocket", Napi::Function::New<OpenPacketSocket>(env, "openPacketSocket"));
+  exports.Set("activatePacketSocket", Napi::Function::New<ActivatePacketSocket>(env, "activatePacketSocket"));
   exports.Set("joinGroup", Napi::Function::New<JoinGroup>(env, "joinGroup"));
   exports.Set("openMembershipSocket", Napi::Function::New<OpenMembershipSocket>(env, "openMembershipSocket"));
   exports.Set("changeMembership", Napi::Function::New<ChangeMembership>(env, "changeMembership"));

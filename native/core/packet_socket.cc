@@ -1,9 +1,12 @@
 // AF_PACKET set-up. The socket is created with protocol 0 so it sees nothing
 // until it is fully configured and bound to its interface; only then does it
-// start capturing (packet(7)).
+// start capturing (packet(7)). Opening and activation (bind, fan-out) are
+// separate steps so mcrd can open a worker's socket with its capabilities and
+// the worker activate it once it forwards.
 #include "core/packet_socket.h"
 
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
@@ -18,12 +21,12 @@
 namespace mcr {
 
 SysError open_packet_socket(const PacketSocketOptions& opts, int* fd_out) {
-  const unsigned ifindex = ::if_nametoindex(opts.interface.c_str());
-  if (ifindex == 0) return sys_error(ENODEV, "if_nametoindex", opts.interface);
+  // The interface must exist now, deferred or not: a worker spawned for a
+  // missing interface would only fail later, at activation.
+  if (::if_nametoindex(opts.interface.c_str()) == 0) return sys_error(ENODEV, "if_nametoindex", opts.interface);
   const int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
   if (fd < 0) return sys_error(errno, "socket", "AF_PACKET on " + opts.interface);
-  auto fail = [fd](const char* call, std::string what) {
-    SysError e = sys_error(errno, call, std::move(what));
+  auto fail = [fd](SysError e) {
     ::close(fd);
     return e;
   };
@@ -32,27 +35,61 @@ SysError open_packet_socket(const PacketSocketOptions& opts, int* fd_out) {
   // before the kernel even clones the skb, cheaper than a BPF filter.
   const int one = 1;
   if (::setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) != 0)
-    return fail("setsockopt", "PACKET_IGNORE_OUTGOING");
+    return fail(sys_error(errno, "setsockopt", "PACKET_IGNORE_OUTGOING"));
+  // Set here, not at activation: SO_RCVBUFFORCE needs CAP_NET_ADMIN, which
+  // a worker has dropped by the time it activates its socket.
   int rcvbuf = opts.receive_buffer;
   if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0)
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  if (!opts.deferred) {
+    SysError e = activate_packet_socket(fd, opts.interface, opts.fanout_group);
+    if (e.failed()) return fail(e);
+  }
+  *fd_out = fd;
+  return {};
+}
+
+SysError activate_packet_socket(int fd, const std::string& ifname, uint16_t fanout_group) {
+  const unsigned ifindex = ::if_nametoindex(ifname.c_str());
+  if (ifindex == 0) return sys_error(ENODEV, "if_nametoindex", ifname);
+  // Between bind and PACKET_FANOUT the socket would see every frame of the
+  // interface, and a running loop would forward the ones the group gives to
+  // the other workers a second time: a drop-everything filter covers that
+  // gap (a classic filter needs no capability) and is removed once the
+  // socket is in its group.
+  sock_filter drop_all{BPF_RET | BPF_K, 0, 0, 0};
+  const sock_fprog prog{1, &drop_all};
+  const bool gated = fanout_group != 0;
+  if (gated && ::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) != 0)
+    return sys_error(errno, "setsockopt", "SO_ATTACH_FILTER on " + ifname);
+  // A failed step leaves no filter behind: the socket must not end up
+  // bound, in its group and silently receiving nothing.
+  const int unused = 0;
+  auto failed = [&](const char* call, std::string what) {
+    SysError e = sys_error(errno, call, std::move(what));
+    if (gated) ::setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof(unused));
+    return e;
+  };
   sockaddr_ll addr{};
   addr.sll_family = AF_PACKET;
   addr.sll_protocol = htons(ETH_P_ALL);
   addr.sll_ifindex = static_cast<int>(ifindex);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return fail("bind", opts.interface);
-  if (opts.fanout_group != 0) {
-    // Hash mode keeps a flow on one socket (one worker), so its order holds.
-    const int arg = opts.fanout_group | (PACKET_FANOUT_HASH << 16);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return failed("bind", ifname);
+  if (gated) {
+    // After bind: the kernel refuses PACKET_FANOUT on a socket not yet bound
+    // to a protocol. Hash mode keeps a flow (addresses and ports) on one
+    // socket (one worker), so its order holds.
+    const int arg = fanout_group | (PACKET_FANOUT_HASH << 16);
     if (::setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) != 0)
-      return fail("setsockopt", "PACKET_FANOUT on " + opts.interface);
+      return failed("setsockopt", "PACKET_FANOUT on " + ifname);
+    if (::setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof(unused)) != 0)
+      return sys_error(errno, "setsockopt", "SO_DETACH_FILTER on " + ifname);
   }
   // Drop what the kernel counted while the socket was being set up, so the
   // first stats read starts from zero.
   tpacket_stats discard{};
   socklen_t len = sizeof(discard);
   ::getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &discard, &len);
-  *fd_out = fd;
   return {};
 }
 

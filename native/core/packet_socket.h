@@ -14,10 +14,25 @@ struct PacketSocketOptions {
   std::string interface;
   uint16_t fanout_group = 0;   // 0 = no PACKET_FANOUT
   int receive_buffer = 32 * 1024 * 1024;
+  // Leave the socket unbound and out of any fan-out group: it receives
+  // nothing until activate_packet_socket(). mcrd opens its workers' sockets
+  // so, and each worker activates its own once it runs with its rules, so
+  // the fan-out hash never gives flows to a socket nobody reads yet.
+  bool deferred = false;
 };
 
-// Opens the socket with SOCK_CLOEXEC. Needs CAP_NET_RAW.
+// Opens the socket with SOCK_CLOEXEC (needs CAP_NET_RAW; SO_RCVBUFFORCE
+// needs CAP_NET_ADMIN, else the buffer is capped at net.core.rmem_max) and,
+// unless deferred, activates it.
 SysError open_packet_socket(const PacketSocketOptions& opts, int* fd_out);
+
+// Binds a socket from open_packet_socket(deferred) to `ifname` for every
+// protocol and joins fan-out group `fanout_group` (0: none); from here on it
+// receives. Needs no capability (bind and PACKET_FANOUT check none), so a
+// worker that dropped its privileges can call it. PACKET_RX_RING may have been
+// set up before (the kernel re-hooks a ring socket on bind). EINVAL from
+// PACKET_FANOUT: the socket was already bound or in a group.
+SysError activate_packet_socket(int fd, const std::string& ifname, uint16_t fanout_group);
 
 // Interface facts the loop sizes its buffers from.
 SysError interface_mtu(const std::string& ifname, int* mtu);

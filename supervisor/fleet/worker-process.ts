@@ -1,6 +1,9 @@
 /**
  * One worker process as the supervisor sees it: opens the worker's AF_PACKET
- * socket (fan-out group per interface) and its heartbeat block, spawns
+ * socket deferred (unbound, in no fan-out group: it receives nothing yet;
+ * the worker binds it and joins the interface's group, --fanout-group, once
+ * it has its rules, so no flow is hashed to a socket nobody reads during the
+ * ~1.3 s a worker takes to start) and its heartbeat block, spawns
  * worker/fleet-worker.js with a SOCK_SEQPACKET pair as its fd 3, hands over
  * the packet socket, its end of a command stream and the heartbeat memfd
  * with SCM_RIGHTS, then sends length-delimited Commands and matches Replies
@@ -77,7 +80,8 @@ export interface WorkerChild {
 
 /** The addon calls, the spawn and the command stream a WorkerProcess uses. */
 export interface WorkerProcessDeps {
-  openPacketSocket(iface: string, fanoutGroup: number): number;
+  /** A deferred packet socket: the worker activates it (native.activatePacketSocket). */
+  openPacketSocket(iface: string): number;
   socketPair(type: 'seqpacket' | 'stream'): [number, number];
   sendFds(socket: number, fds: number[], data: Buffer): void;
   createHeartbeat(): { fd: number; words: BigUint64Array };
@@ -89,7 +93,7 @@ export interface WorkerProcessDeps {
 
 /** Production: the addon (loaded on first call), child_process.spawn, a net.Socket over the fd. */
 export const WORKER_PROCESS_DEPS: Readonly<WorkerProcessDeps> = {
-  openPacketSocket: (iface, group) => native.openPacketSocket(iface, group),
+  openPacketSocket: (iface) => native.openPacketSocket(iface, 0, { deferred: true }),
   socketPair: (type) => native.socketPair(type),
   sendFds: (socket, fds, data) => native.sendFds(socket, fds, data),
   createHeartbeat: () => native.createHeartbeat(),
@@ -120,7 +124,7 @@ export class WorkerProcess implements FleetWorker {
     };
     let packetFd: number, handParent: number, handChild: number, cmdParent: number, cmdChild: number, heartbeatFd: number;
     try {
-      packetFd = open(deps.openPacketSocket(spec.interface, spec.fanoutGroup));
+      packetFd = open(deps.openPacketSocket(spec.interface));
       [handParent, handChild] = open(deps.socketPair('seqpacket'));
       [cmdParent, cmdChild] = open(deps.socketPair('stream'));
       const heartbeat = deps.createHeartbeat();
@@ -136,6 +140,9 @@ export class WorkerProcess implements FleetWorker {
     if (spec.logLevel !== undefined) args.push('--log-level', spec.logLevel);
     args.push(...loopSettingArgs(spec.loop ?? {}));
     if (spec.slots !== undefined) args.push('--rule-slots', String(spec.slots.ruleSlots), '--output-slots', String(spec.slots.outputSlots));
+    // The handed-over socket is deferred: this tells the worker to activate
+    // it, in this group, once its first rule sync is applied.
+    args.push('--fanout-group', String(spec.fanoutGroup));
     // The counters of a full interface can exceed the default 1 MiB frame.
     this.decoder = new FrameDecoder({ maxFrameBytes: workerFrameBytes(spec.slots ?? { ruleSlots: 1024, outputSlots: 4096 }) });
     let child: WorkerChild | undefined;

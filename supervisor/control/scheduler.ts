@@ -18,8 +18,12 @@
  * Requests that are answered at once from memory (ping, version, workers,
  * log level) skip the queue unless their client already has requests
  * waiting (that would reorder them). A request leaves its place when it
- * settles, is answered ETIMEDOUT, or its client goes: a handler that never
- * settles holds no place forever.
+ * settles, is answered ETIMEDOUT, or its client goes, and at the latest
+ * `leaseMs` after it started: one still running then is waiting for
+ * something (a worker's answer, a worker that hangs, a reload's sync), not
+ * using mcrd's CPU (a handler's work between two awaits cannot be longer
+ * than that without the lease timer itself waiting for it), so it keeps
+ * running but no longer holds back the requests behind it.
  */
 import type { RequestKind } from '../../proto/types.js';
 
@@ -44,7 +48,8 @@ export class RequestScheduler {
   private running = 0;
   private readonly holders = new Set<Ticketholder>();
 
-  constructor(readonly maxRunning: number) {}
+  /** `leaseMs`: how long a started request holds its place at most. */
+  constructor(readonly maxRunning: number, readonly leaseMs = 100) {}
 
   /** Requests running now, over every client. */
   get runningCount(): number {
@@ -59,13 +64,17 @@ export class RequestScheduler {
    */
   submit(holder: Ticketholder, kind: RequestKind, start: () => void): () => void {
     let state: 'waiting' | 'running' | 'released' = 'waiting';
+    let lease: NodeJS.Timeout | undefined;
     const begin = (): void => {
       state = 'running';
       this.running++;
       holder.running++;
       holder.lastStartMs = performance.now();
+      lease = setTimeout(release, this.leaseMs);
       start();
     };
+    // Called by the caller when the request ends, or by the lease: the
+    // place is given back once (the request itself is the caller's).
     const release = (): void => {
       if (state === 'released') return;
       if (state === 'waiting') {
@@ -73,6 +82,7 @@ export class RequestScheduler {
         if (i >= 0) holder.waiting.splice(i, 1);
         if (holder.waiting.length === 0) this.holders.delete(holder);
       } else {
+        clearTimeout(lease);
         this.running--;
         holder.running--;
       }
@@ -83,6 +93,7 @@ export class RequestScheduler {
       begin();
       // Immediate kinds run outside the count: they take no time to answer.
       if (IMMEDIATE.has(kind)) {
+        clearTimeout(lease);
         this.running--;
         holder.running--;
         state = 'released';

@@ -5,7 +5,8 @@
  * new client before busy ones, busy ones in turn); each client's requests
  * start in the order they came; ping-like kinds skip the queue unless their
  * client has requests waiting; releasing a waiting request takes it out of
- * the queue, and releasing twice frees one place only.
+ * the queue, and releasing twice frees one place only; a request running
+ * past the lease gives its place to the next.
  */
 import t from 'tap';
 import { newTicketholder, RequestScheduler } from '../../supervisor/control/scheduler.js';
@@ -82,5 +83,29 @@ t.test('a request released while waiting never starts; a second release frees no
   t.same(started, ['first', 'third'], 'the released one was skipped');
   t.equal(s.runningCount, 1, 'the double release freed one place, not two');
   third();
+  t.equal(s.runningCount, 0);
+});
+
+t.test('a request still running after the lease gives its place up, once', async (t) => {
+  const s = new RequestScheduler(1, 50);
+  const started: string[] = [];
+  const h = newTicketholder();
+  const slow = s.submit(h, 'reload', () => started.push('slow'));
+  let releaseNext = (): void => undefined;
+  const next = new Promise<void>((resolve) => {
+    releaseNext = s.submit(newTicketholder(), 'stats', () => {
+      started.push('next');
+      resolve();
+    });
+  });
+  t.same(started, ['slow'], 'the one place is taken');
+  const begin = performance.now();
+  await next;
+  const waited = performance.now() - begin;
+  t.ok(waited >= 45, `the next started once the lease ran out (${waited.toFixed(0)} ms), the slow one still running`);
+  t.equal(s.runningCount, 1, 'only the next one holds a place');
+  slow();
+  t.equal(s.runningCount, 1, 'the slow one ending later frees nothing twice');
+  releaseNext();
   t.equal(s.runningCount, 0);
 });

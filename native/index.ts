@@ -149,7 +149,9 @@ export interface NativeAddon {
    * `fanoutGroup` (0: none): from here on it receives. Needs no capability.
    * Throws with an errno code (EINVAL: already active; ENODEV: no such interface).
    */
-  activatePacketSocket(fd: number, iface: string, fanoutGroup: number): void;
+  activatePacketSocket(fd: number, iface: string, fanoutGroup: number, ifindex?: number): void;
+  /** if_nametoindex, with its errno as the code (ENODEV, or EMFILE when no descriptor is left for the lookup). */
+  interfaceIndex(iface: string): number;
   joinGroup(iface: string, group: string): number;
   /** A NETLINK_ROUTE socket on link and IPv4 address changes, polled on the event loop; dumps the state first. */
   InterfaceMonitor: new (callback: InterfaceMonitorCallback) => NativeInterfaceMonitor;

@@ -95,6 +95,8 @@ export class Relay {
   private nextId = 1;
   private logTimer: NodeJS.Timeout | undefined;
   private active: boolean;
+  /** The input's index, looked up at start (activate() may run when the rules' sockets left no descriptor for the lookup). */
+  private inputIfindex: number | undefined;
   info: LoopInfo | undefined;
 
   constructor(
@@ -125,7 +127,7 @@ export class Relay {
   activate(): boolean {
     if (this.active) return false;
     this.requireLoop();
-    native.activatePacketSocket(this.packetFd, this.inputInterface, this.options.deferredFanoutGroup ?? 0);
+    native.activatePacketSocket(this.packetFd, this.inputInterface, this.options.deferredFanoutGroup ?? 0, this.inputIfindex);
     this.active = true;
     this.logger.info({ fanoutGroup: this.options.deferredFanoutGroup }, 'packet socket activated: receiving');
     return true;
@@ -148,6 +150,7 @@ export class Relay {
    */
   start(packetFd?: number, heartbeatFd?: number): LoopInfo {
     const mtu = native.interfaceMtu(this.inputInterface);
+    if (!this.active) this.inputIfindex = native.interfaceIndex(this.inputInterface);
     this.packetFd = packetFd ?? native.openPacketSocket(this.inputInterface);
     const ruleSlots = this.tuning.ruleSlots ?? DEFAULT_RULE_SLOTS;
     const bufferSize = this.tuning.bufferSize ?? bufferSizeForMtu(mtu);

@@ -51,9 +51,24 @@ Napi::Value ActivatePacketSocket(const Napi::CallbackInfo& info) {
     group = info[2].As<Napi::Number>().Uint32Value();
     if (group > 0xffff) throw coded_error(env, "ERR_MCR_INVALID_ARG", "fanoutGroup must be 0 to 65535");
   }
-  SysError e = activate_packet_socket(info[0].As<Napi::Number>().Int32Value(), ifname, static_cast<uint16_t>(group));
+  // The index resolved earlier (interfaceIndex), or looked up now.
+  unsigned ifindex = 0;
+  if (info[3].IsNumber()) {
+    ifindex = info[3].As<Napi::Number>().Uint32Value();
+  } else {
+    SysError e = interface_index(ifname, &ifindex);
+    if (e.failed()) throw system_error(env, e);
+  }
+  SysError e = activate_packet_socket(info[0].As<Napi::Number>().Int32Value(), ifindex, ifname, static_cast<uint16_t>(group));
   if (e.failed()) throw system_error(env, e);
   return env.Undefined();
+}
+
+Napi::Value InterfaceIndex(const Napi::CallbackInfo& info) {
+  unsigned ifindex = 0;
+  SysError e = interface_index(string_arg(info, 0, "interface"), &ifindex);
+  if (e.failed()) throw system_error(info.Env(), e);
+  return Napi::Number::New(info.Env(), ifindex);
 }
 
 Napi::Value JoinGroup(const Napi::CallbackInfo& info) {
@@ -120,6 +135,7 @@ Napi::Value CounterLayout(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Loop", LoopWrap::Define(env));
   exports.Set("openPacketSocket", Napi::Function::New<OpenPacketSocket>(env, "openPacketSocket"));
+  exports.Set("interfaceIndex", Napi::Function::New<InterfaceIndex>(env, "interfaceIndex"));
   exports.Set("activatePacketSocket", Napi::Function::New<ActivatePacketSocket>(env, "activatePacketSocket"));
   exports.Set("joinGroup", Napi::Function::New<JoinGroup>(env, "joinGroup"));
   exports.Set("openMembershipSocket", Napi::Function::New<OpenMembershipSocket>(env, "openMembershipSocket"));

@@ -42,16 +42,23 @@ SysError open_packet_socket(const PacketSocketOptions& opts, int* fd_out) {
   if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0)
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
   if (!opts.deferred) {
-    SysError e = activate_packet_socket(fd, opts.interface, opts.fanout_group);
+    unsigned ifindex = 0;
+    SysError e = interface_index(opts.interface, &ifindex);
+    if (!e.failed()) e = activate_packet_socket(fd, ifindex, opts.interface, opts.fanout_group);
     if (e.failed()) return fail(e);
   }
   *fd_out = fd;
   return {};
 }
 
-SysError activate_packet_socket(int fd, const std::string& ifname, uint16_t fanout_group) {
-  const unsigned ifindex = ::if_nametoindex(ifname.c_str());
-  if (ifindex == 0) return sys_error(ENODEV, "if_nametoindex", ifname);
+SysError interface_index(const std::string& ifname, unsigned* ifindex) {
+  errno = 0;
+  *ifindex = ::if_nametoindex(ifname.c_str());
+  if (*ifindex == 0) return sys_error(errno != 0 ? errno : ENODEV, "if_nametoindex", ifname);
+  return {};
+}
+
+SysError activate_packet_socket(int fd, unsigned ifindex, const std::string& ifname, uint16_t fanout_group) {
   // Between bind and PACKET_FANOUT the socket would see every frame of the
   // interface, and a running loop would forward the ones the group gives to
   // the other workers a second time: a drop-everything filter covers that

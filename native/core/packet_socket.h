@@ -32,7 +32,14 @@ SysError open_packet_socket(const PacketSocketOptions& opts, int* fd_out);
 // worker that dropped its privileges can call it. PACKET_RX_RING may have been
 // set up before (the kernel re-hooks a ring socket on bind). EINVAL from
 // PACKET_FANOUT: the socket was already bound or in a group.
-SysError activate_packet_socket(int fd, const std::string& ifname, uint16_t fanout_group);
+// `ifindex` (from interface_index) is resolved by the caller beforehand: a
+// worker activates after its rule sync has opened its egress sockets, when
+// the process may have no descriptor left for if_nametoindex's own socket.
+SysError activate_packet_socket(int fd, unsigned ifindex, const std::string& ifname, uint16_t fanout_group);
+
+// if_nametoindex with its errno kept (ENODEV: no such interface; EMFILE:
+// no descriptor left for the lookup's socket).
+SysError interface_index(const std::string& ifname, unsigned* ifindex);
 
 // Interface facts the loop sizes its buffers from.
 SysError interface_mtu(const std::string& ifname, int* mtu);

@@ -3,28 +3,27 @@
  * dispatches each request to the handler, answers with the request's id,
  * and protects mcrd and the other clients from this one.
  *
- * Nothing a client does can block others: every request runs as its own
- * promise, so a slow handler or a client that never reads delays only its
- * own answers, and the server-wide RequestScheduler (scheduler.ts) decides
- * which waiting request starts next, so a client that keeps mcrd busy does
- * not delay a new one. The costs a client can impose are bounded:
+ * Every request runs as its own promise, when the server-wide
+ * RequestScheduler (scheduler.ts) gives it its turn: a slow handler or a
+ * client that never reads delays only its own answers, a client that keeps
+ * mcrd busy does not delay a new one. The costs a client can impose are
+ * bounded:
  * - a bad frame gets one Error response (id 0, ERR_MCR_BAD_FRAME) and the
  *   connection is closed, since the stream cannot be resynchronised;
  * - no complete request and nothing in flight for idleTimeoutMs: closed;
  * - a request frame not complete frameTimeoutMs after its first byte
- *   arrived: answered ETIMEDOUT on id 0 and closed (frame-timer.ts);
+ *   arrived: answered ETIMEDOUT on id 0 and closed (socket-waits.ts);
  * - a handler slower than requestTimeoutMs (counted from the request's
  *   arrival, so time waiting for its turn counts): answered ETIMEDOUT, its
  *   signal aborted, its late result dropped;
  * - more than maxInFlight requests at once: reading pauses until some finish
  *   (socket back-pressure instead of unbounded queues);
  * - answers it has not read (more than the socket's high-water mark unsent):
- *   its next requests wait until it reads, and it counts as idle meanwhile
- *   (evictable, closed at the idle timeout);
- * - more than maxPendingWriteBytes of unread answers when another answer is
- *   ready, or when its next request's turn comes: closed, without
- *   spending more work on it (one answer larger than the limit still goes
- *   to a client that reads, such as a long rule list);
+ *   its requests wait until it reads (their turns go to others), and it
+ *   counts as idle meanwhile (evictable, closed at the idle timeout);
+ * - more than maxPendingWriteBytes unread when an answer is ready or a
+ *   request's turn comes: closed (one answer larger than the limit, a long
+ *   rule list, still goes to a client that reads);
  * - idle (nothing in flight) when the server is full and another client
  *   connects: possibly evicted, the one idle longest first (server.ts).
  */
@@ -37,7 +36,7 @@ import { WireError } from '../../proto/errors.js';
 import { ControlError, errorCode, toErrorInfo } from '../../common/control-errors.js';
 import { invoke, isAsyncIterable, type ControlHandler, type ControlLogger, type RequestContext } from './handler.js';
 import { newTicketholder, type RequestScheduler } from './scheduler.js';
-import { FrameTimer } from './frame-timer.js';
+import { drained, FrameTimer } from './socket-waits.js';
 
 export interface ConnectionLimits {
   idleTimeoutMs: number;
@@ -64,6 +63,8 @@ export class ControlConnection {
   private destroyTimer: NodeJS.Timeout | null = null;
   // A 'drain' listener is set (waitsForReader).
   private drainWaiting = false;
+  // Requests whose turn came while answers were unread: submitted again on 'drain'.
+  private readonly deferred = new Map<number, () => void>();
   private readonly frameTimer: FrameTimer;
   // When the last whole request arrived or the last answer finished
   // (monotonic ms): the server evicts the client idle longest.
@@ -100,10 +101,11 @@ export class ControlConnection {
    * in flight, or undefined while it has (a request being handled, queued,
    * or a log stream open) or is closing: such a client is never evicted nor
    * timed out as idle. Requests held back until the client reads its
-   * answers do not count: a client that does not read is idle.
+   * answers (queued or deferred) do not count: a client that does not read
+   * is idle.
    */
   get idleSinceMs(): number | undefined {
-    if (this.closing || this.inFlight.size > 0) return undefined;
+    if (this.closing || this.inFlight.size > this.deferred.size) return undefined;
     if (this.queue.length > 0 && !this.socket.writableNeedDrain) return undefined;
     return this.lastActiveMs;
   }
@@ -134,8 +136,7 @@ export class ControlConnection {
       this.socket.destroy();
       return;
     }
-    // Keep reading (and discarding, see onData) so the client's EOF is seen
-    // even if reading was paused for back-pressure.
+    // Keep reading (and discarding, see onData): the client's EOF must be seen.
     this.socket.resume();
     this.socket.end();
     // end() waits for the client to close its side; a client that never
@@ -193,6 +194,9 @@ export class ControlConnection {
       this.drainWaiting = true;
       this.socket.once('drain', () => {
         this.drainWaiting = false;
+        const again = [...this.deferred.values()];
+        this.deferred.clear();
+        for (const submit of again) submit();
         this.pump();
       });
     }
@@ -228,15 +232,13 @@ export class ControlConnection {
     this.inFlight.set(id, { controller });
     const context: RequestContext = { signal: controller.signal, clientId: this.id, requestId: id };
     let settled = false;
-    // Frees the request's place in the scheduler (or its turn) exactly once.
-    // The scheduler may start it inside submit(), before submit() returns
-    // the real release; one asked for meanwhile is applied right after.
+    // The request's place (or turn) in the scheduler, given back once by release().
+    let place: (() => void) | null = null;
     let released = false;
-    let schedulerRelease: (() => void) | null = null;
     const release = (): void => {
       if (released) return;
       released = true;
-      schedulerRelease?.();
+      place?.();
     };
     const timer = setTimeout(() => {
       if (settled) return;
@@ -256,10 +258,21 @@ export class ControlConnection {
       release();
     }, { once: true });
 
-    schedulerRelease = this.scheduler.submit(this.ticket, body.kind, () => {
-      if (settled || this.closing) return;
+    const run = (giveBack: () => void): void => {
+      place = giveBack;
       // Answers it has not read yet: the work for another would be wasted.
-      if (this.unreadTooLong()) return;
+      if (settled || this.closing || this.unreadTooLong()) {
+        giveBack();
+        return;
+      }
+      if (this.socket.writableNeedDrain) {
+        // Earlier answers wait unread: give the place to others, come back
+        // once the client has read them.
+        giveBack();
+        this.deferred.set(id, submit);
+        this.waitsForReader();
+        return;
+      }
       invoke(this.handler, body, context).then(
         (result) => {
           if (settled) return;
@@ -284,8 +297,12 @@ export class ControlConnection {
           this.finish(id);
         },
       );
-    });
-    if (released) schedulerRelease();
+    };
+    const submit = (): void => {
+      if (released) return;
+      place = this.scheduler.submit(this.ticket, body.kind, run);
+    };
+    submit();
   }
 
   /** Sends each batch of a follow stream, then a last empty one with more = false. */
@@ -301,7 +318,7 @@ export class ControlConnection {
         if (this.closing || signal.aborted) return;
         if (next.done) break;
         this.send({ id, more: true, body: { ...next.value, kind: 'logs' } }, 'logs');
-        if (this.socket.writableNeedDrain && !(await this.drained())) {
+        if (this.socket.writableNeedDrain && !(await drained(this.socket, this.limits.idleTimeoutMs))) {
           this.shutdown('client does not read its log stream', true);
           return;
         }
@@ -318,25 +335,10 @@ export class ControlConnection {
     }
   }
 
-  /** Resolves true on 'drain', false if the socket closes or stays full for idleTimeoutMs. */
-  private drained(): Promise<boolean> {
-    return new Promise((resolve) => {
-      const done = (ok: boolean): void => {
-        clearTimeout(timer);
-        this.socket.off('drain', onDrain);
-        this.socket.off('close', onClose);
-        resolve(ok);
-      };
-      const onDrain = (): void => done(true);
-      const onClose = (): void => done(false);
-      const timer = setTimeout(() => done(false), this.limits.idleTimeoutMs);
-      this.socket.on('drain', onDrain);
-      this.socket.on('close', onClose);
-    });
-  }
 
   private finish(id: number): void {
     this.inFlight.delete(id);
+    this.deferred.delete(id);
     if (this.closing) return;
     // Idle time counts from the last answer too, not only the last request.
     this.idleTimer.refresh();

@@ -19,11 +19,14 @@
  * log level) skip the queue unless their client already has requests
  * waiting (that would reorder them). A request leaves its place when it
  * settles, is answered ETIMEDOUT, or its client goes, and at the latest
- * `leaseMs` after it started: one still running then is waiting for
- * something (a worker's answer, a worker that hangs, a reload's sync), not
- * using mcrd's CPU (a handler's work between two awaits cannot be longer
- * than that without the lease timer itself waiting for it), so it keeps
- * running but no longer holds back the requests behind it.
+ * `leaseMs` (1 s) after it started: one still running then is waiting for
+ * something (a worker that hangs, a long reload's sync), so it keeps
+ * running but no longer holds back the requests behind it. Not much less:
+ * a stats request at 5000 rules waits 150-800 ms for the worker's counters
+ * on a busy host and then takes about 100 ms of CPU; with a 100 ms lease
+ * such requests left their places while waiting, many more went to the
+ * worker, and their answers came back together, blocking mcrd's event loop
+ * for up to 1.3 s (measured; 0.14-0.23 s with 1 s).
  */
 import type { RequestKind } from '../../proto/types.js';
 
@@ -49,7 +52,7 @@ export class RequestScheduler {
   private readonly holders = new Set<Ticketholder>();
 
   /** `leaseMs`: how long a started request holds its place at most. */
-  constructor(readonly maxRunning: number, readonly leaseMs = 100) {}
+  constructor(readonly maxRunning: number, readonly leaseMs = 1000) {}
 
   /** Requests running now, over every client. */
   get runningCount(): number {
@@ -60,9 +63,10 @@ export class RequestScheduler {
    * Runs `start` for `holder` now or when its turn comes. Returns a release
    * function to call exactly when the request stops counting (settled, timed
    * out, or abandoned): before it started, it removes the request from the
-   * queue; after, it frees its place. Calling it again does nothing.
+   * queue; after, it frees its place. Calling it again does nothing. `start`
+   * gets the same function (it may run before submit returns).
    */
-  submit(holder: Ticketholder, kind: RequestKind, start: () => void): () => void {
+  submit(holder: Ticketholder, kind: RequestKind, start: (release: () => void) => void): () => void {
     let state: 'waiting' | 'running' | 'released' = 'waiting';
     let lease: NodeJS.Timeout | undefined;
     const begin = (): void => {
@@ -71,7 +75,7 @@ export class RequestScheduler {
       holder.running++;
       holder.lastStartMs = performance.now();
       lease = setTimeout(release, this.leaseMs);
-      start();
+      start(release);
     };
     // Called by the caller when the request ends, or by the lease: the
     // place is given back once (the request itself is the caller's).

@@ -58,9 +58,9 @@ export interface ControlServerOptions {
   /**
    * Requests running at once over all clients (ping, version, workers and
    * log level reads excepted); the others wait their turn, the client with
-   * the fewest running first (scheduler.ts). A request still running
-   * 100 ms after it started (waiting for the workers, not computing) gives
-   * its place up. Default 2: with 4, a new client's answer took 2 to 3
+   * the fewest running first (scheduler.ts). A request still running 1 s
+   * after it started (waiting for a hung worker, a long reload) gives its
+   * place up. Default 2: with 4, a new client's answer took 2 to 3
    * times longer under 200 busy clients (more results to work through per
    * loop turn) than with 1.
    */

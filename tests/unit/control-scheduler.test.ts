@@ -87,7 +87,7 @@ t.test('a request released while waiting never starts; a second release frees no
 });
 
 t.test('a request still running after the lease gives its place up, once', async (t) => {
-  const s = new RequestScheduler(1, 50);
+  const s = new RequestScheduler(1, 50); // a short lease, to keep the test short
   const started: string[] = [];
   const h = newTicketholder();
   const slow = s.submit(h, 'reload', () => started.push('slow'));

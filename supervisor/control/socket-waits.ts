@@ -1,15 +1,17 @@
 /**
- * The frame timeout of one control connection: a request frame must arrive
+ * Waits on a control connection's socket.
+ *
+ * FrameTimer is the connection's frame timeout: a request frame must arrive
  * whole within `ms` of its first byte. mcrctl writes each frame at once, so
  * only a client trickling bytes (one a second, say) runs into it; without
  * it such a client would hold its place and its half frame until the idle
- * timeout.
- *
- * Two cases are not the client's fault and do not cut it: mcrd having been
- * busy (timers run before the poll phase reads sockets, so the rest of the
- * frame may be waiting unread: the check runs again after this loop turn's
- * reads, from setImmediate), and mcrd having paused reading for
+ * timeout. Two cases are not the client's fault and do not cut it: mcrd
+ * having been busy (timers run before the poll phase reads sockets, so the
+ * rest of the frame may be waiting unread: the check runs again after this
+ * loop turn's reads, from setImmediate), and mcrd having paused reading for
  * back-pressure (the client gets its time again).
+ *
+ * drained() waits for a socket's unsent answers to go out.
  */
 import type { Socket } from 'node:net';
 
@@ -56,4 +58,21 @@ export class FrameTimer {
     }
     this.expired();
   }
+}
+
+/** Resolves true on 'drain', false if the socket closes or stays full for `ms` (a log stream nobody reads). */
+export function drained(socket: Socket, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.off('drain', onDrain);
+      socket.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = (): void => done(true);
+    const onClose = (): void => done(false);
+    const timer = setTimeout(() => done(false), ms);
+    socket.on('drain', onDrain);
+    socket.on('close', onClose);
+  });
 }

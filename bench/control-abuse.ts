@@ -16,8 +16,13 @@
  *
  * `node dist/bench/control-abuse.js [--seconds 10] [--rate 10000]
  * [--rules 5000] [--only kind,kind]` prints a table (p50/p99/max per
- * request kind and abuse) and writes bench/results/<stamp>-control-abuse.json.
- * Needs root (network namespaces). runControlAbuse() is the same run for
+ * request kind and abuse, datagrams sent and lost, mcrd's CPU share, RSS
+ * and open files, how busy the host was) and writes
+ * bench/results/<stamp>-control-abuse.json. Before each abuse it waits, a
+ * bounded time (bench/quiet.ts), for the host's cores to be quiet; the
+ * host's busy share over each abuse is recorded, since other work on the
+ * machine slows mcrd's answers as much as the abuse does. Needs root
+ * (network namespaces). runControlAbuse() is the same run for
  * tests/integration/mcrd-control-abuse.test.ts, which asserts only that
  * every answer came (within a generous bound) and nothing was lost.
  */

@@ -25,13 +25,9 @@
  * a change in progress neither waits for it nor reports it as applied.
  * Only close() acts outside the chain (see there).
  *
- * A watchdog (one timer for the fleet, every 250 ms) reads each starting
- * or running worker's heartbeat, a word of shared memory its loop thread
- * bumps every turn (at least every 100 ms when idle); a worker whose
- * heartbeat was non-zero and has not moved for 1.5 s (fleet-options.ts;
- * timing.hungAfterMs, mcrd --hung-worker-ms, 0 = no watchdog) is hung
- * (SIGSTOP, a stuck syscall): logged, killed with SIGKILL and restarted by
- * the exit path like a crash, the exit shown by `mcrctl workers`.
+ * A watchdog (watchdog.ts) kills a worker whose loop's heartbeat stands
+ * still (hung); its exit is then handled here like a crash, told as what it
+ * was (slot.verdict).
  *
  * Worker processes are started through FleetOptions.startWorker (a
  * WorkerProcess by default) and time limits come from FleetOptions.timing,
@@ -40,15 +36,13 @@
  */
 import { WorkerProcess, type FleetWorker, type WorkerExit } from './worker-process.js';
 import { DEFAULT_FLEET_TIMING, type FleetOptions, type FleetTiming, type InputInterface, type StartWorker } from './fleet-options.js';
-import { describeExit, newSlot, noteRefusals, reasonOf, slotsApplication, stopSlotWorker, type Slot } from './slot.js';
+import { describeExit, fatalText, newSlot, noteRefusals, reasonOf, slotsApplication, stopSlotWorker, type Slot } from './slot.js';
 import { DEFAULT_RESTART_BACKOFF, type RestartBackoff } from './backoff.js';
 import type { InterfaceChange } from '../net/interface-watcher.js';
 import type { CommandDraft, Reply, RuleApplication, WorkerInfo } from '../../proto/index.js';
 import { WORKER_EXIT_START_REFUSED } from '../../common/worker-exit.js';
 import { loopThreadState } from './loop-thread.js';
-
-/** How many times the hung threshold a runnable (starved) loop may stall before it is judged hung anyway. */
-const STARVED_GRACE = 4;
+import { Watchdog } from './watchdog.js';
 
 export type { FleetOptions, InterfaceView } from './fleet-options.js';
 
@@ -61,15 +55,13 @@ export class Fleet {
   private readonly backoff: RestartBackoff;
   private readonly t: FleetTiming;
   private readonly startWorker: StartWorker;
-  private readonly loopState: (pid: number) => string | undefined;
-  /** The heartbeat check, while the fleet has started a worker and is not closing. */
-  private watchdog: NodeJS.Timeout | undefined;
+  private readonly watchdog: Watchdog;
 
   constructor(private readonly o: FleetOptions) {
     this.backoff = o.restartBackoff ?? DEFAULT_RESTART_BACKOFF;
     this.t = { ...DEFAULT_FLEET_TIMING, ...o.timing };
     this.startWorker = o.startWorker ?? ((spec, onLine) => new WorkerProcess(spec, onLine));
-    this.loopState = o.loopState ?? loopThreadState;
+    this.watchdog = new Watchdog(this.t, () => this.allSlots(), o.loopState ?? loopThreadState, o.logger);
   }
 
   /** Brings the fleet in line with the rule table: workers for every referenced interface, none for others. */
@@ -188,8 +180,7 @@ export class Fleet {
    */
   async close(): Promise<void> {
     this.closing = true;
-    clearInterval(this.watchdog);
-    this.watchdog = undefined;
+    this.watchdog.stop();
     await Promise.all([...this.inputs.keys()].map((iface) => this.stopInterface(iface)));
     await this.serial(() => Promise.all([...this.inputs.keys()].map((iface) => this.stopInterface(iface))));
   }
@@ -325,7 +316,7 @@ export class Fleet {
     // (this start, when the worker dies during it): one place decides
     // whether and when it restarts.
     void worker.exited.then((how) => this.serial(() => Promise.resolve(this.onExit(slot, worker, how))));
-    this.armWatchdog();
+    this.watchdog.arm();
     // Ready = the first command answered: the worker reads its command
     // stream only once its loop runs and its privileges are dropped. (Not a
     // log line: at --log-level warn there would be none.)
@@ -441,53 +432,6 @@ export class Fleet {
     this.scheduleRestart(slot);
   }
 
-  /** Starts the heartbeat check once the fleet has a worker; unref'd, so it never keeps mcrd alive. */
-  private armWatchdog(): void {
-    // hungAfterMs 0: no watchdog (mcrd --hung-worker-ms 0).
-    if (this.watchdog !== undefined || this.closing || this.t.hungAfterMs <= 0) return;
-    this.watchdog = setInterval(() => this.checkHeartbeats(), this.t.heartbeatCheckMs);
-    this.watchdog.unref();
-  }
-
-  /**
-   * One pass of the watchdog over the starting and running workers (a
-   * stopping worker's loop stops beating by design; the stop's own deadline
-   * kills it). A heartbeat of 0 means the loop does not run yet (the ready
-   * timeout covers that). The stall is measured from the check that last
-   * saw the heartbeat move; mcrd's own event loop being late cannot fake
-   * one, since a worker that turned meanwhile shows another value.
-   */
-  private checkHeartbeats(): void {
-    const now = Date.now();
-    for (const s of this.allSlots()) {
-      const w = s.worker;
-      if (w === undefined || !w.connected || (s.state !== 'running' && s.state !== 'starting') || s.verdict?.worker === w) continue;
-      const value = w.heartbeat();
-      if (value === 0n) continue;
-      if (s.beat === undefined || s.beat.worker !== w || s.beat.value !== value) {
-        s.beat = { worker: w, value, sinceMs: now };
-        s.starvedLogged = false;
-        continue;
-      }
-      const stalledMs = now - s.beat.sinceMs;
-      if (stalledMs < this.t.hungAfterMs) continue;
-      // A loop that is runnable but gets no CPU (an overloaded machine) is
-      // starved, not hung: killing it would lose its flows for a restart.
-      // It gets STARVED_GRACE times the threshold before it is judged anyway.
-      if (w.pid !== undefined && this.loopState(w.pid) === 'R' && stalledMs < this.t.hungAfterMs * STARVED_GRACE) {
-        if (!s.starvedLogged) this.o.logger.warn({ worker: s.id, pid: w.pid, stalledMs }, 'worker loop starved of CPU (runnable, no progress): not killed yet');
-        s.starvedLogged = true;
-        continue;
-      }
-      const why = `hung: heartbeat stalled ${(stalledMs / 1000).toFixed(1)} s, killed by mcrd`;
-      s.verdict = { worker: w, why };
-      this.o.logger.warn({ worker: s.id, pid: w.pid, stalledMs, hungAfterMs: this.t.hungAfterMs },
-        'worker hung: its loop made no progress (heartbeat stalled): killed with SIGKILL, it is restarted');
-      // By the worker's own pid (FleetWorker.kill: never 0, never once it exited).
-      w.kill('SIGKILL');
-    }
-  }
-
   private scheduleRestart(slot: Slot): void {
     slot.state = 'restarting';
     slot.timer = setTimeout(() => {
@@ -515,14 +459,4 @@ function verdictOn(slot: Slot, worker: FleetWorker): string | undefined {
 
 function sameHash(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.from(a).equals(Buffer.from(b));
-}
-
-/** "CODE: message" from a worker's fatal JSON log line (worker/fleet-worker.ts), or the raw line if it does not parse. */
-function fatalText(line: string): string {
-  try {
-    const entry = JSON.parse(line) as { code?: unknown; msg?: unknown };
-    return `${typeof entry.code === 'string' ? entry.code : 'ERR_MCR_WORKER'}: ${typeof entry.msg === 'string' ? entry.msg : line}`;
-  } catch {
-    return line;
-  }
 }

@@ -135,3 +135,13 @@ export async function stopSlotWorker(s: Slot, timeoutMs: number, logger: Logger)
   s.needsSync = false;
   s.unconfirmed.clear();
 }
+
+/** "CODE: message" from a worker's fatal JSON log line (worker/fleet-worker.ts), or the raw line if it does not parse. */
+export function fatalText(line: string): string {
+  try {
+    const entry = JSON.parse(line) as { code?: unknown; msg?: unknown };
+    return `${typeof entry.code === 'string' ? entry.code : 'ERR_MCR_WORKER'}: ${typeof entry.msg === 'string' ? entry.msg : line}`;
+  } catch {
+    return line;
+  }
+}

@@ -163,3 +163,17 @@ export async function steadyStream<T>(tag: string, args: string[], o: { count: n
     await rl.lab.destroy();
   }
 }
+
+/** An arrival-sink recording: [sequence number, epoch ms] per datagram, in arrival order. */
+export type Arrivals = Array<[number, number]>;
+
+/**
+ * The outage in an arrival-sink recording: the longest silence between two
+ * consecutive arrivals, as the last arrival before it and the first after.
+ */
+export function longestSilence(arrivals: Arrivals): { at: number; last: [number, number]; resume: [number, number] } {
+  const silence = (i: number): number => (arrivals[i + 1]?.[1] ?? 0) - (arrivals[i]?.[1] ?? 0);
+  let at = 0;
+  for (let i = 1; i + 1 < arrivals.length; i++) if (silence(i) > silence(at)) at = i;
+  return { at, last: arrivals[at] ?? [0, 0], resume: arrivals[at + 1] ?? [0, 0] };
+}

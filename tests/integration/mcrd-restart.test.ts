@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRelayLab, skipUnlessRoot, type RelayLab } from '../../bench/lab/index.js';
 import { ControlClient } from '../../common/control-client.js';
-import { ROOT, genReport, startGen } from './harness.js';
+import { ROOT, genReport, longestSilence, startGen } from './harness.js';
 import { openFds, startMcrd, workersOf } from './mcrd-harness.js';
 
 const ARRIVAL_SINK = join(ROOT, 'dist', 'tests', 'fixtures', 'arrival-sink.js');
@@ -67,11 +67,7 @@ t.test('kill -9 of a worker during traffic: forwarding resumes once the worker i
   t.not(running.pid, victim, 'a new worker process took the slot');
 
   // The outage is the longest silence between consecutive arrivals.
-  const silence = (i: number): number => (arrivals[i + 1]?.[1] ?? 0) - (arrivals[i]?.[1] ?? 0);
-  let gapAt = 0;
-  for (let i = 1; i + 1 < arrivals.length; i++) if (silence(i) > silence(gapAt)) gapAt = i;
-  const [lastSeq, lastT] = arrivals[gapAt] ?? [0, 0];
-  const [resumeSeq, resumeT] = arrivals[gapAt + 1] ?? [0, 0];
+  const { last: [lastSeq, lastT], resume: [resumeSeq, resumeT] } = longestSilence(arrivals);
   const gapMs = resumeT - lastT;
   const resumedAfterMs = resumeT - killedAt;
   const seen = new Set(arrivals.map(([seq]) => seq));

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { skipUnlessRoot } from '../../bench/lab/index.js';
 import { pollUntil } from '../../bench/lab/time.js';
-import { ROOT, genReport, startGen } from './harness.js';
+import { ROOT, genReport, longestSilence, startGen } from './harness.js';
 import { mcrctl, mcrdLab, startMcrd, workersOf } from './mcrd-harness.js';
 
 const ARRIVAL_SINK = join(ROOT, 'dist', 'tests', 'fixtures', 'arrival-sink.js');
@@ -57,11 +57,7 @@ t.test('SIGSTOP of a worker under traffic: detected, killed, replaced, forwardin
   t.equal((await genReport(gen)).sent, COUNT, 'the generator sent its whole stream');
   const { arrivals } = JSON.parse(await sink.waitForLine('stdout', /^\{/, 40_000)) as { arrivals: Array<[number, number]> };
 
-  const silence = (i: number): number => (arrivals[i + 1]?.[1] ?? 0) - (arrivals[i]?.[1] ?? 0);
-  let gapAt = 0;
-  for (let i = 1; i + 1 < arrivals.length; i++) if (silence(i) > silence(gapAt)) gapAt = i;
-  const [lastSeq, lastT] = arrivals[gapAt] ?? [0, 0];
-  const [resumeSeq, resumeT] = arrivals[gapAt + 1] ?? [0, 0];
+  const { at: gapAt, last: [lastSeq, lastT], resume: [resumeSeq, resumeT] } = longestSilence(arrivals);
   const resumedAfterMs = resumeT - stoppedAt;
   t.comment(`stop at +0, last datagram before at ${lastT - stoppedAt} ms (seq ${lastSeq}), first after at ${resumedAfterMs} ms (seq ${resumeSeq}), ` +
     `${arrivals.length} of ${COUNT} received`);

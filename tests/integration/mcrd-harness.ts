@@ -38,7 +38,10 @@ export async function startMcrd(rl: RelayLab, args: string[], opts: { umask?: st
   const mcrd = opts.umask === undefined
     ? rl.lab.spawn(rl.relay.ns, process.execPath, [MCRD, ...args])
     : rl.lab.spawn(rl.relay.ns, 'sh', ['-c', `umask ${opts.umask} && exec "$0" "$@"`, process.execPath, MCRD, ...args]);
-  await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 15_000);
+  // A bound, not a timing claim: ready takes ~1 s on a quiet host, and
+  // mcrd's start (node, the addon, every worker's fork and first sync) took
+  // over 15 s on a host at load 20.
+  await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 30_000);
   return mcrd;
 }
 

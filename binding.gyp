@@ -1,5 +1,5 @@
 # Native build: the addon (core + N-API boundary), the traffic tools and the
-# C++ unit tests. Everything links Debian's liburing (liburing-dev).
+# C++ unit tests, and c_relay (plain C, the bench's userspace anchor: bench/methods/c-relay.ts). Everything links Debian's liburing (liburing-dev).
 {
   "target_defaults": {
     "cflags!": ["-fno-exceptions"],
@@ -59,6 +59,12 @@
       "target_name": "mcrinject",
       "type": "executable",
       "sources": ["native/tools/mcrinject.cc", "native/tools/tool_args.cc"]
+    },
+    {
+      "target_name": "c_relay",
+      "type": "executable",
+      "sources": ["native/tools/c_relay.c"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra"]
     },
     {
       "target_name": "core_tests",

@@ -6,15 +6,27 @@
  * printed before starting.
  */
 
-export type MethodName = 'mcr' | 'kernel' | 'socat';
-export const METHODS: readonly MethodName[] = ['mcr', 'kernel', 'socat'];
+/**
+ * MCR and its anchors: the kernel's multicast routing, the nftables netdev
+ * relay (the strongest in-kernel relay without multicast routing), the plain
+ * C relay in its two designs (the best simple program), and the tools users
+ * reach for first (socat, GStreamer). Every MCR figure is a ratio to each
+ * anchor measured in the same run.
+ */
+export type MethodName = 'mcr' | 'kernel' | 'nft' | 'c-ring' | 'c-mmsg' | 'socat' | 'gstreamer';
+export const METHODS: readonly MethodName[] = ['mcr', 'kernel', 'nft', 'c-ring', 'c-mmsg', 'socat', 'gstreamer'];
+export const ANCHORS: readonly MethodName[] = METHODS.filter((m) => m !== 'mcr');
 export const METHOD_LABELS: Record<MethodName, string> = {
   mcr: 'MCR',
   kernel: 'kernel (smcroute)',
+  nft: 'nftables netdev',
+  'c-ring': 'C TPACKET_V3',
+  'c-mmsg': 'C recvmmsg',
   socat: 'socat',
+  gstreamer: 'GStreamer',
 };
 
-/** The one stream: every method forwards 239.1.1.1:5000 to 239.1.1.1:5000 on each output. */
+/** The one stream: every method forwards 239.1.1.1:5000 to 239.1.1.1:5000 on each output (rewriting it to the same values). */
 export const GROUP = '239.1.1.1';
 export const PORT = 5000;
 /** mcrgen's default; must exceed the kernel's default ttl-threshold of 1 to be routed. */

@@ -10,8 +10,9 @@
 export type BenchErrorCode =
   | 'ERR_BENCH_ARG' // a bad command-line argument
   | 'ERR_BENCH_ENV' // the machine cannot run the suite (not root, < 2 CPUs, no build)
-  | 'ERR_BENCH_DEPENDENCY' // smcroute or socat missing and could not be installed
+  | 'ERR_BENCH_DEPENDENCY' // a tool the run needs is missing and could not be installed
   | 'ERR_BENCH_START' // a forwarding method did not start or become ready
+  | 'ERR_BENCH_UNAVAILABLE' // this host cannot run the method (e.g. no CONFIG_IP_MROUTE for the kernel's)
   | 'ERR_BENCH_NOT_FORWARDING' // a method started but warm-up traffic did not arrive
   | 'ERR_BENCH_TOOL_OUTPUT' // a tool printed something we could not parse
   | 'ERR_BENCH_INTERRUPTED'; // the run was stopped by a signal

@@ -1,11 +1,11 @@
 /**
  * The markdown report of a run: zero-loss throughput and CPU cost per method,
- * payload and fan-out, each also as a ratio to the kernel's figure from the
- * same run (and MCR's to socat's), what limited each figure, MCR's syscalls
- * per packet, the design experiments and the issue's targets. Printed at the
- * end of a run and written beside the JSON.
+ * payload and fan-out, MCR's figures as a ratio to every anchor measured in
+ * the same run, what limited each figure, which anchors this host could not
+ * run and why, MCR's syscalls per packet, the design experiments and the
+ * issue's targets. Printed at the end of a run and written beside the JSON.
  */
-import { LOSS_THRESHOLD, METHOD_LABELS, METHODS, type MethodName } from './config.js';
+import { ANCHORS, LOSS_THRESHOLD, METHOD_LABELS, METHODS, type MethodName } from './config.js';
 import type { ExperimentRow } from './experiments.js';
 import { GEN_GSO } from './generator.js';
 import { kpps } from './limits.js';
@@ -25,12 +25,24 @@ export function renderMarkdown(r: BenchResults): string {
   out.push('## Zero-loss throughput (input datagrams/s)', '');
   out.push(`Highest offered rate with loss ≤ ${LOSS_THRESHOLD * 100} % over ${r.config.trialSec} s, verified by a repeat; ` +
     '"≥" = passed at the generator\'s maximum (generator-limited, the method was not saturated); ' +
-    '"(unverified)" = the repeat never passed. Ratios are to the kernel\'s figure from this run.', '');
+    '"(unverified)" = the repeat never passed.', '');
   out.push(throughputTable(r, methods), '');
+  const anchors = ANCHORS.filter((m) => methods.includes(m));
+  if (methods.includes('mcr') && anchors.length > 0) {
+    out.push('## MCR as a ratio to each anchor (same run)', '');
+    out.push('Zero-loss throughput, MCR ÷ anchor (higher is better for MCR; "≥"/"≤" where a figure is generator-limited):', '');
+    out.push(ratioTable(r, anchors, (mcr, a) => throughputRatio(figure(mcr), figure(a))), '');
+    out.push('Relay-core CPU per million input datagrams, MCR ÷ anchor (lower is better for MCR; each at its own zero-loss rate):', '');
+    out.push(ratioTable(r, anchors, (mcr, a) => cpuRatio(mcr, a)), '');
+  }
+  const skipped = skippedMethods(r);
+  if (skipped.length > 0) {
+    out.push('## Anchors not measured on this host', '', ...skipped.map(([m, why]) => `- ${METHOD_LABELS[m]}: ${why}`), '');
+  }
   out.push('## Relay-core CPU per million packets', '');
   out.push("The method's time on core 1 during the verifying trial (core 1's irq + softirq time, i.e. its receive path and " +
     "for the kernel all forwarding, plus the method's own processes' CPU time), per million input datagrams forwarded / " +
-    'per million egress packets, at the rate shown. Lower is better; ratios to the kernel.' +
+    'per million egress packets, at the rate shown. Lower is better.' +
     // Runs before 2026-12-03 recorded no mcrdArgs.
     ((r.config.mcrdArgs as readonly string[] | undefined)?.includes('--busy-poll-us') === true
       ? " MCR's figures include its busy polling (--busy-poll-us): the loop keeps its core busy while traffic flows, " +
@@ -57,7 +69,8 @@ function header(r: BenchResults): string[] {
     `- Mode: ${r.config.mode}; ${r.config.trialSec} s trials, ${r.config.bisectSteps} bisection steps; finished ${r.finishedAt ?? '–'}`,
     `- Host: ${r.host.cpuModel}, ${r.host.cores} cores, Linux ${r.host.kernel}; load average at start ${r.host.loadavgAtStart}; ` +
       `background busy before the run: ${r.host.backgroundUtil.map((u, i) => `core ${i} ${(u * 100).toFixed(0)} %`).join(', ')}`,
-    `- Versions: MCR ${r.versions.mcrCommit}, Node ${r.versions.node}, smcroute ${r.versions.smcroute ?? '–'}, socat ${r.versions.socat ?? '–'}`,
+    `- Versions: MCR ${r.versions.mcrCommit}, Node ${r.versions.node}, smcroute ${r.versions.smcroute ?? '–'}, socat ${r.versions.socat ?? '–'}, ` +
+      `nftables ${r.versions.nft ?? '–'}, GStreamer ${r.versions.gstreamer ?? '–'}`,
     // Runs before 2026-12-03 recorded no mcrdArgs: mcrd defaults, one-by-one generator.
     ...(r.config.mcrdArgs === undefined
       ? [`- Generator maximum (mcrgen --rate 0, core 0, no method running): ${gen}`]
@@ -96,6 +109,7 @@ function figure(c: CellResult | undefined): Figure | undefined {
 
 function fmtRate(c: CellResult | undefined): string {
   if (c === undefined) return '–';
+  if (c.skipped !== undefined) return `not measured: ${c.skipped}`;
   if (c.error !== undefined) return `error \`${c.error.code}\``;
   const s = c.search;
   if (s === undefined) return '–';
@@ -113,22 +127,13 @@ export function throughputRatio(a: Figure | undefined, b: Figure | undefined): s
 
 function throughputTable(r: BenchResults, methods: MethodName[]): string {
   const cols = ['payload B', 'fan-out', ...methods.map((m) => METHOD_LABELS[m])];
-  if (methods.includes('mcr') && methods.includes('socat')) cols.push('MCR ÷ socat');
   if (methods.includes('mcr')) cols.push('MCR egress pps');
   const rows: string[][] = [];
   for (const payload of r.config.payloads) {
     for (const fanout of r.config.fanouts) {
-      const kernel = figure(cell(r, 'kernel', payload, fanout));
-      const row = [String(payload), String(fanout)];
-      for (const m of methods) {
-        const c = cell(r, m, payload, fanout);
-        const ratio = m === 'kernel' ? '' : ` (${throughputRatio(figure(c), kernel)})`;
-        row.push(fmtRate(c) + (ratio === ' (–)' ? '' : ratio));
-      }
-      const mcr = cell(r, 'mcr', payload, fanout);
-      if (methods.includes('mcr') && methods.includes('socat')) row.push(throughputRatio(figure(mcr), figure(cell(r, 'socat', payload, fanout))));
+      const row = [String(payload), String(fanout), ...methods.map((m) => fmtRate(cell(r, m, payload, fanout)))];
       if (methods.includes('mcr')) {
-        const s = mcr?.search;
+        const s = cell(r, 'mcr', payload, fanout)?.search;
         row.push(s === undefined ? '–' : `${s.generatorLimited ? '≥ ' : ''}${kpps(s.zeroLossPps * fanout)}`);
       }
       rows.push(row);
@@ -137,34 +142,60 @@ function throughputTable(r: BenchResults, methods: MethodName[]): string {
   return table(cols, rows);
 }
 
-function cpuTable(r: BenchResults, methods: MethodName[]): string {
-  const cols = ['payload B', 'fan-out', ...methods.map((m) => `${METHOD_LABELS[m]} s/M input`), ...methods.map((m) => `${METHOD_LABELS[m]} s/M egress`)];
+/** One row per payload and fan-out, one "MCR ÷ anchor" column per anchor in the run. */
+function ratioTable(r: BenchResults, anchors: MethodName[], ratio: (mcr: CellResult | undefined, anchor: CellResult) => string): string {
   const rows: string[][] = [];
   for (const payload of r.config.payloads) {
     for (const fanout of r.config.fanouts) {
-      const k = cell(r, 'kernel', payload, fanout)?.search?.reported;
-      const row = [String(payload), String(fanout)];
-      for (const key of ['cpuSecPerMInput', 'cpuSecPerMEgress'] as const) {
-        for (const m of methods) {
-          const t = cell(r, m, payload, fanout)?.search?.reported;
-          const v = t?.[key];
-          if (v === undefined || v === null) {
-            row.push('–');
-            continue;
-          }
-          const kv = k?.[key];
-          const ratio = m !== 'kernel' && kv !== undefined && kv !== null && kv > 0 ? ` (${(v / kv).toFixed(2)}×)` : '';
-          row.push(`${v.toFixed(3)}${ratio} @${kpps(t?.gen.pps ?? 0)}`);
-        }
-      }
-      rows.push(row);
+      const mcr = cell(r, 'mcr', payload, fanout);
+      rows.push([String(payload), String(fanout), ...anchors.map((a) => {
+        const c = cell(r, a, payload, fanout);
+        if (c === undefined) return '–';
+        if (c.skipped !== undefined) return 'not measured';
+        if (c.error !== undefined) return `error \`${c.error.code}\``;
+        return ratio(mcr, c);
+      })]);
     }
   }
-  return table(cols, rows);
+  return table(['payload B', 'fan-out', ...anchors.map((a) => `MCR ÷ ${METHOD_LABELS[a]}`)], rows);
+}
+
+/** MCR's CPU per million input datagrams ÷ the anchor's, each from its verifying trial. */
+export function cpuRatio(mcr: CellResult | undefined, anchor: CellResult | undefined): string {
+  const a = mcr?.search?.reported?.cpuSecPerMInput;
+  const b = anchor?.search?.reported?.cpuSecPerMInput;
+  if (a === undefined || a === null || b === undefined || b === null || b <= 0) return '–';
+  return `${(a / b).toFixed(2)}×`;
+}
+
+/** Each method the host could not run, once, with its reason. */
+export function skippedMethods(r: BenchResults): Array<[MethodName, string]> {
+  const seen = new Map<MethodName, string>();
+  for (const c of r.cells) if (c.skipped !== undefined && !seen.has(c.method)) seen.set(c.method, c.skipped);
+  return [...seen];
+}
+
+function cpuTable(r: BenchResults, methods: MethodName[]): string {
+  const rows: string[][] = [];
+  for (const payload of r.config.payloads) {
+    for (const fanout of r.config.fanouts) {
+      for (const m of methods) {
+        const c = cell(r, m, payload, fanout);
+        const t = c?.search?.reported;
+        if (c?.skipped !== undefined) {
+          rows.push([String(payload), String(fanout), METHOD_LABELS[m], 'not measured', '', '']);
+          continue;
+        }
+        rows.push([String(payload), String(fanout), METHOD_LABELS[m], num(t?.cpuSecPerMInput, 3), num(t?.cpuSecPerMEgress, 3), t === undefined ? '–' : kpps(t.gen.pps)]);
+      }
+    }
+  }
+  return table(['payload B', 'fan-out', 'method', 's/M input', 's/M egress', 'at rate'], rows);
 }
 
 function limitTable(r: BenchResults): string {
-  const rows = r.cells.map((c) => [String(c.payload), String(c.fanout), METHOD_LABELS[c.method], c.error ? `error: ${c.error.message}` : (c.limit ?? '–')]);
+  const rows = r.cells.map((c) => [String(c.payload), String(c.fanout), METHOD_LABELS[c.method],
+    c.skipped !== undefined ? `not measured: ${c.skipped}` : c.error ? `error: ${c.error.message}` : (c.limit ?? '–')]);
   return table(['payload B', 'fan-out', 'method', 'limit'], rows);
 }
 
@@ -240,6 +271,8 @@ function targets(r: BenchResults): string[] {
     const mcr = figure(cell(r, 'mcr', payload, 1));
     const kernel = figure(cell(r, 'kernel', payload, 1));
     const socat = figure(cell(r, 'socat', payload, 1));
+    const kernelSkipped = cell(r, 'kernel', payload, 1)?.skipped;
+    if (kernelSkipped !== undefined) lines.push(`- ${payload} B, fan-out 1: MCR ÷ kernel (target ≥ 1.0×): not measured: ${kernelSkipped}`);
     if (mcr !== undefined && kernel !== undefined) {
       lines.push(`- ${payload} B, fan-out 1: MCR ÷ kernel = ${throughputRatio(mcr, kernel)} (target ≥ 1.0×): ${verdict(mcr, kernel, 1)}`);
     }

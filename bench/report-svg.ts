@@ -12,7 +12,11 @@ import type { BenchResults } from './results.js';
 const W = 760;
 const H = 440;
 const M = { left: 80, right: 20, top: 50, bottom: 90 };
-const COLORS: Record<MethodName, string> = { mcr: '#1f77b4', kernel: '#7f7f7f', socat: '#ff7f0e' };
+const COLORS: Record<MethodName, string> = {
+  mcr: '#1f77b4', kernel: '#7f7f7f', nft: '#2ca02c', 'c-ring': '#9467bd', 'c-mmsg': '#8c564b', socat: '#ff7f0e', gstreamer: '#e377c2',
+};
+/** Legend entries per row. */
+const LEGEND_PER_ROW = 4;
 
 export function renderSvg(r: BenchResults, fanout = 1): string {
   const methods = METHODS.filter((m) => r.config.methods.includes(m));
@@ -52,6 +56,7 @@ export function renderSvg(r: BenchResults, fanout = 1): string {
       const h = round1(M.top + plotH - y(v.pps));
       s.push(`<rect x="${x + 2}" y="${y(v.pps)}" width="${barW - 4}" height="${h}" fill="${COLORS[m]}"/>`);
       if (v.atLeast) s.push(`<rect x="${x + 2}" y="${y(v.pps)}" width="${barW - 4}" height="${h}" fill="url(#hatch)"/>`);
+      // "n/a": not measured (an anchor this host cannot run, or a failed cell: the report says which).
       const label = v.ok ? `${v.atLeast ? '≥ ' : ''}${kpps(v.pps)}` : 'n/a';
       s.push(`<text x="${x + barW / 2}" y="${y(v.pps) - 5}" text-anchor="middle">${esc(label)}</text>`);
     });
@@ -63,9 +68,9 @@ export function renderSvg(r: BenchResults, fanout = 1): string {
     s.push(`<text x="${gx + groupW / 2}" y="${M.top + plotH + 20}" text-anchor="middle" font-weight="bold">${p} B payload</text>`);
   });
   // Legend.
-  const ly = H - 40;
   methods.forEach((m, i) => {
-    const lx = M.left + i * 170;
+    const lx = M.left + (i % LEGEND_PER_ROW) * 170;
+    const ly = H - 52 + Math.floor(i / LEGEND_PER_ROW) * 18;
     s.push(`<rect x="${lx}" y="${ly}" width="14" height="14" fill="${COLORS[m]}"/>`);
     s.push(`<text x="${lx + 20}" y="${ly + 12}">${esc(METHOD_LABELS[m])}</text>`);
   });

@@ -27,6 +27,8 @@ export interface CellResult {
   limit?: string;
   commands?: readonly string[];
   error?: { code: string; message: string };
+  /** Why the method was not run on this host (deps.ts), e.g. a kernel without CONFIG_IP_MROUTE. */
+  skipped?: string;
 }
 
 export interface BenchResults {
@@ -45,7 +47,7 @@ export interface BenchResults {
     /** Busy fraction of each core over a second of quiet before the run: load from others that every figure carries. */
     backgroundUtil: number[];
   };
-  versions: { node: string; mcrCommit: string; smcroute?: string; socat?: string };
+  versions: { node: string; mcrCommit: string; smcroute?: string; socat?: string; nft?: string; gstreamer?: string };
   generatorMax: GeneratorMax[];
   cells: CellResult[];
   experiments?: ExperimentsResult;

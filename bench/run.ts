@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * `npm run bench`: the benchmark suite of issue 4. Measures MCR, the
- * kernel's multicast forwarding (smcroute) and socat side by side in one
- * namespace lab and one run: zero-loss throughput (RFC 2544 bisection) and
+ * `npm run bench`: the benchmark suite of issues 4 and 15. Measures MCR and
+ * its anchors (the kernel's multicast forwarding via smcroute, an nftables
+ * netdev relay, a plain C relay in two designs, socat, GStreamer) side by
+ * side in one namespace lab and one run: zero-loss throughput (RFC 2544 bisection) and
  * relay-core CPU per million packets for payloads 64/1400 B and fan-out
  * 1/2/5/10, plus MCR's batch / ring-depth / syscall experiments. Writes
  * bench/results/<stamp>.{json,md,svg} and prints the markdown.
@@ -46,8 +47,8 @@ function parseArgs(argv: string[]): ParsedArgs {
     return n;
   };
   const program = new Command('bench')
-    .description('Zero-loss throughput and CPU cost of MCR vs the kernel (smcroute) vs socat, in a namespace lab.')
-    .option('--quick', 'reduced matrix: fan-out 1, 2 s trials, 3 bisection steps (under 3 minutes on a quiet host)')
+    .description('Zero-loss throughput and CPU cost of MCR vs its anchors (kernel/smcroute, nftables, C relay, socat, GStreamer), in a namespace lab.')
+    .option('--quick', 'reduced matrix: fan-out 1, 2 s trials, 3 bisection steps (about 6 minutes on a quiet host)')
     .option('--methods <list>', `comma-separated subset of ${METHODS.join(',')}`)
     .option('--payloads <list>', 'UDP payload sizes in bytes', list(int(18, 1472)))
     .option('--fanouts <list>', 'numbers of outputs', list(int(1, 32)))
@@ -127,7 +128,7 @@ function checkEnvironment(): void {
   const why = labUnavailableReason();
   if (why !== undefined) throw new BenchError('ERR_BENCH_ENV', why);
   if (availableParallelism() < 2) throw new BenchError('ERR_BENCH_ENV', 'needs 2 CPUs: the relay gets core 1, generator and sinks core 0');
-  for (const path of ['dist/worker/relay-cli.js', 'build/Release/mcrgen', 'build/Release/mcr_native.node']) {
+  for (const path of ['dist/worker/relay-cli.js', 'build/Release/mcrgen', 'build/Release/mcr_native.node', 'build/Release/c_relay']) {
     if (!existsSync(join(ROOT, path))) throw new BenchError('ERR_BENCH_ENV', `${path} is missing: build first (npm run build)`);
   }
   for (const tool of ['taskset', 'strace', 'timeout']) {

@@ -1,9 +1,10 @@
 /**
- * Runs a whole benchmark: checks the comparison tools, builds one lab for the
- * run, measures the generator's maximum, then the matrix payload × fan-out ×
- * method (the three methods back to back per payload and fan-out, so each
- * ratio compares trials minutes apart in the same lab), then MCR's design
- * experiments. Results accumulate in the object the caller passed, so a
+ * Runs a whole benchmark: checks the comparison tools and which anchors this
+ * host can run, builds one lab for the run, measures the generator's
+ * maximum, then the matrix payload × fan-out × method (all methods back to
+ * back per payload and fan-out, so each ratio compares trials minutes apart
+ * in the same lab; a method the host cannot run gets a cell that says why),
+ * then MCR's design experiments. Results accumulate in the object the caller passed, so a
  * signal handler can write whatever was measured so far. A failing cell is
  * recorded with its error code and the run goes on; the lab is destroyed
  * however the run ends.
@@ -32,7 +33,9 @@ export interface SuiteHooks {
 export async function runSuite(config: BenchConfig, results: BenchResults, hooks: SuiteHooks): Promise<void> {
   const { log } = hooks;
   setQuietBudget(config.quietBudgetSec * 1000);
-  Object.assign(results.versions, await ensureDependencies(config.methods, log));
+  const deps = await ensureDependencies(config.methods, log);
+  Object.assign(results.versions, deps.versions);
+  for (const [method, why] of Object.entries(deps.skipped)) log(`${method}: not measured: ${why}`);
   results.host.backgroundUtil = await backgroundUtil();
   const maxFanout = Math.max(...config.fanouts, config.experiments?.fanout ?? 1);
   log(`building the lab (relay with ${maxFanout} outputs${config.sinkRps ? '' : ', sinks NOT steered to core 0'})`);
@@ -48,7 +51,10 @@ export async function runSuite(config: BenchConfig, results: BenchResults, hooks
     for (const payload of config.payloads) {
       for (const fanout of config.fanouts) {
         for (const method of config.methods) {
-          results.cells.push(await runCell(bl, config, results, { method, payload, fanout }, log));
+          const skipped = deps.skipped[method];
+          // Said in the cell, so the report shows why a column is empty; nothing is started.
+          if (skipped !== undefined) results.cells.push({ method, payload, fanout, skipped });
+          else results.cells.push(await runCell(bl, config, results, { method, payload, fanout }, log));
         }
       }
     }

@@ -5,7 +5,7 @@
  * runs processes in them; createRelayLab (relay-lab.ts) builds the standard
  * src → relay → sinks topology; skipUnlessRoot (skip.ts) skips tests where
  * namespaces cannot be made, skipUnlessVlan (features.ts) where the kernel
- * lacks 802.1Q; checkReachable (reach.ts) probes a hop.
+ * lacks 802.1Q, and the kernel features the bench's anchors need; checkReachable (reach.ts) probes a hop.
  */
 
 export { LabError, type LabErrorCode } from './errors.js';
@@ -14,5 +14,5 @@ export { LabProcess, type SpawnOptions, type SpawnResult, type SpawnSubprocess, 
 export { createRelayLab, type LabHost, type LabInterface, type RelayLab, type RelayLabOptions } from './relay-lab.js';
 export { checkReachable, type ProbeMethod } from './reach.js';
 export { LAB_SKIP_REASON, labUnavailableReason, skipUnlessRoot, type SkippableTest } from './skip.js';
-export { skipUnlessVlan, VLAN_SKIP_REASON, vlanUnavailableReason } from './features.js';
+export { MROUTE_SKIP_REASON, multicastRoutingUnavailableReason, nftNetdevUnavailableReason, skipUnlessVlan, VLAN_SKIP_REASON, vlanUnavailableReason } from './features.js';
 export { IFNAME_MAX } from './names.js';

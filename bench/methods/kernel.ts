@@ -1,6 +1,7 @@
 /**
  * The kernel's own multicast forwarding, driven by smcrouted (Debian's
- * smcroute): the baseline every MCR figure is a ratio to. All forwarding
+ * smcroute): one of the anchors every MCR figure is a ratio to, on kernels
+ * built with CONFIG_IP_MROUTE (elsewhere its cells say so and are skipped). All forwarding
  * happens in the relay core's receive softirq (ip_mr_input → ipmr_queue_xmit,
  * net/ipv4/ipmr.c); the daemon only holds the mroute socket and installs one
  * static (S,G) route, so no cache-miss upcall is ever in the measurement.
@@ -15,7 +16,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LabProcess } from '../lab/index.js';
+import { multicastRoutingUnavailableReason, type LabProcess } from '../lab/index.js';
 import { relaySysctl, type BenchLab } from '../bench-lab.js';
 import { GROUP, RELAY_CPU } from '../config.js';
 import { BenchError } from '../errors.js';
@@ -29,6 +30,9 @@ const STOP_MS = 5000;
 let starts = 0;
 
 export async function startKernel(bl: BenchLab, o: MethodStart): Promise<RunningMethod> {
+  // The suite skips the cells up front (deps.ts); this covers direct callers (bench:profile).
+  const unavailable = multicastRoutingUnavailableReason();
+  if (unavailable !== undefined) throw new BenchError('ERR_BENCH_UNAVAILABLE', unavailable);
   const { rl } = bl;
   const n = ++starts;
   const inIf = rl.relay.input.ifname;

@@ -2,7 +2,7 @@
  * The shape every forwarding method under test has: started in the bench
  * lab for one fan-out, ready to forward when start() resolves, and stopped
  * by its own PIDs. The runner and the trial only ever see this interface,
- * so the three methods are measured by exactly the same code.
+ * so every method is measured by exactly the same code.
  */
 import type { MethodName } from '../config.js';
 
@@ -17,6 +17,12 @@ export interface McrTuning {
 
 export interface MethodStart {
   fanout: number;
+  /**
+   * Where the outputs send (default GROUP:PORT, the input's own group and
+   * port); the anchor tests pick another to prove the rewrite. nft, the C
+   * relay and GStreamer honour it.
+   */
+  output?: { group: string; port: number };
   tuning?: McrTuning;
   /** MCR only: extra mcrd flags (e.g. --consume-inputs, --coalesce-us N). */
   mcrdArgs?: readonly string[];

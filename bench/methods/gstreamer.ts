@@ -1,0 +1,58 @@
+/**
+ * GStreamer under test: what broadcast engineers reach for, as they run it.
+ * One gst-launch-1.0 pipeline pinned to the relay core: udpsrc joined to
+ * 239.1.1.1:5000 on in0, then at fan-out 1 straight into a udpsink, at
+ * fan-out N a tee with one udpsink per output (no queues, so the one
+ * streaming thread pushes each buffer to every output in turn, as socat's
+ * loop does). Each udpsink sends from its output's address (bind-address,
+ * which also picks the output interface: Linux routes a multicast send from
+ * a bound local address out of that address's interface), with sync=false
+ * so buffers leave as they arrive, not on the pipeline clock, and without
+ * joining the group or looping it back. Buffer sizes stay at the defaults.
+ *
+ * Readiness is gst-launch's "Setting pipeline to PLAYING" line; the suite's
+ * warm-up then proves datagrams get through.
+ */
+import type { BenchLab } from '../bench-lab.js';
+import { GROUP, PORT, RELAY_CPU } from '../config.js';
+import { BenchError } from '../errors.js';
+import type { MethodStart, RunningMethod } from './types.js';
+
+const READY_MS = 15_000;
+const STOP_MS = 5000;
+
+/** gst-launch-1.0's pipeline description, as separate arguments. */
+export function gstPipeline(input: string, outputs: ReadonlyArray<{ addr: string; group: string; port: number }>): string[] {
+  if (outputs.length === 0) throw new BenchError('ERR_BENCH_ARG', 'the GStreamer relay needs at least one output');
+  const src = ['udpsrc', `address=${GROUP}`, `port=${PORT}`, `multicast-iface=${input}`, 'auto-multicast=true'];
+  const sink = (o: { addr: string; group: string; port: number }): string[] =>
+    ['udpsink', `host=${o.group}`, `port=${o.port}`, `bind-address=${o.addr}`, 'auto-multicast=false', 'loop=false', 'sync=false', 'async=false'];
+  const [only] = outputs;
+  if (outputs.length === 1 && only !== undefined) return [...src, '!', ...sink(only)];
+  return [...src, '!', 'tee', 'name=t', ...outputs.flatMap((o) => ['t.', '!', ...sink(o)])];
+}
+
+export async function startGstreamer(bl: BenchLab, o: MethodStart): Promise<RunningMethod> {
+  const { rl } = bl;
+  const dest = o.output ?? { group: GROUP, port: PORT };
+  const outputs = rl.relay.outputs.slice(0, o.fanout).map((out) => ({ addr: out.addr, group: dest.group, port: dest.port }));
+  const args = ['-c', String(RELAY_CPU), 'gst-launch-1.0', ...gstPipeline(rl.relay.input.ifname, outputs)];
+  const proc = rl.lab.spawn(rl.relay.ns, 'taskset', args, { maxLines: 500 });
+  try {
+    await proc.waitForLine('stdout', /Setting pipeline to PLAYING/, READY_MS);
+  } catch (err) {
+    await proc.stop('SIGKILL', 2000).catch(() => undefined);
+    const why = [...proc.stdoutLines.slice(-2), ...proc.stderrLines.slice(-2)].join(' | ');
+    throw new BenchError('ERR_BENCH_START', `gst-launch-1.0 did not start: ${why}`, { cause: err });
+  }
+  return {
+    name: 'gstreamer',
+    pids: [proc.pid],
+    commands: [`taskset ${args.join(' ')}`],
+    async stop() {
+      // gst-launch-1.0 handles SIGINT (EOS, then exit 0); SIGTERM ends it at once, which is all the bench needs.
+      await proc.stop('SIGTERM', STOP_MS);
+      return undefined;
+    },
+  };
+}

@@ -1,0 +1,325 @@
+/*
+ * c_relay: the benchmark's "best simple program" anchor (bench/methods/c-relay.ts).
+ * A plain C userspace multicast relay written the textbook way, so MCR's
+ * figures can be read against what a careful engineer writes in an
+ * afternoon. Not part of MCR: nothing else links or runs it.
+ *
+ * Two receive designs, one send design:
+ *   --mode ring  AF_PACKET SOCK_RAW socket on the input, TPACKET_V3 receive
+ *                ring (blocks of frames filled by the kernel, handed over
+ *                whole), a classic BPF filter so only the group's UDP port
+ *                lands in the ring; poll() waits for a block.
+ *   --mode mmsg  a UDP socket bound to group:port, joined on the input
+ *                interface, recvmmsg() in batches (MSG_WAITFORONE).
+ *   Sending: one UDP socket per output (bound to the output's address,
+ *   IP_MULTICAST_IF on it, connected to the output group:port), and per
+ *   batch one sendmmsg() per output carrying every payload of the batch.
+ *
+ * Usage:
+ *   c_relay --mode ring|mmsg --in IFNAME --group G --port P
+ *           --out IFNAME,ADDR,GROUP,PORT [--out ...]
+ * Prints {"event":"ready"} on stderr once every socket is set up; on SIGINT
+ * or SIGTERM prints one JSON line of counters on stdout and exits 0.
+ * Errors print "c_relay: <errno name>: <what>" on stderr and exit 1.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAX_OUTPUTS 32
+#define BATCH 64
+#define MAX_PAYLOAD 65536
+/* Ring: 64 blocks of 256 KiB, 2 KiB frames; a block is handed over when full or after BLOCK_TOV_MS. */
+#define BLOCK_SIZE (1u << 18)
+#define BLOCK_COUNT 64u
+#define FRAME_SIZE 2048u
+#define BLOCK_TOV_MS 1u
+
+struct output {
+  int fd;
+  char ifname[IF_NAMESIZE];
+};
+
+static volatile sig_atomic_t stopping = 0;
+static unsigned long long c_received, c_sent, c_send_errors, c_batches;
+static int last_send_errno;
+
+static void on_signal(int sig) {
+  (void)sig;
+  stopping = 1;
+}
+
+static void die(const char *what) {
+  int e = errno;
+  const char *name = strerrorname_np(e);
+  fprintf(stderr, "c_relay: %s: %s: %s\n", name != NULL ? name : "EUNKNOWN", what, strerror(e));
+  exit(1);
+}
+
+static void usage(const char *why) {
+  fprintf(stderr, "c_relay: EINVAL: %s\nusage: c_relay --mode ring|mmsg --in IFNAME --group G --port P --out IFNAME,ADDR,GROUP,PORT [--out ...]\n", why);
+  exit(2);
+}
+
+static struct in_addr parse_addr(const char *s, const char *what) {
+  struct in_addr a;
+  if (inet_pton(AF_INET, s, &a) != 1) usage(what);
+  return a;
+}
+
+static uint16_t parse_port(const char *s) {
+  char *end = NULL;
+  long v = strtol(s, &end, 10);
+  if (end == s || *end != '\0' || v < 1 || v > 65535) usage("port must be 1..65535");
+  return (uint16_t)v;
+}
+
+/* One output: "IFNAME,ADDR,GROUP,PORT" → a UDP socket connected to GROUP:PORT leaving through IFNAME. */
+static void open_output(struct output *o, char *spec) {
+  char *ifname = strtok(spec, ",");
+  char *addr = strtok(NULL, ",");
+  char *group = strtok(NULL, ",");
+  char *port = strtok(NULL, ",");
+  if (ifname == NULL || addr == NULL || group == NULL || port == NULL) usage("--out wants IFNAME,ADDR,GROUP,PORT");
+  if (strlen(ifname) >= IF_NAMESIZE) usage("output interface name too long");
+  snprintf(o->ifname, sizeof o->ifname, "%s", ifname);
+  struct in_addr local = parse_addr(addr, "bad output address");
+  o->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (o->fd < 0) die("socket(AF_INET, SOCK_DGRAM)");
+  struct sockaddr_in bind_to = {.sin_family = AF_INET, .sin_addr = local};
+  if (bind(o->fd, (struct sockaddr *)&bind_to, sizeof bind_to) < 0) die("bind(output address)");
+  if (setsockopt(o->fd, IPPROTO_IP, IP_MULTICAST_IF, &local, sizeof local) < 0) die("setsockopt(IP_MULTICAST_IF)");
+  int loop = 0;
+  if (setsockopt(o->fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop) < 0) die("setsockopt(IP_MULTICAST_LOOP)");
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr = parse_addr(group, "bad output group"), .sin_port = htons(parse_port(port))};
+  if (connect(o->fd, (struct sockaddr *)&to, sizeof to) < 0) die("connect(output group)");
+}
+
+/* Sends n payloads to every output, one sendmmsg per output (looping over partial sends). */
+static void send_all(struct output *outs, int nout, struct iovec *iov, unsigned n) {
+  static struct mmsghdr msgs[BATCH];
+  for (unsigned i = 0; i < n; i++) {
+    memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  for (int k = 0; k < nout; k++) {
+    unsigned done = 0;
+    while (done < n) {
+      int r = sendmmsg(outs[k].fd, msgs + done, n - done, 0);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        /* A datagram the kernel refused (ENOBUFS, ...) is lost, as in any UDP relay: count it, skip it. */
+        last_send_errno = errno;
+        c_send_errors++;
+        done++;
+        continue;
+      }
+      done += (unsigned)r;
+      c_sent += (unsigned)r;
+    }
+  }
+  c_batches++;
+}
+
+/* Returns the UDP payload of an Ethernet frame if it is G:P unfragmented IPv4 UDP, else NULL. */
+static const uint8_t *match_frame(const uint8_t *frame, uint32_t caplen, struct in_addr group, uint16_t port, uint32_t *len) {
+  if (caplen < ETH_HLEN + sizeof(struct iphdr)) return NULL;
+  const struct ethhdr *eth = (const struct ethhdr *)frame;
+  if (eth->h_proto != htons(ETH_P_IP)) return NULL;
+  const struct iphdr *ip = (const struct iphdr *)(frame + ETH_HLEN);
+  uint32_t ihl = (uint32_t)ip->ihl * 4;
+  if (ip->version != 4 || ihl < 20 || ip->protocol != IPPROTO_UDP || ip->daddr != group.s_addr) return NULL;
+  if ((ntohs(ip->frag_off) & 0x3fff) != 0) return NULL;
+  if (caplen < ETH_HLEN + ihl + sizeof(struct udphdr)) return NULL;
+  const struct udphdr *udp = (const struct udphdr *)(frame + ETH_HLEN + ihl);
+  if (udp->dest != htons(port)) return NULL;
+  uint32_t ulen = ntohs(udp->len);
+  if (ulen < sizeof *udp || ETH_HLEN + ihl + ulen > caplen) return NULL;
+  *len = ulen - (uint32_t)sizeof *udp;
+  return (const uint8_t *)(udp + 1);
+}
+
+/* Classic BPF: accept IPv4 UDP to group:port that is not a fragment, drop everything else (tcpdump's shape). */
+static void attach_filter(int fd, struct in_addr group, uint16_t port) {
+  /* Jump offsets count instructions to skip; every "no" lands on the last one (index 12, ret 0). */
+  struct sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),                        /* 0: ethertype */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 10),          /* 1 */
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 30),                        /* 2: IPv4 destination */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(group.s_addr), 0, 8), /* 3 */
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 23),                        /* 4: protocol */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 6),        /* 5 */
+      BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 20),                        /* 6: flags + fragment offset */
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x1fff, 4, 0),            /* 7: a later fragment has no UDP header */
+      BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 14),                       /* 8: X = IP header length */
+      BPF_STMT(BPF_LD | BPF_H | BPF_IND, 16),                        /* 9: UDP destination port */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 1),               /* 10 */
+      BPF_STMT(BPF_RET | BPF_K, 0xffff),                             /* 11: accept */
+      BPF_STMT(BPF_RET | BPF_K, 0),                                  /* 12: drop */
+  };
+  struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) die("setsockopt(SO_ATTACH_FILTER)");
+}
+
+static unsigned long long ring_drops;
+
+static void run_ring(const char *in_if, struct in_addr group, uint16_t port, struct output *outs, int nout) {
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_IP));
+  if (fd < 0) die("socket(AF_PACKET, SOCK_RAW)");
+  /* Filter before bind, so nothing unfiltered reaches the ring in between. */
+  attach_filter(fd, group, port);
+  int version = TPACKET_V3;
+  if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) < 0) die("setsockopt(PACKET_VERSION, TPACKET_V3)");
+  struct tpacket_req3 req = {
+      .tp_block_size = BLOCK_SIZE,
+      .tp_block_nr = BLOCK_COUNT,
+      .tp_frame_size = FRAME_SIZE,
+      .tp_frame_nr = (BLOCK_SIZE / FRAME_SIZE) * BLOCK_COUNT,
+      .tp_retire_blk_tov = BLOCK_TOV_MS,
+  };
+  if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0) die("setsockopt(PACKET_RX_RING)");
+  size_t map_len = (size_t)BLOCK_SIZE * BLOCK_COUNT;
+  uint8_t *map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED, fd, 0);
+  if (map == MAP_FAILED) {
+    map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) die("mmap(PACKET_RX_RING)");
+  }
+  unsigned ifindex = if_nametoindex(in_if);
+  if (ifindex == 0) die("if_nametoindex(--in)");
+  struct sockaddr_ll ll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP), .sll_ifindex = (int)ifindex};
+  if (bind(fd, (struct sockaddr *)&ll, sizeof ll) < 0) die("bind(AF_PACKET, --in)");
+  fprintf(stderr, "{\"event\":\"ready\",\"mode\":\"ring\"}\n");
+
+  struct iovec iov[BATCH];
+  unsigned block = 0;
+  while (!stopping) {
+    struct tpacket_block_desc *desc = (struct tpacket_block_desc *)(map + (size_t)block * BLOCK_SIZE);
+    if ((desc->hdr.bh1.block_status & TP_STATUS_USER) == 0) {
+      struct pollfd p = {.fd = fd, .events = POLLIN | POLLERR};
+      if (poll(&p, 1, 100) < 0 && errno != EINTR) die("poll(ring)");
+      continue;
+    }
+    uint32_t count = desc->hdr.bh1.num_pkts;
+    struct tpacket3_hdr *h = (struct tpacket3_hdr *)((uint8_t *)desc + desc->hdr.bh1.offset_to_first_pkt);
+    unsigned n = 0;
+    for (uint32_t i = 0; i < count; i++) {
+      uint32_t len = 0;
+      const uint8_t *payload = match_frame((const uint8_t *)h + h->tp_mac, h->tp_snaplen, group, port, &len);
+      if (payload != NULL) {
+        c_received++;
+        iov[n].iov_base = (void *)payload;
+        iov[n].iov_len = len;
+        if (++n == BATCH) {
+          send_all(outs, nout, iov, n);
+          n = 0;
+        }
+      }
+      h = (struct tpacket3_hdr *)((uint8_t *)h + h->tp_next_offset);
+    }
+    /* Payloads point into the block: send them before handing it back. */
+    if (n > 0) send_all(outs, nout, iov, n);
+    __atomic_store_n(&desc->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+    block = (block + 1) % BLOCK_COUNT;
+  }
+  struct tpacket_stats_v3 st;
+  socklen_t sl = sizeof st;
+  if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0) ring_drops = st.tp_drops;
+}
+
+static void run_mmsg(const char *in_if, struct in_addr group, uint16_t port, struct output *outs, int nout) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) die("socket(AF_INET, SOCK_DGRAM)");
+  int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) die("setsockopt(SO_REUSEADDR)");
+  if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, in_if, (socklen_t)strlen(in_if)) < 0) die("setsockopt(SO_BINDTODEVICE, --in)");
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr = group, .sin_port = htons(port)};
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("bind(group:port)");
+  unsigned ifindex = if_nametoindex(in_if);
+  if (ifindex == 0) die("if_nametoindex(--in)");
+  struct ip_mreqn mreq = {.imr_multiaddr = group, .imr_ifindex = (int)ifindex};
+  if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof mreq) < 0) die("setsockopt(IP_ADD_MEMBERSHIP)");
+  fprintf(stderr, "{\"event\":\"ready\",\"mode\":\"mmsg\"}\n");
+
+  static uint8_t bufs[BATCH][2048];
+  struct iovec rx_iov[BATCH];
+  struct iovec tx_iov[BATCH];
+  struct mmsghdr msgs[BATCH];
+  for (unsigned i = 0; i < BATCH; i++) {
+    rx_iov[i].iov_base = bufs[i];
+    rx_iov[i].iov_len = sizeof bufs[i];
+  }
+  while (!stopping) {
+    for (unsigned i = 0; i < BATCH; i++) {
+      memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+      msgs[i].msg_hdr.msg_iov = &rx_iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int r = recvmmsg(fd, msgs, BATCH, MSG_WAITFORONE, NULL);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      die("recvmmsg");
+    }
+    for (int i = 0; i < r; i++) {
+      tx_iov[i].iov_base = bufs[i];
+      /* A datagram longer than a buffer arrives truncated (MSG_TRUNC); the bench's are at most 1472 B. */
+      tx_iov[i].iov_len = msgs[i].msg_len < sizeof bufs[i] ? msgs[i].msg_len : sizeof bufs[i];
+    }
+    c_received += (unsigned)r;
+    send_all(outs, nout, tx_iov, (unsigned)r);
+  }
+}
+
+int main(int argc, char **argv) {
+  const char *mode = NULL, *in_if = NULL, *group_s = NULL, *port_s = NULL;
+  static struct output outs[MAX_OUTPUTS];
+  int nout = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (i + 1 >= argc) usage("every option takes a value");
+    const char *v = argv[++i];
+    if (strcmp(a, "--mode") == 0) mode = v;
+    else if (strcmp(a, "--in") == 0) in_if = v;
+    else if (strcmp(a, "--group") == 0) group_s = v;
+    else if (strcmp(a, "--port") == 0) port_s = v;
+    else if (strcmp(a, "--out") == 0) {
+      if (nout == MAX_OUTPUTS) usage("too many --out (at most 32)");
+      open_output(&outs[nout++], strdup(v));
+    } else usage("unknown option");
+  }
+  if (mode == NULL || in_if == NULL || group_s == NULL || port_s == NULL || nout == 0) usage("--mode, --in, --group, --port and --out are required");
+  struct in_addr group = parse_addr(group_s, "bad --group");
+  uint16_t port = parse_port(port_s);
+
+  struct sigaction sa = {.sa_handler = on_signal};
+  sigemptyset(&sa.sa_mask);
+  /* No SA_RESTART: a signal must interrupt poll/recvmmsg so the loop sees `stopping`. */
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+
+  if (strcmp(mode, "ring") == 0) run_ring(in_if, group, port, outs, nout);
+  else if (strcmp(mode, "mmsg") == 0) run_mmsg(in_if, group, port, outs, nout);
+  else usage("--mode must be ring or mmsg");
+
+  const char *en = last_send_errno != 0 ? strerrorname_np(last_send_errno) : NULL;
+  printf("{\"mode\":\"%s\",\"received\":%llu,\"sent\":%llu,\"send_errors\":%llu,\"last_send_error\":\"%s\",\"batches\":%llu,\"ring_drops\":%llu}\n",
+         mode, c_received, c_sent, c_send_errors, en != NULL ? en : "", c_batches, ring_drops);
+  fflush(stdout);
+  return 0;
+}

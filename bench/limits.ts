@@ -49,6 +49,8 @@ export function lossBreakdown(t: TrialResult, sinkRps = true): LossShare[] {
       packets: Math.max(0, (t.mcr?.kernel_packets ?? 0) - (t.mcr?.kernel_drops ?? 0) - (t.mcr?.frames ?? 0)) * n,
     },
     { where: 'UDP receive buffers full (RcvbufErrors)', packets: t.snmp['Udp.RcvbufErrors'] ?? 0 },
+    // The C relay's TPACKET_V3 ring (bench/methods/c-relay.ts): frames the kernel found no room for.
+    { where: "the C relay's ring full (tp_drops)", packets: (t.mcr?.ring_drops ?? 0) * n },
   ];
   const lost = Math.max(0, t.expected - t.received);
   const known = shares.reduce((a, s) => a + s.packets, 0);

@@ -82,7 +82,7 @@ export interface TrialResult extends TrialSpec {
   superseded?: boolean;
   /** How long the sinks took to go quiet after the generator stopped (capped at 2 s). */
   settleMs?: number;
-  /** MCR only: non-zero deltas of the loop counters. */
+  /** The method's own counters, non-zero deltas: MCR's loop counters, the C relay's (received, sent, ring_drops, ...). */
   mcr?: Record<string, number>;
   /** MCR only: io_uring_enter calls (submit_calls) per input datagram and per egress packet. */
   syscallsPerInput?: number;
@@ -181,9 +181,12 @@ function measure(
   };
   if (mcrBefore !== undefined && mcrAfter !== undefined) {
     result.mcr = deltas(mcrBefore, mcrAfter);
-    const submits = result.mcr.submit_calls ?? 0;
-    if (forwardedInput > 0) result.syscallsPerInput = submits / forwardedInput;
-    if (received > 0) result.syscallsPerEgress = submits / received;
+    // Only MCR's loop counts io_uring_enter calls (submit_calls).
+    if (spec.method === 'mcr') {
+      const submits = result.mcr.submit_calls ?? 0;
+      if (forwardedInput > 0) result.syscallsPerInput = submits / forwardedInput;
+      if (received > 0) result.syscallsPerEgress = submits / received;
+    }
   }
   return result;
 }

@@ -10,8 +10,11 @@
  * to the output's address and connected to the output group:port. One
  * process, pinned to the relay core like every method.
  *
- * Readiness is its {"event":"ready"} line; on SIGTERM it prints its counters
- * (received, sent, send_errors, ring_drops) as one JSON line, the stop result.
+ * Readiness is its {"event":"ready"} line. SIGUSR1 makes it print its
+ * counters (received, sent, send_errors, ring_drops) as one numbered JSON
+ * line, which the trial reads before and after the traffic, so a loss in the
+ * ring is attributed to it (limits.ts); on SIGTERM it prints them once more,
+ * the stop result.
  */
 import { join } from 'node:path';
 import { packageRoot } from '../../tools/native-tool.js';
@@ -22,6 +25,9 @@ import type { MethodStart, RunningMethod } from './types.js';
 
 const READY_MS = 5000;
 const STOP_MS = 5000;
+const REPORT_MS = 5000;
+/** The counters a trial keeps (the rest are text or totals already in the trial). */
+const COUNTERS = ['received', 'sent', 'send_errors', 'ring_drops'] as const;
 
 export const C_RELAY = join(packageRoot(), 'build', 'Release', 'c_relay');
 
@@ -45,10 +51,19 @@ async function startCRelay(bl: BenchLab, o: MethodStart, mode: 'ring' | 'mmsg'):
     await proc.stop('SIGKILL', 2000).catch(() => undefined);
     throw new BenchError('ERR_BENCH_START', `c_relay --mode ${mode} did not start: ${proc.stderrLines.slice(-2).join(' | ')}`, { cause: err });
   }
+  let reports = 0;
   return {
     name: mode === 'ring' ? 'c-ring' : 'c-mmsg',
     pids: [proc.pid],
     commands: [`taskset ${args.join(' ')}`],
+    async counters() {
+      reports += 1;
+      // taskset and `ip netns exec` exec in place: the child's PID is c_relay's.
+      proc.process.kill('SIGUSR1');
+      const line = await proc.waitForLine('stdout', new RegExp(`^\\{"report":${reports},`), REPORT_MS);
+      const all = JSON.parse(line) as Record<string, unknown>;
+      return Object.fromEntries(COUNTERS.map((k) => [k, Number(all[k])]));
+    },
     async stop() {
       const result = await proc.stop('SIGTERM', STOP_MS);
       const last = proc.stdoutLines.filter((l) => l.startsWith('{')).pop();

@@ -38,7 +38,7 @@ export interface RunningMethod {
   readonly loopPid?: number;
   /** Command lines started, for the results file. */
   readonly commands: readonly string[];
-  /** The method's own counters, read between trials; only MCR has them. */
+  /** The method's own counters, read between trials (MCR's loop counters; the C relay's). */
   counters?(): Promise<Record<string, number>>;
   /** Called as a trial's traffic is about to start and once it has been counted (the kernel's --awake-core loop). */
   trialStarting?(): void;

@@ -18,8 +18,11 @@
  * Usage:
  *   c_relay --mode ring|mmsg --in IFNAME --group G --port P
  *           --out IFNAME,ADDR,GROUP,PORT [--out ...]
- * Prints {"event":"ready"} on stderr once every socket is set up; on SIGINT
- * or SIGTERM prints one JSON line of counters on stdout and exits 0.
+ * Prints {"event":"ready"} on stderr once every socket is set up; on SIGUSR1
+ * prints one JSON line of counters on stdout (the bench reads them between
+ * trials), and on SIGINT or SIGTERM prints it once more and exits 0.
+ * Counters: received (matching datagrams), sent, send_errors, batches, and
+ * ring_drops (frames the kernel could not put in the full ring, ring mode).
  * Errors print "c_relay: <errno name>: <what>" on stderr and exit 1.
  */
 #define _GNU_SOURCE
@@ -50,6 +53,8 @@
 #define BLOCK_COUNT 64u
 #define FRAME_SIZE 2048u
 #define BLOCK_TOV_MS 1u
+/* mmsg mode's receive buffer (the kernel doubles it for bookkeeping). */
+#define RCVBUF_BYTES (4 << 20)
 
 struct output {
   int fd;
@@ -57,12 +62,15 @@ struct output {
 };
 
 static volatile sig_atomic_t stopping = 0;
+static volatile sig_atomic_t report_wanted = 0;
+static const char *mode_name = "";
+static unsigned long long reports;
 static unsigned long long c_received, c_sent, c_send_errors, c_batches;
 static int last_send_errno;
 
 static void on_signal(int sig) {
-  (void)sig;
-  stopping = 1;
+  if (sig == SIGUSR1) report_wanted = 1;
+  else stopping = 1;
 }
 
 static void die(const char *what) {
@@ -179,10 +187,35 @@ static void attach_filter(int fd, struct in_addr group, uint16_t port) {
 }
 
 static unsigned long long ring_drops;
+static int ring_fd = -1;
+
+/* PACKET_STATISTICS returns the counts since the last call and resets them: accumulate. */
+static void read_ring_drops(void) {
+  if (ring_fd < 0) return;
+  struct tpacket_stats_v3 st;
+  socklen_t sl = sizeof st;
+  if (getsockopt(ring_fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0) ring_drops += st.tp_drops;
+}
+
+static void print_counters(void) {
+  read_ring_drops();
+  const char *en = last_send_errno != 0 ? strerrorname_np(last_send_errno) : NULL;
+  printf("{\"report\":%llu,\"mode\":\"%s\",\"received\":%llu,\"sent\":%llu,\"send_errors\":%llu,\"last_send_error\":\"%s\",\"batches\":%llu,\"ring_drops\":%llu}\n",
+         ++reports, mode_name, c_received, c_sent, c_send_errors, en != NULL ? en : "", c_batches, ring_drops);
+  fflush(stdout);
+}
+
+/* Called where the loops wait: a SIGUSR1 interrupted the wait, or arrived while busy. */
+static void maybe_report(void) {
+  if (!report_wanted) return;
+  report_wanted = 0;
+  print_counters();
+}
 
 static void run_ring(const char *in_if, struct in_addr group, uint16_t port, struct output *outs, int nout) {
   int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_IP));
   if (fd < 0) die("socket(AF_PACKET, SOCK_RAW)");
+  ring_fd = fd;
   /* Filter before bind, so nothing unfiltered reaches the ring in between. */
   attach_filter(fd, group, port);
   int version = TPACKET_V3;
@@ -210,6 +243,7 @@ static void run_ring(const char *in_if, struct in_addr group, uint16_t port, str
   struct iovec iov[BATCH];
   unsigned block = 0;
   while (!stopping) {
+    maybe_report();
     struct tpacket_block_desc *desc = (struct tpacket_block_desc *)(map + (size_t)block * BLOCK_SIZE);
     if ((desc->hdr.bh1.block_status & TP_STATUS_USER) == 0) {
       struct pollfd p = {.fd = fd, .events = POLLIN | POLLERR};
@@ -238,9 +272,6 @@ static void run_ring(const char *in_if, struct in_addr group, uint16_t port, str
     __atomic_store_n(&desc->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
     block = (block + 1) % BLOCK_COUNT;
   }
-  struct tpacket_stats_v3 st;
-  socklen_t sl = sizeof st;
-  if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0) ring_drops = st.tp_drops;
 }
 
 static void run_mmsg(const char *in_if, struct in_addr group, uint16_t port, struct output *outs, int nout) {
@@ -248,6 +279,10 @@ static void run_mmsg(const char *in_if, struct in_addr group, uint16_t port, str
   if (fd < 0) die("socket(AF_INET, SOCK_DGRAM)");
   int one = 1;
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) die("setsockopt(SO_REUSEADDR)");
+  /* A careful relay gives its socket room for bursts (the ring mode has 16 MiB); FORCE passes rmem_max as root. */
+  int rcvbuf = RCVBUF_BYTES;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0) die("setsockopt(SO_RCVBUF)");
   if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, in_if, (socklen_t)strlen(in_if)) < 0) die("setsockopt(SO_BINDTODEVICE, --in)");
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr = group, .sin_port = htons(port)};
   if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("bind(group:port)");
@@ -266,6 +301,7 @@ static void run_mmsg(const char *in_if, struct in_addr group, uint16_t port, str
     rx_iov[i].iov_len = sizeof bufs[i];
   }
   while (!stopping) {
+    maybe_report();
     for (unsigned i = 0; i < BATCH; i++) {
       memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
       msgs[i].msg_hdr.msg_iov = &rx_iov[i];
@@ -312,14 +348,13 @@ int main(int argc, char **argv) {
   /* No SA_RESTART: a signal must interrupt poll/recvmmsg so the loop sees `stopping`. */
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL);
+  mode_name = mode;
 
   if (strcmp(mode, "ring") == 0) run_ring(in_if, group, port, outs, nout);
   else if (strcmp(mode, "mmsg") == 0) run_mmsg(in_if, group, port, outs, nout);
   else usage("--mode must be ring or mmsg");
 
-  const char *en = last_send_errno != 0 ? strerrorname_np(last_send_errno) : NULL;
-  printf("{\"mode\":\"%s\",\"received\":%llu,\"sent\":%llu,\"send_errors\":%llu,\"last_send_error\":\"%s\",\"batches\":%llu,\"ring_drops\":%llu}\n",
-         mode, c_received, c_sent, c_send_errors, en != NULL ? en : "", c_batches, ring_drops);
-  fflush(stdout);
+  print_counters();
   return 0;
 }

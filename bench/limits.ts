@@ -48,7 +48,12 @@ export function lossBreakdown(t: TrialResult, sinkRps = true): LossShare[] {
       where: "MCR behind: frames still queued in its packet socket",
       packets: Math.max(0, (t.mcr?.kernel_packets ?? 0) - (t.mcr?.kernel_drops ?? 0) - (t.mcr?.frames ?? 0)) * n,
     },
-    { where: 'UDP receive buffers full (RcvbufErrors)', packets: t.snmp['Udp.RcvbufErrors'] ?? 0 },
+    {
+      // socat has a socket per output, so a drop there is one egress packet; the C
+      // relay's recvmmsg socket and GStreamer's udpsrc feed every output from one.
+      where: 'UDP receive buffers full (RcvbufErrors)',
+      packets: (t.snmp['Udp.RcvbufErrors'] ?? 0) * (t.method === 'socat' ? 1 : n),
+    },
     // The C relay's TPACKET_V3 ring (bench/methods/c-relay.ts): frames the kernel found no room for.
     { where: "the C relay's ring full (tp_drops)", packets: (t.mcr?.ring_drops ?? 0) * n },
   ];

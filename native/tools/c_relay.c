@@ -255,7 +255,10 @@ static void run_ring(const char *in_if, struct in_addr group, uint16_t port, str
     unsigned n = 0;
     for (uint32_t i = 0; i < count; i++) {
       uint32_t len = 0;
-      const uint8_t *payload = match_frame((const uint8_t *)h + h->tp_mac, h->tp_snaplen, group, port, &len);
+      /* The sockaddr_ll after the header says which way the frame went: a packet socket also sees what leaves. */
+      const struct sockaddr_ll *from = (const struct sockaddr_ll *)((const uint8_t *)h + TPACKET_ALIGN(sizeof *h));
+      const uint8_t *payload = from->sll_pkttype == PACKET_OUTGOING ? NULL
+          : match_frame((const uint8_t *)h + h->tp_mac, h->tp_snaplen, group, port, &len);
       if (payload != NULL) {
         c_received++;
         iov[n].iov_base = (void *)payload;

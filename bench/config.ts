@@ -46,7 +46,7 @@ export interface ExperimentConfig {
   ringDepths: number[];
   /** Seconds strace -c watches the relay (0: skip). */
   straceSec: number;
-  /** Compare mcrd's throughput settings at fan-out 1 (full runs; quick ones stay under 3 minutes without it). */
+  /** Compare mcrd's throughput settings at fan-out 1 (full runs; quick ones stay short without it). */
   settings: boolean;
 }
 

@@ -31,6 +31,7 @@
         "native/core/multishot_ingress.cc",
         "native/core/send_batch.cc",
         "native/core/fd_channel.cc",
+        "native/core/peer_credentials.cc",
         "native/core/process_control.cc",
         "native/core/heartbeat.cc",
         "native/core/netlink_parser.cc",

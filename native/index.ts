@@ -186,6 +186,10 @@ export interface NativeAddon {
   createHeartbeat(): { fd: number; words: BigUint64Array };
   /** Raises RLIMIT_NOFILE towards `wanted` (the hard limit too with CAP_SYS_RESOURCE); returns the soft limit now in force. */
   raiseOpenFilesLimit(wanted: number): number;
+  /** SO_PEERCRED of a connected Unix socket: who connected (pid, uid, gid at connect time). */
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number };
+  /** getgrnam_r: the group's id; ENOENT when there is no such group. */
+  lookupGroup(name: string): number;
 }
 
 /** Errors from the addon: Node-style system errors or our own ERR_MCR_* codes. */

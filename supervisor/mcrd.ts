@@ -5,10 +5,11 @@
  * the config as a diff; SIGTERM/SIGINT drain and stop every worker, close the
  * socket and remove its file.
  *
- *   mcrd [--config FILE] [--control-socket PATH] [--workers N] [--user USER]
+ *   mcrd [--config FILE] [--control-socket PATH] [--socket-group GROUP] [--workers N] [--user USER]
  *        [--log-level L] [--log-dir DIR] [--restart-backoff MIN_MS[:MAX_MS]]
  *        [--max-rules-per-interface N] [--metrics-listen ADDR:PORT [--metrics-allow-remote]]
  *        [--hung-worker-ms MS]
+ *   mcrd --version
  */
 import { DEFAULT_CONTROL_SOCKET } from '../common/defaults.js';
 import { readFileSync } from 'node:fs';
@@ -38,6 +39,7 @@ import { startMetrics } from './metrics/daemon-source.js';
 interface Options {
   config?: string;
   controlSocket?: string;
+  socketGroup?: string;
   workers?: number;
   user?: string;
   logLevel?: LevelWithSilent;
@@ -56,7 +58,9 @@ function parse(argv: string[]): Options {
   const program = new Command('mcrd')
     .description('MCR supervisor: rule table, worker fleet, control socket.')
     .option('--config <file>', 'JSON5 config file (docs/config.md)')
+    .version(packageVersion(), '--version', "print mcrd's version")
     .option('--control-socket <path>', `control socket (default ${DEFAULT_CONTROL_SOCKET})`)
+    .option('--socket-group <group>', 'give the control socket (mode 0660) to this group, so its members can use mcrctl (default: mcrd\'s group)')
     .option('--workers <n>', 'workers per input interface (default: one per core)', (v) => {
       const n = Number(v);
       if (!/^\d+$/.test(v) || n < 1 || n > 256) throw new InvalidArgumentError('expected an integer 1..256');
@@ -207,7 +211,19 @@ async function main(): Promise<void> {
       'choose another address or port (--metrics-listen, daemon.metricsListen)\n');
     process.exit(1);
   });
-  const server = new ControlServer({ path: opts.controlSocket ?? d.controlSocket ?? DEFAULT_CONTROL_SOCKET, handler, log: logger });
+  const socketGroup = opts.socketGroup ?? d.socketGroup;
+  let socketGid: number | undefined;
+  if (socketGroup !== undefined) {
+    try {
+      socketGid = native.lookupGroup(socketGroup);
+    } catch (err) {
+      process.stderr.write(`mcrd: ${(err as { code?: string }).code ?? 'ENOENT'}: no group ${socketGroup} for the control socket (--socket-group, daemon.socketGroup): ` +
+        'create it (the package does: systemd-sysusers) or name another\n');
+      process.exit(2);
+    }
+  }
+  const server = new ControlServer({ path: opts.controlSocket ?? d.controlSocket ?? DEFAULT_CONTROL_SOCKET, handler, log: logger,
+    ...(socketGid !== undefined ? { socketGroup: socketGid } : {}) });
   try {
     await server.listen();
   } catch (err) {

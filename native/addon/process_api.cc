@@ -8,6 +8,7 @@
 #include "addon/napi_errors.h"
 #include "core/fd_channel.h"
 #include "core/heartbeat.h"
+#include "core/peer_credentials.h"
 #include "core/process_control.h"
 
 namespace mcr {
@@ -129,6 +130,24 @@ Napi::Value CreateHeartbeat(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// The control socket's caller (mcrd logs who changed what).
+Napi::Value PeerCredentialsOf(const Napi::CallbackInfo& info) {
+  PeerCredentials cred;
+  check(info.Env(), peer_credentials(int_arg(info, 0, "fd"), &cred));
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("pid", Napi::Number::New(info.Env(), cred.pid));
+  out.Set("uid", Napi::Number::New(info.Env(), cred.uid));
+  out.Set("gid", Napi::Number::New(info.Env(), cred.gid));
+  return out;
+}
+
+Napi::Value LookupGroup(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) throw coded_error(info.Env(), "ERR_MCR_INVALID_ARG", "group must be a string");
+  gid_t gid = 0;
+  check(info.Env(), lookup_group(info[0].As<Napi::String>().Utf8Value(), &gid));
+  return Napi::Number::New(info.Env(), gid);
+}
+
 }  // namespace
 
 void register_process_api(Napi::Env env, Napi::Object exports) {
@@ -142,6 +161,8 @@ void register_process_api(Napi::Env env, Napi::Object exports) {
   exports.Set("effectiveCapabilities", Napi::Function::New<EffectiveCapabilities>(env, "effectiveCapabilities"));
   exports.Set("createHeartbeat", Napi::Function::New<CreateHeartbeat>(env, "createHeartbeat"));
   exports.Set("raiseOpenFilesLimit", Napi::Function::New<RaiseOpenFiles>(env, "raiseOpenFilesLimit"));
+  exports.Set("peerCredentials", Napi::Function::New<PeerCredentialsOf>(env, "peerCredentials"));
+  exports.Set("lookupGroup", Napi::Function::New<LookupGroup>(env, "lookupGroup"));
 }
 
 }  // namespace mcr

@@ -26,6 +26,8 @@ import type { PositionTable } from './positions.js';
 export interface DaemonSettings {
   /** Path of the control socket mcrctl connects to. */
   controlSocket: string;
+  /** Group the control socket is given to (mode 0660), so its members can use mcrctl. */
+  socketGroup: string;
   /** Worker processes per input interface. */
   workers: number;
   /** User the workers switch to after receiving their sockets. */
@@ -72,7 +74,7 @@ export interface Config {
 /** Field names in the order save.ts writes them; also the allowed keys. */
 export const TOP_LEVEL_FIELDS = ['daemon', 'rules'] as const;
 export const DAEMON_FIELDS = ['controlSocket', 'workers', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs', 'coalesceUs', 'busyPollUs', 'consumeInputs', 'maxRulesPerInterface',
-  'metricsListen', 'metricsAllowRemote', 'hungWorkerMs'] as const;
+  'metricsListen', 'metricsAllowRemote', 'hungWorkerMs', 'socketGroup'] as const;
 export const RULE_FIELDS = ['name', 'inputInterface', 'inputGroup', 'inputPort', 'source', 'outputs'] as const;
 export const OUTPUT_FIELDS = ['group', 'port', 'interface', 'ttl', 'source'] as const;
 
@@ -80,8 +82,8 @@ export { MAX_WORKERS };
 /** sun_path holds 108 bytes including the terminating NUL (unix(7)). */
 const MAX_SOCKET_PATH_BYTES = 107;
 
-/** What mcrd uses for a setting neither the file nor the command line gives (no default for logDir: no files; metricsListen: no endpoint). */
-export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir' | 'metricsListen'> {
+/** What mcrd uses for a setting neither the file nor the command line gives (no default for logDir: no files; metricsListen: no endpoint; socketGroup: mcrd's group). */
+export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir' | 'metricsListen' | 'socketGroup'> {
   return {
     controlSocket: DEFAULT_CONTROL_SOCKET,
     workers: Math.min(availableParallelism(), MAX_WORKERS),
@@ -178,6 +180,12 @@ function checkDaemon(value: unknown): Partial<DaemonSettings> {
   checkKeys(d, DAEMON_FIELDS, ['daemon']);
   const out: Partial<DaemonSettings> = {};
   if (d.controlSocket !== undefined) out.controlSocket = checkSocketPath(d.controlSocket, ['daemon', 'controlSocket']);
+  if (d.socketGroup !== undefined) {
+    if (typeof d.socketGroup !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/.test(d.socketGroup)) {
+      throw new FieldError(['daemon', 'socketGroup'], `expected a group name such as "mcr", got ${describe(d.socketGroup)}`);
+    }
+    out.socketGroup = d.socketGroup;
+  }
   if (d.workers !== undefined) {
     const w = d.workers;
     if (typeof w !== 'number' || !Number.isInteger(w) || w < 1 || w > MAX_WORKERS) {

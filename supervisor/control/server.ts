@@ -12,6 +12,10 @@
  * socket. A path that is not a socket is never deleted. The socket is
  * chmod 0660 so that access is granted by group, not to everyone, and is
  * created no more open than that whatever mcrd's umask (see listenOn).
+ * With socketGroup the file is also handed to that group (chown), so that
+ * its members can run mcrctl without root (the package's group `mcr`).
+ * Each mutating request is logged with the caller's uid from SO_PEERCRED
+ * (peer.ts).
  *
  * Clients are capped (maxClients, 256: more than the 200 busy clients the
  * abuse test runs, so that they leave room for mcrctl), but idle ones cannot
@@ -21,14 +25,13 @@
  * every client has a request in flight is the new one refused
  * (ERR_MCR_TOO_MANY_CLIENTS). A busy client is not evicted for a new one:
  * clients that reconnect at once would then evict each other, and the new
- * one, before anyone is answered. Clients are not capped per uid: that
- * needs SO_PEERCRED, which Node's net.Socket does not expose.
+ * one, before anyone is answered. Clients are not capped per uid.
  *
  * Requests of all clients share one RequestScheduler (scheduler.ts): at
  * most maxRunningRequests run at once, and a client that keeps mcrd busy
  * does not delay a new one.
  */
-import { chmod, lstat, mkdir, rm } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -39,6 +42,7 @@ import { ControlConnection, type ConnectionLimits } from './connection.js';
 import { ControlError, errorCode } from '../../common/control-errors.js';
 import { silentLogger, type ControlHandler, type ControlLogger } from './handler.js';
 import { RequestScheduler } from './scheduler.js';
+import { auditedHandler, callerOf, nativePeerLookup, type PeerLookup } from './peer.js';
 
 
 export interface ControlServerOptions {
@@ -75,6 +79,10 @@ export interface ControlServerOptions {
   maxClients?: number;
   /** Default 0o660. */
   socketMode?: number;
+  /** Group id the socket file is given to (chown); unset: mcrd's own group. */
+  socketGroup?: number;
+  /** Reads a client's credentials for the audit log; default SO_PEERCRED through the addon. */
+  peerLookup?: PeerLookup;
   /** Mode of directories created for the socket. Default 0o755. */
   dirMode?: number;
   log?: ControlLogger;
@@ -98,6 +106,8 @@ export class ControlServer {
   private readonly maxClients: number;
   private readonly scheduler: RequestScheduler;
   private readonly socketMode: number;
+  private readonly socketGroup: number | undefined;
+  private readonly peerLookup: PeerLookup;
   private readonly dirMode: number;
   private readonly log: ControlLogger;
   private readonly clients = new Set<ControlConnection>();
@@ -122,6 +132,8 @@ export class ControlServer {
     this.maxClients = positive(options.maxClients, 256, 'maxClients');
     this.scheduler = new RequestScheduler(positive(options.maxRunningRequests, 2, 'maxRunningRequests'));
     this.socketMode = options.socketMode ?? 0o660;
+    this.socketGroup = options.socketGroup;
+    this.peerLookup = options.peerLookup ?? nativePeerLookup;
     this.dirMode = options.dirMode ?? 0o755;
     this.log = options.log ?? silentLogger;
   }
@@ -162,7 +174,17 @@ export class ControlServer {
       await this.close();
       throw new ControlError(errorCode(err) ?? 'EPERM', `cannot chmod ${this.path} to ${this.socketMode.toString(8)}: ${(err as Error).message}`, { cause: err });
     }
-    this.log.info({ path: this.path }, 'control socket listening');
+    if (this.socketGroup !== undefined) {
+      try {
+        // -1: the owner stays. Without CAP_CHOWN this works only for a group mcrd is in (chown(2)).
+        await chown(this.path, -1, this.socketGroup);
+      } catch (err) {
+        await this.close();
+        throw new ControlError(errorCode(err) ?? 'EPERM', `cannot give ${this.path} to group ${this.socketGroup}: ${(err as Error).message}; ` +
+          'run mcrd as root, or in that group (Group= in the unit), or leave out --socket-group', { cause: err });
+      }
+    }
+    this.log.info({ path: this.path, mode: this.socketMode.toString(8), ...(this.socketGroup !== undefined ? { gid: this.socketGroup } : {}) }, 'control socket listening');
   }
 
   /** Stops listening, closes every client and removes the socket file. */
@@ -202,7 +224,8 @@ export class ControlServer {
       });
       return;
     }
-    const connection = new ControlConnection(id, socket, this.handler, this.limits, this.log, this.scheduler, (c) => this.clients.delete(c));
+    const handler = auditedHandler(this.handler, id, callerOf(socket, this.peerLookup), this.log);
+    const connection = new ControlConnection(id, socket, handler, this.limits, this.log, this.scheduler, (c) => this.clients.delete(c));
     this.clients.add(connection);
     this.log.debug({ client: id }, 'control client connected');
   }

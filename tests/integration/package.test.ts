@@ -1,0 +1,280 @@
+/**
+ * The Debian package end to end, as root on this machine: build it
+ * (packaging/build-deb.sh, dpkg-deb), check what it holds, `apt-get install`
+ * it, run `mcrd --version` and `mcrctl --help`, `systemd-analyze verify` the
+ * installed units, then start mcrd the way mcrd@NS.service does (its
+ * ExecStart with %i = the lab's relay namespace, its CapabilityBoundingSet,
+ * Group=, NoNewPrivileges= and LimitNOFILE= reproduced with setpriv and
+ * prlimit, since no systemd is PID 1 here; the file-system sandboxing is not
+ * reproduced) with the installed demo config, and forward the demo's
+ * streams with the installed mcrgen and mcrsink. A user the test creates in
+ * group mcr runs mcrctl (and the unit's ExecReload), nobody cannot, and the
+ * mutating requests are logged with the member's uid. `apt-get remove`
+ * stops the running mcrd (the prerm) and leaves only the conffile (and the
+ * worker logs, kept until the purge); `apt-get purge` leaves nothing, the
+ * user and group mcr included. Everything is removed even on failure.
+ */
+import t from 'tap';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { skipUnlessRoot } from '../../bench/lab/index.js';
+import { planDemo } from '../../bench/demo/plan.js';
+import { loadConfig } from '../../supervisor/config/index.js';
+import { ROOT } from './harness.js';
+import { mcrdLab } from './mcrd-harness.js';
+
+const APT = ['-o', 'DPkg::Lock::Timeout=120', '-y', '-q'];
+const PKG_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+/**
+ * Runs a command with a clean environment, as a service or a login would
+ * have it: none of the test runner's NODE_OPTIONS reaches mcrctl.
+ */
+async function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ code: number | undefined; out: string; err: string }> {
+  const r = await execa(cmd, args, { reject: false, timeout: timeoutMs, extendEnv: false,
+    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', DEBIAN_FRONTEND: 'noninteractive', LANG: 'C.UTF-8' } });
+  return { code: r.exitCode, out: r.stdout, err: r.stderr };
+}
+
+async function must(cmd: string, args: string[], timeoutMs = 60_000): Promise<string> {
+  const r = await run(cmd, args, timeoutMs);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${String(r.code)}: ${r.err || r.out}`);
+  return r.out;
+}
+
+/** dpkg's view of a package: "install ok installed 20.1-1", or undefined when dpkg does not know it. */
+async function dpkgStatus(pkg: string): Promise<string | undefined> {
+  const r = await run('dpkg-query', ['-W', '-f', '${Status} ${Version}', pkg]);
+  return r.code === 0 ? r.out : undefined;
+}
+
+const exists = async (db: 'passwd' | 'group', name: string): Promise<boolean> => (await run('getent', [db, name])).code === 0;
+const alive = (pid: number): boolean => existsSync(`/proc/${pid}`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8') !== '';
+
+/** Why this machine cannot run the test, or undefined. */
+async function unavailable(): Promise<string | undefined> {
+  for (const tool of ['dpkg-deb', 'apt-get', 'systemd-analyze', 'setpriv', 'prlimit', 'useradd']) {
+    if ((await run('sh', ['-c', `command -v ${tool}`])).code !== 0) return `${tool} is missing (dpkg, apt, systemd, util-linux, passwd)`;
+  }
+  const node = await dpkgStatus('nodejs');
+  const major = Number(/^install ok installed (\d+)/.exec(node ?? '')?.[1]);
+  if (!(major >= 20)) {
+    return `Node.js >= 20 is not installed as a Debian package (dpkg: ${node ?? 'unknown'}); the package Depends: nodejs (>= 20) and its wrappers run /usr/bin/node`;
+  }
+  const mcr = await dpkgStatus('mcr');
+  if (mcr !== undefined && !mcr.startsWith('unknown') && !mcr.startsWith('deinstall ok not-installed')) {
+    return `a package mcr is already on this machine (${mcr}): this test installs and purges it`;
+  }
+  if (await exists('passwd', 'mcr') || await exists('group', 'mcr')) return 'a user or group mcr already exists: this test creates and deletes them';
+  return undefined;
+}
+
+/** One line of /proc/PID/status ("Uid", "Groups", "CapEff"), whitespace-normalised; '' when empty. */
+function procStatus(pid: number, field: string): string {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
+  if (line === undefined) throw new Error(`/proc/${pid}/status has no ${field} line`);
+  return line.slice(field.length + 1).trim().split(/\s+/).filter((w) => w !== '').join(' ');
+}
+
+/** Capability names of a unit's CapabilityBoundingSet= as setpriv wants them (net_raw, ...). */
+function unitSetting(unit: string, key: string): string {
+  const m = new RegExp(`^${key}=(.*)$`, 'm').exec(unit);
+  if (m?.[1] === undefined) throw new Error(`the unit has no ${key}= line`);
+  return m[1].trim();
+}
+
+/** Bit mask of capability numbers, as /proc/PID/status prints it (16 hex digits). */
+const CAP_NUMBERS: Record<string, number> = { CAP_KILL: 5, CAP_SETGID: 6, CAP_SETUID: 7, CAP_NET_ADMIN: 12, CAP_NET_RAW: 13 };
+function capMask(names: string[]): string {
+  let mask = 0n;
+  for (const n of names) {
+    const bit = CAP_NUMBERS[n];
+    if (bit === undefined) throw new Error(`no number known for ${n}: add it to CAP_NUMBERS`);
+    mask |= 1n << BigInt(bit);
+  }
+  return mask.toString(16).padStart(16, '0');
+}
+
+t.test('the .deb: build, install, run as mcrd@ would, mcrctl for group mcr, remove, purge', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const why = await unavailable();
+  if (why !== undefined) {
+    t.plan(0, why);
+    return;
+  }
+  const scratch = mkdtempSync(join(tmpdir(), 'mcr-pkg-'));
+  const member = `mcrt${process.pid % 100_000}`;
+  let instanceConfig: string | undefined;
+  // One teardown, in order: the package (its prerm stops any mcrd it runs),
+  // the test's files and user. Registered before anything is created.
+  t.teardown(async () => {
+    if (instanceConfig !== undefined) rmSync(instanceConfig, { force: true });
+    const st = await dpkgStatus('mcr');
+    if (st !== undefined && !st.startsWith('unknown') && !st.startsWith('deinstall ok not-installed')) {
+      await run('apt-get', ['purge', ...APT, 'mcr'], 180_000);
+    }
+    if (await exists('passwd', member)) await run('userdel', [member]);
+    if (await exists('group', member)) await run('groupdel', [member]);
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  // --- build ---
+  const built = Date.now();
+  const deb = (await must('bash', [join(ROOT, 'packaging', 'build-deb.sh'), '--out', scratch], 240_000)).trim().split('\n').pop() ?? '';
+  const arch = (await must('dpkg', ['--print-architecture'])).trim();
+  t.equal(deb, join(scratch, `mcr_${PKG_VERSION}_${arch}.deb`), `built ${deb} in ${Date.now() - built} ms`);
+  const listing = await must('dpkg-deb', ['-c', deb]);
+  const paths = new Set(listing.split('\n').map((l) => l.split(/\s+/)[5]?.replace(/^\./, '')).filter((p): p is string => p !== undefined));
+  for (const p of ['/opt/mcr/build/Release/mcr_native.node', '/opt/mcr/build/Release/mcrgen', '/opt/mcr/build/Release/mcrsink',
+    '/opt/mcr/build/Release/mcrinject', '/opt/mcr/dist/supervisor/mcrd.js', '/opt/mcr/dist/worker/fleet-worker.js',
+    '/opt/mcr/node_modules/pino/package.json', '/usr/bin/mcrd', '/usr/bin/mcrctl', '/usr/bin/mcrgen', '/usr/bin/mcrsink',
+    '/usr/lib/systemd/system/mcrd.service', '/usr/lib/systemd/system/mcrd@.service', '/usr/lib/sysusers.d/mcr.conf',
+    '/usr/lib/tmpfiles.d/mcr.conf', '/etc/mcr/mcrd.json5', '/usr/share/man/man8/mcrd.8.gz', '/usr/share/man/man8/mcrctl.8.gz',
+    '/usr/share/doc/mcr/deploy.md', '/usr/share/doc/mcr/copyright']) {
+    t.ok(paths.has(p), `the package holds ${p}`);
+  }
+  const shipped = [...paths];
+  t.same(shipped.filter((p) => /\/node_modules\/(typescript|tap|execa|@types)\/|\/dist\/(tests|bench)\/|^\/opt\/mcr\/dist\/.*\.map$/.test(p)), [],
+    'no devDependency, test, benchmark or source map');
+  t.equal((await must('dpkg-deb', ['-f', deb, 'Depends'])).trim(), 'nodejs (>= 20), liburing2, iproute2, libc6, libstdc++6, systemd | adduser');
+  const conffiles = (await must('sh', ['-c', `dpkg-deb --ctrl-tarfile '${deb}' | tar -xOf - ./conffiles`])).trim();
+  t.equal(conffiles, '/etc/mcr/mcrd.json5', 'the one conffile');
+
+  // --- install ---
+  const installed = Date.now();
+  await must('apt-get', ['install', ...APT, deb], 240_000);
+  t.match(await dpkgStatus('mcr'), /^install ok installed /, `apt-get install took ${Date.now() - installed} ms`);
+  t.equal((await must('mcrd', ['--version'])).trim(), PKG_VERSION, 'mcrd --version');
+  t.match(await must('mcrctl', ['--help']), /Usage: mcrctl/, 'mcrctl --help');
+  const man = (await run('sh', ['-c', 'command -v man'])).code === 0;
+  const verify = await run('systemd-analyze', ['verify', `--man=${man ? 'yes' : 'no'}`,
+    '/usr/lib/systemd/system/mcrd.service', '/usr/lib/systemd/system/mcrd@lab.service']);
+  t.equal(verify.code, 0, `systemd-analyze verify (man pages checked: ${man}): ${verify.err}`);
+  t.equal(verify.err.trim(), '', 'verify has nothing to say');
+  t.ok(await exists('group', 'mcr'), 'group mcr');
+  const mcrUser = (await must('getent', ['passwd', 'mcr'])).split(':');
+  const mcrGid = Number((await must('getent', ['group', 'mcr'])).split(':')[2]);
+  t.equal(mcrUser[3], '65534', 'user mcr\'s primary group is nogroup, not mcr: workers cannot reach the control socket');
+  const run0 = statSync('/run/mcr');
+  t.ok(run0.isDirectory() && (run0.mode & 0o777) === 0o755 && run0.gid === mcrGid, '/run/mcr 0755 root:mcr (tmpfiles)');
+
+  // The two units differ only where the instance does.
+  const unit = readFileSync('/usr/lib/systemd/system/mcrd.service', 'utf8');
+  const template = readFileSync('/usr/lib/systemd/system/mcrd@.service', 'utf8');
+  const settings = (u: string): string[] => u.split('\n').filter((l) => /^[A-Z]\w+=/.test(l) && !/%i|^Description=/.test(l));
+  t.same(settings(template).filter((l) => !/^(LogsDirectory|AssertPathExists|NetworkNamespacePath)=/.test(l)),
+    settings(unit).filter((l) => !/^(ExecStart|ExecReload|LogsDirectory)=/.test(l)), 'mcrd@ has mcrd.service\'s hardening');
+
+  // --- mcrd as mcrd@NS.service starts it ---
+  const labAt = Date.now();
+  const { rl } = await mcrdLab(t, 'pkg', { outputs: 2 });
+  const ns = rl.relay.ns;
+  t.ok(existsSync(`/run/netns/${ns}`), `NetworkNamespacePath=/run/netns/${ns} exists`);
+  instanceConfig = `/etc/mcr/${ns}.json5`;
+  copyFileSync('/usr/share/doc/mcr/demo.json5', instanceConfig);
+  const expand = (line: string): string[] => line.replaceAll('%i', ns).split(/\s+/);
+  const execStart = expand(unitSetting(template, 'ExecStart'));
+  const execReload = expand(unitSetting(template, 'ExecReload'));
+  const caps = unitSetting(template, 'CapabilityBoundingSet').split(/\s+/);
+  const bounding = ['-all', ...caps.map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`)].join(',');
+  // LimitNOFILE=, as far as this machine lets root raise the hard limit
+  // (without CAP_SYS_RESOURCE, as in some containers, not past its own).
+  const hard = /^Max open files\s+\d+\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+  const nofile = Math.min(Number(unitSetting(template, 'LimitNOFILE')), Number(hard ?? Infinity));
+  t.equal(unitSetting(template, 'Group'), 'mcr');
+  t.equal(unitSetting(template, 'NoNewPrivileges'), 'yes');
+  // The limit first: after setpriv, root has no CAP_SYS_RESOURCE to set it.
+  const mcrd = rl.lab.spawn(ns, 'env', ['-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    'prlimit', `--nofile=${nofile}:${nofile}`,
+    'setpriv', '--regid', 'mcr', '--clear-groups', '--bounding-set', bounding, '--no-new-privs', ...execStart]);
+  try {
+    await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 30_000);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; its stderr: ${mcrd.stderrLines.slice(-5).join(' | ')}`);
+  }
+  t.pass(`mcrd ready with LimitNOFILE ${nofile}, ${Date.now() - labAt} ms after the lab was asked for`);
+  t.equal(procStatus(mcrd.pid, 'Uid'), '0 0 0 0', 'mcrd runs as uid 0');
+  t.equal(procStatus(mcrd.pid, 'Gid'), `${mcrGid} ${mcrGid} ${mcrGid} ${mcrGid}`, 'in group mcr (Group=mcr)');
+  t.equal(procStatus(mcrd.pid, 'CapBnd'), capMask(caps), `bounding set ${caps.join(' ')}`);
+  t.equal(procStatus(mcrd.pid, 'NoNewPrivs'), '1');
+  const socket = `/run/mcr/${ns}.sock`;
+  const sock = statSync(socket);
+  t.ok(sock.isSocket() && (sock.mode & 0o777) === 0o660 && sock.uid === 0 && sock.gid === mcrGid, `${socket} is 0660 root:mcr`);
+
+  // --- a member of group mcr drives it; nobody cannot ---
+  await must('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', '--groups', 'mcr', member]);
+  const memberUid = Number((await must('id', ['-u', member])).trim());
+  const as = (user: string, args: string[]): Promise<{ code: number | undefined; out: string; err: string }> =>
+    // env -u: tap's process-info hook puts itself back into NODE_OPTIONS of every child.
+    run('env', ['-u', 'NODE_OPTIONS', 'setpriv', '--reuid', user, '--regid', user === 'nobody' ? 'nogroup' : user, '--init-groups', ...args], 30_000);
+  const workers = await as(member, ['/usr/bin/mcrctl', '--socket', socket, '--json', 'workers']);
+  t.equal(workers.code, 0, `mcrctl workers as ${member} (group mcr): ${workers.err}`);
+  const list = (JSON.parse(workers.out || '{}') as { workers?: Array<{ pid: number; state: string }> }).workers ?? [];
+  t.equal(list.length, 2, 'demo.json5\'s 2 workers for in0');
+  for (const w of list) {
+    t.equal(procStatus(w.pid, 'Uid'), `${mcrUser[2]} ${mcrUser[2]} ${mcrUser[2]} ${mcrUser[2]}`, `worker ${w.pid} runs as mcr`);
+    t.equal(procStatus(w.pid, 'Gid'), '65534 65534 65534 65534', 'with group nogroup');
+    t.equal(procStatus(w.pid, 'Groups'), '', 'and no supplementary group (not mcr)');
+    t.equal(procStatus(w.pid, 'CapEff'), '0000000000000000', 'no effective capability');
+    t.equal(procStatus(w.pid, 'CapPrm'), '0000000000000000', 'no permitted capability');
+  }
+  const refused = await as('nobody', ['/usr/bin/mcrctl', '--socket', socket, 'ping']);
+  t.not(refused.code, 0, 'nobody (not in group mcr) cannot use the socket');
+  t.match(refused.err, /EACCES/);
+
+  // --- the demo's streams through the installed tools ---
+  const plan = planDemo(loadConfig(instanceConfig), { inputIfname: rl.relay.input.ifname, relayOutputs: rl.relay.outputs, sinks: rl.sinks }, instanceConfig);
+  const count = 3000;
+  const sinks = await Promise.all(plan.sinks.map(async (s) => {
+    const sink = rl.sinks[s.sink];
+    if (sink === undefined) throw new Error(`no sink ${s.sink}`);
+    const proc = rl.lab.spawn(sink.ns, '/usr/bin/mcrsink', [...s.args, '--count', String(count), '--duration', '30', '--idle', '3']);
+    await proc.waitForLine('stderr', /"event":"ready"/, 10_000);
+    return { label: s.label, proc };
+  }));
+  const sent = await Promise.all(plan.streams.map(async (s) => {
+    const out = await rl.lab.exec(rl.src.ns, '/usr/bin/mcrgen', ['--dest', s.dest, '--port', String(s.port), '--interface', rl.src.ifname,
+      '--count', String(count), '--rate', '2000', '--size', '200', '--stream', String(s.stream), '--duration', '30'], { timeoutMs: 40_000 });
+    return (JSON.parse(out.stdout) as { sent: number }).sent;
+  }));
+  t.same(sent, plan.streams.map(() => count), 'mcrgen sent every stream');
+  for (const s of sinks) {
+    const report = JSON.parse(await s.proc.waitForLine('stdout', /^\{/, 40_000)) as { received: number };
+    t.ok(report.received >= count * 0.99, `${s.label}: ${report.received}/${count} received`);
+  }
+
+  // --- mutating requests from the member: logged with its uid ---
+  const level = await as(member, ['/usr/bin/mcrctl', '--socket', socket, 'log-level', 'set', 'info']);
+  t.equal(level.code, 0, `mcrctl log-level set as ${member}: ${level.err}`);
+  await mcrd.waitForLine('stdout', new RegExp(`"uid":${memberUid},.*"msg":"control request logLevelSet from uid ${memberUid}"`), 10_000);
+  const reload = await as(member, execReload);
+  t.equal(reload.code, 0, `the unit's ExecReload (${execReload.join(' ')}) as ${member}: ${reload.err}`);
+  await mcrd.waitForLine('stdout', new RegExp(`"msg":"control request reload from uid ${memberUid}"`), 10_000);
+  t.pass('log-level set and reload logged with the member\'s uid');
+
+  // --- remove: the prerm stops mcrd; only the conffile (and logs) stay ---
+  const workerPids = list.map((w) => w.pid);
+  rmSync(instanceConfig, { force: true });
+  const removed = Date.now();
+  await must('apt-get', ['remove', ...APT, 'mcr'], 180_000);
+  t.pass(`apt-get remove took ${Date.now() - removed} ms`);
+  const ended = await mcrd.result;
+  t.equal(ended.exitCode, 0, 'mcrd was stopped by SIGTERM from the prerm and drained');
+  t.same(workerPids.filter(alive), [], 'no worker left');
+  t.match(await dpkgStatus('mcr'), /^deinstall ok config-files /);
+  const left = shipped.filter((p) => p !== '' && existsSync(p) && !statSync(p).isDirectory());
+  t.same(left, ['/etc/mcr/mcrd.json5'], 'of the package\'s files only the conffile is left');
+  t.notOk(existsSync('/opt/mcr'), '/opt/mcr is gone');
+  t.notOk(existsSync('/run/mcr'), '/run/mcr is gone');
+
+  // --- purge: nothing left, user and group included ---
+  const purged = Date.now();
+  await must('apt-get', ['purge', ...APT, 'mcr'], 180_000);
+  t.pass(`apt-get purge took ${Date.now() - purged} ms`);
+  t.equal(await dpkgStatus('mcr').then((s) => s === undefined || s.startsWith('unknown') || s.startsWith('deinstall ok not-installed')), true, 'mcr purged');
+  for (const p of ['/etc/mcr', '/var/log/mcr', '/run/mcr', '/opt/mcr']) t.notOk(existsSync(p), `${p} is gone`);
+  t.notOk(await exists('passwd', 'mcr'), 'user mcr deleted');
+  t.notOk(await exists('group', 'mcr'), 'group mcr deleted');
+});

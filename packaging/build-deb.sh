@@ -43,9 +43,9 @@ mkdir -p "$opt/dist" "$opt/build/Release"
 cp "$repo/package.json" "$repo/package-lock.json" "$opt/"
 # Only the .js of a .ts that exists: a stale file left in dist/ by a source
 # since removed is not shipped.
-(cd "$repo/dist" && find common native proto supervisor tools worker -name '*.js') | while read -r js; do
-  if [ -e "$repo/${js%.js}.ts" ]; then install -D -m 644 "$repo/dist/$js" "$opt/dist/$js"; fi
-done
+(cd "$repo/dist" && find common native proto supervisor tools worker -name '*.js' | while read -r js; do
+  if [ -e "$repo/${js%.js}.ts" ]; then echo "$js"; fi
+done | xargs cp --parents -t "$opt/dist")
 cp "$repo"/build/Release/{mcr_native.node,mcrgen,mcrsink,mcrinject} "$opt/build/Release/"
 # Production dependencies only, from the lock file; --ignore-scripts: the
 # package's own install script would rebuild the addon, and no dependency
@@ -164,5 +164,6 @@ CONTROL
 find "$root" -type d -exec chmod 755 {} +
 find "$root" -type f ! -perm -u+x -exec chmod 644 {} +
 mkdir -p "$out"
-dpkg-deb --root-owner-group -Zxz -z6 --build "$root" "$deb" >/dev/null
+# gzip: a few seconds less than xz on a busy 2-core host, for 10 % more bytes.
+dpkg-deb --root-owner-group -Zgzip -z9 --build "$root" "$deb" >/dev/null
 echo "$deb"

@@ -15,26 +15,34 @@
  * user and group mcr included. Everything is removed even on failure.
  */
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { skipUnlessRoot } from '../../bench/lab/index.js';
+import { pollUntil } from '../../bench/lab/time.js';
 import { planDemo } from '../../bench/demo/plan.js';
 import { loadConfig } from '../../supervisor/config/index.js';
 import { ROOT } from './harness.js';
 import { mcrdLab } from './mcrd-harness.js';
 
 const APT = ['-o', 'DPkg::Lock::Timeout=120', '-y', '-q'];
+
+// 138 to 260 s on this project's 2-core machine at load 16 to 22 (other
+// test runs beside it), most of it dpkg and apt-get; over tap's default
+// 300 s so that a busy host does not cut it short.
+t.setTimeout(600_000);
 const PKG_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 /**
  * Runs a command with a clean environment, as a service or a login would
  * have it: none of the test runner's NODE_OPTIONS reaches mcrctl.
  */
+const CLEAN_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', DEBIAN_FRONTEND: 'noninteractive', LANG: 'C.UTF-8' };
+
 async function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<{ code: number | undefined; out: string; err: string }> {
-  const r = await execa(cmd, args, { reject: false, timeout: timeoutMs, extendEnv: false,
-    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', DEBIAN_FRONTEND: 'noninteractive', LANG: 'C.UTF-8' } });
+  const r = await execa(cmd, args, { reject: false, timeout: timeoutMs, extendEnv: false, env: CLEAN_ENV });
   return { code: r.exitCode, out: r.stdout, err: r.stderr };
 }
 
@@ -107,17 +115,25 @@ t.test('the .deb: build, install, run as mcrd@ would, mcrctl for group mcr, remo
   const scratch = mkdtempSync(join(tmpdir(), 'mcr-pkg-'));
   const member = `mcrt${process.pid % 100_000}`;
   let instanceConfig: string | undefined;
-  // One teardown, in order: the package (its prerm stops any mcrd it runs),
-  // the test's files and user. Registered before anything is created.
-  t.teardown(async () => {
+  // One cleanup, in order: the package (its prerm stops any mcrd it runs),
+  // the test's files and user. Synchronous, so that it also runs from the
+  // exit hook when tap ends the process at its timeout (teardowns do not).
+  let cleaned = false;
+  const cleanup = (): void => {
+    if (cleaned) return;
+    cleaned = true;
+    const sh = (cmd: string, args: string[]): void => void spawnSync(cmd, args, { stdio: 'ignore', timeout: 180_000, env: CLEAN_ENV });
     if (instanceConfig !== undefined) rmSync(instanceConfig, { force: true });
-    const st = await dpkgStatus('mcr');
-    if (st !== undefined && !st.startsWith('unknown') && !st.startsWith('deinstall ok not-installed')) {
-      await run('apt-get', ['purge', ...APT, 'mcr'], 180_000);
-    }
-    if (await exists('passwd', member)) await run('userdel', [member]);
-    if (await exists('group', member)) await run('groupdel', [member]);
+    const st = spawnSync('dpkg-query', ['-W', '-f', '${Status}', 'mcr'], { encoding: 'utf8', env: CLEAN_ENV }).stdout;
+    if (st !== '' && !st.startsWith('unknown') && !st.startsWith('deinstall ok not-installed')) sh('apt-get', ['purge', ...APT, 'mcr']);
+    if (spawnSync('getent', ['passwd', member]).status === 0) sh('userdel', [member]);
+    if (spawnSync('getent', ['group', member]).status === 0) sh('groupdel', [member]);
     rmSync(scratch, { recursive: true, force: true });
+  };
+  process.once('exit', cleanup);
+  t.teardown(() => {
+    cleanup();
+    process.off('exit', cleanup);
   });
 
   // --- build ---
@@ -209,12 +225,29 @@ t.test('the .deb: build, install, run as mcrd@ would, mcrctl for group mcr, remo
   const as = (user: string, args: string[]): Promise<{ code: number | undefined; out: string; err: string }> =>
     // env -u: tap's process-info hook puts itself back into NODE_OPTIONS of every child.
     run('env', ['-u', 'NODE_OPTIONS', 'setpriv', '--reuid', user, '--regid', user === 'nobody' ? 'nogroup' : user, '--init-groups', ...args], 30_000);
-  const workers = await as(member, ['/usr/bin/mcrctl', '--socket', socket, '--json', 'workers']);
-  t.equal(workers.code, 0, `mcrctl workers as ${member} (group mcr): ${workers.err}`);
-  const list = (JSON.parse(workers.out || '{}') as { workers?: Array<{ pid: number; state: string }> }).workers ?? [];
-  t.equal(list.length, 2, 'demo.json5\'s 2 workers for in0');
+  // Workers switch user once started: wait (bounded) until both run and have
+  // switched, since a busy host may still be starting or restarting one.
+  let list: Array<{ pid: number; state: string }> = [];
+  let listed = { code: 0 as number | undefined, err: '' };
+  const mcrUid = mcrUser[2] ?? '';
+  const switched = (pid: number): boolean => {
+    try {
+      return procStatus(pid, 'Uid') === `${mcrUid} ${mcrUid} ${mcrUid} ${mcrUid}`;
+    } catch {
+      return false;
+    }
+  };
+  await pollUntil(async () => {
+    const r = await as(member, ['/usr/bin/mcrctl', '--socket', socket, '--json', 'workers']);
+    listed = r;
+    if (r.code !== 0) return true;
+    list = (JSON.parse(r.out) as { workers: Array<{ pid: number; state: string }> }).workers;
+    return list.length === 2 && list.every((w) => w.state === 'running' && switched(w.pid));
+  }, 30_000, 500);
+  t.equal(listed.code, 0, `mcrctl workers as ${member} (group mcr): ${listed.err}`);
+  t.same(list.map((w) => w.state), ['running', 'running'], 'demo.json5\'s 2 workers for in0 run');
   for (const w of list) {
-    t.equal(procStatus(w.pid, 'Uid'), `${mcrUser[2]} ${mcrUser[2]} ${mcrUser[2]} ${mcrUser[2]}`, `worker ${w.pid} runs as mcr`);
+    t.equal(procStatus(w.pid, 'Uid'), `${mcrUid} ${mcrUid} ${mcrUid} ${mcrUid}`, `worker ${w.pid} runs as mcr`);
     t.equal(procStatus(w.pid, 'Gid'), '65534 65534 65534 65534', 'with group nogroup');
     t.equal(procStatus(w.pid, 'Groups'), '', 'and no supplementary group (not mcr)');
     t.equal(procStatus(w.pid, 'CapEff'), '0000000000000000', 'no effective capability');

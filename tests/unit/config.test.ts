@@ -250,6 +250,7 @@ t.test('every validation error names file:line:column and the field', async (t) 
     ['logLevel', '{ daemon: { logLevel: "verbose" } }', 1, 13, ['daemon', 'logLevel'], 'daemon.logLevel: expected one of trace, debug, info, warn, error, fatal, silent, got "verbose"'],
     ['empty user', '{ daemon: { user: "" } }', 1, 13, ['daemon', 'user'], 'daemon.user: expected a non-empty user name such as "nobody", got ""'],
     ['user not a string', '{ daemon: { user: 0 } }', 1, 13, ['daemon', 'user'], 'daemon.user: expected a non-empty user name such as "nobody", got 0'],
+    ['socketGroup with a space', '{ daemon: { socketGroup: "m r" } }', 1, 13, ['daemon', 'socketGroup'], 'daemon.socketGroup: expected a group name such as "mcr", got "m r"'],
     ['relative controlSocket', '{ daemon: { controlSocket: "mcrd.sock" } }', 1, 13, ['daemon', 'controlSocket'], 'daemon.controlSocket: expected an absolute path such as /run/mcr/mcrd.sock, got "mcrd.sock"'],
     ['long controlSocket', `{ daemon: { controlSocket: "/${'s'.repeat(107)}" } }`, 1, 13, ['daemon', 'controlSocket'], 'daemon.controlSocket: is 108 bytes, over the 107-byte limit of a unix socket path; choose a shorter path'],
     ['relative logDir', '{ daemon: { logDir: "logs" } }', 1, 13, ['daemon', 'logDir'], 'daemon.logDir: expected an absolute path such as /var/log/mcr, got "logs"'],

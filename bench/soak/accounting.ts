@@ -9,8 +9,18 @@
  * reconciled per input interface, whose rules all have one fan-out f:
  *
  *   lost pairs = send errors + f × (kernel ring drops + no rule)
+ *              + f × (dropped on the input link + reached the input unread)
  *              + sink socket drops (kernel of the sink namespace, not MCR)
  *              + not counted by anyone
+ *
+ * The two input terms come from the links' own counters (link-counters.ts):
+ * dropped on the input link is what the sending veth dropped (its peer, the
+ * relay's input, was down) plus what the relay's end dropped on receipt;
+ * reached the input unread is the relay end's rx packets minus every frame
+ * a worker of that interface saw (frames + kernel ring drops): frames that
+ * arrived while no worker's packet socket was open, or that sat in the
+ * socket of a worker that died (its last counts are then missing too, so
+ * the soak samples right before and after it acts on a worker or a link).
  *
  * A phase without a fault must be exact for every pair (lost 0) and its
  * counters must agree with the traffic to the datagram (matched = sent,
@@ -20,6 +30,7 @@
  * counted and what nothing counted.
  */
 import type { LoopDelta, RuleDelta } from './counters.js';
+import type { LinkCounters } from './link-counters.js';
 import { malformedOf } from './counters.js';
 import type { Pair } from './topology.js';
 
@@ -47,6 +58,12 @@ export interface InterfaceAccount {
   noRule: number;
   malformed: number;
   sinkDrops: number;
+  /** Frames dropped by the input link itself (the sending veth's tx dropped while the relay end was down, the relay end's rx dropped). */
+  linkDrops: number;
+  /** Frames the relay's input received that no worker saw (rx packets - frames - kernel ring drops); 0 without link counters. */
+  unread: number;
+  /** Growth of the input link's counters in the phase, when read. */
+  link?: LinkCounters;
   /** lost pairs that no counter explains (negative: MCR counted more than was lost). */
   notCounted: number;
   /** Workers whose process changed in the phase: the old process's last counts are missing. */
@@ -64,6 +81,8 @@ export interface PhaseInput {
   fanouts: Map<string, number>;
   /** Per-rule counter growth from mcrd (undefined where a counter reset). */
   rules: Map<string, RuleDelta | undefined>;
+  /** Growth of each input link's counters (link-counters.ts); an interface without them has linkDrops and unread 0. */
+  links?: Map<string, LinkCounters | undefined>;
 }
 
 export interface PhaseAccount {
@@ -100,13 +119,21 @@ export function accountPhase(p: PhaseInput): PhaseAccount {
       noRule: v.no_rule ?? 0,
       malformed: malformedOf(v),
       sinkDrops: mine.reduce((n, a) => n + a.sinkDrops, 0),
+      linkDrops: 0,
+      unread: 0,
       notCounted: 0,
       restarted: delta.restarted,
       loop: v,
     };
     // Malformed frames are never the generators' (mcrgen sends well-formed UDP): they are the lab's
     // stray frames and explain no loss, so they are reported but not subtracted.
-    acc.notCounted = acc.lostPairs - acc.sendErrors - fanout * (acc.ringDrops + acc.noRule) - acc.sinkDrops;
+    const link = p.links?.get(iface);
+    if (link !== undefined) {
+      acc.link = link;
+      acc.linkDrops = link.upTxDropped + link.inRxDropped;
+      acc.unread = link.inRxPackets - (v.frames ?? 0) - acc.ringDrops;
+    }
+    acc.notCounted = acc.lostPairs - acc.sendErrors - fanout * (acc.ringDrops + acc.noRule + acc.linkDrops + acc.unread) - acc.sinkDrops;
     interfaces.push(acc);
     if (p.steady) {
       const where = `${p.label}: ${iface}`;
@@ -144,16 +171,19 @@ export interface FaultLoss {
   sent: number;
   lostPairs: number;
   countedByMcr: number;
+  /** Output datagrams of frames the input link dropped or that reached it unread (the links' counters × fan-out). */
+  countedAtInput: number;
   sinkDrops: number;
   notCounted: number;
 }
 
 export function faultLoss(a: PhaseAccount): FaultLoss {
-  const out: FaultLoss = { sent: 0, lostPairs: 0, countedByMcr: 0, sinkDrops: 0, notCounted: 0 };
+  const out: FaultLoss = { sent: 0, lostPairs: 0, countedByMcr: 0, countedAtInput: 0, sinkDrops: 0, notCounted: 0 };
   for (const i of a.interfaces) {
     out.sent += i.sent * i.fanout;
     out.lostPairs += i.lostPairs;
     out.countedByMcr += i.sendErrors + i.fanout * (i.ringDrops + i.noRule);
+    out.countedAtInput += i.fanout * (i.linkDrops + i.unread);
     out.sinkDrops += i.sinkDrops;
     out.notCounted += i.notCounted;
   }

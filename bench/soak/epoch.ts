@@ -15,6 +15,7 @@ import { FAULTS } from './faults.js';
 import { sleep, type FaultContext, type FaultOutcome } from './fault-context.js';
 import { MIN_STEADY_SEC, type PlannedFault } from './schedule.js';
 import { BASE_RULES, fanoutOf, INPUTS, type Pair } from './topology.js';
+import { linkDelta, readInputLinks, type LinkCounters } from './link-counters.js';
 import { drainSinks, startGen, startSink, stopGen, stopSink, type RunningSink } from './traffic.js';
 
 export interface EpochResult {
@@ -38,6 +39,8 @@ interface PhaseRun {
   endIdx: number;
   dropsStart: Map<string, number>;
   dropsEnd: Map<string, number>;
+  linksStart: Map<string, LinkCounters>;
+  linksEnd: Map<string, LinkCounters>;
   startMs: number;
   endMs: number;
 }
@@ -64,6 +67,7 @@ export async function runEpoch(d: EpochDeps, plan: PlannedFault): Promise<EpochR
   let faultEnd = 0;
   try {
     let idx = await sampler.sample();
+    let links = await readInputLinks(rl);
     let drops = new Map<string, number>();
     const phase = async (name: PhaseRun['name'], body: () => Promise<void>): Promise<void> => {
       const stream = ctx.nextStream();
@@ -78,9 +82,12 @@ export async function runEpoch(d: EpochDeps, plan: PlannedFault): Promise<EpochR
         await ctx.quiesce();
         const dropsEnd = await drainSinks(rl, sinks);
         const endIdx = await sampler.sample();
+        // Read when everything is quiet, right after the counters: both describe the same frames.
+        const linksEnd = await readInputLinks(rl);
         d.onQuiet();
-        phases.push({ name, stream, sent, startIdx: idx, endIdx, dropsStart: drops, dropsEnd, startMs: t0, endMs: d.clock() });
+        phases.push({ name, stream, sent, startIdx: idx, endIdx, dropsStart: drops, dropsEnd, linksStart: links, linksEnd, startMs: t0, endMs: d.clock() });
         idx = endIdx;
+        links = linksEnd;
         drops = dropsEnd;
       }
     };
@@ -120,6 +127,7 @@ export async function runEpoch(d: EpochDeps, plan: PlannedFault): Promise<EpochR
       loops: new Map(INPUTS.map((i) => [i, loopDelta(sampler.samples, p.startIdx, p.endIdx, i)])),
       fanouts,
       rules: new Map(BASE_RULES.map((r) => [r.name, ruleDelta(sampler.samples, p.startIdx, p.endIdx, r.name)])),
+      links: new Map(INPUTS.map((i) => [i, linkDelta(p.linksStart.get(i), p.linksEnd.get(i))])),
     });
   });
   const faultPhase = phases.find((p) => p.name === 'fault');

@@ -28,6 +28,13 @@ export interface FaultContext {
   pairs: readonly Pair[];
   /** A fresh stream id for a generator the fault starts itself. */
   nextStream(): number;
+  /**
+   * Takes a counter sample now. Faults call it right before and after they
+   * kill, stop or cut off a worker, so that process's last counts are as
+   * close to final as the soak can read them (accounting.ts: frames a
+   * worker saw after its last sample would otherwise look unread).
+   */
+  sample(): Promise<void>;
   /** Waits until the workers' counters stand still (nothing in flight). */
   quiesce(): Promise<void>;
   /** Worker PIDs the soak stopped and has not resumed: resumed on abort. */

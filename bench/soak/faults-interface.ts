@@ -116,9 +116,15 @@ export async function inputDown(ctx: FaultContext, plan: PlannedFault): Promise<
   const ifname = pickOne(INPUTS, plan.pick) ?? 'in0';
   const out = outcome('input-down', ifname, ctx.pairs.filter((p) => p.inputInterface === ifname).map((p) => p.id));
   const before = new Set((await ctx.control.workers()).filter((w) => w.interface === ifname).map((w) => w.pid));
+  // The old workers' counts right before and right after the link goes
+  // down (they stop counting then; mcrd parks them a moment later): what
+  // they saw is then known, and the rest of what reached the input was
+  // read by nobody (accounting.ts).
+  await ctx.sample();
   const t0 = Date.now();
   try {
     await ip(ctx, ['link', 'set', 'dev', ifname, 'down']);
+    await ctx.sample();
     await sleep(plan.holdMs);
   } finally {
     await ip(ctx, ['link', 'set', 'dev', ifname, 'up']);

@@ -29,6 +29,8 @@ function touchedBy(ctx: FaultContext, iface: string): string[] {
 export async function workerKill(ctx: FaultContext, plan: PlannedFault): Promise<FaultOutcome> {
   const v = await pickVictim(ctx, plan);
   const out = outcome('worker-kill', `${v.id} (pid ${v.pid})`, touchedBy(ctx, v.iface));
+  // The victim's last counts, as late as the soak can read them (accounting.ts).
+  await ctx.sample();
   const t0 = Date.now();
   if (!ctx.control.signalWorker(v.pid, 'SIGKILL')) {
     out.failures.push(`worker ${v.id} pid ${v.pid} was gone before the soak could kill it`);
@@ -43,12 +45,15 @@ export async function workerKill(ctx: FaultContext, plan: PlannedFault): Promise
 export async function workerStop(ctx: FaultContext, plan: PlannedFault): Promise<FaultOutcome> {
   const v = await pickVictim(ctx, plan);
   const out = outcome('worker-stop', `${v.id} (pid ${v.pid})`, touchedBy(ctx, v.iface));
+  await ctx.sample();
   const t0 = Date.now();
   if (!ctx.control.signalWorker(v.pid, 'SIGSTOP')) {
     out.failures.push(`worker ${v.id} pid ${v.pid} was gone before the soak could stop it`);
     return out;
   }
   ctx.stopped.add(v.pid);
+  // A stopped loop's counters stand still (mcrd reads them from shared memory): its final counts.
+  await ctx.sample();
   let replacedAfterMs: number | undefined;
   try {
     while (Date.now() - t0 < plan.holdMs) {

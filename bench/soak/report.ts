@@ -39,16 +39,16 @@ export function reportMarkdown(s: SoakSummary, files: { json: string }): string 
   L.push('', '## Accounting', '',
     `Datagrams sent by the generators: ${n(t.datagramsSent)} (${n(t.outputDatagrams)} output datagrams with fan-out); received by the sinks: ${n(t.received)}.`,
     `Steady phases (no fault active): ${n(t.steadyOutputDatagrams)} output datagrams, ${n(t.steadyLost)} lost.`,
-    `Lost in fault phases: ${n(t.lost)} (${pct(t.lost, t.outputDatagrams)} % of all); counted by MCR under a reason: ${n(t.countedByMcr)}; dropped by a sink's socket (kernel): ${n(t.sinkDrops)}; **not counted by anyone: ${n(t.notCounted)}**.`, '');
-  L.push('| fault kind | count | output datagrams in its phases | lost | counted by MCR | not counted | recovery ms (min / median / max) |', '| --- | ---: | ---: | ---: | ---: | ---: | --- |');
+    `Lost in fault phases: ${n(t.lost)} (${pct(t.lost, t.outputDatagrams)} % of all); counted by MCR under a reason: ${n(t.countedByMcr)}; counted at the input by its link's counters (dropped by the link while it was down, or reached it while no worker read it): ${n(t.countedAtInput)}; dropped by a sink's socket (kernel): ${n(t.sinkDrops)}; **not counted by anyone: ${n(t.notCounted)}**.`, '');
+  L.push('| fault kind | count | output datagrams in its phases | lost | counted by MCR | counted at the input | not counted | recovery ms (min / median / max) |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const k of s.byKind) {
-    L.push(`| ${k.kind} | ${k.count} | ${n(k.sent)} | ${n(k.lostPairs)} | ${n(k.countedByMcr)} | ${n(k.notCounted)} | ${k.recoveryMs ? `${k.recoveryMs.min} / ${k.recoveryMs.median} / ${k.recoveryMs.max}` : '-'} |`);
+    L.push(`| ${k.kind} | ${k.count} | ${n(k.sent)} | ${n(k.lostPairs)} | ${n(k.countedByMcr)} | ${n(k.countedAtInput)} | ${n(k.notCounted)} | ${k.recoveryMs ? `${k.recoveryMs.min} / ${k.recoveryMs.median} / ${k.recoveryMs.max}` : '-'} |`);
   }
-  L.push('', '## Faults', '', '| # | kind | target | recovery ms | lost (by pair) | counted | not counted | notes |', '| ---: | --- | --- | ---: | --- | ---: | ---: | --- |');
+  L.push('', '## Faults', '', '| # | kind | target | recovery ms | lost (by pair) | counted by MCR | counted at the input | not counted | notes |', '| ---: | --- | --- | ---: | --- | ---: | ---: | ---: | --- |');
   for (const f of s.faults) {
     const pairs = Object.entries(f.lostByPair).map(([p, v]) => `${p}: ${v}`).join(', ') || '0';
     const notes = [...(f.errnos ? [`errors by errno (mcrd, lower bound): ${Object.entries(f.errnos).map(([k, v]) => `${k} ${v}`).join(', ')}`] : []), ...f.notes, ...f.failures.map((x) => `**${x}**`), ...(Object.keys(f.details).length ? [JSON.stringify(f.details)] : [])].join('; ').replace(/\|/g, '/');
-    L.push(`| ${f.index} | ${f.kind} | ${f.target} | ${f.recoveryMs ?? '-'} | ${pairs} | ${n(f.countedByMcr)} | ${n(f.notCounted)} | ${notes} |`);
+    L.push(`| ${f.index} | ${f.kind} | ${f.target} | ${f.recoveryMs ?? '-'} | ${pairs} | ${n(f.countedByMcr)} | ${n(f.countedAtInput)} | ${n(f.notCounted)} | ${notes} |`);
   }
   L.push('', '## Counters that went backwards', '');
   if (s.backwards.total === 0) L.push('None.');

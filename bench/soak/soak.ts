@@ -101,7 +101,8 @@ export async function runSoak(o: SoakOptions, live: LiveState): Promise<SoakRun>
     let stream = 0;
     const ctx: FaultContext = {
       rl, mcrd, control, socket, configPath, tools: pkg, ratePerRule: Math.max(1, Math.round(o.rate / BASE_RULES.length)), size: o.size,
-      pairs: BASE_RULES.flatMap(pairsOf), nextStream: () => ++stream, quiesce: () => quiesce(s), stopped: live.stopped,
+      pairs: BASE_RULES.flatMap(pairsOf), nextStream: () => ++stream, quiesce: () => quiesce(s),
+      sample: () => s.sample().then(() => undefined, () => undefined), stopped: live.stopped,
       reload: { withZ: false, eTtl: 8, count: 0 }, log: say,
     };
     say(`soak: seed ${o.seed}, ${o.minutes} min, ${plan.length} faults planned, ${o.rate} datagrams/s over ${BASE_RULES.length} rules (${ctx.ratePerRule} each), ${o.size} B payloads`);

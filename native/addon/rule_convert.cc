@@ -99,6 +99,12 @@ std::unique_ptr<Rule> rule_from_js(Napi::Env env, const Napi::Value& value, Coun
       installed.down_errno = e.err;
       continue;
     }
+    if (e.failed() && (e.err == EMFILE || e.err == ENFILE)) {
+      // Say what to raise: one descriptor per output, twice during a full sync (docs/mcrd.md).
+      e.detail += e.err == EMFILE
+          ? " (the worker's open files limit is reached, one socket per output: raise LimitNOFILE= in mcrd's service or ulimit -n, or use fewer outputs)"
+          : " (the system-wide file table is full: raise fs.file-max)";
+    }
     if (e.failed()) throw system_error(env, e);
     installed.fd = sock.fd;
     installed.dest = sock.dest;

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -92,22 +93,12 @@ SysError interface_ipv4(const std::string& ifname, uint32_t* addr) {
 }
 
 SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out, const AddressSnapshot* addresses) {
-  const unsigned ifindex = ::if_nametoindex(spec.interface.c_str());
-  if (ifindex == 0) return sys_error(ENODEV, "if_nametoindex", spec.interface);
-  AddressSnapshot fresh;
-  if (addresses == nullptr) {
-    SysError taken = fresh.take();
-    if (taken.failed()) return taken;
-    addresses = &fresh;
-  }
-  const InterfaceScan scan = addresses->scan(spec.interface, spec.dst_addr);
-  uint32_t src = spec.src_addr;
-  if (src == 0) {
-    if (!scan.has_address) {
-      return sys_error(EADDRNOTAVAIL, "getifaddrs", "interface " + spec.interface + " has no IPv4 address");
-    }
-    src = scan.first;
-  }
+  // The socket first, and the interface's index asked through it: glibc's
+  // if_nametoindex opens a socket of its own, and when the descriptor table
+  // is full it fails with an errno that says nothing of that (ENOENT here),
+  // which read as a missing interface would be tolerated (mcrd retries on
+  // the next interface change) and the rule would count ENODEV errors for
+  // ever instead of being refused with EMFILE.
   const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return sys_error(errno, "socket", "egress to " + format_ipv4(spec.dst_addr));
   auto fail = [fd](const char* call, std::string what) {
@@ -115,6 +106,35 @@ SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out, const Add
     ::close(fd);
     return e;
   };
+  auto refuse = [fd](int err, const char* call, std::string what) {
+    ::close(fd);
+    return sys_error(err, call, std::move(what));
+  };
+  ifreq ifr{};
+  if (spec.interface.empty() || spec.interface.size() >= IFNAMSIZ) return refuse(ENODEV, "if_nametoindex", spec.interface);
+  std::memcpy(ifr.ifr_name, spec.interface.c_str(), spec.interface.size());
+  if (::ioctl(fd, SIOCGIFINDEX, &ifr) != 0) {
+    const int err = errno == ENXIO ? ENODEV : errno;
+    return refuse(err, "if_nametoindex", spec.interface);
+  }
+  const unsigned ifindex = static_cast<unsigned>(ifr.ifr_ifindex);
+  AddressSnapshot fresh;
+  if (addresses == nullptr) {
+    SysError taken = fresh.take();
+    if (taken.failed()) {
+      ::close(fd);
+      return taken;
+    }
+    addresses = &fresh;
+  }
+  const InterfaceScan scan = addresses->scan(spec.interface, spec.dst_addr);
+  uint32_t src = spec.src_addr;
+  if (src == 0) {
+    if (!scan.has_address) {
+      return refuse(EADDRNOTAVAIL, "getifaddrs", "interface " + spec.interface + " has no IPv4 address");
+    }
+    src = scan.first;
+  }
 
   sockaddr_in local{};
   local.sin_family = AF_INET;

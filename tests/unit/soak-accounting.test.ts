@@ -2,7 +2,8 @@
  * The soak's accounting arithmetic (bench/soak/accounting.ts, counters.ts):
  * a phase without a fault is exact or fails by name; a fault's loss splits
  * into what MCR counted (send errors, f × ring drops and no-rule frames)
- * and what nobody counted; untouched pairs must lose nothing; loop deltas
+ * and what nobody counted, the input link's own counters (frames dropped
+ * while it was down, frames that reached it unread) included; untouched pairs must lose nothing; loop deltas
  * across worker restarts and parked slots; per-rule deltas that reset; and
  * which counter resets are explained (restart, a fault's resync) or not.
  */
@@ -76,7 +77,28 @@ t.test('a fault phase: touched loss splits into counted and not counted; fan-out
   t.equal(in1?.malformed, 7, 'stray malformed frames are reported');
   // 70 lost = 20 send errors + 2 × (5 + 3) + 4 sink drops + 30 not counted; malformed frames explain nothing.
   t.equal(in1?.notCounted, 30);
-  t.same(faultLoss(a), { sent: 100 + 2 * 400, lostPairs: 70, countedByMcr: 36, sinkDrops: 4, notCounted: 30 });
+  t.same(faultLoss(a), { sent: 100 + 2 * 400, lostPairs: 70, countedByMcr: 36, countedAtInput: 0, sinkDrops: 4, notCounted: 30 });
+});
+
+t.test('an input link down: its counters account for what MCR never saw', async (t) => {
+  // in1 (fan-out 2), 1000 frames per rule sent: the link dropped 300 while down (tx dropped on the
+  // sending end), 1700 reached in1 of which the workers saw 1500 (200 arrived before they read),
+  // so each of d's and e's outputs got 1000 - (300 + 200) / 2 = 750.
+  const link = { upTxPackets: 1700, upTxDropped: 300, inRxPackets: 1700, inRxDropped: 0 };
+  const a = accountPhase({
+    label: 'f', steady: false,
+    traffic: [traffic('a#0', 100, 100), traffic('d#0', 1000, 750, { touched: true }), traffic('d#1', 1000, 750, { touched: true }),
+      traffic('e#0', 1000, 750, { touched: true }), traffic('e#1', 1000, 750, { touched: true })],
+    loops: loops({ frames: 100, matched: 100, sent: 100 }, { frames: 1500, matched: 1500, sent: 3000 }), fanouts, rules: new Map(),
+    links: new Map([['in0', { upTxPackets: 100, upTxDropped: 0, inRxPackets: 100, inRxDropped: 0 }], ['in1', link]]),
+  });
+  t.same(a.failures, []);
+  const in1 = a.interfaces.find((i) => i.iface === 'in1');
+  t.equal(in1?.linkDrops, 300, 'frames the link dropped while down');
+  t.equal(in1?.unread, 200, 'frames that reached the input but no worker');
+  t.equal(in1?.notCounted, 0, '1000 lost output datagrams = 2 × (300 + 200)');
+  t.same(faultLoss(a), { sent: 100 + 2 * 2000, lostPairs: 1000, countedByMcr: 0, countedAtInput: 1000, sinkDrops: 0, notCounted: 0 });
+  t.equal(a.interfaces.find((i) => i.iface === 'in0')?.unread, 0, 'an input whose workers saw every frame has none unread');
 });
 
 t.test('a fault phase: a pair the fault does not touch must lose nothing', async (t) => {

@@ -37,6 +37,35 @@ export class CommandHandler {
     private readonly logger: Logger,
   ) {}
 
+  /**
+   * A full sync builds the new set while the old one still holds its
+   * sockets, so near the open files limit it refuses rules with EMFILE
+   * that fit once the old set is gone (a reload that removes rules is the
+   * usual way to make room). Those are tried again one by one, in order,
+   * after the swap; the first that still fails ends the retry (the rest
+   * would fail the same way) and keeps its new error.
+   */
+  private async retryOutOfFiles(rules: ReadonlyArray<Parameters<Relay['addRule']>[0] & { id: number }>, refused: ReadonlyArray<{ id: number; error: Error & { code?: string } }>): Promise<void> {
+    const outOfFiles = refused.filter((f) => f.error.code === 'EMFILE' || f.error.code === 'ENFILE');
+    if (outOfFiles.length === 0) return;
+    const specs = new Map(rules.map((r) => [r.id, r]));
+    let applied = 0;
+    for (const f of outOfFiles) {
+      const spec = specs.get(f.id);
+      if (spec === undefined) continue;
+      try {
+        await this.relay.addRule(spec, f.id);
+        this.refused.delete(f.id);
+        applied++;
+      } catch (err) {
+        this.refused.set(f.id, errorInfo(err as Error & { code?: string }));
+        break;
+      }
+    }
+    this.logger.info({ retried: outOfFiles.length, applied, stillRefused: outOfFiles.length - applied },
+      'rules refused for lack of descriptors during the sync tried again after the old set was released');
+  }
+
   async handle(command: Command): Promise<{ reply: Reply; after: AfterReply }> {
     const body = command.body;
     let after: AfterReply = 'continue';
@@ -48,6 +77,7 @@ export class CommandHandler {
           const { refused } = await this.relay.replaceRules(body.rules, body.rules.map((r) => r.id));
           this.refused.clear();
           for (const f of refused) this.refused.set(f.id, errorInfo(f.error));
+          await this.retryOutOfFiles(body.rules, refused);
           this.commit(body.generation, body.hash);
           break;
         }

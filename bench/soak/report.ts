@@ -22,7 +22,7 @@ export function reportJson(summary: SoakSummary, run: SoakRun): unknown {
     })),
   }));
   const mcrdSeries = [...run.resources.series.values()].filter((s) => s.role === 'mcrd').map((s) => ({ pid: s.pid, rssKb: s.rssKb, fds: s.fds }));
-  return { ...summary, epochs, mcrdSeries };
+  return { ...summary, epochs, mcrdSeries, mcrdGc: run.gc };
 }
 
 const n = (x: number): string => x.toLocaleString('en-US');

@@ -16,6 +16,7 @@ import type { FaultContext } from './fault-context.js';
 import { checkLogs, type LogVerdict } from './log-check.js';
 import { findLeftovers } from './leftovers.js';
 import { McrdControl } from './mcrd-control.js';
+import { parseGcTrace, type GcTrace } from './gc-trace.js';
 import { ResourceSampler } from './resources.js';
 import { CounterSampler } from './sampler.js';
 import { takeSnapshot } from './snapshot.js';
@@ -45,6 +46,8 @@ export interface LiveState {
 }
 
 export interface SoakRun {
+  /** mcrd's GCs (node --trace-gc), when it ran. */
+  gc?: GcTrace;
   options: Omit<SoakOptions, 'log'>;
   startedAt: string;
   durationSec: number;
@@ -85,7 +88,8 @@ export async function runSoak(o: SoakOptions, live: LiveState): Promise<SoakRun>
     rl = await createSoakLab();
     live.rl = rl;
     writeFileSync(configPath, configText({ withReloadRule: false, eTtl: 8 }));
-    mcrd = rl.lab.spawn(rl.relay.ns, process.execPath, [pkg.mcrd, '--config', configPath, '--control-socket', socket], { maxLines: 2_000_000 });
+    // --trace-gc: mcrd's full GCs go in the report (gc-trace.ts), to tell heap sizing from retention.
+    mcrd = rl.lab.spawn(rl.relay.ns, process.execPath, ['--trace-gc', pkg.mcrd, '--config', configPath, '--control-socket', socket], { maxLines: 2_000_000 });
     live.mcrd = mcrd;
     await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 20_000);
     control = new McrdControl(socket, mcrd.pid, pkg.mcrctl);
@@ -135,6 +139,7 @@ export async function runSoak(o: SoakOptions, live: LiveState): Promise<SoakRun>
         run.mcrdExit = r.exitCode === 0 ? 'exit 0 on SIGTERM' : `ended with ${String(r.exitCode ?? r.signal)} on SIGTERM`;
       }
       run.logs = checkLogs(mcrd.stdoutLines, mcrd.stderrLines);
+      run.gc = parseGcTrace(mcrd.stdoutLines);
     }
     for (const pid of live.stopped) if (control?.isWorker(pid)) process.kill(pid, 'SIGCONT');
     const namespaces = rl?.lab.namespaces ?? [];

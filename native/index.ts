@@ -190,8 +190,6 @@ export interface NativeAddon {
   peerCredentials(fd: number): { pid: number; uid: number; gid: number };
   /** getgrnam_r: the group's id; ENOENT when there is no such group. */
   lookupGroup(name: string): number;
-  /** execv(argv[0], argv): this process becomes argv (same PID and inherited descriptors); returns only by throwing the errno. */
-  execSelf(argv: readonly string[]): never;
 }
 
 /** Errors from the addon: Node-style system errors or our own ERR_MCR_* codes. */

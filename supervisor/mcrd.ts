@@ -11,8 +11,6 @@
  *        [--hung-worker-ms MS]
  *   mcrd --version
  */
-// First: may exec node again with heap flags (heap-flags.ts) before anything else is loaded.
-import './heap-reexec.js';
 import { DEFAULT_CONTROL_SOCKET } from '../common/defaults.js';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

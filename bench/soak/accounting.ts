@@ -16,11 +16,15 @@
  * The two input terms come from the links' own counters (link-counters.ts):
  * dropped on the input link is what the sending veth dropped (its peer, the
  * relay's input, was down) plus what the relay's end dropped on receipt;
- * reached the input unread is the relay end's rx packets minus every frame
- * a worker of that interface saw (frames + kernel ring drops): frames that
+ * reached the input unread is the relay end's rx packets (plus its tx
+ * packets: a packet socket sees outgoing frames too, mcrd's IGMP reports)
+ * minus every frame a worker of that interface saw (frames + kernel ring
+ * drops): frames that
  * arrived while no worker's packet socket was open, or that sat in the
  * socket of a worker that died (its last counts are then missing too, so
- * the soak samples right before and after it acts on a worker or a link).
+ * the soak samples right before and after it acts on a worker or a link,
+ * and takes a cleanly stopped worker's final counters from its last log
+ * line: counters.ts, loopDelta).
  *
  * A phase without a fault must be exact for every pair (lost 0) and its
  * counters must agree with the traffic to the datagram (matched = sent,
@@ -60,7 +64,7 @@ export interface InterfaceAccount {
   sinkDrops: number;
   /** Frames dropped by the input link itself (the sending veth's tx dropped while the relay end was down, the relay end's rx dropped). */
   linkDrops: number;
-  /** Frames the relay's input received that no worker saw (rx packets - frames - kernel ring drops); 0 without link counters. */
+  /** Frames on the relay's input that no worker saw (rx + tx packets - frames - kernel ring drops); 0 without link counters. */
   unread: number;
   /** Growth of the input link's counters in the phase, when read. */
   link?: LinkCounters;
@@ -131,7 +135,7 @@ export function accountPhase(p: PhaseInput): PhaseAccount {
     if (link !== undefined) {
       acc.link = link;
       acc.linkDrops = link.upTxDropped + link.inRxDropped;
-      acc.unread = link.inRxPackets - (v.frames ?? 0) - acc.ringDrops;
+      acc.unread = link.inRxPackets + link.inTxPackets - (v.frames ?? 0) - acc.ringDrops;
     }
     acc.notCounted = acc.lostPairs - acc.sendErrors - fanout * (acc.ringDrops + acc.noRule + acc.linkDrops + acc.unread) - acc.sinkDrops;
     interfaces.push(acc);

@@ -57,34 +57,65 @@ export interface LoopDelta {
 /**
  * Growth of the loop counters of `iface`'s workers between samples[from]
  * and samples[to] (inclusive indices), walking every sample between so a
- * process change is seen: a new pid contributes from 0.
+ * process change is seen: a new pid contributes from 0. A process that
+ * ended within the range (its slot shows another pid, or none) and logged
+ * its final counters (`finals`, by pid: a worker stopped cleanly, e.g.
+ * parked when its input went down) contributes up to those instead of its
+ * last sample: what it counted after that sample is not lost to the sum.
  */
-export function loopDelta(samples: readonly CounterSample[], from: number, to: number, iface: string): LoopDelta {
+export function loopDelta(samples: readonly CounterSample[], from: number, to: number, iface: string,
+  finals?: ReadonlyMap<number, Record<string, number>>): LoopDelta {
   const values: Record<string, number> = {};
   const restarted = new Set<string>();
   const last = new Map<string, { pid: number; loop: Record<string, number> }>();
+  const add = (key: string, grow: number): void => {
+    if (key === 'inflight_sends' || key === 'inflight_buffers') return;
+    // A loop counter never falls within one process; backwardEvents() reports it if it does.
+    if (grow > 0) values[key] = (values[key] ?? 0) + grow;
+  };
+  const settle = (prev: { pid: number; loop: Record<string, number> }): void => {
+    const final = finals?.get(prev.pid);
+    if (final === undefined) return;
+    for (const [key, v] of Object.entries(final)) add(key, v - (prev.loop[key] ?? 0));
+  };
   for (let i = from; i <= to; i++) {
     const s = samples[i];
     if (s === undefined) continue;
     for (const w of s.workers) {
-      if (w.iface !== iface || w.loop === undefined || w.pid <= 0) continue;
+      if (w.iface !== iface) continue;
       const prev = last.get(w.id);
+      const running = w.loop !== undefined && w.pid > 0;
+      if (prev !== undefined && (!running || prev.pid !== w.pid) && i > from) {
+        settle(prev);
+        last.delete(w.id);
+      }
+      if (!running || w.loop === undefined) continue;
       // A slot first seen after the range began has a process started within it: it counts from 0.
       if (i > from) {
         const renewed = prev === undefined || prev.pid !== w.pid;
         if (renewed) restarted.add(w.id);
-        for (const [key, v] of Object.entries(w.loop)) {
-          if (key === 'inflight_sends' || key === 'inflight_buffers') continue;
-          const grow = renewed || prev === undefined ? v : v - (prev.loop[key] ?? 0);
-          // A loop counter never falls within one process; backwardEvents() reports it if it does.
-          if (grow > 0) values[key] = (values[key] ?? 0) + grow;
-        }
+        for (const [key, v] of Object.entries(w.loop)) add(key, renewed || prev === undefined ? v : v - (prev.loop[key] ?? 0));
       }
       last.set(w.id, { pid: w.pid, loop: w.loop });
     }
   }
   for (const key of Object.keys(values)) if (values[key] === 0) delete values[key];
   return { values, restarted: [...restarted] };
+}
+
+/** Final loop counters by worker pid, from the "worker stopped: final counters" lines in mcrd's log. */
+export function finalCounters(lines: readonly string[]): Map<number, Record<string, number>> {
+  const out = new Map<number, Record<string, number>>();
+  for (const line of lines) {
+    if (!line.includes('worker stopped: final counters')) continue;
+    try {
+      const j = JSON.parse(line) as { pid?: number; counters?: Record<string, number> };
+      if (typeof j.pid === 'number' && j.counters !== undefined) out.set(j.pid, j.counters);
+    } catch {
+      // not a JSON line
+    }
+  }
+  return out;
 }
 
 /** Sum of the malformed-frame counters (drop_*) in a loop delta. */

@@ -9,7 +9,7 @@
  */
 import type { RelayLab } from '../lab/index.js';
 import { accountPhase, type PairTraffic, type PhaseAccount } from './accounting.js';
-import { errnoGrowth, loopDelta, ruleDelta, type FaultWindow } from './counters.js';
+import { errnoGrowth, finalCounters, loopDelta, ruleDelta, type FaultWindow } from './counters.js';
 import type { CounterSampler } from './sampler.js';
 import { FAULTS } from './faults.js';
 import { sleep, type FaultContext, type FaultOutcome } from './fault-context.js';
@@ -112,6 +112,8 @@ export async function runEpoch(d: EpochDeps, plan: PlannedFault): Promise<EpochR
   const out = outcome as FaultOutcome;
   const window: FaultWindow = { label: `#${plan.index} ${plan.kind} ${out.target}`, startMs: faultStart, endMs: faultEnd + 1000 + RESET_MARGIN_MS };
   const fanouts = new Map(INPUTS.map((i) => [i, fanoutOf(BASE_RULES, i)]));
+  // Workers stopped cleanly within the epoch (parked) logged their final counters.
+  const finals = finalCounters(ctx.mcrd.stdoutLines.slice(-20_000));
   const accounts = phases.map((p) => {
     const traffic: PairTraffic[] = ctx.pairs.map((pair: Pair) => {
       const st = got.get(pair.id)?.streams[String(p.stream)];
@@ -124,7 +126,7 @@ export async function runEpoch(d: EpochDeps, plan: PlannedFault): Promise<EpochR
       label: `#${plan.index} ${plan.kind} ${p.name}`,
       steady: p.name !== 'fault' || plan.kind === 'none',
       traffic,
-      loops: new Map(INPUTS.map((i) => [i, loopDelta(sampler.samples, p.startIdx, p.endIdx, i)])),
+      loops: new Map(INPUTS.map((i) => [i, loopDelta(sampler.samples, p.startIdx, p.endIdx, i, finals)])),
       fanouts,
       rules: new Map(BASE_RULES.map((r) => [r.name, ruleDelta(sampler.samples, p.startIdx, p.endIdx, r.name)])),
       links: new Map(INPUTS.map((i) => [i, linkDelta(p.linksStart.get(i), p.linksEnd.get(i))])),

@@ -23,6 +23,12 @@ export interface LinkCounters {
   /** Relay end: frames received, and frames the relay's kernel dropped on receipt. */
   inRxPackets: number;
   inRxDropped: number;
+  /**
+   * Relay end: frames sent (IGMP reports when mcrd joins or leaves a group).
+   * A worker's packet socket sees outgoing frames too, so they are in its
+   * frame count and are added to what arrived.
+   */
+  inTxPackets: number;
 }
 
 interface IpLinkStats { ifname: string; stats64?: { rx?: { packets?: number; dropped?: number }; tx?: { packets?: number; dropped?: number } } }
@@ -42,7 +48,7 @@ export async function readInputLinks(rl: RelayLab): Promise<Map<string, LinkCoun
     const inn = relay.get(iface)?.stats64;
     out.set(iface, {
       upTxPackets: up?.tx?.packets ?? 0, upTxDropped: up?.tx?.dropped ?? 0,
-      inRxPackets: inn?.rx?.packets ?? 0, inRxDropped: inn?.rx?.dropped ?? 0,
+      inRxPackets: inn?.rx?.packets ?? 0, inRxDropped: inn?.rx?.dropped ?? 0, inTxPackets: inn?.tx?.packets ?? 0,
     });
   }
   return out;
@@ -52,5 +58,5 @@ export async function readInputLinks(rl: RelayLab): Promise<Map<string, LinkCoun
 export function linkDelta(a: LinkCounters | undefined, b: LinkCounters | undefined): LinkCounters | undefined {
   if (a === undefined || b === undefined) return undefined;
   return { upTxPackets: b.upTxPackets - a.upTxPackets, upTxDropped: b.upTxDropped - a.upTxDropped,
-    inRxPackets: b.inRxPackets - a.inRxPackets, inRxDropped: b.inRxDropped - a.inRxDropped };
+    inRxPackets: b.inRxPackets - a.inRxPackets, inRxDropped: b.inRxDropped - a.inRxDropped, inTxPackets: b.inTxPackets - a.inTxPackets };
 }

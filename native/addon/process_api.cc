@@ -2,13 +2,8 @@
 // core/process_control, errors as Node-style system errors.
 #include "addon/process_api.h"
 
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <string>
-#include <vector>
 
 #include "addon/napi_errors.h"
 #include "core/fd_channel.h"
@@ -106,35 +101,6 @@ Napi::Value RaiseOpenFiles(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(now));
 }
 
-// Replaces this process's image (same PID, same open descriptors without
-// FD_CLOEXEC) with execv(argv[0], argv). Returns only on failure, throwing
-// the errno. mcrd uses it once at start to give node flags that V8 reads
-// only when the heap is created (supervisor/heap-flags.ts).
-Napi::Value ExecSelf(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsArray()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "argv must be an array of strings");
-  Napi::Array list = info[0].As<Napi::Array>();
-  if (list.Length() == 0) throw coded_error(env, "ERR_MCR_INVALID_ARG", "argv must not be empty");
-  std::vector<std::string> args;
-  for (uint32_t i = 0; i < list.Length(); ++i) {
-    Napi::Value v = list.Get(i);
-    if (!v.IsString()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "argv must be an array of strings");
-    args.push_back(v.As<Napi::String>().Utf8Value());
-  }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  // Node marks stdin, stdout and stderr close-on-exec at start: without
-  // this the new image would find them closed (node then opens /dev/null
-  // on them) and the daemon's log would vanish.
-  for (int fd = 0; fd <= 2; ++fd) {
-    const int flags = ::fcntl(fd, F_GETFD);
-    if (flags >= 0 && (flags & FD_CLOEXEC) != 0) ::fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
-  }
-  ::execv(argv[0], argv.data());
-  throw system_error(env, errno, "execv", args[0]);
-}
-
 Napi::Value EffectiveCapabilities(const Napi::CallbackInfo& info) {
   uint64_t mask = 0;
   check(info.Env(), effective_capabilities(&mask));
@@ -194,7 +160,6 @@ void register_process_api(Napi::Env env, Napi::Object exports) {
   exports.Set("dropPrivileges", Napi::Function::New<DropPrivileges>(env, "dropPrivileges"));
   exports.Set("effectiveCapabilities", Napi::Function::New<EffectiveCapabilities>(env, "effectiveCapabilities"));
   exports.Set("createHeartbeat", Napi::Function::New<CreateHeartbeat>(env, "createHeartbeat"));
-  exports.Set("execSelf", Napi::Function::New<ExecSelf>(env, "execSelf"));
   exports.Set("raiseOpenFilesLimit", Napi::Function::New<RaiseOpenFiles>(env, "raiseOpenFilesLimit"));
   exports.Set("peerCredentials", Napi::Function::New<PeerCredentialsOf>(env, "peerCredentials"));
   exports.Set("lookupGroup", Napi::Function::New<LookupGroup>(env, "lookupGroup"));

@@ -9,7 +9,7 @@
  */
 import t from 'tap';
 import { accountPhase, faultLoss, type PairTraffic } from '../../bench/soak/accounting.js';
-import { backwardEvents, errnoGrowth, loopDelta, ruleDelta, type CounterSample, type WorkerSample } from '../../bench/soak/counters.js';
+import { backwardEvents, errnoGrowth, finalCounters, loopDelta, ruleDelta, type CounterSample, type WorkerSample } from '../../bench/soak/counters.js';
 import { BASE_RULES, fanoutOf, pairsOf, type Pair } from '../../bench/soak/topology.js';
 import { parseProcNetUdp } from '../../bench/soak/traffic.js';
 
@@ -84,13 +84,13 @@ t.test('an input link down: its counters account for what MCR never saw', async 
   // in1 (fan-out 2), 1000 frames per rule sent: the link dropped 300 while down (tx dropped on the
   // sending end), 1700 reached in1 of which the workers saw 1500 (200 arrived before they read),
   // so each of d's and e's outputs got 1000 - (300 + 200) / 2 = 750.
-  const link = { upTxPackets: 1700, upTxDropped: 300, inRxPackets: 1700, inRxDropped: 0 };
+  const link = { upTxPackets: 1700, upTxDropped: 300, inRxPackets: 1700, inRxDropped: 0, inTxPackets: 0 };
   const a = accountPhase({
     label: 'f', steady: false,
     traffic: [traffic('a#0', 100, 100), traffic('d#0', 1000, 750, { touched: true }), traffic('d#1', 1000, 750, { touched: true }),
       traffic('e#0', 1000, 750, { touched: true }), traffic('e#1', 1000, 750, { touched: true })],
     loops: loops({ frames: 100, matched: 100, sent: 100 }, { frames: 1500, matched: 1500, sent: 3000 }), fanouts, rules: new Map(),
-    links: new Map([['in0', { upTxPackets: 100, upTxDropped: 0, inRxPackets: 100, inRxDropped: 0 }], ['in1', link]]),
+    links: new Map([['in0', { upTxPackets: 100, upTxDropped: 0, inRxPackets: 98, inRxDropped: 0, inTxPackets: 2 }], ['in1', link]]),
   });
   t.same(a.failures, []);
   const in1 = a.interfaces.find((i) => i.iface === 'in1');
@@ -98,7 +98,7 @@ t.test('an input link down: its counters account for what MCR never saw', async 
   t.equal(in1?.unread, 200, 'frames that reached the input but no worker');
   t.equal(in1?.notCounted, 0, '1000 lost output datagrams = 2 × (300 + 200)');
   t.same(faultLoss(a), { sent: 100 + 2 * 2000, lostPairs: 1000, countedByMcr: 0, countedAtInput: 1000, sinkDrops: 0, notCounted: 0 });
-  t.equal(a.interfaces.find((i) => i.iface === 'in0')?.unread, 0, 'an input whose workers saw every frame has none unread');
+  t.equal(a.interfaces.find((i) => i.iface === 'in0')?.unread, 0, 'an input whose workers saw every frame (2 of them its own outgoing ones) has none unread');
 });
 
 t.test('a fault phase: a pair the fault does not touch must lose nothing', async (t) => {
@@ -128,6 +128,19 @@ t.test('loopDelta: growth per process; a new PID counts from 0; a parked slot is
   t.same(d.restarted.sort(), ['in0/0', 'in0/1']);
   t.same(loopDelta(samples, 2, 3, 'in0'), { values: { matched: 11, sent: 11 }, restarted: [] });
   t.same(loopDelta(samples, 0, 3, 'in1'), { values: { matched: 2 }, restarted: [] });
+});
+
+t.test('loopDelta: a process that ended in the range counts up to its logged final counters', async (t) => {
+  const samples = [
+    sample(0, [w('in0/0', 10, { frames: 100 })]),
+    sample(500, [w('in0/0', 10, { frames: 150 })]),
+    sample(1000, [w('in0/0', 0)]),
+    sample(1500, [w('in0/0', 12, { frames: 40 })]),
+  ];
+  const finals = finalCounters(['not json', JSON.stringify({ level: 30, pid: 10, worker: 'in0/0', counters: { frames: 170 }, msg: 'worker stopped: final counters' })]);
+  t.same([...finals.keys()], [10], 'read from the worker\'s last log line');
+  t.same(loopDelta(samples, 0, 3, 'in0', finals).values, { frames: 50 + 20 + 40 }, 'the 20 frames after its last sample are counted');
+  t.same(loopDelta(samples, 0, 1, 'in0', finals).values, { frames: 50 }, 'not in a range it outlived');
 });
 
 const rs = (id: number, name: string, packets: number, out: number, errors = 0) => ({ id, name, packets, outputs: [{ packets: out, errors }] });

@@ -39,10 +39,11 @@ const byName = (n: string): ConfigRule => RULES.find((r) => r.name === n) as Con
 const SINK_OF: Record<string, number> = { out0: 0, out1: 1 };
 const SOURCE_OF: Record<string, string> = { in0: 'up0', in1: 'up1' };
 
-function gen(rl: RelayLab, name: string, o: { count: number; rate: number; size: number; stream: number }): LabProcess {
+function gen(rl: RelayLab, name: string, o: { count: number; rate: number; size: number; stream: number; batch?: number }): LabProcess {
   const r = byName(name);
   return rl.lab.spawn(rl.src.ns, TOOL('mcrgen'), ['--dest', r.inputGroup, '--port', String(r.inputPort), '--interface', SOURCE_OF[r.inputInterface] ?? '',
-    '--count', String(o.count), '--rate', String(o.rate), '--size', String(o.size), '--stream', String(o.stream), '--duration', '60']);
+    '--count', String(o.count), '--rate', String(o.rate), '--size', String(o.size), '--stream', String(o.stream), '--duration', '60',
+    '--batch', String(o.batch ?? 64)]);
 }
 
 async function sink(rl: RelayLab, name: string, count: number): Promise<LabProcess> {
@@ -108,10 +109,13 @@ t.test('ENOBUFS storms and a full ring: counted, contained, over by themselves',
     t.equal(got.A.received + enobufs + drops, sent.A?.sent, 'exact: A sent = received + ENOBUFS (+ sink socket drops)');
     t.equal(got.B.received, sent.B?.sent, 'B (other input, other output) lost nothing');
     t.equal(got.C.received, sent.C?.sent, 'C (same worker, other output) lost nothing');
-    // Under the qdisc's rate everything passes again: nothing to reset.
-    const s2 = await sink(rl, 'A', 1000);
-    const g2 = gen(rl, 'A', { count: 1000, rate: 500, size: 512, stream: 2 });
-    t.equal((await sinkReport(s2)).received, (await genReport(g2)).sent, 'afterwards, under the qdisc\'s rate, A forwards every datagram');
+    // Under the qdisc's rate everything passes again: nothing to reset. One datagram per
+    // send (1.3 Mbit/s, no bursts): a 64-datagram burst can exceed the 10 kB queue by itself.
+    const s2 = await sink(rl, 'A', 600);
+    const g2 = gen(rl, 'A', { count: 600, rate: 300, size: 512, stream: 2, batch: 1 });
+    const sent2 = (await genReport(g2)).sent;
+    const got2 = (await sinkReport(s2)).received;
+    t.equal(got2, sent2, `afterwards, under the qdisc's rate, A forwards every datagram (${got2} of ${sent2})`);
     t.equal(after.restarts, 0, 'no worker restarted');
     await rl.lab.exec(rl.relay.ns, 'tc', ['qdisc', 'del', 'dev', 'out0', 'root']);
   });

@@ -118,6 +118,7 @@ const responses: Array<[string, Parameters<typeof encodeResponse>[0]]> = [
         rules: [{ ruleId: 3, packets: 1000, bytes: 1316000, pps: 99.5, errors: 1, outputs: [{ packets: 1000, bytes: 1316000, pps: 99.5, errors: 1, errorsByErrno: { ENOBUFS: 1 } }] }],
         workers: [{ worker: 'eth1/0', interface: 'eth1', received: 1000, kernelDrops: 0, restarts: 1, loop: { 'drop.no_rule': 5, batches: 40 } }],
         rateIntervalMs: 1000,
+        inputs: [{ interface: 'eth1', frames: 1000, kernelDrops: 0, malformed: { fragment: 1 }, unmatched: 5 }],
       },
     },
   ],

@@ -54,6 +54,7 @@ const CANNED: { [K in keyof ResultBodies]: ResultBodies[K] } = {
       { worker: 'eth0/1', interface: 'eth0', received: 0, kernelDrops: 0, restarts: 2, loop: {} },
     ],
     rateIntervalMs: 2000,
+    inputs: [{ interface: 'eth0', frames: 1500, kernelDrops: 3, malformed: { fragment: 2 }, unmatched: 1 }],
   },
   workers: {
     workers: [
@@ -69,6 +70,7 @@ const CANNED: { [K in keyof ResultBodies]: ResultBodies[K] } = {
   check: { file: '/tmp/x.json5', rules: 1 },
   ping: { pid: 321, uptimeMs: 125_000 },
   version: { version: '9.9.9', node: 'v20.0.0', protocol: 1 },
+  clear: { ruleIds: [1, 12], inputs: ['eth0'] },
 };
 
 interface Fake {
@@ -90,7 +92,7 @@ async function fakeMcrd(t: Cleanup, overrides: Partial<ControlHandler> = {}): Pr
   const base: ControlHandler = {
     addRule: answer('addRule'), removeRule: answer('removeRule'), listRules: answer('listRules'), stats: answer('stats'),
     workers: answer('workers'), logs: answer('logs'), logLevelGet: answer('logLevelGet'), logLevelSet: answer('logLevelSet'),
-    reload: answer('reload'), save: answer('save'), check: answer('check'), ping: answer('ping'), version: answer('version'),
+    reload: answer('reload'), save: answer('save'), check: answer('check'), ping: answer('ping'), version: answer('version'), clear: answer('clear'),
   };
   const recorded = Object.fromEntries(Object.entries(overrides).map(([kind, fn]) => [kind, async (request: unknown, context: unknown) => {
     requests.push([kind, request]);
@@ -253,7 +255,7 @@ t.test('tables', async (t) => {
 t.test('empty answers say so', async (t) => {
   const fake = await fakeMcrd(t, {
     listRules: async () => ({ rules: [], generation: 0, problems: [] }),
-    stats: async () => ({ rules: [], workers: [] }),
+    stats: async () => ({ rules: [], workers: [], inputs: [] }),
     workers: async () => ({ workers: [] }),
     logs: async () => ({ lines: [] }),
   });
@@ -265,7 +267,7 @@ t.test('empty answers say so', async (t) => {
 
 t.test('stats without an earlier sample says why PPS is empty', async (t) => {
   const fake = await fakeMcrd(t, {
-    stats: async () => ({ rules: [{ ruleId: 1, packets: 5, bytes: 500, errors: 0, outputs: [{ packets: 5, bytes: 500, errors: 0, errorsByErrno: {} }] }], workers: [] }),
+    stats: async () => ({ rules: [{ ruleId: 1, packets: 5, bytes: 500, errors: 0, outputs: [{ packets: 5, bytes: 500, errors: 0, errorsByErrno: {} }] }], workers: [], inputs: [] }),
   });
   const r = await mcrctl(fake.path, ['stats']);
   t.equal(r.code, 0);
@@ -335,7 +337,7 @@ t.test('remove needs exactly one of --id and --name', async (t) => {
 
 t.test('other usage errors exit 2 with one line', async (t) => {
   const fake = await fakeMcrd(t);
-  failed(t, await mcrctl(fake.path, []), 2, /mcrctl needs a command: one of add, remove, list, stats, workers, logs, log-level, reload, save, check, ping, version/);
+  failed(t, await mcrctl(fake.path, []), 2, /mcrctl needs a command: one of add, remove, list, stats, clear, workers, logs, log-level, reload, save, check, ping, version/);
   failed(t, await mcrctl(fake.path, ['log-level']), 2, /mcrctl log-level needs a command: one of get, set/);
   failed(t, await mcrctl(fake.path, ['lst']), 2, /unknown command 'lst' \(Did you mean list\?\)/);
   failed(t, await mcrctl(fake.path, ['list', '--bogus']), 2, /unknown option '--bogus'/);

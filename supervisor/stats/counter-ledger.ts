@@ -228,7 +228,8 @@ export class CounterLedger {
       t.errors += increase(o.errors, b?.errors);
       for (const errno in o.errorsByErrno) {
         const d = increase(o.errorsByErrno[errno] ?? 0, b?.errorsByErrno[errno]);
-        if (d > 0 || !(errno in t.errorsByErrno)) t.errorsByErrno[errno] = (t.errorsByErrno[errno] ?? 0) + d;
+        // Only errnos that occurred (since the rule was added or cleared), as the workers report them.
+        if (d > 0) t.errorsByErrno[errno] = (t.errorsByErrno[errno] ?? 0) + d;
       }
     }
   }

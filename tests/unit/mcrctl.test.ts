@@ -177,6 +177,9 @@ t.test('each subcommand sends its request', async (t) => {
     [['check', '--file', '../new.json5'], [['check', { file: '/work/new.json5' }]]],
     [['ping'], [['ping', {}]]],
     [['version'], [['version', {}]]],
+    [['clear'], [['clear', {}]]],
+    [['clear', '3'], [['clear', { id: 3 }]]],
+    [['clear', '--name', 'feed-a'], [['clear', { name: 'feed-a' }]]],
   ];
   for (const [args, expected] of cases) {
     fake.requests.length = 0;
@@ -187,6 +190,10 @@ t.test('each subcommand sends its request', async (t) => {
     t.has(fake.requests, expected, `${args.join(' ')} sends ${expected.map(([k]) => k).join(', ')}`);
     t.equal(fake.requests.length, expected.length, 'and nothing else');
   }
+  // clear names its caller for mcrd's log.
+  fake.requests.length = 0;
+  t.equal((await mcrctl(fake.path, ['clear'])).code, 0);
+  t.match(fake.requests[0]?.[1], { caller: new RegExp(`^mcrctl, user .+, pid ${process.pid}$`) }, 'clear says who asks');
   // Global options are accepted after the subcommand too.
   fake.requests.length = 0;
   t.equal((await mcrctl(fake.path, ['list', '--json'])).code, 0);
@@ -206,6 +213,8 @@ t.test('tables', async (t) => {
   };
   t.equal(await out(...ADD), '7\n', 'add prints the new id alone');
   t.equal(await out('remove', '--id', '1'), 'removed rule 1 "feed-a" (eth0 239.1.1.1:5000)\n');
+  t.equal(await out('clear'), 'counters cleared: 2 rules, 1 input interface\n');
+  t.equal(await out('clear', '1'), 'counters of rule 1 cleared\ncounters of rule 12 cleared\n', 'one line per rule mcrd says it cleared');
   t.equal(await out('list'), [
     'ID  NAME    INTERFACE  GROUP      PORT  SOURCE    OUTPUTS                STATUS',
     ' 1  feed-a  eth0       239.1.1.1  5000  -         239.2.2.2:6000:eth1:8  ok',
@@ -297,6 +306,7 @@ t.test('--json prints one document: the answer without its kind', async (t) => {
   t.same(await doc('save'), CANNED.save);
   t.same(await doc('check', '--file', '/tmp/x.json5'), CANNED.check);
   t.same(await doc('ping'), CANNED.ping);
+  t.same(await doc('clear'), CANNED.clear);
   const version = await doc('version') as { mcrctl: { version: string; protocol: number }; mcrd: unknown };
   t.equal(version.mcrctl.protocol, 1);
   t.same(version.mcrd, CANNED.version);
@@ -332,6 +342,8 @@ t.test('remove needs exactly one of --id and --name', async (t) => {
   failed(t, await mcrctl(fake.path, ['remove']), 2, /ERR_MCR_USAGE: remove needs exactly one of --id and --name/);
   failed(t, await mcrctl(fake.path, ['remove', '--id', '1', '--name', 'feed-a']), 2, /exactly one of --id and --name/);
   failed(t, await mcrctl(fake.path, ['remove', '--id', 'x']), 2, /--id <id>.*Expected an integer 1\.\.4294967295/);
+  failed(t, await mcrctl(fake.path, ['clear', '3', '--name', 'feed-a']), 2, /ERR_MCR_USAGE: clear takes a rule id or --name, not both/);
+  failed(t, await mcrctl(fake.path, ['clear', 'feed-a']), 2, /rule id "feed-a" is not an integer 1\.\.4294967295 \(a name goes with --name\)/);
   t.same(fake.requests, []);
 });
 

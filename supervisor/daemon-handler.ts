@@ -1,9 +1,10 @@
 /**
  * mcrd's answers to control requests: rule changes go to the rule table
  * first (the source of truth), then to the interface's workers; stats and
- * worker lists come from the fleet (stats/ sums the counters and computes
- * rates); logs from the captured worker lines; reload, save and check go
- * through the config loader.
+ * worker lists come from the fleet (stats/ keeps mcrd's own counters, which
+ * never go backwards for a rule's life, and computes rates); logs from the
+ * captured worker lines; reload, save and check go through the config
+ * loader. `clear` zeroes counters on purpose and says so in the log.
  */
 import { writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
@@ -28,6 +29,22 @@ export interface DaemonState {
   startedAtMs: number;
   /** What this host knows of an interface right now (netlink), or undefined when it does not exist. */
   interfaceState?: (name: string) => { up: boolean; addresses: string[] } | undefined;
+  /**
+   * Called after `mcrctl clear` zeroed counters, with what it cleared and who
+   * asked (the one place to hook a "counters cleared" event).
+   */
+  countersCleared?: (cleared: CountersCleared) => void;
+}
+
+/** What a clear zeroed, and who asked. */
+export interface CountersCleared {
+  ruleIds: number[];
+  inputs: string[];
+  /** True for a clear of everything (no rule named). */
+  all: boolean;
+  /** As the client says (ClearRequest.caller), and its connection number. */
+  caller: string;
+  client: number;
 }
 
 const DEFAULT_LOG_LINES = 100;
@@ -186,6 +203,9 @@ export function createHandler(d: DaemonState): ControlHandler {
       const file = configPath(undefined);
       // Held to the running limits (ENOSPC past them): throws ConfigError, nothing changes.
       const config = loadConfig(file, { maxRulesPerInterface: d.table.limits.maxRules });
+      // Counted up to now: a changed rule's workers drop its old id at the sync below, and what they counted on it since the last stats would be lost.
+      const sampled = await d.fleet.counters();
+      stats.observe(sampled, d.table.list());
       const wanted = new Map(config.rules.map((r) => [matchKey(r), r]));
       const changes: RuleChange[] = [];
       let unchanged = 0;
@@ -209,6 +229,8 @@ export function createHandler(d: DaemonState): ControlHandler {
         changes.push(was === undefined
           ? { kind: 'added', ruleId: rule.id, previousId: 0, match: describeRule(rule), ...named(rule), fields: [] }
           : { kind: 'changed', ruleId: rule.id, previousId: was.previous.id, match: describeRule(rule), ...named(rule), fields: was.fields });
+        // The changed rule goes on counting from the old one's totals (and its outputs that stayed, from theirs).
+        if (was !== undefined) stats.carry(was.previous.id, rule);
       }
       const count = (kind: RuleChange['kind']): number => changes.filter((c) => c.kind === kind).length;
       // Unchanged rules are never touched in the workers: the sync below
@@ -239,6 +261,22 @@ export function createHandler(d: DaemonState): ControlHandler {
     },
     async version() {
       return { version: d.version, node: process.version, protocol: CONTROL_PROTOCOL };
+    },
+    async clear({ id, name, caller }, context) {
+      if (id !== undefined && id !== 0 && name !== undefined && name !== '') throw new RuleTableError('ERR_MCR_BAD_REQUEST', 'give at most one of id or name');
+      let target: Rule | undefined;
+      if ((id !== undefined && id !== 0) || (name !== undefined && name !== '')) {
+        target = id !== undefined && id !== 0 ? d.table.get(id) : d.table.byName(name ?? '');
+        if (target === undefined) throw new RuleTableError('ENOENT', `no rule ${id !== undefined && id !== 0 ? id : `named "${name}"`}: see \`mcrctl list\``);
+      }
+      // Read first: what the workers counted before the clear must not show after it.
+      stats.observe(await d.fleet.counters(), d.table.list());
+      const cleared = stats.clear(target === undefined ? undefined : [target.id]);
+      const who = caller === '' ? 'unknown' : caller;
+      d.logger.info({ rules: target === undefined ? 'all' : cleared.ruleIds, ...(target?.name !== undefined ? { name: target.name } : {}),
+        inputs: cleared.inputs, caller: who, client: context.clientId }, 'counters cleared');
+      d.countersCleared?.({ ...cleared, all: target === undefined, caller: who, client: context.clientId });
+      return cleared;
     },
   };
 }

@@ -179,7 +179,7 @@ export class CommandHandler {
       return { ruleId: r.id, packets: r.packets, bytes: r.bytes, errors: outputs.reduce((sum, o) => sum + o.errors, 0), outputs };
     });
     return { received: loop.frames ?? 0, kernelDrops: loop.kernel_drops ?? 0, malformed,
-      unmatched: loop.no_rule ?? 0, rules: ruleStats, loop: { ...loop } };
+      unmatched: loop.no_rule ?? 0, rules: ruleStats, loop: { ...loop }, pid: process.pid };
   }
 }
 

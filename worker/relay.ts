@@ -6,12 +6,17 @@
  * rules, reads counters and turns native log records into pino lines. The
  * standalone `mcr-relay` and mcrd's workers are thin shells around this class.
  *
+ * A replace keeps the counters of the rules that stayed (counter-carry.ts),
+ * so a rule's counters in one process never go down.
+ *
  * Every rule install (add, or a replace-all from a sync) opens its outputs'
  * egress sockets afresh, bound to the output interface's address at that
  * moment; nothing caches them, so a sync after an address change rebinds.
  */
 import type { Logger } from 'pino';
 import { CounterView, type CounterRecord } from './counters.js';
+import { CounterCarry } from './counter-carry.js';
+import { outputKey } from '../common/output-match.js';
 import { native, type LoopInfo, type LoopOptions, type NativeLoop, type NativeRule, type RefusedRule, type RuleSlots } from '../native/index.js';
 import { isMulticast, type RuleSpec } from '../common/rule-spec.js';
 
@@ -92,6 +97,8 @@ export class Relay {
   private packetFd = -1;
   private readonly groupFds = new Map<string, { fd: number; users: number }>();
   private readonly rules = new Map<number, InstalledRule>();
+  /** Counters of rules that stayed through a replace (counter-carry.ts). */
+  private readonly carry = new CounterCarry();
   private nextId = 1;
   private logTimer: NodeJS.Timeout | undefined;
   private active: boolean;
@@ -194,6 +201,7 @@ export class Relay {
     if (group !== undefined) this.joinGroup(group);
     try {
       const slots = await loop.addRule(this.native(ruleId, spec));
+      this.carry.forget(ruleId);
       this.rules.set(ruleId, { id: ruleId, spec, slots });
       this.logger.info({ rule: ruleId, name: spec.name, match: describeMatch(spec) }, 'rule added');
       return ruleId;
@@ -222,6 +230,9 @@ export class Relay {
       for (const group of joined) this.leaveGroup(group);
       throw err;
     }
+    // Read now, before anything can claim (and zero) the old slots again.
+    const before = this.stats().rules;
+    const keysOf = new Map([...this.rules.values()].map((r) => [r.id, r.spec.outputs.map(outputKey)]));
     for (const old of this.rules.values()) {
       if (isMulticast(old.spec.inputGroup)) this.leaveGroup(old.spec.inputGroup);
     }
@@ -240,6 +251,8 @@ export class Relay {
       }
       this.rules.set(id, { id, spec, slots: r });
     });
+    this.carry.replaced(before.map((r) => ({ ...r, outputKeys: keysOf.get(r.id) ?? [] })),
+      [...this.rules.values()].map((r) => ({ id: r.id, outputKeys: r.spec.outputs.map(outputKey) })));
     this.logger.info({ rules: ruleIds.length - refused.length, refused: refused.length }, 'rules replaced');
     return { ids: ruleIds, refused };
   }
@@ -254,6 +267,7 @@ export class Relay {
     }
     await loop.removeRule(id);
     this.rules.delete(id);
+    this.carry.forget(id);
     if (isMulticast(rule.spec.inputGroup)) this.leaveGroup(rule.spec.inputGroup);
     this.logger.info({ rule: id, name: rule.spec.name }, 'rule removed');
   }
@@ -271,7 +285,7 @@ export class Relay {
     if (view === undefined) return { loop: {}, rules: [] };
     const rules: RuleStats[] = [...this.rules.values()].map((r) => {
       const counts = view.rule(r.slots.ruleSlot);
-      return {
+      return this.carry.add(r.id, {
         id: r.id,
         ...(r.spec.name !== undefined ? { name: r.spec.name } : {}),
         match: describeMatch(r.spec),
@@ -283,7 +297,7 @@ export class Relay {
           connected: r.slots.outputConnected[i] ?? false,
           ...view.output(r.slots.outputSlots[i] ?? 0),
         })),
-      };
+      });
     });
     return { loop: view.loop(), rules };
   }

@@ -13,7 +13,7 @@
  */
 import { ControlError } from '../../common/control-errors.js';
 import type {
-  AddRuleRequest, AddRuleResult, CheckRequest, CheckResult, ListRulesRequest, ListRulesResult,
+  AddRuleRequest, AddRuleResult, CheckRequest, CheckResult, ClearRequest, ClearResult, ListRulesRequest, ListRulesResult,
   LogLevelGetRequest, LogLevelGetResult, LogLevelSetRequest, LogLevelSetResult, LogsRequest, LogsResult,
   PingRequest, PingResult, ReloadRequest, ReloadResult, RemoveRuleRequest, RemoveRuleResult, RequestKind,
   Request, SaveRequest, SaveResult, StatsRequest, StatsResult, VersionRequest, VersionResult, WorkersRequest, WorkersResult,
@@ -48,6 +48,8 @@ export interface ControlHandler {
   check(request: CheckRequest, context: RequestContext): Promise<CheckResult>;
   ping(request: PingRequest, context: RequestContext): Promise<PingResult>;
   version(request: VersionRequest, context: RequestContext): Promise<VersionResult>;
+  /** Zeroes counters on purpose (mcrctl clear); mcrd logs it at info with the caller. */
+  clear(request: ClearRequest, context: RequestContext): Promise<ClearResult>;
 }
 
 // Compile-time check that the handler has exactly one method per request

@@ -5,14 +5,14 @@
  * loop's drop_* counters: docs/relay.md lists them) and well-formed
  * datagrams no rule matched. Every input interface of a rule or of a worker
  * slot has its series, every reason included, at 0 until a worker counts
- * something. The numbers are the stats answer's worker lines: frames and
- * kernel drops as each worker last reported them, the loop's counters
- * (malformed, unmatched) only while it runs; a new worker process counts
- * from 0 again, which Prometheus' rate() reads as a counter reset.
+ * something. The numbers are the stats answer's `inputs` (mcrd's own
+ * counters, supervisor/stats/counter-ledger.ts): they go on across worker
+ * restarts, and only `mcrctl clear` (of everything) or an mcrd restart sets
+ * them back to 0, which Prometheus' rate() reads as a counter reset.
  */
 import { PREFIX, type GroupContext, type MetricGroup } from './metric-group.js';
 import { NO_LABELS, SeriesCounter, type LabelSet, type Series } from './series-metric.js';
-import { DROP_PREFIX, type MetricsSnapshot } from './snapshot.js';
+import type { MetricsSnapshot } from './snapshot.js';
 
 interface InputTotals {
   frames: number;
@@ -54,16 +54,12 @@ export class InputMetrics implements MetricGroup {
     };
     for (const r of s.rules) totals(r.inputInterface);
     for (const w of s.workers) totals(w.interface);
-    for (const w of s.stats.workers) {
-      const t = totals(w.interface);
-      t.frames += w.received;
-      t.kernelDrops += w.kernelDrops;
-      t.unmatched += w.loop.no_rule ?? 0;
-      for (const name in w.loop) {
-        if (!name.startsWith(DROP_PREFIX)) continue;
-        const reason = name.slice(DROP_PREFIX.length);
-        t.malformed.set(reason, (t.malformed.get(reason) ?? 0) + (w.loop[name] ?? 0));
-      }
+    for (const i of s.stats.inputs) {
+      const t = totals(i.interface);
+      t.frames += i.frames;
+      t.kernelDrops += i.kernelDrops;
+      t.unmatched += i.unmatched;
+      for (const reason in i.malformed) t.malformed.set(reason, (t.malformed.get(reason) ?? 0) + (i.malformed[reason] ?? 0));
     }
     const frames: Series[] = [];
     const kernelDrops: Series[] = [];

@@ -1,104 +1,106 @@
 /**
- * The answer to a stats request: the workers' counters summed per rule and
- * per output (an output's failed sends also by errno), with packet rates
- * from the RateTracker, and per-worker lines.
+ * The answer to a stats request: per rule and per output (an output's
+ * failed sends also by errno) and per input interface, mcrd's own counters
+ * (CounterLedger: they never go backwards for the life of a rule, whatever
+ * the workers do), packet rates from the RateTracker, and per-worker lines
+ * (what each worker process counted since it started).
  *
- * Only fresh readings feed the rates. The fleet keeps each slot's last
- * counters when a ping fails or while the slot restarts, so a reading counts
- * as fresh only when the slot is running and its counters object is one this
- * report has not seen before: a stale object from a process that has since
- * been replaced would otherwise be taken for the new process's counters. A
- * slot that is not running has no process forwarding, so it is `idle`; a
- * running one without fresh counters did not answer the ping: `unread`.
+ * Only fresh readings count. The fleet keeps each slot's last counters when
+ * a ping fails or while the slot restarts, so a reading is fresh only when
+ * its counters object is one the report has not seen before (the ledger
+ * would otherwise count a stale object again, or take it for a new
+ * process's). A running slot without fresh counters did not answer: the
+ * totals lack its share, so the sample is not kept as a rate reference.
+ *
+ * observe() reads the slots without answering (before a reload or a
+ * clear, so nothing counted before it is lost or cleared late); carry()
+ * and clear() pass a reload's rule changes and `mcrctl clear` to the
+ * ledger.
  */
-import type { Rule, RuleStats, StatsResult, WorkerCounters } from '../../proto/index.js';
-import { RateTracker, type WorkerReading } from './rate-tracker.js';
+import type { InputStats, OutputStats, Rule, RuleStats, StatsResult, WorkerCounters } from '../../proto/index.js';
+import { CounterLedger, type LedgerSlot, type OutputEntry, type RuleEntry } from './counter-ledger.js';
+import { RateTracker } from './rate-tracker.js';
 
 /** What the report needs of a fleet slot (Fleet.counters() returns these). */
-export interface CounterSlot {
-  id: string;
-  iface: string;
+export interface CounterSlot extends LedgerSlot {
   state: string;
   restarts: number;
-  worker: { readonly pid: number | undefined } | undefined;
-  counters: WorkerCounters | undefined;
 }
 
-const ruleKey = (id: number): string => `rule ${id}`;
-const outputKey = (id: number, index: number): string => `rule ${id} output ${index}`;
+const NO_ERRORS: Readonly<Record<string, number>> = Object.freeze({});
 
 export class StatsReport {
-  readonly #rates = new RateTracker();
-  readonly #seen = new WeakSet<WorkerCounters>();
+  readonly #ledger = new CounterLedger();
+  readonly #rates = new RateTracker<RuleEntry | OutputEntry>();
+  /** Per slot, the counters object the last build() saw: a running slot with the same one again did not answer. */
+  readonly #lastBuilt = new Map<string, WorkerCounters | undefined>();
 
   /** Builds the stats answer for `rules` from `slots` sampled at `atMs` (a monotonic clock). */
   build(slots: readonly CounterSlot[], rules: readonly Rule[], atMs: number): StatsResult {
-    const readings = slots.map((s) => this.#reading(s));
-    const keys = rules.flatMap((r) => [ruleKey(r.id), ...r.outputs.map((_, i) => outputKey(r.id, i))]);
-    const rates = this.#rates.sample(atMs, readings, keys);
-    const totals = sumPerRule(slots);
-    const withRate = <T extends object>(value: T, key: string): T & { pps?: number } => {
-      const pps = rates.rate(key);
-      return pps === undefined ? value : { ...value, pps };
-    };
+    this.observe(slots, rules);
+    let complete = true;
+    for (const s of slots) {
+      // A slot that is not running has no process forwarding: nothing missing.
+      if (s.state === 'running' && s.worker?.pid !== undefined && (s.counters === undefined || this.#lastBuilt.get(s.id) === s.counters)) complete = false;
+    }
+    this.#lastBuilt.clear();
+    for (const s of slots) this.#lastBuilt.set(s.id, s.counters);
+
+    const entries: Array<RuleEntry | undefined> = rules.map((r) => this.#ledger.rule(r.id));
+    const totals = new Map<RuleEntry | OutputEntry, number>();
+    for (const e of entries) {
+      if (e === undefined) continue;
+      totals.set(e, e.seen);
+      for (const o of e.outputs) totals.set(o, o.seen);
+    }
+    const rates = this.#rates.sample(atMs, totals, complete);
+
     const result: StatsResult = {
-      rules: rules.map((r) => {
-        const sum = totals.get(r.id);
-        return {
-          ...withRate({ ruleId: r.id, packets: sum?.packets ?? 0, bytes: sum?.bytes ?? 0 }, ruleKey(r.id)),
-          errors: sum?.errors ?? 0,
-          outputs: r.outputs.map((_, i) => {
-            const o = sum?.outputs[i];
-            return { ...withRate({ packets: o?.packets ?? 0, bytes: o?.bytes ?? 0 }, outputKey(r.id, i)), errors: o?.errors ?? 0,
-              errorsByErrno: o?.errorsByErrno ?? {} };
-          }),
-        };
-      }),
+      rules: rules.map((r, i) => ruleStats(r.id, entries[i], rates.rate)),
       workers: slots.map((s) => ({ worker: s.id, interface: s.iface, received: s.counters?.received ?? 0,
         kernelDrops: s.counters?.kernelDrops ?? 0, restarts: s.restarts,
         loop: s.state === 'running' ? { ...(s.counters?.loop ?? {}) } : {} })),
+      inputs: [...this.#ledger.inputs()].map(([name, e]): InputStats =>
+        ({ interface: name, frames: e.frames, kernelDrops: e.kernelDrops, malformed: { ...e.malformed }, unmatched: e.unmatched })),
     };
     if (rates.intervalMs !== undefined) result.rateIntervalMs = Math.round(rates.intervalMs);
     return result;
   }
 
-  #reading(slot: CounterSlot): WorkerReading {
-    const c = slot.counters;
-    const pid = slot.worker?.pid;
-    // No process, or one not yet (or no longer) forwarding: nothing to count.
-    if (slot.state !== 'running' || pid === undefined) return { state: 'idle', worker: slot.id };
-    if (c === undefined || this.#seen.has(c)) return { state: 'unread', worker: slot.id };
-    this.#seen.add(c);
-    const counters = new Map<string, number>();
-    for (const r of c.rules) {
-      counters.set(ruleKey(r.ruleId), r.packets);
-      r.outputs.forEach((o, i) => counters.set(outputKey(r.ruleId, i), o.packets));
-    }
-    return { state: 'read', worker: slot.id, instance: pid, counters };
+  /** Counts what the slots' fresh counters add, for the rules and inputs that exist now, without an answer. */
+  observe(slots: readonly LedgerSlot[], rules: readonly Rule[]): void {
+    this.#ledger.track(rules, slots);
+    this.#ledger.observe(slots);
+  }
+
+  /** A reload replaced rule `previousId` by `rule`: see CounterLedger.carry. */
+  carry(previousId: number, rule: Rule): void {
+    this.#ledger.carry(previousId, rule);
+  }
+
+  /** Zeroes the counters of the rules `ids`, or of every rule and input (see CounterLedger.clear). */
+  clear(ids?: readonly number[]): { ruleIds: number[]; inputs: string[] } {
+    return this.#ledger.clear(ids);
   }
 }
 
-/** Counters since each worker started, summed over the workers, per rule id. */
-function sumPerRule(slots: readonly CounterSlot[]): Map<number, Omit<RuleStats, 'ruleId'>> {
-  const perRule = new Map<number, Omit<RuleStats, 'ruleId'>>();
-  for (const s of slots) {
-    for (const r of s.counters?.rules ?? []) {
-      const acc: Omit<RuleStats, 'ruleId'> = perRule.get(r.ruleId) ??
-        { packets: 0, bytes: 0, errors: 0, outputs: r.outputs.map(() => ({ packets: 0, bytes: 0, errors: 0, errorsByErrno: {} })) };
-      acc.packets += r.packets;
-      acc.bytes += r.bytes;
-      acc.errors += r.errors;
-      r.outputs.forEach((o, i) => {
-        const t = acc.outputs[i];
-        if (t) {
-          t.packets += o.packets;
-          t.bytes += o.bytes;
-          t.errors += o.errors;
-          for (const [errno, n] of Object.entries(o.errorsByErrno)) t.errorsByErrno[errno] = (t.errorsByErrno[errno] ?? 0) + n;
-        }
-      });
-      perRule.set(r.ruleId, acc);
-    }
-  }
-  return perRule;
+function ruleStats(ruleId: number, e: RuleEntry | undefined, rate: (key: RuleEntry | OutputEntry) => number | undefined): RuleStats {
+  if (e === undefined) return { ruleId, packets: 0, bytes: 0, errors: 0, outputs: [] };
+  let errors = 0;
+  // pps where it always was in the JSON (after bytes), and only when there is a rate.
+  const outputs = e.outputs.map((o): OutputStats => {
+    errors += o.errors;
+    const pps = rate(o);
+    const byErrno = hasAny(o.errorsByErrno) ? { ...o.errorsByErrno } : (NO_ERRORS as Record<string, number>);
+    return pps === undefined ? { packets: o.packets, bytes: o.bytes, errors: o.errors, errorsByErrno: byErrno }
+      : { packets: o.packets, bytes: o.bytes, pps, errors: o.errors, errorsByErrno: byErrno };
+  });
+  const pps = rate(e);
+  return pps === undefined ? { ruleId, packets: e.packets, bytes: e.bytes, errors, outputs }
+    : { ruleId, packets: e.packets, bytes: e.bytes, pps, errors, outputs };
+}
+
+function hasAny(o: Record<string, number>): boolean {
+  for (const _ in o) return true;
+  return false;
 }

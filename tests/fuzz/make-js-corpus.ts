@@ -102,6 +102,7 @@ const requests: Array<[string, RequestDraft]> = [
   ['check', { kind: 'check', file: '/etc/mcr/mcrd.json5' }],
   ['ping', { kind: 'ping' }],
   ['version', { kind: 'version' }],
+  ['clear-name', { kind: 'clear', name: 'cam-1', caller: 'mcrctl, user root, pid 4321' }],
 ];
 const application = { ruleId: 3, applied: ['eth1/0'], refused: [{ worker: 'eth1/1', error: { code: 'ENODEV', message: 'no eth3' } }], unconfirmed: ['eth1/2'], pending: [] };
 const responses: Array<[string, Parameters<typeof encodeResponse>[0]]> = [
@@ -118,6 +119,7 @@ const responses: Array<[string, Parameters<typeof encodeResponse>[0]]> = [
         rules: [{ ruleId: 3, packets: 1000, bytes: 1316000, pps: 99.5, errors: 1, outputs: [{ packets: 1000, bytes: 1316000, pps: 99.5, errors: 1, errorsByErrno: { ENOBUFS: 1 } }] }],
         workers: [{ worker: 'eth1/0', interface: 'eth1', received: 1000, kernelDrops: 0, restarts: 1, loop: { 'drop.no_rule': 5, batches: 40 } }],
         rateIntervalMs: 1000,
+        inputs: [{ interface: 'eth1', frames: 1000, kernelDrops: 0, malformed: { fragment: 1 }, unmatched: 5 }],
       },
     },
   ],
@@ -127,6 +129,7 @@ const responses: Array<[string, Parameters<typeof encodeResponse>[0]]> = [
   ['ping', { id: 8, more: false, body: { kind: 'ping', pid: 4321, uptimeMs: 5000 } }],
   ['version', { id: 9, more: false, body: { kind: 'version', version: '0.1.0', node: 'v20.20.2', protocol: 1 } }],
   ['log-level-get', { id: 10, more: false, body: { kind: 'logLevelGet', level: 'info', workers: [{ worker: 'eth1/0', level: 'debug' }] } }],
+  ['clear', { id: 11, more: false, body: { kind: 'clear', ruleIds: [3, 9], inputs: ['eth1'] } }],
 ];
 
 const stream = (frames: Uint8Array[], cuts: number[] = []): Buffer => {

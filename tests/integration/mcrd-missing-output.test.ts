@@ -51,7 +51,7 @@ t.test('a missing output interface costs only that output, and joins when it app
   await rl.lab.exec(rl.relay.ns, 'ip', ['addr', 'add', '10.97.0.1/24', 'dev', 'late0']);
   await rl.lab.exec(rl.relay.ns, 'ip', ['link', 'set', 'late0p', 'up']);
   await rl.lab.exec(rl.relay.ns, 'ip', ['link', 'set', 'late0', 'up']);
-  // The sync that follows rebuilds the rule (its counters restart at zero);
+  // The sync that follows rebuilds the rule (its counters go on: issue 13);
   // probe with a few datagrams until the new output sends.
   const deadline = Date.now() + WAIT_MS;
   let sent = 0;
@@ -63,8 +63,9 @@ t.test('a missing output interface costs only that output, and joins when it app
   t.ok(sent > 0, `after late0 appeared its output sends (${sent} datagrams)`);
   const after = await mcrctlJson<StatsResult>(socket, ['stats']);
   const rebuilt = after.rules.find((r) => r.outputs.length === 2);
-  t.equal(rebuilt?.outputs[1]?.errors, 0, 'no errors on the rebuilt output');
-  t.equal(rebuilt?.outputs[1]?.packets, rebuilt?.outputs[0]?.packets, 'both outputs sent every datagram since the sync');
+  t.ok((rebuilt?.outputs[1]?.errors ?? 0) >= 2000, 'the errors counted while late0 was missing stay (counters never go back)');
+  t.equal((rebuilt?.outputs[1]?.packets ?? 0) + (rebuilt?.outputs[1]?.errors ?? 0), rebuilt?.outputs[0]?.packets,
+    'each datagram of the rule was sent or counted as an error on the late output');
   const stopped = await mcrd.stop('SIGTERM', 20_000);
   t.equal(stopped.exitCode, 0, 'mcrd exits 0');
 });

@@ -34,7 +34,7 @@ export function stubHandler(overrides: Partial<ControlHandler> = {}): ControlHan
     addRule: async (r) => ({ rule: { ...r.rule, id: 1 }, application: { ruleId: 1, applied: ['eth0/0'], refused: [], unconfirmed: [], pending: [] }, warnings: [] }),
     removeRule: async () => ({ rule: { id: 1, inputInterface: 'eth0', inputGroup: '239.1.1.1', inputPort: 5000, outputs: [] } }),
     listRules: async () => ({ rules: [], generation: 0, problems: [] }),
-    stats: async () => ({ rules: [], workers: [] }),
+    stats: async () => ({ rules: [], workers: [], inputs: [] }),
     workers: async () => ({ workers: [] }),
     logs: async () => ({ lines: [] }),
     logLevelGet: async () => ({ level: 'info', workers: [] }),
@@ -44,6 +44,7 @@ export function stubHandler(overrides: Partial<ControlHandler> = {}): ControlHan
     check: async (r) => ({ file: r.file, rules: 0 }),
     ping: async () => ({ pid: process.pid, uptimeMs: 1 }),
     version: async () => ({ version: '0.1.0', node: process.version, protocol: 1 }),
+    clear: async () => ({ ruleIds: [], inputs: [] }),
   };
   return { ...base, ...overrides };
 }

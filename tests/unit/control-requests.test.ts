@@ -55,6 +55,7 @@ t.test('every kind reaches its handler method, without its kind, and gets its ow
     check: { kind: 'check', file: 'x.json5' },
     ping: { kind: 'ping' },
     version: { kind: 'version' },
+    clear: { kind: 'clear', id: 3, caller: 'test' },
   };
   for (const kind of REQUEST_KINDS) {
     const result = await c.request(bodies[kind]);
@@ -152,7 +153,7 @@ t.test('a handler slower than the request timeout is answered ETIMEDOUT and abor
       stats: async (_request, context) => {
         context.signal.addEventListener('abort', () => aborted.resolve(context.signal.reason), { once: true });
         await release.promise;
-        return { rules: [], workers: [] };
+        return { rules: [], workers: [], inputs: [] };
       },
     },
     { requestTimeoutMs: 100 },
@@ -172,7 +173,7 @@ t.test('the client times out a request on its own', async (t) => {
   const { client } = await setup(t, {
     stats: async () => {
       await release.promise;
-      return { rules: [], workers: [] };
+      return { rules: [], workers: [], inputs: [] };
     },
   });
   const c = await client();

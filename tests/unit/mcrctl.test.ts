@@ -54,6 +54,7 @@ const CANNED: { [K in keyof ResultBodies]: ResultBodies[K] } = {
       { worker: 'eth0/1', interface: 'eth0', received: 0, kernelDrops: 0, restarts: 2, loop: {} },
     ],
     rateIntervalMs: 2000,
+    inputs: [{ interface: 'eth0', frames: 1500, kernelDrops: 3, malformed: { fragment: 2 }, unmatched: 1 }],
   },
   workers: {
     workers: [
@@ -69,6 +70,7 @@ const CANNED: { [K in keyof ResultBodies]: ResultBodies[K] } = {
   check: { file: '/tmp/x.json5', rules: 1 },
   ping: { pid: 321, uptimeMs: 125_000 },
   version: { version: '9.9.9', node: 'v20.0.0', protocol: 1 },
+  clear: { ruleIds: [1, 12], inputs: ['eth0'] },
 };
 
 interface Fake {
@@ -90,7 +92,7 @@ async function fakeMcrd(t: Cleanup, overrides: Partial<ControlHandler> = {}): Pr
   const base: ControlHandler = {
     addRule: answer('addRule'), removeRule: answer('removeRule'), listRules: answer('listRules'), stats: answer('stats'),
     workers: answer('workers'), logs: answer('logs'), logLevelGet: answer('logLevelGet'), logLevelSet: answer('logLevelSet'),
-    reload: answer('reload'), save: answer('save'), check: answer('check'), ping: answer('ping'), version: answer('version'),
+    reload: answer('reload'), save: answer('save'), check: answer('check'), ping: answer('ping'), version: answer('version'), clear: answer('clear'),
   };
   const recorded = Object.fromEntries(Object.entries(overrides).map(([kind, fn]) => [kind, async (request: unknown, context: unknown) => {
     requests.push([kind, request]);
@@ -175,6 +177,9 @@ t.test('each subcommand sends its request', async (t) => {
     [['check', '--file', '../new.json5'], [['check', { file: '/work/new.json5' }]]],
     [['ping'], [['ping', {}]]],
     [['version'], [['version', {}]]],
+    [['clear'], [['clear', {}]]],
+    [['clear', '3'], [['clear', { id: 3 }]]],
+    [['clear', '--name', 'feed-a'], [['clear', { name: 'feed-a' }]]],
   ];
   for (const [args, expected] of cases) {
     fake.requests.length = 0;
@@ -185,6 +190,10 @@ t.test('each subcommand sends its request', async (t) => {
     t.has(fake.requests, expected, `${args.join(' ')} sends ${expected.map(([k]) => k).join(', ')}`);
     t.equal(fake.requests.length, expected.length, 'and nothing else');
   }
+  // clear names its caller for mcrd's log.
+  fake.requests.length = 0;
+  t.equal((await mcrctl(fake.path, ['clear'])).code, 0);
+  t.match(fake.requests[0]?.[1], { caller: new RegExp(`^mcrctl, user .+, pid ${process.pid}$`) }, 'clear says who asks');
   // Global options are accepted after the subcommand too.
   fake.requests.length = 0;
   t.equal((await mcrctl(fake.path, ['list', '--json'])).code, 0);
@@ -204,6 +213,8 @@ t.test('tables', async (t) => {
   };
   t.equal(await out(...ADD), '7\n', 'add prints the new id alone');
   t.equal(await out('remove', '--id', '1'), 'removed rule 1 "feed-a" (eth0 239.1.1.1:5000)\n');
+  t.equal(await out('clear'), 'counters cleared: 2 rules, 1 input interface\n');
+  t.equal(await out('clear', '1'), 'counters of rule 1 cleared\ncounters of rule 12 cleared\n', 'one line per rule mcrd says it cleared');
   t.equal(await out('list'), [
     'ID  NAME    INTERFACE  GROUP      PORT  SOURCE    OUTPUTS                STATUS',
     ' 1  feed-a  eth0       239.1.1.1  5000  -         239.2.2.2:6000:eth1:8  ok',
@@ -253,7 +264,7 @@ t.test('tables', async (t) => {
 t.test('empty answers say so', async (t) => {
   const fake = await fakeMcrd(t, {
     listRules: async () => ({ rules: [], generation: 0, problems: [] }),
-    stats: async () => ({ rules: [], workers: [] }),
+    stats: async () => ({ rules: [], workers: [], inputs: [] }),
     workers: async () => ({ workers: [] }),
     logs: async () => ({ lines: [] }),
   });
@@ -265,7 +276,7 @@ t.test('empty answers say so', async (t) => {
 
 t.test('stats without an earlier sample says why PPS is empty', async (t) => {
   const fake = await fakeMcrd(t, {
-    stats: async () => ({ rules: [{ ruleId: 1, packets: 5, bytes: 500, errors: 0, outputs: [{ packets: 5, bytes: 500, errors: 0, errorsByErrno: {} }] }], workers: [] }),
+    stats: async () => ({ rules: [{ ruleId: 1, packets: 5, bytes: 500, errors: 0, outputs: [{ packets: 5, bytes: 500, errors: 0, errorsByErrno: {} }] }], workers: [], inputs: [] }),
   });
   const r = await mcrctl(fake.path, ['stats']);
   t.equal(r.code, 0);
@@ -295,6 +306,7 @@ t.test('--json prints one document: the answer without its kind', async (t) => {
   t.same(await doc('save'), CANNED.save);
   t.same(await doc('check', '--file', '/tmp/x.json5'), CANNED.check);
   t.same(await doc('ping'), CANNED.ping);
+  t.same(await doc('clear'), CANNED.clear);
   const version = await doc('version') as { mcrctl: { version: string; protocol: number }; mcrd: unknown };
   t.equal(version.mcrctl.protocol, 1);
   t.same(version.mcrd, CANNED.version);
@@ -330,12 +342,14 @@ t.test('remove needs exactly one of --id and --name', async (t) => {
   failed(t, await mcrctl(fake.path, ['remove']), 2, /ERR_MCR_USAGE: remove needs exactly one of --id and --name/);
   failed(t, await mcrctl(fake.path, ['remove', '--id', '1', '--name', 'feed-a']), 2, /exactly one of --id and --name/);
   failed(t, await mcrctl(fake.path, ['remove', '--id', 'x']), 2, /--id <id>.*Expected an integer 1\.\.4294967295/);
+  failed(t, await mcrctl(fake.path, ['clear', '3', '--name', 'feed-a']), 2, /ERR_MCR_USAGE: clear takes a rule id or --name, not both/);
+  failed(t, await mcrctl(fake.path, ['clear', 'feed-a']), 2, /rule id "feed-a" is not an integer 1\.\.4294967295 \(a name goes with --name\)/);
   t.same(fake.requests, []);
 });
 
 t.test('other usage errors exit 2 with one line', async (t) => {
   const fake = await fakeMcrd(t);
-  failed(t, await mcrctl(fake.path, []), 2, /mcrctl needs a command: one of add, remove, list, stats, workers, logs, log-level, reload, save, check, ping, version/);
+  failed(t, await mcrctl(fake.path, []), 2, /mcrctl needs a command: one of add, remove, list, stats, clear, workers, logs, log-level, reload, save, check, ping, version/);
   failed(t, await mcrctl(fake.path, ['log-level']), 2, /mcrctl log-level needs a command: one of get, set/);
   failed(t, await mcrctl(fake.path, ['lst']), 2, /unknown command 'lst' \(Did you mean list\?\)/);
   failed(t, await mcrctl(fake.path, ['list', '--bogus']), 2, /unknown option '--bogus'/);

@@ -37,6 +37,7 @@ function stats(errorsByErrno: Record<string, number>): StatsResult {
         { packets: 1000, bytes: 1_316_000, errors: 0, errorsByErrno: {} }] }],
     workers: [{ worker: 'in0/0', interface: 'in0', received: 1010, kernelDrops: 4, restarts: 2, loop: { frames: 1010, drop_fragment: 3, no_rule: 7 } },
       { worker: 'in1/0', interface: 'in1', received: 0, kernelDrops: 0, restarts: 0, loop: {} }],
+    inputs: [{ interface: 'in0', frames: 1010, kernelDrops: 4, malformed: { fragment: 3 }, unmatched: 7 }],
   };
 }
 

@@ -46,6 +46,7 @@ const requests: { [K in RequestKind]: Request['body'] & { kind: K } } = {
   check: { kind: 'check', file: '/tmp/x.json5' },
   ping: { kind: 'ping' },
   version: { kind: 'version' },
+  clear: { kind: 'clear', name: 'cam', caller: 'mcrctl, user root, pid 1' },
 };
 
 const results: { [K in RequestKind]: Response['body'] & { kind: K } } = {
@@ -58,6 +59,7 @@ const results: { [K in RequestKind]: Response['body'] & { kind: K } } = {
     kind: 'stats',
     rules: [ruleStats],
     workers: [{ worker: 'eth0/0', interface: 'eth0', received: 99, kernelDrops: 2, restarts: 1, loop: { frames: 99, kernel_drops: 2, gso_batches: 7 } }],
+    inputs: [{ interface: 'eth0', frames: 2 ** 40, kernelDrops: 2, malformed: { fragment: 3, not_udp: 0 }, unmatched: 5 }],
   },
   workers: {
     kind: 'workers',
@@ -73,6 +75,7 @@ const results: { [K in RequestKind]: Response['body'] & { kind: K } } = {
   check: { kind: 'check', file: '/tmp/x.json5', rules: 5 },
   ping: { kind: 'ping', pid: 1234, uptimeMs: 5000 },
   version: { kind: 'version', version: '0.1.0', node: 'v20.20.2', protocol: 1 },
+  clear: { kind: 'clear', ruleIds: [3, 9], inputs: ['eth0'] },
 };
 
 const hash = Buffer.from('0123456789abcdef0123456789abcdef');

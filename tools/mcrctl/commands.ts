@@ -23,6 +23,7 @@ import {
   renderRules, renderSave, renderStats, renderVersion, renderWorkers, type VersionReport,
 } from './render.js';
 import { ruleFromFlags, type AddFlags } from './rule-args.js';
+import { addClearCommand } from './clear.js';
 
 export interface McrctlIo {
   /** Receives everything meant for stdout, in pieces that end with a newline. */
@@ -162,6 +163,8 @@ function buildProgram(io: McrctlIo): Command {
       const [stats, list] = await connect(cmd)((c) => Promise.all([c.request({ kind: 'stats' }), c.request({ kind: 'listRules' })]));
       print(renderStats(stats, list.rules));
     });
+
+  addClearCommand(program, { connect, json, print, printJson });
 
   program.command('workers')
     .description('list the worker processes')

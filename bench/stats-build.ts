@@ -1,0 +1,69 @@
+/**
+ * What one `stats` answer costs mcrd's event loop once the workers' replies
+ * are in: StatsReport.build() (supervisor/stats/) over WORKERS workers'
+ * counters for --rules rules × --outputs outputs, every rule counting and
+ * some outputs failing by errno, as bench/metrics-scrape.ts feeds it. Each
+ * run gets new counters objects, as the fleet's ping replies are (the
+ * report reads them as fresh readings). Prints one JSON line: median, p95
+ * and max over --runs builds (after a warm-up) of the CPU time of a build
+ * (process.cpuUsage: the whole process, GC threads included) and its wall
+ * time, and the load average (wall times on a busy machine include others'
+ * work). bench/control-abuse.ts measures the same answer end to end, over
+ * the control socket, with the workers' round-trip.
+ *
+ *   node dist/bench/stats-build.js [--rules 5000] [--outputs 1] [--runs 40]
+ */
+import { availableParallelism, loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import type { Rule, WorkerCounters } from '../proto/index.js';
+import { native } from '../native/index.js';
+import { StatsReport, type CounterSlot } from '../supervisor/stats/stats-report.js';
+
+const { values } = parseArgs({ options: { rules: { type: 'string', default: '5000' }, outputs: { type: 'string', default: '1' },
+  runs: { type: 'string', default: '40' } } });
+const RULES = Number(values.rules);
+const OUTPUTS = Number(values.outputs);
+const RUNS = Number(values.runs);
+const WARMUP = 5;
+const WORKERS = 2;
+
+const rules: Rule[] = Array.from({ length: RULES }, (_, i) => ({
+  id: i + 1, name: `stream-${i + 1}`, inputInterface: 'eth1', inputGroup: `239.1.${i >> 8}.${i & 255}`, inputPort: 5000,
+  outputs: Array.from({ length: OUTPUTS }, (_, o) => ({ group: `239.${2 + o}.${i >> 8}.${i & 255}`, port: 6000 + o, interface: `eth${2 + o}` })),
+}));
+const loopNames = native.counterLayout().loop;
+
+function workerCounters(scale: number, pid: number): WorkerCounters {
+  const loop: Record<string, number> = {};
+  for (const n of loopNames) loop[n] = scale;
+  return {
+    received: RULES * 1000 * scale, kernelDrops: scale, malformed: 8 * scale, unmatched: scale, loop, pid,
+    rules: rules.map((r) => ({ ruleId: r.id, packets: 1000 * scale, bytes: 1_316_000 * scale, errors: 0,
+      outputs: r.outputs.map((_, o) => ({ packets: 1000 * scale, bytes: 1_316_000 * scale, errors: o === 3 ? 2 : 0,
+        errorsByErrno: o === 3 ? { ENOBUFS: scale, EHOSTUNREACH: scale } : ({} as Record<string, number>) })) })),
+  } as WorkerCounters;
+}
+
+const report = new StatsReport();
+const cpu: number[] = [];
+const wall: number[] = [];
+for (let i = 0; i < WARMUP + RUNS; i++) {
+  const slots: CounterSlot[] = Array.from({ length: WORKERS }, (_, w) => ({ id: `eth1/${w}`, iface: 'eth1', state: 'running', restarts: 0,
+    worker: { pid: 1000 + w }, counters: workerCounters(i + 1 + w, 1000 + w) }));
+  const start = performance.now();
+  const before = process.cpuUsage();
+  report.build(slots, rules, start + i * 1000);
+  const used = process.cpuUsage(before);
+  if (i < WARMUP) continue;
+  wall.push(performance.now() - start);
+  cpu.push((used.user + used.system) / 1000);
+}
+const summary = (ms: number[]): { median: number; p95: number; max: number } => {
+  const sorted = [...ms].sort((a, b) => a - b);
+  const at = (q: number): number => Number((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN).toFixed(1));
+  return { median: at(0.5), p95: at(0.95), max: at(1) };
+};
+const [load1] = loadavg();
+console.log(JSON.stringify({ rules: RULES, outputs: OUTPUTS, workers: WORKERS, runs: RUNS, cpuMs: summary(cpu), wallMs: summary(wall),
+  load1: Number(load1?.toFixed(2)), cpus: availableParallelism() }));

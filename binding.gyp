@@ -50,7 +50,7 @@
     {
       "target_name": "mcrgen",
       "type": "executable",
-      "sources": ["native/tools/mcrgen.cc", "native/tools/payload.cc", "native/tools/tool_args.cc"]
+      "sources": ["native/tools/mcrgen.cc", "native/tools/payload.cc", "native/tools/stream_source.cc", "native/tools/tool_args.cc"]
     },
     {
       "target_name": "mcrsink",

@@ -69,6 +69,12 @@
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra"]
     },
     {
+      "target_name": "monitor_bench",
+      "type": "executable",
+      "sources": ["native/bench/monitor_bench.cc", "native/core/frame_parser.cc", "native/core/rule_table.cc",
+                  "native/core/stream_monitor.cc"]
+    },
+    {
       "target_name": "core_tests",
       "type": "executable",
       "sources": [

@@ -16,9 +16,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../tests/integration/harness.js';
+import { packageRoot } from '../tools/native-tool.js';
 
-const BIN = join(ROOT, 'build', 'Release', 'monitor_bench');
+const BIN = join(packageRoot(), 'build', 'Release', 'monitor_bench');
 /** The relay core's CPU per datagram, 64 B x1 through mcrd (docs/performance.md, profile of 2026-12-03: 2.03 µs). */
 const RELAY_NS_PER_DATAGRAM = 2030;
 const FRAMES = 4096;

@@ -123,22 +123,24 @@ export class StreamWatch {
   async poll(): Promise<void> {
     // No rule watched: no worker is asked anything.
     const reports = pollIntervalMs(this.#o.rules()) === undefined ? [] : await this.#o.poll();
-    const latest = new Map<number, number>();
-    for (const a of reports) {
-      a.ruleIds.forEach((id, i) => {
-        const at = a.lastRxMs[i] ?? 0;
-        if (at > (latest.get(id) ?? 0)) latest.set(id, at);
-      });
-    }
     // Read after the answers: a rule removed meanwhile is forgotten, one added is taken on.
     const now = this.#now();
     const rules = this.#o.rules();
+    for (const rule of rules) this.#track(rule, now);
+    // The latest arrival any worker reported, kept across polls (a restarted worker reports none).
+    for (const a of reports) {
+      const ids = a.ruleIds;
+      const at = a.lastRxMs;
+      for (let i = 0; i < ids.length; i++) {
+        const t = this.#rules.get(ids[i] as number);
+        const when = at[i] ?? 0;
+        if (t !== undefined && when > t.lastRxMs) t.lastRxMs = when;
+      }
+    }
     const present = new Set<number>();
     for (const rule of rules) {
       present.add(rule.id);
       const t = this.#track(rule, now);
-      const at = latest.get(rule.id) ?? 0;
-      if (at > t.lastRxMs) t.lastRxMs = at;
       if (t.timeoutMs === 0) continue;
       const next: StreamState = t.lastRxMs > 0 && now - t.lastRxMs < t.timeoutMs ? 'up' : 'down';
       if (next !== t.state) this.#change(rule, t, next, now);

@@ -20,9 +20,12 @@ export function renderRemoved(result: RemoveRuleResult): string[] {
 /** One row per output; the rule's own cells only on its first row. */
 export function renderRules(result: ListRulesResult, nowMs: number): string[] {
   if (result.rules.length === 0) return ['no rules: add one with `mcrctl add`'];
+  // The STREAM column when mcrd tracks stream health (it always does; an older one did not).
+  const withStream = result.streams !== undefined;
   const columns: Column[] = [
     { header: 'ID', align: 'right' }, { header: 'NAME' }, { header: 'INTERFACE' }, { header: 'GROUP' },
-    { header: 'PORT', align: 'right' }, { header: 'SOURCE' }, { header: 'OUTPUTS' }, { header: 'STATUS' }, { header: 'STREAM' },
+    { header: 'PORT', align: 'right' }, { header: 'SOURCE' }, { header: 'OUTPUTS' }, { header: 'STATUS' },
+    ...(withStream ? [{ header: 'STREAM' }] : []),
   ];
   const problems = new Map(result.problems.map((p) => [p.ruleId, p]));
   const streams = new Map((result.streams?.rules ?? []).map((s) => [s.ruleId, s]));
@@ -33,7 +36,7 @@ export function renderRules(result: ListRulesResult, nowMs: number): string[] {
     outputs.forEach((out, i) => {
       rows.push(i === 0
         ? [String(r.id), orDash(r.name), r.inputInterface, r.inputGroup, String(r.inputPort), orDash(r.source), out, ruleStatus(problems.get(r.id)),
-          formatStream(s?.state, s?.changedAtMs, nowMs)]
+          ...(withStream ? [formatStream(s?.state, s?.changedAtMs, nowMs)] : [])]
         : ['', '', '', '', '', '', out, '', '']);
     });
   }
@@ -66,22 +69,25 @@ export function renderStats(stats: StatsResult, rules: readonly Rule[], nowMs: n
   const byId = new Map(rules.map((r) => [r.id, r]));
   // The ERRNO column only when some output has failed sends.
   const withErrno = stats.rules.some((s) => s.outputs.some((o) => Object.keys(o.errorsByErrno ?? {}).length > 0));
+  // The STREAM column when mcrd reports stream states.
+  const withStream = stats.rules.some((s) => s.streamState !== undefined);
   const ruleLines = stats.rules.length === 0
     ? ['no rules']
     : table(
       [
         { header: 'RULE', align: 'right' }, { header: 'NAME' }, { header: 'FLOW' }, { header: 'PACKETS', align: 'right' },
         { header: 'BYTES', align: 'right' }, { header: 'PPS', align: 'right' }, { header: 'ERRORS', align: 'right' },
-        { header: 'STREAM' }, ...(withErrno ? [{ header: 'ERRNO' }] : []),
+        ...(withStream ? [{ header: 'STREAM' }] : []), ...(withErrno ? [{ header: 'ERRNO' }] : []),
       ],
       stats.rules.flatMap((s) => {
         const rule = byId.get(s.ruleId);
         const head = [String(s.ruleId), orDash(rule?.name), rule ? `in ${formatInput(rule)}` : 'in',
-          String(s.packets), String(s.bytes), formatRate(s.pps), String(s.errors), formatStream(s.streamState, s.streamChangedAtMs, nowMs)];
+          String(s.packets), String(s.bytes), formatRate(s.pps), String(s.errors),
+          ...(withStream ? [formatStream(s.streamState, s.streamChangedAtMs, nowMs)] : [])];
         const outs = s.outputs.map((o, i) => {
           const spec = rule?.outputs[i];
           return ['', '', `-> ${spec ? formatOutput(spec) : `output ${i + 1}`}`,
-            String(o.packets), String(o.bytes), formatRate(o.pps), String(o.errors), '', formatErrnos(o.errorsByErrno ?? {})];
+            String(o.packets), String(o.bytes), formatRate(o.pps), String(o.errors), ...(withStream ? [''] : []), formatErrnos(o.errorsByErrno ?? {})];
         });
         return [head, ...outs];
       }),

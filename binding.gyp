@@ -36,6 +36,7 @@
         "native/core/heartbeat.cc",
         "native/core/netlink_parser.cc",
         "native/core/netlink_monitor.cc",
+        "native/core/stream_monitor.cc",
         "native/addon/addon.cc",
         "native/addon/loop_wrap.cc",
         "native/addon/napi_errors.cc",
@@ -49,7 +50,7 @@
     {
       "target_name": "mcrgen",
       "type": "executable",
-      "sources": ["native/tools/mcrgen.cc", "native/tools/payload.cc", "native/tools/tool_args.cc"]
+      "sources": ["native/tools/mcrgen.cc", "native/tools/payload.cc", "native/tools/stream_source.cc", "native/tools/tool_args.cc"]
     },
     {
       "target_name": "mcrsink",
@@ -68,6 +69,12 @@
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra"]
     },
     {
+      "target_name": "monitor_bench",
+      "type": "executable",
+      "sources": ["native/bench/monitor_bench.cc", "native/core/frame_parser.cc", "native/core/rule_table.cc",
+                  "native/core/stream_monitor.cc"]
+    },
+    {
       "target_name": "core_tests",
       "type": "executable",
       "sources": [
@@ -80,6 +87,8 @@
         "native/tests/log_ring_test.cc",
         "native/tests/loop_rules_test.cc",
         "native/tests/fd_channel_test.cc",
+        "native/tests/stream_monitor_test.cc",
+        "native/core/stream_monitor.cc",
         "native/core/send_batch.cc",
         "native/core/frame_parser.cc",
         "native/core/netlink_parser.cc",

@@ -23,7 +23,19 @@ export interface RuleSpec {
   /** Only datagrams from this source match. */
   source?: string;
   outputs: OutputSpec[];
+  /** Loss of signal: the rule's stream is `down` after this long without a datagram; 0 = not watched. Unset: DEFAULT_SIGNAL_TIMEOUT_MS. */
+  signalTimeoutMs?: number;
+  /** Payload analysis in the worker's loop (docs/config.md, "Stream health"). */
+  monitor?: MonitorMode;
 }
+
+/** What a rule's `monitor` may name: RTP, MPEG-TS, or MPEG-TS carried in RTP. */
+export const MONITOR_MODES = ['rtp', 'mpegts', 'rtp+mpegts'] as const;
+export type MonitorMode = (typeof MONITOR_MODES)[number];
+/** A rule without signalTimeoutMs is down after a second without a datagram. */
+export const DEFAULT_SIGNAL_TIMEOUT_MS = 1000;
+/** An hour: longer is no loss-of-signal alarm any more. */
+export const MAX_SIGNAL_TIMEOUT_MS = 3_600_000;
 
 /** Where in a validated value a problem is: keys and array indexes. */
 export type RulePath = ReadonlyArray<string | number>;
@@ -106,7 +118,7 @@ function checkSourceAddress(value: unknown, field: string, path: RulePath): stri
 }
 
 const OUTPUT_KEYS = new Set(['group', 'port', 'interface', 'ttl', 'source']);
-const RULE_KEYS = new Set(['name', 'inputGroup', 'inputPort', 'source', 'outputs']);
+const RULE_KEYS = new Set(['name', 'inputGroup', 'inputPort', 'source', 'outputs', 'signalTimeoutMs', 'monitor']);
 
 function checkKeys(obj: Record<string, unknown>, allowed: Set<string>, where: string, path: RulePath): void {
   for (const key of Object.keys(obj)) {
@@ -114,6 +126,13 @@ function checkKeys(obj: Record<string, unknown>, allowed: Set<string>, where: st
       throw new RuleError(`${where}: unknown field "${key}" (allowed: ${[...allowed].join(', ')})`, [...path, key]);
     }
   }
+}
+
+export function checkMonitor(value: unknown, field: string, path: RulePath = []): MonitorMode {
+  if (typeof value !== 'string' || !(MONITOR_MODES as readonly string[]).includes(value)) {
+    throw new RuleError(`${field}: expected one of ${MONITOR_MODES.map((m) => JSON.stringify(m)).join(', ')}, got ${JSON.stringify(value)}`, path);
+  }
+  return value as MonitorMode;
 }
 
 /** `path` locates `value` in a larger document; errors carry it extended to the field. */
@@ -155,6 +174,10 @@ export function validateRule(value: unknown, where = 'rule', path: RulePath = []
     rule.name = r.name;
   }
   if (r.source !== undefined) rule.source = checkSourceAddress(r.source, `${where}.source`, [...path, 'source']);
+  if (r.signalTimeoutMs !== undefined) {
+    rule.signalTimeoutMs = checkInteger(r.signalTimeoutMs, `${where}.signalTimeoutMs`, [...path, 'signalTimeoutMs'], 0, MAX_SIGNAL_TIMEOUT_MS);
+  }
+  if (r.monitor !== undefined) rule.monitor = checkMonitor(r.monitor, `${where}.monitor`, [...path, 'monitor']);
   return rule;
 }
 

@@ -16,6 +16,8 @@ import { LEVEL_VALUES, type WorkerLogs } from './worker-logs.js';
 import { CONTROL_PROTOCOL, type LogsResult, type Rule, type RuleApplication, type RuleChange } from '../proto/index.js';
 import type { ControlHandler } from './control/handler.js';
 import { StatsReport } from './stats/stats-report.js';
+import { addStreamHealth, ruleStreams } from './health/stream-stats.js';
+import type { StreamWatch } from './health/stream-watch.js';
 
 export interface DaemonState {
   table: RuleTable;
@@ -29,6 +31,8 @@ export interface DaemonState {
   startedAtMs: number;
   /** What this host knows of an interface right now (netlink), or undefined when it does not exist. */
   interfaceState?: (name: string) => { up: boolean; addresses: string[] } | undefined;
+  /** Loss of signal per rule (health/stream-watch.ts); without it stats and list carry no stream state. */
+  stream?: StreamWatch;
   /**
    * Called after `mcrctl clear` zeroed counters, with what it cleared and who
    * asked (the one place to hook a "counters cleared" event).
@@ -151,12 +155,15 @@ export function createHandler(d: DaemonState): ControlHandler {
       return { rule };
     },
     async listRules() {
-      return { rules: d.table.list(), generation: d.table.generation, problems: problems() };
+      const rules = d.table.list();
+      return { rules, generation: d.table.generation, problems: problems(),
+        ...(d.stream !== undefined ? { streams: { rules: ruleStreams(rules, d.stream) } } : {}) };
     },
     async stats() {
       const slots = await d.fleet.counters();
       // Timed after the answers arrive: that is when the counters were read.
-      return stats.build(slots, d.table.list(), performance.now());
+      const rules = d.table.list();
+      return addStreamHealth(stats.build(slots, rules, performance.now()), slots.map((s) => s.counters), rules, d.stream);
     },
     async workers() {
       return { workers: d.fleet.info() };

@@ -35,6 +35,7 @@ import { WorkerLogs } from './worker-logs.js';
 import { metricsListenAddress, MetricsError, parseListenAddress } from './metrics/listen-address.js';
 import { ReloadStatus, trackReloads } from './metrics/reload-status.js';
 import { startMetrics } from './metrics/daemon-source.js';
+import { StreamWatch } from './health/stream-watch.js';
 
 interface Options {
   config?: string;
@@ -200,8 +201,10 @@ async function main(): Promise<void> {
     fleet.interfacesChanged(change).catch((err: Error & { code?: string }) =>
       logger.error({ code: err.code, err: err.message }, 'following an interface change failed'));
   };
+  // Loss of signal: polls the workers' arrivals and logs each stream change (the events log listens with stream.onChange).
+  const stream = new StreamWatch({ rules: () => table.list(), poll: () => fleet.arrivals(), logger });
   const state = { table, fleet, logs, logger, syncInputs, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now(),
-    interfaceState: (name: string) => watcher.get(name) };
+    interfaceState: (name: string) => watcher.get(name), stream };
   const reloads = new ReloadStatus();
   // Reloads pass through trackReloads whichever way they come (control socket, SIGHUP), for the metrics.
   const handler = trackReloads(createHandler(state), reloads);
@@ -233,6 +236,7 @@ async function main(): Promise<void> {
   const inputsSynced = syncInputs();
   await fleet.reconcile();
   await inputsSynced;
+  stream.start();
   logger.info({ rules: table.list().length, workers: fleet.info().length }, 'mcrd ready');
 
   let stopping = false;
@@ -240,6 +244,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping: draining workers');
+    await stream.stop();
     await fleet.close();
     watcher.close();
     memberships.close();

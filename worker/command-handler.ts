@@ -12,7 +12,8 @@ import type { Logger, LevelWithSilent } from 'pino';
 import type { Relay, RuleStats as RelayRuleStats } from './relay.js';
 import { errorsByErrno } from './counters.js';
 import { LOG_LEVELS } from '../common/logger.js';
-import type { Command, ErrorInfo, Reply, RuleRefusal, RuleStats, WorkerCounters } from '../proto/index.js';
+import type { Command, ErrorInfo, MonitorStats, Reply, Rule, RuleArrivals, RuleRefusal, RuleStats, WorkerCounters } from '../proto/index.js';
+import type { RuleSpec } from '../common/rule-spec.js';
 
 /** What the worker does after replying: go on, exit 0, or exit 1 (mcrd restarts it). */
 export type AfterReply = 'continue' | 'exit' | 'fail';
@@ -70,14 +71,15 @@ export class CommandHandler {
     const body = command.body;
     let after: AfterReply = 'continue';
     let stats: WorkerCounters | undefined;
+    let arrivals: RuleArrivals | undefined;
     let failure: (Error & { code?: string }) | undefined;
     try {
       switch (body.kind) {
         case 'syncRules': {
-          const { refused } = await this.relay.replaceRules(body.rules, body.rules.map((r) => r.id));
+          const { refused } = await this.relay.replaceRules(body.rules.map(asSpec), body.rules.map((r) => r.id));
           this.refused.clear();
           for (const f of refused) this.refused.set(f.id, errorInfo(f.error));
-          await this.retryOutOfFiles(body.rules, refused);
+          await this.retryOutOfFiles(body.rules.map((r) => ({ ...asSpec(r), id: r.id })), refused);
           this.commit(body.generation, body.hash);
           break;
         }
@@ -85,7 +87,7 @@ export class CommandHandler {
           const id = body.rule.id;
           if (this.holds(id)) throw coded('EEXIST', `rule ${id} is already installed`);
           try {
-            await this.relay.addRule(body.rule, id);
+            await this.relay.addRule(asSpec(body.rule), id);
           } catch (err) {
             // The rule is part of the table all the same: mcrd reports the
             // refusal, and the next sync tries it again.
@@ -120,6 +122,7 @@ export class CommandHandler {
         }
         case 'ping':
           if (body.stats === true) stats = this.counters();
+          if (body.arrivals === true) arrivals = this.relay.arrivals();
           break;
       }
     } catch (err) {
@@ -151,6 +154,7 @@ export class CommandHandler {
     }
     const reply: Reply = { seq: command.seq, generation: this.generation, hash: this.hash, refused: this.refusals() };
     if (stats !== undefined) reply.stats = stats;
+    if (arrivals !== undefined) reply.arrivals = arrivals;
     return { reply, after };
   }
 
@@ -176,11 +180,37 @@ export class CommandHandler {
     const ruleStats: RuleStats[] = rules.map((r: RelayRuleStats) => {
       const outputs = r.outputs.map((o) => ({ packets: num(o.packets), bytes: num(o.bytes), errors: num(o.errors),
         errorsByErrno: errorsByErrno(o) }));
-      return { ruleId: r.id, packets: r.packets, bytes: r.bytes, errors: outputs.reduce((sum, o) => sum + o.errors, 0), outputs };
+      const stats: RuleStats = { ruleId: r.id, packets: r.packets, bytes: r.bytes, errors: outputs.reduce((sum, o) => sum + o.errors, 0), outputs,
+        lastRxMs: r.lastRxMs };
+      if (r.monitor !== undefined) stats.monitor = monitorStats(r.monitor);
+      return stats;
     });
     return { received: loop.frames ?? 0, kernelDrops: loop.kernel_drops ?? 0, malformed,
       unmatched: loop.no_rule ?? 0, rules: ruleStats, loop: { ...loop }, pid: process.pid };
   }
+}
+
+/** The 90 kHz RTP clock the loop computes jitter in (native/core/stream_monitor.h, kRtpClockRate). */
+const RTP_CLOCK_HZ = 90_000;
+
+/** A rule's monitor columns (counters.h rtp_*, ts_*) as the wire's MonitorStats. */
+function monitorStats(c: Record<string, number>): MonitorStats {
+  return {
+    rtpLost: c.rtp_lost ?? 0, rtpDuplicates: c.rtp_duplicates ?? 0, rtpReordered: c.rtp_reordered ?? 0,
+    rtpSsrcChanges: c.rtp_ssrc_changes ?? 0, rtpInvalid: c.rtp_invalid ?? 0,
+    rtpJitterUs: ((c.rtp_jitter ?? 0) * 1e6) / RTP_CLOCK_HZ,
+    tsSyncByteErrors: c.ts_sync_byte_errors ?? 0, tsSyncLosses: c.ts_sync_losses ?? 0,
+    tsCcErrors: c.ts_cc_errors ?? 0, tsPidOverflow: c.ts_pid_overflow ?? 0,
+  };
+}
+
+/**
+ * A rule from mcrd as the relay takes it. mcrd validated it (checkRule); the
+ * wire types `monitor` as any string, and the addon refuses a mode it does
+ * not know (ERR_MCR_INVALID_ARG), per rule, so no second check here.
+ */
+function asSpec(rule: Rule): RuleSpec {
+  return rule as RuleSpec;
 }
 
 function errorInfo(err: Error & { code?: string }): ErrorInfo {

@@ -31,6 +31,12 @@ export class CounterView {
     return this.read(this.ruleBase + slot * this.layout.rule.length, this.layout.rule);
   }
 
+  /** One field of a rule slot, by its counters.h name (0 for an unknown name). */
+  ruleWord(slot: number, name: string): number {
+    const i = this.layout.rule.indexOf(name);
+    return i < 0 ? 0 : Number(this.words[this.ruleBase + slot * this.layout.rule.length + i] ?? 0n);
+  }
+
   output(slot: number): CounterRecord {
     return this.read(this.outputBase + slot * this.layout.output.length, this.layout.output);
   }
@@ -56,6 +62,15 @@ export function errorsByErrno(output: Readonly<Record<string, unknown>>): Record
     if (!name.startsWith('err_') || typeof value !== 'number' || value === 0) continue;
     const errno = name.slice('err_'.length);
     out[errno === 'other' ? 'other' : errno.toUpperCase()] = value;
+  }
+  return out;
+}
+
+/** The stream monitor's columns of a rule's counters (rtp_*, ts_*). */
+export function monitorCounts(rule: Readonly<CounterRecord>): CounterRecord {
+  const out: CounterRecord = {};
+  for (const [name, value] of Object.entries(rule)) {
+    if (name.startsWith('rtp_') || name.startsWith('ts_')) out[name] = value;
   }
   return out;
 }

@@ -14,7 +14,7 @@
  * moment; nothing caches them, so a sync after an address change rebinds.
  */
 import type { Logger } from 'pino';
-import { CounterView, type CounterRecord } from './counters.js';
+import { CounterView, monitorCounts, type CounterRecord } from './counters.js';
 import { CounterCarry } from './counter-carry.js';
 import { outputKey } from '../common/output-match.js';
 import { native, type LoopInfo, type LoopOptions, type NativeLoop, type NativeRule, type RefusedRule, type RuleSlots } from '../native/index.js';
@@ -28,6 +28,10 @@ export interface RuleStats {
   match: string;
   packets: number;
   bytes: number;
+  /** The loop's last arrival for the rule (Unix ms, to its 100 ms stats tick); 0: none yet. */
+  lastRxMs: number;
+  /** The stream monitor's counters (rtp_*, ts_*: native/core/counters.h), for rules with `monitor` set. */
+  monitor?: CounterRecord;
   /** destination, interface, connected, then the output's counters. */
   outputs: Array<Record<string, number | string | boolean>>;
 }
@@ -291,6 +295,8 @@ export class Relay {
         match: describeMatch(r.spec),
         packets: counts.packets ?? 0,
         bytes: counts.bytes ?? 0,
+        lastRxMs: counts.last_rx_ms ?? 0,
+        ...(r.spec.monitor !== undefined ? { monitor: monitorCounts(counts) } : {}),
         outputs: r.spec.outputs.map((o, i) => ({
           destination: `${o.group}:${o.port}`,
           interface: o.interface,
@@ -300,6 +306,19 @@ export class Relay {
       });
     });
     return { loop: view.loop(), rules };
+  }
+
+  /** Each installed rule's last arrival (Unix ms, 0 = none yet): what mcrd's stream watch polls, without the rest of stats(). */
+  arrivals(): { ruleIds: number[]; lastRxMs: number[] } {
+    const view = this.view;
+    const ruleIds: number[] = [];
+    const lastRxMs: number[] = [];
+    if (view === undefined) return { ruleIds, lastRxMs };
+    for (const r of this.rules.values()) {
+      ruleIds.push(r.id);
+      lastRxMs.push(view.ruleWord(r.slots.ruleSlot, 'last_rx_ms'));
+    }
+    return { ruleIds, lastRxMs };
   }
 
   /** Stops receiving, lets in-flight sends drain, then releases everything. */

@@ -60,6 +60,17 @@ std::unique_ptr<Rule> rule_from_js(Napi::Env env, const Napi::Value& value, Coun
   rule->dst_port = static_cast<uint16_t>(uint_field(env, obj, "inputPort", 65535));
   Napi::Value src = obj.Get("source");
   if (!src.IsUndefined() && !src.IsNull()) rule->src_addr = ipv4_from_js(env, src, "source");
+  Napi::Value monitor = obj.Get("monitor");
+  if (!monitor.IsUndefined() && !monitor.IsNull()) {
+    if (!monitor.IsString()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "monitor must be a string");
+    const std::string mode = monitor.As<Napi::String>().Utf8Value();
+    uint8_t bits = monitor_off;
+    if (mode == "rtp") bits = monitor_rtp;
+    else if (mode == "mpegts") bits = monitor_mpegts;
+    else if (mode == "rtp+mpegts") bits = monitor_rtp | monitor_mpegts;
+    else throw coded_error(env, "ERR_MCR_INVALID_ARG", "monitor must be \"rtp\", \"mpegts\" or \"rtp+mpegts\"");
+    rule->monitor = std::make_unique<StreamMonitor>(bits);
+  }
   Napi::Value outputs_value = obj.Get("outputs");
   if (!outputs_value.IsArray() || outputs_value.As<Napi::Array>().Length() == 0)
     throw coded_error(env, "ERR_MCR_INVALID_ARG", "outputs must be a non-empty array");

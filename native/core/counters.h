@@ -31,7 +31,15 @@ namespace mcr {
   X(gso_batches) X(gso_datagrams) X(gso_fallbacks) X(coalesce_waits)        \
   X(gso_pool_empty) X(busy_poll_turns) X(gso_retries)
 
-#define MCR_RULE_COUNTERS(X) X(state) X(packets) X(bytes)
+// last_rx_ms: the wall-clock time (Unix ms) of the stats tick that first saw
+// the packets count grow, 0 before the first datagram (the loop's timer
+// sets it: nothing per datagram). rtp_* and ts_* are the stream monitor's
+// (stream_monitor.h); rtp_jitter is a gauge in RTP clock units (90 kHz).
+#define MCR_RULE_COUNTERS(X)                                                  \
+  X(state) X(packets) X(bytes) X(last_rx_ms)                                  \
+  X(rtp_lost) X(rtp_duplicates) X(rtp_reordered) X(rtp_ssrc_changes)         \
+  X(rtp_invalid) X(rtp_jitter)                                                \
+  X(ts_sync_byte_errors) X(ts_sync_losses) X(ts_cc_errors) X(ts_pid_overflow)
 
 // Errnos the issue and the design name get their own column, and so do the
 // two an output counts while its interface is gone or has no address (the

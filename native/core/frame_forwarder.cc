@@ -2,11 +2,23 @@
 // capture) counts as drop_oversize instead of being forwarded cut.
 #include "core/frame_forwarder.h"
 
+#include <ctime>
+
 #include "core/frame_parser.h"
 
 namespace mcr {
+namespace {
 
-bool FrameForwarder::on_frame(uint16_t bid, const uint8_t* data, uint32_t captured, uint32_t wire_len) {
+uint64_t realtime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace
+
+bool FrameForwarder::on_frame(uint16_t bid, const uint8_t* data, uint32_t captured, uint32_t wire_len,
+                              uint64_t arrival_ns) {
   CounterBlock::bump(counters_->loop(frames));
   CounterBlock::bump(counters_->loop(frame_bytes), wire_len);
   DropReason reason = DropReason::oversize;
@@ -24,6 +36,10 @@ bool FrameForwarder::on_frame(uint16_t bid, const uint8_t* data, uint32_t captur
   CounterBlock::bump(counters_->loop(matched));
   CounterBlock::bump(counters_->rule(rule->slot, RuleCounter::packets));
   CounterBlock::bump(counters_->rule(rule->slot, RuleCounter::bytes), dgram.payload_len);
+  if (rule->monitor) {
+    RuleCounterSink sink(counters_, rule->slot);
+    rule->monitor->on_datagram(dgram.payload, dgram.payload_len, arrival_ns != 0 ? arrival_ns : realtime_ns(), sink);
+  }
   // One reference per live output, whether the frame goes out alone or in a
   // batch. An output whose interface was missing when the rule was built
   // counts the datagram as an error instead (Output::down_errno).

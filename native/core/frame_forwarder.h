@@ -26,7 +26,10 @@ class FrameForwarder {
   // The frame in buffer `bid`: `captured` bytes of a frame `wire_len` long.
   // True when sends hold the buffer now (the last to complete gives it back);
   // false when the frame was dropped and the caller gives the buffer back.
-  bool on_frame(uint16_t bid, const uint8_t* data, uint32_t captured, uint32_t wire_len);
+  // `arrival_ns`: when the frame arrived (Unix ns; the ring's kernel
+  // timestamp), or 0 when the ingress has none (then a monitored rule reads
+  // the clock itself).
+  bool on_frame(uint16_t bid, const uint8_t* data, uint32_t captured, uint32_t wire_len, uint64_t arrival_ns = 0);
   // End of a walk: open batches go out, so none waits past the walk that
   // filled it (no latency beyond reading what was already waiting).
   void end_walk() {

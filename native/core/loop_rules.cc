@@ -53,6 +53,15 @@ int LoopRules::apply(Command& cmd) {
   return -EINVAL;
 }
 
+void LoopRules::note_arrivals(uint64_t now_ms) {
+  table_.for_each([this, now_ms](const Rule& rule) {
+    const uint64_t packets = counters_->rule(rule.slot, RuleCounter::packets).load(std::memory_order_relaxed);
+    if (packets == rule.seen_packets) return;
+    rule.seen_packets = packets;
+    CounterBlock::set(counters_->rule(rule.slot, RuleCounter::last_rx_ms), now_ms);
+  });
+}
+
 void LoopRules::discard_all() {
   for (auto& rule : table_.take_all()) discard_rule(std::move(rule));
   retiring_.clear();

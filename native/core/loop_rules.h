@@ -27,6 +27,9 @@ class LoopRules {
   // The output with this counter slot: installed, or retired with sends in
   // flight; null once it is gone.
   Output* output(uint32_t slot) const { return output_by_slot_[slot]; }
+  // Stats tick: every installed rule whose packets count grew since the last
+  // tick gets last_rx_ms = now_ms (Unix ms). O(rules), no syscall.
+  void note_arrivals(uint64_t now_ms);
 
   // add_rule, remove_rule or replace_rules (not stop): 0 or -errno.
   int apply(Command& cmd);

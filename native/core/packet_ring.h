@@ -18,6 +18,7 @@ struct RingFrame {
   const uint8_t* data;   // the Ethernet frame
   uint32_t captured;     // bytes in the slot (tp_snaplen)
   uint32_t wire_len;     // the frame's real length (tp_len): > captured = cut
+  uint64_t arrival_ns;   // the kernel's receive timestamp (Unix ns)
 };
 
 class PacketRing {
@@ -40,7 +41,8 @@ class PacketRing {
   }
   RingFrame frame(uint32_t i) const {
     const auto* hdr = reinterpret_cast<const tpacket2_hdr*>(slot(i));
-    return RingFrame{slot(i) + hdr->tp_mac, hdr->tp_snaplen, hdr->tp_len};
+    return RingFrame{slot(i) + hdr->tp_mac, hdr->tp_snaplen, hdr->tp_len,
+                     uint64_t{hdr->tp_sec} * 1000000000u + hdr->tp_nsec};
   }
   // Gives the slot back; the release store orders our reads (and the sends'
   // use of the data, completed before this) before the kernel's next write.

@@ -71,7 +71,7 @@ void RingIngress::walk_lap() {
     if (!packet_ring_.ready(i)) return;
     next_ = i + 1 == packet_ring_.count() ? 0 : i + 1;
     const RingFrame f = packet_ring_.frame(i);
-    if (!p_.forwarder->on_frame(static_cast<uint16_t>(i), f.data, f.captured, f.wire_len)) packet_ring_.release(i);
+    if (!p_.forwarder->on_frame(static_cast<uint16_t>(i), f.data, f.captured, f.wire_len, f.arrival_ns)) packet_ring_.release(i);
     if (p_.sends->inflight() >= p_.opts->max_inflight_sends) update_backpressure();
   }
 }

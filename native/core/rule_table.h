@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/stream_monitor.h"
+
 namespace mcr {
 
 // One send target. Created (socket opened, bound, connected) on the TS thread;
@@ -51,6 +53,12 @@ struct Rule {
   // Whether the loop's list of rules to flush at the end of this scan holds
   // this rule already (it stays listed after a full batch is flushed).
   mutable bool open_listed = false;
+  // Payload analysis (the rule's `monitor` option), null when off: one
+  // branch per datagram for rules without it.
+  std::unique_ptr<StreamMonitor> monitor;
+  // The packets count the loop's stats tick saw last, to notice datagrams
+  // arriving (RuleCounter::last_rx_ms) without a clock read per datagram.
+  mutable uint64_t seen_packets = 0;
 };
 
 class RuleTable {
@@ -77,6 +85,10 @@ class RuleTable {
   std::vector<std::unique_ptr<Rule>> take_all();
   size_t size() const { return by_id_.size(); }
   const Rule* find(uint32_t id) const;
+  template <typename F>
+  void for_each(F&& f) const {
+    for (const auto& [id, rule] : by_id_) f(*rule);
+  }
 
  private:
   static uint64_t key(uint32_t addr, uint16_t port) { return (uint64_t{addr} << 16) | port; }

@@ -24,9 +24,15 @@
 // printed, and the exit status is 1. SIGINT / SIGTERM stop the run cleanly
 // (exit 0, JSON printed).
 //
+// Stream payloads (stream_source.h): --rtp puts an RTP header first, --mpegts
+// sends MPEG-TS packets (default 7 x 188 bytes) instead of the test payload,
+// both together TS in RTP; --impair gap=N,dup=N,reorder=N,cc=N injects those
+// faults on every Nth datagram, deterministically, and reports how many.
+//
 // Output: exactly one JSON object on stdout:
 //   {"sent","retries","errors","errorsByErrno":{"ENOBUFS":n,...},
-//    "durationSec","pps","stream","size","firstSeq","lastSeq"}
+//    "durationSec","pps","stream","size","firstSeq","lastSeq",
+//    "impaired":{"gap","dup","reorder","cc"}}
 // firstSeq / lastSeq are null when nothing was sent.
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -45,10 +51,12 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "tools/payload.h"
+#include "tools/stream_source.h"
 #include "tools/tool_args.h"
 
 namespace {
@@ -74,6 +82,10 @@ struct Config {
   uint32_t stream = 1;
   size_t batch = 64;
   size_t gso = 0;  // datagrams per UDP_SEGMENT message; 0 = one message per datagram
+  bool rtp = false;
+  bool mpegts = false;
+  Impairments impair;
+  bool streamed() const { return rtp || mpegts || impair.gap + impair.dup + impair.reorder + impair.cc > 0; }
 };
 
 struct Stats {
@@ -101,6 +113,9 @@ Config parse_args(int argc, char** argv) {
           {"stream", "ID", "stream id written into every payload, u32 (default 1)"},
           {"batch", "N", "packets per sendmmsg call, 1..1024 (default 64)"},
           {"gso", "N", "send each batch as UDP_SEGMENT messages of up to N datagrams (and 65507 bytes), 0..64 (default 0 = off)"},
+          {"rtp", nullptr, "an RTP header first (sequence = datagram number, SSRC = --stream, 90 kHz timestamps)"},
+          {"mpegts", nullptr, "MPEG-TS packets (188 bytes, PIDs 0x100/0x101) instead of the test payload; default --size 7 x 188 (+12 with --rtp)"},
+          {"impair", "SPEC", "gap=N,dup=N,reorder=N,cc=N: leave out, repeat, swap with the next, or skip a TS counter on every Nth datagram"},
       },
       argc, argv);
   Config c;
@@ -120,6 +135,21 @@ Config parse_args(int argc, char** argv) {
   c.stream = static_cast<uint32_t>(args.uint("stream", 0, UINT32_MAX, 1));
   c.batch = args.uint("batch", 1, 1024, 64);
   c.gso = args.uint("gso", 0, 64, 0);
+  c.rtp = args.has("rtp");
+  c.mpegts = args.has("mpegts");
+  if (args.has("impair")) {
+    std::string why;
+    if (!parse_impairments(args.str("impair", ""), &c.impair, &why)) args.bad("impair", why);
+  }
+  const size_t header = c.rtp ? StreamSource::kRtpHeader : 0;
+  if (c.mpegts) {
+    if (!args.has("size")) c.size = header + 7 * StreamSource::kTsPacket;
+    if (c.size < header + StreamSource::kTsPacket || (c.size - header) % StreamSource::kTsPacket != 0) {
+      args.bad("size", "with --mpegts the payload is " + std::string(c.rtp ? "12 bytes of RTP header plus " : "") +
+                           "whole 188-byte TS packets, e.g. " + std::to_string(header + 7 * StreamSource::kTsPacket));
+    }
+  }
+  if (c.impair.cc != 0 && !c.mpegts) args.bad("impair", "cc=N needs --mpegts");
   return c;
 }
 
@@ -265,7 +295,7 @@ size_t per_message(const Config& c) {
   return std::max<size_t>(1, std::min(c.gso, kMaxGsoBytes / c.size));
 }
 
-void run(int fd, const Config& c, Stats& st) {
+void run(int fd, const Config& c, Stats& st, StreamSource* source) {
   std::vector<uint8_t> bufs(c.batch * c.size);
   const size_t per_msg = per_message(c);
   const size_t max_msgs = (c.batch + per_msg - 1) / per_msg;
@@ -333,7 +363,11 @@ void run(int fd, const Config& c, Stats& st) {
     }
     const size_t n = static_cast<size_t>(std::min<uint64_t>(batch, c.count - st.sent));
     for (size_t i = 0; i < n; i++) {
-      payload_fill(bufs.data() + i * c.size, c.size, c.stream, st.sent + i);
+      if (source != nullptr) {
+        source->next(bufs.data() + i * c.size, st.sent + i);
+      } else {
+        payload_fill(bufs.data() + i * c.size, c.size, c.stream, st.sent + i);
+      }
     }
     const size_t sent_msgs = send_all(fd, msgs.data(), prepare(n), end_ns, c.gso != 0, st, &fatal);
     const size_t k = std::min(n, sent_msgs * per_msg);
@@ -349,7 +383,7 @@ void run(int fd, const Config& c, Stats& st) {
   st.end_ns = mono_ns();
 }
 
-void print_json(const Config& c, const Stats& st) {
+void print_json(const Config& c, const Stats& st, const StreamSource* source) {
   std::string by_errno;
   for (const auto& [err, n] : st.by_errno) {
     if (!by_errno.empty()) by_errno += ',';
@@ -362,10 +396,13 @@ void print_json(const Config& c, const Stats& st) {
   std::printf(
       "{\"sent\":%llu,\"retries\":%llu,\"errors\":%llu,\"errorsByErrno\":{%s},"
       "\"durationSec\":%.6f,\"pps\":%.1f,\"stream\":%u,\"size\":%zu,\"firstSeq\":%s,"
-      "\"lastSeq\":%s}\n",
+      "\"lastSeq\":%s,\"impaired\":{\"gap\":%llu,\"dup\":%llu,\"reorder\":%llu,\"cc\":%llu}}\n",
       static_cast<unsigned long long>(st.sent), static_cast<unsigned long long>(st.retries),
       static_cast<unsigned long long>(st.errors), by_errno.c_str(), secs, pps, c.stream, c.size,
-      first.c_str(), last.c_str());
+      first.c_str(), last.c_str(), static_cast<unsigned long long>(source != nullptr ? source->gaps() : 0),
+      static_cast<unsigned long long>(source != nullptr ? source->dups() : 0),
+      static_cast<unsigned long long>(source != nullptr ? source->reorders() : 0),
+      static_cast<unsigned long long>(source != nullptr ? source->cc_skips() : 0));
   std::fflush(stdout);
 }
 
@@ -387,8 +424,10 @@ int main(int argc, char** argv) {
 
   const int fd = open_socket(c);
   Stats st;
-  run(fd, c, st);
+  std::unique_ptr<StreamSource> source;
+  if (c.streamed()) source = std::make_unique<StreamSource>(c.rtp, c.mpegts, c.impair, c.stream, c.size, c.count);
+  run(fd, c, st, source.get());
   close(fd);
-  print_json(c, st);
+  print_json(c, st, source.get());
   return st.errors > 0 ? 1 : 0;
 }

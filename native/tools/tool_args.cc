@@ -32,9 +32,17 @@ ToolArgs::ToolArgs(const char* tool, const char* summary, std::vector<ToolOption
       have_value = true;
     }
     bool known = false;
-    for (const auto& o : options_) known = known || name == o.name;
+    bool flag = false;
+    for (const auto& o : options_) {
+      if (name != o.name) continue;
+      known = true;
+      flag = o.metavar == nullptr;
+    }
     if (!known) usage_error("unknown option \"--" + name + "\" (see --help)");
-    if (!have_value) {
+    if (flag) {
+      if (have_value) bad(name.c_str(), "takes no value");
+      value = "1";
+    } else if (!have_value) {
       if (i + 1 >= argc) bad(name.c_str(), "expected a value");
       value = argv[++i];
     }
@@ -139,7 +147,7 @@ void ToolArgs::usage_error(const std::string& message) const {
 void ToolArgs::print_help(const char* summary) const {
   std::printf("usage: %s [options]\n%s\n\noptions:\n", tool_, summary);
   for (const auto& o : options_) {
-    const std::string left = std::string("--") + o.name + " " + o.metavar;
+    const std::string left = std::string("--") + o.name + (o.metavar != nullptr ? std::string(" ") + o.metavar : std::string());
     std::printf("  %-22s %s\n", left.c_str(), o.help);
   }
   std::printf("  %-22s %s\n", "--help", "show this help");

@@ -18,7 +18,7 @@
 
 struct ToolOption {
   const char* name;     // without the leading "--"
-  const char* metavar;  // shown in --help, e.g. "ADDR"
+  const char* metavar;  // shown in --help, e.g. "ADDR"; nullptr: a flag, given without a value
   const char* help;     // one line
 };
 

@@ -75,7 +75,7 @@ export interface Config {
 export const TOP_LEVEL_FIELDS = ['daemon', 'rules'] as const;
 export const DAEMON_FIELDS = ['controlSocket', 'workers', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs', 'coalesceUs', 'busyPollUs', 'consumeInputs', 'maxRulesPerInterface',
   'metricsListen', 'metricsAllowRemote', 'hungWorkerMs', 'socketGroup'] as const;
-export const RULE_FIELDS = ['name', 'inputInterface', 'inputGroup', 'inputPort', 'source', 'outputs'] as const;
+export const RULE_FIELDS = ['name', 'inputInterface', 'inputGroup', 'inputPort', 'source', 'outputs', 'signalTimeoutMs', 'monitor'] as const;
 export const OUTPUT_FIELDS = ['group', 'port', 'interface', 'ttl', 'source'] as const;
 
 export { MAX_WORKERS };
@@ -287,6 +287,8 @@ function checkRule(value: unknown, index: number): ValidRule {
     inputPort: spec.inputPort,
     ...(spec.source !== undefined ? { source: spec.source } : {}),
     outputs: spec.outputs,
+    ...(spec.signalTimeoutMs !== undefined ? { signalTimeoutMs: spec.signalTimeoutMs } : {}),
+    ...(spec.monitor !== undefined ? { monitor: spec.monitor } : {}),
   });
 }
 

@@ -39,7 +39,7 @@ import { DEFAULT_FLEET_TIMING, type FleetOptions, type FleetTiming, type InputIn
 import { describeExit, fatalText, newSlot, noteRefusals, reasonOf, slotsApplication, stopSlotWorker, type Slot } from './slot.js';
 import { DEFAULT_RESTART_BACKOFF, type RestartBackoff } from './backoff.js';
 import type { InterfaceChange } from '../net/interface-watcher.js';
-import type { CommandDraft, Reply, RuleApplication, WorkerInfo } from '../../proto/index.js';
+import type { CommandDraft, Reply, RuleApplication, RuleArrivals, WorkerInfo } from '../../proto/index.js';
 import { WORKER_EXIT_START_REFUSED } from '../../common/worker-exit.js';
 import { loopThreadState } from './loop-thread.js';
 import { Watchdog } from './watchdog.js';
@@ -145,6 +145,18 @@ export class Fleet {
       if (reply !== undefined && s.needsSync) void this.serial(() => (s.state === 'running' && s.needsSync ? this.sync(s) : Promise.resolve())).catch(() => undefined);
     }));
     return all;
+  }
+
+  /**
+   * Each running worker's last arrival per rule (Ping.arrivals), for the
+   * stream watch: a few bytes per rule instead of every counter. A worker
+   * that does not answer in time is left out of this round.
+   */
+  async arrivals(): Promise<RuleArrivals[]> {
+    const running = this.allSlots().filter((s) => s.state === 'running');
+    const replies = await Promise.all(running.map((s) =>
+      this.send(s, { kind: 'ping', arrivals: true }, this.t.ruleCommandTimeoutMs).catch(() => undefined)));
+    return replies.flatMap((r) => (r?.arrivals !== undefined ? [r.arrivals] : []));
   }
 
   info(): WorkerInfo[] {

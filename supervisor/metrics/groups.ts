@@ -1,17 +1,17 @@
 /**
  * The metric groups a scrape writes, in the order they appear in the text.
- * Stream health (issue 13: signal state per rule) belongs here as one more
- * group once mcrd tracks it.
  */
 import { DaemonMetrics } from './daemon-metrics.js';
 import { InputMetrics } from './input-metrics.js';
 import type { MetricGroupFactory } from './metric-group.js';
 import { RuleMetrics } from './rule-metrics.js';
+import { StreamMetrics } from './stream-metrics.js';
 import { WorkerMetrics } from './worker-metrics.js';
 
 export const METRIC_GROUPS: readonly MetricGroupFactory[] = [
   (c) => new DaemonMetrics(c),
   (c) => new RuleMetrics(c),
+  (c) => new StreamMetrics(c),
   (c) => new InputMetrics(c),
   (c) => new WorkerMetrics(c),
 ];

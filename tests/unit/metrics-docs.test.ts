@@ -20,7 +20,8 @@ import { parseMetrics, type ParsedMetrics } from './metrics-text.js';
 
 async function scrape(): Promise<ParsedMetrics> {
   const c = new MetricsCollector({ names: counterNames(native.counterLayout()), version: '0', source: async () => ({
-    rules: [{ id: 1, name: 'n', inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000, outputs: [{ group: '239.2.2.2', port: 6000, interface: 'out0' }] }],
+    rules: [{ id: 1, name: 'n', inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000, outputs: [{ group: '239.2.2.2', port: 6000, interface: 'out0' }],
+      monitor: 'rtp' }],
     stats: { rules: [{ ruleId: 1, packets: 1, bytes: 1, errors: 1, outputs: [{ packets: 1, bytes: 1, errors: 1, errorsByErrno: { ENOBUFS: 1 } }] }], workers: [], inputs: [] },
     workers: [{ id: 'in0/0', interface: 'in0', core: 0, pid: 1, state: 'running', restarts: 0, generation: 1, logLevel: 'info', startedAtMs: 0 }],
     reload: { successful: true, lastSuccessSeconds: 1 },

@@ -121,6 +121,8 @@ function buildProgram(io: McrctlIo): Command {
     .option('--source <addr>', 'only match datagrams from this source address')
     .requiredOption('--outputs <list>', 'GROUP:PORT:IF[:TTL][,GROUP:PORT:IF[:TTL]...]')
     .option('--name <name>', 'unique name, usable with remove --name')
+    .option('--signal-timeout <ms>', 'stream is "down" after this many ms without a datagram (default 1000; 0 = not watched)')
+    .option('--monitor <mode>', 'payload analysis: rtp, mpegts or rtp+mpegts (default off)')
     .action(async (flags: AddFlags, cmd: Command) => {
       const rule = ruleFromFlags(flags);
       const result = await connect(cmd)((c) => c.request({ kind: 'addRule', rule }));
@@ -148,7 +150,7 @@ function buildProgram(io: McrctlIo): Command {
     .action(async (_flags: object, cmd: Command) => {
       const result = await connect(cmd)((c) => c.request({ kind: 'listRules' }));
       if (json(cmd)) printJson(withoutKind(result));
-      else print(renderRules(result));
+      else print(renderRules(result, Date.now()));
     });
 
   program.command('stats')
@@ -161,7 +163,7 @@ function buildProgram(io: McrctlIo): Command {
       }
       // The table names each rule's input and outputs, which stats carry only by id.
       const [stats, list] = await connect(cmd)((c) => Promise.all([c.request({ kind: 'stats' }), c.request({ kind: 'listRules' })]));
-      print(renderStats(stats, list.rules));
+      print(renderStats(stats, list.rules, Date.now()));
     });
 
   addClearCommand(program, { connect, json, print, printJson });

@@ -5,7 +5,7 @@
  * notation the user typed into `mcrctl add`.
  */
 import type {
-  CheckResult, ListRulesResult, LogLevelGetResult, LogLevelSetResult, LogLine, PingResult, ReloadResult,
+  CheckResult, ListRulesResult, LogLevelGetResult, LogLevelSetResult, LogLine, MonitorStats, PingResult, ReloadResult,
   RemoveRuleResult, Rule, RuleApplication, SaveResult, StatsResult, VersionResult, WorkersResult,
 } from '../../proto/index.js';
 import { MIN_RATE_INTERVAL_MS } from '../../common/defaults.js';
@@ -18,23 +18,36 @@ export function renderRemoved(result: RemoveRuleResult): string[] {
 }
 
 /** One row per output; the rule's own cells only on its first row. */
-export function renderRules(result: ListRulesResult): string[] {
+export function renderRules(result: ListRulesResult, nowMs: number): string[] {
   if (result.rules.length === 0) return ['no rules: add one with `mcrctl add`'];
+  // The STREAM column when mcrd tracks stream health (it always does; an older one did not).
+  const withStream = result.streams !== undefined;
   const columns: Column[] = [
     { header: 'ID', align: 'right' }, { header: 'NAME' }, { header: 'INTERFACE' }, { header: 'GROUP' },
     { header: 'PORT', align: 'right' }, { header: 'SOURCE' }, { header: 'OUTPUTS' }, { header: 'STATUS' },
+    ...(withStream ? [{ header: 'STREAM' }] : []),
   ];
   const problems = new Map(result.problems.map((p) => [p.ruleId, p]));
+  const streams = new Map((result.streams?.rules ?? []).map((s) => [s.ruleId, s]));
   const rows: string[][] = [];
   for (const r of result.rules) {
     const outputs = r.outputs.length > 0 ? r.outputs.map(formatOutput) : ['-'];
+    const s = streams.get(r.id);
     outputs.forEach((out, i) => {
       rows.push(i === 0
-        ? [String(r.id), orDash(r.name), r.inputInterface, r.inputGroup, String(r.inputPort), orDash(r.source), out, ruleStatus(problems.get(r.id))]
-        : ['', '', '', '', '', '', out, '']);
+        ? [String(r.id), orDash(r.name), r.inputInterface, r.inputGroup, String(r.inputPort), orDash(r.source), out, ruleStatus(problems.get(r.id)),
+          ...(withStream ? [formatStream(s?.state, s?.changedAtMs, nowMs)] : [])]
+        : ['', '', '', '', '', '', out, '', '']);
     });
   }
   return table(columns, rows);
+}
+
+/** "up 4m09s", "down 12s" (for how long), "off", or "-" when mcrd did not say. */
+export function formatStream(state: string | undefined, changedAtMs: number | undefined, nowMs: number): string {
+  if (!present(state)) return '-';
+  if (state === 'off' || !present(changedAtMs)) return state;
+  return `${state} ${formatDuration(Math.max(0, nowMs - changedAtMs))}`;
 }
 
 /** "ok", or which workers refused the rule (with the errno) or did not confirm it. */
@@ -52,31 +65,50 @@ export function ruleStatus(p: RuleApplication | undefined): string {
  * what was sent. Rules are described from `rules` (a list taken alongside the
  * stats); a rule added or removed in between still shows, by id.
  */
-export function renderStats(stats: StatsResult, rules: readonly Rule[]): string[] {
+export function renderStats(stats: StatsResult, rules: readonly Rule[], nowMs: number): string[] {
   const byId = new Map(rules.map((r) => [r.id, r]));
   // The ERRNO column only when some output has failed sends.
   const withErrno = stats.rules.some((s) => s.outputs.some((o) => Object.keys(o.errorsByErrno ?? {}).length > 0));
+  // The STREAM column when mcrd reports stream states.
+  const withStream = stats.rules.some((s) => s.streamState !== undefined);
   const ruleLines = stats.rules.length === 0
     ? ['no rules']
     : table(
       [
         { header: 'RULE', align: 'right' }, { header: 'NAME' }, { header: 'FLOW' }, { header: 'PACKETS', align: 'right' },
         { header: 'BYTES', align: 'right' }, { header: 'PPS', align: 'right' }, { header: 'ERRORS', align: 'right' },
-        ...(withErrno ? [{ header: 'ERRNO' }] : []),
+        ...(withStream ? [{ header: 'STREAM' }] : []), ...(withErrno ? [{ header: 'ERRNO' }] : []),
       ],
       stats.rules.flatMap((s) => {
         const rule = byId.get(s.ruleId);
         const head = [String(s.ruleId), orDash(rule?.name), rule ? `in ${formatInput(rule)}` : 'in',
-          String(s.packets), String(s.bytes), formatRate(s.pps), String(s.errors)];
+          String(s.packets), String(s.bytes), formatRate(s.pps), String(s.errors),
+          ...(withStream ? [formatStream(s.streamState, s.streamChangedAtMs, nowMs)] : [])];
         const outs = s.outputs.map((o, i) => {
           const spec = rule?.outputs[i];
           return ['', '', `-> ${spec ? formatOutput(spec) : `output ${i + 1}`}`,
-            String(o.packets), String(o.bytes), formatRate(o.pps), String(o.errors), formatErrnos(o.errorsByErrno ?? {})];
+            String(o.packets), String(o.bytes), formatRate(o.pps), String(o.errors), ...(withStream ? [''] : []), formatErrnos(o.errorsByErrno ?? {})];
         });
         return [head, ...outs];
       }),
     );
   if (stats.rules.length > 0) ruleLines.push(rateNote(stats));
+  const monitored = stats.rules.filter((s) => s.monitor !== undefined);
+  const monitorLines = monitored.length === 0 ? [] : ['', ...table(
+    [
+      { header: 'RULE', align: 'right' }, { header: 'NAME' }, { header: 'MONITOR' }, { header: 'RTP-LOST', align: 'right' },
+      { header: 'DUP', align: 'right' }, { header: 'REORDER', align: 'right' }, { header: 'SSRC', align: 'right' },
+      { header: 'NOT-RTP', align: 'right' }, { header: 'JITTER-MS', align: 'right' }, { header: 'TS-CC', align: 'right' },
+      { header: 'TS-SYNC-BYTE', align: 'right' }, { header: 'TS-SYNC-LOSS', align: 'right' }, { header: 'PID-OVERFLOW', align: 'right' },
+    ],
+    monitored.map((s) => {
+      const m = s.monitor as MonitorStats;
+      const rule = byId.get(s.ruleId);
+      return [String(s.ruleId), orDash(rule?.name), orDash(rule?.monitor), String(m.rtpLost), String(m.rtpDuplicates), String(m.rtpReordered),
+        String(m.rtpSsrcChanges), String(m.rtpInvalid), (m.rtpJitterUs / 1000).toFixed(2), String(m.tsCcErrors),
+        String(m.tsSyncByteErrors), String(m.tsSyncLosses), String(m.tsPidOverflow)];
+    }),
+  )];
   const workerLines = stats.workers.length === 0
     ? ['no workers']
     : table(
@@ -86,7 +118,7 @@ export function renderStats(stats: StatsResult, rules: readonly Rule[]): string[
       ],
       stats.workers.map((w) => [w.worker, w.interface, String(w.received), String(w.kernelDrops), String(w.restarts)]),
     );
-  return [...ruleLines, '', ...workerLines];
+  return [...ruleLines, ...monitorLines, '', ...workerLines];
 }
 
 /** An output's failed sends by errno, most frequent first: "ENODEV 1816, ENETUNREACH 210". */

@@ -15,6 +15,8 @@ export interface AddFlags {
   source?: string;
   outputs: string;
   name?: string;
+  signalTimeout?: string;
+  monitor?: string;
 }
 
 /** The flag that sets each field of the rule (RuleError.path[0]). */
@@ -24,6 +26,8 @@ const FLAG_FOR_FIELD: Readonly<Record<string, string>> = {
   source: '--source',
   name: '--name',
   outputs: '--outputs',
+  signalTimeoutMs: '--signal-timeout',
+  monitor: '--monitor',
 };
 
 /** Validates the flags; throws a usage error naming the flag at fault. */
@@ -37,6 +41,8 @@ export function ruleFromFlags(flags: AddFlags): RuleInput {
       outputs: parseOutputList(flags.outputs),
       ...(flags.source !== undefined ? { source: flags.source } : {}),
       ...(flags.name !== undefined ? { name: flags.name } : {}),
+      ...(flags.signalTimeout !== undefined ? { signalTimeoutMs: flags.signalTimeout } : {}),
+      ...(flags.monitor !== undefined ? { monitor: flags.monitor } : {}),
     });
     return { inputInterface: flags.inputInterface, ...spec };
   } catch (err) {

@@ -1,0 +1,196 @@
+/**
+ * Loss of signal per rule: a rule's stream is `up` while some worker of its
+ * input matched a datagram for it within its signalTimeoutMs (default 1000),
+ * `down` otherwise, and before its first datagram; `off` when the timeout is
+ * 0. The workers' loops note each rule's last arrival at their 100 ms stats
+ * tick (native/core/loop_rules.cc, nothing per datagram); this module polls
+ * those times (Fleet.arrivals(): a few bytes per rule) every
+ * min(smallest timeout / 2, 500 ms), at least every 100 ms, so a change is
+ * noticed without a client asking. Each change is logged once (warn when a
+ * stream goes down, info when it comes up) and handed to the onChange
+ * listeners (the events log).
+ *
+ * The state is judged here, not in the loops, so several workers of one
+ * input combine simply (the latest arrival of any of them) and a restarted
+ * worker, which starts with no arrivals, does not turn a stream down before
+ * its timeout: the watch keeps the latest arrival it has seen per rule.
+ * Arrival times are the workers' wall clock (CLOCK_REALTIME), compared with
+ * mcrd's: a step of the clock can flip states once.
+ */
+import type { Logger } from 'pino';
+import { DEFAULT_SIGNAL_TIMEOUT_MS } from '../../common/rule-spec.js';
+import type { Rule, RuleArrivals } from '../../proto/index.js';
+
+export type StreamState = 'up' | 'down' | 'off';
+
+/** What a rule's stream looks like now (stats, list, metrics). */
+export interface StreamView {
+  state: StreamState;
+  /** When the state last changed (Unix ms); when mcrd took the rule on, if it never did. */
+  changedAtMs: number;
+  /** The latest arrival any worker reported (Unix ms); 0 = none yet. */
+  lastRxMs: number;
+}
+
+/** One change of a rule's stream state, as logged and handed to onChange listeners. */
+export interface StreamChange {
+  ruleId: number;
+  name?: string;
+  inputInterface: string;
+  match: string;
+  state: 'up' | 'down';
+  previous: StreamState;
+  atMs: number;
+  lastRxMs: number;
+  signalTimeoutMs: number;
+}
+
+export interface StreamWatchOptions {
+  rules: () => readonly Rule[];
+  /** Each running worker's arrivals (Fleet.arrivals()). */
+  poll: () => Promise<RuleArrivals[]>;
+  logger: Logger;
+  /** Unix ms (tests give their own clock). */
+  now?: () => number;
+}
+
+interface Tracked extends StreamView {
+  timeoutMs: number;
+}
+
+export const MAX_POLL_MS = 500;
+export const MIN_POLL_MS = 100;
+
+export function signalTimeoutOf(rule: Pick<Rule, 'signalTimeoutMs'>): number {
+  return rule.signalTimeoutMs ?? DEFAULT_SIGNAL_TIMEOUT_MS;
+}
+
+/** How often to poll for these rules: half the smallest timeout, within 100..500 ms; undefined when none is watched. */
+export function pollIntervalMs(rules: readonly Rule[]): number | undefined {
+  let smallest = Infinity;
+  for (const r of rules) {
+    const t = signalTimeoutOf(r);
+    if (t > 0 && t < smallest) smallest = t;
+  }
+  if (smallest === Infinity) return undefined;
+  return Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, Math.floor(smallest / 2)));
+}
+
+function describeMatch(r: Rule): string {
+  return `${r.inputInterface} ${r.inputGroup}:${r.inputPort}${r.source !== undefined ? ` from ${r.source}` : ''}`;
+}
+
+export class StreamWatch {
+  readonly #o: StreamWatchOptions;
+  readonly #now: () => number;
+  readonly #rules = new Map<number, Tracked>();
+  readonly #listeners = new Set<(change: StreamChange) => void>();
+  #timer: NodeJS.Timeout | undefined;
+  #running = false;
+  #polling: Promise<void> | undefined;
+
+  constructor(o: StreamWatchOptions) {
+    this.#o = o;
+    this.#now = o.now ?? Date.now;
+  }
+
+  /** Calls `listener` for every change from now on; returns the function that stops it. */
+  onChange(listener: (change: StreamChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Polls from now on, at the interval the rules ask for (re-read after every poll). */
+  start(): void {
+    this.#running = true;
+    this.#schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#polling;
+  }
+
+  /** A rule's stream now, as the last poll left it (a rule the watch has not seen yet is taken on now). */
+  view(rule: Rule): StreamView {
+    const t = this.#track(rule, this.#now());
+    return { state: t.state, changedAtMs: t.changedAtMs, lastRxMs: t.lastRxMs };
+  }
+
+  /** One poll: the workers' arrivals, then every rule's state; changes are logged and reported. Also what start() runs. */
+  async poll(): Promise<void> {
+    // No rule watched: no worker is asked anything.
+    const reports = pollIntervalMs(this.#o.rules()) === undefined ? [] : await this.#o.poll();
+    // Read after the answers: a rule removed meanwhile is forgotten, one added is taken on.
+    const now = this.#now();
+    const rules = this.#o.rules();
+    for (const rule of rules) this.#track(rule, now);
+    // The latest arrival any worker reported, kept across polls (a restarted worker reports none).
+    for (const a of reports) {
+      const ids = a.ruleIds;
+      const at = a.lastRxMs;
+      for (let i = 0; i < ids.length; i++) {
+        const t = this.#rules.get(ids[i] as number);
+        const when = at[i] ?? 0;
+        if (t !== undefined && when > t.lastRxMs) t.lastRxMs = when;
+      }
+    }
+    const present = new Set<number>();
+    for (const rule of rules) {
+      present.add(rule.id);
+      const t = this.#track(rule, now);
+      if (t.timeoutMs === 0) continue;
+      const next: StreamState = t.lastRxMs > 0 && now - t.lastRxMs < t.timeoutMs ? 'up' : 'down';
+      if (next !== t.state) this.#change(rule, t, next, now);
+    }
+    for (const id of this.#rules.keys()) if (!present.has(id)) this.#rules.delete(id);
+  }
+
+  #track(rule: Rule, now: number): Tracked {
+    const timeoutMs = signalTimeoutOf(rule);
+    let t = this.#rules.get(rule.id);
+    if (t === undefined) {
+      // A new rule starts down (nothing arrived yet) without a change to report.
+      t = { state: timeoutMs === 0 ? 'off' : 'down', changedAtMs: now, lastRxMs: 0, timeoutMs };
+      this.#rules.set(rule.id, t);
+    }
+    return t;
+  }
+
+  #change(rule: Rule, t: Tracked, state: 'up' | 'down', now: number): void {
+    const change: StreamChange = { ruleId: rule.id, ...(rule.name !== undefined ? { name: rule.name } : {}), inputInterface: rule.inputInterface,
+      match: describeMatch(rule), state, previous: t.state, atMs: now, lastRxMs: t.lastRxMs, signalTimeoutMs: t.timeoutMs };
+    t.state = state;
+    t.changedAtMs = now;
+    const fields = { rule: rule.id, name: rule.name, match: change.match, lastRxMs: t.lastRxMs || undefined, signalTimeoutMs: t.timeoutMs };
+    if (state === 'down') {
+      this.#o.logger.warn({ ...fields, silentMs: t.lastRxMs > 0 ? now - t.lastRxMs : undefined }, 'stream down: no datagram within the signal timeout');
+    } else {
+      this.#o.logger.info(fields, 'stream up');
+    }
+    for (const listener of this.#listeners) {
+      try {
+        listener(change);
+      } catch (err) {
+        this.#o.logger.error({ err: (err as Error).message }, 'a stream change listener failed');
+      }
+    }
+  }
+
+  #schedule(): void {
+    if (!this.#running) return;
+    const interval = pollIntervalMs(this.#o.rules()) ?? MAX_POLL_MS;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#polling = this.poll()
+        .catch((err: Error & { code?: string }) => this.#o.logger.error({ code: err.code, err: err.message }, 'stream watch poll failed'))
+        .finally(() => {
+          this.#polling = undefined;
+          this.#schedule();
+        });
+    }, interval);
+    this.#timer.unref();
+  }
+}

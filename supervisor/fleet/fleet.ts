@@ -43,6 +43,7 @@ import type { CommandDraft, Reply, RuleApplication, WorkerInfo } from '../../pro
 import { WORKER_EXIT_START_REFUSED } from '../../common/worker-exit.js';
 import { loopThreadState } from './loop-thread.js';
 import { Watchdog } from './watchdog.js';
+import { NO_EVENTS, type EventSink } from '../events/event-kinds.js';
 
 export type { FleetOptions, InterfaceView } from './fleet-options.js';
 
@@ -56,8 +57,10 @@ export class Fleet {
   private readonly t: FleetTiming;
   private readonly startWorker: StartWorker;
   private readonly watchdog: Watchdog;
+  private readonly events: EventSink;
 
   constructor(private readonly o: FleetOptions) {
+    this.events = o.events ?? NO_EVENTS;
     this.backoff = o.restartBackoff ?? DEFAULT_RESTART_BACKOFF;
     this.t = { ...DEFAULT_FLEET_TIMING, ...o.timing };
     this.startWorker = o.startWorker ?? ((spec, onLine) => new WorkerProcess(spec, onLine));
@@ -286,6 +289,8 @@ export class Fleet {
   }
 
   private async start(slot: Slot): Promise<void> {
+    // After an exit (not a first start, nor a start when the interface came back).
+    const replacing = slot.state === 'restarting' && slot.lastExit !== undefined;
     slot.state = 'starting';
     slot.reason = undefined;
     slot.refused = new Map();
@@ -340,6 +345,9 @@ export class Fleet {
     if (slot.state !== 'starting' || slot.worker !== worker) return;
     slot.state = 'running';
     this.o.logger.info({ worker: slot.id, pid: worker.pid, core: slot.core, restarts: slot.restarts }, 'worker running');
+    const pid = worker.pid ?? 0;
+    if (replacing) this.events.record('worker.restarted', { worker: slot.id, interface: slot.iface, pid, restarts: slot.restarts, after: slot.lastExit?.why ?? 'exited' });
+    else this.events.record('worker.started', { worker: slot.id, interface: slot.iface, pid, core: slot.core });
   }
 
   /**
@@ -404,10 +412,15 @@ export class Fleet {
     const verdict = verdictOn(slot, worker);
     slot.verdict = undefined;
     slot.beat = undefined;
-    if (this.closing || slot.state === 'stopping' || slot.state === 'waiting') return;
+    const exited = { worker: slot.id, interface: slot.iface, pid: worker.pid ?? 0, code: how.code, signal: how.signal, reason: describeExit(how, verdict) };
+    if (this.closing || slot.state === 'stopping' || slot.state === 'waiting') {
+      this.events.record('worker.exited', { ...exited, reason: `stopped (${exited.reason})`, next: 'none' });
+      return;
+    }
     const reason = this.unusable(slot.iface);
     if (reason !== undefined) {
       // The interface went away under the worker: wait for it, do not restart in a loop.
+      this.events.record('worker.exited', { ...exited, next: 'wait' });
       slot.state = 'waiting';
       slot.reason = reason;
       this.o.logger.info({ worker: slot.id, code: how.code, signal: how.signal, reason }, 'worker exited: waiting for its interface');
@@ -423,12 +436,14 @@ export class Fleet {
       slot.lastExit = { atMs: Date.now(), why: `start refused by the host, retried every ${this.backoff.maxMs / 1000} s: ${slot.lastFatal ?? 'see the worker log'}` };
       this.o.logger.error({ worker: slot.id, pid: worker.pid, code: how.code, error: slot.lastFatal, restartInMs: slot.backoffMs },
         'worker could not start its relay loop (a host limit or permission; the error says what to raise): retrying at the longest backoff');
+      this.events.record('worker.exited', { ...exited, reason: slot.lastExit.why, next: 'restart', restartInMs: slot.backoffMs });
       this.scheduleRestart(slot);
       return;
     }
     slot.lastExit = { atMs: Date.now(), why: describeExit(how, verdict) };
     this.o.logger.warn({ worker: slot.id, pid: worker.pid, code: how.code, signal: how.signal, ...(verdict !== undefined ? { hung: true } : {}),
       restartInMs: slot.backoffMs }, 'worker exited: restarting');
+    this.events.record('worker.exited', { ...exited, next: 'restart', restartInMs: slot.backoffMs });
     this.scheduleRestart(slot);
   }
 

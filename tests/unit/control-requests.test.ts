@@ -55,6 +55,7 @@ t.test('every kind reaches its handler method, without its kind, and gets its ow
     check: { kind: 'check', file: 'x.json5' },
     ping: { kind: 'ping' },
     version: { kind: 'version' },
+    events: { kind: 'events', last: 5 },
   };
   for (const kind of REQUEST_KINDS) {
     const result = await c.request(bodies[kind]);

@@ -69,6 +69,10 @@ const CANNED: { [K in keyof ResultBodies]: ResultBodies[K] } = {
   check: { file: '/tmp/x.json5', rules: 1 },
   ping: { pid: 321, uptimeMs: 125_000 },
   version: { version: '9.9.9', node: 'v20.0.0', protocol: 1 },
+  events: { events: [
+    { seq: 1, timeMs: NOW - 2000, kind: 'rule.added', fields: JSON.stringify({ rule: 1, match: 'eth0 239.1.1.1:5000', outputs: ['239.2.2.2:6000:eth1'], by: 'config' }) },
+    { seq: 2, timeMs: NOW - 1000, kind: 'worker.exited', fields: JSON.stringify({ worker: 'eth0/0', interface: 'eth0', pid: 4242, code: null, signal: 'SIGKILL', reason: 'killed by SIGKILL', next: 'restart', restartInMs: 100 }) },
+  ] },
 };
 
 interface Fake {
@@ -91,6 +95,7 @@ async function fakeMcrd(t: Cleanup, overrides: Partial<ControlHandler> = {}): Pr
     addRule: answer('addRule'), removeRule: answer('removeRule'), listRules: answer('listRules'), stats: answer('stats'),
     workers: answer('workers'), logs: answer('logs'), logLevelGet: answer('logLevelGet'), logLevelSet: answer('logLevelSet'),
     reload: answer('reload'), save: answer('save'), check: answer('check'), ping: answer('ping'), version: answer('version'),
+    events: answer('events'),
   };
   const recorded = Object.fromEntries(Object.entries(overrides).map(([kind, fn]) => [kind, async (request: unknown, context: unknown) => {
     requests.push([kind, request]);

@@ -46,6 +46,7 @@ const requests: { [K in RequestKind]: Request['body'] & { kind: K } } = {
   check: { kind: 'check', file: '/tmp/x.json5' },
   ping: { kind: 'ping' },
   version: { kind: 'version' },
+  events: { kind: 'events', last: 20, follow: true },
 };
 
 const results: { [K in RequestKind]: Response['body'] & { kind: K } } = {
@@ -73,6 +74,7 @@ const results: { [K in RequestKind]: Response['body'] & { kind: K } } = {
   check: { kind: 'check', file: '/tmp/x.json5', rules: 5 },
   ping: { kind: 'ping', pid: 1234, uptimeMs: 5000 },
   version: { kind: 'version', version: '0.1.0', node: 'v20.20.2', protocol: 1 },
+  events: { kind: 'events', events: [{ seq: 7, timeMs: 1_700_000_000_456, kind: 'rule.added', fields: '{"rule":3,"match":"eth0 239.1.1.1:5000"}' }] },
 };
 
 const hash = Buffer.from('0123456789abcdef0123456789abcdef');

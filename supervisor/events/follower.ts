@@ -88,10 +88,10 @@ export class Follower implements AsyncIterable<EventsResult>, AsyncIterator<Even
 
   async next(): Promise<IteratorResult<EventsResult>> {
     for (;;) {
-      if (this.drop !== undefined) {
-        const err = this.drop;
+      if (this.drop !== undefined && !this.ended) {
+        // The notice, once; after it the follower is over.
         this.end();
-        throw err;
+        throw this.drop;
       }
       if (this.ended) return { done: true, value: undefined };
       if (this.first !== undefined) {

@@ -272,8 +272,14 @@ export class Fleet {
   }
 
   /** Drain-and-stop, SIGKILL STOP_TIMEOUT_MS after the start (slot.ts); the slot is left 'stopping' with no worker. */
-  private stopSlot(s: Slot): Promise<void> {
-    return stopSlotWorker(s, this.t.stopTimeoutMs, this.o.logger);
+  private async stopSlot(s: Slot): Promise<void> {
+    const worker = s.worker;
+    await stopSlotWorker(s, this.t.stopTimeoutMs, this.o.logger);
+    if (worker === undefined) return;
+    // Stopped on purpose (no rules left, interface gone, mcrd stopping): onExit sees no worker and says nothing.
+    const how = await worker.exited;
+    this.events.record('worker.exited', { worker: s.id, interface: s.iface, pid: worker.pid ?? 0, code: how.code, signal: how.signal,
+      reason: `stopped (${describeExit(how)})`, next: 'none' });
   }
 
   /** A worker that did not answer a rule command: `rules` are reported as unconfirmed, the worker synced with its next command. */
@@ -413,10 +419,8 @@ export class Fleet {
     slot.verdict = undefined;
     slot.beat = undefined;
     const exited = { worker: slot.id, interface: slot.iface, pid: worker.pid ?? 0, code: how.code, signal: how.signal, reason: describeExit(how, verdict) };
-    if (this.closing || slot.state === 'stopping' || slot.state === 'waiting') {
-      this.events.record('worker.exited', { ...exited, reason: `stopped (${exited.reason})`, next: 'none' });
-      return;
-    }
+    // A stop on purpose: stopSlot() records it.
+    if (this.closing || slot.state === 'stopping' || slot.state === 'waiting') return;
     const reason = this.unusable(slot.iface);
     if (reason !== undefined) {
       // The interface went away under the worker: wait for it, do not restart in a loop.

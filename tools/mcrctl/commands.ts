@@ -23,6 +23,7 @@ import {
   renderRules, renderSave, renderStats, renderVersion, renderWorkers, type VersionReport,
 } from './render.js';
 import { ruleFromFlags, type AddFlags } from './rule-args.js';
+import { eventsOptions, runEvents, type EventsFlags } from './events.js';
 
 export interface McrctlIo {
   /** Receives everything meant for stdout, in pieces that end with a newline. */
@@ -200,6 +201,11 @@ function buildProgram(io: McrctlIo): Command {
           if (io.signal?.aborted !== true) throw err;
         }
       });
+    });
+
+  eventsOptions(program.command('events'), integer)
+    .action(async (flags: EventsFlags, cmd: Command) => {
+      await connect(cmd)((c) => runEvents(c, flags, json(cmd), print, printJson, () => io.signal?.aborted === true));
     });
 
   const logLevel = program.command('log-level').description('show or change log levels');

@@ -33,6 +33,9 @@ export interface FollowerLimits {
   maxQueued: number;
 }
 
+/** Events per answer of a follow stream (about 300 KB of typical events). */
+export const MAX_BATCH = 1000;
+
 export const DEFAULT_FOLLOWER_LIMITS: Readonly<FollowerLimits> = { stallMs: 5000, maxQueued: 10_000 };
 
 export interface FollowerOwner {
@@ -100,9 +103,12 @@ export class Follower implements AsyncIterable<EventsResult>, AsyncIterator<Even
         return { done: false, value: { events } };
       }
       if (this.queue.length > 0) {
-        const events = this.queue;
-        this.queue = [];
-        this.disarmStall();
+        // At most MAX_BATCH at a time: one answer stays far below the connection's unread limit (4 MiB).
+        const events = this.queue.length <= MAX_BATCH ? this.queue : this.queue.slice(0, MAX_BATCH);
+        this.queue = this.queue.length <= MAX_BATCH ? [] : this.queue.slice(MAX_BATCH);
+        // What is left waits from now: the stall is the client's time to read this batch.
+        if (this.queue.length === 0) this.disarmStall();
+        else this.queuedSince = performance.now();
         return { done: false, value: { events } };
       }
       await new Promise<void>((resolve) => (this.wake = resolve));

@@ -53,8 +53,8 @@ export interface EventFields {
   /** changes: at most MAX_RELOAD_CHANGES; `more` counts the rest. */
   'reload.applied': { file: string; added: number; removed: number; changed: number; unchanged: number; changes: ReloadChange[]; more?: number };
   'reload.refused': { file: string; code: string; message: string };
-  /** `mcrctl clear`: the rules whose counters were zeroed (every rule when `all`). */
-  'counters.cleared': { all: boolean; rules: number[] };
+  /** `mcrctl clear`: the rules (and, for all, input interfaces) whose counters were zeroed; caller as the client said. */
+  'counters.cleared': { all: boolean; rules: number[]; inputs: string[]; caller: string };
   /** No datagram matched the rule for its signal timeout. */
   'stream.down': { rule: number; name?: string; timeoutMs: number };
   /** A datagram matched again; downMs: how long it was down. */

@@ -199,12 +199,16 @@ export function buildView(prev: TopSample | undefined, cur: TopSample): TopView 
 
 /** Rules by rate (highest first), errors (most first) or name (then id); ties by id, so the order holds still between frames. */
 export function sortBlocks(blocks: readonly TopBlock[], key: SortKey): TopBlock[] {
-  const label = (b: TopBlock): string => (b.rule.name !== '' ? b.rule.name : `~${String(b.rule.ruleId).padStart(10, '0')}`);
+  // Named rules first, by name (code point order: the same on every host), then the unnamed by id.
+  const byName = (a: TopBlock, b: TopBlock): number => {
+    if ((a.rule.name === '') !== (b.rule.name === '')) return a.rule.name === '' ? 1 : -1;
+    return a.rule.name < b.rule.name ? -1 : a.rule.name > b.rule.name ? 1 : 0;
+  };
   return [...blocks].sort((a, b) => {
     let d = 0;
     if (key === 'pps') d = (b.rule.pps ?? -1) - (a.rule.pps ?? -1);
     else if (key === 'errors') d = b.rule.errors - a.rule.errors;
-    else d = label(a).localeCompare(label(b));
+    else d = byName(a, b);
     return d !== 0 ? d : a.rule.ruleId - b.rule.ruleId;
   });
 }

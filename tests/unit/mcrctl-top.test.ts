@@ -63,6 +63,11 @@ t.test('rates come from two samples; none without an earlier one or when a count
   t.match(view.inputs, [{ interface: 'in0', workersRunning: 1, workers: 2, framesPps: 1000, kernelDrops: 4, dropsPerSec: 2 }]);
   const withMcrdRate = buildView(undefined, { ...sample(0, [1000, 10]), stats: { ...sample(0, [1000, 10]).stats, rules: [{ ...ruleStats(1, 1000, 1316), pps: 42 }] } });
   t.equal(withMcrdRate.blocks[0]?.rule.pps, 42, "without an earlier sample, mcrd's own rate");
+  const prev = sample(0, [1000, 10]);
+  const cur = sample(2000, [3000, 10]);
+  const timedByMcrd = buildView(prev, { ...cur, stats: { ...cur.stats, rules: [{ ...ruleStats(1, 3000, 1316), pps: 900 }] } });
+  t.equal(timedByMcrd.blocks[0]?.rule.pps, 900, "mcrd's rate, timed at its counter read, wins over top's own");
+  t.equal(timedByMcrd.blocks[0]?.rule.mbps, (900 * 1316 * 8) / 1e6, 'Mbit/s at that rate with the mean size');
 });
 
 t.test('stream state, its age and RTP/TS counts show when mcrd sends them', async (t) => {

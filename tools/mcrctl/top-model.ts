@@ -7,10 +7,15 @@
  * belong to the input interface, not to one rule); and the totals of the
  * header. Pure: no clock, no socket; top-render.ts lays it out.
  *
- * Rates come from the difference of the two samples' counters over the
- * time between them. A counter that went backwards (`mcrctl clear`) or a
- * rule not in the earlier sample has no difference: its packet rate is
- * then mcrd's own (stats' pps), its Mbit/s unknown ('-').
+ * The packet rate is mcrd's own (stats' pps): mcrd times it at the moment
+ * it read the workers' counters, where top only knows when the answer
+ * arrived (at a 0.5 s interval, 100 ms of delay on a busy host would be a
+ * 20 % error). Mbit/s is that rate times the mean datagram size of the
+ * interval (bytes over packets between the two samples). Only when mcrd
+ * gives no rate (its first sample) does top use the difference of its own
+ * two samples over the time between them. A counter that went backwards
+ * (`mcrctl clear`) or a rule not in the earlier sample has no difference:
+ * then '-'.
  *
  * Fields that only a newer mcrd sends (stream state and its time, RTP and
  * MPEG-TS counts, per-input counters) are read when present and shown as
@@ -87,7 +92,16 @@ export function perSecond(before: number | undefined, now: number, dtMs: number 
   return ((now - before) * 1000) / dtMs;
 }
 
-const bitsPerSecond = (bytesPerSec: number | undefined): number | undefined => (bytesPerSec === undefined ? undefined : (bytesPerSec * 8) / 1e6);
+/** Packets per second: mcrd's when it has one, else from the samples; and Mbit/s at that rate with the interval's mean size. */
+function rateOf(before: { packets: number; bytes: number } | undefined, now: { packets: number; bytes: number; pps?: number } | undefined,
+  dtMs: number | undefined): { pps: number | undefined; mbps: number | undefined } {
+  const own = perSecond(before?.packets, now?.packets ?? 0, dtMs);
+  const pps = now?.pps ?? own;
+  const dPackets = before === undefined || now === undefined ? undefined : now.packets - before.packets;
+  const dBytes = before === undefined || now === undefined ? undefined : now.bytes - before.bytes;
+  if (pps === undefined || dPackets === undefined || dBytes === undefined || dPackets < 0 || dBytes < 0) return { pps, mbps: undefined };
+  return { pps, mbps: dPackets === 0 ? 0 : (pps * (dBytes / dPackets) * 8) / 1e6 };
+}
 
 /** A field of a message that this build's types may not have yet. */
 function extra(message: object, key: string): unknown {
@@ -131,8 +145,7 @@ function ruleRow(rule: Rule, stats: RuleStats | undefined, before: RuleStats | u
   for (const o of stats?.outputs ?? []) for (const [k, n] of Object.entries(o.errorsByErrno)) errnos[k] = (errnos[k] ?? 0) + n;
   return {
     kind: 'rule', ruleId: rule.id, name: rule.name ?? '', what: `${formatInput(rule)}${rule.source !== undefined ? ` from ${rule.source}` : ''}`,
-    pps: perSecond(before?.packets, packets, dtMs) ?? stats?.pps,
-    mbps: bitsPerSecond(perSecond(before?.bytes, bytes, dtMs)),
+    ...rateOf(before, stats, dtMs),
     packets, errors: stats?.errors ?? 0, errnos: errnoText(errnos),
     state: typeof state === 'string' && state !== '' ? state : '-',
     stateSinceMs: stats !== undefined ? numberField(stats, 'streamChangedAtMs') || undefined : undefined,
@@ -155,8 +168,7 @@ export function buildView(prev: TopSample | undefined, cur: TopSample): TopView 
         const ob = b?.outputs[i];
         return {
           kind: 'output' as const, ruleId: rule.id, name: '', what: formatOutput(out),
-          pps: perSecond(ob?.packets, o?.packets ?? 0, dtMs) ?? o?.pps,
-          mbps: bitsPerSecond(perSecond(ob?.bytes, o?.bytes ?? 0, dtMs)),
+          ...rateOf(ob, o, dtMs),
           packets: o?.packets ?? 0, errors: o?.errors ?? 0, errnos: errnoText(o?.errorsByErrno),
           state: '', stateSinceMs: undefined, rtp: '', ts: '',
         };

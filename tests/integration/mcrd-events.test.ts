@@ -2,7 +2,8 @@
  * `mcrctl events` against the real mcrd in the namespace lab (issue 13,
  * Events): the config's rule and a rule added and removed with mcrctl show
  * as rule events; a worker killed with SIGKILL shows as exited (with the
- * signal and the pid) and restarted; a reload of a broken config shows as
+ * signal and the pid) and restarted; an address added to the output
+ * interface shows with the addresses before and after; a reload of a broken config shows as
  * refused with its error code; `events --follow --json` (started first)
  * receives those events as they happen, one JSON object per line; and a
  * follower that never reads is dropped with a counted notice while the
@@ -66,6 +67,10 @@ t.test('events: rule changes, a worker killed and restarted, a refused reload, f
   if (pid > 0) process.kill(pid, 'SIGKILL');
   t.ok(await pollUntil(async () => (await events(socket)).some((e) => e.kind === 'worker.restarted'), 15_000), 'the worker was restarted');
 
+  // An address added to the output interface: netlink, debounced, then the event.
+  await rl.lab.exec(rl.relay.ns, 'ip', ['addr', 'add', '10.250.77.1/24', 'dev', 'out0']);
+  t.ok(await pollUntil(async () => (await events(socket)).some((e) => e.kind === 'interface.address-changed'), 10_000), 'the address change was recorded');
+
   writeFileSync(file, '{ rules: [ { name: "a", inputInterface: "in0" ');
   const reload = await mcrctl(socket, ['reload']);
   t.equal(reload.exitCode, 1, 'the broken config is refused');
@@ -80,6 +85,9 @@ t.test('events: rule changes, a worker killed and restarted, a refused reload, f
   const restarted = one('worker.restarted');
   t.match(restarted?.fields, { worker: 'in0/0', restarts: 1, after: 'killed by SIGKILL' });
   t.not(restarted?.fields.pid, pid, 'under a new pid');
+  const address = one('interface.address-changed', { interface: 'out0' });
+  t.ok((address?.fields.after as string[] | undefined)?.includes('10.250.77.1') && !(address?.fields.before as string[] | undefined)?.includes('10.250.77.1'),
+    `out0's addresses before and after (${JSON.stringify(address?.fields)})`);
   const refused = one('reload.refused');
   t.match(refused?.fields, { file, code: /^ERR_MCR_/, message: /./ }, 'the refused reload with its error');
   t.match(reload.stderr, String(refused?.fields.code), 'the same code mcrctl reported');
@@ -89,7 +97,7 @@ t.test('events: rule changes, a worker killed and restarted, a refused reload, f
 
   t.ok(await pollUntil(async () => followed.some((e) => e.kind === 'reload.refused'), 5_000), 'the follower received the refused reload');
   const later = followed.slice(startedWith).map((e) => e.kind);
-  for (const kind of ['rule.added', 'rule.removed', 'worker.exited', 'worker.restarted', 'reload.refused']) {
+  for (const kind of ['rule.added', 'rule.removed', 'worker.exited', 'worker.restarted', 'interface.address-changed', 'reload.refused']) {
     t.ok(later.includes(kind), `the follower received ${kind} after it started`);
   }
   const seqsFollowed = followed.map((e) => e.seq);

@@ -71,14 +71,15 @@ t.test('rates come from two samples; none without an earlier one or when a count
 });
 
 t.test('stream state, its age and RTP/TS counts show when mcrd sends them', async (t) => {
-  const extra = { streamState: 'down', streamChangedAtMs: NOW - 12_000, rtp: { lost: 3, duplicates: 1, reordered: 2 }, mpegts: { ccErrors: 5, syncLoss: 0 } };
+  const extra = { streamState: 'down', streamChangedAtMs: NOW - 12_000, monitor: { rtpLost: 3, rtpDuplicates: 1, rtpReordered: 2, rtpSsrcChanges: 0, rtpInvalid: 0, rtpJitterUs: 12.5,
+    tsSyncByteErrors: 4, tsSyncLosses: 0, tsCcErrors: 5, tsPidOverflow: 0 } };
   const view = buildView(undefined, { ...sample(0, [5, 5], extra), wallMs: NOW });
   const row = view.blocks[0]!.rule;
   t.equal(row.state, 'down');
-  t.equal(row.rtp, 'lost 3 dup 1 reord 2');
+  t.equal(row.rtp, 'lost 3 dup 1 reord 2 ssrc 0');
   t.equal(row.ts, 'cc 5 sync 0');
   const lines = renderTop(view, { sort: 'name', intervalMs: 1000, nowMs: NOW });
-  t.match(lines.join('\n'), /cam +in0 239\.1\.1\.1:5000 .*down 12s +lost 3 dup 1 reord 2 +cc 5 sync 0/);
+  t.match(lines.join('\n'), /cam +in0 239\.1\.1\.1:5000 .*down 12s +lost 3 dup 1 reord 2 ssrc 0 +cc 5 sync 0/);
 });
 
 t.test('sort keys: pps, errors, name; ties by id', async (t) => {

@@ -130,7 +130,7 @@ function counts(message: object, keys: readonly string[], words: ReadonlyArray<[
 }
 
 const RTP_WORDS: ReadonlyArray<[string, RegExp]> = [['lost', /lost|gap/i], ['dup', /dup/i], ['reord', /reorder/i], ['ssrc', /ssrc/i]];
-const TS_WORDS: ReadonlyArray<[string, RegExp]> = [['cc', /^cc|continuity/i], ['sync', /sync/i]];
+const TS_WORDS: ReadonlyArray<[string, RegExp]> = [['cc', /cc|continuity/i], ['sync', /sync.?loss/i]];
 
 function errnoText(byErrno: Record<string, number> | undefined): string {
   return Object.entries(byErrno ?? {}).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
@@ -149,8 +149,9 @@ function ruleRow(rule: Rule, stats: RuleStats | undefined, before: RuleStats | u
     packets, errors: stats?.errors ?? 0, errnos: errnoText(errnos),
     state: typeof state === 'string' && state !== '' ? state : '-',
     stateSinceMs: stats !== undefined ? numberField(stats, 'streamChangedAtMs') || undefined : undefined,
-    rtp: stats !== undefined ? counts(stats, ['rtp'], RTP_WORDS) : '-',
-    ts: stats !== undefined ? counts(stats, ['mpegts', 'ts'], TS_WORDS) : '-',
+    // RuleStats.monitor (rtpLost, tsCcErrors, ...) from an mcrd with stream monitoring.
+    rtp: stats !== undefined ? counts(stats, ['monitor', 'rtp'], RTP_WORDS) : '-',
+    ts: stats !== undefined ? counts(stats, ['monitor', 'mpegts'], TS_WORDS) : '-',
   };
 }
 

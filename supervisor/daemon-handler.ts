@@ -18,11 +18,15 @@ import type { ControlHandler } from './control/handler.js';
 import { StatsReport } from './stats/stats-report.js';
 import { addStreamHealth, ruleStreams } from './health/stream-stats.js';
 import type { StreamWatch } from './health/stream-watch.js';
+import type { EventLog } from './events/event-log.js';
+import { reloadApplied, reloadRefused, ruleAdded, ruleRemoved } from './events/rule-events.js';
 
 export interface DaemonState {
   table: RuleTable;
   fleet: Fleet;
   logs: WorkerLogs;
+  /** mcrd's event log (supervisor/events/): rule changes and reloads are recorded here. */
+  events: EventLog;
   logger: Logger;
   /** Brings the supervisor's input group memberships (and, with --consume-inputs, its input filters) in line with the rule table. */
   syncInputs: () => void;
@@ -131,6 +135,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       const rule = d.table.add(checked);
       const warnings = overlapWarnings(rule, d.table);
       d.logger.info({ rule: rule.id, name: rule.name, match: describeRule(rule) }, 'rule added');
+      ruleAdded(d.events, rule, 'control');
       for (const w of warnings) d.logger.warn({ rule: rule.id, name: rule.name }, w);
       // Joined before the workers have the rule, so its first datagrams are already delivered.
       d.syncInputs();
@@ -150,6 +155,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       if (target === undefined) throw new RuleTableError('ENOENT', `no rule ${id ?? `named "${name}"`}: see \`mcrctl list\``);
       const rule = d.table.remove(target.id);
       d.logger.info({ rule: rule.id, name: rule.name, match: describeRule(rule) }, 'rule removed');
+      ruleRemoved(d.events, rule, 'control');
       await removeAndSync(rule);
       d.syncInputs();
       return { rule };
@@ -197,6 +203,11 @@ export function createHandler(d: DaemonState): ControlHandler {
         }
       })();
     },
+    async events({ last, follow }, context) {
+      const recent = d.events.recent(last);
+      if (follow !== true) return { events: recent };
+      return d.events.follow(recent, context.clientId, context.signal);
+    },
     async logLevelGet() {
       return { level: d.logger.level, workers: d.fleet.info().map((w) => ({ worker: w.id, level: w.logLevel })) };
     },
@@ -207,9 +218,16 @@ export function createHandler(d: DaemonState): ControlHandler {
       return { level, workers: await d.fleet.setLogLevel(level, worker === '' ? undefined : worker) };
     },
     async reload() {
-      const file = configPath(undefined);
-      // Held to the running limits (ENOSPC past them): throws ConfigError, nothing changes.
-      const config = loadConfig(file, { maxRulesPerInterface: d.table.limits.maxRules });
+      let file = d.configFile ?? '';
+      let config: ReturnType<typeof loadConfig>;
+      try {
+        file = configPath(undefined);
+        // Held to the running limits (ENOSPC past them): throws ConfigError, nothing changes.
+        config = loadConfig(file, { maxRulesPerInterface: d.table.limits.maxRules });
+      } catch (err) {
+        reloadRefused(d.events, file, err);
+        throw err;
+      }
       // Counted up to now: a changed rule's workers drop its old id at the sync below, and what they counted on it since the last stats would be lost.
       const sampled = await d.fleet.counters();
       stats.observe(sampled, d.table.list());
@@ -240,11 +258,14 @@ export function createHandler(d: DaemonState): ControlHandler {
         if (was !== undefined) stats.carry(was.previous.id, rule);
       }
       const count = (kind: RuleChange['kind']): number => changes.filter((c) => c.kind === kind).length;
+      const diff = { file, added: count('added'), removed: count('removed'), changed: count('changed'), unchanged, changes };
+      // Recorded as the table changed, before the workers follow it.
+      reloadApplied(d.events, diff, (id) => d.table.get(id));
       // Unchanged rules are never touched in the workers: the sync below
       // replaces the table of touched interfaces in one step.
       d.syncInputs();
       await d.fleet.reconcile();
-      const result = { file, added: count('added'), removed: count('removed'), changed: count('changed'), unchanged, changes, problems: problems() };
+      const result = { ...diff, problems: problems() };
       d.logger.info({ file, added: result.added, removed: result.removed, changed: result.changed, unchanged,
         changes: changes.map((c) => `${c.kind} rule ${c.ruleId}${c.fields.length > 0 ? ': ' + c.fields.map((f) => `${f.field} ${f.before || '(unset)'} -> ${f.after || '(unset)'}`).join(', ') : ''}`) },
       'configuration reloaded');

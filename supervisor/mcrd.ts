@@ -21,7 +21,7 @@ import { createLogger, LOG_LEVELS } from '../common/logger.js';
 import { checkHungWorkerMs, defaultDaemonSettings, loadConfig, type Config } from './config/index.js';
 import { addLoopSettingOptions, LOOP_SETTINGS, type LoopSettings } from '../common/loop-settings.js';
 import { ControlServer } from './control/server.js';
-import { createHandler } from './daemon-handler.js';
+import { createHandler, type CountersCleared } from './daemon-handler.js';
 import { allowedCpus } from './cpu-set.js';
 import { Fleet } from './fleet/fleet.js';
 import { native } from '../native/index.js';
@@ -36,6 +36,9 @@ import { metricsListenAddress, MetricsError, parseListenAddress } from './metric
 import { ReloadStatus, trackReloads } from './metrics/reload-status.js';
 import { startMetrics } from './metrics/daemon-source.js';
 import { StreamWatch } from './health/stream-watch.js';
+import { EventLog } from './events/event-log.js';
+import { InterfaceEvents } from './events/interface-events.js';
+import { ruleAdded } from './events/rule-events.js';
 
 interface Options {
   config?: string;
@@ -152,7 +155,9 @@ async function main(): Promise<void> {
   const logs = new WorkerLogs(logDir);
   const limits = ruleLimits(opts.maxRulesPerInterface ?? d.maxRulesPerInterface ?? defaults.maxRulesPerInterface);
   const table = new RuleTable(limits);
-  for (const rule of config.rules) table.add(rule);
+  // The event log (mcrctl events); a dropped follower is also a warning in mcrd's own log.
+  const events = new EventLog({ onDrop: (drop) => logger.warn(drop, 'events follower did not read: dropped') });
+  for (const rule of config.rules) ruleAdded(events, table.add(rule), 'config');
   // Workers inherit mcrd's open-files limit; a full sync of an interface at
   // its limits needs this many. As root mcrd raises it itself (hard limit
   // included, up to fs.nr_open); otherwise as far as the hard limit allows.
@@ -180,6 +185,7 @@ async function main(): Promise<void> {
   // --consume-inputs: tc filters that stop relayed datagrams before the host's IP stack.
   // Stale filters of a killed mcrd go whatever this one's setting.
   const consume = opts.consumeInputs ?? d.consumeInputs ?? defaults.consumeInputs;
+  const interfaceEvents = new InterfaceEvents(watcher, events);
   const filters = new InputFilters(logger);
   await filters.removeStale(watcher.names());
   const syncFilters = (): Promise<void> =>
@@ -190,21 +196,28 @@ async function main(): Promise<void> {
     return syncFilters();
   };
   const fleet = new Fleet({ interfaces: watcher, workersPerInterface: opts.workers ?? d.workers ?? cpus.length, cpus, user: opts.user ?? d.user ?? 'nobody',
-    logLevel, table, logs, logger, loop: loopSettings(opts, d, defaults), slots: workerSlots(limits), restartBackoff: opts.restartBackoff ?? {
+    logLevel, table, logs, logger, events, loop: loopSettings(opts, d, defaults), slots: workerSlots(limits), restartBackoff: opts.restartBackoff ?? {
       minMs: d.restartBackoffMinMs ?? defaults.restartBackoffMinMs,
       // A file that raises only the minimum above 10 s gets that as its maximum too (checked by the loader).
       maxMs: d.restartBackoffMaxMs ?? Math.max(d.restartBackoffMinMs ?? 0, defaults.restartBackoffMaxMs),
     }, timing: { hungAfterMs: opts.hungWorkerMs ?? d.hungWorkerMs ?? defaults.hungWorkerMs } });
   onInterfaces = (change) => {
     logger.info({ links: [...change.links], addresses: [...change.addresses] }, 'interfaces changed');
+    interfaceEvents.changed([...change.links, ...change.addresses]);
     void syncInputs();
     fleet.interfacesChanged(change).catch((err: Error & { code?: string }) =>
       logger.error({ code: err.code, err: err.message }, 'following an interface change failed'));
   };
   // Loss of signal: polls the workers' arrivals and logs each stream change (the events log listens with stream.onChange).
   const stream = new StreamWatch({ rules: () => table.list(), poll: () => fleet.arrivals(), logger });
-  const state = { table, fleet, logs, logger, syncInputs, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now(),
-    interfaceState: (name: string) => watcher.get(name), stream };
+  stream.onChange((c) => {
+    const named = c.name !== undefined ? { name: c.name } : {};
+    if (c.state === 'down') events.record('stream.down', { rule: c.ruleId, ...named, timeoutMs: c.signalTimeoutMs });
+    else events.record('stream.up', { rule: c.ruleId, ...named });
+  });
+  const state = { table, fleet, logs, events, logger, syncInputs, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now(),
+    interfaceState: (name: string) => watcher.get(name), stream,
+    countersCleared: (c: CountersCleared) => events.record('counters.cleared', { all: c.all, rules: c.ruleIds, inputs: c.inputs, caller: c.caller }) };
   const reloads = new ReloadStatus();
   // Reloads pass through trackReloads whichever way they come (control socket, SIGHUP), for the metrics.
   const handler = trackReloads(createHandler(state), reloads);

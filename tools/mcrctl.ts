@@ -25,6 +25,8 @@ const status = await runMcrctl(process.argv.slice(2), {
   },
   stderr: (text) => void process.stderr.write(text),
   signal: stop.signal,
+  // `mcrctl top` takes the screen only when it has one to take and keys to read.
+  ...(process.stdin.isTTY && process.stdout.isTTY ? { terminal: { stdin: process.stdin, stdout: process.stdout } } : {}),
 });
 // exitCode rather than exit(): lets stdout drain when piped.
 process.exitCode = status;

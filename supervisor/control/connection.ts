@@ -31,7 +31,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { encodeFrame, FrameDecoder } from '../../proto/framing.js';
 import { decodeRequest, encodeResponse } from '../../proto/control.js';
-import type { LogsResult, Request, Response, ResponseBody } from '../../proto/types.js';
+import type { EventsResult, LogsResult, Request, Response, ResponseBody } from '../../proto/types.js';
 import { WireError } from '../../proto/errors.js';
 import { ControlError, errorCode, toErrorInfo } from '../../common/control-errors.js';
 import { invoke, isAsyncIterable, type ControlHandler, type ControlLogger, type RequestContext } from './handler.js';
@@ -49,6 +49,9 @@ export interface ConnectionLimits {
   /** How long a closing connection may take to flush before it is destroyed. */
   closeGraceMs: number;
 }
+
+/** What a follow request's handler returns; `dropped` resolves when the producer gives up on a client that does not read. */
+type FollowStream = AsyncIterable<LogsResult | EventsResult> & { readonly dropped?: Promise<unknown> };
 
 interface InFlight {
   controller: AbortController;
@@ -279,8 +282,8 @@ export class ControlConnection {
           settled = true;
           clearTimeout(timer);
           release();
-          if (body.kind === 'logs' && isAsyncIterable(result)) {
-            void this.stream(id, result as AsyncIterable<LogsResult>, controller.signal);
+          if ((body.kind === 'logs' || body.kind === 'events') && isAsyncIterable(result)) {
+            void this.stream(id, body.kind, result as FollowStream, controller.signal);
             return;
           }
           this.send({ id, more: false, body: { ...(result as object), kind: body.kind } as ResponseBody }, body.kind);
@@ -305,8 +308,15 @@ export class ControlConnection {
     submit();
   }
 
-  /** Sends each batch of a follow stream, then a last empty one with more = false. */
-  private async stream(id: number, batches: AsyncIterable<LogsResult>, signal: AbortSignal): Promise<void> {
+  /**
+   * Sends each batch of a follow stream (logs, events), then a last empty
+   * one with more = false. While the client has not read the last batch,
+   * the stream waits (up to the idle timeout, then the client is cut); a
+   * stream whose producer drops the client meanwhile (`dropped`, an events
+   * follower that fell behind) stops waiting and sends the producer's
+   * error as its last answer.
+   */
+  private async stream(id: number, kind: 'logs' | 'events', batches: FollowStream, signal: AbortSignal): Promise<void> {
     const iterator = batches[Symbol.asyncIterator]();
     // A handler waiting for new lines learns through the signal; return()
     // additionally ends a generator at its next yield.
@@ -317,17 +327,22 @@ export class ControlConnection {
         const next = await iterator.next();
         if (this.closing || signal.aborted) return;
         if (next.done) break;
-        this.send({ id, more: true, body: { ...next.value, kind: 'logs' } }, 'logs');
-        if (this.socket.writableNeedDrain && !(await drained(this.socket, this.limits.idleTimeoutMs))) {
-          this.shutdown('client does not read its log stream', true);
-          return;
+        this.send({ id, more: true, body: { ...next.value, kind } as ResponseBody }, kind);
+        if (this.socket.writableNeedDrain) {
+          const waited = drained(this.socket, this.limits.idleTimeoutMs);
+          const read = batches.dropped === undefined ? await waited : await Promise.race([waited, batches.dropped.then(() => 'dropped' as const)]);
+          if (read === false) {
+            this.shutdown(`client does not read its ${kind} stream`, true);
+            return;
+          }
         }
       }
-      this.send({ id, more: false, body: { kind: 'logs', lines: [] } }, 'logs');
+      this.send({ id, more: false, body: kind === 'logs' ? { kind, lines: [] } : { kind, events: [] } }, kind);
     } catch (err) {
       if (this.closing || signal.aborted) return;
-      const info = toErrorInfo(err, 'logs');
-      if (info.code === 'ERR_MCR_INTERNAL') this.log.error({ client: this.id, request: id, err }, 'control log stream failed');
+      const info = toErrorInfo(err, kind);
+      if (info.code === 'ERR_MCR_INTERNAL') this.log.error({ client: this.id, request: id, err }, `control ${kind} stream failed`);
+      else if (info.code === 'ERR_MCR_SLOW_FOLLOWER') this.log.warn({ client: this.id, request: id }, info.message);
       this.sendError(id, info.code, info.message);
     } finally {
       signal.removeEventListener('abort', stop);

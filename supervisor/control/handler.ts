@@ -13,7 +13,7 @@
  */
 import { ControlError } from '../../common/control-errors.js';
 import type {
-  AddRuleRequest, AddRuleResult, CheckRequest, CheckResult, ClearRequest, ClearResult, ListRulesRequest, ListRulesResult,
+  AddRuleRequest, AddRuleResult, CheckRequest, CheckResult, ClearRequest, ClearResult, EventsRequest, EventsResult, ListRulesRequest, ListRulesResult,
   LogLevelGetRequest, LogLevelGetResult, LogLevelSetRequest, LogLevelSetResult, LogsRequest, LogsResult,
   PingRequest, PingResult, ReloadRequest, ReloadResult, RemoveRuleRequest, RemoveRuleResult, RequestKind,
   Request, SaveRequest, SaveResult, StatsRequest, StatsResult, VersionRequest, VersionResult, WorkersRequest, WorkersResult,
@@ -41,6 +41,12 @@ export interface ControlHandler {
    * bounds the time until this promise resolves, not the stream.
    */
   logs(request: LogsRequest, context: RequestContext): Promise<LogsResult | AsyncIterable<LogsResult>>;
+  /**
+   * Recent events; with follow, an async iterable of batches as for logs,
+   * which may have a `dropped` promise: resolved when the producer gives up
+   * on a client that does not read (its next batch is then an error).
+   */
+  events(request: EventsRequest, context: RequestContext): Promise<EventsResult | (AsyncIterable<EventsResult> & { readonly dropped?: Promise<unknown> })>;
   logLevelGet(request: LogLevelGetRequest, context: RequestContext): Promise<LogLevelGetResult>;
   logLevelSet(request: LogLevelSetRequest, context: RequestContext): Promise<LogLevelSetResult>;
   reload(request: ReloadRequest, context: RequestContext): Promise<ReloadResult>;

@@ -13,6 +13,7 @@ import type { WorkerLogs } from '../worker-logs.js';
 import type { LoopSettings } from '../../common/loop-settings.js';
 import type { WorkerSlots } from '../../common/rule-limits.js';
 import type { FleetWorker, WorkerSpec } from './worker-process.js';
+import type { EventSink } from '../events/event-kinds.js';
 
 export const READY_TIMEOUT_MS = 10_000;
 export const STABLE_MS = 60_000;
@@ -90,6 +91,8 @@ export interface FleetOptions {
   timing?: Partial<FleetTiming>;
   /** How worker processes are started; default a WorkerProcess with the addon and child_process.spawn. */
   startWorker?: StartWorker;
+  /** Where worker started, exited and restarted events go (mcrd's event log); default nowhere. */
+  events?: EventSink;
   /** The scheduler state of a worker's loop thread ('R', 'S', 'T', ...; loop-thread.ts); default read from /proc. */
   loopState?: (pid: number) => string | undefined;
 }

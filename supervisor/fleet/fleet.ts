@@ -43,6 +43,7 @@ import type { CommandDraft, Reply, RuleApplication, RuleArrivals, WorkerInfo } f
 import { WORKER_EXIT_START_REFUSED } from '../../common/worker-exit.js';
 import { loopThreadState } from './loop-thread.js';
 import { Watchdog } from './watchdog.js';
+import { NO_EVENTS, type EventSink } from '../events/event-kinds.js';
 
 export type { FleetOptions, InterfaceView } from './fleet-options.js';
 
@@ -56,8 +57,10 @@ export class Fleet {
   private readonly t: FleetTiming;
   private readonly startWorker: StartWorker;
   private readonly watchdog: Watchdog;
+  private readonly events: EventSink;
 
   constructor(private readonly o: FleetOptions) {
+    this.events = o.events ?? NO_EVENTS;
     this.backoff = o.restartBackoff ?? DEFAULT_RESTART_BACKOFF;
     this.t = { ...DEFAULT_FLEET_TIMING, ...o.timing };
     this.startWorker = o.startWorker ?? ((spec, onLine) => new WorkerProcess(spec, onLine));
@@ -281,8 +284,14 @@ export class Fleet {
   }
 
   /** Drain-and-stop, SIGKILL STOP_TIMEOUT_MS after the start (slot.ts); the slot is left 'stopping' with no worker. */
-  private stopSlot(s: Slot): Promise<void> {
-    return stopSlotWorker(s, this.t.stopTimeoutMs, this.o.logger);
+  private async stopSlot(s: Slot): Promise<void> {
+    const worker = s.worker;
+    await stopSlotWorker(s, this.t.stopTimeoutMs, this.o.logger);
+    if (worker === undefined) return;
+    // Stopped on purpose (no rules left, interface gone, mcrd stopping): onExit sees no worker and says nothing.
+    const how = await worker.exited;
+    this.events.record('worker.exited', { worker: s.id, interface: s.iface, pid: worker.pid ?? 0, code: how.code, signal: how.signal,
+      reason: `stopped (${describeExit(how)})`, next: 'none' });
   }
 
   /** A worker that did not answer a rule command: `rules` are reported as unconfirmed, the worker synced with its next command. */
@@ -298,6 +307,8 @@ export class Fleet {
   }
 
   private async start(slot: Slot): Promise<void> {
+    // After an exit (not a first start, nor a start when the interface came back).
+    const replacing = slot.state === 'restarting' && slot.lastExit !== undefined;
     slot.state = 'starting';
     slot.reason = undefined;
     slot.refused = new Map();
@@ -352,6 +363,9 @@ export class Fleet {
     if (slot.state !== 'starting' || slot.worker !== worker) return;
     slot.state = 'running';
     this.o.logger.info({ worker: slot.id, pid: worker.pid, core: slot.core, restarts: slot.restarts }, 'worker running');
+    const pid = worker.pid ?? 0;
+    if (replacing) this.events.record('worker.restarted', { worker: slot.id, interface: slot.iface, pid, restarts: slot.restarts, after: slot.lastExit?.why ?? 'exited' });
+    else this.events.record('worker.started', { worker: slot.id, interface: slot.iface, pid, core: slot.core });
   }
 
   /**
@@ -416,10 +430,13 @@ export class Fleet {
     const verdict = verdictOn(slot, worker);
     slot.verdict = undefined;
     slot.beat = undefined;
+    const exited = { worker: slot.id, interface: slot.iface, pid: worker.pid ?? 0, code: how.code, signal: how.signal, reason: describeExit(how, verdict) };
+    // A stop on purpose: stopSlot() records it.
     if (this.closing || slot.state === 'stopping' || slot.state === 'waiting') return;
     const reason = this.unusable(slot.iface);
     if (reason !== undefined) {
       // The interface went away under the worker: wait for it, do not restart in a loop.
+      this.events.record('worker.exited', { ...exited, next: 'wait' });
       slot.state = 'waiting';
       slot.reason = reason;
       this.o.logger.info({ worker: slot.id, code: how.code, signal: how.signal, reason }, 'worker exited: waiting for its interface');
@@ -435,12 +452,14 @@ export class Fleet {
       slot.lastExit = { atMs: Date.now(), why: `start refused by the host, retried every ${this.backoff.maxMs / 1000} s: ${slot.lastFatal ?? 'see the worker log'}` };
       this.o.logger.error({ worker: slot.id, pid: worker.pid, code: how.code, error: slot.lastFatal, restartInMs: slot.backoffMs },
         'worker could not start its relay loop (a host limit or permission; the error says what to raise): retrying at the longest backoff');
+      this.events.record('worker.exited', { ...exited, reason: slot.lastExit.why, next: 'restart', restartInMs: slot.backoffMs });
       this.scheduleRestart(slot);
       return;
     }
     slot.lastExit = { atMs: Date.now(), why: describeExit(how, verdict) };
     this.o.logger.warn({ worker: slot.id, pid: worker.pid, code: how.code, signal: how.signal, ...(verdict !== undefined ? { hung: true } : {}),
       restartInMs: slot.backoffMs }, 'worker exited: restarting');
+    this.events.record('worker.exited', { ...exited, next: 'restart', restartInMs: slot.backoffMs });
     this.scheduleRestart(slot);
   }
 

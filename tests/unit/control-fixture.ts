@@ -37,6 +37,7 @@ export function stubHandler(overrides: Partial<ControlHandler> = {}): ControlHan
     stats: async () => ({ rules: [], workers: [], inputs: [] }),
     workers: async () => ({ workers: [] }),
     logs: async () => ({ lines: [] }),
+    events: async () => ({ events: [] }),
     logLevelGet: async () => ({ level: 'info', workers: [] }),
     logLevelSet: async (r) => ({ level: r.level, workers: 0 }),
     reload: async () => ({ file: 'f', added: 0, removed: 0, changed: 0, unchanged: 0, changes: [], problems: [] }),

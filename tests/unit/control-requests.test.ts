@@ -56,6 +56,7 @@ t.test('every kind reaches its handler method, without its kind, and gets its ow
     ping: { kind: 'ping' },
     version: { kind: 'version' },
     clear: { kind: 'clear', id: 3, caller: 'test' },
+    events: { kind: 'events', last: 5 },
   };
   for (const kind of REQUEST_KINDS) {
     const result = await c.request(bodies[kind]);

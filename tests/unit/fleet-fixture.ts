@@ -14,6 +14,7 @@ import type { FleetWorker, WorkerExit, WorkerSpec } from '../../supervisor/fleet
 import { RuleTable, checkRule } from '../../supervisor/rule-table.js';
 import { WorkerLogs } from '../../supervisor/worker-logs.js';
 import type { CommandDraft, Reply } from '../../proto/index.js';
+import type { EventSink } from '../../supervisor/events/event-kinds.js';
 
 /** What a fake worker does with a command: answer it, never answer, die on it, or answer after ms. */
 export type Behaviour = 'answer' | 'ignore' | 'die' | 'die-exit-first' | { delayMs: number };
@@ -192,6 +193,8 @@ export interface FleetLabOptions {
   rules?: number;
   /** The loop thread's scheduler state the watchdog reads (default: none known, as if /proc had no such thread). */
   loopState?: (pid: number) => string | undefined;
+  /** Where the fleet records worker events (default nowhere). */
+  events?: EventSink;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -215,6 +218,7 @@ export function fleetLab(t: { teardown(fn: () => unknown): void }, o: FleetLabOp
     timing: { readyTimeoutMs: 1_000, stableMs: 60_000, stopTimeoutMs: 1_000, ruleCommandTimeoutMs: 500, syncTimeoutMs: 1_000,
       heartbeatCheckMs: 20, hungAfterMs: 200, ...o.timing },
     loopState: o.loopState ?? (() => undefined),
+    ...(o.events !== undefined ? { events: o.events } : {}),
     startWorker: (spec, onLine) => {
       const w = new FakeWorker(spec, script, o.beatMs ?? 10);
       w.onLine = onLine;

@@ -63,7 +63,7 @@ t.test('SIGINT ends logs --follow with status 0', async (t) => {
   };
   const handler = {
     addRule: unused, removeRule: unused, listRules: unused, stats: unused, workers: unused, logs, logLevelGet: unused,
-    logLevelSet: unused, reload: unused, save: unused, check: unused, ping: unused, version: unused, clear: unused,
+    logLevelSet: unused, reload: unused, save: unused, check: unused, ping: unused, version: unused, clear: unused, events: unused,
   } satisfies ControlHandler;
   const server = new ControlServer({ path, handler });
   await server.listen();

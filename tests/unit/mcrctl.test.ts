@@ -71,6 +71,10 @@ const CANNED: { [K in keyof ResultBodies]: ResultBodies[K] } = {
   ping: { pid: 321, uptimeMs: 125_000 },
   version: { version: '9.9.9', node: 'v20.0.0', protocol: 1 },
   clear: { ruleIds: [1, 12], inputs: ['eth0'] },
+  events: { events: [
+    { seq: 1, timeMs: NOW - 2000, kind: 'rule.added', fields: JSON.stringify({ rule: 1, match: 'eth0 239.1.1.1:5000', outputs: ['239.2.2.2:6000:eth1'], by: 'config' }) },
+    { seq: 2, timeMs: NOW - 1000, kind: 'worker.exited', fields: JSON.stringify({ worker: 'eth0/0', interface: 'eth0', pid: 4242, code: null, signal: 'SIGKILL', reason: 'killed by SIGKILL', next: 'restart', restartInMs: 100 }) },
+  ] },
 };
 
 interface Fake {
@@ -93,6 +97,7 @@ async function fakeMcrd(t: Cleanup, overrides: Partial<ControlHandler> = {}): Pr
     addRule: answer('addRule'), removeRule: answer('removeRule'), listRules: answer('listRules'), stats: answer('stats'),
     workers: answer('workers'), logs: answer('logs'), logLevelGet: answer('logLevelGet'), logLevelSet: answer('logLevelSet'),
     reload: answer('reload'), save: answer('save'), check: answer('check'), ping: answer('ping'), version: answer('version'), clear: answer('clear'),
+    events: answer('events'),
   };
   const recorded = Object.fromEntries(Object.entries(overrides).map(([kind, fn]) => [kind, async (request: unknown, context: unknown) => {
     requests.push([kind, request]);
@@ -349,7 +354,7 @@ t.test('remove needs exactly one of --id and --name', async (t) => {
 
 t.test('other usage errors exit 2 with one line', async (t) => {
   const fake = await fakeMcrd(t);
-  failed(t, await mcrctl(fake.path, []), 2, /mcrctl needs a command: one of add, remove, list, stats, clear, workers, logs, log-level, reload, save, check, ping, version/);
+  failed(t, await mcrctl(fake.path, []), 2, /mcrctl needs a command: one of add, remove, list, stats, clear, workers, logs, events, top, log-level, reload, save, check, ping, version/);
   failed(t, await mcrctl(fake.path, ['log-level']), 2, /mcrctl log-level needs a command: one of get, set/);
   failed(t, await mcrctl(fake.path, ['lst']), 2, /unknown command 'lst' \(Did you mean list\?\)/);
   failed(t, await mcrctl(fake.path, ['list', '--bogus']), 2, /unknown option '--bogus'/);
@@ -509,4 +514,37 @@ t.test('logs --follow: mcrd going away is an error', async (t) => {
   const r = await within(run, 5000, 'mcrctl to notice');
   t.equal(r.code, 1);
   t.match(r.err, /^mcrctl: ERR_MCR_DISCONNECTED: [^\n]+\n$/);
+});
+
+t.test('events: one readable line per event, or {events} with --json; --last and --follow go to mcrd', async (t) => {
+  const fake = await fakeMcrd(t);
+  const text = await mcrctl(fake.path, ['events', '--last', '2']);
+  t.equal(text.code, 0, text.err);
+  t.equal(text.out, [
+    '2023-12-31T23:59:58.000Z  rule.added                 rule=1 match="eth0 239.1.1.1:5000" outputs=239.2.2.2:6000:eth1 by=config',
+    '2023-12-31T23:59:59.000Z  worker.exited              worker=eth0/0 interface=eth0 pid=4242 code=- signal=SIGKILL reason="killed by SIGKILL" next=restart restartInMs=100',
+    '',
+  ].join('\n'));
+  const json = JSON.parse((await mcrctl(fake.path, ['--json', 'events'])).out) as { events: Array<{ seq: number; time: string; kind: string; fields: Record<string, unknown> }> };
+  t.same(json.events[1], { seq: 2, timeMs: NOW - 1000, time: '2023-12-31T23:59:59.000Z', kind: 'worker.exited',
+    fields: { worker: 'eth0/0', interface: 'eth0', pid: 4242, code: null, signal: 'SIGKILL', reason: 'killed by SIGKILL', next: 'restart', restartInMs: 100 } });
+  t.has(fake.requests, [['events', { last: 2, follow: false }], ['events', { last: 0, follow: false }]]);
+  failed(t, await mcrctl(fake.path, ['events', '--last', '0']), 2, /--last/);
+});
+
+t.test('events --follow --json: NDJSON as events come; a drop notice from mcrd ends it with status 1', async (t) => {
+  const fake = await fakeMcrd(t, {
+    events: async () => (async function* () {
+      yield { events: [{ seq: 5, timeMs: NOW, kind: 'reload.refused', fields: JSON.stringify({ file: '/etc/mcr.json5', code: 'ERR_MCR_CONFIG', message: 'line 3: bad' }) }] };
+      yield { events: [{ seq: 6, timeMs: NOW, kind: 'rule.changed', fields: JSON.stringify({ rule: 9, previous: 4, match: 'eth0 239.1.1.1:5000', fields: [{ field: 'outputs[0].ttl', before: '', after: '8' }], by: 'reload' }) }] };
+      throw Object.assign(new Error('mcrd dropped this events stream because it read nothing for 5.0 s: 3 events (seq 7..9) were not sent'), { code: 'ERR_MCR_SLOW_FOLLOWER' });
+    })(),
+  });
+  const r = await mcrctl(fake.path, ['--json', 'events', '--follow']);
+  t.equal(r.code, 1);
+  t.same(r.out.trimEnd().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq), [5, 6], 'one object per line');
+  t.match(r.err, /^mcrctl: ERR_MCR_SLOW_FOLLOWER: .*3 events \(seq 7\.\.9\) were not sent; read the stream as it comes/);
+  t.has(fake.requests, [['events', { follow: true, last: 10 }]], 'a follow starts with the last 10');
+  const readable = await mcrctl(fake.path, ['events', '--follow']);
+  t.match(readable.out, /rule\.changed +rule=9 previous=4 match="eth0 239\.1\.1\.1:5000" changes="outputs\[0\]\.ttl \(unset\)->8" by=reload/);
 });

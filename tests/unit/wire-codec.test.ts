@@ -47,6 +47,7 @@ const requests: { [K in RequestKind]: Request['body'] & { kind: K } } = {
   ping: { kind: 'ping' },
   version: { kind: 'version' },
   clear: { kind: 'clear', name: 'cam', caller: 'mcrctl, user root, pid 1' },
+  events: { kind: 'events', last: 20, follow: true },
 };
 
 const results: { [K in RequestKind]: Response['body'] & { kind: K } } = {
@@ -76,6 +77,7 @@ const results: { [K in RequestKind]: Response['body'] & { kind: K } } = {
   ping: { kind: 'ping', pid: 1234, uptimeMs: 5000 },
   version: { kind: 'version', version: '0.1.0', node: 'v20.20.2', protocol: 1 },
   clear: { kind: 'clear', ruleIds: [3, 9], inputs: ['eth0'] },
+  events: { kind: 'events', events: [{ seq: 7, timeMs: 1_700_000_000_456, kind: 'rule.added', fields: '{"rule":3,"match":"eth0 239.1.1.1:5000"}' }] },
 };
 
 const hash = Buffer.from('0123456789abcdef0123456789abcdef');

@@ -24,6 +24,9 @@ import {
 } from './render.js';
 import { ruleFromFlags, type AddFlags } from './rule-args.js';
 import { addClearCommand } from './clear.js';
+import { eventsOptions, runEvents, type EventsFlags } from './events.js';
+import { runTop, topOptions, type TopFlags } from './top.js';
+import type { TerminalStreams } from './top-terminal.js';
 
 export interface McrctlIo {
   /** Receives everything meant for stdout, in pieces that end with a newline. */
@@ -35,6 +38,8 @@ export interface McrctlIo {
   now?: () => number;
   /** Aborting ends `logs --follow` with status 0 and interrupts any other request. */
   signal?: AbortSignal;
+  /** stdin and stdout when both are a terminal: `top` is then full screen. */
+  terminal?: TerminalStreams;
 }
 
 interface GlobalOptions {
@@ -205,6 +210,18 @@ function buildProgram(io: McrctlIo): Command {
           if (io.signal?.aborted !== true) throw err;
         }
       });
+    });
+
+  eventsOptions(program.command('events'), integer)
+    .action(async (flags: EventsFlags, cmd: Command) => {
+      await connect(cmd)((c) => runEvents(c, flags, json(cmd), print, printJson, () => io.signal?.aborted === true));
+    });
+
+  topOptions(program.command('top'), integer)
+    .action(async (flags: TopFlags, cmd: Command) => {
+      const g = globals(cmd);
+      await runTop(flags, { stdout: io.stdout, now, ...(io.signal !== undefined ? { signal: io.signal } : {}),
+        ...(io.terminal !== undefined ? { terminal: io.terminal } : {}) }, { socket: g.socket, ...(g.timeout !== undefined ? { timeoutMs: g.timeout } : {}) });
     });
 
   const logLevel = program.command('log-level').description('show or change log levels');

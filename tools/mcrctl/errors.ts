@@ -46,6 +46,7 @@ const HINTS: Readonly<Record<string, string>> = {
   ERR_MCR_BAD_RULE: 'fix the rule and retry',
   ERR_MCR_NO_CONFIG: 'save takes --file; reload needs mcrd started with --config',
   ERR_MCR_BAD_RESPONSE: 'compare `mcrctl version` with the daemon\'s',
+  ERR_MCR_SLOW_FOLLOWER: 'read the stream as it comes (a pipe into something that keeps up)',
 };
 
 export interface Failure {

@@ -3,7 +3,8 @@
  * `mcrd`: the supervisor. Reads the config, owns the rule table, runs the
  * worker fleet and the control socket, captures worker logs; SIGHUP reloads
  * the config as a diff; SIGTERM/SIGINT drain and stop every worker, close the
- * socket and remove its file.
+ * socket and remove its file. Under systemd (Type=notify) it reports
+ * readiness, reloads, stops and a status line itself (notify/).
  *
  *   mcrd [--config FILE] [--control-socket PATH] [--socket-group GROUP] [--workers N] [--user USER]
  *        [--log-level L] [--log-dir DIR] [--restart-backoff MIN_MS[:MAX_MS]]
@@ -35,6 +36,11 @@ import { WorkerLogs } from './worker-logs.js';
 import { metricsListenAddress, MetricsError, parseListenAddress } from './metrics/listen-address.js';
 import { ReloadStatus, trackReloads } from './metrics/reload-status.js';
 import { startMetrics } from './metrics/daemon-source.js';
+import { Notifier } from './notify/notifier.js';
+import { checkWorkerFiles, unreadableMessage } from './fleet/worker-files.js';
+import { WORKER_ENTRY } from './fleet/worker-process.js';
+import { packageRoot } from '../native/package-root.js';
+import { ServiceState } from './notify/service-state.js';
 
 interface Options {
   config?: string;
@@ -143,10 +149,18 @@ async function main(): Promise<void> {
     process.stderr.write(`mcrd: ${err.code}: ${err.message}\n`);
     process.exit(2);
   }
+  // A worker that cannot load its code would exit at every start: say so once, now.
+  const unreadable = checkWorkerFiles(WORKER_ENTRY, packageRoot());
+  if (unreadable !== undefined) {
+    process.stderr.write(`mcrd: ${unreadableMessage(unreadable, packageRoot())}\n`);
+    process.exit(1);
+  }
   const cpus = allowedCpus();
   const logLevel = opts.logLevel ?? d.logLevel ?? 'info';
   // The daemon's log is its stdout (as supervisors expect); one-line start-up errors go to stderr.
   const logger = createLogger(logLevel, { name: 'mcrd' }, 1);
+  // Read (and removed from the environment) before any child is spawned: only mcrd notifies.
+  const notifier = Notifier.fromEnv(process.env, (address, data) => native.sendUnixDatagram(address, data), logger);
   const logDir = opts.logDir ?? d.logDir;
   const logs = new WorkerLogs(logDir);
   const limits = ruleLimits(opts.maxRulesPerInterface ?? d.maxRulesPerInterface ?? defaults.maxRulesPerInterface);
@@ -204,7 +218,15 @@ async function main(): Promise<void> {
     interfaceState: (name: string) => watcher.get(name) };
   const reloads = new ReloadStatus();
   // Reloads pass through trackReloads whichever way they come (control socket, SIGHUP), for the metrics.
-  const handler = trackReloads(createHandler(state), reloads);
+  const tracked = trackReloads(createHandler(state), reloads);
+  const service = new ServiceState({ notifier, logger, workers: () => fleet.info(), rules: () => table.list().length,
+    pps: async () => {
+      const stats = await tracked.stats({}, { signal: new AbortController().signal, clientId: 0, requestId: 0 });
+      const rates = stats.rules.map((r) => r.pps).filter((p): p is number => p !== undefined);
+      return rates.length === 0 && stats.rules.length > 0 ? undefined : rates.reduce((a, b) => a + b, 0);
+    } });
+  // RELOADING=1 / READY=1 around every reload, whichever way it comes (control socket, SIGHUP).
+  const handler = { ...tracked, reload: (...args: Parameters<typeof tracked.reload>) => service.aroundReload(() => tracked.reload(...args)) };
   const metrics = metricsAt === undefined ? undefined : await startMetrics({ address: metricsAt, handler, rules: () => table.list(),
     workers: () => fleet.info(), reloads, version: state.version, layout: native.counterLayout(), logger }).catch((err: Error & { code?: string }) => {
     process.stderr.write(`mcrd: ${err.code ?? 'ERR_MCR_METRICS'}: cannot serve metrics on ${metricsAt?.text ?? ''}: ${err.message}; ` +
@@ -234,11 +256,13 @@ async function main(): Promise<void> {
   await fleet.reconcile();
   await inputsSynced;
   logger.info({ rules: table.list().length, workers: fleet.info().length }, 'mcrd ready');
+  void service.startReady();
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    service.stopping();
     logger.info({ signal }, 'stopping: draining workers');
     await fleet.close();
     watcher.close();
@@ -251,9 +275,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // The same reload as `mcrctl reload`; the handler logs a success, a refusal is logged here.
   process.on('SIGHUP', () => {
+    logger.info({ signal: 'SIGHUP', file: opts.config }, 'reloading the configuration');
     handler.reload({}, { signal: new AbortController().signal, clientId: 0, requestId: 0 }).catch((err: Error & { code?: string }) =>
-      logger.error({ code: err.code, err: err.message }, 'reload failed: nothing changed'));
+      logger.error({ signal: 'SIGHUP', code: err.code, err: err.message }, 'reload refused: the running rules are unchanged and keep forwarding'));
   });
 }
 

@@ -11,6 +11,7 @@
  *        [--max-rules-per-interface N] [--metrics-listen ADDR:PORT [--metrics-allow-remote]]
  *        [--hung-worker-ms MS]
  *   mcrd --version
+ *   mcrd --check-host [--config FILE] [--json]     (docs/host-check.md)
  */
 import { DEFAULT_CONTROL_SOCKET } from '../common/defaults.js';
 import { readFileSync } from 'node:fs';
@@ -40,6 +41,8 @@ import { Notifier } from './notify/notifier.js';
 import { checkWorkerFiles, unreadableMessage } from './fleet/worker-files.js';
 import { WORKER_ENTRY } from './fleet/worker-process.js';
 import { packageRoot } from '../native/package-root.js';
+import { checkHost, failures, renderFindings, type HostPlan } from './host-check/run.js';
+import { readHostFacts } from './host-check/host-facts.js';
 import { ServiceState } from './notify/service-state.js';
 
 interface Options {
@@ -58,6 +61,8 @@ interface Options {
   metricsListen?: string;
   metricsAllowRemote?: boolean;
   hungWorkerMs?: number;
+  checkHost?: boolean;
+  json?: boolean;
 }
 
 function parse(argv: string[]): Options {
@@ -98,6 +103,8 @@ function parse(argv: string[]): Options {
       if (why !== undefined) throw new InvalidArgumentError(why);
       return n;
     })
+    .option('--check-host', 'check this host for what MCR needs (buffers, rings, offloads, io_uring, locked memory) for the config\'s interfaces, print each problem with its fix, and exit: 0 all pass, 1 otherwise')
+    .option('--json', 'with --check-host: the findings as JSON')
     .option('--metrics-allow-remote', 'allow --metrics-listen on an address other than loopback (the endpoint has no authentication)')
     .exitOverride()
     .configureOutput({ outputError: () => {} });
@@ -156,11 +163,21 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const cpus = allowedCpus();
+  const hostPlan: HostPlan = { rules: config.rules, workersPerInterface: opts.workers ?? d.workers ?? cpus.length, cpus };
+  if (opts.checkHost === true) {
+    const findings = checkHost(readHostFacts(), hostPlan);
+    process.stdout.write(opts.json === true ? JSON.stringify({ ok: failures(findings).length === 0, findings }, null, 2) + '\n' : renderFindings(findings));
+    process.exit(failures(findings).length === 0 ? 0 : 1);
+  }
   const logLevel = opts.logLevel ?? d.logLevel ?? 'info';
   // The daemon's log is its stdout (as supervisors expect); one-line start-up errors go to stderr.
   const logger = createLogger(logLevel, { name: 'mcrd' }, 1);
   // Read (and removed from the environment) before any child is spawned: only mcrd notifies.
   const notifier = Notifier.fromEnv(process.env, (address, data) => native.sendUnixDatagram(address, data), logger);
+  // The same checks as --check-host, as warnings: a host that needs tuning still relays.
+  for (const f of failures(checkHost(readHostFacts(), hostPlan))) {
+    logger.warn({ check: f.check, subject: f.subject, fix: f.fix }, `host check: ${f.subject}: ${f.detail} (mcrd --check-host lists them all)`);
+  }
   const logDir = opts.logDir ?? d.logDir;
   const logs = new WorkerLogs(logDir);
   const limits = ruleLimits(opts.maxRulesPerInterface ?? d.maxRulesPerInterface ?? defaults.maxRulesPerInterface);

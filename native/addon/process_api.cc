@@ -163,8 +163,11 @@ Napi::Value SendUnixDatagram(const Napi::CallbackInfo& info) {
 // Can this process create the loop's ring, and which of its opcodes are missing (mcrd --check-host).
 Napi::Value ProbeIoUring(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  const int32_t sq = int_arg(info, 0, "sqEntries");
+  const int32_t cq = int_arg(info, 1, "cqEntries");
+  if (sq < 1 || sq > 32768 || cq < sq || cq > 1 << 20) throw coded_error(env, "ERR_MCR_INVALID_ARG", "sqEntries 1..32768, cqEntries sqEntries..1048576");
   IoUringProbe probe;
-  check(env, probe_io_uring(&probe));
+  check(env, probe_io_uring(static_cast<unsigned>(sq), static_cast<unsigned>(cq), &probe));
   Napi::Object out = Napi::Object::New(env);
   out.Set("deferTaskrun", Napi::Boolean::New(env, probe.defer_taskrun));
   out.Set("features", Napi::Number::New(env, probe.features));

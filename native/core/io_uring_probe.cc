@@ -9,19 +9,19 @@
 
 namespace mcr {
 
-SysError probe_io_uring(IoUringProbe* out) {
+SysError probe_io_uring(unsigned sq_entries, unsigned cq_entries, IoUringProbe* out) {
   io_uring ring{};
   io_uring_params params{};
   params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
-  params.cq_entries = 16;
+  params.cq_entries = cq_entries;
   io_uring_params deferred = params;
   deferred.flags |= IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-  int rc = io_uring_queue_init_params(8, &ring, &deferred);
+  int rc = io_uring_queue_init_params(sq_entries, &ring, &deferred);
   if (rc == 0) {
     out->defer_taskrun = true;
     params = deferred;
   } else {
-    rc = io_uring_queue_init_params(8, &ring, &params);
+    rc = io_uring_queue_init_params(sq_entries, &ring, &params);
   }
   if (rc != 0) return sys_error(-rc, "io_uring_setup", "a ring with the relay loop's flags");
   out->features = params.features;

@@ -17,12 +17,13 @@ struct IoUringProbe {
   std::vector<std::string> missing_ops;    // opcodes the loop submits that the kernel does not support
 };
 
-// Creates and destroys a small ring with the loop's flags (CQSIZE,
-// SUBMIT_ALL; DEFER_TASKRUN tried first, as the loop does) and probes the
-// opcodes. Fails with the errno of io_uring_setup: EPERM when
+// Creates and destroys a ring of the given sizes (the loop's, so what the
+// kernel charges to the locked-memory limit is what a worker's ring costs)
+// with the loop's flags (CQSIZE, SUBMIT_ALL; DEFER_TASKRUN tried first, as
+// the loop does) and probes the opcodes. Fails with the errno of io_uring_setup: EPERM when
 // kernel.io_uring_disabled forbids it, ENOMEM when the locked-memory limit
 // is too low, ENOSYS without io_uring, EINVAL for a kernel older than the
 // loop's flags (SUBMIT_ALL: Linux 5.18).
-SysError probe_io_uring(IoUringProbe* out);
+SysError probe_io_uring(unsigned sq_entries, unsigned cq_entries, IoUringProbe* out);
 
 }  // namespace mcr

@@ -174,10 +174,6 @@ async function main(): Promise<void> {
   const logger = createLogger(logLevel, { name: 'mcrd' }, 1);
   // Read (and removed from the environment) before any child is spawned: only mcrd notifies.
   const notifier = Notifier.fromEnv(process.env, (address, data) => native.sendUnixDatagram(address, data), logger);
-  // The same checks as --check-host, as warnings: a host that needs tuning still relays.
-  for (const f of failures(checkHost(readHostFacts(), hostPlan))) {
-    logger.warn({ check: f.check, subject: f.subject, fix: f.fix }, `host check: ${f.subject}: ${f.detail} (mcrd --check-host lists them all)`);
-  }
   const logDir = opts.logDir ?? d.logDir;
   const logs = new WorkerLogs(logDir);
   const limits = ruleLimits(opts.maxRulesPerInterface ?? d.maxRulesPerInterface ?? defaults.maxRulesPerInterface);
@@ -274,6 +270,11 @@ async function main(): Promise<void> {
   await inputsSynced;
   logger.info({ rules: table.list().length, workers: fleet.info().length }, 'mcrd ready');
   void service.startReady();
+  // The same checks as --check-host, as warnings (a host that needs tuning
+  // still relays); after the workers' start, which they would only delay.
+  for (const f of failures(checkHost(readHostFacts(), hostPlan))) {
+    logger.warn({ check: f.check, subject: f.subject, fix: f.fix }, `host check: ${f.subject}: ${f.detail} (mcrd --check-host lists them all)`);
+  }
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
@@ -296,7 +297,7 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => {
     logger.info({ signal: 'SIGHUP', file: opts.config }, 'reloading the configuration');
     handler.reload({}, { signal: new AbortController().signal, clientId: 0, requestId: 0 }).catch((err: Error & { code?: string }) =>
-      logger.error({ signal: 'SIGHUP', code: err.code, err: err.message }, 'reload refused: the running rules are unchanged and keep forwarding'));
+      logger.error({ signal: 'SIGHUP', code: err.code, err: err.message }, 'reload failed: nothing changed'));
   });
 }
 

@@ -37,6 +37,8 @@
         "native/core/netlink_parser.cc",
         "native/core/netlink_monitor.cc",
         "native/core/stream_monitor.cc",
+        "native/core/unix_datagram.cc",
+        "native/core/io_uring_probe.cc",
         "native/addon/addon.cc",
         "native/addon/loop_wrap.cc",
         "native/addon/napi_errors.cc",

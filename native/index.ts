@@ -190,6 +190,10 @@ export interface NativeAddon {
   peerCredentials(fd: number): { pid: number; uid: number; gid: number };
   /** getgrnam_r: the group's id; ENOENT when there is no such group. */
   lookupGroup(name: string): number;
+  /** One datagram to a unix datagram socket: a path, or an abstract name starting with '@' (the systemd notify protocol). Never blocks: EAGAIN when its queue is full. */
+  sendUnixDatagram(address: string, data: Buffer): void;
+  /** Creates (and closes) a ring of these sizes with the relay loop's flags: throws io_uring_setup's errno (EPERM: kernel.io_uring_disabled, ENOMEM: RLIMIT_MEMLOCK); lists the loop's opcodes the kernel lacks. */
+  probeIoUring(sqEntries: number, cqEntries: number): { deferTaskrun: boolean; features: number; missingOps: string[] };
 }
 
 /** Errors from the addon: Node-style system errors or our own ERR_MCR_* codes. */

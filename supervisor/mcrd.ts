@@ -3,13 +3,15 @@
  * `mcrd`: the supervisor. Reads the config, owns the rule table, runs the
  * worker fleet and the control socket, captures worker logs; SIGHUP reloads
  * the config as a diff; SIGTERM/SIGINT drain and stop every worker, close the
- * socket and remove its file.
+ * socket and remove its file. Under systemd (Type=notify) it reports
+ * readiness, reloads, stops and a status line itself (notify/).
  *
  *   mcrd [--config FILE] [--control-socket PATH] [--socket-group GROUP] [--workers N] [--user USER]
  *        [--log-level L] [--log-dir DIR] [--restart-backoff MIN_MS[:MAX_MS]]
  *        [--max-rules-per-interface N] [--metrics-listen ADDR:PORT [--metrics-allow-remote]]
  *        [--hung-worker-ms MS]
  *   mcrd --version
+ *   mcrd --check-host [--config FILE] [--json]     (docs/host-check.md)
  */
 import { DEFAULT_CONTROL_SOCKET } from '../common/defaults.js';
 import { readFileSync } from 'node:fs';
@@ -39,6 +41,13 @@ import { StreamWatch } from './health/stream-watch.js';
 import { EventLog } from './events/event-log.js';
 import { InterfaceEvents } from './events/interface-events.js';
 import { ruleAdded } from './events/rule-events.js';
+import { Notifier } from './notify/notifier.js';
+import { checkWorkerFiles, unreadableMessage } from './fleet/worker-files.js';
+import { WORKER_ENTRY } from './fleet/worker-process.js';
+import { packageRoot } from '../native/package-root.js';
+import { checkHost, failures, renderFindings, type HostPlan } from './host-check/run.js';
+import { readHostFacts } from './host-check/host-facts.js';
+import { ServiceState } from './notify/service-state.js';
 
 interface Options {
   config?: string;
@@ -56,6 +65,8 @@ interface Options {
   metricsListen?: string;
   metricsAllowRemote?: boolean;
   hungWorkerMs?: number;
+  checkHost?: boolean;
+  json?: boolean;
 }
 
 function parse(argv: string[]): Options {
@@ -96,6 +107,8 @@ function parse(argv: string[]): Options {
       if (why !== undefined) throw new InvalidArgumentError(why);
       return n;
     })
+    .option('--check-host', 'check this host for what MCR needs (buffers, rings, offloads, io_uring, locked memory) for the config\'s interfaces, print each problem with its fix, and exit: 0 all pass, 1 otherwise')
+    .option('--json', 'with --check-host: the findings as JSON')
     .option('--metrics-allow-remote', 'allow --metrics-listen on an address other than loopback (the endpoint has no authentication)')
     .exitOverride()
     .configureOutput({ outputError: () => {} });
@@ -147,10 +160,24 @@ async function main(): Promise<void> {
     process.stderr.write(`mcrd: ${err.code}: ${err.message}\n`);
     process.exit(2);
   }
+  // A worker that cannot load its code would exit at every start: say so once, now.
+  const unreadable = checkWorkerFiles(WORKER_ENTRY, packageRoot());
+  if (unreadable !== undefined) {
+    process.stderr.write(`mcrd: ${unreadableMessage(unreadable, packageRoot())}\n`);
+    process.exit(1);
+  }
   const cpus = allowedCpus();
+  const hostPlan: HostPlan = { rules: config.rules, workersPerInterface: opts.workers ?? d.workers ?? cpus.length, cpus };
+  if (opts.checkHost === true) {
+    const findings = checkHost(readHostFacts(), hostPlan);
+    process.stdout.write(opts.json === true ? JSON.stringify({ ok: failures(findings).length === 0, findings }, null, 2) + '\n' : renderFindings(findings));
+    process.exit(failures(findings).length === 0 ? 0 : 1);
+  }
   const logLevel = opts.logLevel ?? d.logLevel ?? 'info';
   // The daemon's log is its stdout (as supervisors expect); one-line start-up errors go to stderr.
   const logger = createLogger(logLevel, { name: 'mcrd' }, 1);
+  // Read (and removed from the environment) before any child is spawned: only mcrd notifies.
+  const notifier = Notifier.fromEnv(process.env, (address, data) => native.sendUnixDatagram(address, data), logger);
   const logDir = opts.logDir ?? d.logDir;
   const logs = new WorkerLogs(logDir);
   const limits = ruleLimits(opts.maxRulesPerInterface ?? d.maxRulesPerInterface ?? defaults.maxRulesPerInterface);
@@ -220,7 +247,15 @@ async function main(): Promise<void> {
     countersCleared: (c: CountersCleared) => events.record('counters.cleared', { all: c.all, rules: c.ruleIds, inputs: c.inputs, caller: c.caller }) };
   const reloads = new ReloadStatus();
   // Reloads pass through trackReloads whichever way they come (control socket, SIGHUP), for the metrics.
-  const handler = trackReloads(createHandler(state), reloads);
+  const tracked = trackReloads(createHandler(state), reloads);
+  const service = new ServiceState({ notifier, logger, workers: () => fleet.info(), rules: () => table.list().length,
+    pps: async () => {
+      const stats = await tracked.stats({}, { signal: new AbortController().signal, clientId: 0, requestId: 0 });
+      const rates = stats.rules.map((r) => r.pps).filter((p): p is number => p !== undefined);
+      return rates.length === 0 && stats.rules.length > 0 ? undefined : rates.reduce((a, b) => a + b, 0);
+    } });
+  // RELOADING=1 / READY=1 around every reload, whichever way it comes (control socket, SIGHUP).
+  const handler = { ...tracked, reload: (...args: Parameters<typeof tracked.reload>) => service.aroundReload(() => tracked.reload(...args)) };
   const metrics = metricsAt === undefined ? undefined : await startMetrics({ address: metricsAt, handler, rules: () => table.list(),
     workers: () => fleet.info(), reloads, version: state.version, layout: native.counterLayout(), logger }).catch((err: Error & { code?: string }) => {
     process.stderr.write(`mcrd: ${err.code ?? 'ERR_MCR_METRICS'}: cannot serve metrics on ${metricsAt?.text ?? ''}: ${err.message}; ` +
@@ -251,11 +286,18 @@ async function main(): Promise<void> {
   await inputsSynced;
   stream.start();
   logger.info({ rules: table.list().length, workers: fleet.info().length }, 'mcrd ready');
+  void service.startReady();
+  // The same checks as --check-host, as warnings (a host that needs tuning
+  // still relays); after the workers' start, which they would only delay.
+  for (const f of failures(checkHost(readHostFacts(), hostPlan))) {
+    logger.warn({ check: f.check, subject: f.subject, fix: f.fix }, `host check: ${f.subject}: ${f.detail} (mcrd --check-host lists them all)`);
+  }
 
   let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    service.stopping();
     logger.info({ signal }, 'stopping: draining workers');
     await stream.stop();
     await fleet.close();
@@ -269,9 +311,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // The same reload as `mcrctl reload`; the handler logs a success, a refusal is logged here.
   process.on('SIGHUP', () => {
+    logger.info({ signal: 'SIGHUP', file: opts.config }, 'reloading the configuration');
     handler.reload({}, { signal: new AbortController().signal, clientId: 0, requestId: 0 }).catch((err: Error & { code?: string }) =>
-      logger.error({ code: err.code, err: err.message }, 'reload failed: nothing changed'));
+      logger.error({ signal: 'SIGHUP', code: err.code, err: err.message }, 'reload failed: nothing changed'));
   });
 }
 

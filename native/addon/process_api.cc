@@ -9,7 +9,9 @@
 #include "core/fd_channel.h"
 #include "core/heartbeat.h"
 #include "core/peer_credentials.h"
+#include "core/io_uring_probe.h"
 #include "core/process_control.h"
+#include "core/unix_datagram.h"
 
 namespace mcr {
 namespace {
@@ -148,6 +150,33 @@ Napi::Value LookupGroup(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), gid);
 }
 
+// One datagram to a unix datagram socket ($NOTIFY_SOCKET: supervisor/notify/).
+Napi::Value SendUnixDatagram(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "address must be a string");
+  if (!info[1].IsBuffer()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "data must be a Buffer");
+  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
+  check(env, send_unix_datagram(info[0].As<Napi::String>().Utf8Value(), std::string(data.Data(), data.Length())));
+  return env.Undefined();
+}
+
+// Can this process create the loop's ring, and which of its opcodes are missing (mcrd --check-host).
+Napi::Value ProbeIoUring(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int32_t sq = int_arg(info, 0, "sqEntries");
+  const int32_t cq = int_arg(info, 1, "cqEntries");
+  if (sq < 1 || sq > 32768 || cq < sq || cq > 1 << 20) throw coded_error(env, "ERR_MCR_INVALID_ARG", "sqEntries 1..32768, cqEntries sqEntries..1048576");
+  IoUringProbe probe;
+  check(env, probe_io_uring(static_cast<unsigned>(sq), static_cast<unsigned>(cq), &probe));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("deferTaskrun", Napi::Boolean::New(env, probe.defer_taskrun));
+  out.Set("features", Napi::Number::New(env, probe.features));
+  Napi::Array missing = Napi::Array::New(env, probe.missing_ops.size());
+  for (uint32_t i = 0; i < probe.missing_ops.size(); ++i) missing.Set(i, Napi::String::New(env, probe.missing_ops[i]));
+  out.Set("missingOps", missing);
+  return out;
+}
+
 }  // namespace
 
 void register_process_api(Napi::Env env, Napi::Object exports) {
@@ -160,6 +189,8 @@ void register_process_api(Napi::Env env, Napi::Object exports) {
   exports.Set("dropPrivileges", Napi::Function::New<DropPrivileges>(env, "dropPrivileges"));
   exports.Set("effectiveCapabilities", Napi::Function::New<EffectiveCapabilities>(env, "effectiveCapabilities"));
   exports.Set("createHeartbeat", Napi::Function::New<CreateHeartbeat>(env, "createHeartbeat"));
+  exports.Set("sendUnixDatagram", Napi::Function::New<SendUnixDatagram>(env, "sendUnixDatagram"));
+  exports.Set("probeIoUring", Napi::Function::New<ProbeIoUring>(env, "probeIoUring"));
   exports.Set("raiseOpenFilesLimit", Napi::Function::New<RaiseOpenFiles>(env, "raiseOpenFilesLimit"));
   exports.Set("peerCredentials", Napi::Function::New<PeerCredentialsOf>(env, "peerCredentials"));
   exports.Set("lookupGroup", Napi::Function::New<LookupGroup>(env, "lookupGroup"));

@@ -36,7 +36,8 @@
  */
 import { WorkerProcess, type FleetWorker, type WorkerExit } from './worker-process.js';
 import { DEFAULT_FLEET_TIMING, type FleetOptions, type FleetTiming, type InputInterface, type StartWorker } from './fleet-options.js';
-import { describeExit, fatalText, newSlot, noteRefusals, reasonOf, slotsApplication, stopSlotWorker, type Slot } from './slot.js';
+import { describeExit, FAILED_STARTS_REPORTED, fatalText, lastWords, newSlot, noteRefusals, noteStderr, reasonOf, slotsApplication, stopSlotWorker,
+  type Slot } from './slot.js';
 import { DEFAULT_RESTART_BACKOFF, type RestartBackoff } from './backoff.js';
 import type { InterfaceChange } from '../net/interface-watcher.js';
 import type { CommandDraft, Reply, RuleApplication, RuleArrivals, WorkerInfo } from '../../proto/index.js';
@@ -167,6 +168,8 @@ export class Fleet {
       id: s.id, interface: s.iface, core: s.core, pid: s.worker?.pid ?? 0, state: s.state,
       restarts: s.restarts, generation: s.generation, logLevel: s.logLevel, startedAtMs: s.startedAtMs,
       ...(reasonOf(s) !== undefined ? { reason: reasonOf(s) } : {}),
+      ...(s.lastExit !== undefined ? { lastExit: s.lastExit.why, lastExitAtMs: s.lastExit.atMs } : {}),
+      ...(s.failedStarts > 0 ? { failedStarts: s.failedStarts } : {}),
     }));
   }
 
@@ -319,13 +322,15 @@ export class Fleet {
     let worker: FleetWorker;
     try {
       slot.lastFatal = undefined;
+      slot.stderrTail = [];
       worker = this.startWorker(
         { id: slot.id, interface: slot.iface, fanoutGroup: this.fanoutGroups.get(slot.iface) ?? 0, cpu: slot.core,
           logLevel: slot.logLevel, ...(this.o.user !== undefined ? { user: this.o.user } : {}),
           ...(this.o.loop !== undefined ? { loop: this.o.loop } : {}), ...(this.o.slots !== undefined ? { slots: this.o.slots } : {}) },
-        (line) => {
+        (line, stream) => {
           this.o.logs.record(slot.id, { interface: slot.iface, core: slot.core, pid: worker.pid }, line);
-          if (line.includes('"level":60')) slot.lastFatal = fatalText(line);
+          if (stream === 'stderr') noteStderr(slot, line);
+          else if (line.includes('"level":60')) slot.lastFatal = fatalText(line);
         },
       );
     } catch (err) {
@@ -347,8 +352,20 @@ export class Fleet {
       .then(() => 'ready', (err: { code?: string }) => (err.code === 'ETIMEDOUT' ? 'timeout' : 'exited'));
     const outcome = await Promise.race([ready, worker.exited.then(() => 'exited')]);
     if (outcome !== 'ready') {
-      if (outcome === 'timeout') worker.kill('SIGKILL');
-      throw Object.assign(new Error(`worker ${slot.id} did not become ready (${String(outcome)})`), { code: 'ERR_MCR_WORKER_START' });
+      if (outcome === 'timeout') {
+        worker.kill('SIGKILL');
+        throw Object.assign(new Error(`worker ${slot.id} did not answer within ${this.t.readyTimeoutMs} ms of its start: killed`), { code: 'ERR_MCR_WORKER_START' });
+      }
+      // Its exit (code or signal, last words) is logged by onExit, next in
+      // the chain. A worker whose stream broke exits when it sees that; one
+      // that does not is killed.
+      let timer: NodeJS.Timeout | undefined;
+      const how = await Promise.race([worker.exited, new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), this.t.stopTimeoutMs); })]);
+      clearTimeout(timer);
+      if (how === undefined) worker.kill('SIGKILL');
+      const words = lastWords(slot);
+      throw Object.assign(new Error(`worker ${slot.id} ${how === undefined ? 'closed its command stream' : describeExit(how)} before it was ready` +
+        `${words !== undefined ? `: ${words}` : ''}`), { code: 'ERR_MCR_WORKER_START' });
     }
     // Rules before forwarding: the loop has none until this sync.
     await this.sync(slot).catch(() => undefined);
@@ -362,6 +379,7 @@ export class Fleet {
     // mcrd began to stop meanwhile (close() is not queued): leave it 'stopping'.
     if (slot.state !== 'starting' || slot.worker !== worker) return;
     slot.state = 'running';
+    slot.failedStarts = 0;
     this.o.logger.info({ worker: slot.id, pid: worker.pid, core: slot.core, restarts: slot.restarts }, 'worker running');
     const pid = worker.pid ?? 0;
     if (replacing) this.events.record('worker.restarted', { worker: slot.id, interface: slot.iface, pid, restarts: slot.restarts, after: slot.lastExit?.why ?? 'exited' });
@@ -444,6 +462,10 @@ export class Fleet {
     }
     if (Date.now() - slot.startedAtMs > this.t.stableMs) slot.backoffMs = this.backoff.minMs;
     slot.restarts++;
+    // Still 'starting': it never answered and held its rules (start() threw).
+    const beforeReady = slot.state === 'starting';
+    if (beforeReady) slot.failedStarts++;
+    const words = lastWords(slot);
     if (how.code === WORKER_EXIT_START_REFUSED) {
       // The host refused what the loop needs (locked memory, a permission):
       // a quick restart fails the same way, so retry at the longest backoff
@@ -456,10 +478,17 @@ export class Fleet {
       this.scheduleRestart(slot);
       return;
     }
-    slot.lastExit = { atMs: Date.now(), why: describeExit(how, verdict) };
-    this.o.logger.warn({ worker: slot.id, pid: worker.pid, code: how.code, signal: how.signal, ...(verdict !== undefined ? { hung: true } : {}),
-      restartInMs: slot.backoffMs }, 'worker exited: restarting');
-    this.events.record('worker.exited', { ...exited, next: 'restart', restartInMs: slot.backoffMs });
+    slot.lastExit = { atMs: Date.now(), why: `${describeExit(how, verdict)}${verdict === undefined && words !== undefined ? `: ${words}` : ''}` };
+    const fields = { worker: slot.id, pid: worker.pid, code: how.code, signal: how.signal, ...(verdict !== undefined ? { hung: true } : {}),
+      ...(slot.lastFatal !== undefined ? { error: slot.lastFatal } : {}), ...(slot.stderrTail.length > 0 ? { stderr: slot.stderrTail } : {}),
+      restartInMs: slot.backoffMs };
+    if (beforeReady && slot.failedStarts >= FAILED_STARTS_REPORTED) {
+      this.o.logger.error({ ...fields, failedStarts: slot.failedStarts },
+        `worker keeps failing to start (${slot.failedStarts} in a row): ${slot.lastExit.why}; restarting with backoff`);
+    } else {
+      this.o.logger.warn({ ...fields, ...(beforeReady ? { beforeReady: true } : {}) }, 'worker exited: restarting');
+    }
+    this.events.record('worker.exited', { ...exited, reason: slot.lastExit.why, next: 'restart', restartInMs: slot.backoffMs });
     this.scheduleRestart(slot);
   }
 

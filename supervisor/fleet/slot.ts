@@ -43,13 +43,41 @@ export interface Slot {
   lastExit: { atMs: number; why: string } | undefined;
   /** The current worker's last fatal log line ("CODE: message"): its own word on why it is ending. */
   lastFatal: string | undefined;
+  /** The current worker's last STDERR_TAIL_LINES stderr lines (Node's own errors land there, not in the JSON log). */
+  stderrTail: string[];
+  /** Workers of this slot that exited before they were running, in a row (0 once one runs). */
+  failedStarts: number;
+}
+
+/** Stderr lines kept per worker, for the log line and the reason of an exit. */
+export const STDERR_TAIL_LINES = 5;
+/** After this many failed starts in a row the slot's reason says that it keeps failing, and why. */
+export const FAILED_STARTS_REPORTED = 3;
+
+/** Keeps the last STDERR_TAIL_LINES stderr lines of the slot's worker. */
+export function noteStderr(slot: Slot, line: string): void {
+  if (line.trim() === '') return;
+  slot.stderrTail.push(line.length > 300 ? `${line.slice(0, 300)}...` : line);
+  if (slot.stderrTail.length > STDERR_TAIL_LINES) slot.stderrTail.shift();
+}
+
+/**
+ * Why the worker ended, in its own words when it left any: its fatal log
+ * line, else the last line it wrote to stderr (an uncaught exception's
+ * message, a module that could not be loaded), else nothing.
+ */
+export function lastWords(slot: Slot): string | undefined {
+  if (slot.lastFatal !== undefined) return slot.lastFatal;
+  // An uncaught error's stack ends with "Node.js v20..."; its message is the line that names the error.
+  const tail = slot.stderrTail.filter((l) => !/^Node\.js v\d/.test(l) && !/^\s+at /.test(l));
+  return tail.find((l) => /^[A-Za-z]*Error\b|^Error:|\bE[A-Z]{2,}\b/.test(l)) ?? tail.at(-1);
 }
 
 export function newSlot(iface: string, index: number, core: number, backoffMs: number, logLevel: string): Slot {
   return { id: `${iface}/${index}`, iface, core, worker: undefined, state: 'waiting', reason: undefined, restarts: 0,
     backoffMs, startedAtMs: 0, generation: 0, logLevel, timer: undefined, counters: undefined,
     refused: new Map(), needsSync: false, unconfirmed: new Set(), beat: undefined, verdict: undefined, lastExit: undefined,
-    lastFatal: undefined, starvedLogged: false };
+    lastFatal: undefined, starvedLogged: false, stderrTail: [], failedStarts: 0 };
 }
 
 /** What the slots of a rule's input interface did with it: applied, refused (with the error), not confirmed, or pending (no worker now). */
@@ -96,7 +124,9 @@ export function reasonOf(s: Slot): string | undefined {
     const first = [...s.refused].slice(0, 3).map(([id, e]) => `rule ${id} (${e.code}: ${e.message})`);
     parts.push(`${s.refused.size} rule${s.refused.size === 1 ? '' : 's'} refused: ${first.join('; ')}${s.refused.size > 3 ? '; ...' : ''}`);
   }
-  if (s.lastExit !== undefined) parts.push(`last exit ${new Date(s.lastExit.atMs).toISOString()}: ${s.lastExit.why}, restarted`);
+  if (s.failedStarts >= FAILED_STARTS_REPORTED && s.lastExit !== undefined) {
+    parts.push(`keeps failing to start (${s.failedStarts} failed starts in a row, still retried with backoff): ${s.lastExit.why}`);
+  } else if (s.lastExit !== undefined) parts.push(`last exit ${new Date(s.lastExit.atMs).toISOString()}: ${s.lastExit.why}, restarted`);
   return parts.length > 0 ? parts.join('; ') : undefined;
 }
 

@@ -28,7 +28,10 @@ import { loopSettingArgs, type LoopSettings } from '../../common/loop-settings.j
 import { FrameDecoder, decodeReply, encodeCommand, encodeFrame, type CommandDraft, type Reply } from '../../proto/index.js';
 import { workerFrameBytes, type WorkerSlots } from '../../common/rule-limits.js';
 
-const WORKER_ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'worker', 'fleet-worker.js');
+/** How long an exit waits for the worker's last stdout/stderr lines (see `exited`). */
+export const STDIO_DRAIN_MS = 250;
+
+export const WORKER_ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'worker', 'fleet-worker.js');
 
 export interface WorkerSpec {
   id: string;
@@ -160,10 +163,26 @@ export class WorkerProcess implements FleetWorker {
       for (const fd of [packetFd, handParent, handChild, cmdChild, heartbeatFd]) deps.closeFd(fd);
     }
     this.child = child;
+    // The last lines a dying worker wrote (its reason) may still be in the
+    // pipes when 'exit' fires: the exit settles once both have been read to
+    // their end, or STDIO_DRAIN_MS after the exit at the latest.
+    const drained: Promise<void>[] = [];
+    for (const name of ['stdout', 'stderr'] as const) {
+      const readable = child[name];
+      if (!readable) continue;
+      const lines = createInterface({ input: readable });
+      lines.on('line', (line) => onLine(line, name));
+      drained.push(new Promise((resolve) => lines.once('close', () => resolve())));
+    }
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.hasExited = true;
-        resolve({ code, signal });
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<void>((r) => { timer = setTimeout(r, STDIO_DRAIN_MS); });
+        void Promise.race([Promise.all(drained), late]).then(() => {
+          clearTimeout(timer);
+          resolve({ code, signal });
+        });
       });
       // A process that could not be spawned has no pid and emits no 'exit';
       // other errors (a failed kill) are not an exit. Never an uncaught 'error'.
@@ -173,10 +192,6 @@ export class WorkerProcess implements FleetWorker {
         resolve({ code: null, signal: null });
       });
     });
-    for (const name of ['stdout', 'stderr'] as const) {
-      const readable = child[name];
-      if (readable) createInterface({ input: readable }).on('line', (line) => onLine(line, name));
-    }
     this.stream = deps.openStream(cmdParent);
     this.stream.on('data', (chunk: Buffer) => {
       let frames: Buffer[];

@@ -1,0 +1,110 @@
+/**
+ * Host-wide checks: the socket buffer limits against what MCR asks for,
+ * the input backlog, io_uring (enabled, with what the loop submits) and
+ * the locked-memory limit the workers' rings count against.
+ *
+ * Who asks for what (native/core): each egress socket asks for a 4 MiB
+ * send buffer (SO_SNDBUFFORCE, falling back to SO_SNDBUF, which the kernel
+ * caps at net.core.wmem_max) and is opened by a worker, which has no
+ * capabilities by then: wmem_max always applies. The input packet socket
+ * asks for 32 MiB of receive buffer and is opened by mcrd: with
+ * CAP_NET_ADMIN the limit does not apply. Workers create their io_uring
+ * before they drop privileges, with mcrd's credentials: CAP_IPC_LOCK lifts
+ * RLIMIT_MEMLOCK for them.
+ */
+import { fail, info, pass, type Finding } from './finding.js';
+import type { HostFacts } from './host-facts.js';
+
+export const EGRESS_SEND_BUFFER = 4 * 1024 * 1024;
+export const PACKET_RECEIVE_BUFFER = 32 * 1024 * 1024;
+/** The kernel default, which docs/performance.md measured with; the input backlog was the limit there near 400 kpps. */
+export const MIN_NETDEV_BACKLOG = 1000;
+/** Locked memory one worker's ring needs (native memlock_advice). */
+export const MEMLOCK_PER_WORKER = 400 * 1024;
+const CAP_NET_ADMIN = 12n;
+const CAP_IPC_LOCK = 14n;
+
+const hasCap = (caps: bigint, cap: bigint): boolean => ((caps >> cap) & 1n) === 1n;
+const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(bytes % (1024 * 1024) === 0 ? 0 : 1)} MiB`;
+const persist = (key: string, value: number): string =>
+  `sysctl -w ${key}=${value} (and keep it: /etc/sysctl.d/60-mcr.conf, shipped as packaging/sysctl.d/60-mcr.conf)`;
+
+function sysctlNumber(facts: HostFacts, key: string): number | undefined {
+  const v = facts.sysctl(key);
+  return v === undefined || !/^\d+$/.test(v) ? undefined : Number(v);
+}
+
+export function checkBuffers(facts: HostFacts): Finding[] {
+  const out: Finding[] = [];
+  const wmem = sysctlNumber(facts, 'net.core.wmem_max');
+  if (wmem === undefined) out.push(info('net.core.wmem_max', 'host', 'not readable: the egress sockets\' send buffer cannot be checked'));
+  else if (wmem < EGRESS_SEND_BUFFER) {
+    out.push(fail('net.core.wmem_max', 'host', `${wmem} bytes: each output socket asks for ${mib(EGRESS_SEND_BUFFER)} of send buffer and gets ${mib(wmem)} ` +
+      '(workers have no capabilities to pass the limit); bursts then block sends sooner', persist('net.core.wmem_max', EGRESS_SEND_BUFFER)));
+  } else out.push(pass('net.core.wmem_max', 'host', `${wmem} bytes: each output socket gets the ${mib(EGRESS_SEND_BUFFER)} send buffer it asks for`));
+
+  const rmem = sysctlNumber(facts, 'net.core.rmem_max');
+  const netAdmin = hasCap(facts.capabilities(), CAP_NET_ADMIN);
+  if (rmem === undefined) out.push(info('net.core.rmem_max', 'host', 'not readable'));
+  else if (rmem >= PACKET_RECEIVE_BUFFER) out.push(pass('net.core.rmem_max', 'host', `${rmem} bytes: the input packet sockets get the ${mib(PACKET_RECEIVE_BUFFER)} they ask for`));
+  else if (netAdmin) {
+    out.push(pass('net.core.rmem_max', 'host', `${rmem} bytes, below the ${mib(PACKET_RECEIVE_BUFFER)} the input packet sockets ask for, ` +
+      'but this process has CAP_NET_ADMIN, with which mcrd sets them past the limit'));
+  } else {
+    out.push(fail('net.core.rmem_max', 'host', `${rmem} bytes: the input packet sockets ask for ${mib(PACKET_RECEIVE_BUFFER)} and, ` +
+      'without CAP_NET_ADMIN, get this much', `${persist('net.core.rmem_max', PACKET_RECEIVE_BUFFER)}, or give mcrd CAP_NET_ADMIN`));
+  }
+
+  const backlog = sysctlNumber(facts, 'net.core.netdev_max_backlog');
+  if (backlog === undefined) {
+    out.push(info('net.core.netdev_max_backlog', 'host', 'not visible here (a host-wide setting, absent from /proc/sys inside a network namespace)',
+      'check it in the host namespace: sysctl net.core.netdev_max_backlog (at least ' + MIN_NETDEV_BACKLOG + ')'));
+  }
+  else if (backlog < MIN_NETDEV_BACKLOG) {
+    out.push(fail('net.core.netdev_max_backlog', 'host', `${backlog}: each core's input backlog (RPS, veths) holds this many frames before the kernel drops them`,
+      persist('net.core.netdev_max_backlog', MIN_NETDEV_BACKLOG)));
+  } else out.push(pass('net.core.netdev_max_backlog', 'host', `${backlog} frames per core`));
+  return out;
+}
+
+export function checkIoUring(facts: HostFacts): Finding[] {
+  const out: Finding[] = [];
+  const disabled = facts.sysctl('kernel.io_uring_disabled');
+  const fixSysctl = 'sysctl -w kernel.io_uring_disabled=0';
+  if (disabled === '2') {
+    out.push(fail('kernel.io_uring_disabled', 'host', '2: io_uring is disabled for every process; the relay loop cannot start', fixSysctl));
+  } else if (disabled === '1') {
+    out.push(info('kernel.io_uring_disabled', 'host', `1: only CAP_SYS_ADMIN or members of kernel.io_uring_group (${facts.sysctl('kernel.io_uring_group') ?? '?'}) may create rings; the probe below says whether this process may`, fixSysctl));
+  } else out.push(pass('kernel.io_uring_disabled', 'host', disabled === undefined ? 'not present (a kernel before 6.6): io_uring is enabled' : `${disabled}: io_uring is enabled`));
+  const probe = facts.ioUring();
+  if (!probe.ok) {
+    const fix = probe.code === 'EPERM' ? fixSysctl + ', or run mcrd in kernel.io_uring_group'
+      : probe.code === 'ENOMEM' ? 'raise the locked-memory limit (LimitMEMLOCK=infinity in the unit, ulimit -l unlimited) or give mcrd CAP_IPC_LOCK'
+        : probe.code === 'ENOSYS' ? 'a kernel built with CONFIG_IO_URING (Linux 6.1 or later)' : 'Linux 6.1 or later';
+    out.push(fail('io_uring ring', 'host', probe.message.startsWith(probe.code) ? probe.message : `${probe.code}: ${probe.message}`, fix));
+  } else if (probe.missingOps.length > 0) {
+    out.push(fail('io_uring operations', 'host', `the kernel lacks ${probe.missingOps.join(', ')}, which the relay loop submits`, 'Linux 6.1 or later'));
+  } else {
+    out.push(pass('io_uring ring', 'host', `a ring with the loop's flags and operations works${probe.deferTaskrun ? ', with DEFER_TASKRUN' : '; DEFER_TASKRUN refused (Linux 6.1): the loop runs without it'}`));
+  }
+  return out;
+}
+
+export function checkMemlock(facts: HostFacts, workers: number): Finding[] {
+  const limit = facts.memlockLimit();
+  const needed = Math.max(1, workers) * MEMLOCK_PER_WORKER;
+  const shown = limit === Infinity ? 'unlimited' : `${Math.floor(limit / 1024)} KiB`;
+  const fix = 'LimitMEMLOCK=infinity in the unit, ulimit -l unlimited (or /etc/security/limits.conf), or give mcrd CAP_IPC_LOCK';
+  if (hasCap(facts.capabilities(), CAP_IPC_LOCK)) return [pass('RLIMIT_MEMLOCK', 'host', 'this process has CAP_IPC_LOCK: the rings are not limited')];
+  if (limit >= needed) return [pass('RLIMIT_MEMLOCK', 'host', `${shown}: enough for ${workers} worker rings (about ${needed / 1024} KiB)`)];
+  const probe = facts.ioUring();
+  if (!probe.ok && probe.code === 'ENOMEM') {
+    return [fail('RLIMIT_MEMLOCK', 'host', `${shown} of locked memory: not even one worker's ring fits (ENOMEM); ${workers} need about ${needed / 1024} KiB`, fix)];
+  }
+  if (probe.ok && limit < MEMLOCK_PER_WORKER) {
+    // The probe's ring is a worker's size: made under a smaller limit, so this kernel does not charge rings to it (Linux 5.12 moved them to memcg).
+    return [pass('RLIMIT_MEMLOCK', 'host', `${shown}, but a ring of a worker's size was created under it: this kernel does not count rings against the limit`)];
+  }
+  return [info('RLIMIT_MEMLOCK', 'host', `${shown}: below the ${needed / 1024} KiB ${workers} worker rings need where the kernel counts rings against it ` +
+    '(before Linux 5.12); one ring fit. If workers exit with ENOMEM, raise it', fix)];
+}

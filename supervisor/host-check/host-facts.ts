@@ -1,0 +1,157 @@
+/**
+ * What the host check reads, behind one interface (HostFacts) so the checks
+ * (checks-*.ts) are pure and unit-tested with made-up hosts. The production
+ * reader (readHostFacts) uses procfs and sysfs, `ethtool` for ring sizes and
+ * offloads (absent or unsupported: undefined, said as such), and the addon
+ * for capabilities and an io_uring probe.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { native } from '../../native/index.js';
+
+export interface RingSizes {
+  rxMax: number;
+  rx: number;
+}
+
+/** ethtool's answer: the value, 'unsupported' (the driver has none: veth, many virtual NICs), or 'no-ethtool'. */
+export type EthtoolAnswer<T> = T | 'unsupported' | 'no-ethtool';
+
+export interface HostFacts {
+  /** A sysctl's value through /proc/sys ("net.core.rmem_max"), or undefined when the kernel has none. */
+  sysctl(key: string): string | undefined;
+  /** Interface flags (IFF_*), or undefined when it does not exist. */
+  interfaceFlags(name: string): number | undefined;
+  ringSizes(name: string): EthtoolAnswer<RingSizes>;
+  /** ethtool -k features ("rx-udp-gro-forwarding" -> true). */
+  offloads(name: string): EthtoolAnswer<Map<string, boolean>>;
+  /** CPUs RPS steers the interface's receive queues to (union over queues; empty when off). */
+  rpsCpus(name: string): number[];
+  /** The interface's IRQs (from /proc/interrupts) and the CPUs each may run on. */
+  irqs(name: string): Array<{ irq: number; cpus: number[] }>;
+  /** This process's effective capability mask. */
+  capabilities(): bigint;
+  /** RLIMIT_MEMLOCK soft limit in bytes (Infinity: unlimited). */
+  memlockLimit(): number;
+  /** Creating a ring like a worker loop's (same sizes and flags): what the kernel lacks, or the errno it refused with. */
+  ioUring(): { ok: true; missingOps: string[]; deferTaskrun: boolean } | { ok: false; code: string; message: string };
+}
+
+/**
+ * A worker loop's ring with the default settings (native loop_options.h:
+ * ring depth 1024; relay_loop.cc sizes the CQ for 8192 sends in flight plus
+ * the ring, rounded up to a power of two).
+ */
+export const LOOP_SQ_ENTRIES = 1024;
+export const LOOP_CQ_ENTRIES = 16384;
+
+export const IFF_UP = 0x1;
+export const IFF_MULTICAST = 0x1000;
+
+/** "0-3,8,10-11" -> [0,1,2,3,8,10,11] */
+export function parseCpuList(text: string): number[] {
+  const out: number[] = [];
+  for (const part of text.trim().split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (m === null) continue;
+    const lo = Number(m[1]);
+    const hi = m[2] === undefined ? lo : Number(m[2]);
+    for (let c = lo; c <= hi && c - lo < 4096; c++) out.push(c);
+  }
+  return out;
+}
+
+/** A hex CPU mask as sysfs writes it ("00000000,00000003") -> [0, 1]. */
+export function parseCpuMask(text: string): number[] {
+  const hex = text.trim().replace(/,/g, '');
+  const out: number[] = [];
+  let bit = 0;
+  for (let i = hex.length - 1; i >= 0; i--, bit += 4) {
+    const nibble = parseInt(hex[i] ?? '0', 16);
+    for (let b = 0; b < 4; b++) if ((nibble >> b) & 1) out.push(bit + b);
+  }
+  return out;
+}
+
+/** `ethtool -g` output -> sizes (RX only: what MCR's input depends on). */
+export function parseRingSizes(text: string): RingSizes | undefined {
+  const max = /Pre-set maximums:[\s\S]*?^RX:\s+(\d+)/m.exec(text);
+  const cur = /Current hardware settings:[\s\S]*?^RX:\s+(\d+)/m.exec(text);
+  if (max === null || cur === null) return undefined;
+  return { rxMax: Number(max[1]), rx: Number(cur[1]) };
+}
+
+/** `ethtool -k` output -> feature states ("[fixed]" kept as the state it is in). */
+export function parseOffloads(text: string): Map<string, boolean> {
+  const out = new Map<string, boolean>();
+  for (const m of text.matchAll(/^\s*([a-z0-9-]+):\s+(on|off)\b/gm)) out.set(m[1] ?? '', m[2] === 'on');
+  return out;
+}
+
+function ethtool(args: string[]): EthtoolAnswer<string> {
+  try {
+    return execFileSync('ethtool', args, { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as { code?: string };
+    return e.code === 'ENOENT' ? 'no-ethtool' : 'unsupported';
+  }
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+export function readHostFacts(): HostFacts {
+  return {
+    sysctl: (key) => readText(`/proc/sys/${key.replace(/\./g, '/')}`)?.trim(),
+    interfaceFlags: (name) => {
+      const text = readText(`/sys/class/net/${name}/flags`);
+      return text === undefined ? undefined : Number.parseInt(text.trim(), 16);
+    },
+    ringSizes: (name) => {
+      const out = ethtool(['-g', name]);
+      if (out === 'no-ethtool' || out === 'unsupported') return out;
+      return parseRingSizes(out) ?? 'unsupported';
+    },
+    offloads: (name) => {
+      const out = ethtool(['-k', name]);
+      return out === 'no-ethtool' || out === 'unsupported' ? out : parseOffloads(out);
+    },
+    rpsCpus: (name) => {
+      const dir = `/sys/class/net/${name}/queues`;
+      if (!existsSync(dir)) return [];
+      const cpus = new Set<number>();
+      for (const q of readdirSync(dir).filter((d) => d.startsWith('rx-'))) {
+        for (const c of parseCpuMask(readText(`${dir}/${q}/rps_cpus`) ?? '0')) cpus.add(c);
+      }
+      return [...cpus].sort((a, b) => a - b);
+    },
+    irqs: (name) => {
+      const out: Array<{ irq: number; cpus: number[] }> = [];
+      for (const line of (readText('/proc/interrupts') ?? '').split('\n')) {
+        const m = /^\s*(\d+):/.exec(line);
+        // A NIC names its vectors after the interface ("eth0-TxRx-0", "eth0-rx-1").
+        if (m === null || !new RegExp(`(^|\\s)${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(-|$|\\s)`).test(line.slice(line.lastIndexOf(' ') + 1))) continue;
+        out.push({ irq: Number(m[1]), cpus: parseCpuList(readText(`/proc/irq/${m[1]}/smp_affinity_list`) ?? '') });
+      }
+      return out;
+    },
+    capabilities: () => native.effectiveCapabilities(),
+    memlockLimit: () => {
+      const m = /^Max locked memory\s+(\S+)/m.exec(readText('/proc/self/limits') ?? '');
+      return m === null || m[1] === 'unlimited' ? Infinity : Number(m[1]);
+    },
+    ioUring: () => {
+      try {
+        return { ok: true, ...native.probeIoUring(LOOP_SQ_ENTRIES, LOOP_CQ_ENTRIES) };
+      } catch (err) {
+        const e = err as Error & { code?: string };
+        return { ok: false, code: e.code ?? 'ERR_MCR_IO_URING', message: e.message };
+      }
+    },
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * `mcrd --check-host`: every check for the interfaces a config names (its
+ * rules' inputs and outputs; the host-wide checks alone without a config),
+ * as findings, and how they are printed: one line per finding with its
+ * fix, or JSON. mcrd also runs it at start and logs each failure as a
+ * warning (mcrd.ts).
+ */
+import type { ConfigRule } from '../config/index.js';
+import { checkBuffers, checkIoUring, checkMemlock } from './checks-host.js';
+import { checkOffloads, checkPlacement, checkPresence, checkRing } from './checks-interface.js';
+import type { Finding } from './finding.js';
+import type { HostFacts } from './host-facts.js';
+
+export interface HostPlan {
+  rules: readonly Pick<ConfigRule, 'inputInterface' | 'outputs'>[];
+  workersPerInterface: number;
+  /** The CPUs workers are pinned to, in order (worker i of an interface: cpus[i mod length]). */
+  cpus: readonly number[];
+}
+
+export function checkHost(facts: HostFacts, plan: HostPlan): Finding[] {
+  const inputs = [...new Set(plan.rules.map((r) => r.inputInterface))];
+  const outputs = [...new Set(plan.rules.flatMap((r) => r.outputs.map((o) => o.interface)))].filter((o) => !inputs.includes(o));
+  const workerCores = [...new Set(Array.from({ length: plan.workersPerInterface }, (_, i) => plan.cpus[i % plan.cpus.length] ?? 0))];
+  const findings = [...checkBuffers(facts), ...checkIoUring(facts), ...checkMemlock(facts, inputs.length * plan.workersPerInterface)];
+  for (const name of inputs) {
+    const presence = checkPresence(facts, name, 'input');
+    findings.push(...presence);
+    if (presence[0]?.check === 'exists') continue;
+    findings.push(checkRing(facts, name), checkOffloads(facts, name), checkPlacement(facts, name, workerCores));
+  }
+  for (const name of outputs) findings.push(...checkPresence(facts, name, 'output'));
+  return findings;
+}
+
+export const failures = (findings: readonly Finding[]): Finding[] => findings.filter((f) => f.verdict === 'fail');
+
+/** Text: one line per finding ("FAIL  net.core.wmem_max  host: ... fix: ..."), failures first, then a summary line. */
+export function renderFindings(findings: readonly Finding[]): string {
+  const order = { fail: 0, info: 1, pass: 2 } as const;
+  const sorted = [...findings].sort((a, b) => order[a.verdict] - order[b.verdict]);
+  const lines = sorted.map((f) => `${f.verdict.toUpperCase().padEnd(4)}  ${f.subject}: ${f.check}: ${f.detail}${f.fix !== undefined ? `; fix: ${f.fix}` : ''}`);
+  const failed = failures(findings).length;
+  lines.push(failed === 0 ? `all ${findings.length} checks pass` : `${failed} of ${findings.length} checks fail`);
+  return lines.join('\n') + '\n';
+}

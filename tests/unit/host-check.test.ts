@@ -1,0 +1,63 @@
+/**
+ * `mcrd --check-host` on made-up hosts (HostFacts fakes): each problem is
+ * one failing finding naming the exact fix, a tuned host passes, and facts
+ * that need no change (a veth without a ring) are info, not failures.
+ */
+import t from 'tap';
+import { checkHost, failures, renderFindings } from '../../supervisor/host-check/run.js';
+import { parseCpuMask, parseOffloads, parseRingSizes, type HostFacts } from '../../supervisor/host-check/host-facts.js';
+import { cpuMask } from '../../supervisor/host-check/checks-interface.js';
+
+const ALL_CAPS = (1n << 41n) - 1n;
+
+function host(over: Partial<HostFacts> = {}, sysctls: Record<string, string> = {}): HostFacts {
+  const values: Record<string, string> = { 'net.core.rmem_max': '33554432', 'net.core.wmem_max': '4194304', 'net.core.netdev_max_backlog': '1000',
+    'kernel.io_uring_disabled': '0', ...sysctls };
+  return {
+    sysctl: (k) => values[k], interfaceFlags: () => 0x1003, ringSizes: () => ({ rx: 4096, rxMax: 4096 }),
+    offloads: () => new Map([['generic-receive-offload', true], ['rx-udp-gro-forwarding', false]]),
+    rpsCpus: () => [], irqs: () => [{ irq: 40, cpus: [0] }, { irq: 41, cpus: [1] }], capabilities: () => ALL_CAPS,
+    memlockLimit: () => Infinity, ioUring: () => ({ ok: true, missingOps: [], deferTaskrun: true }), ...over,
+  };
+}
+const plan = { rules: [{ inputInterface: 'eth1', outputs: [{ interface: 'eth2', group: '239.1.1.1', port: 5000 }] }], workersPerInterface: 2, cpus: [0, 1] };
+
+t.test('a tuned host passes', async (t) => {
+  const findings = checkHost(host(), plan);
+  t.same(failures(findings), []);
+  t.match(renderFindings(findings), /all \d+ checks pass\n$/);
+});
+
+t.test('each problem fails with its exact fix', async (t) => {
+  const cases: Array<[string, HostFacts, RegExp, RegExp]> = [
+    ['wmem', host({}, { 'net.core.wmem_max': '212992' }), /wmem_max/, /^sysctl -w net\.core\.wmem_max=4194304/],
+    ['rmem without CAP_NET_ADMIN', host({ capabilities: () => ALL_CAPS & ~(1n << 12n) }, { 'net.core.rmem_max': '212992' }), /rmem_max/, /^sysctl -w net\.core\.rmem_max=33554432 .*or give mcrd CAP_NET_ADMIN$/],
+    ['backlog', host({}, { 'net.core.netdev_max_backlog': '300' }), /netdev_max_backlog/, /^sysctl -w net\.core\.netdev_max_backlog=1000/],
+    ['multicast off', host({ interfaceFlags: (n) => (n === 'eth2' ? 0x3 : 0x1003) }), /multicast flag/, /^ip link set eth2 multicast on$/],
+    ['small ring', host({ ringSizes: () => ({ rx: 512, rxMax: 4096 }) }), /ring size/, /^ethtool -G eth1 rx 4096$/],
+    ['UDP GRO forwarding', host({ offloads: () => new Map([['rx-udp-gro-forwarding', true], ['large-receive-offload', true]]) }), /receive offloads/, /^ethtool -K eth1 lro off rx-udp-gro-forwarding off$/],
+    ['one IRQ core for two workers', host({ irqs: () => [{ irq: 40, cpus: [0] }] }), /receive placement/, /^echo 3 > \/sys\/class\/net\/eth1\/queues\/rx-0\/rps_cpus/],
+    ['io_uring disabled', host({ ioUring: () => ({ ok: false, code: 'EPERM', message: 'EPERM: io_uring_setup' }) }, { 'kernel.io_uring_disabled': '2' }), /io_uring/, /^sysctl -w kernel\.io_uring_disabled=0/],
+    ['memlock', host({ capabilities: () => 0n, memlockLimit: () => 65536, ioUring: () => ({ ok: false, code: 'ENOMEM', message: 'ENOMEM: io_uring_setup' }) }), /RLIMIT_MEMLOCK/, /LimitMEMLOCK=infinity/],
+  ];
+  for (const [what, facts, check, fix] of cases) {
+    const failed = failures(checkHost(facts, plan));
+    const hit = failed.find((f) => check.test(f.check));
+    t.ok(hit, `${what}: reported`);
+    t.match(hit?.fix, fix, `${what}: the fix`);
+  }
+});
+
+t.test('a veth: no ring and no IRQ are facts, not failures', async (t) => {
+  const findings = checkHost(host({ ringSizes: () => 'unsupported', irqs: () => [], offloads: () => 'unsupported' }), plan);
+  t.same(failures(findings), []);
+  t.match(findings.find((f) => f.check === 'ring size'), { verdict: 'info', detail: /virtual interface/ });
+  t.match(findings.find((f) => f.check === 'receive placement'), { verdict: 'info', detail: /no IRQ of its own and no RPS/ });
+});
+
+t.test('parsers', async (t) => {
+  t.same(parseCpuMask('00000000,00000005'), [0, 2]);
+  t.equal(cpuMask([0, 1, 4]), '13');
+  t.same(parseRingSizes('Ring parameters for eth0:\nPre-set maximums:\nRX:\t\t4096\nTX:\t\t4096\nCurrent hardware settings:\nRX:\t\t256\nTX:\t\t256\n'), { rxMax: 4096, rx: 256 });
+  t.same([...parseOffloads('Features for eth0:\ngeneric-receive-offload: on\nlarge-receive-offload: off [fixed]\n')], [['generic-receive-offload', true], ['large-receive-offload', false]]);
+});

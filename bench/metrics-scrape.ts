@@ -17,8 +17,9 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import type { Rule, WorkerCounters, WorkerInfo } from '../proto/index.js';
+import type { Rule, WorkerInfo } from '../proto/index.js';
 import { native } from '../native/index.js';
+import { summary, syntheticRules, syntheticWorkerCounters } from './synthetic-counters.js';
 import { MetricsCollector } from '../supervisor/metrics/collector.js';
 import { counterNames, type MetricsSnapshot } from '../supervisor/metrics/snapshot.js';
 import { StatsReport, type CounterSlot } from '../supervisor/stats/stats-report.js';
@@ -31,23 +32,9 @@ const RUNS = Number(values.runs);
 const WARMUP = 5;
 const WORKERS = 2;
 
-const rules: Rule[] = Array.from({ length: RULES }, (_, i) => ({
-  id: i + 1, name: `stream-${i + 1}`, inputInterface: 'eth1', inputGroup: `239.1.${i >> 8}.${i & 255}`, inputPort: 5000,
-  outputs: Array.from({ length: OUTPUTS }, (_, o) => ({ group: `239.${2 + o}.${i >> 8}.${i & 255}`, port: 6000 + o, interface: `eth${2 + o}` })),
-}));
+const rules: Rule[] = syntheticRules(RULES, OUTPUTS);
 const names = counterNames(native.counterLayout());
 
-/** One worker's counters: every rule counting, some outputs failing. */
-function workerCounters(scale: number): WorkerCounters {
-  const loop: Record<string, number> = {};
-  for (const n of native.counterLayout().loop) loop[n] = scale;
-  return {
-    received: RULES * 1000 * scale, kernelDrops: scale, malformed: 8 * scale, unmatched: scale, loop,
-    rules: rules.map((r) => ({ ruleId: r.id, packets: 1000 * scale, bytes: 1_316_000 * scale, errors: 0,
-      outputs: r.outputs.map((_, o) => ({ packets: 1000 * scale, bytes: 1_316_000 * scale, errors: o === 3 ? 2 : 0,
-        errorsByErrno: o === 3 ? { ENOBUFS: scale, EHOSTUNREACH: scale } : ({} as Record<string, number>) })) })),
-  };
-}
 
 const workers: WorkerInfo[] = Array.from({ length: WORKERS }, (_, w) => ({ id: `eth1/${w}`, interface: 'eth1', core: w, pid: 1000 + w,
   state: 'running', restarts: 0, generation: 1, logLevel: 'info', startedAtMs: 0 }));
@@ -58,7 +45,7 @@ const workers: WorkerInfo[] = Array.from({ length: WORKERS }, (_, w) => ({ id: `
  * time, so the heap holds what mcrd's would.
  */
 const slotsFor = (round: number): CounterSlot[] => workers.map((w, i) =>
-  ({ id: w.id, iface: w.interface, state: 'running', restarts: 0, worker: { pid: w.pid }, counters: workerCounters(round + 1 + i) }));
+  ({ id: w.id, iface: w.interface, state: 'running', restarts: 0, worker: { pid: w.pid }, counters: syntheticWorkerCounters(rules, native.counterLayout().loop, round + 1 + i) }));
 const report = new StatsReport();
 let next: CounterSlot[] = [];
 let lastStatsMs = 0;
@@ -86,11 +73,6 @@ for (let i = 0; i < WARMUP + RUNS; i++) {
   statsWall.push(lastStatsMs);
 }
 /** Median, p95 and max of a list of milliseconds, to 0.1 ms. */
-const summary = (ms: number[]): { median: number; p95: number; max: number } => {
-  const sorted = [...ms].sort((a, b) => a - b);
-  const at = (q: number): number => Number((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN).toFixed(1));
-  return { median: at(0.5), p95: at(0.95), max: at(1) };
-};
 const series = text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
 const [load1] = loadavg();
 // CPU time is what a scrape costs mcrd; wall time also holds whatever else this machine ran meanwhile (load1 says how busy it was).

@@ -16,8 +16,9 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import type { Rule, WorkerCounters } from '../proto/index.js';
+import type { Rule } from '../proto/index.js';
 import { native } from '../native/index.js';
+import { summary, syntheticRules, syntheticWorkerCounters } from './synthetic-counters.js';
 import { StatsReport, type CounterSlot } from '../supervisor/stats/stats-report.js';
 
 const { values } = parseArgs({ options: { rules: { type: 'string', default: '5000' }, outputs: { type: 'string', default: '1' },
@@ -28,29 +29,16 @@ const RUNS = Number(values.runs);
 const WARMUP = 5;
 const WORKERS = 2;
 
-const rules: Rule[] = Array.from({ length: RULES }, (_, i) => ({
-  id: i + 1, name: `stream-${i + 1}`, inputInterface: 'eth1', inputGroup: `239.1.${i >> 8}.${i & 255}`, inputPort: 5000,
-  outputs: Array.from({ length: OUTPUTS }, (_, o) => ({ group: `239.${2 + o}.${i >> 8}.${i & 255}`, port: 6000 + o, interface: `eth${2 + o}` })),
-}));
+const rules: Rule[] = syntheticRules(RULES, OUTPUTS);
 const loopNames = native.counterLayout().loop;
 
-function workerCounters(scale: number, pid: number): WorkerCounters {
-  const loop: Record<string, number> = {};
-  for (const n of loopNames) loop[n] = scale;
-  return {
-    received: RULES * 1000 * scale, kernelDrops: scale, malformed: 8 * scale, unmatched: scale, loop, pid,
-    rules: rules.map((r) => ({ ruleId: r.id, packets: 1000 * scale, bytes: 1_316_000 * scale, errors: 0,
-      outputs: r.outputs.map((_, o) => ({ packets: 1000 * scale, bytes: 1_316_000 * scale, errors: o === 3 ? 2 : 0,
-        errorsByErrno: o === 3 ? { ENOBUFS: scale, EHOSTUNREACH: scale } : ({} as Record<string, number>) })) })),
-  } as WorkerCounters;
-}
 
 const report = new StatsReport();
 const cpu: number[] = [];
 const wall: number[] = [];
 for (let i = 0; i < WARMUP + RUNS; i++) {
   const slots: CounterSlot[] = Array.from({ length: WORKERS }, (_, w) => ({ id: `eth1/${w}`, iface: 'eth1', state: 'running', restarts: 0,
-    worker: { pid: 1000 + w }, counters: workerCounters(i + 1 + w, 1000 + w) }));
+    worker: { pid: 1000 + w }, counters: syntheticWorkerCounters(rules, loopNames, i + 1 + w, 1000 + w) }));
   const start = performance.now();
   const before = process.cpuUsage();
   report.build(slots, rules, start + i * 1000);
@@ -59,11 +47,6 @@ for (let i = 0; i < WARMUP + RUNS; i++) {
   wall.push(performance.now() - start);
   cpu.push((used.user + used.system) / 1000);
 }
-const summary = (ms: number[]): { median: number; p95: number; max: number } => {
-  const sorted = [...ms].sort((a, b) => a - b);
-  const at = (q: number): number => Number((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN).toFixed(1));
-  return { median: at(0.5), p95: at(0.95), max: at(1) };
-};
 const [load1] = loadavg();
 console.log(JSON.stringify({ rules: RULES, outputs: OUTPUTS, workers: WORKERS, runs: RUNS, cpuMs: summary(cpu), wallMs: summary(wall),
   load1: Number(load1?.toFixed(2)), cpus: availableParallelism() }));

@@ -169,7 +169,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       const slots = await d.fleet.counters();
       // Timed after the answers arrive: that is when the counters were read.
       const rules = d.table.list();
-      return addStreamHealth(stats.build(slots, rules, performance.now()), slots.map((s) => s.counters), rules, d.stream);
+      return addStreamHealth(stats.build(slots, rules, performance.now()), slots.map((s) => s.counters), rules, d.stream, (id) => stats.monitor(id));
     },
     async workers() {
       return { workers: d.fleet.info() };

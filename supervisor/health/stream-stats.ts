@@ -1,33 +1,25 @@
 /**
  * Adds stream health to a stats answer: each rule's stream state from the
  * stream watch (stream-watch.ts) and the latest arrival, and, for rules
- * with `monitor` set, the workers' monitor counts summed (the jitter: the
- * largest of the workers', each worker seeing its share of the flow).
+ * with `monitor` set, the monitor counts mcrd keeps for the rule's life
+ * (stats/counter-ledger.ts: a worker restart takes nothing off them) and
+ * the jitter, the largest of the workers' now (each worker seeing its
+ * share of the flow).
  * Kept apart from stats-report.ts, which sums packets, bytes and errors.
  */
 import type { MonitorStats, Rule, RuleStream, StatsResult, WorkerCounters } from '../../proto/index.js';
+import { emptyMonitor } from '../stats/monitor-counts.js';
 import type { StreamWatch } from './stream-watch.js';
 
-const COUNTED = ['rtpLost', 'rtpDuplicates', 'rtpReordered', 'rtpSsrcChanges', 'rtpInvalid', 'tsSyncByteErrors', 'tsSyncLosses',
-  'tsCcErrors', 'tsPidOverflow'] as const;
-
-export function emptyMonitor(): MonitorStats {
-  return { rtpLost: 0, rtpDuplicates: 0, rtpReordered: 0, rtpSsrcChanges: 0, rtpInvalid: 0, rtpJitterUs: 0,
-    tsSyncByteErrors: 0, tsSyncLosses: 0, tsCcErrors: 0, tsPidOverflow: 0 };
-}
-
-/** Per rule id: the latest arrival and the monitor counts over the workers' counters. */
-function perRule(counters: ReadonlyArray<WorkerCounters | undefined>): Map<number, { lastRxMs: number; monitor?: MonitorStats }> {
-  const out = new Map<number, { lastRxMs: number; monitor?: MonitorStats }>();
+/** Per rule id: the latest arrival and the largest jitter over the workers' counters. */
+function perRule(counters: ReadonlyArray<WorkerCounters | undefined>): Map<number, { lastRxMs: number; jitterUs: number }> {
+  const out = new Map<number, { lastRxMs: number; jitterUs: number }>();
   for (const c of counters) {
     for (const r of c?.rules ?? []) {
       let acc = out.get(r.ruleId);
-      if (acc === undefined) out.set(r.ruleId, (acc = { lastRxMs: 0 }));
+      if (acc === undefined) out.set(r.ruleId, (acc = { lastRxMs: 0, jitterUs: 0 }));
       acc.lastRxMs = Math.max(acc.lastRxMs, r.lastRxMs ?? 0);
-      if (r.monitor === undefined) continue;
-      const m = (acc.monitor ??= emptyMonitor());
-      for (const k of COUNTED) m[k] += r.monitor[k];
-      m.rtpJitterUs = Math.max(m.rtpJitterUs, r.monitor.rtpJitterUs);
+      if (r.monitor !== undefined) acc.jitterUs = Math.max(acc.jitterUs, r.monitor.rtpJitterUs);
     }
   }
   return out;
@@ -35,7 +27,7 @@ function perRule(counters: ReadonlyArray<WorkerCounters | undefined>): Map<numbe
 
 /** `result` with streamState, streamChangedAtMs, lastRxMs and monitor set on every rule (in place; also returned). */
 export function addStreamHealth(result: StatsResult, counters: ReadonlyArray<WorkerCounters | undefined>, rules: readonly Rule[],
-  watch: StreamWatch | undefined): StatsResult {
+  watch: StreamWatch | undefined, kept: (ruleId: number) => MonitorStats | undefined): StatsResult {
   const byId = new Map(rules.map((r) => [r.id, r]));
   const sums = perRule(counters);
   for (const s of result.rules) {
@@ -48,7 +40,7 @@ export function addStreamHealth(result: StatsResult, counters: ReadonlyArray<Wor
       s.streamState = view.state;
       s.streamChangedAtMs = view.changedAtMs;
     }
-    if (rule?.monitor !== undefined) s.monitor = sum?.monitor ?? emptyMonitor();
+    if (rule?.monitor !== undefined) s.monitor = { ...(kept(s.ruleId) ?? emptyMonitor()), rtpJitterUs: sum?.jitterUs ?? 0 };
   }
   return result;
 }

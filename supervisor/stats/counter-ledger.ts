@@ -19,14 +19,18 @@
  * key to the n-th with the same key), not by index; an output that is new
  * starts at zero. clear() sets totals to zero on purpose (mcrctl clear).
  *
+ * The stream monitor's counts of a rule (monitor-counts.ts) are kept the
+ * same way; its jitter, a gauge, is not (stream-stats.ts takes the workers').
+ *
  * Each rule and output also keeps `seen`, the packets counted over its
  * life, which clear() leaves alone: the rate tracker measures pps on it, so
  * a clear never shows as a negative or spiked rate. The entry objects are
  * stable for the life of a rule and its outputs (carry() moves them), and
  * serve as the rate tracker's keys.
  */
-import type { Rule, WorkerCounters } from '../../proto/index.js';
+import type { MonitorStats, Rule, WorkerCounters } from '../../proto/index.js';
 import { matchOutputs, outputKey } from '../../common/output-match.js';
+import { emptyMonitor, MONITOR_COUNTERS } from './monitor-counts.js';
 
 /** The loop counters that count malformed frames, by reason (native/core/counters.h). */
 const DROP_PREFIX = 'drop_';
@@ -49,6 +53,8 @@ export interface RuleEntry {
   outputs: OutputEntry[];
   /** group:port:interface of each output, to match them when a reload changes the rule. */
   outputKeys: string[];
+  /** The stream monitor's counts (rules with `monitor`, once a worker reported them); rtpJitterUs unused here. */
+  monitor?: MonitorStats;
   /** The last track() that saw the rule in the table. */
   stamp: number;
 }
@@ -182,6 +188,7 @@ export class CounterLedger {
         o.errors = 0;
         o.errorsByErrno = {};
       }
+      if (e.monitor !== undefined) e.monitor = emptyMonitor();
     }
     if (ids !== undefined) return { ruleIds, inputs: [] };
     for (const input of this.#inputs.values()) {
@@ -213,6 +220,10 @@ export class CounterLedger {
     entry.packets += packets;
     entry.seen += packets;
     entry.bytes += increase(now.bytes, before?.bytes);
+    if (now.monitor !== undefined) {
+      const m = (entry.monitor ??= emptyMonitor());
+      for (const k of MONITOR_COUNTERS) m[k] += increase(now.monitor[k], before?.monitor?.[k]);
+    }
     // The worker's outputs are in the order of the rule it was sent, which
     // is the table's rule of that id: index for index.
     const n = Math.min(now.outputs.length, entry.outputs.length);

@@ -17,7 +17,7 @@
  * and clear() pass a reload's rule changes and `mcrctl clear` to the
  * ledger.
  */
-import type { InputStats, OutputStats, Rule, RuleStats, StatsResult, WorkerCounters } from '../../proto/index.js';
+import type { InputStats, MonitorStats, OutputStats, Rule, RuleStats, StatsResult, WorkerCounters } from '../../proto/index.js';
 import { CounterLedger, type LedgerSlot, type OutputEntry, type RuleEntry } from './counter-ledger.js';
 import { RateTracker } from './rate-tracker.js';
 
@@ -76,6 +76,11 @@ export class StatsReport {
   /** A reload replaced rule `previousId` by `rule`: see CounterLedger.carry. */
   carry(previousId: number, rule: Rule): void {
     this.#ledger.carry(previousId, rule);
+  }
+
+  /** The stream monitor's counts mcrd keeps for rule `id` (jitter not included), if a worker reported any. */
+  monitor(id: number): MonitorStats | undefined {
+    return this.#ledger.rule(id)?.monitor;
   }
 
   /** Zeroes the counters of the rules `ids`, or of every rule and input (see CounterLedger.clear). */

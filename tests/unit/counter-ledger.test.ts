@@ -152,3 +152,26 @@ t.test('observe: counts read before a change are not lost and not counted twice'
   t.equal(s.rules[0]?.packets, 0, 'what was observed before the clear is cleared, not counted after it');
   t.equal(s.rules[0]?.pps, 300, 'and the rate still counts it');
 });
+
+t.test("the stream monitor's counts survive a worker restart and are zeroed by clear", async (t) => {
+  const report = new StatsReport();
+  const rules = [rule(1)];
+  const withMonitor = (pid: number, lost: number, cc: number, jitter: number): WorkerCounters => {
+    const c = counters(pid, [{ id: 1, n: 100 }]);
+    const r = c.rules[0];
+    if (r !== undefined) r.monitor = { rtpLost: lost, rtpDuplicates: 0, rtpReordered: 1, rtpSsrcChanges: 0, rtpInvalid: 0, rtpJitterUs: jitter,
+      tsSyncByteErrors: 0, tsSyncLosses: 0, tsCcErrors: cc, tsPidOverflow: 0 };
+    return c;
+  };
+  report.build([slot('in0/0', 100, withMonitor(100, 7, 3, 50))], rules, 0);
+  t.same({ lost: report.monitor(1)?.rtpLost, cc: report.monitor(1)?.tsCcErrors, reordered: report.monitor(1)?.rtpReordered }, { lost: 7, cc: 3, reordered: 1 });
+  // kill -9: the new process counts from zero.
+  report.build([slot('in0/0', 200, withMonitor(200, 2, 1, 80))], rules, 1000);
+  t.same({ lost: report.monitor(1)?.rtpLost, cc: report.monitor(1)?.tsCcErrors, reordered: report.monitor(1)?.rtpReordered },
+    { lost: 9, cc: 4, reordered: 2 }, 'counted before the restart + since');
+  report.clear([1]);
+  t.same({ lost: report.monitor(1)?.rtpLost, cc: report.monitor(1)?.tsCcErrors }, { lost: 0, cc: 0 }, 'clear zeroes them');
+  report.build([slot('in0/0', 200, withMonitor(200, 5, 1, 80))], rules, 2000);
+  t.equal(report.monitor(1)?.rtpLost, 3, 'then counts what grew after the clear');
+  t.equal(report.monitor(2), undefined, 'no rule, no counts');
+});

@@ -32,7 +32,10 @@ t.test('the demo runs, shows forwarding and rates, and leaves nothing behind', a
   const inRows = last.split('\n').filter((l) => / in in0 \d+\.\d+\.\d+\.\d+:\d+ /.test(l));
   t.equal(inRows.length, 2, 'one input row per rule of docs/demo.json5');
   for (const row of inRows) {
-    const [packets, , pps] = tail(row, 4).map(Number);
+    // The STREAM column ends the row: `up 3s` (the state and for how long).
+    const stream = / (up|down|off)(?: \S+)?\s*$/.exec(row);
+    t.equal(stream?.[1], 'up', `the stream is up: ${row.trim()}`);
+    const [packets, , pps] = tail(row.slice(0, stream?.index ?? row.length), 4).map(Number);
     t.ok((packets ?? 0) > 0, `forwarded packets: ${row.trim()}`);
     t.ok((pps ?? 0) > 0, `non-zero pps: ${row.trim()}`);
   }

@@ -6,7 +6,8 @@
  * screen with the cursor hidden; `q` ends it with status 0 and the
  * terminal is as before (main screen, cursor shown, canonical mode and
  * echo back). Without a terminal, `--count 2` prints two plain snapshots,
- * the second with the rate.
+ * the second with the rate. When the generator stops, top shows the
+ * stream going `down` (loss of signal, the default 1 s signal timeout).
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
@@ -27,6 +28,11 @@ function hasTmux(): boolean {
   } catch {
     return false;
   }
+}
+
+/** The cam rule's line: its stream state (STREAM column), or undefined when not on screen. */
+function camState(screen: string): string | undefined {
+  return /^ +1 +cam +in0 239\.1\.1\.1:5000 +\S+ +\S+ +\d+ +\d+(?: \([^)]*\))? +(up|down|off)\b/m.exec(screen)?.[1];
 }
 
 /** The cam rule's line: its packet rate, or undefined when not on screen. */
@@ -79,6 +85,7 @@ t.test('mcrctl top under tmux with a stream flowing, and in a script', async (t)
   t.match(last, /^mcrctl top +\S+ \S+ +every 0\.5 s +sort pps +\(q quit, s sort\)$/m, 'the title line');
   t.match(last, /^workers 1\/1 running +restarts 0 +rules 1 +total \d+\.\d pps \d+\.\d\d Mbit\/s/m, 'the header');
   t.match(last, /^ +> 239\.2\.2\.2:6000:out0 +\d+\.\d/m, 'the output under its rule');
+  t.equal(camState(last), 'up', 'the stream is up');
   t.equal(flags().trim(), '1 0', 'on the alternate screen, cursor hidden');
 
   tmux('send-keys', '-t', 'top', 'q');
@@ -100,7 +107,17 @@ t.test('mcrctl top under tmux with a stream flowing, and in a script', async (t)
   t.equal(snapshots.length, 2, 'two snapshots');
   t.ok((camRate(snapshots[1] ?? '') ?? 0) > 0, `the second has the rate (${camRate(snapshots[1] ?? '')} pps)`);
 
+  // The generator stops: on a fresh top, the stream goes down.
   await gen.stop('SIGTERM', 5000).catch(() => undefined);
+  tmux('send-keys', '-t', 'top', 'clear', 'Enter');
+  tmux('send-keys', '-t', 'top', `${process.execPath} ${MCRCTL} --socket ${socket} top --interval 500; echo TOP2-EXIT=$?`, 'Enter');
+  const down = await pollUntil(async () => {
+    last = screen();
+    return camState(last) === 'down';
+  }, 20_000, 200);
+  t.ok(down, `the screen shows the stream down after its generator stopped:\n${last}`);
+  tmux('send-keys', '-t', 'top', 'q');
+  t.ok(await pollUntil(async () => /TOP2-EXIT=0/.test(screen()), 10_000, 100), 'q ends the second top with status 0');
   t.ok((await sinkReport(sink, 30_000)).received > 0, 'the stream was relayed meanwhile');
   t.equal((await mcrctl(socket, ['ping'])).exitCode, 0);
 });

@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-HARNESSES=(frame_parser netlink_parser fd_channel rule_table)
+HARNESSES=(frame_parser netlink_parser fd_channel rule_table stream_monitor)
 PACKAGES="clang libfuzzer-14-dev libclang-rt-14-dev"
 CXX_FUZZ="${CXX_FUZZ:-clang++}"
 OUT=build/fuzz

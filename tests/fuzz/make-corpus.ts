@@ -282,4 +282,29 @@ seed(
   ]),
 );
 
+// ---- stream_monitor: see native/fuzz/stream_monitor_fuzz.cc -------------------
+// A mode byte (0 rtp, 1 mpegts, 2 rtp+mpegts), then datagrams: 16-bit length,
+// 32-bit arrival step (ns), payload.
+const datagram = (payload: Buffer, stepNs = 1_000_000): Buffer => Buffer.concat([be16(payload.length), be32(stepNs), payload]);
+function rtp(seq: number, ts: number, payload: Buffer, ssrc = 0x11223344): Buffer {
+  return Buffer.concat([Buffer.from([0x80, 33]), be16(seq), be32(ts), be32(ssrc), payload]);
+}
+function tsPackets(pid: number, firstCc: number, count: number): Buffer {
+  return Buffer.concat(Array.from({ length: count }, (_, i) => {
+    const p = Buffer.alloc(188, 0xff);
+    p[0] = 0x47;
+    p[1] = (pid >> 8) & 0x1f;
+    p[2] = pid & 0xff;
+    p[3] = 0x10 | ((firstCc + i) & 0x0f);
+    return p;
+  }));
+}
+const rtpSeqs = [1, 2, 3, 5, 4, 4, 9, 3500];
+seed('stream_monitor', 'rtp-gap-reorder-dup-jump', Buffer.concat([u8(0), ...rtpSeqs.map((q, i) => datagram(rtp(q, q * 3000 + (i % 2) * 40, pattern(12))))]));
+seed('stream_monitor', 'rtp-ssrc-change-invalid', Buffer.concat([u8(0), datagram(rtp(10, 0, pattern(4))), datagram(rtp(11, 3000, pattern(4), 0x55667788)),
+  datagram(Buffer.from([0x40, 0, 0, 1])), datagram(Buffer.from([0xb0, 0x21, 0, 12, 0, 0, 0, 0, 0, 0, 0, 1]))]));
+seed('stream_monitor', 'ts-cc-error-sync-loss', Buffer.concat([u8(1), datagram(tsPackets(0x100, 0, 7)), datagram(tsPackets(0x100, 9, 7)),
+  datagram(Buffer.concat([Buffer.alloc(188 * 2, 0x00), tsPackets(0x101, 0, 5)])), datagram(tsPackets(0x100, 0, 1).subarray(0, 100))]));
+seed('stream_monitor', 'ts-in-rtp', Buffer.concat([u8(2), datagram(rtp(1, 0, tsPackets(0x44, 0, 7))), datagram(rtp(3, 6000, tsPackets(0x44, 14, 7)))]));
+
 console.log(`seeds written under ${corpusDir} (${total} bytes)`);

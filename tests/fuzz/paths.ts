@@ -3,7 +3,7 @@
 export { packageRoot } from '../../native/package-root.js';
 
 /** The libFuzzer harnesses, in the order they run: native/fuzz/<name>_fuzz.cc over native/core/<name>.cc. */
-export const NATIVE_HARNESSES = ['frame_parser', 'netlink_parser', 'fd_channel', 'rule_table'] as const;
+export const NATIVE_HARNESSES = ['frame_parser', 'netlink_parser', 'fd_channel', 'rule_table', 'stream_monitor'] as const;
 export type NativeHarnessName = (typeof NATIVE_HARNESSES)[number];
 
 /** The JavaScript harnesses, run by jsfuzz (tests/fuzz/js/engine): tests/fuzz/js/<name>.ts. */
@@ -27,6 +27,7 @@ export const FUZZ_TARGETS: Record<NativeHarnessName, RegExp> = {
   netlink_parser: /mcr::/,
   fd_channel: /^mcr::parse_fd_message\(/,
   rule_table: /^mcr::RuleTable::/,
+  stream_monitor: /^mcr::(RtpAnalyzer|TsAnalyzer|StreamMonitor)::/,
 };
 
 /**

@@ -21,8 +21,8 @@ export interface PeerCredentials {
 /** Reads a connected client's credentials; throws an errno-shaped error. */
 export type PeerLookup = (socket: Socket) => PeerCredentials;
 
-/** Requests that change rules, files or log levels: logged with the caller. */
-export const MUTATING_REQUESTS = ['addRule', 'removeRule', 'reload', 'save', 'logLevelSet'] as const satisfies readonly RequestKind[];
+/** Requests that change rules, files, log levels or counters: logged with the caller. */
+export const MUTATING_REQUESTS = ['addRule', 'removeRule', 'reload', 'save', 'logLevelSet', 'clear'] as const satisfies readonly RequestKind[];
 const MUTATING = new Set<string>(MUTATING_REQUESTS);
 
 /**

@@ -44,7 +44,7 @@ t.test('mutating requests are logged with the caller\'s uid, gid and pid from SO
   t.equal(got.length, 2);
   t.match(got[0], { obj: { request: 'logLevelSet', uid: process.getuid?.(), gid: process.getgid?.(), pid: process.pid }, msg: `control request logLevelSet from uid ${process.getuid?.()}` });
   t.match(got[1], { obj: { request: 'removeRule', uid: process.getuid?.() } });
-  t.same(MUTATING_REQUESTS, ['addRule', 'removeRule', 'reload', 'save', 'logLevelSet']);
+  t.same(MUTATING_REQUESTS, ['addRule', 'removeRule', 'reload', 'save', 'logLevelSet', 'clear']);
 });
 
 t.test('a client whose credentials cannot be read is served and logged as unknown', async (t) => {

@@ -62,7 +62,7 @@ async function startMcrd(rl: RelayLab, dir: string, rules: string[]): Promise<{ 
   const socket = join(dir, 'mcrd.sock');
   writeFileSync(config, `{ rules: [ ${rules.join(', ')} ] }\n`);
   const mcrd = rl.lab.spawn(rl.relay.ns, process.execPath, [MCRD, '--config', config, '--control-socket', socket, '--workers', '1']);
-  await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 15_000);
+  await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 30_000);
   const client = new ControlClient();
   await client.connect(socket);
   return { client, mcrd };

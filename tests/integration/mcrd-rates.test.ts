@@ -32,7 +32,7 @@ t.test('mcrctl stats --json shows the rate mcrgen sends, and survives a worker r
   const stats = (): Promise<StatsResult> => mcrctl<StatsResult>('stats');
 
   const mcrd = rl.lab.spawn(rl.relay.ns, process.execPath, [MCRD, '--control-socket', socket, '--workers', '2']);
-  await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 15_000);
+  await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 30_000);
   await mcrctl('add', '--input-interface', 'in0', '--input-group', '239.1.1.1', '--input-port', '5000',
     '--outputs', '239.2.2.2:6000:out0', '--name', 'rated');
 

@@ -24,7 +24,7 @@ t.test('SIGHUP reload: unchanged rule loses nothing, added rule forwards, bad fi
   const socket = join(dir, 'mcrd.sock');
   writeFileSync(config, `// test config\n{ rules: [ ${RULE_A} ] }\n`);
   const mcrd = rl.lab.spawn(rl.relay.ns, process.execPath, [MCRD, '--config', config, '--control-socket', socket, '--workers', '1']);
-  await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 15_000);
+  await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 30_000);
 
   const sinkA = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count: 60_000, idle: 3 });
   const genA = startGen(rl, { dest: '239.1.1.1', port: 5000, count: 60_000, rate: 20_000, size: 200 });

@@ -27,7 +27,7 @@ t.test('mcrd: rules over the control socket, two workers, restart, clean stop', 
   const { rl, dir } = await mcrdLab(t, 'mcrd');
   const socket = join(dir, 'mcrd.sock');
   const mcrd = rl.lab.spawn(rl.relay.ns, process.execPath, [MCRD, '--control-socket', socket, '--workers', '2', '--user', 'nobody']);
-  await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 15_000);
+  await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 30_000);
   const client = new ControlClient();
   await client.connect(socket);
   t.teardown(() => client.close());
@@ -79,7 +79,7 @@ t.test('SIGKILL of mcrd leaves no worker behind', async (t) => {
   const { rl, dir } = await mcrdLab(t, 'orphan');
   const socket = join(dir, 'mcrd.sock');
   const mcrd = rl.lab.spawn(rl.relay.ns, process.execPath, [MCRD, '--control-socket', socket, '--workers', '2']);
-  await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 15_000);
+  await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 30_000);
   const client = new ControlClient();
   await client.connect(socket);
   await client.request({ kind: 'addRule', rule: { inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000,

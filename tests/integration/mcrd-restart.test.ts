@@ -80,8 +80,10 @@ t.test('kill -9 of a worker during traffic: forwarding resumes once the worker i
 
   // The outage begins at the kill: the silence after the last datagram is
   // longer than the time from the kill to it (datagrams already in the
-  // kernel's queues may still arrive), and the datagram is after the mark.
-  t.ok(lastSeq >= 2000 && lastT - killedAt < gapMs, `the outage starts at the kill (${report})`);
+  // kernel's queues may still arrive), and the datagram is the mark's (the
+  // 2000th, seq 1999: the kill can land before the next one is forwarded,
+  // seen once at load 3) or a later one.
+  t.ok(lastSeq >= 1999 && lastT - killedAt < gapMs, `the outage starts at the kill (${report})`);
   // It ends with the restart: forwarding resumes after mcrd started the new
   // worker, and within as long again as the restart took (the new worker's
   // first datagrams, not another outage).

@@ -243,10 +243,16 @@ export class ControlConnection {
       released = true;
       place?.();
     };
-    const timer = setTimeout(() => {
-      if (settled) return;
+    // The request is over (answered, failed, timed out or aborted): once.
+    const settle = (): boolean => {
+      if (settled) return false;
       settled = true;
+      clearTimeout(timer);
       release();
+      return true;
+    };
+    const timer = setTimeout(() => {
+      if (!settle()) return;
       const seconds = this.limits.requestTimeoutMs / 1000;
       controller.abort(new ControlError('ETIMEDOUT', `request timed out after ${seconds} s`));
       this.log.warn({ client: this.id, request: id, kind: body.kind }, 'control request timed out');
@@ -255,11 +261,7 @@ export class ControlConnection {
     }, this.limits.requestTimeoutMs);
     // Client gone or server closing: nobody waits for the answer any more,
     // and the timer must not keep the process alive.
-    controller.signal.addEventListener('abort', () => {
-      settled = true;
-      clearTimeout(timer);
-      release();
-    }, { once: true });
+    controller.signal.addEventListener('abort', () => void settle(), { once: true });
 
     const run = (giveBack: () => void): void => {
       place = giveBack;
@@ -278,10 +280,7 @@ export class ControlConnection {
       }
       invoke(this.handler, body, context).then(
         (result) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          release();
+          if (!settle()) return;
           if ((body.kind === 'logs' || body.kind === 'events') && isAsyncIterable(result)) {
             void this.stream(id, body.kind, result as FollowStream, controller.signal);
             return;
@@ -290,10 +289,7 @@ export class ControlConnection {
           this.finish(id);
         },
         (err: unknown) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          release();
+          if (!settle()) return;
           const info = toErrorInfo(err, body.kind);
           if (info.code === 'ERR_MCR_INTERNAL') this.log.error({ client: this.id, request: id, kind: body.kind, err }, 'control handler failed');
           this.sendError(id, info.code, info.message);

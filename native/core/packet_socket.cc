@@ -32,7 +32,9 @@ SysError open_packet_socket(const PacketSocketOptions& opts, int* fd_out) {
   };
   // Frames this host sends (our own egress on the same interface) must not
   // come back in as input. PACKET_IGNORE_OUTGOING (Linux 4.20) skips them
-  // before the kernel even clones the skb, cheaper than a BPF filter.
+  // before the kernel even clones the skb, cheaper than a BPF filter. It
+  // covers a socket outside a fan-out group only; activate_packet_socket
+  // does the same for a group's members.
   const int one = 1;
   if (::setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) != 0)
     return fail(sys_error(errno, "setsockopt", "PACKET_IGNORE_OUTGOING"));
@@ -57,6 +59,24 @@ SysError interface_index(const std::string& ifname, unsigned* ifindex) {
   if (*ifindex == 0) return sys_error(errno != 0 ? errno : ENODEV, "if_nametoindex", ifname);
   return {};
 }
+
+namespace {
+
+// PACKET_FANOUT_FLAG_IGNORE_OUTGOING (linux/if_packet.h since 6.9; Debian
+// 12's headers predate it).
+constexpr int kFanoutFlagIgnoreOutgoing = 0x4000;
+
+// Classic BPF: the frame's packet type (SKF_AD_PKTTYPE) is PACKET_OUTGOING
+// -> keep 0 bytes (drop); otherwise keep the whole frame.
+sock_filter drop_outgoing_insns[] = {
+    {BPF_LD | BPF_B | BPF_ABS, 0, 0, static_cast<uint32_t>(SKF_AD_OFF + SKF_AD_PKTTYPE)},
+    {BPF_JMP | BPF_JEQ | BPF_K, 0, 1, PACKET_OUTGOING},
+    {BPF_RET | BPF_K, 0, 0, 0},
+    {BPF_RET | BPF_K, 0, 0, 0xffffffffU},
+};
+const sock_fprog kDropOutgoing{4, drop_outgoing_insns};
+
+}  // namespace
 
 SysError activate_packet_socket(int fd, unsigned ifindex, const std::string& ifname, uint16_t fanout_group) {
   // Between bind and PACKET_FANOUT the socket would see every frame of the
@@ -86,11 +106,28 @@ SysError activate_packet_socket(int fd, unsigned ifindex, const std::string& ifn
     // After bind: the kernel refuses PACKET_FANOUT on a socket not yet bound
     // to a protocol. Hash mode keeps a flow (addresses and ports) on one
     // socket (one worker), so its order holds.
-    const int arg = fanout_group | (PACKET_FANOUT_HASH << 16);
-    if (::setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) != 0)
-      return failed("setsockopt", "PACKET_FANOUT on " + ifname);
-    if (::setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof(unused)) != 0)
-      return sys_error(errno, "setsockopt", "SO_DETACH_FILTER on " + ifname);
+    //
+    // In a fan-out group the kernel taps the interface with the group's
+    // hook, not the socket's, so PACKET_IGNORE_OUTGOING (set at open) has
+    // no effect there: our own sends out of this interface (an interface
+    // that is one rule's input and another's output, as in an mDNS
+    // reflector) would come back as input and match the other direction's
+    // rule, a loop. The group's own flag (Linux 6.9) skips them where the
+    // socket option would; an older kernel refuses the unknown flag with
+    // EINVAL, and then a classic filter drops them instead, replacing the
+    // drop-everything one in one step.
+    const int arg = fanout_group | ((PACKET_FANOUT_HASH | kFanoutFlagIgnoreOutgoing) << 16);
+    if (::setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) == 0) {
+      if (::setsockopt(fd, SOL_SOCKET, SO_DETACH_FILTER, &unused, sizeof(unused)) != 0)
+        return sys_error(errno, "setsockopt", "SO_DETACH_FILTER on " + ifname);
+    } else {
+      if (errno != EINVAL) return failed("setsockopt", "PACKET_FANOUT on " + ifname);
+      const int plain = fanout_group | (PACKET_FANOUT_HASH << 16);
+      if (::setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &plain, sizeof(plain)) != 0)
+        return failed("setsockopt", "PACKET_FANOUT on " + ifname);
+      if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &kDropOutgoing, sizeof(kDropOutgoing)) != 0)
+        return failed("setsockopt", "SO_ATTACH_FILTER (drop outgoing) on " + ifname);
+    }
   }
   // Drop what the kernel counted while the socket was being set up, so the
   // first stats read starts from zero.

@@ -48,6 +48,29 @@ for (const ingress of ['ring', 'multishot'] as const) {
   });
 }
 
+// A member of a fan-out group is tapped through the group's hook, which
+// PACKET_IGNORE_OUTGOING does not reach: activation sets the group's own
+// flag (or, on a kernel before 6.9, a filter), so our own sends out of an
+// input interface never come back as input. On lo each datagram passes the
+// tap twice, going out and coming in: only the incoming copy may match. A
+// rule counts them, as other processes' traffic on lo comes and goes.
+t.test('a socket in a fan-out group does not receive the host\'s outgoing frames', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const relay = new Relay('lo', pino({ level: 'silent' }), { ingress: 'ring' }, { deferredFanoutGroup: 0x7a14 });
+  relay.start(native.openPacketSocket('lo', 0, { deferred: true }));
+  t.teardown(() => relay.stop());
+  const id = await relay.addRule({ inputGroup: '127.0.0.1', inputPort: 47123, outputs: [{ group: '127.0.0.1', port: 47124, interface: 'lo' }] });
+  t.equal(relay.activate(), true, 'activated in its group');
+  await send(20);
+  const matched = (): number => Number(relay.stats().rules.find((r) => r.id === id)?.packets ?? 0);
+  await pollUntil(async () => matched() >= 20, 5000);
+  // The outgoing copy of each datagram passes the tap before its incoming
+  // one: by the 20th match every outgoing copy would have matched too; the
+  // pause only lets a late one show.
+  await sleep(300);
+  t.equal(matched(), 20, `each datagram matched once (the incoming copy), not twice: ${matched()}`);
+});
+
 t.test('activation errors carry codes', async (t) => {
   if (skipUnlessRoot(t)) return;
   const fd = native.openPacketSocket('lo', 0, { deferred: true });

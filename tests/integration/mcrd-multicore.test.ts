@@ -185,8 +185,10 @@ t.test('two workers on one input: flows spread over both, stay on one each, in o
     t.equal(last?.[0], replacementPort, `flow ${i} (in0/0's) returned to the replacement`);
     t.ok((last?.[2] ?? 0) >= RATE / 2, `flow ${i}: the replacement forwarded it for half a second or more (${last?.[2]} datagrams)`);
     t.equal(f?.duplicated, 0, `flow ${i}: no duplicates`);
-    // The kill loses what the dead worker held: milliseconds of its flows.
-    t.ok((sent[i] ?? 0) - (f?.unique ?? 0) <= RATE / 2, `flow ${i}: the kill cost under half a second of it (${(sent[i] ?? 0) - (f?.unique ?? 0)})`);
+    // The kill loses what the dead worker held until its socket left the
+    // group at its exit: 40 to 170 ms of each flow in runs at load 18; a
+    // second is the bound (the exit's ring teardown may wait for a CPU).
+    t.ok((sent[i] ?? 0) - (f?.unique ?? 0) <= RATE, `flow ${i}: the kill cost under a second of it (${(sent[i] ?? 0) - (f?.unique ?? 0)})`);
   }
   t.comment(`in0/0's flows (V killed worker, S survivor, R replacement): ${moves.join('; ')}`);
   t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0, 'mcrd stops cleanly');

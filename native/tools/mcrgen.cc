@@ -73,6 +73,9 @@ struct Config {
   std::string ifname;
   bool has_source = false;
   in_addr source{};
+  // 0: the kernel picks the source port. A fixed one keeps a flow's 5-tuple,
+  // so its PACKET_FANOUT_HASH worker, the same across runs (bench:scaling).
+  uint16_t source_port = 0;
   int ttl = 8;
   size_t size = 64;
   uint64_t rate = 0;
@@ -105,6 +108,7 @@ Config parse_args(int argc, char** argv) {
           {"port", "PORT", "destination UDP port (required)"},
           {"interface", "IF", "send via this interface (IP_MULTICAST_IF + SO_BINDTODEVICE)"},
           {"source", "ADDR", "bind to this local address"},
+          {"source-port", "PORT", "bind to this local UDP port, 1..65535 (default: the kernel's choice)"},
           {"ttl", "N", "IP TTL and multicast TTL, 1..255 (default 8)"},
           {"size", "BYTES", "UDP payload bytes, 18..8972 (default 64)"},
           {"rate", "PPS", "packets per second, 0 = as fast as possible (default 0)"},
@@ -125,6 +129,7 @@ Config parse_args(int argc, char** argv) {
   c.ifname = args.str("interface", "");
   c.has_source = args.has("source");
   c.source = args.ipv4("source", in_addr{});
+  c.source_port = static_cast<uint16_t>(args.uint("source-port", 1, 65535, 0));
   c.ttl = static_cast<int>(args.uint("ttl", 1, 255, 8));
   c.size = args.uint("size", kPayloadHeaderLen, kPayloadMaxLen, 64);
   c.rate = args.uint("rate", 0, 100000000, 0);
@@ -188,15 +193,16 @@ int open_socket(const Config& c) {
                 "needs CAP_NET_RAW on kernels before 5.7");
     }
   }
-  if (c.has_source) {
+  if (c.has_source || c.source_port != 0) {
     sockaddr_in src{};
     src.sin_family = AF_INET;
-    src.sin_addr = c.source;
+    src.sin_addr = c.source;  // INADDR_ANY without --source
+    src.sin_port = htons(c.source_port);
     if (bind(fd, reinterpret_cast<const sockaddr*>(&src), sizeof src) < 0) {
       char text[INET_ADDRSTRLEN];
       inet_ntop(AF_INET, &c.source, text, sizeof text);
       tool_fail(kTool, errno, std::string("bind ") + text,
-                "check --source is an address of this host");
+                "check --source is an address of this host and --source-port is not in use");
     }
   }
   return fd;

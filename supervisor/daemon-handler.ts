@@ -35,6 +35,8 @@ export interface DaemonState {
   startedAtMs: number;
   /** What this host knows of an interface right now (netlink), or undefined when it does not exist. */
   interfaceState?: (name: string) => { up: boolean; addresses: string[] } | undefined;
+  /** Whether each rule's input is consumed (net/consume-policy.ts); without it list carries no consume decisions. */
+  consume?: { mode: 'auto' | boolean; list(): Array<{ ruleId: number; consumed: boolean; reason: string }> };
   /** Loss of signal per rule (health/stream-watch.ts); without it stats and list carry no stream state. */
   stream?: StreamWatch;
   /**
@@ -163,7 +165,8 @@ export function createHandler(d: DaemonState): ControlHandler {
     async listRules() {
       const rules = d.table.list();
       return { rules, generation: d.table.generation, problems: problems(),
-        ...(d.stream !== undefined ? { streams: { rules: ruleStreams(rules, d.stream) } } : {}) };
+        ...(d.stream !== undefined ? { streams: { rules: ruleStreams(rules, d.stream) } } : {}),
+        ...(d.consume !== undefined ? { consumes: { mode: String(d.consume.mode), rules: d.consume.list() } } : {}) };
     },
     async stats() {
       const slots = await d.fleet.counters();

@@ -29,7 +29,9 @@ import { Fleet } from './fleet/fleet.js';
 import { native } from '../native/index.js';
 import { GroupMemberships } from './net/group-memberships.js';
 import { InterfaceWatcher } from './net/interface-watcher.js';
-import { consumeMatchesByInterface, InputFilters } from './net/input-filters.js';
+import { InputFilters } from './net/input-filters.js';
+import { ConsumePolicy } from './net/consume-policy.js';
+import type { ConsumeMode } from './net/consume-decision.js';
 import { parseRestartBackoff, type RestartBackoff } from './fleet/backoff.js';
 import { RuleTable } from './rule-table.js';
 import { checkMaxRules, openFilesLimit, ruleLimits, workerFdsNeeded, workerSlots } from '../common/rule-limits.js';
@@ -60,7 +62,7 @@ interface Options {
   restartBackoff?: RestartBackoff;
   coalesceUs?: number;
   busyPollUs?: number;
-  consumeInputs?: boolean;
+  consumeInputs?: ConsumeMode;
   maxRulesPerInterface?: number;
   metricsListen?: string;
   metricsAllowRemote?: boolean;
@@ -89,7 +91,10 @@ function parse(argv: string[]): Options {
       if (typeof parsed === 'string') throw new InvalidArgumentError(parsed);
       return parsed;
     })
-    .option('--consume-inputs', "drop relayed datagrams on the input interface right after the workers' capture, before the host's own IP stack")
+    .addOption(new Option('--consume-inputs [mode]', "drop relayed datagrams on the input interface right after the workers' capture, " +
+      "before the host's own IP stack: auto (default: each rule unless a local socket listens to its group or port), on (every rule; " +
+      'the flag alone means on) or off').argParser(parseConsumeMode))
+    .option('--no-consume-inputs', 'the same as --consume-inputs=off')
     .option('--max-rules-per-interface <n>', 'rules one input interface may have, outputs 4 times as many (default 10000)', (v) => {
       const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
       const why = checkMaxRules(n);
@@ -124,6 +129,16 @@ function parse(argv: string[]): Options {
     throw err;
   }
   return program.opts<Options>();
+}
+
+/** --consume-inputs's value: auto, on/true, off/false. */
+function parseConsumeMode(v: string): ConsumeMode {
+  switch (v) {
+    case 'auto': return 'auto';
+    case 'on': case 'true': return true;
+    case 'off': case 'false': return false;
+    default: throw new InvalidArgumentError('expected auto, on or off');
+  }
 }
 
 /** Each loop setting from the command line, else the config file, else the default. */
@@ -209,14 +224,25 @@ async function main(): Promise<void> {
     process.stderr.write(`mcrd: ${(err as { code?: string }).code ?? 'ERR_MCR_NETLINK'}: cannot follow interfaces: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  // --consume-inputs: tc filters that stop relayed datagrams before the host's IP stack.
+  // --consume-inputs: tc filters that stop relayed datagrams before the host's IP stack,
+  // for the rules the policy decides to consume (in auto: those no local socket listens to).
   // Stale filters of a killed mcrd go whatever this one's setting.
-  const consume = opts.consumeInputs ?? d.consumeInputs ?? defaults.consumeInputs;
+  const consumeMode = opts.consumeInputs ?? d.consumeInputs ?? defaults.consumeInputs;
+  logger.info({ consumeInputs: consumeMode }, consumeMode === 'auto'
+    ? 'consumeInputs auto: each rule\'s input is consumed unless a local socket listens to its group or port'
+    : `consumeInputs ${String(consumeMode)}: every rule's input is ${consumeMode ? '' : 'not '}consumed`);
   const interfaceEvents = new InterfaceEvents(watcher, events);
   const filters = new InputFilters(logger);
   await filters.removeStale(watcher.names());
-  const syncFilters = (): Promise<void> =>
-    filters.apply(consume ? consumeMatchesByInterface(table.list()) : new Map(), (iface) => watcher.get(iface) !== undefined);
+  const applyFilters = (): Promise<void> => filters.apply(consume.consumeMatches(), (iface) => watcher.get(iface) !== undefined);
+  // Assigned once the fleet exists; no poll runs before start().
+  let workerPids: () => number[] = () => [];
+  const consume = new ConsumePolicy({ mode: consumeMode, logger, rules: () => table.list(),
+    heldGroups: (iface) => new Set(memberships.groups(iface)), ownPids: () => [process.pid, ...workerPids()], onChange: () => void applyFilters() });
+  const syncFilters = (): Promise<void> => {
+    consume.refresh();
+    return applyFilters();
+  };
   /** Memberships now; the filters' tc commands run in order behind it (the promise settles when they have, never rejects). */
   const syncInputs = (): Promise<void> => {
     memberships.apply(table.inputGroups(), (iface) => watcher.get(iface)?.ifindex);
@@ -228,6 +254,7 @@ async function main(): Promise<void> {
       // A file that raises only the minimum above 10 s gets that as its maximum too (checked by the loader).
       maxMs: d.restartBackoffMaxMs ?? Math.max(d.restartBackoffMinMs ?? 0, defaults.restartBackoffMaxMs),
     }, timing: { hungAfterMs: opts.hungWorkerMs ?? d.hungWorkerMs ?? defaults.hungWorkerMs } });
+  workerPids = () => fleet.info().map((w) => w.pid).filter((pid) => pid > 0);
   onInterfaces = (change) => {
     logger.info({ links: [...change.links], addresses: [...change.addresses] }, 'interfaces changed');
     interfaceEvents.changed([...change.links, ...change.addresses]);
@@ -243,7 +270,7 @@ async function main(): Promise<void> {
     else events.record('stream.up', { rule: c.ruleId, ...named });
   });
   const state = { table, fleet, logs, events, logger, syncInputs, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now(),
-    interfaceState: (name: string) => watcher.get(name), stream,
+    interfaceState: (name: string) => watcher.get(name), stream, consume,
     countersCleared: (c: CountersCleared) => events.record('counters.cleared', { all: c.all, rules: c.ruleIds, inputs: c.inputs, caller: c.caller }) };
   const reloads = new ReloadStatus();
   // Reloads pass through trackReloads whichever way they come (control socket, SIGHUP), for the metrics.
@@ -285,6 +312,7 @@ async function main(): Promise<void> {
   await fleet.reconcile();
   await inputsSynced;
   stream.start();
+  consume.start();
   logger.info({ rules: table.list().length, workers: fleet.info().length }, 'mcrd ready');
   void service.startReady();
   // The same checks as --check-host, as warnings (a host that needs tuning
@@ -300,6 +328,7 @@ async function main(): Promise<void> {
     service.stopping();
     logger.info({ signal }, 'stopping: draining workers');
     await stream.stop();
+    consume.stop();
     await fleet.close();
     watcher.close();
     memberships.close();

@@ -22,6 +22,7 @@ import { parseListenAddress } from '../metrics/listen-address.js';
 import { formatPath, type JsonPath } from './path.js';
 import { checkMaxRules, DEFAULT_MAX_RULES_PER_INTERFACE, limitAdvice, ruleLimits, type RuleLimits } from '../../common/rule-limits.js';
 import type { PositionTable } from './positions.js';
+import type { ConsumeMode } from '../net/consume-decision.js';
 
 export interface DaemonSettings {
   /** Path of the control socket mcrctl connects to. */
@@ -43,8 +44,12 @@ export interface DaemonSettings {
   coalesceUs: number;
   /** Workers keep polling this long after the last frame before sleeping, in µs; 0 = off (docs/mcrd.md). */
   busyPollUs: number;
-  /** Drop relayed datagrams before the host's own IP stack sees them, on each rule's input interface (docs/mcrd.md). */
-  consumeInputs: boolean;
+  /**
+   * Drop relayed datagrams before the host's own IP stack sees them, on each
+   * rule's input interface: "auto" per rule unless a local listener wants
+   * them, true or false for every rule (docs/mcrd.md).
+   */
+  consumeInputs: ConsumeMode;
   /** Rules one input interface may have (outputs: 4 times as many); see common/rule-limits.ts. */
   maxRulesPerInterface: number;
   /** ADDR:PORT of the Prometheus endpoint (docs/metrics.md); none when unset: metrics off. */
@@ -93,7 +98,7 @@ export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir' | 'metric
     restartBackoffMaxMs: DEFAULT_RESTART_BACKOFF.maxMs,
     coalesceUs: 0,
     busyPollUs: 0,
-    consumeInputs: false,
+    consumeInputs: 'auto',
     maxRulesPerInterface: DEFAULT_MAX_RULES_PER_INTERFACE,
     metricsAllowRemote: false,
     hungWorkerMs: DEFAULT_HUNG_WORKER_MS,
@@ -226,8 +231,8 @@ function checkDaemon(value: unknown): Partial<DaemonSettings> {
     out[setting.key] = value as number;
   }
   if (d.consumeInputs !== undefined) {
-    if (typeof d.consumeInputs !== 'boolean') {
-      throw new FieldError(['daemon', 'consumeInputs'], `expected true or false, got ${describe(d.consumeInputs)}`);
+    if (typeof d.consumeInputs !== 'boolean' && d.consumeInputs !== 'auto') {
+      throw new FieldError(['daemon', 'consumeInputs'], `expected "auto", true or false, got ${describe(d.consumeInputs)}`);
     }
     out.consumeInputs = d.consumeInputs;
   }

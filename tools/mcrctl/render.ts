@@ -22,11 +22,14 @@ export function renderRules(result: ListRulesResult, nowMs: number): string[] {
   if (result.rules.length === 0) return ['no rules: add one with `mcrctl add`'];
   // The STREAM column when mcrd tracks stream health (it always does; an older one did not).
   const withStream = result.streams !== undefined;
+  // The CONSUMED column when mcrd says what it consumes (an older one did not).
+  const withConsume = result.consumes !== undefined;
   const columns: Column[] = [
     { header: 'ID', align: 'right' }, { header: 'NAME' }, { header: 'INTERFACE' }, { header: 'GROUP' },
     { header: 'PORT', align: 'right' }, { header: 'SOURCE' }, { header: 'OUTPUTS' }, { header: 'STATUS' },
-    ...(withStream ? [{ header: 'STREAM' }] : []),
+    ...(withStream ? [{ header: 'STREAM' }] : []), ...(withConsume ? [{ header: 'CONSUMED' }] : []),
   ];
+  const consumes = new Map((result.consumes?.rules ?? []).map((c) => [c.ruleId, c]));
   const problems = new Map(result.problems.map((p) => [p.ruleId, p]));
   const streams = new Map((result.streams?.rules ?? []).map((s) => [s.ruleId, s]));
   const rows: string[][] = [];
@@ -36,11 +39,17 @@ export function renderRules(result: ListRulesResult, nowMs: number): string[] {
     outputs.forEach((out, i) => {
       rows.push(i === 0
         ? [String(r.id), orDash(r.name), r.inputInterface, r.inputGroup, String(r.inputPort), orDash(r.source), out, ruleStatus(problems.get(r.id)),
-          ...(withStream ? [formatStream(s?.state, s?.changedAtMs, nowMs)] : [])]
-        : ['', '', '', '', '', '', out, '', '']);
+          ...(withStream ? [formatStream(s?.state, s?.changedAtMs, nowMs)] : []), ...(withConsume ? [formatConsumed(consumes.get(r.id))] : [])]
+        : ['', '', '', '', '', '', out, '', ...(withStream ? [''] : []), ...(withConsume ? [''] : [])]);
     });
   }
   return table(columns, rows);
+}
+
+/** "yes: no local listener", "no: local listener pid 1234 (inode 5678) bound to 0.0.0.0:5000", or "-" when mcrd did not say. */
+export function formatConsumed(c: { consumed: boolean; reason: string } | undefined): string {
+  if (c === undefined) return '-';
+  return `${c.consumed ? 'yes' : 'no'}${c.reason !== '' ? `: ${c.reason}` : ''}`;
 }
 
 /** "up 4m09s", "down 12s" (for how long), "off", or "-" when mcrd did not say. */

@@ -1,0 +1,109 @@
+/**
+ * Whether mcrd consumes a rule's input datagrams (drops them with the tc
+ * filter of supervisor/net/input-filters.ts after the workers captured
+ * them), decided per rule from `consumeInputs` and, in "auto", from who else
+ * on this host listens to the rule's group and port. Pure functions over
+ * what supervisor/net/proc-net.ts parsed; supervisor/net/consume-policy.ts
+ * reads the files, finds the sockets' owners and acts on the result.
+ *
+ * In "auto" a rule's datagrams are a local listener's too, and so must reach
+ * the host's IP stack, when, in mcrd's network namespace:
+ * - a UDP socket other than mcrd's or its workers' is bound to the rule's
+ *   port at the wildcard address or at the rule's input address (its group,
+ *   or for a unicast input the address itself). Such a socket receives the
+ *   group whoever joined it (mcrd's own membership is enough: the kernel's
+ *   multicast delivery, __udp4_lib_mcast_deliver, matches sockets by port
+ *   and bound address only). A socket bound to another address does not
+ *   (__udp_is_mcast_sock skips a socket whose bound address is not the
+ *   destination), so one bound to the interface's unicast address is no
+ *   listener of a group;
+ * - or a socket other than mcrd's joined the rule's group on the rule's
+ *   input interface (/proc/net/igmp counts more users than mcrd's one per
+ *   group): whatever it is bound to, or a raw socket, it asked for the group.
+ * Otherwise nothing on the host would receive the datagrams, and mcrd
+ * consumes them.
+ */
+import { isMulticast } from '../../common/rule-spec.js';
+import type { IgmpInterface, UdpSocket } from './proc-net.js';
+
+/** daemon.consumeInputs / --consume-inputs: decide per rule, or force. */
+export type ConsumeMode = 'auto' | boolean;
+
+export interface ConsumeRule {
+  id: number;
+  inputInterface: string;
+  inputGroup: string;
+  inputPort: number;
+  source?: string;
+}
+
+/** Who holds a socket: its process when known, and whether it is mcrd or one of its workers. */
+export interface SocketOwner {
+  pid?: number;
+  own: boolean;
+}
+
+export interface ConsumeDecision {
+  consumed: boolean;
+  /** Why, for the log and `mcrctl list`. */
+  reason: string;
+  /** The local listener that kept the rule from being consumed, as far as it is known. */
+  listener?: { pid?: number; inode?: number };
+}
+
+/** What the host looks like now, from mcrd's network namespace. */
+export interface ListenerSnapshot {
+  igmp: readonly IgmpInterface[];
+  udp: readonly UdpSocket[];
+  /** Groups mcrd's own membership sockets hold on an interface (one user each in /proc/net/igmp). */
+  heldGroups: (iface: string) => ReadonlySet<string>;
+  /** The owner of a socket inode, undefined when it could not be found. */
+  owner: (inode: number) => SocketOwner | undefined;
+}
+
+const WILDCARD = '0.0.0.0';
+
+/** Whether a socket bound to `s` receives the rule's datagrams (address and port; see the file's header). */
+export function receivesRule(s: UdpSocket, r: ConsumeRule): boolean {
+  return s.localPort === r.inputPort && (s.localAddress === WILDCARD || s.localAddress === r.inputGroup);
+}
+
+/** The inodes of the sockets bound where some rule's datagrams arrive: the only ones whose owners matter. */
+export function candidateInodes(rules: readonly ConsumeRule[], udp: readonly UdpSocket[]): Set<number> {
+  const ports = new Set(rules.map((r) => r.inputPort));
+  const out = new Set<number>();
+  for (const s of udp) {
+    if (ports.has(s.localPort) && rules.some((r) => receivesRule(s, r))) out.add(s.inode);
+  }
+  return out;
+}
+
+/** Users of `group` on `iface` in /proc/net/igmp (0 when not joined there). */
+export function groupUsers(igmp: readonly IgmpInterface[], iface: string, group: string): number {
+  return igmp.find((i) => i.device === iface)?.groups.find((g) => g.group === group)?.users ?? 0;
+}
+
+/** One rule's decision. */
+export function decideConsume(rule: ConsumeRule, mode: ConsumeMode, snap: ListenerSnapshot): ConsumeDecision {
+  if (mode === true) return { consumed: true, reason: 'consumeInputs is true' };
+  if (mode === false) return { consumed: false, reason: 'consumeInputs is false' };
+  for (const s of snap.udp) {
+    if (!receivesRule(s, rule)) continue;
+    const owner = snap.owner(s.inode);
+    if (owner?.own === true) continue;
+    const who = owner?.pid !== undefined ? `pid ${owner.pid} (inode ${s.inode})` : `inode ${s.inode} (uid ${s.uid})`;
+    return {
+      consumed: false,
+      reason: `local listener ${who} bound to ${s.localAddress}:${s.localPort}`,
+      listener: { ...(owner?.pid !== undefined ? { pid: owner.pid } : {}), inode: s.inode },
+    };
+  }
+  if (isMulticast(rule.inputGroup)) {
+    const mine = snap.heldGroups(rule.inputInterface).has(rule.inputGroup) ? 1 : 0;
+    const others = groupUsers(snap.igmp, rule.inputInterface, rule.inputGroup) - mine;
+    if (others > 0) {
+      return { consumed: false, reason: `a local socket joined ${rule.inputGroup} on ${rule.inputInterface}` };
+    }
+  }
+  return { consumed: true, reason: 'no local listener' };
+}

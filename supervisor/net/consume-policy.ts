@@ -1,0 +1,175 @@
+/**
+ * `consumeInputs` at run time: keeps each rule's decision (consume its
+ * input datagrams or not, supervisor/net/consume-decision.ts) up to date and
+ * tells mcrd when the set of consumed rules changed, so the tc filters of
+ * supervisor/net/input-filters.ts match only those rules. mcrd calls
+ * refresh() after every rule and interface change; in "auto" a timer also
+ * re-reads /proc/net/igmp and /proc/net/udp every POLL_MS, since local
+ * listeners come and go without telling anyone.
+ *
+ * Every change of a rule's decision in "auto" is logged at info with its
+ * reason (a rule's first decision included); a refresh changing more than
+ * LOGGED_ONE_BY_ONE rules logs one summary line instead and each rule at
+ * debug. A /proc file that cannot be read leaves every rule unconsumed in
+ * "auto" (nobody can say that no one listens), logged once per outage.
+ */
+import type { Logger } from 'pino';
+import type { ConsumeMatch } from './consume-program.js';
+import { candidateInodes, decideConsume, type ConsumeDecision, type ConsumeMode, type ConsumeRule } from './consume-decision.js';
+import { parseProcIgmp, parseProcUdp, type IgmpInterface, type UdpSocket } from './proc-net.js';
+import { procReader, SocketOwnerCache, type ProcReader } from './socket-owners.js';
+
+/** How often "auto" re-reads the two /proc files. */
+export const POLL_MS = 2000;
+const LOGGED_ONE_BY_ONE = 16;
+const SUMMARY_RULES = 10;
+
+export interface ConsumePolicyOptions {
+  mode: ConsumeMode;
+  logger: Logger;
+  /** The rule table's rules now. */
+  rules: () => readonly (ConsumeRule & { name?: string })[];
+  /** Groups mcrd's membership sockets hold on an interface now (supervisor/net/group-memberships.ts). */
+  heldGroups: (iface: string) => ReadonlySet<string>;
+  /** mcrd's and its running workers' pids: their sockets are no local listeners. */
+  ownPids: () => number[];
+  /** Called after a timer poll changed some rule's decision (not after refresh(), whose caller acts itself). */
+  onChange: () => void;
+  reader?: ProcReader;
+  pollMs?: number;
+}
+
+export interface RuleConsume {
+  ruleId: number;
+  consumed: boolean;
+  reason: string;
+}
+
+function describeRule(r: ConsumeRule): string {
+  return `rule ${r.id} (${r.source !== undefined ? `${r.source} -> ` : ''}${r.inputGroup}:${r.inputPort} on ${r.inputInterface})`;
+}
+
+export class ConsumePolicy {
+  private decisions = new Map<number, ConsumeDecision & { rule: ConsumeRule }>();
+  private readonly owners: SocketOwnerCache;
+  private readonly reader: ProcReader;
+  private timer: NodeJS.Timeout | undefined;
+  /** The /proc file that could not be read at the last refresh, so an outage is logged once. */
+  private unreadable: string | undefined;
+
+  constructor(private readonly o: ConsumePolicyOptions) {
+    this.reader = o.reader ?? procReader;
+    this.owners = new SocketOwnerCache(this.reader);
+  }
+
+  get mode(): ConsumeMode {
+    return this.o.mode;
+  }
+
+  /** Starts the poll ("auto" only); the timer does not keep mcrd alive. */
+  start(): void {
+    if (this.o.mode !== 'auto' || this.timer !== undefined) return;
+    this.timer = setInterval(() => {
+      if (this.refresh()) this.o.onChange();
+    }, this.o.pollMs ?? POLL_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Decides every rule again; true when the set of consumed rules (or any rule's reason) changed. */
+  refresh(): boolean {
+    const rules = this.o.rules();
+    const snapshot = this.o.mode === 'auto' ? this.readHost(rules) : { igmp: [], udp: [] };
+    const owner = this.o.mode === 'auto' && snapshot !== undefined
+      ? this.owners.lookup(candidateInodes(rules, snapshot.udp), this.o.ownPids())
+      : () => undefined;
+    // Asked once per interface per refresh, not once per rule.
+    const held = new Map<string, ReadonlySet<string>>();
+    const heldGroups = (iface: string): ReadonlySet<string> => {
+      let groups = held.get(iface);
+      if (groups === undefined) held.set(iface, groups = this.o.heldGroups(iface));
+      return groups;
+    };
+    const next = new Map<number, ConsumeDecision & { rule: ConsumeRule }>();
+    const changed: Array<{ rule: ConsumeRule & { name?: string }; d: ConsumeDecision }> = [];
+    for (const rule of rules) {
+      const d: ConsumeDecision = snapshot === undefined
+        ? { consumed: false, reason: `${this.unreadable ?? '/proc/net'} cannot be read` }
+        : decideConsume(rule, this.o.mode, { ...snapshot, heldGroups, owner });
+      const before = this.decisions.get(rule.id);
+      // A reload's changed rule keeps its id: a new match is a new decision.
+      if (before === undefined || before.consumed !== d.consumed || before.reason !== d.reason || sameMatch(before.rule, rule) === false) {
+        changed.push({ rule, d });
+      }
+      next.set(rule.id, { ...d, rule });
+    }
+    const removed = [...this.decisions.keys()].some((id) => !next.has(id));
+    this.decisions = next;
+    if (this.o.mode === 'auto') this.logChanges(changed);
+    return changed.length > 0 || removed;
+  }
+
+  /** Each rule's decision, for `mcrctl list`. */
+  list(): RuleConsume[] {
+    return [...this.decisions].map(([ruleId, d]) => ({ ruleId, consumed: d.consumed, reason: d.reason }));
+  }
+
+  get(ruleId: number): ConsumeDecision | undefined {
+    return this.decisions.get(ruleId);
+  }
+
+  /** Interface → what the consumed rules match, for InputFilters.apply(). */
+  consumeMatches(): Map<string, ConsumeMatch[]> {
+    const out = new Map<string, ConsumeMatch[]>();
+    for (const { rule: r, consumed } of this.decisions.values()) {
+      if (!consumed) continue;
+      const list = out.get(r.inputInterface) ?? [];
+      list.push({ group: r.inputGroup, port: r.inputPort, ...(r.source !== undefined ? { source: r.source } : {}) });
+      out.set(r.inputInterface, list);
+    }
+    return out;
+  }
+
+  /** Both tables, or undefined when one cannot be read (logged once per outage). */
+  private readHost(rules: readonly ConsumeRule[]): { igmp: IgmpInterface[]; udp: UdpSocket[] } | undefined {
+    if (rules.length === 0) return { igmp: [], udp: [] };
+    let file = '/proc/net/igmp';
+    try {
+      const igmp = parseProcIgmp(this.reader.read(file));
+      file = '/proc/net/udp';
+      const udp = parseProcUdp(this.reader.read(file));
+      if (this.unreadable !== undefined) this.o.logger.info({ file: this.unreadable }, 'local listeners can be seen again');
+      this.unreadable = undefined;
+      return { igmp, udp };
+    } catch (err) {
+      if (this.unreadable !== file) {
+        this.o.logger.warn({ code: (err as { code?: string }).code ?? 'ERR_MCR_PROC', file, err: (err as Error).message },
+          'cannot see local listeners: no rule\'s input is consumed (set daemon.consumeInputs to true to consume them anyway)');
+      }
+      this.unreadable = file;
+      return undefined;
+    }
+  }
+
+  private logChanges(changed: Array<{ rule: ConsumeRule & { name?: string }; d: ConsumeDecision }>): void {
+    const level = changed.length > LOGGED_ONE_BY_ONE ? 'debug' : 'info';
+    for (const { rule, d } of changed) {
+      this.o.logger[level]({ rule: rule.id, ...(rule.name !== undefined && rule.name !== '' ? { name: rule.name } : {}), interface: rule.inputInterface,
+        group: rule.inputGroup, port: rule.inputPort, consumed: d.consumed, reason: d.reason, ...(d.listener ?? {}) },
+      `${describeRule(rule)}: ${d.reason} -> ${d.consumed ? 'consuming' : 'not consuming'}`);
+    }
+    if (level === 'debug') {
+      const consumed = changed.filter((c) => c.d.consumed);
+      this.o.logger.info({ changed: changed.length, consuming: consumed.length, notConsuming: changed.length - consumed.length,
+        rules: changed.slice(0, SUMMARY_RULES).map((c) => c.rule.id) }, 'consume decisions changed');
+    }
+  }
+}
+
+function sameMatch(a: ConsumeRule, b: ConsumeRule): boolean {
+  return a.inputInterface === b.inputInterface && a.inputGroup === b.inputGroup && a.inputPort === b.inputPort && a.source === b.source;
+}

@@ -1,0 +1,197 @@
+/**
+ * consumeInputs "auto" without a kernel: the /proc/net/igmp and
+ * /proc/net/udp parsers on text a kernel printed (tests/fixtures/proc/,
+ * taken in a namespace where two sockets bound *:5000 joined 239.1.1.1 on
+ * d0, one of them also 239.255.0.7, and a third was bound to
+ * 10.77.0.1:6001 and connected to 10.77.0.9:7000); the per-rule decision;
+ * finding a socket's owner through /proc/PID/fd; and ConsumePolicy with an
+ * injected /proc: what it consumes, what it logs when a decision changes,
+ * and what it does when /proc cannot be read.
+ */
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { packageRoot } from '../../native/package-root.js';
+import { parseProcIgmp, parseProcUdp, procHexToIpv4, socketInode } from '../../supervisor/net/proc-net.js';
+import { candidateInodes, decideConsume, groupUsers, type ListenerSnapshot } from '../../supervisor/net/consume-decision.js';
+import { findSocketOwners, SocketOwnerCache, type ProcReader } from '../../supervisor/net/socket-owners.js';
+import { ConsumePolicy } from '../../supervisor/net/consume-policy.js';
+import { formatConsumed } from '../../tools/mcrctl/render.js';
+
+const FIXTURES = join(packageRoot(), 'tests', 'fixtures', 'proc');
+const IGMP = readFileSync(join(FIXTURES, 'igmp.txt'), 'utf8');
+const UDP = readFileSync(join(FIXTURES, 'udp.txt'), 'utf8');
+
+t.test('proc-net: /proc/net/igmp and /proc/net/udp as a kernel prints them', async (t) => {
+  t.equal(procHexToIpv4('010101EF', true), '239.1.1.1', 'little-endian host');
+  t.equal(procHexToIpv4('EF010101', false), '239.1.1.1', 'big-endian host');
+  t.equal(procHexToIpv4('XYZ'), undefined);
+  const igmp = parseProcIgmp(IGMP, true);
+  t.same(igmp, [
+    { ifindex: 1, device: 'lo', groups: [{ group: '224.0.0.1', users: 1 }] },
+    { ifindex: 2, device: 'd1', groups: [{ group: '224.0.0.1', users: 1 }] },
+    { ifindex: 3, device: 'd0', groups: [{ group: '239.255.0.7', users: 1 }, { group: '239.1.1.1', users: 2 }, { group: '224.0.0.1', users: 1 }] },
+  ]);
+  t.equal(groupUsers(igmp, 'd0', '239.1.1.1'), 2);
+  t.equal(groupUsers(igmp, 'd1', '239.1.1.1'), 0, 'joined on another interface only');
+  t.same(parseProcUdp(UDP, true), [
+    { localAddress: '0.0.0.0', localPort: 5000, remoteAddress: '0.0.0.0', remotePort: 0, uid: 0, inode: 6592254 },
+    { localAddress: '0.0.0.0', localPort: 5000, remoteAddress: '0.0.0.0', remotePort: 0, uid: 0, inode: 6592253 },
+    { localAddress: '10.77.0.1', localPort: 6001, remoteAddress: '10.77.0.9', remotePort: 7000, uid: 0, inode: 6592255 },
+  ]);
+  t.same(parseProcUdp('garbage\n  1: nothere\n', true), [], 'lines of another shape are skipped');
+  t.same(parseProcIgmp('', true), []);
+  t.equal(socketInode('socket:[6592254]'), 6592254);
+  t.equal(socketInode('/dev/null'), undefined);
+  t.equal(socketInode('anon_inode:[eventfd]'), undefined);
+});
+
+const rule = { id: 3, inputInterface: 'd0', inputGroup: '239.1.1.1', inputPort: 5000 };
+
+function snapshot(over: Partial<ListenerSnapshot> = {}): ListenerSnapshot {
+  return { igmp: parseProcIgmp(IGMP, true), udp: parseProcUdp(UDP, true), heldGroups: () => new Set(), owner: () => undefined, ...over };
+}
+
+t.test('decideConsume: forced, a bound listener, a joined group, mcrd\'s own sockets, nobody', async (t) => {
+  t.same(decideConsume(rule, true, snapshot()), { consumed: true, reason: 'consumeInputs is true' }, 'true consumes even with listeners');
+  t.same(decideConsume(rule, false, snapshot({ udp: [], igmp: [] })), { consumed: false, reason: 'consumeInputs is false' });
+  t.same(decideConsume(rule, 'auto', snapshot({ owner: (i) => (i === 6592254 ? { pid: 1234, own: false } : undefined) })), {
+    consumed: false, reason: 'local listener pid 1234 (inode 6592254) bound to 0.0.0.0:5000', listener: { pid: 1234, inode: 6592254 },
+  }, 'a socket bound to *:5000, with its pid');
+  t.same(decideConsume(rule, 'auto', snapshot()), {
+    consumed: false, reason: 'local listener inode 6592254 (uid 0) bound to 0.0.0.0:5000', listener: { inode: 6592254 },
+  }, 'an owner not found is named by inode and uid');
+  const ownSockets = snapshot({ owner: () => ({ pid: 1, own: true }) });
+  t.same(decideConsume(rule, 'auto', ownSockets), { consumed: false, reason: 'a local socket joined 239.1.1.1 on d0' },
+    'mcrd\'s sockets are no listeners, but the group has 2 users and mcrd holds none');
+  t.same(decideConsume(rule, 'auto', { ...ownSockets, heldGroups: () => new Set(['239.1.1.1']) }), {
+    consumed: false, reason: 'a local socket joined 239.1.1.1 on d0' }, 'one of its 2 users is mcrd\'s: one is left');
+  const mcrdOnly = snapshot({ udp: [], igmp: parseProcIgmp(IGMP.replace('010101EF     2', '010101EF     1'), true), heldGroups: () => new Set(['239.1.1.1']) });
+  t.same(decideConsume(rule, 'auto', mcrdOnly), { consumed: true, reason: 'no local listener' }, 'the only user is mcrd\'s membership');
+  t.same(decideConsume({ ...rule, inputPort: 6001, inputGroup: '239.255.0.7' }, 'auto', { ...ownSockets, heldGroups: () => new Set(['239.255.0.7']) }),
+    { consumed: true, reason: 'no local listener' }, 'a socket bound to a unicast address does not receive a group');
+  t.same(decideConsume({ ...rule, inputInterface: 'd1' }, 'auto', { ...ownSockets, udp: [] }), { consumed: true, reason: 'no local listener' },
+    'a join on another interface does not count');
+  t.same(decideConsume({ ...rule, inputGroup: '10.77.0.1', inputPort: 6001 }, 'auto', snapshot()), {
+    consumed: false, reason: 'local listener inode 6592255 (uid 0) bound to 10.77.0.1:6001', listener: { inode: 6592255 },
+  }, 'a unicast input: a socket bound to that address listens');
+  t.same([...candidateInodes([rule], parseProcUdp(UDP, true))].sort(), [6592253, 6592254], 'only sockets where a rule\'s datagrams arrive are looked up');
+});
+
+function fakeProc(tables: Record<number, string[] | undefined>, files: Record<string, string | Error>): ProcReader & { scanned: number[] } {
+  const scanned: number[] = [];
+  return {
+    scanned,
+    read: (path) => {
+      const f = files[path];
+      if (f === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+      if (f instanceof Error) throw f;
+      return f;
+    },
+    fdLinks: (pid) => {
+      scanned.push(pid);
+      return tables[pid];
+    },
+    pids: () => Object.keys(tables).map(Number),
+  };
+}
+
+t.test('socket owners: own processes first, then everyone, cached while the socket lives', async (t) => {
+  const proc = fakeProc({ 10: ['socket:[1]', '/dev/null'], 20: ['socket:[2]'], 30: undefined, 40: ['socket:[3]'] }, {});
+  t.same(findSocketOwners(new Set([1, 2]), [10], proc), new Map([[1, { pid: 10, own: true }], [2, { pid: 20, own: false }]]));
+  t.same(proc.scanned, [10, 20], 'stops once every inode is found');
+  const cache = new SocketOwnerCache(proc);
+  proc.scanned.length = 0;
+  let owner = cache.lookup(new Set([3, 99]), [10]);
+  t.same(owner(3), { pid: 40, own: false });
+  t.same(owner(99), { own: false }, 'not found: someone else\'s, without a pid');
+  const walked = proc.scanned.length;
+  owner = cache.lookup(new Set([3, 99]), [10]);
+  t.equal(proc.scanned.length, walked, 'known inodes are not looked up again');
+  t.same(owner(3), { pid: 40, own: false });
+});
+
+function captureLogger() {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'debug' }, { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } });
+  return { logger, lines };
+}
+
+t.test('ConsumePolicy auto: consumes what nobody listens to, follows listeners, logs each change', async (t) => {
+  const rules = [rule, { id: 4, inputInterface: 'd0', inputGroup: '239.2.2.2', inputPort: 7000, source: '10.1.1.1' }];
+  const files: Record<string, string | Error> = { '/proc/net/igmp': IGMP, '/proc/net/udp': UDP };
+  const proc = fakeProc({ 1234: ['socket:[6592254]', 'socket:[6592253]'] }, files);
+  const { logger, lines } = captureLogger();
+  let changes = 0;
+  const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => rules, heldGroups: () => new Set(['239.1.1.1', '239.2.2.2']), ownPids: () => [1],
+    onChange: () => changes++, reader: proc, pollMs: 20 });
+  t.equal(policy.refresh(), true, 'first decisions are a change');
+  t.same(policy.list(), [
+    { ruleId: 3, consumed: false, reason: 'local listener pid 1234 (inode 6592254) bound to 0.0.0.0:5000' },
+    { ruleId: 4, consumed: true, reason: 'no local listener' },
+  ]);
+  t.same(policy.consumeMatches(), new Map([['d0', [{ group: '239.2.2.2', port: 7000, source: '10.1.1.1' }]]]), 'only rule 4 is filtered');
+  const logged = lines.filter((l) => l.level === 30).map((l) => l.msg);
+  t.same(logged, ['rule 3 (239.1.1.1:5000 on d0): local listener pid 1234 (inode 6592254) bound to 0.0.0.0:5000 -> not consuming',
+    'rule 4 (10.1.1.1 -> 239.2.2.2:7000 on d0): no local listener -> consuming']);
+  t.match(lines.find((l) => l.rule === 3), { consumed: false, pid: 1234, inode: 6592254 });
+  t.equal(policy.refresh(), false, 'nothing changed, nothing logged');
+  t.equal(lines.length, 2);
+
+  // The listener closes: both sockets and its membership go (mcrd's is the one user left).
+  files['/proc/net/udp'] = UDP.split('\n').filter((l) => !l.includes(':1388 ')).join('\n');
+  files['/proc/net/igmp'] = IGMP.replace('010101EF     2', '010101EF     1');
+  policy.start();
+  await new Promise((r) => setTimeout(r, 200));
+  policy.stop();
+  t.equal(changes, 1, 'the poll saw it once and called onChange');
+  t.same(policy.get(3), { consumed: true, reason: 'no local listener', rule });
+  t.equal(lines.at(-1)?.msg, 'rule 3 (239.1.1.1:5000 on d0): no local listener -> consuming');
+  rules.pop();
+  t.equal(policy.refresh(), true, 'a removed rule is a change');
+  t.same(policy.list().map((c) => c.ruleId), [3]);
+});
+
+t.test('ConsumePolicy: many changes at once log one summary line; forced modes neither read /proc nor log', async (t) => {
+  const rules = Array.from({ length: 40 }, (_, i) => ({ id: i + 1, inputInterface: 'd0', inputGroup: `239.9.0.${i + 1}`, inputPort: 9000 }));
+  const { logger, lines } = captureLogger();
+  const proc = fakeProc({}, { '/proc/net/igmp': IGMP, '/proc/net/udp': UDP });
+  new ConsumePolicy({ mode: 'auto', logger, rules: () => rules, heldGroups: () => new Set(), ownPids: () => [], onChange: () => {}, reader: proc }).refresh();
+  t.equal(lines.filter((l) => l.level === 30).length, 1, 'one info line');
+  t.match(lines.find((l) => l.level === 30), { msg: 'consume decisions changed', changed: 40, consuming: 40 });
+  t.equal(lines.filter((l) => l.level === 20).length, 40, 'each rule at debug');
+
+  for (const mode of [true, false]) {
+    const quiet = captureLogger();
+    const none = fakeProc({}, {});
+    const policy = new ConsumePolicy({ mode, logger: quiet.logger, rules: () => rules, heldGroups: () => new Set(), ownPids: () => [], onChange: () => {}, reader: none });
+    policy.refresh();
+    t.ok(policy.list().every((c) => c.consumed === mode && c.reason === `consumeInputs is ${mode}`), `${mode}: every rule`);
+    t.equal(quiet.lines.length, 0, `${mode}: nothing logged`);
+    t.equal(policy.consumeMatches().size, mode ? 1 : 0);
+  }
+});
+
+t.test('ConsumePolicy auto: an unreadable /proc file consumes nothing, warned once per outage', async (t) => {
+  const files: Record<string, string | Error> = { '/proc/net/igmp': IGMP, '/proc/net/udp': Object.assign(new Error('EACCES: denied'), { code: 'EACCES' }) };
+  const { logger, lines } = captureLogger();
+  const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => [rule], heldGroups: () => new Set(), ownPids: () => [], onChange: () => {},
+    reader: fakeProc({}, files) });
+  policy.refresh();
+  policy.refresh();
+  t.same(policy.list(), [{ ruleId: 3, consumed: false, reason: '/proc/net/udp cannot be read' }]);
+  t.equal(lines.filter((l) => l.level === 40).length, 1, 'one warning');
+  t.match(lines.find((l) => l.level === 40), { code: 'EACCES', file: '/proc/net/udp' });
+  files['/proc/net/udp'] = '';
+  files['/proc/net/igmp'] = '';
+  policy.refresh();
+  t.same(policy.list(), [{ ruleId: 3, consumed: true, reason: 'no local listener' }]);
+  t.ok(lines.some((l) => l.msg === 'local listeners can be seen again'));
+});
+
+t.test('mcrctl list\'s CONSUMED cell', async (t) => {
+  t.equal(formatConsumed({ consumed: true, reason: 'no local listener' }), 'yes: no local listener');
+  t.equal(formatConsumed({ consumed: false, reason: 'consumeInputs is false' }), 'no: consumeInputs is false');
+  t.equal(formatConsumed(undefined), '-');
+});

@@ -80,6 +80,8 @@ export class InputFilters {
   /** Interfaces over the program limit at the last apply: reported once when they go over, not on every rule change. */
   private overLimit = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
+  /** `tc` was missing once: said at error then, at debug after (the default "auto" tries at every rule change). */
+  private noTcSaid = false;
 
   constructor(
     private readonly logger: Logger,
@@ -230,7 +232,9 @@ export class InputFilters {
 
   private fail(iface: string, r: TcResult, what: string): void {
     const hint = r.code === 'ENOENT' ? 'install iproute2 (tc)' : 'check that the kernel has clsact and cls_bpf (CONFIG_NET_SCH_INGRESS, CONFIG_NET_CLS_BPF)';
-    this.logger.error({ code: r.code ?? 'ERR_MCR_TC', interface: iface, err: r.stderr },
+    const level = r.code === 'ENOENT' && this.noTcSaid ? 'debug' : 'error';
+    if (r.code === 'ENOENT') this.noTcSaid = true;
+    this.logger[level]({ code: r.code ?? 'ERR_MCR_TC', interface: iface, err: r.stderr },
       `${what} failed: the host keeps receiving the relayed datagrams (${hint})`);
   }
 }

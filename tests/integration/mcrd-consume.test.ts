@@ -1,10 +1,14 @@
 /**
- * mcrd --consume-inputs on real interfaces: the rule's datagrams still reach
- * the sink through MCR while a listener on the relay host itself, joined to
- * the same group on the input interface, gets none of them; removing the
- * rule removes the tc filter (the listener hears the stream again), and
- * stopping mcrd leaves neither filter nor qdisc behind. A filter left by a
- * killed mcrd is removed by the next one, even one started without the flag,
+ * mcrd's consumeInputs on real interfaces. auto (the default): with no
+ * local listener the rule's datagrams reach the sink through MCR and the
+ * relay host's own UDP stack counts none of them; a listener on the relay
+ * host (mcrsink joined to the group on the input interface, bound to it)
+ * makes mcrd drop its filter within a poll, logged with the listener's pid,
+ * and hears every datagram while MCR still relays them; once it exits mcrd
+ * consumes again. off never consumes (the stack counts every datagram); on
+ * (the flag alone) consumes despite a listener. Removing the rule removes
+ * the tc filter, and stopping mcrd leaves neither filter nor qdisc behind.
+ * A filter left by a killed mcrd is removed by the next one, even one started with it off,
  * and so is the clsact qdisc it sat on when nothing else uses it; a clsact
  * qdisc holding someone else's filter survives every mcrd, with that filter.
  */
@@ -15,7 +19,7 @@ import { skipUnlessRoot, type LabProcess, type RelayLab } from '../../bench/lab/
 import { pollUntil } from '../../bench/lab/time.js';
 import { CONSUME_PREF } from '../../supervisor/net/input-filters.js';
 import { runGen, sinkReport, startSink, TOOL } from './harness.js';
-import { mcrctl, mcrdLab, startMcrd } from './mcrd-harness.js';
+import { mcrctl, mcrctlJson, mcrdLab, startMcrd } from './mcrd-harness.js';
 
 const WAIT_MS = 10_000;
 
@@ -38,6 +42,22 @@ async function localListener(rl: RelayLab, count: number): Promise<LabProcess> {
 const until = (ok: () => Promise<boolean>): Promise<boolean> => pollUntil(ok, WAIT_MS);
 
 /**
+ * UDP datagrams the relay namespace's own stack took in: delivered to a
+ * socket, refused for lack of one, or multicast that no socket wanted
+ * (/proc/net/snmp: InDatagrams + NoPorts + IgnoredMulti).
+ */
+async function udpSeen(rl: RelayLab): Promise<number> {
+  const lines = (await rl.lab.exec(rl.relay.ns, 'cat', ['/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Udp:'));
+  const names = lines[0]!.split(/\s+/);
+  const values = lines[1]!.split(/\s+/).map(Number);
+  return ['InDatagrams', 'NoPorts', 'IgnoredMulti'].reduce((sum, n) => sum + (values[names.indexOf(n)] ?? 0), 0);
+}
+
+async function listConsumes(socket: string): Promise<unknown> {
+  return (await mcrctlJson<{ consumes?: unknown }>(socket, ['list'])).consumes;
+}
+
+/**
  * Someone else's filter on in0's clsact: cls_bpf at preference 100 whose
  * program returns TC_ACT_UNSPEC (-1), so later filters (mcrd's) still run.
  * (This kernel has cls_bpf; matchall and u32 may be missing.)
@@ -57,40 +77,73 @@ function writeConfig(dir: string): string {
   return file;
 }
 
-t.test('consumed datagrams are relayed but not delivered on the relay host', async (t) => {
+t.test('auto consumes while no local socket listens, not while one does; off and on are forced', async (t) => {
   if (skipUnlessRoot(t)) return;
   const { rl, dir } = await mcrdLab(t, 'consume');
   const socket = join(dir, 'mcrd.sock');
   const config = writeConfig(dir);
+  const hasBpf = async (): Promise<boolean> => /bpf[\s\S]*direct-action/.test(await ingressFilters(rl));
 
-  // Control: without the flag the relay host's own listener hears the stream.
+  // (a) auto, the default, with no local listener: the filter drops every relayed datagram before the stack.
   let mcrd = await startMcrd(rl, ['--config', config, '--control-socket', socket, '--workers', '1']);
-  t.notMatch(await ingressFilters(rl), /bpf/, 'no filter without --consume-inputs');
+  const m = mcrd;
+  const logged = (re: RegExp): boolean => m.stdoutLines.some((l) => re.test(l));
+  t.ok(await until(hasBpf), 'auto: a bpf direct-action filter on in0');
+  t.match(await ingressFilters(rl), new RegExp(`pref ${CONSUME_PREF} bpf`), `at preference ${CONSUME_PREF}`);
+  t.ok(logged(/"msg":"rule 1 \(239\.1\.1\.1:5000 on in0\): no local listener -> consuming"/), 'the decision is logged with its reason');
+  t.same((await listConsumes(socket)), { mode: 'auto', rules: [{ ruleId: 1, consumed: true, reason: 'no local listener' }] }, 'and listed');
+  let seen = await udpSeen(rl);
+  let sink = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count: 1000, idle: 1 });
+  await runGen(rl, { dest: '239.1.1.1', port: 5000, count: 1000, rate: 5000, size: 100 });
+  t.equal((await sinkReport(sink)).received, 1000, 'every datagram relayed');
+  t.equal((await udpSeen(rl)) - seen, 0, 'and the relay host\'s UDP stack saw none of them');
+
+  // (b) a local listener appears: within a poll mcrd stops consuming, and the listener hears everything.
   let local = await localListener(rl, 500);
-  let sink = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count: 500, idle: 2 });
+  const notConsuming = new RegExp(`"msg":"rule 1 \\(239\\.1\\.1\\.1:5000 on in0\\): local listener pid ${local.pid} \\(inode \\d+\\) bound to 239\\.1\\.1\\.1:5000 -> not consuming"`);
+  t.ok(await until(async () => logged(notConsuming)), 'auto: the listener is seen, named by its pid');
+  t.ok(await until(async () => !(await hasBpf())), 'and the filter goes');
+  const list = await mcrctl(socket, ['list']);
+  t.match(list.stdout, new RegExp(`CONSUMED[\\s\\S]*no: local listener pid ${local.pid} `), `mcrctl list says so: ${list.stdout}`);
+  sink = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count: 500, idle: 1 });
+  await runGen(rl, { dest: '239.1.1.1', port: 5000, count: 500, rate: 5000, size: 100 });
+  t.equal((await sinkReport(sink)).received, 500, 'MCR still relays every datagram');
+  t.equal((await sinkReport(local)).received, 500, 'and the local listener received every one');
+  // mcrsink exits after its 500: the next poll consumes again.
+  const closedAt = Date.now();
+  t.ok(await until(async () => mcrd.stdoutLines.filter((l) => /rule 1 .*no local listener -> consuming/.test(l)).length === 2),
+    'the listener closed: consuming again, logged');
+  t.comment(`consuming again ${Date.now() - closedAt} ms after the listener exited (poll every 2000 ms)`);
+  t.ok(await until(hasBpf), 'with its filter');
+  t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0);
+  t.notMatch(await ingressFilters(rl), /bpf/, 'stopping mcrd removes the filter');
+  t.notMatch(await qdiscs(rl), /clsact/, 'and the clsact qdisc it added');
+
+  // (c) off: never consumes, so the stack sees every datagram (no socket: counted as ignored multicast).
+  mcrd = await startMcrd(rl, ['--config', config, '--control-socket', socket, '--workers', '1', '--consume-inputs=off']);
+  t.notMatch(await ingressFilters(rl), /bpf/, 'off: no filter');
+  t.same((await listConsumes(socket)), { mode: 'false', rules: [{ ruleId: 1, consumed: false, reason: 'consumeInputs is false' }] });
+  seen = await udpSeen(rl);
+  sink = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count: 500, idle: 1 });
   await runGen(rl, { dest: '239.1.1.1', port: 5000, count: 500, rate: 5000, size: 100 });
   t.equal((await sinkReport(sink)).received, 500, 'relayed');
-  t.equal((await sinkReport(local)).received, 500, 'and the relay host\'s listener received them too');
+  t.ok((await udpSeen(rl)) - seen >= 500, 'and the relay host\'s UDP stack saw every datagram');
   t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0);
 
-  mcrd = await startMcrd(rl, ['--config', config, '--control-socket', socket, '--workers', '1', '--consume-inputs']);
-  t.ok(await until(async () => /bpf[\s\S]*direct-action/.test(await ingressFilters(rl))), 'a bpf direct-action filter on in0');
-  t.match(await ingressFilters(rl), new RegExp(`pref ${CONSUME_PREF} bpf`), `at preference ${CONSUME_PREF}`);
-  t.ok(mcrd.stdoutLines.some((l) => l.includes('consume filter installed')), 'mcrd logged it');
-
+  // on (the flag alone): consumes even what a local listener wants.
   local = await localListener(rl, 1000);
-  sink = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count: 1000, idle: 2 });
+  mcrd = await startMcrd(rl, ['--config', config, '--control-socket', socket, '--workers', '1', '--consume-inputs']);
+  t.ok(await until(hasBpf), 'on: a filter despite the local listener');
+  t.ok(mcrd.stdoutLines.some((l) => l.includes('consume filter installed')), 'mcrd logged it');
+  t.same((await listConsumes(socket)), { mode: 'true', rules: [{ ruleId: 1, consumed: true, reason: 'consumeInputs is true' }] });
+  sink = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count: 1000, idle: 1 });
   await runGen(rl, { dest: '239.1.1.1', port: 5000, count: 1000, rate: 5000, size: 100 });
-  t.equal((await sinkReport(sink)).received, 1000, 'with --consume-inputs every datagram is still relayed');
+  t.equal((await sinkReport(sink)).received, 1000, 'every datagram is still relayed');
   t.equal((await sinkReport(local)).received, 0, 'and the relay host\'s own listener got none');
 
   const del = await mcrctl(socket, ['remove', '--name', 'c']);
   t.equal(del.exitCode, 0, `mcrctl remove: ${del.stderr}`);
   t.ok(await until(async () => !/bpf/.test(await ingressFilters(rl))), 'deleting the rule removes the filter');
-  local = await localListener(rl, 300);
-  await runGen(rl, { dest: '239.1.1.1', port: 5000, count: 300, rate: 5000, size: 100 });
-  t.equal((await sinkReport(local)).received, 300, 'the host hears the stream again');
-
   const add = await mcrctl(socket, ['add', '--input-interface', 'in0', '--input-group', '239.1.1.1', '--input-port', '5000',
     '--outputs', '239.2.2.2:6000:out0', '--name', 'c2']);
   t.equal(add.exitCode, 0, `mcrctl add: ${add.stderr}`);
@@ -112,8 +165,8 @@ t.test('a filter left by a killed mcrd is removed at the next start', async (t) 
 
   t.match(await qdiscs(rl), /clsact/, 'and the clsact qdisc under it');
 
-  mcrd = await startMcrd(rl, ['--config', config, '--control-socket', socket, '--workers', '1']);
-  t.notMatch(await ingressFilters(rl), /bpf/, 'an mcrd without --consume-inputs removed it before it was ready');
+  mcrd = await startMcrd(rl, ['--config', config, '--control-socket', socket, '--workers', '1', '--no-consume-inputs']);
+  t.notMatch(await ingressFilters(rl), /bpf/, 'an mcrd with --no-consume-inputs removed it before it was ready');
   t.ok(mcrd.stdoutLines.some((l) => l.includes('removed a consume filter left by an earlier mcrd')), 'and said so');
   t.notMatch(await qdiscs(rl), /clsact/, 'and the clsact qdisc that held only that filter');
   t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0);
@@ -136,6 +189,7 @@ t.test('a clsact qdisc with someone else\'s filter is never removed, nor that fi
   const socket = join(dir, 'mcrd.sock');
   const config = writeConfig(dir);
   const args = ['--config', config, '--control-socket', socket, '--workers', '1'];
+  const off = [...args, '--consume-inputs=off'];
 
   // Theirs first: mcrd adds its filter to the existing clsact, then is killed.
   await addForeignFilter(rl);
@@ -143,7 +197,7 @@ t.test('a clsact qdisc with someone else\'s filter is never removed, nor that fi
   let mcrd = await startMcrd(rl, [...args, '--consume-inputs']);
   t.ok(await until(async () => new RegExp(`pref ${CONSUME_PREF} bpf`).test(await ingressFilters(rl))), 'mcrd\'s filter installed beside it');
   await mcrd.stop('SIGKILL', 5000);
-  mcrd = await startMcrd(rl, args);
+  mcrd = await startMcrd(rl, off);
   t.notMatch(await ingressFilters(rl), new RegExp(`pref ${CONSUME_PREF}`), 'the next mcrd removed the killed one\'s filter');
   t.ok(await foreignPresent(rl), 'but not the other filter');
   t.match(await qdiscs(rl), /clsact/, 'nor the clsact qdisc');

@@ -15,7 +15,7 @@ interface Logged { level: string; fields: Record<string, unknown>; msg: string }
 function fakeLogger(): { logger: Logger; lines: Logged[] } {
   const lines: Logged[] = [];
   const at = (level: string) => (fields: Record<string, unknown>, msg = '') => { lines.push({ level, fields, msg }); };
-  return { logger: { info: at('info'), warn: at('warn'), error: at('error') } as unknown as Logger, lines };
+  return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } as unknown as Logger, lines };
 }
 
 /** A tc that records its arguments; `answer` decides each result. */
@@ -99,6 +99,9 @@ t.test('tc failures are logged with a code and retried on the next change', asyn
   const err = lines.find((l) => l.level === 'error');
   t.equal(err?.fields.code, 'ENOENT');
   t.match(err?.msg, /host keeps receiving.*install iproute2/);
+  await f.apply(consumeMatchesByInterface([rule('in0', 5001)]), all);
+  t.equal(lines.filter((l) => l.level === 'error').length, 1, 'a missing tc is an error once (the default "auto" tries at every change), then debug');
+  t.ok(lines.some((l) => l.level === 'debug' && l.fields.code === 'ENOENT'));
   missing = false;
   tc.calls.length = 0;
   await f.apply(consumeMatchesByInterface([rule('in0', 5000)]), all);

@@ -51,10 +51,12 @@ export interface ConsumeDecision {
   listener?: { pid?: number; inode?: number };
 }
 
-/** What the host looks like now, from mcrd's network namespace. */
+/** What the host looks like now, from mcrd's network namespace, indexed so a decision costs lookups, not walks. */
 export interface ListenerSnapshot {
-  igmp: readonly IgmpInterface[];
-  udp: readonly UdpSocket[];
+  /** Bound UDP sockets by local port. */
+  udpByPort: ReadonlyMap<number, readonly UdpSocket[]>;
+  /** Users of a group on an interface (0 when not joined there). */
+  groupUsers: (iface: string, group: string) => number;
   /** Groups mcrd's own membership sockets hold on an interface (one user each in /proc/net/igmp). */
   heldGroups: (iface: string) => ReadonlySet<string>;
   /** The owner of a socket inode, undefined when it could not be found. */
@@ -69,11 +71,10 @@ export function receivesRule(s: UdpSocket, r: ConsumeRule): boolean {
 }
 
 /** The inodes of the sockets bound where some rule's datagrams arrive: the only ones whose owners matter. */
-export function candidateInodes(rules: readonly ConsumeRule[], udp: readonly UdpSocket[]): Set<number> {
-  const ports = new Set(rules.map((r) => r.inputPort));
+export function candidateInodes(rules: readonly ConsumeRule[], udpByPort: ReadonlyMap<number, readonly UdpSocket[]>): Set<number> {
   const out = new Set<number>();
-  for (const s of udp) {
-    if (ports.has(s.localPort) && rules.some((r) => receivesRule(s, r))) out.add(s.inode);
+  for (const r of rules) {
+    for (const s of udpByPort.get(r.inputPort) ?? []) if (receivesRule(s, r)) out.add(s.inode);
   }
   return out;
 }
@@ -83,11 +84,24 @@ export function groupUsers(igmp: readonly IgmpInterface[], iface: string, group:
   return igmp.find((i) => i.device === iface)?.groups.find((g) => g.group === group)?.users ?? 0;
 }
 
+/** The parsed tables indexed by port and by interface and group (one pass each). */
+export function indexTables(igmp: readonly IgmpInterface[], udp: readonly UdpSocket[]): Pick<ListenerSnapshot, 'udpByPort' | 'groupUsers'> {
+  const udpByPort = new Map<number, UdpSocket[]>();
+  for (const s of udp) {
+    const list = udpByPort.get(s.localPort);
+    if (list === undefined) udpByPort.set(s.localPort, [s]);
+    else list.push(s);
+  }
+  const users = new Map<string, Map<string, number>>();
+  for (const i of igmp) users.set(i.device, new Map(i.groups.map((g) => [g.group, g.users])));
+  return { udpByPort, groupUsers: (iface, group) => users.get(iface)?.get(group) ?? 0 };
+}
+
 /** One rule's decision. */
 export function decideConsume(rule: ConsumeRule, mode: ConsumeMode, snap: ListenerSnapshot): ConsumeDecision {
   if (mode === true) return { consumed: true, reason: 'consumeInputs is true' };
   if (mode === false) return { consumed: false, reason: 'consumeInputs is false' };
-  for (const s of snap.udp) {
+  for (const s of snap.udpByPort.get(rule.inputPort) ?? []) {
     if (!receivesRule(s, rule)) continue;
     const owner = snap.owner(s.inode);
     if (owner?.own === true) continue;
@@ -100,7 +114,7 @@ export function decideConsume(rule: ConsumeRule, mode: ConsumeMode, snap: Listen
   }
   if (isMulticast(rule.inputGroup)) {
     const mine = snap.heldGroups(rule.inputInterface).has(rule.inputGroup) ? 1 : 0;
-    const others = groupUsers(snap.igmp, rule.inputInterface, rule.inputGroup) - mine;
+    const others = snap.groupUsers(rule.inputInterface, rule.inputGroup) - mine;
     if (others > 0) {
       return { consumed: false, reason: `a local socket joined ${rule.inputGroup} on ${rule.inputInterface}` };
     }

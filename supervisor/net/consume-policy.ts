@@ -15,8 +15,8 @@
  */
 import type { Logger } from 'pino';
 import type { ConsumeMatch } from './consume-program.js';
-import { candidateInodes, decideConsume, type ConsumeDecision, type ConsumeMode, type ConsumeRule } from './consume-decision.js';
-import { parseProcIgmp, parseProcUdp, type IgmpInterface, type UdpSocket } from './proc-net.js';
+import { candidateInodes, decideConsume, indexTables, type ConsumeDecision, type ConsumeMode, type ConsumeRule, type ListenerSnapshot } from './consume-decision.js';
+import { parseProcIgmp, parseProcUdp } from './proc-net.js';
 import { procReader, SocketOwnerCache, type ProcReader } from './socket-owners.js';
 
 /** How often "auto" re-reads the two /proc files. */
@@ -83,9 +83,9 @@ export class ConsumePolicy {
   /** Decides every rule again; true when the set of consumed rules (or any rule's reason) changed. */
   refresh(): boolean {
     const rules = this.o.rules();
-    const snapshot = this.o.mode === 'auto' ? this.readHost(rules) : { igmp: [], udp: [] };
+    const snapshot = this.o.mode === 'auto' ? this.readHost(rules) : indexTables([], []);
     const owner = this.o.mode === 'auto' && snapshot !== undefined
-      ? this.owners.lookup(candidateInodes(rules, snapshot.udp), this.o.ownPids())
+      ? this.owners.lookup(candidateInodes(rules, snapshot.udpByPort), this.o.ownPids())
       : () => undefined;
     // Asked once per interface per refresh, not once per rule.
     const held = new Map<string, ReadonlySet<string>>();
@@ -135,16 +135,16 @@ export class ConsumePolicy {
   }
 
   /** Both tables, or undefined when one cannot be read (logged once per outage). */
-  private readHost(rules: readonly ConsumeRule[]): { igmp: IgmpInterface[]; udp: UdpSocket[] } | undefined {
-    if (rules.length === 0) return { igmp: [], udp: [] };
+  private readHost(rules: readonly ConsumeRule[]): Pick<ListenerSnapshot, 'udpByPort' | 'groupUsers'> | undefined {
+    if (rules.length === 0) return indexTables([], []);
     let file = '/proc/net/igmp';
     try {
       const igmp = parseProcIgmp(this.reader.read(file));
       file = '/proc/net/udp';
-      const udp = parseProcUdp(this.reader.read(file));
+      const udp = parseProcUdp(this.reader.read(file), undefined, new Set(rules.map((r) => r.inputPort)));
       if (this.unreadable !== undefined) this.o.logger.info({ file: this.unreadable }, 'local listeners can be seen again');
       this.unreadable = undefined;
-      return { igmp, udp };
+      return indexTables(igmp, udp);
     } catch (err) {
       if (this.unreadable !== file) {
         this.o.logger.warn({ code: (err as { code?: string }).code ?? 'ERR_MCR_PROC', file, err: (err as Error).message },

@@ -39,9 +39,10 @@ const HOST_LITTLE_ENDIAN = endianness() === 'LE';
 
 /** "010101EF" → "239.1.1.1" (on a little-endian host; the bytes as they are on a big-endian one). */
 export function procHexToIpv4(hex: string, littleEndian = HOST_LITTLE_ENDIAN): string | undefined {
-  if (!/^[0-9A-Fa-f]{8}$/.test(hex)) return undefined;
-  const bytes = [0, 2, 4, 6].map((i) => parseInt(hex.slice(i, i + 2), 16));
-  return (littleEndian ? bytes.reverse() : bytes).join('.');
+  const v = hex.length === 8 ? Number(`0x${hex}`) : Number.NaN;
+  if (!Number.isInteger(v)) return undefined;
+  const b0 = v >>> 24, b1 = (v >>> 16) & 0xff, b2 = (v >>> 8) & 0xff, b3 = v & 0xff;
+  return littleEndian ? `${b3}.${b2}.${b1}.${b0}` : `${b0}.${b1}.${b2}.${b3}`;
 }
 
 /**
@@ -54,10 +55,11 @@ export function parseProcIgmp(text: string, littleEndian = HOST_LITTLE_ENDIAN): 
   const out: IgmpInterface[] = [];
   let current: IgmpInterface | undefined;
   for (const line of text.split('\n')) {
-    if (line.startsWith('\t')) {
-      const [hex, users] = line.trim().split(/\s+/);
-      const group = hex === undefined ? undefined : procHexToIpv4(hex, littleEndian);
-      const n = Number(users);
+    if (line.charCodeAt(0) === 9 /* \t */) {
+      // Sliced, not split: a host with thousands of groups has as many lines.
+      const start = line.search(/[^\t]/);
+      const group = start < 0 ? undefined : procHexToIpv4(line.slice(start, start + 8), littleEndian);
+      const n = start < 0 ? Number.NaN : parseInt(line.slice(start + 8), 10);
       if (current !== undefined && group !== undefined && Number.isInteger(n)) current.groups.push({ group, users: n });
       continue;
     }
@@ -73,11 +75,19 @@ export function parseProcIgmp(text: string, littleEndian = HOST_LITTLE_ENDIAN): 
  * /proc/net/udp: a header line, then one line per socket
  * "sl: LOCAL:PORT REMOTE:PORT st tx:rx tr:when retrnsmt uid timeout inode ...".
  * Only bound sockets are listed (an unbound socket is not in the hash table
- * the file walks).
+ * the file walks). With `ports`, only the sockets bound to one of them: the
+ * local port is read first (fixed width after "sl: ") and the rest of a
+ * line is parsed only when it matters (a worker's thousand output sockets
+ * are on other ports).
  */
-export function parseProcUdp(text: string, littleEndian = HOST_LITTLE_ENDIAN): UdpSocket[] {
+export function parseProcUdp(text: string, littleEndian = HOST_LITTLE_ENDIAN, ports?: ReadonlySet<number>): UdpSocket[] {
   const out: UdpSocket[] = [];
   for (const line of text.split('\n')) {
+    if (ports !== undefined) {
+      const at = line.indexOf(': ');
+      const port = at < 0 ? Number.NaN : Number(`0x${line.slice(at + 11, at + 15)}`);
+      if (!ports.has(port)) continue;
+    }
     const f = line.trim().split(/\s+/);
     if (f.length < 10 || !/^\d+:$/.test(f[0]!)) continue;
     const local = splitEndpoint(f[1]!, littleEndian);

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { packageRoot } from '../../native/package-root.js';
 import { parseProcIgmp, parseProcUdp, procHexToIpv4, socketInode } from '../../supervisor/net/proc-net.js';
-import { candidateInodes, decideConsume, groupUsers, type ListenerSnapshot } from '../../supervisor/net/consume-decision.js';
+import { candidateInodes, decideConsume, groupUsers, indexTables, type ListenerSnapshot } from '../../supervisor/net/consume-decision.js';
 import { findSocketOwners, SocketOwnerCache, type ProcReader } from '../../supervisor/net/socket-owners.js';
 import { ConsumePolicy } from '../../supervisor/net/consume-policy.js';
 import { formatConsumed } from '../../tools/mcrctl/render.js';
@@ -41,6 +41,8 @@ t.test('proc-net: /proc/net/igmp and /proc/net/udp as a kernel prints them', asy
     { localAddress: '10.77.0.1', localPort: 6001, remoteAddress: '10.77.0.9', remotePort: 7000, uid: 0, inode: 6592255 },
   ]);
   t.same(parseProcUdp('garbage\n  1: nothere\n', true), [], 'lines of another shape are skipped');
+  t.same(parseProcUdp(UDP, true, new Set([6001, 9])).map((s) => s.inode), [6592255], 'only the sockets on the given ports');
+  t.same(parseProcUdp(UDP, true, new Set([5000])).map((s) => s.inode), [6592254, 6592253]);
   t.same(parseProcIgmp('', true), []);
   t.equal(socketInode('socket:[6592254]'), 6592254);
   t.equal(socketInode('/dev/null'), undefined);
@@ -49,13 +51,14 @@ t.test('proc-net: /proc/net/igmp and /proc/net/udp as a kernel prints them', asy
 
 const rule = { id: 3, inputInterface: 'd0', inputGroup: '239.1.1.1', inputPort: 5000 };
 
-function snapshot(over: Partial<ListenerSnapshot> = {}): ListenerSnapshot {
-  return { igmp: parseProcIgmp(IGMP, true), udp: parseProcUdp(UDP, true), heldGroups: () => new Set(), owner: () => undefined, ...over };
+function snapshot(over: Partial<ListenerSnapshot> & { igmp?: string; udp?: string } = {}): ListenerSnapshot {
+  const { igmp, udp, ...rest } = over;
+  return { ...indexTables(parseProcIgmp(igmp ?? IGMP, true), parseProcUdp(udp ?? UDP, true)), heldGroups: () => new Set(), owner: () => undefined, ...rest };
 }
 
 t.test('decideConsume: forced, a bound listener, a joined group, mcrd\'s own sockets, nobody', async (t) => {
   t.same(decideConsume(rule, true, snapshot()), { consumed: true, reason: 'consumeInputs is true' }, 'true consumes even with listeners');
-  t.same(decideConsume(rule, false, snapshot({ udp: [], igmp: [] })), { consumed: false, reason: 'consumeInputs is false' });
+  t.same(decideConsume(rule, false, snapshot({ udp: '', igmp: '' })), { consumed: false, reason: 'consumeInputs is false' });
   t.same(decideConsume(rule, 'auto', snapshot({ owner: (i) => (i === 6592254 ? { pid: 1234, own: false } : undefined) })), {
     consumed: false, reason: 'local listener pid 1234 (inode 6592254) bound to 0.0.0.0:5000', listener: { pid: 1234, inode: 6592254 },
   }, 'a socket bound to *:5000, with its pid');
@@ -67,16 +70,16 @@ t.test('decideConsume: forced, a bound listener, a joined group, mcrd\'s own soc
     'mcrd\'s sockets are no listeners, but the group has 2 users and mcrd holds none');
   t.same(decideConsume(rule, 'auto', { ...ownSockets, heldGroups: () => new Set(['239.1.1.1']) }), {
     consumed: false, reason: 'a local socket joined 239.1.1.1 on d0' }, 'one of its 2 users is mcrd\'s: one is left');
-  const mcrdOnly = snapshot({ udp: [], igmp: parseProcIgmp(IGMP.replace('010101EF     2', '010101EF     1'), true), heldGroups: () => new Set(['239.1.1.1']) });
+  const mcrdOnly = snapshot({ udp: '', igmp: IGMP.replace('010101EF     2', '010101EF     1'), heldGroups: () => new Set(['239.1.1.1']) });
   t.same(decideConsume(rule, 'auto', mcrdOnly), { consumed: true, reason: 'no local listener' }, 'the only user is mcrd\'s membership');
   t.same(decideConsume({ ...rule, inputPort: 6001, inputGroup: '239.255.0.7' }, 'auto', { ...ownSockets, heldGroups: () => new Set(['239.255.0.7']) }),
     { consumed: true, reason: 'no local listener' }, 'a socket bound to a unicast address does not receive a group');
-  t.same(decideConsume({ ...rule, inputInterface: 'd1' }, 'auto', { ...ownSockets, udp: [] }), { consumed: true, reason: 'no local listener' },
+  t.same(decideConsume({ ...rule, inputInterface: 'd1' }, 'auto', { ...ownSockets, udpByPort: new Map() }), { consumed: true, reason: 'no local listener' },
     'a join on another interface does not count');
   t.same(decideConsume({ ...rule, inputGroup: '10.77.0.1', inputPort: 6001 }, 'auto', snapshot()), {
     consumed: false, reason: 'local listener inode 6592255 (uid 0) bound to 10.77.0.1:6001', listener: { inode: 6592255 },
   }, 'a unicast input: a socket bound to that address listens');
-  t.same([...candidateInodes([rule], parseProcUdp(UDP, true))].sort(), [6592253, 6592254], 'only sockets where a rule\'s datagrams arrive are looked up');
+  t.same([...candidateInodes([rule], snapshot().udpByPort)].sort(), [6592253, 6592254], 'only sockets where a rule\'s datagrams arrive are looked up');
 });
 
 function fakeProc(tables: Record<number, string[] | undefined>, files: Record<string, string | Error>): ProcReader & { scanned: number[] } {

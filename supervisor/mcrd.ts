@@ -7,7 +7,7 @@
  * readiness, reloads, stops and a status line itself (notify/).
  *
  *   mcrd [--config FILE] [--control-socket PATH] [--socket-group GROUP] [--workers N] [--user USER]
- *        [--log-level L] [--log-dir DIR] [--restart-backoff MIN_MS[:MAX_MS]]
+ *        [--log-level L] [--log-dir DIR] [--restart-backoff MIN_MS[:MAX_MS]] [--consume-inputs[=auto|on|off] | --no-consume-inputs]
  *        [--max-rules-per-interface N] [--metrics-listen ADDR:PORT [--metrics-allow-remote]]
  *        [--hung-worker-ms MS]
  *   mcrd --version

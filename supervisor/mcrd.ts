@@ -240,7 +240,7 @@ async function main(): Promise<void> {
   const consume = new ConsumePolicy({ mode: consumeMode, logger, rules: () => table.list(),
     heldGroups: (iface) => new Set(memberships.groups(iface)), ownPids: () => [process.pid, ...workerPids()], onChange: () => void applyFilters() });
   const syncFilters = (): Promise<void> => {
-    consume.refresh();
+    consume.rulesChanged();
     return applyFilters();
   };
   /** Memberships now; the filters' tc commands run in order behind it (the promise settles when they have, never rejects). */

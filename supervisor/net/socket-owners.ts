@@ -82,9 +82,12 @@ export class SocketOwnerCache {
 
   constructor(private readonly reader: ProcReader) {}
 
-  /** Owners of `inodes`, looking up only the ones not known yet; forgets every other inode. */
-  lookup(inodes: ReadonlySet<number>, ownPids: readonly number[]): (inode: number) => SocketOwner | undefined {
-    for (const inode of [...this.known.keys()]) if (!inodes.has(inode)) this.known.delete(inode);
+  /**
+   * Owners of `inodes`, looking up only the ones not known yet; with
+   * `prune` (a lookup for every rule) forgets every other inode.
+   */
+  lookup(inodes: ReadonlySet<number>, ownPids: readonly number[], prune = true): (inode: number) => SocketOwner | undefined {
+    if (prune) for (const inode of [...this.known.keys()]) if (!inodes.has(inode)) this.known.delete(inode);
     const unknown = new Set([...inodes].filter((i) => !this.known.has(i)));
     const found = findSocketOwners(unknown, ownPids, this.reader);
     // Not found (a table mcrd may not read): someone else's, without a pid; not looked for again.

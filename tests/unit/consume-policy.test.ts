@@ -156,6 +156,27 @@ t.test('ConsumePolicy auto: consumes what nobody listens to, follows listeners, 
   t.same(policy.list().map((c) => c.ruleId), [3]);
 });
 
+t.test('ConsumePolicy auto: a rule change decides only the new rules, from tables younger than a poll', async (t) => {
+  const rules: Array<typeof rule> = [{ ...rule, inputPort: 7000 }];
+  const proc = fakeProc({}, { '/proc/net/igmp': IGMP, '/proc/net/udp': UDP });
+  let reads = 0;
+  const reader = { ...proc, read: (p: string) => { reads++; return proc.read(p); } };
+  const { logger } = captureLogger();
+  const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => rules, heldGroups: () => new Set(['239.1.1.1']), ownPids: () => [], onChange: () => {},
+    reader, pollMs: 300 });
+  policy.refresh();
+  t.equal(reads, 2, 'a refresh reads both files');
+  rules.push({ ...rule, id: 5, inputPort: 6001, inputGroup: '10.77.0.1' });
+  t.equal(policy.rulesChanged(), true, 'a new rule is a change');
+  t.equal(reads, 2, 'decided from the tables just read');
+  t.match(policy.get(5), { consumed: false, reason: 'local listener inode 6592255 (uid 0) bound to 10.77.0.1:6001' },
+    'a port the last refresh did not parse is parsed from its text');
+  t.equal(policy.rulesChanged(), false, 'nothing new: no change');
+  await new Promise((r) => setTimeout(r, 350));
+  policy.rulesChanged();
+  t.equal(reads, 4, 'tables older than a poll are read again');
+});
+
 t.test('ConsumePolicy: many changes at once log one summary line; forced modes neither read /proc nor log', async (t) => {
   const rules = Array.from({ length: 40 }, (_, i) => ({ id: i + 1, inputInterface: 'd0', inputGroup: `239.9.0.${i + 1}`, inputPort: 9000 }));
   const { logger, lines } = captureLogger();

@@ -270,7 +270,13 @@ async function main(): Promise<void> {
     else events.record('stream.up', { rule: c.ruleId, ...named });
   });
   const state = { table, fleet, logs, events, logger, syncInputs, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now(),
-    interfaceState: (name: string) => watcher.get(name), stream, consume,
+    interfaceState: (name: string) => watcher.get(name), stream,
+    // A rule decided "consume" whose interface has no filter says why.
+    consume: { mode: consumeMode, list: () => consume.list().map((c) => {
+      const iface = c.consumed ? table.get(c.ruleId)?.inputInterface : undefined;
+      const problem = iface !== undefined ? filters.problem(iface) : undefined;
+      return problem === undefined ? c : { ruleId: c.ruleId, consumed: false, reason: `${c.reason}, but ${problem}` };
+    }) },
     countersCleared: (c: CountersCleared) => events.record('counters.cleared', { all: c.all, rules: c.ruleIds, inputs: c.inputs, caller: c.caller }) };
   const reloads = new ReloadStatus();
   // Reloads pass through trackReloads whichever way they come (control socket, SIGHUP), for the metrics.

@@ -19,8 +19,16 @@ import { candidateInodes, decideConsume, indexTables, type ConsumeDecision, type
 import { parseProcIgmp, parseProcUdp } from './proc-net.js';
 import { procReader, SocketOwnerCache, type ProcReader } from './socket-owners.js';
 
-/** How often "auto" re-reads the two /proc files. */
+/** How often "auto" re-reads the two /proc files, at least. */
 export const POLL_MS = 2000;
+/** A poll waits at least this many times what the last one took, so polling costs mcrd at most 1/COST_FACTOR of its time. */
+export const COST_FACTOR = 50;
+const IGMP_FILE = '/proc/net/igmp';
+const UDP_FILE = '/proc/net/udp';
+
+/** What a read of both files gave: their texts, or the file that failed and why. */
+interface ReadFailure { file: string; err: unknown }
+type Texts = { igmp: string; udp: string } | ReadFailure;
 const LOGGED_ONE_BY_ONE = 16;
 const SUMMARY_RULES = 10;
 
@@ -54,6 +62,9 @@ export class ConsumePolicy {
   private readonly owners: SocketOwnerCache;
   private readonly reader: ProcReader;
   private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private polling = false;
+  private lastPollMs: number | undefined;
   /** What the last refresh read (the UDP table as text: a change may need other ports), and when. */
   private last: { at: number; udpText: string; groupUsers: ListenerSnapshot['groupUsers'] } | undefined;
   /** The /proc file that could not be read at the last refresh, so an outage is logged once. */
@@ -70,22 +81,70 @@ export class ConsumePolicy {
 
   /** Starts the poll ("auto" only); the timer does not keep mcrd alive. */
   start(): void {
-    if (this.o.mode !== 'auto' || this.timer !== undefined) return;
-    this.timer = setInterval(() => {
-      if (this.refresh()) this.o.onChange();
-    }, this.o.pollMs ?? POLL_MS);
-    this.timer.unref();
+    if (this.o.mode !== 'auto' || this.running) return;
+    this.running = true;
+    this.schedule(this.o.pollMs ?? POLL_MS);
   }
 
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
+    this.running = false;
+    if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
   }
 
-  /** Decides every rule again from a fresh read of /proc; true when some rule's decision or reason changed, or a rule went. */
+  private schedule(delayMs: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.poll(), delayMs);
+    this.timer.unref();
+  }
+
+  /**
+   * One poll: both files read off the event loop (the kernel's walk of a
+   * UDP table with 10 000 sockets takes tens of ms), every rule decided
+   * again, onChange() when something changed. The next poll comes after
+   * POLL_MS, or COST_FACTOR times what this one took if that is longer.
+   */
+  private async poll(): Promise<void> {
+    if (this.polling || !this.running) return;
+    this.polling = true;
+    const started = performance.now();
+    try {
+      let texts: Texts;
+      try {
+        texts = this.o.rules().length === 0 ? { igmp: '', udp: '' } : await this.readTexts((path) => this.reader.readAsync(path));
+      } catch (err) {
+        texts = err as ReadFailure;
+      }
+      if (!this.running) return;
+      const rules = this.o.rules();
+      const snapshot = this.index(rules, texts);
+      const owner = snapshot !== undefined ? this.owners.lookup(candidateInodes(rules, snapshot.udpByPort), this.o.ownPids()) : () => undefined;
+      if (this.decideAll(rules, () => false, snapshot, owner)) this.o.onChange();
+    } finally {
+      this.polling = false;
+      this.lastPollMs = performance.now() - started;
+      if (this.running) this.schedule(Math.max(this.o.pollMs ?? POLL_MS, COST_FACTOR * this.lastPollMs));
+    }
+  }
+
+  /** How long the last poll took (ms), for tests and the bench. */
+  get lastPollDurationMs(): number | undefined {
+    return this.lastPollMs;
+  }
+
+  /** Decides every rule again from a fresh, synchronous read of /proc; true when some rule's decision or reason changed, or a rule went. */
   refresh(): boolean {
     const rules = this.o.rules();
-    const snapshot = this.o.mode === 'auto' ? this.readHost(rules) : indexTables([], []);
+    let snapshot: Pick<ListenerSnapshot, 'udpByPort' | 'groupUsers'> | undefined = indexTables([], []);
+    if (this.o.mode === 'auto') {
+      let texts: Texts;
+      try {
+        texts = rules.length === 0 ? { igmp: '', udp: '' } : this.readTextsSync();
+      } catch (err) {
+        texts = err as ReadFailure;
+      }
+      snapshot = this.index(rules, texts);
+    }
     const owner = this.o.mode === 'auto' && snapshot !== undefined
       ? this.owners.lookup(candidateInodes(rules, snapshot.udpByPort), this.o.ownPids())
       : () => undefined;
@@ -94,14 +153,17 @@ export class ConsumePolicy {
 
   /**
    * After a rule or interface change: decides only the rules that are new
-   * or match something new, from the tables the last refresh read when
-   * they are younger than a poll (the next poll re-decides everything
-   * anyway), so an add at 10 000 rules does not re-read and re-parse two
-   * 10 000-line files; otherwise the same as refresh().
+   * or match something new, from the tables the last poll read (the UDP
+   * table kept as text and parsed for the new rules' ports), so an add at
+   * 10 000 rules neither re-reads nor re-parses two 10 000-line files. When
+   * those tables are older than a poll, the next poll is started at once
+   * and re-decides everything; with no tables yet (the first rules), the
+   * same as refresh().
    */
   rulesChanged(): boolean {
     const last = this.last;
-    if (this.o.mode !== 'auto' || last === undefined || performance.now() - last.at >= (this.o.pollMs ?? POLL_MS)) return this.refresh();
+    if (this.o.mode !== 'auto' || last === undefined) return this.refresh();
+    if (this.running && !this.polling && performance.now() - last.at >= (this.o.pollMs ?? POLL_MS)) this.schedule(0);
     const rules = this.o.rules();
     const keep = (r: ConsumeRule): boolean => {
       const before = this.decisions.get(r.id);
@@ -169,32 +231,45 @@ export class ConsumePolicy {
     return out;
   }
 
-  /** Both tables, or undefined when one cannot be read (logged once per outage). */
-  private readHost(rules: readonly ConsumeRule[]): Pick<ListenerSnapshot, 'udpByPort' | 'groupUsers'> | undefined {
-    if (rules.length === 0) {
-      this.last = undefined;
-      return indexTables([], []);
-    }
-    let file = '/proc/net/igmp';
+  private readTextsSync(): { igmp: string; udp: string } {
+    let file = IGMP_FILE;
     try {
-      const igmp = parseProcIgmp(this.reader.read(file));
-      file = '/proc/net/udp';
-      const udpText = this.reader.read(file);
-      const udp = parseProcUdp(udpText, undefined, new Set(rules.map((r) => r.inputPort)));
-      if (this.unreadable !== undefined) this.o.logger.info({ file: this.unreadable }, 'local listeners can be seen again');
-      this.unreadable = undefined;
-      const tables = indexTables(igmp, udp);
-      this.last = { at: performance.now(), udpText, groupUsers: tables.groupUsers };
-      return tables;
+      const igmp = this.reader.read(file);
+      file = UDP_FILE;
+      return { igmp, udp: this.reader.read(file) };
     } catch (err) {
+      throw { file, err } satisfies ReadFailure;
+    }
+  }
+
+  private async readTexts(read: (path: string) => Promise<string>): Promise<{ igmp: string; udp: string }> {
+    let file = IGMP_FILE;
+    try {
+      const igmp = await read(file);
+      file = UDP_FILE;
+      return { igmp, udp: await read(file) };
+    } catch (err) {
+      throw { file, err } satisfies ReadFailure;
+    }
+  }
+
+  /** Both tables indexed, or undefined when one could not be read (logged once per outage). */
+  private index(rules: readonly ConsumeRule[], texts: Texts): Pick<ListenerSnapshot, 'udpByPort' | 'groupUsers'> | undefined {
+    if ('err' in texts) {
       this.last = undefined;
-      if (this.unreadable !== file) {
-        this.o.logger.warn({ code: (err as { code?: string }).code ?? 'ERR_MCR_PROC', file, err: (err as Error).message },
+      if (this.unreadable !== texts.file) {
+        const err = texts.err as Error & { code?: string };
+        this.o.logger.warn({ code: err.code ?? 'ERR_MCR_PROC', file: texts.file, err: err.message },
           'cannot see local listeners: no rule\'s input is consumed (set daemon.consumeInputs to true to consume them anyway)');
       }
-      this.unreadable = file;
+      this.unreadable = texts.file;
       return undefined;
     }
+    if (this.unreadable !== undefined) this.o.logger.info({ file: this.unreadable }, 'local listeners can be seen again');
+    this.unreadable = undefined;
+    const tables = indexTables(parseProcIgmp(texts.igmp), parseProcUdp(texts.udp, undefined, new Set(rules.map((r) => r.inputPort))));
+    this.last = rules.length === 0 ? undefined : { at: performance.now(), udpText: texts.udp, groupUsers: tables.groupUsers };
+    return tables;
   }
 
   private logChanges(changed: Array<{ rule: ConsumeRule & { name?: string }; d: ConsumeDecision }>): void {

@@ -80,6 +80,8 @@ export class InputFilters {
   /** Interfaces over the program limit at the last apply: reported once when they go over, not on every rule change. */
   private overLimit = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
+  /** Interfaces whose last install failed, with the error code. */
+  private readonly failed = new Map<string, string>();
   /** `tc` was missing once: said at error then, at debug after (the default "auto" tries at every rule change). */
   private noTcSaid = false;
 
@@ -116,6 +118,7 @@ export class InputFilters {
     }
     this.overLimit = overLimit;
     this.wanted = wanted;
+    for (const iface of [...this.failed.keys()]) if (!wanted.has(iface)) this.failed.delete(iface);
     // Interfaces that vanished took their filters with them.
     for (const iface of [...this.installed.keys()]) if (!exists(iface)) this.installed.delete(iface);
     return this.enqueue(() => this.reconcile());
@@ -141,6 +144,17 @@ export class InputFilters {
         if (await this.clsactIsEmpty(iface)) await this.removeQdisc(iface, 'removed the clsact qdisc that held only the consume filter left by an earlier mcrd');
       }
     });
+  }
+
+  /**
+   * Why the interface's wanted filter is not in place, or undefined: too
+   * many matches for one program, or the last install failed (its code).
+   * For `mcrctl list`, next to each rule's decision.
+   */
+  problem(iface: string): string | undefined {
+    if (this.overLimit.has(iface)) return `too many rule matches on ${iface} for one consume filter`;
+    const code = this.failed.get(iface);
+    return code !== undefined ? `installing the consume filter on ${iface} failed (${code})` : undefined;
   }
 
   /** Removes every filter this instance installed (and the qdiscs it added). */
@@ -175,12 +189,13 @@ export class InputFilters {
       const inherited = had && (await this.clsactFilters(iface)) === 'only-ours';
       // replace: adds clsact, or leaves an existing one (and its filters) as it is.
       const made = await this.tc(['qdisc', 'replace', 'dev', iface, 'clsact']);
-      if (!made.ok) { this.fail(iface, made, 'adding the clsact qdisc'); return; }
+      if (!made.ok) { this.failed.set(iface, made.code ?? 'ERR_MCR_TC'); this.fail(iface, made, 'adding the clsact qdisc'); return; }
       addedQdisc = !had || inherited;
     }
     const r = await this.tc(['filter', 'replace', 'dev', iface, 'ingress', 'pref', String(CONSUME_PREF), 'handle', '1',
       'bpf', 'da', 'bytecode', bytecode]);
     if (!r.ok) {
+      this.failed.set(iface, r.code ?? 'ERR_MCR_TC');
       this.fail(iface, r, 'installing the consume filter');
       // Leave nothing of ours: an older program this one was to replace, and the qdisc if we added it.
       this.installed.delete(iface);
@@ -189,6 +204,7 @@ export class InputFilters {
       return;
     }
     this.installed.set(iface, { bytecode, addedQdisc });
+    this.failed.delete(iface);
     this.logger.info({ interface: iface, pref: CONSUME_PREF, insns: Number(bytecode.split(',')[0]) },
       'consume filter installed: relayed datagrams stop at this interface');
   }

@@ -11,6 +11,7 @@
  * another user is named by inode and uid only, and is never taken for mcrd's.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { socketInode } from './proc-net.js';
 import type { SocketOwner } from './consume-decision.js';
 
@@ -18,6 +19,8 @@ import type { SocketOwner } from './consume-decision.js';
 export interface ProcReader {
   /** A file's text; throws an errno-shaped error. */
   read(path: string): string;
+  /** The same, off the event loop (libuv's pool). */
+  readAsync(path: string): Promise<string>;
   /** The targets of /proc/PID/fd/*, or undefined when the process is gone or its table is not readable. */
   fdLinks(pid: number): string[] | undefined;
   /** Every process id in /proc. */
@@ -26,6 +29,7 @@ export interface ProcReader {
 
 export const procReader: ProcReader = {
   read: (path) => readFileSync(path, 'utf8'),
+  readAsync: (path) => readFile(path, 'utf8'),
   fdLinks: (pid) => {
     let names: string[];
     try {

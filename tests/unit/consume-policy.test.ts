@@ -84,14 +84,16 @@ t.test('decideConsume: forced, a bound listener, a joined group, mcrd\'s own soc
 
 function fakeProc(tables: Record<number, string[] | undefined>, files: Record<string, string | Error>): ProcReader & { scanned: number[] } {
   const scanned: number[] = [];
+  const read = (path: string): string => {
+    const f = files[path];
+    if (f === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+    if (f instanceof Error) throw f;
+    return f;
+  };
   return {
     scanned,
-    read: (path) => {
-      const f = files[path];
-      if (f === undefined) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
-      if (f instanceof Error) throw f;
-      return f;
-    },
+    read,
+    readAsync: async (path) => read(path),
     fdLinks: (pid) => {
       scanned.push(pid);
       return tables[pid];
@@ -156,14 +158,14 @@ t.test('ConsumePolicy auto: consumes what nobody listens to, follows listeners, 
   t.same(policy.list().map((c) => c.ruleId), [3]);
 });
 
-t.test('ConsumePolicy auto: a rule change decides only the new rules, from tables younger than a poll', async (t) => {
+t.test('ConsumePolicy auto: a rule change decides only the new rules from the last tables; the poll reads them again', async (t) => {
   const rules: Array<typeof rule> = [{ ...rule, inputPort: 7000 }];
   const proc = fakeProc({}, { '/proc/net/igmp': IGMP, '/proc/net/udp': UDP });
   let reads = 0;
-  const reader = { ...proc, read: (p: string) => { reads++; return proc.read(p); } };
+  const reader = { ...proc, read: (p: string) => { reads++; return proc.read(p); }, readAsync: async (p: string) => { reads++; return proc.read(p); } };
   const { logger } = captureLogger();
   const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => rules, heldGroups: () => new Set(['239.1.1.1']), ownPids: () => [], onChange: () => {},
-    reader, pollMs: 300 });
+    reader, pollMs: 50 });
   policy.refresh();
   t.equal(reads, 2, 'a refresh reads both files');
   rules.push({ ...rule, id: 5, inputPort: 6001, inputGroup: '10.77.0.1' });
@@ -172,9 +174,12 @@ t.test('ConsumePolicy auto: a rule change decides only the new rules, from table
   t.match(policy.get(5), { consumed: false, reason: 'local listener inode 6592255 (uid 0) bound to 10.77.0.1:6001' },
     'a port the last refresh did not parse is parsed from its text');
   t.equal(policy.rulesChanged(), false, 'nothing new: no change');
-  await new Promise((r) => setTimeout(r, 350));
-  policy.rulesChanged();
-  t.equal(reads, 4, 'tables older than a poll are read again');
+  policy.start();
+  const deadline = Date.now() + 5000;
+  while (reads < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  policy.stop();
+  t.ok(reads >= 4, 'the poll read both files again');
+  t.ok((policy.lastPollDurationMs ?? -1) >= 0, 'and timed itself (the next poll waits at least 50 times that)');
 });
 
 t.test('ConsumePolicy: many changes at once log one summary line; forced modes neither read /proc nor log', async (t) => {

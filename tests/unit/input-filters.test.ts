@@ -102,10 +102,12 @@ t.test('tc failures are logged with a code and retried on the next change', asyn
   await f.apply(consumeMatchesByInterface([rule('in0', 5001)]), all);
   t.equal(lines.filter((l) => l.level === 'error').length, 1, 'a missing tc is an error once (the default "auto" tries at every change), then debug');
   t.ok(lines.some((l) => l.level === 'debug' && l.fields.code === 'ENOENT'));
+  t.equal(f.problem('in0'), 'installing the consume filter on in0 failed (ENOENT)', 'mcrctl list is told why');
   missing = false;
   tc.calls.length = 0;
   await f.apply(consumeMatchesByInterface([rule('in0', 5000)]), all);
   t.ok(tc.calls.some((c) => c.startsWith('filter replace dev in0 ')), 'retried');
+  t.equal(f.problem('in0'), undefined, 'and the problem is gone');
 
   const refused = fakeTc((args) => (args[0] === 'filter' && args[1] === 'replace' ? { ok: false, code: 'ERR_MCR_TC', stderr: 'Error: TC classifier not found.' } : {}));
   const r = fakeLogger();
@@ -124,6 +126,7 @@ t.test('too many matches for one program: refused with a code, nothing installed
   await f.apply(consumeMatchesByInterface(many), all);
   t.same(tc.calls, []);
   t.equal(lines.find((l) => l.level === 'error')?.fields.code, 'ERR_MCR_CONSUME_TOO_MANY');
+  t.equal(f.problem('in0'), 'too many rule matches on in0 for one consume filter', 'mcrctl list is told why');
   // Another rule change while still over the limit: no second report.
   await f.apply(consumeMatchesByInterface(many.slice(1)), all);
   t.equal(lines.filter((l) => l.level === 'error').length, 1, 'reported once while the interface stays over the limit');

@@ -16,6 +16,7 @@ import { sleep, type FaultContext, type FaultOutcome } from './fault-context.js'
 import { MIN_STEADY_SEC, type PlannedFault } from './schedule.js';
 import { BASE_RULES, fanoutOf, INPUTS, type Pair } from './topology.js';
 import { linkDelta, readInputLinks, type LinkCounters } from './link-counters.js';
+import { readUnresolvedDiscards } from './neigh-counters.js';
 import { drainSinks, startGen, startSink, stopGen, stopSink, type RunningSink } from './traffic.js';
 
 export interface EpochResult {
@@ -41,6 +42,9 @@ interface PhaseRun {
   dropsEnd: Map<string, number>;
   linksStart: Map<string, LinkCounters>;
   linksEnd: Map<string, LinkCounters>;
+  /** The kernel's neighbour table unresolved discards at the phase's ends (machine-wide; neigh-counters.ts). */
+  neighStart: number | undefined;
+  neighEnd: number | undefined;
   startMs: number;
   endMs: number;
 }
@@ -68,6 +72,7 @@ export async function runEpoch(d: EpochDeps, plan: PlannedFault): Promise<EpochR
   try {
     let idx = await sampler.sample();
     let links = await readInputLinks(rl);
+    let neigh = readUnresolvedDiscards();
     let drops = new Map<string, number>();
     const phase = async (name: PhaseRun['name'], body: () => Promise<void>): Promise<void> => {
       const stream = ctx.nextStream();
@@ -84,10 +89,12 @@ export async function runEpoch(d: EpochDeps, plan: PlannedFault): Promise<EpochR
         const endIdx = await sampler.sample();
         // Read when everything is quiet, right after the counters: both describe the same frames.
         const linksEnd = await readInputLinks(rl);
+        const neighEnd = readUnresolvedDiscards();
         d.onQuiet();
-        phases.push({ name, stream, sent, startIdx: idx, endIdx, dropsStart: drops, dropsEnd, linksStart: links, linksEnd, startMs: t0, endMs: d.clock() });
+        phases.push({ name, stream, sent, startIdx: idx, endIdx, dropsStart: drops, dropsEnd, linksStart: links, linksEnd, neighStart: neigh, neighEnd, startMs: t0, endMs: d.clock() });
         idx = endIdx;
         links = linksEnd;
+        neigh = neighEnd;
         drops = dropsEnd;
       }
     };
@@ -130,6 +137,7 @@ export async function runEpoch(d: EpochDeps, plan: PlannedFault): Promise<EpochR
       fanouts,
       rules: new Map(BASE_RULES.map((r) => [r.name, ruleDelta(sampler.samples, p.startIdx, p.endIdx, r.name)])),
       links: new Map(INPUTS.map((i) => [i, linkDelta(p.linksStart.get(i), p.linksEnd.get(i))])),
+      ...(p.neighStart !== undefined && p.neighEnd !== undefined ? { neighDiscards: p.neighEnd - p.neighStart } : {}),
     });
   });
   const faultPhase = phases.find((p) => p.name === 'fault');

@@ -48,7 +48,9 @@ export interface SoakSummary {
   startedAt: string;
   durationSec: number;
   options: SoakRun['options'];
-  totals: { datagramsSent: number; outputDatagrams: number; received: number; lost: number; countedByMcr: number; countedAtInput: number; sinkDrops: number; notCounted: number;
+  totals: { datagramsSent: number; outputDatagrams: number; received: number; lost: number; countedByMcr: number; countedAtInput: number; countedByNeigh: number; sinkDrops: number; notCounted: number;
+    /** Neighbour table discards in phases that touched no unicast output: other namespaces' (the bound on countedByNeigh's error). */
+    neighOther: number;
     steadyOutputDatagrams: number; steadyLost: number };
   byKind: KindRow[];
   faults: FaultRow[];
@@ -69,7 +71,7 @@ export function summarize(run: SoakRun): SoakSummary {
   const dur = run.durationSec;
   const warmupSec = Math.min(120, Math.max(30, Math.round(dur * 0.2)));
   const windowSec = Math.max(30, Math.min(120, Math.round(dur * 0.1)));
-  const totals = { datagramsSent: 0, outputDatagrams: 0, received: 0, lost: 0, countedByMcr: 0, countedAtInput: 0, sinkDrops: 0, notCounted: 0, steadyOutputDatagrams: 0, steadyLost: 0 };
+  const totals = { datagramsSent: 0, outputDatagrams: 0, received: 0, lost: 0, countedByMcr: 0, countedAtInput: 0, countedByNeigh: 0, sinkDrops: 0, notCounted: 0, neighOther: 0, steadyOutputDatagrams: 0, steadyLost: 0 };
   const faults: FaultRow[] = [];
   const steadyFailures: string[] = [];
   const faultPhaseFailures: string[] = [];
@@ -90,12 +92,14 @@ export function summarize(run: SoakRun): SoakSummary {
       totals.lost += l.lostPairs;
       totals.countedByMcr += l.countedByMcr;
       totals.countedAtInput += l.countedAtInput;
+      totals.countedByNeigh += l.countedByNeigh;
+      totals.neighOther += l.neighOther;
       totals.sinkDrops += l.sinkDrops;
       totals.notCounted += l.notCounted;
       (ph.steady ? steadyFailures : faultPhaseFailures).push(...ph.failures);
     }
     const fp = e.phases.find((p) => p.label.endsWith(' fault'));
-    const loss = fp ? faultLoss(fp) : { sent: 0, lostPairs: 0, countedByMcr: 0, countedAtInput: 0, sinkDrops: 0, notCounted: 0 };
+    const loss = fp ? faultLoss(fp) : { sent: 0, lostPairs: 0, countedByMcr: 0, countedAtInput: 0, countedByNeigh: 0, sinkDrops: 0, notCounted: 0, neighOther: 0 };
     const lostByPair: Record<string, number> = {};
     for (const a of fp?.pairs ?? []) if (a.lost !== 0) lostByPair[a.pair.id] = a.lost;
     faults.push({ index: e.index, kind: e.kind, target: e.outcome.target, ...loss,
@@ -109,8 +113,8 @@ export function summarize(run: SoakRun): SoakSummary {
     const rows = faults.filter((f) => f.kind === kind);
     const rec = rows.map((f) => f.recoveryMs).filter((x): x is number => x !== undefined);
     const sum = (k: keyof FaultLoss): number => rows.reduce((n, f) => n + f[k], 0);
-    return { kind, count: rows.length, sent: sum('sent'), lostPairs: sum('lostPairs'), countedByMcr: sum('countedByMcr'), countedAtInput: sum('countedAtInput'), sinkDrops: sum('sinkDrops'),
-      notCounted: sum('notCounted'), recoveryMs: rec.length ? { min: Math.min(...rec), median: Math.round(median(rec)), max: Math.max(...rec) } : undefined };
+    return { kind, count: rows.length, sent: sum('sent'), lostPairs: sum('lostPairs'), countedByMcr: sum('countedByMcr'), countedAtInput: sum('countedAtInput'), countedByNeigh: sum('countedByNeigh'), sinkDrops: sum('sinkDrops'),
+      notCounted: sum('notCounted'), neighOther: sum('neighOther'), recoveryMs: rec.length ? { min: Math.min(...rec), median: Math.round(median(rec)), max: Math.max(...rec) } : undefined };
   });
   const byCause: Record<string, number> = {};
   for (const b of run.backwards) byCause[b.cause] = (byCause[b.cause] ?? 0) + 1;

@@ -109,6 +109,8 @@ export interface PhaseAccount {
   interfaces: InterfaceAccount[];
   /** Hard-check failures, each one line. */
   failures: string[];
+  /** Growth of each output link's counters over the phase (both ends), for diagnosis; not part of the accounting. */
+  outputLinks?: Record<string, { txPackets: number; txDropped: number; peerRxPackets: number; peerRxDropped: number }>;
   /** Neighbour table discards of the phase given to no interface: no unicast output touched (or touched on two inputs), so other namespaces' or unattributable. */
   neighOther: number;
 }

@@ -16,7 +16,7 @@ export function reportJson(summary: SoakSummary, run: SoakRun): unknown {
   const epochs = run.epochs.map((e) => ({
     index: e.index, kind: e.kind, target: e.outcome.target, plannedSec: e.plannedSec, startMs: e.startMs, endMs: e.endMs, failures: e.failures,
     phases: e.phases.map((p) => ({
-      label: p.label, steady: p.steady, neighOther: p.neighOther,
+      label: p.label, steady: p.steady, neighOther: p.neighOther, ...(p.outputLinks !== undefined ? { outputLinks: p.outputLinks } : {}),
       pairs: p.pairs.map((a) => ({ id: a.pair.id, sent: a.sent, received: a.received, lost: a.lost, duplicated: a.duplicated, sinkDrops: a.sinkDrops, touched: a.touched })),
       interfaces: p.interfaces.map((i) => ({ ...i, loop: Object.fromEntries(LOOP_KEYS_KEPT.filter((k) => i.loop[k] !== undefined).map((k) => [k, i.loop[k]])) })),
     })),
@@ -69,6 +69,7 @@ export function reportMarkdown(s: SoakSummary, files: { json: string }): string 
     const [f1, f2] = g(p.fds);
     L.push(`| ${p.role} (pid ${p.pid}) | ${r1} | ${r2} | ${f1} | ${f2} |`);
   }
+  for (const p of s.growth.processes.filter((x) => x.role === 'mcrd')) L.push('', `mcrd's warm-up: ${p.warmupSec} s, ${p.warmupWhy}.`);
   const short = s.growth.processes.length - assessed.length;
   if (short > 0) L.push('', `${short} processes lived too short to assess (started or replaced less than warm-up plus two windows before the end).`);
   L.push('', '## mcrd log', '', `${n(s.logs?.lines ?? 0)} lines. Worker exits logged: ${Object.entries(s.logs?.workerExits ?? {}).map(([k, v]) => `${v} × ${k}`).join(', ') || 'none'}.`,

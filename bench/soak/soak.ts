@@ -48,6 +48,8 @@ export interface LiveState {
 export interface SoakRun {
   /** mcrd's GCs (node --trace-gc), when it ran. */
   gc?: GcTrace;
+  /** Soak clock (ms) when mcrd was spawned: the zero of its GC trace's clock. */
+  mcrdStartMs?: number;
   options: Omit<SoakOptions, 'log'>;
   startedAt: string;
   durationSec: number;
@@ -90,6 +92,7 @@ export async function runSoak(o: SoakOptions, live: LiveState): Promise<SoakRun>
     live.rl = rl;
     writeFileSync(configPath, configText({ withReloadRule: false, eTtl: 8 }));
     // --trace-gc: mcrd's full GCs go in the report (gc-trace.ts), to tell heap sizing from retention.
+    run.mcrdStartMs = clock();
     mcrd = rl.lab.spawn(rl.relay.ns, process.execPath, ['--trace-gc', pkg.mcrd, '--config', configPath, '--control-socket', socket], { maxLines: 2_000_000 });
     live.mcrd = mcrd;
     // 60 s, not 20: on this 2-core VM with other suites running (load 13-17) mcrd took over 20 s to be ready, and once its workers over 20 s to run, on 2026-12-04.

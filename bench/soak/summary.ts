@@ -6,7 +6,7 @@
  */
 import { faultLoss, type FaultLoss } from './accounting.js';
 import type { BackwardEvent } from './counters.js';
-import { checkGrowth, median, type GrowthVerdict } from './growth.js';
+import { checkGrowth, gcWarmup, median, type GrowthVerdict } from './growth.js';
 import type { SoakRun } from './soak.js';
 
 export interface Check {
@@ -40,6 +40,9 @@ export interface ProcessGrowth {
   pid: number;
   rss: GrowthVerdict;
   fds: GrowthVerdict;
+  /** The warm-up this process was judged with, and why (mcrd's comes from its GC trace: growth.ts, gcWarmup). */
+  warmupSec: number;
+  warmupWhy: string;
 }
 
 export interface SoakSummary {
@@ -66,6 +69,8 @@ export interface SoakSummary {
 }
 
 const LIMIT = 0.05;
+/** A full GC that raises mcrd's committed heap by more than this (above every earlier one) is still warming up (growth.ts, gcWarmup). */
+const GC_STEP_MB = 0.5;
 
 export function summarize(run: SoakRun): SoakSummary {
   const dur = run.durationSec;
@@ -118,11 +123,20 @@ export function summarize(run: SoakRun): SoakSummary {
   });
   const byCause: Record<string, number> = {};
   for (const b of run.backwards) byCause[b.cause] = (byCause[b.cause] ?? 0) + 1;
-  const processes: ProcessGrowth[] = [...run.resources.series.values()].map((s) => ({
-    role: s.role, pid: s.pid,
-    rss: checkGrowth(s.rssKb, { warmupMs: warmupSec * 1000, windowMs: windowSec * 1000, limit: LIMIT, startMs: s.firstMs }),
-    fds: checkGrowth(s.fds, { warmupMs: warmupSec * 1000, windowMs: windowSec * 1000, limit: LIMIT, startMs: s.firstMs }),
-  }));
+  const processes: ProcessGrowth[] = [...run.resources.series.values()].map((s) => {
+    let warmupMs = warmupSec * 1000;
+    let warmupWhy = `fixed: 20 % of the run, 30 s to 2 min`;
+    if (s.role === 'mcrd' && run.gc !== undefined && run.mcrdStartMs !== undefined) {
+      // GC times are mcrd's own (ms since its node started, about when the soak spawned it); the warm-up counts from its first sample.
+      const w = gcWarmup(run.gc.fullGcs.map((g) => ({ atMs: g.atMs + run.mcrdStartMs! - s.firstMs, committedMb: g.committedMb })),
+        { minMs: warmupMs, capMs: Math.max(warmupMs, (dur * 1000 - s.firstMs) / 2), stepMb: GC_STEP_MB });
+      warmupMs = w.warmupMs;
+      warmupWhy = `from mcrd's GC trace: ${w.why}`;
+    }
+    return { role: s.role, pid: s.pid, warmupSec: Math.round(warmupMs / 1000), warmupWhy,
+      rss: checkGrowth(s.rssKb, { warmupMs, windowMs: windowSec * 1000, limit: LIMIT, startMs: s.firstMs }),
+      fds: checkGrowth(s.fds, { warmupMs, windowMs: windowSec * 1000, limit: LIMIT, startMs: s.firstMs }) };
+  });
   const checks: Check[] = [];
   const add = (name: string, detail: string[], ok = detail.length === 0): void => {
     checks.push({ name, ok, detail });

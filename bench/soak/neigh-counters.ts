@@ -18,10 +18,11 @@
  * other namespaces (other suites on the machine) added: the bound on the
  * error of the term (accounting.ts, summary.ts).
  *
- * One discard is one skb; MCR's sends to the soak's outputs are one
- * datagram per skb unless UDP_SEGMENT batching is on (the loop's
- * gso_batches counter, 0 in the soak's runs), so the term is exact there
- * and a lower bound otherwise.
+ * One discard is one skb, and MCR batches its sends with UDP_SEGMENT (the
+ * loop's gso_batches and gso_datagrams: about 3.4 datagrams per batch in
+ * the 2026-12-04 run), so one discard can be several datagrams: the term
+ * is a lower bound, and what is left of an output-down fault's loss in
+ * "not counted" is most likely the rest of those batches.
  */
 import { readFileSync } from 'node:fs';
 

@@ -10,6 +10,7 @@
  *
  *   lost pairs = send errors + f × (kernel ring drops + no rule)
  *              + f × (dropped on the input link + reached the input unread)
+ *              + discarded by the kernel's neighbour table
  *              + sink socket drops (kernel of the sink namespace, not MCR)
  *              + not counted by anyone
  *
@@ -25,6 +26,14 @@
  * the soak samples right before and after it acts on a worker or a link,
  * and takes a cleanly stopped worker's final counters from its last log
  * line: counters.ts, loopDelta).
+ *
+ * The neighbour table's term is its unresolved discards (neigh-counters.ts):
+ * datagrams to a unicast next hop that the kernel accepted (MCR counts them
+ * as sent) and then freed because the next hop's ARP entry was still
+ * unresolved and its queue full. The counter is the whole machine's, so it
+ * is given to an interface only in a phase whose fault touched unicast
+ * outputs of that interface alone; in any other phase its growth is kept
+ * as `neighOther` (other namespaces' discards, the error bound of the term).
  *
  * A phase without a fault must be exact for every pair (lost 0) and its
  * counters must agree with the traffic to the datagram (matched = sent,
@@ -68,6 +77,8 @@ export interface InterfaceAccount {
   unread: number;
   /** Growth of the input link's counters in the phase, when read. */
   link?: LinkCounters;
+  /** Datagrams the kernel's neighbour table discarded while resolving this interface's touched unicast next hop (neigh-counters.ts); 0 if none was touched. */
+  neighDiscards: number;
   /** lost pairs that no counter explains (negative: MCR counted more than was lost). */
   notCounted: number;
   /** Workers whose process changed in the phase: the old process's last counts are missing. */
@@ -87,6 +98,8 @@ export interface PhaseInput {
   rules: Map<string, RuleDelta | undefined>;
   /** Growth of each input link's counters (link-counters.ts); an interface without them has linkDrops and unread 0. */
   links?: Map<string, LinkCounters | undefined>;
+  /** Growth of the kernel's (machine-wide) neighbour table unresolved discards over the phase, when read. */
+  neighDiscards?: number;
 }
 
 export interface PhaseAccount {
@@ -96,6 +109,10 @@ export interface PhaseAccount {
   interfaces: InterfaceAccount[];
   /** Hard-check failures, each one line. */
   failures: string[];
+  /** Growth of each output link's counters over the phase (both ends), for diagnosis; not part of the accounting. */
+  outputLinks?: Record<string, { txPackets: number; txDropped: number; peerRxPackets: number; peerRxDropped: number }>;
+  /** Neighbour table discards of the phase given to no interface: no unicast output touched (or touched on two inputs), so other namespaces' or unattributable. */
+  neighOther: number;
 }
 
 export function accountPhase(p: PhaseInput): PhaseAccount {
@@ -108,6 +125,8 @@ export function accountPhase(p: PhaseInput): PhaseAccount {
     if (!a.touched && a.lost !== 0) failures.push(`${what}: lost ${a.lost} of ${a.sent}, and ${p.steady ? 'no fault was active' : 'the fault does not touch it'}`);
   }
   const interfaces: InterfaceAccount[] = [];
+  const neighIface = neighbourInterface(pairs);
+  const neighAttributed = neighIface !== undefined && p.loops.has(neighIface) ? (p.neighDiscards ?? 0) : 0;
   for (const [iface, delta] of p.loops) {
     const mine = pairs.filter((a) => a.pair.inputInterface === iface);
     const fanout = p.fanouts.get(iface) ?? 1;
@@ -125,6 +144,7 @@ export function accountPhase(p: PhaseInput): PhaseAccount {
       sinkDrops: mine.reduce((n, a) => n + a.sinkDrops, 0),
       linkDrops: 0,
       unread: 0,
+      neighDiscards: iface === neighIface ? neighAttributed : 0,
       notCounted: 0,
       restarted: delta.restarted,
       loop: v,
@@ -137,7 +157,8 @@ export function accountPhase(p: PhaseInput): PhaseAccount {
       acc.linkDrops = link.upTxDropped + link.inRxDropped;
       acc.unread = link.inRxPackets + link.inTxPackets - (v.frames ?? 0) - acc.ringDrops;
     }
-    acc.notCounted = acc.lostPairs - acc.sendErrors - fanout * (acc.ringDrops + acc.noRule + acc.linkDrops + acc.unread) - acc.sinkDrops;
+    // One discard is one datagram of one pair, not of a frame: no fan-out factor.
+    acc.notCounted = acc.lostPairs - acc.sendErrors - fanout * (acc.ringDrops + acc.noRule + acc.linkDrops + acc.unread) - acc.neighDiscards - acc.sinkDrops;
     interfaces.push(acc);
     if (p.steady) {
       const where = `${p.label}: ${iface}`;
@@ -167,7 +188,18 @@ export function accountPhase(p: PhaseInput): PhaseAccount {
       }
     }
   }
-  return { label: p.label, steady: p.steady, pairs, interfaces, failures };
+  return { label: p.label, steady: p.steady, pairs, interfaces, failures, neighOther: (p.neighDiscards ?? 0) - neighAttributed };
+}
+
+const isMulticast = (addr: string): boolean => {
+  const first = Number(addr.split('.')[0]);
+  return first >= 224 && first <= 239;
+};
+
+/** The one input interface whose touched pairs include unicast outputs, or undefined (none, or more than one). */
+export function neighbourInterface(pairs: readonly PairTraffic[]): string | undefined {
+  const ifaces = new Set(pairs.filter((a) => a.touched && !isMulticast(a.pair.group)).map((a) => a.pair.inputInterface));
+  return ifaces.size === 1 ? [...ifaces][0] : undefined;
 }
 
 /** One fault's loss in a few numbers (summed over interfaces), for the report's table. */
@@ -177,17 +209,22 @@ export interface FaultLoss {
   countedByMcr: number;
   /** Output datagrams of frames the input link dropped or that reached it unread (the links' counters × fan-out). */
   countedAtInput: number;
+  /** Datagrams the kernel's neighbour table discarded while resolving a touched unicast next hop. */
+  countedByNeigh: number;
   sinkDrops: number;
   notCounted: number;
+  /** The neighbour table's discards in the phase given to no interface (other namespaces'). */
+  neighOther: number;
 }
 
 export function faultLoss(a: PhaseAccount): FaultLoss {
-  const out: FaultLoss = { sent: 0, lostPairs: 0, countedByMcr: 0, countedAtInput: 0, sinkDrops: 0, notCounted: 0 };
+  const out: FaultLoss = { sent: 0, lostPairs: 0, countedByMcr: 0, countedAtInput: 0, countedByNeigh: 0, sinkDrops: 0, notCounted: 0, neighOther: a.neighOther };
   for (const i of a.interfaces) {
     out.sent += i.sent * i.fanout;
     out.lostPairs += i.lostPairs;
     out.countedByMcr += i.sendErrors + i.fanout * (i.ringDrops + i.noRule);
     out.countedAtInput += i.fanout * (i.linkDrops + i.unread);
+    out.countedByNeigh += i.neighDiscards;
     out.sinkDrops += i.sinkDrops;
     out.notCounted += i.notCounted;
   }

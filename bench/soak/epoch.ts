@@ -15,7 +15,8 @@ import { FAULTS } from './faults.js';
 import { sleep, type FaultContext, type FaultOutcome } from './fault-context.js';
 import { MIN_STEADY_SEC, type PlannedFault } from './schedule.js';
 import { BASE_RULES, fanoutOf, INPUTS, type Pair } from './topology.js';
-import { linkDelta, readInputLinks, type LinkCounters } from './link-counters.js';
+import { linkDelta, outputLinkDelta, readInputLinks, readOutputLinks, type LinkCounters, type OutputLinkCounters } from './link-counters.js';
+import { readUnresolvedDiscards } from './neigh-counters.js';
 import { drainSinks, startGen, startSink, stopGen, stopSink, type RunningSink } from './traffic.js';
 
 export interface EpochResult {
@@ -41,6 +42,11 @@ interface PhaseRun {
   dropsEnd: Map<string, number>;
   linksStart: Map<string, LinkCounters>;
   linksEnd: Map<string, LinkCounters>;
+  /** The kernel's neighbour table unresolved discards at the phase's ends (machine-wide; neigh-counters.ts). */
+  neighStart: number | undefined;
+  neighEnd: number | undefined;
+  outStart: Map<string, OutputLinkCounters>;
+  outEnd: Map<string, OutputLinkCounters>;
   startMs: number;
   endMs: number;
 }
@@ -68,6 +74,8 @@ export async function runEpoch(d: EpochDeps, plan: PlannedFault): Promise<EpochR
   try {
     let idx = await sampler.sample();
     let links = await readInputLinks(rl);
+    let neigh = readUnresolvedDiscards();
+    let outs = await readOutputLinks(rl);
     let drops = new Map<string, number>();
     const phase = async (name: PhaseRun['name'], body: () => Promise<void>): Promise<void> => {
       const stream = ctx.nextStream();
@@ -84,10 +92,14 @@ export async function runEpoch(d: EpochDeps, plan: PlannedFault): Promise<EpochR
         const endIdx = await sampler.sample();
         // Read when everything is quiet, right after the counters: both describe the same frames.
         const linksEnd = await readInputLinks(rl);
+        const neighEnd = readUnresolvedDiscards();
+        const outEnd = await readOutputLinks(rl);
         d.onQuiet();
-        phases.push({ name, stream, sent, startIdx: idx, endIdx, dropsStart: drops, dropsEnd, linksStart: links, linksEnd, startMs: t0, endMs: d.clock() });
+        phases.push({ name, stream, sent, startIdx: idx, endIdx, dropsStart: drops, dropsEnd, linksStart: links, linksEnd, neighStart: neigh, neighEnd, outStart: outs, outEnd, startMs: t0, endMs: d.clock() });
         idx = endIdx;
         links = linksEnd;
+        neigh = neighEnd;
+        outs = outEnd;
         drops = dropsEnd;
       }
     };
@@ -122,7 +134,7 @@ export async function runEpoch(d: EpochDeps, plan: PlannedFault): Promise<EpochR
         touched: p.name === 'fault' && out.touched.has(pair.id) };
     });
     if (p.name === 'fault') traffic.push(...out.extra);
-    return accountPhase({
+    const account = accountPhase({
       label: `#${plan.index} ${plan.kind} ${p.name}`,
       steady: p.name !== 'fault' || plan.kind === 'none',
       traffic,
@@ -130,7 +142,14 @@ export async function runEpoch(d: EpochDeps, plan: PlannedFault): Promise<EpochR
       fanouts,
       rules: new Map(BASE_RULES.map((r) => [r.name, ruleDelta(sampler.samples, p.startIdx, p.endIdx, r.name)])),
       links: new Map(INPUTS.map((i) => [i, linkDelta(p.linksStart.get(i), p.linksEnd.get(i))])),
+      ...(p.neighStart !== undefined && p.neighEnd !== undefined ? { neighDiscards: p.neighEnd - p.neighStart } : {}),
     });
+    // Diagnosis only (link-counters.ts, readOutputLinks): the output links' own counters over the phase.
+    account.outputLinks = Object.fromEntries([...p.outEnd.keys()].flatMap((k) => {
+      const d = outputLinkDelta(p.outStart.get(k), p.outEnd.get(k));
+      return d === undefined ? [] : [[k, d]];
+    }));
+    return account;
   });
   const faultPhase = phases.find((p) => p.name === 'fault');
   if (faultPhase !== undefined) out.errnos = errnoGrowth(sampler.samples, faultPhase.startMs, faultPhase.endMs);

@@ -51,3 +51,44 @@ export function checkGrowth(samples: readonly ResourceSample[], o: GrowthOptions
   const growth = a > 0 ? (b - a) / a : b > 0 ? Infinity : 0;
   return { assessed: true, first: a, last: b, growth, ok: growth <= o.limit, samples: samples.length };
 }
+
+/**
+ * mcrd's warm-up, from its GC trace (gc-trace.ts): V8 sizes its old
+ * generation after each full GC, and in the soak's 30-minute runs it kept
+ * raising the committed heap (13 -> 22 MB) for 16-22 minutes while the live
+ * heap after those GCs stayed at 9-11 MB; RSS rose by as much, then held.
+ * That is the heap reaching its working size, not a leak, and it ends when
+ * a full GC no longer raises the committed heap. So the warm-up ends at the
+ * last full GC that raised the committed heap above every earlier one by
+ * more than `stepMb`, never before `minMs` and never after `capMs`. The cap
+ * (half the run in summary.ts) keeps a window long enough to catch a leak:
+ * a leak raises the committed heap at every full GC, so its warm-up is the
+ * cap and the check then compares the second half's first window with the
+ * last one, as for any process.
+ */
+export interface GcPoint {
+  /** ms since the process started. */
+  atMs: number;
+  committedMb: number;
+}
+
+export interface GcWarmup {
+  warmupMs: number;
+  /** When the last raise was (ms since the process started), if any. */
+  lastRaiseMs?: number;
+  why: string;
+}
+
+export function gcWarmup(fullGcs: readonly GcPoint[], o: { minMs: number; capMs: number; stepMb: number }): GcWarmup {
+  let top = 0;
+  let lastRaise: number | undefined;
+  for (const g of fullGcs) {
+    if (g.committedMb > top + o.stepMb) lastRaise = g.atMs;
+    top = Math.max(top, g.committedMb);
+  }
+  const s = (ms: number): string => `${Math.round(ms / 1000)} s`;
+  if (lastRaise === undefined) return { warmupMs: o.minMs, why: `no full GC raised the committed heap: the fixed warm-up (${s(o.minMs)})` };
+  if (lastRaise > o.capMs) return { warmupMs: o.capMs, lastRaiseMs: lastRaise, why: `the last full GC that raised the committed heap was at ${s(lastRaise)}, after the cap: the cap (${s(o.capMs)})` };
+  if (lastRaise < o.minMs) return { warmupMs: o.minMs, lastRaiseMs: lastRaise, why: `the last full GC that raised the committed heap was at ${s(lastRaise)}: the fixed warm-up (${s(o.minMs)})` };
+  return { warmupMs: lastRaise, lastRaiseMs: lastRaise, why: `ends at the last full GC that raised the committed heap (${s(lastRaise)})` };
+}

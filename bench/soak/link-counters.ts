@@ -60,3 +60,29 @@ export function linkDelta(a: LinkCounters | undefined, b: LinkCounters | undefin
   return { upTxPackets: b.upTxPackets - a.upTxPackets, upTxDropped: b.upTxDropped - a.upTxDropped,
     inRxPackets: b.inRxPackets - a.inRxPackets, inRxDropped: b.inRxDropped - a.inRxDropped, inTxPackets: b.inTxPackets - a.inTxPackets };
 }
+
+/**
+ * Both ends of each output link (relay outN, sink dnN): what the relay's end
+ * sent and dropped on transmit (a qdisc that drops, the noop qdisc of a link
+ * not yet activated, counts tx dropped) and what the sink's end received
+ * and dropped. Recorded per phase for diagnosis (the report's JSON), not
+ * part of the accounting: an output link's counters mix the pairs of both
+ * inputs that leave through it.
+ */
+export interface OutputLinkCounters { txPackets: number; txDropped: number; peerRxPackets: number; peerRxDropped: number }
+
+export async function readOutputLinks(rl: RelayLab): Promise<Map<string, OutputLinkCounters>> {
+  const [relay, ...sinks] = await Promise.all([linkStats(rl, rl.relay.ns), ...rl.sinks.map((s) => linkStats(rl, s.ns))]);
+  const out = new Map<string, OutputLinkCounters>();
+  rl.sinks.forEach((sink, n) => {
+    const o = relay.get(`out${n}`)?.stats64;
+    const d = sinks[n]?.get(sink.ifname)?.stats64;
+    out.set(`out${n}`, { txPackets: o?.tx?.packets ?? 0, txDropped: o?.tx?.dropped ?? 0, peerRxPackets: d?.rx?.packets ?? 0, peerRxDropped: d?.rx?.dropped ?? 0 });
+  });
+  return out;
+}
+
+export function outputLinkDelta(a: OutputLinkCounters | undefined, b: OutputLinkCounters | undefined): OutputLinkCounters | undefined {
+  if (a === undefined || b === undefined) return undefined;
+  return { txPackets: b.txPackets - a.txPackets, txDropped: b.txDropped - a.txDropped, peerRxPackets: b.peerRxPackets - a.peerRxPackets, peerRxDropped: b.peerRxDropped - a.peerRxDropped };
+}

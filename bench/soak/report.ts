@@ -10,13 +10,13 @@ import { fileStamp } from '../results.js';
 import type { SoakRun } from './soak.js';
 import type { SoakSummary } from './summary.js';
 
-const LOOP_KEYS_KEPT = ['frames', 'matched', 'no_rule', 'kernel_drops', 'sent', 'send_errors', 'gso_fallbacks'];
+const LOOP_KEYS_KEPT = ['frames', 'matched', 'no_rule', 'kernel_drops', 'sent', 'send_errors', 'gso_fallbacks', 'gso_batches', 'gso_datagrams'];
 
 export function reportJson(summary: SoakSummary, run: SoakRun): unknown {
   const epochs = run.epochs.map((e) => ({
     index: e.index, kind: e.kind, target: e.outcome.target, plannedSec: e.plannedSec, startMs: e.startMs, endMs: e.endMs, failures: e.failures,
     phases: e.phases.map((p) => ({
-      label: p.label, steady: p.steady,
+      label: p.label, steady: p.steady, neighOther: p.neighOther, ...(p.outputLinks !== undefined ? { outputLinks: p.outputLinks } : {}),
       pairs: p.pairs.map((a) => ({ id: a.pair.id, sent: a.sent, received: a.received, lost: a.lost, duplicated: a.duplicated, sinkDrops: a.sinkDrops, touched: a.touched })),
       interfaces: p.interfaces.map((i) => ({ ...i, loop: Object.fromEntries(LOOP_KEYS_KEPT.filter((k) => i.loop[k] !== undefined).map((k) => [k, i.loop[k]])) })),
     })),
@@ -39,16 +39,17 @@ export function reportMarkdown(s: SoakSummary, files: { json: string }): string 
   L.push('', '## Accounting', '',
     `Datagrams sent by the generators: ${n(t.datagramsSent)} (${n(t.outputDatagrams)} output datagrams with fan-out); received by the sinks: ${n(t.received)}.`,
     `Steady phases (no fault active): ${n(t.steadyOutputDatagrams)} output datagrams, ${n(t.steadyLost)} lost.`,
-    `Lost in fault phases: ${n(t.lost)} (${pct(t.lost, t.outputDatagrams)} % of all); counted by MCR under a reason: ${n(t.countedByMcr)}; counted at the input by its link's counters (dropped by the link while it was down, or reached it while no worker read it): ${n(t.countedAtInput)}; dropped by a sink's socket (kernel): ${n(t.sinkDrops)}; **not counted by anyone: ${n(t.notCounted)}**.`, '');
-  L.push('| fault kind | count | output datagrams in its phases | lost | counted by MCR | counted at the input | not counted | recovery ms (min / median / max) |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    `Lost in fault phases: ${n(t.lost)} (${pct(t.lost, t.outputDatagrams)} % of all); counted by MCR under a reason: ${n(t.countedByMcr)}; counted at the input by its link's counters (dropped by the link while it was down, or reached it while no worker read it): ${n(t.countedAtInput)}; discarded by the kernel's neighbour table while resolving the next hop (unicast outputs): ${n(t.countedByNeigh)}; dropped by a sink's socket (kernel): ${n(t.sinkDrops)}; **not counted by anyone: ${n(t.notCounted)}**.`,
+    `The neighbour table's counter is the machine's, not the lab's: in phases that touched no unicast output it grew by ${n(t.neighOther)} (other namespaces' discards), the bound on that term's error.`, '');
+  L.push('| fault kind | count | output datagrams in its phases | lost | counted by MCR | counted at the input | neighbour table | not counted | recovery ms (min / median / max) |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const k of s.byKind) {
-    L.push(`| ${k.kind} | ${k.count} | ${n(k.sent)} | ${n(k.lostPairs)} | ${n(k.countedByMcr)} | ${n(k.countedAtInput)} | ${n(k.notCounted)} | ${k.recoveryMs ? `${k.recoveryMs.min} / ${k.recoveryMs.median} / ${k.recoveryMs.max}` : '-'} |`);
+    L.push(`| ${k.kind} | ${k.count} | ${n(k.sent)} | ${n(k.lostPairs)} | ${n(k.countedByMcr)} | ${n(k.countedAtInput)} | ${n(k.countedByNeigh)} | ${n(k.notCounted)} | ${k.recoveryMs ? `${k.recoveryMs.min} / ${k.recoveryMs.median} / ${k.recoveryMs.max}` : '-'} |`);
   }
-  L.push('', '## Faults', '', '| # | kind | target | recovery ms | lost (by pair) | counted by MCR | counted at the input | not counted | notes |', '| ---: | --- | --- | ---: | --- | ---: | ---: | ---: | --- |');
+  L.push('', '## Faults', '', '| # | kind | target | recovery ms | lost (by pair) | counted by MCR | counted at the input | neighbour table | not counted | notes |', '| ---: | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- |');
   for (const f of s.faults) {
     const pairs = Object.entries(f.lostByPair).map(([p, v]) => `${p}: ${v}`).join(', ') || '0';
     const notes = [...(f.errnos ? [`errors by errno (mcrd, lower bound): ${Object.entries(f.errnos).map(([k, v]) => `${k} ${v}`).join(', ')}`] : []), ...f.notes, ...f.failures.map((x) => `**${x}**`), ...(Object.keys(f.details).length ? [JSON.stringify(f.details)] : [])].join('; ').replace(/\|/g, '/');
-    L.push(`| ${f.index} | ${f.kind} | ${f.target} | ${f.recoveryMs ?? '-'} | ${pairs} | ${n(f.countedByMcr)} | ${n(f.countedAtInput)} | ${n(f.notCounted)} | ${notes} |`);
+    L.push(`| ${f.index} | ${f.kind} | ${f.target} | ${f.recoveryMs ?? '-'} | ${pairs} | ${n(f.countedByMcr)} | ${n(f.countedAtInput)} | ${n(f.countedByNeigh)} | ${n(f.notCounted)} | ${notes} |`);
   }
   L.push('', '## Counters that went backwards', '');
   if (s.backwards.total === 0) L.push('None.');
@@ -68,6 +69,7 @@ export function reportMarkdown(s: SoakSummary, files: { json: string }): string 
     const [f1, f2] = g(p.fds);
     L.push(`| ${p.role} (pid ${p.pid}) | ${r1} | ${r2} | ${f1} | ${f2} |`);
   }
+  for (const p of s.growth.processes.filter((x) => x.role === 'mcrd')) L.push('', `mcrd's warm-up: ${p.warmupSec} s, ${p.warmupWhy}.`);
   const short = s.growth.processes.length - assessed.length;
   if (short > 0) L.push('', `${short} processes lived too short to assess (started or replaced less than warm-up plus two windows before the end).`);
   L.push('', '## mcrd log', '', `${n(s.logs?.lines ?? 0)} lines. Worker exits logged: ${Object.entries(s.logs?.workerExits ?? {}).map(([k, v]) => `${v} × ${k}`).join(', ') || 'none'}.`,

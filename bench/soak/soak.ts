@@ -48,6 +48,8 @@ export interface LiveState {
 export interface SoakRun {
   /** mcrd's GCs (node --trace-gc), when it ran. */
   gc?: GcTrace;
+  /** Soak clock (ms) when mcrd was spawned: the zero of its GC trace's clock. */
+  mcrdStartMs?: number;
   options: Omit<SoakOptions, 'log'>;
   startedAt: string;
   durationSec: number;
@@ -66,6 +68,7 @@ export interface SoakRun {
 
 const SAMPLE_EVERY_MS = 500;
 const QUIESCE_MS = 5000;
+const READY_TIMEOUT_MS = 60_000;
 
 export async function runSoak(o: SoakOptions, live: LiveState): Promise<SoakRun> {
   const t0 = performance.now();
@@ -89,11 +92,13 @@ export async function runSoak(o: SoakOptions, live: LiveState): Promise<SoakRun>
     live.rl = rl;
     writeFileSync(configPath, configText({ withReloadRule: false, eTtl: 8 }));
     // --trace-gc: mcrd's full GCs go in the report (gc-trace.ts), to tell heap sizing from retention.
+    run.mcrdStartMs = clock();
     mcrd = rl.lab.spawn(rl.relay.ns, process.execPath, ['--trace-gc', pkg.mcrd, '--config', configPath, '--control-socket', socket], { maxLines: 2_000_000 });
     live.mcrd = mcrd;
-    await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 20_000);
+    // 60 s, not 20: on this 2-core VM with other suites running (load 13-17) mcrd took over 20 s to be ready, and once its workers over 20 s to run, on 2026-12-04.
+    await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, READY_TIMEOUT_MS);
     control = new McrdControl(socket, mcrd.pid, pkg.mcrctl);
-    if ((await control.settled({ timeoutMs: 20_000 })) === undefined) throw new Error('mcrd\'s workers did not all run within 20 s of its start');
+    if ((await control.settled({ timeoutMs: READY_TIMEOUT_MS })) === undefined) throw new Error(`mcrd's workers did not all run within ${READY_TIMEOUT_MS / 1000} s of its start`);
     sampler = new CounterSampler(socket, clock);
     await sampler.start(SAMPLE_EVERY_MS);
     const s = sampler;

@@ -6,7 +6,7 @@
  */
 import { faultLoss, type FaultLoss } from './accounting.js';
 import type { BackwardEvent } from './counters.js';
-import { checkGrowth, median, type GrowthVerdict } from './growth.js';
+import { checkGrowth, gcWarmup, median, type GrowthVerdict } from './growth.js';
 import type { SoakRun } from './soak.js';
 
 export interface Check {
@@ -40,6 +40,9 @@ export interface ProcessGrowth {
   pid: number;
   rss: GrowthVerdict;
   fds: GrowthVerdict;
+  /** The warm-up this process was judged with, and why (mcrd's comes from its GC trace: growth.ts, gcWarmup). */
+  warmupSec: number;
+  warmupWhy: string;
 }
 
 export interface SoakSummary {
@@ -48,7 +51,9 @@ export interface SoakSummary {
   startedAt: string;
   durationSec: number;
   options: SoakRun['options'];
-  totals: { datagramsSent: number; outputDatagrams: number; received: number; lost: number; countedByMcr: number; countedAtInput: number; sinkDrops: number; notCounted: number;
+  totals: { datagramsSent: number; outputDatagrams: number; received: number; lost: number; countedByMcr: number; countedAtInput: number; countedByNeigh: number; sinkDrops: number; notCounted: number;
+    /** Neighbour table discards in phases that touched no unicast output: other namespaces' (the bound on countedByNeigh's error). */
+    neighOther: number;
     steadyOutputDatagrams: number; steadyLost: number };
   byKind: KindRow[];
   faults: FaultRow[];
@@ -64,12 +69,14 @@ export interface SoakSummary {
 }
 
 const LIMIT = 0.05;
+/** A full GC that raises mcrd's committed heap by more than this (above every earlier one) is still warming up (growth.ts, gcWarmup). */
+const GC_STEP_MB = 0.5;
 
 export function summarize(run: SoakRun): SoakSummary {
   const dur = run.durationSec;
   const warmupSec = Math.min(120, Math.max(30, Math.round(dur * 0.2)));
   const windowSec = Math.max(30, Math.min(120, Math.round(dur * 0.1)));
-  const totals = { datagramsSent: 0, outputDatagrams: 0, received: 0, lost: 0, countedByMcr: 0, countedAtInput: 0, sinkDrops: 0, notCounted: 0, steadyOutputDatagrams: 0, steadyLost: 0 };
+  const totals = { datagramsSent: 0, outputDatagrams: 0, received: 0, lost: 0, countedByMcr: 0, countedAtInput: 0, countedByNeigh: 0, sinkDrops: 0, notCounted: 0, neighOther: 0, steadyOutputDatagrams: 0, steadyLost: 0 };
   const faults: FaultRow[] = [];
   const steadyFailures: string[] = [];
   const faultPhaseFailures: string[] = [];
@@ -90,12 +97,14 @@ export function summarize(run: SoakRun): SoakSummary {
       totals.lost += l.lostPairs;
       totals.countedByMcr += l.countedByMcr;
       totals.countedAtInput += l.countedAtInput;
+      totals.countedByNeigh += l.countedByNeigh;
+      totals.neighOther += l.neighOther;
       totals.sinkDrops += l.sinkDrops;
       totals.notCounted += l.notCounted;
       (ph.steady ? steadyFailures : faultPhaseFailures).push(...ph.failures);
     }
     const fp = e.phases.find((p) => p.label.endsWith(' fault'));
-    const loss = fp ? faultLoss(fp) : { sent: 0, lostPairs: 0, countedByMcr: 0, countedAtInput: 0, sinkDrops: 0, notCounted: 0 };
+    const loss = fp ? faultLoss(fp) : { sent: 0, lostPairs: 0, countedByMcr: 0, countedAtInput: 0, countedByNeigh: 0, sinkDrops: 0, notCounted: 0, neighOther: 0 };
     const lostByPair: Record<string, number> = {};
     for (const a of fp?.pairs ?? []) if (a.lost !== 0) lostByPair[a.pair.id] = a.lost;
     faults.push({ index: e.index, kind: e.kind, target: e.outcome.target, ...loss,
@@ -109,16 +118,25 @@ export function summarize(run: SoakRun): SoakSummary {
     const rows = faults.filter((f) => f.kind === kind);
     const rec = rows.map((f) => f.recoveryMs).filter((x): x is number => x !== undefined);
     const sum = (k: keyof FaultLoss): number => rows.reduce((n, f) => n + f[k], 0);
-    return { kind, count: rows.length, sent: sum('sent'), lostPairs: sum('lostPairs'), countedByMcr: sum('countedByMcr'), countedAtInput: sum('countedAtInput'), sinkDrops: sum('sinkDrops'),
-      notCounted: sum('notCounted'), recoveryMs: rec.length ? { min: Math.min(...rec), median: Math.round(median(rec)), max: Math.max(...rec) } : undefined };
+    return { kind, count: rows.length, sent: sum('sent'), lostPairs: sum('lostPairs'), countedByMcr: sum('countedByMcr'), countedAtInput: sum('countedAtInput'), countedByNeigh: sum('countedByNeigh'), sinkDrops: sum('sinkDrops'),
+      notCounted: sum('notCounted'), neighOther: sum('neighOther'), recoveryMs: rec.length ? { min: Math.min(...rec), median: Math.round(median(rec)), max: Math.max(...rec) } : undefined };
   });
   const byCause: Record<string, number> = {};
   for (const b of run.backwards) byCause[b.cause] = (byCause[b.cause] ?? 0) + 1;
-  const processes: ProcessGrowth[] = [...run.resources.series.values()].map((s) => ({
-    role: s.role, pid: s.pid,
-    rss: checkGrowth(s.rssKb, { warmupMs: warmupSec * 1000, windowMs: windowSec * 1000, limit: LIMIT, startMs: s.firstMs }),
-    fds: checkGrowth(s.fds, { warmupMs: warmupSec * 1000, windowMs: windowSec * 1000, limit: LIMIT, startMs: s.firstMs }),
-  }));
+  const processes: ProcessGrowth[] = [...run.resources.series.values()].map((s) => {
+    let warmupMs = warmupSec * 1000;
+    let warmupWhy = `fixed: 20 % of the run, 30 s to 2 min`;
+    if (s.role === 'mcrd' && run.gc !== undefined && run.mcrdStartMs !== undefined) {
+      // GC times are mcrd's own (ms since its node started, about when the soak spawned it); the warm-up counts from its first sample.
+      const w = gcWarmup(run.gc.fullGcs.map((g) => ({ atMs: g.atMs + run.mcrdStartMs! - s.firstMs, committedMb: g.committedMb })),
+        { minMs: warmupMs, capMs: Math.max(warmupMs, (dur * 1000 - s.firstMs) / 2), stepMb: GC_STEP_MB });
+      warmupMs = w.warmupMs;
+      warmupWhy = `from mcrd's GC trace: ${w.why}`;
+    }
+    return { role: s.role, pid: s.pid, warmupSec: Math.round(warmupMs / 1000), warmupWhy,
+      rss: checkGrowth(s.rssKb, { warmupMs, windowMs: windowSec * 1000, limit: LIMIT, startMs: s.firstMs }),
+      fds: checkGrowth(s.fds, { warmupMs, windowMs: windowSec * 1000, limit: LIMIT, startMs: s.firstMs }) };
+  });
   const checks: Check[] = [];
   const add = (name: string, detail: string[], ok = detail.length === 0): void => {
     checks.push({ name, ok, detail });

@@ -3,12 +3,16 @@
  * a phase without a fault is exact or fails by name; a fault's loss splits
  * into what MCR counted (send errors, f × ring drops and no-rule frames)
  * and what nobody counted, the input link's own counters (frames dropped
- * while it was down, frames that reached it unread) included; untouched pairs must lose nothing; loop deltas
+ * while it was down, frames that reached it unread) and the kernel's
+ * neighbour table discards (a unicast output's next hop being resolved,
+ * given to the one input whose touched pairs are unicast, else kept as
+ * other namespaces') included; /proc/net/stat/arp_cache parsing; untouched pairs must lose nothing; loop deltas
  * across worker restarts and parked slots; per-rule deltas that reset; and
  * which counter resets are explained (restart, a fault's resync) or not.
  */
 import t from 'tap';
-import { accountPhase, faultLoss, type PairTraffic } from '../../bench/soak/accounting.js';
+import { accountPhase, faultLoss, neighbourInterface, type PairTraffic } from '../../bench/soak/accounting.js';
+import { parseUnresolvedDiscards, readUnresolvedDiscards } from '../../bench/soak/neigh-counters.js';
 import { backwardEvents, errnoGrowth, finalCounters, loopDelta, ruleDelta, type CounterSample, type WorkerSample } from '../../bench/soak/counters.js';
 import { BASE_RULES, fanoutOf, pairsOf, type Pair } from '../../bench/soak/topology.js';
 import { parseProcNetUdp } from '../../bench/soak/traffic.js';
@@ -77,7 +81,7 @@ t.test('a fault phase: touched loss splits into counted and not counted; fan-out
   t.equal(in1?.malformed, 7, 'stray malformed frames are reported');
   // 70 lost = 20 send errors + 2 × (5 + 3) + 4 sink drops + 30 not counted; malformed frames explain nothing.
   t.equal(in1?.notCounted, 30);
-  t.same(faultLoss(a), { sent: 100 + 2 * 400, lostPairs: 70, countedByMcr: 36, countedAtInput: 0, sinkDrops: 4, notCounted: 30 });
+  t.same(faultLoss(a), { sent: 100 + 2 * 400, lostPairs: 70, countedByMcr: 36, countedAtInput: 0, countedByNeigh: 0, sinkDrops: 4, notCounted: 30, neighOther: 0 });
 });
 
 t.test('an input link down: its counters account for what MCR never saw', async (t) => {
@@ -97,8 +101,67 @@ t.test('an input link down: its counters account for what MCR never saw', async 
   t.equal(in1?.linkDrops, 300, 'frames the link dropped while down');
   t.equal(in1?.unread, 200, 'frames that reached the input but no worker');
   t.equal(in1?.notCounted, 0, '1000 lost output datagrams = 2 × (300 + 200)');
-  t.same(faultLoss(a), { sent: 100 + 2 * 2000, lostPairs: 1000, countedByMcr: 0, countedAtInput: 1000, sinkDrops: 0, notCounted: 0 });
+  t.same(faultLoss(a), { sent: 100 + 2 * 2000, lostPairs: 1000, countedByMcr: 0, countedAtInput: 1000, countedByNeigh: 0, sinkDrops: 0, notCounted: 0, neighOther: 0 });
   t.equal(a.interfaces.find((i) => i.iface === 'in0')?.unread, 0, 'an input whose workers saw every frame (2 of them its own outgoing ones) has none unread');
+});
+
+t.test('output down on out2: the neighbour table\'s discards explain the unicast output\'s loss after the link is back', async (t) => {
+  // out2 down: c#0 (in0, unicast to 10.99.3.2) and e#0 (in1, multicast) touched. While down both
+  // get send errors (400 each); after up, c#0's next hop is resolved again and the kernel
+  // discards 150 datagrams MCR had counted as sent (ARP queue full); e#0 needs no ARP.
+  const input = {
+    label: 'f', steady: false,
+    traffic: [traffic('a#0', 1000, 1000), traffic('c#0', 1000, 450, { touched: true }), traffic('d#0', 1000, 1000), traffic('d#1', 1000, 1000),
+      traffic('e#0', 1000, 600, { touched: true }), traffic('e#1', 1000, 1000)],
+    loops: loops({ frames: 2000, matched: 2000, sent: 1600, send_errors: 400 }, { frames: 1000, matched: 1000, sent: 1600, send_errors: 400 }), fanouts,
+    rules: new Map(),
+  };
+  const a = accountPhase({ ...input, neighDiscards: 150 });
+  t.same(a.failures, []);
+  const in0 = a.interfaces.find((i) => i.iface === 'in0');
+  const in1 = a.interfaces.find((i) => i.iface === 'in1');
+  t.equal(in0?.neighDiscards, 150, 'given to the input of the touched unicast pair');
+  t.equal(in0?.notCounted, 0, '550 lost = 400 send errors + 150 neighbour discards (no fan-out factor: one discard is one output datagram)');
+  t.equal(in1?.neighDiscards, 0);
+  t.equal(in1?.notCounted, 0);
+  t.equal(a.neighOther, 0);
+  t.same(faultLoss(a), { sent: 2000 + 2 * 2000, lostPairs: 950, countedByMcr: 800, countedAtInput: 0, countedByNeigh: 150, sinkDrops: 0, notCounted: 0, neighOther: 0 });
+  // Without the counter (not readable) the same loss is not counted, as before.
+  t.equal(accountPhase(input).interfaces.find((i) => i.iface === 'in0')?.notCounted, 150);
+  // More discards than the loss (another namespace's at the same time): a negative residue, not hidden.
+  t.equal(accountPhase({ ...input, neighDiscards: 170 }).interfaces.find((i) => i.iface === 'in0')?.notCounted, -20);
+});
+
+t.test('neighbour discards in a phase with no unicast output touched are other namespaces\', explaining nothing', async (t) => {
+  // out0 down: a#0 and d#0 (multicast) touched; 37 discards happened somewhere else on the machine.
+  const a = accountPhase({
+    label: 'f', steady: false,
+    traffic: [traffic('a#0', 100, 60, { touched: true }), traffic('c#0', 100, 100), traffic('d#0', 100, 70, { touched: true }), traffic('d#1', 100, 100)],
+    loops: loops({ frames: 200, matched: 200, sent: 160, send_errors: 40 }, { frames: 100, matched: 100, sent: 170, send_errors: 30 }), fanouts,
+    rules: new Map(), neighDiscards: 37,
+  });
+  t.same(a.interfaces.map((i) => [i.iface, i.neighDiscards, i.notCounted]), [['in0', 0, 0], ['in1', 0, 0]]);
+  t.equal(a.neighOther, 37);
+  t.equal(faultLoss(a).neighOther, 37);
+  t.equal(faultLoss(a).countedByNeigh, 0);
+  const steady = accountPhase({ label: 's', steady: true, traffic: [traffic('c#0', 100, 100)], loops: loops({ matched: 100, sent: 100 }, {}), fanouts, rules: new Map(), neighDiscards: 5 });
+  t.same(steady.failures, [], 'a steady phase does not fail on another namespace\'s discards');
+  t.equal(steady.neighOther, 5);
+  t.equal(neighbourInterface([traffic('c#0', 1, 1, { touched: true }), traffic('e#0', 1, 1, { touched: true })]), 'in0', 'multicast pairs do not count');
+  t.equal(neighbourInterface([traffic('c#0', 1, 1)]), undefined, 'an untouched unicast pair does not count');
+});
+
+t.test('/proc/net/stat/arp_cache: unresolved_discards summed over CPUs (hex), found by its header', async (t) => {
+  const text = [
+    'entries  allocs   destroys hash_grows lookups  hits     res_failed rcv_probes_mcast rcv_probes_ucast periodic_gc_runs forced_gc_runs unresolved_discards table_fulls',
+    '00000002 00000e8c 00000d36 00000002   000021c9 00000186 00000010   00000000         00000000         00000ba9         00000000       0001145c            00000000',
+    '00000002 00000bfa 00000d4e 00000002   00001d9e 000001c3 00000000   00000000         00000000         00000000         00000000       0000408d            00000000',
+    '',
+  ].join('\n');
+  t.equal(parseUnresolvedDiscards(text), 0x1145c + 0x408d);
+  t.throws(() => parseUnresolvedDiscards('entries allocs\n1 2\n'), /ERR_MCR_SOAK_NEIGH: no unresolved_discards column/);
+  t.throws(() => parseUnresolvedDiscards(text.replace('0000408d', 'zz')), /unreadable line/);
+  t.equal(readUnresolvedDiscards('/nonexistent/arp_cache'), undefined, 'no file (not the initial namespace): no term, not a zero');
 });
 
 t.test('a fault phase: a pair the fault does not touch must lose nothing', async (t) => {

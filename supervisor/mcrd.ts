@@ -59,7 +59,7 @@ interface Options {
   logDir?: string;
   restartBackoff?: RestartBackoff;
   coalesceUs?: number;
-  busyPollUs?: number;
+  busyPollUs?: number | 'auto';
   consumeInputs?: boolean;
   maxRulesPerInterface?: number;
   metricsListen?: string;
@@ -112,7 +112,7 @@ function parse(argv: string[]): Options {
     .option('--metrics-allow-remote', 'allow --metrics-listen on an address other than loopback (the endpoint has no authentication)')
     .exitOverride()
     .configureOutput({ outputError: () => {} });
-  addLoopSettingOptions(program, (s) => `(each worker's loop; µs, 0..${s.max}, default 0 = off)`);
+  addLoopSettingOptions(program, (s) => `(each worker's loop; µs, 0..${s.max}, default ${s.default}${s.default === 0 ? ' = off' : ''})`);
   try {
     program.parse(argv, { from: 'user' });
   } catch (err) {
@@ -129,7 +129,8 @@ function parse(argv: string[]): Options {
 /** Each loop setting from the command line, else the config file, else the default. */
 function loopSettings(opts: Options, file: Partial<LoopSettings>, defaults: Required<LoopSettings>): LoopSettings {
   const out: LoopSettings = {};
-  for (const { key } of LOOP_SETTINGS) out[key] = opts[key] ?? file[key] ?? defaults[key];
+  // Each value passed its setting's check (flag or config), "auto" only where accepted.
+  for (const { key } of LOOP_SETTINGS) (out as Record<string, unknown>)[key] = opts[key] ?? file[key] ?? defaults[key];
   return out;
 }
 

@@ -90,6 +90,7 @@
         "native/tests/loop_rules_test.cc",
         "native/tests/fd_channel_test.cc",
         "native/tests/stream_monitor_test.cc",
+        "native/tests/poll_policy_test.cc",
         "native/core/stream_monitor.cc",
         "native/core/send_batch.cc",
         "native/core/frame_parser.cc",

@@ -95,12 +95,17 @@ export interface BenchConfig {
  */
 export const MCR_THROUGHPUT_ARGS: readonly string[] = ['--consume-inputs', '--busy-poll-us', '1000'];
 
-/** The mcrd settings the full run's experiments compare: defaults, each setting alone, the other two with --consume-inputs. */
+/**
+ * The mcrd settings the full run's experiments compare: defaults (busy
+ * polling "auto"), each setting alone (busy polling off and fixed), the
+ * other two with --consume-inputs.
+ */
 export const SETTINGS_VARIANTS: ReadonlyArray<{ name: string; args: string[] }> = [
   { name: 'mcrd defaults', args: [] },
   { name: '--consume-inputs', args: ['--consume-inputs'] },
   { name: '--coalesce-us 20', args: ['--coalesce-us', '20'] },
   { name: '--consume-inputs --coalesce-us 20', args: ['--consume-inputs', '--coalesce-us', '20'] },
+  { name: '--busy-poll-us 0 (never poll)', args: ['--busy-poll-us', '0'] },
   { name: '--busy-poll-us 1000', args: ['--busy-poll-us', '1000'] },
   { name: '--consume-inputs --busy-poll-us 1000', args: ['--consume-inputs', '--busy-poll-us', '1000'] },
 ];

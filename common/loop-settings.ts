@@ -5,6 +5,9 @@
  * polling). One table gives each its config key, command-line flag and
  * limit, so mcrd's flags, the config file, the worker's argv and mcr-relay
  * accept and reject the same values and pass them on the same way.
+ * Busy polling also takes "auto", its default: the loop's adaptive policy
+ * (native/core/poll_policy.h), which polls only while the loop is busy
+ * enough for a sleeping core to lose datagrams.
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { native } from '../native/index.js';
@@ -12,8 +15,8 @@ import { native } from '../native/index.js';
 export interface LoopSettings {
   /** After a walk of the ring that forwarded frames, pause this many µs; 0 = off. */
   coalesceUs?: number;
-  /** Keep polling this many µs after the last frame before sleeping; 0 = off. */
-  busyPollUs?: number;
+  /** "auto" (the default): poll only while the loop is busy; N: keep polling N µs after the last frame; 0 = never poll. */
+  busyPollUs?: number | 'auto';
 }
 
 export type LoopSettingKey = keyof LoopSettings;
@@ -25,6 +28,10 @@ export interface LoopSetting {
   /** Largest value the native loop accepts: read from the addon, which defines it (loopOptionRanges). */
   readonly max: number;
   help: string;
+  /** What an unset setting means (nothing is passed to a worker for it). */
+  default: number | 'auto';
+  /** Also accepts the word "auto". */
+  auto: boolean;
 }
 
 const maxOf = (key: LoopSettingKey): number => native.loopOptionRanges()[key].max;
@@ -35,33 +42,40 @@ export const LOOP_SETTINGS: readonly LoopSetting[] = [
     flag: 'coalesce-us',
     get max() { return maxOf('coalesceUs'); },
     help: 'pause this long after a walk of the ring that forwarded frames, so each send carries more datagrams',
+    default: 0,
+    auto: false,
   },
   {
     key: 'busyPollUs',
     flag: 'busy-poll-us',
     get max() { return maxOf('busyPollUs'); },
-    help: 'keep polling without sleeping this long after the last frame, so the core stays awake for the next (costs the core while traffic flows)',
+    help: 'auto: poll without sleeping only while the loop is busy enough for a sleeping core to lose datagrams; N: keep polling N µs after the last frame (costs the core while traffic flows); 0: never poll',
+    default: 'auto',
+    auto: true,
   },
 ];
 
 /** Why `value` is not a valid setting (the text an error shows after the field or flag), or undefined when it is. */
 export function checkLoopSetting(setting: LoopSetting, value: unknown): string | undefined {
+  if (setting.auto && value === 'auto') return undefined;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= setting.max) return undefined;
-  return `expected an integer 0..${setting.max} (microseconds; 0 = off)`;
+  return setting.auto
+    ? `expected "auto" or an integer 0..${setting.max} (microseconds; 0 = off)`
+    : `expected an integer 0..${setting.max} (microseconds; 0 = off)`;
 }
 
 /** Parses a flag's text; throws Error with checkLoopSetting's text. */
-export function parseLoopSetting(setting: LoopSetting, text: string): number {
-  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
-  const why = checkLoopSetting(setting, n);
+export function parseLoopSetting(setting: LoopSetting, text: string): number | 'auto' {
+  const value = setting.auto && text === 'auto' ? 'auto' : /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  const why = checkLoopSetting(setting, value);
   if (why !== undefined) throw new Error(why);
-  return n;
+  return value;
 }
 
 /** Adds every setting as `--FLAG <us>` to a commander program (mcrd, mcr-relay), refusing bad values with the shared text. */
 export function addLoopSettingOptions(program: Command, helpSuffix: (s: LoopSetting) => string): void {
   for (const setting of LOOP_SETTINGS) {
-    program.option(`--${setting.flag} <us>`, `${setting.help} ${helpSuffix(setting)}`, (v: string) => {
+    program.option(`--${setting.flag} <${setting.auto ? 'auto|us' : 'us'}>`, `${setting.help} ${helpSuffix(setting)}`, (v: string) => {
       try {
         return parseLoopSetting(setting, v);
       } catch (err) {
@@ -71,9 +85,12 @@ export function addLoopSettingOptions(program: Command, helpSuffix: (s: LoopSett
   }
 }
 
-/** The worker's argv for the settings that are on (0 and unset pass nothing). */
+/** The worker's argv for the settings that differ from their defaults (unset and default values pass nothing). */
 export function loopSettingArgs(settings: LoopSettings): string[] {
-  return LOOP_SETTINGS.flatMap((s) => (settings[s.key] ? [`--${s.flag}`, String(settings[s.key])] : []));
+  return LOOP_SETTINGS.flatMap((s) => {
+    const value = settings[s.key];
+    return value === undefined || value === s.default ? [] : [`--${s.flag}`, String(value)];
+  });
 }
 
 /** The settings back from a worker's argv (`arg` looks a flag up, undefined when absent). */
@@ -81,7 +98,8 @@ export function loopSettingsFromArgs(arg: (flag: string) => string | undefined):
   const out: LoopSettings = {};
   for (const s of LOOP_SETTINGS) {
     const text = arg(s.flag);
-    if (text !== undefined) out[s.key] = parseLoopSetting(s, text);
+    // "auto" comes back only for a setting that accepts it (parseLoopSetting).
+    if (text !== undefined) (out as Record<LoopSettingKey, number | 'auto'>)[s.key] = parseLoopSetting(s, text);
   }
   return out;
 }

@@ -66,8 +66,8 @@ export interface LoopOptions {
   udpGso?: boolean;
   /** After a walk of the ring that forwarded frames, sleep this many µs (0..10000) before the next, so sends carry more datagrams; 0 = off. */
   coalesceUs?: number;
-  /** Keep polling without sleeping this many µs (0..1000000) after the last frame; 0 = off. */
-  busyPollUs?: number;
+  /** "auto" (the default, also when unset): poll only while the loop is busy (native/core/poll_policy.h); N µs (1..1000000): keep polling that long after the last frame; 0: never poll. */
+  busyPollUs?: number | 'auto';
   ruleSlots?: number;
   outputSlots?: number;
   /**

@@ -61,7 +61,7 @@ interface Options {
   logDir?: string;
   restartBackoff?: RestartBackoff;
   coalesceUs?: number;
-  busyPollUs?: number;
+  busyPollUs?: number | 'auto';
   consumeInputs?: ConsumeMode;
   maxRulesPerInterface?: number;
   metricsListen?: string;
@@ -117,7 +117,7 @@ function parse(argv: string[]): Options {
     .option('--metrics-allow-remote', 'allow --metrics-listen on an address other than loopback (the endpoint has no authentication)')
     .exitOverride()
     .configureOutput({ outputError: () => {} });
-  addLoopSettingOptions(program, (s) => `(each worker's loop; µs, 0..${s.max}, default 0 = off)`);
+  addLoopSettingOptions(program, (s) => `(each worker's loop; µs, 0..${s.max}, default ${s.default}${s.default === 0 ? ' = off' : ''})`);
   try {
     program.parse(argv, { from: 'user' });
   } catch (err) {
@@ -144,7 +144,8 @@ function parseConsumeMode(v: string): ConsumeMode {
 /** Each loop setting from the command line, else the config file, else the default. */
 function loopSettings(opts: Options, file: Partial<LoopSettings>, defaults: Required<LoopSettings>): LoopSettings {
   const out: LoopSettings = {};
-  for (const { key } of LOOP_SETTINGS) out[key] = opts[key] ?? file[key] ?? defaults[key];
+  // Each value passed its setting's check (flag or config), "auto" only where accepted.
+  for (const { key } of LOOP_SETTINGS) (out as Record<string, unknown>)[key] = opts[key] ?? file[key] ?? defaults[key];
   return out;
 }
 

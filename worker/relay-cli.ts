@@ -31,7 +31,7 @@ interface CliOptions {
   bufferSize?: number;
   maxInflight?: number;
   coalesceUs?: number;
-  busyPollUs?: number;
+  busyPollUs?: number | 'auto';
   deferTaskrun: boolean;
   udpGso: boolean;
   ingress?: IngressMode;
@@ -73,7 +73,7 @@ function parseArgs(argv: string[]): CliOptions {
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} });
-  addLoopSettingOptions(program, (s) => `(µs, 0..${s.max}, default 0 = off)`);
+  addLoopSettingOptions(program, (s) => `(µs, 0..${s.max}, default ${s.default}${s.default === 0 ? ' = off' : ''})`);
   try {
     program.parse(argv, { from: 'user' });
   } catch (err) {
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
   if (opts.ingress !== undefined) tuning.ingress = opts.ingress;
   for (const { key } of LOOP_SETTINGS) {
     const value = opts[key];
-    if (value !== undefined) tuning[key] = value;
+    if (value !== undefined) (tuning as Record<string, unknown>)[key] = value;
   }
   if (opts.maxInflight !== undefined) tuning.maxInflightSends = opts.maxInflight;
   const relay = new Relay(opts.inputInterface, logger, tuning);

@@ -80,7 +80,15 @@ LoopWrap::LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(
   options_.buffer_size = option(opts, "bufferSize", options_.buffer_size);
   options_.max_inflight_sends = option(opts, "maxInflightSends", options_.max_inflight_sends);
   options_.stats_interval_ms = option(opts, "statsIntervalMs", options_.stats_interval_ms);
-  options_.busy_poll_us = option(opts, "busyPollUs", options_.busy_poll_us);
+  // busyPollUs: "auto" or absent = the adaptive policy (the default), 0 =
+  // never poll, N = poll N us after the last frame (poll_policy.h).
+  Napi::Value busy = opts.Get("busyPollUs");
+  if (busy.IsString() && busy.As<Napi::String>().Utf8Value() == "auto") {
+    options_.busy_poll = BusyPoll::adaptive;
+  } else if (!busy.IsUndefined()) {
+    options_.busy_poll_us = option(opts, "busyPollUs", 0);
+    options_.busy_poll = options_.busy_poll_us == 0 ? BusyPoll::off : BusyPoll::fixed;
+  }
   options_.coalesce_us = option(opts, "coalesceUs", options_.coalesce_us);
   Napi::Value ingress = opts.Get("ingress");
   if (!ingress.IsUndefined()) {

@@ -29,7 +29,8 @@ namespace mcr {
   X(recv_errors) X(backpressure_pauses) X(inflight_sends) X(inflight_buffers) \
   X(commands) X(loop_iterations) X(logs_dropped)                             \
   X(gso_batches) X(gso_datagrams) X(gso_fallbacks) X(coalesce_waits)        \
-  X(gso_pool_empty) X(busy_poll_turns) X(gso_retries)
+  X(gso_pool_empty) X(busy_poll_turns) X(gso_retries)                        \
+  X(busy_poll_starts) X(busy_permille) X(coalesce_capped)
 
 // last_rx_ms: the wall-clock time (Unix ms) of the stats tick that first saw
 // the packets count grow, 0 before the first datagram (the loop's timer

@@ -64,6 +64,9 @@ class IngressSource {
 
   // After each top-level reap, outside any reap: take what arrived.
   virtual void after_reap() = 0;
+  // The last after_reap() stopped at the coalescing burst cap with frames
+  // still waiting (ring ingress only; loop_options.h kCoalesceBurstSends).
+  virtual bool burst_capped() const { return false; }
   // Once a turn (not while stopping): pause or resume taking frames by the
   // number of sends in flight, and re-arm an ended receive when allowed.
   virtual void update_backpressure() = 0;

@@ -5,6 +5,8 @@
 #pragma once
 #include <cstdint>
 
+#include "core/poll_policy.h"
+
 namespace mcr {
 
 // How frames come in. Both cost no syscall per frame; docs/internals.md and
@@ -23,11 +25,23 @@ struct LoopOptions {
   uint32_t buffer_size = 2048;         // largest frame accepted
   uint32_t max_inflight_sends = 8192;  // back-pressure threshold
   uint32_t stats_interval_ms = 100;
-  uint32_t busy_poll_us = 0;           // keep polling this long after the last work before sleeping; 0 = sleep at once
+  BusyPoll busy_poll = BusyPoll::adaptive;  // when the loop polls instead of sleeping (poll_policy.h)
+  uint32_t busy_poll_us = 0;           // BusyPoll::fixed: keep polling this long after the last frame
   bool defer_taskrun = true;           // SINGLE_ISSUER|DEFER_TASKRUN when the kernel has them
   bool udp_gso = true;                 // batch waiting datagrams of a flow into UDP_SEGMENT sends (ring ingress)
   uint32_t coalesce_us = 0;            // after a walk that forwarded frames, sleep this long before the next; 0 = off
 };
+
+// With coalescing on (coalesce_us > 0), a walk of the ring stops once its
+// frames have queued this many sends (datagrams × outputs), and the loop
+// skips the pause after such a walk. A pause collects what arrived during
+// it, so without a cap a long pause (a loaded host oversleeps a 20 us
+// nanosleep by a millisecond) at fan-out 10 ends in thousands of
+// back-to-back datagrams, more than a receiver's 1000-packet backlog
+// holds. 256 is four full io_uring submissions (batch 64), a quarter of
+// that backlog, and above what a 20 us pause gathers at the zero-loss rate
+// (~8 frames: 80 sends at fan-out 10), so the cap acts only on bursts.
+constexpr uint32_t kCoalesceBurstSends = 256;
 
 // What setup settled on, for logs and docs.
 struct LoopInfo {

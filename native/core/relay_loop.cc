@@ -19,6 +19,7 @@
 
 #include "core/multishot_ingress.h"
 #include "core/packet_socket.h"
+#include "core/poll_policy.h"
 #include "core/ring_ingress.h"
 
 namespace mcr {
@@ -31,6 +32,12 @@ constexpr uint32_t kMaxBatchRecords = 1024;
 uint64_t monotonic_ns() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
@@ -135,23 +142,26 @@ int RelayLoop::run() {
   ingress_->arm();
   arm_command_read();
   arm_timer();
-  // Busy polling: after the last turn that forwarded frames the loop keeps
-  // polling without blocking for busy_poll_us before it sleeps in
-  // io_uring_enter.
+  // Polling instead of sleeping after a turn: PollPolicy (poll_policy.h)
+  // decides, by default from the loop's own busy share over the last 2 ms.
   // A sleeping loop leaves its core idle, and an idle core (a halted vCPU
   // above all, woken through the hypervisor) is slow to take the next
   // receive interrupt: the input's 1000-packet backlog overflows while the
-  // core is half idle (docs/mcrd.md, "Throughput settings"). Costs the
-  // whole core while traffic flows; off by default.
-  const uint64_t busy_poll_ns = uint64_t{opts_.busy_poll_us} * 1000;
-  uint64_t last_frame_ns = 0;
+  // core is half idle (docs/mcrd.md, "Throughput settings").
+  PollPolicy policy(opts_.busy_poll, uint64_t{opts_.busy_poll_us} * 1000);
+  uint64_t polling_starts = 0;
   bool spin = false;  // decided at the end of the previous turn
   // The default timer slack (50 us) would stretch a 20 us coalescing sleep
   // several times over; 1 us keeps the added latency what was asked for.
   if (opts_.coalesce_us > 0) prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
   while (!drained()) {
     const uint64_t frames_before = counters_->loop(frames).load(std::memory_order_relaxed);
+    // The policy's clock reads (vDSO, no syscall): a polling turn's start
+    // here, so the sends its io_uring_enter submits count as its work; a
+    // sleeping turn's start after the wait; and every turn's end below.
+    const uint64_t polled_from_ns = spin ? monotonic_ns() : 0;
     const int rc = spin ? io_uring_submit_and_get_events(&ring_) : io_uring_submit_and_wait(&ring_, 1);
+    const uint64_t start_ns = spin ? polled_from_ns : policy.timed() ? monotonic_ns() : 0;
     CounterBlock::bump(counters_->loop(submit_calls));
     submitter_.submitted();
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return rc;
@@ -165,14 +175,18 @@ int RelayLoop::run() {
     ingress_->after_reap();  // ring: the walk; multishot: publish returned buffers
     run_deferred();
     const bool forwarded = counters_->loop(frames).load(std::memory_order_relaxed) != frames_before;
-    if (forwarded) coalesce();
-    if (busy_poll_ns > 0) {
-      // One clock read per turn, after its work: frames, not timer ticks or
-      // completions, keep the loop polling.
-      const uint64_t now = monotonic_ns();
-      if (forwarded) last_frame_ns = now;
-      spin = now - last_frame_ns < busy_poll_ns;
+    if (policy.timed()) {
+      // Frames, not timer ticks or completions, count as work; a coalescing
+      // pause (below) does not: the core is idle in it.
+      spin = policy.after_turn(start_ns, monotonic_ns(), forwarded || rc > 0, forwarded, thread_cpu_ns);
+      if (policy.starts() != polling_starts) {
+        polling_starts = policy.starts();
+        CounterBlock::bump(counters_->loop(busy_poll_starts));
+      }
+      CounterBlock::set(counters_->loop(busy_permille), policy.busy_permille());
     }
+    // A walk that stopped at the burst cap left frames waiting: no pause.
+    if (forwarded && !ingress_->burst_capped()) coalesce();
     update_backpressure();
     CounterBlock::set(counters_->loop(inflight_sends), sends_.inflight());
     CounterBlock::set(counters_->loop(inflight_buffers), pool_.held());

@@ -59,8 +59,23 @@ void RingIngress::walk() {
 }
 
 void RingIngress::walk_lap() {
+  // With coalescing on, a walk also ends once its frames have queued
+  // kCoalesceBurstSends sends (frames × live outputs): a pause that ran
+  // long (a loaded host oversleeps) must not turn into one burst of
+  // thousands of back-to-back datagrams at the receivers. The loop skips the
+  // pause after a capped walk, so the rest follows at once, flushed in
+  // bounded pieces with a reap between them.
+  capped_ = false;
+  const bool capping = p_.opts->coalesce_us > 0;
+  const uint64_t queued_at_start = capping ? p_.counters->loop(sends_queued).load(std::memory_order_relaxed) : 0;
   // Bounded to one lap so completions are reaped between laps.
   for (uint32_t n = 0; n < packet_ring_.count() && !paused_ && !stopping_; ++n) {
+    if (capping &&
+        p_.counters->loop(sends_queued).load(std::memory_order_relaxed) - queued_at_start >= kCoalesceBurstSends) {
+      capped_ = packet_ring_.ready(next_);
+      if (capped_) CounterBlock::bump(p_.counters->loop(coalesce_capped));
+      return;
+    }
     const uint32_t i = next_;
     if (p_.pool->refs(static_cast<uint16_t>(i)) != 0) {
       // The ring wrapped onto a slot whose sends are still in flight: the

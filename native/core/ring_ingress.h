@@ -25,6 +25,7 @@ class RingIngress final : public IngressSource {
   void release(const uint16_t* ids, uint32_t n) override {
     for (uint32_t i = 0; i < n; ++i) packet_ring_.release(ids[i]);
   }
+  bool burst_capped() const override { return capped_; }
 
  private:
   void prep_receive(io_uring_sqe* sqe) override;
@@ -34,6 +35,7 @@ class RingIngress final : public IngressSource {
 
   PacketRing packet_ring_;
   uint32_t next_ = 0;  // next ring slot the kernel fills
+  bool capped_ = false;  // the last walk stopped at the coalescing burst cap
 };
 
 }  // namespace mcr

@@ -42,8 +42,8 @@ export interface DaemonSettings {
   restartBackoffMaxMs: number;
   /** Workers' coalescing pause after a walk of the ring that forwarded frames, in µs; 0 = off (docs/mcrd.md). */
   coalesceUs: number;
-  /** Workers keep polling this long after the last frame before sleeping, in µs; 0 = off (docs/mcrd.md). */
-  busyPollUs: number;
+  /** "auto": workers poll only while busy (the default); N: keep polling N µs after the last frame; 0 = never (docs/mcrd.md). */
+  busyPollUs: number | 'auto';
   /**
    * Drop relayed datagrams before the host's own IP stack sees them, on each
    * rule's input interface: "auto" per rule unless a local listener wants
@@ -97,7 +97,7 @@ export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir' | 'metric
     restartBackoffMinMs: DEFAULT_RESTART_BACKOFF.minMs,
     restartBackoffMaxMs: DEFAULT_RESTART_BACKOFF.maxMs,
     coalesceUs: 0,
-    busyPollUs: 0,
+    busyPollUs: 'auto',
     consumeInputs: 'auto',
     maxRulesPerInterface: DEFAULT_MAX_RULES_PER_INTERFACE,
     metricsAllowRemote: false,
@@ -228,7 +228,7 @@ function checkDaemon(value: unknown): Partial<DaemonSettings> {
     if (value === undefined) continue;
     const why = checkLoopSetting(setting, value);
     if (why !== undefined) throw new FieldError(['daemon', setting.key], `${why}, got ${describe(value)}`);
-    out[setting.key] = value as number;
+    (out as Record<string, unknown>)[setting.key] = value;
   }
   if (d.consumeInputs !== undefined) {
     if (typeof d.consumeInputs !== 'boolean' && d.consumeInputs !== 'auto') {

@@ -238,8 +238,8 @@ t.test('every validation error names file:line:column and the field', async (t) 
     ['restartBackoffMaxMs below the default minimum', '{ daemon: { restartBackoffMaxMs: 50 } }', 1, 13, ['daemon', 'restartBackoffMaxMs'], 'daemon.restartBackoffMaxMs: expected an integer 100..3600000 (milliseconds, at least the minimum), got 50'],
     ['coalesceUs above the loop limit', '{ daemon: { coalesceUs: 10001 } }', 1, 13, ['daemon', 'coalesceUs'], 'daemon.coalesceUs: expected an integer 0..10000 (microseconds; 0 = off), got 10001'],
     ['coalesceUs negative', '{ daemon: { coalesceUs: -1 } }', 1, 13, ['daemon', 'coalesceUs'], 'daemon.coalesceUs: expected an integer 0..10000 (microseconds; 0 = off), got -1'],
-    ['busyPollUs above the loop limit', '{ daemon: { busyPollUs: 1000001 } }', 1, 13, ['daemon', 'busyPollUs'], 'daemon.busyPollUs: expected an integer 0..1000000 (microseconds; 0 = off), got 1000001'],
-    ['busyPollUs not a number', '{ daemon: { busyPollUs: "fast" } }', 1, 13, ['daemon', 'busyPollUs'], 'daemon.busyPollUs: expected an integer 0..1000000 (microseconds; 0 = off), got "fast"'],
+    ['busyPollUs above the loop limit', '{ daemon: { busyPollUs: 1000001 } }', 1, 13, ['daemon', 'busyPollUs'], 'daemon.busyPollUs: expected "auto" or an integer 0..1000000 (microseconds; 0 = off), got 1000001'],
+    ['busyPollUs not a number', '{ daemon: { busyPollUs: "fast" } }', 1, 13, ['daemon', 'busyPollUs'], 'daemon.busyPollUs: expected "auto" or an integer 0..1000000 (microseconds; 0 = off), got "fast"'],
     ['consumeInputs neither "auto" nor a boolean', '{ daemon: { consumeInputs: "yes" } }', 1, 13, ['daemon', 'consumeInputs'], 'daemon.consumeInputs: expected "auto", true or false, got "yes"'],
     ['hungWorkerMs too short', '{ daemon: { hungWorkerMs: 100 } }', 1, 13, ['daemon', 'hungWorkerMs'], 'daemon.hungWorkerMs: expected 0 (no watchdog) or an integer 500..600000 (milliseconds), got 100'],
     ['hungWorkerMs not a number', '{ daemon: { hungWorkerMs: "2s" } }', 1, 13, ['daemon', 'hungWorkerMs'], 'daemon.hungWorkerMs: expected 0 (no watchdog) or an integer 500..600000 (milliseconds), got "2s"'],
@@ -336,7 +336,9 @@ t.test('an empty file, a comment-only file and a file without rules are valid: m
   t.same(parseConfig('{ daemon: { workers: 3 } }', 'mcrd.json5'), { daemon: { workers: 3 }, rules: [] });
   const defaults = defaultDaemonSettings();
   t.match(defaults, { controlSocket: '/run/mcr/mcrd.sock', user: 'nobody', logLevel: 'info', restartBackoffMinMs: 100, restartBackoffMaxMs: 10_000,
-    coalesceUs: 0, busyPollUs: 0, consumeInputs: 'auto', hungWorkerMs: 1500 });
+    coalesceUs: 0, busyPollUs: 'auto', consumeInputs: 'auto', hungWorkerMs: 1500 });
+  t.same(parseConfig('{ daemon: { busyPollUs: "auto" } }', 'm.json5').daemon, { busyPollUs: 'auto' }, 'busy polling "auto" from a file');
+  t.same(parseConfig('{ daemon: { busyPollUs: 0 } }', 'm.json5').daemon, { busyPollUs: 0 }, 'busy polling off from a file');
   t.same(parseConfig('{ daemon: { hungWorkerMs: 0 } }', 'm.json5').daemon, { hungWorkerMs: 0 }, 'the watchdog can be turned off');
   t.same(parseConfig('{ daemon: { coalesceUs: 20, busyPollUs: 500, consumeInputs: true }, rules: [] }', 'm.json5').daemon,
     { coalesceUs: 20, busyPollUs: 500, consumeInputs: true },

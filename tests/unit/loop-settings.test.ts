@@ -1,8 +1,10 @@
 /**
  * The loop settings mcrd hands its workers: the argv written for a worker
- * reads back to the same settings, 0 and unset pass nothing, and a value
- * outside a setting's range or not a plain integer is refused with the
- * text the config loader and mcrd's flags show.
+ * reads back to the same settings, unset and default values pass nothing
+ * (coalescing 0, busy polling "auto"), busy polling 0 (never poll) is
+ * passed, and a value outside a setting's range or not a plain integer
+ * (or "auto" where it is accepted) is refused with the text the config
+ * loader and mcrd's flags show.
  */
 import t from 'tap';
 import { checkLoopSetting, LOOP_SETTINGS, loopSettingArgs, loopSettingsFromArgs, parseLoopSetting } from '../../common/loop-settings.js';
@@ -17,22 +19,29 @@ t.test('argv round trip', async (t) => {
   const argv = loopSettingArgs(settings);
   t.same(argv, ['--coalesce-us', '20', '--busy-poll-us', '1000']);
   t.same(loopSettingsFromArgs(lookup(argv)), settings);
-  t.same(loopSettingArgs({ coalesceUs: 0 }), [], '0 is off: nothing passed');
+  t.same(loopSettingArgs({ coalesceUs: 0 }), [], 'coalescing 0 is its default: nothing passed');
+  t.same(loopSettingArgs({ busyPollUs: 'auto' }), [], 'busy polling "auto" is its default: nothing passed');
+  t.same(loopSettingArgs({ busyPollUs: 0 }), ['--busy-poll-us', '0'], 'busy polling 0 (never) is passed: it is not the default');
+  t.same(loopSettingsFromArgs(lookup(['--busy-poll-us', '0'])), { busyPollUs: 0 });
+  t.same(loopSettingsFromArgs(lookup(['--busy-poll-us', 'auto'])), { busyPollUs: 'auto' });
   t.same(loopSettingArgs({}), []);
   t.same(loopSettingsFromArgs(lookup([])), {}, 'nothing given, nothing set');
 });
 
 t.test('limits and refusals', async (t) => {
   for (const s of LOOP_SETTINGS) {
+    const why = s.auto ? `expected "auto" or an integer 0..${s.max} (microseconds; 0 = off)` : `expected an integer 0..${s.max} (microseconds; 0 = off)`;
     t.equal(checkLoopSetting(s, 0), undefined, `${s.key}: 0 accepted`);
     t.equal(checkLoopSetting(s, s.max), undefined, `${s.key}: its maximum accepted`);
-    for (const bad of [s.max + 1, -1, 1.5, '10', null]) {
-      t.equal(checkLoopSetting(s, bad), `expected an integer 0..${s.max} (microseconds; 0 = off)`, `${s.key}: ${JSON.stringify(bad)} refused`);
+    t.equal(checkLoopSetting(s, 'auto'), s.auto ? undefined : why, `${s.key}: "auto" ${s.auto ? 'accepted' : 'refused'}`);
+    for (const bad of [s.max + 1, -1, 1.5, '10', 'AUTO', null]) {
+      t.equal(checkLoopSetting(s, bad), why, `${s.key}: ${JSON.stringify(bad)} refused`);
     }
-    for (const text of ['1e3', ' 5', '-1', '', String(s.max + 1)]) {
-      t.throws(() => parseLoopSetting(s, text), { message: `expected an integer 0..${s.max} (microseconds; 0 = off)` }, `${s.key}: "${text}" refused`);
+    for (const text of ['1e3', ' 5', '-1', '', 'Auto', String(s.max + 1)]) {
+      t.throws(() => parseLoopSetting(s, text), { message: why }, `${s.key}: "${text}" refused`);
     }
     t.equal(parseLoopSetting(s, '7'), 7);
   }
-  t.throws(() => loopSettingsFromArgs(lookup(['--busy-poll-us', 'x'])), /expected an integer 0\.\.1000000/, 'a bad worker argument throws');
+  t.equal(LOOP_SETTINGS.find((s) => s.key === 'busyPollUs')?.default, 'auto', 'busy polling defaults to the adaptive policy');
+  t.throws(() => loopSettingsFromArgs(lookup(['--busy-poll-us', 'x'])), /expected "auto" or an integer 0\.\.1000000/, 'a bad worker argument throws');
 });

@@ -36,7 +36,7 @@
  */
 import type { Logger } from 'pino';
 import type { NativeAddon } from '../../native/index.js';
-import { planMemberships, type GroupHeld, type GroupWant, type MembershipOp } from './membership-plan.js';
+import { planMemberships, type GroupWant, type MembershipOp } from './membership-plan.js';
 
 type MembershipNative = Pick<NativeAddon, 'openMembershipSocket' | 'changeMembership' | 'changeSourceMembership' | 'closeFd'>;
 
@@ -60,17 +60,22 @@ interface Joined {
   sockets: Holder[];
   /** The sockets holding each group, oldest first. */
   holders: Map<string, Holder[]>;
+  /** Per group, what all its sockets hold together: kept up to date by every join and leave, so planning allocates nothing per group. */
+  held: Map<string, { any: boolean; sources: ReadonlySet<string> }>;
   /** The wanted map and its version at the last apply that left nothing to retry; unset otherwise. */
   settled?: { wants: ReadonlyMap<string, GroupWant>; version: number };
 }
 
-/** What changed for one group in one apply, for its log lines. */
+/** What changed for one group in one apply, for its log lines (arrays only when used: a start joins thousands of groups). */
 interface GroupChange {
   joinedAny: boolean;
-  joined: string[];
+  joined?: string[];
   leftAny: boolean;
-  left: string[];
+  left?: string[];
 }
+
+/** The sources of a group held only (*,G): shared, replaced by a Set of its own at the first source. */
+const NO_SOURCES: ReadonlySet<string> = new Set<string>();
 
 /** Groups of one interface changed in one apply that are logged one line each at info; more get one summary line. */
 const LOGGED_ONE_BY_ONE = 16;
@@ -124,11 +129,11 @@ export class GroupMemberships {
       const version = (wants as { version?: unknown }).version;
       if (j !== undefined && typeof version === 'number' && j.settled?.wants === wants && j.settled.version === version) continue;
       if (j === undefined) {
-        j = { ifindex, sockets: [], holders: new Map() };
+        j = { ifindex, sockets: [], holders: new Map(), held: new Map() };
         this.joined.set(iface, j);
       }
       const failures = errors.length;
-      const changes = this.run(j, iface, planMemberships(this.heldOf(j), wants), errors);
+      const changes = this.run(j, iface, planMemberships(j.held, wants), errors);
       j.sockets = j.sockets.filter((h) => {
         if (h.groups.size > 0) return true;
         this.n.closeFd(h.fd);
@@ -151,7 +156,7 @@ export class GroupMemberships {
     const j = this.joined.get(iface);
     const out: Record<string, { any: boolean; sources: string[] }> = {};
     if (j === undefined) return out;
-    for (const [group, h] of this.heldOf(j)) out[group] = { any: h.any, sources: [...h.sources].sort() };
+    for (const [group, h] of j.held) out[group] = { any: h.any, sources: [...h.sources].sort() };
     return out;
   }
 
@@ -170,18 +175,29 @@ export class GroupMemberships {
     this.logger.info({ interface: iface }, 'input groups released');
   }
 
-  private heldOf(j: Joined): Map<string, GroupHeld> {
-    const held = new Map<string, GroupHeld>();
-    for (const [group, hs] of j.holders) {
-      const entry = { any: false, sources: new Set<string>() };
-      for (const h of hs) {
-        const m = h.groups.get(group);
-        if (m === 'any') entry.any = true;
-        else if (m !== undefined) for (const s of m) entry.sources.add(s);
-      }
-      held.set(group, entry);
+  /** The group's entry in `held`, created empty. */
+  private heldEntry(j: Joined, group: string): { any: boolean; sources: ReadonlySet<string> } {
+    let e = j.held.get(group);
+    if (e === undefined) {
+      e = { any: false, sources: NO_SOURCES };
+      j.held.set(group, e);
     }
-    return held;
+    return e;
+  }
+
+  private holdSource(j: Joined, group: string, source: string): void {
+    const e = this.heldEntry(j, group);
+    if (e.sources === NO_SOURCES) e.sources = new Set([source]);
+    else (e.sources as Set<string>).add(source);
+  }
+
+  /** Takes what one socket held of `group` (or one source of it) out of `held`. */
+  private unhold(j: Joined, group: string, what: 'any' | Iterable<string>): void {
+    const e = j.held.get(group);
+    if (e === undefined) return;
+    if (what === 'any') e.any = false;
+    else if (e.sources !== NO_SOURCES) for (const s of what) (e.sources as Set<string>).delete(s);
+    if (!e.any && e.sources.size === 0) j.held.delete(group);
   }
 
   /** Runs the plan's operations in order; a transition's leave waits for every join of its group to succeed. */
@@ -190,7 +206,7 @@ export class GroupMemberships {
     const change = (group: string): GroupChange => {
       let c = changes.get(group);
       if (c === undefined) {
-        c = { joinedAny: false, joined: [], leftAny: false, left: [] };
+        c = { joinedAny: false, leftAny: false };
         changes.set(group, c);
       }
       return c;
@@ -204,7 +220,7 @@ export class GroupMemberships {
             errors.push(failure);
             failed.add(op.group);
           } else if (op.source === null) change(op.group).joinedAny = true;
-          else change(op.group).joined.push(op.source);
+          else (change(op.group).joined ??= []).push(op.source);
           break;
         }
         case 'leave':
@@ -215,18 +231,18 @@ export class GroupMemberships {
           } else {
             const source = op.source;
             for (const h of this.holding(j, op.group, (m) => m !== 'any' && m.has(source))) this.leaveSource(j, iface, h, op.group, source);
-            change(op.group).left.push(source);
+            (change(op.group).left ??= []).push(source);
           }
           break;
         case 'leaveSources':
           if (op.afterJoins && failed.has(op.group)) break;
-          for (const h of this.holding(j, op.group, (m) => m !== 'any')) change(op.group).left.push(...this.leave(j, iface, h, op.group));
+          for (const h of this.holding(j, op.group, (m) => m !== 'any')) (change(op.group).left ??= []).push(...this.leave(j, iface, h, op.group));
           break;
         case 'drop':
           for (const h of this.holding(j, op.group, () => true)) {
             const left = this.leave(j, iface, h, op.group);
             if (left.length === 0) change(op.group).leftAny = true;
-            else change(op.group).left.push(...left);
+            else (change(op.group).left ??= []).push(...left);
           }
           break;
       }
@@ -252,7 +268,9 @@ export class GroupMemberships {
       this.logger.warn({ code: codeOf(err), interface: iface, group }, 'leaving a group failed');
     }
     this.forget(j, h, group);
-    return m === undefined || m === 'any' ? [] : [...m];
+    if (m === undefined) return [];
+    this.unhold(j, group, m);
+    return m === 'any' ? [] : [...m];
   }
 
   /** Leaves one INCLUDE source; the kernel leaves the group on the socket with its last source. */
@@ -265,6 +283,7 @@ export class GroupMemberships {
     const m = h.groups.get(group);
     if (m === undefined || m === 'any') return;
     m.delete(source);
+    this.unhold(j, group, [source]);
     if (m.size === 0) this.forget(j, h, group);
   }
 
@@ -324,6 +343,7 @@ export class GroupMemberships {
         this.n.changeMembership(h.fd, j.ifindex, group, true);
         h.groups.set(group, 'any');
         this.remember(j, h, group);
+        this.heldEntry(j, group).any = true;
         return undefined;
       } catch (err) {
         if (!fresh && h !== undefined && codeOf(err) === 'ENOBUFS') {
@@ -360,6 +380,7 @@ export class GroupMemberships {
         if (m instanceof Set) m.add(source);
         else h.groups.set(group, new Set([source]));
         this.remember(j, h, group);
+        this.holdSource(j, group, source);
         return undefined;
       } catch (err) {
         if (h !== undefined && !had) {
@@ -383,7 +404,7 @@ export class GroupMemberships {
     let joined = 0;
     let left = 0;
     for (const [group, c] of changes) {
-      if (c.left.length > 0) {
+      if (c.left !== undefined && c.left.length > 0) {
         left++;
         this.logger[level]({ interface: iface, group, mode: 'include', sources: c.left }, 'left input group sources');
       }
@@ -395,7 +416,7 @@ export class GroupMemberships {
         joined++;
         this.logger[level]({ interface: iface, ifindex: j.ifindex, group, mode: 'any' }, 'joined input group');
       }
-      if (c.joined.length > 0) {
+      if (c.joined !== undefined && c.joined.length > 0) {
         joined++;
         this.logger[level]({ interface: iface, ifindex: j.ifindex, group, mode: 'include', sources: c.joined }, 'joined input group sources');
       }

@@ -159,6 +159,15 @@ export interface NativeAddon {
   openMembershipSocket(): number;
   /** IP_ADD_MEMBERSHIP (join) or IP_DROP_MEMBERSHIP with ip_mreqn naming the interface by index. */
   changeMembership(fd: number, ifindex: number, group: string, join: boolean): void;
+  /**
+   * MCAST_JOIN_SOURCE_GROUP (join: IGMPv3 INCLUDE `source`) or
+   * MCAST_LEAVE_SOURCE_GROUP with group_source_req naming the interface by
+   * index. Never on a socket holding `group` any-source: the kernel would
+   * turn that membership into INCLUDE {source}. ENOBUFS on join: the
+   * socket's source limit for the group (net.ipv4.igmp_max_msf) or its
+   * membership limit; use another socket.
+   */
+  changeSourceMembership(fd: number, ifindex: number, group: string, source: string, join: boolean): void;
   interfaceMtu(iface: string): number;
   closeFd(fd: number): void;
   counterLayout(): CounterLayout;

@@ -15,6 +15,7 @@ import { createHash, hash as cryptoHash } from 'node:crypto';
 import { asValid, checkInterfaceName, isMulticast, validateRule, type ValidRule } from '../common/rule-spec.js';
 import { limitAdvice, ruleLimits, type RuleLimits } from '../common/rule-limits.js';
 import type { Rule, RuleInput } from '../proto/index.js';
+import { WantedGroups, type GroupWant } from './net/membership-plan.js';
 
 export class RuleTableError extends Error {
   constructor(readonly code: string, message: string) {
@@ -51,29 +52,13 @@ interface InterfaceRules {
   digestSum: Digest;
   /** The interface's hash, until the next change. */
   hash: Uint8Array | undefined;
-  /** How many rules use each multicast input group, and the groups as a set (what the memberships want). */
-  groupUses: Map<string, number>;
-  groups: VersionedSet;
-}
-
-/**
- * A set that counts its changes, so a reader that saw it before can tell
- * at once whether it changed since (GroupMemberships skips an interface
- * whose groups did not: 10 000 groups are otherwise walked on every change).
- */
-export class VersionedSet extends Set<string> {
-  version = 0;
-
-  override add(value: string): this {
-    if (!this.has(value)) this.version++;
-    return super.add(value);
-  }
-
-  override delete(value: string): boolean {
-    const had = super.delete(value);
-    if (had) this.version++;
-    return had;
-  }
+  /**
+   * The memberships its multicast rules want, (*,G) or INCLUDE sources per
+   * group, counted per rule and versioned (GroupMemberships skips an
+   * interface whose wants did not change: 10 000 groups are otherwise
+   * walked on every change).
+   */
+  groups: WantedGroups;
 }
 
 /** A SHA-256 digest as a 256-bit number: 8 unsigned 32-bit lanes, most significant first. */
@@ -145,13 +130,13 @@ export class RuleTable {
   }
 
   /**
-   * The distinct multicast input groups per input interface (interfaces
-   * with none are left out): what mcrd's memberships must hold. The sets
-   * are live views (VersionedSet: their `version` counts changes): read
-   * them, do not change them.
+   * The memberships per input interface (interfaces with no multicast
+   * input are left out): per group 'any' or the INCLUDE set of sources
+   * (membership-plan.ts). The maps are live views (WantedGroups: their
+   * `version` counts changes): read them, do not change them.
    */
-  inputGroups(): Map<string, ReadonlySet<string>> {
-    const out = new Map<string, ReadonlySet<string>>();
+  inputGroups(): Map<string, ReadonlyMap<string, GroupWant>> {
+    const out = new Map<string, ReadonlyMap<string, GroupWant>>();
     for (const [iface, entry] of this.inputs) if (entry.groups.size > 0) out.set(iface, entry.groups);
     return out;
   }
@@ -195,11 +180,7 @@ export class RuleTable {
     into.outputs += rule.outputs.length;
     accumulate(into.digestSum, digest, 1);
     into.hash = undefined;
-    if (isMulticast(rule.inputGroup)) {
-      const uses = into.groupUses.get(rule.inputGroup) ?? 0;
-      into.groupUses.set(rule.inputGroup, uses + 1);
-      if (uses === 0) into.groups.add(rule.inputGroup);
-    }
+    if (isMulticast(rule.inputGroup)) into.groups.addUse(rule.inputGroup, rule.source === '' ? undefined : rule.source);
     this.generation++;
     return rule;
   }
@@ -218,14 +199,7 @@ export class RuleTable {
       entry.outputs -= rule.outputs.length;
       if (digest !== undefined) accumulate(entry.digestSum, digest, -1);
       entry.hash = undefined;
-      const uses = entry.groupUses.get(rule.inputGroup);
-      if (uses !== undefined) {
-        if (uses > 1) entry.groupUses.set(rule.inputGroup, uses - 1);
-        else {
-          entry.groupUses.delete(rule.inputGroup);
-          entry.groups.delete(rule.inputGroup);
-        }
-      }
+      if (isMulticast(rule.inputGroup)) entry.groups.removeUse(rule.inputGroup, rule.source === '' ? undefined : rule.source);
       if (entry.rules.size === 0) this.inputs.delete(rule.inputInterface);
     }
     this.generation++;
@@ -249,7 +223,7 @@ export class RuleTable {
   }
 
   private newInterface(iface: string): InterfaceRules {
-    const entry: InterfaceRules = { rules: new Map(), outputs: 0, digestSum: new Uint32Array(LANES), hash: undefined, groupUses: new Map(), groups: new VersionedSet() };
+    const entry: InterfaceRules = { rules: new Map(), outputs: 0, digestSum: new Uint32Array(LANES), hash: undefined, groups: new WantedGroups() };
     this.inputs.set(iface, entry);
     return entry;
   }

@@ -99,6 +99,19 @@ Napi::Value ChangeMembership(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value ChangeSourceMembership(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[1].IsNumber())
+    throw coded_error(env, "ERR_MCR_INVALID_ARG", "fd and ifindex must be numbers");
+  if (!info[4].IsBoolean()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "join must be a boolean");
+  const uint32_t group = ipv4_from_js(env, info[2], "group");
+  const uint32_t source = ipv4_from_js(env, info[3], "source");
+  SysError e = change_source_membership(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(),
+                                        group, source, info[4].As<Napi::Boolean>().Value());
+  if (e.failed()) throw system_error(env, e);
+  return env.Undefined();
+}
+
 Napi::Value InterfaceMtu(const Napi::CallbackInfo& info) {
   int mtu = 0;
   SysError e = interface_mtu(string_arg(info, 0, "interface"), &mtu);
@@ -140,6 +153,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("joinGroup", Napi::Function::New<JoinGroup>(env, "joinGroup"));
   exports.Set("openMembershipSocket", Napi::Function::New<OpenMembershipSocket>(env, "openMembershipSocket"));
   exports.Set("changeMembership", Napi::Function::New<ChangeMembership>(env, "changeMembership"));
+  exports.Set("changeSourceMembership", Napi::Function::New<ChangeSourceMembership>(env, "changeSourceMembership"));
   exports.Set("InterfaceMonitor", InterfaceMonitorWrap::Define(env));
   exports.Set("interfaceMtu", Napi::Function::New<InterfaceMtu>(env, "interfaceMtu"));
   exports.Set("closeFd", Napi::Function::New<CloseFd>(env, "closeFd"));

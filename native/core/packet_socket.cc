@@ -189,6 +189,32 @@ SysError change_membership(int fd, int ifindex, uint32_t group_be, bool join) {
   return {};
 }
 
+SysError change_source_membership(int fd, int ifindex, uint32_t group_be, uint32_t source_be, bool join) {
+  // group_source_req rather than ip_mreq_source: it names the interface by
+  // index, as ip_mreqn does for the any-source joins, so the interface needs
+  // no address.
+  group_source_req req{};
+  req.gsr_interface = static_cast<uint32_t>(ifindex);
+  auto* group = reinterpret_cast<sockaddr_in*>(&req.gsr_group);
+  group->sin_family = AF_INET;
+  group->sin_addr.s_addr = group_be;
+  auto* source = reinterpret_cast<sockaddr_in*>(&req.gsr_source);
+  source->sin_family = AF_INET;
+  source->sin_addr.s_addr = source_be;
+  const int opt = join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP;
+  if (::setsockopt(fd, IPPROTO_IP, opt, &req, sizeof(req)) != 0) {
+    const int err = errno;
+    char g[INET_ADDRSTRLEN] = {0};
+    char s[INET_ADDRSTRLEN] = {0};
+    ::inet_ntop(AF_INET, &group->sin_addr, g, sizeof(g));
+    ::inet_ntop(AF_INET, &source->sin_addr, s, sizeof(s));
+    return sys_error(err, "setsockopt",
+                     std::string(join ? "MCAST_JOIN_SOURCE_GROUP " : "MCAST_LEAVE_SOURCE_GROUP ") + s + "," + g +
+                         " on ifindex " + std::to_string(ifindex));
+  }
+  return {};
+}
+
 SysError read_packet_stats(int fd, uint64_t* packets, uint64_t* drops) {
   tpacket_stats stats{};
   socklen_t len = sizeof(stats);

@@ -56,6 +56,16 @@ SysError open_membership_socket(int* fd_out);
 // join: IP_ADD_MEMBERSHIP, else IP_DROP_MEMBERSHIP. ENOBUFS on join means the
 // socket reached net.ipv4.igmp_max_memberships (default 20): use another one.
 SysError change_membership(int fd, int ifindex, uint32_t group_be, bool join);
+// join: MCAST_JOIN_SOURCE_GROUP (IGMPv3 INCLUDE mode: only `source_be` is
+// received), else MCAST_LEAVE_SOURCE_GROUP; leaving a socket's last source
+// of a group leaves the group on it (ip(7)). The caller must not add a
+// source on a socket that holds the group as any-source (IP_ADD_MEMBERSHIP):
+// the kernel accepts it and silently turns that (*,G) membership into
+// INCLUDE {source} (net/ipv4/igmp.c ip_mc_source, "allow mode switches for
+// empty-set filters"). ENOBUFS on join: the socket holds
+// net.ipv4.igmp_max_msf sources of the group already (default 10) or
+// igmp_max_memberships groups: use another socket.
+SysError change_source_membership(int fd, int ifindex, uint32_t group_be, uint32_t source_be, bool join);
 
 // PACKET_STATISTICS since the previous call (the kernel resets on read).
 SysError read_packet_stats(int fd, uint64_t* packets, uint64_t* drops);

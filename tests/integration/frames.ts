@@ -6,6 +6,8 @@
 
 export interface FrameOptions {
   group?: string;
+  /** IPv4 source address (default 10.99.0.1, the lab's src host). */
+  source?: string;
   port?: number;
   payload?: Buffer;
 }
@@ -30,7 +32,7 @@ interface Parts {
   truncateTo?: number;
 }
 
-/** Ethernet + IPv4 + UDP from 10.99.0.1 to `group`:`port`, with overrides. */
+/** Ethernet + IPv4 + UDP from `source` (10.99.0.1) to `group`:`port`, with overrides. */
 export function frame(o: FrameOptions = {}, p: Parts = {}): string {
   const group = o.group ?? '239.1.1.1';
   const payload = o.payload ?? Buffer.alloc(32, 0xab);
@@ -44,7 +46,7 @@ export function frame(o: FrameOptions = {}, p: Parts = {}): string {
   const total = p.totalLength ?? ipHeaderLen + udpLen;
   const ff = p.flagsFragment ?? 0;
   const ip = [0x40 | (ihl & 0x0f), 0, total >> 8, total & 0xff, 0, 1, ff >> 8, ff & 0xff, 8, p.protocol ?? 17, 0, 0,
-    ...ipBytes('10.99.0.1'), ...ipBytes(group)];
+    ...ipBytes(o.source ?? '10.99.0.1'), ...ipBytes(group)];
   while (ip.length < ipHeaderLen) ip.push(1); // IP options: NOPs
   const port = o.port ?? 5000;
   const ul = p.udpLength ?? udpLen;

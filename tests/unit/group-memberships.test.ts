@@ -1,57 +1,109 @@
 /**
- * GroupMemberships with an injected fake of the addon's membership calls:
- * joins every distinct wanted group once per interface, leaves what no rule
- * wants, skips interfaces that do not exist, re-joins under the new index
- * when an interface is re-created, spills onto a second socket when the
- * kernel's per-socket limit answers ENOBUFS, reports failures with an
- * errno code and what to do, and does not walk a versioned wanted set (the
- * rule table's) that has not changed since everything in it was joined.
+ * GroupMemberships with an injected fake of the addon's membership calls
+ * that behaves as the kernel does (net/ipv4/igmp.c): per socket at most
+ * `maxGroups` groups and `maxSources` sources per group (ENOBUFS past
+ * them), EADDRINUSE for a second (*,G) join, and a source join on a socket
+ * holding the group (*,G) silently turning it into INCLUDE {source}.
+ * Checks: every distinct wanted group joined once per interface, (*,G) or
+ * INCLUDE sources as the rules want; what no rule wants leaves; interfaces
+ * that do not exist are skipped and re-joined under their new index when
+ * re-created; ENOBUFS spills groups and sources onto other sockets;
+ * (*,G) <-> INCLUDE transitions keep the wanted traffic covered after every
+ * single call and never end in a silent mode switch; a failed join keeps
+ * the old membership and is reported with an errno code and what to do;
+ * a versioned wanted map (the rule table's) that has not changed since
+ * everything in it was joined is not walked.
  */
 import t from 'tap';
 import { pino } from 'pino';
-import { GroupMemberships, groupsByInterface } from '../../supervisor/net/group-memberships.js';
-import { VersionedSet } from '../../supervisor/rule-table.js';
+import { GroupMemberships } from '../../supervisor/net/group-memberships.js';
+import { WantedGroups, type GroupWant } from '../../supervisor/net/membership-plan.js';
 
 const logger = pino({ level: 'silent' });
 
-function fake(limitPerSocket = 20, fail: Record<string, string> = {}) {
+const err = (code: string): Error => Object.assign(new Error(`${code}: setsockopt`), { code });
+
+/** The kernel's view, as the fake keeps it: per socket, per "ifindex/group", 'any' or INCLUDE sources. */
+function fake(opts: { maxGroups?: number; maxSources?: number; fail?: Record<string, string> } = {}) {
+  const maxGroups = opts.maxGroups ?? 20;
+  const maxSources = opts.maxSources ?? 10;
+  const fail = opts.fail ?? {};
   let nextFd = 100;
-  const open = new Map<number, Set<string>>();  // fd -> "ifindex/group"
+  const open = new Map<number, Map<string, 'any' | Set<string>>>();
   const calls: string[] = [];
+  const socket = (fd: number) => {
+    const s = open.get(fd);
+    if (s === undefined) throw err('EBADF');
+    return s;
+  };
   const n = {
     openMembershipSocket: () => {
       const fd = nextFd++;
-      open.set(fd, new Set());
+      open.set(fd, new Map());
       return fd;
     },
     changeMembership: (fd: number, ifindex: number, group: string, join: boolean) => {
-      const held = open.get(fd);
-      if (held === undefined) throw Object.assign(new Error('EBADF'), { code: 'EBADF' });
-      const code = fail[group];
-      if (join && code !== undefined) throw Object.assign(new Error(`${code}: setsockopt`), { code });
-      if (join && held.size >= limitPerSocket) throw Object.assign(new Error('ENOBUFS: setsockopt'), { code: 'ENOBUFS' });
+      const s = socket(fd);
+      const key = `${ifindex}/${group}`;
+      if (join) {
+        const code = fail[group];
+        if (code !== undefined) throw err(code);
+        if (s.has(key)) throw err('EADDRINUSE');
+        if (s.size >= maxGroups) throw err('ENOBUFS');
+        s.set(key, 'any');
+      } else {
+        if (!s.has(key)) throw err('EADDRNOTAVAIL');
+        s.delete(key);
+      }
       calls.push(`${join ? 'join' : 'leave'} ${ifindex} ${group} fd${fd}`);
-      if (join) held.add(`${ifindex}/${group}`);
-      else held.delete(`${ifindex}/${group}`);
+    },
+    changeSourceMembership: (fd: number, ifindex: number, group: string, source: string, join: boolean) => {
+      const s = socket(fd);
+      const key = `${ifindex}/${group}`;
+      const m = s.get(key);
+      if (join) {
+        const code = fail[`${group}/${source}`];
+        if (m === undefined) {
+          if (s.size >= maxGroups) throw err('ENOBUFS');
+          s.set(key, new Set());  // the kernel joins (INCLUDE, empty) first, and keeps it if the source fails
+        }
+        if (code !== undefined) throw err(code);
+        const now = s.get(key);
+        if (now === 'any') s.set(key, new Set([source]));  // the kernel's silent mode switch
+        else if (now !== undefined) {
+          if (now.size >= maxSources) throw err('ENOBUFS');
+          now.add(source);
+        }
+      } else {
+        if (m === undefined || m === 'any' || !m.has(source)) throw err('EADDRNOTAVAIL');
+        m.delete(source);
+        if (m.size === 0) s.delete(key);  // (INCLUDE, empty) is a leave
+      }
+      calls.push(`${join ? 'join' : 'leave'} ${ifindex} ${group} ${source} fd${fd}`);
     },
     closeFd: (fd: number) => {
       calls.push(`close fd${fd}`);
       open.delete(fd);
     },
   };
-  return { n, open, calls };
+  /** The interface's filter for a group: 'any' if a socket holds (*,G), else the union of sources (empty: not joined). */
+  const filter = (ifindex: number, group: string): 'any' | string[] => {
+    const sources = new Set<string>();
+    for (const s of open.values()) {
+      const m = s.get(`${ifindex}/${group}`);
+      if (m === 'any') return 'any';
+      if (m !== undefined) for (const x of m) sources.add(x);
+    }
+    return [...sources].sort();
+  };
+  return { n, open, calls, filter };
 }
 
-const want = (entries: Record<string, string[]>): Map<string, Set<string>> =>
-  new Map(Object.entries(entries).map(([k, v]) => [k, new Set(v)]));
-
-t.test('groupsByInterface: distinct multicast groups per input interface', async (t) => {
-  const rules = [
-    { inputInterface: 'in0', inputGroup: '239.1.1.1' }, { inputInterface: 'in0', inputGroup: '239.1.1.1' },
-    { inputInterface: 'in0', inputGroup: '10.0.0.5' }, { inputInterface: 'in1', inputGroup: '239.1.1.1' },
-  ];
-  t.same(groupsByInterface(rules), want({ in0: ['239.1.1.1'], in1: ['239.1.1.1'] }), 'duplicates once, unicast inputs none');
-});
+/** Wanted memberships: per interface, per group 'any' or a list of sources. */
+const want = (entries: Record<string, Record<string, 'any' | string[]> | string[]>): Map<string, Map<string, GroupWant>> =>
+  new Map(Object.entries(entries).map(([iface, groups]) => [iface, new Map(Array.isArray(groups)
+    ? groups.map((g): [string, GroupWant] => [g, 'any'])
+    : Object.entries(groups).map(([g, w]): [string, GroupWant] => [g, w === 'any' ? 'any' : new Set(w)]))]));
 
 t.test('join, leave, missing and re-created interfaces', async (t) => {
   const f = fake();
@@ -82,7 +134,7 @@ t.test('join, leave, missing and re-created interfaces', async (t) => {
 });
 
 t.test('more groups than a socket may hold go on another socket', async (t) => {
-  const f = fake(2);
+  const f = fake({ maxGroups: 2 });
   const m = new GroupMemberships(f.n, logger);
   const groups = ['239.0.0.1', '239.0.0.2', '239.0.0.3', '239.0.0.4', '239.0.0.5'];
   t.same(m.apply(want({ in0: groups }), () => 3), []);
@@ -94,7 +146,7 @@ t.test('more groups than a socket may hold go on another socket', async (t) => {
 
 t.test('a failed join carries its code and what to do, and is retried next time', async (t) => {
   const fail: Record<string, string> = { '239.9.9.9': 'EINVAL' };
-  const f = fake(20, fail);
+  const f = fake({ fail });
   const m = new GroupMemberships(f.n, logger);
   const errors = m.apply(want({ in0: ['239.1.1.1', '239.9.9.9'] }), () => 2);
   t.equal(errors.length, 1);
@@ -107,16 +159,18 @@ t.test('a failed join carries its code and what to do, and is retried next time'
 });
 
 t.test('a versioned wanted set is not walked again until it changes or a join failed', async (t) => {
-  const f = fake(20, { '239.9.9.9': 'EINVAL' });
+  const f = fake({ fail: { '239.9.9.9': 'EINVAL' } });
   const m = new GroupMemberships(f.n, logger);
   let walks = 0;
-  class Counted extends VersionedSet {
-    override [Symbol.iterator](): SetIterator<string> {
+  class Counted extends WantedGroups {
+    override [Symbol.iterator](): MapIterator<[string, GroupWant]> {
       walks++;
       return super[Symbol.iterator]();
     }
   }
-  const groups = new Counted(['239.1.1.1', '239.1.1.2']);
+  const groups = new Counted();
+  groups.addUse('239.1.1.1', undefined);
+  groups.addUse('239.1.1.2', undefined);
   const wanted = new Map([['in0', groups]]);
   m.apply(wanted, () => 2);
   const joins = f.calls.length;
@@ -124,11 +178,99 @@ t.test('a versioned wanted set is not walked again until it changes or a join fa
   m.apply(wanted, () => 2);
   t.equal(walks, walked, 'unchanged: not walked');
   t.equal(f.calls.length, joins, 'and nothing joined');
-  groups.add('239.1.1.3');
+  groups.addUse('239.1.1.3', undefined);
   m.apply(wanted, () => 2);
   t.same(m.groups('in0'), ['239.1.1.1', '239.1.1.2', '239.1.1.3'], 'a change is applied');
-  groups.add('239.9.9.9');
+  groups.addUse('239.9.9.9', undefined);
   t.equal(m.apply(wanted, () => 2).length, 1, 'a failed join is reported');
   t.equal(m.apply(wanted, () => 2).length, 1, 'and tried again at the next apply though the set did not change');
   m.close();
+});
+
+t.test('source rules join INCLUDE; (*,G) covers a group any rule takes from any source', async (t) => {
+  const f = fake();
+  const m = new GroupMemberships(f.n, logger);
+  t.same(m.apply(want({ in0: { '232.1.1.1': ['10.0.0.1', '10.0.0.2'], '239.1.1.1': 'any' } }), () => 2), []);
+  t.same(f.filter(2, '232.1.1.1'), ['10.0.0.1', '10.0.0.2'], 'one INCLUDE membership with each source');
+  t.equal(f.filter(2, '239.1.1.1'), 'any');
+  t.equal(f.open.size, 1, 'both on one socket');
+  t.same(m.memberships('in0'), { '232.1.1.1': { any: false, sources: ['10.0.0.1', '10.0.0.2'] }, '239.1.1.1': { any: true, sources: [] } });
+  m.apply(want({ in0: { '232.1.1.1': ['10.0.0.2'], '239.1.1.1': 'any' } }), () => 2);
+  t.same(f.filter(2, '232.1.1.1'), ['10.0.0.2'], 'a source no rule names leaves');
+  t.ok(f.calls.includes('leave 2 232.1.1.1 10.0.0.1 fd100'), 'with MCAST_LEAVE_SOURCE_GROUP');
+  m.apply(want({ in0: { '239.1.1.1': 'any' } }), () => 2);
+  t.same(f.filter(2, '232.1.1.1'), [], 'the group goes with its last source');
+  t.same(m.groups('in0'), ['239.1.1.1']);
+  m.close();
+  t.equal(f.open.size, 0);
+});
+
+t.test('(*,G) <-> INCLUDE: every step keeps the wanted sources covered, no silent mode switch', async (t) => {
+  const f = fake();
+  const m = new GroupMemberships(f.n, logger);
+  // Another group any-source on the same socket, so the newest socket is one that holds 232.1.1.1 too.
+  m.apply(want({ in0: { '232.1.1.1': 'any', '239.1.1.1': 'any' } }), () => 2);
+  const covered: string[] = [];
+  const record = (wanted: 'any' | string[]) => {
+    const inner = { ...f.n };
+    const check = () => {
+      const now = f.filter(2, '232.1.1.1');
+      const ok = now === 'any' || (wanted !== 'any' && wanted.every((s) => now.includes(s)));
+      covered.push(ok ? 'ok' : `uncovered after ${f.calls[f.calls.length - 1] ?? ''}: ${JSON.stringify(now)}`);
+    };
+    f.n.changeMembership = (...a) => { inner.changeMembership(...a); check(); };
+    f.n.changeSourceMembership = (...a) => { inner.changeSourceMembership(...a); check(); };
+    return () => Object.assign(f.n, inner);
+  };
+  let restore = record(['10.0.0.1', '10.0.0.2']);
+  t.same(m.apply(want({ in0: { '232.1.1.1': ['10.0.0.1', '10.0.0.2'], '239.1.1.1': 'any' } }), () => 2), []);
+  restore();
+  t.same(covered.filter((c) => c !== 'ok'), [], '(*,G) -> INCLUDE: covered after every call');
+  t.same(f.filter(2, '232.1.1.1'), ['10.0.0.1', '10.0.0.2'], 'and INCLUDE at the end, not (*,G) nor a partial set');
+  t.equal(f.filter(2, '239.1.1.1'), 'any', 'the other group untouched');
+  covered.length = 0;
+  restore = record('any');
+  t.same(m.apply(want({ in0: { '232.1.1.1': 'any', '239.1.1.1': 'any' } }), () => 2), []);
+  restore();
+  t.same(covered.filter((c) => c !== 'ok'), [], 'INCLUDE -> (*,G): covered after every call');
+  t.equal(f.filter(2, '232.1.1.1'), 'any');
+  t.same(m.memberships('in0')['232.1.1.1'], { any: true, sources: [] }, 'no source left beside (*,G)');
+  m.close();
+  t.equal(f.open.size, 0);
+});
+
+t.test('a failed source join keeps (*,G) until it succeeds', async (t) => {
+  const fail: Record<string, string> = { '232.1.1.1/10.0.0.2': 'EINVAL' };
+  const f = fake({ fail });
+  const m = new GroupMemberships(f.n, logger);
+  m.apply(want({ in0: { '232.1.1.1': 'any' } }), () => 2);
+  const errors = m.apply(want({ in0: { '232.1.1.1': ['10.0.0.1', '10.0.0.2'] } }), () => 2);
+  t.equal(errors.length, 1);
+  t.match(errors[0], { interface: 'in0', group: '232.1.1.1', source: '10.0.0.2', code: 'EINVAL', message: /^EINVAL: 232\.1\.1\.1 from 10\.0\.0\.2 cannot be joined on in0/ });
+  t.equal(f.filter(2, '232.1.1.1'), 'any', '(*,G) kept: 10.0.0.2 would be lost without it');
+  delete fail['232.1.1.1/10.0.0.2'];
+  t.same(m.apply(want({ in0: { '232.1.1.1': ['10.0.0.1', '10.0.0.2'] } }), () => 2), [], 'retried');
+  t.same(f.filter(2, '232.1.1.1'), ['10.0.0.1', '10.0.0.2'], 'and then (*,G) left');
+  m.close();
+});
+
+t.test('ENOBUFS on a source join (igmp_max_msf, igmp_max_memberships) goes to another socket', async (t) => {
+  const f = fake({ maxGroups: 2, maxSources: 2 });
+  const m = new GroupMemberships(f.n, logger);
+  const sources = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5'];
+  t.same(m.apply(want({ in0: { '232.1.1.1': sources } }), () => 2), []);
+  t.same(f.filter(2, '232.1.1.1'), sources, 'five sources held');
+  t.equal(f.open.size, 3, 'on three sockets of at most two sources');
+  t.same(m.apply(want({ in0: { '232.1.1.1': sources, '232.1.1.2': ['10.0.0.1'], '232.1.1.3': ['10.0.0.1'] } }), () => 2), []);
+  t.same(f.filter(2, '232.1.1.3'), ['10.0.0.1']);
+  t.ok([...f.open.values()].every((s) => s.size <= 2), 'no socket past two groups');
+  t.ok([...f.open.values()].every((s) => [...s.values()].every((x) => x === 'any' || x.size > 0)), 'no empty INCLUDE left behind by a refused join');
+  const fewer = ['10.0.0.2', '10.0.0.5'];
+  m.apply(want({ in0: { '232.1.1.1': fewer } }), () => 2);
+  t.same(f.filter(2, '232.1.1.1'), fewer);
+  t.same(m.groups('in0'), ['232.1.1.1']);
+  t.equal(f.open.size, m.socketCount('in0'), 'sockets emptied by the leaves are closed');
+  t.ok(m.socketCount('in0') <= 2);
+  m.close();
+  t.equal(f.open.size, 0);
 });

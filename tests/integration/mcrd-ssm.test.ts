@@ -1,0 +1,141 @@
+/**
+ * Source-specific joins, on real namespaces through mcrd and mcrctl: the
+ * memberships the kernel reports for the input interface (/proc/net/igmp:
+ * groups; /proc/net/mcfilter: source filters with their INCLUDE/EXCLUDE
+ * counts) follow the rules across start, `mcrctl add` and `remove`, and a
+ * config edit applied with `mcrctl reload`: a rule with `source` joins
+ * INCLUDE {source}, several sources on one group make one INCLUDE set, an
+ * any-source rule on the group turns it into (*,G) (no source filter left)
+ * and its removal back into INCLUDE; mcrd's stop leaves nothing joined.
+ * The relay's namespace allows one source per socket and group
+ * (net.ipv4.igmp_max_msf=1), so every second source takes mcrd's ENOBUFS
+ * path onto another socket.
+ * On the wire: an SSM stream to 232.1.1.1 from the named source is relayed
+ * in full, and the same group and port from another source is not.
+ */
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { skipUnlessRoot, type RelayLab } from '../../bench/lab/index.js';
+import { pollUntil } from '../../bench/lab/time.js';
+import { inject, runGen, sinkReport, startSink } from './harness.js';
+import { frame } from './frames.js';
+import { mcrctl, mcrdLab, startMcrd } from './mcrd-harness.js';
+
+const SSM = '232.1.1.1';
+const rule = (name: string, port: number, source?: string): string =>
+  `{ name: "${name}", inputInterface: "in0", inputGroup: "${SSM}", inputPort: ${port},${source === undefined ? '' : ` source: "${source}",`}
+    outputs: [{ group: "239.2.2.2", port: ${6000 + port - 5000}, interface: "out0" }] }`;
+
+/** An IPv4 address from /proc's hex: mcfilter prints it in host order, igmp the raw (network order) word on little-endian. */
+const fromHostHex = (hex: string): string => {
+  const n = parseInt(hex, 16);
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+};
+const fromRawHex = (hex: string): string => fromHostHex(hex).split('.').reverse().join('.');
+
+/** /proc/net/igmp's groups of one device with their Users column (how many sockets hold each). */
+function igmpUsers(text: string, ifname: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  let dev = '';
+  for (const line of text.split('\n')) {
+    const device = /^\d+\s+(\S+)\s*:/.exec(line);
+    if (device !== null) dev = device[1] ?? '';
+    const group = /^\s+([0-9A-Fa-f]{8})\s+(\d+)/.exec(line);
+    if (group !== null && dev === ifname) out[fromRawHex(group[1] ?? '')] = Number(group[2]);
+  }
+  return out;
+}
+
+/**
+ * What the kernel holds on the relay's in0: groups (from /proc/net/igmp,
+ * all-hosts 224.0.0.1 left out) and source filters as "group source MODE".
+ */
+async function kernelView(rl: RelayLab): Promise<{ groups: string[]; filters: string[] }> {
+  const read = async (file: string): Promise<string> => (await rl.lab.exec(rl.relay.ns, 'cat', [file])).stdout;
+  const groups = Object.keys(igmpUsers(await read('/proc/net/igmp'), rl.relay.input.ifname));
+  const filters: string[] = [];
+  for (const line of (await read('/proc/net/mcfilter')).split('\n')) {
+    const f = /^\s*\d+\s+(\S+)\s+0x([0-9a-f]{8})\s+0x([0-9a-f]{8})\s+(\d+)\s+(\d+)/.exec(line);
+    if (f === null || f[1] !== rl.relay.input.ifname) continue;
+    const mode = Number(f[4]) > 0 ? 'INCLUDE' : Number(f[5]) > 0 ? 'EXCLUDE' : 'none';
+    filters.push(`${fromHostHex(f[2] ?? '')} ${fromHostHex(f[3] ?? '')} ${mode}`);
+  }
+  return { groups: groups.filter((g) => g !== '224.0.0.1').sort(), filters: filters.sort() };
+}
+
+t.test('mcrd joins INCLUDE sources for source rules, (*,G) for any-source, across add, remove, reload and stop', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const { rl, dir } = await mcrdLab(t, 'ssm');
+  const config = join(dir, 'mcrd.json5');
+  const socket = join(dir, 'mcrd.sock');
+  // "plain" comes first so that its (*,G) is joined before 232.1.1.1: /proc/net/mcfilter lists a
+  // device's source filters only while the group joined last on it has sources (6.18's
+  // igmp_mcf_get_first looks at the head of the device's list only), so a later (*,G) group
+  // would hide them. mcrd joins in rule order.
+  writeFileSync(config, `{ rules: [
+    { name: "plain", inputInterface: "in0", inputGroup: "239.1.1.1", inputPort: 5100, outputs: [{ group: "239.2.2.9", port: 6100, interface: "out0" }] },
+    ${rule('s1', 5000, '10.99.0.1')} ] }\n`);
+  // One source per socket and group in the relay's namespace (the sysctl is per namespace; default
+  // 10): every further source of 232.1.1.1 gets ENOBUFS and must go on another socket.
+  await rl.lab.exec(rl.relay.ns, 'sysctl', ['-qw', 'net.ipv4.igmp_max_msf=1']);
+  const mcrd = await startMcrd(rl, ['--config', config, '--control-socket', socket, '--workers', '1']);
+
+  /** Waits (bounded, 10 s) until the kernel shows `want`, then compares what it showed last. */
+  const expectKernel = async (want: { groups: string[]; filters: string[] }, what: string): Promise<void> => {
+    let last = await kernelView(rl);
+    await pollUntil(async () => {
+      last = await kernelView(rl);
+      return JSON.stringify(last) === JSON.stringify(want);
+    }, 10_000, 50);
+    t.same(last, want, what);
+  };
+
+  await expectKernel({ groups: ['232.1.1.1', '239.1.1.1'], filters: ['232.1.1.1 10.99.0.1 INCLUDE'] },
+    'start: the source rule joins INCLUDE {10.99.0.1}, the plain rule (*,G)');
+
+  // On the wire: 50 datagrams from another source first, then 200 from the named one.
+  const sink = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count: 10_000, idle: 2, duration: 30 });
+  t.equal(await inject(rl, [frame({ group: SSM, port: 5000, source: '10.99.0.77' })], 50), 50, 'another source sent 50');
+  const sent = await runGen(rl, { dest: SSM, port: 5000, count: 200, rate: 2000, size: 100 });
+  t.equal(sent.sent, 200, 'the named source sent 200');
+  const got = await sinkReport(sink);
+  t.equal(got.received, 200, 'the named source\'s SSM stream is relayed in full and the other source\'s not at all');
+
+  const add = await mcrctl(socket, ['add', '--name', 's2', '--input-interface', 'in0', '--input-group', SSM, '--input-port', '5002',
+    '--source', '10.99.0.2', '--outputs', '239.2.2.2:6002:out0']);
+  t.equal(add.exitCode, 0, `mcrctl add: ${add.stderr}`);
+  await expectKernel({ groups: ['232.1.1.1', '239.1.1.1'], filters: ['232.1.1.1 10.99.0.1 INCLUDE', '232.1.1.1 10.99.0.2 INCLUDE'] },
+    'add: a second source on the group joins INCLUDE beside the first (on another socket: igmp_max_msf is 1 here)');
+  const users = igmpUsers((await rl.lab.exec(rl.relay.ns, 'cat', ['/proc/net/igmp'])).stdout, 'in0');
+  t.equal(users[SSM], 2, 'two of mcrd\'s sockets hold 232.1.1.1: the second source went on another one after ENOBUFS');
+
+  const addAny = await mcrctl(socket, ['add', '--name', 'any', '--input-interface', 'in0', '--input-group', SSM, '--input-port', '5004',
+    '--outputs', '239.2.2.2:6004:out0']);
+  t.equal(addAny.exitCode, 0, `mcrctl add: ${addAny.stderr}`);
+  await expectKernel({ groups: ['232.1.1.1', '239.1.1.1'], filters: [] }, 'an any-source rule on the group: (*,G), no source filter left');
+
+  const remove = await mcrctl(socket, ['remove', '--name', 'any']);
+  t.equal(remove.exitCode, 0, `mcrctl remove: ${remove.stderr}`);
+  await expectKernel({ groups: ['232.1.1.1', '239.1.1.1'], filters: ['232.1.1.1 10.99.0.1 INCLUDE', '232.1.1.1 10.99.0.2 INCLUDE'] },
+    'its removal: back to INCLUDE of the remaining sources');
+
+  // Reload: the file now has s1, a (*,G) rule on the group and s3; s2 (added by mcrctl) and "plain" are not in it.
+  writeFileSync(config, `{ rules: [ ${rule('s1', 5000, '10.99.0.1')}, ${rule('any', 5004)}, ${rule('s3', 5006, '10.99.0.3')} ] }\n`);
+  const reload1 = await mcrctl(socket, ['reload']);
+  t.equal(reload1.exitCode, 0, `mcrctl reload: ${reload1.stderr}`);
+  await expectKernel({ groups: ['232.1.1.1'], filters: [] }, 'reload with an any-source rule: (*,G); the plain rule\'s group left');
+
+  writeFileSync(config, `{ rules: [ ${rule('s1', 5000, '10.99.0.1')}, ${rule('s3', 5006, '10.99.0.3')} ] }\n`);
+  const reload2 = await mcrctl(socket, ['reload']);
+  t.equal(reload2.exitCode, 0, `mcrctl reload: ${reload2.stderr}`);
+  await expectKernel({ groups: ['232.1.1.1'], filters: ['232.1.1.1 10.99.0.1 INCLUDE', '232.1.1.1 10.99.0.3 INCLUDE'] },
+    'reload without it: INCLUDE of the file\'s sources');
+
+  const gone = await mcrctl(socket, ['remove', '--name', 's3']);
+  t.equal(gone.exitCode, 0, `mcrctl remove: ${gone.stderr}`);
+  await expectKernel({ groups: ['232.1.1.1'], filters: ['232.1.1.1 10.99.0.1 INCLUDE'] }, 'remove: that source leaves, the group stays');
+
+  t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0, 'mcrd exits 0 on SIGTERM');
+  t.same(await kernelView(rl), { groups: [], filters: [] }, 'mcrd stopped: nothing left joined');
+});

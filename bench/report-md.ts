@@ -8,6 +8,7 @@
 import { ANCHORS, LOSS_THRESHOLD, METHOD_LABELS, METHODS, type MethodName } from './config.js';
 import type { ExperimentRow } from './experiments.js';
 import { GEN_GSO } from './generator.js';
+import { latencySection } from './latency-report.js';
 import { kpps } from './limits.js';
 import type { BenchResults, CellResult } from './results.js';
 
@@ -35,6 +36,7 @@ export function renderMarkdown(r: BenchResults): string {
     out.push('Relay-core CPU per million input datagrams, MCR ÷ anchor (lower is better for MCR; each at its own zero-loss rate):', '');
     out.push(ratioTable(r, anchors, (mcr, a) => cpuRatio(mcr, a)), '');
   }
+  out.push(...latencySection(r));
   const skipped = skippedMethods(r);
   if (skipped.length > 0) {
     out.push('## Anchors not measured on this host', '', ...skipped.map(([m, why]) => `- ${METHOD_LABELS[m]}: ${why}`), '');

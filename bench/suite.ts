@@ -16,6 +16,7 @@ import { ensureDependencies } from './deps.js';
 import { describeError } from './errors.js';
 import { runExperiments } from './experiments.js';
 import { runGenerator } from './generator.js';
+import { measureCellLatency } from './latency.js';
 import { readCpuTimes } from './host-counters.js';
 import { describeLimit, kpps } from './limits.js';
 import { START, type RunningMethod } from './methods/index.js';
@@ -83,6 +84,10 @@ async function runCell(
     out.search = await zeroLossSearch(bl, running, cell, config, (t, note) => log(`${name} ${note}: ${trialLine(t)}`));
     out.limit = describeLimit(out.search, config.sinkRps);
     log(`${name}: zero-loss ${summary(out.search)}; limit: ${out.limit}`);
+    // Latency at fractions of that rate, while the method still runs (fan-out 1 only: one sink measures).
+    if (config.latency !== undefined && cell.fanout === 1) {
+      out.latency = await measureCellLatency(bl, config.latency, cell.payload, out.search.zeroLossPps, (m) => log(`${name} ${m}`));
+    }
   } catch (err) {
     out.error = describeError(err);
     results.errors.push({ where: name, ...out.error });

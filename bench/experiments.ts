@@ -11,7 +11,8 @@
  * Last, mcrd itself (fan-out 1) with its defaults and with each throughput
  * setting (SETTINGS_VARIANTS: --consume-inputs, --coalesce-us, --busy-poll-us,
  * the last two also with --consume-inputs), at 90 % of the run's MCR
- * zero-loss rate at fan-out 1: what each setting buys.
+ * zero-loss rate at fan-out 1: what each setting buys; and each one's
+ * latency at a fixed low rate (config.latency.settingsPps): what it costs.
  */
 import type { BenchLab } from './bench-lab.js';
 import { SETTINGS_VARIANTS, type BenchConfig } from './config.js';

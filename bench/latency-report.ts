@@ -22,7 +22,7 @@ export function latencySection(r: BenchResults): string[] {
   if (l === undefined || (cells.length === 0 && settings.length === 0)) return [];
   const out: string[] = ['## Latency (one-way, µs)', ''];
   out.push(`mcrgen stamps each datagram with its send time (CLOCK_REALTIME, taken just before its sendmmsg call); mcrsink on ` +
-    `the first output takes the kernel's receive time (SO_TIMESTAMPNS, as the datagram enters the sink's receive path). ` +
+    `the first output takes the kernel's receive time (SO_TIMESTAMPNS, as the datagram crosses into the sink's namespace, before any queue there). ` +
     `Each figure is the median of ${l.trials} trials of ${l.trialSec} s and, in brackets, their min–max; loads are ` +
     `fractions of each method's own zero-loss rate at fan-out 1 in this run (docs/performance.md, "Latency").`, '');
   if (cells.length > 0) {
@@ -97,7 +97,7 @@ function pointCols(p: LatencyPoint): string[] {
 
 /** "33 (31–40)": median and the trials' range, whole µs (1 µs is the histogram's resolution below 1 ms). */
 export function spread(s: Spread): string {
-  const f = (v: number): string => (v >= 10_000 ? `${(v / 1000).toFixed(1)} ms` : v.toFixed(0));
+  const f = (v: number): string => v.toFixed(0);
   return s.min === s.max ? f(s.median) : `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
 }
 

@@ -2,7 +2,8 @@
  * The markdown report of a run: zero-loss throughput and CPU cost per method,
  * payload and fan-out, MCR's figures as a ratio to every anchor measured in
  * the same run, what limited each figure, which anchors this host could not
- * run and why, MCR's syscalls per packet, the design experiments and the
+ * run and why, one-way latency (latency-report.ts), MCR's syscalls per
+ * packet, the design experiments and the
  * issue's targets. Printed at the end of a run and written beside the JSON.
  */
 import { ANCHORS, LOSS_THRESHOLD, METHOD_LABELS, METHODS, type MethodName } from './config.js';

@@ -5,7 +5,8 @@
  * netdev relay, a plain C relay in two designs, socat, GStreamer) side by
  * side in one namespace lab and one run: zero-loss throughput (RFC 2544 bisection) and
  * relay-core CPU per million packets for payloads 64/1400 B and fan-out
- * 1/2/5/10, plus MCR's batch / ring-depth / syscall experiments. Writes
+ * 1/2/5/10, one-way latency at 10 % and 50 % of each fan-out-1 zero-loss
+ * rate (latency.ts), plus MCR's batch / ring-depth / syscall experiments. Writes
  * bench/results/<stamp>.{json,md,svg} and prints the markdown.
  *
  * Runs as root on a machine with at least two cores. Ctrl-C (or the

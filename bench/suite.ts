@@ -3,7 +3,8 @@
  * host can run, builds one lab for the run, measures the generator's
  * maximum, then the matrix payload × fan-out × method (all methods back to
  * back per payload and fan-out, so each ratio compares trials minutes apart
- * in the same lab; a method the host cannot run gets a cell that says why),
+ * in the same lab; a method the host cannot run gets a cell that says why;
+ * a fan-out-1 cell also measures latency after its search, latency.ts),
  * then MCR's design experiments. Results accumulate in the object the caller passed, so a
  * signal handler can write whatever was measured so far. A failing cell is
  * recorded with its error code and the run goes on; the lab is destroyed

@@ -15,9 +15,10 @@
 // lost = sum over streams of (maxSeq + 1 - unique): streams start at seq 0.
 //
 // --latency turns on SO_TIMESTAMPNS (socket(7)): the kernel stamps each
-// datagram with CLOCK_REALTIME as it enters this host's receive path
-// (before the socket queue, so this process's own scheduling delays are not
-// counted), and every verified timestamped payload (mcrgen --timestamp)
+// datagram with CLOCK_REALTIME as the device hands it to the receive stack
+// (netif_rx / netif_receive_skb; with net.core.netdev_tstamp_prequeue at
+// its default 1, before RPS and the backlog queue, so neither the receiving
+// core's backlog nor this process's scheduling is counted), and every verified timestamped payload (mcrgen --timestamp)
 // adds receive time minus its send time to a latency histogram
 // (latency_histogram.h: 1 µs buckets to 1 ms, 0.2 % above; fixed memory).
 // Duplicates count too: each is a datagram that crossed the path.

@@ -76,3 +76,24 @@ t.test('a cell without a zero-loss rate says so; a run without latency has no se
   t.same(latencySection(results([cellWith('mcr', [30], [100])], false)), [], 'latency off: nothing');
   t.same(latencySection(results([])), [], 'no cells with latency: nothing');
 });
+
+t.test("mcrd settings rows: latency at the fixed rate and the p50 each adds to the defaults", async (t) => {
+  const point = (p50: number) => {
+    const trials = [trial(lat(p50, p50 * 3, p50 * 4, p50 * 5))];
+    return { ratePps: 10_000, trials, summary: summarise(trials) };
+  };
+  const r = results([]);
+  r.experiments = {
+    payload: 64, fanout: 1, ratePps: 0, basis: '', batch: [], ringDepth: [],
+    settings: [
+      { variant: 'mcrd defaults', tuning: {}, mcrdArgs: [], latency: point(33) },
+      { variant: '--coalesce-us 20', tuning: {}, mcrdArgs: ['--coalesce-us', '20'], latency: point(77) },
+      { variant: '--busy-poll-us 1000', tuning: {}, mcrdArgs: ['--busy-poll-us', '1000'], latency: point(22) },
+    ],
+  };
+  const md = latencySection(r).join('\n');
+  t.match(md, 'mcrd settings at a fixed 10.0 kpps (fan-out 1, 64 B)');
+  t.match(md, '| mcrd defaults | 33 | 99 | 132 | 165 | 1000/1000 | +0 |');
+  t.match(md, '| --coalesce-us 20 | 77 | 231 | 308 | 385 | 1000/1000 | +44 |');
+  t.match(md, '| --busy-poll-us 1000 | 22 | 66 | 88 | 110 | 1000/1000 | -11 |');
+});

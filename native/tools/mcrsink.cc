@@ -203,7 +203,8 @@ int open_socket(const Config& c) {
   // Each datagram's kernel receive time (CLOCK_REALTIME) as an
   // SCM_TIMESTAMPNS control message. Only with --latency: it turns receive
   // timestamping on for every packet the host receives (net_enable_timestamp).
-  if (c.latency && setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &recv_ttl, sizeof recv_ttl) < 0) {
+  const int timestamps = 1;
+  if (c.latency && setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &timestamps, sizeof timestamps) < 0) {
     tool_fail(kTool, errno, "setsockopt(SO_TIMESTAMPNS)");
   }
   if (c.has_group) {

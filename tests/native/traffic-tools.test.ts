@@ -264,6 +264,8 @@ t.test('bad arguments exit 2 with one stderr line naming the option', async (t) 
   const cases: Array<[string, string[], RegExp]> = [
     [mcrgen, [...dest, '--size', '5'], /^mcrgen: --size: expected an integer 18\.\.8972, got "5"$/],
     [mcrgen, [...dest, '--rate', 'x'], /^mcrgen: --rate: expected an integer 0\.\.100000000, got "x"$/],
+    [mcrgen, [...dest, '--timestamp', '--size', '20'], /^mcrgen: --size: with --timestamp at least 26 bytes/],
+    [mcrgen, [...dest, '--timestamp', '--rtp'], /^mcrgen: --timestamp: .*not with --rtp/],
     [mcrgen, ['--dest', '127.0.0.1', '--port', '9'], /^mcrgen: .*--count.*--duration/],
     [mcrgen, ['--dest', '300.1.1.1', '--port', '9', '--count', '1'], /^mcrgen: --dest: /],
     [mcrsink, ['--count', '1'], /^mcrsink: --port: /],

@@ -158,8 +158,8 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
 
 /** Seconds a trial costs beyond its traffic: counter snapshots, settling, the gap before the next. */
 export const TRIAL_OVERHEAD_SEC = 0.8;
-/** Starting the sink, its ready line and its report, per latency trial. */
-export const LATENCY_TRIAL_OVERHEAD_SEC = 1.5;
+/** Starting the sink, its ready line, its 1 s idle end and its report, per latency trial (runs of 2026-12-04: about 2 s). */
+export const LATENCY_TRIAL_OVERHEAD_SEC = 2;
 /** Starting, warming up and stopping one method for one cell. */
 export const CELL_OVERHEAD_SEC = 3;
 

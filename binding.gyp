@@ -57,7 +57,7 @@
     {
       "target_name": "mcrsink",
       "type": "executable",
-      "sources": ["native/tools/mcrsink.cc", "native/tools/payload.cc", "native/tools/tool_args.cc"]
+      "sources": ["native/tools/mcrsink.cc", "native/tools/payload.cc", "native/tools/latency_histogram.cc", "native/tools/tool_args.cc"]
     },
     {
       "target_name": "mcrinject",
@@ -91,6 +91,10 @@
         "native/tests/fd_channel_test.cc",
         "native/tests/stream_monitor_test.cc",
         "native/tests/poll_policy_test.cc",
+        "native/tests/latency_histogram_test.cc",
+        "native/tests/payload_test.cc",
+        "native/tools/latency_histogram.cc",
+        "native/tools/payload.cc",
         "native/core/stream_monitor.cc",
         "native/core/send_batch.cc",
         "native/core/frame_parser.cc",

@@ -50,6 +50,18 @@ export interface ExperimentConfig {
   settings: boolean;
 }
 
+/** One-way latency trials (latency.ts), after each fan-out-1 cell's zero-loss search. */
+export interface LatencyConfig {
+  /** Offered rates as fractions of the cell's zero-loss rate. */
+  loads: number[];
+  /** Repeats per rate: the report gives the median and the min..max spread. */
+  trials: number;
+  /** Seconds of traffic per latency trial. */
+  trialSec: number;
+  /** Fixed rate of the latency trials of MCR's settings experiments (full runs), pps. */
+  settingsPps: number;
+}
+
 export interface BenchConfig {
   mode: 'quick' | 'full';
   methods: MethodName[];
@@ -64,6 +76,8 @@ export interface BenchConfig {
   /** Seconds the whole run may spend waiting for a quiet host before trials (quiet.ts). */
   quietBudgetSec: number;
   experiments: ExperimentConfig | undefined;
+  /** Latency trials; undefined with --no-latency (and in runs before they existed). */
+  latency?: LatencyConfig | undefined;
   /**
    * Steer each sink interface's receive work to core 0 with RPS (default).
    * Off, it runs on the sending core, inside the method's own sends: a
@@ -122,6 +136,7 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
       maxStepDowns: 2,
       quietBudgetSec: 20,
       experiments: { payload: 64, fanout: 1, batches: [], ringDepths: [], straceSec: 2, settings: false },
+      latency: { loads: [0.1, 0.5], trials: 3, trialSec: 1, settingsPps: 10_000 },
       sinkRps: true,
       awakeCore: false,
       mcrdArgs: [...MCR_THROUGHPUT_ARGS],
@@ -138,6 +153,7 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
     maxStepDowns: 3,
     quietBudgetSec: 180,
     experiments: { payload: 64, fanout: 10, batches: [1, 16, 32, 64, 128], ringDepths: [128, 256, 1024, 4096], straceSec: 3, settings: true },
+    latency: { loads: [0.1, 0.5], trials: 3, trialSec: 2, settingsPps: 10_000 },
     sinkRps: true,
     awakeCore: false,
     mcrdArgs: [...MCR_THROUGHPUT_ARGS],
@@ -147,6 +163,8 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
 
 /** Seconds a trial costs beyond its traffic: counter snapshots, settling, the gap before the next. */
 export const TRIAL_OVERHEAD_SEC = 0.8;
+/** Starting the sink, its ready line, its 1 s idle end and its report, per latency trial (runs of 2026-12-04: about 2 s). */
+export const LATENCY_TRIAL_OVERHEAD_SEC = 2;
 /** Starting, warming up and stopping one method for one cell. */
 export const CELL_OVERHEAD_SEC = 3;
 
@@ -165,6 +183,13 @@ export function estimateSec(c: BenchConfig): number {
     const settings = e.settings ? SETTINGS_VARIANTS.length : 0;
     experiments = (e.batches.length + e.ringDepths.length + 2 + 1 + settings) * (trial + CELL_OVERHEAD_SEC) + e.straceSec;
   }
+  let latency = 0;
+  if (c.latency !== undefined && c.fanouts.includes(1)) {
+    const l = c.latency;
+    const one = l.trialSec + LATENCY_TRIAL_OVERHEAD_SEC;
+    latency = c.methods.length * c.payloads.length * l.loads.length * l.trials * one;
+    if (c.experiments?.settings === true) latency += SETTINGS_VARIANTS.length * l.trials * one;
+  }
   const setup = 15;
-  return setup + genMax + cells * perCell + experiments;
+  return setup + genMax + cells * perCell + experiments + latency;
 }

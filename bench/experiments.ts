@@ -11,11 +11,13 @@
  * Last, mcrd itself (fan-out 1) with its defaults and with each throughput
  * setting (SETTINGS_VARIANTS: --consume-inputs, --coalesce-us, --busy-poll-us,
  * the last two also with --consume-inputs), at 90 % of the run's MCR
- * zero-loss rate at fan-out 1: what each setting buys.
+ * zero-loss rate at fan-out 1: what each setting buys; and each one's
+ * latency at a fixed low rate (config.latency.settingsPps): what it costs.
  */
 import type { BenchLab } from './bench-lab.js';
 import { SETTINGS_VARIANTS, type BenchConfig } from './config.js';
 import { BenchError, describeError } from './errors.js';
+import { measurePoint, type LatencyPoint } from './latency.js';
 import { runGenerator } from './generator.js';
 import { START, type McrTuning, type RunningMethod } from './methods/index.js';
 import { straceWindow, type StraceSummary } from './strace.js';
@@ -27,6 +29,8 @@ export interface ExperimentRow {
   /** mcrd rows: the flags mcrd ran with (no standalone relay). */
   mcrdArgs?: string[];
   trial?: TrialResult;
+  /** mcrd rows: one-way latency at the fixed config.latency.settingsPps (latency.ts). */
+  latency?: LatencyPoint;
   error?: { code: string; message: string };
 }
 
@@ -124,6 +128,11 @@ async function variant(bl: BenchLab, config: BenchConfig, v: VariantSpec, log: E
       trial = await runTrial(bl, running, { ...spec, purpose: 'experiment (repeat: disturbed)' });
     }
     log(`${name}: loss ${(trial.loss * 100).toFixed(3)} %, ${fmt(trial.cpuSecPerMInput)} CPU s/M input, ${fmt(trial.syscallsPerInput)} submits/input`);
+    // The mcrd settings rows also measure latency at one fixed, low rate: what each setting adds.
+    if (v.mcrdArgs !== undefined && config.latency !== undefined) {
+      const latency = await measurePoint(bl, config.latency, e.payload, config.latency.settingsPps, (m) => log(`${name} ${m}`));
+      return { ...base, trial, latency };
+    }
     return { ...base, trial };
   } catch (err) {
     const error = describeError(err);

@@ -36,6 +36,8 @@ export interface GenOptions {
   size: number;
   durationSec?: number;
   count?: number;
+  /** Stamp each payload with its send time (mcrgen --timestamp), for the latency trials (latency.ts). */
+  timestamp?: boolean;
 }
 
 /** Datagrams per UDP_SEGMENT message of the generator. */
@@ -53,6 +55,7 @@ export async function runGenerator(bl: BenchLab, o: GenOptions): Promise<GenRepo
   args.push('--size', String(o.size), '--rate', String(Math.round(o.rate)), '--gso', String(GEN_GSO), '--batch', String(GEN_BATCH));
   if (o.durationSec !== undefined) args.push('--duration', String(o.durationSec));
   if (o.count !== undefined) args.push('--count', String(o.count));
+  if (o.timestamp === true) args.push('--timestamp');
   const limitSec = o.durationSec ?? (o.count ?? 0) / Math.max(o.rate, 1000);
   const r = await rl.lab.exec(rl.src.ns, 'taskset', args, { timeoutMs: limitSec * 1000 + SLACK_MS, reject: false });
   const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();

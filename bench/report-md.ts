@@ -2,12 +2,14 @@
  * The markdown report of a run: zero-loss throughput and CPU cost per method,
  * payload and fan-out, MCR's figures as a ratio to every anchor measured in
  * the same run, what limited each figure, which anchors this host could not
- * run and why, MCR's syscalls per packet, the design experiments and the
+ * run and why, one-way latency (latency-report.ts), MCR's syscalls per
+ * packet, the design experiments and the
  * issue's targets. Printed at the end of a run and written beside the JSON.
  */
 import { ANCHORS, LOSS_THRESHOLD, METHOD_LABELS, METHODS, type MethodName } from './config.js';
 import type { ExperimentRow } from './experiments.js';
 import { GEN_GSO } from './generator.js';
+import { latencySection } from './latency-report.js';
 import { kpps } from './limits.js';
 import type { BenchResults, CellResult } from './results.js';
 
@@ -35,6 +37,7 @@ export function renderMarkdown(r: BenchResults): string {
     out.push('Relay-core CPU per million input datagrams, MCR ÷ anchor (lower is better for MCR; each at its own zero-loss rate):', '');
     out.push(ratioTable(r, anchors, (mcr, a) => cpuRatio(mcr, a)), '');
   }
+  out.push(...latencySection(r));
   const skipped = skippedMethods(r);
   if (skipped.length > 0) {
     out.push('## Anchors not measured on this host', '', ...skipped.map(([m, why]) => `- ${METHOD_LABELS[m]}: ${why}`), '');

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { BenchConfig, MethodName } from './config.js';
 import type { ExperimentsResult } from './experiments.js';
 import type { GenReport } from './generator.js';
+import type { CellLatency } from './latency.js';
 import type { SearchResult } from './search.js';
 
 export interface GeneratorMax {
@@ -29,6 +30,8 @@ export interface CellResult {
   error?: { code: string; message: string };
   /** Why the method was not run on this host (deps.ts), e.g. a kernel without CONFIG_IP_MROUTE. */
   skipped?: string;
+  /** One-way latency at fractions of the zero-loss rate (fan-out 1 cells; latency.ts). */
+  latency?: CellLatency;
 }
 
 export interface BenchResults {

@@ -5,7 +5,8 @@
  * netdev relay, a plain C relay in two designs, socat, GStreamer) side by
  * side in one namespace lab and one run: zero-loss throughput (RFC 2544 bisection) and
  * relay-core CPU per million packets for payloads 64/1400 B and fan-out
- * 1/2/5/10, plus MCR's batch / ring-depth / syscall experiments. Writes
+ * 1/2/5/10, one-way latency at 10 % and 50 % of each fan-out-1 zero-loss
+ * rate (latency.ts), plus MCR's batch / ring-depth / syscall experiments. Writes
  * bench/results/<stamp>.{json,md,svg} and prints the markdown.
  *
  * Runs as root on a machine with at least two cores. Ctrl-C (or the
@@ -55,6 +56,7 @@ function parseArgs(argv: string[]): ParsedArgs {
     .option('--duration <sec>', 'seconds of traffic per trial', int(1, 60))
     .option('--steps <n>', 'bisection steps', int(1, 12))
     .option('--no-experiments', 'skip the MCR batch / ring-depth / strace experiments')
+    .option('--no-latency', 'skip the one-way latency trials (at 10 % and 50 % of each fan-out-1 zero-loss rate)')
     .option('--mcrd-args <flags>', `mcrd flags for the MCR cells, space-separated ('' = mcrd's defaults; default "${MCR_THROUGHPUT_ARGS.join(' ')}")`)
     .option('--no-sink-rps', "diagnostic: leave the sinks' receive work on the sending core instead of steering it to core 0")
     .option('--awake-core', "diagnostic: keep the relay core awake during the kernel's trials with a SCHED_IDLE busy loop, as MCR's --busy-poll-us does")
@@ -80,6 +82,7 @@ function parseArgs(argv: string[]): ParsedArgs {
     duration?: number;
     steps?: number;
     experiments: boolean;
+    latency: boolean;
     sinkRps: boolean;
     awakeCore?: boolean;
     mcrdArgs?: string;
@@ -101,6 +104,7 @@ function parseArgs(argv: string[]): ParsedArgs {
   if (o.duration !== undefined) c.trialSec = o.duration;
   if (o.steps !== undefined) c.bisectSteps = o.steps;
   if (!o.experiments) c.experiments = undefined;
+  if (!o.latency) c.latency = undefined;
   c.sinkRps = o.sinkRps;
   c.awakeCore = o.awakeCore === true;
   if (o.mcrdArgs !== undefined) c.mcrdArgs = o.mcrdArgs.split(/\s+/).filter((x) => x !== '');
@@ -128,7 +132,7 @@ function checkEnvironment(): void {
   const why = labUnavailableReason();
   if (why !== undefined) throw new BenchError('ERR_BENCH_ENV', why);
   if (availableParallelism() < 2) throw new BenchError('ERR_BENCH_ENV', 'needs 2 CPUs: the relay gets core 1, generator and sinks core 0');
-  for (const path of ['dist/worker/relay-cli.js', 'build/Release/mcrgen', 'build/Release/mcr_native.node', 'build/Release/c_relay']) {
+  for (const path of ['dist/worker/relay-cli.js', 'build/Release/mcrgen', 'build/Release/mcrsink', 'build/Release/mcr_native.node', 'build/Release/c_relay']) {
     if (!existsSync(join(ROOT, path))) throw new BenchError('ERR_BENCH_ENV', `${path} is missing: build first (npm run build)`);
   }
   for (const tool of ['taskset', 'strace', 'timeout']) {

@@ -3,7 +3,8 @@
  * host can run, builds one lab for the run, measures the generator's
  * maximum, then the matrix payload × fan-out × method (all methods back to
  * back per payload and fan-out, so each ratio compares trials minutes apart
- * in the same lab; a method the host cannot run gets a cell that says why),
+ * in the same lab; a method the host cannot run gets a cell that says why;
+ * a fan-out-1 cell also measures latency after its search, latency.ts),
  * then MCR's design experiments. Results accumulate in the object the caller passed, so a
  * signal handler can write whatever was measured so far. A failing cell is
  * recorded with its error code and the run goes on; the lab is destroyed
@@ -16,6 +17,7 @@ import { ensureDependencies } from './deps.js';
 import { describeError } from './errors.js';
 import { runExperiments } from './experiments.js';
 import { runGenerator } from './generator.js';
+import { measureCellLatency } from './latency.js';
 import { readCpuTimes } from './host-counters.js';
 import { describeLimit, kpps } from './limits.js';
 import { START, type RunningMethod } from './methods/index.js';
@@ -83,6 +85,10 @@ async function runCell(
     out.search = await zeroLossSearch(bl, running, cell, config, (t, note) => log(`${name} ${note}: ${trialLine(t)}`));
     out.limit = describeLimit(out.search, config.sinkRps);
     log(`${name}: zero-loss ${summary(out.search)}; limit: ${out.limit}`);
+    // Latency at fractions of that rate, while the method still runs (fan-out 1 only: one sink measures).
+    if (config.latency !== undefined && cell.fanout === 1) {
+      out.latency = await measureCellLatency(bl, config.latency, cell.payload, out.search.zeroLossPps, (m) => log(`${name} ${m}`));
+    }
   } catch (err) {
     out.error = describeError(err);
     results.errors.push({ where: name, ...out.error });

@@ -24,6 +24,12 @@
 // printed, and the exit status is 1. SIGINT / SIGTERM stop the run cleanly
 // (exit 0, JSON printed).
 //
+// --timestamp sends the timestamped payload variant (payload.h): each
+// datagram carries the CLOCK_REALTIME time at which its sendmmsg call began
+// (read once per call, after the batch was filled, and again before a
+// resend), so mcrsink --latency can measure one-way latency against the
+// kernel's receive timestamp.
+//
 // Stream payloads (stream_source.h): --rtp puts an RTP header first, --mpegts
 // sends MPEG-TS packets (default 7 x 188 bytes) instead of the test payload,
 // both together TS in RTP; --impair gap=N,dup=N,reorder=N,cc=N injects those
@@ -50,6 +56,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -87,6 +94,7 @@ struct Config {
   size_t gso = 0;  // datagrams per UDP_SEGMENT message; 0 = one message per datagram
   bool rtp = false;
   bool mpegts = false;
+  bool timestamp = false;
   Impairments impair;
   bool streamed() const { return rtp || mpegts || impair.gap + impair.dup + impair.reorder + impair.cc > 0; }
 };
@@ -119,6 +127,7 @@ Config parse_args(int argc, char** argv) {
           {"gso", "N", "send each batch as UDP_SEGMENT messages of up to N datagrams (and 65507 bytes), 0..64 (default 0 = off)"},
           {"rtp", nullptr, "an RTP header first (sequence = datagram number, SSRC = --stream, 90 kHz timestamps)"},
           {"mpegts", nullptr, "MPEG-TS packets (188 bytes, PIDs 0x100/0x101) instead of the test payload; default --size 7 x 188 (+12 with --rtp)"},
+          {"timestamp", nullptr, "stamp each payload with its send time (CLOCK_REALTIME) for mcrsink --latency; --size 26..8972"},
           {"impair", "SPEC", "gap=N,dup=N,reorder=N,cc=N: leave out, repeat, swap with the next, or skip a TS counter on every Nth datagram"},
       },
       argc, argv);
@@ -155,6 +164,11 @@ Config parse_args(int argc, char** argv) {
     }
   }
   if (c.impair.cc != 0 && !c.mpegts) args.bad("impair", "cc=N needs --mpegts");
+  c.timestamp = args.has("timestamp");
+  if (c.timestamp && c.streamed()) args.bad("timestamp", "stamps the test payload: not with --rtp, --mpegts or --impair");
+  if (c.timestamp && c.size < kPayloadTimedHeaderLen) {
+    args.bad("size", "with --timestamp at least " + std::to_string(kPayloadTimedHeaderLen) + " bytes (header and send time)");
+  }
   return c;
 }
 
@@ -208,11 +222,13 @@ int open_socket(const Config& c) {
   return fd;
 }
 
-uint64_t mono_ns() {
+uint64_t clock_ns(clockid_t clock) {
   timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(clock, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
+
+uint64_t mono_ns() { return clock_ns(CLOCK_MONOTONIC); }
 
 // Sleeps until `deadline_ns` on CLOCK_MONOTONIC, at most 100 ms at a time so
 // a signal that lands just before the call delays the stop by little.
@@ -239,6 +255,10 @@ void drain_error_queue(int fd) {
   }
 }
 
+// Called with the index of the first message about to be (re)sent, right
+// before each sendmmsg call: --timestamp stamps the datagrams from there on.
+using BeforeSend = std::function<void(size_t first_msg)>;
+
 // Sends msgs[0..n), resending after EAGAIN / ENOBUFS back-offs. Returns how
 // many went out; sets *fatal on any other error, or stops early on a signal
 // or when `end_ns` passes while backing off. A UDP_SEGMENT message (`gso`)
@@ -246,9 +266,11 @@ void drain_error_queue(int fd) {
 // by one and the error reports only that some were dropped past the socket
 // (on a veth, by the receiving CPU's backlog), so resending would duplicate
 // the rest. It counts as sent; what was dropped is lost, as on a real wire.
-size_t send_all(int fd, mmsghdr* msgs, size_t n, uint64_t end_ns, bool gso, Stats& st, bool* fatal) {
+size_t send_all(int fd, mmsghdr* msgs, size_t n, uint64_t end_ns, bool gso, Stats& st, bool* fatal,
+                const BeforeSend* before_send) {
   size_t done = 0;
   while (done < n) {
+    if (before_send != nullptr) (*before_send)(done);
     const int r = sendmmsg(fd, msgs + done, static_cast<unsigned>(n - done), 0);
     if (r > 0) {
       // A short count means the next message failed; sendmmsg(2) reports
@@ -308,6 +330,13 @@ void run(int fd, const Config& c, Stats& st, StreamSource* source) {
   std::vector<iovec> iov(max_msgs);
   std::vector<mmsghdr> msgs(max_msgs);
   std::vector<uint8_t> control(max_msgs * CMSG_SPACE(sizeof(uint16_t)));
+  // --timestamp: each datagram's running hash, kept from fill to stamp.
+  std::vector<uint64_t> partial(c.timestamp ? c.batch : 0);
+  size_t batch_n = 0;  // datagrams in the batch being sent
+  const BeforeSend stamp = [&](size_t first_msg) {
+    const uint64_t now = clock_ns(CLOCK_REALTIME);
+    for (size_t i = first_msg * per_msg; i < batch_n; i++) payload_stamp(bufs.data() + i * c.size, c.size, partial[i], now);
+  };
   // Message m carries datagrams [m * per_msg, ...) of the batch; the last one
   // of a batch may carry fewer (its iov length is set per batch).
   auto prepare = [&](size_t n) -> size_t {
@@ -371,11 +400,14 @@ void run(int fd, const Config& c, Stats& st, StreamSource* source) {
     for (size_t i = 0; i < n; i++) {
       if (source != nullptr) {
         source->next(bufs.data() + i * c.size, st.sent + i);
+      } else if (c.timestamp) {
+        partial[i] = payload_fill_timed(bufs.data() + i * c.size, c.size, c.stream, st.sent + i);
       } else {
         payload_fill(bufs.data() + i * c.size, c.size, c.stream, st.sent + i);
       }
     }
-    const size_t sent_msgs = send_all(fd, msgs.data(), prepare(n), end_ns, c.gso != 0, st, &fatal);
+    batch_n = n;
+    const size_t sent_msgs = send_all(fd, msgs.data(), prepare(n), end_ns, c.gso != 0, st, &fatal, c.timestamp ? &stamp : nullptr);
     const size_t k = std::min(n, sent_msgs * per_msg);
     st.sent += k;
     next_ns += static_cast<double>(k) * ns_per_pkt;

@@ -14,11 +14,28 @@
 // failing payload_verify count as corrupted, by reason, and nowhere else.
 // lost = sum over streams of (maxSeq + 1 - unique): streams start at seq 0.
 //
+// --latency turns on SO_TIMESTAMPNS (socket(7)): the kernel stamps each
+// datagram with CLOCK_REALTIME as the device hands it to the receive stack
+// (netif_rx / netif_receive_skb; with net.core.netdev_tstamp_prequeue at
+// its default 1, before RPS and the backlog queue, so neither the receiving
+// core's backlog nor this process's scheduling is counted), and every verified timestamped payload (mcrgen --timestamp)
+// adds receive time minus its send time to a latency histogram
+// (latency_histogram.h: 1 µs buckets to 1 ms, 0.2 % above; fixed memory).
+// Duplicates count too: each is a datagram that crossed the path.
+//
 // Output: exactly one JSON object on stdout:
 //   {"received","unique","lost","duplicated","reordered","corrupted",
 //    "corruptedByReason":{...},"bytes","durationSec","pps","minSize","maxSize",
 //    "streams":{"<id>":{"received","unique","lost","duplicated","reordered","maxSeq"}},
-//    "sources":{"<IPv4 source address>":<datagrams>},"ttls":{"<IP TTL>":<datagrams>}}
+//    "sources":{"<IPv4 source address>":<datagrams>},"ttls":{"<IP TTL>":<datagrams>},
+//    "latency":null | {"count","untimed","noKernelTime","negative","overflow",
+//                      "minUs","p50Us","p99Us","p999Us","maxUs","meanUs"}}
+// latency is null without --latency; count = datagrams measured, untimed =
+// verified payloads without a send time (plain format), noKernelTime =
+// timestamped ones the kernel gave no receive time, negative = receive
+// before send (only a clock step does that), overflow = beyond 2^30 µs.
+// Percentiles are in microseconds, the upper edge of their histogram bucket
+// clamped to the exact min and max; all null when count is 0.
 // durationSec and pps cover first to last packet; minSize / maxSize are null
 // when nothing arrived. Exit status 0 whatever arrived; the JSON is the verdict.
 #include <arpa/inet.h>
@@ -40,6 +57,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/latency_histogram.h"
 #include "tools/payload.h"
 #include "tools/tool_args.h"
 
@@ -65,6 +83,7 @@ struct Config {
   double duration = 0;
   bool has_idle = false;
   double idle = 0;
+  bool latency = false;
 };
 
 struct StreamStats {
@@ -117,6 +136,10 @@ struct Totals {
   // Datagrams per IP TTL as received (IP_RECVTTL): shows the TTL a relay
   // output set, e.g. before and after a reload that changed it.
   std::map<int, uint64_t> ttls;
+  // --latency: receive minus send time of each timestamped payload.
+  LatencyHistogram latency;
+  uint64_t untimed = 0;
+  uint64_t no_kernel_time = 0;
 };
 
 Config parse_args(int argc, char** argv) {
@@ -130,6 +153,7 @@ Config parse_args(int argc, char** argv) {
           {"count", "N", "stop after N packets"},
           {"duration", "SEC", "stop after SEC seconds"},
           {"idle", "SEC", "stop after SEC seconds without packets, once one arrived"},
+          {"latency", nullptr, "report one-way latency of mcrgen --timestamp payloads from the kernel's receive time (SO_TIMESTAMPNS)"},
       },
       argc, argv);
   Config c;
@@ -153,6 +177,7 @@ Config parse_args(int argc, char** argv) {
   c.duration = args.num("duration", 0, 1e7, 0);
   c.has_idle = args.has("idle");
   c.idle = args.num("idle", 0, 1e7, 0);
+  c.latency = args.has("latency");
   return c;
 }
 
@@ -175,6 +200,13 @@ int open_socket(const Config& c) {
   // Each datagram's TTL arrives as an IP_TTL control message (ip(7)).
   const int recv_ttl = 1;
   if (setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &recv_ttl, sizeof recv_ttl) < 0) tool_fail(kTool, errno, "setsockopt(IP_RECVTTL)");
+  // Each datagram's kernel receive time (CLOCK_REALTIME) as an
+  // SCM_TIMESTAMPNS control message. Only with --latency: it turns receive
+  // timestamping on for every packet the host receives (net_enable_timestamp).
+  const int timestamps = 1;
+  if (c.latency && setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &timestamps, sizeof timestamps) < 0) {
+    tool_fail(kTool, errno, "setsockopt(SO_TIMESTAMPNS)");
+  }
   if (c.has_group) {
     // Several sinks may listen to one group and port on the same host.
     const int one = 1;
@@ -216,32 +248,50 @@ uint64_t mono_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-// The TTL from the IP_TTL control message, or -1 when there is none.
-int received_ttl(const msghdr& h) {
+// What the control messages of one datagram carried.
+struct Received {
+  int ttl = -1;          // IP_TTL, -1 when absent
+  uint64_t kernel_ns = 0;  // SCM_TIMESTAMPNS as ns since the epoch, 0 when absent
+};
+
+Received read_control(const msghdr& h) {
+  Received r;
   for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
     if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
-      int ttl = 0;
-      std::memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
-      return ttl;
+      std::memcpy(&r.ttl, CMSG_DATA(c), sizeof r.ttl);
+    } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+      timespec ts;
+      std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+      r.kernel_ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
     }
   }
-  return -1;
+  return r;
 }
 
-void account(Totals& t, const uint8_t* buf, size_t len, const sockaddr_in& from, int ttl) {
+void account(Totals& t, const uint8_t* buf, size_t len, const sockaddr_in& from, const Received& rx, bool latency) {
   t.received++;
   t.sources[from.sin_addr.s_addr]++;
-  if (ttl >= 0) t.ttls[ttl]++;
+  if (rx.ttl >= 0) t.ttls[rx.ttl]++;
   t.bytes += len;
   t.min_size = std::min<uint64_t>(t.min_size, len);
   t.max_size = std::max<uint64_t>(t.max_size, len);
   uint32_t stream = 0;
   uint64_t seq = 0;
-  const PayloadCheck r = payload_verify(buf, len, &stream, &seq);
+  uint64_t send_ns = 0;
+  const PayloadCheck r = payload_verify_timed(buf, len, &stream, &seq, &send_ns);
   if (r != PayloadCheck::ok) {
     t.corrupted++;
     t.by_reason[static_cast<int>(r)]++;
     return;
+  }
+  if (latency) {
+    if (send_ns == 0) {
+      t.untimed++;
+    } else if (rx.kernel_ns == 0) {
+      t.no_kernel_time++;
+    } else {
+      t.latency.record(static_cast<int64_t>(rx.kernel_ns - send_ns));
+    }
   }
   t.streams[stream].record(seq);
 }
@@ -251,7 +301,7 @@ void run(int fd, const Config& c, Totals& t, const sigset_t& wait_mask) {
   std::vector<iovec> iov(kBatch);
   std::vector<mmsghdr> msgs(kBatch);
   std::vector<sockaddr_in> from(kBatch);
-  constexpr size_t kControlLen = CMSG_SPACE(sizeof(int));
+  constexpr size_t kControlLen = CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(timespec));
   std::vector<uint8_t> control(kBatch * kControlLen);
   for (size_t i = 0; i < kBatch; i++) {
     iov[i] = {bufs.data() + i * kBufLen, kBufLen};
@@ -281,7 +331,11 @@ void run(int fd, const Config& c, Totals& t, const sigset_t& wait_mask) {
     if (n > 0) {
       if (t.received == 0) t.first_ns = now;
       t.last_ns = now;
-      for (int i = 0; i < n; i++) account(t, bufs.data() + i * kBufLen, msgs[i].msg_len, from[i], received_ttl(msgs[i].msg_hdr));
+      for (int i = 0; i < n; i++) {
+        // Room for both control messages is reserved, so truncation is a bug here.
+        if ((msgs[i].msg_hdr.msg_flags & MSG_CTRUNC) != 0) tool_fail(kTool, EMSGSIZE, "recvmmsg: control messages truncated (MSG_CTRUNC)");
+        account(t, bufs.data() + i * kBufLen, msgs[i].msg_len, from[i], read_control(msgs[i].msg_hdr), c.latency);
+      }
       if (now >= end_ns) break;  // a flood must not outlast --duration
       // While full batches keep coming, read on; every 256th batch still
       // passes through ppoll below (it returns at once when data is queued)
@@ -309,7 +363,29 @@ void run(int fd, const Config& c, Totals& t, const sigset_t& wait_mask) {
   }
 }
 
-void print_json(const Totals& t) {
+// Microseconds with ns precision, or null.
+std::string us_text(uint64_t ns, bool present) {
+  if (!present) return "null";
+  char text[40];
+  std::snprintf(text, sizeof text, "%.3f", static_cast<double>(ns) / 1000.0);
+  return text;
+}
+
+std::string latency_json(const Totals& t, bool enabled) {
+  if (!enabled) return "null";
+  const LatencyHistogram& h = t.latency;
+  const bool any = h.count() > 0;
+  char mean[40] = "null";
+  if (any) std::snprintf(mean, sizeof mean, "%.3f", h.mean_ns() / 1000.0);
+  return "{\"count\":" + std::to_string(h.count()) + ",\"untimed\":" + std::to_string(t.untimed) +
+         ",\"noKernelTime\":" + std::to_string(t.no_kernel_time) + ",\"negative\":" + std::to_string(h.negative()) +
+         ",\"overflow\":" + std::to_string(h.overflow()) + ",\"minUs\":" + us_text(h.min_ns(), any) +
+         ",\"p50Us\":" + us_text(h.value_at_percentile(50), any) + ",\"p99Us\":" + us_text(h.value_at_percentile(99), any) +
+         ",\"p999Us\":" + us_text(h.value_at_percentile(99.9), any) + ",\"maxUs\":" + us_text(h.max_ns(), any) +
+         ",\"meanUs\":" + mean + "}";
+}
+
+void print_json(const Totals& t, bool latency) {
   uint64_t unique = 0, lost = 0, duplicated = 0, reordered = 0;
   std::string streams;
   for (const auto& [id, s] : t.streams) {
@@ -357,12 +433,12 @@ void print_json(const Totals& t) {
   std::printf(
       "{\"received\":%llu,\"unique\":%llu,\"lost\":%llu,\"duplicated\":%llu,\"reordered\":%llu,"
       "\"corrupted\":%llu,\"corruptedByReason\":{%s},\"bytes\":%llu,\"durationSec\":%.6f,"
-      "\"pps\":%.1f,\"minSize\":%s,\"maxSize\":%s,\"streams\":{%s},\"sources\":{%s},\"ttls\":{%s}}\n",
+      "\"pps\":%.1f,\"minSize\":%s,\"maxSize\":%s,\"streams\":{%s},\"sources\":{%s},\"ttls\":{%s},\"latency\":%s}\n",
       static_cast<unsigned long long>(t.received), static_cast<unsigned long long>(unique),
       static_cast<unsigned long long>(lost), static_cast<unsigned long long>(duplicated),
       static_cast<unsigned long long>(reordered), static_cast<unsigned long long>(t.corrupted),
       reasons.c_str(), static_cast<unsigned long long>(t.bytes), secs, pps, min_size.c_str(),
-      max_size.c_str(), streams.c_str(), sources.c_str(), ttls.c_str());
+      max_size.c_str(), streams.c_str(), sources.c_str(), ttls.c_str(), latency_json(t, latency).c_str());
   std::fflush(stdout);
 }
 
@@ -392,6 +468,6 @@ int main(int argc, char** argv) {
   Totals t;
   run(fd, c, t, wait_mask);
   close(fd);
-  print_json(t);
+  print_json(t, c.latency);
   return 0;
 }

@@ -92,22 +92,24 @@ inline uint64_t xorshift64(uint64_t& s) {
   return s;
 }
 
-inline uint32_t finish(const Lanes& l) { return hash_final(hash_step(l.hash_even, l.hash_odd)); }
+// The two lanes joined; the plain format's checksum is hash_final of this,
+// the timestamped one's hash_final(hash_step(this, send_ns word)).
+inline uint64_t joined(const Lanes& l) { return hash_step(l.hash_even, l.hash_odd); }
 
-}  // namespace
-
-void payload_fill(uint8_t* buf, size_t len, uint32_t stream, uint64_t seq) {
-  if (len < kPayloadHeaderLen) return;
-  const uint16_t magic_be = htobe16(kPayloadMagic);
+inline void write_header(uint8_t* buf, uint16_t magic, uint32_t stream, uint64_t seq) {
+  const uint16_t magic_be = htobe16(magic);
   const uint32_t stream_be = htobe32(stream);
   const uint64_t seq_be = htobe64(seq);
   std::memcpy(buf, &magic_be, 2);
   std::memcpy(buf + 2, &stream_be, 4);
   std::memcpy(buf + 6, &seq_be, 8);
+}
 
+// Writes the fill from buf + header and hashes it; returns the joined lanes.
+uint64_t fill_from(uint8_t* buf, size_t len, size_t header, uint32_t stream, uint64_t seq) {
   Lanes l = start_lanes(buf, len, stream, seq);
-  uint8_t* p = buf + kPayloadHeaderLen;
-  size_t n = len - kPayloadHeaderLen;
+  uint8_t* p = buf + header;
+  size_t n = len - header;
   for (; n >= 16; p += 16, n -= 16) {
     const uint64_t a = xorshift64(l.seed_even);
     const uint64_t b = xorshift64(l.seed_odd);
@@ -126,29 +128,67 @@ void payload_fill(uint8_t* buf, size_t len, uint32_t stream, uint64_t seq) {
     p += take;
     n -= take;
   }
-  const uint32_t sum_be = htobe32(finish(l));
+  return joined(l);
+}
+
+inline void write_checksum(uint8_t* buf, uint32_t sum) {
+  const uint32_t sum_be = htobe32(sum);
   std::memcpy(buf + 14, &sum_be, 4);
 }
 
+}  // namespace
+
+void payload_fill(uint8_t* buf, size_t len, uint32_t stream, uint64_t seq) {
+  if (len < kPayloadHeaderLen) return;
+  write_header(buf, kPayloadMagic, stream, seq);
+  write_checksum(buf, hash_final(fill_from(buf, len, kPayloadHeaderLen, stream, seq)));
+}
+
+uint64_t payload_fill_timed(uint8_t* buf, size_t len, uint32_t stream, uint64_t seq) {
+  if (len < kPayloadTimedHeaderLen) return 0;
+  write_header(buf, kPayloadMagicTimed, stream, seq);
+  std::memset(buf + kPayloadHeaderLen, 0, 8);
+  return fill_from(buf, len, kPayloadTimedHeaderLen, stream, seq);
+}
+
+void payload_stamp(uint8_t* buf, size_t len, uint64_t partial_hash, uint64_t send_ns) {
+  if (len < kPayloadTimedHeaderLen) return;
+  const uint64_t ns_be = htobe64(send_ns);
+  std::memcpy(buf + kPayloadHeaderLen, &ns_be, 8);
+  write_checksum(buf, hash_final(hash_step(partial_hash, load_le(buf + kPayloadHeaderLen, 8))));
+}
+
 PayloadCheck payload_verify(const uint8_t* buf, size_t len, uint32_t* stream, uint64_t* seq) {
+  return payload_verify_timed(buf, len, stream, seq, nullptr);
+}
+
+PayloadCheck payload_verify_timed(const uint8_t* buf, size_t len, uint32_t* stream, uint64_t* seq,
+                                  uint64_t* send_ns) {
   if (len < kPayloadHeaderLen) return PayloadCheck::too_short;
   uint16_t magic_be;
   std::memcpy(&magic_be, buf, 2);
-  if (be16toh(magic_be) != kPayloadMagic) return PayloadCheck::bad_magic;
+  const uint16_t magic = be16toh(magic_be);
+  if (magic != kPayloadMagic && magic != kPayloadMagicTimed) return PayloadCheck::bad_magic;
+  const bool timed = magic == kPayloadMagicTimed;
+  // A timestamped payload too short for its send time cannot be checked.
+  if (timed && len < kPayloadTimedHeaderLen) return PayloadCheck::too_short;
+  const size_t header = timed ? kPayloadTimedHeaderLen : kPayloadHeaderLen;
   uint32_t stream_be, sum_be;
-  uint64_t seq_be;
+  uint64_t seq_be, ns_be = 0;
   std::memcpy(&stream_be, buf + 2, 4);
   std::memcpy(&seq_be, buf + 6, 8);
   std::memcpy(&sum_be, buf + 14, 4);
+  if (timed) std::memcpy(&ns_be, buf + kPayloadHeaderLen, 8);
   const uint32_t st = be32toh(stream_be);
   const uint64_t sq = be64toh(seq_be);
   if (stream != nullptr) *stream = st;
   if (seq != nullptr) *seq = sq;
+  if (send_ns != nullptr) *send_ns = be64toh(ns_be);
 
   Lanes l = start_lanes(buf, len, st, sq);
   uint64_t diff = 0;  // OR of (received ^ expected) over all fill words
-  const uint8_t* p = buf + kPayloadHeaderLen;
-  size_t n = len - kPayloadHeaderLen;
+  const uint8_t* p = buf + header;
+  size_t n = len - header;
   for (; n >= 16; p += 16, n -= 16) {
     const uint64_t a = load_le(p, 8);
     const uint64_t b = load_le(p + 8, 8);
@@ -165,10 +205,12 @@ PayloadCheck payload_verify(const uint8_t* buf, size_t len, uint32_t* stream, ui
     p += take;
     n -= take;
   }
+  uint64_t h = joined(l);
+  if (timed) h = hash_step(h, load_le(buf + kPayloadHeaderLen, 8));
   // Checksum first: a damaged packet usually fails both, and "bad_checksum"
   // is the more useful name for it. bad_fill alone means a consistent
   // checksum over the wrong bytes (e.g. a payload from another seq re-headed).
-  if (finish(l) != be32toh(sum_be)) return PayloadCheck::bad_checksum;
+  if (hash_final(h) != be32toh(sum_be)) return PayloadCheck::bad_checksum;
   if (diff != 0) return PayloadCheck::bad_fill;
   return PayloadCheck::ok;
 }

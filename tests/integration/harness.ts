@@ -22,6 +22,22 @@ export interface SinkReport {
   bytes: number;
   minSize: number;
   maxSize: number;
+  /** mcrsink --latency only (null without it): docs/tools.md "mcrsink". */
+  latency?: SinkLatency | null;
+}
+
+export interface SinkLatency {
+  count: number;
+  untimed: number;
+  noKernelTime: number;
+  negative: number;
+  overflow: number;
+  minUs: number | null;
+  p50Us: number | null;
+  p99Us: number | null;
+  p999Us: number | null;
+  maxUs: number | null;
+  meanUs: number | null;
 }
 
 export interface GenReport {
@@ -66,6 +82,8 @@ export interface SinkOptions {
   duration?: number;
   /** Seconds without packets (after the first) that end the run. */
   idle?: number;
+  /** Report one-way latency of timestamped payloads (mcrsink --latency). */
+  latency?: boolean;
 }
 
 export async function startSink(rl: RelayLab, index: number, o: SinkOptions): Promise<LabProcess> {
@@ -75,6 +93,7 @@ export async function startSink(rl: RelayLab, index: number, o: SinkOptions): Pr
   if (o.group !== undefined) args.push('--group', o.group, '--interface', sink.ifname);
   if (o.bind !== undefined) args.push('--bind', o.bind);
   if (o.idle !== undefined) args.push('--idle', String(o.idle));
+  if (o.latency === true) args.push('--latency');
   const proc = rl.lab.spawn(sink.ns, TOOL('mcrsink'), args);
   await proc.waitForLine('stderr', /"event":"ready"/, 10_000);
   return proc;
@@ -92,19 +111,23 @@ export interface GenOptions {
   rate: number;
   size?: number;
   stream?: number;
+  /** Stamp each payload with its send time (mcrgen --timestamp). */
+  timestamp?: boolean;
+}
+
+function genArgs(rl: RelayLab, o: GenOptions): string[] {
+  return ['--dest', o.dest, '--port', String(o.port), '--interface', rl.src.ifname, '--count', String(o.count),
+    '--rate', String(o.rate), '--size', String(o.size ?? 64), '--stream', String(o.stream ?? 1), '--duration', '60',
+    ...(o.timestamp === true ? ['--timestamp'] : [])];
 }
 
 export async function runGen(rl: RelayLab, o: GenOptions): Promise<GenReport> {
-  const args = ['--dest', o.dest, '--port', String(o.port), '--interface', rl.src.ifname, '--count', String(o.count),
-    '--rate', String(o.rate), '--size', String(o.size ?? 64), '--stream', String(o.stream ?? 1), '--duration', '60'];
-  const r = await rl.lab.exec(rl.src.ns, TOOL('mcrgen'), args, { timeoutMs: 70_000 });
+  const r = await rl.lab.exec(rl.src.ns, TOOL('mcrgen'), genArgs(rl, o), { timeoutMs: 70_000 });
   return JSON.parse(r.stdout) as GenReport;
 }
 
 export function startGen(rl: RelayLab, o: GenOptions): LabProcess {
-  const args = ['--dest', o.dest, '--port', String(o.port), '--interface', rl.src.ifname, '--count', String(o.count),
-    '--rate', String(o.rate), '--size', String(o.size ?? 64), '--stream', String(o.stream ?? 1), '--duration', '60'];
-  return rl.lab.spawn(rl.src.ns, TOOL('mcrgen'), args);
+  return rl.lab.spawn(rl.src.ns, TOOL('mcrgen'), genArgs(rl, o));
 }
 
 export async function genReport(proc: LabProcess, timeoutMs = 70_000): Promise<GenReport> {

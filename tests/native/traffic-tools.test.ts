@@ -166,6 +166,45 @@ t.test('--gso sends UDP_SEGMENT batches that arrive as single, intact, ordered d
   t.equal(s.maxSize, 300);
 });
 
+t.test('--timestamp payloads verify, carry their send time, and --latency reports percentiles', async (t) => {
+  const port = String(await freeUdpPort());
+  const sink = await startSink([...['--port', port, '--bind', '127.0.0.1'], ...['--count', '1001', '--duration', '20', '--latency']]);
+  const gen = await runGen([...['--dest', '127.0.0.1', '--port', port], ...['--count', '1000', '--size', '1400', '--rate', '20000', '--timestamp']]);
+  t.equal(gen.report.sent, 1000);
+  // One more, plain: verified, counted as untimed, not measured.
+  const plainGen = await runGen([...['--dest', '127.0.0.1', '--port', port], ...['--count', '1', '--stream', '2']]);
+  t.equal(plainGen.report.sent, 1);
+  const s = JSON.parse((await sink.finished).stdout) as SinkReport & { latency: Record<string, number> | null };
+  t.equal(s.received, 1001);
+  t.equal(s.corrupted, 0, 'both formats verify');
+  const l = s.latency;
+  t.ok(l !== null, 'latency reported');
+  t.equal(l?.count, 1000, 'every timestamped datagram measured');
+  t.equal(l?.untimed, 1, 'the plain one is untimed');
+  t.ok((l?.p50Us ?? 0) > 0 && (l?.p50Us ?? 0) <= (l?.p99Us ?? 0) && (l?.p99Us ?? 0) <= (l?.p999Us ?? 0) &&
+    (l?.p999Us ?? 0) <= (l?.maxUs ?? 0), 'percentiles ordered');
+});
+
+t.test('without --latency the report says latency null, and a damaged send time is a bad checksum', async (t) => {
+  const port = await freeUdpPort();
+  const sink = await startSink([...['--port', String(port), '--bind', '127.0.0.1'], ...['--count', '1', '--duration', '20']]);
+  // A timestamped payload (magic "MT") whose send time was altered after the
+  // checksum was written: the checksum covers the send time.
+  const relay = createSocket('udp4');
+  const got = new Promise<Buffer>((resolve) => relay.once('message', (m) => resolve(m)));
+  await new Promise<void>((resolve) => relay.bind(0, '127.0.0.1', () => resolve()));
+  await runGen(['--dest', '127.0.0.1', '--port', String(relay.address().port), '--count', '1', '--timestamp']);
+  const damaged = await got;
+  t.equal(damaged.readUInt16BE(0), 0x4d54, 'timestamped magic "MT"');
+  t.ok(damaged.readBigUInt64BE(18) > 1_600_000_000_000_000_000n, 'send time is CLOCK_REALTIME ns');
+  damaged[25] = (damaged[25] ?? 0) ^ 1;
+  await new Promise<void>((resolve, reject) => relay.send(damaged, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+  relay.close();
+  const s = JSON.parse((await sink.finished).stdout) as SinkReport & { latency: unknown };
+  t.same(s.corruptedByReason, { too_short: 0, bad_magic: 0, bad_checksum: 1, bad_fill: 0 });
+  t.equal(s.latency, null);
+});
+
 t.test('a second run of the same stream counts as duplicates', async (t) => {
   const port = String(await freeUdpPort());
   const sink = await startSink([
@@ -225,6 +264,8 @@ t.test('bad arguments exit 2 with one stderr line naming the option', async (t) 
   const cases: Array<[string, string[], RegExp]> = [
     [mcrgen, [...dest, '--size', '5'], /^mcrgen: --size: expected an integer 18\.\.8972, got "5"$/],
     [mcrgen, [...dest, '--rate', 'x'], /^mcrgen: --rate: expected an integer 0\.\.100000000, got "x"$/],
+    [mcrgen, [...dest, '--timestamp', '--size', '20'], /^mcrgen: --size: with --timestamp at least 26 bytes/],
+    [mcrgen, [...dest, '--timestamp', '--rtp'], /^mcrgen: --timestamp: .*not with --rtp/],
     [mcrgen, ['--dest', '127.0.0.1', '--port', '9'], /^mcrgen: .*--count.*--duration/],
     [mcrgen, ['--dest', '300.1.1.1', '--port', '9', '--count', '1'], /^mcrgen: --dest: /],
     [mcrsink, ['--count', '1'], /^mcrsink: --port: /],

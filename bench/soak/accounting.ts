@@ -17,9 +17,11 @@
  * The two input terms come from the links' own counters (link-counters.ts):
  * dropped on the input link is what the sending veth dropped (its peer, the
  * relay's input, was down) plus what the relay's end dropped on receipt;
- * reached the input unread is the relay end's rx packets (plus its tx
- * packets: a packet socket sees outgoing frames too, mcrd's IGMP reports)
- * minus every frame a worker of that interface saw (frames + kernel ring
+ * reached the input unread is the relay end's rx packets minus every
+ * frame a worker of that interface saw (a worker's packet socket ignores
+ * the interface's outgoing frames, mcrd's IGMP reports among them, since
+ * the fan-out group flag of native/core/packet_socket.cc; before that its
+ * tx packets were added here) (frames + kernel ring
  * drops): frames that
  * arrived while no worker's packet socket was open, or that sat in the
  * socket of a worker that died (its last counts are then missing too, so
@@ -155,7 +157,7 @@ export function accountPhase(p: PhaseInput): PhaseAccount {
     if (link !== undefined) {
       acc.link = link;
       acc.linkDrops = link.upTxDropped + link.inRxDropped;
-      acc.unread = link.inRxPackets + link.inTxPackets - (v.frames ?? 0) - acc.ringDrops;
+      acc.unread = link.inRxPackets - (v.frames ?? 0) - acc.ringDrops;
     }
     // One discard is one datagram of one pair, not of a frame: no fan-out factor.
     acc.notCounted = acc.lostPairs - acc.sendErrors - fanout * (acc.ringDrops + acc.noRule + acc.linkDrops + acc.unread) - acc.neighDiscards - acc.sinkDrops;

@@ -44,6 +44,15 @@ export interface CounterSample {
 }
 
 /** Loop counters the accounting reads. */
+/**
+ * Loop fields that are gauges, not counters (native/core/counters.h): the
+ * sends and buffers in flight now, and the loop's busy share of its last
+ * window in permille (poll_policy.h). They rise and fall by design, so the
+ * accounting never sums their growth and backwardEvents() never reports
+ * their falls.
+ */
+export const LOOP_GAUGES: ReadonlySet<string> = new Set(['inflight_sends', 'inflight_buffers', 'busy_permille']);
+
 export const LOOP_KEYS = ['frames', 'matched', 'no_rule', 'kernel_drops', 'sends_queued', 'sent', 'send_errors', 'inflight_sends'] as const;
 export const MALFORMED_PREFIX = 'drop_';
 
@@ -69,7 +78,7 @@ export function loopDelta(samples: readonly CounterSample[], from: number, to: n
   const restarted = new Set<string>();
   const last = new Map<string, { pid: number; loop: Record<string, number> }>();
   const add = (key: string, grow: number): void => {
-    if (key === 'inflight_sends' || key === 'inflight_buffers') return;
+    if (LOOP_GAUGES.has(key)) return;
     // A loop counter never falls within one process; backwardEvents() reports it if it does.
     if (grow > 0) values[key] = (values[key] ?? 0) + grow;
   };
@@ -255,7 +264,7 @@ export function backwardEvents(samples: readonly CounterSample[], windows: reado
       const old = a.workers.find((x) => x.id === w.id);
       if (old?.loop === undefined || w.loop === undefined || old.pid !== w.pid) continue;
       for (const [key, v] of Object.entries(w.loop)) {
-        if (key === 'inflight_sends' || key === 'inflight_buffers') continue;
+        if (LOOP_GAUGES.has(key)) continue;
         const p = old.loop[key];
         if (p !== undefined && v < p) events.push({ atMs: b.atMs, counter: `worker ${w.id} (pid ${w.pid}) ${key}`, from: p, to: v, cause: 'unexplained' });
       }

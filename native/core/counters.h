@@ -32,6 +32,9 @@ namespace mcr {
   X(gso_pool_empty) X(busy_poll_turns) X(gso_retries)                        \
   X(busy_poll_starts) X(busy_permille) X(coalesce_capped)
 
+// inflight_sends, inflight_buffers and busy_permille are gauges (they fall
+// as well as rise; bench/soak/counters.ts LOOP_GAUGES); the rest only grow.
+//
 // last_rx_ms: the wall-clock time (Unix ms) of the stats tick that first saw
 // the packets count grow, 0 before the first datagram (the loop's timer
 // sets it: nothing per datagram). rtp_* and ts_* are the stream monitor's

@@ -6,6 +6,9 @@
 import { join } from 'node:path';
 import { createRelayLab, type LabProcess, type RelayLab } from '../../bench/lab/index.js';
 import { packageRoot } from '../../native/package-root.js';
+import type { SinkLatency } from '../../bench/latency.js';
+
+export type { SinkLatency };
 
 export const ROOT = packageRoot();
 const RELAY_CLI = join(ROOT, 'dist', 'worker', 'relay-cli.js');
@@ -26,19 +29,6 @@ export interface SinkReport {
   latency?: SinkLatency | null;
 }
 
-export interface SinkLatency {
-  count: number;
-  untimed: number;
-  noKernelTime: number;
-  negative: number;
-  overflow: number;
-  minUs: number | null;
-  p50Us: number | null;
-  p99Us: number | null;
-  p999Us: number | null;
-  maxUs: number | null;
-  meanUs: number | null;
-}
 
 export interface GenReport {
   sent: number;

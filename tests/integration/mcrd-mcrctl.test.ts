@@ -63,9 +63,9 @@ t.test('mcrctl against mcrd: socket mode, add/list/stats/remove, worker uid, sav
   const listed = await mcrctl(socket, ['list']);
   t.equal(listed.exitCode, 0);
   const lines = listed.stdout.split('\n');
-  t.match(lines[0], /^ID\s+NAME\s+INTERFACE\s+GROUP\s+PORT\s+SOURCE\s+OUTPUTS\s+STATUS\s+STREAM$/, 'list: header');
-  t.match(lines[1], new RegExp(`^\\s*${id1}\\s+-\\s+in0\\s+239\\.1\\.1\\.1\\s+5000\\s+-\\s+239\\.2\\.2\\.2:6000:out0\\s+ok\\s+down \\d+s$`), 'list: first rule');
-  t.match(lines[2], new RegExp(`^\\s*${id2}\\s+feed-b\\s+in0\\s+239\\.1\\.1\\.2\\s+5002\\s+10\\.99\\.0\\.1\\s+239\\.2\\.2\\.3:6002:out0:4\\s+ok\\s+down \\d+s$`), 'list: named rule');
+  t.match(lines[0], /^ID\s+NAME\s+INTERFACE\s+GROUP\s+PORT\s+SOURCE\s+OUTPUTS\s+STATUS\s+STREAM\s+CONSUMED$/, 'list: header, with the consume decision last');
+  t.match(lines[1], new RegExp(`^\\s*${id1}\\s+-\\s+in0\\s+239\\.1\\.1\\.1\\s+5000\\s+-\\s+239\\.2\\.2\\.2:6000:out0\\s+ok\\s+down \\d+s\\s+yes: no local listener$`), 'list: first rule, consumed: no listener in the lab');
+  t.match(lines[2], new RegExp(`^\\s*${id2}\\s+feed-b\\s+in0\\s+239\\.1\\.1\\.2\\s+5002\\s+10\\.99\\.0\\.1\\s+239\\.2\\.2\\.3:6002:out0:4\\s+ok\\s+down \\d+s\\s+yes: no local listener$`), 'list: named rule');
   t.match(lines[3], /^\s+10\.99\.1\.2:7002:out0$/, 'list: its second output on its own row');
   t.equal(lines.length, 5, 'list: four rows for three rules');
 

@@ -216,7 +216,7 @@ t.test('ruleDelta: growth, or undefined where the counter fell or the rule was r
   t.equal(ruleDelta(samples, 0, 1, 'zz'), undefined);
 });
 
-t.test('backwardEvents: restart, a fault\'s resync, unexplained; loop counters within one process', async (t) => {
+t.test('backwardEvents: restart, a fault\'s resync, unexplained; loop counters within one process, gauges never', async (t) => {
   const samples = [
     sample(0, [w('in0/0', 10, { frames: 100 }), w('in1/0', 20, { frames: 5 })], [rs(1, 'a', 100, 100), rs(4, 'd', 50, 50)]),
     // in0/0 restarted; mcrd still shows the old counters.
@@ -228,6 +228,9 @@ t.test('backwardEvents: restart, a fault\'s resync, unexplained; loop counters w
     sample(39_500, [w('in0/0', 11, { frames: 10 }), w('in1/0', 20, { frames: 8 })], [rs(1, 'a', 6, 6), rs(4, 'd', 2, 2)]),
     // a falls outside any window, no restart near: unexplained. A loop counter falls in one process.
     sample(40_000, [w('in0/0', 11, { frames: 11 }), w('in1/0', 20, { frames: 1 })], [rs(1, 'a', 1, 1), rs(4, 'd', 3, 3)]),
+    // Gauges fall by design (busy share, sends in flight): never reported.
+    sample(41_000, [w('in0/0', 11, { frames: 12, busy_permille: 231, inflight_sends: 9 }), w('in1/0', 20, { frames: 2 })], [rs(1, 'a', 1, 1), rs(4, 'd', 3, 3)]),
+    sample(42_000, [w('in0/0', 11, { frames: 13, busy_permille: 54, inflight_sends: 0 }), w('in1/0', 20, { frames: 3 })], [rs(1, 'a', 1, 1), rs(4, 'd', 3, 3)]),
   ];
   const windows = [{ label: '#3 output-down out1', startMs: 15_000, endMs: 21_000 }];
   const iface = (name: string): string => (name === 'a' ? 'in0' : 'in1');

@@ -90,24 +90,25 @@ export interface BenchConfig {
    */
   awakeCore: boolean;
   /**
-   * mcrd flags for the MCR cells (default MCR_THROUGHPUT_ARGS; `--mcrd-args
-   * ''` measures mcrd's defaults).
+   * mcrd flags for the MCR cells (default MCR_MATRIX_ARGS: none, mcrd's
+   * defaults; `--mcrd-args "FLAGS"` measures others).
    */
   mcrdArgs: string[];
   outDir: string;
 }
 
 /**
- * mcrd's flags in the matrix: --consume-inputs, the setting for a host that
- * only relays, and --busy-poll-us 1000, which keeps the relay core awake
- * while traffic flows: in this VM a sleeping loop left the core idle often
- * enough for the input's 1000-packet backlog to overflow with the core half
- * busy (docs/mcrd.md "Throughput settings"). Not --coalesce-us: its
- * larger bursts (a walk's datagrams × the outputs, at once) overflow the one
- * 1000-packet backlog all ten sinks share on core 0 in this lab
- * (docs/performance.md); the full run's experiments measure it alone.
+ * mcrd's flags in the matrix: none. Users run defaults, so the matrix
+ * measures them (issue 15): inputs consumed unless a local listener needs
+ * them (`consumeInputs` "auto") and busy polling only while the arrival
+ * rate pays for it (`--busy-poll-us auto`, native/core/poll_policy.h). The
+ * flags earlier runs measured, `--consume-inputs --busy-poll-us 1000`, are
+ * one of the full run's SETTINGS_VARIANTS; `--mcrd-args` measures any other.
+ * Not --coalesce-us: its larger bursts (a walk's datagrams × the outputs,
+ * at once) overflow the one 1000-packet backlog all ten sinks share on
+ * core 0 in this lab (docs/performance.md).
  */
-export const MCR_THROUGHPUT_ARGS: readonly string[] = ['--consume-inputs', '--busy-poll-us', '1000'];
+export const MCR_MATRIX_ARGS: readonly string[] = [];
 
 /**
  * The mcrd settings the full run's experiments compare: defaults (busy
@@ -139,7 +140,7 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
       latency: { loads: [0.1, 0.5], trials: 3, trialSec: 1, settingsPps: 10_000 },
       sinkRps: true,
       awakeCore: false,
-      mcrdArgs: [...MCR_THROUGHPUT_ARGS],
+      mcrdArgs: [...MCR_MATRIX_ARGS],
       outDir,
     };
   }
@@ -156,7 +157,7 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
     latency: { loads: [0.1, 0.5], trials: 3, trialSec: 2, settingsPps: 10_000 },
     sinkRps: true,
     awakeCore: false,
-    mcrdArgs: [...MCR_THROUGHPUT_ARGS],
+    mcrdArgs: [...MCR_MATRIX_ARGS],
     outDir,
   };
 }

@@ -23,7 +23,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { labUnavailableReason } from './lab/index.js';
 import { packageRoot } from '../tools/native-tool.js';
 import type { BenchLab } from './bench-lab.js';
-import { estimateSec, LOSS_THRESHOLD, MCR_THROUGHPUT_ARGS, METHODS, OTHER_CPU, preset, type BenchConfig, type MethodName } from './config.js';
+import { estimateSec, LOSS_THRESHOLD, MCR_MATRIX_ARGS, METHODS, OTHER_CPU, preset, type BenchConfig, type MethodName } from './config.js';
 import { BenchError, describeError } from './errors.js';
 import { hostDescription } from './host-counters.js';
 import { describeLimit } from './limits.js';
@@ -57,7 +57,7 @@ function parseArgs(argv: string[]): ParsedArgs {
     .option('--steps <n>', 'bisection steps', int(1, 12))
     .option('--no-experiments', 'skip the MCR batch / ring-depth / strace experiments')
     .option('--no-latency', 'skip the one-way latency trials (at 10 % and 50 % of each fan-out-1 zero-loss rate)')
-    .option('--mcrd-args <flags>', `mcrd flags for the MCR cells, space-separated ('' = mcrd's defaults; default "${MCR_THROUGHPUT_ARGS.join(' ')}")`)
+    .option('--mcrd-args <flags>', `mcrd flags for the MCR cells, space-separated (default: "${MCR_MATRIX_ARGS.join(' ')}", mcrd's defaults)`)
     .option('--no-sink-rps', "diagnostic: leave the sinks' receive work on the sending core instead of steering it to core 0")
     .option('--awake-core', "diagnostic: keep the relay core awake during the kernel's trials with a SCHED_IDLE busy loop, as MCR's --busy-poll-us does")
     .option('--out <dir>', 'results directory', join(ROOT, 'bench', 'results'))

@@ -8,13 +8,16 @@
  * into their namespaces (`ip link add A netns X type veth peer name B
  * netns Y`), so nothing appears in the root namespace even for an instant.
  * Live labs are registered so the process exit and signal hooks
- * (registry.ts) can remove them when a test dies without calling destroy().
+ * (registry.ts) can remove them when a test dies without calling destroy();
+ * what a SIGKILLed process left, the first lab of a later one removes
+ * (orphans.ts).
  */
 
 import { execa, type Result } from 'execa';
 import { LabError } from './errors.js';
 import { ip, ipSync, isNoSuch } from './ip.js';
 import { checkIfname, checkTag, checkVlanId, namespaceName, newLabId } from './names.js';
+import { removeOrphanNamespaces } from './orphans.js';
 import { LabProcess, type SpawnOptions } from './process.js';
 import { guard, processExiting, track, untrack } from './registry.js';
 import { raceTimeout } from './time.js';
@@ -35,6 +38,9 @@ type ExecaExecOptions = {
   forceKillAfterDelay: number;
 };
 export type ExecResult = Result<ExecaExecOptions>;
+
+/** The one sweep for orphaned lab namespaces this process runs, on its first lab. */
+let orphanSweep: Promise<string[]> | undefined;
 
 /** Grace time processes get on destroy() before SIGKILL. */
 const DESTROY_STOP_MS = 2000;
@@ -58,6 +64,9 @@ export class Lab {
   /** Creates an empty lab; `tag` ([a-z0-9_], ≤16) appears in namespace names. */
   static async create(tag: string): Promise<Lab> {
     checkTag('tag', tag);
+    // Once per process: what labs of SIGKILLed processes left (orphans.ts).
+    orphanSweep ??= removeOrphanNamespaces(warn);
+    await orphanSweep;
     const exiting = processExiting();
     if (exiting !== undefined) throw new LabError('ERR_LAB_DESTROYED', `no new lab: the process is ending (${exiting})`);
     const lab = new Lab(tag);

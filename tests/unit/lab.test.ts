@@ -3,7 +3,8 @@
  * built and reachable hop by hop, VLAN addressing lands on the
  * sub-interfaces, processes stop by PID with escalation, and every
  * namespace is removed: by destroy(), by withLab() when the body throws,
- * and by the exit and signal hooks when a process dies without destroying.
+ * and by the exit and signal hooks when a process dies without destroying;
+ * what a SIGKILLed process left is removed by the next process's sweep.
  * Needs root; skips with the reason otherwise.
  */
 
@@ -18,6 +19,7 @@ import {
   skipUnlessVlan,
   withLab,
 } from '../../bench/lab/index.js';
+import { labNamespaceOwner, orphanNamespaces, removeOrphanNamespaces } from '../../bench/lab/orphans.js';
 
 const LAB_URL = new URL('../../bench/lab/index.js', import.meta.url).href;
 
@@ -270,4 +272,56 @@ t.test('exit and signal hooks remove labs of a dying process', async (t) => {
     t.notOk((await netnsList()).includes(ns), `${mode}: ${ns} removed by the hook`);
     t.ok(await goneWithin(pid, 2000), `${mode}: the child's lab process was killed`);
   }
+});
+
+t.test('orphanNamespaces: only lab names whose owner PID is gone', async (t) => {
+  const list = [
+    'mcr-4242-ab12-consume2-relay (id: 3)',
+    'mcr-4243-00ff-x-src',
+    `mcr-${process.pid}-abcd-mine-relay`,
+    'mcr-0-abcd-zero-relay',
+    'mcr-notapid-abcd-x-y',
+    'other-ns',
+    '',
+  ].join('\n');
+  t.same(orphanNamespaces(list, (pid) => pid === 4243), ['mcr-4242-ab12-consume2-relay'],
+    'a dead owner is an orphan; a live owner, this process, PID 0 and foreign names are not');
+  t.equal(labNamespaceOwner('mcr-17-0a0b-t-r'), 17);
+  t.equal(labNamespaceOwner('mcr-17-t-r'), undefined, 'no random part: not a lab name');
+});
+
+t.test('a lab of a SIGKILLed process is removed by the next sweep', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const child = execa(process.execPath, ['--input-type=module', '-e', CHILD('wait')], { reject: false, timeout: 20_000, buffer: true });
+  const line = await new Promise<string>((resolve) => {
+    let out = '';
+    const timer = setTimeout(() => resolve(out), 10_000);
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) {
+        clearTimeout(timer);
+        resolve(out);
+      }
+    });
+  });
+  const m = /^ns (\S+) pid (\d+)/.exec(line);
+  if (m?.[1] === undefined || m[2] === undefined) {
+    t.fail(`child said ${JSON.stringify(line)}`);
+    child.kill('SIGKILL');
+    await child;
+    return;
+  }
+  const ns = m[1];
+  const sleeper = Number(m[2]);
+  child.kill('SIGKILL');
+  t.equal((await child).signal, 'SIGKILL');
+  t.ok((await netnsList()).includes(ns), 'no hook runs on SIGKILL: the namespace is left');
+  // The child's `sleep` outlives it; this test started it (through the child), so ends it by its PID.
+  if (sleeper > 0 && alive(sleeper)) process.kill(sleeper, 'SIGKILL');
+  t.ok(await goneWithin(sleeper, 2000), 'the orphaned sleep is gone');
+  const warnings: string[] = [];
+  const removed = await removeOrphanNamespaces((msg) => warnings.push(msg));
+  t.ok(removed.includes(ns), `the sweep removed ${ns}`);
+  t.notOk((await netnsList()).includes(ns), 'and it is gone from ip netns list');
+  t.ok(warnings.some((w) => w.includes(ns) && /process is gone/.test(w)), 'with a warning naming it');
 });

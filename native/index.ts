@@ -152,6 +152,7 @@ export interface NativeAddon {
   activatePacketSocket(fd: number, iface: string, fanoutGroup: number, ifindex?: number): void;
   /** if_nametoindex, with its errno as the code (ENODEV, or EMFILE when no descriptor is left for the lookup). */
   interfaceIndex(iface: string): number;
+  /** A socket holding the membership of an IPv4 (IP_ADD_MEMBERSHIP) or IPv6 (IPV6_JOIN_GROUP) group on the interface; close it to leave. */
   joinGroup(iface: string, group: string): number;
   /** A NETLINK_ROUTE socket on link and IPv4 address changes, polled on the event loop; dumps the state first. */
   InterfaceMonitor: new (callback: InterfaceMonitorCallback) => NativeInterfaceMonitor;

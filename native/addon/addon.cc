@@ -3,6 +3,7 @@
 // netlink interface monitor; the handover and privilege calls live in
 // process_api.cc).
 // Loaded only by worker/native.ts.
+#include <arpa/inet.h>
 #include <napi.h>
 #include <unistd.h>
 
@@ -73,9 +74,15 @@ Napi::Value InterfaceIndex(const Napi::CallbackInfo& info) {
 
 Napi::Value JoinGroup(const Napi::CallbackInfo& info) {
   const std::string ifname = string_arg(info, 0, "interface");
-  const uint32_t group = ipv4_from_js(info.Env(), info[1], "group");
   int fd = -1;
-  SysError e = join_group(ifname, group, &fd);
+  SysError e;
+  in6_addr group6{};
+  const std::string text = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
+  if (::inet_pton(AF_INET6, text.c_str(), &group6) == 1) {
+    e = join_group6(ifname, group6, &fd);
+  } else {
+    e = join_group(ifname, ipv4_from_js(info.Env(), info[1], "group"), &fd);
+  }
   if (e.failed()) throw system_error(info.Env(), e);
   return Napi::Number::New(info.Env(), fd);
 }

@@ -167,6 +167,25 @@ SysError join_group(const std::string& ifname, uint32_t group_be, int* fd_out) {
   return {};
 }
 
+SysError join_group6(const std::string& ifname, const in6_addr& group, int* fd_out) {
+  const unsigned ifindex = ::if_nametoindex(ifname.c_str());
+  if (ifindex == 0) return sys_error(ENODEV, "if_nametoindex", ifname);
+  const int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sys_error(errno, "socket", "IPv6 membership on " + ifname);
+  ipv6_mreq mreq{};
+  mreq.ipv6mr_multiaddr = group;
+  mreq.ipv6mr_interface = ifindex;
+  if (::setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mreq, sizeof(mreq)) != 0) {
+    char text[INET6_ADDRSTRLEN] = {0};
+    ::inet_ntop(AF_INET6, &group, text, sizeof(text));
+    SysError e = sys_error(errno, "setsockopt", std::string("IPV6_JOIN_GROUP ") + text + " on " + ifname);
+    ::close(fd);
+    return e;
+  }
+  *fd_out = fd;
+  return {};
+}
+
 SysError open_membership_socket(int* fd_out) {
   const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return sys_error(errno, "socket", "for group memberships");

@@ -3,6 +3,8 @@
 // membership that makes switches and NIC filters deliver the input groups,
 // and the kernel's own drop counters for the socket.
 #pragma once
+#include <netinet/in.h>
+
 #include <cstdint>
 #include <string>
 
@@ -48,6 +50,9 @@ SysError interface_mtu(const std::string& ifname, int* mtu);
 // (IGMP reports, NIC multicast filter). It is never bound to a port, so UDP
 // never delivers a datagram to it. Close the fd to leave the group.
 SysError join_group(const std::string& ifname, uint32_t group_be, int* fd_out);
+// The same for an IPv6 group: an AF_INET6 socket holding IPV6_JOIN_GROUP
+// (MLD reports).
+SysError join_group6(const std::string& ifname, const in6_addr& group, int* fd_out);
 
 // The supervisor's memberships: one plain AF_INET datagram socket per input
 // interface holds IP_ADD_MEMBERSHIP for many groups. ip_mreqn names the

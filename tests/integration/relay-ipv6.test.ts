@@ -2,9 +2,10 @@
  * IPv6 through mcr-relay in a namespace lab, IPv6 enabled on the veths:
  * - IPv4 in → IPv6 multicast out (bridging), full speed, so the IPv6 output
  *   sends UDP_SEGMENT batches (gso_batches grows, nothing falls back);
- * - IPv6 multicast in (joined with MLD by mcr-relay) → IPv6 multicast out
- *   with a hop limit of 5, IPv4 multicast out (bridging) and IPv6 unicast
- *   out, all from one rule;
+ * - IPv6 multicast in from one source (a source-specific rule; joined with
+ *   MLD by mcr-relay) → IPv6 multicast out with a hop limit of 5, IPv4
+ *   multicast out (bridging), IPv6 unicast out and a link-local group
+ *   (ff02::, scoped to the output interface), all from one rule;
  * every sink receives every datagram, byte-exact, and the per-output
  * counters and stats name the IPv6 destinations in brackets.
  */
@@ -59,12 +60,13 @@ t.test('IPv6 multicast and unicast out, IPv4<->IPv6 bridging, UDP_SEGMENT batche
   const add4 = await relayCommand(relay, { op: 'add', rule: { inputGroup: '239.1.1.1', inputPort: 5000,
     outputs: [{ group: 'ff3e::3', port: 6003, interface: out.ifname }] } });
   t.equal(add4.msg, 'command done', `IPv4 in, IPv6 out: added ${String(add4.err ?? '')}`);
-  const add6 = await relayCommand(relay, { op: 'add', rule: { inputGroup: 'ff3e::1', inputPort: 5000, outputs: [
+  const add6 = await relayCommand(relay, { op: 'add', rule: { inputGroup: 'ff3e::1', inputPort: 5000, source: SRC6, outputs: [
     { group: 'ff3e::2', port: 6000, interface: out.ifname, ttl: 5 },
     { group: '239.2.2.2', port: 6001, interface: out.ifname },
     { group: SINK6, port: 6002, interface: out.ifname },
+    { group: 'ff02::1:3', port: 6004, interface: out.ifname },
   ] } });
-  t.equal(add6.msg, 'command done', `IPv6 in, IPv6 + IPv4 + IPv6 unicast out: added ${String(add6.err ?? '')}`);
+  t.equal(add6.msg, 'command done', `IPv6 in, IPv6 + IPv4 + IPv6 unicast + link-local out: added ${String(add6.err ?? '')}`);
 
   // IPv4 in, IPv6 out, as fast as the generator goes: batches form.
   const BRIDGED = 5000;
@@ -84,13 +86,14 @@ t.test('IPv6 multicast and unicast out, IPv4<->IPv6 bridging, UDP_SEGMENT batche
     startSink(rl, 0, { group: 'ff3e::2', port: 6000, count: COUNT, idle: 3 }),
     startSink(rl, 0, { group: '239.2.2.2', port: 6001, count: COUNT, idle: 3 }),
     startSink(rl, 0, { bind: SINK6, port: 6002, count: COUNT, idle: 3 }),
+    startSink(rl, 0, { group: 'ff02::1:3', port: 6004, count: COUNT, idle: 3 }),
   ]);
   const gen6 = await runGen(rl, { dest: 'ff3e::1', port: 5000, count: COUNT, rate: 20_000, size: 200 });
   t.equal(gen6.sent, COUNT, 'generator sent every IPv6 datagram');
-  const [v6mc, v4mc, v6uc] = await Promise.all(sinks.map((s) => sinkReport(s)));
+  const [v6mc, v4mc, v6uc, v6ll] = await Promise.all(sinks.map((s) => sinkReport(s)));
   const report = await stopRelay(relay);
-  const names = ['IPv6 multicast', 'IPv4 multicast (bridged)', 'IPv6 unicast'];
-  [v6mc, v4mc, v6uc].forEach((got, i) => {
+  const names = ['IPv6 multicast', 'IPv4 multicast (bridged)', 'IPv6 unicast', 'IPv6 link-local multicast'];
+  [v6mc, v4mc, v6uc, v6ll].forEach((got, i) => {
     t.equal(got?.received, COUNT, `${names[i]} sink received every datagram`);
     t.equal((got?.lost ?? 1) + (got?.corrupted ?? 1) + (got?.duplicated ?? 1), 0, `${names[i]}: no loss, byte-exact, no duplicates`);
   });
@@ -102,7 +105,8 @@ t.test('IPv6 multicast and unicast out, IPv4<->IPv6 bridging, UDP_SEGMENT batche
   t.same(sources(v4mc), { [out.addr]: COUNT }, "bridged IPv4 output sent from the interface's IPv4 address");
   const rule6 = report.rules.find((r) => r.id === add6.id);
   t.same(rule6?.outputs.map((o) => [o.destination, o.packets, o.errors]),
-    [['[ff3e::2]:6000', COUNT, 0], ['239.2.2.2:6001', COUNT, 0], [`[${SINK6}]:6002`, COUNT, 0]], 'per-output counters, IPv6 in brackets');
+    [['[ff3e::2]:6000', COUNT, 0], ['239.2.2.2:6001', COUNT, 0], [`[${SINK6}]:6002`, COUNT, 0], ['[ff02::1:3]:6004', COUNT, 0]],
+    'per-output counters, IPv6 in brackets');
   t.equal(rule6?.packets, COUNT, 'the IPv6 rule matched every datagram');
   t.equal(report.loop.drop_ipv6_fragment, 0, 'no fragments');
   t.equal(report.loop.drop_bad_ipv6_header, 0, 'no malformed IPv6');

@@ -313,6 +313,9 @@ const match = (dst: number, port: number, src: number): Buffer => Buffer.from([2
 const find = (id: number): Buffer => Buffer.from([3, id]);
 const takeAll = Buffer.from([4]);
 const verify = Buffer.from([5]);
+// IPv6 rules and lookups (ops 6, 7): the same small domains widened to ff3e::/96 and fd00::/96.
+const add6 = (id: number, dst: number, port: number, src: number, outputs = 1): Buffer => Buffer.from([6, id, dst, port, src, outputs]);
+const match6 = (dst: number, port: number, src: number): Buffer => Buffer.from([7, dst, port, src]);
 
 seed('rule_table', 'add-match-remove', Buffer.concat([add(1, 1, 1, 0), match(1, 1, 2), match(1, 2, 2), find(1), remove(1), match(1, 1, 2), verify]));
 seed(
@@ -320,6 +323,8 @@ seed(
   'source-specific-wins',
   Buffer.concat([add(1, 1, 1, 0), add(2, 1, 1, 2), match(1, 1, 2), match(1, 1, 3), remove(2), match(1, 1, 2), verify]),
 );
+seed('rule_table', 'ipv6-source-specific-wins', Buffer.concat([add6(1, 1, 1, 0), add6(2, 1, 1, 2), match6(1, 1, 2), match6(1, 1, 3), remove(2), match6(1, 1, 2), verify]));
+seed('rule_table', 'ipv4-and-ipv6-same-key', Buffer.concat([add(1, 1, 1, 0), add6(2, 1, 1, 0), add6(3, 1, 1, 0), match(1, 1, 2), match6(1, 1, 2), remove(1), match6(1, 1, 2), takeAll, verify]));
 seed('rule_table', 'duplicate-id-and-key', Buffer.concat([add(3, 1, 1, 0), add(3, 2, 2, 0), add(4, 1, 1, 0), add(4, 1, 1, 2, 2), verify]));
 seed('rule_table', 'take-all-then-reuse', Buffer.concat([add(1, 1, 1, 0), add(2, 2, 2, 0, 2), add(5, 1, 1, 3), takeAll, find(1), add(1, 1, 1, 0), verify]));
 // Raw values (bit 7): id 0x80000001, destination 232.1.2.3 port 0x8000 (bit 7 of the port byte), source 192.0.2.1.

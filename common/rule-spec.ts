@@ -88,19 +88,6 @@ export function isMulticast(addr: string): boolean {
   return first >= 224 && first <= 239;
 }
 
-/**
- * An IPv6 address only meaningful on one link: unicast fe80::/10, or a
- * multicast group of link-local (2) or interface-local (1) scope (the scope
- * is the group's fourth hex digit, RFC 4291 2.7). Sends to one need the
- * interface as the scope, which an output always names.
- */
-export function isLinkScoped(addr: string): boolean {
-  if (addressFamily(addr) !== 6) return false;
-  const head = parseInt(addr.split(':')[0] || '0', 16);
-  if ((head & 0xffc0) === 0xfe80) return true;
-  return (head & 0xff00) === 0xff00 && (head & 0xf) <= 2;
-}
-
 /** `ADDR:PORT`, with the IPv6 address in brackets (`[ff3e::1]:5000`). */
 export function hostPort(addr: string, port: number): string {
   return addressFamily(addr) === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;

@@ -1,6 +1,7 @@
 /**
  * IPv6 through mcr-relay in a namespace lab, IPv6 enabled on the veths:
- * - IPv4 in → IPv6 multicast out (bridging), full speed, so the IPv6 output
+ * - IPv4 in → IPv6 multicast out (bridging; the rule on the command line,
+ *   `--outputs [ff3e::3]:6003:out0`), full speed, so the IPv6 output
  *   sends UDP_SEGMENT batches (gso_batches grows, nothing falls back);
  * - IPv6 multicast in from one source (a source-specific rule; joined with
  *   MLD by mcr-relay) → IPv6 multicast out with a hop limit of 5, IPv4
@@ -56,10 +57,9 @@ t.test('IPv6 multicast and unicast out, IPv4<->IPv6 bridging, UDP_SEGMENT batche
     t.ok(await pollUntil(() => settled(rl, ns), 10_000), `no tentative IPv6 address left in ${ns}`);
   }
 
-  const relay = await startRelay(rl, [], { stdin: true });
-  const add4 = await relayCommand(relay, { op: 'add', rule: { inputGroup: '239.1.1.1', inputPort: 5000,
-    outputs: [{ group: 'ff3e::3', port: 6003, interface: out.ifname }] } });
-  t.equal(add4.msg, 'command done', `IPv4 in, IPv6 out: added ${String(add4.err ?? '')}`);
+  // The bridging rule in mcr-relay's command-line form (IPv6 output in brackets), the other one by command.
+  const relay = await startRelay(rl, ['--input-group', '239.1.1.1', '--input-port', '5000', '--outputs', `[ff3e::3]:6003:${out.ifname}`],
+    { stdin: true });
   const add6 = await relayCommand(relay, { op: 'add', rule: { inputGroup: 'ff3e::1', inputPort: 5000, source: SRC6, outputs: [
     { group: 'ff3e::2', port: 6000, interface: out.ifname, ttl: 5 },
     { group: '239.2.2.2', port: 6001, interface: out.ifname },
@@ -67,6 +67,9 @@ t.test('IPv6 multicast and unicast out, IPv4<->IPv6 bridging, UDP_SEGMENT batche
     { group: 'ff02::1:3', port: 6004, interface: out.ifname },
   ] } });
   t.equal(add6.msg, 'command done', `IPv6 in, IPv6 + IPv4 + IPv6 unicast + link-local out: added ${String(add6.err ?? '')}`);
+  // /proc/net/igmp6: index, interface, group in 32 hex digits, users, flags, timer.
+  const igmp6 = (await rl.lab.exec(rl.relay.ns, 'cat', ['/proc/net/igmp6'])).stdout;
+  t.match(igmp6, new RegExp(`\\s${rl.relay.input.ifname}\\s+ff3e0{27}1\\s`), 'mcr-relay joined ff3e::1 on the input interface (MLD)');
 
   // IPv4 in, IPv6 out, as fast as the generator goes: batches form.
   const BRIDGED = 5000;

@@ -156,17 +156,24 @@ export interface NativeAddon {
   joinGroup(iface: string, group: string): number;
   /** A NETLINK_ROUTE socket on link and IPv4 address changes, polled on the event loop; dumps the state first. */
   InterfaceMonitor: new (callback: InterfaceMonitorCallback) => NativeInterfaceMonitor;
-  /** A plain AF_INET datagram socket to hold group memberships on. */
-  openMembershipSocket(): number;
-  /** IP_ADD_MEMBERSHIP (join) or IP_DROP_MEMBERSHIP with ip_mreqn naming the interface by index. */
+  /** A plain datagram socket to hold group memberships on: AF_INET (family 4, the default) or AF_INET6 (6). */
+  openMembershipSocket(family?: 4 | 6): number;
+  /**
+   * Any-source membership of `group` (an IPv4 or IPv6 address of the
+   * socket's family, else EAFNOSUPPORT), the interface named by index:
+   * IPv4 IP_ADD_MEMBERSHIP / IP_DROP_MEMBERSHIP (ip_mreqn), IPv6
+   * MCAST_JOIN_GROUP / MCAST_LEAVE_GROUP (MLD). A leave drops the group on
+   * the socket whatever its mode.
+   */
   changeMembership(fd: number, ifindex: number, group: string, join: boolean): void;
   /**
-   * MCAST_JOIN_SOURCE_GROUP (join: IGMPv3 INCLUDE `source`) or
+   * MCAST_JOIN_SOURCE_GROUP (join: IGMPv3 / MLDv2 INCLUDE `source`) or
    * MCAST_LEAVE_SOURCE_GROUP with group_source_req naming the interface by
-   * index. Never on a socket holding `group` any-source: the kernel would
-   * turn that membership into INCLUDE {source}. ENOBUFS on join: the
-   * socket's source limit for the group (net.ipv4.igmp_max_msf) or its
-   * membership limit; use another socket.
+   * index; group and source of the socket's family. Never on a socket
+   * holding `group` any-source: the kernel would turn that membership into
+   * INCLUDE {source}. ENOBUFS on join: the socket's source limit for the
+   * group (net.ipv4.igmp_max_msf, net.ipv6.mld_max_msf) or its membership
+   * limit; use another socket.
    */
   changeSourceMembership(fd: number, ifindex: number, group: string, source: string, join: boolean): void;
   interfaceMtu(iface: string): number;

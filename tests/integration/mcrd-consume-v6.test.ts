@@ -80,8 +80,8 @@ t.test('IPv6 input relayed to IPv4 and IPv6 outputs; consume auto keeps it from 
     '--outputs', `239.2.2.2:6000:out0,[${OUT_GROUP}]:6000:out1`]);
   t.equal(add.exitCode, 0, `mcrctl add with an IPv6 input and IPv4 + IPv6 outputs: ${add.stderr}`);
   const list = await mcrctl(socket, ['list']);
-  t.match(list.stdout, /\[ff3e::1:2\]:5000/, `mcrctl list shows the IPv6 input bracketed: ${list.stdout}`);
-  t.match(list.stdout, /\[ff3e::2:2\]:6000/, 'and the IPv6 output');
+  t.match(list.stdout, /in0\s+ff3e::1:2\s+5000/, `mcrctl list shows the IPv6 input in its GROUP and PORT columns: ${list.stdout}`);
+  t.match(list.stdout, /\[ff3e::2:2\]:6000:out1/, 'and the IPv6 output bracketed, as --outputs takes it');
   t.ok(await pollUntil(async () => (await consumed(socket))?.consumed === true, WAIT_MS), 'auto: consumed (no local listener)');
 
   // (a) No local listener: both sinks get every datagram, the relay's IPv6 stack none.

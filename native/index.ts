@@ -116,7 +116,8 @@ export interface NativeLoop {
  */
 export type InterfaceEvent =
   | { type: 'link' | 'linkRemoved'; ifindex: number; name: string; up: boolean; running: boolean; flags: number }
-  | { type: 'addressAdded' | 'addressRemoved'; ifindex: number; name: string; address: string; prefixLength: number }
+  /** An IPv4 or IPv6 address (family 4 or 6); an IPv6 one still tentative (DAD) or DAD-failed comes as addressRemoved. */
+  | { type: 'addressAdded' | 'addressRemoved'; ifindex: number; name: string; address: string; family: 4 | 6; prefixLength: number }
   | { type: 'resync' }
   | { type: 'synced' };
 
@@ -154,7 +155,7 @@ export interface NativeAddon {
   interfaceIndex(iface: string): number;
   /** A socket holding the membership of an IPv4 (IP_ADD_MEMBERSHIP) or IPv6 (IPV6_JOIN_GROUP) group on the interface; close it to leave. */
   joinGroup(iface: string, group: string): number;
-  /** A NETLINK_ROUTE socket on link and IPv4 address changes, polled on the event loop; dumps the state first. */
+  /** A NETLINK_ROUTE socket on link and IPv4 / IPv6 address changes, polled on the event loop; dumps the state first. */
   InterfaceMonitor: new (callback: InterfaceMonitorCallback) => NativeInterfaceMonitor;
   /** A plain datagram socket to hold group memberships on: AF_INET (family 4, the default) or AF_INET6 (6). */
   openMembershipSocket(family?: 4 | 6): number;

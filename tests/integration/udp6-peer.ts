@@ -1,6 +1,6 @@
 /**
  * A tiny IPv6 UDP sender and receiver for the integration tests of mcrd's
- * IPv6 control plane (mcrd-consume-v6.test.ts), run inside a lab namespace
+ * IPv6 control plane (mcrd-ipv6.test.ts), run inside a lab namespace
  * with node's own dgram sockets, so those tests need neither mcrgen nor
  * mcrsink to speak IPv6.
  *

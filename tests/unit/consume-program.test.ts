@@ -4,7 +4,7 @@
  * end the program with 0, jumps are relative to the next instruction), on
  * frames built byte by byte: it must drop what a rule relays and nothing
  * else. The kernel side (tc accepts it, drops happen) is proved by
- * tests/integration/mcrd-consume.test.ts (IPv4) and mcrd-consume-v6.test.ts
+ * tests/integration/mcrd-consume.test.ts (IPv4) and mcrd-ipv6.test.ts
  * (IPv6). IPv6 frames: UDP right after the fixed header is matched, a
  * fragment or extension header first is left to the stack.
  */

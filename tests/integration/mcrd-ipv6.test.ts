@@ -9,11 +9,16 @@
  * through /proc/net/udp6 and igmp6) makes mcrd stop consuming and hears
  * every datagram, which the same counter then sees; once it exits mcrd
  * consumes again. `mcrctl list` and `stats` show the IPv6 rule in brackets.
+ * Then an IPv6 output with an explicit source (set by `mcrctl reload`)
+ * follows its address: removed from out1, the output counts every datagram
+ * as an error (by errno) while the rule's IPv4 output goes on; added again,
+ * the output sends again, through the netlink events mcrd follows.
  */
 import t from 'tap';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { skipUnlessRoot, type LabProcess, type RelayLab } from '../../bench/lab/index.js';
+import type { StatsResult } from '../../proto/index.js';
 import { pollUntil } from '../../bench/lab/time.js';
 import { ROOT, sinkReport, startSink } from './harness.js';
 import { mcrctl, mcrctlJson, mcrdLab, startMcrd } from './mcrd-harness.js';
@@ -50,8 +55,8 @@ function recv6(rl: RelayLab, ns: string, group: string, port: number, ifname: st
   return rl.lab.spawn(ns, process.execPath, [PEER, 'recv', group, String(port), ifname, String(count), '1500', '25000']);
 }
 
-async function send6(rl: RelayLab, count: number): Promise<number> {
-  const gen = rl.lab.spawn(rl.src.ns, process.execPath, [PEER, 'send', IN_GROUP, '5000', rl.src.ifname, String(count), '2000']);
+async function send6(rl: RelayLab, count: number, port = 5000): Promise<number> {
+  const gen = rl.lab.spawn(rl.src.ns, process.execPath, [PEER, 'send', IN_GROUP, String(port), rl.src.ifname, String(count), '2000']);
   const line = await gen.waitForLine('stdout', /^\{/, 30_000);
   return (JSON.parse(line) as { sent: number }).sent;
 }
@@ -115,5 +120,36 @@ t.test('IPv6 input relayed to IPv4 and IPv6 outputs; consume auto keeps it from 
 
   const del = await mcrctl(socket, ['remove', '--name', 'v6']);
   t.equal(del.exitCode, 0, `mcrctl remove: ${del.stderr}`);
+
+  // (c) An IPv6 output bound to an explicit source follows that address on out1.
+  writeFileSync(config, `{ rules: [{ name: "src6", inputInterface: "in0", inputGroup: "${IN_GROUP}", inputPort: 5010, outputs: [
+    { group: "239.2.2.3", port: 6010, interface: "out0" },
+    { group: "${OUT_GROUP}", port: 6010, interface: "out1", source: "2001:db8:2::1" } ] }] }\n`);
+  const reload = await mcrctl(socket, ['reload']);
+  t.equal(reload.exitCode, 0, `mcrctl reload: ${reload.stderr}`);
+  const outputs = async (): Promise<StatsResult['rules'][number]['outputs']> =>
+    (await mcrctlJson<StatsResult>(socket, ['stats'])).rules.find((r) => r.outputs.length === 2)?.outputs ?? [];
+  const rebuilt = (): number => mcrd.stdoutLines.filter((l) => l.includes('egress sockets rebuilt')).length;
+
+  let before = rebuilt();
+  await rl.lab.exec(rl.relay.ns, 'ip', ['-6', 'addr', 'del', '2001:db8:2::1/64', 'dev', 'out1']);
+  t.ok(await pollUntil(async () => rebuilt() > before, WAIT_MS), 'the address removal is seen: egress sockets rebuilt');
+  sink4 = await startSink(rl, 0, { group: '239.2.2.3', port: 6010, count: 200, idle: 2 });
+  t.equal(await send6(rl, 200, 5010), 200);
+  t.equal((await sinkReport(sink4)).received, 200, 'without the address the rule\'s IPv4 output relays every datagram');
+  let out = await outputs();
+  t.equal(out[1]?.packets, 0, 'the IPv6 output sent none');
+  t.equal(out[1]?.errors, 200, `and counted each as an error: ${JSON.stringify(out[1]?.errorsByErrno)}`);
+  t.equal(Object.keys(out[1]?.errorsByErrno ?? {}).join(), 'EADDRNOTAVAIL', 'by its errno');
+
+  before = rebuilt();
+  await rl.lab.exec(rl.relay.ns, 'ip', ['-6', 'addr', 'add', '2001:db8:2::1/64', 'dev', 'out1', 'nodad']);
+  t.ok(await pollUntil(async () => rebuilt() > before, WAIT_MS), 'the address is back: egress sockets rebuilt');
+  sink6 = recv6(rl, rl.sinks[1]!.ns, OUT_GROUP, 6010, rl.sinks[1]!.ifname, 200);
+  await sink6.waitForLine('stderr', /"event":"ready"/, 10_000);
+  t.equal(await send6(rl, 200, 5010), 200);
+  t.equal(await received(sink6), 200, 'the IPv6 output sends every datagram again');
+  out = await outputs();
+  t.equal(out[1]?.packets, 200, 'counted as sent');
   t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0, 'mcrd exits 0');
 });

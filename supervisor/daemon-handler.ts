@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { formatConfig, loadConfig, type ConfigRule } from './config/index.js';
 import { RuleTable, RuleTableError, checkRule, matchKey } from './rule-table.js';
 import { ruleDiff } from './rule-diff.js';
-import { addressFamily } from '../common/rule-spec.js';
+import { addressFamily, hostPort } from '../common/rule-spec.js';
 import type { Fleet } from './fleet/fleet.js';
 import { LEVEL_VALUES, type WorkerLogs } from './worker-logs.js';
 import { CONTROL_PROTOCOL, type LogsResult, type Rule, type RuleApplication, type RuleChange } from '../proto/index.js';
@@ -90,7 +90,7 @@ function checkInterfaces(rule: Omit<Rule, 'id'>, state: DaemonState['interfaceSt
 }
 
 function describeRule(r: Omit<Rule, 'id'>): string {
-  return `${r.inputInterface} ${r.inputGroup}:${r.inputPort}${r.source !== undefined ? ` from ${r.source}` : ''}`;
+  return `${r.inputInterface} ${hostPort(r.inputGroup, r.inputPort)}${r.source !== undefined ? ` from ${r.source}` : ''}`;
 }
 
 /**
@@ -104,7 +104,7 @@ function overlapWarnings(rule: Rule, table: RuleTable): string[] {
     .filter((r) => r.id !== rule.id && r.inputGroup === rule.inputGroup && r.inputPort === rule.inputPort);
   if (rule.source !== undefined) {
     return same.filter((r) => r.source === undefined).map((r) =>
-      `datagrams from ${rule.source} to ${rule.inputGroup}:${rule.inputPort} now go to this rule only, no longer to rule ${r.id}${r.name !== undefined ? ` (${r.name})` : ''}, which matches any source`);
+      `datagrams from ${rule.source} to ${hostPort(rule.inputGroup, rule.inputPort)} now go to this rule only, no longer to rule ${r.id}${r.name !== undefined ? ` (${r.name})` : ''}, which matches any source`);
   }
   return same.filter((r) => r.source !== undefined).map((r) =>
     `datagrams from ${r.source} keep going to rule ${r.id}${r.name !== undefined ? ` (${r.name})` : ''} only: this any-source rule does not receive them`);

@@ -29,7 +29,7 @@
  * consumes them.
  */
 import { isIPv6 } from 'node:net';
-import { isMulticast } from '../../common/rule-spec.js';
+import { hostPort, isMulticast } from '../../common/rule-spec.js';
 import { canonicalIpv6, type IgmpInterface, type UdpSocket } from './proc-net.js';
 
 /** daemon.consumeInputs / --consume-inputs: decide per rule, or force. */
@@ -133,7 +133,7 @@ export function decideConsume(rule: ConsumeRule, mode: ConsumeMode, snap: Listen
     const who = owner?.pid !== undefined ? `pid ${owner.pid} (inode ${s.inode})` : `inode ${s.inode} (uid ${s.uid})`;
     return {
       consumed: false,
-      reason: `local listener ${who} bound to ${s.localAddress}:${s.localPort}`,
+      reason: `local listener ${who} bound to ${hostPort(s.localAddress, s.localPort)}`,
       listener: { ...(owner?.pid !== undefined ? { pid: owner.pid } : {}), inode: s.inode },
     };
   }

@@ -17,6 +17,7 @@
  * "auto" (nobody can say that no one listens), logged once per outage.
  */
 import type { Logger } from 'pino';
+import { hostPort } from '../../common/rule-spec.js';
 import type { ConsumeMatch } from './consume-program.js';
 import { candidateInodes, decideConsume, indexTables, type ConsumeDecision, type ConsumeMode, type ConsumeRule, type ListenerSnapshot } from './consume-decision.js';
 import { parseProcIgmp, parseProcIgmp6, parseProcUdp, parseProcUdp6 } from './proc-net.js';
@@ -63,7 +64,7 @@ export interface RuleConsume {
 }
 
 function describeRule(r: ConsumeRule): string {
-  return `rule ${r.id} (${r.source !== undefined ? `${r.source} -> ` : ''}${r.inputGroup}:${r.inputPort} on ${r.inputInterface})`;
+  return `rule ${r.id} (${r.source !== undefined ? `${r.source} -> ` : ''}${hostPort(r.inputGroup, r.inputPort)} on ${r.inputInterface})`;
 }
 
 export class ConsumePolicy {

@@ -105,7 +105,7 @@ t.test('IPv6 input relayed to IPv4 and IPv6 outputs; consume auto keeps it from 
   const local = recv6(rl, rl.relay.ns, IN_GROUP, 5000, 'in0', 300);
   await local.waitForLine('stderr', /"event":"ready"/, 10_000);
   t.ok(await pollUntil(async () => (await consumed(socket))?.consumed === false, WAIT_MS), 'auto: not consumed while it listens');
-  t.match((await consumed(socket))?.reason, /local listener pid \d+ \(inode \d+\) bound to :::5000|a local socket joined ff3e::1:2 on in0/,
+  t.match((await consumed(socket))?.reason, /local listener pid \d+ \(inode \d+\) bound to \[::\]:5000|a local socket joined ff3e::1:2 on in0/,
     'named by what /proc/net/udp6 or igmp6 showed');
   seen = await udp6Seen(rl);
   sink4 = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count: 300, idle: 2 });

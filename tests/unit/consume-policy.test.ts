@@ -246,7 +246,7 @@ t.test('decideConsume: IPv6 rules and listeners', async (t) => {
     ...indexTables([...parseProcIgmp(IGMP, true), ...parseProcIgmp6(IGMP6)], [...parseProcUdp(UDP, true), ...parseProcUdp6(UDP6, true)]),
     heldGroups: () => new Set(), owner: () => undefined, ...over });
   const r6 = { id: 9, inputInterface: 'd0', inputGroup: 'ff3e::1:2', inputPort: 5000 };
-  t.same(decideConsume(r6, 'auto', snap6()), { consumed: false, reason: 'local listener inode 8124748 (uid 0) bound to :::5000', listener: { inode: 8124748 } },
+  t.same(decideConsume(r6, 'auto', snap6()), { consumed: false, reason: 'local listener inode 8124748 (uid 0) bound to [::]:5000', listener: { inode: 8124748 } },
     'a socket bound to [::]:5000 receives the IPv6 group');
   t.match(decideConsume({ ...r6, inputPort: 5001 }, 'auto', snap6()), { consumed: false, listener: { inode: 8124749 } },
     'a socket bound to the group itself');
@@ -262,7 +262,7 @@ t.test('decideConsume: IPv6 rules and listeners', async (t) => {
     'a unicast IPv6 input: a socket bound to that address listens');
   const r4 = { id: 10, inputInterface: 'd9', inputGroup: '239.77.0.1', inputPort: 5000 };
   t.match(decideConsume(r4, 'auto', snap6({ udpByPort: indexTables([], parseProcUdp6(UDP6, true)).udpByPort })),
-    { consumed: false, reason: 'local listener inode 8124748 (uid 0) bound to :::5000' },
+    { consumed: false, reason: 'local listener inode 8124748 (uid 0) bound to [::]:5000' },
     'an IPv4 rule: a dual-stack socket bound to [::] receives it as well (V6ONLY cannot be seen)');
   t.same(decideConsume({ ...r6, inputPort: 7777 }, 'auto', snap6({ udpByPort: indexTables([], parseProcUdp(UDP, true)).udpByPort, groupUsers: () => 0 })),
     { consumed: true, reason: 'no local listener' }, 'IPv4 sockets never receive an IPv6 rule');

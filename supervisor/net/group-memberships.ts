@@ -106,7 +106,7 @@ function advice(code: string, iface: string, what: string, source: boolean, fami
     case 'EINVAL':
       return `${what} cannot be joined on ${iface}: check that it is a multicast group and the interface supports multicast`;
     case 'EAFNOSUPPORT':
-      return `${what} cannot be joined on ${iface}: IPv6 is not available on this host (check net.ipv6.conf.${iface}.disable_ipv6)`;
+      return `${what} cannot be joined on ${iface}: this kernel has no IPv6 (booted with ipv6.disable=1?)`;
     case 'EMFILE':
     case 'ENFILE':
       return 'out of file descriptors: raise the open files limit (ulimit -n, LimitNOFILE=) of mcrd';

@@ -12,7 +12,11 @@
  * Then an IPv6 output with an explicit source (set by `mcrctl reload`)
  * follows its address: removed from out1, the output counts every datagram
  * as an error (by errno) while the rule's IPv4 output goes on; added again,
- * the output sends again, through the netlink events mcrd follows.
+ * the output sends again, through the netlink events mcrd follows. An IPv6
+ * output without a source follows out1's addresses too: its socket is
+ * connected, which fixes the source the kernel chose (ip6_datagram_connect),
+ * so only mcrd's sync after the change moves it, to the link-local address
+ * while the global one is gone and back to the global one after.
  */
 import t from 'tap';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -61,8 +65,9 @@ async function send6(rl: RelayLab, count: number, port = 5000): Promise<number> 
   return (JSON.parse(line) as { sent: number }).sent;
 }
 
-const received = async (p: LabProcess): Promise<number> =>
-  (JSON.parse(await p.waitForLine('stdout', /^\{/, 40_000)) as { received: number }).received;
+const report6 = async (p: LabProcess): Promise<{ received: number; sources: Record<string, number> }> =>
+  JSON.parse(await p.waitForLine('stdout', /^\{/, 40_000)) as { received: number; sources: Record<string, number> };
+const received = async (p: LabProcess): Promise<number> => (await report6(p)).received;
 
 interface Consumes { consumes?: { rules?: Array<{ ruleId: number; consumed: boolean; reason: string }> } }
 const consumed = async (socket: string): Promise<{ consumed: boolean; reason: string } | undefined> =>
@@ -124,19 +129,26 @@ t.test('IPv6 input relayed to IPv4 and IPv6 outputs; consume auto keeps it from 
   // (c) An IPv6 output bound to an explicit source follows that address on out1.
   writeFileSync(config, `{ rules: [{ name: "src6", inputInterface: "in0", inputGroup: "${IN_GROUP}", inputPort: 5010, outputs: [
     { group: "239.2.2.3", port: 6010, interface: "out0" },
-    { group: "${OUT_GROUP}", port: 6010, interface: "out1", source: "2001:db8:2::1" } ] }] }\n`);
+    { group: "${OUT_GROUP}", port: 6010, interface: "out1", source: "2001:db8:2::1" },
+    { group: "${OUT_GROUP}", port: 6011, interface: "out1" } ] }] }\n`);
   const reload = await mcrctl(socket, ['reload']);
   t.equal(reload.exitCode, 0, `mcrctl reload: ${reload.stderr}`);
   const outputs = async (): Promise<StatsResult['rules'][number]['outputs']> =>
-    (await mcrctlJson<StatsResult>(socket, ['stats'])).rules.find((r) => r.outputs.length === 2)?.outputs ?? [];
+    (await mcrctlJson<StatsResult>(socket, ['stats'])).rules.find((r) => r.outputs.length === 3)?.outputs ?? [];
   const rebuilt = (): number => mcrd.stdoutLines.filter((l) => l.includes('egress sockets rebuilt')).length;
 
   let before = rebuilt();
   await rl.lab.exec(rl.relay.ns, 'ip', ['-6', 'addr', 'del', '2001:db8:2::1/64', 'dev', 'out1']);
   t.ok(await pollUntil(async () => rebuilt() > before, WAIT_MS), 'the address removal is seen: egress sockets rebuilt');
   sink4 = await startSink(rl, 0, { group: '239.2.2.3', port: 6010, count: 200, idle: 2 });
+  let free6 = recv6(rl, rl.sinks[1]!.ns, OUT_GROUP, 6011, rl.sinks[1]!.ifname, 200);
+  await free6.waitForLine('stderr', /"event":"ready"/, 10_000);
   t.equal(await send6(rl, 200, 5010), 200);
   t.equal((await sinkReport(sink4)).received, 200, 'without the address the rule\'s IPv4 output relays every datagram');
+  let free = await report6(free6);
+  t.equal(free.received, 200, 'the IPv6 output without a source relays every datagram');
+  t.ok(Object.keys(free.sources).length === 1 && Object.keys(free.sources)[0]?.startsWith('fe80:'),
+    `from out1's link-local address, its only one left (not the removed one): ${JSON.stringify(free.sources)}`);
   let out = await outputs();
   t.equal(out[1]?.packets, 0, 'the IPv6 output sent none');
   t.equal(out[1]?.errors, 200, `and counted each as an error: ${JSON.stringify(out[1]?.errorsByErrno)}`);
@@ -146,9 +158,13 @@ t.test('IPv6 input relayed to IPv4 and IPv6 outputs; consume auto keeps it from 
   await rl.lab.exec(rl.relay.ns, 'ip', ['-6', 'addr', 'add', '2001:db8:2::1/64', 'dev', 'out1', 'nodad']);
   t.ok(await pollUntil(async () => rebuilt() > before, WAIT_MS), 'the address is back: egress sockets rebuilt');
   sink6 = recv6(rl, rl.sinks[1]!.ns, OUT_GROUP, 6010, rl.sinks[1]!.ifname, 200);
+  free6 = recv6(rl, rl.sinks[1]!.ns, OUT_GROUP, 6011, rl.sinks[1]!.ifname, 200);
   await sink6.waitForLine('stderr', /"event":"ready"/, 10_000);
+  await free6.waitForLine('stderr', /"event":"ready"/, 10_000);
   t.equal(await send6(rl, 200, 5010), 200);
   t.equal(await received(sink6), 200, 'the IPv6 output sends every datagram again');
+  free = await report6(free6);
+  t.same(free, { received: 200, sources: { '2001:db8:2::1': 200 } }, 'and the one without a source sends from the global address again');
   out = await outputs();
   t.equal(out[1]?.packets, 200, 'counted as sent');
   t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0, 'mcrd exits 0');

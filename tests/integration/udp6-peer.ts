@@ -9,7 +9,8 @@
  *     prints {"sent":N}.
  *   node udp6-peer.js recv GROUP PORT IFNAME COUNT IDLE_MS MAX_MS
  *     a socket bound to [::]:PORT, joined to GROUP on IFNAME; prints
- *     {"event":"ready"} on stderr once joined, then {"received":N} on stdout
+ *     {"event":"ready"} on stderr once joined, then {"received":N,"sources":
+ *     {ADDRESS:N,...}} (datagrams per source address) on stdout
  *     after COUNT datagrams, IDLE_MS without one (after the first), or
  *     MAX_MS in all.
  */
@@ -54,15 +55,19 @@ if (mode === 'send') {
   const maxMs = Number(b ?? 20000);
   const s = createSocket({ type: 'udp6', reuseAddr: true });
   let received = 0;
+  const sources: Record<string, number> = {};
   let idle: NodeJS.Timeout | undefined;
   const done = (): void => {
-    process.stdout.write(`${JSON.stringify({ received })}\n`);
+    process.stdout.write(`${JSON.stringify({ received, sources })}\n`);
     s.close();
     process.exit(0);
   };
   setTimeout(done, maxMs).unref();
-  s.on('message', () => {
+  s.on('message', (_msg, rinfo) => {
     received++;
+    // A link-local sender arrives with its scope (fe80::1%dn1): the address alone is what the tests compare.
+    const from = rinfo.address.split('%')[0] ?? rinfo.address;
+    sources[from] = (sources[from] ?? 0) + 1;
     if (idle !== undefined) clearTimeout(idle);
     if (received >= count) done();
     else idle = setTimeout(done, idleMs);

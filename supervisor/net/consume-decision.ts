@@ -82,7 +82,8 @@ export function receivesRule(s: UdpSocket, r: ConsumeRule): boolean {
   if (s.localPort !== r.inputPort) return false;
   if (s.localAddress === WILDCARD6) return true;
   if (isIPv6(r.inputGroup)) return s.localAddress === procForm(r.inputGroup);
-  return s.localAddress === WILDCARD || s.localAddress === r.inputGroup || s.localAddress === `::ffff:${r.inputGroup}`;
+  // udp6 prints an IPv4-mapped address canonically, in hex (::ffff:ef01:101 for 239.1.1.1).
+  return s.localAddress === WILDCARD || s.localAddress === r.inputGroup || s.localAddress === procForm(`::ffff:${r.inputGroup}`);
 }
 
 /** The inodes of the sockets bound where some rule's datagrams arrive: the only ones whose owners matter. */

@@ -2,9 +2,10 @@
  * The classic BPF program behind `--consume-inputs`: run by a tc ingress
  * filter (cls_bpf, direct action) on an input interface, it answers "drop"
  * (TC_ACT_SHOT) for the IPv4/UDP and IPv6/UDP datagrams that one of the
- * interface's rules relays and "not mine" (TC_ACT_UNSPEC: the next filter or the stack decides)
- * for every other frame. tc ingress runs after the packet taps, so the
- * workers' AF_PACKET sockets have their copy by then; what the drop saves is
+ * interface's rules relays and "not mine" (TC_ACT_UNSPEC: the next filter
+ * or the stack decides) for every other frame. tc ingress runs after the
+ * packet taps, so the workers' AF_PACKET sockets have their copy by then;
+ * what the drop saves is
  * the host's own IP receive path (route lookup, a multicast route entry
  * allocated and freed through RCU per datagram, UDP demultiplexing), a fifth
  * of the relay core in docs/performance.md's profile.
@@ -24,7 +25,6 @@
  * is (the same instructions as before IPv6 rules existed).
  */
 import { isIPv6 } from 'node:net';
-
 
 /** One classic BPF instruction: opcode, jump-if-true, jump-if-false, constant. */
 export type BpfInsn = readonly [code: number, jt: number, jf: number, k: number];

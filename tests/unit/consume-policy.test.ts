@@ -264,6 +264,12 @@ t.test('decideConsume: IPv6 rules and listeners', async (t) => {
   t.match(decideConsume(r4, 'auto', snap6({ udpByPort: indexTables([], parseProcUdp6(UDP6, true)).udpByPort })),
     { consumed: false, reason: 'local listener inode 8124748 (uid 0) bound to [::]:5000' },
     'an IPv4 rule: a dual-stack socket bound to [::] receives it as well (V6ONLY cannot be seen)');
+  const mapped = { localAddress: procHexToIpv6('0000000000000000FFFF00000101EF', true) ?? '', localPort: 5000, remoteAddress: '::', remotePort: 0, uid: 0, inode: 77 };
+  t.equal(mapped.localAddress, '', 'a 30-digit field is no address');
+  const mapped6 = { ...mapped, localAddress: procHexToIpv6('0000000000000000FFFF0000EF0101EF', true) ?? '' };
+  t.equal(mapped6.localAddress, '::ffff:ef01:1ef', 'udp6 shows an IPv4-mapped bind canonically, in hex (host-order words)');
+  t.match(decideConsume({ ...r4, inputGroup: '239.1.1.239', inputPort: 5000 }, 'auto', snap6({ udpByPort: new Map([[5000, [mapped6]]]) })),
+    { consumed: false, listener: { inode: 77 } }, 'an IPv6 socket bound to ::ffff:239.1.1.239 receives that IPv4 group');
   t.same(decideConsume({ ...r6, inputPort: 7777 }, 'auto', snap6({ udpByPort: indexTables([], parseProcUdp(UDP, true)).udpByPort, groupUsers: () => 0 })),
     { consumed: true, reason: 'no local listener' }, 'IPv4 sockets never receive an IPv6 rule');
 });

@@ -18,6 +18,7 @@
         "native/core/provided_buffer_ring.cc",
         "native/core/packet_ring.cc",
         "native/core/egress_socket.cc",
+        "native/core/egress_socket6.cc",
         "native/core/packet_socket.cc",
         "native/core/log_ring.cc",
         "native/core/relay_loop.cc",

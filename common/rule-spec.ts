@@ -2,8 +2,14 @@
  * The user-facing shape of a relay rule and its validation: the one place
  * that decides what a valid rule is, for the CLI flags and rules files alike.
  * Errors are RuleError with code ERR_MCR_BAD_RULE and say what to fix.
+ *
+ * Addresses are IPv4 or IPv6 (any field, any mix: an IPv4 input may have
+ * IPv6 outputs and the other way round, the UDP payload is relayed as it
+ * is). IPv6 addresses are kept in their canonical text form (RFC 5952:
+ * lower case, longest zero run compressed), so two spellings of one group
+ * are one key everywhere after validation.
  */
-import { isIPv4 } from 'node:net';
+import { isIPv4, isIPv6, SocketAddress } from 'node:net';
 
 export interface OutputSpec {
   /** Destination: a multicast group or a unicast address. */
@@ -11,7 +17,7 @@ export interface OutputSpec {
   port: number;
   interface: string;
   ttl?: number;
-  /** Source address to send from; defaults to the interface's first IPv4 address. */
+  /** Source address to send from (the family of `group`); defaults to the interface's first address of that family. */
   source?: string;
 }
 
@@ -70,16 +76,49 @@ export const RULE_LIMITS = {
 
 const INTERFACE_NAME = new RegExp(`^[A-Za-z0-9_.:@-]{1,${RULE_LIMITS.interfaceNameLength}}$`);
 
+/** 4 or 6: the family of a validated address (IPv6 text always has a colon, IPv4 never). */
+export function addressFamily(addr: string): 4 | 6 {
+  return addr.includes(':') ? 6 : 4;
+}
+
+/** A multicast group: 224.0.0.0/4 or ff00::/8. */
 export function isMulticast(addr: string): boolean {
+  if (addressFamily(addr) === 6) return /^ff[0-9a-f]{2}:/i.test(addr);
   const first = Number(addr.split('.')[0]);
   return first >= 224 && first <= 239;
 }
 
+/** `ADDR:PORT`, with the IPv6 address in brackets (`[ff3e::1]:5000`). */
+export function hostPort(addr: string, port: number): string {
+  return addressFamily(addr) === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
 function checkAddress(value: unknown, field: string, path: RulePath): string {
-  if (typeof value !== 'string' || !isIPv4(value)) {
-    throw new RuleError(`${field}: expected an IPv4 address such as 239.1.1.1, got ${JSON.stringify(value)}`, path);
+  if (typeof value === 'string' && isIPv4(value)) return value;
+  if (typeof value === 'string' && isIPv6(value)) {
+    if (value.includes('%')) {
+      throw new RuleError(`${field}: ${JSON.stringify(value)} carries a zone (%...): give the address without it; the rule's interface is its scope`, path);
+    }
+    const canonical = new SocketAddress({ address: value, family: 'ipv6' }).address;
+    // ::ffff:a.b.c.d and ::a.b.c.d (RFC 4291 2.5.5) are IPv4 in IPv6 clothes: the IPv4 form says what is meant.
+    if (/^::(ffff:)?\d+\.\d+\.\d+\.\d+$/i.test(canonical)) {
+      throw new RuleError(`${field}: ${value} is an IPv4-mapped IPv6 address: write the IPv4 address (${canonical.replace(/^::(ffff:)?/i, '')}) instead`, path);
+    }
+    return canonical;
   }
-  return value;
+  throw new RuleError(`${field}: expected an IPv4 or IPv6 address such as 239.1.1.1 or ff3e::1234, got ${JSON.stringify(value)}`, path);
+}
+
+function familyName(addr: string): string {
+  return addressFamily(addr) === 6 ? 'IPv6' : 'IPv4';
+}
+
+/** A source and the destination it goes with are of one family (a datagram has one IP header). */
+function checkSameFamily(source: string, sourceField: string, dest: string, destField: string, path: RulePath): void {
+  if (addressFamily(source) !== addressFamily(dest)) {
+    throw new RuleError(`${sourceField}: ${source} is ${familyName(source)} but ${destField} ${dest} is ${familyName(dest)}: ` +
+      `give an ${familyName(dest)} source (a datagram's source and destination are of one family)`, path);
+  }
 }
 
 function checkInteger(value: unknown, field: string, path: RulePath, min: number, max: number): number {
@@ -101,9 +140,19 @@ export function checkInterfaceName(value: unknown, field: string, path: RulePath
 /**
  * Where a datagram must never be sent: 0.0.0.0/8 ("this network", not a
  * destination) and 127.0.0.0/8 (loopback: it would never leave the host,
- * and a relay looping into its own input is a storm).
+ * and a relay looping into its own input is a storm); for IPv6 the
+ * unspecified ::, loopback ::1, and multicast of reserved (0) or
+ * interface-local (1) scope, which never leaves the host either.
  */
 function checkDestination(value: string, field: string, path: RulePath): string {
+  if (addressFamily(value) === 6) {
+    const scope = isMulticast(value) ? parseInt(value.slice(3, 4), 16) : -1;
+    if (value === '::' || value === '::1' || scope === 0 || scope === 1) {
+      throw new RuleError(`${field}: ${value} is not a destination a relay can send to (::, ::1 and multicast of scope 0 or 1, ff00::/16 and ff01::/16, are refused): ` +
+        'give a multicast group of link-local or wider scope (ff02::/16, ff05::/16, ff0e::/16, ff3e::/16...) or a unicast host address', path);
+    }
+    return value;
+  }
   const first = Number(value.split('.')[0]);
   if (first === 0 || first === 127) {
     throw new RuleError(`${field}: ${value} is not a destination a relay can send to (0.0.0.0/8 and 127.0.0.0/8 are refused): give a multicast group or a unicast host address`, path);
@@ -113,7 +162,10 @@ function checkDestination(value: string, field: string, path: RulePath): string 
 
 function checkSourceAddress(value: unknown, field: string, path: RulePath): string {
   const addr = checkAddress(value, field, path);
-  if (addr === '0.0.0.0') throw new RuleError(`${field}: 0.0.0.0 is not a source address: leave the field out to mean "any" / "the interface's address"`, path);
+  if (addr === '0.0.0.0' || addr === '::') {
+    throw new RuleError(`${field}: ${addr} is not a source address: leave the field out to mean "any" / "the interface's address"`, path);
+  }
+  if (isMulticast(addr)) throw new RuleError(`${field}: ${addr} is a multicast group, not a source address: give the sender's unicast address`, path);
   return addr;
 }
 
@@ -146,7 +198,10 @@ export function validateOutput(value: unknown, where: string, path: RulePath = [
     interface: checkInterfaceName(o.interface, `${where}.interface`, [...path, 'interface']),
   };
   if (o.ttl !== undefined) out.ttl = checkInteger(o.ttl, `${where}.ttl`, [...path, 'ttl'], 1, 255);
-  if (o.source !== undefined) out.source = checkSourceAddress(o.source, `${where}.source`, [...path, 'source']);
+  if (o.source !== undefined) {
+    out.source = checkSourceAddress(o.source, `${where}.source`, [...path, 'source']);
+    checkSameFamily(out.source, `${where}.source`, out.group, `${where}.group`, [...path, 'source']);
+  }
   return out;
 }
 
@@ -173,7 +228,10 @@ export function validateRule(value: unknown, where = 'rule', path: RulePath = []
     }
     rule.name = r.name;
   }
-  if (r.source !== undefined) rule.source = checkSourceAddress(r.source, `${where}.source`, [...path, 'source']);
+  if (r.source !== undefined) {
+    rule.source = checkSourceAddress(r.source, `${where}.source`, [...path, 'source']);
+    checkSameFamily(rule.source, `${where}.source`, rule.inputGroup, `${where}.inputGroup`, [...path, 'source']);
+  }
   if (r.signalTimeoutMs !== undefined) {
     rule.signalTimeoutMs = checkInteger(r.signalTimeoutMs, `${where}.signalTimeoutMs`, [...path, 'signalTimeoutMs'], 0, MAX_SIGNAL_TIMEOUT_MS);
   }
@@ -182,15 +240,30 @@ export function validateRule(value: unknown, where = 'rule', path: RulePath = []
 }
 
 /**
- * Parses the compact output list of the CLI: `G:P:IF[:TTL][,G:P:IF[:TTL]...]`.
+ * Parses the compact output list of the CLI: `G:P:IF[:TTL][,G:P:IF[:TTL]...]`,
+ * an IPv6 G in brackets (`[ff3e::1234]:5000:eth1:8`) since its colons
+ * would run into the port's.
  */
 export function parseOutputList(text: string): OutputSpec[] {
   const items = text.split(',').filter((s) => s.length > 0);
-  if (items.length === 0) throw new RuleError('--outputs: expected G:P:IF[:TTL][,G:P:IF[:TTL]...]');
+  if (items.length === 0) throw new RuleError('--outputs: expected G:P:IF[:TTL][,G:P:IF[:TTL]...] (an IPv6 G in brackets: [ff3e::1]:5000:eth1)');
   return items.map((item, i) => {
-    const parts = item.split(':');
+    let parts: string[];
+    if (item.startsWith('[')) {
+      const close = item.indexOf(']');
+      if (close < 0 || item[close + 1] !== ':') {
+        throw new RuleError(`--outputs item ${i + 1} "${item}": expected [IPV6]:PORT:INTERFACE[:TTL], the closing bracket followed by ':' and the port`);
+      }
+      parts = [item.slice(1, close), ...item.slice(close + 2).split(':')];
+    } else {
+      parts = item.split(':');
+      // More colons than the IPv4 form has and no brackets: an IPv6 address written bare.
+      if (parts.length > 4 && isIPv6(parts.slice(0, parts.length - 2).join(':'))) {
+        throw new RuleError(`--outputs item ${i + 1} "${item}": put an IPv6 address in brackets, as in [ff3e::1234]:5000:eth1[:TTL]`);
+      }
+    }
     if (parts.length < 3 || parts.length > 4) {
-      throw new RuleError(`--outputs item ${i + 1} "${item}": expected GROUP:PORT:INTERFACE[:TTL]`);
+      throw new RuleError(`--outputs item ${i + 1} "${item}": expected GROUP:PORT:INTERFACE[:TTL] (an IPv6 GROUP in brackets: [ff3e::1]:5000:eth1)`);
     }
     const [group, port, iface, ttl] = parts;
     return validateOutput(

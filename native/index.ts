@@ -116,7 +116,8 @@ export interface NativeLoop {
  */
 export type InterfaceEvent =
   | { type: 'link' | 'linkRemoved'; ifindex: number; name: string; up: boolean; running: boolean; flags: number }
-  | { type: 'addressAdded' | 'addressRemoved'; ifindex: number; name: string; address: string; prefixLength: number }
+  /** An IPv4 or IPv6 address (family 4 or 6); an IPv6 one still tentative (DAD) or DAD-failed comes as addressRemoved. */
+  | { type: 'addressAdded' | 'addressRemoved'; ifindex: number; name: string; address: string; family: 4 | 6; prefixLength: number }
   | { type: 'resync' }
   | { type: 'synced' };
 
@@ -152,20 +153,28 @@ export interface NativeAddon {
   activatePacketSocket(fd: number, iface: string, fanoutGroup: number, ifindex?: number): void;
   /** if_nametoindex, with its errno as the code (ENODEV, or EMFILE when no descriptor is left for the lookup). */
   interfaceIndex(iface: string): number;
+  /** A socket holding the membership of an IPv4 (IP_ADD_MEMBERSHIP) or IPv6 (IPV6_JOIN_GROUP) group on the interface; close it to leave. */
   joinGroup(iface: string, group: string): number;
-  /** A NETLINK_ROUTE socket on link and IPv4 address changes, polled on the event loop; dumps the state first. */
+  /** A NETLINK_ROUTE socket on link and IPv4 / IPv6 address changes, polled on the event loop; dumps the state first. */
   InterfaceMonitor: new (callback: InterfaceMonitorCallback) => NativeInterfaceMonitor;
-  /** A plain AF_INET datagram socket to hold group memberships on. */
-  openMembershipSocket(): number;
-  /** IP_ADD_MEMBERSHIP (join) or IP_DROP_MEMBERSHIP with ip_mreqn naming the interface by index. */
+  /** A plain datagram socket to hold group memberships on: AF_INET (family 4, the default) or AF_INET6 (6). */
+  openMembershipSocket(family?: 4 | 6): number;
+  /**
+   * Any-source membership of `group` (an IPv4 or IPv6 address of the
+   * socket's family, else EAFNOSUPPORT), the interface named by index:
+   * IPv4 IP_ADD_MEMBERSHIP / IP_DROP_MEMBERSHIP (ip_mreqn), IPv6
+   * MCAST_JOIN_GROUP / MCAST_LEAVE_GROUP (MLD). A leave drops the group on
+   * the socket whatever its mode.
+   */
   changeMembership(fd: number, ifindex: number, group: string, join: boolean): void;
   /**
-   * MCAST_JOIN_SOURCE_GROUP (join: IGMPv3 INCLUDE `source`) or
+   * MCAST_JOIN_SOURCE_GROUP (join: IGMPv3 / MLDv2 INCLUDE `source`) or
    * MCAST_LEAVE_SOURCE_GROUP with group_source_req naming the interface by
-   * index. Never on a socket holding `group` any-source: the kernel would
-   * turn that membership into INCLUDE {source}. ENOBUFS on join: the
-   * socket's source limit for the group (net.ipv4.igmp_max_msf) or its
-   * membership limit; use another socket.
+   * index; group and source of the socket's family. Never on a socket
+   * holding `group` any-source: the kernel would turn that membership into
+   * INCLUDE {source}. ENOBUFS on join: the socket's source limit for the
+   * group (net.ipv4.igmp_max_msf, net.ipv6.mld_max_msf) or its membership
+   * limit; use another socket.
    */
   changeSourceMembership(fd: number, ifindex: number, group: string, source: string, join: boolean): void;
   interfaceMtu(iface: string): number;

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { formatConfig, loadConfig, type ConfigRule } from './config/index.js';
 import { RuleTable, RuleTableError, checkRule, matchKey } from './rule-table.js';
 import { ruleDiff } from './rule-diff.js';
+import { addressFamily, hostPort } from '../common/rule-spec.js';
 import type { Fleet } from './fleet/fleet.js';
 import { LEVEL_VALUES, type WorkerLogs } from './worker-logs.js';
 import { CONTROL_PROTOCOL, type LogsResult, type Rule, type RuleApplication, type RuleChange } from '../proto/index.js';
@@ -63,8 +64,10 @@ const DEFAULT_LOG_LINES = 100;
  * An interactive add names interfaces that must exist now: a typo should
  * fail at once, not leave a rule that waits forever. (A config file may
  * name interfaces that appear later: its rules wait for them, docs/mcrd.md.)
- * An output also needs an IPv4 address to send from, unless it names its
- * own source.
+ * An output also needs an address of its group's family to send from,
+ * unless it names its own source: IPv4, or for an IPv6 output any IPv6
+ * address (a link-local one will do: the kernel picks the source per send,
+ * native/core/egress_socket6.cc).
  */
 function checkInterfaces(rule: Omit<Rule, 'id'>, state: DaemonState['interfaceState']): void {
   if (state === undefined) return;
@@ -76,15 +79,18 @@ function checkInterfaces(rule: Omit<Rule, 'id'>, state: DaemonState['interfaceSt
   for (const out of rule.outputs) {
     const st = state(out.interface);
     if (st === undefined) missing(out.interface);
-    if (out.source === undefined && st !== undefined && st.addresses.length === 0) {
+    const family = addressFamily(out.group);
+    if (out.source === undefined && st !== undefined && !st.addresses.some((a) => addressFamily(a) === family)) {
       // mcrctl adds what to do for EADDRNOTAVAIL.
-      throw new RuleTableError('EADDRNOTAVAIL', `output interface ${out.interface} has no IPv4 address to send from`);
+      throw new RuleTableError('EADDRNOTAVAIL', family === 6
+        ? `output interface ${out.interface} has no IPv6 address to send from (is IPv6 disabled on it? net.ipv6.conf.${out.interface}.disable_ipv6)`
+        : `output interface ${out.interface} has no IPv4 address to send from`);
     }
   }
 }
 
 function describeRule(r: Omit<Rule, 'id'>): string {
-  return `${r.inputInterface} ${r.inputGroup}:${r.inputPort}${r.source !== undefined ? ` from ${r.source}` : ''}`;
+  return `${r.inputInterface} ${hostPort(r.inputGroup, r.inputPort)}${r.source !== undefined ? ` from ${r.source}` : ''}`;
 }
 
 /**
@@ -98,7 +104,7 @@ function overlapWarnings(rule: Rule, table: RuleTable): string[] {
     .filter((r) => r.id !== rule.id && r.inputGroup === rule.inputGroup && r.inputPort === rule.inputPort);
   if (rule.source !== undefined) {
     return same.filter((r) => r.source === undefined).map((r) =>
-      `datagrams from ${rule.source} to ${rule.inputGroup}:${rule.inputPort} now go to this rule only, no longer to rule ${r.id}${r.name !== undefined ? ` (${r.name})` : ''}, which matches any source`);
+      `datagrams from ${rule.source} to ${hostPort(rule.inputGroup, rule.inputPort)} now go to this rule only, no longer to rule ${r.id}${r.name !== undefined ? ` (${r.name})` : ''}, which matches any source`);
   }
   return same.filter((r) => r.source !== undefined).map((r) =>
     `datagrams from ${r.source} keep going to rule ${r.id}${r.name !== undefined ? ` (${r.name})` : ''} only: this any-source rule does not receive them`);

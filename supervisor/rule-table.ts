@@ -12,7 +12,7 @@
  * used to sort and scan the whole table several times and hash all of it).
  */
 import { createHash, hash as cryptoHash } from 'node:crypto';
-import { asValid, checkInterfaceName, isMulticast, validateRule, type ValidRule } from '../common/rule-spec.js';
+import { asValid, checkInterfaceName, hostPort, isMulticast, validateRule, type ValidRule } from '../common/rule-spec.js';
 import { limitAdvice, ruleLimits, type RuleLimits } from '../common/rule-limits.js';
 import type { Rule, RuleInput } from '../proto/index.js';
 import { WantedGroups, type GroupWant } from './net/membership-plan.js';
@@ -157,7 +157,7 @@ export class RuleTable {
     const key = matchKey(checked);
     const clash = this.matches.get(key);
     if (clash !== undefined) {
-      throw new RuleTableError('EEXIST', `rule ${clash.id} already matches ${checked.inputGroup}:${checked.inputPort} on ${checked.inputInterface}${checked.source ? ' from ' + checked.source : ''}: remove it first`);
+      throw new RuleTableError('EEXIST', `rule ${clash.id} already matches ${hostPort(checked.inputGroup, checked.inputPort)} on ${checked.inputInterface}${checked.source ? ' from ' + checked.source : ''}: remove it first`);
     }
     const iface = checked.inputInterface;
     const entry = this.inputs.get(iface);

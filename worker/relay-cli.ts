@@ -55,10 +55,10 @@ function parseArgs(argv: string[]): CliOptions {
   const program = new Command('mcr-relay')
     .description('Relay UDP datagrams received on one interface (AF_PACKET, no reverse-path check) to one or more outputs.')
     .requiredOption('--input-interface <if>', 'interface to receive on')
-    .option('--input-group <addr>', 'destination address to match (multicast group or unicast address)')
+    .option('--input-group <addr>', 'destination address to match (IPv4 or IPv6, multicast group or unicast address)')
     .option('--input-port <port>', 'destination UDP port to match')
     .option('--source <addr>', 'only match datagrams from this source address')
-    .option('--outputs <list>', 'GROUP:PORT:IF[:TTL][,GROUP:PORT:IF[:TTL]...]')
+    .option('--outputs <list>', 'GROUP:PORT:IF[:TTL][,GROUP:PORT:IF[:TTL]...], an IPv6 GROUP in brackets: [ff3e::1]:5000:eth1')
     .option('--name <name>', 'name of the command-line rule')
     .option('--rules <file.json>', 'more rules from a JSON file (see docs/relay.md)')
     .option('--ring-depth <n>', 'io_uring submission queue entries', rangeArg('ringDepth'))
@@ -211,7 +211,7 @@ function hintFor(code: string): string {
     case 'ENODEV':
       return 'check the interface name with `ip link`';
     case 'EADDRNOTAVAIL':
-      return 'give the output interface an IPv4 address or set the output source';
+      return 'give the output interface an IPv4 address (IPv4 outputs) or set the output source to an address of this host';
     case 'EEXIST':
       return 'two rules match the same group, port and source: remove one';
     default:

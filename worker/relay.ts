@@ -18,7 +18,7 @@ import { CounterView, monitorCounts, type CounterRecord } from './counters.js';
 import { CounterCarry } from './counter-carry.js';
 import { outputKey } from '../common/output-match.js';
 import { native, type LoopInfo, type LoopOptions, type NativeLoop, type NativeRule, type RefusedRule, type RuleSlots } from '../native/index.js';
-import { isMulticast, type RuleSpec } from '../common/rule-spec.js';
+import { hostPort, isMulticast, type RuleSpec } from '../common/rule-spec.js';
 
 export type RelayTuning = Omit<LoopOptions, 'packetFd'>;
 
@@ -298,7 +298,7 @@ export class Relay {
         lastRxMs: counts.last_rx_ms ?? 0,
         ...(r.spec.monitor !== undefined ? { monitor: monitorCounts(counts) } : {}),
         outputs: r.spec.outputs.map((o, i) => ({
-          destination: `${o.group}:${o.port}`,
+          destination: hostPort(o.group, o.port),
           interface: o.interface,
           connected: r.slots.outputConnected[i] ?? false,
           ...view.output(r.slots.outputSlots[i] ?? 0),
@@ -386,12 +386,12 @@ export class Relay {
     for (const r of this.rules.values()) {
       const i = r.slots.outputSlots.indexOf(slot);
       const o = r.spec.outputs[i];
-      if (i >= 0 && o !== undefined) return { rule: r.id, output: `${o.group}:${o.port}`, outputInterface: o.interface };
+      if (i >= 0 && o !== undefined) return { rule: r.id, output: hostPort(o.group, o.port), outputInterface: o.interface };
     }
     return { outputSlot: slot };
   }
 }
 
 export function describeMatch(spec: RuleSpec): string {
-  return `${spec.source !== undefined ? spec.source + ' -> ' : ''}${spec.inputGroup}:${spec.inputPort}`;
+  return `${spec.source !== undefined ? spec.source + ' -> ' : ''}${hostPort(spec.inputGroup, spec.inputPort)}`;
 }

@@ -3,7 +3,9 @@
 // netlink interface monitor; the handover and privilege calls live in
 // process_api.cc).
 // Loaded only by worker/native.ts.
+#include <arpa/inet.h>
 #include <napi.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include "addon/interface_monitor_wrap.h"
@@ -73,18 +75,48 @@ Napi::Value InterfaceIndex(const Napi::CallbackInfo& info) {
 
 Napi::Value JoinGroup(const Napi::CallbackInfo& info) {
   const std::string ifname = string_arg(info, 0, "interface");
-  const uint32_t group = ipv4_from_js(info.Env(), info[1], "group");
   int fd = -1;
-  SysError e = join_group(ifname, group, &fd);
+  SysError e;
+  in6_addr group6{};
+  const std::string text = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
+  if (::inet_pton(AF_INET6, text.c_str(), &group6) == 1) {
+    e = join_group6(ifname, group6, &fd);
+  } else {
+    e = join_group(ifname, ipv4_from_js(info.Env(), info[1], "group"), &fd);
+  }
   if (e.failed()) throw system_error(info.Env(), e);
   return Napi::Number::New(info.Env(), fd);
 }
 
+// An IPv4 or IPv6 address string as the sockaddr the membership calls take.
+sockaddr_storage address_from_js(Napi::Env env, const Napi::Value& value, const char* field) {
+  if (!value.IsString()) throw coded_error(env, "ERR_MCR_INVALID_ARG", std::string(field) + " must be an IP address string");
+  const std::string text = value.As<Napi::String>().Utf8Value();
+  sockaddr_storage out{};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
+  if (::inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+  } else if (::inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+  } else {
+    throw coded_error(env, "ERR_MCR_INVALID_ARG", std::string(field) + ": \"" + text + "\" is not an IP address");
+  }
+  return out;
+}
+
 Napi::Value OpenMembershipSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int family = AF_INET;
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    const uint32_t version = info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0;
+    if (version != 4 && version != 6) throw coded_error(env, "ERR_MCR_INVALID_ARG", "family must be 4 or 6");
+    family = version == 6 ? AF_INET6 : AF_INET;
+  }
   int fd = -1;
-  SysError e = open_membership_socket(&fd);
-  if (e.failed()) throw system_error(info.Env(), e);
-  return Napi::Number::New(info.Env(), fd);
+  SysError e = open_membership_socket(family, &fd);
+  if (e.failed()) throw system_error(env, e);
+  return Napi::Number::New(env, fd);
 }
 
 Napi::Value ChangeMembership(const Napi::CallbackInfo& info) {
@@ -92,7 +124,7 @@ Napi::Value ChangeMembership(const Napi::CallbackInfo& info) {
   if (!info[0].IsNumber() || !info[1].IsNumber())
     throw coded_error(env, "ERR_MCR_INVALID_ARG", "fd and ifindex must be numbers");
   if (!info[3].IsBoolean()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "join must be a boolean");
-  const uint32_t group = ipv4_from_js(env, info[2], "group");
+  const sockaddr_storage group = address_from_js(env, info[2], "group");
   SysError e = change_membership(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(), group,
                                  info[3].As<Napi::Boolean>().Value());
   if (e.failed()) throw system_error(env, e);
@@ -104,8 +136,8 @@ Napi::Value ChangeSourceMembership(const Napi::CallbackInfo& info) {
   if (!info[0].IsNumber() || !info[1].IsNumber())
     throw coded_error(env, "ERR_MCR_INVALID_ARG", "fd and ifindex must be numbers");
   if (!info[4].IsBoolean()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "join must be a boolean");
-  const uint32_t group = ipv4_from_js(env, info[2], "group");
-  const uint32_t source = ipv4_from_js(env, info[3], "source");
+  const sockaddr_storage group = address_from_js(env, info[2], "group");
+  const sockaddr_storage source = address_from_js(env, info[3], "source");
   SysError e = change_source_membership(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value(),
                                         group, source, info[4].As<Napi::Boolean>().Value());
   if (e.failed()) throw system_error(env, e);

@@ -3,6 +3,9 @@
 #include "addon/interface_monitor_wrap.h"
 
 #include <net/if.h>
+#include <netinet/in.h>
+
+#include <cstring>
 
 #include "addon/napi_errors.h"
 #include "core/egress_socket.h"
@@ -33,7 +36,14 @@ Napi::Object event_to_js(Napi::Env env, const InterfaceEvent& e) {
     o.Set("running", Napi::Boolean::New(env, (e.flags & IFF_RUNNING) != 0));
     o.Set("flags", Napi::Number::New(env, e.flags));
   } else {
-    o.Set("address", Napi::String::New(env, format_ipv4(e.address)));
+    if (e.family == AF_INET6) {
+      in6_addr a6;
+      std::memcpy(&a6, e.address6, sizeof(a6));
+      o.Set("address", Napi::String::New(env, format_ipv6(a6)));
+    } else {
+      o.Set("address", Napi::String::New(env, format_ipv4(e.address)));
+    }
+    o.Set("family", Napi::Number::New(env, e.family == AF_INET6 ? 6 : 4));
     o.Set("prefixLength", Napi::Number::New(env, e.prefix_len));
   }
   return o;

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "addon/napi_errors.h"
 #include "core/egress_socket.h"
@@ -52,14 +53,38 @@ uint32_t ipv4_from_js(Napi::Env env, const Napi::Value& value, const char* field
   return addr.s_addr;
 }
 
+namespace {
+
+// An address of either family: 4 or 6, the bytes in `v4` or `v6`.
+uint8_t address_from_js(Napi::Env env, const Napi::Value& value, const char* field, uint32_t* v4, in6_addr* v6) {
+  if (!value.IsString()) throw coded_error(env, "ERR_MCR_INVALID_ARG", std::string(field) + " must be an IP address string");
+  const std::string text = value.As<Napi::String>().Utf8Value();
+  in_addr a4{};
+  if (::inet_pton(AF_INET, text.c_str(), &a4) == 1) {
+    *v4 = a4.s_addr;
+    return 4;
+  }
+  if (::inet_pton(AF_INET6, text.c_str(), v6) == 1) return 6;
+  throw coded_error(env, "ERR_MCR_INVALID_ARG", std::string(field) + ": \"" + text + "\" is not an IPv4 or IPv6 address");
+}
+
+}  // namespace
+
 std::unique_ptr<Rule> rule_from_js(Napi::Env env, const Napi::Value& value, CounterBlock& counters, const AddressSnapshot* addresses) {
   Napi::Object obj = object_field(env, value, "rule");
   auto rule = std::make_unique<Rule>();
   rule->id = uint_field(env, obj, "id", 0xffffffffu);
-  rule->dst_addr = ipv4_from_js(env, obj.Get("inputGroup"), "inputGroup");
+  in6_addr dst6{};
+  rule->family = address_from_js(env, obj.Get("inputGroup"), "inputGroup", &rule->dst_addr, &dst6);
+  std::memcpy(rule->dst6.b, &dst6, 16);
   rule->dst_port = static_cast<uint16_t>(uint_field(env, obj, "inputPort", 65535));
   Napi::Value src = obj.Get("source");
-  if (!src.IsUndefined() && !src.IsNull()) rule->src_addr = ipv4_from_js(env, src, "source");
+  if (!src.IsUndefined() && !src.IsNull()) {
+    in6_addr src6{};
+    if (address_from_js(env, src, "source", &rule->src_addr, &src6) != rule->family)
+      throw coded_error(env, "ERR_MCR_INVALID_ARG", "source must be of the inputGroup's family");
+    std::memcpy(rule->src6.b, &src6, 16);
+  }
   Napi::Value monitor = obj.Get("monitor");
   if (!monitor.IsUndefined() && !monitor.IsNull()) {
     if (!monitor.IsString()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "monitor must be a string");
@@ -87,14 +112,16 @@ std::unique_ptr<Rule> rule_from_js(Napi::Env env, const Napi::Value& value, Coun
   for (uint32_t i = 0; i < outputs.Length(); ++i) {
     Napi::Object o = object_field(env, outputs.Get(i), "output");
     EgressSpec spec;
-    spec.dst_addr = ipv4_from_js(env, o.Get("group"), "outputs[].group");
+    spec.family = address_from_js(env, o.Get("group"), "outputs[].group", &spec.dst_addr, &spec.dst6);
     spec.dst_port = static_cast<uint16_t>(uint_field(env, o, "port", 65535));
     Napi::Value ifname = o.Get("interface");
     if (!ifname.IsString()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "outputs[].interface must be a string");
     spec.interface = ifname.As<Napi::String>().Utf8Value();
     if (!o.Get("ttl").IsUndefined()) spec.ttl = static_cast<int>(uint_field(env, o, "ttl", 255));
     Napi::Value out_src = o.Get("source");
-    if (!out_src.IsUndefined() && !out_src.IsNull()) spec.src_addr = ipv4_from_js(env, out_src, "outputs[].source");
+    if (!out_src.IsUndefined() && !out_src.IsNull() &&
+        address_from_js(env, out_src, "outputs[].source", &spec.src_addr, &spec.src6) != spec.family)
+      throw coded_error(env, "ERR_MCR_INVALID_ARG", "outputs[].source must be of the output group's family");
 
     const int slot = counters.claim_output_slot();
     if (slot < 0) throw system_error(env, -slot, "claim", "output counter slot (raise outputSlots)");
@@ -119,6 +146,7 @@ std::unique_ptr<Rule> rule_from_js(Napi::Env env, const Napi::Value& value, Coun
     if (e.failed()) throw system_error(env, e);
     installed.fd = sock.fd;
     installed.dest = sock.dest;
+    installed.dest_len = sock.dest_len;
     installed.connected = sock.connected;
   }
   guard.armed = false;

@@ -23,7 +23,8 @@ namespace mcr {
   X(frames) X(frame_bytes) X(matched) X(no_rule)                              \
   X(drop_short_ethernet) X(drop_not_ipv4) X(drop_bad_ihl)                     \
   X(drop_bad_ip_length) X(drop_fragment) X(drop_not_udp)                      \
-  X(drop_bad_udp_length) X(drop_oversize)                                     \
+  X(drop_bad_udp_length) X(drop_oversize) X(drop_ipv6_fragment)              \
+  X(drop_bad_ipv6_header)                                                     \
   X(kernel_packets) X(kernel_drops) X(sends_queued) X(sent) X(sent_bytes)     \
   X(send_errors) X(submit_calls) X(recv_arms) X(recv_buffer_exhausted)        \
   X(recv_errors) X(backpressure_pauses) X(inflight_sends) X(inflight_buffers) \
@@ -68,6 +69,9 @@ constexpr uint32_t kOutputCounterCount = static_cast<uint32_t>(OutputCounter::co
 static_assert(LoopCounter::drop_short_ethernet + static_cast<uint32_t>(DropReason::oversize) - 1 ==
                   LoopCounter::drop_oversize,
               "drop counters must follow DropReason order");
+static_assert(LoopCounter::drop_short_ethernet + static_cast<uint32_t>(DropReason::count_) - 2 ==
+                  LoopCounter::drop_bad_ipv6_header,
+              "drop counters must follow DropReason order, to its last reason");
 
 enum SlotState : uint64_t { slot_free = 0, slot_active = 1 };
 

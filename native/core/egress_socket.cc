@@ -99,8 +99,9 @@ SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out, const Add
   // which read as a missing interface would be tolerated (mcrd retries on
   // the next interface change) and the rule would count ENODEV errors for
   // ever instead of being refused with EMFILE.
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return sys_error(errno, "socket", "egress to " + format_ipv4(spec.dst_addr));
+  const bool v6 = spec.family == 6;
+  const int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sys_error(errno, "socket", "egress to " + (v6 ? format_ipv6(spec.dst6) : format_ipv4(spec.dst_addr)));
   auto fail = [fd](const char* call, std::string what) {
     SysError e = sys_error(errno, call, std::move(what));
     ::close(fd);
@@ -118,6 +119,7 @@ SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out, const Add
     return refuse(err, "if_nametoindex", spec.interface);
   }
   const unsigned ifindex = static_cast<unsigned>(ifr.ifr_ifindex);
+  if (v6) return open_egress_socket6(spec, fd, ifindex, out);
   AddressSnapshot fresh;
   if (addresses == nullptr) {
     SysError taken = fresh.take();
@@ -177,12 +179,13 @@ SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out, const Add
     if (::setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &on, sizeof(on)) != 0) return fail("setsockopt", "SO_BROADCAST");
   }
 
-  out->dest = sockaddr_in{};
-  out->dest.sin_family = AF_INET;
-  out->dest.sin_addr.s_addr = spec.dst_addr;
-  out->dest.sin_port = htons(spec.dst_port);
+  out->dest = InetAddress{};
+  out->dest.v4.sin_family = AF_INET;
+  out->dest.v4.sin_addr.s_addr = spec.dst_addr;
+  out->dest.v4.sin_port = htons(spec.dst_port);
+  out->dest_len = sizeof(sockaddr_in);
   out->connected = true;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&out->dest), sizeof(out->dest)) != 0) {
+  if (::connect(fd, &out->dest.sa, out->dest_len) != 0) {
     if (!is_route_error(errno)) return fail("connect", format_ipv4(spec.dst_addr));
     out->connected = false;
   }

@@ -3,6 +3,7 @@
 // multicast interface, a TTL, multicast loopback off, a burst-sized send
 // buffer, and SO_BROADCAST when the destination is a broadcast address
 // there (255.255.255.255 or one of its subnets' broadcast addresses).
+// IPv6 outputs (egress_socket6.cc) get the IPv6 forms of the same options.
 #pragma once
 #include <netinet/in.h>
 
@@ -20,17 +21,28 @@ constexpr int kDefaultMulticastTtl = 16;
 constexpr int kDefaultUnicastTtl = 64;
 constexpr int kEgressSendBuffer = 4 * 1024 * 1024;
 
+// A UDP destination of either family, as sendmsg(2) and connect(2) take it.
+union InetAddress {
+  sockaddr sa;
+  sockaddr_in v4;
+  sockaddr_in6 v6;
+};
+
 struct EgressSpec {
+  uint8_t family = 4;          // of the destination: 4 uses dst_addr/src_addr, 6 dst6/src6
   uint32_t dst_addr = 0;       // network byte order
   uint16_t dst_port = 0;       // host byte order
   std::string interface;
-  int ttl = -1;                // -1: default for the destination kind
+  int ttl = -1;                // -1: default for the destination kind (the IPv6 hop limit alike)
   uint32_t src_addr = 0;       // network byte order; 0 = the interface's address
+  in6_addr dst6{};
+  in6_addr src6{};             // all zero: the kernel's choice on the interface (RFC 6724)
 };
 
 struct EgressSocket {
   int fd = -1;
-  sockaddr_in dest{};
+  InetAddress dest{};
+  socklen_t dest_len = sizeof(sockaddr_in);
   bool connected = false;      // false: the route was missing at open time
 };
 
@@ -65,6 +77,16 @@ class AddressSnapshot {
 // nothing open. `addresses`: a snapshot to read the interface's addresses
 // from (a sync takes one for all its outputs); null takes a fresh one.
 SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out, const AddressSnapshot* addresses = nullptr);
+
+// The IPv6 half of open_egress_socket (egress_socket6.cc): `fd` is a fresh
+// AF_INET6 datagram socket it takes over, `ifindex` the output interface's.
+SysError open_egress_socket6(const EgressSpec& spec, int fd, unsigned ifindex, EgressSocket* out);
+
+// fe80::/10, or multicast of interface- or link-local scope (RFC 4291 2.7):
+// only meaningful with the interface as sin6_scope_id.
+bool ipv6_link_scoped(const in6_addr& a);
+
+std::string format_ipv6(const in6_addr& a);
 
 // First IPv4 address of an interface (network byte order), for binding.
 SysError interface_ipv4(const std::string& ifname, uint32_t* addr);

@@ -28,7 +28,8 @@ bool FrameForwarder::on_frame(uint16_t bid, const uint8_t* data, uint32_t captur
     CounterBlock::bump(counters_->loop(static_cast<LoopCounter>(drop_short_ethernet + static_cast<uint32_t>(reason) - 1)));
     return false;
   }
-  const Rule* rule = rules_->match(dgram.dst_addr, dgram.dst_port, dgram.src_addr);
+  const Rule* rule = dgram.family == 4 ? rules_->match(dgram.dst_addr, dgram.dst_port, dgram.src_addr)
+                                       : rules_->match6(dgram.dst6, dgram.dst_port, dgram.src6);
   if (rule == nullptr) {
     CounterBlock::bump(counters_->loop(no_rule));
     return false;

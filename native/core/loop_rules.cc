@@ -32,9 +32,12 @@ int LoopRules::apply(Command& cmd) {
       for (auto& rule : cmd.rules) {
         auto probe = std::make_unique<Rule>();
         probe->id = rule->id;
+        probe->family = rule->family;
         probe->dst_addr = rule->dst_addr;
         probe->dst_port = rule->dst_port;
         probe->src_addr = rule->src_addr;
+        probe->dst6 = rule->dst6;
+        probe->src6 = rule->src6;
         if (check.add(probe) != 0) ok = false;
       }
       if (!ok) {

@@ -37,9 +37,9 @@ SysError NetlinkMonitor::open() {
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
   sockaddr_nl local{};
   local.nl_family = AF_NETLINK;
-  local.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR;
+  local.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
   if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) {
-    SysError e = sys_error(errno, "bind", "NETLINK_ROUTE groups RTMGRP_LINK|RTMGRP_IPV4_IFADDR");
+    SysError e = sys_error(errno, "bind", "NETLINK_ROUTE groups RTMGRP_LINK|RTMGRP_IPV4_IFADDR|RTMGRP_IPV6_IFADDR");
     ::close(fd);
     return e;
   }
@@ -61,7 +61,8 @@ SysError NetlinkMonitor::request(Dump what) {
   req.h.nlmsg_type = what == Dump::links ? RTM_GETLINK : RTM_GETADDR;
   req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   req.h.nlmsg_seq = ++seq_;
-  req.g.rtgen_family = what == Dump::links ? AF_UNSPEC : AF_INET;
+  // Addresses of both families in one dump (AF_UNSPEC).
+  req.g.rtgen_family = AF_UNSPEC;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   if (::sendto(fd_, &req, req.h.nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel)) < 0)

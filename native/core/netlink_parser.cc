@@ -58,23 +58,34 @@ bool parse_address(const nlmsghdr& h, const uint8_t* body, size_t len, std::vect
   if (len < sizeof(ifaddrmsg)) return false;
   ifaddrmsg ifa;
   std::memcpy(&ifa, body, sizeof(ifa));
-  if (ifa.ifa_family != AF_INET) return true;  // not ours, not malformed
+  if (ifa.ifa_family != AF_INET && ifa.ifa_family != AF_INET6) return true;  // not ours, not malformed
+  const size_t size = ifa.ifa_family == AF_INET6 ? 16 : 4;
   InterfaceEvent e;
   e.kind = h.nlmsg_type == RTM_DELADDR ? InterfaceEventKind::address_removed : InterfaceEventKind::address_added;
   e.ifindex = ifa.ifa_index;
+  e.family = ifa.ifa_family;
   e.prefix_len = ifa.ifa_prefixlen;
+  // IFA_FLAGS (32 bits, since Linux 3.14) supersedes the 8-bit ifa_flags when present.
+  uint32_t flags = ifa.ifa_flags;
   bool have_local = false, have_address = false;
-  uint32_t local = 0, address = 0;
+  uint8_t local[16] = {}, address[16] = {};
   const size_t attrs = align4(sizeof(ifaddrmsg));
   const bool ok = for_each_attr(body + attrs, len > attrs ? len - attrs : 0, [&](uint16_t type, const uint8_t* p, size_t n) {
-    if (n < 4 && (type == IFA_LOCAL || type == IFA_ADDRESS)) return;
+    if (n < size && (type == IFA_LOCAL || type == IFA_ADDRESS)) return;
     // On point-to-point links IFA_ADDRESS is the peer; IFA_LOCAL is ours.
-    if (type == IFA_LOCAL) { std::memcpy(&local, p, 4); have_local = true; }
-    if (type == IFA_ADDRESS) { std::memcpy(&address, p, 4); have_address = true; }
+    if (type == IFA_LOCAL) { std::memcpy(local, p, size); have_local = true; }
+    if (type == IFA_ADDRESS) { std::memcpy(address, p, size); have_address = true; }
     if (type == IFA_LABEL) e.name = attr_string(p, n);
+    if (type == IFA_FLAGS && n >= 4) std::memcpy(&flags, p, 4);
   });
   if (!ok || e.ifindex == 0 || (!have_local && !have_address)) return false;
-  e.address = have_local ? local : address;
+  const uint8_t* chosen = have_local ? local : address;
+  if (ifa.ifa_family == AF_INET6) {
+    std::memcpy(e.address6, chosen, 16);
+    if ((flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)) != 0) e.kind = InterfaceEventKind::address_removed;
+  } else {
+    std::memcpy(&e.address, chosen, 4);
+  }
   out->push_back(std::move(e));
   return true;
 }

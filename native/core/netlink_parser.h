@@ -1,6 +1,10 @@
 // Parser for NETLINK_ROUTE messages about interfaces: links appearing,
-// changing or going (RTM_NEWLINK / RTM_DELLINK) and IPv4 addresses added or
-// removed (RTM_NEWADDR / RTM_DELADDR, AF_INET only). Pure code over a byte
+// changing or going (RTM_NEWLINK / RTM_DELLINK) and IPv4 and IPv6 addresses
+// added or removed (RTM_NEWADDR / RTM_DELADDR, AF_INET and AF_INET6). An IPv6
+// address still in duplicate address detection (IFA_F_TENTATIVE) or that
+// failed it (IFA_F_DADFAILED) cannot be bound or sent from yet, so it is
+// reported as removed; the kernel announces it again (RTM_NEWADDR without
+// the flag) once DAD succeeds. Pure code over a byte
 // buffer, so it is unit-tested without a socket; every length is checked
 // against the buffer (rtnetlink(7), netlink(7)) and a message or attribute
 // that does not fit is counted as malformed and skipped, never read past.
@@ -15,8 +19,8 @@ namespace mcr {
 enum class InterfaceEventKind : uint8_t {
   link,              // the link exists with these flags (new or changed)
   link_removed,      // the link is gone (deleted or moved to another namespace)
-  address_added,     // an IPv4 address was added to the link (or is present, in a dump)
-  address_removed,   // an IPv4 address was removed from the link
+  address_added,     // an address was added to the link (or is present, in a dump)
+  address_removed,   // an address was removed from the link (or an IPv6 one is not usable: tentative, DAD failed)
   resync,            // events were lost (socket overrun): forget what you knew, a dump follows
   synced,            // the dumps finished: every link and address is known from here on
 };
@@ -26,7 +30,9 @@ struct InterfaceEvent {
   uint32_t ifindex = 0;
   std::string name;            // link events: IFLA_IFNAME; address events: IFA_LABEL (may be empty)
   uint32_t flags = 0;          // link events: ifi_flags (IFF_UP, IFF_RUNNING, ...)
-  uint32_t address = 0;        // address events: network byte order (IFA_LOCAL, else IFA_ADDRESS)
+  uint32_t address = 0;        // IPv4 address events: network byte order (IFA_LOCAL, else IFA_ADDRESS)
+  uint8_t address6[16] = {};   // IPv6 address events: the address (IFA_LOCAL, else IFA_ADDRESS)
+  uint8_t family = 0;          // address events: AF_INET or AF_INET6
   uint8_t prefix_len = 0;      // address events
 };
 

@@ -167,50 +167,99 @@ SysError join_group(const std::string& ifname, uint32_t group_be, int* fd_out) {
   return {};
 }
 
-SysError open_membership_socket(int* fd_out) {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return sys_error(errno, "socket", "for group memberships");
+SysError join_group6(const std::string& ifname, const in6_addr& group, int* fd_out) {
+  const unsigned ifindex = ::if_nametoindex(ifname.c_str());
+  if (ifindex == 0) return sys_error(ENODEV, "if_nametoindex", ifname);
+  const int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sys_error(errno, "socket", "IPv6 membership on " + ifname);
+  ipv6_mreq mreq{};
+  mreq.ipv6mr_multiaddr = group;
+  mreq.ipv6mr_interface = ifindex;
+  if (::setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mreq, sizeof(mreq)) != 0) {
+    char text[INET6_ADDRSTRLEN] = {0};
+    ::inet_ntop(AF_INET6, &group, text, sizeof(text));
+    SysError e = sys_error(errno, "setsockopt", std::string("IPV6_JOIN_GROUP ") + text + " on " + ifname);
+    ::close(fd);
+    return e;
+  }
   *fd_out = fd;
   return {};
 }
 
-SysError change_membership(int fd, int ifindex, uint32_t group_be, bool join) {
-  ip_mreqn mreq{};
-  mreq.imr_multiaddr.s_addr = group_be;
-  mreq.imr_ifindex = ifindex;
-  const int opt = join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP;
-  if (::setsockopt(fd, IPPROTO_IP, opt, &mreq, sizeof(mreq)) != 0) {
-    char text[INET_ADDRSTRLEN] = {0};
-    ::inet_ntop(AF_INET, &mreq.imr_multiaddr, text, sizeof(text));
-    return sys_error(errno, "setsockopt",
-                     std::string(join ? "IP_ADD_MEMBERSHIP " : "IP_DROP_MEMBERSHIP ") + text + " on ifindex " +
-                         std::to_string(ifindex));
-  }
+SysError open_membership_socket(int family, int* fd_out) {
+  if (family != AF_INET && family != AF_INET6) return sys_error(EAFNOSUPPORT, "socket", "for group memberships");
+  const int fd = ::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sys_error(errno, "socket", family == AF_INET6 ? "AF_INET6 for group memberships" : "AF_INET for group memberships");
+  *fd_out = fd;
   return {};
 }
 
-SysError change_source_membership(int fd, int ifindex, uint32_t group_be, uint32_t source_be, bool join) {
+namespace {
+
+std::string address_text(const sockaddr_storage& a) {
+  char text[INET6_ADDRSTRLEN] = {0};
+  if (a.ss_family == AF_INET6)
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&a)->sin6_addr, text, sizeof(text));
+  else
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&a)->sin_addr, text, sizeof(text));
+  return text;
+}
+
+// The socket's family, so a group of the other family is refused before the
+// kernel answers it with a less telling EINVAL or EADDRNOTAVAIL.
+int socket_family(int fd) {
+  int domain = AF_UNSPEC;
+  socklen_t len = sizeof(domain);
+  if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return AF_UNSPEC;
+  return domain;
+}
+
+}  // namespace
+
+SysError change_membership(int fd, int ifindex, const sockaddr_storage& group, bool join) {
+  if (group.ss_family != socket_family(fd))
+    return sys_error(EAFNOSUPPORT, "setsockopt", "group " + address_text(group) + " on a socket of the other family");
+  if (group.ss_family == AF_INET6) {
+    group_req req{};
+    req.gr_interface = static_cast<uint32_t>(ifindex);
+    std::memcpy(&req.gr_group, &group, sizeof(sockaddr_in6));
+    const int opt = join ? MCAST_JOIN_GROUP : MCAST_LEAVE_GROUP;
+    if (::setsockopt(fd, IPPROTO_IPV6, opt, &req, sizeof(req)) != 0)
+      return sys_error(errno, "setsockopt",
+                       std::string(join ? "MCAST_JOIN_GROUP " : "MCAST_LEAVE_GROUP ") + address_text(group) +
+                           " on ifindex " + std::to_string(ifindex));
+    return {};
+  }
+  ip_mreqn mreq{};
+  mreq.imr_multiaddr = reinterpret_cast<const sockaddr_in*>(&group)->sin_addr;
+  mreq.imr_ifindex = ifindex;
+  const int opt = join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP;
+  if (::setsockopt(fd, IPPROTO_IP, opt, &mreq, sizeof(mreq)) != 0)
+    return sys_error(errno, "setsockopt",
+                     std::string(join ? "IP_ADD_MEMBERSHIP " : "IP_DROP_MEMBERSHIP ") + address_text(group) +
+                         " on ifindex " + std::to_string(ifindex));
+  return {};
+}
+
+SysError change_source_membership(int fd, int ifindex, const sockaddr_storage& group, const sockaddr_storage& source, bool join) {
+  if (group.ss_family != source.ss_family || group.ss_family != socket_family(fd))
+    return sys_error(EAFNOSUPPORT, "setsockopt",
+                     "source " + address_text(source) + " of group " + address_text(group) + ": families differ");
   // group_source_req rather than ip_mreq_source: it names the interface by
   // index, as ip_mreqn does for the any-source joins, so the interface needs
-  // no address.
+  // no address; and it is the one form both families take.
   group_source_req req{};
   req.gsr_interface = static_cast<uint32_t>(ifindex);
-  auto* group = reinterpret_cast<sockaddr_in*>(&req.gsr_group);
-  group->sin_family = AF_INET;
-  group->sin_addr.s_addr = group_be;
-  auto* source = reinterpret_cast<sockaddr_in*>(&req.gsr_source);
-  source->sin_family = AF_INET;
-  source->sin_addr.s_addr = source_be;
+  const size_t len = group.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  std::memcpy(&req.gsr_group, &group, len);
+  std::memcpy(&req.gsr_source, &source, len);
+  const int level = group.ss_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
   const int opt = join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP;
-  if (::setsockopt(fd, IPPROTO_IP, opt, &req, sizeof(req)) != 0) {
+  if (::setsockopt(fd, level, opt, &req, sizeof(req)) != 0) {
     const int err = errno;
-    char g[INET_ADDRSTRLEN] = {0};
-    char s[INET_ADDRSTRLEN] = {0};
-    ::inet_ntop(AF_INET, &group->sin_addr, g, sizeof(g));
-    ::inet_ntop(AF_INET, &source->sin_addr, s, sizeof(s));
     return sys_error(err, "setsockopt",
-                     std::string(join ? "MCAST_JOIN_SOURCE_GROUP " : "MCAST_LEAVE_SOURCE_GROUP ") + s + "," + g +
-                         " on ifindex " + std::to_string(ifindex));
+                     std::string(join ? "MCAST_JOIN_SOURCE_GROUP " : "MCAST_LEAVE_SOURCE_GROUP ") + address_text(source) +
+                         "," + address_text(group) + " on ifindex " + std::to_string(ifindex));
   }
   return {};
 }

@@ -3,6 +3,9 @@
 // membership that makes switches and NIC filters deliver the input groups,
 // and the kernel's own drop counters for the socket.
 #pragma once
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <string>
 
@@ -48,24 +51,35 @@ SysError interface_mtu(const std::string& ifname, int* mtu);
 // (IGMP reports, NIC multicast filter). It is never bound to a port, so UDP
 // never delivers a datagram to it. Close the fd to leave the group.
 SysError join_group(const std::string& ifname, uint32_t group_be, int* fd_out);
+// The same for an IPv6 group: an AF_INET6 socket holding IPV6_JOIN_GROUP
+// (MLD reports).
+SysError join_group6(const std::string& ifname, const in6_addr& group, int* fd_out);
 
-// The supervisor's memberships: one plain AF_INET datagram socket per input
-// interface holds IP_ADD_MEMBERSHIP for many groups. ip_mreqn names the
-// interface by index, so no address on it is needed.
-SysError open_membership_socket(int* fd_out);
-// join: IP_ADD_MEMBERSHIP, else IP_DROP_MEMBERSHIP. ENOBUFS on join means the
-// socket reached net.ipv4.igmp_max_memberships (default 20): use another one.
-SysError change_membership(int fd, int ifindex, uint32_t group_be, bool join);
-// join: MCAST_JOIN_SOURCE_GROUP (IGMPv3 INCLUDE mode: only `source_be` is
-// received), else MCAST_LEAVE_SOURCE_GROUP; leaving a socket's last source
-// of a group leaves the group on it (ip(7)). The caller must not add a
-// source on a socket that holds the group as any-source (IP_ADD_MEMBERSHIP):
-// the kernel accepts it and silently turns that (*,G) membership into
-// INCLUDE {source} (net/ipv4/igmp.c ip_mc_source, "allow mode switches for
-// empty-set filters"). ENOBUFS on join: the socket holds
-// net.ipv4.igmp_max_msf sources of the group already (default 10) or
-// igmp_max_memberships groups: use another socket.
-SysError change_source_membership(int fd, int ifindex, uint32_t group_be, uint32_t source_be, bool join);
+// The supervisor's memberships: plain datagram sockets per input interface
+// and address family (AF_INET for IGMP, AF_INET6 for MLD) hold many groups
+// each. The interface is named by index (ip_mreqn, group_req,
+// group_source_req), so it needs no address.
+SysError open_membership_socket(int family, int* fd_out);
+// `group` (and `source`) is a sockaddr_in or sockaddr_in6 of the socket's
+// family (else EAFNOSUPPORT, before any system call).
+// join: IPv4 IP_ADD_MEMBERSHIP, IPv6 MCAST_JOIN_GROUP (MLD any-source);
+// leave: IP_DROP_MEMBERSHIP / MCAST_LEAVE_GROUP, which leave the group on the
+// socket whatever its mode. ENOBUFS on an IPv4 join means the socket reached
+// net.ipv4.igmp_max_memberships (default 20): use another one. IPv6 has no
+// per-socket group limit (each membership is charged to net.core.optmem_max:
+// ENOMEM when it is spent).
+SysError change_membership(int fd, int ifindex, const sockaddr_storage& group, bool join);
+// join: MCAST_JOIN_SOURCE_GROUP (IGMPv3 / MLDv2 INCLUDE mode: only `source`
+// is received), else MCAST_LEAVE_SOURCE_GROUP; leaving a socket's last source
+// of a group leaves the group on it (ip(7), ipv6(7)). The caller must not add
+// a source on a socket that holds the group as any-source: the kernel
+// accepts it and silently turns that (*,G) membership into INCLUDE {source}
+// (net/ipv4/igmp.c ip_mc_source and net/ipv6/mcast.c ip6_mc_source, "allow
+// mode switches for empty-set filters"). ENOBUFS on join: the socket holds
+// net.ipv4.igmp_max_msf (default 10) / net.ipv6.mld_max_msf (default 64)
+// sources of the group already, or igmp_max_memberships groups: use another
+// socket.
+SysError change_source_membership(int fd, int ifindex, const sockaddr_storage& group, const sockaddr_storage& source, bool join);
 
 // PACKET_STATISTICS since the previous call (the kernel resets on read).
 SysError read_packet_stats(int fd, uint64_t* packets, uint64_t* drops);

@@ -25,7 +25,7 @@ void SendQueue::send_one(Output* out, uint16_t bid, const uint8_t* payload, uint
   }
   io_uring_prep_send(sqe, out->fd, payload, len, 0);
   if (!out->connected) {
-    io_uring_prep_send_set_addr(sqe, reinterpret_cast<const sockaddr*>(&out->dest), sizeof(out->dest));
+    io_uring_prep_send_set_addr(sqe, reinterpret_cast<const sockaddr*>(&out->dest), static_cast<uint16_t>(out->dest_len));
   }
   sqe->user_data = send_tag(Op::send, bid, out->slot);
   queued(out);

@@ -4,7 +4,9 @@
 //  - the verdict equals an independent reference decoder written from the
 //    header's contract (Ethernet II + at most one 802.1Q/802.1ad tag, IPv4
 //    with IHL options, no fragments, UDP; the IP total length is
-//    authoritative, the UDP length must fit in it);
+//    authoritative, the UDP length must fit in it; or IPv6 with its
+//    hop-by-hop, routing, destination-options and fragment headers walked,
+//    a fragmented datagram dropped, the payload length authoritative);
 //  - an accepted datagram's payload lies within the captured bytes, after
 //    at least the three headers, and every field matches the reference;
 //  - the same bytes at a misaligned address give the same verdict;
@@ -32,7 +34,48 @@ struct Expected {
   uint16_t src_port = 0;
   uint16_t dst_port = 0;
   size_t ip_offset = 0;
+  int family = 4;
 };
+
+Expected reference6(const uint8_t* f, size_t n, size_t l3, Expected e) {
+  auto get16 = [f](size_t at) { return static_cast<size_t>(f[at]) * 256 + f[at + 1]; };
+  auto drop = [&e](DropReason r) {
+    e.reason = r;
+    return e;
+  };
+  if (n < l3 + 40) return drop(DropReason::bad_ipv6_header);
+  if (f[l3] / 16 != 6) return drop(DropReason::not_ipv4);
+  const size_t plen = get16(l3 + 4);
+  if (plen == 0 || l3 + 40 + plen > n) return drop(DropReason::bad_ip_length);
+  const size_t end = l3 + 40 + plen;
+  size_t at = l3 + 40;
+  size_t next = f[l3 + 6];
+  while (next != 17) {
+    if (next != 0 && next != 43 && next != 44 && next != 60) return drop(DropReason::not_udp);
+    if (end - at < 8) return drop(DropReason::bad_ipv6_header);
+    if (next == 44) {
+      const size_t off_flags = get16(at + 2);
+      if (off_flags / 8 != 0 || off_flags % 2 != 0) return drop(DropReason::ipv6_fragment);
+      next = f[at];
+      at += 8;
+      continue;
+    }
+    const size_t len = (f[at + 1] + 1) * 8;
+    if (len > end - at) return drop(DropReason::bad_ipv6_header);
+    next = f[at];
+    at += len;
+  }
+  if (end - at < 8) return drop(DropReason::bad_udp_length);
+  const size_t udp_len = get16(at + 4);
+  if (udp_len < 8 || udp_len > end - at) return drop(DropReason::bad_udp_length);
+  e.family = 6;
+  e.ip_offset = l3;
+  e.src_port = static_cast<uint16_t>(get16(at));
+  e.dst_port = static_cast<uint16_t>(get16(at + 2));
+  e.payload_offset = at + 8;
+  e.payload_len = udp_len - 8;
+  return e;
+}
 
 Expected reference(const uint8_t* f, size_t n) {
   auto get16 = [f](size_t at) { return static_cast<size_t>(f[at]) * 256 + f[at + 1]; };
@@ -50,6 +93,7 @@ Expected reference(const uint8_t* f, size_t n) {
     type = get16(16);
     l3 = 18;
   }
+  if (type == 0x86dd) return reference6(f, n, l3, e);
   if (type != 0x0800) return drop(DropReason::not_ipv4);
   if (n < l3 + 20) return drop(DropReason::bad_ihl);
   if (f[l3] / 16 != 4) return drop(DropReason::not_ipv4);
@@ -106,8 +150,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(d.vlan_id <= 0x0fff);
     FUZZ_CHECK(d.src_port == want.src_port);
     FUZZ_CHECK(d.dst_port == want.dst_port);
-    FUZZ_CHECK(std::memcmp(&d.src_addr, data + want.ip_offset + 12, 4) == 0);
-    FUZZ_CHECK(std::memcmp(&d.dst_addr, data + want.ip_offset + 16, 4) == 0);
+    FUZZ_CHECK(d.family == want.family);
+    if (want.family == 4) {
+      FUZZ_CHECK(std::memcmp(&d.src_addr, data + want.ip_offset + 12, 4) == 0);
+      FUZZ_CHECK(std::memcmp(&d.dst_addr, data + want.ip_offset + 16, 4) == 0);
+    } else {
+      FUZZ_CHECK(d.src6 == data + want.ip_offset + 8);
+      FUZZ_CHECK(d.dst6 == data + want.ip_offset + 24);
+    }
   }
 
   // The same bytes one byte off alignment.
@@ -118,7 +168,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (got == DropReason::none) {
     FUZZ_CHECK(shifted_offset == want.payload_offset);
     FUZZ_CHECK(shifted.payload_len == d.payload_len);
-    FUZZ_CHECK(shifted.src_addr == d.src_addr && shifted.dst_addr == d.dst_addr);
+    FUZZ_CHECK(shifted.family == d.family);
+    if (d.family == 4) FUZZ_CHECK(shifted.src_addr == d.src_addr && shifted.dst_addr == d.dst_addr);
   }
 
   if (got == DropReason::none) {
@@ -130,8 +181,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Datagram p{};
     FUZZ_CHECK(mcr::parse_frame(longer, size + kPad, &p) == DropReason::none);
     FUZZ_CHECK(static_cast<size_t>(p.payload - longer) == want.payload_offset);
-    FUZZ_CHECK(p.payload_len == d.payload_len && p.src_addr == d.src_addr && p.dst_addr == d.dst_addr &&
+    FUZZ_CHECK(p.payload_len == d.payload_len && p.family == d.family &&
                p.src_port == d.src_port && p.dst_port == d.dst_port && p.vlan_id == d.vlan_id);
+    if (d.family == 4) FUZZ_CHECK(p.src_addr == d.src_addr && p.dst_addr == d.dst_addr);
     delete[] longer;
 
     // One byte short of the payload's end is never a datagram.

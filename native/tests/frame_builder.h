@@ -108,6 +108,90 @@ inline std::vector<uint8_t> build_frame(const FrameSpec& spec) {
   return f;
 }
 
+// An IPv6 frame: the fixed header, extension headers in order (each given
+// whole, next-header byte included; build_frame6 fills that byte in), then
+// UDP unless the chain's last header says otherwise.
+struct Ipv6Ext {
+  uint8_t type = 0;              // 0 hop-by-hop, 43 routing, 44 fragment, 60 destination options, ...
+  std::vector<uint8_t> bytes;    // the whole header, its first byte overwritten with the next header
+};
+
+struct FrameSpec6 {
+  std::vector<VlanTag> tags;
+  uint8_t version = 6;
+  std::optional<uint16_t> payload_length;  // default: extension headers + UDP header + payload
+  uint8_t hop_limit = 16;
+  uint8_t src[16] = {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7};
+  uint8_t dst[16] = {0xff, 0x3e, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34};
+  std::vector<Ipv6Ext> ext;
+  uint8_t last_next_header = kProtoUdp;  // what the last header (fixed or extension) names next
+  uint16_t src_port = 40000;
+  uint16_t dst_port = 5004;
+  std::optional<uint16_t> udp_length;
+  std::vector<uint8_t> payload;
+  size_t pad_to = 0;
+};
+
+// An extension header of `len8` 8-byte units (hop-by-hop, routing, destination options: length byte = units - 1).
+inline Ipv6Ext ipv6_ext(uint8_t type, size_t units) {
+  Ipv6Ext e;
+  e.type = type;
+  e.bytes.assign(units * 8, 0);
+  e.bytes[1] = static_cast<uint8_t>(units - 1);
+  if (units * 8 > 2) e.bytes[2] = 1;  // PadN option start, contents do not matter to the parser
+  return e;
+}
+
+// A fragment header: offset in 8-byte units, M flag.
+inline Ipv6Ext ipv6_fragment(uint16_t offset, bool more) {
+  Ipv6Ext e;
+  e.type = 44;
+  e.bytes.assign(8, 0);
+  const uint16_t off_flags = static_cast<uint16_t>((offset << 3) | (more ? 1 : 0));
+  e.bytes[2] = static_cast<uint8_t>(off_flags >> 8);
+  e.bytes[3] = static_cast<uint8_t>(off_flags);
+  e.bytes[4] = 0xab;  // identification
+  return e;
+}
+
+inline size_t ip6_offset(const FrameSpec6& spec) { return 14 + 4 * spec.tags.size(); }
+inline size_t payload6_offset(const FrameSpec6& spec) {
+  size_t off = ip6_offset(spec) + 40;
+  for (const Ipv6Ext& e : spec.ext) off += e.bytes.size();
+  return off + 8;
+}
+
+inline std::vector<uint8_t> build_frame6(const FrameSpec6& spec) {
+  std::vector<uint8_t> f = {0x33, 0x33, 0, 0, 0x12, 0x34, 0x02, 0, 0, 0, 0, 1};
+  for (const VlanTag& tag : spec.tags) {
+    put16(f, tag.tpid);
+    put16(f, tag.tci);
+  }
+  put16(f, kEtherIpv6);
+  size_t ext_bytes = 0;
+  for (const Ipv6Ext& e : spec.ext) ext_bytes += e.bytes.size();
+  const uint16_t plen = spec.payload_length.value_or(static_cast<uint16_t>(ext_bytes + 8 + spec.payload.size()));
+  f.push_back(static_cast<uint8_t>(spec.version << 4));
+  f.insert(f.end(), {0, 0, 0});  // traffic class, flow label
+  put16(f, plen);
+  f.push_back(spec.ext.empty() ? spec.last_next_header : spec.ext[0].type);
+  f.push_back(spec.hop_limit);
+  f.insert(f.end(), spec.src, spec.src + 16);
+  f.insert(f.end(), spec.dst, spec.dst + 16);
+  for (size_t i = 0; i < spec.ext.size(); ++i) {
+    std::vector<uint8_t> h = spec.ext[i].bytes;
+    h[0] = i + 1 < spec.ext.size() ? spec.ext[i + 1].type : spec.last_next_header;
+    f.insert(f.end(), h.begin(), h.end());
+  }
+  put16(f, spec.src_port);
+  put16(f, spec.dst_port);
+  put16(f, spec.udp_length.value_or(static_cast<uint16_t>(8 + spec.payload.size())));
+  put16(f, 0x1234);  // checksum: not verified by the parser
+  f.insert(f.end(), spec.payload.begin(), spec.payload.end());
+  if (f.size() < spec.pad_to) f.resize(spec.pad_to, 0);
+  return f;
+}
+
 // A payload whose bytes depend on their position, so a wrong offset shows.
 inline std::vector<uint8_t> pattern_payload(size_t len) {
   std::vector<uint8_t> p(len);

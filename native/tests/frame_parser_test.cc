@@ -196,17 +196,21 @@ TEST(not_ipv4_arp) {
   CHECK_EQ(reason_of(spec), DropReason::not_ipv4);
 }
 
-TEST(not_ipv4_ipv6_ethertype) {
+TEST(not_ipv4_ipv6_ethertype_with_ipv4_header) {
+  // The IPv6 EtherType with a version-4 header behind it: neither.
   FrameSpec spec = udp_spec();
   spec.ether_type = kEtherIpv6;
   CHECK_EQ(reason_of(spec), DropReason::not_ipv4);
 }
 
 TEST(not_ipv4_ethertype_with_only_ethernet_header) {
-  // A 14-byte ARP/IPv6 frame is complete Ethernet: the EtherType decides.
+  // A 14-byte ARP frame is complete Ethernet: the EtherType decides. An
+  // IPv6 one lacks its header.
   FrameSpec spec = udp_spec();
-  spec.ether_type = kEtherIpv6;
+  spec.ether_type = kEtherArp;
   CHECK_EQ(parse(build_frame(spec), 14).reason, DropReason::not_ipv4);
+  spec.ether_type = kEtherIpv6;
+  CHECK_EQ(parse(build_frame(spec), 14).reason, DropReason::bad_ipv6_header);
 }
 
 TEST(not_ipv4_version_nibble_6) {
@@ -376,6 +380,172 @@ TEST(never_reads_past_captured_tagged_with_options) {
 
 TEST(never_reads_past_captured_full_size) {
   check_every_truncation(udp_spec(1472));
+}
+
+// ---- IPv6 ----
+
+FrameSpec6 udp6_spec(size_t payload_len = 32) {
+  FrameSpec6 spec;
+  spec.payload = pattern_payload(payload_len);
+  return spec;
+}
+
+DropReason reason6_of(const FrameSpec6& spec) { return parse(build_frame6(spec)).reason; }
+
+void check_good6(const Parsed& p, const FrameSpec6& spec, uint16_t vlan_id) {
+  CHECK_EQ(p.reason, DropReason::none);
+  if (p.reason != DropReason::none) return;
+  CHECK_EQ(int{p.dg.family}, 6);
+  CHECK(std::memcmp(p.dg.src6, spec.src, 16) == 0);
+  CHECK(std::memcmp(p.dg.dst6, spec.dst, 16) == 0);
+  CHECK(p.dg.src6 == p.bytes.get() + ip6_offset(spec) + 8);
+  CHECK(p.dg.dst6 == p.bytes.get() + ip6_offset(spec) + 24);
+  CHECK_EQ(p.dg.src_port, spec.src_port);
+  CHECK_EQ(p.dg.dst_port, spec.dst_port);
+  CHECK_EQ(p.dg.vlan_id, vlan_id);
+  CHECK_EQ(p.dg.payload_len, spec.payload.size());
+  CHECK(p.dg.payload == p.bytes.get() + payload6_offset(spec));
+  CHECK(std::memcmp(p.dg.payload, spec.payload.data(), spec.payload.size()) == 0);
+}
+
+TEST(ipv4_reports_family_4) {
+  const Parsed p = parse(build_frame(udp_spec()));
+  CHECK_EQ(p.reason, DropReason::none);
+  CHECK_EQ(int{p.dg.family}, 4);
+}
+
+TEST(ipv6_parses_plain_udp) {
+  const FrameSpec6 spec = udp6_spec();
+  check_good6(parse(build_frame6(spec)), spec, 0);
+  const FrameSpec6 empty = udp6_spec(0);
+  check_good6(parse(build_frame6(empty)), empty, 0);
+}
+
+TEST(ipv6_behind_8021q_and_8021ad_tags) {
+  FrameSpec6 spec = udp6_spec();
+  spec.tags = {{kTpid8021Q, 0x2007}};
+  check_good6(parse(build_frame6(spec)), spec, 7);
+  spec.tags = {{kTpid8021ad, 300}};
+  check_good6(parse(build_frame6(spec)), spec, 300);
+}
+
+TEST(ipv6_walks_every_extension_header_kind) {
+  FrameSpec6 spec = udp6_spec(100);
+  spec.ext = {ipv6_ext(0, 1), ipv6_ext(60, 2), ipv6_ext(43, 3), mcrtest::ipv6_fragment(0, false), ipv6_ext(60, 1)};
+  check_good6(parse(build_frame6(spec)), spec, 0);
+  // The longest one header can be: 256 units of 8 bytes.
+  FrameSpec6 big = udp6_spec(8);
+  big.ext = {ipv6_ext(0, 256)};
+  check_good6(parse(build_frame6(big)), big, 0);
+}
+
+TEST(ipv6_atomic_fragment_is_relayed) {
+  // RFC 6946: offset 0 and M clear is a whole datagram with a fragment header.
+  FrameSpec6 spec = udp6_spec();
+  spec.ext = {mcrtest::ipv6_fragment(0, false)};
+  check_good6(parse(build_frame6(spec)), spec, 0);
+}
+
+TEST(ipv6_fragments_counted_as_ipv6_fragment) {
+  for (const auto& [offset, more] : std::vector<std::pair<uint16_t, bool>>{{0, true}, {1, false}, {185, true}, {8191, false}}) {
+    FrameSpec6 spec = udp6_spec();
+    spec.ext = {mcrtest::ipv6_fragment(offset, more)};
+    CHECK_EQ(reason6_of(spec), DropReason::ipv6_fragment);
+    spec.ext = {ipv6_ext(0, 1), mcrtest::ipv6_fragment(offset, more)};
+    CHECK_EQ(reason6_of(spec), DropReason::ipv6_fragment);
+  }
+  // The reserved bits between offset and M alone do not make a fragment.
+  FrameSpec6 reserved = udp6_spec();
+  reserved.ext = {mcrtest::ipv6_fragment(0, false)};
+  reserved.ext[0].bytes[3] = 0x06;
+  check_good6(parse(build_frame6(reserved)), reserved, 0);
+}
+
+TEST(ipv6_other_next_headers_are_not_udp) {
+  for (uint8_t next : {uint8_t{6}, uint8_t{58}, uint8_t{50}, uint8_t{51}, uint8_t{59}, uint8_t{135}}) {
+    FrameSpec6 spec = udp6_spec();
+    spec.last_next_header = next;
+    CHECK_EQ(reason6_of(spec), DropReason::not_udp);
+    spec.ext = {ipv6_ext(60, 1)};
+    CHECK_EQ(reason6_of(spec), DropReason::not_udp);
+  }
+}
+
+TEST(ipv6_extension_header_past_payload_is_bad_ipv6_header) {
+  // A destination-options header claiming 3 units where the payload leaves 2.
+  FrameSpec6 spec = udp6_spec(0);
+  spec.ext = {ipv6_ext(60, 1)};
+  spec.ext[0].bytes[1] = 2;
+  spec.payload_length = 16;
+  CHECK_EQ(reason6_of(spec), DropReason::bad_ipv6_header);
+  // Fewer than 8 bytes left for the next extension header.
+  FrameSpec6 frag = udp6_spec(0);
+  frag.ext = {mcrtest::ipv6_fragment(0, false)};
+  frag.payload_length = 4;
+  CHECK_EQ(reason6_of(frag), DropReason::bad_ipv6_header);
+  FrameSpec6 hop = udp6_spec(0);
+  hop.ext = {ipv6_ext(0, 1)};
+  hop.payload_length = 7;
+  CHECK_EQ(reason6_of(hop), DropReason::bad_ipv6_header);
+}
+
+TEST(ipv6_lengths) {
+  FrameSpec6 spec = udp6_spec(16);
+  spec.payload_length = 0;  // jumbogram
+  CHECK_EQ(reason6_of(spec), DropReason::bad_ip_length);
+  spec.payload_length = 8 + 16 + 1;  // one byte beyond the frame
+  CHECK_EQ(reason6_of(spec), DropReason::bad_ip_length);
+  spec.payload_length = 7;  // not even the UDP header
+  CHECK_EQ(reason6_of(spec), DropReason::bad_udp_length);
+  FrameSpec6 udp = udp6_spec(16);
+  udp.udp_length = 8 + 17;
+  CHECK_EQ(reason6_of(udp), DropReason::bad_udp_length);
+  udp.udp_length = 7;
+  CHECK_EQ(reason6_of(udp), DropReason::bad_udp_length);
+  // A UDP length shorter than the IPv6 payload bounds the datagram; padding beyond is ignored.
+  FrameSpec6 shorter = udp6_spec(16);
+  shorter.udp_length = 8 + 10;
+  shorter.pad_to = 120;
+  const Parsed p = parse(build_frame6(shorter));
+  CHECK_EQ(p.reason, DropReason::none);
+  CHECK_EQ(p.dg.payload_len, 10u);
+}
+
+TEST(ipv6_header_cut_short_and_wrong_version) {
+  const std::vector<uint8_t> frame = build_frame6(udp6_spec());
+  for (size_t len = 14; len < 14 + 40; ++len) CHECK_EQ(parse(frame, len).reason, DropReason::bad_ipv6_header);
+  FrameSpec6 v4 = udp6_spec();
+  v4.version = 4;
+  CHECK_EQ(reason6_of(v4), DropReason::not_ipv4);
+}
+
+// Every truncation of an IPv6 frame: nothing parses before the datagram's
+// end, everything from there on parses to the same datagram.
+void check_every_truncation6(const FrameSpec6& spec) {
+  const std::vector<uint8_t> frame = build_frame6(spec);
+  const Parsed full = parse(frame);
+  REQUIRE(full.reason == DropReason::none);
+  const size_t datagram_end = payload6_offset(spec) + spec.payload.size();
+  for (size_t len = 0; len < frame.size(); ++len) {
+    const Parsed p = parse(frame, len);
+    if (len < datagram_end) {
+      CHECK(p.reason != DropReason::none);
+      if (p.reason == DropReason::none) return;
+    } else {
+      CHECK_EQ(p.reason, DropReason::none);
+      if (p.reason != DropReason::none) return;
+      CHECK_EQ(p.dg.payload_len, full.dg.payload_len);
+    }
+  }
+}
+
+TEST(ipv6_never_reads_past_captured) {
+  FrameSpec6 spec = udp6_spec(40);
+  spec.tags = {{kTpid8021Q, 5}};
+  spec.ext = {ipv6_ext(0, 2), mcrtest::ipv6_fragment(0, false), ipv6_ext(43, 3), ipv6_ext(60, 1)};
+  spec.pad_to = 300;
+  check_every_truncation6(spec);
+  check_every_truncation6(udp6_spec(1452));
 }
 
 // ---- names ----

@@ -1,6 +1,8 @@
 // Tests for mcr::parse_route_messages on hand-built rtnetlink messages: new,
 // changed and removed links (name, flags), IPv4 addresses added and removed
-// (IFA_LOCAL preferred over IFA_ADDRESS, label), IPv6 addresses ignored,
+// (IFA_LOCAL preferred over IFA_ADDRESS, label), IPv6 addresses added and
+// removed (tentative or DAD-failed ones reported as removed, IFA_FLAGS read
+// over ifa_flags, a short address attribute malformed), other families ignored,
 // several messages in one buffer, NLMSG_DONE / NLMSG_ERROR / NLM_F_DUMP_INTR,
 // and truncation at every length: the parser never reads past the buffer
 // (each parse runs on an exact-size heap copy) and counts what did not fit.
@@ -170,8 +172,66 @@ TEST(netlink_address_without_local_uses_address) {
   CHECK_EQ(p.events[0].address, htonl(ipv4(192, 168, 1, 9)));
 }
 
-TEST(netlink_ipv6_addresses_are_ignored_not_malformed) {
-  const Parsed p = parse(address(RTM_NEWADDR, AF_INET6, 5, ipv4(1, 2, 3, 4), ipv4(1, 2, 3, 4), ""));
+// An AF_INET6 address message: IFA_ADDRESS only (as the kernel sends for IPv6), ifa_flags and optional IFA_FLAGS.
+std::vector<uint8_t> address6(uint16_t type, uint32_t index, const char* text, uint8_t ifa_flags, const uint32_t* attr_flags,
+                              size_t addr_len = 16) {
+  ifaddrmsg ifa{};
+  ifa.ifa_family = AF_INET6;
+  ifa.ifa_prefixlen = 64;
+  ifa.ifa_flags = ifa_flags;
+  ifa.ifa_index = index;
+  Message m(type);
+  m.put(&ifa, sizeof(ifa)).pad();
+  in6_addr a{};
+  ::inet_pton(AF_INET6, text, &a);
+  m.attr(IFA_ADDRESS, &a, addr_len);
+  if (attr_flags != nullptr) m.attr(IFA_FLAGS, attr_flags, sizeof(*attr_flags));
+  return m.done();
+}
+
+bool is_address6(const InterfaceEvent& e, const char* text) {
+  in6_addr a{};
+  ::inet_pton(AF_INET6, text, &a);
+  return e.family == AF_INET6 && std::memcmp(e.address6, &a, 16) == 0;
+}
+
+TEST(netlink_ipv6_addresses_added_and_removed) {
+  const Parsed added = parse(address6(RTM_NEWADDR, 5, "2001:db8::1", IFA_F_PERMANENT, nullptr));
+  CHECK_EQ(added.events.size(), 1u);
+  CHECK(added.events[0].kind == InterfaceEventKind::address_added);
+  CHECK(is_address6(added.events[0], "2001:db8::1"));
+  CHECK_EQ(added.events[0].ifindex, 5u);
+  CHECK_EQ(added.events[0].prefix_len, 64);
+  const Parsed removed = parse(address6(RTM_DELADDR, 5, "fe80::1", 0, nullptr));
+  CHECK_EQ(removed.events.size(), 1u);
+  CHECK(removed.events[0].kind == InterfaceEventKind::address_removed);
+  CHECK(is_address6(removed.events[0], "fe80::1"));
+  CHECK_EQ(removed.result.malformed, 0u);
+}
+
+TEST(netlink_ipv6_tentative_or_dad_failed_is_not_usable) {
+  const Parsed tentative = parse(address6(RTM_NEWADDR, 5, "2001:db8::2", IFA_F_TENTATIVE, nullptr));
+  CHECK_EQ(tentative.events.size(), 1u);
+  CHECK(tentative.events[0].kind == InterfaceEventKind::address_removed);
+  const uint32_t dadfailed = IFA_F_DADFAILED | IFA_F_TENTATIVE;
+  // IFA_FLAGS wins over the 8-bit field (which holds only the low bits).
+  const Parsed failed = parse(address6(RTM_NEWADDR, 5, "2001:db8::2", 0, &dadfailed));
+  CHECK_EQ(failed.events.size(), 1u);
+  CHECK(failed.events[0].kind == InterfaceEventKind::address_removed);
+  const uint32_t done = IFA_F_PERMANENT;
+  const Parsed usable = parse(address6(RTM_NEWADDR, 5, "2001:db8::2", IFA_F_TENTATIVE, &done));
+  CHECK_EQ(usable.events.size(), 1u);
+  CHECK(usable.events[0].kind == InterfaceEventKind::address_added);
+}
+
+TEST(netlink_ipv6_short_address_is_malformed) {
+  const Parsed p = parse(address6(RTM_NEWADDR, 5, "2001:db8::3", 0, nullptr, 4));
+  CHECK_EQ(p.events.size(), 0u);
+  CHECK_EQ(p.result.malformed, 1u);
+}
+
+TEST(netlink_other_families_are_ignored_not_malformed) {
+  const Parsed p = parse(address(RTM_NEWADDR, AF_PACKET, 5, ipv4(1, 2, 3, 4), ipv4(1, 2, 3, 4), ""));
   CHECK_EQ(p.events.size(), 0u);
   CHECK_EQ(p.result.malformed, 0u);
   CHECK_EQ(p.result.messages, 1u);

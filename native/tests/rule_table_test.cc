@@ -3,6 +3,7 @@
 // duplicate ids and keys without taking ownership, removal unlinking a rule
 // from lookups, take_all, a thousand rules, and output fds being closed when
 // (and only when) the rule owning them is destroyed.
+#include <cstring>
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -286,6 +287,85 @@ TEST(rule_rejected_rule_keeps_fds_open) {
   CHECK(fd_open(fd));  // still owned by `dup`, which the caller may report and drop
   dup.reset();
   CHECK(!fd_open(fd));
+}
+
+// ---- IPv6 ----
+
+mcr::Ipv6Addr v6(uint8_t first, uint8_t second, uint8_t last) {
+  mcr::Ipv6Addr a;
+  a.b[0] = first;
+  a.b[1] = second;
+  a.b[15] = last;
+  return a;
+}
+
+const mcr::Ipv6Addr kGroup6 = v6(0xff, 0x3e, 0x34);
+const mcr::Ipv6Addr kOtherGroup6 = v6(0xff, 0x3e, 0x35);
+const mcr::Ipv6Addr kSource6A = v6(0xfd, 0x00, 1);
+const mcr::Ipv6Addr kSource6B = v6(0xfd, 0x00, 2);
+
+std::unique_ptr<Rule> make_rule6(uint32_t id, const mcr::Ipv6Addr& dst, uint16_t port, const mcr::Ipv6Addr& src = {}) {
+  auto rule = make_rule(id, 0, port);
+  rule->family = 6;
+  rule->dst6 = dst;
+  rule->src6 = src;
+  return rule;
+}
+
+uint32_t matched6(const RuleTable& table, const mcr::Ipv6Addr& dst, uint16_t port, const mcr::Ipv6Addr& src) {
+  const Rule* r = table.match6(dst.b, port, src.b);
+  return r == nullptr ? 0 : r->id;
+}
+
+TEST(rule6_matches_by_destination_port_and_source) {
+  RuleTable table;
+  CHECK_EQ(matched6(table, kGroup6, kPort, kSource6A), 0u);
+  CHECK_EQ(add(table, make_rule6(1, kGroup6, kPort)), 0);
+  CHECK_EQ(add(table, make_rule6(2, kGroup6, kPort, kSource6B)), 0);
+  CHECK_EQ(matched6(table, kGroup6, kPort, kSource6A), 1u);
+  CHECK_EQ(matched6(table, kGroup6, kPort, kSource6B), 2u);
+  CHECK_EQ(matched6(table, kGroup6, kPort + 1, kSource6A), 0u);
+  CHECK_EQ(matched6(table, kOtherGroup6, kPort, kSource6A), 0u);
+  CHECK_EQ(add(table, make_rule6(3, kGroup6, kPort, kSource6B)), -EEXIST);
+  CHECK_EQ(add(table, make_rule6(4, kGroup6, kPort)), -EEXIST);
+  auto removed = table.remove(2);
+  CHECK(removed != nullptr);
+  CHECK_EQ(matched6(table, kGroup6, kPort, kSource6B), 1u);
+  CHECK(table.remove(1) != nullptr);
+  CHECK_EQ(matched6(table, kGroup6, kPort, kSource6A), 0u);
+  CHECK_EQ(table.size(), 0u);
+}
+
+TEST(rule6_and_rule4_tables_are_apart) {
+  // An IPv4 rule whose address bytes equal the start of an IPv6 one, same
+  // port: neither matches the other family's datagrams.
+  RuleTable table;
+  mcr::Ipv6Addr lookalike{};
+  const uint32_t group4 = kGroup;
+  std::memcpy(lookalike.b, &group4, 4);
+  CHECK_EQ(add(table, make_rule(1, kGroup, kPort)), 0);
+  CHECK_EQ(add(table, make_rule6(2, lookalike, kPort)), 0);
+  CHECK_EQ(matched_id(table, kGroup, kPort, kSourceA), 1u);
+  CHECK_EQ(matched6(table, lookalike, kPort, kSource6A), 2u);
+  CHECK_EQ(table.take_all().size(), 2u);
+  CHECK_EQ(matched6(table, lookalike, kPort, kSource6A), 0u);
+  CHECK_EQ(matched_id(table, kGroup, kPort, kSourceA), 0u);
+}
+
+TEST(rule6_thousand_rules_all_found) {
+  RuleTable table;
+  for (uint32_t i = 1; i <= 1000; ++i) {
+    mcr::Ipv6Addr g = v6(0xff, 0x3e, static_cast<uint8_t>(i));
+    g.b[14] = static_cast<uint8_t>(i >> 8);
+    REQUIRE(add(table, make_rule6(i, g, static_cast<uint16_t>(5000 + i % 7))) == 0);
+  }
+  uint32_t found = 0;
+  for (uint32_t i = 1; i <= 1000; ++i) {
+    mcr::Ipv6Addr g = v6(0xff, 0x3e, static_cast<uint8_t>(i));
+    g.b[14] = static_cast<uint8_t>(i >> 8);
+    if (matched6(table, g, static_cast<uint16_t>(5000 + i % 7), kSource6A) == i) ++found;
+  }
+  CHECK_EQ(found, 1000u);
 }
 
 }  // namespace

@@ -80,6 +80,10 @@ struct Config {
   std::string ifname;
   bool has_source = false;
   in_addr source{};
+  // IPv6 (--dest with a colon): dest6 and source6 instead of dest and source.
+  bool v6 = false;
+  sockaddr_in6 dest6{};
+  in6_addr source6{};
   // 0: the kernel picks the source port. A fixed one keeps a flow's 5-tuple,
   // so its PACKET_FANOUT_HASH worker, the same across runs (bench:scaling).
   uint16_t source_port = 0;
@@ -112,12 +116,12 @@ Config parse_args(int argc, char** argv) {
   const ToolArgs args(
       kTool, "Send numbered, checksummed UDP test packets (see mcrsink) in paced batches.",
       {
-          {"dest", "ADDR", "destination IPv4 address, multicast group or unicast (required)"},
+          {"dest", "ADDR", "destination IPv4 or IPv6 address, multicast group or unicast (required)"},
           {"port", "PORT", "destination UDP port (required)"},
           {"interface", "IF", "send via this interface (IP_MULTICAST_IF + SO_BINDTODEVICE)"},
           {"source", "ADDR", "bind to this local address"},
           {"source-port", "PORT", "bind to this local UDP port, 1..65535 (default: the kernel's choice)"},
-          {"ttl", "N", "IP TTL and multicast TTL, 1..255 (default 8)"},
+          {"ttl", "N", "IP TTL and multicast TTL (IPv6: hop limits), 1..255 (default 8)"},
           {"size", "BYTES", "UDP payload bytes, 18..8972 (default 64)"},
           {"rate", "PPS", "packets per second, 0 = as fast as possible (default 0)"},
           {"count", "N", "stop after N packets"},
@@ -132,12 +136,30 @@ Config parse_args(int argc, char** argv) {
       },
       argc, argv);
   Config c;
-  c.dest.sin_family = AF_INET;
-  c.dest.sin_addr = args.required_ipv4("dest");
-  c.dest.sin_port = htons(static_cast<uint16_t>(args.required_uint("port", 1, 65535)));
+  const std::string dest_text = args.str("dest", "");
+  c.v6 = dest_text.find(':') != std::string::npos;
+  const uint16_t port = static_cast<uint16_t>(args.required_uint("port", 1, 65535));
   c.ifname = args.str("interface", "");
   c.has_source = args.has("source");
-  c.source = args.ipv4("source", in_addr{});
+  if (c.v6) {
+    c.dest6.sin6_family = AF_INET6;
+    c.dest6.sin6_port = htons(port);
+    if (inet_pton(AF_INET6, dest_text.c_str(), &c.dest6.sin6_addr) != 1) args.bad("dest", "expected an IPv4 or IPv6 address, got \"" + dest_text + "\"");
+    if (c.has_source && inet_pton(AF_INET6, args.str("source", "").c_str(), &c.source6) != 1) {
+      args.bad("source", "expected an IPv6 address (the family of --dest)");
+    }
+    // A link-local destination (fe80::/10, ff02::/16) needs its link.
+    const uint8_t* a = c.dest6.sin6_addr.s6_addr;
+    if ((a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || (a[0] == 0xff && (a[1] & 0x0f) <= 2)) {
+      if (c.ifname.empty()) args.bad("interface", "a link-local --dest needs --interface");
+      c.dest6.sin6_scope_id = tool_ifindex(kTool, c.ifname);
+    }
+  } else {
+    c.dest.sin_family = AF_INET;
+    c.dest.sin_addr = args.required_ipv4("dest");
+    c.dest.sin_port = htons(port);
+    c.source = args.ipv4("source", in_addr{});
+  }
   c.source_port = static_cast<uint16_t>(args.uint("source-port", 1, 65535, 0));
   c.ttl = static_cast<int>(args.uint("ttl", 1, 255, 8));
   c.size = args.uint("size", kPayloadHeaderLen, kPayloadMaxLen, 64);
@@ -176,11 +198,39 @@ void set_int_opt(int fd, int level, int name, int value, const char* what) {
   if (setsockopt(fd, level, name, &value, sizeof value) < 0) tool_fail(kTool, errno, what);
 }
 
+// The IPv6 half of open_socket: hop limits, IPV6_MULTICAST_IF and
+// SO_BINDTODEVICE for --interface, --source / --source-port bound.
+int setup_ipv6(int fd, const Config& c) {
+  set_int_opt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, c.ttl, "setsockopt IPV6_UNICAST_HOPS");
+  set_int_opt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, c.ttl, "setsockopt IPV6_MULTICAST_HOPS");
+  set_int_opt(fd, IPPROTO_IPV6, IPV6_RECVERR, 1, "setsockopt IPV6_RECVERR");
+  if (!c.ifname.empty()) {
+    set_int_opt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, static_cast<int>(tool_ifindex(kTool, c.ifname)), "setsockopt IPV6_MULTICAST_IF");
+    if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, c.ifname.c_str(), static_cast<socklen_t>(c.ifname.size())) < 0) {
+      tool_fail(kTool, errno, "setsockopt SO_BINDTODEVICE " + c.ifname, "needs CAP_NET_RAW on kernels before 5.7");
+    }
+  }
+  if (c.has_source || c.source_port != 0) {
+    sockaddr_in6 src{};
+    src.sin6_family = AF_INET6;
+    src.sin6_addr = c.source6;  // :: without --source
+    src.sin6_port = htons(c.source_port);
+    src.sin6_scope_id = c.dest6.sin6_scope_id;
+    if (bind(fd, reinterpret_cast<const sockaddr*>(&src), sizeof src) < 0) {
+      char text[INET6_ADDRSTRLEN];
+      inet_ntop(AF_INET6, &c.source6, text, sizeof text);
+      tool_fail(kTool, errno, std::string("bind ") + text,
+                "check --source is an address of this host (not tentative) and --source-port is not in use");
+    }
+  }
+  return fd;
+}
+
 int open_socket(const Config& c) {
   // Non-blocking: a full send buffer must come back as EAGAIN so the run can
   // still honour --duration and signals instead of blocking in sendmmsg.
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) tool_fail(kTool, errno, "socket(AF_INET, SOCK_DGRAM)");
+  const int fd = socket(c.v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) tool_fail(kTool, errno, c.v6 ? "socket(AF_INET6, SOCK_DGRAM)" : "socket(AF_INET, SOCK_DGRAM)");
 
   // Room for bursts of whole batches. SO_SNDBUFFORCE ignores wmem_max but
   // needs CAP_NET_ADMIN; plain SO_SNDBUF is silently capped by wmem_max.
@@ -188,6 +238,7 @@ int open_socket(const Config& c) {
   if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) < 0) {
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   }
+  if (c.v6) return setup_ipv6(fd, c);
   set_int_opt(fd, IPPROTO_IP, IP_TTL, c.ttl, "setsockopt IP_TTL");
   set_int_opt(fd, IPPROTO_IP, IP_MULTICAST_TTL, c.ttl, "setsockopt IP_MULTICAST_TTL");
   set_int_opt(fd, IPPROTO_IP, IP_RECVERR, 1, "setsockopt IP_RECVERR");  // see top of file
@@ -346,8 +397,13 @@ void run(int fd, const Config& c, Stats& st, StreamSource* source) {
       const size_t k = std::min(per_msg, n - first);
       iov[m] = {bufs.data() + first * c.size, k * c.size};
       msgs[m].msg_hdr = {};
-      msgs[m].msg_hdr.msg_name = const_cast<sockaddr_in*>(&c.dest);
-      msgs[m].msg_hdr.msg_namelen = sizeof c.dest;
+      if (c.v6) {
+        msgs[m].msg_hdr.msg_name = const_cast<sockaddr_in6*>(&c.dest6);
+        msgs[m].msg_hdr.msg_namelen = sizeof c.dest6;
+      } else {
+        msgs[m].msg_hdr.msg_name = const_cast<sockaddr_in*>(&c.dest);
+        msgs[m].msg_hdr.msg_namelen = sizeof c.dest;
+      }
       msgs[m].msg_hdr.msg_iov = &iov[m];
       msgs[m].msg_hdr.msg_iovlen = 1;
       if (c.gso != 0) {

@@ -1,7 +1,9 @@
 // mcrsink: UDP receiver that checks mcrgen's payloads and counts what arrived.
 //
 // Binds --bind:--port (the group itself when --group is given, so only that
-// group arrives), joins --group on --interface, then drains the socket with
+// group arrives), joins --group on --interface (IPv4 or IPv6: the family of
+// --group, else of --bind; an IPv6 group is joined with IPV6_JOIN_GROUP and
+// each datagram's hop limit is reported under "ttls"), then drains the socket with
 // recvmmsg(2) in batches of 64 until --count packets, --duration seconds,
 // --idle seconds of silence after the first packet, or SIGINT / SIGTERM.
 // Once bound and joined it writes {"event":"ready"} to stderr, so a test
@@ -27,7 +29,7 @@
 //   {"received","unique","lost","duplicated","reordered","corrupted",
 //    "corruptedByReason":{...},"bytes","durationSec","pps","minSize","maxSize",
 //    "streams":{"<id>":{"received","unique","lost","duplicated","reordered","maxSeq"}},
-//    "sources":{"<IPv4 source address>":<datagrams>},"ttls":{"<IP TTL>":<datagrams>},
+//    "sources":{"<source address>":<datagrams>},"ttls":{"<IP TTL>":<datagrams>},
 //    "latency":null | {"count","untimed","noKernelTime","negative","overflow",
 //                      "minUs","p50Us","p99Us","p999Us","maxUs","meanUs"}}
 // latency is null without --latency; count = datagrams measured, untimed =
@@ -78,6 +80,9 @@ struct Config {
   in_addr group{};
   std::string ifname;
   in_addr bind_addr{};
+  bool v6 = false;
+  in6_addr group6{};
+  in6_addr bind6{};
   uint64_t count = UINT64_MAX;
   bool has_duration = false;
   double duration = 0;
@@ -132,7 +137,7 @@ struct Totals {
   std::map<uint32_t, StreamStats> streams;
   // Datagrams per source address (network byte order key): shows which
   // address a relay sent from, e.g. before and after an address change.
-  std::map<uint32_t, uint64_t> sources;
+  std::map<std::string, uint64_t> sources;
   // Datagrams per IP TTL as received (IP_RECVTTL): shows the TTL a relay
   // output set, e.g. before and after a reload that changed it.
   std::map<int, uint64_t> ttls;
@@ -147,9 +152,9 @@ Config parse_args(int argc, char** argv) {
       kTool, "Receive mcrgen's UDP test packets; count loss, duplicates, reordering, corruption.",
       {
           {"port", "PORT", "UDP port to receive on (required)"},
-          {"group", "ADDR", "join this multicast group (and bind to it unless --bind)"},
+          {"group", "ADDR", "join this multicast group, IPv4 or IPv6 (and bind to it unless --bind)"},
           {"interface", "IF", "interface to join --group on (default: chosen by route)"},
-          {"bind", "ADDR", "local address to bind (default 0.0.0.0, or --group)"},
+          {"bind", "ADDR", "local address to bind, IPv4 or IPv6 (default 0.0.0.0 / ::, or --group)"},
           {"count", "N", "stop after N packets"},
           {"duration", "SEC", "stop after SEC seconds"},
           {"idle", "SEC", "stop after SEC seconds without packets, once one arrived"},
@@ -159,8 +164,21 @@ Config parse_args(int argc, char** argv) {
   Config c;
   c.port = static_cast<uint16_t>(args.required_uint("port", 1, 65535));
   c.has_group = args.has("group");
-  c.group = args.ipv4("group", in_addr{});
-  if (c.has_group && !IN_MULTICAST(ntohl(c.group.s_addr))) {
+  // An address with a colon is IPv6: --group or --bind decide the family.
+  const std::string group_text = args.str("group", "");
+  const std::string bind_text = args.str("bind", "");
+  c.v6 = group_text.find(':') != std::string::npos || (group_text.empty() && bind_text.find(':') != std::string::npos);
+  if (c.v6) {
+    if (c.has_group && (inet_pton(AF_INET6, group_text.c_str(), &c.group6) != 1 || c.group6.s6_addr[0] != 0xff)) {
+      args.bad("group", "expected a multicast address 224.0.0.0/4 or ff00::/8, got \"" + group_text + "\"");
+    }
+    c.bind6 = c.has_group ? c.group6 : in6addr_any;
+    if (!bind_text.empty() && inet_pton(AF_INET6, bind_text.c_str(), &c.bind6) != 1) {
+      args.bad("bind", "expected an IPv6 address (the family of --group), got \"" + bind_text + "\"");
+    }
+  }
+  c.group = c.v6 ? in_addr{} : args.ipv4("group", in_addr{});
+  if (!c.v6 && c.has_group && !IN_MULTICAST(ntohl(c.group.s_addr))) {
     args.bad("group", "expected a multicast address 224.0.0.0/4, got \"" + args.str("group", "") +
                           "\"");
   }
@@ -170,7 +188,7 @@ Config parse_args(int argc, char** argv) {
   if (!c.ifname.empty() && !c.has_group) args.bad("interface", "only used with --group");
   in_addr any{};
   any.s_addr = htonl(INADDR_ANY);
-  c.bind_addr = args.ipv4("bind", c.has_group ? c.group : any);
+  c.bind_addr = c.v6 ? any : args.ipv4("bind", c.has_group ? c.group : any);
   args.require_one_of("count", "duration");
   c.count = args.uint("count", 1, UINT64_MAX / 2, UINT64_MAX);
   c.has_duration = args.has("duration");
@@ -187,9 +205,50 @@ std::string ip_text(in_addr a) {
   return text;
 }
 
+std::string ip6_text(const in6_addr& a) {
+  char text[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, &a, text, sizeof text);
+  return text;
+}
+
+// The IPv6 half of open_socket: hop limits as IPV6_HOPLIMIT control
+// messages, bound to the group (scoped to --interface, which a link-local
+// group needs), joined with IPV6_JOIN_GROUP.
+void setup_ipv6(int fd, const Config& c) {
+  const int on = 1;
+  if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof on) < 0) tool_fail(kTool, errno, "setsockopt(IPV6_RECVHOPLIMIT)");
+  const unsigned ifindex = c.ifname.empty() ? 0 : tool_ifindex(kTool, c.ifname);
+  if (c.has_group) {
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    const int zero = 0;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, &zero, sizeof zero);
+  }
+  sockaddr_in6 local{};
+  local.sin6_family = AF_INET6;
+  local.sin6_addr = c.bind6;
+  local.sin6_port = htons(c.port);
+  local.sin6_scope_id = ifindex;
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) < 0) {
+    const int err = errno;
+    tool_fail(kTool, err, "bind [" + ip6_text(c.bind6) + "]:" + std::to_string(c.port),
+              err == EADDRINUSE     ? "another socket already holds this port"
+              : err == EADDRNOTAVAIL ? "check --bind is an address of this host (and not tentative)"
+                                     : nullptr);
+  }
+  if (c.has_group) {
+    ipv6_mreq mreq{};
+    mreq.ipv6mr_multiaddr = c.group6;
+    mreq.ipv6mr_interface = ifindex;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mreq, sizeof mreq) < 0) {
+      const int err = errno;
+      tool_fail(kTool, err, "IPV6_JOIN_GROUP " + ip6_text(c.group6), err == ENODEV && c.ifname.empty() ? "no multicast route; pass --interface" : nullptr);
+    }
+  }
+}
+
 int open_socket(const Config& c) {
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) tool_fail(kTool, errno, "socket(AF_INET, SOCK_DGRAM)");
+  const int fd = socket(c.v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) tool_fail(kTool, errno, c.v6 ? "socket(AF_INET6, SOCK_DGRAM)" : "socket(AF_INET, SOCK_DGRAM)");
   // A deep queue absorbs the generator's batches while this process is off
   // the CPU. SO_RCVBUFFORCE needs CAP_NET_ADMIN; SO_RCVBUF is capped by
   // net.core.rmem_max.
@@ -199,13 +258,17 @@ int open_socket(const Config& c) {
   }
   // Each datagram's TTL arrives as an IP_TTL control message (ip(7)).
   const int recv_ttl = 1;
-  if (setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &recv_ttl, sizeof recv_ttl) < 0) tool_fail(kTool, errno, "setsockopt(IP_RECVTTL)");
+  if (!c.v6 && setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &recv_ttl, sizeof recv_ttl) < 0) tool_fail(kTool, errno, "setsockopt(IP_RECVTTL)");
   // Each datagram's kernel receive time (CLOCK_REALTIME) as an
   // SCM_TIMESTAMPNS control message. Only with --latency: it turns receive
   // timestamping on for every packet the host receives (net_enable_timestamp).
   const int timestamps = 1;
   if (c.latency && setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &timestamps, sizeof timestamps) < 0) {
     tool_fail(kTool, errno, "setsockopt(SO_TIMESTAMPNS)");
+  }
+  if (c.v6) {
+    setup_ipv6(fd, c);
+    return fd;
   }
   if (c.has_group) {
     // Several sinks may listen to one group and port on the same host.
@@ -257,7 +320,7 @@ struct Received {
 Received read_control(const msghdr& h) {
   Received r;
   for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
-    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
+    if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) || (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
       std::memcpy(&r.ttl, CMSG_DATA(c), sizeof r.ttl);
     } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
       timespec ts;
@@ -268,9 +331,15 @@ Received read_control(const msghdr& h) {
   return r;
 }
 
-void account(Totals& t, const uint8_t* buf, size_t len, const sockaddr_in& from, const Received& rx, bool latency) {
+void account(Totals& t, const uint8_t* buf, size_t len, const sockaddr_storage& from, const Received& rx, bool latency) {
   t.received++;
-  t.sources[from.sin_addr.s_addr]++;
+  char text[INET6_ADDRSTRLEN] = {0};
+  if (from.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(from).sin6_addr, text, sizeof text);
+  } else {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(from).sin_addr, text, sizeof text);
+  }
+  t.sources[text]++;
   if (rx.ttl >= 0) t.ttls[rx.ttl]++;
   t.bytes += len;
   t.min_size = std::min<uint64_t>(t.min_size, len);
@@ -300,7 +369,7 @@ void run(int fd, const Config& c, Totals& t, const sigset_t& wait_mask) {
   std::vector<uint8_t> bufs(kBatch * kBufLen);
   std::vector<iovec> iov(kBatch);
   std::vector<mmsghdr> msgs(kBatch);
-  std::vector<sockaddr_in> from(kBatch);
+  std::vector<sockaddr_storage> from(kBatch);
   constexpr size_t kControlLen = CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(timespec));
   std::vector<uint8_t> control(kBatch * kControlLen);
   for (size_t i = 0; i < kBatch; i++) {
@@ -321,7 +390,7 @@ void run(int fd, const Config& c, Totals& t, const sigset_t& wait_mask) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(kBatch, c.count - t.received));
     // msg_namelen is in/out: reset it before every call.
     for (size_t i = 0; i < want; i++) {
-      msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+      msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
       msgs[i].msg_hdr.msg_control = control.data() + i * kControlLen;
       msgs[i].msg_hdr.msg_controllen = kControlLen;
     }
@@ -414,10 +483,7 @@ void print_json(const Totals& t, bool latency) {
                "\":" + std::to_string(t.by_reason[static_cast<int>(r)]);
   }
   std::string sources;
-  for (const auto& [addr, n] : t.sources) {
-    char text[INET_ADDRSTRLEN] = {0};
-    in_addr a{addr};
-    inet_ntop(AF_INET, &a, text, sizeof text);
+  for (const auto& [text, n] : t.sources) {
     if (!sources.empty()) sources += ',';
     sources += std::string("\"") + text + "\":" + std::to_string(n);
   }

@@ -6,15 +6,16 @@
  */
 import type { ReloadResult, Rule } from '../../proto/index.js';
 import { errorCode } from '../../common/control-errors.js';
+import { hostPort } from '../../common/rule-spec.js';
 import { MAX_RELOAD_CHANGES, type EventSink, type RuleChangeSource } from './event-kinds.js';
 
 /** "in1 239.1.1.1:5000 from 10.0.0.1", as the reload's RuleChange.match. */
 export function ruleMatch(r: Pick<Rule, 'inputInterface' | 'inputGroup' | 'inputPort' | 'source'>): string {
-  return `${r.inputInterface} ${r.inputGroup}:${r.inputPort}${r.source !== undefined ? ` from ${r.source}` : ''}`;
+  return `${r.inputInterface} ${hostPort(r.inputGroup, r.inputPort)}${r.source !== undefined ? ` from ${r.source}` : ''}`;
 }
 
 function outputText(o: Rule['outputs'][number]): string {
-  return `${o.group}:${o.port}:${o.interface}${o.ttl !== undefined && o.ttl !== 0 ? `:${o.ttl}` : ''}${o.source !== undefined && o.source !== '' ? ` from ${o.source}` : ''}`;
+  return `${hostPort(o.group, o.port)}:${o.interface}${o.ttl !== undefined && o.ttl !== 0 ? `:${o.ttl}` : ''}${o.source !== undefined && o.source !== '' ? ` from ${o.source}` : ''}`;
 }
 
 function named(r: Pick<Rule, 'name'>): { name?: string } {

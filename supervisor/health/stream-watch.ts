@@ -18,7 +18,7 @@
  * mcrd's: a step of the clock can flip states once.
  */
 import type { Logger } from 'pino';
-import { DEFAULT_SIGNAL_TIMEOUT_MS } from '../../common/rule-spec.js';
+import { DEFAULT_SIGNAL_TIMEOUT_MS, hostPort } from '../../common/rule-spec.js';
 import type { Rule, RuleArrivals } from '../../proto/index.js';
 
 export type StreamState = 'up' | 'down' | 'off';
@@ -77,7 +77,7 @@ export function pollIntervalMs(rules: readonly Rule[]): number | undefined {
 }
 
 function describeMatch(r: Rule): string {
-  return `${r.inputInterface} ${r.inputGroup}:${r.inputPort}${r.source !== undefined ? ` from ${r.source}` : ''}`;
+  return `${r.inputInterface} ${hostPort(r.inputGroup, r.inputPort)}${r.source !== undefined ? ` from ${r.source}` : ''}`;
 }
 
 export class StreamWatch {

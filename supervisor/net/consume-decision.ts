@@ -16,15 +16,21 @@
  *   and bound address only). A socket bound to another address does not
  *   (__udp_is_mcast_sock skips a socket whose bound address is not the
  *   destination), so one bound to the interface's unicast address is no
- *   listener of a group;
+ *   listener of a group. For an IPv4 rule the wildcard is 0.0.0.0 and also
+ *   :: (/proc/net/udp6): an IPv6 socket receives IPv4 unless it set
+ *   IPV6_V6ONLY, which /proc does not show, so "auto" errs towards not
+ *   consuming; its address may also read ::ffff:a.b.c.d. An IPv6 rule is
+ *   received by sockets bound to :: or to its address (an IPv4 socket
+ *   never receives IPv6);
  * - or a socket other than mcrd's joined the rule's group on the rule's
- *   input interface (/proc/net/igmp counts more users than mcrd's one per
- *   group): whatever it is bound to, or a raw socket, it asked for the group.
+ *   input interface (/proc/net/igmp, /proc/net/igmp6 for an IPv6 group,
+ *   counts more users than mcrd's one per group): whatever it is bound to, or a raw socket, it asked for the group.
  * Otherwise nothing on the host would receive the datagrams, and mcrd
  * consumes them.
  */
-import { isMulticast } from '../../common/rule-spec.js';
-import type { IgmpInterface, UdpSocket } from './proc-net.js';
+import { isIPv6 } from 'node:net';
+import { hostPort, isMulticast } from '../../common/rule-spec.js';
+import { canonicalIpv6, type IgmpInterface, type UdpSocket } from './proc-net.js';
 
 /** daemon.consumeInputs / --consume-inputs: decide per rule, or force. */
 export type ConsumeMode = 'auto' | boolean;
@@ -64,10 +70,20 @@ export interface ListenerSnapshot {
 }
 
 const WILDCARD = '0.0.0.0';
+const WILDCARD6 = '::';
+
+/** How /proc/net/igmp6 and udp6 write an IPv6 rule's address (canonical text); an IPv4 one as it is. */
+function procForm(addr: string): string {
+  return isIPv6(addr) ? canonicalIpv6(addr) ?? addr : addr;
+}
 
 /** Whether a socket bound to `s` receives the rule's datagrams (address and port; see the file's header). */
 export function receivesRule(s: UdpSocket, r: ConsumeRule): boolean {
-  return s.localPort === r.inputPort && (s.localAddress === WILDCARD || s.localAddress === r.inputGroup);
+  if (s.localPort !== r.inputPort) return false;
+  if (s.localAddress === WILDCARD6) return true;
+  if (isIPv6(r.inputGroup)) return s.localAddress === procForm(r.inputGroup);
+  // udp6 prints an IPv4-mapped address canonically, in hex (::ffff:ef01:101 for 239.1.1.1).
+  return s.localAddress === WILDCARD || s.localAddress === r.inputGroup || s.localAddress === procForm(`::ffff:${r.inputGroup}`);
 }
 
 /** The inodes of the sockets bound where some rule's datagrams arrive: the only ones whose owners matter. */
@@ -79,9 +95,14 @@ export function candidateInodes(rules: readonly ConsumeRule[], udpByPort: Readon
   return out;
 }
 
-/** Users of `group` on `iface` in /proc/net/igmp (0 when not joined there). */
+/** Users of `group` on `iface` in /proc/net/igmp or igmp6 (0 when not joined there). */
 export function groupUsers(igmp: readonly IgmpInterface[], iface: string, group: string): number {
-  return igmp.find((i) => i.device === iface)?.groups.find((g) => g.group === group)?.users ?? 0;
+  const g = procForm(group);
+  for (const i of igmp) {
+    const found = i.device === iface ? i.groups.find((x) => x.group === g) : undefined;
+    if (found !== undefined) return found.users;
+  }
+  return 0;
 }
 
 /** The parsed tables indexed by port and by interface and group (one pass each). */
@@ -93,8 +114,13 @@ export function indexTables(igmp: readonly IgmpInterface[], udp: readonly UdpSoc
     else list.push(s);
   }
   const users = new Map<string, Map<string, number>>();
-  for (const i of igmp) users.set(i.device, new Map(i.groups.map((g) => [g.group, g.users])));
-  return { udpByPort, groupUsers: (iface, group) => users.get(iface)?.get(group) ?? 0 };
+  // One device appears twice when both igmp and igmp6 list it.
+  for (const i of igmp) {
+    const groups = users.get(i.device) ?? new Map<string, number>();
+    users.set(i.device, groups);
+    for (const g of i.groups) groups.set(g.group, g.users);
+  }
+  return { udpByPort, groupUsers: (iface, group) => users.get(iface)?.get(procForm(group)) ?? 0 };
 }
 
 /** One rule's decision. */
@@ -108,7 +134,7 @@ export function decideConsume(rule: ConsumeRule, mode: ConsumeMode, snap: Listen
     const who = owner?.pid !== undefined ? `pid ${owner.pid} (inode ${s.inode})` : `inode ${s.inode} (uid ${s.uid})`;
     return {
       consumed: false,
-      reason: `local listener ${who} bound to ${s.localAddress}:${s.localPort}`,
+      reason: `local listener ${who} bound to ${hostPort(s.localAddress, s.localPort)}`,
       listener: { ...(owner?.pid !== undefined ? { pid: owner.pid } : {}), inode: s.inode },
     };
   }

@@ -4,8 +4,11 @@
  * tells mcrd when the set of consumed rules changed, so the tc filters of
  * supervisor/net/input-filters.ts match only those rules. mcrd calls
  * rulesChanged() after every rule and interface change; in "auto" a timer
- * also re-reads /proc/net/igmp and /proc/net/udp (refresh()) every POLL_MS,
- * since local listeners come and go without telling anyone.
+ * also re-reads /proc/net/igmp, igmp6, udp and udp6 (refresh()) every
+ * POLL_MS, since local listeners come and go without telling anyone. The
+ * two IPv6 files are missing when the kernel runs without IPv6
+ * (ipv6.disable=1): then no socket can listen on IPv6, and they read as
+ * empty.
  *
  * Every change of a rule's decision in "auto" is logged at info with its
  * reason (a rule's first decision included); a refresh changing more than
@@ -14,9 +17,10 @@
  * "auto" (nobody can say that no one listens), logged once per outage.
  */
 import type { Logger } from 'pino';
+import { hostPort } from '../../common/rule-spec.js';
 import type { ConsumeMatch } from './consume-program.js';
 import { candidateInodes, decideConsume, indexTables, type ConsumeDecision, type ConsumeMode, type ConsumeRule, type ListenerSnapshot } from './consume-decision.js';
-import { parseProcIgmp, parseProcUdp } from './proc-net.js';
+import { parseProcIgmp, parseProcIgmp6, parseProcUdp, parseProcUdp6 } from './proc-net.js';
 import { procReader, SocketOwnerCache, type ProcReader } from './socket-owners.js';
 
 /** How often "auto" re-reads the two /proc files, at least. */
@@ -25,10 +29,16 @@ export const POLL_MS = 2000;
 export const COST_FACTOR = 50;
 const IGMP_FILE = '/proc/net/igmp';
 const UDP_FILE = '/proc/net/udp';
+const IGMP6_FILE = '/proc/net/igmp6';
+const UDP6_FILE = '/proc/net/udp6';
+const FILES = [['igmp', IGMP_FILE], ['udp', UDP_FILE], ['igmp6', IGMP6_FILE], ['udp6', UDP6_FILE]] as const;
+const IPV6_FILES: ReadonlySet<string> = new Set([IGMP6_FILE, UDP6_FILE]);
 
-/** What a read of both files gave: their texts, or the file that failed and why. */
+/** What a read of the files gave: their texts, or the file that failed and why. */
 interface ReadFailure { file: string; err: unknown }
-type Texts = { igmp: string; udp: string } | ReadFailure;
+interface ProcTexts { igmp: string; udp: string; igmp6: string; udp6: string }
+const NO_TEXTS: ProcTexts = { igmp: '', udp: '', igmp6: '', udp6: '' };
+type Texts = ProcTexts | ReadFailure;
 const LOGGED_ONE_BY_ONE = 16;
 const SUMMARY_RULES = 10;
 
@@ -54,7 +64,7 @@ export interface RuleConsume {
 }
 
 function describeRule(r: ConsumeRule): string {
-  return `rule ${r.id} (${r.source !== undefined ? `${r.source} -> ` : ''}${r.inputGroup}:${r.inputPort} on ${r.inputInterface})`;
+  return `rule ${r.id} (${r.source !== undefined ? `${r.source} -> ` : ''}${hostPort(r.inputGroup, r.inputPort)} on ${r.inputInterface})`;
 }
 
 export class ConsumePolicy {
@@ -65,8 +75,8 @@ export class ConsumePolicy {
   private running = false;
   private polling = false;
   private lastPollMs: number | undefined;
-  /** What the last refresh read (the UDP table as text: a change may need other ports), and when. */
-  private last: { at: number; udpText: string; groupUsers: ListenerSnapshot['groupUsers'] } | undefined;
+  /** What the last refresh read (the UDP tables as text: a change may need other ports), and when. */
+  private last: { at: number; udpText: string; udp6Text: string; groupUsers: ListenerSnapshot['groupUsers'] } | undefined;
   /** The /proc file that could not be read at the last refresh, so an outage is logged once. */
   private unreadable: string | undefined;
 
@@ -111,7 +121,7 @@ export class ConsumePolicy {
     try {
       let texts: Texts;
       try {
-        texts = this.o.rules().length === 0 ? { igmp: '', udp: '' } : await this.readTexts((path) => this.reader.readAsync(path));
+        texts = this.o.rules().length === 0 ? NO_TEXTS : await this.readTexts((path) => this.reader.readAsync(path));
       } catch (err) {
         texts = err as ReadFailure;
       }
@@ -139,7 +149,7 @@ export class ConsumePolicy {
     if (this.o.mode === 'auto') {
       let texts: Texts;
       try {
-        texts = rules.length === 0 ? { igmp: '', udp: '' } : this.readTextsSync();
+        texts = rules.length === 0 ? NO_TEXTS : this.readTextsSync();
       } catch (err) {
         texts = err as ReadFailure;
       }
@@ -170,7 +180,8 @@ export class ConsumePolicy {
       return before !== undefined && sameMatch(before.rule, r);
     };
     const fresh = rules.filter((r) => !keep(r));
-    const { udpByPort } = indexTables([], parseProcUdp(last.udpText, undefined, new Set(fresh.map((r) => r.inputPort))));
+    const ports = new Set(fresh.map((r) => r.inputPort));
+    const { udpByPort } = indexTables([], [...parseProcUdp(last.udpText, undefined, ports), ...parseProcUdp6(last.udp6Text, undefined, ports)]);
     const owner = this.owners.lookup(candidateInodes(fresh, udpByPort), this.o.ownPids(), false);
     return this.decideAll(rules, keep, { udpByPort, groupUsers: last.groupUsers }, owner);
   }
@@ -231,26 +242,28 @@ export class ConsumePolicy {
     return out;
   }
 
-  private readTextsSync(): { igmp: string; udp: string } {
-    let file = IGMP_FILE;
-    try {
-      const igmp = this.reader.read(file);
-      file = UDP_FILE;
-      return { igmp, udp: this.reader.read(file) };
-    } catch (err) {
-      throw { file, err } satisfies ReadFailure;
+  private readTextsSync(): ProcTexts {
+    const out = { ...NO_TEXTS };
+    for (const [key, file] of FILES) {
+      try {
+        out[key] = this.reader.read(file);
+      } catch (err) {
+        if (!noIpv6(file, err)) throw { file, err } satisfies ReadFailure;
+      }
     }
+    return out;
   }
 
-  private async readTexts(read: (path: string) => Promise<string>): Promise<{ igmp: string; udp: string }> {
-    let file = IGMP_FILE;
-    try {
-      const igmp = await read(file);
-      file = UDP_FILE;
-      return { igmp, udp: await read(file) };
-    } catch (err) {
-      throw { file, err } satisfies ReadFailure;
+  private async readTexts(read: (path: string) => Promise<string>): Promise<ProcTexts> {
+    const out = { ...NO_TEXTS };
+    for (const [key, file] of FILES) {
+      try {
+        out[key] = await read(file);
+      } catch (err) {
+        if (!noIpv6(file, err)) throw { file, err } satisfies ReadFailure;
+      }
     }
+    return out;
   }
 
   /** Both tables indexed, or undefined when one could not be read (logged once per outage). */
@@ -267,8 +280,10 @@ export class ConsumePolicy {
     }
     if (this.unreadable !== undefined) this.o.logger.info({ file: this.unreadable }, 'local listeners can be seen again');
     this.unreadable = undefined;
-    const tables = indexTables(parseProcIgmp(texts.igmp), parseProcUdp(texts.udp, undefined, new Set(rules.map((r) => r.inputPort))));
-    this.last = rules.length === 0 ? undefined : { at: performance.now(), udpText: texts.udp, groupUsers: tables.groupUsers };
+    const ports = new Set(rules.map((r) => r.inputPort));
+    const tables = indexTables([...parseProcIgmp(texts.igmp), ...parseProcIgmp6(texts.igmp6)],
+      [...parseProcUdp(texts.udp, undefined, ports), ...parseProcUdp6(texts.udp6, undefined, ports)]);
+    this.last = rules.length === 0 ? undefined : { at: performance.now(), udpText: texts.udp, udp6Text: texts.udp6, groupUsers: tables.groupUsers };
     return tables;
   }
 
@@ -285,6 +300,11 @@ export class ConsumePolicy {
         rules: changed.slice(0, SUMMARY_RULES).map((c) => c.rule.id) }, 'consume decisions changed');
     }
   }
+}
+
+/** A missing IPv6 file: the kernel has no IPv6 (ipv6.disable=1), so no IPv6 listener exists. */
+function noIpv6(file: string, err: unknown): boolean {
+  return IPV6_FILES.has(file) && (err as { code?: string }).code === 'ENOENT';
 }
 
 function sameMatch(a: ConsumeRule, b: ConsumeRule): boolean {

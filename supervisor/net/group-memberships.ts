@@ -2,14 +2,16 @@
  * The input groups' memberships, held by mcrd rather than the workers so
  * IGMP-snooping switches (and the NIC's multicast filter) deliver every
  * group a rule listens to, whatever happens to the workers: per input
- * interface plain AF_INET datagram sockets holding, per group, either an
- * any-source (*,G) membership (IP_ADD_MEMBERSHIP) or IGMPv3 INCLUDE source
+ * interface plain datagram sockets (AF_INET for IPv4 groups, IGMP; AF_INET6
+ * for IPv6 groups, MLD: a socket holds groups of its own family only)
+ * holding, per group, either an any-source (*,G) membership
+ * (IP_ADD_MEMBERSHIP, MCAST_JOIN_GROUP) or IGMPv3 / MLDv2 INCLUDE source
  * memberships (MCAST_JOIN_SOURCE_GROUP), as membership-plan.ts decides
  * from the rules: (*,G) if any rule on the group has no `source`, else
- * INCLUDE of its rules' sources, so SSM networks (232.0.0.0/8) deliver
- * them. Interfaces are named by index, so they need no address. The
- * sockets are never bound to a port, so UDP never delivers a datagram to
- * them.
+ * INCLUDE of its rules' sources, so SSM networks (232.0.0.0/8, ff3x::/32)
+ * deliver them. Interfaces are named by index, so they need no address.
+ * The sockets are never bound to a port, so UDP never delivers a datagram
+ * to them.
  *
  * apply() brings the memberships in line with what the rules want and with
  * the interfaces that exist, running planMemberships' operations in their
@@ -18,8 +20,9 @@
  * one leaves, and the old one stays if a join failed; an interface that
  * disappeared loses its sockets (closing them leaves its groups) and is
  * joined again, under its new index, when it returns.
- * The kernel caps each socket at net.ipv4.igmp_max_memberships groups
- * (default 20) and at net.ipv4.igmp_max_msf sources per group (default 10):
+ * The kernel caps each IPv4 socket at net.ipv4.igmp_max_memberships groups
+ * (default 20) and at net.ipv4.igmp_max_msf sources per group (default 10),
+ * each IPv6 socket at net.ipv6.mld_max_msf sources per group (default 64):
  * when a join answers ENOBUFS it goes on another socket (for a source: one
  * already holding the group's sources, else one without the group, else a
  * new one). A socket that holds a group (*,G) never gets a source join for
@@ -34,6 +37,7 @@
  * interface (a start with thousands of rules) logs one summary line for it
  * instead, and each group at debug.
  */
+import { isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
 import type { NativeAddon } from '../../native/index.js';
 import { planMemberships, type GroupWant, type MembershipOp } from './membership-plan.js';
@@ -49,8 +53,13 @@ export interface MembershipError {
   message: string;
 }
 
+/** The address family of a group, and so of the sockets that can hold it. */
+type Family = 4 | 6;
+const familyOf = (group: string): Family => (isIPv6(group) ? 6 : 4);
+
 interface Holder {
   fd: number;
+  family: Family;
   /** Per group: 'any' for (*,G), else the INCLUDE sources this socket holds. */
   groups: Map<string, 'any' | Set<string>>;
 }
@@ -83,16 +92,21 @@ const LOGGED_ONE_BY_ONE = 16;
 const SUMMARY_GROUPS = 10;
 
 /** What to do about a failed join, by errno name. */
-function advice(code: string, iface: string, what: string, source: boolean): string {
+function advice(code: string, iface: string, what: string, source: boolean, family: Family): string {
   switch (code) {
     case 'ENODEV':
       return `interface ${iface} is gone: ${what} is joined again when it returns`;
     case 'ENOBUFS':
+      if (family === 6) return `the kernel refused ${what} on ${iface} even on a new socket: raise net.ipv6.mld_max_msf or net.core.optmem_max`;
       return source
         ? `the kernel refused ${what} on ${iface} even on a new socket: raise net.ipv4.igmp_max_msf, net.ipv4.igmp_max_memberships or net.core.optmem_max`
         : `the kernel refused another membership on ${iface}: raise net.ipv4.igmp_max_memberships or use fewer groups`;
+    case 'ENOMEM':
+      return `the kernel has no socket option memory left for ${what} on ${iface}: raise net.core.optmem_max`;
     case 'EINVAL':
       return `${what} cannot be joined on ${iface}: check that it is a multicast group and the interface supports multicast`;
+    case 'EAFNOSUPPORT':
+      return `${what} cannot be joined on ${iface}: this kernel has no IPv6 (booted with ipv6.disable=1?)`;
     case 'EMFILE':
     case 'ENFILE':
       return 'out of file descriptors: raise the open files limit (ulimit -n, LimitNOFILE=) of mcrd';
@@ -258,7 +272,7 @@ export class GroupMemberships {
     });
   }
 
-  /** Leaves `group` on one socket, whatever it holds of it (IP_DROP_MEMBERSHIP); returns the sources it held. */
+  /** Leaves `group` on one socket, whatever it holds of it (IP_DROP_MEMBERSHIP, MCAST_LEAVE_GROUP); returns the sources it held. */
   private leave(j: Joined, iface: string, h: Holder, group: string): string[] {
     const m = h.groups.get(group);
     try {
@@ -300,17 +314,18 @@ export class GroupMemberships {
     j.holders.set(group, hs);
   }
 
-  /** The newest socket that holds nothing of `group` (any socket qualifies for a new group). */
+  /** The newest socket of the group's family that holds nothing of `group` (any such socket qualifies for a new group). */
   private lastWithout(j: Joined, group: string): Holder | undefined {
+    const family = familyOf(group);
     for (let k = j.sockets.length - 1; k >= 0; k--) {
       const h = j.sockets[k];
-      if (h !== undefined && !h.groups.has(group)) return h;
+      if (h !== undefined && h.family === family && !h.groups.has(group)) return h;
     }
     return undefined;
   }
 
-  private openSocket(j: Joined): Holder {
-    const h: Holder = { fd: this.n.openMembershipSocket(), groups: new Map() };
+  private openSocket(j: Joined, family: Family): Holder {
+    const h: Holder = { fd: this.n.openMembershipSocket(family), family, groups: new Map() };
     j.sockets.push(h);
     return h;
   }
@@ -325,7 +340,7 @@ export class GroupMemberships {
   private fail(iface: string, group: string, source: string | undefined, err: unknown): MembershipError {
     const code = codeOf(err);
     const what = source === undefined ? group : `${group} from ${source}`;
-    const message = `${code}: ${advice(code, iface, what, source !== undefined)}`;
+    const message = `${code}: ${advice(code, iface, what, source !== undefined, familyOf(group))}`;
     this.logger.error({ code, interface: iface, group, source, err: (err as Error).message }, message);
     return source === undefined ? { interface: iface, group, code, message } : { interface: iface, group, source, code, message };
   }
@@ -337,7 +352,7 @@ export class GroupMemberships {
       let fresh = false;
       try {
         if (h === undefined) {
-          h = this.openSocket(j);
+          h = this.openSocket(j, familyOf(group));
           fresh = true;
         }
         this.n.changeMembership(h.fd, j.ifindex, group, true);
@@ -372,7 +387,7 @@ export class GroupMemberships {
       const had = h?.groups.has(group) === true;
       try {
         if (h === undefined) {
-          h = this.openSocket(j);
+          h = this.openSocket(j, familyOf(group));
           fresh = true;
         }
         this.n.changeSourceMembership(h.fd, j.ifindex, group, source, true);

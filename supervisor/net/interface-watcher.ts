@@ -1,12 +1,14 @@
 /**
  * The supervisor's view of the host's interfaces, kept current from the
- * native netlink monitor (links and IPv4 addresses): which exist, under
+ * native netlink monitor (links, IPv4 and IPv6 addresses): which exist, under
  * which index, whether they are administratively up, and their addresses.
  *
  * Changes are reported debounced: a burst (an interface re-created, an
  * address replaced, a hundred VLANs made by a script) becomes one report
  * naming every interface whose existence, index or up flag changed
- * (`links`) and every interface whose IPv4 addresses changed (`addresses`),
+ * (`links`) and every interface whose IPv4 or IPv6 addresses changed
+ * (`addresses`: an IPv6 address counts once it left duplicate address
+ * detection, native/core/netlink_parser.h),
  * sent 100 ms after the last event of the burst and at most 1 s after its
  * first. Carrier (IFF_RUNNING) changes are tracked but not reported: an
  * AF_PACKET socket on a link without carrier just sees nothing until it
@@ -30,7 +32,7 @@ export interface InterfaceState {
 export interface InterfaceChange {
   /** Appeared, disappeared, got another index, or went up or down. */
   links: Set<string>;
-  /** IPv4 address added or removed. */
+  /** IPv4 or IPv6 address added or removed. */
   addresses: Set<string>;
 }
 

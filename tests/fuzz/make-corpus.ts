@@ -139,6 +139,70 @@ seed('frame_parser', 'drop-cut-in-udp-header', frame({ cutTo: 14 + 20 + 5 }));
 seed('frame_parser', 'drop-cut-in-vlan-tag', frame({ tags: [[0x8100, 7]], cutTo: 16 }));
 seed('frame_parser', 'drop-short-ethernet', frame({}).subarray(0, 13));
 
+// IPv6 frames: extension headers as [type, bytes] (the builder writes each
+// header's next-header byte), then UDP unless `next` says otherwise.
+interface Frame6 {
+  tags?: Array<[tpid: number, tci: number]>;
+  version?: number;
+  payloadLength?: number;
+  ext?: Array<[type: number, bytes: Buffer]>;
+  next?: number;
+  udpLength?: number;
+  payload?: Buffer;
+  padTo?: number;
+  cutTo?: number;
+}
+
+/** A hop-by-hop / routing / destination-options header of `units` 8-byte units. */
+const ext6 = (type: number, units: number): [number, Buffer] => {
+  const b = Buffer.alloc(units * 8);
+  b[1] = units - 1;
+  b[2] = 1; // PadN
+  return [type, b];
+};
+/** A fragment header: offset in 8-byte units, M flag. */
+const frag6 = (offset: number, more: boolean): [number, Buffer] => [44, Buffer.concat([Buffer.alloc(2), be16((offset << 3) | (more ? 1 : 0)), be32(0xab)])];
+
+function frame6(f: Frame6): Buffer {
+  const payload = f.payload ?? pattern(32);
+  const ext = f.ext ?? [];
+  const udp = Buffer.concat([be16(40000), be16(5004), be16(f.udpLength ?? 8 + payload.length), be16(0), payload]);
+  const headers = ext.map(([, bytes], i) => Buffer.concat([u8(i + 1 < ext.length ? ext[i + 1]![0] : f.next ?? 17), bytes.subarray(1)]));
+  const body = Buffer.concat([...headers, udp]);
+  const ipHeader = Buffer.concat([
+    u8((f.version ?? 6) << 4), Buffer.alloc(3),
+    be16(f.payloadLength ?? body.length),
+    u8(ext.length > 0 ? ext[0]![0] : f.next ?? 17), u8(16),
+    Buffer.from('fd000000000000000000000000000007', 'hex'),
+    Buffer.from('ff3e0000000000000000000000001234', 'hex'),
+  ]);
+  const eth = Buffer.concat([
+    Buffer.from([0x33, 0x33, 0x00, 0x00, 0x12, 0x34, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01]),
+    ...(f.tags ?? []).map(([tpid, tci]) => Buffer.concat([be16(tpid), be16(tci)])),
+    be16(0x86dd),
+  ]);
+  let out = Buffer.concat([eth, ipHeader, body]);
+  if (f.padTo !== undefined && out.length < f.padTo) out = Buffer.concat([out, Buffer.alloc(f.padTo - out.length)]);
+  if (f.cutTo !== undefined) out = out.subarray(0, f.cutTo);
+  return out;
+}
+
+seed('frame_parser', 'ipv6-udp', frame6({}));
+seed('frame_parser', 'ipv6-udp-8021q', frame6({ tags: [[0x8100, 42]] }));
+seed('frame_parser', 'ipv6-ext-hop-dest-routing', frame6({ ext: [ext6(0, 1), ext6(60, 2), ext6(43, 3)] }));
+seed('frame_parser', 'ipv6-atomic-fragment', frame6({ ext: [frag6(0, false)] }));
+seed('frame_parser', 'ipv6-padded', frame6({ payload: Buffer.alloc(0), padTo: 90 }));
+seed('frame_parser', 'drop-ipv6-fragment-first', frame6({ ext: [frag6(0, true)] }));
+seed('frame_parser', 'drop-ipv6-fragment-offset', frame6({ ext: [ext6(0, 1), frag6(185, false)] }));
+seed('frame_parser', 'drop-ipv6-esp', frame6({ next: 50 }));
+seed('frame_parser', 'drop-ipv6-no-next-after-dest', frame6({ ext: [ext6(60, 1)], next: 59 }));
+seed('frame_parser', 'drop-ipv6-ext-past-payload', frame6({ ext: [ext6(60, 1)], payloadLength: 12 }));
+seed('frame_parser', 'drop-ipv6-payload-too-long', frame6({ payloadLength: 1400 }));
+seed('frame_parser', 'drop-ipv6-jumbogram', frame6({ payloadLength: 0 }));
+seed('frame_parser', 'drop-ipv6-cut-in-header', frame6({ cutTo: 14 + 30 }));
+seed('frame_parser', 'drop-ipv6-cut-in-ext', frame6({ ext: [ext6(0, 4)], cutTo: 14 + 40 + 20 }));
+seed('frame_parser', 'drop-ipv6-udp-length-too-long', frame6({ udpLength: 500 }));
+
 // ---- netlink_parser: NETLINK_ROUTE receive buffers -------------------------
 
 const RTM_NEWLINK = 16;
@@ -249,6 +313,9 @@ const match = (dst: number, port: number, src: number): Buffer => Buffer.from([2
 const find = (id: number): Buffer => Buffer.from([3, id]);
 const takeAll = Buffer.from([4]);
 const verify = Buffer.from([5]);
+// IPv6 rules and lookups (ops 6, 7): the same small domains widened to ff3e::/96 and fd00::/96.
+const add6 = (id: number, dst: number, port: number, src: number, outputs = 1): Buffer => Buffer.from([6, id, dst, port, src, outputs]);
+const match6 = (dst: number, port: number, src: number): Buffer => Buffer.from([7, dst, port, src]);
 
 seed('rule_table', 'add-match-remove', Buffer.concat([add(1, 1, 1, 0), match(1, 1, 2), match(1, 2, 2), find(1), remove(1), match(1, 1, 2), verify]));
 seed(
@@ -256,6 +323,8 @@ seed(
   'source-specific-wins',
   Buffer.concat([add(1, 1, 1, 0), add(2, 1, 1, 2), match(1, 1, 2), match(1, 1, 3), remove(2), match(1, 1, 2), verify]),
 );
+seed('rule_table', 'ipv6-source-specific-wins', Buffer.concat([add6(1, 1, 1, 0), add6(2, 1, 1, 2), match6(1, 1, 2), match6(1, 1, 3), remove(2), match6(1, 1, 2), verify]));
+seed('rule_table', 'ipv4-and-ipv6-same-key', Buffer.concat([add(1, 1, 1, 0), add6(2, 1, 1, 0), add6(3, 1, 1, 0), match(1, 1, 2), match6(1, 1, 2), remove(1), match6(1, 1, 2), takeAll, verify]));
 seed('rule_table', 'duplicate-id-and-key', Buffer.concat([add(3, 1, 1, 0), add(3, 2, 2, 0), add(4, 1, 1, 0), add(4, 1, 1, 2, 2), verify]));
 seed('rule_table', 'take-all-then-reuse', Buffer.concat([add(1, 1, 1, 0), add(2, 2, 2, 0, 2), add(5, 1, 1, 3), takeAll, find(1), add(1, 1, 1, 0), verify]));
 // Raw values (bit 7): id 0x80000001, destination 232.1.2.3 port 0x8000 (bit 7 of the port byte), source 192.0.2.1.

@@ -56,6 +56,22 @@ export function frame(o: FrameOptions = {}, p: Parts = {}): string {
   return bytes.toString('hex');
 }
 
+/**
+ * Ethernet + IPv6 + extension headers + UDP, fd99::1 → ff3e::1234 port 5000:
+ * `ext` are whole extension headers as [type, bytes] (their next-header
+ * byte is filled in), `payloadLength` overrides the IPv6 one.
+ */
+export function frame6(ext: Array<[number, number[]]> = [], payloadLength?: number): string {
+  const payload = Buffer.alloc(32, 0xab);
+  const headers = ext.map(([, bytes], i) => [ext[i + 1]?.[0] ?? 17, ...bytes.slice(1)]).flat();
+  const udp = [0x13, 0x88, 0x13, 0x88, 0, 8 + payload.length, 0, 0];
+  const plen = payloadLength ?? headers.length + udp.length + payload.length;
+  const ip = [0x60, 0, 0, 0, plen >> 8, plen & 0xff, ext[0]?.[0] ?? 17, 8,
+    0xfd, 0x99, ...Array<number>(13).fill(0), 1, 0xff, 0x3e, ...Array<number>(12).fill(0), 0x12, 0x34];
+  const eth = [0x33, 0x33, 0, 0, 0x12, 0x34, 0x02, 0, 0, 0, 0, 1, 0x86, 0xdd];
+  return Buffer.concat([Buffer.from(eth), Buffer.from(ip), Buffer.from(headers), Buffer.from(udp), payload]).toString('hex');
+}
+
 /** One malformed frame per drop reason the relay counts, keyed by counter. */
 export function malformedFrames(group: string, port: number): Record<string, string> {
   const o = { group, port };
@@ -66,5 +82,9 @@ export function malformedFrames(group: string, port: number): Record<string, str
     drop_fragment: frame(o, { flagsFragment: 0x2000 }),
     drop_not_udp: frame(o, { protocol: 6 }),
     drop_bad_udp_length: frame(o, { udpLength: 4 }),
+    // The first fragment of a fragmented IPv6 datagram (M set).
+    drop_ipv6_fragment: frame6([[44, [0, 0, 0, 1, 0, 0, 0, 0xab]]]),
+    // A destination-options header of 16 bytes in a payload that leaves it 12.
+    drop_bad_ipv6_header: frame6([[60, [0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]]], 12),
   };
 }

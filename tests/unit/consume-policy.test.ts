@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { packageRoot } from '../../native/package-root.js';
-import { parseProcIgmp, parseProcUdp, procHexToIpv4, socketInode } from '../../supervisor/net/proc-net.js';
+import { canonicalIpv6, parseProcIgmp, parseProcIgmp6, parseProcUdp, parseProcUdp6, procHexToIpv4, procHexToIpv6, socketInode } from '../../supervisor/net/proc-net.js';
 import { candidateInodes, decideConsume, groupUsers, indexTables, type ListenerSnapshot } from '../../supervisor/net/consume-decision.js';
 import { findSocketOwners, SocketOwnerCache, type ProcReader } from '../../supervisor/net/socket-owners.js';
 import { ConsumePolicy } from '../../supervisor/net/consume-policy.js';
@@ -22,6 +22,8 @@ import { formatConsumed } from '../../tools/mcrctl/render.js';
 const FIXTURES = join(packageRoot(), 'tests', 'fixtures', 'proc');
 const IGMP = readFileSync(join(FIXTURES, 'igmp.txt'), 'utf8');
 const UDP = readFileSync(join(FIXTURES, 'udp.txt'), 'utf8');
+const IGMP6 = readFileSync(join(FIXTURES, 'igmp6.txt'), 'utf8');
+const UDP6 = readFileSync(join(FIXTURES, 'udp6.txt'), 'utf8');
 
 t.test('proc-net: /proc/net/igmp and /proc/net/udp as a kernel prints them', async (t) => {
   t.equal(procHexToIpv4('010101EF', true), '239.1.1.1', 'little-endian host');
@@ -160,25 +162,25 @@ t.test('ConsumePolicy auto: consumes what nobody listens to, follows listeners, 
 
 t.test('ConsumePolicy auto: a rule change decides only the new rules from the last tables; the poll reads them again', async (t) => {
   const rules: Array<typeof rule> = [{ ...rule, inputPort: 7000 }];
-  const proc = fakeProc({}, { '/proc/net/igmp': IGMP, '/proc/net/udp': UDP });
+  const proc = fakeProc({}, { '/proc/net/igmp': IGMP, '/proc/net/udp': UDP, '/proc/net/igmp6': IGMP6, '/proc/net/udp6': UDP6 });
   let reads = 0;
   const reader = { ...proc, read: (p: string) => { reads++; return proc.read(p); }, readAsync: async (p: string) => { reads++; return proc.read(p); } };
   const { logger } = captureLogger();
   const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => rules, heldGroups: () => new Set(['239.1.1.1']), ownPids: () => [], onChange: () => {},
     reader, pollMs: 50 });
   policy.refresh();
-  t.equal(reads, 2, 'a refresh reads both files');
+  t.equal(reads, 4, 'a refresh reads the four files');
   rules.push({ ...rule, id: 5, inputPort: 6001, inputGroup: '10.77.0.1' });
   t.equal(policy.rulesChanged(), true, 'a new rule is a change');
-  t.equal(reads, 2, 'decided from the tables just read');
+  t.equal(reads, 4, 'decided from the tables just read');
   t.match(policy.get(5), { consumed: false, reason: 'local listener inode 6592255 (uid 0) bound to 10.77.0.1:6001' },
     'a port the last refresh did not parse is parsed from its text');
   t.equal(policy.rulesChanged(), false, 'nothing new: no change');
   policy.start();
   const deadline = Date.now() + 5000;
-  while (reads < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  while (reads < 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   policy.stop();
-  t.ok(reads >= 4, 'the poll read both files again');
+  t.ok(reads >= 8, 'the poll read the four files again');
   t.ok((policy.lastPollDurationMs ?? -1) >= 0, 'and timed itself (the next poll waits at least 50 times that)');
 });
 
@@ -223,4 +225,61 @@ t.test('mcrctl list\'s CONSUMED cell', async (t) => {
   t.equal(formatConsumed({ consumed: true, reason: 'no local listener' }), 'yes: no local listener');
   t.equal(formatConsumed({ consumed: false, reason: 'consumeInputs is false' }), 'no: consumeInputs is false');
   t.equal(formatConsumed(undefined), '-');
+});
+
+t.test('proc-net: /proc/net/igmp6 and /proc/net/udp6 as a kernel printed them (tests/fixtures/proc/*6.txt)', async (t) => {
+  t.equal(canonicalIpv6('FF3E:0:0::1:2'), 'ff3e::1:2');
+  t.equal(procHexToIpv6('00003EFF000000000000000002000100', true), 'ff3e::1:2', 'udp6 words are host order');
+  t.equal(procHexToIpv6('FF3E0000000000000000000000010002', false), 'ff3e::1:2');
+  const igmp6 = parseProcIgmp6(IGMP6);
+  t.same(igmp6.map((i) => i.device), ['lo', 'd1', 'd0'], 'one entry per device');
+  t.same(igmp6.find((i) => i.device === 'd0')?.groups.find((g) => g.group === 'ff3e::1:2'), { group: 'ff3e::1:2', users: 2 },
+    'two sockets joined ff3e::1:2 on d0');
+  t.equal(groupUsers(igmp6, 'd0', 'FF3E::1:2'), 2, 'a group is found whatever its notation');
+  const udp6 = parseProcUdp6(UDP6, true);
+  t.same(udp6.map((s) => `${s.localAddress}:${s.localPort}`), [':::5000', 'ff3e::1:2:5001', '2001:db8::5:6001']);
+  t.same(parseProcUdp6(UDP6, true, new Set([5001])).map((s) => s.inode), [8124749], 'only the asked ports are parsed');
+});
+
+t.test('decideConsume: IPv6 rules and listeners', async (t) => {
+  const snap6 = (over: Partial<ListenerSnapshot> = {}): ListenerSnapshot => ({
+    ...indexTables([...parseProcIgmp(IGMP, true), ...parseProcIgmp6(IGMP6)], [...parseProcUdp(UDP, true), ...parseProcUdp6(UDP6, true)]),
+    heldGroups: () => new Set(), owner: () => undefined, ...over });
+  const r6 = { id: 9, inputInterface: 'd0', inputGroup: 'ff3e::1:2', inputPort: 5000 };
+  t.same(decideConsume(r6, 'auto', snap6()), { consumed: false, reason: 'local listener inode 8124748 (uid 0) bound to [::]:5000', listener: { inode: 8124748 } },
+    'a socket bound to [::]:5000 receives the IPv6 group');
+  t.match(decideConsume({ ...r6, inputPort: 5001 }, 'auto', snap6()), { consumed: false, listener: { inode: 8124749 } },
+    'a socket bound to the group itself');
+  const own = { owner: () => ({ pid: 1, own: true }) };
+  t.same(decideConsume(r6, 'auto', snap6({ ...own, heldGroups: () => new Set(['ff3e::1:2']) })),
+    { consumed: false, reason: 'a local socket joined ff3e::1:2 on d0' }, 'igmp6 shows 2 users, mcrd holds one: another socket joined');
+  const onlyMcrd = indexTables(parseProcIgmp6(IGMP6.replace(/(ff3e0000000000000000000000010002\s+)2/, '$11')), []);
+  t.same(decideConsume(r6, 'auto', { ...onlyMcrd, heldGroups: () => new Set(['ff3e::1:2']), owner: () => undefined }),
+    { consumed: true, reason: 'no local listener' }, 'mcrd\'s membership is the only user');
+  t.same(decideConsume({ ...r6, inputPort: 6001, inputGroup: 'ff3e::7' }, 'auto', snap6()), { consumed: true, reason: 'no local listener' },
+    'a socket bound to a unicast IPv6 address does not receive a group');
+  t.match(decideConsume({ ...r6, inputGroup: '2001:db8::5', inputPort: 6001 }, 'auto', snap6()), { consumed: false, listener: { inode: 8124750 } },
+    'a unicast IPv6 input: a socket bound to that address listens');
+  const r4 = { id: 10, inputInterface: 'd9', inputGroup: '239.77.0.1', inputPort: 5000 };
+  t.match(decideConsume(r4, 'auto', snap6({ udpByPort: indexTables([], parseProcUdp6(UDP6, true)).udpByPort })),
+    { consumed: false, reason: 'local listener inode 8124748 (uid 0) bound to [::]:5000' },
+    'an IPv4 rule: a dual-stack socket bound to [::] receives it as well (V6ONLY cannot be seen)');
+  const mapped = { localAddress: procHexToIpv6('0000000000000000FFFF00000101EF', true) ?? '', localPort: 5000, remoteAddress: '::', remotePort: 0, uid: 0, inode: 77 };
+  t.equal(mapped.localAddress, '', 'a 30-digit field is no address');
+  const mapped6 = { ...mapped, localAddress: procHexToIpv6('0000000000000000FFFF0000EF0101EF', true) ?? '' };
+  t.equal(mapped6.localAddress, '::ffff:ef01:1ef', 'udp6 shows an IPv4-mapped bind canonically, in hex (host-order words)');
+  t.match(decideConsume({ ...r4, inputGroup: '239.1.1.239', inputPort: 5000 }, 'auto', snap6({ udpByPort: new Map([[5000, [mapped6]]]) })),
+    { consumed: false, listener: { inode: 77 } }, 'an IPv6 socket bound to ::ffff:239.1.1.239 receives that IPv4 group');
+  t.same(decideConsume({ ...r6, inputPort: 7777 }, 'auto', snap6({ udpByPort: indexTables([], parseProcUdp(UDP, true)).udpByPort, groupUsers: () => 0 })),
+    { consumed: true, reason: 'no local listener' }, 'IPv4 sockets never receive an IPv6 rule');
+});
+
+t.test('ConsumePolicy auto: a kernel without IPv6 (no igmp6, udp6) still decides IPv4 rules', async (t) => {
+  const proc = fakeProc({}, { '/proc/net/igmp': IGMP, '/proc/net/udp': UDP });
+  const { logger, lines } = captureLogger();
+  const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => [{ ...rule, inputGroup: '239.77.0.9', inputPort: 7000 }],
+    heldGroups: () => new Set(), ownPids: () => [], onChange: () => {}, reader: proc });
+  policy.refresh();
+  t.same(policy.list(), [{ ruleId: rule.id, consumed: true, reason: 'no local listener' }]);
+  t.equal(lines.filter((l) => Number(l.level) >= 40).length, 0, 'no warning: missing IPv6 tables mean no IPv6 listener');
 });

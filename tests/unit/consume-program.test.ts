@@ -4,10 +4,12 @@
  * end the program with 0, jumps are relative to the next instruction), on
  * frames built byte by byte: it must drop what a rule relays and nothing
  * else. The kernel side (tc accepts it, drops happen) is proved by
- * tests/integration/mcrd-consume.test.ts.
+ * tests/integration/mcrd-consume.test.ts (IPv4) and mcrd-ipv6.test.ts
+ * (IPv6). IPv6 frames: UDP right after the fixed header is matched, a
+ * fragment or extension header first is left to the stack.
  */
 import t from 'tap';
-import { buildConsumeProgram, formatBytecode, ipv4ToInt, MAX_PROGRAM_INSNS, normaliseMatches, TC_ACT_SHOT, TC_ACT_UNSPEC,
+import { buildConsumeProgram, formatBytecode, ipv4ToInt, ipv6ToWords, MAX_PROGRAM_INSNS, normaliseMatches, TC_ACT_SHOT, TC_ACT_UNSPEC,
   type BpfInsn, type ConsumeMatch } from '../../supervisor/net/consume-program.js';
 
 function run(program: readonly BpfInsn[], frame: Buffer): number {
@@ -128,4 +130,61 @@ t.test('program shape', async (t) => {
   t.equal(text.split(',').length, program.length + 1);
   const many = Array.from({ length: 900 }, (_, i) => ({ group: `239.9.${i >> 8}.${i & 255}`, port: 5000 }));
   t.ok(buildConsumeProgram(many).length > MAX_PROGRAM_INSNS, '900 rules exceed one program (input-filters refuses them)');
+});
+
+/** An Ethernet + IPv6 + UDP frame; `next` is the first next header (17 UDP, 0 hop-by-hop, 44 fragment). */
+function frame6(o: { src?: string; dst?: string; dport?: number; next?: number; truncateTo?: number } = {}): Buffer {
+  const b = Buffer.alloc(14 + 40 + 8 + 16);
+  b.writeUInt16BE(0x86dd, 12);
+  b.writeUInt32BE(0x60000000, 14);
+  b.writeUInt16BE(8 + 16, 18);
+  b.writeUInt8(o.next ?? 17, 20);
+  b.writeUInt8(8, 21);
+  ipv6ToWords(o.src ?? '2001:db8::1').forEach((w, i) => b.writeUInt32BE(w, 22 + 4 * i));
+  ipv6ToWords(o.dst ?? 'ff3e::1:2').forEach((w, i) => b.writeUInt32BE(w, 38 + 4 * i));
+  b.writeUInt16BE(4000, 54);
+  b.writeUInt16BE(o.dport ?? 5000, 56);
+  return o.truncateTo !== undefined ? b.subarray(0, o.truncateTo) : b;
+}
+
+t.test('IPv6 addresses as words', async (t) => {
+  t.same(ipv6ToWords('ff3e::1:2'), [0xff3e0000, 0, 0, 0x00010002]);
+  t.same(ipv6ToWords('2001:db8:1:2:3:4:5:6'), [0x20010db8, 0x00010002, 0x00030004, 0x00050006]);
+  t.same(ipv6ToWords('::1'), [0, 0, 0, 1]);
+  t.same(ipv6ToWords('fe80::'), [0xfe800000, 0, 0, 0]);
+  t.same(ipv6ToWords('::ffff:10.1.2.3'), [0, 0, 0xffff, 0x0a010203]);
+});
+
+t.test('IPv6 rules: drops exactly their datagrams, beside IPv4 rules or alone', async (t) => {
+  const six: ConsumeMatch[] = [
+    { group: 'ff3e::1:2', port: 5000 },
+    { group: 'ff3e::9', port: 6000, source: '2001:db8::77' },
+  ];
+  for (const [what, p] of [['mixed', buildConsumeProgram([...rules, ...six])], ['IPv6 only', buildConsumeProgram(six)]] as const) {
+    t.equal(run(p, frame6()), TC_ACT_SHOT, `${what}: group and port of the IPv6 rule`);
+    t.equal(run(p, frame6({ dst: 'ff3e::9', dport: 6000, src: '2001:db8::77' })), TC_ACT_SHOT, `${what}: IPv6 source rule, right source`);
+    const pass = (f: Buffer, why: string): void => { t.equal(run(p, f), TC_ACT_UNSPEC, `${what}: ${why}`); };
+    pass(frame6({ dport: 5001 }), 'other port');
+    pass(frame6({ dst: 'ff3e::1:3' }), 'other group (last word)');
+    pass(frame6({ dst: 'ff3f::1:2' }), 'other group (first word)');
+    pass(frame6({ dst: 'ff3e::9', dport: 6000, src: '2001:db8::78' }), 'IPv6 source rule, other source');
+    pass(frame6({ next: 44 }), 'a fragment');
+    pass(frame6({ next: 0 }), 'behind a hop-by-hop header: left to the stack');
+    pass(frame6({ next: 6 }), 'TCP');
+    pass(frame({ ethertype: 0x0806 }), 'ARP');
+    t.equal(run(p, frame6({ truncateTo: 50 })), 0, `${what}: a truncated frame ends the program`);
+    for (const [i, [code, jt, jf, k]] of p.entries()) {
+      if (code === 0x05) t.ok(i + 1 + k < p.length, `${what}: unconditional jump at ${i} stays inside`);
+      else if ((code & 0x07) === 0x05) t.ok(i + 1 + jt < p.length && i + 1 + jf < p.length, `${what}: jump at ${i} stays inside`);
+    }
+  }
+  const mixed = buildConsumeProgram([...rules, ...six]);
+  t.equal(run(mixed, frame()), TC_ACT_SHOT, 'mixed: the IPv4 rules still drop theirs');
+  t.equal(run(mixed, frame({ dst: '239.2.2.2', dport: 6000, src: '10.9.9.9' })), TC_ACT_SHOT, 'mixed: IPv4 source rule');
+  t.equal(run(mixed, frame({ dport: 5001 })), TC_ACT_UNSPEC, 'mixed: other IPv4 port');
+  t.equal(run(buildConsumeProgram(six), frame()), TC_ACT_UNSPEC, 'IPv6 only: an IPv4 datagram is not mine');
+  t.same(buildConsumeProgram(rules), program, 'IPv4 only: the program is the IPv4 one, unchanged');
+  const many = Array.from({ length: 300 }, (_, i) => ({ group: `ff3e::${i.toString(16)}`, port: 5000 }));
+  const big = buildConsumeProgram([...rules, ...many]);
+  t.equal(run(big, frame6({ dst: 'ff3e::12b' })), TC_ACT_SHOT, 'the 300th IPv6 rule, past the reach of a conditional jump');
 });

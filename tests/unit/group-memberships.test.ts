@@ -11,6 +11,8 @@
  * (*,G) <-> INCLUDE transitions keep the wanted traffic covered after every
  * single call and never end in a silent mode switch; a failed join keeps
  * the old membership and is reported with an errno code and what to do;
+ * IPv6 groups go on AF_INET6 sockets only and IPv4 ones on AF_INET sockets
+ * (the fake refuses a group of the other family, as the addon does);
  * a versioned wanted map (the rule table's) that has not changed since
  * everything in it was joined is not walked.
  */
@@ -30,6 +32,11 @@ function fake(opts: { maxGroups?: number; maxSources?: number; fail?: Record<str
   const fail = opts.fail ?? {};
   let nextFd = 100;
   const open = new Map<number, Map<string, 'any' | Set<string>>>();
+  const families = new Map<number, 4 | 6>();
+  /** The addon refuses a group (or source) of the other family than the socket's. */
+  const checkFamily = (fd: number, ...addrs: string[]): void => {
+    for (const a of addrs) if ((a.includes(':') ? 6 : 4) !== families.get(fd)) throw err('EAFNOSUPPORT');
+  };
   const calls: string[] = [];
   const socket = (fd: number) => {
     const s = open.get(fd);
@@ -37,13 +44,15 @@ function fake(opts: { maxGroups?: number; maxSources?: number; fail?: Record<str
     return s;
   };
   const n = {
-    openMembershipSocket: () => {
+    openMembershipSocket: (family: 4 | 6 = 4) => {
       const fd = nextFd++;
       open.set(fd, new Map());
+      families.set(fd, family);
       return fd;
     },
     changeMembership: (fd: number, ifindex: number, group: string, join: boolean) => {
       const s = socket(fd);
+      checkFamily(fd, group);
       const key = `${ifindex}/${group}`;
       if (join) {
         const code = fail[group];
@@ -59,6 +68,7 @@ function fake(opts: { maxGroups?: number; maxSources?: number; fail?: Record<str
     },
     changeSourceMembership: (fd: number, ifindex: number, group: string, source: string, join: boolean) => {
       const s = socket(fd);
+      checkFamily(fd, group, source);
       const key = `${ifindex}/${group}`;
       const m = s.get(key);
       if (join) {
@@ -96,7 +106,7 @@ function fake(opts: { maxGroups?: number; maxSources?: number; fail?: Record<str
     }
     return [...sources].sort();
   };
-  return { n, open, calls, filter };
+  return { n, open, families, calls, filter };
 }
 
 /** Wanted memberships: per interface, per group 'any' or a list of sources. */
@@ -273,4 +283,49 @@ t.test('ENOBUFS on a source join (igmp_max_msf, igmp_max_memberships) goes to an
   t.ok(m.socketCount('in0') <= 2);
   m.close();
   t.equal(f.open.size, 0);
+});
+
+t.test('IPv6 groups are held on AF_INET6 sockets, IPv4 ones on AF_INET sockets, each in its mode', async (t) => {
+  const f = fake({ maxSources: 1 });
+  const m = new GroupMemberships(f.n, logger);
+  const wants = want({ in0: { '239.1.1.1': 'any', 'ff3e::1': ['2001:db8::1', '2001:db8::2'], 'ff15::9': 'any', '232.1.1.1': ['10.0.0.1'] } });
+  t.same(m.apply(wants, () => 4), [], 'every join of both families succeeds');
+  t.same(f.filter(4, 'ff3e::1'), ['2001:db8::1', '2001:db8::2'], 'the IPv6 SSM group is INCLUDE of both sources');
+  t.equal(f.filter(4, 'ff15::9'), 'any', 'the IPv6 any-source group is (*,G)');
+  t.equal(f.filter(4, '239.1.1.1'), 'any');
+  t.same(f.filter(4, '232.1.1.1'), ['10.0.0.1']);
+  const fams = [...f.open.keys()].map((fd) => f.families.get(fd));
+  t.equal(fams.filter((x) => x === 6).length, 2, 'two AF_INET6 sockets: the second source spilled (mld_max_msf 1 in the fake)');
+  t.equal(fams.filter((x) => x === 4).length, 1, 'one AF_INET socket for both IPv4 groups');
+  t.same(m.memberships('in0')['ff3e::1'], { any: false, sources: ['2001:db8::1', '2001:db8::2'] });
+
+  // An any-source rule arrives on the SSM group: (*,G) joined on an IPv6 socket before the sources leave.
+  let covered = true;
+  const inner = { ...f.n };
+  const check = (): void => {
+    const now = f.filter(4, 'ff3e::1');
+    if (now !== 'any' && !(now.includes('2001:db8::1') && now.includes('2001:db8::2'))) covered = false;
+  };
+  f.n.changeMembership = (...a) => { inner.changeMembership(...a); check(); };
+  f.n.changeSourceMembership = (...a) => { inner.changeSourceMembership(...a); check(); };
+  t.same(m.apply(want({ in0: { 'ff3e::1': 'any' } }), () => 4), []);
+  t.ok(covered, 'the wanted sources were received after every single call');
+  t.equal(f.filter(4, 'ff3e::1'), 'any', 'the IPv6 group is (*,G) now');
+  t.same(m.groups('in0'), ['ff3e::1'], 'the other groups left');
+  t.ok([...f.open.keys()].every((fd) => f.families.get(fd) === 6), 'only IPv6 sockets remain');
+  m.apply(want({}), () => 4);
+  t.equal(f.open.size, 0, 'no rules: every socket closed');
+});
+
+t.test('a join the host refuses for lack of IPv6 says so', async (t) => {
+  const f = fake();
+  f.n.openMembershipSocket = (family?: 4 | 6) => {
+    if (family === 6) throw err('EAFNOSUPPORT');
+    return 100;
+  };
+  const m = new GroupMemberships(f.n, logger);
+  const errors = m.apply(want({ in0: ['ff3e::1'] }), () => 2);
+  t.equal(errors.length, 1);
+  t.equal(errors[0]?.code, 'EAFNOSUPPORT');
+  t.match(errors[0]?.message, /this kernel has no IPv6 \(booted with ipv6\.disable=1\?\)/);
 });

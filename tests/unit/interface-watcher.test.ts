@@ -15,7 +15,7 @@ const logger = pino({ level: 'silent' });
 const link = (ifindex: number, name: string, up = true, running = true): InterfaceEvent =>
   ({ type: 'link', ifindex, name, up, running, flags: 0 });
 const addr = (type: 'addressAdded' | 'addressRemoved', ifindex: number, address: string): InterfaceEvent =>
-  ({ type, ifindex, name: '', address, prefixLength: 24 });
+  ({ type, ifindex, name: '', address, family: address.includes(':') ? 6 : 4, prefixLength: address.includes(':') ? 64 : 24 });
 
 function setup(debounceMs = 20): { watcher: InterfaceWatcher; emit: () => Emit; reports: InterfaceChange[]; opened: () => number; closed: () => number } {
   const emitters: Emit[] = [];
@@ -49,6 +49,16 @@ t.test('the first dump is the state; a burst is one report', async (t) => {
   t.same([...(reports[0]?.links ?? [])], ['in1']);
   t.same([...(reports[0]?.addresses ?? [])].sort(), ['in0', 'in1']);
   t.same(watcher.get('in0')?.addresses, ['10.0.0.9']);
+
+  // IPv6 addresses are followed the same way (the native side reports a tentative one as removed).
+  emit()(null, [addr('addressAdded', 2, '2001:db8::1'), addr('addressAdded', 2, 'fe80::1')]);
+  await sleep(60);
+  t.same([...(reports[1]?.addresses ?? [])], ['in0'], 'an IPv6 address added is an address change of its interface');
+  t.same(watcher.get('in0')?.addresses, ['10.0.0.9', '2001:db8::1', 'fe80::1']);
+  emit()(null, [addr('addressRemoved', 2, '2001:db8::1')]);
+  await sleep(60);
+  t.same([...(reports[2]?.addresses ?? [])], ['in0'], 'and one removed');
+  t.same(watcher.get('in0')?.addresses, ['10.0.0.9', 'fe80::1']);
   watcher.close();
 });
 

@@ -27,6 +27,9 @@ t.test('value formats', async (t) => {
     'protobuf defaults (0, "") count as unset');
   t.equal(formatOutput({ group: '10.0.0.9', port: 1, interface: 'e', source: '10.0.0.1' }), '10.0.0.9:1:e from 10.0.0.1');
   t.equal(formatInput({ inputInterface: 'eth0', inputGroup: '239.1.1.1', inputPort: 5000 }), 'eth0 239.1.1.1:5000');
+  t.equal(formatInput({ inputInterface: 'eth0', inputGroup: 'ff3e::1', inputPort: 5000 }), 'eth0 [ff3e::1]:5000', 'IPv6 in brackets');
+  t.equal(formatOutput({ group: 'ff3e::2', port: 6000, interface: 'eth1', ttl: 4, source: '2001:db8::1' }), '[ff3e::2]:6000:eth1:4 from 2001:db8::1',
+    'an IPv6 output as --outputs takes it');
   t.equal(formatRate(99.84), '99.8');
   t.equal(formatRate(0), '0.0');
   t.equal(formatRate(Number.NaN), '-');

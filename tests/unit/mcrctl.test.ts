@@ -321,10 +321,10 @@ t.test('add validation errors exit 2 with one line and never contact mcrd', asyn
   const fake = await fakeMcrd(t);
   const base = { '--input-interface': 'eth0', '--input-group': '239.1.1.1', '--input-port': '5000', '--outputs': '239.2.2.2:6000:eth1' };
   const cases: Array<[Record<string, string>, RegExp]> = [
-    [{ '--input-group': '239.1.1' }, /ERR_MCR_BAD_RULE: --input-group: expected an IPv4 address/],
+    [{ '--input-group': '239.1.1' }, /ERR_MCR_BAD_RULE: --input-group: expected an IPv4 or IPv6 address/],
     [{ '--input-port': '70000' }, /ERR_MCR_BAD_RULE: --input-port: expected an integer 1\.\.65535/],
     [{ '--input-port': 'http' }, /--input-port: expected an integer/],
-    [{ '--source': 'somewhere' }, /--source: expected an IPv4 address/],
+    [{ '--source': 'somewhere' }, /--source: expected an IPv4 or IPv6 address/],
     [{ '--name': '' }, /--name: expected 1-64 printable characters/],
     [{ '--input-interface': 'an-interface-name-too-long' }, /--input-interface: expected an interface name/],
     [{ '--outputs': '239.2.2.2:6000' }, /--outputs item 1 "239\.2\.2\.2:6000": expected GROUP:PORT:INTERFACE\[:TTL\]/],

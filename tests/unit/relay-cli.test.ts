@@ -21,6 +21,10 @@ t.test('bad arguments exit 2 with one line', async (t) => {
       /--input-port: expected an integer 1\.\.65535/],
     [['--input-interface', 'lo', '--input-group', '239.1.1.1', '--input-port', '5', '--outputs', '239.2.2.2:1'],
       /--outputs item 1/],
+    [['--input-interface', 'lo', '--input-group', 'ff3e::1', '--input-port', '5', '--outputs', 'ff3e::2:6000:lo'],
+      /--outputs item 1 "ff3e::2:6000:lo": put an IPv6 address in brackets, as in \[ff3e::1234\]:5000:eth1/],
+    [['--input-interface', 'lo', '--input-group', 'ff3e::1', '--source', '10.0.0.1', '--input-port', '5', '--outputs', '[ff3e::2]:6000:lo'],
+      /--source: 10\.0\.0\.1 is IPv4 but --input-group ff3e::1 is IPv6: give an IPv6 source/],
     [['--input-interface', 'lo', '--rules', '/nonexistent/rules.json'], /cannot read \(ENOENT\)/],
     [['--input-interface', 'lo', '--batch', '0', '--stdin-commands'], /--batch/],
   ];

@@ -2,7 +2,8 @@
  * Rule validation and the compact output list of the CLI.
  */
 import t from 'tap';
-import { parseOutputList, RULE_LIMITS, validateRule } from '../../common/rule-spec.js';
+import { addressFamily, hostPort, isMulticast, parseOutputList, RULE_LIMITS, validateRule } from '../../common/rule-spec.js';
+import { outputKey } from '../../common/output-match.js';
 import { checkRule } from '../../supervisor/rule-table.js';
 
 t.test('parseOutputList reads G:P:IF[:TTL] lists', async (t) => {
@@ -62,4 +63,69 @@ t.test('control requests go through the same validation: ttl 0 is refused, not t
     { code: 'ERR_MCR_BAD_RULE', message: /inputInterface: expected an interface name/ }, 'an over-long name is refused as such');
   t.equal(checkRule({ ...rule, name: '', outputs: [{ ...rule.outputs[0]!, ttl: 5, source: '' }] }).outputs[0]?.source, undefined,
     "'' is how a client says unset");
+});
+
+t.test('IPv6: every address field, canonical form, bracketed output lists', async (t) => {
+  const v6 = { inputGroup: 'FF3E:0::1234', inputPort: 5000, outputs: [{ group: 'ff3e::0:5678', port: 6000, interface: 'o' }] };
+  const rule = validateRule({ ...v6, source: '2001:DB8::1' });
+  t.equal(rule.inputGroup, 'ff3e::1234', 'input group in canonical form');
+  t.equal(rule.outputs[0]?.group, 'ff3e::5678', 'output group in canonical form');
+  t.equal(rule.source, '2001:db8::1');
+  t.equal(validateRule({ ...v6, inputGroup: 'fd00::7' }).inputGroup, 'fd00::7', 'a unicast input');
+  t.equal(validateRule({ ...v6, inputGroup: 'ff02::fb' }).inputGroup, 'ff02::fb', 'any input scope, link-local too');
+  t.same(parseOutputList('[ff3e::1234]:5000:eth1,[FE80::1]:6000:eth2:1,239.2.2.2:7000:eth3:9'), [
+    { group: 'ff3e::1234', port: 5000, interface: 'eth1' },
+    { group: 'fe80::1', port: 6000, interface: 'eth2', ttl: 1 },
+    { group: '239.2.2.2', port: 7000, interface: 'eth3', ttl: 9 },
+  ]);
+  t.same(validateRule({ ...v6, outputs: [{ group: 'ff05::9', port: 1, interface: 'o', source: 'fd00::1', ttl: 3 }] }).outputs[0],
+    { group: 'ff05::9', port: 1, interface: 'o', ttl: 3, source: 'fd00::1' });
+});
+
+t.test('bridging: a rule may mix families between its input and its outputs', async (t) => {
+  const v4in = validateRule({ inputGroup: '239.1.1.1', inputPort: 5000, outputs: [{ group: 'ff3e::1', port: 6000, interface: 'o' }] });
+  t.equal(v4in.outputs[0]?.group, 'ff3e::1');
+  const v6in = validateRule({ inputGroup: 'ff3e::1', inputPort: 5000, source: 'fd00::2',
+    outputs: [{ group: '239.9.9.9', port: 6000, interface: 'o', source: '10.0.0.1' }, { group: 'ff3e::2', port: 6000, interface: 'o' }] });
+  t.same(v6in.outputs.map((o) => o.group), ['239.9.9.9', 'ff3e::2']);
+});
+
+t.test('IPv6 mistakes are refused with what to do', async (t) => {
+  const good = { inputGroup: 'ff3e::1', inputPort: 5000, outputs: [{ group: 'ff3e::2', port: 6000, interface: 'o' }] };
+  const out = (over: Record<string, unknown>): unknown => ({ ...good, outputs: [{ ...good.outputs[0], ...over }] });
+  const cases: Array<[unknown, RegExp]> = [
+    [{ ...good, inputGroup: 'ff3e::1::2' }, /rule\.inputGroup: expected an IPv4 or IPv6 address/],
+    [{ ...good, inputGroup: 'fe80::1%eth0' }, /rule\.inputGroup: .* carries a zone .*the rule's interface is its scope/],
+    [{ ...good, inputGroup: '::ffff:239.1.1.1' }, /IPv4-mapped IPv6 address: write the IPv4 address \(239\.1\.1\.1\)/],
+    [{ ...good, source: '10.0.0.1' }, /rule\.source: 10\.0\.0\.1 is IPv4 but rule\.inputGroup ff3e::1 is IPv6: give an IPv6 source/],
+    [{ ...good, source: '::' }, /rule\.source: :: is not a source address/],
+    [{ ...good, source: 'ff3e::9' }, /rule\.source: ff3e::9 is a multicast group, not a source address/],
+    [out({ group: '::1' }), /outputs\[0\]\.group: ::1 is not a destination/],
+    [out({ group: '::' }), /outputs\[0\]\.group: :: is not a destination/],
+    [out({ group: 'ff01::1' }), /outputs\[0\]\.group: ff01::1 is not a destination.*scope 0 or 1/],
+    [out({ group: 'ff30::1' }), /outputs\[0\]\.group: ff30::1 is not a destination/],
+    [out({ source: '10.0.0.1' }), /outputs\[0\]\.source: 10\.0\.0\.1 is IPv4 but rule\.outputs\[0\]\.group ff3e::2 is IPv6/],
+    [{ ...good, outputs: [{ group: '239.1.1.1', port: 1, interface: 'o', source: 'fd00::1' }] }, /outputs\[0\]\.source: fd00::1 is IPv6 but .* is IPv4/],
+  ];
+  for (const [value, message] of cases) t.throws(() => validateRule(value), { code: 'ERR_MCR_BAD_RULE', message }, String(message));
+  const lists: Array<[string, RegExp]> = [
+    ['ff3e::1:5000:eth1', /put an IPv6 address in brackets, as in \[ff3e::1234\]:5000:eth1/],
+    ['ff3e::1:5000:eth1:4', /put an IPv6 address in brackets/],
+    ['[ff3e::1:5000:eth1', /closing bracket followed by ':' and the port/],
+    ['[ff3e::1]5000:eth1', /closing bracket followed by ':' and the port/],
+    ['[ff3e::1]:5000', /expected GROUP:PORT:INTERFACE\[:TTL\] \(an IPv6 GROUP in brackets/],
+    ['[239.1.1.1x]:5000:eth1', /expected an IPv4 or IPv6 address/],
+  ];
+  for (const [text, message] of lists) t.throws(() => parseOutputList(text), { code: 'ERR_MCR_BAD_RULE', message }, text);
+});
+
+t.test('address helpers: family, multicast, host:port', async (t) => {
+  t.equal(addressFamily('239.1.1.1'), 4);
+  t.equal(addressFamily('ff3e::1'), 6);
+  t.ok(isMulticast('ff3e::1') && isMulticast('ff02::fb') && isMulticast('224.0.0.251'));
+  t.notOk(isMulticast('fd00::1') || isMulticast('10.0.0.1') || isMulticast('::'));
+  t.equal(hostPort('ff3e::1', 5000), '[ff3e::1]:5000');
+  t.equal(hostPort('239.1.1.1', 5000), '239.1.1.1:5000');
+  t.equal(outputKey({ group: 'ff3e::1', port: 5000, interface: 'eth1' }), '[ff3e::1]:5000:eth1');
+  t.equal(outputKey({ group: '239.1.1.1', port: 5000, interface: 'eth1' }), '239.1.1.1:5000:eth1');
 });

@@ -39,7 +39,7 @@ export function usageError(message: string, code = 'ERR_MCR_USAGE'): McrctlError
 const HINTS: Readonly<Record<string, string>> = {
   EEXIST: 'see the current rules with `mcrctl list`',
   ENODEV: 'check the interface name with `ip link` on the host mcrd runs on',
-  EADDRNOTAVAIL: 'give the output interface an IPv4 address, or set the output source in the config',
+  EADDRNOTAVAIL: 'give the output interface an address of the output\'s family (IPv4, or IPv6 with IPv6 enabled on it), or set the output source in the config',
   ETIMEDOUT: 'raise --timeout if mcrd is only busy',
   ESRCH: 'see the worker states with `mcrctl workers`',
   ERR_MCR_WORKER_START: 'see why with `mcrctl logs --level warn`',

@@ -4,6 +4,7 @@
  * outputs, rates, uptimes). Nothing here knows about commands or the socket,
  * so every layout decision is testable on plain values.
  */
+import { hostPort } from '../../common/rule-spec.js';
 import type { Output, Rule } from '../../proto/index.js';
 
 export interface Column {
@@ -39,15 +40,15 @@ export function present<T extends string | number>(value: T | undefined | null):
   return value !== undefined && value !== null && value !== '' && value !== 0;
 }
 
-/** An output in the same GROUP:PORT:IF[:TTL] form `mcrctl add --outputs` takes. */
+/** An output in the same GROUP:PORT:IF[:TTL] form `mcrctl add --outputs` takes ([GROUP] for IPv6). */
 export function formatOutput(o: Output): string {
-  const base = `${o.group}:${o.port}:${o.interface}${present(o.ttl) ? `:${o.ttl}` : ''}`;
+  const base = `${hostPort(o.group, o.port)}:${o.interface}${present(o.ttl) ? `:${o.ttl}` : ''}`;
   return present(o.source) ? `${base} from ${o.source}` : base;
 }
 
-/** Where a rule listens: "eth0 239.1.1.1:5000". */
+/** Where a rule listens: "eth0 239.1.1.1:5000", "eth0 [ff3e::1]:5000". */
 export function formatInput(rule: Pick<Rule, 'inputInterface' | 'inputGroup' | 'inputPort'>): string {
-  return `${rule.inputInterface} ${rule.inputGroup}:${rule.inputPort}`;
+  return `${rule.inputInterface} ${hostPort(rule.inputGroup, rule.inputPort)}`;
 }
 
 /**

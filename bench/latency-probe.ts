@@ -1,16 +1,21 @@
 #!/usr/bin/env node
 /**
  * `npm run bench:latency`: one-way latency of MCR's busy-polling settings
- * and the C anchors at one fixed rate, in one lab and one run, without the
+ * and the C anchors at fixed rates, in one lab and one run, without the
  * zero-loss searches of the full suite: the quick way to see what a change
  * to the relay loop does to latency. Each round starts every variant in
- * turn (interleaved, since the host is shared), runs one latency trial
- * (bench/latency.ts: mcrgen --timestamp → method → mcrsink --latency), and
- * stops it; the table gives each percentile's median over the rounds, its
- * range, and the median as a ratio to each C anchor's. MCR rows also give
- * the worker's loop counters over the trial (turns per datagram, the share
- * of turns that polled): they say whether the loop slept or spun. Writes
- * bench/results/latency-<stamp>.json.
+ * turn (interleaved, since the host is shared), runs one latency trial per
+ * rate (bench/latency.ts: mcrgen --timestamp → method → mcrsink --latency)
+ * and stops it; the table gives each percentile's median over the rounds,
+ * its range, and the median as a ratio to each C anchor's. MCR rows also
+ * give the loop counters over the trials (turns per datagram, the share of
+ * turns that polled, windows the adaptive policy found the core
+ * contended): they say whether the loop slept or spun. `--base-root DIR`
+ * adds mcrd's defaults from another build (a checkout of main built there)
+ * as variant `base`, for before/after in one run; variant `relay` is the
+ * standalone mcr-relay, the same loop without mcrd around it; `--hog-cpu N
+ * --hogs K` keeps core N busy with K `yes` processes of its own for the
+ * whole run (a shared core). Writes bench/results/latency-<stamp>.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -34,12 +39,15 @@ interface Variant {
   mcrdArgs?: string[];
   /** Run mcrd from --base-root. */
   base?: boolean;
+  /** The standalone relay (mcr-relay, the same loop without mcrd and its worker process), not mcrd. */
+  standalone?: boolean;
 }
 
 const VARIANTS: Record<string, Variant> = {
   base: { name: 'base build: mcrd defaults', method: 'mcr', mcrdArgs: [], base: true },
   default: { name: 'mcrd defaults (busy poll auto)', method: 'mcr', mcrdArgs: [] },
   off: { name: '--busy-poll-us 0', method: 'mcr', mcrdArgs: ['--busy-poll-us', '0'] },
+  relay: { name: 'mcr-relay (no mcrd), defaults', method: 'mcr', standalone: true },
   bp1000: { name: '--busy-poll-us 1000', method: 'mcr', mcrdArgs: ['--busy-poll-us', '1000'] },
   'c-mmsg': { name: 'C recvmmsg', method: 'c-mmsg' },
   'c-ring': { name: 'C TPACKET_V3', method: 'c-ring' },
@@ -70,7 +78,7 @@ function parseArgs(argv: string[]) {
     .option('--payload <bytes>', 'UDP payload (at least 26: the timestamp)', int, 64)
     .option('--rounds <n>', 'trials per variant, one per round', int, 3)
     .option('--duration <sec>', 'seconds of traffic per trial', int, 2)
-    .option('--mcrd-args <flags>', 'extra mcrd flags for every MCR variant (space-separated)', '')
+    .option('--mcrd-args <flags>', 'extra flags for every MCR variant, space-separated (mcrd\'s; mcr-relay\'s for variant relay)', '')
     .option('--base-root <dir>', 'package root of another MCR build, for variant base')
     .option('--hog-cpu <n>', 'keep this core busy with yes processes during the run', int)
     .option('--hogs <n>', 'how many yes processes --hog-cpu starts', int, 1)
@@ -96,7 +104,8 @@ async function measure(bl: BenchLab, key: string, round: number, rates: number[]
   try {
     running = await START[v.method](bl, {
       fanout: 1,
-      ...(v.method === 'mcr' ? { mcrdArgs: [...(v.mcrdArgs ?? []), ...extra] } : {}),
+      ...(v.method === 'mcr' && v.standalone !== true ? { mcrdArgs: [...(v.mcrdArgs ?? []), ...extra] } : {}),
+      ...(v.standalone === true ? { tuning: { extraArgs: extra } } : {}),
       ...(v.base === true && o.baseRoot !== undefined ? { mcrdRoot: o.baseRoot } : {}),
     });
     await warmUp(bl, 1, o.payload);

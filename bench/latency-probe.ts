@@ -72,7 +72,7 @@ function parseArgs(argv: string[]) {
     return Number(s);
   };
   const program = new Command('bench:latency')
-    .description('one-way latency p50/p99/p99.9 per relay variant at one fixed rate, interleaved rounds in one lab')
+    .description('one-way latency p50/p99/p99.9 per relay variant at fixed rates, interleaved rounds in one lab')
     .option('--variants <list>', `comma-separated: ${Object.keys(VARIANTS).join(',')}`, 'default,off,bp1000,c-mmsg,c-ring')
     .option('--rates <list>', 'offered rates, pps, comma-separated', '10000')
     .option('--payload <bytes>', 'UDP payload (at least 26: the timestamp)', int, 64)

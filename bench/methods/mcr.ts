@@ -43,7 +43,7 @@ export async function startMcr(bl: BenchLab, o: MethodStart): Promise<RunningMet
   writeFileSync(config, JSON.stringify({
     rules: [{ name: 'bench', inputInterface: rl.relay.input.ifname, inputGroup: GROUP, inputPort: PORT, outputs }],
   }, null, 2));
-  const args = ['-c', String(RELAY_CPU), process.execPath, join(packageRoot(), 'dist', 'supervisor', 'mcrd.js'),
+  const args = ['-c', String(RELAY_CPU), process.execPath, join(o.mcrdRoot ?? packageRoot(), 'dist', 'supervisor', 'mcrd.js'),
     '--config', config, '--control-socket', socket, '--workers', '1', '--log-level', 'warn', ...(o.mcrdArgs ?? [])];
   const proc = rl.lab.spawn(rl.relay.ns, 'taskset', args, { maxLines: 2000 });
   const client = new ControlClient({ requestTimeoutMs: COMMAND_MS });

@@ -26,6 +26,12 @@ export interface MethodStart {
   tuning?: McrTuning;
   /** MCR only: extra mcrd flags (e.g. --consume-inputs, --coalesce-us N). */
   mcrdArgs?: readonly string[];
+  /**
+   * MCR only: the package root of another build of MCR to run mcrd from
+   * (its dist/ and build/), for before/after comparisons in one run
+   * (bench/latency-probe.ts --base-root).
+   */
+  mcrdRoot?: string;
   /** Kernel only: keep the relay core awake during trials (awake-core.ts, `--awake-core`). */
   awakeCore?: boolean;
 }

@@ -31,7 +31,8 @@ namespace mcr {
   X(commands) X(loop_iterations) X(logs_dropped)                             \
   X(gso_batches) X(gso_datagrams) X(gso_fallbacks) X(coalesce_waits)        \
   X(gso_pool_empty) X(busy_poll_turns) X(gso_retries)                        \
-  X(busy_poll_starts) X(busy_permille) X(coalesce_capped)
+  X(busy_poll_starts) X(busy_permille) X(coalesce_capped)                   \
+  X(busy_poll_contended)
 
 // inflight_sends, inflight_buffers and busy_permille are gauges (they fall
 // as well as rise; bench/soak/counters.ts LOOP_GAUGES); the rest only grow.

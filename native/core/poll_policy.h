@@ -26,8 +26,20 @@
 //   kIdleNs after the last frame); below kStopPermille it sleeps again.
 //   Light traffic therefore costs what its work costs, and the core stays
 //   awake only when it is busy enough for a sleeping core to lose frames.
+//   And never on a contended core: a window in which the thread waited for
+//   its CPU (its run delay, thread_times.h) kContendedPermille or more of
+//   the time says other tasks want the core. Polling there keeps no core
+//   awake (the others do) and only spends the loop's fair share: the
+//   scheduler then makes the loop wait behind them, milliseconds on a
+//   250 Hz kernel, where a thread that slept would have run at once on its
+//   wake-up (measured: bench/latency-probe.ts, docs/performance.md
+//   "Latency"). So a contended window stops polling and holds it off
+//   (kHoldMinNs, doubling while polling keeps meeting contention, up to
+//   kHoldMaxNs), and counts for nothing towards a start.
 #pragma once
 #include <cstdint>
+
+#include "core/thread_times.h"
 
 namespace mcr {
 
@@ -55,6 +67,18 @@ class PollPolicy {
   // long: the stream stopped or paused, and the next window would see it
   // anyway. At 10 kpps and above bursts are closer than this.
   static constexpr uint64_t kIdleNs = 500'000;
+  // A window in which the loop thread waited this share (per mille) of the
+  // time for its CPU is contended: another task ran while the loop wanted
+  // to. A kernel thread's moment (a kworker, an RCU callback) stays far
+  // below it; one other busy task on the core takes half the time from a
+  // polling loop.
+  static constexpr uint32_t kContendedPermille = 200;
+  // After a contended window, no polling for this long; each polling window
+  // that meets contention again doubles it, up to kHoldMaxNs (one polling
+  // window a second on a core that stays shared); a polling window without
+  // contention brings it back to kHoldMinNs.
+  static constexpr uint64_t kHoldMinNs = 16'000'000;
+  static constexpr uint64_t kHoldMaxNs = 1'000'000'000;
 
   PollPolicy(BusyPoll mode, uint64_t fixed_ns) : mode_(mode), fixed_ns_(fixed_ns) {}
 
@@ -65,11 +89,12 @@ class PollPolicy {
   // turn began (before io_uring_enter when the turn polled, so the sends
   // it submitted count; after it when the turn slept); `end_ns`: the clock
   // now; `worked`: the turn forwarded frames or submitted sends;
-  // `forwarded`: it forwarded frames; `thread_cpu_ns()`: the loop thread's
-  // CPU time, read only when a window closes (a syscall, at most ~500
-  // times a second). Returns whether the next turn polls.
-  template <typename ThreadCpu>
-  bool after_turn(uint64_t start_ns, uint64_t end_ns, bool worked, bool forwarded, ThreadCpu&& thread_cpu_ns) {
+  // `forwarded`: it forwarded frames; `thread_times()`: the loop thread's
+  // CPU time and run delay (ThreadTimes), read only when a window closes
+  // (two syscalls, at most ~500 times a second). Returns whether the next
+  // turn polls.
+  template <typename ThreadTimesFn>
+  bool after_turn(uint64_t start_ns, uint64_t end_ns, bool worked, bool forwarded, ThreadTimesFn&& thread_times) {
     if (forwarded) last_frame_ns_ = end_ns;
     switch (mode_) {
       case BusyPoll::off: return false;
@@ -78,11 +103,11 @@ class PollPolicy {
     }
     if (window_start_ns_ == 0) {
       window_start_ns_ = start_ns;
-      window_cpu_ns_ = thread_cpu_ns();
+      window_times_ = thread_times();
     }
     if (end_ns > start_ns) (worked ? work_ns_ : empty_ns_) += end_ns - start_ns;
     const uint64_t elapsed = end_ns - window_start_ns_;
-    if (elapsed >= kWindowNs) close_window(elapsed, end_ns, thread_cpu_ns());
+    if (elapsed >= kWindowNs) close_window(elapsed, end_ns, thread_times());
     return polling_ && end_ns - last_frame_ns_ < kIdleNs;
   }
 
@@ -92,9 +117,11 @@ class PollPolicy {
   bool polling() const { return polling_; }
   // Times the adaptive policy switched polling on (a counter).
   uint64_t starts() const { return starts_; }
+  // Windows the adaptive policy found contended (a counter).
+  uint64_t contended() const { return contended_; }
 
  private:
-  void close_window(uint64_t elapsed, uint64_t now_ns, uint64_t cpu_ns) {
+  void close_window(uint64_t elapsed, uint64_t now_ns, ThreadTimes now) {
     // Sleeping, the thread's CPU time over the window is its work (the
     // sends it submitted included, sleep and time preempted by other
     // threads excluded). Polling, the CPU time includes the empty polling
@@ -104,7 +131,8 @@ class PollPolicy {
     // include time other threads took: then the share comes out low, and
     // the loop stops polling unless it is truly busy, rather than spinning
     // against the other threads for a core it does not get.
-    const uint64_t cpu = cpu_ns > window_cpu_ns_ ? cpu_ns - window_cpu_ns_ : 0;
+    const uint64_t cpu = now.cpu_ns > window_times_.cpu_ns ? now.cpu_ns - window_times_.cpu_ns : 0;
+    const uint64_t waited = now.wait_ns > window_times_.wait_ns ? now.wait_ns - window_times_.wait_ns : 0;
     uint64_t work = cpu;
     if (polling_) {
       work = cpu > empty_ns_ ? cpu - empty_ns_ : 0;
@@ -115,15 +143,27 @@ class PollPolicy {
     // that was preempted catches up in one dense window, which says
     // nothing about the load.
     const bool busy = busy_permille_ >= kStartPermille;
-    if (!polling_ && busy && last_window_busy_) {
-      polling_ = true;
-      ++starts_;
-    } else if (polling_ && busy_permille_ < kStopPermille) {
-      polling_ = false;
+    if (waited * 1000 >= uint64_t{kContendedPermille} * elapsed) {
+      // Other tasks want this core: sleep, and do not try again for a while.
+      ++contended_;
+      hold_until_ns_ = now_ns + hold_ns_;
+      if (polling_) {
+        polling_ = false;
+        hold_ns_ = hold_ns_ * 2 < kHoldMaxNs ? hold_ns_ * 2 : kHoldMaxNs;
+      }
+      last_window_busy_ = false;
+    } else {
+      if (polling_) hold_ns_ = kHoldMinNs;
+      if (!polling_ && busy && last_window_busy_ && now_ns >= hold_until_ns_) {
+        polling_ = true;
+        ++starts_;
+      } else if (polling_ && busy_permille_ < kStopPermille) {
+        polling_ = false;
+      }
+      last_window_busy_ = busy;
     }
-    last_window_busy_ = busy;
     window_start_ns_ = now_ns;
-    window_cpu_ns_ = cpu_ns;
+    window_times_ = now;
     work_ns_ = 0;
     empty_ns_ = 0;
   }
@@ -134,11 +174,14 @@ class PollPolicy {
   uint64_t window_start_ns_ = 0;
   uint64_t work_ns_ = 0;   // wall time of the window's turns that worked
   uint64_t empty_ns_ = 0;  // and of those that did not
-  uint64_t window_cpu_ns_ = 0;
+  ThreadTimes window_times_;
   uint32_t busy_permille_ = 0;
   bool polling_ = false;
   bool last_window_busy_ = false;
   uint64_t starts_ = 0;
+  uint64_t contended_ = 0;
+  uint64_t hold_ns_ = kHoldMinNs;
+  uint64_t hold_until_ns_ = 0;
 };
 
 }  // namespace mcr

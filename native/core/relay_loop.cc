@@ -21,6 +21,7 @@
 #include "core/packet_socket.h"
 #include "core/poll_policy.h"
 #include "core/ring_ingress.h"
+#include "core/thread_times.h"
 
 namespace mcr {
 namespace {
@@ -32,12 +33,6 @@ constexpr uint32_t kMaxBatchRecords = 1024;
 uint64_t monotonic_ns() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-uint64_t thread_cpu_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
@@ -149,7 +144,11 @@ int RelayLoop::run() {
   // receive interrupt: the input's 1000-packet backlog overflows while the
   // core is half idle (docs/mcrd.md, "Throughput settings").
   PollPolicy policy(opts_.busy_poll, uint64_t{opts_.busy_poll_us} * 1000);
+  ThreadClock thread_clock;  // this thread's CPU time and run delay, for the policy's windows
+  if (policy.timed()) thread_clock.open_for_this_thread();
+  const auto thread_times = [&thread_clock] { return thread_clock.read(); };
   uint64_t polling_starts = 0;
+  uint64_t contended_windows = 0;
   bool spin = false;  // decided at the end of the previous turn
   // The default timer slack (50 us) would stretch a 20 us coalescing sleep
   // several times over; 1 us keeps the added latency what was asked for.
@@ -178,10 +177,14 @@ int RelayLoop::run() {
     if (policy.timed()) {
       // Frames, not timer ticks or completions, count as work; a coalescing
       // pause (below) does not: the core is idle in it.
-      spin = policy.after_turn(start_ns, monotonic_ns(), forwarded || rc > 0, forwarded, thread_cpu_ns);
+      spin = policy.after_turn(start_ns, monotonic_ns(), forwarded || rc > 0, forwarded, thread_times);
       if (policy.starts() != polling_starts) {
         polling_starts = policy.starts();
         CounterBlock::bump(counters_->loop(busy_poll_starts));
+      }
+      if (policy.contended() != contended_windows) {
+        contended_windows = policy.contended();
+        CounterBlock::bump(counters_->loop(busy_poll_contended));
       }
       CounterBlock::set(counters_->loop(busy_permille), policy.busy_permille());
     }

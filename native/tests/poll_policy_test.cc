@@ -5,7 +5,9 @@
 // polling within a few windows once the loop is busy, keeps polling while
 // it stays busy (its own empty polling turns do not count as work), stops
 // within kIdleNs once the stream ends, and between its two thresholds
-// keeps whatever it was doing (no flapping).
+// keeps whatever it was doing (no flapping); on a contended core (the loop
+// waits for its CPU) it stops polling and holds off, longer each time it
+// meets contention again, and resumes once the core is its own.
 #include <cstdint>
 
 #include "core/poll_policy.h"
@@ -26,6 +28,7 @@ struct Sim {
   PollPolicy policy;
   uint64_t t = 1 * kMs;  // the clock never starts at 0 in the loop
   uint64_t cpu = 0;      // the loop thread's CPU time: its turns, not its sleeps
+  uint64_t wait = 0;     // its run delay: the time other threads ran while it was runnable
   uint64_t preempted = 0;  // of each working turn's wall time, this much ran other threads
   uint32_t poll_cpu_percent = 100;  // of each empty polling turn's wall time, the loop's share
   bool polling = false;  // the last decision
@@ -37,9 +40,10 @@ struct Sim {
   void turn(uint64_t work, bool forwarded) {
     const uint64_t woke = t;
     t += work;
-    if (forwarded) cpu += work > preempted ? work - preempted : work;
-    else cpu += work * poll_cpu_percent / 100;
-    polling = policy.after_turn(woke, t, forwarded, forwarded, [this] { return cpu; });
+    const uint64_t ran = forwarded ? (work > preempted ? work - preempted : work) : work * poll_cpu_percent / 100;
+    cpu += ran;
+    wait += work - ran;
+    polling = policy.after_turn(woke, t, forwarded, forwarded, [this] { return mcr::ThreadTimes{cpu, wait}; });
     if (polling) ++poll_turns; else ++sleeps;
   }
 
@@ -167,32 +171,66 @@ TEST(poll_policy_adaptive_does_not_count_preempted_time_as_work) {
   sim.stream(100 * kMs, 100 * kUs, 60 * kUs);
   CHECK_EQ(sim.poll_turns, 0u);
   CHECK(sim.policy.busy_permille() <= 60u);
+  CHECK(sim.policy.contended() > 0u);  // 55 % of the time waiting for the core
 }
 
-TEST(poll_policy_adaptive_stops_polling_on_a_contended_core_unless_busy) {
-  // Polling on a core other threads want: the loop gets half of the time
-  // it spends in empty polling turns.
-  // At 30 % busy (65 % CPU, 70 % of the time in empty turns) a polling
-  // window measures nothing left and stops; the sleeping windows after it
-  // measure 30 % and start again: polling only a third of the time.
-  Sim moderate(BusyPoll::adaptive);
-  moderate.stream(10 * kMs, 100 * kUs, 30 * kUs);
-  CHECK(moderate.policy.polling());
-  moderate.poll_turns = 0;
-  moderate.stream(60 * kMs, 100 * kUs, 30 * kUs);
-  const uint64_t uncontended = moderate.poll_turns;  // ~70 a burst
-  CHECK(uncontended > 40000u);
-  moderate.poll_cpu_percent = 50;
-  moderate.poll_turns = 0;
-  moderate.stream(60 * kMs, 100 * kUs, 30 * kUs);
-  CHECK(moderate.poll_turns < uncontended / 2);
+TEST(poll_policy_adaptive_stops_polling_on_a_contended_core_and_holds_off) {
+  // 60 % busy: polling, on a core of its own.
+  Sim sim(BusyPoll::adaptive);
+  sim.stream(10 * kMs, 100 * kUs, 60 * kUs);
+  CHECK(sim.policy.polling());
+  CHECK_EQ(sim.policy.contended(), 0u);
+  sim.poll_turns = 0;
+  sim.stream(100 * kMs, 100 * kUs, 60 * kUs);
+  const uint64_t uncontended = sim.poll_turns;  // ~40 a burst, 1000 bursts
+  CHECK(uncontended > 30000u);
+  // Another task wants the core: the loop gets half of its empty polling
+  // turns' time (the rest is run delay). The first window stops polling,
+  // however busy the loop is.
+  sim.poll_cpu_percent = 50;
+  sim.stream(PollPolicy::kWindowNs + 200 * kUs, 100 * kUs, 60 * kUs);
+  CHECK(!sim.policy.polling());
+  CHECK(sim.policy.contended() >= 1u);
+  // While the core stays shared it tries again after 16, 32, 64, ... ms,
+  // one window each: over a second, a handful of starts and a few windows
+  // of polling, not a core's worth.
+  const uint64_t starts = sim.policy.starts();
+  sim.poll_turns = 0;
+  sim.stream(1000 * kMs, 100 * kUs, 60 * kUs);
+  CHECK(sim.policy.starts() - starts <= 7u);
+  CHECK(sim.poll_turns < uncontended / 4);
+  // The core is the loop's again: it polls within a held-off second.
+  sim.poll_cpu_percent = 100;
+  sim.stream(1100 * kMs, 100 * kUs, 60 * kUs);
+  CHECK(sim.policy.polling());
+  sim.poll_turns = 0;
+  sim.stream(100 * kMs, 100 * kUs, 60 * kUs);
+  CHECK(sim.poll_turns > uncontended * 9 / 10);
+}
 
-  Sim heavy(BusyPoll::adaptive);
-  heavy.stream(10 * kMs, 100 * kUs, 60 * kUs);
-  heavy.poll_cpu_percent = 50;
-  heavy.stream(20 * kMs, 100 * kUs, 60 * kUs);  // 60 % busy: 80 % CPU, 40 % empty
-  CHECK(heavy.policy.polling());
-  CHECK_EQ(heavy.policy.starts(), 1u);
+TEST(poll_policy_adaptive_holds_off_at_most_a_second) {
+  // Contended for ten seconds: the hold-off doubles up to kHoldMaxNs and
+  // stays there, one polling window a second.
+  Sim sim(BusyPoll::adaptive);
+  sim.stream(10 * kMs, 100 * kUs, 60 * kUs);
+  sim.poll_cpu_percent = 50;
+  sim.stream(10'000 * kMs, 100 * kUs, 60 * kUs);
+  const uint64_t starts = sim.policy.starts();
+  CHECK(starts >= 10u && starts <= 20u);  // 7 doublings to a second, then ~one a second
+  sim.stream(5'000 * kMs, 100 * kUs, 60 * kUs);
+  CHECK(sim.policy.starts() - starts >= 4u && sim.policy.starts() - starts <= 6u);
+}
+
+TEST(poll_policy_adaptive_contended_sleeping_windows_do_not_start_polling) {
+  // 50 % busy but the loop waits for its core on every wake-up (30 us of
+  // each burst's 80 us turn): the busy share is the host's, not the
+  // stream's, and polling would only spin against the other tasks.
+  Sim sim(BusyPoll::adaptive);
+  sim.preempted = 30 * kUs;
+  sim.stream(200 * kMs, 100 * kUs, 80 * kUs);
+  CHECK_EQ(sim.policy.starts(), 0u);
+  CHECK_EQ(sim.poll_turns, 0u);
+  CHECK(sim.policy.contended() > 50u);
 }
 
 TEST(poll_policy_adaptive_one_dense_window_does_not_start_polling) {

@@ -7,8 +7,9 @@
  *   light 10 kpps it sleeps between bursts (few polling turns) and costs
  *   far less than `--busy-poll-us 1000`, which spins between them; under a
  *   heavy stream (fan-out 8) the policy switches polling on
- *   (busy_poll_starts, busy_poll_turns); every datagram arrives intact and
- *   in order;
+ *   (busy_poll_starts, busy_poll_turns), unless it found the core shared
+ *   (busy_poll_contended: latency.test.ts proves that side); every
+ *   datagram arrives intact and in order;
  * - `--busy-poll-us 0` never polls.
  * The light stream has one output, the heavy one eight.
  * Through mcrd, the flag and the config key reach the worker.
@@ -97,13 +98,17 @@ t.test('the default polls only under load: CPU follows the traffic', async (t) =
   t.comment(`relay CPU (share of a core): idle ${pct(idle.cpu)}, 10 kpps default ${pct(autoLow.cpu)} vs --busy-poll-us 1000 ${pct(fixedLow.cpu)}, ` +
     `max rate ×${FANOUT} default ${pct(high.cpu)}`);
   t.comment(`polling turns at 10 kpps: default ${autoLow.loop.busy_poll_turns}, 1000 µs ${fixedLow.loop.busy_poll_turns}; ` +
-    `under load: ${high.loop.busy_poll_turns} turns, ${high.loop.busy_poll_starts} starts, ${high.loop.frames} frames; off: ${offLow.loop.busy_poll_turns}`);
+    `under load: ${high.loop.busy_poll_turns} turns, ${high.loop.busy_poll_starts} starts, ${high.loop.busy_poll_contended} contended windows, ` +
+    `${high.loop.frames} frames; off: ${offLow.loop.busy_poll_turns}`);
   t.ok(idle.cpu < high.cpu / 10, 'idle, the default costs under a tenth of what a heavy stream costs');
   t.ok(autoLow.cpu < fixedLow.cpu / 2, 'at 10 kpps the default costs under half of --busy-poll-us 1000');
   // A third, not less: on a loaded host the loop's share can cross the
   // threshold now and then (6x fewer turns at load 20, 14x at load 18).
   t.ok((autoLow.loop.busy_poll_turns ?? 0) < (fixedLow.loop.busy_poll_turns ?? 0) / 3, 'at 10 kpps the default mostly sleeps between bursts');
-  t.ok((high.loop.busy_poll_starts ?? 0) >= 1 && (high.loop.busy_poll_turns ?? 0) > 0, 'under a heavy stream the default polls');
+  // Unless the core was shared: on a loaded host the relay waits for its
+  // core, and the policy then sleeps on purpose (poll_policy.h, contended).
+  t.ok(((high.loop.busy_poll_starts ?? 0) >= 1 && (high.loop.busy_poll_turns ?? 0) > 0) || (high.loop.busy_poll_contended ?? 0) > 0,
+    'under a heavy stream the default polls, or it found its core contended');
   t.equal(offLow.loop.busy_poll_turns ?? 0, 0, '--busy-poll-us 0 never polls');
 });
 

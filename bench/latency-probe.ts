@@ -1,0 +1,235 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench:latency`: one-way latency of MCR's busy-polling settings
+ * and the C anchors at fixed rates, in one lab and one run, without the
+ * zero-loss searches of the full suite: the quick way to see what a change
+ * to the relay loop does to latency. Each round starts every variant in
+ * turn (interleaved, since the host is shared), runs one latency trial per
+ * rate (bench/latency.ts: mcrgen --timestamp → method → mcrsink --latency)
+ * and stops it; the table gives each percentile's median over the rounds,
+ * its range, and the median as a ratio to each C anchor's. MCR rows also
+ * give the loop counters over the trials (turns per datagram, the share of
+ * turns that polled, windows the adaptive policy found the core
+ * contended): they say whether the loop slept or spun. `--base-root DIR`
+ * adds mcrd's defaults from another build (a checkout of main built there)
+ * as variant `base`, for before/after in one run; variant `relay` is the
+ * standalone mcr-relay, the same loop without mcrd around it; `--hog-cpu N
+ * --hogs K` keeps core N busy with K `yes` processes of its own for the
+ * whole run (a shared core). Writes bench/results/latency-<stamp>.json.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { packageRoot } from '../tools/native-tool.js';
+import { createBenchLab, type BenchLab } from './bench-lab.js';
+import type { MethodName } from './config.js';
+import { ensureDependencies } from './deps.js';
+import { describeError } from './errors.js';
+import { labUnavailableReason } from './lab/index.js';
+import { latencyTrial, median, type LatencyTrial } from './latency.js';
+import { START, type RunningMethod } from './methods/index.js';
+import { setQuietBudget } from './quiet.js';
+import { fileStamp } from './results.js';
+import { sleep, warmUp } from './trial.js';
+
+interface Variant {
+  name: string;
+  method: MethodName;
+  mcrdArgs?: string[];
+  /** Run mcrd from --base-root. */
+  base?: boolean;
+  /** The standalone relay (mcr-relay, the same loop without mcrd and its worker process), not mcrd. */
+  standalone?: boolean;
+}
+
+const VARIANTS: Record<string, Variant> = {
+  base: { name: 'base build: mcrd defaults', method: 'mcr', mcrdArgs: [], base: true },
+  default: { name: 'mcrd defaults (busy poll auto)', method: 'mcr', mcrdArgs: [] },
+  off: { name: '--busy-poll-us 0', method: 'mcr', mcrdArgs: ['--busy-poll-us', '0'] },
+  relay: { name: 'mcr-relay (no mcrd), defaults', method: 'mcr', standalone: true },
+  bp1000: { name: '--busy-poll-us 1000', method: 'mcr', mcrdArgs: ['--busy-poll-us', '1000'] },
+  'c-mmsg': { name: 'C recvmmsg', method: 'c-mmsg' },
+  'c-ring': { name: 'C TPACKET_V3', method: 'c-ring' },
+};
+
+/** Loop counters whose change over a trial the MCR rows show. */
+const LOOP_KEYS = ['loop_iterations', 'busy_poll_turns', 'busy_poll_starts', 'busy_poll_contended', 'frames'] as const;
+
+interface Sample {
+  variant: string;
+  round: number;
+  ratePps: number;
+  trial?: LatencyTrial;
+  /** MCR: the change of LOOP_KEYS over the trial. */
+  loop?: Record<string, number>;
+  error?: { code: string; message: string };
+}
+
+function parseArgs(argv: string[]) {
+  const int = (s: string): number => {
+    if (!/^\d+$/.test(s)) throw new InvalidArgumentError('expected an integer');
+    return Number(s);
+  };
+  const program = new Command('bench:latency')
+    .description('one-way latency p50/p99/p99.9 per relay variant at fixed rates, interleaved rounds in one lab')
+    .option('--variants <list>', `comma-separated: ${Object.keys(VARIANTS).join(',')}`, 'default,off,bp1000,c-mmsg,c-ring')
+    .option('--rates <list>', 'offered rates, pps, comma-separated', '10000')
+    .option('--payload <bytes>', 'UDP payload (at least 26: the timestamp)', int, 64)
+    .option('--rounds <n>', 'trials per variant, one per round', int, 3)
+    .option('--duration <sec>', 'seconds of traffic per trial', int, 2)
+    .option('--mcrd-args <flags>', 'extra flags for every MCR variant, space-separated (mcrd\'s; mcr-relay\'s for variant relay)', '')
+    .option('--base-root <dir>', 'package root of another MCR build, for variant base')
+    .option('--hog-cpu <n>', 'keep this core busy with yes processes during the run', int)
+    .option('--hogs <n>', 'how many yes processes --hog-cpu starts', int, 1)
+    .option('--out <dir>', 'results directory', join(packageRoot(), 'bench', 'results'));
+  program.parse(argv, { from: 'user' });
+  return program.opts<{ variants: string; rates: string; payload: number; rounds: number; duration: number; mcrdArgs: string;
+    baseRoot?: string; hogCpu?: number; hogs: number; out: string }>();
+}
+
+async function loopCounters(running: RunningMethod): Promise<Record<string, number> | undefined> {
+  if (running.name !== 'mcr' || running.counters === undefined) return undefined;
+  return running.counters();
+}
+
+/** One round of one variant: started once, one trial per rate, stopped. */
+async function measure(bl: BenchLab, key: string, round: number, rates: number[], o: ReturnType<typeof parseArgs>,
+  log: (s: string) => void): Promise<Sample[]> {
+  const v = VARIANTS[key];
+  if (v === undefined) throw new InvalidArgumentError(`unknown variant ${key}`);
+  const extra = o.mcrdArgs.trim() === '' ? [] : o.mcrdArgs.trim().split(/\s+/);
+  const out: Sample[] = [];
+  let running: RunningMethod | undefined;
+  try {
+    running = await START[v.method](bl, {
+      fanout: 1,
+      ...(v.method === 'mcr' && v.standalone !== true ? { mcrdArgs: [...(v.mcrdArgs ?? []), ...extra] } : {}),
+      ...(v.standalone === true ? { tuning: { extraArgs: extra } } : {}),
+      ...(v.base === true && o.baseRoot !== undefined ? { mcrdRoot: o.baseRoot } : {}),
+    });
+    await warmUp(bl, 1, o.payload);
+    await sleep(500);
+    for (const ratePps of rates) {
+      const sample: Sample = { variant: key, round, ratePps };
+      out.push(sample);
+      try {
+        const before = await loopCounters(running);
+        sample.trial = await latencyTrial(bl, o.payload, ratePps, o.duration);
+        const after = await loopCounters(running);
+        if (before !== undefined && after !== undefined) {
+          sample.loop = Object.fromEntries(LOOP_KEYS.map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]));
+        }
+        const l = sample.trial.latency;
+        log(`${v.name} #${round} at ${ratePps} pps: p50 ${l.p50Us} p99 ${l.p99Us} p99.9 ${l.p999Us} max ${l.maxUs?.toFixed(0)} µs, ` +
+          `${sample.trial.received}/${sample.trial.sent}` + (sample.loop === undefined ? '' : `, loop ${JSON.stringify(sample.loop)}`));
+      } catch (err) {
+        sample.error = describeError(err);
+        log(`${v.name} #${round} at ${ratePps} pps: FAILED ${sample.error.code} ${sample.error.message}`);
+      }
+    }
+  } catch (err) {
+    const error = describeError(err);
+    log(`${v.name} #${round}: FAILED ${error.code} ${error.message}`);
+    out.push({ variant: key, round, ratePps: 0, error });
+  } finally {
+    await running?.stop().catch(() => undefined);
+  }
+  return out;
+}
+
+const PCTS = [['p50Us', 'p50'], ['p99Us', 'p99'], ['p999Us', 'p99.9']] as const;
+
+function stat(samples: Sample[], key: string, p: (typeof PCTS)[number][0]): { med: number; min: number; max: number } | undefined {
+  const xs = samples.filter((s) => s.variant === key && s.trial !== undefined && s.trial.latency.count > 0)
+    .map((s) => s.trial?.latency[p] ?? 0).sort((a, b) => a - b);
+  if (xs.length === 0) return undefined;
+  return { med: median(xs), min: xs[0] ?? 0, max: xs.at(-1) ?? 0 };
+}
+
+function table(all: Sample[], keys: string[], ratePps: number, o: ReturnType<typeof parseArgs>): string {
+  const samples = all.filter((s) => s.ratePps === ratePps);
+  const anchors = keys.filter((k) => VARIANTS[k]?.method !== 'mcr');
+  const head = ['variant', ...PCTS.map(([, n]) => `${n} µs`), ...anchors.flatMap((a) => PCTS.slice(0, 2).map(([, n]) => `${n} ÷ ${a}`)),
+    'turns / datagram', 'polled turns', 'contended windows'];
+  const rows = [
+    `One-way latency, ${o.payload} B at ${ratePps} pps, fan-out 1, ${o.rounds} rounds of ${o.duration} s` +
+      `${o.hogCpu !== undefined ? `, core ${o.hogCpu} kept busy by ${o.hogs} yes process(es)` : ''}; median (min–max) over the rounds`,
+    '',
+    `| ${head.join(' | ')} |`,
+    `| ${head.map(() => '---').join(' | ')} |`,
+  ];
+  for (const key of keys) {
+    const cells = [VARIANTS[key]?.name ?? key];
+    for (const [p] of PCTS) {
+      const s = stat(samples, key, p);
+      cells.push(s === undefined ? '–' : `${s.med.toFixed(0)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})`);
+    }
+    for (const a of anchors) {
+      for (const [p] of PCTS.slice(0, 2)) {
+        const mine = stat(samples, key, p);
+        const theirs = stat(samples, a, p);
+        cells.push(mine === undefined || theirs === undefined || theirs.med <= 0 ? '–' : (mine.med / theirs.med).toFixed(2));
+      }
+    }
+    const loops = samples.filter((s) => s.variant === key && s.loop !== undefined).map((s) => s.loop ?? {});
+    const sum = (k: string) => loops.reduce((acc, l) => acc + (l[k] ?? 0), 0);
+    cells.push(loops.length === 0 || sum('frames') === 0 ? '–' : (sum('loop_iterations') / sum('frames')).toFixed(2));
+    cells.push(loops.length === 0 || sum('loop_iterations') === 0 ? '–' : `${((100 * sum('busy_poll_turns')) / sum('loop_iterations')).toFixed(0)} %`);
+    cells.push(loops.length === 0 ? '–' : String(sum('busy_poll_contended')));
+    rows.push(`| ${cells.join(' | ')} |`);
+  }
+  return rows.join('\n');
+}
+
+/** A busy loop pinned to `cpu`, for a shared relay core; stopped by its PID. */
+function startHog(cpu: number): ChildProcess {
+  const hog = spawn('taskset', ['-c', String(cpu), 'yes'], { stdio: ['ignore', 'ignore', 'ignore'] });
+  hog.on('error', () => undefined);
+  return hog;
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const why = labUnavailableReason();
+  if (why !== undefined) throw new Error(why);
+  if (o.payload < 26) throw new InvalidArgumentError('--payload must be at least 26 (the timestamp)');
+  const keys = o.variants.split(',').map((s) => s.trim());
+  for (const k of keys) if (VARIANTS[k] === undefined) throw new Error(`unknown variant ${k}: use ${Object.keys(VARIANTS).join(',')}`);
+  if (keys.includes('base') && o.baseRoot === undefined) throw new InvalidArgumentError('variant base needs --base-root');
+  const rates = o.rates.split(',').map((r) => Number(r.trim()));
+  if (rates.some((r) => !Number.isInteger(r) || r <= 0)) throw new InvalidArgumentError('--rates: positive integers');
+  const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
+  await ensureDependencies([...new Set(keys.map((k) => VARIANTS[k]?.method ?? 'mcr'))], log);
+  // Interleaved rounds already spread the host's load over every variant;
+  // waiting for quiet would only stretch the run on a loaded host.
+  setQuietBudget(0);
+  const bl = await createBenchLab(1, { sinkRps: true });
+  const hogCpu = o.hogCpu;
+  const hogs = hogCpu !== undefined ? Array.from({ length: o.hogs }, () => startHog(hogCpu)) : [];
+  const stopHog = () => {
+    for (const hog of hogs) if (hog.pid !== undefined && hog.pid > 0 && hog.exitCode === null) hog.kill('SIGKILL');
+  };
+  const stop = () => { stopHog(); bl.destroySync(); process.exit(130); };
+  process.once('SIGINT', stop);
+  const samples: Sample[] = [];
+  try {
+    for (let r = 1; r <= o.rounds; r++) {
+      for (const key of keys) samples.push(...await measure(bl, key, r, rates, o, log));
+    }
+  } finally {
+    stopHog();
+    await bl.destroy();
+    process.off('SIGINT', stop);
+  }
+  const md = rates.map((rate) => table(samples, keys, rate, o)).join('\n\n');
+  const file = join(o.out, `latency-${fileStamp(new Date())}.json`);
+  writeFileSync(file, JSON.stringify({ schema: 'mcr-bench-latency/1', options: o, samples }, null, 1));
+  process.stdout.write(`${md}\n\n(${file})\n`);
+}
+
+main().catch((err: unknown) => {
+  const e = describeError(err);
+  process.stderr.write(`bench:latency: ${e.code} ${e.message}\n`);
+  process.exit(1);
+});

@@ -3,9 +3,12 @@
 // IPV6_MULTICAST_HOPS and IPV6_UNICAST_HOPS (the output's ttl),
 // IPV6_MULTICAST_LOOP off, IPV6_RECVERR, the burst-sized send buffer.
 // The source: the output's explicit one, bound; otherwise nothing is bound
-// and the kernel picks the source on the output interface by RFC 6724 at
-// each route lookup, so an address added, removed or leaving the tentative
-// (DAD) state needs no rebind. A link-scoped destination (fe80::/10,
+// and the kernel picks the source on the output interface by RFC 6724 when
+// the socket is connected, and keeps that choice while the socket lives
+// (measured: an address removed after connect() stays the source). So mcrd
+// follows IPv6 address changes on output interfaces and re-sends the rules
+// they touch, which re-creates the socket (supervisor/net/interface-watcher.ts,
+// docs/mcrd.md). A link-scoped destination (fe80::/10,
 // ff01::/16, ff02::/16 and their flagged forms) carries the interface as its
 // scope id, which is what picks the link for it.
 #include <arpa/inet.h>

@@ -57,14 +57,17 @@ export interface ConsumeDecision {
   listener?: { pid?: number; inode?: number };
 }
 
+/** A set of groups as far as a decision asks: a Set, or a view of mcrd's memberships without a copy. */
+export interface GroupSet { has(group: string): boolean }
+
 /** What the host looks like now, from mcrd's network namespace, indexed so a decision costs lookups, not walks. */
 export interface ListenerSnapshot {
   /** Bound UDP sockets by local port. */
   udpByPort: ReadonlyMap<number, readonly UdpSocket[]>;
   /** Users of a group on an interface (0 when not joined there). */
   groupUsers: (iface: string, group: string) => number;
-  /** Groups mcrd's own membership sockets hold on an interface (one user each in /proc/net/igmp). */
-  heldGroups: (iface: string) => ReadonlySet<string>;
+  /** Groups mcrd's own membership sockets hold on an interface (one user each in /proc/net/igmp); only `has` is asked. */
+  heldGroups: (iface: string) => GroupSet;
   /** The owner of a socket inode, undefined when it could not be found. */
   owner: (inode: number) => SocketOwner | undefined;
 }

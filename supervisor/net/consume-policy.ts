@@ -19,7 +19,7 @@
 import type { Logger } from 'pino';
 import { hostPort } from '../../common/rule-spec.js';
 import type { ConsumeMatch } from './consume-program.js';
-import { candidateInodes, decideConsume, indexTables, type ConsumeDecision, type ConsumeMode, type ConsumeRule, type ListenerSnapshot } from './consume-decision.js';
+import { candidateInodes, decideConsume, indexTables, type ConsumeDecision, type ConsumeMode, type ConsumeRule, type GroupSet, type ListenerSnapshot } from './consume-decision.js';
 import { parseProcIgmp, parseProcIgmp6, parseProcUdp, parseProcUdp6 } from './proc-net.js';
 import { procReader, SocketOwnerCache, type ProcReader } from './socket-owners.js';
 
@@ -48,7 +48,7 @@ export interface ConsumePolicyOptions {
   /** The rule table's rules now. */
   rules: () => readonly (ConsumeRule & { name?: string })[];
   /** Groups mcrd's membership sockets hold on an interface now (supervisor/net/group-memberships.ts). */
-  heldGroups: (iface: string) => ReadonlySet<string>;
+  heldGroups: (iface: string) => GroupSet;
   /** mcrd's and its running workers' pids: their sockets are no local listeners. */
   ownPids: () => number[];
   /** Called after a timer poll changed some rule's decision (not after refresh(), whose caller acts itself). */
@@ -67,8 +67,19 @@ function describeRule(r: ConsumeRule): string {
   return `rule ${r.id} (${r.source !== undefined ? `${r.source} -> ` : ''}${hostPort(r.inputGroup, r.inputPort)} on ${r.inputInterface})`;
 }
 
+type Decided = ConsumeDecision & { rule: ConsumeRule };
+
 export class ConsumePolicy {
-  private decisions = new Map<number, ConsumeDecision & { rule: ConsumeRule }>();
+  private readonly decisions = new Map<number, Decided>();
+  /**
+   * Per interface, what its consumed rules match (by rule id), kept as the
+   * decisions change, and the list consumeMatches() last gave for it: a
+   * rule change at 10 000 rules rebuilds one interface's list from this map
+   * instead of walking every decision, and an interface nothing changed on
+   * keeps the same array (InputFilters then reuses its program).
+   */
+  private readonly consumedBy = new Map<string, Map<number, ConsumeMatch>>();
+  private readonly matchLists = new Map<string, ConsumeMatch[]>();
   private readonly owners: SocketOwnerCache;
   private readonly reader: ProcReader;
   private timer: NodeJS.Timeout | undefined;
@@ -129,7 +140,7 @@ export class ConsumePolicy {
       const rules = this.o.rules();
       const snapshot = this.index(rules, texts);
       const owner = snapshot !== undefined ? this.owners.lookup(candidateInodes(rules, snapshot.udpByPort), this.o.ownPids()) : () => undefined;
-      if (this.decideAll(rules, () => false, snapshot, owner)) this.o.onChange();
+      if (this.decideAll(rules, rules, snapshot, owner)) this.o.onChange();
     } finally {
       this.polling = false;
       this.lastPollMs = performance.now() - started;
@@ -158,7 +169,7 @@ export class ConsumePolicy {
     const owner = this.o.mode === 'auto' && snapshot !== undefined
       ? this.owners.lookup(candidateInodes(rules, snapshot.udpByPort), this.o.ownPids())
       : () => undefined;
-    return this.decideAll(rules, () => false, snapshot, owner);
+    return this.decideAll(rules, rules, snapshot, owner);
   }
 
   /**
@@ -175,34 +186,34 @@ export class ConsumePolicy {
     if (this.o.mode !== 'auto' || last === undefined) return this.refresh();
     if (this.running && !this.polling && performance.now() - last.at >= (this.o.pollMs ?? POLL_MS)) this.schedule(0);
     const rules = this.o.rules();
-    const keep = (r: ConsumeRule): boolean => {
+    const fresh: Array<ConsumeRule & { name?: string }> = [];
+    for (const r of rules) {
       const before = this.decisions.get(r.id);
-      return before !== undefined && sameMatch(before.rule, r);
-    };
-    const fresh = rules.filter((r) => !keep(r));
+      if (before === undefined || !sameMatch(before.rule, r)) fresh.push(r);
+    }
     const ports = new Set(fresh.map((r) => r.inputPort));
     const { udpByPort } = indexTables([], [...parseProcUdp(last.udpText, undefined, ports), ...parseProcUdp6(last.udp6Text, undefined, ports)]);
     const owner = this.owners.lookup(candidateInodes(fresh, udpByPort), this.o.ownPids(), false);
-    return this.decideAll(rules, keep, { udpByPort, groupUsers: last.groupUsers }, owner);
+    return this.decideAll(rules, fresh, { udpByPort, groupUsers: last.groupUsers }, owner);
   }
 
-  private decideAll(rules: readonly (ConsumeRule & { name?: string })[], keep: (r: ConsumeRule) => boolean,
+  /**
+   * Decides `toDecide` (all of `rules`, or the new and changed ones), in
+   * place, and forgets the rules no longer in `rules`: at 10 000 rules a
+   * rule change costs a lookup per rule and allocates only for what changed.
+   */
+  private decideAll(rules: readonly ConsumeRule[], toDecide: readonly (ConsumeRule & { name?: string })[],
     snapshot: Pick<ListenerSnapshot, 'udpByPort' | 'groupUsers'> | undefined, owner: ListenerSnapshot['owner']): boolean {
     // Asked once per interface per refresh, not once per rule.
-    const held = new Map<string, ReadonlySet<string>>();
-    const heldGroups = (iface: string): ReadonlySet<string> => {
+    const held = new Map<string, GroupSet>();
+    const heldGroups = (iface: string): GroupSet => {
       let groups = held.get(iface);
       if (groups === undefined) held.set(iface, groups = this.o.heldGroups(iface));
       return groups;
     };
-    const next = new Map<number, ConsumeDecision & { rule: ConsumeRule }>();
     const changed: Array<{ rule: ConsumeRule & { name?: string }; d: ConsumeDecision }> = [];
-    for (const rule of rules) {
+    for (const rule of toDecide) {
       const before = this.decisions.get(rule.id);
-      if (before !== undefined && keep(rule)) {
-        next.set(rule.id, before);
-        continue;
-      }
       const d: ConsumeDecision = snapshot === undefined
         ? { consumed: false, reason: `${this.unreadable ?? '/proc/net'} cannot be read` }
         : decideConsume(rule, this.o.mode, { ...snapshot, heldGroups, owner });
@@ -210,15 +221,41 @@ export class ConsumePolicy {
       if (before === undefined || before.consumed !== d.consumed || before.reason !== d.reason || !sameMatch(before.rule, rule)) {
         changed.push({ rule, d });
       }
-      next.set(rule.id, { ...d, rule });
+      this.record(rule.id, { ...d, rule }, before);
     }
+    // Rule ids are unique: more decisions than rules means some rule went.
     let removed = false;
-    for (const id of this.decisions.keys()) {
-      if (!next.has(id)) { removed = true; break; }
+    if (this.decisions.size > rules.length) {
+      const ids = new Set(rules.map((r) => r.id));
+      for (const [id, before] of this.decisions) {
+        if (ids.has(id)) continue;
+        this.record(id, undefined, before);
+        removed = true;
+      }
     }
-    this.decisions = next;
     if (this.o.mode === 'auto') this.logChanges(changed);
     return changed.length > 0 || removed;
+  }
+
+  /** Sets (or, with undefined, forgets) a rule's decision, and keeps consumedBy in step (untouched when the consumed match stays). */
+  private record(id: number, now: Decided | undefined, before: Decided | undefined): void {
+    if (now === undefined) this.decisions.delete(id);
+    else this.decisions.set(id, now);
+    if (before !== undefined && now !== undefined && before.consumed === now.consumed && sameMatch(before.rule, now.rule)) return;
+    if (before?.consumed === true) this.unconsume(before.rule.inputInterface, id);
+    if (now?.consumed !== true) return;
+    const r = now.rule;
+    let byId = this.consumedBy.get(r.inputInterface);
+    if (byId === undefined) this.consumedBy.set(r.inputInterface, byId = new Map());
+    byId.set(id, { group: r.inputGroup, port: r.inputPort, ...(r.source !== undefined ? { source: r.source } : {}) });
+    this.matchLists.delete(r.inputInterface);
+  }
+
+  private unconsume(iface: string, id: number): void {
+    const byId = this.consumedBy.get(iface);
+    if (byId?.delete(id) !== true) return;
+    if (byId.size === 0) this.consumedBy.delete(iface);
+    this.matchLists.delete(iface);
   }
 
   /** Each rule's decision, for `mcrctl list`. */
@@ -230,14 +267,17 @@ export class ConsumePolicy {
     return this.decisions.get(ruleId);
   }
 
-  /** Interface → what the consumed rules match, for InputFilters.apply(). */
+  /**
+   * Interface → what the consumed rules match, for InputFilters.apply(). An
+   * interface whose consumed rules did not change since the last call gets
+   * the same array again.
+   */
   consumeMatches(): Map<string, ConsumeMatch[]> {
     const out = new Map<string, ConsumeMatch[]>();
-    for (const { rule: r, consumed } of this.decisions.values()) {
-      if (!consumed) continue;
-      const list = out.get(r.inputInterface) ?? [];
-      list.push({ group: r.inputGroup, port: r.inputPort, ...(r.source !== undefined ? { source: r.source } : {}) });
-      out.set(r.inputInterface, list);
+    for (const [iface, byId] of this.consumedBy) {
+      let list = this.matchLists.get(iface);
+      if (list === undefined) this.matchLists.set(iface, list = [...byId.values()]);
+      out.set(iface, list);
     }
     return out;
   }
@@ -308,5 +348,5 @@ function noIpv6(file: string, err: unknown): boolean {
 }
 
 function sameMatch(a: ConsumeRule, b: ConsumeRule): boolean {
-  return a.inputInterface === b.inputInterface && a.inputGroup === b.inputGroup && a.inputPort === b.inputPort && a.source === b.source;
+  return a === b || a.inputInterface === b.inputInterface && a.inputGroup === b.inputGroup && a.inputPort === b.inputPort && a.source === b.source;
 }

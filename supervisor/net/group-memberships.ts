@@ -160,6 +160,11 @@ export class GroupMemberships {
     return errors;
   }
 
+  /** Whether `group` is held on `iface` now: a lookup, for a caller asking at every rule change (no copy of 10 000 groups). */
+  holds(iface: string, group: string): boolean {
+    return this.joined.get(iface)?.holders.has(group) ?? false;
+  }
+
   /** Groups held on `iface` now, sorted. */
   groups(iface: string): string[] {
     return [...(this.joined.get(iface)?.holders.keys() ?? [])].sort();

@@ -64,9 +64,19 @@ export function consumeMatchesByInterface(
 /** Each match takes at least 5 instructions (load and compare group and port, drop) after a 16-instruction header and before the final return. */
 const CERTAINLY_TOO_MANY = Math.floor((MAX_PROGRAM_INSNS - 17) / 5);
 
-function distinctMatches(list: readonly ConsumeMatch[]): number {
-  return new Set(list.map((m) => `${m.group}:${m.port}:${m.source ?? '*'}`)).size;
+/** Whether the list holds more than CERTAINLY_TOO_MANY distinct matches; stops counting there (a few hundred keys, not 10 000). */
+function certainlyTooMany(list: readonly ConsumeMatch[]): boolean {
+  if (list.length <= CERTAINLY_TOO_MANY) return false;
+  const seen = new Set<string>();
+  for (const m of list) {
+    seen.add(`${m.group}:${m.port}:${m.source ?? '*'}`);
+    if (seen.size > CERTAINLY_TOO_MANY) return true;
+  }
+  return false;
 }
+
+/** What apply() made of one interface's list: its program's bytecode, or undefined when no program fits. */
+interface Built { list: readonly ConsumeMatch[]; bytecode: string | undefined }
 
 interface Installed {
   bytecode: string;
@@ -77,6 +87,8 @@ interface Installed {
 export class InputFilters {
   private readonly installed = new Map<string, Installed>();
   private wanted = new Map<string, string>();
+  /** Per interface, the last list given and what it made: the same array again (ConsumePolicy keeps it when nothing changed) is not rebuilt. */
+  private built = new Map<string, Built>();
   /** Interfaces over the program limit at the last apply: reported once when they go over, not on every rule change. */
   private overLimit = new Set<string>();
   private queue: Promise<void> = Promise.resolve();
@@ -98,12 +110,18 @@ export class InputFilters {
   apply(matches: Map<string, ConsumeMatch[]>, exists: (iface: string) => boolean): Promise<void> {
     const wanted = new Map<string, string>();
     const overLimit = new Set<string>();
+    const built = new Map<string, Built>();
     for (const [iface, list] of matches) {
       if (list.length === 0 || !exists(iface)) continue;
-      // Past CERTAINLY_TOO_MANY distinct matches no program fits: not building one
-      // keeps a rule change at 10 000 rules from costing ~100 ms here.
-      const program = distinctMatches(list) > CERTAINLY_TOO_MANY ? undefined : buildConsumeProgram(list);
-      if (program === undefined || program.length > MAX_PROGRAM_INSNS) {
+      let made = this.built.get(iface);
+      if (made?.list !== list) {
+        // Past CERTAINLY_TOO_MANY distinct matches no program fits: not building one
+        // keeps a rule change at 10 000 rules from costing ~100 ms here.
+        const program = certainlyTooMany(list) ? undefined : buildConsumeProgram(list);
+        made = { list, bytecode: program === undefined || program.length > MAX_PROGRAM_INSNS ? undefined : formatBytecode(program) };
+      }
+      built.set(iface, made);
+      if (made.bytecode === undefined) {
         overLimit.add(iface);
         if (!this.overLimit.has(iface)) {
           this.logger.error({ code: 'ERR_MCR_CONSUME_TOO_MANY', interface: iface, rules: normaliseMatches(list).length },
@@ -114,8 +132,9 @@ export class InputFilters {
       if (this.overLimit.has(iface)) {
         this.logger.info({ interface: iface, rules: normaliseMatches(list).length }, 'the rule matches fit one consume filter again');
       }
-      wanted.set(iface, formatBytecode(program));
+      wanted.set(iface, made.bytecode);
     }
+    this.built = built;
     this.overLimit = overLimit;
     this.wanted = wanted;
     for (const iface of [...this.failed.keys()]) if (!wanted.has(iface)) this.failed.delete(iface);

@@ -283,3 +283,45 @@ t.test('ConsumePolicy auto: a kernel without IPv6 (no igmp6, udp6) still decides
   t.same(policy.list(), [{ ruleId: rule.id, consumed: true, reason: 'no local listener' }]);
   t.equal(lines.filter((l) => Number(l.level) >= 40).length, 0, 'no warning: missing IPv6 tables mean no IPv6 listener');
 });
+
+t.test('ConsumePolicy: the consumed matches kept per interface equal a walk of every decision, through adds, removes, moves and listeners', async (t) => {
+  // No listener on ports 7000+ in the fixtures; port 5000 has one (rule 3 of the first test).
+  type R = { id: number; inputInterface: string; inputGroup: string; inputPort: number; source?: string };
+  let rules: R[] = Array.from({ length: 40 }, (_, i) => ({ id: i + 1, inputInterface: `d${i % 3}`, inputGroup: `239.9.0.${i + 1}`, inputPort: 7000 + i }));
+  const proc = fakeProc({}, { '/proc/net/igmp': IGMP, '/proc/net/udp': UDP });
+  const { logger } = captureLogger();
+  const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => rules, heldGroups: () => new Set(), ownPids: () => [], onChange: () => {}, reader: proc });
+  const sorted = (m: Map<string, Array<{ group: string; port: number; source?: string }>>): Record<string, string[]> =>
+    Object.fromEntries([...m].filter(([, l]) => l.length > 0).sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, l]) => [k, l.map((x) => `${x.group}:${x.port}:${x.source ?? '*'}`).sort()]));
+  const walk = (): Record<string, string[]> => {
+    const out = new Map<string, Array<{ group: string; port: number; source?: string }>>();
+    for (const r of rules) {
+      if (policy.get(r.id)?.consumed !== true) continue;
+      out.set(r.inputInterface, [...(out.get(r.inputInterface) ?? []), { group: r.inputGroup, port: r.inputPort, ...(r.source !== undefined ? { source: r.source } : {}) }]);
+    }
+    return sorted(out);
+  };
+  policy.refresh();
+  t.same(sorted(policy.consumeMatches()), walk(), 'first decisions');
+  t.equal(Object.values(walk()).flat().length, 40, 'every rule consumed');
+  const d1 = policy.consumeMatches().get('d1');
+  rules = [...rules, { id: 41, inputInterface: 'd0', inputGroup: '239.9.1.1', inputPort: 7100 }];
+  policy.rulesChanged();
+  t.same(sorted(policy.consumeMatches()), walk(), 'after an add');
+  t.equal(policy.consumeMatches().get('d1'), d1, 'an interface nothing changed on keeps the same list (InputFilters reuses its program)');
+  rules = rules.filter((r) => r.id !== 2 && r.id !== 5);
+  policy.rulesChanged();
+  t.same(sorted(policy.consumeMatches()), walk(), 'after removes');
+  t.not(policy.consumeMatches().get('d1'), d1, 'rules 2 and 5 were on d1: its list is new');
+  // A reload moves rule 3 to another interface under the same id, and rule 6 gets a source; rule 7 moves to a port with a listener.
+  rules = rules.map((r) => r.id === 3 ? { ...r, inputInterface: 'd9' } : r.id === 6 ? { ...r, source: '10.1.1.1' } : r.id === 7 ? { ...r, inputGroup: '239.1.1.1', inputPort: 5000 } : r);
+  policy.rulesChanged();
+  t.same(sorted(policy.consumeMatches()), walk(), 'after a move, a new source and a listener');
+  t.equal(policy.get(7)?.consumed, false, 'rule 7 is no longer consumed');
+  t.ok(policy.consumeMatches().has('d9'), 'd9 has rule 3');
+  rules = rules.filter((r) => r.inputInterface !== 'd2');
+  policy.refresh();
+  t.same(sorted(policy.consumeMatches()), walk(), 'after a full refresh with d2 emptied');
+  t.notOk(policy.consumeMatches().has('d2'), 'no list for an interface without consumed rules');
+});

@@ -166,11 +166,6 @@ SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out, const Add
   // With it the send completes with -ENOBUFS and the output counts the drop.
   const int on = 1;
   if (::setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof(on)) != 0) return fail("setsockopt", "IP_RECVERR");
-  // SO_SNDBUFFORCE passes net.core.wmem_max with CAP_NET_ADMIN; without it
-  // fall back to the capped SO_SNDBUF rather than failing the rule.
-  int sndbuf = kEgressSendBuffer;
-  if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) != 0)
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
   // A route of type broadcast needs SO_BROADCAST, or connect() and sendmsg()
   // fail with EACCES (socket(7)). Only for the limited broadcast and the
   // output interface's own broadcast addresses: those leave through it
@@ -184,9 +179,22 @@ SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out, const Add
   out->dest.v4.sin_addr.s_addr = spec.dst_addr;
   out->dest.v4.sin_port = htons(spec.dst_port);
   out->dest_len = sizeof(sockaddr_in);
+  return finish_egress_socket(fd, out, format_ipv4(spec.dst_addr));
+}
+
+SysError finish_egress_socket(int fd, EgressSocket* out, const std::string& dest_text) {
+  // SO_SNDBUFFORCE passes net.core.wmem_max with CAP_NET_ADMIN; without it
+  // fall back to the capped SO_SNDBUF rather than failing the rule.
+  int sndbuf = kEgressSendBuffer;
+  if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) != 0)
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
   out->connected = true;
   if (::connect(fd, &out->dest.sa, out->dest_len) != 0) {
-    if (!is_route_error(errno)) return fail("connect", format_ipv4(spec.dst_addr));
+    if (!is_route_error(errno)) {
+      SysError e = sys_error(errno, "connect", dest_text);
+      ::close(fd);
+      return e;
+    }
     out->connected = false;
   }
   out->fd = fd;

@@ -82,6 +82,12 @@ SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out, const Add
 // AF_INET6 datagram socket it takes over, `ifindex` the output interface's.
 SysError open_egress_socket6(const EgressSpec& spec, int fd, unsigned ifindex, EgressSocket* out);
 
+// The common end of both families (egress_socket.cc): the send buffer, then
+// connect() to out->dest (already filled), tolerating a missing route (the
+// output then sends with sendto and counts the route error per datagram);
+// on success out->fd takes `fd`, on failure `fd` is closed.
+SysError finish_egress_socket(int fd, EgressSocket* out, const std::string& dest_text);
+
 // fe80::/10, or multicast of interface- or link-local scope (RFC 4291 2.7):
 // only meaningful with the interface as sin6_scope_id.
 bool ipv6_link_scoped(const in6_addr& a);

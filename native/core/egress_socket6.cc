@@ -21,12 +21,6 @@
 #include "core/egress_socket.h"
 
 namespace mcr {
-namespace {
-
-bool is_route_error(int err) { return err == ENETUNREACH || err == EHOSTUNREACH || err == ENETDOWN; }
-
-}  // namespace
-
 bool ipv6_link_scoped(const in6_addr& a) {
   if (a.s6_addr[0] == 0xfe && (a.s6_addr[1] & 0xc0) == 0x80) return true;
   return a.s6_addr[0] == 0xff && (a.s6_addr[1] & 0x0f) <= 2;
@@ -72,9 +66,6 @@ SysError open_egress_socket6(const EgressSpec& spec, int fd, unsigned ifindex, E
   // -ENOBUFS instead of vanishing (udp_v6_send_skb).
   const int on = 1;
   if (::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof(on)) != 0) return fail("setsockopt", "IPV6_RECVERR");
-  int sndbuf = kEgressSendBuffer;
-  if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) != 0)
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 
   out->dest = InetAddress{};
   out->dest.v6.sin6_family = AF_INET6;
@@ -82,13 +73,7 @@ SysError open_egress_socket6(const EgressSpec& spec, int fd, unsigned ifindex, E
   out->dest.v6.sin6_port = htons(spec.dst_port);
   if (ipv6_link_scoped(spec.dst6)) out->dest.v6.sin6_scope_id = ifindex;
   out->dest_len = sizeof(sockaddr_in6);
-  out->connected = true;
-  if (::connect(fd, &out->dest.sa, out->dest_len) != 0) {
-    if (!is_route_error(errno)) return fail("connect", format_ipv6(spec.dst6));
-    out->connected = false;
-  }
-  out->fd = fd;
-  return {};
+  return finish_egress_socket(fd, out, format_ipv6(spec.dst6));
 }
 
 }  // namespace mcr

@@ -17,18 +17,33 @@ namespace mcrsink {
 
 namespace {
 
+// With --group: several sinks may listen to one group and port on the same
+// host (SO_REUSEADDR), and a socket bound to the wildcard must not also get
+// every group any other socket on the host joined (IP_MULTICAST_ALL and
+// IPV6_MULTICAST_ALL default to 1, ip(7), ipv6(7)). Best effort: neither
+// changes what arrives from a group bound to its own address.
+void share_group_port(int fd, int level, int multicast_all) {
+  const int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  const int zero = 0;
+  setsockopt(fd, level, multicast_all, &zero, sizeof zero);
+}
+
+// Exits 1 for a failed bind of `where`, with what to check for the usual causes.
+[[noreturn]] void fail_bind(int err, const std::string& where, const char* not_available_hint) {
+  tool_fail(kTool, err, "bind " + where,
+            err == EADDRINUSE     ? "another socket already holds this port"
+            : err == EADDRNOTAVAIL ? not_available_hint
+                                   : nullptr);
+}
+
 // The IPv6 half of open_socket: hop limits as IPV6_HOPLIMIT control
 // messages, bound to the group (scoped to --interface, which a link-local
 // group needs), joined with IPV6_JOIN_GROUP.
 void setup_ipv6(int fd, const Config& c) {
   tool_set_int_opt(kTool, fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "setsockopt(IPV6_RECVHOPLIMIT)");
   const unsigned ifindex = c.ifname.empty() ? 0 : tool_ifindex(kTool, c.ifname);
-  if (c.has_group) {
-    const int on = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    const int zero = 0;
-    setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, &zero, sizeof zero);
-  }
+  if (c.has_group) share_group_port(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL);
   sockaddr_in6 local{};
   local.sin6_family = AF_INET6;
   local.sin6_addr = c.bind6;
@@ -36,10 +51,7 @@ void setup_ipv6(int fd, const Config& c) {
   local.sin6_scope_id = ifindex;
   if (bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) < 0) {
     const int err = errno;
-    tool_fail(kTool, err, "bind [" + tool_addr_text(c.bind6) + "]:" + std::to_string(c.port),
-              err == EADDRINUSE     ? "another socket already holds this port"
-              : err == EADDRNOTAVAIL ? "check --bind is an address of this host (and not tentative)"
-                                     : nullptr);
+    fail_bind(err, "[" + tool_addr_text(c.bind6) + "]:" + std::to_string(c.port), "check --bind is an address of this host (and not tentative)");
   }
   if (c.has_group) {
     ipv6_mreq mreq{};
@@ -69,25 +81,14 @@ int open_socket(const Config& c) {
     setup_ipv6(fd, c);
     return fd;
   }
-  if (c.has_group) {
-    // Several sinks may listen to one group and port on the same host.
-    const int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    // Without this, a socket bound to 0.0.0.0 also gets every group any other
-    // socket on the host joined (IP_MULTICAST_ALL defaults to 1, ip(7)).
-    const int zero = 0;
-    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof zero);
-  }
+  if (c.has_group) share_group_port(fd, IPPROTO_IP, IP_MULTICAST_ALL);
   sockaddr_in local{};
   local.sin_family = AF_INET;
   local.sin_addr = c.bind_addr;
   local.sin_port = htons(c.port);
   if (bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) < 0) {
     const int err = errno;
-    tool_fail(kTool, err, "bind " + tool_addr_text(c.bind_addr) + ":" + std::to_string(c.port),
-              err == EADDRINUSE     ? "another socket already holds this port"
-              : err == EADDRNOTAVAIL ? "check --bind is an address of this host"
-                                     : nullptr);
+    fail_bind(err, tool_addr_text(c.bind_addr) + ":" + std::to_string(c.port), "check --bind is an address of this host");
   }
   if (c.has_group) {
     ip_mreqn mreq{};

@@ -54,12 +54,18 @@
     {
       "target_name": "mcrgen",
       "type": "executable",
-      "sources": ["native/tools/mcrgen.cc", "native/tools/payload.cc", "native/tools/stream_source.cc", "native/tools/tool_args.cc"]
+      "sources": ["native/tools/mcrgen.cc", "native/tools/mcrgen_config.cc", "native/tools/mcrgen_socket.cc",
+                  "native/tools/mcrgen_sender.cc", "native/tools/mcrgen_report.cc", "native/tools/payload.cc",
+                  "native/tools/stream_source.cc", "native/tools/tool_args.cc", "native/tools/tool_signals.cc",
+                  "native/tools/tool_socket.cc"]
     },
     {
       "target_name": "mcrsink",
       "type": "executable",
-      "sources": ["native/tools/mcrsink.cc", "native/tools/payload.cc", "native/tools/latency_histogram.cc", "native/tools/tool_args.cc"]
+      "sources": ["native/tools/mcrsink.cc", "native/tools/mcrsink_config.cc", "native/tools/mcrsink_socket.cc",
+                  "native/tools/mcrsink_receiver.cc", "native/tools/mcrsink_tally.cc", "native/tools/mcrsink_report.cc",
+                  "native/tools/payload.cc", "native/tools/latency_histogram.cc", "native/tools/tool_args.cc",
+                  "native/tools/tool_signals.cc", "native/tools/tool_socket.cc"]
     },
     {
       "target_name": "mcrinject",

@@ -53,7 +53,10 @@ if (mode === 'send') {
 } else {
   const idleMs = Number(a ?? 2000);
   const maxMs = Number(b ?? 20000);
-  const s = createSocket({ type: 'udp6', reuseAddr: true });
+  // As big as SO_RCVBUF goes without privileges (net.core.rmem_max, doubled by the kernel): the default
+  // holds ~275 of these 100-byte datagrams, and a receiver descheduled on a loaded host lost the rest of a
+  // 500-datagram burst (seen at load 14).
+  const s = createSocket({ type: 'udp6', reuseAddr: true, recvBufferSize: 8 << 20 });
   let received = 0;
   const sources: Record<string, number> = {};
   let idle: NodeJS.Timeout | undefined;

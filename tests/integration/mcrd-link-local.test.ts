@@ -16,7 +16,12 @@
  * mDNS rules from being consumed and hears each side's datagrams once as
  * they came off the wire, none of what MCR sent. IPv6 is enabled on the
  * four veths of the two segments, and the test waits for their link-local
- * addresses to leave DAD before MCR opens sockets on them.
+ * addresses to leave DAD before MCR opens sockets on them. Then, in the
+ * same lab, tc mirrors every UDP frame MCR sends back to its interface (a
+ * hairpin) and across to the other segment (a loop between them): MCR
+ * knows those frames by their Ethernet source and drops them
+ * (drop_own_frame), so the same counts hold; without that check the frames
+ * circle for ever.
  */
 import t, { type Test } from 'tap';
 import { existsSync } from 'node:fs';

@@ -148,6 +148,8 @@ std::unique_ptr<Rule> rule_from_js(Napi::Env env, const Napi::Value& value, Coun
     installed.dest = sock.dest;
     installed.dest_len = sock.dest_len;
     installed.connected = sock.connected;
+    std::memcpy(installed.own_mac, sock.mac, sizeof(installed.own_mac));
+    installed.has_own_mac = sock.has_mac;
   }
   guard.armed = false;
   return rule;

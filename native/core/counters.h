@@ -24,7 +24,7 @@ namespace mcr {
   X(drop_short_ethernet) X(drop_not_ipv4) X(drop_bad_ihl)                     \
   X(drop_bad_ip_length) X(drop_fragment) X(drop_not_udp)                      \
   X(drop_bad_udp_length) X(drop_oversize) X(drop_ipv6_fragment)              \
-  X(drop_bad_ipv6_header)                                                     \
+  X(drop_bad_ipv6_header) X(drop_own_frame)                                  \
   X(kernel_packets) X(kernel_drops) X(sends_queued) X(sent) X(sent_bytes)     \
   X(send_errors) X(submit_calls) X(recv_arms) X(recv_buffer_exhausted)        \
   X(recv_errors) X(backpressure_pauses) X(inflight_sends) X(inflight_buffers) \
@@ -34,6 +34,10 @@ namespace mcr {
   X(busy_poll_starts) X(busy_permille) X(coalesce_capped)                   \
   X(busy_poll_contended)
 
+// drop_own_frame is not a parser reason (DropReason): frame_forwarder.cc
+// counts a well-formed frame whose Ethernet source is the MAC of one of its
+// rule's outputs there (a frame this rule sent, looped back to its input).
+//
 // inflight_sends, inflight_buffers and busy_permille are gauges (they fall
 // as well as rise; bench/soak/counters.ts LOOP_GAUGES); the rest only grow.
 //

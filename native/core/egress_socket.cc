@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -32,6 +33,18 @@ uint32_t v4(const sockaddr* sa) { return reinterpret_cast<const sockaddr_in*>(sa
 bool names_interface(const char* name, const std::string& ifname) {
   return std::strncmp(name, ifname.c_str(), ifname.size()) == 0 &&
          (name[ifname.size()] == '\0' || name[ifname.size()] == ':');
+}
+
+// The interface's MAC, kept on the output for the loop's own-frame check.
+// Only an Ethernet address (ARPHRD_ETHER: Ethernet, veth, VLAN, bridge,
+// macvlan), and never all zeros: a tunnel (ARPHRD_NONE) puts no link-layer
+// source on its frames, so there is nothing to recognise. A failed ioctl
+// leaves the check off for this output rather than failing the rule.
+void read_ethernet_address(int fd, ifreq* ifr, EgressSocket* out) {
+  out->has_mac = false;
+  if (::ioctl(fd, SIOCGIFHWADDR, ifr) != 0 || ifr->ifr_hwaddr.sa_family != ARPHRD_ETHER) return;
+  std::memcpy(out->mac, ifr->ifr_hwaddr.sa_data, sizeof(out->mac));
+  for (uint8_t b : out->mac) out->has_mac = out->has_mac || b != 0;
 }
 
 }  // namespace
@@ -119,6 +132,7 @@ SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out, const Add
     return refuse(err, "if_nametoindex", spec.interface);
   }
   const unsigned ifindex = static_cast<unsigned>(ifr.ifr_ifindex);
+  read_ethernet_address(fd, &ifr, out);
   if (v6) return open_egress_socket6(spec, fd, ifindex, out);
   AddressSnapshot fresh;
   if (addresses == nullptr) {

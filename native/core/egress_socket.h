@@ -44,6 +44,11 @@ struct EgressSocket {
   InetAddress dest{};
   socklen_t dest_len = sizeof(sockaddr_in);
   bool connected = false;      // false: the route was missing at open time
+  // The output interface's Ethernet address (SIOCGIFHWADDR) when it has
+  // one: the source address of every frame MCR sends out of it, by which
+  // the loop recognises its own frames coming back in (frame_forwarder.cc).
+  uint8_t mac[6] = {};
+  bool has_mac = false;
 };
 
 // What an egress socket needs of its output interface: the first IPv4

@@ -1,7 +1,10 @@
 // The per-frame path. A frame longer than buffer_size (or cut short by the
-// capture) counts as drop_oversize instead of being forwarded cut.
+// capture) counts as drop_oversize instead of being forwarded cut, and a
+// frame its rule sent itself as drop_own_frame instead of being relayed
+// again (sent_by).
 #include "core/frame_forwarder.h"
 
+#include <cstring>
 #include <ctime>
 
 #include "core/frame_parser.h"
@@ -16,6 +19,26 @@ uint64_t realtime_ns() {
 }
 
 }  // namespace
+
+// Whether the frame is one this host sent itself that came back in: its
+// Ethernet source is the MAC of the input interface or of one of the rule's
+// output interfaces. The packet socket already ignores MCR's frames leaving
+// the input interface (PACKET_OUTGOING, packet_socket.cc); these are the
+// ones a hairpin or loop on the input's segment, or a bridge or switch loop
+// between an output's segment and the input's, brings back from the wire:
+// they arrive as ordinary PACKET_MULTICAST/HOST frames. Relayed again, such
+// a frame would circle for ever (each pass is a new datagram with the
+// output's TTL, 255 for mDNS), or echo a segment's own datagrams back to it.
+// No other host's frame carries these addresses. A 6-byte compare per
+// output; `data` is a frame parse_frame accepted, so it holds the header.
+bool FrameForwarder::sent_by(const Rule& rule, const uint8_t* data) const {
+  const uint8_t* src_mac = data + 6;
+  if (has_input_mac_ && std::memcmp(input_mac_, src_mac, sizeof(input_mac_)) == 0) return true;
+  for (const auto& out : rule.outputs) {
+    if (out->has_own_mac && std::memcmp(out->own_mac, src_mac, sizeof(out->own_mac)) == 0) return true;
+  }
+  return false;
+}
 
 bool FrameForwarder::on_frame(uint16_t bid, const uint8_t* data, uint32_t captured, uint32_t wire_len,
                               uint64_t arrival_ns) {
@@ -32,6 +55,10 @@ bool FrameForwarder::on_frame(uint16_t bid, const uint8_t* data, uint32_t captur
                                        : rules_->match6(dgram.dst6, dgram.dst_port, dgram.src6);
   if (rule == nullptr) {
     CounterBlock::bump(counters_->loop(no_rule));
+    return false;
+  }
+  if (sent_by(*rule, data)) {
+    CounterBlock::bump(counters_->loop(drop_own_frame));
     return false;
   }
   CounterBlock::bump(counters_->loop(matched));

@@ -6,6 +6,7 @@
 // path; nothing here allocates, locks or makes a syscall.
 #pragma once
 #include <cstdint>
+#include <cstring>
 
 #include "core/buffer_pool.h"
 #include "core/counters.h"
@@ -22,6 +23,14 @@ class FrameForwarder {
       : buffer_size_(buffer_size), counters_(counters), rules_(rules), pool_(pool), sends_(sends) {}
   // Datagrams go into UDP_SEGMENT batches from now on (setup(), ring ingress only).
   void set_batcher(GsoBatcher* batcher) { batcher_ = batcher; }
+  // The input interface's own MAC (null: none known), which the loop reads
+  // on its stats tick (read_bound_mac): a frame carrying it as its source
+  // was sent by this host out of the input and came back (a hairpin or a
+  // loop on the input's segment), and is not relayed (sent_by).
+  void set_input_mac(const uint8_t* mac) {
+    has_input_mac_ = mac != nullptr;
+    if (mac != nullptr) std::memcpy(input_mac_, mac, sizeof(input_mac_));
+  }
 
   // The frame in buffer `bid`: `captured` bytes of a frame `wire_len` long.
   // True when sends hold the buffer now (the last to complete gives it back);
@@ -37,12 +46,16 @@ class FrameForwarder {
   }
 
  private:
+  bool sent_by(const Rule& rule, const uint8_t* data) const;
+
   uint32_t buffer_size_;
   CounterBlock* counters_;
   const LoopRules* rules_;
   BufferPool* pool_;
   SendQueue* sends_;
   GsoBatcher* batcher_ = nullptr;
+  uint8_t input_mac_[6] = {};
+  bool has_input_mac_ = false;
 };
 
 }  // namespace mcr

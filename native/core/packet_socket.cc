@@ -10,6 +10,7 @@
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -262,6 +263,17 @@ SysError change_source_membership(int fd, int ifindex, const sockaddr_storage& g
                          "," + address_text(group) + " on ifindex " + std::to_string(ifindex));
   }
   return {};
+}
+
+bool read_bound_mac(int fd, uint8_t mac[6]) {
+  sockaddr_ll sll{};
+  socklen_t len = sizeof(sll);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&sll), &len) != 0) return false;
+  if (sll.sll_ifindex == 0 || sll.sll_hatype != ARPHRD_ETHER || sll.sll_halen != 6) return false;
+  bool nonzero = false;
+  for (int i = 0; i < 6; ++i) nonzero = nonzero || sll.sll_addr[i] != 0;
+  if (nonzero) std::memcpy(mac, sll.sll_addr, 6);
+  return nonzero;
 }
 
 SysError read_packet_stats(int fd, uint64_t* packets, uint64_t* drops) {

@@ -84,4 +84,11 @@ SysError change_source_membership(int fd, int ifindex, const sockaddr_storage& g
 // PACKET_STATISTICS since the previous call (the kernel resets on read).
 SysError read_packet_stats(int fd, uint64_t* packets, uint64_t* drops);
 
+// The Ethernet address of the interface the packet socket is bound to
+// (getsockname(2) on AF_PACKET gives the device's address, packet_getname):
+// true and `mac` filled for a bound socket on an Ethernet-like device with
+// a non-zero address; false for an unbound socket (mcrd's before
+// activation), a device without one (a tunnel), or an error.
+bool read_bound_mac(int fd, uint8_t mac[6]);
+
 }  // namespace mcr

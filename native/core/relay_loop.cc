@@ -294,6 +294,11 @@ void RelayLoop::on_timer() {
     CounterBlock::bump(counters_->loop(kernel_packets), packets);
     CounterBlock::bump(counters_->loop(kernel_drops), drops);
   }
+  // The input's MAC for the own-frame check, read here rather than once:
+  // mcrd binds the packet socket after the loop starts (activation), and an
+  // interface's address can change. One getsockname per tick.
+  uint8_t mac[6];
+  forwarder_.set_input_mac(read_bound_mac(opts_.packet_fd, mac) ? mac : nullptr);
   // Summaries of rate-limited errors at most once a second.
   if (++ticks_ % ticks_per_second() == 0 && limiter_.flush() > 0 && notify_) notify_();
   batcher_.on_tick(ticks_);  // outputs that fell back from UDP_SEGMENT a second ago retry

@@ -43,6 +43,11 @@ struct Output {
   // (EADDRNOTAVAIL) when the rule was built for an mcrd worker; each
   // datagram counts as this error until a rule sync rebuilds the output.
   int down_errno = 0;
+  // The Ethernet source of the frames this output sends (its interface's
+  // MAC when the rule was built); has_own_mac false for an interface
+  // without one. frame_forwarder.cc drops a frame carrying it as input.
+  uint8_t own_mac[6] = {};
+  bool has_own_mac = false;
   ~Output();
 };
 

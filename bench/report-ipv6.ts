@@ -6,7 +6,7 @@
  * (the kernel's without CONFIG_IPV6_MROUTE). Empty for runs without IPv6
  * cells.
  */
-import { ANCHORS, GROUP6, METHOD_LABELS, METHODS, PORT, type MethodName } from './config.js';
+import { ANCHORS, GROUP6, hasFamily, METHOD_LABELS, METHODS, PORT, type MethodName } from './config.js';
 import { kpps } from './limits.js';
 import { cell, cpuRatio, figure, fmtRate, num, skippedMethods, table, throughputRatio } from './report-md.js';
 import type { BenchResults } from './results.js';
@@ -20,8 +20,9 @@ export function ipv6Section(r: BenchResults): string[] {
   const out = [
     '## IPv6 (fan-out 1)',
     '',
-    `The same stream over IPv6 ([${GROUP6}]:${PORT} from 2001:db8:99::1, in0 → out0), each method in its IPv6 form, measured after the IPv4 cells ` +
-      `in the same lab with IPv6 turned on (no DAD, no router solicitations); same trials and zero-loss search as above. ` +
+    `The same stream over IPv6 ([${GROUP6}]:${PORT} from 2001:db8:99::1, in0 → out0), each method in its IPv6 form, measured ` +
+      `${hasFamily(r.config, 4) ? 'after the IPv4 cells in the same lab' : 'in the lab'} with IPv6 turned on (no DAD, no router solicitations); ` +
+      `same trials and zero-loss search as the IPv4 cells. ` +
       `Generator maximum over IPv6: ${gen || '–'}.`,
     '',
     table(['payload B', ...methods.map((m) => METHOD_LABELS[m])], payloads.map((p) => [String(p), ...methods.map((m) => fmtRate(cell(r, m, p, 1, 6)))])),

@@ -50,7 +50,7 @@ function parseArgs(argv: string[]): ParsedArgs {
   };
   const program = new Command('bench')
     .description('Zero-loss throughput and CPU cost of MCR vs its anchors (kernel/smcroute, nftables, C relay, socat, GStreamer), in a namespace lab.')
-    .option('--quick', 'reduced matrix: fan-out 1, 2 s trials, 3 bisection steps (about 6 minutes on a quiet host)')
+    .option('--quick', 'reduced matrix: fan-out 1, 2 s trials, 3 bisection steps, IPv6 cells at 64 B only (about 13 minutes on a quiet host)')
     .option('--methods <list>', `comma-separated subset of ${METHODS.join(',')}`)
     .option('--payloads <list>', 'UDP payload sizes in bytes', list(int(18, 1472)))
     .option('--fanouts <list>', 'numbers of outputs', list(int(1, 32)))

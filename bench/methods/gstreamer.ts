@@ -10,6 +10,8 @@
  * so buffers leave as they arrive, not on the pipeline clock, and without
  * joining the group or looping it back. Buffer sizes stay at the defaults.
  *
+ * IPv6 (`family` 6): see gstPipeline.
+ *
  * Readiness is gst-launch's "Setting pipeline to PLAYING" line; the suite's
  * warm-up then proves datagrams get through.
  */

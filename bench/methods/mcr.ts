@@ -4,7 +4,8 @@
  * pinned to the first core of mcrd's affinity mask) forwards on core 1; one
  * rule 239.1.1.1:5000 → 239.1.1.1:5000 on out0..out{N-1}, added over the
  * control socket: the same group and port the kernel and socat forward, so
- * all three do identical work.
+ * all three do identical work. IPv6 (`family` 6): the same rule with
+ * GROUP6 as input and output group.
  *
  * The suite reads the worker's loop counters (kernel_drops, submit_calls,
  * gso_batches, …) between trials from a stats request, without restarting

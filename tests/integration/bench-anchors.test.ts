@@ -142,13 +142,15 @@ t.test('each anchor forwards with the rewritten group and port at fan-out 1 and 
       return;
     }
     await enableIpv6(bl);
-    // socat relays to the group and port it received on (its bench form); the others rewrite.
+    // socat relays to the group and port it received on (its bench form); the others rewrite. socat
+    // gets a lower rate: on a loaded shared core it forwards only a few thousand datagrams a second
+    // (its bench figure at load 11: 3 kpps), and this test is about its IPv6 form, not its speed.
     const v6cases = [
-      { method: 'nft' as const, skip: nftWhy, out: OUT6 },
-      { method: 'c-ring' as const, skip: undefined, out: OUT6 },
-      { method: 'c-mmsg' as const, skip: undefined, out: OUT6 },
-      { method: 'gstreamer' as const, skip: gstWhy, out: OUT6 },
-      { method: 'socat' as const, skip: (await onPath(bl, 'socat')) ? undefined : 'socat is missing (Debian socat)', out: { group: GROUP6, port: 5000 } },
+      { method: 'nft' as const, skip: nftWhy, out: OUT6, rate: RATE },
+      { method: 'c-ring' as const, skip: undefined, out: OUT6, rate: RATE },
+      { method: 'c-mmsg' as const, skip: undefined, out: OUT6, rate: RATE },
+      { method: 'gstreamer' as const, skip: gstWhy, out: OUT6, rate: RATE },
+      { method: 'socat' as const, skip: (await onPath(bl, 'socat')) ? undefined : 'socat is missing (Debian socat)', out: { group: GROUP6, port: 5000 }, rate: 500 },
     ];
     for (const c of v6cases) {
       await t.test(`${c.method} over IPv6`, async (t) => {
@@ -161,7 +163,7 @@ t.test('each anchor forwards with the rewritten group and port at fan-out 1 and 
         const running = await START[c.method](bl, { fanout: 1, family: 6, output: c.out });
         try {
           const sink = await startSink(bl.rl, 0, { group: c.out.group, port: c.out.port, count: COUNT6, idle: 1, duration: 15 });
-          await runGen(bl.rl, { dest: GROUP6, port: 5000, count: COUNT6, rate: RATE, size: 200 });
+          await runGen(bl.rl, { dest: GROUP6, port: 5000, count: COUNT6, rate: c.rate, size: 200 });
           const r = await sinkReport(sink);
           t.ok(r.received >= COUNT6 * 0.98, `received ${r.received} of ${COUNT6} on [${c.out.group}]:${c.out.port}`);
           t.equal(r.corrupted, 0, 'payloads intact');

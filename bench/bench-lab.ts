@@ -18,6 +18,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Ipv6Addresses } from './bench-lab-ipv6.js';
 import { createRelayLab, type RelayLab } from './lab/index.js';
 import { OTHER_CPU, RELAY_CPU } from './config.js';
 import { BenchError } from './errors.js';
@@ -28,6 +29,8 @@ export interface BenchLab {
   /** Per-run scratch directory (smcroute's config and socket); removed by destroy(). */
   tmpDir: string;
   maxFanout: number;
+  /** The lab's IPv6 addresses once enableIpv6 (bench-lab-ipv6.ts) turned IPv6 on for the IPv6 cells. */
+  ipv6?: Ipv6Addresses;
   destroy(): Promise<void>;
   /** Synchronous teardown for signal handlers. */
   destroySync(): void;

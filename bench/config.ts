@@ -29,6 +29,22 @@ export const METHOD_LABELS: Record<MethodName, string> = {
 /** The one stream: every method forwards 239.1.1.1:5000 to 239.1.1.1:5000 on each output (rewriting it to the same values). */
 export const GROUP = '239.1.1.1';
 export const PORT = 5000;
+
+/**
+ * The IP version of a cell. IPv4 is the whole matrix; IPv6 cells (issue 16)
+ * forward GROUP6:PORT the same way, at fan-out 1, in the same lab once
+ * IPv6 is on (bench-lab-ipv6.ts).
+ */
+export type Family = 4 | 6;
+export const FAMILIES: readonly Family[] = [4, 6];
+/** The IPv6 stream's group: transient, global scope (ff1e::/16), any-source (not the ff3x::/32 SSM range). */
+export const GROUP6 = 'ff1e::1:1';
+
+/** The group a cell of `family` forwards. */
+export function groupOf(family: Family | undefined): string {
+  return family === 6 ? GROUP6 : GROUP;
+}
+
 /** mcrgen's default; must exceed the kernel's default ttl-threshold of 1 to be routed. */
 export const TTL = 8;
 
@@ -62,11 +78,23 @@ export interface LatencyConfig {
   settingsPps: number;
 }
 
+/** The IPv6 cells: fan-out 1 at each payload, each method in the run (issue 16). */
+export interface Ipv6Config {
+  payloads: number[];
+}
+
 export interface BenchConfig {
   mode: 'quick' | 'full';
   methods: MethodName[];
   payloads: number[];
   fanouts: number[];
+  /**
+   * IP versions measured (`--families`; absent in runs before IPv6 cells
+   * existed = [4]). 4: the matrix, latency and experiments; 6: the IPv6 cells.
+   */
+  families?: Family[];
+  /** The IPv6 cells' payloads (fan-out 1); undefined in runs before they existed. */
+  ipv6?: Ipv6Config | undefined;
   /** Seconds of traffic per trial. */
   trialSec: number;
   /** Bisection steps once a passing and a failing rate bracket the result (within 2×, or [hi/2, hi]). */
@@ -136,6 +164,9 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
       bisectSteps: 3,
       maxStepDowns: 2,
       quietBudgetSec: 20,
+      families: [...FAMILIES],
+      // Brief: proves every method forwards IPv6 and gives the 64 B ratios; the full run adds 1400 B.
+      ipv6: { payloads: [64] },
       experiments: { payload: 64, fanout: 1, batches: [], ringDepths: [], straceSec: 2, settings: false },
       latency: { loads: [0.1, 0.5], trials: 3, trialSec: 1, settingsPps: 10_000 },
       sinkRps: true,
@@ -153,6 +184,8 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
     bisectSteps: 5,
     maxStepDowns: 3,
     quietBudgetSec: 180,
+    families: [...FAMILIES],
+    ipv6: { payloads: [64, 1400] },
     experiments: { payload: 64, fanout: 10, batches: [1, 16, 32, 64, 128], ringDepths: [128, 256, 1024, 4096], straceSec: 3, settings: true },
     latency: { loads: [0.1, 0.5], trials: 3, trialSec: 2, settingsPps: 10_000 },
     sinkRps: true,
@@ -169,23 +202,30 @@ export const LATENCY_TRIAL_OVERHEAD_SEC = 2;
 /** Starting, warming up and stopping one method for one cell. */
 export const CELL_OVERHEAD_SEC = 3;
 
+/** Whether a run measures `family` (runs before `families` existed measured IPv4 only). */
+export function hasFamily(c: BenchConfig, family: Family): boolean {
+  return (c.families ?? [4]).includes(family);
+}
+
 /** Expected wall-clock seconds of a run (typical case: one verification, no step-down). */
 export function estimateSec(c: BenchConfig): number {
   const trial = c.trialSec + TRIAL_OVERHEAD_SEC;
-  const cells = c.methods.length * c.payloads.length * c.fanouts.length;
+  const v4 = hasFamily(c, 4);
+  const v6Payloads = hasFamily(c, 6) ? (c.ipv6?.payloads.length ?? 0) : 0;
+  const cells = (v4 ? c.methods.length * c.payloads.length * c.fanouts.length : 0) + c.methods.length * v6Payloads;
   // On average (runs of 2026-12-03, no cell generator-limited): max trial, two or
   // three bracketing probes, bisection, a verifying repeat, a step-down or a
   // repeat of a disturbed trial now and then.
   const perCell = (c.bisectSteps + 4) * trial + CELL_OVERHEAD_SEC;
-  const genMax = c.payloads.length * trial;
+  const genMax = ((v4 ? c.payloads.length : 0) + v6Payloads) * trial;
   let experiments = 0;
-  if (c.experiments !== undefined) {
+  if (c.experiments !== undefined && v4) {
     const e = c.experiments;
     const settings = e.settings ? SETTINGS_VARIANTS.length : 0;
     experiments = (e.batches.length + e.ringDepths.length + 2 + 1 + settings) * (trial + CELL_OVERHEAD_SEC) + e.straceSec;
   }
   let latency = 0;
-  if (c.latency !== undefined && c.fanouts.includes(1)) {
+  if (c.latency !== undefined && c.fanouts.includes(1) && v4) {
     const l = c.latency;
     const one = l.trialSec + LATENCY_TRIAL_OVERHEAD_SEC;
     latency = c.methods.length * c.payloads.length * l.loads.length * l.trials * one;

@@ -8,14 +8,14 @@
  * suite uses, since they arrived in different socat releases.
  *
  * An anchor the host cannot run is not an error: the kernel's forwarding
- * without CONFIG_IP_MROUTE, nftables without its netdev pieces or the nft
+ * without CONFIG_IP_MROUTE (its IPv6 cells: without CONFIG_IPV6_MROUTE), nftables without its netdev pieces or the nft
  * command, GStreamer without gst-launch-1.0 or its udp plugins. Its cells are
  * skipped with the exact reason (in the cell and the report) and everything
  * else is measured. Returns the versions for the report and the reasons.
  */
 import { execa } from 'execa';
-import { multicastRoutingUnavailableReason, nftNetdevUnavailableReason } from './lab/index.js';
-import type { MethodName } from './config.js';
+import { multicastRouting6UnavailableReason, multicastRoutingUnavailableReason, nftNetdevUnavailableReason } from './lab/index.js';
+import type { Family, MethodName } from './config.js';
 import { BenchError } from './errors.js';
 
 const APT_TIMEOUT_MS = 300_000;
@@ -30,20 +30,24 @@ export interface ToolVersions {
 
 export interface Dependencies {
   versions: ToolVersions;
-  /** Methods this host cannot run, with the reason their cells carry. */
+  /** Methods this host cannot run, with the reason their (IPv4) cells carry. */
   skipped: Partial<Record<MethodName, string>>;
+  /** The same for the IPv6 cells: the kernel's needs CONFIG_IPV6_MROUTE rather than CONFIG_IP_MROUTE. */
+  skipped6: Partial<Record<MethodName, string>>;
 }
 
-export async function ensureDependencies(methods: readonly MethodName[], log: (msg: string) => void): Promise<Dependencies> {
+export async function ensureDependencies(methods: readonly MethodName[], log: (msg: string) => void, families: readonly Family[] = [4]): Promise<Dependencies> {
   const versions: ToolVersions = {};
   const skipped: Partial<Record<MethodName, string>> = {};
   // The lab turns UDP segmentation offload off on the relay's outputs (bench-lab.ts).
   await ensureCommand('ethtool', 'ethtool', log);
+  let kernel6: string | undefined;
   if (methods.includes('kernel')) {
+    // Each IP version has its own kernel option; smcroute serves both.
     const why = multicastRoutingUnavailableReason();
-    if (why !== undefined) {
-      skipped.kernel = why;
-    } else {
+    kernel6 = multicastRouting6UnavailableReason();
+    if (why !== undefined) skipped.kernel = why;
+    if ((families.includes(4) && why === undefined) || (families.includes(6) && kernel6 === undefined)) {
       await ensureCommand('smcrouted', 'smcroute', log);
       const v = await execa('smcrouted', ['-v'], { reject: false, timeout: 5000 });
       versions.smcroute = /SMCRoute v?([\w.-]+)/.exec(v.stdout + v.stderr)?.[1] ?? 'unknown';
@@ -78,7 +82,10 @@ export async function ensureDependencies(methods: readonly MethodName[], log: (m
       throw new BenchError('ERR_BENCH_DEPENDENCY', `socat ${versions.socat} lacks address option(s) ${missing.join(', ')}: install a newer socat`);
     }
   }
-  return { versions, skipped };
+  const skipped6: Partial<Record<MethodName, string>> = { ...skipped };
+  delete skipped6.kernel;
+  if (kernel6 !== undefined) skipped6.kernel = kernel6;
+  return { versions, skipped, skipped6 };
 }
 
 /** gst-launch-1.0 (gstreamer1.0-tools) with the udpsrc and udpsink elements (gstreamer1.0-plugins-good). */

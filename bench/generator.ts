@@ -15,7 +15,7 @@
  * lost, as on a wire (docs/performance.md, "Generator").
  */
 import { nativeToolPath } from '../tools/native-tool.js';
-import { GROUP, OTHER_CPU, PORT, TTL } from './config.js';
+import { groupOf, OTHER_CPU, PORT, TTL, type Family } from './config.js';
 import type { BenchLab } from './bench-lab.js';
 import { BenchError } from './errors.js';
 
@@ -38,6 +38,8 @@ export interface GenOptions {
   count?: number;
   /** Stamp each payload with its send time (mcrgen --timestamp), for the latency trials (latency.ts). */
   timestamp?: boolean;
+  /** The stream's IP version (default 4): 6 sends to GROUP6 from up0's IPv6 address (IPv6 on: bench-lab-ipv6.ts). */
+  family?: Family;
 }
 
 /** Datagrams per UDP_SEGMENT message of the generator. */
@@ -51,7 +53,9 @@ const SLACK_MS = 15_000;
 export async function runGenerator(bl: BenchLab, o: GenOptions): Promise<GenReport> {
   const { rl } = bl;
   const args = ['-c', String(OTHER_CPU), nativeToolPath('mcrgen')];
-  args.push('--dest', GROUP, '--port', String(PORT), '--interface', rl.src.ifname, '--ttl', String(TTL));
+  if (o.family === 6 && bl.ipv6 === undefined) throw new BenchError('ERR_BENCH_ARG', 'an IPv6 stream needs IPv6 on in the lab (enableIpv6)');
+  // --ttl sets the IPv6 hop limits too: ip6mr, like ipmr, forwards only with more than 1 left.
+  args.push('--dest', groupOf(o.family), '--port', String(PORT), '--interface', rl.src.ifname, '--ttl', String(TTL));
   args.push('--size', String(o.size), '--rate', String(Math.round(o.rate)), '--gso', String(GEN_GSO), '--batch', String(GEN_BATCH));
   if (o.durationSec !== undefined) args.push('--duration', String(o.durationSec));
   if (o.count !== undefined) args.push('--count', String(o.count));

@@ -6,10 +6,11 @@
  * packet, the design experiments and the
  * issue's targets. Printed at the end of a run and written beside the JSON.
  */
-import { ANCHORS, LOSS_THRESHOLD, METHOD_LABELS, METHODS, type MethodName } from './config.js';
+import { ANCHORS, hasFamily, LOSS_THRESHOLD, METHOD_LABELS, METHODS, type Family, type MethodName } from './config.js';
 import type { ExperimentRow } from './experiments.js';
 import { GEN_GSO } from './generator.js';
 import { latencySection } from './latency-report.js';
+import { ipv6Section } from './report-ipv6.js';
 import { kpps } from './limits.js';
 import type { BenchResults, CellResult } from './results.js';
 
@@ -24,6 +25,33 @@ export function renderMarkdown(r: BenchResults): string {
   const methods = METHODS.filter((m) => r.config.methods.includes(m));
   out.push(`# MCR benchmark: ${r.startedAt}${r.interrupted ? ` (INTERRUPTED by ${r.interrupted}: partial)` : ''}`, '');
   out.push(...header(r), '');
+  // A run of the IPv6 cells alone (--families 6) has none of the IPv4 tables.
+  const v4 = hasFamily(r.config, 4);
+  if (v4) out.push(...ipv4Throughput(r, methods));
+  else out.push('IPv4 was not measured in this run (--families 6): only the IPv6 cells below.', '');
+  out.push(...ipv6Section(r));
+  out.push(...latencySection(r));
+  const skipped = skippedMethods(r);
+  if (skipped.length > 0) {
+    out.push('## Anchors not measured on this host', '', ...skipped.map(([m, why]) => `- ${METHOD_LABELS[m]}: ${why}`), '');
+  }
+  if (v4) out.push(...ipv4Cpu(r, methods));
+  out.push('## What limited each figure', '');
+  out.push('From the lowest-rate failing trial of each cell: relay-core and core-0 utilisation, and where the lost packets were counted.', '');
+  out.push(limitTable(r), '');
+  if (methods.includes('mcr')) out.push('## MCR system calls per packet (at its zero-loss rate)', '', syscallTable(r), '');
+  if (r.experiments !== undefined) out.push(...experiments(r), '');
+  if (r.experimentsError !== undefined) out.push(`Experiments failed: ${r.experimentsError.code} ${r.experimentsError.message}`, '');
+  if (v4) out.push('## Targets (issue 4)', '', ...targets(r), '');
+  if (r.errors.length > 0) {
+    out.push('## Errors', '', ...r.errors.map((e) => `- ${e.where}: \`${e.code}\` ${e.message}`), '');
+  }
+  return out.join('\n');
+}
+
+/** The IPv4 matrix's throughput table and MCR's ratios to each anchor. */
+function ipv4Throughput(r: BenchResults, methods: MethodName[]): string[] {
+  const out: string[] = [];
   out.push('## Zero-loss throughput (input datagrams/s)', '');
   out.push(`Highest offered rate with loss ≤ ${LOSS_THRESHOLD * 100} % over ${r.config.trialSec} s, verified by a repeat; ` +
     '"≥" = passed at the generator\'s maximum (generator-limited, the method was not saturated); ' +
@@ -37,11 +65,12 @@ export function renderMarkdown(r: BenchResults): string {
     out.push('Relay-core CPU per million input datagrams, MCR ÷ anchor (lower is better for MCR; each at its own zero-loss rate):', '');
     out.push(ratioTable(r, anchors, (mcr, a) => cpuRatio(mcr, a)), '');
   }
-  out.push(...latencySection(r));
-  const skipped = skippedMethods(r);
-  if (skipped.length > 0) {
-    out.push('## Anchors not measured on this host', '', ...skipped.map(([m, why]) => `- ${METHOD_LABELS[m]}: ${why}`), '');
-  }
+  return out;
+}
+
+/** The IPv4 matrix's CPU table. */
+function ipv4Cpu(r: BenchResults, methods: MethodName[]): string[] {
+  const out: string[] = [];
   out.push('## Relay-core CPU per million packets', '');
   out.push("The method's time on core 1 during the verifying trial (core 1's irq + softirq time, i.e. its receive path and " +
     "for the kernel all forwarding, plus the method's own processes' CPU time), per million input datagrams forwarded / " +
@@ -53,21 +82,11 @@ export function renderMarkdown(r: BenchResults): string {
         (r.experiments?.settings !== undefined ? '; the settings table below gives the cost without it.' : '.')
       : ''), '');
   out.push(cpuTable(r, methods), '');
-  out.push('## What limited each figure', '');
-  out.push('From the lowest-rate failing trial of each cell: relay-core and core-0 utilisation, and where the lost packets were counted.', '');
-  out.push(limitTable(r), '');
-  if (methods.includes('mcr')) out.push('## MCR system calls per packet (at its zero-loss rate)', '', syscallTable(r), '');
-  if (r.experiments !== undefined) out.push(...experiments(r), '');
-  if (r.experimentsError !== undefined) out.push(`Experiments failed: ${r.experimentsError.code} ${r.experimentsError.message}`, '');
-  out.push('## Targets (issue 4)', '', ...targets(r), '');
-  if (r.errors.length > 0) {
-    out.push('## Errors', '', ...r.errors.map((e) => `- ${e.where}: \`${e.code}\` ${e.message}`), '');
-  }
-  return out.join('\n');
+  return out;
 }
 
 function header(r: BenchResults): string[] {
-  const gen = r.generatorMax.map((g) => `${g.payload} B: ${kpps(g.pps)}`).join(', ');
+  const gen = r.generatorMax.map((g) => `${g.family === 6 ? 'IPv6 ' : ''}${g.payload} B: ${kpps(g.pps)}`).join(', ');
   return [
     `- Mode: ${r.config.mode}; ${r.config.trialSec} s trials, ${r.config.bisectSteps} bisection steps; finished ${r.finishedAt ?? '–'}`,
     `- Host: ${r.host.cpuModel}, ${r.host.cores} cores, Linux ${r.host.kernel}; load average at start ${r.host.loadavgAtStart}; ` +
@@ -100,17 +119,18 @@ function interference(r: BenchResults): string {
     `${repeats} failed trial(s) repeated because of it; ${waited.toFixed(0)} s spent waiting for a quiet host before trials`;
 }
 
-function cell(r: BenchResults, method: MethodName, payload: number, fanout: number): CellResult | undefined {
-  return r.cells.find((c) => c.method === method && c.payload === payload && c.fanout === fanout);
+/** The cell of a method, payload, fan-out and IP version (IPv4 unless `family` says 6). */
+export function cell(r: BenchResults, method: MethodName, payload: number, fanout: number, family: Family = 4): CellResult | undefined {
+  return r.cells.find((c) => c.method === method && c.payload === payload && c.fanout === fanout && (c.family ?? 4) === family);
 }
 
-function figure(c: CellResult | undefined): Figure | undefined {
+export function figure(c: CellResult | undefined): Figure | undefined {
   const s = c?.search;
   if (s === undefined) return undefined;
   return { value: s.zeroLossPps, atLeast: s.generatorLimited };
 }
 
-function fmtRate(c: CellResult | undefined): string {
+export function fmtRate(c: CellResult | undefined): string {
   if (c === undefined) return '–';
   if (c.skipped !== undefined) return `not measured: ${c.skipped}`;
   if (c.error !== undefined) return `error \`${c.error.code}\``;
@@ -171,10 +191,10 @@ export function cpuRatio(mcr: CellResult | undefined, anchor: CellResult | undef
   return `${(a / b).toFixed(2)}×`;
 }
 
-/** Each method the host could not run, once, with its reason. */
-export function skippedMethods(r: BenchResults): Array<[MethodName, string]> {
+/** Each method the host could not run, once per IP version, with its reason (IPv6 cells: `family` 6). */
+export function skippedMethods(r: BenchResults, family: Family = 4): Array<[MethodName, string]> {
   const seen = new Map<MethodName, string>();
-  for (const c of r.cells) if (c.skipped !== undefined && !seen.has(c.method)) seen.set(c.method, c.skipped);
+  for (const c of r.cells) if (c.skipped !== undefined && (c.family ?? 4) === family && !seen.has(c.method)) seen.set(c.method, c.skipped);
   return [...seen];
 }
 
@@ -197,7 +217,7 @@ function cpuTable(r: BenchResults, methods: MethodName[]): string {
 }
 
 function limitTable(r: BenchResults): string {
-  const rows = r.cells.map((c) => [String(c.payload), String(c.fanout), METHOD_LABELS[c.method],
+  const rows = r.cells.map((c) => [String(c.payload), String(c.fanout), `${METHOD_LABELS[c.method]}${c.family === 6 ? ' (IPv6)' : ''}`,
     c.skipped !== undefined ? `not measured: ${c.skipped}` : c.error ? `error: ${c.error.message}` : (c.limit ?? '–')]);
   return table(['payload B', 'fan-out', 'method', 'limit'], rows);
 }
@@ -208,7 +228,7 @@ function syscallTable(r: BenchResults): string {
     const t = c.search?.reported;
     if (t === undefined) continue;
     rows.push([
-      String(c.payload),
+      `${c.payload}${c.family === 6 ? ' (IPv6)' : ''}`,
       String(c.fanout),
       kpps(t.gen.pps),
       num(t.syscallsPerInput, 4),
@@ -302,11 +322,11 @@ function verdict(a: Figure, b: Figure, target: number): string {
   return `missed (${((x / target) * 100).toFixed(0)} % of target)`;
 }
 
-function num(v: number | null | undefined, digits: number): string {
+export function num(v: number | null | undefined, digits: number): string {
   return v === null || v === undefined ? '–' : v.toFixed(digits);
 }
 
-function table(cols: string[], rows: string[][]): string {
+export function table(cols: string[], rows: string[][]): string {
   const esc = (s: string): string => s.replace(/\|/g, '\\|');
   return [`| ${cols.map(esc).join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
 }

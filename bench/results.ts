@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BenchConfig, MethodName } from './config.js';
+import type { BenchConfig, Family, MethodName } from './config.js';
 import type { ExperimentsResult } from './experiments.js';
 import type { GenReport } from './generator.js';
 import type { CellLatency } from './latency.js';
@@ -14,6 +14,8 @@ import type { SearchResult } from './search.js';
 
 export interface GeneratorMax {
   payload: number;
+  /** 6 for the IPv6 stream; absent = IPv4. */
+  family?: Family;
   /** mcrgen --rate 0 into the lab with no method running. */
   pps: number;
   report: GenReport;
@@ -23,6 +25,8 @@ export interface CellResult {
   method: MethodName;
   payload: number;
   fanout: number;
+  /** 6 for an IPv6 cell (issue 16); absent = IPv4. */
+  family?: Family;
   search?: SearchResult;
   /** What limited the figure, in words (limits.ts). */
   limit?: string;

@@ -6,7 +6,8 @@
  * side in one namespace lab and one run: zero-loss throughput (RFC 2544 bisection) and
  * relay-core CPU per million packets for payloads 64/1400 B and fan-out
  * 1/2/5/10, one-way latency at 10 % and 50 % of each fan-out-1 zero-loss
- * rate (latency.ts), plus MCR's batch / ring-depth / syscall experiments. Writes
+ * rate (latency.ts), plus MCR's batch / ring-depth / syscall experiments,
+ * and IPv6 cells at fan-out 1 (issue 16; `--families 6` runs only those). Writes
  * bench/results/<stamp>.{json,md,svg} and prints the markdown.
  *
  * Runs as root on a machine with at least two cores. Ctrl-C (or the
@@ -23,7 +24,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { labUnavailableReason } from './lab/index.js';
 import { packageRoot } from '../tools/native-tool.js';
 import type { BenchLab } from './bench-lab.js';
-import { estimateSec, LOSS_THRESHOLD, MCR_MATRIX_ARGS, METHODS, OTHER_CPU, preset, type BenchConfig, type MethodName } from './config.js';
+import { estimateSec, FAMILIES, LOSS_THRESHOLD, MCR_MATRIX_ARGS, METHODS, OTHER_CPU, preset, type BenchConfig, type MethodName } from './config.js';
 import { BenchError, describeError } from './errors.js';
 import { hostDescription } from './host-counters.js';
 import { describeLimit } from './limits.js';
@@ -49,10 +50,13 @@ function parseArgs(argv: string[]): ParsedArgs {
   };
   const program = new Command('bench')
     .description('Zero-loss throughput and CPU cost of MCR vs its anchors (kernel/smcroute, nftables, C relay, socat, GStreamer), in a namespace lab.')
-    .option('--quick', 'reduced matrix: fan-out 1, 2 s trials, 3 bisection steps (about 6 minutes on a quiet host)')
+    .option('--quick', 'reduced matrix: fan-out 1, 2 s trials, 3 bisection steps, IPv6 cells at 64 B only (about 13 minutes on a quiet host)')
     .option('--methods <list>', `comma-separated subset of ${METHODS.join(',')}`)
     .option('--payloads <list>', 'UDP payload sizes in bytes', list(int(18, 1472)))
     .option('--fanouts <list>', 'numbers of outputs', list(int(1, 32)))
+    .option('--families <list>', 'IP versions: 4 (the matrix, latency, experiments) and/or 6 (the IPv6 fan-out-1 cells); default 4,6',
+      list((s) => { if (s !== '4' && s !== '6') throw new InvalidArgumentError('expected 4 and/or 6'); return Number(s); }))
+    .option('--ipv6-payloads <list>', 'UDP payload sizes of the IPv6 cells (default 64,1400)', list(int(18, 1452)))
     .option('--duration <sec>', 'seconds of traffic per trial', int(1, 60))
     .option('--steps <n>', 'bisection steps', int(1, 12))
     .option('--no-experiments', 'skip the MCR batch / ring-depth / strace experiments')
@@ -79,6 +83,8 @@ function parseArgs(argv: string[]): ParsedArgs {
     methods?: string;
     payloads?: number[];
     fanouts?: number[];
+    families?: number[];
+    ipv6Payloads?: number[];
     duration?: number;
     steps?: number;
     experiments: boolean;
@@ -101,6 +107,8 @@ function parseArgs(argv: string[]): ParsedArgs {
   }
   if (o.payloads !== undefined) c.payloads = o.payloads;
   if (o.fanouts !== undefined) c.fanouts = o.fanouts;
+  if (o.families !== undefined) c.families = FAMILIES.filter((f) => o.families?.includes(f));
+  if (o.ipv6Payloads !== undefined) c.ipv6 = { payloads: o.ipv6Payloads };
   if (o.duration !== undefined) c.trialSec = o.duration;
   if (o.steps !== undefined) c.bisectSteps = o.steps;
   if (!o.experiments) c.experiments = undefined;
@@ -208,7 +216,12 @@ async function main(): Promise<void> {
     errors: [],
   };
   const estimate = estimateSec(config);
-  log(`${config.mode} run: ${config.methods.join(', ')} × payload ${config.payloads.join('/')} × fan-out ${config.fanouts.join('/')}; ` +
+  const fams = config.families ?? [4];
+  const what = [
+    ...(fams.includes(4) ? [`payload ${config.payloads.join('/')} × fan-out ${config.fanouts.join('/')}`] : []),
+    ...(fams.includes(6) ? [`IPv6 payload ${config.ipv6?.payloads.join('/') ?? '–'} × fan-out 1`] : []),
+  ].join(' + ');
+  log(`${config.mode} run: ${config.methods.join(', ')} × (${what}); ` +
     `estimated ${(estimate / 60).toFixed(1)} min on a quiet host, plus up to ${config.quietBudgetSec} s waiting for quiet ` +
     `(stops itself at ${((2 * estimate) / 60).toFixed(0)} min)`);
 

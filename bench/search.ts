@@ -13,7 +13,7 @@
  * verifying trial, and that trial's CPU cost is the cell's CPU figure.
  */
 import type { BenchLab } from './bench-lab.js';
-import type { BenchConfig, MethodName } from './config.js';
+import type { BenchConfig, Family, MethodName } from './config.js';
 import { kpps } from './limits.js';
 import type { RunningMethod } from './methods/index.js';
 import { disturbed, runTrial, type TrialResult, type TrialSpec } from './trial.js';
@@ -22,6 +22,8 @@ export interface SearchResult {
   method: MethodName;
   payload: number;
   fanout: number;
+  /** The stream's IP version; absent = IPv4. */
+  family?: Family;
   /** Input datagrams per second forwarded with zero loss (0 when no rate passed). */
   zeroLossPps: number;
   /** The method passed at the generator's maximum: the true figure is ≥ zeroLossPps. */
@@ -46,7 +48,7 @@ export type TrialLogger = (t: TrialResult, note: string) => void;
 export async function zeroLossSearch(
   bl: BenchLab,
   running: RunningMethod,
-  cell: { method: MethodName; payload: number; fanout: number },
+  cell: { method: MethodName; payload: number; fanout: number; family?: Family },
   config: BenchConfig,
   log: TrialLogger,
 ): Promise<SearchResult> {

@@ -5,14 +5,16 @@
  * back per payload and fan-out, so each ratio compares trials minutes apart
  * in the same lab; a method the host cannot run gets a cell that says why;
  * a fan-out-1 cell also measures latency after its search, latency.ts),
- * then MCR's design experiments. Results accumulate in the object the caller passed, so a
+ * then MCR's design experiments, then the IPv6 cells (fan-out 1 per payload,
+ * with IPv6 turned on in the same lab: bench-lab-ipv6.ts). Results accumulate in the object the caller passed, so a
  * signal handler can write whatever was measured so far. A failing cell is
  * recorded with its error code and the run goes on; the lab is destroyed
  * however the run ends.
  */
 import { readFileSync } from 'node:fs';
 import { createBenchLab, type BenchLab } from './bench-lab.js';
-import type { BenchConfig, MethodName } from './config.js';
+import { enableIpv6 } from './bench-lab-ipv6.js';
+import { hasFamily, type BenchConfig, type Family, type MethodName } from './config.js';
 import { ensureDependencies } from './deps.js';
 import { describeError } from './errors.js';
 import { runExperiments } from './experiments.js';
@@ -35,35 +37,68 @@ export interface SuiteHooks {
 export async function runSuite(config: BenchConfig, results: BenchResults, hooks: SuiteHooks): Promise<void> {
   const { log } = hooks;
   setQuietBudget(config.quietBudgetSec * 1000);
-  const deps = await ensureDependencies(config.methods, log);
+  const v4 = hasFamily(config, 4);
+  const v6 = hasFamily(config, 6) && (config.ipv6?.payloads.length ?? 0) > 0;
+  const deps = await ensureDependencies(config.methods, log, config.families ?? [4]);
   Object.assign(results.versions, deps.versions);
-  for (const [method, why] of Object.entries(deps.skipped)) log(`${method}: not measured: ${why}`);
+  if (v4) for (const [method, why] of Object.entries(deps.skipped)) log(`${method}: not measured: ${why}`);
+  if (v6) for (const [method, why] of Object.entries(deps.skipped6)) log(`${method} (IPv6): not measured: ${why}`);
   results.host.backgroundUtil = await backgroundUtil();
-  const maxFanout = Math.max(...config.fanouts, config.experiments?.fanout ?? 1);
+  // The IPv6 cells are fan-out 1: a run of them alone needs one output.
+  const maxFanout = v4 ? Math.max(...config.fanouts, config.experiments?.fanout ?? 1) : 1;
   log(`building the lab (relay with ${maxFanout} outputs${config.sinkRps ? '' : ', sinks NOT steered to core 0'})`);
   const bl = await createBenchLab(maxFanout, { sinkRps: config.sinkRps });
   hooks.onLab(bl);
   try {
-    for (const payload of config.payloads) {
-      const report = await runGenerator(bl, { rate: 0, size: payload, durationSec: config.trialSec });
-      results.generatorMax.push({ payload, pps: report.pps, report });
-      log(`generator maximum at ${payload} B: ${kpps(report.pps)}`);
-      await sleep(300);
-    }
-    for (const payload of config.payloads) {
-      for (const fanout of config.fanouts) {
-        for (const method of config.methods) {
-          const skipped = deps.skipped[method];
-          // Said in the cell, so the report shows why a column is empty; nothing is started.
-          if (skipped !== undefined) results.cells.push({ method, payload, fanout, skipped });
-          else results.cells.push(await runCell(bl, config, results, { method, payload, fanout }, log));
+    if (v4) {
+      for (const payload of config.payloads) {
+        const report = await runGenerator(bl, { rate: 0, size: payload, durationSec: config.trialSec });
+        results.generatorMax.push({ payload, pps: report.pps, report });
+        log(`generator maximum at ${payload} B: ${kpps(report.pps)}`);
+        await sleep(300);
+      }
+      for (const payload of config.payloads) {
+        for (const fanout of config.fanouts) {
+          for (const method of config.methods) {
+            const skipped = deps.skipped[method];
+            // Said in the cell, so the report shows why a column is empty; nothing is started.
+            if (skipped !== undefined) results.cells.push({ method, payload, fanout, skipped });
+            else results.cells.push(await runCell(bl, config, results, { method, payload, fanout }, log));
+          }
         }
       }
+      await experiments(bl, config, results, log);
     }
-    await experiments(bl, config, results, log);
+    // Last, so every IPv4 figure is taken with IPv6 off, as in earlier runs.
+    if (v6) await ipv6Cells(bl, config, results, deps.skipped6, log);
   } finally {
     await bl.destroy();
     hooks.onLab(undefined);
+  }
+}
+
+/**
+ * The IPv6 cells (issue 16): IPv6 on in the lab (bench-lab-ipv6.ts), the
+ * generator's IPv6 maximum per payload, then each method at fan-out 1 per
+ * payload, back to back as in the matrix; a method this host cannot run
+ * over IPv6 (the kernel's without CONFIG_IPV6_MROUTE) gets a cell that says why.
+ */
+async function ipv6Cells(bl: BenchLab, config: BenchConfig, results: BenchResults, skipped6: Partial<Record<MethodName, string>>, log: (msg: string) => void): Promise<void> {
+  const payloads = config.ipv6?.payloads ?? [];
+  log('turning IPv6 on in the lab for the IPv6 cells');
+  await enableIpv6(bl);
+  for (const payload of payloads) {
+    const report = await runGenerator(bl, { rate: 0, size: payload, durationSec: config.trialSec, family: 6 });
+    results.generatorMax.push({ payload, family: 6, pps: report.pps, report });
+    log(`generator maximum over IPv6 at ${payload} B: ${kpps(report.pps)}`);
+    await sleep(300);
+  }
+  for (const payload of payloads) {
+    for (const method of config.methods) {
+      const skipped = skipped6[method];
+      if (skipped !== undefined) results.cells.push({ method, payload, fanout: 1, family: 6, skipped });
+      else results.cells.push(await runCell(bl, config, results, { method, payload, fanout: 1, family: 6 }, log));
+    }
   }
 }
 
@@ -71,22 +106,24 @@ async function runCell(
   bl: BenchLab,
   config: BenchConfig,
   results: BenchResults,
-  cell: { method: MethodName; payload: number; fanout: number },
+  cell: { method: MethodName; payload: number; fanout: number; family?: Family },
   log: (msg: string) => void,
 ): Promise<CellResult> {
   const out: CellResult = { ...cell };
-  const name = `${cell.method} ${cell.payload} B ×${cell.fanout}`;
+  const family = cell.family ?? 4;
+  const name = `${cell.method}${family === 6 ? ' IPv6' : ''} ${cell.payload} B ×${cell.fanout}`;
   let running: RunningMethod | undefined;
   try {
-    running = await START[cell.method](bl, { fanout: cell.fanout, ...(cell.method === 'mcr' ? { mcrdArgs: config.mcrdArgs } : {}),
+    running = await START[cell.method](bl, { fanout: cell.fanout, ...(family === 6 ? { family } : {}), ...(cell.method === 'mcr' ? { mcrdArgs: config.mcrdArgs } : {}),
       ...(cell.method === 'kernel' && config.awakeCore ? { awakeCore: true } : {}) });
     out.commands = running.commands;
-    await warmUp(bl, cell.fanout, cell.payload);
+    await warmUp(bl, cell.fanout, cell.payload, family);
     out.search = await zeroLossSearch(bl, running, cell, config, (t, note) => log(`${name} ${note}: ${trialLine(t)}`));
     out.limit = describeLimit(out.search, config.sinkRps);
     log(`${name}: zero-loss ${summary(out.search)}; limit: ${out.limit}`);
     // Latency at fractions of that rate, while the method still runs (fan-out 1 only: one sink measures).
-    if (config.latency !== undefined && cell.fanout === 1) {
+    // IPv4 only: the IPv6 cells measure throughput and CPU (docs/performance.md, "IPv6").
+    if (config.latency !== undefined && cell.fanout === 1 && family === 4) {
       out.latency = await measureCellLatency(bl, config.latency, cell.payload, out.search.zeroLossPps, (m) => log(`${name} ${m}`));
     }
   } catch (err) {
@@ -113,7 +150,7 @@ async function experiments(bl: BenchLab, config: BenchConfig, results: BenchResu
     // An experiment's rate is 90 % of MCR's zero-loss figure for its payload and
     // fan-out in this run; the cell is measured first if the matrix did not.
     const rateAt = async (fanout: number): Promise<{ pps: number; basis: string }> => {
-      let basis = results.cells.find((c) => c.method === 'mcr' && c.payload === e.payload && c.fanout === fanout)?.search;
+      let basis = results.cells.find((c) => c.method === 'mcr' && c.payload === e.payload && c.fanout === fanout && c.family !== 6)?.search;
       if (basis === undefined) {
         const cell = await runCell(bl, config, results, { method: 'mcr', payload: e.payload, fanout }, log);
         results.cells.push(cell);

@@ -16,7 +16,7 @@
  * counters, and MCR's own loop counters.
  */
 import { readSinkRx, snapshot, type BenchLab, type LabSnapshot } from './bench-lab.js';
-import { LOSS_THRESHOLD, OTHER_CPU, RELAY_CPU, type MethodName } from './config.js';
+import { LOSS_THRESHOLD, OTHER_CPU, RELAY_CPU, type Family, type MethodName } from './config.js';
 import { BenchError } from './errors.js';
 import { runGenerator, type GenReport } from './generator.js';
 import { readProcessCpuSec } from './host-counters.js';
@@ -33,6 +33,8 @@ export interface TrialSpec {
   method: MethodName;
   payload: number;
   fanout: number;
+  /** The stream's IP version; absent = IPv4. */
+  family?: Family;
   /** Offered packets per second; 0 = the generator's maximum. */
   rate: number;
   durationSec: number;
@@ -108,7 +110,7 @@ async function trafficWindow(bl: BenchLab, running: RunningMethod, spec: TrialSp
   const mcrBefore = running.counters ? await running.counters() : undefined;
   const procBefore = processCpu(running);
   const before = await snapshot(bl, spec.fanout);
-  const gen = await runGenerator(bl, { rate: spec.rate, size: spec.payload, durationSec: spec.durationSec });
+  const gen = await runGenerator(bl, { rate: spec.rate, size: spec.payload, durationSec: spec.durationSec, ...(spec.family === 6 ? { family: 6 as const } : {}) });
   const settleMs = await settle(bl, spec.fanout);
   const after = await snapshot(bl, spec.fanout);
   const procAfter = processCpu(running);
@@ -196,12 +198,12 @@ function measure(
  * seen all of it (a few tries, bounded): the method is joined, routed and
  * forwarding before any trial counts.
  */
-export async function warmUp(bl: BenchLab, fanout: number, payload: number): Promise<void> {
+export async function warmUp(bl: BenchLab, fanout: number, payload: number, family: Family = 4): Promise<void> {
   const count = 300;
   let lastSeen: number[] = [];
   for (let attempt = 0; attempt < 5; attempt++) {
     const before = await snapshot(bl, fanout);
-    const gen = await runGenerator(bl, { rate: 3000, size: payload, count });
+    const gen = await runGenerator(bl, { rate: 3000, size: payload, count, family });
     await settle(bl, fanout);
     const after = await snapshot(bl, fanout);
     lastSeen = after.sinkRx.map((v, i) => v - (before.sinkRx[i] ?? 0));

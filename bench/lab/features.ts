@@ -7,7 +7,8 @@
  * none): the kernel's own answer is the only reliable one. Results are
  * cached for the process. Multicast routing is the exception: the kernel
  * creates /proc/net/ip_mr_vif (net/ipv4/ipmr.c) in every namespace exactly
- * when it is built with CONFIG_IP_MROUTE, so its presence is the answer.
+ * when it is built with CONFIG_IP_MROUTE, so its presence is the answer
+ * (and /proc/net/ip6_mr_vif for CONFIG_IPV6_MROUTE, net/ipv6/ip6mr.c).
  */
 
 import { existsSync } from 'node:fs';
@@ -58,6 +59,17 @@ export const MROUTE_SKIP_REASON = 'kernel multicast forwarding is not available 
  */
 export function multicastRoutingUnavailableReason(procFile = '/proc/net/ip_mr_vif'): string | undefined {
   return existsSync(procFile) ? undefined : MROUTE_SKIP_REASON;
+}
+
+export const MROUTE6_SKIP_REASON = 'kernel IPv6 multicast forwarding is not available on this kernel (CONFIG_IPV6_MROUTE)';
+
+/**
+ * The IPv6 twin of multicastRoutingUnavailableReason: net/ipv6/ip6mr.c
+ * creates /proc/net/ip6_mr_vif in every namespace exactly when the kernel
+ * is built with CONFIG_IPV6_MROUTE. `procFile` is for tests.
+ */
+export function multicastRouting6UnavailableReason(procFile = '/proc/net/ip6_mr_vif'): string | undefined {
+  return existsSync(procFile) ? undefined : MROUTE6_SKIP_REASON;
 }
 
 /** The nftables pieces the bench's nft anchor needs, each probed on its own so the reason names the missing one. */

@@ -14,5 +14,5 @@ export { LabProcess, type SpawnOptions, type SpawnResult, type SpawnSubprocess, 
 export { createRelayLab, type LabHost, type LabInterface, type RelayLab, type RelayLabOptions } from './relay-lab.js';
 export { checkReachable, type ProbeMethod } from './reach.js';
 export { LAB_SKIP_REASON, labUnavailableReason, skipUnlessRoot, type SkippableTest } from './skip.js';
-export { MROUTE_SKIP_REASON, multicastRoutingUnavailableReason, nftNetdevUnavailableReason, skipUnlessVlan, VLAN_SKIP_REASON, vlanUnavailableReason } from './features.js';
+export { MROUTE_SKIP_REASON, MROUTE6_SKIP_REASON, multicastRoutingUnavailableReason, multicastRouting6UnavailableReason, nftNetdevUnavailableReason, skipUnlessVlan, VLAN_SKIP_REASON, vlanUnavailableReason } from './features.js';
 export { IFNAME_MAX } from './names.js';

@@ -8,7 +8,8 @@
  *           of 64;
  * both send each batch with one sendmmsg per output on a UDP socket bound
  * to the output's address and connected to the output group:port. One
- * process, pinned to the relay core like every method.
+ * process, pinned to the relay core like every method. IPv6 (`family` 6):
+ * the same designs over IPv6 (c_relay takes an IPv6 --group and outputs).
  *
  * Readiness is its {"event":"ready"} line. SIGUSR1 makes it print its
  * counters (received, sent, send_errors, ring_drops) as one numbered JSON
@@ -19,7 +20,7 @@
 import { join } from 'node:path';
 import { packageRoot } from '../../tools/native-tool.js';
 import type { BenchLab } from '../bench-lab.js';
-import { GROUP, PORT, RELAY_CPU } from '../config.js';
+import { groupOf, PORT, RELAY_CPU } from '../config.js';
 import { BenchError } from '../errors.js';
 import type { MethodStart, RunningMethod } from './types.js';
 
@@ -41,9 +42,14 @@ export function startCMmsg(bl: BenchLab, o: MethodStart): Promise<RunningMethod>
 
 async function startCRelay(bl: BenchLab, o: MethodStart, mode: 'ring' | 'mmsg'): Promise<RunningMethod> {
   const { rl } = bl;
-  const dest = o.output ?? { group: GROUP, port: PORT };
-  const args = ['-c', String(RELAY_CPU), C_RELAY, '--mode', mode, '--in', rl.relay.input.ifname, '--group', GROUP, '--port', String(PORT)];
-  for (const out of rl.relay.outputs.slice(0, o.fanout)) args.push('--out', `${out.ifname},${out.addr},${dest.group},${dest.port}`);
+  const family = o.family ?? 4;
+  const dest = o.output ?? { group: groupOf(family), port: PORT };
+  const args = ['-c', String(RELAY_CPU), C_RELAY, '--mode', mode, '--in', rl.relay.input.ifname, '--group', groupOf(family), '--port', String(PORT)];
+  rl.relay.outputs.slice(0, o.fanout).forEach((out, n) => {
+    const addr = family === 6 ? bl.ipv6?.outputs[n] : out.addr;
+    if (addr === undefined) throw new BenchError('ERR_BENCH_ARG', `c_relay over IPv6 needs an IPv6 address on ${out.ifname} (enableIpv6)`);
+    args.push('--out', `${out.ifname},${addr},${dest.group},${dest.port}`);
+  });
   const proc = rl.lab.spawn(rl.relay.ns, 'taskset', args, { maxLines: 200 });
   try {
     await proc.waitForLine('stderr', /"event":"ready"/, READY_MS);

@@ -10,23 +10,39 @@
  * so buffers leave as they arrive, not on the pipeline clock, and without
  * joining the group or looping it back. Buffer sizes stay at the defaults.
  *
+ * IPv6 (`family` 6): see gstPipeline.
+ *
  * Readiness is gst-launch's "Setting pipeline to PLAYING" line; the suite's
  * warm-up then proves datagrams get through.
  */
 import type { BenchLab } from '../bench-lab.js';
-import { GROUP, PORT, RELAY_CPU } from '../config.js';
+import { groupOf, PORT, RELAY_CPU, type Family } from '../config.js';
 import { BenchError } from '../errors.js';
 import type { MethodStart, RunningMethod } from './types.js';
 
 const READY_MS = 15_000;
 const STOP_MS = 5000;
 
-/** gst-launch-1.0's pipeline description, as separate arguments. */
-export function gstPipeline(input: string, outputs: ReadonlyArray<{ addr: string; group: string; port: number }>): string[] {
+export interface GstOutput {
+  addr: string;
+  group: string;
+  port: number;
+  /** IPv6 only: the output interface, as udpsink's multicast-iface. */
+  ifname?: string;
+}
+
+/**
+ * gst-launch-1.0's pipeline description, as separate arguments. IPv6
+ * (`family` 6): udpsrc joins GROUP6 on the input, each udpsink binds its
+ * output's IPv6 address and names the output as multicast-iface; the lab's
+ * local-table route for the group (bench-lab-ipv6.ts) also leads out0.
+ */
+export function gstPipeline(input: string, outputs: readonly GstOutput[], family: Family = 4): string[] {
   if (outputs.length === 0) throw new BenchError('ERR_BENCH_ARG', 'the GStreamer relay needs at least one output');
-  const src = ['udpsrc', `address=${GROUP}`, `port=${PORT}`, `multicast-iface=${input}`, 'auto-multicast=true'];
-  const sink = (o: { addr: string; group: string; port: number }): string[] =>
-    ['udpsink', `host=${o.group}`, `port=${o.port}`, `bind-address=${o.addr}`, 'auto-multicast=false', 'loop=false', 'sync=false', 'async=false'];
+  const src = ['udpsrc', `address=${groupOf(family)}`, `port=${PORT}`, `multicast-iface=${input}`, 'auto-multicast=true'];
+  const sink = (o: GstOutput): string[] =>
+    ['udpsink', `host=${o.group}`, `port=${o.port}`, `bind-address=${o.addr}`, ...(family === 6 && o.ifname !== undefined ? [`multicast-iface=${o.ifname}`] : []),
+      'auto-multicast=false', 'loop=false', 'sync=false', 'async=false'];
   const [only] = outputs;
   if (outputs.length === 1 && only !== undefined) return [...src, '!', ...sink(only)];
   return [...src, '!', 'tee', 'name=t', ...outputs.flatMap((o) => ['t.', '!', ...sink(o)])];
@@ -34,9 +50,15 @@ export function gstPipeline(input: string, outputs: ReadonlyArray<{ addr: string
 
 export async function startGstreamer(bl: BenchLab, o: MethodStart): Promise<RunningMethod> {
   const { rl } = bl;
-  const dest = o.output ?? { group: GROUP, port: PORT };
-  const outputs = rl.relay.outputs.slice(0, o.fanout).map((out) => ({ addr: out.addr, group: dest.group, port: dest.port }));
-  const args = ['-c', String(RELAY_CPU), 'gst-launch-1.0', ...gstPipeline(rl.relay.input.ifname, outputs)];
+  const family = o.family ?? 4;
+  const dest = o.output ?? { group: groupOf(family), port: PORT };
+  const outputs = rl.relay.outputs.slice(0, o.fanout).map((out, n): GstOutput => {
+    if (family === 4) return { addr: out.addr, group: dest.group, port: dest.port };
+    const addr = bl.ipv6?.outputs[n];
+    if (addr === undefined) throw new BenchError('ERR_BENCH_ARG', `GStreamer over IPv6 needs an IPv6 address on ${out.ifname} (enableIpv6)`);
+    return { addr, group: dest.group, port: dest.port, ifname: out.ifname };
+  });
+  const args = ['-c', String(RELAY_CPU), 'gst-launch-1.0', ...gstPipeline(rl.relay.input.ifname, outputs, family)];
   const proc = rl.lab.spawn(rl.relay.ns, 'taskset', args, { maxLines: 500 });
   try {
     await proc.waitForLine('stdout', /Setting pipeline to PLAYING/, READY_MS);

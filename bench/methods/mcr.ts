@@ -4,7 +4,8 @@
  * pinned to the first core of mcrd's affinity mask) forwards on core 1; one
  * rule 239.1.1.1:5000 → 239.1.1.1:5000 on out0..out{N-1}, added over the
  * control socket: the same group and port the kernel and socat forward, so
- * all three do identical work.
+ * all three do identical work. IPv6 (`family` 6): the same rule with
+ * GROUP6 as input and output group.
  *
  * The suite reads the worker's loop counters (kernel_drops, submit_calls,
  * gso_batches, …) between trials from a stats request, without restarting
@@ -22,7 +23,7 @@ import type { LabProcess } from '../lab/index.js';
 import { pollUntil } from '../lab/time.js';
 import { packageRoot } from '../../tools/native-tool.js';
 import type { BenchLab } from '../bench-lab.js';
-import { GROUP, PORT, RELAY_CPU } from '../config.js';
+import { groupOf, PORT, RELAY_CPU } from '../config.js';
 import { BenchError } from '../errors.js';
 import type { MethodStart, RunningMethod } from './types.js';
 
@@ -39,9 +40,11 @@ export async function startMcr(bl: BenchLab, o: MethodStart): Promise<RunningMet
   const dir = mkdtempSync(join(tmpdir(), 'mcr-bench-mcrd-'));
   const socket = join(dir, 'mcrd.sock');
   const config = join(dir, 'bench.json5');
-  const outputs = rl.relay.outputs.slice(0, o.fanout).map((out) => ({ group: GROUP, port: PORT, interface: out.ifname }));
+  // IPv6 (issue 16) is the same rule with IPv6 groups: mcrd joins it with MLD, sends with IPV6_MULTICAST_IF.
+  const group = groupOf(o.family);
+  const outputs = rl.relay.outputs.slice(0, o.fanout).map((out) => ({ group, port: PORT, interface: out.ifname }));
   writeFileSync(config, JSON.stringify({
-    rules: [{ name: 'bench', inputInterface: rl.relay.input.ifname, inputGroup: GROUP, inputPort: PORT, outputs }],
+    rules: [{ name: 'bench', inputInterface: rl.relay.input.ifname, inputGroup: group, inputPort: PORT, outputs }],
   }, null, 2));
   const args = ['-c', String(RELAY_CPU), process.execPath, join(o.mcrdRoot ?? packageRoot(), 'dist', 'supervisor', 'mcrd.js'),
     '--config', config, '--control-socket', socket, '--workers', '1', '--log-level', 'warn', ...(o.mcrdArgs ?? [])];
@@ -98,9 +101,10 @@ export async function startMcr(bl: BenchLab, o: MethodStart): Promise<RunningMet
 /** The standalone relay with tuning flags, for the design experiments. */
 async function startMcrRelay(bl: BenchLab, o: MethodStart): Promise<RunningMethod> {
   const { rl } = bl;
-  const outputs = rl.relay.outputs.slice(0, o.fanout).map((out) => `${GROUP}:${PORT}:${out.ifname}`);
+  const group = groupOf(o.family);
+  const outputs = rl.relay.outputs.slice(0, o.fanout).map((out) => `${o.family === 6 ? `[${group}]` : group}:${PORT}:${out.ifname}`);
   const args = ['-c', String(RELAY_CPU), process.execPath, join(packageRoot(), 'dist', 'worker', 'relay-cli.js')];
-  args.push('--input-interface', rl.relay.input.ifname, '--input-group', GROUP, '--input-port', String(PORT));
+  args.push('--input-interface', rl.relay.input.ifname, '--input-group', group, '--input-port', String(PORT));
   args.push('--outputs', outputs.join(','), '--stdin-commands');
   if (o.tuning?.batch !== undefined) args.push('--batch', String(o.tuning.batch));
   if (o.tuning?.ringDepth !== undefined) args.push('--ring-depth', String(o.tuning.ringDepth));

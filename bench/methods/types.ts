@@ -4,7 +4,7 @@
  * by its own PIDs. The runner and the trial only ever see this interface,
  * so every method is measured by exactly the same code.
  */
-import type { MethodName } from '../config.js';
+import type { Family, MethodName } from '../config.js';
 
 /** MCR-only knobs for the design experiments (mcr-relay --batch / --ring-depth / --no-udp-gso). */
 export interface McrTuning {
@@ -17,6 +17,11 @@ export interface McrTuning {
 
 export interface MethodStart {
   fanout: number;
+  /**
+   * The stream's IP version (default 4). 6: forward GROUP6:PORT from in0 to
+   * the outputs over IPv6; the lab must have IPv6 on (bench-lab-ipv6.ts).
+   */
+  family?: Family;
   /**
    * Where the outputs send (default GROUP:PORT, the input's own group and
    * port); the anchor tests pick another to prove the rewrite. nft, the C

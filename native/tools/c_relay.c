@@ -15,6 +15,13 @@
  *   IP_MULTICAST_IF on it, connected to the output group:port), and per
  *   batch one sendmmsg() per output carrying every payload of the batch.
  *
+ * IPv6 (issue 16): a --group with a colon makes the input IPv6 (and an
+ * --out whose GROUP has one, that output; ADDR then is IPv6 too): the ring binds to
+ * ETH_P_IPV6 and its filter and parser take an IPv6 header whose next
+ * header is UDP (the bench's stream has no extension headers; a datagram
+ * with them is not relayed), the mmsg socket joins with IPV6_JOIN_GROUP,
+ * and the output sockets set IPV6_MULTICAST_IF to the output interface.
+ *
  * Usage:
  *   c_relay --mode ring|mmsg --in IFNAME --group G --port P
  *           --out IFNAME,ADDR,GROUP,PORT [--out ...]
@@ -34,6 +41,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <netinet/ip6.h>
 #include <netinet/udp.h>
 #include <poll.h>
 #include <signal.h>
@@ -61,6 +69,13 @@ struct output {
   char ifname[IF_NAMESIZE];
 };
 
+/* The input group, of either family (set once from --group). */
+struct group {
+  int family; /* AF_INET or AF_INET6 */
+  struct in_addr v4;
+  struct in6_addr v6;
+};
+
 static volatile sig_atomic_t stopping = 0;
 static volatile sig_atomic_t report_wanted = 0;
 static const char *mode_name = "";
@@ -81,7 +96,7 @@ static void die(const char *what) {
 }
 
 static void usage(const char *why) {
-  fprintf(stderr, "c_relay: EINVAL: %s\nusage: c_relay --mode ring|mmsg --in IFNAME --group G --port P --out IFNAME,ADDR,GROUP,PORT [--out ...]\n", why);
+  fprintf(stderr, "c_relay: EINVAL: %s\nusage: c_relay --mode ring|mmsg --in IFNAME --group G --port P --out IFNAME,ADDR,GROUP,PORT [--out ...]\n(G, ADDR, GROUP: IPv4 or IPv6)\n", why);
   exit(2);
 }
 
@@ -91,11 +106,35 @@ static struct in_addr parse_addr(const char *s, const char *what) {
   return a;
 }
 
+static struct in6_addr parse_addr6(const char *s, const char *what) {
+  struct in6_addr a;
+  if (inet_pton(AF_INET6, s, &a) != 1) usage(what);
+  return a;
+}
+
+static int is_v6(const char *s) { return strchr(s, ':') != NULL; }
+
 static uint16_t parse_port(const char *s) {
   char *end = NULL;
   long v = strtol(s, &end, 10);
   if (end == s || *end != '\0' || v < 1 || v > 65535) usage("port must be 1..65535");
   return (uint16_t)v;
+}
+
+/* The IPv6 output socket: bound to ADDR, IPV6_MULTICAST_IF = the output's index, connected to [GROUP]:PORT. */
+static void open_output6(struct output *o, const char *addr, const char *group, const char *port) {
+  unsigned ifindex = if_nametoindex(o->ifname);
+  if (ifindex == 0) die("if_nametoindex(--out)");
+  o->fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (o->fd < 0) die("socket(AF_INET6, SOCK_DGRAM)");
+  struct sockaddr_in6 bind_to = {.sin6_family = AF_INET6, .sin6_addr = parse_addr6(addr, "bad output address (IPv6 group, so an IPv6 address)")};
+  if (bind(o->fd, (struct sockaddr *)&bind_to, sizeof bind_to) < 0) die("bind(output address)");
+  int idx = (int)ifindex;
+  if (setsockopt(o->fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx, sizeof idx) < 0) die("setsockopt(IPV6_MULTICAST_IF)");
+  int loop = 0;
+  if (setsockopt(o->fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &loop, sizeof loop) < 0) die("setsockopt(IPV6_MULTICAST_LOOP)");
+  struct sockaddr_in6 to = {.sin6_family = AF_INET6, .sin6_addr = parse_addr6(group, "bad output group"), .sin6_port = htons(parse_port(port))};
+  if (connect(o->fd, (struct sockaddr *)&to, sizeof to) < 0) die("connect(output group)");
 }
 
 /* One output: "IFNAME,ADDR,GROUP,PORT" → a UDP socket connected to GROUP:PORT leaving through IFNAME. */
@@ -107,6 +146,10 @@ static void open_output(struct output *o, char *spec) {
   if (ifname == NULL || addr == NULL || group == NULL || port == NULL) usage("--out wants IFNAME,ADDR,GROUP,PORT");
   if (strlen(ifname) >= IF_NAMESIZE) usage("output interface name too long");
   snprintf(o->ifname, sizeof o->ifname, "%s", ifname);
+  if (is_v6(group)) {
+    open_output6(o, addr, group, port);
+    return;
+  }
   struct in_addr local = parse_addr(addr, "bad output address");
   o->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (o->fd < 0) die("socket(AF_INET, SOCK_DGRAM)");
@@ -144,6 +187,22 @@ static void send_all(struct output *outs, int nout, struct iovec *iov, unsigned 
     }
   }
   c_batches++;
+}
+
+/* Returns the UDP payload of an Ethernet frame if it is [G]:P IPv6 UDP with no extension header, else NULL. */
+static const uint8_t *match_frame6(const uint8_t *frame, uint32_t caplen, const struct in6_addr *group, uint16_t port, uint32_t *len) {
+  const uint32_t hl = (uint32_t)sizeof(struct ip6_hdr);
+  if (caplen < ETH_HLEN + hl + sizeof(struct udphdr)) return NULL;
+  const struct ethhdr *eth = (const struct ethhdr *)frame;
+  if (eth->h_proto != htons(ETH_P_IPV6)) return NULL;
+  const struct ip6_hdr *ip6 = (const struct ip6_hdr *)(frame + ETH_HLEN);
+  if ((ip6->ip6_vfc >> 4) != 6 || ip6->ip6_nxt != IPPROTO_UDP || memcmp(&ip6->ip6_dst, group, sizeof *group) != 0) return NULL;
+  const struct udphdr *udp = (const struct udphdr *)(frame + ETH_HLEN + hl);
+  if (udp->dest != htons(port)) return NULL;
+  uint32_t ulen = ntohs(udp->len);
+  if (ulen < sizeof *udp || ETH_HLEN + hl + ulen > caplen) return NULL;
+  *len = ulen - (uint32_t)sizeof *udp;
+  return (const uint8_t *)(udp + 1);
 }
 
 /* Returns the UDP payload of an Ethernet frame if it is G:P unfragmented IPv4 UDP, else NULL. */
@@ -186,6 +245,33 @@ static void attach_filter(int fd, struct in_addr group, uint16_t port) {
   if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) die("setsockopt(SO_ATTACH_FILTER)");
 }
 
+/* The IPv6 filter: next header UDP (no extension headers), destination [group], UDP destination port. */
+static void attach_filter6(int fd, const struct in6_addr *group, uint16_t port) {
+  uint32_t w[4];
+  memcpy(w, group, sizeof w);
+  /* Every "no" lands on the last instruction (index 15, ret 0). */
+  struct sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),                     /* 0: ethertype */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IPV6, 0, 13),     /* 1 */
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 20),                     /* 2: next header */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_UDP, 0, 11),    /* 3 */
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 38),                     /* 4: destination, word 0 */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(w[0]), 0, 9),     /* 5 */
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 42),                     /* 6: word 1 */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(w[1]), 0, 7),     /* 7 */
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 46),                     /* 8: word 2 */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(w[2]), 0, 5),     /* 9 */
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 50),                     /* 10: word 3 */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(w[3]), 0, 3),     /* 11 */
+      BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 56),                     /* 12: UDP destination port (14 + 40 + 2) */
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, port, 0, 1),            /* 13 */
+      BPF_STMT(BPF_RET | BPF_K, 0xffff),                          /* 14: accept */
+      BPF_STMT(BPF_RET | BPF_K, 0),                               /* 15: drop */
+  };
+  struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) die("setsockopt(SO_ATTACH_FILTER)");
+}
+
 static unsigned long long ring_drops;
 static int ring_fd = -1;
 
@@ -212,12 +298,14 @@ static void maybe_report(void) {
   print_counters();
 }
 
-static void run_ring(const char *in_if, struct in_addr group, uint16_t port, struct output *outs, int nout) {
-  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_IP));
+static void run_ring(const char *in_if, const struct group *group, uint16_t port, struct output *outs, int nout) {
+  const uint16_t proto = group->family == AF_INET6 ? ETH_P_IPV6 : ETH_P_IP;
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(proto));
   if (fd < 0) die("socket(AF_PACKET, SOCK_RAW)");
   ring_fd = fd;
   /* Filter before bind, so nothing unfiltered reaches the ring in between. */
-  attach_filter(fd, group, port);
+  if (group->family == AF_INET6) attach_filter6(fd, &group->v6, port);
+  else attach_filter(fd, group->v4, port);
   int version = TPACKET_V3;
   if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) < 0) die("setsockopt(PACKET_VERSION, TPACKET_V3)");
   struct tpacket_req3 req = {
@@ -236,7 +324,7 @@ static void run_ring(const char *in_if, struct in_addr group, uint16_t port, str
   }
   unsigned ifindex = if_nametoindex(in_if);
   if (ifindex == 0) die("if_nametoindex(--in)");
-  struct sockaddr_ll ll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP), .sll_ifindex = (int)ifindex};
+  struct sockaddr_ll ll = {.sll_family = AF_PACKET, .sll_protocol = htons(proto), .sll_ifindex = (int)ifindex};
   if (bind(fd, (struct sockaddr *)&ll, sizeof ll) < 0) die("bind(AF_PACKET, --in)");
   fprintf(stderr, "{\"event\":\"ready\",\"mode\":\"ring\"}\n");
 
@@ -257,8 +345,10 @@ static void run_ring(const char *in_if, struct in_addr group, uint16_t port, str
       uint32_t len = 0;
       /* The sockaddr_ll after the header says which way the frame went: a packet socket also sees what leaves. */
       const struct sockaddr_ll *from = (const struct sockaddr_ll *)((const uint8_t *)h + TPACKET_ALIGN(sizeof *h));
+      const uint8_t *frame = (const uint8_t *)h + h->tp_mac;
       const uint8_t *payload = from->sll_pkttype == PACKET_OUTGOING ? NULL
-          : match_frame((const uint8_t *)h + h->tp_mac, h->tp_snaplen, group, port, &len);
+          : group->family == AF_INET6 ? match_frame6(frame, h->tp_snaplen, &group->v6, port, &len)
+          : match_frame(frame, h->tp_snaplen, group->v4, port, &len);
       if (payload != NULL) {
         c_received++;
         iov[n].iov_base = (void *)payload;
@@ -277,9 +367,26 @@ static void run_ring(const char *in_if, struct in_addr group, uint16_t port, str
   }
 }
 
-static void run_mmsg(const char *in_if, struct in_addr group, uint16_t port, struct output *outs, int nout) {
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) die("socket(AF_INET, SOCK_DGRAM)");
+/* Binds the mmsg socket to the group and joins it on --in, either family. */
+static void bind_and_join(int fd, const char *in_if, const struct group *group, uint16_t port) {
+  unsigned ifindex = if_nametoindex(in_if);
+  if (ifindex == 0) die("if_nametoindex(--in)");
+  if (group->family == AF_INET6) {
+    struct sockaddr_in6 addr = {.sin6_family = AF_INET6, .sin6_addr = group->v6, .sin6_port = htons(port)};
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("bind([group]:port)");
+    struct ipv6_mreq mreq = {.ipv6mr_multiaddr = group->v6, .ipv6mr_interface = ifindex};
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mreq, sizeof mreq) < 0) die("setsockopt(IPV6_JOIN_GROUP)");
+    return;
+  }
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr = group->v4, .sin_port = htons(port)};
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("bind(group:port)");
+  struct ip_mreqn mreq = {.imr_multiaddr = group->v4, .imr_ifindex = (int)ifindex};
+  if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof mreq) < 0) die("setsockopt(IP_ADD_MEMBERSHIP)");
+}
+
+static void run_mmsg(const char *in_if, const struct group *group, uint16_t port, struct output *outs, int nout) {
+  int fd = socket(group->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) die(group->family == AF_INET6 ? "socket(AF_INET6, SOCK_DGRAM)" : "socket(AF_INET, SOCK_DGRAM)");
   int one = 1;
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) die("setsockopt(SO_REUSEADDR)");
   /* A careful relay gives its socket room for bursts (the ring mode has 16 MiB); FORCE passes rmem_max as root. */
@@ -287,12 +394,7 @@ static void run_mmsg(const char *in_if, struct in_addr group, uint16_t port, str
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0 &&
       setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0) die("setsockopt(SO_RCVBUF)");
   if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, in_if, (socklen_t)strlen(in_if)) < 0) die("setsockopt(SO_BINDTODEVICE, --in)");
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr = group, .sin_port = htons(port)};
-  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) die("bind(group:port)");
-  unsigned ifindex = if_nametoindex(in_if);
-  if (ifindex == 0) die("if_nametoindex(--in)");
-  struct ip_mreqn mreq = {.imr_multiaddr = group, .imr_ifindex = (int)ifindex};
-  if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof mreq) < 0) die("setsockopt(IP_ADD_MEMBERSHIP)");
+  bind_and_join(fd, in_if, group, port);
   fprintf(stderr, "{\"event\":\"ready\",\"mode\":\"mmsg\"}\n");
 
   static uint8_t bufs[BATCH][2048];
@@ -343,7 +445,9 @@ int main(int argc, char **argv) {
     } else usage("unknown option");
   }
   if (mode == NULL || in_if == NULL || group_s == NULL || port_s == NULL || nout == 0) usage("--mode, --in, --group, --port and --out are required");
-  struct in_addr group = parse_addr(group_s, "bad --group");
+  struct group group = {.family = is_v6(group_s) ? AF_INET6 : AF_INET};
+  if (group.family == AF_INET6) group.v6 = parse_addr6(group_s, "bad --group");
+  else group.v4 = parse_addr(group_s, "bad --group");
   uint16_t port = parse_port(port_s);
 
   struct sigaction sa = {.sa_handler = on_signal};
@@ -354,8 +458,8 @@ int main(int argc, char **argv) {
   sigaction(SIGUSR1, &sa, NULL);
   mode_name = mode;
 
-  if (strcmp(mode, "ring") == 0) run_ring(in_if, group, port, outs, nout);
-  else if (strcmp(mode, "mmsg") == 0) run_mmsg(in_if, group, port, outs, nout);
+  if (strcmp(mode, "ring") == 0) run_ring(in_if, &group, port, outs, nout);
+  else if (strcmp(mode, "mmsg") == 0) run_mmsg(in_if, &group, port, outs, nout);
   else usage("--mode must be ring or mmsg");
 
   print_counters();

@@ -64,7 +64,8 @@ export async function checkReachable(
   const port = String(20_000 + Math.floor(Math.random() * 40_000));
   const server = lab.spawn(toNs, process.execPath, ['-e', ECHO_SERVER, toAddr, port]);
   try {
-    await server.waitForLine('stdout', /^ready$/, timeoutMs + 5000);
+    // A node start, not the probe: seconds on a loaded host (7 s ran out at load ~20), so bounded apart from timeoutMs.
+    await server.waitForLine('stdout', /^ready$/, timeoutMs + 20_000);
     const r = await lab.exec(fromNs, process.execPath, ['-e', ECHO_CLIENT, toAddr, port, String(timeoutMs)], {
       reject: false,
       timeoutMs: timeoutMs + 5000,

@@ -321,7 +321,12 @@ t.test('a lab of a SIGKILLed process is removed by the next sweep', async (t) =>
   t.ok(await goneWithin(sleeper, 2000), 'the orphaned sleep is gone');
   const warnings: string[] = [];
   const removed = await removeOrphanNamespaces((msg) => warnings.push(msg));
-  t.ok(removed.includes(ns), `the sweep removed ${ns}`);
+  // Any process's first lab sweeps every orphan: a lab test running beside this one (another
+  // tap file, another checkout) may have swept it between the kill and this sweep. Then it is
+  // gone all the same, which is what the sweep promises; its warning went to that process.
+  const sweptElsewhere = !removed.includes(ns) && !(await netnsList()).includes(ns);
+  if (sweptElsewhere) t.comment(`${ns} was swept by another process's lab before this sweep`);
+  t.ok(removed.includes(ns) || sweptElsewhere, `the sweep removed ${ns}`);
   t.notOk((await netnsList()).includes(ns), 'and it is gone from ip netns list');
-  t.ok(warnings.some((w) => w.includes(ns) && /process is gone/.test(w)), 'with a warning naming it');
+  if (!sweptElsewhere) t.ok(warnings.some((w) => w.includes(ns) && /process is gone/.test(w)), 'with a warning naming it');
 });

@@ -51,9 +51,10 @@ t.test('kill -9 of a worker during traffic: forwarding resumes once the worker i
   // the restart even on a loaded machine.
   const COUNT = 16_000;
   const sink = rl.lab.spawn(rl.sinks[0]?.ns ?? '', process.execPath, [ARRIVAL_SINK, '--group', '239.2.2.2', '--port', '6000',
-    // It stops 6 s after the last datagram: longer than any restart, so an
-    // outage on a loaded machine (2.4 s seen) is not taken for the end.
-    '--address', rl.sinks[0]?.addr ?? '', '--mark', '2000', '--idle', '6000', '--duration', '30000']);
+    // It stops at the stream's last datagram (seq COUNT - 1), or 6 s after the
+    // last arrival if that one is lost: longer than any restart, so an outage
+    // on a loaded machine (2.4 s seen) is not taken for the end.
+    '--address', rl.sinks[0]?.addr ?? '', '--mark', '2000', '--idle', '6000', '--duration', '30000', '--last', String(COUNT - 1)]);
   await sink.waitForLine('stderr', /"event":"ready"/, 10_000);
   const gen = startGen(rl, { dest: '239.1.1.1', port: 5000, count: COUNT, rate: RATE, size: 100 });
   await sink.waitForLine('stderr', /"event":"mark"/, 10_000);

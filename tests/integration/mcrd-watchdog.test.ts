@@ -41,7 +41,9 @@ t.test('SIGSTOP of a worker under traffic: detected, killed, replaced, forwardin
   const RATE = 1000;
   const COUNT = 7000;
   const sink = rl.lab.spawn(rl.sinks[0]?.ns ?? '', process.execPath, [ARRIVAL_SINK, '--group', '239.2.2.2', '--port', '6000',
-    '--address', rl.sinks[0]?.addr ?? '', '--mark', '1000', '--idle', '6000', '--duration', '40000']);
+    // It ends at the stream's last datagram, or 6 s after the last arrival if
+    // that one is lost: longer than any outage, so none is taken for the end.
+    '--address', rl.sinks[0]?.addr ?? '', '--mark', '1000', '--idle', '6000', '--duration', '40000', '--last', String(COUNT - 1)]);
   await sink.waitForLine('stderr', /"event":"ready"/, 10_000);
   const gen = startGen(rl, { dest: '239.1.1.1', port: 5000, count: COUNT, rate: RATE, size: 100 });
   await sink.waitForLine('stderr', /"event":"mark"/, 10_000);

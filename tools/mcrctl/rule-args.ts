@@ -13,6 +13,8 @@ export interface AddFlags {
   inputGroup: string;
   inputPort: string;
   source?: string;
+  excludeSources?: string;
+  joinGroups?: string;
   outputs: string;
   name?: string;
   signalTimeout?: string;
@@ -24,6 +26,8 @@ const FLAG_FOR_FIELD: Readonly<Record<string, string>> = {
   inputGroup: '--input-group',
   inputPort: '--input-port',
   source: '--source',
+  excludeSources: '--exclude-sources',
+  joinGroups: '--join-groups',
   name: '--name',
   outputs: '--outputs',
   signalTimeoutMs: '--signal-timeout',
@@ -40,6 +44,8 @@ export function ruleFromFlags(flags: AddFlags): RuleInput {
       inputPort: flags.inputPort,
       outputs: parseOutputList(flags.outputs),
       ...(flags.source !== undefined ? { source: flags.source } : {}),
+      ...(flags.excludeSources !== undefined ? { excludeSources: flags.excludeSources } : {}),
+      ...(flags.joinGroups !== undefined ? { joinGroups: flags.joinGroups } : {}),
       ...(flags.name !== undefined ? { name: flags.name } : {}),
       ...(flags.signalTimeout !== undefined ? { signalTimeoutMs: flags.signalTimeout } : {}),
       ...(flags.monitor !== undefined ? { monitor: flags.monitor } : {}),

@@ -374,6 +374,11 @@ export function outputHostPort(group: string, port: number): string {
   return `${g}:${port === 0 ? '=' : port}`;
 }
 
+/** An output as a person writes it (port 0 as "="), to validate again inside a whole rule. */
+export function asWritten(o: OutputSpec): Record<string, unknown> {
+  return o.port === 0 ? { ...o, port: '=' } : { ...o };
+}
+
 /**
  * Parses the compact output list of the CLI: `G:P:IF[:TTL][,G:P:IF[:TTL]...]`,
  * an IPv6 G in brackets (`[ff3e::1234]:5000:eth1:8`) since its colons

@@ -11,7 +11,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { LevelWithSilent } from 'pino';
 import { createLogger, LOG_LEVELS } from '../common/logger.js';
 import { Relay, type RelayTuning } from './relay.js';
-import { parseOutputList, RuleError, validateRule, type RuleSpec } from '../common/rule-spec.js';
+import { asWritten, parseOutputList, RuleError, validateRule, type RuleSpec } from '../common/rule-spec.js';
 import { loadRulesFile } from './rules-file.js';
 import { serveStdinCommands } from './stdin-commands.js';
 import { isNativeError, native, type IngressMode, type LoopOptionName } from '../native/index.js';
@@ -106,7 +106,7 @@ function collectRules(opts: CliOptions): RuleSpec[] {
       validateRule({
         inputGroup: opts.inputGroup,
         inputPort: opts.inputPort,
-        outputs: parseOutputList(opts.outputs ?? ''),
+        outputs: parseOutputList(opts.outputs ?? '').map(asWritten),
         ...(opts.source !== undefined ? { source: opts.source } : {}),
         ...(opts.excludeSources !== undefined ? { excludeSources: opts.excludeSources } : {}),
         ...(opts.joinGroups !== undefined ? { joinGroups: opts.joinGroups } : {}),

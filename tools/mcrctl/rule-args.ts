@@ -5,7 +5,7 @@
  * terms of the flag the user typed, and mcrd is never contacted for it.
  */
 import type { RuleInput } from '../../proto/index.js';
-import { checkInterfaceName, parseOutputList, RuleError, validateRule } from '../../common/rule-spec.js';
+import { asWritten, checkInterfaceName, parseOutputList, RuleError, validateRule } from '../../common/rule-spec.js';
 import { usageError } from './errors.js';
 
 export interface AddFlags {
@@ -42,7 +42,7 @@ export function ruleFromFlags(flags: AddFlags): RuleInput {
       inputGroup: flags.inputGroup,
       // validateRule accepts decimal strings, so the port's range check is its own.
       inputPort: flags.inputPort,
-      outputs: parseOutputList(flags.outputs),
+      outputs: parseOutputList(flags.outputs).map(asWritten),
       ...(flags.source !== undefined ? { source: flags.source } : {}),
       ...(flags.excludeSources !== undefined ? { excludeSources: flags.excludeSources } : {}),
       ...(flags.joinGroups !== undefined ? { joinGroups: flags.joinGroups } : {}),

@@ -85,6 +85,11 @@
                   "native/core/stream_monitor.cc"]
     },
     {
+      "target_name": "lookup_bench",
+      "type": "executable",
+      "sources": ["native/bench/lookup_bench.cc", "native/core/rule_table.cc", "native/core/wildcard_rules.cc"]
+    },
+    {
       "target_name": "core_tests",
       "type": "executable",
       "sources": [

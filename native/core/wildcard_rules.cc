@@ -3,7 +3,10 @@
 // between two datagrams, like the exact hash.
 #include "core/wildcard_rules.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <cstring>
 
 #include "core/rule_table.h"
 
@@ -15,6 +18,16 @@ bool excludes_source(const Rule& rule, const uint8_t* src) {
     if (prefix_contains(p, src)) return true;
   }
   return false;
+}
+
+uint32_t mask4(uint32_t len) { return len == 0 ? 0 : htonl(~0u << (32 - len)); }
+
+// The IPv4 words of an entry's prefixes (wildcard_rules.h, Entry).
+void fill_words(WildcardRules::Entry* e) {
+  std::memcpy(&e->group4, e->group.b, 4);
+  std::memcpy(&e->src4, e->src.b, 4);
+  e->group_mask4 = mask4(e->group.len);
+  e->src_mask4 = mask4(e->src.len);
 }
 
 }  // namespace
@@ -37,6 +50,7 @@ void WildcardRules::entries_of(const Rule& rule, std::vector<Entry>* out) {
       e.src.len = static_cast<uint8_t>(full);
     }
     e.rank = rank_of(e.src.len, e.group.len, e.port != 0);
+    if (rule.family == 4) fill_words(&e);
     out->push_back(e);
     return;
   }
@@ -44,16 +58,33 @@ void WildcardRules::entries_of(const Rule& rule, std::vector<Entry>* out) {
     Entry e = base;
     e.src = p;
     e.rank = rank_of(e.src.len, e.group.len, e.port != 0);
+    if (rule.family == 4) fill_words(&e);
     out->push_back(e);
   }
 }
 
 const Rule* WildcardRules::match(uint8_t family, const uint8_t* dst, uint16_t port, const uint8_t* src,
                                  const Rule* exact_any, bool* excluded) const {
-  const std::vector<Entry>& entries = family == 6 ? v6_ : v4_;
   // The exact hash's any-source rule: full group, exact port, any source.
   const uint32_t floor = rank_of(0, family == 6 ? 128 : 32, true);
-  for (const Entry& e : entries) {
+  if (family == 4) {
+    uint32_t d = 0;
+    uint32_t s = 0;
+    std::memcpy(&d, dst, 4);
+    std::memcpy(&s, src, 4);
+    for (const Entry& e : v4_) {
+      if (exact_any != nullptr && e.rank <= floor) break;
+      if (((d ^ e.group4) & e.group_mask4) != 0 || ((s ^ e.src4) & e.src_mask4) != 0) continue;
+      if (e.port != 0 && e.port != port) continue;
+      if (!e.rule->excludes.empty() && excludes_source(*e.rule, src)) {
+        if (excluded != nullptr) *excluded = true;
+        continue;
+      }
+      return e.rule;
+    }
+    return exact_any;
+  }
+  for (const Entry& e : v6_) {
     if (exact_any != nullptr && e.rank <= floor) break;
     if (e.port != 0 && e.port != port) continue;
     if (!prefix_contains(e.group, dst) || !prefix_contains(e.src, src)) continue;

@@ -30,6 +30,9 @@ class WildcardRules {
     Prefix group;     // the input group's prefix (full length for one group)
     uint16_t port = 0;  // 0: any port
     uint32_t rank = 0;  // precedence, larger first (rank_of)
+    // IPv4: the prefixes as words and masks (network order), so the walk
+    // tests an entry with two XOR-AND compares instead of byte loops.
+    uint32_t group4 = 0, group_mask4 = 0, src4 = 0, src_mask4 = 0;
   };
 
   static uint32_t rank_of(uint32_t src_len, uint32_t group_len, bool port_exact) {

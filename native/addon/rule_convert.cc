@@ -139,14 +139,15 @@ std::unique_ptr<Rule> rule_from_js(Napi::Env env, const Napi::Value& value, Coun
   else std::memcpy(&rule->dst_addr, group.b, 4);
   // 0 = any port (the rule model's "any").
   rule->dst_port = static_cast<uint16_t>(uint_field(env, obj, "inputPort", 65535));
-  rule->excludes = prefix_list_from_js(env, obj.Get("excludeSources"), "excludeSources", rule->family);
+  std::vector<Prefix> excludes = prefix_list_from_js(env, obj.Get("excludeSources"), "excludeSources", rule->family);
   std::vector<Prefix> sources = prefix_list_from_js(env, obj.Get("source"), "source", rule->family);
-  if (sources.size() == 1 && sources[0].len == full && rule->excludes.empty()) {
+  if (!excludes.empty()) rule->sets_mut().excludes = std::move(excludes);
+  if (sources.size() == 1 && sources[0].len == full && !rule->sets) {
     // One source address: the exact hash's (S,G) form, as before lists existed.
     if (rule->family == 6) std::memcpy(rule->src6.b, sources[0].b, 16);
     else std::memcpy(&rule->src_addr, sources[0].b, 4);
   } else {
-    rule->sources = std::move(sources);
+    if (!sources.empty()) rule->sets_mut().sources = std::move(sources);
   }
   Napi::Value monitor = obj.Get("monitor");
   if (!monitor.IsUndefined() && !monitor.IsNull()) {

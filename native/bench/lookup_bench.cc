@@ -65,7 +65,7 @@ std::unique_ptr<mcr::Rule> wildcard_rule(uint32_t id, uint32_t i, bool source) {
     const uint32_t net = htonl(0x0A000000u | ((i & 0xff) << 16) | ((i >> 8) << 8));
     std::memcpy(p.b, &net, 4);
     p.len = 24;
-    r->sources.push_back(p);
+    r->sets_mut().sources.push_back(p);
   }
   r->outputs.push_back(std::make_unique<mcr::Output>());
   return r;

@@ -74,10 +74,22 @@ struct Ipv6Addr {
   }
 };
 
+// A rule's source list (prefixes or addresses) and excluded sources.
+struct SourceSets {
+  std::vector<Prefix> sources;
+  std::vector<Prefix> excludes;
+};
+
 struct Rule {
   uint32_t id = 0;
   uint32_t slot = 0;            // counter slot
   uint8_t family = 4;           // of the input: 4 uses dst_addr/src_addr, 6 dst6/src6
+  // Rules that match more than one exact stream (wildcard_rules.h): the
+  // input group's prefix length (0: the exact group); see also dst_port
+  // (0 = any port) and `sets`. Beside `family`, in what was padding.
+  uint8_t group_len = 0;
+  // Some output rewrites the destination per datagram (Output::rewrites).
+  bool rewrites = false;
   uint32_t dst_addr = 0;        // network byte order
   uint16_t dst_port = 0;        // host byte order
   uint32_t src_addr = 0;        // network byte order; 0 = any source
@@ -87,11 +99,20 @@ struct Rule {
   // input group's prefix length (0: the exact group), port 0 = any port,
   // the source list (prefixes or addresses; empty: src_addr/src6 says) and
   // the excluded sources. Such a rule is looked up after the exact hash.
-  uint8_t group_len = 0;
-  std::vector<Prefix> sources;
-  std::vector<Prefix> excludes;
-  // Some output rewrites the destination per datagram (Output::rewrites).
-  bool rewrites = false;
+  // The lists live in their own allocation, null for rules without them,
+  // so an exact rule grows by one pointer only (its lookup touches it, and
+  // 100 000 of them are measured: docs/performance.md).
+  std::unique_ptr<SourceSets> sets;
+  static const std::vector<Prefix>& none() {
+    static const std::vector<Prefix> empty;
+    return empty;
+  }
+  const std::vector<Prefix>& sources() const { return sets ? sets->sources : none(); }
+  const std::vector<Prefix>& excludes() const { return sets ? sets->excludes : none(); }
+  SourceSets& sets_mut() {
+    if (!sets) sets = std::make_unique<SourceSets>();
+    return *sets;
+  }
   std::vector<std::unique_ptr<Output>> outputs;
   // The loop's open send batch for this rule (send_batch.h), or UINT32_MAX.
   // Mutable: lookups hand out const rules, and this is loop-thread scratch
@@ -109,7 +130,7 @@ struct Rule {
 
   // Whether the exact hash can hold the rule: one group, one port, at most
   // one source address, no exclusion.
-  bool exact() const { return group_len == 0 && dst_port != 0 && sources.empty() && excludes.empty(); }
+  bool exact() const { return group_len == 0 && dst_port != 0 && sources().empty() && excludes().empty(); }
   // A rule with what this one matches and nothing else (no outputs): the
   // replace-all check builds a scratch table of these.
   std::unique_ptr<Rule> match_copy() const {
@@ -122,8 +143,7 @@ struct Rule {
     r->dst6 = dst6;
     r->src6 = src6;
     r->group_len = group_len;
-    r->sources = sources;
-    r->excludes = excludes;
+    if (sets) r->sets = std::make_unique<SourceSets>(*sets);
     return r;
   }
 };

@@ -14,7 +14,7 @@ namespace mcr {
 namespace {
 
 bool excludes_source(const Rule& rule, const uint8_t* src) {
-  for (const Prefix& p : rule.excludes) {
+  for (const Prefix& p : rule.excludes()) {
     if (prefix_contains(p, src)) return true;
   }
   return false;
@@ -40,7 +40,7 @@ void WildcardRules::entries_of(const Rule& rule, std::vector<Entry>* out) {
   else std::memcpy(base.group.b, &rule.dst_addr, 4);
   base.group.len = static_cast<uint8_t>(rule.group_len != 0 ? rule.group_len : full);
   base.port = rule.dst_port;
-  if (rule.sources.empty()) {
+  if (rule.sources().empty()) {
     // One entry: the single source address of an exact rule, or any.
     Entry e = base;
     const bool has_src = rule.family == 6 ? !rule.src6.any() : rule.src_addr != 0;
@@ -54,7 +54,7 @@ void WildcardRules::entries_of(const Rule& rule, std::vector<Entry>* out) {
     out->push_back(e);
     return;
   }
-  for (const Prefix& p : rule.sources) {
+  for (const Prefix& p : rule.sources()) {
     Entry e = base;
     e.src = p;
     e.rank = rank_of(e.src.len, e.group.len, e.port != 0);
@@ -76,7 +76,7 @@ const Rule* WildcardRules::match(uint8_t family, const uint8_t* dst, uint16_t po
       if (exact_any != nullptr && e.rank <= floor) break;
       if (((d ^ e.group4) & e.group_mask4) != 0 || ((s ^ e.src4) & e.src_mask4) != 0) continue;
       if (e.port != 0 && e.port != port) continue;
-      if (!e.rule->excludes.empty() && excludes_source(*e.rule, src)) {
+      if (e.rule->sets && excludes_source(*e.rule, src)) {
         if (excluded != nullptr) *excluded = true;
         continue;
       }
@@ -88,7 +88,7 @@ const Rule* WildcardRules::match(uint8_t family, const uint8_t* dst, uint16_t po
     if (exact_any != nullptr && e.rank <= floor) break;
     if (e.port != 0 && e.port != port) continue;
     if (!prefix_contains(e.group, dst) || !prefix_contains(e.src, src)) continue;
-    if (!e.rule->excludes.empty() && excludes_source(*e.rule, src)) {
+    if (e.rule->sets && excludes_source(*e.rule, src)) {
       if (excluded != nullptr) *excluded = true;
       continue;
     }

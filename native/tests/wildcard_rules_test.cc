@@ -55,8 +55,8 @@ std::unique_ptr<Rule> rule4(uint32_t id, const char* group, uint8_t group_len, u
   r->dst_addr = v4(group);
   r->group_len = group_len;
   r->dst_port = port;
-  r->sources = std::move(sources);
-  r->excludes = std::move(excludes);
+  if (!sources.empty()) r->sets_mut().sources = std::move(sources);
+  if (!excludes.empty()) r->sets_mut().excludes = std::move(excludes);
   if (src != nullptr) r->src_addr = v4(src);
   r->outputs.push_back(std::make_unique<mcr::Output>());
   return r;
@@ -200,7 +200,7 @@ TEST(ipv6_prefix_rules) {
   ::inet_pton(AF_INET6, "ff3e::", r->dst6.b);
   r->group_len = 96;
   r->dst_port = 0;
-  r->excludes.push_back(p6("2001:db8::66", 128));
+  r->sets_mut().excludes.push_back(p6("2001:db8::66", 128));
   CHECK_EQ(t.add(r), 0);
   uint8_t dst[16], src[16], other[16], bad[16];
   ::inet_pton(AF_INET6, "ff3e::12:34", dst);

@@ -13,7 +13,7 @@
       "target_name": "mcr_native",
       "sources": [
         "native/core/frame_parser.cc",
-        "native/core/rule_table.cc",
+        "native/core/rule_table.cc", "native/core/wildcard_rules.cc",
         "native/core/buffer_pool.cc",
         "native/core/provided_buffer_ring.cc",
         "native/core/packet_ring.cc",
@@ -81,8 +81,13 @@
     {
       "target_name": "monitor_bench",
       "type": "executable",
-      "sources": ["native/bench/monitor_bench.cc", "native/core/frame_parser.cc", "native/core/rule_table.cc",
+      "sources": ["native/bench/monitor_bench.cc", "native/core/frame_parser.cc", "native/core/rule_table.cc", "native/core/wildcard_rules.cc",
                   "native/core/stream_monitor.cc"]
+    },
+    {
+      "target_name": "lookup_bench",
+      "type": "executable",
+      "sources": ["native/bench/lookup_bench.cc", "native/core/rule_table.cc", "native/core/wildcard_rules.cc"]
     },
     {
       "target_name": "core_tests",
@@ -91,6 +96,7 @@
         "native/tests/test_main.cc",
         "native/tests/frame_parser_test.cc",
         "native/tests/rule_table_test.cc",
+        "native/tests/wildcard_rules_test.cc",
         "native/tests/buffer_pool_test.cc",
         "native/tests/send_batch_test.cc",
         "native/tests/netlink_parser_test.cc",
@@ -109,7 +115,7 @@
         "native/core/send_batch.cc",
         "native/core/frame_parser.cc",
         "native/core/netlink_parser.cc",
-        "native/core/rule_table.cc",
+        "native/core/rule_table.cc", "native/core/wildcard_rules.cc",
         "native/core/buffer_pool.cc",
         "native/core/log_ring.cc",
         "native/core/fd_channel.cc",

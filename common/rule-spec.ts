@@ -8,12 +8,24 @@
  * is). IPv6 addresses are kept in their canonical text form (RFC 5952:
  * lower case, longest zero run compressed), so two spellings of one group
  * are one key everywhere after validation.
+ *
+ * Rules that match more than one exact stream (docs/config.md, "Rules that
+ * match more"): `source` and `excludeSources` take an address, a prefix
+ * (`10.1.0.0/16`) or a list of them; `inputGroup` may be a prefix;
+ * `inputPort` may be "any" (0 in the model and on the wire); an output's
+ * `group` may be "=" (the datagram's own group) or a prefix of the input
+ * prefix's length (the group mapped into it), its `port` "=" (0: the
+ * datagram's own port). Lists are kept as one comma-separated string of
+ * canonical entries (duplicates dropped, order kept): `"10.0.0.1,10.2.0.0/16"`.
  */
 import { isIPv4, isIPv6, SocketAddress } from 'node:net';
 
+import { addressBytes, bytesToAddress, maskBytes, prefixAddress, prefixContains, prefixLength, splitPrefix } from './address-prefix.js';
+
 export interface OutputSpec {
-  /** Destination: a multicast group or a unicast address. */
+  /** Destination: a multicast group or a unicast address; "=" the datagram's group; a prefix (same length as the input's) the datagram's group mapped into it. */
   group: string;
+  /** 1..65535, or 0 ("=" where written): the datagram's own port. */
   port: number;
   interface: string;
   ttl?: number;
@@ -25,9 +37,14 @@ export interface RuleSpec {
   name?: string;
   /** Destination matched on input: a multicast group or a unicast address. */
   inputGroup: string;
+  /** 1..65535, or 0 ("any" where written): any port. */
   inputPort: number;
-  /** Only datagrams from this source match. */
+  /** Only datagrams from these sources match: addresses or prefixes, comma-separated canonical text. */
   source?: string;
+  /** Datagrams from these sources never match (same form as `source`). */
+  excludeSources?: string;
+  /** Groups of a prefix `inputGroup` that mcrd joins (comma-separated canonical text). */
+  joinGroups?: string;
   outputs: OutputSpec[];
   /** Loss of signal: the rule's stream is `down` after this long without a datagram; 0 = not watched. Unset: DEFAULT_SIGNAL_TIMEOUT_MS. */
   signalTimeoutMs?: number;
@@ -81,16 +98,17 @@ export function addressFamily(addr: string): 4 | 6 {
   return addr.includes(':') ? 6 : 4;
 }
 
-/** A multicast group: 224.0.0.0/4 or ff00::/8. */
+/** A multicast group (or a prefix starting in it): 224.0.0.0/4 or ff00::/8. */
 export function isMulticast(addr: string): boolean {
   if (addressFamily(addr) === 6) return /^ff[0-9a-f]{2}:/i.test(addr);
   const first = Number(addr.split('.')[0]);
   return first >= 224 && first <= 239;
 }
 
-/** `ADDR:PORT`, with the IPv6 address in brackets (`[ff3e::1]:5000`). */
+/** `ADDR:PORT`, with the IPv6 address in brackets (`[ff3e::1]:5000`); an input's port 0 is `any`. */
 export function hostPort(addr: string, port: number): string {
-  return addressFamily(addr) === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
+  const p = port === 0 ? 'any' : String(port);
+  return addressFamily(addr) === 6 ? `[${addr}]:${p}` : `${addr}:${p}`;
 }
 
 function checkAddress(value: unknown, field: string, path: RulePath): string {
@@ -169,8 +187,62 @@ function checkSourceAddress(value: unknown, field: string, path: RulePath): stri
   return addr;
 }
 
+/** `ADDR/LEN` of either family into its canonical text (a full length gives the bare address); host bits are refused. */
+function checkPrefix(value: string, field: string, path: RulePath, minLen = 1): string {
+  const parts = splitPrefix(value)!;
+  const addr = checkAddress(parts.addr, field, path);
+  const full = addressFamily(addr) === 6 ? 128 : 32;
+  if (!/^\d{1,3}$/.test(parts.len) || Number(parts.len) < minLen || Number(parts.len) > full) {
+    throw new RuleError(`${field}: ${JSON.stringify(value)} has a bad prefix length: expected ${minLen}..${full}`, path);
+  }
+  const len = Number(parts.len);
+  if (len === full) return addr;
+  const masked = bytesToAddress(maskBytes(addressBytes(addr), len));
+  if (masked !== addr) {
+    throw new RuleError(`${field}: ${value} has bits set past its /${len}: write ${masked}/${len} (or a longer prefix)`, path);
+  }
+  return `${addr}/${len}`;
+}
+
+/** An address or `ADDR/LEN`, canonical. */
+function checkAddressOrPrefix(value: unknown, field: string, path: RulePath): string {
+  if (typeof value === 'string' && value.includes('/')) return checkPrefix(value, field, path);
+  return checkAddress(value, field, path);
+}
+
+/**
+ * `source` / `excludeSources`: one address or prefix, a comma-separated
+ * string of them, or an array; each a unicast source of the input's family.
+ */
+function checkSourceList(value: unknown, field: string, path: RulePath, inputGroup: string, groupField: string): string {
+  const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',').map((v) => v.trim()) : undefined;
+  if (items === undefined || items.length === 0) {
+    throw new RuleError(`${field}: expected an address, a prefix (10.1.0.0/16) or a list of them, got ${JSON.stringify(value)}`, path);
+  }
+  const out: string[] = [];
+  items.forEach((item, i) => {
+    const where = Array.isArray(value) ? `${field}[${i}]` : field;
+    const at = Array.isArray(value) ? [...path, i] : path;
+    let entry: string;
+    if (typeof item === 'string' && item.includes('/')) {
+      entry = checkPrefix(item, where, at);
+      if (isMulticast(prefixAddress(entry))) throw new RuleError(`${where}: ${entry} is multicast, not a range of source addresses: give the senders' unicast prefix`, at);
+    } else {
+      entry = checkSourceAddress(item, where, at);
+    }
+    checkSameFamily(prefixAddress(entry), where, inputGroup, groupField, at);
+    if (!out.includes(entry)) out.push(entry);
+  });
+  return out.join(',');
+}
+
+/** Whether rule text is a prefix (`ADDR/LEN`) rather than one address. */
+export function isPrefix(text: string): boolean {
+  return text.includes('/');
+}
+
 const OUTPUT_KEYS = new Set(['group', 'port', 'interface', 'ttl', 'source']);
-const RULE_KEYS = new Set(['name', 'inputGroup', 'inputPort', 'source', 'outputs', 'signalTimeoutMs', 'monitor']);
+const RULE_KEYS = new Set(['name', 'inputGroup', 'inputPort', 'source', 'excludeSources', 'joinGroups', 'outputs', 'signalTimeoutMs', 'monitor']);
 
 function checkKeys(obj: Record<string, unknown>, allowed: Set<string>, where: string, path: RulePath): void {
   for (const key of Object.keys(obj)) {
@@ -187,26 +259,38 @@ export function checkMonitor(value: unknown, field: string, path: RulePath = [])
   return value as MonitorMode;
 }
 
-/** `path` locates `value` in a larger document; errors carry it extended to the field. */
-export function validateOutput(value: unknown, where: string, path: RulePath = []): OutputSpec {
+/**
+ * `path` locates `value` in a larger document; errors carry it extended to
+ * the field. `wire`: the value came off the control socket, where a port of
+ * 0 is how "=" (an output) and "any" (the input) travel; people write the words.
+ */
+export function validateOutput(value: unknown, where: string, path: RulePath = [], wire = false): OutputSpec {
   if (typeof value !== 'object' || value === null) throw new RuleError(`${where}: expected an object`, path);
   const o = value as Record<string, unknown>;
   checkKeys(o, OUTPUT_KEYS, where, path);
+  let group: string;
+  if (o.group === '=') {
+    group = '=';
+  } else {
+    group = checkAddressOrPrefix(o.group, `${where}.group`, [...path, 'group']);
+    checkDestination(prefixAddress(group), `${where}.group`, [...path, 'group']);
+  }
   const out: OutputSpec = {
-    group: checkDestination(checkAddress(o.group, `${where}.group`, [...path, 'group']), `${where}.group`, [...path, 'group']),
-    port: checkInteger(o.port, `${where}.port`, [...path, 'port'], 1, 65535),
+    group,
+    port: o.port === '=' ? 0 : checkInteger(o.port, `${where}.port`, [...path, 'port'], wire ? 0 : 1, 65535),
     interface: checkInterfaceName(o.interface, `${where}.interface`, [...path, 'interface']),
   };
   if (o.ttl !== undefined) out.ttl = checkInteger(o.ttl, `${where}.ttl`, [...path, 'ttl'], 1, 255);
   if (o.source !== undefined) {
     out.source = checkSourceAddress(o.source, `${where}.source`, [...path, 'source']);
-    checkSameFamily(out.source, `${where}.source`, out.group, `${where}.group`, [...path, 'source']);
+    // For "=" the input's family decides; validateRule checks it.
+    if (out.group !== '=') checkSameFamily(out.source, `${where}.source`, prefixAddress(out.group), `${where}.group`, [...path, 'source']);
   }
   return out;
 }
 
-/** `path` locates `value` in a larger document; errors carry it extended to the field. */
-export function validateRule(value: unknown, where = 'rule', path: RulePath = []): RuleSpec {
+/** `path` locates `value` in a larger document; errors carry it extended to the field. `wire` as for validateOutput. */
+export function validateRule(value: unknown, where = 'rule', path: RulePath = [], wire = false): RuleSpec {
   if (typeof value !== 'object' || value === null) throw new RuleError(`${where}: expected an object`, path);
   const r = value as Record<string, unknown>;
   checkKeys(r, RULE_KEYS, where, path);
@@ -217,10 +301,11 @@ export function validateRule(value: unknown, where = 'rule', path: RulePath = []
     throw new RuleError(`${where}.outputs: ${r.outputs.length} outputs, at most ${RULE_LIMITS.outputsPerRule} per rule: split them over rules of other groups or ports`, [...path, 'outputs']);
   }
   const rule: RuleSpec = {
-    inputGroup: checkAddress(r.inputGroup, `${where}.inputGroup`, [...path, 'inputGroup']),
-    inputPort: checkInteger(r.inputPort, `${where}.inputPort`, [...path, 'inputPort'], 1, 65535),
-    outputs: r.outputs.map((o, i) => validateOutput(o, `${where}.outputs[${i}]`, [...path, 'outputs', i])),
+    inputGroup: checkInputGroup(r.inputGroup, `${where}.inputGroup`, [...path, 'inputGroup']),
+    inputPort: r.inputPort === 'any' ? 0 : checkInteger(r.inputPort, `${where}.inputPort`, [...path, 'inputPort'], wire ? 0 : 1, 65535),
+    outputs: r.outputs.map((o, i) => validateOutput(o, `${where}.outputs[${i}]`, [...path, 'outputs', i], wire)),
   };
+  rule.outputs.forEach((o, i) => checkOutputAgainstInput(o, rule.inputGroup, `${where}.outputs[${i}]`, [...path, 'outputs', i]));
   if (r.name !== undefined) {
     // Printable (no control characters: names end up in log lines and tables).
     if (typeof r.name !== 'string' || r.name.length === 0 || r.name.length > RULE_LIMITS.nameLength || /\p{Cc}/u.test(r.name)) {
@@ -228,15 +313,70 @@ export function validateRule(value: unknown, where = 'rule', path: RulePath = []
     }
     rule.name = r.name;
   }
-  if (r.source !== undefined) {
-    rule.source = checkSourceAddress(r.source, `${where}.source`, [...path, 'source']);
-    checkSameFamily(rule.source, `${where}.source`, rule.inputGroup, `${where}.inputGroup`, [...path, 'source']);
+  if (r.source !== undefined) rule.source = checkSourceList(r.source, `${where}.source`, [...path, 'source'], rule.inputGroup, `${where}.inputGroup`);
+  if (r.excludeSources !== undefined) {
+    rule.excludeSources = checkSourceList(r.excludeSources, `${where}.excludeSources`, [...path, 'excludeSources'], rule.inputGroup, `${where}.inputGroup`);
   }
+  if (r.joinGroups !== undefined) rule.joinGroups = checkJoinGroups(r.joinGroups, `${where}.joinGroups`, [...path, 'joinGroups'], rule.inputGroup);
   if (r.signalTimeoutMs !== undefined) {
     rule.signalTimeoutMs = checkInteger(r.signalTimeoutMs, `${where}.signalTimeoutMs`, [...path, 'signalTimeoutMs'], 0, MAX_SIGNAL_TIMEOUT_MS);
   }
   if (r.monitor !== undefined) rule.monitor = checkMonitor(r.monitor, `${where}.monitor`, [...path, 'monitor']);
   return rule;
+}
+
+/** `inputGroup`: an address, or a prefix (`239.1.0.0/16`, `ff3e::/96`) that stays inside multicast when it starts there. */
+function checkInputGroup(value: unknown, field: string, path: RulePath): string {
+  const group = checkAddressOrPrefix(value, field, path);
+  if (isPrefix(group) && isMulticast(prefixAddress(group))) {
+    const min = addressFamily(group) === 6 ? 8 : 4;
+    if (prefixLength(group) < min) {
+      throw new RuleError(`${field}: ${group} reaches past multicast (${addressFamily(group) === 6 ? 'ff00::/8' : '224.0.0.0/4'}): give a /${min} or longer prefix`, path);
+    }
+  }
+  return group;
+}
+
+/** An output's "=" group or its prefix must fit the input: same family, and a prefix the input prefix's length. */
+function checkOutputAgainstInput(o: OutputSpec, inputGroup: string, where: string, path: RulePath): void {
+  if (o.group === '=') {
+    if (o.source !== undefined) checkSameFamily(o.source, `${where}.source`, inputGroup, 'inputGroup', [...path, 'source']);
+    return;
+  }
+  if (!isPrefix(o.group)) return;
+  if (!isPrefix(inputGroup) || addressFamily(inputGroup) !== addressFamily(o.group) || prefixLength(inputGroup) !== prefixLength(o.group)) {
+    throw new RuleError(`${where}.group: ${o.group} maps the datagram's group into a prefix, which needs an inputGroup prefix of the same family and length ` +
+      `(inputGroup is ${inputGroup}): write the output prefix with /${isPrefix(inputGroup) ? prefixLength(inputGroup) : '<the input length>'}, or "=" to keep the group`, [...path, 'group']);
+  }
+}
+
+/** `joinGroups`: multicast groups inside the inputGroup prefix (mcrd cannot join a whole range). */
+function checkJoinGroups(value: unknown, field: string, path: RulePath, inputGroup: string): string {
+  if (!isMulticast(prefixAddress(inputGroup))) {
+    throw new RuleError(`${field}: inputGroup ${inputGroup} is not multicast: there is nothing to join`, path);
+  }
+  const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',').map((v) => v.trim()) : undefined;
+  if (items === undefined || items.length === 0) throw new RuleError(`${field}: expected a list of groups inside ${inputGroup}, got ${JSON.stringify(value)}`, path);
+  const out: string[] = [];
+  items.forEach((item, i) => {
+    const where = Array.isArray(value) ? `${field}[${i}]` : field;
+    const at = Array.isArray(value) ? [...path, i] : path;
+    const group = checkAddress(item, where, at);
+    if (!prefixContains(inputGroup, group)) throw new RuleError(`${where}: ${group} is not inside inputGroup ${inputGroup}: give groups of the rule's range`, at);
+    if (!out.includes(group)) out.push(group);
+  });
+  return out.join(',');
+}
+
+/** An output's destination as tables print it: `=` for a kept group or port. */
+export function outputHostPort(group: string, port: number): string {
+  const g = group === '=' ? '=' : addressFamily(group) === 6 ? `[${group}]` : group;
+  return `${g}:${port === 0 ? '=' : port}`;
+}
+
+/** An output as a person writes it (port 0 as "="), to validate again inside a whole rule. */
+export function asWritten(o: OutputSpec): Record<string, unknown> {
+  return o.port === 0 ? { ...o, port: '=' } : { ...o };
 }
 
 /**
@@ -246,7 +386,7 @@ export function validateRule(value: unknown, where = 'rule', path: RulePath = []
  */
 export function parseOutputList(text: string): OutputSpec[] {
   const items = text.split(',').filter((s) => s.length > 0);
-  if (items.length === 0) throw new RuleError('--outputs: expected G:P:IF[:TTL][,G:P:IF[:TTL]...] (an IPv6 G in brackets: [ff3e::1]:5000:eth1)');
+  if (items.length === 0) throw new RuleError('--outputs: expected G:P:IF[:TTL][,G:P:IF[:TTL]...] (an IPv6 G in brackets: [ff3e::1]:5000:eth1; G or P may be = to keep the datagram\'s)');
   return items.map((item, i) => {
     let parts: string[];
     if (item.startsWith('[')) {
@@ -271,6 +411,19 @@ export function parseOutputList(text: string): OutputSpec[] {
       `--outputs item ${i + 1}`,
     );
   });
+}
+
+/**
+ * A rule's keys at its precedence (docs/config.md, "Rules that match
+ * more"): one per source entry (or `*`), with the group (prefix) and port.
+ * Two rules sharing a key match the same datagrams at the same precedence,
+ * which the relay cannot order: an overlap, refused like a duplicate
+ * (canonical text makes equal prefixes equal strings; prefixes of equal
+ * length that overlap are equal).
+ */
+export function overlapKeys(r: { inputInterface: string; inputGroup: string; inputPort: number; source?: string | undefined }): string[] {
+  const sources = r.source !== undefined && r.source !== '' ? r.source.split(',') : ['*'];
+  return sources.map((s) => `${r.inputInterface}|${s}|${r.inputGroup}|${r.inputPort}`);
 }
 
 declare const validated: unique symbol;

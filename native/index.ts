@@ -24,8 +24,11 @@ export interface NativeOutput {
 export interface NativeRule {
   id: number;
   inputGroup: string;
+  /** 0: any port. inputGroup may be a prefix (`239.1.0.0/16`). */
   inputPort: number;
+  /** Comma-separated addresses or prefixes (rule-spec.ts's canonical form). */
   source?: string;
+  excludeSources?: string;
   outputs: NativeOutput[];
   /**
    * Build the rule even when an output's interface is missing (ENODEV) or

@@ -1,7 +1,7 @@
 /**
  * The supervisor's rule table: the source of truth for what every worker
  * forwards. Assigns rule ids, keeps names unique, refuses two rules with the
- * same match (interface, group, port, source), holds each input interface
+ * same match or an overlap the precedence cannot order (overlapKeys), holds each input interface
  * to its limits (common/rule-limits.ts: ENOSPC past them), and versions
  * the table with a generation number and, per input interface, a hash of
  * its rules, which workers echo in their acks so drift is detectable.
@@ -12,10 +12,10 @@
  * used to sort and scan the whole table several times and hash all of it).
  */
 import { createHash, hash as cryptoHash } from 'node:crypto';
-import { asValid, checkInterfaceName, hostPort, isMulticast, validateRule, type ValidRule } from '../common/rule-spec.js';
+import { asValid, checkInterfaceName, hostPort, overlapKeys, validateRule, type ValidRule } from '../common/rule-spec.js';
 import { limitAdvice, ruleLimits, type RuleLimits } from '../common/rule-limits.js';
 import type { Rule, RuleInput } from '../proto/index.js';
-import { WantedGroups, type GroupWant } from './net/membership-plan.js';
+import { WantedGroups, membershipUses, type GroupWant } from './net/membership-plan.js';
 
 export class RuleTableError extends Error {
   constructor(readonly code: string, message: string) {
@@ -25,6 +25,12 @@ export class RuleTableError extends Error {
 
 export function matchKey(r: Pick<Rule, 'inputInterface' | 'inputGroup' | 'inputPort' | 'source'>): string {
   return `${r.inputInterface}|${r.inputGroup}|${r.inputPort}|${r.source ?? ''}`;
+}
+
+/** What an overlap key says, for an error: `source S, group G, port P`. */
+function describeKey(key: string): string {
+  const [, source, group, port] = key.split('|');
+  return `source ${source === '*' ? 'any' : source}, group ${group}, port ${port === '0' ? 'any' : port}`;
 }
 
 /** Validates a rule from a control request (the edge where it enters); the result has no id. */
@@ -37,7 +43,7 @@ export function checkRule(input: RuleInput): ValidRule {
     Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== '')));
   try {
     checkInterfaceName(inputInterface, 'inputInterface');
-    return asValid({ inputInterface, ...validateRule(clean) });
+    return asValid({ inputInterface, ...validateRule(clean, 'rule', [], true) });
   } catch (err) {
     throw new RuleTableError('ERR_MCR_BAD_RULE', (err as Error).message);
   }
@@ -154,10 +160,15 @@ export class RuleTable {
     if (checked.name !== undefined && this.names.has(checked.name)) {
       throw new RuleTableError('EEXIST', `a rule named "${checked.name}" exists: choose another name or remove it first`);
     }
-    const key = matchKey(checked);
-    const clash = this.matches.get(key);
-    if (clash !== undefined) {
-      throw new RuleTableError('EEXIST', `rule ${clash.id} already matches ${hostPort(checked.inputGroup, checked.inputPort)} on ${checked.inputInterface}${checked.source ? ' from ' + checked.source : ''}: remove it first`);
+    const keys = overlapKeys(checked);
+    for (const key of keys) {
+      const clash = this.matches.get(key);
+      if (clash === undefined) continue;
+      if (clash.inputGroup === checked.inputGroup && clash.inputPort === checked.inputPort && (clash.source ?? '') === (checked.source ?? '')) {
+        throw new RuleTableError('EEXIST', `rule ${clash.id}${clash.name !== undefined ? ` (${clash.name})` : ''} already matches ${hostPort(checked.inputGroup, checked.inputPort)} on ${checked.inputInterface}${checked.source ? ' from ' + checked.source : ''}: remove it first`);
+      }
+      throw new RuleTableError('EEXIST', `rule ${clash.id}${clash.name !== undefined ? ` (${clash.name})` : ''} overlaps this rule on ${checked.inputInterface} at the same precedence ` +
+        `(${describeKey(key)}), so neither would be the more specific match: make one more specific (a longer source or group prefix, one port) or remove rule ${clash.id} first`);
     }
     const iface = checked.inputInterface;
     const entry = this.inputs.get(iface);
@@ -172,7 +183,7 @@ export class RuleTable {
     const rule: Rule = { id: this.nextId++, ...checked };
     this.rules.set(rule.id, rule);
     if (rule.name !== undefined) this.names.set(rule.name, rule);
-    this.matches.set(key, rule);
+    for (const key of keys) this.matches.set(key, rule);
     const digest = ruleDigest(rule);
     this.digests.set(rule.id, digest);
     const into = entry ?? this.newInterface(iface);
@@ -180,7 +191,7 @@ export class RuleTable {
     into.outputs += rule.outputs.length;
     accumulate(into.digestSum, digest, 1);
     into.hash = undefined;
-    if (isMulticast(rule.inputGroup)) into.groups.addUse(rule.inputGroup, rule.source === '' ? undefined : rule.source);
+    for (const [group, source] of membershipUses(rule)) into.groups.addUse(group, source);
     this.generation++;
     return rule;
   }
@@ -190,7 +201,7 @@ export class RuleTable {
     if (rule === undefined) throw new RuleTableError('ENOENT', `no rule with id ${id}: see \`mcrctl list\``);
     this.rules.delete(id);
     if (rule.name !== undefined) this.names.delete(rule.name);
-    this.matches.delete(matchKey(rule));
+    for (const key of overlapKeys(rule)) this.matches.delete(key);
     const digest = this.digests.get(id);
     this.digests.delete(id);
     const entry = this.inputs.get(rule.inputInterface);
@@ -199,7 +210,7 @@ export class RuleTable {
       entry.outputs -= rule.outputs.length;
       if (digest !== undefined) accumulate(entry.digestSum, digest, -1);
       entry.hash = undefined;
-      if (isMulticast(rule.inputGroup)) entry.groups.removeUse(rule.inputGroup, rule.source === '' ? undefined : rule.source);
+      for (const [group, source] of membershipUses(rule)) entry.groups.removeUse(group, source);
       if (entry.rules.size === 0) this.inputs.delete(rule.inputInterface);
     }
     this.generation++;

@@ -11,7 +11,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { LevelWithSilent } from 'pino';
 import { createLogger, LOG_LEVELS } from '../common/logger.js';
 import { Relay, type RelayTuning } from './relay.js';
-import { parseOutputList, RuleError, validateRule, type RuleSpec } from '../common/rule-spec.js';
+import { asWritten, parseOutputList, RuleError, validateRule, type RuleSpec } from '../common/rule-spec.js';
 import { loadRulesFile } from './rules-file.js';
 import { serveStdinCommands } from './stdin-commands.js';
 import { isNativeError, native, type IngressMode, type LoopOptionName } from '../native/index.js';
@@ -22,6 +22,8 @@ interface CliOptions {
   inputGroup?: string;
   inputPort?: string;
   source?: string;
+  excludeSources?: string;
+  joinGroups?: string;
   outputs?: string;
   name?: string;
   rules?: string;
@@ -55,10 +57,12 @@ function parseArgs(argv: string[]): CliOptions {
   const program = new Command('mcr-relay')
     .description('Relay UDP datagrams received on one interface (AF_PACKET, no reverse-path check) to one or more outputs.')
     .requiredOption('--input-interface <if>', 'interface to receive on')
-    .option('--input-group <addr>', 'destination address to match (IPv4 or IPv6, multicast group or unicast address)')
-    .option('--input-port <port>', 'destination UDP port to match')
-    .option('--source <addr>', 'only match datagrams from this source address')
-    .option('--outputs <list>', 'GROUP:PORT:IF[:TTL][,GROUP:PORT:IF[:TTL]...], an IPv6 GROUP in brackets: [ff3e::1]:5000:eth1')
+    .option('--input-group <addr>', 'destination address or prefix to match (IPv4 or IPv6, multicast group or unicast address, 239.1.0.0/16)')
+    .option('--input-port <port>', 'destination UDP port to match, or any')
+    .option('--source <list>', 'only match datagrams from these sources: addresses or prefixes, comma-separated')
+    .option('--exclude-sources <list>', 'never match datagrams from these sources (addresses or prefixes, comma-separated)')
+    .option('--join-groups <list>', 'groups of a prefix --input-group to join, comma-separated')
+    .option('--outputs <list>', 'GROUP:PORT:IF[:TTL][,GROUP:PORT:IF[:TTL]...], an IPv6 GROUP in brackets: [ff3e::1]:5000:eth1; GROUP or PORT = keeps the datagram\'s')
     .option('--name <name>', 'name of the command-line rule')
     .option('--rules <file.json>', 'more rules from a JSON file (see docs/relay.md)')
     .option('--ring-depth <n>', 'io_uring submission queue entries', rangeArg('ringDepth'))
@@ -102,8 +106,10 @@ function collectRules(opts: CliOptions): RuleSpec[] {
       validateRule({
         inputGroup: opts.inputGroup,
         inputPort: opts.inputPort,
-        outputs: parseOutputList(opts.outputs ?? ''),
+        outputs: parseOutputList(opts.outputs ?? '').map(asWritten),
         ...(opts.source !== undefined ? { source: opts.source } : {}),
+        ...(opts.excludeSources !== undefined ? { excludeSources: opts.excludeSources } : {}),
+        ...(opts.joinGroups !== undefined ? { joinGroups: opts.joinGroups } : {}),
         ...(opts.name !== undefined ? { name: opts.name } : {}),
       }, 'command line'),
     );
@@ -189,6 +195,8 @@ function cliFieldNames(message: string): string {
     .replace('command line.inputGroup', '--input-group')
     .replace('command line.inputPort', '--input-port')
     .replace('command line.source', '--source')
+    .replace('command line.excludeSources', '--exclude-sources')
+    .replace('command line.joinGroups', '--join-groups')
     .replace('command line.name', '--name');
 }
 

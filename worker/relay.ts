@@ -18,7 +18,7 @@ import { CounterView, monitorCounts, type CounterRecord } from './counters.js';
 import { CounterCarry } from './counter-carry.js';
 import { outputKey } from '../common/output-match.js';
 import { native, type LoopInfo, type LoopOptions, type NativeLoop, type NativeRule, type RefusedRule, type RuleSlots } from '../native/index.js';
-import { hostPort, isMulticast, type RuleSpec } from '../common/rule-spec.js';
+import { hostPort, isMulticast, isPrefix, type RuleSpec } from '../common/rule-spec.js';
 
 export type RelayTuning = Omit<LoopOptions, 'packetFd'>;
 
@@ -201,8 +201,8 @@ export class Relay {
     const loop = this.requireLoop();
     const ruleId = id ?? this.nextId++;
     if (this.rules.has(ruleId)) throw Object.assign(new Error(`rule ${ruleId} is already installed`), { code: 'EEXIST' });
-    const group = isMulticast(spec.inputGroup) ? spec.inputGroup : undefined;
-    if (group !== undefined) this.joinGroup(group);
+    const groups = groupsToJoin(spec);
+    for (const group of groups) this.joinGroup(group);
     try {
       const slots = await loop.addRule(this.native(ruleId, spec));
       this.carry.forget(ruleId);
@@ -210,7 +210,7 @@ export class Relay {
       this.logger.info({ rule: ruleId, name: spec.name, match: describeMatch(spec) }, 'rule added');
       return ruleId;
     } catch (err) {
-      if (group !== undefined) this.leaveGroup(group);
+      for (const group of groups) this.leaveGroup(group);
       throw err;
     }
   }
@@ -225,7 +225,7 @@ export class Relay {
   async replaceRules(specs: RuleSpec[], ids?: number[]): Promise<ReplaceResult> {
     const loop = this.requireLoop();
     const ruleIds = ids ?? specs.map(() => this.nextId++);
-    const joined = specs.filter((s) => isMulticast(s.inputGroup)).map((s) => s.inputGroup);
+    const joined = specs.flatMap(groupsToJoin);
     for (const group of joined) this.joinGroup(group);
     let results: Array<RuleSlots | RefusedRule>;
     try {
@@ -238,7 +238,7 @@ export class Relay {
     const before = this.stats().rules;
     const keysOf = new Map([...this.rules.values()].map((r) => [r.id, r.spec.outputs.map(outputKey)]));
     for (const old of this.rules.values()) {
-      if (isMulticast(old.spec.inputGroup)) this.leaveGroup(old.spec.inputGroup);
+      for (const group of groupsToJoin(old.spec)) this.leaveGroup(group);
     }
     this.rules.clear();
     const refused: ReplaceResult['refused'] = [];
@@ -248,7 +248,7 @@ export class Relay {
       if (id === undefined || r === undefined) return;
       if ('refused' in r) {
         refused.push({ index: i, id, error: r.refused });
-        if (isMulticast(spec.inputGroup)) this.leaveGroup(spec.inputGroup);
+        for (const group of groupsToJoin(spec)) this.leaveGroup(group);
         this.logger.error({ rule: id, name: spec.name, match: describeMatch(spec), code: r.refused.code, err: r.refused.message },
           'rule refused: it is not forwarded; the other rules are');
         return;
@@ -272,7 +272,7 @@ export class Relay {
     await loop.removeRule(id);
     this.rules.delete(id);
     this.carry.forget(id);
-    if (isMulticast(rule.spec.inputGroup)) this.leaveGroup(rule.spec.inputGroup);
+    for (const group of groupsToJoin(rule.spec)) this.leaveGroup(group);
     this.logger.info({ rule: id, name: rule.spec.name }, 'rule removed');
   }
 
@@ -393,5 +393,16 @@ export class Relay {
 }
 
 export function describeMatch(spec: RuleSpec): string {
-  return `${spec.source !== undefined ? spec.source + ' -> ' : ''}${hostPort(spec.inputGroup, spec.inputPort)}`;
+  const except = spec.excludeSources !== undefined ? ` except ${spec.excludeSources}` : '';
+  return `${spec.source !== undefined ? spec.source + ' -> ' : ''}${hostPort(spec.inputGroup, spec.inputPort)}${except}`;
+}
+
+/**
+ * The groups a standalone relay joins for a rule, (*,G): its group, and the
+ * rule's joinGroups (all a group prefix has: no socket can join a range).
+ */
+function groupsToJoin(spec: RuleSpec): string[] {
+  if (!isMulticast(spec.inputGroup)) return [];
+  const extra = spec.joinGroups !== undefined && spec.joinGroups !== '' ? spec.joinGroups.split(',') : [];
+  return isPrefix(spec.inputGroup) ? extra : [...new Set([spec.inputGroup, ...extra])];
 }

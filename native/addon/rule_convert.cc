@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "addon/napi_errors.h"
 #include "core/egress_socket.h"
@@ -68,22 +70,84 @@ uint8_t address_from_js(Napi::Env env, const Napi::Value& value, const char* fie
   throw coded_error(env, "ERR_MCR_INVALID_ARG", std::string(field) + ": \"" + text + "\" is not an IPv4 or IPv6 address");
 }
 
+// "ADDR" or "ADDR/LEN" of either family into `p` (the address's bytes,
+// host bits refused as the validator refuses them); returns the family.
+uint8_t prefix_from_text(Napi::Env env, const std::string& text, const char* field, Prefix* p) {
+  const size_t slash = text.find('/');
+  const std::string addr = text.substr(0, slash);
+  uint8_t family = 0;
+  in_addr a4{};
+  in6_addr a6{};
+  if (::inet_pton(AF_INET, addr.c_str(), &a4) == 1) {
+    family = 4;
+    std::memcpy(p->b, &a4, 4);
+  } else if (::inet_pton(AF_INET6, addr.c_str(), &a6) == 1) {
+    family = 6;
+    std::memcpy(p->b, &a6, 16);
+  } else {
+    throw coded_error(env, "ERR_MCR_INVALID_ARG", std::string(field) + ": \"" + text + "\" is not an IPv4 or IPv6 address or prefix");
+  }
+  const uint32_t full = family == 6 ? 128 : 32;
+  uint32_t len = full;
+  if (slash != std::string::npos) {
+    const std::string digits = text.substr(slash + 1);
+    if (digits.empty() || digits.size() > 3 || digits.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(digits) > full)
+      throw coded_error(env, "ERR_MCR_INVALID_ARG", std::string(field) + ": \"" + text + "\" has a bad prefix length");
+    len = static_cast<uint32_t>(std::stoul(digits));
+  }
+  p->len = static_cast<uint8_t>(len);
+  if (!prefix_clear_host_bits(p, family == 6 ? 16 : 4))
+    throw coded_error(env, "ERR_MCR_INVALID_ARG", std::string(field) + ": \"" + text + "\" has host bits set past its prefix");
+  return family;
+}
+
+// A comma-separated list of prefixes or addresses (the canonical form of
+// `source` and `excludeSources`), all of `family`.
+std::vector<Prefix> prefix_list_from_js(Napi::Env env, const Napi::Value& value, const char* field, uint8_t family) {
+  std::vector<Prefix> list;
+  if (value.IsUndefined() || value.IsNull()) return list;
+  if (!value.IsString()) throw coded_error(env, "ERR_MCR_INVALID_ARG", std::string(field) + " must be a string");
+  const std::string text = value.As<Napi::String>().Utf8Value();
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    Prefix p;
+    if (prefix_from_text(env, text.substr(start, comma - start), field, &p) != family)
+      throw coded_error(env, "ERR_MCR_INVALID_ARG", std::string(field) + " must be of the inputGroup's family");
+    list.push_back(p);
+    start = comma + 1;
+  }
+  return list;
+}
+
 }  // namespace
 
 std::unique_ptr<Rule> rule_from_js(Napi::Env env, const Napi::Value& value, CounterBlock& counters, const AddressSnapshot* addresses) {
   Napi::Object obj = object_field(env, value, "rule");
   auto rule = std::make_unique<Rule>();
   rule->id = uint_field(env, obj, "id", 0xffffffffu);
-  in6_addr dst6{};
-  rule->family = address_from_js(env, obj.Get("inputGroup"), "inputGroup", &rule->dst_addr, &dst6);
-  std::memcpy(rule->dst6.b, &dst6, 16);
+  Napi::Value group_value = obj.Get("inputGroup");
+  if (!group_value.IsString()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "inputGroup must be an IP address or prefix string");
+  Prefix group;
+  rule->family = prefix_from_text(env, group_value.As<Napi::String>().Utf8Value(), "inputGroup", &group);
+  const uint32_t full = rule->family == 6 ? 128 : 32;
+  if (group.len == 0) throw coded_error(env, "ERR_MCR_INVALID_ARG", "inputGroup: a /0 prefix is not a group range");
+  rule->group_len = group.len == full ? 0 : group.len;
+  if (rule->family == 6) std::memcpy(rule->dst6.b, group.b, 16);
+  else std::memcpy(&rule->dst_addr, group.b, 4);
+  // 0 = any port (the rule model's "any").
   rule->dst_port = static_cast<uint16_t>(uint_field(env, obj, "inputPort", 65535));
-  Napi::Value src = obj.Get("source");
-  if (!src.IsUndefined() && !src.IsNull()) {
-    in6_addr src6{};
-    if (address_from_js(env, src, "source", &rule->src_addr, &src6) != rule->family)
-      throw coded_error(env, "ERR_MCR_INVALID_ARG", "source must be of the inputGroup's family");
-    std::memcpy(rule->src6.b, &src6, 16);
+  std::vector<Prefix> excludes = prefix_list_from_js(env, obj.Get("excludeSources"), "excludeSources", rule->family);
+  std::vector<Prefix> sources = prefix_list_from_js(env, obj.Get("source"), "source", rule->family);
+  if (!excludes.empty()) rule->sets_mut().excludes = std::move(excludes);
+  if (sources.size() == 1 && sources[0].len == full && !rule->sets) {
+    // One source address: the exact hash's (S,G) form, as before lists existed.
+    if (rule->family == 6) std::memcpy(rule->src6.b, sources[0].b, 16);
+    else std::memcpy(&rule->src_addr, sources[0].b, 4);
+  } else {
+    if (!sources.empty()) rule->sets_mut().sources = std::move(sources);
   }
   Napi::Value monitor = obj.Get("monitor");
   if (!monitor.IsUndefined() && !monitor.IsNull()) {
@@ -112,8 +176,32 @@ std::unique_ptr<Rule> rule_from_js(Napi::Env env, const Napi::Value& value, Coun
   for (uint32_t i = 0; i < outputs.Length(); ++i) {
     Napi::Object o = object_field(env, outputs.Get(i), "output");
     EgressSpec spec;
-    spec.family = address_from_js(env, o.Get("group"), "outputs[].group", &spec.dst_addr, &spec.dst6);
-    spec.dst_port = static_cast<uint16_t>(uint_field(env, o, "port", 65535));
+    Napi::Value group_out = o.Get("group");
+    const std::string group_text = group_out.IsString() ? group_out.As<Napi::String>().Utf8Value() : std::string();
+    Output::GroupMode mode = Output::GroupMode::fixed;
+    if (group_text == "=") {
+      // The datagram's own group: opened towards the rule's group (its base).
+      mode = Output::GroupMode::keep;
+      spec.family = rule->family;
+      spec.dst_addr = rule->dst_addr;
+      std::memcpy(&spec.dst6, rule->dst6.b, 16);
+    } else if (group_text.find('/') != std::string::npos) {
+      Prefix to;
+      spec.family = prefix_from_text(env, group_text, "outputs[].group", &to);
+      if (spec.family != rule->family || rule->group_len == 0 || to.len != rule->group_len)
+        throw coded_error(env, "ERR_MCR_INVALID_ARG", "outputs[].group: a prefix must have the inputGroup prefix's family and length");
+      mode = Output::GroupMode::map;
+      std::memcpy(&spec.dst_addr, to.b, 4);
+      std::memcpy(&spec.dst6, to.b, 16);
+    } else {
+      spec.family = address_from_js(env, group_out, "outputs[].group", &spec.dst_addr, &spec.dst6);
+    }
+    // 0 = the datagram's own port (the rule model's "="); opened towards
+    // the rule's port, or the discard port when the rule takes any.
+    const uint32_t out_port = uint_field(env, o, "port", 65535);
+    const bool keep_port = out_port == 0;
+    spec.dst_port = static_cast<uint16_t>(keep_port ? (rule->dst_port != 0 ? rule->dst_port : 9) : out_port);
+    spec.connect = mode == Output::GroupMode::fixed && !keep_port;
     Napi::Value ifname = o.Get("interface");
     if (!ifname.IsString()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "outputs[].interface must be a string");
     spec.interface = ifname.As<Napi::String>().Utf8Value();
@@ -127,6 +215,9 @@ std::unique_ptr<Rule> rule_from_js(Napi::Env env, const Napi::Value& value, Coun
     if (slot < 0) throw system_error(env, -slot, "claim", "output counter slot (raise outputSlots)");
     auto out = std::make_unique<Output>();
     out->slot = static_cast<uint32_t>(slot);
+    out->group_mode = mode;
+    out->keep_port = keep_port;
+    if (out->rewrites()) rule->rewrites = true;
     rule->outputs.push_back(std::move(out));
     EgressSocket sock;
     SysError e = open_egress_socket(spec, &sock, addresses);

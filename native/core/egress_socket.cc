@@ -193,17 +193,17 @@ SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out, const Add
   out->dest.v4.sin_addr.s_addr = spec.dst_addr;
   out->dest.v4.sin_port = htons(spec.dst_port);
   out->dest_len = sizeof(sockaddr_in);
-  return finish_egress_socket(fd, out, format_ipv4(spec.dst_addr));
+  return finish_egress_socket(fd, out, format_ipv4(spec.dst_addr), spec.connect);
 }
 
-SysError finish_egress_socket(int fd, EgressSocket* out, const std::string& dest_text) {
+SysError finish_egress_socket(int fd, EgressSocket* out, const std::string& dest_text, bool connect) {
   // SO_SNDBUFFORCE passes net.core.wmem_max with CAP_NET_ADMIN; without it
   // fall back to the capped SO_SNDBUF rather than failing the rule.
   int sndbuf = kEgressSendBuffer;
   if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) != 0)
     ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-  out->connected = true;
-  if (::connect(fd, &out->dest.sa, out->dest_len) != 0) {
+  out->connected = connect;
+  if (connect && ::connect(fd, &out->dest.sa, out->dest_len) != 0) {
     if (!is_route_error(errno)) {
       SysError e = sys_error(errno, "connect", dest_text);
       ::close(fd);

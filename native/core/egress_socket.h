@@ -37,6 +37,9 @@ struct EgressSpec {
   uint32_t src_addr = 0;       // network byte order; 0 = the interface's address
   in6_addr dst6{};
   in6_addr src6{};             // all zero: the kernel's choice on the interface (RFC 6724)
+  // false: never connect; every send carries its own address (an output
+  // that rewrites the group or port per datagram, rule_table.h).
+  bool connect = true;
 };
 
 struct EgressSocket {
@@ -90,8 +93,9 @@ SysError open_egress_socket6(const EgressSpec& spec, int fd, unsigned ifindex, E
 // The common end of both families (egress_socket.cc): the send buffer, then
 // connect() to out->dest (already filled), tolerating a missing route (the
 // output then sends with sendto and counts the route error per datagram);
-// on success out->fd takes `fd`, on failure `fd` is closed.
-SysError finish_egress_socket(int fd, EgressSocket* out, const std::string& dest_text);
+// on success out->fd takes `fd`, on failure `fd` is closed. `connect`
+// false (EgressSpec::connect) leaves it unconnected on purpose.
+SysError finish_egress_socket(int fd, EgressSocket* out, const std::string& dest_text, bool connect);
 
 // fe80::/10, or multicast of interface- or link-local scope (RFC 4291 2.7):
 // only meaningful with the interface as sin6_scope_id.

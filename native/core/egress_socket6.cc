@@ -71,9 +71,10 @@ SysError open_egress_socket6(const EgressSpec& spec, int fd, unsigned ifindex, E
   out->dest.v6.sin6_family = AF_INET6;
   out->dest.v6.sin6_addr = spec.dst6;
   out->dest.v6.sin6_port = htons(spec.dst_port);
-  if (ipv6_link_scoped(spec.dst6)) out->dest.v6.sin6_scope_id = ifindex;
+  // A rewriting output's groups come from the datagrams: any of them may be link-scoped.
+  if (ipv6_link_scoped(spec.dst6) || !spec.connect) out->dest.v6.sin6_scope_id = ifindex;
   out->dest_len = sizeof(sockaddr_in6);
-  return finish_egress_socket(fd, out, format_ipv6(spec.dst6));
+  return finish_egress_socket(fd, out, format_ipv6(spec.dst6), spec.connect);
 }
 
 }  // namespace mcr

@@ -51,10 +51,12 @@ bool FrameForwarder::on_frame(uint16_t bid, const uint8_t* data, uint32_t captur
     CounterBlock::bump(counters_->loop(static_cast<LoopCounter>(drop_short_ethernet + static_cast<uint32_t>(reason) - 1)));
     return false;
   }
-  const Rule* rule = dgram.family == 4 ? rules_->match(dgram.dst_addr, dgram.dst_port, dgram.src_addr)
-                                       : rules_->match6(dgram.dst6, dgram.dst_port, dgram.src6);
+  bool excluded = false;
+  const Rule* rule = dgram.family == 4 ? rules_->match(dgram.dst_addr, dgram.dst_port, dgram.src_addr, &excluded)
+                                       : rules_->match6(dgram.dst6, dgram.dst_port, dgram.src6, &excluded);
   if (rule == nullptr) {
-    CounterBlock::bump(counters_->loop(no_rule));
+    // A rule would have taken it but for its excludeSources: its own reason.
+    CounterBlock::bump(counters_->loop(excluded ? drop_excluded : no_rule));
     return false;
   }
   if (sent_by(*rule, data)) {
@@ -82,7 +84,10 @@ bool FrameForwarder::on_frame(uint16_t bid, const uint8_t* data, uint32_t captur
   CounterBlock::bump(counters_->loop(sends_queued), live);
   if (live == 0) return false;
   pool_->hold(bid, live);
-  if (batcher_ != nullptr) {
+  if (rule->rewrites) [[unlikely]] {
+    // Per-datagram destinations: one SEND each, never a batch (a batch has one address).
+    sends_->send_rewritten(*rule, bid, dgram);
+  } else if (batcher_ != nullptr) {
     batcher_->add(rule, bid, dgram.payload, dgram.payload_len);
   } else {
     sends_->send_each(*rule, bid, dgram.payload, dgram.payload_len);

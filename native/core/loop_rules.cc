@@ -30,14 +30,7 @@ int LoopRules::apply(Command& cmd) {
       RuleTable check;
       bool ok = true;
       for (auto& rule : cmd.rules) {
-        auto probe = std::make_unique<Rule>();
-        probe->id = rule->id;
-        probe->family = rule->family;
-        probe->dst_addr = rule->dst_addr;
-        probe->dst_port = rule->dst_port;
-        probe->src_addr = rule->src_addr;
-        probe->dst6 = rule->dst6;
-        probe->src6 = rule->src6;
+        auto probe = rule->match_copy();
         if (check.add(probe) != 0) ok = false;
       }
       if (!ok) {

@@ -21,11 +21,11 @@ class LoopRules {
   LoopRules(const LoopRules&) = delete;
   LoopRules& operator=(const LoopRules&) = delete;
 
-  const Rule* match(uint32_t dst_addr, uint16_t dst_port, uint32_t src_addr) const {
-    return table_.match(dst_addr, dst_port, src_addr);
+  const Rule* match(uint32_t dst_addr, uint16_t dst_port, uint32_t src_addr, bool* excluded = nullptr) const {
+    return table_.match(dst_addr, dst_port, src_addr, excluded);
   }
-  const Rule* match6(const uint8_t* dst, uint16_t dst_port, const uint8_t* src) const {
-    return table_.match6(dst, dst_port, src);
+  const Rule* match6(const uint8_t* dst, uint16_t dst_port, const uint8_t* src, bool* excluded = nullptr) const {
+    return table_.match6(dst, dst_port, src, excluded);
   }
   // The output with this counter slot: installed, or retired with sends in
   // flight; null once it is gone.

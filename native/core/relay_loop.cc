@@ -104,6 +104,7 @@ int RelayLoop::setup(const char** failed_step) {
   }
   if ((rc = ingress_->setup(failed_step)) != 0) return rc;
   sends_.set_ingress(ingress_.get());
+  sends_.set_address_slots(ring_.sq.ring_entries);
   // Batches are closed at the end of a walk, and only the ring is walked.
   if (opts_.udp_gso && ring_ingress) {
     // Batches of two or more datagrams: half the ring in flight as batches

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace mcr {
 
@@ -12,22 +13,43 @@ Output::~Output() {
   if (fd >= 0) ::close(fd);
 }
 
-// Another rule has the same (destination, port, source) in the rule's family.
-bool RuleTable::taken(const Rule& rule) const {
-  if (rule.family == 6) {
-    auto found = by_key6_.find(Key6::of(rule.dst6.b, rule.dst_port));
-    if (found == by_key6_.end()) return false;
+// The exact rule of the hash with this (destination, port, source), or -1.
+int64_t RuleTable::taken_exact(uint8_t family, const uint8_t* dst, uint16_t port, const Prefix& src) const {
+  if (family == 6) {
+    auto found = by_key6_.find(Key6::of(dst, port));
+    if (found == by_key6_.end()) return -1;
     for (const Rule* r : found->second) {
-      if (r->src6 == rule.src6) return true;
+      if (src.len == 0 ? r->src6.any() : std::memcmp(r->src6.b, src.b, 16) == 0) return r->id;
     }
-    return false;
+    return -1;
   }
-  auto found = by_key_.find(key(rule.dst_addr, rule.dst_port));
-  if (found == by_key_.end()) return false;
+  uint32_t addr = 0;
+  uint32_t source = 0;
+  std::memcpy(&addr, dst, 4);
+  if (src.len != 0) std::memcpy(&source, src.b, 4);
+  auto found = by_key_.find(key(addr, port));
+  if (found == by_key_.end()) return -1;
   for (const Rule* r : found->second) {
-    if (r->src_addr == rule.src_addr) return true;
+    if (r->src_addr == source) return r->id;
   }
-  return false;
+  return -1;
+}
+
+// Another rule matches one of the rule's (source, group, port) keys at the
+// same precedence: for a key the exact hash could hold, the hash is asked;
+// the wildcard entries always are (an exact rule may collide with a
+// wildcard rule's entry, e.g. an excludeSources rule on the same stream).
+int64_t RuleTable::taken(const Rule& rule) const {
+  std::vector<WildcardRules::Entry> entries;
+  WildcardRules::entries_of(rule, &entries);
+  const uint32_t full = rule.family == 6 ? 128 : 32;
+  for (const auto& e : entries) {
+    if (e.group.len != full || e.port == 0 || (e.src.len != 0 && e.src.len != full)) continue;
+    const int64_t other = taken_exact(rule.family, e.group.b, e.port, e.src);
+    if (other >= 0) return other;
+  }
+  if (wild_.size() == 0) return -1;
+  return wild_.clash(rule);
 }
 
 std::vector<Rule*>& RuleTable::bucket_for(const Rule& rule) {
@@ -36,6 +58,10 @@ std::vector<Rule*>& RuleTable::bucket_for(const Rule& rule) {
 }
 
 void RuleTable::unlink(const Rule* rule) {
+  if (!rule->exact()) {
+    wild_.remove(rule);
+    return;
+  }
   if (rule->family == 6) {
     auto bucket = by_key6_.find(Key6::of(rule->dst6.b, rule->dst_port));
     if (bucket == by_key6_.end()) return;
@@ -49,10 +75,18 @@ void RuleTable::unlink(const Rule* rule) {
   if (bucket->second.empty()) by_key_.erase(bucket);
 }
 
-int RuleTable::add(std::unique_ptr<Rule>& rule) {
-  if (by_id_.count(rule->id) != 0) return -EEXIST;
-  if (taken(*rule)) return -EEXIST;
-  bucket_for(*rule).push_back(rule.get());
+int RuleTable::add(std::unique_ptr<Rule>& rule, uint32_t* clash) {
+  if (by_id_.count(rule->id) != 0) {
+    if (clash != nullptr) *clash = rule->id;
+    return -EEXIST;
+  }
+  const int64_t other = taken(*rule);
+  if (other >= 0) {
+    if (clash != nullptr) *clash = static_cast<uint32_t>(other);
+    return -EEXIST;
+  }
+  if (rule->exact()) bucket_for(*rule).push_back(rule.get());
+  else wild_.add(rule.get());
   by_id_.emplace(rule->id, std::move(rule));
   return 0;
 }
@@ -73,6 +107,7 @@ std::vector<std::unique_ptr<Rule>> RuleTable::take_all() {
   by_id_.clear();
   by_key_.clear();
   by_key6_.clear();
+  wild_.clear();
   return all;
 }
 

@@ -1,7 +1,10 @@
 // Sends and their completions: no allocation, lock or syscall per datagram.
 #include "core/send_queue.h"
 
+#include <arpa/inet.h>
+
 #include <cerrno>
+#include <cstring>
 
 #include "core/send_batch.h"
 
@@ -29,6 +32,48 @@ void SendQueue::send_one(Output* out, uint16_t bid, const uint8_t* payload, uint
   }
   sqe->user_data = send_tag(Op::send, bid, out->slot);
   queued(out);
+}
+
+void SendQueue::send_rewritten(const Rule& rule, uint16_t bid, const Datagram& dgram) {
+  for (const auto& owned : rule.outputs) {
+    Output* out = owned.get();
+    if (out->fd < 0) continue;
+    if (!out->rewrites()) {
+      send_one(out, bid, dgram.payload, dgram.payload_len);
+      continue;
+    }
+    io_uring_sqe* sqe = submitter_->next_sqe();
+    if (sqe == nullptr) [[unlikely]] {
+      count_send_error(out, EBUSY, 1);
+      release(&bid, 1);
+      continue;
+    }
+    InetAddress& to = addresses_[next_address_];
+    if (++next_address_ == addresses_.size()) next_address_ = 0;
+    to = out->dest;
+    // Validation keeps a group-rewriting output in the input's family.
+    if (out->dest.sa.sa_family == AF_INET6) {
+      if (out->group_mode == Output::GroupMode::keep && dgram.family == 6) {
+        std::memcpy(&to.v6.sin6_addr, dgram.dst6, 16);
+      } else if (out->group_mode == Output::GroupMode::map && dgram.family == 6) {
+        prefix_map(reinterpret_cast<const uint8_t*>(&out->dest.v6.sin6_addr), rule.group_len, dgram.dst6,
+                   reinterpret_cast<uint8_t*>(&to.v6.sin6_addr), 16);
+      }
+      if (out->keep_port) to.v6.sin6_port = htons(dgram.dst_port);
+    } else {
+      if (out->group_mode == Output::GroupMode::keep && dgram.family == 4) {
+        to.v4.sin_addr.s_addr = dgram.dst_addr;
+      } else if (out->group_mode == Output::GroupMode::map && dgram.family == 4) {
+        prefix_map(reinterpret_cast<const uint8_t*>(&out->dest.v4.sin_addr), rule.group_len,
+                   reinterpret_cast<const uint8_t*>(&dgram.dst_addr), reinterpret_cast<uint8_t*>(&to.v4.sin_addr), 4);
+      }
+      if (out->keep_port) to.v4.sin_port = htons(dgram.dst_port);
+    }
+    io_uring_prep_send(sqe, out->fd, dgram.payload, dgram.payload_len, 0);
+    io_uring_prep_send_set_addr(sqe, &to.sa, static_cast<uint16_t>(out->dest_len));
+    sqe->user_data = send_tag(Op::send, bid, out->slot);
+    queued(out);
+  }
 }
 
 void SendQueue::on_send(const io_uring_cqe* cqe) {

@@ -8,9 +8,11 @@
 #include <liburing.h>
 
 #include <cstdint>
+#include <vector>
 
 #include "core/buffer_pool.h"
 #include "core/counters.h"
+#include "core/frame_parser.h"
 #include "core/ingress_source.h"
 #include "core/log_ring.h"
 #include "core/loop_rules.h"
@@ -25,10 +27,22 @@ class SendQueue {
       : submitter_(submitter), counters_(counters), limiter_(limiter), rules_(rules), pool_(pool) {}
   // Where freed buffers go; set once setup() chose the ingress.
   void set_ingress(IngressSource* ingress) { ingress_ = ingress; }
+  // Room for the per-datagram destinations of rewriting outputs: one per SQ
+  // entry. The kernel copies a SEND's address when the SQE is submitted
+  // (io_send_setup at prep, Linux 6.10+), and no more SQEs than the SQ holds
+  // can wait for a submit, so an entry is never reused before its SQE went.
+  void set_address_slots(uint32_t n) {
+    addresses_.assign(n == 0 ? 1 : n, InetAddress{});
+    next_address_ = 0;
+  }
 
   // One SEND per live output (fd ≥ 0) of the rule, all pointing at `payload`.
   void send_each(const Rule& rule, uint16_t bid, const uint8_t* payload, uint32_t len);
   void send_one(Output* out, uint16_t bid, const uint8_t* payload, uint32_t len);
+  // One SEND per live output of a rule with rewriting outputs
+  // (Rule::rewrites): those get the datagram's own group or port, or its
+  // group mapped into their prefix, as the send's address.
+  void send_rewritten(const Rule& rule, uint16_t bid, const Datagram& dgram);
   // A send to `out` is in the SQE the Submitter gave: count it in flight.
   void queued(Output* out) {
     ++out->inflight;
@@ -66,6 +80,8 @@ class SendQueue {
   BufferPool* pool_;
   IngressSource* ingress_ = nullptr;
   uint32_t inflight_ = 0;
+  std::vector<InetAddress> addresses_ = std::vector<InetAddress>(1);
+  uint32_t next_address_ = 0;
 };
 
 }  // namespace mcr

@@ -21,7 +21,9 @@
 // An id byte with bit 7 set is followed by a raw u32 id (else id = byte % 32);
 // an addr byte with bit 7 set by a raw u32 (else one of 0.0.0.0,
 // 239.1.1.1, 239.1.1.2, 255.255.255.255, by byte % 4); a port byte with
-// bit 7 set by a raw u16 (else one of 0, 5004, 5005, 65535). Small
+// bit 7 set by a raw u16 (else one of 0, 5004, 5005, 65535). A rule of
+// port 0 matches any port (a wildcard rule, wildcard_rules.h), so the
+// walk after the exact hash and its precedence are fuzzed too. Small
 // domains make collisions (same id, same key, same destination with
 // another source) the common case.
 #include <arpa/inet.h>
@@ -99,11 +101,15 @@ struct Model {
     by_key.erase(Key{s.family, s.dst, s.port, s.src});
     by_id.erase(id);
   }
-  // Exact source first, else the any-source rule.
+  // The precedence of rule_table.h / wildcard_rules.h for what this
+  // harness builds (exact groups; port 0 is "any port"): the exact source
+  // before any source, then the exact port before any port.
   const uint32_t* match(int family, uint32_t dst, uint16_t port, uint32_t src) const {
-    auto it = by_key.find(Key{family, dst, port, src});
-    if (it == by_key.end()) it = by_key.find(Key{family, dst, port, 0});
-    return it == by_key.end() ? nullptr : &it->second;
+    for (const Key& k : {Key{family, dst, port, src}, Key{family, dst, 0, src}, Key{family, dst, port, 0}, Key{family, dst, 0, 0}}) {
+      auto it = by_key.find(k);
+      if (it != by_key.end()) return &it->second;
+    }
+    return nullptr;
   }
 };
 

@@ -38,13 +38,14 @@ export function formatConfig(config: ConfigToWrite, options: FormatOptions = {})
       lines.push('    {');
       for (const [key, value] of fieldsOf(rule, RULE_FIELDS)) {
         if (key !== 'outputs') {
-          lines.push(`      ${key}: ${scalar(value)},`);
+          // Port 0 is the model's "any": written as the word the loader takes.
+          lines.push(`      ${key}: ${key === 'inputPort' && value === 0 ? '"any"' : scalar(value)},`);
           continue;
         }
         // One output per line: a rule's outputs read as a list of destinations.
         lines.push('      outputs: [');
         for (const output of rule.outputs) {
-          const fields = fieldsOf(output, OUTPUT_FIELDS).map(([k, v]) => `${k}: ${scalar(v)}`);
+          const fields = fieldsOf(output, OUTPUT_FIELDS).map(([k, v]) => `${k}: ${k === 'port' && v === 0 ? '"="' : scalar(v)}`);
           lines.push(`        { ${fields.join(', ')} },`);
         }
         lines.push('      ],');

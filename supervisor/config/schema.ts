@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { LOG_LEVELS } from '../../common/logger.js';
-import { asValid, checkInterfaceName, RuleError, validateRule, type RuleSpec, type ValidRule } from '../../common/rule-spec.js';
+import { asValid, checkInterfaceName, overlapKeys, RuleError, validateRule, type RuleSpec, type ValidRule } from '../../common/rule-spec.js';
 import { checkLoopSetting, LOOP_SETTINGS } from '../../common/loop-settings.js';
 import { ConfigError, type ConfigErrorCode } from './errors.js';
 import { checkRestartBackoff, DEFAULT_RESTART_BACKOFF } from '../fleet/backoff.js';
@@ -80,7 +80,7 @@ export interface Config {
 export const TOP_LEVEL_FIELDS = ['daemon', 'rules'] as const;
 export const DAEMON_FIELDS = ['controlSocket', 'workers', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs', 'coalesceUs', 'busyPollUs', 'consumeInputs', 'maxRulesPerInterface',
   'metricsListen', 'metricsAllowRemote', 'hungWorkerMs', 'socketGroup'] as const;
-export const RULE_FIELDS = ['name', 'inputInterface', 'inputGroup', 'inputPort', 'source', 'outputs', 'signalTimeoutMs', 'monitor'] as const;
+export const RULE_FIELDS = ['name', 'inputInterface', 'inputGroup', 'inputPort', 'source', 'excludeSources', 'joinGroups', 'outputs', 'signalTimeoutMs', 'monitor'] as const;
 export const OUTPUT_FIELDS = ['group', 'port', 'interface', 'ttl', 'source'] as const;
 
 export { MAX_WORKERS };
@@ -291,6 +291,8 @@ function checkRule(value: unknown, index: number): ValidRule {
     inputGroup: spec.inputGroup,
     inputPort: spec.inputPort,
     ...(spec.source !== undefined ? { source: spec.source } : {}),
+    ...(spec.excludeSources !== undefined ? { excludeSources: spec.excludeSources } : {}),
+    ...(spec.joinGroups !== undefined ? { joinGroups: spec.joinGroups } : {}),
     outputs: spec.outputs,
     ...(spec.signalTimeoutMs !== undefined ? { signalTimeoutMs: spec.signalTimeoutMs } : {}),
     ...(spec.monitor !== undefined ? { monitor: spec.monitor } : {}),
@@ -318,19 +320,27 @@ function checkUnique(rules: ConfigRule[]): void {
       }
       names.set(rule.name, i);
     }
-    const match = JSON.stringify([rule.inputInterface, rule.inputGroup, rule.inputPort, rule.source ?? null]);
-    const first = matches.get(match);
-    if (first !== undefined) {
-      const other = rules[first];
-      const label = other?.name !== undefined ? ` (${JSON.stringify(other.name)})` : '';
-      throw new FieldError(
-        ['rules', i],
-        `matches the same traffic as rules[${first}]${label}: inputInterface ${rule.inputInterface}, ` +
-          `inputGroup ${rule.inputGroup}, inputPort ${rule.inputPort}, ${rule.source !== undefined ? `source ${rule.source}` : 'any source'}; ` +
-          'merge their outputs into one rule or remove one',
-      );
+    // One key per source entry at the rule's precedence (rule-table.ts,
+    // overlapKeys): a shared key is a duplicate or an overlap the relay
+    // could not order.
+    for (const match of overlapKeys(rule)) {
+      const first = matches.get(match);
+      if (first !== undefined) {
+        const other = rules[first];
+        const label = other?.name !== undefined ? ` (${JSON.stringify(other.name)})` : '';
+        const same = other !== undefined && other.inputGroup === rule.inputGroup && other.inputPort === rule.inputPort && (other.source ?? '') === (rule.source ?? '');
+        throw new FieldError(
+          ['rules', i],
+          same
+            ? `matches the same traffic as rules[${first}]${label}: inputInterface ${rule.inputInterface}, ` +
+              `inputGroup ${rule.inputGroup}, inputPort ${rule.inputPort === 0 ? 'any' : rule.inputPort}, ${rule.source !== undefined ? `source ${rule.source}` : 'any source'}; ` +
+              'merge their outputs into one rule or remove one'
+            : `overlaps rules[${first}]${label} at the same precedence (${match.split('|').slice(1).join(' ')} on ${rule.inputInterface}: ` +
+              'source, group prefix and port equally specific), so neither would win: make one more specific (a longer prefix, one port) or remove one',
+        );
+      }
+      matches.set(match, i);
     }
-    matches.set(match, i);
   });
 }
 

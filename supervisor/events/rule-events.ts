@@ -6,7 +6,7 @@
  */
 import type { ReloadResult, Rule } from '../../proto/index.js';
 import { errorCode } from '../../common/control-errors.js';
-import { hostPort } from '../../common/rule-spec.js';
+import { hostPort, outputHostPort } from '../../common/rule-spec.js';
 import { MAX_RELOAD_CHANGES, type EventSink, type RuleChangeSource } from './event-kinds.js';
 
 /** "in1 239.1.1.1:5000 from 10.0.0.1", as the reload's RuleChange.match. */
@@ -15,7 +15,7 @@ export function ruleMatch(r: Pick<Rule, 'inputInterface' | 'inputGroup' | 'input
 }
 
 function outputText(o: Rule['outputs'][number]): string {
-  return `${hostPort(o.group, o.port)}:${o.interface}${o.ttl !== undefined && o.ttl !== 0 ? `:${o.ttl}` : ''}${o.source !== undefined && o.source !== '' ? ` from ${o.source}` : ''}`;
+  return `${outputHostPort(o.group, o.port)}:${o.interface}${o.ttl !== undefined && o.ttl !== 0 ? `:${o.ttl}` : ''}${o.source !== undefined && o.source !== '' ? ` from ${o.source}` : ''}`;
 }
 
 function named(r: Pick<Rule, 'name'>): { name?: string } {

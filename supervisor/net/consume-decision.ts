@@ -41,6 +41,17 @@ export interface ConsumeRule {
   inputGroup: string;
   inputPort: number;
   source?: string;
+  excludeSources?: string;
+}
+
+/**
+ * Whether the tc filter can express the rule: one group, one port, at most
+ * one source address. A prefix, any port, a source list or prefix, or
+ * excluded sources are not consumed (the filter matches exact tuples).
+ */
+export function consumable(rule: ConsumeRule): boolean {
+  return !rule.inputGroup.includes('/') && rule.inputPort !== 0 && (rule.excludeSources ?? '') === '' &&
+    !(rule.source ?? '').includes(',') && !(rule.source ?? '').includes('/');
 }
 
 /** Who holds a socket: its process when known, and whether it is mcrd or one of its workers. */
@@ -128,6 +139,9 @@ export function indexTables(igmp: readonly IgmpInterface[], udp: readonly UdpSoc
 
 /** One rule's decision. */
 export function decideConsume(rule: ConsumeRule, mode: ConsumeMode, snap: ListenerSnapshot): ConsumeDecision {
+  if (!consumable(rule)) {
+    return { consumed: false, reason: 'the rule matches a range (prefix, any port, source list or excludeSources): the input filter covers exact rules only' };
+  }
   if (mode === true) return { consumed: true, reason: 'consumeInputs is true' };
   if (mode === false) return { consumed: false, reason: 'consumeInputs is false' };
   for (const s of snap.udpByPort.get(rule.inputPort) ?? []) {

@@ -40,22 +40,55 @@ export type MembershipOp =
   /** Leave everything held for the group: no rule wants it. */
   | { kind: 'drop'; group: string };
 
+/** What a rule's memberships are made of, as rule-spec.ts writes it. */
+export interface MembershipRule {
+  inputInterface: string;
+  inputGroup: string;
+  source?: string | undefined;
+  joinGroups?: string | undefined;
+}
+
+/**
+ * The (group, source) joins one rule wants, source undefined for (*,G):
+ * a group prefix cannot be joined, so it wants its `joinGroups` only; a
+ * source list of addresses is joined source by source (IGMPv3 / MLDv2
+ * INCLUDE), but a list with a prefix in it is (*,G), since a
+ * source-specific join names addresses, not ranges. Unicast inputs want
+ * nothing.
+ */
+export function membershipUses(r: MembershipRule): Array<[string, string | undefined]> {
+  if (!isMulticast(r.inputGroup)) return [];
+  const joins = r.joinGroups !== undefined && r.joinGroups !== '' ? r.joinGroups.split(',') : [];
+  const groups = r.inputGroup.includes('/') ? joins : [...new Set([r.inputGroup, ...joins])];
+  const sources = r.source !== undefined && r.source !== '' ? r.source.split(',') : [];
+  const specific = sources.length > 0 && sources.every((s) => !s.includes('/'));
+  const out: Array<[string, string | undefined]> = [];
+  for (const g of groups) {
+    if (specific) for (const s of sources) out.push([g, s]);
+    else out.push([g, undefined]);
+  }
+  return out;
+}
+
 /**
  * The wanted memberships of `rules`, by input interface: unicast inputs need
  * none. The rule table keeps the same answer up to date incrementally
  * (WantedGroups); this is the reference it is tested against.
  */
 export function wantedMemberships(
-  rules: ReadonlyArray<{ inputInterface: string; inputGroup: string; source?: string | undefined }>,
+  rules: ReadonlyArray<MembershipRule>,
 ): Map<string, Map<string, GroupWant>> {
   const out = new Map<string, Map<string, GroupWant>>();
   for (const r of rules) {
-    if (!isMulticast(r.inputGroup)) continue;
+    const uses = membershipUses(r);
+    if (uses.length === 0) continue;
     const groups = out.get(r.inputInterface) ?? new Map<string, GroupWant>();
     out.set(r.inputInterface, groups);
-    const had = groups.get(r.inputGroup);
-    if (r.source === undefined || r.source === '' || had === 'any') groups.set(r.inputGroup, 'any');
-    else groups.set(r.inputGroup, new Set([...(had ?? []), r.source]));
+    for (const [group, source] of uses) {
+      const had = groups.get(group);
+      if (source === undefined || had === 'any') groups.set(group, 'any');
+      else groups.set(group, new Set([...(had ?? []), source]));
+    }
   }
   return out;
 }

@@ -5,7 +5,8 @@
 # instrumentation, which tests/fuzz/run.ts replays the corpus through to
 # report the lines of the parser covered. Each harness <h> is
 # native/fuzz/<h>_fuzz.cc linked with native/core/<h>.cc and nothing else
-# (no liburing, no Node). A binary newer than its sources is not rebuilt.
+# (no liburing, no Node), except rule_table, whose table holds its
+# wildcard rules in native/core/wildcard_rules.cc. A binary newer than its sources is not rebuilt.
 #   tests/fuzz/build.sh [harness ...]     (default: all of them)
 # Needs Debian's clang, libfuzzer-14-dev and libclang-rt-14-dev (the
 # sanitizer and libFuzzer runtimes clang links). CXX_FUZZ overrides clang++.
@@ -36,6 +37,7 @@ if [ "$#" -gt 0 ]; then HARNESSES=("$@"); fi
 COMMON=(-std=c++20 -g -Inative -Wall -Wextra -Wno-missing-field-initializers -D_GLIBCXX_ASSERTIONS)
 for h in "${HARNESSES[@]}"; do
   src=(native/fuzz/"$h"_fuzz.cc native/core/"$h".cc)
+  if [ "$h" = rule_table ]; then src+=(native/core/wildcard_rules.cc); fi
   for f in "${src[@]}"; do
     [ -f "$f" ] || { echo "fuzz: no harness '$h' ($f missing)" >&2; exit 2; }
   done

@@ -327,6 +327,9 @@ seed('rule_table', 'ipv6-source-specific-wins', Buffer.concat([add6(1, 1, 1, 0),
 seed('rule_table', 'ipv4-and-ipv6-same-key', Buffer.concat([add(1, 1, 1, 0), add6(2, 1, 1, 0), add6(3, 1, 1, 0), match(1, 1, 2), match6(1, 1, 2), remove(1), match6(1, 1, 2), takeAll, verify]));
 seed('rule_table', 'duplicate-id-and-key', Buffer.concat([add(3, 1, 1, 0), add(3, 2, 2, 0), add(4, 1, 1, 0), add(4, 1, 1, 2, 2), verify]));
 seed('rule_table', 'take-all-then-reuse', Buffer.concat([add(1, 1, 1, 0), add(2, 2, 2, 0, 2), add(5, 1, 1, 3), takeAll, find(1), add(1, 1, 1, 0), verify]));
+// Port 0 is "any port" (a wildcard rule): the exact source first, then the exact port.
+seed('rule_table', 'any-port-precedence', Buffer.concat([add(1, 1, 0, 0), add(2, 1, 1, 0), add(3, 1, 0, 2), add(4, 1, 0, 0), match(1, 1, 3), match(1, 2, 3),
+  match(1, 2, 2), match(1, 1, 2), remove(3), match(1, 2, 2), add6(5, 1, 0, 2), match6(1, 3, 2), takeAll, verify]));
 // Raw values (bit 7): id 0x80000001, destination 232.1.2.3 port 0x8000 (bit 7 of the port byte), source 192.0.2.1.
 seed(
   'rule_table',

@@ -256,7 +256,7 @@ t.test('every validation error names file:line:column and the field', async (t) 
     ['relative logDir', '{ daemon: { logDir: "logs" } }', 1, 13, ['daemon', 'logDir'], 'daemon.logDir: expected an absolute path such as /var/log/mcr, got "logs"'],
     ['rules not an array', '{ rules: {} }', 1, 3, ['rules'], 'rules: expected an array of rules, got an object'],
     ['a rule that is not an object', wrap('"cam-1"'), 3, 5, ['rules', 0], 'rules[0]: expected a rule object, got "cam-1"'],
-    ['unknown rule key', wrap(RULE(', ttl: 3')), 3, 139, ['rules', 0, 'ttl'], 'rules[0]: unknown field "ttl" (allowed: name, inputInterface, inputGroup, inputPort, source, outputs, signalTimeoutMs, monitor)'],
+    ['unknown rule key', wrap(RULE(', ttl: 3')), 3, 139, ['rules', 0, 'ttl'], 'rules[0]: unknown field "ttl" (allowed: name, inputInterface, inputGroup, inputPort, source, excludeSources, joinGroups, outputs, signalTimeoutMs, monitor)'],
     ['missing inputInterface', wrap('{ inputGroup: "239.1.1.1", inputPort: 1, outputs: [] }'), 3, 5, ['rules', 0, 'inputInterface'], 'rules[0].inputInterface: missing: every rule needs the interface it receives on, e.g. inputInterface: "eth1"'],
     ['inputInterface too long', wrap(RULE().replace('"eth1"', '"an-interface-name"')), 3, 7, ['rules', 0, 'inputInterface'], 'rules[0].inputInterface: expected an interface name (1-15 characters of A-Z a-z 0-9 _ . : @ -), got "an-interface-name"'],
     ['bad inputGroup', wrap(RULE().replace('"239.1.1.1"', '"239.1.1"')), 3, 31, ['rules', 0, 'inputGroup'], 'rules[0].inputGroup: expected an IPv4 or IPv6 address such as 239.1.1.1 or ff3e::1234, got "239.1.1"'],

@@ -129,3 +129,38 @@ t.test('address helpers: family, multicast, host:port', async (t) => {
   t.equal(outputKey({ group: 'ff3e::1', port: 5000, interface: 'eth1' }), '[ff3e::1]:5000:eth1');
   t.equal(outputKey({ group: '239.1.1.1', port: 5000, interface: 'eth1' }), '239.1.1.1:5000:eth1');
 });
+
+t.test('rules that match more: source lists and prefixes, excludes, group prefixes, "any" and "="', async (t) => {
+  const out = [{ group: '239.2.2.2', port: 6000, interface: 'o' }];
+  const r = validateRule({ inputGroup: '239.1.0.0/16', inputPort: 'any', source: ['10.1.0.0/16', '10.9.9.9', '10.1.0.0/16'],
+    excludeSources: '10.1.2.3, 10.1.3.0/24', joinGroups: ['239.1.0.1', '239.1.7.7'],
+    outputs: [{ group: '=', port: '=', interface: 'o' }, { group: '239.9.0.0/16', port: 7000, interface: 'o' }] });
+  t.same(r, { inputGroup: '239.1.0.0/16', inputPort: 0, source: '10.1.0.0/16,10.9.9.9', excludeSources: '10.1.2.3,10.1.3.0/24',
+    joinGroups: '239.1.0.1,239.1.7.7', outputs: [{ group: '=', port: 0, interface: 'o' }, { group: '239.9.0.0/16', port: 7000, interface: 'o' }] },
+  'canonical: lists as one comma string without duplicates, any and = as 0');
+  t.same(validateRule({ inputGroup: 'FF3E:0::/96', inputPort: 5, source: '2001:DB8::/32', outputs: out.map((o) => ({ ...o, group: 'ff3e::9' })) }).inputGroup,
+    'ff3e::/96', 'an IPv6 prefix in canonical text');
+  t.equal(validateRule({ inputGroup: '239.1.1.1/32', inputPort: 5, source: '10.0.0.1/32', outputs: out }).inputGroup, '239.1.1.1', 'a full-length prefix is the address');
+  t.equal(validateRule({ inputGroup: '239.1.1.1', inputPort: 5, source: '10.0.0.1/32', outputs: out }).source, '10.0.0.1');
+  const bad: Array<[Record<string, unknown>, RegExp]> = [
+    [{ inputGroup: '239.1.2.0/16', inputPort: 5, outputs: out }, /inputGroup: 239\.1\.2\.0\/16 has bits set past its \/16: write 239\.1\.0\.0\/16/],
+    [{ inputGroup: '224.0.0.0/3', inputPort: 5, outputs: out }, /reaches past multicast/],
+    [{ inputGroup: '239.1.1.1', inputPort: 5, source: '10.0.0.0/0', outputs: out }, /bad prefix length/],
+    [{ inputGroup: '239.1.1.1', inputPort: 5, source: ['10.0.0.1', 'ff3e::1'], outputs: out }, /rule\.source\[1\]: ff3e::1 is a multicast group/],
+    [{ inputGroup: '239.1.1.1', inputPort: 5, source: '2001:db8::/32', outputs: out }, /is IPv6 but rule\.inputGroup 239\.1\.1\.1 is IPv4/],
+    [{ inputGroup: '239.1.1.1', inputPort: 5, excludeSources: [], outputs: out }, /excludeSources: expected an address/],
+    [{ inputGroup: '239.1.1.1', inputPort: 5, outputs: [{ group: '239.9.0.0/16', port: 1, interface: 'o' }] }, /needs an inputGroup prefix of the same family and length/],
+    [{ inputGroup: '239.1.0.0/16', inputPort: 5, outputs: [{ group: '239.9.0.0/24', port: 1, interface: 'o' }] }, /write the output prefix with \/16/],
+    [{ inputGroup: '239.1.0.0/16', inputPort: 5, joinGroups: '239.2.0.1', outputs: out }, /239\.2\.0\.1 is not inside inputGroup 239\.1\.0\.0\/16/],
+    [{ inputGroup: '10.0.0.0/8', inputPort: 5, joinGroups: '10.0.0.1', outputs: out }, /not multicast: there is nothing to join/],
+    [{ inputGroup: '239.1.1.1', inputPort: 0, outputs: out }, /inputPort: expected an integer 1\.\.65535/],
+    [{ inputGroup: '239.1.1.1', inputPort: 5, outputs: [{ group: '=', port: 0, interface: 'o' }] }, /port: expected an integer 1\.\.65535/],
+    [{ inputGroup: 'ff3e::/96', inputPort: 5, outputs: [{ group: '=', port: 1, interface: 'o', source: '10.0.0.1' }] }, /is IPv4 but inputGroup ff3e::\/96 is IPv6/],
+  ];
+  for (const [rule, message] of bad) t.throws(() => validateRule(rule), { code: 'ERR_MCR_BAD_RULE', message }, JSON.stringify(rule));
+  // Off the control socket 0 is how "any" and "=" travel.
+  t.equal(validateRule({ inputGroup: '239.1.1.1', inputPort: 0, outputs: [{ group: '=', port: 0, interface: 'o' }] }, 'rule', [], true).inputPort, 0);
+  t.same(parseOutputList('=:=:o,239.9.0.0/16:=:o:4,[ff3e:9::/96]:7:o'), [
+    { group: '=', port: 0, interface: 'o' }, { group: '239.9.0.0/16', port: 0, interface: 'o', ttl: 4 }, { group: 'ff3e:9::/96', port: 7, interface: 'o' }]);
+  t.equal(hostPort('239.1.0.0/16', 0), '239.1.0.0/16:any');
+});

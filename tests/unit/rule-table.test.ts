@@ -143,3 +143,21 @@ t.test('a change at 10 000 rules costs about what it does at 10', async (t) => {
   t.equal(table.list().length, 10_000);
 });
 
+
+t.test('overlaps the precedence cannot order are refused naming the other rule; others are not', async (t) => {
+  const table = new RuleTable();
+  const base = { inputInterface: 'in0', outputs: [{ group: '=', port: 0, interface: 'out0' }] };
+  const wide = table.add(checkRule({ ...base, name: 'wide', inputGroup: '239.1.0.0/16', inputPort: 0, source: '10.1.0.0/16' }));
+  t.throws(() => table.add(checkRule({ ...base, inputGroup: '239.1.0.0/16', inputPort: 0, source: '192.0.2.0/24,10.1.0.0/16' })),
+    { code: 'EEXIST', message: new RegExp(`rule ${wide.id} \\(wide\\) overlaps this rule on in0 at the same precedence \\(source 10\\.1\\.0\\.0/16, group 239\\.1\\.0\\.0/16, port any\\).*make one more specific`) });
+  const exact = table.add(checkRule({ ...base, inputGroup: '239.1.1.1', inputPort: 5000, outputs: [{ group: '239.2.2.2', port: 1, interface: 'o' }] }));
+  t.throws(() => table.add(checkRule({ ...base, inputGroup: '239.1.1.1', inputPort: 5000, excludeSources: '10.0.0.1' })),
+    { code: 'EEXIST', message: new RegExp(`rule ${exact.id} already matches 239\\.1\\.1\\.1:5000 on in0`) }, 'an exclusion is no precedence');
+  table.add(checkRule({ ...base, inputGroup: '239.1.0.0/16', inputPort: 5000, source: '10.1.0.0/16' }));
+  table.add(checkRule({ ...base, inputGroup: '239.1.1.0/24', inputPort: 0, source: '10.1.0.0/16' }));
+  table.add(checkRule({ ...base, inputGroup: '239.1.0.0/16', inputPort: 0, source: '10.1.0.0/17' }));
+  t.equal(table.list().length, 5, 'a longer group, a port, a longer source each order the rules');
+  table.remove(wide.id);
+  table.add(checkRule({ ...base, inputGroup: '239.1.0.0/16', inputPort: 0, source: '192.0.2.0/24,10.1.0.0/16' }));
+  t.equal(table.list().length, 5, 'removal frees every key of the rule');
+});

@@ -4,7 +4,7 @@
  * outputs, rates, uptimes). Nothing here knows about commands or the socket,
  * so every layout decision is testable on plain values.
  */
-import { hostPort } from '../../common/rule-spec.js';
+import { hostPort, outputHostPort } from '../../common/rule-spec.js';
 import type { Output, Rule } from '../../proto/index.js';
 
 export interface Column {
@@ -40,9 +40,9 @@ export function present<T extends string | number>(value: T | undefined | null):
   return value !== undefined && value !== null && value !== '' && value !== 0;
 }
 
-/** An output in the same GROUP:PORT:IF[:TTL] form `mcrctl add --outputs` takes ([GROUP] for IPv6). */
+/** An output in the same GROUP:PORT:IF[:TTL] form `mcrctl add --outputs` takes ([GROUP] for IPv6, = for a kept group or port). */
 export function formatOutput(o: Output): string {
-  const base = `${hostPort(o.group, o.port)}:${o.interface}${present(o.ttl) ? `:${o.ttl}` : ''}`;
+  const base = `${outputHostPort(o.group, o.port)}:${o.interface}${present(o.ttl) ? `:${o.ttl}` : ''}`;
   return present(o.source) ? `${base} from ${o.source}` : base;
 }
 

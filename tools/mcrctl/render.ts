@@ -38,7 +38,7 @@ export function renderRules(result: ListRulesResult, nowMs: number): string[] {
     const s = streams.get(r.id);
     outputs.forEach((out, i) => {
       rows.push(i === 0
-        ? [String(r.id), orDash(r.name), r.inputInterface, r.inputGroup, String(r.inputPort), orDash(r.source), out, ruleStatus(problems.get(r.id)),
+        ? [String(r.id), orDash(r.name), r.inputInterface, r.inputGroup, r.inputPort === 0 ? 'any' : String(r.inputPort), formatSources(r), out, ruleStatus(problems.get(r.id)),
           ...(withStream ? [formatStream(s?.state, s?.changedAtMs, nowMs)] : []), ...(withConsume ? [formatConsumed(consumes.get(r.id))] : [])]
         : ['', '', '', '', '', '', out, '', ...(withStream ? [''] : []), ...(withConsume ? [''] : [])]);
     });
@@ -232,4 +232,10 @@ export function renderVersion(v: VersionReport): string[] {
     lines.push(`mcrd speaks control protocol ${v.mcrd.protocol} and mcrctl ${v.mcrctl.protocol}: use matching versions`);
   }
   return lines;
+}
+
+/** The SOURCE column: the sources, "-" for any, and "except" the excluded ones. */
+function formatSources(r: { source?: string | undefined; excludeSources?: string | undefined }): string {
+  const src = orDash(r.source);
+  return r.excludeSources !== undefined && r.excludeSources !== '' ? `${src} except ${r.excludeSources}` : src;
 }

@@ -5,7 +5,7 @@
  * terms of the flag the user typed, and mcrd is never contacted for it.
  */
 import type { RuleInput } from '../../proto/index.js';
-import { checkInterfaceName, parseOutputList, RuleError, validateRule } from '../../common/rule-spec.js';
+import { asWritten, checkInterfaceName, parseOutputList, RuleError, validateRule } from '../../common/rule-spec.js';
 import { usageError } from './errors.js';
 
 export interface AddFlags {
@@ -13,6 +13,8 @@ export interface AddFlags {
   inputGroup: string;
   inputPort: string;
   source?: string;
+  excludeSources?: string;
+  joinGroups?: string;
   outputs: string;
   name?: string;
   signalTimeout?: string;
@@ -24,6 +26,8 @@ const FLAG_FOR_FIELD: Readonly<Record<string, string>> = {
   inputGroup: '--input-group',
   inputPort: '--input-port',
   source: '--source',
+  excludeSources: '--exclude-sources',
+  joinGroups: '--join-groups',
   name: '--name',
   outputs: '--outputs',
   signalTimeoutMs: '--signal-timeout',
@@ -38,8 +42,10 @@ export function ruleFromFlags(flags: AddFlags): RuleInput {
       inputGroup: flags.inputGroup,
       // validateRule accepts decimal strings, so the port's range check is its own.
       inputPort: flags.inputPort,
-      outputs: parseOutputList(flags.outputs),
+      outputs: parseOutputList(flags.outputs).map(asWritten),
       ...(flags.source !== undefined ? { source: flags.source } : {}),
+      ...(flags.excludeSources !== undefined ? { excludeSources: flags.excludeSources } : {}),
+      ...(flags.joinGroups !== undefined ? { joinGroups: flags.joinGroups } : {}),
       ...(flags.name !== undefined ? { name: flags.name } : {}),
       ...(flags.signalTimeout !== undefined ? { signalTimeoutMs: flags.signalTimeout } : {}),
       ...(flags.monitor !== undefined ? { monitor: flags.monitor } : {}),

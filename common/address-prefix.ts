@@ -1,0 +1,87 @@
+/**
+ * Address prefixes as rules write them (`10.1.0.0/16`, `ff3e::/96`): the
+ * bytes of an address, containment, and a prefix's canonical text (host
+ * bits zero, the address in its canonical form, a full-length prefix
+ * written as the bare address). The rule model (rule-spec.ts) validates
+ * with these, and mcrd's rule table keys overlaps on the canonical text.
+ */
+import { SocketAddress } from 'node:net';
+
+/** The 4 or 16 bytes of a valid IPv4 or IPv6 address (no zone). */
+export function addressBytes(addr: string): Uint8Array {
+  if (!addr.includes(':')) return Uint8Array.from(addr.split('.').map(Number));
+  const out = new Uint8Array(16);
+  let text = addr;
+  let dotted: number[] | undefined;
+  const tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (tail) {
+    dotted = tail[1]!.split('.').map(Number);
+    text = `${text.slice(0, -tail[1]!.length)}0:0`;
+  }
+  const halves = text.split('::');
+  const head = halves[0] ? halves[0].split(':') : [];
+  const rest = halves.length > 1 ? (halves[1] ? halves[1].split(':') : []) : undefined;
+  const groups = rest === undefined ? head : [...head, ...new Array<string>(8 - head.length - rest.length).fill('0'), ...rest];
+  groups.forEach((g, i) => {
+    const n = parseInt(g, 16);
+    out[2 * i] = n >> 8;
+    out[2 * i + 1] = n & 0xff;
+  });
+  if (dotted) out.set(dotted, 12);
+  return out;
+}
+
+/** The canonical text of an address given as its bytes. */
+export function bytesToAddress(bytes: Uint8Array): string {
+  if (bytes.length === 4) return Array.from(bytes).join('.');
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
+  return new SocketAddress({ address: groups.join(':'), family: 'ipv6' }).address;
+}
+
+/** Whether the first `len` bits of `a` and `b` are equal. */
+export function samePrefixBits(a: Uint8Array, b: Uint8Array, len: number): boolean {
+  for (let bit = 0; bit < len; bit += 8) {
+    const i = bit / 8;
+    const mask = len - bit >= 8 ? 0xff : (0xff00 >> (len - bit)) & 0xff;
+    if (((a[i]! ^ b[i]!) & mask) !== 0) return false;
+  }
+  return true;
+}
+
+/** `bytes` with every bit past `len` cleared (a copy). */
+export function maskBytes(bytes: Uint8Array, len: number): Uint8Array {
+  const out = Uint8Array.from(bytes);
+  for (let i = 0; i < out.length; ++i) {
+    const bit = i * 8;
+    const keep = bit + 8 <= len ? 0xff : bit >= len ? 0 : (0xff00 >> (len - bit)) & 0xff;
+    out[i] = out[i]! & keep;
+  }
+  return out;
+}
+
+/** `ADDR/LEN` split; undefined for text without a slash. */
+export function splitPrefix(text: string): { addr: string; len: string } | undefined {
+  const slash = text.indexOf('/');
+  return slash < 0 ? undefined : { addr: text.slice(0, slash), len: text.slice(slash + 1) };
+}
+
+/** The prefix length of canonical rule text: the bare address is its full length. */
+export function prefixLength(text: string): number {
+  const parts = splitPrefix(text);
+  if (parts) return Number(parts.len);
+  return text.includes(':') ? 128 : 32;
+}
+
+/** The address part of canonical rule text (`239.1.0.0` of `239.1.0.0/16`). */
+export function prefixAddress(text: string): string {
+  return splitPrefix(text)?.addr ?? text;
+}
+
+/** Whether canonical prefix text `prefix` contains the address or prefix `inner`. */
+export function prefixContains(prefix: string, inner: string): boolean {
+  if (prefix.includes(':') !== inner.includes(':')) return false;
+  const len = prefixLength(prefix);
+  if (prefixLength(inner) < len) return false;
+  return samePrefixBits(addressBytes(prefixAddress(prefix)), addressBytes(prefixAddress(inner)), len);
+}

@@ -23,7 +23,7 @@
  * host's busy share over each abuse is recorded, since other work on the
  * machine slows mcrd's answers as much as the abuse does. Needs root
  * (network namespaces). runControlAbuse() is the same run for
- * tests/integration/mcrd-control-abuse.test.ts, which asserts only that
+ * tests/integration/serial/mcrd-control-abuse.test.ts, which asserts only that
  * every answer came (within a generous bound) and nothing was lost.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

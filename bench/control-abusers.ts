@@ -1,6 +1,6 @@
 /**
  * Abusive clients of mcrd's control socket, one kind per process, for
- * bench/control-abuse.ts and tests/integration/mcrd-control-abuse.test.ts.
+ * bench/control-abuse.ts and tests/integration/serial/mcrd-control-abuse.test.ts.
  * They run in a process of their own so that their work (hundreds of
  * sockets, reconnect loops) does not share an event loop with the
  * well-behaved client whose answer times are measured.

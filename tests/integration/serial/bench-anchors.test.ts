@@ -24,19 +24,19 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { createBenchLab, parseSnmp, type BenchLab } from '../../bench/bench-lab.js';
-import { enableIpv6 } from '../../bench/bench-lab-ipv6.js';
-import { GROUP6, preset } from '../../bench/config.js';
+import { createBenchLab, parseSnmp, type BenchLab } from '../../../bench/bench-lab.js';
+import { enableIpv6 } from '../../../bench/bench-lab-ipv6.js';
+import { GROUP6, preset } from '../../../bench/config.js';
 import {
   MROUTE6_SKIP_REASON, MROUTE_SKIP_REASON, multicastRouting6UnavailableReason, multicastRoutingUnavailableReason, nftNetdevUnavailableReason, skipUnlessRoot,
-} from '../../bench/lab/index.js';
-import { START } from '../../bench/methods/index.js';
-import { multicastMac } from '../../bench/methods/nft.js';
-import { renderMarkdown } from '../../bench/report-md.js';
-import type { BenchResults } from '../../bench/results.js';
-import { runSuite } from '../../bench/suite.js';
-import { frame } from './frames.js';
-import { inject, runGen, sinkReport, startSink } from './harness.js';
+} from '../../../bench/lab/index.js';
+import { START } from '../../../bench/methods/index.js';
+import { multicastMac } from '../../../bench/methods/nft.js';
+import { renderMarkdown } from '../../../bench/report-md.js';
+import type { BenchResults } from '../../../bench/results.js';
+import { runSuite } from '../../../bench/suite.js';
+import { frame } from '../frames.js';
+import { inject, runGen, sinkReport, startSink } from '../harness.js';
 
 const OUT = { group: '239.2.2.2', port: 6000 };
 const OUT6 = { group: 'ff1e::2:2', port: 6000 };

@@ -18,11 +18,11 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readProcessCpuSec } from '../../bench/host-counters.js';
-import { createRelayLab, skipUnlessRoot, type RelayLab } from '../../bench/lab/index.js';
-import type { StatsResult } from '../../proto/index.js';
-import { relayCommand, runGen, sinkReport, startRelay, startSink, stopRelay } from './harness.js';
-import { mcrctlJson, mcrdLab, startMcrd } from './mcrd-harness.js';
+import { readProcessCpuSec } from '../../../bench/host-counters.js';
+import { createRelayLab, skipUnlessRoot, type RelayLab } from '../../../bench/lab/index.js';
+import type { StatsResult } from '../../../proto/index.js';
+import { relayCommand, runGen, sinkReport, startRelay, startSink, stopRelay } from '../harness.js';
+import { mcrctlJson, mcrdLab, startMcrd } from '../mcrd-harness.js';
 
 const LOW_RATE = 10_000;
 const LOW_COUNT = 30_000;

@@ -22,12 +22,12 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { skipUnlessRoot, type LabProcess, type RelayLab } from '../../bench/lab/index.js';
-import { formatConfig, type ConfigRule } from '../../supervisor/config/index.js';
-import { parseProcNetUdp } from '../../bench/soak/traffic.js';
-import type { ListRulesResult, StatsResult } from '../../proto/index.js';
-import { genReport, sinkReport, startSink, TOOL, type GenReport } from './harness.js';
-import { mcrctlJson, mcrdLab, startMcrd, workersOf } from './mcrd-harness.js';
+import { skipUnlessRoot, type LabProcess, type RelayLab } from '../../../bench/lab/index.js';
+import { formatConfig, type ConfigRule } from '../../../supervisor/config/index.js';
+import { parseProcNetUdp } from '../../../bench/soak/traffic.js';
+import type { ListRulesResult, StatsResult } from '../../../proto/index.js';
+import { genReport, sinkReport, startSink, TOOL, type GenReport } from '../harness.js';
+import { mcrctlJson, mcrdLab, startMcrd, workersOf } from '../mcrd-harness.js';
 
 const RULES: ConfigRule[] = [
   { name: 'A', inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5001, outputs: [{ group: '239.2.0.1', port: 6001, interface: 'out0' }] },

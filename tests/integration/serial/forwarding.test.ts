@@ -4,8 +4,8 @@
  * to multicast, and jumbo frames on an MTU-9000 link.
  */
 import t from 'tap';
-import { createRelayLab, skipUnlessRoot } from '../../bench/lab/index.js';
-import { output, runGen, sinkReport, startRelay, startSink, stopRelay } from './harness.js';
+import { createRelayLab, skipUnlessRoot } from '../../../bench/lab/index.js';
+import { output, runGen, sinkReport, startRelay, startSink, stopRelay } from '../harness.js';
 
 t.test('100k packets, one rule with group+port rewrite: zero loss, byte-exact', async (t) => {
   if (skipUnlessRoot(t)) return;

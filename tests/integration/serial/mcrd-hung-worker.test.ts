@@ -14,10 +14,10 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { skipUnlessRoot } from '../../bench/lab/index.js';
-import { pollUntil } from '../../bench/lab/time.js';
-import type { AddRuleResult, ListRulesResult } from '../../proto/index.js';
-import { mcrctl, mcrctlJson, mcrdLab, startMcrd, workersOf } from './mcrd-harness.js';
+import { skipUnlessRoot } from '../../../bench/lab/index.js';
+import { pollUntil } from '../../../bench/lab/time.js';
+import type { AddRuleResult, ListRulesResult } from '../../../proto/index.js';
+import { mcrctl, mcrctlJson, mcrdLab, startMcrd, workersOf } from '../mcrd-harness.js';
 
 t.test('a silent worker: add says who applied the rule, the worker is repaired, SIGTERM keeps 10 s', async (t) => {
   if (skipUnlessRoot(t)) return;

@@ -29,12 +29,12 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab, skipUnlessRoot, type LabProcess } from '../../bench/lab/index.js';
-import { pollUntil } from '../../bench/lab/time.js';
-import { ControlClient } from '../../common/control-client.js';
-import type { OutputStats, StatsResult, WorkerInfo } from '../../proto/index.js';
-import { TOOL, type GenReport, type SinkReport } from './harness.js';
-import { MCRD, mcrctlJson } from './mcrd-harness.js';
+import { Lab, skipUnlessRoot, type LabProcess } from '../../../bench/lab/index.js';
+import { pollUntil } from '../../../bench/lab/time.js';
+import { ControlClient } from '../../../common/control-client.js';
+import type { OutputStats, StatsResult, WorkerInfo } from '../../../proto/index.js';
+import { TOOL, type GenReport, type SinkReport } from '../harness.js';
+import { MCRD, mcrctlJson } from '../mcrd-harness.js';
 
 /** Per stream: 3 streams of 1500/s keep two cores well below saturation with 5 sinks. */
 const RATE = 1500;

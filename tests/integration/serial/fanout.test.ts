@@ -3,8 +3,8 @@
  * failing output beside a good one.
  */
 import t from 'tap';
-import { createRelayLab, skipUnlessRoot } from '../../bench/lab/index.js';
-import { output, runGen, sinkReport, startRelay, startSink, stopRelay } from './harness.js';
+import { createRelayLab, skipUnlessRoot } from '../../../bench/lab/index.js';
+import { output, runGen, sinkReport, startRelay, startSink, stopRelay } from '../harness.js';
 
 t.test('fan-out to 3 outputs on 2 interfaces', async (t) => {
   if (skipUnlessRoot(t)) return;

@@ -22,13 +22,13 @@
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { skipUnlessRoot } from '../../bench/lab/index.js';
-import { ControlClient } from '../../common/control-client.js';
-import { formatConfig, loadConfig, type ConfigRule } from '../../supervisor/config/index.js';
-import { openFilesLimit } from '../../common/rule-limits.js';
-import type { RuleInput } from '../../proto/index.js';
-import { runGen, sinkReport, startSink } from './harness.js';
-import { mcrctl, mcrdLab, startMcrd } from './mcrd-harness.js';
+import { skipUnlessRoot } from '../../../bench/lab/index.js';
+import { ControlClient } from '../../../common/control-client.js';
+import { formatConfig, loadConfig, type ConfigRule } from '../../../supervisor/config/index.js';
+import { openFilesLimit } from '../../../common/rule-limits.js';
+import type { RuleInput } from '../../../proto/index.js';
+import { runGen, sinkReport, startSink } from '../harness.js';
+import { mcrctl, mcrdLab, startMcrd } from '../mcrd-harness.js';
 
 const RULES = 10_000;
 /** Rules removed and added back while timing adds near the limit. */

@@ -13,9 +13,9 @@
  *   open flows holds, which used to send the rest of the walk one by one.
  */
 import t from 'tap';
-import { createRelayLab, skipUnlessRoot } from '../../bench/lab/index.js';
-import { runGen, sinkReport, startRelay, startSink, stopRelay } from './harness.js';
-import { pollUntil } from '../../bench/lab/time.js';
+import { createRelayLab, skipUnlessRoot } from '../../../bench/lab/index.js';
+import { runGen, sinkReport, startRelay, startSink, stopRelay } from '../harness.js';
+import { pollUntil } from '../../../bench/lab/time.js';
 
 t.test('an output that refuses UDP_SEGMENT (MTU below the datagram): fallback to single sends, nothing lost', async (t) => {
   if (skipUnlessRoot(t)) return;

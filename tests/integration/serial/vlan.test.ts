@@ -2,9 +2,9 @@
  * A VLAN-tagged input: the relay receives on the 802.1Q sub-interface.
  */
 import t from 'tap';
-import { createRelayLab, skipUnlessRoot, skipUnlessVlan } from '../../bench/lab/index.js';
-import { frame } from './frames.js';
-import { inject, runGen, sinkReport, startRelay, startSink, stopRelay } from './harness.js';
+import { createRelayLab, skipUnlessRoot, skipUnlessVlan } from '../../../bench/lab/index.js';
+import { frame } from '../frames.js';
+import { inject, runGen, sinkReport, startRelay, startSink, stopRelay } from '../harness.js';
 
 t.test('VLAN-tagged input forwarded without loss', async (t) => {
   if (skipUnlessRoot(t)) return;

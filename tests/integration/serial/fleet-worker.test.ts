@@ -6,8 +6,8 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { createRelayLab, skipUnlessRoot, type LabProcess } from '../../bench/lab/index.js';
-import { ROOT, runGen, sinkReport, startSink } from './harness.js';
+import { createRelayLab, skipUnlessRoot, type LabProcess } from '../../../bench/lab/index.js';
+import { ROOT, runGen, sinkReport, startSink } from '../harness.js';
 
 const DRIVER = join(ROOT, 'dist', 'tests', 'fixtures', 'fleet-driver.js');
 const hash = (s: string): string => Buffer.from(s).toString('hex');

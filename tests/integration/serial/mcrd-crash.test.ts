@@ -9,11 +9,11 @@
 import t from 'tap';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { skipUnlessRoot } from '../../bench/lab/index.js';
-import { pollUntil } from '../../bench/lab/time.js';
-import { CONSUME_PREF } from '../../supervisor/net/input-filters.js';
-import { genReport, runGen, sinkReport, startGen, startSink } from './harness.js';
-import { mcrctl, mcrdLab, startMcrd, workersOf } from './mcrd-harness.js';
+import { skipUnlessRoot } from '../../../bench/lab/index.js';
+import { pollUntil } from '../../../bench/lab/time.js';
+import { CONSUME_PREF } from '../../../supervisor/net/input-filters.js';
+import { genReport, runGen, sinkReport, startGen, startSink } from '../harness.js';
+import { mcrctl, mcrdLab, startMcrd, workersOf } from '../mcrd-harness.js';
 
 /** Running, as opposed to gone or a zombie waiting for init to reap it (it forwards nothing either way). */
 function alive(pid: number): boolean {

@@ -7,8 +7,8 @@
  * UDP_SEGMENT batches.
  */
 import t from 'tap';
-import { createRelayLab, skipUnlessRoot } from '../../bench/lab/index.js';
-import { runGen, sinkReport, startRelay, startSink, stopRelay } from './harness.js';
+import { createRelayLab, skipUnlessRoot } from '../../../bench/lab/index.js';
+import { runGen, sinkReport, startRelay, startSink, stopRelay } from '../harness.js';
 
 for (const gso of [false, true]) {
   const mode = gso ? 'UDP_SEGMENT batches' : 'one send per datagram';

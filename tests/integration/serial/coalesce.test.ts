@@ -10,8 +10,8 @@
  * the rest follows without a pause, and nothing is lost or reordered.
  */
 import t from 'tap';
-import { skipUnlessRoot } from '../../bench/lab/index.js';
-import { steadyStream } from './harness.js';
+import { skipUnlessRoot } from '../../../bench/lab/index.js';
+import { steadyStream } from '../harness.js';
 
 const COUNT = 10_000;
 

@@ -23,17 +23,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRelayLab, skipUnlessRoot } from '../../bench/lab/index.js';
-import { ControlClient } from '../../common/control-client.js';
-import { decodeResponse, encodeRequest } from '../../proto/control.js';
-import type { Response } from '../../proto/types.js';
-import { encodeFrame, encodeVarint, FrameDecoder } from '../../proto/framing.js';
-import { runGen, sinkReport, startSink } from './harness.js';
-import { ABUSE_KINDS } from '../../bench/control-abusers.js';
-import { PROBE_TIMEOUT_MS, runControlAbuse, type ScenarioResult } from '../../bench/control-abuse.js';
-import { DEFAULT_MAX_REQUEST_BYTES } from '../../supervisor/control/server.js';
-import { mcrctl, mcrdLab, startMcrd, workersOf } from './mcrd-harness.js';
-import { within } from '../../bench/lab/time.js';
+import { createRelayLab, skipUnlessRoot } from '../../../bench/lab/index.js';
+import { ControlClient } from '../../../common/control-client.js';
+import { decodeResponse, encodeRequest } from '../../../proto/control.js';
+import type { Response } from '../../../proto/types.js';
+import { encodeFrame, encodeVarint, FrameDecoder } from '../../../proto/framing.js';
+import { runGen, sinkReport, startSink } from '../harness.js';
+import { ABUSE_KINDS } from '../../../bench/control-abusers.js';
+import { PROBE_TIMEOUT_MS, runControlAbuse, type ScenarioResult } from '../../../bench/control-abuse.js';
+import { DEFAULT_MAX_REQUEST_BYTES } from '../../../supervisor/control/server.js';
+import { mcrctl, mcrdLab, startMcrd, workersOf } from '../mcrd-harness.js';
+import { within } from '../../../bench/lab/time.js';
 
 /** A client that writes raw bytes and records the answers and the close. */
 interface Raw {

@@ -5,9 +5,9 @@
  * on the multishot path.
  */
 import t from 'tap';
-import { createRelayLab, skipUnlessRoot } from '../../bench/lab/index.js';
-import { frame } from './frames.js';
-import { inject, runGen, sinkReport, startRelay, startSink, stopRelay } from './harness.js';
+import { createRelayLab, skipUnlessRoot } from '../../../bench/lab/index.js';
+import { frame } from '../frames.js';
+import { inject, runGen, sinkReport, startRelay, startSink, stopRelay } from '../harness.js';
 
 t.test('multishot ingress: 100k packets fanned out to 2 outputs, zero loss', async (t) => {
   if (skipUnlessRoot(t)) return;

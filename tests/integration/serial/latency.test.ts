@@ -17,8 +17,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import t from 'tap';
-import { createRelayLab, skipUnlessRoot } from '../../bench/lab/index.js';
-import { runGen, sinkReport, startRelay, startSink, stopRelay, type RelayReport, type SinkLatency, type SinkReport } from './harness.js';
+import { createRelayLab, skipUnlessRoot } from '../../../bench/lab/index.js';
+import { runGen, sinkReport, startRelay, startSink, stopRelay, type RelayReport, type SinkLatency, type SinkReport } from '../harness.js';
 
 const COUNT = 3000;
 const RATE = 5000;

@@ -12,10 +12,10 @@
  * every datagram the generator sent, intact.
  */
 import t from 'tap';
-import { createRelayLab, skipUnlessRoot } from '../../bench/lab/index.js';
-import type { LabProcess } from '../../bench/lab/index.js';
-import { pollUntil } from '../../bench/lab/time.js';
-import { type GenReport, relayCommand, sinkReport, startGen, startRelay, startSink, stopRelay } from './harness.js';
+import { createRelayLab, skipUnlessRoot } from '../../../bench/lab/index.js';
+import type { LabProcess } from '../../../bench/lab/index.js';
+import { pollUntil } from '../../../bench/lab/time.js';
+import { type GenReport, relayCommand, sinkReport, startGen, startRelay, startSink, stopRelay } from '../harness.js';
 
 const RATE = 20_000;
 const SIZE = 1200;

@@ -20,12 +20,12 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { skipUnlessRoot } from '../../bench/lab/index.js';
-import { pollUntil } from '../../bench/lab/time.js';
-import { planDemo } from '../../bench/demo/plan.js';
-import { loadConfig } from '../../supervisor/config/index.js';
-import { ROOT } from './harness.js';
-import { mcrdLab } from './mcrd-harness.js';
+import { skipUnlessRoot } from '../../../bench/lab/index.js';
+import { pollUntil } from '../../../bench/lab/time.js';
+import { planDemo } from '../../../bench/demo/plan.js';
+import { loadConfig } from '../../../supervisor/config/index.js';
+import { ROOT } from '../harness.js';
+import { mcrdLab } from '../mcrd-harness.js';
 
 const APT = ['-o', 'DPkg::Lock::Timeout=120', '-y', '-q'];
 

@@ -26,11 +26,11 @@
 import t from 'tap';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { ControlClient } from '../../common/control-client.js';
-import { skipUnlessRoot, type LabProcess } from '../../bench/lab/index.js';
-import { pollUntil } from '../../bench/lab/time.js';
-import { ROOT, TOOL } from './harness.js';
-import { mcrctlJson, mcrdLab, startMcrd, workersOf } from './mcrd-harness.js';
+import { ControlClient } from '../../../common/control-client.js';
+import { skipUnlessRoot, type LabProcess } from '../../../bench/lab/index.js';
+import { pollUntil } from '../../../bench/lab/time.js';
+import { ROOT, TOOL } from '../harness.js';
+import { mcrctlJson, mcrdLab, startMcrd, workersOf } from '../mcrd-harness.js';
 
 const SINK = join(ROOT, 'dist', 'tests', 'fixtures', 'sender-flow-sink.js');
 const RULE = { inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000, outputs: [{ group: '239.2.2.2', port: 6000, interface: 'out0' }] };

@@ -11,10 +11,10 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { skipUnlessRoot } from '../../bench/lab/index.js';
-import { pollUntil } from '../../bench/lab/time.js';
-import { ROOT, genReport, longestSilence, startGen } from './harness.js';
-import { mcrctl, mcrdLab, startMcrd, workersOf } from './mcrd-harness.js';
+import { skipUnlessRoot } from '../../../bench/lab/index.js';
+import { pollUntil } from '../../../bench/lab/time.js';
+import { ROOT, genReport, longestSilence, startGen } from '../harness.js';
+import { mcrctl, mcrdLab, startMcrd, workersOf } from '../mcrd-harness.js';
 
 const ARRIVAL_SINK = join(ROOT, 'dist', 'tests', 'fixtures', 'arrival-sink.js');
 

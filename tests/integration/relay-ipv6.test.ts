@@ -7,6 +7,9 @@
  *   MLD by mcr-relay) → IPv6 multicast out with a hop limit of 5, IPv4
  *   multicast out (bridging), IPv6 unicast out and a link-local group
  *   (ff02::, scoped to the output interface), all from one rule;
+ * - an IPv6 group prefix (ff3e::100/120), any port, with `joinGroups`: an
+ *   output keeping each datagram's group and port ("=") and one mapping the
+ *   group into ff3e::200/120 on a fixed port;
  * every sink receives every datagram, byte-exact, and the per-output
  * counters and stats name the IPv6 destinations in brackets.
  */
@@ -94,7 +97,36 @@ t.test('IPv6 multicast and unicast out, IPv4<->IPv6 bridging, UDP_SEGMENT batche
   const gen6 = await runGen(rl, { dest: 'ff3e::1', port: 5000, count: COUNT, rate: 20_000, size: 200 });
   t.equal(gen6.sent, COUNT, 'generator sent every IPv6 datagram');
   const [v6mc, v4mc, v6uc, v6ll] = await Promise.all(sinks.map((s) => sinkReport(s)));
+
+  // An IPv6 group prefix, any port (issue 16, "Rules that match more"), by command: one output keeps
+  // each datagram's group and port, the other maps the group into another /120 on a fixed port; mcr-relay
+  // joins the listed groups of the range only.
+  const addPrefix = await relayCommand(relay, { op: 'add', rule: { inputGroup: 'ff3e::100/120', inputPort: 'any', joinGroups: 'ff3e::101,ff3e::102',
+    outputs: [{ group: '=', port: '=', interface: out.ifname }, { group: 'ff3e::200/120', port: 7000, interface: out.ifname }] } });
+  t.equal(addPrefix.msg, 'command done', `IPv6 prefix rule, any port, "=" and mapped outputs: added ${String(addPrefix.err ?? '')}`);
+  const joined6 = (await rl.lab.exec(rl.relay.ns, 'cat', ['/proc/net/igmp6'])).stdout;
+  t.match(joined6, new RegExp(`\\s${rl.relay.input.ifname}\\s+ff3e0{25}101\\s`), 'joinGroups: ff3e::101 joined on the input (MLD)');
+  t.notMatch(joined6, /ff3e0{25}100\s/, 'the prefix itself is not a group to join');
+  const PREFIXED = 1000;
+  const prefixSinks = await Promise.all([
+    startSink(rl, 0, { group: 'ff3e::101', port: 5101, count: PREFIXED, idle: 3 }),
+    startSink(rl, 0, { group: 'ff3e::102', port: 5102, count: PREFIXED, idle: 3 }),
+    startSink(rl, 0, { group: 'ff3e::201', port: 7000, count: PREFIXED, idle: 3 }),
+  ]);
+  const gens = await Promise.all([
+    runGen(rl, { dest: 'ff3e::101', port: 5101, count: PREFIXED, rate: 5000, size: 200 }),
+    runGen(rl, { dest: 'ff3e::102', port: 5102, count: PREFIXED, rate: 5000, size: 200 }),
+  ]);
+  t.same(gens.map((g) => g.sent), [PREFIXED, PREFIXED], 'both groups of the range sent');
+  const [own101, own102, mapped201] = await Promise.all(prefixSinks.map((s) => sinkReport(s)));
+  t.equal(own101?.received, PREFIXED, '"=" output: ff3e::101:5101 arrives with its own group and port');
+  t.equal(own102?.received, PREFIXED, '"=" output: ff3e::102:5102 arrives with its own group and port');
+  t.equal(mapped201?.received, PREFIXED, 'mapped output: ff3e::101 -> ff3e::201, port 7000 (ff3e::102 maps to ff3e::202, not listened to)');
+  for (const got of [own101, own102, mapped201]) t.equal((got?.corrupted ?? 1) + (got?.duplicated ?? 1), 0, 'byte-exact, no duplicates');
+
   const report = await stopRelay(relay);
+  const prefixRule = report.rules.find((r) => r.id === addPrefix.id);
+  t.equal(prefixRule?.packets, 2 * PREFIXED, 'the prefix rule matched every datagram of both groups');
   const names = ['IPv6 multicast', 'IPv4 multicast (bridged)', 'IPv6 unicast', 'IPv6 link-local multicast'];
   [v6mc, v4mc, v6uc, v6ll].forEach((got, i) => {
     t.equal(got?.received, COUNT, `${names[i]} sink received every datagram`);

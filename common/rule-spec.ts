@@ -139,10 +139,11 @@ function checkSameFamily(source: string, sourceField: string, dest: string, dest
   }
 }
 
-function checkInteger(value: unknown, field: string, path: RulePath, min: number, max: number): number {
+/** `or` names the word a field takes besides the integers (a port's "any" or "="), so the error offers it too. */
+function checkInteger(value: unknown, field: string, path: RulePath, min: number, max: number, or?: string): number {
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw new RuleError(`${field}: expected an integer ${min}..${max}, got ${JSON.stringify(value)}`, path);
+    throw new RuleError(`${field}: expected an integer ${min}..${max}${or !== undefined ? ` or ${or}` : ''}, got ${JSON.stringify(value)}`, path);
   }
   return n;
 }
@@ -277,7 +278,7 @@ export function validateOutput(value: unknown, where: string, path: RulePath = [
   }
   const out: OutputSpec = {
     group,
-    port: o.port === '=' ? 0 : checkInteger(o.port, `${where}.port`, [...path, 'port'], wire ? 0 : 1, 65535),
+    port: o.port === '=' ? 0 : checkInteger(o.port, `${where}.port`, [...path, 'port'], wire ? 0 : 1, 65535, '"=" (the datagram\'s own port)'),
     interface: checkInterfaceName(o.interface, `${where}.interface`, [...path, 'interface']),
   };
   if (o.ttl !== undefined) out.ttl = checkInteger(o.ttl, `${where}.ttl`, [...path, 'ttl'], 1, 255);
@@ -302,7 +303,7 @@ export function validateRule(value: unknown, where = 'rule', path: RulePath = []
   }
   const rule: RuleSpec = {
     inputGroup: checkInputGroup(r.inputGroup, `${where}.inputGroup`, [...path, 'inputGroup']),
-    inputPort: r.inputPort === 'any' ? 0 : checkInteger(r.inputPort, `${where}.inputPort`, [...path, 'inputPort'], wire ? 0 : 1, 65535),
+    inputPort: r.inputPort === 'any' ? 0 : checkInteger(r.inputPort, `${where}.inputPort`, [...path, 'inputPort'], wire ? 0 : 1, 65535, '"any" (every port)'),
     outputs: r.outputs.map((o, i) => validateOutput(o, `${where}.outputs[${i}]`, [...path, 'outputs', i], wire)),
   };
   rule.outputs.forEach((o, i) => checkOutputAgainstInput(o, rule.inputGroup, `${where}.outputs[${i}]`, [...path, 'outputs', i]));

@@ -77,7 +77,7 @@ t.test('an error deep in a large file still names its line and column', async (t
   const line = text.split('\n').findIndex((l) => l.includes('inputPort: 70000')) + 1;
   t.throws(() => parseConfig(text, 'big.json5'), {
     code: 'ERR_MCR_CONFIG', line, column: 7, path: ['rules', 9998, 'inputPort'],
-    message: `big.json5:${line}:7: rules[9998].inputPort: expected an integer 1..65535, got 70000`,
+    message: `big.json5:${line}:7: rules[9998].inputPort: expected an integer 1..65535 or "any" (every port), got 70000`,
   });
   const broken = text.replace('inputPort: 70000,', 'inputPort: 70000');
   t.throws(() => parseConfig(broken, 'big.json5'), {

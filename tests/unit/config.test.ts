@@ -260,14 +260,14 @@ t.test('every validation error names file:line:column and the field', async (t) 
     ['missing inputInterface', wrap('{ inputGroup: "239.1.1.1", inputPort: 1, outputs: [] }'), 3, 5, ['rules', 0, 'inputInterface'], 'rules[0].inputInterface: missing: every rule needs the interface it receives on, e.g. inputInterface: "eth1"'],
     ['inputInterface too long', wrap(RULE().replace('"eth1"', '"an-interface-name"')), 3, 7, ['rules', 0, 'inputInterface'], 'rules[0].inputInterface: expected an interface name (1-15 characters of A-Z a-z 0-9 _ . : @ -), got "an-interface-name"'],
     ['bad inputGroup', wrap(RULE().replace('"239.1.1.1"', '"239.1.1"')), 3, 31, ['rules', 0, 'inputGroup'], 'rules[0].inputGroup: expected an IPv4 or IPv6 address such as 239.1.1.1 or ff3e::1234, got "239.1.1"'],
-    ['bad inputPort', wrap(RULE().replace('5000', '70000')), 3, 56, ['rules', 0, 'inputPort'], 'rules[0].inputPort: expected an integer 1..65535, got 70000'],
+    ['bad inputPort', wrap(RULE().replace('5000', '70000')), 3, 56, ['rules', 0, 'inputPort'], 'rules[0].inputPort: expected an integer 1..65535 or "any" (every port), got 70000'],
     ['bad source', wrap(RULE(', source: "any"')), 3, 139, ['rules', 0, 'source'], 'rules[0].source: expected an IPv4 or IPv6 address such as 239.1.1.1 or ff3e::1234, got "any"'],
     ['empty rule name', wrap(RULE(', name: ""')), 3, 139, ['rules', 0, 'name'], 'rules[0].name: expected 1-64 printable characters, got ""'],
     ['no outputs', wrap('{ inputInterface: "eth1", inputGroup: "239.1.1.1", inputPort: 1, outputs: [] }'), 3, 70, ['rules', 0, 'outputs'], 'rules[0].outputs: expected at least one output'],
     ['outputs missing', wrap('{ inputInterface: "eth1", inputGroup: "239.1.1.1", inputPort: 1 }'), 3, 5, ['rules', 0, 'outputs'], 'rules[0].outputs: expected at least one output'],
     ['output not an object', wrap(RULE().replace(/\[\{.*\}\]/, '[7]')), 3, 83, ['rules', 0, 'outputs', 0], 'rules[0].outputs[0]: expected an object'],
     ['bad output group', wrap(RULE().replace('"239.2.2.2"', '"x"')), 3, 85, ['rules', 0, 'outputs', 0, 'group'], 'rules[0].outputs[0].group: expected an IPv4 or IPv6 address such as 239.1.1.1 or ff3e::1234, got "x"'],
-    ['missing output port', wrap(RULE().replace('port: 6000, ', '')), 3, 83, ['rules', 0, 'outputs', 0, 'port'], 'rules[0].outputs[0].port: expected an integer 1..65535, got undefined'],
+    ['missing output port', wrap(RULE().replace('port: 6000, ', '')), 3, 83, ['rules', 0, 'outputs', 0, 'port'], 'rules[0].outputs[0].port: expected an integer 1..65535 or "=" (the datagram\'s own port), got undefined'],
     ['bad output interface', wrap(RULE().replace('"eth2"', '"eth 2"')), 3, 117, ['rules', 0, 'outputs', 0, 'interface'], 'rules[0].outputs[0].interface: expected an interface name (1-15 characters of A-Z a-z 0-9 _ . : @ -), got "eth 2"'],
     ['output ttl 0', wrap(RULE().replace('"eth2" }', '"eth2", ttl: 0 }')), 3, 136, ['rules', 0, 'outputs', 0, 'ttl'], 'rules[0].outputs[0].ttl: expected an integer 1..255, got 0'],
     ['bad output source', wrap(RULE().replace('"eth2" }', '"eth2", source: "" }')), 3, 136, ['rules', 0, 'outputs', 0, 'source'], 'rules[0].outputs[0].source: expected an IPv4 or IPv6 address such as 239.1.1.1 or ff3e::1234, got ""'],
@@ -291,7 +291,7 @@ t.test('errors in fixture files point at the field, or at the object a missing f
   const path = fixture('missing-port.json5');
   t.throws(() => loadConfig(path), {
     code: 'ERR_MCR_CONFIG',
-    message: `${path}:17:9: rules[1].outputs[0].port: expected an integer 1..65535, got undefined`,
+    message: `${path}:17:9: rules[1].outputs[0].port: expected an integer 1..65535 or "=" (the datagram's own port), got undefined`,
     file: path,
   });
 });

@@ -13,7 +13,9 @@
  * contended): they say whether the loop slept or spun. `--base-root DIR`
  * adds mcrd's defaults from another build (a checkout of main built there)
  * as variant `base`, for before/after in one run; variant `relay` is the
- * standalone mcr-relay, the same loop without mcrd around it; `--hog-cpu N
+ * standalone mcr-relay, the same loop without mcrd around it; variant
+ * `offcore` is mcrd's defaults with every thread of the supervisor (not its
+ * worker) moved to the other core once started; `--hog-cpu N
  * --hogs K` keeps core N busy with K `yes` processes of its own for the
  * whole run (a shared core). Writes bench/results/latency-<stamp>.json.
  */
@@ -21,9 +23,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { execa } from 'execa';
 import { packageRoot } from '../tools/native-tool.js';
 import { createBenchLab, type BenchLab } from './bench-lab.js';
-import type { MethodName } from './config.js';
+import { OTHER_CPU, type MethodName } from './config.js';
 import { ensureDependencies } from './deps.js';
 import { describeError } from './errors.js';
 import { labUnavailableReason } from './lab/index.js';
@@ -41,6 +44,11 @@ interface Variant {
   base?: boolean;
   /** The standalone relay (mcr-relay, the same loop without mcrd and its worker process), not mcrd. */
   standalone?: boolean;
+  /**
+   * Once started, move every thread of the supervisor (mcrd's own process, not its worker) to this
+   * core: whether the supervisor sharing the relay core is what delays the p99 (docs/performance.md).
+   */
+  supervisorCpu?: number;
 }
 
 const VARIANTS: Record<string, Variant> = {
@@ -48,6 +56,7 @@ const VARIANTS: Record<string, Variant> = {
   default: { name: 'mcrd defaults (busy poll auto)', method: 'mcr', mcrdArgs: [] },
   off: { name: '--busy-poll-us 0', method: 'mcr', mcrdArgs: ['--busy-poll-us', '0'] },
   relay: { name: 'mcr-relay (no mcrd), defaults', method: 'mcr', standalone: true },
+  offcore: { name: 'mcrd defaults, supervisor off the relay core', method: 'mcr', mcrdArgs: [], supervisorCpu: OTHER_CPU },
   bp1000: { name: '--busy-poll-us 1000', method: 'mcr', mcrdArgs: ['--busy-poll-us', '1000'] },
   'c-mmsg': { name: 'C recvmmsg', method: 'c-mmsg' },
   'c-ring': { name: 'C TPACKET_V3', method: 'c-ring' },
@@ -108,6 +117,11 @@ async function measure(bl: BenchLab, key: string, round: number, rates: number[]
       ...(v.standalone === true ? { tuning: { extraArgs: extra } } : {}),
       ...(v.base === true && o.baseRoot !== undefined ? { mcrdRoot: o.baseRoot } : {}),
     });
+    const supervisor = running.pids[0] ?? 0;
+    if (v.supervisorCpu !== undefined && supervisor > 0) {
+      // -a: every thread mcrd has now (main, libuv pool, V8); the worker is its own process and stays pinned.
+      await execa('taskset', ['-a', '-p', '-c', String(v.supervisorCpu), String(supervisor)], { timeout: 5000 });
+    }
     await warmUp(bl, 1, o.payload);
     await sleep(500);
     for (const ratePps of rates) {

@@ -16,12 +16,11 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { skipUnlessRoot } from '../../bench/lab/index.js';
 import { pollUntil } from '../../bench/lab/time.js';
-import { ControlClient } from '../../common/control-client.js';
 import { encodeFrame, FrameDecoder } from '../../proto/framing.js';
 import { decodeResponse, encodeRequest } from '../../proto/control.js';
 import type { Response, StatsResult } from '../../proto/index.js';
 import { sinkReport, startGen, startSink } from './harness.js';
-import { MCRCTL, mcrctl, mcrctlJson, mcrdLab, startMcrd, workersOf } from './mcrd-harness.js';
+import { MCRCTL, mcrctl, mcrctlJson, mcrdLab, startMcrd, workersOf, connectClient } from './mcrd-harness.js';
 
 interface EventJson { seq: number; timeMs: number; time: string; kind: string; fields: Record<string, unknown> }
 
@@ -135,9 +134,7 @@ t.test('a follower that never reads is dropped with a counted notice; forwarding
   const gen = startGen(rl, { dest: '239.1.1.1', port: 5000, count: 60_000, rate: 1_000, size: 200 });
   const start = Date.now();
   writeFileSync(file, '{ rules: [ broken');
-  const client = new ControlClient({ connectTimeoutMs: 5000, requestTimeoutMs: 10_000 });
-  await client.connect(socket);
-  t.teardown(() => client.close());
+  const client = await connectClient(t, socket);
   let rounds = 0;
   let refused = 0;
   let pings = 0;

@@ -66,6 +66,14 @@ export async function mcrctlJson<T>(socket: string, args: string[]): Promise<T> 
   return JSON.parse(r.stdout) as T;
 }
 
+/** A control client connected to mcrd's socket, closed when the test ends. */
+export async function connectClient(t: { teardown(fn: () => unknown): void }, socket: string): Promise<ControlClient> {
+  const client = new ControlClient({ connectTimeoutMs: 5000, requestTimeoutMs: 10_000 });
+  await client.connect(socket);
+  t.teardown(() => client.close());
+  return client;
+}
+
 /** mcrd's worker slots, over one short-lived control connection. */
 export async function workersOf(socket: string): Promise<WorkerInfo[]> {
   const client = new ControlClient({ connectTimeoutMs: 5000, requestTimeoutMs: 10_000 });

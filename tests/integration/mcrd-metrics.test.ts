@@ -19,10 +19,9 @@ import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { skipUnlessRoot, type RelayLab } from '../../bench/lab/index.js';
 import type { StatsResult, WorkersResult } from '../../proto/index.js';
-import { ControlClient } from '../../common/control-client.js';
 import { inject, runGen } from './harness.js';
 import { malformedFrames } from './frames.js';
-import { MCRD, mcrctl, mcrctlJson, mcrdLab, startMcrd } from './mcrd-harness.js';
+import { MCRD, mcrctl, mcrctlJson, mcrdLab, startMcrd, connectClient } from './mcrd-harness.js';
 import { parseMetrics, select, value, type ParsedMetrics } from '../unit/metrics-text.js';
 
 const PORT = 9464;
@@ -91,9 +90,7 @@ t.test('mcrd serves /metrics in its namespace, equal to mcrctl stats', async (t)
     t.same(parsed.problems, [], 'no duplicate or untyped series');
     return parsed;
   };
-  const client = new ControlClient({ connectTimeoutMs: 5000, requestTimeoutMs: 10_000 });
-  await client.connect(socket);
-  t.teardown(() => client.close());
+  const client = await connectClient(t, socket);
 
   const fresh = await scrape();
   const metered = { rule: '1', name: 'metered' };

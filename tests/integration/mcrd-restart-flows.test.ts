@@ -16,10 +16,9 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { ControlClient } from '../../common/control-client.js';
 import { skipUnlessRoot } from '../../bench/lab/index.js';
 import { ROOT, genReport, startGen } from './harness.js';
-import { mcrdLab, startMcrd, workersOf } from './mcrd-harness.js';
+import { mcrdLab, startMcrd, workersOf, connectClient } from './mcrd-harness.js';
 
 const SINK = join(ROOT, 'dist', 'tests', 'fixtures', 'flow-arrival-sink.js');
 const RULE = { inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000, outputs: [{ group: '239.2.2.2', port: 6000, interface: 'out0' }] };
@@ -35,9 +34,7 @@ t.test('kill -9 of one of two workers: the replacement takes flows only once it 
   const socket = join(dir, 'mcrd.sock');
   const mcrd = await startMcrd(rl, ['--control-socket', socket, '--workers', '2']);
   t.teardown(() => mcrd.stop('SIGKILL', 5000).catch(() => undefined));
-  const client = new ControlClient({ connectTimeoutMs: 5000, requestTimeoutMs: 10_000 });
-  await client.connect(socket);
-  t.teardown(() => client.close());
+  const client = await connectClient(t, socket);
   await client.request({ kind: 'addRule', rule: RULE });
   const before = await workersOf(socket);
   t.equal(before.filter((w) => w.state === 'running').length, 2, 'two workers run on in0');

@@ -31,10 +31,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, skipUnlessRoot, type LabProcess } from '../../../bench/lab/index.js';
 import { pollUntil } from '../../../bench/lab/time.js';
-import { ControlClient } from '../../../common/control-client.js';
+import type { ControlClient } from '../../../common/control-client.js';
 import type { OutputStats, StatsResult, WorkerInfo } from '../../../proto/index.js';
 import { TOOL, type GenReport, type SinkReport } from '../harness.js';
-import { MCRD, mcrctlJson } from '../mcrd-harness.js';
+import { MCRD, mcrctlJson, connectClient } from '../mcrd-harness.js';
 
 /** Per stream: 3 streams of 1500/s keep two cores well below saturation with 5 sinks. */
 const RATE = 1500;
@@ -252,9 +252,7 @@ t.test('interface faults under traffic: the other outputs lose nothing, errors b
   });
   await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, MCRD_READY_MS);
   t.comment(`lab built in ${built - began} ms, mcrd ready ${Date.now() - built} ms after`);
-  const client = new ControlClient({ connectTimeoutMs: 5000, requestTimeoutMs: 10_000 });
-  await client.connect(socket);
-  t.teardown(() => client.close());
+  const client = await connectClient(t, socket);
 
   const ruleIds = new Map((await client.request({ kind: 'listRules' })).rules.map((r) => [r.name as StreamName, r.id]));
   const stats = (): Promise<StatsResult> => client.request({ kind: 'stats' });

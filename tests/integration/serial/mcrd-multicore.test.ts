@@ -26,11 +26,10 @@
 import t from 'tap';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { ControlClient } from '../../../common/control-client.js';
 import { skipUnlessRoot, type LabProcess } from '../../../bench/lab/index.js';
 import { pollUntil } from '../../../bench/lab/time.js';
 import { ROOT, TOOL } from '../harness.js';
-import { mcrctlJson, mcrdLab, startMcrd, workersOf } from '../mcrd-harness.js';
+import { mcrctlJson, mcrdLab, startMcrd, workersOf, connectClient } from '../mcrd-harness.js';
 
 const SINK = join(ROOT, 'dist', 'tests', 'fixtures', 'sender-flow-sink.js');
 const RULE = { inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000, outputs: [{ group: '239.2.2.2', port: 6000, interface: 'out0' }] };
@@ -79,9 +78,7 @@ t.test('two workers on one input: flows spread over both, stay on one each, in o
   const outAddr = rl.relay.outputs[0]?.addr ?? '';
   const mcrd = await startMcrd(rl, ['--control-socket', socket, '--workers', '2']);
   t.teardown(() => mcrd.stop('SIGKILL', 5000).catch(() => undefined));
-  const client = new ControlClient({ connectTimeoutMs: 5000, requestTimeoutMs: 10_000 });
-  await client.connect(socket);
-  t.teardown(() => client.close());
+  const client = await connectClient(t, socket);
   await client.request({ kind: 'addRule', rule: RULE });
   const received = async (): Promise<Map<string, number>> =>
     new Map(((await client.request({ kind: 'stats' })) as StatsJson).workers.map((w) => [w.worker, w.received]));

@@ -178,6 +178,25 @@ export async function steadyStream<T>(tag: string, args: string[], o: { count: n
 }
 
 /** An arrival-sink recording: [sequence number, epoch ms] per datagram, in arrival order. */
+/**
+ * A stream of COUNT 100-byte datagrams at RATE into 239.1.1.1:5000, received
+ * by the arrival-sink fixture on sink 0 (239.2.2.2:6000: every arrival with
+ * its time), started so that a fault can be timed against it: resolves once
+ * the sink saw datagram MARK, with the time it did. The sink ends at the
+ * stream's last datagram, or after 6 s of silence if that one is lost
+ * (longer than any outage these tests cause), or at DURATION_MS.
+ */
+export async function startMarkedStream(rl: RelayLab, o: { rate: number; count: number; mark: number; durationMs: number }):
+Promise<{ sink: LabProcess; gen: LabProcess; markedAt: number }> {
+  const sink = rl.lab.spawn(rl.sinks[0]?.ns ?? '', process.execPath, [join(ROOT, 'dist', 'tests', 'fixtures', 'arrival-sink.js'),
+    '--group', '239.2.2.2', '--port', '6000', '--address', rl.sinks[0]?.addr ?? '', '--mark', String(o.mark), '--idle', '6000',
+    '--duration', String(o.durationMs), '--last', String(o.count - 1)]);
+  await sink.waitForLine('stderr', /"event":"ready"/, 10_000);
+  const gen = startGen(rl, { dest: '239.1.1.1', port: 5000, count: o.count, rate: o.rate, size: 100 });
+  await sink.waitForLine('stderr', /"event":"mark"/, 10_000);
+  return { sink, gen, markedAt: Date.now() };
+}
+
 export type Arrivals = Array<[number, number]>;
 
 /**

@@ -16,10 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRelayLab, skipUnlessRoot, type RelayLab } from '../../bench/lab/index.js';
 import { ControlClient } from '../../common/control-client.js';
-import { ROOT, genReport, longestSilence, startGen } from './harness.js';
+import { genReport, longestSilence, startMarkedStream } from './harness.js';
 import { openFds, startMcrd, workersOf } from './mcrd-harness.js';
 
-const ARRIVAL_SINK = join(ROOT, 'dist', 'tests', 'fixtures', 'arrival-sink.js');
 const RULE = { inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000, outputs: [{ group: '239.2.2.2', port: 6000, interface: 'out0' }] };
 
 async function setup(t: { teardown(fn: () => unknown): void }, tag: string, args: string[]): Promise<{ rl: RelayLab; socket: string; mcrd: Awaited<ReturnType<typeof startMcrd>> }> {
@@ -50,15 +49,8 @@ t.test('kill -9 of a worker during traffic: forwarding resumes once the worker i
   // 8 s of traffic; the kill comes after the first 2000, leaving 7 s for
   // the restart even on a loaded machine.
   const COUNT = 16_000;
-  const sink = rl.lab.spawn(rl.sinks[0]?.ns ?? '', process.execPath, [ARRIVAL_SINK, '--group', '239.2.2.2', '--port', '6000',
-    // It stops at the stream's last datagram (seq COUNT - 1), or 6 s after the
-    // last arrival if that one is lost: longer than any restart, so an outage
-    // on a loaded machine (2.4 s seen) is not taken for the end.
-    '--address', rl.sinks[0]?.addr ?? '', '--mark', '2000', '--idle', '6000', '--duration', '30000', '--last', String(COUNT - 1)]);
-  await sink.waitForLine('stderr', /"event":"ready"/, 10_000);
-  const gen = startGen(rl, { dest: '239.1.1.1', port: 5000, count: COUNT, rate: RATE, size: 100 });
-  await sink.waitForLine('stderr', /"event":"mark"/, 10_000);
-  const killedAt = Date.now();
+  // The sink's 6 s of silence before it gives up is longer than any restart (an outage on a loaded machine: 2.4 s seen).
+  const { sink, gen, markedAt: killedAt } = await startMarkedStream(rl, { rate: RATE, count: COUNT, mark: 2000, durationMs: 30_000 });
   process.kill(victim, 'SIGKILL');
 
   const sent = (await genReport(gen)).sent;

@@ -13,10 +13,9 @@ import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { skipUnlessRoot } from '../../../bench/lab/index.js';
 import { pollUntil } from '../../../bench/lab/time.js';
-import { ROOT, genReport, longestSilence, startGen } from '../harness.js';
+import { genReport, longestSilence, startMarkedStream } from '../harness.js';
 import { mcrctl, mcrdLab, startMcrd, workersOf } from '../mcrd-harness.js';
 
-const ARRIVAL_SINK = join(ROOT, 'dist', 'tests', 'fixtures', 'arrival-sink.js');
 
 t.test('SIGSTOP of a worker under traffic: detected, killed, replaced, forwarding back, no stale datagram', async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -40,14 +39,7 @@ t.test('SIGSTOP of a worker under traffic: detected, killed, replaced, forwardin
   // arrival on one JSON line: keep it to a few thousand.)
   const RATE = 1000;
   const COUNT = 7000;
-  const sink = rl.lab.spawn(rl.sinks[0]?.ns ?? '', process.execPath, [ARRIVAL_SINK, '--group', '239.2.2.2', '--port', '6000',
-    // It ends at the stream's last datagram, or 6 s after the last arrival if
-    // that one is lost: longer than any outage, so none is taken for the end.
-    '--address', rl.sinks[0]?.addr ?? '', '--mark', '1000', '--idle', '6000', '--duration', '40000', '--last', String(COUNT - 1)]);
-  await sink.waitForLine('stderr', /"event":"ready"/, 10_000);
-  const gen = startGen(rl, { dest: '239.1.1.1', port: 5000, count: COUNT, rate: RATE, size: 100 });
-  await sink.waitForLine('stderr', /"event":"mark"/, 10_000);
-  const stoppedAt = Date.now();
+  const { sink, gen, markedAt: stoppedAt } = await startMarkedStream(rl, { rate: RATE, count: COUNT, mark: 1000, durationMs: 40_000 });
   process.kill(victim, 'SIGSTOP');
 
   const hungLine = await mcrd.waitForLine('stdout', /"msg":"[^"]*hung[^"]*"/i, 10_000);

@@ -11,7 +11,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import type { LevelWithSilent } from 'pino';
 import { createLogger, LOG_LEVELS } from '../common/logger.js';
 import { Relay, type RelayTuning } from './relay.js';
-import { asWritten, parseOutputList, RuleError, validateRule, type RuleSpec } from '../common/rule-spec.js';
+import { RuleError, validateRule, type RuleSpec } from '../common/rule-spec.js';
+import { asWritten, parseOutputList } from '../common/rule-text.js';
 import { loadRulesFile } from './rules-file.js';
 import { serveStdinCommands } from './stdin-commands.js';
 import { isNativeError, native, type IngressMode, type LoopOptionName } from '../native/index.js';

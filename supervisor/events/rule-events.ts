@@ -6,7 +6,8 @@
  */
 import type { ReloadResult, Rule } from '../../proto/index.js';
 import { errorCode } from '../../common/control-errors.js';
-import { hostPort, outputHostPort } from '../../common/rule-spec.js';
+import { hostPort } from '../../common/rule-spec.js';
+import { outputHostPort } from '../../common/rule-text.js';
 import { MAX_RELOAD_CHANGES, type EventSink, type RuleChangeSource } from './event-kinds.js';
 
 /** "in1 239.1.1.1:5000 from 10.0.0.1", as the reload's RuleChange.match. */

@@ -2,7 +2,8 @@
  * Rule validation and the compact output list of the CLI.
  */
 import t from 'tap';
-import { addressFamily, hostPort, isMulticast, parseOutputList, RULE_LIMITS, validateRule } from '../../common/rule-spec.js';
+import { addressFamily, hostPort, isMulticast, RULE_LIMITS, validateRule } from '../../common/rule-spec.js';
+import { parseOutputList } from '../../common/rule-text.js';
 import { outputKey } from '../../common/output-match.js';
 import { checkRule } from '../../supervisor/rule-table.js';
 

@@ -4,7 +4,8 @@
  * outputs, rates, uptimes). Nothing here knows about commands or the socket,
  * so every layout decision is testable on plain values.
  */
-import { hostPort, outputHostPort } from '../../common/rule-spec.js';
+import { hostPort } from '../../common/rule-spec.js';
+import { outputHostPort } from '../../common/rule-text.js';
 import type { Output, Rule } from '../../proto/index.js';
 
 export interface Column {

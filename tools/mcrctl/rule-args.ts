@@ -5,7 +5,8 @@
  * terms of the flag the user typed, and mcrd is never contacted for it.
  */
 import type { RuleInput } from '../../proto/index.js';
-import { asWritten, checkInterfaceName, parseOutputList, RuleError, validateRule } from '../../common/rule-spec.js';
+import { checkInterfaceName, RuleError, validateRule } from '../../common/rule-spec.js';
+import { asWritten, parseOutputList } from '../../common/rule-text.js';
 import { usageError } from './errors.js';
 
 export interface AddFlags {

@@ -20,7 +20,8 @@
  * whole run (a shared core). Writes bench/results/latency-<stamp>.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { execa } from 'execa';
@@ -49,14 +50,20 @@ interface Variant {
    * core: whether the supervisor sharing the relay core is what delays the p99 (docs/performance.md).
    */
   supervisorCpu?: number;
+  /** mcrd all on the relay core (`taskset -c 1`), not `--worker-cpus 1` (bench/methods/mcr.ts). */
+  sharesCore?: boolean;
+  /** Once started, renice every thread of the supervisor to this (it stays on the relay core). */
+  supervisorNice?: number;
 }
 
 const VARIANTS: Record<string, Variant> = {
-  base: { name: 'base build: mcrd defaults', method: 'mcr', mcrdArgs: [], base: true },
-  default: { name: 'mcrd defaults (busy poll auto)', method: 'mcr', mcrdArgs: [] },
+  base: { name: 'base build: mcrd defaults, sharing the relay core', method: 'mcr', mcrdArgs: [], base: true, sharesCore: true },
+  default: { name: 'mcrd defaults (busy poll auto), --worker-cpus 1', method: 'mcr', mcrdArgs: [] },
+  shared: { name: 'mcrd defaults, supervisor and worker on the relay core', method: 'mcr', mcrdArgs: [], sharesCore: true },
   off: { name: '--busy-poll-us 0', method: 'mcr', mcrdArgs: ['--busy-poll-us', '0'] },
   relay: { name: 'mcr-relay (no mcrd), defaults', method: 'mcr', standalone: true },
-  offcore: { name: 'mcrd defaults, supervisor off the relay core', method: 'mcr', mcrdArgs: [], supervisorCpu: OTHER_CPU },
+  offcore: { name: 'mcrd defaults, supervisor moved off the relay core by taskset', method: 'mcr', mcrdArgs: [], supervisorCpu: OTHER_CPU, sharesCore: true },
+  nice: { name: 'mcrd defaults on the relay core, supervisor at nice 10', method: 'mcr', mcrdArgs: [], supervisorNice: 10, sharesCore: true },
   bp1000: { name: '--busy-poll-us 1000', method: 'mcr', mcrdArgs: ['--busy-poll-us', '1000'] },
   'c-mmsg': { name: 'C recvmmsg', method: 'c-mmsg' },
   'c-ring': { name: 'C TPACKET_V3', method: 'c-ring' },
@@ -116,11 +123,16 @@ async function measure(bl: BenchLab, key: string, round: number, rates: number[]
       ...(v.method === 'mcr' && v.standalone !== true ? { mcrdArgs: [...(v.mcrdArgs ?? []), ...extra] } : {}),
       ...(v.standalone === true ? { tuning: { extraArgs: extra } } : {}),
       ...(v.base === true && o.baseRoot !== undefined ? { mcrdRoot: o.baseRoot } : {}),
+      ...(v.sharesCore === true ? { mcrdSharesCore: true } : {}),
     });
     const supervisor = running.pids[0] ?? 0;
     if (v.supervisorCpu !== undefined && supervisor > 0) {
       // -a: every thread mcrd has now (main, libuv pool, V8); the worker is its own process and stays pinned.
       await execa('taskset', ['-a', '-p', '-c', String(v.supervisorCpu), String(supervisor)], { timeout: 5000 });
+    }
+    if (v.supervisorNice !== undefined && supervisor > 0) {
+      // Nice is per thread on Linux: renice each of the supervisor's threads, not only its main one.
+      for (const tid of readdirSync(`/proc/${supervisor}/task`)) setPriority(Number(tid), v.supervisorNice);
     }
     await warmUp(bl, 1, o.payload);
     await sleep(500);

@@ -97,7 +97,7 @@ function header(r: BenchResults): string[] {
     ...(r.config.mcrdArgs === undefined
       ? [`- Generator maximum (mcrgen --rate 0, core 0, no method running): ${gen}`]
       : [`- Generator maximum (mcrgen --rate 0 --gso ${GEN_GSO}, core 0, no method running): ${gen}`,
-        `- MCR: mcrd --workers 1 ${r.config.mcrdArgs.join(' ') || '(defaults)'} (docs/mcrd.md "Throughput settings"); ` +
+        `- MCR: taskset -c 0,1 mcrd --workers 1 --worker-cpus 1 ${r.config.mcrdArgs.join(' ') || '(defaults)'} (worker on core 1, mcrd itself on core 0, its CPU counted; docs/mcrd.md "Throughput settings", "CPUs"); ` +
           `the generator sends UDP_SEGMENT batches of ${GEN_GSO} and does not resend what the relay core's input backlog drops (docs/performance.md, "Generator")`]),
     `- Other load on the relay core during trials (processes not under test, steal): ${interference(r)}`,
     '- Lab: veth src → relay → N sinks; relay input RPS → core 1 (relay/socat/smcrouted pinned there), mcrgen on core 0, ' +

@@ -63,8 +63,10 @@ export interface TrialResult extends TrialSpec {
   methodProcessCpuSec: number;
   /**
    * The method's cost on core 1: irq + softirq time there (its receive path,
-   * and for the kernel all of its forwarding) plus its processes' CPU time.
-   * Unlike relayCoreBusySec it leaves out other processes that ran on core 1.
+   * and for the kernel all of its forwarding) plus its processes' CPU time,
+   * and the CPU time of its processes placed on another core (mcrd's
+   * supervisor under `--worker-cpus`). Unlike relayCoreBusySec it leaves out
+   * other processes that ran on core 1.
    */
   methodCoreSec: number;
   /** Core-1 time not the method's: other processes' CPU time and hypervisor steal. */
@@ -101,7 +103,7 @@ export async function runTrial(bl: BenchLab, running: RunningMethod, spec: Trial
     running.trialEnded?.();
   }
   const mcrAfter = running.counters ? await running.counters() : undefined;
-  const result = measure(spec, w.gen, w.before, w.after, w.procAfter - w.procBefore, w.mcrBefore, mcrAfter);
+  const result = measure(spec, w.gen, w.before, w.after, w.procAfter - w.procBefore, w.offCoreSec, w.mcrBefore, mcrAfter);
   return { ...result, settleMs: w.settleMs, quietWaitMs: quiet.waitedMs, busyBefore: quiet.busy };
 }
 
@@ -109,12 +111,14 @@ export async function runTrial(bl: BenchLab, running: RunningMethod, spec: Trial
 async function trafficWindow(bl: BenchLab, running: RunningMethod, spec: TrialSpec) {
   const mcrBefore = running.counters ? await running.counters() : undefined;
   const procBefore = processCpu(running);
+  const offCoreBefore = processCpu(running, running.offCorePids ?? []);
   const before = await snapshot(bl, spec.fanout);
   const gen = await runGenerator(bl, { rate: spec.rate, size: spec.payload, durationSec: spec.durationSec, ...(spec.family === 6 ? { family: 6 as const } : {}) });
   const settleMs = await settle(bl, spec.fanout);
   const after = await snapshot(bl, spec.fanout);
   const procAfter = processCpu(running);
-  return { mcrBefore, procBefore, before, gen, settleMs, after, procAfter };
+  const offCoreAfter = processCpu(running, running.offCorePids ?? []);
+  return { mcrBefore, procBefore, before, gen, settleMs, after, procAfter, offCoreSec: offCoreAfter - offCoreBefore };
 }
 
 /**
@@ -145,6 +149,7 @@ function measure(
   before: LabSnapshot,
   after: LabSnapshot,
   methodProcessCpuSec: number,
+  offCoreProcessCpuSec: number,
   mcrBefore: Record<string, number> | undefined,
   mcrAfter: Record<string, number> | undefined,
 ): TrialResult {
@@ -156,9 +161,11 @@ function measure(
   const busy = (cpu: number): number => (after.cpu[cpu]?.busySec ?? 0) - (before.cpu[cpu]?.busySec ?? 0);
   const relayCoreBusySec = busy(RELAY_CPU);
   const core = (k: 'taskSec' | 'irqSec' | 'stealSec'): number => (after.cpu[RELAY_CPU]?.[k] ?? 0) - (before.cpu[RELAY_CPU]?.[k] ?? 0);
-  // Tick-sampled counters: process time can exceed core task time by a tick or two.
-  const methodCoreSec = core('irqSec') + Math.min(methodProcessCpuSec, core('taskSec'));
-  const interferenceSec = Math.max(0, core('taskSec') - methodProcessCpuSec) + core('stealSec');
+  // Tick-sampled counters: process time can exceed core task time by a tick
+  // or two. Processes placed off core 1 (mcrd's supervisor) count whole.
+  const onCoreProcessSec = Math.max(0, methodProcessCpuSec - offCoreProcessCpuSec);
+  const methodCoreSec = core('irqSec') + Math.min(onCoreProcessSec, core('taskSec')) + offCoreProcessCpuSec;
+  const interferenceSec = Math.max(0, core('taskSec') - onCoreProcessSec) + core('stealSec');
   const forwardedInput = received / spec.fanout;
   const result: TrialResult = {
     ...spec,
@@ -220,8 +227,9 @@ export function disturbed(t: TrialResult): boolean {
   return t.interferenceSec > DISTURBED_SHARE * t.windowSec;
 }
 
-function processCpu(running: RunningMethod): number {
-  return running.pids.reduce((sum, pid) => sum + readProcessCpuSec(pid), 0);
+/** CPU seconds so far of the method's processes (or of `pids`, some of them). */
+function processCpu(running: RunningMethod, pids: readonly number[] = running.pids): number {
+  return pids.reduce((sum, pid) => sum + readProcessCpuSec(pid), 0);
 }
 
 function deltas(before: Record<string, number>, after: Record<string, number>): Record<string, number> {

@@ -191,7 +191,8 @@ export interface NativeAddon {
   sendFds(socket: number, fds: number[], data: Buffer): void;
   /** Waits up to timeoutMs (-1: forever) for one message of at most maxFds (default 16) fds; received fds are close-on-exec. */
   recvFds(socket: number, timeoutMs: number, maxFds?: number): { fds: number[]; data: Buffer };
-  pinToCpu(cpu: number): void;
+  /** sched_setaffinity for every thread of this process (EINVAL for an empty list or a CPU out of range). */
+  pinToCpus(cpus: number[]): void;
   /** PR_SET_PDEATHSIG, failing with ESRCH if the parent is already gone. */
   dieWithParent(signal: number, parentPid: number): void;
   lookupUser(name: string): { uid: number; gid: number };

@@ -9,7 +9,7 @@
  *   mcrd [--config FILE] [--control-socket PATH] [--socket-group GROUP] [--workers N] [--user USER]
  *        [--log-level L] [--log-dir DIR] [--restart-backoff MIN_MS[:MAX_MS]] [--consume-inputs[=auto|on|off] | --no-consume-inputs]
  *        [--max-rules-per-interface N] [--metrics-listen ADDR:PORT [--metrics-allow-remote]]
- *        [--hung-worker-ms MS]
+ *        [--hung-worker-ms MS] [--worker-cpus LIST]
  *   mcrd --version
  *   mcrd --check-host [--config FILE] [--json]     (docs/host-check.md)
  */
@@ -18,13 +18,13 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { LevelWithSilent } from 'pino';
+import type { LevelWithSilent, Logger } from 'pino';
 import { createLogger, LOG_LEVELS } from '../common/logger.js';
 import { checkHungWorkerMs, defaultDaemonSettings, loadConfig, type Config } from './config/index.js';
 import { addLoopSettingOptions, LOOP_SETTINGS, type LoopSettings } from '../common/loop-settings.js';
 import { ControlServer } from './control/server.js';
 import { createHandler, type CountersCleared } from './daemon-handler.js';
-import { allowedCpus } from './cpu-set.js';
+import { allowedCpus, checkCpuList, CpuPlanError, formatCpuList, planCpus, type CpuPlan } from './cpu-set.js';
 import { Fleet } from './fleet/fleet.js';
 import { native } from '../native/index.js';
 import { GroupMemberships } from './net/group-memberships.js';
@@ -56,6 +56,7 @@ interface Options {
   controlSocket?: string;
   socketGroup?: string;
   workers?: number;
+  workerCpus?: string;
   user?: string;
   logLevel?: LevelWithSilent;
   logDir?: string;
@@ -71,6 +72,27 @@ interface Options {
   json?: boolean;
 }
 
+/**
+ * With --worker-cpus leaving some of mcrd's CPUs free, mcrd moves all its own
+ * threads there (threads started later inherit it), so its control work never
+ * competes with a worker for a core; otherwise it shares them, as before.
+ */
+function placeSupervisor(plan: CpuPlan, logger: Logger): void {
+  const workers = formatCpuList(plan.workerCpus);
+  if (plan.supervisorCpus.length === 0) {
+    logger.info({ workerCpus: workers }, 'workers on CPUs ' + workers + '; mcrd shares them (no CPU left for it alone)');
+    return;
+  }
+  const own = formatCpuList(plan.supervisorCpus);
+  try {
+    native.pinToCpus(plan.supervisorCpus);
+    logger.info({ workerCpus: workers, supervisorCpus: own }, `workers on CPUs ${workers}; mcrd itself on CPUs ${own}`);
+  } catch (err) {
+    logger.warn({ code: (err as { code?: string }).code, err: (err as Error).message, workerCpus: workers, supervisorCpus: own },
+      'could not move mcrd off its workers\' CPUs: it shares them');
+  }
+}
+
 function parse(argv: string[]): Options {
   const program = new Command('mcrd')
     .description('MCR supervisor: rule table, worker fleet, control socket.')
@@ -82,6 +104,11 @@ function parse(argv: string[]): Options {
       const n = Number(v);
       if (!/^\d+$/.test(v) || n < 1 || n > 256) throw new InvalidArgumentError('expected an integer 1..256');
       return n;
+    })
+    .option('--worker-cpus <list>', 'CPUs the workers are pinned to, e.g. 1-3 (default: every CPU mcrd may run on); mcrd itself then runs on the ones left', (v) => {
+      const why = checkCpuList(v);
+      if (why !== undefined) throw new InvalidArgumentError(why);
+      return v;
     })
     .option('--user <user>', 'user the workers switch to (default nobody)')
     .addOption(new Option('--log-level <level>', 'log level (default info)').choices(LOG_LEVELS))
@@ -182,7 +209,15 @@ async function main(): Promise<void> {
     process.stderr.write(`mcrd: ${unreadableMessage(unreadable, packageRoot())}\n`);
     process.exit(1);
   }
-  const cpus = allowedCpus();
+  let cpuPlan: CpuPlan;
+  try {
+    cpuPlan = planCpus(allowedCpus(), opts.workerCpus ?? d.workerCpus);
+  } catch (err) {
+    if (!(err instanceof CpuPlanError)) throw err;
+    process.stderr.write(`mcrd: ${err.code}: ${err.message}\n`);
+    process.exit(2);
+  }
+  const cpus = cpuPlan.workerCpus;
   const hostPlan: HostPlan = { rules: config.rules, workersPerInterface: opts.workers ?? d.workers ?? cpus.length, cpus };
   if (opts.checkHost === true) {
     const findings = checkHost(readHostFacts(), hostPlan);
@@ -194,6 +229,7 @@ async function main(): Promise<void> {
   const logger = createLogger(logLevel, { name: 'mcrd' }, 1);
   // Read (and removed from the environment) before any child is spawned: only mcrd notifies.
   const notifier = Notifier.fromEnv(process.env, (address, data) => native.sendUnixDatagram(address, data), logger);
+  placeSupervisor(cpuPlan, logger);
   const logDir = opts.logDir ?? d.logDir;
   const logs = new WorkerLogs(logDir);
   const limits = ruleLimits(opts.maxRulesPerInterface ?? d.maxRulesPerInterface ?? defaults.maxRulesPerInterface);

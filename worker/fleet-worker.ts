@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   if (packetFd === undefined || commandFd === undefined) fatal('ERR_MCR_HANDOVER', `expected 2 or 3 fds, got ${fds.length}`);
 
   const cpu = arg('cpu');
-  if (cpu !== undefined) native.pinToCpu(Number(cpu));
+  if (cpu !== undefined) native.pinToCpus([Number(cpu)]);
   // No group joins here: mcrd holds the memberships (the worker keeps no socket for them).
   // mcrd holds the group memberships and re-syncs the rules when an output
   // interface appears or changes address.

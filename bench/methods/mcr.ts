@@ -1,7 +1,10 @@
 /**
  * MCR under test, as users run it: mcrd (dist/supervisor/mcrd.js) in the
- * relay namespace under `taskset -c 1`, so its one worker (`--workers 1`,
- * pinned to the first core of mcrd's affinity mask) forwards on core 1; one
+ * relay namespace under `taskset -c 0,1` with `--worker-cpus 1`, so its one
+ * worker forwards on core 1 and mcrd's own threads (the control plane) run
+ * on core 0, as on a host that gives its workers cores of their own
+ * (docs/mcrd.md, "CPUs"); `mcrdSharesCore` puts all of mcrd on core 1
+ * (`taskset -c 1 … --workers 1`, the placement of runs before 2026-12-04T17:00Z); one
  * rule 239.1.1.1:5000 → 239.1.1.1:5000 on out0..out{N-1}, added over the
  * control socket: the same group and port the kernel and socat forward, so
  * all three do identical work. IPv6 (`family` 6): the same rule with
@@ -23,7 +26,7 @@ import type { LabProcess } from '../lab/index.js';
 import { pollUntil } from '../lab/time.js';
 import { packageRoot } from '../../tools/native-tool.js';
 import type { BenchLab } from '../bench-lab.js';
-import { groupOf, PORT, RELAY_CPU } from '../config.js';
+import { groupOf, OTHER_CPU, PORT, RELAY_CPU } from '../config.js';
 import { BenchError } from '../errors.js';
 import type { MethodStart, RunningMethod } from './types.js';
 
@@ -46,8 +49,12 @@ export async function startMcr(bl: BenchLab, o: MethodStart): Promise<RunningMet
   writeFileSync(config, JSON.stringify({
     rules: [{ name: 'bench', inputInterface: rl.relay.input.ifname, inputGroup: group, inputPort: PORT, outputs }],
   }, null, 2));
-  const args = ['-c', String(RELAY_CPU), process.execPath, join(o.mcrdRoot ?? packageRoot(), 'dist', 'supervisor', 'mcrd.js'),
-    '--config', config, '--control-socket', socket, '--workers', '1', '--log-level', 'warn', ...(o.mcrdArgs ?? [])];
+  const placement = o.mcrdSharesCore === true
+    ? ['-c', String(RELAY_CPU)]
+    : ['-c', `${OTHER_CPU},${RELAY_CPU}`];
+  const args = [...placement, process.execPath, join(o.mcrdRoot ?? packageRoot(), 'dist', 'supervisor', 'mcrd.js'),
+    '--config', config, '--control-socket', socket, '--workers', '1', ...(o.mcrdSharesCore === true ? [] : ['--worker-cpus', String(RELAY_CPU)]),
+    '--log-level', 'warn', ...(o.mcrdArgs ?? [])];
   const proc = rl.lab.spawn(rl.relay.ns, 'taskset', args, { maxLines: 2000 });
   const client = new ControlClient({ requestTimeoutMs: COMMAND_MS });
   const fail = async (why: string, err?: unknown): Promise<never> => {
@@ -72,6 +79,7 @@ export async function startMcr(bl: BenchLab, o: MethodStart): Promise<RunningMet
   return {
     name: 'mcr',
     pids,
+    ...(o.mcrdSharesCore === true ? {} : { offCorePids: [proc.pid] }),
     loopPid: worker?.pid ?? 0,
     commands: [`taskset ${args.join(' ')}`, `(config) ${JSON.stringify({ rules: [{ outputs }] })}`],
     async counters() {

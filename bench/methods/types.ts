@@ -37,6 +37,12 @@ export interface MethodStart {
    * (bench/latency-probe.ts --base-root).
    */
   mcrdRoot?: string;
+  /**
+   * MCR only: mcrd's supervisor shares the relay core with its worker
+   * (`taskset -c 1`, as before `--worker-cpus` existed, and for a base build
+   * without it) instead of running on the other core (`--worker-cpus 1`).
+   */
+  mcrdSharesCore?: boolean;
   /** Kernel only: keep the relay core awake during trials (awake-core.ts, `--awake-core`). */
   awakeCore?: boolean;
 }
@@ -45,6 +51,12 @@ export interface RunningMethod {
   readonly name: MethodName;
   /** The processes doing the forwarding in user space (none do for the kernel's). */
   readonly pids: readonly number[];
+  /**
+   * Those of `pids` placed off the relay core (mcrd's supervisor under
+   * `--worker-cpus 1`): their CPU time is added to the method's cost whole,
+   * not capped by core 1's task time (bench/trial.ts).
+   */
+  readonly offCorePids?: readonly number[];
   /** MCR only: the process whose threads run the relay loop (the worker under mcrd), for strace. */
   readonly loopPid?: number;
   /** Command lines started, for the results file. */

@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <vector>
+
 #include "addon/napi_errors.h"
 #include "core/fd_channel.h"
 #include "core/heartbeat.h"
@@ -67,9 +69,18 @@ Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value PinToCpu(const Napi::CallbackInfo& info) {
-  check(info.Env(), pin_to_cpu(int_arg(info, 0, "cpu")));
-  return info.Env().Undefined();
+Napi::Value PinToCpus(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "cpus must be an array of CPU numbers");
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<int> cpus;
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    Napi::Value v = list.Get(i);
+    if (!v.IsNumber()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "cpus must be an array of CPU numbers");
+    cpus.push_back(v.As<Napi::Number>().Int32Value());
+  }
+  check(env, pin_to_cpus(cpus));
+  return env.Undefined();
 }
 
 Napi::Value DieWithParent(const Napi::CallbackInfo& info) {
@@ -183,7 +194,7 @@ void register_process_api(Napi::Env env, Napi::Object exports) {
   exports.Set("socketPair", Napi::Function::New<SocketPair>(env, "socketPair"));
   exports.Set("sendFds", Napi::Function::New<SendFds>(env, "sendFds"));
   exports.Set("recvFds", Napi::Function::New<RecvFds>(env, "recvFds"));
-  exports.Set("pinToCpu", Napi::Function::New<PinToCpu>(env, "pinToCpu"));
+  exports.Set("pinToCpus", Napi::Function::New<PinToCpus>(env, "pinToCpus"));
   exports.Set("dieWithParent", Napi::Function::New<DieWithParent>(env, "dieWithParent"));
   exports.Set("lookupUser", Napi::Function::New<LookupUser>(env, "lookupUser"));
   exports.Set("dropPrivileges", Napi::Function::New<DropPrivileges>(env, "dropPrivileges"));

@@ -19,15 +19,19 @@
 
 namespace mcr {
 
-SysError pin_to_cpu(int cpu) {
-  if (cpu < 0 || cpu >= CPU_SETSIZE) return sys_error(EINVAL, "sched_setaffinity", "cpu " + std::to_string(cpu));
+SysError pin_to_cpus(const std::vector<int>& cpus) {
   cpu_set_t set;
   CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  if (::sched_setaffinity(0, sizeof(set), &set) != 0)
-    return sys_error(errno, "sched_setaffinity", "cpu " + std::to_string(cpu));
-  // sched_setaffinity(0) only moves the calling thread: apply it to every
-  // thread already running in this process too.
+  std::string list;
+  for (int cpu : cpus) {
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return sys_error(EINVAL, "sched_setaffinity", "cpu " + std::to_string(cpu));
+    CPU_SET(cpu, &set);
+    list += (list.empty() ? "" : ",") + std::to_string(cpu);
+  }
+  if (cpus.empty()) return sys_error(EINVAL, "sched_setaffinity", "no cpu given");
+  if (::sched_setaffinity(0, sizeof(set), &set) != 0) return sys_error(errno, "sched_setaffinity", "cpus " + list);
+  // sched_setaffinity(0) only moves the calling thread (threads created later
+  // inherit it): apply it to every thread already running in this process too.
   std::vector<pid_t> tids;
   if (DIR* dir = ::opendir("/proc/self/task")) {
     while (dirent* e = ::readdir(dir)) {

@@ -1,18 +1,20 @@
 // Process-level calls a worker makes once, at start, that Node has no API
-// for: pin to a core, die with the supervisor, look up and switch to an
+// for: pin to cores, die with the supervisor, look up and switch to an
 // unprivileged user, and report the capabilities left afterwards.
 #pragma once
 #include <sys/types.h>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/sys_error.h"
 
 namespace mcr {
 
-// sched_setaffinity to one CPU for the whole process (every thread).
-SysError pin_to_cpu(int cpu);
+// sched_setaffinity to these CPUs for the whole process (every thread):
+// a worker to its one core, mcrd to the cores its workers leave free.
+SysError pin_to_cpus(const std::vector<int>& cpus);
 
 // PR_SET_PDEATHSIG: the kernel sends `signal` when the parent exits. If the
 // parent already died before the call (getppid() no longer expected_parent),

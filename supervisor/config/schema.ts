@@ -20,6 +20,7 @@ import { checkRestartBackoff, DEFAULT_RESTART_BACKOFF } from '../fleet/backoff.j
 import { HUNG_AFTER_MS } from '../fleet/fleet-options.js';
 import { parseListenAddress } from '../metrics/listen-address.js';
 import { formatPath, type JsonPath } from './path.js';
+import { checkCpuList } from '../cpu-set.js';
 import { checkMaxRules, DEFAULT_MAX_RULES_PER_INTERFACE, limitAdvice, ruleLimits, type RuleLimits } from '../../common/rule-limits.js';
 import type { PositionTable } from './positions.js';
 import type { ConsumeMode } from '../net/consume-decision.js';
@@ -31,6 +32,8 @@ export interface DaemonSettings {
   socketGroup: string;
   /** Worker processes per input interface. */
   workers: number;
+  /** CPU list ("1-3") the workers are pinned to; mcrd runs on the allowed CPUs left over (supervisor/cpu-set.ts). Default: every allowed CPU. */
+  workerCpus: string;
   /** User the workers switch to after receiving their sockets. */
   user: string;
   logLevel: LevelWithSilent;
@@ -78,7 +81,7 @@ export interface Config {
 
 /** Field names in the order save.ts writes them; also the allowed keys. */
 export const TOP_LEVEL_FIELDS = ['daemon', 'rules'] as const;
-export const DAEMON_FIELDS = ['controlSocket', 'workers', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs', 'coalesceUs', 'busyPollUs', 'consumeInputs', 'maxRulesPerInterface',
+export const DAEMON_FIELDS = ['controlSocket', 'workers', 'workerCpus', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs', 'coalesceUs', 'busyPollUs', 'consumeInputs', 'maxRulesPerInterface',
   'metricsListen', 'metricsAllowRemote', 'hungWorkerMs', 'socketGroup'] as const;
 export const RULE_FIELDS = ['name', 'inputInterface', 'inputGroup', 'inputPort', 'source', 'excludeSources', 'joinGroups', 'outputs', 'signalTimeoutMs', 'monitor'] as const;
 export const OUTPUT_FIELDS = ['group', 'port', 'interface', 'ttl', 'source'] as const;
@@ -87,8 +90,8 @@ export { MAX_WORKERS };
 /** sun_path holds 108 bytes including the terminating NUL (unix(7)). */
 const MAX_SOCKET_PATH_BYTES = 107;
 
-/** What mcrd uses for a setting neither the file nor the command line gives (no default for logDir: no files; metricsListen: no endpoint; socketGroup: mcrd's group). */
-export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir' | 'metricsListen' | 'socketGroup'> {
+/** What mcrd uses for a setting neither the file nor the command line gives (no default for logDir: no files; metricsListen: no endpoint; socketGroup: mcrd's group; workerCpus: every CPU mcrd may run on). */
+export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir' | 'metricsListen' | 'socketGroup' | 'workerCpus'> {
   return {
     controlSocket: DEFAULT_CONTROL_SOCKET,
     workers: Math.min(availableParallelism(), MAX_WORKERS),
@@ -197,6 +200,11 @@ function checkDaemon(value: unknown): Partial<DaemonSettings> {
       throw new FieldError(['daemon', 'workers'], `expected an integer 1..${MAX_WORKERS}, got ${describe(w)}`);
     }
     out.workers = w;
+  }
+  if (d.workerCpus !== undefined) {
+    const why = checkCpuList(d.workerCpus);
+    if (why !== undefined) throw new FieldError(['daemon', 'workerCpus'], `${why}, got ${describe(d.workerCpus)}`);
+    out.workerCpus = d.workerCpus as string;
   }
   if (d.user !== undefined) {
     if (typeof d.user !== 'string' || d.user.length === 0) {

@@ -5,6 +5,7 @@
  * change the process run in a child so the test runner is never pinned or
  * demoted.
  */
+import { availableParallelism } from 'node:os';
 import t from 'tap';
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { execa } from 'execa';
@@ -59,8 +60,8 @@ t.test('waiting is bounded, and a closed peer is reported', async (t) => {
   t.throws(() => native.socketPair('dgram' as 'stream'), { code: 'ERR_MCR_INVALID_ARG' });
 });
 
-t.test('pinToCpu pins every thread of the process', async (t) => {
-  const r = await runChild(`native.pinToCpu(0);
+t.test('pinToCpus pins every thread of the process', async (t) => {
+  const r = await runChild(`native.pinToCpus([0]);
     const fs = await import('node:fs');
     const tasks = fs.readdirSync('/proc/self/task');
     const lists = tasks.map((id) => /Cpus_allowed_list:\\s*(\\S+)/.exec(fs.readFileSync('/proc/self/task/' + id + '/status', 'utf8'))[1]);
@@ -69,6 +70,25 @@ t.test('pinToCpu pins every thread of the process', async (t) => {
   const lists = JSON.parse(r.stdout) as string[];
   t.ok(lists.length > 1, 'several threads checked');
   t.ok(lists.every((l) => l === '0'), `all on CPU 0: ${lists.join(' ')}`);
+});
+
+t.test('pinToCpus takes a set of CPUs, and refuses an empty or out-of-range one', async (t) => {
+  if (availableParallelism() < 2) {
+    t.plan(0, 'needs two CPUs');
+    return;
+  }
+  const r = await runChild(`native.pinToCpus([0, 1]);
+    const fs = await import('node:fs');
+    const lists = fs.readdirSync('/proc/self/task').map((id) =>
+      /Cpus_allowed_list:\\s*(\\S+)/.exec(fs.readFileSync('/proc/self/task/' + id + '/status', 'utf8'))[1]);
+    for (const bad of [[], [-1], [1 << 20]]) {
+      try { native.pinToCpus(bad); console.log('accepted ' + JSON.stringify(bad)); } catch (err) { lists.push(err.code); }
+    }
+    console.log(JSON.stringify(lists));`);
+  t.equal(r.exitCode, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as string[];
+  t.same(out.slice(-3), ['EINVAL', 'EINVAL', 'EINVAL'], 'empty, negative and too large lists refused with EINVAL');
+  t.ok(out.slice(0, -3).every((l) => l === '0-1'), `every thread on CPUs 0-1: ${out.join(' ')}`);
 });
 
 t.test('dropPrivileges leaves no capability', async (t) => {

@@ -231,7 +231,7 @@ t.test('every validation error names file:line:column and the field', async (t) 
     ['top level is not an object', '[]', 1, 1, [], '(top level): expected an object such as { rules: [...] }, got an array'],
     ['unknown top-level key', '{\n  rule: [] }', 2, 3, ['rule'], '(top level): unknown field "rule" (allowed: daemon, rules)'],
     ['daemon is not an object', '{ daemon: "x" }', 1, 3, ['daemon'], 'daemon: expected an object, got "x"'],
-    ['unknown daemon key', '{ daemon: { worker: 2 } }', 1, 13, ['daemon', 'worker'], 'daemon: unknown field "worker" (allowed: controlSocket, workers, user, logLevel, logDir, restartBackoffMinMs, restartBackoffMaxMs, coalesceUs, busyPollUs, consumeInputs, maxRulesPerInterface, metricsListen, metricsAllowRemote, hungWorkerMs, socketGroup)'],
+    ['unknown daemon key', '{ daemon: { worker: 2 } }', 1, 13, ['daemon', 'worker'], 'daemon: unknown field "worker" (allowed: controlSocket, workers, workerCpus, user, logLevel, logDir, restartBackoffMinMs, restartBackoffMaxMs, coalesceUs, busyPollUs, consumeInputs, maxRulesPerInterface, metricsListen, metricsAllowRemote, hungWorkerMs, socketGroup)'],
     ['restartBackoffMinMs 0', '{ daemon: { restartBackoffMinMs: 0 } }', 1, 13, ['daemon', 'restartBackoffMinMs'], 'daemon.restartBackoffMinMs: expected an integer 1..60000 (milliseconds), got 0'],
     ['restartBackoffMinMs as a string', '{ daemon: { restartBackoffMinMs: "5" } }', 1, 13, ['daemon', 'restartBackoffMinMs'], 'daemon.restartBackoffMinMs: expected an integer 1..60000 (milliseconds), got "5"'],
     ['restartBackoffMaxMs below the minimum', '{ daemon: { restartBackoffMinMs: 500, restartBackoffMaxMs: 200 } }', 1, 39, ['daemon', 'restartBackoffMaxMs'], 'daemon.restartBackoffMaxMs: expected an integer 500..3600000 (milliseconds, at least the minimum), got 200'],
@@ -247,6 +247,8 @@ t.test('every validation error names file:line:column and the field', async (t) 
     ['workers 257', '{ daemon: { workers: 257 } }', 1, 13, ['daemon', 'workers'], 'daemon.workers: expected an integer 1..256, got 257'],
     ['workers 1.5', '{ daemon: { workers: 1.5 } }', 1, 13, ['daemon', 'workers'], 'daemon.workers: expected an integer 1..256, got 1.5'],
     ['workers as a string', '{ daemon: { workers: "2" } }', 1, 13, ['daemon', 'workers'], 'daemon.workers: expected an integer 1..256, got "2"'],
+    ['workerCpus as a number', '{ daemon: { workerCpus: 1 } }', 1, 13, ['daemon', 'workerCpus'], 'daemon.workerCpus: expected a CPU list such as "1-3" or "2,3", got 1'],
+    ['workerCpus reversed', '{ daemon: { workerCpus: "3-1" } }', 1, 13, ['daemon', 'workerCpus'], 'daemon.workerCpus: expected a CPU list such as "1-3" or "2,3", got "3-1"'],
     ['logLevel', '{ daemon: { logLevel: "verbose" } }', 1, 13, ['daemon', 'logLevel'], 'daemon.logLevel: expected one of trace, debug, info, warn, error, fatal, silent, got "verbose"'],
     ['empty user', '{ daemon: { user: "" } }', 1, 13, ['daemon', 'user'], 'daemon.user: expected a non-empty user name such as "nobody", got ""'],
     ['user not a string', '{ daemon: { user: 0 } }', 1, 13, ['daemon', 'user'], 'daemon.user: expected a non-empty user name such as "nobody", got 0'],
@@ -340,6 +342,7 @@ t.test('an empty file, a comment-only file and a file without rules are valid: m
   t.same(parseConfig('{ daemon: { busyPollUs: "auto" } }', 'm.json5').daemon, { busyPollUs: 'auto' }, 'busy polling "auto" from a file');
   t.same(parseConfig('{ daemon: { busyPollUs: 0 } }', 'm.json5').daemon, { busyPollUs: 0 }, 'busy polling off from a file');
   t.same(parseConfig('{ daemon: { hungWorkerMs: 0 } }', 'm.json5').daemon, { hungWorkerMs: 0 }, 'the watchdog can be turned off');
+  t.same(parseConfig('{ daemon: { workerCpus: "1-3,5" } }', 'c.json5').daemon, { workerCpus: '1-3,5' }, 'workerCpus is kept as written');
   t.same(parseConfig('{ daemon: { coalesceUs: 20, busyPollUs: 500, consumeInputs: true }, rules: [] }', 'm.json5').daemon,
     { coalesceUs: 20, busyPollUs: 500, consumeInputs: true },
     'throughput settings from a file');

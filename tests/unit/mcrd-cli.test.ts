@@ -30,6 +30,8 @@ t.test('bad arguments and configs exit 2 with one line', async (t) => {
     [['--busy-poll-us', 'adaptive'], /--busy-poll-us.*expected "auto" or an integer 0\.\.1000000/],
     [['--hung-worker-ms', '100'], /--hung-worker-ms.*expected 0 \(no watchdog\) or an integer 500\.\.600000/],
     [['--hung-worker-ms', '1.5s'], /--hung-worker-ms.*expected 0 \(no watchdog\)/],
+    [['--worker-cpus', '1-x'], /--worker-cpus.*expected a CPU list such as "1-3"/],
+    [['--worker-cpus', '4000', '--control-socket', socket], /^mcrd: ERR_MCR_CPUS: worker CPUs 4000 are not among the CPUs mcrd may run on \(.*\): choose worker CPUs from those/],
     [['--config', join(ROOT, 'tests', 'fixtures', 'config', 'bad-ttl.json5'), '--control-socket', socket],
       /bad-ttl\.json5:\d+:\d+: rules\[0\]\.outputs\[\d\]\.ttl/],
     [['--config', join(dir, 'missing.json5'), '--control-socket', socket], /ERR_MCR_CONFIG_READ/],

@@ -16,7 +16,7 @@ void SendQueue::send_each(const Rule& rule, uint16_t bid, const uint8_t* payload
   }
 }
 
-void SendQueue::send_one(Output* out, uint16_t bid, const uint8_t* payload, uint32_t len) {
+void SendQueue::send_one(Output* out, uint16_t bid, const uint8_t* payload, uint32_t len, const InetAddress* to) {
   io_uring_sqe* sqe = submitter_->next_sqe();
   if (sqe == nullptr) [[unlikely]] {
     // The SQ is still full after a submit (the kernel refused it, e.g.
@@ -27,11 +27,43 @@ void SendQueue::send_one(Output* out, uint16_t bid, const uint8_t* payload, uint
     return;
   }
   io_uring_prep_send(sqe, out->fd, payload, len, 0);
-  if (!out->connected) {
+  if (to != nullptr) {
+    // The SQE points at its own slot (set_address_slots): taken only once the
+    // SQE exists, so no slot is reused before the SQE that uses it was submitted.
+    InetAddress& slot = addresses_[next_address_];
+    if (++next_address_ == addresses_.size()) next_address_ = 0;
+    slot = *to;
+    io_uring_prep_send_set_addr(sqe, &slot.sa, static_cast<uint16_t>(out->dest_len));
+  } else if (!out->connected) {
     io_uring_prep_send_set_addr(sqe, reinterpret_cast<const sockaddr*>(&out->dest), static_cast<uint16_t>(out->dest_len));
   }
   sqe->user_data = send_tag(Op::send, bid, out->slot);
   queued(out);
+}
+
+// The destination of one datagram on a rewriting output: its own group
+// (keep), its group mapped into the output's prefix (map) or the output's
+// group, and its own port or the output's. Validation keeps a
+// group-rewriting output in the input's family.
+static void rewritten_destination(const Output& out, const Rule& rule, const Datagram& dgram, InetAddress* to) {
+  *to = out.dest;
+  if (out.dest.sa.sa_family == AF_INET6) {
+    if (out.group_mode == Output::GroupMode::keep && dgram.family == 6) {
+      std::memcpy(&to->v6.sin6_addr, dgram.dst6, 16);
+    } else if (out.group_mode == Output::GroupMode::map && dgram.family == 6) {
+      prefix_map(reinterpret_cast<const uint8_t*>(&out.dest.v6.sin6_addr), rule.group_len, dgram.dst6,
+                 reinterpret_cast<uint8_t*>(&to->v6.sin6_addr), 16);
+    }
+    if (out.keep_port) to->v6.sin6_port = htons(dgram.dst_port);
+  } else {
+    if (out.group_mode == Output::GroupMode::keep && dgram.family == 4) {
+      to->v4.sin_addr.s_addr = dgram.dst_addr;
+    } else if (out.group_mode == Output::GroupMode::map && dgram.family == 4) {
+      prefix_map(reinterpret_cast<const uint8_t*>(&out.dest.v4.sin_addr), rule.group_len,
+                 reinterpret_cast<const uint8_t*>(&dgram.dst_addr), reinterpret_cast<uint8_t*>(&to->v4.sin_addr), 4);
+    }
+    if (out.keep_port) to->v4.sin_port = htons(dgram.dst_port);
+  }
 }
 
 void SendQueue::send_rewritten(const Rule& rule, uint16_t bid, const Datagram& dgram) {
@@ -42,37 +74,9 @@ void SendQueue::send_rewritten(const Rule& rule, uint16_t bid, const Datagram& d
       send_one(out, bid, dgram.payload, dgram.payload_len);
       continue;
     }
-    io_uring_sqe* sqe = submitter_->next_sqe();
-    if (sqe == nullptr) [[unlikely]] {
-      count_send_error(out, EBUSY, 1);
-      release(&bid, 1);
-      continue;
-    }
-    InetAddress& to = addresses_[next_address_];
-    if (++next_address_ == addresses_.size()) next_address_ = 0;
-    to = out->dest;
-    // Validation keeps a group-rewriting output in the input's family.
-    if (out->dest.sa.sa_family == AF_INET6) {
-      if (out->group_mode == Output::GroupMode::keep && dgram.family == 6) {
-        std::memcpy(&to.v6.sin6_addr, dgram.dst6, 16);
-      } else if (out->group_mode == Output::GroupMode::map && dgram.family == 6) {
-        prefix_map(reinterpret_cast<const uint8_t*>(&out->dest.v6.sin6_addr), rule.group_len, dgram.dst6,
-                   reinterpret_cast<uint8_t*>(&to.v6.sin6_addr), 16);
-      }
-      if (out->keep_port) to.v6.sin6_port = htons(dgram.dst_port);
-    } else {
-      if (out->group_mode == Output::GroupMode::keep && dgram.family == 4) {
-        to.v4.sin_addr.s_addr = dgram.dst_addr;
-      } else if (out->group_mode == Output::GroupMode::map && dgram.family == 4) {
-        prefix_map(reinterpret_cast<const uint8_t*>(&out->dest.v4.sin_addr), rule.group_len,
-                   reinterpret_cast<const uint8_t*>(&dgram.dst_addr), reinterpret_cast<uint8_t*>(&to.v4.sin_addr), 4);
-      }
-      if (out->keep_port) to.v4.sin_port = htons(dgram.dst_port);
-    }
-    io_uring_prep_send(sqe, out->fd, dgram.payload, dgram.payload_len, 0);
-    io_uring_prep_send_set_addr(sqe, &to.sa, static_cast<uint16_t>(out->dest_len));
-    sqe->user_data = send_tag(Op::send, bid, out->slot);
-    queued(out);
+    InetAddress to;
+    rewritten_destination(*out, rule, dgram, &to);
+    send_one(out, bid, dgram.payload, dgram.payload_len, &to);
   }
 }
 

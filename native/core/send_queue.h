@@ -38,7 +38,9 @@ class SendQueue {
 
   // One SEND per live output (fd ≥ 0) of the rule, all pointing at `payload`.
   void send_each(const Rule& rule, uint16_t bid, const uint8_t* payload, uint32_t len);
-  void send_one(Output* out, uint16_t bid, const uint8_t* payload, uint32_t len);
+  // One SEND to `out`: to `to` when given (a rewritten destination, copied
+  // into an address slot), else to the output's own destination.
+  void send_one(Output* out, uint16_t bid, const uint8_t* payload, uint32_t len, const InetAddress* to = nullptr);
   // One SEND per live output of a rule with rewriting outputs
   // (Rule::rewrites): those get the datagram's own group or port, or its
   // group mapped into their prefix, as the send's address.

@@ -13,9 +13,13 @@
  * contended): they say whether the loop slept or spun. `--base-root DIR`
  * adds mcrd's defaults from another build (a checkout of main built there)
  * as variant `base`, for before/after in one run; variant `relay` is the
- * standalone mcr-relay, the same loop without mcrd around it; variant
- * `offcore` is mcrd's defaults with every thread of the supervisor (not its
- * worker) moved to the other core once started; `--hog-cpu N
+ * standalone mcr-relay, the same loop without mcrd around it. MCR variants
+ * run as the suite does (`--worker-cpus 1`: the worker on the relay core,
+ * the supervisor on the other, bench/methods/mcr.ts) except `shared` (all
+ * of mcrd on the relay core), `nice` (the same, with the supervisor's
+ * threads reniced to 10 once started), `offcore` (the same, with every
+ * thread of the supervisor moved to the other core by taskset once
+ * started) and `base` (shared: an older build has no --worker-cpus); `--hog-cpu N
  * --hogs K` keeps core N busy with K `yes` processes of its own for the
  * whole run (a shared core). Writes bench/results/latency-<stamp>.json.
  */

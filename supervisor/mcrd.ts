@@ -218,7 +218,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const cpus = cpuPlan.workerCpus;
-  const hostPlan: HostPlan = { rules: config.rules, workersPerInterface: opts.workers ?? d.workers ?? cpus.length, cpus };
+  const workersPerInterface = opts.workers ?? d.workers ?? cpus.length;
+  const hostPlan: HostPlan = { rules: config.rules, workersPerInterface, cpus };
   if (opts.checkHost === true) {
     const findings = checkHost(readHostFacts(), hostPlan);
     process.stdout.write(opts.json === true ? JSON.stringify({ ok: failures(findings).length === 0, findings }, null, 2) + '\n' : renderFindings(findings));
@@ -285,7 +286,7 @@ async function main(): Promise<void> {
     memberships.apply(table.inputGroups(), (iface) => watcher.get(iface)?.ifindex);
     return syncFilters();
   };
-  const fleet = new Fleet({ interfaces: watcher, workersPerInterface: opts.workers ?? d.workers ?? cpus.length, cpus, user: opts.user ?? d.user ?? 'nobody',
+  const fleet = new Fleet({ interfaces: watcher, workersPerInterface, cpus, user: opts.user ?? d.user ?? 'nobody',
     logLevel, table, logs, logger, events, loop: loopSettings(opts, d, defaults), slots: workerSlots(limits), restartBackoff: opts.restartBackoff ?? {
       minMs: d.restartBackoffMinMs ?? defaults.restartBackoffMinMs,
       // A file that raises only the minimum above 10 s gets that as its maximum too (checked by the loader).

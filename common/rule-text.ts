@@ -2,11 +2,12 @@
  * The compact text forms of a rule's outputs, for the command lines and
  * the tables: `G:P:IF[:TTL]` lists as `mcrctl add --outputs` and
  * `mcr-relay --outputs` take them (IPv6 in brackets), an output as a person
- * writes it, and a destination as tables print it. Validation itself is
+ * writes it, a destination as tables print it, and what a rule matches as
+ * log lines give it. Validation itself is
  * common/rule-spec.ts's: every parsed item goes through validateOutput.
  */
 import { isIPv6 } from 'node:net';
-import { addressFamily, RuleError, validateOutput, type OutputSpec } from './rule-spec.js';
+import { addressFamily, hostPort, RuleError, validateOutput, type OutputSpec, type RuleSpec } from './rule-spec.js';
 
 /** An output's destination as tables print it: `=` for a kept group or port. */
 export function outputHostPort(group: string, port: number): string {
@@ -51,4 +52,10 @@ export function parseOutputList(text: string): OutputSpec[] {
       `--outputs item ${i + 1}`,
     );
   });
+}
+
+/** What a rule matches, for log lines: `[SOURCE -> ]GROUP:PORT[ except EXCLUDED]`. */
+export function describeMatch(spec: RuleSpec): string {
+  const except = spec.excludeSources !== undefined ? ` except ${spec.excludeSources}` : '';
+  return `${spec.source !== undefined ? spec.source + ' -> ' : ''}${hostPort(spec.inputGroup, spec.inputPort)}${except}`;
 }

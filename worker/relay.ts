@@ -18,7 +18,9 @@ import { CounterView, monitorCounts, type CounterRecord } from './counters.js';
 import { CounterCarry } from './counter-carry.js';
 import { outputKey } from '../common/output-match.js';
 import { native, type LoopInfo, type LoopOptions, type NativeLoop, type NativeRule, type RefusedRule, type RuleSlots } from '../native/index.js';
-import { hostPort, isMulticast, isPrefix, type RuleSpec } from '../common/rule-spec.js';
+import { hostPort, type RuleSpec } from '../common/rule-spec.js';
+import { groupsToJoin } from '../common/rule-groups.js';
+import { describeMatch } from '../common/rule-text.js';
 
 export type RelayTuning = Omit<LoopOptions, 'packetFd'>;
 
@@ -390,19 +392,4 @@ export class Relay {
     }
     return { outputSlot: slot };
   }
-}
-
-export function describeMatch(spec: RuleSpec): string {
-  const except = spec.excludeSources !== undefined ? ` except ${spec.excludeSources}` : '';
-  return `${spec.source !== undefined ? spec.source + ' -> ' : ''}${hostPort(spec.inputGroup, spec.inputPort)}${except}`;
-}
-
-/**
- * The groups a standalone relay joins for a rule, (*,G): its group, and the
- * rule's joinGroups (all a group prefix has: no socket can join a range).
- */
-function groupsToJoin(spec: RuleSpec): string[] {
-  if (!isMulticast(spec.inputGroup)) return [];
-  const extra = spec.joinGroups !== undefined && spec.joinGroups !== '' ? spec.joinGroups.split(',') : [];
-  return isPrefix(spec.inputGroup) ? extra : [...new Set([spec.inputGroup, ...extra])];
 }

@@ -19,7 +19,7 @@
  * is held (on another socket) alongside the old one, and the old one goes
  * only after every join of the group succeeded (`afterJoins`).
  */
-import { isMulticast } from '../../common/rule-spec.js';
+import { groupsToJoin } from '../../common/rule-groups.js';
 
 /** What one (interface, group) wants: every source, or only these (INCLUDE). */
 export type GroupWant = 'any' | ReadonlySet<string>;
@@ -57,9 +57,7 @@ export interface MembershipRule {
  * nothing.
  */
 export function membershipUses(r: MembershipRule): Array<[string, string | undefined]> {
-  if (!isMulticast(r.inputGroup)) return [];
-  const joins = r.joinGroups !== undefined && r.joinGroups !== '' ? r.joinGroups.split(',') : [];
-  const groups = r.inputGroup.includes('/') ? joins : [...new Set([r.inputGroup, ...joins])];
+  const groups = groupsToJoin(r);
   const sources = r.source !== undefined && r.source !== '' ? r.source.split(',') : [];
   const specific = sources.length > 0 && sources.every((s) => !s.includes('/'));
   const out: Array<[string, string | undefined]> = [];

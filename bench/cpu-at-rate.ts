@@ -31,10 +31,13 @@ interface Variant {
   name: string;
   method: MethodName;
   mcrdArgs?: string[];
+  /** Run mcrd from --base-root (another build, for before/after in one run). */
+  base?: boolean;
 }
 
 const VARIANTS: Record<string, Variant> = {
   default: { name: 'mcrd defaults (busy poll auto)', method: 'mcr', mcrdArgs: [] },
+  base: { name: 'mcrd defaults from --base-root', method: 'mcr', mcrdArgs: [], base: true },
   bp1000: { name: '--busy-poll-us 1000', method: 'mcr', mcrdArgs: ['--busy-poll-us', '1000'] },
   off: { name: '--busy-poll-us 0 (never poll)', method: 'mcr', mcrdArgs: ['--busy-poll-us', '0'] },
   coalesce20: { name: '--coalesce-us 20 (burst cap 256 sends)', method: 'mcr', mcrdArgs: ['--coalesce-us', '20'] },
@@ -71,10 +74,13 @@ function parseArgs(argv: string[]) {
     .option('--idle <sec>', 'seconds of the idle window', int, 10)
     .option('--steps <n>', 'bisection steps of the zero-loss search', int, 4)
     .option('--basis-pps <pps>', 'the rate 10 % and 50 % are of (default: the first variant\'s first zero-loss rate)', int)
+    .option('--base-root <dir>', 'package root of another MCR build, for variant base')
     .option('--out <dir>', 'results directory', join(packageRoot(), 'bench', 'results'));
   program.parse(argv, { from: 'user' });
-  return program.opts<{ variants: string; payload: number; fanout: number; repeats: number; duration: number; idle: number;
-    steps: number; basisPps?: number; out: string }>();
+  const o = program.opts<{ variants: string; payload: number; fanout: number; repeats: number; duration: number; idle: number;
+    steps: number; basisPps?: number; baseRoot?: string; out: string }>();
+  if (o.variants.split(',').map((s) => s.trim()).includes('base') && o.baseRoot === undefined) throw new InvalidArgumentError('variant base needs --base-root');
+  return o;
 }
 
 async function idleWindow(running: RunningMethod, seconds: number): Promise<{ allPct: number; loopPct: number }> {
@@ -95,7 +101,8 @@ async function measureVariant(bl: BenchLab, key: string, repeat: number, o: Retu
   const out: Sample = { variant: key, repeat, idleSec: o.idle, idlePct: 0, idleLoopPct: 0, zeroLossPps: 0 };
   let running: RunningMethod | undefined;
   try {
-    running = await START[v.method](bl, { fanout: o.fanout, ...(v.mcrdArgs !== undefined ? { mcrdArgs: v.mcrdArgs } : {}) });
+    running = await START[v.method](bl, { fanout: o.fanout, ...(v.mcrdArgs !== undefined ? { mcrdArgs: v.mcrdArgs } : {}),
+      ...(v.base === true && o.baseRoot !== undefined ? { mcrdRoot: o.baseRoot } : {}) });
     await warmUp(bl, o.fanout, o.payload);
     await sleep(1000);  // the warm-up's traffic is over before the idle window starts
     const idle = await idleWindow(running, o.idle);

@@ -1,13 +1,13 @@
 /**
  * The relay loop's throughput settings that mcrd hands to every worker
  * (docs/mcrd.md, "Throughput settings"): a pause after each walk of the
- * ring (coalescing) and polling without sleeping while traffic flows (busy
- * polling). One table gives each its config key, command-line flag and
- * limit, so mcrd's flags, the config file, the worker's argv and mcr-relay
- * accept and reject the same values and pass them on the same way.
- * Busy polling also takes "auto", its default: the loop's adaptive policy
- * (native/core/poll_policy.h), which polls only while the loop is busy
- * enough for a sleeping core to lose datagrams.
+ * ring (coalescing) and how the loop waits between walks (busy polling).
+ * One table gives each its config key, command-line flag and limit, so
+ * mcrd's flags, the config file, the worker's argv and mcr-relay accept and
+ * reject the same values and pass them on the same way. Busy polling also
+ * takes "auto", its default: the loop's adaptive policy
+ * (native/core/poll_policy.h), which never polls and, while the loop is
+ * busy, pauses briefly after each walk so sends carry more datagrams.
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { native } from '../native/index.js';
@@ -15,7 +15,7 @@ import { native } from '../native/index.js';
 export interface LoopSettings {
   /** After a walk of the ring that forwarded frames, pause this many µs; 0 = off. */
   coalesceUs?: number;
-  /** "auto" (the default): poll only while the loop is busy; N: keep polling N µs after the last frame; 0 = never poll. */
+  /** "auto" (the default): never poll, pause briefly after each walk while the loop is busy; N: keep polling N µs after the last frame; 0 = never poll nor pause. */
   busyPollUs?: number | 'auto';
 }
 
@@ -49,7 +49,7 @@ export const LOOP_SETTINGS: readonly LoopSetting[] = [
     key: 'busyPollUs',
     flag: 'busy-poll-us',
     get max() { return maxOf('busyPollUs'); },
-    help: 'auto: poll without sleeping only while the loop is busy enough for a sleeping core to lose datagrams; N: keep polling N µs after the last frame (costs the core while traffic flows); 0: never poll',
+    help: 'auto: never poll; while the loop is busy, pause 20 µs after each walk so sends carry more datagrams; N: keep polling N µs after the last frame (costs the core while traffic flows); 0: never poll nor pause',
     default: 'auto',
     auto: true,
   },

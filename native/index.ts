@@ -69,7 +69,7 @@ export interface LoopOptions {
   udpGso?: boolean;
   /** After a walk of the ring that forwarded frames, sleep this many µs (0..10000) before the next, so sends carry more datagrams; 0 = off. */
   coalesceUs?: number;
-  /** "auto" (the default, also when unset): poll only while the loop is busy (native/core/poll_policy.h); N µs (1..1000000): keep polling that long after the last frame; 0: never poll. */
+  /** "auto" (the default, also when unset): never poll, pause after each walk while the loop is busy (native/core/poll_policy.h); N µs (1..1000000): keep polling that long after the last frame; 0: never poll nor pause. */
   busyPollUs?: number | 'auto';
   ruleSlots?: number;
   outputSlots?: number;
@@ -79,11 +79,13 @@ export interface LoopOptions {
    * caller may close the fd once the Loop exists.
    */
   heartbeatFd?: number;
+  /** Pin the loop thread alone to this CPU (the process's other threads stay where they are); unset: the loop thread runs where the process does. */
+  loopCpu?: number;
 }
 
 /** The numeric options of a Loop, whose ranges the addon defines. */
 export type LoopOptionName = 'packetFd' | 'ringDepth' | 'batch' | 'bufferCount' | 'bufferSize' | 'maxInflightSends' |
-  'statsIntervalMs' | 'busyPollUs' | 'coalesceUs' | 'ruleSlots' | 'outputSlots';
+  'statsIntervalMs' | 'busyPollUs' | 'coalesceUs' | 'ruleSlots' | 'outputSlots' | 'loopCpu';
 
 export interface LoopInfo {
   deferTaskrun: boolean;

@@ -74,8 +74,10 @@ interface Options {
 
 /**
  * With --worker-cpus leaving some of mcrd's CPUs free, mcrd moves all its own
- * threads there (threads started later inherit it), so its control work never
- * competes with a worker for a core; otherwise it shares them, as before.
+ * threads there (threads started later inherit it), and the workers put
+ * every thread but their loop there too (FleetOptions.auxCpus), so neither
+ * control work nor a worker's Node thread competes with a loop for its core;
+ * otherwise they share them, as before.
  */
 function placeSupervisor(plan: CpuPlan, logger: Logger): void {
   const workers = formatCpuList(plan.workerCpus);
@@ -86,7 +88,7 @@ function placeSupervisor(plan: CpuPlan, logger: Logger): void {
   const own = formatCpuList(plan.supervisorCpus);
   try {
     native.pinToCpus(plan.supervisorCpus);
-    logger.info({ workerCpus: workers, supervisorCpus: own }, `workers on CPUs ${workers}; mcrd itself on CPUs ${own}`);
+    logger.info({ workerCpus: workers, supervisorCpus: own }, `workers' loops on CPUs ${workers}; mcrd and the workers' other threads on CPUs ${own}`);
   } catch (err) {
     logger.warn({ code: (err as { code?: string }).code, err: (err as Error).message, workerCpus: workers, supervisorCpus: own },
       'could not move mcrd off its workers\' CPUs: it shares them');
@@ -286,7 +288,7 @@ async function main(): Promise<void> {
     memberships.apply(table.inputGroups(), (iface) => watcher.get(iface)?.ifindex);
     return syncFilters();
   };
-  const fleet = new Fleet({ interfaces: watcher, workersPerInterface, cpus, user: opts.user ?? d.user ?? 'nobody',
+  const fleet = new Fleet({ interfaces: watcher, workersPerInterface, cpus, auxCpus: cpuPlan.supervisorCpus, user: opts.user ?? d.user ?? 'nobody',
     logLevel, table, logs, logger, events, loop: loopSettings(opts, d, defaults), slots: workerSlots(limits), restartBackoff: opts.restartBackoff ?? {
       minMs: d.restartBackoffMinMs ?? defaults.restartBackoffMinMs,
       // A file that raises only the minimum above 10 s gets that as its maximum too (checked by the loader).

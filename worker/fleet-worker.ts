@@ -3,11 +3,12 @@
  * The worker process mcrd forks, one per (input interface × core). Start-up
  * order matters: arm the parent-death signal first (no orphans, ever),
  * receive the AF_PACKET socket, the command-stream socket and the heartbeat
- * block mcrd's watchdog reads over fd 3 (a SOCK_SEQPACKET pair, SCM_RIGHTS), pin to the core, start the loop, then
+ * block mcrd's watchdog reads over fd 3 (a SOCK_SEQPACKET pair, SCM_RIGHTS), pin to the core (with --aux-cpus
+ * only the loop thread: the process's other threads go to those CPUs, mcrd's own), start the loop, then
  * drop to the configured user with no capabilities, and only then serve
  * commands. Logs are pino JSON on stdout, which mcrd captures and tags.
  *
- *   fleet-worker.js --worker-id ID --interface IF [--cpu N] [--user U] [--log-level L]
+ *   fleet-worker.js --worker-id ID --interface IF [--cpu N [--aux-cpus LIST]] [--user U] [--log-level L]
  *                   [--coalesce-us US] [--busy-poll-us US] [--rule-slots N --output-slots N]
  *                   [--fanout-group N]
  *
@@ -40,6 +41,17 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+/** A CPU number of a flag mcrd passes (`--cpu`, `--aux-cpus`); anything else is fatal. */
+function cpuNumber(flag: string, text: string): number {
+  if (!/^\d{1,4}$/.test(text)) fatal('ERR_MCR_INVALID_ARG', `--${flag}: expected CPU numbers, got ${text}`);
+  return Number(text);
+}
+
+function cpuArg(flag: string): number | undefined {
+  const text = arg(flag);
+  return text === undefined ? undefined : cpuNumber(flag, text);
+}
+
 function fatal(code: string, message: string, status = 1): never {
   process.stdout.write(JSON.stringify({ level: 60, time: Date.now(), pid: process.pid, code, msg: message }) + '\n');
   process.exit(status);
@@ -65,8 +77,14 @@ async function main(): Promise<void> {
   const [packetFd, commandFd, heartbeatFd] = fds;
   if (packetFd === undefined || commandFd === undefined) fatal('ERR_MCR_HANDOVER', `expected 2 or 3 fds, got ${fds.length}`);
 
-  const cpu = arg('cpu');
-  if (cpu !== undefined) native.pinToCpus([Number(cpu)]);
+  // The loop thread on its core; with --aux-cpus (mcrd's own CPUs, left
+  // over by --worker-cpus) the Node thread and its helpers (log pumping,
+  // counters, GC) go there, so they never delay a datagram on the loop's
+  // core (docs/mcrd.md, "CPUs").
+  const cpu = cpuArg('cpu');
+  const auxCpus = arg('aux-cpus')?.split(',').map((text) => cpuNumber('aux-cpus', text));
+  if (cpu !== undefined) native.pinToCpus(auxCpus ?? [cpu]);
+  const loopCpu = cpu !== undefined && auxCpus !== undefined ? cpu : undefined;
   // No group joins here: mcrd holds the memberships (the worker keeps no socket for them).
   // mcrd holds the group memberships and re-syncs the rules when an output
   // interface appears or changes address.
@@ -92,7 +110,7 @@ async function main(): Promise<void> {
     { joinGroups: false, tolerateMissingOutputs: true,
       ...(groupText !== undefined ? { deferredFanoutGroup: Number(groupText) } : {}) });
   try {
-    relay.start(packetFd, heartbeatFd);
+    relay.start(packetFd, heartbeatFd, loopCpu);
   } catch (err) {
     // A host limit or permission: restarting at once would fail the same way.
     const e = err as Error & { code?: string };

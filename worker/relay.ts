@@ -161,7 +161,7 @@ export class Relay {
    * heartbeat block, native createHeartbeat) is mapped by the loop and closed
    * here, started or not.
    */
-  start(packetFd?: number, heartbeatFd?: number): LoopInfo {
+  start(packetFd?: number, heartbeatFd?: number, loopCpu?: number): LoopInfo {
     const mtu = native.interfaceMtu(this.inputInterface);
     if (!this.active) this.inputIfindex = native.interfaceIndex(this.inputInterface);
     this.packetFd = packetFd ?? native.openPacketSocket(this.inputInterface);
@@ -177,6 +177,7 @@ export class Relay {
         ruleSlots,
         packetFd: this.packetFd,
         ...(heartbeatFd === undefined ? {} : { heartbeatFd }),
+        ...(loopCpu === undefined ? {} : { loopCpu }),
       });
       this.info = this.loop.start();
     } catch (err) {

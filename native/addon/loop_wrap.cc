@@ -3,6 +3,7 @@
 #include "addon/loop_wrap.h"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -27,7 +28,7 @@ constexpr OptionRange kOptionRanges[] = {
     {"packetFd", 0, 1u << 30},       {"ringDepth", 64, 32768},         {"batch", 1, 4096},
     {"bufferCount", 16, 32768},      {"bufferSize", 128, 65536},       {"maxInflightSends", 1, 1u << 20},
     {"statsIntervalMs", 10, 10000},  {"busyPollUs", 0, 1000000},       {"coalesceUs", 0, 10000},
-    {"ruleSlots", 1, 1u << 20},      {"outputSlots", 1, 1u << 20},
+    {"ruleSlots", 1, 1u << 20},      {"outputSlots", 1, 1u << 20},     {"loopCpu", 0, CPU_SETSIZE - 1},
 };
 
 const OptionRange& range_of(const char* name) {
@@ -80,8 +81,9 @@ LoopWrap::LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(
   options_.buffer_size = option(opts, "bufferSize", options_.buffer_size);
   options_.max_inflight_sends = option(opts, "maxInflightSends", options_.max_inflight_sends);
   options_.stats_interval_ms = option(opts, "statsIntervalMs", options_.stats_interval_ms);
-  // busyPollUs: "auto" or absent = the adaptive policy (the default), 0 =
-  // never poll, N = poll N us after the last frame (poll_policy.h).
+  // busyPollUs: "auto" or absent = the adaptive policy (the default: never
+  // polls, pauses after each walk while busy), 0 = never poll nor pause,
+  // N = poll N us after the last frame (poll_policy.h).
   Napi::Value busy = opts.Get("busyPollUs");
   if (busy.IsString() && busy.As<Napi::String>().Utf8Value() == "auto") {
     options_.busy_poll = BusyPoll::adaptive;
@@ -90,6 +92,7 @@ LoopWrap::LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(
     options_.busy_poll = options_.busy_poll_us == 0 ? BusyPoll::off : BusyPoll::fixed;
   }
   options_.coalesce_us = option(opts, "coalesceUs", options_.coalesce_us);
+  if (!opts.Get("loopCpu").IsUndefined()) options_.loop_cpu = static_cast<int>(option(opts, "loopCpu", 0));
   Napi::Value ingress = opts.Get("ingress");
   if (!ingress.IsUndefined()) {
     const std::string mode = ingress.IsString() ? ingress.As<Napi::String>().Utf8Value() : "";
@@ -150,7 +153,12 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
     // tell a starved loop (runnable) from a stopped or stuck one.
     pthread_setname_np(pthread_self(), "mcr-loop");
     const char* step = "";
-    const int rc = loop_->setup(&step);
+    // The loop thread alone on its core (mcrd --worker-cpus with CPUs left
+    // for mcrd): the worker's Node thread and its helpers stay where the
+    // process was pinned, off the core the datagrams wait for.
+    const SysError pinned = options_.loop_cpu >= 0 ? pin_this_thread(options_.loop_cpu) : SysError{};
+    const int rc = pinned.failed() ? -pinned.err : loop_->setup(&step);
+    if (pinned.failed()) step = "sched_setaffinity (the loop thread)";
     ready.set_value({rc, step});
     if (rc != 0) return;
     exit_code_ = loop_->run();

@@ -25,14 +25,16 @@ struct LoopOptions {
   uint32_t buffer_size = 2048;         // largest frame accepted
   uint32_t max_inflight_sends = 8192;  // back-pressure threshold
   uint32_t stats_interval_ms = 100;
-  BusyPoll busy_poll = BusyPoll::adaptive;  // when the loop polls instead of sleeping (poll_policy.h)
+  BusyPoll busy_poll = BusyPoll::adaptive;  // how the loop waits after a turn: sleep, poll or pause (poll_policy.h)
   uint32_t busy_poll_us = 0;           // BusyPoll::fixed: keep polling this long after the last frame
   bool defer_taskrun = true;           // SINGLE_ISSUER|DEFER_TASKRUN when the kernel has them
   bool udp_gso = true;                 // batch waiting datagrams of a flow into UDP_SEGMENT sends (ring ingress)
   uint32_t coalesce_us = 0;            // after a walk that forwarded frames, sleep this long before the next; 0 = off
+  int loop_cpu = -1;                   // pin the loop thread (only) to this CPU; -1 = leave it where the process is
 };
 
-// With coalescing on (coalesce_us > 0), a walk of the ring stops once its
+// With pauses possible (coalesce_us > 0, or the adaptive policy's
+// moderation), a walk of the ring stops once its
 // frames have queued this many sends (datagrams × outputs), and the loop
 // skips the pause after such a walk. A pause collects what arrived during
 // it, so without a cap a long pause (a loaded host oversleeps a 20 us

@@ -44,6 +44,16 @@ SysError pin_to_cpus(const std::vector<int>& cpus) {
   return {};
 }
 
+SysError pin_this_thread(int cpu) {
+  if (cpu < 0 || cpu >= CPU_SETSIZE) return sys_error(EINVAL, "sched_setaffinity", "cpu " + std::to_string(cpu));
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  // pid 0 is the calling thread (a thread id, not the process).
+  if (::sched_setaffinity(0, sizeof(set), &set) != 0) return sys_error(errno, "sched_setaffinity", "cpu " + std::to_string(cpu));
+  return {};
+}
+
 SysError die_with_parent(int signal, pid_t expected_parent) {
   if (::prctl(PR_SET_PDEATHSIG, signal) != 0) return sys_error(errno, "prctl", "PR_SET_PDEATHSIG");
   if (::getppid() != expected_parent) return sys_error(ESRCH, "getppid", "the supervisor already exited");

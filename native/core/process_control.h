@@ -16,6 +16,10 @@ namespace mcr {
 // a worker to its one core, mcrd to the cores its workers leave free.
 SysError pin_to_cpus(const std::vector<int>& cpus);
 
+// sched_setaffinity of the calling thread only, to one CPU: the relay loop's
+// thread to its worker's core while the process's other threads stay off it.
+SysError pin_this_thread(int cpu);
+
 // PR_SET_PDEATHSIG: the kernel sends `signal` when the parent exits. If the
 // parent already died before the call (getppid() no longer expected_parent),
 // returns ESRCH so the caller exits at once instead of living on as an orphan.

@@ -138,30 +138,26 @@ int RelayLoop::run() {
   ingress_->arm();
   arm_command_read();
   arm_timer();
-  // Polling instead of sleeping after a turn: PollPolicy (poll_policy.h)
-  // decides, by default from the loop's own busy share over the last 2 ms.
-  // A sleeping loop leaves its core idle, and an idle core (a halted vCPU
-  // above all, woken through the hypervisor) is slow to take the next
-  // receive interrupt: the input's 1000-packet backlog overflows while the
-  // core is half idle (docs/mcrd.md, "Throughput settings").
+  // How the loop waits after a turn: PollPolicy (poll_policy.h) decides, by
+  // default from the loop's own busy share over the last 2 ms: wake per
+  // frame while traffic is light, pause after each walk while the loop is
+  // busy (moderation), poll only when asked to (--busy-poll-us N).
   PollPolicy policy(opts_.busy_poll, uint64_t{opts_.busy_poll_us} * 1000);
   ThreadClock thread_clock;  // this thread's CPU time and run delay, for the policy's windows
   if (policy.timed()) thread_clock.open_for_this_thread();
   const auto thread_times = [&thread_clock] { return thread_clock.read(); };
-  uint64_t polling_starts = 0;
+  uint64_t policy_starts = 0;
   uint64_t contended_windows = 0;
   bool spin = false;  // decided at the end of the previous turn
-  // The default timer slack (50 us) would stretch a 20 us coalescing sleep
-  // several times over; 1 us keeps the added latency what was asked for.
-  if (opts_.coalesce_us > 0) prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+  // The default timer slack (50 us) would stretch a 20 us pause several
+  // times over; 1 us keeps the added latency what was asked for.
+  if (opts_.coalesce_us > 0 || opts_.busy_poll == BusyPoll::adaptive) prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
   while (!drained()) {
     const uint64_t frames_before = counters_->loop(frames).load(std::memory_order_relaxed);
-    // The policy's clock reads (vDSO, no syscall): a polling turn's start
-    // here, so the sends its io_uring_enter submits count as its work; a
-    // sleeping turn's start after the wait; and every turn's end below.
-    const uint64_t polled_from_ns = spin ? monotonic_ns() : 0;
     const int rc = spin ? io_uring_submit_and_get_events(&ring_) : io_uring_submit_and_wait(&ring_, 1);
-    const uint64_t start_ns = spin ? polled_from_ns : policy.timed() ? monotonic_ns() : 0;
+    // The policy's clock reads (vDSO, no syscall): the turn's start here,
+    // its end below.
+    const uint64_t start_ns = policy.timed() ? monotonic_ns() : 0;
     CounterBlock::bump(counters_->loop(submit_calls));
     submitter_.submitted();
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return rc;
@@ -175,12 +171,12 @@ int RelayLoop::run() {
     ingress_->after_reap();  // ring: the walk; multishot: publish returned buffers
     run_deferred();
     const bool forwarded = counters_->loop(frames).load(std::memory_order_relaxed) != frames_before;
+    PollPolicy::Next next = PollPolicy::Next::sleep;
     if (policy.timed()) {
-      // Frames, not timer ticks or completions, count as work; a coalescing
-      // pause (below) does not: the core is idle in it.
-      spin = policy.after_turn(start_ns, monotonic_ns(), forwarded || rc > 0, forwarded, thread_times);
-      if (policy.starts() != polling_starts) {
-        polling_starts = policy.starts();
+      // Frames, not timer ticks or completions, count as a turn that forwarded.
+      next = policy.after_turn(start_ns, monotonic_ns(), forwarded, thread_times);
+      if (policy.starts() != policy_starts) {
+        policy_starts = policy.starts();
         CounterBlock::bump(counters_->loop(busy_poll_starts));
       }
       if (policy.contended() != contended_windows) {
@@ -189,8 +185,15 @@ int RelayLoop::run() {
       }
       CounterBlock::set(counters_->loop(busy_permille), policy.busy_permille());
     }
+    spin = next == PollPolicy::Next::poll;
     // A walk that stopped at the burst cap left frames waiting: no pause.
-    if (forwarded && !ingress_->burst_capped()) coalesce();
+    if (forwarded && !ingress_->burst_capped()) {
+      if (opts_.coalesce_us > 0) {
+        pause(uint64_t{opts_.coalesce_us} * 1000);
+      } else if (next == PollPolicy::Next::pause) {
+        pause(PollPolicy::kPauseNs);
+      }
+    }
     update_backpressure();
     CounterBlock::set(counters_->loop(inflight_sends), sends_.inflight());
     CounterBlock::set(counters_->loop(inflight_buffers), pool_.held());
@@ -229,17 +232,20 @@ unsigned RelayLoop::reap(ReapMode mode) {
   return seen;
 }
 
-void RelayLoop::coalesce() {
+void RelayLoop::pause(uint64_t ns) {
   // Interrupt moderation for a busy input: every walk ends in one send per
   // flow and output, and each send costs a trip through the UDP stack, the
   // segmentation and, on the receiving side, a wake-up or IPI however few
-  // datagrams it carries. While traffic flows, waiting coalesce_us before
-  // the next walk lets more datagrams gather in the ring, so each send
-  // carries more of them (docs/mcrd.md, "Throughput settings"). A walk that
-  // finds nothing ends the mode: the loop then sleeps in io_uring_enter
-  // until the next frame, adding no delay to sparse traffic's first frame.
-  if (opts_.coalesce_us == 0 || stopping_) return;
-  const timespec pause{0, static_cast<long>(opts_.coalesce_us) * 1000L};
+  // datagrams it carries. Pausing before the next walk lets more datagrams
+  // gather in the ring, so each send carries more of them (docs/mcrd.md,
+  // "Throughput settings"). The walk's own sends go out first: they do not
+  // wait for the pause. A walk that finds nothing ends it: the loop then
+  // sleeps in io_uring_enter until the next frame.
+  if (stopping_) return;
+  io_uring_submit(&ring_);
+  CounterBlock::bump(counters_->loop(submit_calls));
+  submitter_.submitted();
+  const timespec pause{0, static_cast<long>(ns)};
   clock_nanosleep(CLOCK_MONOTONIC, 0, &pause, nullptr);
   CounterBlock::bump(counters_->loop(coalesce_waits));
 }

@@ -57,7 +57,9 @@ class RelayLoop {
   static void reap_mid_walk(void* self) { static_cast<RelayLoop*>(self)->reap(ReapMode::mid_walk); }
   unsigned reap(ReapMode mode);
   void run_deferred();
-  void coalesce();
+  // Submits what the walk queued, then sleeps `ns` (--coalesce-us, or the
+  // policy's moderation) so the next walk finds more frames.
+  void pause(uint64_t ns);
   void arm_command_read();
   void arm_timer();
   void on_commands();

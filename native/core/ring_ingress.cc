@@ -59,14 +59,15 @@ void RingIngress::walk() {
 }
 
 void RingIngress::walk_lap() {
-  // With coalescing on, a walk also ends once its frames have queued
+  // With pauses possible (coalescing, or the adaptive policy's
+  // moderation), a walk also ends once its frames have queued
   // kCoalesceBurstSends sends (frames × live outputs): a pause that ran
   // long (a loaded host oversleeps) must not turn into one burst of
   // thousands of back-to-back datagrams at the receivers. The loop skips the
   // pause after a capped walk, so the rest follows at once, flushed in
   // bounded pieces with a reap between them.
   capped_ = false;
-  const bool capping = p_.opts->coalesce_us > 0;
+  const bool capping = p_.opts->coalesce_us > 0 || p_.opts->busy_poll == BusyPoll::adaptive;
   const uint64_t queued_at_start = capping ? p_.counters->loop(sends_queued).load(std::memory_order_relaxed) : 0;
   // Bounded to one lap so completions are reaped between laps.
   for (uint32_t n = 0; n < packet_ring_.count() && !paused_ && !stopping_; ++n) {

@@ -45,7 +45,7 @@ export interface DaemonSettings {
   restartBackoffMaxMs: number;
   /** Workers' coalescing pause after a walk of the ring that forwarded frames, in µs; 0 = off (docs/mcrd.md). */
   coalesceUs: number;
-  /** "auto": workers poll only while busy (the default); N: keep polling N µs after the last frame; 0 = never (docs/mcrd.md). */
+  /** "auto": workers never poll, and pause briefly after each walk while busy (the default); N: keep polling N µs after the last frame; 0 = never poll nor pause (docs/mcrd.md). */
   busyPollUs: number | 'auto';
   /**
    * Drop relayed datagrams before the host's own IP stack sees them, on each

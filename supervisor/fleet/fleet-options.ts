@@ -76,6 +76,12 @@ export interface FleetOptions {
   workersPerInterface: number;
   /** CPUs workers are pinned to: worker i of an interface gets cpus[i mod length]. */
   cpus: number[];
+  /**
+   * CPUs for the workers' threads other than their loops (mcrd's own, left
+   * over by --worker-cpus; WorkerSpec.auxCpus): each loop thread then has
+   * its core to itself. Empty or unset: a worker's every thread on its core.
+   */
+  auxCpus?: number[];
   user: string | undefined;
   logLevel: string;
   table: RuleTable;

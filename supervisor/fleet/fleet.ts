@@ -325,6 +325,7 @@ export class Fleet {
       slot.stderrTail = [];
       worker = this.startWorker(
         { id: slot.id, interface: slot.iface, fanoutGroup: this.fanoutGroups.get(slot.iface) ?? 0, cpu: slot.core,
+          ...(this.o.auxCpus !== undefined && this.o.auxCpus.length > 0 ? { auxCpus: this.o.auxCpus } : {}),
           logLevel: slot.logLevel, ...(this.o.user !== undefined ? { user: this.o.user } : {}),
           ...(this.o.loop !== undefined ? { loop: this.o.loop } : {}), ...(this.o.slots !== undefined ? { slots: this.o.slots } : {}) },
         (line, stream) => {

@@ -38,6 +38,8 @@ export interface WorkerSpec {
   interface: string;
   fanoutGroup: number;
   cpu?: number;
+  /** With `cpu`: the CPUs for the worker's threads other than its loop (--aux-cpus); the loop thread alone gets `cpu`. */
+  auxCpus?: number[];
   user?: string;
   logLevel?: string;
   /** The loop's throughput settings (docs/mcrd.md, "Throughput settings"). */
@@ -139,6 +141,7 @@ export class WorkerProcess implements FleetWorker {
     }
     const args = [WORKER_ENTRY, '--worker-id', spec.id, '--interface', spec.interface];
     if (spec.cpu !== undefined) args.push('--cpu', String(spec.cpu));
+    if (spec.cpu !== undefined && spec.auxCpus !== undefined) args.push('--aux-cpus', spec.auxCpus.join(','));
     if (spec.user !== undefined) args.push('--user', spec.user);
     if (spec.logLevel !== undefined) args.push('--log-level', spec.logLevel);
     args.push(...loopSettingArgs(spec.loop ?? {}));

@@ -106,6 +106,19 @@ t.test('the handover: packet socket, command stream end, heartbeat memfd; parent
   w.close();
 });
 
+t.test('--aux-cpus only with a cpu and a set: the loop thread alone on its core', async (t) => {
+  const withAux = fakes();
+  new WorkerProcess({ ...spec, auxCpus: [0, 2] }, () => undefined, withAux.deps).close();
+  t.match(withAux.spawned[0]?.args.join(' '), /--cpu 1 --aux-cpus 0,2/);
+  const noCpu = fakes();
+  const { cpu: _cpu, ...unpinned } = spec;
+  new WorkerProcess({ ...unpinned, auxCpus: [0] }, () => undefined, noCpu.deps).close();
+  t.notMatch(noCpu.spawned[0]?.args.join(' '), /--aux-cpus|--cpu/, 'no core, no aux CPUs');
+  const plain = fakes();
+  new WorkerProcess(spec, () => undefined, plain.deps).close();
+  t.notMatch(plain.spawned[0]?.args.join(' '), /--aux-cpus/, 'none given, none passed');
+});
+
 t.test('a failure half way closes every fd opened so far', async (t) => {
   const heartbeatFails = fakes({ createHeartbeat: Object.assign(new Error('memfd_create'), { code: 'EMFILE' }) });
   t.throws(() => new WorkerProcess(spec, () => undefined, heartbeatFails.deps), { code: 'EMFILE' });

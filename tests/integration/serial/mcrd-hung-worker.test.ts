@@ -71,8 +71,7 @@ t.test('a silent worker: add says who applied the rule, the worker is repaired, 
   // (leaving groups, removing filters) can wait seconds for the rtnl lock
   // while tests running beside this one create and delete namespaces (13.1 s
   // seen in a full npm test; 10.1 s alone, with the other core busy). The
-  // bug this guards against, deadlines one worker after the other, takes at
-  // least 20 s with two workers.
+  // bug this guards against took 30 s (header).
   t.ok(stopMs < 18_000, `SIGTERM with a hung worker took ${stopMs} ms (deadline 10 s per worker, in parallel)`);
   t.ok(mcrd.stdoutLines.some((l) => /"worker":"in0\/0".*"msg":"worker did not stop in time: killed"/.test(l)), 'the kill is logged');
 });

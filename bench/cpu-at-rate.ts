@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * `npm run bench:cpu`: does a relay's CPU follow its load? For each variant
- * (mcrd with its defaults, with each `--busy-poll-us` setting, and the C
- * anchor), in one lab and one run: the relay's CPU over an idle window
+ * (mcrd with its defaults, with each `--busy-poll-us` setting, mcrd's
+ * defaults from another build with `--base-root DIR` as variant `base`, and
+ * the C anchors), in one lab and one run: the relay's CPU over an idle window
  * (0 pps), its zero-loss rate (the suite's search, bench/search.ts), and
  * its CPU at fixed offered rates, 10 % and 50 % of one common basis (the
  * first variant's zero-loss rate, or --basis-pps), so every variant faces

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * `npm run bench:latency`: one-way latency of MCR's busy-polling settings
- * and the C anchors at fixed rates, in one lab and one run, without the
+ * `npm run bench:latency`: one-way latency of MCR's loop settings and
+ * placements and the C anchors at fixed rates, in one lab and one run, without the
  * zero-loss searches of the full suite: the quick way to see what a change
  * to the relay loop does to latency. Each round starts every variant in
  * turn (interleaved, since the host is shared), runs one latency trial per
@@ -19,7 +19,11 @@
  * of mcrd on the relay core), `nice` (the same, with the supervisor's
  * threads reniced to 10 once started), `offcore` (the same, with every
  * thread of the supervisor moved to the other core by taskset once
- * started) and `base` (shared: an older build has no --worker-cpus); `--hog-cpu N
+ * started) and `base` (shared: an older build has no --worker-cpus);
+ * `basewc` is the --base-root build placed as the suite does, and
+ * `loopalone` moves every thread of the worker but its loop (`mcr-loop`) to
+ * the other core once started, as mcrd with --worker-cpus now does itself;
+ * `--hog-cpu N
  * --hogs K` keeps core N busy with K `yes` processes of its own for the
  * whole run (a shared core). Writes bench/results/latency-<stamp>.json.
  */

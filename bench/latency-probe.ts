@@ -20,15 +20,13 @@
  * threads reniced to 10 once started), `offcore` (the same, with every
  * thread of the supervisor moved to the other core by taskset once
  * started) and `base` (shared: an older build has no --worker-cpus);
- * `basewc` is the --base-root build placed as the suite does, and
- * `loopalone` moves every thread of the worker but its loop (`mcr-loop`) to
- * the other core once started, as mcrd with --worker-cpus now does itself;
+ * `basewc` is the --base-root build placed as the suite does;
  * `--hog-cpu N
  * --hogs K` keeps core N busy with K `yes` processes of its own for the
  * whole run (a shared core). Writes bench/results/latency-<stamp>.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -62,15 +60,12 @@ interface Variant {
   sharesCore?: boolean;
   /** Once started, renice every thread of the supervisor to this (it stays on the relay core). */
   supervisorNice?: number;
-  /** Once started, move every thread of the worker but its loop thread (`mcr-loop`) to this core. */
-  workerAuxCpu?: number;
 }
 
 const VARIANTS: Record<string, Variant> = {
   base: { name: 'base build: mcrd defaults, sharing the relay core', method: 'mcr', mcrdArgs: [], base: true, sharesCore: true },
   default: { name: 'mcrd defaults (busy poll auto), --worker-cpus 1', method: 'mcr', mcrdArgs: [] },
   basewc: { name: 'base build: mcrd defaults, --worker-cpus 1', method: 'mcr', mcrdArgs: [], base: true },
-  loopalone: { name: 'mcrd defaults, --worker-cpus 1, the worker\'s other threads moved off the relay core', method: 'mcr', mcrdArgs: [], workerAuxCpu: OTHER_CPU },
   shared: { name: 'mcrd defaults, supervisor and worker on the relay core', method: 'mcr', mcrdArgs: [], sharesCore: true },
   off: { name: '--busy-poll-us 0', method: 'mcr', mcrdArgs: ['--busy-poll-us', '0'] },
   relay: { name: 'mcr-relay (no mcrd), defaults', method: 'mcr', standalone: true },
@@ -145,13 +140,6 @@ async function measure(bl: BenchLab, key: string, round: number, rates: number[]
     if (v.supervisorNice !== undefined && supervisor > 0) {
       // Nice is per thread on Linux: renice each of the supervisor's threads, not only its main one.
       for (const tid of readdirSync(`/proc/${supervisor}/task`)) setPriority(Number(tid), v.supervisorNice);
-    }
-    const worker = running.loopPid ?? 0;
-    if (v.workerAuxCpu !== undefined && worker > 0) {
-      for (const tid of readdirSync(`/proc/${worker}/task`)) {
-        if (readFileSync(`/proc/${worker}/task/${tid}/comm`, 'utf8').trim() === 'mcr-loop') continue;
-        await execa('taskset', ['-p', '-c', String(v.workerAuxCpu), tid], { timeout: 5000 });
-      }
     }
     await warmUp(bl, 1, o.payload);
     await sleep(500);

@@ -22,7 +22,7 @@ import type { Ipv6Addresses } from './bench-lab-ipv6.js';
 import { createRelayLab, type RelayLab } from './lab/index.js';
 import { OTHER_CPU, RELAY_CPU } from './config.js';
 import { BenchError } from './errors.js';
-import { readCpuTimes, readSoftnet, type CpuTimes, type SoftnetRow } from './host-counters.js';
+import { readCpuTimes, readSoftnet, readTasks, type CpuTimes, type SoftnetRow, type TaskRuntime } from './host-counters.js';
 
 export interface BenchLab {
   rl: RelayLab;
@@ -42,6 +42,8 @@ export interface LabSnapshot {
   /** The relay namespace's /proc/net/snmp as "Proto.Field" → value. */
   snmp: Record<string, number>;
   cpu: CpuTimes[];
+  /** Every task with its last CPU and exact run time (trial.ts: other load on the relay core). */
+  tasks: Map<number, TaskRuntime>;
   softnet: SoftnetRow[];
   /** process.hrtime, ns. */
   atNs: bigint;
@@ -121,7 +123,8 @@ export async function snapshot(bl: BenchLab, fanout: number): Promise<LabSnapsho
     readSinkRx(bl, fanout),
     rl.lab.exec(rl.relay.ns, 'cat', ['/proc/net/snmp'], { timeoutMs: 5000 }).then((r) => r.stdout),
   ]);
-  return { sinkRx, snmp: parseSnmp(snmpText), cpu: readCpuTimes(), softnet: readSoftnet(), atNs: process.hrtime.bigint() };
+  const tasks = readTasks();
+  return { sinkRx, snmp: parseSnmp(snmpText), cpu: readCpuTimes(), tasks, softnet: readSoftnet(), atNs: process.hrtime.bigint() };
 }
 
 /** rx_packets of dn0..dn{fanout-1}, each read inside its sink namespace. */

@@ -42,6 +42,7 @@ const VARIANTS: Record<string, Variant> = {
   bp1000: { name: '--busy-poll-us 1000', method: 'mcr', mcrdArgs: ['--busy-poll-us', '1000'] },
   off: { name: '--busy-poll-us 0 (never poll)', method: 'mcr', mcrdArgs: ['--busy-poll-us', '0'] },
   coalesce20: { name: '--coalesce-us 20 (burst cap 256 sends)', method: 'mcr', mcrdArgs: ['--coalesce-us', '20'] },
+  coalesce100: { name: '--coalesce-us 100 (burst cap 256 sends)', method: 'mcr', mcrdArgs: ['--coalesce-us', '100'] },
   'c-ring': { name: 'C anchor c-ring', method: 'c-ring' },
   'c-mmsg': { name: 'C anchor c-mmsg', method: 'c-mmsg' },
 };

@@ -4,12 +4,23 @@
  * receive-backlog drops (/proc/net/softnet_stat). All are plain file reads,
  * cheap enough to take around every trial.
  *
+ * The busy fields of /proc/stat (user, system, softirq...) are sampled at
+ * the timer tick (this kernel: CONFIG_TICK_CPU_ACCOUNTING, no IRQ time
+ * accounting), so a process that wakes on a timer of its own and sleeps
+ * again before the next tick is mostly or wholly missed, or counted several
+ * times over: the C TPACKET_V3 relay's block timer does exactly that. The
+ * idle field is exact on a tickless kernel (NO_HZ idle keeps it from
+ * clock reads at each idle entry and exit, interrupts in idle excluded), so
+ * a core's busy time is measured as the window minus its idle time there
+ * (idleIsExact), and other tasks' time on that core from each task's own
+ * exact run time (/proc/PID/task/TID/schedstat).
+ *
  * softnet_stat is per CPU, not per network namespace, so a backlog overflow
  * in any of the lab's namespaces shows here; that is exactly what tells a
  * loss on the relay core's receive path (its backlog, fed by RPS) apart
  * from one inside the relay.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** USER_HZ: /proc/stat and /proc/PID/stat count in 1/100 s on every Linux architecture we run on. */
 const TICKS_PER_SEC = 100;
@@ -45,6 +56,81 @@ export function readCpuTimes(): CpuTimes[] {
       irqSec: (at(5) + at(6)) / TICKS_PER_SEC,
       stealSec: at(7) / TICKS_PER_SEC,
     };
+  }
+  return out;
+}
+
+/**
+ * Whether core `cpu`'s idle time in /proc/stat is exact: the kernel runs
+ * tickless idle there (/proc/timer_list ".nohz : 1" in that CPU's section;
+ * readable by root, as the bench runs). False when it cannot tell.
+ */
+export function idleIsExact(cpu: number): boolean {
+  try {
+    return tickless(readFileSync('/proc/timer_list', 'utf8'), cpu);
+  } catch {
+    return false;
+  }
+}
+
+/** Does /proc/timer_list's text say core `cpu` runs tickless idle? */
+export function tickless(timerList: string, cpu: number): boolean {
+  // A CPU's section runs from "cpu: N" to the next CPU's or to the first
+  // "Tick Device:" (those sections repeat ".nohz" per device).
+  const lines = timerList.split('\n');
+  const start = lines.indexOf(`cpu: ${cpu}`);
+  if (start < 0) return false;
+  for (const line of lines.slice(start + 1)) {
+    if (line.startsWith('cpu: ') || line.startsWith('Tick Device')) return false;
+    const m = /^\s*\.nohz\s*:\s*(\d+)\s*$/.exec(line);
+    if (m) return m[1] === '1';
+  }
+  return false;
+}
+
+export interface TaskRuntime {
+  /** Thread group (process) id. */
+  tgid: number;
+  /** The CPU it last ran on. */
+  cpu: number;
+  comm: string;
+  /** Time on a CPU since the task started, ns (schedstat's first field: exact, not tick-sampled). */
+  runNs: number;
+}
+
+/**
+ * Every task (thread) of the host, keyed by thread id, with its last CPU
+ * and exact run time. Two of these around a window give the time other
+ * programs took on a core (a task that moved cores in the window is counted
+ * where it ended up: the lab pins what it starts, so that is rare).
+ */
+export function readTasks(): Map<number, TaskRuntime> {
+  const out = new Map<number, TaskRuntime>();
+  let procs: string[];
+  try {
+    procs = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return out;
+  }
+  for (const pid of procs) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue; // exited meanwhile
+    }
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const close = stat.lastIndexOf(')');
+        // Fields after the command: rest[0] is field 3 (state), so processor (39) is rest[36].
+        const rest = stat.slice(close + 2).split(' ');
+        const runNs = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+        out.set(Number(tid), { tgid: Number(pid), cpu: Number(rest[36]), comm: stat.slice(stat.indexOf('(') + 1, close), runNs });
+      } catch {
+        // The task exited between the listing and the read.
+      }
+    }
   }
   return out;
 }

@@ -23,7 +23,7 @@ import { METHODS, OTHER_CPU, RELAY_CPU, type MethodName } from './config.js';
 import { describeError } from './errors.js';
 import { runGenerator } from './generator.js';
 import { START } from './methods/index.js';
-import { readCpuTimes } from './host-counters.js';
+import { idleIsExact, readCpuTimes } from './host-counters.js';
 import { fileStamp } from './results.js';
 
 interface ProfileArgs {
@@ -122,6 +122,7 @@ async function main(): Promise<number> {
       const before = await sinkRx(bl, a.fanout);
       const loopBefore = await method.counters?.();
       const cpuBefore = readCpuTimes()[RELAY_CPU];
+      const t0 = process.hrtime.bigint();
       const gen = runGenerator(bl, { rate: a.rate, size: a.size, durationSec: a.seconds });
       await new Promise((r) => setTimeout(r, 1000));
       const report = await perfCore(a.seconds - 2, dataFile);
@@ -130,7 +131,12 @@ async function main(): Promise<number> {
       const arrived = (await sinkRx(bl, a.fanout)) - before;
       const loopAfter = await method.counters?.();
       const cpuAfter = readCpuTimes()[RELAY_CPU];
-      const busy = (cpuAfter?.busySec ?? 0) - (cpuBefore?.busySec ?? 0);
+      // The window less idle time where idle is exact (tickless): the
+      // tick-sampled busy fields miss or multiply timer-driven work (host-counters.ts).
+      const windowSec = Number(process.hrtime.bigint() - t0) / 1e9;
+      const busy = idleIsExact(RELAY_CPU)
+        ? windowSec - ((cpuAfter?.idleSec ?? 0) - (cpuBefore?.idleSec ?? 0))
+        : (cpuAfter?.busySec ?? 0) - (cpuBefore?.busySec ?? 0);
       const header = [`method ${a.method}${a.mcrdArgs ? ` (mcrd ${a.mcrdArgs.join(' ')})` : ''}, offered ${a.rate} pps, ${a.size} B, fan-out ${a.fanout}, sink RPS ${a.sinkRps ? 'on' : 'off'}`,
         `generator sent ${g.sent} (${Math.round(g.pps)} pps); sinks received ${arrived} of ${g.sent * a.fanout} ` +
         `(loss ${(100 * (1 - arrived / Math.max(1, g.sent * a.fanout))).toFixed(3)} %)`,

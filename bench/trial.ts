@@ -6,11 +6,16 @@
  * Loss = 1 − received / (sent × N): `sent` from mcrgen (packets that really
  * left), `received` the sum of the N sink interfaces' rx_packets deltas.
  * "Forwarded input datagrams" = received / N. CPU cost is the method's time
- * on the relay core: core 1's irq + softirq time from /proc/stat (the
- * receive path RPS sends there, and for the kernel the whole forwarding
- * path) plus the CPU time of the method's own processes, per million input
- * datagrams forwarded and per million egress packets. Core 1's total busy
- * time is kept too, and the difference (other processes, steal) is reported
+ * on the relay core: all that core 1 did in the window (the window less its
+ * exact idle time: its processes, the receive path RPS sends there, and for
+ * the kernel the whole forwarding path), less other programs' exact run
+ * time there and hypervisor steal, plus the CPU time of the method's
+ * processes placed on another core; per million input datagrams forwarded
+ * and per million egress packets. Where the kernel does not keep idle time
+ * exactly (no tickless idle) it falls back to the tick-sampled irq +
+ * softirq time plus the method's processes, which a relay that wakes on a
+ * timer aliases with (host-counters.ts). Core 1's total busy time is kept
+ * too, and other programs' time and steal are reported
  * as interference: the host may be shared. Diagnostics that say where a loss
  * happened ride along: per-core backlog drops, the relay namespace's IP/UDP
  * counters, and MCR's own loop counters.
@@ -19,7 +24,7 @@ import { readSinkRx, snapshot, type BenchLab, type LabSnapshot } from './bench-l
 import { LOSS_THRESHOLD, OTHER_CPU, RELAY_CPU, type Family, type MethodName } from './config.js';
 import { BenchError } from './errors.js';
 import { runGenerator, type GenReport } from './generator.js';
-import { readProcessCpuSec } from './host-counters.js';
+import { idleIsExact, readProcessCpuSec, type CpuTimes, type TaskRuntime } from './host-counters.js';
 import type { RunningMethod } from './methods/index.js';
 import { waitForQuiet } from './quiet.js';
 
@@ -103,7 +108,7 @@ export async function runTrial(bl: BenchLab, running: RunningMethod, spec: Trial
     running.trialEnded?.();
   }
   const mcrAfter = running.counters ? await running.counters() : undefined;
-  const result = measure(spec, w.gen, w.before, w.after, w.procAfter - w.procBefore, w.offCoreSec, w.mcrBefore, mcrAfter);
+  const result = measure(spec, w.gen, w.before, w.after, w.procAfter - w.procBefore, w.offCoreSec, running.pids, exactIdle(), w.mcrBefore, mcrAfter);
   return { ...result, settleMs: w.settleMs, quietWaitMs: quiet.waitedMs, busyBefore: quiet.busy };
 }
 
@@ -150,6 +155,8 @@ function measure(
   after: LabSnapshot,
   methodProcessCpuSec: number,
   offCoreProcessCpuSec: number,
+  methodPids: readonly number[],
+  exactIdle: readonly boolean[],
   mcrBefore: Record<string, number> | undefined,
   mcrAfter: Record<string, number> | undefined,
 ): TrialResult {
@@ -158,14 +165,29 @@ function measure(
   const expected = gen.sent * spec.fanout;
   const loss = expected > 0 ? Math.max(0, 1 - received / expected) : 1;
   const windowSec = Number(after.atNs - before.atNs) / 1e9;
-  const busy = (cpu: number): number => (after.cpu[cpu]?.busySec ?? 0) - (before.cpu[cpu]?.busySec ?? 0);
+  const delta = (cpu: number, k: keyof CpuTimes): number => (after.cpu[cpu]?.[k] ?? 0) - (before.cpu[cpu]?.[k] ?? 0);
+  // A core's busy time: the window minus its idle time where that is exact
+  // (tickless idle), else the tick-sampled busy fields (host-counters.ts).
+  const busy = (cpu: number): number => (exactIdle[cpu] === true ? Math.max(0, windowSec - delta(cpu, 'idleSec')) : delta(cpu, 'busySec'));
   const relayCoreBusySec = busy(RELAY_CPU);
-  const core = (k: 'taskSec' | 'irqSec' | 'stealSec'): number => (after.cpu[RELAY_CPU]?.[k] ?? 0) - (before.cpu[RELAY_CPU]?.[k] ?? 0);
-  // Tick-sampled counters: process time can exceed core task time by a tick
-  // or two. Processes placed off core 1 (mcrd's supervisor) count whole.
   const onCoreProcessSec = Math.max(0, methodProcessCpuSec - offCoreProcessCpuSec);
-  const methodCoreSec = core('irqSec') + Math.min(onCoreProcessSec, core('taskSec')) + offCoreProcessCpuSec;
-  const interferenceSec = Math.max(0, core('taskSec') - onCoreProcessSec) + core('stealSec');
+  let methodCoreSec: number;
+  let interferenceSec: number;
+  if (exactIdle[RELAY_CPU] === true) {
+    // Everything core 1 did, less other programs' exact run time there and
+    // steal: the method's processes and the kernel's work for it (receive
+    // path, softirq in whichever task or in idle, ksoftirqd). Plus the exact
+    // run time of the method's threads elsewhere (mcrd's supervisor, the
+    // worker's Node thread under --worker-cpus).
+    const tasks = taskSplit(before.tasks, after.tasks, methodPids);
+    interferenceSec = tasks.otherOnRelaySec + delta(RELAY_CPU, 'stealSec');
+    methodCoreSec = Math.max(0, relayCoreBusySec - interferenceSec) + tasks.methodOffRelaySec;
+  } else {
+    // Tick-sampled counters: process time can exceed core task time by a tick
+    // or two. Processes placed off core 1 (mcrd's supervisor) count whole.
+    methodCoreSec = delta(RELAY_CPU, 'irqSec') + Math.min(onCoreProcessSec, delta(RELAY_CPU, 'taskSec')) + offCoreProcessCpuSec;
+    interferenceSec = Math.max(0, delta(RELAY_CPU, 'taskSec') - onCoreProcessSec) + delta(RELAY_CPU, 'stealSec');
+  }
   const forwardedInput = received / spec.fanout;
   const result: TrialResult = {
     ...spec,
@@ -218,6 +240,38 @@ export async function warmUp(bl: BenchLab, fanout: number, payload: number, fami
     await sleep(200);
   }
   throw new BenchError('ERR_BENCH_NOT_FORWARDING', `warm-up: ${count} packets sent, sinks saw ${lastSeen.join(', ')}`);
+}
+
+/** Per core: is its idle time exact (tickless)? Read at the first trial: the kernel's mode does not change while the bench runs. */
+let exactIdleCache: boolean[] | undefined;
+function exactIdle(): readonly boolean[] {
+  exactIdleCache ??= [OTHER_CPU, RELAY_CPU].reduce<boolean[]>((acc, cpu) => {
+    acc[cpu] = idleIsExact(cpu);
+    return acc;
+  }, []);
+  return exactIdleCache;
+}
+
+/**
+ * Exact run time in the window, in seconds: of tasks on the relay core that
+ * are neither the method's processes nor that core's ksoftirqd (whose work
+ * is the method's receive path), and of the method's own threads on other
+ * cores.
+ */
+export function taskSplit(
+  before: ReadonlyMap<number, TaskRuntime>,
+  after: ReadonlyMap<number, TaskRuntime>,
+  methodPids: readonly number[],
+): { otherOnRelaySec: number; methodOffRelaySec: number } {
+  let other = 0;
+  let method = 0;
+  for (const [tid, t] of after) {
+    const ran = Math.max(0, t.runNs - (before.get(tid)?.runNs ?? 0));
+    const mine = methodPids.includes(t.tgid);
+    if (t.cpu === RELAY_CPU && !mine && t.comm !== `ksoftirqd/${RELAY_CPU}`) other += ran;
+    else if (t.cpu !== RELAY_CPU && mine) method += ran;
+  }
+  return { otherOnRelaySec: other / 1e9, methodOffRelaySec: method / 1e9 };
 }
 
 /** Other load on the relay core above this share of the window: a failure then gets one repeat. */

@@ -1,0 +1,84 @@
+/**
+ * How the bench measures a method's CPU without the tick: the tickless-idle
+ * check read from /proc/timer_list, each task's exact run time from
+ * schedstat, and the split of the window's task time into other programs
+ * on the relay core and the method's own threads elsewhere (bench/trial.ts).
+ */
+import t from 'tap';
+import { RELAY_CPU } from '../../bench/config.js';
+import { readTasks, tickless, type TaskRuntime } from '../../bench/host-counters.js';
+import { taskSplit } from '../../bench/trial.js';
+
+const TIMER_LIST = `Timer List Version: v0.10
+HRTIMER_MAX_CLOCK_BASES: 8
+now at 21506286196811 nsecs
+
+cpu: 0
+ clock 0:
+  .base:       00000000ae178a59
+active timers:
+ #0: <00000000ae178a59>, tick_nohz_handler, S:01
+ .expires_next   : 21506288000000 nsecs
+ .nohz           : 1
+ .idle_sleeptime : 7773671477786 nsecs
+
+cpu: 1
+ clock 0:
+ .expires_next   : 21506288000000 nsecs
+ .nohz           : 0
+ .idle_sleeptime : 0 nsecs
+
+Tick Device: mode:     1
+Per CPU device: 1
+ .nohz           : 1
+`;
+
+t.test('tickless idle is read per CPU from /proc/timer_list', async (t) => {
+  t.equal(tickless(TIMER_LIST, 0), true, 'cpu 0: .nohz 1');
+  t.equal(tickless(TIMER_LIST, 1), false, "cpu 1: .nohz 0 (the tick device's section does not count)");
+  t.equal(tickless(TIMER_LIST, 2), false, 'no section: cannot tell, so not exact');
+  t.equal(tickless('', 0), false, 'empty text');
+});
+
+t.test("the window's task time splits into others on the relay core and the method's threads elsewhere", async (t) => {
+  const OTHER = (RELAY_CPU as number) === 0 ? 1 : 0;
+  const task = (tgid: number, cpu: number, comm: string, runNs: number): TaskRuntime => ({ tgid, cpu, comm, runNs });
+  const before = new Map<number, TaskRuntime>([
+    [10, task(10, RELAY_CPU, 'mcr-loop', 1e9)],
+    [11, task(10, OTHER, 'node', 2e9)],
+    [20, task(20, RELAY_CPU, 'kworker/1:0', 5e8)],
+    [30, task(30, RELAY_CPU, `ksoftirqd/${RELAY_CPU}`, 1e8)],
+    [40, task(40, OTHER, 'sshd', 0)],
+  ]);
+  const after = new Map<number, TaskRuntime>([
+    [10, task(10, RELAY_CPU, 'mcr-loop', 3e9)], // the method on the relay core: in core 1's busy time already
+    [11, task(10, OTHER, 'node', 2.25e9)], // the method's thread elsewhere: +0.25 s
+    [20, task(20, RELAY_CPU, 'kworker/1:0', 6e8)], // other load on the relay core: +0.1 s
+    [30, task(30, RELAY_CPU, `ksoftirqd/${RELAY_CPU}`, 9e8)], // the method's receive path: not other load
+    [40, task(40, OTHER, 'sshd', 7e9)], // elsewhere and not the method's: nothing
+    [50, task(50, RELAY_CPU, 'newcomer', 3e7)], // started in the window: all of its time
+  ]);
+  const split = taskSplit(before, after, [10]);
+  t.equal(split.otherOnRelaySec.toFixed(3), '0.130', 'kworker 0.1 s + the newcomer 0.03 s');
+  t.equal(split.methodOffRelaySec.toFixed(3), '0.250', "the method's Node thread");
+});
+
+t.test("a task's run time is exact: a busy spell of this process shows in its schedstat", async (t) => {
+  const mine = (m: Map<number, TaskRuntime>): TaskRuntime | undefined => m.get(process.pid);
+  const before = mine(readTasks());
+  t.ok(before, 'this process is listed under its own thread id');
+  t.equal(before?.tgid, process.pid);
+  t.ok(Number.isInteger(before?.cpu), 'with its last CPU');
+  const start = process.cpuUsage();
+  const until = Date.now() + 200;
+  let spins = 0;
+  while (Date.now() < until) spins++;
+  const used = process.cpuUsage(start);
+  const after = mine(readTasks());
+  const ranMs = ((after?.runNs ?? 0) - (before?.runNs ?? 0)) / 1e6;
+  const cpuMs = (used.user + used.system) / 1000;
+  t.ok(spins > 0);
+  // getrusage of the main thread and schedstat count the same run time;
+  // the process's other threads (libuv, V8) may add a little to cpuUsage.
+  t.ok(ranMs > 0.5 * cpuMs && ranMs <= cpuMs + 20, `schedstat ${ranMs.toFixed(1)} ms against getrusage ${cpuMs.toFixed(1)} ms`);
+});

@@ -72,6 +72,8 @@ const VARIANTS: Record<string, Variant> = {
   offcore: { name: 'mcrd defaults, supervisor moved off the relay core by taskset', method: 'mcr', mcrdArgs: [], supervisorCpu: OTHER_CPU, sharesCore: true },
   nice: { name: 'mcrd defaults on the relay core, supervisor at nice 10', method: 'mcr', mcrdArgs: [], supervisorNice: 10, sharesCore: true },
   bp1000: { name: '--busy-poll-us 1000', method: 'mcr', mcrdArgs: ['--busy-poll-us', '1000'] },
+  coalesce20: { name: '--coalesce-us 20', method: 'mcr', mcrdArgs: ['--coalesce-us', '20'] },
+  coalesce100: { name: '--coalesce-us 100', method: 'mcr', mcrdArgs: ['--coalesce-us', '100'] },
   'c-mmsg': { name: 'C recvmmsg', method: 'c-mmsg' },
   'c-ring': { name: 'C TPACKET_V3', method: 'c-ring' },
 };

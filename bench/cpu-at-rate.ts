@@ -25,6 +25,7 @@ import { readProcessCpuSec } from './host-counters.js';
 import { labUnavailableReason } from './lab/index.js';
 import { START, type RunningMethod } from './methods/index.js';
 import { fileStamp } from './results.js';
+import { setGeneratorBurst } from './generator.js';
 import { zeroLossSearch } from './search.js';
 import { runTrial, sleep, warmUp, type TrialResult } from './trial.js';
 
@@ -77,10 +78,11 @@ function parseArgs(argv: string[]) {
     .option('--steps <n>', 'bisection steps of the zero-loss search', int, 4)
     .option('--basis-pps <pps>', 'the rate 10 % and 50 % are of (default: the first variant\'s first zero-loss rate)', int)
     .option('--base-root <dir>', 'package root of another MCR build, for variant base')
+    .option('--gen-burst <n>', 'datagrams per paced burst of the generator (1 = evenly spaced; the suite sends bursts of 8)', int, 8)
     .option('--out <dir>', 'results directory', join(packageRoot(), 'bench', 'results'));
   program.parse(argv, { from: 'user' });
   const o = program.opts<{ variants: string; payload: number; fanout: number; repeats: number; duration: number; idle: number;
-    steps: number; basisPps?: number; baseRoot?: string; out: string }>();
+    steps: number; basisPps?: number; baseRoot?: string; genBurst: number; out: string }>();
   if (o.variants.split(',').map((s) => s.trim()).includes('base') && o.baseRoot === undefined) throw new InvalidArgumentError('variant base needs --base-root');
   return o;
 }
@@ -143,7 +145,7 @@ function spread(xs: number[], digits: number): string {
 
 function table(samples: Sample[], keys: string[], basisPps: number, o: ReturnType<typeof parseArgs>): string {
   const rows = [
-    `CPU follows load: ${o.payload} B, fan-out ${o.fanout}, ${o.repeats} rounds, ${o.duration} s trials; rates are 10 % and 50 % of ${(basisPps / 1000).toFixed(0)} kpps; median (range)`,
+    `CPU follows load: ${o.payload} B, fan-out ${o.fanout}, generator bursts of ${o.genBurst}, ${o.repeats} rounds, ${o.duration} s trials; rates are 10 % and 50 % of ${(basisPps / 1000).toFixed(0)} kpps; median (range)`,
     '',
     '| variant | idle, % of a core (loop process) | 10 %: % of a core | 10 %: CPU s / M datagrams | 50 %: % of a core | 50 %: CPU s / M datagrams | zero-loss kpps |',
     '| --- | --- | --- | --- | --- | --- | --- |',
@@ -161,6 +163,7 @@ function table(samples: Sample[], keys: string[], basisPps: number, o: ReturnTyp
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  setGeneratorBurst(o.genBurst);
   const why = labUnavailableReason();
   if (why !== undefined) throw new Error(why);
   const keys = o.variants.split(',').map((s) => s.trim());

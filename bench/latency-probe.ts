@@ -31,6 +31,7 @@ import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { execa } from 'execa';
+import { setGeneratorBurst } from './generator.js';
 import { packageRoot } from '../tools/native-tool.js';
 import { createBenchLab, type BenchLab } from './bench-lab.js';
 import { OTHER_CPU, type MethodName } from './config.js';
@@ -107,10 +108,11 @@ function parseArgs(argv: string[]) {
     .option('--base-root <dir>', 'package root of another MCR build, for variant base')
     .option('--hog-cpu <n>', 'keep this core busy with yes processes during the run', int)
     .option('--hogs <n>', 'how many yes processes --hog-cpu starts', int, 1)
+    .option('--gen-burst <n>', 'datagrams per paced burst of the generator (1 = evenly spaced; the suite sends bursts of 8)', int, 8)
     .option('--out <dir>', 'results directory', join(packageRoot(), 'bench', 'results'));
   program.parse(argv, { from: 'user' });
   return program.opts<{ variants: string; rates: string; payload: number; rounds: number; duration: number; mcrdArgs: string;
-    baseRoot?: string; hogCpu?: number; hogs: number; out: string }>();
+    baseRoot?: string; hogCpu?: number; hogs: number; genBurst: number; out: string }>();
 }
 
 async function loopCounters(running: RunningMethod): Promise<Record<string, number> | undefined> {
@@ -188,7 +190,7 @@ function table(all: Sample[], keys: string[], ratePps: number, o: ReturnType<typ
   const head = ['variant', ...PCTS.map(([, n]) => `${n} µs`), ...anchors.flatMap((a) => PCTS.slice(0, 2).map(([, n]) => `${n} ÷ ${a}`)),
     'turns / datagram', 'polled turns', 'contended windows'];
   const rows = [
-    `One-way latency, ${o.payload} B at ${ratePps} pps, fan-out 1, ${o.rounds} rounds of ${o.duration} s` +
+    `One-way latency, ${o.payload} B at ${ratePps} pps in bursts of ${o.genBurst}, fan-out 1, ${o.rounds} rounds of ${o.duration} s` +
       `${o.hogCpu !== undefined ? `, core ${o.hogCpu} kept busy by ${o.hogs} yes process(es)` : ''}; median (min–max) over the rounds`,
     '',
     `| ${head.join(' | ')} |`,
@@ -226,6 +228,7 @@ function startHog(cpu: number): ChildProcess {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  setGeneratorBurst(o.genBurst);
   const why = labUnavailableReason();
   if (why !== undefined) throw new Error(why);
   if (o.payload < 26) throw new InvalidArgumentError('--payload must be at least 26 (the timestamp)');

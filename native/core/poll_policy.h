@@ -10,19 +10,26 @@
 // - fixed: poll until `fixed_ns` after the last turn that forwarded frames
 //   (mcrd --busy-poll-us N): the core is spent whenever traffic flows, and
 //   an idle core's slow wake-up (a halted vCPU) never delays a frame.
-// - adaptive (the default): moderate while the loop is busy, as adaptive
-//   interrupt moderation does. Light traffic wakes the loop per frame (the
-//   lowest latency, and what its work costs). Once the loop's busy share
-//   over a short window (the thread's CPU time: its walks, sends and
-//   syscalls, not its sleep nor time other threads took on the core) stays
-//   at kStartPermille or more for two windows in a row, each walk that
-//   forwarded frames is followed by a pause of kPauseNs (after its sends
+// - adaptive (the default): moderate while the loop is busy and its walks
+//   are small, as adaptive interrupt moderation does. Light traffic wakes
+//   the loop per frame (the lowest latency, and what its work costs). Once
+//   the loop's busy share over a short window (the thread's CPU time: its
+//   walks, sends and syscalls, not its sleep nor time other threads took
+//   on the core) stays at kStartPermille or more for two windows in a row
+//   while its walks found fewer than kSmallWalkFrames frames on average,
+//   each walk that forwarded frames is followed by a pause (after its sends
 //   are submitted, so they do not wait): the frames of the pause are walked
 //   and sent together, in fewer and fuller UDP_SEGMENT sends, for fewer
-//   wake-ups. Below kStopPermille it wakes per frame again. An earlier
-//   default polled instead of pausing in that state: it spent 85 % of a
-//   core at half load where pausing spends about half of that
-//   (docs/performance.md, "Moderation instead of polling").
+//   wake-ups. The pause is what gathers about kTargetWalkFrames frames at
+//   the window's arrival rate, within kPauseMinNs..kPauseMaxNs. Below
+//   kStopPermille it wakes per frame again. Traffic that arrives in bursts (a sender's own batches,
+//   microbursts) is never paused: a loop woken per burst already walks
+//   the burst at once, and a pause would only add a timer's wake-up per
+//   walk (it cost 30 % more CPU per datagram at half load in
+//   docs/performance.md, "Moderation by walk size"). Evenly paced traffic
+//   (a media stream) is where a pause pays: woken per frame, the loop
+//   spent 65 % of a core on 34 kpps. An earlier default polled instead
+//   of pausing in that state: it spent 85 % of a core at half load.
 //   A window in which the thread waited for its CPU (its run delay,
 //   thread_times.h) kContendedPermille or more of the time says other
 //   tasks want the core: there a pause can turn into a wait behind them, so
@@ -44,7 +51,7 @@ class PollPolicy {
   enum class Next : uint8_t {
     sleep,  // block in io_uring_enter until a completion
     poll,   // a non-blocking io_uring_enter (fixed mode)
-    pause,  // submit, sleep kPauseNs, then wait as after `sleep` (adaptive, busy)
+    pause,  // submit, sleep pause_ns(), then wait as after `sleep` (adaptive, busy)
   };
 
   // The window the busy share is measured over: long enough to hold a few
@@ -60,11 +67,20 @@ class PollPolicy {
   // frame cheaper, so the share drops once it is on; the gap between start
   // and stop keeps the policy from flapping at the boundary.
   static constexpr uint32_t kStopPermille = 120;
-  // The pause after a walk while moderating. What it gathers: ~4 frames at
-  // 180 kpps, so most sends carry several datagrams. What it costs: a
-  // frame that arrives during the pause waits for its end (and on a VM for
-  // the timer's wake-up, tens of us more); measured in docs/performance.md.
-  static constexpr uint64_t kPauseNs = 20'000;
+  // Moderation starts only while walks find fewer frames than this on
+  // average: a loop woken per burst of 4 or more already sends them
+  // together.
+  static constexpr uint32_t kSmallWalkFrames = 4;
+  // The pause aims at this many frames per walk: most of a UDP_SEGMENT
+  // send's gain (one trip through the stack, one wake-up of the receiver
+  // for 8 datagrams).
+  static constexpr uint32_t kTargetWalkFrames = 8;
+  // The pause's bounds. Its cost: a frame that arrives during the pause
+  // waits for its end (on a VM also for the timer's wake-up, tens of us
+  // more), so the longest pause is what the loop may add to a frame's
+  // latency under moderation; measured in docs/performance.md.
+  static constexpr uint64_t kPauseMinNs = 20'000;
+  static constexpr uint64_t kPauseMaxNs = 100'000;
   // A window in which the loop thread waited this share (per mille) of the
   // time for its CPU is contended: another task ran while the loop wanted
   // to. A kernel thread's moment (a kworker, an RCU callback) stays far
@@ -82,12 +98,13 @@ class PollPolicy {
   bool timed() const { return mode_ != BusyPoll::off; }
 
   // One call per turn, after its work. `start_ns`: the clock when the turn
-  // began; `end_ns`: the clock now; `forwarded`: the turn forwarded frames;
+  // began; `end_ns`: the clock now; `frames`: frames the turn forwarded;
   // `thread_times()`: the loop thread's CPU time and run delay
   // (ThreadTimes), read only when a window closes (two syscalls, at most
   // ~500 times a second).
   template <typename ThreadTimesFn>
-  Next after_turn(uint64_t start_ns, uint64_t end_ns, bool forwarded, ThreadTimesFn&& thread_times) {
+  Next after_turn(uint64_t start_ns, uint64_t end_ns, uint32_t frames, ThreadTimesFn&& thread_times) {
+    const bool forwarded = frames > 0;
     if (forwarded) last_frame_ns_ = end_ns;
     switch (mode_) {
       case BusyPoll::off: return Next::sleep;
@@ -98,11 +115,17 @@ class PollPolicy {
       window_start_ns_ = start_ns;
       window_times_ = thread_times();
     }
+    if (forwarded) {
+      ++window_walks_;
+      window_frames_ += frames;
+    }
     const uint64_t elapsed = end_ns - window_start_ns_;
     if (elapsed >= kWindowNs) close_window(elapsed, end_ns, thread_times());
     return moderating_ && forwarded ? Next::pause : Next::sleep;
   }
 
+  // How long the loop pauses after a walk while moderating.
+  uint64_t pause_ns() const { return pause_ns_; }
   // The loop's busy share of the last closed window, per mille (a gauge).
   uint32_t busy_permille() const { return busy_permille_; }
   // Whether the adaptive policy is in its moderating state.
@@ -120,10 +143,19 @@ class PollPolicy {
     const uint64_t cpu = now.cpu_ns > window_times_.cpu_ns ? now.cpu_ns - window_times_.cpu_ns : 0;
     const uint64_t waited = now.wait_ns > window_times_.wait_ns ? now.wait_ns - window_times_.wait_ns : 0;
     busy_permille_ = static_cast<uint32_t>(cpu * 1000 / elapsed);
-    // Two busy windows in a row start moderation: on a shared core a loop
-    // that was preempted catches up in one dense window, which says nothing
-    // about the load.
-    const bool busy = busy_permille_ >= kStartPermille;
+    // Frames per walk that forwarded, and the pause that gathers
+    // kTargetWalkFrames at this window's arrival rate (frames / elapsed).
+    const uint64_t walks = window_walks_;
+    const uint64_t frames = window_frames_;
+    const bool small_walks = walks > 0 && frames < uint64_t{kSmallWalkFrames} * walks;
+    if (frames > 0) {
+      const uint64_t gather = kTargetWalkFrames * elapsed / frames;
+      pause_ns_ = gather < kPauseMinNs ? kPauseMinNs : gather > kPauseMaxNs ? kPauseMaxNs : gather;
+    }
+    // Two busy windows of small walks in a row start moderation: on a
+    // shared core a loop that was preempted catches up in one dense window,
+    // which says nothing about the load.
+    const bool busy = busy_permille_ >= kStartPermille && small_walks;
     if (waited * 1000 >= uint64_t{kContendedPermille} * elapsed) {
       // Other tasks want this core: wake per frame, and do not moderate for a while.
       ++contended_;
@@ -145,6 +177,8 @@ class PollPolicy {
     }
     window_start_ns_ = now_ns;
     window_times_ = now;
+    window_walks_ = 0;
+    window_frames_ = 0;
   }
 
   BusyPoll mode_;
@@ -153,6 +187,9 @@ class PollPolicy {
   uint64_t window_start_ns_ = 0;
   ThreadTimes window_times_;
   uint32_t busy_permille_ = 0;
+  uint64_t window_walks_ = 0;   // turns that forwarded frames, this window
+  uint64_t window_frames_ = 0;  // frames they forwarded
+  uint64_t pause_ns_ = kPauseMinNs;
   bool moderating_ = false;
   bool last_window_busy_ = false;
   uint64_t starts_ = 0;

@@ -139,9 +139,10 @@ int RelayLoop::run() {
   arm_command_read();
   arm_timer();
   // How the loop waits after a turn: PollPolicy (poll_policy.h) decides, by
-  // default from the loop's own busy share over the last 2 ms: wake per
-  // frame while traffic is light, pause after each walk while the loop is
-  // busy (moderation), poll only when asked to (--busy-poll-us N).
+  // default from the loop's own busy share and walk sizes over the last
+  // 2 ms: wake per frame while traffic is light or comes in bursts, pause
+  // after each walk while the loop is busy with frames that arrive one by
+  // one (moderation), poll only when asked to (--busy-poll-us N).
   PollPolicy policy(opts_.busy_poll, uint64_t{opts_.busy_poll_us} * 1000);
   ThreadClock thread_clock;  // this thread's CPU time and run delay, for the policy's windows
   if (policy.timed()) thread_clock.open_for_this_thread();
@@ -170,11 +171,12 @@ int RelayLoop::run() {
     reap(ReapMode::top);
     ingress_->after_reap();  // ring: the walk; multishot: publish returned buffers
     run_deferred();
-    const bool forwarded = counters_->loop(frames).load(std::memory_order_relaxed) != frames_before;
+    const uint64_t walked = counters_->loop(frames).load(std::memory_order_relaxed) - frames_before;
+    const bool forwarded = walked != 0;
     PollPolicy::Next next = PollPolicy::Next::sleep;
     if (policy.timed()) {
       // Frames, not timer ticks or completions, count as a turn that forwarded.
-      next = policy.after_turn(start_ns, monotonic_ns(), forwarded, thread_times);
+      next = policy.after_turn(start_ns, monotonic_ns(), static_cast<uint32_t>(walked), thread_times);
       if (policy.starts() != policy_starts) {
         policy_starts = policy.starts();
         CounterBlock::bump(counters_->loop(busy_poll_starts));
@@ -191,7 +193,7 @@ int RelayLoop::run() {
       if (opts_.coalesce_us > 0) {
         pause(uint64_t{opts_.coalesce_us} * 1000);
       } else if (next == PollPolicy::Next::pause) {
-        pause(PollPolicy::kPauseNs);
+        pause(policy.pause_ns());
       }
     }
     update_backpressure();

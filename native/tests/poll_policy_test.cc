@@ -22,10 +22,11 @@ using Next = mcr::PollPolicy::Next;
 constexpr uint64_t kUs = 1000;
 constexpr uint64_t kMs = 1000 * kUs;
 
-// A loop fed a burst every `gap` that takes `work` to forward, from `t`
-// for `duration`. A sleeping loop wakes at the next burst; a pausing loop
-// first sleeps kPauseNs after a walk; a polling loop turns every
-// `poll_turn` and finds nothing until the burst is there.
+// A loop fed a burst of `frames` every `gap` that takes `work` to forward,
+// from `t` for `duration`. A sleeping loop wakes at the next burst; a
+// pausing loop first sleeps the policy's pause_ns() after a walk, and its
+// next walk takes every burst that arrived meanwhile; a polling loop turns
+// every `poll_turn` and finds nothing until the burst is there.
 struct Sim {
   PollPolicy policy;
   uint64_t t = 1 * kMs;  // the clock never starts at 0 in the loop
@@ -36,30 +37,37 @@ struct Sim {
   Next next = Next::sleep;  // the last decision
   uint64_t poll_turns = 0;
   uint64_t pauses = 0;
+  uint64_t walks = 0;  // turns that forwarded frames
 
   explicit Sim(BusyPoll mode, uint64_t fixed_ns = 0) : policy(mode, fixed_ns) {}
 
-  void turn(uint64_t work, bool forwarded) {
+  void turn(uint64_t work, uint32_t frames) {
+    const bool forwarded = frames > 0;
     const uint64_t woke = t;
     t += work;
     uint64_t lost = policy.moderating() ? preempted_moderating : preempted;
     if (!forwarded || lost > work) lost = 0;
     cpu += work - lost;
     wait += lost;
-    next = policy.after_turn(woke, t, forwarded, [this] { return mcr::ThreadTimes{cpu, wait}; });
+    next = policy.after_turn(woke, t, frames, [this] { return mcr::ThreadTimes{cpu, wait}; });
     if (next == Next::poll) ++poll_turns;
     if (next == Next::pause) ++pauses;
+    if (forwarded) ++walks;
   }
 
-  void stream(uint64_t duration, uint64_t gap, uint64_t work, uint64_t poll_turn = 1 * kUs) {
+  void stream(uint64_t duration, uint64_t gap, uint64_t work, uint32_t frames = 1, uint64_t poll_turn = 1 * kUs) {
     const uint64_t end = t + duration;
     uint64_t burst = t;
     while (burst < end) {
-      if (next == Next::pause) t += PollPolicy::kPauseNs;
-      while (next == Next::poll && t + poll_turn <= burst) turn(poll_turn, false);
+      if (next == Next::pause) t += policy.pause_ns();
+      while (next == Next::poll && t + poll_turn <= burst) turn(poll_turn, 0);
       if (t < burst) t = burst;  // slept (or polled up to) the burst
-      turn(work, true);
-      burst += gap;
+      uint32_t bursts = 0;       // every burst there by now is walked
+      while (burst <= t && burst < end) {
+        ++bursts;
+        burst += gap;
+      }
+      turn(work * bursts, frames * bursts);
     }
   }
 
@@ -69,10 +77,10 @@ struct Sim {
     const uint64_t end = t + duration;
     while (t < end) {
       if (next == Next::poll) {
-        turn(poll_turn, false);
+        turn(poll_turn, 0);
       } else {
         t += 100 * kMs;
-        turn(2 * kUs, false);
+        turn(2 * kUs, 0);
       }
     }
   }
@@ -94,7 +102,7 @@ TEST(poll_policy_fixed_polls_for_its_time_after_the_last_frame) {
   CHECK(sim.poll_turns > 10000u);
   CHECK_EQ(sim.pauses, 0u);
   const uint64_t last_frame = sim.t;
-  while (sim.next == Next::poll && sim.t < last_frame + 10 * kMs) sim.turn(1 * kUs, false);
+  while (sim.next == Next::poll && sim.t < last_frame + 10 * kMs) sim.turn(1 * kUs, 0);
   CHECK(sim.next == Next::sleep);
   CHECK(sim.t >= last_frame + 1000 * kUs);
   CHECK(sim.t <= last_frame + 1001 * kUs);
@@ -127,12 +135,17 @@ TEST(poll_policy_adaptive_moderates_under_heavy_load_and_never_polls) {
   CHECK(sim.policy.moderating());
   CHECK_EQ(sim.policy.starts(), 1u);
   // Every walk of the stream is followed by a pause; the share stays the
-  // work's, ~50 %, so moderation stays on, once.
+  // work's, ~50 %, so moderation stays on, once. At 10 000 frames/s the
+  // pause that gathers kTargetWalkFrames would be 800 us: it is capped, and
+  // each walk takes the one or two bursts of its pause.
+  CHECK_EQ(sim.policy.pause_ns(), PollPolicy::kPauseMaxNs);
   sim.pauses = 0;
+  sim.walks = 0;
   sim.stream(100 * kMs, 100 * kUs, 50 * kUs);
   CHECK(sim.policy.moderating());
   CHECK_EQ(sim.policy.starts(), 1u);
-  CHECK(sim.pauses >= 999u && sim.pauses <= 1001u);
+  CHECK(sim.pauses + 1 >= sim.walks && sim.pauses <= sim.walks);
+  CHECK(sim.walks >= 450u && sim.walks <= 550u);  // a walk every 200 us: 2 bursts, 100 us of work, 100 of pause
   CHECK_EQ(sim.poll_turns, 0u);
   CHECK(sim.policy.busy_permille() >= 450u && sim.policy.busy_permille() <= 550u);
 }
@@ -143,7 +156,7 @@ TEST(poll_policy_adaptive_pauses_only_after_a_walk_that_forwarded) {
   CHECK(sim.policy.moderating());
   CHECK(sim.next == Next::pause);
   // The stream ends: a turn without frames (the stats timer) sleeps.
-  sim.turn(2 * kUs, false);
+  sim.turn(2 * kUs, 0);
   CHECK(sim.next == Next::sleep);
   // The next window sees the idle loop and leaves the moderating state.
   sim.idle(300 * kMs);
@@ -189,12 +202,13 @@ TEST(poll_policy_adaptive_stops_moderating_on_a_contended_core_and_holds_off) {
   CHECK(sim.policy.moderating());
   CHECK_EQ(sim.policy.contended(), 0u);
   sim.pauses = 0;
+  sim.walks = 0;
   sim.stream(100 * kMs, 100 * kUs, 60 * kUs);
-  const uint64_t uncontended = sim.pauses;  // one a burst, 1000 bursts
-  CHECK(uncontended >= 999u);
+  const uint64_t uncontended = sim.pauses;  // one a walk
+  CHECK(uncontended + 1 >= sim.walks && uncontended > 300u);
   // Another task wants the core whenever the loop pauses (its timer
   // wake-up waits behind it): the first whole window stops moderating.
-  sim.preempted_moderating = 30 * kUs;
+  sim.preempted_moderating = 60 * kUs;
   sim.stream(2 * PollPolicy::kWindowNs + 200 * kUs, 100 * kUs, 60 * kUs);
   CHECK(!sim.policy.moderating());
   CHECK(sim.policy.contended() >= 1u);
@@ -219,7 +233,7 @@ TEST(poll_policy_adaptive_holds_off_at_most_a_second) {
   // up to kHoldMaxNs and stays there, one moderating window a second.
   Sim sim(BusyPoll::adaptive);
   sim.stream(10 * kMs, 100 * kUs, 60 * kUs);
-  sim.preempted_moderating = 30 * kUs;
+  sim.preempted_moderating = 60 * kUs;
   sim.stream(10'000 * kMs, 100 * kUs, 60 * kUs);
   const uint64_t starts = sim.policy.starts();
   CHECK(starts >= 10u && starts <= 20u);  // 7 doublings to a second, then ~one a second
@@ -258,9 +272,43 @@ TEST(poll_policy_adaptive_ignores_a_long_sleep_before_a_burst) {
   Sim sim(BusyPoll::adaptive);
   sim.idle(1000 * kMs);
   sim.t += 50 * kMs;  // asleep until the burst
-  sim.turn(500 * kUs, true);
+  sim.turn(500 * kUs, 1);
   CHECK(sim.next == Next::sleep);
   CHECK_EQ(sim.policy.starts(), 0u);
 }
 
 }  // namespace
+
+TEST(poll_policy_adaptive_never_pauses_traffic_that_comes_in_bursts) {
+  // Bursts of 8 frames every 40 us, 20 us of work each: 50 % busy, but
+  // each wake-up already walks 8 frames together. A pause would add only a
+  // timer's wake-up per walk.
+  Sim sim(BusyPoll::adaptive);
+  sim.stream(100 * kMs, 40 * kUs, 20 * kUs, 8);
+  CHECK_EQ(sim.policy.starts(), 0u);
+  CHECK_EQ(sim.pauses, 0u);
+  CHECK(sim.policy.busy_permille() >= 450u && sim.policy.busy_permille() <= 550u);
+}
+
+TEST(poll_policy_adaptive_pause_gathers_the_target_walk_at_the_arrival_rate) {
+  // Paced single frames, one every 5 us (200 000 a second), 2.5 us of work
+  // each: 50 % busy with walks of one frame. Moderation pauses the time 8
+  // frames take to arrive, 40 us, and walks then find those 8 and the 8
+  // that arrive while they are forwarded (20 us of work).
+  Sim sim(BusyPoll::adaptive);
+  sim.stream(10 * kMs, 5 * kUs, 2500);
+  CHECK(sim.policy.moderating());
+  CHECK_EQ(sim.policy.starts(), 1u);
+  CHECK(sim.policy.pause_ns() >= 38 * kUs && sim.policy.pause_ns() <= 42 * kUs);
+  sim.walks = 0;
+  sim.stream(100 * kMs, 5 * kUs, 2500);
+  CHECK(sim.policy.moderating());
+  const uint64_t frames_per_walk = 20'000 / sim.walks;  // 100 ms of frames every 5 us
+  CHECK(frames_per_walk >= 14u && frames_per_walk <= 18u);
+  // One every 1 us: 8 us would gather 8, but the pause is never below
+  // kPauseMinNs (its timer's wake-up costs more than a shorter pause saves).
+  Sim fast(BusyPoll::adaptive);
+  fast.stream(10 * kMs, 1 * kUs, 500);
+  CHECK(fast.policy.moderating());
+  CHECK_EQ(fast.policy.pause_ns(), PollPolicy::kPauseMinNs);
+}

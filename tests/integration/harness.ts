@@ -103,12 +103,14 @@ export interface GenOptions {
   stream?: number;
   /** Stamp each payload with its send time (mcrgen --timestamp). */
   timestamp?: boolean;
+  /** Datagrams per paced sendmmsg (mcrgen --batch; its default 64 sends bursts, 1 evenly spaced datagrams). */
+  batch?: number;
 }
 
 function genArgs(rl: RelayLab, o: GenOptions): string[] {
   return ['--dest', o.dest, '--port', String(o.port), '--interface', rl.src.ifname, '--count', String(o.count),
     '--rate', String(o.rate), '--size', String(o.size ?? 64), '--stream', String(o.stream ?? 1), '--duration', '60',
-    ...(o.timestamp === true ? ['--timestamp'] : [])];
+    ...(o.timestamp === true ? ['--timestamp'] : []), ...(o.batch !== undefined ? ['--batch', String(o.batch)] : [])];
 }
 
 export async function runGen(rl: RelayLab, o: GenOptions): Promise<GenReport> {

@@ -7,7 +7,8 @@
  * reject the same values and pass them on the same way. Busy polling also
  * takes "auto", its default: the loop's adaptive policy
  * (native/core/poll_policy.h), which never polls and, while the loop is
- * busy, pauses briefly after each walk so sends carry more datagrams.
+ * busy with frames that arrive one by one, pauses briefly after each walk
+ * so sends carry more datagrams.
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { native } from '../native/index.js';
@@ -49,7 +50,7 @@ export const LOOP_SETTINGS: readonly LoopSetting[] = [
     key: 'busyPollUs',
     flag: 'busy-poll-us',
     get max() { return maxOf('busyPollUs'); },
-    help: 'auto: never poll; while the loop is busy, pause 20 µs after each walk so sends carry more datagrams; N: keep polling N µs after the last frame (costs the core while traffic flows); 0: never poll nor pause',
+    help: 'auto: never poll; while the loop is busy with frames that arrive one by one, pause after each walk (20-100 µs, the time 8 frames take to arrive) so sends carry more datagrams; N: keep polling N µs after the last frame (costs the core while traffic flows); 0: never poll nor pause',
     default: 'auto',
     auto: true,
   },

@@ -60,21 +60,22 @@ export interface TrialResult extends TrialSpec {
   /** The generator reached < 97 % of the offered rate: the trial tested a lower rate than asked. */
   generatorShort: boolean;
   windowSec: number;
-  /** Everything core 1 did (user, system, irq, softirq, steal), seconds. */
+  /** Everything core 1 did, seconds: the window less its exact idle time (else the tick-sampled busy fields). */
   relayCoreBusySec: number;
   relayCoreUtil: number;
   otherCoreUtil: number;
   /** CPU time of the method's own processes (0 for the kernel's: it has none doing the work). */
   methodProcessCpuSec: number;
   /**
-   * The method's cost on core 1: irq + softirq time there (its receive path,
-   * and for the kernel all of its forwarding) plus its processes' CPU time,
-   * and the CPU time of its processes placed on another core (mcrd's
-   * supervisor under `--worker-cpus`). Unlike relayCoreBusySec it leaves out
-   * other processes that ran on core 1.
+   * The method's cost: core 1's busy time less other programs' run time and
+   * steal there (its processes, its receive path and, for the kernel, all
+   * of its forwarding), plus its threads' run time on other cores (mcrd's
+   * supervisor, the worker's Node thread under `--worker-cpus`). Where idle
+   * time is not exact: core 1's irq + softirq time plus the method's
+   * process time, capped at core 1's task time, plus its off-core processes.
    */
   methodCoreSec: number;
-  /** Core-1 time not the method's: other processes' CPU time and hypervisor steal. */
+  /** Core-1 time not the method's: other programs' run time there and hypervisor steal. */
   interferenceSec: number;
   /** methodCoreSec per million input datagrams forwarded (received / N). */
   cpuSecPerMInput: number | null;

@@ -32,7 +32,7 @@ export interface CpuTimes {
   idleSec: number;
   /** user + nice + system: processes (whichever they are). */
   taskSec: number;
-  /** irq + softirq: interrupt work, wherever it interrupted (needs IRQ time accounting, on in Debian kernels). */
+  /** irq + softirq: interrupt work, wherever it interrupted (tick-sampled unless the kernel has IRQ time accounting). */
   irqSec: number;
   /** Time the hypervisor ran something else. */
   stealSec: number;

@@ -72,8 +72,9 @@ function ipv4Throughput(r: BenchResults, methods: MethodName[]): string[] {
 function ipv4Cpu(r: BenchResults, methods: MethodName[]): string[] {
   const out: string[] = [];
   out.push('## Relay-core CPU per million packets', '');
-  out.push("The method's time on core 1 during the verifying trial (core 1's irq + softirq time, i.e. its receive path and " +
-    "for the kernel all forwarding, plus the method's own processes' CPU time), per million input datagrams forwarded / " +
+  out.push("The method's time on core 1 during the verifying trial (all core 1 did, from its exact idle time, less other " +
+    "programs' run time there: its processes, its receive path and for the kernel all forwarding; plus its threads on " +
+    "core 0; docs/performance.md, \"The method\"), per million input datagrams forwarded / " +
     'per million egress packets, at the rate shown. Lower is better.' +
     // Runs before 2026-12-03 recorded no mcrdArgs.
     ((r.config.mcrdArgs as readonly string[] | undefined)?.includes('--busy-poll-us') === true

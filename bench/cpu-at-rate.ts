@@ -21,11 +21,11 @@ import { createBenchLab, type BenchLab } from './bench-lab.js';
 import { preset, type MethodName } from './config.js';
 import { ensureDependencies } from './deps.js';
 import { describeError } from './errors.js';
+import { setGeneratorBurst } from './generator.js';
 import { readProcessCpuSec } from './host-counters.js';
 import { labUnavailableReason } from './lab/index.js';
 import { START, type RunningMethod } from './methods/index.js';
 import { fileStamp } from './results.js';
-import { setGeneratorBurst } from './generator.js';
 import { zeroLossSearch } from './search.js';
 import { runTrial, sleep, warmUp, type TrialResult } from './trial.js';
 

@@ -73,6 +73,17 @@ export function idleIsExact(cpu: number): boolean {
   }
 }
 
+/**
+ * Seconds a core was busy between two readCpuTimes() samples `windowSec`
+ * apart: the window less its idle time where idle is exact (`exactIdle`,
+ * idleIsExact), else the tick-sampled busy fields.
+ */
+export function busySecBetween(before: CpuTimes | undefined, after: CpuTimes | undefined, windowSec: number, exactIdle: boolean): number {
+  return exactIdle
+    ? Math.max(0, windowSec - ((after?.idleSec ?? 0) - (before?.idleSec ?? 0)))
+    : (after?.busySec ?? 0) - (before?.busySec ?? 0);
+}
+
 /** Does /proc/timer_list's text say core `cpu` runs tickless idle? */
 export function tickless(timerList: string, cpu: number): boolean {
   // A CPU's section runs from "cpu: N" to the next CPU's or to the first

@@ -23,7 +23,7 @@ import { METHODS, OTHER_CPU, RELAY_CPU, type MethodName } from './config.js';
 import { describeError } from './errors.js';
 import { runGenerator } from './generator.js';
 import { START } from './methods/index.js';
-import { idleIsExact, readCpuTimes } from './host-counters.js';
+import { busySecBetween, idleIsExact, readCpuTimes } from './host-counters.js';
 import { fileStamp } from './results.js';
 
 interface ProfileArgs {
@@ -134,9 +134,7 @@ async function main(): Promise<number> {
       // The window less idle time where idle is exact (tickless): the
       // tick-sampled busy fields miss or multiply timer-driven work (host-counters.ts).
       const windowSec = Number(process.hrtime.bigint() - t0) / 1e9;
-      const busy = idleIsExact(RELAY_CPU)
-        ? windowSec - ((cpuAfter?.idleSec ?? 0) - (cpuBefore?.idleSec ?? 0))
-        : (cpuAfter?.busySec ?? 0) - (cpuBefore?.busySec ?? 0);
+      const busy = busySecBetween(cpuBefore, cpuAfter, windowSec, idleIsExact(RELAY_CPU));
       const header = [`method ${a.method}${a.mcrdArgs ? ` (mcrd ${a.mcrdArgs.join(' ')})` : ''}, offered ${a.rate} pps, ${a.size} B, fan-out ${a.fanout}, sink RPS ${a.sinkRps ? 'on' : 'off'}`,
         `generator sent ${g.sent} (${Math.round(g.pps)} pps); sinks received ${arrived} of ${g.sent * a.fanout} ` +
         `(loss ${(100 * (1 - arrived / Math.max(1, g.sent * a.fanout))).toFixed(3)} %)`,

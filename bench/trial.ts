@@ -24,7 +24,7 @@ import { readSinkRx, snapshot, type BenchLab, type LabSnapshot } from './bench-l
 import { LOSS_THRESHOLD, OTHER_CPU, RELAY_CPU, type Family, type MethodName } from './config.js';
 import { BenchError } from './errors.js';
 import { runGenerator, type GenReport } from './generator.js';
-import { idleIsExact, readProcessCpuSec, type CpuTimes, type TaskRuntime } from './host-counters.js';
+import { busySecBetween, idleIsExact, readProcessCpuSec, type CpuTimes, type TaskRuntime } from './host-counters.js';
 import type { RunningMethod } from './methods/index.js';
 import { waitForQuiet } from './quiet.js';
 
@@ -167,11 +167,8 @@ function measure(
   const loss = expected > 0 ? Math.max(0, 1 - received / expected) : 1;
   const windowSec = Number(after.atNs - before.atNs) / 1e9;
   const delta = (cpu: number, k: keyof CpuTimes): number => (after.cpu[cpu]?.[k] ?? 0) - (before.cpu[cpu]?.[k] ?? 0);
-  // A core's busy time: the window minus its idle time where that is exact
-  // (tickless idle), else the tick-sampled busy fields (host-counters.ts).
-  const busy = (cpu: number): number => (exactIdle[cpu] === true ? Math.max(0, windowSec - delta(cpu, 'idleSec')) : delta(cpu, 'busySec'));
+  const busy = (cpu: number): number => busySecBetween(before.cpu[cpu], after.cpu[cpu], windowSec, exactIdle[cpu] === true);
   const relayCoreBusySec = busy(RELAY_CPU);
-  const onCoreProcessSec = Math.max(0, methodProcessCpuSec - offCoreProcessCpuSec);
   let methodCoreSec: number;
   let interferenceSec: number;
   if (exactIdle[RELAY_CPU] === true) {
@@ -186,6 +183,7 @@ function measure(
   } else {
     // Tick-sampled counters: process time can exceed core task time by a tick
     // or two. Processes placed off core 1 (mcrd's supervisor) count whole.
+    const onCoreProcessSec = Math.max(0, methodProcessCpuSec - offCoreProcessCpuSec);
     methodCoreSec = delta(RELAY_CPU, 'irqSec') + Math.min(onCoreProcessSec, delta(RELAY_CPU, 'taskSec')) + offCoreProcessCpuSec;
     interferenceSec = Math.max(0, delta(RELAY_CPU, 'taskSec') - onCoreProcessSec) + delta(RELAY_CPU, 'stealSec');
   }

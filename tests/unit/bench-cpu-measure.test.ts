@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { RELAY_CPU } from '../../bench/config.js';
-import { readTasks, tickless, type TaskRuntime } from '../../bench/host-counters.js';
+import { busySecBetween, readTasks, tickless, type CpuTimes, type TaskRuntime } from '../../bench/host-counters.js';
 import { taskSplit } from '../../bench/trial.js';
 
 const TIMER_LIST = `Timer List Version: v0.10
@@ -81,4 +81,14 @@ t.test("a task's run time is exact: a busy spell of this process shows in its sc
   // getrusage of the main thread and schedstat count the same run time;
   // the process's other threads (libuv, V8) may add a little to cpuUsage.
   t.ok(ranMs > 0.5 * cpuMs && ranMs <= cpuMs + 20, `schedstat ${ranMs.toFixed(1)} ms against getrusage ${cpuMs.toFixed(1)} ms`);
+});
+
+t.test("a core's busy time: the window less exact idle time, else the tick-sampled busy fields", async (t) => {
+  const times = (busySec: number, idleSec: number): CpuTimes => ({ busySec, idleSec, taskSec: busySec, irqSec: 0, stealSec: 0 });
+  // A timer-driven relay the tick missed: 0.1 s of tick-sampled busy time, 2.0 s idle of a 3 s window.
+  const before = times(10, 100);
+  const after = times(10.1, 102);
+  t.equal(busySecBetween(before, after, 3, true).toFixed(2), '1.00', 'exact idle: 3 s less 2 s idle');
+  t.equal(busySecBetween(before, after, 3, false).toFixed(2), '0.10', 'no exact idle: the tick-sampled fields');
+  t.equal(busySecBetween(before, times(10, 103.5), 3, true), 0, 'idle a little over the window (counter resolution): 0, never negative');
 });

@@ -67,6 +67,11 @@ class IngressSource {
   // The last after_reap() stopped at the coalescing burst cap with frames
   // still waiting (ring ingress only; loop_options.h kCoalesceBurstSends).
   virtual bool burst_capped() const { return false; }
+  // New frames can be seen without entering the kernel (a shared-memory
+  // ring): after a pause the loop walks at once instead of making an
+  // io_uring_enter call first. A source whose frames arrive as completions
+  // needs that call (DEFER_TASKRUN posts them only there).
+  virtual bool frames_visible_without_enter() const { return false; }
   // Once a turn (not while stopping): pause or resume taking frames by the
   // number of sends in flight, and re-arm an ended receive when allowed.
   virtual void update_backpressure() = 0;

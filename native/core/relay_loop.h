@@ -58,8 +58,9 @@ class RelayLoop {
   unsigned reap(ReapMode mode);
   void run_deferred();
   // Submits what the walk queued, then sleeps `ns` (--coalesce-us, or the
-  // policy's moderation) so the next walk finds more frames.
-  void pause(uint64_t ns);
+  // policy's moderation) so the next walk finds more frames. False when
+  // stopping (no pause).
+  bool pause(uint64_t ns);
   void arm_command_read();
   void arm_timer();
   void on_commands();

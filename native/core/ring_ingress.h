@@ -26,6 +26,7 @@ class RingIngress final : public IngressSource {
     for (uint32_t i = 0; i < n; ++i) packet_ring_.release(ids[i]);
   }
   bool burst_capped() const override { return capped_; }
+  bool frames_visible_without_enter() const override { return true; }
 
  private:
   void prep_receive(io_uring_sqe* sqe) override;

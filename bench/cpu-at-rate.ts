@@ -16,6 +16,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { intOption } from './cli-int.js';
 import { packageRoot } from '../tools/native-tool.js';
 import { createBenchLab, type BenchLab } from './bench-lab.js';
 import { preset, type MethodName } from './config.js';
@@ -63,10 +64,7 @@ interface Sample {
 }
 
 function parseArgs(argv: string[]) {
-  const int = (s: string): number => {
-    if (!/^\d+$/.test(s)) throw new InvalidArgumentError('expected an integer');
-    return Number(s);
-  };
+  const int = intOption();
   const program = new Command('bench:cpu')
     .description('CPU at 0 pps, at 10 % and 50 % of a zero-loss basis, and the zero-loss rate, per relay variant, in one lab')
     .option('--variants <list>', `comma-separated, in order (the first sets the basis): ${Object.keys(VARIANTS).join(',')}`, 'default,bp1000,off,c-ring')

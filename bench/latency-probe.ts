@@ -30,6 +30,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { intOption } from './cli-int.js';
 import { execa } from 'execa';
 import { packageRoot } from '../tools/native-tool.js';
 import { createBenchLab, type BenchLab } from './bench-lab.js';
@@ -93,10 +94,7 @@ interface Sample {
 }
 
 function parseArgs(argv: string[]) {
-  const int = (s: string): number => {
-    if (!/^\d+$/.test(s)) throw new InvalidArgumentError('expected an integer');
-    return Number(s);
-  };
+  const int = intOption();
   const program = new Command('bench:latency')
     .description('one-way latency p50/p99/p99.9 per relay variant at fixed rates, interleaved rounds in one lab')
     .option('--variants <list>', `comma-separated: ${Object.keys(VARIANTS).join(',')}`, 'default,off,bp1000,c-mmsg,c-ring')

@@ -15,7 +15,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { intOption } from './cli-int.js';
 import { labUnavailableReason } from './lab/index.js';
 import { packageRoot } from '../tools/native-tool.js';
 import { createBenchLab, readSinkRx, type BenchLab } from './bench-lab.js';
@@ -42,11 +43,7 @@ interface ProfileArgs {
 }
 
 function parseArgs(argv: string[]): ProfileArgs {
-  const int = (min: number, max: number) => (s: string): number => {
-    const n = Number(s);
-    if (!/^\d+$/.test(s) || n < min || n > max) throw new InvalidArgumentError(`expected an integer ${min}..${max}`);
-    return n;
-  };
+  const int = intOption;
   const program = new Command('bench:profile')
     .description('perf profile of the relay core while one method forwards a fixed rate in the bench lab')
     .option('--method <name>', `one of ${METHODS.join(', ')}`, 'mcr')

@@ -12,7 +12,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { intOption } from './cli-int.js';
 import { packageRoot } from '../tools/native-tool.js';
 import { createBenchLab } from './bench-lab.js';
 import type { MethodName } from './config.js';
@@ -28,10 +29,7 @@ const FLAT_OUT_PPS = 10_000_000;
 const METHODS: readonly MethodName[] = ['mcr', 'c-ring', 'c-mmsg'];
 
 function parseArgs(argv: string[]) {
-  const int = (s: string): number => {
-    if (!/^\d+$/.test(s)) throw new InvalidArgumentError('expected an integer');
-    return Number(s);
-  };
+  const int = intOption();
   const program = new Command('bench:recovery')
     .description('loss at a fixed rate before and after one trial that overruns the relay, and on a restarted relay')
     .addOption(new Option('--method <name>', 'relay under test').choices(METHODS).default('mcr'))

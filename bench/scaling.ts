@@ -24,7 +24,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { intOption } from './cli-int.js';
 import { ControlClient } from '../common/control-client.js';
 import { packageRoot, nativeToolPath } from '../tools/native-tool.js';
 import { labUnavailableReason, type LabProcess } from './lab/index.js';
@@ -71,11 +72,7 @@ const READY_MS = 30_000;
 const SOURCE_PORT = 40_000;
 
 function parseArgs(argv: string[]): Args {
-  const int = (min: number, max: number) => (s: string): number => {
-    const n = Number(s);
-    if (!/^\d+$/.test(s) || n < min || n > max) throw new InvalidArgumentError(`expected an integer ${min}..${max}`);
-    return n;
-  };
+  const int = intOption;
   const o = new Command('bench:scaling')
     .description('zero-loss rate of mcrd with 1 and 2 workers on one input, offered 1 flow and several')
     .option('--flows <n>', 'flows in the multi-flow cells (one mcrgen each)', int(2, 64), 16)

@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import { constants } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { intOption } from '../cli-int.js';
 import { packageRoot } from '../../native/package-root.js';
 import { DemoError, describe } from './errors.js';
 import { checkBuilt, checkRoot } from './preflight.js';
@@ -18,13 +19,7 @@ import { Demo } from './run.js';
 /** Seconds between two stats tables. */
 const INTERVAL_SEC = 2;
 
-function integer(min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`expected an integer ${min}..${max}`);
-    return n;
-  };
-}
+const integer = intOption;
 
 function parse(argv: string[]): { duration: number; rate: number } {
   const program = new Command('demo')

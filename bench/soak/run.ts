@@ -14,7 +14,8 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { intOption } from '../cli-int.js';
 import { labUnavailableReason } from '../lab/index.js';
 import { packageRoot } from '../../tools/native-tool.js';
 import { freshSeed } from './rng.js';
@@ -32,11 +33,7 @@ const ROOT = packageRoot();
  */
 export const DEFAULT_RATE = 20_000;
 
-const int = (min: number, max: number) => (s: string): number => {
-  const v = Number(s);
-  if (!/^\d+$/.test(s) || v < min || v > max) throw new InvalidArgumentError(`expected an integer in ${min}..${max}`);
-  return v;
-};
+const int = intOption;
 
 const program = new Command('soak')
   .description('Run mcrd under traffic and random faults in a namespace lab and account for every datagram (issue 12).')

@@ -20,12 +20,14 @@ import type { MethodName } from './config.js';
 import { ensureDependencies } from './deps.js';
 import { describeError } from './errors.js';
 import { labUnavailableReason } from './lab/index.js';
+import { lossBreakdown } from './limits.js';
 import { START, type RunningMethod } from './methods/index.js';
 import { fileStamp } from './results.js';
+import { trialLine } from './suite.js';
 import { runTrial, sleep, warmUp, type TrialResult } from './trial.js';
 
-/** Far above what the generator can send: the overrun trial is the generator flat out. */
-const FLAT_OUT_PPS = 10_000_000;
+/** The overrun trial: rate 0 is the generator flat out, as in the zero-loss search's first trial. */
+const FLAT_OUT = 0;
 const METHODS: readonly MethodName[] = ['mcr', 'c-ring', 'c-mmsg'];
 
 function parseArgs(argv: string[]) {
@@ -49,11 +51,8 @@ function parseArgs(argv: string[]) {
 interface Step { phase: 'before' | 'overrun' | 'after' | 'restarted'; trial: TrialResult }
 
 function describe(s: Step): string {
-  const t = s.trial;
-  const drops = t.mcr?.kernel_drops ?? t.mcr?.ring_drops;
-  return `${s.phase.padEnd(9)} offered ${(t.rate / 1000).toFixed(0)}k, sent ${(t.gen.pps / 1000).toFixed(0)}k: loss ${(100 * t.loss).toFixed(3)} %` +
-    `, relay core ${(100 * t.relayCoreUtil).toFixed(0)} %, core 0 ${(100 * t.otherCoreUtil).toFixed(0)} %` +
-    `${drops ? `, relay's ring drops ${drops}` : ''}${t.backlogDrops.some((n) => n > 0) ? `, backlog drops ${t.backlogDrops.join('/')}` : ''}`;
+  const where = lossBreakdown(s.trial).slice(0, 3).map((l) => `${l.where} ${l.packets}`);
+  return `${s.phase.padEnd(9)} ${trialLine(s.trial)}${where.length > 0 ? `; counted at: ${where.join(', ')}` : ''}`;
 }
 
 async function main(): Promise<void> {
@@ -83,7 +82,7 @@ async function main(): Promise<void> {
   try {
     running = await start();
     for (let i = 0; i < o.before; i++) await trial(running, 'before', o.rate);
-    await trial(running, 'overrun', FLAT_OUT_PPS);
+    await trial(running, 'overrun', FLAT_OUT);
     for (let i = 0; i < o.after; i++) await trial(running, 'after', o.rate);
     await running.stop();
     running = undefined;

@@ -185,7 +185,8 @@ async function backgroundUtil(): Promise<number[]> {
   });
 }
 
-function trialLine(t: TrialResult): string {
+/** One trial as the suite logs it: offered and sent rates, loss, pass, the cores' shares and the drop counters. */
+export function trialLine(t: TrialResult): string {
   const offered = t.rate === 0 ? 'max' : kpps(t.rate);
   const drops = t.mcr?.kernel_drops ? `, kernel_drops ${t.mcr.kernel_drops}` : '';
   const backlog = t.backlogDrops.some((d) => d > 0) ? `, backlog drops ${t.backlogDrops.join('/')}` : '';

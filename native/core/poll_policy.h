@@ -52,7 +52,7 @@ class PollPolicy {
   enum class Next : uint8_t {
     sleep,  // block in io_uring_enter until a completion
     poll,   // a non-blocking io_uring_enter (fixed mode)
-    pause,  // submit, sleep pause_ns(), then wait as after `sleep` (adaptive, busy)
+    pause,  // submit and reap, sleep pause_ns(), then walk (ring ingress: no wait) (adaptive, busy)
   };
 
   // The window the busy share is measured over: long enough to hold a few

@@ -277,8 +277,6 @@ TEST(poll_policy_adaptive_ignores_a_long_sleep_before_a_burst) {
   CHECK_EQ(sim.policy.starts(), 0u);
 }
 
-}  // namespace
-
 TEST(poll_policy_adaptive_never_pauses_traffic_that_comes_in_bursts) {
   // Bursts of 8 frames every 40 us, 20 us of work each: 50 % busy, but
   // each wake-up already walks 8 frames together. A pause would add only a
@@ -312,3 +310,5 @@ TEST(poll_policy_adaptive_pause_gathers_the_target_walk_at_the_arrival_rate) {
   CHECK(fast.policy.moderating());
   CHECK_EQ(fast.policy.pause_ns(), PollPolicy::kPauseMinNs);
 }
+
+}  // namespace

@@ -3,7 +3,8 @@
  * real namespaces: run as a user would, with short trials at a light rate,
  * it writes one trial per phase in order (before, the overrun, after, the
  * restarted relay), the overrun trial really has the generator flat out
- * (far above the fixed rate), and MCR loses nothing at the fixed rate in
+ * (far above the fixed rate, and at fan-out 5 more than MCR forwards: it
+ * loses datagrams), and MCR loses nothing at the fixed rate in
  * any other phase: it is back at its rate right after an overrun, and
  * after a restart.
  */
@@ -16,15 +17,17 @@ import { skipUnlessRoot } from '../../../bench/lab/index.js';
 import { ROOT } from '../harness.js';
 
 const RATE = 20_000;
+/** Wide enough that the generator flat out is more than the relay forwards (the full run's limit at ×5: ~125–214 kpps). */
+const FANOUT = 5;
 
-interface Step { phase: string; trial: { loss: number; rate: number; gen: { pps: number } } }
+interface Step { phase: string; trial: { loss: number; gen: { pps: number } } }
 
 t.test('bench:recovery runs every phase, overruns for real, and MCR recovers', async (t) => {
   if (skipUnlessRoot(t)) return;
   const out = mkdtempSync(join(tmpdir(), 'mcr-recovery-test-'));
   t.teardown(() => rmSync(out, { recursive: true, force: true }));
   const run = await execa(process.execPath, [join(ROOT, 'dist', 'bench', 'recovery.js'), '--rate', String(RATE),
-    '--before', '1', '--after', '2', '--duration', '1', '--out', out], { reject: false, timeout: 120_000 });
+    '--fanout', String(FANOUT), '--before', '1', '--after', '2', '--duration', '1', '--out', out], { reject: false, timeout: 120_000 });
   t.equal(run.exitCode, 0, `exits 0 (stderr: ${run.stderr.slice(-400)})`);
   const files = readdirSync(out).filter((f) => f.startsWith('recovery-') && f.endsWith('.json'));
   t.equal(files.length, 1, 'one results file');
@@ -32,6 +35,7 @@ t.test('bench:recovery runs every phase, overruns for real, and MCR recovers', a
   t.same(steps.map((s) => s.phase), ['before', 'overrun', 'after', 'after', 'restarted'], 'every phase, in order');
   const overrun = steps.find((s) => s.phase === 'overrun');
   t.ok((overrun?.trial.gen.pps ?? 0) > 3 * RATE, `the overrun sends far above the rate (${Math.round(overrun?.trial.gen.pps ?? 0)} pps)`);
+  t.ok((overrun?.trial.loss ?? 0) > 0, `the overrun really overran the relay (loss ${(100 * (overrun?.trial.loss ?? 0)).toFixed(2)} %)`);
   for (const s of steps.filter((x) => x.phase !== 'overrun')) {
     t.equal(s.trial.loss, 0, `${s.phase}: nothing lost at ${RATE} pps`);
   }

@@ -13,7 +13,6 @@
  * the host is shared: the report gives each figure's median and range.
  * Writes bench/results/cpu-<stamp>.json and prints a markdown table.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { intOption } from './cli-int.js';
@@ -26,7 +25,7 @@ import { setGeneratorBurst } from './generator.js';
 import { readProcessCpuSec } from './host-counters.js';
 import { labUnavailableReason } from './lab/index.js';
 import { START, type RunningMethod } from './methods/index.js';
-import { fileStamp } from './results.js';
+import { writeJsonRecord } from './results.js';
 import { zeroLossSearch } from './search.js';
 import { runTrial, sleep, warmUp, type TrialResult } from './trial.js';
 
@@ -186,8 +185,7 @@ async function main(): Promise<void> {
     process.off('SIGINT', stop);
   }
   const md = table(samples, keys, basisPps ?? 0, o);
-  const file = join(o.out, `cpu-${fileStamp(new Date())}.json`);
-  writeFileSync(file, JSON.stringify({ schema: 'mcr-bench-cpu/1', options: o, basisPps, samples }, null, 1));
+  const file = writeJsonRecord(o.out, 'cpu', { schema: 'mcr-bench-cpu/1', options: o, basisPps, samples });
   process.stdout.write(`${md}\n\n(${file})\n`);
 }
 

@@ -26,7 +26,7 @@
  * whole run (a shared core). Writes bench/results/latency-<stamp>.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -42,7 +42,7 @@ import { labUnavailableReason } from './lab/index.js';
 import { latencyTrial, median, type LatencyTrial } from './latency.js';
 import { START, type RunningMethod } from './methods/index.js';
 import { setQuietBudget } from './quiet.js';
-import { fileStamp } from './results.js';
+import { writeJsonRecord } from './results.js';
 import { sleep, warmUp } from './trial.js';
 
 interface Variant {
@@ -259,8 +259,7 @@ async function main(): Promise<void> {
     process.off('SIGINT', stop);
   }
   const md = rates.map((rate) => table(samples, keys, rate, o)).join('\n\n');
-  const file = join(o.out, `latency-${fileStamp(new Date())}.json`);
-  writeFileSync(file, JSON.stringify({ schema: 'mcr-bench-latency/1', options: o, samples }, null, 1));
+  const file = writeJsonRecord(o.out, 'latency', { schema: 'mcr-bench-latency/1', options: o, samples });
   process.stdout.write(`${md}\n\n(${file})\n`);
 }
 

@@ -161,8 +161,12 @@ function loopDelta(before: Record<string, number> | undefined, after: Record<str
   if (before === undefined || after === undefined) return [];
   const d = (k: string): number => (after[k] ?? 0) - (before[k] ?? 0);
   const frames = Math.max(1, d('frames'));
-  const moved = Object.keys(after).filter((k) => d(k) !== 0 && !k.startsWith('inflight'));
+  // Gauges (the in-flight counts, the policy's busy share) are a reading,
+  // not a count: their last value, not a difference.
+  const gauge = (k: string): boolean => k.startsWith('inflight') || k === 'busy_permille';
+  const moved = Object.keys(after).filter((k) => d(k) !== 0 && !gauge(k));
   return [`loop counters (delta): ${moved.map((k) => `${k} ${d(k)}`).join(', ')}`,
+    `gauges at the end: ${Object.keys(after).filter(gauge).map((k) => `${k} ${after[k]}`).join(', ')}`,
     `per input frame: io_uring_enter ${(d('submit_calls') / frames).toFixed(3)}, loop turns ${(d('loop_iterations') / frames).toFixed(3)}`];
 }
 

@@ -10,7 +10,6 @@
  * relay's process, or in the host?). Each line gives loss, where it was
  * counted and the cores' busy shares; the JSON keeps every trial.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { intOption } from './cli-int.js';
@@ -22,7 +21,7 @@ import { describeError } from './errors.js';
 import { labUnavailableReason } from './lab/index.js';
 import { lossBreakdown } from './limits.js';
 import { START, type RunningMethod } from './methods/index.js';
-import { fileStamp } from './results.js';
+import { writeJsonRecord } from './results.js';
 import { trialLine } from './suite.js';
 import { runTrial, sleep, warmUp, type TrialResult } from './trial.js';
 
@@ -93,8 +92,7 @@ async function main(): Promise<void> {
     await bl.destroy();
     process.off('SIGINT', stop);
   }
-  const file = join(o.out, `recovery-${fileStamp(new Date())}.json`);
-  writeFileSync(file, JSON.stringify({ schema: 'mcr-bench-recovery/1', options: o, steps }, null, 1));
+  const file = writeJsonRecord(o.out, 'recovery', { schema: 'mcr-bench-recovery/1', options: o, steps });
   const worst = (phase: Step['phase']) => Math.max(0, ...steps.filter((s) => s.phase === phase).map((s) => 100 * s.trial.loss));
   process.stdout.write(`${o.method} ${o.payload} B ×${o.fanout} at ${(o.rate / 1000).toFixed(0)} kpps: worst loss before ${worst('before').toFixed(3)} %, ` +
     `after the overrun ${worst('after').toFixed(3)} %, restarted ${worst('restarted').toFixed(3)} %\n(${file})\n`);

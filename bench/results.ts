@@ -67,6 +67,18 @@ export function fileStamp(d: Date): string {
   return d.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
 }
 
+/**
+ * Writes one tool's record as DIR/PREFIX-<stamp>.json, making DIR first (a
+ * run of many minutes must not lose its figures to a missing --out
+ * directory), and returns the path.
+ */
+export function writeJsonRecord(dir: string, prefix: string, record: unknown): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${prefix}-${fileStamp(new Date())}.json`);
+  writeFileSync(file, JSON.stringify(record, null, 1));
+  return file;
+}
+
 export function writeResults(dir: string, stamp: string, results: BenchResults, markdown: string, svg: string): string[] {
   mkdirSync(dir, { recursive: true });
   const files = [join(dir, `${stamp}.json`), join(dir, `${stamp}.md`), join(dir, `${stamp}.svg`)];

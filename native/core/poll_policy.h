@@ -37,6 +37,12 @@
 //   a contended window stops moderating and holds it off (kHoldMinNs,
 //   doubling while moderating keeps meeting contention, up to kHoldMaxNs),
 //   and counts for nothing towards a start.
+// The policy also says whether the wait after a walk counts that walk's own
+// sends (counts_sends(), RelayLoop::wait_count()): they complete inside the
+// io_uring_enter that submits them, and a wait that ends on them costs one
+// more turn per walk; adaptive keeps that turn while the loop has time to
+// spare (a cheap look for the next frame of a burst), and counts the sends
+// from kCountSendsPermille on.
 #pragma once
 #include <cstdint>
 
@@ -68,6 +74,15 @@ class PollPolicy {
   // frame cheaper, so the share drops once it is on; the gap between start
   // and stop keeps the policy from flapping at the boundary.
   static constexpr uint32_t kStopPermille = 120;
+  // From this busy share (per mille) on, the wait after a walk counts the
+  // walk's own sends (counts_sends()). Below it the loop has time to spare,
+  // and the one extra turn those sends would cause is a cheap look for the
+  // next frame of a burst (at 10 kpps in bursts of 8 about 5 us less p50).
+  // On this project's VM, with the bench's bursts of 8, the loop's share is
+  // between 10 and 20 % at 10 kpps and below 20 % at 35 kpps (it keeps the
+  // look there), and above 20 % from 100 kpps on, where counting saves one
+  // io_uring_enter per walk (docs/performance.md, "One wait per walk").
+  static constexpr uint32_t kCountSendsPermille = 200;
   // Moderation starts only while walks find fewer frames than this on
   // average: a loop woken per burst of 4 or more already sends them
   // together.
@@ -125,6 +140,12 @@ class PollPolicy {
     return moderating_ && forwarded ? Next::pause : Next::sleep;
   }
 
+  // Whether the loop's wait after a walk should not end on that walk's own
+  // send completions (RelayLoop::wait_count()): always for off and fixed
+  // (off wakes per frame and nothing else; fixed polls while traffic
+  // flows), for adaptive once the last window's busy share reached
+  // kCountSendsPermille.
+  bool counts_sends() const { return mode_ != BusyPoll::adaptive || busy_permille_ >= kCountSendsPermille; }
   // How long the loop pauses after a walk while moderating.
   uint64_t pause_ns() const { return pause_ns_; }
   // The loop's busy share of the last closed window, per mille (a gauge).

@@ -161,7 +161,7 @@ int RelayLoop::run() {
     const uint64_t frames_before = counters_->loop(frames).load(std::memory_order_relaxed);
     int rc = 0;
     if (!walk_without_enter) {
-      rc = spin ? io_uring_submit_and_get_events(&ring_) : io_uring_submit_and_wait(&ring_, 1);
+      rc = spin ? io_uring_submit_and_get_events(&ring_) : io_uring_submit_and_wait(&ring_, wait_count(policy.counts_sends()));
       CounterBlock::bump(counters_->loop(submit_calls));
       submitter_.submitted();
     }
@@ -212,6 +212,25 @@ int RelayLoop::run() {
   }
   limiter_.flush();  // suppressed error counts since the last tick
   return 0;
+}
+
+unsigned RelayLoop::wait_count(bool count_sends) const {
+  // The sends this submit takes complete inside it (UDP does not block) and
+  // post their completions before the wait begins. Waiting for one
+  // completion ends at once on them, and the loop makes one more turn (an
+  // io_uring_enter, a reap, a walk that mostly finds nothing) before it
+  // really sleeps. Under light load that turn is a cheap look for the next
+  // frame of a burst; once the loop is busy (the policy says when) it is
+  // one wasted call per walk, so the wait counts the sends and sleeps until
+  // one completion beyond them: something new (a frame's poll, a command,
+  // the stats timer), reaping the sends with it. Only while they are all
+  // the sends in flight: a send the kernel could not take at once (its
+  // socket's buffer full) completes later, and a paused walk must resume on
+  // such completions, so with older sends in flight any completion ends the
+  // wait, as before. (A send of this submit that the kernel queues holds
+  // this one wait until it completes.)
+  const uint32_t sends = submitter_.unsubmitted();
+  return count_sends && sends != 0 && sends_.inflight() == sends ? sends + 1 : 1;
 }
 
 unsigned RelayLoop::reap(ReapMode mode) {

@@ -56,6 +56,10 @@ class RelayLoop {
 
   static void reap_mid_walk(void* self) { static_cast<RelayLoop*>(self)->reap(ReapMode::mid_walk); }
   unsigned reap(ReapMode mode);
+  // How many completions the top-of-turn io_uring_enter waits for: with
+  // `count_sends` (PollPolicy::counts_sends()), one beyond the sends it
+  // submits while those are all the sends in flight; else one.
+  unsigned wait_count(bool count_sends) const;
   void run_deferred();
   // Submits what the walk queued, then sleeps `ns` (--coalesce-us, or the
   // policy's moderation) so the next walk finds more frames. False when

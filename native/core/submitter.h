@@ -39,6 +39,9 @@ class Submitter {
   }
   // The loop's own submit at the top of a turn took everything queued.
   void submitted() { unsubmitted_ = 0; }
+  // Sends queued since the last submit: each posts one completion, most of
+  // them inside the submit that takes them (RelayLoop::wait_count()).
+  uint32_t unsubmitted() const { return unsubmitted_; }
   // Asks the kernel to cancel the request tagged `op` (the receive or the timer).
   void cancel(Op op);
 

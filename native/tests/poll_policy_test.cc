@@ -7,7 +7,9 @@
 // that forwarded frames, and between its two thresholds keeps whatever it
 // was doing (no flapping); on a contended core (the loop waits for its
 // CPU) it stops moderating and holds off, longer each time it meets
-// contention again, and resumes once the core is its own.
+// contention again, and resumes once the core is its own. The wait after
+// a walk counts the walk's own sends always for off and fixed, and for the
+// adaptive policy once the loop is busy.
 #include <cstdint>
 
 #include "core/poll_policy.h"
@@ -124,6 +126,20 @@ TEST(poll_policy_adaptive_wakes_per_frame_under_light_load) {
   CHECK_EQ(sim.pauses, 0u);
   CHECK_EQ(sim.policy.starts(), 0u);
   CHECK(sim.policy.busy_permille() >= 45u && sim.policy.busy_permille() <= 55u);
+}
+
+TEST(poll_policy_counts_sends_in_the_wait_once_the_loop_is_busy) {
+  // off and fixed: always. adaptive: from kCountSendsPermille of busy share.
+  CHECK(PollPolicy(BusyPoll::off, 0).counts_sends());
+  CHECK(PollPolicy(BusyPoll::fixed, 1000 * kUs).counts_sends());
+  Sim sim(BusyPoll::adaptive);
+  CHECK(!sim.policy.counts_sends());  // no window closed yet: idle
+  sim.stream(20 * kMs, 100 * kUs, 15 * kUs);  // 15 % busy
+  CHECK(!sim.policy.counts_sends());
+  sim.stream(20 * kMs, 100 * kUs, 22 * kUs);  // 22 % busy
+  CHECK(sim.policy.counts_sends());
+  sim.idle(1000 * kMs);
+  CHECK(!sim.policy.counts_sends());
 }
 
 TEST(poll_policy_adaptive_moderates_under_heavy_load_and_never_polls) {

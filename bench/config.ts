@@ -76,7 +76,22 @@ export interface LatencyConfig {
   trialSec: number;
   /** Fixed rate of the latency trials of MCR's settings experiments (full runs), pps. */
   settingsPps: number;
+  /**
+   * Offered rates (pps) every method is also measured at where its zero-loss
+   * rate reaches them, so MCR's latency can be set against each anchor's at
+   * the same load: the fractions above put each method at its own rate,
+   * and MCR, the faster, then carries more. Absent in runs before 2026-12-05.
+   */
+  equalRatesPps?: number[];
 }
+
+/**
+ * The equal-rate latency points: 10 kpps (a media stream; issue 15's figures
+ * for orientation were taken there) and 100 kpps (under half of either C
+ * relay's zero-loss rate at 64 B on this project's VM, so both C relays and
+ * MCR are measured at it; socat and GStreamer stop short of it).
+ */
+export const EQUAL_RATES_PPS = [10_000, 100_000] as const;
 
 /** The IPv6 cells: fan-out 1 at each payload, each method in the run (issue 16). */
 export interface Ipv6Config {
@@ -168,7 +183,7 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
       // Brief: proves every method forwards IPv6 and gives the 64 B ratios; the full run adds 1400 B.
       ipv6: { payloads: [64] },
       experiments: { payload: 64, fanout: 1, batches: [], ringDepths: [], straceSec: 2, settings: false },
-      latency: { loads: [0.1, 0.5], trials: 3, trialSec: 1, settingsPps: 10_000 },
+      latency: { loads: [0.1, 0.5], trials: 3, trialSec: 1, settingsPps: 10_000, equalRatesPps: [...EQUAL_RATES_PPS] },
       sinkRps: true,
       awakeCore: false,
       mcrdArgs: [...MCR_MATRIX_ARGS],
@@ -187,7 +202,7 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
     families: [...FAMILIES],
     ipv6: { payloads: [64, 1400] },
     experiments: { payload: 64, fanout: 10, batches: [1, 16, 32, 64, 128], ringDepths: [128, 256, 1024, 4096], straceSec: 3, settings: true },
-    latency: { loads: [0.1, 0.5], trials: 3, trialSec: 2, settingsPps: 10_000 },
+    latency: { loads: [0.1, 0.5], trials: 3, trialSec: 2, settingsPps: 10_000, equalRatesPps: [...EQUAL_RATES_PPS] },
     sinkRps: true,
     awakeCore: false,
     mcrdArgs: [...MCR_MATRIX_ARGS],
@@ -228,7 +243,7 @@ export function estimateSec(c: BenchConfig): number {
   if (c.latency !== undefined && c.fanouts.includes(1) && v4) {
     const l = c.latency;
     const one = l.trialSec + LATENCY_TRIAL_OVERHEAD_SEC;
-    latency = c.methods.length * c.payloads.length * l.loads.length * l.trials * one;
+    latency = c.methods.length * c.payloads.length * (l.loads.length + (l.equalRatesPps?.length ?? 0)) * l.trials * one;
     if (c.experiments?.settings === true) latency += SETTINGS_VARIANTS.length * l.trials * one;
   }
   const setup = 15;

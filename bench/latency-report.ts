@@ -1,9 +1,11 @@
 /**
  * The "Latency" section of the markdown report: one-way latency percentiles
- * of every method at 10 % and 50 % of its own zero-loss rate (latency.ts),
- * each as the median over the trials with the min..max spread, MCR's as a
- * ratio to each userspace anchor, and what each mcrd setting adds at a
- * fixed low rate (full runs). Empty for runs without latency trials.
+ * of every method at 10 % and 50 % of its own zero-loss rate and at the
+ * equal rates every method carries (latency.ts), each as the median over
+ * the trials with the min..max spread, MCR's as a ratio to each userspace
+ * anchor at the same fraction and at the same rate, and what each mcrd
+ * setting adds at a fixed low rate (full runs). Empty for runs without
+ * latency trials.
  */
 import { METHOD_LABELS, METHODS, type MethodName } from './config.js';
 import type { CellLatency, LatencyPoint, PercentileKey, Spread } from './latency.js';
@@ -24,7 +26,8 @@ export function latencySection(r: BenchResults): string[] {
   out.push(`mcrgen stamps each datagram with its send time (CLOCK_REALTIME, taken just before its sendmmsg call); mcrsink on ` +
     `the first output takes the kernel's receive time (SO_TIMESTAMPNS, as the datagram crosses into the sink's namespace, before any queue there). ` +
     `Each figure is the median of ${l.trials} trials of ${l.trialSec} s and, in brackets, their min–max; loads are ` +
-    `fractions of each method's own zero-loss rate at fan-out 1 in this run (docs/performance.md, "Latency").`, '');
+    `fractions of each method's own zero-loss rate at fan-out 1 in this run; "equal rate" rows offer every method that carries ` +
+    `it without loss the same rate (docs/performance.md, "Latency").`, '');
   if (cells.length > 0) {
     const rows: string[][] = [];
     for (const method of METHODS) {
@@ -38,7 +41,10 @@ export function latencySection(r: BenchResults): string[] {
       }
     }
     out.push(table(['Method', 'payload B', 'load', 'rate', ...COLUMNS.map(([, name]) => name), 'received/sent'], rows), '');
-    out.push(...ratios(r), '');
+    const fractions = ratios(r);
+    if (fractions.length > 0) out.push(...fractions, '');
+    const equal = equalRateRatios(r);
+    if (equal.length > 0) out.push(...equal, '');
   }
   if (settings.length > 0) {
     out.push(`mcrd settings at a fixed ${kpps(l.settingsPps)} (fan-out 1, ${r.experiments?.payload ?? '–'} B), ` +
@@ -62,17 +68,48 @@ function ratios(r: BenchResults): string[] {
   if (anchors.length === 0 || mcrCells.length === 0) return [];
   const rows: string[][] = [];
   for (const mc of mcrCells) {
-    for (const mp of mc.latency?.points ?? []) {
+    for (const mp of (mc.latency?.points ?? []).filter((p) => p.load !== undefined)) {
       const cols = anchors.map((a) => {
-        const ap = r.cells.find((c) => c.method === a && c.payload === mc.payload && c.latency !== undefined)?.latency?.points
-          .find((p) => p.load === mp.load);
+        const ap = anchorPoints(r, a, mc.payload).find((p) => p.load === mp.load);
         return `${ratio(mp, ap, 'p50Us')} / ${ratio(mp, ap, 'p99Us')}`;
       });
       rows.push([String(mc.payload), loadText(mp), ...cols]);
     }
   }
+  if (rows.length === 0) return [];
   return ['MCR ÷ userspace anchor, p50 / p99 (medians; lower is better for MCR; each method at the same fraction of its own ' +
     'zero-loss rate, so the absolute rates differ):', '', table(['payload B', 'load', ...anchors.map((a) => METHOD_LABELS[a])], rows)];
+}
+
+/**
+ * MCR ÷ each userspace anchor at the same offered rate (the config's equal
+ * rates): "–" where either was not measured there (its zero-loss rate is
+ * below it, or the run predates equal rates).
+ */
+function equalRateRatios(r: BenchResults): string[] {
+  const rates = r.config.latency?.equalRatesPps ?? [];
+  const anchors = USERSPACE.filter((m) => r.cells.some((c) => c.method === m && c.latency !== undefined));
+  const mcrCells = r.cells.filter((c) => c.method === 'mcr' && c.latency !== undefined);
+  if (rates.length === 0 || anchors.length === 0 || mcrCells.length === 0) return [];
+  const rows: string[][] = [];
+  for (const mc of mcrCells) {
+    for (const rate of rates) {
+      const mp = (mc.latency?.points ?? []).find((p) => p.load === undefined && p.ratePps === rate);
+      if (mp === undefined) continue;
+      const cols = anchors.map((a) => {
+        const ap = anchorPoints(r, a, mc.payload).find((p) => p.load === undefined && p.ratePps === rate);
+        return `${ratio(mp, ap, 'p50Us')} / ${ratio(mp, ap, 'p99Us')}`;
+      });
+      rows.push([String(mc.payload), kpps(rate), ...cols]);
+    }
+  }
+  if (rows.length === 0) return [];
+  return ['MCR ÷ userspace anchor at the same offered rate, p50 / p99 (medians; "–": that method was not measured there, ' +
+    'its zero-loss rate being lower):', '', table(['payload B', 'rate', ...anchors.map((a) => METHOD_LABELS[a])], rows)];
+}
+
+function anchorPoints(r: BenchResults, method: MethodName, payload: number): LatencyPoint[] {
+  return r.cells.find((c) => c.method === method && c.payload === payload && c.latency !== undefined)?.latency?.points ?? [];
 }
 
 function ratio(a: LatencyPoint, b: LatencyPoint | undefined, key: PercentileKey): string {
@@ -83,7 +120,7 @@ function ratio(a: LatencyPoint, b: LatencyPoint | undefined, key: PercentileKey)
 }
 
 function loadText(p: LatencyPoint): string {
-  return p.load === undefined ? 'fixed' : `${Math.round(p.load * 100)} %`;
+  return p.load === undefined ? 'equal rate' : `${Math.round(p.load * 100)} %`;
 }
 
 function pointCols(p: LatencyPoint): string[] {

@@ -77,7 +77,11 @@ const SINK_SLACK_SEC = 10;
 /** The sink ends this long after the last datagram: the method has delivered what it will by then. */
 const SINK_IDLE_SEC = 1;
 
-/** Latency at each configured load of `basisPps` (a cell's zero-loss rate). */
+/**
+ * Latency at each configured load of `basisPps` (a cell's zero-loss rate),
+ * then at each equal rate (`l.equalRatesPps`, no `load`) up to that rate: a
+ * method is not measured past the rate it carries without loss.
+ */
 export async function measureCellLatency(bl: BenchLab, l: LatencyConfig, payload: number, basisPps: number,
   log: (msg: string) => void): Promise<CellLatency> {
   if (basisPps <= 0) return { basisPps, points: [], skipped: 'no zero-loss rate to take a fraction of' };
@@ -85,6 +89,9 @@ export async function measureCellLatency(bl: BenchLab, l: LatencyConfig, payload
   for (const load of l.loads) {
     const point = await measurePoint(bl, l, payload, Math.max(1, Math.round(load * basisPps)), log);
     points.push({ load, ...point });
+  }
+  for (const rate of (l.equalRatesPps ?? []).filter((r) => r <= basisPps)) {
+    points.push(await measurePoint(bl, l, payload, rate, log));
   }
   return { basisPps, points };
 }

@@ -3,7 +3,8 @@
  * each percentile over repeated trials (trials that measured nothing are
  * left out), and the report's Latency section: one row per method, payload
  * and load with "median (min–max)", MCR as a ratio to each userspace anchor
- * at the same load, and no section for a run without latency trials.
+ * at the same load and, matched by rate, at the same offered rate, and no
+ * section for a run without latency trials.
  */
 import t from 'tap';
 import { preset, type MethodName } from '../../bench/config.js';
@@ -67,6 +68,30 @@ t.test('the Latency section: a row per method and load, MCR ÷ each userspace an
   t.match(md, '| payload B | load | C recvmmsg |');
   t.match(md, `| 64 | 10 % | ${(33 / 37).toFixed(2)}× / ${(150 / 61).toFixed(2)}× |`);
   t.match(md, `| 64 | 50 % | ${(66 / 74).toFixed(2)}× / ${(300 / 122).toFixed(2)}× |`);
+});
+
+t.test('equal-rate points: a row per method that carries the rate, MCR ÷ anchor matched by rate, "–" where one was not measured', async (t) => {
+  const at = (ratePps: number, p50: number, p99: number) => {
+    const trials = [trial(lat(p50, p99, 1000, 2000))];
+    return { ratePps, trials, summary: summarise(trials) };
+  };
+  const withEqual = (method: MethodName, basisPps: number, points: ReturnType<typeof at>[]): CellResult =>
+    ({ method, payload: 64, fanout: 1, latency: { basisPps, points } });
+  const cells = [
+    withEqual('mcr', 500_000, [at(10_000, 20, 80), at(100_000, 30, 200)]),
+    withEqual('c-mmsg', 200_000, [at(10_000, 25, 60), at(100_000, 40, 100)]),
+    // socat carries 20 kpps: measured at 10 kpps only.
+    withEqual('socat', 20_000, [at(10_000, 80, 140)]),
+  ];
+  const r = results(cells);
+  t.same(r.config.latency?.equalRatesPps, [10_000, 100_000], 'the presets measure at 10 and 100 kpps');
+  const md = latencySection(r).join('\n');
+  t.match(md, '| MCR | 64 | equal rate | 100 kpps | 30 | 200 |');
+  t.match(md, 'MCR ÷ userspace anchor at the same offered rate');
+  t.match(md, '| payload B | rate | C recvmmsg | socat |');
+  t.match(md, `| 64 | 10.0 kpps | ${(20 / 25).toFixed(2)}× / ${(80 / 60).toFixed(2)}× | ${(20 / 80).toFixed(2)}× / ${(80 / 140).toFixed(2)}× |`);
+  t.match(md, `| 64 | 100 kpps | ${(30 / 40).toFixed(2)}× / ${(200 / 100).toFixed(2)}× | – / – |`, 'socat has no 100 kpps point');
+  t.notMatch(md, 'same fraction of its own', 'no same-fraction ratios without fraction points');
 });
 
 t.test('a cell without a zero-loss rate says so; a run without latency has no section', async (t) => {

@@ -60,7 +60,7 @@ function parseArgs(argv: string[]): ParsedArgs {
     .option('--duration <sec>', 'seconds of traffic per trial', int(1, 60))
     .option('--steps <n>', 'bisection steps', int(1, 12))
     .option('--no-experiments', 'skip the MCR batch / ring-depth / strace experiments')
-    .option('--no-latency', 'skip the one-way latency trials (at 10 % and 50 % of each fan-out-1 zero-loss rate)')
+    .option('--no-latency', 'skip the one-way latency trials (at 10 % and 50 % of each fan-out-1 zero-loss rate, and at 10 and 100 kpps)')
     .option('--mcrd-args <flags>', `mcrd flags for the MCR cells, space-separated (default: "${MCR_MATRIX_ARGS.join(' ')}", mcrd's defaults)`)
     .option('--no-sink-rps', "diagnostic: leave the sinks' receive work on the sending core instead of steering it to core 0")
     .option('--awake-core', "diagnostic: keep the relay core awake during the kernel's trials with a SCHED_IDLE busy loop, as MCR's --busy-poll-us does")

@@ -78,7 +78,8 @@ class PollPolicy {
   // walk's own sends (counts_sends()). Below it the loop has time to spare,
   // and the one extra turn those sends would cause is a cheap look for the
   // next frame of a burst (at 10 kpps in bursts of 8 about 5 us less p50).
-  // On this project's VM, with the bench's bursts of 8, the loop's share is
+  // On this project's VM, with the bench's bursts of 8 (judged by which
+  // way the loop went with thresholds of 10 and 20 %), the loop's share is
   // between 10 and 20 % at 10 kpps and below 20 % at 35 kpps (it keeps the
   // look there), and above 20 % from 100 kpps on, where counting saves one
   // io_uring_enter per walk (docs/performance.md, "One wait per walk").

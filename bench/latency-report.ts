@@ -63,22 +63,9 @@ export function latencySection(r: BenchResults): string[] {
 
 /** MCR ÷ each userspace anchor at the same payload and load: p50 and p99 medians. */
 function ratios(r: BenchResults): string[] {
-  const anchors = USERSPACE.filter((m) => r.cells.some((c) => c.method === m && c.latency !== undefined));
-  const mcrCells = r.cells.filter((c) => c.method === 'mcr' && c.latency !== undefined);
-  if (anchors.length === 0 || mcrCells.length === 0) return [];
-  const rows: string[][] = [];
-  for (const mc of mcrCells) {
-    for (const mp of (mc.latency?.points ?? []).filter((p) => p.load !== undefined)) {
-      const cols = anchors.map((a) => {
-        const ap = anchorPoints(r, a, mc.payload).find((p) => p.load === mp.load);
-        return `${ratio(mp, ap, 'p50Us')} / ${ratio(mp, ap, 'p99Us')}`;
-      });
-      rows.push([String(mc.payload), loadText(mp), ...cols]);
-    }
-  }
-  if (rows.length === 0) return [];
-  return ['MCR ÷ userspace anchor, p50 / p99 (medians; lower is better for MCR; each method at the same fraction of its own ' +
-    'zero-loss rate, so the absolute rates differ):', '', table(['payload B', 'load', ...anchors.map((a) => METHOD_LABELS[a])], rows)];
+  return ratioTable(r, 'load', 'MCR ÷ userspace anchor, p50 / p99 (medians; lower is better for MCR; each method at the same ' +
+    'fraction of its own zero-loss rate, so the absolute rates differ):',
+  (points) => points.filter((p) => p.load !== undefined).map((mp) => ({ label: loadText(mp), mp, same: (p) => p.load === mp.load })));
 }
 
 /**
@@ -87,25 +74,32 @@ function ratios(r: BenchResults): string[] {
  * below it, or the run predates equal rates).
  */
 function equalRateRatios(r: BenchResults): string[] {
-  const rates = r.config.latency?.equalRatesPps ?? [];
+  const atRate = (rate: number) => (p: LatencyPoint) => p.load === undefined && p.ratePps === rate;
+  return ratioTable(r, 'rate', 'MCR ÷ userspace anchor at the same offered rate, p50 / p99 (medians; "–": that method ' +
+    'was not measured there, its zero-loss rate being lower):',
+  (points) => (r.config.latency?.equalRatesPps ?? []).flatMap((rate) => {
+    const mp = points.find(atRate(rate));
+    return mp === undefined ? [] : [{ label: kpps(rate), mp, same: atRate(rate) }];
+  }));
+}
+
+/** One MCR point to set against the anchors, and which anchor point is its counterpart. */
+interface RatioRow { label: string; mp: LatencyPoint; same: (p: LatencyPoint) => boolean }
+
+/**
+ * A table of MCR ÷ each userspace anchor with latency in this run, a row per
+ * point `pick` chooses from each MCR cell's points; nothing when there is no
+ * anchor or no row.
+ */
+function ratioTable(r: BenchResults, labelHead: string, heading: string, pick: (points: LatencyPoint[]) => RatioRow[]): string[] {
   const anchors = USERSPACE.filter((m) => r.cells.some((c) => c.method === m && c.latency !== undefined));
-  const mcrCells = r.cells.filter((c) => c.method === 'mcr' && c.latency !== undefined);
-  if (rates.length === 0 || anchors.length === 0 || mcrCells.length === 0) return [];
-  const rows: string[][] = [];
-  for (const mc of mcrCells) {
-    for (const rate of rates) {
-      const mp = (mc.latency?.points ?? []).find((p) => p.load === undefined && p.ratePps === rate);
-      if (mp === undefined) continue;
-      const cols = anchors.map((a) => {
-        const ap = anchorPoints(r, a, mc.payload).find((p) => p.load === undefined && p.ratePps === rate);
-        return `${ratio(mp, ap, 'p50Us')} / ${ratio(mp, ap, 'p99Us')}`;
-      });
-      rows.push([String(mc.payload), kpps(rate), ...cols]);
-    }
-  }
-  if (rows.length === 0) return [];
-  return ['MCR ÷ userspace anchor at the same offered rate, p50 / p99 (medians; "–": that method was not measured there, ' +
-    'its zero-loss rate being lower):', '', table(['payload B', 'rate', ...anchors.map((a) => METHOD_LABELS[a])], rows)];
+  const rows = r.cells.filter((c) => c.method === 'mcr' && c.latency !== undefined).flatMap((mc) =>
+    pick(mc.latency?.points ?? []).map((row) => [String(mc.payload), row.label, ...anchors.map((a) => {
+      const ap = anchorPoints(r, a, mc.payload).find(row.same);
+      return `${ratio(row.mp, ap, 'p50Us')} / ${ratio(row.mp, ap, 'p99Us')}`;
+    })]));
+  if (anchors.length === 0 || rows.length === 0) return [];
+  return [heading, '', table(['payload B', labelHead, ...anchors.map((a) => METHOD_LABELS[a])], rows)];
 }
 
 function anchorPoints(r: BenchResults, method: MethodName, payload: number): LatencyPoint[] {

@@ -43,14 +43,13 @@ interface ProfileArgs {
 }
 
 function parseArgs(argv: string[]): ProfileArgs {
-  const int = intOption;
   const program = new Command('bench:profile')
     .description('perf profile of the relay core while one method forwards a fixed rate in the bench lab')
     .option('--method <name>', `one of ${METHODS.join(', ')}`, 'mcr')
-    .option('--rate <pps>', 'offered input datagrams per second', int(1000, 2_000_000), 60_000)
-    .option('--size <bytes>', 'UDP payload bytes', int(18, 1472), 64)
-    .option('--fanout <n>', 'outputs', int(1, 10), 1)
-    .option('--seconds <s>', 'seconds of traffic (perf samples the middle of it)', int(3, 60), 6)
+    .option('--rate <pps>', 'offered input datagrams per second', intOption(1000, 2_000_000), 60_000)
+    .option('--size <bytes>', 'UDP payload bytes', intOption(18, 1472), 64)
+    .option('--fanout <n>', 'outputs', intOption(1, 10), 1)
+    .option('--seconds <s>', 'seconds of traffic (perf samples the middle of it)', intOption(3, 60), 6)
     .option('--no-sink-rps', "leave the sinks' receive work on the relay core")
     .option('--out <dir>', 'where the report goes', join(packageRoot(), 'bench', 'results'))
     .option('--perf-data <file>', 'keep perf.data there (for perf report -G on a symbol) instead of deleting it')
@@ -161,12 +160,12 @@ function loopDelta(before: Record<string, number> | undefined, after: Record<str
   if (before === undefined || after === undefined) return [];
   const d = (k: string): number => (after[k] ?? 0) - (before[k] ?? 0);
   const frames = Math.max(1, d('frames'));
-  // Gauges (the in-flight counts, the policy's busy share) are a reading,
-  // not a count: their last value, not a difference.
+  // Gauges (the in-flight counts, the policy's busy share) are readings,
+  // not counts: a difference of two means nothing, and the reading after the
+  // traffic has stopped says nothing of the run either, so they are left out.
   const gauge = (k: string): boolean => k.startsWith('inflight') || k === 'busy_permille';
   const moved = Object.keys(after).filter((k) => d(k) !== 0 && !gauge(k));
   return [`loop counters (delta): ${moved.map((k) => `${k} ${d(k)}`).join(', ')}`,
-    `gauges at the end: ${Object.keys(after).filter(gauge).map((k) => `${k} ${after[k]}`).join(', ')}`,
     `per input frame: io_uring_enter ${(d('submit_calls') / frames).toFixed(3)}, loop turns ${(d('loop_iterations') / frames).toFixed(3)}`];
 }
 

@@ -72,14 +72,13 @@ const READY_MS = 30_000;
 const SOURCE_PORT = 40_000;
 
 function parseArgs(argv: string[]): Args {
-  const int = intOption;
   const o = new Command('bench:scaling')
     .description('zero-loss rate of mcrd with 1 and 2 workers on one input, offered 1 flow and several')
-    .option('--flows <n>', 'flows in the multi-flow cells (one mcrgen each)', int(2, 64), 16)
-    .option('--size <bytes>', 'UDP payload bytes', int(18, 1472), 64)
-    .option('--duration <sec>', 'seconds of traffic per trial', int(1, 60), 2)
-    .option('--steps <n>', 'bisection steps', int(1, 12), 3)
-    .option('--rounds <n>', 'times the four cells are measured, interleaved', int(1, 10), 2)
+    .option('--flows <n>', 'flows in the multi-flow cells (one mcrgen each)', intOption(2, 64), 16)
+    .option('--size <bytes>', 'UDP payload bytes', intOption(18, 1472), 64)
+    .option('--duration <sec>', 'seconds of traffic per trial', intOption(1, 60), 2)
+    .option('--steps <n>', 'bisection steps', intOption(1, 12), 3)
+    .option('--rounds <n>', 'times the four cells are measured, interleaved', intOption(1, 10), 2)
     .option('--mcrd-args <flags>', "extra mcrd flags, space-separated (default: none, mcrd's defaults)", '')
     .option('--out <dir>', 'results directory', join(packageRoot(), 'bench', 'results'))
     .parse(argv)

@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import { constants } from 'node:os';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { intOption } from '../cli-int.js';
 import { packageRoot } from '../../native/package-root.js';
 import { DemoError, describe } from './errors.js';
@@ -19,13 +19,12 @@ import { Demo } from './run.js';
 /** Seconds between two stats tables. */
 const INTERVAL_SEC = 2;
 
-const integer = intOption;
 
 function parse(argv: string[]): { duration: number; rate: number } {
   const program = new Command('demo')
     .description('Run mcrd in a throw-away network-namespace lab with traffic, show its stats, then remove everything. Needs root.')
-    .option('--duration <sec>', `how long traffic runs, in seconds (stats every ${INTERVAL_SEC} s)`, integer(INTERVAL_SEC, 3600), 20)
-    .option('--rate <pps>', 'packets per second of each stream', integer(1, 100_000), 1000)
+    .option('--duration <sec>', `how long traffic runs, in seconds (stats every ${INTERVAL_SEC} s)`, intOption(INTERVAL_SEC, 3600), 20)
+    .option('--rate <pps>', 'packets per second of each stream', intOption(1, 100_000), 1000)
     .exitOverride()
     .configureOutput({ outputError: () => undefined });
   try {

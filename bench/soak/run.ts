@@ -33,15 +33,14 @@ const ROOT = packageRoot();
  */
 export const DEFAULT_RATE = 20_000;
 
-const int = intOption;
 
 const program = new Command('soak')
   .description('Run mcrd under traffic and random faults in a namespace lab and account for every datagram (issue 12).')
-  .option('--minutes <m>', 'how long to run', int(1, 24 * 60), 10)
-  .option('--seed <n>', 'seed of the fault schedule (default: time-based, printed)', int(0, 2 ** 32 - 1))
+  .option('--minutes <m>', 'how long to run', intOption(1, 24 * 60), 10)
+  .option('--seed <n>', 'seed of the fault schedule (default: time-based, printed)', intOption(0, 2 ** 32 - 1))
   .option('--faults <list>', 'all, none (traffic only: rate calibration), or a comma-separated list of kinds', 'all')
-  .option('--rate <pps>', 'datagrams per second over all base rules', int(5, 1_000_000), DEFAULT_RATE)
-  .option('--size <bytes>', 'UDP payload bytes (above the lowered MTU of the output-mtu fault)', int(300, 1400), 512)
+  .option('--rate <pps>', 'datagrams per second over all base rules', intOption(5, 1_000_000), DEFAULT_RATE)
+  .option('--size <bytes>', 'UDP payload bytes (above the lowered MTU of the output-mtu fault)', intOption(300, 1400), 512)
   .option('--strict-counters', 'also fail on per-rule counters reset by a resync (once issue 13 keeps them)', false)
   .option('--out <dir>', 'results directory', join(ROOT, 'bench', 'results'));
 program.parse();

@@ -11,7 +11,8 @@
 //   (mcrd --busy-poll-us N): the core is spent whenever traffic flows, and
 //   an idle core's slow wake-up (a halted vCPU) never delays a frame.
 // - adaptive (the default): moderate while the loop is busy and its walks
-//   are small, as adaptive interrupt moderation does. Light traffic wakes
+//   are small at kStartRatePps or more, as adaptive interrupt moderation
+//   does. Light traffic wakes
 //   the loop per frame (the lowest latency, and what its work costs). Once
 //   the loop's busy share over a short window (the thread's CPU time: its
 //   walks, sends and syscalls, not its sleep nor time other threads took
@@ -22,7 +23,7 @@
 //   and sent together, in fewer and fuller UDP_SEGMENT sends, for fewer
 //   wake-ups. The pause is what gathers about kTargetWalkFrames frames at
 //   the window's arrival rate, within kPauseMinNs..kPauseMaxNs. Below
-//   kStopPermille it wakes per frame again. Traffic that arrives in
+//   kStopPermille, or kStopRatePps, it wakes per frame again. Traffic that arrives in
 //   bursts (a sender's own batches, microbursts) is never paused: a loop
 //   woken per burst already walks the burst at once, and a pause would
 //   only add a timer's wake-up per walk (a fixed 20 us pause cost 30 %
@@ -98,6 +99,16 @@ class PollPolicy {
   // latency under moderation; measured in docs/performance.md.
   static constexpr uint64_t kPauseMinNs = 20'000;
   static constexpr uint64_t kPauseMaxNs = 100'000;
+  // Moderation starts only while frames arrive at kStartRatePps or more,
+  // and stops below kStopRatePps. Slower than that, even the longest pause
+  // gathers fewer than two frames: walks stay at one frame, so pausing
+  // saves no send and no wake-up and only delays frames. On a noisy VM a
+  // stream of 10 kpps can cost a quarter of the loop's time (a host's
+  // steal counts as the thread's CPU time), and moderating it put 5-15 %
+  // of its frames 64-256 us late: MCR's p99 at 10 kpps was 2-4x the C
+  // recvmmsg relay's (docs/performance.md, "No moderation below 20 kpps").
+  static constexpr uint64_t kStartRatePps = 20'000;
+  static constexpr uint64_t kStopRatePps = 15'000;
   // A window in which the loop thread waited this share (per mille) of the
   // time for its CPU is contended: another task ran while the loop wanted
   // to. A kernel thread's moment (a kworker, an RCU callback) stays far
@@ -178,7 +189,8 @@ class PollPolicy {
     // Two busy windows of small walks in a row start moderation: on a
     // shared core a loop that was preempted catches up in one dense window,
     // which says nothing about the load.
-    const bool busy = busy_permille_ >= kStartPermille && small_walks;
+    const uint64_t rate_pps = frames * 1'000'000'000 / elapsed;
+    const bool busy = busy_permille_ >= kStartPermille && small_walks && rate_pps >= kStartRatePps;
     if (waited * 1000 >= uint64_t{kContendedPermille} * elapsed) {
       // Other tasks want this core: wake per frame, and do not moderate for a while.
       ++contended_;
@@ -193,7 +205,7 @@ class PollPolicy {
       if (!moderating_ && busy && last_window_busy_ && now_ns >= hold_until_ns_) {
         moderating_ = true;
         ++starts_;
-      } else if (moderating_ && busy_permille_ < kStopPermille) {
+      } else if (moderating_ && (busy_permille_ < kStopPermille || rate_pps < kStopRatePps)) {
         moderating_ = false;
       }
       last_window_busy_ = busy;

@@ -3,7 +3,8 @@
 // polls for its time after the last frame and no longer; the adaptive
 // default never polls, never pauses while idle or under light load, starts
 // pausing after each walk (moderation) within a few windows once the loop
-// is busy, keeps it while the loop stays busy, pauses only after a walk
+// is busy with frames that come at 20 kpps or more (never slower: a pause
+// would gather no second frame), keeps it while the loop stays busy, pauses only after a walk
 // that forwarded frames, and between its two thresholds keeps whatever it
 // was doing (no flapping); on a contended core (the loop waits for its
 // CPU) it stops moderating and holds off, longer each time it meets
@@ -143,32 +144,32 @@ TEST(poll_policy_counts_sends_in_the_wait_once_the_loop_is_busy) {
 }
 
 TEST(poll_policy_adaptive_moderates_under_heavy_load_and_never_polls) {
-  // A burst every 100 us that takes 50 us: 50 % busy.
+  // A frame every 40 us (25 000 a second) that takes 20 us: 50 % busy.
   Sim sim(BusyPoll::adaptive);
-  sim.stream(PollPolicy::kWindowNs + 100 * kUs, 100 * kUs, 50 * kUs);
+  sim.stream(PollPolicy::kWindowNs + 100 * kUs, 40 * kUs, 20 * kUs);
   CHECK(!sim.policy.moderating());  // one busy window is not enough
-  sim.stream(PollPolicy::kWindowNs + 100 * kUs, 100 * kUs, 50 * kUs);
+  sim.stream(PollPolicy::kWindowNs + 100 * kUs, 40 * kUs, 20 * kUs);
   CHECK(sim.policy.moderating());
   CHECK_EQ(sim.policy.starts(), 1u);
   // Every walk of the stream is followed by a pause; the share stays the
-  // work's, ~50 %, so moderation stays on, once. At 10 000 frames/s the
-  // pause that gathers kTargetWalkFrames would be 800 us: it is capped, and
-  // each walk takes the one or two bursts of its pause.
+  // work's, ~50 %, so moderation stays on, once. At 25 000 frames/s the
+  // pause that gathers kTargetWalkFrames would be 320 us: it is capped, and
+  // each walk takes the frames of its pause and of the walk before.
   CHECK_EQ(sim.policy.pause_ns(), PollPolicy::kPauseMaxNs);
   sim.pauses = 0;
   sim.walks = 0;
-  sim.stream(100 * kMs, 100 * kUs, 50 * kUs);
+  sim.stream(100 * kMs, 40 * kUs, 20 * kUs);
   CHECK(sim.policy.moderating());
   CHECK_EQ(sim.policy.starts(), 1u);
   CHECK(sim.pauses + 1 >= sim.walks && sim.pauses <= sim.walks);
-  CHECK(sim.walks >= 450u && sim.walks <= 550u);  // a walk every 200 us: 2 bursts, 100 us of work, 100 of pause
+  CHECK(sim.walks >= 450u && sim.walks <= 550u);  // a walk every 200 us: 5 frames, 100 us of work, 100 of pause
   CHECK_EQ(sim.poll_turns, 0u);
   CHECK(sim.policy.busy_permille() >= 450u && sim.policy.busy_permille() <= 550u);
 }
 
 TEST(poll_policy_adaptive_pauses_only_after_a_walk_that_forwarded) {
   Sim sim(BusyPoll::adaptive);
-  sim.stream(10 * kMs, 100 * kUs, 50 * kUs);
+  sim.stream(10 * kMs, 40 * kUs, 20 * kUs);
   CHECK(sim.policy.moderating());
   CHECK(sim.next == Next::pause);
   // The stream ends: a turn without frames (the stats timer) sleeps.
@@ -185,27 +186,37 @@ TEST(poll_policy_adaptive_hysteresis_between_the_thresholds) {
   // 18 % busy: between kStopPermille and kStartPermille.
   static_assert(PollPolicy::kStopPermille < 180 && 180 < PollPolicy::kStartPermille);
   Sim from_sleep(BusyPoll::adaptive);
-  from_sleep.stream(100 * kMs, 100 * kUs, 18 * kUs);
+  from_sleep.stream(100 * kMs, 40 * kUs, 7200);
   CHECK_EQ(from_sleep.pauses, 0u);
   CHECK(!from_sleep.policy.moderating());
 
   Sim from_busy(BusyPoll::adaptive);
-  from_busy.stream(10 * kMs, 100 * kUs, 60 * kUs);
+  from_busy.stream(10 * kMs, 40 * kUs, 24 * kUs);
   CHECK(from_busy.policy.moderating());
-  from_busy.stream(100 * kMs, 100 * kUs, 18 * kUs);
+  from_busy.stream(100 * kMs, 40 * kUs, 7200);
   CHECK(from_busy.policy.moderating());
   CHECK_EQ(from_busy.policy.starts(), 1u);
   // Falling below kStopPermille ends it.
-  from_busy.stream(100 * kMs, 100 * kUs, 5 * kUs);
+  from_busy.stream(100 * kMs, 40 * kUs, 2 * kUs);
   CHECK(!from_busy.policy.moderating());
+
+  // The same for the rate: moderation that started at 25 kpps goes on at
+  // 16.7 kpps (between kStopRatePps and kStartRatePps), busy as before.
+  static_assert(PollPolicy::kStopRatePps < 16'700 && 16'700 < PollPolicy::kStartRatePps);
+  Sim slower(BusyPoll::adaptive);
+  slower.stream(10 * kMs, 40 * kUs, 24 * kUs);
+  CHECK(slower.policy.moderating());
+  slower.stream(100 * kMs, 60 * kUs, 36 * kUs);
+  CHECK(slower.policy.moderating());
+  CHECK_EQ(slower.policy.starts(), 1u);
 }
 
 TEST(poll_policy_adaptive_does_not_count_preempted_time_as_work) {
-  // Each burst's turn lasts 60 us of the 100 us gap, but other threads on
-  // the shared core ran for 55 us of it: 5 % work, not 60 %.
+  // Each frame's turn lasts 24 us of the 40 us gap, but other threads on
+  // the shared core ran for 22 us of it: 5 % work, not 60 %.
   Sim sim(BusyPoll::adaptive);
-  sim.preempted = 55 * kUs;
-  sim.stream(100 * kMs, 100 * kUs, 60 * kUs);
+  sim.preempted = 22 * kUs;
+  sim.stream(100 * kMs, 40 * kUs, 24 * kUs);
   CHECK_EQ(sim.pauses, 0u);
   CHECK(sim.policy.busy_permille() <= 60u);
   CHECK(sim.policy.contended() > 0u);  // 55 % of the time waiting for the core
@@ -214,33 +225,33 @@ TEST(poll_policy_adaptive_does_not_count_preempted_time_as_work) {
 TEST(poll_policy_adaptive_stops_moderating_on_a_contended_core_and_holds_off) {
   // 60 % busy: moderating, on a core of its own.
   Sim sim(BusyPoll::adaptive);
-  sim.stream(10 * kMs, 100 * kUs, 60 * kUs);
+  sim.stream(10 * kMs, 40 * kUs, 24 * kUs);
   CHECK(sim.policy.moderating());
   CHECK_EQ(sim.policy.contended(), 0u);
   sim.pauses = 0;
   sim.walks = 0;
-  sim.stream(100 * kMs, 100 * kUs, 60 * kUs);
+  sim.stream(100 * kMs, 40 * kUs, 24 * kUs);
   const uint64_t uncontended = sim.pauses;  // one a walk
   CHECK(uncontended + 1 >= sim.walks && uncontended > 300u);
   // Another task wants the core whenever the loop pauses (its timer
   // wake-up waits behind it): the first whole window stops moderating.
-  sim.preempted_moderating = 60 * kUs;
-  sim.stream(2 * PollPolicy::kWindowNs + 200 * kUs, 100 * kUs, 60 * kUs);
+  sim.preempted_moderating = 90 * kUs;
+  sim.stream(2 * PollPolicy::kWindowNs + 200 * kUs, 40 * kUs, 24 * kUs);
   CHECK(!sim.policy.moderating());
   CHECK(sim.policy.contended() >= 1u);
   // While that lasts it tries again after 16, 32, 64, ... ms, one window
   // each: over a second, a handful of starts and few pauses.
   const uint64_t starts = sim.policy.starts();
   sim.pauses = 0;
-  sim.stream(1000 * kMs, 100 * kUs, 60 * kUs);
+  sim.stream(1000 * kMs, 40 * kUs, 24 * kUs);
   CHECK(sim.policy.starts() - starts <= 7u);
-  CHECK(sim.pauses < uncontended * 10 / 4);  // of ~10 000 walks
+  CHECK(sim.pauses < uncontended * 10 / 4);  // of ~25 000 walks
   // The core is the loop's again: it moderates within a held-off second.
   sim.preempted_moderating = 0;
-  sim.stream(1100 * kMs, 100 * kUs, 60 * kUs);
+  sim.stream(1100 * kMs, 40 * kUs, 24 * kUs);
   CHECK(sim.policy.moderating());
   sim.pauses = 0;
-  sim.stream(100 * kMs, 100 * kUs, 60 * kUs);
+  sim.stream(100 * kMs, 40 * kUs, 24 * kUs);
   CHECK(sim.pauses >= uncontended - 1);
 }
 
@@ -248,22 +259,22 @@ TEST(poll_policy_adaptive_holds_off_at_most_a_second) {
   // Contended whenever it moderates, for ten seconds: the hold-off doubles
   // up to kHoldMaxNs and stays there, one moderating window a second.
   Sim sim(BusyPoll::adaptive);
-  sim.stream(10 * kMs, 100 * kUs, 60 * kUs);
-  sim.preempted_moderating = 60 * kUs;
-  sim.stream(10'000 * kMs, 100 * kUs, 60 * kUs);
+  sim.stream(10 * kMs, 40 * kUs, 24 * kUs);
+  sim.preempted_moderating = 90 * kUs;
+  sim.stream(10'000 * kMs, 40 * kUs, 24 * kUs);
   const uint64_t starts = sim.policy.starts();
   CHECK(starts >= 10u && starts <= 20u);  // 7 doublings to a second, then ~one a second
-  sim.stream(5'000 * kMs, 100 * kUs, 60 * kUs);
+  sim.stream(5'000 * kMs, 40 * kUs, 24 * kUs);
   CHECK(sim.policy.starts() - starts >= 4u && sim.policy.starts() - starts <= 6u);
 }
 
 TEST(poll_policy_adaptive_contended_windows_do_not_start_moderating) {
-  // 50 % busy but the loop waits for its core on every wake-up (30 us of
-  // each burst's 80 us turn): the busy share is the host's, not the
+  // 50 % busy but the loop waits for its core on every wake-up (12 us of
+  // each frame's 32 us turn): the busy share is the host's, not the
   // stream's.
   Sim sim(BusyPoll::adaptive);
-  sim.preempted = 30 * kUs;
-  sim.stream(200 * kMs, 100 * kUs, 80 * kUs);
+  sim.preempted = 12 * kUs;
+  sim.stream(200 * kMs, 40 * kUs, 32 * kUs);
   CHECK_EQ(sim.policy.starts(), 0u);
   CHECK_EQ(sim.pauses, 0u);
   CHECK(sim.policy.contended() > 50u);
@@ -325,6 +336,29 @@ TEST(poll_policy_adaptive_pause_gathers_the_target_walk_at_the_arrival_rate) {
   fast.stream(10 * kMs, 1 * kUs, 500);
   CHECK(fast.policy.moderating());
   CHECK_EQ(fast.policy.pause_ns(), PollPolicy::kPauseMinNs);
+}
+
+TEST(poll_policy_adaptive_never_moderates_below_the_start_rate) {
+  // A frame every 100 us (10 000 a second) that takes 50 us: 50 % busy
+  // with walks of one frame, the state that moderates at higher rates. A
+  // pause of at most kPauseMaxNs would gather about one frame: walks would
+  // stay at one frame, and each frame would wait for the pause.
+  static_assert(10'000 < PollPolicy::kStopRatePps);
+  Sim sim(BusyPoll::adaptive);
+  sim.stream(1000 * kMs, 100 * kUs, 50 * kUs);
+  CHECK_EQ(sim.policy.starts(), 0u);
+  CHECK_EQ(sim.pauses, 0u);
+  CHECK(sim.policy.busy_permille() >= 450u && sim.policy.busy_permille() <= 550u);
+  // A moderated stream that slows to 10 kpps stops at the first window.
+  Sim slows(BusyPoll::adaptive);
+  slows.stream(10 * kMs, 40 * kUs, 20 * kUs);
+  CHECK(slows.policy.moderating());
+  slows.stream(PollPolicy::kWindowNs * 2 + 200 * kUs, 100 * kUs, 50 * kUs);
+  CHECK(!slows.policy.moderating());
+  slows.pauses = 0;
+  slows.stream(100 * kMs, 100 * kUs, 50 * kUs);
+  CHECK_EQ(slows.pauses, 0u);
+  CHECK_EQ(slows.policy.starts(), 1u);
 }
 
 }  // namespace

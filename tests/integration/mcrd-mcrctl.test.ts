@@ -93,6 +93,8 @@ t.test('mcrctl against mcrd: socket mode, add/list/stats/remove, worker uid, sav
   t.match(table.stdout, new RegExp(`^\\s*${id1}\\s+-\\s+in in0 239\\.1\\.1\\.1:5000\\s+3000\\s+`, 'm'), 'stats table: rule 1 row');
   t.match(table.stdout, /^\s+-> 10\.99\.1\.2:7002:out0\s+2000\s+/m, 'stats table: an output row');
   t.match(table.stdout, /^in0\/0\s+in0\s+\d+\s+\d+\s+0$/m, 'stats table: the worker row, no restarts');
+  const inputRow = /^in0\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(table.stdout);
+  t.ok(inputRow !== null && Number(inputRow[1]) >= 5000, `stats table: the input row counts every frame (${inputRow?.[0] ?? table.stdout})`);
 
   // The worker dropped to the --user given, with no capabilities left.
   const workers = await mcrctlJson<WorkersResult>(socket, ['workers']);

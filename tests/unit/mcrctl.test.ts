@@ -236,6 +236,9 @@ t.test('tables', async (t) => {
     '              -> 239.3.3.3:6002:eth1          0        0      -       0',
     'PPS over the last 2.0 s; - for rules added since',
     '',
+    'INPUT  FRAMES  UNMATCHED  NOT-RELAYABLE  KERNEL-DROPS  WHY NOT RELAYABLE',
+    'eth0     1500          1              2             3  fragment 2',
+    '',
     'WORKER  INTERFACE  RECEIVED  KERNEL-DROPS  RESTARTS',
     'eth0/0  eth0           1000             3         0',
     'eth0/1  eth0              0             0         2',
@@ -281,10 +284,13 @@ t.test('empty answers say so', async (t) => {
 
 t.test('stats without an earlier sample says why PPS is empty', async (t) => {
   const fake = await fakeMcrd(t, {
-    stats: async () => ({ rules: [{ ruleId: 1, packets: 5, bytes: 500, errors: 0, outputs: [{ packets: 5, bytes: 500, errors: 0, errorsByErrno: {} }] }], workers: [], inputs: [] }),
+    stats: async () => ({ rules: [{ ruleId: 1, packets: 5, bytes: 500, errors: 0, outputs: [{ packets: 5, bytes: 500, errors: 0, errorsByErrno: {} }] }], workers: [],
+      inputs: [{ interface: 'eth0', frames: 5, kernelDrops: 0, malformed: { fragment: 0, not_udp: 0 }, unmatched: 0 }] }),
   });
   const r = await mcrctl(fake.path, ['stats']);
   t.equal(r.code, 0);
+  t.match(r.out, /\nINPUT  FRAMES  UNMATCHED  NOT-RELAYABLE  KERNEL-DROPS\neth0        5          0              0             0\n/,
+    'the input row; no reasons column while every frame was relayable');
   t.match(r.out, /^RULE .*PPS  ERRORS\n +1  feed-a  in eth0 239\.1\.1\.1:5000 +5 +500 +- +0\n/, 'rate shown as -, not 0');
   t.match(r.out, /\nPPS: - until mcrd has an earlier sample at least 0\.5 s old: run stats again\n/);
   const doc = JSON.parse((await mcrctl(fake.path, ['--json', 'stats'])).out) as { rules: Array<Record<string, unknown>> };

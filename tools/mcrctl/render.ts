@@ -96,7 +96,7 @@ export function renderStats(stats: StatsResult, rules: readonly Rule[], nowMs: n
         const outs = s.outputs.map((o, i) => {
           const spec = rule?.outputs[i];
           return ['', '', `-> ${spec ? formatOutput(spec) : `output ${i + 1}`}`,
-            String(o.packets), String(o.bytes), formatRate(o.pps), String(o.errors), ...(withStream ? [''] : []), formatErrnos(o.errorsByErrno ?? {})];
+            String(o.packets), String(o.bytes), formatRate(o.pps), String(o.errors), ...(withStream ? [''] : []), formatCounts(o.errorsByErrno ?? {})];
         });
         return [head, ...outs];
       }),
@@ -118,6 +118,21 @@ export function renderStats(stats: StatsResult, rules: readonly Rule[], nowMs: n
         String(m.tsSyncByteErrors), String(m.tsSyncLosses), String(m.tsPidOverflow)];
     }),
   )];
+  // Per input interface over its life in mcrd (across worker restarts):
+  // every frame a worker read, and where those that no rule relayed went.
+  const inputs = stats.inputs ?? [];
+  const withReasons = inputs.some((i) => Object.values(i.malformed ?? {}).some((n) => n > 0));
+  const inputLines = inputs.length === 0 ? [] : ['', ...table(
+    [
+      { header: 'INPUT' }, { header: 'FRAMES', align: 'right' }, { header: 'UNMATCHED', align: 'right' },
+      { header: 'NOT-RELAYABLE', align: 'right' }, { header: 'KERNEL-DROPS', align: 'right' }, ...(withReasons ? [{ header: 'WHY NOT RELAYABLE' }] : []),
+    ],
+    inputs.map((i) => {
+      const malformed = i.malformed ?? {};
+      return [i.interface, String(i.frames), String(i.unmatched), String(Object.values(malformed).reduce((a, n) => a + n, 0)),
+        String(i.kernelDrops), ...(withReasons ? [formatCounts(malformed)] : [])];
+    }),
+  )];
   const workerLines = stats.workers.length === 0
     ? ['no workers']
     : table(
@@ -127,13 +142,16 @@ export function renderStats(stats: StatsResult, rules: readonly Rule[], nowMs: n
       ],
       stats.workers.map((w) => [w.worker, w.interface, String(w.received), String(w.kernelDrops), String(w.restarts)]),
     );
-  return [...ruleLines, ...monitorLines, '', ...workerLines];
+  return [...ruleLines, ...monitorLines, ...inputLines, '', ...workerLines];
 }
 
-/** An output's failed sends by errno, most frequent first: "ENODEV 1816, ENETUNREACH 210". */
-function formatErrnos(byErrno: Record<string, number>): string {
-  return Object.entries(byErrno).filter(([, n]) => n > 0).sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
-    .map(([errno, n]) => `${errno} ${n}`).join(', ');
+/**
+ * Non-zero counts by name, most frequent first: an output's failed sends by
+ * errno ("ENODEV 1816, ENETUNREACH 210"), an input's malformed frames by reason.
+ */
+function formatCounts(byName: Record<string, number>): string {
+  return Object.entries(byName).filter(([, n]) => n > 0).sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+    .map(([name, n]) => `${name} ${n}`).join(', ');
 }
 
 /** What the PPS column is measured over, or why it shows '-'. */

@@ -21,6 +21,7 @@
  * from one inside the relay.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** USER_HZ: /proc/stat and /proc/PID/stat count in 1/100 s on every Linux architecture we run on. */
 const TICKS_PER_SEC = 100;
@@ -183,8 +184,47 @@ export function readSoftnet(): SoftnetRow[] {
   return rows;
 }
 
-/** The host's CPU model and kernel, for the report header. */
-export function hostDescription(): { cpuModel: string; kernel: string; cores: number } {
+/**
+ * Whether the kernel's DAMON memory monitoring runs on this host, for the
+ * report header: on this project's VM its samples stall MCR's loop for
+ * half a millisecond or more twice a second and make most of MCR's p99 at
+ * light paced load (docs/performance.md, "The host's DAMON"), so a latency
+ * figure needs it said. Reads the sysfs admin interface (one `state` file
+ * per kdamond) and the built-in reclaim module's switch; `sys` is the
+ * sysfs root (tests point it at a folder of their own).
+ */
+export function damonState(sys = '/sys'): string {
+  const admin = join(sys, 'kernel/mm/damon/admin/kdamonds');
+  let present = false;
+  let running = 0;
+  try {
+    for (const name of readdirSync(admin)) {
+      if (!/^\d+$/.test(name)) continue;
+      present = true;
+      try {
+        if (readFileSync(join(admin, name, 'state'), 'utf8').trim() === 'on') running += 1;
+      } catch {
+        // A kdamond removed between the listing and the read is not running.
+      }
+    }
+  } catch {
+    // No admin interface: a kernel without DAMON_SYSFS, or no DAMON at all.
+  }
+  let reclaim = false;
+  try {
+    const enabled = readFileSync(join(sys, 'module/damon_reclaim/parameters/enabled'), 'utf8').trim();
+    present = true;
+    reclaim = enabled === 'Y' || enabled === '1';
+  } catch {
+    // No built-in reclaim module.
+  }
+  const on = [...(running > 0 ? [`${running} kdamond${running === 1 ? '' : 's'} running`] : []), ...(reclaim ? ['DAMON_RECLAIM enabled'] : [])];
+  if (on.length > 0) return `on (${on.join(', ')})`;
+  return present ? 'off' : 'not in this kernel';
+}
+
+/** The host's CPU model, kernel and DAMON state, for the report header. */
+export function hostDescription(): { cpuModel: string; kernel: string; cores: number; damon: string } {
   let cpuModel = 'unknown';
   let cores = 0;
   try {
@@ -200,5 +240,5 @@ export function hostDescription(): { cpuModel: string; kernel: string; cores: nu
   } catch {
     // Same.
   }
-  return { cpuModel, kernel, cores };
+  return { cpuModel, kernel, cores, damon: damonState() };
 }

@@ -91,7 +91,8 @@ function header(r: BenchResults): string[] {
   return [
     `- Mode: ${r.config.mode}; ${r.config.trialSec} s trials, ${r.config.bisectSteps} bisection steps; finished ${r.finishedAt ?? '–'}`,
     `- Host: ${r.host.cpuModel}, ${r.host.cores} cores, Linux ${r.host.kernel}; load average at start ${r.host.loadavgAtStart}; ` +
-      `background busy before the run: ${r.host.backgroundUtil.map((u, i) => `core ${i} ${(u * 100).toFixed(0)} %`).join(', ')}`,
+      `background busy before the run: ${r.host.backgroundUtil.map((u, i) => `core ${i} ${(u * 100).toFixed(0)} %`).join(', ')}` +
+      (r.host.damon !== undefined ? `; DAMON ${r.host.damon}${r.host.damon.startsWith('on') ? ' (its samples stall MCR\'s loop on this kind of VM: docs/performance.md, "The host\'s DAMON")' : ''}` : ''),
     `- Versions: MCR ${r.versions.mcrCommit}, Node ${r.versions.node}, smcroute ${r.versions.smcroute ?? '–'}, socat ${r.versions.socat ?? '–'}, ` +
       `nftables ${r.versions.nft ?? '–'}, GStreamer ${r.versions.gstreamer ?? '–'}`,
     // Runs before 2026-12-03 recorded no mcrdArgs: mcrd defaults, one-by-one generator.

@@ -53,6 +53,8 @@ export interface BenchResults {
     loadavgAtStart: string;
     /** Busy fraction of each core over a second of quiet before the run: load from others that every figure carries. */
     backgroundUtil: number[];
+    /** The kernel's DAMON memory monitoring (host-counters.ts damonState); absent in files before 2026-12-05. */
+    damon?: string;
   };
   versions: { node: string; mcrCommit: string; smcroute?: string; socat?: string; nft?: string; gstreamer?: string };
   generatorMax: GeneratorMax[];

@@ -223,6 +223,11 @@ export function damonState(sys = '/sys'): string {
   return present ? 'off' : 'not in this kernel';
 }
 
+/** "DAMON <state>" for a report, with where the docs say what it costs when it runs. */
+export function damonNote(state: string): string {
+  return `DAMON ${state}${state.startsWith('on') ? ' (its samples stall MCR\'s loop on this kind of VM: docs/performance.md, "The host\'s DAMON")' : ''}`;
+}
+
 /** The host's CPU model, kernel and DAMON state, for the report header. */
 export function hostDescription(): { cpuModel: string; kernel: string; cores: number; damon: string } {
   let cpuModel = 'unknown';

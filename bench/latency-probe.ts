@@ -38,7 +38,7 @@ import { OTHER_CPU, type MethodName } from './config.js';
 import { ensureDependencies } from './deps.js';
 import { describeError } from './errors.js';
 import { setGeneratorBurst } from './generator.js';
-import { damonState } from './host-counters.js';
+import { damonNote, damonState } from './host-counters.js';
 import { labUnavailableReason } from './lab/index.js';
 import { latencyTrial, median, type LatencyTrial } from './latency.js';
 import { START, type RunningMethod } from './methods/index.js';
@@ -261,7 +261,7 @@ async function main(): Promise<void> {
   }
   const damon = damonState();
   const md = [...rates.map((rate) => table(samples, keys, rate, o)),
-    `Host: DAMON ${damon}${damon.startsWith('on') ? ' (its samples stall MCR\'s loop on this kind of VM: docs/performance.md, "The host\'s DAMON")' : ''}`].join('\n\n');
+    `Host: ${damonNote(damon)}`].join('\n\n');
   const file = writeJsonRecord(o.out, 'latency', { schema: 'mcr-bench-latency/1', options: o, host: { damon }, samples });
   process.stdout.write(`${md}\n\n(${file})\n`);
 }

@@ -9,6 +9,7 @@
 import { ANCHORS, hasFamily, LOSS_THRESHOLD, METHOD_LABELS, METHODS, type Family, type MethodName } from './config.js';
 import type { ExperimentRow } from './experiments.js';
 import { GEN_GSO } from './generator.js';
+import { damonNote } from './host-counters.js';
 import { latencySection } from './latency-report.js';
 import { ipv6Section } from './report-ipv6.js';
 import { kpps } from './limits.js';
@@ -92,7 +93,7 @@ function header(r: BenchResults): string[] {
     `- Mode: ${r.config.mode}; ${r.config.trialSec} s trials, ${r.config.bisectSteps} bisection steps; finished ${r.finishedAt ?? '–'}`,
     `- Host: ${r.host.cpuModel}, ${r.host.cores} cores, Linux ${r.host.kernel}; load average at start ${r.host.loadavgAtStart}; ` +
       `background busy before the run: ${r.host.backgroundUtil.map((u, i) => `core ${i} ${(u * 100).toFixed(0)} %`).join(', ')}` +
-      (r.host.damon !== undefined ? `; DAMON ${r.host.damon}${r.host.damon.startsWith('on') ? ' (its samples stall MCR\'s loop on this kind of VM: docs/performance.md, "The host\'s DAMON")' : ''}` : ''),
+      (r.host.damon !== undefined ? `; ${damonNote(r.host.damon)}` : ''),
     `- Versions: MCR ${r.versions.mcrCommit}, Node ${r.versions.node}, smcroute ${r.versions.smcroute ?? '–'}, socat ${r.versions.socat ?? '–'}, ` +
       `nftables ${r.versions.nft ?? '–'}, GStreamer ${r.versions.gstreamer ?? '–'}`,
     // Runs before 2026-12-03 recorded no mcrdArgs: mcrd defaults, one-by-one generator.

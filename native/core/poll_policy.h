@@ -12,8 +12,8 @@
 //   an idle core's slow wake-up (a halted vCPU) never delays a frame.
 // - adaptive (the default): moderate while the loop is busy and its walks
 //   are small at kStartRatePps or more, as adaptive interrupt moderation
-//   does. Light traffic wakes
-//   the loop per frame (the lowest latency, and what its work costs). Once
+//   does. Light traffic wakes the loop per frame (the lowest latency, and
+//   what its work costs). Once
 //   the loop's busy share over a short window (the thread's CPU time: its
 //   walks, sends and syscalls, not its sleep nor time other threads took
 //   on the core) stays at kStartPermille or more for two windows in a row
@@ -23,13 +23,13 @@
 //   and sent together, in fewer and fuller UDP_SEGMENT sends, for fewer
 //   wake-ups. The pause is what gathers about kTargetWalkFrames frames at
 //   the window's arrival rate, within kPauseMinNs..kPauseMaxNs. Below
-//   kStopPermille, or kStopRatePps, it wakes per frame again. Traffic that arrives in
-//   bursts (a sender's own batches, microbursts) is never paused: a loop
-//   woken per burst already walks the burst at once, and a pause would
-//   only add a timer's wake-up per walk (a fixed 20 us pause cost 30 %
-//   more CPU per datagram at half load: docs/performance.md, "Moderation
-//   by walk size"). Evenly paced traffic
-//   (a media stream) is where a pause pays: woken per frame, the loop
+//   kStopPermille, or kStopRatePps, it wakes per frame again. Traffic that
+//   arrives in bursts (a sender's own batches, microbursts) is never
+//   paused: a loop woken per burst already walks the burst at once, and a
+//   pause would only add a timer's wake-up per walk (a fixed 20 us pause
+//   cost 30 % more CPU per datagram at half load: docs/performance.md,
+//   "Moderation by walk size"). Evenly paced traffic (a media stream,
+//   20 kpps or more) is where a pause pays: woken per frame, the loop
 //   spent 65 % of a core on 34 kpps. An earlier default polled instead
 //   of pausing in that state: it spent 85 % of a core at half load.
 //   A window in which the thread waited for its CPU (its run delay,

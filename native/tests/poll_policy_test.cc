@@ -4,9 +4,10 @@
 // default never polls, never pauses while idle or under light load, starts
 // pausing after each walk (moderation) within a few windows once the loop
 // is busy with frames that come at 20 kpps or more (never slower: a pause
-// would gather no second frame), keeps it while the loop stays busy, pauses only after a walk
-// that forwarded frames, and between its two thresholds keeps whatever it
-// was doing (no flapping); on a contended core (the loop waits for its
+// would gather no second frame), keeps it while the loop stays busy,
+// pauses only after a walk that forwarded frames, and between its two
+// thresholds (of busy share, and of rate) keeps whatever it was doing (no
+// flapping); on a contended core (the loop waits for its
 // CPU) it stops moderating and holds off, longer each time it meets
 // contention again, and resumes once the core is its own. The wait after
 // a walk counts the walk's own sends always for off and fixed, and for the

@@ -1,7 +1,8 @@
 /**
  * Host-wide counters the suite reads from the root namespace: per-core CPU
- * time (/proc/stat), per-process CPU time (/proc/PID/stat) and per-core
- * receive-backlog drops (/proc/net/softnet_stat). All are plain file reads,
+ * time (/proc/stat), per-process CPU time (/proc/PID/stat), per-core
+ * receive-backlog drops (/proc/net/softnet_stat) and per-core timer
+ * interrupts and IPIs (/proc/interrupts). All are plain file reads,
  * cheap enough to take around every trial.
  *
  * The busy fields of /proc/stat (user, system, softirq...) are sampled at
@@ -14,6 +15,9 @@
  * a core's busy time is measured as the window minus its idle time there
  * (idleIsExact), and other tasks' time on that core from each task's own
  * exact run time (/proc/PID/task/TID/schedstat).
+ *
+ * /proc/interrupts' per-core rows (readInterrupts) count the timer
+ * interrupts and IPIs each core took, for bench:profile.
  *
  * softnet_stat is per CPU, not per network namespace, so a backlog overflow
  * in any of the lab's namespaces shows here; that is exactly what tells a
@@ -182,6 +186,28 @@ export function readSoftnet(): SoftnetRow[] {
     rows[cpu] = { processed: f[0] ?? 0, dropped: f[1] ?? 0, timeSqueeze: f[2] ?? 0 };
   });
   return rows;
+}
+
+/**
+ * The per-CPU rows of /proc/interrupts that are not device IRQs, by their
+ * short name (LOC: local timer, CAL: function-call IPIs, which is how RPS
+ * and remote wake-ups reach a core, RES: rescheduling IPIs...), each a count
+ * per core number. On a paravirtualized guest each such interrupt and each
+ * timer programming is a trip through the hypervisor, so their counts per
+ * datagram explain CPU that perf cannot place there (bench:profile).
+ * `text` is the file's content (tests pass their own).
+ */
+export function readInterrupts(text = readFileSync('/proc/interrupts', 'utf8')): Map<string, number[]> {
+  const lines = text.split('\n');
+  const cpus = (lines[0] ?? '').trim().split(/\s+/).filter((c) => /^CPU\d+$/.test(c)).length;
+  const out = new Map<string, number[]>();
+  for (const line of lines.slice(1)) {
+    const m = /^\s*([A-Z]{3}):((?:\s+\d+)+)/.exec(line);
+    if (m === null || m[1] === undefined || m[2] === undefined) continue;
+    const counts = m[2].trim().split(/\s+/).slice(0, cpus).map(Number);
+    if (counts.length === cpus) out.set(m[1], counts);
+  }
+  return out;
 }
 
 /**

@@ -22,9 +22,9 @@ import { packageRoot } from '../tools/native-tool.js';
 import { createBenchLab, readSinkRx, type BenchLab } from './bench-lab.js';
 import { METHODS, OTHER_CPU, RELAY_CPU, type MethodName } from './config.js';
 import { describeError } from './errors.js';
-import { runGenerator } from './generator.js';
+import { runGenerator, setGeneratorBurst } from './generator.js';
 import { START } from './methods/index.js';
-import { busySecBetween, idleIsExact, readCpuTimes } from './host-counters.js';
+import { busySecBetween, idleIsExact, readCpuTimes, readInterrupts } from './host-counters.js';
 import { fileStamp } from './results.js';
 
 interface ProfileArgs {
@@ -40,6 +40,8 @@ interface ProfileArgs {
   relayArgs: string[] | undefined;
   /** Extra mcrd flags. */
   mcrdArgs: string[] | undefined;
+  /** Datagrams per paced burst of the generator (1 = evenly spaced). */
+  genBurst: number;
 }
 
 function parseArgs(argv: string[]): ProfileArgs {
@@ -55,9 +57,10 @@ function parseArgs(argv: string[]): ProfileArgs {
     .option('--perf-data <file>', 'keep perf.data there (for perf report -G on a symbol) instead of deleting it')
     .option('--mcrd-args <args>', 'MCR only: extra mcrd flags (space-separated), e.g. "--consume-inputs --coalesce-us 20"')
     .option('--relay-args <args>', 'MCR only: run the standalone relay with these extra flags (space-separated) instead of mcrd')
+    .option('--gen-burst <n>', 'datagrams per paced burst of the generator (1 = evenly spaced; the suite sends bursts of 8)', intOption(1, 64), 8)
     .parse(argv);
   const o = program.opts<{ method: string; rate: number; size: number; fanout: number; seconds: number; sinkRps: boolean; out: string;
-    perfData?: string; relayArgs?: string; mcrdArgs?: string }>();
+    perfData?: string; relayArgs?: string; mcrdArgs?: string; genBurst: number }>();
   if (!(METHODS as readonly string[]).includes(o.method)) {
     program.error(`error: --method must be one of ${METHODS.join(', ')}`, { exitCode: 2 });
   }
@@ -99,6 +102,7 @@ async function main(): Promise<number> {
     process.stderr.write(`bench:profile: ${unavailable}\n`);
     return 2;
   }
+  setGeneratorBurst(a.genBurst);
   // Pin ourselves (and so every helper we spawn) off the relay core.
   execFileSync('taskset', ['-p', '-c', String(OTHER_CPU), String(process.pid)], { stdio: 'ignore' });
   mkdirSync(a.out, { recursive: true });
@@ -118,6 +122,7 @@ async function main(): Promise<number> {
       const before = await sinkRx(bl, a.fanout);
       const loopBefore = await method.counters?.();
       const cpuBefore = readCpuTimes()[RELAY_CPU];
+      const irqBefore = readInterrupts();
       const t0 = process.hrtime.bigint();
       const gen = runGenerator(bl, { rate: a.rate, size: a.size, durationSec: a.seconds });
       await new Promise((r) => setTimeout(r, 1000));
@@ -127,15 +132,17 @@ async function main(): Promise<number> {
       const arrived = (await sinkRx(bl, a.fanout)) - before;
       const loopAfter = await method.counters?.();
       const cpuAfter = readCpuTimes()[RELAY_CPU];
+      const irqAfter = readInterrupts();
       // The window less idle time where idle is exact (tickless): the
       // tick-sampled busy fields miss or multiply timer-driven work (host-counters.ts).
       const windowSec = Number(process.hrtime.bigint() - t0) / 1e9;
       const busy = busySecBetween(cpuBefore, cpuAfter, windowSec, idleIsExact(RELAY_CPU));
-      const header = [`method ${a.method}${a.mcrdArgs ? ` (mcrd ${a.mcrdArgs.join(' ')})` : ''}, offered ${a.rate} pps, ${a.size} B, fan-out ${a.fanout}, sink RPS ${a.sinkRps ? 'on' : 'off'}`,
+      const header = [`method ${a.method}${a.mcrdArgs ? ` (mcrd ${a.mcrdArgs.join(' ')})` : ''}, offered ${a.rate} pps in bursts of ${a.genBurst}, ${a.size} B, fan-out ${a.fanout}, sink RPS ${a.sinkRps ? 'on' : 'off'}`,
         `generator sent ${g.sent} (${Math.round(g.pps)} pps); sinks received ${arrived} of ${g.sent * a.fanout} ` +
         `(loss ${(100 * (1 - arrived / Math.max(1, g.sent * a.fanout))).toFixed(3)} %)`,
         `relay core busy ${busy.toFixed(2)} s over the run: ${((busy / Math.max(1, arrived / a.fanout)) * 1e6).toFixed(2)} µs per forwarded input datagram (perf's own sampling included)`,
         ...loopDelta(loopBefore, loopAfter),
+        interruptsPerDatagram(irqBefore, irqAfter, g.sent),
         `perf record -e cpu-clock -C ${RELAY_CPU} -g for ${a.seconds - 2} s; self time by command and symbol:`].join('\n');
       const text = `${header}\n${report}\n`;
       const file = join(a.out, `${fileStamp(new Date())}-profile-${a.method}-${a.size}B-x${a.fanout}.txt`);
@@ -167,6 +174,21 @@ function loopDelta(before: Record<string, number> | undefined, after: Record<str
   const moved = Object.keys(after).filter((k) => d(k) !== 0 && !gauge(k));
   return [`loop counters (delta): ${moved.map((k) => `${k} ${d(k)}`).join(', ')}`,
     `per input frame: io_uring_enter ${(d('submit_calls') / frames).toFixed(3)}, loop turns ${(d('loop_iterations') / frames).toFixed(3)}`];
+}
+
+/**
+ * Timer interrupts and IPIs each core took per input datagram. On this
+ * project's paravirtualized VM perf places little of their cost (it lands
+ * on whichever instruction re-enables interrupts), yet each is a trip
+ * through the hypervisor: their counts tell relays apart where the profile
+ * cannot. Core 1's LOC includes perf's own sampling timer.
+ */
+function interruptsPerDatagram(before: Map<string, number[]>, after: Map<string, number[]>, datagrams: number): string {
+  const rows = ['LOC', 'CAL', 'RES'].map((name) => {
+    const per = [OTHER_CPU, RELAY_CPU].map((cpu) => ((after.get(name)?.[cpu] ?? 0) - (before.get(name)?.[cpu] ?? 0)) / Math.max(1, datagrams));
+    return `${name} core ${OTHER_CPU} ${per[0]?.toFixed(3)}, core ${RELAY_CPU} ${per[1]?.toFixed(3)}`;
+  });
+  return `interrupts per input datagram (LOC timer, CAL function-call IPIs such as RPS, RES rescheduling): ${rows.join('; ')}`;
 }
 
 async function sinkRx(bl: BenchLab, fanout: number): Promise<number> {

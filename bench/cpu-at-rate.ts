@@ -26,6 +26,7 @@ import { readProcessCpuSec } from './host-counters.js';
 import { labUnavailableReason } from './lab/index.js';
 import { START, type RunningMethod } from './methods/index.js';
 import { writeJsonRecord } from './results.js';
+import { pinRunnerOffRelayCore } from './pin-runner.js';
 import { zeroLossSearch } from './search.js';
 import { runTrial, sleep, warmUp, type TrialResult } from './trial.js';
 
@@ -165,6 +166,7 @@ async function main(): Promise<void> {
   setGeneratorBurst(o.genBurst);
   const why = labUnavailableReason();
   if (why !== undefined) throw new Error(why);
+  pinRunnerOffRelayCore();
   const keys = o.variants.split(',').map((s) => s.trim());
   for (const k of keys) if (VARIANTS[k] === undefined) throw new Error(`unknown variant ${k}: use ${Object.keys(VARIANTS).join(',')}`);
   const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);

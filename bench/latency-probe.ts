@@ -44,6 +44,7 @@ import { latencyTrial, median, type LatencyTrial } from './latency.js';
 import { START, type RunningMethod } from './methods/index.js';
 import { setQuietBudget } from './quiet.js';
 import { writeJsonRecord } from './results.js';
+import { pinRunnerOffRelayCore } from './pin-runner.js';
 import { sleep, warmUp } from './trial.js';
 
 interface Variant {
@@ -232,6 +233,7 @@ async function main(): Promise<void> {
   setGeneratorBurst(o.genBurst);
   const why = labUnavailableReason();
   if (why !== undefined) throw new Error(why);
+  pinRunnerOffRelayCore();
   if (o.payload < 26) throw new InvalidArgumentError('--payload must be at least 26 (the timestamp)');
   const keys = o.variants.split(',').map((s) => s.trim());
   for (const k of keys) if (VARIANTS[k] === undefined) throw new Error(`unknown variant ${k}: use ${Object.keys(VARIANTS).join(',')}`);

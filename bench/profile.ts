@@ -25,6 +25,7 @@ import { describeError } from './errors.js';
 import { runGenerator, setGeneratorBurst } from './generator.js';
 import { START } from './methods/index.js';
 import { busySecBetween, idleIsExact, readCpuTimes, readInterrupts } from './host-counters.js';
+import { pinRunnerOffRelayCore } from './pin-runner.js';
 import { fileStamp } from './results.js';
 
 interface ProfileArgs {
@@ -103,8 +104,7 @@ async function main(): Promise<number> {
     return 2;
   }
   setGeneratorBurst(a.genBurst);
-  // Pin ourselves (and so every helper we spawn) off the relay core.
-  execFileSync('taskset', ['-p', '-c', String(OTHER_CPU), String(process.pid)], { stdio: 'ignore' });
+  pinRunnerOffRelayCore();
   mkdirSync(a.out, { recursive: true });
   const dataFile = a.perfData ?? join(a.out, `.perf-${process.pid}.data`);
   const removeData = (): void => { if (a.perfData === undefined) rmSync(dataFile, { force: true }); };

@@ -22,6 +22,7 @@ import { labUnavailableReason } from './lab/index.js';
 import { lossBreakdown } from './limits.js';
 import { START, type RunningMethod } from './methods/index.js';
 import { writeJsonRecord } from './results.js';
+import { pinRunnerOffRelayCore } from './pin-runner.js';
 import { trialLine } from './suite.js';
 import { runTrial, sleep, warmUp, type TrialResult } from './trial.js';
 
@@ -58,6 +59,7 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const why = labUnavailableReason();
   if (why !== undefined) throw new Error(why);
+  pinRunnerOffRelayCore();
   const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
   await ensureDependencies([o.method], log);
   const bl = await createBenchLab(o.fanout, { sinkRps: true });

@@ -28,6 +28,7 @@ import { estimateSec, FAMILIES, LOSS_THRESHOLD, MCR_MATRIX_ARGS, METHODS, OTHER_
 import { BenchError, describeError } from './errors.js';
 import { hostDescription } from './host-counters.js';
 import { describeLimit } from './limits.js';
+import { pinRunnerOffRelayCore } from './pin-runner.js';
 import { renderMarkdown } from './report-md.js';
 import { renderSvg } from './report-svg.js';
 import { fileStamp, writeResults, type BenchResults } from './results.js';
@@ -152,19 +153,6 @@ function checkEnvironment(): void {
   }
 }
 
-/**
- * Moves this process (all its threads, and so every child it starts without
- * its own taskset: ip, cat, sysctl) onto core 0, so the orchestration never
- * lands on the relay core. The methods and the generator set their own.
- */
-function pinSelf(): void {
-  try {
-    execFileSync('taskset', ['-a', '-p', '-c', String(OTHER_CPU), String(process.pid)], { stdio: 'ignore', timeout: 5000 });
-  } catch (err) {
-    throw new BenchError('ERR_BENCH_ENV', `taskset could not pin the runner to core ${OTHER_CPU}: ${String(err)}`);
-  }
-}
-
 function mcrCommit(): string {
   try {
     const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', timeout: 5000 }).trim();
@@ -195,7 +183,7 @@ async function main(): Promise<void> {
   const config = args.config;
   try {
     checkEnvironment();
-    pinSelf();
+    pinRunnerOffRelayCore();
   } catch (err) {
     const e = describeError(err);
     process.stderr.write(`bench: ${e.code}: ${e.message}\n`);

@@ -20,7 +20,6 @@
  *
  * Writes bench/results/<stamp>-scaling.{json,md} and prints the table.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +34,7 @@ import { GROUP, LOSS_THRESHOLD, OTHER_CPU, PORT, TTL } from './config.js';
 import { GEN_GSO } from './generator.js';
 import { hostDescription, readCpuTimes, type CpuTimes } from './host-counters.js';
 import { fileStamp } from './results.js';
+import { pinRunnerOffRelayCore } from './pin-runner.js';
 import { loadavg } from './suite.js';
 
 interface Args { flows: number; size: number; duration: number; steps: number; rounds: number; mcrdArgs: string[]; out: string }
@@ -234,8 +234,7 @@ async function main(): Promise<number> {
     process.stderr.write(`bench:scaling: ${unavailable}\n`);
     return 2;
   }
-  // The orchestration runs beside the generators, off the relay core.
-  execFileSync('taskset', ['-p', '-c', String(OTHER_CPU), String(process.pid)], { stdio: 'ignore' });
+  pinRunnerOffRelayCore();
   const cells: Cell[] = [
     { workers: 1, cpus: '1', flows: 1 }, { workers: 1, cpus: '1', flows: a.flows },
     { workers: 2, cpus: '0,1', flows: 1 }, { workers: 2, cpus: '0,1', flows: a.flows },

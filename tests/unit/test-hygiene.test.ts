@@ -36,3 +36,15 @@ t.test('no process.kill with a pid that may fall back to 0 or below', async (t) 
   t.ok(calls > 10, `${calls} process.kill calls read`);
   t.same(offenders, []);
 });
+
+// The relay core's figures count its CPU and time its loop: a bench script's
+// own process (and every helper it starts) must stay off it (bench/pin-runner.ts).
+t.test('every bench script that builds the lab pins itself off the relay core first', async (t) => {
+  const scripts = sources(join(ROOT, 'bench')).filter((file) => {
+    const text = readFileSync(file, 'utf8');
+    return /function main\(/.test(text) && (text.includes('createBenchLab(') || text.includes('runSuite('));
+  });
+  t.ok(scripts.length >= 6, `${scripts.length} bench scripts build the lab: ${scripts.map((f) => relative(ROOT, f)).join(', ')}`);
+  const unpinned = scripts.filter((file) => !readFileSync(file, 'utf8').includes('pinRunnerOffRelayCore()')).map((f) => relative(ROOT, f));
+  t.same(unpinned, [], 'each calls pinRunnerOffRelayCore()');
+});

@@ -35,7 +35,7 @@ import { createRelayLab, labUnavailableReason, type LabProcess, type RelayLab } 
 import { within } from './lab/time.js';
 import { ABUSE_KINDS, type AbuseKind, type AbuseReport } from './control-abusers.js';
 import { fileStamp } from './results.js';
-import { readCpuTimes } from './host-counters.js';
+import { busyShareBetween, readCpuTimes } from './host-counters.js';
 import { waitForQuiet } from './quiet.js';
 import { ControlClient } from '../common/control-client.js';
 import { errorCode } from '../common/control-errors.js';
@@ -135,19 +135,6 @@ function procFigures(pid: number): { rssKiB: number; fds: number; cpuSec: number
   const stat = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
   const cpuSec = (Number(stat[11]) + Number(stat[12])) / TICKS_PER_SEC;
   return { rssKiB: Number(m?.[1] ?? NaN), fds: readdirSync(`/proc/${pid}/fd`).length, cpuSec };
-}
-
-/** Share of all cores busy between two readCpuTimes() samples. */
-function busyShare(a: ReturnType<typeof readCpuTimes>, b: ReturnType<typeof readCpuTimes>): number {
-  let busy = 0;
-  let all = 0;
-  b.forEach((cpu, i) => {
-    const before = a[i];
-    if (cpu === undefined || before === undefined) return;
-    busy += cpu.busySec - before.busySec;
-    all += cpu.busySec - before.busySec + cpu.idleSec - before.idleSec;
-  });
-  return all > 0 ? Math.round((busy / all) * 100) / 100 : NaN;
 }
 
 /** One probe as mcrctl makes it: a new connection, one request, close. Resolves with ms, or rejects. */
@@ -260,7 +247,9 @@ async function runScenario(run: Running, abuse: Scenario, opts: ControlAbuseOpti
     const got = JSON.parse(await sink.waitForLine('stdout', /^\{/, 40_000)) as { received: number; duplicated: number; reordered: number };
     const after = procFigures(run.mcrd.pid);
     const cpuShare = Math.round(((after.cpuSec - before.cpuSec) / ((performance.now() - startedMs) / 1000)) * 100) / 100;
-    const busy = busyShare(cpuBefore, readCpuTimes());
+    const cpuAfter = readCpuTimes();
+    const share = busyShareBetween(cpuBefore, cpuAfter, (performance.now() - startedMs) / 1000, cpuAfter.map((_, i) => i));
+    const busy = Math.round(share * 100) / 100;
     const restarts = (await workerRestarts(socket)) - restartsBefore;
     return {
       abuse, abusers, probes, abuser: report,

@@ -89,6 +89,20 @@ export function busySecBetween(before: CpuTimes | undefined, after: CpuTimes | u
     : (after?.busySec ?? 0) - (before?.busySec ?? 0);
 }
 
+/**
+ * Share (0..1) of the cores in `cpus` that was busy between two
+ * readCpuTimes() samples `windowSec` apart, each core by busySecBetween
+ * (exact idle where the core is tickless; `exactIdle` says where, tests
+ * pass their own). What bench:scaling reports per core, control-abuse for
+ * the host, and the quiet-host wait and the suite's background reading use.
+ */
+export function busyShareBetween(before: CpuTimes[], after: CpuTimes[], windowSec: number, cpus: number[],
+  exactIdle: (cpu: number) => boolean = idleIsExact): number {
+  if (windowSec <= 0 || cpus.length === 0) return NaN;
+  const busy = cpus.reduce((sum, cpu) => sum + busySecBetween(before[cpu], after[cpu], windowSec, exactIdle(cpu)), 0);
+  return Math.min(1, busy / (windowSec * cpus.length));
+}
+
 /** Does /proc/timer_list's text say core `cpu` runs tickless idle? */
 export function tickless(timerList: string, cpu: number): boolean {
   // A CPU's section runs from "cpu: N" to the next CPU's or to the first

@@ -13,7 +13,7 @@
  * much other load got in during it.
  */
 import { OTHER_CPU, RELAY_CPU } from './config.js';
-import { readCpuTimes } from './host-counters.js';
+import { busyShareBetween, readCpuTimes } from './host-counters.js';
 
 /** Also the pause between trials: one trial's backlog never leaks into the next. */
 const SAMPLE_MS = 250;
@@ -50,12 +50,9 @@ export async function waitForQuiet(): Promise<QuietResult> {
 
 async function sampleBusy(): Promise<[number, number]> {
   const a = readCpuTimes();
+  const t0 = performance.now();
   await new Promise((resolve) => setTimeout(resolve, SAMPLE_MS));
   const b = readCpuTimes();
-  const share = (cpu: number): number => {
-    const busy = (b[cpu]?.busySec ?? 0) - (a[cpu]?.busySec ?? 0);
-    const idle = (b[cpu]?.idleSec ?? 0) - (a[cpu]?.idleSec ?? 0);
-    return busy + idle > 0 ? busy / (busy + idle) : 0;
-  };
-  return [share(OTHER_CPU), share(RELAY_CPU)];
+  const windowSec = (performance.now() - t0) / 1000;
+  return [busyShareBetween(a, b, windowSec, [OTHER_CPU]), busyShareBetween(a, b, windowSec, [RELAY_CPU])];
 }

@@ -32,7 +32,7 @@ import { pollUntil } from './lab/time.js';
 import { createBenchLab, readSinkRx, type BenchLab } from './bench-lab.js';
 import { GROUP, LOSS_THRESHOLD, OTHER_CPU, PORT, TTL } from './config.js';
 import { GEN_GSO } from './generator.js';
-import { hostDescription, readCpuTimes, type CpuTimes } from './host-counters.js';
+import { busyShareBetween, hostDescription, readCpuTimes } from './host-counters.js';
 import { fileStamp } from './results.js';
 import { pinRunnerOffRelayCore } from './pin-runner.js';
 import { loadavg } from './suite.js';
@@ -133,6 +133,7 @@ async function trial(bl: BenchLab, f: Fleet, rate: number, flows: number, a: Arg
   const rx0 = (await readSinkRx(bl, 1))[0] ?? 0;
   const w0 = await workerReceived(f);
   const cpu0 = readCpuTimes();
+  const t0 = performance.now();
   const reports = await Promise.all(Array.from({ length: flows }, async (_, i) => {
     const args = ['-c', String(OTHER_CPU), nativeToolPath('mcrgen'), '--dest', GROUP, '--port', String(PORT), '--interface', rl.src.ifname,
       '--ttl', String(TTL), '--size', String(a.size), '--rate', String(Math.round(rate / flows)), '--gso', String(GEN_GSO),
@@ -143,6 +144,7 @@ async function trial(bl: BenchLab, f: Fleet, rate: number, flows: number, a: Arg
     return JSON.parse(line) as { sent: number; durationSec: number };
   }));
   const cpu1 = readCpuTimes();
+  const windowSec = (performance.now() - t0) / 1000;
   // What is still in flight arrives within the settle time; 2 s as RFC 2544 §23 allows.
   let rx1 = rx0;
   let last = -1;
@@ -156,13 +158,7 @@ async function trial(bl: BenchLab, f: Fleet, rate: number, flows: number, a: Arg
   const secs = Math.max(...reports.map((r) => r.durationSec));
   const received = rx1 - rx0;
   const loss = sent > 0 ? Math.max(0, 1 - received / sent) : 1;
-  const busy = (c0: CpuTimes | undefined, c1: CpuTimes | undefined): number => {
-    if (c0 === undefined || c1 === undefined) return 0;
-    const b = c1.busySec - c0.busySec;
-    const total = b + (c1.idleSec - c0.idleSec);
-    return total > 0 ? b / total : 0;
-  };
-  return { rate: secs > 0 ? sent / secs : 0, sent, received, loss, pass: loss <= LOSS_THRESHOLD, coreBusy: [0, 1].map((i) => busy(cpu0[i], cpu1[i])),
+  return { rate: secs > 0 ? sent / secs : 0, sent, received, loss, pass: loss <= LOSS_THRESHOLD, coreBusy: [0, 1].map((i) => busyShareBetween(cpu0, cpu1, windowSec, [i])),
     perWorker: Object.fromEntries(Object.entries(w1).map(([w, n]) => [w, n - (w0[w] ?? 0)])) };
 }
 

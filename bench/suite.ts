@@ -20,7 +20,7 @@ import { describeError } from './errors.js';
 import { runExperiments } from './experiments.js';
 import { runGenerator } from './generator.js';
 import { measureCellLatency } from './latency.js';
-import { readCpuTimes } from './host-counters.js';
+import { busyShareBetween, readCpuTimes } from './host-counters.js';
 import { describeLimit, kpps } from './limits.js';
 import { START, type RunningMethod } from './methods/index.js';
 import type { BenchResults, CellResult } from './results.js';
@@ -176,13 +176,11 @@ async function experiments(bl: BenchLab, config: BenchConfig, results: BenchResu
 /** Busy fraction of each core over one second with nothing of ours running. */
 async function backgroundUtil(): Promise<number[]> {
   const a = readCpuTimes();
+  const t0 = performance.now();
   await sleep(1000);
   const b = readCpuTimes();
-  return b.map((t, i) => {
-    const busy = t.busySec - (a[i]?.busySec ?? 0);
-    const idle = t.idleSec - (a[i]?.idleSec ?? 0);
-    return busy + idle > 0 ? busy / (busy + idle) : 0;
-  });
+  const windowSec = (performance.now() - t0) / 1000;
+  return b.map((_, i) => busyShareBetween(a, b, windowSec, [i]));
 }
 
 /** One trial as the suite logs it: offered and sent rates, loss, pass, the cores' shares and the drop counters. */

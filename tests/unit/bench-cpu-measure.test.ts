@@ -6,7 +6,7 @@
  */
 import t from 'tap';
 import { RELAY_CPU } from '../../bench/config.js';
-import { busySecBetween, readTasks, tickless, type CpuTimes, type TaskRuntime } from '../../bench/host-counters.js';
+import { busySecBetween, busyShareBetween, readTasks, tickless, type CpuTimes, type TaskRuntime } from '../../bench/host-counters.js';
 import { taskSplit } from '../../bench/trial.js';
 
 const TIMER_LIST = `Timer List Version: v0.10
@@ -91,4 +91,17 @@ t.test("a core's busy time: the window less exact idle time, else the tick-sampl
   t.equal(busySecBetween(before, after, 3, true).toFixed(2), '1.00', 'exact idle: 3 s less 2 s idle');
   t.equal(busySecBetween(before, after, 3, false).toFixed(2), '0.10', 'no exact idle: the tick-sampled fields');
   t.equal(busySecBetween(before, times(10, 103.5), 3, true), 0, 'idle a little over the window (counter resolution): 0, never negative');
+});
+
+t.test('a share of cores busy: each core by its own rule, over the window', async (t) => {
+  const times = (busySec: number, idleSec: number): CpuTimes => ({ busySec, idleSec, taskSec: busySec, irqSec: 0, stealSec: 0 });
+  // Core 0 ticks (busy fields: 0.5 s of 2 s); core 1 is tickless (idle 0.5 s of 2 s: 1.5 s busy, though its tick saw 0.1 s).
+  const before = [times(1, 10), times(1, 10)];
+  const after = [times(1.5, 11.5), times(1.1, 10.5)];
+  const exact = (cpu: number): boolean => cpu === 1;
+  t.equal(busyShareBetween(before, after, 2, [0], exact), 0.25, 'core 0: tick-sampled busy over the window');
+  t.equal(busyShareBetween(before, after, 2, [1], exact), 0.75, 'core 1: the window less its exact idle');
+  t.equal(busyShareBetween(before, after, 2, [0, 1], exact), 0.5, 'both: the sum over both cores\' windows');
+  t.equal(busyShareBetween(before, [times(9, 10), times(9, 10)], 2, [0], exact), 1, 'never over 1');
+  t.ok(Number.isNaN(busyShareBetween(before, after, 0, [0], exact)), 'no window: NaN, not a share');
 });

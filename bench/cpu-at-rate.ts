@@ -7,22 +7,27 @@
  * (0 pps), its zero-loss rate (the suite's search, bench/search.ts), and
  * its CPU at fixed offered rates, 10 % and 50 % of one common basis (the
  * first variant's zero-loss rate, or --basis-pps), so every variant faces
- * the same load. CPU is the suite's measure (trial.ts: core 1's irq +
- * softirq time plus the method's processes); "% of a core" is that over
- * the trial's window. The variants run interleaved, --repeats times, since
- * the host is shared: the report gives each figure's median and range.
- * Writes bench/results/cpu-<stamp>.json and prints a markdown table.
+ * the same load. CPU is the suite's measure (trial.ts methodCoreSec: core
+ * 1's busy time less other programs' there, plus the method's threads on
+ * other cores); "% of a core" is that over the trial's window. Beside it,
+ * the IPIs core 0 (the sinks' core) took per datagram at 50 %: a relay's
+ * send raises one whenever core 0's receive backlog had drained, so fewer,
+ * larger sends raise fewer; on a paravirtualized host each is a hypervisor
+ * trip on the sending core. The variants run interleaved,
+ * --repeats times, since the host is shared: the report gives each
+ * figure's median and range. Writes bench/results/cpu-<stamp>.json and
+ * prints a markdown table.
  */
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { intOption } from './cli-int.js';
 import { packageRoot } from '../tools/native-tool.js';
 import { createBenchLab, type BenchLab } from './bench-lab.js';
-import { preset, type MethodName } from './config.js';
+import { OTHER_CPU, preset, type MethodName } from './config.js';
 import { ensureDependencies } from './deps.js';
 import { describeError } from './errors.js';
 import { setGeneratorBurst } from './generator.js';
-import { readProcessCpuSec } from './host-counters.js';
+import { readInterrupts, readProcessCpuSec } from './host-counters.js';
 import { labUnavailableReason } from './lab/index.js';
 import { START, type RunningMethod } from './methods/index.js';
 import { writeJsonRecord } from './results.js';
@@ -62,6 +67,13 @@ interface Sample {
   zeroLossPps: number;
   at10?: TrialResult;
   at50?: TrialResult;
+  /**
+   * Function-call IPIs core 0 (the sinks' core) took per input datagram in
+   * each trial: raised by the relay's sends whenever core 0's backlog had
+   * drained, so fewer, larger sends raise fewer (docs/performance.md,
+   * "Wake-ups set the CPU per datagram").
+   */
+  sinkIpis?: { at10?: number; at50?: number };
   error?: { code: string; message: string };
 }
 
@@ -117,9 +129,18 @@ async function measureVariant(bl: BenchLab, key: string, repeat: number, o: Retu
     const search = await zeroLossSearch(bl, running, cell, config, () => undefined);
     out.zeroLossPps = search.zeroLossPps;
     const b = basis() ?? search.zeroLossPps;
+    out.sinkIpis = {};
     for (const share of [10, 50] as const) {
+      const irqBefore = readInterrupts();
       const t = await runTrial(bl, running, { ...cell, rate: Math.round((b * share) / 100), durationSec: o.duration, purpose: `cpu at ${share} %` });
-      if (share === 10) out.at10 = t; else out.at50 = t;
+      const ipis = ((readInterrupts().get('CAL')?.[OTHER_CPU] ?? 0) - (irqBefore.get('CAL')?.[OTHER_CPU] ?? 0)) / Math.max(1, t.gen.sent);
+      if (share === 10) {
+        out.at10 = t;
+        out.sinkIpis.at10 = ipis;
+      } else {
+        out.at50 = t;
+        out.sinkIpis.at50 = ipis;
+      }
     }
     log(`${v.name} #${repeat}: idle ${out.idlePct.toFixed(2)} % (loop ${out.idleLoopPct.toFixed(2)} %), zero-loss ${(out.zeroLossPps / 1000).toFixed(0)} kpps, ` +
       `10 %: ${pct(out.at10)} of a core, ${perM(out.at10)} s/M, loss ${loss(out.at10)}; 50 %: ${pct(out.at50)}, ${perM(out.at50)} s/M, loss ${loss(out.at50)}`);
@@ -147,8 +168,8 @@ function table(samples: Sample[], keys: string[], basisPps: number, o: ReturnTyp
   const rows = [
     `CPU follows load: ${o.payload} B, fan-out ${o.fanout}, generator bursts of ${o.genBurst}, ${o.repeats} rounds, ${o.duration} s trials; rates are 10 % and 50 % of ${(basisPps / 1000).toFixed(0)} kpps; median (range)`,
     '',
-    '| variant | idle, % of a core (loop process) | 10 %: % of a core | 10 %: CPU s / M datagrams | 50 %: % of a core | 50 %: CPU s / M datagrams | zero-loss kpps |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| variant | idle, % of a core (loop process) | 10 %: % of a core | 10 %: CPU s / M datagrams | 50 %: % of a core | 50 %: CPU s / M datagrams | 50 %: IPIs to core 0 / datagram | zero-loss kpps |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const key of keys) {
     const s = samples.filter((x) => x.variant === key && x.error === undefined);
@@ -156,7 +177,7 @@ function table(samples: Sample[], keys: string[], basisPps: number, o: ReturnTyp
     const per = (t?: TrialResult) => (t?.cpuSecPerMInput == null ? [] : [t.cpuSecPerMInput]);
     rows.push(`| ${VARIANTS[key]?.name ?? key} | ${spread(s.map((x) => x.idleLoopPct), 2)} | ${spread(s.flatMap((x) => core(x.at10)), 1)} | ` +
       `${spread(s.flatMap((x) => per(x.at10)), 2)} | ${spread(s.flatMap((x) => core(x.at50)), 1)} | ${spread(s.flatMap((x) => per(x.at50)), 2)} | ` +
-      `${spread(s.map((x) => x.zeroLossPps / 1000), 0)} |`);
+      `${spread(s.flatMap((x) => (x.sinkIpis?.at50 === undefined ? [] : [x.sinkIpis.at50])), 3)} | ${spread(s.map((x) => x.zeroLossPps / 1000), 0)} |`);
   }
   return rows.join('\n');
 }

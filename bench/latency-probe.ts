@@ -26,7 +26,7 @@
  * whole run (a shared core). Writes bench/results/latency-<stamp>.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -64,6 +64,8 @@ interface Variant {
   sharesCore?: boolean;
   /** Once started, renice every thread of the supervisor to this (it stays on the relay core). */
   supervisorNice?: number;
+  /** Once started, put the relay's loop thread (MCR's `mcr-loop`, the C relay's process) under SCHED_FIFO at this priority (chrt). */
+  fifo?: number;
 }
 
 const VARIANTS: Record<string, Variant> = {
@@ -73,6 +75,8 @@ const VARIANTS: Record<string, Variant> = {
   shared: { name: 'mcrd defaults, supervisor and worker on the relay core', method: 'mcr', mcrdArgs: [], sharesCore: true },
   off: { name: '--busy-poll-us 0', method: 'mcr', mcrdArgs: ['--busy-poll-us', '0'] },
   relay: { name: 'mcr-relay (no mcrd), defaults', method: 'mcr', standalone: true },
+  fifo: { name: 'mcrd defaults, loop thread SCHED_FIFO 10', method: 'mcr', mcrdArgs: [], fifo: 10 },
+  'c-mmsg-fifo': { name: 'C recvmmsg, SCHED_FIFO 10', method: 'c-mmsg', fifo: 10 },
   offcore: { name: 'mcrd defaults, supervisor moved off the relay core by taskset', method: 'mcr', mcrdArgs: [], supervisorCpu: OTHER_CPU, sharesCore: true },
   nice: { name: 'mcrd defaults on the relay core, supervisor at nice 10', method: 'mcr', mcrdArgs: [], supervisorNice: 10, sharesCore: true },
   bp1000: { name: '--busy-poll-us 1000', method: 'mcr', mcrdArgs: ['--busy-poll-us', '1000'] },
@@ -122,6 +126,28 @@ async function loopCounters(running: RunningMethod): Promise<Record<string, numb
   return running.counters();
 }
 
+/** Every thread on the host whose name is `comm` (one relay runs at a time in the lab). */
+function loopThreads(comm: string): number[] {
+  const tids: number[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tasks) {
+      try {
+        if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === comm) tids.push(Number(tid));
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  }
+  if (tids.length === 0) throw new Error(`no thread named ${comm} to put under SCHED_FIFO`);
+  return tids;
+}
+
 /** One round of one variant: started once, one trial per rate, stopped. */
 async function measure(bl: BenchLab, key: string, round: number, rates: number[], o: ReturnType<typeof parseArgs>,
   log: (s: string) => void): Promise<Sample[]> {
@@ -146,6 +172,11 @@ async function measure(bl: BenchLab, key: string, round: number, rates: number[]
     if (v.supervisorNice !== undefined && supervisor > 0) {
       // Nice is per thread on Linux: renice each of the supervisor's threads, not only its main one.
       for (const tid of readdirSync(`/proc/${supervisor}/task`)) setPriority(Number(tid), v.supervisorNice);
+    }
+    if (v.fifo !== undefined) {
+      for (const tid of loopThreads(v.method === 'mcr' ? 'mcr-loop' : 'c_relay')) {
+        await execa('chrt', ['-f', '-p', String(v.fifo), String(tid)], { timeout: 5000 });
+      }
     }
     await warmUp(bl, 1, o.payload);
     await sleep(500);

@@ -8,7 +8,8 @@
  * takes "auto", its default: the loop's adaptive policy
  * (native/core/poll_policy.h), which never polls and, while the loop is
  * busy with frames that arrive one by one, pauses briefly after each walk
- * so sends carry more datagrams.
+ * so sends carry more datagrams. The loop thread's real-time priority
+ * (SCHED_FIFO, off by default) is passed the same way.
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { native } from '../native/index.js';
@@ -18,6 +19,8 @@ export interface LoopSettings {
   coalesceUs?: number;
   /** "auto" (the default): never poll, pause briefly after each walk while the loop is busy; N: keep polling N µs after the last frame; 0 = never poll nor pause. */
   busyPollUs?: number | 'auto';
+  /** SCHED_FIFO priority of the loop thread (1..99); 0 = the normal policy (the default). */
+  loopRtPriority?: number;
 }
 
 export type LoopSettingKey = keyof LoopSettings;
@@ -33,6 +36,8 @@ export interface LoopSetting {
   default: number | 'auto';
   /** Also accepts the word "auto". */
   auto: boolean;
+  /** What the number counts, for error texts. */
+  unit: string;
 }
 
 const maxOf = (key: LoopSettingKey): number => native.loopOptionRanges()[key].max;
@@ -45,6 +50,7 @@ export const LOOP_SETTINGS: readonly LoopSetting[] = [
     help: 'pause this long after a walk of the ring that forwarded frames, so each send carries more datagrams',
     default: 0,
     auto: false,
+    unit: 'microseconds; 0 = off',
   },
   {
     key: 'busyPollUs',
@@ -53,6 +59,16 @@ export const LOOP_SETTINGS: readonly LoopSetting[] = [
     help: 'auto: never poll; while the loop is busy with frames that arrive one by one, pause after each walk (20-100 µs, the time 8 frames take to arrive) so sends carry more datagrams; N: keep polling N µs after the last frame (costs the core while traffic flows); 0: never poll nor pause',
     default: 'auto',
     auto: true,
+    unit: 'microseconds; 0 = off',
+  },
+  {
+    key: 'loopRtPriority',
+    flag: 'loop-rt-priority',
+    get max() { return maxOf('loopRtPriority'); },
+    help: 'run each worker\'s loop thread under SCHED_FIFO at this priority, so no normal task (a kernel thread, another program) delays it once a frame has woken it; needs CAP_SYS_NICE or RLIMIT_RTPRIO (LimitRTPRIO= in the unit); 0: the normal policy',
+    default: 0,
+    auto: false,
+    unit: 'SCHED_FIFO priority; 0 = off',
   },
 ];
 
@@ -61,8 +77,8 @@ export function checkLoopSetting(setting: LoopSetting, value: unknown): string |
   if (setting.auto && value === 'auto') return undefined;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= setting.max) return undefined;
   return setting.auto
-    ? `expected "auto" or an integer 0..${setting.max} (microseconds; 0 = off)`
-    : `expected an integer 0..${setting.max} (microseconds; 0 = off)`;
+    ? `expected "auto" or an integer 0..${setting.max} (${setting.unit})`
+    : `expected an integer 0..${setting.max} (${setting.unit})`;
 }
 
 /** Parses a flag's text; throws Error with checkLoopSetting's text. */

@@ -81,11 +81,13 @@ export interface LoopOptions {
   heartbeatFd?: number;
   /** Pin the loop thread alone to this CPU (the process's other threads stay where they are); unset: the loop thread runs where the process does. */
   loopCpu?: number;
+  /** SCHED_FIFO priority (1..99) for the loop thread; 0 or unset: the normal policy. Needs CAP_SYS_NICE or RLIMIT_RTPRIO (EPERM at start otherwise). */
+  loopRtPriority?: number;
 }
 
 /** The numeric options of a Loop, whose ranges the addon defines. */
 export type LoopOptionName = 'packetFd' | 'ringDepth' | 'batch' | 'bufferCount' | 'bufferSize' | 'maxInflightSends' |
-  'statsIntervalMs' | 'busyPollUs' | 'coalesceUs' | 'ruleSlots' | 'outputSlots' | 'loopCpu';
+  'statsIntervalMs' | 'busyPollUs' | 'coalesceUs' | 'ruleSlots' | 'outputSlots' | 'loopCpu' | 'loopRtPriority';
 
 export interface LoopInfo {
   deferTaskrun: boolean;

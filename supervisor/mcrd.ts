@@ -63,6 +63,7 @@ interface Options {
   restartBackoff?: RestartBackoff;
   coalesceUs?: number;
   busyPollUs?: number | 'auto';
+  loopRtPriority?: number;
   consumeInputs?: ConsumeMode;
   maxRulesPerInterface?: number;
   metricsListen?: string;

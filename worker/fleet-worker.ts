@@ -9,7 +9,7 @@
  * commands. Logs are pino JSON on stdout, which mcrd captures and tags.
  *
  *   fleet-worker.js --worker-id ID --interface IF [--cpu N [--aux-cpus LIST]] [--user U] [--log-level L]
- *                   [--coalesce-us US] [--busy-poll-us US] [--rule-slots N --output-slots N]
+ *                   [--coalesce-us US] [--busy-poll-us US] [--loop-rt-priority N] [--rule-slots N --output-slots N]
  *                   [--fanout-group N]
  *
  * With --fanout-group the packet socket mcrd hands over is deferred (unbound,

@@ -35,6 +35,7 @@ interface CliOptions {
   maxInflight?: number;
   coalesceUs?: number;
   busyPollUs?: number | 'auto';
+  loopRtPriority?: number;
   deferTaskrun: boolean;
   udpGso: boolean;
   ingress?: IngressMode;

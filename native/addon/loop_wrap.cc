@@ -29,6 +29,7 @@ constexpr OptionRange kOptionRanges[] = {
     {"bufferCount", 16, 32768},      {"bufferSize", 128, 65536},       {"maxInflightSends", 1, 1u << 20},
     {"statsIntervalMs", 10, 10000},  {"busyPollUs", 0, 1000000},       {"coalesceUs", 0, 10000},
     {"ruleSlots", 1, 1u << 20},      {"outputSlots", 1, 1u << 20},     {"loopCpu", 0, CPU_SETSIZE - 1},
+    {"loopRtPriority", 0, 99},
 };
 
 const OptionRange& range_of(const char* name) {
@@ -93,6 +94,7 @@ LoopWrap::LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(
   }
   options_.coalesce_us = option(opts, "coalesceUs", options_.coalesce_us);
   if (!opts.Get("loopCpu").IsUndefined()) options_.loop_cpu = static_cast<int>(option(opts, "loopCpu", 0));
+  options_.loop_rt_priority = static_cast<int>(option(opts, "loopRtPriority", 0));
   Napi::Value ingress = opts.Get("ingress");
   if (!ingress.IsUndefined()) {
     const std::string mode = ingress.IsString() ? ingress.As<Napi::String>().Utf8Value() : "";
@@ -157,8 +159,12 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
     // for mcrd): the worker's Node thread and its helpers stay where the
     // process was pinned, off the core the datagrams wait for.
     const SysError pinned = options_.loop_cpu >= 0 ? pin_this_thread(options_.loop_cpu) : SysError{};
-    const int rc = pinned.failed() ? -pinned.err : loop_->setup(&step);
+    // Real-time only on request (--loop-rt-priority): then no normal task
+    // delays the loop once a frame woke it (docs/mcrd.md).
+    const SysError realtime = !pinned.failed() && options_.loop_rt_priority > 0 ? make_this_thread_fifo(options_.loop_rt_priority) : SysError{};
+    const int rc = pinned.failed() ? -pinned.err : realtime.failed() ? -realtime.err : loop_->setup(&step);
     if (pinned.failed()) step = "sched_setaffinity (the loop thread)";
+    if (realtime.failed()) step = "pthread_setschedparam SCHED_FIFO (the loop thread)";
     ready.set_value({rc, step});
     if (rc != 0) return;
     exit_code_ = loop_->run();
@@ -170,7 +176,15 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
     thread_.join();
     tsfn_.Release();
     const bool ring_memory = rc == -ENOMEM && std::string(step).rfind("io_uring_queue_init", 0) == 0;
-    throw system_error(env, -rc, step, ring_memory ? "relay loop setup" + memlock_advice() : "relay loop setup");
+    const bool realtime = rc == -EPERM && std::string(step).rfind("pthread_setschedparam", 0) == 0;
+    throw system_error(env, -rc, step,
+                       ring_memory ? "relay loop setup" + memlock_advice()
+                       : realtime  ? "relay loop setup: this worker may not run SCHED_FIFO at priority " +
+                                        std::to_string(options_.loop_rt_priority) +
+                                        ": give mcrd CAP_SYS_NICE, or raise its real-time limit to that "
+                                        "(RLIMIT_RTPRIO: LimitRTPRIO= in the systemd unit, ulimit -r), or set "
+                                        "--loop-rt-priority 0"
+                                   : "relay loop setup");
   }
   started_ = true;
   const LoopInfo& li = loop_->info();

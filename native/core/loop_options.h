@@ -31,6 +31,7 @@ struct LoopOptions {
   bool udp_gso = true;                 // batch waiting datagrams of a flow into UDP_SEGMENT sends (ring ingress)
   uint32_t coalesce_us = 0;            // after a walk that forwarded frames, sleep this long before the next; 0 = off
   int loop_cpu = -1;                   // pin the loop thread (only) to this CPU; -1 = leave it where the process is
+  int loop_rt_priority = 0;            // SCHED_FIFO priority of the loop thread (1..99); 0 = the normal policy
 };
 
 // With pauses possible (coalesce_us > 0, or the adaptive policy's

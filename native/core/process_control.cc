@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sched.h>
 #include <sys/prctl.h>
@@ -51,6 +52,15 @@ SysError pin_this_thread(int cpu) {
   CPU_SET(cpu, &set);
   // pid 0 is the calling thread (a thread id, not the process).
   if (::sched_setaffinity(0, sizeof(set), &set) != 0) return sys_error(errno, "sched_setaffinity", "cpu " + std::to_string(cpu));
+  return {};
+}
+
+SysError make_this_thread_fifo(int priority) {
+  sched_param param{};
+  param.sched_priority = priority;
+  // pthread_setschedparam returns the error instead of setting errno.
+  const int rc = ::pthread_setschedparam(::pthread_self(), SCHED_FIFO, &param);
+  if (rc != 0) return sys_error(rc, "pthread_setschedparam", "SCHED_FIFO priority " + std::to_string(priority));
   return {};
 }
 

@@ -20,6 +20,12 @@ SysError pin_to_cpus(const std::vector<int>& cpus);
 // thread to its worker's core while the process's other threads stay off it.
 SysError pin_this_thread(int cpu);
 
+// Puts the calling thread under SCHED_FIFO at `priority` (1..99), so no
+// normal task (a kernel thread such as kdamond or ksoftirqd, another
+// program) keeps it from its core once it is runnable. Needs CAP_SYS_NICE
+// or an RLIMIT_RTPRIO of at least `priority` (EPERM otherwise).
+SysError make_this_thread_fifo(int priority);
+
 // PR_SET_PDEATHSIG: the kernel sends `signal` when the parent exits. If the
 // parent already died before the call (getppid() no longer expected_parent),
 // returns ESRCH so the caller exits at once instead of living on as an orphan.

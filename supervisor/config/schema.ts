@@ -47,6 +47,8 @@ export interface DaemonSettings {
   coalesceUs: number;
   /** "auto": workers never poll, and pause briefly after each walk while busy (the default); N: keep polling N µs after the last frame; 0 = never poll nor pause (docs/mcrd.md). */
   busyPollUs: number | 'auto';
+  /** SCHED_FIFO priority of each worker's loop thread (1..99); 0 = the normal policy (docs/mcrd.md). */
+  loopRtPriority: number;
   /**
    * Drop relayed datagrams before the host's own IP stack sees them, on each
    * rule's input interface: "auto" per rule unless a local listener wants
@@ -81,7 +83,7 @@ export interface Config {
 
 /** Field names in the order save.ts writes them; also the allowed keys. */
 export const TOP_LEVEL_FIELDS = ['daemon', 'rules'] as const;
-export const DAEMON_FIELDS = ['controlSocket', 'workers', 'workerCpus', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs', 'coalesceUs', 'busyPollUs', 'consumeInputs', 'maxRulesPerInterface',
+export const DAEMON_FIELDS = ['controlSocket', 'workers', 'workerCpus', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs', 'coalesceUs', 'busyPollUs', 'loopRtPriority', 'consumeInputs', 'maxRulesPerInterface',
   'metricsListen', 'metricsAllowRemote', 'hungWorkerMs', 'socketGroup'] as const;
 export const RULE_FIELDS = ['name', 'inputInterface', 'inputGroup', 'inputPort', 'source', 'excludeSources', 'joinGroups', 'outputs', 'signalTimeoutMs', 'monitor'] as const;
 export const OUTPUT_FIELDS = ['group', 'port', 'interface', 'ttl', 'source'] as const;
@@ -101,6 +103,7 @@ export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir' | 'metric
     restartBackoffMaxMs: DEFAULT_RESTART_BACKOFF.maxMs,
     coalesceUs: 0,
     busyPollUs: 'auto',
+    loopRtPriority: 0,
     consumeInputs: 'auto',
     maxRulesPerInterface: DEFAULT_MAX_RULES_PER_INTERFACE,
     metricsAllowRemote: false,

@@ -24,13 +24,18 @@ t.test('argv round trip', async (t) => {
   t.same(loopSettingArgs({ busyPollUs: 0 }), ['--busy-poll-us', '0'], 'busy polling 0 (never) is passed: it is not the default');
   t.same(loopSettingsFromArgs(lookup(['--busy-poll-us', '0'])), { busyPollUs: 0 });
   t.same(loopSettingsFromArgs(lookup(['--busy-poll-us', 'auto'])), { busyPollUs: 'auto' });
+  t.same(loopSettingArgs({ loopRtPriority: 10 }), ['--loop-rt-priority', '10'], 'a real-time priority goes to the worker');
+  t.same(loopSettingArgs({ loopRtPriority: 0 }), [], 'the normal policy (the default) passes nothing');
+  t.same(loopSettingsFromArgs(lookup(['--loop-rt-priority', '10'])), { loopRtPriority: 10 });
+  t.equal(LOOP_SETTINGS.find((x) => x.key === 'loopRtPriority')?.max, 99, 'SCHED_FIFO priorities end at 99 (the addon\'s range)');
   t.same(loopSettingArgs({}), []);
   t.same(loopSettingsFromArgs(lookup([])), {}, 'nothing given, nothing set');
 });
 
 t.test('limits and refusals', async (t) => {
   for (const s of LOOP_SETTINGS) {
-    const why = s.auto ? `expected "auto" or an integer 0..${s.max} (microseconds; 0 = off)` : `expected an integer 0..${s.max} (microseconds; 0 = off)`;
+    const unit = s.key === 'loopRtPriority' ? 'SCHED_FIFO priority; 0 = off' : 'microseconds; 0 = off';
+    const why = s.auto ? `expected "auto" or an integer 0..${s.max} (${unit})` : `expected an integer 0..${s.max} (${unit})`;
     t.equal(checkLoopSetting(s, 0), undefined, `${s.key}: 0 accepted`);
     t.equal(checkLoopSetting(s, s.max), undefined, `${s.key}: its maximum accepted`);
     t.equal(checkLoopSetting(s, 'auto'), s.auto ? undefined : why, `${s.key}: "auto" ${s.auto ? 'accepted' : 'refused'}`);

@@ -20,8 +20,11 @@
  * threads reniced to 10 once started), `offcore` (the same, with every
  * thread of the supervisor moved to the other core by taskset once
  * started) and `base` (shared: an older build has no --worker-cpus);
- * `basewc` is the --base-root build placed as the suite does;
- * `--hog-cpu N
+ * `basewc` is the --base-root build placed as the suite does; `fifo` and
+ * `c-mmsg-fifo` put the loop thread (MCR's `mcr-loop`, the C relay) under
+ * SCHED_FIFO 10 with chrt once started, as `mcrd --loop-rt-priority 10`
+ * does from within; `coalesce1000` gives mcrd the ring relay's 1 ms wake
+ * rate; `--hog-cpu N
  * --hogs K` keeps core N busy with K `yes` processes of its own for the
  * whole run (a shared core). Writes bench/results/latency-<stamp>.json.
  */

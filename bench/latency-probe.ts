@@ -22,8 +22,8 @@
  * started) and `base` (shared: an older build has no --worker-cpus);
  * `basewc` is the --base-root build placed as the suite does; `fifo` and
  * `c-mmsg-fifo` put the loop thread (MCR's `mcr-loop`, the C relay) under
- * SCHED_FIFO 10 with chrt once started, as `mcrd --loop-rt-priority 10`
- * does from within; `coalesce1000` gives mcrd the ring relay's 1 ms wake
+ * SCHED_FIFO 10 with chrt once started, as `rt10` (`mcrd
+ * --loop-rt-priority 10`) does from within; `coalesce1000` gives mcrd the ring relay's 1 ms wake
  * rate; `--hog-cpu N
  * --hogs K` keeps core N busy with K `yes` processes of its own for the
  * whole run (a shared core). Writes bench/results/latency-<stamp>.json.
@@ -79,6 +79,7 @@ const VARIANTS: Record<string, Variant> = {
   off: { name: '--busy-poll-us 0', method: 'mcr', mcrdArgs: ['--busy-poll-us', '0'] },
   relay: { name: 'mcr-relay (no mcrd), defaults', method: 'mcr', standalone: true },
   fifo: { name: 'mcrd defaults, loop thread SCHED_FIFO 10', method: 'mcr', mcrdArgs: [], fifo: 10 },
+  rt10: { name: 'mcrd --loop-rt-priority 10', method: 'mcr', mcrdArgs: ['--loop-rt-priority', '10'] },
   'c-mmsg-fifo': { name: 'C recvmmsg, SCHED_FIFO 10', method: 'c-mmsg', fifo: 10 },
   offcore: { name: 'mcrd defaults, supervisor moved off the relay core by taskset', method: 'mcr', mcrdArgs: [], supervisorCpu: OTHER_CPU, sharesCore: true },
   nice: { name: 'mcrd defaults on the relay core, supervisor at nice 10', method: 'mcr', mcrdArgs: [], supervisorNice: 10, sharesCore: true },

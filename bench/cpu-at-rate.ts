@@ -27,7 +27,7 @@ import { OTHER_CPU, preset, type MethodName } from './config.js';
 import { ensureDependencies } from './deps.js';
 import { describeError } from './errors.js';
 import { setGeneratorBurst } from './generator.js';
-import { readInterrupts, readProcessCpuSec } from './host-counters.js';
+import { interruptsPer, readInterrupts, readProcessCpuSec } from './host-counters.js';
 import { labUnavailableReason } from './lab/index.js';
 import { START, type RunningMethod } from './methods/index.js';
 import { writeJsonRecord } from './results.js';
@@ -133,14 +133,9 @@ async function measureVariant(bl: BenchLab, key: string, repeat: number, o: Retu
     for (const share of [10, 50] as const) {
       const irqBefore = readInterrupts();
       const t = await runTrial(bl, running, { ...cell, rate: Math.round((b * share) / 100), durationSec: o.duration, purpose: `cpu at ${share} %` });
-      const ipis = ((readInterrupts().get('CAL')?.[OTHER_CPU] ?? 0) - (irqBefore.get('CAL')?.[OTHER_CPU] ?? 0)) / Math.max(1, t.gen.sent);
-      if (share === 10) {
-        out.at10 = t;
-        out.sinkIpis.at10 = ipis;
-      } else {
-        out.at50 = t;
-        out.sinkIpis.at50 = ipis;
-      }
+      const at = share === 10 ? 'at10' : 'at50';
+      out[at] = t;
+      out.sinkIpis[at] = interruptsPer(irqBefore, readInterrupts(), 'CAL', OTHER_CPU, t.gen.sent);
     }
     log(`${v.name} #${repeat}: idle ${out.idlePct.toFixed(2)} % (loop ${out.idleLoopPct.toFixed(2)} %), zero-loss ${(out.zeroLossPps / 1000).toFixed(0)} kpps, ` +
       `10 %: ${pct(out.at10)} of a core, ${perM(out.at10)} s/M, loss ${loss(out.at10)}; 50 %: ${pct(out.at50)}, ${perM(out.at50)} s/M, loss ${loss(out.at50)}`);

@@ -17,7 +17,7 @@
  * exact run time (/proc/PID/task/TID/schedstat).
  *
  * /proc/interrupts' per-core rows (readInterrupts) count the timer
- * interrupts and IPIs each core took, for bench:profile.
+ * interrupts and IPIs each core took, for bench:profile and bench:cpu.
  *
  * softnet_stat is per CPU, not per network namespace, so a backlog overflow
  * in any of the lab's namespaces shows here; that is exactly what tells a
@@ -222,6 +222,11 @@ export function readInterrupts(text = readFileSync('/proc/interrupts', 'utf8')):
     if (counts.length === cpus) out.set(m[1], counts);
   }
   return out;
+}
+
+/** Interrupts of row `name` that core `cpu` took between two readInterrupts() samples, per `per` (datagrams). */
+export function interruptsPer(before: Map<string, number[]>, after: Map<string, number[]>, name: string, cpu: number, per: number): number {
+  return ((after.get(name)?.[cpu] ?? 0) - (before.get(name)?.[cpu] ?? 0)) / Math.max(1, per);
 }
 
 /**

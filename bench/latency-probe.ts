@@ -48,6 +48,7 @@ import { START, type RunningMethod } from './methods/index.js';
 import { setQuietBudget } from './quiet.js';
 import { writeJsonRecord } from './results.js';
 import { pinRunnerOffRelayCore } from './pin-runner.js';
+import { LOOP_THREAD_NAME } from '../supervisor/fleet/loop-thread.js';
 import { sleep, warmUp } from './trial.js';
 
 interface Variant {
@@ -130,25 +131,16 @@ async function loopCounters(running: RunningMethod): Promise<Record<string, numb
   return running.counters();
 }
 
-/** Every thread on the host whose name is `comm` (one relay runs at a time in the lab). */
-function loopThreads(comm: string): number[] {
-  const tids: number[] = [];
-  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let tasks: string[] = [];
+/** The threads named `comm` in the method's processes (MCR: the worker's loop thread; the C relay: its one thread). */
+function threadsNamed(pids: readonly number[], comm: string): number[] {
+  const tids = pids.filter((pid) => pid > 0).flatMap((pid) => {
     try {
-      tasks = readdirSync(`/proc/${pid}/task`);
+      return readdirSync(`/proc/${pid}/task`).filter((tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === comm).map(Number);
     } catch {
-      continue;
+      return [];  // the process ended meanwhile
     }
-    for (const tid of tasks) {
-      try {
-        if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === comm) tids.push(Number(tid));
-      } catch {
-        // the thread ended meanwhile
-      }
-    }
-  }
-  if (tids.length === 0) throw new Error(`no thread named ${comm} to put under SCHED_FIFO`);
+  });
+  if (tids.length === 0) throw new Error(`no thread named ${comm} in pids ${pids.join(', ')} to put under SCHED_FIFO`);
   return tids;
 }
 
@@ -178,7 +170,7 @@ async function measure(bl: BenchLab, key: string, round: number, rates: number[]
       for (const tid of readdirSync(`/proc/${supervisor}/task`)) setPriority(Number(tid), v.supervisorNice);
     }
     if (v.fifo !== undefined) {
-      for (const tid of loopThreads(v.method === 'mcr' ? 'mcr-loop' : 'c_relay')) {
+      for (const tid of threadsNamed(running.pids, v.method === 'mcr' ? LOOP_THREAD_NAME : 'c_relay')) {
         await execa('chrt', ['-f', '-p', String(v.fifo), String(tid)], { timeout: 5000 });
       }
     }

@@ -24,7 +24,7 @@ import { METHODS, OTHER_CPU, RELAY_CPU, type MethodName } from './config.js';
 import { describeError } from './errors.js';
 import { runGenerator, setGeneratorBurst } from './generator.js';
 import { START } from './methods/index.js';
-import { busySecBetween, idleIsExact, readCpuTimes, readInterrupts } from './host-counters.js';
+import { busySecBetween, idleIsExact, interruptsPer, readCpuTimes, readInterrupts } from './host-counters.js';
 import { pinRunnerOffRelayCore } from './pin-runner.js';
 import { fileStamp } from './results.js';
 
@@ -185,7 +185,7 @@ function loopDelta(before: Record<string, number> | undefined, after: Record<str
  */
 function interruptsPerDatagram(before: Map<string, number[]>, after: Map<string, number[]>, datagrams: number): string {
   const rows = ['LOC', 'CAL', 'RES'].map((name) => {
-    const per = [OTHER_CPU, RELAY_CPU].map((cpu) => ((after.get(name)?.[cpu] ?? 0) - (before.get(name)?.[cpu] ?? 0)) / Math.max(1, datagrams));
+    const per = [OTHER_CPU, RELAY_CPU].map((cpu) => interruptsPer(before, after, name, cpu, datagrams));
     return `${name} core ${OTHER_CPU} ${per[0]?.toFixed(3)}, core ${RELAY_CPU} ${per[1]?.toFixed(3)}`;
   });
   return `interrupts per input datagram (LOC timer, CAL function-call IPIs such as RPS, RES rescheduling): ${rows.join('; ')}`;

@@ -6,7 +6,7 @@
  * IRQs and rows with fewer columns than CPUs, and reads the real file.
  */
 import t from 'tap';
-import { readInterrupts } from '../../bench/host-counters.js';
+import { interruptsPer, readInterrupts } from '../../bench/host-counters.js';
 
 const SAMPLE = [
   '           CPU0       CPU1       ',
@@ -30,6 +30,10 @@ t.test('readInterrupts takes the named per-CPU rows, not device IRQs', async (t)
   t.equal(rows.has('ERR'), false, 'a one-column total (ERR, MIS) is not per core');
   t.equal(rows.has('24'), false, 'device IRQs are left out');
   t.equal(readInterrupts('').size, 0, 'an empty file gives nothing');
+  const later = readInterrupts(SAMPLE.replace('CAL:  398615915  299113209', 'CAL:  398616915  299113209'));
+  t.equal(interruptsPer(rows, later, 'CAL', 0, 500), 2, 'CAL on core 0: 1000 more over 500 datagrams');
+  t.equal(interruptsPer(rows, later, 'CAL', 1, 500), 0, 'core 1 took none');
+  t.equal(interruptsPer(rows, later, 'XYZ', 0, 500), 0, 'a row neither sample has: 0');
 });
 
 // x86 names its local timer and IPI rows LOC, CAL, RES; arm64 numbers them IPI0..IPIn.

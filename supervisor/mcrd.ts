@@ -50,6 +50,7 @@ import { packageRoot } from '../native/package-root.js';
 import { checkHost, failures, renderFindings, type HostPlan } from './host-check/run.js';
 import { readHostFacts } from './host-check/host-facts.js';
 import { ServiceState } from './notify/service-state.js';
+import { DaemonSignals } from './daemon-signals.js';
 
 interface Options {
   config?: string;
@@ -231,6 +232,8 @@ async function main(): Promise<void> {
   const logLevel = opts.logLevel ?? d.logLevel ?? 'info';
   // The daemon's log is its stdout (as supervisors expect); one-line start-up errors go to stderr.
   const logger = createLogger(logLevel, { name: 'mcrd' }, 1);
+  // Before the first component starts: a signal from here on is never the default action (daemon-signals.ts).
+  const signals = new DaemonSignals((signal) => logger.info({ signal }, `${signal} during start-up: acting on it once mcrd is ready`));
   // Read (and removed from the environment) before any child is spawned: only mcrd notifies.
   const notifier = Notifier.fromEnv(process.env, (address, data) => native.sendUnixDatagram(address, data), logger);
   placeSupervisor(cpuPlan, logger);
@@ -385,14 +388,13 @@ async function main(): Promise<void> {
     logger.info('mcrd stopped');
     process.exit(0);
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
   // The same reload as `mcrctl reload`; the handler logs a success, a refusal is logged here.
-  process.on('SIGHUP', () => {
+  const reload = (): void => {
     logger.info({ signal: 'SIGHUP', file: opts.config }, 'reloading the configuration');
     handler.reload({}, { signal: new AbortController().signal, clientId: 0, requestId: 0 }).catch((err: Error & { code?: string }) =>
       logger.error({ signal: 'SIGHUP', code: err.code, err: err.message }, 'reload failed: nothing changed'));
-  });
+  };
+  signals.started({ stop: (signal) => void stop(signal), reload });
 }
 
 void main();

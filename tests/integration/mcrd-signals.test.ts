@@ -1,0 +1,98 @@
+/**
+ * mcrd's signals at the edges of its start-up (supervisor/daemon-signals.ts).
+ * A SIGTERM sent while mcrd is still starting (here: at its first log line,
+ * before the workers or the consume filter exist) is held until start-up
+ * has finished, then drains and stops as any stop: exit code 0, every worker
+ * gone, the tc filter and the socket file removed. A SIGTERM sent the moment
+ * "mcrd ready" appears (what a test or a supervisor does) gets the same
+ * clean stop; mcrd used to add its listeners only after that line and its
+ * host check, so the kernel's default action killed it. A SIGHUP during
+ * start-up reloads once mcrd is ready, and mcrd keeps running.
+ *
+ * mcrd runs through `env -u NODE_OPTIONS`, as in production: a preload that
+ * listens to signals itself (tap's process-info hook does) would hide a
+ * missing listener of mcrd's.
+ */
+import t from 'tap';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { skipUnlessRoot, type LabProcess, type RelayLab } from '../../bench/lab/index.js';
+import { pollUntil } from '../../bench/lab/time.js';
+import { MCRD, mcrdLab } from './mcrd-harness.js';
+
+/** mcrd in the relay namespace with no NODE_OPTIONS at all (env execs node: the PID is mcrd's). */
+function spawnMcrd(rl: RelayLab, args: string[]): LabProcess {
+  return rl.lab.spawn(rl.relay.ns, 'env', ['-u', 'NODE_OPTIONS', process.execPath, MCRD, ...args]);
+}
+
+function writeConfig(dir: string): string {
+  const file = join(dir, 'signals.json5');
+  writeFileSync(file, JSON.stringify({ rules: [{ name: 's', inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000,
+    outputs: [{ group: '239.2.2.2', port: 6000, interface: 'out0' }] }] }));
+  return file;
+}
+
+const logged = (proc: LabProcess, msg: string): number => proc.stdoutLines.findIndex((l) => l.includes(`"msg":"${msg}`));
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The PIDs mcrd logged for its workers ("worker running"). */
+const workerPids = (proc: LabProcess): number[] => proc.stdoutLines.filter((l) => l.includes('"msg":"worker running"'))
+  .map((l) => (JSON.parse(l) as { pid: number }).pid);
+
+t.test('a SIGTERM during start-up waits for it to finish, then stops cleanly', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const { rl, dir } = await mcrdLab(t, 'sigstart');
+  const socket = join(dir, 'mcrd.sock');
+  const mcrd = spawnMcrd(rl, ['--config', writeConfig(dir), '--control-socket', socket, '--workers', '1', '--consume-inputs']);
+  // Logged before the stale-filter sweep, the workers and the control socket.
+  await mcrd.waitForLine('stdout', /consumeInputs true/, 30_000);
+  const result = await mcrd.stop('SIGTERM', 30_000);
+  t.equal(result.exitCode, 0, `exit code 0, not the default action's kill (signal ${String(result.signal)})`);
+  const deferred = logged(mcrd, 'SIGTERM during start-up');
+  const ready = logged(mcrd, 'mcrd ready');
+  const stopped = logged(mcrd, 'mcrd stopped');
+  t.ok(deferred >= 0, 'mcrd said it would act once ready');
+  t.ok(ready > deferred && stopped > ready, 'it finished starting, then stopped');
+  const pids = workerPids(mcrd);
+  t.equal(pids.length, 1, 'its worker had started');
+  t.ok(await pollUntil(async () => pids.every((pid) => !alive(pid)), 5000), 'and is gone');
+  t.ok(logged(mcrd, 'consume filter installed') >= 0, 'its consume filter had been installed');
+  t.notMatch((await rl.lab.exec(rl.relay.ns, 'tc', ['filter', 'show', 'dev', 'in0', 'ingress'])).stdout, /bpf/, 'no consume filter left');
+  t.notOk(existsSync(socket), 'socket file removed');
+});
+
+t.test('a SIGTERM the moment "mcrd ready" appears stops cleanly', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const { rl, dir } = await mcrdLab(t, 'sigready');
+  const socket = join(dir, 'mcrd.sock');
+  // Three times: without listeners before the host check, each one was killed here.
+  for (let i = 0; i < 3; i++) {
+    const mcrd = spawnMcrd(rl, ['--config', writeConfig(dir), '--control-socket', socket, '--workers', '1']);
+    await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 30_000);
+    const result = await mcrd.stop('SIGTERM', 30_000);
+    t.equal(result.exitCode, 0, `start ${i + 1}: exit code 0 (signal ${String(result.signal)})`);
+    t.ok(logged(mcrd, 'mcrd stopped') >= 0, `start ${i + 1}: drained and stopped`);
+  }
+});
+
+t.test('a SIGHUP during start-up reloads once mcrd is ready, and mcrd keeps running', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const { rl, dir } = await mcrdLab(t, 'sighup');
+  const socket = join(dir, 'mcrd.sock');
+  const mcrd = spawnMcrd(rl, ['--config', writeConfig(dir), '--control-socket', socket, '--workers', '1']);
+  await mcrd.waitForLine('stdout', /consumeInputs auto/, 30_000);
+  mcrd.process.kill('SIGHUP');
+  await mcrd.waitForLine('stdout', /"msg":"reloading the configuration"/, 30_000);
+  t.ok(logged(mcrd, 'SIGHUP during start-up') >= 0, 'held during start-up');
+  t.ok(logged(mcrd, 'reloading the configuration') > logged(mcrd, 'mcrd ready'), 'the reload came after ready');
+  t.notOk(mcrd.exited, 'SIGHUP did not end mcrd');
+  t.equal((await mcrd.stop('SIGTERM', 30_000)).exitCode, 0, 'and it stops cleanly later');
+});

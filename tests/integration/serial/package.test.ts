@@ -223,7 +223,7 @@ t.test('the .deb: build, install, run as mcrd@ would, mcrctl for group mcr, remo
   await must('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', '--groups', 'mcr', member]);
   const memberUid = Number((await must('id', ['-u', member])).trim());
   const as = (user: string, args: string[]): Promise<{ code: number | undefined; out: string; err: string }> =>
-    // env -u: tap's process-info hook puts itself back into NODE_OPTIONS of every child.
+    // env -u: whatever NODE_OPTIONS the runner has (tests/tap-child-env.ts takes out only tap's hook) stays away from mcrctl.
     run('env', ['-u', 'NODE_OPTIONS', 'setpriv', '--reuid', user, '--regid', user === 'nobody' ? 'nogroup' : user, '--init-groups', ...args], 30_000);
   // Workers switch user once started: wait (bounded) until both run and have
   // switched, since a busy host may still be starting or restarting one.

@@ -1,7 +1,8 @@
 /**
  * Shared steps of the tests that run the real mcrd in a relay lab: start it
  * (waiting for its ready line), run the built `mcrctl` bin against its
- * socket, ask for its workers, and read what /proc says about a process.
+ * socket, ask for its workers, read what /proc says about a process and
+ * wait for processes to be gone.
  * mcrctl runs in the test's own namespace: a Unix socket path is reached
  * through the filesystem, which the lab's network namespaces share.
  */
@@ -12,6 +13,7 @@ import { execa } from 'execa';
 import { createRelayLab, type LabProcess, type RelayLab } from '../../bench/lab/index.js';
 import { ControlClient } from '../../common/control-client.js';
 import type { WorkerInfo } from '../../proto/index.js';
+import { pollUntil } from '../../bench/lab/time.js';
 import { ROOT } from './harness.js';
 
 export const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');
@@ -83,6 +85,21 @@ export async function workersOf(socket: string): Promise<WorkerInfo[]> {
   } finally {
     client.close();
   }
+}
+
+/** Whether a process with this PID exists (signal 0: nothing is sent). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves true once none of `pids` exists, false if one still does after `timeoutMs`. */
+export function pidsGone(pids: readonly number[], timeoutMs: number): Promise<boolean> {
+  return pollUntil(async () => pids.every((pid) => !pidAlive(pid)), timeoutMs);
 }
 
 /** One field of /proc/PID/status ("Uid", "CapEff", ...), whitespace-normalised. */

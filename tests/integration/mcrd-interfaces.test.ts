@@ -17,6 +17,7 @@ import { createRelayLab, skipUnlessRoot, type RelayLab } from '../../bench/lab/i
 import { ControlClient } from '../../common/control-client.js';
 import type { WorkerInfo } from '../../proto/index.js';
 import { ROOT, genReport, runGen, sinkReport, startGen, startSink } from './harness.js';
+import { pidsGone } from './mcrd-harness.js';
 
 const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');
 const MCRGEN = join(ROOT, 'build', 'Release', 'mcrgen');
@@ -102,16 +103,7 @@ t.test('an input interface that appears, disappears and returns', async (t) => {
   t.equal(gone.pid, 0, 'no process');
   t.match(gone.reason, /interface in1 does not exist/);
   t.equal(gone.restarts, 0, 'stopped, not restarted');
-  let dead = false;
-  for (let i = 0; i < 100 && !dead; i++) {
-    try {
-      process.kill(pid, 0);
-      await new Promise((r) => setTimeout(r, 20));
-    } catch {
-      dead = true;
-    }
-  }
-  t.ok(dead, 'the old worker process is gone');
+  t.ok(await pidsGone([pid], 2000), 'the old worker process is gone');
   t.ok(((await client.request({ kind: 'ping' })) as { pid: number }).pid > 0, 'mcrd answers');
   const in0 = (await workers(client)).find((w) => w.id === 'in0/0');
   t.equal(in0?.state, 'running', 'in0 worker untouched');
@@ -191,14 +183,7 @@ t.test('mcrd holds the input group membership while a rule uses it', async (t) =
   // The membership is mcrd's, not the worker's: it stays while the worker is dead.
   const worker = await waitForWorker(client, 'in0/0', (w) => w.state === 'running', 'running');
   process.kill(worker.pid, 'SIGKILL');
-  for (let i = 0; i < 200; i++) {
-    try {
-      process.kill(worker.pid, 0);
-      await new Promise((r) => setTimeout(r, 5));
-    } catch {
-      break;
-    }
-  }
+  await pidsGone([worker.pid], 1000);
   t.match(await maddr(), /inet\s+239\.1\.1\.1\b/, 'still joined while its worker is dead');
   await waitForWorker(client, 'in0/0', (w) => w.state === 'running' && w.pid !== worker.pid, 'restarted');
 

@@ -17,8 +17,7 @@ import t from 'tap';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { skipUnlessRoot, type LabProcess, type RelayLab } from '../../bench/lab/index.js';
-import { pollUntil } from '../../bench/lab/time.js';
-import { MCRD, mcrdLab } from './mcrd-harness.js';
+import { MCRD, mcrdLab, pidsGone } from './mcrd-harness.js';
 
 /** mcrd in the relay namespace with no NODE_OPTIONS at all (env execs node: the PID is mcrd's). */
 function spawnMcrd(rl: RelayLab, args: string[]): LabProcess {
@@ -33,15 +32,6 @@ function writeConfig(dir: string): string {
 }
 
 const logged = (proc: LabProcess, msg: string): number => proc.stdoutLines.findIndex((l) => l.includes(`"msg":"${msg}`));
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** The PIDs mcrd logged for its workers ("worker running"). */
 const workerPids = (proc: LabProcess): number[] => proc.stdoutLines.filter((l) => l.includes('"msg":"worker running"'))
@@ -63,7 +53,7 @@ t.test('a SIGTERM during start-up waits for it to finish, then stops cleanly', a
   t.ok(ready > deferred && stopped > ready, 'it finished starting, then stopped');
   const pids = workerPids(mcrd);
   t.equal(pids.length, 1, 'its worker had started');
-  t.ok(await pollUntil(async () => pids.every((pid) => !alive(pid)), 5000), 'and is gone');
+  t.ok(await pidsGone(pids, 5000), 'and is gone');
   t.ok(logged(mcrd, 'consume filter installed') >= 0, 'its consume filter had been installed');
   t.notMatch((await rl.lab.exec(rl.relay.ns, 'tc', ['filter', 'show', 'dev', 'in0', 'ingress'])).stdout, /bpf/, 'no consume filter left');
   t.notOk(existsSync(socket), 'socket file removed');

@@ -10,17 +10,9 @@ import { join } from 'node:path';
 import { skipUnlessRoot } from '../../bench/lab/index.js';
 import { ControlClient } from '../../common/control-client.js';
 import { ROOT, runGen, sinkReport, startSink } from './harness.js';
-import { mcrdLab } from './mcrd-harness.js';
+import { mcrdLab, pidAlive as alive, pidsGone } from './mcrd-harness.js';
 
 const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 t.test('mcrd: rules over the control socket, two workers, restart, clean stop', async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -91,7 +83,5 @@ t.test('SIGKILL of mcrd leaves no worker behind', async (t) => {
   await mcrd.stop('SIGKILL', 5000);
   // PR_SET_PDEATHSIG delivers SIGKILL to each worker when mcrd dies; wait
   // (bounded) for the kernel to finish them off.
-  const deadline = Date.now() + 5000;
-  while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  t.ok(pids.every((pid) => !alive(pid)), 'no worker survived its supervisor');
+  t.ok(await pidsGone(pids, 5000), 'no worker survived its supervisor');
 });

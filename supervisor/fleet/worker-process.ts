@@ -154,7 +154,12 @@ export class WorkerProcess implements FleetWorker {
     let child: WorkerChild | undefined;
     try {
       // The child's end becomes its fd 3; Node dups it without CLOEXEC there.
-      child = deps.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', handChild] });
+      // detached: a session and process group of its own (setsid), so what a
+      // terminal sends mcrd's foreground group (Ctrl-C's SIGINT, a hangup's
+      // SIGHUP, Ctrl-Z) reaches mcrd alone, which drains its workers; in
+      // mcrd's group they died at once instead, mid-send, and were logged as
+      // crashes to restart. PR_SET_PDEATHSIG still ends them with mcrd.
+      child = deps.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', handChild], detached: true });
       // Packet socket, command stream, heartbeat: the worker takes 2 or 3 fds.
       deps.sendFds(handParent, [packetFd, cmdChild, heartbeatFd], Buffer.from('mcr-handover-v1'));
     } catch (err) {

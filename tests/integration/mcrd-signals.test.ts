@@ -7,17 +7,22 @@
  * "mcrd ready" appears (what a test or a supervisor does) gets the same
  * clean stop; mcrd used to add its listeners only after that line and its
  * host check, so the kernel's default action killed it. A SIGHUP during
- * start-up reloads once mcrd is ready, and mcrd keeps running.
+ * start-up reloads once mcrd is ready, and mcrd keeps running. Ctrl-C in
+ * the terminal mcrd runs in (tmux) reaches mcrd alone: its workers, in a
+ * session of their own, are drained by mcrd rather than killed by the
+ * terminal's SIGINT, so no worker exit is logged and mcrd exits 0.
  *
  * mcrd runs through `env -u NODE_OPTIONS`, as in production: a preload that
  * listens to signals itself (tap's process-info hook does) would hide a
  * missing listener of mcrd's.
  */
 import t from 'tap';
-import { existsSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { skipUnlessRoot, type LabProcess, type RelayLab } from '../../bench/lab/index.js';
-import { MCRD, mcrdLab, pidsGone } from './mcrd-harness.js';
+import { pollUntil } from '../../bench/lab/time.js';
+import { MCRD, mcrdLab, pidAlive, pidsGone } from './mcrd-harness.js';
 
 /** mcrd in the relay namespace with no NODE_OPTIONS at all (env execs node: the PID is mcrd's). */
 function spawnMcrd(rl: RelayLab, args: string[]): LabProcess {
@@ -85,4 +90,67 @@ t.test('a SIGHUP during start-up reloads once mcrd is ready, and mcrd keeps runn
   t.ok(logged(mcrd, 'reloading the configuration') > logged(mcrd, 'mcrd ready'), 'the reload came after ready');
   t.notOk(mcrd.exited, 'SIGHUP did not end mcrd');
   t.equal((await mcrd.stop('SIGTERM', 30_000)).exitCode, 0, 'and it stops cleanly later');
+});
+
+function hasTmux(): boolean {
+  try {
+    execFileSync('tmux', ['-V'], { stdio: 'ignore', timeout: 5000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+t.test('Ctrl-C in mcrd\'s terminal: mcrd drains its workers, the terminal does not kill them', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  if (!hasTmux()) {
+    t.plan(0, 'needs tmux (Debian package tmux, installed by .ci/run) for a real terminal to press Ctrl-C in');
+    return;
+  }
+  const { rl, dir } = await mcrdLab(t, 'sigint');
+  const socket = join(dir, 'mcrd.sock');
+  const log = join(dir, 'mcrd.log');
+  // A private tmux server (its own socket name), so no other tmux is touched.
+  const server = `mcr-sigint-${process.pid}`;
+  const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', server, '-f', '/dev/null', ...args], { encoding: 'utf8', timeout: 10_000 });
+  tmux('new-session', '-d', '-s', 'mcrd', '-x', '200', '-y', '20', 'sh');
+  const lines = (): string[] => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l.length > 0) : []);
+  const mcrdPid = (): number | undefined => {
+    const first = lines()[0];
+    return first === undefined ? undefined : (JSON.parse(first) as { pid: number }).pid;
+  };
+  t.teardown(() => {
+    // A failed test may leave mcrd running in the pane: end it by its PID before the terminal goes.
+    const pid = mcrdPid();
+    if (pid !== undefined && pid > 0 && pidAlive(pid)) process.kill(pid, 'SIGKILL');
+    try {
+      tmux('kill-server');
+    } catch {
+      // Already gone.
+    }
+  });
+  // In the foreground of the pane's shell, as an operator runs it: mcrd and its workers get the terminal's signals.
+  tmux('send-keys', '-t', 'mcrd', `ip netns exec ${rl.relay.ns} ${process.execPath} ${MCRD} --config ${writeConfig(dir)} --control-socket ${socket} ` +
+    `--workers 2 --consume-inputs --log-dir ${dir} > ${log} 2>&1; echo MCRD-EXIT=$?`, 'Enter');
+  t.ok(await pollUntil(async () => lines().filter((l) => l.includes('"msg":"worker running"')).length === 2 &&
+    lines().some((l) => l.includes('consume filter installed')), 30_000), 'mcrd started two workers and its consume filter');
+  const workers = lines().filter((l) => l.includes('"msg":"worker running"')).map((l) => (JSON.parse(l) as { pid: number }).pid);
+  // /proc/PID/stat after the command name: state, ppid, pgrp, session.
+  const groupOf = (pid: number): string => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ').slice(2, 4).join(' ');
+  const own = groupOf(mcrdPid() ?? 0);
+  t.ok(workers.every((pid) => groupOf(pid) !== own && groupOf(pid).split(' ')[0] === String(pid)),
+    'each worker leads a process group and session of its own, apart from mcrd\'s');
+  tmux('send-keys', '-t', 'mcrd', 'C-c');
+  t.ok(await pollUntil(async () => /MCRD-EXIT=\d+/.test(tmux('capture-pane', '-p', '-t', 'mcrd')), 30_000), 'mcrd ended');
+  t.match(tmux('capture-pane', '-p', '-t', 'mcrd'), /MCRD-EXIT=0\b/, 'with exit code 0');
+  const exits = lines().filter((l) => l.includes('worker exited'));
+  t.same(exits, [], 'no worker exited on its own: the terminal\'s SIGINT did not reach them');
+  t.ok(lines().some((l) => l.includes('"signal":"SIGINT"') && l.includes('stopping: draining workers')), 'mcrd drained them on its SIGINT');
+  t.ok(lines().some((l) => l.includes('"msg":"mcrd stopped"')), 'and stopped');
+  t.ok(await pidsGone(workers, 5000), 'both workers are gone');
+  for (const id of ['in0_0', 'in0_1']) {
+    const file = join(dir, `${id}.log`);
+    t.match(existsSync(file) ? readFileSync(file, 'utf8') : '', /worker stopped: final counters/, `worker ${id} stopped on mcrd's command, drained`);
+  }
+  t.notMatch((await rl.lab.exec(rl.relay.ns, 'tc', ['filter', 'show', 'dev', 'in0', 'ingress'])).stdout, /bpf/, 'no consume filter left');
 });

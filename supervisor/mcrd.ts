@@ -229,6 +229,20 @@ async function main(): Promise<void> {
     process.stdout.write(opts.json === true ? JSON.stringify({ ok: failures(findings).length === 0, findings }, null, 2) + '\n' : renderFindings(findings));
     process.exit(failures(findings).length === 0 ? 0 : 1);
   }
+  // Each worker switches to this user once started (as root): a user the host
+  // does not know would fail every start, in a restart loop. Say so once, now.
+  const workerUser = opts.user ?? d.user ?? 'nobody';
+  if (process.getuid?.() === 0) {
+    try {
+      native.lookupUser(workerUser);
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? 'ENOENT';
+      process.stderr.write(`mcrd: ${code}: ${code === 'ENOENT' ? `no user ${workerUser}` : `cannot look up user ${workerUser} (${(err as Error).message})`} ` +
+        'for the workers to run as (--user, daemon.user): create it (useradd --system --no-create-home --shell /usr/sbin/nologin ' +
+        `${workerUser}) or name another\n`);
+      process.exit(2);
+    }
+  }
   const logLevel = opts.logLevel ?? d.logLevel ?? 'info';
   // The daemon's log is its stdout (as supervisors expect); one-line start-up errors go to stderr.
   const logger = createLogger(logLevel, { name: 'mcrd' }, 1);
@@ -292,7 +306,7 @@ async function main(): Promise<void> {
     memberships.apply(table.inputGroups(), (iface) => watcher.get(iface)?.ifindex);
     return syncFilters();
   };
-  const fleet = new Fleet({ interfaces: watcher, workersPerInterface, cpus, auxCpus: cpuPlan.supervisorCpus, user: opts.user ?? d.user ?? 'nobody',
+  const fleet = new Fleet({ interfaces: watcher, workersPerInterface, cpus, auxCpus: cpuPlan.supervisorCpus, user: workerUser,
     logLevel, table, logs, logger, events, loop: loopSettings(opts, d, defaults), slots: workerSlots(limits), restartBackoff: opts.restartBackoff ?? {
       minMs: d.restartBackoffMinMs ?? defaults.restartBackoffMinMs,
       // A file that raises only the minimum above 10 s gets that as its maximum too (checked by the loader).

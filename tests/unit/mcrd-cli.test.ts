@@ -1,7 +1,7 @@
 /**
- * mcrd's start-up errors: bad arguments and invalid configs exit 2 with one
- * line naming what is wrong (file, line and field for configs) and start
- * nothing.
+ * mcrd's start-up errors: bad arguments, invalid configs and (as root) a
+ * workers' user the host does not know exit 2 with one line naming what is
+ * wrong (file, line and field for configs) and start nothing.
  */
 import t from 'tap';
 import { execa } from 'execa';
@@ -35,6 +35,10 @@ t.test('bad arguments and configs exit 2 with one line', async (t) => {
     [['--config', join(ROOT, 'tests', 'fixtures', 'config', 'bad-ttl.json5'), '--control-socket', socket],
       /bad-ttl\.json5:\d+:\d+: rules\[0\]\.outputs\[\d\]\.ttl/],
     [['--config', join(dir, 'missing.json5'), '--control-socket', socket], /ERR_MCR_CONFIG_READ/],
+    // Only root switches its workers to a user, so only root checks it.
+    ...(process.getuid?.() === 0
+      ? [[['--user', 'mcr-no-such-user', '--control-socket', socket], /^mcrd: ENOENT: no user mcr-no-such-user for the workers to run as \(--user, daemon\.user\): create it \(useradd .*\) or name another$/]] as Array<[string[], RegExp]>
+      : []),
   ];
   for (const [args, message] of cases) {
     const r = await run(args);

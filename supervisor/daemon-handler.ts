@@ -8,7 +8,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { formatConfig, loadConfig, type ConfigRule } from './config/index.js';
+import { formatConfig, loadConfig, type ConfigRule, type DaemonSettings } from './config/index.js';
+import { daemonChanges } from './config/daemon-diff.js';
 import { RuleTable, RuleTableError, checkRule, matchKey } from './rule-table.js';
 import { ruleDiff } from './rule-diff.js';
 import { addressFamily, hostPort } from '../common/rule-spec.js';
@@ -32,6 +33,8 @@ export interface DaemonState {
   /** Brings the supervisor's input group memberships (and, with --consume-inputs, its input filters) in line with the rule table. */
   syncInputs: () => void;
   configFile: string | undefined;
+  /** The config file's daemon section as mcrd started with it: a reload names what differs from it (it applies only at the next start). */
+  startDaemon?: Partial<DaemonSettings>;
   version: string;
   startedAtMs: number;
   /** What this host knows of an interface right now (netlink), or undefined when it does not exist. */
@@ -267,7 +270,8 @@ export function createHandler(d: DaemonState): ControlHandler {
         if (was !== undefined) stats.carry(was.previous.id, rule);
       }
       const count = (kind: RuleChange['kind']): number => changes.filter((c) => c.kind === kind).length;
-      const diff = { file, added: count('added'), removed: count('removed'), changed: count('changed'), unchanged, changes };
+      const daemonNotApplied = d.startDaemon === undefined ? [] : daemonChanges(d.startDaemon, config.daemon);
+      const diff = { file, added: count('added'), removed: count('removed'), changed: count('changed'), unchanged, changes, daemonNotApplied };
       // Recorded as the table changed, before the workers follow it.
       reloadApplied(d.events, diff, (id) => d.table.get(id));
       // Unchanged rules are never touched in the workers: the sync below
@@ -280,6 +284,9 @@ export function createHandler(d: DaemonState): ControlHandler {
       'configuration reloaded');
       for (const p of result.problems) {
         d.logger.warn({ rule: p.ruleId, refused: p.refused.map((r) => `${r.worker}: ${r.error.code}`), unconfirmed: p.unconfirmed }, 'rule not applied by every worker after reload');
+      }
+      if (daemonNotApplied.length > 0) {
+        d.logger.warn({ file, daemonNotApplied }, 'the file\'s daemon settings differ from those mcrd started with: a reload applies rules only, these take effect when mcrd starts again');
       }
       return result;
     },

@@ -328,7 +328,7 @@ async function main(): Promise<void> {
     else events.record('stream.up', { rule: c.ruleId, ...named });
   });
   const state = { table, fleet, logs, events, logger, syncInputs, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now(),
-    interfaceState: (name: string) => watcher.get(name), stream,
+    interfaceState: (name: string) => watcher.get(name), stream, startDaemon: config.daemon,
     // A rule decided "consume" whose interface has no filter says why.
     consume: { mode: consumeMode, list: () => consume.list().map((c) => {
       const iface = c.consumed ? table.get(c.ruleId)?.inputInterface : undefined;

@@ -46,7 +46,8 @@ export function reloadApplied(events: EventSink, result: Omit<ReloadResult, 'pro
   }));
   const more = result.changes.length - changes.length;
   events.record('reload.applied', { file: result.file, added: result.added, removed: result.removed, changed: result.changed,
-    unchanged: result.unchanged, changes, ...(more > 0 ? { more } : {}) });
+    unchanged: result.unchanged, changes, ...(more > 0 ? { more } : {}),
+    ...(result.daemonNotApplied.length > 0 ? { daemonNotApplied: result.daemonNotApplied } : {}) });
 }
 
 export function reloadRefused(events: EventSink, file: string, err: unknown): void {

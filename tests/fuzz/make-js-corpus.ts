@@ -125,7 +125,7 @@ const responses: Array<[string, Parameters<typeof encodeResponse>[0]]> = [
   ],
   ['workers', { id: 5, more: false, body: { kind: 'workers', workers: [{ id: 'eth1/0', interface: 'eth1', core: 0, pid: 1234, state: 'running', restarts: 0, generation: 12, logLevel: 'info', startedAtMs: 1700000000000, reason: 'no rules' }] } }],
   ['logs-more', { id: 6, more: true, body: { kind: 'logs', lines: [{ worker: 'mcrd', timeMs: 1700000000000, level: 'info', message: 'started', json: '{"msg":"started"}' }] } }],
-  ['reload', { id: 7, more: false, body: { kind: 'reload', file: '/etc/mcr/mcrd.json5', added: 1, removed: 1, changed: 1, unchanged: 2, changes: [{ kind: 'changed', ruleId: 9, previousId: 3, match: 'eth1 239.1.1.1:5000', name: 'cam-1', fields: [{ field: 'outputs[1].port', before: '6000', after: '6001' }] }], problems: [] } }],
+  ['reload', { id: 7, more: false, body: { kind: 'reload', file: '/etc/mcr/mcrd.json5', added: 1, removed: 1, changed: 1, unchanged: 2, changes: [{ kind: 'changed', ruleId: 9, previousId: 3, match: 'eth1 239.1.1.1:5000', name: 'cam-1', fields: [{ field: 'outputs[1].port', before: '6000', after: '6001' }] }], problems: [], daemonNotApplied: ['workers 1 -> 2'] } }],
   ['ping', { id: 8, more: false, body: { kind: 'ping', pid: 4321, uptimeMs: 5000 } }],
   ['version', { id: 9, more: false, body: { kind: 'version', version: '0.1.0', node: 'v20.20.2', protocol: 1 } }],
   ['log-level-get', { id: 10, more: false, body: { kind: 'logLevelGet', level: 'info', workers: [{ worker: 'eth1/0', level: 'debug' }] } }],

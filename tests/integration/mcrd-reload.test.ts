@@ -1,7 +1,9 @@
 /**
  * SIGHUP reload as a diff: while a flow runs through an unchanged rule, the
  * config gains a rule; the unchanged flow loses nothing and the new rule
- * forwards. An invalid file changes nothing.
+ * forwards. An invalid file changes nothing. A file whose daemon section
+ * changed reloads its rules and names each daemon field it did not apply
+ * (mcrctl reload's output, mcrd's log): those apply at the next start.
  */
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
@@ -9,7 +11,7 @@ import { join } from 'node:path';
 import { skipUnlessRoot } from '../../bench/lab/index.js';
 import { ControlClient } from '../../common/control-client.js';
 import { ROOT, genReport, runGen, sinkReport, startGen, startSink } from './harness.js';
-import { mcrdLab } from './mcrd-harness.js';
+import { mcrctl, mcrdLab } from './mcrd-harness.js';
 
 const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');
 const RULE_A = `{ name: "a", inputInterface: "in0", inputGroup: "239.1.1.1", inputPort: 5000,
@@ -43,6 +45,14 @@ t.test('SIGHUP reload: unchanged rule loses nothing, added rule forwards, bad fi
   const list = await client.request({ kind: 'listRules' }) as { rules: Array<{ name?: string }> };
   client.close();
   t.same(list.rules.map((r) => r.name), ['a', 'b'], 'an invalid file changed nothing');
+
+  writeFileSync(config, `{ daemon: { logLevel: "debug", coalesceUs: 100 }, rules: [ ${RULE_A}, ${RULE_B} ] }\n`);
+  const reload = await mcrctl(socket, ['reload']);
+  t.equal(reload.exitCode, 0, `a daemon edit does not fail the reload: ${reload.stderr}`);
+  t.match(reload.stdout, /0 added, 0 removed, 0 changed, 2 unchanged/, 'the rules reload as usual');
+  t.match(reload.stdout, /daemon settings changed in the file, not applied by a reload \(they take effect when mcrd starts again\):\n {4}coalesceUs \(unset\) -> 100\n {4}logLevel \(unset\) -> debug/,
+    'each daemon field the reload did not apply, before and after');
+  await mcrd.waitForLine('stdout', /"daemonNotApplied":\["coalesceUs \(unset\) -> 100","logLevel \(unset\) -> debug"\].*a reload applies rules only/, 10_000);
 
   t.equal((await genReport(genA)).sent, 60_000);
   const gotA = await sinkReport(sinkA);

@@ -21,7 +21,7 @@ function handler(overrides: Partial<ControlHandler> = {}): ControlHandler {
     removeRule: async (r) => ({ rule: { id: r.id ?? 1, name: r.name, inputInterface: 'eth0', inputGroup: '239.1.1.1', inputPort: 5000, outputs: [] } }),
     listRules: async () => ({ rules: [], generation: 3, problems: [] }),
     logLevelSet: async (r) => ({ level: r.level, workers: 2 }),
-    reload: async () => ({ file: 'mcrd.json5', added: 1, removed: 0, changed: 0, unchanged: 0, changes: [], problems: [] }),
+    reload: async () => ({ file: 'mcrd.json5', added: 1, removed: 0, changed: 0, unchanged: 0, changes: [], problems: [], daemonNotApplied: [] }),
     ...overrides,
   });
 }

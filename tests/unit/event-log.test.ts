@@ -123,7 +123,7 @@ t.test('a reload records one event per rule it touched and one with its diff, ca
   const log = new EventLog();
   const changes = Array.from({ length: MAX_RELOAD_CHANGES + 3 }, (_, i) => ({ kind: 'added', ruleId: i + 1, previousId: 0, match: `in0 239.1.1.1:${i}`, fields: [] }));
   changes.push({ kind: 'changed', ruleId: 200, previousId: 9, match: 'in0 239.9.9.9:1', fields: [{ field: 'outputs[0].port', before: '6000', after: '6001' }] } as never);
-  reloadApplied(log, { file: '/etc/mcr.json5', added: changes.length - 1, removed: 0, changed: 1, unchanged: 4, changes }, () => undefined);
+  reloadApplied(log, { file: '/etc/mcr.json5', added: changes.length - 1, removed: 0, changed: 1, unchanged: 4, changes, daemonNotApplied: [] }, () => undefined);
   const events = log.recent();
   t.equal(events.length, changes.length + 1);
   t.same(events.slice(-2).map((e) => e.kind), ['rule.changed', 'reload.applied']);

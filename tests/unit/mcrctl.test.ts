@@ -65,7 +65,7 @@ const CANNED: { [K in keyof ResultBodies]: ResultBodies[K] } = {
   logs: { lines: [line('eth0/0', 'relay forwarding'), line('mcrd', 'rule added', 'warn')] },
   logLevelGet: { level: 'info', workers: [{ worker: 'eth0/0', level: 'info' }, { worker: 'eth0/1', level: 'debug' }] },
   logLevelSet: { level: 'debug', workers: 2 },
-  reload: { file: '/etc/mcr/mcrd.json5', added: 1, removed: 2, changed: 3, unchanged: 4, changes: [], problems: [] },
+  reload: { file: '/etc/mcr/mcrd.json5', added: 1, removed: 2, changed: 3, unchanged: 4, changes: [], problems: [], daemonNotApplied: [] },
   save: { file: '/etc/mcr/mcrd.json5', rules: 2 },
   check: { file: '/tmp/x.json5', rules: 1 },
   ping: { pid: 321, uptimeMs: 125_000 },

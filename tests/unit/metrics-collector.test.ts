@@ -160,7 +160,7 @@ t.test('trackReloads reports each reload outcome', async (t) => {
   t.equal(status.successful, true, 'the start-up load counts as a success');
   t.equal(status.lastSuccessSeconds, 1000);
   let refuse = true;
-  const result = { file: 'f', added: 0, removed: 0, changed: 0, unchanged: 1, changes: [], problems: [] } satisfies ReloadResult;
+  const result = { file: 'f', added: 0, removed: 0, changed: 0, unchanged: 1, changes: [], problems: [], daemonNotApplied: [] } satisfies ReloadResult;
   const handler = trackReloads({
     reload: async (_request: object, _context: object) => {
       if (refuse) throw Object.assign(new Error('bad config'), { code: 'ERR_MCR_CONFIG' });

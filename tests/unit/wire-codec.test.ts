@@ -69,7 +69,7 @@ const results: { [K in RequestKind]: Response['body'] & { kind: K } } = {
   logs: { kind: 'logs', lines: [{ worker: 'eth0/0', timeMs: 1_700_000_000_123, level: 'warn', message: 'send failed', json: '{"level":40}' }] },
   logLevelGet: { kind: 'logLevelGet', level: 'info', workers: [{ worker: 'eth0/0', level: 'debug' }] },
   logLevelSet: { kind: 'logLevelSet', level: 'debug', workers: 4 },
-  reload: { kind: 'reload', file: '/etc/mcr/mcrd.json5', added: 1, removed: 2, changed: 3, unchanged: 4, problems: [],
+  reload: { kind: 'reload', file: '/etc/mcr/mcrd.json5', added: 1, removed: 2, changed: 3, unchanged: 4, problems: [], daemonNotApplied: ['coalesceUs 0 -> 1000'],
     changes: [{ kind: 'changed', ruleId: 9, previousId: 4, match: 'eth0 239.1.1.1:5000', name: 'cam', fields: [{ field: 'outputs[0].ttl', before: '', after: '8' }] },
       { kind: 'removed', ruleId: 2, previousId: 0, match: 'eth0 239.1.1.2:5000', fields: [] }] },
   save: { kind: 'save', file: '/etc/mcr/mcrd.json5', rules: 2 },

@@ -218,6 +218,10 @@ export function renderReload(r: ReloadResult): string[] {
   }
   const problems = new Map(r.problems.map((p) => [p.ruleId, p]));
   for (const p of problems.values()) lines.push(`  rule ${p.ruleId}: ${ruleStatus(p)}`);
+  if (r.daemonNotApplied.length > 0) {
+    lines.push('  daemon settings changed in the file, not applied by a reload (they take effect when mcrd starts again):');
+    for (const f of r.daemonNotApplied) lines.push(`    ${f}`);
+  }
   return lines;
 }
 

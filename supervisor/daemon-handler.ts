@@ -6,7 +6,7 @@
  * captured worker lines; reload, save and check go through the config
  * loader. `clear` zeroes counters on purpose and says so in the log.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { formatConfig, loadConfig, type ConfigRule, type DaemonSettings } from './config/index.js';
 import { daemonChanges } from './config/daemon-diff.js';
@@ -135,6 +135,24 @@ export function createHandler(d: DaemonState): ControlHandler {
     const path = file ?? d.configFile;
     if (path === undefined || path === '') throw new RuleTableError('ERR_MCR_NO_CONFIG', 'mcrd was started without --config: name a file');
     return path;
+  };
+
+  /**
+   * The rule table holds no daemon settings, so a save keeps the ones the
+   * file it replaces has (edited since mcrd started, perhaps), and writes
+   * those mcrd started with to a new file or over one that does not load:
+   * a save of the rules must not drop the service's settings.
+   */
+  const daemonToSave = (path: string): Partial<DaemonSettings> => {
+    if (existsSync(path)) {
+      try {
+        return loadConfig(path, { maxRulesPerInterface: d.table.limits.maxRules }).daemon;
+      } catch (err) {
+        d.logger.warn({ file: path, code: (err as { code?: string }).code, err: (err as Error).message },
+          'save: the file being replaced does not load; writing the daemon settings mcrd started with');
+      }
+    }
+    return d.startDaemon ?? {};
   };
 
   return {
@@ -293,7 +311,7 @@ export function createHandler(d: DaemonState): ControlHandler {
     async save({ file }) {
       const path = configPath(file);
       const rules: ConfigRule[] = d.table.list().map(({ id: _id, ...r }) => r as ConfigRule);
-      writeFileSync(path, formatConfig({ daemon: {}, rules }), { mode: 0o644 });
+      writeFileSync(path, formatConfig({ daemon: daemonToSave(path), rules }), { mode: 0o644 });
       return { file: path, rules: rules.length };
     },
     async check({ file }) {

@@ -4,14 +4,18 @@
  * forwards. An invalid file changes nothing. A file whose daemon section
  * changed reloads its rules and names each daemon field it did not apply
  * (mcrctl reload's output, mcrd's log): those apply at the next start.
+ * `mcrctl save` writes the running rules without dropping the daemon
+ * section: it keeps the replaced file's (edited since the start, perhaps),
+ * and a new file gets the settings mcrd started with.
  */
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
+import { loadConfig } from '../../supervisor/config/index.js';
 import { join } from 'node:path';
 import { skipUnlessRoot } from '../../bench/lab/index.js';
 import { ControlClient } from '../../common/control-client.js';
 import { ROOT, genReport, runGen, sinkReport, startGen, startSink } from './harness.js';
-import { mcrctl, mcrdLab } from './mcrd-harness.js';
+import { mcrctl, mcrdLab, startMcrd } from './mcrd-harness.js';
 
 const MCRD = join(ROOT, 'dist', 'supervisor', 'mcrd.js');
 const RULE_A = `{ name: "a", inputInterface: "in0", inputGroup: "239.1.1.1", inputPort: 5000,
@@ -58,5 +62,34 @@ t.test('SIGHUP reload: unchanged rule loses nothing, added rule forwards, bad fi
   const gotA = await sinkReport(sinkA);
   t.equal(gotA.received, 60_000, 'the unchanged rule lost nothing across both reloads');
   t.equal(gotA.reordered, 0);
+  t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0);
+});
+
+t.test('mcrctl save keeps the daemon section: the replaced file\'s, or for a new file the one mcrd started with', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const { rl, dir } = await mcrdLab(t, 'save');
+  const config = join(dir, 'mcrd.json5');
+  const socket = join(dir, 'mcrd.sock');
+  writeFileSync(config, `{ daemon: { hungWorkerMs: 3000, logLevel: "info" }, rules: [ ${RULE_A} ] }\n`);
+  const mcrd = await startMcrd(rl, ['--config', config, '--control-socket', socket, '--workers', '1']);
+  const add = await mcrctl(socket, ['add', '--name', 'b', '--input-interface', 'in0', '--input-group', '239.1.1.2', '--input-port', '5002',
+    '--outputs', '239.2.2.3:6002:out0']);
+  t.equal(add.exitCode, 0, `mcrctl add: ${add.stderr}`);
+
+  t.equal((await mcrctl(socket, ['save'])).exitCode, 0);
+  let saved = loadConfig(config);
+  t.same(saved.rules.map((r) => r.name), ['a', 'b'], 'the running rules, the one added at run time too');
+  t.same(saved.daemon, { hungWorkerMs: 3000, logLevel: 'info' }, 'and the daemon section it replaced');
+
+  // Edited since the start: the file's daemon section is the one to keep.
+  writeFileSync(config, `{ daemon: { hungWorkerMs: 3000, logLevel: "debug" }, rules: [ ${RULE_A} ] }\n`);
+  t.equal((await mcrctl(socket, ['save'])).exitCode, 0);
+  saved = loadConfig(config);
+  t.same(saved.daemon, { hungWorkerMs: 3000, logLevel: 'debug' }, 'a daemon edit made since the start is kept');
+  t.same(saved.rules.map((r) => r.name), ['a', 'b']);
+
+  const other = join(dir, 'other.json5');
+  t.equal((await mcrctl(socket, ['save', '--file', other])).exitCode, 0);
+  t.same(loadConfig(other).daemon, { hungWorkerMs: 3000, logLevel: 'info' }, 'a new file gets the daemon settings mcrd started with');
   t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0);
 });

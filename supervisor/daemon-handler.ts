@@ -6,7 +6,8 @@
  * captured worker lines; reload, save and check go through the config
  * loader. `clear` zeroes counters on purpose and says so in the log.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import writeFileAtomic from 'write-file-atomic';
 import type { Logger } from 'pino';
 import { formatConfig, loadConfig, type ConfigRule, type DaemonSettings } from './config/index.js';
 import { daemonChanges } from './config/daemon-diff.js';
@@ -311,7 +312,9 @@ export function createHandler(d: DaemonState): ControlHandler {
     async save({ file }) {
       const path = configPath(file);
       const rules: ConfigRule[] = d.table.list().map(({ id: _id, ...r }) => r as ConfigRule);
-      writeFileSync(path, formatConfig({ daemon: daemonToSave(path), rules }), { mode: 0o644 });
+      // Atomic (a temporary file, fsync, rename over the path): a crash or a full disk mid-write leaves the old file whole,
+      // never a truncated config that mcrd could not start from. An existing file keeps its mode and owner, a symlink its target.
+      writeFileAtomic.sync(path, formatConfig({ daemon: daemonToSave(path), rules }), { mode: existsSync(path) ? undefined : 0o644 });
       return { file: path, rules: rules.length };
     },
     async check({ file }) {

@@ -6,10 +6,11 @@
  * (mcrctl reload's output, mcrd's log): those apply at the next start.
  * `mcrctl save` writes the running rules without dropping the daemon
  * section: it keeps the replaced file's (edited since the start, perhaps),
- * and a new file gets the settings mcrd started with.
+ * and a new file gets the settings mcrd started with; the replaced file
+ * keeps its mode, through a temporary file renamed over it.
  */
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { loadConfig } from '../../supervisor/config/index.js';
 import { join } from 'node:path';
 import { skipUnlessRoot } from '../../bench/lab/index.js';
@@ -76,7 +77,10 @@ t.test('mcrctl save keeps the daemon section: the replaced file\'s, or for a new
     '--outputs', '239.2.2.3:6002:out0']);
   t.equal(add.exitCode, 0, `mcrctl add: ${add.stderr}`);
 
+  chmodSync(config, 0o640);
   t.equal((await mcrctl(socket, ['save'])).exitCode, 0);
+  t.equal(statSync(config).mode & 0o777, 0o640, 'the replaced file keeps its mode (written to a temporary file, renamed over it)');
+  t.same(readdirSync(dir).filter((f) => f.startsWith('mcrd.json5.')), [], 'no temporary file left behind');
   let saved = loadConfig(config);
   t.same(saved.rules.map((r) => r.name), ['a', 'b'], 'the running rules, the one added at run time too');
   t.same(saved.daemon, { hungWorkerMs: 3000, logLevel: 'info' }, 'and the daemon section it replaced');

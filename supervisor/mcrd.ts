@@ -252,7 +252,21 @@ async function main(): Promise<void> {
   const notifier = Notifier.fromEnv(process.env, (address, data) => native.sendUnixDatagram(address, data), logger);
   placeSupervisor(cpuPlan, logger);
   const logDir = opts.logDir ?? d.logDir;
-  const logs = new WorkerLogs(logDir);
+  let logs: WorkerLogs;
+  try {
+    logs = new WorkerLogs(logDir, (p) => {
+      if (p.state === 'failing') {
+        logger.error({ code: p.code, file: p.file, err: p.message }, 'cannot write a worker log file: relaying goes on and `mcrctl logs` still has the lines; ' +
+          'free space or fix the log directory (--log-dir, daemon.logDir)');
+      } else {
+        logger.info({ file: p.file, missed: p.missed }, `worker log file writable again; ${p.missed} line${p.missed === 1 ? ' was' : 's were'} not written to it`);
+      }
+    });
+  } catch (err) {
+    process.stderr.write(`mcrd: ${(err as { code?: string }).code ?? 'EIO'}: cannot create the log directory ${logDir ?? ''} (--log-dir, daemon.logDir): ` +
+      `${(err as Error).message}; create it or name another\n`);
+    process.exit(1);
+  }
   const limits = ruleLimits(opts.maxRulesPerInterface ?? d.maxRulesPerInterface ?? defaults.maxRulesPerInterface);
   const table = new RuleTable(limits);
   // The event log (mcrctl events); a dropped follower is also a warning in mcrd's own log.

@@ -3,6 +3,11 @@
  * its worker id, interface, core and pid, kept in a bounded per-worker ring
  * for `mcrctl logs`, appended to <logDir>/<worker>.log when a log directory
  * is set, and offered to followers.
+ * A log file that cannot be written (a full disk, a read-only or removed
+ * directory) must not stop the relay: the line still goes to the ring and
+ * the followers, and the problem is reported once when it starts and once
+ * when the file is writable again, with how many lines it missed. (An
+ * uncaught append error used to end mcrd, and its workers with it.)
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,11 +17,19 @@ const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'inf
 export const LEVEL_VALUES: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
 const RING_LINES = 1000;
 
+/** A worker log file that stopped taking lines (`failing`, with the errno code), or took them again (`recovered`, with how many it missed). */
+export type LogFileProblem =
+  | { state: 'failing'; file: string; code: string; message: string }
+  | { state: 'recovered'; file: string; missed: number };
+
 export class WorkerLogs {
   private readonly rings = new Map<string, LogLine[]>();
   private readonly followers = new Set<(line: LogLine) => void>();
+  /** Per log file that is failing: its error code and the lines it has missed. */
+  private readonly failing = new Map<string, { code: string; missed: number }>();
 
-  constructor(private readonly logDir?: string) {
+  /** Creates `logDir` when given (throws with the errno code if it cannot). */
+  constructor(private readonly logDir?: string, private readonly onFileProblem: (p: LogFileProblem) => void = () => undefined) {
     if (logDir !== undefined) mkdirSync(logDir, { recursive: true, mode: 0o755 });
   }
 
@@ -39,8 +52,25 @@ export class WorkerLogs {
     ring.push(line);
     if (ring.length > RING_LINES) ring.splice(0, ring.length - RING_LINES);
     this.rings.set(worker, ring);
-    if (this.logDir !== undefined) appendFileSync(join(this.logDir, `${worker.replace(/[^A-Za-z0-9_.-]/g, '_')}.log`), line.json + '\n');
+    if (this.logDir !== undefined) this.append(join(this.logDir, `${worker.replace(/[^A-Za-z0-9_.-]/g, '_')}.log`), line.json);
     for (const follow of this.followers) follow(line);
+  }
+
+  private append(file: string, json: string): void {
+    const was = this.failing.get(file);
+    try {
+      appendFileSync(file, json + '\n');
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? 'EIO';
+      // Reported when it starts, and again only if the reason changes.
+      if (was?.code !== code) this.onFileProblem({ state: 'failing', file, code, message: (err as Error).message });
+      this.failing.set(file, { code, missed: (was?.missed ?? 0) + 1 });
+      return;
+    }
+    if (was !== undefined) {
+      this.failing.delete(file);
+      this.onFileProblem({ state: 'recovered', file, missed: was.missed });
+    }
   }
 
   recent(worker: string | undefined, minLevel: number, lines: number): LogLine[] {

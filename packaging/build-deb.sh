@@ -10,6 +10,8 @@
 #   /usr/lib        systemd units, sysusers.d, tmpfiles.d, sysctl.d (not
 #                   applied on install)
 #   /etc/mcr        mcrd.json5, a conffile with no rules
+#   /etc/logrotate.d  mcr: weekly rotation of the worker logs (a conffile;
+#                   the package recommends logrotate)
 #   /usr/share      man pages made from each command's --help, docs
 #
 #   packaging/build-deb.sh [--out DIR]     (default: the repository root)
@@ -80,8 +82,9 @@ for conf in "$repo"/packaging/sysctl.d/*.conf; do
   install -D -m 644 "$conf" "$root/usr/lib/sysctl.d/$(basename "$conf")"
 done
 
-# --- /etc/mcr ---
+# --- /etc/mcr, /etc/logrotate.d ---
 install -D -m 644 "$repo/packaging/mcrd.json5" "$root/etc/mcr/mcrd.json5"
+install -D -m 644 "$repo/packaging/logrotate.d/mcr" "$root/etc/logrotate.d/mcr"
 
 # --- docs and man pages ---
 doc=$root/usr/share/doc/mcr
@@ -140,7 +143,7 @@ man_page mcrsink 1 'receive and check mcrgen packets' tools.md "$repo/build/Rele
 # --- DEBIAN ---
 mkdir -p "$root/DEBIAN"
 install -m 755 "$repo"/packaging/debian/{postinst,prerm,postrm} "$root/DEBIAN/"
-echo /etc/mcr/mcrd.json5 > "$root/DEBIAN/conffiles"
+printf "%s\n" /etc/logrotate.d/mcr /etc/mcr/mcrd.json5 > "$root/DEBIAN/conffiles"
 size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 cat > "$root/DEBIAN/control" <<CONTROL
 Package: mcr
@@ -151,6 +154,7 @@ Installed-Size: $size
 Section: net
 Priority: optional
 Depends: nodejs (>= 20), liburing2, iproute2, libc6, libstdc++6, systemd | adduser
+Recommends: logrotate
 Description: userspace multicast relay with an io_uring data plane
  MCR receives UDP multicast (or unicast) on one interface with a raw
  AF_PACKET socket and re-sends each datagram to other groups, ports,

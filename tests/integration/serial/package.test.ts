@@ -16,7 +16,7 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync, mkdtempSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -147,7 +147,7 @@ t.test('the .deb: build, install, run as mcrd@ would, mcrctl for group mcr, remo
     '/opt/mcr/build/Release/mcrinject', '/opt/mcr/dist/supervisor/mcrd.js', '/opt/mcr/dist/worker/fleet-worker.js',
     '/opt/mcr/node_modules/pino/package.json', '/usr/bin/mcrd', '/usr/bin/mcrctl', '/usr/bin/mcrgen', '/usr/bin/mcrsink',
     '/usr/lib/systemd/system/mcrd.service', '/usr/lib/systemd/system/mcrd@.service', '/usr/lib/sysusers.d/mcr.conf',
-    '/usr/lib/tmpfiles.d/mcr.conf', '/etc/mcr/mcrd.json5', '/usr/share/man/man8/mcrd.8.gz', '/usr/share/man/man8/mcrctl.8.gz',
+    '/usr/lib/tmpfiles.d/mcr.conf', '/etc/mcr/mcrd.json5', '/etc/logrotate.d/mcr', '/usr/share/man/man8/mcrd.8.gz', '/usr/share/man/man8/mcrctl.8.gz',
     '/usr/share/doc/mcr/deploy.md', '/usr/share/doc/mcr/copyright']) {
     t.ok(paths.has(p), `the package holds ${p}`);
   }
@@ -155,8 +155,9 @@ t.test('the .deb: build, install, run as mcrd@ would, mcrctl for group mcr, remo
   t.same(shipped.filter((p) => /\/node_modules\/(typescript|tap|execa|@types)\/|\/dist\/(tests|bench)\/|^\/opt\/mcr\/dist\/.*\.map$/.test(p)), [],
     'no devDependency, test, benchmark or source map');
   t.equal((await must('dpkg-deb', ['-f', deb, 'Depends'])).trim(), 'nodejs (>= 20), liburing2, iproute2, libc6, libstdc++6, systemd | adduser');
+  t.equal((await must('dpkg-deb', ['-f', deb, 'Recommends'])).trim(), 'logrotate');
   const conffiles = (await must('sh', ['-c', `dpkg-deb --ctrl-tarfile '${deb}' | tar -xOf - ./conffiles`])).trim();
-  t.equal(conffiles, '/etc/mcr/mcrd.json5', 'the one conffile');
+  t.equal(conffiles, '/etc/logrotate.d/mcr\n/etc/mcr/mcrd.json5', 'the conffiles: the logrotate config and the config');
 
   // --- install ---
   const installed = Date.now();
@@ -278,6 +279,25 @@ t.test('the .deb: build, install, run as mcrd@ would, mcrctl for group mcr, remo
     t.ok(report.received >= count * 0.99, `${s.label}: ${report.received}/${count} received`);
   }
 
+  // --- the packaged logrotate config rotates the worker logs; the next line starts a new file ---
+  const logDir = `/var/log/mcr/${ns}`;
+  const workerLog = join(logDir, `${rl.relay.input.ifname}_0.log`);
+  if ((await run('sh', ['-c', 'command -v logrotate'])).code !== 0) {
+    t.test('the packaged /etc/logrotate.d/mcr rotates the worker logs', { skip: 'logrotate is missing (Debian logrotate, which .ci/run installs)' }, () => undefined);
+  } else {
+    t.ok(existsSync(workerLog), `${workerLog} exists (--log-dir of the unit)`);
+    const rotated = await run('logrotate', ['--force', '--state', join(scratch, 'logrotate.state'), '/etc/logrotate.d/mcr']);
+    t.equal(rotated.code, 0, `logrotate --force /etc/logrotate.d/mcr: ${rotated.err}`);
+    t.ok(readdirSync(logDir).includes(`${rl.relay.input.ifname}_0.log.1`), 'the worker log was rotated');
+    const output = rl.relay.outputs[0]?.ifname ?? 'out0';
+    const added = await as(member, ['/usr/bin/mcrctl', '--socket', socket, 'add', '--name', 'rotation', '--input-interface', rl.relay.input.ifname,
+      '--input-group', '239.9.9.9', '--input-port', '5999', '--outputs', `239.9.9.10:6999:${output}`]);
+    t.equal(added.code, 0, `mcrctl add as ${member}: ${added.err}`);
+    t.ok(await pollUntil(async () => existsSync(workerLog) && /"msg":"rule added"/.test(readFileSync(workerLog, 'utf8')), 10_000),
+      'the next worker line starts a new file: mcrd needs no signal');
+    t.equal((await as(member, ['/usr/bin/mcrctl', '--socket', socket, 'remove', '--name', 'rotation'])).code, 0, 'and the rule removed again');
+  }
+
   // --- mutating requests from the member: logged with its uid ---
   const level = await as(member, ['/usr/bin/mcrctl', '--socket', socket, 'log-level', 'set', 'info']);
   t.equal(level.code, 0, `mcrctl log-level set as ${member}: ${level.err}`);
@@ -298,7 +318,7 @@ t.test('the .deb: build, install, run as mcrd@ would, mcrctl for group mcr, remo
   t.same(workerPids.filter(alive), [], 'no worker left');
   t.match(await dpkgStatus('mcr'), /^deinstall ok config-files /);
   const left = shipped.filter((p) => p !== '' && existsSync(p) && !statSync(p).isDirectory());
-  t.same(left, ['/etc/mcr/mcrd.json5'], 'of the package\'s files only the conffile is left');
+  t.same(left.sort(), ['/etc/logrotate.d/mcr', '/etc/mcr/mcrd.json5'], 'of the package\'s files only the conffiles are left');
   t.notOk(existsSync('/opt/mcr'), '/opt/mcr is gone');
   t.notOk(existsSync('/run/mcr'), '/run/mcr is gone');
 
@@ -307,7 +327,7 @@ t.test('the .deb: build, install, run as mcrd@ would, mcrctl for group mcr, remo
   await must('apt-get', ['purge', ...APT, 'mcr'], 180_000);
   t.pass(`apt-get purge took ${Date.now() - purged} ms`);
   t.equal(await dpkgStatus('mcr').then((s) => s === undefined || s.startsWith('unknown') || s.startsWith('deinstall ok not-installed')), true, 'mcr purged');
-  for (const p of ['/etc/mcr', '/var/log/mcr', '/run/mcr', '/opt/mcr']) t.notOk(existsSync(p), `${p} is gone`);
+  for (const p of ['/etc/mcr', '/etc/logrotate.d/mcr', '/var/log/mcr', '/run/mcr', '/opt/mcr']) t.notOk(existsSync(p), `${p} is gone`);
   t.notOk(await exists('passwd', 'mcr'), 'user mcr deleted');
   t.notOk(await exists('group', 'mcr'), 'group mcr deleted');
 });

@@ -17,12 +17,12 @@
  * missing listener of mcrd's.
  */
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { skipUnlessRoot, type LabProcess, type RelayLab } from '../../bench/lab/index.js';
 import { pollUntil } from '../../bench/lab/time.js';
 import { MCRD, mcrdLab, pidAlive, pidsGone } from './mcrd-harness.js';
+import { hasTmux, privateTmux } from './tmux.js';
 
 /** mcrd in the relay namespace with no NODE_OPTIONS at all (env execs node: the PID is mcrd's). */
 function spawnMcrd(rl: RelayLab, args: string[]): LabProcess {
@@ -92,15 +92,6 @@ t.test('a SIGHUP during start-up reloads once mcrd is ready, and mcrd keeps runn
   t.equal((await mcrd.stop('SIGTERM', 30_000)).exitCode, 0, 'and it stops cleanly later');
 });
 
-function hasTmux(): boolean {
-  try {
-    execFileSync('tmux', ['-V'], { stdio: 'ignore', timeout: 5000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 t.test('Ctrl-C in mcrd\'s terminal: mcrd drains its workers, the terminal does not kill them', async (t) => {
   if (skipUnlessRoot(t)) return;
   if (!hasTmux()) {
@@ -110,24 +101,16 @@ t.test('Ctrl-C in mcrd\'s terminal: mcrd drains its workers, the terminal does n
   const { rl, dir } = await mcrdLab(t, 'sigint');
   const socket = join(dir, 'mcrd.sock');
   const log = join(dir, 'mcrd.log');
-  // A private tmux server (its own socket name), so no other tmux is touched.
-  const server = `mcr-sigint-${process.pid}`;
-  const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', server, '-f', '/dev/null', ...args], { encoding: 'utf8', timeout: 10_000 });
-  tmux('new-session', '-d', '-s', 'mcrd', '-x', '200', '-y', '20', 'sh');
+  const tmux = privateTmux(t, 'sigint', 'mcrd', 200, 20);
   const lines = (): string[] => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l.length > 0) : []);
   const mcrdPid = (): number | undefined => {
     const first = lines()[0];
     return first === undefined ? undefined : (JSON.parse(first) as { pid: number }).pid;
   };
   t.teardown(() => {
-    // A failed test may leave mcrd running in the pane: end it by its PID before the terminal goes.
+    // A failed test may leave mcrd running in the pane: end it by its PID.
     const pid = mcrdPid();
     if (pid !== undefined && pid > 0 && pidAlive(pid)) process.kill(pid, 'SIGKILL');
-    try {
-      tmux('kill-server');
-    } catch {
-      // Already gone.
-    }
   });
   // In the foreground of the pane's shell, as an operator runs it: mcrd and its workers get the terminal's signals.
   tmux('send-keys', '-t', 'mcrd', `ip netns exec ${rl.relay.ns} ${process.execPath} ${MCRD} --config ${writeConfig(dir)} --control-socket ${socket} ` +

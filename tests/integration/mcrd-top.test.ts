@@ -10,7 +10,6 @@
  * stream going `down` (loss of signal, the default 1 s signal timeout).
  */
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -18,17 +17,9 @@ import { skipUnlessRoot } from '../../bench/lab/index.js';
 import { pollUntil } from '../../bench/lab/time.js';
 import { sinkReport, startGen, startSink } from './harness.js';
 import { MCRCTL, mcrctl, mcrdLab, startMcrd, workersOf } from './mcrd-harness.js';
+import { hasTmux, privateTmux } from './tmux.js';
 
 const TMUX_SKIP_REASON = 'needs tmux (Debian package tmux, installed by .ci/run) to give mcrctl top a real terminal';
-
-function hasTmux(): boolean {
-  try {
-    execFileSync('tmux', ['-V'], { stdio: 'ignore', timeout: 5000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The cam rule's line: its stream state (STREAM column), or undefined when not on screen. */
 function camState(screen: string): string | undefined {
@@ -61,17 +52,7 @@ t.test('mcrctl top under tmux with a stream flowing, and in a script', async (t)
   const gen = startGen(rl, { dest: '239.1.1.1', port: 5000, count: 60_000, rate: 2_000, size: 500 });
   t.teardown(() => gen.stop('SIGTERM', 5000).catch(() => undefined));
 
-  // A private tmux server (its own socket name), so no other tmux is touched.
-  const server = `mcr-top-${process.pid}`;
-  const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', server, '-f', '/dev/null', ...args], { encoding: 'utf8', timeout: 10_000 });
-  tmux('new-session', '-d', '-s', 'top', '-x', '160', '-y', '40', 'sh');
-  t.teardown(() => {
-    try {
-      tmux('kill-server');
-    } catch {
-      // Already gone.
-    }
-  });
+  const tmux = privateTmux(t, 'top', 'top');
   const screen = (): string => tmux('capture-pane', '-p', '-t', 'top');
   const flags = (): string => tmux('display-message', '-p', '-t', 'top', '#{alternate_on} #{cursor_flag}');
   tmux('send-keys', '-t', 'top', `${process.execPath} ${MCRCTL} --socket ${socket} top --interval 500; echo TOP-EXIT=$?`, 'Enter');

@@ -170,7 +170,10 @@ export async function stopSlotWorker(s: Slot, timeoutMs: number, logger: Logger)
 export function fatalText(line: string): string {
   try {
     const entry = JSON.parse(line) as { code?: unknown; msg?: unknown };
-    return `${typeof entry.code === 'string' ? entry.code : 'ERR_MCR_WORKER'}: ${typeof entry.msg === 'string' ? entry.msg : line}`;
+    const code = typeof entry.code === 'string' ? entry.code : 'ERR_MCR_WORKER';
+    const msg = typeof entry.msg === 'string' ? entry.msg : line;
+    // A system error's message already starts with its code (Node's style, and the addon's): not twice.
+    return msg.startsWith(`${code}: `) ? msg : `${code}: ${msg}`;
   } catch {
     return line;
   }

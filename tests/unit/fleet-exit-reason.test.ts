@@ -4,11 +4,13 @@
  * lastExit, failedStarts) carry its exit status and its last words (its
  * stderr, where Node writes an uncaught error), and after
  * FAILED_STARTS_REPORTED failed starts in a row the slot says it keeps
- * failing, and why. One that then starts clears the streak.
+ * failing, and why. One that then starts clears the streak. A worker's
+ * fatal line reads "CODE: message", the code once even where the message
+ * already starts with it (system errors do).
  */
 import t from 'tap';
 import { fleetLab } from './fleet-fixture.js';
-import { FAILED_STARTS_REPORTED } from '../../supervisor/fleet/slot.js';
+import { FAILED_STARTS_REPORTED, fatalText } from '../../supervisor/fleet/slot.js';
 
 const STDERR = [
   'node:internal/modules/esm/resolve:275',
@@ -63,4 +65,13 @@ t.test('the streak shows in the slot while it lasts', async (t) => {
   await lab.until(() => (lab.fleet.info()[0]?.failedStarts ?? 0) >= FAILED_STARTS_REPORTED, 3_000, 'the streak');
   t.match(lab.fleet.info()[0]?.reason, /keeps failing to start \(\d+ failed starts in a row, still retried with backoff\): exited with code 1: ERR_MCR_HANDOVER: expected 2 or 3 fds, got 0/,
     'the fatal line is the reason given');
+});
+
+t.test('a fatal line names its code once', async (t) => {
+  const fatal = (code: string, msg: string): string => JSON.stringify({ level: 60, code, msg });
+  t.equal(fatalText(fatal('ENOENT', 'ENOENT: getpwnam_r no user x: No such file or directory')), 'ENOENT: getpwnam_r no user x: No such file or directory',
+    'a system error\'s message already carries the code');
+  t.equal(fatalText(fatal('ERR_MCR_INVALID_ARG', '--cpu: expected CPU numbers, got x')), 'ERR_MCR_INVALID_ARG: --cpu: expected CPU numbers, got x');
+  t.equal(fatalText(JSON.stringify({ level: 60, msg: 'no code' })), 'ERR_MCR_WORKER: no code');
+  t.equal(fatalText('not json'), 'not json');
 });

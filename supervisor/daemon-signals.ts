@@ -8,7 +8,10 @@
  * killed it. Now the listeners come before the first component starts, and a
  * signal that arrives while mcrd is still starting waits for start-up to
  * finish: then a stop drains and exits as any other stop, and a reload reads
- * the file again (it may have changed after start-up read it).
+ * the file again (it may have changed after start-up read it). A second
+ * SIGTERM or SIGINT, while the first is held or its drain runs, is someone
+ * who will not wait (Ctrl-C twice): it goes to `onSecondStop`, which ends
+ * mcrd at once, as mcr-relay does.
  */
 
 export type StopSignal = 'SIGTERM' | 'SIGINT';
@@ -25,8 +28,10 @@ export class DaemonSignals {
   private actions: SignalActions | undefined;
   private pendingStop: StopSignal | undefined;
   private pendingReload = false;
+  private stops = 0;
 
-  constructor(private readonly onDeferred: DeferredNote, proc: Pick<NodeJS.Process, 'on'> = process) {
+  constructor(private readonly onDeferred: DeferredNote, private readonly onSecondStop: (signal: StopSignal) => void,
+    proc: Pick<NodeJS.Process, 'on'> = process) {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) proc.on(signal, () => this.stopRequested(signal));
     proc.on('SIGHUP', () => this.reloadRequested());
   }
@@ -41,12 +46,15 @@ export class DaemonSignals {
   }
 
   private stopRequested(signal: StopSignal): void {
+    if (++this.stops > 1) {
+      this.onSecondStop(signal);
+      return;
+    }
     if (this.actions !== undefined) {
       this.actions.stop(signal);
       return;
     }
-    // The first stop is kept: a second one changes nothing.
-    this.pendingStop ??= signal;
+    this.pendingStop = signal;
     this.onDeferred(signal);
   }
 

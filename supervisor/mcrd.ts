@@ -247,7 +247,10 @@ async function main(): Promise<void> {
   // The daemon's log is its stdout (as supervisors expect); one-line start-up errors go to stderr.
   const logger = createLogger(logLevel, { name: 'mcrd' }, 1);
   // Before the first component starts: a signal from here on is never the default action (daemon-signals.ts).
-  const signals = new DaemonSignals((signal) => logger.info({ signal }, `${signal} during start-up: acting on it once mcrd is ready`));
+  const signals = new DaemonSignals((signal) => logger.info({ signal }, `${signal} during start-up: acting on it once mcrd is ready`), (signal) => {
+    logger.warn({ signal }, 'second stop signal: exiting now, without waiting for the drain (the workers end with mcrd; the next start removes the filters it leaves)');
+    process.exit(130);
+  });
   // Read (and removed from the environment) before any child is spawned: only mcrd notifies.
   const notifier = Notifier.fromEnv(process.env, (address, data) => native.sendUnixDatagram(address, data), logger);
   placeSupervisor(cpuPlan, logger);

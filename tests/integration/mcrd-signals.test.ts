@@ -7,7 +7,8 @@
  * "mcrd ready" appears (what a test or a supervisor does) gets the same
  * clean stop; mcrd used to add its listeners only after that line and its
  * host check, so the kernel's default action killed it. A SIGHUP during
- * start-up reloads once mcrd is ready, and mcrd keeps running. Ctrl-C in
+ * start-up reloads once mcrd is ready, and mcrd keeps running. A second
+ * stop signal ends mcrd at once with exit code 130. Ctrl-C in
  * the terminal mcrd runs in (tmux) reaches mcrd alone: its workers, in a
  * session of their own, are drained by mcrd rather than killed by the
  * terminal's SIGINT, so no worker exit is logged and mcrd exits 0.
@@ -90,6 +91,20 @@ t.test('a SIGHUP during start-up reloads once mcrd is ready, and mcrd keeps runn
   t.ok(logged(mcrd, 'reloading the configuration') > logged(mcrd, 'mcrd ready'), 'the reload came after ready');
   t.notOk(mcrd.exited, 'SIGHUP did not end mcrd');
   t.equal((await mcrd.stop('SIGTERM', 30_000)).exitCode, 0, 'and it stops cleanly later');
+});
+
+t.test('a second stop signal ends mcrd at once, exit code 130', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const { rl, dir } = await mcrdLab(t, 'sigtwice');
+  const mcrd = spawnMcrd(rl, ['--config', writeConfig(dir), '--control-socket', join(dir, 'mcrd.sock'), '--workers', '1', '--consume-inputs']);
+  await mcrd.waitForLine('stdout', /consumeInputs true/, 30_000);
+  // The first is held until start-up has finished; the second is someone who will not wait.
+  mcrd.process.kill('SIGTERM');
+  await mcrd.waitForLine('stdout', /SIGTERM during start-up/, 10_000);
+  const result = await mcrd.stop('SIGINT', 10_000);
+  t.equal(result.exitCode, 130, `exit code 130 (signal ${String(result.signal)})`);
+  t.ok(logged(mcrd, 'second stop signal: exiting now') >= 0, 'and it said why');
+  t.ok(await pidsGone(workerPids(mcrd), 5000), 'no worker it started outlives it');
 });
 
 t.test('Ctrl-C in mcrd\'s terminal: mcrd drains its workers, the terminal does not kill them', async (t) => {

@@ -1,7 +1,8 @@
 /**
  * mcrd's signal listeners (supervisor/daemon-signals.ts): listening from
  * construction, a stop or reload during start-up held until started() and
- * then run once (a stop over a reload), each later signal acted on at once.
+ * then run once (a stop over a reload), each later signal acted on at once,
+ * and a second stop signal, during start-up or after, handed to onSecondStop.
  * The real process's signals are in mcrd.test.ts (a SIGTERM during start-up
  * ends in a clean stop, exit code 0).
  */
@@ -9,13 +10,14 @@ import t from 'tap';
 import { EventEmitter } from 'node:events';
 import { DaemonSignals, type StopSignal } from '../../supervisor/daemon-signals.js';
 
-function fixture(): { proc: EventEmitter; signals: DaemonSignals; deferred: string[]; stops: StopSignal[]; reloads: number[]; start(): void } {
+function fixture(): { proc: EventEmitter; signals: DaemonSignals; deferred: string[]; stops: StopSignal[]; seconds: StopSignal[]; reloads: number[]; start(): void } {
   const proc = new EventEmitter();
   const deferred: string[] = [];
   const stops: StopSignal[] = [];
+  const seconds: StopSignal[] = [];
   const reloads: number[] = [];
-  const signals = new DaemonSignals((s) => deferred.push(s), proc as unknown as Pick<NodeJS.Process, 'on'>);
-  return { proc, signals, deferred, stops, reloads,
+  const signals = new DaemonSignals((s) => deferred.push(s), (s) => seconds.push(s), proc as unknown as Pick<NodeJS.Process, 'on'>);
+  return { proc, signals, deferred, stops, seconds, reloads,
     start: () => signals.started({ stop: (s) => stops.push(s), reload: () => reloads.push(1) }) };
 }
 
@@ -24,15 +26,29 @@ t.test('the listeners exist from construction, before start-up has finished', as
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP']) t.equal(f.proc.listenerCount(s), 1, `${s} has a listener`);
 });
 
-t.test('a stop during start-up waits for started(), then runs once with the first signal', async (t) => {
+t.test('a stop during start-up waits for started(), then runs once', async (t) => {
   const f = fixture();
   f.proc.emit('SIGTERM');
-  f.proc.emit('SIGINT');
   t.same(f.stops, [], 'nothing stops while starting');
-  t.same(f.deferred, ['SIGTERM', 'SIGINT'], 'each one is noted');
+  t.same(f.deferred, ['SIGTERM'], 'it is noted');
   f.start();
-  t.same(f.stops, ['SIGTERM'], 'one stop, with the first signal');
+  t.same(f.stops, ['SIGTERM'], 'one stop, with its signal');
   t.equal(f.reloads.length, 0);
+});
+
+t.test('a second stop signal goes to onSecondStop, during start-up or during the stop', async (t) => {
+  const starting = fixture();
+  starting.proc.emit('SIGTERM');
+  starting.proc.emit('SIGINT');
+  t.same(starting.seconds, ['SIGINT'], 'during start-up: the one that will not wait');
+  starting.start();
+  t.same(starting.stops, ['SIGTERM'], 'the held stop still runs if onSecondStop returned');
+  const running = fixture();
+  running.start();
+  running.proc.emit('SIGINT');
+  running.proc.emit('SIGINT');
+  t.same(running.stops, ['SIGINT'], 'the first stops');
+  t.same(running.seconds, ['SIGINT'], 'the second goes to onSecondStop');
 });
 
 t.test('a stop during start-up wins over a reload during start-up', async (t) => {

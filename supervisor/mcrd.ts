@@ -51,6 +51,7 @@ import { checkHost, failures, renderFindings, type HostPlan } from './host-check
 import { readHostFacts } from './host-check/host-facts.js';
 import { ServiceState } from './notify/service-state.js';
 import { DaemonSignals } from './daemon-signals.js';
+import { runStopSteps } from './stop-steps.js';
 
 interface Options {
   config?: string;
@@ -408,14 +409,20 @@ async function main(): Promise<void> {
     stopping = true;
     service.stopping();
     logger.info({ signal }, 'stopping: draining workers');
-    await stream.stop();
-    consume.stop();
-    await fleet.close();
-    watcher.close();
-    memberships.close();
-    await filters.close();
-    await metrics?.close();
-    await server.close();
+    const failed = await runStopSteps([
+      { what: 'stream watch', run: () => stream.stop() },
+      { what: 'consume policy', run: () => consume.stop() },
+      { what: 'workers', run: () => fleet.close() },
+      { what: 'interface watcher', run: () => watcher.close() },
+      { what: 'group memberships', run: () => memberships.close() },
+      { what: 'consume filters', run: () => filters.close() },
+      { what: 'metrics endpoint', run: () => metrics?.close() },
+      { what: 'control socket', run: () => server.close() },
+    ], logger);
+    if (failed.length > 0) {
+      logger.error({ failed }, `mcrd stopped, but closing the ${failed.join(', ')} failed (see above)`);
+      process.exit(1);
+    }
     logger.info('mcrd stopped');
     process.exit(0);
   };

@@ -3,8 +3,9 @@
  * its worker id, interface, core and pid, kept in a bounded per-worker ring
  * for `mcrctl logs`, appended to <logDir>/<worker>.log when a log directory
  * is set, and offered to followers.
- * A log file that cannot be written (a full disk, a read-only or removed
- * directory) must not stop the relay: the line still goes to the ring and
+ * A log directory removed under mcrd is made again at the next line. A log
+ * file that cannot be written (a full disk, a read-only directory) must
+ * not stop the relay: the line still goes to the ring and
  * the followers, and the problem is reported once when it starts and once
  * when the file is writable again, with how many lines it missed. (An
  * uncaught append error used to end mcrd, and its workers with it.)
@@ -59,7 +60,7 @@ export class WorkerLogs {
   private append(file: string, json: string): void {
     const was = this.failing.get(file);
     try {
-      appendFileSync(file, json + '\n');
+      this.appendCreating(file, json + '\n');
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'EIO';
       // Reported when it starts, and again only if the reason changes.
@@ -70,6 +71,17 @@ export class WorkerLogs {
     if (was !== undefined) {
       this.failing.delete(file);
       this.onFileProblem({ state: 'recovered', file, missed: was.missed });
+    }
+  }
+
+  /** Appends; a log directory removed under mcrd (a clean-up of /var/log) is made again, once per line at most. */
+  private appendCreating(file: string, text: string): void {
+    try {
+      appendFileSync(file, text);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ENOENT' || this.logDir === undefined) throw err;
+      mkdirSync(this.logDir, { recursive: true, mode: 0o755 });
+      appendFileSync(file, text);
     }
   }
 

@@ -43,3 +43,16 @@ t.test('a log file that fails to append: relay logs go on, one report, then the 
   t.match(readFileSync(file, 'utf8'), /"msg":"four"/, 'and the next line is in the file');
   t.equal(problems.length, 2);
 });
+
+t.test('a log directory removed under mcrd is made again at the next line', async (t) => {
+  const parent = mkdtempSync(join(tmpdir(), 'mcr-worker-logs-'));
+  t.teardown(() => rmSync(parent, { recursive: true, force: true }));
+  const dir = join(parent, 'logs');
+  const problems: LogFileProblem[] = [];
+  const logs = new WorkerLogs(dir, (p) => problems.push(p));
+  logs.record('in0/0', {}, line('one'));
+  rmSync(dir, { recursive: true });
+  logs.record('in0/0', {}, line('two'));
+  t.match(readFileSync(join(dir, 'in0_0.log'), 'utf8'), /"msg":"two"/, 'the directory and the file are back, with the line');
+  t.same(problems, [], 'nothing to report');
+});

@@ -14,6 +14,7 @@ import { daemonChanges } from './config/daemon-diff.js';
 import { RuleTable, RuleTableError, checkRule, matchKey } from './rule-table.js';
 import { ruleDiff } from './rule-diff.js';
 import { addressFamily, hostPort } from '../common/rule-spec.js';
+import { errorCode } from '../common/control-errors.js';
 import type { Fleet } from './fleet/fleet.js';
 import { LEVEL_VALUES, type WorkerLogs } from './worker-logs.js';
 import { CONTROL_PROTOCOL, type LogsResult, type Rule, type RuleApplication, type RuleChange } from '../proto/index.js';
@@ -149,7 +150,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       try {
         return loadConfig(path, { maxRulesPerInterface: d.table.limits.maxRules }).daemon;
       } catch (err) {
-        d.logger.warn({ file: path, code: (err as { code?: string }).code, err: (err as Error).message },
+        d.logger.warn({ file: path, code: errorCode(err), err: (err as Error).message },
           'save: the file being replaced does not load; writing the daemon settings mcrd started with');
       }
     }

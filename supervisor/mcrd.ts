@@ -35,7 +35,8 @@ import type { ConsumeMode } from './net/consume-decision.js';
 import { parseRestartBackoff, type RestartBackoff } from './fleet/backoff.js';
 import { RuleTable } from './rule-table.js';
 import { checkMaxRules, openFilesLimit, ruleLimits, workerFdsNeeded, workerSlots } from '../common/rule-limits.js';
-import { WorkerLogs } from './worker-logs.js';
+import { logFileProblemsTo, WorkerLogs } from './worker-logs.js';
+import { errorCode } from '../common/control-errors.js';
 import { metricsListenAddress, MetricsError, parseListenAddress } from './metrics/listen-address.js';
 import { ReloadStatus, trackReloads } from './metrics/reload-status.js';
 import { startMetrics } from './metrics/daemon-source.js';
@@ -181,6 +182,12 @@ function loopSettings(opts: Options, file: Partial<LoopSettings>, defaults: Requ
   return out;
 }
 
+/** A start-up failure: one line on stderr, "mcrd: CODE: what is wrong and what to do", then the exit (2: the arguments or config, 1: the host). */
+function startFailed(code: string, text: string, status: 1 | 2): never {
+  process.stderr.write(`mcrd: ${code}: ${text}\n`);
+  process.exit(status);
+}
+
 function packageVersion(): string {
   const pkg = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json');
   return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
@@ -194,8 +201,7 @@ async function main(): Promise<void> {
       // The command line's limit wins over the file's own daemon.maxRulesPerInterface.
       config = loadConfig(opts.config, opts.maxRulesPerInterface !== undefined ? { maxRulesPerInterface: opts.maxRulesPerInterface } : {});
     } catch (err) {
-      process.stderr.write(`mcrd: ${(err as { code?: string }).code ?? 'ERR_MCR_CONFIG'}: ${(err as Error).message}\n`);
-      process.exit(2);
+      startFailed(errorCode(err) ?? 'ERR_MCR_CONFIG', (err as Error).message, 2);
     }
   }
   const d = config.daemon;
@@ -205,8 +211,7 @@ async function main(): Promise<void> {
     metricsAt = metricsListenAddress(opts.metricsListen ?? d.metricsListen, opts.metricsAllowRemote ?? d.metricsAllowRemote ?? defaults.metricsAllowRemote);
   } catch (err) {
     if (!(err instanceof MetricsError)) throw err;
-    process.stderr.write(`mcrd: ${err.code}: ${err.message}\n`);
-    process.exit(2);
+    startFailed(err.code, err.message, 2);
   }
   // A worker that cannot load its code would exit at every start: say so once, now.
   const unreadable = checkWorkerFiles(WORKER_ENTRY, packageRoot());
@@ -219,8 +224,7 @@ async function main(): Promise<void> {
     cpuPlan = planCpus(allowedCpus(), opts.workerCpus ?? d.workerCpus);
   } catch (err) {
     if (!(err instanceof CpuPlanError)) throw err;
-    process.stderr.write(`mcrd: ${err.code}: ${err.message}\n`);
-    process.exit(2);
+    startFailed(err.code, err.message, 2);
   }
   const cpus = cpuPlan.workerCpus;
   const workersPerInterface = opts.workers ?? d.workers ?? cpus.length;
@@ -237,11 +241,9 @@ async function main(): Promise<void> {
     try {
       native.lookupUser(workerUser);
     } catch (err) {
-      const code = (err as { code?: string }).code ?? 'ENOENT';
-      process.stderr.write(`mcrd: ${code}: ${code === 'ENOENT' ? `no user ${workerUser}` : `cannot look up user ${workerUser} (${(err as Error).message})`} ` +
-        'for the workers to run as (--user, daemon.user): create it (useradd --system --no-create-home --shell /usr/sbin/nologin ' +
-        `${workerUser}) or name another\n`);
-      process.exit(2);
+      const code = errorCode(err) ?? 'ENOENT';
+      startFailed(code, `${code === 'ENOENT' ? `no user ${workerUser}` : `cannot look up user ${workerUser} (${(err as Error).message})`} ` +
+        `for the workers to run as (--user, daemon.user): create it (useradd --system --no-create-home --shell /usr/sbin/nologin ${workerUser}) or name another`, 2);
     }
   }
   const logLevel = opts.logLevel ?? d.logLevel ?? 'info';
@@ -258,18 +260,9 @@ async function main(): Promise<void> {
   const logDir = opts.logDir ?? d.logDir;
   let logs: WorkerLogs;
   try {
-    logs = new WorkerLogs(logDir, (p) => {
-      if (p.state === 'failing') {
-        logger.error({ code: p.code, file: p.file, err: p.message }, 'cannot write a worker log file: relaying goes on and `mcrctl logs` still has the lines; ' +
-          'free space or fix the log directory (--log-dir, daemon.logDir)');
-      } else {
-        logger.info({ file: p.file, missed: p.missed }, `worker log file writable again; ${p.missed} line${p.missed === 1 ? ' was' : 's were'} not written to it`);
-      }
-    });
+    logs = new WorkerLogs(logDir, logFileProblemsTo(logger));
   } catch (err) {
-    process.stderr.write(`mcrd: ${(err as { code?: string }).code ?? 'EIO'}: cannot create the log directory ${logDir ?? ''} (--log-dir, daemon.logDir): ` +
-      `${(err as Error).message}; create it or name another\n`);
-    process.exit(1);
+    startFailed(errorCode(err) ?? 'EIO', `cannot create the log directory ${logDir ?? ''} (--log-dir, daemon.logDir): ${(err as Error).message}; create it or name another`, 1);
   }
   const limits = ruleLimits(opts.maxRulesPerInterface ?? d.maxRulesPerInterface ?? defaults.maxRulesPerInterface);
   const table = new RuleTable(limits);
@@ -297,8 +290,7 @@ async function main(): Promise<void> {
   try {
     await watcher.start();
   } catch (err) {
-    process.stderr.write(`mcrd: ${(err as { code?: string }).code ?? 'ERR_MCR_NETLINK'}: cannot follow interfaces: ${(err as Error).message}\n`);
-    process.exit(1);
+    startFailed(errorCode(err) ?? 'ERR_MCR_NETLINK', `cannot follow interfaces: ${(err as Error).message}`, 1);
   }
   // --consume-inputs: tc filters that stop relayed datagrams before the host's IP stack,
   // for the rules the policy decides to consume (in auto: those no local socket listens to).
@@ -366,20 +358,17 @@ async function main(): Promise<void> {
   // RELOADING=1 / READY=1 around every reload, whichever way it comes (control socket, SIGHUP).
   const handler = { ...tracked, reload: (...args: Parameters<typeof tracked.reload>) => service.aroundReload(() => tracked.reload(...args)) };
   const metrics = metricsAt === undefined ? undefined : await startMetrics({ address: metricsAt, handler, rules: () => table.list(),
-    workers: () => fleet.info(), reloads, version: state.version, layout: native.counterLayout(), logger }).catch((err: Error & { code?: string }) => {
-    process.stderr.write(`mcrd: ${err.code ?? 'ERR_MCR_METRICS'}: cannot serve metrics on ${metricsAt?.text ?? ''}: ${err.message}; ` +
-      'choose another address or port (--metrics-listen, daemon.metricsListen)\n');
-    process.exit(1);
-  });
+    workers: () => fleet.info(), reloads, version: state.version, layout: native.counterLayout(), logger }).catch((err: Error) =>
+    startFailed(errorCode(err) ?? 'ERR_MCR_METRICS', `cannot serve metrics on ${metricsAt?.text ?? ''}: ${err.message}; ` +
+      'choose another address or port (--metrics-listen, daemon.metricsListen)', 1));
   const socketGroup = opts.socketGroup ?? d.socketGroup;
   let socketGid: number | undefined;
   if (socketGroup !== undefined) {
     try {
       socketGid = native.lookupGroup(socketGroup);
     } catch (err) {
-      process.stderr.write(`mcrd: ${(err as { code?: string }).code ?? 'ENOENT'}: no group ${socketGroup} for the control socket (--socket-group, daemon.socketGroup): ` +
-        'create it (the package does: systemd-sysusers) or name another\n');
-      process.exit(2);
+      startFailed(errorCode(err) ?? 'ENOENT', `no group ${socketGroup} for the control socket (--socket-group, daemon.socketGroup): ` +
+        'create it (the package does: systemd-sysusers) or name another', 2);
     }
   }
   const server = new ControlServer({ path: opts.controlSocket ?? d.controlSocket ?? DEFAULT_CONTROL_SOCKET, handler, log: logger,
@@ -387,8 +376,7 @@ async function main(): Promise<void> {
   try {
     await server.listen();
   } catch (err) {
-    process.stderr.write(`mcrd: ${(err as { code?: string }).code ?? 'ERR_MCR_CONTROL'}: ${(err as Error).message}\n`);
-    process.exit(1);
+    startFailed(errorCode(err) ?? 'ERR_MCR_CONTROL', (err as Error).message, 1);
   }
   const inputsSynced = syncInputs();
   await fleet.reconcile();

@@ -7,6 +7,7 @@
  * control socket open. The exit code says whether every step succeeded.
  */
 import type { Logger } from 'pino';
+import { errorCode } from '../common/control-errors.js';
 
 export interface StopStep {
   /** What the step closes, for the log ("consume filters"). */
@@ -22,7 +23,7 @@ export async function runStopSteps(steps: readonly StopStep[], logger: Pick<Logg
       await step.run();
     } catch (err) {
       failed.push(step.what);
-      logger.error({ code: (err as { code?: string }).code ?? 'ERR_MCR_STOP', err: (err as Error).message, step: step.what },
+      logger.error({ code: errorCode(err) ?? 'ERR_MCR_STOP', err: (err as Error).message, step: step.what },
         `stopping: closing the ${step.what} failed; the other steps still run`);
     }
   }

@@ -12,6 +12,8 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { errorCode } from '../common/control-errors.js';
 import type { LogLine } from '../proto/index.js';
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
@@ -22,6 +24,18 @@ const RING_LINES = 1000;
 export type LogFileProblem =
   | { state: 'failing'; file: string; code: string; message: string }
   | { state: 'recovered'; file: string; missed: number };
+
+/** mcrd's log lines for a log file's problems: the failure as an error with its code, the recovery with what the file missed. */
+export function logFileProblemsTo(logger: Pick<Logger, 'error' | 'info'>): (p: LogFileProblem) => void {
+  return (p) => {
+    if (p.state === 'failing') {
+      logger.error({ code: p.code, file: p.file, err: p.message }, 'cannot write a worker log file: relaying goes on and `mcrctl logs` still has the lines; ' +
+        'free space or fix the log directory (--log-dir, daemon.logDir)');
+    } else {
+      logger.info({ file: p.file, missed: p.missed }, `worker log file writable again; ${p.missed} line${p.missed === 1 ? ' was' : 's were'} not written to it`);
+    }
+  };
+}
 
 export class WorkerLogs {
   private readonly rings = new Map<string, LogLine[]>();
@@ -62,7 +76,7 @@ export class WorkerLogs {
     try {
       this.appendCreating(file, json + '\n');
     } catch (err) {
-      const code = (err as { code?: string }).code ?? 'EIO';
+      const code = errorCode(err) ?? 'EIO';
       // Reported when it starts, and again only if the reason changes.
       if (was?.code !== code) this.onFileProblem({ state: 'failing', file, code, message: (err as Error).message });
       this.failing.set(file, { code, missed: (was?.missed ?? 0) + 1 });
@@ -79,7 +93,7 @@ export class WorkerLogs {
     try {
       appendFileSync(file, text);
     } catch (err) {
-      if ((err as { code?: string }).code !== 'ENOENT' || this.logDir === undefined) throw err;
+      if (errorCode(err) !== 'ENOENT' || this.logDir === undefined) throw err;
       mkdirSync(this.logDir, { recursive: true, mode: 0o755 });
       appendFileSync(file, text);
     }

@@ -30,6 +30,22 @@ export function errorCode(err: unknown): string | undefined {
 }
 
 /**
+ * A message for a line that names its code already: Node's system errors
+ * (and the addon's) start their message with "CODE: ", which would
+ * otherwise read twice ("ENOTDIR: ...: ENOTDIR: not a directory").
+ */
+export function withoutCodePrefix(code: string, message: string): string {
+  return message.startsWith(`${code}: `) ? message.slice(code.length + 2) : message;
+}
+
+/** An error's message without its leading "CODE: " (see withoutCodePrefix). */
+export function errorReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = errorCode(err);
+  return code === undefined ? message : withoutCodePrefix(code, message);
+}
+
+/**
  * What a client is told about a failed handler: the handler's own code and
  * message when it gave a code (a deliberate refusal), otherwise a generic
  * internal error, since an uncoded error is a bug whose details belong in

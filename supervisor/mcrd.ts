@@ -23,7 +23,7 @@ import { ConsumePolicy } from './net/consume-policy.js';
 import { RuleTable } from './rule-table.js';
 import { openFilesLimit, ruleLimits, workerFdsNeeded, workerSlots } from '../common/rule-limits.js';
 import { logFileProblemsTo, WorkerLogs } from './worker-logs.js';
-import { errorCode } from '../common/control-errors.js';
+import { errorCode, errorReason } from '../common/control-errors.js';
 import { metricsListenAddress, MetricsError } from './metrics/listen-address.js';
 import { ReloadStatus, trackReloads } from './metrics/reload-status.js';
 import { startMetrics } from './metrics/daemon-source.js';
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
       // The command line's limit wins over the file's own daemon.maxRulesPerInterface.
       config = loadConfig(opts.config, opts.maxRulesPerInterface !== undefined ? { maxRulesPerInterface: opts.maxRulesPerInterface } : {});
     } catch (err) {
-      startFailed(errorCode(err) ?? 'ERR_MCR_CONFIG', (err as Error).message, 2);
+      startFailed(errorCode(err) ?? 'ERR_MCR_CONFIG', errorReason(err), 2);
     }
   }
   const d = config.daemon;
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
       native.lookupUser(workerUser);
     } catch (err) {
       const code = errorCode(err) ?? 'ENOENT';
-      startFailed(code, `${code === 'ENOENT' ? `no user ${workerUser}` : `cannot look up user ${workerUser} (${(err as Error).message})`} ` +
+      startFailed(code, `${code === 'ENOENT' ? `no user ${workerUser}` : `cannot look up user ${workerUser} (${errorReason(err)})`} ` +
         `for the workers to run as (--user, daemon.user): create it (useradd --system --no-create-home --shell /usr/sbin/nologin ${workerUser}) or name another`, 2);
     }
   }
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
   try {
     logs = new WorkerLogs(logDir, logFileProblemsTo(logger));
   } catch (err) {
-    startFailed(errorCode(err) ?? 'EIO', `cannot create the log directory ${logDir ?? ''} (--log-dir, daemon.logDir): ${(err as Error).message}; create it or name another`, 1);
+    startFailed(errorCode(err) ?? 'EIO', `cannot create the log directory ${logDir ?? ''} (--log-dir, daemon.logDir): ${errorReason(err)}; create it or name another`, 1);
   }
   const limits = ruleLimits(opts.maxRulesPerInterface ?? d.maxRulesPerInterface ?? defaults.maxRulesPerInterface);
   const table = new RuleTable(limits);
@@ -170,7 +170,7 @@ async function main(): Promise<void> {
   try {
     await watcher.start();
   } catch (err) {
-    startFailed(errorCode(err) ?? 'ERR_MCR_NETLINK', `cannot follow interfaces: ${(err as Error).message}`, 1);
+    startFailed(errorCode(err) ?? 'ERR_MCR_NETLINK', `cannot follow interfaces: ${errorReason(err)}`, 1);
   }
   // --consume-inputs: tc filters that stop relayed datagrams before the host's IP stack,
   // for the rules the policy decides to consume (in auto: those no local socket listens to).
@@ -239,7 +239,7 @@ async function main(): Promise<void> {
   const handler = { ...tracked, reload: (...args: Parameters<typeof tracked.reload>) => service.aroundReload(() => tracked.reload(...args)) };
   const metrics = metricsAt === undefined ? undefined : await startMetrics({ address: metricsAt, handler, rules: () => table.list(),
     workers: () => fleet.info(), reloads, version: state.version, layout: native.counterLayout(), logger }).catch((err: Error) =>
-    startFailed(errorCode(err) ?? 'ERR_MCR_METRICS', `cannot serve metrics on ${metricsAt?.text ?? ''}: ${err.message}; ` +
+    startFailed(errorCode(err) ?? 'ERR_MCR_METRICS', `cannot serve metrics on ${metricsAt?.text ?? ''}: ${errorReason(err)}; ` +
       'choose another address or port (--metrics-listen, daemon.metricsListen)', 1));
   const socketGroup = opts.socketGroup ?? d.socketGroup;
   let socketGid: number | undefined;
@@ -256,7 +256,7 @@ async function main(): Promise<void> {
   try {
     await server.listen();
   } catch (err) {
-    startFailed(errorCode(err) ?? 'ERR_MCR_CONTROL', (err as Error).message, 1);
+    startFailed(errorCode(err) ?? 'ERR_MCR_CONTROL', errorReason(err), 1);
   }
   const inputsSynced = syncInputs();
   await fleet.reconcile();

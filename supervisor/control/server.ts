@@ -39,7 +39,7 @@ import { isMainThread } from 'node:worker_threads';
 import { encodeFrame } from '../../proto/framing.js';
 import { encodeResponse } from '../../proto/control.js';
 import { ControlConnection, type ConnectionLimits } from './connection.js';
-import { ControlError, errorCode } from '../../common/control-errors.js';
+import { ControlError, errorCode, errorReason } from '../../common/control-errors.js';
 import { silentLogger, type ControlHandler, type ControlLogger } from './handler.js';
 import { RequestScheduler } from './scheduler.js';
 import { auditedHandler, callerOf, nativePeerLookup, type PeerLookup } from './peer.js';
@@ -172,7 +172,7 @@ export class ControlServer {
       await chmod(this.path, this.socketMode);
     } catch (err) {
       await this.close();
-      throw new ControlError(errorCode(err) ?? 'EPERM', `cannot chmod ${this.path} to ${this.socketMode.toString(8)}: ${(err as Error).message}`, { cause: err });
+      throw new ControlError(errorCode(err) ?? 'EPERM', `cannot chmod ${this.path} to ${this.socketMode.toString(8)}: ${errorReason(err)}`, { cause: err });
     }
     if (this.socketGroup !== undefined) {
       try {
@@ -180,7 +180,7 @@ export class ControlServer {
         await chown(this.path, -1, this.socketGroup);
       } catch (err) {
         await this.close();
-        throw new ControlError(errorCode(err) ?? 'EPERM', `cannot give ${this.path} to group ${this.socketGroup}: ${(err as Error).message}; ` +
+        throw new ControlError(errorCode(err) ?? 'EPERM', `cannot give ${this.path} to group ${this.socketGroup}: ${errorReason(err)}; ` +
           'run mcrd as root, or in that group (Group= in the unit), or leave out --socket-group', { cause: err });
       }
     }
@@ -257,7 +257,7 @@ export class ControlServer {
     try {
       first = await mkdir(dir, { recursive: true, mode: this.dirMode });
     } catch (err) {
-      throw new ControlError(errorCode(err) ?? 'EIO', `cannot create ${dir} for the control socket: ${(err as Error).message}; create it or pass another --control-socket`, { cause: err });
+      throw new ControlError(errorCode(err) ?? 'EIO', `cannot create ${dir} for the control socket: ${errorReason(err)}; create it or pass another --control-socket`, { cause: err });
     }
     // mkdir's mode is filtered by the umask; set the intended mode on every
     // directory this call created (from `first` down to `dir`).
@@ -296,7 +296,7 @@ export class ControlServer {
   private listenError(err: unknown): ControlError {
     const code = errorCode(err) ?? 'EIO';
     const hint = code === 'EACCES' ? 'run mcrd as root or choose a writable --control-socket' : 'choose another --control-socket';
-    return new ControlError(code, `cannot listen on ${this.path}: ${(err as Error).message}; ${hint}`, { cause: err });
+    return new ControlError(code, `cannot listen on ${this.path}: ${errorReason(err)}; ${hint}`, { cause: err });
   }
 }
 
@@ -358,7 +358,7 @@ function probeSocket(path: string): Promise<'refused' | 'answers' | 'gone' | 'si
       const code = errorCode(err);
       if (code === 'ECONNREFUSED') done('refused');
       else if (code === 'ENOENT') done('gone');
-      else done(new ControlError(code ?? 'EIO', `cannot check whether ${path} is in use: ${err.message}; remove it if no mcrd runs, or pass another --control-socket`, { cause: err }));
+      else done(new ControlError(code ?? 'EIO', `cannot check whether ${path} is in use: ${errorReason(err)}; remove it if no mcrd runs, or pass another --control-socket`, { cause: err }));
     });
   });
 }

@@ -45,6 +45,7 @@ import { WORKER_EXIT_START_REFUSED } from '../../common/worker-exit.js';
 import { loopThreadState } from './loop-thread.js';
 import { Watchdog } from './watchdog.js';
 import { NO_EVENTS, type EventSink } from '../events/event-kinds.js';
+import { errorReason } from '../../common/control-errors.js';
 
 export type { FleetOptions, InterfaceView } from './fleet-options.js';
 
@@ -429,7 +430,7 @@ export class Fleet {
       slot.reason = reason;
       return;
     }
-    slot.reason = `start failed (${err.code ?? 'ERR_MCR_WORKER_START'}): ${err.message}`;
+    slot.reason = `start failed (${err.code ?? 'ERR_MCR_WORKER_START'}): ${errorReason(err)}`;
     this.scheduleRestart(slot);
   }
 

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { FleetWorker } from './worker-process.js';
 import type { RuleTable } from '../rule-table.js';
 import type { ErrorInfo, Reply, RuleApplication, WorkerCounters } from '../../proto/index.js';
+import { withoutCodePrefix } from '../../common/control-errors.js';
 
 export interface Slot {
   id: string;
@@ -172,8 +173,7 @@ export function fatalText(line: string): string {
     const entry = JSON.parse(line) as { code?: unknown; msg?: unknown };
     const code = typeof entry.code === 'string' ? entry.code : 'ERR_MCR_WORKER';
     const msg = typeof entry.msg === 'string' ? entry.msg : line;
-    // A system error's message already starts with its code (Node's style, and the addon's): not twice.
-    return msg.startsWith(`${code}: `) ? msg : `${code}: ${msg}`;
+    return `${code}: ${withoutCodePrefix(code, msg)}`;
   } catch {
     return line;
   }

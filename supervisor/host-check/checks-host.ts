@@ -14,6 +14,7 @@
  */
 import { fail, info, pass, type Finding } from './finding.js';
 import type { HostFacts } from './host-facts.js';
+import { withoutCodePrefix } from '../../common/control-errors.js';
 
 export const EGRESS_SEND_BUFFER = 4 * 1024 * 1024;
 export const PACKET_RECEIVE_BUFFER = 32 * 1024 * 1024;
@@ -81,7 +82,7 @@ export function checkIoUring(facts: HostFacts): Finding[] {
     const fix = probe.code === 'EPERM' ? fixSysctl + ', or run mcrd in kernel.io_uring_group'
       : probe.code === 'ENOMEM' ? 'raise the locked-memory limit (LimitMEMLOCK=infinity in the unit, ulimit -l unlimited) or give mcrd CAP_IPC_LOCK'
         : probe.code === 'ENOSYS' ? 'a kernel built with CONFIG_IO_URING (Linux 6.1 or later)' : 'Linux 6.1 or later';
-    out.push(fail('io_uring ring', 'host', probe.message.startsWith(probe.code) ? probe.message : `${probe.code}: ${probe.message}`, fix));
+    out.push(fail('io_uring ring', 'host', `${probe.code}: ${withoutCodePrefix(probe.code, probe.message)}`, fix));
   } else if (probe.missingOps.length > 0) {
     out.push(fail('io_uring operations', 'host', `the kernel lacks ${probe.missingOps.join(', ')}, which the relay loop submits`, 'Linux 6.1 or later'));
   } else {

@@ -1,11 +1,12 @@
 /**
  * mcrd's start-up errors: bad arguments, invalid configs and (as root) a
  * workers' user the host does not know exit 2 with one line naming what is
- * wrong (file, line and field for configs) and start nothing.
+ * wrong (file, line and field for configs) and start nothing; a host error
+ * (here a log directory that cannot be made) exits 1, its code named once.
  */
 import t from 'tap';
 import { execa } from 'execa';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../integration/harness.js';
@@ -47,4 +48,17 @@ t.test('bad arguments and configs exit 2 with one line', async (t) => {
     t.equal(lines.length, 1, 'one line');
     t.match(lines[0], message);
   }
+});
+
+t.test('a host error at start-up exits 1 and names its code once', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcrd-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'a-file');
+  writeFileSync(file, '');
+  const r = await run(['--log-dir', join(file, 'logs'), '--control-socket', join(dir, 'mcrd.sock')]);
+  t.equal(r.exitCode, 1, 'exit 1: the host, not the arguments');
+  const lines = r.stderr.trim().split('\n');
+  t.equal(lines.length, 1, 'one line');
+  t.match(lines[0], /^mcrd: ENOTDIR: cannot create the log directory .*a-file\/logs \(--log-dir, daemon\.logDir\): not a directory, mkdir .*; create it or name another$/);
+  t.equal(lines[0]?.split('ENOTDIR').length, 2, 'the code appears once (a system error\'s message starts with it too)');
 });

@@ -65,7 +65,7 @@ export const LOOP_SETTINGS: readonly LoopSetting[] = [
     key: 'loopRtPriority',
     flag: 'loop-rt-priority',
     get max() { return maxOf('loopRtPriority'); },
-    help: 'run each worker\'s loop thread under SCHED_FIFO at this priority, so no normal task (a kernel thread, another program) delays it once a frame has woken it; needs CAP_SYS_NICE or RLIMIT_RTPRIO (LimitRTPRIO= in the unit); 0: the normal policy',
+    help: 'run each worker\'s loop thread under SCHED_FIFO at this priority, so no normal task (a kernel thread, another program) delays it once a frame has woken it; needs CAP_SYS_NICE or RLIMIT_RTPRIO (in the unit: LimitRTPRIO= with RestrictRealtime=no); 0: the normal policy',
     default: 0,
     auto: false,
     unit: 'SCHED_FIFO priority; 0 = off',

@@ -215,7 +215,7 @@ async function main(): Promise<void> {
   stream.onChange((c) => {
     const named = c.name !== undefined ? { name: c.name } : {};
     if (c.state === 'down') events.record('stream.down', { rule: c.ruleId, ...named, timeoutMs: c.signalTimeoutMs });
-    else events.record('stream.up', { rule: c.ruleId, ...named });
+    else events.record('stream.up', { rule: c.ruleId, ...named, ...(c.downMs !== undefined ? { downMs: c.downMs } : {}) });
   });
   const state = { table, fleet, logs, events, logger, syncInputs, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now(),
     interfaceState: (name: string) => watcher.get(name), stream, startDaemon: config.daemon,

@@ -10,19 +10,20 @@
  * over the workers; per worker `received`, `kernelDrops`, `restarts` and
  * `loop`, every loop counter of native/core/counters.h by name (frames,
  * matched, no_rule, drop_* by reason, kernel_drops, sends_queued, sent,
- * send_errors, ...). Per-output errors by errno (err_enobufs, ...) exist in
- * the worker's counter block but mcrd does not pass them on (issue 13).
- * Per-rule counters restart from 0 when a worker restarts and when a resync
- * replaces a worker's rules (output link or address change, reload: issue
- * 13); loop counters restart only with the worker process. So the exact
- * accounting uses loop counters, per worker process (pid).
+ * send_errors, ...); per output also `errorsByErrno`. mcrd keeps the
+ * per-rule and per-output totals across worker restarts, crashes and
+ * resyncs (supervisor/stats/counter-ledger.ts), so none of them ever goes
+ * back: a step backwards is a failure whatever happened around it. The
+ * exact accounting uses the loop counters, per worker process (pid),
+ * because the kernel's ring drops are counted per input socket, not per
+ * rule.
  */
 
 export interface RuleSample {
   id: number;
   name: string;
   packets: number;
-  /** errorsByErrno when mcrd reports it (issue 13 adds it). */
+  /** errorsByErrno as mcrd reports it (absent in samples of older mcrd builds). */
   outputs: Array<{ packets: number; errors: number; errorsByErrno?: Record<string, number> }>;
 }
 
@@ -196,7 +197,8 @@ export function errnoGrowth(samples: readonly CounterSample[], fromMs: number, t
   return out;
 }
 
-export type BackwardCause = 'worker restart' | 'resync during a fault (issue 13)' | 'unexplained';
+/** What was going on when a counter went backwards (each is a failure; the cause is for the diagnosis). */
+export type BackwardCause = 'worker restart' | 'during a fault' | 'unexplained';
 
 export interface BackwardEvent {
   atMs: number;
@@ -218,8 +220,8 @@ export interface FaultWindow {
 /**
  * Every counter that went backwards between consecutive samples: per-rule
  * counters (cause: a worker of the rule's interface changed pid → restart;
- * else inside a fault window → resync; else unexplained) and loop counters
- * (same process → unexplained, always a failure).
+ * else inside a fault window → during a fault; else unexplained) and loop
+ * counters within one process (unexplained). Every event is a failure.
  */
 export function backwardEvents(samples: readonly CounterSample[], windows: readonly FaultWindow[], ruleIface: (name: string) => string | undefined): BackwardEvent[] {
   const events: BackwardEvent[] = [];
@@ -243,7 +245,7 @@ export function backwardEvents(samples: readonly CounterSample[], windows: reado
     const cause = (iface: string | undefined): { cause: BackwardCause; fault?: string } => {
       const win = windowAt(a.atMs, b.atMs);
       if (iface !== undefined && restartedIfaces.has(iface)) return { cause: 'worker restart', ...(win ? { fault: win.label } : {}) };
-      if (win !== undefined) return { cause: 'resync during a fault (issue 13)', fault: win.label };
+      if (win !== undefined) return { cause: 'during a fault', fault: win.label };
       return { cause: 'unexplained' };
     };
     for (const r of b.rules) {

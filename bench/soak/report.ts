@@ -54,7 +54,7 @@ export function reportMarkdown(s: SoakSummary, files: { json: string }): string 
   L.push('', '## Counters that went backwards', '');
   if (s.backwards.total === 0) L.push('None.');
   else {
-    L.push(`${s.backwards.total} times: ${Object.entries(s.backwards.byCause).map(([c, v]) => `${v} × ${c}`).join(', ')}. Per-rule counters restart from 0 when a worker restarts and when a resync replaces a worker's rules (issue 13); the first of each cause:`, '');
+    L.push(`${s.backwards.total} times: ${Object.entries(s.backwards.byCause).map(([c, v]) => `${v} × ${c}`).join(', ')}. Each is a failure: mcrd keeps every total across worker restarts and resyncs. The first of each cause:`, '');
     for (const cause of Object.keys(s.backwards.byCause)) {
       const e = s.backwards.events.find((x) => x.cause === cause);
       if (e) L.push(`- ${cause}: ${e.counter} ${n(e.from)} → ${n(e.to)} at ${(e.atMs / 1000).toFixed(1)} s${e.fault ? ` (${e.fault})` : ''}`);
@@ -79,7 +79,7 @@ export function reportMarkdown(s: SoakSummary, files: { json: string }): string 
 }
 
 export const NOT_COVERED = [
-  'Per-rule attribution of MCR\'s reasons inside a fault: send errors and kernel ring drops are reconciled per input interface from the workers\' loop counters, because per-rule counters reset on resyncs and restarts (issue 13) and per-output errors by errno are not exported by mcrd.',
+  'Per-rule attribution of MCR\'s reasons inside a fault: send errors and kernel ring drops are reconciled per input interface from the workers\' loop counters, because the kernel counts ring drops per input socket, not per rule; per-output errors by errno are shown per fault as a lower bound.',
   'Datagrams in a SIGKILLed worker\'s ring and the last counts of a process before it died are nobody\'s count: they appear as "not counted".',
   'The traffic pauses for under a second between phases so that counters and sink streams describe the same datagrams; a fault never falls into such a pause.',
   'Steady, paced traffic of one payload size; no bursts beyond the generator\'s batches, no malformed frames (tests/integration/malformed covers those), no VLANs, one host.',

@@ -30,8 +30,6 @@ export interface SoakOptions {
   /** Total datagrams per second over the base rules. */
   rate: number;
   size: number;
-  /** Fail on any per-rule counter reset that is not a worker restart (once issue 13 lands). */
-  strictCounters: boolean;
   log(line: string): void;
 }
 

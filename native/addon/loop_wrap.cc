@@ -182,7 +182,7 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
                        : realtime  ? "relay loop setup: this worker may not run SCHED_FIFO at priority " +
                                         std::to_string(options_.loop_rt_priority) +
                                         ": give mcrd CAP_SYS_NICE, or raise its real-time limit to that "
-                                        "(RLIMIT_RTPRIO: LimitRTPRIO= in the systemd unit, ulimit -r), or set "
+                                        "(RLIMIT_RTPRIO: ulimit -r; in the systemd unit LimitRTPRIO= with RestrictRealtime=no), or set "
                                         "--loop-rt-priority 0"
                                    : "relay loop setup");
   }

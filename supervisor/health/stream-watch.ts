@@ -43,6 +43,8 @@ export interface StreamChange {
   atMs: number;
   lastRxMs: number;
   signalTimeoutMs: number;
+  /** An up change after a reported down: how long the stream was down (ms). Absent for a rule's first up. */
+  downMs?: number;
 }
 
 export interface StreamWatchOptions {
@@ -56,6 +58,8 @@ export interface StreamWatchOptions {
 
 interface Tracked extends StreamView {
   timeoutMs: number;
+  /** When its down change was reported; a rule taken on is down without one. */
+  downSinceMs?: number;
 }
 
 export const MAX_POLL_MS = 500;
@@ -160,15 +164,18 @@ export class StreamWatch {
   }
 
   #change(rule: Rule, t: Tracked, state: 'up' | 'down', now: number): void {
+    const downMs = state === 'up' && t.downSinceMs !== undefined ? now - t.downSinceMs : undefined;
     const change: StreamChange = { ruleId: rule.id, ...(rule.name !== undefined ? { name: rule.name } : {}), inputInterface: rule.inputInterface,
-      match: describeMatch(rule), state, previous: t.state, atMs: now, lastRxMs: t.lastRxMs, signalTimeoutMs: t.timeoutMs };
+      match: describeMatch(rule), state, previous: t.state, atMs: now, lastRxMs: t.lastRxMs, signalTimeoutMs: t.timeoutMs,
+      ...(downMs !== undefined ? { downMs } : {}) };
     t.state = state;
     t.changedAtMs = now;
+    t.downSinceMs = state === 'down' ? now : undefined;
     const fields = { rule: rule.id, name: rule.name, match: change.match, lastRxMs: t.lastRxMs || undefined, signalTimeoutMs: t.timeoutMs };
     if (state === 'down') {
       this.#o.logger.warn({ ...fields, silentMs: t.lastRxMs > 0 ? now - t.lastRxMs : undefined }, 'stream down: no datagram within the signal timeout');
     } else {
-      this.#o.logger.info(fields, 'stream up');
+      this.#o.logger.info({ ...fields, downMs }, 'stream up');
     }
     for (const listener of this.#listeners) {
       try {

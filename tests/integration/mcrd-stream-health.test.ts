@@ -102,6 +102,12 @@ t.test('monitor counts exactly what mcrgen injects; signal goes down and up, log
   const again = rl.lab.spawn(rl.src.ns, TOOL('mcrgen'), genArgs(rl, '239.1.1.1', 5000, 40_000, 1000, ['--rtp']));
   t.teardown(() => again.stop('SIGTERM', 5000).then(() => undefined));
   t.ok(await pollUntil(async () => logged(mcrd, 'stream up', rtp) === 2, 10_000, 100), 'up again once datagrams arrive, logged');
+  // The events say how long it was down (from the poll that saw it go down to the one that saw it back).
+  const { events } = await mcrctlJson<{ events: Array<{ kind: string; fields: { rule?: number; downMs?: number } }> }>(socket, ['events']);
+  const ups = events.filter((e) => e.kind === 'stream.up' && e.fields.rule === rtp);
+  t.equal(ups.length, 2, 'two stream.up events');
+  t.equal(ups[0]?.fields.downMs, undefined, 'the first up has no down before it');
+  t.ok((ups[1]?.fields.downMs ?? 0) > 0, `the second carries how long it was down: ${ups[1]?.fields.downMs} ms`);
   const list = await mcrctlJson<ListRulesResult>(socket, ['list']);
   t.equal(list.streams?.rules.find((s) => s.ruleId === rtp)?.state, 'up', 'list --json has the state');
   const text = await mcrctl(socket, ['list']);

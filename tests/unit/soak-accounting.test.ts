@@ -216,14 +216,14 @@ t.test('ruleDelta: growth, or undefined where the counter fell or the rule was r
   t.equal(ruleDelta(samples, 0, 1, 'zz'), undefined);
 });
 
-t.test('backwardEvents: restart, a fault\'s resync, unexplained; loop counters within one process, gauges never', async (t) => {
+t.test('backwardEvents: every step back, named by what went on (restart, a fault, nothing); loop counters within one process, gauges never', async (t) => {
   const samples = [
     sample(0, [w('in0/0', 10, { frames: 100 }), w('in1/0', 20, { frames: 5 })], [rs(1, 'a', 100, 100), rs(4, 'd', 50, 50)]),
     // in0/0 restarted; mcrd still shows the old counters.
     sample(1000, [w('in0/0', 11, { frames: 3 }), w('in1/0', 20, { frames: 6 })], [rs(1, 'a', 100, 100), rs(4, 'd', 60, 60)]),
     // The new counters arrive a sample later: still the restart.
     sample(2000, [w('in0/0', 11, { frames: 9 }), w('in1/0', 20, { frames: 7 })], [rs(1, 'a', 4, 4), rs(4, 'd', 70, 70)]),
-    // d falls inside a fault window: a resync.
+    // d falls inside a fault window.
     sample(20_000, [w('in0/0', 11, { frames: 10 }), w('in1/0', 20, { frames: 8 })], [rs(1, 'a', 6, 6), rs(4, 'd', 2, 2)]),
     sample(39_500, [w('in0/0', 11, { frames: 10 }), w('in1/0', 20, { frames: 8 })], [rs(1, 'a', 6, 6), rs(4, 'd', 2, 2)]),
     // a falls outside any window, no restart near: unexplained. A loop counter falls in one process.
@@ -238,7 +238,7 @@ t.test('backwardEvents: restart, a fault\'s resync, unexplained; loop counters w
   const brief = ev.map((e) => `${e.counter}|${e.cause}|${e.fault ?? ''}`);
   t.same(brief, [
     'rule a packets|worker restart|', 'rule a output 0 packets|worker restart|',
-    'rule d packets|resync during a fault (issue 13)|#3 output-down out1', 'rule d output 0 packets|resync during a fault (issue 13)|#3 output-down out1',
+    'rule d packets|during a fault|#3 output-down out1', 'rule d output 0 packets|during a fault|#3 output-down out1',
     'rule a packets|unexplained|', 'rule a output 0 packets|unexplained|',
     'worker in1/0 (pid 20) frames|unexplained|',
   ]);

@@ -5,7 +5,8 @@
  * it; several workers combine (the latest wins), a restarted worker's empty
  * report does not lose the last arrival; every change is one log line and
  * one onChange call; timeout 0 is `off` and never polls a worker; the poll
- * interval follows the smallest timeout; removed rules are forgotten.
+ * interval follows the smallest timeout; removed rules are forgotten; an up
+ * after a down carries how long the stream was down.
  * Also the cost of a poll at 5000 rules x 2 workers.
  */
 import t from 'tap';
@@ -52,6 +53,24 @@ t.test('down before the first datagram, up within the timeout, down after it; lo
   t.same(f.changes.map((c) => [c.ruleId, c.previous, c.state]), [[1, 'down', 'up'], [1, 'up', 'down']], 'two changes reported');
   t.same(f.lines.filter((l) => l.msg.startsWith('stream')).map((l) => [l.level, l.msg.split(':')[0], l.rule]),
     [[30, 'stream up', 1], [40, 'stream down', 1]], 'info up, warn down, once each');
+});
+
+t.test('an up after a reported down says how long the stream was down; the first up does not', async (t) => {
+  const rules = [rule(1)];
+  const f = fixture(rules);
+  f.clock.now += 100;
+  f.set([{ ruleIds: [1], lastRxMs: [f.clock.now] }]);
+  await f.watch.poll();
+  f.clock.now += 1_500;
+  await f.watch.poll();
+  t.equal(f.watch.view(rules[0] as Rule).state, 'down');
+  f.clock.now += 4_000;
+  f.set([{ ruleIds: [1], lastRxMs: [f.clock.now - 10] }]);
+  await f.watch.poll();
+  t.same(f.changes.map((c) => [c.state, c.downMs]), [['up', undefined], ['down', undefined], ['up', 4_000]],
+    'down for the 4000 ms between the two polls that saw it change');
+  const up = f.lines.filter((l) => l.msg === 'stream up') as Array<{ downMs?: number }>;
+  t.same(up.map((l) => l.downMs), [undefined, 4_000], 'and the log line says so');
 });
 
 t.test('workers combine: the latest arrival of any; a restarted worker does not reset it', async (t) => {

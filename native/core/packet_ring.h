@@ -44,6 +44,17 @@ class PacketRing {
     return RingFrame{slot(i) + hdr->tp_mac, hdr->tp_snaplen, hdr->tp_len,
                      uint64_t{hdr->tp_sec} * 1000000000u + hdr->tp_nsec};
   }
+  // Asks the CPU to start loading slot i's header and the frame's first
+  // bytes (its Ethernet, IP and UDP headers), which the walk reads a few
+  // slots later. Slots are 2 KiB apart, so the hardware prefetcher does not
+  // see a stream; a full ring's oldest frames are no longer in cache. A hint
+  // only: it never faults, whatever the slot holds.
+  void prefetch(uint32_t i) const {
+    const uint8_t* s = slot(i);
+    __builtin_prefetch(s, 0, 3);
+    __builtin_prefetch(s + 64, 0, 3);
+    __builtin_prefetch(s + 128, 0, 3);
+  }
   // Gives the slot back; the release store orders our reads (and the sends'
   // use of the data, completed before this) before the kernel's next write.
   void release(uint32_t i) { status(i).store(TP_STATUS_KERNEL, std::memory_order_release); }

@@ -34,9 +34,10 @@ class RingIngress final : public IngressSource {
   void walk();
   void walk_lap();
 
-  // How far ahead the walk prefetches (ring_ingress.cc): a frame's handling
-  // (about a microsecond) several times over a miss to memory. The ring
-  // has at least 16 slots (bufferCount's minimum).
+  // How far ahead the walk prefetches (ring_ingress.cc): handling 4 frames
+  // (about a microsecond each) takes several times a miss to memory, so the
+  // lines arrive in time. The ring has at least 16 slots (bufferCount's
+  // minimum), so the slot ahead is never the one being read.
   static constexpr uint32_t kPrefetchSlots = 4;
 
   PacketRing packet_ring_;

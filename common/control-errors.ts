@@ -11,6 +11,10 @@
  * ERR_MCR_BAD_RESPONSE, ERR_MCR_INTERNAL, ERR_MCR_UNSUPPORTED,
  * ERR_MCR_TOO_MANY_CLIENTS, ERR_MCR_EVICTED, ERR_MCR_DISCONNECTED,
  * ERR_MCR_NOT_CONNECTED.
+ *
+ * Also the two readers every part of mcrd and mcrctl uses on any error:
+ * errorCode (its code, if it has one) and errorReason (its message without
+ * the leading code, for a line that names the code already).
  */
 import type { ErrorInfo } from '../proto/types.js';
 

@@ -57,6 +57,15 @@ export function setGeneratorBurst(n: number): void {
   genBurst = n;
 }
 
+/** µs of a sender stall that mcrgen makes up with a burst at full speed (`--catch-up-us`). */
+let genCatchUpUs = 2000;
+
+/** Sets mcrgen's catch-up depth (`--catch-up-us`) for the rest of the run. */
+export function setGeneratorCatchUp(us: number): void {
+  if (!Number.isInteger(us) || us < 0 || us > 100_000) throw new BenchError('ERR_BENCH_ARG', `generator catch-up ${us} µs: expected an integer 0..100000`);
+  genCatchUpUs = us;
+}
+
 /** Slack for process start and exit beyond the traffic itself. */
 const SLACK_MS = 15_000;
 
@@ -67,6 +76,7 @@ export async function runGenerator(bl: BenchLab, o: GenOptions): Promise<GenRepo
   // --ttl sets the IPv6 hop limits too: ip6mr, like ipmr, forwards only with more than 1 left.
   args.push('--dest', groupOf(o.family), '--port', String(PORT), '--interface', rl.src.ifname, '--ttl', String(TTL));
   args.push('--size', String(o.size), '--rate', String(Math.round(o.rate)), '--gso', String(genBurst), '--batch', String(genBurst));
+  args.push('--catch-up-us', String(genCatchUpUs));
   if (o.durationSec !== undefined) args.push('--duration', String(o.durationSec));
   if (o.count !== undefined) args.push('--count', String(o.count));
   if (o.timestamp === true) args.push('--timestamp');

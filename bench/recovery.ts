@@ -19,6 +19,7 @@ import type { MethodName } from './config.js';
 import { ensureDependencies } from './deps.js';
 import { describeError } from './errors.js';
 import { labUnavailableReason } from './lab/index.js';
+import { setGeneratorCatchUp } from './generator.js';
 import { lossBreakdown } from './limits.js';
 import { START, type RunningMethod } from './methods/index.js';
 import { writeJsonRecord } from './results.js';
@@ -42,10 +43,11 @@ function parseArgs(argv: string[]) {
     .option('--after <n>', 'trials at the rate after it', int, 4)
     .option('--duration <sec>', 'seconds per trial', int, 5)
     .option('--mcrd-args <flags>', 'mcrd flags (method mcr), space-separated', '')
+    .option('--gen-catch-up-us <us>', "how much of a stall of its own the generator makes up with a burst (mcrgen --catch-up-us)", intOption(0, 100_000), 2000)
     .option('--out <dir>', 'results directory', join(packageRoot(), 'bench', 'results'));
   program.parse(argv, { from: 'user' });
   return program.opts<{ method: MethodName; rate: number; payload: number; fanout: number; before: number; after: number;
-    duration: number; mcrdArgs: string; out: string }>();
+    duration: number; mcrdArgs: string; genCatchUpUs: number; out: string }>();
 }
 
 interface Step { phase: 'before' | 'overrun' | 'after' | 'restarted'; trial: TrialResult }
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
   const why = labUnavailableReason();
   if (why !== undefined) throw new Error(why);
   pinRunnerOffRelayCore();
+  setGeneratorCatchUp(o.genCatchUpUs);
   const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
   await ensureDependencies([o.method], log);
   const bl = await createBenchLab(o.fanout, { sinkRps: true });

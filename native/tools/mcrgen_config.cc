@@ -26,6 +26,7 @@ Config parse_args(int argc, char** argv) {
           {"duration", "SEC", "stop after SEC seconds (fractions allowed)"},
           {"stream", "ID", "stream id written into every payload, u32 (default 1)"},
           {"batch", "N", "packets per sendmmsg call, 1..1024 (default 64)"},
+          {"catch-up-us", "US", "with --rate: the most time a stalled sender makes up with a burst, 0..100000 us (default 2000; at least two batches' time is always made up)"},
           {"gso", "N", "send each batch as UDP_SEGMENT messages of up to N datagrams (and 65507 bytes), 0..64 (default 0 = off)"},
           {"rtp", nullptr, "an RTP header first (sequence = datagram number, SSRC = --stream, 90 kHz timestamps)"},
           {"mpegts", nullptr, "MPEG-TS packets (188 bytes, PIDs 0x100/0x101) instead of the test payload; default --size 7 x 188 (+12 with --rtp)"},
@@ -69,6 +70,7 @@ Config parse_args(int argc, char** argv) {
   c.stream = static_cast<uint32_t>(args.uint("stream", 0, UINT32_MAX, 1));
   c.batch = args.uint("batch", 1, 1024, 64);
   c.gso = args.uint("gso", 0, 64, 0);
+  c.catch_up_us = args.uint("catch-up-us", 0, 100000, 2000);
   c.rtp = args.has("rtp");
   c.mpegts = args.has("mpegts");
   if (args.has("impair")) {

@@ -34,6 +34,9 @@ struct Config {
   uint32_t stream = 1;
   size_t batch = 64;
   size_t gso = 0;  // datagrams per UDP_SEGMENT message; 0 = one message per datagram
+  // Depth of the pacing token bucket: how much of a stall is made up with a
+  // catch-up burst (mcrgen_sender.cc).
+  uint64_t catch_up_us = 2000;
   bool rtp = false;
   bool mpegts = false;
   bool timestamp = false;

@@ -171,13 +171,16 @@ void run(int fd, const Config& c, Stats& st, StreamSource* source) {
                                    : std::clamp<size_t>(static_cast<size_t>(c.rate / 5000), 1,
                                                         c.batch);
   const double ns_per_pkt = c.rate == 0 ? 0 : 1e9 / static_cast<double>(c.rate);
-  // Token-bucket depth: 2 ms of traffic (at least two batches). Busy hosts
-  // and VMs stall a sender for a millisecond or so now and then (seen on the
-  // dev VM: ~20 stalls a second, losing 2 % of a 10 kpps run with a 400 us
-  // bucket); the bucket makes those up with a short catch-up burst so the
-  // offered rate stays accurate, and gives up longer stalls rather than
-  // bursting for them.
-  const double bucket_ns = std::max(2.0 * static_cast<double>(batch) * ns_per_pkt, 2e6);
+  // Token-bucket depth: --catch-up-us of traffic (default 2 ms; at least two
+  // batches). Busy hosts and VMs stall a sender for a millisecond or so now
+  // and then (seen on the dev VM: ~20 stalls a second, losing 2 % of a
+  // 10 kpps run with a 400 us bucket); the bucket makes those up with a
+  // catch-up burst so the offered rate stays accurate, and gives up longer
+  // stalls rather than bursting for them. The burst goes out at the
+  // sender's full speed, so a deep bucket also offers the receiver bursts
+  // that a steady source would not (the bench chooses a shallow one).
+  const double bucket_ns = std::max(2.0 * static_cast<double>(batch) * ns_per_pkt,
+                                    static_cast<double>(c.catch_up_us) * 1e3);
 
   st.start_ns = tool_mono_ns();
   const uint64_t end_ns =

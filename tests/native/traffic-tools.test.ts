@@ -259,11 +259,45 @@ t.test('damaged payloads are counted by reason', async (t) => {
   t.equal(s.maxSize, 64);
 });
 
+// mcrgen --catch-up-us: how much of a stall of its own a paced run makes up
+// with a burst. The run is stopped (SIGSTOP) for 200 ms: with 100 ms of
+// catch-up it sends about 100 ms of traffic more than with none.
+t.test('--catch-up-us bounds how much of a stall mcrgen makes up', async (t) => {
+  const sock = createSocket('udp4');
+  sock.on('message', () => {});
+  await new Promise<void>((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind(0, '127.0.0.1', () => resolve());
+  });
+  t.teardown(() => sock.close());
+  const rate = 5000;
+  const sentWith = async (catchUpUs: number): Promise<number> => {
+    const proc = execa(mcrgen, ['--dest', '127.0.0.1', '--port', String(sock.address().port), '--rate', String(rate),
+      '--duration', '1.2', '--catch-up-us', String(catchUpUs)], { reject: false, timeout: 30_000 });
+    const pid = proc.pid;
+    if (pid === undefined || pid <= 0) throw new Error('mcrgen did not start');
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(pid, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 200));
+    process.kill(pid, 'SIGCONT');
+    const r = await proc;
+    t.equal(r.exitCode, 0, `--catch-up-us ${catchUpUs}: exit 0`);
+    return (JSON.parse(String(r.stdout)) as GenReport).sent;
+  };
+  const none = await sentWith(0);
+  const deep = await sentWith(100_000);
+  // 100 ms at 5 kpps is 500 datagrams; the stop and start are timed by this
+  // process, so allow a wide margin either way.
+  t.ok(deep - none >= 250 && deep - none <= 750, `100 ms of catch-up sends about 500 more (sent ${deep} against ${none})`);
+  t.ok(none < rate * 1.2 - 500, `without catch-up the stopped time is not made up (sent ${none} of ${rate * 1.2})`);
+});
+
 t.test('bad arguments exit 2 with one stderr line naming the option', async (t) => {
   const dest = ['--dest', '127.0.0.1', '--port', '9', '--count', '1'];
   const cases: Array<[string, string[], RegExp]> = [
     [mcrgen, [...dest, '--size', '5'], /^mcrgen: --size: expected an integer 18\.\.8972, got "5"$/],
     [mcrgen, [...dest, '--rate', 'x'], /^mcrgen: --rate: expected an integer 0\.\.100000000, got "x"$/],
+    [mcrgen, [...dest, '--catch-up-us', '100001'], /^mcrgen: --catch-up-us: expected an integer 0\.\.100000, got "100001"$/],
     [mcrgen, [...dest, '--timestamp', '--size', '20'], /^mcrgen: --size: with --timestamp at least 26 bytes/],
     [mcrgen, [...dest, '--timestamp', '--rtp'], /^mcrgen: --timestamp: .*not with --rtp/],
     [mcrgen, ['--dest', '127.0.0.1', '--port', '9'], /^mcrgen: .*--count.*--duration/],

@@ -11,12 +11,24 @@
  * passing rate; if the repeat fails, step down and repeat again, a bounded
  * number of times. The reported rate is what the generator achieved in the
  * verifying trial, and that trial's CPU cost is the cell's CPU figure.
+ *
+ * Each rate is judged by a majority when its first trial fails narrowly
+ * (loss at most SPORADIC_LOSS): two more trials run, and the rate passes
+ * when both pass. On these VMs the relay core now and then does not run
+ * for a few milliseconds, whatever runs on it, and one such stall fails a
+ * 5 s trial at 0.01 % (docs/performance.md, "The method"). A relay that is
+ * really over its limit at that rate loses in most trials and fails; RFC
+ * 9971 (MLRsearch) judges a load the same way, by the share of trials that
+ * exceed the loss goal rather than by one.
  */
 import type { BenchLab } from './bench-lab.js';
-import type { BenchConfig, Family, MethodName } from './config.js';
+import { SPORADIC_LOSS, type BenchConfig, type Family, type MethodName } from './config.js';
 import { kpps } from './limits.js';
 import type { RunningMethod } from './methods/index.js';
 import { disturbed, runTrial, type TrialResult, type TrialSpec } from './trial.js';
+
+/** Runs one trial (the lab's `runTrial`, or a model of a relay in the unit tests). */
+export type TrialRunner = (spec: TrialSpec) => Promise<TrialResult>;
 
 export interface SearchResult {
   method: MethodName;
@@ -45,31 +57,47 @@ const FLOOR_PPS = 500;
 
 export type TrialLogger = (t: TrialResult, note: string) => void;
 
+/** A failure that bounds the search: not replaced by a repeat, nor outvoted by the majority at its rate. */
+function counted(t: TrialResult): boolean {
+  return !t.pass && t.superseded !== true && t.outvoted !== true;
+}
+
 export async function zeroLossSearch(
   bl: BenchLab,
   running: RunningMethod,
   cell: { method: MethodName; payload: number; fanout: number; family?: Family },
   config: BenchConfig,
   log: TrialLogger,
+  run: TrialRunner = (spec) => runTrial(bl, running, spec),
 ): Promise<SearchResult> {
   const trials: TrialResult[] = [];
-  const trial = async (rate: number, purpose: string, note: string): Promise<TrialResult> => {
-    const spec: TrialSpec = { ...cell, rate, durationSec: config.trialSec, purpose };
-    let t = await runTrial(bl, running, spec);
+  const once = async (spec: TrialSpec, note: string): Promise<TrialResult> => {
+    let t = await run(spec);
     trials.push(t);
     log(t, note);
     // The host is shared: a failure while something else took a real share of
     // the relay core says little about the method, so it gets one more chance.
     if (!t.pass && disturbed(t)) {
       t.superseded = true;
-      t = await runTrial(bl, running, { ...spec, purpose: `${purpose} (repeat: disturbed)` });
+      t = await run({ ...spec, purpose: `${spec.purpose} (repeat: disturbed)` });
       trials.push(t);
       log(t, `${note}, repeated: other load took ${Math.round((100 * (trials.at(-2)?.interferenceSec ?? 0)) / t.windowSec)} % of core 1`);
     }
     return t;
   };
+  const trial = async (rate: number, purpose: string, note: string): Promise<TrialResult> => {
+    const spec: TrialSpec = { ...cell, rate, durationSec: config.trialSec, purpose };
+    const first = await once(spec, note);
+    if (first.pass || first.loss > SPORADIC_LOSS) return first;
+    // A narrow failure: the majority of three trials decides the rate.
+    const second = await once({ ...spec, purpose: `${purpose} (majority 2/3)` }, `${note}, majority trial 2 of 3`);
+    if (!second.pass) return second;
+    const third = await once({ ...spec, purpose: `${purpose} (majority 3/3)` }, `${note}, majority trial 3 of 3`);
+    if (third.pass) first.outvoted = true;
+    return third;
+  };
   const result = (r: Omit<SearchResult, 'trials' | 'limiting' | keyof typeof cell>): SearchResult => {
-    const failing = trials.filter((t) => !t.pass && t.superseded !== true).sort((a, b) => a.gen.pps - b.gen.pps)[0];
+    const failing = trials.filter(counted).sort((a, b) => a.gen.pps - b.gen.pps)[0];
     return { ...cell, ...r, ...(failing !== undefined ? { limiting: failing } : {}), trials };
   };
 
@@ -133,7 +161,7 @@ export async function zeroLossSearch(
     if (rate <= 0) break;
   }
   // Never confirmed: report the best trial that passed below every failure, marked unverified.
-  const lowestFail = Math.min(...trials.filter((t) => !t.pass && t.superseded !== true).map((t) => t.gen.pps));
+  const lowestFail = Math.min(...trials.filter(counted).map((t) => t.gen.pps));
   const best = trials.filter((t) => t.pass && t.gen.pps < lowestFail).sort((a, b) => b.gen.pps - a.gen.pps)[0];
   return result({
     zeroLossPps: best?.gen.pps ?? 0,

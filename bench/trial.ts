@@ -90,6 +90,8 @@ export interface TrialResult extends TrialSpec {
   busyBefore?: [number, number];
   /** A later repeat replaces this trial (it failed while other load disturbed the relay core). */
   superseded?: boolean;
+  /** This narrow failure was outvoted: the two trials after it at the same rate passed (search.ts, SPORADIC_LOSS). */
+  outvoted?: boolean;
   /** How long the sinks took to go quiet after the generator stopped (capped at 2 s). */
   settleMs?: number;
   /** The method's own counters, non-zero deltas: MCR's loop counters, the C relay's (received, sent, ring_drops, ...). */

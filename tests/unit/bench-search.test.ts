@@ -1,0 +1,103 @@
+/**
+ * The zero-loss search (bench/search.ts) against a model relay, without a
+ * lab: a relay that forwards everything up to its limit and loses the excess
+ * above it, plus stalls that fail chosen trials narrowly. The search finds
+ * the limit; a narrow failure at a rate the relay carries is outvoted by the
+ * two trials after it; a relay that loses narrowly but at every trial above
+ * its limit is not; two narrow failures in a row fail the rate; a clear
+ * failure gets no majority trials.
+ */
+import t from 'tap';
+import { preset, SPORADIC_LOSS } from '../../bench/config.js';
+import type { RunningMethod } from '../../bench/methods/index.js';
+import type { BenchLab } from '../../bench/bench-lab.js';
+import { zeroLossSearch, type TrialRunner } from '../../bench/search.js';
+import type { TrialResult, TrialSpec } from '../../bench/trial.js';
+
+const GEN_MAX = 1_600_000;
+const config = preset('full', '/nonexistent'); // outDir is not used by the search
+const cell = { method: 'mcr' as const, payload: 64, fanout: 1 };
+
+interface Model {
+  /** Highest rate forwarded without loss. */
+  limit: number;
+  /** Loss above the limit; default the excess share ((rate − limit) / rate). */
+  lossAbove?: (rate: number) => number;
+  /** Trials (0-based, in run order) that a stall fails with this loss, whatever their rate. */
+  stalls?: Map<number, number>;
+}
+
+function modelRunner(m: Model): { run: TrialRunner; specs: TrialSpec[] } {
+  const specs: TrialSpec[] = [];
+  const run: TrialRunner = async (spec) => {
+    const n = specs.length;
+    specs.push(spec);
+    const pps = spec.rate === 0 ? GEN_MAX : spec.rate;
+    let loss = pps <= m.limit ? 0 : (m.lossAbove ?? ((r) => (r - m.limit) / r))(pps);
+    loss = Math.max(loss, m.stalls?.get(n) ?? 0);
+    const sent = Math.round(pps * spec.durationSec);
+    const received = Math.round(sent * (1 - loss));
+    // Only the fields the search reads are meaningful here.
+    return {
+      ...spec,
+      gen: { sent, retries: 0, errors: 0, errorsByErrno: {}, durationSec: spec.durationSec, pps },
+      received, receivedPerSink: [received], expected: sent, loss, pass: loss <= 1e-4, generatorShort: false,
+      windowSec: spec.durationSec, relayCoreBusySec: 0, relayCoreUtil: 0, otherCoreUtil: 0, methodProcessCpuSec: 0,
+      methodCoreSec: 0, interferenceSec: 0, cpuSecPerMInput: null, cpuSecPerMEgress: null, backlogDrops: [0, 0], snmp: {},
+    } satisfies TrialResult;
+  };
+  return { run, specs };
+}
+
+async function search(m: Model) {
+  const { run, specs } = modelRunner(m);
+  const r = await zeroLossSearch({} as BenchLab, {} as RunningMethod, cell, config, () => {}, run);
+  return { r, specs };
+}
+
+t.test('the search finds a clean relay\'s limit and verifies it', async (t) => {
+  const { r } = await search({ limit: 500_000 });
+  t.ok(r.verified, 'verified');
+  t.ok(r.zeroLossPps <= 500_000 && r.zeroLossPps > 0.95 * 500_000, `within 5 % below the limit (${r.zeroLossPps})`);
+  t.equal(r.trials.filter((x) => x.outvoted === true).length, 0, 'nothing outvoted');
+});
+
+t.test('a narrow failure at a rate the relay carries is outvoted by the two trials after it', async (t) => {
+  const clean = await search({ limit: 500_000 });
+  // Fail each passing trial of the clean search in turn (its index there is
+  // its index here too, until the first majority trials shift the order).
+  const firstPass = clean.r.trials.findIndex((x) => x.pass);
+  t.ok(firstPass > 0, 'the clean search has a passing trial after the first');
+  const { r, specs } = await search({ limit: 500_000, stalls: new Map([[firstPass, 5e-4]]) });
+  t.equal(r.zeroLossPps, clean.r.zeroLossPps, 'same figure as without the stall');
+  t.equal(r.trials.filter((x) => x.outvoted === true).length, 1, 'one failure outvoted');
+  t.equal(specs[firstPass + 1]?.rate, specs[firstPass]?.rate, 'trial 2 of 3 at the same rate');
+  t.equal(specs[firstPass + 2]?.rate, specs[firstPass]?.rate, 'trial 3 of 3 at the same rate');
+  t.match(specs[firstPass + 1]?.purpose, /majority 2\/3/);
+  t.notOk(r.limiting?.outvoted, 'the limiting trial is a failure that counted');
+});
+
+t.test('without the majority the same stall would have lowered the figure', async (t) => {
+  // The model of the old rule: the stall is a clear failure (above SPORADIC_LOSS), so no majority runs.
+  const clean = await search({ limit: 500_000 });
+  const firstPass = clean.r.trials.findIndex((x) => x.pass);
+  const { r } = await search({ limit: 500_000, stalls: new Map([[firstPass, SPORADIC_LOSS * 2]]) });
+  t.ok(r.zeroLossPps < clean.r.zeroLossPps, `one failed trial caps the search (${r.zeroLossPps} < ${clean.r.zeroLossPps})`);
+});
+
+t.test('a relay that loses narrowly at every rate above its limit is not outvoted', async (t) => {
+  const { r } = await search({ limit: 400_000, lossAbove: () => 5e-4 });
+  t.ok(r.zeroLossPps <= 400_000, `the figure stays at or below the limit (${r.zeroLossPps})`);
+  t.equal(r.trials.filter((x) => x.outvoted === true).length, 0, 'nothing outvoted');
+});
+
+t.test('two narrow failures in a row fail the rate; a clear failure runs no majority trials', async (t) => {
+  const clean = await search({ limit: 500_000 });
+  const firstPass = clean.r.trials.findIndex((x) => x.pass);
+  const { r, specs } = await search({ limit: 500_000, stalls: new Map([[firstPass, 5e-4], [firstPass + 1, 5e-4]]) });
+  t.equal(specs[firstPass + 1]?.rate, specs[firstPass]?.rate, 'trial 2 at the same rate');
+  t.not(specs[firstPass + 2]?.rate, specs[firstPass]?.rate, 'no third trial after a second failure');
+  t.equal(r.trials.filter((x) => x.outvoted === true).length, 0, 'nothing outvoted');
+  // The generator-max trial fails clearly (1.6 M offered to a 500 k relay): the next trial is at another rate.
+  t.not(specs[1]?.rate, 0, 'no majority trials after the clear failure at the generator maximum');
+});

@@ -15,12 +15,13 @@ import { Command, Option } from 'commander';
 import { intOption } from './cli-int.js';
 import { packageRoot } from '../tools/native-tool.js';
 import { createBenchLab } from './bench-lab.js';
-import type { MethodName } from './config.js';
+import { RELAY_CPU, type MethodName } from './config.js';
 import { ensureDependencies } from './deps.js';
 import { describeError } from './errors.js';
 import { labUnavailableReason } from './lab/index.js';
 import { setGeneratorCatchUp } from './generator.js';
 import { lossBreakdown } from './limits.js';
+import { describeStall, watchStalls, type StallWindow } from './stall-watch.js';
 import { START, type RunningMethod } from './methods/index.js';
 import { writeJsonRecord } from './results.js';
 import { pinRunnerOffRelayCore } from './pin-runner.js';
@@ -43,14 +44,15 @@ function parseArgs(argv: string[]) {
     .option('--after <n>', 'trials at the rate after it', int, 4)
     .option('--duration <sec>', 'seconds per trial', int, 5)
     .option('--mcrd-args <flags>', 'mcrd flags (method mcr), space-separated', '')
+    .option('--watch-stalls <ms>', "sample the relay core's input backlog, ksoftirqd and steal every MS ms during each trial and log the windows with drops (bench/stall-watch.ts)", intOption(5, 1000))
     .option('--gen-catch-up-us <us>', "how much of a stall of its own the generator makes up with a burst (mcrgen --catch-up-us)", intOption(0, 100_000), 2000)
     .option('--out <dir>', 'results directory', join(packageRoot(), 'bench', 'results'));
   program.parse(argv, { from: 'user' });
   return program.opts<{ method: MethodName; rate: number; payload: number; fanout: number; before: number; after: number;
-    duration: number; mcrdArgs: string; genCatchUpUs: number; out: string }>();
+    duration: number; mcrdArgs: string; watchStalls?: number; genCatchUpUs: number; out: string }>();
 }
 
-interface Step { phase: 'before' | 'overrun' | 'after' | 'restarted'; trial: TrialResult }
+interface Step { phase: 'before' | 'overrun' | 'after' | 'restarted'; trial: TrialResult; stalls?: StallWindow[] }
 
 function describe(s: Step): string {
   const where = lossBreakdown(s.trial).slice(0, 3).map((l) => `${l.where} ${l.packets}`);
@@ -72,9 +74,18 @@ async function main(): Promise<void> {
   const cell = { method: o.method, payload: o.payload, fanout: o.fanout };
   const steps: Step[] = [];
   const trial = async (running: RunningMethod, phase: Step['phase'], rate: number) => {
-    const s: Step = { phase, trial: await runTrial(bl, running, { ...cell, rate, durationSec: o.duration, purpose: phase }) };
+    const watch = o.watchStalls === undefined ? undefined : watchStalls(RELAY_CPU, o.watchStalls);
+    let result: TrialResult;
+    let stalls: StallWindow[] | undefined;
+    try {
+      result = await runTrial(bl, running, { ...cell, rate, durationSec: o.duration, purpose: phase });
+    } finally {
+      stalls = watch?.stop();
+    }
+    const s: Step = { phase, trial: result, ...(stalls !== undefined ? { stalls } : {}) };
     steps.push(s);
     log(describe(s));
+    for (const w of s.stalls ?? []) log(`  core ${RELAY_CPU} backlog ${describeStall(w)}`);
   };
   const start = async () => {
     const running = await START[o.method](bl, { fanout: o.fanout, ...(o.method === 'mcr' ? { mcrdArgs } : {}) });

@@ -9,8 +9,11 @@
  * what the generator actually offered in that failing trial until a trial
  * passes, the bracket is bisected, then one repeat at the highest
  * passing rate; if the repeat fails, step down and repeat again, a bounded
- * number of times. The reported rate is what the generator achieved in the
- * verifying trial, and that trial's CPU cost is the cell's CPU figure.
+ * number of times. If nothing passed below the failures by then (the lower
+ * bound was a pass at the generator's maximum that did not hold), the
+ * search runs once more from the bottom, below the lowest failure. The
+ * reported rate is what the generator achieved in the verifying trial, and
+ * that trial's CPU cost is the cell's CPU figure.
  *
  * Each rate is judged by a majority when its first trial fails narrowly
  * (loss at most SPORADIC_LOSS): two more trials run, and the rate passes
@@ -115,54 +118,74 @@ export async function zeroLossSearch(
   // [lo, hi]: lo passed (0 trivially), hi failed. The generator's maximum
   // varies from trial to trial, so a passing max trial slower than the
   // failing one is a valid lower bound.
-  let hi = Math.min(...maxTrials.filter((t) => !t.pass).map((t) => t.gen.pps));
-  let lo = Math.max(0, ...maxTrials.filter((t) => t.pass && t.gen.pps < hi).map((t) => Math.floor(t.gen.pps)));
-
-  // Phase 1, bracketing: find a passing rate within a factor of two of a
-  // failing one, halving down on failure and doubling up on success, so a
-  // method whose zero-loss rate is a small fraction of the generator's
-  // (socat, wide fan-out) is not lost below a linear search's resolution.
+  const hi = Math.min(...maxTrials.filter((t) => !t.pass).map((t) => t.gen.pps));
+  const lo = Math.max(0, ...maxTrials.filter((t) => t.pass && t.gen.pps < hi).map((t) => Math.floor(t.gen.pps)));
   // The first probe is the rate the method delivered while overloaded when
   // that is plausible (its zero-loss rate usually sits just below; under
   // receive livelock delivery collapses towards zero and is ignored), else hi/2.
   const overloaded = maxTrials.find((t) => !t.pass);
   const delivered = overloaded === undefined ? 0 : overloaded.received / cell.fanout / overloaded.gen.durationSec;
-  let probe = lo > 0 ? hi : delivered > hi / 64 && delivered < hi / 2 ? delivered : hi / 2;
-  for (let n = 1; (lo === 0 || hi > 2 * lo) && n <= MAX_BRACKET_TRIALS; n++) {
-    if (lo > 0) probe = Math.min(2 * lo, (lo + hi) / 2);
-    if (lo === 0 && probe < FLOOR_PPS) break;
-    const rate = Math.round(probe);
-    const t = await trial(rate, 'bracket', `bracket ${n} [${kpps(lo)}, ${kpps(hi)}]`);
-    if (t.pass) lo = rate;
-    else {
-      hi = rate;
-      probe = rate / 2;
+  const firstProbe = lo > 0 ? hi : delivered > hi / 64 && delivered < hi / 2 ? delivered : hi / 2;
+
+  /** Phases 1–3 within [lo, hi]: the verified trial, or why there is none. */
+  const searchWithin = async (lo: number, hi: number, probe: number): Promise<TrialResult | 'nothing passed' | 'not verified'> => {
+    // Phase 1, bracketing: find a passing rate within a factor of two of a
+    // failing one, halving down on failure and doubling up on success, so a
+    // method whose zero-loss rate is a small fraction of the generator's
+    // (socat, wide fan-out) is not lost below a linear search's resolution.
+    for (let n = 1; (lo === 0 || hi > 2 * lo) && n <= MAX_BRACKET_TRIALS; n++) {
+      if (lo > 0) probe = Math.min(2 * lo, (lo + hi) / 2);
+      if (lo === 0 && probe < FLOOR_PPS) break;
+      const rate = Math.round(probe);
+      const t = await trial(rate, 'bracket', `bracket ${n} [${kpps(lo)}, ${kpps(hi)}]`);
+      if (t.pass) lo = rate;
+      else {
+        hi = rate;
+        probe = rate / 2;
+      }
     }
+    if (lo === 0) return 'nothing passed';
+
+    // Phase 2: bisection of the bracket.
+    const resolution = (hi - lo) / 2 ** config.bisectSteps;
+    for (let step = 1; step <= config.bisectSteps; step++) {
+      const mid = Math.round((lo + hi) / 2);
+      const t = await trial(mid, 'bisect', `bisect ${step}/${config.bisectSteps} [${kpps(lo)}, ${kpps(hi)}]`);
+      if (t.pass) lo = mid;
+      else hi = mid;
+    }
+
+    // Phase 3: verify; on failure step down by one bisection resolution (at least 5 %) and verify again.
+    let rate = lo;
+    for (let down = 0; down <= config.maxStepDowns; down++) {
+      const t = await trial(rate, 'verify', down === 0 ? 'verify' : `verify after step-down ${down}`);
+      if (t.pass) return t;
+      rate = Math.round(rate - Math.max(resolution, 0.05 * rate));
+      if (rate <= 0) break;
+    }
+    return 'not verified';
+  };
+  const lowestFailure = () => Math.min(...trials.filter(counted).map((t) => t.gen.pps));
+  const passedBelow = (rate: number) => trials.filter((t) => t.pass && t.gen.pps < rate).sort((a, b) => b.gen.pps - a.gen.pps)[0];
+
+  let outcome = await searchWithin(lo, hi, firstProbe);
+  // A lower bound that held only once (a pass at the generator's maximum
+  // whose repeat failed, then nothing passed at or below it) leaves no
+  // figure at all: search again once, from the bottom, below the lowest
+  // failure.
+  if (outcome === 'not verified' && passedBelow(lowestFailure()) === undefined) {
+    outcome = await searchWithin(0, lowestFailure(), lowestFailure() / 2);
   }
-  if (lo === 0) {
-    return result({ zeroLossPps: 0, generatorLimited: false, verified: false, failedBelowPps: hi });
+  if (outcome === 'nothing passed') {
+    return result({ zeroLossPps: 0, generatorLimited: false, verified: false, failedBelowPps: lowestFailure() });
+  }
+  if (outcome !== 'not verified') {
+    return result({ zeroLossPps: outcome.gen.pps, generatorLimited: false, verified: true, reported: outcome });
   }
 
-  // Phase 2: bisection of the bracket.
-  const resolution = (hi - lo) / 2 ** config.bisectSteps;
-  for (let step = 1; step <= config.bisectSteps; step++) {
-    const mid = Math.round((lo + hi) / 2);
-    const t = await trial(mid, 'bisect', `bisect ${step}/${config.bisectSteps} [${kpps(lo)}, ${kpps(hi)}]`);
-    if (t.pass) lo = mid;
-    else hi = mid;
-  }
-
-  // Verify; on failure step down by one bisection resolution (at least 5 %) and verify again.
-  let rate = lo;
-  for (let down = 0; down <= config.maxStepDowns; down++) {
-    const t = await trial(rate, 'verify', down === 0 ? 'verify' : `verify after step-down ${down}`);
-    if (t.pass) return result({ zeroLossPps: t.gen.pps, generatorLimited: false, verified: true, reported: t });
-    rate = Math.round(rate - Math.max(resolution, 0.05 * rate));
-    if (rate <= 0) break;
-  }
   // Never confirmed: report the best trial that passed below every failure, marked unverified.
-  const lowestFail = Math.min(...trials.filter(counted).map((t) => t.gen.pps));
-  const best = trials.filter((t) => t.pass && t.gen.pps < lowestFail).sort((a, b) => b.gen.pps - a.gen.pps)[0];
+  const lowestFail = lowestFailure();
+  const best = passedBelow(lowestFail);
   return result({
     zeroLossPps: best?.gen.pps ?? 0,
     generatorLimited: false,

@@ -236,10 +236,11 @@ export function estimateSec(c: BenchConfig): number {
   const v4 = hasFamily(c, 4);
   const v6Payloads = hasFamily(c, 6) ? (c.ipv6?.payloads.length ?? 0) : 0;
   const cells = (v4 ? c.methods.length * c.payloads.length * c.fanouts.length : 0) + c.methods.length * v6Payloads;
-  // On average (runs of 2026-12-03, no cell generator-limited): max trial, two or
-  // three bracketing probes, bisection, a verifying repeat, a step-down or a
-  // repeat of a disturbed trial now and then.
-  const perCell = (c.bisectSteps + 4) * trial + CELL_OVERHEAD_SEC;
+  // On average: max trial, two or three bracketing probes, bisection, a
+  // verifying repeat, a step-down now and then, and since the majority rule
+  // (search.ts) one or two more trials after each narrow failure: 15.2
+  // trials per measured cell in the full run of 2026-12-05T17-46-59Z.
+  const perCell = (c.bisectSteps + 10) * trial + CELL_OVERHEAD_SEC;
   const genMax = ((v4 ? c.payloads.length : 0) + v6Payloads) * trial;
   let experiments = 0;
   if (c.experiments !== undefined && v4) {

@@ -56,8 +56,8 @@ export const OTHER_CPU = 0;
 export const LOSS_THRESHOLD = 1e-4;
 
 /**
- * A failed trial that lost at most this share is judged with two more
- * trials at its rate (search.ts). 1 %: a stall of a few milliseconds loses
+ * A failed trial that lost at most this share is judged with up to two
+ * more trials at its rate (search.ts). 1 %: a stall of a few milliseconds loses
  * well under it, and a relay clearly over its limit well over it, so those
  * fail at once without the repeats' time.
  */

@@ -9,6 +9,10 @@
  * rate once more on a freshly started relay (is any slowness kept in the
  * relay's process, or in the host?). Each line gives loss, where it was
  * counted and the cores' busy shares; the JSON keeps every trial.
+ * `--watch-stalls MS` also logs, per trial, each MS-long window in which
+ * the relay core's input backlog dropped frames (stall-watch.ts), and
+ * `--gen-catch-up-us` sets how much of its own stalls the generator makes
+ * up (mcrgen --catch-up-us).
  */
 import { join } from 'node:path';
 import { Command, Option } from 'commander';

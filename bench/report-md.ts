@@ -66,7 +66,7 @@ function ipv4Throughput(r: BenchResults, methods: MethodName[]): string[] {
   const out: string[] = [];
   out.push('## Zero-loss throughput (input datagrams/s)', '');
   out.push(`Highest offered rate with loss ≤ ${LOSS_THRESHOLD * 100} % over ${r.config.trialSec} s, verified by a repeat; ` +
-    `a trial that failed with loss ≤ ${SPORADIC_LOSS * 100} % is judged with two more at its rate (the rate passes when both pass: ${outvotedLine(r)}); ` +
+    `a trial that failed with loss ≤ ${SPORADIC_LOSS * 100} % is judged with up to two more at its rate (the rate passes when both pass; ${outvotedLine(r)}, IPv6 cells included); ` +
     '"≥" = passed at the generator\'s maximum (generator-limited, the method was not saturated); ' +
     '"(unverified)" = the repeat never passed.', '');
   out.push(throughputTable(r, methods), '');

@@ -10,14 +10,15 @@
  * passes, the bracket is bisected, then one repeat at the highest
  * passing rate; if the repeat fails, step down and repeat again, a bounded
  * number of times. If nothing passed below the failures by then (the lower
- * bound was a pass at the generator's maximum that did not hold), the
- * search runs once more from the bottom, below the lowest failure. The
+ * bound, a pass at the generator's maximum or in the bracket, did not
+ * hold), the search runs once more from the bottom, below the lowest
+ * failure. The
  * reported rate is what the generator achieved in the verifying trial, and
  * that trial's CPU cost is the cell's CPU figure.
  *
  * Each rate is judged by a majority when its first trial fails narrowly
- * (loss at most SPORADIC_LOSS): two more trials run, and the rate passes
- * when both pass. On these VMs the relay core now and then does not run
+ * (loss at most SPORADIC_LOSS): up to two more trials run (a second
+ * failure ends it), and the rate passes when both pass. On these VMs the relay core now and then does not run
  * for a few milliseconds, whatever runs on it, and one such stall fails a
  * 5 s trial at 0.01 % (docs/performance.md, "The method"). A relay that is
  * really over its limit at that rate loses in most trials and fails; RFC
@@ -97,6 +98,7 @@ export async function zeroLossSearch(
     if (!second.pass) return second;
     const third = await once({ ...spec, purpose: `${purpose} (majority 3/3)` }, `${note}, majority trial 3 of 3`);
     if (third.pass) first.outvoted = true;
+    else second.minority = true;
     return third;
   };
   const result = (r: Omit<SearchResult, 'trials' | 'limiting' | keyof typeof cell>): SearchResult => {
@@ -166,13 +168,15 @@ export async function zeroLossSearch(
     return 'not verified';
   };
   const lowestFailure = () => Math.min(...trials.filter(counted).map((t) => t.gen.pps));
-  const passedBelow = (rate: number) => trials.filter((t) => t.pass && t.gen.pps < rate).sort((a, b) => b.gen.pps - a.gen.pps)[0];
+  // A pass the majority at its rate overruled is no lower bound.
+  const passedBelow = (rate: number) => trials.filter((t) => t.pass && t.minority !== true && t.gen.pps < rate)
+    .sort((a, b) => b.gen.pps - a.gen.pps)[0];
 
   let outcome = await searchWithin(lo, hi, firstProbe);
-  // A lower bound that held only once (a pass at the generator's maximum
-  // whose repeat failed, then nothing passed at or below it) leaves no
-  // figure at all: search again once, from the bottom, below the lowest
-  // failure.
+  // Nothing passed below the lowest failure (the lower bound held only
+  // once: a pass at the generator's maximum or in the bracket, and every
+  // rate tried at or below it since failed): search again once, from the
+  // bottom, below that failure.
   if (outcome === 'not verified' && passedBelow(lowestFailure()) === undefined) {
     outcome = await searchWithin(0, lowestFailure(), lowestFailure() / 2);
   }

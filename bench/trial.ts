@@ -92,6 +92,8 @@ export interface TrialResult extends TrialSpec {
   superseded?: boolean;
   /** This narrow failure was outvoted: the two trials after it at the same rate passed (search.ts, SPORADIC_LOSS). */
   outvoted?: boolean;
+  /** This pass was overruled: the trials before and after it at the same rate failed (search.ts), so it bounds nothing. */
+  minority?: boolean;
   /** How long the sinks took to go quiet after the generator stopped (capped at 2 s). */
   settleMs?: number;
   /** The method's own counters, non-zero deltas: MCR's loop counters, the C relay's (received, sent, ring_drops, ...). */

@@ -5,8 +5,9 @@
  * the limit; a narrow failure at a rate the relay carries is outvoted by the
  * two trials after it; a relay that loses narrowly but at every trial above
  * its limit is not; two narrow failures in a row fail the rate; a clear
- * failure gets no majority trials; a pass at the generator's maximum that
- * did not hold does not leave the cell without a figure.
+ * failure gets no majority trials; a pass between two failures at its rate
+ * is marked minority and bounds nothing; a pass at the generator's maximum
+ * that did not hold does not leave the cell without a figure.
  */
 import t from 'tap';
 import { preset, SPORADIC_LOSS } from '../../bench/config.js';
@@ -80,7 +81,18 @@ t.test('a narrow failure at a rate the relay carries is outvoted by the two tria
   t.equal(specs[firstPass + 1]?.rate, specs[firstPass]?.rate, 'trial 2 of 3 at the same rate');
   t.equal(specs[firstPass + 2]?.rate, specs[firstPass]?.rate, 'trial 3 of 3 at the same rate');
   t.match(specs[firstPass + 1]?.purpose, /majority 2\/3/);
-  t.notOk(r.limiting?.outvoted, 'the limiting trial is a failure that counted');
+  t.ok((r.limiting?.gen.pps ?? 0) > r.zeroLossPps, `the limiting failure lies above the figure (${r.limiting?.gen.pps} > ${r.zeroLossPps})`);
+});
+
+t.test('fail, pass, fail: the rate fails, and the pass between bounds nothing', async (t) => {
+  const clean = await search({ limit: 500_000 });
+  const firstPass = clean.r.trials.findIndex((x) => x.pass);
+  const { r, specs } = await search({ limit: 500_000, stalls: new Map([[firstPass, 5e-4], [firstPass + 2, 5e-4]]) });
+  t.equal(specs[firstPass + 2]?.rate, specs[firstPass]?.rate, 'trial 3 of 3 at the same rate');
+  t.equal(r.trials.filter((x) => x.outvoted === true).length, 0, 'nothing outvoted');
+  t.equal(r.trials[firstPass + 1]?.minority, true, 'the pass between the two failures is marked minority');
+  t.ok(r.zeroLossPps < (specs[firstPass]?.rate ?? 0), `the figure stays below the rate the majority failed (${r.zeroLossPps})`);
+  t.ok(r.verified, 'verified lower down');
 });
 
 t.test('without the majority the same stall would have lowered the figure', async (t) => {

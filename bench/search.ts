@@ -12,15 +12,15 @@
  * number of times. If nothing passed below the failures by then (the lower
  * bound, a pass at the generator's maximum or in the bracket, did not
  * hold), the search runs once more from the bottom, below the lowest
- * failure. The
- * reported rate is what the generator achieved in the verifying trial, and
- * that trial's CPU cost is the cell's CPU figure.
+ * failure. The reported rate is what the generator achieved in the
+ * verifying trial, and that trial's CPU cost is the cell's CPU figure.
  *
  * Each rate is judged by a majority when its first trial fails narrowly
  * (loss at most SPORADIC_LOSS): up to two more trials run (a second
- * failure ends it), and the rate passes when both pass. On these VMs the relay core now and then does not run
- * for a few milliseconds, whatever runs on it, and one such stall fails a
- * 5 s trial at 0.01 % (docs/performance.md, "The method"). A relay that is
+ * failure ends it), and the rate passes when both pass. On these VMs the
+ * relay core now and then does not run for a few milliseconds, whatever
+ * runs on it, and one such stall fails a 5 s trial at 0.01 %
+ * (docs/performance.md, "Stalls of the relay core"). A relay that is
  * really over its limit at that rate loses in most trials and fails; RFC
  * 9971 (MLRsearch) judges a load the same way, by the share of trials that
  * exceed the loss goal rather than by one.

@@ -12,8 +12,8 @@
  * not run the virtual CPU). docs/performance.md, "Stalls of the relay
  * core", is what it found.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { readSoftnet } from './host-counters.js';
+import { readFileSync } from 'node:fs';
+import { readCpuTimes, readSoftnet, readTasks } from './host-counters.js';
 
 export interface StallSample {
   atMs: number;
@@ -22,8 +22,8 @@ export interface StallSample {
   /** ksoftirqd's time on the CPU and waiting for it, ns (0 when it was not found). */
   softirqdRunNs: number;
   softirqdWaitNs: number;
-  /** The core's steal, in USER_HZ ticks. */
-  stealTicks: number;
+  /** The core's steal so far, ms (/proc/stat counts it in 10 ms ticks). */
+  stealMs: number;
 }
 
 export interface StallWindow {
@@ -34,7 +34,7 @@ export interface StallWindow {
   dropped: number;
   softirqdRunMs: number;
   softirqdWaitMs: number;
-  stealTicks: number;
+  stealMs: number;
 }
 
 /** softnet_stat's counters are 32 bits wide and wrap (at 500 kpps, every 2.4 hours). */
@@ -52,7 +52,7 @@ export function stallWindows(samples: readonly StallSample[]): StallWindow[] {
     out.push({
       atMs: a.atMs, windowMs: b.atMs - a.atMs, processed: delta32(a.processed, b.processed), dropped: delta32(a.dropped, b.dropped),
       softirqdRunMs: (b.softirqdRunNs - a.softirqdRunNs) / 1e6, softirqdWaitMs: (b.softirqdWaitNs - a.softirqdWaitNs) / 1e6,
-      stealTicks: b.stealTicks - a.stealTicks,
+      stealMs: b.stealMs - a.stealMs,
     });
   }
   return out;
@@ -61,19 +61,12 @@ export function stallWindows(samples: readonly StallSample[]): StallWindow[] {
 /** One line per window, for the tool's log. */
 export function describeStall(w: StallWindow): string {
   return `+${(w.atMs / 1000).toFixed(2)} s: ${w.dropped} dropped, ${w.processed} processed in ${w.windowMs.toFixed(0)} ms; ` +
-    `ksoftirqd ran ${w.softirqdRunMs.toFixed(2)} ms, waited ${w.softirqdWaitMs.toFixed(2)} ms; steal ${w.stealTicks} ticks`;
+    `ksoftirqd ran ${w.softirqdRunMs.toFixed(2)} ms, waited ${w.softirqdWaitMs.toFixed(2)} ms; steal ${w.stealMs.toFixed(0)} ms`;
 }
 
 function softirqdPid(cpu: number): number | undefined {
   const name = `ksoftirqd/${cpu}`;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) return Number(entry);
-    } catch {
-      // The process ended while the directory was read.
-    }
-  }
+  for (const [tid, task] of readTasks()) if (task.comm === name) return tid;
   return undefined;
 }
 
@@ -87,12 +80,6 @@ function readSchedstat(pid: number | undefined): [number, number] {
   }
 }
 
-function readSteal(cpu: number): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
-  // cpuN user nice system idle iowait irq softirq steal ...
-  return Number(line?.trim().split(/\s+/)[8] ?? 0);
-}
-
 /** Samples `cpu` every `periodMs` until stop(), which returns the windows with drops. */
 export function watchStalls(cpu: number, periodMs: number): { stop: () => StallWindow[] } {
   const pid = softirqdPid(cpu);
@@ -102,7 +89,7 @@ export function watchStalls(cpu: number, periodMs: number): { stop: () => StallW
     const row = readSoftnet()[cpu];
     const [run, wait] = readSchedstat(pid);
     samples.push({ atMs: performance.now() - t0, processed: row?.processed ?? 0, dropped: row?.dropped ?? 0,
-      softirqdRunNs: run, softirqdWaitNs: wait, stealTicks: readSteal(cpu) });
+      softirqdRunNs: run, softirqdWaitNs: wait, stealMs: 1000 * (readCpuTimes()[cpu]?.stealSec ?? 0) });
   };
   sample();
   const timer = setInterval(sample, periodMs);

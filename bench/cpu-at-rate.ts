@@ -49,7 +49,9 @@ const VARIANTS: Record<string, Variant> = {
   bp1000: { name: '--busy-poll-us 1000', method: 'mcr', mcrdArgs: ['--busy-poll-us', '1000'] },
   off: { name: '--busy-poll-us 0 (never poll)', method: 'mcr', mcrdArgs: ['--busy-poll-us', '0'] },
   coalesce20: { name: '--coalesce-us 20 (burst cap 256 sends)', method: 'mcr', mcrdArgs: ['--coalesce-us', '20'] },
+  coalesce50: { name: '--coalesce-us 50 (burst cap 256 sends)', method: 'mcr', mcrdArgs: ['--coalesce-us', '50'] },
   coalesce100: { name: '--coalesce-us 100 (burst cap 256 sends)', method: 'mcr', mcrdArgs: ['--coalesce-us', '100'] },
+  coalesce250: { name: '--coalesce-us 250 (burst cap 256 sends)', method: 'mcr', mcrdArgs: ['--coalesce-us', '250'] },
   // The C TPACKET_V3 relay's wake-up rate (its 1 ms block timeout): CPU at the same latency budget.
   coalesce1000: { name: '--coalesce-us 1000 (burst cap 256 sends)', method: 'mcr', mcrdArgs: ['--coalesce-us', '1000'] },
   'c-ring': { name: 'C anchor c-ring', method: 'c-ring' },

@@ -59,6 +59,8 @@ interface Variant {
   base?: boolean;
   /** The standalone relay (mcr-relay, the same loop without mcrd and its worker process), not mcrd. */
   standalone?: boolean;
+  /** Flags for the standalone relay, before --mcrd-args. */
+  relayArgs?: string[];
   /**
    * Once started, move every thread of the supervisor (mcrd's own process, not its worker) to this
    * core: whether the supervisor sharing the relay core is what delays the p99 (docs/performance.md).
@@ -68,6 +70,14 @@ interface Variant {
   sharesCore?: boolean;
   /** Once started, renice every thread of the supervisor to this (it stays on the relay core). */
   supervisorNice?: number;
+  /**
+   * Once started, put every thread of mcrd and its worker but the loop thread under SCHED_IDLE: whether
+   * the supervisor's and the worker's Node threads, which share core 0 with the generator and the sink,
+   * delay the sink's receive (docs/performance.md, "One default cannot be both C relays").
+   */
+  auxIdle?: boolean;
+  /** Once started, renice every thread of mcrd and its worker but the loop thread to this. */
+  auxNice?: number;
   /** Once started, put the relay's loop thread (MCR's `mcr-loop`, the C relay's process) under SCHED_FIFO at this priority (chrt). */
   fifo?: number;
 }
@@ -79,14 +89,19 @@ const VARIANTS: Record<string, Variant> = {
   shared: { name: 'mcrd defaults, supervisor and worker on the relay core', method: 'mcr', mcrdArgs: [], sharesCore: true },
   off: { name: '--busy-poll-us 0', method: 'mcr', mcrdArgs: ['--busy-poll-us', '0'] },
   relay: { name: 'mcr-relay (no mcrd), defaults', method: 'mcr', standalone: true },
+  relay1k: { name: 'mcr-relay (no mcrd), --buffer-count 1024', method: 'mcr', standalone: true, relayArgs: ['--buffer-count', '1024'] },
   fifo: { name: 'mcrd defaults, loop thread SCHED_FIFO 10', method: 'mcr', mcrdArgs: [], fifo: 10 },
   rt10: { name: 'mcrd --loop-rt-priority 10', method: 'mcr', mcrdArgs: ['--loop-rt-priority', '10'] },
   'c-mmsg-fifo': { name: 'C recvmmsg, SCHED_FIFO 10', method: 'c-mmsg', fifo: 10 },
   offcore: { name: 'mcrd defaults, supervisor moved off the relay core by taskset', method: 'mcr', mcrdArgs: [], supervisorCpu: OTHER_CPU, sharesCore: true },
   nice: { name: 'mcrd defaults on the relay core, supervisor at nice 10', method: 'mcr', mcrdArgs: [], supervisorNice: 10, sharesCore: true },
+  auxidle: { name: 'mcrd defaults, its threads but the loop under SCHED_IDLE', method: 'mcr', mcrdArgs: [], auxIdle: true },
+  auxnice: { name: 'mcrd defaults, its threads but the loop at nice 10', method: 'mcr', mcrdArgs: [], auxNice: 10 },
   bp1000: { name: '--busy-poll-us 1000', method: 'mcr', mcrdArgs: ['--busy-poll-us', '1000'] },
   coalesce20: { name: '--coalesce-us 20', method: 'mcr', mcrdArgs: ['--coalesce-us', '20'] },
+  coalesce50: { name: '--coalesce-us 50', method: 'mcr', mcrdArgs: ['--coalesce-us', '50'] },
   coalesce100: { name: '--coalesce-us 100', method: 'mcr', mcrdArgs: ['--coalesce-us', '100'] },
+  coalesce250: { name: '--coalesce-us 250', method: 'mcr', mcrdArgs: ['--coalesce-us', '250'] },
   // The C TPACKET_V3 relay's wake-up rate (its 1 ms block timeout), for CPU at the same latency budget (bench:cpu).
   coalesce1000: { name: '--coalesce-us 1000', method: 'mcr', mcrdArgs: ['--coalesce-us', '1000'] },
   'c-mmsg': { name: 'C recvmmsg', method: 'c-mmsg' },
@@ -156,7 +171,7 @@ async function measure(bl: BenchLab, key: string, round: number, rates: number[]
     running = await START[v.method](bl, {
       fanout: 1,
       ...(v.method === 'mcr' && v.standalone !== true ? { mcrdArgs: [...(v.mcrdArgs ?? []), ...extra] } : {}),
-      ...(v.standalone === true ? { tuning: { extraArgs: extra } } : {}),
+      ...(v.standalone === true ? { tuning: { extraArgs: [...(v.relayArgs ?? []), ...extra] } } : {}),
       ...(v.base === true && o.baseRoot !== undefined ? { mcrdRoot: o.baseRoot } : {}),
       ...(v.sharesCore === true ? { mcrdSharesCore: true } : {}),
     });
@@ -168,6 +183,15 @@ async function measure(bl: BenchLab, key: string, round: number, rates: number[]
     if (v.supervisorNice !== undefined && supervisor > 0) {
       // Nice is per thread on Linux: renice each of the supervisor's threads, not only its main one.
       for (const tid of readdirSync(`/proc/${supervisor}/task`)) setPriority(Number(tid), v.supervisorNice);
+    }
+    if (v.auxIdle === true || v.auxNice !== undefined) {
+      for (const pid of running.pids.filter((p) => p > 0)) {
+        for (const tid of readdirSync(`/proc/${pid}/task`)) {
+          if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === LOOP_THREAD_NAME) continue;
+          if (v.auxNice !== undefined) setPriority(Number(tid), v.auxNice);
+          else await execa('chrt', ['-i', '-p', '0', tid], { timeout: 5000 });
+        }
+      }
     }
     if (v.fifo !== undefined) {
       for (const tid of threadsNamed(running.pids, v.method === 'mcr' ? LOOP_THREAD_NAME : 'c_relay')) {

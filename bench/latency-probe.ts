@@ -76,8 +76,12 @@ interface Variant {
    * delay the sink's receive (docs/performance.md, "One default cannot be both C relays").
    */
   auxIdle?: boolean;
+  /** The bench rule's signalTimeoutMs (0: no loss-of-signal watch, so mcrd does not poll the worker every 500 ms). */
+  signalTimeoutMs?: number;
   /** Once started, renice every thread of mcrd and its worker but the loop thread to this. */
   auxNice?: number;
+  /** Once started, renice the loop thread (MCR's `mcr-loop`) to this: whether `ksoftirqd` waiting behind it holds frames back. */
+  loopNice?: number;
   /** Once started, put the relay's loop thread (MCR's `mcr-loop`, the C relay's process) under SCHED_FIFO at this priority (chrt). */
   fifo?: number;
 }
@@ -96,6 +100,8 @@ const VARIANTS: Record<string, Variant> = {
   offcore: { name: 'mcrd defaults, supervisor moved off the relay core by taskset', method: 'mcr', mcrdArgs: [], supervisorCpu: OTHER_CPU, sharesCore: true },
   nice: { name: 'mcrd defaults on the relay core, supervisor at nice 10', method: 'mcr', mcrdArgs: [], supervisorNice: 10, sharesCore: true },
   auxidle: { name: 'mcrd defaults, its threads but the loop under SCHED_IDLE', method: 'mcr', mcrdArgs: [], auxIdle: true },
+  nowatch: { name: 'mcrd defaults, the rule\'s signal watch off (signalTimeoutMs 0)', method: 'mcr', mcrdArgs: [], signalTimeoutMs: 0 },
+  loopnice5: { name: 'mcrd defaults, loop thread at nice 5', method: 'mcr', mcrdArgs: [], loopNice: 5 },
   auxnice: { name: 'mcrd defaults, its threads but the loop at nice 10', method: 'mcr', mcrdArgs: [], auxNice: 10 },
   bp1000: { name: '--busy-poll-us 1000', method: 'mcr', mcrdArgs: ['--busy-poll-us', '1000'] },
   coalesce20: { name: '--coalesce-us 20', method: 'mcr', mcrdArgs: ['--coalesce-us', '20'] },
@@ -174,6 +180,7 @@ async function measure(bl: BenchLab, key: string, round: number, rates: number[]
       ...(v.standalone === true ? { tuning: { extraArgs: [...(v.relayArgs ?? []), ...extra] } } : {}),
       ...(v.base === true && o.baseRoot !== undefined ? { mcrdRoot: o.baseRoot } : {}),
       ...(v.sharesCore === true ? { mcrdSharesCore: true } : {}),
+      ...(v.signalTimeoutMs !== undefined ? { mcrdSignalTimeoutMs: v.signalTimeoutMs } : {}),
     });
     const supervisor = running.pids[0] ?? 0;
     if (v.supervisorCpu !== undefined && supervisor > 0) {
@@ -192,6 +199,9 @@ async function measure(bl: BenchLab, key: string, round: number, rates: number[]
           else await execa('chrt', ['-i', '-p', '0', tid], { timeout: 5000 });
         }
       }
+    }
+    if (v.loopNice !== undefined) {
+      for (const tid of threadsNamed(running.pids, LOOP_THREAD_NAME)) setPriority(tid, v.loopNice);
     }
     if (v.fifo !== undefined) {
       for (const tid of threadsNamed(running.pids, v.method === 'mcr' ? LOOP_THREAD_NAME : 'c_relay')) {

@@ -47,7 +47,8 @@ export async function startMcr(bl: BenchLab, o: MethodStart): Promise<RunningMet
   const group = groupOf(o.family);
   const outputs = rl.relay.outputs.slice(0, o.fanout).map((out) => ({ group, port: PORT, interface: out.ifname }));
   writeFileSync(config, JSON.stringify({
-    rules: [{ name: 'bench', inputInterface: rl.relay.input.ifname, inputGroup: group, inputPort: PORT, outputs }],
+    rules: [{ name: 'bench', inputInterface: rl.relay.input.ifname, inputGroup: group, inputPort: PORT, outputs,
+      ...(o.mcrdSignalTimeoutMs !== undefined ? { signalTimeoutMs: o.mcrdSignalTimeoutMs } : {}) }],
   }, null, 2));
   const placement = o.mcrdSharesCore === true
     ? ['-c', String(RELAY_CPU)]

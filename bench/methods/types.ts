@@ -43,6 +43,11 @@ export interface MethodStart {
    * without it) instead of running on the other core (`--worker-cpus 1`).
    */
   mcrdSharesCore?: boolean;
+  /**
+   * MCR only: the bench rule's loss-of-signal timeout (config `signalTimeoutMs`; 0 = off, and with it
+   * mcrd's stream watch, which polls the worker every 500 ms at the default of 1000).
+   */
+  mcrdSignalTimeoutMs?: number;
   /** Kernel only: keep the relay core awake during trials (awake-core.ts, `--awake-core`). */
   awakeCore?: boolean;
 }

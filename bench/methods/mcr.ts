@@ -37,6 +37,19 @@ const STOP_MS = 20_000;
 interface WorkerRow { pid: number; state: string }
 interface StatsReply { workers: Array<{ loop?: Record<string, number> }> }
 
+/**
+ * mcrd's config for a cell: one rule from the input to each output interface, the same group and port
+ * (each output a different interface). signalTimeoutMs, when given, is the rule's loss-of-signal
+ * timeout (0 turns the watch off, and with it mcrd's polling of the worker for arrivals).
+ */
+export function benchMcrdConfig(inputInterface: string, group: string, outputInterfaces: readonly string[], signalTimeoutMs?: number) {
+  const outputs = outputInterfaces.map((ifname) => ({ group, port: PORT, interface: ifname }));
+  return {
+    rules: [{ name: 'bench', inputInterface, inputGroup: group, inputPort: PORT, outputs,
+      ...(signalTimeoutMs !== undefined ? { signalTimeoutMs } : {}) }],
+  };
+}
+
 export async function startMcr(bl: BenchLab, o: MethodStart): Promise<RunningMethod> {
   if (o.tuning !== undefined) return startMcrRelay(bl, o);
   const { rl } = bl;
@@ -45,11 +58,8 @@ export async function startMcr(bl: BenchLab, o: MethodStart): Promise<RunningMet
   const config = join(dir, 'bench.json5');
   // IPv6 (issue 16) is the same rule with IPv6 groups: mcrd joins it with MLD, sends with IPV6_MULTICAST_IF.
   const group = groupOf(o.family);
-  const outputs = rl.relay.outputs.slice(0, o.fanout).map((out) => ({ group, port: PORT, interface: out.ifname }));
-  writeFileSync(config, JSON.stringify({
-    rules: [{ name: 'bench', inputInterface: rl.relay.input.ifname, inputGroup: group, inputPort: PORT, outputs,
-      ...(o.mcrdSignalTimeoutMs !== undefined ? { signalTimeoutMs: o.mcrdSignalTimeoutMs } : {}) }],
-  }, null, 2));
+  const cfg = benchMcrdConfig(rl.relay.input.ifname, group, rl.relay.outputs.slice(0, o.fanout).map((out) => out.ifname), o.mcrdSignalTimeoutMs);
+  writeFileSync(config, JSON.stringify(cfg, null, 2));
   const placement = o.mcrdSharesCore === true
     ? ['-c', String(RELAY_CPU)]
     : ['-c', `${OTHER_CPU},${RELAY_CPU}`];
@@ -82,7 +92,7 @@ export async function startMcr(bl: BenchLab, o: MethodStart): Promise<RunningMet
     pids,
     ...(o.mcrdSharesCore === true ? {} : { offCorePids: [proc.pid] }),
     loopPid: worker?.pid ?? 0,
-    commands: [`taskset ${args.join(' ')}`, `(config) ${JSON.stringify({ rules: [{ outputs }] })}`],
+    commands: [`taskset ${args.join(' ')}`, `(config) ${JSON.stringify({ rules: [{ outputs: cfg.rules[0]?.outputs }] })}`],
     async counters() {
       const reply = await client.request({ kind: 'stats' }) as StatsReply;
       const loop = reply.workers[0]?.loop;

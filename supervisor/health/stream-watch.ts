@@ -70,7 +70,7 @@ export function signalTimeoutOf(rule: Pick<Rule, 'signalTimeoutMs'>): number {
 }
 
 /** How often to poll for these rules: half the smallest timeout, within 100..500 ms; undefined when none is watched. */
-export function pollIntervalMs(rules: readonly Rule[]): number | undefined {
+export function pollIntervalMs(rules: readonly Pick<Rule, 'signalTimeoutMs'>[]): number | undefined {
   let smallest = Infinity;
   for (const r of rules) {
     const t = signalTimeoutOf(r);

@@ -24,7 +24,13 @@
  * `c-mmsg-fifo` put the loop thread (MCR's `mcr-loop`, the C relay) under
  * SCHED_FIFO 10 with chrt once started, as `rt10` (`mcrd
  * --loop-rt-priority 10`) does from within; `coalesce1000` gives mcrd the ring relay's 1 ms wake
- * rate; `--hog-cpu N
+ * rate, `coalesce50` to `coalesce250` the settings between. Diagnostics of MCR's p99
+ * (docs/performance.md, "One default cannot be both C relays"): `relay1k` is mcr-relay with a
+ * ring of 1024 slots; `auxidle` and `auxnice` put every thread of mcrd and its worker but the
+ * loop under SCHED_IDLE or at nice 10 once started (io_uring's own worker threads, if any, with
+ * them); `loopnice5` renices the loop thread to 5; `nowatch` turns the rule's loss-of-signal
+ * watch off (signalTimeoutMs 0), so mcrd stops asking the worker for arrivals every 500 ms.
+ * `--hog-cpu N
  * --hogs K` keeps core N busy with K `yes` processes of its own for the
  * whole run (a shared core). Writes bench/results/latency-<stamp>.json.
  */
@@ -136,7 +142,7 @@ function parseArgs(argv: string[]) {
     .option('--payload <bytes>', 'UDP payload (at least 26: the timestamp)', int, 64)
     .option('--rounds <n>', 'trials per variant, one per round', int, 3)
     .option('--duration <sec>', 'seconds of traffic per trial', int, 2)
-    .option('--mcrd-args <flags>', 'extra flags for every MCR variant, space-separated (mcrd\'s; mcr-relay\'s for variant relay)', '')
+    .option('--mcrd-args <flags>', 'extra flags for every MCR variant, space-separated (mcrd\'s; mcr-relay\'s for variants relay and relay1k)', '')
     .option('--base-root <dir>', 'package root of another MCR build, for variant base')
     .option('--hog-cpu <n>', 'keep this core busy with yes processes during the run', int)
     .option('--hogs <n>', 'how many yes processes --hog-cpu starts', int, 1)
@@ -161,7 +167,7 @@ function threadsNamed(pids: readonly number[], comm: string): number[] {
       return [];  // the process ended meanwhile
     }
   });
-  if (tids.length === 0) throw new Error(`no thread named ${comm} in pids ${pids.join(', ')} to put under SCHED_FIFO`);
+  if (tids.length === 0) throw new Error(`no thread named ${comm} in pids ${pids.join(', ')} to act on`);
   return tids;
 }
 
@@ -192,11 +198,17 @@ async function measure(bl: BenchLab, key: string, round: number, rates: number[]
       for (const tid of readdirSync(`/proc/${supervisor}/task`)) setPriority(Number(tid), v.supervisorNice);
     }
     if (v.auxIdle === true || v.auxNice !== undefined) {
+      // The loop must be found (and so named) first: otherwise the loop itself would be deprioritised.
+      const loops = threadsNamed(running.pids, LOOP_THREAD_NAME);
       for (const pid of running.pids.filter((p) => p > 0)) {
-        for (const tid of readdirSync(`/proc/${pid}/task`)) {
-          if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === LOOP_THREAD_NAME) continue;
-          if (v.auxNice !== undefined) setPriority(Number(tid), v.auxNice);
-          else await execa('chrt', ['-i', '-p', '0', tid], { timeout: 5000 });
+        for (const tid of readdirSync(`/proc/${pid}/task`).map(Number)) {
+          if (loops.includes(tid)) continue;
+          try {
+            if (v.auxNice !== undefined) setPriority(tid, v.auxNice);
+            else await execa('chrt', ['-i', '-p', '0', String(tid)], { timeout: 5000 });
+          } catch {
+            // The thread ended between the listing and now.
+          }
         }
       }
     }

@@ -92,7 +92,7 @@ export async function startMcr(bl: BenchLab, o: MethodStart): Promise<RunningMet
     pids,
     ...(o.mcrdSharesCore === true ? {} : { offCorePids: [proc.pid] }),
     loopPid: worker?.pid ?? 0,
-    commands: [`taskset ${args.join(' ')}`, `(config) ${JSON.stringify({ rules: [{ outputs: cfg.rules[0]?.outputs }] })}`],
+    commands: [`taskset ${args.join(' ')}`, `(config) ${JSON.stringify(cfg)}`],
     async counters() {
       const reply = await client.request({ kind: 'stats' }) as StatsReply;
       const loop = reply.workers[0]?.loop;

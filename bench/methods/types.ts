@@ -44,8 +44,8 @@ export interface MethodStart {
    */
   mcrdSharesCore?: boolean;
   /**
-   * MCR only: the bench rule's loss-of-signal timeout (config `signalTimeoutMs`; 0 = off, and with it
-   * mcrd's stream watch, which polls the worker every 500 ms at the default of 1000).
+   * MCR only: the bench rule's loss-of-signal timeout (config `signalTimeoutMs`; 0 = off: mcrd's
+   * stream watch then stops asking the worker for arrivals, every 500 ms at the default of 1000).
    */
   mcrdSignalTimeoutMs?: number;
   /** Kernel only: keep the relay core awake during trials (awake-core.ts, `--awake-core`). */

@@ -26,7 +26,8 @@
  * --loop-rt-priority 10`) does from within; `coalesce1000` gives mcrd the ring relay's 1 ms wake
  * rate, `coalesce50` to `coalesce250` the settings between. Diagnostics of MCR's p99
  * (docs/performance.md, "One default cannot be both C relays"): `relay1k` is mcr-relay with a
- * ring of 1024 slots; `auxidle` and `auxnice` put every thread of mcrd and its worker but the
+ * ring of 1024 slots, `relayms` with multishot receive instead of the ring, `relaynogso` with one
+ * send per datagram, `relaynodefer` without IORING_SETUP_DEFER_TASKRUN; `auxidle` and `auxnice` put every thread of mcrd and its worker but the
  * loop under SCHED_IDLE or at nice 10 once started (io_uring's own worker threads, if any, with
  * them); `loopnice5` renices the loop thread to 5; `nowatch` turns the rule's loss-of-signal
  * watch off (signalTimeoutMs 0), so mcrd stops asking the worker for arrivals every 500 ms.
@@ -100,6 +101,9 @@ const VARIANTS: Record<string, Variant> = {
   off: { name: '--busy-poll-us 0', method: 'mcr', mcrdArgs: ['--busy-poll-us', '0'] },
   relay: { name: 'mcr-relay (no mcrd), defaults', method: 'mcr', standalone: true },
   relay1k: { name: 'mcr-relay (no mcrd), --buffer-count 1024', method: 'mcr', standalone: true, relayArgs: ['--buffer-count', '1024'] },
+  relayms: { name: 'mcr-relay (no mcrd), --ingress multishot', method: 'mcr', standalone: true, relayArgs: ['--ingress', 'multishot'] },
+  relaynodefer: { name: 'mcr-relay (no mcrd), --no-defer-taskrun', method: 'mcr', standalone: true, relayArgs: ['--no-defer-taskrun'] },
+  relaynogso: { name: 'mcr-relay (no mcrd), --no-udp-gso', method: 'mcr', standalone: true, relayArgs: ['--no-udp-gso'] },
   fifo: { name: 'mcrd defaults, loop thread SCHED_FIFO 10', method: 'mcr', mcrdArgs: [], fifo: 10 },
   rt10: { name: 'mcrd --loop-rt-priority 10', method: 'mcr', mcrdArgs: ['--loop-rt-priority', '10'] },
   'c-mmsg-fifo': { name: 'C recvmmsg, SCHED_FIFO 10', method: 'c-mmsg', fifo: 10 },

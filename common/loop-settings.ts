@@ -9,7 +9,8 @@
  * (native/core/poll_policy.h), which never polls and, while the loop is
  * busy with frames that arrive one by one, pauses briefly after each walk
  * so sends carry more datagrams. The loop thread's real-time priority
- * (SCHED_FIFO, off by default) is passed the same way.
+ * (SCHED_FIFO, off by default) and its scheduler slice (the kernel's by
+ * default) are passed the same way.
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { native } from '../native/index.js';
@@ -21,6 +22,8 @@ export interface LoopSettings {
   busyPollUs?: number | 'auto';
   /** SCHED_FIFO priority of the loop thread (1..99); 0 = the normal policy (the default). */
   loopRtPriority?: number;
+  /** Custom scheduler slice of the loop thread in µs (100..100000, Linux 6.12); 0 = the kernel's (the default). */
+  loopSliceUs?: number;
 }
 
 export type LoopSettingKey = keyof LoopSettings;
@@ -38,6 +41,8 @@ export interface LoopSetting {
   auto: boolean;
   /** What the number counts, for error texts. */
   unit: string;
+  /** Smallest value other than 0 (which always means off or the default). */
+  min?: number;
 }
 
 const maxOf = (key: LoopSettingKey): number => native.loopOptionRanges()[key].max;
@@ -70,15 +75,26 @@ export const LOOP_SETTINGS: readonly LoopSetting[] = [
     auto: false,
     unit: 'SCHED_FIFO priority; 0 = off',
   },
+  {
+    key: 'loopSliceUs',
+    flag: 'loop-slice-us',
+    get max() { return maxOf('loopSliceUs'); },
+    help: 'give each worker\'s loop thread this scheduler slice (100-100000 µs, Linux 6.12 or later; no privilege needed), so a woken loop preempts a task on its core at once instead of at the next scheduler tick; ignored with --loop-rt-priority; 0: the kernel\'s slice',
+    default: 0,
+    auto: false,
+    unit: 'microseconds; 0 = the kernel\'s',
+    min: 100,
+  },
 ];
 
 /** Why `value` is not a valid setting (the text an error shows after the field or flag), or undefined when it is. */
 export function checkLoopSetting(setting: LoopSetting, value: unknown): string | undefined {
   if (setting.auto && value === 'auto') return undefined;
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= setting.max) return undefined;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= setting.max && (value === 0 || value >= (setting.min ?? 0))) return undefined;
+  const range = setting.min === undefined ? `0..${setting.max}` : `0 or ${setting.min}..${setting.max}`;
   return setting.auto
-    ? `expected "auto" or an integer 0..${setting.max} (${setting.unit})`
-    : `expected an integer 0..${setting.max} (${setting.unit})`;
+    ? `expected "auto" or an integer ${range} (${setting.unit})`
+    : `expected an integer ${range} (${setting.unit})`;
 }
 
 /** Parses a flag's text; throws Error with checkLoopSetting's text. */

@@ -83,11 +83,13 @@ export interface LoopOptions {
   loopCpu?: number;
   /** SCHED_FIFO priority (1..99) for the loop thread; 0 or unset: the normal policy. Needs CAP_SYS_NICE or RLIMIT_RTPRIO (EPERM at start otherwise). */
   loopRtPriority?: number;
+  /** Custom scheduler slice of the loop thread, µs (100..100000; Linux 6.12); 0 or unset: the kernel's. Ignored with loopRtPriority. */
+  loopSliceUs?: number;
 }
 
 /** The numeric options of a Loop, whose ranges the addon defines. */
 export type LoopOptionName = 'packetFd' | 'ringDepth' | 'batch' | 'bufferCount' | 'bufferSize' | 'maxInflightSends' |
-  'statsIntervalMs' | 'busyPollUs' | 'coalesceUs' | 'ruleSlots' | 'outputSlots' | 'loopCpu' | 'loopRtPriority';
+  'statsIntervalMs' | 'busyPollUs' | 'coalesceUs' | 'ruleSlots' | 'outputSlots' | 'loopCpu' | 'loopRtPriority' | 'loopSliceUs';
 
 export interface LoopInfo {
   deferTaskrun: boolean;

@@ -39,6 +39,7 @@ export interface Options {
   coalesceUs?: number;
   busyPollUs?: number | 'auto';
   loopRtPriority?: number;
+  loopSliceUs?: number;
   consumeInputs?: ConsumeMode;
   maxRulesPerInterface?: number;
   metricsListen?: string;

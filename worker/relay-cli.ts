@@ -36,6 +36,7 @@ interface CliOptions {
   coalesceUs?: number;
   busyPollUs?: number | 'auto';
   loopRtPriority?: number;
+  loopSliceUs?: number;
   deferTaskrun: boolean;
   udpGso: boolean;
   ingress?: IngressMode;

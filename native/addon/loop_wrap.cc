@@ -29,7 +29,7 @@ constexpr OptionRange kOptionRanges[] = {
     {"bufferCount", 16, 32768},      {"bufferSize", 128, 65536},       {"maxInflightSends", 1, 1u << 20},
     {"statsIntervalMs", 10, 10000},  {"busyPollUs", 0, 1000000},       {"coalesceUs", 0, 10000},
     {"ruleSlots", 1, 1u << 20},      {"outputSlots", 1, 1u << 20},     {"loopCpu", 0, CPU_SETSIZE - 1},
-    {"loopRtPriority", 0, 99},
+    {"loopRtPriority", 0, 99},       {"loopSliceUs", 0, 100000},
 };
 
 const OptionRange& range_of(const char* name) {
@@ -95,6 +95,7 @@ LoopWrap::LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(
   options_.coalesce_us = option(opts, "coalesceUs", options_.coalesce_us);
   if (!opts.Get("loopCpu").IsUndefined()) options_.loop_cpu = static_cast<int>(option(opts, "loopCpu", 0));
   options_.loop_rt_priority = static_cast<int>(option(opts, "loopRtPriority", 0));
+  options_.loop_slice_us = option(opts, "loopSliceUs", 0);
   Napi::Value ingress = opts.Get("ingress");
   if (!ingress.IsUndefined()) {
     const std::string mode = ingress.IsString() ? ingress.As<Napi::String>().Utf8Value() : "";
@@ -162,9 +163,18 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
     // Real-time only on request (--loop-rt-priority): then no normal task
     // delays the loop once a frame woke it (docs/mcrd.md).
     const SysError realtime = !pinned.failed() && options_.loop_rt_priority > 0 ? make_this_thread_fifo(options_.loop_rt_priority) : SysError{};
-    const int rc = pinned.failed() ? -pinned.err : realtime.failed() ? -realtime.err : loop_->setup(&step);
+    // A short slice on request (--loop-slice-us): a woken loop then preempts
+    // the task on its core at once instead of at the next tick. Not asked
+    // for under SCHED_FIFO, which preempts anyway.
+    const bool want_slice = !pinned.failed() && options_.loop_rt_priority == 0 && options_.loop_slice_us > 0;
+    const SysError slice = want_slice ? set_this_thread_slice(uint64_t{options_.loop_slice_us} * 1000) : SysError{};
+    const int rc = pinned.failed()     ? -pinned.err
+                   : realtime.failed() ? -realtime.err
+                   : slice.failed()    ? -slice.err
+                                       : loop_->setup(&step);
     if (pinned.failed()) step = "sched_setaffinity (the loop thread)";
     if (realtime.failed()) step = "pthread_setschedparam SCHED_FIFO (the loop thread)";
+    if (slice.failed()) step = "sched_setattr slice (the loop thread)";
     ready.set_value({rc, step});
     if (rc != 0) return;
     exit_code_ = loop_->run();
@@ -177,8 +187,12 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
     tsfn_.Release();
     const bool ring_memory = rc == -ENOMEM && std::string(step).rfind("io_uring_queue_init", 0) == 0;
     const bool realtime = rc == -EPERM && std::string(step).rfind("pthread_setschedparam", 0) == 0;
+    const bool slice = std::string(step).rfind("sched_setattr slice", 0) == 0;
     throw system_error(env, -rc, step,
                        ring_memory ? "relay loop setup" + memlock_advice()
+                       : slice     ? "relay loop setup: the loop thread could not get a scheduler slice of " +
+                                     std::to_string(options_.loop_slice_us) +
+                                     " us (the kernel takes 100 to 100000 us, from Linux 6.12): set --loop-slice-us 0"
                        : realtime  ? "relay loop setup: this worker may not run SCHED_FIFO at priority " +
                                         std::to_string(options_.loop_rt_priority) +
                                         ": give mcrd CAP_SYS_NICE, or raise its real-time limit to that "

@@ -32,6 +32,7 @@ struct LoopOptions {
   uint32_t coalesce_us = 0;            // after a walk that forwarded frames, sleep this long before the next; 0 = off
   int loop_cpu = -1;                   // pin the loop thread (only) to this CPU; -1 = leave it where the process is
   int loop_rt_priority = 0;            // SCHED_FIFO priority of the loop thread (1..99); 0 = the normal policy
+  uint32_t loop_slice_us = 0;          // custom scheduler slice of the loop thread (100..100000 us); 0 = the kernel's
 };
 
 // With pauses possible (coalesce_us > 0, or the adaptive policy's

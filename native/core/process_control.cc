@@ -64,6 +64,50 @@ SysError make_this_thread_fifo(int priority) {
   return {};
 }
 
+namespace {
+// The first version of the kernel's struct sched_attr (SCHED_ATTR_SIZE_VER0,
+// 48 bytes): glibc 2.36 has no sched_setattr wrapper nor the struct.
+struct SchedAttrV0 {
+  uint32_t size;
+  uint32_t sched_policy;
+  uint64_t sched_flags;
+  int32_t sched_nice;
+  uint32_t sched_priority;
+  uint64_t sched_runtime;
+  uint64_t sched_deadline;
+  uint64_t sched_period;
+};
+static_assert(sizeof(SchedAttrV0) == 48, "SCHED_ATTR_SIZE_VER0");
+}  // namespace
+
+SysError set_this_thread_slice(uint64_t slice_ns) {
+  // The kernel's bounds for a custom slice; outside them it would clamp,
+  // and the read-back below would blame the kernel's version.
+  if (slice_ns < 100'000 || slice_ns > 100'000'000) {
+    return sys_error(EINVAL, "sched_setattr", "a slice of " + std::to_string(slice_ns) + " ns: 100 us to 100 ms");
+  }
+  SchedAttrV0 attr{};
+  attr.size = sizeof(attr);
+  attr.sched_policy = SCHED_OTHER;
+  // The thread's nice value stays as it is (sched_setattr sets it too).
+  errno = 0;
+  const int nice = ::getpriority(PRIO_PROCESS, 0);
+  if (nice == -1 && errno != 0) return sys_error(errno, "getpriority", "the loop thread");
+  attr.sched_nice = nice;
+  attr.sched_runtime = slice_ns;
+  // Thread id 0: the calling thread.
+  if (::syscall(SYS_sched_setattr, 0, &attr, 0) != 0) {
+    return sys_error(errno, "sched_setattr", "SCHED_OTHER slice " + std::to_string(slice_ns) + " ns");
+  }
+  SchedAttrV0 back{};
+  if (::syscall(SYS_sched_getattr, 0, &back, sizeof(back), 0) != 0) return sys_error(errno, "sched_getattr", "the loop thread");
+  if (back.sched_runtime != slice_ns) {
+    return sys_error(EOPNOTSUPP, "sched_setattr", "the kernel kept its own slice (" + std::to_string(back.sched_runtime) +
+                                                      " ns): a custom slice needs Linux 6.12 or later");
+  }
+  return {};
+}
+
 SysError die_with_parent(int signal, pid_t expected_parent) {
   if (::prctl(PR_SET_PDEATHSIG, signal) != 0) return sys_error(errno, "prctl", "PR_SET_PDEATHSIG");
   if (::getppid() != expected_parent) return sys_error(ESRCH, "getppid", "the supervisor already exited");

@@ -26,6 +26,15 @@ SysError pin_this_thread(int cpu);
 // or an RLIMIT_RTPRIO of at least `priority` (EPERM otherwise).
 SysError make_this_thread_fifo(int priority);
 
+// Gives the calling thread (SCHED_OTHER) a custom scheduler slice of
+// `slice_ns` (sched_setattr's sched_runtime; Linux 6.12 or later, 100 µs to
+// 100 ms, no privilege needed). Under EEVDF a woken task whose slice is
+// shorter than the running task's preempts it at once, where with the
+// default slice it may wait until the next scheduler tick
+// (docs/performance.md, "One default cannot be both C relays"). Reads the
+// attribute back: a kernel that ignores a custom slice gives EOPNOTSUPP.
+SysError set_this_thread_slice(uint64_t slice_ns);
+
 // PR_SET_PDEATHSIG: the kernel sends `signal` when the parent exits. If the
 // parent already died before the call (getppid() no longer expected_parent),
 // returns ESRCH so the caller exits at once instead of living on as an orphan.

@@ -49,6 +49,8 @@ export interface DaemonSettings {
   busyPollUs: number | 'auto';
   /** SCHED_FIFO priority of each worker's loop thread (1..99); 0 = the normal policy (docs/mcrd.md). */
   loopRtPriority: number;
+  /** Custom scheduler slice of each worker's loop thread, µs (100..100000, Linux 6.12); 0 = the kernel's (docs/mcrd.md). */
+  loopSliceUs: number;
   /**
    * Drop relayed datagrams before the host's own IP stack sees them, on each
    * rule's input interface: "auto" per rule unless a local listener wants
@@ -83,7 +85,7 @@ export interface Config {
 
 /** Field names in the order save.ts writes them; also the allowed keys. */
 export const TOP_LEVEL_FIELDS = ['daemon', 'rules'] as const;
-export const DAEMON_FIELDS = ['controlSocket', 'workers', 'workerCpus', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs', 'coalesceUs', 'busyPollUs', 'loopRtPriority', 'consumeInputs', 'maxRulesPerInterface',
+export const DAEMON_FIELDS = ['controlSocket', 'workers', 'workerCpus', 'user', 'logLevel', 'logDir', 'restartBackoffMinMs', 'restartBackoffMaxMs', 'coalesceUs', 'busyPollUs', 'loopRtPriority', 'loopSliceUs', 'consumeInputs', 'maxRulesPerInterface',
   'metricsListen', 'metricsAllowRemote', 'hungWorkerMs', 'socketGroup'] as const;
 export const RULE_FIELDS = ['name', 'inputInterface', 'inputGroup', 'inputPort', 'source', 'excludeSources', 'joinGroups', 'outputs', 'signalTimeoutMs', 'monitor'] as const;
 export const OUTPUT_FIELDS = ['group', 'port', 'interface', 'ttl', 'source'] as const;
@@ -104,6 +106,7 @@ export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir' | 'metric
     coalesceUs: 0,
     busyPollUs: 'auto',
     loopRtPriority: 0,
+    loopSliceUs: 0,
     consumeInputs: 'auto',
     maxRulesPerInterface: DEFAULT_MAX_RULES_PER_INTERFACE,
     metricsAllowRemote: false,

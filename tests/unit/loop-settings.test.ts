@@ -28,14 +28,19 @@ t.test('argv round trip', async (t) => {
   t.same(loopSettingArgs({ loopRtPriority: 0 }), [], 'the normal policy (the default) passes nothing');
   t.same(loopSettingsFromArgs(lookup(['--loop-rt-priority', '10'])), { loopRtPriority: 10 });
   t.equal(LOOP_SETTINGS.find((x) => x.key === 'loopRtPriority')?.max, 99, 'SCHED_FIFO priorities end at 99 (the addon\'s range)');
+  t.same(loopSettingArgs({ loopSliceUs: 100 }), ['--loop-slice-us', '100'], 'a loop slice goes to the worker');
+  t.same(loopSettingArgs({ loopSliceUs: 0 }), [], 'the kernel\'s slice (the default) passes nothing');
+  t.same(loopSettingsFromArgs(lookup(['--loop-slice-us', '100'])), { loopSliceUs: 100 });
+  t.equal(LOOP_SETTINGS.find((x) => x.key === 'loopSliceUs')?.max, 100000, 'a slice ends at 100 ms (the addon\'s range, the kernel\'s bound)');
   t.same(loopSettingArgs({}), []);
   t.same(loopSettingsFromArgs(lookup([])), {}, 'nothing given, nothing set');
 });
 
 t.test('limits and refusals', async (t) => {
   for (const s of LOOP_SETTINGS) {
-    const unit = s.key === 'loopRtPriority' ? 'SCHED_FIFO priority; 0 = off' : 'microseconds; 0 = off';
-    const why = s.auto ? `expected "auto" or an integer 0..${s.max} (${unit})` : `expected an integer 0..${s.max} (${unit})`;
+    const unit = s.key === 'loopRtPriority' ? 'SCHED_FIFO priority; 0 = off' : s.key === 'loopSliceUs' ? 'microseconds; 0 = the kernel\'s' : 'microseconds; 0 = off';
+    const range = s.min === undefined ? `0..${s.max}` : `0 or ${s.min}..${s.max}`;
+    const why = s.auto ? `expected "auto" or an integer ${range} (${unit})` : `expected an integer ${range} (${unit})`;
     t.equal(checkLoopSetting(s, 0), undefined, `${s.key}: 0 accepted`);
     t.equal(checkLoopSetting(s, s.max), undefined, `${s.key}: its maximum accepted`);
     t.equal(checkLoopSetting(s, 'auto'), s.auto ? undefined : why, `${s.key}: "auto" ${s.auto ? 'accepted' : 'refused'}`);
@@ -45,8 +50,15 @@ t.test('limits and refusals', async (t) => {
     for (const text of ['1e3', ' 5', '-1', '', 'Auto', String(s.max + 1)]) {
       t.throws(() => parseLoopSetting(s, text), { message: why }, `${s.key}: "${text}" refused`);
     }
-    t.equal(parseLoopSetting(s, '7'), 7);
+    const some = s.min ?? 7;
+    t.equal(parseLoopSetting(s, String(some)), some);
+    const min = s.min;
+    if (min !== undefined) {
+      t.equal(checkLoopSetting(s, min - 1), why, `${s.key}: below its minimum refused`);
+      t.throws(() => parseLoopSetting(s, String(min - 1)), { message: why }, `${s.key}: "${min - 1}" refused`);
+    }
   }
+  t.equal(LOOP_SETTINGS.find((s) => s.key === 'loopSliceUs')?.min, 100, 'a slice starts at the kernel\'s 100 µs');
   t.equal(LOOP_SETTINGS.find((s) => s.key === 'busyPollUs')?.default, 'auto', 'busy polling defaults to the adaptive policy');
   t.throws(() => loopSettingsFromArgs(lookup(['--busy-poll-us', 'x'])), /expected "auto" or an integer 0\.\.1000000/, 'a bad worker argument throws');
 });

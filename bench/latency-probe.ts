@@ -148,7 +148,7 @@ function parseArgs(argv: string[]) {
     .option('--payload <bytes>', 'UDP payload (at least 26: the timestamp)', int, 64)
     .option('--rounds <n>', 'trials per variant, one per round', int, 3)
     .option('--duration <sec>', 'seconds of traffic per trial', int, 2)
-    .option('--mcrd-args <flags>', 'extra flags for every MCR variant, space-separated (mcrd\'s; mcr-relay\'s for variants relay and relay1k)', '')
+    .option('--mcrd-args <flags>', 'extra flags for every MCR variant, space-separated (mcrd\'s; mcr-relay\'s for the relay* variants, after their own)', '')
     .option('--base-root <dir>', 'package root of another MCR build, for variant base')
     .option('--hog-cpu <n>', 'keep this core busy with yes processes during the run', int)
     .option('--hogs <n>', 'how many yes processes --hog-cpu starts', int, 1)

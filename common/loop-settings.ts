@@ -87,6 +87,11 @@ export const LOOP_SETTINGS: readonly LoopSetting[] = [
   },
 ];
 
+/** Every setting at its default: what mcrd uses when neither its flags nor its config file set one. */
+export function loopSettingDefaults(): Required<LoopSettings> {
+  return Object.fromEntries(LOOP_SETTINGS.map((s) => [s.key, s.default])) as Required<LoopSettings>;
+}
+
 /** Why `value` is not a valid setting (the text an error shows after the field or flag), or undefined when it is. */
 export function checkLoopSetting(setting: LoopSetting, value: unknown): string | undefined {
   if (setting.auto && value === 'auto') return undefined;

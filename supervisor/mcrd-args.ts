@@ -26,7 +26,7 @@ import { parseRestartBackoff, type RestartBackoff } from './fleet/backoff.js';
 import { parseListenAddress } from './metrics/listen-address.js';
 import type { ConsumeMode } from './net/consume-decision.js';
 
-export interface Options {
+export interface Options extends LoopSettings {
   config?: string;
   controlSocket?: string;
   socketGroup?: string;
@@ -36,10 +36,6 @@ export interface Options {
   logLevel?: LevelWithSilent;
   logDir?: string;
   restartBackoff?: RestartBackoff;
-  coalesceUs?: number;
-  busyPollUs?: number | 'auto';
-  loopRtPriority?: number;
-  loopSliceUs?: number;
   consumeInputs?: ConsumeMode;
   maxRulesPerInterface?: number;
   metricsListen?: string;

@@ -16,9 +16,9 @@ import { asWritten, parseOutputList } from '../common/rule-text.js';
 import { loadRulesFile } from './rules-file.js';
 import { serveStdinCommands } from './stdin-commands.js';
 import { isNativeError, native, type IngressMode, type LoopOptionName } from '../native/index.js';
-import { addLoopSettingOptions, LOOP_SETTINGS } from '../common/loop-settings.js';
+import { addLoopSettingOptions, LOOP_SETTINGS, type LoopSettings } from '../common/loop-settings.js';
 
-interface CliOptions {
+interface CliOptions extends LoopSettings {
   inputInterface: string;
   inputGroup?: string;
   inputPort?: string;
@@ -33,10 +33,6 @@ interface CliOptions {
   bufferCount?: number;
   bufferSize?: number;
   maxInflight?: number;
-  coalesceUs?: number;
-  busyPollUs?: number | 'auto';
-  loopRtPriority?: number;
-  loopSliceUs?: number;
   deferTaskrun: boolean;
   udpGso: boolean;
   ingress?: IngressMode;

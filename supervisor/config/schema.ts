@@ -14,7 +14,7 @@ import { isAbsolute } from 'node:path';
 import type { LevelWithSilent } from 'pino';
 import { LOG_LEVELS } from '../../common/logger.js';
 import { asValid, checkInterfaceName, overlapKeys, RuleError, validateRule, type RuleSpec, type ValidRule } from '../../common/rule-spec.js';
-import { checkLoopSetting, LOOP_SETTINGS } from '../../common/loop-settings.js';
+import { checkLoopSetting, LOOP_SETTINGS, loopSettingDefaults, type LoopSettings } from '../../common/loop-settings.js';
 import { ConfigError, type ConfigErrorCode } from './errors.js';
 import { checkRestartBackoff, DEFAULT_RESTART_BACKOFF } from '../fleet/backoff.js';
 import { HUNG_AFTER_MS } from '../fleet/fleet-options.js';
@@ -25,7 +25,8 @@ import { checkMaxRules, DEFAULT_MAX_RULES_PER_INTERFACE, limitAdvice, ruleLimits
 import type { PositionTable } from './positions.js';
 import type { ConsumeMode } from '../net/consume-decision.js';
 
-export interface DaemonSettings {
+/** The daemon's settings; the loop settings (coalesceUs, busyPollUs, loopRtPriority, loopSliceUs) are common/loop-settings.ts's. */
+export interface DaemonSettings extends Required<LoopSettings> {
   /** Path of the control socket mcrctl connects to. */
   controlSocket: string;
   /** Group the control socket is given to (mode 0660), so its members can use mcrctl. */
@@ -43,14 +44,6 @@ export interface DaemonSettings {
   restartBackoffMinMs: number;
   /** Longest such delay (the first doubles on each exit up to this), in ms. */
   restartBackoffMaxMs: number;
-  /** Workers' coalescing pause after a walk of the ring that forwarded frames, in µs; 0 = off (docs/mcrd.md). */
-  coalesceUs: number;
-  /** "auto": workers never poll, and pause briefly after each walk while busy (the default); N: keep polling N µs after the last frame; 0 = never poll nor pause (docs/mcrd.md). */
-  busyPollUs: number | 'auto';
-  /** SCHED_FIFO priority of each worker's loop thread (1..99); 0 = the normal policy (docs/mcrd.md). */
-  loopRtPriority: number;
-  /** Custom scheduler slice of each worker's loop thread, µs (100..100000, Linux 6.12); 0 = the kernel's (docs/mcrd.md). */
-  loopSliceUs: number;
   /**
    * Drop relayed datagrams before the host's own IP stack sees them, on each
    * rule's input interface: "auto" per rule unless a local listener wants
@@ -103,10 +96,7 @@ export function defaultDaemonSettings(): Omit<DaemonSettings, 'logDir' | 'metric
     logLevel: 'info',
     restartBackoffMinMs: DEFAULT_RESTART_BACKOFF.minMs,
     restartBackoffMaxMs: DEFAULT_RESTART_BACKOFF.maxMs,
-    coalesceUs: 0,
-    busyPollUs: 'auto',
-    loopRtPriority: 0,
-    loopSliceUs: 0,
+    ...loopSettingDefaults(),
     consumeInputs: 'auto',
     maxRulesPerInterface: DEFAULT_MAX_RULES_PER_INTERFACE,
     metricsAllowRemote: false,

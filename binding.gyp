@@ -73,6 +73,12 @@
       "sources": ["native/tools/mcrinject.cc", "native/tools/tool_args.cc"]
     },
     {
+      "target_name": "deny_sched_setattr",
+      "type": "executable",
+      "sources": ["native/tools/deny_sched_setattr.c"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra"]
+    },
+    {
       "target_name": "c_relay",
       "type": "executable",
       "sources": ["native/tools/c_relay.c"],

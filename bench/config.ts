@@ -152,7 +152,8 @@ export interface BenchConfig {
  * mcrd's flags in the matrix: none. Users run defaults, so the matrix
  * measures them (issue 15): inputs consumed unless a local listener needs
  * them (`consumeInputs` "auto") and busy polling only while the arrival
- * rate pays for it (`--busy-poll-us auto`, native/core/poll_policy.h). The
+ * rate pays for it (`--busy-poll-us auto`, native/core/poll_policy.h), a
+ * 100 µs scheduler slice for the loop thread (`--loop-slice-us auto`). The
  * flags earlier runs measured, `--consume-inputs --busy-poll-us 1000`, are
  * one of the full run's SETTINGS_VARIANTS; `--mcrd-args` measures any other.
  * Not --coalesce-us: its larger bursts (a walk's datagrams × the outputs,
@@ -163,8 +164,9 @@ export const MCR_MATRIX_ARGS: readonly string[] = [];
 
 /**
  * The mcrd settings the full run's experiments compare: defaults (busy
- * polling "auto"), each setting alone (busy polling off and fixed), the
- * other two with --consume-inputs.
+ * polling "auto", the loop's 100 µs slice where the kernel gives one), each
+ * setting alone (busy polling off and fixed, the kernel's slice), the other
+ * two with --consume-inputs.
  */
 export const SETTINGS_VARIANTS: ReadonlyArray<{ name: string; args: string[] }> = [
   { name: 'mcrd defaults', args: [] },
@@ -172,6 +174,7 @@ export const SETTINGS_VARIANTS: ReadonlyArray<{ name: string; args: string[] }> 
   { name: '--coalesce-us 20', args: ['--coalesce-us', '20'] },
   { name: '--consume-inputs --coalesce-us 20', args: ['--consume-inputs', '--coalesce-us', '20'] },
   { name: '--busy-poll-us 0 (never poll)', args: ['--busy-poll-us', '0'] },
+  { name: '--loop-slice-us 0 (the kernel\'s slice)', args: ['--loop-slice-us', '0'] },
   { name: '--busy-poll-us 1000', args: ['--busy-poll-us', '1000'] },
   { name: '--consume-inputs --busy-poll-us 1000', args: ['--consume-inputs', '--busy-poll-us', '1000'] },
 ];

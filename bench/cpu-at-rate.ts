@@ -54,7 +54,7 @@ const VARIANTS: Record<string, Variant> = {
   coalesce250: { name: '--coalesce-us 250 (burst cap 256 sends)', method: 'mcr', mcrdArgs: ['--coalesce-us', '250'] },
   // The C TPACKET_V3 relay's wake-up rate (its 1 ms block timeout): CPU at the same latency budget.
   coalesce1000: { name: '--coalesce-us 1000 (burst cap 256 sends)', method: 'mcr', mcrdArgs: ['--coalesce-us', '1000'] },
-  slice100: { name: '--loop-slice-us 100', method: 'mcr', mcrdArgs: ['--loop-slice-us', '100'] },
+  slice0: { name: '--loop-slice-us 0 (the kernel\'s slice)', method: 'mcr', mcrdArgs: ['--loop-slice-us', '0'] },
   'c-ring': { name: 'C anchor c-ring', method: 'c-ring' },
   'c-mmsg': { name: 'C anchor c-mmsg', method: 'c-mmsg' },
 };

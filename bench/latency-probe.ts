@@ -31,7 +31,7 @@
  * loop under SCHED_IDLE or at nice 10 once started (io_uring's own worker threads, if any, with
  * them); `loopnice5` renices the loop thread to 5; `nowatch` turns the rule's loss-of-signal
  * watch off (signalTimeoutMs 0), so mcrd stops asking the worker for arrivals every 500 ms.
- * `slice100` is `mcrd --loop-slice-us 100` (a short scheduler slice for the loop thread).
+ * `slice0` is `mcrd --loop-slice-us 0` (the kernel's scheduler slice for the loop thread; the default asks for 100 µs).
  * `--hog-cpu N
  * --hogs K` keeps core N busy with K `yes` processes of its own for the
  * whole run (a shared core). Writes bench/results/latency-<stamp>.json.
@@ -106,7 +106,7 @@ const VARIANTS: Record<string, Variant> = {
   relaynodefer: { name: 'mcr-relay (no mcrd), --no-defer-taskrun', method: 'mcr', standalone: true, relayArgs: ['--no-defer-taskrun'] },
   relaynogso: { name: 'mcr-relay (no mcrd), --no-udp-gso', method: 'mcr', standalone: true, relayArgs: ['--no-udp-gso'] },
   fifo: { name: 'mcrd defaults, loop thread SCHED_FIFO 10', method: 'mcr', mcrdArgs: [], fifo: 10 },
-  slice100: { name: 'mcrd --loop-slice-us 100', method: 'mcr', mcrdArgs: ['--loop-slice-us', '100'] },
+  slice0: { name: 'mcrd --loop-slice-us 0 (the kernel\'s slice)', method: 'mcr', mcrdArgs: ['--loop-slice-us', '0'] },
   rt10: { name: 'mcrd --loop-rt-priority 10', method: 'mcr', mcrdArgs: ['--loop-rt-priority', '10'] },
   'c-mmsg-fifo': { name: 'C recvmmsg, SCHED_FIFO 10', method: 'c-mmsg', fifo: 10 },
   offcore: { name: 'mcrd defaults, supervisor moved off the relay core by taskset', method: 'mcr', mcrdArgs: [], supervisorCpu: OTHER_CPU, sharesCore: true },

@@ -9,8 +9,8 @@
  * (native/core/poll_policy.h), which never polls and, while the loop is
  * busy with frames that arrive one by one, pauses briefly after each walk
  * so sends carry more datagrams. The loop thread's real-time priority
- * (SCHED_FIFO, off by default) and its scheduler slice (the kernel's by
- * default) are passed the same way.
+ * (SCHED_FIFO, off by default) and its scheduler slice ("auto" by default:
+ * 100 µs where the kernel takes one) are passed the same way.
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { native } from '../native/index.js';
@@ -22,8 +22,8 @@ export interface LoopSettings {
   busyPollUs?: number | 'auto';
   /** SCHED_FIFO priority of the loop thread (1..99); 0 = the normal policy (the default). */
   loopRtPriority?: number;
-  /** Custom scheduler slice of the loop thread in µs (100..100000, Linux 6.12); 0 = the kernel's (the default). */
-  loopSliceUs?: number;
+  /** "auto" (the default): a 100 µs scheduler slice for the loop thread where the kernel takes one (Linux 6.12), else the kernel's; N: N µs (100..100000) or refuse to start; 0: the kernel's. */
+  loopSliceUs?: number | 'auto';
 }
 
 export type LoopSettingKey = keyof LoopSettings;
@@ -79,9 +79,9 @@ export const LOOP_SETTINGS: readonly LoopSetting[] = [
     key: 'loopSliceUs',
     flag: 'loop-slice-us',
     get max() { return maxOf('loopSliceUs'); },
-    help: 'give each worker\'s loop thread this scheduler slice (100-100000 µs, Linux 6.12 or later; no privilege needed), so a woken loop preempts a task on its core at once instead of at the next scheduler tick; ignored with --loop-rt-priority; 0: the kernel\'s slice',
-    default: 0,
-    auto: false,
+    help: 'auto: give each worker\'s loop thread a 100 µs scheduler slice where the kernel takes one (Linux 6.12 or later; no privilege needed), the kernel\'s slice where it does not (mcrd --check-host says which), so a woken loop preempts a task on its core at once instead of at the next scheduler tick; N: a slice of N µs (100-100000), or the worker refuses to start; 0: the kernel\'s slice; ignored with --loop-rt-priority',
+    default: 'auto',
+    auto: true,
     unit: 'microseconds; 0 = the kernel\'s',
     min: 100,
   },
@@ -140,4 +140,14 @@ export function loopSettingsFromArgs(arg: (flag: string) => string | undefined):
     if (text !== undefined) (out as Record<LoopSettingKey, number | 'auto'>)[s.key] = parseLoopSetting(s, text);
   }
   return out;
+}
+
+/** The slice "auto" asks the kernel for (µs). */
+export const AUTO_LOOP_SLICE_US = 100;
+
+/** What a refused "auto" slice means and what to do, after the kernel's reason (mcr-relay's warning, mcrd --check-host). */
+export function sliceRefusedText(reason: string): string {
+  return `the loop thread runs with the kernel's scheduler slice (--loop-slice-us auto: ${reason}): a woken loop may wait up to one ` +
+    `scheduler tick behind another task on its core; Linux 6.12 or later gives it a ${AUTO_LOOP_SLICE_US} µs slice, and --loop-slice-us 0 ` +
+    'asks for the kernel\'s slice without this warning';
 }

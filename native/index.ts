@@ -83,8 +83,8 @@ export interface LoopOptions {
   loopCpu?: number;
   /** SCHED_FIFO priority (1..99) for the loop thread; 0 or unset: the normal policy. Needs CAP_SYS_NICE or RLIMIT_RTPRIO (EPERM at start otherwise). */
   loopRtPriority?: number;
-  /** Custom scheduler slice of the loop thread, µs (100..100000; Linux 6.12); 0 or unset: the kernel's. Ignored with loopRtPriority. */
-  loopSliceUs?: number;
+  /** Scheduler slice of the loop thread: "auto" (the default, also when unset): 100 µs where the kernel gives it (Linux 6.12), else the kernel's, with the reason in start()'s loopSliceRefused; N µs (100..100000): that or refuse to start; 0: the kernel's. Ignored with loopRtPriority. */
+  loopSliceUs?: number | 'auto';
 }
 
 /** The numeric options of a Loop, whose ranges the addon defines. */
@@ -96,6 +96,10 @@ export interface LoopInfo {
   ingress: IngressMode;
   sqEntries: number;
   cqEntries: number;
+  /** The loop thread's scheduler slice in force, µs; 0: the kernel's. */
+  loopSliceUs: number;
+  /** Set when the default ("auto") asked for a slice and the kernel refused it: why (the loop runs with the kernel's slice). */
+  loopSliceRefused?: { code: string; message: string };
 }
 
 /** A log record from the loop thread; level uses pino's numbers. */
@@ -222,6 +226,8 @@ export interface NativeAddon {
   sendUnixDatagram(address: string, data: Buffer): void;
   /** Creates (and closes) a ring of these sizes with the relay loop's flags: throws io_uring_setup's errno (EPERM: kernel.io_uring_disabled, ENOMEM: RLIMIT_MEMLOCK); lists the loop's opcodes the kernel lacks. */
   probeIoUring(sqEntries: number, cqEntries: number): { deferTaskrun: boolean; features: number; missingOps: string[] };
+  /** Gives a short-lived thread of its own a scheduler slice of `sliceUs` (as the loop's --loop-slice-us does): throws sched_setattr's errno, or EOPNOTSUPP when the kernel keeps its own slice (before Linux 6.12). */
+  probeThreadSlice(sliceUs: number): void;
 }
 
 /** Errors from the addon: Node-style system errors or our own ERR_MCR_* codes. */

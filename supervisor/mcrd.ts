@@ -35,7 +35,7 @@ import { Notifier } from './notify/notifier.js';
 import { checkWorkerFiles, unreadableMessage } from './fleet/worker-files.js';
 import { WORKER_ENTRY } from './fleet/worker-process.js';
 import { packageRoot } from '../native/package-root.js';
-import { checkHost, failures, renderFindings, type HostPlan } from './host-check/run.js';
+import { checkHost, failures, renderFindings, startWarnings, type HostPlan } from './host-check/run.js';
 import { readHostFacts } from './host-check/host-facts.js';
 import { ServiceState } from './notify/service-state.js';
 import { DaemonSignals } from './daemon-signals.js';
@@ -108,7 +108,8 @@ async function main(): Promise<void> {
   }
   const cpus = cpuPlan.workerCpus;
   const workersPerInterface = opts.workers ?? d.workers ?? cpus.length;
-  const hostPlan: HostPlan = { rules: config.rules, workersPerInterface, cpus };
+  const loop = loopSettings(opts, d, defaults);
+  const hostPlan: HostPlan = { rules: config.rules, workersPerInterface, cpus, loop };
   if (opts.checkHost === true) {
     const findings = checkHost(readHostFacts(), hostPlan);
     process.stdout.write(opts.json === true ? JSON.stringify({ ok: failures(findings).length === 0, findings }, null, 2) + '\n' : renderFindings(findings));
@@ -197,7 +198,7 @@ async function main(): Promise<void> {
     return syncFilters();
   };
   const fleet = new Fleet({ interfaces: watcher, workersPerInterface, cpus, auxCpus: cpuPlan.supervisorCpus, user: workerUser,
-    logLevel, table, logs, logger, events, loop: loopSettings(opts, d, defaults), slots: workerSlots(limits), restartBackoff: opts.restartBackoff ?? {
+    logLevel, table, logs, logger, events, loop, slots: workerSlots(limits), restartBackoff: opts.restartBackoff ?? {
       minMs: d.restartBackoffMinMs ?? defaults.restartBackoffMinMs,
       // A file that raises only the minimum above 10 s gets that as its maximum too (checked by the loader).
       maxMs: d.restartBackoffMaxMs ?? Math.max(d.restartBackoffMinMs ?? 0, defaults.restartBackoffMaxMs),
@@ -266,8 +267,9 @@ async function main(): Promise<void> {
   logger.info({ rules: table.list().length, workers: fleet.info().length }, 'mcrd ready');
   void service.startReady();
   // The same checks as --check-host, as warnings (a host that needs tuning
-  // still relays); after the workers' start, which they would only delay.
-  for (const f of failures(checkHost(readHostFacts(), hostPlan))) {
+  // still relays), and the defaults that fell back; after the workers'
+  // start, which they would only delay.
+  for (const f of startWarnings(checkHost(readHostFacts(), hostPlan))) {
     logger.warn({ check: f.check, subject: f.subject, fix: f.fix }, `host check: ${f.subject}: ${f.detail} (mcrd --check-host lists them all)`);
   }
 

@@ -16,7 +16,7 @@ import { asWritten, parseOutputList } from '../common/rule-text.js';
 import { loadRulesFile } from './rules-file.js';
 import { serveStdinCommands } from './stdin-commands.js';
 import { isNativeError, native, type IngressMode, type LoopOptionName } from '../native/index.js';
-import { addLoopSettingOptions, LOOP_SETTINGS, type LoopSettings } from '../common/loop-settings.js';
+import { addLoopSettingOptions, LOOP_SETTINGS, sliceRefusedText, type LoopSettings } from '../common/loop-settings.js';
 
 interface CliOptions extends LoopSettings {
   inputInterface: string;
@@ -177,7 +177,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
 
   try {
-    relay.start();
+    const info = relay.start();
+    if (info.loopSliceRefused !== undefined) logger.warn({ code: info.loopSliceRefused.code }, sliceRefusedText(info.loopSliceRefused.message));
     for (const rule of rules) await relay.addRule(rule);
   } catch (err) {
     await relay.stop().catch(() => undefined);

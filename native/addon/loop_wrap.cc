@@ -95,7 +95,13 @@ LoopWrap::LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(
   options_.coalesce_us = option(opts, "coalesceUs", options_.coalesce_us);
   if (!opts.Get("loopCpu").IsUndefined()) options_.loop_cpu = static_cast<int>(option(opts, "loopCpu", 0));
   options_.loop_rt_priority = static_cast<int>(option(opts, "loopRtPriority", 0));
-  options_.loop_slice_us = option(opts, "loopSliceUs", 0);
+  // loopSliceUs: "auto" or absent = 100 us where the kernel gives it (the
+  // default), 0 = the kernel's, N = N us or refuse to start.
+  Napi::Value slice = opts.Get("loopSliceUs");
+  if (!slice.IsUndefined() && !(slice.IsString() && slice.As<Napi::String>().Utf8Value() == "auto")) {
+    options_.loop_slice_us = option(opts, "loopSliceUs", 0);
+    options_.loop_slice_best_effort = false;
+  }
   Napi::Value ingress = opts.Get("ingress");
   if (!ingress.IsUndefined()) {
     const std::string mode = ingress.IsString() ? ingress.As<Napi::String>().Utf8Value() : "";
@@ -163,11 +169,18 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
     // Real-time only on request (--loop-rt-priority): then no normal task
     // delays the loop once a frame woke it (docs/mcrd.md).
     const SysError realtime = !pinned.failed() && options_.loop_rt_priority > 0 ? make_this_thread_fifo(options_.loop_rt_priority) : SysError{};
-    // A short slice on request (--loop-slice-us): a woken loop then preempts
-    // the task on its core at once instead of at the next tick. Not asked
-    // for under SCHED_FIFO, which preempts anyway.
+    // A short slice (--loop-slice-us, 100 us by default): a woken loop then
+    // preempts the task on its core at once instead of at the next tick. Not
+    // asked for under SCHED_FIFO, which preempts anyway. The default is best
+    // effort: a kernel before 6.12 (or a sandbox) that refuses it leaves the
+    // kernel's slice, and Start() says why; an explicit value refuses.
     const bool want_slice = !pinned.failed() && options_.loop_rt_priority == 0 && options_.loop_slice_us > 0;
-    const SysError slice = want_slice ? set_this_thread_slice(uint64_t{options_.loop_slice_us} * 1000) : SysError{};
+    SysError slice = want_slice ? set_this_thread_slice(uint64_t{options_.loop_slice_us} * 1000) : SysError{};
+    slice_in_force_us_ = want_slice && !slice.failed() ? options_.loop_slice_us : 0;
+    if (slice.failed() && options_.loop_slice_best_effort) {
+      slice_refused_ = slice;
+      slice = SysError{};
+    }
     const int rc = pinned.failed()     ? -pinned.err
                    : realtime.failed() ? -realtime.err
                    : slice.failed()    ? -slice.err
@@ -192,7 +205,8 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
                        ring_memory ? "relay loop setup" + memlock_advice()
                        : slice     ? "relay loop setup: the loop thread could not get a scheduler slice of " +
                                      std::to_string(options_.loop_slice_us) +
-                                     " us (the kernel takes 100 to 100000 us, from Linux 6.12): set --loop-slice-us 0"
+                                     " us (the kernel takes 100 to 100000 us, from Linux 6.12): set --loop-slice-us auto "
+                                     "(the kernel's slice where it gives none) or 0"
                        : realtime  ? "relay loop setup: this worker may not run SCHED_FIFO at priority " +
                                         std::to_string(options_.loop_rt_priority) +
                                         ": give mcrd CAP_SYS_NICE, or raise its real-time limit to that "
@@ -207,6 +221,13 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
   result.Set("ingress", Napi::String::New(env, options_.ingress == Ingress::ring ? "ring" : "multishot"));
   result.Set("sqEntries", Napi::Number::New(env, li.sq_entries));
   result.Set("cqEntries", Napi::Number::New(env, li.cq_entries));
+  result.Set("loopSliceUs", Napi::Number::New(env, slice_in_force_us_));
+  if (slice_refused_.failed()) {
+    Napi::Object refused = Napi::Object::New(env);
+    refused.Set("code", Napi::String::New(env, errno_code(slice_refused_.err)));
+    refused.Set("message", system_error(env, slice_refused_).Message());
+    result.Set("loopSliceRefused", refused);
+  }
   return result;
 }
 

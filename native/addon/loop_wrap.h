@@ -56,6 +56,10 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   Napi::ThreadSafeFunction tsfn_;
   std::atomic<bool> exited_{false};
   int exit_code_ = 0;
+  // The loop thread's slice as set at start: the µs in force (0 = the
+  // kernel's) and, when the best-effort default fell back, why.
+  uint32_t slice_in_force_us_ = 0;
+  SysError slice_refused_;
   bool started_ = false;
   bool stop_posted_ = false;
   uint64_t next_seq_ = 1;

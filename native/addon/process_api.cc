@@ -188,6 +188,12 @@ Napi::Value ProbeIoUring(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value ProbeThreadSlice(const Napi::CallbackInfo& info) {
+  const int32_t us = int_arg(info, 0, "sliceUs");
+  check(info.Env(), probe_thread_slice(uint64_t(static_cast<uint32_t>(us)) * 1000));
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_process_api(Napi::Env env, Napi::Object exports) {
@@ -202,6 +208,7 @@ void register_process_api(Napi::Env env, Napi::Object exports) {
   exports.Set("createHeartbeat", Napi::Function::New<CreateHeartbeat>(env, "createHeartbeat"));
   exports.Set("sendUnixDatagram", Napi::Function::New<SendUnixDatagram>(env, "sendUnixDatagram"));
   exports.Set("probeIoUring", Napi::Function::New<ProbeIoUring>(env, "probeIoUring"));
+  exports.Set("probeThreadSlice", Napi::Function::New<ProbeThreadSlice>(env, "probeThreadSlice"));
   exports.Set("raiseOpenFilesLimit", Napi::Function::New<RaiseOpenFiles>(env, "raiseOpenFilesLimit"));
   exports.Set("peerCredentials", Napi::Function::New<PeerCredentialsOf>(env, "peerCredentials"));
   exports.Set("lookupGroup", Napi::Function::New<LookupGroup>(env, "lookupGroup"));

@@ -16,6 +16,7 @@
 
 #include <cerrno>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace mcr {
@@ -106,6 +107,14 @@ SysError set_this_thread_slice(uint64_t slice_ns) {
                                                       " ns): a custom slice needs Linux 6.12 or later");
   }
   return {};
+}
+
+SysError probe_thread_slice(uint64_t slice_ns) {
+  SysError result;
+  // A thread that ends here: the attribute dies with it.
+  std::thread probe([&result, slice_ns]() { result = set_this_thread_slice(slice_ns); });
+  probe.join();
+  return result;
 }
 
 SysError die_with_parent(int signal, pid_t expected_parent) {

@@ -35,6 +35,11 @@ SysError make_this_thread_fifo(int priority);
 // attribute back: a kernel that ignores a custom slice gives EOPNOTSUPP.
 SysError set_this_thread_slice(uint64_t slice_ns);
 
+// Tries set_this_thread_slice on a short-lived thread of its own, so the
+// caller's threads keep their attributes: whether this kernel, in this
+// process's sandbox, gives a loop thread that slice (mcrd --check-host).
+SysError probe_thread_slice(uint64_t slice_ns);
+
 // PR_SET_PDEATHSIG: the kernel sends `signal` when the parent exits. If the
 // parent already died before the call (getppid() no longer expected_parent),
 // returns ESRCH so the caller exits at once instead of living on as an orphan.

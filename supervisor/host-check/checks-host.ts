@@ -1,7 +1,8 @@
 /**
  * Host-wide checks: the socket buffer limits against what MCR asks for,
- * the input backlog, io_uring (enabled, with what the loop submits) and
- * the locked-memory limit the workers' rings count against.
+ * the input backlog, io_uring (enabled, with what the loop submits), the
+ * locked-memory limit the workers' rings count against and the loop
+ * thread's scheduler slice.
  *
  * Who asks for what (native/core): each egress socket asks for a 4 MiB
  * send buffer (SO_SNDBUFFORCE, falling back to SO_SNDBUF, which the kernel
@@ -15,6 +16,7 @@
 import { fail, info, pass, type Finding } from './finding.js';
 import type { HostFacts } from './host-facts.js';
 import { withoutCodePrefix } from '../../common/control-errors.js';
+import { AUTO_LOOP_SLICE_US, sliceRefusedText, type LoopSettings } from '../../common/loop-settings.js';
 
 export const EGRESS_SEND_BUFFER = 4 * 1024 * 1024;
 export const PACKET_RECEIVE_BUFFER = 32 * 1024 * 1024;
@@ -108,4 +110,25 @@ export function checkMemlock(facts: HostFacts, workers: number): Finding[] {
   }
   return [info('RLIMIT_MEMLOCK', 'host', `${shown}: below the ${needed / 1024} KiB ${workers} worker rings need where the kernel counts rings against it ` +
     '(before Linux 5.12); one ring fit. If workers exit with ENOMEM, raise it', fix)];
+}
+
+/**
+ * The loop thread's scheduler slice (--loop-slice-us): whether the kernel
+ * gives the one the settings ask for. "auto" falls back to the kernel's
+ * slice, which only costs tail latency when another task shares the core
+ * (docs/performance.md): info, logged at start; an explicit value the
+ * kernel refuses fails every worker's start.
+ */
+export function checkLoopSlice(facts: HostFacts, settings: Pick<LoopSettings, 'loopSliceUs' | 'loopRtPriority'>): Finding {
+  const check = 'loop scheduler slice';
+  const setting = settings.loopSliceUs ?? 'auto';
+  if ((settings.loopRtPriority ?? 0) > 0) return pass(check, 'host', `not asked for: the loop threads run SCHED_FIFO (--loop-rt-priority ${settings.loopRtPriority}), which preempts anyway`);
+  if (setting === 0) return pass(check, 'host', 'the kernel\'s (--loop-slice-us 0): a woken loop may wait up to one scheduler tick behind another task on its core');
+  const us = setting === 'auto' ? AUTO_LOOP_SLICE_US : setting;
+  const probe = facts.threadSlice(us);
+  if (probe.ok) return pass(check, 'host', `${us} µs${setting === 'auto' ? ' (--loop-slice-us auto)' : ''}: a woken loop preempts another task on its core at once`);
+  const reason = `${probe.code}: ${withoutCodePrefix(probe.code, probe.message)}`;
+  if (setting === 'auto') return { ...info(check, 'host', sliceRefusedText(reason), 'Linux 6.12 or later, or --loop-slice-us 0'), warnAtStart: true };
+  return fail(check, 'host', `a slice of ${us} µs (--loop-slice-us ${us}) is refused (${reason}): every worker would fail to start`,
+    '--loop-slice-us auto (the kernel\'s slice where it gives none) or 0, or Linux 6.12 or later');
 }

@@ -3,6 +3,8 @@
  * interface, or "host"), whether it passes, what was found and the exact
  * command that fixes it. `info` findings are facts worth knowing that need
  * no change (a veth has no ring to size); only `fail` makes the check exit 1.
+ * mcrd logs the failures, and the info findings marked warnAtStart, as
+ * warnings when it starts.
  */
 export type Verdict = 'pass' | 'fail' | 'info';
 
@@ -16,6 +18,8 @@ export interface Finding {
   detail: string;
   /** The exact command or setting that fixes it (fail findings always have one). */
   fix?: string;
+  /** An info finding mcrd still logs as a warning at start: a default that fell back to something slower. */
+  warnAtStart?: true;
 }
 
 export const pass = (check: string, subject: string, detail: string): Finding => ({ check, subject, verdict: 'pass', detail });

@@ -3,7 +3,7 @@
  * (checks-*.ts) are pure and unit-tested with made-up hosts. The production
  * reader (readHostFacts) uses procfs and sysfs, `ethtool` for ring sizes and
  * offloads (absent or unsupported: undefined, said as such), and the addon
- * for capabilities and an io_uring probe.
+ * for capabilities and the io_uring and scheduler-slice probes.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -35,6 +35,8 @@ export interface HostFacts {
   memlockLimit(): number;
   /** Creating a ring like a worker loop's (same sizes and flags): what the kernel lacks, or the errno it refused with. */
   ioUring(): { ok: true; missingOps: string[]; deferTaskrun: boolean } | { ok: false; code: string; message: string };
+  /** Giving a thread a scheduler slice of `us` (as a worker's loop thread gets): ok, or the errno the kernel refused with. */
+  threadSlice(us: number): { ok: true } | { ok: false; code: string; message: string };
 }
 
 /**
@@ -151,6 +153,15 @@ export function readHostFacts(): HostFacts {
       } catch (err) {
         const e = err as Error & { code?: string };
         return { ok: false, code: e.code ?? 'ERR_MCR_IO_URING', message: e.message };
+      }
+    },
+    threadSlice: (us) => {
+      try {
+        native.probeThreadSlice(us);
+        return { ok: true };
+      } catch (err) {
+        const e = err as Error & { code?: string };
+        return { ok: false, code: e.code ?? 'ERR_MCR_SLICE', message: e.message };
       }
     },
   };

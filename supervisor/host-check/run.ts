@@ -2,11 +2,12 @@
  * `mcrd --check-host`: every check for the interfaces a config names (its
  * rules' inputs and outputs; the host-wide checks alone without a config),
  * as findings, and how they are printed: one line per finding with its
- * fix, or JSON. mcrd also runs it at start and logs each failure as a
- * warning (mcrd.ts).
+ * fix, or JSON. mcrd also runs it at start and logs each failure, and each
+ * fallback marked warnAtStart, as a warning (mcrd.ts).
  */
 import type { ConfigRule } from '../config/index.js';
-import { checkBuffers, checkIoUring, checkMemlock } from './checks-host.js';
+import type { LoopSettings } from '../../common/loop-settings.js';
+import { checkBuffers, checkIoUring, checkLoopSlice, checkMemlock } from './checks-host.js';
 import { checkOffloads, checkPlacement, checkPresence, checkRing } from './checks-interface.js';
 import type { Finding } from './finding.js';
 import type { HostFacts } from './host-facts.js';
@@ -16,13 +17,16 @@ export interface HostPlan {
   workersPerInterface: number;
   /** The CPUs workers are pinned to, in order (worker i of an interface: cpus[i mod length]). */
   cpus: readonly number[];
+  /** The loop settings the workers get (the slice check asks the kernel for theirs). */
+  loop: Pick<LoopSettings, 'loopSliceUs' | 'loopRtPriority'>;
 }
 
 export function checkHost(facts: HostFacts, plan: HostPlan): Finding[] {
   const inputs = [...new Set(plan.rules.map((r) => r.inputInterface))];
   const outputs = [...new Set(plan.rules.flatMap((r) => r.outputs.map((o) => o.interface)))].filter((o) => !inputs.includes(o));
   const workerCores = [...new Set(Array.from({ length: plan.workersPerInterface }, (_, i) => plan.cpus[i % plan.cpus.length] ?? 0))];
-  const findings = [...checkBuffers(facts), ...checkIoUring(facts), ...checkMemlock(facts, inputs.length * plan.workersPerInterface)];
+  const findings = [...checkBuffers(facts), ...checkIoUring(facts), ...checkMemlock(facts, inputs.length * plan.workersPerInterface),
+    checkLoopSlice(facts, plan.loop)];
   for (const name of inputs) {
     const presence = checkPresence(facts, name, 'input');
     findings.push(...presence);
@@ -34,6 +38,9 @@ export function checkHost(facts: HostFacts, plan: HostPlan): Finding[] {
 }
 
 export const failures = (findings: readonly Finding[]): Finding[] => findings.filter((f) => f.verdict === 'fail');
+
+/** What mcrd logs as warnings at start: the failures and the fallbacks marked warnAtStart. */
+export const startWarnings = (findings: readonly Finding[]): Finding[] => findings.filter((f) => f.verdict === 'fail' || f.warnAtStart === true);
 
 /** Text: one line per finding ("FAIL  net.core.wmem_max  host: ... fix: ..."), failures first, then a summary line. */
 export function renderFindings(findings: readonly Finding[]): string {

@@ -12,10 +12,16 @@
  *   RLIMIT_RTPRIO way, LimitRTPRIO= in a unit, is not tried here: raising
  *   that limit takes CAP_SYS_RESOURCE, which this test machine's root does
  *   not have.)
- * - `--loop-slice-us N`: the loop thread alone gets a scheduler slice of N
- *   µs (sched_setattr, Linux 6.12; `se.slice` in `sched`, a file that needs
- *   a kernel with scheduler debugging: the test says so when it is
- *   missing). A slice under the kernel's 100 µs is refused before anything
+ * - `--loop-slice-us`: by default ("auto") and with N, the loop thread
+ *   alone gets a scheduler slice of 100 or N µs (sched_setattr, Linux 6.12;
+ *   `se.slice` in `sched`, a file that needs a kernel with scheduler
+ *   debugging: the test says so when it is missing). Where the kernel
+ *   refuses one (here: a seccomp filter that fails sched_setattr with EPERM,
+ *   build/Release/deny_sched_setattr, as a sandbox would; no setting makes
+ *   this kernel refuse it otherwise), the default falls back to the
+ *   kernel's slice, mcrd warns once and the relay forwards, while an
+ *   explicit value refuses the worker with a reason that names the way
+ *   out. A slice under the kernel's 100 µs is refused before anything
  *   starts, with the range.
  */
 import t, { type Test } from 'tap';
@@ -25,8 +31,9 @@ import { join } from 'node:path';
 import { skipUnlessRoot } from '../../bench/lab/index.js';
 import { pollUntil } from '../../bench/lab/time.js';
 import type { LabProcess, RelayLab } from '../../bench/lab/index.js';
-import { runGen, sinkReport, startSink } from './harness.js';
-import { MCRD, mcrdLab, workersOf } from './mcrd-harness.js';
+import { runGen, sinkReport, startSink, TOOL } from './harness.js';
+import { MCRD, mcrctlJson, mcrdLab, workersOf } from './mcrd-harness.js';
+import type { LogsResult } from '../../proto/index.js';
 
 const SCHED_OTHER = 0;
 const SCHED_FIFO = 1;
@@ -118,23 +125,68 @@ t.test('without CAP_SYS_NICE or the real-time limit the worker is refused with E
   t.equal((await mcrd.stop()).exitCode, 0, 'mcrd still stops cleanly');
 });
 
-t.test('--loop-slice-us gives the loop thread alone its slice', async (t) => {
-  if (skipUnlessRoot(t)) return;
-  if (!existsSync('/proc/self/sched') || !/^se\.slice\s*:/m.test(readFileSync('/proc/self/sched', 'utf8'))) {
-    t.plan(0, 'this kernel shows no se.slice in /proc/PID/sched (no CONFIG_SCHED_DEBUG, or older than 6.6): the slice cannot be read back');
-    return;
-  }
-  const { rl, mcrd, socket } = await startMcrd(t, 'loopslice', ['--loop-slice-us', '150']);
+/** Skips `t` (true) when the kernel shows no se.slice: slices cannot be read back. */
+function skipUnlessSliceShown(t: Test): boolean {
+  if (existsSync('/proc/self/sched') && /^se\.slice\s*:/m.test(readFileSync('/proc/self/sched', 'utf8'))) return false;
+  t.plan(0, 'this kernel shows no se.slice in /proc/PID/sched (no CONFIG_SCHED_DEBUG, or older than 6.6): the slice cannot be read back');
+  return true;
+}
+
+/** The worker's threads, with the one loop thread apart ("name:slice" list for messages). */
+async function loopThreadOf(t: Test, socket: string): Promise<{ loop: ThreadView | undefined; others: ThreadView[]; list: string }> {
   const [worker] = await workersOf(socket);
   t.equal(worker?.state, 'running', `the worker runs (${worker?.reason ?? ''})`);
   const all = threads(worker?.pid ?? Number.NaN);
   const list = all.map((th) => `${th.name}:${th.sliceNs}`).join(' ');
   const loops = all.filter((th) => th.name === 'mcr-loop');
   t.equal(loops.length, 1, `one loop thread: ${list}`);
-  t.equal(loops[0]?.sliceNs, 150_000, 'the loop thread: a slice of 150 µs');
-  t.ok(all.filter((th) => th.name !== 'mcr-loop').every((th) => th.sliceNs !== 150_000), `the worker's other threads keep the kernel's slice (${list})`);
   t.ok(all.every((th) => th.policy === SCHED_OTHER), 'all under the normal policy');
-  await forwardsAndStops(t, rl, mcrd);
+  return { loop: loops[0], others: all.filter((th) => th.name !== 'mcr-loop'), list };
+}
+
+for (const [what, flags, us] of [['by default (auto)', [], 100], ['--loop-slice-us 150', ['--loop-slice-us', '150'], 150]] as const) {
+  t.test(`${what}: the loop thread alone gets a slice of ${us} µs`, async (t) => {
+    if (skipUnlessRoot(t) || skipUnlessSliceShown(t)) return;
+    const { rl, mcrd, socket } = await startMcrd(t, `loopslice${us}`, [...flags]);
+    const { loop, others, list } = await loopThreadOf(t, socket);
+    t.equal(loop?.sliceNs, us * 1000, `the loop thread: a slice of ${us} µs`);
+    t.ok(others.every((th) => th.sliceNs !== us * 1000), `the worker's other threads keep the kernel's slice (${list})`);
+    t.notMatch(mcrd.stdoutLines.join('\n'), /loop scheduler slice/, 'no warning about the slice');
+    await forwardsAndStops(t, rl, mcrd);
+  });
+}
+
+t.test('where sched_setattr is refused, the default falls back with one warning and an explicit slice refuses the worker', async (t) => {
+  if (skipUnlessRoot(t) || skipUnlessSliceShown(t)) return;
+  const deny = [TOOL('deny_sched_setattr')];
+  t.test('auto: the kernel\'s slice, one warning, the relay forwards', async (t) => {
+    const { rl, mcrd, socket } = await startMcrd(t, 'slicedeny', [], deny);
+    const { loop, others } = await loopThreadOf(t, socket);
+    t.not(loop?.sliceNs, 100_000, 'the loop thread keeps the kernel\'s slice');
+    t.equal(loop?.sliceNs, others[0]?.sliceNs, 'the same as the worker\'s other threads');
+    const warned = await pollUntil(async () => /"level":40,[^\n]*"check":"loop scheduler slice"/.test(mcrd.stdoutLines.join('\n')), 10_000);
+    t.ok(warned, 'mcrd warns');
+    const warnings = mcrd.stdoutLines.filter((l) => /"level":40/.test(l) && /loop scheduler slice/.test(l));
+    t.equal(warnings.length, 1, 'once');
+    t.match(warnings[0], /EPERM.*one scheduler tick.*Linux 6\.12.*--loop-slice-us 0/, 'with the reason, the cost and the way out');
+    const started = (await mcrctlJson<LogsResult>(socket, ['logs', '--worker', 'in0/0'])).lines.find((l) => l.message === 'relay loop started');
+    t.match(JSON.parse(started?.json ?? '{}'), { loopSliceUs: 0, loopSliceRefused: { code: 'EPERM' } }, 'the worker logs the slice in force (the kernel\'s) and why');
+    await forwardsAndStops(t, rl, mcrd);
+  });
+  t.test('--loop-slice-us 150: the worker is refused and says what to set', async (t) => {
+    const { mcrd, socket } = await startMcrd(t, 'slicedeny150', ['--loop-slice-us', '150'], deny);
+    let reason = '';
+    const refused = await pollUntil(async () => {
+      const [w] = await workersOf(socket);
+      reason = w?.reason ?? '';
+      return /EPERM/.test(reason);
+    }, 15_000);
+    t.ok(refused, `the worker's reason: ${reason}`);
+    t.match(reason, /scheduler slice of 150 us/, 'names the slice');
+    t.match(reason, /--loop-slice-us auto .* or 0/, 'and the settings that start');
+    t.match(mcrd.stdoutLines.join('\n'), /"level":40[^\n]*loop scheduler slice[^\n]*every worker would fail to start/, 'mcrd\'s host check warned at start');
+    t.equal((await mcrd.stop()).exitCode, 0, 'mcrd still stops cleanly');
+  });
 });
 
 t.test('a slice under 100 µs is refused before mcrd starts, with the range', async (t) => {

@@ -4,7 +4,7 @@
  * that need no change (a veth without a ring) are info, not failures.
  */
 import t from 'tap';
-import { checkHost, failures, renderFindings } from '../../supervisor/host-check/run.js';
+import { checkHost, failures, renderFindings, startWarnings } from '../../supervisor/host-check/run.js';
 import { parseCpuMask, parseOffloads, parseRingSizes, type HostFacts } from '../../supervisor/host-check/host-facts.js';
 import { cpuMask } from '../../supervisor/host-check/checks-interface.js';
 
@@ -17,10 +17,10 @@ function host(over: Partial<HostFacts> = {}, sysctls: Record<string, string> = {
     sysctl: (k) => values[k], interfaceFlags: () => 0x1003, ringSizes: () => ({ rx: 4096, rxMax: 4096 }),
     offloads: () => new Map([['generic-receive-offload', true], ['rx-udp-gro-forwarding', false]]),
     rpsCpus: () => [], irqs: () => [{ irq: 40, cpus: [0] }, { irq: 41, cpus: [1] }], capabilities: () => ALL_CAPS,
-    memlockLimit: () => Infinity, ioUring: () => ({ ok: true, missingOps: [], deferTaskrun: true }), ...over,
+    memlockLimit: () => Infinity, ioUring: () => ({ ok: true, missingOps: [], deferTaskrun: true }), threadSlice: () => ({ ok: true }), ...over,
   };
 }
-const plan = { rules: [{ inputInterface: 'eth1', outputs: [{ interface: 'eth2', group: '239.1.1.1', port: 5000 }] }], workersPerInterface: 2, cpus: [0, 1] };
+const plan = { rules: [{ inputInterface: 'eth1', outputs: [{ interface: 'eth2', group: '239.1.1.1', port: 5000 }] }], workersPerInterface: 2, cpus: [0, 1], loop: {} };
 
 t.test('a tuned host passes', async (t) => {
   const findings = checkHost(host(), plan);
@@ -29,7 +29,7 @@ t.test('a tuned host passes', async (t) => {
 });
 
 t.test('each problem fails with its exact fix', async (t) => {
-  const cases: Array<[string, HostFacts, RegExp, RegExp]> = [
+  const cases: Array<[string, HostFacts, RegExp, RegExp, typeof plan?]> = [
     ['wmem', host({}, { 'net.core.wmem_max': '212992' }), /wmem_max/, /^sysctl -w net\.core\.wmem_max=4194304/],
     ['rmem without CAP_NET_ADMIN', host({ capabilities: () => ALL_CAPS & ~(1n << 12n) }, { 'net.core.rmem_max': '212992' }), /rmem_max/, /^sysctl -w net\.core\.rmem_max=33554432 .*or give mcrd CAP_NET_ADMIN$/],
     ['backlog', host({}, { 'net.core.netdev_max_backlog': '300' }), /netdev_max_backlog/, /^sysctl -w net\.core\.netdev_max_backlog=1000/],
@@ -38,10 +38,12 @@ t.test('each problem fails with its exact fix', async (t) => {
     ['UDP GRO forwarding', host({ offloads: () => new Map([['rx-udp-gro-forwarding', true], ['large-receive-offload', true]]) }), /receive offloads/, /^ethtool -K eth1 lro off rx-udp-gro-forwarding off$/],
     ['one IRQ core for two workers', host({ irqs: () => [{ irq: 40, cpus: [0] }] }), /receive placement/, /^echo 3 > \/sys\/class\/net\/eth1\/queues\/rx-0\/rps_cpus/],
     ['io_uring disabled', host({ ioUring: () => ({ ok: false, code: 'EPERM', message: 'EPERM: io_uring_setup' }) }, { 'kernel.io_uring_disabled': '2' }), /io_uring/, /^sysctl -w kernel\.io_uring_disabled=0/],
+    ['an explicit slice the kernel refuses', host({ threadSlice: () => ({ ok: false, code: 'EOPNOTSUPP', message: 'EOPNOTSUPP: sched_setattr the kernel kept its own slice' }) }),
+      /loop scheduler slice/, /^--loop-slice-us auto .* or 0, or Linux 6\.12/, { ...plan, loop: { loopSliceUs: 500 } }],
     ['memlock', host({ capabilities: () => 0n, memlockLimit: () => 65536, ioUring: () => ({ ok: false, code: 'ENOMEM', message: 'ENOMEM: io_uring_setup' }) }), /RLIMIT_MEMLOCK/, /LimitMEMLOCK=infinity/],
   ];
-  for (const [what, facts, check, fix] of cases) {
-    const failed = failures(checkHost(facts, plan));
+  for (const [what, facts, check, fix, casePlan] of cases) {
+    const failed = failures(checkHost(facts, casePlan ?? plan));
     const hit = failed.find((f) => check.test(f.check));
     t.ok(hit, `${what}: reported`);
     t.match(hit?.fix, fix, `${what}: the fix`);
@@ -53,6 +55,24 @@ t.test('a veth: no ring and no IRQ are facts, not failures', async (t) => {
   t.same(failures(findings), []);
   t.match(findings.find((f) => f.check === 'ring size'), { verdict: 'info', detail: /virtual interface/ });
   t.match(findings.find((f) => f.check === 'receive placement'), { verdict: 'info', detail: /no IRQ of its own and no RPS/ });
+});
+
+t.test('the loop slice: auto asks for 100 µs and falls back with a start-up warning; 0 and SCHED_FIFO ask for none', async (t) => {
+  const asked: number[] = [];
+  const refused = host({ threadSlice: (us) => (asked.push(us), { ok: false, code: 'EOPNOTSUPP', message: 'EOPNOTSUPP: sched_setattr: the kernel kept its own slice' }) });
+  const auto = checkHost(refused, plan);
+  t.same(asked, [100], 'auto (the default) probes 100 µs');
+  t.same(failures(auto), [], 'a refused default is no failure');
+  const slice = auto.find((f) => f.check === 'loop scheduler slice');
+  t.match(slice, { verdict: 'info', warnAtStart: true, detail: /kernel's scheduler slice \(--loop-slice-us auto: EOPNOTSUPP: .*kept its own slice\).*one scheduler tick/ });
+  t.same(startWarnings(auto), [slice], 'mcrd logs it at start');
+  t.match(checkHost(host({ threadSlice: (us) => (asked.push(us), { ok: true }) }), plan).find((f) => f.check === 'loop scheduler slice'),
+    { verdict: 'pass', detail: /^100 µs \(--loop-slice-us auto\)/ });
+  asked.length = 0;
+  for (const loop of [{ loopSliceUs: 0 }, { loopRtPriority: 10 }]) {
+    t.match(checkHost(refused, { ...plan, loop }).find((f) => f.check === 'loop scheduler slice'), { verdict: 'pass' }, JSON.stringify(loop));
+  }
+  t.same(asked, [], 'neither 0 nor SCHED_FIFO probes a slice');
 });
 
 t.test('parsers', async (t) => {

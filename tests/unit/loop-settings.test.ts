@@ -29,8 +29,10 @@ t.test('argv round trip', async (t) => {
   t.same(loopSettingsFromArgs(lookup(['--loop-rt-priority', '10'])), { loopRtPriority: 10 });
   t.equal(LOOP_SETTINGS.find((x) => x.key === 'loopRtPriority')?.max, 99, 'SCHED_FIFO priorities end at 99 (the addon\'s range)');
   t.same(loopSettingArgs({ loopSliceUs: 100 }), ['--loop-slice-us', '100'], 'a loop slice goes to the worker');
-  t.same(loopSettingArgs({ loopSliceUs: 0 }), [], 'the kernel\'s slice (the default) passes nothing');
+  t.same(loopSettingArgs({ loopSliceUs: 0 }), ['--loop-slice-us', '0'], 'the kernel\'s slice, asked for, goes to the worker');
+  t.same(loopSettingArgs({ loopSliceUs: 'auto' }), [], 'the best-effort slice (the default) passes nothing');
   t.same(loopSettingsFromArgs(lookup(['--loop-slice-us', '100'])), { loopSliceUs: 100 });
+  t.same(loopSettingsFromArgs(lookup(['--loop-slice-us', 'auto'])), { loopSliceUs: 'auto' });
   t.equal(LOOP_SETTINGS.find((x) => x.key === 'loopSliceUs')?.max, 100000, 'a slice ends at 100 ms (the addon\'s range, the kernel\'s bound)');
   t.same(loopSettingArgs({}), []);
   t.same(loopSettingsFromArgs(lookup([])), {}, 'nothing given, nothing set');
@@ -60,5 +62,6 @@ t.test('limits and refusals', async (t) => {
   }
   t.equal(LOOP_SETTINGS.find((s) => s.key === 'loopSliceUs')?.min, 100, 'a slice starts at the kernel\'s 100 µs');
   t.equal(LOOP_SETTINGS.find((s) => s.key === 'busyPollUs')?.default, 'auto', 'busy polling defaults to the adaptive policy');
+  t.equal(LOOP_SETTINGS.find((s) => s.key === 'loopSliceUs')?.default, 'auto', 'the loop slice defaults to best effort');
   t.throws(() => loopSettingsFromArgs(lookup(['--busy-poll-us', 'x'])), /expected "auto" or an integer 0\.\.1000000/, 'a bad worker argument throws');
 });

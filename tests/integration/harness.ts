@@ -46,10 +46,12 @@ export interface RelayReport {
   rules: Array<{ id: number; packets: number; bytes: number; outputs: Array<Record<string, number | string | boolean>> }>;
 }
 
-export async function startRelay(rl: RelayLab, args: string[], opts: { stdin?: boolean } = {}): Promise<LabProcess> {
+/** mcr-relay in the relay namespace, once forwarding; `wrap` runs it under another program ([program, ...its args]). */
+export async function startRelay(rl: RelayLab, args: string[], opts: { stdin?: boolean; wrap?: string[] } = {}): Promise<LabProcess> {
   const full = [RELAY_CLI, '--input-interface', rl.relay.input.ifname, ...args];
   if (opts.stdin === true) full.push('--stdin-commands');
-  const proc = rl.lab.spawn(rl.relay.ns, process.execPath, full, opts.stdin === true ? { stdin: 'pipe' } : {});
+  const [cmd = process.execPath, ...cmdArgs] = [...(opts.wrap ?? []), process.execPath, ...full];
+  const proc = rl.lab.spawn(rl.relay.ns, cmd, cmdArgs, opts.stdin === true ? { stdin: 'pipe' } : {});
   await proc.waitForLine('stderr', /"msg":"relay forwarding"/, 15_000);
   return proc;
 }

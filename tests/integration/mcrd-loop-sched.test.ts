@@ -19,9 +19,9 @@
  *   refuses one (here: a seccomp filter that fails sched_setattr with EPERM,
  *   build/Release/deny_sched_setattr, as a sandbox would; no setting makes
  *   this kernel refuse it otherwise), the default falls back to the
- *   kernel's slice, mcrd warns once and the relay forwards, while an
- *   explicit value refuses the worker with a reason that names the way
- *   out. A slice under the kernel's 100 µs is refused before anything
+ *   kernel's slice, mcrd warns once and the relay forwards (mcr-relay
+ *   too: one warning, then forwarding), while an explicit value refuses
+ *   the worker with a reason that names the way out. A slice under the kernel's 100 µs is refused before anything
  *   starts, with the range.
  */
 import t, { type Test } from 'tap';
@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { skipUnlessRoot } from '../../bench/lab/index.js';
 import { pollUntil } from '../../bench/lab/time.js';
 import type { LabProcess, RelayLab } from '../../bench/lab/index.js';
-import { runGen, sinkReport, startSink, TOOL } from './harness.js';
+import { runGen, sinkReport, startRelay, startSink, stopRelay, TOOL } from './harness.js';
 import { MCRD, mcrctlJson, mcrdLab, workersOf } from './mcrd-harness.js';
 import type { LogsResult } from '../../proto/index.js';
 
@@ -186,6 +186,18 @@ t.test('where sched_setattr is refused, the default falls back with one warning 
     t.match(reason, /--loop-slice-us auto .* or 0/, 'and the settings that start');
     t.match(mcrd.stdoutLines.join('\n'), /"level":40[^\n]*loop scheduler slice[^\n]*every worker would fail to start/, 'mcrd\'s host check warned at start');
     t.equal((await mcrd.stop()).exitCode, 0, 'mcrd still stops cleanly');
+  });
+  t.test('mcr-relay: auto falls back with one warning and forwards', async (t) => {
+    const { rl } = await mcrdLab(t, 'slicerelay');
+    const relay = await startRelay(rl, ['--input-group', '239.1.1.1', '--input-port', '5000', '--outputs', '239.2.2.1:6000:out0'], { wrap: deny });
+    t.teardown(() => relay.stop().catch(() => undefined));
+    const warnings = relay.stderrLines.filter((l) => /"level":40/.test(l) && /scheduler slice/.test(l));
+    t.equal(warnings.length, 1, 'one warning');
+    t.match(warnings[0], /"code":"EPERM".*--loop-slice-us auto: EPERM.*--loop-slice-us 0/, 'with the code, the reason and the way out');
+    const sink = await startSink(rl, 0, { group: '239.2.2.1', port: 6000, count: 2000, idle: 2 });
+    await runGen(rl, { dest: '239.1.1.1', port: 5000, count: 2000, rate: 4000, size: 100 });
+    t.equal((await sinkReport(sink)).received, 2000, 'the relay forwards everything');
+    t.equal((await stopRelay(relay)).rules[0]?.packets, 2000, 'and counts it');
   });
 });
 

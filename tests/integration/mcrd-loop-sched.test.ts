@@ -79,6 +79,18 @@ async function forwardsAndStops(t: Test, rl: RelayLab, mcrd: LabProcess): Promis
   t.equal((await mcrd.stop()).exitCode, 0, 'mcrd exits 0');
 }
 
+/** Waits for the worker to be refused with `code`; asserts it and returns its reason (mcrctl workers). */
+async function refusedWith(t: Test, socket: string, code: string): Promise<string> {
+  let reason = '';
+  const refused = await pollUntil(async () => {
+    const [w] = await workersOf(socket);
+    reason = w?.reason ?? '';
+    return reason.includes(code);
+  }, 15_000);
+  t.ok(refused, `the worker's reason: ${reason}`);
+  return reason;
+}
+
 /** Whether this process holds CAP_SYS_NICE (bit 23 of CapEff), which mcrd passes on to a worker until it drops root. */
 function hasSysNice(): boolean {
   const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0';
@@ -112,13 +124,7 @@ t.test('without CAP_SYS_NICE or the real-time limit the worker is refused with E
     return;
   }
   const { mcrd, socket } = await startMcrd(t, 'looprt0', ['--loop-rt-priority', '10'], ['setpriv', '--bounding-set', '-sys_nice', '--']);
-  let reason = '';
-  const refused = await pollUntil(async () => {
-    const [w] = await workersOf(socket);
-    reason = w?.reason ?? '';
-    return /EPERM/.test(reason);
-  }, 15_000);
-  t.ok(refused, `the worker's reason: ${reason}`);
+  const reason = await refusedWith(t, socket, 'EPERM');
   t.match(reason, /SCHED_FIFO/, 'names the policy');
   t.match(reason, /CAP_SYS_NICE/, 'says which capability would do');
   t.match(reason, /LimitRTPRIO/, 'and which limit');
@@ -175,13 +181,7 @@ t.test('where sched_setattr is refused, the default falls back with one warning 
   });
   t.test('--loop-slice-us 150: the worker is refused and says what to set', async (t) => {
     const { mcrd, socket } = await startMcrd(t, 'slicedeny150', ['--loop-slice-us', '150'], deny);
-    let reason = '';
-    const refused = await pollUntil(async () => {
-      const [w] = await workersOf(socket);
-      reason = w?.reason ?? '';
-      return /EPERM/.test(reason);
-    }, 15_000);
-    t.ok(refused, `the worker's reason: ${reason}`);
+    const reason = await refusedWith(t, socket, 'EPERM');
     t.match(reason, /scheduler slice of 150 us/, 'names the slice');
     t.match(reason, /--loop-slice-us auto .* or 0/, 'and the settings that start');
     t.match(mcrd.stdoutLines.join('\n'), /"level":40[^\n]*loop scheduler slice[^\n]*every worker would fail to start/, 'mcrd\'s host check warned at start');

@@ -107,6 +107,18 @@ function readText(path: string): string | undefined {
   }
 }
 
+/** An addon probe's answer: ok with what it returned, or the error's code (`fallbackCode` when it has none) and message. */
+type ProbeAnswer<T extends object> = ({ ok: true } & T) | { ok: false; code: string; message: string };
+
+function probe<T extends object>(run: () => T, fallbackCode: string): ProbeAnswer<T> {
+  try {
+    return { ok: true, ...run() };
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    return { ok: false, code: e.code ?? fallbackCode, message: e.message };
+  }
+}
+
 export function readHostFacts(): HostFacts {
   return {
     sysctl: (key) => readText(`/proc/sys/${key.replace(/\./g, '/')}`)?.trim(),
@@ -147,22 +159,7 @@ export function readHostFacts(): HostFacts {
       const m = /^Max locked memory\s+(\S+)/m.exec(readText('/proc/self/limits') ?? '');
       return m === null || m[1] === 'unlimited' ? Infinity : Number(m[1]);
     },
-    ioUring: () => {
-      try {
-        return { ok: true, ...native.probeIoUring(LOOP_SQ_ENTRIES, LOOP_CQ_ENTRIES) };
-      } catch (err) {
-        const e = err as Error & { code?: string };
-        return { ok: false, code: e.code ?? 'ERR_MCR_IO_URING', message: e.message };
-      }
-    },
-    threadSlice: (us) => {
-      try {
-        native.probeThreadSlice(us);
-        return { ok: true };
-      } catch (err) {
-        const e = err as Error & { code?: string };
-        return { ok: false, code: e.code ?? 'ERR_MCR_SLICE', message: e.message };
-      }
-    },
+    ioUring: () => probe(() => native.probeIoUring(LOOP_SQ_ENTRIES, LOOP_CQ_ENTRIES), 'ERR_MCR_IO_URING'),
+    threadSlice: (us) => probe(() => (native.probeThreadSlice(us), {}), 'ERR_MCR_SLICE'),
   };
 }

@@ -12,8 +12,11 @@
  * peer's backlog refused as ENOBUFS to the sender, which the one-by-one
  * generator resent (a back-pressure no real network gives, and which only
  * helped methods whose queue is that backlog); with --gso such a drop is
- * lost, as on a wire (docs/performance.md, "Generator").
+ * lost, as on a wire (docs/performance.md, "Generator"). Latency trials run
+ * it under SCHED_FIFO (`fifoPriority`, `generatorCommand`), so no other
+ * program on core 0 holds it back and turns the wait into a catch-up burst.
  */
+import { execa } from 'execa';
 import { nativeToolPath } from '../tools/native-tool.js';
 import { groupOf, OTHER_CPU, PORT, TTL, type Family } from './config.js';
 import type { BenchLab } from './bench-lab.js';
@@ -40,6 +43,8 @@ export interface GenOptions {
   timestamp?: boolean;
   /** The stream's IP version (default 4): 6 sends to GROUP6 from up0's IPv6 address (IPv6 on: bench-lab-ipv6.ts). */
   family?: Family;
+  /** Run mcrgen under SCHED_FIFO at this priority (chrt); 0 or absent: a normal task. */
+  fifoPriority?: number;
 }
 
 /** Datagrams per UDP_SEGMENT message of the generator. */
@@ -69,6 +74,30 @@ export function setGeneratorCatchUp(us: number): void {
 /** Slack for process start and exit beyond the traffic itself. */
 const SLACK_MS = 15_000;
 
+/**
+ * The command that starts mcrgen with `tasksetArgs` (`-c CPU mcrgen ...`):
+ * under `chrt -f PRIORITY` for a real-time generator, else as it is.
+ */
+export function generatorCommand(tasksetArgs: readonly string[], fifoPriority: number): [string, string[]] {
+  if (!Number.isInteger(fifoPriority) || fifoPriority < 0 || fifoPriority > 99) {
+    throw new BenchError('ERR_BENCH_ARG', `generator priority ${fifoPriority}: expected an integer 0..99 (0: a normal task)`);
+  }
+  return fifoPriority === 0 ? ['taskset', [...tasksetArgs]] : ['chrt', ['-f', String(fifoPriority), 'taskset', ...tasksetArgs]];
+}
+
+/**
+ * Why this host refuses a SCHED_FIFO task at `priority` (chrt's message:
+ * no CAP_SYS_NICE, or a cgroup without a real-time budget), or undefined
+ * when it allows one. Asked once before trials that want a real-time
+ * generator, so they fall back to a normal one with the reason on record
+ * instead of failing one by one.
+ */
+export async function realtimeRefusal(priority: number): Promise<string | undefined> {
+  const r = await execa('chrt', ['-f', String(priority), 'true'], { reject: false, timeout: 10_000 });
+  if (r.exitCode === 0) return undefined;
+  return (String(r.stderr).trim() || `chrt exited ${r.exitCode ?? r.signal}`).split('\n')[0];
+}
+
 export async function runGenerator(bl: BenchLab, o: GenOptions): Promise<GenReport> {
   const { rl } = bl;
   const args = ['-c', String(OTHER_CPU), nativeToolPath('mcrgen')];
@@ -81,7 +110,8 @@ export async function runGenerator(bl: BenchLab, o: GenOptions): Promise<GenRepo
   if (o.count !== undefined) args.push('--count', String(o.count));
   if (o.timestamp === true) args.push('--timestamp');
   const limitSec = o.durationSec ?? (o.count ?? 0) / Math.max(o.rate, 1000);
-  const r = await rl.lab.exec(rl.src.ns, 'taskset', args, { timeoutMs: limitSec * 1000 + SLACK_MS, reject: false });
+  const [cmd, argv] = generatorCommand(args, o.fifoPriority ?? 0);
+  const r = await rl.lab.exec(rl.src.ns, cmd, argv, { timeoutMs: limitSec * 1000 + SLACK_MS, reject: false });
   const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (line === undefined) {
     throw new BenchError('ERR_BENCH_TOOL_OUTPUT', `mcrgen printed no report (exit ${r.exitCode ?? r.signal}): ${r.stderr.trim()}`);

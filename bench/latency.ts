@@ -102,7 +102,7 @@ export async function measurePoint(bl: BenchLab, l: LatencyConfig, payload: numb
   const point: LatencyPoint = { ratePps, trials: [] };
   try {
     for (let i = 0; i < l.trials; i++) {
-      const trial = await latencyTrial(bl, payload, ratePps, l.trialSec);
+      const trial = await latencyTrial(bl, payload, ratePps, l.trialSec, l.generatorFifo ?? 0);
       point.trials.push(trial);
       log(`latency at ${ratePps} pps, trial ${i + 1}: ${trialText(trial)}`);
     }
@@ -115,8 +115,13 @@ export async function measurePoint(bl: BenchLab, l: LatencyConfig, payload: numb
   return point;
 }
 
-/** One trial: the sink on output 0, then `seconds` of timestamped traffic at `ratePps`. */
-export async function latencyTrial(bl: BenchLab, payload: number, ratePps: number, seconds: number): Promise<LatencyTrial> {
+/**
+ * One trial: the sink on output 0, then `seconds` of timestamped traffic at
+ * `ratePps`, from a generator under SCHED_FIFO at `generatorFifo` (0: a
+ * normal task; LatencyConfig.generatorFifo says why).
+ */
+export async function latencyTrial(bl: BenchLab, payload: number, ratePps: number, seconds: number,
+  generatorFifo: number): Promise<LatencyTrial> {
   const { rl } = bl;
   const sinkHost = rl.sinks[0];
   if (sinkHost === undefined) throw new BenchError('ERR_BENCH_ENV', 'the lab has no sink');
@@ -127,7 +132,7 @@ export async function latencyTrial(bl: BenchLab, payload: number, ratePps: numbe
   let gen: GenReport;
   try {
     await sink.waitForLine('stderr', /"event":"ready"/, 10_000);
-    gen = await runGenerator(bl, { rate: ratePps, size: payload, durationSec: seconds, timestamp: true });
+    gen = await runGenerator(bl, { rate: ratePps, size: payload, durationSec: seconds, timestamp: true, fifoPriority: generatorFifo });
   } catch (err) {
     await sink.stop('SIGTERM', 5000).catch(() => undefined);
     throw err;

@@ -4,12 +4,14 @@
  * left out), and the report's Latency section: one row per method, payload
  * and load with "median (min–max)", MCR as a ratio to each userspace anchor
  * at the same load and, matched by rate, at the same offered rate, and no
- * section for a run without latency trials.
+ * section for a run without latency trials; the generator's command under
+ * SCHED_FIFO and the report's line on how it ran.
  */
 import t from 'tap';
-import { preset, type MethodName } from '../../bench/config.js';
+import { LATENCY_GENERATOR_FIFO, preset, type MethodName } from '../../bench/config.js';
+import { generatorCommand } from '../../bench/generator.js';
 import { median, summarise, type LatencyTrial, type SinkLatency } from '../../bench/latency.js';
-import { latencySection, spread } from '../../bench/latency-report.js';
+import { generatorText, latencySection, spread } from '../../bench/latency-report.js';
 import { renderMarkdown } from '../../bench/report-md.js';
 import type { BenchResults, CellResult } from '../../bench/results.js';
 
@@ -121,4 +123,26 @@ t.test("mcrd settings rows: latency at the fixed rate and the p50 each adds to t
   t.match(md, '| mcrd defaults | 33 | 99 | 132 | 165 | 1000/1000 | +0 |');
   t.match(md, '| --coalesce-us 20 | 77 | 231 | 308 | 385 | 1000/1000 | +44 |');
   t.match(md, '| --busy-poll-us 1000 | 22 | 66 | 88 | 110 | 1000/1000 | -11 |');
+});
+
+t.test('the generator under SCHED_FIFO: chrt around taskset, a normal task at 0, bad priorities refused', async (t) => {
+  const args = ['-c', '0', '/x/mcrgen', '--rate', '1000'];
+  t.same(generatorCommand(args, 0), ['taskset', args]);
+  t.same(generatorCommand(args, 1), ['chrt', ['-f', '1', 'taskset', ...args]]);
+  for (const bad of [-1, 100, 1.5]) t.throws(() => generatorCommand(args, bad), { code: 'ERR_BENCH_ARG' });
+  // The presets ask for it in every latency trial.
+  t.equal(preset('full', '/tmp').latency?.generatorFifo, LATENCY_GENERATOR_FIFO);
+  t.equal(preset('quick', '/tmp').latency?.generatorFifo, LATENCY_GENERATOR_FIFO);
+});
+
+t.test("the report says how the generator ran, a refusal's reason included", async (t) => {
+  const l = preset('full', '/tmp').latency;
+  if (l === undefined) throw new Error('the full preset has latency trials');
+  t.match(generatorText(l), /SCHED_FIFO 1/);
+  t.match(generatorText({ ...l, generatorFifo: 0, generatorFifoRefused: 'chrt: failed to set pid 0\'s policy: Operation not permitted' }),
+    /normal task: SCHED_FIFO was refused \(chrt: failed.*Operation not permitted\)/);
+  t.equal(generatorText({ ...l, generatorFifo: 0 }), 'The generator ran as a normal task.');
+  const older = { ...l };
+  delete older.generatorFifo;
+  t.match(generatorText(older), /before 2026-12-06/);
 });

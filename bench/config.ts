@@ -91,22 +91,7 @@ export interface LatencyConfig {
    * and MCR, the faster, then carries more. Absent in runs before 2026-12-05.
    */
   equalRatesPps?: number[];
-  /**
-   * The generator's SCHED_FIFO priority in latency trials (0: a normal task;
-   * absent in runs before 2026-12-06, which ran it as a normal task). On
-   * core 0 it shares the core with the sinks, the bench and MCR's supervisor
-   * and worker threads; as a normal task any of them could hold it for
-   * hundreds of microseconds, and mcrgen made the delay up with a burst that
-   * queued at the relay (docs/performance.md, "The generator under
-   * SCHED_FIFO").
-   */
-  generatorFifo?: number;
-  /** Why the host refused generatorFifo (chrt's message); generatorFifo is then 0. */
-  generatorFifoRefused?: string;
 }
-
-/** The generator's SCHED_FIFO priority in latency trials: the lowest real-time one, above every normal task. */
-export const LATENCY_GENERATOR_FIFO = 1;
 
 /**
  * The equal-rate latency points: 10 kpps (a media stream; issue 15's figures
@@ -209,7 +194,7 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
       // Brief: proves every method forwards IPv6 and gives the 64 B ratios; the full run adds 1400 B.
       ipv6: { payloads: [64] },
       experiments: { payload: 64, fanout: 1, batches: [], ringDepths: [], straceSec: 2, settings: false },
-      latency: { loads: [0.1, 0.5], trials: 3, trialSec: 1, settingsPps: 10_000, equalRatesPps: [...EQUAL_RATES_PPS], generatorFifo: LATENCY_GENERATOR_FIFO },
+      latency: { loads: [0.1, 0.5], trials: 3, trialSec: 1, settingsPps: 10_000, equalRatesPps: [...EQUAL_RATES_PPS] },
       sinkRps: true,
       awakeCore: false,
       mcrdArgs: [...MCR_MATRIX_ARGS],
@@ -228,7 +213,7 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
     families: [...FAMILIES],
     ipv6: { payloads: [64, 1400] },
     experiments: { payload: 64, fanout: 10, batches: [1, 16, 32, 64, 128], ringDepths: [128, 256, 1024, 4096], straceSec: 3, settings: true },
-    latency: { loads: [0.1, 0.5], trials: 3, trialSec: 2, settingsPps: 10_000, equalRatesPps: [...EQUAL_RATES_PPS], generatorFifo: LATENCY_GENERATOR_FIFO },
+    latency: { loads: [0.1, 0.5], trials: 3, trialSec: 2, settingsPps: 10_000, equalRatesPps: [...EQUAL_RATES_PPS] },
     sinkRps: true,
     awakeCore: false,
     mcrdArgs: [...MCR_MATRIX_ARGS],

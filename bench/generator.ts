@@ -12,9 +12,10 @@
  * peer's backlog refused as ENOBUFS to the sender, which the one-by-one
  * generator resent (a back-pressure no real network gives, and which only
  * helped methods whose queue is that backlog); with --gso such a drop is
- * lost, as on a wire (docs/performance.md, "Generator"). Latency trials run
- * it under SCHED_FIFO (`fifoPriority`, `generatorCommand`), so no other
- * program on core 0 holds it back and turns the wait into a catch-up burst.
+ * lost, as on a wire (docs/performance.md, "Generator"). `bench:latency` can
+ * run it under SCHED_FIFO (`fifoPriority`, `generatorCommand`), to see what
+ * the other programs on core 0 cost it (docs/performance.md, "Generator
+ * stalls on core 0").
  */
 import { execa } from 'execa';
 import { nativeToolPath } from '../tools/native-tool.js';

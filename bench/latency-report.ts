@@ -7,7 +7,7 @@
  * setting adds at a fixed low rate (full runs). Empty for runs without
  * latency trials.
  */
-import { METHOD_LABELS, METHODS, type LatencyConfig, type MethodName } from './config.js';
+import { METHOD_LABELS, METHODS, type MethodName } from './config.js';
 import type { CellLatency, LatencyPoint, PercentileKey, Spread } from './latency.js';
 import { kpps } from './limits.js';
 import type { BenchResults } from './results.js';
@@ -16,16 +16,6 @@ import type { BenchResults } from './results.js';
 const USERSPACE: readonly MethodName[] = ['c-ring', 'c-mmsg', 'socat', 'gstreamer'];
 
 const COLUMNS: ReadonlyArray<[PercentileKey, string]> = [['p50Us', 'p50'], ['p99Us', 'p99'], ['p999Us', 'p99.9'], ['maxUs', 'max']];
-
-/** How the generator ran in the latency trials (LatencyConfig.generatorFifo). */
-export function generatorText(l: LatencyConfig): string {
-  if ((l.generatorFifo ?? 0) > 0) {
-    return `The generator ran under SCHED_FIFO ${l.generatorFifo}, so nothing else on its core held it back ` +
-      `(docs/performance.md, "The generator under SCHED_FIFO").`;
-  }
-  if (l.generatorFifoRefused !== undefined) return `The generator ran as a normal task: SCHED_FIFO was refused (${l.generatorFifoRefused}).`;
-  return l.generatorFifo === 0 ? 'The generator ran as a normal task.' : 'The generator ran as a normal task (runs before 2026-12-06).';
-}
 
 export function latencySection(r: BenchResults): string[] {
   const l = r.config.latency;
@@ -37,7 +27,7 @@ export function latencySection(r: BenchResults): string[] {
     `the first output takes the kernel's receive time (SO_TIMESTAMPNS, as the datagram crosses into the sink's namespace, before any queue there). ` +
     `Each figure is the median of ${l.trials} trials of ${l.trialSec} s and, in brackets, their min–max; loads are ` +
     `fractions of each method's own zero-loss rate at fan-out 1 in this run; "equal rate" rows offer every method that carries ` +
-    `it without loss the same rate (docs/performance.md, "Latency"). ${generatorText(l)}`, '');
+    `it without loss the same rate (docs/performance.md, "Latency").`, '');
   if (cells.length > 0) {
     const rows: string[][] = [];
     for (const method of METHODS) {

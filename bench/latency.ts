@@ -102,7 +102,7 @@ export async function measurePoint(bl: BenchLab, l: LatencyConfig, payload: numb
   const point: LatencyPoint = { ratePps, trials: [] };
   try {
     for (let i = 0; i < l.trials; i++) {
-      const trial = await latencyTrial(bl, payload, ratePps, l.trialSec, l.generatorFifo ?? 0);
+      const trial = await latencyTrial(bl, payload, ratePps, l.trialSec);
       point.trials.push(trial);
       log(`latency at ${ratePps} pps, trial ${i + 1}: ${trialText(trial)}`);
     }
@@ -117,11 +117,14 @@ export async function measurePoint(bl: BenchLab, l: LatencyConfig, payload: numb
 
 /**
  * One trial: the sink on output 0, then `seconds` of timestamped traffic at
- * `ratePps`, from a generator under SCHED_FIFO at `generatorFifo` (0: a
- * normal task; LatencyConfig.generatorFifo says why).
+ * `ratePps`. The generator is a normal task unless `generatorFifo` (a
+ * SCHED_FIFO priority) says otherwise: `bench:latency`'s diagnostic
+ * variants only, since on this lab's shared core 0 a real-time generator
+ * starves the sink from about 200 kpps (docs/performance.md, "Generator
+ * stalls on core 0").
  */
 export async function latencyTrial(bl: BenchLab, payload: number, ratePps: number, seconds: number,
-  generatorFifo: number): Promise<LatencyTrial> {
+  generatorFifo = 0): Promise<LatencyTrial> {
   const { rl } = bl;
   const sinkHost = rl.sinks[0];
   if (sinkHost === undefined) throw new BenchError('ERR_BENCH_ENV', 'the lab has no sink');

@@ -18,7 +18,7 @@ import { hasFamily, type BenchConfig, type Family, type MethodName } from './con
 import { ensureDependencies } from './deps.js';
 import { describeError } from './errors.js';
 import { runExperiments } from './experiments.js';
-import { realtimeRefusal, runGenerator } from './generator.js';
+import { runGenerator } from './generator.js';
 import { measureCellLatency } from './latency.js';
 import { busyShareBetween, readCpuTimes } from './host-counters.js';
 import { describeLimit, kpps } from './limits.js';
@@ -44,15 +44,6 @@ export async function runSuite(config: BenchConfig, results: BenchResults, hooks
   if (v4) for (const [method, why] of Object.entries(deps.skipped)) log(`${method}: not measured: ${why}`);
   if (v6) for (const [method, why] of Object.entries(deps.skipped6)) log(`${method} (IPv6): not measured: ${why}`);
   results.host.backgroundUtil = await backgroundUtil();
-  const l = config.latency;
-  if (l !== undefined && (l.generatorFifo ?? 0) > 0) {
-    const why = await realtimeRefusal(l.generatorFifo ?? 0);
-    if (why !== undefined) {
-      log(`latency trials: the generator runs as a normal task: SCHED_FIFO ${l.generatorFifo} refused (${why})`);
-      l.generatorFifo = 0;
-      l.generatorFifoRefused = why;
-    }
-  }
   // The IPv6 cells are fan-out 1: a run of them alone needs one output.
   const maxFanout = v4 ? Math.max(...config.fanouts, config.experiments?.fanout ?? 1) : 1;
   log(`building the lab (relay with ${maxFanout} outputs${config.sinkRps ? '' : ', sinks NOT steered to core 0'})`);

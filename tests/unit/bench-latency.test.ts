@@ -5,13 +5,13 @@
  * and load with "median (min–max)", MCR as a ratio to each userspace anchor
  * at the same load and, matched by rate, at the same offered rate, and no
  * section for a run without latency trials; the generator's command under
- * SCHED_FIFO and the report's line on how it ran.
+ * SCHED_FIFO (bench:latency's diagnostic variants).
  */
 import t from 'tap';
-import { LATENCY_GENERATOR_FIFO, preset, type MethodName } from '../../bench/config.js';
+import { preset, type MethodName } from '../../bench/config.js';
 import { generatorCommand } from '../../bench/generator.js';
 import { median, summarise, type LatencyTrial, type SinkLatency } from '../../bench/latency.js';
-import { generatorText, latencySection, spread } from '../../bench/latency-report.js';
+import { latencySection, spread } from '../../bench/latency-report.js';
 import { renderMarkdown } from '../../bench/report-md.js';
 import type { BenchResults, CellResult } from '../../bench/results.js';
 
@@ -130,19 +130,4 @@ t.test('the generator under SCHED_FIFO: chrt around taskset, a normal task at 0,
   t.same(generatorCommand(args, 0), ['taskset', args]);
   t.same(generatorCommand(args, 1), ['chrt', ['-f', '1', 'taskset', ...args]]);
   for (const bad of [-1, 100, 1.5]) t.throws(() => generatorCommand(args, bad), { code: 'ERR_BENCH_ARG' });
-  // The presets ask for it in every latency trial.
-  t.equal(preset('full', '/tmp').latency?.generatorFifo, LATENCY_GENERATOR_FIFO);
-  t.equal(preset('quick', '/tmp').latency?.generatorFifo, LATENCY_GENERATOR_FIFO);
-});
-
-t.test("the report says how the generator ran, a refusal's reason included", async (t) => {
-  const l = preset('full', '/tmp').latency;
-  if (l === undefined) throw new Error('the full preset has latency trials');
-  t.match(generatorText(l), /SCHED_FIFO 1/);
-  t.match(generatorText({ ...l, generatorFifo: 0, generatorFifoRefused: 'chrt: failed to set pid 0\'s policy: Operation not permitted' }),
-    /normal task: SCHED_FIFO was refused \(chrt: failed.*Operation not permitted\)/);
-  t.equal(generatorText({ ...l, generatorFifo: 0 }), 'The generator ran as a normal task.');
-  const older = { ...l };
-  delete older.generatorFifo;
-  t.match(generatorText(older), /before 2026-12-06/);
 });

@@ -91,7 +91,20 @@ export interface LatencyConfig {
    * and MCR, the faster, then carries more. Absent in runs before 2026-12-05.
    */
   equalRatesPps?: number[];
+  /**
+   * How much of its own stalls the generator makes up with a burst in
+   * latency trials (mcrgen --catch-up-us; absent in runs before 2026-12-06,
+   * which made up 2000 µs, as the throughput trials still do). Other
+   * programs on its core hold it back now and then, MCR's supervisor and
+   * worker threads among them; a burst that makes up the lost time queues
+   * at the relay and lands in the tail, a lab artifact that no real source
+   * produces (docs/performance.md, "Generator stalls on core 0").
+   */
+  generatorCatchUpUs?: number;
 }
+
+/** The generator's catch-up in latency trials: none beyond mcrgen's two-batch minimum. */
+export const LATENCY_GENERATOR_CATCH_UP_US = 0;
 
 /**
  * The equal-rate latency points: 10 kpps (a media stream; issue 15's figures
@@ -194,7 +207,7 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
       // Brief: proves every method forwards IPv6 and gives the 64 B ratios; the full run adds 1400 B.
       ipv6: { payloads: [64] },
       experiments: { payload: 64, fanout: 1, batches: [], ringDepths: [], straceSec: 2, settings: false },
-      latency: { loads: [0.1, 0.5], trials: 3, trialSec: 1, settingsPps: 10_000, equalRatesPps: [...EQUAL_RATES_PPS] },
+      latency: { loads: [0.1, 0.5], trials: 3, trialSec: 1, settingsPps: 10_000, equalRatesPps: [...EQUAL_RATES_PPS], generatorCatchUpUs: LATENCY_GENERATOR_CATCH_UP_US },
       sinkRps: true,
       awakeCore: false,
       mcrdArgs: [...MCR_MATRIX_ARGS],
@@ -213,7 +226,7 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
     families: [...FAMILIES],
     ipv6: { payloads: [64, 1400] },
     experiments: { payload: 64, fanout: 10, batches: [1, 16, 32, 64, 128], ringDepths: [128, 256, 1024, 4096], straceSec: 3, settings: true },
-    latency: { loads: [0.1, 0.5], trials: 3, trialSec: 2, settingsPps: 10_000, equalRatesPps: [...EQUAL_RATES_PPS] },
+    latency: { loads: [0.1, 0.5], trials: 3, trialSec: 2, settingsPps: 10_000, equalRatesPps: [...EQUAL_RATES_PPS], generatorCatchUpUs: LATENCY_GENERATOR_CATCH_UP_US },
     sinkRps: true,
     awakeCore: false,
     mcrdArgs: [...MCR_MATRIX_ARGS],

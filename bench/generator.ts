@@ -46,6 +46,8 @@ export interface GenOptions {
   family?: Family;
   /** Run mcrgen under SCHED_FIFO at this priority (chrt); 0 or absent: a normal task. */
   fifoPriority?: number;
+  /** How much of its own stalls mcrgen makes up with a burst (`--catch-up-us`), instead of the run's setting. */
+  catchUpUs?: number;
 }
 
 /** Datagrams per UDP_SEGMENT message of the generator. */
@@ -106,7 +108,7 @@ export async function runGenerator(bl: BenchLab, o: GenOptions): Promise<GenRepo
   // --ttl sets the IPv6 hop limits too: ip6mr, like ipmr, forwards only with more than 1 left.
   args.push('--dest', groupOf(o.family), '--port', String(PORT), '--interface', rl.src.ifname, '--ttl', String(TTL));
   args.push('--size', String(o.size), '--rate', String(Math.round(o.rate)), '--gso', String(genBurst), '--batch', String(genBurst));
-  args.push('--catch-up-us', String(genCatchUpUs));
+  args.push('--catch-up-us', String(o.catchUpUs ?? genCatchUpUs));
   if (o.durationSec !== undefined) args.push('--duration', String(o.durationSec));
   if (o.count !== undefined) args.push('--count', String(o.count));
   if (o.timestamp === true) args.push('--timestamp');

@@ -32,7 +32,9 @@
  * them); `loopnice5` renices the loop thread to 5; `nowatch` turns the rule's loss-of-signal
  * watch off (signalTimeoutMs 0), so mcrd stops asking the worker for arrivals every 500 ms.
  * `slice0` is `mcrd --loop-slice-us 0` (the kernel's scheduler slice for the loop thread; the default asks for 100 µs).
- * `genfifo` and `c-mmsg-genfifo` run the generator under SCHED_FIFO 1 (`--gen-fifo N` does it for
+ * The generator makes up none of its own stalls with a burst (`--gen-catch-up-us`, default 0, as in
+ * the suite's latency trials); `catchup2000` and `c-mmsg-catchup2000` make up 2 ms, as before
+ * 2026-12-06. `genfifo` and `c-mmsg-genfifo` run it under SCHED_FIFO 1 (`--gen-fifo N` does it for
  * every variant): what the other programs on its core cost it, below about 200 kpps, where the sink
  * still gets enough of core 0.
  * `--hog-cpu N
@@ -48,7 +50,7 @@ import { intOption } from './cli-int.js';
 import { execa } from 'execa';
 import { packageRoot } from '../tools/native-tool.js';
 import { createBenchLab, type BenchLab } from './bench-lab.js';
-import { OTHER_CPU, type MethodName } from './config.js';
+import { LATENCY_GENERATOR_CATCH_UP_US, OTHER_CPU, type MethodName } from './config.js';
 import { ensureDependencies } from './deps.js';
 import { describeError } from './errors.js';
 import { realtimeRefusal, setGeneratorBurst } from './generator.js';
@@ -97,6 +99,8 @@ interface Variant {
   fifo?: number;
   /** The generator's SCHED_FIFO priority for this variant's trials (0: a normal task), instead of --gen-fifo. */
   genFifo?: number;
+  /** How much of its own stalls the generator makes up with a burst in this variant's trials (mcrgen --catch-up-us), instead of --gen-catch-up-us. */
+  genCatchUpUs?: number;
 }
 
 const VARIANTS: Record<string, Variant> = {
@@ -132,6 +136,9 @@ const VARIANTS: Record<string, Variant> = {
   // and worker threads) holds it back; below ~200 kpps only (docs/performance.md, "Generator stalls on core 0").
   genfifo: { name: 'mcrd defaults, generator SCHED_FIFO 1', method: 'mcr', mcrdArgs: [], genFifo: 1 },
   'c-mmsg-genfifo': { name: 'C recvmmsg, generator SCHED_FIFO 1', method: 'c-mmsg', genFifo: 1 },
+  // The latency trials' generator before 2026-12-06: it made up 2 ms of its own stalls with a burst.
+  catchup2000: { name: 'mcrd defaults, generator --catch-up-us 2000', method: 'mcr', mcrdArgs: [], genCatchUpUs: 2000 },
+  'c-mmsg-catchup2000': { name: 'C recvmmsg, generator --catch-up-us 2000', method: 'c-mmsg', genCatchUpUs: 2000 },
   'c-ring': { name: 'C TPACKET_V3', method: 'c-ring' },
 };
 
@@ -164,10 +171,12 @@ function parseArgs(argv: string[]) {
     .option('--gen-burst <n>', 'datagrams per paced burst of the generator (1 = evenly spaced; the suite sends bursts of 8)', int, 8)
     .option('--gen-fifo <priority>', "the generator's SCHED_FIFO priority for every variant (default 0 = a normal task; variants genfifo and c-mmsg-genfifo use 1)",
       int, 0)
+    .option('--gen-catch-up-us <us>', 'how much of its own stalls the generator makes up with a burst (mcrgen --catch-up-us; default 0, as in the suite\'s latency trials; variants catchup2000 and c-mmsg-catchup2000 use 2000)',
+      int, LATENCY_GENERATOR_CATCH_UP_US)
     .option('--out <dir>', 'results directory', join(packageRoot(), 'bench', 'results'));
   program.parse(argv, { from: 'user' });
   return program.opts<{ variants: string; rates: string; payload: number; rounds: number; duration: number; mcrdArgs: string;
-    baseRoot?: string; hogCpu?: number; hogs: number; genBurst: number; genFifo: number; out: string }>();
+    baseRoot?: string; hogCpu?: number; hogs: number; genBurst: number; genFifo: number; genCatchUpUs: number; out: string }>();
 }
 
 async function loopCounters(running: RunningMethod): Promise<Record<string, number> | undefined> {
@@ -244,7 +253,8 @@ async function measure(bl: BenchLab, key: string, round: number, rates: number[]
       out.push(sample);
       try {
         const before = await loopCounters(running);
-        sample.trial = await latencyTrial(bl, o.payload, ratePps, o.duration, v.genFifo ?? o.genFifo);
+        sample.trial = await latencyTrial(bl, o.payload, ratePps, o.duration,
+          { catchUpUs: v.genCatchUpUs ?? o.genCatchUpUs, fifoPriority: v.genFifo ?? o.genFifo });
         const after = await loopCounters(running);
         if (before !== undefined && after !== undefined) {
           sample.loop = Object.fromEntries(LOOP_KEYS.map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]));

@@ -7,7 +7,7 @@
  * setting adds at a fixed low rate (full runs). Empty for runs without
  * latency trials.
  */
-import { METHOD_LABELS, METHODS, type MethodName } from './config.js';
+import { METHOD_LABELS, METHODS, type LatencyConfig, type MethodName } from './config.js';
 import type { CellLatency, LatencyPoint, PercentileKey, Spread } from './latency.js';
 import { kpps } from './limits.js';
 import type { BenchResults } from './results.js';
@@ -16,6 +16,14 @@ import type { BenchResults } from './results.js';
 const USERSPACE: readonly MethodName[] = ['c-ring', 'c-mmsg', 'socat', 'gstreamer'];
 
 const COLUMNS: ReadonlyArray<[PercentileKey, string]> = [['p50Us', 'p50'], ['p99Us', 'p99'], ['p999Us', 'p99.9'], ['maxUs', 'max']];
+
+/** How much of its own stalls the generator made up with a burst in the latency trials (LatencyConfig.generatorCatchUpUs). */
+export function catchUpText(l: LatencyConfig): string {
+  const us = l.generatorCatchUpUs;
+  if (us === undefined) return 'The generator made up to 2 ms of its own stalls with a burst (runs before 2026-12-06).';
+  if (us === 0) return 'The generator made up none of its own stalls with a burst (`mcrgen --catch-up-us 0`): a stall on its core only thins the stream.';
+  return `The generator made up to ${us} µs of its own stalls with a burst (\`mcrgen --catch-up-us ${us}\`).`;
+}
 
 export function latencySection(r: BenchResults): string[] {
   const l = r.config.latency;
@@ -27,7 +35,7 @@ export function latencySection(r: BenchResults): string[] {
     `the first output takes the kernel's receive time (SO_TIMESTAMPNS, as the datagram crosses into the sink's namespace, before any queue there). ` +
     `Each figure is the median of ${l.trials} trials of ${l.trialSec} s and, in brackets, their min–max; loads are ` +
     `fractions of each method's own zero-loss rate at fan-out 1 in this run; "equal rate" rows offer every method that carries ` +
-    `it without loss the same rate (docs/performance.md, "Latency").`, '');
+    `it without loss the same rate (docs/performance.md, "Latency"). ${catchUpText(l)}`, '');
   if (cells.length > 0) {
     const rows: string[][] = [];
     for (const method of METHODS) {

@@ -102,7 +102,7 @@ export async function measurePoint(bl: BenchLab, l: LatencyConfig, payload: numb
   const point: LatencyPoint = { ratePps, trials: [] };
   try {
     for (let i = 0; i < l.trials; i++) {
-      const trial = await latencyTrial(bl, payload, ratePps, l.trialSec);
+      const trial = await latencyTrial(bl, payload, ratePps, l.trialSec, { catchUpUs: l.generatorCatchUpUs });
       point.trials.push(trial);
       log(`latency at ${ratePps} pps, trial ${i + 1}: ${trialText(trial)}`);
     }
@@ -115,16 +115,22 @@ export async function measurePoint(bl: BenchLab, l: LatencyConfig, payload: numb
   return point;
 }
 
-/**
- * One trial: the sink on output 0, then `seconds` of timestamped traffic at
- * `ratePps`. The generator is a normal task unless `generatorFifo` (a
- * SCHED_FIFO priority) says otherwise: `bench:latency`'s diagnostic
- * variants only, since on this lab's shared core 0 a real-time generator
- * starves the sink from about 200 kpps (docs/performance.md, "Generator
- * stalls on core 0").
- */
+/** How the generator runs in a latency trial. */
+export interface TrialGenerator {
+  /** mcrgen --catch-up-us (LatencyConfig.generatorCatchUpUs); absent: the run's setting (2000 µs). */
+  catchUpUs?: number | undefined;
+  /**
+   * A SCHED_FIFO priority (0 or absent: a normal task). `bench:latency`'s
+   * diagnostic variants only: on this lab's shared core 0 a real-time
+   * generator starves the sink from about 200 kpps (docs/performance.md,
+   * "Generator stalls on core 0").
+   */
+  fifoPriority?: number;
+}
+
+/** One trial: the sink on output 0, then `seconds` of timestamped traffic at `ratePps`. */
 export async function latencyTrial(bl: BenchLab, payload: number, ratePps: number, seconds: number,
-  generatorFifo = 0): Promise<LatencyTrial> {
+  generator: TrialGenerator = {}): Promise<LatencyTrial> {
   const { rl } = bl;
   const sinkHost = rl.sinks[0];
   if (sinkHost === undefined) throw new BenchError('ERR_BENCH_ENV', 'the lab has no sink');
@@ -135,7 +141,9 @@ export async function latencyTrial(bl: BenchLab, payload: number, ratePps: numbe
   let gen: GenReport;
   try {
     await sink.waitForLine('stderr', /"event":"ready"/, 10_000);
-    gen = await runGenerator(bl, { rate: ratePps, size: payload, durationSec: seconds, timestamp: true, fifoPriority: generatorFifo });
+    gen = await runGenerator(bl, { rate: ratePps, size: payload, durationSec: seconds, timestamp: true,
+      ...(generator.catchUpUs !== undefined ? { catchUpUs: generator.catchUpUs } : {}),
+      ...(generator.fifoPriority !== undefined ? { fifoPriority: generator.fifoPriority } : {}) });
   } catch (err) {
     await sink.stop('SIGTERM', 5000).catch(() => undefined);
     throw err;

@@ -5,13 +5,14 @@
  * and load with "median (min–max)", MCR as a ratio to each userspace anchor
  * at the same load and, matched by rate, at the same offered rate, and no
  * section for a run without latency trials; the generator's command under
- * SCHED_FIFO (bench:latency's diagnostic variants).
+ * SCHED_FIFO (bench:latency's diagnostic variants), and no catch-up burst in
+ * latency trials, which the report states.
  */
 import t from 'tap';
-import { preset, type MethodName } from '../../bench/config.js';
+import { LATENCY_GENERATOR_CATCH_UP_US, preset, type MethodName } from '../../bench/config.js';
 import { generatorCommand } from '../../bench/generator.js';
 import { median, summarise, type LatencyTrial, type SinkLatency } from '../../bench/latency.js';
-import { latencySection, spread } from '../../bench/latency-report.js';
+import { catchUpText, latencySection, spread } from '../../bench/latency-report.js';
 import { renderMarkdown } from '../../bench/report-md.js';
 import type { BenchResults, CellResult } from '../../bench/results.js';
 
@@ -130,4 +131,18 @@ t.test('the generator under SCHED_FIFO: chrt around taskset, a normal task at 0,
   t.same(generatorCommand(args, 0), ['taskset', args]);
   t.same(generatorCommand(args, 1), ['chrt', ['-f', '1', 'taskset', ...args]]);
   for (const bad of [-1, 100, 1.5]) t.throws(() => generatorCommand(args, bad), { code: 'ERR_BENCH_ARG' });
+});
+
+t.test('latency trials: no catch-up burst by default, and the report says how much the generator made up', async (t) => {
+  const l = preset('full', '/tmp').latency;
+  if (l === undefined) throw new Error('the full preset has latency trials');
+  t.equal(l.generatorCatchUpUs, LATENCY_GENERATOR_CATCH_UP_US);
+  t.equal(preset('quick', '/tmp').latency?.generatorCatchUpUs, 0);
+  t.match(catchUpText(l), /none of its own stalls.*--catch-up-us 0/);
+  t.match(catchUpText({ ...l, generatorCatchUpUs: 500 }), /up to 500 µs.*--catch-up-us 500/);
+  const older = { ...l };
+  delete older.generatorCatchUpUs;
+  t.match(catchUpText(older), /2 ms.*before 2026-12-06/);
+  const section = latencySection(results([cellWith('mcr', [30, 33, 40], [100, 150, 300])])).join('\n');
+  t.match(section, /none of its own stalls/);
 });

@@ -91,9 +91,8 @@ export function generatorCommand(tasksetArgs: readonly string[], fifoPriority: n
 /**
  * Why this host refuses a SCHED_FIFO task at `priority` (chrt's message:
  * no CAP_SYS_NICE, or a cgroup without a real-time budget), or undefined
- * when it allows one. Asked once before trials that want a real-time
- * generator, so they fall back to a normal one with the reason on record
- * instead of failing one by one.
+ * when it allows one. `bench:latency` asks once before its first trial, so
+ * a refusal stops the run with the reason instead of failing every trial.
  */
 export async function realtimeRefusal(priority: number): Promise<string | undefined> {
   const r = await execa('chrt', ['-f', String(priority), 'true'], { reject: false, timeout: 10_000 });

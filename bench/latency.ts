@@ -19,7 +19,7 @@
 import type { BenchLab } from './bench-lab.js';
 import { GROUP, OTHER_CPU, PORT, type LatencyConfig } from './config.js';
 import { BenchError, describeError } from './errors.js';
-import { runGenerator, type GenReport } from './generator.js';
+import { runGenerator, type GenOptions, type GenReport } from './generator.js';
 import { nativeToolPath } from '../tools/native-tool.js';
 import { waitForQuiet } from './quiet.js';
 
@@ -102,7 +102,8 @@ export async function measurePoint(bl: BenchLab, l: LatencyConfig, payload: numb
   const point: LatencyPoint = { ratePps, trials: [] };
   try {
     for (let i = 0; i < l.trials; i++) {
-      const trial = await latencyTrial(bl, payload, ratePps, l.trialSec, { catchUpUs: l.generatorCatchUpUs });
+      const trial = await latencyTrial(bl, payload, ratePps, l.trialSec,
+        l.generatorCatchUpUs === undefined ? {} : { catchUpUs: l.generatorCatchUpUs });
       point.trials.push(trial);
       log(`latency at ${ratePps} pps, trial ${i + 1}: ${trialText(trial)}`);
     }
@@ -115,18 +116,14 @@ export async function measurePoint(bl: BenchLab, l: LatencyConfig, payload: numb
   return point;
 }
 
-/** How the generator runs in a latency trial. */
-export interface TrialGenerator {
-  /** mcrgen --catch-up-us (LatencyConfig.generatorCatchUpUs); absent: the run's setting (2000 µs). */
-  catchUpUs?: number | undefined;
-  /**
-   * A SCHED_FIFO priority (0 or absent: a normal task). `bench:latency`'s
-   * diagnostic variants only: on this lab's shared core 0 a real-time
-   * generator starves the sink from about 200 kpps (docs/performance.md,
-   * "Generator stalls on core 0").
-   */
-  fifoPriority?: number;
-}
+/**
+ * How the generator runs in a latency trial: its catch-up
+ * (LatencyConfig.generatorCatchUpUs; absent: the run's setting, 2000 µs)
+ * and, in `bench:latency`'s diagnostic variants only, a SCHED_FIFO priority:
+ * on this lab's shared core 0 a real-time generator starves the sink from
+ * about 200 kpps (docs/performance.md, "Generator stalls on core 0").
+ */
+export type TrialGenerator = Pick<GenOptions, 'catchUpUs' | 'fifoPriority'>;
 
 /** One trial: the sink on output 0, then `seconds` of timestamped traffic at `ratePps`. */
 export async function latencyTrial(bl: BenchLab, payload: number, ratePps: number, seconds: number,
@@ -141,9 +138,7 @@ export async function latencyTrial(bl: BenchLab, payload: number, ratePps: numbe
   let gen: GenReport;
   try {
     await sink.waitForLine('stderr', /"event":"ready"/, 10_000);
-    gen = await runGenerator(bl, { rate: ratePps, size: payload, durationSec: seconds, timestamp: true,
-      ...(generator.catchUpUs !== undefined ? { catchUpUs: generator.catchUpUs } : {}),
-      ...(generator.fifoPriority !== undefined ? { fifoPriority: generator.fifoPriority } : {}) });
+    gen = await runGenerator(bl, { rate: ratePps, size: payload, durationSec: seconds, timestamp: true, ...generator });
   } catch (err) {
     await sink.stop('SIGTERM', 5000).catch(() => undefined);
     throw err;

@@ -102,8 +102,7 @@ export async function measurePoint(bl: BenchLab, l: LatencyConfig, payload: numb
   const point: LatencyPoint = { ratePps, trials: [] };
   try {
     for (let i = 0; i < l.trials; i++) {
-      const trial = await latencyTrial(bl, payload, ratePps, l.trialSec,
-        l.generatorCatchUpUs === undefined ? {} : { catchUpUs: l.generatorCatchUpUs });
+      const trial = await latencyTrial(bl, payload, ratePps, l.trialSec, { catchUpUs: l.generatorCatchUpUs });
       point.trials.push(trial);
       log(`latency at ${ratePps} pps, trial ${i + 1}: ${trialText(trial)}`);
     }

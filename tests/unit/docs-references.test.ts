@@ -19,19 +19,14 @@ const SCANNED = ['README.md', 'docs', 'common', 'supervisor', 'worker', 'tools',
 const SKIPPED_DIRS = new Set(['node_modules', 'dist', 'build', '.git', 'results']);
 const SOURCE_FILE = /\.(ts|cc|h|md|sh|json5?|proto|service|conf)$|^run$/;
 
-function listFiles(path: string, out: string[] = []): string[] {
-  if (!existsSync(path)) return out;
-  if (!statSync(path).isDirectory()) {
-    out.push(path);
-    return out;
-  }
-  for (const name of readdirSync(path)) {
-    if (SKIPPED_DIRS.has(name)) continue;
-    const p = join(path, name);
-    if (statSync(p).isDirectory()) listFiles(p, out);
-    else if (SOURCE_FILE.test(name)) out.push(p);
-  }
-  return out;
+/** The files under `path` (or `path` itself) that may cite docs. */
+function listFiles(path: string): string[] {
+  if (!existsSync(path)) return [];
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path, { recursive: true, encoding: 'utf8' })
+    .filter((rel) => !rel.split('/').some((part) => SKIPPED_DIRS.has(part)) && SOURCE_FILE.test(basename(rel)))
+    .map((rel) => join(path, rel))
+    .filter((p) => statSync(p).isFile());
 }
 
 /** GitHub's heading anchor: lower case, punctuation dropped (letters, digits, '-', '_' and spaces kept), spaces to '-'. */

@@ -73,7 +73,7 @@ interface Sample {
   /**
    * Function-call IPIs core 0 (the sinks' core) took per input datagram in
    * each trial: raised by the relay's sends whenever core 0's backlog had
-   * drained, so fewer, larger sends raise fewer (docs/performance.md,
+   * drained, so fewer, larger sends raise fewer (docs/performance-history.md,
    * "Wake-ups set the CPU per datagram").
    */
   sinkIpis?: { at10?: number; at50?: number };

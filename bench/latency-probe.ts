@@ -76,7 +76,7 @@ interface Variant {
   relayArgs?: string[];
   /**
    * Once started, move every thread of the supervisor (mcrd's own process, not its worker) to this
-   * core: whether the supervisor sharing the relay core is what delays the p99 (docs/performance.md).
+   * core: whether the supervisor sharing the relay core is what delays the p99 (docs/performance-history.md, "Latency on a shared core: busy polling that waits").
    */
   supervisorCpu?: number;
   /** mcrd all on the relay core (`taskset -c 1`), not `--worker-cpus 1` (bench/methods/mcr.ts). */

@@ -93,6 +93,8 @@ export type LoopOptionName = 'packetFd' | 'ringDepth' | 'batch' | 'bufferCount' 
 
 export interface LoopInfo {
   deferTaskrun: boolean;
+  /** The loop's sleeps are kept out of the kernel's iowait (IORING_ENTER_NO_IOWAIT, Linux 6.15); false: they count as iowait. */
+  noIowait: boolean;
   ingress: IngressMode;
   sqEntries: number;
   cqEntries: number;
@@ -225,7 +227,7 @@ export interface NativeAddon {
   /** One datagram to a unix datagram socket: a path, or an abstract name starting with '@' (the systemd notify protocol). Never blocks: EAGAIN when its queue is full. */
   sendUnixDatagram(address: string, data: Buffer): void;
   /** Creates (and closes) a ring of these sizes with the relay loop's flags: throws io_uring_setup's errno (EPERM: kernel.io_uring_disabled, ENOMEM: RLIMIT_MEMLOCK); lists the loop's opcodes the kernel lacks. */
-  probeIoUring(sqEntries: number, cqEntries: number): { deferTaskrun: boolean; features: number; missingOps: string[] };
+  probeIoUring(sqEntries: number, cqEntries: number): { deferTaskrun: boolean; features: number; noIowait: boolean; missingOps: string[] };
   /** Gives a short-lived thread of its own a scheduler slice of `sliceUs` (as the loop's --loop-slice-us does): throws sched_setattr's errno, or EOPNOTSUPP when the kernel keeps its own slice (before Linux 6.12). */
   probeThreadSlice(sliceUs: number): void;
 }

@@ -218,6 +218,7 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
   const LoopInfo& li = loop_->info();
   Napi::Object result = Napi::Object::New(env);
   result.Set("deferTaskrun", Napi::Boolean::New(env, li.defer_taskrun));
+  result.Set("noIowait", Napi::Boolean::New(env, li.no_iowait));
   result.Set("ingress", Napi::String::New(env, options_.ingress == Ingress::ring ? "ring" : "multishot"));
   result.Set("sqEntries", Napi::Number::New(env, li.sq_entries));
   result.Set("cqEntries", Napi::Number::New(env, li.cq_entries));

@@ -182,6 +182,7 @@ Napi::Value ProbeIoUring(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("deferTaskrun", Napi::Boolean::New(env, probe.defer_taskrun));
   out.Set("features", Napi::Number::New(env, probe.features));
+  out.Set("noIowait", Napi::Boolean::New(env, probe.no_iowait));
   Napi::Array missing = Napi::Array::New(env, probe.missing_ops.size());
   for (uint32_t i = 0; i < probe.missing_ops.size(); ++i) missing.Set(i, Napi::String::New(env, probe.missing_ops[i]));
   out.Set("missingOps", missing);

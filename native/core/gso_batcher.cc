@@ -38,7 +38,7 @@ void GsoBatcher::add(const Rule* rule, uint16_t bid, const uint8_t* payload, uin
     // walk (the loop behind after a stall) fills hundreds for one flow, and
     // a list that grew per batch used to run full and send the rest of the
     // walk one datagram at a time, at several times the cost, so the loop
-    // fell further behind (docs/performance.md, "batch list collapse").
+    // fell further behind (docs/performance-history.md, "batch list collapse").
     if (!rule->open_listed) {
       // More flows with open batches than the list holds: send theirs now.
       if (open_rules_.size() == kMaxOpenRules) flush_open();

@@ -7,6 +7,8 @@
 
 #include <utility>
 
+#include "core/ring_wait.h"
+
 namespace mcr {
 
 SysError probe_io_uring(unsigned sq_entries, unsigned cq_entries, IoUringProbe* out) {
@@ -25,6 +27,7 @@ SysError probe_io_uring(unsigned sq_entries, unsigned cq_entries, IoUringProbe* 
   }
   if (rc != 0) return sys_error(-rc, "io_uring_setup", "a ring with the relay loop's flags");
   out->features = params.features;
+  out->no_iowait = (params.features & kFeatNoIowait) != 0;
   io_uring_probe* probe = io_uring_get_probe_ring(&ring);
   if (probe == nullptr) {
     io_uring_queue_exit(&ring);

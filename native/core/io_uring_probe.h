@@ -14,6 +14,7 @@ namespace mcr {
 struct IoUringProbe {
   bool defer_taskrun = false;              // IORING_SETUP_SINGLE_ISSUER | DEFER_TASKRUN accepted (Linux 6.1)
   unsigned features = 0;                   // io_uring_params.features
+  bool no_iowait = false;                  // IORING_FEAT_NO_IOWAIT: the loop's sleeps can stay out of iowait (ring_wait.h)
   std::vector<std::string> missing_ops;    // opcodes the loop submits that the kernel does not support
 };
 

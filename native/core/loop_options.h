@@ -51,6 +51,7 @@ constexpr uint32_t kCoalesceBurstSends = 256;
 // What setup settled on, for logs and docs.
 struct LoopInfo {
   bool defer_taskrun = false;
+  bool no_iowait = false;  // the loop's sleeps are not counted as iowait (ring_wait.h; Linux 6.15)
   uint32_t sq_entries = 0;
   uint32_t cq_entries = 0;
 };

@@ -27,7 +27,7 @@
 //   arrives in bursts (a sender's own batches, microbursts) is never
 //   paused: a loop woken per burst already walks the burst at once, and a
 //   pause would only add a timer's wake-up per walk (a fixed 20 us pause
-//   cost 30 % more CPU per datagram at half load: docs/performance.md,
+//   cost 30 % more CPU per datagram at half load: docs/performance-history.md,
 //   "Moderation by walk size"). Evenly paced traffic (a media stream,
 //   20 kpps or more) is where a pause pays: woken per frame, the loop
 //   spent 65 % of a core on 34 kpps. An earlier default polled instead
@@ -83,7 +83,7 @@ class PollPolicy {
   // way the loop went with thresholds of 10 and 20 %), the loop's share is
   // between 10 and 20 % at 10 kpps and below 20 % at 35 kpps (it keeps the
   // look there), and above 20 % from 100 kpps on, where counting saves one
-  // io_uring_enter per walk (docs/performance.md, "One wait per walk").
+  // io_uring_enter per walk (docs/performance-history.md, "One wait per walk").
   static constexpr uint32_t kCountSendsPermille = 200;
   // Moderation starts only while walks find fewer frames than this on
   // average: a loop woken per burst of 4 or more already sends them
@@ -96,7 +96,8 @@ class PollPolicy {
   // The pause's bounds. Its cost: a frame that arrives during the pause
   // waits for its end (on a VM also for the timer's wake-up, tens of us
   // more), so the longest pause is what the loop may add to a frame's
-  // latency under moderation; measured in docs/performance.md.
+  // latency under moderation; measured in docs/performance-history.md,
+  // "Moderation by walk size".
   static constexpr uint64_t kPauseMinNs = 20'000;
   static constexpr uint64_t kPauseMaxNs = 100'000;
   // Moderation starts only while frames arrive at kStartRatePps or more,
@@ -106,7 +107,7 @@ class PollPolicy {
   // stream of 10 kpps can cost a quarter of the loop's time (a host's
   // steal counts as the thread's CPU time), and moderating it put 5-15 %
   // of its frames 64-256 us late: MCR's p99 at 10 kpps was 2-4x the C
-  // recvmmsg relay's (docs/performance.md, "No moderation below 20 kpps").
+  // recvmmsg relay's (docs/performance-history.md, "No moderation below 20 kpps").
   static constexpr uint64_t kStartRatePps = 20'000;
   static constexpr uint64_t kStopRatePps = 15'000;
   // A window in which the loop thread waited this share (per mille) of the

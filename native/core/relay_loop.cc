@@ -91,7 +91,10 @@ int RelayLoop::setup(const char** failed_step) {
   ring_ready_ = true;
   info_.sq_entries = params.sq_entries;
   info_.cq_entries = params.cq_entries;
-  io_uring_register_ring_fd(&ring_);  // optional speed-up; failure is harmless
+  // Optional speed-up; failure is harmless (the ring's own fd is used).
+  const bool ring_fd_registered = io_uring_register_ring_fd(&ring_) == 1;
+  wait_.init(params.features, ring_fd_registered);
+  info_.no_iowait = wait_.no_iowait();
 
   // The one place the ingress method is chosen; everything after this talks
   // to it through IngressSource.
@@ -161,7 +164,7 @@ int RelayLoop::run() {
     const uint64_t frames_before = counters_->loop(frames).load(std::memory_order_relaxed);
     int rc = 0;
     if (!walk_without_enter) {
-      rc = spin ? io_uring_submit_and_get_events(&ring_) : io_uring_submit_and_wait(&ring_, wait_count(policy.counts_sends()));
+      rc = spin ? io_uring_submit_and_get_events(&ring_) : wait_.submit_and_wait(&ring_, wait_count(policy.counts_sends()));
       CounterBlock::bump(counters_->loop(submit_calls));
       submitter_.submitted();
     }

@@ -27,6 +27,7 @@
 #include "core/log_ring.h"
 #include "core/loop_options.h"
 #include "core/loop_rules.h"
+#include "core/ring_wait.h"
 #include "core/send_queue.h"
 #include "core/submitter.h"
 
@@ -87,6 +88,7 @@ class RelayLoop {
 
   io_uring ring_{};
   bool ring_ready_ = false;
+  RingWait wait_;  // the turn's blocking submit-and-wait (kept out of iowait on Linux 6.15)
   // The parts, in dependence order: each only uses those above it, the
   // ingress source only through its interface, and the loop only through
   // the Submitter's mid-walk reap callback.

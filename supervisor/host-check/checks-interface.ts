@@ -68,8 +68,9 @@ export function cpuMask(cpus: readonly number[]): string {
  * Where the input's receive processing runs, against the workers' cores.
  * Every worker's frames pass through that processing first: when it all
  * lands on one core while several workers share the input, that core
- * saturates first (docs/performance.md: the receive path was about 40 % of
- * the relay core's time).
+ * saturates first (docs/performance-history.md, "Profiles: what is in the
+ * way at fan-out 1": the receive path was about 40 % of the relay core's
+ * time).
  */
 export function checkPlacement(facts: HostFacts, name: string, workerCores: readonly number[]): Finding {
   const subject = `${name} (input)`;

@@ -34,7 +34,7 @@ export interface HostFacts {
   /** RLIMIT_MEMLOCK soft limit in bytes (Infinity: unlimited). */
   memlockLimit(): number;
   /** Creating a ring like a worker loop's (same sizes and flags): what the kernel lacks, or the errno it refused with. */
-  ioUring(): { ok: true; missingOps: string[]; deferTaskrun: boolean } | { ok: false; code: string; message: string };
+  ioUring(): { ok: true; missingOps: string[]; deferTaskrun: boolean; noIowait: boolean } | { ok: false; code: string; message: string };
   /** Giving a thread a scheduler slice of `us` (as a worker's loop thread gets): ok, or the errno the kernel refused with. */
   threadSlice(us: number): { ok: true } | { ok: false; code: string; message: string };
 }

@@ -8,7 +8,8 @@
  * what the drop saves is
  * the host's own IP receive path (route lookup, a multicast route entry
  * allocated and freed through RCU per datagram, UDP demultiplexing), a fifth
- * of the relay core in docs/performance.md's profile.
+ * of the relay core in docs/performance-history.md, "Profiles: what is in
+ * the way at fan-out 1".
  *
  * The program sees the frame from its Ethernet header (cls_bpf pushes the
  * MAC header back at ingress). Fragments are left to the stack: the relay

@@ -17,7 +17,7 @@ function host(over: Partial<HostFacts> = {}, sysctls: Record<string, string> = {
     sysctl: (k) => values[k], interfaceFlags: () => 0x1003, ringSizes: () => ({ rx: 4096, rxMax: 4096 }),
     offloads: () => new Map([['generic-receive-offload', true], ['rx-udp-gro-forwarding', false]]),
     rpsCpus: () => [], irqs: () => [{ irq: 40, cpus: [0] }, { irq: 41, cpus: [1] }], capabilities: () => ALL_CAPS,
-    memlockLimit: () => Infinity, ioUring: () => ({ ok: true, missingOps: [], deferTaskrun: true }), threadSlice: () => ({ ok: true }), ...over,
+    memlockLimit: () => Infinity, ioUring: () => ({ ok: true, missingOps: [], deferTaskrun: true, noIowait: true }), threadSlice: () => ({ ok: true }), ...over,
   };
 }
 const plan = { rules: [{ inputInterface: 'eth1', outputs: [{ interface: 'eth2', group: '239.1.1.1', port: 5000 }] }], workersPerInterface: 2, cpus: [0, 1], loop: {} };
@@ -55,6 +55,17 @@ t.test('a veth: no ring and no IRQ are facts, not failures', async (t) => {
   t.same(failures(findings), []);
   t.match(findings.find((f) => f.check === 'ring size'), { verdict: 'info', detail: /virtual interface/ });
   t.match(findings.find((f) => f.check === 'receive placement'), { verdict: 'info', detail: /no IRQ of its own and no RPS/ });
+});
+
+t.test('the io_uring line says how the loops wait: DEFER_TASKRUN, and whether their sleeps show as iowait', async (t) => {
+  const line = (deferTaskrun: boolean, noIowait: boolean): string =>
+    renderFindings(checkHost(host({ ioUring: () => ({ ok: true, missingOps: [], deferTaskrun, noIowait }) }), plan))
+      .split('\n').find((l) => l.includes('io_uring ring')) ?? '';
+  t.match(line(true, true), /PASS .*with DEFER_TASKRUN; the loops' sleeps are not counted as iowait/, 'Linux 6.15: no iowait');
+  const old = line(false, false);
+  t.match(old, /^PASS /, 'an older kernel still passes');
+  t.match(old, /DEFER_TASKRUN refused \(Linux 6\.1\)/, 'without DEFER_TASKRUN, said so');
+  t.match(old, /sleeps show as iowait in top .*not disk.*Linux 6\.15/, 'and why a worker\'s core shows iowait there');
 });
 
 t.test('the loop slice: auto asks for 100 µs and falls back with a start-up warning; 0 and SCHED_FIFO ask for none', async (t) => {

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../tools/native-tool.js';
 
 const BIN = join(packageRoot(), 'build', 'Release', 'monitor_bench');
-/** The relay core's CPU per datagram, 64 B x1 through mcrd (docs/performance.md, profile of 2026-12-03: 2.03 µs). */
+/** The relay core's CPU per datagram, 64 B x1 through mcrd (docs/performance-history.md, "Profiles: what is in the way at fan-out 1", 2026-12-03: 2.03 µs). */
 const RELAY_NS_PER_DATAGRAM = 2030;
 const FRAMES = 4096;
 const CALLGRIND_PASSES = 10;

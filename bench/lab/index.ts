@@ -5,7 +5,8 @@
  * runs processes in them; createRelayLab (relay-lab.ts) builds the standard
  * src → relay → sinks topology; skipUnlessRoot (skip.ts) skips tests where
  * namespaces cannot be made, skipUnlessVlan (features.ts) where the kernel
- * lacks 802.1Q, and the kernel features the bench's anchors need; checkReachable (reach.ts) probes a hop.
+ * lacks 802.1Q, and the kernel features the bench's anchors need; checkReachable (reach.ts) probes a hop;
+ * threadsOf (threads.ts) reads how the kernel schedules a started process's threads.
  */
 
 export { LabError, type LabErrorCode } from './errors.js';
@@ -16,3 +17,4 @@ export { checkReachable, type ProbeMethod } from './reach.js';
 export { LAB_SKIP_REASON, labUnavailableReason, skipUnlessRoot, type SkippableTest } from './skip.js';
 export { MROUTE_SKIP_REASON, MROUTE6_SKIP_REASON, multicastRoutingUnavailableReason, multicastRouting6UnavailableReason, nftNetdevUnavailableReason, skipUnlessVlan, VLAN_SKIP_REASON, vlanUnavailableReason } from './features.js';
 export { IFNAME_MAX } from './names.js';
+export { describeLoopThread, SCHED_FIFO, SCHED_OTHER, threadsOf, type ThreadView } from './threads.js';

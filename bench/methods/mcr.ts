@@ -10,6 +10,9 @@
  * all three do identical work. IPv6 (`family` 6): the same rule with
  * GROUP6 as input and output group.
  *
+ * The cell's commands end with how the kernel schedules the worker's loop
+ * thread (policy, scheduler slice: lab/threads.ts), read once it runs.
+ *
  * The suite reads the worker's loop counters (kernel_drops, submit_calls,
  * gso_batches, …) between trials from a stats request, without restarting
  * anything. The CPU figure counts mcrd and the worker.
@@ -22,7 +25,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlClient } from '../../common/control-client.js';
-import type { LabProcess } from '../lab/index.js';
+import { describeLoopThread, type LabProcess } from '../lab/index.js';
 import { pollUntil } from '../lab/time.js';
 import { packageRoot } from '../../tools/native-tool.js';
 import type { BenchLab } from '../bench-lab.js';
@@ -92,7 +95,8 @@ export async function startMcr(bl: BenchLab, o: MethodStart): Promise<RunningMet
     pids,
     ...(o.mcrdSharesCore === true ? {} : { offCorePids: [proc.pid] }),
     loopPid: worker?.pid ?? 0,
-    commands: [`taskset ${args.join(' ')}`, `(config) ${JSON.stringify(cfg)}`],
+    // How the kernel schedules the loop (its slice moves the latency tail), as it is, not as asked for.
+    commands: [`taskset ${args.join(' ')}`, `(config) ${JSON.stringify(cfg)}`, describeLoopThread(worker?.pid ?? 0)],
     async counters() {
       const reply = await client.request({ kind: 'stats' }) as StatsReply;
       const loop = reply.workers[0]?.loop;

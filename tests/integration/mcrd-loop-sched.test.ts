@@ -23,37 +23,22 @@
  *   too: one warning, then forwarding), while an explicit value refuses
  *   the worker with a reason that names the way out. A slice under the kernel's 100 µs is refused before anything
  *   starts, with the range.
+ *
+ * The bench's record of the loop thread (bench/lab/threads.ts
+ * describeLoopThread, one line in each MCR cell's commands) is checked
+ * against the same worker: the slice in force, or SCHED_FIFO and its
+ * priority.
  */
 import t, { type Test } from 'tap';
 import { execa } from 'execa';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { skipUnlessRoot } from '../../bench/lab/index.js';
+import { describeLoopThread, SCHED_FIFO, SCHED_OTHER, skipUnlessRoot, threadsOf as threads, type ThreadView } from '../../bench/lab/index.js';
 import { pollUntil } from '../../bench/lab/time.js';
 import type { LabProcess, RelayLab } from '../../bench/lab/index.js';
 import { runGen, sinkReport, startRelay, startSink, stopRelay, TOOL } from './harness.js';
 import { MCRD, mcrctlJson, mcrdLab, workersOf } from './mcrd-harness.js';
 import type { LogsResult } from '../../proto/index.js';
-
-const SCHED_OTHER = 0;
-const SCHED_FIFO = 1;
-
-interface ThreadView { name: string; policy: number; rtPriority: number; sliceNs: number | undefined }
-
-/** Every thread of a process: name, policy and real-time priority (stat fields 41 and 40), scheduler slice (sched, when shown). */
-function threads(pid: number): ThreadView[] {
-  return readdirSync(`/proc/${pid}/task`).map((tid) => {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    // Fields after the command name, which may hold spaces: field 3 is rest[0].
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const sched = existsSync(`/proc/${pid}/task/${tid}/sched`) ? readFileSync(`/proc/${pid}/task/${tid}/sched`, 'utf8') : '';
-    const slice = /^se\.slice\s*:\s*(\d+)/m.exec(sched)?.[1];
-    return {
-      name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), rtPriority: Number(rest[37]), policy: Number(rest[38]),
-      sliceNs: slice === undefined ? undefined : Number(slice),
-    };
-  });
-}
 
 /** mcrd in the lab with one rule and `flags`; its socket, once it is ready. */
 async function startMcrd(t: Test, tag: string, flags: string[], wrap: string[] = []): Promise<{ rl: RelayLab; mcrd: LabProcess; socket: string }> {
@@ -111,6 +96,7 @@ t.test('--loop-rt-priority puts the loop thread alone under SCHED_FIFO', async (
   const loops = all.filter((th) => th.name === 'mcr-loop');
   t.equal(loops.length, 1, `one loop thread: ${list}`);
   t.strictSame([loops[0]?.policy, loops[0]?.rtPriority], [SCHED_FIFO, 10], 'the loop thread: SCHED_FIFO at 10');
+  t.match(describeLoopThread(worker?.pid ?? Number.NaN), /^\(loop\) mcr-loop: SCHED_FIFO 10, /, 'the bench records the policy with each MCR cell');
   t.ok(all.filter((th) => th.name !== 'mcr-loop').every((th) => th.policy === SCHED_OTHER), `every other thread of the worker: the normal policy (${list})`);
   t.ok(threads(mcrd.pid).every((th) => th.policy === SCHED_OTHER), 'mcrd itself: the normal policy');
   await forwardsAndStops(t, rl, mcrd);
@@ -139,23 +125,25 @@ function skipUnlessSliceShown(t: Test): boolean {
 }
 
 /** The worker's threads, with the one loop thread apart ("name:slice" list for messages). */
-async function loopThreadOf(t: Test, socket: string): Promise<{ loop: ThreadView | undefined; others: ThreadView[]; list: string }> {
+async function loopThreadOf(t: Test, socket: string): Promise<{ pid: number; loop: ThreadView | undefined; others: ThreadView[]; list: string }> {
   const [worker] = await workersOf(socket);
   t.equal(worker?.state, 'running', `the worker runs (${worker?.reason ?? ''})`);
-  const all = threads(worker?.pid ?? Number.NaN);
+  const pid = worker?.pid ?? Number.NaN;
+  const all = threads(pid);
   const list = all.map((th) => `${th.name}:${th.sliceNs}`).join(' ');
   const loops = all.filter((th) => th.name === 'mcr-loop');
   t.equal(loops.length, 1, `one loop thread: ${list}`);
   t.ok(all.every((th) => th.policy === SCHED_OTHER), 'all under the normal policy');
-  return { loop: loops[0], others: all.filter((th) => th.name !== 'mcr-loop'), list };
+  return { pid, loop: loops[0], others: all.filter((th) => th.name !== 'mcr-loop'), list };
 }
 
 for (const [what, flags, us] of [['by default (auto)', [], 100], ['--loop-slice-us 150', ['--loop-slice-us', '150'], 150]] as const) {
   t.test(`${what}: the loop thread alone gets a slice of ${us} µs`, async (t) => {
     if (skipUnlessRoot(t) || skipUnlessSliceShown(t)) return;
     const { rl, mcrd, socket } = await startMcrd(t, `loopslice${us}`, [...flags]);
-    const { loop, others, list } = await loopThreadOf(t, socket);
+    const { pid, loop, others, list } = await loopThreadOf(t, socket);
     t.equal(loop?.sliceNs, us * 1000, `the loop thread: a slice of ${us} µs`);
+    t.equal(describeLoopThread(pid), `(loop) mcr-loop: SCHED_OTHER, slice ${us} µs`, 'the bench records the same with each MCR cell');
     t.ok(others.every((th) => th.sliceNs !== us * 1000), `the worker's other threads keep the kernel's slice (${list})`);
     t.notMatch(mcrd.stdoutLines.join('\n'), /loop scheduler slice/, 'no warning about the slice');
     await forwardsAndStops(t, rl, mcrd);

@@ -113,6 +113,7 @@
         "native/tests/poll_policy_test.cc",
         "native/tests/thread_times_test.cc",
         "native/core/thread_times.cc",
+        "native/tests/ring_wait_test.cc",
         "native/tests/latency_histogram_test.cc",
         "native/tests/payload_test.cc",
         "native/tools/latency_histogram.cc",

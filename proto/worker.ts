@@ -10,7 +10,7 @@ import type { Type } from 'protobufjs';
 import { decodeEnvelope, decodeMessage, encodeMessage, putOneof } from './codec.js';
 import type { ErrorInfo, RuleRefusal } from './types.js';
 import { messageType } from './schema.js';
-import type { Command, CommandBody, CommandDraft, Reply, RuleArrivals, WorkerCounters } from './types.js';
+import type { Command, CommandBody, CommandDraft, LoopState, Reply, RuleArrivals, WorkerCounters } from './types.js';
 
 let commandType: Type | null = null;
 let replyType: Type | null = null;
@@ -43,5 +43,6 @@ export function decodeReply(bytes: Uint8Array): Reply {
   if (plain.error !== undefined) reply.error = plain.error as ErrorInfo;
   if (plain.stats !== undefined) reply.stats = plain.stats as WorkerCounters;
   if (plain.arrivals !== undefined) reply.arrivals = plain.arrivals as RuleArrivals;
+  if (plain.loop !== undefined) reply.loop = plain.loop as LoopState;
   return reply;
 }

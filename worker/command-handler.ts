@@ -12,7 +12,7 @@ import type { Logger, LevelWithSilent } from 'pino';
 import type { Relay, RuleStats as RelayRuleStats } from './relay.js';
 import { errorsByErrno } from './counters.js';
 import { LOG_LEVELS } from '../common/logger.js';
-import type { Command, ErrorInfo, MonitorStats, Reply, Rule, RuleArrivals, RuleRefusal, RuleStats, WorkerCounters } from '../proto/index.js';
+import type { Command, ErrorInfo, LoopState, MonitorStats, Reply, Rule, RuleArrivals, RuleRefusal, RuleStats, WorkerCounters } from '../proto/index.js';
 import type { RuleSpec } from '../common/rule-spec.js';
 
 /** What the worker does after replying: go on, exit 0, or exit 1 (mcrd restarts it). */
@@ -72,6 +72,7 @@ export class CommandHandler {
     let after: AfterReply = 'continue';
     let stats: WorkerCounters | undefined;
     let arrivals: RuleArrivals | undefined;
+    let loop: LoopState | undefined;
     let failure: (Error & { code?: string }) | undefined;
     try {
       switch (body.kind) {
@@ -123,6 +124,7 @@ export class CommandHandler {
         case 'ping':
           if (body.stats === true) stats = this.counters();
           if (body.arrivals === true) arrivals = this.relay.arrivals();
+          if (body.loop === true) loop = this.relay.loopState();
           break;
       }
     } catch (err) {
@@ -155,6 +157,7 @@ export class CommandHandler {
     const reply: Reply = { seq: command.seq, generation: this.generation, hash: this.hash, refused: this.refusals() };
     if (stats !== undefined) reply.stats = stats;
     if (arrivals !== undefined) reply.arrivals = arrivals;
+    if (loop !== undefined) reply.loop = loop;
     return { reply, after };
   }
 

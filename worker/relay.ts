@@ -21,6 +21,7 @@ import { native, type LoopInfo, type LoopOptions, type NativeLoop, type NativeRu
 import { hostPort, type RuleSpec } from '../common/rule-spec.js';
 import { groupsToJoin } from '../common/rule-groups.js';
 import { describeMatch } from '../common/rule-text.js';
+import type { LoopState } from '../proto/index.js';
 
 export type RelayTuning = Omit<LoopOptions, 'packetFd'>;
 
@@ -119,6 +120,23 @@ export class Relay {
     private readonly options: RelayOptions = {},
   ) {
     this.active = options.deferredFanoutGroup === undefined;
+  }
+
+  /**
+   * How the loop runs, as its start settled it (mcrctl workers): the
+   * scheduler slice in force (0: the kernel's) and why the default short one
+   * was refused, the real-time priority asked for (the start fails when the
+   * kernel refuses it), DEFER_TASKRUN, and whether its sleeps stay out of
+   * iowait. Undefined before start().
+   */
+  loopState(): LoopState | undefined {
+    const info = this.info;
+    if (info === undefined) return undefined;
+    return {
+      ingress: info.ingress, sliceUs: info.loopSliceUs, rtPriority: this.tuning.loopRtPriority ?? 0,
+      deferTaskrun: info.deferTaskrun, noIowait: info.noIowait,
+      ...(info.loopSliceRefused !== undefined ? { sliceRefused: info.loopSliceRefused.code } : {}),
+    };
   }
 
   /** The packet socket is deferred and not yet activated: the loop receives nothing. */

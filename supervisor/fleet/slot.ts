@@ -10,7 +10,7 @@
 import type { Logger } from 'pino';
 import type { FleetWorker } from './worker-process.js';
 import type { RuleTable } from '../rule-table.js';
-import type { ErrorInfo, Reply, RuleApplication, WorkerCounters } from '../../proto/index.js';
+import type { ErrorInfo, LoopState, Reply, RuleApplication, WorkerCounters } from '../../proto/index.js';
 import { withoutCodePrefix } from '../../common/control-errors.js';
 
 export interface Slot {
@@ -48,6 +48,8 @@ export interface Slot {
   stderrTail: string[];
   /** Workers of this slot that exited before they were running, in a row (0 once one runs). */
   failedStarts: number;
+  /** How the current worker's loop runs, from its ready ping; shown by `mcrctl workers`. */
+  loop: LoopState | undefined;
 }
 
 /** Stderr lines kept per worker, for the log line and the reason of an exit. */
@@ -78,7 +80,7 @@ export function newSlot(iface: string, index: number, core: number, backoffMs: n
   return { id: `${iface}/${index}`, iface, core, worker: undefined, state: 'waiting', reason: undefined, restarts: 0,
     backoffMs, startedAtMs: 0, generation: 0, logLevel, timer: undefined, counters: undefined,
     refused: new Map(), needsSync: false, unconfirmed: new Set(), beat: undefined, verdict: undefined, lastExit: undefined,
-    lastFatal: undefined, starvedLogged: false, stderrTail: [], failedStarts: 0 };
+    lastFatal: undefined, starvedLogged: false, stderrTail: [], failedStarts: 0, loop: undefined };
 }
 
 /** What the slots of a rule's input interface did with it: applied, refused (with the error), not confirmed, or pending (no worker now). */

@@ -37,8 +37,8 @@ import { describeLoopThread, SCHED_FIFO, SCHED_OTHER, skipUnlessRoot, threadsOf 
 import { pollUntil } from '../../bench/lab/time.js';
 import type { LabProcess, RelayLab } from '../../bench/lab/index.js';
 import { runGen, sinkReport, startRelay, startSink, stopRelay, TOOL } from './harness.js';
-import { MCRD, mcrctlJson, mcrdLab, workersOf } from './mcrd-harness.js';
-import type { LogsResult } from '../../proto/index.js';
+import { MCRD, mcrctl, mcrctlJson, mcrdLab, workersOf } from './mcrd-harness.js';
+import type { LogsResult, LoopState } from '../../proto/index.js';
 
 /** mcrd in the lab with one rule and `flags`; its socket, once it is ready. */
 async function startMcrd(t: Test, tag: string, flags: string[], wrap: string[] = []): Promise<{ rl: RelayLab; mcrd: LabProcess; socket: string }> {
@@ -96,6 +96,7 @@ t.test('--loop-rt-priority puts the loop thread alone under SCHED_FIFO', async (
   const loops = all.filter((th) => th.name === 'mcr-loop');
   t.equal(loops.length, 1, `one loop thread: ${list}`);
   t.strictSame([loops[0]?.policy, loops[0]?.rtPriority], [SCHED_FIFO, 10], 'the loop thread: SCHED_FIFO at 10');
+  t.match(worker?.loop, { rtPriority: 10 }, 'mcrctl workers says the same');
   t.match(describeLoopThread(worker?.pid ?? Number.NaN), /^\(loop\) mcr-loop: SCHED_FIFO 10, /, 'the bench records the policy with each MCR cell');
   t.ok(all.filter((th) => th.name !== 'mcr-loop').every((th) => th.policy === SCHED_OTHER), `every other thread of the worker: the normal policy (${list})`);
   t.ok(threads(mcrd.pid).every((th) => th.policy === SCHED_OTHER), 'mcrd itself: the normal policy');
@@ -125,7 +126,7 @@ function skipUnlessSliceShown(t: Test): boolean {
 }
 
 /** The worker's threads, with the one loop thread apart ("name:slice" list for messages). */
-async function loopThreadOf(t: Test, socket: string): Promise<{ pid: number; loop: ThreadView | undefined; others: ThreadView[]; list: string }> {
+async function loopThreadOf(t: Test, socket: string): Promise<{ pid: number; loop: ThreadView | undefined; others: ThreadView[]; list: string; state: LoopState | undefined }> {
   const [worker] = await workersOf(socket);
   t.equal(worker?.state, 'running', `the worker runs (${worker?.reason ?? ''})`);
   const pid = worker?.pid ?? Number.NaN;
@@ -134,15 +135,18 @@ async function loopThreadOf(t: Test, socket: string): Promise<{ pid: number; loo
   const loops = all.filter((th) => th.name === 'mcr-loop');
   t.equal(loops.length, 1, `one loop thread: ${list}`);
   t.ok(all.every((th) => th.policy === SCHED_OTHER), 'all under the normal policy');
-  return { pid, loop: loops[0], others: all.filter((th) => th.name !== 'mcr-loop'), list };
+  return { pid, loop: loops[0], others: all.filter((th) => th.name !== 'mcr-loop'), list, state: worker?.loop };
 }
 
 for (const [what, flags, us] of [['by default (auto)', [], 100], ['--loop-slice-us 150', ['--loop-slice-us', '150'], 150]] as const) {
   t.test(`${what}: the loop thread alone gets a slice of ${us} µs`, async (t) => {
     if (skipUnlessRoot(t) || skipUnlessSliceShown(t)) return;
     const { rl, mcrd, socket } = await startMcrd(t, `loopslice${us}`, [...flags]);
-    const { pid, loop, others, list } = await loopThreadOf(t, socket);
+    const { pid, loop, others, list, state } = await loopThreadOf(t, socket);
     t.equal(loop?.sliceNs, us * 1000, `the loop thread: a slice of ${us} µs`);
+    t.match(state, { ingress: 'ring', sliceUs: us, rtPriority: 0 }, 'mcrctl workers says the same');
+    t.notOk('sliceRefused' in (state ?? {}), 'and no refusal');
+    t.match((await mcrctl(socket, ['workers'])).stdout, new RegExp(`running .* slice ${us}us`), 'in its LOOP column too');
     t.equal(describeLoopThread(pid), `(loop) mcr-loop: SCHED_OTHER, slice ${us} µs`, 'the bench records the same with each MCR cell');
     t.ok(others.every((th) => th.sliceNs !== us * 1000), `the worker's other threads keep the kernel's slice (${list})`);
     t.notMatch(mcrd.stdoutLines.join('\n'), /loop scheduler slice/, 'no warning about the slice');
@@ -155,8 +159,9 @@ t.test('where sched_setattr is refused, the default falls back with one warning 
   const deny = [TOOL('deny_sched_setattr')];
   t.test('auto: the kernel\'s slice, one warning, the relay forwards', async (t) => {
     const { rl, mcrd, socket } = await startMcrd(t, 'slicedeny', [], deny);
-    const { loop, others } = await loopThreadOf(t, socket);
+    const { loop, others, state } = await loopThreadOf(t, socket);
     t.not(loop?.sliceNs, 100_000, 'the loop thread keeps the kernel\'s slice');
+    t.match(state, { sliceUs: 0, sliceRefused: 'EPERM' }, 'mcrctl workers says so, with the errno');
     t.equal(loop?.sliceNs, others[0]?.sliceNs, 'the same as the worker\'s other threads');
     const warned = await pollUntil(async () => /"level":40,[^\n]*"check":"loop scheduler slice"/.test(mcrd.stdoutLines.join('\n')), 10_000);
     t.ok(warned, 'mcrd warns');

@@ -16,6 +16,9 @@ import { WorkerLogs } from '../../supervisor/worker-logs.js';
 import type { CommandDraft, Reply } from '../../proto/index.js';
 import type { EventSink } from '../../supervisor/events/event-kinds.js';
 
+/** The loop state a fake worker reports in its ready ping, as a worker on a current kernel with the defaults. */
+export const FAKE_LOOP = { ingress: 'ring', sliceUs: 100, rtPriority: 0, deferTaskrun: true, noIowait: true };
+
 /** What a fake worker does with a command: answer it, never answer, die on it, or answer after ms. */
 export type Behaviour = 'answer' | 'ignore' | 'die' | 'die-exit-first' | { delayMs: number };
 export type Script = (body: CommandDraft, worker: FakeWorker) => Behaviour;
@@ -110,7 +113,10 @@ export class FakeWorker implements FleetWorker {
       this.generation = body.generation ?? 0;
       this.hash = body.hash ?? new Uint8Array();
     }
-    return { seq: 0, generation: this.generation, hash: this.hash, refused: [] };
+    const reply: Reply = { seq: 0, generation: this.generation, hash: this.hash, refused: [] };
+    // As a real worker: how its loop runs, when asked (the fleet's ready ping).
+    if (body.kind === 'ping' && body.loop === true) reply.loop = { ...FAKE_LOOP };
+    return reply;
   }
 
   /**

@@ -7,7 +7,7 @@
  * rules; the exit's cause is shown as the slot's reason.
  */
 import t from 'tap';
-import { fleetLab, sleep } from './fleet-fixture.js';
+import { FAKE_LOOP, fleetLab, sleep } from './fleet-fixture.js';
 import { checkRule } from '../../supervisor/rule-table.js';
 
 t.test('a crashed worker restarts after the backoff, which doubles up to its maximum', async (t) => {
@@ -17,12 +17,17 @@ t.test('a crashed worker restarts after the backoff, which doubles up to its max
   t.equal(lab.fleet.info()[0]?.state, 'running');
   const first = lab.workers[0];
   t.same(first?.sent.map((c) => c.kind), ['ping', 'syncRules'], 'ready ping, then its rules');
+  t.same(lab.fleet.info()[0]?.loop, FAKE_LOOP, 'the ready ping\'s answer says how its loop runs');
 
   const gaps: number[] = [];
   for (let crash = 1; crash <= 4; crash++) {
     const victim = lab.workers[lab.workers.length - 1];
     const diedAt = Date.now();
     victim?.die({ code: 1, signal: null });
+    if (crash === 1) {
+      await lab.until(() => lab.fleet.info()[0]?.state !== 'running', 3_000, 'the exit seen');
+      t.equal(lab.fleet.info()[0]?.loop, undefined, 'no loop shown while the slot has no worker');
+    }
     await lab.until(() => lab.workers.length === crash + 1 && lab.fleet.info()[0]?.state === 'running', 3_000, `restart ${crash}`);
     gaps.push((lab.workers[crash]?.startedAt ?? 0) - diedAt);
   }
@@ -34,6 +39,7 @@ t.test('a crashed worker restarts after the backoff, which doubles up to its max
   t.equal(info?.restarts, 4, 'four restarts counted');
   t.equal(info?.pid, lab.workers[4]?.pid, 'the slot shows the new pid');
   t.match(info?.reason, /^last exit \S+: exited with code 1, restarted$/, 'the reason says why it was restarted');
+  t.same(info?.loop, FAKE_LOOP, 'and its new worker\'s loop');
   const last = lab.workers[4];
   t.same(last?.sent.map((c) => c.kind), ['ping', 'syncRules'], 'each new worker gets its rules');
   const sync = last?.sent[1];

@@ -51,14 +51,28 @@ t.test('workers: a REASON column appears only when a slot has a reason', async (
   const { renderWorkers } = await import('../../tools/mcrctl/render.js');
   const running = { id: 'in0/0', interface: 'in0', core: 0, pid: 42, state: 'running', restarts: 0, generation: 3, logLevel: 'info', startedAtMs: 1000 };
   t.same(renderWorkers({ workers: [running] }, 61_000), [
-    'WORKER  INTERFACE  CORE  PID  STATE    RESTARTS  GENERATION  LEVEL  UPTIME',
-    'in0/0   in0           0   42  running         0           3  info    1m00s',
+    'WORKER  INTERFACE  CORE  PID  STATE    RESTARTS  GENERATION  LEVEL  UPTIME  LOOP',
+    'in0/0   in0           0   42  running         0           3  info    1m00s  -',
   ]);
   const waiting = { id: 'in9/0', interface: 'in9', core: 0, pid: 0, state: 'waiting', restarts: 0, generation: 0, logLevel: 'info',
     startedAtMs: 0, reason: 'interface in9 does not exist: workers start when it appears' };
   const lines = renderWorkers({ workers: [running, waiting] }, 61_000);
-  t.match(lines[0], /STATE\s+RESTARTS\s+GENERATION\s+LEVEL\s+UPTIME\s+REASON$/, 'REASON header last');
-  t.match(lines[1], /running .* 1m00s\s+-$/, 'a running slot shows - for its reason');
-  t.match(lines[2], /^in9\/0\s+in9\s+0\s+-\s+waiting\s+0\s+0\s+info\s+-\s+interface in9 does not exist: workers start when it appears$/,
+  t.match(lines[0], /STATE\s+RESTARTS\s+GENERATION\s+LEVEL\s+UPTIME\s+LOOP\s+REASON$/, 'REASON header last');
+  t.match(lines[1], /running .* 1m00s\s+-\s+-$/, 'a running slot (its loop not given) shows - for its reason');
+  t.match(lines[2], /^in9\/0\s+in9\s+0\s+-\s+waiting\s+0\s+0\s+info\s+-\s+-\s+interface in9 does not exist: workers start when it appears$/,
     'a waiting slot: no pid, no uptime, why it waits');
+});
+
+t.test('workers: the LOOP column says how each worker\'s loop is scheduled, and only the departures from a current kernel', async (t) => {
+  const { formatLoop } = await import('../../tools/mcrctl/render.js');
+  const base = { ingress: 'ring', sliceUs: 100, rtPriority: 0, deferTaskrun: true, noIowait: true };
+  t.equal(formatLoop(undefined), '-', 'no ready worker yet');
+  t.equal(formatLoop(base), 'slice 100us', 'the default: the short slice, nothing else to say');
+  t.equal(formatLoop({ ...base, sliceUs: 0 }), 'kernel slice', '--loop-slice-us 0');
+  t.equal(formatLoop({ ...base, sliceUs: 0, sliceRefused: 'EPERM' }), 'kernel slice (EPERM)', 'the short slice refused, and why');
+  t.equal(formatLoop({ ...base, rtPriority: 10 }), 'FIFO 10', '--loop-rt-priority 10');
+  t.equal(formatLoop({ ...base, deferTaskrun: false, noIowait: false }), 'slice 100us, no DEFER_TASKRUN, sleeps as iowait', 'an older kernel');
+  const { renderWorkers } = await import('../../tools/mcrctl/render.js');
+  const running = { id: 'in0/0', interface: 'in0', core: 1, pid: 42, state: 'running', restarts: 0, generation: 3, logLevel: 'info', startedAtMs: 1000, loop: base };
+  t.match(renderWorkers({ workers: [running] }, 61_000)[1], /1m00s\s+slice 100us$/, 'in the table');
 });

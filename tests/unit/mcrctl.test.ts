@@ -58,7 +58,8 @@ const CANNED: { [K in keyof ResultBodies]: ResultBodies[K] } = {
   },
   workers: {
     workers: [
-      { id: 'eth0/0', interface: 'eth0', core: 0, pid: 4242, state: 'running', restarts: 0, generation: 4, logLevel: 'info', startedAtMs: NOW - 3_723_000 },
+      { id: 'eth0/0', interface: 'eth0', core: 0, pid: 4242, state: 'running', restarts: 0, generation: 4, logLevel: 'info', startedAtMs: NOW - 3_723_000,
+        loop: { ingress: 'ring', sliceUs: 100, rtPriority: 0, deferTaskrun: true, noIowait: true } },
       { id: 'eth0/1', interface: 'eth0', core: 1, pid: 0, state: 'restarting', restarts: 2, generation: 3, logLevel: 'debug', startedAtMs: NOW - 60_000 },
     ],
   },
@@ -245,9 +246,9 @@ t.test('tables', async (t) => {
     '',
   ].join('\n'));
   t.equal(await out('workers'), [
-    'WORKER  INTERFACE  CORE   PID  STATE       RESTARTS  GENERATION  LEVEL  UPTIME',
-    'eth0/0  eth0          0  4242  running            0           4  info    1h02m',
-    'eth0/1  eth0          1     -  restarting         2           3  debug       -',
+    'WORKER  INTERFACE  CORE   PID  STATE       RESTARTS  GENERATION  LEVEL  UPTIME  LOOP',
+    'eth0/0  eth0          0  4242  running            0           4  info    1h02m  slice 100us',
+    'eth0/1  eth0          1     -  restarting         2           3  debug       -  -',
     '',
   ].join('\n'));
   t.equal(await out('logs'), [

@@ -5,7 +5,7 @@
  * notation the user typed into `mcrctl add`.
  */
 import type {
-  CheckResult, ListRulesResult, LogLevelGetResult, LogLevelSetResult, LogLine, MonitorStats, PingResult, ReloadResult,
+  CheckResult, ListRulesResult, LogLevelGetResult, LogLevelSetResult, LogLine, LoopState, MonitorStats, PingResult, ReloadResult,
   RemoveRuleResult, Rule, RuleApplication, SaveResult, StatsResult, VersionResult, WorkersResult,
 } from '../../proto/index.js';
 import { MIN_RATE_INTERVAL_MS } from '../../common/defaults.js';
@@ -164,6 +164,20 @@ function rateNote(stats: StatsResult): string {
   return missing ? `${over}; - for rules added since` : over;
 }
 
+/**
+ * A worker's loop in a few words: how its thread is scheduled (the short
+ * slice, the kernel's with why the short one was refused, or SCHED_FIFO),
+ * then only what departs from a current kernel's (no DEFER_TASKRUN; sleeps
+ * counted as iowait, before Linux 6.15). "-" until the worker is ready.
+ */
+export function formatLoop(loop: LoopState | undefined): string {
+  if (loop === undefined) return '-';
+  const sched = loop.rtPriority > 0 ? `FIFO ${loop.rtPriority}`
+    : loop.sliceUs > 0 ? `slice ${loop.sliceUs}us`
+      : `kernel slice${present(loop.sliceRefused) ? ` (${loop.sliceRefused})` : ''}`;
+  return [sched, ...(loop.deferTaskrun ? [] : ['no DEFER_TASKRUN']), ...(loop.noIowait ? [] : ['sleeps as iowait'])].join(', ');
+}
+
 export function renderWorkers(result: WorkersResult, nowMs: number): string[] {
   if (result.workers.length === 0) return ['no workers: mcrd starts them for the input interfaces its rules use'];
   // The REASON column only when a slot has one (waiting for its interface, rules refused).
@@ -172,13 +186,14 @@ export function renderWorkers(result: WorkersResult, nowMs: number): string[] {
     [
       { header: 'WORKER' }, { header: 'INTERFACE' }, { header: 'CORE', align: 'right' }, { header: 'PID', align: 'right' },
       { header: 'STATE' }, { header: 'RESTARTS', align: 'right' }, { header: 'GENERATION', align: 'right' },
-      { header: 'LEVEL' }, { header: 'UPTIME', align: 'right' }, ...(withReason ? [{ header: 'REASON' }] : []),
+      { header: 'LEVEL' }, { header: 'UPTIME', align: 'right' }, { header: 'LOOP' }, ...(withReason ? [{ header: 'REASON' }] : []),
     ],
     result.workers.map((w) => [
       w.id, w.interface, String(w.core), orDash(w.pid), w.state, String(w.restarts), String(w.generation),
       orDash(w.logLevel),
       // No process, no uptime: a slot waiting to restart keeps its old start time.
       present(w.pid) && present(w.startedAtMs) ? formatDuration(nowMs - w.startedAtMs) : '-',
+      formatLoop(w.loop),
       ...(withReason ? [present(w.reason) ? oneLine(w.reason) : '-'] : []),
     ]),
   );

@@ -4,6 +4,11 @@
  * `mcr_worker_state{state="running"} == 1` selects running workers, and
  * every state has a series, so a slot leaving a state shows as a 0, not a
  * gap). Labels: worker (the slot, "eth1/0"), input (its interface).
+ * And one info series per slot with a ready worker, `mcr_worker_loop_info`
+ * (value 1), whose labels say how its loop runs (mcrctl workers' LOOP
+ * column): ingress, the scheduler slice in force and why the short one was
+ * refused, the SCHED_FIFO priority, DEFER_TASKRUN, and whether its sleeps
+ * stay out of iowait.
  */
 import { PREFIX, type GroupContext, type MetricGroup } from './metric-group.js';
 import { NO_LABELS, SeriesCounter, SeriesGauge, type LabelSet, type Series } from './series-metric.js';
@@ -23,6 +28,7 @@ const stateLabels = new Map<string, LabelSet>(WORKER_STATES.map((state) => [stat
 export class WorkerMetrics implements MetricGroup {
   readonly #restarts: SeriesCounter<string>;
   readonly #state: SeriesGauge<string>;
+  readonly #loop: SeriesGauge<string>;
 
   constructor({ registry }: GroupContext) {
     const registers = [registry];
@@ -31,19 +37,33 @@ export class WorkerMetrics implements MetricGroup {
     this.#state = new SeriesGauge({ name: `${PREFIX}worker_state`,
       help: 'The worker slot is in this state (1) or not (0): waiting (for its interface), starting, running, restarting (backoff after an exit), stopping.',
       labelNames: ['worker', 'input', 'state'], registers });
+    this.#loop = new SeriesGauge({ name: `${PREFIX}worker_loop_info`,
+      help: 'How the worker\'s relay loop runs (always 1): ingress, slice_us (the scheduler slice in force; 0 = the kernel\'s), ' +
+        'slice_refused (the errno when the default short slice was refused, else empty), rt_priority (SCHED_FIFO; 0 = normal), ' +
+        'defer_taskrun and no_iowait (its sleeps kept out of iowait, Linux 6.15).',
+      labelNames: ['worker', 'input', 'ingress', 'slice_us', 'slice_refused', 'rt_priority', 'defer_taskrun', 'no_iowait'], registers });
   }
 
   update(s: MetricsSnapshot): void {
     const restarts: Series[] = [];
     const states: Series[] = [];
+    const loops: Series[] = [];
     for (const w of s.workers) {
       const labels = Object.freeze({ worker: w.id, input: w.interface });
       restarts.push({ value: w.restarts, sharedLabels: labels, labels: NO_LABELS });
       for (const [state, l] of stateLabels) states.push({ value: w.state === state ? 1 : 0, sharedLabels: labels, labels: l });
       // A state this build does not list (a newer fleet): shown rather than hidden.
       if (!stateLabels.has(w.state)) states.push({ value: 1, sharedLabels: labels, labels: Object.freeze({ state: w.state }) });
+      const l = w.loop;
+      if (l !== undefined) {
+        loops.push({ value: 1, sharedLabels: labels, labels: Object.freeze({
+          ingress: l.ingress, slice_us: String(l.sliceUs), slice_refused: l.sliceRefused ?? '', rt_priority: String(l.rtPriority),
+          defer_taskrun: String(l.deferTaskrun), no_iowait: String(l.noIowait),
+        }) });
+      }
     }
     this.#restarts.replace(restarts);
     this.#state.replace(states);
+    this.#loop.replace(loops);
   }
 }

@@ -161,6 +161,13 @@ t.test('mcrd serves /metrics in its namespace, equal to mcrctl stats', async (t)
     t.equal(value(m, 'mcr_worker_restarts_total', { worker: w.id, input: 'in0' }), w.restarts, `${w.id} restarts`);
     t.equal(value(m, 'mcr_worker_state', { worker: w.id, state: w.state }), 1, `${w.id} is ${w.state}`);
     t.equal(select(m, 'mcr_worker_state', { worker: w.id }).reduce((n, s) => n + s.value, 0), 1, 'in exactly one state');
+    const l = w.loop;
+    t.ok(l !== undefined, `${w.id}: mcrctl workers says how its loop runs`);
+    if (l !== undefined) {
+      t.equal(value(m, 'mcr_worker_loop_info', { worker: w.id, input: 'in0', ingress: l.ingress, slice_us: String(l.sliceUs),
+        slice_refused: l.sliceRefused ?? '', rt_priority: String(l.rtPriority), defer_taskrun: String(l.deferTaskrun), no_iowait: String(l.noIowait) }),
+      1, `${w.id}: mcr_worker_loop_info says the same`);
+    }
   }
 
   const promtool = promtoolPath();

@@ -23,7 +23,8 @@ const RULES: Rule[] = [
   { id: 9, inputInterface: 'in1', inputGroup: '239.1.1.2', inputPort: 5001, outputs: [{ group: '239.3.3.3', port: 6000, interface: 'out0' }] },
 ];
 const WORKERS: WorkerInfo[] = [
-  { id: 'in0/0', interface: 'in0', core: 0, pid: 100, state: 'running', restarts: 2, generation: 3, logLevel: 'info', startedAtMs: 0 },
+  { id: 'in0/0', interface: 'in0', core: 0, pid: 100, state: 'running', restarts: 2, generation: 3, logLevel: 'info', startedAtMs: 0,
+    loop: { ingress: 'ring', sliceUs: 0, sliceRefused: 'EPERM', rtPriority: 0, deferTaskrun: true, noIowait: false } },
   { id: 'in1/0', interface: 'in1', core: 0, pid: 0, state: 'waiting', restarts: 0, generation: 0, logLevel: 'info', startedAtMs: 0 },
 ];
 
@@ -94,6 +95,9 @@ t.test('every series from the snapshot, with its value', async (t) => {
   t.equal(value(p, 'mcr_worker_restarts_total', { worker: 'in0/0', input: 'in0' }), 2);
   t.same(select(p, 'mcr_worker_state', { worker: 'in1/0' }).map((s) => [s.labels.state, s.value]),
     WORKER_STATES.map((s) => [s, s === 'waiting' ? 1 : 0]), 'one series per state, 1 for the current one');
+  t.same(select(p, 'mcr_worker_loop_info', {}).map((s) => [s.labels, s.value]), [[{ worker: 'in0/0', input: 'in0', ingress: 'ring',
+    slice_us: '0', slice_refused: 'EPERM', rt_priority: '0', defer_taskrun: 'true', no_iowait: 'false' }, 1]],
+  'how the ready worker\'s loop runs, as labels; none for a slot without a worker');
   t.equal(value(p, 'mcr_build_info', { version: '1.2.3', node: process.version }), 1);
   t.equal(value(p, 'mcr_config_last_reload_successful'), 1);
   t.equal(value(p, 'mcr_config_last_reload_success_timestamp_seconds'), 1_700_000_000.25);

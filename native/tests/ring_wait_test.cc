@@ -25,9 +25,8 @@ bool queue_nops(io_uring* ring, int n) {
 }
 
 // Submits three NOPs through `wait`, then one through liburing, and checks
-// every completion arrived.
-// `features_mask` hides feature bits from RingWait (0: as a kernel without
-// IORING_FEAT_NO_IOWAIT).
+// every completion arrived. `features_mask` hides feature bits from
+// RingWait (~kFeatNoIowait: as a kernel without IORING_FEAT_NO_IOWAIT).
 void submits_and_waits(bool register_fd, uint32_t features_mask = ~0u) {
   io_uring ring{};
   io_uring_params params{};

@@ -171,7 +171,7 @@ export class Fleet {
       ...(reasonOf(s) !== undefined ? { reason: reasonOf(s) } : {}),
       ...(s.lastExit !== undefined ? { lastExit: s.lastExit.why, lastExitAtMs: s.lastExit.atMs } : {}),
       ...(s.failedStarts > 0 ? { failedStarts: s.failedStarts } : {}),
-      ...(s.loop !== undefined && s.worker !== undefined ? { loop: s.loop } : {}),
+      ...(s.loop !== undefined && s.loop.worker === s.worker ? { loop: s.loop.state } : {}),
     }));
   }
 
@@ -352,9 +352,11 @@ export class Fleet {
     // stream only once its loop runs and its privileges are dropped. (Not a
     // log line: at --log-level warn there would be none.)
     // The same answer says how its loop runs (mcrctl workers).
-    slot.loop = undefined;
     const ready = worker.send({ kind: 'ping', stats: false, loop: true }, this.t.readyTimeoutMs)
-      .then((reply) => { slot.loop = reply.loop; return 'ready'; }, (err: { code?: string }) => (err.code === 'ETIMEDOUT' ? 'timeout' : 'exited'));
+      .then((reply) => {
+        if (reply.loop !== undefined) slot.loop = { worker, state: reply.loop };
+        return 'ready';
+      }, (err: { code?: string }) => (err.code === 'ETIMEDOUT' ? 'timeout' : 'exited'));
     const outcome = await Promise.race([ready, worker.exited.then(() => 'exited')]);
     if (outcome !== 'ready') {
       if (outcome === 'timeout') {

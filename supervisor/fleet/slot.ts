@@ -48,8 +48,8 @@ export interface Slot {
   stderrTail: string[];
   /** Workers of this slot that exited before they were running, in a row (0 once one runs). */
   failedStarts: number;
-  /** How the current worker's loop runs, from its ready ping; shown by `mcrctl workers`. */
-  loop: LoopState | undefined;
+  /** How a worker's loop runs, from its ready ping; shown by `mcrctl workers` while that worker is the slot's. */
+  loop: { worker: FleetWorker; state: LoopState } | undefined;
 }
 
 /** Stderr lines kept per worker, for the log line and the reason of an exit. */

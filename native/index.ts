@@ -115,7 +115,8 @@ export interface NativeLogEvent {
 }
 
 export interface NativeLoop {
-  start(): LoopInfo;
+  /** Starts the loop thread; `onLogs` is called on this thread whenever log events wait for drainLogs(). */
+  start(onLogs?: () => void): LoopInfo;
   counters(): ArrayBuffer;
   addRule(rule: NativeRule): Promise<RuleSlots>;
   removeRule(id: number): Promise<void>;

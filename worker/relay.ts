@@ -57,7 +57,6 @@ interface InstalledRule {
 }
 
 const DEFAULT_RULE_SLOTS = 1024;
-const LOG_PUMP_MS = 250;
 
 /** Buffer size for an interface MTU: Ethernet header, one VLAN tag, 64-byte aligned. */
 export function bufferSizeForMtu(mtu: number): number {
@@ -107,7 +106,6 @@ export class Relay {
   /** Counters of rules that stayed through a replace (counter-carry.ts). */
   private readonly carry = new CounterCarry();
   private nextId = 1;
-  private logTimer: NodeJS.Timeout | undefined;
   private active: boolean;
   /** The input's index, looked up at start (activate() may run when the rules' sockets left no descriptor for the lookup). */
   private inputIfindex: number | undefined;
@@ -197,7 +195,9 @@ export class Relay {
         ...(heartbeatFd === undefined ? {} : { heartbeatFd }),
         ...(loopCpu === undefined ? {} : { loopCpu }),
       });
-      this.info = this.loop.start();
+      // The loop's log events are read when it says some wait, not on a
+      // timer: an idle worker's Node thread then sleeps (native/core/log_ring.h).
+      this.info = this.loop.start(() => this.pumpLogs());
     } catch (err) {
       native.closeFd(this.packetFd);
       this.packetFd = -1;
@@ -207,8 +207,6 @@ export class Relay {
       if (heartbeatFd !== undefined) native.closeFd(heartbeatFd);
     }
     this.view = new CounterView(this.loop.counters(), native.counterLayout(), ruleSlots);
-    this.logTimer = setInterval(() => this.pumpLogs(), LOG_PUMP_MS);
-    this.logTimer.unref();
     this.logger.info({ mtu, ...this.info }, 'relay loop started');
     return this.info;
   }
@@ -355,7 +353,6 @@ export class Relay {
     // The counter block outlives the thread: these are the final numbers.
     const final = this.stats();
     this.pumpLogs();
-    if (this.logTimer !== undefined) clearInterval(this.logTimer);
     for (const { fd } of this.groupFds.values()) native.closeFd(fd);
     this.groupFds.clear();
     if (this.packetFd >= 0) native.closeFd(this.packetFd);

@@ -148,11 +148,21 @@ void LoopWrap::ensure_running(Napi::Env env) const {
 Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (started_) throw coded_error(env, "ERR_MCR_ALREADY_STARTED", "the loop is already started");
-  tsfn_ = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "mcr-loop",
-                                        0, 1);
+  if (info.Length() > 0 && !info[0].IsUndefined() && !info[0].IsFunction()) {
+    throw coded_error(env, "ERR_MCR_INVALID_ARG", "start(onLogs): onLogs must be a function");
+  }
+  // The thread-safe function's JS side is onLogs, called on its own (not
+  // from on_notify, whose settlements must not depend on it) whenever the
+  // log ring wakes us: the caller drains logs when there are some.
+  const Napi::Function on_logs = info.Length() > 0 && info[0].IsFunction() ? info[0].As<Napi::Function>()
+                                                                             : Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
+  tsfn_ = Napi::ThreadSafeFunction::New(env, on_logs, "mcr-loop", 0, 1);
   auto notify = [this]() {
     tsfn_.NonBlockingCall([this](Napi::Env cb_env, Napi::Function) { on_notify(cb_env); });
   };
+  // Set before the loop thread exists, so its first push sees it; the
+  // thread is joined before tsfn_ is released, so no push comes after.
+  logs_->set_waker([this]() { tsfn_.NonBlockingCall([](Napi::Env, Napi::Function fn) { fn.Call({}); }); });
   loop_ = std::make_unique<RelayLoop>(options_, counters_, logs_, commands_, notify);
   if (heartbeat_) loop_->set_heartbeat(heartbeat_);
   std::promise<std::pair<int, const char*>> ready;

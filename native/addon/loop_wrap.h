@@ -2,7 +2,8 @@
 // (a std::thread of its own, never the libuv pool: the loop blocks in
 // io_uring_enter for its whole life). Commands become promises that settle
 // when the loop has applied them; a thread-safe function carries those
-// settlements, and the thread's exit, back to the JS thread.
+// settlements, the thread's exit and the news that log events wait (the
+// log ring's waker: start(onLogs) then calls onLogs) back to the JS thread.
 #pragma once
 #include <napi.h>
 

@@ -11,9 +11,15 @@
 namespace mcr {
 
 bool LogRing::push(const LogEvent& event) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (events_.size() >= capacity_) return false;
-  events_.push_back(event);
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (events_.size() >= capacity_) return false;
+    events_.push_back(event);
+    wake = !woken_;
+    woken_ = true;
+  }
+  if (wake && waker_) waker_();
   return true;
 }
 
@@ -21,6 +27,7 @@ std::vector<LogEvent> LogRing::drain() {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<LogEvent> out(events_.begin(), events_.end());
   events_.clear();
+  woken_ = false;
   return out;
 }
 

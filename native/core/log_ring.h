@@ -3,9 +3,14 @@
 // small fixed record. A mutex guards the queue, which is fine because the
 // rate limiter below keeps pushes to a handful per second whatever the
 // packet rate; when the queue is full, events are counted and dropped.
+// The TS thread drains the ring when told to, not on a timer: the first
+// push after a drain calls the waker (the addon's thread-safe call into
+// Node), later pushes add to the same wake-up. An idle worker then has
+// nothing to wake its Node thread for (a 250 ms pump did, 4 times a second).
 #pragma once
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -26,6 +31,9 @@ struct LogEvent {
 class LogRing {
  public:
   explicit LogRing(size_t capacity = 1024) : capacity_(capacity) {}
+  // Set before the first push (before the loop thread starts): called by
+  // push(), outside the lock, for the first event after a drain.
+  void set_waker(std::function<void()> waker) { waker_ = std::move(waker); }
   // False when full (the caller counts the loss).
   bool push(const LogEvent& event);
   std::vector<LogEvent> drain();
@@ -34,6 +42,8 @@ class LogRing {
   std::mutex mutex_;
   std::deque<LogEvent> events_;
   size_t capacity_;
+  std::function<void()> waker_;
+  bool woken_ = false;  // the waker was called and no drain has run since
 };
 
 // "First error of each kind is logged, then rate-limited": the first

@@ -2,7 +2,9 @@
 // limiter pushes: every errno the kernel can return is named as its macro
 // (EADDRNOTAVAIL, EIO, ... not a catch-all "EUNKNOWN"), a number glibc does
 // not know comes out as "E<number>", and the name is a static string that
-// stays valid in a LogEvent after the Node thread drains it.
+// stays valid in a LogEvent after the Node thread drains it. And the ring
+// wakes its reader once per batch: the first push after a drain calls the
+// waker, later ones do not, a full ring neither stores nor wakes.
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -64,6 +66,33 @@ TEST(limiter_records_carry_the_errno_name_past_the_drain) {
   REQUIRE(summary.size() == 1u);
   CHECK_EQ(std::string(summary[0].code), "EADDRNOTAVAIL");
   CHECK_EQ(summary[0].count, 1u);
+}
+
+TEST(log_ring_wakes_once_for_the_first_event_after_each_drain) {
+  mcr::LogRing ring(3);
+  int wakes = 0;
+  ring.set_waker([&wakes] { ++wakes; });
+  const mcr::LogEvent event{mcr::LogLevel::warn, "EIO", "send failed on output", EIO, 1, 1};
+  CHECK_EQ(wakes, 0);
+  CHECK(ring.push(event));
+  CHECK_EQ(wakes, 1);
+  CHECK(ring.push(event));
+  CHECK(ring.push(event));
+  CHECK_EQ(wakes, 1);  // the reader was told once; it drains all three
+  CHECK(!ring.push(event));  // full: dropped, no second wake-up either
+  CHECK_EQ(wakes, 1);
+  CHECK_EQ(ring.drain().size(), 3u);
+  CHECK_EQ(ring.drain().size(), 0u);  // an empty drain wakes nobody
+  CHECK_EQ(wakes, 1);
+  CHECK(ring.push(event));
+  CHECK_EQ(wakes, 2);  // the next event after the drain wakes it again
+}
+
+TEST(log_ring_without_a_waker_still_queues) {
+  mcr::LogRing ring(2);
+  const mcr::LogEvent event{mcr::LogLevel::info, "MCR_TEST", "no reader told", 0, -1, 1};
+  CHECK(ring.push(event));
+  CHECK_EQ(ring.drain().size(), 1u);
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ import { packageRoot } from '../../native/package-root.js';
 import { canonicalIpv6, parseProcIgmp, parseProcIgmp6, parseProcUdp, parseProcUdp6, procHexToIpv4, procHexToIpv6, socketInode } from '../../supervisor/net/proc-net.js';
 import { candidateInodes, decideConsume, groupUsers, indexTables, type ListenerSnapshot } from '../../supervisor/net/consume-decision.js';
 import { findSocketOwners, SocketOwnerCache, type ProcReader } from '../../supervisor/net/socket-owners.js';
-import { ConsumePolicy } from '../../supervisor/net/consume-policy.js';
+import { ConsumePolicy, SYNC_READ_MS } from '../../supervisor/net/consume-policy.js';
 import { formatConsumed } from '../../tools/mcrctl/render.js';
 
 const FIXTURES = join(packageRoot(), 'tests', 'fixtures', 'proc');
@@ -182,6 +182,40 @@ t.test('ConsumePolicy auto: a rule change decides only the new rules from the la
   policy.stop();
   t.ok(reads >= 8, 'the poll read the four files again');
   t.ok((policy.lastPollDurationMs ?? -1) >= 0, 'and timed itself (the next poll waits at least 50 times that)');
+});
+
+t.test('ConsumePolicy auto: a poll reads on the event loop while the last read was quick, through the pool once it was slow', async (t) => {
+  const proc = fakeProc({}, { '/proc/net/igmp': IGMP, '/proc/net/udp': UDP, '/proc/net/igmp6': IGMP6, '/proc/net/udp6': UDP6 });
+  const ways: string[] = [];
+  // A slow host: every read of /proc/net/udp spins for SYNC_READ_MS + 1 ms, whichever way it is made.
+  let slowMs = 0;
+  const spin = (): void => { const until = performance.now() + slowMs; while (performance.now() < until) { /* the kernel's walk */ } };
+  const reader = {
+    ...proc,
+    read: (p: string) => { ways.push('sync'); if (p === '/proc/net/udp') spin(); return proc.read(p); },
+    readAsync: async (p: string) => { ways.push('async'); if (p === '/proc/net/udp') spin(); return proc.read(p); },
+  };
+  const { logger } = captureLogger();
+  const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => [rule], heldGroups: () => new Set(), ownPids: () => [], onChange: () => {},
+    reader, pollMs: 20 });
+  const pollOnce = async (): Promise<string[]> => {
+    ways.length = 0;
+    policy.start();
+    const deadline = Date.now() + 5000;
+    while (ways.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    policy.stop();
+    return ways.slice(0, 4);
+  };
+  policy.refresh();
+  t.ok((policy.lastReadDurationMs ?? Infinity) < SYNC_READ_MS, `the refresh's read was quick (${policy.lastReadDurationMs?.toFixed(2)} ms)`);
+  t.same(await pollOnce(), ['sync', 'sync', 'sync', 'sync'], 'so the poll reads on the event loop');
+  slowMs = SYNC_READ_MS + 1;
+  policy.refresh();
+  t.ok((policy.lastReadDurationMs ?? 0) >= SYNC_READ_MS, 'a slow read is timed');
+  t.same(await pollOnce(), ['async', 'async', 'async', 'async'], 'the next poll reads through the pool');
+  slowMs = 0;
+  await pollOnce();
+  t.same(await pollOnce(), ['sync', 'sync', 'sync', 'sync'], 'and once a read is quick again, on the event loop');
 });
 
 t.test('ConsumePolicy: many changes at once log one summary line; forced modes neither read /proc nor log', async (t) => {

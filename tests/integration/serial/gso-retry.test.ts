@@ -8,7 +8,8 @@
  * sends), then goes back to 1500. Read from the loop counters while the
  * stream flows: batches resume within a bounded time of the raise and hold
  * (gso_datagrams grows, no new fallback), every retry is counted
- * (gso_retries), a single warn line reported the fallback, and the sink got
+ * (gso_retries), a single warn line reported the fallback (printed while the
+ * relay runs: the loop's log ring wakes its Node thread), and the sink got
  * every datagram the generator sent, intact.
  */
 import t from 'tap';
@@ -65,6 +66,10 @@ t.test('after an output MTU drop and raise, UDP_SEGMENT batching resumes by itse
 
   await setMtu(1000);
   t.ok(await poll((l) => n(l, 'gso_fallbacks') >= 1, 5_000), 'at MTU 1000 a batch is refused and the output falls back');
+  // The loop's log ring wakes the Node thread (no timer reads it): the warn
+  // line is printed while the relay runs, not only by the final drain at stop.
+  t.ok(await pollUntil(async () => relay.stderrLines.some((l) => l.includes('UDP_SEGMENT refused')), 5_000),
+    'the fallback\'s warn line is printed while the relay runs');
   // While the MTU stays low, the retries (about one a second) are refused and fall back again.
   t.ok(await poll((l) => n(l, 'gso_retries') >= 2 && n(l, 'gso_fallbacks') >= 3, 5_000),
     `retries while the MTU is still low fall back again (retries ${n(loop, 'gso_retries')}, fallbacks ${n(loop, 'gso_fallbacks')})`);

@@ -123,6 +123,7 @@ const VARIANTS: Record<string, Variant> = {
   auxidle: { name: 'mcrd defaults, its threads but the loop under SCHED_IDLE', method: 'mcr', mcrdArgs: [], auxIdle: true },
   nowatch: { name: 'mcrd defaults, the rule\'s signal watch off (signalTimeoutMs 0)', method: 'mcr', mcrdArgs: [], signalTimeoutMs: 0 },
   loopnice5: { name: 'mcrd defaults, loop thread at nice 5', method: 'mcr', mcrdArgs: [], loopNice: 5 },
+  loopnicem10: { name: 'mcrd defaults, loop thread at nice -10', method: 'mcr', mcrdArgs: [], loopNice: -10 },
   auxnice: { name: 'mcrd defaults, its threads but the loop at nice 10', method: 'mcr', mcrdArgs: [], auxNice: 10 },
   bp1000: { name: '--busy-poll-us 1000', method: 'mcr', mcrdArgs: ['--busy-poll-us', '1000'] },
   coalesce20: { name: '--coalesce-us 20', method: 'mcr', mcrdArgs: ['--coalesce-us', '20'] },

@@ -25,7 +25,7 @@
  * from one inside the relay.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { describeDamon, readDamonState } from '../supervisor/host-check/damon.js';
 
 /** USER_HZ: /proc/stat and /proc/PID/stat count in 1/100 s on every Linux architecture we run on. */
 const TICKS_PER_SEC = 100;
@@ -234,38 +234,10 @@ export function interruptsPer(before: Map<string, number[]>, after: Map<string, 
  * report header: on this project's VM its samples stall MCR's loop for
  * half a millisecond or more twice a second and make most of MCR's p99 at
  * light paced load (docs/performance.md, "The host's DAMON"), so a latency
- * figure needs it said. Reads the sysfs admin interface (one `state` file
- * per kdamond) and the built-in reclaim module's switch; `sys` is the
- * sysfs root (tests point it at a folder of their own).
+ * figure needs it said. The same reading as `mcrd --check-host`'s.
  */
 export function damonState(sys = '/sys'): string {
-  const admin = join(sys, 'kernel/mm/damon/admin/kdamonds');
-  let present = false;
-  let running = 0;
-  try {
-    for (const name of readdirSync(admin)) {
-      if (!/^\d+$/.test(name)) continue;
-      present = true;
-      try {
-        if (readFileSync(join(admin, name, 'state'), 'utf8').trim() === 'on') running += 1;
-      } catch {
-        // A kdamond removed between the listing and the read is not running.
-      }
-    }
-  } catch {
-    // No admin interface: a kernel without DAMON_SYSFS, or no DAMON at all.
-  }
-  let reclaim = false;
-  try {
-    const enabled = readFileSync(join(sys, 'module/damon_reclaim/parameters/enabled'), 'utf8').trim();
-    present = true;
-    reclaim = enabled === 'Y' || enabled === '1';
-  } catch {
-    // No built-in reclaim module.
-  }
-  const on = [...(running > 0 ? [`${running} kdamond${running === 1 ? '' : 's'} running`] : []), ...(reclaim ? ['DAMON_RECLAIM enabled'] : [])];
-  if (on.length > 0) return `on (${on.join(', ')})`;
-  return present ? 'off' : 'not in this kernel';
+  return describeDamon(readDamonState(sys));
 }
 
 /** "DAMON <state>" for a report, with where the docs say what it costs when it runs. */

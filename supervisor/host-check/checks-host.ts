@@ -1,8 +1,8 @@
 /**
  * Host-wide checks: the socket buffer limits against what MCR asks for,
  * the input backlog, io_uring (enabled, with what the loop submits), the
- * locked-memory limit the workers' rings count against and the loop
- * thread's scheduler slice.
+ * locked-memory limit the workers' rings count against, the loop
+ * thread's scheduler slice, and whether DAMON's memory monitoring runs.
  *
  * Who asks for what (native/core): each egress socket asks for a 4 MiB
  * send buffer (SO_SNDBUFFORCE, falling back to SO_SNDBUF, which the kernel
@@ -15,6 +15,7 @@
  */
 import { fail, info, pass, type Finding } from './finding.js';
 import type { HostFacts } from './host-facts.js';
+import { damonOn, describeDamon } from './damon.js';
 import { withoutCodePrefix } from '../../common/control-errors.js';
 import { AUTO_LOOP_SLICE_US, sliceRefusedText, type LoopSettings } from '../../common/loop-settings.js';
 
@@ -135,4 +136,26 @@ export function checkLoopSlice(facts: HostFacts, settings: Pick<LoopSettings, 'l
   if (setting === 'auto') return { ...info(check, 'host', sliceRefusedText(reason), 'Linux 6.12 or later, or --loop-slice-us 0'), warnAtStart: true };
   return fail(check, 'host', `a slice of ${us} µs (--loop-slice-us ${us}) is refused (${reason}): every worker would fail to start`,
     '--loop-slice-us auto (the kernel\'s slice where it gives none) or 0, or Linux 6.12 or later');
+}
+
+/**
+ * DAMON's memory monitoring (damon.ts): its kernel threads sample pages by
+ * clearing their accessed bits, and on this project's VM a worker's loop
+ * waited behind them for up to milliseconds, which made most of MCR's p99
+ * and all of its p99.9 there (docs/performance.md, "The host's DAMON").
+ * Never a failure (the host owner runs it for a reason): info with what
+ * lessens it, or pass when the loops run real-time, which a kernel thread
+ * of the normal policy does not hold up.
+ */
+export function checkDamon(facts: HostFacts, settings: Pick<LoopSettings, 'loopRtPriority'>): Finding {
+  const check = 'memory monitoring (DAMON)';
+  const state = facts.damon();
+  const said = describeDamon(state);
+  if (!damonOn(state)) return pass(check, 'host', `${said}: no kdamond competes with the loops for their cores`);
+  if ((settings.loopRtPriority ?? 0) > 0) {
+    return pass(check, 'host', `${said}: the loop threads run SCHED_FIFO (--loop-rt-priority ${settings.loopRtPriority}), so they do not wait behind kdamond`);
+  }
+  return info(check, 'host', `${said}: a worker's loop can wait behind kdamond for milliseconds at its samples, which lengthens the latency tail ` +
+    '(docs/mcrd.md, "Memory monitoring on the host (DAMON)")',
+    'for latency-sensitive streams, --loop-rt-priority N on cores of the workers\' own, or stop DAMON (echo off > /sys/kernel/mm/damon/admin/kdamonds/N/state)');
 }

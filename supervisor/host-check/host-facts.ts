@@ -2,12 +2,14 @@
  * What the host check reads, behind one interface (HostFacts) so the checks
  * (checks-*.ts) are pure and unit-tested with made-up hosts. The production
  * reader (readHostFacts) uses procfs and sysfs, `ethtool` for ring sizes and
- * offloads (absent or unsupported: undefined, said as such), and the addon
- * for capabilities and the io_uring and scheduler-slice probes.
+ * offloads (absent or unsupported: undefined, said as such), the addon
+ * for capabilities and the io_uring and scheduler-slice probes, and sysfs
+ * for DAMON (damon.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { native } from '../../native/index.js';
+import { readDamonState, type DamonState } from './damon.js';
 
 export interface RingSizes {
   rxMax: number;
@@ -37,6 +39,8 @@ export interface HostFacts {
   ioUring(): { ok: true; missingOps: string[]; deferTaskrun: boolean; noIowait: boolean } | { ok: false; code: string; message: string };
   /** Giving a thread a scheduler slice of `us` (as a worker's loop thread gets): ok, or the errno the kernel refused with. */
   threadSlice(us: number): { ok: true } | { ok: false; code: string; message: string };
+  /** Whether the kernel's DAMON memory monitoring runs (damon.ts). */
+  damon(): DamonState;
 }
 
 /**
@@ -161,5 +165,6 @@ export function readHostFacts(): HostFacts {
     },
     ioUring: () => probe(() => native.probeIoUring(LOOP_SQ_ENTRIES, LOOP_CQ_ENTRIES), 'ERR_MCR_IO_URING'),
     threadSlice: (us) => probe(() => (native.probeThreadSlice(us), {}), 'ERR_MCR_SLICE'),
+    damon: () => readDamonState(),
   };
 }

@@ -7,7 +7,7 @@
  */
 import type { ConfigRule } from '../config/index.js';
 import type { LoopSettings } from '../../common/loop-settings.js';
-import { checkBuffers, checkIoUring, checkLoopSlice, checkMemlock } from './checks-host.js';
+import { checkBuffers, checkDamon, checkIoUring, checkLoopSlice, checkMemlock } from './checks-host.js';
 import { checkOffloads, checkPlacement, checkPresence, checkRing } from './checks-interface.js';
 import type { Finding } from './finding.js';
 import type { HostFacts } from './host-facts.js';
@@ -26,7 +26,7 @@ export function checkHost(facts: HostFacts, plan: HostPlan): Finding[] {
   const outputs = [...new Set(plan.rules.flatMap((r) => r.outputs.map((o) => o.interface)))].filter((o) => !inputs.includes(o));
   const workerCores = [...new Set(Array.from({ length: plan.workersPerInterface }, (_, i) => plan.cpus[i % plan.cpus.length] ?? 0))];
   const findings = [...checkBuffers(facts), ...checkIoUring(facts), ...checkMemlock(facts, inputs.length * plan.workersPerInterface),
-    checkLoopSlice(facts, plan.loop)];
+    checkLoopSlice(facts, plan.loop), checkDamon(facts, plan.loop)];
   for (const name of inputs) {
     const presence = checkPresence(facts, name, 'input');
     findings.push(...presence);

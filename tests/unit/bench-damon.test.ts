@@ -1,6 +1,7 @@
 /**
  * The bench says whether the host runs the kernel's DAMON memory monitoring
- * (bench/host-counters.ts damonState), since its samples stall MCR's loop
+ * (bench/host-counters.ts damonState, which reads it as `mcrd --check-host`
+ * does: supervisor/host-check/damon.ts), since its samples stall MCR's loop
  * on this project's VM (docs/performance.md, "The host's DAMON"): read from
  * a sysfs tree of the test's own making, every case; and the report
  * header carries it, with the pointer to the docs when it is on.

@@ -17,7 +17,8 @@ function host(over: Partial<HostFacts> = {}, sysctls: Record<string, string> = {
     sysctl: (k) => values[k], interfaceFlags: () => 0x1003, ringSizes: () => ({ rx: 4096, rxMax: 4096 }),
     offloads: () => new Map([['generic-receive-offload', true], ['rx-udp-gro-forwarding', false]]),
     rpsCpus: () => [], irqs: () => [{ irq: 40, cpus: [0] }, { irq: 41, cpus: [1] }], capabilities: () => ALL_CAPS,
-    memlockLimit: () => Infinity, ioUring: () => ({ ok: true, missingOps: [], deferTaskrun: true, noIowait: true }), threadSlice: () => ({ ok: true }), ...over,
+    memlockLimit: () => Infinity, ioUring: () => ({ ok: true, missingOps: [], deferTaskrun: true, noIowait: true }), threadSlice: () => ({ ok: true }),
+    damon: () => ({ running: 0, reclaim: false, present: true }), ...over,
   };
 }
 const plan = { rules: [{ inputInterface: 'eth1', outputs: [{ interface: 'eth2', group: '239.1.1.1', port: 5000 }] }], workersPerInterface: 2, cpus: [0, 1], loop: {} };
@@ -84,6 +85,20 @@ t.test('the loop slice: auto asks for 100 µs and falls back with a start-up war
     t.match(checkHost(refused, { ...plan, loop }).find((f) => f.check === 'loop scheduler slice'), { verdict: 'pass' }, JSON.stringify(loop));
   }
   t.same(asked, [], 'neither 0 nor SCHED_FIFO probes a slice');
+});
+
+t.test('DAMON: never a failure; info with what lessens it while it runs, pass when the loops run real-time', async (t) => {
+  const damonLine = (facts: HostFacts, loop: typeof plan.loop = {}) => checkHost(facts, { ...plan, loop }).find((f) => f.check === 'memory monitoring (DAMON)');
+  t.match(damonLine(host()), { verdict: 'pass', detail: /^off: no kdamond/ });
+  t.match(damonLine(host({ damon: () => ({ running: 0, reclaim: false, present: false }) })), { verdict: 'pass', detail: /^not in this kernel/ });
+  const on = host({ damon: () => ({ running: 1, reclaim: false, present: true }) });
+  const running = damonLine(on);
+  t.match(running, { verdict: 'info', detail: /^on \(1 kdamond running\): a worker's loop can wait behind kdamond for milliseconds/,
+    fix: /--loop-rt-priority N .*echo off > \/sys\/kernel\/mm\/damon\/admin\/kdamonds\/N\/state/ });
+  t.same(failures(checkHost(on, plan)), [], 'not a failure');
+  t.notOk(startWarnings(checkHost(on, plan)).some((f) => f.check === 'memory monitoring (DAMON)'), 'nor a warning at start');
+  t.match(damonLine(host({ damon: () => ({ running: 0, reclaim: true, present: true }) })), { verdict: 'info', detail: /^on \(DAMON_RECLAIM enabled\)/ });
+  t.match(damonLine(on, { loopRtPriority: 10 }), { verdict: 'pass', detail: /SCHED_FIFO \(--loop-rt-priority 10\), so they do not wait behind kdamond/ });
 });
 
 t.test('parsers', async (t) => {

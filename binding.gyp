@@ -111,6 +111,7 @@
         "native/tests/fd_channel_test.cc",
         "native/tests/stream_monitor_test.cc",
         "native/tests/poll_policy_test.cc",
+        "native/tests/realtime_guard_test.cc",
         "native/tests/thread_times_test.cc",
         "native/core/thread_times.cc",
         "native/tests/ring_wait_test.cc",

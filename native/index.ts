@@ -221,6 +221,8 @@ export interface NativeAddon {
   createHeartbeat(): { fd: number; words: BigUint64Array };
   /** Raises RLIMIT_NOFILE towards `wanted` (the hard limit too with CAP_SYS_RESOURCE); returns the soft limit now in force. */
   raiseOpenFilesLimit(wanted: number): number;
+  /** Raises RLIMIT_RTPRIO to `priority` (1..99) while privileged, so a thread may go back under SCHED_FIFO after the drop. */
+  allowRealtimePriority(priority: number): void;
   /** SO_PEERCRED of a connected Unix socket: who connected (pid, uid, gid at connect time). */
   peerCredentials(fd: number): { pid: number; uid: number; gid: number };
   /** getgrnam_r: the group's id; ENOENT when there is no such group. */

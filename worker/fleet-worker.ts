@@ -126,6 +126,19 @@ async function main(): Promise<void> {
     logger.warn({ code: 'EMFILE', openFilesLimit: files, needed: slots.outputSlots + 64 },
       'the open files limit is below one socket per output slot: a full sync of a large interface may refuse rules with EMFILE; raise LimitNOFILE= (or ulimit -Hn) for mcrd');
   }
+  // A real-time loop steps down to the normal policy while saturated and
+  // goes back up afterwards (native/core/realtime_guard.h): the way back
+  // needs RLIMIT_RTPRIO once the privileges are gone.
+  const rtPriority = loop.loopRtPriority ?? 0;
+  if (rtPriority > 0) {
+    try {
+      native.allowRealtimePriority(rtPriority);
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      logger.warn({ code: e.code ?? 'ERR_MCR_RLIMIT', err: e.message },
+        'cannot raise RLIMIT_RTPRIO: after a saturation the loop will stay under the normal policy (give mcrd LimitRTPRIO= or CAP_SYS_RESOURCE)');
+    }
+  }
   const user = arg('user');
   if (user !== undefined && process.getuid?.() === 0) {
     const ids = native.lookupUser(user);

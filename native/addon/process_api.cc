@@ -114,6 +114,15 @@ Napi::Value RaiseOpenFiles(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(now));
 }
 
+// Before a worker gives up root: lets its real-time loop go back under
+// SCHED_FIFO after stepping down from a saturation (realtime_guard.h).
+Napi::Value AllowRealtimePriority(const Napi::CallbackInfo& info) {
+  const int32_t priority = int_arg(info, 0, "priority");
+  if (priority < 1 || priority > 99) throw coded_error(info.Env(), "ERR_MCR_INVALID_ARG", "priority must be 1..99");
+  check(info.Env(), allow_realtime_priority(priority));
+  return info.Env().Undefined();
+}
+
 Napi::Value EffectiveCapabilities(const Napi::CallbackInfo& info) {
   uint64_t mask = 0;
   check(info.Env(), effective_capabilities(&mask));
@@ -211,6 +220,7 @@ void register_process_api(Napi::Env env, Napi::Object exports) {
   exports.Set("probeIoUring", Napi::Function::New<ProbeIoUring>(env, "probeIoUring"));
   exports.Set("probeThreadSlice", Napi::Function::New<ProbeThreadSlice>(env, "probeThreadSlice"));
   exports.Set("raiseOpenFilesLimit", Napi::Function::New<RaiseOpenFiles>(env, "raiseOpenFilesLimit"));
+  exports.Set("allowRealtimePriority", Napi::Function::New<AllowRealtimePriority>(env, "allowRealtimePriority"));
   exports.Set("peerCredentials", Napi::Function::New<PeerCredentialsOf>(env, "peerCredentials"));
   exports.Set("lookupGroup", Napi::Function::New<LookupGroup>(env, "lookupGroup"));
 }

@@ -32,7 +32,7 @@ namespace mcr {
   X(gso_batches) X(gso_datagrams) X(gso_fallbacks) X(coalesce_waits)        \
   X(gso_pool_empty) X(busy_poll_turns) X(gso_retries)                        \
   X(busy_poll_starts) X(busy_permille) X(coalesce_capped)                   \
-  X(busy_poll_contended) X(drop_excluded)
+  X(busy_poll_contended) X(drop_excluded) X(rt_stepdowns)
 
 // drop_own_frame is not a parser reason (DropReason): frame_forwarder.cc
 // counts a well-formed frame whose Ethernet source is the MAC of one of its

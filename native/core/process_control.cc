@@ -65,6 +65,26 @@ SysError make_this_thread_fifo(int priority) {
   return {};
 }
 
+SysError make_this_thread_normal(uint64_t slice_ns) {
+  sched_param param{};
+  param.sched_priority = 0;
+  const int rc = ::pthread_setschedparam(::pthread_self(), SCHED_OTHER, &param);
+  if (rc != 0) return sys_error(rc, "pthread_setschedparam", "SCHED_OTHER");
+  if (slice_ns > 0) (void)set_this_thread_slice(slice_ns);  // best effort, as the default's slice
+  return {};
+}
+
+SysError allow_realtime_priority(int priority) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_RTPRIO, &lim) != 0) return sys_error(errno, "getrlimit", "RLIMIT_RTPRIO");
+  const rlim_t want = static_cast<rlim_t>(priority);
+  if (lim.rlim_cur >= want && lim.rlim_max >= want) return {};
+  lim.rlim_cur = lim.rlim_cur > want ? lim.rlim_cur : want;
+  lim.rlim_max = lim.rlim_max > want ? lim.rlim_max : want;
+  if (::setrlimit(RLIMIT_RTPRIO, &lim) != 0) return sys_error(errno, "setrlimit", "RLIMIT_RTPRIO " + std::to_string(priority));
+  return {};
+}
+
 namespace {
 // The first version of the kernel's struct sched_attr (SCHED_ATTR_SIZE_VER0,
 // 48 bytes): glibc 2.36 has no sched_setattr wrapper nor the struct.

@@ -26,6 +26,17 @@ SysError pin_this_thread(int cpu);
 // or an RLIMIT_RTPRIO of at least `priority` (EPERM otherwise).
 SysError make_this_thread_fifo(int priority);
 
+// Puts the calling thread back under the normal policy (SCHED_OTHER, its
+// nice value kept), with a custom slice of `slice_ns` when that is not 0
+// (best effort: a kernel that refuses it leaves the thread its own slice).
+// Always allowed: lowering one's own policy needs no privilege.
+SysError make_this_thread_normal(uint64_t slice_ns);
+
+// Raises RLIMIT_RTPRIO (soft and hard) to at least `priority`: a process
+// that gives up its privileges later can still put a thread back under
+// SCHED_FIFO up to it. Needs CAP_SYS_RESOURCE to raise the hard limit.
+SysError allow_realtime_priority(int priority);
+
 // Gives the calling thread (SCHED_OTHER) a custom scheduler slice of
 // `slice_ns` (sched_setattr's sched_runtime; Linux 6.12 or later, 100 µs to
 // 100 ms, no privilege needed). Under EEVDF a woken task whose slice is

@@ -20,6 +20,8 @@
 #include "core/multishot_ingress.h"
 #include "core/packet_socket.h"
 #include "core/poll_policy.h"
+#include "core/process_control.h"
+#include "core/realtime_guard.h"
 #include "core/ring_ingress.h"
 #include "core/thread_times.h"
 
@@ -147,8 +149,12 @@ int RelayLoop::run() {
   // after each walk while the loop is busy with frames that arrive one by
   // one (moderation), poll only when asked to (--busy-poll-us N).
   PollPolicy policy(opts_.busy_poll, uint64_t{opts_.busy_poll_us} * 1000);
-  ThreadClock thread_clock;  // this thread's CPU time and run delay, for the policy's windows
-  if (policy.timed()) thread_clock.open_for_this_thread();
+  // A real-time loop (the thread is under SCHED_FIFO by now: the addon
+  // refuses to start it otherwise) steps down while it is saturated.
+  RealtimeGuard guard(opts_.loop_rt_priority > 0);
+  const bool timed = policy.timed() || guard.enabled();
+  ThreadClock thread_clock;  // this thread's CPU time and run delay, for the policy's and the guard's windows
+  if (timed) thread_clock.open_for_this_thread();
   const auto thread_times = [&thread_clock] { return thread_clock.read(); };
   uint64_t policy_starts = 0;
   uint64_t contended_windows = 0;
@@ -171,7 +177,7 @@ int RelayLoop::run() {
     walk_without_enter = false;
     // The policy's clock reads (vDSO, no syscall): the turn's start here,
     // its end below.
-    const uint64_t start_ns = policy.timed() ? monotonic_ns() : 0;
+    const uint64_t start_ns = timed ? monotonic_ns() : 0;
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return rc;
     CounterBlock::bump(counters_->loop(loop_iterations));
     // Every turn, the stats timer's included: mcrd's watchdog takes a beat
@@ -185,9 +191,11 @@ int RelayLoop::run() {
     const uint64_t walked = counters_->loop(frames).load(std::memory_order_relaxed) - frames_before;
     const bool forwarded = walked != 0;
     PollPolicy::Next next = PollPolicy::Next::sleep;
+    const uint64_t end_ns = timed ? monotonic_ns() : 0;
+    if (guard.enabled()) step_realtime(guard.after_turn(end_ns, thread_times), &guard);
     if (policy.timed()) {
       // Frames, not timer ticks or completions, count as a turn that forwarded.
-      next = policy.after_turn(start_ns, monotonic_ns(), static_cast<uint32_t>(walked), thread_times);
+      next = policy.after_turn(start_ns, end_ns, static_cast<uint32_t>(walked), thread_times);
       if (policy.starts() != policy_starts) {
         policy_starts = policy.starts();
         CounterBlock::bump(counters_->loop(busy_poll_starts));
@@ -215,6 +223,37 @@ int RelayLoop::run() {
   }
   limiter_.flush();  // suppressed error counts since the last tick
   return 0;
+}
+
+void RelayLoop::step_realtime(RealtimeGuard::Action action, RealtimeGuard* guard) {
+  if (action == RealtimeGuard::Action::none) return;
+  if (action == RealtimeGuard::Action::step_down) {
+    const SysError e = make_this_thread_normal(uint64_t{opts_.loop_slice_us} * 1000);
+    if (e.failed()) {
+      // Cannot happen for one's own thread; if it does, stop trying.
+      guard->disable();
+      logs_->push(LogEvent{LogLevel::warn, errno_name(e.err), "the saturated real-time loop could not step down to the normal policy", e.err, -1, 1});
+      return;
+    }
+    CounterBlock::bump(counters_->loop(rt_stepdowns));
+    logs_->push(LogEvent{LogLevel::warn, "MCR_LOOP_SATURATED",
+                         "the real-time loop needed 90 % of its core for 100 ms (its input exceeds what it forwards): it runs "
+                         "under the normal policy until it is calm, so the other tasks of its core get their share",
+                         0, -1, 1});
+    return;
+  }
+  const SysError e = make_this_thread_fifo(opts_.loop_rt_priority);
+  if (e.failed()) {
+    // The worker gave up its privileges and RLIMIT_RTPRIO does not allow
+    // it (mcrd raises the limit before the drop): stay under the normal policy.
+    guard->disable();
+    logs_->push(LogEvent{LogLevel::warn, errno_name(e.err),
+                         "the loop could not go back to SCHED_FIFO after a saturation: it stays under the normal policy "
+                         "(raise RLIMIT_RTPRIO for mcrd: LimitRTPRIO= in its unit)",
+                         e.err, -1, 1});
+    return;
+  }
+  logs_->push(LogEvent{LogLevel::info, "MCR_LOOP_REALTIME_AGAIN", "the loop is calm again: back under SCHED_FIFO", 0, -1, 1});
 }
 
 unsigned RelayLoop::wait_count(bool count_sends) const {

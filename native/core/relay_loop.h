@@ -27,6 +27,7 @@
 #include "core/log_ring.h"
 #include "core/loop_options.h"
 #include "core/loop_rules.h"
+#include "core/realtime_guard.h"
 #include "core/ring_wait.h"
 #include "core/send_queue.h"
 #include "core/submitter.h"
@@ -62,6 +63,10 @@ class RelayLoop {
   // submits while those are all the sends in flight; else one.
   unsigned wait_count(bool count_sends) const;
   void run_deferred();
+  // Applies the RealtimeGuard's verdict to this thread: the normal policy
+  // while saturated, SCHED_FIFO again once calm; each logged, step-downs
+  // counted (rt_stepdowns).
+  void step_realtime(RealtimeGuard::Action action, RealtimeGuard* guard);
   // Submits what the walk queued, then sleeps `ns` (--coalesce-us, or the
   // policy's moderation) so the next walk finds more frames. False when
   // stopping (no pause).

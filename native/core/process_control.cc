@@ -74,6 +74,13 @@ SysError make_this_thread_normal(uint64_t slice_ns) {
   return {};
 }
 
+bool could_return_to_fifo(int priority) {
+  uint64_t caps = 0;
+  if (!effective_capabilities(&caps).failed() && (caps & (uint64_t{1} << CAP_SYS_NICE)) != 0) return true;
+  rlimit lim{};
+  return ::getrlimit(RLIMIT_RTPRIO, &lim) == 0 && lim.rlim_cur >= static_cast<rlim_t>(priority);
+}
+
 SysError allow_realtime_priority(int priority) {
   rlimit lim{};
   if (::getrlimit(RLIMIT_RTPRIO, &lim) != 0) return sys_error(errno, "getrlimit", "RLIMIT_RTPRIO");

@@ -32,6 +32,11 @@ SysError make_this_thread_fifo(int priority);
 // Always allowed: lowering one's own policy needs no privilege.
 SysError make_this_thread_normal(uint64_t slice_ns);
 
+// Whether the calling thread, once under the normal policy, could go back
+// under SCHED_FIFO at `priority`: CAP_SYS_NICE in its effective set, or an
+// RLIMIT_RTPRIO of at least `priority`.
+bool could_return_to_fifo(int priority);
+
 // Raises RLIMIT_RTPRIO (soft and hard) to at least `priority`: a process
 // that gives up its privileges later can still put a thread back under
 // SCHED_FIFO up to it. Needs CAP_SYS_RESOURCE to raise the hard limit.

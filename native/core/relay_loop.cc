@@ -228,6 +228,17 @@ int RelayLoop::run() {
 void RelayLoop::step_realtime(RealtimeGuard::Action action, RealtimeGuard* guard) {
   if (action == RealtimeGuard::Action::none) return;
   if (action == RealtimeGuard::Action::step_down) {
+    if (!could_return_to_fifo(opts_.loop_rt_priority)) {
+      // A step down would be for good: the worker gave up root and its
+      // RLIMIT_RTPRIO is too low. Stay real-time (the flag's promise), and
+      // say once what lets the loop step down and come back.
+      guard->disable();
+      logs_->push(LogEvent{LogLevel::warn, "MCR_LOOP_SATURATED",
+                           "the real-time loop needed 90 % of its core for 100 ms, but stays under SCHED_FIFO: without "
+                           "RLIMIT_RTPRIO it could not come back after stepping down (give mcrd LimitRTPRIO= in its unit)",
+                           0, -1, 1});
+      return;
+    }
     const SysError e = make_this_thread_normal(uint64_t{opts_.loop_slice_us} * 1000);
     if (e.failed()) {
       // Cannot happen for one's own thread; if it does, stop trying.
@@ -244,12 +255,11 @@ void RelayLoop::step_realtime(RealtimeGuard::Action action, RealtimeGuard* guard
   }
   const SysError e = make_this_thread_fifo(opts_.loop_rt_priority);
   if (e.failed()) {
-    // The worker gave up its privileges and RLIMIT_RTPRIO does not allow
-    // it (mcrd raises the limit before the drop): stay under the normal policy.
+    // could_return_to_fifo() said it could; a sandbox may still refuse.
+    // Stay under the normal policy.
     guard->disable();
     logs_->push(LogEvent{LogLevel::warn, errno_name(e.err),
-                         "the loop could not go back to SCHED_FIFO after a saturation: it stays under the normal policy "
-                         "(raise RLIMIT_RTPRIO for mcrd: LimitRTPRIO= in its unit)",
+                         "the loop could not go back to SCHED_FIFO after a saturation: it stays under the normal policy",
                          e.err, -1, 1});
     return;
   }

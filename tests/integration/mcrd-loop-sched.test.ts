@@ -37,7 +37,7 @@ import { describeLoopThread, SCHED_FIFO, SCHED_OTHER, skipUnlessRoot, threadsOf 
 import { pollUntil } from '../../bench/lab/time.js';
 import type { LabProcess, RelayLab } from '../../bench/lab/index.js';
 import { runGen, sinkReport, startRelay, startSink, stopRelay, TOOL } from './harness.js';
-import { MCRD, mcrctl, mcrctlJson, mcrdLab, workersOf } from './mcrd-harness.js';
+import { hasSysNice, MCRD, mcrctl, mcrctlJson, mcrdLab, workersOf } from './mcrd-harness.js';
 import type { LogsResult, LoopState } from '../../proto/index.js';
 
 /** mcrd in the lab with one rule and `flags`; its socket, once it is ready. */
@@ -74,12 +74,6 @@ async function refusedWith(t: Test, socket: string, code: string): Promise<strin
   }, 15_000);
   t.ok(refused, `the worker's reason: ${reason}`);
   return reason;
-}
-
-/** Whether this process holds CAP_SYS_NICE (bit 23 of CapEff), which mcrd passes on to a worker until it drops root. */
-function hasSysNice(): boolean {
-  const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0';
-  return (BigInt(`0x${capEff}`) & (1n << 23n)) !== 0n;
 }
 
 t.test('--loop-rt-priority puts the loop thread alone under SCHED_FIFO', async (t) => {

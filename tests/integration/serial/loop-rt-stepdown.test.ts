@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { SCHED_FIFO, SCHED_OTHER, skipUnlessRoot, threadsOf, type LabProcess, type RelayLab } from '../../../bench/lab/index.js';
 import { pollUntil } from '../../../bench/lab/time.js';
 import { startGen } from '../harness.js';
-import { MCRD, mcrctlJson, mcrdLab, workersOf } from '../mcrd-harness.js';
+import { hasSysNice, MCRD, mcrctlJson, mcrdLab, workersOf } from '../mcrd-harness.js';
 import type { LogsResult, StatsResult } from '../../../proto/index.js';
 
 /** Longer than the guard's 100 ms of saturation needs, on a loaded host too. */
@@ -33,11 +33,6 @@ const MIN_HOG_SHARE = 0.15;
 /** A process's run time so far, ns (schedstat: exact, not tick-sampled). */
 function runNs(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
-}
-
-function hasSysNice(): boolean {
-  const capEff = /^CapEff:\s+([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
-  return capEff !== undefined && ((BigInt(`0x${capEff}`) >> 23n) & 1n) === 1n;
 }
 
 /** The worker's step-downs so far (its loop counter rt_stepdowns, mcrctl stats). */

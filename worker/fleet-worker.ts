@@ -126,22 +126,23 @@ async function main(): Promise<void> {
     logger.warn({ code: 'EMFILE', openFilesLimit: files, needed: slots.outputSlots + 64 },
       'the open files limit is below one socket per output slot: a full sync of a large interface may refuse rules with EMFILE; raise LimitNOFILE= (or ulimit -Hn) for mcrd');
   }
-  // A real-time loop steps down to the normal policy while saturated and
-  // goes back up afterwards (native/core/realtime_guard.h): the way back
-  // needs RLIMIT_RTPRIO once the privileges are gone.
-  const rtPriority = loop.loopRtPriority ?? 0;
-  if (rtPriority > 0) {
-    try {
-      native.allowRealtimePriority(rtPriority);
-    } catch (err) {
-      const e = err as Error & { code?: string };
-      logger.warn({ code: e.code ?? 'ERR_MCR_RLIMIT', err: e.message },
-        'cannot raise RLIMIT_RTPRIO: after a saturation the loop will stay under the normal policy (give mcrd LimitRTPRIO= or CAP_SYS_RESOURCE)');
-    }
-  }
   const user = arg('user');
   if (user !== undefined && process.getuid?.() === 0) {
     const ids = native.lookupUser(user);
+    // A real-time loop steps down to the normal policy while saturated, and
+    // only where it can come back (native/core/realtime_guard.h): after the
+    // drop to another user that takes RLIMIT_RTPRIO, raised here while
+    // privileged (it needs CAP_SYS_RESOURCE unless the limit is there).
+    const rtPriority = loop.loopRtPriority ?? 0;
+    if (rtPriority > 0 && ids.uid !== 0) {
+      try {
+        native.allowRealtimePriority(rtPriority);
+      } catch (err) {
+        const e = err as Error & { code?: string };
+        logger.warn({ code: e.code ?? 'ERR_MCR_RLIMIT', err: e.message },
+          'cannot raise RLIMIT_RTPRIO: a saturated real-time loop will stay under SCHED_FIFO, since it could not come back after stepping down (give mcrd LimitRTPRIO= in its unit)');
+      }
+    }
     native.dropPrivileges(ids.uid, ids.gid);
   }
   logger.info({ uid: process.getuid?.(), capEff: native.effectiveCapabilities().toString(16), cpu }, 'worker ready');

@@ -162,7 +162,17 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
   };
   // Set before the loop thread exists, so its first push sees it; the
   // thread is joined before tsfn_ is released, so no push comes after.
-  logs_->set_waker([this]() { tsfn_.NonBlockingCall([](Napi::Env, Napi::Function fn) { fn.Call({}); }); });
+  // A throw from onLogs becomes the process's uncaught exception, as from
+  // any callback, not a C++ exception out of the thread-safe call.
+  logs_->set_waker([this]() {
+    tsfn_.NonBlockingCall([](Napi::Env, Napi::Function fn) {
+      try {
+        fn.Call({});
+      } catch (const Napi::Error& e) {
+        e.ThrowAsJavaScriptException();
+      }
+    });
+  });
   loop_ = std::make_unique<RelayLoop>(options_, counters_, logs_, commands_, notify);
   if (heartbeat_) loop_->set_heartbeat(heartbeat_);
   std::promise<std::pair<int, const char*>> ready;

@@ -57,6 +57,12 @@ class RealtimeGuard {
   bool stepped_down() const { return stepped_down_; }
   // The step up was refused: the loop stays under the normal policy.
   void disable() { enabled_ = false; }
+  // The step down was not made (the loop could not come back): the loop
+  // stays real-time, and the guard stops.
+  void stay_realtime() {
+    enabled_ = false;
+    stepped_down_ = false;
+  }
 
   // One call per turn; `now_ns` the monotonic clock, `thread_times()` the
   // loop thread's CPU time and run delay (read only when a window closes,

@@ -232,7 +232,7 @@ void RelayLoop::step_realtime(RealtimeGuard::Action action, RealtimeGuard* guard
       // A step down would be for good: the worker gave up root and its
       // RLIMIT_RTPRIO is too low. Stay real-time (the flag's promise), and
       // say once what lets the loop step down and come back.
-      guard->disable();
+      guard->stay_realtime();
       logs_->push(LogEvent{LogLevel::warn, "MCR_LOOP_SATURATED",
                            "the real-time loop needed 90 % of its core for 100 ms, but stays under SCHED_FIFO: without "
                            "RLIMIT_RTPRIO it could not come back after stepping down (give mcrd LimitRTPRIO= in its unit)",
@@ -242,7 +242,7 @@ void RelayLoop::step_realtime(RealtimeGuard::Action action, RealtimeGuard* guard
     const SysError e = make_this_thread_normal(uint64_t{opts_.loop_slice_us} * 1000);
     if (e.failed()) {
       // Cannot happen for one's own thread; if it does, stop trying.
-      guard->disable();
+      guard->stay_realtime();
       logs_->push(LogEvent{LogLevel::warn, errno_name(e.err), "the saturated real-time loop could not step down to the normal policy", e.err, -1, 1});
       return;
     }

@@ -79,13 +79,26 @@ TEST(log_ring_wakes_once_for_the_first_event_after_each_drain) {
   CHECK(ring.push(event));
   CHECK(ring.push(event));
   CHECK_EQ(wakes, 1);  // the reader was told once; it drains all three
-  CHECK(!ring.push(event));  // full: dropped, no second wake-up either
+  CHECK(!ring.push(event));  // full: dropped
   CHECK_EQ(wakes, 1);
   CHECK_EQ(ring.drain().size(), 3u);
   CHECK_EQ(ring.drain().size(), 0u);  // an empty drain wakes nobody
   CHECK_EQ(wakes, 1);
   CHECK(ring.push(event));
   CHECK_EQ(wakes, 2);  // the next event after the drain wakes it again
+}
+
+TEST(log_ring_calls_its_waker_outside_its_lock) {
+  // A waker that drains at once (as a reader on the same thread would)
+  // deadlocks if push() calls it while it holds the ring's mutex.
+  mcr::LogRing ring(4);
+  size_t drained = 0;
+  ring.set_waker([&ring, &drained] { drained += ring.drain().size(); });
+  const mcr::LogEvent event{mcr::LogLevel::warn, "EIO", "send failed on output", EIO, 1, 1};
+  CHECK(ring.push(event));
+  CHECK_EQ(drained, 1u);
+  CHECK(ring.push(event));  // drained, so this one wakes again
+  CHECK_EQ(drained, 2u);
 }
 
 TEST(log_ring_without_a_waker_still_queues) {

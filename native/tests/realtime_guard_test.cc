@@ -94,6 +94,13 @@ TEST(realtime_guard_does_nothing_when_not_enabled_or_disabled) {
   sim.guard.disable();  // the step up was refused
   CHECK(sim.run(2000, 100).empty());
   CHECK(!sim.guard.enabled());
+  CHECK(sim.guard.stepped_down());  // it stays under the normal policy
+  Sim stay(true);
+  stay.run(200, 1000);
+  REQUIRE(stay.guard.stepped_down());
+  stay.guard.stay_realtime();  // the step down was not made
+  CHECK(!stay.guard.stepped_down());
+  CHECK(stay.run(2000, 1000).empty());
 }
 
 }  // namespace

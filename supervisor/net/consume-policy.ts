@@ -28,8 +28,8 @@ export const POLL_MS = 2000;
 /** A poll waits at least this many times what the last one took, so polling costs mcrd at most 1/COST_FACTOR of its time. */
 export const COST_FACTOR = 50;
 /**
- * A poll reads the four files on the event loop while the last read of
- * them took less than this (ms), and through libuv's pool otherwise. A
+ * A poll reads the four files on the event loop while the last such read
+ * took less than this (ms), and through libuv's pool otherwise. A
  * read through the pool is five round trips per file (open, stat, read,
  * read, close), each a wake-up of mcrd's main thread and of a pool thread:
  * on a host with few sockets that was a third of an idle mcrd's CPU, for
@@ -39,6 +39,16 @@ export const COST_FACTOR = 50;
  * 1 500 sockets is read off the event loop, as before.
  */
 export const SYNC_READ_MS = 2;
+/**
+ * Reading through the pool, a poll tries the event loop again after this
+ * many polls (about 30 s), and after twice as many each time that read is
+ * slow again, up to SYNC_RETRY_MAX_POLLS: the pool's own time (its round
+ * trips, a busy event loop) says nothing about the kernel's walk, so one
+ * slow read (a stall of the host, a burst of sockets) must not leave the
+ * poll on the pool for good.
+ */
+export const SYNC_RETRY_POLLS = 16;
+export const SYNC_RETRY_MAX_POLLS = 256;
 const IGMP_FILE = '/proc/net/igmp';
 const UDP_FILE = '/proc/net/udp';
 const IGMP6_FILE = '/proc/net/igmp6';
@@ -98,8 +108,11 @@ export class ConsumePolicy {
   private running = false;
   private polling = false;
   private lastPollMs: number | undefined;
-  /** How long the last read of the files took (ms), on the event loop or through the pool: poll() picks the next read's way by it. */
+  /** How long the last read of the files on the event loop took (ms): poll() picks the next read's way by it. */
   private lastReadMs: number | undefined;
+  /** Polls read through the pool since the last read on the event loop, and how many make it try the event loop again. */
+  private poolPolls = 0;
+  private retryAfter = SYNC_RETRY_POLLS;
   /** What the last refresh read (the UDP tables as text: a change may need other ports), and when. */
   private last: { at: number; udpText: string; udp6Text: string; groupUsers: ListenerSnapshot['groupUsers'] } | undefined;
   /** The /proc file that could not be read at the last refresh, so an outage is logged once. */
@@ -135,9 +148,10 @@ export class ConsumePolicy {
 
   /**
    * One poll: the four files read (on the event loop while the last read
-   * was quicker than SYNC_READ_MS, else off it: the kernel's walk of a UDP
-   * table with 10 000 sockets takes tens of ms), every rule decided again,
-   * onChange() when something changed. The next poll comes after
+   * there was quicker than SYNC_READ_MS, else off it, trying the event loop
+   * again now and then: the kernel's walk of a UDP table with 10 000
+   * sockets takes tens of ms), every rule decided again, onChange() when
+   * something changed. The next poll comes after
    * POLL_MS, or COST_FACTOR times what this one took if that is longer.
    */
   private async poll(): Promise<void> {
@@ -148,8 +162,8 @@ export class ConsumePolicy {
       let texts: Texts;
       try {
         texts = this.o.rules().length === 0 ? NO_TEXTS
-          : this.lastReadMs !== undefined && this.lastReadMs < SYNC_READ_MS ? this.timed(() => this.readTextsSync())
-            : await this.timedAsync(() => this.readTexts((path) => this.reader.readAsync(path)));
+          : this.readOnEventLoop() ? this.timed(() => this.readTextsSync())
+            : await this.readTexts((path) => this.reader.readAsync(path));
       } catch (err) {
         texts = err as ReadFailure;
       }
@@ -299,26 +313,33 @@ export class ConsumePolicy {
     return out;
   }
 
-  /** Runs a read and keeps how long it took (also when it fails: a failed read is quick, and the next one may be too). */
+  /** Whether this poll reads on the event loop: the last such read was quick, or it is time to try again (SYNC_RETRY_POLLS). */
+  private readOnEventLoop(): boolean {
+    if (this.lastReadMs === undefined) return false;
+    if (this.lastReadMs < SYNC_READ_MS) return true;
+    if (++this.poolPolls < this.retryAfter) return false;
+    return true;
+  }
+
+  /**
+   * Runs a read on the event loop and keeps how long it took (also when it
+   * fails: a failed read is quick, and the next one may be too). A retry
+   * that is slow again doubles the wait before the next one.
+   */
   private timed<T>(read: () => T): T {
+    const retrying = this.lastReadMs !== undefined && this.lastReadMs >= SYNC_READ_MS;
     const started = performance.now();
     try {
       return read();
     } finally {
       this.lastReadMs = performance.now() - started;
+      this.poolPolls = 0;
+      if (this.lastReadMs < SYNC_READ_MS) this.retryAfter = SYNC_RETRY_POLLS;
+      else if (retrying) this.retryAfter = Math.min(this.retryAfter * 2, SYNC_RETRY_MAX_POLLS);
     }
   }
 
-  private async timedAsync<T>(read: () => Promise<T>): Promise<T> {
-    const started = performance.now();
-    try {
-      return await read();
-    } finally {
-      this.lastReadMs = performance.now() - started;
-    }
-  }
-
-  /** How long the last read of the /proc files took (ms), for tests. */
+  /** How long the last read of the /proc files on the event loop took (ms), for tests. */
   get lastReadDurationMs(): number | undefined {
     return this.lastReadMs;
   }

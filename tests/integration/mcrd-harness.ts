@@ -102,13 +102,13 @@ export function pidsGone(pids: readonly number[], timeoutMs: number): Promise<bo
   return pollUntil(async () => pids.every((pid) => !pidAlive(pid)), timeoutMs);
 }
 
-/** One field of /proc/PID/status ("Uid", "CapEff", ...), whitespace-normalised. */
 /** Whether this process holds CAP_SYS_NICE (bit 23 of CapEff), which mcrd passes on to a worker until it drops root. */
 export function hasSysNice(): boolean {
   const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0';
   return (BigInt(`0x${capEff}`) & (1n << 23n)) !== 0n;
 }
 
+/** One field of /proc/PID/status ("Uid", "CapEff", ...), whitespace-normalised. */
 export function procStatus(pid: number, field: string): string {
   const m = new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (m?.[1] === undefined) throw new Error(`/proc/${pid}/status has no ${field} line`);

@@ -16,7 +16,7 @@ import { packageRoot } from '../../native/package-root.js';
 import { canonicalIpv6, parseProcIgmp, parseProcIgmp6, parseProcUdp, parseProcUdp6, procHexToIpv4, procHexToIpv6, socketInode } from '../../supervisor/net/proc-net.js';
 import { candidateInodes, decideConsume, groupUsers, indexTables, type ListenerSnapshot } from '../../supervisor/net/consume-decision.js';
 import { findSocketOwners, SocketOwnerCache, type ProcReader } from '../../supervisor/net/socket-owners.js';
-import { ConsumePolicy, SYNC_READ_MS } from '../../supervisor/net/consume-policy.js';
+import { ConsumePolicy, SYNC_READ_MS, SYNC_RETRY_POLLS } from '../../supervisor/net/consume-policy.js';
 import { formatConsumed } from '../../tools/mcrctl/render.js';
 
 const FIXTURES = join(packageRoot(), 'tests', 'fixtures', 'proc');
@@ -184,7 +184,7 @@ t.test('ConsumePolicy auto: a rule change decides only the new rules from the la
   t.ok((policy.lastPollDurationMs ?? -1) >= 0, 'and timed itself (the next poll waits at least 50 times that)');
 });
 
-t.test('ConsumePolicy auto: a poll reads on the event loop while the last read was quick, through the pool once it was slow', async (t) => {
+t.test('ConsumePolicy auto: a poll reads on the event loop while the last read there was quick, through the pool once it was slow, and tries again', async (t) => {
   const proc = fakeProc({}, { '/proc/net/igmp': IGMP, '/proc/net/udp': UDP, '/proc/net/igmp6': IGMP6, '/proc/net/udp6': UDP6 });
   const ways: string[] = [];
   // A slow host: every read of /proc/net/udp spins for SYNC_READ_MS + 1 ms, whichever way it is made.
@@ -213,9 +213,18 @@ t.test('ConsumePolicy auto: a poll reads on the event loop while the last read w
   policy.refresh();
   t.ok((policy.lastReadDurationMs ?? 0) >= SYNC_READ_MS, 'a slow read is timed');
   t.same(await pollOnce(), ['async', 'async', 'async', 'async'], 'the next poll reads through the pool');
+  // The pool's time does not count: after SYNC_RETRY_POLLS polls through it, one tries the event loop again.
+  let polls = 1;
+  while (polls < SYNC_RETRY_POLLS - 1) {
+    t.same(await pollOnce(), ['async', 'async', 'async', 'async'], `poll ${++polls} through the pool`);
+  }
+  t.same(await pollOnce(), ['sync', 'sync', 'sync', 'sync'], `poll ${SYNC_RETRY_POLLS}: the event loop again (still slow)`);
+  for (let i = 1; i < 2 * SYNC_RETRY_POLLS; i++) await pollOnce();
+  t.same(await pollOnce(), ['sync', 'sync', 'sync', 'sync'], 'slow again: the next try comes after twice as many polls');
   slowMs = 0;
-  await pollOnce();
-  t.same(await pollOnce(), ['sync', 'sync', 'sync', 'sync'], 'and once a read is quick again, on the event loop');
+  for (let i = 1; i < 4 * SYNC_RETRY_POLLS; i++) await pollOnce();
+  t.same(await pollOnce(), ['sync', 'sync', 'sync', 'sync'], 'quick at last: on the event loop');
+  t.same(await pollOnce(), ['sync', 'sync', 'sync', 'sync'], 'and from then on');
 });
 
 t.test('ConsumePolicy: many changes at once log one summary line; forced modes neither read /proc nor log', async (t) => {

@@ -52,7 +52,7 @@ export interface CounterSample {
  * accounting never sums their growth and backwardEvents() never reports
  * their falls.
  */
-export const LOOP_GAUGES: ReadonlySet<string> = new Set(['inflight_sends', 'inflight_buffers', 'busy_permille']);
+export const LOOP_GAUGES: ReadonlySet<string> = new Set(['inflight_sends', 'inflight_buffers', 'busy_permille', 'rt_stepped_down']);
 
 export const LOOP_KEYS = ['frames', 'matched', 'no_rule', 'kernel_drops', 'sends_queued', 'sent', 'send_errors', 'inflight_sends'] as const;
 export const MALFORMED_PREFIX = 'drop_';

@@ -32,14 +32,16 @@ namespace mcr {
   X(gso_batches) X(gso_datagrams) X(gso_fallbacks) X(coalesce_waits)        \
   X(gso_pool_empty) X(busy_poll_turns) X(gso_retries)                        \
   X(busy_poll_starts) X(busy_permille) X(coalesce_capped)                   \
-  X(busy_poll_contended) X(drop_excluded) X(rt_stepdowns)
+  X(busy_poll_contended) X(drop_excluded) X(rt_stepdowns)                      \
+  X(rt_stepped_down)
 
 // drop_own_frame is not a parser reason (DropReason): frame_forwarder.cc
 // counts a well-formed frame whose Ethernet source is the MAC of one of its
 // rule's outputs there (a frame this rule sent, looped back to its input).
 //
-// inflight_sends, inflight_buffers and busy_permille are gauges (they fall
-// as well as rise; bench/soak/counters.ts LOOP_GAUGES); the rest only grow.
+// inflight_sends, inflight_buffers, busy_permille and rt_stepped_down are
+// gauges (they fall as well as rise; bench/soak/counters.ts LOOP_GAUGES);
+// the rest only grow.
 //
 // last_rx_ms: the wall-clock time (Unix ms) of the stats tick that first saw
 // the packets count grow, 0 before the first datagram (the loop's timer

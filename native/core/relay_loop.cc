@@ -247,6 +247,7 @@ void RelayLoop::step_realtime(RealtimeGuard::Action action, RealtimeGuard* guard
       return;
     }
     CounterBlock::bump(counters_->loop(rt_stepdowns));
+    CounterBlock::set(counters_->loop(rt_stepped_down), 1);
     logs_->push(LogEvent{LogLevel::warn, "MCR_LOOP_SATURATED",
                          "the real-time loop needed 90 % of its core for 100 ms (its input exceeds what it forwards): it runs "
                          "under the normal policy until it is calm, so the other tasks of its core get their share",
@@ -263,6 +264,7 @@ void RelayLoop::step_realtime(RealtimeGuard::Action action, RealtimeGuard* guard
                          e.err, -1, 1});
     return;
   }
+  CounterBlock::set(counters_->loop(rt_stepped_down), 0);
   logs_->push(LogEvent{LogLevel::info, "MCR_LOOP_REALTIME_AGAIN", "the loop is calm again: back under SCHED_FIFO", 0, -1, 1});
 }
 

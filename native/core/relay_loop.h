@@ -65,7 +65,7 @@ class RelayLoop {
   void run_deferred();
   // Applies the RealtimeGuard's verdict to this thread: the normal policy
   // while saturated, SCHED_FIFO again once calm; each logged, step-downs
-  // counted (rt_stepdowns).
+  // counted (rt_stepdowns), the state now a gauge (rt_stepped_down).
   void step_realtime(RealtimeGuard::Action action, RealtimeGuard* guard);
   // Submits what the walk queued, then sleeps `ns` (--coalesce-us, or the
   // policy's moderation) so the next walk finds more frames. False when

@@ -113,6 +113,7 @@ t.test('a saturated real-time loop steps down to the normal policy and back up o
   const frames = (await loopCounter(socket, 'frames') ?? 0) - frames0;
   await hog.stop();
   t.ok(frames > 100_000, `the flood went on meanwhile (${frames} frames forwarded in the window)`);
+  t.equal(await loopCounter(socket, 'rt_stepped_down'), 1, 'while flooded the loop says it is stepped down (rt_stepped_down 1)');
   t.comment(`a busy normal task on the loop's core, during the flood: ${(share * 100).toFixed(1)} % of the core`);
   t.ok(share >= MIN_HOG_SHARE, `it got ${(share * 100).toFixed(1)} % of the core (at least ${MIN_HOG_SHARE * 100} %)`);
   await gen.stop('SIGINT', 5_000);
@@ -120,6 +121,7 @@ t.test('a saturated real-time loop steps down to the normal policy and back up o
   const up = await pollUntil(async () => loopPolicy(pid)?.policy === SCHED_FIFO, STEP_WITHIN_MS, 50);
   t.ok(up, 'once the flood ends, the loop is back under SCHED_FIFO');
   t.match(loopPolicy(pid), { rtPriority: 10 }, 'at its priority');
+  t.equal(await loopCounter(socket, 'rt_stepped_down'), 0, 'and says so (rt_stepped_down 0)');
   t.ok(await pollUntil(() => workerLogged(socket, '"MCR_LOOP_REALTIME_AGAIN"'), 3_000),
     'and the worker logs it (MCR_LOOP_REALTIME_AGAIN)');
 });

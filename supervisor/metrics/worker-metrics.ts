@@ -9,6 +9,10 @@
  * column): ingress, the scheduler slice in force and why the short one was
  * refused, the SCHED_FIFO priority, DEFER_TASKRUN, and whether its sleeps
  * stay out of iowait.
+ * And for a worker whose stats answer has them, its real-time loop's step
+ * downs (`--loop-rt-priority`, native/core/realtime_guard.h): how many, and
+ * whether it is stepped down now, so an alert can find a loop that its
+ * input floods.
  */
 import { PREFIX, type GroupContext, type MetricGroup } from './metric-group.js';
 import { NO_LABELS, SeriesCounter, SeriesGauge, type LabelSet, type Series } from './series-metric.js';
@@ -29,6 +33,8 @@ export class WorkerMetrics implements MetricGroup {
   readonly #restarts: SeriesCounter<string>;
   readonly #state: SeriesGauge<string>;
   readonly #loop: SeriesGauge<string>;
+  readonly #stepDowns: SeriesCounter<string>;
+  readonly #steppedDown: SeriesGauge<string>;
 
   constructor({ registry }: GroupContext) {
     const registers = [registry];
@@ -42,12 +48,21 @@ export class WorkerMetrics implements MetricGroup {
         'slice_refused (the errno when the default short slice was refused, else empty), rt_priority (SCHED_FIFO; 0 = normal), ' +
         'defer_taskrun and no_iowait (its sleeps kept out of iowait, Linux 6.15).',
       labelNames: ['worker', 'input', 'ingress', 'slice_us', 'slice_refused', 'rt_priority', 'defer_taskrun', 'no_iowait'], registers });
+    this.#stepDowns = new SeriesCounter({ name: `${PREFIX}worker_loop_rt_stepdowns_total`,
+      help: 'Times the worker\'s real-time loop (--loop-rt-priority) stepped down to the normal policy after needing 90 % of its core for 100 ms (the worker\'s loop counter rt_stepdowns; a new worker starts at 0).',
+      labelNames: ['worker', 'input'], registers });
+    this.#steppedDown = new SeriesGauge({ name: `${PREFIX}worker_loop_rt_stepped_down`,
+      help: 'The worker\'s real-time loop is stepped down to the normal policy now (1) or not (0) (its loop gauge rt_stepped_down).',
+      labelNames: ['worker', 'input'], registers });
   }
 
   update(s: MetricsSnapshot): void {
     const restarts: Series[] = [];
     const states: Series[] = [];
     const loops: Series[] = [];
+    const stepDowns: Series[] = [];
+    const steppedDown: Series[] = [];
+    const counters = new Map(s.stats.workers.map((w) => [w.worker, w.loop]));
     for (const w of s.workers) {
       const labels = Object.freeze({ worker: w.id, input: w.interface });
       restarts.push({ value: w.restarts, sharedLabels: labels, labels: NO_LABELS });
@@ -61,9 +76,14 @@ export class WorkerMetrics implements MetricGroup {
           defer_taskrun: String(l.deferTaskrun), no_iowait: String(l.noIowait),
         }) });
       }
+      const c = counters.get(w.id);
+      if (c?.rt_stepdowns !== undefined) stepDowns.push({ value: Number(c.rt_stepdowns), sharedLabels: labels, labels: NO_LABELS });
+      if (c?.rt_stepped_down !== undefined) steppedDown.push({ value: Number(c.rt_stepped_down), sharedLabels: labels, labels: NO_LABELS });
     }
     this.#restarts.replace(restarts);
     this.#state.replace(states);
     this.#loop.replace(loops);
+    this.#stepDowns.replace(stepDowns);
+    this.#steppedDown.replace(steppedDown);
   }
 }

@@ -36,7 +36,8 @@ function stats(errorsByErrno: Record<string, number>): StatsResult {
       outputs: [{ packets: 1000, bytes: 1_316_000, errors: 0, errorsByErrno: {} },
         { packets: 990, bytes: 1_302_840, errors, errorsByErrno },
         { packets: 1000, bytes: 1_316_000, errors: 0, errorsByErrno: {} }] }],
-    workers: [{ worker: 'in0/0', interface: 'in0', received: 1010, kernelDrops: 4, restarts: 2, loop: { frames: 1010, drop_fragment: 3, no_rule: 7 } },
+    workers: [{ worker: 'in0/0', interface: 'in0', received: 1010, kernelDrops: 4, restarts: 2,
+      loop: { frames: 1010, drop_fragment: 3, no_rule: 7, rt_stepdowns: 2, rt_stepped_down: 1 } },
       { worker: 'in1/0', interface: 'in1', received: 0, kernelDrops: 0, restarts: 0, loop: {} }],
     inputs: [{ interface: 'in0', frames: 1010, kernelDrops: 4, malformed: { fragment: 3 }, unmatched: 7 }],
   };
@@ -98,6 +99,10 @@ t.test('every series from the snapshot, with its value', async (t) => {
   t.same(select(p, 'mcr_worker_loop_info', {}).map((s) => [s.labels, s.value]), [[{ worker: 'in0/0', input: 'in0', ingress: 'ring',
     slice_us: '0', slice_refused: 'EPERM', rt_priority: '0', defer_taskrun: 'true', no_iowait: 'false' }, 1]],
   'how the ready worker\'s loop runs, as labels; none for a slot without a worker');
+  t.same(select(p, 'mcr_worker_loop_rt_stepdowns_total', {}).map((s) => [s.labels, s.value]), [[{ worker: 'in0/0', input: 'in0' }, 2]],
+    'a real-time loop\'s step downs, for the worker whose stats carry them');
+  t.same(select(p, 'mcr_worker_loop_rt_stepped_down', {}).map((s) => [s.labels, s.value]), [[{ worker: 'in0/0', input: 'in0' }, 1]],
+    'and whether it is stepped down now');
   t.equal(value(p, 'mcr_build_info', { version: '1.2.3', node: process.version }), 1);
   t.equal(value(p, 'mcr_config_last_reload_successful'), 1);
   t.equal(value(p, 'mcr_config_last_reload_success_timestamp_seconds'), 1_700_000_000.25);

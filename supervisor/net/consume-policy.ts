@@ -4,11 +4,9 @@
  * tells mcrd when the set of consumed rules changed, so the tc filters of
  * supervisor/net/input-filters.ts match only those rules. mcrd calls
  * rulesChanged() after every rule and interface change; in "auto" a timer
- * also re-reads /proc/net/igmp, igmp6, udp and udp6 (refresh()) every
- * POLL_MS, since local listeners come and go without telling anyone. The
- * two IPv6 files are missing when the kernel runs without IPv6
- * (ipv6.disable=1): then no socket can listen on IPv6, and they read as
- * empty.
+ * also re-reads /proc/net/igmp, igmp6, udp and udp6 every POLL_MS
+ * (listener-tables.ts reads them), since local listeners come and go
+ * without telling anyone.
  *
  * Every change of a rule's decision in "auto" is logged at info with its
  * reason (a rule's first decision included); a refresh changing more than
@@ -21,45 +19,13 @@ import { hostPort } from '../../common/rule-spec.js';
 import type { ConsumeMatch } from './consume-program.js';
 import { candidateInodes, decideConsume, indexTables, type ConsumeDecision, type ConsumeMode, type ConsumeRule, type GroupSet, type ListenerSnapshot } from './consume-decision.js';
 import { parseProcIgmp, parseProcIgmp6, parseProcUdp, parseProcUdp6 } from './proc-net.js';
+import { ListenerTables, NO_TEXTS, type ProcTexts, type ReadFailure } from './listener-tables.js';
 import { procReader, SocketOwnerCache, type ProcReader } from './socket-owners.js';
 
 /** How often "auto" re-reads the four /proc files, at least. */
 export const POLL_MS = 2000;
 /** A poll waits at least this many times what the last one took, so polling costs mcrd at most 1/COST_FACTOR of its time. */
 export const COST_FACTOR = 50;
-/**
- * A poll reads the four files on the event loop while the last such read
- * took less than this (ms), and through libuv's pool otherwise. A
- * read through the pool is five round trips per file (open, stat, read,
- * read, close), each a wake-up of mcrd's main thread and of a pool thread:
- * on a host with few sockets that was a third of an idle mcrd's CPU, for
- * a read that takes about 0.1 ms on the event loop. The kernel's walk grows
- * faster than the socket count (measured: 0.15 ms at 100 UDP sockets,
- * 1.2 ms at 1 000, 6 ms at 3 000, 52 ms at 10 000), so a host past about
- * 1 500 sockets is read off the event loop, as before.
- */
-export const SYNC_READ_MS = 2;
-/**
- * Reading through the pool, a poll tries the event loop again after this
- * many polls (about 30 s), and after twice as many each time that read is
- * slow again, up to SYNC_RETRY_MAX_POLLS: the pool's own time (its round
- * trips, a busy event loop) says nothing about the kernel's walk, so one
- * slow read (a stall of the host, a burst of sockets) must not leave the
- * poll on the pool for good.
- */
-export const SYNC_RETRY_POLLS = 16;
-export const SYNC_RETRY_MAX_POLLS = 256;
-const IGMP_FILE = '/proc/net/igmp';
-const UDP_FILE = '/proc/net/udp';
-const IGMP6_FILE = '/proc/net/igmp6';
-const UDP6_FILE = '/proc/net/udp6';
-const FILES = [['igmp', IGMP_FILE], ['udp', UDP_FILE], ['igmp6', IGMP6_FILE], ['udp6', UDP6_FILE]] as const;
-const IPV6_FILES: ReadonlySet<string> = new Set([IGMP6_FILE, UDP6_FILE]);
-
-/** What a read of the files gave: their texts, or the file that failed and why. */
-interface ReadFailure { file: string; err: unknown }
-interface ProcTexts { igmp: string; udp: string; igmp6: string; udp6: string }
-const NO_TEXTS: ProcTexts = { igmp: '', udp: '', igmp6: '', udp6: '' };
 type Texts = ProcTexts | ReadFailure;
 const LOGGED_ONE_BY_ONE = 16;
 const SUMMARY_RULES = 10;
@@ -103,24 +69,20 @@ export class ConsumePolicy {
   private readonly consumedBy = new Map<string, Map<number, ConsumeMatch>>();
   private readonly matchLists = new Map<string, ConsumeMatch[]>();
   private readonly owners: SocketOwnerCache;
-  private readonly reader: ProcReader;
+  private readonly tables: ListenerTables;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private polling = false;
   private lastPollMs: number | undefined;
-  /** How long the last read of the files on the event loop took (ms): poll() picks the next read's way by it. */
-  private lastReadMs: number | undefined;
-  /** Polls read through the pool since the last read on the event loop, and how many make it try the event loop again. */
-  private poolPolls = 0;
-  private retryAfter = SYNC_RETRY_POLLS;
   /** What the last refresh read (the UDP tables as text: a change may need other ports), and when. */
   private last: { at: number; udpText: string; udp6Text: string; groupUsers: ListenerSnapshot['groupUsers'] } | undefined;
   /** The /proc file that could not be read at the last refresh, so an outage is logged once. */
   private unreadable: string | undefined;
 
   constructor(private readonly o: ConsumePolicyOptions) {
-    this.reader = o.reader ?? procReader;
-    this.owners = new SocketOwnerCache(this.reader);
+    const reader: ProcReader = o.reader ?? procReader;
+    this.owners = new SocketOwnerCache(reader);
+    this.tables = new ListenerTables(reader);
   }
 
   get mode(): ConsumeMode {
@@ -147,11 +109,10 @@ export class ConsumePolicy {
   }
 
   /**
-   * One poll: the four files read (on the event loop while the last read
-   * there was quicker than SYNC_READ_MS, else off it, trying the event loop
-   * again now and then: the kernel's walk of a UDP table with 10 000
-   * sockets takes tens of ms), every rule decided again, onChange() when
-   * something changed. The next poll comes after
+   * One poll: the four files read (listener-tables.ts: on the event loop
+   * while that is quick, else through the pool, as the kernel's walk of a
+   * UDP table with 10 000 sockets takes tens of ms), every rule decided
+   * again, onChange() when something changed. The next poll comes after
    * POLL_MS, or COST_FACTOR times what this one took if that is longer.
    */
   private async poll(): Promise<void> {
@@ -161,9 +122,7 @@ export class ConsumePolicy {
     try {
       let texts: Texts;
       try {
-        texts = this.o.rules().length === 0 ? NO_TEXTS
-          : this.readOnEventLoop() ? this.timed(() => this.readTextsSync())
-            : await this.readTexts((path) => this.reader.readAsync(path));
+        texts = this.o.rules().length === 0 ? NO_TEXTS : await this.tables.readForPoll();
       } catch (err) {
         texts = err as ReadFailure;
       }
@@ -191,7 +150,7 @@ export class ConsumePolicy {
     if (this.o.mode === 'auto') {
       let texts: Texts;
       try {
-        texts = rules.length === 0 ? NO_TEXTS : this.timed(() => this.readTextsSync());
+        texts = rules.length === 0 ? NO_TEXTS : this.tables.readNow();
       } catch (err) {
         texts = err as ReadFailure;
       }
@@ -313,59 +272,9 @@ export class ConsumePolicy {
     return out;
   }
 
-  /** Whether this poll reads on the event loop: the last such read was quick, or it is time to try again (SYNC_RETRY_POLLS). */
-  private readOnEventLoop(): boolean {
-    if (this.lastReadMs === undefined) return false;
-    if (this.lastReadMs < SYNC_READ_MS) return true;
-    if (++this.poolPolls < this.retryAfter) return false;
-    return true;
-  }
-
-  /**
-   * Runs a read on the event loop and keeps how long it took (also when it
-   * fails: a failed read is quick, and the next one may be too). A retry
-   * that is slow again doubles the wait before the next one.
-   */
-  private timed<T>(read: () => T): T {
-    const retrying = this.lastReadMs !== undefined && this.lastReadMs >= SYNC_READ_MS;
-    const started = performance.now();
-    try {
-      return read();
-    } finally {
-      this.lastReadMs = performance.now() - started;
-      this.poolPolls = 0;
-      if (this.lastReadMs < SYNC_READ_MS) this.retryAfter = SYNC_RETRY_POLLS;
-      else if (retrying) this.retryAfter = Math.min(this.retryAfter * 2, SYNC_RETRY_MAX_POLLS);
-    }
-  }
-
   /** How long the last read of the /proc files on the event loop took (ms), for tests. */
   get lastReadDurationMs(): number | undefined {
-    return this.lastReadMs;
-  }
-
-  private readTextsSync(): ProcTexts {
-    const out = { ...NO_TEXTS };
-    for (const [key, file] of FILES) {
-      try {
-        out[key] = this.reader.read(file);
-      } catch (err) {
-        if (!noIpv6(file, err)) throw { file, err } satisfies ReadFailure;
-      }
-    }
-    return out;
-  }
-
-  private async readTexts(read: (path: string) => Promise<string>): Promise<ProcTexts> {
-    const out = { ...NO_TEXTS };
-    for (const [key, file] of FILES) {
-      try {
-        out[key] = await read(file);
-      } catch (err) {
-        if (!noIpv6(file, err)) throw { file, err } satisfies ReadFailure;
-      }
-    }
-    return out;
+    return this.tables.lastReadDurationMs;
   }
 
   /** Both tables indexed, or undefined when one could not be read (logged once per outage). */
@@ -402,11 +311,6 @@ export class ConsumePolicy {
         rules: changed.slice(0, SUMMARY_RULES).map((c) => c.rule.id) }, 'consume decisions changed');
     }
   }
-}
-
-/** A missing IPv6 file: the kernel has no IPv6 (ipv6.disable=1), so no IPv6 listener exists. */
-function noIpv6(file: string, err: unknown): boolean {
-  return IPV6_FILES.has(file) && (err as { code?: string }).code === 'ENOENT';
 }
 
 function sameMatch(a: ConsumeRule, b: ConsumeRule): boolean {

@@ -16,7 +16,8 @@ import { packageRoot } from '../../native/package-root.js';
 import { canonicalIpv6, parseProcIgmp, parseProcIgmp6, parseProcUdp, parseProcUdp6, procHexToIpv4, procHexToIpv6, socketInode } from '../../supervisor/net/proc-net.js';
 import { candidateInodes, decideConsume, groupUsers, indexTables, type ListenerSnapshot } from '../../supervisor/net/consume-decision.js';
 import { findSocketOwners, SocketOwnerCache, type ProcReader } from '../../supervisor/net/socket-owners.js';
-import { ConsumePolicy, SYNC_READ_MS, SYNC_RETRY_POLLS } from '../../supervisor/net/consume-policy.js';
+import { ConsumePolicy } from '../../supervisor/net/consume-policy.js';
+import { SYNC_READ_MS, SYNC_RETRY_POLLS } from '../../supervisor/net/listener-tables.js';
 import { formatConsumed } from '../../tools/mcrctl/render.js';
 
 const FIXTURES = join(packageRoot(), 'tests', 'fixtures', 'proc');

@@ -175,8 +175,9 @@ class PollPolicy {
     // The loop never spins in this mode, so its CPU time over the window is
     // its work: walks, sends and syscalls; neither its sleeps and pauses
     // nor time other threads took on a shared core.
-    const uint64_t cpu = now.cpu_ns > window_times_.cpu_ns ? now.cpu_ns - window_times_.cpu_ns : 0;
-    const uint64_t waited = now.wait_ns > window_times_.wait_ns ? now.wait_ns - window_times_.wait_ns : 0;
+    const ThreadTimes ran = now.since(window_times_);
+    const uint64_t cpu = ran.cpu_ns;
+    const uint64_t waited = ran.wait_ns;
     busy_permille_ = static_cast<uint32_t>(cpu * 1000 / elapsed);
     // Frames per walk that forwarded, and the pause that gathers
     // kTargetWalkFrames at this window's arrival rate (frames / elapsed).

@@ -78,9 +78,8 @@ class RealtimeGuard {
     const uint64_t elapsed = now_ns - window_start_ns_;
     if (elapsed < kWindowNs) return Action::none;
     const ThreadTimes now = thread_times();
-    const uint64_t cpu = now.cpu_ns > window_times_.cpu_ns ? now.cpu_ns - window_times_.cpu_ns : 0;
-    const uint64_t waited = now.wait_ns > window_times_.wait_ns ? now.wait_ns - window_times_.wait_ns : 0;
-    const uint64_t demand = (cpu + waited) * 1000 / elapsed;
+    const ThreadTimes ran = now.since(window_times_);
+    const uint64_t demand = (ran.cpu_ns + ran.wait_ns) * 1000 / elapsed;
     window_start_ns_ = now_ns;
     window_times_ = now;
     if (!stepped_down_) {

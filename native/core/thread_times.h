@@ -1,6 +1,7 @@
 // ThreadTimes: the relay loop thread's CPU time (CLOCK_THREAD_CPUTIME_ID)
 // and its run delay (the time it was runnable but waited for a CPU), read
-// once per busy-polling window (poll_policy.h); the run delay from
+// once per window of the busy-polling policy (poll_policy.h) and of a
+// real-time loop's guard (realtime_guard.h); the run delay from
 // /proc/thread-self/schedstat ("<cpu ns> <run delay ns> <timeslices>"),
 // one pread on a descriptor opened by the loop thread itself (the file
 // names the thread that opened it). The run delay is what
@@ -18,6 +19,12 @@ namespace mcr {
 struct ThreadTimes {
   uint64_t cpu_ns = 0;
   uint64_t wait_ns = 0;
+
+  // What ran up since `earlier`, each part 0 where it reads lower (a
+  // reading without the schedstat file against one with it).
+  ThreadTimes since(const ThreadTimes& earlier) const {
+    return {cpu_ns > earlier.cpu_ns ? cpu_ns - earlier.cpu_ns : 0, wait_ns > earlier.wait_ns ? wait_ns - earlier.wait_ns : 0};
+  }
 };
 
 // Parses schedstat's text; false when it does not start with two numbers.

@@ -4,7 +4,8 @@
 // not know comes out as "E<number>", and the name is a static string that
 // stays valid in a LogEvent after the Node thread drains it. And the ring
 // wakes its reader once per batch: the first push after a drain calls the
-// waker, later ones do not, a full ring neither stores nor wakes.
+// waker, outside the ring's lock, later ones do not; a full ring drops the
+// event.
 #include <cerrno>
 #include <cstring>
 #include <string>

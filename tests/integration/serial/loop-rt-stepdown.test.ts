@@ -104,7 +104,8 @@ t.test('a saturated real-time loop steps down to the normal policy and back up o
   // it (7 % measured with the loop still real-time: the kernel's throttling).
   const hog = rl.lab.spawn(rl.relay.ns, 'taskset', ['-c', '1', 'sh', '-c', 'while :; do :; done']);
   t.teardown(() => hog.stop().catch(() => undefined));
-  await new Promise((r) => setTimeout(r, 300));
+  // Measured from when its shell loop runs (the spawn execs through to sh).
+  t.ok(await pollUntil(async () => readFileSync(`/proc/${hog.pid}/comm`, 'utf8').trim() === 'sh', 5_000, 20), 'the busy task runs');
   const h0 = runNs(hog.pid);
   const frames0 = await loopCounter(socket, 'frames') ?? 0;
   const started = Date.now();

@@ -87,6 +87,14 @@ export async function workersOf(socket: string): Promise<WorkerInfo[]> {
   }
 }
 
+/** The pid of the first running worker, once there is one (0 if none runs within `timeoutMs`). */
+export async function runningWorkerPid(socket: string, timeoutMs: number): Promise<number> {
+  let pid = 0;
+  await pollUntil(async () => (pid = (await workersOf(socket).catch(() => [])).find((w) => w.state === 'running' && w.pid > 0)?.pid ?? 0) > 0,
+    timeoutMs, 200);
+  return pid;
+}
+
 /** Whether a process with this PID exists (signal 0: nothing is sent). */
 export function pidAlive(pid: number): boolean {
   try {

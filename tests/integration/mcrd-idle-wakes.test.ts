@@ -12,7 +12,7 @@ import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { skipUnlessRoot } from '../../bench/lab/index.js';
-import { mcrdLab, startMcrd, workersOf } from './mcrd-harness.js';
+import { mcrdLab, runningWorkerPid, startMcrd } from './mcrd-harness.js';
 
 /** Two stream-watch questions a second and some slack; the log timer alone was four more. */
 const MAX_WAKES_PER_SEC = 3.5;
@@ -35,12 +35,7 @@ t.test('an idle worker\'s Node thread is not woken for logs', async (t) => {
     outputs: [{ group: '239.2.2.2', port: 6000, interface: 'out0' }] }] }));
   const mcrd = await startMcrd(rl, ['--config', config, '--control-socket', socket, '--workers', '1']);
   t.teardown(() => mcrd.stop('SIGTERM', 20_000));
-  let pid = 0;
-  const deadline = Date.now() + 20_000;
-  while (pid === 0 && Date.now() < deadline) {
-    pid = (await workersOf(socket).catch(() => [])).find((w) => w.state === 'running' && w.pid > 0)?.pid ?? 0;
-    if (pid === 0) await new Promise((r) => setTimeout(r, 200));
-  }
+  const pid = await runningWorkerPid(socket, 20_000);
   t.ok(pid > 0, 'the worker is running');
   if (pid === 0) return;
   await new Promise((r) => setTimeout(r, 2_000));  // past the start's own work

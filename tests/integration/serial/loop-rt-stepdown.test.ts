@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { SCHED_FIFO, SCHED_OTHER, skipUnlessRoot, threadsOf, type LabProcess, type RelayLab } from '../../../bench/lab/index.js';
 import { pollUntil } from '../../../bench/lab/time.js';
 import { startGen } from '../harness.js';
-import { hasSysNice, MCRD, mcrctlJson, mcrdLab, workersOf } from '../mcrd-harness.js';
+import { hasSysNice, MCRD, mcrctlJson, mcrdLab, runningWorkerPid } from '../mcrd-harness.js';
 import type { LogsResult, StatsResult } from '../../../proto/index.js';
 
 /** Longer than the guard's 100 ms of saturation needs, on a loaded host too. */
@@ -67,9 +67,7 @@ async function startRealtimeMcrd(t: Test, tag: string, user: string[]): Promise<
     '--worker-cpus', '1', '--loop-rt-priority', '10', ...user]);
   t.teardown(() => mcrd.stop().catch(() => undefined));
   await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 30_000);
-  let pid = 0;
-  await pollUntil(async () => (pid = (await workersOf(socket)).find((w) => w.state === 'running')?.pid ?? 0) > 0, 15_000);
-  return { rl, mcrd, pid, socket };
+  return { rl, mcrd, pid: await runningWorkerPid(socket, 15_000), socket };
 }
 
 const loopPolicy = (pid: number): { policy: number; rtPriority: number } | undefined => {

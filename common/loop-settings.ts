@@ -9,7 +9,8 @@
  * (native/core/poll_policy.h), which never polls and, while the loop is
  * busy with frames that arrive one by one, pauses briefly after each walk
  * so sends carry more datagrams. The loop thread's real-time priority
- * (SCHED_FIFO, off by default) and its scheduler slice ("auto" by default:
+ * ("auto" by default: SCHED_FIFO where the process's RLIMIT_RTPRIO grants
+ * it, resolveLoopRtPriority) and its scheduler slice ("auto" by default:
  * 100 µs where the kernel takes one) are passed the same way.
  */
 import { InvalidArgumentError, type Command } from 'commander';
@@ -20,8 +21,8 @@ export interface LoopSettings {
   coalesceUs?: number;
   /** "auto" (the default): never poll, pause briefly after each walk while the loop is busy; N: keep polling N µs after the last frame; 0 = never poll nor pause. */
   busyPollUs?: number | 'auto';
-  /** SCHED_FIFO priority of the loop thread (1..99); 0 = the normal policy (the default). */
-  loopRtPriority?: number;
+  /** "auto" (the default): SCHED_FIFO at up to AUTO_LOOP_RT_PRIORITY where RLIMIT_RTPRIO grants it, else the normal policy; N (1..99): SCHED_FIFO at N or refuse to start; 0: the normal policy. */
+  loopRtPriority?: number | 'auto';
   /** "auto" (the default): a 100 µs scheduler slice for the loop thread where the kernel takes one (Linux 6.12), else the kernel's; N: N µs (100..100000) or refuse to start; 0: the kernel's. */
   loopSliceUs?: number | 'auto';
 }
@@ -70,10 +71,10 @@ export const LOOP_SETTINGS: readonly LoopSetting[] = [
     key: 'loopRtPriority',
     flag: 'loop-rt-priority',
     get max() { return maxOf('loopRtPriority'); },
-    help: 'run each worker\'s loop thread under SCHED_FIFO at this priority, so no normal task (a kernel thread, another program) delays it once a frame has woken it; needs CAP_SYS_NICE or RLIMIT_RTPRIO (in the unit: LimitRTPRIO= with RestrictRealtime=no); 0: the normal policy',
-    default: 0,
-    auto: false,
-    unit: 'SCHED_FIFO priority; 0 = off',
+    help: 'auto: run each worker\'s loop thread under SCHED_FIFO at priority 10 (or the lower limit) where the real-time limit grants it (RLIMIT_RTPRIO: LimitRTPRIO= in the unit, which the packaged one sets; ulimit -r), so no normal task (a kernel thread, another program) delays it once a frame has woken it, and under the normal policy where it is 0; N: SCHED_FIFO at N, which needs CAP_SYS_NICE or that limit (in the unit also RestrictRealtime=no), or the worker refuses to start; 0: the normal policy',
+    default: 'auto',
+    auto: true,
+    unit: 'SCHED_FIFO priority; 0 = the normal policy',
   },
   {
     key: 'loopSliceUs',
@@ -140,6 +141,33 @@ export function loopSettingsFromArgs(arg: (flag: string) => string | undefined):
     if (text !== undefined) (out as Record<LoopSettingKey, number | 'auto'>)[s.key] = parseLoopSetting(s, text);
   }
   return out;
+}
+
+/** The SCHED_FIFO priority "auto" takes where RLIMIT_RTPRIO allows it (a lower limit gives that lower priority). */
+export const AUTO_LOOP_RT_PRIORITY = 10;
+
+/**
+ * The loop thread's SCHED_FIFO priority a setting means for a process whose
+ * RLIMIT_RTPRIO soft limit is `rtprioLimit` (0: the normal policy). "auto"
+ * asks only for what that limit grants: it is how an operator gives a
+ * service real-time priority (LimitRTPRIO= in its unit, rtprio in
+ * limits.conf), it outlives the worker's switch to its user, so a loop that
+ * stepped down from a saturation can come back (native/core/realtime_guard.h),
+ * and under it the start never fails for want of a privilege. A priority
+ * given as a number is taken as it is.
+ */
+export function resolveLoopRtPriority(setting: number | 'auto' | undefined, rtprioLimit: number): number {
+  if (setting !== undefined && setting !== 'auto') return setting;
+  return Math.max(0, Math.min(rtprioLimit, AUTO_LOOP_RT_PRIORITY));
+}
+
+/** What "auto" chose and why, for mcrd's start-up line and its host check. */
+export function autoRealtimeText(rtprioLimit: number): string {
+  const priority = resolveLoopRtPriority('auto', rtprioLimit);
+  return priority > 0
+    ? `the loop threads run SCHED_FIFO at priority ${priority} (--loop-rt-priority auto: RLIMIT_RTPRIO is ${rtprioLimit})`
+    : 'the loop threads run under the normal policy (--loop-rt-priority auto: RLIMIT_RTPRIO is 0): a woken loop can wait behind a kernel ' +
+      'thread on its core, which lengthens the latency tail (docs/mcrd.md, --loop-rt-priority)';
 }
 
 /** The slice "auto" asks the kernel for (µs). */

@@ -7,7 +7,7 @@
  *   mcrd [--config FILE] [--control-socket PATH] [--socket-group GROUP] [--workers N] [--worker-cpus LIST] [--user USER]
  *        [--log-level L] [--log-dir DIR] [--restart-backoff MIN_MS[:MAX_MS]] [--consume-inputs[=auto|on|off] | --no-consume-inputs]
  *        [--max-rules-per-interface N] [--metrics-listen ADDR:PORT [--metrics-allow-remote]] [--hung-worker-ms MS]
- *        [--coalesce-us US] [--busy-poll-us auto|US] [--loop-rt-priority N]
+ *        [--coalesce-us US] [--busy-poll-us auto|US] [--loop-rt-priority auto|N]
  *   mcrd --version
  *   mcrd --check-host [--config FILE] [--json]     (docs/host-check.md)
  */

@@ -10,6 +10,8 @@
 import { DEFAULT_CONTROL_SOCKET } from '../common/defaults.js';
 import type { Logger } from 'pino';
 import { createLogger } from '../common/logger.js';
+import { autoRealtimeText, resolveLoopRtPriority } from '../common/loop-settings.js';
+import { realtimePriorityLimit } from '../common/process-limits.js';
 import { defaultDaemonSettings, loadConfig, type Config } from './config/index.js';
 import { ControlServer } from './control/server.js';
 import { createHandler, type CountersCleared } from './daemon-handler.js';
@@ -180,6 +182,14 @@ async function main(): Promise<void> {
   logger.info({ consumeInputs: consumeMode }, consumeMode === 'auto'
     ? 'consumeInputs auto: each rule\'s input is consumed unless a local socket listens to its group or port'
     : `consumeInputs ${String(consumeMode)}: every rule's input is ${consumeMode ? '' : 'not '}consumed`);
+  // The loops' scheduling: "auto" (the default) takes SCHED_FIFO where the
+  // RLIMIT_RTPRIO the workers inherit from mcrd grants it; each worker
+  // resolves it the same way (worker/fleet-worker.ts).
+  const rtprioLimit = realtimePriorityLimit();
+  const loopRtPriority = resolveLoopRtPriority(loop.loopRtPriority, rtprioLimit);
+  logger.info({ loopRtPriority, rtprioLimit }, loop.loopRtPriority === 'auto' || loop.loopRtPriority === undefined ? autoRealtimeText(rtprioLimit)
+    : loopRtPriority > 0 ? `the loop threads run SCHED_FIFO at priority ${loopRtPriority} (--loop-rt-priority ${loopRtPriority})`
+      : 'the loop threads run under the normal policy (--loop-rt-priority 0)');
   const interfaceEvents = new InterfaceEvents(watcher, events);
   const filters = new InputFilters(logger);
   await filters.removeStale(watcher.names());

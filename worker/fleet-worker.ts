@@ -9,7 +9,7 @@
  * commands. Logs are pino JSON on stdout, which mcrd captures and tags.
  *
  *   fleet-worker.js --worker-id ID --interface IF [--cpu N [--aux-cpus LIST]] [--user U] [--log-level L]
- *                   [--coalesce-us US] [--busy-poll-us US] [--loop-rt-priority N] [--rule-slots N --output-slots N]
+ *                   [--coalesce-us US] [--busy-poll-us US] [--loop-rt-priority auto|N] [--rule-slots N --output-slots N]
  *                   [--fanout-group N]
  *
  * With --fanout-group the packet socket mcrd hands over is deferred (unbound,
@@ -26,7 +26,8 @@ import { closeSync } from 'node:fs';
 import { pino, type LevelWithSilent } from 'pino';
 import { native } from '../native/index.js';
 import { Relay } from './relay.js';
-import { loopSettingsFromArgs, type LoopSettings } from '../common/loop-settings.js';
+import { loopSettingsFromArgs, resolveLoopRtPriority, type LoopSettings } from '../common/loop-settings.js';
+import { realtimePriorityLimit } from '../common/process-limits.js';
 import { CommandHandler } from './command-handler.js';
 import { FrameDecoder, decodeCommand, encodeFrame, encodeReply, type Command, type WireError } from '../proto/index.js';
 import { workerFrameBytes } from '../common/rule-limits.js';
@@ -106,7 +107,10 @@ async function main(): Promise<void> {
   if (groupText !== undefined && (!/^\d+$/.test(groupText) || Number(groupText) > 0xffff)) {
     fatal('ERR_MCR_INVALID_ARG', `--fanout-group: expected an integer from 0 to 65535, got ${groupText}`);
   }
-  const relay = new Relay(iface, logger, { ...loop, ...slots },
+  // "auto" (mcrd passes nothing for it): SCHED_FIFO where the RLIMIT_RTPRIO
+  // inherited from mcrd grants it, which stays after the switch to our user.
+  const rtPriority = resolveLoopRtPriority(loop.loopRtPriority, realtimePriorityLimit());
+  const relay = new Relay(iface, logger, { ...loop, loopRtPriority: rtPriority, ...slots },
     { joinGroups: false, tolerateMissingOutputs: true,
       ...(groupText !== undefined ? { deferredFanoutGroup: Number(groupText) } : {}) });
   try {
@@ -133,7 +137,7 @@ async function main(): Promise<void> {
     // only where it can come back (native/core/realtime_guard.h): after the
     // drop to another user that takes RLIMIT_RTPRIO, raised here while
     // privileged (it needs CAP_SYS_RESOURCE unless the limit is there).
-    const rtPriority = loop.loopRtPriority ?? 0;
+    // (Under "auto" the limit is there already: the call changes nothing.)
     if (rtPriority > 0 && ids.uid !== 0) {
       try {
         native.allowRealtimePriority(rtPriority);

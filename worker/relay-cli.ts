@@ -16,7 +16,8 @@ import { asWritten, parseOutputList } from '../common/rule-text.js';
 import { loadRulesFile } from './rules-file.js';
 import { serveStdinCommands } from './stdin-commands.js';
 import { isNativeError, native, type IngressMode, type LoopOptionName } from '../native/index.js';
-import { addLoopSettingOptions, LOOP_SETTINGS, sliceRefusedText, type LoopSettings } from '../common/loop-settings.js';
+import { addLoopSettingOptions, LOOP_SETTINGS, resolveLoopRtPriority, sliceRefusedText, type LoopSettings } from '../common/loop-settings.js';
+import { realtimePriorityLimit } from '../common/process-limits.js';
 
 interface CliOptions extends LoopSettings {
   inputInterface: string;
@@ -140,6 +141,8 @@ async function main(): Promise<void> {
     const value = opts[key];
     if (value !== undefined) (tuning as Record<string, unknown>)[key] = value;
   }
+  // "auto" (the default): SCHED_FIFO where this process's RLIMIT_RTPRIO grants it.
+  tuning.loopRtPriority = resolveLoopRtPriority(opts.loopRtPriority, realtimePriorityLimit());
   if (opts.maxInflight !== undefined) tuning.maxInflightSends = opts.maxInflight;
   const relay = new Relay(opts.inputInterface, logger, tuning);
 

@@ -231,7 +231,7 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
                                         std::to_string(options_.loop_rt_priority) +
                                         ": give mcrd CAP_SYS_NICE, or raise its real-time limit to that "
                                         "(RLIMIT_RTPRIO: ulimit -r; in the systemd unit LimitRTPRIO= with RestrictRealtime=no), or set "
-                                        "--loop-rt-priority 0"
+                                        "--loop-rt-priority auto (SCHED_FIFO only where that limit grants it) or 0"
                                    : "relay loop setup");
   }
   started_ = true;

@@ -17,7 +17,7 @@ import { fail, info, pass, type Finding } from './finding.js';
 import type { HostFacts } from './host-facts.js';
 import { damonOn, describeDamon } from './damon.js';
 import { withoutCodePrefix } from '../../common/control-errors.js';
-import { AUTO_LOOP_SLICE_US, sliceRefusedText, type LoopSettings } from '../../common/loop-settings.js';
+import { AUTO_LOOP_SLICE_US, autoRealtimeText, resolveLoopRtPriority, sliceRefusedText, type LoopSettings } from '../../common/loop-settings.js';
 
 export const EGRESS_SEND_BUFFER = 4 * 1024 * 1024;
 export const PACKET_RECEIVE_BUFFER = 32 * 1024 * 1024;
@@ -27,6 +27,7 @@ export const MIN_NETDEV_BACKLOG = 1000;
 export const MEMLOCK_PER_WORKER = 400 * 1024;
 const CAP_NET_ADMIN = 12n;
 const CAP_IPC_LOCK = 14n;
+const CAP_SYS_NICE = 23n;
 
 const hasCap = (caps: bigint, cap: bigint): boolean => ((caps >> cap) & 1n) === 1n;
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(bytes % (1024 * 1024) === 0 ? 0 : 1)} MiB`;
@@ -127,7 +128,8 @@ export function checkMemlock(facts: HostFacts, workers: number): Finding[] {
 export function checkLoopSlice(facts: HostFacts, settings: Pick<LoopSettings, 'loopSliceUs' | 'loopRtPriority'>): Finding {
   const check = 'loop scheduler slice';
   const setting = settings.loopSliceUs ?? 'auto';
-  if ((settings.loopRtPriority ?? 0) > 0) return pass(check, 'host', `not asked for: the loop threads run SCHED_FIFO (--loop-rt-priority ${settings.loopRtPriority}), which preempts anyway`);
+  const rt = resolveLoopRtPriority(settings.loopRtPriority, facts.rtprioLimit());
+  if (rt > 0) return pass(check, 'host', `not asked for: the loop threads run SCHED_FIFO (${rtSource(settings, rt)}), which preempts anyway`);
   if (setting === 0) return pass(check, 'host', 'the kernel\'s (--loop-slice-us 0): a woken loop may wait up to one scheduler tick behind another task on its core');
   const us = setting === 'auto' ? AUTO_LOOP_SLICE_US : setting;
   const probe = facts.threadSlice(us);
@@ -136,6 +138,35 @@ export function checkLoopSlice(facts: HostFacts, settings: Pick<LoopSettings, 'l
   if (setting === 'auto') return { ...info(check, 'host', sliceRefusedText(reason), 'Linux 6.12 or later, or --loop-slice-us 0'), warnAtStart: true };
   return fail(check, 'host', `a slice of ${us} µs (--loop-slice-us ${us}) is refused (${reason}): every worker would fail to start`,
     '--loop-slice-us auto (the kernel\'s slice where it gives none) or 0, or Linux 6.12 or later');
+}
+
+/** How the loops came to SCHED_FIFO at `rt`: the flag as given, or "auto" with the limit. */
+function rtSource(settings: Pick<LoopSettings, 'loopRtPriority'>, rt: number): string {
+  const setting = settings.loopRtPriority ?? 'auto';
+  return setting === 'auto' ? `priority ${rt}, --loop-rt-priority auto under RLIMIT_RTPRIO` : `--loop-rt-priority ${setting}`;
+}
+
+/**
+ * The loop thread's scheduling policy (--loop-rt-priority). "auto" takes
+ * SCHED_FIFO where RLIMIT_RTPRIO grants it (pass) and the normal policy
+ * where it is 0 (info: the start never fails for it, and the packaged unit
+ * grants it). A priority given as a number needs CAP_SYS_NICE or that
+ * limit, or every worker's start fails with EPERM.
+ */
+export function checkLoopRealtime(facts: HostFacts, settings: Pick<LoopSettings, 'loopRtPriority'>): Finding {
+  const check = 'loop real-time priority';
+  const setting = settings.loopRtPriority ?? 'auto';
+  const limit = facts.rtprioLimit();
+  if (setting === 'auto') {
+    return limit > 0 ? pass(check, 'host', autoRealtimeText(limit))
+      : info(check, 'host', autoRealtimeText(limit), 'LimitRTPRIO=10 in the unit (the packaged mcrd.service sets it), ulimit -r 10 before starting mcrd, or rtprio in /etc/security/limits.conf');
+  }
+  if (setting === 0) return pass(check, 'host', 'the normal policy (--loop-rt-priority 0)');
+  if (hasCap(facts.capabilities(), CAP_SYS_NICE) || limit >= setting) {
+    return pass(check, 'host', `SCHED_FIFO at ${setting} (--loop-rt-priority ${setting}): allowed by ${limit >= setting ? `RLIMIT_RTPRIO ${limit}` : 'CAP_SYS_NICE'}`);
+  }
+  return fail(check, 'host', `SCHED_FIFO at ${setting} (--loop-rt-priority ${setting}) needs CAP_SYS_NICE or RLIMIT_RTPRIO ${setting}; this process has neither (RLIMIT_RTPRIO ${limit}): every worker would fail to start (EPERM)`,
+    `LimitRTPRIO=${setting} with RestrictRealtime=no in the unit, ulimit -r ${setting}, or --loop-rt-priority auto`);
 }
 
 /**
@@ -153,10 +184,10 @@ export function checkDamon(facts: HostFacts, settings: Pick<LoopSettings, 'loopR
   const state = facts.damon();
   const said = describeDamon(state);
   if (!damonOn(state)) return pass(check, 'host', `${said}: no kdamond competes with the loops for their cores`);
-  if ((settings.loopRtPriority ?? 0) > 0) {
-    return pass(check, 'host', `${said}: the loop threads run SCHED_FIFO (--loop-rt-priority ${settings.loopRtPriority}), so they rarely wait behind kdamond`);
-  }
+  const rt = resolveLoopRtPriority(settings.loopRtPriority, facts.rtprioLimit());
+  if (rt > 0) return pass(check, 'host', `${said}: the loop threads run SCHED_FIFO (${rtSource(settings, rt)}), so they rarely wait behind kdamond`);
   return info(check, 'host', `${said}: a worker's loop can wait behind kdamond for milliseconds at its samples, which lengthens the latency tail ` +
     '(docs/mcrd.md, "Memory monitoring on the host (DAMON)")',
-    'for latency-sensitive streams, --loop-rt-priority N on cores of the workers\' own, or stop DAMON (echo off > /sys/kernel/mm/damon/admin/kdamonds/N/state)');
+    'for latency-sensitive streams, real-time loops (LimitRTPRIO=10 in the unit, which the packaged one sets, or ulimit -r 10: --loop-rt-priority auto takes it), ' +
+    'or stop DAMON (echo off > /sys/kernel/mm/damon/admin/kdamonds/N/state)');
 }

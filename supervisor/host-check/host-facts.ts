@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { native } from '../../native/index.js';
+import { processSoftLimit, realtimePriorityLimit } from '../../common/process-limits.js';
 import { readDamonState, type DamonState } from './damon.js';
 
 export interface RingSizes {
@@ -35,6 +36,8 @@ export interface HostFacts {
   capabilities(): bigint;
   /** RLIMIT_MEMLOCK soft limit in bytes (Infinity: unlimited). */
   memlockLimit(): number;
+  /** RLIMIT_RTPRIO soft limit (0..99): the SCHED_FIFO priority this process, and the workers it starts, may take without CAP_SYS_NICE. */
+  rtprioLimit(): number;
   /** Creating a ring like a worker loop's (same sizes and flags): what the kernel lacks, or the errno it refused with. */
   ioUring(): { ok: true; missingOps: string[]; deferTaskrun: boolean; noIowait: boolean } | { ok: false; code: string; message: string };
   /** Giving a thread a scheduler slice of `us` (as a worker's loop thread gets): ok, or the errno the kernel refused with. */
@@ -159,10 +162,8 @@ export function readHostFacts(): HostFacts {
       return out;
     },
     capabilities: () => native.effectiveCapabilities(),
-    memlockLimit: () => {
-      const m = /^Max locked memory\s+(\S+)/m.exec(readText('/proc/self/limits') ?? '');
-      return m === null || m[1] === 'unlimited' ? Infinity : Number(m[1]);
-    },
+    memlockLimit: () => processSoftLimit('Max locked memory') ?? Infinity,
+    rtprioLimit: () => realtimePriorityLimit(),
     ioUring: () => probe(() => native.probeIoUring(LOOP_SQ_ENTRIES, LOOP_CQ_ENTRIES), 'ERR_MCR_IO_URING'),
     threadSlice: (us) => probe(() => (native.probeThreadSlice(us), {}), 'ERR_MCR_SLICE'),
     damon: () => readDamonState(),

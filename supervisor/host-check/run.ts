@@ -7,7 +7,7 @@
  */
 import type { ConfigRule } from '../config/index.js';
 import type { LoopSettings } from '../../common/loop-settings.js';
-import { checkBuffers, checkDamon, checkIoUring, checkLoopSlice, checkMemlock } from './checks-host.js';
+import { checkBuffers, checkDamon, checkIoUring, checkLoopRealtime, checkLoopSlice, checkMemlock } from './checks-host.js';
 import { checkOffloads, checkPlacement, checkPresence, checkRing } from './checks-interface.js';
 import type { Finding } from './finding.js';
 import type { HostFacts } from './host-facts.js';
@@ -17,7 +17,7 @@ export interface HostPlan {
   workersPerInterface: number;
   /** The CPUs workers are pinned to, in order (worker i of an interface: cpus[i mod length]). */
   cpus: readonly number[];
-  /** The loop settings the workers get (the slice check asks the kernel for theirs). */
+  /** The loop settings the workers get (the slice check asks the kernel for theirs; "auto" priorities are resolved with the facts' RLIMIT_RTPRIO, which the workers inherit). */
   loop: Pick<LoopSettings, 'loopSliceUs' | 'loopRtPriority'>;
 }
 
@@ -26,7 +26,7 @@ export function checkHost(facts: HostFacts, plan: HostPlan): Finding[] {
   const outputs = [...new Set(plan.rules.flatMap((r) => r.outputs.map((o) => o.interface)))].filter((o) => !inputs.includes(o));
   const workerCores = [...new Set(Array.from({ length: plan.workersPerInterface }, (_, i) => plan.cpus[i % plan.cpus.length] ?? 0))];
   const findings = [...checkBuffers(facts), ...checkIoUring(facts), ...checkMemlock(facts, inputs.length * plan.workersPerInterface),
-    checkLoopSlice(facts, plan.loop), checkDamon(facts, plan.loop)];
+    checkLoopRealtime(facts, plan.loop), checkLoopSlice(facts, plan.loop), checkDamon(facts, plan.loop)];
   for (const name of inputs) {
     const presence = checkPresence(facts, name, 'input');
     findings.push(...presence);

@@ -239,7 +239,7 @@ t.test('every validation error names file:line:column and the field', async (t) 
     ['coalesceUs above the loop limit', '{ daemon: { coalesceUs: 10001 } }', 1, 13, ['daemon', 'coalesceUs'], 'daemon.coalesceUs: expected an integer 0..10000 (microseconds; 0 = off), got 10001'],
     ['coalesceUs negative', '{ daemon: { coalesceUs: -1 } }', 1, 13, ['daemon', 'coalesceUs'], 'daemon.coalesceUs: expected an integer 0..10000 (microseconds; 0 = off), got -1'],
     ['busyPollUs above the loop limit', '{ daemon: { busyPollUs: 1000001 } }', 1, 13, ['daemon', 'busyPollUs'], 'daemon.busyPollUs: expected "auto" or an integer 0..1000000 (microseconds; 0 = off), got 1000001'],
-    ['loopRtPriority above 99', '{ daemon: { loopRtPriority: 100 } }', 1, 13, ['daemon', 'loopRtPriority'], 'daemon.loopRtPriority: expected an integer 0..99 (SCHED_FIFO priority; 0 = off), got 100'],
+    ['loopRtPriority above 99', '{ daemon: { loopRtPriority: 100 } }', 1, 13, ['daemon', 'loopRtPriority'], 'daemon.loopRtPriority: expected "auto" or an integer 0..99 (SCHED_FIFO priority; 0 = the normal policy), got 100'],
     ['loopSliceUs below the kernel\'s 100 µs', '{ daemon: { loopSliceUs: 50 } }', 1, 13, ['daemon', 'loopSliceUs'], 'daemon.loopSliceUs: expected "auto" or an integer 0 or 100..100000 (microseconds; 0 = the kernel\'s), got 50'],
     ['loopSliceUs above 100 ms', '{ daemon: { loopSliceUs: 100001 } }', 1, 13, ['daemon', 'loopSliceUs'], 'daemon.loopSliceUs: expected "auto" or an integer 0 or 100..100000 (microseconds; 0 = the kernel\'s), got 100001'],
     ['busyPollUs not a number', '{ daemon: { busyPollUs: "fast" } }', 1, 13, ['daemon', 'busyPollUs'], 'daemon.busyPollUs: expected "auto" or an integer 0..1000000 (microseconds; 0 = off), got "fast"'],

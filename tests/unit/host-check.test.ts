@@ -17,7 +17,7 @@ function host(over: Partial<HostFacts> = {}, sysctls: Record<string, string> = {
     sysctl: (k) => values[k], interfaceFlags: () => 0x1003, ringSizes: () => ({ rx: 4096, rxMax: 4096 }),
     offloads: () => new Map([['generic-receive-offload', true], ['rx-udp-gro-forwarding', false]]),
     rpsCpus: () => [], irqs: () => [{ irq: 40, cpus: [0] }, { irq: 41, cpus: [1] }], capabilities: () => ALL_CAPS,
-    memlockLimit: () => Infinity, ioUring: () => ({ ok: true, missingOps: [], deferTaskrun: true, noIowait: true }), threadSlice: () => ({ ok: true }),
+    memlockLimit: () => Infinity, rtprioLimit: () => 0, ioUring: () => ({ ok: true, missingOps: [], deferTaskrun: true, noIowait: true }), threadSlice: () => ({ ok: true }),
     damon: () => ({ running: 0, reclaim: false, present: true }), ...over,
   };
 }
@@ -41,6 +41,8 @@ t.test('each problem fails with its exact fix', async (t) => {
     ['io_uring disabled', host({ ioUring: () => ({ ok: false, code: 'EPERM', message: 'EPERM: io_uring_setup' }) }, { 'kernel.io_uring_disabled': '2' }), /io_uring/, /^sysctl -w kernel\.io_uring_disabled=0/],
     ['an explicit slice the kernel refuses', host({ threadSlice: () => ({ ok: false, code: 'EOPNOTSUPP', message: 'EOPNOTSUPP: sched_setattr the kernel kept its own slice' }) }),
       /loop scheduler slice/, /^--loop-slice-us auto .* or 0, or Linux 6\.12/, { ...plan, loop: { loopSliceUs: 500 } }],
+    ['a real-time priority this process may not take', host({ capabilities: () => ALL_CAPS & ~(1n << 23n), rtprioLimit: () => 5 }),
+      /loop real-time priority/, /^LimitRTPRIO=10 with RestrictRealtime=no in the unit, ulimit -r 10, or --loop-rt-priority auto$/, { ...plan, loop: { loopRtPriority: 10 } }],
     ['memlock', host({ capabilities: () => 0n, memlockLimit: () => 65536, ioUring: () => ({ ok: false, code: 'ENOMEM', message: 'ENOMEM: io_uring_setup' }) }), /RLIMIT_MEMLOCK/, /LimitMEMLOCK=infinity/],
   ];
   for (const [what, facts, check, fix, casePlan] of cases) {
@@ -94,11 +96,32 @@ t.test('DAMON: never a failure; info with what lessens it while it runs, pass wh
   const on = host({ damon: () => ({ running: 1, reclaim: false, present: true }) });
   const running = damonLine(on);
   t.match(running, { verdict: 'info', detail: /^on \(1 kdamond running\): a worker's loop can wait behind kdamond for milliseconds/,
-    fix: /--loop-rt-priority N .*echo off > \/sys\/kernel\/mm\/damon\/admin\/kdamonds\/N\/state/ });
+    fix: /LimitRTPRIO=10 in the unit.*--loop-rt-priority auto.*echo off > \/sys\/kernel\/mm\/damon\/admin\/kdamonds\/N\/state/ });
   t.same(failures(checkHost(on, plan)), [], 'not a failure');
   t.notOk(startWarnings(checkHost(on, plan)).some((f) => f.check === 'memory monitoring (DAMON)'), 'nor a warning at start');
   t.match(damonLine(host({ damon: () => ({ running: 0, reclaim: true, present: true }) })), { verdict: 'info', detail: /^on \(DAMON_RECLAIM enabled\)/ });
   t.match(damonLine(on, { loopRtPriority: 10 }), { verdict: 'pass', detail: /SCHED_FIFO \(--loop-rt-priority 10\), so they rarely wait behind kdamond/ });
+  t.match(damonLine(host({ damon: () => ({ running: 1, reclaim: false, present: true }), rtprioLimit: () => 10 })),
+    { verdict: 'pass', detail: /SCHED_FIFO \(priority 10, --loop-rt-priority auto under RLIMIT_RTPRIO\), so they rarely wait/ }, 'auto under a real-time limit');
+});
+
+t.test('the loop\'s real-time priority: auto takes what RLIMIT_RTPRIO grants, up to 10; a number needs CAP_SYS_NICE or that limit', async (t) => {
+  const line = (facts: HostFacts, loop: typeof plan.loop = {}) => checkHost(facts, { ...plan, loop }).find((f) => f.check === 'loop real-time priority');
+  const none = line(host());
+  t.match(none, { verdict: 'info', detail: /normal policy \(--loop-rt-priority auto: RLIMIT_RTPRIO is 0\)/, fix: /^LimitRTPRIO=10 in the unit .*ulimit -r 10/ },
+    'auto without a limit: the normal policy, and how to grant it');
+  t.notOk(startWarnings(checkHost(host(), plan)).some((f) => f.check === 'loop real-time priority'), 'no warning at start: the normal policy is no fault');
+  for (const [limit, priority] of [[10, 10], [5, 5], [99, 10]] as const) {
+    const facts = host({ rtprioLimit: () => limit });
+    t.match(line(facts), { verdict: 'pass', detail: new RegExp(`SCHED_FIFO at priority ${priority} \\(--loop-rt-priority auto: RLIMIT_RTPRIO is ${limit}\\)`) }, `limit ${limit}: priority ${priority}`);
+    const asked: number[] = [];
+    checkHost(host({ rtprioLimit: () => limit, threadSlice: (us) => (asked.push(us), { ok: true }) }), plan);
+    t.same(asked, [], `limit ${limit}: no slice probed, the loops preempt anyway`);
+  }
+  t.match(line(host(), { loopRtPriority: 0 }), { verdict: 'pass', detail: /^the normal policy \(--loop-rt-priority 0\)$/ });
+  t.match(line(host(), { loopRtPriority: 20 }), { verdict: 'pass', detail: /allowed by CAP_SYS_NICE/ }, 'a number, as root');
+  t.match(line(host({ capabilities: () => 0n, rtprioLimit: () => 20 }), { loopRtPriority: 20 }), { verdict: 'pass', detail: /allowed by RLIMIT_RTPRIO 20/ });
+  t.match(line(host({ capabilities: () => 0n, rtprioLimit: () => 10 }), { loopRtPriority: 20 }), { verdict: 'fail', detail: /needs CAP_SYS_NICE or RLIMIT_RTPRIO 20; .*\(RLIMIT_RTPRIO 10\).*EPERM/ });
 });
 
 t.test('parsers', async (t) => {

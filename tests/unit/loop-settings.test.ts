@@ -7,7 +7,8 @@
  * loader and mcrd's flags show.
  */
 import t from 'tap';
-import { checkLoopSetting, LOOP_SETTINGS, loopSettingArgs, loopSettingsFromArgs, parseLoopSetting } from '../../common/loop-settings.js';
+import { AUTO_LOOP_RT_PRIORITY, autoRealtimeText, checkLoopSetting, LOOP_SETTINGS, loopSettingArgs, loopSettingsFromArgs, parseLoopSetting, resolveLoopRtPriority } from '../../common/loop-settings.js';
+import { softLimitIn } from '../../common/process-limits.js';
 
 const lookup = (argv: string[]) => (flag: string): string | undefined => {
   const i = argv.indexOf(`--${flag}`);
@@ -25,7 +26,9 @@ t.test('argv round trip', async (t) => {
   t.same(loopSettingsFromArgs(lookup(['--busy-poll-us', '0'])), { busyPollUs: 0 });
   t.same(loopSettingsFromArgs(lookup(['--busy-poll-us', 'auto'])), { busyPollUs: 'auto' });
   t.same(loopSettingArgs({ loopRtPriority: 10 }), ['--loop-rt-priority', '10'], 'a real-time priority goes to the worker');
-  t.same(loopSettingArgs({ loopRtPriority: 0 }), [], 'the normal policy (the default) passes nothing');
+  t.same(loopSettingArgs({ loopRtPriority: 0 }), ['--loop-rt-priority', '0'], 'the normal policy, asked for, goes to the worker');
+  t.same(loopSettingArgs({ loopRtPriority: 'auto' }), [], 'the limit\'s priority (the default) passes nothing: the worker resolves it');
+  t.same(loopSettingsFromArgs(lookup(['--loop-rt-priority', 'auto'])), { loopRtPriority: 'auto' });
   t.same(loopSettingsFromArgs(lookup(['--loop-rt-priority', '10'])), { loopRtPriority: 10 });
   t.equal(LOOP_SETTINGS.find((x) => x.key === 'loopRtPriority')?.max, 99, 'SCHED_FIFO priorities end at 99 (the addon\'s range)');
   t.same(loopSettingArgs({ loopSliceUs: 100 }), ['--loop-slice-us', '100'], 'a loop slice goes to the worker');
@@ -40,7 +43,7 @@ t.test('argv round trip', async (t) => {
 
 t.test('limits and refusals', async (t) => {
   for (const s of LOOP_SETTINGS) {
-    const unit = s.key === 'loopRtPriority' ? 'SCHED_FIFO priority; 0 = off' : s.key === 'loopSliceUs' ? 'microseconds; 0 = the kernel\'s' : 'microseconds; 0 = off';
+    const unit = s.key === 'loopRtPriority' ? 'SCHED_FIFO priority; 0 = the normal policy' : s.key === 'loopSliceUs' ? 'microseconds; 0 = the kernel\'s' : 'microseconds; 0 = off';
     const range = s.min === undefined ? `0..${s.max}` : `0 or ${s.min}..${s.max}`;
     const why = s.auto ? `expected "auto" or an integer ${range} (${unit})` : `expected an integer ${range} (${unit})`;
     t.equal(checkLoopSetting(s, 0), undefined, `${s.key}: 0 accepted`);
@@ -64,4 +67,29 @@ t.test('limits and refusals', async (t) => {
   t.equal(LOOP_SETTINGS.find((s) => s.key === 'busyPollUs')?.default, 'auto', 'busy polling defaults to the adaptive policy');
   t.equal(LOOP_SETTINGS.find((s) => s.key === 'loopSliceUs')?.default, 'auto', 'the loop slice defaults to best effort');
   t.throws(() => loopSettingsFromArgs(lookup(['--busy-poll-us', 'x'])), /expected "auto" or an integer 0\.\.1000000/, 'a bad worker argument throws');
+});
+
+t.test('the loop\'s real-time priority: "auto" takes what RLIMIT_RTPRIO grants, up to 10; a number stays', async (t) => {
+  t.equal(AUTO_LOOP_RT_PRIORITY, 10);
+  for (const [limit, want] of [[0, 0], [1, 1], [9, 9], [10, 10], [50, 10], [99, 10]] as const) {
+    t.equal(resolveLoopRtPriority('auto', limit), want, `auto under RLIMIT_RTPRIO ${limit}: ${want}`);
+    t.equal(resolveLoopRtPriority(undefined, limit), want, `unset is auto (limit ${limit})`);
+  }
+  t.equal(resolveLoopRtPriority(0, 99), 0, '0 stays the normal policy under any limit');
+  t.equal(resolveLoopRtPriority(20, 0), 20, 'a number is asked for as it is (the start fails without the privilege)');
+  t.match(autoRealtimeText(0), /^the loop threads run under the normal policy \(--loop-rt-priority auto: RLIMIT_RTPRIO is 0\)/);
+  t.match(autoRealtimeText(50), /^the loop threads run SCHED_FIFO at priority 10 \(--loop-rt-priority auto: RLIMIT_RTPRIO is 50\)$/);
+});
+
+t.test('/proc/self/limits: the soft limit of a resource', async (t) => {
+  const text = 'Limit                     Soft Limit           Hard Limit           Units     \n' +
+    'Max locked memory         8388608              8388608              bytes     \n' +
+    'Max nice priority         0                    0                    \n' +
+    'Max realtime priority     10                   20                   \n' +
+    'Max realtime timeout      unlimited            unlimited            us        \n';
+  t.equal(softLimitIn(text, 'Max realtime priority'), 10, 'the soft column, not the hard one');
+  t.equal(softLimitIn(text, 'Max locked memory'), 8388608);
+  t.equal(softLimitIn(text, 'Max realtime timeout'), Infinity, 'unlimited');
+  t.equal(softLimitIn(text, 'Max realtime'), undefined, 'a label must be whole: "Max realtime" is not one');
+  t.equal(softLimitIn('', 'Max realtime priority'), undefined, 'no line');
 });

@@ -4,8 +4,9 @@
  * it, run `mcrd --version` and `mcrctl --help`, `systemd-analyze verify` the
  * installed units, then start mcrd the way mcrd@NS.service does (its
  * ExecStart with %i = the lab's relay namespace, its CapabilityBoundingSet,
- * Group=, NoNewPrivileges= and LimitNOFILE= reproduced with setpriv and
- * prlimit, since no systemd is PID 1 here; the file-system sandboxing is not
+ * Group=, NoNewPrivileges=, LimitNOFILE= and LimitRTPRIO= reproduced with
+ * setpriv and prlimit (the limits as far as this machine lets root raise
+ * them), since no systemd is PID 1 here; the file-system sandboxing is not
  * reproduced) with the installed demo config, and forward the demo's
  * streams with the installed mcrgen and mcrsink. A user the test creates in
  * group mcr runs mcrctl (and the unit's ExecReload), nobody cannot, and the
@@ -20,7 +21,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { skipUnlessRoot } from '../../../bench/lab/index.js';
+import { SCHED_FIFO, SCHED_OTHER, skipUnlessRoot, threadsOf } from '../../../bench/lab/index.js';
 import { pollUntil } from '../../../bench/lab/time.js';
 import { planDemo } from '../../../bench/demo/plan.js';
 import { loadConfig } from '../../../supervisor/config/index.js';
@@ -200,11 +201,16 @@ t.test('the .deb: build, install, run as mcrd@ would, mcrctl for group mcr, remo
   // (without CAP_SYS_RESOURCE, as in some containers, not past its own).
   const hard = /^Max open files\s+\d+\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
   const nofile = Math.min(Number(unitSetting(template, 'LimitNOFILE')), Number(hard ?? Infinity));
+  // LimitRTPRIO= the same way (this project's machines: hard limit 0, so
+  // the workers' loops run under the normal policy here, as "auto" says).
+  const rtprioHard = /^Max realtime priority\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+  const rtprio = Math.min(Number(unitSetting(template, 'LimitRTPRIO')), rtprioHard === 'unlimited' ? 99 : Number(rtprioHard ?? 0));
+  t.equal(unitSetting(template, 'RestrictRealtime'), 'no', 'the unit lets the loops take SCHED_FIFO');
   t.equal(unitSetting(template, 'Group'), 'mcr');
   t.equal(unitSetting(template, 'NoNewPrivileges'), 'yes');
   // The limit first: after setpriv, root has no CAP_SYS_RESOURCE to set it.
   const mcrd = rl.lab.spawn(ns, 'env', ['-i', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-    'prlimit', `--nofile=${nofile}:${nofile}`,
+    'prlimit', `--nofile=${nofile}:${nofile}`, `--rtprio=${rtprio}:${rtprio}`,
     'setpriv', '--regid', 'mcr', '--clear-groups', '--bounding-set', bounding, '--no-new-privs', ...execStart]);
   try {
     await mcrd.waitForLine('stdout', /"msg":"mcrd ready"/, 30_000);
@@ -253,6 +259,10 @@ t.test('the .deb: build, install, run as mcrd@ would, mcrctl for group mcr, remo
     t.equal(procStatus(w.pid, 'Groups'), '', 'and no supplementary group (not mcr)');
     t.equal(procStatus(w.pid, 'CapEff'), '0000000000000000', 'no effective capability');
     t.equal(procStatus(w.pid, 'CapPrm'), '0000000000000000', 'no permitted capability');
+    const loops = threadsOf(w.pid).filter((th) => th.name === 'mcr-loop');
+    const want = Math.min(rtprio, 10);
+    t.strictSame(loops.map((th) => [th.policy, th.rtPriority]), [want > 0 ? [SCHED_FIFO, want] : [SCHED_OTHER, 0]],
+      `its loop thread: ${want > 0 ? `SCHED_FIFO ${want}` : 'the normal policy'} under LimitRTPRIO ${rtprio} (the unit's ${unitSetting(template, 'LimitRTPRIO')}, as far as this machine's hard limit lets)`);
   }
   const refused = await as('nobody', ['/usr/bin/mcrctl', '--socket', socket, 'ping']);
   t.not(refused.code, 0, 'nobody (not in group mcr) cannot use the socket');

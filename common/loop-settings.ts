@@ -10,11 +10,12 @@
  * busy with frames that arrive one by one, pauses briefly after each walk
  * so sends carry more datagrams. The loop thread's real-time priority
  * ("auto" by default: SCHED_FIFO where the process's RLIMIT_RTPRIO grants
- * it, resolveLoopRtPriority) and its scheduler slice ("auto" by default:
+ * it, resolveRealtime) and its scheduler slice ("auto" by default:
  * 100 µs where the kernel takes one) are passed the same way.
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { native } from '../native/index.js';
+import { realtimePriorityLimit } from './process-limits.js';
 
 export interface LoopSettings {
   /** After a walk of the ring that forwarded frames, pause this many µs; 0 = off. */
@@ -42,6 +43,10 @@ export interface LoopSetting {
   auto: boolean;
   /** What the number counts, for error texts. */
   unit: string;
+  /** The number's name in --help: its placeholder (`<auto|us>`) and the unit before its range. */
+  valueName: 'us' | 'n';
+  /** The unit before its range in --help ("µs, 0..10000"). */
+  helpUnit: string;
   /** Smallest value other than 0 (which always means off or the default). */
   min?: number;
 }
@@ -57,6 +62,8 @@ export const LOOP_SETTINGS: readonly LoopSetting[] = [
     default: 0,
     auto: false,
     unit: 'microseconds; 0 = off',
+    valueName: 'us',
+    helpUnit: 'µs',
   },
   {
     key: 'busyPollUs',
@@ -66,24 +73,30 @@ export const LOOP_SETTINGS: readonly LoopSetting[] = [
     default: 'auto',
     auto: true,
     unit: 'microseconds; 0 = off',
+    valueName: 'us',
+    helpUnit: 'µs',
   },
   {
     key: 'loopRtPriority',
     flag: 'loop-rt-priority',
     get max() { return maxOf('loopRtPriority'); },
-    help: 'auto: run each worker\'s loop thread under SCHED_FIFO at priority 10 (or the lower limit) where the real-time limit grants it (RLIMIT_RTPRIO: LimitRTPRIO= in the unit, which the packaged one sets; ulimit -r), so no normal task (a kernel thread, another program) delays it once a frame has woken it, and under the normal policy where it is 0; N: SCHED_FIFO at N, which needs CAP_SYS_NICE or that limit (in the unit also RestrictRealtime=no), or the worker refuses to start; 0: the normal policy',
+    help: 'auto: run the loop thread under SCHED_FIFO at priority 10 (or the lower limit) where the process\'s real-time limit grants it (RLIMIT_RTPRIO: ulimit -r; for mcrd LimitRTPRIO= in its unit, which the packaged one sets), so no normal task (a kernel thread, another program) delays it once a frame has woken it, and under the normal policy where the limit is 0, with a fixed --busy-poll-us or with --loop-slice-us given; N: SCHED_FIFO at N, which needs CAP_SYS_NICE or that limit (in a unit also RestrictRealtime=no), or the loop refuses to start; 0: the normal policy',
     default: 'auto',
     auto: true,
     unit: 'SCHED_FIFO priority; 0 = the normal policy',
+    valueName: 'n',
+    helpUnit: 'SCHED_FIFO priority',
   },
   {
     key: 'loopSliceUs',
     flag: 'loop-slice-us',
     get max() { return maxOf('loopSliceUs'); },
-    help: 'auto: give each worker\'s loop thread a 100 µs scheduler slice where the kernel takes one (Linux 6.12 or later; no privilege needed), the kernel\'s slice where it does not (mcrd --check-host says which), so a woken loop preempts a task on its core at once instead of at the next scheduler tick; N: a slice of N µs (100-100000), or the worker refuses to start; 0: the kernel\'s slice; ignored with --loop-rt-priority',
+    help: 'auto: give each worker\'s loop thread a 100 µs scheduler slice where the kernel takes one (Linux 6.12 or later; no privilege needed), the kernel\'s slice where it does not (mcrd --check-host says which), so a woken loop preempts a task on its core at once instead of at the next scheduler tick; N: a slice of N µs (100-100000), or the worker refuses to start; 0: the kernel\'s slice; ignored while the loop runs SCHED_FIFO (--loop-rt-priority)',
     default: 'auto',
     auto: true,
     unit: 'microseconds; 0 = the kernel\'s',
+    valueName: 'us',
+    helpUnit: 'µs',
     min: 100,
   },
 ];
@@ -114,7 +127,7 @@ export function parseLoopSetting(setting: LoopSetting, text: string): number | '
 /** Adds every setting as `--FLAG <us>` to a commander program (mcrd, mcr-relay), refusing bad values with the shared text. */
 export function addLoopSettingOptions(program: Command, helpSuffix: (s: LoopSetting) => string): void {
   for (const setting of LOOP_SETTINGS) {
-    program.option(`--${setting.flag} <${setting.auto ? 'auto|us' : 'us'}>`, `${setting.help} ${helpSuffix(setting)}`, (v: string) => {
+    program.option(`--${setting.flag} <${setting.auto ? `auto|${setting.valueName}` : setting.valueName}>`, `${setting.help} ${helpSuffix(setting)}`, (v: string) => {
       try {
         return parseLoopSetting(setting, v);
       } catch (err) {
@@ -146,28 +159,68 @@ export function loopSettingsFromArgs(arg: (flag: string) => string | undefined):
 /** The SCHED_FIFO priority "auto" takes where RLIMIT_RTPRIO allows it (a lower limit gives that lower priority). */
 export const AUTO_LOOP_RT_PRIORITY = 10;
 
+/** The settings that decide the loop thread's scheduling policy. */
+export type RealtimeSettings = Pick<LoopSettings, 'loopRtPriority' | 'busyPollUs' | 'loopSliceUs'>;
+
+/** How a resolved policy came about (realtimeText says it in words). */
+export type RealtimeReason = 'given' | 'limit' | 'no-limit' | 'busy-poll' | 'slice';
+
 /**
- * The loop thread's SCHED_FIFO priority a setting means for a process whose
- * RLIMIT_RTPRIO soft limit is `rtprioLimit` (0: the normal policy). "auto"
- * asks only for what that limit grants: it is how an operator gives a
- * service real-time priority (LimitRTPRIO= in its unit, rtprio in
- * limits.conf), it outlives the worker's switch to its user, so a loop that
- * stepped down from a saturation can come back (native/core/realtime_guard.h),
- * and under it the start never fails for want of a privilege. A priority
- * given as a number is taken as it is.
+ * The loop thread's SCHED_FIFO priority the settings mean for a process
+ * whose RLIMIT_RTPRIO soft limit is `rtprioLimit` (0: the normal policy),
+ * and why. A priority given as a number is taken as it is. "auto" asks
+ * only for what that limit grants: it is how an operator gives a service
+ * real-time priority (LimitRTPRIO= in its unit, rtprio in limits.conf), it
+ * outlives the worker's switch to its user, so a loop that stepped down
+ * from a saturation can come back (native/core/realtime_guard.h), and a
+ * kernel that refuses it anyway leaves the normal policy, never a failed
+ * start (the addon's loopRtBestEffort). Under "auto" two other settings
+ * keep the normal policy, since they only make sense there: a fixed
+ * --busy-poll-us (a polling loop needs its whole core while traffic flows,
+ * so a real-time one would step down 100 ms into every stream) and a
+ * --loop-slice-us given as a number (a slice is a normal-policy setting).
  */
-export function resolveLoopRtPriority(setting: number | 'auto' | undefined, rtprioLimit: number): number {
-  if (setting !== undefined && setting !== 'auto') return setting;
-  return Math.max(0, Math.min(rtprioLimit, AUTO_LOOP_RT_PRIORITY));
+export function resolveRealtime(settings: RealtimeSettings, rtprioLimit: number): { priority: number; reason: RealtimeReason } {
+  const setting = settings.loopRtPriority ?? 'auto';
+  if (setting !== 'auto') return { priority: setting, reason: 'given' };
+  if (typeof settings.busyPollUs === 'number' && settings.busyPollUs > 0) return { priority: 0, reason: 'busy-poll' };
+  if (typeof settings.loopSliceUs === 'number') return { priority: 0, reason: 'slice' };
+  const priority = Math.max(0, Math.min(rtprioLimit, AUTO_LOOP_RT_PRIORITY));
+  return { priority, reason: priority > 0 ? 'limit' : 'no-limit' };
 }
 
-/** What "auto" chose and why, for mcrd's start-up line and its host check. */
-export function autoRealtimeText(rtprioLimit: number): string {
-  const priority = resolveLoopRtPriority('auto', rtprioLimit);
-  return priority > 0
-    ? `the loop threads run SCHED_FIFO at priority ${priority} (--loop-rt-priority auto: RLIMIT_RTPRIO is ${rtprioLimit})`
-    : 'the loop threads run under the normal policy (--loop-rt-priority auto: RLIMIT_RTPRIO is 0): a woken loop can wait behind a kernel ' +
-      'thread on its core, which lengthens the latency tail (docs/mcrd.md, --loop-rt-priority)';
+/** resolveRealtime's priority alone. */
+export const resolveLoopRtPriority = (settings: RealtimeSettings, rtprioLimit: number): number => resolveRealtime(settings, rtprioLimit).priority;
+
+/**
+ * The addon's options for a loop of this process (a worker, mcr-relay),
+ * resolved with its own RLIMIT_RTPRIO, which a worker inherits from mcrd:
+ * the priority, and whether a refusal falls back to the normal policy
+ * ("auto") or fails the start (a number).
+ */
+export function loopRealtimeOptions(settings: RealtimeSettings): { loopRtPriority: number; loopRtBestEffort: boolean } {
+  const setting = settings.loopRtPriority ?? 'auto';
+  return { loopRtPriority: resolveLoopRtPriority(settings, realtimePriorityLimit()), loopRtBestEffort: setting === 'auto' };
+}
+
+/** The policy the settings give this process's loops, in words (mcrd's start-up line, its host check, mcr-relay). */
+export function realtimeText(settings: RealtimeSettings, rtprioLimit: number): string {
+  const { priority, reason } = resolveRealtime(settings, rtprioLimit);
+  const tail = 'a woken loop can wait behind a kernel thread on its core, which lengthens the latency tail (docs/mcrd.md, --loop-rt-priority)';
+  switch (reason) {
+    case 'given': return priority > 0 ? `the loop threads run SCHED_FIFO at priority ${priority} (--loop-rt-priority ${priority})`
+      : 'the loop threads run under the normal policy (--loop-rt-priority 0)';
+    case 'limit': return `the loop threads run SCHED_FIFO at priority ${priority} (--loop-rt-priority auto: RLIMIT_RTPRIO is ${rtprioLimit})`;
+    case 'no-limit': return `the loop threads run under the normal policy (--loop-rt-priority auto: RLIMIT_RTPRIO is 0): ${tail}`;
+    case 'busy-poll': return `the loop threads run under the normal policy (--loop-rt-priority auto with --busy-poll-us ${String(settings.busyPollUs)}: a polling loop would step down from SCHED_FIFO 100 ms into every stream)`;
+    case 'slice': return `the loop threads run under the normal policy (--loop-rt-priority auto with --loop-slice-us ${String(settings.loopSliceUs)}: a slice is a normal-policy setting)`;
+  }
+}
+
+/** What a refused "auto" SCHED_FIFO means, after the kernel's reason (the worker's and mcr-relay's warning, mcrd --check-host). */
+export function realtimeRefusedText(priority: number, reason: string): string {
+  return `the loop thread runs under the normal policy: SCHED_FIFO at ${priority} was refused although RLIMIT_RTPRIO allows it (--loop-rt-priority auto: ${reason}), ` +
+    'as a unit with RestrictRealtime=yes, a seccomp filter or a cgroup without real-time time does; allow it there, or set --loop-rt-priority 0 for no warning';
 }
 
 /** The slice "auto" asks the kernel for (µs). */

@@ -81,8 +81,10 @@ export interface LoopOptions {
   heartbeatFd?: number;
   /** Pin the loop thread alone to this CPU (the process's other threads stay where they are); unset: the loop thread runs where the process does. */
   loopCpu?: number;
-  /** SCHED_FIFO priority (1..99) for the loop thread; 0 or unset: the normal policy. Needs CAP_SYS_NICE or RLIMIT_RTPRIO (EPERM at start otherwise). */
+  /** SCHED_FIFO priority (1..99) for the loop thread; 0 or unset: the normal policy. Needs CAP_SYS_NICE or RLIMIT_RTPRIO (EPERM at start otherwise, unless loopRtBestEffort). */
   loopRtPriority?: number;
+  /** A refused loopRtPriority leaves the normal policy (with the slice), and start()'s loopRtRefused says why, instead of failing the start ("auto" resolved: common/loop-settings.ts). */
+  loopRtBestEffort?: boolean;
   /** Scheduler slice of the loop thread: "auto" (the default, also when unset): 100 µs where the kernel gives it (Linux 6.12), else the kernel's, with the reason in start()'s loopSliceRefused; N µs (100..100000): that or refuse to start; 0: the kernel's. Ignored with loopRtPriority. */
   loopSliceUs?: number | 'auto';
 }
@@ -102,6 +104,10 @@ export interface LoopInfo {
   loopSliceUs: number;
   /** Set when the default ("auto") asked for a slice and the kernel refused it: why (the loop runs with the kernel's slice). */
   loopSliceRefused?: { code: string; message: string };
+  /** The loop thread's SCHED_FIFO priority in force; 0: the normal policy. */
+  loopRtPriority: number;
+  /** Set when a best-effort SCHED_FIFO (loopRtBestEffort) was refused: why (the loop runs under the normal policy). */
+  loopRtRefused?: { code: string; message: string };
 }
 
 /** A log record from the loop thread; level uses pino's numbers. */
@@ -233,6 +239,8 @@ export interface NativeAddon {
   probeIoUring(sqEntries: number, cqEntries: number): { deferTaskrun: boolean; features: number; noIowait: boolean; missingOps: string[] };
   /** Gives a short-lived thread of its own a scheduler slice of `sliceUs` (as the loop's --loop-slice-us does): throws sched_setattr's errno, or EOPNOTSUPP when the kernel keeps its own slice (before Linux 6.12). */
   probeThreadSlice(sliceUs: number): void;
+  /** Puts a short-lived thread under SCHED_FIFO at `priority`, as a worker's loop thread would be; throws the errno the kernel refused it with. */
+  probeThreadFifo(priority: number): void;
 }
 
 /** Errors from the addon: Node-style system errors or our own ERR_MCR_* codes. */

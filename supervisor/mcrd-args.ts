@@ -96,7 +96,7 @@ export function parse(argv: string[]): Options {
     .option('--metrics-allow-remote', 'allow --metrics-listen on an address other than loopback (the endpoint has no authentication)')
     .exitOverride()
     .configureOutput({ outputError: () => {} });
-  addLoopSettingOptions(program, (s) => `(each worker's loop; µs, 0..${s.max}, default ${s.default}${s.default === 0 ? ' = off' : ''})`);
+  addLoopSettingOptions(program, (s) => `(each worker's loop; ${s.helpUnit}, 0..${s.max}, default ${s.default}${s.default === 0 ? ' = off' : ''})`);
   try {
     program.parse(argv, { from: 'user' });
   } catch (err) {

@@ -10,8 +10,7 @@
 import { DEFAULT_CONTROL_SOCKET } from '../common/defaults.js';
 import type { Logger } from 'pino';
 import { createLogger } from '../common/logger.js';
-import { autoRealtimeText, resolveLoopRtPriority } from '../common/loop-settings.js';
-import { realtimePriorityLimit } from '../common/process-limits.js';
+import { realtimeText } from '../common/loop-settings.js';
 import { defaultDaemonSettings, loadConfig, type Config } from './config/index.js';
 import { ControlServer } from './control/server.js';
 import { createHandler, type CountersCleared } from './daemon-handler.js';
@@ -39,6 +38,7 @@ import { WORKER_ENTRY } from './fleet/worker-process.js';
 import { packageRoot } from '../native/package-root.js';
 import { checkHost, failures, renderFindings, startWarnings, type HostPlan } from './host-check/run.js';
 import { readHostFacts } from './host-check/host-facts.js';
+import { loopRealtime } from './host-check/checks-host.js';
 import { ServiceState } from './notify/service-state.js';
 import { DaemonSignals } from './daemon-signals.js';
 import { runStopSteps } from './stop-steps.js';
@@ -184,12 +184,12 @@ async function main(): Promise<void> {
     : `consumeInputs ${String(consumeMode)}: every rule's input is ${consumeMode ? '' : 'not '}consumed`);
   // The loops' scheduling: "auto" (the default) takes SCHED_FIFO where the
   // RLIMIT_RTPRIO the workers inherit from mcrd grants it; each worker
-  // resolves it the same way (worker/fleet-worker.ts).
-  const rtprioLimit = realtimePriorityLimit();
-  const loopRtPriority = resolveLoopRtPriority(loop.loopRtPriority, rtprioLimit);
-  logger.info({ loopRtPriority, rtprioLimit }, loop.loopRtPriority === 'auto' || loop.loopRtPriority === undefined ? autoRealtimeText(rtprioLimit)
-    : loopRtPriority > 0 ? `the loop threads run SCHED_FIFO at priority ${loopRtPriority} (--loop-rt-priority ${loopRtPriority})`
-      : 'the loop threads run under the normal policy (--loop-rt-priority 0)');
+  // resolves it the same way (worker/fleet-worker.ts). A kernel that
+  // refuses it anyway is the host check's start-up warning instead.
+  const realtime = loopRealtime(readHostFacts(), loop);
+  if (realtime.refused === undefined) {
+    logger.info({ loopRtPriority: realtime.priority, rtprioLimit: realtime.rtprioLimit }, realtimeText(loop, realtime.rtprioLimit));
+  }
   const interfaceEvents = new InterfaceEvents(watcher, events);
   const filters = new InputFilters(logger);
   await filters.removeStale(watcher.names());

@@ -26,8 +26,7 @@ import { closeSync } from 'node:fs';
 import { pino, type LevelWithSilent } from 'pino';
 import { native } from '../native/index.js';
 import { Relay } from './relay.js';
-import { loopSettingsFromArgs, resolveLoopRtPriority, type LoopSettings } from '../common/loop-settings.js';
-import { realtimePriorityLimit } from '../common/process-limits.js';
+import { loopRealtimeOptions, loopSettingsFromArgs, type LoopSettings } from '../common/loop-settings.js';
 import { CommandHandler } from './command-handler.js';
 import { FrameDecoder, decodeCommand, encodeFrame, encodeReply, type Command, type WireError } from '../proto/index.js';
 import { workerFrameBytes } from '../common/rule-limits.js';
@@ -109,8 +108,8 @@ async function main(): Promise<void> {
   }
   // "auto" (mcrd passes nothing for it): SCHED_FIFO where the RLIMIT_RTPRIO
   // inherited from mcrd grants it, which stays after the switch to our user.
-  const rtPriority = resolveLoopRtPriority(loop.loopRtPriority, realtimePriorityLimit());
-  const relay = new Relay(iface, logger, { ...loop, loopRtPriority: rtPriority, ...slots },
+  const realtime = loopRealtimeOptions(loop);
+  const relay = new Relay(iface, logger, { ...loop, ...realtime, ...slots },
     { joinGroups: false, tolerateMissingOutputs: true,
       ...(groupText !== undefined ? { deferredFanoutGroup: Number(groupText) } : {}) });
   try {
@@ -138,6 +137,7 @@ async function main(): Promise<void> {
     // drop to another user that takes RLIMIT_RTPRIO, raised here while
     // privileged (it needs CAP_SYS_RESOURCE unless the limit is there).
     // (Under "auto" the limit is there already: the call changes nothing.)
+    const rtPriority = relay.info?.loopRtPriority ?? 0;
     if (rtPriority > 0 && ids.uid !== 0) {
       try {
         native.allowRealtimePriority(rtPriority);

@@ -16,8 +16,7 @@ import { asWritten, parseOutputList } from '../common/rule-text.js';
 import { loadRulesFile } from './rules-file.js';
 import { serveStdinCommands } from './stdin-commands.js';
 import { isNativeError, native, type IngressMode, type LoopOptionName } from '../native/index.js';
-import { addLoopSettingOptions, LOOP_SETTINGS, resolveLoopRtPriority, sliceRefusedText, type LoopSettings } from '../common/loop-settings.js';
-import { realtimePriorityLimit } from '../common/process-limits.js';
+import { addLoopSettingOptions, LOOP_SETTINGS, loopRealtimeOptions, realtimeRefusedText, sliceRefusedText, type LoopSettings } from '../common/loop-settings.js';
 
 interface CliOptions extends LoopSettings {
   inputInterface: string;
@@ -77,7 +76,7 @@ function parseArgs(argv: string[]): CliOptions {
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => {} });
-  addLoopSettingOptions(program, (s) => `(µs, 0..${s.max}, default ${s.default}${s.default === 0 ? ' = off' : ''})`);
+  addLoopSettingOptions(program, (s) => `(${s.helpUnit}, 0..${s.max}, default ${s.default}${s.default === 0 ? ' = off' : ''})`);
   try {
     program.parse(argv, { from: 'user' });
   } catch (err) {
@@ -142,7 +141,7 @@ async function main(): Promise<void> {
     if (value !== undefined) (tuning as Record<string, unknown>)[key] = value;
   }
   // "auto" (the default): SCHED_FIFO where this process's RLIMIT_RTPRIO grants it.
-  tuning.loopRtPriority = resolveLoopRtPriority(opts.loopRtPriority, realtimePriorityLimit());
+  Object.assign(tuning, loopRealtimeOptions(opts));
   if (opts.maxInflight !== undefined) tuning.maxInflightSends = opts.maxInflight;
   const relay = new Relay(opts.inputInterface, logger, tuning);
 
@@ -182,6 +181,7 @@ async function main(): Promise<void> {
   try {
     const info = relay.start();
     if (info.loopSliceRefused !== undefined) logger.warn({ code: info.loopSliceRefused.code }, sliceRefusedText(info.loopSliceRefused.message));
+    if (info.loopRtRefused !== undefined) logger.warn({ code: info.loopRtRefused.code }, realtimeRefusedText(tuning.loopRtPriority ?? 0, info.loopRtRefused.message));
     for (const rule of rules) await relay.addRule(rule);
   } catch (err) {
     await relay.stop().catch(() => undefined);

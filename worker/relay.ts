@@ -123,17 +123,19 @@ export class Relay {
   /**
    * How the loop runs, as its start settled it (mcrctl workers): the
    * scheduler slice in force (0: the kernel's) and why the default short one
-   * was refused, the real-time priority asked for (the start fails when the
-   * kernel refuses it), DEFER_TASKRUN, and whether its sleeps stay out of
-   * iowait. Undefined before start().
+   * was refused, the real-time priority in force and why the default's was
+   * refused (a priority given as a number fails the start instead),
+   * DEFER_TASKRUN, and whether its sleeps stay out of iowait. Undefined
+   * before start().
    */
   loopState(): LoopState | undefined {
     const info = this.info;
     if (info === undefined) return undefined;
     return {
-      ingress: info.ingress, sliceUs: info.loopSliceUs, rtPriority: this.tuning.loopRtPriority ?? 0,
+      ingress: info.ingress, sliceUs: info.loopSliceUs, rtPriority: info.loopRtPriority,
       deferTaskrun: info.deferTaskrun, noIowait: info.noIowait,
       ...(info.loopSliceRefused !== undefined ? { sliceRefused: info.loopSliceRefused.code } : {}),
+      ...(info.loopRtRefused !== undefined ? { rtRefused: info.loopRtRefused.code } : {}),
     };
   }
 

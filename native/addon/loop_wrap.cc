@@ -95,6 +95,8 @@ LoopWrap::LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(
   options_.coalesce_us = option(opts, "coalesceUs", options_.coalesce_us);
   if (!opts.Get("loopCpu").IsUndefined()) options_.loop_cpu = static_cast<int>(option(opts, "loopCpu", 0));
   options_.loop_rt_priority = static_cast<int>(option(opts, "loopRtPriority", 0));
+  Napi::Value rt_best_effort = opts.Get("loopRtBestEffort");
+  if (rt_best_effort.IsBoolean()) options_.loop_rt_best_effort = rt_best_effort.As<Napi::Boolean>().Value();
   // loopSliceUs: "auto" or absent = 100 us where the kernel gives it (the
   // default), 0 = the kernel's, N = N us or refuse to start.
   Napi::Value slice = opts.Get("loopSliceUs");
@@ -186,15 +188,24 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
     // for mcrd): the worker's Node thread and its helpers stay where the
     // process was pinned, off the core the datagrams wait for.
     const SysError pinned = options_.loop_cpu >= 0 ? pin_this_thread(options_.loop_cpu) : SysError{};
-    // Real-time only on request (--loop-rt-priority): then no normal task
-    // delays the loop once a frame woke it (docs/mcrd.md).
-    const SysError realtime = !pinned.failed() && options_.loop_rt_priority > 0 ? make_this_thread_fifo(options_.loop_rt_priority) : SysError{};
+    // Real-time where asked (--loop-rt-priority N, or "auto" under a
+    // real-time limit): then no normal task delays the loop once a frame
+    // woke it (docs/mcrd.md). "auto" is best effort: a kernel that refuses
+    // it anyway (a RestrictRealtime= filter, a cgroup without real-time
+    // time) leaves the normal policy, and Start() says why; N refuses.
+    SysError realtime = !pinned.failed() && options_.loop_rt_priority > 0 ? make_this_thread_fifo(options_.loop_rt_priority) : SysError{};
+    if (realtime.failed() && options_.loop_rt_best_effort) {
+      rt_refused_ = realtime;
+      realtime = SysError{};
+      loop_->run_without_realtime();
+    }
+    rt_in_force_ = !pinned.failed() && !rt_refused_.failed() ? options_.loop_rt_priority : 0;
     // A short slice (--loop-slice-us, 100 us by default): a woken loop then
     // preempts the task on its core at once instead of at the next tick. Not
     // asked for under SCHED_FIFO, which preempts anyway. The default is best
     // effort: a kernel before 6.12 (or a sandbox) that refuses it leaves the
     // kernel's slice, and Start() says why; an explicit value refuses.
-    const bool want_slice = !pinned.failed() && options_.loop_rt_priority == 0 && options_.loop_slice_us > 0;
+    const bool want_slice = !pinned.failed() && rt_in_force_ == 0 && options_.loop_slice_us > 0;
     SysError slice = want_slice ? set_this_thread_slice(uint64_t{options_.loop_slice_us} * 1000) : SysError{};
     slice_in_force_us_ = want_slice && !slice.failed() ? options_.loop_slice_us : 0;
     if (slice.failed() && options_.loop_slice_best_effort) {
@@ -243,6 +254,13 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
   result.Set("sqEntries", Napi::Number::New(env, li.sq_entries));
   result.Set("cqEntries", Napi::Number::New(env, li.cq_entries));
   result.Set("loopSliceUs", Napi::Number::New(env, slice_in_force_us_));
+  result.Set("loopRtPriority", Napi::Number::New(env, rt_in_force_));
+  if (rt_refused_.failed()) {
+    Napi::Object refused = Napi::Object::New(env);
+    refused.Set("code", Napi::String::New(env, errno_code(rt_refused_.err)));
+    refused.Set("message", system_error(env, rt_refused_).Message());
+    result.Set("loopRtRefused", refused);
+  }
   if (slice_refused_.failed()) {
     Napi::Object refused = Napi::Object::New(env);
     refused.Set("code", Napi::String::New(env, errno_code(slice_refused_.err)));

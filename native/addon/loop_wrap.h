@@ -61,6 +61,8 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   // kernel's) and, when the best-effort default fell back, why.
   uint32_t slice_in_force_us_ = 0;
   SysError slice_refused_;
+  int rt_in_force_ = 0;
+  SysError rt_refused_;
   bool started_ = false;
   bool stop_posted_ = false;
   uint64_t next_seq_ = 1;

@@ -204,6 +204,13 @@ Napi::Value ProbeThreadSlice(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value ProbeThreadFifo(const Napi::CallbackInfo& info) {
+  const int32_t priority = int_arg(info, 0, "priority");
+  if (priority < 1 || priority > 99) throw coded_error(info.Env(), "ERR_MCR_INVALID_ARG", "priority must be 1..99");
+  check(info.Env(), probe_thread_fifo(priority));
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void register_process_api(Napi::Env env, Napi::Object exports) {
@@ -219,6 +226,7 @@ void register_process_api(Napi::Env env, Napi::Object exports) {
   exports.Set("sendUnixDatagram", Napi::Function::New<SendUnixDatagram>(env, "sendUnixDatagram"));
   exports.Set("probeIoUring", Napi::Function::New<ProbeIoUring>(env, "probeIoUring"));
   exports.Set("probeThreadSlice", Napi::Function::New<ProbeThreadSlice>(env, "probeThreadSlice"));
+  exports.Set("probeThreadFifo", Napi::Function::New<ProbeThreadFifo>(env, "probeThreadFifo"));
   exports.Set("raiseOpenFilesLimit", Napi::Function::New<RaiseOpenFiles>(env, "raiseOpenFilesLimit"));
   exports.Set("allowRealtimePriority", Napi::Function::New<AllowRealtimePriority>(env, "allowRealtimePriority"));
   exports.Set("peerCredentials", Napi::Function::New<PeerCredentialsOf>(env, "peerCredentials"));

@@ -32,6 +32,7 @@ struct LoopOptions {
   uint32_t coalesce_us = 0;            // after a walk that forwarded frames, sleep this long before the next; 0 = off
   int loop_cpu = -1;                   // pin the loop thread (only) to this CPU; -1 = leave it where the process is
   int loop_rt_priority = 0;            // SCHED_FIFO priority of the loop thread (1..99); 0 = the normal policy
+  bool loop_rt_best_effort = false;    // "auto" resolved: a refused SCHED_FIFO leaves the normal policy (with the slice), and start() says why
   uint32_t loop_slice_us = 100;        // custom scheduler slice of the loop thread (100..100000 us); 0 = the kernel's; 100 = AUTO_LOOP_SLICE_US (common/loop-settings.ts)
   bool loop_slice_best_effort = true;  // the default ("auto"): a kernel that refuses the slice leaves the kernel's, and the addon's start() says why
 };

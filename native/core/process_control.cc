@@ -144,6 +144,14 @@ SysError probe_thread_slice(uint64_t slice_ns) {
   return result;
 }
 
+SysError probe_thread_fifo(int priority) {
+  SysError result;
+  // The policy dies with the thread.
+  std::thread probe([&result, priority]() { result = make_this_thread_fifo(priority); });
+  probe.join();
+  return result;
+}
+
 SysError die_with_parent(int signal, pid_t expected_parent) {
   if (::prctl(PR_SET_PDEATHSIG, signal) != 0) return sys_error(errno, "prctl", "PR_SET_PDEATHSIG");
   if (::getppid() != expected_parent) return sys_error(ESRCH, "getppid", "the supervisor already exited");

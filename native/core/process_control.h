@@ -56,6 +56,11 @@ SysError set_this_thread_slice(uint64_t slice_ns);
 // process's sandbox, gives a loop thread that slice (mcrd --check-host).
 SysError probe_thread_slice(uint64_t slice_ns);
 
+// The same for SCHED_FIFO at `priority` (make_this_thread_fifo): whether a
+// loop thread of this process would get it, past RLIMIT_RTPRIO, a unit's
+// RestrictRealtime= filter and its cgroup's real-time time (mcrd --check-host).
+SysError probe_thread_fifo(int priority);
+
 // PR_SET_PDEATHSIG: the kernel sends `signal` when the parent exits. If the
 // parent already died before the call (getppid() no longer expected_parent),
 // returns ESRCH so the caller exits at once instead of living on as an orphan.

@@ -17,7 +17,7 @@ import { fail, info, pass, type Finding } from './finding.js';
 import type { HostFacts } from './host-facts.js';
 import { damonOn, describeDamon } from './damon.js';
 import { withoutCodePrefix } from '../../common/control-errors.js';
-import { AUTO_LOOP_SLICE_US, autoRealtimeText, resolveLoopRtPriority, sliceRefusedText, type LoopSettings } from '../../common/loop-settings.js';
+import { AUTO_LOOP_SLICE_US, realtimeRefusedText, realtimeText, resolveRealtime, sliceRefusedText, type LoopSettings, type RealtimeReason, type RealtimeSettings } from '../../common/loop-settings.js';
 
 export const EGRESS_SEND_BUFFER = 4 * 1024 * 1024;
 export const PACKET_RECEIVE_BUFFER = 32 * 1024 * 1024;
@@ -27,7 +27,6 @@ export const MIN_NETDEV_BACKLOG = 1000;
 export const MEMLOCK_PER_WORKER = 400 * 1024;
 const CAP_NET_ADMIN = 12n;
 const CAP_IPC_LOCK = 14n;
-const CAP_SYS_NICE = 23n;
 
 const hasCap = (caps: bigint, cap: bigint): boolean => ((caps >> cap) & 1n) === 1n;
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(bytes % (1024 * 1024) === 0 ? 0 : 1)} MiB`;
@@ -125,11 +124,10 @@ export function checkMemlock(facts: HostFacts, workers: number): Finding[] {
  * (docs/performance.md): info, logged at start; an explicit value the
  * kernel refuses fails every worker's start.
  */
-export function checkLoopSlice(facts: HostFacts, settings: Pick<LoopSettings, 'loopSliceUs' | 'loopRtPriority'>): Finding {
+export function checkLoopSlice(facts: HostFacts, settings: Pick<LoopSettings, 'loopSliceUs'>, rt: LoopRealtime): Finding {
   const check = 'loop scheduler slice';
   const setting = settings.loopSliceUs ?? 'auto';
-  const rt = resolveLoopRtPriority(settings.loopRtPriority, facts.rtprioLimit());
-  if (rt > 0) return pass(check, 'host', `not asked for: the loop threads run SCHED_FIFO (${rtSource(settings, rt)}), which preempts anyway`);
+  if (inForce(rt) > 0) return pass(check, 'host', `not asked for: the loop threads run SCHED_FIFO (${rtSource(rt)}), which preempts anyway`);
   if (setting === 0) return pass(check, 'host', 'the kernel\'s (--loop-slice-us 0): a woken loop may wait up to one scheduler tick behind another task on its core');
   const us = setting === 'auto' ? AUTO_LOOP_SLICE_US : setting;
   const probe = facts.threadSlice(us);
@@ -140,33 +138,72 @@ export function checkLoopSlice(facts: HostFacts, settings: Pick<LoopSettings, 'l
     '--loop-slice-us auto (the kernel\'s slice where it gives none) or 0, or Linux 6.12 or later');
 }
 
-/** How the loops came to SCHED_FIFO at `rt`: the flag as given, or "auto" with the limit. */
-function rtSource(settings: Pick<LoopSettings, 'loopRtPriority'>, rt: number): string {
-  const setting = settings.loopRtPriority ?? 'auto';
-  return setting === 'auto' ? `priority ${rt}, --loop-rt-priority auto under RLIMIT_RTPRIO` : `--loop-rt-priority ${setting}`;
+/** The loops' scheduling policy as the settings, this process's RLIMIT_RTPRIO and the kernel give it (what a worker's start will do). */
+export interface LoopRealtime {
+  priority: number;
+  reason: RealtimeReason;
+  rtprioLimit: number;
+  /** The kernel refused SCHED_FIFO at `priority` to a probe thread: why. */
+  refused?: { code: string; message: string };
+}
+
+/**
+ * Resolves the settings (resolveRealtime) and, where that asks for
+ * SCHED_FIFO, puts a probe thread under it: mcrd holds the privileges a
+ * worker's loop starts with (it sets its policy before switching user), so
+ * the probe says what every worker will get, past a unit's
+ * RestrictRealtime= filter or a cgroup without real-time time.
+ */
+export function loopRealtime(facts: HostFacts, settings: RealtimeSettings): LoopRealtime {
+  const rtprioLimit = facts.rtprioLimit();
+  const resolved = { ...resolveRealtime(settings, rtprioLimit), rtprioLimit };
+  if (resolved.priority === 0) return resolved;
+  const probe = facts.threadFifo(resolved.priority);
+  return probe.ok ? resolved : { ...resolved, refused: { code: probe.code, message: withoutCodePrefix(probe.code, probe.message) } };
+}
+
+/** The SCHED_FIFO priority the loops will run at (0: the normal policy). */
+const inForce = (rt: LoopRealtime): number => (rt.refused === undefined ? rt.priority : 0);
+
+/** How the loops came to SCHED_FIFO: the flag as given, or "auto" with the limit. */
+function rtSource(rt: LoopRealtime): string {
+  return rt.reason === 'given' ? `--loop-rt-priority ${rt.priority}` : `priority ${rt.priority}, --loop-rt-priority auto under RLIMIT_RTPRIO ${rt.rtprioLimit}`;
 }
 
 /**
  * The loop thread's scheduling policy (--loop-rt-priority). "auto" takes
- * SCHED_FIFO where RLIMIT_RTPRIO grants it (pass) and the normal policy
- * where it is 0 (info: the start never fails for it, and the packaged unit
- * grants it). A priority given as a number needs CAP_SYS_NICE or that
- * limit, or every worker's start fails with EPERM.
+ * SCHED_FIFO where RLIMIT_RTPRIO grants it (pass), the normal policy where
+ * it is 0 (info: the packaged unit grants it) or where a fixed busy poll
+ * or an explicit slice asks for it (pass); a kernel that refuses the
+ * granted priority anyway leaves the normal policy (info, warned at
+ * start). A priority given as a number that the kernel refuses fails
+ * every worker's start; one it takes only through CAP_SYS_NICE cannot come
+ * back from a step down after the workers switch user.
  */
-export function checkLoopRealtime(facts: HostFacts, settings: Pick<LoopSettings, 'loopRtPriority'>): Finding {
+export function checkLoopRealtime(rt: LoopRealtime, settings: RealtimeSettings): Finding {
   const check = 'loop real-time priority';
-  const setting = settings.loopRtPriority ?? 'auto';
-  const limit = facts.rtprioLimit();
-  if (setting === 'auto') {
-    return limit > 0 ? pass(check, 'host', autoRealtimeText(limit))
-      : info(check, 'host', autoRealtimeText(limit), 'LimitRTPRIO=10 in the unit (the packaged mcrd.service sets it), ulimit -r 10 before starting mcrd, or rtprio in /etc/security/limits.conf');
+  const said = realtimeText(settings, rt.rtprioLimit);
+  const refusal = rt.refused === undefined ? '' : `${rt.refused.code}: ${rt.refused.message}`;
+  switch (rt.reason) {
+    case 'given':
+      if (rt.priority === 0) return pass(check, 'host', said);
+      if (rt.refused !== undefined) {
+        return fail(check, 'host', `SCHED_FIFO at ${rt.priority} (--loop-rt-priority ${rt.priority}) is refused (${refusal}): every worker would fail to start`,
+          `LimitRTPRIO=${rt.priority} with RestrictRealtime=no in the unit, ulimit -r ${rt.priority}, or --loop-rt-priority auto`);
+      }
+      return pass(check, 'host', rt.rtprioLimit >= rt.priority ? said
+        : `${said}; with RLIMIT_RTPRIO ${rt.rtprioLimit}, a saturated loop cannot step down and come back once its worker switched user, so it stays real-time (LimitRTPRIO=${rt.priority} lets it)`);
+    case 'limit':
+      if (rt.refused !== undefined) {
+        return { ...info(check, 'host', realtimeRefusedText(rt.priority, refusal), 'RestrictRealtime=no in the unit, real-time time for mcrd\'s cgroup, or --loop-rt-priority 0'), warnAtStart: true };
+      }
+      return pass(check, 'host', said);
+    case 'no-limit':
+      return info(check, 'host', said, 'LimitRTPRIO=10 in the unit (the packaged mcrd.service sets it), ulimit -r 10 before starting mcrd, or rtprio in /etc/security/limits.conf');
+    case 'busy-poll':
+    case 'slice':
+      return pass(check, 'host', said);
   }
-  if (setting === 0) return pass(check, 'host', 'the normal policy (--loop-rt-priority 0)');
-  if (hasCap(facts.capabilities(), CAP_SYS_NICE) || limit >= setting) {
-    return pass(check, 'host', `SCHED_FIFO at ${setting} (--loop-rt-priority ${setting}): allowed by ${limit >= setting ? `RLIMIT_RTPRIO ${limit}` : 'CAP_SYS_NICE'}`);
-  }
-  return fail(check, 'host', `SCHED_FIFO at ${setting} (--loop-rt-priority ${setting}) needs CAP_SYS_NICE or RLIMIT_RTPRIO ${setting}; this process has neither (RLIMIT_RTPRIO ${limit}): every worker would fail to start (EPERM)`,
-    `LimitRTPRIO=${setting} with RestrictRealtime=no in the unit, ulimit -r ${setting}, or --loop-rt-priority auto`);
 }
 
 /**
@@ -179,13 +216,12 @@ export function checkLoopRealtime(facts: HostFacts, settings: Pick<LoopSettings,
  * of the normal policy seldom holds up (0-3 windows in 12 s against 42-65
  * under the normal policy: docs/performance.md).
  */
-export function checkDamon(facts: HostFacts, settings: Pick<LoopSettings, 'loopRtPriority'>): Finding {
+export function checkDamon(facts: HostFacts, rt: LoopRealtime): Finding {
   const check = 'memory monitoring (DAMON)';
   const state = facts.damon();
   const said = describeDamon(state);
   if (!damonOn(state)) return pass(check, 'host', `${said}: no kdamond competes with the loops for their cores`);
-  const rt = resolveLoopRtPriority(settings.loopRtPriority, facts.rtprioLimit());
-  if (rt > 0) return pass(check, 'host', `${said}: the loop threads run SCHED_FIFO (${rtSource(settings, rt)}), so they rarely wait behind kdamond`);
+  if (inForce(rt) > 0) return pass(check, 'host', `${said}: the loop threads run SCHED_FIFO (${rtSource(rt)}), so they rarely wait behind kdamond`);
   return info(check, 'host', `${said}: a worker's loop can wait behind kdamond for milliseconds at its samples, which lengthens the latency tail ` +
     '(docs/mcrd.md, "Memory monitoring on the host (DAMON)")',
     'for latency-sensitive streams, real-time loops (LimitRTPRIO=10 in the unit, which the packaged one sets, or ulimit -r 10: --loop-rt-priority auto takes it), ' +

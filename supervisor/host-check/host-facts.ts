@@ -3,7 +3,7 @@
  * (checks-*.ts) are pure and unit-tested with made-up hosts. The production
  * reader (readHostFacts) uses procfs and sysfs, `ethtool` for ring sizes and
  * offloads (absent or unsupported: undefined, said as such), the addon
- * for capabilities and the io_uring and scheduler-slice probes, and sysfs
+ * for capabilities and the io_uring, scheduler-slice and SCHED_FIFO probes, and sysfs
  * for DAMON (damon.ts).
  */
 import { execFileSync } from 'node:child_process';
@@ -42,6 +42,8 @@ export interface HostFacts {
   ioUring(): { ok: true; missingOps: string[]; deferTaskrun: boolean; noIowait: boolean } | { ok: false; code: string; message: string };
   /** Giving a thread a scheduler slice of `us` (as a worker's loop thread gets): ok, or the errno the kernel refused with. */
   threadSlice(us: number): { ok: true } | { ok: false; code: string; message: string };
+  /** Putting a thread under SCHED_FIFO at `priority` (as a worker's loop thread is): ok, or the errno the kernel refused with. */
+  threadFifo(priority: number): { ok: true } | { ok: false; code: string; message: string };
   /** Whether the kernel's DAMON memory monitoring runs (damon.ts). */
   damon(): DamonState;
 }
@@ -166,6 +168,7 @@ export function readHostFacts(): HostFacts {
     rtprioLimit: () => realtimePriorityLimit(),
     ioUring: () => probe(() => native.probeIoUring(LOOP_SQ_ENTRIES, LOOP_CQ_ENTRIES), 'ERR_MCR_IO_URING'),
     threadSlice: (us) => probe(() => (native.probeThreadSlice(us), {}), 'ERR_MCR_SLICE'),
+    threadFifo: (priority) => probe(() => (native.probeThreadFifo(priority), {}), 'ERR_MCR_REALTIME'),
     damon: () => readDamonState(),
   };
 }

@@ -7,7 +7,7 @@
  */
 import type { ConfigRule } from '../config/index.js';
 import type { LoopSettings } from '../../common/loop-settings.js';
-import { checkBuffers, checkDamon, checkIoUring, checkLoopRealtime, checkLoopSlice, checkMemlock } from './checks-host.js';
+import { checkBuffers, checkDamon, checkIoUring, checkLoopRealtime, checkLoopSlice, checkMemlock, loopRealtime } from './checks-host.js';
 import { checkOffloads, checkPlacement, checkPresence, checkRing } from './checks-interface.js';
 import type { Finding } from './finding.js';
 import type { HostFacts } from './host-facts.js';
@@ -18,15 +18,16 @@ export interface HostPlan {
   /** The CPUs workers are pinned to, in order (worker i of an interface: cpus[i mod length]). */
   cpus: readonly number[];
   /** The loop settings the workers get (the slice check asks the kernel for theirs; "auto" priorities are resolved with the facts' RLIMIT_RTPRIO, which the workers inherit). */
-  loop: Pick<LoopSettings, 'loopSliceUs' | 'loopRtPriority'>;
+  loop: Pick<LoopSettings, 'loopSliceUs' | 'loopRtPriority' | 'busyPollUs'>;
 }
 
 export function checkHost(facts: HostFacts, plan: HostPlan): Finding[] {
   const inputs = [...new Set(plan.rules.map((r) => r.inputInterface))];
   const outputs = [...new Set(plan.rules.flatMap((r) => r.outputs.map((o) => o.interface)))].filter((o) => !inputs.includes(o));
   const workerCores = [...new Set(Array.from({ length: plan.workersPerInterface }, (_, i) => plan.cpus[i % plan.cpus.length] ?? 0))];
+  const rt = loopRealtime(facts, plan.loop);
   const findings = [...checkBuffers(facts), ...checkIoUring(facts), ...checkMemlock(facts, inputs.length * plan.workersPerInterface),
-    checkLoopRealtime(facts, plan.loop), checkLoopSlice(facts, plan.loop), checkDamon(facts, plan.loop)];
+    checkLoopRealtime(rt, plan.loop), checkLoopSlice(facts, plan.loop, rt), checkDamon(facts, rt)];
   for (const name of inputs) {
     const presence = checkPresence(facts, name, 'input');
     findings.push(...presence);

@@ -45,9 +45,10 @@ export class WorkerMetrics implements MetricGroup {
       labelNames: ['worker', 'input', 'state'], registers });
     this.#loop = new SeriesGauge({ name: `${PREFIX}worker_loop_info`,
       help: 'How the worker\'s relay loop runs (always 1): ingress, slice_us (the scheduler slice in force; 0 = the kernel\'s), ' +
-        'slice_refused (the errno when the default short slice was refused, else empty), rt_priority (SCHED_FIFO; 0 = normal), ' +
+        'slice_refused (the errno when the default short slice was refused, else empty), rt_priority (SCHED_FIFO in force; 0 = normal), ' +
+        'rt_refused (the errno when the default\'s SCHED_FIFO was refused under a real-time limit, else empty), ' +
         'defer_taskrun and no_iowait (its sleeps kept out of iowait, Linux 6.15).',
-      labelNames: ['worker', 'input', 'ingress', 'slice_us', 'slice_refused', 'rt_priority', 'defer_taskrun', 'no_iowait'], registers });
+      labelNames: ['worker', 'input', 'ingress', 'slice_us', 'slice_refused', 'rt_priority', 'rt_refused', 'defer_taskrun', 'no_iowait'], registers });
     this.#stepDowns = new SeriesCounter({ name: `${PREFIX}worker_loop_rt_stepdowns_total`,
       help: 'Times the worker\'s real-time loop (--loop-rt-priority) stepped down to the normal policy after needing 90 % of its core for 100 ms (the worker\'s loop counter rt_stepdowns; a new worker starts at 0).',
       labelNames: ['worker', 'input'], registers });
@@ -72,7 +73,7 @@ export class WorkerMetrics implements MetricGroup {
       const l = w.loop;
       if (l !== undefined) {
         loops.push({ value: 1, sharedLabels: labels, labels: Object.freeze({
-          ingress: l.ingress, slice_us: String(l.sliceUs), slice_refused: l.sliceRefused ?? '', rt_priority: String(l.rtPriority),
+          ingress: l.ingress, slice_us: String(l.sliceUs), slice_refused: l.sliceRefused ?? '', rt_priority: String(l.rtPriority), rt_refused: l.rtRefused ?? '',
           defer_taskrun: String(l.deferTaskrun), no_iowait: String(l.noIowait),
         }) });
       }

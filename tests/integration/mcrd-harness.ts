@@ -111,6 +111,21 @@ export function pidsGone(pids: readonly number[], timeoutMs: number): Promise<bo
 }
 
 /** Whether this process holds CAP_SYS_NICE (bit 23 of CapEff), which mcrd passes on to a worker until it drops root. */
+/**
+ * Flags that keep a loop under the normal policy where this host grants a
+ * real-time limit (RLIMIT_RTPRIO), under which `--loop-rt-priority auto`,
+ * the default of mcrd and mcr-relay, would run it SCHED_FIFO: for tests
+ * that measure the normal policy's behaviour (its slice, contention,
+ * moderation). Empty where the limit is 0, as on this project's machines.
+ */
+export const NORMAL_POLICY: readonly string[] = rtprioLimit() > 0 ? ['--loop-rt-priority', '0'] : [];
+
+/** This process's RLIMIT_RTPRIO soft limit, read here apart from the code under test (mcrd and mcr-relay inherit it). */
+export function rtprioLimit(): number {
+  const text = /^Max realtime priority\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? '0';
+  return text === 'unlimited' ? 99 : Number(text);
+}
+
 export function hasSysNice(): boolean {
   const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0';
   return (BigInt(`0x${capEff}`) & (1n << 23n)) !== 0n;

@@ -44,7 +44,7 @@ import { describeLoopThread, SCHED_FIFO, SCHED_OTHER, skipUnlessRoot, threadsOf 
 import { pollUntil } from '../../bench/lab/time.js';
 import type { LabProcess, RelayLab } from '../../bench/lab/index.js';
 import { runGen, sinkReport, startRelay, startSink, stopRelay, TOOL } from './harness.js';
-import { hasSysNice, MCRD, mcrctl, mcrctlJson, mcrdLab, workersOf } from './mcrd-harness.js';
+import { hasSysNice, MCRD, mcrctl, mcrctlJson, mcrdLab, NORMAL_POLICY, rtprioLimit, workersOf } from './mcrd-harness.js';
 import type { LogsResult, LoopState } from '../../proto/index.js';
 
 /** mcrd in the lab with one rule and `flags`; its socket, once it is ready. */
@@ -103,14 +103,6 @@ t.test('--loop-rt-priority puts the loop thread alone under SCHED_FIFO', async (
   t.ok(threads(mcrd.pid).every((th) => th.policy === SCHED_OTHER), 'mcrd itself: the normal policy');
   await forwardsAndStops(t, rl, mcrd);
 });
-
-/** This process's RLIMIT_RTPRIO soft limit, read here apart from the code under test (mcrd inherits it, its workers too). */
-function rtprioLimit(): number {
-  const text = /^Max realtime priority\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? '0';
-  return text === 'unlimited' ? 99 : Number(text);
-}
-/** Where this process may take SCHED_FIFO, mcrd's default ("auto") would run the loops under it: the slice tests ask for the normal policy. */
-const NORMAL_POLICY = rtprioLimit() > 0 ? ['--loop-rt-priority', '0'] : [];
 
 t.test('by default (auto) the loop takes SCHED_FIFO only as far as RLIMIT_RTPRIO grants it, and mcrd says which', async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -193,7 +185,7 @@ t.test('where sched_setattr is refused, the default falls back with one warning 
   if (skipUnlessRoot(t) || skipUnlessSliceShown(t)) return;
   const deny = [TOOL('deny_sched_setattr')];
   t.test('auto: the kernel\'s slice, one warning, the relay forwards', async (t) => {
-    const { rl, mcrd, socket } = await startMcrd(t, 'slicedeny', NORMAL_POLICY, deny);
+    const { rl, mcrd, socket } = await startMcrd(t, 'slicedeny', [...NORMAL_POLICY], deny);
     const { loop, others, state } = await loopThreadOf(t, socket);
     t.not(loop?.sliceNs, 100_000, 'the loop thread keeps the kernel\'s slice');
     t.match(state, { sliceUs: 0, sliceRefused: 'EPERM' }, 'mcrctl workers says so, with the errno');

@@ -165,7 +165,7 @@ t.test('mcrd serves /metrics in its namespace, equal to mcrctl stats', async (t)
     t.ok(l !== undefined, `${w.id}: mcrctl workers says how its loop runs`);
     if (l !== undefined) {
       t.equal(value(m, 'mcr_worker_loop_info', { worker: w.id, input: 'in0', ingress: l.ingress, slice_us: String(l.sliceUs),
-        slice_refused: l.sliceRefused ?? '', rt_priority: String(l.rtPriority), defer_taskrun: String(l.deferTaskrun), no_iowait: String(l.noIowait) }),
+        slice_refused: l.sliceRefused ?? '', rt_priority: String(l.rtPriority), rt_refused: l.rtRefused ?? '', defer_taskrun: String(l.deferTaskrun), no_iowait: String(l.noIowait) }),
       1, `${w.id}: mcr_worker_loop_info says the same`);
     }
   }

@@ -17,7 +17,7 @@ function host(over: Partial<HostFacts> = {}, sysctls: Record<string, string> = {
     sysctl: (k) => values[k], interfaceFlags: () => 0x1003, ringSizes: () => ({ rx: 4096, rxMax: 4096 }),
     offloads: () => new Map([['generic-receive-offload', true], ['rx-udp-gro-forwarding', false]]),
     rpsCpus: () => [], irqs: () => [{ irq: 40, cpus: [0] }, { irq: 41, cpus: [1] }], capabilities: () => ALL_CAPS,
-    memlockLimit: () => Infinity, rtprioLimit: () => 0, ioUring: () => ({ ok: true, missingOps: [], deferTaskrun: true, noIowait: true }), threadSlice: () => ({ ok: true }),
+    memlockLimit: () => Infinity, rtprioLimit: () => 0, ioUring: () => ({ ok: true, missingOps: [], deferTaskrun: true, noIowait: true }), threadSlice: () => ({ ok: true }), threadFifo: () => ({ ok: true }),
     damon: () => ({ running: 0, reclaim: false, present: true }), ...over,
   };
 }
@@ -41,7 +41,7 @@ t.test('each problem fails with its exact fix', async (t) => {
     ['io_uring disabled', host({ ioUring: () => ({ ok: false, code: 'EPERM', message: 'EPERM: io_uring_setup' }) }, { 'kernel.io_uring_disabled': '2' }), /io_uring/, /^sysctl -w kernel\.io_uring_disabled=0/],
     ['an explicit slice the kernel refuses', host({ threadSlice: () => ({ ok: false, code: 'EOPNOTSUPP', message: 'EOPNOTSUPP: sched_setattr the kernel kept its own slice' }) }),
       /loop scheduler slice/, /^--loop-slice-us auto .* or 0, or Linux 6\.12/, { ...plan, loop: { loopSliceUs: 500 } }],
-    ['a real-time priority this process may not take', host({ capabilities: () => ALL_CAPS & ~(1n << 23n), rtprioLimit: () => 5 }),
+    ['a real-time priority the kernel refuses', host({ threadFifo: () => ({ ok: false, code: 'EPERM', message: 'EPERM: pthread_setschedparam: Operation not permitted' }) }),
       /loop real-time priority/, /^LimitRTPRIO=10 with RestrictRealtime=no in the unit, ulimit -r 10, or --loop-rt-priority auto$/, { ...plan, loop: { loopRtPriority: 10 } }],
     ['memlock', host({ capabilities: () => 0n, memlockLimit: () => 65536, ioUring: () => ({ ok: false, code: 'ENOMEM', message: 'ENOMEM: io_uring_setup' }) }), /RLIMIT_MEMLOCK/, /LimitMEMLOCK=infinity/],
   ];
@@ -102,26 +102,44 @@ t.test('DAMON: never a failure; info with what lessens it while it runs, pass wh
   t.match(damonLine(host({ damon: () => ({ running: 0, reclaim: true, present: true }) })), { verdict: 'info', detail: /^on \(DAMON_RECLAIM enabled\)/ });
   t.match(damonLine(on, { loopRtPriority: 10 }), { verdict: 'pass', detail: /SCHED_FIFO \(--loop-rt-priority 10\), so they rarely wait behind kdamond/ });
   t.match(damonLine(host({ damon: () => ({ running: 1, reclaim: false, present: true }), rtprioLimit: () => 10 })),
-    { verdict: 'pass', detail: /SCHED_FIFO \(priority 10, --loop-rt-priority auto under RLIMIT_RTPRIO\), so they rarely wait/ }, 'auto under a real-time limit');
+    { verdict: 'pass', detail: /SCHED_FIFO \(priority 10, --loop-rt-priority auto under RLIMIT_RTPRIO 10\), so they rarely wait/ }, 'auto under a real-time limit');
 });
 
-t.test('the loop\'s real-time priority: auto takes what RLIMIT_RTPRIO grants, up to 10; a number needs CAP_SYS_NICE or that limit', async (t) => {
+t.test('the loop\'s real-time priority: auto takes what RLIMIT_RTPRIO grants, up to 10, and falls back where the kernel refuses it; a number must be taken', async (t) => {
   const line = (facts: HostFacts, loop: typeof plan.loop = {}) => checkHost(facts, { ...plan, loop }).find((f) => f.check === 'loop real-time priority');
+  const refuse = (asked: number[]) => (priority: number) => (asked.push(priority), { ok: false as const, code: 'EPERM', message: 'EPERM: pthread_setschedparam SCHED_FIFO priority 10: Operation not permitted' });
   const none = line(host());
   t.match(none, { verdict: 'info', detail: /normal policy \(--loop-rt-priority auto: RLIMIT_RTPRIO is 0\)/, fix: /^LimitRTPRIO=10 in the unit .*ulimit -r 10/ },
     'auto without a limit: the normal policy, and how to grant it');
   t.notOk(startWarnings(checkHost(host(), plan)).some((f) => f.check === 'loop real-time priority'), 'no warning at start: the normal policy is no fault');
   for (const [limit, priority] of [[10, 10], [5, 5], [99, 10]] as const) {
-    const facts = host({ rtprioLimit: () => limit });
-    t.match(line(facts), { verdict: 'pass', detail: new RegExp(`SCHED_FIFO at priority ${priority} \\(--loop-rt-priority auto: RLIMIT_RTPRIO is ${limit}\\)`) }, `limit ${limit}: priority ${priority}`);
     const asked: number[] = [];
-    checkHost(host({ rtprioLimit: () => limit, threadSlice: (us) => (asked.push(us), { ok: true }) }), plan);
-    t.same(asked, [], `limit ${limit}: no slice probed, the loops preempt anyway`);
+    const slices: number[] = [];
+    const facts = host({ rtprioLimit: () => limit, threadFifo: (p) => (asked.push(p), { ok: true }), threadSlice: (us) => (slices.push(us), { ok: true }) });
+    t.match(line(facts), { verdict: 'pass', detail: `the loop threads run SCHED_FIFO at priority ${priority} (--loop-rt-priority auto: RLIMIT_RTPRIO is ${limit})` }, `limit ${limit}: priority ${priority}`);
+    t.same(asked, [priority], `limit ${limit}: the probe asks for ${priority}`);
+    t.same(slices, [], `limit ${limit}: no slice probed, the loops preempt anyway`);
   }
-  t.match(line(host(), { loopRtPriority: 0 }), { verdict: 'pass', detail: /^the normal policy \(--loop-rt-priority 0\)$/ });
-  t.match(line(host(), { loopRtPriority: 20 }), { verdict: 'pass', detail: /allowed by CAP_SYS_NICE/ }, 'a number, as root');
-  t.match(line(host({ capabilities: () => 0n, rtprioLimit: () => 20 }), { loopRtPriority: 20 }), { verdict: 'pass', detail: /allowed by RLIMIT_RTPRIO 20/ });
-  t.match(line(host({ capabilities: () => 0n, rtprioLimit: () => 10 }), { loopRtPriority: 20 }), { verdict: 'fail', detail: /needs CAP_SYS_NICE or RLIMIT_RTPRIO 20; .*\(RLIMIT_RTPRIO 10\).*EPERM/ });
+  const asked: number[] = [];
+  const refused = host({ rtprioLimit: () => 10, threadFifo: refuse(asked) });
+  const fallback = checkHost(refused, plan);
+  const rt = fallback.find((f) => f.check === 'loop real-time priority');
+  t.match(rt, { verdict: 'info', warnAtStart: true, detail: /normal policy: SCHED_FIFO at 10 was refused although RLIMIT_RTPRIO allows it \(--loop-rt-priority auto: EPERM: pthread_setschedparam/ },
+    'a granted priority the kernel refuses: the normal policy, warned at start');
+  t.same(failures(fallback), [], 'not a failure: the workers start');
+  t.match(fallback.find((f) => f.check === 'loop scheduler slice'), { verdict: 'pass', detail: /^100 µs/ }, 'the slice is probed then, as the loops will use it');
+  t.match(checkHost(host({ rtprioLimit: () => 10, threadFifo: refuse([]), damon: () => ({ running: 1, reclaim: false, present: true }) }), plan)
+    .find((f) => f.check === 'memory monitoring (DAMON)'), { verdict: 'info' }, 'and DAMON is not waved through');
+  for (const loop of [{ busyPollUs: 1000 }, { loopSliceUs: 200 }]) {
+    const probed: number[] = [];
+    t.match(line(host({ rtprioLimit: () => 10, threadFifo: (p) => (probed.push(p), { ok: true }) }), loop), { verdict: 'pass', detail: /normal policy \(--loop-rt-priority auto with/ }, JSON.stringify(loop));
+    t.same(probed, [], `${JSON.stringify(loop)}: nothing probed`);
+  }
+  t.match(line(host(), { loopRtPriority: 0 }), { verdict: 'pass', detail: /^the loop threads run under the normal policy \(--loop-rt-priority 0\)$/ });
+  t.match(line(host({ rtprioLimit: () => 20 }), { loopRtPriority: 20 }), { verdict: 'pass', detail: /^the loop threads run SCHED_FIFO at priority 20 \(--loop-rt-priority 20\)$/ }, 'a number the limit covers');
+  t.match(line(host(), { loopRtPriority: 20 }), { verdict: 'pass', detail: /with RLIMIT_RTPRIO 0, a saturated loop cannot step down and come back once its worker switched user.*LimitRTPRIO=20/ },
+    'a number taken through CAP_SYS_NICE alone: said what the guard cannot do');
+  t.match(line(host({ threadFifo: refuse([]) }), { loopRtPriority: 20 }), { verdict: 'fail', detail: /SCHED_FIFO at 20 \(--loop-rt-priority 20\) is refused \(EPERM: .*\): every worker would fail to start/ });
 });
 
 t.test('parsers', async (t) => {

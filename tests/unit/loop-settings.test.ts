@@ -7,7 +7,7 @@
  * loader and mcrd's flags show.
  */
 import t from 'tap';
-import { AUTO_LOOP_RT_PRIORITY, autoRealtimeText, checkLoopSetting, LOOP_SETTINGS, loopSettingArgs, loopSettingsFromArgs, parseLoopSetting, resolveLoopRtPriority } from '../../common/loop-settings.js';
+import { AUTO_LOOP_RT_PRIORITY, checkLoopSetting, LOOP_SETTINGS, loopSettingArgs, loopSettingsFromArgs, parseLoopSetting, realtimeRefusedText, realtimeText, resolveRealtime } from '../../common/loop-settings.js';
 import { softLimitIn } from '../../common/process-limits.js';
 
 const lookup = (argv: string[]) => (flag: string): string | undefined => {
@@ -69,16 +69,28 @@ t.test('limits and refusals', async (t) => {
   t.throws(() => loopSettingsFromArgs(lookup(['--busy-poll-us', 'x'])), /expected "auto" or an integer 0\.\.1000000/, 'a bad worker argument throws');
 });
 
-t.test('the loop\'s real-time priority: "auto" takes what RLIMIT_RTPRIO grants, up to 10; a number stays', async (t) => {
+t.test('the loop\'s real-time priority: "auto" takes what RLIMIT_RTPRIO grants, up to 10, unless a fixed busy poll or a slice asks for the normal policy; a number stays', async (t) => {
   t.equal(AUTO_LOOP_RT_PRIORITY, 10);
   for (const [limit, want] of [[0, 0], [1, 1], [9, 9], [10, 10], [50, 10], [99, 10]] as const) {
-    t.equal(resolveLoopRtPriority('auto', limit), want, `auto under RLIMIT_RTPRIO ${limit}: ${want}`);
-    t.equal(resolveLoopRtPriority(undefined, limit), want, `unset is auto (limit ${limit})`);
+    t.same(resolveRealtime({ loopRtPriority: 'auto' }, limit), { priority: want, reason: want > 0 ? 'limit' : 'no-limit' }, `auto under RLIMIT_RTPRIO ${limit}: ${want}`);
+    t.same(resolveRealtime({}, limit), resolveRealtime({ loopRtPriority: 'auto' }, limit), `unset is auto (limit ${limit})`);
   }
-  t.equal(resolveLoopRtPriority(0, 99), 0, '0 stays the normal policy under any limit');
-  t.equal(resolveLoopRtPriority(20, 0), 20, 'a number is asked for as it is (the start fails without the privilege)');
-  t.match(autoRealtimeText(0), /^the loop threads run under the normal policy \(--loop-rt-priority auto: RLIMIT_RTPRIO is 0\)/);
-  t.match(autoRealtimeText(50), /^the loop threads run SCHED_FIFO at priority 10 \(--loop-rt-priority auto: RLIMIT_RTPRIO is 50\)$/);
+  t.same(resolveRealtime({ loopRtPriority: 0 }, 99), { priority: 0, reason: 'given' }, '0 stays the normal policy under any limit');
+  t.same(resolveRealtime({ loopRtPriority: 20 }, 0), { priority: 20, reason: 'given' }, 'a number is asked for as it is (the start fails without the privilege)');
+  t.same(resolveRealtime({ busyPollUs: 1000 }, 10), { priority: 0, reason: 'busy-poll' }, 'auto with a fixed busy poll: the normal policy');
+  t.same(resolveRealtime({ busyPollUs: 0 }, 10), { priority: 10, reason: 'limit' }, 'never polling is no reason against it');
+  t.same(resolveRealtime({ busyPollUs: 'auto' }, 10), { priority: 10, reason: 'limit' });
+  t.same(resolveRealtime({ loopSliceUs: 200 }, 10), { priority: 0, reason: 'slice' }, 'auto with a slice given: the normal policy');
+  t.same(resolveRealtime({ loopSliceUs: 0 }, 10), { priority: 0, reason: 'slice' }, 'the kernel\'s slice given is one too');
+  t.same(resolveRealtime({ loopSliceUs: 'auto' }, 10), { priority: 10, reason: 'limit' });
+  t.same(resolveRealtime({ loopRtPriority: 5, busyPollUs: 1000, loopSliceUs: 200 }, 0), { priority: 5, reason: 'given' }, 'a number wins over both');
+  t.match(realtimeText({}, 0), /^the loop threads run under the normal policy \(--loop-rt-priority auto: RLIMIT_RTPRIO is 0\): .*latency tail/);
+  t.equal(realtimeText({}, 50), 'the loop threads run SCHED_FIFO at priority 10 (--loop-rt-priority auto: RLIMIT_RTPRIO is 50)');
+  t.equal(realtimeText({ loopRtPriority: 20 }, 0), 'the loop threads run SCHED_FIFO at priority 20 (--loop-rt-priority 20)');
+  t.equal(realtimeText({ loopRtPriority: 0 }, 10), 'the loop threads run under the normal policy (--loop-rt-priority 0)');
+  t.match(realtimeText({ busyPollUs: 1000 }, 10), /normal policy \(--loop-rt-priority auto with --busy-poll-us 1000: .*step down/);
+  t.match(realtimeText({ loopSliceUs: 200 }, 10), /normal policy \(--loop-rt-priority auto with --loop-slice-us 200: a slice is a normal-policy setting\)/);
+  t.match(realtimeRefusedText(10, 'EPERM: pthread_setschedparam'), /normal policy: SCHED_FIFO at 10 was refused .*\(--loop-rt-priority auto: EPERM: pthread_setschedparam\).*RestrictRealtime=yes.*--loop-rt-priority 0/);
 });
 
 t.test('/proc/self/limits: the soft limit of a resource', async (t) => {

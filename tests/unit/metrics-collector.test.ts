@@ -97,7 +97,7 @@ t.test('every series from the snapshot, with its value', async (t) => {
   t.same(select(p, 'mcr_worker_state', { worker: 'in1/0' }).map((s) => [s.labels.state, s.value]),
     WORKER_STATES.map((s) => [s, s === 'waiting' ? 1 : 0]), 'one series per state, 1 for the current one');
   t.same(select(p, 'mcr_worker_loop_info', {}).map((s) => [s.labels, s.value]), [[{ worker: 'in0/0', input: 'in0', ingress: 'ring',
-    slice_us: '0', slice_refused: 'EPERM', rt_priority: '0', defer_taskrun: 'true', no_iowait: 'false' }, 1]],
+    slice_us: '0', slice_refused: 'EPERM', rt_priority: '0', rt_refused: '', defer_taskrun: 'true', no_iowait: 'false' }, 1]],
   'how the ready worker\'s loop runs, as labels; none for a slot without a worker');
   t.same(select(p, 'mcr_worker_loop_rt_stepdowns_total', {}).map((s) => [s.labels, s.value]), [[{ worker: 'in0/0', input: 'in0' }, 2]],
     'a real-time loop\'s step downs, for the worker whose stats carry them');

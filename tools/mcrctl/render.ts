@@ -166,7 +166,8 @@ function rateNote(stats: StatsResult): string {
 
 /**
  * A worker's loop in a few words: how its thread is scheduled (the short
- * slice, the kernel's with why the short one was refused, or SCHED_FIFO),
+ * slice, the kernel's with why the short one was refused, or SCHED_FIFO;
+ * first, when the default's SCHED_FIFO was refused, that and why),
  * then only what departs from a current kernel's (no DEFER_TASKRUN; sleeps
  * counted as iowait, before Linux 6.15). "-" until the worker is ready.
  */
@@ -175,7 +176,7 @@ export function formatLoop(loop: LoopState | undefined): string {
   const sched = loop.rtPriority > 0 ? `FIFO ${loop.rtPriority}`
     : loop.sliceUs > 0 ? `slice ${loop.sliceUs}us`
       : `kernel slice${present(loop.sliceRefused) ? ` (${loop.sliceRefused})` : ''}`;
-  return [sched, ...(loop.deferTaskrun ? [] : ['no DEFER_TASKRUN']), ...(loop.noIowait ? [] : ['sleeps as iowait'])].join(', ');
+  return [...(present(loop.rtRefused) ? [`FIFO refused (${loop.rtRefused})`] : []), sched, ...(loop.deferTaskrun ? [] : ['no DEFER_TASKRUN']), ...(loop.noIowait ? [] : ['sleeps as iowait'])].join(', ');
 }
 
 export function renderWorkers(result: WorkersResult, nowMs: number): string[] {

@@ -28,7 +28,7 @@ import { readProcessCpuSec } from '../../../bench/host-counters.js';
 import { createRelayLab, skipUnlessRoot, type RelayLab } from '../../../bench/lab/index.js';
 import type { StatsResult } from '../../../proto/index.js';
 import { relayCommand, runGen, sinkReport, startRelay, startSink, stopRelay } from '../harness.js';
-import { mcrctlJson, mcrdLab, startMcrd } from '../mcrd-harness.js';
+import { mcrctlJson, mcrdLab, NORMAL_POLICY, startMcrd } from '../mcrd-harness.js';
 
 const LOW_RATE = 10_000;
 const LOW_COUNT = 30_000;
@@ -74,7 +74,7 @@ t.test('the default never polls and moderates under load: CPU follows the traffi
   const rl = await createRelayLab({ tag: 'bpoll' });
   t.teardown(() => rl.lab.destroy());
   const start = (fanout: number, extra: string[]) => startRelay(rl, ['--input-group', '239.1.1.1', '--input-port', '5000',
-    '--outputs', Array.from({ length: fanout }, (_, i) => `239.2.2.${i + 2}:6000:out0`).join(','), ...extra], { stdin: true });
+    '--outputs', Array.from({ length: fanout }, (_, i) => `239.2.2.${i + 2}:6000:out0`).join(','), ...NORMAL_POLICY, ...extra], { stdin: true });
 
   const auto = await start(1, []);
   await sleep(500);  // node's start-up is over
@@ -143,7 +143,7 @@ t.test('the default never moderates evenly paced datagrams below 20 kpps, howeve
   // relay a fifth to a third busy on this project's VM, enough that the
   // rule before kStartRatePps started moderation in every try.
   const relay = await startRelay(rl, ['--input-group', '239.1.1.1', '--input-port', '5000',
-    '--outputs', Array.from({ length: SLOW_FANOUT }, (_, i) => `239.2.2.${i + 2}:6000:out0`).join(',')], { stdin: true });
+    '--outputs', Array.from({ length: SLOW_FANOUT }, (_, i) => `239.2.2.${i + 2}:6000:out0`).join(','), ...NORMAL_POLICY], { stdin: true });
   const sink = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count: LOW_COUNT, idle: 2 });
   const slow = await measure(relay, async () => {
     await runGen(rl, { dest: '239.1.1.1', port: 5000, count: LOW_COUNT, rate: LOW_RATE, size: 64, batch: 1 });

@@ -19,6 +19,7 @@ import { cpus } from 'node:os';
 import t from 'tap';
 import { createRelayLab, skipUnlessRoot } from '../../../bench/lab/index.js';
 import { runGen, sinkReport, startRelay, startSink, stopRelay, type RelayReport, type SinkLatency, type SinkReport } from '../harness.js';
+import { NORMAL_POLICY } from '../mcrd-harness.js';
 
 const COUNT = 3000;
 const RATE = 5000;
@@ -98,7 +99,7 @@ t.test('on a shared core the default does not busy-poll', async (t) => {
   // relay's quarter of the core can take idly; the adaptive policy's old
   // form polled at this load on a shared core.
   const through = async (extra: string[]): Promise<{ sink: SinkReport; relay: RelayReport }> => {
-    const relay = await startRelay(rl, ['--input-group', '239.1.1.1', '--input-port', '5000', '--outputs', '239.2.2.2:6000:out0', ...extra]);
+    const relay = await startRelay(rl, ['--input-group', '239.1.1.1', '--input-port', '5000', '--outputs', '239.2.2.2:6000:out0', ...NORMAL_POLICY, ...extra]);
     let report: RelayReport | undefined;
     try {
       // Every thread of the relay onto the hogs' core.

@@ -206,6 +206,7 @@ t.test('the .deb: build, install, run as mcrd@ would, mcrctl for group mcr, remo
   const rtprioHard = /^Max realtime priority\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
   const rtprio = Math.min(Number(unitSetting(template, 'LimitRTPRIO')), rtprioHard === 'unlimited' ? 99 : Number(rtprioHard ?? 0));
   t.equal(unitSetting(template, 'RestrictRealtime'), 'no', 'the unit lets the loops take SCHED_FIFO');
+  t.equal(unitSetting(template, 'LimitRTPRIO'), '10', 'up to priority 10, what --loop-rt-priority auto takes (mcrd.service has the same: compared above)');
   t.equal(unitSetting(template, 'Group'), 'mcr');
   t.equal(unitSetting(template, 'NoNewPrivileges'), 'yes');
   // The limit first: after setpriv, root has no CAP_SYS_RESOURCE to set it.

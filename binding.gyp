@@ -41,6 +41,7 @@
         "native/core/unix_datagram.cc",
         "native/core/io_uring_probe.cc",
         "native/core/thread_times.cc",
+        "native/core/loop_thread.cc",
         "native/addon/addon.cc",
         "native/addon/loop_wrap.cc",
         "native/addon/napi_errors.cc",

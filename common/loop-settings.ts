@@ -189,9 +189,6 @@ export function resolveRealtime(settings: RealtimeSettings, rtprioLimit: number)
   return { priority, reason: priority > 0 ? 'limit' : 'no-limit' };
 }
 
-/** resolveRealtime's priority alone. */
-export const resolveLoopRtPriority = (settings: RealtimeSettings, rtprioLimit: number): number => resolveRealtime(settings, rtprioLimit).priority;
-
 /**
  * The addon's options for a loop of this process (a worker, mcr-relay),
  * resolved with its own RLIMIT_RTPRIO, which a worker inherits from mcrd:
@@ -199,8 +196,8 @@ export const resolveLoopRtPriority = (settings: RealtimeSettings, rtprioLimit: n
  * ("auto") or fails the start (a number).
  */
 export function loopRealtimeOptions(settings: RealtimeSettings): { loopRtPriority: number; loopRtBestEffort: boolean } {
-  const setting = settings.loopRtPriority ?? 'auto';
-  return { loopRtPriority: resolveLoopRtPriority(settings, realtimePriorityLimit()), loopRtBestEffort: setting === 'auto' };
+  const { priority, reason } = resolveRealtime(settings, realtimePriorityLimit());
+  return { loopRtPriority: priority, loopRtBestEffort: reason !== 'given' };
 }
 
 /** The policy the settings give this process's loops, in words (mcrd's start-up line, its host check, mcr-relay). */

@@ -184,41 +184,10 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
     // tell a starved loop (runnable) from a stopped or stuck one.
     pthread_setname_np(pthread_self(), "mcr-loop");
     const char* step = "";
-    // The loop thread alone on its core (mcrd --worker-cpus with CPUs left
-    // for mcrd): the worker's Node thread and its helpers stay where the
-    // process was pinned, off the core the datagrams wait for.
-    const SysError pinned = options_.loop_cpu >= 0 ? pin_this_thread(options_.loop_cpu) : SysError{};
-    // Real-time where asked (--loop-rt-priority N, or "auto" under a
-    // real-time limit): then no normal task delays the loop once a frame
-    // woke it (docs/mcrd.md). "auto" is best effort: a kernel that refuses
-    // it anyway (a RestrictRealtime= filter, a cgroup without real-time
-    // time) leaves the normal policy, and Start() says why; N refuses.
-    SysError realtime = !pinned.failed() && options_.loop_rt_priority > 0 ? make_this_thread_fifo(options_.loop_rt_priority) : SysError{};
-    if (realtime.failed() && options_.loop_rt_best_effort) {
-      rt_refused_ = realtime;
-      realtime = SysError{};
-      loop_->run_without_realtime();
-    }
-    rt_in_force_ = !pinned.failed() && !rt_refused_.failed() ? options_.loop_rt_priority : 0;
-    // A short slice (--loop-slice-us, 100 us by default): a woken loop then
-    // preempts the task on its core at once instead of at the next tick. Not
-    // asked for under SCHED_FIFO, which preempts anyway. The default is best
-    // effort: a kernel before 6.12 (or a sandbox) that refuses it leaves the
-    // kernel's slice, and Start() says why; an explicit value refuses.
-    const bool want_slice = !pinned.failed() && rt_in_force_ == 0 && options_.loop_slice_us > 0;
-    SysError slice = want_slice ? set_this_thread_slice(uint64_t{options_.loop_slice_us} * 1000) : SysError{};
-    slice_in_force_us_ = want_slice && !slice.failed() ? options_.loop_slice_us : 0;
-    if (slice.failed() && options_.loop_slice_best_effort) {
-      slice_refused_ = slice;
-      slice = SysError{};
-    }
-    const int rc = pinned.failed()     ? -pinned.err
-                   : realtime.failed() ? -realtime.err
-                   : slice.failed()    ? -slice.err
-                                       : loop_->setup(&step);
-    if (pinned.failed()) step = "sched_setaffinity (the loop thread)";
-    if (realtime.failed()) step = "pthread_setschedparam SCHED_FIFO (the loop thread)";
-    if (slice.failed()) step = "sched_setattr slice (the loop thread)";
+    // Pinned, real-time or a short slice, each as asked (loop_thread.h).
+    thread_setup_ = set_up_loop_thread(options_);
+    const int rc = thread_setup_.failed.failed() ? -thread_setup_.failed.err : loop_->setup(&step);
+    if (thread_setup_.failed.failed()) step = thread_setup_.failed_step;
     ready.set_value({rc, step});
     if (rc != 0) return;
     exit_code_ = loop_->run();
@@ -253,20 +222,17 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
   result.Set("ingress", Napi::String::New(env, options_.ingress == Ingress::ring ? "ring" : "multishot"));
   result.Set("sqEntries", Napi::Number::New(env, li.sq_entries));
   result.Set("cqEntries", Napi::Number::New(env, li.cq_entries));
-  result.Set("loopSliceUs", Napi::Number::New(env, slice_in_force_us_));
-  result.Set("loopRtPriority", Napi::Number::New(env, rt_in_force_));
-  if (rt_refused_.failed()) {
+  result.Set("loopSliceUs", Napi::Number::New(env, thread_setup_.slice_us));
+  result.Set("loopRtPriority", Napi::Number::New(env, thread_setup_.rt_priority));
+  // A best-effort setting the kernel refused: its errno and message.
+  const auto refusal = [&env](const SysError& e) {
     Napi::Object refused = Napi::Object::New(env);
-    refused.Set("code", Napi::String::New(env, errno_code(rt_refused_.err)));
-    refused.Set("message", system_error(env, rt_refused_).Message());
-    result.Set("loopRtRefused", refused);
-  }
-  if (slice_refused_.failed()) {
-    Napi::Object refused = Napi::Object::New(env);
-    refused.Set("code", Napi::String::New(env, errno_code(slice_refused_.err)));
-    refused.Set("message", system_error(env, slice_refused_).Message());
-    result.Set("loopSliceRefused", refused);
-  }
+    refused.Set("code", Napi::String::New(env, errno_code(e.err)));
+    refused.Set("message", system_error(env, e).Message());
+    return refused;
+  };
+  if (thread_setup_.rt_refused.failed()) result.Set("loopRtRefused", refusal(thread_setup_.rt_refused));
+  if (thread_setup_.slice_refused.failed()) result.Set("loopSliceRefused", refusal(thread_setup_.slice_refused));
   return result;
 }
 

@@ -16,6 +16,7 @@
 #include "core/counters.h"
 #include "core/heartbeat.h"
 #include "core/log_ring.h"
+#include "core/loop_thread.h"
 #include "core/relay_loop.h"
 
 namespace mcr {
@@ -59,10 +60,8 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   int exit_code_ = 0;
   // The loop thread's slice as set at start: the µs in force (0 = the
   // kernel's) and, when the best-effort default fell back, why.
-  uint32_t slice_in_force_us_ = 0;
-  SysError slice_refused_;
-  int rt_in_force_ = 0;
-  SysError rt_refused_;
+  // How the loop thread was placed and scheduled (loop_thread.h), for start()'s result.
+  LoopThreadSetup thread_setup_;
   bool started_ = false;
   bool stop_posted_ = false;
   uint64_t next_seq_ = 1;

@@ -65,6 +65,12 @@ SysError make_this_thread_fifo(int priority) {
   return {};
 }
 
+bool this_thread_is_fifo() {
+  int policy = SCHED_OTHER;
+  sched_param param{};
+  return ::pthread_getschedparam(::pthread_self(), &policy, &param) == 0 && policy == SCHED_FIFO;
+}
+
 SysError make_this_thread_normal(uint64_t slice_ns) {
   sched_param param{};
   param.sched_priority = 0;

@@ -26,6 +26,9 @@ SysError pin_this_thread(int cpu);
 // or an RLIMIT_RTPRIO of at least `priority` (EPERM otherwise).
 SysError make_this_thread_fifo(int priority);
 
+// Whether the calling thread runs under SCHED_FIFO now.
+bool this_thread_is_fifo();
+
 // Puts the calling thread back under the normal policy (SCHED_OTHER, its
 // nice value kept), with a custom slice of `slice_ns` when that is not 0
 // (best effort: a kernel that refuses it leaves the thread its own slice).

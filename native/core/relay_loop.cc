@@ -149,9 +149,10 @@ int RelayLoop::run() {
   // after each walk while the loop is busy with frames that arrive one by
   // one (moderation), poll only when asked to (--busy-poll-us N).
   PollPolicy policy(opts_.busy_poll, uint64_t{opts_.busy_poll_us} * 1000);
-  // A real-time loop (the thread is under SCHED_FIFO by now: the addon
-  // refuses to start it otherwise) steps down while it is saturated.
-  RealtimeGuard guard(opts_.loop_rt_priority > 0);
+  // A real-time loop steps down while it is saturated. Asked for and in
+  // force: a best-effort priority the kernel refused left the thread under
+  // the normal policy (loop_thread.h), with nothing to step down from.
+  RealtimeGuard guard(opts_.loop_rt_priority > 0 && this_thread_is_fifo());
   const bool timed = policy.timed() || guard.enabled();
   ThreadClock thread_clock;  // this thread's CPU time and run delay, for the policy's and the guard's windows
   if (timed) thread_clock.open_for_this_thread();

@@ -49,10 +49,6 @@ class RelayLoop {
   const LoopInfo& info() const { return info_; }
   // Before run(): the shared block the loop beats in every turn (heartbeat.h).
   void set_heartbeat(std::shared_ptr<HeartbeatBlock> block) { heartbeat_ = std::move(block); }
-  // Before run(), on the loop thread: the kernel refused its SCHED_FIFO and
-  // the loop runs under the normal policy after all (a best-effort
-  // priority), so there is nothing for the real-time guard to step down from.
-  void run_without_realtime() { opts_.loop_rt_priority = 0; }
 
  private:
   // top: the loop's own reap. mid_walk: after a submit of a batch of sends

@@ -114,12 +114,17 @@ Napi::Value RaiseOpenFiles(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(now));
 }
 
+// Argument 0 as a SCHED_FIFO priority (1..99).
+int priority_arg(const Napi::CallbackInfo& info) {
+  const int32_t priority = int_arg(info, 0, "priority");
+  if (priority < 1 || priority > 99) throw coded_error(info.Env(), "ERR_MCR_INVALID_ARG", "priority must be 1..99");
+  return priority;
+}
+
 // Before a worker gives up root: lets its real-time loop go back under
 // SCHED_FIFO after stepping down from a saturation (realtime_guard.h).
 Napi::Value AllowRealtimePriority(const Napi::CallbackInfo& info) {
-  const int32_t priority = int_arg(info, 0, "priority");
-  if (priority < 1 || priority > 99) throw coded_error(info.Env(), "ERR_MCR_INVALID_ARG", "priority must be 1..99");
-  check(info.Env(), allow_realtime_priority(priority));
+  check(info.Env(), allow_realtime_priority(priority_arg(info)));
   return info.Env().Undefined();
 }
 
@@ -205,9 +210,7 @@ Napi::Value ProbeThreadSlice(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ProbeThreadFifo(const Napi::CallbackInfo& info) {
-  const int32_t priority = int_arg(info, 0, "priority");
-  if (priority < 1 || priority > 99) throw coded_error(info.Env(), "ERR_MCR_INVALID_ARG", "priority must be 1..99");
-  check(info.Env(), probe_thread_fifo(priority));
+  check(info.Env(), probe_thread_fifo(priority_arg(info)));
   return info.Env().Undefined();
 }
 

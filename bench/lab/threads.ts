@@ -8,9 +8,10 @@
  * schedules its workers read the same fields.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { SCHED_FIFO, statFieldsAfterComm } from '../../supervisor/fleet/loop-thread.js';
 
 export const SCHED_OTHER = 0;
-export const SCHED_FIFO = 1;
+export { SCHED_FIFO };
 
 export interface ThreadView {
   tid: number;
@@ -28,8 +29,7 @@ export function threadsOf(pid: number): ThreadView[] {
   return readdirSync(`/proc/${pid}/task`).map((tid) => {
     const dir = `/proc/${pid}/task/${tid}`;
     const stat = readFileSync(`${dir}/stat`, 'utf8');
-    // Fields after the command name, which may hold spaces: field 3 is rest[0].
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const rest = statFieldsAfterComm(stat);
     const sched = existsSync(`${dir}/sched`) ? readFileSync(`${dir}/sched`, 'utf8') : '';
     const slice = /^se\.slice\s*:\s*(\d+)/m.exec(sched)?.[1];
     return {

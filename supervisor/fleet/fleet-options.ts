@@ -101,5 +101,7 @@ export interface FleetOptions {
   events?: EventSink;
   /** The scheduler state of a worker's loop thread ('R', 'S', 'T', ...; loop-thread.ts); default read from /proc. */
   loopState?: (pid: number) => string | undefined;
+  /** The scheduling policy of a worker's loop thread (1 SCHED_FIFO; loop-thread.ts), for `mcrctl workers`; default read from /proc. */
+  loopPolicy?: (pid: number) => number | undefined;
 }
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { native } from '../../native/index.js';
-import { loopThreadState } from '../../supervisor/fleet/loop-thread.js';
+import { loopThreadPolicy, loopThreadState } from '../../supervisor/fleet/loop-thread.js';
 import { ROOT } from '../integration/harness.js';
 import { pollUntil } from '../../bench/lab/time.js';
 
@@ -68,6 +68,7 @@ t.test('the loop of another process beats while it runs, not while it is stopped
   const b = beat();
   // 100 ms stats timer: about 5 turns in 500 ms with no traffic; at least 2 on a busy machine.
   t.match(loopThreadState(pid), /^[RS]$/, 'the loop thread (mcr-loop) runs or sleeps');
+  t.equal(loopThreadPolicy(pid), 0, 'under the normal policy (SCHED_OTHER), as mcrctl workers reads it');
   t.ok(b - a >= 2n, `beats with no traffic (${a} -> ${b} in 500 ms)`);
 
   process.kill(pid, 'SIGSTOP');

@@ -37,6 +37,8 @@ export class FakeWorker implements FleetWorker {
   /** What the worker holds, echoed in every reply. */
   generation = 0;
   hash: Uint8Array = new Uint8Array();
+  /** How its loop runs, as its ready ping says (default FAKE_LOOP). */
+  loop: typeof FAKE_LOOP = FAKE_LOOP;
   /** Heartbeat word; bumped every beatMs while beating (after the first ready ping, as a loop that runs). */
   beat = 0n;
   lastBeatAt = 0;
@@ -115,7 +117,7 @@ export class FakeWorker implements FleetWorker {
     }
     const reply: Reply = { seq: 0, generation: this.generation, hash: this.hash, refused: [] };
     // As a real worker: how its loop runs, when asked (the fleet's ready ping).
-    if (body.kind === 'ping' && body.loop === true) reply.loop = { ...FAKE_LOOP };
+    if (body.kind === 'ping' && body.loop === true) reply.loop = { ...this.loop };
     return reply;
   }
 
@@ -199,6 +201,10 @@ export interface FleetLabOptions {
   rules?: number;
   /** The loop thread's scheduler state the watchdog reads (default: none known, as if /proc had no such thread). */
   loopState?: (pid: number) => string | undefined;
+  /** The loop thread's scheduling policy `mcrctl workers` reads (default: none known). */
+  loopPolicy?: (pid: number) => number | undefined;
+  /** How the fake workers' loops run, as their ready pings say (default FAKE_LOOP). */
+  loop?: typeof FAKE_LOOP;
   /** Where the fleet records worker events (default nowhere). */
   events?: EventSink;
 }
@@ -224,10 +230,12 @@ export function fleetLab(t: { teardown(fn: () => unknown): void }, o: FleetLabOp
     timing: { readyTimeoutMs: 1_000, stableMs: 60_000, stopTimeoutMs: 1_000, ruleCommandTimeoutMs: 500, syncTimeoutMs: 1_000,
       heartbeatCheckMs: 20, hungAfterMs: 200, ...o.timing },
     loopState: o.loopState ?? (() => undefined),
+    loopPolicy: o.loopPolicy ?? (() => undefined),
     ...(o.events !== undefined ? { events: o.events } : {}),
     startWorker: (spec, onLine) => {
       const w = new FakeWorker(spec, script, o.beatMs ?? 10);
       w.onLine = onLine;
+      w.loop = o.loop ?? FAKE_LOOP;
       workers.push(w);
       return w;
     },

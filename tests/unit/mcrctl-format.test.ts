@@ -71,6 +71,8 @@ t.test('workers: the LOOP column says how each worker\'s loop is scheduled, and 
   t.equal(formatLoop({ ...base, sliceUs: 0 }), 'kernel slice', '--loop-slice-us 0');
   t.equal(formatLoop({ ...base, sliceUs: 0, sliceRefused: 'EPERM' }), 'kernel slice (EPERM)', 'the short slice refused, and why');
   t.equal(formatLoop({ ...base, rtPriority: 10 }), 'FIFO 10', '--loop-rt-priority 10');
+  t.equal(formatLoop({ ...base, rtPriority: 10 }, true), 'FIFO 10 stepped down (saturated)', 'a real-time loop its saturation guard stepped down');
+  t.equal(formatLoop(base, true), 'slice 100us', 'a normal-policy loop is never shown stepped down');
   t.equal(formatLoop({ ...base, rtRefused: 'EPERM' }), 'FIFO refused (EPERM), slice 100us', 'the default\'s SCHED_FIFO refused under a real-time limit: said first');
   t.equal(formatLoop({ ...base, deferTaskrun: false, noIowait: false }), 'slice 100us, no DEFER_TASKRUN, sleeps as iowait', 'an older kernel');
   const { renderWorkers } = await import('../../tools/mcrctl/render.js');

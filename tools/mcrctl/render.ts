@@ -166,14 +166,15 @@ function rateNote(stats: StatsResult): string {
 
 /**
  * A worker's loop in a few words: how its thread is scheduled (the short
- * slice, the kernel's with why the short one was refused, or SCHED_FIFO;
- * first, when the default's SCHED_FIFO was refused, that and why),
+ * slice, the kernel's with why the short one was refused, or SCHED_FIFO,
+ * with "stepped down" while its saturation guard has it under the normal
+ * policy; first, when the default's SCHED_FIFO was refused, that and why),
  * then only what departs from a current kernel's (no DEFER_TASKRUN; sleeps
  * counted as iowait, before Linux 6.15). "-" until the worker is ready.
  */
-export function formatLoop(loop: LoopState | undefined): string {
+export function formatLoop(loop: LoopState | undefined, steppedDown = false): string {
   if (loop === undefined) return '-';
-  const sched = loop.rtPriority > 0 ? `FIFO ${loop.rtPriority}`
+  const sched = loop.rtPriority > 0 ? `FIFO ${loop.rtPriority}${steppedDown ? ' stepped down (saturated)' : ''}`
     : loop.sliceUs > 0 ? `slice ${loop.sliceUs}us`
       : `kernel slice${present(loop.sliceRefused) ? ` (${loop.sliceRefused})` : ''}`;
   return [...(present(loop.rtRefused) ? [`FIFO refused (${loop.rtRefused})`] : []), sched, ...(loop.deferTaskrun ? [] : ['no DEFER_TASKRUN']), ...(loop.noIowait ? [] : ['sleeps as iowait'])].join(', ');
@@ -194,7 +195,7 @@ export function renderWorkers(result: WorkersResult, nowMs: number): string[] {
       orDash(w.logLevel),
       // No process, no uptime: a slot waiting to restart keeps its old start time.
       present(w.pid) && present(w.startedAtMs) ? formatDuration(nowMs - w.startedAtMs) : '-',
-      formatLoop(w.loop),
+      formatLoop(w.loop, w.loopSteppedDown),
       ...(withReason ? [present(w.reason) ? oneLine(w.reason) : '-'] : []),
     ]),
   );

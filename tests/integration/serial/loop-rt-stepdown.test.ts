@@ -22,8 +22,8 @@ import { join } from 'node:path';
 import { SCHED_FIFO, SCHED_OTHER, skipUnlessRoot, threadsOf, type LabProcess, type RelayLab } from '../../../bench/lab/index.js';
 import { pollUntil } from '../../../bench/lab/time.js';
 import { startGen } from '../harness.js';
-import { hasSysNice, MCRD, mcrctlJson, mcrdLab, runningWorkerPid } from '../mcrd-harness.js';
-import type { LogsResult, StatsResult } from '../../../proto/index.js';
+import { hasSysNice, MCRD, mcrctl, mcrctlJson, mcrdLab, runningWorkerPid } from '../mcrd-harness.js';
+import type { LogsResult, StatsResult, WorkersResult } from '../../../proto/index.js';
 
 /** Longer than the guard's 100 ms of saturation needs, on a loaded host too. */
 const STEP_WITHIN_MS = 8_000;
@@ -98,6 +98,12 @@ t.test('a saturated real-time loop steps down to the normal policy and back up o
   t.ok(await pollUntil(async () => (await stepDowns(socket) ?? 0) >= 1, STEP_WITHIN_MS), 'flooded, the loop steps down (rt_stepdowns)');
   t.ok(await pollUntil(() => workerLogged(socket, '"MCR_LOOP_SATURATED"'), 3_000),
     'and the worker logs why (MCR_LOOP_SATURATED)');
+  // mcrctl workers reads the kernel's view when asked (sampled, so polled
+  // as above: the flood goes on, the loop stays down but for a stall).
+  t.ok(await pollUntil(async () => (await mcrctlJson<WorkersResult>(socket, ['workers'])).workers[0]?.loopSteppedDown === true, STEP_WITHIN_MS),
+    'mcrctl workers says the loop is stepped down');
+  const table = (await mcrctl(socket, ['workers'])).stdout;
+  t.match(table, /FIFO 10 stepped down \(saturated\)/, `and shows it in the LOOP column:\n${table}`);
   // What it is for: a busy normal task on the loop's core gets a share of
   // it (7 % measured with the loop still real-time: the kernel's throttling).
   const hog = rl.lab.spawn(rl.relay.ns, 'taskset', ['-c', '1', 'sh', '-c', 'while :; do :; done']);
@@ -121,6 +127,9 @@ t.test('a saturated real-time loop steps down to the normal policy and back up o
   t.ok(up, 'once the flood ends, the loop is back under SCHED_FIFO');
   t.match(loopPolicy(pid), { rtPriority: 10 }, 'at its priority');
   t.equal(await loopCounter(socket, 'rt_stepped_down'), 0, 'and says so (rt_stepped_down 0)');
+  const after = (await mcrctlJson<WorkersResult>(socket, ['workers'])).workers[0];
+  t.match(after, { loop: { rtPriority: 10 } }, 'mcrctl workers: FIFO 10');
+  t.equal(after?.loopSteppedDown, undefined, 'no longer stepped down');
   t.ok(await pollUntil(() => workerLogged(socket, '"MCR_LOOP_REALTIME_AGAIN"'), 3_000),
     'and the worker logs it (MCR_LOOP_REALTIME_AGAIN)');
 });

@@ -109,6 +109,24 @@ async function main(): Promise<void> {
   // "auto" (mcrd passes nothing for it): SCHED_FIFO where the RLIMIT_RTPRIO
   // inherited from mcrd grants it, which stays after the switch to our user.
   const realtime = loopRealtimeOptions(loop);
+  const user = arg('user');
+  const ids = user !== undefined && process.getuid?.() === 0 ? native.lookupUser(user) : undefined;
+  // A real-time loop steps down to the normal policy while saturated, and
+  // only where it can come back (native/core/realtime_guard.h): after the
+  // drop to another user that takes RLIMIT_RTPRIO, raised here while
+  // privileged (it needs CAP_SYS_RESOURCE unless the limit is there), and
+  // before the loop starts, so a loop saturated in its first moments does
+  // not step down as root and then find it cannot come back. (Under
+  // "auto" the limit is there already: the call changes nothing.)
+  if (ids !== undefined && ids.uid !== 0 && realtime.loopRtPriority > 0) {
+    try {
+      native.allowRealtimePriority(realtime.loopRtPriority);
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      logger.warn({ code: e.code ?? 'ERR_MCR_RLIMIT', err: e.message },
+        'cannot raise RLIMIT_RTPRIO: a saturated real-time loop will stay under SCHED_FIFO, since it could not come back after stepping down (give mcrd LimitRTPRIO= in its unit)');
+    }
+  }
   const relay = new Relay(iface, logger, { ...loop, ...realtime, ...slots },
     { joinGroups: false, tolerateMissingOutputs: true,
       ...(groupText !== undefined ? { deferredFanoutGroup: Number(groupText) } : {}) });
@@ -129,26 +147,7 @@ async function main(): Promise<void> {
     logger.warn({ code: 'EMFILE', openFilesLimit: files, needed: slots.outputSlots + 64 },
       'the open files limit is below one socket per output slot: a full sync of a large interface may refuse rules with EMFILE; raise LimitNOFILE= (or ulimit -Hn) for mcrd');
   }
-  const user = arg('user');
-  if (user !== undefined && process.getuid?.() === 0) {
-    const ids = native.lookupUser(user);
-    // A real-time loop steps down to the normal policy while saturated, and
-    // only where it can come back (native/core/realtime_guard.h): after the
-    // drop to another user that takes RLIMIT_RTPRIO, raised here while
-    // privileged (it needs CAP_SYS_RESOURCE unless the limit is there).
-    // (Under "auto" the limit is there already: the call changes nothing.)
-    const rtPriority = relay.info?.loopRtPriority ?? 0;
-    if (rtPriority > 0 && ids.uid !== 0) {
-      try {
-        native.allowRealtimePriority(rtPriority);
-      } catch (err) {
-        const e = err as Error & { code?: string };
-        logger.warn({ code: e.code ?? 'ERR_MCR_RLIMIT', err: e.message },
-          'cannot raise RLIMIT_RTPRIO: a saturated real-time loop will stay under SCHED_FIFO, since it could not come back after stepping down (give mcrd LimitRTPRIO= in its unit)');
-      }
-    }
-    native.dropPrivileges(ids.uid, ids.gid);
-  }
+  if (ids !== undefined) native.dropPrivileges(ids.uid, ids.gid);
   logger.info({ uid: process.getuid?.(), capEff: native.effectiveCapabilities().toString(16), cpu }, 'worker ready');
 
   const handler = new CommandHandler(relay, logger);

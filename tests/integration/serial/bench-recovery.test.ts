@@ -40,9 +40,14 @@ t.test('bench:recovery runs every phase, overruns for real, and MCR recovers', a
   for (const s of steps.filter((x) => x.phase !== 'overrun')) {
     t.equal(s.trial.loss, 0, `${s.phase}: nothing lost at ${RATE} pps`);
   }
-  // --watch-stalls samples core 1 from before each trial to after it, so it sees at least the trial's own backlog drops.
-  // Flat out at fan-out 5 core 1's input backlog overflows (thousands of drops in every full run's first trial there).
-  t.ok((overrun?.trial.backlogDrops[1] ?? 0) > 0, 'the overrun overflowed core 1\'s input backlog: the watch has drops to see');
+  // --watch-stalls samples core 1 from before each trial to after it, so it
+  // sees at least the trial's own backlog drops. Whether the overrun's
+  // losses happen in core 1's input backlog or only further on, in the
+  // relay's packet socket, depends on how the host shares core 1 at that
+  // moment (on this project's VM in 2026-12 one run in two had no backlog
+  // drops, all 67 % lost in the socket): stall-watch.test.ts overflows a
+  // backlog on purpose and checks the watch keeps every drop.
+  t.comment(`core 1's input backlog dropped ${overrun?.trial.backlogDrops[1] ?? 0} frames in the overrun`);
   for (const s of steps) {
     t.ok(Array.isArray(s.stalls), `${s.phase}: the stall windows are recorded`);
     const watched = (s.stalls ?? []).reduce((sum, w) => sum + w.dropped, 0);

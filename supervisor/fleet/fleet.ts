@@ -36,13 +36,13 @@
  */
 import { WorkerProcess, type FleetWorker, type WorkerExit } from './worker-process.js';
 import { DEFAULT_FLEET_TIMING, type FleetOptions, type FleetTiming, type InputInterface, type StartWorker } from './fleet-options.js';
-import { describeExit, FAILED_STARTS_REPORTED, fatalText, lastWords, newSlot, noteRefusals, noteStderr, reasonOf, slotsApplication, stopSlotWorker,
+import { describeExit, FAILED_STARTS_REPORTED, fatalText, lastWords, newSlot, noteRefusals, noteStderr, slotInfo, slotsApplication, stopSlotWorker,
   type Slot } from './slot.js';
 import { DEFAULT_RESTART_BACKOFF, type RestartBackoff } from './backoff.js';
 import type { InterfaceChange } from '../net/interface-watcher.js';
 import type { CommandDraft, Reply, RuleApplication, RuleArrivals, WorkerInfo } from '../../proto/index.js';
 import { WORKER_EXIT_START_REFUSED } from '../../common/worker-exit.js';
-import { loopThreadPolicy, loopThreadState, SCHED_FIFO } from './loop-thread.js';
+import { loopThreadPolicy, loopThreadState } from './loop-thread.js';
 import { Watchdog } from './watchdog.js';
 import { NO_EVENTS, type EventSink } from '../events/event-kinds.js';
 import { errorReason } from '../../common/control-errors.js';
@@ -165,26 +165,7 @@ export class Fleet {
   }
 
   info(): WorkerInfo[] {
-    return this.allSlots().map((s) => ({
-      id: s.id, interface: s.iface, core: s.core, pid: s.worker?.pid ?? 0, state: s.state,
-      restarts: s.restarts, generation: s.generation, logLevel: s.logLevel, startedAtMs: s.startedAtMs,
-      ...(reasonOf(s) !== undefined ? { reason: reasonOf(s) } : {}),
-      ...(s.lastExit !== undefined ? { lastExit: s.lastExit.why, lastExitAtMs: s.lastExit.atMs } : {}),
-      ...(s.failedStarts > 0 ? { failedStarts: s.failedStarts } : {}),
-      ...(s.loop !== undefined && s.loop.worker === s.worker ? { loop: s.loop.state, ...(this.steppedDown(s) ? { loopSteppedDown: true } : {}) } : {}),
-    }));
-  }
-
-  /**
-   * Whether a slot's loop started real-time and runs under the normal
-   * policy now (its saturation guard stepped it down): the kernel's view,
-   * read when asked, so `mcrctl workers` shows what is in force.
-   */
-  private steppedDown(s: Slot): boolean {
-    const pid = s.worker?.pid;
-    if ((s.loop?.state.rtPriority ?? 0) === 0 || pid === undefined || s.state !== 'running') return false;
-    const policy = (this.o.loopPolicy ?? loopThreadPolicy)(pid);
-    return policy !== undefined && policy !== SCHED_FIFO;
+    return this.allSlots().map((s) => slotInfo(s, this.o.loopPolicy ?? loopThreadPolicy));
   }
 
   async setLogLevel(level: string, workerId?: string): Promise<number> {

@@ -4,13 +4,14 @@
  * (fleet.ts) drives the slots' life cycle; this file keeps what a slot
  * knows and how it is reported: which rules the worker refused, which
  * changes it did not confirm, why its last worker was replaced, the reason
- * `mcrctl workers` shows, what the slots of an interface did with one rule
+ * `mcrctl workers` shows (slotInfo), what the slots of an interface did with one rule
  * (RuleApplication), and how a slot's worker is stopped within its deadline.
  */
 import type { Logger } from 'pino';
 import type { FleetWorker } from './worker-process.js';
 import type { RuleTable } from '../rule-table.js';
-import type { ErrorInfo, LoopState, Reply, RuleApplication, WorkerCounters } from '../../proto/index.js';
+import type { ErrorInfo, LoopState, Reply, RuleApplication, WorkerCounters, WorkerInfo } from '../../proto/index.js';
+import { SCHED_FIFO } from './loop-thread.js';
 import { withoutCodePrefix } from '../../common/control-errors.js';
 
 export interface Slot {
@@ -131,6 +132,29 @@ export function reasonOf(s: Slot): string | undefined {
     parts.push(`keeps failing to start (${s.failedStarts} failed starts in a row, still retried with backoff): ${s.lastExit.why}`);
   } else if (s.lastExit !== undefined) parts.push(`last exit ${new Date(s.lastExit.atMs).toISOString()}: ${s.lastExit.why}, restarted`);
   return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
+/**
+ * A slot as `mcrctl workers` shows it. `loopPolicy` reads the scheduling
+ * policy of a worker's loop thread (loop-thread.ts) for a loop that started
+ * real-time, so the answer says whether its saturation guard has it under
+ * the normal policy now: the kernel's view, read when asked.
+ */
+export function slotInfo(s: Slot, loopPolicy: (pid: number) => number | undefined): WorkerInfo {
+  const reason = reasonOf(s);
+  const loop = s.loop !== undefined && s.loop.worker === s.worker ? s.loop.state : undefined;
+  const pid = s.worker?.pid;
+  // Read only for a running loop that started real-time.
+  const policy = loop !== undefined && loop.rtPriority > 0 && pid !== undefined && s.state === 'running' ? loopPolicy(pid) : undefined;
+  const steppedDown = policy !== undefined && policy !== SCHED_FIFO;
+  return {
+    id: s.id, interface: s.iface, core: s.core, pid: pid ?? 0, state: s.state,
+    restarts: s.restarts, generation: s.generation, logLevel: s.logLevel, startedAtMs: s.startedAtMs,
+    ...(reason !== undefined ? { reason } : {}),
+    ...(s.lastExit !== undefined ? { lastExit: s.lastExit.why, lastExitAtMs: s.lastExit.atMs } : {}),
+    ...(s.failedStarts > 0 ? { failedStarts: s.failedStarts } : {}),
+    ...(loop !== undefined ? { loop, ...(steppedDown ? { loopSteppedDown: true } : {}) } : {}),
+  };
 }
 
 /** An exit as a reason: the watchdog's verdict ("hung: heartbeat stalled 1.6 s, killed"), "exited with code 1", "killed by SIGSEGV". */

@@ -38,7 +38,7 @@ export interface StallWindow {
 }
 
 /** softnet_stat's counters are 32 bits wide and wrap (at 500 kpps, every 2.4 hours). */
-function delta32(a: number, b: number): number {
+export function delta32(a: number, b: number): number {
   return (b - a + 2 ** 32) % 2 ** 32;
 }
 

@@ -21,14 +21,15 @@ import { cpus } from 'node:os';
 import { execa } from 'execa';
 import { createRelayLab, nftNetdevUnavailableReason, skipUnlessRoot } from '../../../bench/lab/index.js';
 import { readSoftnet } from '../../../bench/host-counters.js';
-import { watchStalls } from '../../../bench/stall-watch.js';
+import { delta32, watchStalls } from '../../../bench/stall-watch.js';
+import { pollUntil } from '../../../bench/lab/time.js';
 import { startGen } from '../harness.js';
 import { hasSysNice } from '../mcrd-harness.js';
 
 const CORE = 1;
 const HOG_SECONDS = 0.3;
 const SLOW_RULES = 1000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const FLOOD_REACHED = 10_000;
 
 t.test('the stall watch keeps the windows in which a starved core\'s backlog dropped frames, and says ksoftirqd waited', async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -45,22 +46,21 @@ t.test('the stall watch keeps the windows in which a starved core\'s backlog dro
   await rl.lab.exec(rl.relay.ns, 'nft', ['-f', '-'], { input:
     `table netdev mcr_stallw {\n  chain slow {\n    type filter hook ingress device "${rl.relay.input.ifname}" priority 0; policy accept;\n${rules}\n  }\n}\n` });
 
-  const dropsBefore = readSoftnet()[CORE]?.dropped ?? 0;
+  const before = readSoftnet()[CORE];
   const watch = watchStalls(CORE, 20);
-  let windows = watch.stop;
-  t.teardown(() => { windows(); });
+  t.teardown(() => { watch.stop(); });
   const gen = startGen(rl, { dest: '239.1.1.1', port: 5000, count: 3_000_000, rate: 2_000_000, size: 64 });
   t.teardown(() => gen.stop('SIGINT', 5_000).catch(() => undefined));
   await execa('taskset', ['-a', '-p', '-c', '0', String(gen.pid)]);
-  await sleep(300);
+  // The flood's receive work is on core 1 (RPS as set above) before the busy task starts.
+  t.ok(await pollUntil(async () => delta32(before?.processed ?? 0, readSoftnet()[CORE]?.processed ?? 0) >= FLOOD_REACHED, 10_000, 10),
+    `the flood reaches core ${CORE}'s backlog (${FLOOD_REACHED} frames processed there)`);
   // The busy task: SCHED_FIFO 50 on core 1; `timeout`, on core 0, ends it.
   await execa('taskset', ['-c', '0', 'timeout', String(HOG_SECONDS), 'taskset', '-c', String(CORE), 'chrt', '-f', '50', 'sh', '-c', 'while :; do :; done'],
     { reject: false, timeout: 10_000 });
-  await sleep(200);
   await gen.stop('SIGINT', 5_000);
   const kept = watch.stop();
-  windows = () => [];
-  const drops = ((readSoftnet()[CORE]?.dropped ?? 0) - dropsBefore + 2 ** 32) % 2 ** 32;
+  const drops = delta32(before?.dropped ?? 0, readSoftnet()[CORE]?.dropped ?? 0);
 
   t.ok(drops > 0, `core ${CORE}'s backlog dropped frames while it was starved (${drops})`);
   t.equal(kept.reduce((sum, w) => sum + w.dropped, 0), drops, 'the windows kept hold every drop softnet_stat counted over the watch');

@@ -85,7 +85,7 @@ export interface LoopOptions {
   loopRtPriority?: number;
   /** A refused loopRtPriority leaves the normal policy (with the slice), and start()'s loopRtRefused says why, instead of failing the start ("auto" resolved: common/loop-settings.ts). */
   loopRtBestEffort?: boolean;
-  /** Scheduler slice of the loop thread: "auto" (the default, also when unset): 100 µs where the kernel gives it (Linux 6.12), else the kernel's, with the reason in start()'s loopSliceRefused; N µs (100..100000): that or refuse to start; 0: the kernel's. Ignored with loopRtPriority. */
+  /** Scheduler slice of the loop thread: "auto" (the default, also when unset): 100 µs where the kernel gives it (Linux 6.12), else the kernel's, with the reason in start()'s loopSliceRefused; N µs (100..100000): that or refuse to start; 0: the kernel's. Not asked for while the loop thread runs SCHED_FIFO (a refused best-effort priority leaves it the slice). */
   loopSliceUs?: number | 'auto';
 }
 

@@ -115,9 +115,10 @@ async function main(): Promise<void> {
   // only where it can come back (native/core/realtime_guard.h): after the
   // drop to another user that takes RLIMIT_RTPRIO, raised here while
   // privileged (it needs CAP_SYS_RESOURCE unless the limit is there), and
-  // before the loop starts, so a loop saturated in its first moments does
-  // not step down as root and then find it cannot come back. (Under
-  // "auto" the limit is there already: the call changes nothing.)
+  // before the loop starts, so a loop that steps down in its first moments,
+  // while this process is still root, finds the limit there after the drop
+  // too. (Under "auto" the limit is there already: the call changes
+  // nothing.)
   if (ids !== undefined && ids.uid !== 0 && realtime.loopRtPriority > 0) {
     try {
       native.allowRealtimePriority(realtime.loopRtPriority);

@@ -58,8 +58,6 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   Napi::ThreadSafeFunction tsfn_;
   std::atomic<bool> exited_{false};
   int exit_code_ = 0;
-  // The loop thread's slice as set at start: the µs in force (0 = the
-  // kernel's) and, when the best-effort default fell back, why.
   // How the loop thread was placed and scheduled (loop_thread.h), for start()'s result.
   LoopThreadSetup thread_setup_;
   bool started_ = false;

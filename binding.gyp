@@ -118,6 +118,8 @@
         "native/tests/ring_wait_test.cc",
         "native/tests/latency_histogram_test.cc",
         "native/tests/payload_test.cc",
+        "native/tests/process_control_test.cc",
+        "native/core/process_control.cc",
         "native/tools/latency_histogram.cc",
         "native/tools/payload.cc",
         "native/core/stream_monitor.cc",

@@ -229,6 +229,12 @@ export interface NativeAddon {
   raiseOpenFilesLimit(wanted: number): number;
   /** Raises RLIMIT_RTPRIO to `priority` (1..99) while privileged, so a thread may go back under SCHED_FIFO after the drop. */
   allowRealtimePriority(priority: number): void;
+  /**
+   * Tells the loop's saturation guard that this process will switch to an
+   * unprivileged user: CAP_SYS_NICE held until then no longer counts as a
+   * way back to SCHED_FIFO after a step down, only RLIMIT_RTPRIO does.
+   */
+  expectPrivilegeDrop(): void;
   /** SO_PEERCRED of a connected Unix socket: who connected (pid, uid, gid at connect time). */
   peerCredentials(fd: number): { pid: number; uid: number; gid: number };
   /** getgrnam_r: the group's id; ENOENT when there is no such group. */

@@ -118,8 +118,10 @@ async function main(): Promise<void> {
   // before the loop starts, so a loop that steps down in its first moments,
   // while this process is still root, finds the limit there after the drop
   // too. (Under "auto" the limit is there already: the call changes
-  // nothing.)
+  // nothing.) Where the raise fails, the loop must not count root's
+  // CAP_SYS_NICE, which the drop takes away, as its way back.
   if (ids !== undefined && ids.uid !== 0 && realtime.loopRtPriority > 0) {
+    native.expectPrivilegeDrop();
     try {
       native.allowRealtimePriority(realtime.loopRtPriority);
     } catch (err) {

@@ -128,6 +128,14 @@ Napi::Value AllowRealtimePriority(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Before the loop starts in a worker that will switch user: a saturated
+// real-time loop then steps down only where RLIMIT_RTPRIO lets it come back
+// after the switch, not on the strength of root's CAP_SYS_NICE.
+Napi::Value ExpectPrivilegeDrop(const Napi::CallbackInfo& info) {
+  expect_privilege_drop(true);
+  return info.Env().Undefined();
+}
+
 Napi::Value EffectiveCapabilities(const Napi::CallbackInfo& info) {
   uint64_t mask = 0;
   check(info.Env(), effective_capabilities(&mask));
@@ -232,6 +240,7 @@ void register_process_api(Napi::Env env, Napi::Object exports) {
   exports.Set("probeThreadFifo", Napi::Function::New<ProbeThreadFifo>(env, "probeThreadFifo"));
   exports.Set("raiseOpenFilesLimit", Napi::Function::New<RaiseOpenFiles>(env, "raiseOpenFilesLimit"));
   exports.Set("allowRealtimePriority", Napi::Function::New<AllowRealtimePriority>(env, "allowRealtimePriority"));
+  exports.Set("expectPrivilegeDrop", Napi::Function::New<ExpectPrivilegeDrop>(env, "expectPrivilegeDrop"));
   exports.Set("peerCredentials", Napi::Function::New<PeerCredentialsOf>(env, "peerCredentials"));
   exports.Set("lookupGroup", Napi::Function::New<LookupGroup>(env, "lookupGroup"));
 }

@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <string>
 #include <thread>
@@ -80,9 +81,20 @@ SysError make_this_thread_normal(uint64_t slice_ns) {
   return {};
 }
 
+namespace {
+// Set by the worker's Node thread before its loop thread starts, read by
+// the loop thread: atomic, although the order of the two is already fixed.
+std::atomic<bool> privilege_drop_expected{false};
+}  // namespace
+
+void expect_privilege_drop(bool expected) { privilege_drop_expected.store(expected, std::memory_order_relaxed); }
+
 bool could_return_to_fifo(int priority) {
   uint64_t caps = 0;
-  if (!effective_capabilities(&caps).failed() && (caps & (uint64_t{1} << CAP_SYS_NICE)) != 0) return true;
+  if (!privilege_drop_expected.load(std::memory_order_relaxed) && !effective_capabilities(&caps).failed() &&
+      (caps & (uint64_t{1} << CAP_SYS_NICE)) != 0) {
+    return true;
+  }
   rlimit lim{};
   return ::getrlimit(RLIMIT_RTPRIO, &lim) == 0 && lim.rlim_cur >= static_cast<rlim_t>(priority);
 }

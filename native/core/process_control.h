@@ -36,9 +36,17 @@ bool this_thread_is_fifo();
 SysError make_this_thread_normal(uint64_t slice_ns);
 
 // Whether the calling thread, once under the normal policy, could go back
-// under SCHED_FIFO at `priority`: CAP_SYS_NICE in its effective set, or an
+// under SCHED_FIFO at `priority`: CAP_SYS_NICE in its effective set (unless
+// the process is about to give it up: expect_privilege_drop), or an
 // RLIMIT_RTPRIO of at least `priority`.
 bool could_return_to_fifo(int priority);
+
+// Tells could_return_to_fifo that this process will switch to an
+// unprivileged user (drop_privileges) soon, so CAP_SYS_NICE held now does
+// not count: a loop that asks in the moments between its start and the
+// switch judges by what it will have after it, RLIMIT_RTPRIO alone.
+// Process-wide, as the privileges are; `false` undoes it (tests).
+void expect_privilege_drop(bool expected);
 
 // Raises RLIMIT_RTPRIO (soft and hard) to at least `priority`: a process
 // that gives up its privileges later can still put a thread back under

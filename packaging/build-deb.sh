@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 for tool in dpkg-deb dpkg npm node gzip; do
-  command -v "$tool" >/dev/null || { echo "build-deb.sh: ENOENT: $tool is missing: install it (apt-get install dpkg-dev, or Node.js for npm/node)" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { echo "build-deb.sh: ENOENT: $tool is missing: install it (apt-get install dpkg gzip, or Node.js for npm/node)" >&2; exit 1; }
 done
 for f in dist/supervisor/mcrd.js dist/tools/mcrctl.js build/Release/mcr_native.node build/Release/mcrgen build/Release/mcrsink build/Release/mcrinject; do
   [ -e "$repo/$f" ] || { echo "build-deb.sh: ENOENT: $f is missing: build first (npm ci, or npm run build)" >&2; exit 1; }

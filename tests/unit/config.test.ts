@@ -15,7 +15,7 @@ import { MAX_CONFIG_BYTES, MAX_NESTING, parseJson5 } from '../../supervisor/conf
 import { loadConfig, parseConfig } from '../../supervisor/config/load.js';
 import { formatPath } from '../../supervisor/config/path.js';
 import { formatConfig } from '../../supervisor/config/save.js';
-import { defaultDaemonSettings, type Config, type ConfigToWrite } from '../../supervisor/config/schema.js';
+import { DAEMON_FIELDS, defaultDaemonSettings, type Config, type ConfigToWrite } from '../../supervisor/config/schema.js';
 import { RuleError, validateOutput, validateRule } from '../../common/rule-spec.js';
 
 const ROOT = packageRoot();
@@ -517,3 +517,11 @@ function threw(fn: () => unknown): boolean {
     return true;
   }
 }
+
+t.test('docs/config.md lists the daemon settings in the order formatConfig writes them', async (t) => {
+  const doc = readFileSync(join(packageRoot(), 'docs', 'config.md'), 'utf8').replace(/\s+/g, ' ');
+  const listed = /settings that are set, in a fixed order: (.*?)\) and `rules`/.exec(doc);
+  t.ok(listed, 'the section "Writing a config back" names the order');
+  const names = [...(listed?.[1] ?? '').matchAll(/`(\w+)`/g)].map((m) => m[1]);
+  t.same(names, [...DAEMON_FIELDS], 'the same keys, in the same order, as DAEMON_FIELDS (save.ts writes in it)');
+});

@@ -184,7 +184,7 @@ function buildProgram(io: McrctlIo): Command {
     });
 
   program.command('logs')
-    .description("print recent log lines of mcrd and its workers")
+    .description("print recent log lines of mcrd's workers (mcrd's own lines go to its stdout)")
     .option('--worker <id>', 'only this worker (see workers)')
     .option('--follow', 'keep printing new lines until interrupted')
     .addOption(new Option('--level <level>', 'only lines at this level or above').choices(LOG_FILTER_LEVELS))

@@ -65,7 +65,7 @@ async function inside(outAddr: string): Promise<void> {
   }
   if (values.listener) await bind(createSocket({ type: 'udp4', reuseAddr: true }), 5000, '0.0.0.0');
   const rules = Array.from({ length: RULES }, (_, i) => ({ id: i + 1, inputInterface: 'in0', inputGroup: group(i), inputPort: 5000 + i }));
-  const policy = new ConsumePolicy({ mode: 'auto', logger: pino({ level: 'silent' }), rules: () => rules, heldGroups: () => held,
+  const policy = new ConsumePolicy({ mode: 'auto', logger: pino({ level: 'silent' }), rules: () => rules, ownGroupSockets: (_iface, g) => (held.has(g) ? 1 : 0),
     // With --listener the listener is this process's own socket: no own pids, so it counts as a listener and its owner is searched for.
     ownPids: () => (values.listener ? [] : [process.pid]), onChange: () => {} });
   // The parts of a refresh: reading each file (the kernel walks its tables) and parsing it.

@@ -197,7 +197,7 @@ async function main(): Promise<void> {
   // Assigned once the fleet exists; no poll runs before start().
   let workerPids: () => number[] = () => [];
   const consume = new ConsumePolicy({ mode: consumeMode, logger, rules: () => table.list(),
-    heldGroups: (iface) => ({ has: (group) => memberships.holds(iface, group) }), ownPids: () => [process.pid, ...workerPids()], onChange: () => void applyFilters() });
+    ownGroupSockets: (iface, group) => memberships.holderCount(iface, group), ownPids: () => [process.pid, ...workerPids()], onChange: () => void applyFilters() });
   const syncFilters = (): Promise<void> => {
     consume.rulesChanged();
     return applyFilters();

@@ -68,17 +68,24 @@ export interface ConsumeDecision {
   listener?: { pid?: number; inode?: number };
 }
 
-/** A set of groups as far as a decision asks: a Set, or a view of mcrd's memberships without a copy. */
-export interface GroupSet { has(group: string): boolean }
+/**
+ * How many of mcrd's own membership sockets hold `group` on `iface` now
+ * (supervisor/net/group-memberships.ts): more than one where a group's
+ * INCLUDE sources outgrew one socket's filter (igmp_max_msf). The kernel
+ * counts each as one user of the group.
+ */
+export type OwnGroupSockets = (iface: string, group: string) => number;
 
 /** What the host looks like now, from mcrd's network namespace, indexed so a decision costs lookups, not walks. */
 export interface ListenerSnapshot {
   /** Bound UDP sockets by local port. */
   udpByPort: ReadonlyMap<number, readonly UdpSocket[]>;
-  /** Users of a group on an interface (0 when not joined there). */
+  /**
+   * Users of a group on an interface other than mcrd's own membership
+   * sockets, as both stood when the tables were read (0 when no other
+   * socket joined it there).
+   */
   groupUsers: (iface: string, group: string) => number;
-  /** Groups mcrd's own membership sockets hold on an interface (one user each in /proc/net/igmp); only `has` is asked. */
-  heldGroups: (iface: string) => GroupSet;
   /** The owner of a socket inode, undefined when it could not be found. */
   owner: (inode: number) => SocketOwner | undefined;
 }
@@ -120,7 +127,13 @@ export function groupUsers(igmp: readonly IgmpInterface[], iface: string, group:
 }
 
 /** The parsed tables indexed by port and by interface and group (one pass each). */
-export function indexTables(igmp: readonly IgmpInterface[], udp: readonly UdpSocket[]): Pick<ListenerSnapshot, 'udpByPort' | 'groupUsers'> {
+/**
+ * Indexes the tables read from /proc. `ownSockets` is asked here, when the
+ * tables were just read, so that a decision made later from them (a rule
+ * added between polls) does not subtract a membership mcrd took since.
+ */
+export function indexTables(igmp: readonly IgmpInterface[], udp: readonly UdpSocket[],
+  ownSockets: OwnGroupSockets = () => 0): Pick<ListenerSnapshot, 'udpByPort' | 'groupUsers'> {
   const udpByPort = new Map<number, UdpSocket[]>();
   for (const s of udp) {
     const list = udpByPort.get(s.localPort);
@@ -132,7 +145,7 @@ export function indexTables(igmp: readonly IgmpInterface[], udp: readonly UdpSoc
   for (const i of igmp) {
     const groups = users.get(i.device) ?? new Map<string, number>();
     users.set(i.device, groups);
-    for (const g of i.groups) groups.set(g.group, g.users);
+    for (const g of i.groups) groups.set(g.group, Math.max(0, g.users - ownSockets(i.device, g.group)));
   }
   return { udpByPort, groupUsers: (iface, group) => users.get(iface)?.get(procForm(group)) ?? 0 };
 }
@@ -156,9 +169,7 @@ export function decideConsume(rule: ConsumeRule, mode: ConsumeMode, snap: Listen
     };
   }
   if (isMulticast(rule.inputGroup)) {
-    const mine = snap.heldGroups(rule.inputInterface).has(rule.inputGroup) ? 1 : 0;
-    const others = snap.groupUsers(rule.inputInterface, rule.inputGroup) - mine;
-    if (others > 0) {
+    if (snap.groupUsers(rule.inputInterface, rule.inputGroup) > 0) {
       return { consumed: false, reason: `a local socket joined ${rule.inputGroup} on ${rule.inputInterface}` };
     }
   }

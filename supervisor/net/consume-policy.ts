@@ -17,7 +17,7 @@
 import type { Logger } from 'pino';
 import { hostPort } from '../../common/rule-spec.js';
 import type { ConsumeMatch } from './consume-program.js';
-import { candidateInodes, decideConsume, indexTables, type ConsumeDecision, type ConsumeMode, type ConsumeRule, type GroupSet, type ListenerSnapshot } from './consume-decision.js';
+import { candidateInodes, decideConsume, indexTables, type ConsumeDecision, type ConsumeMode, type ConsumeRule, type ListenerSnapshot, type OwnGroupSockets } from './consume-decision.js';
 import { parseProcIgmp, parseProcIgmp6, parseProcUdp, parseProcUdp6 } from './proc-net.js';
 import { ListenerTables, NO_TEXTS, type ProcTexts, type ReadFailure } from './listener-tables.js';
 import { procReader, SocketOwnerCache, type ProcReader } from './socket-owners.js';
@@ -35,8 +35,8 @@ export interface ConsumePolicyOptions {
   logger: Logger;
   /** The rule table's rules now. */
   rules: () => readonly (ConsumeRule & { name?: string })[];
-  /** Groups mcrd's membership sockets hold on an interface now (supervisor/net/group-memberships.ts). */
-  heldGroups: (iface: string) => GroupSet;
+  /** How many of mcrd's membership sockets hold a group on an interface now (supervisor/net/group-memberships.ts). */
+  ownGroupSockets: OwnGroupSockets;
   /** mcrd's and its running workers' pids: their sockets are no local listeners. */
   ownPids: () => number[];
   /** Called after a timer poll changed some rule's decision (not after refresh(), whose caller acts itself). */
@@ -194,19 +194,12 @@ export class ConsumePolicy {
    */
   private decideAll(rules: readonly ConsumeRule[], toDecide: readonly (ConsumeRule & { name?: string })[],
     snapshot: Pick<ListenerSnapshot, 'udpByPort' | 'groupUsers'> | undefined, owner: ListenerSnapshot['owner']): boolean {
-    // Asked once per interface per refresh, not once per rule.
-    const held = new Map<string, GroupSet>();
-    const heldGroups = (iface: string): GroupSet => {
-      let groups = held.get(iface);
-      if (groups === undefined) held.set(iface, groups = this.o.heldGroups(iface));
-      return groups;
-    };
     const changed: Array<{ rule: ConsumeRule & { name?: string }; d: ConsumeDecision }> = [];
     for (const rule of toDecide) {
       const before = this.decisions.get(rule.id);
       const d: ConsumeDecision = snapshot === undefined
         ? { consumed: false, reason: `${this.unreadable ?? '/proc/net'} cannot be read` }
-        : decideConsume(rule, this.o.mode, { ...snapshot, heldGroups, owner });
+        : decideConsume(rule, this.o.mode, { ...snapshot, owner });
       // A reload's changed rule keeps its id: a new match is a new decision.
       if (before === undefined || before.consumed !== d.consumed || before.reason !== d.reason || !sameMatch(before.rule, rule)) {
         changed.push({ rule, d });
@@ -293,7 +286,7 @@ export class ConsumePolicy {
     this.unreadable = undefined;
     const ports = new Set(rules.map((r) => r.inputPort));
     const tables = indexTables([...parseProcIgmp(texts.igmp), ...parseProcIgmp6(texts.igmp6)],
-      [...parseProcUdp(texts.udp, undefined, ports), ...parseProcUdp6(texts.udp6, undefined, ports)]);
+      [...parseProcUdp(texts.udp, undefined, ports), ...parseProcUdp6(texts.udp6, undefined, ports)], this.o.ownGroupSockets);
     this.last = rules.length === 0 ? undefined : { at: performance.now(), udpText: texts.udp, udp6Text: texts.udp6, groupUsers: tables.groupUsers };
     return tables;
   }

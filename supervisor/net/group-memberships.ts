@@ -92,9 +92,13 @@ export class GroupMemberships {
     return errors;
   }
 
-  /** Whether `group` is held on `iface` now: a lookup, for a caller asking at every rule change (no copy of 10 000 groups). */
-  holds(iface: string, group: string): boolean {
-    return this.joined.get(iface)?.holders.has(group) ?? false;
+  /**
+   * How many of our sockets hold `group` on `iface` now (0 when none): each
+   * is one user of the group in /proc/net/igmp. A lookup, for a caller
+   * asking per joined group at every poll (no copy of 10 000 groups).
+   */
+  holderCount(iface: string, group: string): number {
+    return this.joined.get(iface)?.holders.get(group)?.length ?? 0;
   }
 
   /** Groups held on `iface` now, sorted. */

@@ -157,6 +157,34 @@ t.test('auto consumes while no local socket listens, not while one does; off and
   t.notMatch(await qdiscs(rl), /clsact/, 'and the clsact qdisc it added');
 });
 
+t.test('auto: a group whose SSM sources take two of mcrd\'s membership sockets is still consumed', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const { rl, dir } = await mcrdLab(t, 'consumessm');
+  const socket = join(dir, 'mcrd.sock');
+  // One source more than a socket's source filter takes (net.ipv4.igmp_max_msf, 10 by default): mcrd joins the rest on a second socket.
+  const msf = Number((await rl.lab.exec(rl.relay.ns, 'sysctl', ['-n', 'net.ipv4.igmp_max_msf'])).stdout.trim());
+  const sources = Array.from({ length: msf + 1 }, (_, i) => `10.9.0.${i + 1}`);
+  const file = join(dir, 'ssm.json5');
+  writeFileSync(file, JSON.stringify({ rules: sources.map((source, i) => ({ name: `s${i}`, inputInterface: 'in0', inputGroup: '232.1.1.1', inputPort: 5000,
+    source, outputs: [{ group: '239.2.2.2', port: 6000 + i, interface: 'out0' }] })) }));
+  const mcrd = await startMcrd(rl, ['--config', file, '--control-socket', socket, '--workers', '1']);
+  const users = async (): Promise<number> => {
+    const igmp = (await rl.lab.exec(rl.relay.ns, 'cat', ['/proc/net/igmp'])).stdout;
+    const dev = igmp.split(/\n(?=\d)/).find((b) => /^\d+\s+in0\s/.test(b)) ?? '';
+    return Number(/\s010101E8\s+(\d+)/.exec(dev)?.[1] ?? 0);
+  };
+  t.ok(await until(async () => (await users()) === 2), `the kernel counts 2 users of 232.1.1.1 on in0, both mcrd's (${msf + 1} sources, ${msf} per socket)`);
+  const consumes = async (): Promise<Array<{ consumed?: boolean; reason?: string }>> =>
+    ((await mcrctlJson<{ consumes?: { rules?: Array<{ consumed?: boolean; reason?: string }> } }>(socket, ['list'])).consumes?.rules ?? []);
+  // Decided from a poll after both joins (one poll: 2 s).
+  await new Promise((r) => setTimeout(r, 2_500));
+  const rules = await consumes();
+  t.equal(rules.length, sources.length, 'a decision per rule');
+  t.ok(rules.every((r) => r.consumed === true && r.reason === 'no local listener'),
+    `every rule consumed: mcrd's own sockets are no listeners (${JSON.stringify(rules.find((r) => r.consumed !== true) ?? {})})`);
+  t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0);
+});
+
 t.test('a filter left by a killed mcrd is removed at the next start', async (t) => {
   if (skipUnlessRoot(t)) return;
   const { rl, dir } = await mcrdLab(t, 'consume2');

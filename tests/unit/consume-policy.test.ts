@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { packageRoot } from '../../native/package-root.js';
 import { canonicalIpv6, parseProcIgmp, parseProcIgmp6, parseProcUdp, parseProcUdp6, procHexToIpv4, procHexToIpv6, socketInode } from '../../supervisor/net/proc-net.js';
-import { candidateInodes, decideConsume, groupUsers, indexTables, type ListenerSnapshot } from '../../supervisor/net/consume-decision.js';
+import { candidateInodes, decideConsume, groupUsers, indexTables, type ListenerSnapshot, type OwnGroupSockets } from '../../supervisor/net/consume-decision.js';
 import { findSocketOwners, SocketOwnerCache, type ProcReader } from '../../supervisor/net/socket-owners.js';
 import { ConsumePolicy } from '../../supervisor/net/consume-policy.js';
 import { SYNC_READ_MS, SYNC_RETRY_POLLS } from '../../supervisor/net/listener-tables.js';
@@ -54,9 +54,14 @@ t.test('proc-net: /proc/net/igmp and /proc/net/udp as a kernel prints them', asy
 
 const rule = { id: 3, inputInterface: 'd0', inputGroup: '239.1.1.1', inputPort: 5000 };
 
-function snapshot(over: Partial<ListenerSnapshot> & { igmp?: string; udp?: string } = {}): ListenerSnapshot {
-  const { igmp, udp, ...rest } = over;
-  return { ...indexTables(parseProcIgmp(igmp ?? IGMP, true), parseProcUdp(udp ?? UDP, true)), heldGroups: () => new Set(), owner: () => undefined, ...rest };
+/** mcrd's own membership sockets: one per group listed, a group listed twice on two sockets. */
+function ownSocketsOf(...groups: string[]): OwnGroupSockets {
+  return (_iface, group) => groups.filter((g) => g === group).length;
+}
+
+function snapshot(over: Partial<ListenerSnapshot> & { igmp?: string; udp?: string; own?: OwnGroupSockets } = {}): ListenerSnapshot {
+  const { igmp, udp, own, ...rest } = over;
+  return { ...indexTables(parseProcIgmp(igmp ?? IGMP, true), parseProcUdp(udp ?? UDP, true), own), owner: () => undefined, ...rest };
 }
 
 t.test('decideConsume: forced, a bound listener, a joined group, mcrd\'s own sockets, nobody', async (t) => {
@@ -68,16 +73,18 @@ t.test('decideConsume: forced, a bound listener, a joined group, mcrd\'s own soc
   t.same(decideConsume(rule, 'auto', snapshot()), {
     consumed: false, reason: 'local listener inode 6592254 (uid 0) bound to 0.0.0.0:5000', listener: { inode: 6592254 },
   }, 'an owner not found is named by inode and uid');
-  const ownSockets = snapshot({ owner: () => ({ pid: 1, own: true }) });
-  t.same(decideConsume(rule, 'auto', ownSockets), { consumed: false, reason: 'a local socket joined 239.1.1.1 on d0' },
+  const ownListeners = { owner: () => ({ pid: 1, own: true }) };
+  t.same(decideConsume(rule, 'auto', snapshot(ownListeners)), { consumed: false, reason: 'a local socket joined 239.1.1.1 on d0' },
     'mcrd\'s sockets are no listeners, but the group has 2 users and mcrd holds none');
-  t.same(decideConsume(rule, 'auto', { ...ownSockets, heldGroups: () => new Set(['239.1.1.1']) }), {
+  t.same(decideConsume(rule, 'auto', snapshot({ ...ownListeners, own: ownSocketsOf('239.1.1.1') })), {
     consumed: false, reason: 'a local socket joined 239.1.1.1 on d0' }, 'one of its 2 users is mcrd\'s: one is left');
-  const mcrdOnly = snapshot({ udp: '', igmp: IGMP.replace('010101EF     2', '010101EF     1'), heldGroups: () => new Set(['239.1.1.1']) });
+  t.same(decideConsume(rule, 'auto', snapshot({ ...ownListeners, own: ownSocketsOf('239.1.1.1', '239.1.1.1') })),
+    { consumed: true, reason: 'no local listener' }, 'both users are mcrd\'s, two sockets holding the group\'s SSM sources between them');
+  const mcrdOnly = snapshot({ udp: '', igmp: IGMP.replace('010101EF     2', '010101EF     1'), own: ownSocketsOf('239.1.1.1') });
   t.same(decideConsume(rule, 'auto', mcrdOnly), { consumed: true, reason: 'no local listener' }, 'the only user is mcrd\'s membership');
-  t.same(decideConsume({ ...rule, inputPort: 6001, inputGroup: '239.255.0.7' }, 'auto', { ...ownSockets, heldGroups: () => new Set(['239.255.0.7']) }),
+  t.same(decideConsume({ ...rule, inputPort: 6001, inputGroup: '239.255.0.7' }, 'auto', snapshot({ ...ownListeners, own: ownSocketsOf('239.255.0.7') })),
     { consumed: true, reason: 'no local listener' }, 'a socket bound to a unicast address does not receive a group');
-  t.same(decideConsume({ ...rule, inputInterface: 'd1' }, 'auto', { ...ownSockets, udpByPort: new Map() }), { consumed: true, reason: 'no local listener' },
+  t.same(decideConsume({ ...rule, inputInterface: 'd1' }, 'auto', snapshot({ ...ownListeners, udpByPort: new Map() })), { consumed: true, reason: 'no local listener' },
     'a join on another interface does not count');
   t.same(decideConsume({ ...rule, inputGroup: '10.77.0.1', inputPort: 6001 }, 'auto', snapshot()), {
     consumed: false, reason: 'local listener inode 6592255 (uid 0) bound to 10.77.0.1:6001', listener: { inode: 6592255 },
@@ -132,7 +139,7 @@ t.test('ConsumePolicy auto: consumes what nobody listens to, follows listeners, 
   const proc = fakeProc({ 1234: ['socket:[6592254]', 'socket:[6592253]'] }, files);
   const { logger, lines } = captureLogger();
   let changes = 0;
-  const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => rules, heldGroups: () => new Set(['239.1.1.1', '239.2.2.2']), ownPids: () => [1],
+  const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => rules, ownGroupSockets: ownSocketsOf('239.1.1.1', '239.2.2.2'), ownPids: () => [1],
     onChange: () => changes++, reader: proc, pollMs: 20 });
   t.equal(policy.refresh(), true, 'first decisions are a change');
   t.same(policy.list(), [
@@ -167,7 +174,7 @@ t.test('ConsumePolicy auto: a rule change decides only the new rules from the la
   let reads = 0;
   const reader = { ...proc, read: (p: string) => { reads++; return proc.read(p); }, readAsync: async (p: string) => { reads++; return proc.read(p); } };
   const { logger } = captureLogger();
-  const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => rules, heldGroups: () => new Set(['239.1.1.1']), ownPids: () => [], onChange: () => {},
+  const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => rules, ownGroupSockets: ownSocketsOf('239.1.1.1'), ownPids: () => [], onChange: () => {},
     reader, pollMs: 50 });
   policy.refresh();
   t.equal(reads, 4, 'a refresh reads the four files');
@@ -185,6 +192,28 @@ t.test('ConsumePolicy auto: a rule change decides only the new rules from the la
   t.ok((policy.lastPollDurationMs ?? -1) >= 0, 'and timed itself (the next poll waits at least 50 times that)');
 });
 
+t.test('ConsumePolicy auto: mcrd\'s memberships are counted when the tables are read, not when a rule is decided from them later', async (t) => {
+  // One other socket joined 239.1.1.1 on d0 when the tables were read; mcrd held none of it then.
+  const igmp = IGMP.replace('010101EF     2', '010101EF     1');
+  const files: Record<string, string> = { '/proc/net/igmp': igmp, '/proc/net/udp': '', '/proc/net/igmp6': '', '/proc/net/udp6': '' };
+  const proc = fakeProc({}, files);
+  let mcrdSockets = 0;
+  const rules: Array<typeof rule> = [{ ...rule, inputPort: 7000 }];
+  const policy = new ConsumePolicy({ mode: 'auto', logger: captureLogger().logger, rules: () => rules, ownGroupSockets: () => mcrdSockets,
+    ownPids: () => [], onChange: () => {}, reader: proc, pollMs: 60_000 });
+  policy.refresh();
+  t.match(policy.get(3), { consumed: false, reason: 'a local socket joined 239.1.1.1 on d0' }, 'the other socket is a listener');
+  // mcrd joins the group for the new rule after those tables were read.
+  mcrdSockets = 1;
+  rules.push({ ...rule, id: 6, inputPort: 7001 });
+  policy.rulesChanged();
+  t.match(policy.get(6), { consumed: false, reason: 'a local socket joined 239.1.1.1 on d0' },
+    'the one user the tables show is still the other socket, not mcrd\'s new membership');
+  files['/proc/net/igmp'] = IGMP;  // the kernel now counts mcrd's membership too: 2 users
+  policy.refresh();
+  t.match(policy.get(6), { consumed: false, reason: 'a local socket joined 239.1.1.1 on d0' }, 'and after a fresh read, which shows 2 users');
+});
+
 t.test('ConsumePolicy auto: a poll reads on the event loop while the last read there was quick, through the pool once it was slow, and tries again', async (t) => {
   const proc = fakeProc({}, { '/proc/net/igmp': IGMP, '/proc/net/udp': UDP, '/proc/net/igmp6': IGMP6, '/proc/net/udp6': UDP6 });
   const ways: string[] = [];
@@ -197,7 +226,7 @@ t.test('ConsumePolicy auto: a poll reads on the event loop while the last read t
     readAsync: async (p: string) => { ways.push('async'); if (p === '/proc/net/udp') spin(); return proc.read(p); },
   };
   const { logger } = captureLogger();
-  const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => [rule], heldGroups: () => new Set(), ownPids: () => [], onChange: () => {},
+  const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => [rule], ownGroupSockets: ownSocketsOf(), ownPids: () => [], onChange: () => {},
     reader, pollMs: 20 });
   const pollOnce = async (): Promise<string[]> => {
     ways.length = 0;
@@ -232,7 +261,7 @@ t.test('ConsumePolicy: many changes at once log one summary line; forced modes n
   const rules = Array.from({ length: 40 }, (_, i) => ({ id: i + 1, inputInterface: 'd0', inputGroup: `239.9.0.${i + 1}`, inputPort: 9000 }));
   const { logger, lines } = captureLogger();
   const proc = fakeProc({}, { '/proc/net/igmp': IGMP, '/proc/net/udp': UDP });
-  new ConsumePolicy({ mode: 'auto', logger, rules: () => rules, heldGroups: () => new Set(), ownPids: () => [], onChange: () => {}, reader: proc }).refresh();
+  new ConsumePolicy({ mode: 'auto', logger, rules: () => rules, ownGroupSockets: ownSocketsOf(), ownPids: () => [], onChange: () => {}, reader: proc }).refresh();
   t.equal(lines.filter((l) => l.level === 30).length, 1, 'one info line');
   t.match(lines.find((l) => l.level === 30), { msg: 'consume decisions changed', changed: 40, consuming: 40 });
   t.equal(lines.filter((l) => l.level === 20).length, 40, 'each rule at debug');
@@ -240,7 +269,7 @@ t.test('ConsumePolicy: many changes at once log one summary line; forced modes n
   for (const mode of [true, false]) {
     const quiet = captureLogger();
     const none = fakeProc({}, {});
-    const policy = new ConsumePolicy({ mode, logger: quiet.logger, rules: () => rules, heldGroups: () => new Set(), ownPids: () => [], onChange: () => {}, reader: none });
+    const policy = new ConsumePolicy({ mode, logger: quiet.logger, rules: () => rules, ownGroupSockets: ownSocketsOf(), ownPids: () => [], onChange: () => {}, reader: none });
     policy.refresh();
     t.ok(policy.list().every((c) => c.consumed === mode && c.reason === `consumeInputs is ${mode}`), `${mode}: every rule`);
     t.equal(quiet.lines.length, 0, `${mode}: nothing logged`);
@@ -251,7 +280,7 @@ t.test('ConsumePolicy: many changes at once log one summary line; forced modes n
 t.test('ConsumePolicy auto: an unreadable /proc file consumes nothing, warned once per outage', async (t) => {
   const files: Record<string, string | Error> = { '/proc/net/igmp': IGMP, '/proc/net/udp': Object.assign(new Error('EACCES: denied'), { code: 'EACCES' }) };
   const { logger, lines } = captureLogger();
-  const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => [rule], heldGroups: () => new Set(), ownPids: () => [], onChange: () => {},
+  const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => [rule], ownGroupSockets: ownSocketsOf(), ownPids: () => [], onChange: () => {},
     reader: fakeProc({}, files) });
   policy.refresh();
   policy.refresh();
@@ -286,19 +315,21 @@ t.test('proc-net: /proc/net/igmp6 and /proc/net/udp6 as a kernel printed them (t
 });
 
 t.test('decideConsume: IPv6 rules and listeners', async (t) => {
-  const snap6 = (over: Partial<ListenerSnapshot> = {}): ListenerSnapshot => ({
-    ...indexTables([...parseProcIgmp(IGMP, true), ...parseProcIgmp6(IGMP6)], [...parseProcUdp(UDP, true), ...parseProcUdp6(UDP6, true)]),
-    heldGroups: () => new Set(), owner: () => undefined, ...over });
+  const snap6 = (over: Partial<ListenerSnapshot> & { own?: OwnGroupSockets } = {}): ListenerSnapshot => {
+    const { own: ownSockets, ...rest } = over;
+    return { ...indexTables([...parseProcIgmp(IGMP, true), ...parseProcIgmp6(IGMP6)], [...parseProcUdp(UDP, true), ...parseProcUdp6(UDP6, true)], ownSockets),
+      owner: () => undefined, ...rest };
+  };
   const r6 = { id: 9, inputInterface: 'd0', inputGroup: 'ff3e::1:2', inputPort: 5000 };
   t.same(decideConsume(r6, 'auto', snap6()), { consumed: false, reason: 'local listener inode 8124748 (uid 0) bound to [::]:5000', listener: { inode: 8124748 } },
     'a socket bound to [::]:5000 receives the IPv6 group');
   t.match(decideConsume({ ...r6, inputPort: 5001 }, 'auto', snap6()), { consumed: false, listener: { inode: 8124749 } },
     'a socket bound to the group itself');
   const own = { owner: () => ({ pid: 1, own: true }) };
-  t.same(decideConsume(r6, 'auto', snap6({ ...own, heldGroups: () => new Set(['ff3e::1:2']) })),
+  t.same(decideConsume(r6, 'auto', snap6({ ...own, own: ownSocketsOf('ff3e::1:2') })),
     { consumed: false, reason: 'a local socket joined ff3e::1:2 on d0' }, 'igmp6 shows 2 users, mcrd holds one: another socket joined');
-  const onlyMcrd = indexTables(parseProcIgmp6(IGMP6.replace(/(ff3e0000000000000000000000010002\s+)2/, '$11')), []);
-  t.same(decideConsume(r6, 'auto', { ...onlyMcrd, heldGroups: () => new Set(['ff3e::1:2']), owner: () => undefined }),
+  const onlyMcrd = indexTables(parseProcIgmp6(IGMP6.replace(/(ff3e0000000000000000000000010002\s+)2/, '$11')), [], ownSocketsOf('ff3e::1:2'));
+  t.same(decideConsume(r6, 'auto', { ...onlyMcrd, owner: () => undefined }),
     { consumed: true, reason: 'no local listener' }, 'mcrd\'s membership is the only user');
   t.same(decideConsume({ ...r6, inputPort: 6001, inputGroup: 'ff3e::7' }, 'auto', snap6()), { consumed: true, reason: 'no local listener' },
     'a socket bound to a unicast IPv6 address does not receive a group');
@@ -322,7 +353,7 @@ t.test('ConsumePolicy auto: a kernel without IPv6 (no igmp6, udp6) still decides
   const proc = fakeProc({}, { '/proc/net/igmp': IGMP, '/proc/net/udp': UDP });
   const { logger, lines } = captureLogger();
   const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => [{ ...rule, inputGroup: '239.77.0.9', inputPort: 7000 }],
-    heldGroups: () => new Set(), ownPids: () => [], onChange: () => {}, reader: proc });
+    ownGroupSockets: ownSocketsOf(), ownPids: () => [], onChange: () => {}, reader: proc });
   policy.refresh();
   t.same(policy.list(), [{ ruleId: rule.id, consumed: true, reason: 'no local listener' }]);
   t.equal(lines.filter((l) => Number(l.level) >= 40).length, 0, 'no warning: missing IPv6 tables mean no IPv6 listener');
@@ -334,7 +365,7 @@ t.test('ConsumePolicy: the consumed matches kept per interface equal a walk of e
   let rules: R[] = Array.from({ length: 40 }, (_, i) => ({ id: i + 1, inputInterface: `d${i % 3}`, inputGroup: `239.9.0.${i + 1}`, inputPort: 7000 + i }));
   const proc = fakeProc({}, { '/proc/net/igmp': IGMP, '/proc/net/udp': UDP });
   const { logger } = captureLogger();
-  const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => rules, heldGroups: () => new Set(), ownPids: () => [], onChange: () => {}, reader: proc });
+  const policy = new ConsumePolicy({ mode: 'auto', logger, rules: () => rules, ownGroupSockets: ownSocketsOf(), ownPids: () => [], onChange: () => {}, reader: proc });
   const sorted = (m: Map<string, Array<{ group: string; port: number; source?: string }>>): Record<string, string[]> =>
     Object.fromEntries([...m].filter(([, l]) => l.length > 0).sort(([a], [b]) => a.localeCompare(b))
       .map(([k, l]) => [k, l.map((x) => `${x.group}:${x.port}:${x.source ?? '*'}`).sort()]));

@@ -167,11 +167,17 @@ int RelayLoop::run() {
   // submitted and reaped, and the ring shows new frames in memory, so the
   // next turn walks without another syscall (one per walk less).
   bool walk_without_enter = false;
+  // Set by a walk that stopped at the burst cap: the frames it left in the
+  // ring raise no new completion, so the next turn submits and reaps
+  // without waiting for one (else they would wait for the next frame or the
+  // stats timer, one capped walk per tick).
+  bool more_in_ring = false;
   while (!drained()) {
     const uint64_t frames_before = counters_->loop(frames).load(std::memory_order_relaxed);
     int rc = 0;
     if (!walk_without_enter) {
-      rc = spin ? io_uring_submit_and_get_events(&ring_) : wait_.submit_and_wait(&ring_, wait_count(policy.counts_sends()));
+      rc = spin || more_in_ring ? io_uring_submit_and_get_events(&ring_)
+                                : wait_.submit_and_wait(&ring_, wait_count(policy.counts_sends()));
       CounterBlock::bump(counters_->loop(submit_calls));
       submitter_.submitted();
     }
@@ -208,6 +214,7 @@ int RelayLoop::run() {
       CounterBlock::set(counters_->loop(busy_permille), policy.busy_permille());
     }
     spin = next == PollPolicy::Next::poll;
+    more_in_ring = forwarded && ingress_->burst_capped();
     // A walk that stopped at the burst cap left frames waiting: no pause.
     if (forwarded && !ingress_->burst_capped()) {
       bool paused = false;

@@ -30,7 +30,8 @@ bool GsoBatcher::rule_can_batch(const Rule& rule) {
 void GsoBatcher::add(const Rule* rule, uint16_t bid, const uint8_t* payload, uint32_t len) {
   if (rule->open_batch != kNoBatch && !batches_.at(rule->open_batch).accepts(len)) flush(rule);
   if (rule->open_batch == kNoBatch) {
-    if (!rule_can_batch(*rule)) {
+    // An empty datagram goes alone, after the flow's batch flushed above.
+    if (!rule_can_batch(*rule) || !SendBatch::batchable(len)) {
       sends_->send_each(*rule, bid, payload, len);
       return;
     }

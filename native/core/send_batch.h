@@ -38,9 +38,14 @@ struct SendBatch {
   uint32_t refs = 0;      // SENDMSGs in flight that use this record
   bool closed = false;    // the last datagram was shorter: nothing may follow
 
+  // Whether a datagram of `len` bytes may be sent in a batch at all: not an
+  // empty one. The kernel cuts a UDP_SEGMENT send into datagrams only when
+  // it holds more than one segment's bytes, so empty datagrams in a batch
+  // would leave as one, and one behind a full datagram as nothing.
+  static bool batchable(uint32_t len) { return len != 0; }
   // Whether a datagram of `len` bytes may join (equal length, or shorter as the last).
   bool accepts(uint32_t len) const {
-    return !closed && count < kMaxSegments && len <= seg_size && bytes + len <= kMaxBytes;
+    return batchable(len) && !closed && count < kMaxSegments && len <= seg_size && bytes + len <= kMaxBytes;
   }
   void add(uint16_t bid, const uint8_t* payload, uint32_t len);
   // Fills msg/control for a SENDMSG of the whole batch (UDP_SEGMENT = seg_size).

@@ -24,6 +24,19 @@ using mcr::SendBatchPool;
 
 uint8_t payload[65536];
 
+TEST(batch_never_takes_an_empty_datagram) {
+  // The kernel would not cut an empty segment out of a UDP_SEGMENT send.
+  SendBatchPool pool;
+  pool.init(2);
+  SendBatch& b = pool.at(pool.acquire(100));
+  b.add(1, payload, 100);
+  CHECK(!b.accepts(0));
+  CHECK(!SendBatch::batchable(0));
+  CHECK(SendBatch::batchable(1));
+  SendBatch& e = pool.at(pool.acquire(0));
+  CHECK(!e.accepts(0));
+}
+
 TEST(batch_takes_equal_lengths_then_one_shorter_last) {
   SendBatchPool pool;
   pool.init(1);

@@ -19,14 +19,21 @@ namespace {
 // The range of every numeric Loop option, written once: checked here and
 // handed to TypeScript (loopOptionRanges) for mcr-relay's flags and mcrd's
 // config keys, so the two cannot disagree.
+// The kernel's limit on completion queue entries (IORING_MAX_CQ_ENTRIES);
+// RelayLoop sizes its queue at 4 × ringDepth, or maxInflightSends +
+// ringDepth where that is more, rounded up to a power of two, and a queue
+// past this limit fails io_uring_setup with EINVAL: the ranges below and
+// the check of the two together keep it within.
+constexpr uint32_t kMaxCqEntries = 65536;
+
 struct OptionRange {
   const char* name;
   uint32_t min;
   uint32_t max;
 };
 constexpr OptionRange kOptionRanges[] = {
-    {"packetFd", 0, 1u << 30},       {"ringDepth", 64, 32768},         {"batch", 1, 4096},
-    {"bufferCount", 16, 32768},      {"bufferSize", 128, 65536},       {"maxInflightSends", 1, 1u << 20},
+    {"packetFd", 0, 1u << 30},       {"ringDepth", 64, 16384},         {"batch", 1, 4096},
+    {"bufferCount", 16, 32768},      {"bufferSize", 128, 65536},       {"maxInflightSends", 1, kMaxCqEntries - 64},
     {"statsIntervalMs", 10, 10000},  {"busyPollUs", 0, 1000000},       {"coalesceUs", 0, 10000},
     {"ruleSlots", 1, 1u << 20},      {"outputSlots", 1, 1u << 20},     {"loopCpu", 0, CPU_SETSIZE - 1},
     {"loopRtPriority", 0, 99},       {"loopSliceUs", 0, 100000},
@@ -117,6 +124,10 @@ LoopWrap::LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(
   if (gso.IsBoolean()) options_.udp_gso = gso.As<Napi::Boolean>().Value();
   if ((options_.buffer_count & (options_.buffer_count - 1)) != 0)
     throw coded_error(env, "ERR_MCR_INVALID_ARG", "bufferCount must be a power of two");
+  if (options_.max_inflight_sends + options_.ring_depth > kMaxCqEntries)
+    throw coded_error(env, "ERR_MCR_INVALID_ARG",
+                      "maxInflightSends + ringDepth must be at most " + std::to_string(kMaxCqEntries) +
+                          ", the kernel's limit on completion queue entries: lower --max-inflight or --ring-depth");
   // The worker's heartbeat block from mcrd (heartbeat.h): mapped here, so the
   // caller may close its fd once the Loop exists.
   Napi::Value heartbeat_fd = opts.Get("heartbeatFd");

@@ -119,6 +119,8 @@
         "native/tests/latency_histogram_test.cc",
         "native/tests/payload_test.cc",
         "native/tests/process_control_test.cc",
+        "native/tests/submitter_test.cc",
+        "native/core/submitter.cc",
         "native/core/process_control.cc",
         "native/tools/latency_histogram.cc",
         "native/tools/payload.cc",

@@ -35,7 +35,11 @@ void IngressSource::on_completion(const io_uring_cqe* cqe) {
 
 void IngressSource::stop() {
   stopping_ = true;
-  if (armed_) cancel();
+  stop_cancel_queued_ = armed_ && cancel();
+}
+
+void IngressSource::keep_stopping() {
+  if (stopping_ && armed_ && !stop_cancel_queued_) stop_cancel_queued_ = cancel();
 }
 
 }  // namespace mcr

@@ -60,6 +60,10 @@ class IngressSource {
   void on_completion(const io_uring_cqe* cqe);
   // Stop: cancels the receive; no frame is taken after this.
   void stop();
+  // Once a turn while stopping: a cancel that found no SQE (the SQ still
+  // full after a submit the kernel refused) is asked for again, else the
+  // receive would stay armed and the loop would never drain.
+  void keep_stopping();
   bool armed() const { return armed_; }
 
   // After each top-level reap, outside any reap: take what arrived.
@@ -85,13 +89,15 @@ class IngressSource {
   virtual void prep_receive(io_uring_sqe* sqe) = 0;
   // A completion of the receive request with res ≥ 0.
   virtual void on_received(const io_uring_cqe* cqe) = 0;
-  void cancel() { p_.submitter->cancel(Op::recv); }
+  // False when no SQE could be had: the caller asks again next turn.
+  bool cancel() { return p_.submitter->cancel(Op::recv); }
 
   IngressParts p_;
   bool armed_ = false;
   bool cancelling_ = false;  // a back-pressure cancel is on its way
   bool paused_ = false;      // back-pressure: no frames taken until in-flight sends halve
   bool stopping_ = false;
+  bool stop_cancel_queued_ = false;  // stop()'s cancel has an SQE (keep_stopping() retries it)
 };
 
 }  // namespace mcr

@@ -53,8 +53,7 @@ void MultishotIngress::update_backpressure() {
     // and counts what overflows (PACKET_STATISTICS), instead of us queueing
     // without bound.
     if (inflight >= cap && !cancelling_) {
-      cancel();
-      cancelling_ = true;
+      cancelling_ = cancel();  // without an SQE, tried again next turn
       paused_ = true;
       CounterBlock::bump(p_.counters->loop(backpressure_pauses));
     }

@@ -226,6 +226,7 @@ int RelayLoop::run() {
       walk_without_enter = paused && ingress_->frames_visible_without_enter();
     }
     update_backpressure();
+    rearm_lost_requests();
     CounterBlock::set(counters_->loop(inflight_sends), sends_.inflight());
     CounterBlock::set(counters_->loop(inflight_buffers), pool_.held());
   }
@@ -360,6 +361,18 @@ void RelayLoop::run_deferred() {
   }
 }
 
+void RelayLoop::rearm_lost_requests() {
+  if (!stopping_) {
+    // Both flags are true between turns unless arming failed: a command's
+    // or the timer's completion re-arms it in the same turn.
+    if (!command_armed_) arm_command_read();
+    if (!timer_armed_) arm_timer();
+    return;
+  }
+  if (timer_armed_ && !timer_cancel_queued_) timer_cancel_queued_ = submitter_.cancel(Op::timer);
+  ingress_->keep_stopping();
+}
+
 bool RelayLoop::drained() const {
   return stopping_ && !ingress_->armed() && !command_armed_ && !timer_armed_ && sends_.inflight() == 0;
 }
@@ -386,7 +399,7 @@ void RelayLoop::on_commands() {
     // (run() returns once in-flight sends reach zero).
     stopping_ = true;
     ingress_->stop();
-    if (timer_armed_) submitter_.cancel(Op::timer);
+    if (timer_armed_) timer_cancel_queued_ = submitter_.cancel(Op::timer);
   }
   if (!stopping_) arm_command_read();
   if (!batch.empty() && notify_) notify_();

@@ -73,6 +73,12 @@ class RelayLoop {
   bool pause(uint64_t ns);
   void arm_command_read();
   void arm_timer();
+  // Once a turn: asks again for a request that found no SQE (the SQ still
+  // full after a submit the kernel refused, e.g. EAGAIN): the command read
+  // and the timer while running, the cancels while stopping. Lost for good,
+  // they would leave the loop deaf to commands, without stats, or unable
+  // to drain.
+  void rearm_lost_requests();
   void on_commands();
   void on_timer();
   void update_backpressure();
@@ -107,6 +113,7 @@ class RelayLoop {
 
   bool command_armed_ = false;
   bool timer_armed_ = false;
+  bool timer_cancel_queued_ = false;  // the stop's cancel of the timer has an SQE
   bool stopping_ = false;
   bool reaping_ = false;
   bool commands_ready_ = false;

@@ -12,11 +12,12 @@ io_uring_sqe* Submitter::next_sqe_after_submit() {
   return io_uring_get_sqe(ring_);
 }
 
-void Submitter::cancel(Op op) {
+bool Submitter::cancel(Op op) {
   io_uring_sqe* sqe = next_sqe();
-  if (sqe == nullptr) return;
+  if (sqe == nullptr) return false;
   io_uring_prep_cancel64(sqe, tag(op), 0);
   sqe->user_data = tag(Op::cancel);
+  return true;
 }
 
 void Submitter::submit_and_reap() {

@@ -42,8 +42,9 @@ class Submitter {
   // Sends queued since the last submit: each posts one completion, most of
   // them inside the submit that takes them (RelayLoop::wait_count()).
   uint32_t unsubmitted() const { return unsubmitted_; }
-  // Asks the kernel to cancel the request tagged `op` (the receive or the timer).
-  void cancel(Op op);
+  // Asks the kernel to cancel the request tagged `op` (the receive or the
+  // timer); false when no SQE could be had (asked again next turn).
+  bool cancel(Op op);
 
  private:
   io_uring_sqe* next_sqe_after_submit();

@@ -74,9 +74,9 @@
       "sources": ["native/tools/mcrinject.cc", "native/tools/tool_args.cc"]
     },
     {
-      "target_name": "deny_sched_setattr",
+      "target_name": "deny_syscall",
       "type": "executable",
-      "sources": ["native/tools/deny_sched_setattr.c"],
+      "sources": ["native/tools/deny_syscall.c"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra"]
     },
     {

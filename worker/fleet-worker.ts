@@ -132,7 +132,10 @@ async function main(): Promise<void> {
   }
   const relay = new Relay(iface, logger, { ...loop, ...realtime, ...slots },
     { joinGroups: false, tolerateMissingOutputs: true,
-      ...(groupText !== undefined ? { deferredFanoutGroup: Number(groupText) } : {}) });
+      ...(groupText !== undefined ? { deferredFanoutGroup: Number(groupText) } : {}),
+      // A worker that forwards nothing more exits, so mcrd restarts it now,
+      // with this reason, instead of its watchdog a heartbeat timeout later.
+      onLoopEnded: (code, message) => fatal(code, message) });
   try {
     relay.start(packetFd, heartbeatFd, loopCpu);
   } catch (err) {

@@ -143,7 +143,14 @@ async function main(): Promise<void> {
   // "auto" (the default): SCHED_FIFO where this process's RLIMIT_RTPRIO grants it.
   Object.assign(tuning, loopRealtimeOptions(opts));
   if (opts.maxInflight !== undefined) tuning.maxInflightSends = opts.maxInflight;
-  const relay = new Relay(opts.inputInterface, logger, tuning);
+  const relay = new Relay(opts.inputInterface, logger, tuning, {
+    // Logged by the relay already; a relay that forwards nothing must not
+    // run on. (Not fail(): its hint for the errno is about permissions.)
+    onLoopEnded: (code, message) => {
+      process.stderr.write(`mcr-relay: ${code}: ${message}\n`);
+      process.exit(1);
+    },
+  });
 
   // Holds the event loop open while the native thread forwards.
   const keepAlive = setInterval(() => undefined, 1 << 30);

@@ -13,6 +13,7 @@
  * egress sockets afresh, bound to the output interface's address at that
  * moment; nothing caches them, so a sync after an address change rebinds.
  */
+import { getSystemErrorName } from 'node:util';
 import type { Logger } from 'pino';
 import { CounterView, monitorCounts, type CounterRecord } from './counters.js';
 import { CounterCarry } from './counter-carry.js';
@@ -95,6 +96,13 @@ export interface RelayOptions {
    * (0: none).
    */
   deferredFanoutGroup?: number;
+  /**
+   * Called once the loop thread ended on an error (its ring failed:
+   * MCR_LOOP_ENDED, logged first): nothing is forwarded any more, so the
+   * process should end and be restarted rather than run on silently.
+   * `code` is the errno's name.
+   */
+  onLoopEnded?: (code: string, message: string) => void;
 }
 
 export class Relay {
@@ -398,6 +406,7 @@ export class Relay {
       const fields = { code: e.code, errno: e.errno, count: e.count, ...output };
       const msg = e.count > 1 ? `${e.message} (${e.count} times since the last report)` : e.message;
       this.logger[e.level >= 50 ? 'error' : e.level >= 40 ? 'warn' : 'info'](fields, msg);
+      if (e.code === 'MCR_LOOP_ENDED') this.options.onLoopEnded?.(e.errno > 0 ? getSystemErrorName(-e.errno) : e.code, e.message);
     }
   }
 

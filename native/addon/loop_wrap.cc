@@ -156,6 +156,10 @@ LoopWrap::~LoopWrap() {
 void LoopWrap::ensure_running(Napi::Env env) const {
   if (!started_) throw coded_error(env, "ERR_MCR_NOT_STARTED", "the loop is not started: call start() first");
   if (stop_posted_) throw coded_error(env, "ERR_MCR_STOPPED", "the loop is stopping or stopped");
+  // Its thread ended on an error (MCR_LOOP_ENDED in its logs): a command
+  // posted now would never be applied nor answered.
+  if (exited_.load(std::memory_order_acquire))
+    throw coded_error(env, "ERR_MCR_STOPPED", "the loop ended on an error (see its log): start a new one");
 }
 
 Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
@@ -202,6 +206,15 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
     ready.set_value({rc, step});
     if (rc != 0) return;
     exit_code_ = loop_->run();
+    if (exit_code_ != 0) {
+      // Nobody may be waiting on stop(): say it where the relay's logs go
+      // (the log ring wakes the Node thread), so a relay that forwards
+      // nothing more is not silent about it.
+      logs_->push(LogEvent{LogLevel::error, "MCR_LOOP_ENDED",
+                           "the relay loop ended: io_uring_enter failed (errno in this line); nothing is forwarded "
+                           "any more: restart the relay (mcrd restarts its worker)",
+                           -exit_code_, -1, 1});
+    }
     exited_.store(true, std::memory_order_release);
     notify();
   });
@@ -334,6 +347,12 @@ Napi::Value LoopWrap::Stop(const Napi::CallbackInfo& info) {
   if (stop_deferred_) return stop_deferred_->Promise();
   stop_deferred_ = std::make_unique<Napi::Promise::Deferred>(env);
   stop_posted_ = true;
+  if (joined_) {
+    // The thread already ended on an error: its outcome, now that someone asks.
+    Napi::Promise promise = stop_deferred_->Promise();
+    settle_stop(env);
+    return promise;
+  }
   const int rc = commands_->post(Command{});
   if (rc != 0) throw system_error(env, -rc, "write", "command eventfd");
   return stop_deferred_->Promise();
@@ -378,7 +397,14 @@ void LoopWrap::on_notify(Napi::Env env) {
   }
   pending_.clear();
   tsfn_.Release();
-  if (!stop_deferred_) stop_deferred_ = std::make_unique<Napi::Promise::Deferred>(env);
+  joined_ = true;
+  // Ended on an error with no stop() asked: a promise rejected now would
+  // have no handler (an unhandled rejection ends the process before the
+  // relay has logged why); stop() gets the outcome when it is called.
+  if (stop_deferred_) settle_stop(env);
+}
+
+void LoopWrap::settle_stop(Napi::Env env) {
   if (exit_code_ == 0) {
     stop_deferred_->Resolve(env.Undefined());
   } else {

@@ -42,6 +42,8 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   Napi::Promise post(Napi::Env env, Command cmd, Napi::Value result);
   void on_notify(Napi::Env env);  // JS thread, via the thread-safe function
   void ensure_running(Napi::Env env) const;
+  // Resolves stop()'s promise, or rejects it with the loop's error.
+  void settle_stop(Napi::Env env);
 
   struct Pending {
     Napi::Promise::Deferred deferred;
@@ -62,6 +64,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   LoopThreadSetup thread_setup_;
   bool started_ = false;
   bool stop_posted_ = false;
+  bool joined_ = false;  // the loop thread ended and was joined (on_notify)
   uint64_t next_seq_ = 1;
   std::unordered_map<uint64_t, Pending> pending_;
   std::unique_ptr<Napi::Promise::Deferred> stop_deferred_;

@@ -24,7 +24,7 @@
  *   `se.slice` in `sched`, a file that needs a kernel with scheduler
  *   debugging: the test says so when it is missing). Where the kernel
  *   refuses one (here: a seccomp filter that fails sched_setattr with EPERM,
- *   build/Release/deny_sched_setattr, as a sandbox would; no setting makes
+ *   build/Release/deny_syscall, as a sandbox would; no setting makes
  *   this kernel refuse it otherwise), the default falls back to the
  *   kernel's slice, mcrd warns once and the relay forwards (mcr-relay
  *   too: one warning, then forwarding), while an explicit value refuses
@@ -183,7 +183,7 @@ for (const [what, flags, us] of [['by default (auto)', [], 100], ['--loop-slice-
 
 t.test('where sched_setattr is refused, the default falls back with one warning and an explicit slice refuses the worker', async (t) => {
   if (skipUnlessRoot(t) || skipUnlessSliceShown(t)) return;
-  const deny = [TOOL('deny_sched_setattr')];
+  const deny = [TOOL('deny_syscall'), 'sched_setattr'];
   t.test('auto: the kernel\'s slice, one warning, the relay forwards', async (t) => {
     const { rl, mcrd, socket } = await startMcrd(t, 'slicedeny', [...NORMAL_POLICY], deny);
     const { loop, others, state } = await loopThreadOf(t, socket);

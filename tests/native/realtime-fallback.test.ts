@@ -5,7 +5,7 @@
  * to the normal policy with the short slice, and start() says why; a
  * priority given as a number fails the start with EPERM. The refusal comes
  * from a seccomp filter that fails sched_setscheduler as a unit's
- * RestrictRealtime=yes does (build/Release/deny_sched_setattr
+ * RestrictRealtime=yes does (build/Release/deny_syscall
  * --setscheduler): this machine's root could otherwise always take it.
  * The same child without the filter gets SCHED_FIFO, so the filter is what
  * made the difference; mcrd's probe (probeThreadFifo) sees the same.
@@ -60,7 +60,7 @@ interface Outcome {
 
 async function child(mode: 'auto' | 'given', filtered: boolean): Promise<Outcome> {
   const node = [process.execPath, '--input-type=module', '-e', CHILD, mode];
-  const [cmd = '', ...args] = filtered ? [TOOL('deny_sched_setattr'), '--setscheduler', ...node] : node;
+  const [cmd = '', ...args] = filtered ? [TOOL('deny_syscall'), 'sched_setscheduler', ...node] : node;
   const r = await execa(cmd, args, { reject: false, timeout: 20_000 });
   if (r.exitCode !== 0) throw new Error(`child failed (${r.exitCode}): ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as Outcome;

@@ -200,6 +200,10 @@ t.test('every kind of syntax error names file:line:column and what to do', async
     ['a bare sign', '{ a: - }', 1, 6, /^invalid number "-"$/],
     ['Infinity', '{ a: -Infinity }', 1, 6, /^Infinity is not supported in the config; write a finite number$/],
     ['NaN', '{ a: NaN }', 1, 6, /^NaN is not supported/],
+    // Past a double's range the number would read as Infinity and reach a field as null (JSON.stringify's Infinity).
+    ['a number out of range', '{\n  inputPort: 1e400 }', 2, 14, /^number "1e400" is out of range: .* write a finite number$/],
+    ['a negative number out of range', '{ a: -1e400 }', 1, 6, /^number "-1e400" is out of range/],
+    ['a hex number out of range', `{ a: 0x${'F'.repeat(300)} }`, 1, 6, /^number "0xFFF\.\.\." is out of range/],
     ['an escape in an unquoted key', '{ a\\u0062: 1 }', 1, 4, /escapes are not supported in unquoted keys; quote the key instead/],
     ['text after the value', '{}\n{}', 2, 1, /^unexpected '\{' after the end of the top-level value; the file holds one value$/],
     ['an unclosed object', '{\n  a: 1,\n', 3, 1, /^unexpected end of file: the object opened at 1:1 is not closed; add '}'$/],

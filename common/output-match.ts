@@ -7,11 +7,14 @@
  * reload (supervisor/stats/counter-ledger.ts), and the metrics label an
  * output by the same key (supervisor/metrics/rule-metrics.ts).
  */
-import { hostPort } from './rule-spec.js';
+import { outputHostPort } from './rule-text.js';
 
-/** group:port:interface, an IPv6 group in brackets ([ff3e::1]:5000:eth1) */
+/**
+ * group:port:interface as the tables print an output: an IPv6 group in
+ * brackets ([ff3e::1]:5000:eth1), a kept group or port as "=" (=:=:eth1).
+ */
 export function outputKey(o: { group: string; port: number; interface: string }): string {
-  return `${hostPort(o.group, o.port)}:${o.interface}`;
+  return `${outputHostPort(o.group, o.port)}:${o.interface}`;
 }
 
 /** For each key of `next`, the index of the output with the same key (n-th with n-th) in `prev`, or -1. */

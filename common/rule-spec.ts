@@ -91,7 +91,7 @@ export const RULE_LIMITS = {
   interfaceNameLength: 15,
 } as const;
 
-const INTERFACE_NAME = new RegExp(`^[A-Za-z0-9_.:@-]{1,${RULE_LIMITS.interfaceNameLength}}$`);
+const INTERFACE_NAME = new RegExp(`^[A-Za-z0-9_.@-]{1,${RULE_LIMITS.interfaceNameLength}}$`);
 
 /** 4 or 6: the family of a validated address (IPv6 text always has a colon, IPv4 never). */
 export function addressFamily(addr: string): 4 | 6 {
@@ -148,10 +148,22 @@ function checkInteger(value: unknown, field: string, path: RulePath, min: number
   return n;
 }
 
-/** Refuses what Linux refuses as an interface name (dev_valid_name): too long, '.', '..', '/', blanks. */
+/**
+ * Refuses what Linux refuses as an interface name (dev_valid_name in
+ * net/core/dev.c: empty, longer than 15 bytes, '.', '..', any '/', ':' or
+ * blank) and, stricter than the kernel, any character but A-Z a-z 0-9 _ . @ -.
+ * A name with ':' is most often ifconfig's alias (eth0:1): the label of an
+ * IPv4 address, which no socket can bind to, so the error names the device.
+ */
 export function checkInterfaceName(value: unknown, field: string, path: RulePath = []): string {
+  if (typeof value === 'string' && value.includes(':')) {
+    const device = value.slice(0, value.indexOf(':'));
+    const named = INTERFACE_NAME.test(device) && device !== '.' && device !== '..' ? `, ${device}` : '';
+    throw new RuleError(`${field}: ${JSON.stringify(value)} is not an interface name: Linux refuses ':' in one ` +
+      `(eth0:1 is how ifconfig labels an IPv4 address, not a device); give the device name without the label${named}`, path);
+  }
   if (typeof value !== 'string' || !INTERFACE_NAME.test(value) || value === '.' || value === '..') {
-    throw new RuleError(`${field}: expected an interface name (1-${RULE_LIMITS.interfaceNameLength} characters of A-Z a-z 0-9 _ . : @ -), got ${JSON.stringify(value)}`, path);
+    throw new RuleError(`${field}: expected an interface name (1-${RULE_LIMITS.interfaceNameLength} characters of A-Z a-z 0-9 _ . @ -), got ${JSON.stringify(value)}`, path);
   }
   return value;
 }

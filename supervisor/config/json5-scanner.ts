@@ -124,6 +124,13 @@ export class Json5Scanner {
     if (IDENTIFIER_CHAR.test(this.text[i] ?? '')) {
       return this.fail(start, `invalid number ${JSON.stringify(this.wordAt(start))}`);
     }
+    // 1e400 or 400 hex digits read as Infinity, which no field takes and which
+    // the schema would only see as null: refuse it here, where its position is.
+    if (!Number.isFinite(magnitude)) {
+      const word = this.text.slice(start, i);
+      return this.fail(start, `number ${JSON.stringify(word.length > 24 ? `${word.slice(0, 5)}...` : word)} is out of range: ` +
+        'it is beyond what a double holds (about 1.8e308) and would read as Infinity; write a finite number');
+    }
     this.pos = i;
     return sign * magnitude;
   }

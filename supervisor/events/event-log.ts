@@ -9,7 +9,8 @@
  * each follower's queue: the fields go on the wire as JSON text anyway, and
  * turning them into it once serves the ring and every follower. Nothing here
  * waits on a client: a follower that does not read is dropped by its own
- * queue's limits, never blocks record().
+ * queue's limits, never blocks record(). Every follower gets the events in
+ * the order they were numbered, also the drop an event's delivery records.
  */
 import { performance } from 'node:perf_hooks';
 import type { Event } from '../../proto/index.js';
@@ -37,6 +38,10 @@ export class EventLog implements EventSink {
   private seq = 0;
   private readonly followers = new Set<Follower>();
   private readonly now: () => number;
+  // Events recorded but not yet handed to the followers, oldest first, and
+  // whether a record() up the stack is handing them out (deliver()).
+  private readonly undelivered: Event[] = [];
+  private delivering = false;
 
   constructor(private readonly o: EventLogOptions = {}) {
     this.capacity = o.capacity ?? EVENT_LOG_CAPACITY;
@@ -52,11 +57,29 @@ export class EventLog implements EventSink {
       this.ring[this.head] = event;
       this.head = (this.head + 1) % this.capacity;
     }
-    const at = performance.now();
-    // A follower that overflows now unsubscribes (and records its drop) while
-    // this loop runs: iterate over a copy.
-    for (const f of [...this.followers]) f.push(event, at);
+    this.undelivered.push(event);
+    if (!this.delivering) this.deliver();
     return event;
+  }
+
+  /**
+   * Hands the undelivered events to every follower, in the order they were
+   * numbered. A follower that overflows while one is handed out records its
+   * drop from inside this loop: that event waits in `undelivered` for the
+   * current one to reach every follower, or the followers after the dropped
+   * one would get it before the event being delivered.
+   */
+  private deliver(): void {
+    this.delivering = true;
+    try {
+      for (let event = this.undelivered.shift(); event !== undefined; event = this.undelivered.shift()) {
+        const at = performance.now();
+        // A follower that overflows now unsubscribes while this loop runs: iterate over a copy.
+        for (const f of [...this.followers]) f.push(event, at);
+      }
+    } finally {
+      this.delivering = false;
+    }
   }
 
   /** The `last` most recent events (all kept when last is 0 or more than kept), oldest first. */

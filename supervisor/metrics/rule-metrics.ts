@@ -11,11 +11,13 @@
  *
  * Labels: rule (the id mcrd gave it), name ("" when it has none), input
  * (the input interface) on rule series; output as group:port:interface on
- * output series. Outputs of one rule with the same group, port and
+ * output series (common/output-match.ts's outputKey: the output as the
+ * tables print it, an IPv6 group in brackets, "=" for a kept group or port). Outputs of one rule with the same group, port and
  * interface (they may differ in TTL or source) share their series: their
  * counts are added (two series with the same labels would make Prometheus
  * refuse the whole scrape).
  */
+import { outputKey } from '../../common/output-match.js';
 import type { OutputStats, Rule, RuleStats } from '../../proto/index.js';
 import { PREFIX, type GroupContext, type MetricGroup } from './metric-group.js';
 import { NO_LABELS, SeriesCounter, SeriesGauge, type LabelSet, type Series } from './series-metric.js';
@@ -58,7 +60,7 @@ function labelsOf(rule: Rule): RuleLabels {
   const index = new Map<string, number>();
   const outputs: LabelSet[] = [];
   const seriesOf = rule.outputs.map((o) => {
-    const key = `${o.group}:${o.port}:${o.interface}`;
+    const key = outputKey(o);
     let i = index.get(key);
     if (i === undefined) {
       index.set(key, (i = outputs.length));

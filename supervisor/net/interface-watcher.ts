@@ -6,7 +6,8 @@
  * Changes are reported debounced: a burst (an interface re-created, an
  * address replaced, a hundred VLANs made by a script) becomes one report
  * naming every interface whose existence, index or up flag changed
- * (`links`) and every interface whose IPv4 or IPv6 addresses changed
+ * (`links`; a rename names both: the old name vanished, the new one
+ * appeared) and every interface whose IPv4 or IPv6 addresses changed
  * (`addresses`: an IPv6 address counts once it left duplicate address
  * detection, native/core/netlink_parser.h),
  * sent 100 ms after the last event of the burst and at most 1 s after its
@@ -171,6 +172,9 @@ export class InterfaceWatcher {
         this.links.set(e.ifindex, { ifindex: e.ifindex, name: e.name, up: e.up, running: e.running, addresses: old?.addresses ?? new Set() });
         if (old === undefined || old.up !== e.up) this.note('links', e.name);
         if (old !== undefined && old.name !== e.name) {
+          // A rename: the old name is gone and the new one appeared, whatever the up flag did
+          // (an output interface renamed into place must reach the fleet and the egress resync).
+          this.note('links', e.name);
           this.note('links', old.name);
           if (old.addresses.size > 0) this.note('addresses', e.name);
         }

@@ -200,6 +200,10 @@ t.test('every kind of syntax error names file:line:column and what to do', async
     ['a bare sign', '{ a: - }', 1, 6, /^invalid number "-"$/],
     ['Infinity', '{ a: -Infinity }', 1, 6, /^Infinity is not supported in the config; write a finite number$/],
     ['NaN', '{ a: NaN }', 1, 6, /^NaN is not supported/],
+    // Past a double's range the number would read as Infinity and reach a field as null (JSON.stringify's Infinity).
+    ['a number out of range', '{\n  inputPort: 1e400 }', 2, 14, /^number "1e400" is out of range: .* write a finite number$/],
+    ['a negative number out of range', '{ a: -1e400 }', 1, 6, /^number "-1e400" is out of range/],
+    ['a hex number out of range', `{ a: 0x${'F'.repeat(300)} }`, 1, 6, /^number "0xFFF\.\.\." is out of range/],
     ['an escape in an unquoted key', '{ a\\u0062: 1 }', 1, 4, /escapes are not supported in unquoted keys; quote the key instead/],
     ['text after the value', '{}\n{}', 2, 1, /^unexpected '\{' after the end of the top-level value; the file holds one value$/],
     ['an unclosed object', '{\n  a: 1,\n', 3, 1, /^unexpected end of file: the object opened at 1:1 is not closed; add '}'$/],
@@ -263,7 +267,8 @@ t.test('every validation error names file:line:column and the field', async (t) 
     ['a rule that is not an object', wrap('"cam-1"'), 3, 5, ['rules', 0], 'rules[0]: expected a rule object, got "cam-1"'],
     ['unknown rule key', wrap(RULE(', ttl: 3')), 3, 139, ['rules', 0, 'ttl'], 'rules[0]: unknown field "ttl" (allowed: name, inputInterface, inputGroup, inputPort, source, excludeSources, joinGroups, outputs, signalTimeoutMs, monitor)'],
     ['missing inputInterface', wrap('{ inputGroup: "239.1.1.1", inputPort: 1, outputs: [] }'), 3, 5, ['rules', 0, 'inputInterface'], 'rules[0].inputInterface: missing: every rule needs the interface it receives on, e.g. inputInterface: "eth1"'],
-    ['inputInterface too long', wrap(RULE().replace('"eth1"', '"an-interface-name"')), 3, 7, ['rules', 0, 'inputInterface'], 'rules[0].inputInterface: expected an interface name (1-15 characters of A-Z a-z 0-9 _ . : @ -), got "an-interface-name"'],
+    ['inputInterface too long', wrap(RULE().replace('"eth1"', '"an-interface-name"')), 3, 7, ['rules', 0, 'inputInterface'], 'rules[0].inputInterface: expected an interface name (1-15 characters of A-Z a-z 0-9 _ . @ -), got "an-interface-name"'],
+    ['inputInterface an alias label', wrap(RULE().replace('"eth1"', '"eth1:0"')), 3, 7, ['rules', 0, 'inputInterface'], 'rules[0].inputInterface: "eth1:0" is not an interface name: Linux refuses \':\' in one (eth0:1 is how ifconfig labels an IPv4 address, not a device); give the device name without the label, eth1'],
     ['bad inputGroup', wrap(RULE().replace('"239.1.1.1"', '"239.1.1"')), 3, 31, ['rules', 0, 'inputGroup'], 'rules[0].inputGroup: expected an IPv4 or IPv6 address such as 239.1.1.1 or ff3e::1234, got "239.1.1"'],
     ['bad inputPort', wrap(RULE().replace('5000', '70000')), 3, 56, ['rules', 0, 'inputPort'], 'rules[0].inputPort: expected an integer 1..65535 or "any" (every port), got 70000'],
     ['bad source', wrap(RULE(', source: "any"')), 3, 139, ['rules', 0, 'source'], 'rules[0].source: expected an IPv4 or IPv6 address such as 239.1.1.1 or ff3e::1234, got "any"'],
@@ -273,7 +278,7 @@ t.test('every validation error names file:line:column and the field', async (t) 
     ['output not an object', wrap(RULE().replace(/\[\{.*\}\]/, '[7]')), 3, 83, ['rules', 0, 'outputs', 0], 'rules[0].outputs[0]: expected an object'],
     ['bad output group', wrap(RULE().replace('"239.2.2.2"', '"x"')), 3, 85, ['rules', 0, 'outputs', 0, 'group'], 'rules[0].outputs[0].group: expected an IPv4 or IPv6 address such as 239.1.1.1 or ff3e::1234, got "x"'],
     ['missing output port', wrap(RULE().replace('port: 6000, ', '')), 3, 83, ['rules', 0, 'outputs', 0, 'port'], 'rules[0].outputs[0].port: expected an integer 1..65535 or "=" (the datagram\'s own port), got undefined'],
-    ['bad output interface', wrap(RULE().replace('"eth2"', '"eth 2"')), 3, 117, ['rules', 0, 'outputs', 0, 'interface'], 'rules[0].outputs[0].interface: expected an interface name (1-15 characters of A-Z a-z 0-9 _ . : @ -), got "eth 2"'],
+    ['bad output interface', wrap(RULE().replace('"eth2"', '"eth 2"')), 3, 117, ['rules', 0, 'outputs', 0, 'interface'], 'rules[0].outputs[0].interface: expected an interface name (1-15 characters of A-Z a-z 0-9 _ . @ -), got "eth 2"'],
     ['output ttl 0', wrap(RULE().replace('"eth2" }', '"eth2", ttl: 0 }')), 3, 136, ['rules', 0, 'outputs', 0, 'ttl'], 'rules[0].outputs[0].ttl: expected an integer 1..255, got 0'],
     ['bad output source', wrap(RULE().replace('"eth2" }', '"eth2", source: "" }')), 3, 136, ['rules', 0, 'outputs', 0, 'source'], 'rules[0].outputs[0].source: expected an IPv4 or IPv6 address such as 239.1.1.1 or ff3e::1234, got ""'],
     ['unknown output key', wrap(RULE().replace('"eth2" }', '"eth2", tll: 8 }')), 3, 136, ['rules', 0, 'outputs', 0, 'tll'], 'rules[0].outputs[0]: unknown field "tll" (allowed: group, port, interface, ttl, source)'],
@@ -370,7 +375,7 @@ t.test('formatConfig writes text that parseConfig reads back to the same config'
         outputs: [
           { group: '239.1.1.1', port: 65535, interface: 'br-lan', ttl: 255, source: '192.0.2.2' },
           { group: '198.51.100.7', port: 9, interface: 'wg0', ttl: 1 },
-          { group: '239.1.1.2', port: 5000, interface: 'a:b@c_d-e' },
+          { group: '239.1.1.2', port: 5000, interface: 'a.b@c_d-e' },
         ],
       },
       // A unicast input and output (127.0.0.0/8 is no destination: common/rule-spec.ts refuses it).

@@ -3,7 +3,8 @@
  * in order with increasing numbers; followers get the recent events first,
  * then each new one; a follower that stops taking events is dropped after
  * its stall time or at once past its queue bound, with a notice counting
- * what it missed and an events.follower-dropped event, while a follower
+ * what it missed and an events.follower-dropped event (reaching the other
+ * followers after the event whose delivery dropped it), while a follower
  * that keeps up survives a burst; interface reports become appeared,
  * vanished, re-created, up/down and address events; the fleet records a
  * worker's start, its exit with the signal and its restart.
@@ -117,6 +118,24 @@ t.test('past its queue bound a follower is dropped at once; below it a burst is 
   await t.rejects(keepsUp.next(), { code: 'ERR_MCR_SLOW_FOLLOWER', message: /51 events waited unread: 51 events \(seq 51\.\.101\)/ });
   t.equal(log.followerCount, 0);
   t.match(JSON.parse(log.recent(1)[0]?.fields ?? '{}'), { missed: 51, firstMissedSeq: 51, lastMissedSeq: 101 });
+});
+
+t.test('an event recorded while one is being delivered (a drop) reaches the other followers after it, in order', async (t) => {
+  const log = new EventLog({ followers: { stallMs: 60_000, maxQueued: 2 } });
+  const neverReads = log.follow([], 1, new AbortController().signal);
+  const reads = log.follow([], 2, new AbortController().signal);
+  await reads.next();
+  addRules(log, 1);
+  await reads.next();
+  addRules(log, 1, 2);
+  await reads.next();
+  // The third event overflows the first follower, whose drop is recorded while the third is handed out.
+  addRules(log, 1, 3);
+  const got: Event[] = (await reads.next()).value?.events ?? [];
+  t.same(got.map((e) => `${e.seq}:${e.kind}`), ['3:rule.added', '4:events.follower-dropped'], 'in the order they were numbered');
+  t.same(log.recent().map((e) => e.seq), [1, 2, 3, 4]);
+  await t.rejects(neverReads.next(), { code: 'ERR_MCR_SLOW_FOLLOWER' });
+  await reads.return();
 });
 
 t.test('a reload records one event per rule it touched and one with its diff, capped', async (t) => {

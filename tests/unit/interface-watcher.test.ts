@@ -1,8 +1,9 @@
 /**
  * InterfaceWatcher with an injected fake monitor: the first dump is state,
  * not a change; bursts become one debounced report of links (existence,
- * index, up) and addresses; carrier-only changes are not reported; a resync
- * reports exactly what differs from before; a failed monitor is replaced.
+ * index, up; a rename as both names) and addresses; carrier-only changes
+ * are not reported; a resync reports exactly what differs from before; a
+ * failed monitor is replaced.
  */
 import t from 'tap';
 import { pino } from 'pino';
@@ -84,6 +85,25 @@ t.test('carrier changes are not reported; up/down and removal are', async (t) =>
   await sleep(50);
   t.same([...(reports.pop()?.links ?? [])], ['in0']);
   t.equal(watcher.get('in0')?.ifindex, 7);
+  watcher.close();
+});
+
+t.test('a rename reports both names, the new one as a link that appeared', async (t) => {
+  const { watcher, emit, reports } = setup();
+  const started = watcher.start();
+  emit()(null, [link(5, 'tmp0', false), link(6, 'tmp1'), addr('addressAdded', 6, '10.0.6.1'), { type: 'synced' }]);
+  await started;
+  // Renamed while down, up flag unchanged, no address: only the name says anything happened.
+  emit()(null, [link(5, 'out0', false)]);
+  t.ok(await pollUntil(async () => reports.length >= 1, 5_000, 5), 'reported');
+  t.same([...(reports[0]?.links ?? [])].sort(), ['out0', 'tmp0'], 'the old name went, the new one appeared');
+  t.same([...(reports[0]?.addresses ?? [])], [], 'no address to follow');
+  t.same(watcher.get('out0'), { ifindex: 5, name: 'out0', up: false, running: true, addresses: [] });
+  // An interface with addresses, renamed: its addresses move with it.
+  emit()(null, [link(6, 'out1')]);
+  t.ok(await pollUntil(async () => reports.length >= 2, 5_000, 5), 'reported');
+  t.same([...(reports[1]?.links ?? [])].sort(), ['out1', 'tmp1']);
+  t.same([...(reports[1]?.addresses ?? [])], ['out1']);
   watcher.close();
 });
 

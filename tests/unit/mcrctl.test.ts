@@ -334,6 +334,7 @@ t.test('add validation errors exit 2 with one line and never contact mcrd', asyn
     [{ '--source': 'somewhere' }, /--source: expected an IPv4 or IPv6 address/],
     [{ '--name': '' }, /--name: expected 1-64 printable characters/],
     [{ '--input-interface': 'an-interface-name-too-long' }, /--input-interface: expected an interface name/],
+    [{ '--input-interface': 'eth0:1' }, /--input-interface: "eth0:1" is not an interface name: .*give the device name without the label, eth0/],
     [{ '--outputs': '239.2.2.2:6000' }, /--outputs item 1 "239\.2\.2\.2:6000": expected GROUP:PORT:INTERFACE\[:TTL\]/],
     [{ '--outputs': '239.2.2.2:6000:eth1:0' }, /--outputs item 1\.ttl: expected an integer 1\.\.255/],
     [{ '--outputs': '239.2.2.2:6000:eth1,bad:1:eth1' }, /--outputs item 2\.group/],

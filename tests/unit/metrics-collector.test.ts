@@ -3,7 +3,8 @@
  * snapshot, every series has the value the stats answer gives, a rule
  * nobody counted yet has its series at 0, errno series appear when the
  * errno first occurs and then stay, outputs with the same labels are
- * added, every input has every malformed reason, every worker every state;
+ * added and labelled as the tables print them, every input has every
+ * malformed reason, every worker every state;
  * concurrent scrapes share one snapshot; reload outcomes reach the gauges.
  */
 import t from 'tap';
@@ -121,6 +122,14 @@ t.test('an errno series stays once it appeared; a removed rule takes its series 
   t.same(select(third, 'mcr_rule_received_packets_total', { rule: '7' }), [], 'rule 7 removed: no series');
   t.same(select(third, 'mcr_output_send_errors_by_errno_total', { rule: '7' }), []);
   t.equal(select(third, 'mcr_rule_received_packets_total', { rule: '9' }).length, 1);
+});
+
+t.test('an output label is the output as the tables print it: an IPv6 group in brackets, a kept group or port as "="', async (t) => {
+  const v6: Rule = { id: 4, name: 'cam6', inputInterface: 'in0', inputGroup: 'ff3e::1:2', inputPort: 5000,
+    outputs: [{ group: 'ff3e::2:2', port: 6000, interface: 'out0' }, { group: '=', port: 0, interface: 'out1' }] };
+  const { c } = collector([{ ...snapshot({}), rules: [v6] }]);
+  const p = parseMetrics(await c.scrape());
+  t.same(select(p, 'mcr_output_sent_packets_total', { rule: '4' }).map((s) => s.labels.output).sort(), ['=:=:out1', '[ff3e::2:2]:6000:out0']);
 });
 
 t.test('label values are escaped', async (t) => {

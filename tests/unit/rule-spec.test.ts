@@ -49,6 +49,9 @@ t.test('bounds: one validation with documented limits for every path', async (t)
     [out({ ttl: 0 }), /outputs\[0\]\.ttl: expected an integer 1\.\.255, got 0/],
     [out({ interface: 'a'.repeat(16) }), /outputs\[0\]\.interface: expected an interface name \(1-15/],
     [out({ interface: '..' }), /outputs\[0\]\.interface/],
+    // Linux refuses ':' in a name (dev_valid_name): eth0:1 is an IPv4 address's label, not a device.
+    [out({ interface: 'eth0:1' }), /outputs\[0\]\.interface: "eth0:1" is not an interface name: .*give the device name without the label, eth0$/],
+    [out({ interface: ':1' }), /outputs\[0\]\.interface: ":1" is not an interface name: .*give the device name without the label$/],
     [out({ source: '0.0.0.0' }), /outputs\[0\]\.source: 0\.0\.0\.0 is not a source address/],
     [{ ...good, source: '0.0.0.0' }, /rule\.source: 0\.0\.0\.0 is not a source address/],
   ];

@@ -80,14 +80,22 @@ export class Fleet {
 
   /**
    * Sends a rule change to the interface's workers; drifted or failed acks
-   * get a full sync. A worker that does not answer within
+   * get a full sync. An ack is in step when it echoes the hash this change
+   * carried (body.hash, what the worker commits), not the table's hash when
+   * the step runs: changes to one interface handled at once each queue a
+   * step after the table took them all, so an earlier step would see a
+   * later hash and "repair" a worker that was fine. An ack that says the
+   * worker holds the table as it is now is in step too, whatever it says
+   * of the command: a sync queued before this change (a start, another
+   * interface's reconcile) already gave it the rule, and the worker answers
+   * the add with EEXIST. A worker that does not answer within
    * RULE_COMMAND_TIMEOUT_MS is marked unconfirmed (see application()) and
    * gets a full sync instead of its next command. A worker that died is
    * left to its exit handling: its replacement gets a full sync.
    */
   broadcast(iface: string, body: CommandDraft): Promise<void> {
     return this.serial(async () => {
-      const expected = this.o.table.hashFor(iface);
+      const sent = ('hash' in body ? body.hash : undefined) ?? this.o.table.hashFor(iface);
       await Promise.all(this.slotsOf(iface).filter((s) => s.state === 'running').map(async (slot) => {
         if (slot.needsSync) {
           await this.sync(slot).catch(() => undefined);
@@ -103,7 +111,8 @@ export class Fleet {
           }
           if (slot.worker?.connected !== true) return;
         }
-        if (reply === undefined || reply.error !== undefined || !sameHash(reply.hash, expected)) {
+        const inStep = reply !== undefined && ((reply.error === undefined && sameHash(reply.hash, sent)) || sameHash(reply.hash, this.o.table.hashFor(iface)));
+        if (!inStep) {
           this.o.logger.warn({ worker: slot.id, error: reply?.error }, 'worker drifted from the rule table: resyncing');
           await this.sync(slot).catch(() => undefined);
         }

@@ -294,8 +294,9 @@ export function createHandler(d: DaemonState): ControlHandler {
       const diff = { file, added: count('added'), removed: count('removed'), changed: count('changed'), unchanged, changes, daemonNotApplied };
       // Recorded as the table changed, before the workers follow it.
       reloadApplied(d.events, diff, (id) => d.table.get(id));
-      // Unchanged rules are never touched in the workers: the sync below
-      // replaces the table of touched interfaces in one step.
+      // Unchanged rules are never touched in the workers: the reconcile
+      // below syncs only the workers of interfaces whose rules changed (or
+      // that hold a rule they refused, tried again), each in one step.
       d.syncInputs();
       await d.fleet.reconcile();
       const result = { ...diff, problems: problems() };

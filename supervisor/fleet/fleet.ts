@@ -69,12 +69,25 @@ export class Fleet {
     this.watchdog = new Watchdog(this.t, () => this.allSlots(), o.loopState ?? loopThreadState, o.logger);
   }
 
-  /** Brings the fleet in line with the rule table: workers for every referenced interface, none for others. */
+  /**
+   * Brings the fleet in line with the rule table: workers for every
+   * referenced interface (a new one's start with their rules), none for
+   * others. A running worker gets a full sync only when it needs one
+   * (behind()): its interface's rules changed, it missed a change, or it
+   * holds rules it refused (tried again, so a reload retries them). The
+   * workers of an interface whose rules did not change are left alone: a
+   * reload that changes nothing syncs none, and the first rule of an
+   * interface starts its workers only.
+   */
   reconcile(): Promise<void> {
     return this.serial(async () => {
       const wanted = new Set(this.o.table.interfaces());
       for (const iface of [...this.inputs.keys()]) if (!wanted.has(iface)) await this.stopInterface(iface);
-      await Promise.all([...wanted].map((iface) => this.follow(iface, true)));
+      await Promise.all([...wanted].map(async (iface) => {
+        await this.follow(iface, false);
+        if (this.closing) return;
+        await Promise.all(this.slotsOf(iface).filter((s) => s.state === 'running' && this.behind(s)).map((s) => this.sync(s).catch(() => undefined)));
+      }));
     });
   }
 
@@ -309,6 +322,16 @@ export class Fleet {
       'worker did not answer a rule change in time: not confirmed; it gets a full sync with the next change');
   }
 
+  /**
+   * Whether a running worker needs a full sync to hold its interface's rules
+   * as the table has them: its last answer named another table, it did not
+   * answer a change, or it refused rules (some, or the whole set) that a
+   * sync tries again.
+   */
+  private behind(s: Slot): boolean {
+    return s.hash === undefined || !sameHash(s.hash, this.o.table.hashFor(s.iface)) || s.needsSync || s.refused.size > 0 || s.reason !== undefined;
+  }
+
   private async syncInterface(iface: string): Promise<void> {
     await Promise.all(this.slotsOf(iface).filter((s) => s.state === 'running').map((s) => this.sync(s).catch(() => undefined)));
   }
@@ -321,6 +344,7 @@ export class Fleet {
     slot.refused = new Map();
     slot.needsSync = false;
     slot.unconfirmed = new Set();
+    slot.hash = undefined;
     slot.beat = undefined;
     slot.verdict = undefined;
     let worker: FleetWorker;
@@ -425,6 +449,7 @@ export class Fleet {
     if (slot.worker === undefined) throw Object.assign(new Error(`worker ${slot.id} is not running`), { code: 'ESRCH' });
     const reply = await slot.worker.send(body, timeoutMs);
     slot.generation = reply.generation;
+    slot.hash = reply.hash;
     noteRefusals(slot, reply, this.o.table, this.o.logger);
     return reply;
   }

@@ -13,7 +13,7 @@ import type { FleetTiming } from '../../supervisor/fleet/fleet-options.js';
 import type { FleetWorker, WorkerExit, WorkerSpec } from '../../supervisor/fleet/worker-process.js';
 import { RuleTable, checkRule } from '../../supervisor/rule-table.js';
 import { WorkerLogs } from '../../supervisor/worker-logs.js';
-import type { CommandDraft, ErrorInfo, Reply } from '../../proto/index.js';
+import type { CommandDraft, ErrorInfo, Reply, RuleRefusal } from '../../proto/index.js';
 import type { EventSink } from '../../supervisor/events/event-kinds.js';
 
 /** The loop state a fake worker reports in its ready ping, as a worker on a current kernel with the defaults. */
@@ -41,6 +41,8 @@ export class FakeWorker implements FleetWorker {
   /** What the worker holds, echoed in every reply. */
   generation = 0;
   hash: Uint8Array = new Uint8Array();
+  /** Rules it holds but could not build, listed in every reply (a script sets it, e.g. on a sync). */
+  refused: RuleRefusal[] = [];
   /** How its loop runs, as its ready ping says (default FAKE_LOOP). */
   loop: typeof FAKE_LOOP = FAKE_LOOP;
   /** Heartbeat word; bumped every beatMs while beating (after the first ready ping, as a loop that runs). */
@@ -120,7 +122,7 @@ export class FakeWorker implements FleetWorker {
       this.generation = body.generation ?? 0;
       this.hash = body.hash ?? new Uint8Array();
     }
-    const reply: Reply = { seq: 0, generation: this.generation, hash: this.hash, refused: [], ...(error !== undefined ? { error } : {}) };
+    const reply: Reply = { seq: 0, generation: this.generation, hash: this.hash, refused: [...this.refused], ...(error !== undefined ? { error } : {}) };
     // As a real worker: how its loop runs, when asked (the fleet's ready ping).
     if (body.kind === 'ping' && body.loop === true) reply.loop = { ...this.loop };
     return reply;

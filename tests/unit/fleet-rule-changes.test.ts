@@ -5,6 +5,9 @@
  * one interface handled at once are each checked against the hash they
  * carried, so none is taken for a drift; an add a sync already delivered
  * is no drift either; a worker that really drifted still gets a full sync.
+ * A reconcile (mcrd's start, a reload, an interface's first or last rule)
+ * syncs only the workers whose interface's rules changed, or that hold a
+ * rule they refused (tried again).
  */
 import t from 'tap';
 import { fleetLab, type FakeWorker, type Script } from './fleet-fixture.js';
@@ -101,4 +104,51 @@ t.test('a worker that really drifted still gets a full sync', async (t) => {
   t.equal(lab2.logged(/drifted/).length, 1, 'the failed add is seen');
   t.same(lab2.workers[0]?.sent.map((c) => c.kind), ['ping', 'syncRules', 'addRule', 'syncRules'], 'and repaired with a full sync');
   t.same(lab2.workers[0]?.hash, lab2.table.hashFor('in0'));
+});
+
+t.test('reconcile syncs only the workers whose interface changed, or that refused a rule', async (t) => {
+  const lab = fleetLab(t, { workers: 2 });
+  lab.links.set('in1', { ifindex: 5, up: true });
+  await lab.fleet.reconcile();
+  const since = (): string[][] => lab.workers.map((w) => w.sent.slice(marks.get(w) ?? 0).map((c) => c.kind));
+  const marks = new Map<FakeWorker, number>();
+  const mark = (): void => { for (const w of lab.workers) marks.set(w, w.sent.length); };
+
+  mark();
+  await lab.fleet.reconcile();
+  t.same(since(), [[], []], 'a reload that changes nothing sends nothing');
+
+  mark();
+  lab.table.add(rule('in1', 9000));
+  await lab.fleet.reconcile();
+  t.same(since(), [[], [], ['ping', 'syncRules'], ['ping', 'syncRules']], 'the first rule of in1 starts its workers, in0\'s are left alone');
+
+  mark();
+  // A reload that changes a rule of in0: removed and added again under a new id.
+  const old = lab.table.remove(1);
+  lab.table.add(rule('in0', old.inputPort));
+  await lab.fleet.reconcile();
+  t.same(since(), [['syncRules'], ['syncRules'], [], []], 'only in0\'s workers get a full sync');
+
+  mark();
+  lab.table.remove(lab.table.forInterface('in1')[0]?.id ?? 0);
+  await lab.fleet.reconcile();
+  t.same(since(), [[], [], ['stop'], ['stop']], 'in1\'s last rule gone: its workers stop, in0\'s are left alone');
+  t.same(lab.fleet.info().map((w) => w.id), ['in0/0', 'in0/1']);
+});
+
+t.test('reconcile tries a refused rule again on the worker that refused it', async (t) => {
+  let refuse = true;
+  const lab = fleetLab(t, { workers: 2, script: (body, w) => {
+    // in0/1 refuses rule 2 (the kernel refused its output socket), applies the others.
+    if (body.kind === 'syncRules' && w.spec.id === 'in0/1') w.refused = refuse ? [{ ruleId: 2, error: { code: 'EACCES', message: 'no' } }] : [];
+    return 'answer';
+  } });
+  await lab.fleet.reconcile();
+  t.same(lab.fleet.application(2, 'in0').refused.map((r) => r.worker), ['in0/1']);
+  refuse = false;
+  const before = lab.workers.map((w) => w.sent.length);
+  await lab.fleet.reconcile();
+  t.same(lab.workers.map((w, i) => w.sent.slice(before[i]).map((c) => c.kind)), [[], ['syncRules']], 'a reload retries the refusal, only there');
+  t.same(lab.fleet.application(2, 'in0').applied, ['in0/0', 'in0/1'], 'applied now');
 });

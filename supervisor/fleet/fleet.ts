@@ -190,14 +190,37 @@ export class Fleet {
     return this.allSlots().map((s) => slotInfo(s, this.o.loopPolicy ?? loopThreadPolicy));
   }
 
+  /**
+   * Sets the log level of every worker, or of one; resolves with how many
+   * took it. A running worker is told at once, and a level it refuses
+   * (ERR_MCR_BAD_LEVEL) is neither kept for it nor counted. Any other slot
+   * keeps the level for its worker: one starting (spawned with the level
+   * before) is told once it runs (start()), one waiting or restarting is
+   * spawned with it.
+   */
   async setLogLevel(level: string, workerId?: string): Promise<number> {
     const targets = this.allSlots().filter((s) => workerId === undefined || s.id === workerId);
-    await Promise.all(targets.map(async (s) => {
+    const took = await Promise.all(targets.map(async (s) => {
+      if (s.state !== 'running' || s.worker?.connected !== true) {
+        s.logLevel = level;
+        return true;
+      }
+      let reply: Reply;
+      try {
+        reply = await this.send(s, { kind: 'setLogLevel', level });
+      } catch (err) {
+        // Died (or hung) meanwhile: its replacement is spawned with the level asked for.
+        s.logLevel = level;
+        throw err;
+      }
+      if (reply.error !== undefined) {
+        this.o.logger.warn({ worker: s.id, level, code: reply.error.code, err: reply.error.message }, 'worker refused the log level: it keeps its own');
+        return false;
+      }
       s.logLevel = level;
-      // A worker that died gets the level when it is restarted.
-      if (s.state === 'running' && s.worker?.connected === true) await this.send(s, { kind: 'setLogLevel', level });
+      return true;
     }));
-    return targets.length;
+    return took.filter((t) => t).length;
   }
 
   hasWorker(id: string): boolean {
@@ -348,13 +371,15 @@ export class Fleet {
     slot.beat = undefined;
     slot.verdict = undefined;
     let worker: FleetWorker;
+    // A level set while it starts (setLogLevel) reaches it once it runs.
+    const spawnedLevel = slot.logLevel;
     try {
       slot.lastFatal = undefined;
       slot.stderrTail = [];
       worker = this.startWorker(
         { id: slot.id, interface: slot.iface, fanoutGroup: this.fanoutGroups.get(slot.iface) ?? 0, cpu: slot.core,
           ...(this.o.auxCpus !== undefined && this.o.auxCpus.length > 0 ? { auxCpus: this.o.auxCpus } : {}),
-          logLevel: slot.logLevel, ...(this.o.user !== undefined ? { user: this.o.user } : {}),
+          logLevel: spawnedLevel, ...(this.o.user !== undefined ? { user: this.o.user } : {}),
           ...(this.o.loop !== undefined ? { loop: this.o.loop } : {}), ...(this.o.slots !== undefined ? { slots: this.o.slots } : {}) },
         (line, stream) => {
           this.o.logs.record(slot.id, { interface: slot.iface, core: slot.core, pid: worker.pid }, line);
@@ -417,6 +442,16 @@ export class Fleet {
     const pid = worker.pid ?? 0;
     if (replacing) this.events.record('worker.restarted', { worker: slot.id, interface: slot.iface, pid, restarts: slot.restarts, after: slot.lastExit?.why ?? 'exited' });
     else this.events.record('worker.started', { worker: slot.id, interface: slot.iface, pid, core: slot.core });
+    if (slot.logLevel !== spawnedLevel) await this.sendLevel(slot, spawnedLevel);
+  }
+
+  /** Tells a worker that started with `spawnedLevel` the level set since; one it refuses leaves the slot at the level it runs with. */
+  private async sendLevel(slot: Slot, spawnedLevel: string): Promise<void> {
+    const level = slot.logLevel;
+    const reply = await this.send(slot, { kind: 'setLogLevel', level }, this.t.ruleCommandTimeoutMs).catch(() => undefined);
+    if (reply?.error === undefined) return;
+    this.o.logger.warn({ worker: slot.id, level, code: reply.error.code, err: reply.error.message }, 'worker refused the log level: it keeps its own');
+    if (slot.logLevel === level) slot.logLevel = spawnedLevel;
   }
 
   /**

@@ -55,6 +55,8 @@ export class Fleet {
   private nextGroup = 0x4d00;
   private closing = false;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Stops in progress, by worker (stopSlot). */
+  private readonly stops = new WeakMap<FleetWorker, Promise<void>>();
   private readonly backoff: RestartBackoff;
   private readonly t: FleetTiming;
   private readonly startWorker: StartWorker;
@@ -234,7 +236,8 @@ export class Fleet {
    * `closing` and start nothing, and a worker one of them started anyway is
    * stopped once the queue is empty. The watchdog stops first: a worker
    * that is draining stops beating, and a hung one is killed by the stop's
-   * own deadline.
+   * own deadline. A follow() in progress checks `closing` after each step
+   * it waits for, so a worker it would have started is never started.
    */
   async close(): Promise<void> {
     this.closing = true;
@@ -288,12 +291,14 @@ export class Fleet {
       // Re-created under the same name: the workers' sockets belong to the old index.
       await this.park(input, `interface ${iface} was re-created: restarting its workers`);
     }
+    // close() may have begun during the park (it is not queued): start nothing after it.
+    if (this.closing) return;
     input.ifindex = ifindex;
     const waiting = input.slots.filter((s) => s.state === 'waiting');
     await Promise.all(waiting.map((s) => this.start(s).catch((err: Error & { code?: string }) => {
       this.o.logger.error({ worker: s.id, code: err.code, err: err.message }, 'worker failed to start');
     })));
-    if (sync) await Promise.all(input.slots.filter((s) => s.state === 'running' && !waiting.includes(s)).map((s) => this.sync(s).catch(() => undefined)));
+    if (sync && !this.closing) await Promise.all(input.slots.filter((s) => s.state === 'running' && !waiting.includes(s)).map((s) => this.sync(s).catch(() => undefined)));
   }
 
   private makeSlots(iface: string): Slot[] {
@@ -326,11 +331,25 @@ export class Fleet {
     await Promise.all(slots.map((s) => this.stopSlot(s)));
   }
 
-  /** Drain-and-stop, SIGKILL STOP_TIMEOUT_MS after the start (slot.ts); the slot is left 'stopping' with no worker. */
-  private async stopSlot(s: Slot): Promise<void> {
+  /**
+   * Drain-and-stop, SIGKILL STOP_TIMEOUT_MS after the start (slot.ts); the
+   * slot is left 'stopping' with no worker. A worker already being stopped
+   * (a park in progress when close() stops everything) is not stopped
+   * twice: the second caller waits for the first stop.
+   */
+  private stopSlot(s: Slot): Promise<void> {
     const worker = s.worker;
+    if (worker === undefined) return stopSlotWorker(s, this.t.stopTimeoutMs, this.o.logger);
+    let stop = this.stops.get(worker);
+    if (stop === undefined) {
+      stop = this.stopWorker(s, worker);
+      this.stops.set(worker, stop);
+    }
+    return stop;
+  }
+
+  private async stopWorker(s: Slot, worker: FleetWorker): Promise<void> {
     await stopSlotWorker(s, this.t.stopTimeoutMs, this.o.logger);
-    if (worker === undefined) return;
     // Stopped on purpose (no rules left, interface gone, mcrd stopping): onExit sees no worker and says nothing.
     const how = await worker.exited;
     this.events.record('worker.exited', { worker: s.id, interface: s.iface, pid: worker.pid ?? 0, code: how.code, signal: how.signal,

@@ -46,6 +46,13 @@ export interface DaemonState {
   /** Loss of signal per rule (health/stream-watch.ts); without it stats and list carry no stream state. */
   stream?: StreamWatch;
   /**
+   * True once mcrd has begun to stop: rule changes and reloads are refused
+   * (ESHUTDOWN) from then on, since the workers, memberships and consume
+   * filters they would change are being taken down (the control socket
+   * closes last). Absent: never.
+   */
+  stopping?: () => boolean;
+  /**
    * Called after `mcrctl clear` zeroed counters, with what it cleared and who
    * asked (the one place to hook a "counters cleared" event).
    */
@@ -121,6 +128,11 @@ function named(r: Pick<Rule, 'name'>): { name?: string } {
 
 export function createHandler(d: DaemonState): ControlHandler {
   const stats = new StatsReport();
+  const refuseWhileStopping = (what: string): void => {
+    if (d.stopping?.() === true) {
+      throw new RuleTableError('ESHUTDOWN', `mcrd is stopping: ${what} refused, nothing changed; make it again once mcrd runs (\`systemctl start mcrd\`), or put it in the config file it starts from`);
+    }
+  };
   const removeAndSync = async (rule: Rule): Promise<void> => {
     if (d.table.forInterface(rule.inputInterface).length === 0) await d.fleet.reconcile();
     else await d.fleet.broadcast(rule.inputInterface, { kind: 'removeRule', generation: d.table.generation, hash: d.table.hashFor(rule.inputInterface), id: rule.id });
@@ -159,6 +171,7 @@ export function createHandler(d: DaemonState): ControlHandler {
 
   return {
     async addRule({ rule: input }) {
+      refuseWhileStopping('the rule change');
       // Validated before the interfaces are looked up, so a malformed name
       // is refused as such (ERR_MCR_BAD_RULE), not as a missing interface.
       const checked = checkRule(input);
@@ -179,6 +192,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       return { rule, application, warnings };
     },
     async removeRule({ id, name }) {
+      refuseWhileStopping('the rule change');
       if ((id === undefined || id === 0) === (name === undefined || name === '')) {
         throw new RuleTableError('ERR_MCR_BAD_REQUEST', 'give exactly one of id or name');
       }
@@ -253,6 +267,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       let file = d.configFile ?? '';
       let config: ReturnType<typeof loadConfig>;
       try {
+        refuseWhileStopping('the reload');
         file = configPath(undefined);
         // Held to the running limits (ENOSPC past them): throws ConfigError, nothing changes.
         config = loadConfig(file, { maxRulesPerInterface: d.table.limits.maxRules });

@@ -16,7 +16,7 @@ import { ruleDiff } from './rule-diff.js';
 import { addressFamily, hostPort } from '../common/rule-spec.js';
 import { errorCode } from '../common/control-errors.js';
 import type { Fleet } from './fleet/fleet.js';
-import { LEVEL_VALUES, type WorkerLogs } from './worker-logs.js';
+import { LEVEL_VALUES, levelValue, type WorkerLogs } from './worker-logs.js';
 import { CONTROL_PROTOCOL, type LogsResult, type Rule, type RuleApplication, type RuleChange } from '../proto/index.js';
 import type { ControlHandler } from './control/handler.js';
 import { StatsReport } from './stats/stats-report.js';
@@ -224,7 +224,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       if (worker !== undefined && worker !== '' && !d.fleet.hasWorker(worker)) {
         throw new RuleTableError('ENOENT', `no worker "${worker}": see \`mcrctl workers\``);
       }
-      const min = LEVEL_VALUES[level ?? ''] ?? 0;
+      const min = levelValue(level ?? '') ?? 0;
       const only = worker === '' ? undefined : worker;
       const first: LogsResult = { lines: d.logs.recent(only, min, lines !== undefined && lines > 0 ? lines : DEFAULT_LOG_LINES) };
       if (follow !== true) return first;
@@ -258,7 +258,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       return { level: d.logger.level, workers: d.fleet.info().map((w) => ({ worker: w.id, level: w.logLevel })) };
     },
     async logLevelSet({ level, worker }) {
-      if (!(level in LEVEL_VALUES) && level !== 'silent') throw new RuleTableError('ERR_MCR_BAD_LEVEL', `unknown level "${level}": use trace, debug, info, warn, error, fatal or silent`);
+      if (levelValue(level) === undefined && level !== 'silent') throw new RuleTableError('ERR_MCR_BAD_LEVEL', `unknown level "${level}": use trace, debug, info, warn, error, fatal or silent`);
       if (worker !== undefined && worker !== '' && !d.fleet.hasWorker(worker)) throw new RuleTableError('ENOENT', `no worker "${worker}": see \`mcrctl workers\``);
       if (worker === undefined || worker === '') d.logger.level = level;
       return { level, workers: await d.fleet.setLogLevel(level, worker === '' ? undefined : worker) };

@@ -3,7 +3,8 @@
  * fake workers (fleet-fixture.ts): once mcrd is stopping, rule changes and
  * reloads are refused with ESHUTDOWN and change nothing (the stop takes
  * down what they would change, and a change then could leave a consume
- * filter behind).
+ * filter behind); a log level is one of pino's names, not any property
+ * of an object ('constructor', '__proto__').
  */
 import t from 'tap';
 import { pino } from 'pino';
@@ -40,4 +41,15 @@ t.test('while mcrd stops, add, remove and reload are refused with ESHUTDOWN and 
   t.equal(lab.table.list().length, rules, 'the table is as it was');
   t.equal(lab.table.generation, generation);
   t.equal(inputSyncs(), syncs, 'memberships and filters untouched');
+});
+
+t.test('log-level set refuses names that are not levels, Object.prototype\'s included', async (t) => {
+  const { lab, handler } = handlerLab(t);
+  await lab.fleet.reconcile();
+  for (const level of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'verbose']) {
+    await t.rejects(handler.logLevelSet({ level }, context), { code: 'ERR_MCR_BAD_LEVEL' }, level);
+  }
+  t.same(lab.workers[0]?.sent.map((c) => c.kind), ['ping', 'syncRules'], 'nothing sent to the worker');
+  t.same((await handler.logLevelGet({}, context)).workers.map((w) => w.level), ['info'], 'its level unchanged');
+  t.same(await handler.logLevelSet({ level: 'debug' }, context), { level: 'debug', workers: 1 }, 'a real level is set');
 });

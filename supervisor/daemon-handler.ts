@@ -16,7 +16,7 @@ import { ruleDiff } from './rule-diff.js';
 import { addressFamily, hostPort } from '../common/rule-spec.js';
 import { errorCode } from '../common/control-errors.js';
 import type { Fleet } from './fleet/fleet.js';
-import { LEVEL_VALUES, type WorkerLogs } from './worker-logs.js';
+import { LEVEL_VALUES, levelValue, type WorkerLogs } from './worker-logs.js';
 import { CONTROL_PROTOCOL, type LogsResult, type Rule, type RuleApplication, type RuleChange } from '../proto/index.js';
 import type { ControlHandler } from './control/handler.js';
 import { StatsReport } from './stats/stats-report.js';
@@ -45,6 +45,13 @@ export interface DaemonState {
   consume?: { mode: 'auto' | boolean; list(): Array<{ ruleId: number; consumed: boolean; reason: string }> };
   /** Loss of signal per rule (health/stream-watch.ts); without it stats and list carry no stream state. */
   stream?: StreamWatch;
+  /**
+   * True once mcrd has begun to stop: rule changes and reloads are refused
+   * (ESHUTDOWN) from then on, since the workers, memberships and consume
+   * filters they would change are being taken down (the control socket
+   * closes last). Absent: never.
+   */
+  stopping?: () => boolean;
   /**
    * Called after `mcrctl clear` zeroed counters, with what it cleared and who
    * asked (the one place to hook a "counters cleared" event).
@@ -121,6 +128,11 @@ function named(r: Pick<Rule, 'name'>): { name?: string } {
 
 export function createHandler(d: DaemonState): ControlHandler {
   const stats = new StatsReport();
+  const refuseWhileStopping = (what: string): void => {
+    if (d.stopping?.() === true) {
+      throw new RuleTableError('ESHUTDOWN', `mcrd is stopping: ${what} refused, nothing changed; make it again once mcrd runs (\`systemctl start mcrd\`), or put it in the config file it starts from`);
+    }
+  };
   const removeAndSync = async (rule: Rule): Promise<void> => {
     if (d.table.forInterface(rule.inputInterface).length === 0) await d.fleet.reconcile();
     else await d.fleet.broadcast(rule.inputInterface, { kind: 'removeRule', generation: d.table.generation, hash: d.table.hashFor(rule.inputInterface), id: rule.id });
@@ -159,6 +171,7 @@ export function createHandler(d: DaemonState): ControlHandler {
 
   return {
     async addRule({ rule: input }) {
+      refuseWhileStopping('the rule change');
       // Validated before the interfaces are looked up, so a malformed name
       // is refused as such (ERR_MCR_BAD_RULE), not as a missing interface.
       const checked = checkRule(input);
@@ -179,6 +192,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       return { rule, application, warnings };
     },
     async removeRule({ id, name }) {
+      refuseWhileStopping('the rule change');
       if ((id === undefined || id === 0) === (name === undefined || name === '')) {
         throw new RuleTableError('ERR_MCR_BAD_REQUEST', 'give exactly one of id or name');
       }
@@ -210,7 +224,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       if (worker !== undefined && worker !== '' && !d.fleet.hasWorker(worker)) {
         throw new RuleTableError('ENOENT', `no worker "${worker}": see \`mcrctl workers\``);
       }
-      const min = LEVEL_VALUES[level ?? ''] ?? 0;
+      const min = levelValue(level ?? '') ?? 0;
       const only = worker === '' ? undefined : worker;
       const first: LogsResult = { lines: d.logs.recent(only, min, lines !== undefined && lines > 0 ? lines : DEFAULT_LOG_LINES) };
       if (follow !== true) return first;
@@ -244,7 +258,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       return { level: d.logger.level, workers: d.fleet.info().map((w) => ({ worker: w.id, level: w.logLevel })) };
     },
     async logLevelSet({ level, worker }) {
-      if (!(level in LEVEL_VALUES) && level !== 'silent') throw new RuleTableError('ERR_MCR_BAD_LEVEL', `unknown level "${level}": use trace, debug, info, warn, error, fatal or silent`);
+      if (levelValue(level) === undefined && level !== 'silent') throw new RuleTableError('ERR_MCR_BAD_LEVEL', `unknown level "${level}": use trace, debug, info, warn, error, fatal or silent`);
       if (worker !== undefined && worker !== '' && !d.fleet.hasWorker(worker)) throw new RuleTableError('ENOENT', `no worker "${worker}": see \`mcrctl workers\``);
       if (worker === undefined || worker === '') d.logger.level = level;
       return { level, workers: await d.fleet.setLogLevel(level, worker === '' ? undefined : worker) };
@@ -253,6 +267,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       let file = d.configFile ?? '';
       let config: ReturnType<typeof loadConfig>;
       try {
+        refuseWhileStopping('the reload');
         file = configPath(undefined);
         // Held to the running limits (ENOSPC past them): throws ConfigError, nothing changes.
         config = loadConfig(file, { maxRulesPerInterface: d.table.limits.maxRules });
@@ -294,8 +309,9 @@ export function createHandler(d: DaemonState): ControlHandler {
       const diff = { file, added: count('added'), removed: count('removed'), changed: count('changed'), unchanged, changes, daemonNotApplied };
       // Recorded as the table changed, before the workers follow it.
       reloadApplied(d.events, diff, (id) => d.table.get(id));
-      // Unchanged rules are never touched in the workers: the sync below
-      // replaces the table of touched interfaces in one step.
+      // Unchanged rules are never touched in the workers: the reconcile
+      // below syncs only the workers of interfaces whose rules changed (or
+      // that hold a rule they refused, tried again), each in one step.
       d.syncInputs();
       await d.fleet.reconcile();
       const result = { ...diff, problems: problems() };

@@ -228,7 +228,9 @@ async function main(): Promise<void> {
     if (c.state === 'down') events.record('stream.down', { rule: c.ruleId, ...named, timeoutMs: c.signalTimeoutMs });
     else events.record('stream.up', { rule: c.ruleId, ...named, ...(c.downMs !== undefined ? { downMs: c.downMs } : {}) });
   });
-  const state = { table, fleet, logs, events, logger, syncInputs, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now(),
+  // Set when the stop begins; the handler refuses rule changes from then on (ESHUTDOWN).
+  let stopping = false;
+  const state = { table, fleet, logs, events, logger, syncInputs, stopping: () => stopping, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now(),
     interfaceState: (name: string) => watcher.get(name), stream, startDaemon: config.daemon,
     // A rule decided "consume" whose interface has no filter says why.
     consume: { mode: consumeMode, list: () => consume.list().map((c) => {
@@ -283,7 +285,6 @@ async function main(): Promise<void> {
     logger.warn({ check: f.check, subject: f.subject, fix: f.fix }, `host check: ${f.subject}: ${f.detail} (mcrd --check-host lists them all)`);
   }
 
-  let stopping = false;
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;

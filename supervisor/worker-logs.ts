@@ -18,6 +18,11 @@ import type { LogLine } from '../proto/index.js';
 
 const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 export const LEVEL_VALUES: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
+
+/** A level name's number, or undefined for any other name ('constructor', 'toString' included: `in` would find those on Object's prototype). */
+export function levelValue(name: string): number | undefined {
+  return Object.hasOwn(LEVEL_VALUES, name) ? LEVEL_VALUES[name] : undefined;
+}
 const RING_LINES = 1000;
 
 /** A worker log file that stopped taking lines (`failing`, with the errno code), or took them again (`recovered`, with how many it missed). */

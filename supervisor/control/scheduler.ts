@@ -93,15 +93,17 @@ export class RequestScheduler {
       state = 'released';
       this.pump();
     };
-    if (holder.waiting.length === 0 && (IMMEDIATE.has(kind) || this.running < this.maxRunning)) {
+    if (holder.waiting.length === 0 && IMMEDIATE.has(kind)) {
+      // Immediate kinds run outside the count (they take no time to answer):
+      // never counted, so nothing to give back, whenever `start` calls
+      // release (synchronously too: a connection with unread answers does).
+      state = 'released';
+      holder.lastStartMs = performance.now();
+      start(release);
+      return release;
+    }
+    if (holder.waiting.length === 0 && this.running < this.maxRunning) {
       begin();
-      // Immediate kinds run outside the count: they take no time to answer.
-      if (IMMEDIATE.has(kind)) {
-        clearTimeout(lease);
-        this.running--;
-        holder.running--;
-        state = 'released';
-      }
       return release;
     }
     holder.waiting.push(begin);

@@ -55,6 +55,8 @@ export class Fleet {
   private nextGroup = 0x4d00;
   private closing = false;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Stops in progress, by worker (stopSlot). */
+  private readonly stops = new WeakMap<FleetWorker, Promise<void>>();
   private readonly backoff: RestartBackoff;
   private readonly t: FleetTiming;
   private readonly startWorker: StartWorker;
@@ -69,25 +71,46 @@ export class Fleet {
     this.watchdog = new Watchdog(this.t, () => this.allSlots(), o.loopState ?? loopThreadState, o.logger);
   }
 
-  /** Brings the fleet in line with the rule table: workers for every referenced interface, none for others. */
+  /**
+   * Brings the fleet in line with the rule table: workers for every
+   * referenced interface (a new one's start with their rules), none for
+   * others. A running worker gets a full sync only when it needs one
+   * (behind()): its interface's rules changed, it missed a change, or it
+   * holds rules it refused (tried again, so a reload retries them). The
+   * workers of an interface whose rules did not change are left alone: a
+   * reload that changes nothing syncs none, and the first rule of an
+   * interface starts its workers only.
+   */
   reconcile(): Promise<void> {
     return this.serial(async () => {
       const wanted = new Set(this.o.table.interfaces());
       for (const iface of [...this.inputs.keys()]) if (!wanted.has(iface)) await this.stopInterface(iface);
-      await Promise.all([...wanted].map((iface) => this.follow(iface, true)));
+      await Promise.all([...wanted].map(async (iface) => {
+        await this.follow(iface, false);
+        if (this.closing) return;
+        await Promise.all(this.slotsOf(iface).filter((s) => s.state === 'running' && this.behind(s)).map((s) => this.sync(s).catch(() => undefined)));
+      }));
     });
   }
 
   /**
    * Sends a rule change to the interface's workers; drifted or failed acks
-   * get a full sync. A worker that does not answer within
+   * get a full sync. An ack is in step when it echoes the hash this change
+   * carried (body.hash, what the worker commits), not the table's hash when
+   * the step runs: changes to one interface handled at once each queue a
+   * step after the table took them all, so an earlier step would see a
+   * later hash and "repair" a worker that was fine. An ack that says the
+   * worker holds the table as it is now is in step too, whatever it says
+   * of the command: a sync queued before this change (a start, another
+   * interface's reconcile) already gave it the rule, and the worker answers
+   * the add with EEXIST. A worker that does not answer within
    * RULE_COMMAND_TIMEOUT_MS is marked unconfirmed (see application()) and
    * gets a full sync instead of its next command. A worker that died is
    * left to its exit handling: its replacement gets a full sync.
    */
   broadcast(iface: string, body: CommandDraft): Promise<void> {
     return this.serial(async () => {
-      const expected = this.o.table.hashFor(iface);
+      const sent = ('hash' in body ? body.hash : undefined) ?? this.o.table.hashFor(iface);
       await Promise.all(this.slotsOf(iface).filter((s) => s.state === 'running').map(async (slot) => {
         if (slot.needsSync) {
           await this.sync(slot).catch(() => undefined);
@@ -103,7 +126,8 @@ export class Fleet {
           }
           if (slot.worker?.connected !== true) return;
         }
-        if (reply === undefined || reply.error !== undefined || !sameHash(reply.hash, expected)) {
+        const inStep = reply !== undefined && ((reply.error === undefined && sameHash(reply.hash, sent)) || sameHash(reply.hash, this.o.table.hashFor(iface)));
+        if (!inStep) {
           this.o.logger.warn({ worker: slot.id, error: reply?.error }, 'worker drifted from the rule table: resyncing');
           await this.sync(slot).catch(() => undefined);
         }
@@ -168,14 +192,37 @@ export class Fleet {
     return this.allSlots().map((s) => slotInfo(s, this.o.loopPolicy ?? loopThreadPolicy));
   }
 
+  /**
+   * Sets the log level of every worker, or of one; resolves with how many
+   * took it. A running worker is told at once, and a level it refuses
+   * (ERR_MCR_BAD_LEVEL) is neither kept for it nor counted. Any other slot
+   * keeps the level for its worker: one starting (spawned with the level
+   * before) is told once it runs (start()), one waiting or restarting is
+   * spawned with it.
+   */
   async setLogLevel(level: string, workerId?: string): Promise<number> {
     const targets = this.allSlots().filter((s) => workerId === undefined || s.id === workerId);
-    await Promise.all(targets.map(async (s) => {
+    const took = await Promise.all(targets.map(async (s) => {
+      if (s.state !== 'running' || s.worker?.connected !== true) {
+        s.logLevel = level;
+        return true;
+      }
+      let reply: Reply;
+      try {
+        reply = await this.send(s, { kind: 'setLogLevel', level });
+      } catch (err) {
+        // Died (or hung) meanwhile: its replacement is spawned with the level asked for.
+        s.logLevel = level;
+        throw err;
+      }
+      if (reply.error !== undefined) {
+        this.o.logger.warn({ worker: s.id, level, code: reply.error.code, err: reply.error.message }, 'worker refused the log level: it keeps its own');
+        return false;
+      }
       s.logLevel = level;
-      // A worker that died gets the level when it is restarted.
-      if (s.state === 'running' && s.worker?.connected === true) await this.send(s, { kind: 'setLogLevel', level });
+      return true;
     }));
-    return targets.length;
+    return took.filter((t) => t).length;
   }
 
   hasWorker(id: string): boolean {
@@ -189,7 +236,8 @@ export class Fleet {
    * `closing` and start nothing, and a worker one of them started anyway is
    * stopped once the queue is empty. The watchdog stops first: a worker
    * that is draining stops beating, and a hung one is killed by the stop's
-   * own deadline.
+   * own deadline. A follow() in progress checks `closing` after each step
+   * it waits for, so a worker it would have started is never started.
    */
   async close(): Promise<void> {
     this.closing = true;
@@ -243,12 +291,14 @@ export class Fleet {
       // Re-created under the same name: the workers' sockets belong to the old index.
       await this.park(input, `interface ${iface} was re-created: restarting its workers`);
     }
+    // close() may have begun during the park (it is not queued): start nothing after it.
+    if (this.closing) return;
     input.ifindex = ifindex;
     const waiting = input.slots.filter((s) => s.state === 'waiting');
     await Promise.all(waiting.map((s) => this.start(s).catch((err: Error & { code?: string }) => {
       this.o.logger.error({ worker: s.id, code: err.code, err: err.message }, 'worker failed to start');
     })));
-    if (sync) await Promise.all(input.slots.filter((s) => s.state === 'running' && !waiting.includes(s)).map((s) => this.sync(s).catch(() => undefined)));
+    if (sync && !this.closing) await Promise.all(input.slots.filter((s) => s.state === 'running' && !waiting.includes(s)).map((s) => this.sync(s).catch(() => undefined)));
   }
 
   private makeSlots(iface: string): Slot[] {
@@ -281,11 +331,25 @@ export class Fleet {
     await Promise.all(slots.map((s) => this.stopSlot(s)));
   }
 
-  /** Drain-and-stop, SIGKILL STOP_TIMEOUT_MS after the start (slot.ts); the slot is left 'stopping' with no worker. */
-  private async stopSlot(s: Slot): Promise<void> {
+  /**
+   * Drain-and-stop, SIGKILL STOP_TIMEOUT_MS after the start (slot.ts); the
+   * slot is left 'stopping' with no worker. A worker already being stopped
+   * (a park in progress when close() stops everything) is not stopped
+   * twice: the second caller waits for the first stop.
+   */
+  private stopSlot(s: Slot): Promise<void> {
     const worker = s.worker;
+    if (worker === undefined) return stopSlotWorker(s, this.t.stopTimeoutMs, this.o.logger);
+    let stop = this.stops.get(worker);
+    if (stop === undefined) {
+      stop = this.stopWorker(s, worker);
+      this.stops.set(worker, stop);
+    }
+    return stop;
+  }
+
+  private async stopWorker(s: Slot, worker: FleetWorker): Promise<void> {
     await stopSlotWorker(s, this.t.stopTimeoutMs, this.o.logger);
-    if (worker === undefined) return;
     // Stopped on purpose (no rules left, interface gone, mcrd stopping): onExit sees no worker and says nothing.
     const how = await worker.exited;
     this.events.record('worker.exited', { worker: s.id, interface: s.iface, pid: worker.pid ?? 0, code: how.code, signal: how.signal,
@@ -300,6 +364,16 @@ export class Fleet {
       'worker did not answer a rule change in time: not confirmed; it gets a full sync with the next change');
   }
 
+  /**
+   * Whether a running worker needs a full sync to hold its interface's rules
+   * as the table has them: its last answer named another table, it did not
+   * answer a change, or it refused rules (some, or the whole set) that a
+   * sync tries again.
+   */
+  private behind(s: Slot): boolean {
+    return s.hash === undefined || !sameHash(s.hash, this.o.table.hashFor(s.iface)) || s.needsSync || s.refused.size > 0 || s.reason !== undefined;
+  }
+
   private async syncInterface(iface: string): Promise<void> {
     await Promise.all(this.slotsOf(iface).filter((s) => s.state === 'running').map((s) => this.sync(s).catch(() => undefined)));
   }
@@ -312,16 +386,19 @@ export class Fleet {
     slot.refused = new Map();
     slot.needsSync = false;
     slot.unconfirmed = new Set();
+    slot.hash = undefined;
     slot.beat = undefined;
     slot.verdict = undefined;
     let worker: FleetWorker;
+    // A level set while it starts (setLogLevel) reaches it once it runs.
+    const spawnedLevel = slot.logLevel;
     try {
       slot.lastFatal = undefined;
       slot.stderrTail = [];
       worker = this.startWorker(
         { id: slot.id, interface: slot.iface, fanoutGroup: this.fanoutGroups.get(slot.iface) ?? 0, cpu: slot.core,
           ...(this.o.auxCpus !== undefined && this.o.auxCpus.length > 0 ? { auxCpus: this.o.auxCpus } : {}),
-          logLevel: slot.logLevel, ...(this.o.user !== undefined ? { user: this.o.user } : {}),
+          logLevel: spawnedLevel, ...(this.o.user !== undefined ? { user: this.o.user } : {}),
           ...(this.o.loop !== undefined ? { loop: this.o.loop } : {}), ...(this.o.slots !== undefined ? { slots: this.o.slots } : {}) },
         (line, stream) => {
           this.o.logs.record(slot.id, { interface: slot.iface, core: slot.core, pid: worker.pid }, line);
@@ -384,6 +461,16 @@ export class Fleet {
     const pid = worker.pid ?? 0;
     if (replacing) this.events.record('worker.restarted', { worker: slot.id, interface: slot.iface, pid, restarts: slot.restarts, after: slot.lastExit?.why ?? 'exited' });
     else this.events.record('worker.started', { worker: slot.id, interface: slot.iface, pid, core: slot.core });
+    if (slot.logLevel !== spawnedLevel) await this.sendLevel(slot, spawnedLevel);
+  }
+
+  /** Tells a worker that started with `spawnedLevel` the level set since; one it refuses leaves the slot at the level it runs with. */
+  private async sendLevel(slot: Slot, spawnedLevel: string): Promise<void> {
+    const level = slot.logLevel;
+    const reply = await this.send(slot, { kind: 'setLogLevel', level }, this.t.ruleCommandTimeoutMs).catch(() => undefined);
+    if (reply?.error === undefined) return;
+    this.o.logger.warn({ worker: slot.id, level, code: reply.error.code, err: reply.error.message }, 'worker refused the log level: it keeps its own');
+    if (slot.logLevel === level) slot.logLevel = spawnedLevel;
   }
 
   /**
@@ -416,6 +503,7 @@ export class Fleet {
     if (slot.worker === undefined) throw Object.assign(new Error(`worker ${slot.id} is not running`), { code: 'ESRCH' });
     const reply = await slot.worker.send(body, timeoutMs);
     slot.generation = reply.generation;
+    slot.hash = reply.hash;
     noteRefusals(slot, reply, this.o.table, this.o.logger);
     return reply;
   }

@@ -26,6 +26,8 @@ export interface Slot {
   backoffMs: number;
   startedAtMs: number;
   generation: number;
+  /** The hash of the rule table the worker says it holds (every reply echoes it; undefined before its first). */
+  hash: Uint8Array | undefined;
   logLevel: string;
   timer: NodeJS.Timeout | undefined;
   counters: WorkerCounters | undefined;
@@ -79,7 +81,7 @@ export function lastWords(slot: Slot): string | undefined {
 
 export function newSlot(iface: string, index: number, core: number, backoffMs: number, logLevel: string): Slot {
   return { id: `${iface}/${index}`, iface, core, worker: undefined, state: 'waiting', reason: undefined, restarts: 0,
-    backoffMs, startedAtMs: 0, generation: 0, logLevel, timer: undefined, counters: undefined,
+    backoffMs, startedAtMs: 0, generation: 0, hash: undefined, logLevel, timer: undefined, counters: undefined,
     refused: new Map(), needsSync: false, unconfirmed: new Set(), beat: undefined, verdict: undefined, lastExit: undefined,
     lastFatal: undefined, starvedLogged: false, stderrTail: [], failedStarts: 0, loop: undefined };
 }
@@ -188,6 +190,7 @@ export async function stopSlotWorker(s: Slot, timeoutMs: number, logger: Logger)
   await worker.exited;
   worker.close();
   if (s.worker === worker) s.worker = undefined;
+  s.hash = undefined;
   s.refused.clear();
   s.needsSync = false;
   s.unconfirmed.clear();

@@ -96,6 +96,8 @@ export class InputFilters {
   private readonly failed = new Map<string, string>();
   /** `tc` was missing once: said at error then, at debug after (the default "auto" tries at every rule change). */
   private noTcSaid = false;
+  /** close() was called: mcrd is stopping, and a filter installed now would outlive it. */
+  private closed = false;
 
   constructor(
     private readonly logger: Logger,
@@ -105,9 +107,13 @@ export class InputFilters {
   /**
    * Wants exactly these filters: interfaces that exist (per `exists`) and
    * have matches get theirs, every other filter of ours goes. Returns the
-   * promise of this change being applied (never rejects).
+   * promise of this change being applied (never rejects). After close() it
+   * does nothing: a request still in progress while mcrd stops (its
+   * control socket closes last) would otherwise install a filter again
+   * after they were removed, and leave it behind when mcrd exits.
    */
   apply(matches: Map<string, ConsumeMatch[]>, exists: (iface: string) => boolean): Promise<void> {
+    if (this.closed) return this.queue;
     const wanted = new Map<string, string>();
     const overLimit = new Set<string>();
     const built = new Map<string, Built>();
@@ -176,8 +182,9 @@ export class InputFilters {
     return code !== undefined ? `installing the consume filter on ${iface} failed (${code})` : undefined;
   }
 
-  /** Removes every filter this instance installed (and the qdiscs it added). */
+  /** Removes every filter this instance installed (and the qdiscs it added); apply() does nothing after it. */
   close(): Promise<void> {
+    this.closed = true;
     this.wanted = new Map();
     return this.enqueue(() => this.reconcile());
   }

@@ -5,8 +5,9 @@
  * new client before busy ones, busy ones in turn); each client's requests
  * start in the order they came; ping-like kinds skip the queue unless their
  * client has requests waiting; releasing a waiting request takes it out of
- * the queue, and releasing twice frees one place only; a request running
- * past the lease gives its place to the next.
+ * the queue, and releasing twice frees one place only (an immediate kind's
+ * start that releases at once included); a request running past the lease
+ * gives its place to the next.
  */
 import t from 'tap';
 import { newTicketholder, RequestScheduler } from '../../supervisor/control/scheduler.js';
@@ -68,6 +69,25 @@ t.test('ping-like kinds skip the queue unless their client has requests waiting'
   t.same(started, ['reload', 'ping', 'version'], 'behind its own waiting stats, workers waits too (order kept)');
   release();
   t.same(started, ['reload', 'ping', 'version', 'stats']);
+});
+
+t.test('an immediate kind whose start gives its place back at once frees nothing it did not take', async (t) => {
+  // ControlConnection releases synchronously from start when its client has
+  // unread answers, is closing, or the request settled already: the count
+  // once went to -1 per such request, and then more than maxRunning ran.
+  const s = new RequestScheduler(2);
+  const h = newTicketholder();
+  for (const kind of ['ping', 'version', 'workers', 'logLevelGet'] as const) {
+    const release = s.submit(h, kind, (release) => release());
+    release();
+  }
+  t.equal(s.runningCount, 0, 'the count never goes below 0');
+  t.equal(h.running, 0, 'nor the client\'s');
+  let started = 0;
+  const busy = newTicketholder();
+  for (let i = 0; i < 5; i++) s.submit(busy, 'stats', () => { started++; });
+  t.equal(started, 2, 'still at most maxRunning at once');
+  t.equal(s.runningCount, 2);
 });
 
 t.test('a request released while waiting never starts; a second release frees nothing more', async (t) => {

@@ -1,7 +1,7 @@
 /**
  * Fakes for the fleet's unit tests (tests/unit/fleet-*.test.ts): a worker
  * that answers commands the way fleet-worker does (echoing the generation
- * and hash it holds), can be told to ignore, die on or delay a command,
+ * and hash it holds), can be told to ignore, die on, delay or refuse a command,
  * dies like a process (its command stream closes first, the 'exit' follows
  * a turn later) and beats a heartbeat that can be stalled; and a Fleet over
  * a real RuleTable with those workers, a logger whose lines the test reads,
@@ -13,14 +13,18 @@ import type { FleetTiming } from '../../supervisor/fleet/fleet-options.js';
 import type { FleetWorker, WorkerExit, WorkerSpec } from '../../supervisor/fleet/worker-process.js';
 import { RuleTable, checkRule } from '../../supervisor/rule-table.js';
 import { WorkerLogs } from '../../supervisor/worker-logs.js';
-import type { CommandDraft, Reply } from '../../proto/index.js';
+import type { CommandDraft, ErrorInfo, Reply, RuleRefusal } from '../../proto/index.js';
 import type { EventSink } from '../../supervisor/events/event-kinds.js';
 
 /** The loop state a fake worker reports in its ready ping, as a worker on a current kernel with the defaults. */
 export const FAKE_LOOP = { ingress: 'ring', sliceUs: 100, rtPriority: 0, deferTaskrun: true, noIowait: true };
 
-/** What a fake worker does with a command: answer it, never answer, die on it, or answer after ms. */
-export type Behaviour = 'answer' | 'ignore' | 'die' | 'die-exit-first' | { delayMs: number };
+/**
+ * What a fake worker does with a command: answer it, never answer, die on
+ * it, answer after ms, or refuse it with an error (holding what it held, as
+ * worker/command-handler.ts does with a failed command).
+ */
+export type Behaviour = 'answer' | 'ignore' | 'die' | 'die-exit-first' | { delayMs: number } | { error: ErrorInfo };
 export type Script = (body: CommandDraft, worker: FakeWorker) => Behaviour;
 
 let nextPid = 40_000;
@@ -37,6 +41,8 @@ export class FakeWorker implements FleetWorker {
   /** What the worker holds, echoed in every reply. */
   generation = 0;
   hash: Uint8Array = new Uint8Array();
+  /** Rules it holds but could not build, listed in every reply (a script sets it, e.g. on a sync). */
+  refused: RuleRefusal[] = [];
   /** How its loop runs, as its ready ping says (default FAKE_LOOP). */
   loop: typeof FAKE_LOOP = FAKE_LOOP;
   /** Heartbeat word; bumped every beatMs while beating (after the first ready ping, as a loop that runs). */
@@ -92,30 +98,31 @@ export class FakeWorker implements FleetWorker {
       }, timeoutMs);
       const fail = (err: Error): void => { clearTimeout(timer); reject(err); };
       this.pending.add(fail);
-      const answer = (): void => {
+      const answer = (error?: ErrorInfo): void => {
         if (!this.pending.delete(fail)) return;
         clearTimeout(timer);
-        resolve(this.reply(body));
+        resolve(this.reply(body, error));
         if (body.kind === 'stop') this.die({ code: 0, signal: null });
       };
       if (behaviour === 'answer') answer();
       else if (behaviour === 'die') this.die({ code: 1, signal: null });
       else if (behaviour === 'die-exit-first') this.die({ code: 1, signal: null }, true);
+      else if (typeof behaviour === 'object' && 'error' in behaviour) answer(behaviour.error);
       else if (typeof behaviour === 'object') this.later(answer, behaviour.delayMs);
     });
   }
 
-  private reply(body: CommandDraft): Reply {
+  private reply(body: CommandDraft, error?: ErrorInfo): Reply {
     // The loop runs once the worker answers: it beats from its first answer on.
     if (!this.loopStarted && this.beatMs > 0) {
       this.loopStarted = true;
       this.startBeat();
     }
-    if (body.kind === 'syncRules' || body.kind === 'addRule' || body.kind === 'removeRule') {
+    if (error === undefined && (body.kind === 'syncRules' || body.kind === 'addRule' || body.kind === 'removeRule')) {
       this.generation = body.generation ?? 0;
       this.hash = body.hash ?? new Uint8Array();
     }
-    const reply: Reply = { seq: 0, generation: this.generation, hash: this.hash, refused: [] };
+    const reply: Reply = { seq: 0, generation: this.generation, hash: this.hash, refused: [...this.refused], ...(error !== undefined ? { error } : {}) };
     // As a real worker: how its loop runs, when asked (the fleet's ready ping).
     if (body.kind === 'ping' && body.loop === true) reply.loop = { ...this.loop };
     return reply;

@@ -3,7 +3,8 @@
  * each change of rules and interfaces, that a clsact qdisc is removed only if
  * mcrd added it (or found it holding only a filter an earlier mcrd left) and
  * nothing else uses it, and that tc failures are logged
- * with a code and retried on the next change instead of being thrown. The
+ * with a code and retried on the next change instead of being thrown, and
+ * that nothing is installed after close(). The
  * real tc and kernel are exercised by tests/integration/mcrd-consume.test.ts.
  */
 import t from 'tap';
@@ -57,6 +58,19 @@ t.test('installs, replaces on change, leaves alone when unchanged, removes when 
   t.equal(tc.calls[1], 'filter show dev in0 ingress');
   t.equal(tc.calls[2], 'filter show dev in0 egress');
   t.equal(tc.calls[3], 'qdisc del dev in0 clsact', 'the qdisc mcrd added goes too, being empty');
+});
+
+t.test('after close(), apply() installs nothing: a request still running while mcrd stops leaves no filter behind', async (t) => {
+  const tc = fakeTc();
+  const f = new InputFilters(fakeLogger().logger, tc.run);
+  const matches = consumeMatchesByInterface([rule('in0', 5000)]);
+  await f.apply(matches, all);
+  await f.close();
+  t.ok(tc.calls.includes(`filter del dev in0 ingress pref ${CONSUME_PREF}`), 'close removed the filter');
+  tc.calls.length = 0;
+  await f.apply(matches, all);
+  await f.apply(consumeMatchesByInterface([rule('in0', 5000), rule('in1', 5001)]), all);
+  t.same(tc.calls, [], 'no tc call after close');
 });
 
 t.test('a clsact qdisc that was there before, or still has filters, stays', async (t) => {

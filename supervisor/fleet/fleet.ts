@@ -27,7 +27,8 @@
  *
  * A watchdog (watchdog.ts) kills a worker whose loop's heartbeat stands
  * still (hung); its exit is then handled here like a crash, told as what it
- * was (slot.verdict).
+ * was (slot.verdict). The commands to one worker and what their answers say
+ * are slot-commands.ts's; what follows an exit, slot-exit.ts's.
  *
  * Worker processes are started through FleetOptions.startWorker (a
  * WorkerProcess by default) and time limits come from FleetOptions.timing,
@@ -36,12 +37,13 @@
  */
 import { WorkerProcess, type FleetWorker, type WorkerExit } from './worker-process.js';
 import { DEFAULT_FLEET_TIMING, type FleetOptions, type FleetTiming, type InputInterface, type StartWorker } from './fleet-options.js';
-import { describeExit, FAILED_STARTS_REPORTED, fatalText, lastWords, newSlot, noteRefusals, noteStderr, slotInfo, slotsApplication, stopSlotWorker,
+import { describeExit, fatalText, lastWords, newSlot, noteStderr, slotInfo, slotsApplication, stopSlotWorker,
   type Slot } from './slot.js';
+import { sameHash, SlotCommands } from './slot-commands.js';
+import { afterExit } from './slot-exit.js';
 import { DEFAULT_RESTART_BACKOFF, type RestartBackoff } from './backoff.js';
 import type { InterfaceChange } from '../net/interface-watcher.js';
 import type { CommandDraft, Reply, RuleApplication, RuleArrivals, WorkerInfo } from '../../proto/index.js';
-import { WORKER_EXIT_START_REFUSED } from '../../common/worker-exit.js';
 import { loopThreadPolicy, loopThreadState } from './loop-thread.js';
 import { Watchdog } from './watchdog.js';
 import { NO_EVENTS, type EventSink } from '../events/event-kinds.js';
@@ -62,12 +64,14 @@ export class Fleet {
   private readonly startWorker: StartWorker;
   private readonly watchdog: Watchdog;
   private readonly events: EventSink;
+  private readonly cmd: SlotCommands;
 
   constructor(private readonly o: FleetOptions) {
     this.events = o.events ?? NO_EVENTS;
     this.backoff = o.restartBackoff ?? DEFAULT_RESTART_BACKOFF;
     this.t = { ...DEFAULT_FLEET_TIMING, ...o.timing };
     this.startWorker = o.startWorker ?? ((spec, onLine) => new WorkerProcess(spec, onLine));
+    this.cmd = new SlotCommands(o.table, this.t, o.logger);
     this.watchdog = new Watchdog(this.t, () => this.allSlots(), o.loopState ?? loopThreadState, o.logger);
   }
 
@@ -88,7 +92,7 @@ export class Fleet {
       await Promise.all([...wanted].map(async (iface) => {
         await this.follow(iface, false);
         if (this.closing) return;
-        await Promise.all(this.slotsOf(iface).filter((s) => s.state === 'running' && this.behind(s)).map((s) => this.sync(s).catch(() => undefined)));
+        await Promise.all(this.slotsOf(iface).filter((s) => s.state === 'running' && this.cmd.behind(s)).map((s) => this.cmd.sync(s).catch(() => undefined)));
       }));
     });
   }
@@ -113,15 +117,15 @@ export class Fleet {
       const sent = ('hash' in body ? body.hash : undefined) ?? this.o.table.hashFor(iface);
       await Promise.all(this.slotsOf(iface).filter((s) => s.state === 'running').map(async (slot) => {
         if (slot.needsSync) {
-          await this.sync(slot).catch(() => undefined);
+          await this.cmd.sync(slot).catch(() => undefined);
           return;
         }
         let reply: Reply | undefined;
         try {
-          reply = await this.send(slot, body, this.t.ruleCommandTimeoutMs);
+          reply = await this.cmd.send(slot, body, this.t.ruleCommandTimeoutMs);
         } catch (err) {
           if ((err as { code?: string }).code === 'ETIMEDOUT') {
-            this.unanswered(slot, body.kind, body.kind === 'addRule' && body.rule?.id !== undefined ? [body.rule.id] : []);
+            this.cmd.unanswered(slot, body.kind, body.kind === 'addRule' && body.rule?.id !== undefined ? [body.rule.id] : []);
             return;
           }
           if (slot.worker?.connected !== true) return;
@@ -129,7 +133,7 @@ export class Fleet {
         const inStep = reply !== undefined && ((reply.error === undefined && sameHash(reply.hash, sent)) || sameHash(reply.hash, this.o.table.hashFor(iface)));
         if (!inStep) {
           this.o.logger.warn({ worker: slot.id, error: reply?.error }, 'worker drifted from the rule table: resyncing');
-          await this.sync(slot).catch(() => undefined);
+          await this.cmd.sync(slot).catch(() => undefined);
         }
       }));
     });
@@ -168,10 +172,10 @@ export class Fleet {
   async counters(): Promise<Slot[]> {
     const all = this.allSlots();
     await Promise.all(all.filter((s) => s.state === 'running').map(async (s) => {
-      const reply = await this.send(s, { kind: 'ping', stats: true }, this.t.ruleCommandTimeoutMs).catch(() => undefined);
+      const reply = await this.cmd.send(s, { kind: 'ping', stats: true }, this.t.ruleCommandTimeoutMs).catch(() => undefined);
       if (reply?.stats !== undefined) s.counters = reply.stats;
       // A worker that missed a rule change answers again: repair it now, not at the next change.
-      if (reply !== undefined && s.needsSync) void this.serial(() => (s.state === 'running' && s.needsSync ? this.sync(s) : Promise.resolve())).catch(() => undefined);
+      if (reply !== undefined && s.needsSync) void this.serial(() => (s.state === 'running' && s.needsSync ? this.cmd.sync(s) : Promise.resolve())).catch(() => undefined);
     }));
     return all;
   }
@@ -184,7 +188,7 @@ export class Fleet {
   async arrivals(): Promise<RuleArrivals[]> {
     const running = this.allSlots().filter((s) => s.state === 'running');
     const replies = await Promise.all(running.map((s) =>
-      this.send(s, { kind: 'ping', arrivals: true }, this.t.ruleCommandTimeoutMs).catch(() => undefined)));
+      this.cmd.send(s, { kind: 'ping', arrivals: true }, this.t.ruleCommandTimeoutMs).catch(() => undefined)));
     return replies.flatMap((r) => (r?.arrivals !== undefined ? [r.arrivals] : []));
   }
 
@@ -209,7 +213,7 @@ export class Fleet {
       }
       let reply: Reply;
       try {
-        reply = await this.send(s, { kind: 'setLogLevel', level });
+        reply = await this.cmd.send(s, { kind: 'setLogLevel', level });
       } catch (err) {
         // Died (or hung) meanwhile: its replacement is spawned with the level asked for.
         s.logLevel = level;
@@ -298,7 +302,7 @@ export class Fleet {
     await Promise.all(waiting.map((s) => this.start(s).catch((err: Error & { code?: string }) => {
       this.o.logger.error({ worker: s.id, code: err.code, err: err.message }, 'worker failed to start');
     })));
-    if (sync && !this.closing) await Promise.all(input.slots.filter((s) => s.state === 'running' && !waiting.includes(s)).map((s) => this.sync(s).catch(() => undefined)));
+    if (sync && !this.closing) await Promise.all(input.slots.filter((s) => s.state === 'running' && !waiting.includes(s)).map((s) => this.cmd.sync(s).catch(() => undefined)));
   }
 
   private makeSlots(iface: string): Slot[] {
@@ -356,26 +360,8 @@ export class Fleet {
       reason: `stopped (${describeExit(how)})`, next: 'none' });
   }
 
-  /** A worker that did not answer a rule command: `rules` are reported as unconfirmed, the worker synced with its next command. */
-  private unanswered(slot: Slot, what: string, rules: number[]): void {
-    slot.needsSync = true;
-    for (const id of rules) slot.unconfirmed.add(id);
-    this.o.logger.warn({ worker: slot.id, command: what, timeoutMs: what === 'syncRules' ? this.t.syncTimeoutMs : this.t.ruleCommandTimeoutMs },
-      'worker did not answer a rule change in time: not confirmed; it gets a full sync with the next change');
-  }
-
-  /**
-   * Whether a running worker needs a full sync to hold its interface's rules
-   * as the table has them: its last answer named another table, it did not
-   * answer a change, or it refused rules (some, or the whole set) that a
-   * sync tries again.
-   */
-  private behind(s: Slot): boolean {
-    return s.hash === undefined || !sameHash(s.hash, this.o.table.hashFor(s.iface)) || s.needsSync || s.refused.size > 0 || s.reason !== undefined;
-  }
-
   private async syncInterface(iface: string): Promise<void> {
-    await Promise.all(this.slotsOf(iface).filter((s) => s.state === 'running').map((s) => this.sync(s).catch(() => undefined)));
+    await Promise.all(this.slotsOf(iface).filter((s) => s.state === 'running').map((s) => this.cmd.sync(s).catch(() => undefined)));
   }
 
   private async start(slot: Slot): Promise<void> {
@@ -445,7 +431,7 @@ export class Fleet {
         `${words !== undefined ? `: ${words}` : ''}`), { code: 'ERR_MCR_WORKER_START' });
     }
     // Rules before forwarding: the loop has none until this sync.
-    await this.sync(slot).catch(() => undefined);
+    await this.cmd.sync(slot).catch(() => undefined);
     if (!worker.connected) {
       // Died during its first sync (or its stream broke, and it exits when
       // it sees that; unless the watchdog killed it already): its exit,
@@ -461,51 +447,7 @@ export class Fleet {
     const pid = worker.pid ?? 0;
     if (replacing) this.events.record('worker.restarted', { worker: slot.id, interface: slot.iface, pid, restarts: slot.restarts, after: slot.lastExit?.why ?? 'exited' });
     else this.events.record('worker.started', { worker: slot.id, interface: slot.iface, pid, core: slot.core });
-    if (slot.logLevel !== spawnedLevel) await this.sendLevel(slot, spawnedLevel);
-  }
-
-  /** Tells a worker that started with `spawnedLevel` the level set since; one it refuses leaves the slot at the level it runs with. */
-  private async sendLevel(slot: Slot, spawnedLevel: string): Promise<void> {
-    const level = slot.logLevel;
-    const reply = await this.send(slot, { kind: 'setLogLevel', level }, this.t.ruleCommandTimeoutMs).catch(() => undefined);
-    if (reply?.error === undefined) return;
-    this.o.logger.warn({ worker: slot.id, level, code: reply.error.code, err: reply.error.message }, 'worker refused the log level: it keeps its own');
-    if (slot.logLevel === level) slot.logLevel = spawnedLevel;
-  }
-
-  /**
-   * Sends the slot's rules. Rules the worker cannot build come back one by
-   * one in the reply's `refused` (logged by noteRefusals, the others
-   * forward); a refusal of the whole set is kept as the slot's reason until
-   * a sync succeeds.
-   */
-  private async sync(slot: Slot): Promise<void> {
-    let reply: Reply;
-    try {
-      reply = await this.send(slot, { kind: 'syncRules', generation: this.o.table.generation,
-        hash: this.o.table.hashFor(slot.iface), rules: this.o.table.forInterface(slot.iface) }, this.t.syncTimeoutMs);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'ETIMEDOUT') this.unanswered(slot, 'syncRules', this.o.table.forInterface(slot.iface).map((r) => r.id));
-      throw err;
-    }
-    slot.needsSync = false;
-    slot.unconfirmed.clear();
-    if (reply.error !== undefined) {
-      slot.reason = `rules not applied (${reply.error.code}): ${reply.error.message}`;
-      this.o.logger.error({ worker: slot.id, code: reply.error.code, err: reply.error.message },
-        'worker refused its rules: they are sent again when an interface changes, on reload or on the next rule change');
-      throw Object.assign(new Error(`worker ${slot.id} refused its rules: ${reply.error.message}`), { code: reply.error.code });
-    }
-    slot.reason = undefined;
-  }
-
-  private async send(slot: Slot, body: CommandDraft, timeoutMs?: number): Promise<Reply> {
-    if (slot.worker === undefined) throw Object.assign(new Error(`worker ${slot.id} is not running`), { code: 'ESRCH' });
-    const reply = await slot.worker.send(body, timeoutMs);
-    slot.generation = reply.generation;
-    slot.hash = reply.hash;
-    noteRefusals(slot, reply, this.o.table, this.o.logger);
-    return reply;
+    if (slot.logLevel !== spawnedLevel) await this.cmd.sendLevel(slot, spawnedLevel);
   }
 
   /** A start that failed before any process existed: park if the interface is the cause, else back off and retry. */
@@ -521,13 +463,11 @@ export class Fleet {
   }
 
   /**
-   * A worker's exit, run in the chain (start() queues it). A worker that
-   * was stopped, parked or that exited while mcrd stops is not restarted;
-   * one whose input interface went away waits for it; any other, crashed
-   * or killed as hung, is restarted after the backoff. The replacement
-   * gets a new AF_PACKET socket (WorkerProcess): the old one, its ring and
-   * every frame still queued in it closed with the dead process, so
-   * nothing it held is ever forwarded late.
+   * A worker's exit, run in the chain (start() queues it): what follows is
+   * decided by afterExit (slot-exit.ts); a restart is scheduled here. The
+   * replacement gets a new AF_PACKET socket (WorkerProcess): the old one,
+   * its ring and every frame still queued in it closed with the dead
+   * process, so nothing it held is ever forwarded late.
    */
   private onExit(slot: Slot, worker: FleetWorker, how: WorkerExit): void {
     worker.close();
@@ -536,48 +476,9 @@ export class Fleet {
     const verdict = verdictOn(slot, worker);
     slot.verdict = undefined;
     slot.beat = undefined;
-    const exited = { worker: slot.id, interface: slot.iface, pid: worker.pid ?? 0, code: how.code, signal: how.signal, reason: describeExit(how, verdict) };
-    // A stop on purpose: stopSlot() records it.
-    if (this.closing || slot.state === 'stopping' || slot.state === 'waiting') return;
-    const reason = this.unusable(slot.iface);
-    if (reason !== undefined) {
-      // The interface went away under the worker: wait for it, do not restart in a loop.
-      this.events.record('worker.exited', { ...exited, next: 'wait' });
-      slot.state = 'waiting';
-      slot.reason = reason;
-      this.o.logger.info({ worker: slot.id, code: how.code, signal: how.signal, reason }, 'worker exited: waiting for its interface');
-      return;
-    }
-    if (Date.now() - slot.startedAtMs > this.t.stableMs) slot.backoffMs = this.backoff.minMs;
-    slot.restarts++;
-    // Still 'starting': it never answered and held its rules (start() threw).
-    const beforeReady = slot.state === 'starting';
-    if (beforeReady) slot.failedStarts++;
-    const words = lastWords(slot);
-    if (how.code === WORKER_EXIT_START_REFUSED) {
-      // The host refused what the loop needs (locked memory, a permission):
-      // a quick restart fails the same way, so retry at the longest backoff
-      // only, and say what the worker said it needs.
-      slot.backoffMs = this.backoff.maxMs;
-      slot.lastExit = { atMs: Date.now(), why: `start refused by the host, retried every ${this.backoff.maxMs / 1000} s: ${slot.lastFatal ?? 'see the worker log'}` };
-      this.o.logger.error({ worker: slot.id, pid: worker.pid, code: how.code, error: slot.lastFatal, restartInMs: slot.backoffMs },
-        'worker could not start its relay loop (a host limit or permission; the error says what to raise): retrying at the longest backoff');
-      this.events.record('worker.exited', { ...exited, reason: slot.lastExit.why, next: 'restart', restartInMs: slot.backoffMs });
-      this.scheduleRestart(slot);
-      return;
-    }
-    slot.lastExit = { atMs: Date.now(), why: `${describeExit(how, verdict)}${verdict === undefined && words !== undefined ? `: ${words}` : ''}` };
-    const fields = { worker: slot.id, pid: worker.pid, code: how.code, signal: how.signal, ...(verdict !== undefined ? { hung: true } : {}),
-      ...(slot.lastFatal !== undefined ? { error: slot.lastFatal } : {}), ...(slot.stderrTail.length > 0 ? { stderr: slot.stderrTail } : {}),
-      restartInMs: slot.backoffMs };
-    if (beforeReady && slot.failedStarts >= FAILED_STARTS_REPORTED) {
-      this.o.logger.error({ ...fields, failedStarts: slot.failedStarts },
-        `worker keeps failing to start (${slot.failedStarts} in a row): ${slot.lastExit.why}; restarting with backoff`);
-    } else {
-      this.o.logger.warn({ ...fields, ...(beforeReady ? { beforeReady: true } : {}) }, 'worker exited: restarting');
-    }
-    this.events.record('worker.exited', { ...exited, reason: slot.lastExit.why, next: 'restart', restartInMs: slot.backoffMs });
-    this.scheduleRestart(slot);
+    const next = afterExit(slot, worker, how, verdict, { closing: this.closing, unusable: this.unusable(slot.iface), backoff: this.backoff,
+      stableMs: this.t.stableMs, logger: this.o.logger, events: this.events });
+    if (next === 'restart') this.scheduleRestart(slot);
   }
 
   private scheduleRestart(slot: Slot): void {
@@ -603,8 +504,4 @@ export class Fleet {
 /** Why the watchdog killed this worker of the slot, if it did. */
 function verdictOn(slot: Slot, worker: FleetWorker): string | undefined {
   return slot.verdict?.worker === worker ? slot.verdict.why : undefined;
-}
-
-function sameHash(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a).equals(Buffer.from(b));
 }

@@ -249,6 +249,21 @@ function checkSourceList(value: unknown, field: string, path: RulePath, inputGro
   return out.join(',');
 }
 
+/**
+ * A rule whose excludeSources cover every source its `source` admits would
+ * match nothing: refused, since it is always a mistake (the two lists
+ * swapped, a prefix too wide). Without `source` some sender is always left:
+ * a source prefix is at least /1.
+ */
+function checkSomethingLeft(source: string | undefined, exclude: string, field: string, path: RulePath): void {
+  if (source === undefined) return;
+  const excluded = exclude.split(',');
+  if (source.split(',').every((s) => excluded.some((e) => prefixContains(e, s)))) {
+    throw new RuleError(`${field}: ${exclude} excludes every source the rule admits (${source}): it would match nothing; ` +
+      'remove the exclusion or widen source', path);
+  }
+}
+
 /** Whether rule text is a prefix (`ADDR/LEN`) rather than one address. */
 export function isPrefix(text: string): boolean {
   return text.includes('/');
@@ -329,6 +344,7 @@ export function validateRule(value: unknown, where = 'rule', path: RulePath = []
   if (r.source !== undefined) rule.source = checkSourceList(r.source, `${where}.source`, [...path, 'source'], rule.inputGroup, `${where}.inputGroup`);
   if (r.excludeSources !== undefined) {
     rule.excludeSources = checkSourceList(r.excludeSources, `${where}.excludeSources`, [...path, 'excludeSources'], rule.inputGroup, `${where}.inputGroup`);
+    checkSomethingLeft(rule.source, rule.excludeSources, `${where}.excludeSources`, [...path, 'excludeSources']);
   }
   if (r.joinGroups !== undefined) rule.joinGroups = checkJoinGroups(r.joinGroups, `${where}.joinGroups`, [...path, 'joinGroups'], rule.inputGroup);
   if (r.signalTimeoutMs !== undefined) {

@@ -153,6 +153,9 @@ t.test('rules that match more: source lists and prefixes, excludes, group prefix
     [{ inputGroup: '239.1.1.1', inputPort: 5, source: ['10.0.0.1', 'ff3e::1'], outputs: out }, /rule\.source\[1\]: ff3e::1 is a multicast group/],
     [{ inputGroup: '239.1.1.1', inputPort: 5, source: '2001:db8::/32', outputs: out }, /is IPv6 but rule\.inputGroup 239\.1\.1\.1 is IPv4/],
     [{ inputGroup: '239.1.1.1', inputPort: 5, excludeSources: [], outputs: out }, /excludeSources: expected an address/],
+    [{ inputGroup: '232.1.1.1', inputPort: 5, source: '10.1.2.3', excludeSources: '10.1.2.3', outputs: out },
+      /rule\.excludeSources: 10\.1\.2\.3 excludes every source the rule admits \(10\.1\.2\.3\): it would match nothing; remove the exclusion or widen source/],
+    [{ inputGroup: '232.1.1.1', inputPort: 5, source: '10.1.2.3, 10.2.0.0/16', excludeSources: '10.1.0.0/16, 10.0.0.0/8', outputs: out }, /excludes every source the rule admits/],
     [{ inputGroup: '239.1.1.1', inputPort: 5, outputs: [{ group: '239.9.0.0/16', port: 1, interface: 'o' }] }, /needs an inputGroup prefix of the same family and length/],
     [{ inputGroup: '239.1.0.0/16', inputPort: 5, outputs: [{ group: '239.9.0.0/24', port: 1, interface: 'o' }] }, /write the output prefix with \/16/],
     [{ inputGroup: '239.1.0.0/16', inputPort: 5, joinGroups: '239.2.0.1', outputs: out }, /239\.2\.0\.1 is not inside inputGroup 239\.1\.0\.0\/16/],
@@ -162,6 +165,10 @@ t.test('rules that match more: source lists and prefixes, excludes, group prefix
     [{ inputGroup: 'ff3e::/96', inputPort: 5, outputs: [{ group: '=', port: 1, interface: 'o', source: '10.0.0.1' }] }, /is IPv4 but inputGroup ff3e::\/96 is IPv6/],
   ];
   for (const [rule, message] of bad) t.throws(() => validateRule(rule), { code: 'ERR_MCR_BAD_RULE', message }, JSON.stringify(rule));
+  t.doesNotThrow(() => validateRule({ inputGroup: '232.1.1.1', inputPort: 5, source: '10.1.0.0/16', excludeSources: '10.1.2.3', outputs: out }),
+    'an exclusion inside source leaves the rest of it');
+  t.doesNotThrow(() => validateRule({ inputGroup: '232.1.1.1', inputPort: 5, source: '10.1.2.3,10.1.2.4', excludeSources: '10.1.2.3', outputs: out }),
+    'one of two sources excluded leaves the other');
   // Off the control socket 0 is how "any" and "=" travel.
   t.equal(validateRule({ inputGroup: '239.1.1.1', inputPort: 0, outputs: [{ group: '=', port: 0, interface: 'o' }] }, 'rule', [], true).inputPort, 0);
   t.same(parseOutputList('=:=:o,239.9.0.0/16:=:o:4,[ff3e:9::/96]:7:o'), [

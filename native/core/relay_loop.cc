@@ -168,16 +168,16 @@ int RelayLoop::run() {
   // next turn walks without another syscall (one per walk less).
   bool walk_without_enter = false;
   // Set by a walk that stopped at the burst cap: the frames it left in the
-  // ring raise no new completion, so the next turn submits and reaps
-  // without waiting for one (else they would wait for the next frame or the
-  // stats timer, one capped walk per tick).
+  // ring raise no new completion, so the next turn's wait is bounded
+  // (kCappedWaitNs, loop_options.h).
   bool more_in_ring = false;
   while (!drained()) {
     const uint64_t frames_before = counters_->loop(frames).load(std::memory_order_relaxed);
     int rc = 0;
     if (!walk_without_enter) {
-      rc = spin || more_in_ring ? io_uring_submit_and_get_events(&ring_)
-                                : wait_.submit_and_wait(&ring_, wait_count(policy.counts_sends()));
+      rc = spin           ? io_uring_submit_and_get_events(&ring_)
+           : more_in_ring ? wait_.submit_and_wait_at_most(&ring_, wait_count(policy.counts_sends()), kCappedWaitNs)
+                          : wait_.submit_and_wait(&ring_, wait_count(policy.counts_sends()));
       CounterBlock::bump(counters_->loop(submit_calls));
       submitter_.submitted();
     }
@@ -185,7 +185,7 @@ int RelayLoop::run() {
     // The policy's clock reads (vDSO, no syscall): the turn's start here,
     // its end below.
     const uint64_t start_ns = timed ? monotonic_ns() : 0;
-    if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) return rc;
+    if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) return rc;
     CounterBlock::bump(counters_->loop(loop_iterations));
     // Every turn, the stats timer's included: mcrd's watchdog takes a beat
     // that stops changing for a hung worker.

@@ -64,9 +64,9 @@ void RingIngress::walk_lap() {
   // kCoalesceBurstSends sends (frames × live outputs): a pause that ran
   // long (a loaded host oversleeps) must not turn into one burst of
   // thousands of back-to-back datagrams at the receivers. The loop skips the
-  // pause after a capped walk, and its next io_uring_enter does not wait
-  // (frames already in the ring raise no completion), so the rest follows
-  // at once, flushed in bounded pieces with a reap between them.
+  // pause after a capped walk, and its next wait is bounded (frames already
+  // in the ring raise no completion: kCappedWaitNs), so the rest follows in
+  // bounded pieces with a reap between them.
   capped_ = false;
   const bool capping = p_.opts->coalesce_us > 0 || p_.opts->busy_poll == BusyPoll::adaptive;
   const uint64_t queued_at_start = capping ? p_.counters->loop(sends_queued).load(std::memory_order_relaxed) : 0;

@@ -37,6 +37,7 @@ class RingWait {
   // enter_ring_fd is then an index, and each enter must say so).
   void init(uint32_t features, bool ring_fd_registered) {
     no_iowait_ = (features & kFeatNoIowait) != 0;
+    ext_arg_ = (features & IORING_FEAT_EXT_ARG) != 0;
     flags_ = IORING_ENTER_GETEVENTS;
     if (no_iowait_) flags_ |= kEnterNoIowait;
     if (ring_fd_registered) flags_ |= IORING_ENTER_REGISTERED_RING;
@@ -48,18 +49,36 @@ class RingWait {
   // 1). Returns the number submitted, or -errno (-EINTR, -EAGAIN, -EBUSY:
   // the caller's turn simply ends).
   int submit_and_wait(io_uring* ring, unsigned wait_nr) const {
+    return io_uring_enter(ring->enter_ring_fd, publish(ring), wait_nr, flags_, nullptr);
+  }
+
+  // The same, but waiting `ns` at most (-ETIME when that passed first):
+  // a timeout passed with the wait (IORING_ENTER_EXT_ARG, Linux 5.11).
+  // A kernel without it gets no wait at all, the bound being what matters.
+  int submit_and_wait_at_most(io_uring* ring, unsigned wait_nr, uint64_t ns) const {
+    const unsigned to_submit = publish(ring);
+    if (!ext_arg_) return io_uring_enter(ring->enter_ring_fd, to_submit, 0, flags_, nullptr);
+    __kernel_timespec ts{static_cast<int64_t>(ns / 1'000'000'000), static_cast<long long>(ns % 1'000'000'000)};
+    io_uring_getevents_arg arg{};
+    arg.ts = reinterpret_cast<uint64_t>(&ts);
+    return io_uring_enter2(ring->enter_ring_fd, to_submit, wait_nr, flags_ | IORING_ENTER_EXT_ARG,
+                           reinterpret_cast<sigset_t*>(&arg), sizeof(arg));
+  }
+
+ private:
+  // Publishes the queued SQEs (the kernel reads them after the tail);
+  // returns how many the kernel has not taken yet.
+  static unsigned publish(io_uring* ring) {
     io_uring_sq* sq = &ring->sq;
     const unsigned tail = sq->sqe_tail;
     if (sq->sqe_head != tail) {
       sq->sqe_head = tail;
-      // The kernel reads the SQEs after it reads the tail.
       __atomic_store_n(sq->ktail, tail, __ATOMIC_RELEASE);
     }
-    const unsigned to_submit = tail - *sq->khead;
-    return io_uring_enter(ring->enter_ring_fd, to_submit, wait_nr, flags_, nullptr);
+    return tail - *sq->khead;
   }
 
- private:
+  bool ext_arg_ = false;
   bool no_iowait_ = false;
   uint32_t flags_ = IORING_ENTER_GETEVENTS;
 };

@@ -6,6 +6,8 @@
 // step with it after; and the opt-out follows the kernel's feature bit.
 #include <liburing.h>
 
+#include <cerrno>
+
 #include "core/ring_wait.h"
 #include "tests/test_harness.h"
 
@@ -55,6 +57,40 @@ TEST(ring_wait_submits_queued_sqes_and_waits) { submits_and_waits(false); }
 TEST(ring_wait_with_a_registered_ring_fd) { submits_and_waits(true); }
 
 TEST(ring_wait_without_the_iowait_opt_out) { submits_and_waits(false, ~mcr::kFeatNoIowait); }
+
+// A bounded wait returns -ETIME once its time passed with nothing to reap
+// (were the bound ignored, this would block for ever: core_tests' own
+// time limit fails it), submits what is queued, and returns at once with
+// the completions asked for; with the registered ring fd too.
+void waits_at_most(bool register_fd) {
+  io_uring ring{};
+  io_uring_params params{};
+  REQUIRE(io_uring_queue_init_params(8, &ring, &params) == 0);
+  REQUIRE((params.features & IORING_FEAT_EXT_ARG) != 0);  // Linux 5.11; the loop needs 6.1
+  const bool registered = register_fd && io_uring_register_ring_fd(&ring) == 1;
+  RingWait wait;
+  wait.init(params.features, registered);
+  CHECK_EQ(wait.submit_and_wait_at_most(&ring, 1, 2'000'000), -ETIME);
+  CHECK_EQ(io_uring_cq_ready(&ring), 0u);
+  REQUIRE(queue_nops(&ring, 2));
+  CHECK_EQ(wait.submit_and_wait_at_most(&ring, 2, 1'000'000'000), 2);
+  CHECK_EQ(io_uring_cq_ready(&ring), 2u);
+  io_uring_queue_exit(&ring);
+}
+
+TEST(ring_wait_at_most_returns_after_its_time) { waits_at_most(false); }
+
+TEST(ring_wait_at_most_with_a_registered_ring_fd) { waits_at_most(true); }
+
+TEST(ring_wait_at_most_without_ext_arg_does_not_wait) {
+  io_uring ring{};
+  io_uring_params params{};
+  REQUIRE(io_uring_queue_init_params(8, &ring, &params) == 0);
+  RingWait wait;
+  wait.init(params.features & ~static_cast<uint32_t>(IORING_FEAT_EXT_ARG), false);
+  CHECK_EQ(wait.submit_and_wait_at_most(&ring, 1, 60'000'000'000), 0);  // no wait, not a minute's
+  io_uring_queue_exit(&ring);
+}
 
 TEST(ring_wait_opts_out_of_iowait_only_where_the_kernel_says_it_can) {
   RingWait with;

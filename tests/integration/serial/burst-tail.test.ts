@@ -3,9 +3,10 @@
  * frames have queued kCoalesceBurstSends sends (the burst cap: with thirty
  * outputs, eight or nine frames a walk), and the loop then walks again
  * without a pause. Frames already in the ring raise no new completion, so
- * the turn after a capped walk must not sleep in io_uring_enter waiting for
- * one: when the burst ended with frames still in the ring, they waited for
- * the next frame or the stats timer (100 ms), one capped walk per tick.
+ * the turn after a capped walk waits for one 100 µs at most
+ * (kCappedWaitNs): when the burst ended with frames still in the ring, they
+ * waited for the next frame or the stats timer (100 ms), one capped walk
+ * per tick.
  * Proved with the loop's defaults (the adaptive policy) and with
  * `--busy-poll-us 0 --coalesce-us 50` (where every wait counted its sends,
  * the case that held the tail back: 1 500 datagrams took 12 s): COUNT

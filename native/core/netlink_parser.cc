@@ -41,6 +41,11 @@ bool parse_link(const nlmsghdr& h, const uint8_t* body, size_t len, std::vector<
   if (len < sizeof(ifinfomsg)) return false;
   ifinfomsg ifi;
   std::memcpy(&ifi, body, sizeof(ifi));
+  // A bridge's port notifications (AF_BRIDGE) say nothing of the device
+  // itself: a port leaving its bridge gets an AF_BRIDGE RTM_DELLINK while
+  // it lives on, which would read as the interface removed (its addresses
+  // forgotten). The device's own changes come as AF_UNSPEC.
+  if (ifi.ifi_family != AF_UNSPEC) return true;  // not ours, not malformed
   InterfaceEvent e;
   e.kind = h.nlmsg_type == RTM_DELLINK ? InterfaceEventKind::link_removed : InterfaceEventKind::link;
   e.ifindex = static_cast<uint32_t>(ifi.ifi_index);

@@ -69,9 +69,9 @@ class Message {
   std::vector<uint8_t> bytes_;
 };
 
-std::vector<uint8_t> link(uint16_t type, int index, unsigned flags, const std::string& name) {
+std::vector<uint8_t> link(uint16_t type, int index, unsigned flags, const std::string& name, uint8_t family = AF_UNSPEC) {
   ifinfomsg ifi{};
-  ifi.ifi_family = AF_UNSPEC;
+  ifi.ifi_family = family;
   ifi.ifi_index = index;
   ifi.ifi_flags = flags;
   Message m(type);
@@ -147,6 +147,19 @@ TEST(netlink_deleted_link_is_link_removed) {
   CHECK(p.events[0].kind == InterfaceEventKind::link_removed);
   CHECK_EQ(p.events[0].ifindex, 9u);
   CHECK_EQ(p.events[0].name, std::string("gone0"));
+}
+
+TEST(netlink_bridge_port_notifications_are_ignored_not_malformed) {
+  // `ip link set v0 nomaster`: the kernel sends an AF_BRIDGE RTM_DELLINK for
+  // the port, then the device's own RTM_NEWLINK; v0 never went away.
+  const Parsed gone = parse(link(RTM_DELLINK, 4, IFF_UP, "v0", AF_BRIDGE));
+  CHECK_EQ(gone.events.size(), 0u);
+  CHECK_EQ(gone.result.malformed, 0u);
+  CHECK_EQ(gone.result.messages, 1u);
+  CHECK_EQ(parse(link(RTM_NEWLINK, 4, IFF_UP, "v0", AF_BRIDGE)).events.size(), 0u);
+  const Parsed own = parse(link(RTM_NEWLINK, 4, IFF_UP, "v0"));
+  REQUIRE(own.events.size() == 1);
+  CHECK(own.events[0].kind == InterfaceEventKind::link);
 }
 
 TEST(netlink_new_link_without_name_is_malformed) {

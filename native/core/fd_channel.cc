@@ -67,6 +67,11 @@ SysError recv_fds(int sock, int timeout_ms, size_t max_fds, std::vector<int>* fd
 
   std::vector<int> received;
   SysError parsed = parse_fd_message(msg, static_cast<size_t>(got), &received, data);
+  // CMSG_SPACE rounds up to 8 bytes: for an odd max_fds the control buffer
+  // holds one descriptor more, and the kernel then reports no truncation.
+  if (!parsed.failed() && received.size() > max_fds) {
+    parsed = sys_error(EMSGSIZE, "recvmsg", "more descriptors than the fd handover carries");
+  }
   if (parsed.failed()) {
     // Whatever did arrive must not leak.
     for (int fd : received) ::close(fd);

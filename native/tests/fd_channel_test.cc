@@ -219,6 +219,13 @@ TEST(recv_fds_over_a_socketpair) {
   CHECK(none.empty());
   CHECK_EQ(open_fd_count(), before);
 
+  // One more than an odd maximum: CMSG_SPACE's rounding leaves room for it,
+  // and the kernel reports no truncation; refused all the same.
+  CHECK(!mcr::send_fds(sp[0], {pipe_fds[0], pipe_fds[1], pipe_fds[0], pipe_fds[1]}, "four").failed());
+  CHECK_EQ(mcr::recv_fds(sp[1], 1000, 3, &none, &data).err, EMSGSIZE);
+  CHECK(none.empty());
+  CHECK_EQ(open_fd_count(), before);
+
   // The peer closing reads as ECONNRESET.
   ::close(sp[0]);
   CHECK_EQ(mcr::recv_fds(sp[1], 1000, 2, &none, &data).err, ECONNRESET);

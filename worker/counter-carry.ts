@@ -12,7 +12,11 @@
  * numbers are added to a base kept per rule id; stats() adds the base to the
  * live slots. Outputs are matched by destination group, port and interface
  * (the n-th output with a key to the n-th with the same key), not by index:
- * an output that stayed keeps its numbers, a new one starts at zero. Sends
+ * an output that stayed keeps its numbers, a new one starts at zero. The
+ * stream monitor's counts (rtp_lost, ts_cc_errors, ...) are carried as
+ * well, its jitter (a gauge) not. A rule the replace refused (EMFILE while
+ * the old set still held its sockets, say) keeps its numbers for the
+ * addRule that retries it. Sends
  * still in flight on the old outputs when the swap is read are counted on
  * the retired slots after it and not carried: at most a ring's worth.
  *
@@ -28,18 +32,21 @@ export interface CarriedRule {
   outputKeys: readonly string[];
   packets: number;
   bytes: number;
+  /** The stream monitor's counters, when the rule has a monitor. */
+  monitor?: Readonly<Record<string, unknown>>;
   outputs: ReadonlyArray<Readonly<Record<string, unknown>>>;
 }
 
 interface Base {
   packets: number;
   bytes: number;
+  monitor: CounterRecord | undefined;
   /** Per output of the rule as installed now, its carried numbers (undefined: nothing carried). */
   outputs: Array<CounterRecord | undefined>;
 }
 
-/** Fields of an output's counters that are not counts and are never added up. */
-const NOT_COUNTS = new Set(['last_errno', 'state']);
+/** Fields of an output's or the monitor's counters that are not counts and are never added up. */
+const NOT_COUNTS = new Set(['last_errno', 'state', 'rtp_jitter']);
 
 export class CounterCarry {
   readonly #base = new Map<number, Base>();
@@ -57,21 +64,24 @@ export class CounterCarry {
       const prev = old.get(r.id);
       if (prev === undefined) continue;
       const outputs = matchOutputs(prev.outputKeys, r.outputKeys).map((i) => (i < 0 ? undefined : counts(prev.outputs[i] ?? {})));
-      this.#base.set(r.id, { packets: prev.packets, bytes: prev.bytes, outputs });
+      this.#base.set(r.id, { packets: prev.packets, bytes: prev.bytes, monitor: prev.monitor !== undefined ? counts(prev.monitor) : undefined, outputs });
     }
   }
 
-  /** A rule was removed (or added anew under an id it had not): nothing to carry for it. */
+  /** A rule was removed: nothing to carry for it. */
   forget(id: number): void {
     this.#base.delete(id);
   }
 
   /** The rule's reading with its carried base added (the same objects when nothing is carried). */
-  add<R extends { packets: number; bytes: number; outputs: Array<Record<string, number | string | boolean>> }>(id: number, rule: R): R {
+  add<R extends { packets: number; bytes: number; monitor?: CounterRecord; outputs: Array<Record<string, number | string | boolean>> }>(id: number, rule: R): R {
     const base = this.#base.get(id);
     if (base === undefined) return rule;
     rule.packets += base.packets;
     rule.bytes += base.bytes;
+    if (rule.monitor !== undefined && base.monitor !== undefined) {
+      for (const name in base.monitor) rule.monitor[name] = (rule.monitor[name] ?? 0) + (base.monitor[name] ?? 0);
+    }
     rule.outputs.forEach((o, i) => {
       const b = base.outputs[i];
       if (b === undefined) return;

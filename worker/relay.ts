@@ -234,7 +234,8 @@ export class Relay {
     for (const group of groups) this.joinGroup(group);
     try {
       const slots = await loop.addRule(this.native(ruleId, spec));
-      this.carry.forget(ruleId);
+      // A base carried for this id is a rule the last replace refused and
+      // this add retries (command-handler.ts): its numbers go on.
       this.rules.set(ruleId, { id: ruleId, spec, slots });
       this.logger.info({ rule: ruleId, name: spec.name, match: describeMatch(spec) }, 'rule added');
       return ruleId;
@@ -284,8 +285,10 @@ export class Relay {
       }
       this.rules.set(id, { id, spec, slots: r });
     });
+    // Refused rules keep their numbers too, for the addRule that retries them.
     this.carry.replaced(before.map((r) => ({ ...r, outputKeys: keysOf.get(r.id) ?? [] })),
-      [...this.rules.values()].map((r) => ({ id: r.id, outputKeys: r.spec.outputs.map(outputKey) })));
+      [...[...this.rules.values()].map((r) => ({ id: r.id, outputKeys: r.spec.outputs.map(outputKey) })),
+        ...refused.map((r) => ({ id: r.id, outputKeys: specs[r.index]?.outputs.map(outputKey) ?? [] }))]);
     this.logger.info({ rules: ruleIds.length - refused.length, refused: refused.length }, 'rules replaced');
     return { ids: ruleIds, refused };
   }

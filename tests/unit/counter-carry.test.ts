@@ -45,3 +45,21 @@ t.test('carried numbers add up over replaces; forget drops them', async (t) => {
   carry.forget(1);
   t.equal(carry.add(1, reading(1, [out(1)])).packets, 1, 'removed (or added anew): nothing carried');
 });
+
+t.test('the stream monitor\'s counts are carried, its jitter (a gauge) not', async (t) => {
+  const carry = new CounterCarry();
+  carry.replaced([{ id: 1, outputKeys: [A], ...reading(100, [out(100)]), monitor: { rtp_lost: 3, rtp_ssrc_changes: 1, rtp_jitter: 500, ts_cc_errors: 2 } }],
+    [{ id: 1, outputKeys: [A] }]);
+  const r = carry.add(1, { ...reading(10, [out(10)]), monitor: { rtp_lost: 5, rtp_ssrc_changes: 1, rtp_jitter: 40, ts_cc_errors: 0 } });
+  t.same(r.monitor, { rtp_lost: 8, rtp_ssrc_changes: 2, rtp_jitter: 40, ts_cc_errors: 2 }, 'losses before the sync and after add up; the jitter is the new one');
+  t.equal(carry.add(1, reading(10, [out(10)])).packets, 110, 'a reading without a monitor still gets its packets');
+});
+
+t.test('a rule the replace refused keeps its numbers for the add that retries it', async (t) => {
+  const carry = new CounterCarry();
+  // Relay.replaceRules lists a refused rule among those after the replace (not installed, so not read until its addRule).
+  carry.replaced([{ id: 2, outputKeys: [A], ...reading(500, [out(500)]) }], [{ id: 2, outputKeys: [A] }]);
+  const r = carry.add(2, reading(0, [out(0)]));
+  t.equal(r.packets, 500, 'installed again by the retry, from zero slots: the old count goes on');
+  t.equal(r.outputs[0]?.packets, 500, 'and its output\'s');
+});

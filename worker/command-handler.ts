@@ -161,6 +161,16 @@ export class CommandHandler {
     return { reply, after };
   }
 
+  /**
+   * The answer to a command that did not decode (fleet-worker.ts): an error
+   * for its seq, with what this worker holds, as every reply says, so mcrd
+   * keeps an accurate view of it (an empty hash and no refusals would read
+   * as a worker that dropped its rules and applied the ones it refused).
+   */
+  undecodable(seq: number, error: { code: string; message: string }): Reply {
+    return { seq, generation: this.generation, hash: this.hash, refused: this.refusals(), error };
+  }
+
   private holds(id: number): boolean {
     return this.refused.has(id) || this.relay.hasRule(id);
   }

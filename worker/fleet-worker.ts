@@ -180,8 +180,7 @@ async function main(): Promise<void> {
           const e = err as WireError;
           logger.error({ code: e.code, err: e.message }, 'command not understood: answered with an error');
           if (e.messageId !== undefined) {
-            stream.write(encodeFrame(encodeReply({ seq: e.messageId, generation: 0, hash: new Uint8Array(), refused: [],
-              error: { code: e.code, message: e.message } })));
+            stream.write(encodeFrame(encodeReply(handler.undecodable(e.messageId, { code: e.code, message: e.message }))));
           }
           return;
         }

@@ -59,8 +59,13 @@ t.test('fleet worker: handover, privilege drop, commands, counters, stop', async
 
   // A command the worker cannot decode is answered with an error and logged;
   // the commands after it are served (they were all skipped before).
-  await ask(driver, ++n, { op: 'sendGarbage' });
+  const garbage = await ask(driver, ++n, { op: 'sendGarbage' });
   await driver.waitForLine('stderr', /"code":"ERR_MCR_UNKNOWN_KIND".*"msg":"command not understood/, 10_000);
+  t.match(garbage.reply, { seq: 900, generation: 4, error: { code: 'ERR_MCR_UNKNOWN_KIND' } },
+    'answered with an error for its seq, and with the generation the worker holds (not 0)');
+  // A Buffer through JSON: { type: 'Buffer', data: [...] }.
+  t.same((garbage.reply as { hash: { data: number[] } }).hash.data, [...Buffer.from('g4')],
+    'and the hash of the table it holds (not an empty one)');
   const pinged = await ask(driver, ++n, { op: 'send', body: { kind: 'ping', stats: true } });
   const stats = (pinged.reply as { stats: { received: number; rules: Array<{ ruleId: number; packets: number }> } }).stats;
   t.ok(stats.received >= 20_000, 'received counter');

@@ -7,10 +7,10 @@
  * loader. `clear` zeroes counters on purpose and says so in the log.
  */
 import { existsSync } from 'node:fs';
-import writeFileAtomic from 'write-file-atomic';
 import type { Logger } from 'pino';
 import { formatConfig, loadConfig, type ConfigRule, type DaemonSettings } from './config/index.js';
 import { daemonChanges } from './config/daemon-diff.js';
+import { writeConfigFile } from './config/write-file.js';
 import { RuleTable, RuleTableError, checkRule, matchKey } from './rule-table.js';
 import { ruleDiff } from './rule-diff.js';
 import { addressFamily, hostPort } from '../common/rule-spec.js';
@@ -329,9 +329,12 @@ export function createHandler(d: DaemonState): ControlHandler {
     async save({ file }) {
       const path = configPath(file);
       const rules: ConfigRule[] = d.table.list().map(({ id: _id, ...r }) => r as ConfigRule);
-      // Atomic (a temporary file, fsync, rename over the path): a crash or a full disk mid-write leaves the old file whole,
-      // never a truncated config that mcrd could not start from. An existing file keeps its mode and owner, a symlink its target.
-      writeFileAtomic.sync(path, formatConfig({ daemon: daemonToSave(path), rules }), { mode: existsSync(path) ? undefined : 0o644 });
+      // Atomic; an existing file keeps its mode, a symlink its target, and its owner where mcrd may keep it (write-file.ts).
+      const written = writeConfigFile(path, formatConfig({ daemon: daemonToSave(path), rules }));
+      if (written.ownerChanged !== undefined) {
+        d.logger.warn({ file: path, code: 'EPERM', was: written.ownerChanged, now: { uid: process.geteuid?.(), gid: process.getegid?.() } },
+          'saved, but the file now belongs to mcrd\'s user and group: mcrd may not give it back its owner (no CAP_CHOWN); chown it again if that matters');
+      }
       return { file: path, rules: rules.length };
     },
     async check({ file }) {

@@ -45,6 +45,8 @@
 // mcrgen_sender (batches, pacing, send errors), mcrgen_report (the JSON);
 // shared with mcrsink: tool_args, tool_signals, tool_clock, tool_socket,
 // tool_json, payload.
+#include <arpa/inet.h>
+#include <errno.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -55,6 +57,7 @@
 #include "tools/mcrgen_sender.h"
 #include "tools/mcrgen_socket.h"
 #include "tools/stream_source.h"
+#include "tools/tool_args.h"
 #include "tools/tool_signals.h"
 
 int main(int argc, char** argv) {
@@ -73,5 +76,15 @@ int main(int argc, char** argv) {
   run(fd, c, st, source.get());
   close(fd);
   print_json(c, st, source.get());
+  // The report first (what was sent before it), then the one line every
+  // tool gives for a system error (docs/tools.md).
+  if (st.fatal_errno != 0) {
+    char host[INET6_ADDRSTRLEN] = "";
+    if (c.v6) inet_ntop(AF_INET6, &c.dest6.sin6_addr, host, sizeof(host));
+    else inet_ntop(AF_INET, &c.dest.sin_addr, host, sizeof(host));
+    const uint16_t port = ntohs(c.v6 ? c.dest6.sin6_port : c.dest.sin_port);
+    tool_fail("mcrgen", st.fatal_errno, std::string("send to ") + (c.v6 ? "[" : "") + host + (c.v6 ? "]" : "") + ":" + std::to_string(port),
+              st.fatal_errno == ENETUNREACH ? "no route to the destination: check --interface and the routes" : nullptr);
+  }
   return st.errors > 0 ? 1 : 0;
 }

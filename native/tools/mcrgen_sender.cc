@@ -87,6 +87,7 @@ size_t send_all(int fd, mmsghdr* msgs, size_t n, uint64_t end_ns, bool gso, Stat
     }
     if (err != EAGAIN && err != ENOBUFS) {
       st.errors++;
+      st.fatal_errno = err;
       *fatal = true;
       break;
     }

@@ -332,3 +332,16 @@ t.test('bad arguments exit 2 with one stderr line naming the option', async (t) 
     t.equal(r.stdout, '', `${label}: nothing on stdout`);
   }
 });
+
+t.test('a send error that stops mcrgen: the report, then one stderr line naming the errno, exit 1', { skip: process.getuid?.() === 0 ? false : 'needs root (a network namespace)' }, async (t) => {
+  // A namespace of its own with no route at all (lo down): every send is ENETUNREACH.
+  const ns = `mcr-generr-${process.pid}`;
+  await execa('ip', ['netns', 'add', ns]);
+  t.teardown(() => execa('ip', ['netns', 'del', ns], { reject: false }));
+  const r = await execa('ip', ['netns', 'exec', ns, mcrgen, '--dest', '239.1.1.1', '--port', '9', '--count', '10'], { reject: false, timeout: 10_000 });
+  t.equal(r.exitCode, 1, 'exit 1');
+  t.match(JSON.parse(r.stdout) as object, { sent: 0, errors: 1, errorsByErrno: { ENETUNREACH: 1 } }, 'the report first, on stdout');
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  t.equal(lines.length, 1, 'one stderr line');
+  t.match(lines[0] ?? '', /^mcrgen: ENETUNREACH: send to 239\.1\.1\.1:9: .* — no route to the destination: check --interface and the routes$/, 'naming the errno and what to check');
+});

@@ -3,7 +3,7 @@
  * trimming, and the shared formats of outputs, rates and durations.
  */
 import t from 'tap';
-import { formatDuration, formatInput, formatOutput, formatRate, oneLine, orDash, present, table } from '../../tools/mcrctl/format.js';
+import { fitWidth, formatDuration, formatInput, formatOutput, formatRate, oneLine, orDash, present, table } from '../../tools/mcrctl/format.js';
 
 t.test('table aligns columns under their headers', async (t) => {
   const lines = table(
@@ -78,4 +78,13 @@ t.test('workers: the LOOP column says how each worker\'s loop is scheduled, and 
   const { renderWorkers } = await import('../../tools/mcrctl/render.js');
   const running = { id: 'in0/0', interface: 'in0', core: 1, pid: 42, state: 'running', restarts: 0, generation: 3, logLevel: 'info', startedAtMs: 1000, loop: base };
   t.match(renderWorkers({ workers: [running] }, 61_000)[1], /1m00s\s+slice 100us$/, 'in the table');
+});
+
+t.test('table and fitWidth count terminal columns: wide characters take two', async (t) => {
+  // A rule named in Japanese: 5 characters, 10 columns on screen.
+  const lines = table([{ header: 'NAME' }, { header: 'PORT', align: 'right' }], [['カメラ東京', '5000'], ['a', '6']]);
+  t.same(lines, ['NAME        PORT', 'カメラ東京  5000', 'a              6'], 'the columns after it stay aligned');
+  t.equal(fitWidth('カメラ東京 abc', 6), 'カメ>', 'cut at 5 columns and marked, a wide character never split');
+  t.equal(fitWidth('abcdef', 4), 'abc>');
+  t.equal(fitWidth('abcd', 4), 'abcd', 'what fits is left alone');
 });

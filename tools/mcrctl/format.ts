@@ -4,6 +4,7 @@
  * outputs, rates, uptimes). Nothing here knows about commands or the socket,
  * so every layout decision is testable on plain values.
  */
+import stringWidth from 'string-width';
 import { hostPort } from '../../common/rule-spec.js';
 import { outputHostPort } from '../../common/rule-text.js';
 import type { Output, Rule } from '../../proto/index.js';
@@ -19,18 +20,41 @@ const GAP = '  ';
 
 /**
  * Lays out rows under their headers, each column as wide as its widest cell.
- * Trailing spaces are trimmed so output compares and pipes cleanly. Missing
- * cells print as empty; extra cells are ignored.
+ * Widths are the terminal's columns, not string lengths (string-width): a
+ * rule named in CJK or with an emoji takes two columns a character and must
+ * not shift the columns after it. Trailing spaces are trimmed so output
+ * compares and pipes cleanly. Missing cells print as empty; extra cells are
+ * ignored.
  */
 export function table(columns: readonly Column[], rows: ReadonlyArray<readonly string[]>): string[] {
   const cells = [columns.map((c) => c.header), ...rows.map((r) => columns.map((_, i) => r[i] ?? ''))];
-  const widths = columns.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const widths = columns.map((_, i) => Math.max(...cells.map((r) => stringWidth(r[i] ?? ''))));
   return cells.map((row) =>
     row
-      .map((cell, i) => (columns[i]?.align === 'right' ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0)))
+      .map((cell, i) => {
+        const pad = ' '.repeat(Math.max(0, (widths[i] ?? 0) - stringWidth(cell)));
+        return columns[i]?.align === 'right' ? pad + cell : cell + pad;
+      })
       .join(GAP)
       .trimEnd(),
   );
+}
+
+/**
+ * `line` cut to at most `width` terminal columns, ending in '>' where it
+ * was cut (grapheme by grapheme, so a wide character is never split).
+ */
+export function fitWidth(line: string, width: number): string {
+  if (stringWidth(line) <= width) return line;
+  let out = '';
+  let used = 0;
+  for (const { segment } of new Intl.Segmenter().segment(line)) {
+    const w = stringWidth(segment);
+    if (used + w > width - 1) break;
+    out += segment;
+    used += w;
+  }
+  return out + '>';
 }
 
 /**

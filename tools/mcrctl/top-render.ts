@@ -7,7 +7,7 @@
  * not fit) and the plain snapshots printed when stdout is not a terminal
  * (nothing cut). No escape codes here: top-terminal.ts owns the screen.
  */
-import { formatDuration, table, type Column } from './format.js';
+import { fitWidth, formatDuration, table, type Column } from './format.js';
 import { sortBlocks, type SortKey, type TopRow, type TopView } from './top-model.js';
 
 export interface RenderOptions {
@@ -96,5 +96,5 @@ export function renderTop(view: TopView | undefined, o: RenderOptions): string[]
 
 function fit(lines: string[], o: RenderOptions): string[] {
   const cut = o.height !== undefined ? lines.slice(0, Math.max(1, o.height)) : lines;
-  return o.width !== undefined ? cut.map((l) => (l.length > o.width! ? l.slice(0, Math.max(0, o.width! - 1)) + '>' : l)) : cut;
+  return o.width !== undefined ? cut.map((l) => fitWidth(l, o.width!)) : cut;
 }

@@ -187,3 +187,21 @@ t.test('on a terminal without mcrd: the screen says so, top keeps trying, Ctrl-C
   t.same(term.stdin.modes, [true, false]);
   t.match(term.written(), /\x1b\[\?25h\x1b\[\?1049l$/);
 });
+
+t.test('on a terminal, q quits at once even while mcrd does not answer', async (t) => {
+  // An mcrd that accepts and never answers stats (mcrctl's own --timeout: 60 s).
+  let asked = 0;
+  const { path } = await startControlServer(t, stubHandler({ stats: () => { asked++; return new Promise(() => undefined); } }));
+  const term = fakeTerminal();
+  const started = Date.now();
+  const running = run(['--socket', path, '--timeout', '60000', 'top', '--interval', '100'], { terminal: { stdin: term.stdin, stdout: term.stdout } });
+  for (let i = 0; i < 200 && asked === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  t.equal(asked, 1, 'top asked for stats and waits for the answer');
+  term.stdin.write('q');
+  const r = await running;
+  t.equal(r.code, 0, 'quit cleanly');
+  // Without the close on quit it waited for the answer: 10 s, when the
+  // control server gives up on the handler (its request timeout).
+  t.ok(Date.now() - started < 5_000, `without waiting for an answer (${Date.now() - started} ms)`);
+  t.same(term.stdin.modes, [true, false], 'and the terminal given back');
+});

@@ -92,6 +92,9 @@ export async function runTop(flags: TopFlags, io: TopIo, at: TopConnection): Pro
     else io.stdout(renderTop(view, options).join('\n') + '\n\n');
   };
   let client: ControlClient | undefined;
+  // Quitting does not wait for an answer that may not come (an mcrd that
+  // accepts but does not answer): the requests in flight fail at once.
+  stop.signal.addEventListener('abort', () => void client?.close(), { once: true });
   let prev: TopSample | undefined;
   let frames = 0;
   screen?.enter();

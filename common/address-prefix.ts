@@ -85,3 +85,30 @@ export function prefixContains(prefix: string, inner: string): boolean {
   if (prefixLength(inner) < len) return false;
   return samePrefixBits(addressBytes(prefixAddress(prefix)), addressBytes(prefixAddress(inner)), len);
 }
+
+/**
+ * Whether the prefixes `covers` (canonical text) together hold every
+ * address of `prefix`: one of them contains it, or it splits into two
+ * halves that are each covered. Only halves some cover reaches inside are
+ * split, each with the covers inside it, so the work grows with the number
+ * of covers times their length, not with the address space.
+ */
+export function prefixCoveredBy(prefix: string, covers: readonly string[]): boolean {
+  const family = prefix.includes(':');
+  type Parsed = { bytes: Uint8Array; len: number };
+  const covered = (bytes: Uint8Array, len: number, candidates: readonly Parsed[]): boolean => {
+    const inside: Parsed[] = [];
+    for (const c of candidates) {
+      if (!samePrefixBits(c.bytes, bytes, Math.min(c.len, len))) continue;
+      if (c.len <= len) return true;  // c contains this prefix
+      inside.push(c);
+    }
+    if (inside.length === 0) return false;
+    const low = maskBytes(bytes, len);
+    const high = Uint8Array.from(low);
+    high[len >> 3] = high[len >> 3]! | (0x80 >> (len & 7));
+    return covered(low, len + 1, inside) && covered(high, len + 1, inside);
+  };
+  const parsed = covers.filter((c) => c.includes(':') === family).map((c) => ({ bytes: addressBytes(prefixAddress(c)), len: prefixLength(c) }));
+  return covered(addressBytes(prefixAddress(prefix)), prefixLength(prefix), parsed);
+}

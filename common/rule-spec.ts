@@ -20,7 +20,7 @@
  */
 import { isIPv4, isIPv6, SocketAddress } from 'node:net';
 
-import { addressBytes, bytesToAddress, maskBytes, prefixAddress, prefixContains, prefixLength, splitPrefix } from './address-prefix.js';
+import { addressBytes, bytesToAddress, maskBytes, prefixAddress, prefixContains, prefixCoveredBy, prefixLength, splitPrefix } from './address-prefix.js';
 
 export interface OutputSpec {
   /** Destination: a multicast group or a unicast address; "=" the datagram's group; a prefix (same length as the input's) the datagram's group mapped into it. */
@@ -250,16 +250,16 @@ function checkSourceList(value: unknown, field: string, path: RulePath, inputGro
 }
 
 /**
- * A rule whose excludeSources cover every source its `source` admits would
- * match nothing: refused, since it is always a mistake (the two lists
- * swapped, a prefix too wide). Without `source` some sender is always left:
- * a source prefix is at least /1.
+ * A rule whose excludeSources, together, cover every source its `source`
+ * admits (every address of its family, without `source`) would match
+ * nothing: refused, since it is always a mistake (the two lists swapped, a
+ * prefix too wide).
  */
-function checkSomethingLeft(source: string | undefined, exclude: string, field: string, path: RulePath): void {
-  if (source === undefined) return;
+function checkSomethingLeft(source: string | undefined, exclude: string, family: string, field: string, path: RulePath): void {
   const excluded = exclude.split(',');
-  if (source.split(',').every((s) => excluded.some((e) => prefixContains(e, s)))) {
-    throw new RuleError(`${field}: ${exclude} excludes every source the rule admits (${source}): it would match nothing; ` +
+  const admitted = source?.split(',') ?? [family === '6' ? '::/0' : '0.0.0.0/0'];
+  if (admitted.every((s) => prefixCoveredBy(s, excluded))) {
+    throw new RuleError(`${field}: ${exclude} excludes every source the rule admits (${source ?? 'any'}): it would match nothing; ` +
       'remove the exclusion or widen source', path);
   }
 }
@@ -344,7 +344,7 @@ export function validateRule(value: unknown, where = 'rule', path: RulePath = []
   if (r.source !== undefined) rule.source = checkSourceList(r.source, `${where}.source`, [...path, 'source'], rule.inputGroup, `${where}.inputGroup`);
   if (r.excludeSources !== undefined) {
     rule.excludeSources = checkSourceList(r.excludeSources, `${where}.excludeSources`, [...path, 'excludeSources'], rule.inputGroup, `${where}.inputGroup`);
-    checkSomethingLeft(rule.source, rule.excludeSources, `${where}.excludeSources`, [...path, 'excludeSources']);
+    checkSomethingLeft(rule.source, rule.excludeSources, String(addressFamily(rule.inputGroup)), `${where}.excludeSources`, [...path, 'excludeSources']);
   }
   if (r.joinGroups !== undefined) rule.joinGroups = checkJoinGroups(r.joinGroups, `${where}.joinGroups`, [...path, 'joinGroups'], rule.inputGroup);
   if (r.signalTimeoutMs !== undefined) {

@@ -54,8 +54,9 @@ export class CounterCarry {
   /**
    * A replace happened: `before` are the rules installed until now, read
    * from their slots after the swap (with their own carried base added),
-   * `after` the ids and output keys installed now. Rules not in `after` are
-   * forgotten.
+   * `after` the ids and output keys of the new set: those installed now and
+   * those it refused (kept for the addRule that retries them). Rules not in
+   * `after` are forgotten.
    */
   replaced(before: readonly CarriedRule[], after: ReadonlyArray<{ id: number; outputKeys: readonly string[] }>): void {
     const old = new Map(before.map((r) => [r.id, r]));

@@ -55,8 +55,10 @@ constexpr uint32_t kCoalesceBurstSends = 256;
 // 256 sends; but at most this long, since the frames left in the ring raise
 // no completion: when the burst ends there, the rest would otherwise wait
 // for the stats timer, one capped walk per tick (a 3 000-frame burst to 30
-// outputs took 32 s). Sending the rest at once, without waiting, halved the
-// bench's zero-loss rate at 1400 B x10 (the receivers' backlog overflowed).
+// outputs took 32 s with --busy-poll-us 0 --coalesce-us 50, 1.3 s with the
+// defaults). Sending the rest at once, without waiting, halved the bench's
+// zero-loss rate at 1400 B x10 in one of two runs (the receivers' backlog
+// overflowed; docs/performance.md, "The wait after a capped walk").
 constexpr uint64_t kCappedWaitNs = 100'000;
 
 // What setup settled on, for logs and docs.

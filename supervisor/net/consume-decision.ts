@@ -24,7 +24,10 @@
  *   never receives IPv6);
  * - or a socket other than mcrd's joined the rule's group on the rule's
  *   input interface (/proc/net/igmp, /proc/net/igmp6 for an IPv6 group,
- *   counts more users than mcrd's one per group): whatever it is bound to, or a raw socket, it asked for the group.
+ *   counts more users than mcrd's own membership sockets holding it, one,
+ *   or more where its SSM sources outgrew one socket's filter, counted
+ *   when the file was read): whatever it is bound to, or a raw socket, it
+ *   asked for the group.
  * Otherwise nothing on the host would receive the datagrams, and mcrd
  * consumes them.
  */

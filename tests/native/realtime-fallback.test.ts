@@ -5,8 +5,8 @@
  * to the normal policy with the short slice, and start() says why; a
  * priority given as a number fails the start with EPERM. The refusal comes
  * from a seccomp filter that fails sched_setscheduler as a unit's
- * RestrictRealtime=yes does (build/Release/deny_syscall
- * --setscheduler): this machine's root could otherwise always take it.
+ * RestrictRealtime=yes does (build/Release/deny_syscall sched_setscheduler):
+ * this machine's root could otherwise always take it.
  * The same child without the filter gets SCHED_FIFO, so the filter is what
  * made the difference; mcrd's probe (probeThreadFifo) sees the same.
  */

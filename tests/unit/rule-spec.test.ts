@@ -156,6 +156,9 @@ t.test('rules that match more: source lists and prefixes, excludes, group prefix
     [{ inputGroup: '232.1.1.1', inputPort: 5, source: '10.1.2.3', excludeSources: '10.1.2.3', outputs: out },
       /rule\.excludeSources: 10\.1\.2\.3 excludes every source the rule admits \(10\.1\.2\.3\): it would match nothing; remove the exclusion or widen source/],
     [{ inputGroup: '232.1.1.1', inputPort: 5, source: '10.1.2.3, 10.2.0.0/16', excludeSources: '10.1.0.0/16, 10.0.0.0/8', outputs: out }, /excludes every source the rule admits/],
+    [{ inputGroup: '232.1.1.1', inputPort: 5, source: '10.0.0.0/23', excludeSources: '10.0.0.0/24, 10.0.1.0/24', outputs: out },
+      /excludes every source the rule admits \(10\.0\.0\.0\/23\)/],
+    [{ inputGroup: '239.1.1.1', inputPort: 5, excludeSources: '0.0.0.0/1, 128.0.0.0/1', outputs: out }, /excludes every source the rule admits \(any\)/],
     [{ inputGroup: '239.1.1.1', inputPort: 5, outputs: [{ group: '239.9.0.0/16', port: 1, interface: 'o' }] }, /needs an inputGroup prefix of the same family and length/],
     [{ inputGroup: '239.1.0.0/16', inputPort: 5, outputs: [{ group: '239.9.0.0/24', port: 1, interface: 'o' }] }, /write the output prefix with \/16/],
     [{ inputGroup: '239.1.0.0/16', inputPort: 5, joinGroups: '239.2.0.1', outputs: out }, /239\.2\.0\.1 is not inside inputGroup 239\.1\.0\.0\/16/],
@@ -169,6 +172,8 @@ t.test('rules that match more: source lists and prefixes, excludes, group prefix
     'an exclusion inside source leaves the rest of it');
   t.doesNotThrow(() => validateRule({ inputGroup: '232.1.1.1', inputPort: 5, source: '10.1.2.3,10.1.2.4', excludeSources: '10.1.2.3', outputs: out }),
     'one of two sources excluded leaves the other');
+  t.doesNotThrow(() => validateRule({ inputGroup: '239.1.1.1', inputPort: 5, excludeSources: '0.0.0.0/1', outputs: out }),
+    'half of all senders excluded leaves the other half');
   // Off the control socket 0 is how "any" and "=" travel.
   t.equal(validateRule({ inputGroup: '239.1.1.1', inputPort: 0, outputs: [{ group: '=', port: 0, interface: 'o' }] }, 'rule', [], true).inputPort, 0);
   t.same(parseOutputList('=:=:o,239.9.0.0/16:=:o:4,[ff3e:9::/96]:7:o'), [

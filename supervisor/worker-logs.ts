@@ -54,12 +54,17 @@ export class WorkerLogs {
   }
 
   record(worker: string, tags: Record<string, unknown>, raw: string): void {
-    let parsed: Record<string, unknown>;
+    // A pino line is a JSON object; anything else (plain text, or JSON that
+    // is not an object: an uncaught `throw null` prints `null`) is kept as
+    // the message of a line of our own, never read as fields.
+    let parsed: Record<string, unknown> | undefined;
     try {
-      parsed = JSON.parse(raw) as Record<string, unknown>;
+      const value: unknown = JSON.parse(raw);
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) parsed = value as Record<string, unknown>;
     } catch {
-      parsed = { level: 30, time: Date.now(), msg: raw };
+      parsed = undefined;
     }
+    parsed ??= { level: 30, time: Date.now(), msg: raw };
     const tagged = { ...parsed, ...tags, worker };
     const line: LogLine = {
       worker,

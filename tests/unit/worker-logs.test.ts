@@ -56,3 +56,12 @@ t.test('a log directory removed under mcrd is made again at the next line', asyn
   t.match(readFileSync(join(dir, 'in0_0.log'), 'utf8'), /"msg":"two"/, 'the directory and the file are back, with the line');
   t.same(problems, [], 'nothing to report');
 });
+
+t.test('a worker line that is JSON but not an object (an uncaught `throw null` prints null) is kept as text, never read as fields', async (t) => {
+  const logs = new WorkerLogs();
+  for (const raw of ['null', '42', '"text"', '[1,2]', 'true']) {
+    t.doesNotThrow(() => logs.record('in0/0', { pid: 1 }, raw), `${raw}: no exception in mcrd`);
+  }
+  t.same(logs.recent('in0/0', 0, 10).map((l) => [l.message, l.level]),
+    [['null', 'info'], ['42', 'info'], ['"text"', 'info'], ['[1,2]', 'info'], ['true', 'info']], 'each kept as the message of an info line');
+});

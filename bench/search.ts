@@ -44,7 +44,7 @@ export interface SearchResult {
   zeroLossPps: number;
   /** The method passed at the generator's maximum: the true figure is ≥ zeroLossPps. */
   generatorLimited: boolean;
-  /** The result was confirmed by a repeat at the same rate. */
+  /** The result was confirmed by a repeat at the same rate, below every rate that failed. */
   verified: boolean;
   /** When nothing passed: the lowest rate that failed. */
   failedBelowPps?: number;
@@ -157,11 +157,17 @@ export async function zeroLossSearch(
       else hi = mid;
     }
 
-    // Phase 3: verify; on failure step down by one bisection resolution (at least 5 %) and verify again.
+    // Phase 3: verify (lo passed once already: this is its repeat); on
+    // failure step down by one bisection resolution (at least 5 %) and
+    // verify again, where a pass needs a repeat of its own to be verified.
     let rate = lo;
     for (let down = 0; down <= config.maxStepDowns; down++) {
       const t = await trial(rate, 'verify', down === 0 ? 'verify' : `verify after step-down ${down}`);
-      if (t.pass) return t;
+      if (t.pass && down === 0) return t;
+      if (t.pass) {
+        const again = await trial(rate, 'verify', `verify after step-down ${down}, repeated`);
+        if (again.pass) return again.gen.pps < t.gen.pps ? again : t;
+      }
       rate = Math.round(rate - Math.max(resolution, 0.05 * rate));
       if (rate <= 0) break;
     }
@@ -172,13 +178,27 @@ export async function zeroLossSearch(
   const passedBelow = (rate: number) => trials.filter((t) => t.pass && t.minority !== true && t.gen.pps < rate)
     .sort((a, b) => b.gen.pps - a.gen.pps)[0];
 
+  // A verified pass at or above a rate that failed is no figure: the search
+  // bounds by the rates asked for, and near its maximum the generator sends
+  // a few % less than asked, so a pass can land above failures that really
+  // sent less (found in 2026-12-06T11-05-47Z: 976 k above failures at
+  // 946-975 k).
+  const aboveAFailure = (o: Awaited<ReturnType<typeof searchWithin>>) => typeof o !== 'string' && o.gen.pps >= lowestFailure();
   let outcome = await searchWithin(lo, hi, firstProbe);
+  if (aboveAFailure(outcome)) {
+    // Search again between the best pass below that failure and it.
+    const below = passedBelow(lowestFailure());
+    const floor = below === undefined ? 0 : Math.floor(below.gen.pps);
+    outcome = await searchWithin(floor, lowestFailure(), floor > 0 ? lowestFailure() : lowestFailure() / 2);
+    if (aboveAFailure(outcome)) outcome = 'not verified';
+  }
   // Nothing passed below the lowest failure (the lower bound held only
   // once: a pass at the generator's maximum or in the bracket, and every
   // rate tried at or below it since failed): search again once, from the
   // bottom, below that failure.
   if (outcome === 'not verified' && passedBelow(lowestFailure()) === undefined) {
     outcome = await searchWithin(0, lowestFailure(), lowestFailure() / 2);
+    if (aboveAFailure(outcome)) outcome = 'not verified';
   }
   if (outcome === 'nothing passed') {
     return result({ zeroLossPps: 0, generatorLimited: false, verified: false, failedBelowPps: lowestFailure() });

@@ -122,6 +122,10 @@ async function trafficWindow(bl: BenchLab, running: RunningMethod, spec: TrialSp
   const mcrBefore = running.counters ? await running.counters() : undefined;
   const procBefore = processCpu(running);
   const offCoreBefore = processCpu(running, running.offCorePids ?? []);
+  // The sinks quiet first: what the last trial was still delivering when its
+  // settle gave up (2 s) would count as this trial's and hide its loss
+  // (found in 2026-12-06T11-05-47Z: sinks that received more than was sent).
+  await settle(bl, spec.fanout, 0);
   const before = await snapshot(bl, spec.fanout);
   const gen = await runGenerator(bl, { rate: spec.rate, size: spec.payload, durationSec: spec.durationSec, ...(spec.family === 6 ? { family: 6 as const } : {}) });
   const settleMs = await settle(bl, spec.fanout);
@@ -133,12 +137,12 @@ async function trafficWindow(bl: BenchLab, running: RunningMethod, spec: TrialSp
 
 /**
  * Waits until the sinks stop receiving (no change over one poll), at least
- * SETTLE_MIN_MS and at most SETTLE_MAX_MS, so packets a method queued late
- * in the trial still count; returns how long that took.
+ * `minMs` and at most SETTLE_MAX_MS, so packets a method queued late in the
+ * trial still count; returns how long that took.
  */
-async function settle(bl: BenchLab, fanout: number): Promise<number> {
+async function settle(bl: BenchLab, fanout: number, minMs = SETTLE_MIN_MS): Promise<number> {
   const start = Date.now();
-  await sleep(SETTLE_MIN_MS);
+  await sleep(minMs);
   let last = sum(await readSinkRx(bl, fanout));
   while (Date.now() - start < SETTLE_MAX_MS) {
     await sleep(SETTLE_POLL_MS);

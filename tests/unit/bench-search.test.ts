@@ -31,6 +31,8 @@ interface Model {
   flukes?: Set<number>;
   /** What the generator reaches flat out in trial n (default GEN_MAX). */
   genMax?: (n: number) => number;
+  /** The share of the asked rate the generator sends in trial n (default 1). */
+  sends?: (n: number) => number;
 }
 
 function modelRunner(m: Model): { run: TrialRunner; specs: TrialSpec[] } {
@@ -38,7 +40,7 @@ function modelRunner(m: Model): { run: TrialRunner; specs: TrialSpec[] } {
   const run: TrialRunner = async (spec) => {
     const n = specs.length;
     specs.push(spec);
-    const pps = spec.rate === 0 ? (m.genMax?.(n) ?? GEN_MAX) : spec.rate;
+    const pps = spec.rate === 0 ? (m.genMax?.(n) ?? GEN_MAX) : spec.rate * (m.sends?.(n) ?? 1);
     let loss = pps <= m.limit ? 0 : (m.lossAbove ?? ((r) => (r - m.limit) / r))(pps);
     loss = Math.max(loss, m.stalls?.get(n) ?? 0);
     if (m.flukes?.has(n) === true) loss = 0;
@@ -128,4 +130,25 @@ t.test('a lucky pass at the generator maximum that does not hold still ends in a
   t.ok(r.verified, 'verified');
   t.ok(r.zeroLossPps <= 700_000 && r.zeroLossPps > 0.9 * 700_000, `within 10 % below the limit (${r.zeroLossPps})`);
   t.ok(specs.some((s) => s.purpose === 'bracket' && s.rate < 829_000), 'searched again below the failures');
+});
+
+t.test('a pass at or above a rate that really failed is no figure: the search goes on below that failure', async (t) => {
+  // The sixth trial (the bisection's 1.05 M) sends 5 % short and fails at 997.5 k;
+  // the bisection then verifies 1.0 M asked, which sends 1.0 M: above it.
+  const { r, specs } = await search({ limit: 1_000_000, sends: (n) => (n === 5 ? 0.95 : 1), stalls: new Map([[5, 0.01]]) });
+  const failure = specs.length > 5 ? 997_500 : 0;
+  t.ok(r.verified, 'verified');
+  t.ok(r.zeroLossPps < failure, `below the failure that sent ${failure} (${r.zeroLossPps})`);
+  t.ok(r.zeroLossPps > 0.9 * failure, 'and not far below it');
+});
+
+t.test('a pass after a step-down is verified only by a repeat at its rate', async (t) => {
+  // The verify at the bisection's rate fails (a stall), the step-down's first pass is followed by a second.
+  const { specs: plain } = await search({ limit: 700_000 });
+  const verifyAt = plain.findIndex((s) => s.purpose === 'verify');
+  const { r, specs } = await search({ limit: 700_000, stalls: new Map([[verifyAt, 0.05]]) });
+  const after = specs.slice(verifyAt + 1).filter((s) => s.purpose === 'verify');
+  t.ok(after.length >= 2, `two verify trials after the failed one (${after.length})`);
+  t.equal(after[0]?.rate, after[1]?.rate, 'at the same rate');
+  t.ok(r.verified && r.zeroLossPps <= (after[0]?.rate ?? 0), 'the verified figure is that rate');
 });

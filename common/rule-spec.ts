@@ -59,6 +59,13 @@ export type MonitorMode = (typeof MONITOR_MODES)[number];
 export const DEFAULT_SIGNAL_TIMEOUT_MS = 1000;
 /** An hour: longer is no loss-of-signal alarm any more. */
 export const MAX_SIGNAL_TIMEOUT_MS = 3_600_000;
+/**
+ * The shortest watch that works: a worker notes a rule's arrivals at its
+ * 100 ms stats tick, and mcrd asks for them every timeout / 2, so a steady
+ * stream could look silent for ~100 ms plus the question's round trip; at
+ * 100 ms a continuous stream flapped, at 50 it read down most of the time.
+ */
+export const MIN_SIGNAL_TIMEOUT_MS = 300;
 
 /** Where in a validated value a problem is: keys and array indexes. */
 export type RulePath = ReadonlyArray<string | number>;
@@ -349,6 +356,10 @@ export function validateRule(value: unknown, where = 'rule', path: RulePath = []
   if (r.joinGroups !== undefined) rule.joinGroups = checkJoinGroups(r.joinGroups, `${where}.joinGroups`, [...path, 'joinGroups'], rule.inputGroup);
   if (r.signalTimeoutMs !== undefined) {
     rule.signalTimeoutMs = checkInteger(r.signalTimeoutMs, `${where}.signalTimeoutMs`, [...path, 'signalTimeoutMs'], 0, MAX_SIGNAL_TIMEOUT_MS);
+    if (rule.signalTimeoutMs > 0 && rule.signalTimeoutMs < MIN_SIGNAL_TIMEOUT_MS) {
+      throw new RuleError(`${where}.signalTimeoutMs: ${rule.signalTimeoutMs} ms is shorter than a working watch: give 0 (not watched) or ${MIN_SIGNAL_TIMEOUT_MS}..${MAX_SIGNAL_TIMEOUT_MS} ` +
+        '(the workers note arrivals every 100 ms, so a shorter timeout reports a steady stream down)', [...path, 'signalTimeoutMs']);
+    }
   }
   if (r.monitor !== undefined) rule.monitor = checkMonitor(r.monitor, `${where}.monitor`, [...path, 'monitor']);
   return rule;

@@ -164,6 +164,8 @@ t.test('rules that match more: source lists and prefixes, excludes, group prefix
     [{ inputGroup: '239.1.0.0/16', inputPort: 5, joinGroups: '239.2.0.1', outputs: out }, /239\.2\.0\.1 is not inside inputGroup 239\.1\.0\.0\/16/],
     [{ inputGroup: '10.0.0.0/8', inputPort: 5, joinGroups: '10.0.0.1', outputs: out }, /not multicast: there is nothing to join/],
     [{ inputGroup: '239.1.1.1', inputPort: 0, outputs: out }, /inputPort: expected an integer 1\.\.65535/],
+    [{ inputGroup: '239.1.1.1', inputPort: 5, signalTimeoutMs: 100, outputs: out },
+      /rule\.signalTimeoutMs: 100 ms is shorter than a working watch: give 0 \(not watched\) or 300\.\.3600000/],
     [{ inputGroup: '239.1.1.1', inputPort: 5, outputs: [{ group: '=', port: 0, interface: 'o' }] }, /port: expected an integer 1\.\.65535/],
     [{ inputGroup: 'ff3e::/96', inputPort: 5, outputs: [{ group: '=', port: 1, interface: 'o', source: '10.0.0.1' }] }, /is IPv4 but inputGroup ff3e::\/96 is IPv6/],
   ];
@@ -174,6 +176,7 @@ t.test('rules that match more: source lists and prefixes, excludes, group prefix
     'one of two sources excluded leaves the other');
   t.doesNotThrow(() => validateRule({ inputGroup: '239.1.1.1', inputPort: 5, excludeSources: '0.0.0.0/1', outputs: out }),
     'half of all senders excluded leaves the other half');
+  for (const ms of [0, 300, 3_600_000]) t.doesNotThrow(() => validateRule({ inputGroup: '239.1.1.1', inputPort: 5, signalTimeoutMs: ms, outputs: out }), `signalTimeoutMs ${ms}`);
   // Off the control socket 0 is how "any" and "=" travel.
   t.equal(validateRule({ inputGroup: '239.1.1.1', inputPort: 0, outputs: [{ group: '=', port: 0, interface: 'o' }] }, 'rule', [], true).inputPort, 0);
   t.same(parseOutputList('=:=:o,239.9.0.0/16:=:o:4,[ff3e:9::/96]:7:o'), [

@@ -128,7 +128,7 @@ function buildProgram(io: McrctlIo): Command {
     .option('--join-groups <list>', 'groups of a prefix --input-group that mcrd joins, comma-separated')
     .requiredOption('--outputs <list>', 'GROUP:PORT:IF[:TTL][,GROUP:PORT:IF[:TTL]...]; GROUP or PORT = keeps the datagram\'s, a GROUP prefix maps it')
     .option('--name <name>', 'unique name, usable with remove --name')
-    .option('--signal-timeout <ms>', 'stream is "down" after this many ms without a datagram (default 1000; 0 = not watched)')
+    .option('--signal-timeout <ms>', 'stream is "down" after this many ms without a datagram (300..3600000, default 1000; 0 = not watched)')
     .option('--monitor <mode>', 'payload analysis: rtp, mpegts or rtp+mpegts (default off)')
     .action(async (flags: AddFlags, cmd: Command) => {
       const rule = ruleFromFlags(flags);

@@ -91,5 +91,9 @@ export function checkPlacement(facts: HostFacts, name: string, workerCores: read
   if (workerCores.length > 1 && irqCpus.length === 1) {
     return fail('receive placement', subject, `its IRQs (${irqs.map((i) => i.irq).join(', ')}) all run on core ${irqCpus[0]} and RPS is off while ${cores} share the input`, rpsFix);
   }
+  if (workerCores.length > 1 && irqs.length === 1) {
+    // One queue's IRQ runs on one core at a time, whatever its mask allows.
+    return fail('receive placement', subject, `one receive IRQ (${irqs[0]?.irq}), delivered to one core at a time, and RPS is off while ${cores} share the input`, rpsFix);
+  }
   return pass('receive placement', subject, `IRQs ${irqs.map((i) => i.irq).join(', ')} on cores ${irqCpus.join(',')}; ${cores}`);
 }

@@ -159,7 +159,11 @@ export function readHostFacts(): HostFacts {
         const m = /^\s*(\d+):/.exec(line);
         // A NIC names its vectors after the interface ("eth0-TxRx-0", "eth0-rx-1").
         if (m === null || !new RegExp(`(^|\\s)${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(-|$|\\s)`).test(line.slice(line.lastIndexOf(' ') + 1))) continue;
-        out.push({ irq: Number(m[1]), cpus: parseCpuList(readText(`/proc/irq/${m[1]}/smp_affinity_list`) ?? '') });
+        // Where the IRQ is delivered, not where it may be: on x86 an IRQ
+        // whose mask allows every core is delivered to one of them
+        // (effective_affinity_list, Linux 4.13); older kernels lack it.
+        const effective = readText(`/proc/irq/${m[1]}/effective_affinity_list`);
+        out.push({ irq: Number(m[1]), cpus: parseCpuList(effective ?? readText(`/proc/irq/${m[1]}/smp_affinity_list`) ?? '') });
       }
       return out;
     },

@@ -38,6 +38,7 @@ t.test('each problem fails with its exact fix', async (t) => {
     ['small ring', host({ ringSizes: () => ({ rx: 512, rxMax: 4096 }) }), /ring size/, /^ethtool -G eth1 rx 4096$/],
     ['UDP GRO forwarding', host({ offloads: () => new Map([['rx-udp-gro-forwarding', true], ['large-receive-offload', true]]) }), /receive offloads/, /^ethtool -K eth1 lro off rx-udp-gro-forwarding off$/],
     ['one IRQ core for two workers', host({ irqs: () => [{ irq: 40, cpus: [0] }] }), /receive placement/, /^echo 3 > \/sys\/class\/net\/eth1\/queues\/rx-0\/rps_cpus/],
+    ['one IRQ whose mask allows both cores, for two workers', host({ irqs: () => [{ irq: 40, cpus: [0, 1] }] }), /receive placement/, /^echo 3 > /],
     ['io_uring disabled', host({ ioUring: () => ({ ok: false, code: 'EPERM', message: 'EPERM: io_uring_setup' }) }, { 'kernel.io_uring_disabled': '2' }), /io_uring/, /^sysctl -w kernel\.io_uring_disabled=0/],
     ['an explicit slice the kernel refuses', host({ threadSlice: () => ({ ok: false, code: 'EOPNOTSUPP', message: 'EOPNOTSUPP: sched_setattr the kernel kept its own slice' }) }),
       /loop scheduler slice/, /^--loop-slice-us auto .* or 0, or Linux 6\.12/, { ...plan, loop: { loopSliceUs: 500 } }],

@@ -8,9 +8,12 @@
  * test) every call is a no-op. The variable is removed from mcrd's
  * environment as soon as it is read, so no child (a worker, `tc`, `ip`)
  * inherits it: only mcrd tells systemd anything. A failed send is logged
- * once per kind of error and never stops mcrd (systemd may be gone, its
- * queue full); `vsock:` addresses (systemd 254 in VMs) are not supported
- * and said so once.
+ * once per kind of error and never stops mcrd (systemd may be gone); a
+ * state change (READY=1, RELOADING=1, STOPPING=1) that meets a full queue
+ * (EAGAIN: the send does not block, where sd_notify would) is sent again
+ * every RETRY_MS for up to RETRIES times, since a lost READY=1 fails the
+ * unit at its start timeout. `vsock:` addresses (systemd 254 in VMs) are
+ * not supported and said so once.
  */
 import type { Logger } from 'pino';
 
@@ -21,6 +24,12 @@ export type SendDatagram = (address: string, data: Buffer) => void;
 export function monotonicUsec(): bigint {
   return process.hrtime.bigint() / 1000n;
 }
+
+/** Lines that change the unit's state in systemd: worth sending again. */
+const STATE_CHANGES = new Set(['READY=1', 'RELOADING=1', 'STOPPING=1']);
+/** A state change that met a full queue is sent again this often, this many times (5 s in all). */
+export const RETRY_MS = 50;
+export const RETRIES = 100;
 
 export class Notifier {
   private readonly warned = new Set<string>();
@@ -67,14 +76,18 @@ export class Notifier {
     this.notify([`STATUS=${text}`]);
   }
 
-  private notify(lines: string[]): void {
+  private notify(lines: string[], attempt = 0): void {
     if (!this.enabled || this.address === undefined) return;
     const status = lines.find((l) => l.startsWith('STATUS='));
-    if (status !== undefined) this.lastStatus = status.slice('STATUS='.length);
+    if (status !== undefined && attempt === 0) this.lastStatus = status.slice('STATUS='.length);
     try {
       this.send(this.address, Buffer.from(lines.join('\n') + '\n'));
     } catch (err) {
       const e = err as Error & { code?: string };
+      if (e.code === 'EAGAIN' && attempt < RETRIES && lines.some((l) => STATE_CHANGES.has(l))) {
+        setTimeout(() => this.notify(lines, attempt + 1), RETRY_MS).unref();
+        return;
+      }
       const key = e.code ?? 'ERR_MCR_NOTIFY';
       if (this.warned.has(key)) return;
       this.warned.add(key);

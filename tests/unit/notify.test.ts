@@ -8,7 +8,7 @@
  */
 import t from 'tap';
 import { pino } from 'pino';
-import { Notifier } from '../../supervisor/notify/notifier.js';
+import { Notifier, RETRY_MS } from '../../supervisor/notify/notifier.js';
 import { allForwarding, ServiceState, statusLine } from '../../supervisor/notify/service-state.js';
 import type { WorkerInfo } from '../../proto/index.js';
 
@@ -51,6 +51,27 @@ t.test('a failed send is logged once per code and never throws', async (t) => {
   notifier.ready();
   notifier.stopping();
   t.same(logs.filter((l) => l.code === 'ECONNREFUSED').length, 1);
+});
+
+t.test('READY=1 that meets a full queue (EAGAIN) is sent again until it goes; a status line is not', async (t) => {
+  const sent: string[] = [];
+  let refusals = 3;
+  const logger = pino({ level: 'silent' });
+  const notifier = Notifier.fromEnv({ NOTIFY_SOCKET: '@sd' }, (_address, data) => {
+    if (refusals > 0) {
+      refusals--;
+      throw Object.assign(new Error('EAGAIN: sendto'), { code: 'EAGAIN' });
+    }
+    sent.push(data.toString());
+  }, logger, () => 1n);
+  notifier.ready('1 rule');
+  t.same(sent, [], 'the first send met a full queue');
+  for (let i = 0; i < 100 && sent.length === 0; i++) await new Promise((r) => setTimeout(r, RETRY_MS));
+  t.same(sent, ['READY=1\nSTATUS=1 rule\n'], 'sent once the queue took it');
+  refusals = 1;
+  notifier.status('busy');
+  await new Promise((r) => setTimeout(r, 3 * RETRY_MS));
+  t.same(sent.length, 1, 'a status line that meets a full queue is not sent again (the next one replaces it)');
 });
 
 t.test('READY waits for every worker; reloads are bracketed after it', async (t) => {

@@ -301,8 +301,12 @@ export function createHandler(d: DaemonState): ControlHandler {
         changes.push(was === undefined
           ? { kind: 'added', ruleId: rule.id, previousId: 0, match: describeRule(rule), ...named(rule), fields: [] }
           : { kind: 'changed', ruleId: rule.id, previousId: was.previous.id, match: describeRule(rule), ...named(rule), fields: was.fields });
-        // The changed rule goes on counting from the old one's totals (and its outputs that stayed, from theirs).
-        if (was !== undefined) stats.carry(was.previous.id, rule);
+        // The changed rule goes on counting from the old one's totals (and its outputs that stayed, from theirs),
+        // and from its stream's state.
+        if (was !== undefined) {
+          stats.carry(was.previous.id, rule);
+          d.stream?.carry(was.previous.id, rule);
+        }
       }
       const count = (kind: RuleChange['kind']): number => changes.filter((c) => c.kind === kind).length;
       const daemonNotApplied = d.startDaemon === undefined ? [] : daemonChanges(d.startDaemon, config.daemon);

@@ -117,6 +117,23 @@ export class StreamWatch {
     await this.#polling;
   }
 
+  /**
+   * A reload changed a rule, which gets a new id (rule-table.ts): the new
+   * one goes on from the old one's stream (its state, last arrival and the
+   * time of its last change), as its counters do (stats carry), so a
+   * stream that stopped just before the reload is still reported down,
+   * and one that flows is not reported up again. Its timeout is the new
+   * rule's (0: off).
+   */
+  carry(previousId: number, rule: Rule): void {
+    const old = this.#rules.get(previousId);
+    if (old === undefined || this.#rules.has(rule.id)) return;
+    this.#rules.delete(previousId);
+    const timeoutMs = signalTimeoutOf(rule);
+    const state: StreamState = timeoutMs === 0 ? 'off' : old.state === 'off' ? 'down' : old.state;
+    this.#rules.set(rule.id, { ...old, state, timeoutMs });
+  }
+
   /** A rule's stream now, as the last poll left it (a rule the watch has not seen yet is taken on now). */
   view(rule: Rule): StreamView {
     const t = this.#track(rule, this.#now());

@@ -118,3 +118,23 @@ t.test('a poll at 5000 rules and 2 workers is cheap', async (t) => {
   t.comment(`one poll over 5000 rules x 2 workers: ${ms.toFixed(2)} ms of mcrd's CPU (decoding the replies not included)`);
   t.equal(f.changes.length, 5000, 'every rule came up once');
 });
+
+t.test('a rule a reload changed (a new id) goes on from the old one\'s stream: no spurious up, a stop still reported down', async (t) => {
+  const rules = [rule(1)];
+  const f = fixture(rules);
+  f.set([{ ruleIds: [1], lastRxMs: [f.clock.now] }]);
+  await f.watch.poll();
+  t.equal(f.watch.view(rules[0] as Rule).state, 'up');
+  // The stream stops; 300 ms later a reload changes the rule: it is rule 2 now.
+  f.clock.now += 300;
+  const changed = { ...rule(1), id: 2 };
+  rules.splice(0, 1, changed);
+  f.watch.carry(1, changed);
+  f.set([]);
+  await f.watch.poll();
+  t.equal(f.watch.view(changed).state, 'up', 'still up: its last arrival is 300 ms old, and no new up is reported');
+  f.clock.now += 800;
+  await f.watch.poll();
+  t.equal(f.watch.view(changed).state, 'down', 'down once the arrival before the reload is a timeout old');
+  t.same(f.changes.map((c) => [c.ruleId, c.previous, c.state]), [[1, 'down', 'up'], [2, 'up', 'down']], 'the stop reported, for the new id');
+});

@@ -32,19 +32,23 @@ const NO_ERRORS: Readonly<Record<string, number>> = Object.freeze({});
 export class StatsReport {
   readonly #ledger = new CounterLedger();
   readonly #rates = new RateTracker<RuleEntry | OutputEntry>();
-  /** Per slot, the counters object the last build() saw: a running slot with the same one again did not answer. */
-  readonly #lastBuilt = new Map<string, WorkerCounters | undefined>();
+  /**
+   * Per slot, the counters object the last reading saw (build() or
+   * observe()): a running slot with the same one again did not answer. An
+   * observe() counts too: were a reading after it that did not answer taken
+   * as fresh, the sample would lack that worker's share and the next rate
+   * would jump (6 000 pps for a steady 1 000 after a clear).
+   */
+  readonly #lastSeen = new Map<string, WorkerCounters | undefined>();
 
   /** Builds the stats answer for `rules` from `slots` sampled at `atMs` (a monotonic clock). */
   build(slots: readonly CounterSlot[], rules: readonly Rule[], atMs: number): StatsResult {
-    this.observe(slots, rules);
     let complete = true;
     for (const s of slots) {
       // A slot that is not running has no process forwarding: nothing missing.
-      if (s.state === 'running' && s.worker?.pid !== undefined && (s.counters === undefined || this.#lastBuilt.get(s.id) === s.counters)) complete = false;
+      if (s.state === 'running' && s.worker?.pid !== undefined && (s.counters === undefined || this.#lastSeen.get(s.id) === s.counters)) complete = false;
     }
-    this.#lastBuilt.clear();
-    for (const s of slots) this.#lastBuilt.set(s.id, s.counters);
+    this.observe(slots, rules);
 
     const entries: Array<RuleEntry | undefined> = rules.map((r) => this.#ledger.rule(r.id));
     const totals = new Map<RuleEntry | OutputEntry, number>();
@@ -71,6 +75,8 @@ export class StatsReport {
   observe(slots: readonly LedgerSlot[], rules: readonly Rule[]): void {
     this.#ledger.track(rules, slots);
     this.#ledger.observe(slots);
+    this.#lastSeen.clear();
+    for (const s of slots) this.#lastSeen.set(s.id, s.counters);
   }
 
   /** A reload replaced rule `previousId` by `rule`: see CounterLedger.carry. */

@@ -71,3 +71,17 @@ t.test('stale counters of a replaced process are not read as the new one', async
   t.equal(fresh.rules[0]?.pps, 300, 'the new process counted from zero');
   t.ok(fresh.rules[0]?.outputs.every((o) => (o.pps ?? -1) >= 0), 'no negative rate for any output');
 });
+
+t.test('a reading after observe() that did not answer is not fresh: no rate spike when the worker answers again', async (t) => {
+  // A steady 1 000 pps; a clear (or reload) observes the workers at 2 s; the
+  // ping of 5 s times out, so the fleet still holds the counters observe saw.
+  const report = new StatsReport();
+  report.build([slot('in0/0', 100, counters(0))], RULES, 0);
+  report.build([slot('in0/0', 100, counters(1000))], RULES, 1000);
+  const atClear = counters(2000);
+  report.observe([slot('in0/0', 100, atClear)], RULES);
+  report.clear();
+  report.build([slot('in0/0', 100, atClear)], RULES, 5000);
+  const again = report.build([slot('in0/0', 100, counters(5600))], RULES, 5600);
+  t.equal(again.rules[0]?.pps, 1000, 'the true rate, not the 6 000 the incomplete sample of 5 s gave as reference');
+});

@@ -54,8 +54,9 @@ void MultishotIngress::update_backpressure() {
     // without bound.
     if (inflight >= cap && !cancelling_) {
       cancelling_ = cancel();  // without an SQE, tried again next turn
+      // One pause, however many turns its cancel takes to get an SQE.
+      if (!paused_) CounterBlock::bump(p_.counters->loop(backpressure_pauses));
       paused_ = true;
-      CounterBlock::bump(p_.counters->loop(backpressure_pauses));
     }
     return;
   }

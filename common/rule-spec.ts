@@ -162,14 +162,16 @@ function checkInteger(value: unknown, field: string, path: RulePath, min: number
  * A name with ':' is most often ifconfig's alias (eth0:1): the label of an
  * IPv4 address, which no socket can bind to, so the error names the device.
  */
+const validInterfaceName = (name: string): boolean => INTERFACE_NAME.test(name) && name !== '.' && name !== '..';
+
 export function checkInterfaceName(value: unknown, field: string, path: RulePath = []): string {
   if (typeof value === 'string' && value.includes(':')) {
     const device = value.slice(0, value.indexOf(':'));
-    const named = INTERFACE_NAME.test(device) && device !== '.' && device !== '..' ? `, ${device}` : '';
+    const named = validInterfaceName(device) ? `, ${device}` : '';
     throw new RuleError(`${field}: ${JSON.stringify(value)} is not an interface name: Linux refuses ':' in one ` +
       `(eth0:1 is how ifconfig labels an IPv4 address, not a device); give the device name without the label${named}`, path);
   }
-  if (typeof value !== 'string' || !INTERFACE_NAME.test(value) || value === '.' || value === '..') {
+  if (typeof value !== 'string' || !validInterfaceName(value)) {
     throw new RuleError(`${field}: expected an interface name (1-${RULE_LIMITS.interfaceNameLength} characters of A-Z a-z 0-9 _ . @ -), got ${JSON.stringify(value)}`, path);
   }
   return value;
@@ -262,9 +264,9 @@ function checkSourceList(value: unknown, field: string, path: RulePath, inputGro
  * nothing: refused, since it is always a mistake (the two lists swapped, a
  * prefix too wide).
  */
-function checkSomethingLeft(source: string | undefined, exclude: string, family: string, field: string, path: RulePath): void {
+function checkSomethingLeft(source: string | undefined, exclude: string, family: 4 | 6, field: string, path: RulePath): void {
   const excluded = exclude.split(',');
-  const admitted = source?.split(',') ?? [family === '6' ? '::/0' : '0.0.0.0/0'];
+  const admitted = source?.split(',') ?? [family === 6 ? '::/0' : '0.0.0.0/0'];
   if (admitted.every((s) => prefixCoveredBy(s, excluded))) {
     throw new RuleError(`${field}: ${exclude} excludes every source the rule admits (${source ?? 'any'}): it would match nothing; ` +
       'remove the exclusion or widen source', path);
@@ -351,7 +353,7 @@ export function validateRule(value: unknown, where = 'rule', path: RulePath = []
   if (r.source !== undefined) rule.source = checkSourceList(r.source, `${where}.source`, [...path, 'source'], rule.inputGroup, `${where}.inputGroup`);
   if (r.excludeSources !== undefined) {
     rule.excludeSources = checkSourceList(r.excludeSources, `${where}.excludeSources`, [...path, 'excludeSources'], rule.inputGroup, `${where}.inputGroup`);
-    checkSomethingLeft(rule.source, rule.excludeSources, String(addressFamily(rule.inputGroup)), `${where}.excludeSources`, [...path, 'excludeSources']);
+    checkSomethingLeft(rule.source, rule.excludeSources, addressFamily(rule.inputGroup), `${where}.excludeSources`, [...path, 'excludeSources']);
   }
   if (r.joinGroups !== undefined) rule.joinGroups = checkJoinGroups(r.joinGroups, `${where}.joinGroups`, [...path, 'joinGroups'], rule.inputGroup);
   if (r.signalTimeoutMs !== undefined) {

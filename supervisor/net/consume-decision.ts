@@ -129,9 +129,9 @@ export function groupUsers(igmp: readonly IgmpInterface[], iface: string, group:
   return 0;
 }
 
-/** The parsed tables indexed by port and by interface and group (one pass each). */
 /**
- * Indexes the tables read from /proc. `ownSockets` is asked here, when the
+ * The parsed tables indexed by port and by interface and group (one pass
+ * each). `ownSockets` is asked here, when the
  * tables were just read, so that a decision made later from them (a rule
  * added between polls) does not subtract a membership mcrd took since.
  */

@@ -211,20 +211,16 @@ export class Fleet {
         s.logLevel = level;
         return true;
       }
-      let reply: Reply;
+      let took: boolean;
       try {
-        reply = await this.cmd.send(s, { kind: 'setLogLevel', level });
+        took = await this.cmd.setLevel(s, level);
       } catch (err) {
         // Died (or hung) meanwhile: its replacement is spawned with the level asked for.
         s.logLevel = level;
         throw err;
       }
-      if (reply.error !== undefined) {
-        this.o.logger.warn({ worker: s.id, level, code: reply.error.code, err: reply.error.message }, 'worker refused the log level: it keeps its own');
-        return false;
-      }
-      s.logLevel = level;
-      return true;
+      if (took) s.logLevel = level;
+      return took;
     }));
     return took.filter((t) => t).length;
   }

@@ -75,10 +75,17 @@ export class SlotCommands {
   /** Tells a worker that started with `spawnedLevel` the level set since; one it refuses leaves the slot at the level it runs with. */
   async sendLevel(slot: Slot, spawnedLevel: string): Promise<void> {
     const level = slot.logLevel;
-    const reply = await this.send(slot, { kind: 'setLogLevel', level }, this.t.ruleCommandTimeoutMs).catch(() => undefined);
-    if (reply?.error === undefined) return;
+    // A worker that does not answer is left at the level shown: a restart spawns it with that.
+    const took = await this.setLevel(slot, level, this.t.ruleCommandTimeoutMs).catch(() => true);
+    if (!took && slot.logLevel === level) slot.logLevel = spawnedLevel;
+  }
+
+  /** Asks the slot's worker to log at `level`: whether it took it (a refusal is logged); rejects when it does not answer. */
+  async setLevel(slot: Slot, level: string, timeoutMs?: number): Promise<boolean> {
+    const reply = await this.send(slot, { kind: 'setLogLevel', level }, timeoutMs);
+    if (reply.error === undefined) return true;
     this.logger.warn({ worker: slot.id, level, code: reply.error.code, err: reply.error.message }, 'worker refused the log level: it keeps its own');
-    if (slot.logLevel === level) slot.logLevel = spawnedLevel;
+    return false;
   }
 }
 

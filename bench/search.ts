@@ -185,19 +185,15 @@ export async function zeroLossSearch(
   // 946-975 k).
   const aboveAFailure = (o: Awaited<ReturnType<typeof searchWithin>>) => typeof o !== 'string' && o.gen.pps >= lowestFailure();
   let outcome = await searchWithin(lo, hi, firstProbe);
-  if (aboveAFailure(outcome)) {
-    // Search again between the best pass below that failure and it.
+  // Search once more, below the lowest failure and from the best pass
+  // under it (0 when there is none), where the verified rate is at or
+  // above that failure, or where nothing passed below it (the lower bound
+  // held only once: a pass at the generator's maximum or in the bracket,
+  // and every rate tried at or below it since failed).
+  if (aboveAFailure(outcome) || (outcome === 'not verified' && passedBelow(lowestFailure()) === undefined)) {
     const below = passedBelow(lowestFailure());
     const floor = below === undefined ? 0 : Math.floor(below.gen.pps);
     outcome = await searchWithin(floor, lowestFailure(), floor > 0 ? lowestFailure() : lowestFailure() / 2);
-    if (aboveAFailure(outcome)) outcome = 'not verified';
-  }
-  // Nothing passed below the lowest failure (the lower bound held only
-  // once: a pass at the generator's maximum or in the bracket, and every
-  // rate tried at or below it since failed): search again once, from the
-  // bottom, below that failure.
-  if (outcome === 'not verified' && passedBelow(lowestFailure()) === undefined) {
-    outcome = await searchWithin(0, lowestFailure(), lowestFailure() / 2);
     if (aboveAFailure(outcome)) outcome = 'not verified';
   }
   if (outcome === 'nothing passed') {

@@ -47,14 +47,17 @@ t.test('a crashed worker restarts after the backoff, which doubles up to its max
 });
 
 t.test('the backoff returns to its minimum after a stable run', async (t) => {
-  const lab = fleetLab(t, { backoff: { minMs: 20, maxMs: 1_000 }, timing: { stableMs: 150 } });
+  // stableMs well above a stall of this process on a busy host: a pause
+  // longer than it between a restart and the next die() would read as a
+  // stable run and reset the backoff early.
+  const lab = fleetLab(t, { backoff: { minMs: 20, maxMs: 1_000 }, timing: { stableMs: 1_000 } });
   await lab.fleet.reconcile();
   for (let crash = 1; crash <= 3; crash++) {
     lab.workers[lab.workers.length - 1]?.die({ code: 1, signal: null });
     await lab.until(() => lab.workers.length === crash + 1 && lab.fleet.info()[0]?.state === 'running', 3_000, `restart ${crash}`);
   }
   // Ran longer than stableMs: the next exit restarts after the minimum again.
-  await sleep(250);
+  await sleep(1_100);
   lab.workers[3]?.die({ code: null, signal: 'SIGSEGV' });
   await lab.until(() => lab.workers.length === 5 && lab.fleet.info()[0]?.state === 'running', 3_000, 'restart 4');
   // And doubles from there.

@@ -4,7 +4,8 @@
  * on its command stream. The rule table, the config loader and the fleet all
  * take their numbers from here, so an add, a reload, a `check` and a start
  * from a config file refuse at the same count (ENOSPC), and a worker is
- * never started with fewer slots than mcrd may ask it to fill.
+ * never started with fewer slots than mcrd may ask it to fill, nor sent a
+ * full sync larger than its command frame (ruleWireBytes).
  *
  * Why twice the limits: a full rule sync (replace-all) builds the new set,
  * claiming its counter slots and opening its sockets, before the old set is
@@ -85,6 +86,70 @@ export function openFilesLimit(limitsText?: string): number | undefined {
   const m = /^Max open files\s+(\S+)/m.exec(text);
   if (m?.[1] === undefined) return undefined;
   return m[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(m[1]);
+}
+
+/**
+ * What a rule carries on a worker's command stream, as ruleWireBytes reads
+ * it: the fields of RuleSpec and of proto/common.proto's Rule.
+ */
+export interface WireSizedRule {
+  name?: string | undefined;
+  inputInterface: string;
+  inputGroup: string;
+  inputPort: number;
+  signalTimeoutMs?: number | undefined;
+  source?: string | undefined;
+  excludeSources?: string | undefined;
+  joinGroups?: string | undefined;
+  monitor?: string | undefined;
+  outputs: ReadonlyArray<{ group: string; port: number; interface: string; ttl?: number | undefined; source?: string | undefined }>;
+}
+
+/** A uint32 field at most: its one-byte tag (field numbers up to 15) and a 5-byte varint. */
+const UINT_FIELD_BYTES = 6;
+/** A SyncRules frame's bytes besides its rules: the length prefix, the command's seq, kind, generation and 32-byte hash. */
+const SYNC_FRAME_OVERHEAD = 1024;
+
+/** Bytes of a varint holding n (7 bits a byte). */
+const varintBytes = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
+/** A length-delimited field: one-byte tag, length varint, bytes (0 when unset). */
+const delimited = (bytes: number | undefined): number => (bytes === undefined ? 0 : 1 + varintBytes(bytes) + bytes);
+const text = (value: string | undefined): number | undefined => (value === undefined ? undefined : Buffer.byteLength(value));
+/** A uint32 field whose value is known: tag and varint (counted even at 0, which proto3 leaves out). */
+const uint = (value: number | undefined): number => (value === undefined ? 0 : 1 + varintBytes(value));
+
+/**
+ * An upper bound of the bytes one rule takes in a SyncRules frame (a Rule
+ * inside its repeated field, proto/common.proto): every string and
+ * sub-message at its length with its tag and length prefix, every number
+ * the rule holds at its own length, the id (assigned later) at its
+ * longest. The count is needed because a rule's source lists have no fixed length:
+ * 10 000 rules with 40 full-length IPv6 sources each do not fit the frame that
+ * workerFrameBytes gives a worker, which would refuse every full sync and
+ * be restarted for ever. Exact sizes would need the encoder, which the
+ * rule table does not load; tests/unit/rule-limits.test.ts holds this
+ * bound against protobufjs's encoding.
+ */
+export function ruleWireBytes(rule: WireSizedRule): number {
+  let body = UINT_FIELD_BYTES + uint(rule.inputPort) + uint(rule.signalTimeoutMs) + // id, port, timeout
+    delimited(text(rule.name)) + delimited(text(rule.inputInterface)) + delimited(text(rule.inputGroup)) + delimited(text(rule.source)) +
+    delimited(text(rule.excludeSources)) + delimited(text(rule.joinGroups)) + delimited(text(rule.monitor));
+  for (const o of rule.outputs) {
+    body += delimited(uint(o.port) + uint(o.ttl) + delimited(text(o.group)) + delimited(text(o.interface)) + delimited(text(o.source)));
+  }
+  return delimited(body);
+}
+
+/** The ruleWireBytes one input interface's rules may add up to: its full sync must fit a worker's command frame. */
+export function ruleBytesLimit(limits: RuleLimits): number {
+  return workerFrameBytes(workerSlots(limits)) - SYNC_FRAME_OVERHEAD;
+}
+
+/** The ENOSPC message for an interface whose rules would not fit a worker's command frame: the bound, and what to do. */
+export function byteLimitAdvice(limits: RuleLimits): string {
+  return `a worker takes at most ${ruleBytesLimit(limits)} bytes of rules per input interface in one command (a full sync); ` +
+    'shorten long source or excludeSources lists (one prefix instead of many addresses), remove rules that are no longer needed, ' +
+    `or raise daemon.maxRulesPerInterface, which raises this bound with it (mcrd --max-rules-per-interface, up to ${MAX_MAX_RULES_PER_INTERFACE}; it takes effect when mcrd starts)`;
 }
 
 /** The ENOSPC message for an interface at its limit: the number, and how to raise it. */

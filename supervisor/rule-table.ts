@@ -2,7 +2,8 @@
  * The supervisor's rule table: the source of truth for what every worker
  * forwards. Assigns rule ids, keeps names unique, refuses two rules with the
  * same match or an overlap the precedence cannot order (overlapKeys), holds each input interface
- * to its limits (common/rule-limits.ts: ENOSPC past them), and versions
+ * to its limits (common/rule-limits.ts: ENOSPC past them, in rules, outputs
+ * and the bytes of a full sync to its worker), and versions
  * the table with a generation number and, per input interface, a hash of
  * its rules, which workers echo in their acks so drift is detectable.
  *
@@ -13,7 +14,7 @@
  */
 import { createHash, hash as cryptoHash } from 'node:crypto';
 import { asValid, checkInterfaceName, hostPort, overlapKeys, validateRule, type ValidRule } from '../common/rule-spec.js';
-import { limitAdvice, ruleLimits, type RuleLimits } from '../common/rule-limits.js';
+import { byteLimitAdvice, limitAdvice, ruleBytesLimit, ruleLimits, ruleWireBytes, type RuleLimits } from '../common/rule-limits.js';
 import type { Rule, RuleInput } from '../proto/index.js';
 import { WantedGroups, membershipUses, type GroupWant } from './net/membership-plan.js';
 
@@ -54,6 +55,8 @@ interface InterfaceRules {
   /** By id; ids only grow, so insertion order is id order. */
   rules: Map<number, Rule>;
   outputs: number;
+  /** Sum of the rules' ruleWireBytes: what a full sync of them may take on a worker's command stream. */
+  bytes: number;
   /** Sum mod 2^256 of the rules' digests: order-independent, and a removal subtracts exactly what the add added. */
   digestSum: Digest;
   /** The interface's hash, until the next change. */
@@ -104,10 +107,13 @@ export class RuleTable {
   private readonly digests = new Map<number, Digest>();
   private readonly inputs = new Map<string, InterfaceRules>();
   private nextId = 1;
+  private readonly bytesLimit: number;
   generation = 0;
 
-  /** `limits`: what one input interface may hold (default: 10 000 rules, 40 000 outputs). */
-  constructor(readonly limits: RuleLimits = ruleLimits()) {}
+  /** `limits`: what one input interface may hold (default: 10 000 rules, 40 000 outputs, and what fits a worker's full sync). */
+  constructor(readonly limits: RuleLimits = ruleLimits()) {
+    this.bytesLimit = ruleBytesLimit(limits);
+  }
 
   /** Every rule, by increasing id (a new array each call). */
   list(): Rule[] {
@@ -180,6 +186,11 @@ export class RuleTable {
     if (outputs + checked.outputs.length > this.limits.maxOutputs) {
       throw new RuleTableError('ENOSPC', `input interface ${iface} has ${outputs} outputs already and this rule has ${checked.outputs.length}: ${limitAdvice(this.limits)}`);
     }
+    const bytes = ruleWireBytes(checked);
+    const held = entry?.bytes ?? 0;
+    if (held + bytes > this.bytesLimit) {
+      throw new RuleTableError('ENOSPC', `input interface ${iface}'s rules take up to ${held} bytes on its workers' command stream and this rule ${bytes} more: ${byteLimitAdvice(this.limits)}`);
+    }
     const rule: Rule = { id: this.nextId++, ...checked };
     this.rules.set(rule.id, rule);
     if (rule.name !== undefined) this.names.set(rule.name, rule);
@@ -189,6 +200,7 @@ export class RuleTable {
     const into = entry ?? this.newInterface(iface);
     into.rules.set(rule.id, rule);
     into.outputs += rule.outputs.length;
+    into.bytes += bytes;
     accumulate(into.digestSum, digest, 1);
     into.hash = undefined;
     for (const [group, source] of membershipUses(rule)) into.groups.addUse(group, source);
@@ -208,6 +220,7 @@ export class RuleTable {
     if (entry !== undefined) {
       entry.rules.delete(id);
       entry.outputs -= rule.outputs.length;
+      entry.bytes -= ruleWireBytes(rule);
       if (digest !== undefined) accumulate(entry.digestSum, digest, -1);
       entry.hash = undefined;
       for (const [group, source] of membershipUses(rule)) entry.groups.removeUse(group, source);
@@ -234,7 +247,7 @@ export class RuleTable {
   }
 
   private newInterface(iface: string): InterfaceRules {
-    const entry: InterfaceRules = { rules: new Map(), outputs: 0, digestSum: new Uint32Array(LANES), hash: undefined, groups: new WantedGroups() };
+    const entry: InterfaceRules = { rules: new Map(), outputs: 0, bytes: 0, digestSum: new Uint32Array(LANES), hash: undefined, groups: new WantedGroups() };
     this.inputs.set(iface, entry);
     return entry;
   }

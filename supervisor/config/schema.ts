@@ -21,7 +21,7 @@ import { HUNG_AFTER_MS } from '../fleet/fleet-options.js';
 import { parseListenAddress } from '../metrics/listen-address.js';
 import { formatPath, type JsonPath } from './path.js';
 import { checkCpuList } from '../cpu-set.js';
-import { checkMaxRules, DEFAULT_MAX_RULES_PER_INTERFACE, limitAdvice, ruleLimits, type RuleLimits } from '../../common/rule-limits.js';
+import { byteLimitAdvice, checkMaxRules, DEFAULT_MAX_RULES_PER_INTERFACE, limitAdvice, ruleBytesLimit, ruleLimits, ruleWireBytes, type RuleLimits } from '../../common/rule-limits.js';
 import type { PositionTable } from './positions.js';
 import type { ConsumeMode } from '../net/consume-decision.js';
 
@@ -350,11 +350,13 @@ function checkUnique(rules: ConfigRule[]): void {
 
 /** Refuses (ENOSPC) the first rule that takes its input interface past the limits, as the rule table would. */
 function checkLimits(rules: ConfigRule[], limits: RuleLimits): void {
-  const counts = new Map<string, { rules: number; outputs: number }>();
+  const counts = new Map<string, { rules: number; outputs: number; bytes: number }>();
+  const bytesLimit = ruleBytesLimit(limits);
   rules.forEach((rule, i) => {
-    const n = counts.get(rule.inputInterface) ?? { rules: 0, outputs: 0 };
+    const n = counts.get(rule.inputInterface) ?? { rules: 0, outputs: 0, bytes: 0 };
     n.rules += 1;
     n.outputs += rule.outputs.length;
+    n.bytes += ruleWireBytes(rule);
     counts.set(rule.inputInterface, n);
     if (n.rules > limits.maxRules) {
       throw new FieldError(['rules', i], `input interface ${rule.inputInterface} has ${n.rules} rules up to here, one too many: ${limitAdvice(limits)}`,
@@ -362,6 +364,10 @@ function checkLimits(rules: ConfigRule[], limits: RuleLimits): void {
     }
     if (n.outputs > limits.maxOutputs) {
       throw new FieldError(['rules', i], `input interface ${rule.inputInterface} has ${n.outputs} outputs up to here, over the limit: ${limitAdvice(limits)}`,
+        ['rules', i], 'ENOSPC');
+    }
+    if (n.bytes > bytesLimit) {
+      throw new FieldError(['rules', i], `input interface ${rule.inputInterface}'s rules up to here take up to ${n.bytes} bytes on its workers' command stream, over the bound: ${byteLimitAdvice(limits)}`,
         ['rules', i], 'ENOSPC');
     }
   });

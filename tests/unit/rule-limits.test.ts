@@ -4,8 +4,10 @@
  * config past it refused with ENOSPC at the rule that goes over (the
  * file's own daemon.maxRulesPerInterface, or the limit the caller gives,
  * which wins), mcrd refusing to start from such a file (exit 2, one line),
- * and the command stream's frame bound holding an interface at its limits
- * with every field at its longest.
+ * the command stream's frame bound holding an interface at its limits
+ * with every field at its longest, and the bytes of a full sync held to
+ * that bound where long source lists would pass it (ENOSPC in the rule
+ * table and the config, checked against protobufjs's real encoding).
  */
 import t from 'tap';
 import { execa } from 'execa';
@@ -14,9 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatConfig, parseConfig, type ConfigRule } from '../../supervisor/config/index.js';
 import {
-  DEFAULT_MAX_RULES_PER_INTERFACE, MAX_MAX_RULES_PER_INTERFACE, checkMaxRules, openFilesLimit, ruleLimits, workerFdsNeeded, workerFrameBytes, workerSlots,
+  DEFAULT_MAX_RULES_PER_INTERFACE, MAX_MAX_RULES_PER_INTERFACE, checkMaxRules, openFilesLimit, ruleBytesLimit, ruleLimits, ruleWireBytes, workerFdsNeeded,
+  workerFrameBytes, workerSlots,
 } from '../../common/rule-limits.js';
-import { encodeCommand, encodeFrame, encodeReply, type Rule } from '../../proto/index.js';
+import { asValid } from '../../common/rule-spec.js';
+import { RuleTable, RuleTableError } from '../../supervisor/rule-table.js';
+import { FrameDecoder, encodeCommand, encodeFrame, encodeReply, protoRoot, type Rule } from '../../proto/index.js';
 import { native } from '../../native/index.js';
 import { ROOT } from '../integration/harness.js';
 
@@ -105,4 +110,96 @@ t.test('the command stream carries an interface at its limits, every field at it
         outputs: r.outputs.map(() => ({ packets: big, bytes: big, errors: big, errorsByErrno: everyErrno })) })) } }));
   t.ok(stats.length <= max, `the counters of all of them: ${stats.length} bytes, within the bound`);
   t.ok(sync.length > 1024 * 1024, 'both are over the 1 MiB default frame that applied before');
+});
+
+/** `n` distinct IPv6 source addresses, comma-separated, for rule number `i`. */
+const v6Sources = (i: number, n: number): string =>
+  Array.from({ length: n }, (_, k) => `2001:db8:${(i & 0xffff).toString(16)}:${k.toString(16)}:1111:2222:3333:${(k + 1).toString(16)}`).join(',');
+
+/** A SyncRules command's bytes for these rules (no frame prefix). */
+const syncBytes = (rules: Rule[]): number =>
+  encodeCommand({ seq: 4_000_000_000, body: { kind: 'syncRules', generation: 2 ** 40, hash: new Uint8Array(32), rules } }).length;
+
+t.test('ruleWireBytes bounds what a rule adds to a SyncRules, as protobufjs encodes it', async (t) => {
+  const out = (k: number, v6: boolean, source?: string) => ({ group: v6 ? `ff3e::9:${k + 1}` : `239.9.0.${k + 1}`, port: 65_535,
+    interface: 'ooooooooooooooo', ttl: 255, ...(source !== undefined ? { source } : {}) });
+  const cases: Array<[string, Rule]> = [
+    ['a bare IPv4 rule', { id: 1, inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000, outputs: [out(0, false)] }],
+    ['every field at its longest, IPv4', { id: 4_294_967_295, name: 'n'.repeat(64), inputInterface: 'eeeeeeeeeeeeeee', inputGroup: '239.255.255.255',
+      inputPort: 65_535, source: '10.0.0.0/8', excludeSources: '10.1.0.0/16', joinGroups: '239.255.255.1,239.255.255.2', signalTimeoutMs: 3_600_000,
+      monitor: 'rtp+mpegts', outputs: Array.from({ length: 64 }, (_, k) => out(k, false, '192.168.100.200')) }],
+    ['40 IPv6 sources and IPv6 outputs with a source', { id: 70_000, name: 'ssm', inputInterface: 'in0', inputGroup: 'ff3e::1:1', inputPort: 5000,
+      source: v6Sources(1, 40), excludeSources: v6Sources(2, 3), outputs: Array.from({ length: 8 }, (_, k) => out(k, true, 'fd00:1111:2222:3333:4444:5555:6666:7777')) }],
+    ['a name of two-byte characters', { id: 2, name: 'é'.repeat(32), inputInterface: 'in0', inputGroup: '239.1.1.2', inputPort: 0, outputs: [] }],
+  ];
+  const empty = syncBytes([]);
+  const RuleType = protoRoot().lookupType('mcr.Rule');
+  for (const [what, rule] of cases) {
+    // As an element of SyncRules.rules: its tag, its length's varint, its bytes.
+    const own = RuleType.encode(rule).finish().length;
+    const actual = 1 + (own < 0x80 ? 1 : own < 0x4000 ? 2 : 3) + own;
+    const bound = ruleWireBytes(rule);
+    t.ok(bound >= actual, `${what}: bound ${bound} >= the ${actual} bytes it adds`);
+    // Close enough to plan with: a few bytes per field, not a multiple.
+    t.ok(bound <= actual * 1.1 + 64, `${what}: bound ${bound} within 10 % + 64 of ${actual}`);
+  }
+  const two = [cases[1]?.[1], cases[2]?.[1]].filter((r): r is Rule => r !== undefined);
+  // The SyncRules body's own length grows by a byte or two with them: the frame's 1024 bytes besides its rules cover it.
+  t.ok(two.reduce((sum, r) => sum + ruleWireBytes(r), 0) + 2 >= syncBytes(two) - empty, 'and the bounds add up over several rules');
+});
+
+t.test('the rule table refuses (ENOSPC) a rule whose bytes would take a full sync past the worker\'s frame', async (t) => {
+  const limits = ruleLimits();
+  const table = new RuleTable(limits);
+  const max = workerFrameBytes(workerSlots(limits));
+  // 300 IPv6 sources (about 13 kB) per rule: the frame fills long before 10 000 rules.
+  const big = (i: number) => asValid({ inputInterface: 'in0', inputGroup: `ff3e::1:${(i + 1).toString(16)}`, inputPort: 5000, source: v6Sources(i, 300),
+    outputs: [{ group: 'ff3e::2:1', port: 6000, interface: 'out0' }] });
+  let refused: unknown;
+  let i = 0;
+  for (; i < limits.maxRules; i++) {
+    try {
+      table.add(big(i));
+    } catch (err) {
+      refused = err;
+      break;
+    }
+  }
+  t.ok(refused instanceof RuleTableError, `refused at rule ${i + 1}, before the ${limits.maxRules}-rule limit`);
+  t.match(refused, { code: 'ENOSPC', message: new RegExp(`^input interface in0's rules take up to \\d+ bytes on its workers' command stream and this rule \\d+ more: ` +
+    `a worker takes at most ${ruleBytesLimit(limits)} bytes of rules per input interface in one command \\(a full sync\\); shorten long source or excludeSources lists .*daemon\\.maxRulesPerInterface`) });
+  const held = table.forInterface('in0');
+  t.equal(held.length, i, 'the rules before it are held');
+  const frame = encodeFrame(encodeCommand({ seq: 1, body: { kind: 'syncRules', generation: 2 ** 40, hash: new Uint8Array(32), rules: held } }));
+  t.ok(frame.length <= max, `their full sync, ${frame.length} bytes, fits the worker's ${max}-byte frame`);
+  t.ok(frame.length >= 0.95 * max, 'and fills at least 95 % of it: the bound refuses late, not early');
+  t.equal(new FrameDecoder({ maxFrameBytes: max }).push(frame).length, 1, "the worker's decoder takes it");
+  t.equal(table.add(asValid({ inputInterface: 'in1', inputGroup: 'ff3e::1:1', inputPort: 5000, source: v6Sources(0, 300), outputs: [] })).id > 0, true,
+    'the bound is per input interface');
+  table.remove(held[0]?.id ?? -1);
+  t.ok(table.add(big(i)).id > 0, "a removal gives its bytes back: the refused rule fits now");
+});
+
+t.test('a config whose rules would not fit a full sync: ENOSPC at the rule that goes over', async (t) => {
+  const limit = 100;
+  // The 1 MiB frame of a small limit: 100 rules of 400 IPv6 sources (about 13 kB each) pass it.
+  const rules: ConfigRule[] = Array.from({ length: limit }, (_, i) => ({ inputInterface: 'in0', inputGroup: `ff3e::1:${(i + 1).toString(16)}`,
+    inputPort: 5000, source: v6Sources(i, 400), outputs: [{ group: 'ff3e::2:1', port: 6000, interface: 'out0' }] }));
+  const text = formatConfig({ daemon: { maxRulesPerInterface: limit }, rules });
+  let err: { path?: unknown[] } | undefined;
+  try {
+    parseConfig(text, 'wide.json5');
+  } catch (e) {
+    err = e as { path?: unknown[] };
+  }
+  t.match(err, {
+    code: 'ENOSPC',
+    message: new RegExp(`^wide\\.json5:\\d+:5: rules\\[\\d+\\]: input interface in0's rules up to here take up to \\d+ bytes on its workers' command stream, over the bound: ` +
+      `a worker takes at most ${ruleBytesLimit(ruleLimits(limit))} bytes`),
+  });
+  const at = Number(err?.path?.[1]);
+  t.ok(at > 0 && at < limit, `refused at rule ${at}, inside the rule limit`);
+  const fits = rules.slice(0, at).map((r) => ruleWireBytes(r)).reduce((a, b) => a + b, 0);
+  t.ok(fits <= ruleBytesLimit(ruleLimits(limit)) && fits + ruleWireBytes(rules[at] as ConfigRule) > ruleBytesLimit(ruleLimits(limit)), 'the first rule past the bound, as the rule table counts');
+  t.equal(parseConfig(formatConfig({ daemon: { maxRulesPerInterface: limit }, rules: rules.slice(0, at) }), 'ok.json5').rules.length, at, 'the rules before it load');
 });

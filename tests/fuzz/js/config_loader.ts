@@ -14,7 +14,8 @@
  *   formatConfig (`mcrctl save`) it loads as the same Config.
  * - Held to one rule per input interface (a running mcrd's lower limit, as
  *   a reload is) the same text fails with ENOSPC exactly when some input
- *   interface has more than one rule or more than four outputs.
+ *   interface has more than one rule, more than four outputs, or rules
+ *   whose bytes (ruleWireBytes) would not fit a worker's full sync.
  * - JSON5 is a superset of JSON: a text JSON.parse accepts (without
  *   duplicate keys, nested at most 64 deep) parses to the same value, and
  *   the position table (built lazily, only for errors) can be built for it.
@@ -23,6 +24,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { ConfigError, formatConfig, parseConfig, parseJson5, type Config } from '../../../supervisor/config/index.js';
 import { DAEMON_FIELDS } from '../../../supervisor/config/schema.js';
 import { validateRule } from '../../../common/rule-spec.js';
+import { ruleBytesLimit, ruleLimits, ruleWireBytes } from '../../../common/rule-limits.js';
 import { fail } from './lib/wire-shape.js';
 
 const FILE = 'fuzz.json5';
@@ -64,17 +66,19 @@ function checkConfig(config: Config): void {
 }
 
 function checkLimit(config: Config, text: string): void {
-  const counts = new Map<string, { rules: number; outputs: number }>();
+  const counts = new Map<string, { rules: number; outputs: number; bytes: number }>();
   for (const rule of config.rules) {
-    const n = counts.get(rule.inputInterface) ?? { rules: 0, outputs: 0 };
+    const n = counts.get(rule.inputInterface) ?? { rules: 0, outputs: 0, bytes: 0 };
     n.rules += 1;
     n.outputs += rule.outputs.length;
+    n.bytes += ruleWireBytes(rule);
     counts.set(rule.inputInterface, n);
   }
-  const over = [...counts.values()].some((n) => n.rules > 1 || n.outputs > 4);
+  const bytesLimit = ruleBytesLimit(ruleLimits(1));
+  const over = [...counts.values()].some((n) => n.rules > 1 || n.outputs > 4 || n.bytes > bytesLimit);
   try {
     parseConfig(text, FILE, { maxRulesPerInterface: 1 });
-    if (over) fail('an input interface over the limit of 1 rule (4 outputs) was accepted', counts);
+    if (over) fail('an input interface over the limit of 1 rule (4 outputs, the bytes of a full sync) was accepted', counts);
   } catch (err) {
     const e = checkError(err, text, 'parseConfig (limit 1)');
     if (!over || e.code !== 'ENOSPC') fail(`parseConfig with a limit of 1 threw ${e.code}: ${e.message}`, counts);

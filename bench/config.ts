@@ -101,6 +101,14 @@ export interface LatencyConfig {
    * produces (docs/performance.md, "Generator stalls on core 0").
    */
   generatorCatchUpUs?: number;
+  /**
+   * The trials run in rounds that start every method in turn (the order
+   * rotated per round: latency-rounds.ts), so each method's trials are
+   * spread over the same minutes as the others'. Absent in runs before
+   * 2026-12-07, which took a method's trials back to back right after its
+   * own search.
+   */
+  interleaved?: boolean;
 }
 
 /** The generator's catch-up in latency trials: none beyond mcrgen's two-batch minimum. */
@@ -207,7 +215,7 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
       // Brief: proves every method forwards IPv6 and gives the 64 B ratios; the full run adds 1400 B.
       ipv6: { payloads: [64] },
       experiments: { payload: 64, fanout: 1, batches: [], ringDepths: [], straceSec: 2, settings: false },
-      latency: { loads: [0.1, 0.5], trials: 3, trialSec: 1, settingsPps: 10_000, equalRatesPps: [...EQUAL_RATES_PPS], generatorCatchUpUs: LATENCY_GENERATOR_CATCH_UP_US },
+      latency: { loads: [0.1, 0.5], trials: 3, trialSec: 1, settingsPps: 10_000, equalRatesPps: [...EQUAL_RATES_PPS], generatorCatchUpUs: LATENCY_GENERATOR_CATCH_UP_US, interleaved: true },
       sinkRps: true,
       awakeCore: false,
       mcrdArgs: [...MCR_MATRIX_ARGS],
@@ -226,7 +234,7 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
     families: [...FAMILIES],
     ipv6: { payloads: [64, 1400] },
     experiments: { payload: 64, fanout: 10, batches: [1, 16, 32, 64, 128], ringDepths: [128, 256, 1024, 4096], straceSec: 3, settings: true },
-    latency: { loads: [0.1, 0.5], trials: 3, trialSec: 2, settingsPps: 10_000, equalRatesPps: [...EQUAL_RATES_PPS], generatorCatchUpUs: LATENCY_GENERATOR_CATCH_UP_US },
+    latency: { loads: [0.1, 0.5], trials: 3, trialSec: 2, settingsPps: 10_000, equalRatesPps: [...EQUAL_RATES_PPS], generatorCatchUpUs: LATENCY_GENERATOR_CATCH_UP_US, interleaved: true },
     sinkRps: true,
     awakeCore: false,
     mcrdArgs: [...MCR_MATRIX_ARGS],
@@ -240,6 +248,8 @@ export const TRIAL_OVERHEAD_SEC = 0.8;
 export const LATENCY_TRIAL_OVERHEAD_SEC = 2;
 /** Starting, warming up and stopping one method for one cell. */
 export const CELL_OVERHEAD_SEC = 3;
+/** Starting, warming up and stopping one method for one latency round (latency-rounds.ts). */
+export const LATENCY_ROUND_START_SEC = 4;
 
 /** Whether a run measures `family` (runs before `families` existed measured IPv4 only). */
 export function hasFamily(c: BenchConfig, family: Family): boolean {
@@ -268,7 +278,7 @@ export function estimateSec(c: BenchConfig): number {
   if (c.latency !== undefined && c.fanouts.includes(1) && v4) {
     const l = c.latency;
     const one = l.trialSec + LATENCY_TRIAL_OVERHEAD_SEC;
-    latency = c.methods.length * c.payloads.length * (l.loads.length + (l.equalRatesPps?.length ?? 0)) * l.trials * one;
+    latency = c.methods.length * c.payloads.length * ((l.loads.length + (l.equalRatesPps?.length ?? 0)) * one + LATENCY_ROUND_START_SEC) * l.trials;
     if (c.experiments?.settings === true) latency += SETTINGS_VARIANTS.length * l.trials * one;
   }
   const setup = 15;

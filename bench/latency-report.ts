@@ -25,6 +25,13 @@ export function catchUpText(l: LatencyConfig): string {
   return `The generator made up to ${us} µs of its own stalls with a burst (\`mcrgen --catch-up-us ${us}\`).`;
 }
 
+/** When each method's trials ran (LatencyConfig.interleaved). */
+export function interleavedText(l: LatencyConfig): string {
+  return l.interleaved === true
+    ? 'the methods\' trials interleaved: each round started every method in turn, in an order rotated per round'
+    : 'each method\'s trials back to back after its own search, minutes from the other methods\' (runs before 2026-12-07)';
+}
+
 export function latencySection(r: BenchResults): string[] {
   const l = r.config.latency;
   const cells = r.cells.filter((c) => c.latency !== undefined);
@@ -33,7 +40,8 @@ export function latencySection(r: BenchResults): string[] {
   const out: string[] = ['## Latency (one-way, µs)', ''];
   out.push(`mcrgen stamps each datagram with its send time (CLOCK_REALTIME, taken just before its sendmmsg call); mcrsink on ` +
     `the first output takes the kernel's receive time (SO_TIMESTAMPNS, as the datagram crosses into the sink's namespace, before any queue there). ` +
-    `Each figure is the median of ${l.trials} trials of ${l.trialSec} s and, in brackets, their min–max; loads are ` +
+    `Each figure is the median of ${l.trials} trials of ${l.trialSec} s and, in brackets, their min–max ` +
+    `(${interleavedText(l)}); loads are ` +
     `fractions of each method's own zero-loss rate at fan-out 1 in this run; "equal rate" rows offer every method that carries ` +
     `it without loss the same rate (docs/performance.md, "Latency"). ${catchUpText(l)}`, '');
   if (cells.length > 0) {
@@ -56,7 +64,7 @@ export function latencySection(r: BenchResults): string[] {
   }
   if (settings.length > 0) {
     out.push(`mcrd settings at a fixed ${kpps(l.settingsPps)} (fan-out 1, ${r.experiments?.payload ?? '–'} B), ` +
-      'with the p50 each adds to mcrd\'s defaults:', '');
+      'each setting\'s trials back to back, with the p50 each adds to mcrd\'s defaults:', '');
     const base = settings.find((row) => row.variant === 'mcrd defaults')?.latency?.summary?.p50Us.median;
     const rows = settings.map((row) => {
       const p = row.latency as LatencyPoint;

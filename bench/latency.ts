@@ -7,10 +7,11 @@
  * percentiles of the difference. Generator, method and sink share the
  * host's clock, so no synchronisation is involved.
  *
- * After a fan-out-1 cell's zero-loss search the suite measures at each
- * configured load (10 % and 50 % of that cell's zero-loss rate), each
- * repeated (3 trials): these hosts have millisecond hiccups, so the report
- * gives the median of each percentile over the trials and their min..max.
+ * The suite measures each fan-out-1 cell at each configured load (10 % and
+ * 50 % of that cell's zero-loss rate) and at the equal rates, each
+ * repeated (3 trials, interleaved across methods: latency-rounds.ts):
+ * these hosts have millisecond hiccups, so the report gives the median of
+ * each percentile over the trials and their min..max.
  * The sink is the only process that reads the stream; it runs on core 0
  * with the generator, as the sinks' receive path does in the throughput
  * trials. Nothing here decides pass or fail: latency trials are reported,
@@ -78,22 +79,16 @@ const SINK_SLACK_SEC = 10;
 const SINK_IDLE_SEC = 1;
 
 /**
- * Latency at each configured load of `basisPps` (a cell's zero-loss rate),
- * then at each equal rate (`l.equalRatesPps`, no `load`) up to that rate: a
- * method is not measured past the rate it carries without loss.
+ * The points a method with zero-loss rate `basisPps` is measured at: each
+ * configured load of it, then each equal rate (`l.equalRatesPps`, no
+ * `load`) up to it: a method is not measured past the rate it carries
+ * without loss.
  */
-export async function measureCellLatency(bl: BenchLab, l: LatencyConfig, payload: number, basisPps: number,
-  log: (msg: string) => void): Promise<CellLatency> {
-  if (basisPps <= 0) return { basisPps, points: [], skipped: 'no zero-loss rate to take a fraction of' };
-  const points: LatencyPoint[] = [];
-  for (const load of l.loads) {
-    const point = await measurePoint(bl, l, payload, Math.max(1, Math.round(load * basisPps)), log);
-    points.push({ load, ...point });
-  }
-  for (const rate of (l.equalRatesPps ?? []).filter((r) => r <= basisPps)) {
-    points.push(await measurePoint(bl, l, payload, rate, log));
-  }
-  return { basisPps, points };
+export function plannedPoints(l: LatencyConfig, basisPps: number): Array<{ load?: number; ratePps: number }> {
+  return [
+    ...l.loads.map((load) => ({ load, ratePps: Math.max(1, Math.round(load * basisPps)) })),
+    ...(l.equalRatesPps ?? []).filter((r) => r <= basisPps).map((ratePps) => ({ ratePps })),
+  ];
 }
 
 /** `l.trials` latency trials at one fixed rate. A failing trial ends the point with its error. */
@@ -172,7 +167,7 @@ export function median(sorted: readonly number[]): number {
   return n % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
-function trialText(t: LatencyTrial): string {
+export function trialText(t: LatencyTrial): string {
   const l = t.latency;
   const us = (v: number | null): string => (v === null ? '–' : v.toFixed(0));
   const loss = t.sent > 0 ? ` (${t.received}/${t.sent} received)` : '';

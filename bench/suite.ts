@@ -4,7 +4,8 @@
  * maximum, then the matrix payload × fan-out × method (all methods back to
  * back per payload and fan-out, so each ratio compares trials minutes apart
  * in the same lab; a method the host cannot run gets a cell that says why;
- * a fan-out-1 cell also measures latency after its search, latency.ts),
+ * then, at fan-out 1, every method's latency in interleaved rounds,
+ * latency-rounds.ts),
  * then MCR's design experiments, then the IPv6 cells (fan-out 1 per payload,
  * with IPv6 turned on in the same lab: bench-lab-ipv6.ts). Results accumulate in the object the caller passed, so a
  * signal handler can write whatever was measured so far. A failing cell is
@@ -19,7 +20,7 @@ import { ensureDependencies } from './deps.js';
 import { describeError } from './errors.js';
 import { runExperiments } from './experiments.js';
 import { runGenerator } from './generator.js';
-import { measureCellLatency } from './latency.js';
+import { measureLatencyRounds } from './latency-rounds.js';
 import { busyShareBetween, readCpuTimes } from './host-counters.js';
 import { describeLimit, kpps } from './limits.js';
 import { START, type RunningMethod } from './methods/index.js';
@@ -59,11 +60,19 @@ export async function runSuite(config: BenchConfig, results: BenchResults, hooks
       }
       for (const payload of config.payloads) {
         for (const fanout of config.fanouts) {
+          const cells: CellResult[] = [];
           for (const method of config.methods) {
             const skipped = deps.skipped[method];
             // Said in the cell, so the report shows why a column is empty; nothing is started.
-            if (skipped !== undefined) results.cells.push({ method, payload, fanout, skipped });
-            else results.cells.push(await runCell(bl, config, results, { method, payload, fanout }, log));
+            if (skipped !== undefined) cells.push({ method, payload, fanout, skipped });
+            else cells.push(await runCell(bl, config, results, { method, payload, fanout }, log));
+            results.cells.push(cells[cells.length - 1] as CellResult);
+          }
+          // Latency at fan-out 1 only (one sink measures), once every method's rate is known.
+          if (config.latency !== undefined && fanout === 1) {
+            await measureLatencyRounds(bl, config.latency, payload, cells,
+              async (cell) => startCell(bl, config, { method: cell.method, payload, fanout: 1 }),
+              { log, stopFailed: (where, error) => results.errors.push({ where, ...error }) });
           }
         }
       }
@@ -114,18 +123,11 @@ async function runCell(
   const name = `${cell.method}${family === 6 ? ' IPv6' : ''} ${cell.payload} B ×${cell.fanout}`;
   let running: RunningMethod | undefined;
   try {
-    running = await START[cell.method](bl, { fanout: cell.fanout, ...(family === 6 ? { family } : {}), ...(cell.method === 'mcr' ? { mcrdArgs: config.mcrdArgs } : {}),
-      ...(cell.method === 'kernel' && config.awakeCore ? { awakeCore: true } : {}) });
+    running = await startCell(bl, config, cell);
     out.commands = running.commands;
-    await warmUp(bl, cell.fanout, cell.payload, family);
     out.search = await zeroLossSearch(bl, running, cell, config, (t, note) => log(`${name} ${note}: ${trialLine(t)}`));
     out.limit = describeLimit(out.search, config.sinkRps);
     log(`${name}: zero-loss ${summary(out.search)}; limit: ${out.limit}`);
-    // Latency at fractions of that rate, while the method still runs (fan-out 1 only: one sink measures).
-    // IPv4 only: the IPv6 cells measure throughput and CPU (docs/performance.md, "IPv6").
-    if (config.latency !== undefined && cell.fanout === 1 && family === 4) {
-      out.latency = await measureCellLatency(bl, config.latency, cell.payload, out.search.zeroLossPps, (m) => log(`${name} ${m}`));
-    }
   } catch (err) {
     out.error = describeError(err);
     results.errors.push({ where: name, ...out.error });
@@ -140,6 +142,23 @@ async function runCell(
     }
   }
   return out;
+}
+
+/**
+ * Starts the cell's method with the run's settings and warms it up; the
+ * caller stops it. A warm-up that fails stops the method before throwing.
+ */
+async function startCell(bl: BenchLab, config: BenchConfig, cell: { method: MethodName; payload: number; fanout: number; family?: Family }): Promise<RunningMethod> {
+  const family = cell.family ?? 4;
+  const running = await START[cell.method](bl, { fanout: cell.fanout, ...(family === 6 ? { family } : {}), ...(cell.method === 'mcr' ? { mcrdArgs: config.mcrdArgs } : {}),
+    ...(cell.method === 'kernel' && config.awakeCore ? { awakeCore: true } : {}) });
+  try {
+    await warmUp(bl, cell.fanout, cell.payload, family);
+  } catch (err) {
+    await running.stop().catch(() => undefined);
+    throw err;
+  }
+  return running;
 }
 
 async function experiments(bl: BenchLab, config: BenchConfig, results: BenchResults, log: (msg: string) => void): Promise<void> {

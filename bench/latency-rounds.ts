@@ -28,7 +28,8 @@ export type RunTrial = (ratePps: number) => Promise<LatencyTrial>;
  * interleaved rounds, filling each cell's `latency`. A cell without a
  * zero-loss rate is marked skipped; a point whose trial fails keeps its
  * error and is not tried again; a method that fails to start in a round
- * records the error on the points that round would have measured.
+ * records the error on the points that round would have measured (and in
+ * the run's errors, as a stop that fails does).
  */
 export async function measureLatencyRounds(bl: BenchLab, l: LatencyConfig, payload: number, cells: readonly CellResult[],
   start: StartCell, hooks: RoundHooks): Promise<void> {
@@ -38,8 +39,8 @@ export async function measureLatencyRounds(bl: BenchLab, l: LatencyConfig, paylo
 
 export interface RoundHooks {
   log(msg: string): void;
-  /** A method that could not be stopped after its round (the run's error list). */
-  stopFailed(where: string, error: { code: string; message: string }): void;
+  /** A method that could not be started or stopped for its round: for the run's error list. */
+  failed(where: string, error: { code: string; message: string }): void;
 }
 
 /** measureLatencyRounds with the trial given: the rounds, their order and their bookkeeping. */
@@ -70,31 +71,32 @@ export async function latencyRounds(l: LatencyConfig, payload: number, cells: re
       } catch (err) {
         const error = describeError(err);
         for (const point of open) point.error ??= error;
+        hooks.failed(`${name} start`, error);
         log(`${name}: FAILED ${error.code} ${error.message}`);
       } finally {
         if (running !== undefined) {
           await running.stop().catch((err: unknown) => {
             const error = describeError(err);
-            hooks.stopFailed(`${name} stop`, error);
+            hooks.failed(`${name} stop`, error);
             log(`${name}: stop FAILED ${error.code} ${error.message}`);
           });
         }
       }
     }
   }
-  for (const cell of measured) {
-    for (const point of (cell.latency as CellLatency).points) {
-      const summary = summarise(point.trials);
-      if (summary !== undefined) point.summary = summary;
-    }
-  }
 }
 
-/** One trial at the point's rate; a failure is kept on the point and ends it. */
+/**
+ * One trial at the point's rate; a failure is kept on the point and ends
+ * it. The summary follows every trial, so a run stopped between rounds
+ * (a signal, the watchdog) still reports what its trials measured.
+ */
 async function oneTrial(trial: RunTrial, point: LatencyPoint, log: (msg: string) => void): Promise<void> {
   try {
     const t = await trial(point.ratePps);
     point.trials.push(t);
+    const summary = summarise(point.trials);
+    if (summary !== undefined) point.summary = summary;
     log(`at ${point.ratePps} pps: ${trialText(t)}`);
   } catch (err) {
     point.error = describeError(err);

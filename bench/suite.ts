@@ -72,7 +72,7 @@ export async function runSuite(config: BenchConfig, results: BenchResults, hooks
           if (config.latency !== undefined && fanout === 1) {
             await measureLatencyRounds(bl, config.latency, payload, cells,
               async (cell) => startCell(bl, config, { method: cell.method, payload, fanout: 1 }),
-              { log, stopFailed: (where, error) => results.errors.push({ where, ...error }) });
+              { log, failed: (where, error) => results.errors.push({ where, ...error }) });
           }
         }
       }

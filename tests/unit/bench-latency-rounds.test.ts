@@ -32,7 +32,7 @@ async function run(cells: CellResult[], opts: { failStart?: (m: MethodName, roun
   const errors: string[] = [];
   const starts = new Map<MethodName, number>();
   let current: MethodName | undefined;
-  const hooks: RoundHooks = { log: () => undefined, stopFailed: (where, e) => errors.push(`${where}: ${e.code}`) };
+  const hooks: RoundHooks = { log: () => undefined, failed: (where, e) => errors.push(`${where}: ${e.code}`) };
   await latencyRounds(config, 64, cells, async (c) => {
     const n = starts.get(c.method) ?? 0;
     starts.set(c.method, n + 1);
@@ -62,19 +62,23 @@ t.test('rotate: every start position, wrapping, and the empty list', async (t) =
 });
 
 t.test('each round starts every method once, in an order rotated per round, and runs each of its points once', async (t) => {
-  const cells = [cell('mcr', 400_000), cell('c-mmsg', 50_000), cell('socat', 0)];
+  // socat (no zero-loss rate) and gstreamer (failed before its search: no search result) come first and are
+  // never started; the rotation is over the methods measured, so mcr and c-mmsg take turns going first.
+  const failed: CellResult = { method: 'gstreamer', payload: 64, fanout: 1, error: { code: 'ERR_BENCH_NOT_FORWARDING', message: 'x' } };
+  const cells = [cell('socat', 0), failed, cell('mcr', 400_000), cell('c-mmsg', 50_000)];
   const { events, errors } = await run(cells);
   t.same(events.filter((e) => e.startsWith('start')), ['start mcr', 'start c-mmsg', 'start c-mmsg', 'start mcr', 'start mcr', 'start c-mmsg'],
-    'rounds 1-3 alternate which method goes first; socat, without a zero-loss rate, is never started');
+    'rounds 1-3 alternate which method goes first; socat and gstreamer are never started');
+  t.equal(failed.latency, undefined, 'a cell without a search result gets no latency');
   // mcr: 10 % and 50 % of 400 k, then both equal rates; c-mmsg: its loads and only the 10 k equal rate (100 k > its 50 k).
   t.same(events.slice(0, 12), ['start mcr', 'trial mcr 40000', 'trial mcr 200000', 'trial mcr 10000', 'trial mcr 100000', 'stop mcr',
     'start c-mmsg', 'trial c-mmsg 5000', 'trial c-mmsg 25000', 'trial c-mmsg 10000', 'stop c-mmsg', 'start c-mmsg']);
   t.same(errors, []);
-  const mcr = cells[0]?.latency;
+  const mcr = cells[2]?.latency;
   t.same(mcr?.points.map((p) => [p.load, p.ratePps, p.trials.length]), [[0.1, 40_000, 3], [0.5, 200_000, 3], [undefined, 10_000, 3], [undefined, 100_000, 3]]);
   t.same(mcr?.points[0]?.summary?.p50Us, { median: 20, min: 10, max: 30 }, 'the median is over the three rounds');
-  t.equal(cells[1]?.latency?.points.length, 3);
-  t.equal(cells[2]?.latency?.skipped, 'no zero-loss rate to take a fraction of');
+  t.equal(cells[3]?.latency?.points.length, 3);
+  t.equal(cells[0]?.latency?.skipped, 'no zero-loss rate to take a fraction of');
 });
 
 t.test('a failing trial ends its point; the other points and methods go on', async (t) => {
@@ -85,12 +89,29 @@ t.test('a failing trial ends its point; the other points and methods go on', asy
   t.equal(p?.error?.code, 'ERR_BENCH_TOOL_OUTPUT');
   t.equal(p?.summary, undefined, 'no trial measured: no summary');
   t.equal(cells[0]?.latency?.points[0]?.trials.length, 3);
+  t.same(cells[0]?.latency?.points.slice(2).map((q) => [q.ratePps, q.trials.length, q.error]), [[10_000, 3, undefined], [100_000, 3, undefined]],
+    'the points after the failed one in the same round are measured in every round');
   t.equal(cells[1]?.latency?.points[0]?.trials.length, 3);
+});
+
+t.test('a point\'s summary follows each trial, so a run stopped between rounds keeps what it measured', async (t) => {
+  const cells = [cell('mcr', 400_000)];
+  let trials = 0;
+  const seen: Array<number | undefined> = [];
+  await latencyRounds(config, 64, cells, async () => ({ stop: async () => undefined }), async () => {
+    // Before this trial is recorded: the summary of the trials so far (none before the first).
+    seen.push(cells[0]?.latency?.points[0]?.summary?.p50Us.median);
+    trials++;
+    return trialAt(10 * trials);
+  }, { log: () => undefined, failed: () => undefined });
+  // Point 0 is measured at trials 1, 5 and 9 (four points a round).
+  t.same([seen[0], seen[4], seen[8]], [undefined, 10, 30], "none, then trial 1 (10), then the median of trials 1 and 5 (10, 50)");
 });
 
 t.test('a method that fails to start records the error on its open points and keeps earlier rounds\' trials', async (t) => {
   const cells = [cell('mcr', 400_000), cell('c-mmsg', 50_000)];
-  const { events } = await run(cells, { failStart: (m, n) => m === 'c-mmsg' && n === 1 });
+  const { events, errors } = await run(cells, { failStart: (m, n) => m === 'c-mmsg' && n === 1 });
+  t.same(errors, ['c-mmsg 64 B ×1 latency round 2 start: ERR_BENCH_NOT_FORWARDING'], 'the failed start is in the run\'s errors');
   t.equal(events.filter((e) => e === 'stop c-mmsg').length, 1, 'only the start that worked is stopped');
   t.equal(events.filter((e) => e === 'start c-mmsg').length, 2, 'not started again after its failure');
   for (const p of cells[1]?.latency?.points ?? []) {
@@ -117,4 +138,15 @@ t.test('the presets interleave, and the report says how the trials ran', async (
   const older = { ...config };
   delete older.interleaved;
   t.match(interleavedText(older), /back to back after its own search.*before 2026-12-07/);
+});
+
+t.test('the estimate counts a start per method, payload and round', async (t) => {
+  const { estimateSec, LATENCY_ROUND_START_SEC, LATENCY_TRIAL_OVERHEAD_SEC } = await import('../../bench/config.js');
+  const base = { ...preset('full', '/tmp'), payloads: [64], fanouts: [1], methods: ['mcr' as const], experiments: undefined, families: [4 as const] };
+  const l = base.latency as LatencyConfig;
+  const withRounds = estimateSec(base);
+  const without = estimateSec({ ...base, latency: undefined });
+  const points = l.loads.length + (l.equalRatesPps?.length ?? 0);
+  const expected = l.trials * (points * (l.trialSec + LATENCY_TRIAL_OVERHEAD_SEC) + LATENCY_ROUND_START_SEC);
+  t.ok(Math.abs(withRounds - without - expected) < 1e-6, `the latency phase adds ${withRounds - without} s, expected ${expected} s`);
 });

@@ -105,7 +105,7 @@ export interface LatencyConfig {
    * The trials run in rounds that start every method in turn (the order
    * rotated per round: latency-rounds.ts), so each method's trials are
    * spread over the same minutes as the others'. Absent in runs before
-   * 2026-12-07, which took a method's trials back to back right after its
+   * 2026-12-06T21-26-55Z, which took a method's trials back to back right after its
    * own search.
    */
   interleaved?: boolean;

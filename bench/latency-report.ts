@@ -29,7 +29,7 @@ export function catchUpText(l: LatencyConfig): string {
 export function interleavedText(l: LatencyConfig): string {
   return l.interleaved === true
     ? 'the methods\' trials interleaved: each round started every method in turn, in an order rotated per round'
-    : 'each method\'s trials back to back after its own search, minutes from the other methods\' (runs before 2026-12-07)';
+    : 'each method\'s trials back to back after its own search, minutes from the other methods\' (runs before 2026-12-06T21-26-55Z)';
 }
 
 export function latencySection(r: BenchResults): string[] {

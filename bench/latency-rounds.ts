@@ -8,13 +8,13 @@
  * VMs' p50 at one rate moved by 20 µs between runs an hour apart) falls on
  * every method alike rather than on whichever ran then; the comparisons of
  * MCR with each anchor are of trials seconds apart. In runs before
- * 2026-12-07 (LatencyConfig.interleaved absent) each method's trials ran
+ * 2026-12-06T21-26-55Z (LatencyConfig.interleaved absent) each method's trials ran
  * right after its own search, minutes from the anchors'.
  */
 import type { BenchLab } from './bench-lab.js';
 import type { LatencyConfig } from './config.js';
 import { describeError } from './errors.js';
-import { latencyTrial, plannedPoints, summarise, trialText, type CellLatency, type LatencyPoint, type LatencyTrial } from './latency.js';
+import { latencyTrial, plannedPoints, trialInto, type CellLatency, type LatencyTrial } from './latency.js';
 import type { RunningMethod } from './methods/index.js';
 import type { CellResult } from './results.js';
 
@@ -67,7 +67,7 @@ export async function latencyRounds(l: LatencyConfig, payload: number, cells: re
       let running: Pick<RunningMethod, 'stop'> | undefined;
       try {
         running = await start(cell);
-        for (const point of open) await oneTrial(trial, point, (m) => log(`${name} ${m}`));
+        for (const point of open) await trialInto(point, () => trial(point.ratePps), (m) => log(`${name} ${m}`));
       } catch (err) {
         const error = describeError(err);
         for (const point of open) point.error ??= error;
@@ -83,24 +83,6 @@ export async function latencyRounds(l: LatencyConfig, payload: number, cells: re
         }
       }
     }
-  }
-}
-
-/**
- * One trial at the point's rate; a failure is kept on the point and ends
- * it. The summary follows every trial, so a run stopped between rounds
- * (a signal, the watchdog) still reports what its trials measured.
- */
-async function oneTrial(trial: RunTrial, point: LatencyPoint, log: (msg: string) => void): Promise<void> {
-  try {
-    const t = await trial(point.ratePps);
-    point.trials.push(t);
-    const summary = summarise(point.trials);
-    if (summary !== undefined) point.summary = summary;
-    log(`at ${point.ratePps} pps: ${trialText(t)}`);
-  } catch (err) {
-    point.error = describeError(err);
-    log(`at ${point.ratePps} pps FAILED ${point.error.code} ${point.error.message}`);
   }
 }
 

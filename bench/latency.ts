@@ -95,19 +95,27 @@ export function plannedPoints(l: LatencyConfig, basisPps: number): Array<{ load?
 export async function measurePoint(bl: BenchLab, l: LatencyConfig, payload: number, ratePps: number,
   log: (msg: string) => void): Promise<LatencyPoint> {
   const point: LatencyPoint = { ratePps, trials: [] };
+  const run = (): Promise<LatencyTrial> => latencyTrial(bl, payload, ratePps, l.trialSec, { catchUpUs: l.generatorCatchUpUs });
+  for (let i = 0; i < l.trials && point.error === undefined; i++) await trialInto(point, run, log);
+  return point;
+}
+
+/**
+ * One trial at the point's rate, added to it: the summary follows every
+ * trial (a run stopped between trials still reports what they measured);
+ * a failure is kept on the point, which ends it.
+ */
+export async function trialInto(point: LatencyPoint, run: () => Promise<LatencyTrial>, log: (msg: string) => void): Promise<void> {
   try {
-    for (let i = 0; i < l.trials; i++) {
-      const trial = await latencyTrial(bl, payload, ratePps, l.trialSec, { catchUpUs: l.generatorCatchUpUs });
-      point.trials.push(trial);
-      log(`latency at ${ratePps} pps, trial ${i + 1}: ${trialText(trial)}`);
-    }
+    const trial = await run();
+    point.trials.push(trial);
+    const summary = summarise(point.trials);
+    if (summary !== undefined) point.summary = summary;
+    log(`latency at ${point.ratePps} pps, trial ${point.trials.length}: ${trialText(trial)}`);
   } catch (err) {
     point.error = describeError(err);
-    log(`latency at ${ratePps} pps FAILED ${point.error.code} ${point.error.message}`);
+    log(`latency at ${point.ratePps} pps FAILED ${point.error.code} ${point.error.message}`);
   }
-  const summary = summarise(point.trials);
-  if (summary !== undefined) point.summary = summary;
-  return point;
 }
 
 /**
@@ -167,7 +175,7 @@ export function median(sorted: readonly number[]): number {
   return n % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
-export function trialText(t: LatencyTrial): string {
+function trialText(t: LatencyTrial): string {
   const l = t.latency;
   const us = (v: number | null): string => (v === null ? '–' : v.toFixed(0));
   const loss = t.sent > 0 ? ` (${t.received}/${t.sent} received)` : '';

@@ -5,8 +5,10 @@
  *
  * request() resolves with the result of the request's own kind (the type
  * follows from `kind`) and rejects with a ControlError carrying mcrd's code
- * and message when mcrd answers with an error. stream() is for logs with
- * follow: it yields every batch until mcrd ends the stream. Failures to
+ * and message when mcrd answers with an error. requestWhole() asks for a
+ * rule list or the stats in parts and returns them merged (any length).
+ * stream() is for logs and events with follow: it yields every batch until
+ * mcrd ends the stream. Failures to
  * reach mcrd say what to do ("mcrd is not running ... start it"), telling a
  * missing socket file (ENOENT) from a stale one nobody listens on
  * (ECONNREFUSED).
@@ -17,6 +19,7 @@ import type { RequestDraft, RequestKind, Response, ResultBody } from '../proto/t
 import { WireError } from '../proto/errors.js';
 import { encodeFrame, FrameDecoder } from '../proto/framing.js';
 import { ControlError, errorCode } from './control-errors.js';
+import { mergeAnswer, MAX_ANSWER_FRAME_BYTES, type PartedAnswer, type PartedKind } from './answer-parts.js';
 
 export interface ControlClientOptions {
   /** Give up connecting after this long. Default 5000. */
@@ -26,7 +29,7 @@ export interface ControlClientOptions {
    * 10 s request timeout, so mcrd's more precise ETIMEDOUT arrives first.
    */
   requestTimeoutMs?: number;
-  /** Largest answer accepted; larger than mcrd's request limit since rule lists can be long. Default 16 MiB. */
+  /** Largest answer frame accepted; larger than mcrd's request limit since rule lists can be long. Default MAX_ANSWER_FRAME_BYTES (16 MiB), the most mcrd sends in one frame. */
   maxFrameBytes?: number;
 }
 
@@ -57,7 +60,7 @@ export class ControlClient {
   constructor(options: ControlClientOptions = {}) {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5000;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
-    this.maxFrameBytes = options.maxFrameBytes ?? 16 * 1024 * 1024;
+    this.maxFrameBytes = options.maxFrameBytes ?? MAX_ANSWER_FRAME_BYTES;
   }
 
   get connected(): boolean {
@@ -90,6 +93,30 @@ export class ControlClient {
 
   /** Sends one request and resolves with its result (of the same kind). */
   request<B extends RequestDraft>(body: B, options: RequestOptions = {}): Promise<ResultFor<B>> {
+    return this.exchange(body, options, (response) => resultOf<B['kind']>(response, body.kind));
+  }
+
+  /**
+   * Asks for a rule list or the stats in parts (common/answer-parts.ts) and
+   * resolves with the whole answer: no size limit but mcrd's, and no
+   * answer left unread long enough for mcrd to drop the connection. The
+   * timeout covers all parts. An mcrd that does not know parts answers in
+   * one piece, which reads the same.
+   */
+  requestWhole<K extends PartedKind>(kind: K, options: RequestOptions = {}): Promise<ResultBody<K>> {
+    const parts: PartedAnswer[] = [];
+    return this.exchange({ kind, parts: true }, options, (response) => {
+      parts.push(resultOf<PartedKind>(response, kind));
+      // Every part was checked to be of kind K.
+      return response.more ? undefined : mergeAnswer(parts) as unknown as ResultBody<K>;
+    });
+  }
+
+  /**
+   * Sends `body` and feeds each Response with its id to `take` until it
+   * returns a value (resolved) or throws (rejected); one timer for all.
+   */
+  private exchange<T>(body: RequestDraft, options: RequestOptions, take: (response: Response) => T | undefined): Promise<T> {
     return new Promise((resolve, reject) => {
       const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
       let id = 0;
@@ -97,12 +124,17 @@ export class ControlClient {
       try {
         id = this.send(body, {
           onResponse: (response) => {
-            this.forget(id, timer);
+            let value: T | undefined;
             try {
-              resolve(resultOf<B['kind']>(response, body.kind));
+              value = take(response);
             } catch (err) {
+              this.forget(id, timer);
               reject(err);
+              return;
             }
+            if (value === undefined) return;
+            this.forget(id, timer);
+            resolve(value);
           },
           onFail: (err) => {
             this.forget(id, timer);
@@ -180,7 +212,11 @@ export class ControlClient {
       try {
         frames = decoder.push(chunk);
       } catch (err) {
-        this.fail(err as Error);
+        const declared = decoder.oversizeBytes;
+        // Only an mcrd that does not send answers in parts (an older one) gets here with a long rule list.
+        this.fail(declared === undefined ? err as Error : new ControlError('E2BIG',
+          `mcrd sent an answer of ${declared} bytes, more than this client takes in one frame (${this.maxFrameBytes}): ` +
+          'mcrd does not send long answers in parts; upgrade mcrd to the version of this mcrctl', { cause: err }));
         socket.destroy();
         return;
       }

@@ -35,6 +35,8 @@ export class FrameDecoder {
   private parts: Buffer[] = [];
   private partsLength = 0;
   private failure: WireError | null = null;
+  /** The length an oversize frame declared (at least), once push() refused it for that; else undefined. */
+  oversizeBytes: number | undefined;
 
   constructor(options: FrameDecoderOptions = {}) {
     const max = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
@@ -97,6 +99,7 @@ export class FrameDecoder {
       // The value only grows with more bytes, so an oversize prefix is known
       // early; checking here stops a peer from making us wait for its body.
       if (this.lengthValue > this.maxFrameBytes) {
+        this.oversizeBytes = this.lengthValue;
         this.fail(`frame declares ${this.lengthValue > 0xffffffff ? 'more than 4294967295' : this.lengthValue} bytes, more than the limit of ${this.maxFrameBytes}`);
       }
       if ((byte & 0x80) === 0) {

@@ -24,6 +24,9 @@
  * - more than maxPendingWriteBytes unread when an answer is ready or a
  *   request's turn comes: closed (one answer larger than the limit, a long
  *   rule list, still goes to a client that reads);
+ * - an answer larger than a client takes in one frame: refused with E2BIG;
+ *   a listRules or stats asked for in parts comes as parts of ~1 MiB, each
+ *   sent once the client has read the one before (sendParts);
  * - idle (nothing in flight) when the server is full and another client
  *   connects: possibly evicted, the one idle longest first (server.ts).
  */
@@ -32,6 +35,7 @@ import { performance } from 'node:perf_hooks';
 import { encodeFrame, FrameDecoder } from '../../proto/framing.js';
 import { decodeRequest, encodeResponse } from '../../proto/control.js';
 import type { EventsResult, LogsResult, Request, Response, ResponseBody } from '../../proto/types.js';
+import { isPartedKind, MAX_ANSWER_FRAME_BYTES, splitAnswer, type PartedAnswer } from '../../common/answer-parts.js';
 import { WireError } from '../../proto/errors.js';
 import { ControlError, errorCode, toErrorInfo } from '../../common/control-errors.js';
 import { invoke, isAsyncIterable, type ControlHandler, type ControlLogger, type RequestContext } from './handler.js';
@@ -285,6 +289,10 @@ export class ControlConnection {
             void this.stream(id, body.kind, result as FollowStream, controller.signal);
             return;
           }
+          if ((body.kind === 'listRules' || body.kind === 'stats') && body.parts === true) {
+            void this.sendParts(id, { ...(result as object), kind: body.kind } as PartedAnswer, controller.signal);
+            return;
+          }
           this.send({ id, more: false, body: { ...(result as object), kind: body.kind } as ResponseBody }, body.kind);
           this.finish(id);
         },
@@ -346,6 +354,36 @@ export class ControlConnection {
     }
   }
 
+  /**
+   * Sends a listRules or stats answer in parts (common/answer-parts.ts),
+   * `more` false on the last; each part goes once the client has read the
+   * one before it (up to the idle timeout, then the client is cut), so the
+   * answer never piles up unread.
+   */
+  private async sendParts(id: number, result: PartedAnswer, signal: AbortSignal): Promise<void> {
+    const kind = result.kind;
+    try {
+      const parts = splitAnswer(result, (part) => encodeResponse({ id, more: true, body: part }).length);
+      let part = parts.next();
+      while (!part.done) {
+        const next = parts.next();
+        this.send({ id, more: next.done !== true, body: part.value }, kind);
+        part = next;
+        if (!part.done && this.socket.writableNeedDrain && !(await drained(this.socket, this.limits.idleTimeoutMs))) {
+          this.shutdown(`client does not read its ${kind} answer`, true);
+          return;
+        }
+        if (this.closing || signal.aborted) return;
+      }
+    } catch (err) {
+      if (this.closing || signal.aborted) return;
+      const info = toErrorInfo(err, kind);
+      this.log.error({ client: this.id, request: id, kind, err }, 'control answer in parts failed');
+      this.sendError(id, info.code, info.message);
+    } finally {
+      this.finish(id);
+    }
+  }
 
   private finish(id: number): void {
     this.inFlight.delete(id);
@@ -389,6 +427,14 @@ export class ControlConnection {
       this.log.error({ client: this.id, request: response.id, kind, err }, 'control handler returned a malformed result');
       const info = toErrorInfo(new Error('malformed result'), kind);
       bytes = encodeFrame(encodeResponse({ id: response.id, more: false, body: { kind: 'error', ...info } }));
+    }
+    if (bytes.length > MAX_ANSWER_FRAME_BYTES) {
+      // A client would refuse the frame and lose the connection, every
+      // other request on it included: refuse this one answer instead.
+      this.log.warn({ client: this.id, request: response.id, kind, bytes: bytes.length }, 'control answer too large for one frame');
+      bytes = encodeFrame(encodeResponse({ id: response.id, more: false, body: { kind: 'error', code: 'E2BIG',
+        message: `the ${kind} answer takes ${bytes.length} bytes, more than a client takes in one frame (${MAX_ANSWER_FRAME_BYTES}): ` +
+          (isPartedKind(kind) ? 'ask for it in parts (an mcrctl of mcrd\'s version does)' : 'ask for less') } }));
     }
     if (this.unreadTooLong()) return;
     this.socket.write(bytes);

@@ -155,7 +155,7 @@ function buildProgram(io: McrctlIo): Command {
   program.command('list')
     .description('list the running rules')
     .action(async (_flags: object, cmd: Command) => {
-      const result = await connect(cmd)((c) => c.request({ kind: 'listRules' }));
+      const result = await connect(cmd)((c) => c.requestWhole('listRules'));
       if (json(cmd)) printJson(withoutKind(result));
       else print(renderRules(result, Date.now()));
     });
@@ -164,12 +164,12 @@ function buildProgram(io: McrctlIo): Command {
     .description('packets, bytes, rates and errors per rule and output; received, kernel drops and restarts per worker')
     .action(async (_flags: object, cmd: Command) => {
       if (json(cmd)) {
-        const stats = await connect(cmd)((c) => c.request({ kind: 'stats' }));
+        const stats = await connect(cmd)((c) => c.requestWhole('stats'));
         printJson(withoutKind(stats));
         return;
       }
       // The table names each rule's input and outputs, which stats carry only by id.
-      const [stats, list] = await connect(cmd)((c) => Promise.all([c.request({ kind: 'stats' }), c.request({ kind: 'listRules' })]));
+      const [stats, list] = await connect(cmd)((c) => Promise.all([c.requestWhole('stats'), c.requestWhole('listRules')]));
       print(renderStats(stats, list.rules, Date.now()));
     });
 

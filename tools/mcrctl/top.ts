@@ -49,7 +49,7 @@ export const DEFAULT_TOP_INTERVAL_MS = 1000;
 /** One sample: the three answers, and when they arrived. */
 async function poll(client: ControlClient, now: () => number): Promise<TopSample> {
   const [stats, list, workers] = await Promise.all([
-    client.request({ kind: 'stats' }), client.request({ kind: 'listRules' }), client.request({ kind: 'workers' }),
+    client.requestWhole('stats'), client.requestWhole('listRules'), client.request({ kind: 'workers' }),
   ]);
   return { atMs: performance.now(), wallMs: now(), stats, rules: list.rules, workers: workers.workers };
 }

@@ -1,0 +1,99 @@
+/**
+ * Answers in parts (common/answer-parts.ts): mcrd's cut of a listRules or
+ * stats answer, measured with the real Response encoder, and the client's
+ * merge. A round trip gives back the answer exactly; every part stays near
+ * its size (a single rule larger than a part makes one of its own); the
+ * entries that go with a rule travel in its part; stats' workers and
+ * inputs come once.
+ */
+import t from 'tap';
+import { mergeAnswer, splitAnswer, type PartedAnswer } from '../../common/answer-parts.js';
+import { decodeResponse, encodeResponse } from '../../proto/control.js';
+import type { ResultBody, Rule } from '../../proto/types.js';
+
+const KB = 1024;
+
+/** Rule i with a source list of about `sourceBytes` characters. */
+function rule(i: number, sourceBytes = 0): Rule {
+  const sources = sourceBytes > 0 ? Array.from({ length: Math.ceil(sourceBytes / 40) }, (_, k) => `2001:db8:${(i % 65536).toString(16)}:${k.toString(16)}::1/128`).join(',') : undefined;
+  return { id: i + 1, name: `r${i}`, inputInterface: 'in0', inputGroup: `239.1.${i >> 8 & 255}.${i & 255}`, inputPort: 5000 + (i % 60000),
+    outputs: [{ group: '239.2.0.1', port: 6000, interface: 'out0', ttl: 0 }], ...(sources !== undefined ? { source: sources } : {}) } as Rule;
+}
+
+function listAnswer(rules: Rule[]): ResultBody<'listRules'> {
+  return {
+    kind: 'listRules', rules, generation: 42,
+    problems: rules.filter((r) => r.id % 97 === 0).map((r) => ({ ruleId: r.id, applied: [], refused: [], unconfirmed: ['in0/0'], pending: [] })),
+    streams: { rules: rules.map((r) => ({ ruleId: r.id, state: r.id % 2 === 0 ? 'up' : 'down', changedAtMs: 1_700_000_000_000 + r.id, lastRxMs: 0 })) },
+    consumes: { mode: 'auto', rules: rules.map((r) => ({ ruleId: r.id, consumed: r.id % 3 !== 0, reason: 'no local listener' })) },
+  } as ResultBody<'listRules'>;
+}
+
+/** The answer's encoded Response bytes, as mcrd measures a part. */
+const sizeOf = (part: PartedAnswer): number => encodeResponse({ id: 7, more: true, body: part }).length;
+
+/** Each part through the real encoder and decoder, as a client receives it. */
+function overTheWire(parts: PartedAnswer[]): PartedAnswer[] {
+  return parts.map((p, i) => {
+    const decoded = decodeResponse(encodeResponse({ id: 7, more: i < parts.length - 1, body: p }));
+    return decoded.body as PartedAnswer;
+  });
+}
+
+t.test('a small answer is one part, and merging one part gives it back', async (t) => {
+  const answer = listAnswer(Array.from({ length: 10 }, (_, i) => rule(i)));
+  const parts = [...splitAnswer(answer, sizeOf)];
+  t.equal(parts.length, 1);
+  t.equal(parts[0], answer, 'the answer itself, not a copy');
+  t.equal(mergeAnswer(parts), answer);
+});
+
+t.test('a long rule list: parts near their size, every entry with its rule, the round trip exact', async (t) => {
+  // 6 000 rules of ~1-4 KB of sources (uneven), ~14 MB.
+  const answer = listAnswer(Array.from({ length: 6000 }, (_, i) => rule(i, KB * (1 + (i % 4)))));
+  const partBytes = 512 * KB;
+  const parts = [...splitAnswer(answer, sizeOf, partBytes)];
+  const whole = sizeOf(answer);
+  t.ok(parts.length >= Math.ceil(whole / partBytes), `${parts.length} parts of a ${whole}-byte answer`);
+  for (const [i, part] of parts.entries()) {
+    const bytes = sizeOf(part);
+    if (bytes > 2 * partBytes) t.fail(`part ${i} is ${bytes} bytes, more than twice ${partBytes}`);
+    const ids = new Set(part.rules.map((r) => r.id));
+    if (part.kind !== 'listRules') throw new Error('kind changed');
+    t.equal(part.generation, 42, `part ${i} carries the generation`);
+    t.equal(part.consumes?.mode, 'auto', `part ${i} carries the consume mode`);
+    t.ok([...part.problems, ...(part.streams?.rules ?? []), ...(part.consumes?.rules ?? [])].every((e) => ids.has(e.ruleId)), `part ${i}: every entry belongs to one of its rules`);
+    t.equal(part.streams?.rules.length, part.rules.length, `part ${i}: one stream entry per rule`);
+  }
+  t.same(mergeAnswer(overTheWire(parts)), answer, 'merged after the wire, the answer as it was');
+});
+
+t.test('a rule larger than a part makes a part of its own; its neighbours are not held back', async (t) => {
+  const rules = Array.from({ length: 200 }, (_, i) => rule(i, i === 100 ? 900 * KB : 2 * KB));
+  const answer = listAnswer(rules);
+  const partBytes = 128 * KB;
+  const parts = [...splitAnswer(answer, sizeOf, partBytes)];
+  const big = parts.find((p) => p.rules.some((r) => r.id === 101));
+  t.same(big?.rules.map((r) => r.id), [101], 'the large rule alone');
+  t.ok(parts.filter((p) => p !== big).every((p) => sizeOf(p) <= 2 * partBytes), 'the others within twice the part size');
+  t.same(mergeAnswer(overTheWire(parts)), answer);
+});
+
+t.test('stats: rules in runs, workers and inputs once, in the first part', async (t) => {
+  const rules = Array.from({ length: 20_000 }, (_, i) => ({ ruleId: i + 1, packets: i, bytes: 64 * i, errors: 0,
+    outputs: [{ packets: i, bytes: 64 * i, errors: 0, errorsByErrno: {} }], streamState: 'up', streamChangedAtMs: 1, lastRxMs: 2 }));
+  const answer = { kind: 'stats', rules, rateIntervalMs: 1000,
+    workers: [{ worker: 'in0/0', interface: 'in0', received: 5, kernelDrops: 0, restarts: 1, loop: { turns: 9 } }],
+    inputs: [{ interface: 'in0', frames: 5, kernelDrops: 0, malformed: { fragment: 0 }, unmatched: 0 }] } as unknown as ResultBody<'stats'>;
+  const parts = [...splitAnswer(answer, sizeOf, 64 * KB)];
+  t.ok(parts.length > 3, `${parts.length} parts`);
+  const [first, ...rest] = parts as Array<ResultBody<'stats'>>;
+  t.equal(first?.workers.length, 1);
+  t.equal(first?.rateIntervalMs, 1000);
+  t.ok(rest.every((p) => p.workers.length === 0 && p.inputs.length === 0 && p.rateIntervalMs === undefined), 'the later parts carry only rules');
+  t.same(mergeAnswer(overTheWire(parts)), answer, 'the round trip');
+});
+
+t.test('merging nothing is a programming error', async (t) => {
+  t.throws(() => mergeAnswer([]), RangeError);
+});

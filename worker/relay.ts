@@ -340,17 +340,22 @@ export class Relay {
     return { loop: view.loop(), rules };
   }
 
-  /** Each installed rule's last arrival (Unix ms, 0 = none yet): what mcrd's stream watch polls, without the rest of stats(). */
-  arrivals(): { ruleIds: number[]; lastRxMs: number[] } {
+  /**
+   * Each installed rule's last arrival (Unix ms and CLOCK_MONOTONIC ms,
+   * 0 = none yet): what mcrd's stream watch polls, without the rest of stats().
+   */
+  arrivals(): { ruleIds: number[]; lastRxMs: number[]; lastRxMonoMs: number[] } {
     const view = this.view;
     const ruleIds: number[] = [];
     const lastRxMs: number[] = [];
-    if (view === undefined) return { ruleIds, lastRxMs };
+    const lastRxMonoMs: number[] = [];
+    if (view === undefined) return { ruleIds, lastRxMs, lastRxMonoMs };
     for (const r of this.rules.values()) {
       ruleIds.push(r.id);
       lastRxMs.push(view.ruleWord(r.slots.ruleSlot, 'last_rx_ms'));
+      lastRxMonoMs.push(view.ruleWord(r.slots.ruleSlot, 'last_rx_mono_ms'));
     }
-    return { ruleIds, lastRxMs };
+    return { ruleIds, lastRxMs, lastRxMonoMs };
   }
 
   /** Stops receiving, lets in-flight sends drain, then releases everything. */

@@ -45,10 +45,13 @@ namespace mcr {
 //
 // last_rx_ms: the wall-clock time (Unix ms) of the stats tick that first saw
 // the packets count grow, 0 before the first datagram (the loop's timer
-// sets it: nothing per datagram). rtp_* and ts_* are the stream monitor's
+// sets it: nothing per datagram); last_rx_mono_ms: the same tick on
+// CLOCK_MONOTONIC (ms), which mcrd's loss-of-signal watch judges by, since
+// the wall clock can step (NTP, an operator) and a step back would keep a
+// stopped stream `up` for as long as the step. rtp_* and ts_* are the stream monitor's
 // (stream_monitor.h); rtp_jitter is a gauge in RTP clock units (90 kHz).
 #define MCR_RULE_COUNTERS(X)                                                  \
-  X(state) X(packets) X(bytes) X(last_rx_ms)                                  \
+  X(state) X(packets) X(bytes) X(last_rx_ms) X(last_rx_mono_ms)              \
   X(rtp_lost) X(rtp_duplicates) X(rtp_reordered) X(rtp_ssrc_changes)         \
   X(rtp_invalid) X(rtp_jitter)                                                \
   X(ts_sync_byte_errors) X(ts_sync_losses) X(ts_cc_errors) X(ts_pid_overflow)

@@ -49,12 +49,13 @@ int LoopRules::apply(Command& cmd) {
   return -EINVAL;
 }
 
-void LoopRules::note_arrivals(uint64_t now_ms) {
-  table_.for_each([this, now_ms](const Rule& rule) {
+void LoopRules::note_arrivals(uint64_t now_ms, uint64_t mono_ms) {
+  table_.for_each([this, now_ms, mono_ms](const Rule& rule) {
     const uint64_t packets = counters_->rule(rule.slot, RuleCounter::packets).load(std::memory_order_relaxed);
     if (packets == rule.seen_packets) return;
     rule.seen_packets = packets;
     CounterBlock::set(counters_->rule(rule.slot, RuleCounter::last_rx_ms), now_ms);
+    CounterBlock::set(counters_->rule(rule.slot, RuleCounter::last_rx_mono_ms), mono_ms);
   });
 }
 

@@ -31,8 +31,9 @@ class LoopRules {
   // flight; null once it is gone.
   Output* output(uint32_t slot) const { return output_by_slot_[slot]; }
   // Stats tick: every installed rule whose packets count grew since the last
-  // tick gets last_rx_ms = now_ms (Unix ms). O(rules), no syscall.
-  void note_arrivals(uint64_t now_ms);
+  // tick gets last_rx_ms = now_ms (Unix ms) and last_rx_mono_ms = mono_ms
+  // (CLOCK_MONOTONIC ms). O(rules), no syscall.
+  void note_arrivals(uint64_t now_ms, uint64_t mono_ms);
 
   // add_rule, remove_rule or replace_rules (not stop): 0 or -errno.
   int apply(Command& cmd);

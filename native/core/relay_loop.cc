@@ -421,11 +421,15 @@ void RelayLoop::on_timer() {
   // Summaries of rate-limited errors at most once a second.
   if (++ticks_ % ticks_per_second() == 0 && limiter_.flush() > 0 && notify_) notify_();
   batcher_.on_tick(ticks_);  // outputs that fell back from UDP_SEGMENT a second ago retry
-  // Loss of signal is judged by mcrd from each rule's last arrival: one
-  // clock read and one pass over the rules per tick, nothing per datagram.
-  timespec now{};
-  clock_gettime(CLOCK_REALTIME, &now);
-  rules_.note_arrivals(static_cast<uint64_t>(now.tv_sec) * 1000u + static_cast<uint64_t>(now.tv_nsec) / 1000000u);
+  // Loss of signal is judged by mcrd from each rule's last arrival: two
+  // clock reads (vDSO, no syscall) and one pass over the rules per tick,
+  // nothing per datagram. The wall time is shown; the monotonic one judged.
+  const auto ms = [](clockid_t clock) {
+    timespec ts{};
+    clock_gettime(clock, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000u + static_cast<uint64_t>(ts.tv_nsec) / 1000000u;
+  };
+  rules_.note_arrivals(ms(CLOCK_REALTIME), ms(CLOCK_MONOTONIC));
   if (!stopping_) arm_timer();
 }
 

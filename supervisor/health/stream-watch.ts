@@ -14,8 +14,11 @@
  * input combine simply (the latest arrival of any of them) and a restarted
  * worker, which starts with no arrivals, does not turn a stream down before
  * its timeout: the watch keeps the latest arrival it has seen per rule.
- * Arrival times are the workers' wall clock (CLOCK_REALTIME), compared with
- * mcrd's: a step of the clock can flip states once.
+ * Arrivals are judged on CLOCK_MONOTONIC, which the workers' loops stamp
+ * beside the wall time (native/core/counters.h) and mcrd reads with
+ * process.hrtime: a step of the wall clock (NTP at boot, an operator) flips
+ * no state; before, a step back of an hour kept a stopped stream `up` for
+ * that hour. The wall times are what is shown (lastRxMs, changedAtMs).
  */
 import type { Logger } from 'pino';
 import { DEFAULT_SIGNAL_TIMEOUT_MS, hostPort } from '../../common/rule-spec.js';
@@ -52,14 +55,23 @@ export interface StreamWatchOptions {
   /** Each running worker's arrivals (Fleet.arrivals()). */
   poll: () => Promise<RuleArrivals[]>;
   logger: Logger;
-  /** Unix ms (tests give their own clock). */
+  /** Unix ms, for what is shown (tests give their own clock). */
   now?: () => number;
+  /** CLOCK_MONOTONIC ms, the clock of the workers' lastRxMonoMs, for what is judged (tests give their own). */
+  monoNow?: () => number;
+}
+
+/** CLOCK_MONOTONIC in ms: libuv's hrtime reads it, as the workers' loops do. */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
 }
 
 interface Tracked extends StreamView {
   timeoutMs: number;
-  /** When its down change was reported; a rule taken on is down without one. */
-  downSinceMs?: number;
+  /** The latest arrival any worker reported, CLOCK_MONOTONIC ms; 0 = none yet. lastRxMs is the same arrival's wall time. */
+  lastRxMonoMs: number;
+  /** When its down change was reported (CLOCK_MONOTONIC ms); a rule taken on is down without one. */
+  downSinceMonoMs?: number;
 }
 
 export const MAX_POLL_MS = 500;
@@ -87,6 +99,7 @@ function describeMatch(r: Rule): string {
 export class StreamWatch {
   readonly #o: StreamWatchOptions;
   readonly #now: () => number;
+  readonly #monoNow: () => number;
   readonly #rules = new Map<number, Tracked>();
   readonly #listeners = new Set<(change: StreamChange) => void>();
   #timer: NodeJS.Timeout | undefined;
@@ -96,6 +109,7 @@ export class StreamWatch {
   constructor(o: StreamWatchOptions) {
     this.#o = o;
     this.#now = o.now ?? Date.now;
+    this.#monoNow = o.monoNow ?? monotonicMs;
   }
 
   /** Calls `listener` for every change from now on; returns the function that stops it. */
@@ -146,16 +160,18 @@ export class StreamWatch {
     const reports = pollIntervalMs(this.#o.rules()) === undefined ? [] : await this.#o.poll();
     // Read after the answers: a rule removed meanwhile is forgotten, one added is taken on.
     const now = this.#now();
+    const mono = this.#monoNow();
     const rules = this.#o.rules();
     for (const rule of rules) this.#track(rule, now);
     // The latest arrival any worker reported, kept across polls (a restarted worker reports none).
     for (const a of reports) {
       const ids = a.ruleIds;
-      const at = a.lastRxMs;
       for (let i = 0; i < ids.length; i++) {
         const t = this.#rules.get(ids[i] as number);
-        const when = at[i] ?? 0;
-        if (t !== undefined && when > t.lastRxMs) t.lastRxMs = when;
+        const when = a.lastRxMonoMs[i] ?? 0;
+        if (t === undefined || when <= t.lastRxMonoMs) continue;
+        t.lastRxMonoMs = when;
+        t.lastRxMs = a.lastRxMs[i] ?? 0;
       }
     }
     const present = new Set<number>();
@@ -163,8 +179,8 @@ export class StreamWatch {
       present.add(rule.id);
       const t = this.#track(rule, now);
       if (t.timeoutMs === 0) continue;
-      const next: StreamState = t.lastRxMs > 0 && now - t.lastRxMs < t.timeoutMs ? 'up' : 'down';
-      if (next !== t.state) this.#change(rule, t, next, now);
+      const next: StreamState = t.lastRxMonoMs > 0 && mono - t.lastRxMonoMs < t.timeoutMs ? 'up' : 'down';
+      if (next !== t.state) this.#change(rule, t, next, now, mono);
     }
     for (const id of this.#rules.keys()) if (!present.has(id)) this.#rules.delete(id);
   }
@@ -174,23 +190,23 @@ export class StreamWatch {
     let t = this.#rules.get(rule.id);
     if (t === undefined) {
       // A new rule starts down (nothing arrived yet) without a change to report.
-      t = { state: timeoutMs === 0 ? 'off' : 'down', changedAtMs: now, lastRxMs: 0, timeoutMs };
+      t = { state: timeoutMs === 0 ? 'off' : 'down', changedAtMs: now, lastRxMs: 0, lastRxMonoMs: 0, timeoutMs };
       this.#rules.set(rule.id, t);
     }
     return t;
   }
 
-  #change(rule: Rule, t: Tracked, state: 'up' | 'down', now: number): void {
-    const downMs = state === 'up' && t.downSinceMs !== undefined ? now - t.downSinceMs : undefined;
+  #change(rule: Rule, t: Tracked, state: 'up' | 'down', now: number, mono: number): void {
+    const downMs = state === 'up' && t.downSinceMonoMs !== undefined ? mono - t.downSinceMonoMs : undefined;
     const change: StreamChange = { ruleId: rule.id, ...(rule.name !== undefined ? { name: rule.name } : {}), inputInterface: rule.inputInterface,
       match: describeMatch(rule), state, previous: t.state, atMs: now, lastRxMs: t.lastRxMs, signalTimeoutMs: t.timeoutMs,
       ...(downMs !== undefined ? { downMs } : {}) };
     t.state = state;
     t.changedAtMs = now;
-    t.downSinceMs = state === 'down' ? now : undefined;
+    t.downSinceMonoMs = state === 'down' ? mono : undefined;
     const fields = { rule: rule.id, name: rule.name, match: change.match, lastRxMs: t.lastRxMs || undefined, signalTimeoutMs: t.timeoutMs };
     if (state === 'down') {
-      this.#o.logger.warn({ ...fields, silentMs: t.lastRxMs > 0 ? now - t.lastRxMs : undefined }, 'stream down: no datagram within the signal timeout');
+      this.#o.logger.warn({ ...fields, silentMs: t.lastRxMonoMs > 0 ? mono - t.lastRxMonoMs : undefined }, 'stream down: no datagram within the signal timeout');
     } else {
       this.#o.logger.info({ ...fields, downMs }, 'stream up');
     }

@@ -6,7 +6,9 @@
  * report does not lose the last arrival; every change is one log line and
  * one onChange call; timeout 0 is `off` and never polls a worker; the poll
  * interval follows the smallest timeout; removed rules are forgotten; an up
- * after a down carries how long the stream was down.
+ * after a down carries how long the stream was down; a step of the wall
+ * clock, back or forward, changes no state (arrivals are judged on the
+ * monotonic clock).
  * Also the cost of a poll at 5000 rules x 2 workers.
  */
 import t from 'tap';
@@ -20,13 +22,33 @@ const rule = (id: number, signalTimeoutMs?: number): Rule => ({ id, inputInterfa
 function fixture(rules: Rule[]) {
   const lines: Array<{ level: number; msg: string; rule?: number }> = [];
   const logger = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l) as { level: number; msg: string }) });
-  const clock = { now: 1_000_000 };
+  const clock = new TestClock();
   let reports: RuleArrivals[] = [];
   let polls = 0;
-  const watch = new StreamWatch({ rules: () => rules, poll: async () => { polls++; return reports; }, logger, now: () => clock.now });
+  const watch = new StreamWatch({ rules: () => rules, poll: async () => { polls++; return reports; }, logger, now: () => clock.now, monoNow: () => clock.mono });
   const changes: StreamChange[] = [];
   watch.onChange((c) => changes.push(c));
-  return { watch, lines, clock, changes, set: (r: RuleArrivals[]) => { reports = r; }, polls: () => polls };
+  /** Workers' reports by wall time; each arrival's monotonic time is the one the clocks give it now (0 stays 0: none yet). */
+  const set = (r: Array<Omit<RuleArrivals, 'lastRxMonoMs'> & { lastRxMonoMs?: number[] }>): void => {
+    reports = r.map((a) => ({ ...a, lastRxMonoMs: a.lastRxMonoMs ?? a.lastRxMs.map((ms) => (ms === 0 ? 0 : ms - clock.offset)) }));
+  };
+  return { watch, lines, clock, changes, set, polls: () => polls };
+}
+
+/** The host's two clocks: time passing moves both (setting `now`), a step of the wall clock (`step`) only `now`. */
+class TestClock {
+  mono = 5_000_000;
+  /** Wall minus monotonic. */
+  offset = 1_000_000 - 5_000_000;
+  get now(): number {
+    return this.mono + this.offset;
+  }
+  set now(wall: number) {
+    this.mono += wall - this.now;
+  }
+  step(ms: number): void {
+    this.offset += ms;
+  }
 }
 
 t.test('down before the first datagram, up within the timeout, down after it; logged once per change', async (t) => {
@@ -137,4 +159,35 @@ t.test('a rule a reload changed (a new id) goes on from the old one\'s stream: n
   await f.watch.poll();
   t.equal(f.watch.view(changed).state, 'down', 'down once the arrival before the reload is a timeout old');
   t.same(f.changes.map((c) => [c.ruleId, c.previous, c.state]), [[1, 'down', 'up'], [2, 'up', 'down']], 'the stop reported, for the new id');
+});
+
+t.test('a step of the wall clock changes nothing: a stopped stream goes down after its timeout, a flowing one stays up', async (t) => {
+  const rules = [rule(1), rule(2)];
+  const f = fixture(rules);
+  f.set([{ ruleIds: [1, 2], lastRxMs: [f.clock.now, f.clock.now] }]);
+  await f.watch.poll();
+  t.same(rules.map((r) => f.watch.view(r).state), ['up', 'up']);
+  // NTP steps the wall clock back an hour; rule 1's stream stops (its
+  // worker keeps reporting the words of its last arrival), rule 2's flows on.
+  const stopped = { wall: f.clock.now, mono: f.clock.mono };
+  f.clock.step(-3_600_000);
+  const polls: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    f.clock.now += 400;
+    polls.push(f.clock.now);
+    f.set([{ ruleIds: [1, 2], lastRxMs: [stopped.wall, f.clock.now - 50], lastRxMonoMs: [stopped.mono, f.clock.mono - 50] }]);
+    await f.watch.poll();
+  }
+  t.equal(f.watch.view(rules[0] as Rule).state, 'down', 'stopped 2.4 s ago: down, not up until the wall clock is back where it was');
+  t.equal(f.watch.view(rules[1] as Rule).state, 'up', 'flowing: up');
+  t.equal(f.watch.view(rules[1] as Rule).lastRxMs, f.clock.now - 50, 'its last arrival shown in the new wall time');
+  const down = f.changes.find((c) => c.ruleId === 1 && c.state === 'down');
+  t.equal(down?.atMs, polls[2], 'one down, at the poll that first saw the timeout pass (1200 ms after the last arrival)');
+  // And a step forward an hour: nothing flowing goes down.
+  f.clock.step(3_600_000);
+  f.clock.now += 400;
+  f.set([{ ruleIds: [2], lastRxMs: [f.clock.now - 50] }]);
+  await f.watch.poll();
+  t.equal(f.watch.view(rules[1] as Rule).state, 'up', 'still up after a step forward');
+  t.same(f.changes.map((c) => [c.ruleId, c.state]), [[1, 'up'], [2, 'up'], [1, 'down']], 'no other change reported');
 });

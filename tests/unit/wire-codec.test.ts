@@ -142,7 +142,7 @@ t.test('every command kind and both reply shapes round-trip', async (t) => {
     seq: 2, generation: 6, hash, refused: [{ ruleId: 7, error: { code: 'EACCES', message: 'connect 255.255.255.255' } }],
     error: { code: 'EADDRNOTAVAIL', message: 'no address on eth1' },
     stats: { received: 1000, kernelDrops: 1, malformed: 2, unmatched: 3, rules: [ruleStats], loop: { frames: 1000, sent: 990, send_errors: 10 } },
-    arrivals: { ruleIds: [7, 8], lastRxMs: [1_700_000_000_000, 0] },
+    arrivals: { ruleIds: [7, 8], lastRxMs: [1_700_000_000_000, 0], lastRxMonoMs: [86_400_123, 0] },
     loop: { ingress: 'ring', sliceUs: 0, sliceRefused: 'EPERM', rtPriority: 0, deferTaskrun: true, noIowait: false },
   };
   t.strictSame(decodeReply(encodeReply(full)), full);

@@ -39,6 +39,7 @@
         "native/core/netlink_monitor.cc",
         "native/core/stream_monitor.cc",
         "native/core/unix_datagram.cc",
+        "native/core/file_lock.cc",
         "native/core/io_uring_probe.cc",
         "native/core/thread_times.cc",
         "native/core/loop_thread.cc",

@@ -241,6 +241,8 @@ export interface NativeAddon {
   lookupGroup(name: string): number;
   /** One datagram to a unix datagram socket: a path, or an abstract name starting with '@' (the systemd notify protocol). Never blocks: EAGAIN when its queue is full. */
   sendUnixDatagram(address: string, data: Buffer): void;
+  /** Opens (0600, created if missing) and flock()s `path` exclusively without waiting; the descriptor (close-on-exec) holds the lock until closed or the process ends. EWOULDBLOCK: another process holds it. */
+  lockFile(path: string): number;
   /** Creates (and closes) a ring of these sizes with the relay loop's flags: throws io_uring_setup's errno (EPERM: kernel.io_uring_disabled, ENOMEM: RLIMIT_MEMLOCK); lists the loop's opcodes the kernel lacks. */
   probeIoUring(sqEntries: number, cqEntries: number): { deferTaskrun: boolean; features: number; noIowait: boolean; missingOps: string[] };
   /** Gives a short-lived thread of its own a scheduler slice of `sliceUs` (as the loop's --loop-slice-us does): throws sched_setattr's errno, or EOPNOTSUPP when the kernel keeps its own slice (before Linux 6.12). */

@@ -13,6 +13,7 @@
 #include "core/peer_credentials.h"
 #include "core/io_uring_probe.h"
 #include "core/process_control.h"
+#include "core/file_lock.h"
 #include "core/unix_datagram.h"
 
 namespace mcr {
@@ -183,6 +184,14 @@ Napi::Value LookupGroup(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), gid);
 }
 
+// mcrd's lock beside its control socket (core/file_lock.h): the held descriptor.
+Napi::Value LockFile(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) throw coded_error(info.Env(), "ERR_MCR_INVALID_ARG", "path must be a string");
+  int fd = -1;
+  check(info.Env(), lock_file(info[0].As<Napi::String>().Utf8Value(), &fd));
+  return Napi::Number::New(info.Env(), fd);
+}
+
 // One datagram to a unix datagram socket ($NOTIFY_SOCKET: supervisor/notify/).
 Napi::Value SendUnixDatagram(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -235,6 +244,7 @@ void register_process_api(Napi::Env env, Napi::Object exports) {
   exports.Set("effectiveCapabilities", Napi::Function::New<EffectiveCapabilities>(env, "effectiveCapabilities"));
   exports.Set("createHeartbeat", Napi::Function::New<CreateHeartbeat>(env, "createHeartbeat"));
   exports.Set("sendUnixDatagram", Napi::Function::New<SendUnixDatagram>(env, "sendUnixDatagram"));
+  exports.Set("lockFile", Napi::Function::New<LockFile>(env, "lockFile"));
   exports.Set("probeIoUring", Napi::Function::New<ProbeIoUring>(env, "probeIoUring"));
   exports.Set("probeThreadSlice", Napi::Function::New<ProbeThreadSlice>(env, "probeThreadSlice"));
   exports.Set("probeThreadFifo", Napi::Function::New<ProbeThreadFifo>(env, "probeThreadFifo"));

@@ -9,7 +9,10 @@
  * file left by a dead mcrd is replaced, but only after a connect() to it is
  * refused (ECONNREFUSED, see unix(7)); if something answers, another mcrd is
  * running and this one refuses to start (EADDRINUSE) rather than steal its
- * socket. A path that is not a socket is never deleted. The socket is
+ * socket. The probe and the removal happen under a lock (`<path>.lock`,
+ * flock), so two mcrds started at once cannot both find the file stale and
+ * the second remove the first's new socket. A path that is not a socket is
+ * never deleted. The socket is
  * chmod 0660 so that access is granted by group, not to everyone, and is
  * created no more open than that whatever mcrd's umask (see listenOn).
  * With socketGroup the file is also handed to that group (chown), so that
@@ -31,6 +34,7 @@
  * most maxRunningRequests run at once, and a client that keeps mcrd busy
  * does not delay a new one.
  */
+import { closeSync, unlinkSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
@@ -43,6 +47,7 @@ import { ControlError, errorCode, errorReason } from '../../common/control-error
 import { silentLogger, type ControlHandler, type ControlLogger } from './handler.js';
 import { RequestScheduler } from './scheduler.js';
 import { auditedHandler, callerOf, nativePeerLookup, type PeerLookup } from './peer.js';
+import { native } from '../../native/index.js';
 
 
 export interface ControlServerOptions {
@@ -116,6 +121,8 @@ export class ControlServer {
   private server: Server | null = null;
   private nextClientId = 1;
   private state: 'new' | 'listening' | 'closed' = 'new';
+  // The descriptor holding `<path>.lock` (lock()), from listen() to close().
+  private lockFd: number | undefined;
 
   constructor(options: ControlServerOptions) {
     this.path = options.path;
@@ -153,17 +160,23 @@ export class ControlServer {
   async listen(): Promise<void> {
     if (this.state !== 'new') throw new ControlError('ERR_MCR_BAD_STATE', 'this ControlServer was already started: create a new one');
     await this.ensureDirectory();
+    this.lock();
     const server = createServer((socket) => this.accept(socket));
     try {
-      await listenOn(server, this.path, this.socketMode);
-    } catch (err) {
-      if (errorCode(err) !== 'EADDRINUSE') throw this.listenError(err);
-      await this.removeStaleSocket();
       try {
         await listenOn(server, this.path, this.socketMode);
-      } catch (again) {
-        throw this.listenError(again);
+      } catch (err) {
+        if (errorCode(err) !== 'EADDRINUSE') throw this.listenError(err);
+        await this.removeStaleSocket();
+        try {
+          await listenOn(server, this.path, this.socketMode);
+        } catch (again) {
+          throw this.listenError(again);
+        }
       }
+    } catch (err) {
+      this.unlock();
+      throw err;
     }
     this.server = server;
     this.state = 'listening';
@@ -193,7 +206,10 @@ export class ControlServer {
     const wasListening = this.state === 'listening';
     this.state = 'closed';
     this.server = null;
-    if (!server) return;
+    if (!server) {
+      this.unlock();
+      return;
+    }
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const client of this.clients) client.shutdown('mcrd is shutting down', true);
     for (const socket of this.refused) socket.destroy();
@@ -201,6 +217,42 @@ export class ControlServer {
     // Node unlinks the path when the listening handle closes; removing it
     // again covers platforms or versions that do not.
     if (wasListening) await rm(this.path, { force: true });
+    this.unlock();
+  }
+
+  /**
+   * Takes the lock beside the socket (`<path>.lock`, native/core/file_lock.h)
+   * before the socket file is touched: two mcrds started at once over a
+   * stale socket would otherwise both find it stale, and the second would
+   * remove the first's fresh socket and listen too. Held until close(),
+   * which removes the file while it still holds it (a crash leaves it, and
+   * the kernel's release of the lock makes it free again).
+   */
+  private lock(): void {
+    const lockPath = `${this.path}.lock`;
+    try {
+      this.lockFd = native.lockFile(lockPath);
+    } catch (err) {
+      const code = errorCode(err);
+      if (code === 'EWOULDBLOCK' || code === 'EAGAIN') {
+        throw new ControlError('EADDRINUSE', `another mcrd is starting or running on ${this.path} (it holds ${lockPath}): stop it first, or start this one with another --control-socket`, { cause: err });
+      }
+      const hint = code === 'EACCES' || code === 'EROFS' ? 'run mcrd as root or choose a writable --control-socket' : 'choose another --control-socket';
+      throw new ControlError(code ?? 'EIO', `cannot lock ${lockPath} beside the control socket: ${errorReason(err)}; ${hint}`, { cause: err });
+    }
+  }
+
+  /** Removes the lock file, then gives the lock up (in that order: a new mcrd never locks a file about to vanish; file_lock.cc checks). */
+  private unlock(): void {
+    const fd = this.lockFd;
+    if (fd === undefined) return;
+    this.lockFd = undefined;
+    try {
+      unlinkSync(`${this.path}.lock`);
+    } catch {
+      // Already gone (removed by hand): the lock is still given up below.
+    }
+    closeSync(fd);
   }
 
   private accept(socket: Socket): void {

@@ -6,6 +6,7 @@
  */
 import t from 'tap';
 import { lstat, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,12 +92,59 @@ t.test('a live socket is left alone and the second server refuses with EADDRINUS
   const second = new ControlServer({ path, handler: handler() });
   await t.rejects(second.listen(), {
     code: 'EADDRINUSE',
-    message: `another mcrd is already running on ${path}: stop it first, or start this one with another --control-socket`,
+    message: `another mcrd is starting or running on ${path} (it holds ${path}.lock): stop it first, or start this one with another --control-socket`,
   });
   await second.close();
   t.ok(existsSync(path), 'the first server keeps its socket file');
   const client = await connect(t, path);
   t.equal((await client.request({ kind: 'ping' })).pid, process.pid, 'and keeps answering');
+});
+
+t.test('two servers started at once over a stale socket: one listens, the other refuses, and the socket file is the one listening', async (t) => {
+  const path = join(await tempDir(t), 'mcrd.sock');
+  await makeStaleSocket(path);
+  const servers = [0, 1].map((n) => new ControlServer({ path, handler: handler({ ping: async () => ({ pid: n, uptimeMs: 1 }) }) }));
+  t.teardown(() => Promise.all(servers.map((s) => s.close())));
+  const results = await Promise.allSettled(servers.map((s) => s.listen()));
+  const up = results.flatMap((r, n) => (r.status === 'fulfilled' ? [n] : []));
+  t.equal(up.length, 1, 'exactly one listens (before the lock, both did: the second removed the first\'s new socket)');
+  const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+  t.match(refused?.reason, { code: 'EADDRINUSE', message: /another mcrd is starting or running on .*mcrd\.sock \(it holds .*mcrd\.sock\.lock\)/ });
+  const client = await connect(t, path);
+  t.equal((await client.request({ kind: 'ping' })).pid, up[0], 'the socket file reaches the one that listens');
+});
+
+t.test('while another process holds the lock, a start touches nothing: the stale socket stays, EADDRINUSE', async (t) => {
+  const path = join(await tempDir(t), 'mcrd.sock');
+  await makeStaleSocket(path);
+  // util-linux's flock(1) (Essential in Debian) as the other mcrd between its lock and its listen.
+  const holder = spawn('flock', ['--nonblock', `${path}.lock`, 'sh', '-c', 'echo locked; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.teardown(() => {
+    if (holder.exitCode === null && holder.pid !== undefined) holder.kill('SIGKILL');
+  });
+  const held = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 5000);
+    holder.stdout.once('data', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  t.ok(held, 'flock(1) holds the lock file');
+  const server = new ControlServer({ path, handler: handler() });
+  await t.rejects(server.listen(), { code: 'EADDRINUSE', message: /another mcrd is starting or running on/ });
+  t.ok((await lstat(path)).isSocket(), 'the stale socket is still there: only the lock holder may replace it');
+  await server.close();
+});
+
+t.test('the lock file goes with a clean close; one left by a crash (no holder) does not stop a start', async (t) => {
+  const path = join(await tempDir(t), 'mcrd.sock');
+  await writeFile(`${path}.lock`, '');
+  const server = await startServer(t, path);
+  t.ok(existsSync(`${path}.lock`), 'held while listening');
+  await server.close();
+  t.notOk(existsSync(`${path}.lock`), 'removed at close');
+  const again = await startServer(t, path);
+  t.ok(again.listening, 'the next start takes it');
 });
 
 t.test('a path that is not a socket is never deleted', async (t) => {

@@ -26,7 +26,8 @@
  *   rule list, still goes to a client that reads);
  * - an answer larger than a client takes in one frame: refused with E2BIG;
  *   a listRules or stats asked for in parts comes as parts of ~1 MiB, each
- *   sent once the client has read the one before (sendParts);
+ *   sent once the client has read the one before (multi-answers.ts, which
+ *   also sends the follow streams of logs and events);
  * - idle (nothing in flight) when the server is full and another client
  *   connects: possibly evicted, the one idle longest first (server.ts).
  */
@@ -34,13 +35,14 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { encodeFrame, FrameDecoder } from '../../proto/framing.js';
 import { decodeRequest, encodeResponse } from '../../proto/control.js';
-import type { EventsResult, LogsResult, Request, Response, ResponseBody } from '../../proto/types.js';
-import { isPartedKind, MAX_ANSWER_FRAME_BYTES, splitAnswer, type PartedAnswer } from '../../common/answer-parts.js';
+import type { Request, Response, ResponseBody } from '../../proto/types.js';
+import { isPartedKind, MAX_ANSWER_FRAME_BYTES, type PartedAnswer } from '../../common/answer-parts.js';
 import { WireError } from '../../proto/errors.js';
 import { ControlError, errorCode, toErrorInfo } from '../../common/control-errors.js';
 import { invoke, isAsyncIterable, type ControlHandler, type ControlLogger, type RequestContext } from './handler.js';
 import { newTicketholder, type RequestScheduler } from './scheduler.js';
-import { drained, FrameTimer } from './socket-waits.js';
+import { FrameTimer } from './socket-waits.js';
+import { sendFollow, sendParts, type AnswerChannel, type FollowStream } from './multi-answers.js';
 
 export interface ConnectionLimits {
   idleTimeoutMs: number;
@@ -53,9 +55,6 @@ export interface ConnectionLimits {
   /** How long a closing connection may take to flush before it is destroyed. */
   closeGraceMs: number;
 }
-
-/** What a follow request's handler returns; `dropped` resolves when the producer gives up on a client that does not read. */
-type FollowStream = AsyncIterable<LogsResult | EventsResult> & { readonly dropped?: Promise<unknown> };
 
 interface InFlight {
   controller: AbortController;
@@ -77,6 +76,8 @@ export class ControlConnection {
   // (monotonic ms): the server evicts the client idle longest.
   private lastActiveMs = performance.now();
   private readonly ticket = newTicketholder();
+  // This connection as the senders of several-Response answers see it (multi-answers.ts).
+  private readonly channel: AnswerChannel;
 
   constructor(
     readonly id: number,
@@ -88,6 +89,17 @@ export class ControlConnection {
     onClose: (connection: ControlConnection) => void,
   ) {
     this.decoder = new FrameDecoder({ maxFrameBytes: limits.maxFrameBytes });
+    const connection = this;
+    this.channel = {
+      clientId: id, socket, idleTimeoutMs: limits.idleTimeoutMs, log,
+      get closing(): boolean {
+        return connection.closing;
+      },
+      send: (response, kind) => this.send(response, kind),
+      sendError: (requestId, code, message) => this.sendError(requestId, code, message),
+      drop: (reason) => this.shutdown(reason, true),
+      finish: (requestId) => this.finish(requestId),
+    };
     this.frameTimer = new FrameTimer(limits.frameTimeoutMs, socket, () => !this.decoder.idle, () => this.onFrameTimeout());
     this.idleTimer = setTimeout(() => this.onIdle(), limits.idleTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -286,11 +298,11 @@ export class ControlConnection {
         (result) => {
           if (!settle()) return;
           if ((body.kind === 'logs' || body.kind === 'events') && isAsyncIterable(result)) {
-            void this.stream(id, body.kind, result as FollowStream, controller.signal);
+            void sendFollow(this.channel, id, body.kind, result as FollowStream, controller.signal);
             return;
           }
           if ((body.kind === 'listRules' || body.kind === 'stats') && body.parts === true) {
-            void this.sendParts(id, { ...(result as object), kind: body.kind } as PartedAnswer, controller.signal);
+            void sendParts(this.channel, id, { ...(result as object), kind: body.kind } as PartedAnswer, controller.signal);
             return;
           }
           this.send({ id, more: false, body: { ...(result as object), kind: body.kind } as ResponseBody }, body.kind);
@@ -310,79 +322,6 @@ export class ControlConnection {
       place = this.scheduler.submit(this.ticket, body.kind, run);
     };
     submit();
-  }
-
-  /**
-   * Sends each batch of a follow stream (logs, events), then a last empty
-   * one with more = false. While the client has not read the last batch,
-   * the stream waits (up to the idle timeout, then the client is cut); a
-   * stream whose producer drops the client meanwhile (`dropped`, an events
-   * follower that fell behind) stops waiting and sends the producer's
-   * error as its last answer.
-   */
-  private async stream(id: number, kind: 'logs' | 'events', batches: FollowStream, signal: AbortSignal): Promise<void> {
-    const iterator = batches[Symbol.asyncIterator]();
-    // A handler waiting for new lines learns through the signal; return()
-    // additionally ends a generator at its next yield.
-    const stop = (): void => void iterator.return?.().catch(() => undefined);
-    signal.addEventListener('abort', stop, { once: true });
-    try {
-      for (;;) {
-        const next = await iterator.next();
-        if (this.closing || signal.aborted) return;
-        if (next.done) break;
-        this.send({ id, more: true, body: { ...next.value, kind } as ResponseBody }, kind);
-        if (this.socket.writableNeedDrain) {
-          const waited = drained(this.socket, this.limits.idleTimeoutMs);
-          const read = batches.dropped === undefined ? await waited : await Promise.race([waited, batches.dropped.then(() => 'dropped' as const)]);
-          if (read === false) {
-            this.shutdown(`client does not read its ${kind} stream`, true);
-            return;
-          }
-        }
-      }
-      this.send({ id, more: false, body: kind === 'logs' ? { kind, lines: [] } : { kind, events: [] } }, kind);
-    } catch (err) {
-      if (this.closing || signal.aborted) return;
-      const info = toErrorInfo(err, kind);
-      if (info.code === 'ERR_MCR_INTERNAL') this.log.error({ client: this.id, request: id, err }, `control ${kind} stream failed`);
-      else if (info.code === 'ERR_MCR_SLOW_FOLLOWER') this.log.warn({ client: this.id, request: id }, info.message);
-      this.sendError(id, info.code, info.message);
-    } finally {
-      signal.removeEventListener('abort', stop);
-      this.finish(id);
-    }
-  }
-
-  /**
-   * Sends a listRules or stats answer in parts (common/answer-parts.ts),
-   * `more` false on the last; each part goes once the client has read the
-   * one before it (up to the idle timeout, then the client is cut), so the
-   * answer never piles up unread.
-   */
-  private async sendParts(id: number, result: PartedAnswer, signal: AbortSignal): Promise<void> {
-    const kind = result.kind;
-    try {
-      const parts = splitAnswer(result, (part) => encodeResponse({ id, more: true, body: part }).length);
-      let part = parts.next();
-      while (!part.done) {
-        const next = parts.next();
-        this.send({ id, more: next.done !== true, body: part.value }, kind);
-        part = next;
-        if (!part.done && this.socket.writableNeedDrain && !(await drained(this.socket, this.limits.idleTimeoutMs))) {
-          this.shutdown(`client does not read its ${kind} answer`, true);
-          return;
-        }
-        if (this.closing || signal.aborted) return;
-      }
-    } catch (err) {
-      if (this.closing || signal.aborted) return;
-      const info = toErrorInfo(err, kind);
-      this.log.error({ client: this.id, request: id, kind, err }, 'control answer in parts failed');
-      this.sendError(id, info.code, info.message);
-    } finally {
-      this.finish(id);
-    }
   }
 
   private finish(id: number): void {

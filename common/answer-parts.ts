@@ -38,55 +38,74 @@ type StatsAnswer = ResultBody<'stats'>;
 /** A listRules or stats answer, told apart by its kind. */
 export type PartedAnswer = ListAnswer | StatsAnswer;
 
-/** Part `index` of `result` holding rules [from, to), with what goes with those rules. */
-function slice(result: PartedAnswer, from: number, to: number, index: number): PartedAnswer {
+/**
+ * Part `index` of `result` holding rules [from, to), with what goes with
+ * those rules: a listRules part the problems, stream and consume entries of
+ * its rules (and the first part any entry whose rule is not in the answer,
+ * so none is lost); a stats part nothing else but in the first, which
+ * carries workers, inputs and the rate interval.
+ */
+function slice(result: PartedAnswer, from: number, to: number, index: number, answerIds: ReadonlySet<number>): PartedAnswer {
   if (result.kind === 'listRules') {
     const rules = result.rules.slice(from, to);
     const ids = new Set(rules.map((rule) => rule.id));
-    const part: ListAnswer = { kind: 'listRules', rules, generation: result.generation, problems: result.problems.filter((p) => ids.has(p.ruleId)) };
-    if (result.streams !== undefined) part.streams = { rules: result.streams.rules.filter((s) => ids.has(s.ruleId)) };
-    if (result.consumes !== undefined) part.consumes = { mode: result.consumes.mode, rules: result.consumes.rules.filter((c) => ids.has(c.ruleId)) };
+    const mine = (e: { ruleId: number }): boolean => ids.has(e.ruleId) || (index === 0 && !answerIds.has(e.ruleId));
+    const part: ListAnswer = { kind: 'listRules', rules, generation: result.generation, problems: result.problems.filter(mine) };
+    if (result.streams !== undefined) part.streams = { rules: result.streams.rules.filter(mine) };
+    if (result.consumes !== undefined) part.consumes = { mode: result.consumes.mode, rules: result.consumes.rules.filter(mine) };
     return part;
   }
   return index === 0 ? { ...result, rules: result.rules.slice(from, to) } : { kind: 'stats', rules: result.rules.slice(from, to), workers: [], inputs: [] };
 }
 
+/** One part, its encoded Response and whether it is the last. */
+export interface AnswerPart<A extends PartedAnswer> {
+  part: A;
+  bytes: Uint8Array;
+  last: boolean;
+}
+
+/** Rules tried in the first part, before the answer's own bytes per rule are known. */
+const FIRST_RUN = 256;
+
 /**
- * The parts of `result`, in order, each measured with `sizeOf` (its
- * encoded Response) at about `partBytes`: the rules are cut into runs of
- * equal count from the whole answer's size, and a run that still comes out
- * larger than twice `partBytes` is halved until it fits or holds one rule.
- * An answer that fits one part is one part.
+ * The parts of `result`, in order, each encoded once by `encode` (its
+ * Response, `last` telling whether more follow) at about `partBytes`: the
+ * rules go in runs sized from the bytes per rule of the run before; a run
+ * that comes out larger than twice `partBytes` is encoded again smaller
+ * (down to one rule). An answer that fits one run is one part.
  */
-export function* splitAnswer<A extends PartedAnswer>(result: A, sizeOf: (part: A) => number,
-  partBytes: number = PART_BYTES): Generator<A, void, undefined> {
+export function* splitAnswer<A extends PartedAnswer>(result: A, encode: (part: A, last: boolean) => Uint8Array,
+  partBytes: number = PART_BYTES): Generator<AnswerPart<A>, void, undefined> {
   const count = result.rules.length;
-  const whole = sizeOf(result);
-  if (whole <= partBytes || count <= 1) {
-    yield result;
-    return;
-  }
-  const perPart = Math.max(1, Math.floor(count / Math.ceil(whole / partBytes)));
+  const answerIds = new Set<number>(result.kind === 'listRules' ? result.rules.map((r) => r.id) : []);
+  let run = Math.min(count, FIRST_RUN);
   let index = 0;
-  for (let from = 0; from < count; from += perPart) {
-    // Runs of this stretch still to send, as [from, to): one too large goes back as two halves.
-    const runs: Array<[number, number]> = [[from, Math.min(count, from + perPart)]];
-    while (runs.length > 0) {
-      const [a, b] = runs.shift() as [number, number];
-      // slice keeps the kind of the answer it cuts.
-      const part = slice(result, a, b, index) as A;
-      if (b - a > 1 && sizeOf(part) > 2 * partBytes) {
-        const mid = a + Math.floor((b - a) / 2);
-        runs.unshift([a, mid], [mid, b]);
-        continue;
-      }
-      yield part;
-      index += 1;
+  for (let from = 0; from < count || index === 0;) {
+    const to = Math.min(count, from + Math.max(1, run));
+    const last = to >= count;
+    // slice keeps the kind of the answer it cuts; one part of everything is the answer itself.
+    const part = from === 0 && last ? result : slice(result, from, to, index, answerIds) as A;
+    const bytes = encode(part, last);
+    // Bytes per rule of this run, for the next (or for this one again, smaller).
+    const fit = Math.max(1, Math.floor(((to - from) * partBytes) / Math.max(1, bytes.length)));
+    if (bytes.length > 2 * partBytes && to - from > 1) {
+      run = Math.min(fit, Math.floor((to - from) / 2));
+      continue;
     }
+    yield { part, bytes, last };
+    index += 1;
+    from = to;
+    run = fit;
+    if (last) return;
   }
 }
 
-/** The answer the parts were cut from: repeated fields concatenated in order, the rest from the first part. */
+/**
+ * The answer the parts were cut from: repeated fields concatenated in
+ * order, the rest from the first part. The rules come back in their order;
+ * the entries that go with them in the order of their rules' parts.
+ */
 export function mergeAnswer<A extends PartedAnswer>(parts: readonly A[]): A {
   const head: PartedAnswer | undefined = parts[0];
   if (head === undefined) throw new RangeError('mergeAnswer needs at least one part');

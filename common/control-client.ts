@@ -27,6 +27,9 @@ export interface ControlClientOptions {
   /**
    * Default per-request timeout. 15 000 by default: longer than mcrd's own
    * 10 s request timeout, so mcrd's more precise ETIMEDOUT arrives first.
+   * mcrd's covers its handler; the parts of a requestWhole answer go out
+   * after it, so only this one bounds them (a 20 MB list takes well under
+   * a second on one host).
    */
   requestTimeoutMs?: number;
   /** Largest answer frame accepted; larger than mcrd's request limit since rule lists can be long. Default MAX_ANSWER_FRAME_BYTES (16 MiB), the most mcrd sends in one frame. */

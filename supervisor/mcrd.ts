@@ -13,6 +13,7 @@ import { createLogger } from '../common/logger.js';
 import { realtimeText } from '../common/loop-settings.js';
 import { defaultDaemonSettings, loadConfig, type Config } from './config/index.js';
 import { ControlServer } from './control/server.js';
+import { SocketLock } from './control/socket-lock.js';
 import { createHandler, type CountersCleared } from './daemon-handler.js';
 import { allowedCpus, CpuPlanError, formatCpuList, planCpus, type CpuPlan } from './cpu-set.js';
 import { Fleet } from './fleet/fleet.js';
@@ -140,6 +141,16 @@ async function main(): Promise<void> {
   // Read (and removed from the environment) before any child is spawned: only mcrd notifies.
   const notifier = Notifier.fromEnv(process.env, (address, data) => native.sendUnixDatagram(address, data), logger);
   placeSupervisor(cpuPlan, logger);
+  // The control socket's lock before anything another mcrd on this path
+  // owns is touched (its socket file, the consume filters removed below as
+  // stale): a second mcrd stops here (control/socket-lock.ts).
+  const controlSocket = opts.controlSocket ?? d.controlSocket ?? DEFAULT_CONTROL_SOCKET;
+  let socketLock: SocketLock;
+  try {
+    socketLock = await SocketLock.take(controlSocket);
+  } catch (err) {
+    startFailed(errorCode(err) ?? 'ERR_MCR_CONTROL', errorReason(err), 1);
+  }
   const logDir = opts.logDir ?? d.logDir;
   let logs: WorkerLogs;
   try {
@@ -264,7 +275,7 @@ async function main(): Promise<void> {
         'create it (the package does: systemd-sysusers) or name another', 2);
     }
   }
-  const server = new ControlServer({ path: opts.controlSocket ?? d.controlSocket ?? DEFAULT_CONTROL_SOCKET, handler, log: logger,
+  const server = new ControlServer({ path: controlSocket, lock: socketLock, handler, log: logger,
     ...(socketGid !== undefined ? { socketGroup: socketGid } : {}) });
   try {
     await server.listen();

@@ -96,6 +96,7 @@ export class ControlConnection {
         return connection.closing;
       },
       send: (response, kind) => this.send(response, kind),
+      sendEncoded: (requestId, kind, message) => this.sendEncoded(requestId, kind, message),
       sendError: (requestId, code, message) => this.sendError(requestId, code, message),
       drop: (reason) => this.shutdown(reason, true),
       finish: (requestId) => this.finish(requestId),
@@ -356,27 +357,37 @@ export class ControlConnection {
     this.send({ id, more: false, body: { kind: 'error', code, message } }, 'error');
   }
 
-  private send(response: Response, kind: string): void {
-    if (this.socket.destroyed || this.socket.writableEnded) return;
-    let bytes: Buffer;
+  /** Encodes and writes one answer; false when it went out as an error instead (E2BIG, a malformed result) or not at all. */
+  private send(response: Response, kind: string): boolean {
+    let message: Uint8Array;
     try {
-      bytes = encodeFrame(encodeResponse(response));
+      message = encodeResponse(response);
     } catch (err) {
       // The handler returned something that does not fit the .proto: a bug in mcrd.
       this.log.error({ client: this.id, request: response.id, kind, err }, 'control handler returned a malformed result');
       const info = toErrorInfo(new Error('malformed result'), kind);
-      bytes = encodeFrame(encodeResponse({ id: response.id, more: false, body: { kind: 'error', ...info } }));
+      this.sendEncoded(response.id, kind, encodeResponse({ id: response.id, more: false, body: { kind: 'error', ...info } }));
+      return false;
     }
-    if (bytes.length > MAX_ANSWER_FRAME_BYTES) {
+    return this.sendEncoded(response.id, kind, message);
+  }
+
+  /** Frames and writes one encoded Response; false when it went out as E2BIG instead, or not at all (closed, dropped). */
+  private sendEncoded(id: number, kind: string, message: Uint8Array): boolean {
+    if (this.socket.destroyed || this.socket.writableEnded) return false;
+    let bytes = encodeFrame(message);
+    const fits = message.length <= MAX_ANSWER_FRAME_BYTES;
+    if (!fits) {
       // A client would refuse the frame and lose the connection, every
       // other request on it included: refuse this one answer instead.
-      this.log.warn({ client: this.id, request: response.id, kind, bytes: bytes.length }, 'control answer too large for one frame');
-      bytes = encodeFrame(encodeResponse({ id: response.id, more: false, body: { kind: 'error', code: 'E2BIG',
-        message: `the ${kind} answer takes ${bytes.length} bytes, more than a client takes in one frame (${MAX_ANSWER_FRAME_BYTES}): ` +
+      this.log.warn({ client: this.id, request: id, kind, bytes: message.length }, 'control answer too large for one frame');
+      bytes = encodeFrame(encodeResponse({ id, more: false, body: { kind: 'error', code: 'E2BIG',
+        message: `the ${kind} answer takes ${message.length} bytes, more than a client takes in one frame (${MAX_ANSWER_FRAME_BYTES}): ` +
           (isPartedKind(kind) ? 'ask for it in parts (an mcrctl of mcrd\'s version does)' : 'ask for less') } }));
     }
-    if (this.unreadTooLong()) return;
+    if (this.unreadTooLong()) return false;
     this.socket.write(bytes);
+    return fits;
   }
 
   /** True (and the client dropped) when more than maxPendingWriteBytes of its answers wait unread. */

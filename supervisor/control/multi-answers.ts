@@ -8,7 +8,7 @@
  * with the request's `finish`, once.
  */
 import type { Socket } from 'node:net';
-import { splitAnswer, type PartedAnswer } from '../../common/answer-parts.js';
+import { MAX_ANSWER_FRAME_BYTES, splitAnswer, type PartedAnswer } from '../../common/answer-parts.js';
 import { toErrorInfo } from '../../common/control-errors.js';
 import { encodeResponse } from '../../proto/control.js';
 import type { EventsResult, LogsResult, Response, ResponseBody } from '../../proto/types.js';
@@ -26,7 +26,10 @@ export interface AnswerChannel {
   readonly log: ControlLogger;
   /** The connection is closing: send nothing more. */
   readonly closing: boolean;
-  send(response: Response, kind: string): void;
+  /** Encodes and writes one Response; false when it went out as an error instead (E2BIG) or not at all. */
+  send(response: Response, kind: string): boolean;
+  /** Writes one Response encoded already; false as for send. */
+  sendEncoded(id: number, kind: string, message: Uint8Array): boolean;
   sendError(id: number, code: string, message: string): void;
   /** Cuts a client that did not read within the idle timeout. */
   drop(reason: string): void;
@@ -61,7 +64,8 @@ export async function sendFollow(c: AnswerChannel, id: number, kind: 'logs' | 'e
       const next = await iterator.next();
       if (c.closing || signal.aborted) return;
       if (next.done) break;
-      c.send({ id, more: true, body: { ...next.value, kind } as ResponseBody }, kind);
+      // Not sent as it was (too large: E2BIG ended the stream for the client): stop here.
+      if (!c.send({ id, more: true, body: { ...next.value, kind } as ResponseBody }, kind)) return;
       if (!(await readerKeptUp(c, `${kind} stream`, batches.dropped))) return;
     }
     c.send({ id, more: false, body: kind === 'logs' ? { kind, lines: [] } : { kind, events: [] } }, kind);
@@ -77,18 +81,23 @@ export async function sendFollow(c: AnswerChannel, id: number, kind: 'logs' | 'e
   }
 }
 
-/** Sends a listRules or stats answer in parts of about 1 MiB, `more` false on the last. */
+/**
+ * Sends a listRules or stats answer in parts of about 1 MiB, `more` false
+ * on the last, each encoded once. A part of one rule still larger than a
+ * client takes in one frame ends the answer with E2BIG naming that rule.
+ */
 export async function sendParts(c: AnswerChannel, id: number, result: PartedAnswer, signal: AbortSignal): Promise<void> {
   const kind = result.kind;
   try {
-    const parts = splitAnswer(result, (part) => encodeResponse({ id, more: true, body: part }).length);
-    let part = parts.next();
-    while (!part.done) {
-      const next = parts.next();
-      c.send({ id, more: next.done !== true, body: part.value }, kind);
-      part = next;
-      if (!part.done && !(await readerKeptUp(c, `${kind} answer`))) return;
-      if (c.closing || signal.aborted) return;
+    for (const { part, bytes, last } of splitAnswer(result, (p, isLast) => encodeResponse({ id, more: !isLast, body: p }))) {
+      if (bytes.length > MAX_ANSWER_FRAME_BYTES) {
+        const rule = part.kind === 'listRules' ? part.rules[0]?.id : part.rules[0]?.ruleId;
+        c.sendError(id, 'E2BIG', `rule ${rule ?? '?'} alone takes ${bytes.length} bytes in the ${kind} answer, more than a client takes in one frame ` +
+          `(${MAX_ANSWER_FRAME_BYTES}): shorten its source or excludeSources lists (a prefix instead of many addresses)`);
+        return;
+      }
+      if (!c.sendEncoded(id, kind, bytes)) return;
+      if (last || !(await readerKeptUp(c, `${kind} answer`)) || c.closing || signal.aborted) return;
     }
   } catch (err) {
     if (c.closing || signal.aborted) return;

@@ -9,10 +9,10 @@
  * file left by a dead mcrd is replaced, but only after a connect() to it is
  * refused (ECONNREFUSED, see unix(7)); if something answers, another mcrd is
  * running and this one refuses to start (EADDRINUSE) rather than steal its
- * socket. The probe and the removal happen under a lock (`<path>.lock`,
- * flock), so two mcrds started at once cannot both find the file stale and
- * the second remove the first's new socket. A path that is not a socket is
- * never deleted. The socket is
+ * socket. The probe and the removal happen under the path's lock
+ * (`<path>.lock`, socket-lock.ts), so two mcrds started at once cannot both
+ * find the file stale and the second remove the first's new socket. A path
+ * that is not a socket is never deleted. The socket is
  * chmod 0660 so that access is granted by group, not to everyone, and is
  * created no more open than that whatever mcrd's umask (see listenOn).
  * With socketGroup the file is also handed to that group (chown), so that
@@ -34,10 +34,8 @@
  * most maxRunningRequests run at once, and a client that keeps mcrd busy
  * does not delay a new one.
  */
-import { closeSync, unlinkSync } from 'node:fs';
-import { chmod, chown, lstat, mkdir, rm } from 'node:fs/promises';
+import { chmod, chown, lstat, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
 import { encodeFrame } from '../../proto/framing.js';
@@ -47,7 +45,7 @@ import { ControlError, errorCode, errorReason } from '../../common/control-error
 import { silentLogger, type ControlHandler, type ControlLogger } from './handler.js';
 import { RequestScheduler } from './scheduler.js';
 import { auditedHandler, callerOf, nativePeerLookup, type PeerLookup } from './peer.js';
-import { native } from '../../native/index.js';
+import { SocketLock } from './socket-lock.js';
 
 
 export interface ControlServerOptions {
@@ -90,6 +88,8 @@ export interface ControlServerOptions {
   peerLookup?: PeerLookup;
   /** Mode of directories created for the socket. Default 0o755. */
   dirMode?: number;
+  /** The path's lock, taken before (mcrd takes it first thing); released by close(). Unset: listen() takes it. */
+  lock?: SocketLock;
   log?: ControlLogger;
 }
 
@@ -121,8 +121,9 @@ export class ControlServer {
   private server: Server | null = null;
   private nextClientId = 1;
   private state: 'new' | 'listening' | 'closed' = 'new';
-  // The descriptor holding `<path>.lock` (lock()), from listen() to close().
-  private lockFd: number | undefined;
+  // The claim on the path (socket-lock.ts), from listen() (or mcrd's start) to close().
+  private lock: SocketLock | undefined;
+  private closing: Promise<void> | undefined;
 
   constructor(options: ControlServerOptions) {
     this.path = options.path;
@@ -142,6 +143,7 @@ export class ControlServer {
     this.socketGroup = options.socketGroup;
     this.peerLookup = options.peerLookup ?? nativePeerLookup;
     this.dirMode = options.dirMode ?? 0o755;
+    this.lock = options.lock;
     this.log = options.log ?? silentLogger;
   }
 
@@ -159,8 +161,8 @@ export class ControlServer {
   /** Creates the socket and starts accepting clients. */
   async listen(): Promise<void> {
     if (this.state !== 'new') throw new ControlError('ERR_MCR_BAD_STATE', 'this ControlServer was already started: create a new one');
-    await this.ensureDirectory();
-    this.lock();
+    // mcrd takes it first thing (socket-lock.ts); a server on its own takes it here.
+    this.lock ??= await SocketLock.take(this.path, this.dirMode);
     const server = createServer((socket) => this.accept(socket));
     try {
       try {
@@ -175,7 +177,7 @@ export class ControlServer {
         }
       }
     } catch (err) {
-      this.unlock();
+      this.releaseLock();
       throw err;
     }
     this.server = server;
@@ -201,13 +203,19 @@ export class ControlServer {
   }
 
   /** Stops listening, closes every client and removes the socket file. */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    // A second call waits for the first: the lock goes only after the socket file.
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     const server = this.server;
     const wasListening = this.state === 'listening';
     this.state = 'closed';
     this.server = null;
     if (!server) {
-      this.unlock();
+      this.releaseLock();
       return;
     }
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -217,42 +225,12 @@ export class ControlServer {
     // Node unlinks the path when the listening handle closes; removing it
     // again covers platforms or versions that do not.
     if (wasListening) await rm(this.path, { force: true });
-    this.unlock();
+    this.releaseLock();
   }
 
-  /**
-   * Takes the lock beside the socket (`<path>.lock`, native/core/file_lock.h)
-   * before the socket file is touched: two mcrds started at once over a
-   * stale socket would otherwise both find it stale, and the second would
-   * remove the first's fresh socket and listen too. Held until close(),
-   * which removes the file while it still holds it (a crash leaves it, and
-   * the kernel's release of the lock makes it free again).
-   */
-  private lock(): void {
-    const lockPath = `${this.path}.lock`;
-    try {
-      this.lockFd = native.lockFile(lockPath);
-    } catch (err) {
-      const code = errorCode(err);
-      if (code === 'EWOULDBLOCK' || code === 'EAGAIN') {
-        throw new ControlError('EADDRINUSE', `another mcrd is starting or running on ${this.path} (it holds ${lockPath}): stop it first, or start this one with another --control-socket`, { cause: err });
-      }
-      const hint = code === 'EACCES' || code === 'EROFS' ? 'run mcrd as root or choose a writable --control-socket' : 'choose another --control-socket';
-      throw new ControlError(code ?? 'EIO', `cannot lock ${lockPath} beside the control socket: ${errorReason(err)}; ${hint}`, { cause: err });
-    }
-  }
-
-  /** Removes the lock file, then gives the lock up (in that order: a new mcrd never locks a file about to vanish; file_lock.cc checks). */
-  private unlock(): void {
-    const fd = this.lockFd;
-    if (fd === undefined) return;
-    this.lockFd = undefined;
-    try {
-      unlinkSync(`${this.path}.lock`);
-    } catch {
-      // Already gone (removed by hand): the lock is still given up below.
-    }
-    closeSync(fd);
+  private releaseLock(): void {
+    this.lock?.release();
+    this.lock = undefined;
   }
 
   private accept(socket: Socket): void {
@@ -301,23 +279,6 @@ export class ControlServer {
     this.log.info({ client: idlest.id, idleMs, for: newId }, 'control socket full: evicting the client idle longest');
     idlest.evict(`mcrd serves at most ${this.maxClients} control clients and closed this idle connection (no request for ${idleMs} ms) to let a new client in: reconnect to send more`);
     return true;
-  }
-
-  private async ensureDirectory(): Promise<void> {
-    const dir = dirname(this.path);
-    let first: string | undefined;
-    try {
-      first = await mkdir(dir, { recursive: true, mode: this.dirMode });
-    } catch (err) {
-      throw new ControlError(errorCode(err) ?? 'EIO', `cannot create ${dir} for the control socket: ${errorReason(err)}; create it or pass another --control-socket`, { cause: err });
-    }
-    // mkdir's mode is filtered by the umask; set the intended mode on every
-    // directory this call created (from `first` down to `dir`).
-    if (first === undefined) return;
-    for (let d = dir; ; d = dirname(d)) {
-      await chmod(d, this.dirMode);
-      if (d === first || dirname(d) === d) break;
-    }
   }
 
   /** Unlinks the path if it is a socket nobody answers on; throws otherwise. */

@@ -11,6 +11,8 @@
  * A filter left by a killed mcrd is removed by the next one, even one started with it off,
  * and so is the clsact qdisc it sat on when nothing else uses it; a clsact
  * qdisc holding someone else's filter survives every mcrd, with that filter.
+ * A second mcrd started on the same control socket stops at its lock,
+ * before it would take the running one's filter for stale.
  */
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
@@ -19,7 +21,7 @@ import { skipUnlessRoot, type LabProcess, type RelayLab } from '../../bench/lab/
 import { pollUntil } from '../../bench/lab/time.js';
 import { CONSUME_PREF } from '../../supervisor/net/input-filters.js';
 import { runGen, sinkReport, startSink, TOOL } from './harness.js';
-import { mcrctl, mcrctlJson, mcrdLab, startMcrd } from './mcrd-harness.js';
+import { MCRD, mcrctl, mcrctlJson, mcrdLab, startMcrd } from './mcrd-harness.js';
 
 const WAIT_MS = 10_000;
 
@@ -213,6 +215,23 @@ t.test('a filter left by a killed mcrd is removed at the next start', async (t) 
   t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0);
   t.notMatch(await ingressFilters(rl), /bpf/, 'and removes it at stop');
   t.notMatch(await qdiscs(rl), /clsact/, 'with the clsact qdisc: nothing else used it');
+});
+
+t.test('a second mcrd on the same control socket exits EADDRINUSE and leaves the running one\'s filter and socket alone', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const { rl, dir } = await mcrdLab(t, 'consume3');
+  const socket = join(dir, 'mcrd.sock');
+  const config = writeConfig(dir);
+  const mcrd = await startMcrd(rl, ['--config', config, '--control-socket', socket, '--workers', '1', '--consume-inputs']);
+  t.teardown(() => mcrd.stop('SIGTERM', 20_000).then(() => undefined));
+  t.ok(await until(async () => /bpf/.test(await ingressFilters(rl))), 'the first mcrd\'s filter installed');
+  const second = await rl.lab.exec(rl.relay.ns, process.execPath, [MCRD, '--config', config, '--control-socket', socket, '--workers', '1', '--consume-inputs'],
+    { reject: false, timeoutMs: 30_000 });
+  t.equal(second.exitCode, 1, 'the second exits 1');
+  t.match(second.stderr, /EADDRINUSE: another mcrd is starting or running on .*mcrd\.sock \(it holds .*mcrd\.sock\.lock\)/, 'saying why and what to do');
+  t.match(await ingressFilters(rl), /bpf/, 'the running mcrd\'s filter is still there (before the lock came first, the second removed it as stale)');
+  t.notMatch(second.stdout, /removed a consume filter/, 'the second removed no filter');
+  t.equal((await mcrctlJson<{ pid: number }>(socket, ['ping'])).pid, mcrd.pid, 'the first still answers on the socket');
 });
 
 t.test('a clsact qdisc with someone else\'s filter is never removed, nor that filter', async (t) => {

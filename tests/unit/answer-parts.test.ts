@@ -29,21 +29,35 @@ function listAnswer(rules: Rule[]): ResultBody<'listRules'> {
   } as ResultBody<'listRules'>;
 }
 
-/** The answer's encoded Response bytes, as mcrd measures a part. */
+/** A part's Response as mcrd encodes it; counts the encodings. */
+let encodings = 0;
+const encode = (part: PartedAnswer, last: boolean): Uint8Array => {
+  encodings += 1;
+  return encodeResponse({ id: 7, more: !last, body: part });
+};
 const sizeOf = (part: PartedAnswer): number => encodeResponse({ id: 7, more: true, body: part }).length;
 
-/** Each part through the real encoder and decoder, as a client receives it. */
-function overTheWire(parts: PartedAnswer[]): PartedAnswer[] {
-  return parts.map((p, i) => {
-    const decoded = decodeResponse(encodeResponse({ id: 7, more: i < parts.length - 1, body: p }));
+/** The parts mcrd would send, as objects. */
+function split<A extends PartedAnswer>(answer: A, partBytes?: number): A[] {
+  return [...splitAnswer(answer, encode, partBytes)].map((p) => p.part);
+}
+
+/** Each part's bytes through the real decoder, as a client receives them; every part but the last says more. */
+function overTheWire<A extends PartedAnswer>(answer: A, partBytes?: number): PartedAnswer[] {
+  const sent = [...splitAnswer(answer, encode, partBytes)];
+  return sent.map((p, i) => {
+    const decoded = decodeResponse(p.bytes);
+    if (decoded.more !== (i < sent.length - 1) || p.last !== (i === sent.length - 1)) throw new Error(`part ${i}: more ${String(decoded.more)}, last ${String(p.last)}`);
     return decoded.body as PartedAnswer;
   });
 }
 
 t.test('a small answer is one part, and merging one part gives it back', async (t) => {
   const answer = listAnswer(Array.from({ length: 10 }, (_, i) => rule(i)));
-  const parts = [...splitAnswer(answer, sizeOf)];
+  encodings = 0;
+  const parts = split(answer);
   t.equal(parts.length, 1);
+  t.equal(encodings, 1, 'encoded once');
   t.equal(parts[0], answer, 'the answer itself, not a copy');
   t.equal(mergeAnswer(parts), answer);
 });
@@ -52,7 +66,9 @@ t.test('a long rule list: parts near their size, every entry with its rule, the 
   // 6 000 rules of ~1-4 KB of sources (uneven), ~14 MB.
   const answer = listAnswer(Array.from({ length: 6000 }, (_, i) => rule(i, KB * (1 + (i % 4)))));
   const partBytes = 512 * KB;
-  const parts = [...splitAnswer(answer, sizeOf, partBytes)];
+  encodings = 0;
+  const parts = split(answer, partBytes);
+  t.ok(encodings <= parts.length + 2, `${encodings} encodings for ${parts.length} parts: each part once, give or take a first guess`);
   const whole = sizeOf(answer);
   t.ok(parts.length >= Math.ceil(whole / partBytes), `${parts.length} parts of a ${whole}-byte answer`);
   for (const [i, part] of parts.entries()) {
@@ -65,18 +81,18 @@ t.test('a long rule list: parts near their size, every entry with its rule, the 
     t.ok([...part.problems, ...(part.streams?.rules ?? []), ...(part.consumes?.rules ?? [])].every((e) => ids.has(e.ruleId)), `part ${i}: every entry belongs to one of its rules`);
     t.equal(part.streams?.rules.length, part.rules.length, `part ${i}: one stream entry per rule`);
   }
-  t.same(mergeAnswer(overTheWire(parts)), answer, 'merged after the wire, the answer as it was');
+  t.same(mergeAnswer(overTheWire(answer, partBytes)), answer, 'merged after the wire, the answer as it was');
 });
 
 t.test('a rule larger than a part makes a part of its own; its neighbours are not held back', async (t) => {
   const rules = Array.from({ length: 200 }, (_, i) => rule(i, i === 100 ? 900 * KB : 2 * KB));
   const answer = listAnswer(rules);
   const partBytes = 128 * KB;
-  const parts = [...splitAnswer(answer, sizeOf, partBytes)];
+  const parts = split(answer, partBytes);
   const big = parts.find((p) => p.rules.some((r) => r.id === 101));
   t.same(big?.rules.map((r) => r.id), [101], 'the large rule alone');
   t.ok(parts.filter((p) => p !== big).every((p) => sizeOf(p) <= 2 * partBytes), 'the others within twice the part size');
-  t.same(mergeAnswer(overTheWire(parts)), answer);
+  t.same(mergeAnswer(overTheWire(answer, partBytes)), answer);
 });
 
 t.test('stats: rules in runs, workers and inputs once, in the first part', async (t) => {
@@ -85,13 +101,28 @@ t.test('stats: rules in runs, workers and inputs once, in the first part', async
   const answer = { kind: 'stats', rules, rateIntervalMs: 1000,
     workers: [{ worker: 'in0/0', interface: 'in0', received: 5, kernelDrops: 0, restarts: 1, loop: { turns: 9 } }],
     inputs: [{ interface: 'in0', frames: 5, kernelDrops: 0, malformed: { fragment: 0 }, unmatched: 0 }] } as unknown as ResultBody<'stats'>;
-  const parts = [...splitAnswer(answer, sizeOf, 64 * KB)];
+  const parts = split(answer, 64 * KB);
   t.ok(parts.length > 3, `${parts.length} parts`);
   const [first, ...rest] = parts as Array<ResultBody<'stats'>>;
   t.equal(first?.workers.length, 1);
   t.equal(first?.rateIntervalMs, 1000);
   t.ok(rest.every((p) => p.workers.length === 0 && p.inputs.length === 0 && p.rateIntervalMs === undefined), 'the later parts carry only rules');
-  t.same(mergeAnswer(overTheWire(parts)), answer, 'the round trip');
+  t.same(mergeAnswer(overTheWire(answer, 64 * KB)), answer, 'the round trip');
+});
+
+t.test('entries of a rule not in the answer go with the first part, none lost; an empty answer is one part', async (t) => {
+  const answer = listAnswer(Array.from({ length: 3000 }, (_, i) => rule(i, KB)));
+  answer.problems.push({ ruleId: 999_999, applied: [], refused: [], unconfirmed: ['in0/0'], pending: [] });
+  answer.consumes?.rules.unshift({ ruleId: 999_998, consumed: false, reason: 'removed meanwhile' });
+  const parts = split(answer, 256 * KB);
+  t.ok(parts.length > 2, `${parts.length} parts`);
+  const first = parts[0] as ResultBody<'listRules'>;
+  t.ok(first.problems.some((p) => p.ruleId === 999_999) && first.consumes?.rules.some((c) => c.ruleId === 999_998), 'both in the first part');
+  const merged = mergeAnswer(overTheWire(answer, 256 * KB)) as ResultBody<'listRules'>;
+  t.equal(merged.problems.length, answer.problems.length, 'every problem');
+  t.equal(merged.consumes?.rules.length, answer.consumes?.rules.length, 'every consume entry');
+  const empty = listAnswer([]);
+  t.same(split(empty), [empty], 'no rules: the answer as one part');
 });
 
 t.test('merging nothing is a programming error', async (t) => {

@@ -118,12 +118,14 @@ t.test('while another process holds the lock, a start touches nothing: the stale
   const path = join(await tempDir(t), 'mcrd.sock');
   await makeStaleSocket(path);
   // util-linux's flock(1) (Essential in Debian) as the other mcrd between its lock and its listen.
-  const holder = spawn('flock', ['--nonblock', `${path}.lock`, 'sh', '-c', 'echo locked; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // The shell takes the lock on fd 9 and becomes `sleep` (exec: same pid, fd 9 kept), so killing that one pid frees it.
+  const holder = spawn('sh', ['-c', 'exec 9>"$0" && flock --nonblock 9 && echo locked && exec sleep 30', `${path}.lock`], { stdio: ['ignore', 'pipe', 'ignore'] });
   t.teardown(() => {
     if (holder.exitCode === null && holder.pid !== undefined) holder.kill('SIGKILL');
   });
   const held = await new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), 5000);
+    holder.once('error', () => resolve(false));
     holder.stdout.once('data', () => {
       clearTimeout(timer);
       resolve(true);

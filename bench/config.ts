@@ -111,6 +111,17 @@ export interface LatencyConfig {
   interleaved?: boolean;
 }
 
+/**
+ * Latency rounds of a full run (trials per point; a quick run takes 3).
+ * Three were too few to tell methods a few µs apart: at 1400 B and
+ * 10 kpps the run of 2026-12-06T21-26-55Z had MCR's p50 / p99 at 1.06× /
+ * 1.30× the recvmmsg relay's from 3 rounds, and 10 interleaved rounds on
+ * the same host an hour later 0.86× / 0.72× (latency-2026-12-07T00-20-21Z:
+ * p50 36–58 µs against 39–62 over the rounds). Seven take the median's
+ * spread down by about a third (1/√n) for ~18 more minutes.
+ */
+export const LATENCY_ROUNDS_FULL = 7;
+
 /** The generator's catch-up in latency trials: none beyond mcrgen's two-batch minimum. */
 export const LATENCY_GENERATOR_CATCH_UP_US = 0;
 
@@ -234,7 +245,7 @@ export function preset(mode: 'quick' | 'full', outDir: string): BenchConfig {
     families: [...FAMILIES],
     ipv6: { payloads: [64, 1400] },
     experiments: { payload: 64, fanout: 10, batches: [1, 16, 32, 64, 128], ringDepths: [128, 256, 1024, 4096], straceSec: 3, settings: true },
-    latency: { loads: [0.1, 0.5], trials: 3, trialSec: 2, settingsPps: 10_000, equalRatesPps: [...EQUAL_RATES_PPS], generatorCatchUpUs: LATENCY_GENERATOR_CATCH_UP_US, interleaved: true },
+    latency: { loads: [0.1, 0.5], trials: LATENCY_ROUNDS_FULL, trialSec: 2, settingsPps: 10_000, equalRatesPps: [...EQUAL_RATES_PPS], generatorCatchUpUs: LATENCY_GENERATOR_CATCH_UP_US, interleaved: true },
     sinkRps: true,
     awakeCore: false,
     mcrdArgs: [...MCR_MATRIX_ARGS],

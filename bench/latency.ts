@@ -9,7 +9,8 @@
  *
  * The suite measures each fan-out-1 cell at each configured load (10 % and
  * 50 % of that cell's zero-loss rate) and at the equal rates, each
- * repeated (3 trials, interleaved across methods: latency-rounds.ts):
+ * repeated (7 trials in a full run, 3 in a quick one, interleaved across
+ * methods: latency-rounds.ts, LATENCY_ROUNDS_FULL):
  * these hosts have millisecond hiccups, so the report gives the median of
  * each percentile over the trials and their min..max.
  * The sink is the only process that reads the stream; it runs on core 0

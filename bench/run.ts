@@ -24,7 +24,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { labUnavailableReason } from './lab/index.js';
 import { packageRoot } from '../tools/native-tool.js';
 import type { BenchLab } from './bench-lab.js';
-import { estimateSec, FAMILIES, LOSS_THRESHOLD, MCR_MATRIX_ARGS, METHODS, OTHER_CPU, preset, type BenchConfig, type MethodName } from './config.js';
+import { estimateSec, FAMILIES, LATENCY_ROUNDS_FULL, LOSS_THRESHOLD, MCR_MATRIX_ARGS, METHODS, OTHER_CPU, preset, type BenchConfig, type MethodName } from './config.js';
 import { BenchError, describeError } from './errors.js';
 import { hostDescription } from './host-counters.js';
 import { describeLimit } from './limits.js';
@@ -62,6 +62,7 @@ function parseArgs(argv: string[]): ParsedArgs {
     .option('--steps <n>', 'bisection steps', int(1, 12))
     .option('--no-experiments', 'skip the MCR batch / ring-depth / strace experiments')
     .option('--no-latency', 'skip the one-way latency trials (at 10 % and 50 % of each fan-out-1 zero-loss rate, and at 10 and 100 kpps)')
+    .option('--latency-rounds <n>', `rounds of latency trials, one trial per method and point each (default ${LATENCY_ROUNDS_FULL}; quick 3)`, int(1, 30))
     .option('--mcrd-args <flags>', `mcrd flags for the MCR cells, space-separated (default: "${MCR_MATRIX_ARGS.join(' ')}", mcrd's defaults)`)
     .option('--no-sink-rps', "diagnostic: leave the sinks' receive work on the sending core instead of steering it to core 0")
     .option('--awake-core', "diagnostic: keep the relay core awake during the kernel's trials with a SCHED_IDLE busy loop, as MCR's --busy-poll-us does")
@@ -90,6 +91,7 @@ function parseArgs(argv: string[]): ParsedArgs {
     steps?: number;
     experiments: boolean;
     latency: boolean;
+    latencyRounds?: number;
     sinkRps: boolean;
     awakeCore?: boolean;
     mcrdArgs?: string;
@@ -114,6 +116,7 @@ function parseArgs(argv: string[]): ParsedArgs {
   if (o.steps !== undefined) c.bisectSteps = o.steps;
   if (!o.experiments) c.experiments = undefined;
   if (!o.latency) c.latency = undefined;
+  else if (o.latencyRounds !== undefined && c.latency !== undefined) c.latency.trials = o.latencyRounds;
   c.sinkRps = o.sinkRps;
   c.awakeCore = o.awakeCore === true;
   if (o.mcrdArgs !== undefined) c.mcrdArgs = o.mcrdArgs.split(/\s+/).filter((x) => x !== '');

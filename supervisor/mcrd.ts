@@ -204,7 +204,8 @@ async function main(): Promise<void> {
   const interfaceEvents = new InterfaceEvents(watcher, events);
   const filters = new InputFilters(logger);
   await filters.removeStale(watcher.names());
-  const applyFilters = (): Promise<void> => filters.apply(consume.consumeMatches(), (iface) => watcher.get(iface) !== undefined);
+  const links = { index: (iface: string) => watcher.get(iface)?.ifindex, nameOf: (ifindex: number) => watcher.nameOf(ifindex) };
+  const applyFilters = (): Promise<void> => filters.apply(consume.consumeMatches(), links);
   // Assigned once the fleet exists; no poll runs before start().
   let workerPids: () => number[] = () => [];
   const consume = new ConsumePolicy({ mode: consumeMode, logger, rules: () => table.list(),

@@ -78,8 +78,22 @@ function certainlyTooMany(list: readonly ConsumeMatch[]): boolean {
 /** What apply() made of one interface's list: its program's bytecode, or undefined when no program fits. */
 interface Built { list: readonly ConsumeMatch[]; bytecode: string | undefined }
 
+/**
+ * The interfaces as they are now: the index of the one called `name`, and
+ * the name of the one with index `ifindex` (undefined: there is none).
+ * Filters belong to a device, not a name: a device renamed takes its
+ * filter along, one deleted takes it away, one created under an old name
+ * has none.
+ */
+export interface Links {
+  index(name: string): number | undefined;
+  nameOf(ifindex: number): string | undefined;
+}
+
 interface Installed {
   bytecode: string;
+  /** The device it was installed on. */
+  ifindex: number;
   /** The clsact qdisc was not there before us: remove it again when our filter goes, if nothing else uses it. */
   addedQdisc: boolean;
 }
@@ -98,6 +112,8 @@ export class InputFilters {
   private noTcSaid = false;
   /** close() was called: mcrd is stopping, and a filter installed now would outlive it. */
   private closed = false;
+  /** The interfaces as the last apply() saw them (install() records the device it installs on). */
+  private links: Links = { index: () => undefined, nameOf: () => undefined };
 
   constructor(
     private readonly logger: Logger,
@@ -105,15 +121,17 @@ export class InputFilters {
   ) {}
 
   /**
-   * Wants exactly these filters: interfaces that exist (per `exists`) and
+   * Wants exactly these filters: interfaces that exist (per `links`) and
    * have matches get theirs, every other filter of ours goes. Returns the
    * promise of this change being applied (never rejects). After close() it
    * does nothing: a request still in progress while mcrd stops (its
    * control socket closes last) would otherwise install a filter again
    * after they were removed, and leave it behind when mcrd exits.
    */
-  apply(matches: Map<string, ConsumeMatch[]>, exists: (iface: string) => boolean): Promise<void> {
+  apply(matches: Map<string, ConsumeMatch[]>, links: Links): Promise<void> {
     if (this.closed) return this.queue;
+    this.links = links;
+    const exists = (iface: string): boolean => links.index(iface) !== undefined;
     const wanted = new Map<string, string>();
     const overLimit = new Set<string>();
     const built = new Map<string, Built>();
@@ -144,8 +162,19 @@ export class InputFilters {
     this.overLimit = overLimit;
     this.wanted = wanted;
     for (const iface of [...this.failed.keys()]) if (!wanted.has(iface)) this.failed.delete(iface);
-    // Interfaces that vanished took their filters with them.
-    for (const iface of [...this.installed.keys()]) if (!exists(iface)) this.installed.delete(iface);
+    // Each filter stays with its device: under the device's name now (a
+    // rename, which reconcile then replaces or removes there), or gone
+    // with it (deleted: also when a new device took its old name, which
+    // has no filter yet and gets one).
+    const moved = new Map<string, Installed>();
+    for (const [iface, have] of this.installed) {
+      const now = links.nameOf(have.ifindex);
+      if (now === undefined) continue;
+      if (now !== iface) this.logger.info({ interface: now, was: iface, ifindex: have.ifindex }, 'consume filter went with its renamed interface');
+      moved.set(now, have);
+    }
+    this.installed.clear();
+    for (const [iface, have] of moved) this.installed.set(iface, have);
     return this.enqueue(() => this.reconcile());
   }
 
@@ -206,6 +235,10 @@ export class InputFilters {
   }
 
   private async install(iface: string, bytecode: string): Promise<void> {
+    // The device the filter goes on, by its index as of the last apply (a
+    // change of it since queues another apply, which sets this right).
+    const ifindex = this.links.index(iface);
+    if (ifindex === undefined) return;
     let addedQdisc = this.installed.get(iface)?.addedQdisc;
     if (addedQdisc === undefined) {
       const shown = await this.tc(['qdisc', 'show', 'dev', iface]);
@@ -229,7 +262,7 @@ export class InputFilters {
       if (addedQdisc && await this.clsactIsEmpty(iface)) await this.removeQdisc(iface, 'removed the clsact qdisc mcrd added');
       return;
     }
-    this.installed.set(iface, { bytecode, addedQdisc });
+    this.installed.set(iface, { bytecode, ifindex, addedQdisc });
     this.failed.delete(iface);
     this.logger.info({ interface: iface, pref: CONSUME_PREF, insns: Number(bytecode.split(',')[0]) },
       'consume filter installed: relayed datagrams stop at this interface');

@@ -105,6 +105,11 @@ export class InterfaceWatcher {
     return undefined;
   }
 
+  /** The name of the interface with this index now, if there is one. */
+  nameOf(ifindex: number): string | undefined {
+    return this.links.get(ifindex)?.name;
+  }
+
   /** Names of the interfaces that exist now. */
   names(): string[] {
     return [...this.links.values()].map((l) => l.name);

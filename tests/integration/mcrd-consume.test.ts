@@ -11,6 +11,8 @@
  * A filter left by a killed mcrd is removed by the next one, even one started with it off,
  * and so is the clsact qdisc it sat on when nothing else uses it; a clsact
  * qdisc holding someone else's filter survives every mcrd, with that filter.
+ * A renamed input interface loses mcrd's filter (it would otherwise stay
+ * there after mcrd stops) and gets it back with its name.
  * A second mcrd started on the same control socket stops at its lock,
  * before it would take the running one's filter for stale.
  */
@@ -232,6 +234,28 @@ t.test('a second mcrd on the same control socket exits EADDRINUSE and leaves the
   t.match(await ingressFilters(rl), /bpf/, 'the running mcrd\'s filter is still there (before the lock came first, the second removed it as stale)');
   t.notMatch(second.stdout, /removed a consume filter/, 'the second removed no filter');
   t.equal((await mcrctlJson<{ pid: number }>(socket, ['ping'])).pid, mcrd.pid, 'the first still answers on the socket');
+});
+
+t.test('a renamed input interface: mcrd\'s filter is removed there and comes back with the name', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const { rl, dir } = await mcrdLab(t, 'consume4');
+  const socket = join(dir, 'mcrd.sock');
+  const config = writeConfig(dir);
+  const mcrd = await startMcrd(rl, ['--config', config, '--control-socket', socket, '--workers', '1', '--consume-inputs']);
+  t.ok(await until(async () => /bpf/.test(await ingressFilters(rl))), 'filter on in0');
+  const rename = async (from: string, to: string): Promise<void> => {
+    for (const args of [['link', 'set', 'dev', from, 'down'], ['link', 'set', 'dev', from, 'name', to], ['link', 'set', 'dev', to, 'up']]) {
+      await rl.lab.exec(rl.relay.ns, 'ip', args);
+    }
+  };
+  const filtersOn = async (dev: string): Promise<string> => (await rl.lab.exec(rl.relay.ns, 'tc', ['filter', 'show', 'dev', dev, 'ingress'])).stdout;
+  await rename('in0', 'mcrren0');
+  t.ok(await until(async () => !/bpf/.test(await filtersOn('mcrren0'))),
+    'removed from the renamed device (before: forgotten there, so it kept dropping the groups after mcrd stopped)');
+  await rename('mcrren0', 'in0');
+  t.ok(await until(async () => /bpf/.test(await ingressFilters(rl))), 'back on in0 with its name');
+  t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0);
+  t.notMatch(await ingressFilters(rl), /bpf/, 'and removed at stop');
 });
 
 t.test('a clsact qdisc with someone else\'s filter is never removed, nor that filter', async (t) => {

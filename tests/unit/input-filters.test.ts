@@ -31,7 +31,24 @@ function fakeTc(answer: (args: string[]) => Partial<TcResult> = () => ({})) {
 
 const rule = (iface: string, port: number, source?: string) =>
   ({ inputInterface: iface, inputGroup: '239.1.1.1', inputPort: port, ...(source !== undefined ? { source } : {}) });
-const all = (): boolean => true;
+/** Interfaces by name with their indexes, as the watcher sees them: `set` creates (a new index) or renames, `drop` deletes. */
+function fakeLinks(names: string[] = []) {
+  const byName = new Map<string, number>();
+  let next = 10;
+  const set = (name: string, ifindex = next++): void => {
+    for (const [n, i] of byName) if (i === ifindex) byName.delete(n);
+    byName.set(name, ifindex);
+  };
+  for (const n of names) set(n);
+  return {
+    index: (name: string): number | undefined => byName.get(name),
+    nameOf: (ifindex: number): string | undefined => [...byName].find(([, i]) => i === ifindex)?.[0],
+    set, drop: (name: string) => byName.delete(name),
+  };
+}
+/** Every interface exists, each under a fixed index. */
+const all = { index: (name: string): number => 100 + [...name].reduce((a, c) => a + c.charCodeAt(0), 0), nameOf: (_i: number): string | undefined => undefined };
+all.nameOf = (i: number): string | undefined => ['in0', 'in1', 'in2', 'in3'].find((n) => all.index(n) === i);
 
 t.test('installs, replaces on change, leaves alone when unchanged, removes when unwanted', async (t) => {
   const tc = fakeTc();
@@ -91,17 +108,49 @@ t.test('a clsact qdisc that was there before, or still has filters, stays', asyn
 t.test('interfaces that do not exist get nothing; one that vanished is forgotten and reinstalled on return', async (t) => {
   const tc = fakeTc();
   const f = new InputFilters(fakeLogger().logger, tc.run);
-  const present = new Set(['in0']);
+  const links = fakeLinks(['in0']);
   const rules = consumeMatchesByInterface([rule('in0', 5000), rule('gone0', 5000)]);
-  await f.apply(rules, (i) => present.has(i));
+  await f.apply(rules, links);
   t.notOk(tc.calls.some((c) => c.includes('gone0')), 'no tc for a missing interface');
-  present.delete('in0');
+  links.drop('in0');
   tc.calls.length = 0;
-  await f.apply(rules, (i) => present.has(i));
+  await f.apply(rules, links);
   t.same(tc.calls, [], 'a vanished interface took its filter with it: nothing to delete');
-  present.add('in0');
-  await f.apply(rules, (i) => present.has(i));
+  links.set('in0');
+  await f.apply(rules, links);
   t.ok(tc.calls.some((c) => c.startsWith('filter replace dev in0 ')), 'installed again when it returns');
+});
+
+t.test('a filter belongs to its device: re-created under the same name between two applies, the new one gets a filter', async (t) => {
+  const tc = fakeTc();
+  const f = new InputFilters(fakeLogger().logger, tc.run);
+  const links = fakeLinks(['in0']);
+  const rules = consumeMatchesByInterface([rule('in0', 5000)]);
+  await f.apply(rules, links);
+  links.drop('in0');
+  links.set('in0');
+  tc.calls.length = 0;
+  await f.apply(rules, links);
+  t.ok(tc.calls.some((c) => c.startsWith('filter replace dev in0 ')), 'installed on the new in0 (before: the name was the same, so nothing was done and the new device had no filter)');
+});
+
+t.test('a renamed interface keeps mcrd\'s filter until mcrd removes it there; its rules\' name gets one when it returns', async (t) => {
+  const tc = fakeTc();
+  const { logger, lines } = fakeLogger();
+  const f = new InputFilters(logger, tc.run);
+  const links = fakeLinks(['in0']);
+  const rules = consumeMatchesByInterface([rule('in0', 5000)]);
+  await f.apply(rules, links);
+  const idx = links.index('in0') as number;
+  links.set('old0', idx);
+  tc.calls.length = 0;
+  await f.apply(rules, links);
+  t.ok(tc.calls.some((c) => c === `filter del dev old0 ingress pref ${CONSUME_PREF}`), 'removed from the renamed device (before: forgotten there, and left behind when mcrd stopped)');
+  t.ok(lines.some((l) => l.msg.startsWith('consume filter went with its renamed interface') && l.fields.was === 'in0'), 'logged');
+  links.set('in0');
+  tc.calls.length = 0;
+  await f.apply(rules, links);
+  t.ok(tc.calls.some((c) => c.startsWith('filter replace dev in0 ')), 'a new in0 gets its own');
 });
 
 t.test('tc failures are logged with a code and retried on the next change', async (t) => {

@@ -43,6 +43,7 @@ import { sameHash, SlotCommands } from './slot-commands.js';
 import { afterExit } from './slot-exit.js';
 import { DEFAULT_RESTART_BACKOFF, type RestartBackoff } from './backoff.js';
 import type { InterfaceChange } from '../net/interface-watcher.js';
+import { addressBytes, bytesToAddress } from '../../common/address-prefix.js';
 import type { CommandDraft, Reply, RuleApplication, RuleArrivals, WorkerInfo } from '../../proto/index.js';
 import { loopThreadPolicy, loopThreadState } from './loop-thread.js';
 import { Watchdog } from './watchdog.js';
@@ -151,21 +152,31 @@ export class Fleet {
    * Follows a (debounced) netlink report: input interfaces that appeared,
    * went or changed start, park or restart their workers; the workers whose
    * rules send out of an interface that appeared, changed or got another
-   * address rebuild their egress sockets through a full sync.
+   * address, or from a `source` address that came or went on any
+   * interface, rebuild their egress sockets through a full sync.
    */
   interfacesChanged(change: InterfaceChange): Promise<void> {
     return this.serial(async () => {
       const inputs = new Set(this.o.table.interfaces());
       const touched = new Set([...change.links, ...change.addresses]);
+      const moved = change.addressTexts ?? new Set<string>();
       const resync = new Set<string>();
       for (const rule of this.o.table.list()) {
-        if (rule.outputs.some((o) => touched.has(o.interface))) resync.add(rule.inputInterface);
+        // An output's source address that came or went, wherever it lives
+        // (a VIP on lo changes no output interface): an output built dead
+        // while it was missing (EADDRNOTAVAIL) is built again with it.
+        if (rule.outputs.some((o) => touched.has(o.interface) || (o.source !== undefined && moved.size > 0 && moved.has(canonicalAddress(o.source))))) {
+          resync.add(rule.inputInterface);
+        }
       }
       await Promise.all([...inputs].map(async (iface) => {
         if (change.links.has(iface)) await this.follow(iface, resync.has(iface));
         else if (resync.has(iface)) await this.syncInterface(iface);
       }));
-      if (resync.size > 0) this.o.logger.info({ outputs: [...touched], inputs: [...resync] }, 'output interfaces changed: egress sockets rebuilt');
+      if (resync.size > 0) {
+        this.o.logger.info({ outputs: [...touched], ...(moved.size > 0 ? { addresses: [...moved] } : {}), inputs: [...resync] },
+          'output interfaces or source addresses changed: egress sockets rebuilt');
+      }
     });
   }
 
@@ -500,4 +511,13 @@ export class Fleet {
 /** Why the watchdog killed this worker of the slot, if it did. */
 function verdictOn(slot: Slot, worker: FleetWorker): string | undefined {
   return slot.verdict?.worker === worker ? slot.verdict.why : undefined;
+}
+
+/** An address in the canonical text the interface watcher reports; the text as given when it does not parse. */
+function canonicalAddress(text: string): string {
+  try {
+    return bytesToAddress(addressBytes(text));
+  } catch {
+    return text;
+  }
 }

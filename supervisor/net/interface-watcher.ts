@@ -35,6 +35,13 @@ export interface InterfaceChange {
   links: Set<string>;
   /** IPv4 or IPv6 address added or removed. */
   addresses: Set<string>;
+  /**
+   * The addresses themselves (canonical text) that appeared on or went
+   * from any interface, its removal included; unset when none did. An
+   * output's `source` may live on another interface than the output's (a
+   * VIP on lo, a dummy): the fleet follows it by address.
+   */
+  addressTexts?: Set<string>;
 }
 
 /** What the watcher needs of the addon; tests pass a fake. */
@@ -66,7 +73,7 @@ export class InterfaceWatcher {
   private before: Map<number, Link> | undefined;
   private synced = false;
   private monitor: NativeInterfaceMonitor | undefined;
-  private readonly pending: InterfaceChange = { links: new Set(), addresses: new Set() };
+  private readonly pending = { links: new Set<string>(), addresses: new Set<string>(), addressTexts: new Set<string>() };
   private timer: NodeJS.Timeout | undefined;
   private firstPendingAt = 0;
   private reopenTimer: NodeJS.Timeout | undefined;
@@ -189,6 +196,7 @@ export class InterfaceWatcher {
         const old = this.links.get(e.ifindex);
         this.links.delete(e.ifindex);
         if (old !== undefined) this.note('links', old.name);
+        for (const a of old?.addresses ?? []) this.note('addressTexts', a);
         return;
       }
       case 'addressAdded':
@@ -198,7 +206,10 @@ export class InterfaceWatcher {
         const had = link.addresses.has(e.address);
         if (e.type === 'addressAdded') link.addresses.add(e.address);
         else link.addresses.delete(e.address);
-        if (had !== (e.type === 'addressAdded')) this.note('addresses', link.name);
+        if (had !== (e.type === 'addressAdded')) {
+          this.note('addresses', link.name);
+          this.note('addressTexts', e.address);
+        }
         return;
       }
     }
@@ -217,9 +228,14 @@ export class InterfaceWatcher {
       const ay = [...(y?.addresses ?? [])].sort().join(',');
       if (ax !== ay) this.pending.addresses.add(name);
     }
+    const held = (m: Map<number, Link>): Set<string> => new Set([...m.values()].flatMap((l) => [...l.addresses]));
+    const was = held(before);
+    const now = held(this.links);
+    for (const a of was) if (!now.has(a)) this.pending.addressTexts.add(a);
+    for (const a of now) if (!was.has(a)) this.pending.addressTexts.add(a);
   }
 
-  private note(kind: keyof InterfaceChange, name: string): void {
+  private note(kind: 'links' | 'addresses' | 'addressTexts', name: string): void {
     // During a dump every interface shows up as new: the diff at `synced` decides.
     if (!this.synced) return;
     this.pending[kind].add(name);
@@ -238,9 +254,11 @@ export class InterfaceWatcher {
   private flush(): void {
     this.timer = undefined;
     if (this.closed || !this.synced) return;
-    const change: InterfaceChange = { links: new Set(this.pending.links), addresses: new Set(this.pending.addresses) };
+    const change: InterfaceChange = { links: new Set(this.pending.links), addresses: new Set(this.pending.addresses),
+      ...(this.pending.addressTexts.size > 0 ? { addressTexts: new Set(this.pending.addressTexts) } : {}) };
     this.pending.links.clear();
     this.pending.addresses.clear();
+    this.pending.addressTexts.clear();
     this.o.onChange(change);
   }
 }

@@ -69,3 +69,36 @@ t.test('a missing output interface costs only that output, and joins when it app
   const stopped = await mcrd.stop('SIGTERM', 20_000);
   t.equal(stopped.exitCode, 0, 'mcrd exits 0');
 });
+
+t.test('an output whose source address lives on another interface (a VIP on lo) starts sending when the address appears there', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const { rl, dir } = await mcrdLab(t, 'missrc');
+  const socket = join(dir, 'mcrd.sock');
+  const config = join(dir, 'rules.json5');
+  writeFileSync(config, `{ rules: [
+    { name: "vip", inputInterface: "in0", inputGroup: "239.1.1.5", inputPort: 5004,
+      outputs: [{ group: "239.2.2.5", port: 6004, interface: "out0", source: "192.0.2.77" }] },
+  ] }`);
+  const mcrd = await startMcrd(rl, ['--config', config, '--control-socket', socket, '--workers', '1']);
+  const vip = async (): Promise<{ packets: number; errors: number; errorsByErrno: Record<string, number> } | undefined> =>
+    (await mcrctlJson<StatsResult>(socket, ['stats'])).rules[0]?.outputs[0];
+  await runGen(rl, { dest: '239.1.1.5', port: 5004, count: 200, rate: 2000, size: 100, stream: 1 });
+  const dead = await vip();
+  t.equal(dead?.packets, 0, 'while 192.0.2.77 is nowhere on the host, the output sends nothing');
+  t.equal(dead?.errorsByErrno.EADDRNOTAVAIL, 200, 'and counts each datagram as EADDRNOTAVAIL');
+
+  // The VIP comes up on lo: out0 itself does not change.
+  await rl.lab.exec(rl.relay.ns, 'ip', ['addr', 'add', '192.0.2.77/32', 'dev', 'lo']);
+  const sink = await startSink(rl, 0, { group: '239.2.2.5', port: 6004, count: 1_000_000, idle: 3, duration: 20 });
+  const deadline = Date.now() + WAIT_MS;
+  let sent = 0;
+  while (sent === 0 && Date.now() < deadline) {
+    await runGen(rl, { dest: '239.1.1.5', port: 5004, count: 50, rate: 1000, size: 100, stream: 2 });
+    sent = (await vip())?.packets ?? 0;
+  }
+  t.ok(sent > 0, `after the address appeared on lo the output sends (${sent} datagrams; before the fix it stayed dead until a restart)`);
+  t.ok(mcrd.stdoutLines.some((l) => l.includes('egress sockets rebuilt')), 'mcrd logged the rebuild');
+  const report = await sinkReport(sink);
+  t.ok(report.received > 0, `the sink got them (${report.received})`);
+  t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0, 'mcrd exits 0');
+});

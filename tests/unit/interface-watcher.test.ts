@@ -50,6 +50,7 @@ t.test('the first dump is the state; a burst is one report', async (t) => {
   t.equal(reports.length, 1, 'one report for the burst');
   t.same([...(reports[0]?.links ?? [])], ['in1']);
   t.same([...(reports[0]?.addresses ?? [])].sort(), ['in0', 'in1']);
+  t.same([...(reports[0]?.addressTexts ?? [])].sort(), ['10.0.0.1', '10.0.0.9', '10.0.1.1'], 'and the addresses that came or went (an output source may live anywhere)');
   t.same(watcher.get('in0')?.addresses, ['10.0.0.9']);
 
   // IPv6 addresses are followed the same way (the native side reports a tentative one as removed).
@@ -60,6 +61,10 @@ t.test('the first dump is the state; a burst is one report', async (t) => {
   emit()(null, [addr('addressRemoved', 2, '2001:db8::1')]);
   t.ok(await pollUntil(async () => reports.length >= 3, 5_000, 5), 'reported after the burst');
   t.same([...(reports[2]?.addresses ?? [])], ['in0'], 'and one removed');
+  t.same([...(reports[2]?.addressTexts ?? [])], ['2001:db8::1']);
+  emit()(null, [{ type: 'linkRemoved', ifindex: 3, name: 'in1', up: false, running: false, flags: 0 }]);
+  t.ok(await pollUntil(async () => reports.length >= 4, 5_000, 5), 'a removal reported');
+  t.same([...(reports[3]?.addressTexts ?? [])], ['10.0.1.1'], 'a removed interface\'s addresses went with it');
   t.same(watcher.get('in0')?.addresses, ['10.0.0.9', 'fe80::1']);
   watcher.close();
 });

@@ -31,8 +31,10 @@ std::vector<LogEvent> LogRing::drain() {
   return out;
 }
 
-bool ErrorLogLimiter::report(int64_t slot, int err, const char* code, const char* message) {
-  const uint64_t key = (static_cast<uint64_t>(slot + 1) << 32) | static_cast<uint32_t>(err);
+bool ErrorLogLimiter::report(int64_t slot, int err, const char* code, const char* message, Kind kind) {
+  // errno values stay under 4096 (kMaxErrno below): bit 16 up holds the kind.
+  const uint64_t key = (static_cast<uint64_t>(slot + 1) << 32) | (static_cast<uint32_t>(err) & 0xffffu) |
+                       (static_cast<uint32_t>(kind) << 16);
   auto it = seen_.find(key);
   if (it != seen_.end()) {
     ++it->second.suppressed;
@@ -44,11 +46,17 @@ bool ErrorLogLimiter::report(int64_t slot, int err, const char* code, const char
 
 size_t ErrorLogLimiter::flush() {
   size_t lines = 0;
-  for (auto& [key, pending] : seen_) {
-    if (pending.suppressed == 0) continue;
+  for (auto it = seen_.begin(); it != seen_.end();) {
+    Pending& pending = it->second;
+    if (pending.suppressed == 0) {
+      // Quiet since the last flush (or only its first line): forgotten.
+      it = seen_.erase(it);
+      continue;
+    }
     ring_->push(LogEvent{LogLevel::warn, pending.code, pending.message, pending.err, pending.slot, pending.suppressed});
     pending.suppressed = 0;
     ++lines;
+    ++it;
   }
   return lines;
 }

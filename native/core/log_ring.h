@@ -47,15 +47,25 @@ class LogRing {
 };
 
 // "First error of each kind is logged, then rate-limited": the first
-// occurrence of a (slot, errno) pair is pushed at once; later ones are
-// counted and flushed as one summary line per pair per interval.
+// occurrence of a (slot, errno, kind) is pushed at once; later ones are
+// counted and flushed as one summary line per interval. A kind that was
+// quiet for a whole interval is forgotten at the flush: its next error is
+// a first line again (a new outage, or a slot reused by another rule's
+// output, is told as such), and the map holds only what failed lately,
+// not every slot and errno a worker has seen in months of rule churn.
 class ErrorLogLimiter {
  public:
+  // What failed, beside the errno: a send, or the kernel refusing a
+  // UDP_SEGMENT batch (also EMSGSIZE/EIO/EINVAL, but not a lost datagram).
+  enum class Kind : uint32_t { send = 0, gso_refused = 1 };
   explicit ErrorLogLimiter(LogRing* ring) : ring_(ring) {}
   // Returns false when the event had to be dropped (ring full).
-  bool report(int64_t slot, int err, const char* code, const char* message);
-  // Emits the suppressed counts; call at most once per interval.
+  bool report(int64_t slot, int err, const char* code, const char* message, Kind kind = Kind::send);
+  // Emits the suppressed counts and forgets the kinds quiet since the last
+  // flush; call once per interval. Returns the summary lines pushed.
   size_t flush();
+  // How many (slot, errno, kind) it remembers now.
+  size_t remembered() const { return seen_.size(); }
 
  private:
   struct Pending {

@@ -69,6 +69,43 @@ TEST(limiter_records_carry_the_errno_name_past_the_drain) {
   CHECK_EQ(summary[0].count, 1u);
 }
 
+TEST(limiter_forgets_a_kind_quiet_for_an_interval_and_tells_its_next_error_as_a_first) {
+  mcr::LogRing ring(64);
+  mcr::ErrorLogLimiter limiter(&ring);
+  // Rule churn: 20 slots fail once each, then stay quiet.
+  for (int slot = 0; slot < 20; ++slot) CHECK(limiter.report(slot, ENODEV, errno_name(ENODEV), "send failed on output"));
+  CHECK_EQ(limiter.remembered(), 20u);
+  CHECK_EQ(limiter.flush(), 0u);  // nothing suppressed: no summary, and all forgotten
+  CHECK_EQ(limiter.remembered(), 0u);
+  ring.drain();
+  // A slot failing on: first line, then a summary per interval; kept while it fails.
+  CHECK(limiter.report(7, ENOBUFS, errno_name(ENOBUFS), "send failed on output"));
+  CHECK(limiter.report(7, ENOBUFS, errno_name(ENOBUFS), "send failed on output"));
+  CHECK_EQ(limiter.flush(), 1u);
+  CHECK_EQ(limiter.remembered(), 1u);
+  CHECK(limiter.report(7, ENOBUFS, errno_name(ENOBUFS), "send failed on output"));
+  CHECK_EQ(limiter.flush(), 1u);
+  // Quiet for an interval: forgotten; its next error is a first line again.
+  CHECK_EQ(limiter.flush(), 0u);
+  CHECK_EQ(limiter.remembered(), 0u);
+  ring.drain();
+  CHECK(limiter.report(7, ENOBUFS, errno_name(ENOBUFS), "send failed on output"));
+  auto again = ring.drain();
+  REQUIRE(again.size() == 1u);
+  CHECK_EQ(again[0].count, 1u);
+}
+
+TEST(limiter_keeps_a_refused_batch_apart_from_a_failed_send_of_the_same_errno) {
+  mcr::LogRing ring(8);
+  mcr::ErrorLogLimiter limiter(&ring);
+  using Kind = mcr::ErrorLogLimiter::Kind;
+  CHECK(limiter.report(2, EMSGSIZE, errno_name(EMSGSIZE), "UDP_SEGMENT refused on output; sending datagram by datagram", Kind::gso_refused));
+  CHECK(limiter.report(2, EMSGSIZE, errno_name(EMSGSIZE), "send failed on output"));
+  auto lines = ring.drain();
+  REQUIRE(lines.size() == 2u);  // each its own first line: a lost datagram is not told as a refused batch
+  CHECK_EQ(std::string(lines[1].message), "send failed on output");
+}
+
 TEST(log_ring_wakes_once_for_the_first_event_after_each_drain) {
   mcr::LogRing ring(3);
   int wakes = 0;

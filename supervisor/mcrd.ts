@@ -14,6 +14,7 @@ import { realtimeText } from '../common/loop-settings.js';
 import { defaultDaemonSettings, loadConfig, type Config } from './config/index.js';
 import { ControlServer } from './control/server.js';
 import { SocketLock } from './control/socket-lock.js';
+import { NamespaceGuard } from './control/namespace-guard.js';
 import { createHandler, type CountersCleared } from './daemon-handler.js';
 import { allowedCpus, CpuPlanError, formatCpuList, planCpus, type CpuPlan } from './cpu-set.js';
 import { Fleet } from './fleet/fleet.js';
@@ -148,6 +149,15 @@ async function main(): Promise<void> {
   let socketLock: SocketLock;
   try {
     socketLock = await SocketLock.take(controlSocket);
+  } catch (err) {
+    startFailed(errorCode(err) ?? 'ERR_MCR_CONTROL', errorReason(err), 1);
+  }
+  // And the network namespace's: another mcrd here, whatever its socket, would share fan-out groups and filters.
+  let namespaceGuard: NamespaceGuard;
+  try {
+    namespaceGuard = await NamespaceGuard.claim({ controlSocket, onSquatter: (holder) => logger.warn({ holderPid: holder.pid, holderUid: holder.uid },
+      'the name mcrd claims in this network namespace is held by a process of another user, not an mcrd: starting without the one-mcrd-per-namespace check; ' +
+      'end that process') });
   } catch (err) {
     startFailed(errorCode(err) ?? 'ERR_MCR_CONTROL', errorReason(err), 1);
   }
@@ -311,6 +321,7 @@ async function main(): Promise<void> {
       { what: 'consume filters', run: () => filters.close() },
       { what: 'metrics endpoint', run: () => metrics?.close() },
       { what: 'control socket', run: () => server.close() },
+      { what: 'namespace guard', run: () => namespaceGuard.close() },
     ], logger);
     if (failed.length > 0) {
       logger.error({ failed }, `mcrd stopped, but closing the ${failed.join(', ')} failed (see above)`);

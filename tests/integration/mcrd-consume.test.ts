@@ -14,7 +14,8 @@
  * A renamed input interface loses mcrd's filter (it would otherwise stay
  * there after mcrd stops) and gets it back with its name.
  * A second mcrd started on the same control socket stops at its lock,
- * before it would take the running one's filter for stale.
+ * before it would take the running one's filter for stale; one started
+ * with another socket stops at the network namespace's guard.
  */
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
@@ -234,6 +235,15 @@ t.test('a second mcrd on the same control socket exits EADDRINUSE and leaves the
   t.match(await ingressFilters(rl), /bpf/, 'the running mcrd\'s filter is still there (before the lock came first, the second removed it as stale)');
   t.notMatch(second.stdout, /removed a consume filter/, 'the second removed no filter');
   t.equal((await mcrctlJson<{ pid: number }>(socket, ['ping'])).pid, mcrd.pid, 'the first still answers on the socket');
+
+  // Another control socket does not make room for a second mcrd in the same network namespace.
+  const other = await rl.lab.exec(rl.relay.ns, process.execPath, [MCRD, '--config', config, '--control-socket', join(dir, 'other.sock'), '--workers', '1'],
+    { reject: false, timeoutMs: 30_000 });
+  t.equal(other.exitCode, 1, 'one with another socket exits 1 as well');
+  t.match(other.stderr, new RegExp(`EADDRINUSE: another mcrd \\(pid ${mcrd.pid}, control socket .*mcrd\\.sock\\) runs in this network namespace: one mcrd per network namespace`),
+    'naming the running one');
+  t.match(await ingressFilters(rl), /bpf/, 'the running mcrd\'s filter is still there');
+  t.equal((await mcrctlJson<{ pid: number }>(socket, ['ping'])).pid, mcrd.pid, 'and it still answers');
 });
 
 t.test('a renamed input interface: mcrd\'s filter is removed there and comes back with the name', async (t) => {

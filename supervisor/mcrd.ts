@@ -15,6 +15,7 @@ import { defaultDaemonSettings, loadConfig, type Config } from './config/index.j
 import { ControlServer } from './control/server.js';
 import { SocketLock } from './control/socket-lock.js';
 import { NamespaceGuard } from './control/namespace-guard.js';
+import { JoinRetry } from './net/join-retry.js';
 import { createHandler, type CountersCleared } from './daemon-handler.js';
 import { allowedCpus, CpuPlanError, formatCpuList, planCpus, type CpuPlan } from './cpu-set.js';
 import { Fleet } from './fleet/fleet.js';
@@ -225,8 +226,9 @@ async function main(): Promise<void> {
     return applyFilters();
   };
   /** Memberships now; the filters' tc commands run in order behind it (the promise settles when they have, never rejects). */
+  const joins = new JoinRetry(() => memberships.apply(table.inputGroups(), (iface) => watcher.get(iface)?.ifindex).length, logger);
   const syncInputs = (): Promise<void> => {
-    memberships.apply(table.inputGroups(), (iface) => watcher.get(iface)?.ifindex);
+    joins.run();
     return syncFilters();
   };
   const fleet = new Fleet({ interfaces: watcher, workersPerInterface, cpus, auxCpus: cpuPlan.supervisorCpus, user: workerUser,
@@ -310,6 +312,7 @@ async function main(): Promise<void> {
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    joins.stop();
     service.stopping();
     logger.info({ signal }, 'stopping: draining workers');
     const failed = await runStopSteps([

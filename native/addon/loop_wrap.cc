@@ -209,8 +209,9 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
     if (exit_code_ != 0) {
       // Nobody may be waiting on stop(): say it where the relay's logs go
       // (the log ring wakes the Node thread), so a relay that forwards
-      // nothing more is not silent about it.
-      logs_->push(LogEvent{LogLevel::error, "MCR_LOOP_ENDED",
+      // nothing more is not silent about it; past a full ring too (a burst
+      // of send errors must not crowd out the line the worker exits on).
+      logs_->push_last(LogEvent{LogLevel::error, "MCR_LOOP_ENDED",
                            "the relay loop ended: io_uring_enter failed (errno in this line); nothing is forwarded "
                            "any more: restart the relay (mcrd restarts its worker)",
                            -exit_code_, -1, 1});

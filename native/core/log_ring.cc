@@ -23,6 +23,17 @@ bool LogRing::push(const LogEvent& event) {
   return true;
 }
 
+void LogRing::push_last(const LogEvent& event) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    events_.push_back(event);
+    wake = !woken_;
+    woken_ = true;
+  }
+  if (wake && waker_) waker_();
+}
+
 std::vector<LogEvent> LogRing::drain() {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<LogEvent> out(events_.begin(), events_.end());

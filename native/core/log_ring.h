@@ -36,6 +36,11 @@ class LogRing {
   void set_waker(std::function<void()> waker) { waker_ = std::move(waker); }
   // False when full (the caller counts the loss).
   bool push(const LogEvent& event);
+  // Pushes even when full (one past the capacity at most per caller): for
+  // the loop's last word, MCR_LOOP_ENDED, which the Node side acts on (the
+  // worker exits for a restart) and which a burst of send errors must not
+  // crowd out.
+  void push_last(const LogEvent& event);
   std::vector<LogEvent> drain();
 
  private:

@@ -106,6 +106,18 @@ TEST(limiter_keeps_a_refused_batch_apart_from_a_failed_send_of_the_same_errno) {
   CHECK_EQ(std::string(lines[1].message), "send failed on output");
 }
 
+TEST(log_ring_takes_the_loops_last_word_when_full) {
+  mcr::LogRing ring(2);
+  const mcr::LogEvent event{mcr::LogLevel::warn, "EIO", "send failed on output", EIO, 1, 1};
+  CHECK(ring.push(event));
+  CHECK(ring.push(event));
+  CHECK(!ring.push(event));  // full
+  ring.push_last(mcr::LogEvent{mcr::LogLevel::error, "MCR_LOOP_ENDED", "the relay loop ended", EBADF, -1, 1});
+  auto lines = ring.drain();
+  REQUIRE(lines.size() == 3u);
+  CHECK_EQ(std::string(lines[2].code), "MCR_LOOP_ENDED");
+}
+
 TEST(log_ring_wakes_once_for_the_first_event_after_each_drain) {
   mcr::LogRing ring(3);
   int wakes = 0;

@@ -104,9 +104,20 @@ export class InterfaceWatcher {
     });
   }
 
+  /**
+   * The state lookups answer from: while a fresh dump is being read (after
+   * lost events or a reopened monitor) the last complete one, not the
+   * half-read new one, in which every interface not listed yet would look
+   * gone (a worker restart then parked its slot as waiting, a rule change
+   * released the memberships and filters of every interface).
+   */
+  private get view(): Map<number, Link> {
+    return this.synced || this.before === undefined ? this.links : this.before;
+  }
+
   /** The interface called `name`, if it exists now. */
   get(name: string): InterfaceState | undefined {
-    for (const l of this.links.values()) {
+    for (const l of this.view.values()) {
       if (l.name === name) return { ifindex: l.ifindex, name: l.name, up: l.up, running: l.running, addresses: [...l.addresses] };
     }
     return undefined;
@@ -114,12 +125,12 @@ export class InterfaceWatcher {
 
   /** The name of the interface with this index now, if there is one. */
   nameOf(ifindex: number): string | undefined {
-    return this.links.get(ifindex)?.name;
+    return this.view.get(ifindex)?.name;
   }
 
   /** Names of the interfaces that exist now. */
   names(): string[] {
-    return [...this.links.values()].map((l) => l.name);
+    return [...this.view.values()].map((l) => l.name);
   }
 
   close(): void {

@@ -2,7 +2,8 @@
  * InterfaceWatcher with an injected fake monitor: the first dump is state,
  * not a change; bursts become one debounced report of links (existence,
  * index, up; a rename as both names) and addresses; carrier-only changes
- * are not reported; a resync reports exactly what differs from before; a
+ * are not reported; a resync reports exactly what differs from before
+ * (lookups meanwhile answer from the last complete state); a
  * failed monitor is replaced.
  */
 import t from 'tap';
@@ -121,11 +122,16 @@ t.test('a resync reports exactly what differs from before', async (t) => {
   emit()(null, [{ type: 'resync' }, link(3, 'out0'), addr('addressAdded', 3, '10.0.0.2'), link(4, 'same'), link(5, 'new1')]);
   await sleep(50);
   t.equal(reports.length, 0, 'nothing reported before the dump completes');
+  t.equal(watcher.get('in0')?.ifindex, 2, 'meanwhile lookups answer from the last complete state, not the half-read one');
+  t.equal(watcher.get('new1'), undefined, 'which does not know new1 yet');
+  t.same(watcher.names().sort(), ['in0', 'out0', 'same']);
   emit()(null, [{ type: 'synced' }]);
   await sleep(50);
   t.equal(reports.length, 1);
   t.same([...(reports[0]?.links ?? [])].sort(), ['in0', 'new1']);
   t.same([...(reports[0]?.addresses ?? [])], ['out0']);
+  t.equal(watcher.get('in0'), undefined, 'once it is complete, the new state');
+  t.equal(watcher.get('new1')?.ifindex, 5);
   watcher.close();
 });
 
@@ -138,6 +144,7 @@ t.test('a failed monitor is closed and replaced; its dump is compared with the o
   t.equal(closed(), 1, 'the failed monitor is closed');
   await sleep(30);
   t.equal(opened(), 2, 'a new one is opened');
+  t.equal(watcher.get('in0')?.ifindex, 2, 'before its dump, in0 is still known');
   emit()(null, [link(2, 'in0'), link(6, 'in1'), { type: 'synced' }]);
   await sleep(50);
   t.same([...(reports[0]?.links ?? [])], ['in1'], 'only the difference');

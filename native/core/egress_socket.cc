@@ -202,6 +202,15 @@ SysError finish_egress_socket(int fd, EgressSocket* out, const std::string& dest
   int sndbuf = kEgressSendBuffer;
   if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) != 0)
     ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+  // Nothing is ever read from an output socket, and what the kernel queues
+  // on it stays: the ICMP errors IP_RECVERR keeps (a unicast receiver's
+  // port unreachable, one per datagram), a datagram someone sends to its
+  // port. Each socket would pin up to net.core.rmem_default (~208 KiB) of
+  // kernel memory for as long as its rule lives; the smallest receive
+  // buffer the kernel allows (0 is raised to SOCK_MIN_RCVBUF, socket(7))
+  // bounds that. Sends are not affected: their errors come back with them.
+  int rcvbuf = 0;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
   out->connected = connect;
   if (connect && ::connect(fd, &out->dest.sa, out->dest_len) != 0) {
     if (!is_route_error(errno)) {

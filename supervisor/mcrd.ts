@@ -156,9 +156,11 @@ async function main(): Promise<void> {
   // And the network namespace's: another mcrd here, whatever its socket, would share fan-out groups and filters.
   let namespaceGuard: NamespaceGuard;
   try {
-    namespaceGuard = await NamespaceGuard.claim({ controlSocket, onSquatter: (holder) => logger.warn({ holderPid: holder.pid, holderUid: holder.uid },
-      'the name mcrd claims in this network namespace is held by a process of another user, not an mcrd: starting without the one-mcrd-per-namespace check; ' +
-      'end that process') });
+    namespaceGuard = await NamespaceGuard.claim({ controlSocket,
+      onSquatter: (holder, why) => logger.warn({ holderPid: holder?.pid, holderUid: holder?.uid },
+        `the name mcrd claims in this network namespace (abstract socket mcr/mcrd) is ${why}, not by an mcrd: ` +
+        'starting without the one-mcrd-per-namespace check; end that process'),
+      onError: (err) => logger.warn({ code: errorCode(err), err: err.message }, 'the one-mcrd-per-namespace guard could not accept a connection') });
   } catch (err) {
     startFailed(errorCode(err) ?? 'ERR_MCR_CONTROL', errorReason(err), 1);
   }

@@ -1,7 +1,7 @@
 /**
  * mcrd's stop, step by step: each part of the daemon is closed in order
  * (stream watch, consume policy, workers, interface watcher, memberships,
- * consume filters, metrics, control socket), and a step that throws is
+ * consume filters, metrics, control socket, namespace guard), and a step that throws is
  * logged with its code and does not keep the steps after it from running:
  * a failed worker stop must not leave the consume filters in place or the
  * control socket open. The exit code says whether every step succeeded.

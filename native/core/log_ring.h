@@ -53,8 +53,8 @@ class LogRing {
 
 // "First error of each kind is logged, then rate-limited": the first
 // occurrence of a (slot, errno, kind) is pushed at once; later ones are
-// counted and flushed as one summary line per interval. A kind that was
-// quiet for a whole interval is forgotten at the flush: its next error is
+// counted and flushed as one summary line per interval. A kind that did
+// not repeat since the last flush is forgotten at the flush: its next error is
 // a first line again (a new outage, or a slot reused by another rule's
 // output, is told as such), and the map holds only what failed lately,
 // not every slot and errno a worker has seen in months of rule churn.

@@ -12,10 +12,16 @@
  * answers whoever connects with the holder's pid and control socket, so a
  * refused start can say which mcrd to look at. Abstract names have no
  * permissions: a process of another user could take the name first to keep
- * mcrd from starting. So the holder's credentials (SO_PEERCRED) decide: the
- * name held by mcrd's own user (or root) is another mcrd, and the start is
- * refused; held by anyone else it is a squatter, and mcrd starts without
- * the guard after a warning naming it.
+ * mcrd from starting. So only a holder proven to be another mcrd refuses
+ * the start: one that answers as mcrd does, from mcrd's own user or root
+ * (SO_PEERCRED). Anything else holding the name (another user's process,
+ * a socket bound but not listening, one that does not answer) is a
+ * squatter: mcrd starts without the guard after a warning. A name that
+ * was held by a process just ending is tried again first.
+ *
+ * The guard serves at most a few connections at once and closes each as
+ * soon as its answer is written, so no client can hold mcrd's descriptors
+ * or its stop.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { ControlError, errorCode } from '../../common/control-errors.js';
@@ -24,6 +30,11 @@ import { nativePeerLookup, type PeerCredentials, type PeerLookup } from './peer.
 /** The abstract name (a leading NUL) every mcrd claims in its network namespace. */
 export const GUARD_NAME = '\0mcr/mcrd';
 const ANSWER_TIMEOUT_MS = 2000;
+/** Connections the guard serves at once; more are refused by the kernel's listen backlog and node. */
+const MAX_CONNECTIONS = 4;
+/** How often a name whose holder did not answer is tried again (a holder ending just then frees it). */
+const LISTEN_ATTEMPTS = 3;
+const LISTEN_RETRY_MS = 100;
 
 export interface GuardHolder {
   pid: number;
@@ -33,8 +44,10 @@ export interface GuardHolder {
 export interface GuardOptions {
   /** What this mcrd tells a later one: its control socket (the pid is its own). */
   controlSocket: string;
-  /** Told when the name is held by another user's process and mcrd starts without the guard. */
-  onSquatter: (holder: PeerCredentials) => void;
+  /** Told when the name is held by something that is not an mcrd and mcrd starts without the guard (its credentials when known). */
+  onSquatter: (holder: PeerCredentials | undefined, why: string) => void;
+  /** Told of a connection error while holding the name (accept failing: EMFILE, ...). */
+  onError?: (err: Error) => void;
   /** Tests give their own name, so they do not meet a real mcrd in the namespace. */
   name?: string;
   /** Default SO_PEERCRED through the addon. */
@@ -42,7 +55,7 @@ export interface GuardOptions {
 }
 
 export class NamespaceGuard {
-  private constructor(private readonly server: Server | undefined) {}
+  private constructor(private readonly server: Server | undefined, private readonly connections: Set<Socket>) {}
 
   /**
    * Claims the namespace: resolves with the guard (close() gives it up), or
@@ -51,36 +64,68 @@ export class NamespaceGuard {
   static async claim(o: GuardOptions): Promise<NamespaceGuard> {
     const name = o.name ?? GUARD_NAME;
     const me: GuardHolder = { pid: process.pid, controlSocket: o.controlSocket };
-    const server = createServer((socket) => {
-      socket.on('error', () => undefined);
-      socket.end(`${JSON.stringify(me)}\n`);
-    });
-    const taken = await new Promise<boolean>((resolve, reject) => {
-      server.once('error', (err) => (errorCode(err) === 'EADDRINUSE' ? resolve(true) : reject(err)));
-      server.listen(name, () => resolve(false));
-    });
-    if (!taken) {
-      server.unref();
-      return new NamespaceGuard(server);
-    }
-    const { holder, credentials } = await askHolder(name, o.peerLookup ?? nativePeerLookup);
     const uid = process.getuid?.() ?? 0;
-    if (credentials !== undefined && credentials.uid !== uid && credentials.uid !== 0) {
-      o.onSquatter(credentials);
-      return new NamespaceGuard(undefined);
+    let last: { holder?: GuardHolder; credentials?: PeerCredentials } = {};
+    for (let attempt = 1; attempt <= LISTEN_ATTEMPTS; attempt++) {
+      const connections = new Set<Socket>();
+      const server = serve(me, connections);
+      if (await listens(server, name)) {
+        // Accept errors from now on (EMFILE, ...): logged, never an unhandled 'error' event.
+        server.on('error', (err) => o.onError?.(err));
+        return new NamespaceGuard(server, connections);
+      }
+      last = await askHolder(name, o.peerLookup ?? nativePeerLookup);
+      const { holder, credentials } = last;
+      const mcrdsUser = credentials !== undefined && (credentials.uid === uid || credentials.uid === 0);
+      if (holder !== undefined && mcrdsUser) {
+        throw new ControlError('EADDRINUSE', `another mcrd (pid ${holder.pid}, control socket ${holder.controlSocket}) runs in this network namespace: ` +
+          'one mcrd per network namespace (their workers would share packet fan-out groups and split each other\'s flows, ' +
+          'and each would remove the other\'s consume filters); give that mcrd these rules (mcrctl add, or its config and mcrctl reload), or stop it first');
+      }
+      // Known and not an mcrd (another user's, or no answer as mcrd gives): no use waiting.
+      if (credentials !== undefined) break;
+      // Not even a connection (a holder ending just now, or a socket that does not listen): try the name again.
+      await new Promise((r) => setTimeout(r, LISTEN_RETRY_MS));
     }
-    const who = holder !== undefined ? `another mcrd (pid ${holder.pid}, control socket ${holder.controlSocket})` :
-      `another mcrd${credentials !== undefined ? ` (pid ${credentials.pid})` : ''}`;
-    throw new ControlError('EADDRINUSE', `${who} runs in this network namespace: one mcrd per network namespace ` +
-      '(their workers would share packet fan-out groups and split each other\'s flows, and each would remove the other\'s consume filters); ' +
-      'give that mcrd these rules (mcrctl add, or its config and mcrctl reload), or stop it first');
+    o.onSquatter(last.credentials, last.credentials !== undefined ? `held by pid ${last.credentials.pid} (uid ${last.credentials.uid}), which does not answer as mcrd does` :
+      'held by a socket that takes no connection');
+    return new NamespaceGuard(undefined, new Set());
   }
 
+  /** Gives the name up; connections still open are cut (their answer was written). */
   close(): Promise<void> {
     const server = this.server;
     if (server === undefined) return Promise.resolve();
+    for (const c of this.connections) c.destroy();
     return new Promise((resolve) => server.close(() => resolve()));
   }
+}
+
+/** The guard's server: answers each connection with `me` and closes it; at most MAX_CONNECTIONS at once. */
+function serve(me: GuardHolder, connections: Set<Socket>): Server {
+  const server = createServer((socket) => {
+    connections.add(socket);
+    socket.on('close', () => connections.delete(socket));
+    socket.on('error', () => undefined);
+    // Written, then closed at once: a client that never reads or closes holds nothing.
+    socket.end(`${JSON.stringify(me)}\n`, () => socket.destroy());
+    setTimeout(() => socket.destroy(), ANSWER_TIMEOUT_MS).unref();
+  });
+  server.maxConnections = MAX_CONNECTIONS;
+  return server;
+}
+
+/** Listens on `name`: true once it does, false when the name is taken; other errors reject. */
+function listens(server: Server, name: string): Promise<boolean> {
+  return new Promise<boolean>((resolve, reject) => {
+    const onError = (err: Error): void => (errorCode(err) === 'EADDRINUSE' ? resolve(false) : reject(err));
+    server.once('error', onError);
+    server.listen(name, () => {
+      server.off('error', onError);
+      server.unref();
+      resolve(true);
+    });
+  });
 }
 
 /** Connects to the holder of `name`: its answer (pid, control socket) and its credentials, each undefined when not to be had. */

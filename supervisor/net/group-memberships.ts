@@ -51,6 +51,10 @@ type MembershipNative = Pick<NativeAddon, 'openMembershipSocket' | 'changeMember
 
 export class GroupMemberships {
   private readonly joined = new Map<string, Joined>();
+  /** Joins that failed at the last apply, with their code: a repeat of the same failure is logged at debug. */
+  private failedBefore = new Map<string, string>();
+  /** Joins failing in the apply() running now. */
+  private failingNow = new Map<string, string>();
 
   constructor(
     private readonly n: MembershipNative,
@@ -65,6 +69,7 @@ export class GroupMemberships {
    */
   apply(wanted: ReadonlyMap<string, ReadonlyMap<string, GroupWant>>, ifindexOf: (iface: string) => number | undefined): MembershipError[] {
     const errors: MembershipError[] = [];
+    this.failingNow = new Map();
     for (const [iface, j] of this.joined) {
       if (!wanted.has(iface) || ifindexOf(iface) !== j.ifindex) this.release(iface, j);
     }
@@ -89,6 +94,8 @@ export class GroupMemberships {
       j.settled = typeof version === 'number' && errors.length === failures ? { wants, version } : undefined;
       if (j.sockets.length === 0) this.joined.delete(iface);
     }
+    // What works again (or is no longer wanted) is forgotten: its next failure is an error line again.
+    this.failedBefore = this.failingNow;
     return errors;
   }
 
@@ -216,7 +223,12 @@ export class GroupMemberships {
 
   private fail(iface: string, group: string, source: string | undefined, err: unknown): MembershipError {
     const e = membershipError(iface, group, source, familyOf(group), err);
-    this.logger.error({ code: e.code, interface: iface, group, source, err: (err as Error).message }, e.message);
+    // Logged at error once per join and code: the retries (join-retry.ts) run the same join again
+    // every few seconds to a minute, which would repeat the line; repeats go to debug.
+    const key = `${iface} ${group} ${source ?? '*'}`;
+    const repeat = this.failedBefore.get(key) === e.code;
+    this.failingNow.set(key, e.code);
+    this.logger[repeat ? 'debug' : 'error']({ code: e.code, interface: iface, group, source, err: (err as Error).message }, e.message);
     return e;
   }
 

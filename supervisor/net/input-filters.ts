@@ -162,19 +162,6 @@ export class InputFilters {
     this.overLimit = overLimit;
     this.wanted = wanted;
     for (const iface of [...this.failed.keys()]) if (!wanted.has(iface)) this.failed.delete(iface);
-    // Each filter stays with its device: under the device's name now (a
-    // rename, which reconcile then replaces or removes there), or gone
-    // with it (deleted: also when a new device took its old name, which
-    // has no filter yet and gets one).
-    const moved = new Map<string, Installed>();
-    for (const [iface, have] of this.installed) {
-      const now = links.nameOf(have.ifindex);
-      if (now === undefined) continue;
-      if (now !== iface) this.logger.info({ interface: now, was: iface, ifindex: have.ifindex }, 'consume filter went with its renamed interface');
-      moved.set(now, have);
-    }
-    this.installed.clear();
-    for (const [iface, have] of moved) this.installed.set(iface, have);
     return this.enqueue(() => this.reconcile());
   }
 
@@ -226,12 +213,32 @@ export class InputFilters {
   }
 
   private async reconcile(): Promise<void> {
+    this.followDevices();
     for (const [iface, have] of [...this.installed]) {
       if (!this.wanted.has(iface)) await this.remove(iface, have);
     }
     for (const [iface, bytecode] of this.wanted) {
       if (this.installed.get(iface)?.bytecode !== bytecode) await this.install(iface, bytecode);
     }
+  }
+
+  /**
+   * Each filter stays with its device: under the device's name now (a
+   * rename, which reconcile then replaces or removes there), or gone with
+   * it (deleted: also when a new device took its old name, which has no
+   * filter yet and gets one). Run in the queue, first in every reconcile,
+   * so an install that was in progress during a rename is followed too.
+   */
+  private followDevices(): void {
+    const moved = new Map<string, Installed>();
+    for (const [iface, have] of this.installed) {
+      const now = this.links.nameOf(have.ifindex);
+      if (now === undefined) continue;
+      if (now !== iface) this.logger.info({ interface: now, was: iface, ifindex: have.ifindex }, 'consume filter went with its renamed interface');
+      moved.set(now, have);
+    }
+    this.installed.clear();
+    for (const [iface, have] of moved) this.installed.set(iface, have);
   }
 
   private async install(iface: string, bytecode: string): Promise<void> {

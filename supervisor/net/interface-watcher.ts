@@ -142,8 +142,9 @@ export class InterfaceWatcher {
   }
 
   private open(): void {
-    // The first dump is the state, not a change; a reopened monitor's dump is compared with what was known.
-    this.before = this.firstSync !== undefined ? undefined : this.links;
+    // The first dump is the state, not a change; a reopened monitor's dump is compared with what was known
+    // (the last complete state: a monitor that failed mid-dump left a half-read one in `links`).
+    this.before = this.firstSync !== undefined ? undefined : this.synced ? this.links : this.before;
     this.links = new Map();
     this.synced = false;
     this.monitor = this.factory((err, events) => this.onEvents(err, events ?? []));
@@ -173,7 +174,9 @@ export class InterfaceWatcher {
     switch (e.type) {
       case 'resync':
         this.o.logger.warn('interface events were lost: re-reading every interface');
-        this.before = this.links;
+        // A dump that restarts before it completed (ENOBUFS, an interrupted
+        // dump) keeps the last complete state as the one to answer from and compare with.
+        if (this.synced) this.before = this.links;
         this.links = new Map();
         this.synced = false;
         return;

@@ -18,6 +18,7 @@ export class JoinRetry {
   #timer: NodeJS.Timeout | undefined;
   #delayMs = FIRST_RETRY_MS;
   #stopped = false;
+  #failing = false;
 
   /** `sync` applies the memberships and returns how many joins failed. */
   constructor(private readonly sync: () => number, private readonly logger: Pick<Logger, 'warn' | 'info'>) {}
@@ -27,11 +28,14 @@ export class JoinRetry {
     if (this.#stopped) return;
     const failed = this.sync();
     if (failed === 0) {
-      if (this.#delayMs !== FIRST_RETRY_MS) this.logger.info('group joins that had failed are in place now');
+      // After a failure: the joins are in place, or the rules no longer want them.
+      if (this.#failing) this.logger.info('no group join fails any more (joined, or no longer wanted)');
+      this.#failing = false;
       this.#delayMs = FIRST_RETRY_MS;
       this.cancel();
       return;
     }
+    this.#failing = true;
     if (this.#timer !== undefined) return;
     const delayMs = this.#delayMs;
     this.logger.warn({ failed, retryInMs: delayMs }, 'group joins failed (see above): trying again');

@@ -12,6 +12,7 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { skipUnlessRoot } from '../../bench/lab/index.js';
+import { pollUntil } from '../../bench/lab/time.js';
 import { runGen } from './harness.js';
 import { mcrctlJson, mcrdLab, startMcrd } from './mcrd-harness.js';
 import type { StatsResult } from '../../proto/index.js';
@@ -42,8 +43,12 @@ t.test('ICMP errors for a unicast output pin no more than the smallest receive b
   const mcrd = await startMcrd(rl, ['--config', config, '--control-socket', socket, '--workers', '1']);
   t.teardown(() => mcrd.stop('SIGTERM', 20_000).then(() => undefined));
   await runGen(rl, { dest: '239.1.1.1', port: 5000, count: 3000, rate: 3000, size: 100 });
-  const stats = await mcrctlJson<StatsResult>(socket, ['stats']);
-  const out = stats.rules[0]?.outputs[0];
+  let out: StatsResult['rules'][number]['outputs'][number] | undefined;
+  // The counts settle within a stats tick or two after the generator ends.
+  await pollUntil(async () => {
+    out = (await mcrctlJson<StatsResult>(socket, ['stats'])).rules[0]?.outputs[0];
+    return (out?.packets ?? 0) + (out?.errors ?? 0) >= 3000;
+  }, 10_000, 100);
   t.ok((out?.packets ?? 0) + (out?.errors ?? 0) === 3000, `every datagram sent or counted (${out?.packets} sent, ${out?.errors} errors: ${JSON.stringify(out?.errorsByErrno)})`);
   const queued = await queuedOn(async (cmd, args) => (await rl.lab.exec(rl.relay.ns, cmd, args)).stdout, sink.addr, 7777);
   t.not(queued, undefined, 'the output socket is found in /proc/net/udp');

@@ -153,6 +153,33 @@ t.test('a renamed interface keeps mcrd\'s filter until mcrd removes it there; it
   t.ok(tc.calls.some((c) => c.startsWith('filter replace dev in0 ')), 'a new in0 gets its own');
 });
 
+t.test('a rename while the filter is being installed: the filter is followed to the new name and removed there', async (t) => {
+  const calls: string[] = [];
+  let release: (() => void) | undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  let first = true;
+  const run = async (args: string[]): Promise<TcResult> => {
+    calls.push(args.join(' '));
+    if (first && args[0] === 'filter' && args[1] === 'replace') {
+      first = false;
+      await gate;
+    }
+    return { ok: true, stdout: '', stderr: '' };
+  };
+  const f = new InputFilters(fakeLogger().logger, run);
+  const links = fakeLinks(['in0']);
+  const rules = consumeMatchesByInterface([rule('in0', 5000)]);
+  const installing = f.apply(rules, links);
+  await new Promise((r) => setImmediate(r));
+  links.set('x0', links.index('in0'));
+  const after = f.apply(rules, links);
+  release?.();
+  await installing;
+  await after;
+  t.ok(calls.includes(`filter del dev x0 ingress pref ${CONSUME_PREF}`), 'removed from x0, where the device it was installed on is now');
+  t.notOk(calls.includes(`filter del dev in0 ingress pref ${CONSUME_PREF}`), 'not looked for under the old name');
+});
+
 t.test('tc failures are logged with a code and retried on the next change', async (t) => {
   let missing = true;
   const tc = fakeTc(() => (missing ? { ok: false, code: 'ENOENT', stderr: 'spawn tc ENOENT' } : {}));

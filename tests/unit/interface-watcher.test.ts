@@ -135,6 +135,22 @@ t.test('a resync reports exactly what differs from before', async (t) => {
   watcher.close();
 });
 
+t.test('a dump that restarts before it completes keeps the last complete state for lookups and the diff', async (t) => {
+  const { watcher, emit, reports } = setup();
+  const started = watcher.start();
+  emit()(null, [link(2, 'in0'), link(3, 'out0'), { type: 'synced' }]);
+  await started;
+  // Events lost; the new dump is interrupted after one link and starts over.
+  emit()(null, [{ type: 'resync' }, link(3, 'out0'), { type: 'resync' }, link(3, 'out0')]);
+  await sleep(30);
+  t.equal(watcher.get('in0')?.ifindex, 2, 'in0 still known while the restarted dump is read');
+  emit()(null, [{ type: 'synced' }]);
+  await sleep(50);
+  t.same([...(reports[0]?.links ?? [])], ['in0'], 'the diff against the last complete state sees in0 gone');
+  t.equal(watcher.get('in0'), undefined);
+  watcher.close();
+});
+
 t.test('a failed monitor is closed and replaced; its dump is compared with the old state', async (t) => {
   const { watcher, emit, reports, opened, closed } = setup();
   const started = watcher.start();

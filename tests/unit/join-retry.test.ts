@@ -37,7 +37,7 @@ t.test('retries with doubling backoff while joins fail, stops once they succeed'
   t.equal(calls, 4);
   t.same(timers, [], 'succeeded: no more retries');
   t.equal(r.nextDelayMs, FIRST_RETRY_MS, 'and the delay back to 1 s');
-  t.ok(lines.some((l) => l === 'info group joins that had failed are in place now'), 'the recovery logged');
+  t.ok(lines.some((l) => l === 'info no group join fails any more (joined, or no longer wanted)'), 'the recovery logged');
 });
 
 t.test('the delay stops at 60 s; stop() ends the retries', async (t) => {

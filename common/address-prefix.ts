@@ -31,6 +31,15 @@ export function addressBytes(addr: string): Uint8Array {
   return out;
 }
 
+/** An address in canonical text (as inet_ntop and the interface watcher give it); the text as given when it does not parse. */
+export function canonicalAddress(text: string): string {
+  try {
+    return bytesToAddress(addressBytes(text));
+  } catch {
+    return text;
+  }
+}
+
 /** The canonical text of an address given as its bytes. */
 export function bytesToAddress(bytes: Uint8Array): string {
   if (bytes.length === 4) return Array.from(bytes).join('.');

@@ -43,7 +43,7 @@ import { sameHash, SlotCommands } from './slot-commands.js';
 import { afterExit } from './slot-exit.js';
 import { DEFAULT_RESTART_BACKOFF, type RestartBackoff } from './backoff.js';
 import type { InterfaceChange } from '../net/interface-watcher.js';
-import { addressBytes, bytesToAddress } from '../../common/address-prefix.js';
+import { canonicalAddress } from '../../common/address-prefix.js';
 import type { CommandDraft, Reply, RuleApplication, RuleArrivals, WorkerInfo } from '../../proto/index.js';
 import { loopThreadPolicy, loopThreadState } from './loop-thread.js';
 import { Watchdog } from './watchdog.js';
@@ -511,13 +511,4 @@ export class Fleet {
 /** Why the watchdog killed this worker of the slot, if it did. */
 function verdictOn(slot: Slot, worker: FleetWorker): string | undefined {
   return slot.verdict?.worker === worker ? slot.verdict.why : undefined;
-}
-
-/** An address in the canonical text the interface watcher reports; the text as given when it does not parse. */
-function canonicalAddress(text: string): string {
-  try {
-    return bytesToAddress(addressBytes(text));
-  } catch {
-    return text;
-  }
 }

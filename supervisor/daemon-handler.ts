@@ -17,7 +17,7 @@ import { addressFamily, hostPort } from '../common/rule-spec.js';
 import { errorCode } from '../common/control-errors.js';
 import type { Fleet } from './fleet/fleet.js';
 import { LEVEL_VALUES, levelValue, type WorkerLogs } from './worker-logs.js';
-import { CONTROL_PROTOCOL, type LogsResult, type Rule, type RuleApplication, type RuleChange } from '../proto/index.js';
+import { CONTROL_PROTOCOL, type LogsResult, type Rule, type RuleApplication, type RuleChange, type StatsResult } from '../proto/index.js';
 import type { ControlHandler } from './control/handler.js';
 import { StatsReport } from './stats/stats-report.js';
 import { addStreamHealth, ruleStreams } from './health/stream-stats.js';
@@ -40,7 +40,7 @@ export interface DaemonState {
   version: string;
   startedAtMs: number;
   /** What this host knows of an interface right now (netlink), or undefined when it does not exist. */
-  interfaceState?: (name: string) => { up: boolean; addresses: string[] } | undefined;
+  interfaceState?: (name: string) => { up: boolean; running?: boolean; addresses: string[] } | undefined;
   /** Whether each rule's input is consumed (net/consume-policy.ts); without it list carries no consume decisions. */
   consume?: { mode: 'auto' | boolean; list(): Array<{ ruleId: number; consumed: boolean; reason: string }> };
   /** Loss of signal per rule (health/stream-watch.ts); without it stats and list carry no stream state. */
@@ -81,6 +81,24 @@ const DEFAULT_LOG_LINES = 100;
  * address (a link-local one will do: the kernel picks the source per send,
  * native/core/egress_socket6.cc).
  */
+/**
+ * Marks each output whose interface is up without carrier (OutputStats.no_carrier):
+ * what it sends is dropped by the device and mostly counted as sent.
+ */
+function markNoCarrier(result: StatsResult, rules: readonly Rule[], state: DaemonState['interfaceState']): StatsResult {
+  if (state === undefined) return result;
+  const byId = new Map(rules.map((r) => [r.id, r]));
+  for (const s of result.rules) {
+    const rule = byId.get(s.ruleId);
+    s.outputs.forEach((o, i) => {
+      const iface = rule?.outputs[i]?.interface;
+      const link = iface !== undefined ? state(iface) : undefined;
+      if (link?.up === true && link.running === false) o.noCarrier = true;
+    });
+  }
+  return result;
+}
+
 function checkInterfaces(rule: Omit<Rule, 'id'>, state: DaemonState['interfaceState']): void {
   if (state === undefined) return;
   const missing = (name: string): never => {
@@ -215,7 +233,8 @@ export function createHandler(d: DaemonState): ControlHandler {
       const slots = await d.fleet.counters();
       // Timed after the answers arrive: that is when the counters were read.
       const rules = d.table.list();
-      return addStreamHealth(stats.build(slots, rules, performance.now()), slots.map((s) => s.counters), rules, d.stream, (id) => stats.monitor(id));
+      const result = addStreamHealth(stats.build(slots, rules, performance.now()), slots.map((s) => s.counters), rules, d.stream, (id) => stats.monitor(id));
+      return markNoCarrier(result, rules, d.interfaceState);
     },
     async workers() {
       return { workers: d.fleet.info() };

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { skipUnlessRoot } from '../../bench/lab/index.js';
 import type { StatsResult } from '../../proto/index.js';
 import { runGen, sinkReport, startSink } from './harness.js';
-import { mcrctlJson, mcrdLab, startMcrd, workersOf } from './mcrd-harness.js';
+import { mcrctl, mcrctlJson, mcrdLab, startMcrd, workersOf } from './mcrd-harness.js';
 
 const WAIT_MS = 10_000;
 
@@ -103,4 +103,34 @@ t.test('an output whose source address lives on another interface (a VIP on lo) 
   const report = await sinkReport(sink);
   t.ok(report.received > 0, `the sink got them (${report.received})`);
   t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0, 'mcrd exits 0');
+});
+
+t.test('an output interface without carrier: its sends count as sent, and stats says it has no carrier', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const { rl, dir } = await mcrdLab(t, 'nocarr');
+  const socket = join(dir, 'mcrd.sock');
+  const config = join(dir, 'rules.json5');
+  writeFileSync(config, `{ rules: [
+    { inputInterface: "in0", inputGroup: "239.1.1.6", inputPort: 5006, outputs: [{ group: "239.2.2.6", port: 6006, interface: "out0" }] },
+  ] }`);
+  const mcrd = await startMcrd(rl, ['--config', config, '--control-socket', socket, '--workers', '1']);
+  t.teardown(() => mcrd.stop('SIGTERM', 20_000).then(() => undefined));
+  const sink = rl.sinks[0];
+  if (sink === undefined) throw new Error('the lab has no sink');
+  const out = async (): Promise<{ packets: number; errors: number; noCarrier?: boolean } | undefined> =>
+    (await mcrctlJson<StatsResult>(socket, ['stats'])).rules[0]?.outputs[0];
+  t.equal((await out())?.noCarrier, undefined, 'with carrier: not marked');
+  // The sink's end of the veth goes down: out0 stays up, without carrier.
+  await rl.lab.exec(sink.ns, 'ip', ['link', 'set', 'dev', sink.ifname, 'down']);
+  await runGen(rl, { dest: '239.1.1.6', port: 5006, count: 200, rate: 2000, size: 100 });
+  let o = await out();
+  for (const end = Date.now() + 10_000; (o?.packets ?? 0) + (o?.errors ?? 0) < 200 && Date.now() < end;) o = await out();
+  t.equal(o?.noCarrier, true, 'marked: no carrier');
+  t.equal(o?.packets, 200, 'and every datagram counted as sent, though the device dropped them (the kernel says success: docs/relay.md)');
+  const table = await mcrctl(socket, ['stats']);
+  t.match(table.stdout, /-> 239\.2\.2\.6:6006:out0 \(no carrier\)/, 'the table says so beside the output');
+  await rl.lab.exec(sink.ns, 'ip', ['link', 'set', 'dev', sink.ifname, 'up']);
+  let back: boolean | undefined = true;
+  for (const end = Date.now() + 10_000; back === true && Date.now() < end;) back = (await out())?.noCarrier;
+  t.equal(back, undefined, 'carrier back: not marked');
 });

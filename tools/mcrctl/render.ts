@@ -95,7 +95,8 @@ export function renderStats(stats: StatsResult, rules: readonly Rule[], nowMs: n
           ...(withStream ? [formatStream(s.streamState, s.streamChangedAtMs, nowMs)] : [])];
         const outs = s.outputs.map((o, i) => {
           const spec = rule?.outputs[i];
-          return ['', '', `-> ${spec ? formatOutput(spec) : `output ${i + 1}`}`,
+          // No carrier: its sends are dropped by the device and mostly counted as sent (docs/relay.md).
+          return ['', '', `-> ${spec ? formatOutput(spec) : `output ${i + 1}`}${o.noCarrier === true ? ' (no carrier)' : ''}`,
             String(o.packets), String(o.bytes), formatRate(o.pps), String(o.errors), ...(withStream ? [''] : []), formatCounts(o.errorsByErrno ?? {})];
         });
         return [head, ...outs];

@@ -158,8 +158,8 @@ async function main(): Promise<void> {
   try {
     namespaceGuard = await NamespaceGuard.claim({ controlSocket,
       onSquatter: (holder, why) => logger.warn({ holderPid: holder?.pid, holderUid: holder?.uid },
-        `the name mcrd claims in this network namespace (abstract socket mcr/mcrd) is ${why}, not by an mcrd: ` +
-        'starting without the one-mcrd-per-namespace check; end that process'),
+        `the one-mcrd-per-network-namespace check is skipped: the abstract socket mcr/mcrd ${why}; ` +
+        'make sure no other mcrd runs in this namespace, and end the process that holds the name'),
       onError: (err) => logger.warn({ code: errorCode(err), err: err.message }, 'the one-mcrd-per-namespace guard could not accept a connection') });
   } catch (err) {
     startFailed(errorCode(err) ?? 'ERR_MCR_CONTROL', errorReason(err), 1);

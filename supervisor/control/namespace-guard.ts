@@ -44,7 +44,11 @@ export interface GuardHolder {
 export interface GuardOptions {
   /** What this mcrd tells a later one: its control socket (the pid is its own). */
   controlSocket: string;
-  /** Told when the name is held by something that is not an mcrd and mcrd starts without the guard (its credentials when known). */
+  /**
+   * Told when mcrd starts without the guard: the name is held by something
+   * that is not an mcrd (its credentials when known), or cannot be taken;
+   * `why` completes "the abstract socket mcr/mcrd ...".
+   */
   onSquatter: (holder: PeerCredentials | undefined, why: string) => void;
   /** Told of a connection error while holding the name (accept failing: EMFILE, ...). */
   onError?: (err: Error) => void;
@@ -69,7 +73,16 @@ export class NamespaceGuard {
     for (let attempt = 1; attempt <= LISTEN_ATTEMPTS; attempt++) {
       const connections = new Set<Socket>();
       const server = serve(me, connections);
-      if (await listens(server, name)) {
+      let listening: boolean;
+      try {
+        listening = await listens(server, name);
+      } catch (err) {
+        // Not a holder but the host refusing the name (a sandbox, a policy): the
+        // check is lost, not the start.
+        o.onSquatter(undefined, `cannot be taken (${errorCode(err) ?? 'EIO'}: ${(err as Error).message})`);
+        return new NamespaceGuard(undefined, new Set());
+      }
+      if (listening) {
         // Accept errors from now on (EMFILE, ...): logged, never an unhandled 'error' event.
         server.on('error', (err) => o.onError?.(err));
         return new NamespaceGuard(server, connections);
@@ -87,8 +100,8 @@ export class NamespaceGuard {
       // Not even a connection (a holder ending just now, or a socket that does not listen): try the name again.
       await new Promise((r) => setTimeout(r, LISTEN_RETRY_MS));
     }
-    o.onSquatter(last.credentials, last.credentials !== undefined ? `held by pid ${last.credentials.pid} (uid ${last.credentials.uid}), which does not answer as mcrd does` :
-      'held by a socket that takes no connection');
+    o.onSquatter(last.credentials, last.credentials !== undefined ? `is held by pid ${last.credentials.pid} (uid ${last.credentials.uid}), which does not answer as mcrd does` :
+      'is held by a socket that takes no connection');
     return new NamespaceGuard(undefined, new Set());
   }
 

@@ -51,7 +51,7 @@ t.test('a holder that never answers, and a socket bound without listening, are s
   const why: string[] = [];
   const g1 = await NamespaceGuard.claim({ name: silentName, controlSocket: '/a.sock', onSquatter: (_h, w) => why.push(w) });
   await g1.close();
-  t.match(why[0] ?? '', /held by pid \d+ \(uid \d+\), which does not answer as mcrd does/, 'a silent holder of the same user');
+  t.match(why[0] ?? '', /^is held by pid \d+ \(uid \d+\), which does not answer as mcrd does$/, 'a silent holder of the same user');
   // A stream socket bound to the name but not listening: the name is taken, a connect is refused.
   // (Node binds an abstract name NUL-padded to the whole sun_path, 108 bytes: the squatter takes that very name.)
   const boundName = `${name}-bound`;
@@ -69,7 +69,7 @@ t.test('a holder that never answers, and a socket bound without listening, are s
   }
   const g2 = await NamespaceGuard.claim({ name: boundName, controlSocket: '/b.sock', onSquatter: (_h, w) => why.push(w) });
   await g2.close();
-  t.equal(why[1], 'held by a socket that takes no connection', 'started anyway, told why');
+  t.equal(why[1], 'is held by a socket that takes no connection', 'started anyway, told why');
 });
 
 t.test('a client that connects and never reads holds neither a descriptor nor the close', async (t) => {
@@ -82,4 +82,12 @@ t.test('a client that connects and never reads holds neither a descriptor nor th
   const started = performance.now();
   await guard.close();
   t.ok(performance.now() - started < 1000, 'close() does not wait for them');
+});
+
+t.test('a name the host will not give is no reason to refuse a start', async (t) => {
+  const why: string[] = [];
+  // A path in a directory that does not exist stands in for a name a sandbox refuses.
+  const guard = await NamespaceGuard.claim({ name: '/nonexistent-mcr-dir/guard', controlSocket: '/d.sock', onSquatter: (_h, w) => why.push(w) });
+  await guard.close();
+  t.match(why[0] ?? '', /^cannot be taken \(E[A-Z]+: /, 'skipped with the errno code');
 });

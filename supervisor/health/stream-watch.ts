@@ -105,7 +105,6 @@ export class StreamWatch {
   #timer: NodeJS.Timeout | undefined;
   #running = false;
   #polling: Promise<void> | undefined;
-  #warnedWall = false;
 
   constructor(o: StreamWatchOptions) {
     this.#o = o;
@@ -167,14 +166,9 @@ export class StreamWatch {
     // The latest arrival any worker reported, kept across polls (a restarted worker reports none).
     for (const a of reports) {
       const ids = a.ruleIds;
-      // A worker without monotonic stamps (a build before them): its wall
-      // times, placed on the monotonic clock as of now (a step between the
-      // arrival and now then shifts them, as before the stamps), rather
-      // than no arrivals at all.
-      const monos = a.lastRxMonoMs.length === ids.length ? a.lastRxMonoMs : this.#fromWall(a.lastRxMs, now, mono);
       for (let i = 0; i < ids.length; i++) {
         const t = this.#rules.get(ids[i] as number);
-        const when = monos[i] ?? 0;
+        const when = a.lastRxMonoMs[i] ?? 0;
         if (t === undefined || when <= t.lastRxMonoMs) continue;
         t.lastRxMonoMs = when;
         t.lastRxMs = a.lastRxMs[i] ?? 0;
@@ -189,16 +183,6 @@ export class StreamWatch {
       if (next !== t.state) this.#change(rule, t, next, now, mono);
     }
     for (const id of this.#rules.keys()) if (!present.has(id)) this.#rules.delete(id);
-  }
-
-  /** Wall arrival times as monotonic ones, by the clocks' offset now; warns once that the judgement rests on the wall clock. */
-  #fromWall(wall: readonly number[], now: number, mono: number): number[] {
-    if (!this.#warnedWall) {
-      this.#warnedWall = true;
-      this.#o.logger.warn('a worker reports arrivals without monotonic times (a worker older than mcrd): its streams are judged on the wall clock, ' +
-        'which a clock step can mislead; restart mcrd so every worker is of its version');
-    }
-    return wall.map((ms) => (ms === 0 ? 0 : Math.max(1, mono - Math.max(0, now - ms))));
   }
 
   #track(rule: Rule, now: number): Tracked {

@@ -191,16 +191,3 @@ t.test('a step of the wall clock changes nothing: a stopped stream goes down aft
   t.equal(f.watch.view(rules[1] as Rule).state, 'up', 'still up after a step forward');
   t.same(f.changes.map((c) => [c.ruleId, c.state]), [[1, 'up'], [2, 'up'], [1, 'down']], 'no other change reported');
 });
-
-t.test('a worker without monotonic times (an older build): judged on its wall times, with one warning', async (t) => {
-  const rules = [rule(1)];
-  const f = fixture(rules);
-  f.set([{ ruleIds: [1], lastRxMs: [f.clock.now - 100], lastRxMonoMs: [] }]);
-  await f.watch.poll();
-  t.equal(f.watch.view(rules[0] as Rule).state, 'up', 'up: its arrival 100 ms ago counts');
-  t.equal(f.watch.view(rules[0] as Rule).lastRxMs, f.clock.now - 100, 'shown as it came');
-  f.clock.now += 1500;
-  await f.watch.poll();
-  t.equal(f.watch.view(rules[0] as Rule).state, 'down', 'and down after the timeout');
-  t.equal(f.lines.filter((l) => l.msg.includes('without monotonic times')).length, 1, 'warned once');
-});

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
  * `npm run bench:latency`: one-way latency of MCR's loop settings and
- * placements and the C anchors at fixed rates, in one lab and one run, without the
+ * placements and the userspace anchors (the C relays; `socat` and
+ * `gstreamer` too) at fixed rates, in one lab and one run, without the
  * zero-loss searches of the full suite: the quick way to see what a change
  * to the relay loop does to latency. Each round starts every variant in
  * turn (interleaved, since the host is shared), runs one latency trial per
  * rate (bench/latency.ts: mcrgen --timestamp → method → mcrsink --latency)
  * and stops it; the table gives each percentile's median over the rounds,
- * its range, and the median as a ratio to each C anchor's. MCR rows also
+ * its range, and the median as a ratio to each anchor's. MCR rows also
  * give the loop counters over the trials (turns per datagram, the share of
  * turns that polled, windows the adaptive policy found the core
  * contended): they say whether the loop slept or spun. `--base-root DIR`
@@ -141,6 +142,9 @@ const VARIANTS: Record<string, Variant> = {
   catchup2000: { name: 'mcrd defaults, generator --catch-up-us 2000', method: 'mcr', mcrdArgs: [], genCatchUpUs: 2000 },
   'c-mmsg-catchup2000': { name: 'C recvmmsg, generator --catch-up-us 2000', method: 'c-mmsg', genCatchUpUs: 2000 },
   'c-ring': { name: 'C TPACKET_V3', method: 'c-ring' },
+  // The suite's other userspace anchors, for MCR at the rates where they were measured.
+  socat: { name: 'socat', method: 'socat' },
+  gstreamer: { name: 'GStreamer', method: 'gstreamer' },
 };
 
 /** Loop counters whose change over a trial the MCR rows show. */

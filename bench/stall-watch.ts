@@ -64,13 +64,15 @@ export function describeStall(w: StallWindow): string {
     `ksoftirqd ran ${w.softirqdRunMs.toFixed(2)} ms, waited ${w.softirqdWaitMs.toFixed(2)} ms; steal ${w.stealMs.toFixed(0)} ms`;
 }
 
-function softirqdPid(cpu: number): number | undefined {
+/** The PID of `cpu`'s ksoftirqd thread, undefined when it is not found. */
+export function softirqdPid(cpu: number): number | undefined {
   const name = `ksoftirqd/${cpu}`;
   for (const [tid, task] of readTasks()) if (task.comm === name) return tid;
   return undefined;
 }
 
-function readSchedstat(pid: number | undefined): [number, number] {
+/** A task's time on the CPU and time waiting for it, ns ([0, 0] when it cannot be read). */
+export function readSchedstat(pid: number | undefined): [number, number] {
   if (pid === undefined) return [0, 0];
   try {
     const f = readFileSync(`/proc/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);

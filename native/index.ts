@@ -173,7 +173,7 @@ export interface NativeAddon {
    * Throws with an errno code (EINVAL: already active; ENODEV: no such interface).
    */
   activatePacketSocket(fd: number, iface: string, fanoutGroup: number, ifindex?: number): void;
-  /** if_nametoindex, with its errno as the code (ENODEV, or EMFILE when no descriptor is left for the lookup). */
+  /** An interface's index by name (SIOCGIFINDEX), with its errno as the code (ENODEV, or EMFILE when no descriptor is left for the lookup). */
   interfaceIndex(iface: string): number;
   /** A socket holding the membership of an IPv4 (IP_ADD_MEMBERSHIP) or IPv6 (IPV6_JOIN_GROUP) group on the interface; close it to leave. */
   joinGroup(iface: string, group: string): number;

@@ -231,7 +231,7 @@ export class Relay {
     const ruleId = id ?? this.nextId++;
     if (this.rules.has(ruleId)) throw Object.assign(new Error(`rule ${ruleId} is already installed`), { code: 'EEXIST' });
     const groups = groupsToJoin(spec);
-    for (const group of groups) this.joinGroup(group);
+    this.joinAll(groups);
     try {
       const slots = await loop.addRule(this.native(ruleId, spec));
       // A base carried for this id is a rule the last replace refused and
@@ -256,7 +256,7 @@ export class Relay {
     const loop = this.requireLoop();
     const ruleIds = ids ?? specs.map(() => this.nextId++);
     const joined = specs.flatMap(groupsToJoin);
-    for (const group of joined) this.joinGroup(group);
+    this.joinAll(joined);
     let results: Array<RuleSlots | RefusedRule>;
     try {
       results = await loop.replaceRules(specs.map((spec, i) => this.native(ruleIds[i] ?? 0, spec)));
@@ -387,6 +387,24 @@ export class Relay {
       throw err;
     }
     return this.loop;
+  }
+
+  /**
+   * Joins every group or none: when one join fails (no descriptor left,
+   * say) the groups joined before it are left again, so a refused rule
+   * holds no membership.
+   */
+  private joinAll(groups: readonly string[]): void {
+    let done = 0;
+    try {
+      for (const group of groups) {
+        this.joinGroup(group);
+        done++;
+      }
+    } catch (err) {
+      for (const group of groups.slice(0, done)) this.leaveGroup(group);
+      throw err;
+    }
   }
 
   private joinGroup(group: string): void {

@@ -24,7 +24,8 @@ namespace mcr {
 SysError open_packet_socket(const PacketSocketOptions& opts, int* fd_out) {
   // The interface must exist now, deferred or not: a worker spawned for a
   // missing interface would only fail later, at activation.
-  if (::if_nametoindex(opts.interface.c_str()) == 0) return sys_error(ENODEV, "if_nametoindex", opts.interface);
+  unsigned ifindex = 0;
+  if (SysError e = interface_index(opts.interface, &ifindex); e.failed()) return e;
   const int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
   if (fd < 0) return sys_error(errno, "socket", "AF_PACKET on " + opts.interface);
   auto fail = [fd](SysError e) {
@@ -45,19 +46,28 @@ SysError open_packet_socket(const PacketSocketOptions& opts, int* fd_out) {
   if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0)
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
   if (!opts.deferred) {
-    unsigned ifindex = 0;
-    SysError e = interface_index(opts.interface, &ifindex);
-    if (!e.failed()) e = activate_packet_socket(fd, ifindex, opts.interface, opts.fanout_group);
-    if (e.failed()) return fail(e);
+    if (SysError e = activate_packet_socket(fd, ifindex, opts.interface, opts.fanout_group); e.failed()) return fail(e);
   }
   *fd_out = fd;
   return {};
 }
 
 SysError interface_index(const std::string& ifname, unsigned* ifindex) {
-  errno = 0;
-  *ifindex = ::if_nametoindex(ifname.c_str());
-  if (*ifindex == 0) return sys_error(errno != 0 ? errno : ENODEV, "if_nametoindex", ifname);
+  // Asked through a socket of our own, not glibc's if_nametoindex: that one
+  // opens a socket too, and when the descriptor table is full it fails with
+  // ENOENT, which reads as a missing interface (egress_socket.cc does the
+  // same through its own socket).
+  *ifindex = 0;
+  if (ifname.empty() || ifname.size() >= IFNAMSIZ) return sys_error(ENODEV, "if_nametoindex", ifname);
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sys_error(errno, "socket", "index of interface " + ifname);
+  ifreq ifr{};
+  std::memcpy(ifr.ifr_name, ifname.c_str(), ifname.size());
+  const int rc = ::ioctl(fd, SIOCGIFINDEX, &ifr);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return sys_error(err == ENXIO ? ENODEV : err, "if_nametoindex", ifname);
+  *ifindex = static_cast<unsigned>(ifr.ifr_ifindex);
   return {};
 }
 
@@ -152,8 +162,8 @@ SysError interface_mtu(const std::string& ifname, int* mtu) {
 }
 
 SysError join_group(const std::string& ifname, uint32_t group_be, int* fd_out) {
-  const unsigned ifindex = ::if_nametoindex(ifname.c_str());
-  if (ifindex == 0) return sys_error(ENODEV, "if_nametoindex", ifname);
+  unsigned ifindex = 0;
+  if (SysError e = interface_index(ifname, &ifindex); e.failed()) return e;
   const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return sys_error(errno, "socket", "membership on " + ifname);
   ip_mreqn mreq{};
@@ -169,8 +179,8 @@ SysError join_group(const std::string& ifname, uint32_t group_be, int* fd_out) {
 }
 
 SysError join_group6(const std::string& ifname, const in6_addr& group, int* fd_out) {
-  const unsigned ifindex = ::if_nametoindex(ifname.c_str());
-  if (ifindex == 0) return sys_error(ENODEV, "if_nametoindex", ifname);
+  unsigned ifindex = 0;
+  if (SysError e = interface_index(ifname, &ifindex); e.failed()) return e;
   const int fd = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return sys_error(errno, "socket", "IPv6 membership on " + ifname);
   ipv6_mreq mreq{};

@@ -40,8 +40,9 @@ SysError open_packet_socket(const PacketSocketOptions& opts, int* fd_out);
 // the process may have no descriptor left for if_nametoindex's own socket.
 SysError activate_packet_socket(int fd, unsigned ifindex, const std::string& ifname, uint16_t fanout_group);
 
-// if_nametoindex with its errno kept (ENODEV: no such interface; EMFILE:
-// no descriptor left for the lookup's socket).
+// An interface's index by name (SIOCGIFINDEX), with a true errno: ENODEV
+// for no such interface, EMFILE when no descriptor is left for the
+// lookup's socket.
 SysError interface_index(const std::string& ifname, unsigned* ifindex);
 
 // Interface facts the loop sizes its buffers from.

@@ -39,7 +39,9 @@
 //   {"sent","retries","errors","errorsByErrno":{"ENOBUFS":n,...},
 //    "durationSec","pps","stream","size","firstSeq","lastSeq",
 //    "impaired":{"gap","dup","reorder","cc"}}
-// firstSeq / lastSeq are null when nothing was sent.
+// firstSeq / lastSeq are the payload sequences of the first and the last
+// datagram sent (with --impair not sent - 1: a gap skips a number, a
+// duplicate repeats one), null when nothing was sent.
 //
 // Files: mcrgen_config (options), mcrgen_socket (socket setup per family),
 // mcrgen_sender (batches, pacing, send errors), mcrgen_report (the JSON);

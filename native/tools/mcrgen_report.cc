@@ -15,8 +15,8 @@ void print_json(const Config& c, const Stats& st, const StreamSource* source) {
   for (const auto& [err, n] : st.by_errno) by_errno.add(errno_name(err), std::to_string(n));
   const double secs = static_cast<double>(st.end_ns - st.start_ns) / 1e9;
   const double pps = secs > 0 ? static_cast<double>(st.sent) / secs : 0;
-  const std::string first = st.sent > 0 ? "0" : "null";
-  const std::string last = st.sent > 0 ? std::to_string(st.sent - 1) : "null";
+  const std::string first = st.sent > 0 ? std::to_string(st.first_seq) : "null";
+  const std::string last = st.sent > 0 ? std::to_string(st.last_seq) : "null";
   std::printf(
       "{\"sent\":%llu,\"retries\":%llu,\"errors\":%llu,\"errorsByErrno\":{%s},"
       "\"durationSec\":%.6f,\"pps\":%.1f,\"stream\":%u,\"size\":%zu,\"firstSeq\":%s,"

@@ -128,6 +128,7 @@ void run(int fd, const Config& c, Stats& st, StreamSource* source) {
   std::vector<uint8_t> control(max_msgs * CMSG_SPACE(sizeof(uint16_t)));
   // --timestamp: each datagram's running hash, kept from fill to stamp.
   std::vector<uint64_t> partial(c.timestamp ? c.batch : 0);
+  std::vector<uint64_t> seqs(c.batch);  // each datagram's payload sequence
   size_t batch_n = 0;  // datagrams in the batch being sent
   const BeforeSend stamp = [&](size_t first_msg) {
     const uint64_t now = tool_clock_ns(CLOCK_REALTIME);
@@ -202,8 +203,9 @@ void run(int fd, const Config& c, Stats& st, StreamSource* source) {
     }
     const size_t n = static_cast<size_t>(std::min<uint64_t>(batch, c.count - st.sent));
     for (size_t i = 0; i < n; i++) {
+      seqs[i] = st.sent + i;
       if (source != nullptr) {
-        source->next(bufs.data() + i * c.size, st.sent + i);
+        seqs[i] = source->next(bufs.data() + i * c.size, st.sent + i);
       } else if (c.timestamp) {
         partial[i] = payload_fill_timed(bufs.data() + i * c.size, c.size, c.stream, st.sent + i);
       } else {
@@ -213,6 +215,10 @@ void run(int fd, const Config& c, Stats& st, StreamSource* source) {
     batch_n = n;
     const size_t sent_msgs = send_all(fd, msgs.data(), prepare(n), end_ns, c.gso != 0, st, &fatal, c.timestamp ? &stamp : nullptr);
     const size_t k = std::min(n, sent_msgs * per_msg);
+    if (k > 0) {
+      if (st.sent == 0) st.first_seq = seqs[0];
+      st.last_seq = seqs[k - 1];
+    }
     st.sent += k;
     next_ns += static_cast<double>(k) * ns_per_pkt;
   }

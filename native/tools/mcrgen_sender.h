@@ -16,6 +16,9 @@ struct Stats {
   uint64_t sent = 0;
   uint64_t retries = 0;
   uint64_t errors = 0;
+  // Payload sequences of the first and the last datagram sent (when sent > 0).
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
   int fatal_errno = 0;  // the send error that stopped the run, 0 for none
   std::map<int, uint64_t> by_errno;
   uint64_t start_ns = 0;

@@ -98,11 +98,11 @@ void StreamSource::build(uint8_t* buf, uint64_t number, bool skip_cc) {
   std::memset(buf + at + packets * kTsPacket, 0, size_ - at - packets * kTsPacket);
 }
 
-void StreamSource::next(uint8_t* buf, uint64_t sent) {
+uint64_t StreamSource::next(uint8_t* buf, uint64_t sent) {
   if (have_held_) {
     std::memcpy(buf, held_.data(), size_);
     have_held_ = false;
-    return;
+    return held_number_ - 1;
   }
   // No faults in the clean tail of a counted run.
   const bool may_impair = count_ == UINT64_MAX || sent + kCleanTail < count_;
@@ -119,14 +119,17 @@ void StreamSource::next(uint8_t* buf, uint64_t sent) {
     // This one goes out after the next.
     build(held_.data(), k, skip_cc);
     have_held_ = true;
+    held_number_ = k;
     build(buf, ++built_, false);
     ++reorders_;
-    return;
+    return built_ - 1;
   }
   build(buf, k, skip_cc);
   if (may_impair && due(imp_.dup, k)) {
     std::memcpy(held_.data(), buf, size_);
     have_held_ = true;
+    held_number_ = k;
     ++dups_;
   }
+  return k - 1;
 }

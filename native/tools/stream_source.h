@@ -37,8 +37,10 @@ class StreamSource {
   StreamSource(bool rtp, bool mpegts, const Impairments& imp, uint32_t stream, size_t size, uint64_t count);
 
   // Writes the next datagram (size() bytes) into `buf`; `sent` is how many
-  // went out before it (for the clean tail).
-  void next(uint8_t* buf, uint64_t sent);
+  // went out before it (for the clean tail). Returns the datagram's number
+  // in the stream from 0, its payload sequence (a gap skips numbers, a
+  // duplicate repeats one, a reorder sends a higher one first).
+  uint64_t next(uint8_t* buf, uint64_t sent);
   size_t size() const { return size_; }
 
   uint64_t gaps() const { return gaps_; }
@@ -61,5 +63,6 @@ class StreamSource {
   uint8_t cc_[2] = {0, 0};
   std::vector<uint8_t> held_;  // a datagram to send next (reorder's late one, dup's copy)
   bool have_held_ = false;
+  uint64_t held_number_ = 0;  // the held datagram's number, from 1
   uint64_t gaps_ = 0, dups_ = 0, reorders_ = 0, cc_skips_ = 0;
 };

@@ -21,6 +21,8 @@ import type { ListRulesResult, RuleStats, StatsResult } from '../../proto/index.
 
 interface GenOut {
   sent: number;
+  firstSeq: number | null;
+  lastSeq: number | null;
   impaired: { gap: number; dup: number; reorder: number; cc: number };
 }
 
@@ -64,6 +66,9 @@ t.test('monitor counts exactly what mcrgen injects; signal goes down and up, log
   const c = await gen(rl, '239.1.1.3', 5004, 1000, ['--rtp', '--mpegts', '--impair', 'gap=100']);
   t.ok(a.impaired.gap > 10 && a.impaired.dup > 10 && a.impaired.reorder > 10, `injected into RTP: ${JSON.stringify(a.impaired)}`);
   t.ok(b.impaired.cc > 10 && c.impaired.gap > 5, `injected into TS: ${JSON.stringify(b.impaired)}, ${JSON.stringify(c.impaired)}`);
+  // A gap uses up a number, a duplicate repeats one; the clean tail ends the run in order.
+  t.same([a.firstSeq, a.lastSeq], [0, a.sent + a.impaired.gap - a.impaired.dup - 1], 'the report\'s last sequence counts gaps and duplicates');
+  t.same([c.firstSeq, c.lastSeq], [0, c.sent + c.impaired.gap - 1], 'and gaps in TS in RTP');
 
   // Every datagram counted on input, then the counts.
   let stats = before;

@@ -6,7 +6,8 @@
  * frame walks them all, in the backlog's processing), so the core takes
  * in less than arrives; and, for 300 ms in the middle, a busy SCHED_FIFO
  * task on core 1, which keeps ksoftirqd (a normal task) from that core
- * once the receive work is handed to it. (The busy task alone does not
+ * once the receive work is handed to it; the task starts once ksoftirqd is
+ * seen doing that work. (The busy task alone does not
  * do it: the receive work runs on every interrupt's exit too, and kept up
  * with the flood in one run of two.) The watch
  * must keep every window in which the core dropped frames (together, all
@@ -18,10 +19,11 @@
  */
 import t from 'tap';
 import { cpus } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { createRelayLab, nftNetdevUnavailableReason, skipUnlessRoot } from '../../../bench/lab/index.js';
 import { readSoftnet } from '../../../bench/host-counters.js';
-import { delta32, watchStalls } from '../../../bench/stall-watch.js';
+import { delta32, readSchedstat, softirqdPid, watchStalls } from '../../../bench/stall-watch.js';
 import { pollUntil } from '../../../bench/lab/time.js';
 import { startGen } from '../harness.js';
 import { hasSysNice } from '../mcrd-harness.js';
@@ -30,6 +32,7 @@ const CORE = 1;
 const HOG_SECONDS = 0.3;
 const SLOW_RULES = 1000;
 const FLOOD_REACHED = 10_000;
+const SOFTIRQD_SAMPLE_MS = 50;
 
 t.test('the stall watch keeps the windows in which a starved core\'s backlog dropped frames, and says ksoftirqd waited', async (t) => {
   if (skipUnlessRoot(t)) return;
@@ -55,6 +58,19 @@ t.test('the stall watch keeps the windows in which a starved core\'s backlog dro
   // The flood's receive work is on core 1 (RPS as set above) before the busy task starts.
   t.ok(await pollUntil(async () => delta32(before?.processed ?? 0, readSoftnet()[CORE]?.processed ?? 0) >= FLOOD_REACHED, 10_000, 10),
     `the flood reaches core ${CORE}'s backlog (${FLOOD_REACHED} frames processed there)`);
+  // Start the busy task only once ksoftirqd does the flood's receive work:
+  // the task then takes the core from it mid-work, and it waits until the
+  // task ends. (Receive work that runs on interrupt exit alone is not held
+  // up by the task; ksoftirqd, woken late in the task's 300 ms or not at
+  // all, waited 7 ms in one run.)
+  const softirqd = softirqdPid(CORE);
+  t.ok(softirqd !== undefined, `ksoftirqd/${CORE} found`);
+  const busy = await pollUntil(async () => {
+    const [ran] = readSchedstat(softirqd);
+    await sleep(SOFTIRQD_SAMPLE_MS);
+    return readSchedstat(softirqd)[0] - ran >= (SOFTIRQD_SAMPLE_MS * 1e6) / 2;
+  }, 10_000, 0);
+  t.ok(busy, `ksoftirqd/${CORE} does the flood's receive work (ran half of a ${SOFTIRQD_SAMPLE_MS} ms sample) before the busy task starts`);
   // The busy task: SCHED_FIFO 50 on core 1; `timeout`, on core 0, ends it.
   await execa('taskset', ['-c', '0', 'timeout', String(HOG_SECONDS), 'taskset', '-c', String(CORE), 'chrt', '-f', '50', 'sh', '-c', 'while :; do :; done'],
     { reject: false, timeout: 10_000 });

@@ -73,15 +73,6 @@ export interface CountersCleared {
 const DEFAULT_LOG_LINES = 100;
 
 /**
- * An interactive add names interfaces that must exist now: a typo should
- * fail at once, not leave a rule that waits forever. (A config file may
- * name interfaces that appear later: its rules wait for them, docs/mcrd.md.)
- * An output also needs an address of its group's family to send from,
- * unless it names its own source: IPv4, or for an IPv6 output any IPv6
- * address (a link-local one will do: the kernel picks the source per send,
- * native/core/egress_socket6.cc).
- */
-/**
  * Marks each output whose interface is up without carrier (OutputStats.no_carrier):
  * what it sends is dropped by the device and mostly counted as sent.
  */
@@ -99,6 +90,15 @@ function markNoCarrier(result: StatsResult, rules: readonly Rule[], state: Daemo
   return result;
 }
 
+/**
+ * An interactive add names interfaces that must exist now: a typo should
+ * fail at once, not leave a rule that waits forever. (A config file may
+ * name interfaces that appear later: its rules wait for them, docs/mcrd.md.)
+ * An output also needs an address of its group's family to send from,
+ * unless it names its own source: IPv4, or for an IPv6 output any IPv6
+ * address (a link-local one will do: the kernel picks the source per send,
+ * native/core/egress_socket6.cc).
+ */
 function checkInterfaces(rule: Omit<Rule, 'id'>, state: DaemonState['interfaceState']): void {
   if (state === undefined) return;
   const missing = (name: string): never => {

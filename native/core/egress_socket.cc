@@ -5,6 +5,7 @@
 // output interface's subnets) gets SO_BROADCAST, without which connect()
 // and every send fail with EACCES (socket(7), ip(7)).
 #include "core/egress_socket.h"
+#include "core/packet_socket.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -124,14 +125,13 @@ SysError open_egress_socket(const EgressSpec& spec, EgressSocket* out, const Add
     ::close(fd);
     return sys_error(err, call, std::move(what));
   };
-  ifreq ifr{};
-  if (spec.interface.empty() || spec.interface.size() >= IFNAMSIZ) return refuse(ENODEV, "if_nametoindex", spec.interface);
-  std::memcpy(ifr.ifr_name, spec.interface.c_str(), spec.interface.size());
-  if (::ioctl(fd, SIOCGIFINDEX, &ifr) != 0) {
-    const int err = errno == ENXIO ? ENODEV : errno;
-    return refuse(err, "if_nametoindex", spec.interface);
+  unsigned ifindex = 0;
+  if (SysError e = interface_index_through(fd, spec.interface, &ifindex); e.failed()) {
+    ::close(fd);
+    return e;
   }
-  const unsigned ifindex = static_cast<unsigned>(ifr.ifr_ifindex);
+  ifreq ifr{};
+  std::memcpy(ifr.ifr_name, spec.interface.c_str(), spec.interface.size());  // length checked by the lookup
   read_ethernet_address(fd, &ifr, out);
   if (v6) return open_egress_socket6(spec, fd, ifindex, out);
   AddressSnapshot fresh;

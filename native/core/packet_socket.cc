@@ -52,23 +52,26 @@ SysError open_packet_socket(const PacketSocketOptions& opts, int* fd_out) {
   return {};
 }
 
+SysError interface_index_through(int fd, const std::string& ifname, unsigned* ifindex) {
+  *ifindex = 0;
+  if (ifname.empty() || ifname.size() >= IFNAMSIZ) return sys_error(ENODEV, "if_nametoindex", ifname);
+  ifreq ifr{};
+  std::memcpy(ifr.ifr_name, ifname.c_str(), ifname.size());
+  if (::ioctl(fd, SIOCGIFINDEX, &ifr) != 0) return sys_error(errno == ENXIO ? ENODEV : errno, "if_nametoindex", ifname);
+  *ifindex = static_cast<unsigned>(ifr.ifr_ifindex);
+  return {};
+}
+
 SysError interface_index(const std::string& ifname, unsigned* ifindex) {
   // Asked through a socket of our own, not glibc's if_nametoindex: that one
   // opens a socket too, and when the descriptor table is full it fails with
-  // ENOENT, which reads as a missing interface (egress_socket.cc does the
-  // same through its own socket).
+  // ENOENT, which reads as a missing interface.
   *ifindex = 0;
-  if (ifname.empty() || ifname.size() >= IFNAMSIZ) return sys_error(ENODEV, "if_nametoindex", ifname);
   const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return sys_error(errno, "socket", "index of interface " + ifname);
-  ifreq ifr{};
-  std::memcpy(ifr.ifr_name, ifname.c_str(), ifname.size());
-  const int rc = ::ioctl(fd, SIOCGIFINDEX, &ifr);
-  const int err = errno;
+  const SysError e = interface_index_through(fd, ifname, ifindex);
   ::close(fd);
-  if (rc != 0) return sys_error(err == ENXIO ? ENODEV : err, "if_nametoindex", ifname);
-  *ifindex = static_cast<unsigned>(ifr.ifr_ifindex);
-  return {};
+  return e;
 }
 
 namespace {

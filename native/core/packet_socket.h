@@ -44,6 +44,9 @@ SysError activate_packet_socket(int fd, unsigned ifindex, const std::string& ifn
 // for no such interface, EMFILE when no descriptor is left for the
 // lookup's socket.
 SysError interface_index(const std::string& ifname, unsigned* ifindex);
+// The same, asked through `fd` (any socket the caller holds): no
+// descriptor of its own.
+SysError interface_index_through(int fd, const std::string& ifname, unsigned* ifindex);
 
 // Interface facts the loop sizes its buffers from.
 SysError interface_mtu(const std::string& ifname, int* mtu);

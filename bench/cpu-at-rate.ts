@@ -26,7 +26,7 @@ import { createBenchLab, type BenchLab } from './bench-lab.js';
 import { OTHER_CPU, preset, type MethodName } from './config.js';
 import { ensureDependencies } from './deps.js';
 import { describeError } from './errors.js';
-import { setGeneratorBurst } from './generator.js';
+import { pacedBurst, setGeneratorBurst } from './generator.js';
 import { interruptsPer, readInterrupts, readProcessCpuSec } from './host-counters.js';
 import { labUnavailableReason } from './lab/index.js';
 import { START, type RunningMethod } from './methods/index.js';
@@ -97,7 +97,7 @@ function parseArgs(argv: string[]) {
     .option('--steps <n>', 'bisection steps of the zero-loss search', int, 4)
     .option('--basis-pps <pps>', 'the rate 10 % and 50 % are of (default: the first variant\'s first zero-loss rate)', int)
     .option('--base-root <dir>', 'package root of another MCR build, for variant base')
-    .option('--gen-burst <n>', 'datagrams per paced burst of the generator (1 = evenly spaced; the suite sends bursts of 8)', int, 8)
+    .option('--gen-burst <n>', 'the largest paced burst of the generator, in datagrams (1 = evenly spaced; the suite sends up to 8: rate ÷ 5000, at least 1)', int, 8)
     .option('--out <dir>', 'results directory', join(packageRoot(), 'bench', 'results'));
   program.parse(argv, { from: 'user' });
   const o = program.opts<{ variants: string; payload: number; fanout: number; repeats: number; duration: number; idle: number;
@@ -168,7 +168,7 @@ function spread(xs: number[], digits: number): string {
 
 function table(samples: Sample[], keys: string[], basisPps: number, o: ReturnType<typeof parseArgs>): string {
   const rows = [
-    `CPU follows load: ${o.payload} B, fan-out ${o.fanout}, generator bursts of ${o.genBurst}, ${o.repeats} rounds, ${o.duration} s trials; rates are 10 % and 50 % of ${(basisPps / 1000).toFixed(0)} kpps; median (range)`,
+    `CPU follows load: ${o.payload} B, fan-out ${o.fanout}, generator bursts of ${pacedBurst(basisPps / 10)} at 10 % and ${pacedBurst(basisPps / 2)} at 50 %, ${o.repeats} rounds, ${o.duration} s trials; rates are 10 % and 50 % of ${(basisPps / 1000).toFixed(0)} kpps; median (range)`,
     '',
     '| variant | idle, % of a core (loop process) | 10 %: % of a core | 10 %: CPU s / M datagrams | 50 %: % of a core | 50 %: CPU s / M datagrams | 50 %: IPIs to core 0 / datagram | zero-loss kpps |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',

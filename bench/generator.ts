@@ -52,13 +52,28 @@ export interface GenOptions {
 
 /** Datagrams per UDP_SEGMENT message of the generator. */
 export const GEN_GSO = 8;
-/** Datagrams per paced batch: one message, so the offered load stays smooth (a batch every 8 / rate seconds). */
+/**
+ * The largest paced batch, in datagrams: one UDP_SEGMENT message. mcrgen
+ * sends fewer below 40 kpps (pacedBurst).
+ */
 let genBurst = GEN_GSO;
 
 /**
- * Datagrams per paced burst for the rest of the run (`bench:cpu --gen-burst`):
+ * Datagrams per paced burst that mcrgen really sends at `ratePps` (for the
+ * reports): it aims at a batch about every 200 µs, rate ÷ 5 000 datagrams
+ * (rounded down), at least 1 and at most the burst set here
+ * (native/tools/mcrgen_sender.cc, `batch`). So with the suite's 8: 2 at
+ * 10 kpps, 7 at 39.9 kpps, 8 from 40 kpps on.
+ */
+export function pacedBurst(ratePps: number): number {
+  return Math.min(genBurst, Math.max(1, Math.floor(ratePps / 5000)));
+}
+
+/**
+ * The largest paced burst for the rest of the run (`bench:cpu --gen-burst`):
  * 1 sends evenly spaced single datagrams, as a paced media stream arrives
- * (up to ~0.34 Mpps at 64 B from core 0), instead of the suite's bursts of 8.
+ * (up to ~0.34 Mpps at 64 B from core 0), instead of the suite's bursts of
+ * up to 8 (pacedBurst).
  */
 export function setGeneratorBurst(n: number): void {
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new BenchError('ERR_BENCH_ARG', `generator burst ${n}: expected an integer 1..64`);

@@ -54,7 +54,7 @@ import { createBenchLab, type BenchLab } from './bench-lab.js';
 import { LATENCY_GENERATOR_CATCH_UP_US, OTHER_CPU, type MethodName } from './config.js';
 import { ensureDependencies } from './deps.js';
 import { describeError } from './errors.js';
-import { realtimeRefusal, setGeneratorBurst } from './generator.js';
+import { pacedBurst, realtimeRefusal, setGeneratorBurst } from './generator.js';
 import { damonNote, damonState } from './host-counters.js';
 import { labUnavailableReason } from './lab/index.js';
 import { latencyTrial, median, type LatencyTrial } from './latency.js';
@@ -173,7 +173,7 @@ function parseArgs(argv: string[]) {
     .option('--base-root <dir>', 'package root of another MCR build, for variant base')
     .option('--hog-cpu <n>', 'keep this core busy with yes processes during the run', int)
     .option('--hogs <n>', 'how many yes processes --hog-cpu starts', int, 1)
-    .option('--gen-burst <n>', 'datagrams per paced burst of the generator (1 = evenly spaced; the suite sends bursts of 8)', int, 8)
+    .option('--gen-burst <n>', 'the largest paced burst of the generator, in datagrams (1 = evenly spaced; the suite sends up to 8: rate ÷ 5000, at least 1)', int, 8)
     .option('--gen-fifo <priority>', "the generator's SCHED_FIFO priority for every variant (default 0 = a normal task; variants genfifo and c-mmsg-genfifo use 1)",
       intOption(0, 99), 0)
     .option('--gen-catch-up-us <us>', 'how much of its own stalls the generator makes up with a burst (mcrgen --catch-up-us; default 0, as in the suite\'s latency trials; variants catchup2000 and c-mmsg-catchup2000 use 2000)',
@@ -297,7 +297,7 @@ function table(all: Sample[], keys: string[], ratePps: number, o: ReturnType<typ
   const head = ['variant', ...PCTS.map(([, n]) => `${n} µs`), ...anchors.flatMap((a) => PCTS.slice(0, 2).map(([, n]) => `${n} ÷ ${a}`)),
     'turns / datagram', 'polled turns', 'contended windows'];
   const rows = [
-    `One-way latency, ${o.payload} B at ${ratePps} pps in bursts of ${o.genBurst}, fan-out 1, ${o.rounds} rounds of ${o.duration} s` +
+    `One-way latency, ${o.payload} B at ${ratePps} pps in bursts of ${pacedBurst(ratePps)}, fan-out 1, ${o.rounds} rounds of ${o.duration} s` +
       `${o.hogCpu !== undefined ? `, core ${o.hogCpu} kept busy by ${o.hogs} yes process(es)` : ''}; median (min–max) over the rounds`,
     '',
     `| ${head.join(' | ')} |`,

@@ -22,7 +22,7 @@ import { packageRoot } from '../tools/native-tool.js';
 import { createBenchLab, readSinkRx, type BenchLab } from './bench-lab.js';
 import { METHODS, OTHER_CPU, RELAY_CPU, type MethodName } from './config.js';
 import { describeError } from './errors.js';
-import { runGenerator, setGeneratorBurst } from './generator.js';
+import { pacedBurst, runGenerator, setGeneratorBurst } from './generator.js';
 import { START } from './methods/index.js';
 import { busySecBetween, idleIsExact, interruptsPer, readCpuTimes, readInterrupts } from './host-counters.js';
 import { pinRunnerOffRelayCore } from './pin-runner.js';
@@ -58,7 +58,7 @@ function parseArgs(argv: string[]): ProfileArgs {
     .option('--perf-data <file>', 'keep perf.data there (for perf report -G on a symbol) instead of deleting it')
     .option('--mcrd-args <args>', 'MCR only: extra mcrd flags (space-separated), e.g. "--consume-inputs --coalesce-us 20"')
     .option('--relay-args <args>', 'MCR only: run the standalone relay with these extra flags (space-separated) instead of mcrd')
-    .option('--gen-burst <n>', 'datagrams per paced burst of the generator (1 = evenly spaced; the suite sends bursts of 8)', intOption(1, 64), 8)
+    .option('--gen-burst <n>', 'the largest paced burst of the generator, in datagrams (1 = evenly spaced; the suite sends up to 8: rate ÷ 5000, at least 1)', intOption(1, 64), 8)
     .parse(argv);
   const o = program.opts<{ method: string; rate: number; size: number; fanout: number; seconds: number; sinkRps: boolean; out: string;
     perfData?: string; relayArgs?: string; mcrdArgs?: string; genBurst: number }>();
@@ -137,7 +137,7 @@ async function main(): Promise<number> {
       // tick-sampled busy fields miss or multiply timer-driven work (host-counters.ts).
       const windowSec = Number(process.hrtime.bigint() - t0) / 1e9;
       const busy = busySecBetween(cpuBefore, cpuAfter, windowSec, idleIsExact(RELAY_CPU));
-      const header = [`method ${a.method}${a.mcrdArgs ? ` (mcrd ${a.mcrdArgs.join(' ')})` : ''}, offered ${a.rate} pps in bursts of ${a.genBurst}, ${a.size} B, fan-out ${a.fanout}, sink RPS ${a.sinkRps ? 'on' : 'off'}`,
+      const header = [`method ${a.method}${a.mcrdArgs ? ` (mcrd ${a.mcrdArgs.join(' ')})` : ''}, offered ${a.rate} pps in bursts of ${pacedBurst(a.rate)}, ${a.size} B, fan-out ${a.fanout}, sink RPS ${a.sinkRps ? 'on' : 'off'}`,
         `generator sent ${g.sent} (${Math.round(g.pps)} pps); sinks received ${arrived} of ${g.sent * a.fanout} ` +
         `(loss ${(100 * (1 - arrived / Math.max(1, g.sent * a.fanout))).toFixed(3)} %)`,
         `relay core busy ${busy.toFixed(2)} s over the run: ${((busy / Math.max(1, arrived / a.fanout)) * 1e6).toFixed(2)} µs per forwarded input datagram (perf's own sampling included)`,

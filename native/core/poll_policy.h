@@ -23,15 +23,19 @@
 //   and sent together, in fewer and fuller UDP_SEGMENT sends, for fewer
 //   wake-ups. The pause is what gathers about kTargetWalkFrames frames at
 //   the window's arrival rate, within kPauseMinNs..kPauseMaxNs. Below
-//   kStopPermille, or kStopRatePps, it wakes per frame again. Traffic that
+//   kStopRatePercent of the rate it started at, kStopPermille, or
+//   kStopRatePps, it wakes per frame again. Traffic that
 //   arrives in bursts (a sender's own batches, microbursts) is never
 //   paused: a loop woken per burst already walks the burst at once, and a
 //   pause would only add a timer's wake-up per walk (a fixed 20 us pause
 //   cost 30 % more CPU per datagram at half load: docs/performance-history.md,
-//   "Moderation by walk size"). Evenly paced traffic (a media stream,
-//   20 kpps or more) is where a pause pays: woken per frame, the loop
-//   spent 65 % of a core on 34 kpps. An earlier default polled instead
-//   of pausing in that state: it spent 85 % of a core at half load.
+//   "Moderation by walk size"). Evenly paced traffic (a media stream) near
+//   the core's limit is where a pause pays: it lets the loop carry more
+//   (zero-loss 195 kpps of 64 B singles, against 128 woken per frame).
+//   Further below, a pause saves a fifth of the CPU and triples p50, so
+//   the loop wakes per frame there (kStartPermille). An earlier default
+//   polled instead of pausing in that state: it spent 85 % of a core at
+//   half load.
 //   A window in which the thread waited for its CPU (its run delay,
 //   thread_times.h) kContendedPermille or more of the time says other
 //   tasks want the core: there a pause can turn into a wait behind them, so
@@ -68,13 +72,28 @@ class PollPolicy {
   // within two windows (4 ms) of a rise in load.
   static constexpr uint64_t kWindowNs = 2'000'000;
   // Moderate when the loop was busy at least this share (per mille) of the
-  // last two windows: well above what 10 % of the zero-loss rate costs
-  // (~5-15 % on this project's VM), so light traffic is never delayed.
-  static constexpr uint32_t kStartPermille = 250;
-  // Stop moderating when the share falls below this: moderation makes each
-  // frame cheaper, so the share drops once it is on; the gap between start
-  // and stop keeps the policy from flapping at the boundary.
-  static constexpr uint32_t kStopPermille = 120;
+  // last two windows: only as the core nears what waking per frame can
+  // carry. A pause adds up to kPauseMaxNs to a frame, and saves little
+  // below that: evenly spaced 64 B singles at 39.9 kpps cost 45 % of a core
+  // woken per frame and 36 % moderated, while the pauses raised p50 from
+  // 24 to 91 us and p99 from 65 to 215 (the C recvmmsg relay: 30 and 131;
+  // docs/performance.md, "Moderation only near saturation"). At 250, the
+  // threshold before, a paced stream of 20 kpps already paid that.
+  static constexpr uint32_t kStartPermille = 750;
+  // Stop moderating when the arrival rate falls below this share (per
+  // cent) of the rate at which moderation started: woken per frame at that
+  // rate, the loop would be busy about that share of kStartPermille, well
+  // below it, so it does not start again at once. Why the rate and not the
+  // busy share: moderation makes each frame cheaper, by a fifth for single
+  // sends (39.9 kpps of singles: 45 -> 36 % of a core) and by half when
+  // each frame goes to 8 outputs (busy-poll.test.ts's paced stream: 65 ->
+  // 34 %), so no one share can say what waking per frame would cost.
+  // Stopping below a 40 % share flapped there: 190 starts in 3 s, 1.7
+  // frames a turn instead of 5; at 30 % still 104 starts.
+  static constexpr uint32_t kStopRatePercent = 70;
+  // And whatever the rate, below this share: a loop that little busy has
+  // nothing to gain from a pause.
+  static constexpr uint32_t kStopPermille = 150;
   // From this busy share (per mille) on, the wait after a walk counts the
   // walk's own sends (counts_sends()). Below it the loop has time to spare,
   // and the one extra turn those sends would cause is a cheap look for the
@@ -192,6 +211,13 @@ class PollPolicy {
     // shared core a loop that was preempted catches up in one dense window,
     // which says nothing about the load.
     const uint64_t rate_pps = frames * 1'000'000'000 / elapsed;
+    // Over this window and the one before: a moderated window holds a few
+    // walks of many frames each, so one window's count is off by up to a
+    // walk (at 16.7 kpps in walks of ~14: 15.3 kpps in one window, 21.8 in
+    // the next), too coarse to compare with a share of the start's rate.
+    const uint64_t two_window_rate_pps = (frames + prev_frames_) * 1'000'000'000 / (elapsed + prev_elapsed_);
+    prev_frames_ = frames;
+    prev_elapsed_ = elapsed;
     const bool busy = busy_permille_ >= kStartPermille && small_walks && rate_pps >= kStartRatePps;
     if (waited * 1000 >= uint64_t{kContendedPermille} * elapsed) {
       // Other tasks want this core: wake per frame, and do not moderate for a while.
@@ -206,8 +232,10 @@ class PollPolicy {
       if (moderating_) hold_ns_ = kHoldMinNs;
       if (!moderating_ && busy && last_window_busy_ && now_ns >= hold_until_ns_) {
         moderating_ = true;
+        start_rate_pps_ = rate_pps;
         ++starts_;
-      } else if (moderating_ && (busy_permille_ < kStopPermille || rate_pps < kStopRatePps)) {
+      } else if (moderating_ && (busy_permille_ < kStopPermille || rate_pps < kStopRatePps ||
+                                 two_window_rate_pps * 100 < start_rate_pps_ * kStopRatePercent)) {
         moderating_ = false;
       }
       last_window_busy_ = busy;
@@ -228,6 +256,9 @@ class PollPolicy {
   uint64_t window_frames_ = 0;  // frames they forwarded
   uint64_t pause_ns_ = kPauseMinNs;
   bool moderating_ = false;
+  uint64_t start_rate_pps_ = 0;  // the arrival rate of the window that started moderation
+  uint64_t prev_frames_ = 0;     // frames of the window before the last
+  uint64_t prev_elapsed_ = 0;    // and its length
   bool last_window_busy_ = false;
   uint64_t starts_ = 0;
   uint64_t contended_ = 0;

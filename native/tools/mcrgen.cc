@@ -25,10 +25,10 @@
 // (exit 0, JSON printed).
 //
 // --timestamp sends the timestamped payload variant (payload.h): each
-// datagram carries the CLOCK_REALTIME time at which its sendmmsg call began
-// (read once per call, after the batch was filled, and again before a
-// resend), so mcrsink --latency can measure one-way latency against the
-// kernel's receive timestamp.
+// datagram carries the CLOCK_REALTIME time right before the send that
+// carries it (one message per send then: mcrgen_sender.cc; a --gso
+// message's datagrams share one), so mcrsink --latency can measure one-way
+// latency against the kernel's receive timestamp.
 //
 // Stream payloads (stream_source.h): --rtp puts an RTP header first, --mpegts
 // sends MPEG-TS packets (default 7 x 188 bytes) instead of the test payload,

@@ -25,7 +25,7 @@ Config parse_args(int argc, char** argv) {
           {"count", "N", "stop after N packets"},
           {"duration", "SEC", "stop after SEC seconds (fractions allowed)"},
           {"stream", "ID", "stream id written into every payload, u32 (default 1)"},
-          {"batch", "N", "packets per sendmmsg call, 1..1024 (default 64)"},
+          {"batch", "N", "packets per sendmmsg call (with --timestamp one call per message), 1..1024 (default 64)"},
           {"catch-up-us", "US", "with --rate: the most time a stalled sender makes up with a burst, 0..100000 us (default 2000; at least two batches' time is always made up)"},
           {"gso", "N", "send each batch as UDP_SEGMENT messages of up to N datagrams (and 65507 bytes), 0..64 (default 0 = off)"},
           {"rtp", nullptr, "an RTP header first (sequence = datagram number, SSRC = --stream, 90 kHz timestamps)"},

@@ -48,9 +48,14 @@ void drain_error_queue(int fd) {
   }
 }
 
-// Called with the index of the first message about to be (re)sent, right
-// before each sendmmsg call: --timestamp stamps the datagrams from there on.
-using BeforeSend = std::function<void(size_t first_msg)>;
+// Called with the index of the message about to be (re)sent, right before
+// its send: --timestamp stamps that message's datagrams. send_all then sends
+// one message per call, so each datagram carries the time of its own send.
+// One sendmmsg for a whole batch would stamp datagram k of the batch before
+// the k - 1 sends ahead of it; on loopback or a veth each of those runs the
+// receiver's path too (3-5 us each on the lab's VM), so the later datagrams
+// of a burst would carry that wait as latency of whatever relays them.
+using BeforeSend = std::function<void(size_t msg)>;
 
 // Sends msgs[0..n), resending after EAGAIN / ENOBUFS back-offs. Returns how
 // many went out; sets *fatal on any other error, or stops early on a signal
@@ -64,7 +69,8 @@ size_t send_all(int fd, mmsghdr* msgs, size_t n, uint64_t end_ns, bool gso, Stat
   size_t done = 0;
   while (done < n) {
     if (before_send != nullptr) (*before_send)(done);
-    const int r = sendmmsg(fd, msgs + done, static_cast<unsigned>(n - done), 0);
+    const size_t count = before_send != nullptr ? 1 : n - done;
+    const int r = sendmmsg(fd, msgs + done, static_cast<unsigned>(count), 0);
     if (r > 0) {
       // A short count means the next message failed; sendmmsg(2) reports
       // that error on the next call, which the loop makes immediately.
@@ -130,9 +136,10 @@ void run(int fd, const Config& c, Stats& st, StreamSource* source) {
   std::vector<uint64_t> partial(c.timestamp ? c.batch : 0);
   std::vector<uint64_t> seqs(c.batch);  // each datagram's payload sequence
   size_t batch_n = 0;  // datagrams in the batch being sent
-  const BeforeSend stamp = [&](size_t first_msg) {
+  const BeforeSend stamp = [&](size_t msg) {
     const uint64_t now = tool_clock_ns(CLOCK_REALTIME);
-    for (size_t i = first_msg * per_msg; i < batch_n; i++) payload_stamp(bufs.data() + i * c.size, c.size, partial[i], now);
+    const size_t end = std::min(batch_n, (msg + 1) * per_msg);
+    for (size_t i = msg * per_msg; i < end; i++) payload_stamp(bufs.data() + i * c.size, c.size, partial[i], now);
   };
   // Message m carries datagrams [m * per_msg, ...) of the batch; the last one
   // of a batch may carry fewer (its iov length is set per batch).

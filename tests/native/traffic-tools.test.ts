@@ -206,6 +206,38 @@ t.test('without --latency the report says latency null, and a damaged send time 
   t.equal(s.latency, null);
 });
 
+// Receives `count` datagrams on a fresh loopback socket while `send` runs
+// mcrgen at its port, in arrival order (loopback keeps the order).
+async function receiveFrom(count: number, send: (port: number) => Promise<unknown>): Promise<Buffer[]> {
+  const sock = createSocket('udp4');
+  const got: Buffer[] = [];
+  const all = new Promise<void>((resolve) => sock.on('message', (m) => { got.push(m); if (got.length === count) resolve(); }));
+  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()));
+  try {
+    await send(sock.address().port);
+    await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+  } finally {
+    sock.close();
+  }
+  return got;
+}
+
+t.test('--timestamp stamps each datagram of a batch at its own send; one --gso message shares one stamp', async (t) => {
+  const stamps = (ds: Buffer[]): bigint[] => ds.map((d) => d.readBigUInt64BE(18));
+  // Two batches of 8 (no --rate: whole batches). Stamped once per sendmmsg
+  // call, as before, the 8 of a batch would share one time.
+  const one = stamps(await receiveFrom(16, (port) =>
+    runGen(['--dest', '127.0.0.1', '--port', String(port), '--count', '16', '--batch', '8', '--timestamp'])));
+  t.equal(one.length, 16, 'all 16 arrived');
+  t.ok(one.every((s, i) => i === 0 || s > (one[i - 1] ?? 0n)), 'each datagram later than the one before it');
+  // With --gso 8 the kernel cuts one message into the 8: they leave in one call.
+  const gso = stamps(await receiveFrom(16, (port) =>
+    runGen(['--dest', '127.0.0.1', '--port', String(port), '--count', '16', '--batch', '8', '--gso', '8', '--timestamp'])));
+  t.equal(gso.length, 16, 'all 16 arrived');
+  t.equal(new Set(gso.slice(0, 8)).size, 1, 'the first message\'s 8 share a stamp');
+  t.ok((gso[8] ?? 0n) > (gso[7] ?? 0n), 'the second message is stamped at its own send');
+});
+
 t.test('a second run of the same stream counts as duplicates', async (t) => {
   const port = String(await freeUdpPort());
   const sink = await startSink([

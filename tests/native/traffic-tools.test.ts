@@ -213,10 +213,13 @@ async function receiveFrom(count: number, send: (port: number) => Promise<unknow
   const got: Buffer[] = [];
   const all = new Promise<void>((resolve) => sock.on('message', (m) => { got.push(m); if (got.length === count) resolve(); }));
   await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', () => resolve()));
+  let timer: NodeJS.Timeout | undefined;
   try {
     await send(sock.address().port);
-    await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    // Bounded: a datagram that never comes shows as a short count, not a hang.
+    await Promise.race([all, new Promise((resolve) => { timer = setTimeout(resolve, 10_000); })]);
   } finally {
+    clearTimeout(timer);
     sock.close();
   }
   return got;

@@ -158,7 +158,7 @@ void LoopWrap::ensure_running(Napi::Env env) const {
   if (stop_posted_) throw coded_error(env, "ERR_MCR_STOPPED", "the loop is stopping or stopped");
   // Its thread ended on an error (MCR_LOOP_ENDED in its logs): a command
   // posted now would never be applied nor answered.
-  if (exited_.load(std::memory_order_acquire))
+  if (ended_on_error_.load(std::memory_order_acquire) || exited_.load(std::memory_order_acquire))
     throw coded_error(env, "ERR_MCR_STOPPED", "the loop ended on an error (see its log): start a new one");
 }
 
@@ -207,6 +207,7 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
     if (rc != 0) return;
     exit_code_ = loop_->run();
     if (exit_code_ != 0) {
+      ended_on_error_.store(true, std::memory_order_release);
       // Nobody may be waiting on stop(): say it where the relay's logs go
       // (the log ring wakes the Node thread), so a relay that forwards
       // nothing more is not silent about it; past a full ring too (a burst

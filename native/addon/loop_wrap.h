@@ -59,6 +59,9 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   std::thread thread_;
   Napi::ThreadSafeFunction tsfn_;
   std::atomic<bool> exited_{false};
+  // Its run() returned on an error, set before MCR_LOOP_ENDED is logged:
+  // whoever has read that line finds commands refused (exited_ comes later).
+  std::atomic<bool> ended_on_error_{false};
   int exit_code_ = 0;
   // How the loop thread was placed and scheduled (loop_thread.h), for start()'s result.
   LoopThreadSetup thread_setup_;

@@ -43,7 +43,7 @@ export type PartedAnswer = ListAnswer | StatsAnswer;
  * those rules: a listRules part the problems, stream and consume entries of
  * its rules (and the first part any entry whose rule is not in the answer,
  * so none is lost); a stats part nothing else but in the first, which
- * carries workers, inputs and the rate interval.
+ * carries workers, inputs, output interfaces and the rate interval.
  */
 function slice(result: PartedAnswer, from: number, to: number, index: number, answerIds: ReadonlySet<number>): PartedAnswer {
   if (result.kind === 'listRules') {
@@ -55,7 +55,7 @@ function slice(result: PartedAnswer, from: number, to: number, index: number, an
     if (result.consumes !== undefined) part.consumes = { mode: result.consumes.mode, rules: result.consumes.rules.filter(mine) };
     return part;
   }
-  return index === 0 ? { ...result, rules: result.rules.slice(from, to) } : { kind: 'stats', rules: result.rules.slice(from, to), workers: [], inputs: [] };
+  return index === 0 ? { ...result, rules: result.rules.slice(from, to) } : { kind: 'stats', rules: result.rules.slice(from, to), workers: [], inputs: [], outputInterfaces: [] };
 }
 
 /** One part, its encoded Response and whether it is the last. */
@@ -118,5 +118,6 @@ export function mergeAnswer<A extends PartedAnswer>(parts: readonly A[]): A {
     return merged as A;
   }
   const ps = parts as readonly PartedAnswer[] as readonly StatsAnswer[];
-  return { ...head, rules: ps.flatMap((p) => p.rules), workers: ps.flatMap((p) => p.workers), inputs: ps.flatMap((p) => p.inputs) } as A;
+  return { ...head, rules: ps.flatMap((p) => p.rules), workers: ps.flatMap((p) => p.workers), inputs: ps.flatMap((p) => p.inputs),
+    outputInterfaces: ps.flatMap((p) => p.outputInterfaces) } as A;
 }

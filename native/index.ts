@@ -153,6 +153,16 @@ export interface NativeInterfaceMonitor {
 /** Called on the JS thread; after an error the monitor has stopped (make a new one). */
 export type InterfaceMonitorCallback = (err: NativeError | null, events: InterfaceEvent[] | null) => void;
 
+/** One interface's root qdisc (native/core/qdisc_stats.h). */
+export interface RootQdisc {
+  ifindex: number;
+  /** "noqueue", "fq_codel", "mq", "tbf", ... */
+  kind: string;
+  drops?: number;
+  overlimits?: number;
+  qlen?: number;
+}
+
 export interface CounterLayout {
   loop: string[];
   rule: string[];
@@ -200,6 +210,13 @@ export interface NativeAddon {
    */
   changeSourceMembership(fd: number, ifindex: number, group: string, source: string, join: boolean): void;
   interfaceMtu(iface: string): number;
+  /**
+   * The root queue discipline of every interface in this network namespace
+   * (one RTM_GETQDISC dump, bounded at 1 s: ETIMEDOUT; EAGAIN when qdiscs
+   * changed during it), with its queue counters when it keeps them: what
+   * `tc -s qdisc show` prints. `drops` is the kernel's 32-bit count.
+   */
+  rootQdiscs(): RootQdisc[];
   closeFd(fd: number): void;
   counterLayout(): CounterLayout;
   /** The accepted range of every numeric Loop option: the one definition (loop_wrap.cc). */

@@ -17,7 +17,7 @@ import { addressFamily, hostPort } from '../common/rule-spec.js';
 import { errorCode } from '../common/control-errors.js';
 import type { Fleet } from './fleet/fleet.js';
 import { LEVEL_VALUES, levelValue, type WorkerLogs } from './worker-logs.js';
-import { CONTROL_PROTOCOL, type LogsResult, type Rule, type RuleApplication, type RuleChange, type StatsResult } from '../proto/index.js';
+import { CONTROL_PROTOCOL, type LogsResult, type Rule, type RuleApplication, type RuleChange, type OutputInterfaceStats, type StatsResult } from '../proto/index.js';
 import type { ControlHandler } from './control/handler.js';
 import { StatsReport } from './stats/stats-report.js';
 import { addStreamHealth, ruleStreams } from './health/stream-stats.js';
@@ -41,6 +41,11 @@ export interface DaemonState {
   startedAtMs: number;
   /** What this host knows of an interface right now (netlink), or undefined when it does not exist. */
   interfaceState?: (name: string) => { up: boolean; running?: boolean; addresses: string[] } | undefined;
+  /**
+   * What the kernel dropped after the sends on each named output interface
+   * (net/output-drops.ts), for the stats answer; absent: none given.
+   */
+  outputDrops?: (names: string[]) => OutputInterfaceStats[];
   /** Whether each rule's input is consumed (net/consume-policy.ts); without it list carries no consume decisions. */
   consume?: { mode: 'auto' | boolean; list(): Array<{ ruleId: number; consumed: boolean; reason: string }> };
   /** Loss of signal per rule (health/stream-watch.ts); without it stats and list carry no stream state. */
@@ -234,6 +239,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       // Timed after the answers arrive: that is when the counters were read.
       const rules = d.table.list();
       const result = addStreamHealth(stats.build(slots, rules, performance.now()), slots.map((s) => s.counters), rules, d.stream, (id) => stats.monitor(id));
+      if (d.outputDrops !== undefined) result.outputInterfaces = d.outputDrops(rules.flatMap((r) => r.outputs.map((o) => o.interface)));
       return markNoCarrier(result, rules, d.interfaceState);
     },
     async workers() {

@@ -22,6 +22,7 @@ import { Fleet } from './fleet/fleet.js';
 import { native } from '../native/index.js';
 import { GroupMemberships } from './net/group-memberships.js';
 import { InterfaceWatcher } from './net/interface-watcher.js';
+import { readOutputDrops, SYSTEM_HOST } from './net/output-drops.js';
 import { InputFilters } from './net/input-filters.js';
 import { ConsumePolicy } from './net/consume-policy.js';
 import { RuleTable } from './rule-table.js';
@@ -258,6 +259,7 @@ async function main(): Promise<void> {
   let stopping = false;
   const state = { table, fleet, logs, events, logger, syncInputs, stopping: () => stopping, configFile: opts.config, version: packageVersion(), startedAtMs: Date.now(),
     interfaceState: (name: string) => watcher.get(name), stream, startDaemon: config.daemon,
+    outputDrops: (names: string[]) => readOutputDrops(names, { ...SYSTEM_HOST, ifindex: (name) => watcher.get(name)?.ifindex }),
     // A rule decided "consume" whose interface has no filter says why.
     consume: { mode: consumeMode, list: () => consume.list().map((c) => {
       const iface = c.consumed ? table.get(c.ruleId)?.inputInterface : undefined;

@@ -1,12 +1,14 @@
 // Module entry of mcr_native.node: the Loop class and the few system calls
 // TypeScript cannot make (AF_PACKET, group membership, MTU, closing fds, the
-// netlink interface monitor; the handover and privilege calls live in
+// netlink interface monitor, the root qdisc's counters; the handover and privilege calls live in
 // process_api.cc).
 // Loaded only by worker/native.ts.
 #include <arpa/inet.h>
 #include <napi.h>
 #include <netinet/in.h>
 #include <unistd.h>
+
+#include <vector>
 
 #include "addon/interface_monitor_wrap.h"
 #include "addon/loop_wrap.h"
@@ -16,6 +18,7 @@
 #include "core/counters.h"
 #include "core/frame_parser.h"
 #include "core/packet_socket.h"
+#include "core/qdisc_stats.h"
 
 namespace mcr {
 namespace {
@@ -151,6 +154,30 @@ Napi::Value InterfaceMtu(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), mtu);
 }
 
+// The root qdisc of every interface in mcrd's network namespace:
+// [{ ifindex, kind, drops, overlimits, qlen }] (the counters absent when the
+// qdisc keeps none), or a system error.
+Napi::Value RootQdiscs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<RootQdisc> roots;
+  SysError e = read_root_qdiscs(&roots);
+  if (e.failed()) throw system_error(env, e);
+  Napi::Array out = Napi::Array::New(env, roots.size());
+  for (uint32_t i = 0; i < roots.size(); ++i) {
+    const RootQdisc& q = roots[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("ifindex", Napi::Number::New(env, q.ifindex));
+    o.Set("kind", Napi::String::New(env, q.kind));
+    if (q.has_stats) {
+      o.Set("drops", Napi::Number::New(env, q.drops));
+      o.Set("overlimits", Napi::Number::New(env, q.overlimits));
+      o.Set("qlen", Napi::Number::New(env, q.qlen));
+    }
+    out.Set(i, o);
+  }
+  return out;
+}
+
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   if (!info[0].IsNumber()) throw coded_error(info.Env(), "ERR_MCR_INVALID_ARG", "fd must be a number");
   if (::close(info[0].As<Napi::Number>().Int32Value()) != 0) throw system_error(info.Env(), errno, "close", "");
@@ -188,6 +215,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("changeSourceMembership", Napi::Function::New<ChangeSourceMembership>(env, "changeSourceMembership"));
   exports.Set("InterfaceMonitor", InterfaceMonitorWrap::Define(env));
   exports.Set("interfaceMtu", Napi::Function::New<InterfaceMtu>(env, "interfaceMtu"));
+  exports.Set("rootQdiscs", Napi::Function::New<RootQdiscs>(env, "rootQdiscs"));
   exports.Set("closeFd", Napi::Function::New<CloseFd>(env, "closeFd"));
   exports.Set("counterLayout", Napi::Function::New<CounterLayout>(env, "counterLayout"));
   exports.Set("loopOptionRanges", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return loop_option_ranges(info.Env()); }, "loopOptionRanges"));

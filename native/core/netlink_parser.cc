@@ -1,6 +1,6 @@
-// NETLINK_ROUTE parsing. Headers are copied out with memcpy rather than cast
-// in place: a buffer from a test (or a truncated message) need not be
-// aligned, and the copy costs nothing at the rate interfaces change.
+// NETLINK_ROUTE parsing of link and address messages; the attribute walk is
+// netlink_attrs.h's (headers copied out with memcpy: a test's buffer need
+// not be aligned, and the copy costs nothing at the rate interfaces change).
 #include "core/netlink_parser.h"
 
 #include <linux/if_addr.h>
@@ -11,31 +11,10 @@
 
 #include <cstring>
 
+#include "core/netlink_attrs.h"
+
 namespace mcr {
 namespace {
-
-constexpr size_t align4(size_t n) { return (n + 3u) & ~size_t{3}; }
-
-// Calls fn(type, payload, payload_len) for every attribute in [p, p+len);
-// returns false if one did not fit (the rest is skipped).
-template <typename Fn>
-bool for_each_attr(const uint8_t* p, size_t len, Fn fn) {
-  size_t off = 0;
-  while (off + sizeof(rtattr) <= len) {
-    rtattr a;
-    std::memcpy(&a, p + off, sizeof(a));
-    if (a.rta_len < sizeof(rtattr) || a.rta_len > len - off) return false;
-    fn(static_cast<uint16_t>(a.rta_type & NLA_TYPE_MASK), p + off + sizeof(rtattr), a.rta_len - sizeof(rtattr));
-    off += align4(a.rta_len);
-  }
-  return true;
-}
-
-// A string attribute: up to the first NUL, never past the attribute.
-std::string attr_string(const uint8_t* p, size_t len) {
-  const void* nul = std::memchr(p, 0, len);
-  return std::string(reinterpret_cast<const char*>(p), nul ? static_cast<const uint8_t*>(nul) - p : len);
-}
 
 bool parse_link(const nlmsghdr& h, const uint8_t* body, size_t len, std::vector<InterfaceEvent>* out) {
   if (len < sizeof(ifinfomsg)) return false;
@@ -50,7 +29,7 @@ bool parse_link(const nlmsghdr& h, const uint8_t* body, size_t len, std::vector<
   e.kind = h.nlmsg_type == RTM_DELLINK ? InterfaceEventKind::link_removed : InterfaceEventKind::link;
   e.ifindex = static_cast<uint32_t>(ifi.ifi_index);
   e.flags = ifi.ifi_flags;
-  const size_t attrs = align4(sizeof(ifinfomsg));
+  const size_t attrs = nl_align4(sizeof(ifinfomsg));
   const bool ok = for_each_attr(body + attrs, len > attrs ? len - attrs : 0, [&](uint16_t type, const uint8_t* p, size_t n) {
     if (type == IFLA_IFNAME) e.name = attr_string(p, n);
   });
@@ -74,7 +53,7 @@ bool parse_address(const nlmsghdr& h, const uint8_t* body, size_t len, std::vect
   uint32_t flags = ifa.ifa_flags;
   bool have_local = false, have_address = false;
   uint8_t local[16] = {}, address[16] = {};
-  const size_t attrs = align4(sizeof(ifaddrmsg));
+  const size_t attrs = nl_align4(sizeof(ifaddrmsg));
   const bool ok = for_each_attr(body + attrs, len > attrs ? len - attrs : 0, [&](uint16_t type, const uint8_t* p, size_t n) {
     if (n < size && (type == IFA_LOCAL || type == IFA_ADDRESS)) return;
     // On point-to-point links IFA_ADDRESS is the peer; IFA_LOCAL is ours.
@@ -137,7 +116,7 @@ NetlinkParse parse_route_messages(const uint8_t* data, size_t len, std::vector<I
       default: break;  // NLMSG_NOOP, NLMSG_OVERRUN and types we did not ask for
     }
     if (!ok) ++r.malformed;
-    off += align4(h.nlmsg_len);
+    off += nl_align4(h.nlmsg_len);
   }
   // Trailing bytes too short for a header (the last message may end unpadded).
   if (off < len) ++r.malformed;

@@ -21,6 +21,7 @@
 
 #include "core/netlink_parser.h"
 #include "tests/frame_builder.h"
+#include "tests/netlink_message.h"
 #include "tests/test_harness.h"
 
 namespace {
@@ -29,52 +30,14 @@ using mcr::InterfaceEvent;
 using mcr::InterfaceEventKind;
 using mcr::NetlinkParse;
 using mcrtest::ipv4;
-
-class Message {
- public:
-  Message(uint16_t type, uint16_t flags = 0, uint32_t seq = 0) {
-    nlmsghdr h{};
-    h.nlmsg_type = type;
-    h.nlmsg_flags = flags;
-    h.nlmsg_seq = seq;
-    put(&h, sizeof(h));
-  }
-  Message& put(const void* p, size_t n) {
-    // resize + memcpy: GCC 12 warns falsely (-Wstringop-overflow) on insert here.
-    const size_t at = bytes_.size();
-    bytes_.resize(at + n);
-    if (n != 0) std::memcpy(bytes_.data() + at, p, n);
-    return *this;
-  }
-  Message& pad() {
-    while (bytes_.size() % 4 != 0) bytes_.push_back(0);
-    return *this;
-  }
-  Message& attr(uint16_t type, const void* p, size_t n) {
-    rtattr a{};
-    a.rta_type = type;
-    a.rta_len = static_cast<uint16_t>(sizeof(rtattr) + n);
-    put(&a, sizeof(a)).put(p, n);
-    return pad();
-  }
-  Message& attr(uint16_t type, const std::string& s) { return attr(type, s.c_str(), s.size() + 1); }
-  std::vector<uint8_t> done() const {
-    std::vector<uint8_t> out = bytes_;
-    const auto len = static_cast<uint32_t>(out.size());
-    std::memcpy(out.data(), &len, sizeof(len));  // nlmsg_len is the first field
-    return out;
-  }
-
- private:
-  std::vector<uint8_t> bytes_;
-};
+using mcrtest::NetlinkMessage;
 
 std::vector<uint8_t> link(uint16_t type, int index, unsigned flags, const std::string& name, uint8_t family = AF_UNSPEC) {
   ifinfomsg ifi{};
   ifi.ifi_family = family;
   ifi.ifi_index = index;
   ifi.ifi_flags = flags;
-  Message m(type);
+  NetlinkMessage m(type);
   m.put(&ifi, sizeof(ifi)).pad();
   if (!name.empty()) m.attr(IFLA_IFNAME, name);
   const uint32_t mtu = 1500;
@@ -88,7 +51,7 @@ std::vector<uint8_t> address(uint16_t type, uint8_t family, uint32_t index, uint
   ifa.ifa_family = family;
   ifa.ifa_prefixlen = 24;
   ifa.ifa_index = index;
-  Message m(type);
+  NetlinkMessage m(type);
   m.put(&ifa, sizeof(ifa)).pad();
   const uint32_t peer = htonl(peer_host);
   m.attr(IFA_ADDRESS, &peer, sizeof(peer));
@@ -193,7 +156,7 @@ std::vector<uint8_t> address6(uint16_t type, uint32_t index, const char* text, u
   ifa.ifa_prefixlen = 64;
   ifa.ifa_flags = ifa_flags;
   ifa.ifa_index = index;
-  Message m(type);
+  NetlinkMessage m(type);
   m.put(&ifa, sizeof(ifa)).pad();
   in6_addr a{};
   ::inet_pton(AF_INET6, text, &a);
@@ -251,7 +214,7 @@ TEST(netlink_other_families_are_ignored_not_malformed) {
 }
 
 TEST(netlink_several_messages_and_done_in_one_buffer) {
-  Message done(NLMSG_DONE, NLM_F_MULTI, 42);
+  NetlinkMessage done(NLMSG_DONE, NLM_F_MULTI, 42);
   const int zero = 0;
   done.put(&zero, sizeof(zero));
   const std::vector<uint8_t> buf = concat({link(RTM_NEWLINK, 1, IFF_UP, "lo"), link(RTM_NEWLINK, 2, IFF_UP, "in0"),
@@ -275,14 +238,14 @@ TEST(netlink_dump_interrupted_flag_is_reported) {
 }
 
 TEST(netlink_error_reports_errno_and_ack_does_not) {
-  Message err(NLMSG_ERROR, 0, 7);
+  NetlinkMessage err(NLMSG_ERROR, 0, 7);
   nlmsgerr e{};
   e.error = -EBUSY;
   err.put(&e, sizeof(e));
   Parsed p = parse(err.done());
   CHECK_EQ(p.result.error, -EBUSY);
   CHECK_EQ(p.result.error_seq, 7u);
-  Message ack(NLMSG_ERROR, 0, 8);
+  NetlinkMessage ack(NLMSG_ERROR, 0, 8);
   nlmsgerr a{};
   ack.put(&a, sizeof(a));
   p = parse(ack.done());
@@ -303,7 +266,7 @@ TEST(netlink_lying_attribute_length_is_malformed) {
 TEST(netlink_unterminated_name_stays_inside_attribute) {
   ifinfomsg ifi{};
   ifi.ifi_index = 3;
-  Message m(RTM_NEWLINK);
+  NetlinkMessage m(RTM_NEWLINK);
   m.put(&ifi, sizeof(ifi)).pad();
   m.attr(IFLA_IFNAME, "abcd", 4);  // no NUL
   const Parsed p = parse(m.done());

@@ -4,6 +4,7 @@
 import { DaemonMetrics } from './daemon-metrics.js';
 import { InputMetrics } from './input-metrics.js';
 import type { MetricGroupFactory } from './metric-group.js';
+import { OutputInterfaceMetrics } from './output-interface-metrics.js';
 import { RuleMetrics } from './rule-metrics.js';
 import { StreamMetrics } from './stream-metrics.js';
 import { WorkerMetrics } from './worker-metrics.js';
@@ -13,5 +14,6 @@ export const METRIC_GROUPS: readonly MetricGroupFactory[] = [
   (c) => new RuleMetrics(c),
   (c) => new StreamMetrics(c),
   (c) => new InputMetrics(c),
+  (c) => new OutputInterfaceMetrics(c),
   (c) => new WorkerMetrics(c),
 ];

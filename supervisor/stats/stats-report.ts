@@ -66,6 +66,8 @@ export class StatsReport {
         loop: s.state === 'running' ? { ...(s.counters?.loop ?? {}) } : {} })),
       inputs: [...this.#ledger.inputs()].map(([name, e]): InputStats =>
         ({ interface: name, frames: e.frames, kernelDrops: e.kernelDrops, malformed: { ...e.malformed }, unmatched: e.unmatched })),
+      // Read from the kernel, not the workers: daemon-handler.ts adds them.
+      outputInterfaces: [],
     };
     if (rates.intervalMs !== undefined) result.rateIntervalMs = Math.round(rates.intervalMs);
     return result;

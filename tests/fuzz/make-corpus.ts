@@ -274,6 +274,44 @@ seed('netlink_parser', 'dump-interrupted', Buffer.concat([link(RTM_NEWLINK, 4, I
 }
 seed('netlink_parser', 'truncated-message', link(RTM_NEWLINK, 6, IFF_UP, 'eth1').subarray(0, 30));
 
+// ---- qdisc_stats: RTM_GETQDISC dump replies -------------------------------
+
+const RTM_NEWQDISC = 36;
+const TC_H_ROOT = 0xffffffff;
+const TCA_KIND = 1;
+const TCA_STATS = 3;
+const TCA_STATS2 = 7;
+const TCA_STATS_BASIC = 1;
+const TCA_STATS_QUEUE = 3;
+// struct gnet_stats_queue: qlen, backlog, drops, requeues, overlimits.
+const queueStats = (drops: number, qlen = 0, overlimits = 0): Buffer => Buffer.concat([le32(qlen), le32(0), le32(drops), le32(0), le32(overlimits)]);
+function qdisc(index: number, parent: number, kind: string, stats: Buffer[]): Buffer {
+  const tcmsg = Buffer.concat([u8(0), u8(0), le16(0), le32s(index), le32(0x80010000), le32(parent), le32(1)]);
+  return nlmsg(RTM_NEWQDISC, Buffer.concat([tcmsg, rtattr(TCA_KIND, cstr(kind)), ...stats]), NLM_F_MULTI, 1);
+}
+const stats2 = (drops: number, qlen = 0): Buffer =>
+  rtattr(TCA_STATS2, Buffer.concat([rtattr(TCA_STATS_BASIC, Buffer.alloc(16)), rtattr(TCA_STATS_QUEUE, queueStats(drops, qlen, 3))]));
+// struct tc_stats: bytes (64 bits), packets, drops, overlimits, bps, pps, qlen, backlog.
+const legacyStats = (drops: number): Buffer => rtattr(TCA_STATS, Buffer.concat([Buffer.alloc(8), le32(10), le32(drops), le32(0), le32(0), le32(0), le32(1), le32(0)]));
+
+seed('qdisc_stats', 'fq-codel-root', qdisc(2, TC_H_ROOT, 'fq_codel', [stats2(17, 2)]));
+seed('qdisc_stats', 'noqueue-no-stats', qdisc(3, TC_H_ROOT, 'noqueue', []));
+seed('qdisc_stats', 'pfifo-legacy-stats', qdisc(4, TC_H_ROOT, 'pfifo_fast', [legacyStats(5)]));
+seed('qdisc_stats', 'error-einval', nlerror(-22, 1));
+seed(
+  'qdisc_stats',
+  'dump-mq-children-ingress-done',
+  Buffer.concat([
+    qdisc(2, TC_H_ROOT, 'mq', [stats2(40)]),
+    qdisc(2, 0x80010001, 'fq_codel', [stats2(25)]),
+    qdisc(2, 0x80010002, 'fq_codel', [stats2(15)]),
+    qdisc(2, 0xfffffff1, 'ingress', []),
+    qdisc(5, TC_H_ROOT, 'tbf', [stats2(198, 0), legacyStats(198)]),
+    done(1),
+  ]),
+);
+seed('qdisc_stats', 'dump-interrupted', Buffer.concat([qdisc(2, TC_H_ROOT, 'noqueue', [stats2(0)]), done(1, NLM_F_MULTI | NLM_F_DUMP_INTR)]));
+
 // ---- fd_channel: see native/fuzz/fd_channel_fuzz.cc --------------------------
 
 const SOL_SOCKET = 1;

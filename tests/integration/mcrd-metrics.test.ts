@@ -155,6 +155,13 @@ t.test('mcrd serves /metrics in its namespace, equal to mcrctl stats', async (t)
     t.ok(got >= MALFORMED_REPEAT, `malformed ${reason}: ${got} >= the ${MALFORMED_REPEAT} injected`);
   }
   t.equal(value(m, 'mcr_input_malformed_total', { input: 'in0', reason: 'oversize' }), 0, 'a reason nothing hit: at 0');
+  // What the kernel dropped after the sends, per output interface, as the stats answer has it.
+  const out0 = after.outputInterfaces.find((o) => o.interface === 'out0');
+  t.equal(out0?.qdisc, 'noqueue', 'out0, a veth, has the noqueue root qdisc');
+  t.equal(value(m, 'mcr_output_interface_qdisc_drops_total', { interface: 'out0' }), out0?.qdiscDrops, 'out0 qdisc drops as mcrctl stats');
+  t.equal(value(m, 'mcr_output_interface_device_drops_total', { interface: 'out0' }), out0?.deviceDrops, 'out0 device drops as mcrctl stats');
+  t.equal(after.outputInterfaces.find((o) => o.interface === 'nowhere0')?.error, 'ENODEV', 'a missing output interface: stats says why');
+  t.same(select(m, 'mcr_output_interface_device_drops_total', { interface: 'nowhere0' }), [], 'and it has no series');
   const { workers } = await mcrctlJson<WorkersResult>(socket, ['workers']);
   t.equal(workers.length, 1, 'one worker (--workers 1)');
   for (const w of workers) {

@@ -3,7 +3,10 @@
  * config file): the rule is installed without it. The rule's other output
  * and the input's other rule forward everything, the missing output counts
  * every datagram as an error (ENODEV), and once the interface appears (with
- * an address) the sync mcrd sends makes that output send too.
+ * an address) the sync mcrd sends makes that output send too. Also: an
+ * output whose source lives on another interface, and what the kernel
+ * drops after the sends (no carrier: the device; a tbf qdisc: the qdisc),
+ * which stats shows per output interface.
  */
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
@@ -120,6 +123,16 @@ t.test('an output interface without carrier: its sends count as sent, and stats 
   const out = async (): Promise<{ packets: number; errors: number; noCarrier?: boolean } | undefined> =>
     (await mcrctlJson<StatsResult>(socket, ['stats'])).rules[0]?.outputs[0];
   t.equal((await out())?.noCarrier, undefined, 'with carrier: not marked');
+  // The device's drops, and the packets the worker handed it: a UDP_SEGMENT batch is one packet until it is cut up.
+  const sends = async (): Promise<{ drops: number; packets: number; datagrams: number }> => {
+    const s = await mcrctlJson<StatsResult>(socket, ['stats']);
+    const loop = s.workers[0]?.loop ?? {};
+    const datagrams = loop.sent ?? 0;
+    return { drops: s.outputInterfaces.find((o) => o.interface === 'out0')?.deviceDrops ?? -1, datagrams,
+      packets: (loop.gso_batches ?? 0) + datagrams - (loop.gso_datagrams ?? 0) };
+  };
+  const sendsBefore = await sends();
+  t.ok(sendsBefore.drops >= 0, `stats gives out0's device drops (${sendsBefore.drops})`);
   // The sink's end of the veth goes down: out0 stays up, without carrier.
   await rl.lab.exec(sink.ns, 'ip', ['link', 'set', 'dev', sink.ifname, 'down']);
   await runGen(rl, { dest: '239.1.1.6', port: 5006, count: 200, rate: 2000, size: 100 });
@@ -129,8 +142,51 @@ t.test('an output interface without carrier: its sends count as sent, and stats 
   t.equal(o?.packets, 200, 'and every datagram counted as sent, though the device dropped them (the kernel says success: docs/relay.md)');
   const table = await mcrctl(socket, ['stats']);
   t.match(table.stdout, /-> 239\.2\.2\.6:6006:out0 \(no carrier\)/, 'the table says so beside the output');
+  // The kernel's own count shows where they went: one per packet the worker
+  // sent (a batch dropped whole counts once); the host may drop a few packets of its own there too.
+  const sendsAfter = await sends();
+  const dropped = sendsAfter.drops - sendsBefore.drops;
+  const packets = sendsAfter.packets - sendsBefore.packets;
+  t.equal(sendsAfter.datagrams - sendsBefore.datagrams, 200, 'the worker sent the 200 datagrams');
+  t.ok(dropped >= packets && dropped < packets + 20, `out0's device drops grew by the ${packets} packets they went in (${dropped})`);
+  t.match(table.stdout, /\nOUTPUT +QDISC +QDISC-DROPS +DEVICE-DROPS\nout0 +noqueue +\d+ +\d+\n/, 'and the table has a row for out0');
   await rl.lab.exec(sink.ns, 'ip', ['link', 'set', 'dev', sink.ifname, 'up']);
   let back: boolean | undefined = true;
   for (const end = Date.now() + 10_000; back === true && Date.now() < end;) back = (await out())?.noCarrier;
   t.equal(back, undefined, 'carrier back: not marked');
+});
+
+t.test('a qdisc that drops on an output: stats shows its drops, as tc counts them', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const { rl, dir } = await mcrdLab(t, 'qdrops');
+  const socket = join(dir, 'mcrd.sock');
+  const config = join(dir, 'rules.json5');
+  writeFileSync(config, `{ rules: [
+    { inputInterface: "in0", inputGroup: "239.1.1.7", inputPort: 5007, outputs: [{ group: "239.2.2.7", port: 6007, interface: "out0" }] },
+  ] }`);
+  // 1 Mbit/s with room for one datagram: most of 1000 datagrams of 1000 B at 2000 pps are dropped in the qdisc.
+  const tbf = await rl.lab.exec(rl.relay.ns, 'tc', ['qdisc', 'add', 'dev', 'out0', 'root', 'tbf', 'rate', '1mbit', 'burst', '1600', 'limit', '1600'],
+    { reject: false, timeoutMs: 5000 });
+  if (tbf.exitCode !== 0) {
+    t.plan(0, `this kernel has no tbf qdisc (CONFIG_NET_SCH_TBF): ${tbf.stderr.trim()}`);
+    return;
+  }
+  const mcrd = await startMcrd(rl, ['--config', config, '--control-socket', socket, '--workers', '1']);
+  t.teardown(() => mcrd.stop('SIGTERM', 20_000).then(() => undefined));
+  const out0 = async (): Promise<StatsResult['outputInterfaces'][number] | undefined> =>
+    (await mcrctlJson<StatsResult>(socket, ['stats'])).outputInterfaces.find((o) => o.interface === 'out0');
+  const before = await out0();
+  t.equal(before?.qdisc, 'tbf', 'stats names the root qdisc');
+  t.equal(before?.qdiscDrops, 0, 'nothing dropped yet');
+  const sink = await startSink(rl, 0, { group: '239.2.2.7', port: 6007, count: 1000, idle: 2 });
+  await runGen(rl, { dest: '239.1.1.7', port: 5007, count: 1000, rate: 2000, size: 1000 });
+  const received = (await sinkReport(sink)).received;
+  const stats = await mcrctlJson<StatsResult>(socket, ['stats']);
+  const after = stats.outputInterfaces.find((o) => o.interface === 'out0');
+  const tc = JSON.parse((await rl.lab.exec(rl.relay.ns, 'tc', ['-s', '-j', 'qdisc', 'show', 'dev', 'out0'])).stdout) as Array<{ kind: string; drops: number }>;
+  t.ok(received < 1000, `the sink got fewer than the 1000 (${received})`);
+  t.ok((after?.qdiscDrops ?? 0) > 0, `stats shows the qdisc's drops (${after?.qdiscDrops})`);
+  t.equal(after?.qdiscDrops, tc.find((q) => q.kind === 'tbf')?.drops, 'the same count tc -s qdisc shows');
+  t.notOk(after?.error, 'read without error');
+  t.equal(stats.rules[0]?.packets, 1000, 'the rule matched every datagram');
 });

@@ -95,18 +95,21 @@ t.test('a rule larger than a part makes a part of its own; its neighbours are no
   t.same(mergeAnswer(overTheWire(answer, partBytes)), answer);
 });
 
-t.test('stats: rules in runs, workers and inputs once, in the first part', async (t) => {
+t.test('stats: rules in runs, workers, inputs and output interfaces once, in the first part', async (t) => {
   const rules = Array.from({ length: 20_000 }, (_, i) => ({ ruleId: i + 1, packets: i, bytes: 64 * i, errors: 0,
     outputs: [{ packets: i, bytes: 64 * i, errors: 0, errorsByErrno: {} }], streamState: 'up', streamChangedAtMs: 1, lastRxMs: 2 }));
   const answer = { kind: 'stats', rules, rateIntervalMs: 1000,
     workers: [{ worker: 'in0/0', interface: 'in0', received: 5, kernelDrops: 0, restarts: 1, loop: { turns: 9 } }],
-    inputs: [{ interface: 'in0', frames: 5, kernelDrops: 0, malformed: { fragment: 0 }, unmatched: 0 }] } as unknown as ResultBody<'stats'>;
+    inputs: [{ interface: 'in0', frames: 5, kernelDrops: 0, malformed: { fragment: 0 }, unmatched: 0 }],
+    outputInterfaces: [{ interface: 'out0', qdisc: 'fq_codel', qdiscDrops: 3, deviceDrops: 0 }] } as unknown as ResultBody<'stats'>;
   const parts = split(answer, 64 * KB);
   t.ok(parts.length > 3, `${parts.length} parts`);
   const [first, ...rest] = parts as Array<ResultBody<'stats'>>;
   t.equal(first?.workers.length, 1);
+  t.equal(first?.outputInterfaces.length, 1);
   t.equal(first?.rateIntervalMs, 1000);
-  t.ok(rest.every((p) => p.workers.length === 0 && p.inputs.length === 0 && p.rateIntervalMs === undefined), 'the later parts carry only rules');
+  t.ok(rest.every((p) => p.workers.length === 0 && p.inputs.length === 0 && p.outputInterfaces.length === 0 && p.rateIntervalMs === undefined),
+    'the later parts carry only rules');
   t.same(mergeAnswer(overTheWire(answer, 64 * KB)), answer, 'the round trip');
 });
 

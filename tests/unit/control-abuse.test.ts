@@ -97,7 +97,7 @@ t.test('garbage gets ERR_MCR_BAD_FRAME and a disconnect while another client kee
     {
       stats: async () => {
         await release.promise;
-        return { rules: [], inputs: [], workers: [{ worker: 'w', interface: 'eth0', received: 1, kernelDrops: 0, restarts: 0, loop: {} }] };
+        return { rules: [], inputs: [], outputInterfaces: [], workers: [{ worker: 'w', interface: 'eth0', received: 1, kernelDrops: 0, restarts: 0, loop: {} }] };
       },
     },
     { maxFrameBytes: 1024 },
@@ -143,7 +143,7 @@ t.test('a reused id in flight is refused, the first request still answered', asy
   const { path } = await setup(t, {
     stats: async () => {
       await release.promise;
-      return { rules: [], workers: [], inputs: [] };
+      return { rules: [], workers: [], inputs: [], outputInterfaces: [] };
     },
   });
   const raw = await RawClient.connect(t, path);
@@ -166,7 +166,7 @@ t.test('a silent client is cut at the idle timeout while another client is serve
       // flight past the idle timeout, and its client must not be cut.
       stats: async () => {
         await silentGone.promise;
-        return { rules: [], workers: [], inputs: [] };
+        return { rules: [], workers: [], inputs: [], outputInterfaces: [] };
       },
     },
     { idleTimeoutMs, frameTimeoutMs },
@@ -183,7 +183,7 @@ t.test('a silent client is cut at the idle timeout while another client is serve
   t.ok(elapsed >= idleTimeoutMs - 20, `cut after ${elapsed} ms, not before the ${idleTimeoutMs} ms timeout`);
   t.match(silent.responses, [{ id: 0, body: { kind: 'error', code: 'ETIMEDOUT', message: /no request for 0.2 s: .*reconnect/ } }]);
   t.match(halfFrame.responses, [{ id: 0, body: { kind: 'error', code: 'ETIMEDOUT' } }]);
-  t.same(await within(answer, 5000, 'the busy client'), { kind: 'stats', rules: [], workers: [], inputs: [] }, 'the busy client was served');
+  t.same(await within(answer, 5000, 'the busy client'), { kind: 'stats', rules: [], workers: [], inputs: [], outputInterfaces: [] }, 'the busy client was served');
   t.equal((await busy.request({ kind: 'ping' })).pid, process.pid, 'and is still connected');
 });
 
@@ -304,7 +304,7 @@ t.test('200 clients keeping every request place busy do not delay a new client b
       order.push(`busy ${context.clientId}`);
       await new Promise((r) => setImmediate(r));
       spin(1);
-      return { rules: [], workers: [], inputs: [] };
+      return { rules: [], workers: [], inputs: [], outputInterfaces: [] };
     },
     listRules: async () => {
       order.push('new');
@@ -356,7 +356,7 @@ t.test('a full server evicts the client idle longest; one with a request in flig
       stats: async () => {
         statsStarted.resolve();
         await release.promise;
-        return { rules: [], workers: [], inputs: [] };
+        return { rules: [], workers: [], inputs: [], outputInterfaces: [] };
       },
       // A follow stream that sends nothing until its client goes away.
       logs: async (_request, context) => (async function* () {
@@ -398,7 +398,7 @@ t.test('a full server evicts the client idle longest; one with a request in flig
   t.equal((await third.request({ kind: 'ping' })).pid, process.pid);
   await t.rejects(newcomer.request({ kind: 'ping' }), { code: 'ERR_MCR_EVICTED' }, 'the idle newcomer made room');
   release.resolve();
-  t.same(await waiting, { kind: 'stats', rules: [], workers: [], inputs: [] }, 'the request in flight was answered');
+  t.same(await waiting, { kind: 'stats', rules: [], workers: [], inputs: [], outputInterfaces: [] }, 'the request in flight was answered');
 });
 
 t.test('when every client has a request in flight, a new one is told to retry later', async (t) => {
@@ -406,7 +406,7 @@ t.test('when every client has a request in flight, a new one is told to retry la
   const { client } = await setup(t, {
     stats: async () => {
       await release.promise;
-      return { rules: [], workers: [], inputs: [] };
+      return { rules: [], workers: [], inputs: [], outputInterfaces: [] };
     },
   }, { maxClients: 1 });
   const first = await client();
@@ -415,7 +415,7 @@ t.test('when every client has a request in flight, a new one is told to retry la
   const second = await client();
   await t.rejects(second.request({ kind: 'ping' }), { code: 'ERR_MCR_TOO_MANY_CLIENTS', message: /retry when some have finished/ });
   release.resolve();
-  t.same(await waiting, { kind: 'stats', rules: [], workers: [], inputs: [] }, 'the first is unaffected');
+  t.same(await waiting, { kind: 'stats', rules: [], workers: [], inputs: [], outputInterfaces: [] }, 'the first is unaffected');
 });
 
 t.test('200 idle clients do not lock out a well-behaved one', async (t) => {

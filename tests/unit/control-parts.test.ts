@@ -31,7 +31,7 @@ function bigList(): ResultBody<'listRules'> {
 }
 
 function bigStats(): ResultBody<'stats'> {
-  return { kind: 'stats', workers: [], inputs: [], rateIntervalMs: 1000,
+  return { kind: 'stats', workers: [], inputs: [], outputInterfaces: [], rateIntervalMs: 1000,
     rules: Array.from({ length: 80_000 }, (_, i) => ({ ruleId: i + 1, packets: 1e9 + i, bytes: 1e12 + i, errors: 0, pps: 1000.5,
       outputs: [{ packets: 1e9 + i, bytes: 1e12 + i, errors: 0, errorsByErrno: {}, pps: 1000.5 }], streamState: 'up', streamChangedAtMs: 1, lastRxMs: 2 })) } as unknown as ResultBody<'stats'>;
 }

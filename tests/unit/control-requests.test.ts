@@ -154,7 +154,7 @@ t.test('a handler slower than the request timeout is answered ETIMEDOUT and abor
       stats: async (_request, context) => {
         context.signal.addEventListener('abort', () => aborted.resolve(context.signal.reason), { once: true });
         await release.promise;
-        return { rules: [], workers: [], inputs: [] };
+        return { rules: [], workers: [], inputs: [], outputInterfaces: [] };
       },
     },
     { requestTimeoutMs: 100 },
@@ -174,7 +174,7 @@ t.test('the client times out a request on its own', async (t) => {
   const { client } = await setup(t, {
     stats: async () => {
       await release.promise;
-      return { rules: [], workers: [], inputs: [] };
+      return { rules: [], workers: [], inputs: [], outputInterfaces: [] };
     },
   });
   const c = await client();

@@ -36,7 +36,7 @@ function ruleStats(id: number, packets: number, size: number, extra: Record<stri
 
 function sample(atMs: number, packets: [number, number], extra: Record<string, unknown> = {}, drops = 0): TopSample {
   const stats: StatsResult = { rules: [ruleStats(1, packets[0], 1316, extra), ruleStats(2, packets[1], 100)],
-    workers: [{ worker: 'in0/0', interface: 'in0', received: packets[0] + packets[1], kernelDrops: drops, restarts: 2, loop: {} }], inputs: [] };
+    workers: [{ worker: 'in0/0', interface: 'in0', received: packets[0] + packets[1], kernelDrops: drops, restarts: 2, loop: {} }], inputs: [], outputInterfaces: [] };
   return { atMs, wallMs: NOW + atMs, stats, rules: RULES, workers: WORKERS };
 }
 
@@ -111,7 +111,7 @@ async function growingMcrd(t: Parameters<typeof startControlServer>[0]) {
   return startControlServer(t, stubHandler({
     stats: async () => {
       polls++;
-      return { rules: [ruleStats(1, polls * 1000, 1316), ruleStats(2, 0, 100)], workers: [], inputs: [] };
+      return { rules: [ruleStats(1, polls * 1000, 1316), ruleStats(2, 0, 100)], workers: [], inputs: [], outputInterfaces: [] };
     },
     listRules: async () => ({ rules: RULES, generation: 1, problems: [] }),
     workers: async () => ({ workers: WORKERS }),

@@ -55,6 +55,8 @@ const CANNED: { [K in keyof ResultBodies]: ResultBodies[K] } = {
     ],
     rateIntervalMs: 2000,
     inputs: [{ interface: 'eth0', frames: 1500, kernelDrops: 3, malformed: { fragment: 2 }, unmatched: 1 }],
+    outputInterfaces: [{ interface: 'eth1', qdisc: 'fq_codel', qdiscDrops: 17, deviceDrops: 0 },
+      { interface: 'eth2', qdisc: 'noqueue', deviceDrops: 40 }, { interface: 'eth3', qdisc: '', error: 'ENODEV' }],
   },
   workers: {
     workers: [
@@ -240,6 +242,12 @@ t.test('tables', async (t) => {
     'INPUT  FRAMES  UNMATCHED  NOT-RELAYABLE  KERNEL-DROPS  WHY NOT RELAYABLE',
     'eth0     1500          1              2             3  fragment 2',
     '',
+    'OUTPUT         QDISC     QDISC-DROPS  DEVICE-DROPS',
+    'eth1           fq_codel           17             0',
+    'eth2           noqueue             -            40',
+    'eth3 (ENODEV)  -                   -             -',
+    'OUTPUT drops: kernel totals of every sender on the interface; see docs/relay.md, "Drops after the send"',
+    '',
     'WORKER  INTERFACE  RECEIVED  KERNEL-DROPS  RESTARTS',
     'eth0/0  eth0           1000             3         0',
     'eth0/1  eth0              0             0         2',
@@ -273,7 +281,7 @@ t.test('tables', async (t) => {
 t.test('empty answers say so', async (t) => {
   const fake = await fakeMcrd(t, {
     listRules: async () => ({ rules: [], generation: 0, problems: [] }),
-    stats: async () => ({ rules: [], workers: [], inputs: [] }),
+    stats: async () => ({ rules: [], workers: [], inputs: [], outputInterfaces: [] }),
     workers: async () => ({ workers: [] }),
     logs: async () => ({ lines: [] }),
   });
@@ -286,7 +294,7 @@ t.test('empty answers say so', async (t) => {
 t.test('stats without an earlier sample says why PPS is empty', async (t) => {
   const fake = await fakeMcrd(t, {
     stats: async () => ({ rules: [{ ruleId: 1, packets: 5, bytes: 500, errors: 0, outputs: [{ packets: 5, bytes: 500, errors: 0, errorsByErrno: {} }] }], workers: [],
-      inputs: [{ interface: 'eth0', frames: 5, kernelDrops: 0, malformed: { fragment: 0, not_udp: 0 }, unmatched: 0 }] }),
+      inputs: [{ interface: 'eth0', frames: 5, kernelDrops: 0, malformed: { fragment: 0, not_udp: 0 }, unmatched: 0 }], outputInterfaces: [] }),
   });
   const r = await mcrctl(fake.path, ['stats']);
   t.equal(r.code, 0);

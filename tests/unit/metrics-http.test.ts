@@ -12,7 +12,7 @@ import { MetricsCollector } from '../../supervisor/metrics/collector.js';
 import { MetricsServer } from '../../supervisor/metrics/http-server.js';
 import type { MetricsSnapshot } from '../../supervisor/metrics/snapshot.js';
 
-const SNAPSHOT: MetricsSnapshot = { stats: { rules: [], workers: [], inputs: [] }, rules: [], workers: [], reload: { successful: true, lastSuccessSeconds: 1 } };
+const SNAPSHOT: MetricsSnapshot = { stats: { rules: [], workers: [], inputs: [], outputInterfaces: [] }, rules: [], workers: [], reload: { successful: true, lastSuccessSeconds: 1 } };
 const silent = { info: () => undefined, warn: () => undefined };
 
 interface Reply {

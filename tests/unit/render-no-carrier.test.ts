@@ -12,7 +12,7 @@ t.test('an output without carrier is marked, the others are not', async (t) => {
     outputs: [{ group: '239.2.2.2', port: 6000, interface: 'out0' }, { group: '239.2.2.3', port: 6001, interface: 'out1' }] } as Rule;
   const stats = { rules: [{ ruleId: 1, packets: 10, bytes: 640, errors: 0,
     outputs: [{ packets: 10, bytes: 640, errors: 0, errorsByErrno: {} }, { packets: 10, bytes: 640, errors: 0, errorsByErrno: {}, noCarrier: true }] }],
-  workers: [], inputs: [] } as unknown as StatsResult;
+  workers: [], inputs: [], outputInterfaces: [] } as unknown as StatsResult;
   const text = renderStats(stats, [rule], Date.now()).join('\n');
   t.match(text, /-> 239\.2\.2\.3:6001:out1 \(no carrier\)/, 'out1 marked');
   t.notMatch(text, /out0 \(no carrier\)/, 'out0 not');

@@ -134,6 +134,14 @@ export function renderStats(stats: StatsResult, rules: readonly Rule[], nowMs: n
         String(i.kernelDrops), ...(withReasons ? [formatCounts(malformed)] : [])];
     }),
   )];
+  // Per output interface: what the kernel dropped after the sends, which
+  // the outputs' PACKETS count as sent (docs/relay.md, "Drops after the send").
+  const outIfaces = stats.outputInterfaces ?? [];
+  const outputLines = outIfaces.length === 0 ? [] : ['', ...table(
+    [{ header: 'OUTPUT' }, { header: 'QDISC' }, { header: 'QDISC-DROPS', align: 'right' }, { header: 'DEVICE-DROPS', align: 'right' }],
+    outIfaces.map((o) => [o.error !== undefined ? `${o.interface} (${o.error})` : o.interface, orDash(o.qdisc || undefined),
+      o.qdiscDrops !== undefined ? String(o.qdiscDrops) : '-', o.deviceDrops !== undefined ? String(o.deviceDrops) : '-']),
+  ), 'OUTPUT drops: kernel totals of every sender on the interface; see docs/relay.md, "Drops after the send"'];
   const workerLines = stats.workers.length === 0
     ? ['no workers']
     : table(
@@ -143,7 +151,7 @@ export function renderStats(stats: StatsResult, rules: readonly Rule[], nowMs: n
       ],
       stats.workers.map((w) => [w.worker, w.interface, String(w.received), String(w.kernelDrops), String(w.restarts)]),
     );
-  return [...ruleLines, ...monitorLines, ...inputLines, '', ...workerLines];
+  return [...ruleLines, ...monitorLines, ...inputLines, ...outputLines, '', ...workerLines];
 }
 
 /**

@@ -1,5 +1,5 @@
 // NETLINK_ROUTE parsing of link and address messages; the attribute walk is
-// netlink_attrs.h's (headers copied out with memcpy: a test's buffer need
+// netlink_walk.h's (headers copied out with memcpy: a test's buffer need
 // not be aligned, and the copy costs nothing at the rate interfaces change).
 #include "core/netlink_parser.h"
 
@@ -11,7 +11,7 @@
 
 #include <cstring>
 
-#include "core/netlink_attrs.h"
+#include "core/netlink_walk.h"
 
 namespace mcr {
 namespace {
@@ -78,18 +78,9 @@ bool parse_address(const nlmsghdr& h, const uint8_t* body, size_t len, std::vect
 
 NetlinkParse parse_route_messages(const uint8_t* data, size_t len, std::vector<InterfaceEvent>* out) {
   NetlinkParse r;
-  size_t off = 0;
-  while (off + sizeof(nlmsghdr) <= len) {
-    nlmsghdr h;
-    std::memcpy(&h, data + off, sizeof(h));
-    if (h.nlmsg_len < sizeof(nlmsghdr) || h.nlmsg_len > len - off) {
-      ++r.malformed;  // the rest of the buffer cannot be framed
-      return r;
-    }
+  const bool framed = for_each_message(data, len, [&](const nlmsghdr& h, const uint8_t* body, size_t body_len) {
     ++r.messages;
     if ((h.nlmsg_flags & NLM_F_DUMP_INTR) != 0) r.interrupted = true;
-    const uint8_t* body = data + off + sizeof(nlmsghdr);
-    const size_t body_len = h.nlmsg_len - sizeof(nlmsghdr);
     bool ok = true;
     switch (h.nlmsg_type) {
       case RTM_NEWLINK:
@@ -101,13 +92,9 @@ NetlinkParse parse_route_messages(const uint8_t* data, size_t len, std::vector<I
         r.done_seq = h.nlmsg_seq;
         break;
       case NLMSG_ERROR: {
-        if (body_len < sizeof(int)) {
-          ok = false;
-          break;
-        }
         int err = 0;
-        std::memcpy(&err, body, sizeof(err));
-        if (err != 0) {
+        ok = message_error(body, body_len, &err);
+        if (ok && err != 0) {
           r.error = err;
           r.error_seq = h.nlmsg_seq;
         }
@@ -116,10 +103,8 @@ NetlinkParse parse_route_messages(const uint8_t* data, size_t len, std::vector<I
       default: break;  // NLMSG_NOOP, NLMSG_OVERRUN and types we did not ask for
     }
     if (!ok) ++r.malformed;
-    off += nl_align4(h.nlmsg_len);
-  }
-  // Trailing bytes too short for a header (the last message may end unpadded).
-  if (off < len) ++r.malformed;
+  });
+  if (!framed) ++r.malformed;
   return r;
 }
 

@@ -14,7 +14,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "core/netlink_attrs.h"
+#include "core/netlink_walk.h"
 
 namespace mcr {
 namespace {
@@ -23,6 +23,13 @@ namespace {
 constexpr size_t kReadBuffer = 64 * 1024;
 // The whole dump must end within this: a stats request must never hang mcrd.
 constexpr int64_t kDumpBoundNs = 1'000'000'000;
+
+void set_counters(RootQdisc* out, uint32_t drops, uint32_t overlimits, uint32_t qlen) {
+  out->drops = drops;
+  out->overlimits = overlimits;
+  out->qlen = qlen;
+  out->has_stats = true;
+}
 
 // Queue counters from TCA_STATS2's TCA_STATS_QUEUE, else the legacy TCA_STATS.
 void read_stats(uint16_t type, const uint8_t* p, size_t n, RootQdisc* out, bool* ok) {
@@ -35,10 +42,7 @@ void read_stats(uint16_t type, const uint8_t* p, size_t n, RootQdisc* out, bool*
       }
       gnet_stats_queue s;
       std::memcpy(&s, q, sizeof(s));
-      out->drops = s.drops;
-      out->overlimits = s.overlimits;
-      out->qlen = s.qlen;
-      out->has_stats = true;
+      set_counters(out, s.drops, s.overlimits, s.qlen);
     });
     if (!fits) *ok = false;
   } else if (type == TCA_STATS && !out->has_stats) {
@@ -48,10 +52,7 @@ void read_stats(uint16_t type, const uint8_t* p, size_t n, RootQdisc* out, bool*
     }
     tc_stats s;
     std::memcpy(&s, p, sizeof(s));
-    out->drops = s.drops;
-    out->overlimits = s.overlimits;
-    out->qlen = s.qlen;
-    out->has_stats = true;
+    set_counters(out, s.drops, s.overlimits, s.qlen);
   }
 }
 
@@ -84,37 +85,22 @@ int64_t now_ns() {
 
 QdiscParse parse_qdisc_dump(const uint8_t* data, size_t len, std::vector<RootQdisc>* roots) {
   QdiscParse r;
-  size_t off = 0;
-  while (off + sizeof(nlmsghdr) <= len) {
-    nlmsghdr h;
-    std::memcpy(&h, data + off, sizeof(h));
-    if (h.nlmsg_len < sizeof(nlmsghdr) || h.nlmsg_len > len - off) {
-      ++r.malformed;  // the rest of the buffer cannot be framed
-      return r;
-    }
+  const bool framed = for_each_message(data, len, [&](const nlmsghdr& h, const uint8_t* body, size_t body_len) {
     if ((h.nlmsg_flags & NLM_F_DUMP_INTR) != 0) r.interrupted = true;
-    const uint8_t* body = data + off + sizeof(nlmsghdr);
-    const size_t body_len = h.nlmsg_len - sizeof(nlmsghdr);
-    off += nl_align4(h.nlmsg_len);
+    bool ok = true;
+    int err = 0;
     switch (h.nlmsg_type) {
-      case RTM_NEWQDISC:
-        if (!parse_qdisc(body, body_len, roots)) ++r.malformed;
-        break;
+      case RTM_NEWQDISC: ok = parse_qdisc(body, body_len, roots); break;
       case NLMSG_DONE: r.done = true; break;
-      case NLMSG_ERROR: {
-        int err = 0;
-        if (body_len < sizeof(err)) {
-          ++r.malformed;
-          break;
-        }
-        std::memcpy(&err, body, sizeof(err));
-        if (err != 0) r.error = err;
+      case NLMSG_ERROR:
+        ok = message_error(body, body_len, &err);
+        if (ok && err != 0) r.error = err;
         break;
-      }
       default: break;
     }
-  }
-  if (off < len) ++r.malformed;
+    if (!ok) ++r.malformed;
+  });
+  if (!framed) ++r.malformed;
   return r;
 }
 

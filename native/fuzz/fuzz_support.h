@@ -6,6 +6,8 @@
 // into operations and fields (read from the front, so hand-written seeds in
 // tests/fuzz/corpus read the way they are laid out).
 #pragma once
+#include <linux/netlink.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -27,6 +29,18 @@ namespace mcrfuzz {
 // `shift` bytes in: the copy ends where the allocation ends (a read past it
 // is a heap-buffer-overflow) and, with an odd shift, it is misaligned (an
 // unaligned typed load is a UBSan report).
+// Where a netlink receive buffer splits after its first message (its
+// nlmsg_len rounded up to 4), or 0 when that message is not whole and
+// padded in the buffer: the harnesses parse the halves one after the other
+// and compare with the whole.
+inline size_t first_message_cut(const uint8_t* data, size_t size) {
+  if (size < sizeof(nlmsghdr)) return 0;
+  uint32_t first_len;
+  std::memcpy(&first_len, data, sizeof(first_len));  // nlmsg_len comes first
+  const size_t cut = (static_cast<size_t>(first_len) + 3) & ~size_t{3};
+  return first_len >= sizeof(nlmsghdr) && cut <= size ? cut : 0;
+}
+
 class ExactCopy {
  public:
   ExactCopy(const uint8_t* data, size_t n, size_t shift = 0)

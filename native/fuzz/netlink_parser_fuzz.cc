@@ -96,23 +96,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // Split after the first message (when it is whole and padded): the two
   // halves parsed one after the other say what the whole buffer said.
-  if (size >= sizeof(nlmsghdr)) {
-    uint32_t first_len;
-    std::memcpy(&first_len, data, sizeof(first_len));  // nlmsg_len comes first
-    const size_t cut = (static_cast<size_t>(first_len) + 3) & ~size_t{3};
-    if (first_len >= sizeof(nlmsghdr) && cut <= size) {
-      ExactCopy head(data, cut);
-      ExactCopy tail(data + cut, size - cut);
-      std::vector<InterfaceEvent> split;
-      const NetlinkParse a = mcr::parse_route_messages(head.data(), cut, &split);
-      const NetlinkParse b = mcr::parse_route_messages(tail.data(), size - cut, &split);
-      FUZZ_CHECK(a.messages == 1);
-      FUZZ_CHECK(a.messages + b.messages == r.messages);
-      FUZZ_CHECK(a.malformed + b.malformed == r.malformed);
-      FUZZ_CHECK((a.done || b.done) == r.done);
-      FUZZ_CHECK((a.interrupted || b.interrupted) == r.interrupted);
-      FUZZ_CHECK(same(events, split));
-    }
+  if (const size_t cut = mcrfuzz::first_message_cut(data, size); cut != 0) {
+    ExactCopy head(data, cut);
+    ExactCopy tail(data + cut, size - cut);
+    std::vector<InterfaceEvent> split;
+    const NetlinkParse a = mcr::parse_route_messages(head.data(), cut, &split);
+    const NetlinkParse b = mcr::parse_route_messages(tail.data(), size - cut, &split);
+    FUZZ_CHECK(a.messages == 1);
+    FUZZ_CHECK(a.messages + b.messages == r.messages);
+    FUZZ_CHECK(a.malformed + b.malformed == r.malformed);
+    FUZZ_CHECK((a.done || b.done) == r.done);
+    FUZZ_CHECK((a.interrupted || b.interrupted) == r.interrupted);
+    FUZZ_CHECK(same(events, split));
   }
   return 0;
 }

@@ -76,22 +76,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // Split after the first message (when it is whole and padded): the two
   // halves parsed one after the other say what the whole buffer said.
-  if (size >= sizeof(nlmsghdr)) {
-    uint32_t first_len;
-    std::memcpy(&first_len, data, sizeof(first_len));  // nlmsg_len comes first
-    const size_t cut = (static_cast<size_t>(first_len) + 3) & ~size_t{3};
-    if (first_len >= sizeof(nlmsghdr) && cut <= size) {
-      ExactCopy head(data, cut);
-      ExactCopy tail(data + cut, size - cut);
-      std::vector<RootQdisc> split;
-      const QdiscParse a = mcr::parse_qdisc_dump(head.data(), cut, &split);
-      const QdiscParse b = mcr::parse_qdisc_dump(tail.data(), size - cut, &split);
-      FUZZ_CHECK(a.malformed + b.malformed == r.malformed);
-      FUZZ_CHECK((a.done || b.done) == r.done);
-      FUZZ_CHECK((a.interrupted || b.interrupted) == r.interrupted);
-      FUZZ_CHECK((b.error != 0 ? b.error : a.error) == r.error);
-      FUZZ_CHECK(same(roots, split));
-    }
+  if (const size_t cut = mcrfuzz::first_message_cut(data, size); cut != 0) {
+    ExactCopy head(data, cut);
+    ExactCopy tail(data + cut, size - cut);
+    std::vector<RootQdisc> split;
+    const QdiscParse a = mcr::parse_qdisc_dump(head.data(), cut, &split);
+    const QdiscParse b = mcr::parse_qdisc_dump(tail.data(), size - cut, &split);
+    FUZZ_CHECK(a.malformed + b.malformed == r.malformed);
+    FUZZ_CHECK((a.done || b.done) == r.done);
+    FUZZ_CHECK((a.interrupted || b.interrupted) == r.interrupted);
+    FUZZ_CHECK((b.error != 0 ? b.error : a.error) == r.error);
+    FUZZ_CHECK(same(roots, split));
   }
   return 0;
 }

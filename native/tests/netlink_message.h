@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -64,5 +65,12 @@ class NetlinkMessage {
  private:
   std::vector<uint8_t> bytes_;
 };
+
+// Messages one after the other, as one receive buffer.
+inline std::vector<uint8_t> concat(std::initializer_list<std::vector<uint8_t>> parts) {
+  std::vector<uint8_t> out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
 
 }  // namespace mcrtest

@@ -31,6 +31,7 @@ using mcr::InterfaceEventKind;
 using mcr::NetlinkParse;
 using mcrtest::ipv4;
 using mcrtest::NetlinkMessage;
+using mcrtest::concat;
 
 std::vector<uint8_t> link(uint16_t type, int index, unsigned flags, const std::string& name, uint8_t family = AF_UNSPEC) {
   ifinfomsg ifi{};
@@ -61,12 +62,6 @@ std::vector<uint8_t> address(uint16_t type, uint8_t family, uint32_t index, uint
   }
   if (!label.empty()) m.attr(IFA_LABEL, label);
   return m.done();
-}
-
-std::vector<uint8_t> concat(std::initializer_list<std::vector<uint8_t>> parts) {
-  std::vector<uint8_t> out;
-  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
 }
 
 struct Parsed {

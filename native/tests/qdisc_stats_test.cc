@@ -26,10 +26,11 @@ namespace {
 using mcr::QdiscParse;
 using mcr::RootQdisc;
 using mcrtest::NetlinkMessage;
+using mcrtest::concat;
 using mcrtest::rtattr_bytes;
 
-std::vector<uint8_t> qdisc(int ifindex, uint32_t parent, const std::string& kind, uint32_t drops, uint32_t overlimits,
-                           uint32_t qlen) {
+// An RTM_NEWQDISC of `kind` on `ifindex` under `parent`, with no stats yet.
+NetlinkMessage qdisc_message(int ifindex, uint32_t parent, const std::string& kind) {
   tcmsg t{};
   t.tcm_family = AF_UNSPEC;
   t.tcm_ifindex = ifindex;
@@ -38,6 +39,12 @@ std::vector<uint8_t> qdisc(int ifindex, uint32_t parent, const std::string& kind
   NetlinkMessage m(RTM_NEWQDISC);
   m.put(&t, sizeof(t)).pad();
   m.attr(TCA_KIND, kind);
+  return m;
+}
+
+std::vector<uint8_t> qdisc(int ifindex, uint32_t parent, const std::string& kind, uint32_t drops, uint32_t overlimits,
+                           uint32_t qlen) {
+  NetlinkMessage m = qdisc_message(ifindex, parent, kind);
   gnet_stats_basic basic{};
   basic.packets = 1000;
   gnet_stats_queue queue{};
@@ -49,12 +56,6 @@ std::vector<uint8_t> qdisc(int ifindex, uint32_t parent, const std::string& kind
   nested.insert(nested.end(), q.begin(), q.end());
   m.attr(TCA_STATS2, nested.data(), nested.size());
   return m.done();
-}
-
-std::vector<uint8_t> concat(std::initializer_list<std::vector<uint8_t>> parts) {
-  std::vector<uint8_t> out;
-  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-  return out;
 }
 
 struct Parsed {
@@ -108,12 +109,7 @@ TEST(qdisc_roots_of_every_interface_children_skipped) {
 }
 
 TEST(qdisc_legacy_tca_stats_when_there_is_no_stats2) {
-  tcmsg t{};
-  t.tcm_ifindex = 3;
-  t.tcm_parent = TC_H_ROOT;
-  NetlinkMessage m(RTM_NEWQDISC);
-  m.put(&t, sizeof(t)).pad();
-  m.attr(TCA_KIND, std::string("pfifo_fast"));
+  NetlinkMessage m = qdisc_message(3, TC_H_ROOT, "pfifo_fast");
   tc_stats s{};
   s.drops = 77;
   s.qlen = 1;
@@ -126,12 +122,7 @@ TEST(qdisc_legacy_tca_stats_when_there_is_no_stats2) {
 }
 
 TEST(qdisc_without_stats_is_kept_with_none) {
-  tcmsg t{};
-  t.tcm_ifindex = 3;
-  t.tcm_parent = TC_H_ROOT;
-  NetlinkMessage m(RTM_NEWQDISC);
-  m.put(&t, sizeof(t)).pad();
-  m.attr(TCA_KIND, std::string("noqueue"));
+  NetlinkMessage m = qdisc_message(3, TC_H_ROOT, "noqueue");
   const Parsed p = parse(m.done());
   REQUIRE(p.roots.size() == 1u);
   CHECK(!p.roots[0].has_stats);
@@ -152,12 +143,7 @@ TEST(qdisc_error_and_interrupted_dump) {
 }
 
 TEST(qdisc_short_queue_stats_are_malformed) {
-  tcmsg t{};
-  t.tcm_ifindex = 7;
-  t.tcm_parent = TC_H_ROOT;
-  NetlinkMessage m(RTM_NEWQDISC);
-  m.put(&t, sizeof(t)).pad();
-  m.attr(TCA_KIND, std::string("tbf"));
+  NetlinkMessage m = qdisc_message(7, TC_H_ROOT, "tbf");
   const uint32_t half[2] = {1, 2};  // 8 bytes: a gnet_stats_queue is 20
   const std::vector<uint8_t> nested = rtattr_bytes(TCA_STATS_QUEUE, half, sizeof(half));
   m.attr(TCA_STATS2, nested.data(), nested.size());

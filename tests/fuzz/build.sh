@@ -41,7 +41,7 @@ for h in "${HARNESSES[@]}"; do
   for f in "${src[@]}"; do
     [ -f "$f" ] || { echo "fuzz: no harness '$h' ($f missing)" >&2; exit 2; }
   done
-  deps=("${src[@]}" native/core/"$h".h native/core/netlink_attrs.h native/fuzz/fuzz_support.h tests/fuzz/build.sh)
+  deps=("${src[@]}" native/core/"$h".h native/core/netlink_walk.h native/fuzz/fuzz_support.h tests/fuzz/build.sh)
   fresh() { # $1: binary; fresh when it is newer than every source
     [ -x "$1" ] || return 1
     for d in "${deps[@]}"; do [ "$1" -nt "$d" ] || return 1; done

@@ -26,7 +26,7 @@ export const FUZZ_TARGETS: Record<NativeHarnessName, RegExp> = {
   frame_parser: /^(frame_parser\.cc:)?mcr::(parse_frame|\(anonymous namespace\)::)/,
   netlink_parser: /mcr::/,
   // The parse, not the dump's socket calls (read_root_qdiscs, now_ns).
-  qdisc_stats: /^(qdisc_stats\.cc:)?mcr::(parse_qdisc_dump\(|\(anonymous namespace\)::(read_stats|parse_qdisc)\()/,
+  qdisc_stats: /^(qdisc_stats\.cc:)?mcr::(parse_qdisc_dump\(|\(anonymous namespace\)::(read_stats|parse_qdisc|set_counters)\()/,
   fd_channel: /^mcr::parse_fd_message\(/,
   rule_table: /^mcr::RuleTable::/,
   stream_monitor: /^mcr::(RtpAnalyzer|TsAnalyzer|StreamMonitor)::/,

@@ -12,6 +12,7 @@
 //    halves gives the same events and counts as parsing it whole.
 #include <linux/netlink.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -33,11 +34,7 @@ bool same(const InterfaceEvent& a, const InterfaceEvent& b) {
 }
 
 bool same(const std::vector<InterfaceEvent>& a, const std::vector<InterfaceEvent>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!same(a[i], b[i])) return false;
-  }
-  return true;
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const InterfaceEvent& x, const InterfaceEvent& y) { return same(x, y); });
 }
 
 bool same(const NetlinkParse& a, const NetlinkParse& b) {

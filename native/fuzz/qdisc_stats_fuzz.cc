@@ -11,6 +11,7 @@
 //    halves gives the same roots and counts as parsing it whole.
 #include <linux/netlink.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -31,11 +32,7 @@ bool same(const RootQdisc& a, const RootQdisc& b) {
 }
 
 bool same(const std::vector<RootQdisc>& a, const std::vector<RootQdisc>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!same(a[i], b[i])) return false;
-  }
-  return true;
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const RootQdisc& x, const RootQdisc& y) { return same(x, y); });
 }
 
 bool same(const QdiscParse& a, const QdiscParse& b) {

@@ -84,8 +84,9 @@ t.test('the Grafana dashboard imports as is and queries what a scrape has', asyn
       exprs.push(target.expr);
     }
   }
-  // Every rule and output panel (the overview's stat panels aside) follows the rule variable.
-  t.ok(exprs.filter((e) => /mcr_(rule|output)_/.test(e) && !/^count\(|^sum\(rate/.test(e)).every((e) => e.includes('rule=~"$rule"')),
+  // Every rule and output panel (the overview's stat panels aside) follows the rule variable;
+  // an output interface's series belong to no rule (mcr_output_interface_*).
+  t.ok(exprs.filter((e) => /mcr_(rule|output)_(?!interface_)/.test(e) && !/^count\(|^sum\(rate/.test(e)).every((e) => e.includes('rule=~"$rule"')),
     'rule and output panels follow the rule variable');
   for (const v of dash.templating.list) {
     t.equal(v.datasource.uid, '${DS_PROMETHEUS}', `variable ${v.name}: the data source input`);

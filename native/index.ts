@@ -153,7 +153,7 @@ export interface NativeInterfaceMonitor {
 /** Called on the JS thread; after an error the monitor has stopped (make a new one). */
 export type InterfaceMonitorCallback = (err: NativeError | null, events: InterfaceEvent[] | null) => void;
 
-/** One interface's root qdisc (native/core/qdisc_stats.h). */
+/** One interface's root qdisc (native/core/interface_drops.h). */
 export interface RootQdisc {
   ifindex: number;
   /** "noqueue", "fq_codel", "mq", "tbf", ... */
@@ -161,6 +161,12 @@ export interface RootQdisc {
   drops?: number;
   overlimits?: number;
   qlen?: number;
+}
+
+/** One link's transmit drops (native/core/interface_drops.h). */
+export interface LinkDrops {
+  ifindex: number;
+  txDropped: number;
 }
 
 export interface CounterLayout {
@@ -211,12 +217,16 @@ export interface NativeAddon {
   changeSourceMembership(fd: number, ifindex: number, group: string, source: string, join: boolean): void;
   interfaceMtu(iface: string): number;
   /**
-   * The root queue discipline of every interface in this network namespace
-   * (one RTM_GETQDISC dump, bounded at 1 s: ETIMEDOUT; EAGAIN when qdiscs
-   * changed during it), with its queue counters when it keeps them: what
-   * `tc -s qdisc show` prints. `drops` is the kernel's 32-bit count.
+   * What the kernel dropped on every interface of this network namespace
+   * (native/core/interface_drops.h): each root queue discipline with its
+   * queue counters when it keeps them (`tc -s qdisc show`; `drops` is the
+   * kernel's 32-bit count) and each link's transmit drops (`ip -s link`),
+   * by interface index. Read on a libuv worker thread (the dumps take the
+   * kernel's rtnl lock); rejects with the errno as the code: ETIMEDOUT (a
+   * dump gave no reply for a second), EAGAIN (the interfaces kept changing
+   * during it), EBADMSG or EMSGSIZE (a reply it could not read).
    */
-  rootQdiscs(): RootQdisc[];
+  interfaceDrops(): Promise<{ roots: RootQdisc[]; links: LinkDrops[] }>;
   closeFd(fd: number): void;
   counterLayout(): CounterLayout;
   /** The accepted range of every numeric Loop option: the one definition (loop_wrap.cc). */

@@ -45,7 +45,7 @@ export interface DaemonState {
    * What the kernel dropped after the sends on each named output interface
    * (net/output-drops.ts), for the stats answer; absent: none given.
    */
-  outputDrops?: (names: string[]) => OutputInterfaceStats[];
+  outputDrops?: (names: string[]) => Promise<OutputInterfaceStats[]>;
   /** Whether each rule's input is consumed (net/consume-policy.ts); without it list carries no consume decisions. */
   consume?: { mode: 'auto' | boolean; list(): Array<{ ruleId: number; consumed: boolean; reason: string }> };
   /** Loss of signal per rule (health/stream-watch.ts); without it stats and list carry no stream state. */
@@ -239,7 +239,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       // Timed after the answers arrive: that is when the counters were read.
       const rules = d.table.list();
       const result = addStreamHealth(stats.build(slots, rules, performance.now()), slots.map((s) => s.counters), rules, d.stream, (id) => stats.monitor(id));
-      if (d.outputDrops !== undefined) result.outputInterfaces = d.outputDrops(rules.flatMap((r) => r.outputs.map((o) => o.interface)));
+      if (d.outputDrops !== undefined) result.outputInterfaces = await d.outputDrops(rules.flatMap((r) => r.outputs.map((o) => o.interface)));
       return markNoCarrier(result, rules, d.interfaceState);
     },
     async workers() {

@@ -1,8 +1,8 @@
 // Module entry of mcr_native.node: the Loop class and the few system calls
 // TypeScript cannot make (AF_PACKET, group membership, MTU, closing fds, the
-// netlink interface monitor, the root qdisc's counters; the handover and privilege calls live in
+// netlink interface monitor, the interfaces' drop counters; the handover and privilege calls live in
 // process_api.cc).
-// Loaded only by worker/native.ts.
+// Loaded only by native/index.ts.
 #include <arpa/inet.h>
 #include <napi.h>
 #include <netinet/in.h>
@@ -18,7 +18,7 @@
 #include "core/counters.h"
 #include "core/frame_parser.h"
 #include "core/packet_socket.h"
-#include "core/qdisc_stats.h"
+#include "core/interface_drops.h"
 
 namespace mcr {
 namespace {
@@ -154,28 +154,63 @@ Napi::Value InterfaceMtu(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), mtu);
 }
 
-// The root qdisc of every interface in mcrd's network namespace:
-// [{ ifindex, kind, drops, overlimits, qlen }] (the counters absent when the
-// qdisc keeps none), or a system error.
-Napi::Value RootQdiscs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::vector<RootQdisc> roots;
-  SysError e = read_root_qdiscs(&roots);
-  if (e.failed()) throw system_error(env, e);
-  Napi::Array out = Napi::Array::New(env, roots.size());
-  for (uint32_t i = 0; i < roots.size(); ++i) {
-    const RootQdisc& q = roots[i];
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("ifindex", Napi::Number::New(env, q.ifindex));
-    o.Set("kind", Napi::String::New(env, q.kind));
-    if (q.has_stats) {
-      o.Set("drops", Napi::Number::New(env, q.drops));
-      o.Set("overlimits", Napi::Number::New(env, q.overlimits));
-      o.Set("qlen", Napi::Number::New(env, q.qlen));
+// What the kernel dropped on every interface of mcrd's network namespace
+// (core/interface_drops.h), read on a libuv worker thread: the dumps take
+// the kernel's rtnl lock, which a busy host may hold for long, and mcrd's
+// event loop must not wait on it. Resolves with { roots: [{ ifindex, kind,
+// drops?, overlimits?, qlen? }], links: [{ ifindex, txDropped }] }, or
+// rejects with the system error.
+class InterfaceDropsWorker : public Napi::AsyncWorker {
+ public:
+  explicit InterfaceDropsWorker(Napi::Env env) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+  void Execute() override { error_ = read_interface_drops(&drops_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (error_.failed()) {
+      deferred_.Reject(system_error(env, error_).Value());
+      return;
     }
-    out.Set(i, o);
+    Napi::Array roots = Napi::Array::New(env, drops_.roots.size());
+    for (uint32_t i = 0; i < drops_.roots.size(); ++i) {
+      const RootQdisc& q = drops_.roots[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("ifindex", Napi::Number::New(env, q.ifindex));
+      o.Set("kind", Napi::String::New(env, q.kind));
+      if (q.has_stats) {
+        o.Set("drops", Napi::Number::New(env, q.drops));
+        o.Set("overlimits", Napi::Number::New(env, q.overlimits));
+        o.Set("qlen", Napi::Number::New(env, q.qlen));
+      }
+      roots.Set(i, o);
+    }
+    Napi::Array links = Napi::Array::New(env, drops_.links.size());
+    for (uint32_t i = 0; i < drops_.links.size(); ++i) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("ifindex", Napi::Number::New(env, drops_.links[i].ifindex));
+      // A double holds counts to 2^53 exactly: years of drops at line rate.
+      o.Set("txDropped", Napi::Number::New(env, static_cast<double>(drops_.links[i].tx_dropped)));
+      links.Set(i, o);
+    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("roots", roots);
+    out.Set("links", links);
+    deferred_.Resolve(out);
   }
-  return out;
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  InterfaceDrops drops_;
+  SysError error_;
+};
+
+Napi::Value ReadInterfaceDrops(const Napi::CallbackInfo& info) {
+  auto* worker = new InterfaceDropsWorker(info.Env());  // deletes itself after OnOK
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
 }
 
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {
@@ -215,7 +250,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("changeSourceMembership", Napi::Function::New<ChangeSourceMembership>(env, "changeSourceMembership"));
   exports.Set("InterfaceMonitor", InterfaceMonitorWrap::Define(env));
   exports.Set("interfaceMtu", Napi::Function::New<InterfaceMtu>(env, "interfaceMtu"));
-  exports.Set("rootQdiscs", Napi::Function::New<RootQdiscs>(env, "rootQdiscs"));
+  exports.Set("interfaceDrops", Napi::Function::New<ReadInterfaceDrops>(env, "interfaceDrops"));
   exports.Set("closeFd", Napi::Function::New<CloseFd>(env, "closeFd"));
   exports.Set("counterLayout", Napi::Function::New<CounterLayout>(env, "counterLayout"));
   exports.Set("loopOptionRanges", Napi::Function::New(env, [](const Napi::CallbackInfo& info) { return loop_option_ranges(info.Env()); }, "loopOptionRanges"));

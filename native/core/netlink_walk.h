@@ -1,7 +1,7 @@
 // Walking a NETLINK_ROUTE receive buffer: its messages (nlmsghdr), an
 // NLMSG_ERROR's errno, and a message's attributes (rtattr); shared by the
 // interface parser (netlink_parser.cc) and the qdisc reader
-// (qdisc_stats.cc). Headers are copied out with memcpy rather than cast in
+// (interface_drops.cc). Headers are copied out with memcpy rather than cast in
 // place: a buffer from a test (or a truncated message) need not be aligned.
 // Every length is checked against the buffer: a message or an attribute
 // that does not fit stops its walk, and the caller counts it as malformed.

@@ -4,7 +4,8 @@
 // crash), exact-size copies so AddressSanitizer sees one byte past the end
 // as an overflow, and a forward byte reader that turns the fuzzer's input
 // into operations and fields (read from the front, so hand-written seeds in
-// tests/fuzz/corpus read the way they are laid out).
+// tests/fuzz/corpus read the way they are laid out); and where a netlink
+// buffer splits after its first message, for the netlink harnesses.
 #pragma once
 #include <linux/netlink.h>
 
@@ -25,10 +26,6 @@
 
 namespace mcrfuzz {
 
-// `n` bytes copied into a heap block of exactly `n + shift` bytes, starting
-// `shift` bytes in: the copy ends where the allocation ends (a read past it
-// is a heap-buffer-overflow) and, with an odd shift, it is misaligned (an
-// unaligned typed load is a UBSan report).
 // Where a netlink receive buffer splits after its first message (its
 // nlmsg_len rounded up to 4), or 0 when that message is not whole and
 // padded in the buffer: the harnesses parse the halves one after the other
@@ -41,6 +38,10 @@ inline size_t first_message_cut(const uint8_t* data, size_t size) {
   return first_len >= sizeof(nlmsghdr) && cut <= size ? cut : 0;
 }
 
+// `n` bytes copied into a heap block of exactly `n + shift` bytes, starting
+// `shift` bytes in: the copy ends where the allocation ends (a read past it
+// is a heap-buffer-overflow) and, with an odd shift, it is misaligned (an
+// unaligned typed load is a UBSan report).
 class ExactCopy {
  public:
   ExactCopy(const uint8_t* data, size_t n, size_t shift = 0)

@@ -1,5 +1,5 @@
 // A hand-built rtnetlink message for the native tests of the netlink
-// parsers (netlink_parser_test.cc, qdisc_stats_test.cc): a header, a fixed
+// parsers (netlink_parser_test.cc, interface_drops_test.cc): a header, a fixed
 // body, attributes padded to 4 bytes (nested ones with rtattr_bytes), and
 // nlmsg_len filled in by done().
 #pragma once

@@ -2,73 +2,90 @@
  * What the kernel dropped after MCR handed a datagram to an output
  * interface, per output interface of the rules, for the stats answer and
  * the metrics: the root qdisc's drops (`tc -s qdisc show`) and the
- * device's transmit drops (`ip -s link`: TX dropped). A sender is mostly
- * never told of these: a qdisc that drops for congestion (fq_codel, the
- * default of systemd hosts) answers NET_XMIT_CN, which UDP reports as
- * success, and a link without carrier drops everything in its device
- * while every send succeeds. So the outputs' `packets` count them as sent
- * and only these counters show them (docs/relay.md, "Drops after the
- * send").
+ * device's transmit drops (`ip -s link`: TX dropped). MCR's counters hold
+ * the drops a send was told of (a full qdisc's ENOBUFS, as `errors`), but
+ * not the others: a qdisc that drops for congestion (fq_codel, the default
+ * of systemd hosts) answers NET_XMIT_CN, which UDP reports as success, and
+ * a link without carrier drops everything in its device (counted in its TX
+ * dropped on current kernels) while every send succeeds. Those count as
+ * sent in the outputs' `packets`, and only these counters show them
+ * (docs/relay.md, "Drops after the send").
  *
  * Both are kernel totals for the interface, of every sender on the host,
  * since the qdisc or the interface was made: read fresh at each request
- * (one RTM_GETQDISC dump for all interfaces, one sysfs read each), never
- * kept or reset by mcrd. A count that cannot be read leaves its field
- * unset and names its errno in `error`; the other is still given.
+ * (one qdisc dump and one link dump of mcrd's namespace, off the event
+ * loop: native.interfaceDrops), matched by interface index, never kept or
+ * reset by mcrd. A count that cannot be read leaves its field unset and
+ * names its errno in `error`.
  */
-import { readFileSync } from 'node:fs';
 import { errorCode } from '../../common/control-errors.js';
-import { native, type RootQdisc } from '../../native/index.js';
+import { native, type LinkDrops, type RootQdisc } from '../../native/index.js';
 import type { OutputInterfaceStats } from '../../proto/index.js';
 
 /** What readOutputDrops needs of the host; tests pass fakes. */
 export interface OutputDropsHost {
   /** The interface's index in mcrd's namespace (the interface watcher's), or undefined when it does not exist. */
   ifindex(name: string): number | undefined;
-  /** Every root qdisc in mcrd's namespace (native.rootQdiscs). */
-  rootQdiscs(): RootQdisc[];
-  /** The device's transmit drops (/sys/class/net/NAME/statistics/tx_dropped). */
-  txDropped(name: string): number;
+  /** Every root qdisc and link of mcrd's namespace (native.interfaceDrops). */
+  interfaceDrops(): Promise<{ roots: RootQdisc[]; links: LinkDrops[] }>;
 }
 
-export const SYSTEM_HOST: Omit<OutputDropsHost, 'ifindex'> = {
-  rootQdiscs: () => native.rootQdiscs(),
-  txDropped: (name) => Number(readFileSync(`/sys/class/net/${name}/statistics/tx_dropped`, 'utf8').trim()),
-};
+/**
+ * `read` shared while it runs: callers that come meanwhile get the same
+ * promise, so stats requests and scrapes that outrun a slow read (one held
+ * behind the rtnl lock) never pile reads up on libuv's few worker threads,
+ * which mcrd's file writes need too.
+ */
+export function singleFlight<T>(read: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined;
+  return () => (running ??= read().finally(() => { running = undefined; }));
+}
+
+export const SYSTEM_HOST: Omit<OutputDropsHost, 'ifindex'> = { interfaceDrops: singleFlight(() => native.interfaceDrops()) };
+
+/**
+ * How long a stats answer waits for the counters. The read itself gives up
+ * after a second without a reply; this bounds a wait for the kernel's rtnl
+ * lock too, which no socket timeout covers. The read goes on in the
+ * background and its result is dropped.
+ */
+export const READ_BOUND_MS = 2000;
 
 /** One entry per name, in the order given (each once). */
-export function readOutputDrops(names: Iterable<string>, host: OutputDropsHost): OutputInterfaceStats[] {
+export async function readOutputDrops(names: Iterable<string>, host: OutputDropsHost,
+  boundMs: number = READ_BOUND_MS): Promise<OutputInterfaceStats[]> {
   const unique = [...new Set(names)];
   if (unique.length === 0) return [];
   let roots: Map<number, RootQdisc> | undefined;
-  let rootsError: string | undefined;
+  let links: Map<number, number> | undefined;
+  let readError = 'EIO';
+  let timer: NodeJS.Timeout | undefined;
   try {
-    roots = new Map(host.rootQdiscs().map((q) => [q.ifindex, q]));
+    const bound = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })), boundMs);
+    });
+    const read = await Promise.race([host.interfaceDrops(), bound]);
+    roots = new Map(read.roots.map((q) => [q.ifindex, q]));
+    links = new Map(read.links.map((l) => [l.ifindex, l.txDropped]));
   } catch (err) {
-    rootsError = errorCode(err) ?? 'EIO';
+    readError = errorCode(err) ?? 'EIO';
+  } finally {
+    clearTimeout(timer);
   }
   return unique.map((name): OutputInterfaceStats => {
     const ifindex = host.ifindex(name);
     if (ifindex === undefined) return { interface: name, qdisc: '', error: 'ENODEV' };
     const out: OutputInterfaceStats = { interface: name, qdisc: '' };
-    const errors: string[] = [];
-    if (roots === undefined) {
-      errors.push(rootsError ?? 'EIO');
-    } else {
-      const q = roots.get(ifindex);
-      if (q !== undefined) {
-        out.qdisc = q.kind;
-        if (q.drops !== undefined) out.qdiscDrops = q.drops;
-      }
+    if (roots === undefined || links === undefined) return { ...out, error: readError };
+    const q = roots.get(ifindex);
+    if (q !== undefined) {
+      out.qdisc = q.kind;
+      if (q.drops !== undefined) out.qdiscDrops = q.drops;
     }
-    try {
-      const dropped = host.txDropped(name);
-      if (Number.isSafeInteger(dropped) && dropped >= 0) out.deviceDrops = dropped;
-      else errors.push('EBADMSG');
-    } catch (err) {
-      errors.push(errorCode(err) ?? 'EIO');
-    }
-    if (errors.length > 0) out.error = errors.join(',');
+    const dropped = links.get(ifindex);
+    if (dropped !== undefined) out.deviceDrops = dropped;
+    // Gone between the watcher's view and the dump: as if it did not exist.
+    if (q === undefined && dropped === undefined) out.error = 'ENODEV';
     return out;
   });
 }

@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-HARNESSES=(frame_parser netlink_parser qdisc_stats fd_channel rule_table stream_monitor)
+HARNESSES=(frame_parser netlink_parser interface_drops fd_channel rule_table stream_monitor)
 PACKAGES="clang libfuzzer-14-dev libclang-rt-14-dev"
 CXX_FUZZ="${CXX_FUZZ:-clang++}"
 OUT=build/fuzz

@@ -274,7 +274,7 @@ seed('netlink_parser', 'dump-interrupted', Buffer.concat([link(RTM_NEWLINK, 4, I
 }
 seed('netlink_parser', 'truncated-message', link(RTM_NEWLINK, 6, IFF_UP, 'eth1').subarray(0, 30));
 
-// ---- qdisc_stats: RTM_GETQDISC dump replies -------------------------------
+// ---- interface_drops: RTM_GETQDISC dump replies -------------------------------
 
 const RTM_NEWQDISC = 36;
 const TC_H_ROOT = 0xffffffff;
@@ -294,12 +294,12 @@ const stats2 = (drops: number, qlen = 0): Buffer =>
 // struct tc_stats: bytes (64 bits), packets, drops, overlimits, bps, pps, qlen, backlog.
 const legacyStats = (drops: number): Buffer => rtattr(TCA_STATS, Buffer.concat([Buffer.alloc(8), le32(10), le32(drops), le32(0), le32(0), le32(0), le32(1), le32(0)]));
 
-seed('qdisc_stats', 'fq-codel-root', qdisc(2, TC_H_ROOT, 'fq_codel', [stats2(17, 2)]));
-seed('qdisc_stats', 'noqueue-no-stats', qdisc(3, TC_H_ROOT, 'noqueue', []));
-seed('qdisc_stats', 'pfifo-legacy-stats', qdisc(4, TC_H_ROOT, 'pfifo_fast', [legacyStats(5)]));
-seed('qdisc_stats', 'error-einval', nlerror(-22, 1));
+seed('interface_drops', 'fq-codel-root', qdisc(2, TC_H_ROOT, 'fq_codel', [stats2(17, 2)]));
+seed('interface_drops', 'noqueue-no-stats', qdisc(3, TC_H_ROOT, 'noqueue', []));
+seed('interface_drops', 'pfifo-legacy-stats', qdisc(4, TC_H_ROOT, 'pfifo_fast', [legacyStats(5)]));
+seed('interface_drops', 'error-einval', nlerror(-22, 1));
 seed(
-  'qdisc_stats',
+  'interface_drops',
   'dump-mq-children-ingress-done',
   Buffer.concat([
     qdisc(2, TC_H_ROOT, 'mq', [stats2(40)]),
@@ -310,7 +310,21 @@ seed(
     done(1),
   ]),
 );
-seed('qdisc_stats', 'dump-interrupted', Buffer.concat([qdisc(2, TC_H_ROOT, 'noqueue', [stats2(0)]), done(1, NLM_F_MULTI | NLM_F_DUMP_INTR)]));
+// RTM_NEWLINK with IFLA_STATS64 (struct rtnl_link_stats64: 25 u64 counters since Linux 5.19, 24 before; tx_dropped is the 8th) or the 32-bit IFLA_STATS.
+function linkStats(index: number, txDropped: number, wide: boolean): Buffer {
+  const ifinfo = Buffer.concat([u8(0), u8(0), le16(1), le32s(index), le32(IFF_UP), le32(0xffffffff)]);
+  const counters = Array.from({ length: 25 }, (_, i) => (i === 7 ? txDropped : i));
+  const stats = wide ? rtattr(23 /* IFLA_STATS64 */, Buffer.concat(counters.map((c) => Buffer.concat([le32(c), le32(0)]))))
+    : rtattr(7 /* IFLA_STATS */, Buffer.concat(counters.map((c) => le32(c))));
+  return nlmsg(RTM_NEWLINK, Buffer.concat([ifinfo, rtattr(3 /* IFLA_IFNAME */, cstr(`eth${index}`)), stats]), NLM_F_MULTI, 2);
+}
+seed('interface_drops', 'links-stats64-stats-done', Buffer.concat([linkStats(2, 40, true), linkStats(3, 7, false), link(RTM_NEWLINK, 4, IFF_UP, 'lo'), done(2)]));
+seed('interface_drops', 'links-short-stats', Buffer.concat([
+  nlmsg(RTM_NEWLINK, Buffer.concat([u8(0), u8(0), le16(1), le32s(5), le32(IFF_UP), le32(0xffffffff), rtattr(7 /* IFLA_STATS */, Buffer.alloc(8))]), NLM_F_MULTI, 2),
+  nlmsg(RTM_NEWLINK, Buffer.concat([u8(0), u8(0), le16(1), le32s(6), le32(IFF_UP), le32(0xffffffff), rtattr(23 /* IFLA_STATS64 */, Buffer.alloc(16))]), NLM_F_MULTI, 2),
+]));
+seed('interface_drops', 'done-with-errno', nlmsg(NLMSG_DONE, le32s(-16), NLM_F_MULTI, 2));
+seed('interface_drops', 'dump-interrupted', Buffer.concat([qdisc(2, TC_H_ROOT, 'noqueue', [stats2(0)]), done(1, NLM_F_MULTI | NLM_F_DUMP_INTR)]));
 
 // ---- fd_channel: see native/fuzz/fd_channel_fuzz.cc --------------------------
 

@@ -3,7 +3,7 @@
 export { packageRoot } from '../../native/package-root.js';
 
 /** The libFuzzer harnesses, in the order they run: native/fuzz/<name>_fuzz.cc over native/core/<name>.cc. */
-export const NATIVE_HARNESSES = ['frame_parser', 'netlink_parser', 'qdisc_stats', 'fd_channel', 'rule_table', 'stream_monitor'] as const;
+export const NATIVE_HARNESSES = ['frame_parser', 'netlink_parser', 'interface_drops', 'fd_channel', 'rule_table', 'stream_monitor'] as const;
 export type NativeHarnessName = (typeof NATIVE_HARNESSES)[number];
 
 /** The JavaScript harnesses, run by jsfuzz (tests/fuzz/js/engine): tests/fuzz/js/<name>.ts. */
@@ -19,14 +19,14 @@ export const isJsHarness = (name: string): name is JsHarnessName => (JS_HARNESSE
 /**
  * The functions each native harness drives, as llvm-cov names them
  * (demangled): what the runner's "target" coverage counts. The rest of each
- * file is code no input reaches (fd_channel's and qdisc_stats' socket calls, drop reason
+ * file is code no input reaches (fd_channel's and interface_drops' socket calls, drop reason
  * names the parser never returns, the Output destructor's close of a real fd).
  */
 export const FUZZ_TARGETS: Record<NativeHarnessName, RegExp> = {
   frame_parser: /^(frame_parser\.cc:)?mcr::(parse_frame|\(anonymous namespace\)::)/,
   netlink_parser: /mcr::/,
-  // The parse, not the dump's socket calls (read_root_qdiscs, now_ns).
-  qdisc_stats: /^(qdisc_stats\.cc:)?mcr::(parse_qdisc_dump\(|\(anonymous namespace\)::(read_stats|parse_qdisc|set_counters)\()/,
+  // The parse, not the dumps' socket calls (read_interface_drops, dump, now_ns).
+  interface_drops: /^(interface_drops\.cc:)?(mcr::DumpParse )?mcr::(parse_qdisc_dump\(|parse_link_dump\(|\(anonymous namespace\)::(read_stats|parse_qdisc|parse_link|parse_dump|set_counters)[<(])/,
   fd_channel: /^mcr::parse_fd_message\(/,
   rule_table: /^mcr::RuleTable::/,
   stream_monitor: /^mcr::(RtpAnalyzer|TsAnalyzer|StreamMonitor)::/,

@@ -25,9 +25,13 @@ const out = {};
 const loop = new native.Loop({ packetFd: native.openPacketSocket('lo') });
 let woke;
 const logged = new Promise((r) => { woke = r; });
-out.started = Boolean(loop.start(() => woke()));
+// Each wake drains the log ring; the wait ends with the line it is about.
+out.logs = [];
+out.started = Boolean(loop.start(() => {
+  out.logs.push(...loop.drainLogs());
+  if (out.logs.some((l) => l.code === 'MCR_LOOP_ENDED')) woke();
+}));
 out.woke = await Promise.race([logged.then(() => 'logged'), new Promise((r) => setTimeout(() => r('timeout'), 5000))]);
-out.logs = loop.drainLogs();
 // The thread marks itself ended before it logs MCR_LOOP_ENDED, so whoever
 // has read that line finds the very next command refused by a throw, not
 // by a promise that settles once the thread is joined. The rule is a valid

@@ -56,7 +56,7 @@ const CANNED: { [K in keyof ResultBodies]: ResultBodies[K] } = {
     rateIntervalMs: 2000,
     inputs: [{ interface: 'eth0', frames: 1500, kernelDrops: 3, malformed: { fragment: 2 }, unmatched: 1 }],
     outputInterfaces: [{ interface: 'eth1', qdisc: 'fq_codel', qdiscDrops: 17, deviceDrops: 0 },
-      { interface: 'eth2', qdisc: 'noqueue', deviceDrops: 40 }, { interface: 'eth3', qdisc: '', error: 'ENODEV' }],
+      { interface: 'eth2', qdisc: 'noqueue', qdiscDrops: 0, deviceDrops: 40 }, { interface: 'eth3', qdisc: '', error: 'ENODEV' }],
   },
   workers: {
     workers: [
@@ -244,9 +244,10 @@ t.test('tables', async (t) => {
     '',
     'OUTPUT         QDISC     QDISC-DROPS  DEVICE-DROPS',
     'eth1           fq_codel           17             0',
-    'eth2           noqueue             -            40',
+    'eth2           noqueue             0            40',
     'eth3 (ENODEV)  -                   -             -',
     'OUTPUT drops: kernel totals of every sender on the interface; see docs/relay.md, "Drops after the send"',
+    'OUTPUT errors: ENODEV: no such interface now (ip link); ETIMEDOUT, EAGAIN: the kernel was busy or the interfaces changing, run stats again',
     '',
     'WORKER  INTERFACE  RECEIVED  KERNEL-DROPS  RESTARTS',
     'eth0/0  eth0           1000             3         0',

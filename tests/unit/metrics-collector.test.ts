@@ -41,7 +41,7 @@ function stats(errorsByErrno: Record<string, number>): StatsResult {
       loop: { frames: 1010, drop_fragment: 3, no_rule: 7, rt_stepdowns: 2, rt_stepped_down: 1 } },
       { worker: 'in1/0', interface: 'in1', received: 0, kernelDrops: 0, restarts: 0, loop: {} }],
     inputs: [{ interface: 'in0', frames: 1010, kernelDrops: 4, malformed: { fragment: 3 }, unmatched: 7 }],
-    outputInterfaces: [{ interface: 'out0', qdisc: 'fq_codel', qdiscDrops: 12, deviceDrops: 3 }, { interface: 'out1', qdisc: 'noqueue', deviceDrops: 0 },
+    outputInterfaces: [{ interface: 'out0', qdisc: 'fq_codel', qdiscDrops: 12, deviceDrops: 3 }, { interface: 'out1', qdisc: 'made_up', deviceDrops: 0 },
       { interface: 'out2', qdisc: '', error: 'ENODEV' }],
   };
 }
@@ -95,6 +95,11 @@ t.test('every series from the snapshot, with its value', async (t) => {
   t.equal(value(p, 'mcr_input_malformed_total', { input: 'in0', reason: 'short_ethernet' }), 0, 'every reason of the layout, at 0');
   t.same(select(p, 'mcr_input_malformed_total', { input: 'in1' }).map((s) => s.labels.reason), ['short_ethernet', 'fragment'],
     'an input without counts has every reason');
+  t.equal(value(p, 'mcr_output_interface_qdisc_drops_total', { interface: 'out0' }), 12, 'an output interface\'s qdisc drops');
+  t.equal(value(p, 'mcr_output_interface_device_drops_total', { interface: 'out0' }), 3, 'and its device drops');
+  t.equal(value(p, 'mcr_output_interface_device_drops_total', { interface: 'out1' }), 0);
+  t.same(select(p, 'mcr_output_interface_qdisc_drops_total', { interface: 'out1' }), [], 'a qdisc without counters: no series');
+  t.same(select(p, 'mcr_output_interface_device_drops_total', { interface: 'out2' }), [], 'an interface that could not be read: no series');
 
   t.equal(value(p, 'mcr_worker_restarts_total', { worker: 'in0/0', input: 'in0' }), 2);
   t.same(select(p, 'mcr_worker_state', { worker: 'in1/0' }).map((s) => [s.labels.state, s.value]),

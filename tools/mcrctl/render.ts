@@ -134,14 +134,18 @@ export function renderStats(stats: StatsResult, rules: readonly Rule[], nowMs: n
         String(i.kernelDrops), ...(withReasons ? [formatCounts(malformed)] : [])];
     }),
   )];
-  // Per output interface: what the kernel dropped after the sends, which
-  // the outputs' PACKETS count as sent (docs/relay.md, "Drops after the send").
-  const outIfaces = stats.outputInterfaces ?? [];
+  // Per output interface: what the kernel dropped after the sends, those a
+  // send was not told of included, which the outputs' PACKETS count as sent
+  // (docs/relay.md, "Drops after the send").
+  const outIfaces = stats.outputInterfaces;
+  const unread = outIfaces.some((o) => o.error !== undefined)
+    ? ['OUTPUT errors: ENODEV: no such interface now (ip link); ETIMEDOUT, EAGAIN: the kernel was busy or the interfaces changing, run stats again']
+    : [];
   const outputLines = outIfaces.length === 0 ? [] : ['', ...table(
     [{ header: 'OUTPUT' }, { header: 'QDISC' }, { header: 'QDISC-DROPS', align: 'right' }, { header: 'DEVICE-DROPS', align: 'right' }],
     outIfaces.map((o) => [o.error !== undefined ? `${o.interface} (${o.error})` : o.interface, orDash(o.qdisc || undefined),
       o.qdiscDrops !== undefined ? String(o.qdiscDrops) : '-', o.deviceDrops !== undefined ? String(o.deviceDrops) : '-']),
-  ), 'OUTPUT drops: kernel totals of every sender on the interface; see docs/relay.md, "Drops after the send"'];
+  ), 'OUTPUT drops: kernel totals of every sender on the interface; see docs/relay.md, "Drops after the send"', ...unread];
   const workerLines = stats.workers.length === 0
     ? ['no workers']
     : table(

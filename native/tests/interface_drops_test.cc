@@ -1,29 +1,34 @@
-// Tests for mcr::parse_qdisc_dump on hand-built RTM_NEWQDISC dump replies:
-// each root qdisc's interface, kind and queue counters from
+// Tests for mcr::parse_qdisc_dump and mcr::parse_link_dump on hand-built
+// dump replies: each root qdisc's interface, kind and queue counters from
 // TCA_STATS2/TCA_STATS_QUEUE, the legacy TCA_STATS when that is all there
-// is, children skipped, NLMSG_DONE / NLMSG_ERROR / NLM_F_DUMP_INTR, a short
-// stats attribute malformed, and truncation at every length: the parser
-// never reads past the buffer (each parse runs on an exact-size heap copy).
-// read_root_qdiscs itself is tested on real interfaces
-// (tests/integration/mcrd-output-drops.test.ts).
+// is, children skipped; each link's tx_dropped from IFLA_STATS64, else
+// IFLA_STATS, a link without either skipped; NLMSG_DONE (with a failed
+// dump's errno) / NLMSG_ERROR / NLM_F_DUMP_INTR, a short stats attribute
+// malformed, and truncation at every length: the parsers never read past
+// the buffer (each parse runs on an exact-size heap copy).
+// read_interface_drops itself is run on real interfaces by
+// tests/integration/mcrd-missing-output.test.ts and mcrd-metrics.test.ts.
 #include <linux/gen_stats.h>
+#include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "core/qdisc_stats.h"
+#include "core/interface_drops.h"
 #include "tests/netlink_message.h"
 #include "tests/test_harness.h"
 
 namespace {
 
-using mcr::QdiscParse;
+using mcr::DumpParse;
+using mcr::LinkDrops;
 using mcr::RootQdisc;
 using mcrtest::NetlinkMessage;
 using mcrtest::concat;
@@ -59,7 +64,7 @@ std::vector<uint8_t> qdisc(int ifindex, uint32_t parent, const std::string& kind
 }
 
 struct Parsed {
-  QdiscParse result;
+  DumpParse result;
   std::vector<RootQdisc> roots;
 };
 
@@ -161,4 +166,95 @@ TEST(qdisc_truncation_at_every_length_never_overreads) {
     if (len != 0) CHECK_EQ(p.result.malformed, 1u);
   }
   CHECK_EQ(parse(buf).roots.size(), 1u);
+}
+
+namespace {
+
+std::vector<uint8_t> link_message(int ifindex, const rtnl_link_stats64* s64, const rtnl_link_stats* s32) {
+  ifinfomsg ifi{};
+  ifi.ifi_index = ifindex;
+  NetlinkMessage m(RTM_NEWLINK, NLM_F_MULTI, 2);
+  m.put(&ifi, sizeof(ifi)).pad();
+  m.attr(IFLA_IFNAME, std::string("eth0"));
+  if (s32 != nullptr) m.attr(IFLA_STATS, s32, sizeof(*s32));
+  if (s64 != nullptr) m.attr(IFLA_STATS64, s64, sizeof(*s64));
+  return m.done();
+}
+
+struct Links {
+  DumpParse result;
+  std::vector<LinkDrops> links;
+};
+
+Links parse_links(const std::vector<uint8_t>& buf, size_t len) {
+  auto copy = std::make_unique_for_overwrite<uint8_t[]>(len == 0 ? 1 : len);
+  std::memcpy(copy.get(), buf.data(), len);
+  Links p;
+  p.result = mcr::parse_link_dump(copy.get(), len, &p.links);
+  return p;
+}
+
+}  // namespace
+
+TEST(link_tx_dropped_from_stats64_else_stats) {
+  rtnl_link_stats64 s64{};
+  s64.tx_dropped = (1ull << 33) + 5;
+  rtnl_link_stats s32{};
+  s32.tx_dropped = 9;
+  const std::vector<uint8_t> buf = concat({link_message(2, &s64, &s32), link_message(3, nullptr, &s32), link_message(4, nullptr, nullptr),
+                                           NetlinkMessage(NLMSG_DONE, NLM_F_MULTI, 2).done()});
+  const Links p = parse_links(buf, buf.size());
+  CHECK(p.result.done);
+  CHECK_EQ(p.result.malformed, 0u);
+  REQUIRE(p.links.size() == 2u);  // the link without statistics is skipped
+  CHECK_EQ(p.links[0].ifindex, 2u);
+  CHECK_EQ(p.links[0].tx_dropped, (1ull << 33) + 5);
+  CHECK_EQ(p.links[1].ifindex, 3u);
+  CHECK_EQ(p.links[1].tx_dropped, 9u);
+}
+
+TEST(link_short_stats_malformed_and_truncation_never_overreads) {
+  ifinfomsg ifi{};
+  ifi.ifi_index = 2;
+  NetlinkMessage m(RTM_NEWLINK);
+  m.put(&ifi, sizeof(ifi)).pad();
+  const uint64_t half[4] = {1, 2, 3, 4};  // cut before tx_dropped
+  m.attr(IFLA_STATS64, half, sizeof(half));
+  CHECK_EQ(parse_links(m.done(), m.done().size()).result.malformed, 1u);
+  rtnl_link_stats64 s64{};
+  const std::vector<uint8_t> buf = link_message(2, &s64, nullptr);
+  for (size_t len = 0; len < buf.size(); ++len) {
+    const Links p = parse_links(buf, len);
+    CHECK(p.links.empty());
+    if (len != 0) CHECK_EQ(p.result.malformed, 1u);
+  }
+}
+
+TEST(link_stats_of_an_older_kernel_are_read_up_to_tx_dropped) {
+  // Before rx_otherhost_dropped (Linux 5.19) IFLA_STATS64 was 8 bytes shorter; before rx_nohandler (4.6), 16.
+  rtnl_link_stats64 s64{};
+  s64.tx_dropped = 77;
+  ifinfomsg ifi{};
+  ifi.ifi_index = 2;
+  NetlinkMessage m(RTM_NEWLINK);
+  m.put(&ifi, sizeof(ifi)).pad();
+  m.attr(IFLA_STATS64, &s64, offsetof(rtnl_link_stats64, tx_dropped) + sizeof(uint64_t));
+  const std::vector<uint8_t> buf = m.done();
+  const Links p = parse_links(buf, buf.size());
+  CHECK_EQ(p.result.malformed, 0u);
+  REQUIRE(p.links.size() == 1u);
+  CHECK_EQ(p.links[0].tx_dropped, 77u);
+}
+
+TEST(dump_done_carries_a_failed_dumps_errno) {
+  NetlinkMessage m(NLMSG_DONE, NLM_F_MULTI, 1);
+  const int err = -16;  // EBUSY
+  m.put(&err, sizeof(err));
+  const Parsed p = parse(m.done());
+  CHECK(p.result.done);
+  CHECK_EQ(p.result.error, -16);
+  NetlinkMessage ok(NLMSG_DONE, NLM_F_MULTI, 1);
+  const int zero = 0;
+  ok.put(&zero, sizeof(zero));
+  CHECK_EQ(parse(ok.done()).result.error, 0);
 }

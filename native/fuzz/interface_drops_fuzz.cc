@@ -1,10 +1,11 @@
-// libFuzzer harness for mcr::parse_qdisc_dump (native/core/qdisc_stats.cc),
-// which reads the kernel's replies to mcrd's RTM_GETQDISC dump (the root
-// qdisc counters of `mcrctl stats`). The input is one receive buffer.
+// libFuzzer harness for mcr::parse_qdisc_dump and mcr::parse_link_dump
+// (native/core/interface_drops.cc), which read the kernel's replies to
+// mcrd's RTM_GETQDISC and RTM_GETLINK dumps (the drop counters of
+// `mcrctl stats`). The input is one receive buffer, given to both.
 // Checked for every input, besides what ASan/UBSan catch:
-//  - roots are only appended (what `roots` held stays), at most one per
-//    16-byte header that fits, each with an interface index and a kind of
-//    no NUL, never longer than the buffer;
+//  - entries are only appended (what the vector held stays), at most one
+//    per 16-byte header that fits; each root has an interface index and a
+//    kind of no NUL, never longer than the buffer; each link an index;
 //  - no more malformed counts than messages plus an unframeable tail;
 //  - the same bytes at a misaligned address give the same result;
 //  - splitting the buffer after its first message and parsing the two
@@ -17,12 +18,13 @@
 #include <cstring>
 #include <vector>
 
-#include "core/qdisc_stats.h"
+#include "core/interface_drops.h"
 #include "fuzz/fuzz_support.h"
 
 namespace {
 
-using mcr::QdiscParse;
+using mcr::DumpParse;
+using mcr::LinkDrops;
 using mcr::RootQdisc;
 using mcrfuzz::ExactCopy;
 
@@ -35,7 +37,7 @@ bool same(const std::vector<RootQdisc>& a, const std::vector<RootQdisc>& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const RootQdisc& x, const RootQdisc& y) { return same(x, y); });
 }
 
-bool same(const QdiscParse& a, const QdiscParse& b) {
+bool same(const DumpParse& a, const DumpParse& b) {
   return a.done == b.done && a.interrupted == b.interrupted && a.error == b.error && a.malformed == b.malformed;
 }
 
@@ -47,7 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   sentinel.ifindex = 0xdeadbeef;
   sentinel.kind = "sentinel";
   std::vector<RootQdisc> roots{sentinel};
-  const QdiscParse r = mcr::parse_qdisc_dump(data, size, &roots);
+  const DumpParse r = mcr::parse_qdisc_dump(data, size, &roots);
   FUZZ_CHECK(!roots.empty() && same(roots[0], sentinel));
   roots.erase(roots.begin());
 
@@ -66,7 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   {
     ExactCopy shifted(data, size, 1);
     std::vector<RootQdisc> again;
-    const QdiscParse r2 = mcr::parse_qdisc_dump(shifted.data(), size, &again);
+    const DumpParse r2 = mcr::parse_qdisc_dump(shifted.data(), size, &again);
     FUZZ_CHECK(same(r, r2));
     FUZZ_CHECK(same(roots, again));
   }
@@ -77,13 +79,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ExactCopy head(data, cut);
     ExactCopy tail(data + cut, size - cut);
     std::vector<RootQdisc> split;
-    const QdiscParse a = mcr::parse_qdisc_dump(head.data(), cut, &split);
-    const QdiscParse b = mcr::parse_qdisc_dump(tail.data(), size - cut, &split);
+    const DumpParse a = mcr::parse_qdisc_dump(head.data(), cut, &split);
+    const DumpParse b = mcr::parse_qdisc_dump(tail.data(), size - cut, &split);
     FUZZ_CHECK(a.malformed + b.malformed == r.malformed);
     FUZZ_CHECK((a.done || b.done) == r.done);
     FUZZ_CHECK((a.interrupted || b.interrupted) == r.interrupted);
     FUZZ_CHECK((b.error != 0 ? b.error : a.error) == r.error);
     FUZZ_CHECK(same(roots, split));
+  }
+  // The same buffer as a link dump.
+  std::vector<LinkDrops> links{LinkDrops{0xdeadbeef, 42}};
+  const DumpParse l = mcr::parse_link_dump(data, size, &links);
+  FUZZ_CHECK(links[0].ifindex == 0xdeadbeef && links[0].tx_dropped == 42);
+  FUZZ_CHECK(links.size() - 1 <= headers);
+  FUZZ_CHECK(l.malformed <= headers + 1);
+  for (size_t i = 1; i < links.size(); ++i) FUZZ_CHECK(links[i].ifindex != 0);
+  {
+    ExactCopy shifted(data, size, 1);
+    std::vector<LinkDrops> again{LinkDrops{0xdeadbeef, 42}};
+    const DumpParse l2 = mcr::parse_link_dump(shifted.data(), size, &again);
+    FUZZ_CHECK(same(l, l2));
+    FUZZ_CHECK(std::equal(links.begin(), links.end(), again.begin(), again.end(),
+                          [](const LinkDrops& x, const LinkDrops& y) { return x.ifindex == y.ifindex && x.tx_dropped == y.tx_dropped; }));
   }
   return 0;
 }

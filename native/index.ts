@@ -159,8 +159,6 @@ export interface RootQdisc {
   /** "noqueue", "fq_codel", "mq", "tbf", ... */
   kind: string;
   drops?: number;
-  overlimits?: number;
-  qlen?: number;
 }
 
 /** One link's transmit drops (native/core/interface_drops.h). */

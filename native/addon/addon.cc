@@ -1,7 +1,7 @@
 // Module entry of mcr_native.node: the Loop class and the few system calls
 // TypeScript cannot make (AF_PACKET, group membership, MTU, closing fds, the
-// netlink interface monitor, the interfaces' drop counters; the handover and privilege calls live in
-// process_api.cc).
+// netlink interface monitor, the interfaces' drop counters; the handover
+// and privilege calls live in process_api.cc).
 // Loaded only by native/index.ts.
 #include <arpa/inet.h>
 #include <napi.h>
@@ -158,8 +158,8 @@ Napi::Value InterfaceMtu(const Napi::CallbackInfo& info) {
 // (core/interface_drops.h), read on a libuv worker thread: the dumps take
 // the kernel's rtnl lock, which a busy host may hold for long, and mcrd's
 // event loop must not wait on it. Resolves with { roots: [{ ifindex, kind,
-// drops?, overlimits?, qlen? }], links: [{ ifindex, txDropped }] }, or
-// rejects with the system error.
+// drops? }], links: [{ ifindex, txDropped }] }, or rejects with the system
+// error.
 class InterfaceDropsWorker : public Napi::AsyncWorker {
  public:
   explicit InterfaceDropsWorker(Napi::Env env) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
@@ -179,11 +179,7 @@ class InterfaceDropsWorker : public Napi::AsyncWorker {
       Napi::Object o = Napi::Object::New(env);
       o.Set("ifindex", Napi::Number::New(env, q.ifindex));
       o.Set("kind", Napi::String::New(env, q.kind));
-      if (q.has_stats) {
-        o.Set("drops", Napi::Number::New(env, q.drops));
-        o.Set("overlimits", Napi::Number::New(env, q.overlimits));
-        o.Set("qlen", Napi::Number::New(env, q.qlen));
-      }
+      if (q.has_stats) o.Set("drops", Napi::Number::New(env, q.drops));
       roots.Set(i, o);
     }
     Napi::Array links = Napi::Array::New(env, drops_.links.size());

@@ -10,10 +10,10 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -32,13 +32,11 @@ constexpr size_t kReadBuffer = 64 * 1024;
 // without one is an error. (The dump runs on a libuv worker thread, never
 // mcrd's event loop: the kernel's rtnl lock, which a dump takes, can be
 // held for long on a busy host.)
-constexpr int64_t kDumpBoundNs = 1'000'000'000;
+constexpr std::chrono::seconds kDumpBound{1};
 constexpr int kDumpAttempts = 3;
 
-void set_counters(RootQdisc* out, uint32_t drops, uint32_t overlimits, uint32_t qlen) {
+void set_drops(RootQdisc* out, uint32_t drops) {
   out->drops = drops;
-  out->overlimits = overlimits;
-  out->qlen = qlen;
   out->has_stats = true;
 }
 
@@ -53,7 +51,7 @@ void read_stats(uint16_t type, const uint8_t* p, size_t n, RootQdisc* out, bool*
       }
       gnet_stats_queue s;
       std::memcpy(&s, q, sizeof(s));
-      set_counters(out, s.drops, s.overlimits, s.qlen);
+      set_drops(out, s.drops);
     });
     if (!fits) *ok = false;
   } else if (type == TCA_STATS && !out->has_stats) {
@@ -63,7 +61,7 @@ void read_stats(uint16_t type, const uint8_t* p, size_t n, RootQdisc* out, bool*
     }
     tc_stats s;
     std::memcpy(&s, p, sizeof(s));
-    set_counters(out, s.drops, s.overlimits, s.qlen);
+    set_drops(out, s.drops);
   }
 }
 
@@ -86,6 +84,19 @@ bool parse_qdisc(const uint8_t* body, size_t len, std::vector<RootQdisc>* roots)
   return true;
 }
 
+// A link statistics struct's tx_dropped into *out; false when the attribute
+// is cut before it. The structs grow at their end across kernels
+// (rx_nohandler in 4.6, rx_otherhost_dropped in 5.19): an older kernel's
+// shorter one is whole as far as tx_dropped, which is all that is read.
+template <typename Stats>
+bool read_tx_dropped(const uint8_t* p, size_t n, uint64_t* out) {
+  if (n < offsetof(Stats, tx_dropped) + sizeof(Stats::tx_dropped)) return false;
+  Stats s{};
+  std::memcpy(&s, p, n < sizeof(s) ? n : sizeof(s));
+  *out = s.tx_dropped;
+  return true;
+}
+
 // One RTM_NEWLINK body: false if it did not fit (malformed).
 bool parse_link(const uint8_t* body, size_t len, std::vector<LinkDrops>* links) {
   if (len < sizeof(ifinfomsg)) return false;
@@ -93,34 +104,20 @@ bool parse_link(const uint8_t* body, size_t len, std::vector<LinkDrops>* links) 
   std::memcpy(&ifi, body, sizeof(ifi));
   LinkDrops l;
   l.ifindex = static_cast<uint32_t>(ifi.ifi_index);
-  bool have64 = false, have32 = false, ok = true;
+  // IFLA_STATS64 wins over the 32-bit IFLA_STATS, in whichever order they come.
+  bool have64 = false, have = false, ok = true;
   const size_t attrs = nl_align4(sizeof(ifinfomsg));
   const bool fits = for_each_attr(body + attrs, len > attrs ? len - attrs : 0, [&](uint16_t type, const uint8_t* p, size_t n) {
-    // The structs grow at their end across kernels (rx_nohandler in 4.6,
-    // rx_otherhost_dropped in 5.19): an older kernel's shorter one is whole
-    // as far as tx_dropped, which is all that is read.
     if (type == IFLA_STATS64) {
-      if (n < offsetof(rtnl_link_stats64, tx_dropped) + sizeof(uint64_t)) {
-        ok = false;
-        return;
-      }
-      rtnl_link_stats64 s{};
-      std::memcpy(&s, p, n < sizeof(s) ? n : sizeof(s));
-      l.tx_dropped = s.tx_dropped;
-      have64 = true;
+      ok = ok && read_tx_dropped<rtnl_link_stats64>(p, n, &l.tx_dropped);
+      have64 = have = true;
     } else if (type == IFLA_STATS && !have64) {
-      if (n < offsetof(rtnl_link_stats, tx_dropped) + sizeof(uint32_t)) {
-        ok = false;
-        return;
-      }
-      rtnl_link_stats s{};
-      std::memcpy(&s, p, n < sizeof(s) ? n : sizeof(s));
-      l.tx_dropped = s.tx_dropped;
-      have32 = true;
+      ok = ok && read_tx_dropped<rtnl_link_stats>(p, n, &l.tx_dropped);
+      have = true;
     }
   });
   if (!fits || !ok || l.ifindex == 0) return false;
-  if (have64 || have32) links->push_back(l);
+  if (have) links->push_back(l);
   return true;
 }
 
@@ -147,12 +144,6 @@ DumpParse parse_dump(const uint8_t* data, size_t len, uint16_t type, OnEntry on_
   });
   if (!framed) ++r.malformed;
   return r;
-}
-
-int64_t now_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 // Closes the socket on every way out, a throw included.
@@ -185,12 +176,11 @@ SysError dump(int fd, uint16_t type, const void* req_body, size_t req_len, uint3
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) return sys_error(errno, "sendto", what);
   std::vector<uint8_t> buf(kReadBuffer);
-  const int64_t deadline = now_ns() + kDumpBoundNs;
-  *interrupted = false;
+  const auto deadline = std::chrono::steady_clock::now() + kDumpBound;
   for (;;) {
     // MSG_TRUNC: the datagram's real length, so a reply larger than the buffer is seen, not parsed cut.
     const ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_TRUNC);
-    if (n < 0 && errno == EINTR && now_ns() < deadline) continue;
+    if (n < 0 && errno == EINTR && std::chrono::steady_clock::now() < deadline) continue;
     if (n < 0) return sys_error(errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno, "recv", what);
     if (static_cast<size_t>(n) > buf.size()) return sys_error(EMSGSIZE, "recv", what);
     const DumpParse r = parse(buf.data(), static_cast<size_t>(n));
@@ -198,7 +188,7 @@ SysError dump(int fd, uint16_t type, const void* req_body, size_t req_len, uint3
     if (r.error != 0) return sys_error(r.error == INT32_MIN ? EIO : -r.error, "dump", what);
     if (r.malformed != 0) return sys_error(EBADMSG, "dump", what);
     if (r.done) return {};
-    if (now_ns() > deadline) return sys_error(ETIMEDOUT, "recv", what);
+    if (std::chrono::steady_clock::now() > deadline) return sys_error(ETIMEDOUT, "recv", what);
   }
 }
 

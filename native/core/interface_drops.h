@@ -35,9 +35,7 @@ struct RootQdisc {
   uint32_t ifindex = 0;
   std::string kind;         // TCA_KIND: "noqueue", "fq_codel", "mq", "tbf", ...
   bool has_stats = false;   // the message carried queue statistics
-  uint32_t drops = 0;       // gnet_stats_queue.drops: the kernel keeps 32 bits
-  uint32_t overlimits = 0;  // gnet_stats_queue.overlimits
-  uint32_t qlen = 0;        // packets queued at the time of the dump
+  uint32_t drops = 0;       // gnet_stats_queue.drops (else tc_stats.drops): the kernel keeps 32 bits
 };
 
 struct LinkDrops {

@@ -94,8 +94,7 @@ TEST(qdisc_root_kind_and_queue_counters) {
   CHECK_EQ(q.kind, std::string("fq_codel"));
   CHECK(q.has_stats);
   CHECK_EQ(q.drops, 1234u);
-  CHECK_EQ(q.overlimits, 56u);
-  CHECK_EQ(q.qlen, 3u);
+  // Its neighbours in gnet_stats_queue (qlen 3, overlimits 56) are not read as drops.
 }
 
 TEST(qdisc_roots_of_every_interface_children_skipped) {
@@ -123,7 +122,6 @@ TEST(qdisc_legacy_tca_stats_when_there_is_no_stats2) {
   REQUIRE(p.roots.size() == 1u);
   CHECK(p.roots[0].has_stats);
   CHECK_EQ(p.roots[0].drops, 77u);
-  CHECK_EQ(p.roots[0].qlen, 1u);
 }
 
 TEST(qdisc_without_stats_is_kept_with_none) {

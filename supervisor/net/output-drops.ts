@@ -56,19 +56,17 @@ export async function readOutputDrops(names: Iterable<string>, host: OutputDrops
   boundMs: number = READ_BOUND_MS): Promise<OutputInterfaceStats[]> {
   const unique = [...new Set(names)];
   if (unique.length === 0) return [];
-  let roots: Map<number, RootQdisc> | undefined;
-  let links: Map<number, number> | undefined;
-  let readError = 'EIO';
+  // The counts by interface index, or the errno of a read that failed.
+  let read: { roots: Map<number, RootQdisc>; links: Map<number, number> } | string;
   let timer: NodeJS.Timeout | undefined;
   try {
     const bound = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })), boundMs);
     });
-    const read = await Promise.race([host.interfaceDrops(), bound]);
-    roots = new Map(read.roots.map((q) => [q.ifindex, q]));
-    links = new Map(read.links.map((l) => [l.ifindex, l.txDropped]));
+    const got = await Promise.race([host.interfaceDrops(), bound]);
+    read = { roots: new Map(got.roots.map((q) => [q.ifindex, q])), links: new Map(got.links.map((l) => [l.ifindex, l.txDropped])) };
   } catch (err) {
-    readError = errorCode(err) ?? 'EIO';
+    read = errorCode(err) ?? 'EIO';
   } finally {
     clearTimeout(timer);
   }
@@ -76,13 +74,13 @@ export async function readOutputDrops(names: Iterable<string>, host: OutputDrops
     const ifindex = host.ifindex(name);
     if (ifindex === undefined) return { interface: name, qdisc: '', error: 'ENODEV' };
     const out: OutputInterfaceStats = { interface: name, qdisc: '' };
-    if (roots === undefined || links === undefined) return { ...out, error: readError };
-    const q = roots.get(ifindex);
+    if (typeof read === 'string') return { ...out, error: read };
+    const q = read.roots.get(ifindex);
     if (q !== undefined) {
       out.qdisc = q.kind;
       if (q.drops !== undefined) out.qdiscDrops = q.drops;
     }
-    const dropped = links.get(ifindex);
+    const dropped = read.links.get(ifindex);
     if (dropped !== undefined) out.deviceDrops = dropped;
     // Gone between the watcher's view and the dump: as if it did not exist.
     if (q === undefined && dropped === undefined) out.error = 'ENODEV';

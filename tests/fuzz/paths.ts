@@ -26,7 +26,7 @@ export const FUZZ_TARGETS: Record<NativeHarnessName, RegExp> = {
   frame_parser: /^(frame_parser\.cc:)?mcr::(parse_frame|\(anonymous namespace\)::)/,
   netlink_parser: /mcr::/,
   // The parse, not the dumps' socket calls (read_interface_drops, dump, now_ns).
-  interface_drops: /^(interface_drops\.cc:)?(mcr::DumpParse )?mcr::(parse_qdisc_dump\(|parse_link_dump\(|\(anonymous namespace\)::(read_stats|parse_qdisc|parse_link|parse_dump|set_counters)[<(])/,
+  interface_drops: /^(interface_drops\.cc:)?(mcr::DumpParse )?mcr::(parse_qdisc_dump\(|parse_link_dump\(|\(anonymous namespace\)::(read_stats|read_tx_dropped|parse_qdisc|parse_link|parse_dump|set_drops)[<(])/,
   fd_channel: /^mcr::parse_fd_message\(/,
   rule_table: /^mcr::RuleTable::/,
   stream_monitor: /^mcr::(RtpAnalyzer|TsAnalyzer|StreamMonitor)::/,

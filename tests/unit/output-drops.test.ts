@@ -12,7 +12,7 @@ import { readOutputDrops, singleFlight, type OutputDropsHost } from '../../super
 import type { LinkDrops, RootQdisc } from '../../native/index.js';
 
 const INDEX: Record<string, number> = { eth1: 3, eth2: 4, gone0: 7 };
-const ROOTS: RootQdisc[] = [{ ifindex: 3, kind: 'fq_codel', drops: 17, overlimits: 0, qlen: 0 }, { ifindex: 4, kind: 'mq', drops: 0 },
+const ROOTS: RootQdisc[] = [{ ifindex: 3, kind: 'fq_codel', drops: 17 }, { ifindex: 4, kind: 'mq', drops: 0 },
   { ifindex: 9, kind: 'tbf', drops: 5 }];
 const LINKS: LinkDrops[] = [{ ifindex: 3, txDropped: 2 }, { ifindex: 4, txDropped: 0 }, { ifindex: 9, txDropped: 1 }];
 

@@ -165,6 +165,11 @@ export interface RootQdisc {
 export interface LinkDrops {
   ifindex: number;
   txDropped: number;
+  name: string;
+  /** IFLA_INFO_KIND: "vlan", "macvlan", "veth", ...; "" for a physical device. */
+  kind: string;
+  /** IFLA_LINK in mcrd's namespace: a stacked device's parent (or a veth's peer); absent when none. */
+  linkIfindex?: number;
 }
 
 export interface CounterLayout {

@@ -158,7 +158,8 @@ Napi::Value InterfaceMtu(const Napi::CallbackInfo& info) {
 // (core/interface_drops.h), read on a libuv worker thread: the dumps take
 // the kernel's rtnl lock, which a busy host may hold for long, and mcrd's
 // event loop must not wait on it. Resolves with { roots: [{ ifindex, kind,
-// drops? }], links: [{ ifindex, txDropped }] }, or rejects with the system
+// drops? }], links: [{ ifindex, txDropped, name, kind,
+// linkIfindex? }] }, or rejects with the system
 // error.
 class InterfaceDropsWorker : public Napi::AsyncWorker {
  public:
@@ -188,6 +189,9 @@ class InterfaceDropsWorker : public Napi::AsyncWorker {
       o.Set("ifindex", Napi::Number::New(env, drops_.links[i].ifindex));
       // A double holds counts to 2^53 exactly: years of drops at line rate.
       o.Set("txDropped", Napi::Number::New(env, static_cast<double>(drops_.links[i].tx_dropped)));
+      o.Set("name", Napi::String::New(env, drops_.links[i].name));
+      o.Set("kind", Napi::String::New(env, drops_.links[i].kind));
+      if (drops_.links[i].link_ifindex != 0) o.Set("linkIfindex", Napi::Number::New(env, drops_.links[i].link_ifindex));
       links.Set(i, o);
     }
     Napi::Object out = Napi::Object::New(env);

@@ -105,7 +105,7 @@ bool parse_link(const uint8_t* body, size_t len, std::vector<LinkDrops>* links) 
   LinkDrops l;
   l.ifindex = static_cast<uint32_t>(ifi.ifi_index);
   // IFLA_STATS64 wins over the 32-bit IFLA_STATS, in whichever order they come.
-  bool have64 = false, have = false, ok = true;
+  bool have64 = false, have = false, ok = true, other_netns = false;
   const size_t attrs = nl_align4(sizeof(ifinfomsg));
   const bool fits = for_each_attr(body + attrs, len > attrs ? len - attrs : 0, [&](uint16_t type, const uint8_t* p, size_t n) {
     if (type == IFLA_STATS64) {
@@ -114,10 +114,25 @@ bool parse_link(const uint8_t* body, size_t len, std::vector<LinkDrops>* links) 
     } else if (type == IFLA_STATS && !have64) {
       ok = ok && read_tx_dropped<rtnl_link_stats>(p, n, &l.tx_dropped);
       have = true;
+    } else if (type == IFLA_IFNAME) {
+      l.name = attr_string(p, n);
+    } else if (type == IFLA_LINK) {
+      if (n < sizeof(uint32_t)) {
+        ok = false;
+        return;
+      }
+      std::memcpy(&l.link_ifindex, p, sizeof(uint32_t));
+    } else if (type == IFLA_LINK_NETNSID) {
+      other_netns = true;  // IFLA_LINK is an index in that namespace, not ours
+    } else if (type == IFLA_LINKINFO) {
+      ok = for_each_attr(p, n, [&](uint16_t inner, const uint8_t* q, size_t m) {
+             if (inner == IFLA_INFO_KIND) l.kind = attr_string(q, m);
+           }) && ok;
     }
   });
   if (!fits || !ok || l.ifindex == 0) return false;
-  if (have) links->push_back(l);
+  if (other_netns || l.link_ifindex == l.ifindex) l.link_ifindex = 0;
+  if (have) links->push_back(std::move(l));
   return true;
 }
 

@@ -41,6 +41,12 @@ struct RootQdisc {
 struct LinkDrops {
   uint32_t ifindex = 0;
   uint64_t tx_dropped = 0;  // IFLA_STATS64 (else the 32-bit IFLA_STATS)
+  std::string name;         // IFLA_IFNAME
+  std::string kind;         // IFLA_LINKINFO's IFLA_INFO_KIND ("vlan", "macvlan", "veth", ...); empty for a physical device
+  // IFLA_LINK: the device this one is stacked on (a VLAN's or macvlan's
+  // parent; a veth's peer, which is not stacked: kind tells them apart).
+  // 0 when there is none or it lives in another namespace (IFLA_LINK_NETNSID).
+  uint32_t link_ifindex = 0;
 };
 
 // What one dump buffer held besides its entries.
@@ -56,7 +62,8 @@ struct DumpParse {
 DumpParse parse_qdisc_dump(const uint8_t* data, size_t len, std::vector<RootQdisc>* roots);
 
 // Appends every RTM_NEWLINK in data[0, len) that carries link statistics to
-// *links (a link without them is skipped). Never reads past the buffer.
+// *links (a link without them is skipped), with its name, kind and the
+// device it is stacked on. Never reads past the buffer.
 DumpParse parse_link_dump(const uint8_t* data, size_t len, std::vector<LinkDrops>* links);
 
 struct InterfaceDrops {

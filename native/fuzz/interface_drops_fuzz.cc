@@ -92,14 +92,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(links[0].ifindex == 0xdeadbeef && links[0].tx_dropped == 42);
   FUZZ_CHECK(links.size() - 1 <= headers);
   FUZZ_CHECK(l.malformed <= headers + 1);
-  for (size_t i = 1; i < links.size(); ++i) FUZZ_CHECK(links[i].ifindex != 0);
+  for (size_t i = 1; i < links.size(); ++i) {
+    FUZZ_CHECK(links[i].ifindex != 0);
+    FUZZ_CHECK(links[i].link_ifindex != links[i].ifindex);  // a link is never its own lower device
+  }
   {
     ExactCopy shifted(data, size, 1);
     std::vector<LinkDrops> again{LinkDrops{0xdeadbeef, 42}};
     const DumpParse l2 = mcr::parse_link_dump(shifted.data(), size, &again);
     FUZZ_CHECK(same(l, l2));
     FUZZ_CHECK(std::equal(links.begin(), links.end(), again.begin(), again.end(),
-                          [](const LinkDrops& x, const LinkDrops& y) { return x.ifindex == y.ifindex && x.tx_dropped == y.tx_dropped; }));
+                          [](const LinkDrops& x, const LinkDrops& y) {
+                            return x.ifindex == y.ifindex && x.tx_dropped == y.tx_dropped && x.name == y.name && x.kind == y.kind &&
+                                   x.link_ifindex == y.link_ifindex;
+                          }));
   }
   return 0;
 }

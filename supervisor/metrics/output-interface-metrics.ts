@@ -7,7 +7,9 @@
  * was made, so a qdisc replaced or an interface re-created starts again
  * from 0, which Prometheus' rate() reads as a counter reset. A count mcrd
  * could not read (a qdisc that keeps none, an interface gone) has no
- * series until it can be read again.
+ * series until it can be read again. The device a VLAN, macvlan or ipvlan
+ * output is stacked on, listed in the stats after it, has series of its
+ * own: its queue drops the stacked output's packets.
  */
 import { PREFIX, type GroupContext, type MetricGroup } from './metric-group.js';
 import { NO_LABELS, SeriesCounter, type LabelSet, type Series } from './series-metric.js';

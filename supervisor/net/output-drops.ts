@@ -16,7 +16,9 @@
  * (one qdisc dump and one link dump of mcrd's namespace, off the event
  * loop: native.interfaceDrops), matched by interface index, never kept or
  * reset by mcrd. A count that cannot be read leaves its field unset and
- * names its errno in `error`.
+ * names its errno in `error`. A stacked output (a VLAN, a macvlan) lists
+ * the device it is stacked on after it, whose queue and device drop its
+ * packets too.
  */
 import { errorCode } from '../../common/control-errors.js';
 import { native, type LinkDrops, type RootQdisc } from '../../native/index.js';
@@ -51,39 +53,86 @@ export const SYSTEM_HOST: Omit<OutputDropsHost, 'ifindex'> = { interfaceDrops: s
  */
 export const READ_BOUND_MS = 2000;
 
-/** One entry per name, in the order given (each once). */
+/**
+ * Kinds of link whose packets leave through the device IFLA_LINK names,
+ * queued and dropped there as well: a VLAN's and a macvlan's parent, an
+ * ipvlan's master, and their tap twins. A veth also names its peer in
+ * IFLA_LINK, but is not stacked on it; tunnels, bonds and bridges reach
+ * their lower devices by routing or by their ports, which IFLA_LINK does
+ * not say, so they have no `lower` (docs/relay.md, "Drops after the send").
+ */
+export const STACKED_KINDS: ReadonlySet<string> = new Set(['vlan', 'macvlan', 'macvtap', 'ipvlan', 'ipvtap']);
+
+/** A stack deeper than this is not followed further (the kernel nests VLANs up to 8 deep). */
+const MAX_STACK = 8;
+
+/**
+ * One entry per name, in the order given (each once), each followed by the
+ * devices it is stacked on (`lower`) when they are not listed yet: the
+ * parent's queue and device drop what the stacked one hands them.
+ */
 export async function readOutputDrops(names: Iterable<string>, host: OutputDropsHost,
   boundMs: number = READ_BOUND_MS): Promise<OutputInterfaceStats[]> {
   const unique = [...new Set(names)];
   if (unique.length === 0) return [];
   // The counts by interface index, or the errno of a read that failed.
-  let read: { roots: Map<number, RootQdisc>; links: Map<number, number> } | string;
+  let read: { roots: Map<number, RootQdisc>; links: Map<number, LinkDrops> } | string;
   let timer: NodeJS.Timeout | undefined;
   try {
     const bound = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })), boundMs);
     });
     const got = await Promise.race([host.interfaceDrops(), bound]);
-    read = { roots: new Map(got.roots.map((q) => [q.ifindex, q])), links: new Map(got.links.map((l) => [l.ifindex, l.txDropped])) };
+    read = { roots: new Map(got.roots.map((q) => [q.ifindex, q])), links: new Map(got.links.map((l) => [l.ifindex, l])) };
   } catch (err) {
     read = errorCode(err) ?? 'EIO';
   } finally {
     clearTimeout(timer);
   }
-  return unique.map((name): OutputInterfaceStats => {
-    const ifindex = host.ifindex(name);
-    if (ifindex === undefined) return { interface: name, qdisc: '', error: 'ENODEV' };
-    const out: OutputInterfaceStats = { interface: name, qdisc: '' };
-    if (typeof read === 'string') return { ...out, error: read };
-    const q = read.roots.get(ifindex);
+  const blank = (name: string): OutputInterfaceStats => ({ interface: name, qdisc: '', lower: '', upper: [] });
+  if (typeof read === 'string') {
+    const errno = read;
+    return unique.map((name) => ({ ...blank(name), error: host.ifindex(name) === undefined ? 'ENODEV' : errno }));
+  }
+  const { roots, links } = read;
+  const counts = (name: string, ifindex: number | undefined): OutputInterfaceStats => {
+    const out = blank(name);
+    if (ifindex === undefined) return { ...out, error: 'ENODEV' };
+    const q = roots.get(ifindex);
     if (q !== undefined) {
       out.qdisc = q.kind;
       if (q.drops !== undefined) out.qdiscDrops = q.drops;
     }
-    const dropped = read.links.get(ifindex);
-    if (dropped !== undefined) out.deviceDrops = dropped;
+    const link = links.get(ifindex);
+    if (link !== undefined) out.deviceDrops = link.txDropped;
     // Gone between the watcher's view and the dump: as if it did not exist.
-    if (q === undefined && dropped === undefined) out.error = 'ENODEV';
+    if (q === undefined && link === undefined) out.error = 'ENODEV';
     return out;
-  });
+  };
+  const listed = new Map<string, OutputInterfaceStats>();
+  const result: OutputInterfaceStats[] = [];
+  const add = (entry: OutputInterfaceStats, at: number): void => {
+    listed.set(entry.interface, entry);
+    result.splice(at, 0, entry);
+  };
+  for (const name of unique) {
+    const given = listed.get(name);
+    if (given === undefined) add(counts(name, host.ifindex(name)), result.length);
+    // Down the stack from it; each lower device right after the entries above it.
+    let upper = listed.get(name) as OutputInterfaceStats;
+    let link = links.get(host.ifindex(name) ?? 0);
+    for (let depth = 0; depth < MAX_STACK && link !== undefined && STACKED_KINDS.has(link.kind); depth++) {
+      const parent = links.get(link.linkIfindex ?? 0);
+      if (parent === undefined || parent.name === '' || upper.lower !== '') break;
+      upper.lower = parent.name;
+      const known = listed.get(parent.name);
+      const lower = known ?? counts(parent.name, parent.ifindex);
+      lower.upper.push(upper.interface);
+      if (known !== undefined) break;  // listed already, with its own stack below it
+      add(lower, result.indexOf(upper) + 1);
+      upper = lower;
+      link = parent;
+    }
+  }
+  return result;
 }

@@ -323,6 +323,17 @@ seed('interface_drops', 'links-short-stats', Buffer.concat([
   nlmsg(RTM_NEWLINK, Buffer.concat([u8(0), u8(0), le16(1), le32s(5), le32(IFF_UP), le32(0xffffffff), rtattr(7 /* IFLA_STATS */, Buffer.alloc(8))]), NLM_F_MULTI, 2),
   nlmsg(RTM_NEWLINK, Buffer.concat([u8(0), u8(0), le16(1), le32s(6), le32(IFF_UP), le32(0xffffffff), rtattr(23 /* IFLA_STATS64 */, Buffer.alloc(16))]), NLM_F_MULTI, 2),
 ]));
+// A VLAN on eth2 (IFLA_LINK 2, IFLA_LINKINFO { IFLA_INFO_KIND "vlan" }), and a macvlan whose parent is in another namespace (IFLA_LINK_NETNSID).
+function stackedLink(index: number, name: string, kind: string, parent: number, otherNetns: boolean): Buffer {
+  const ifinfo = Buffer.concat([u8(0), u8(0), le16(1), le32s(index), le32(IFF_UP), le32(0xffffffff)]);
+  const counters = Array.from({ length: 25 }, (_, i) => (i === 7 ? index : 0));
+  return nlmsg(RTM_NEWLINK, Buffer.concat([ifinfo, rtattr(3 /* IFLA_IFNAME */, cstr(name)), rtattr(5 /* IFLA_LINK */, le32(parent)),
+    ...(otherNetns ? [rtattr(37 /* IFLA_LINK_NETNSID */, le32s(0))] : []),
+    rtattr(18 /* IFLA_LINKINFO */, rtattr(1 /* IFLA_INFO_KIND */, cstr(kind))),
+    rtattr(23 /* IFLA_STATS64 */, Buffer.concat(counters.map((c) => Buffer.concat([le32(c), le32(0)]))))]), NLM_F_MULTI, 2);
+}
+seed('interface_drops', 'links-stacked', Buffer.concat([linkStats(2, 3, true), stackedLink(7, 'eth2.100', 'vlan', 2, false),
+  stackedLink(8, 'mv0', 'macvlan', 4, true), done(2)]));
 seed('interface_drops', 'done-with-errno', nlmsg(NLMSG_DONE, le32s(-16), NLM_F_MULTI, 2));
 seed('interface_drops', 'dump-interrupted', Buffer.concat([qdisc(2, TC_H_ROOT, 'noqueue', [stats2(0)]), done(1, NLM_F_MULTI | NLM_F_DUMP_INTR)]));
 

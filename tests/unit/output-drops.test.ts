@@ -3,7 +3,9 @@
  * interface name, in order and once each; the root qdisc and the link's
  * transmit drops found by index (the qdisc's drops only when it keeps
  * them); an interface the watcher does not know, or the dumps do not list,
- * says ENODEV; a read that fails names its errno on every entry; a read
+ * says ENODEV; a stacked output (VLAN, macvlan, ipvlan) is followed by the
+ * devices it is stacked on, a veth's peer is not; a read that fails names
+ * its errno on every entry (ENODEV where the watcher knows no such name); a read
  * that does not answer within the bound is ETIMEDOUT; callers during a
  * read share it.
  */
@@ -14,7 +16,11 @@ import type { LinkDrops, RootQdisc } from '../../native/index.js';
 const INDEX: Record<string, number> = { eth1: 3, eth2: 4, gone0: 7 };
 const ROOTS: RootQdisc[] = [{ ifindex: 3, kind: 'fq_codel', drops: 17 }, { ifindex: 4, kind: 'mq', drops: 0 },
   { ifindex: 9, kind: 'tbf', drops: 5 }];
-const LINKS: LinkDrops[] = [{ ifindex: 3, txDropped: 2 }, { ifindex: 4, txDropped: 0 }, { ifindex: 9, txDropped: 1 }];
+const link = (ifindex: number, name: string, txDropped: number, kind = '', linkIfindex?: number): LinkDrops =>
+  ({ ifindex, name, txDropped, kind, ...(linkIfindex !== undefined ? { linkIfindex } : {}) });
+const LINKS: LinkDrops[] = [link(3, 'eth1', 2), link(4, 'eth2', 0), link(9, 'tbf0', 1)];
+/** An entry as readOutputDrops gives it: no stack unless said. */
+const entry = (e: Record<string, unknown>): Record<string, unknown> => ({ qdisc: '', lower: '', upper: [], ...e });
 
 function host(read: () => Promise<{ roots: RootQdisc[]; links: LinkDrops[] }> = async () => ({ roots: ROOTS, links: LINKS })): OutputDropsHost {
   return { ifindex: (name) => INDEX[name], interfaceDrops: read };
@@ -24,35 +30,35 @@ const coded = (code: string): Error => Object.assign(new Error(code), { code });
 
 t.test('one entry per interface, in order, once each', async (t) => {
   t.same(await readOutputDrops(['eth2', 'eth1', 'eth2'], host()), [
-    { interface: 'eth2', qdisc: 'mq', qdiscDrops: 0, deviceDrops: 0 },
-    { interface: 'eth1', qdisc: 'fq_codel', qdiscDrops: 17, deviceDrops: 2 },
+    entry({ interface: 'eth2', qdisc: 'mq', qdiscDrops: 0, deviceDrops: 0 }),
+    entry({ interface: 'eth1', qdisc: 'fq_codel', qdiscDrops: 17, deviceDrops: 2 }),
   ]);
   t.same(await readOutputDrops([], host(async () => { throw new Error('not asked'); })), [], 'no outputs: nothing read');
 });
 
 t.test('a qdisc that keeps no counters gives no qdisc drops; a link without statistics no device drops', async (t) => {
-  t.same(await readOutputDrops(['eth1', 'eth2'], host(async () => ({ roots: [{ ifindex: 3, kind: 'made_up' }], links: [{ ifindex: 4, txDropped: 6 }] }))), [
-    { interface: 'eth1', qdisc: 'made_up' },
-    { interface: 'eth2', qdisc: '', deviceDrops: 6 },
+  t.same(await readOutputDrops(['eth1', 'eth2'], host(async () => ({ roots: [{ ifindex: 3, kind: 'made_up' }], links: [link(4, 'eth2', 6)] }))), [
+    entry({ interface: 'eth1', qdisc: 'made_up' }),
+    entry({ interface: 'eth2', qdisc: '', deviceDrops: 6 }),
   ]);
 });
 
 t.test('an interface that does not exist, or is gone from the dumps: ENODEV', async (t) => {
   t.same(await readOutputDrops(['nowhere0', 'gone0', 'eth2'], host()), [
-    { interface: 'nowhere0', qdisc: '', error: 'ENODEV' },
-    { interface: 'gone0', qdisc: '', error: 'ENODEV' },
-    { interface: 'eth2', qdisc: 'mq', qdiscDrops: 0, deviceDrops: 0 },
+    entry({ interface: 'nowhere0', qdisc: '', error: 'ENODEV' }),
+    entry({ interface: 'gone0', qdisc: '', error: 'ENODEV' }),
+    entry({ interface: 'eth2', qdisc: 'mq', qdiscDrops: 0, deviceDrops: 0 }),
   ]);
 });
 
 t.test('a read that fails names its errno on each interface; one that hangs is ETIMEDOUT within the bound', async (t) => {
   t.same(await readOutputDrops(['eth1', 'eth2'], host(async () => { throw coded('EAGAIN'); })),
-    [{ interface: 'eth1', qdisc: '', error: 'EAGAIN' }, { interface: 'eth2', qdisc: '', error: 'EAGAIN' }]);
-  t.same(await readOutputDrops(['eth1'], host(async () => { throw new Error('no code'); })), [{ interface: 'eth1', qdisc: '', error: 'EIO' }],
+    [entry({ interface: 'eth1', qdisc: '', error: 'EAGAIN' }), entry({ interface: 'eth2', qdisc: '', error: 'EAGAIN' })]);
+  t.same(await readOutputDrops(['eth1'], host(async () => { throw new Error('no code'); })), [entry({ interface: 'eth1', qdisc: '', error: 'EIO' })],
     'an error without a code is EIO');
   const started = Date.now();
   const hung = await readOutputDrops(['eth1'], host(() => new Promise(() => undefined)), 50);
-  t.same(hung, [{ interface: 'eth1', qdisc: '', error: 'ETIMEDOUT' }]);
+  t.same(hung, [entry({ interface: 'eth1', qdisc: '', error: 'ETIMEDOUT' })]);
   t.ok(Date.now() - started < 2000, 'answered at the bound, not when the read ends');
 });
 
@@ -74,4 +80,25 @@ t.test('one read at a time: callers meanwhile share it, the next caller starts a
   await t.rejects(failing());
   await t.rejects(failing(), 'a failed read is not kept either');
   t.equal(reads, 4);
+});
+
+t.test('a stacked output is followed by the devices it is stacked on, each listed once; a veth peer is not a lower device', async (t) => {
+  const index: Record<string, number> = { 'eth1.100': 20, 'mv0': 21, eth1: 3, veth0: 30, 'ipv0': 22, 'far0': 23 };
+  const links = [link(3, 'eth1', 2), link(20, 'eth1.100', 0, 'vlan', 21), link(21, 'mv0', 5, 'macvlan', 3), link(30, 'veth0', 0, 'veth', 31),
+    link(31, 'veth1', 9), link(22, 'ipv0', 0, 'ipvlan', 3), link(23, 'far0', 0, 'macvlan')];
+  const roots: RootQdisc[] = [{ ifindex: 3, kind: 'fq_codel', drops: 17 }, { ifindex: 20, kind: 'noqueue', drops: 0 }];
+  const stacked: OutputDropsHost = { ifindex: (name) => index[name], interfaceDrops: async () => ({ roots, links }) };
+  t.same(await readOutputDrops(['eth1.100', 'veth0', 'ipv0', 'eth1', 'far0'], stacked), [
+    entry({ interface: 'eth1.100', qdisc: 'noqueue', qdiscDrops: 0, deviceDrops: 0, lower: 'mv0' }),
+    entry({ interface: 'mv0', deviceDrops: 5, lower: 'eth1', upper: ['eth1.100'] }),
+    entry({ interface: 'eth1', qdisc: 'fq_codel', qdiscDrops: 17, deviceDrops: 2, upper: ['mv0', 'ipv0'] }),
+    entry({ interface: 'veth0', deviceDrops: 0 }),
+    entry({ interface: 'ipv0', deviceDrops: 0, lower: 'eth1' }),
+    entry({ interface: 'far0', deviceDrops: 0 }),
+  ], 'VLAN on macvlan on eth1; eth1 listed once though an output too; the macvlan whose parent is in another namespace has none');
+  t.same((await readOutputDrops(['eth1', 'ipv0'], stacked)).map((e) => [e.interface, e.lower, e.upper]),
+    [['eth1', '', ['ipv0']], ['ipv0', 'eth1', []]], 'a lower device that is an output before its upper keeps its place');
+  const deep = Array.from({ length: 12 }, (_, i) => link(100 + i, `v${i}`, 0, 'vlan', 101 + i)).concat(link(112, 'v12', 0));
+  const tower: OutputDropsHost = { ifindex: (name) => (name === 'v0' ? 100 : undefined), interfaceDrops: async () => ({ roots: [], links: deep }) };
+  t.equal((await readOutputDrops(['v0'], tower)).length, 9, 'a stack is followed 8 devices deep at most');
 });

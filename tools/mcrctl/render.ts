@@ -143,7 +143,9 @@ export function renderStats(stats: StatsResult, rules: readonly Rule[], nowMs: n
     : [];
   const outputLines = outIfaces.length === 0 ? [] : ['', ...table(
     [{ header: 'OUTPUT' }, { header: 'QDISC' }, { header: 'QDISC-DROPS', align: 'right' }, { header: 'DEVICE-DROPS', align: 'right' }],
-    outIfaces.map((o) => [o.error !== undefined ? `${o.interface} (${o.error})` : o.interface, orDash(o.qdisc || undefined),
+    // A stacked output's parent follows it, named as such: its queue and device drop the stacked one's packets too.
+    outIfaces.map((o) => [`${o.interface}${(o.upper ?? []).length > 0 ? ` (lower of ${o.upper.join(', ')})` : ''}${o.error !== undefined ? ` (${o.error})` : ''}`,
+      orDash(o.qdisc || undefined),
       o.qdiscDrops !== undefined ? String(o.qdiscDrops) : '-', o.deviceDrops !== undefined ? String(o.deviceDrops) : '-']),
   ), 'OUTPUT drops: kernel totals of every sender on the interface; see docs/relay.md, "Drops after the send"', ...unread];
   const workerLines = stats.workers.length === 0

@@ -170,6 +170,8 @@ export interface LinkDrops {
   kind: string;
   /** IFLA_LINK in mcrd's namespace: a stacked device's parent (or a veth's peer); absent when none. */
   linkIfindex?: number;
+  /** IFLA_MASTER: the bond, team or bridge this link is a port of; absent when none. */
+  masterIfindex?: number;
 }
 
 export interface CounterLayout {

@@ -159,7 +159,7 @@ Napi::Value InterfaceMtu(const Napi::CallbackInfo& info) {
 // the kernel's rtnl lock, which a busy host may hold for long, and mcrd's
 // event loop must not wait on it. Resolves with { roots: [{ ifindex, kind,
 // drops? }], links: [{ ifindex, txDropped, name, kind,
-// linkIfindex? }] }, or rejects with the system
+// linkIfindex?, masterIfindex? }] }, or rejects with the system
 // error.
 class InterfaceDropsWorker : public Napi::AsyncWorker {
  public:
@@ -192,6 +192,7 @@ class InterfaceDropsWorker : public Napi::AsyncWorker {
       o.Set("name", Napi::String::New(env, drops_.links[i].name));
       o.Set("kind", Napi::String::New(env, drops_.links[i].kind));
       if (drops_.links[i].link_ifindex != 0) o.Set("linkIfindex", Napi::Number::New(env, drops_.links[i].link_ifindex));
+      if (drops_.links[i].master_ifindex != 0) o.Set("masterIfindex", Napi::Number::New(env, drops_.links[i].master_ifindex));
       links.Set(i, o);
     }
     Napi::Object out = Napi::Object::New(env);

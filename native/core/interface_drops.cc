@@ -116,22 +116,22 @@ bool parse_link(const uint8_t* body, size_t len, std::vector<LinkDrops>* links) 
       have = true;
     } else if (type == IFLA_IFNAME) {
       l.name = attr_string(p, n);
-    } else if (type == IFLA_LINK) {
-      if (n < sizeof(uint32_t)) {
-        ok = false;
-        return;
-      }
+    } else if (type == IFLA_LINK && n >= sizeof(uint32_t)) {
+      // The relations below are extras to the counts: one that does not fit is left out, never fails the read.
       std::memcpy(&l.link_ifindex, p, sizeof(uint32_t));
+    } else if (type == IFLA_MASTER && n >= sizeof(uint32_t)) {
+      std::memcpy(&l.master_ifindex, p, sizeof(uint32_t));
     } else if (type == IFLA_LINK_NETNSID) {
       other_netns = true;  // IFLA_LINK is an index in that namespace, not ours
     } else if (type == IFLA_LINKINFO) {
-      ok = for_each_attr(p, n, [&](uint16_t inner, const uint8_t* q, size_t m) {
-             if (inner == IFLA_INFO_KIND) l.kind = attr_string(q, m);
-           }) && ok;
+      for_each_attr(p, n, [&](uint16_t inner, const uint8_t* q, size_t m) {
+        if (inner == IFLA_INFO_KIND) l.kind = attr_string(q, m);
+      });
     }
   });
   if (!fits || !ok || l.ifindex == 0) return false;
   if (other_netns || l.link_ifindex == l.ifindex) l.link_ifindex = 0;
+  if (l.master_ifindex == l.ifindex) l.master_ifindex = 0;
   if (have) links->push_back(std::move(l));
   return true;
 }

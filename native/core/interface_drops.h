@@ -12,7 +12,9 @@
 //
 // Two dumps of the caller's network namespace on one blocking
 // NETLINK_ROUTE socket: RTM_GETQDISC, keeping each interface's root
-// (TC_H_ROOT), and RTM_GETLINK, keeping each link's tx_dropped. Dumps, not
+// (TC_H_ROOT), and RTM_GETLINK, keeping each link's tx_dropped, name, kind,
+// the device it is stacked on and the one it is a port of (a VLAN's packets
+// queue and drop on its parent too, a bond's or bridge's on its ports). Dumps, not
 // gets by index: the kernel answers a single-qdisc get only with
 // NLM_F_ECHO, and one dump serves every output interface. By index, in
 // the caller's namespace (sysfs may show another namespace's devices under
@@ -45,8 +47,13 @@ struct LinkDrops {
   std::string kind;         // IFLA_LINKINFO's IFLA_INFO_KIND ("vlan", "macvlan", "veth", ...); empty for a physical device
   // IFLA_LINK: the device this one is stacked on (a VLAN's or macvlan's
   // parent; a veth's peer, which is not stacked: kind tells them apart).
-  // 0 when there is none or it lives in another namespace (IFLA_LINK_NETNSID).
+  // 0 when there is none, or when IFLA_LINK_NETNSID says it lives in
+  // another namespace (vlan, macvlan, macsec and current kernels' ipvlan
+  // say so; ipvtap never does, which is why mcrd does not follow it). A
+  // short IFLA_LINK or IFLA_MASTER leaves 0: the counts matter more than
+  // the relation, and are kept.
   uint32_t link_ifindex = 0;
+  uint32_t master_ifindex = 0;  // IFLA_MASTER: the bond, team or bridge this link is a port of; 0 for none
 };
 
 // What one dump buffer held besides its entries.
@@ -62,8 +69,8 @@ struct DumpParse {
 DumpParse parse_qdisc_dump(const uint8_t* data, size_t len, std::vector<RootQdisc>* roots);
 
 // Appends every RTM_NEWLINK in data[0, len) that carries link statistics to
-// *links (a link without them is skipped), with its name, kind and the
-// device it is stacked on. Never reads past the buffer.
+// *links (a link without them is skipped), with its name, kind, the device
+// it is stacked on and the one it is a port of. Never reads past the buffer.
 DumpParse parse_link_dump(const uint8_t* data, size_t len, std::vector<LinkDrops>* links);
 
 struct InterfaceDrops {

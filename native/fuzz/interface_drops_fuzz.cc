@@ -95,6 +95,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 1; i < links.size(); ++i) {
     FUZZ_CHECK(links[i].ifindex != 0);
     FUZZ_CHECK(links[i].link_ifindex != links[i].ifindex);  // a link is never its own lower device
+    FUZZ_CHECK(links[i].master_ifindex != links[i].ifindex);  // nor its own master
   }
   {
     ExactCopy shifted(data, size, 1);
@@ -104,7 +105,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(std::equal(links.begin(), links.end(), again.begin(), again.end(),
                           [](const LinkDrops& x, const LinkDrops& y) {
                             return x.ifindex == y.ifindex && x.tx_dropped == y.tx_dropped && x.name == y.name && x.kind == y.kind &&
-                                   x.link_ifindex == y.link_ifindex;
+                                   x.link_ifindex == y.link_ifindex && x.master_ifindex == y.master_ifindex;
                           }));
   }
   return 0;

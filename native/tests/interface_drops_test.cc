@@ -260,14 +260,19 @@ TEST(dump_done_carries_a_failed_dumps_errno) {
 namespace {
 
 // A stacked link: name, IFLA_LINK, IFLA_LINKINFO { IFLA_INFO_KIND }, and
-// IFLA_LINK_NETNSID when its parent is in another namespace.
+// IFLA_LINK_NETNSID when its parent is in another namespace; for the kind
+// "bridge_port" (made up here), a port: IFLA_MASTER instead of IFLA_LINK.
 std::vector<uint8_t> stacked_message(int ifindex, const std::string& name, const std::string& kind, uint32_t parent, bool other_netns) {
   ifinfomsg ifi{};
   ifi.ifi_index = ifindex;
   NetlinkMessage m(RTM_NEWLINK, NLM_F_MULTI, 2);
   m.put(&ifi, sizeof(ifi)).pad();
   m.attr(IFLA_IFNAME, name);
-  m.attr(IFLA_LINK, &parent, sizeof(parent));
+  if (kind == "bridge_port") {
+    m.attr(IFLA_MASTER, &parent, sizeof(parent));  // a port: IFLA_MASTER, no IFLA_LINK
+  } else {
+    m.attr(IFLA_LINK, &parent, sizeof(parent));
+  }
   if (other_netns) {
     const int32_t id = 0;
     m.attr(IFLA_LINK_NETNSID, &id, sizeof(id));
@@ -286,10 +291,12 @@ TEST(link_name_kind_and_the_device_it_is_stacked_on) {
   rtnl_link_stats64 s64{};
   const std::vector<uint8_t> buf = concat({link_message(2, &s64, nullptr), stacked_message(7, "eth0.100", "vlan", 2, false),
                                            stacked_message(8, "mv0", "macvlan", 4, true), stacked_message(9, "loop", "vlan", 9, false),
+                                           stacked_message(10, "port0", "bridge_port", 11, false),
+                                           stacked_message(12, "self0", "bridge_port", 12, false),
                                            NetlinkMessage(NLMSG_DONE, NLM_F_MULTI, 2).done()});
   const Links p = parse_links(buf, buf.size());
   CHECK_EQ(p.result.malformed, 0u);
-  REQUIRE(p.links.size() == 4u);
+  REQUIRE(p.links.size() == 6u);
   CHECK(p.links[0].name == "eth0");
   CHECK(p.links[0].kind.empty());  // a physical device has no IFLA_LINKINFO
   CHECK_EQ(p.links[0].link_ifindex, 0u);
@@ -300,18 +307,29 @@ TEST(link_name_kind_and_the_device_it_is_stacked_on) {
   CHECK(p.links[2].kind == "macvlan");
   CHECK_EQ(p.links[2].link_ifindex, 0u);  // IFLA_LINK_NETNSID: index 4 is another namespace's
   CHECK_EQ(p.links[3].link_ifindex, 0u);  // never its own lower device
+  CHECK_EQ(p.links[1].master_ifindex, 0u);
+  CHECK_EQ(p.links[4].master_ifindex, 11u);  // a port of the bridge or bond 11
+  CHECK_EQ(p.links[4].link_ifindex, 0u);
+  CHECK_EQ(p.links[5].master_ifindex, 0u);  // never its own master
 }
 
-TEST(link_short_ifla_link_is_malformed) {
-  ifinfomsg ifi{};
-  ifi.ifi_index = 3;
-  NetlinkMessage m(RTM_NEWLINK);
-  m.put(&ifi, sizeof(ifi)).pad();
-  const uint16_t half = 2;
-  m.attr(IFLA_LINK, &half, sizeof(half));
-  rtnl_link_stats64 s64{};
-  m.attr(IFLA_STATS64, &s64, sizeof(s64));
-  const Links p = parse_links(m.done(), m.done().size());
-  CHECK_EQ(p.result.malformed, 1u);
-  CHECK(p.links.empty());
+TEST(link_short_ifla_link_or_master_or_cut_linkinfo_keeps_the_counts) {
+  for (const uint16_t type : {static_cast<uint16_t>(IFLA_LINK), static_cast<uint16_t>(IFLA_MASTER), static_cast<uint16_t>(IFLA_LINKINFO)}) {
+    ifinfomsg ifi{};
+    ifi.ifi_index = 3;
+    NetlinkMessage m(RTM_NEWLINK);
+    m.put(&ifi, sizeof(ifi)).pad();
+    const uint16_t half = 2;  // as an IFLA_LINKINFO: a nested attribute cut in its header
+    m.attr(type, &half, sizeof(half));
+    rtnl_link_stats64 s64{};
+    s64.tx_dropped = 5;
+    m.attr(IFLA_STATS64, &s64, sizeof(s64));
+    const Links p = parse_links(m.done(), m.done().size());
+    CHECK_EQ(p.result.malformed, 0u);
+    REQUIRE(p.links.size() == 1u);
+    CHECK_EQ(p.links[0].tx_dropped, 5u);
+    CHECK_EQ(p.links[0].link_ifindex, 0u);
+    CHECK_EQ(p.links[0].master_ifindex, 0u);
+    CHECK(p.links[0].kind.empty());
+  }
 }

@@ -7,9 +7,10 @@
  * was made, so a qdisc replaced or an interface re-created starts again
  * from 0, which Prometheus' rate() reads as a counter reset. A count mcrd
  * could not read (a qdisc that keeps none, an interface gone) has no
- * series until it can be read again. The device a VLAN, macvlan or ipvlan
- * output is stacked on, listed in the stats after it, has series of its
- * own: its queue drops the stacked output's packets.
+ * series until it can be read again. The devices an output transmits
+ * through (a VLAN's parent, a bond's or bridge's ports), listed in the
+ * stats after it, have series of their own: their queues drop its
+ * packets too.
  */
 import { PREFIX, type GroupContext, type MetricGroup } from './metric-group.js';
 import { NO_LABELS, SeriesCounter, type LabelSet, type Series } from './series-metric.js';
@@ -24,10 +25,10 @@ export class OutputInterfaceMetrics implements MetricGroup {
   constructor({ registry }: GroupContext) {
     const registers = [registry];
     this.#qdiscDrops = new SeriesCounter({ name: `${PREFIX}output_interface_qdisc_drops_total`,
-      help: "Packets the output interface's root qdisc dropped (tc -s qdisc: dropped), of every sender on the host; a sender is mostly not told.",
+      help: "Packets the root qdisc of an output interface, or of a device one sends through, dropped (tc -s qdisc: dropped), of every sender on the host; a sender is mostly not told.",
       labelNames: ['interface'], registers });
     this.#deviceDrops = new SeriesCounter({ name: `${PREFIX}output_interface_device_drops_total`,
-      help: 'Packets the output interface dropped on transmit (ip -s link: TX dropped; a link without carrier drops all), of every sender on the host.',
+      help: 'Packets an output interface, or a device one sends through, dropped on transmit (ip -s link: TX dropped; a link without carrier drops all), of every sender on the host.',
       labelNames: ['interface'], registers });
   }
 

@@ -16,8 +16,9 @@
  * (one qdisc dump and one link dump of mcrd's namespace, off the event
  * loop: native.interfaceDrops), matched by interface index, never kept or
  * reset by mcrd. A count that cannot be read leaves its field unset and
- * names its errno in `error`. A stacked output (a VLAN, a macvlan) lists
- * the device it is stacked on after it, whose queue and device drop its
+ * names its errno in `error`. An output that transmits through other
+ * devices (a VLAN or macvlan through its parent, a bond or bridge through
+ * its ports) lists them after it, whose queues and devices drop its
  * packets too.
  */
 import { errorCode } from '../../common/control-errors.js';
@@ -55,21 +56,43 @@ export const READ_BOUND_MS = 2000;
 
 /**
  * Kinds of link whose packets leave through the device IFLA_LINK names,
- * queued and dropped there as well: a VLAN's and a macvlan's parent, an
- * ipvlan's master, and their tap twins. A veth also names its peer in
- * IFLA_LINK, but is not stacked on it; tunnels, bonds and bridges reach
- * their lower devices by routing or by their ports, which IFLA_LINK does
- * not say, so they have no `lower` (docs/relay.md, "Drops after the send").
+ * queued and dropped there as well: a VLAN's (802.1Q and 802.1ad), a
+ * macvlan's and a MACsec device's parent, an ipvlan's master. All of them
+ * say when that device is in another namespace (IFLA_LINK_NETNSID). Not
+ * followed: a veth, which names its peer in IFLA_LINK but is not stacked
+ * on it; tunnels (vxlan, gre), which reach their lower devices by routing;
+ * macvtap and ipvtap, which queue in a qdisc of their own, and ipvtap never
+ * says its parent is in another namespace, so its IFLA_LINK could name a
+ * device of ours (docs/relay.md, "Drops after the send").
  */
-export const STACKED_KINDS: ReadonlySet<string> = new Set(['vlan', 'macvlan', 'macvtap', 'ipvlan', 'ipvtap']);
+export const STACKED_KINDS: ReadonlySet<string> = new Set(['vlan', 'macvlan', 'ipvlan', 'macsec']);
+
+/**
+ * Kinds of link whose packets leave through their ports, the links whose
+ * IFLA_MASTER is theirs: a bond or team sends each packet on one port, a
+ * bridge floods a multicast one to several. (A VRF is a master too, but
+ * routes instead: not followed.)
+ */
+export const PORTED_KINDS: ReadonlySet<string> = new Set(['bond', 'team', 'bridge']);
 
 /** A stack deeper than this is not followed further (the kernel nests VLANs up to 8 deep). */
 const MAX_STACK = 8;
 
+/** The devices `link` transmits through, in mcrd's namespace. */
+function lowerLinks(link: LinkDrops, links: Map<number, LinkDrops>): LinkDrops[] {
+  if (STACKED_KINDS.has(link.kind)) {
+    const parent = links.get(link.linkIfindex ?? 0);
+    return parent === undefined ? [] : [parent];
+  }
+  if (PORTED_KINDS.has(link.kind)) return [...links.values()].filter((l) => l.masterIfindex === link.ifindex);
+  return [];
+}
+
 /**
  * One entry per name, in the order given (each once), each followed by the
- * devices it is stacked on (`lower`) when they are not listed yet: the
- * parent's queue and device drop what the stacked one hands them.
+ * devices it transmits through (`lower`: a stacked device's parent, a
+ * bond's or bridge's ports) and theirs, depth first, when they are not
+ * listed yet: their queues and devices drop what it hands them.
  */
 export async function readOutputDrops(names: Iterable<string>, host: OutputDropsHost,
   boundMs: number = READ_BOUND_MS): Promise<OutputInterfaceStats[]> {
@@ -89,15 +112,23 @@ export async function readOutputDrops(names: Iterable<string>, host: OutputDrops
   } finally {
     clearTimeout(timer);
   }
-  const blank = (name: string): OutputInterfaceStats => ({ interface: name, qdisc: '', lower: '', upper: [] });
+  const blank = (name: string): OutputInterfaceStats => ({ interface: name, qdisc: '', lower: [], upper: [] });
   if (typeof read === 'string') {
     const errno = read;
     return unique.map((name) => ({ ...blank(name), error: host.ifindex(name) === undefined ? 'ENODEV' : errno }));
   }
   const { roots, links } = read;
-  const counts = (name: string, ifindex: number | undefined): OutputInterfaceStats => {
+  const listed = new Map<string, OutputInterfaceStats>();
+  const result: OutputInterfaceStats[] = [];
+  // Lists `name` (at the end) and then, depth first, what it transmits through.
+  const list = (name: string, ifindex: number | undefined, depth: number): OutputInterfaceStats => {
     const out = blank(name);
-    if (ifindex === undefined) return { ...out, error: 'ENODEV' };
+    listed.set(name, out);
+    result.push(out);
+    if (ifindex === undefined) {
+      out.error = 'ENODEV';
+      return out;
+    }
     const q = roots.get(ifindex);
     if (q !== undefined) {
       out.qdisc = q.kind;
@@ -107,32 +138,14 @@ export async function readOutputDrops(names: Iterable<string>, host: OutputDrops
     if (link !== undefined) out.deviceDrops = link.txDropped;
     // Gone between the watcher's view and the dump: as if it did not exist.
     if (q === undefined && link === undefined) out.error = 'ENODEV';
+    if (link === undefined || depth >= MAX_STACK) return out;
+    for (const lower of lowerLinks(link, links)) {
+      if (lower.name === '') continue;
+      out.lower.push(lower.name);
+      (listed.get(lower.name) ?? list(lower.name, lower.ifindex, depth + 1)).upper.push(name);
+    }
     return out;
   };
-  const listed = new Map<string, OutputInterfaceStats>();
-  const result: OutputInterfaceStats[] = [];
-  const add = (entry: OutputInterfaceStats, at: number): void => {
-    listed.set(entry.interface, entry);
-    result.splice(at, 0, entry);
-  };
-  for (const name of unique) {
-    const given = listed.get(name);
-    if (given === undefined) add(counts(name, host.ifindex(name)), result.length);
-    // Down the stack from it; each lower device right after the entries above it.
-    let upper = listed.get(name) as OutputInterfaceStats;
-    let link = links.get(host.ifindex(name) ?? 0);
-    for (let depth = 0; depth < MAX_STACK && link !== undefined && STACKED_KINDS.has(link.kind); depth++) {
-      const parent = links.get(link.linkIfindex ?? 0);
-      if (parent === undefined || parent.name === '' || upper.lower !== '') break;
-      upper.lower = parent.name;
-      const known = listed.get(parent.name);
-      const lower = known ?? counts(parent.name, parent.ifindex);
-      lower.upper.push(upper.interface);
-      if (known !== undefined) break;  // listed already, with its own stack below it
-      add(lower, result.indexOf(upper) + 1);
-      upper = lower;
-      link = parent;
-    }
-  }
+  for (const name of unique) if (!listed.has(name)) list(name, host.ifindex(name), 0);
   return result;
 }

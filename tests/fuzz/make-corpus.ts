@@ -332,8 +332,14 @@ function stackedLink(index: number, name: string, kind: string, parent: number, 
     rtattr(18 /* IFLA_LINKINFO */, rtattr(1 /* IFLA_INFO_KIND */, cstr(kind))),
     rtattr(23 /* IFLA_STATS64 */, Buffer.concat(counters.map((c) => Buffer.concat([le32(c), le32(0)]))))]), NLM_F_MULTI, 2);
 }
+// A bridge port: IFLA_MASTER (10) instead of IFLA_LINK.
+function portLink(index: number, name: string, master: number): Buffer {
+  const ifinfo = Buffer.concat([u8(0), u8(0), le16(1), le32s(index), le32(IFF_UP), le32(0xffffffff)]);
+  return nlmsg(RTM_NEWLINK, Buffer.concat([ifinfo, rtattr(3 /* IFLA_IFNAME */, cstr(name)), rtattr(10 /* IFLA_MASTER */, le32(master)),
+    rtattr(23 /* IFLA_STATS64 */, Buffer.alloc(25 * 8))]), NLM_F_MULTI, 2);
+}
 seed('interface_drops', 'links-stacked', Buffer.concat([linkStats(2, 3, true), stackedLink(7, 'eth2.100', 'vlan', 2, false),
-  stackedLink(8, 'mv0', 'macvlan', 4, true), done(2)]));
+  stackedLink(8, 'mv0', 'macvlan', 4, true), stackedLink(9, 'br0', 'bridge', 0, false), portLink(10, 'p0', 9), done(2)]));
 seed('interface_drops', 'done-with-errno', nlmsg(NLMSG_DONE, le32s(-16), NLM_F_MULTI, 2));
 seed('interface_drops', 'dump-interrupted', Buffer.concat([qdisc(2, TC_H_ROOT, 'noqueue', [stats2(0)]), done(1, NLM_F_MULTI | NLM_F_DUMP_INTR)]));
 

@@ -120,7 +120,7 @@ const responses: Array<[string, Parameters<typeof encodeResponse>[0]]> = [
         workers: [{ worker: 'eth1/0', interface: 'eth1', received: 1000, kernelDrops: 0, restarts: 1, loop: { 'drop.no_rule': 5, batches: 40 } }],
         rateIntervalMs: 1000,
         inputs: [{ interface: 'eth1', frames: 1000, kernelDrops: 0, malformed: { fragment: 1 }, unmatched: 5 }],
-        outputInterfaces: [{ interface: 'eth2', qdisc: 'fq_codel', qdiscDrops: 12, deviceDrops: 0, lower: '', upper: [] }, { interface: 'eth3', qdisc: '', error: 'ENODEV', lower: '', upper: [] }],
+        outputInterfaces: [{ interface: 'eth2', qdisc: 'fq_codel', qdiscDrops: 12, deviceDrops: 0, lower: [], upper: [] }, { interface: 'eth3', qdisc: '', error: 'ENODEV', lower: [], upper: [] }],
       },
     },
   ],

@@ -101,7 +101,7 @@ t.test('stats: rules in runs, workers, inputs and output interfaces once, in the
   const answer = { kind: 'stats', rules, rateIntervalMs: 1000,
     workers: [{ worker: 'in0/0', interface: 'in0', received: 5, kernelDrops: 0, restarts: 1, loop: { turns: 9 } }],
     inputs: [{ interface: 'in0', frames: 5, kernelDrops: 0, malformed: { fragment: 0 }, unmatched: 0 }],
-    outputInterfaces: [{ interface: 'out0', qdisc: 'fq_codel', qdiscDrops: 3, deviceDrops: 0, lower: '', upper: [] }] } as unknown as ResultBody<'stats'>;
+    outputInterfaces: [{ interface: 'out0', qdisc: 'fq_codel', qdiscDrops: 3, deviceDrops: 0, lower: [], upper: [] }] } as unknown as ResultBody<'stats'>;
   const parts = split(answer, 64 * KB);
   t.ok(parts.length > 3, `${parts.length} parts`);
   const [first, ...rest] = parts as Array<ResultBody<'stats'>>;

@@ -55,9 +55,9 @@ const CANNED: { [K in keyof ResultBodies]: ResultBodies[K] } = {
     ],
     rateIntervalMs: 2000,
     inputs: [{ interface: 'eth0', frames: 1500, kernelDrops: 3, malformed: { fragment: 2 }, unmatched: 1 }],
-    outputInterfaces: [{ interface: 'eth1.100', qdisc: 'noqueue', qdiscDrops: 0, deviceDrops: 0, lower: 'eth1', upper: [] },
-      { interface: 'eth1', qdisc: 'fq_codel', qdiscDrops: 17, deviceDrops: 0, lower: '', upper: ['eth1.100'] },
-      { interface: 'eth2', qdisc: 'noqueue', qdiscDrops: 0, deviceDrops: 40, lower: '', upper: [] }, { interface: 'eth3', qdisc: '', error: 'ENODEV', lower: '', upper: [] }],
+    outputInterfaces: [{ interface: 'eth1.100', qdisc: 'noqueue', qdiscDrops: 0, deviceDrops: 0, lower: ['eth1'], upper: [] },
+      { interface: 'eth1', qdisc: 'fq_codel', qdiscDrops: 17, deviceDrops: 0, lower: [], upper: ['eth1.100'] },
+      { interface: 'eth2', qdisc: 'noqueue', qdiscDrops: 0, deviceDrops: 40, lower: [], upper: [] }, { interface: 'eth3', qdisc: '', error: 'ENODEV', lower: [], upper: [] }],
   },
   workers: {
     workers: [

@@ -41,8 +41,8 @@ function stats(errorsByErrno: Record<string, number>): StatsResult {
       loop: { frames: 1010, drop_fragment: 3, no_rule: 7, rt_stepdowns: 2, rt_stepped_down: 1 } },
       { worker: 'in1/0', interface: 'in1', received: 0, kernelDrops: 0, restarts: 0, loop: {} }],
     inputs: [{ interface: 'in0', frames: 1010, kernelDrops: 4, malformed: { fragment: 3 }, unmatched: 7 }],
-    outputInterfaces: [{ interface: 'out0', qdisc: 'fq_codel', qdiscDrops: 12, deviceDrops: 3, lower: '', upper: [] }, { interface: 'out1', qdisc: 'made_up', deviceDrops: 0, lower: '', upper: [] },
-      { interface: 'out2', qdisc: '', error: 'ENODEV', lower: '', upper: [] }],
+    outputInterfaces: [{ interface: 'out0', qdisc: 'fq_codel', qdiscDrops: 12, deviceDrops: 3, lower: [], upper: [] }, { interface: 'out1', qdisc: 'made_up', deviceDrops: 0, lower: [], upper: [] },
+      { interface: 'out2', qdisc: '', error: 'ENODEV', lower: [], upper: [] }],
   };
 }
 

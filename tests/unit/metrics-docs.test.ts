@@ -23,7 +23,7 @@ async function scrape(): Promise<ParsedMetrics> {
     rules: [{ id: 1, name: 'n', inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000, outputs: [{ group: '239.2.2.2', port: 6000, interface: 'out0' }],
       monitor: 'rtp' }],
     stats: { rules: [{ ruleId: 1, packets: 1, bytes: 1, errors: 1, outputs: [{ packets: 1, bytes: 1, errors: 1, errorsByErrno: { ENOBUFS: 1 } }] }],
-      workers: [{ worker: 'in0/0', interface: 'in0', received: 1, kernelDrops: 0, restarts: 0, loop: { rt_stepdowns: 0, rt_stepped_down: 0 } }], inputs: [], outputInterfaces: [{ interface: 'out0', qdisc: 'fq_codel', qdiscDrops: 2, deviceDrops: 1, lower: '', upper: [] }] },
+      workers: [{ worker: 'in0/0', interface: 'in0', received: 1, kernelDrops: 0, restarts: 0, loop: { rt_stepdowns: 0, rt_stepped_down: 0 } }], inputs: [], outputInterfaces: [{ interface: 'out0', qdisc: 'fq_codel', qdiscDrops: 2, deviceDrops: 1, lower: [], upper: [] }] },
     workers: [{ id: 'in0/0', interface: 'in0', core: 0, pid: 1, state: 'running', restarts: 0, generation: 1, logLevel: 'info', startedAtMs: 0,
       loop: { ingress: 'ring', sliceUs: 100, rtPriority: 0, deferTaskrun: true, noIowait: true } }],
     reload: { successful: true, lastSuccessSeconds: 1 },

@@ -61,7 +61,7 @@ const results: { [K in RequestKind]: Response['body'] & { kind: K } } = {
     rules: [ruleStats],
     workers: [{ worker: 'eth0/0', interface: 'eth0', received: 99, kernelDrops: 2, restarts: 1, loop: { frames: 99, kernel_drops: 2, gso_batches: 7 } }],
     inputs: [{ interface: 'eth0', frames: 2 ** 40, kernelDrops: 2, malformed: { fragment: 3, not_udp: 0 }, unmatched: 5 }],
-    outputInterfaces: [{ interface: 'eth1', qdisc: 'mq', qdiscDrops: 2 ** 32 - 1, deviceDrops: 7, lower: '', upper: [] }, { interface: 'eth2', qdisc: '', error: 'EAGAIN', lower: '', upper: [] }],
+    outputInterfaces: [{ interface: 'eth1', qdisc: 'mq', qdiscDrops: 2 ** 32 - 1, deviceDrops: 7, lower: [], upper: [] }, { interface: 'eth2', qdisc: '', error: 'EAGAIN', lower: [], upper: [] }],
   },
   workers: {
     kind: 'workers',

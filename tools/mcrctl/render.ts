@@ -143,7 +143,7 @@ export function renderStats(stats: StatsResult, rules: readonly Rule[], nowMs: n
     : [];
   const outputLines = outIfaces.length === 0 ? [] : ['', ...table(
     [{ header: 'OUTPUT' }, { header: 'QDISC' }, { header: 'QDISC-DROPS', align: 'right' }, { header: 'DEVICE-DROPS', align: 'right' }],
-    // A stacked output's parent follows it, named as such: its queue and device drop the stacked one's packets too.
+    // The devices an output transmits through follow it, named as such: their queues and devices drop its packets too.
     outIfaces.map((o) => [`${o.interface}${(o.upper ?? []).length > 0 ? ` (lower of ${o.upper.join(', ')})` : ''}${o.error !== undefined ? ` (${o.error})` : ''}`,
       orDash(o.qdisc || undefined),
       o.qdiscDrops !== undefined ? String(o.qdiscDrops) : '-', o.deviceDrops !== undefined ? String(o.deviceDrops) : '-']),

@@ -37,7 +37,6 @@
 import { chmod, chown, lstat, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { isMainThread } from 'node:worker_threads';
 import { encodeFrame } from '../../proto/framing.js';
 import { encodeResponse } from '../../proto/control.js';
 import { ControlConnection, type ConnectionLimits } from './connection.js';
@@ -46,6 +45,7 @@ import { silentLogger, type ControlHandler, type ControlLogger } from './handler
 import { RequestScheduler } from './scheduler.js';
 import { auditedHandler, callerOf, nativePeerLookup, type PeerLookup } from './peer.js';
 import { SocketLock } from './socket-lock.js';
+import { listenOn } from './socket-listen.js';
 
 
 export interface ControlServerOptions {
@@ -317,38 +317,6 @@ function positive(value: number | undefined, fallback: number, name: string): nu
   const v = value ?? fallback;
   if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${name} must be a positive number, got ${v}`);
   return v;
-}
-
-/**
- * Listens on `path`, the socket file never more open than `mode`. bind()
- * creates the file with 0777 & ~umask, and a client that connects before
- * listen()'s chmod keeps its connection, so under a loose umask (000) anyone
- * could get in during that window. The umask is narrowed for the bind only:
- * Node binds synchronously inside server.listen() (net.js
- * setupListenHandle), so restoring it right after the call is exact.
- */
-function listenOn(server: Server, path: string, mode: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    server.once('error', onError);
-    const previous = narrowUmask(0o777 & ~mode);
-    try {
-      server.listen(path, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    } finally {
-      if (previous !== undefined) process.umask(previous);
-    }
-  });
-}
-
-/** Adds `bits` to the umask and returns the old one; undefined where it cannot be set (worker threads). */
-function narrowUmask(bits: number): number | undefined {
-  if (!isMainThread) return undefined;
-  const previous = process.umask(0o777);
-  process.umask(previous | bits);
-  return previous;
 }
 
 /**

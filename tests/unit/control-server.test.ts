@@ -7,11 +7,13 @@
 import t from 'tap';
 import { lstat, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlClient } from '../../common/control-client.js';
 import { ControlServer, type ControlServerOptions } from '../../supervisor/control/server.js';
+import { listenOn } from '../../supervisor/control/socket-listen.js';
 import { connectClient, makeStaleSocket, stubHandler, type Cleanup } from './control-fixture.js';
 
 const NOT_RUNNING = (path: string): string => `mcrd is not running (no socket at ${path}): start it with \`mcrd\`, or pass --socket`;
@@ -50,27 +52,24 @@ t.test('creates the directory 0755 and the socket 0660', async (t) => {
 
 t.test('under umask 000 the socket is never more open than 0660, not even before its chmod', async (t) => {
   // A client connecting between bind() and the chmod would keep its
-  // connection, so the mode the file is created with matters: record it at
-  // the moment the server chmods the socket.
-  const fsp = await import('node:fs/promises');
-  const seen: number[] = [];
-  // An absolute URL: tap resolves a relative one against the source-mapped
-  // .ts test file and would load the .ts server instead of the built one.
-  const { ControlServer: Mocked } = await t.mockImport<typeof import('../../supervisor/control/server.js')>(
-    new URL('../../supervisor/control/server.js', import.meta.url).href,
-    { 'node:fs/promises': { ...fsp, chmod: async (file: string, mode: number) => {
-      if (file.endsWith('.sock')) seen.push((await lstat(file)).mode & 0o777);
-      return fsp.chmod(file, mode);
-    } } },
-  );
+  // connection, so the mode the bind creates the file with matters:
+  // listenOn (the server's bind) never chmods, so its file is that mode.
   const previous = process.umask(0);
   t.teardown(() => void process.umask(previous));
-  const path = join(await tempDir(t), 'mcrd.sock');
-  const server = new Mocked({ path, handler: handler() });
-  await server.listen();
-  t.teardown(() => server.close());
-  t.same(seen.map((m) => m.toString(8)), ['660'], 'created 0660 already, before the chmod');
+  const dir = await tempDir(t);
+  const bound = createServer();
+  await listenOn(bound, join(dir, 'bound.sock'), 0o660);
+  t.teardown(() => new Promise<void>((resolve) => bound.close(() => resolve())));
+  t.equal(((await lstat(join(dir, 'bound.sock'))).mode & 0o777).toString(8), '660', 'created 0660 by the bind itself');
   t.equal(process.umask(), 0, 'and the umask is restored');
+  const wide = createServer();
+  await listenOn(wide, join(dir, 'wide.sock'), 0o666);
+  t.teardown(() => new Promise<void>((resolve) => wide.close(() => resolve())));
+  t.equal(((await lstat(join(dir, 'wide.sock'))).mode & 0o777).toString(8), '666', 'the mode asked for, not a fixed one');
+  // The server itself, under the same umask: its socket ends 0660.
+  const path = join(dir, 'mcrd.sock');
+  await startServer(t, path);
+  t.equal(process.umask(), 0, 'the server restores the umask too');
   t.equal((await lstat(path)).mode & 0o777, 0o660);
 });
 

@@ -37,8 +37,18 @@ export class CounterView {
     return i < 0 ? 0 : Number(this.words[this.ruleBase + slot * this.layout.rule.length + i] ?? 0n);
   }
 
+  /**
+   * An output's counters, its `errors` the sum of its err_<errno> columns.
+   * The loop bumps `errors` and then the errno's column (send_queue.cc), and
+   * this read is not atomic with its writes: a send that fails between the
+   * two reads would make `errors` and errorsByErrno disagree by its batch
+   * (seen in mcrd-interface-faults: 8864 against 8865). Every error lands in
+   * exactly one column, so their sum is the same count, read consistently.
+   */
   output(slot: number): CounterRecord {
-    return this.read(this.outputBase + slot * this.layout.output.length, this.layout.output);
+    const out = this.read(this.outputBase + slot * this.layout.output.length, this.layout.output);
+    out.errors = Object.entries(out).reduce((sum, [name, value]) => (name.startsWith('err_') ? sum + value : sum), 0);
+    return out;
   }
 
   private read(base: number, names: string[]): CounterRecord {

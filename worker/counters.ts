@@ -47,7 +47,7 @@ export class CounterView {
    */
   output(slot: number): CounterRecord {
     const out = this.read(this.outputBase + slot * this.layout.output.length, this.layout.output);
-    out.errors = Object.entries(out).reduce((sum, [name, value]) => (name.startsWith('err_') ? sum + value : sum), 0);
+    out.errors = Object.values(errorsByErrno(out)).reduce((sum, n) => sum + n, 0);
     return out;
   }
 

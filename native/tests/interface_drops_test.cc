@@ -16,8 +16,6 @@
 #include <sys/socket.h>
 
 #include <cstddef>
-#include <cstring>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -69,10 +67,8 @@ struct Parsed {
 };
 
 Parsed parse(const std::vector<uint8_t>& buf, size_t len) {
-  auto copy = std::make_unique_for_overwrite<uint8_t[]>(len == 0 ? 1 : len);
-  std::memcpy(copy.get(), buf.data(), len);
   Parsed p;
-  p.result = mcr::parse_qdisc_dump(copy.get(), len, &p.roots);
+  p.result = mcrtest::parse_exact(buf, len, [&](const uint8_t* d, size_t n) { return mcr::parse_qdisc_dump(d, n, &p.roots); });
   return p;
 }
 
@@ -185,10 +181,8 @@ struct Links {
 };
 
 Links parse_links(const std::vector<uint8_t>& buf, size_t len) {
-  auto copy = std::make_unique_for_overwrite<uint8_t[]>(len == 0 ? 1 : len);
-  std::memcpy(copy.get(), buf.data(), len);
   Links p;
-  p.result = mcr::parse_link_dump(copy.get(), len, &p.links);
+  p.result = mcrtest::parse_exact(buf, len, [&](const uint8_t* d, size_t n) { return mcr::parse_link_dump(d, n, &p.links); });
   return p;
 }
 

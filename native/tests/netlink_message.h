@@ -1,7 +1,8 @@
 // A hand-built rtnetlink message for the native tests of the netlink
 // parsers (netlink_parser_test.cc, interface_drops_test.cc): a header, a fixed
 // body, attributes padded to 4 bytes (nested ones with rtattr_bytes), and
-// nlmsg_len filled in by done().
+// nlmsg_len filled in by done(); and parse_exact, the parse of a prefix
+// from an exact-size copy.
 #pragma once
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -71,6 +73,16 @@ inline std::vector<uint8_t> concat(std::initializer_list<std::vector<uint8_t>> p
   std::vector<uint8_t> out;
   for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
   return out;
+}
+
+// parse(data, len) over an exact-size heap copy of buf's first len bytes,
+// so that AddressSanitizer sees a read past len (the vector's capacity, or
+// the rest of the buffer, would hide it); what parse returns.
+template <typename Parse>
+auto parse_exact(const std::vector<uint8_t>& buf, size_t len, Parse parse) {
+  auto copy = std::make_unique_for_overwrite<uint8_t[]>(len == 0 ? 1 : len);
+  if (len != 0) std::memcpy(copy.get(), buf.data(), len);
+  return parse(copy.get(), len);
 }
 
 }  // namespace mcrtest

@@ -15,7 +15,6 @@
 #include <sys/socket.h>
 
 #include <cstring>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -71,10 +70,8 @@ struct Parsed {
 
 // Parses the first `len` bytes from an exact-size heap copy.
 Parsed parse(const std::vector<uint8_t>& buf, size_t len) {
-  auto copy = std::make_unique_for_overwrite<uint8_t[]>(len == 0 ? 1 : len);
-  std::memcpy(copy.get(), buf.data(), len);
   Parsed p;
-  p.result = mcr::parse_route_messages(copy.get(), len, &p.events);
+  p.result = mcrtest::parse_exact(buf, len, [&](const uint8_t* d, size_t n) { return mcr::parse_route_messages(d, n, &p.events); });
   return p;
 }
 

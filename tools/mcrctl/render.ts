@@ -144,7 +144,7 @@ export function renderStats(stats: StatsResult, rules: readonly Rule[], nowMs: n
   const outputLines = outIfaces.length === 0 ? [] : ['', ...table(
     [{ header: 'OUTPUT' }, { header: 'QDISC' }, { header: 'QDISC-DROPS', align: 'right' }, { header: 'DEVICE-DROPS', align: 'right' }],
     // The devices an output transmits through follow it, named as such: their queues and devices drop its packets too.
-    outIfaces.map((o) => [`${o.interface}${(o.upper ?? []).length > 0 ? ` (lower of ${o.upper.join(', ')})` : ''}${o.error !== undefined ? ` (${o.error})` : ''}`,
+    outIfaces.map((o) => [`${o.interface}${o.upper.length > 0 ? ` (lower of ${o.upper.join(', ')})` : ''}${o.error !== undefined ? ` (${o.error})` : ''}`,
       orDash(o.qdisc || undefined),
       o.qdiscDrops !== undefined ? String(o.qdiscDrops) : '-', o.deviceDrops !== undefined ? String(o.deviceDrops) : '-']),
   ), 'OUTPUT drops: kernel totals of every sender on the interface; see docs/relay.md, "Drops after the send"', ...unread];

@@ -14,6 +14,8 @@
  */
 
 import { execa, type Result } from 'execa';
+import { LabBatch } from './batch.js';
+import { addressStep, type Argv, routeStep, upSteps, vethSteps } from './commands.js';
 import { LabError } from './errors.js';
 import { ip, ipSync, isNoSuch } from './ip.js';
 import { checkIfname, checkTag, checkVlanId, namespaceName, newLabId } from './names.js';
@@ -113,25 +115,13 @@ export class Lab {
   async addVeth(nsA: string, ifA: string, nsB: string, ifB: string, opts: { mtu?: number } = {}): Promise<void> {
     this.#own(nsA);
     this.#own(nsB);
-    checkIfname(ifA);
-    checkIfname(ifB);
-    // 68 is IPv4's minimum (RFC 791); 65535 is veth's maximum.
-    if (opts.mtu !== undefined && (!Number.isInteger(opts.mtu) || opts.mtu < 68 || opts.mtu > 65535)) {
-      throw new LabError('ERR_LAB_ARG', `MTU ${opts.mtu} must be an integer in 68..65535`);
-    }
-    await ip(['link', 'add', ifA, 'netns', nsA, 'type', 'veth', 'peer', 'name', ifB, 'netns', nsB]);
-    if (opts.mtu !== undefined) {
-      await ip(['-n', nsA, 'link', 'set', 'dev', ifA, 'mtu', String(opts.mtu)]);
-      await ip(['-n', nsB, 'link', 'set', 'dev', ifB, 'mtu', String(opts.mtu)]);
-    }
+    await runIpSteps(vethSteps(nsA, ifA, nsB, ifB, opts));
   }
 
   /** `ip addr add CIDR dev IFNAME` inside `ns`. */
   async addAddress(ns: string, ifname: string, cidr: string): Promise<void> {
     this.#own(ns);
-    checkIfname(ifname);
-    if (!/^[0-9a-fA-F.:]+\/\d{1,3}$/.test(cidr)) throw new LabError('ERR_LAB_ARG', `${cidr} is not ADDRESS/PREFIX`);
-    await ip(['-n', ns, 'addr', 'add', cidr, 'dev', ifname]);
+    await runIpSteps([addressStep(ns, ifname, cidr)]);
   }
 
   /** An 802.1Q sub-interface `name` of `parentIf` inside `ns`. */
@@ -159,16 +149,27 @@ export class Lab {
   /** `ip route add ...args` inside `ns`, e.g. addRoute(ns, '224.0.0.0/4', 'dev', 'up0'). */
   async addRoute(ns: string, ...args: string[]): Promise<void> {
     this.#own(ns);
-    if (args.length === 0) throw new LabError('ERR_LAB_ARG', 'addRoute needs a route');
-    await ip(['-n', ns, 'route', 'add', ...args]);
+    await runIpSteps([routeStep(ns, args)]);
   }
 
   /** Brings `ifname` up, and `lo` with it (a namespace starts with lo down). */
   async setUp(ns: string, ifname: string): Promise<void> {
     this.#own(ns);
-    checkIfname(ifname);
-    await ip(['-n', ns, 'link', 'set', 'dev', 'lo', 'up']);
-    await ip(['-n', ns, 'link', 'set', 'dev', ifname, 'up']);
+    await runIpSteps(upSteps(ns, ifname));
+  }
+
+  /**
+   * A batch of building steps for this lab's namespaces, run in one shell
+   * by its run() (batch.ts: one process started instead of one per step).
+   */
+  batch(): LabBatch {
+    this.#assertLive();
+    return new LabBatch({
+      own: (ns) => this.#own(ns),
+      live: () => this.#assertLive(),
+      started: (sub) => this.#execs.add(sub),
+      ended: (sub) => this.#execs.delete(sub),
+    });
   }
 
   /**
@@ -292,6 +293,11 @@ export async function withLab<T>(tag: string, fn: (lab: Lab) => Promise<T>): Pro
   } finally {
     await lab.destroy();
   }
+}
+
+/** Runs `ip` steps (commands.ts argv, `ip` first) one after the other. */
+async function runIpSteps(steps: readonly Argv[]): Promise<void> {
+  for (const argv of steps) await ip(argv.slice(1));
 }
 
 function warn(message: string): void {

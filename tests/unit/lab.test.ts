@@ -9,6 +9,7 @@
  */
 
 import { execa } from 'execa';
+import { existsSync } from 'node:fs';
 import t from 'tap';
 import {
   checkReachable,
@@ -102,6 +103,17 @@ t.test('relay lab with two outputs: reachable hop by hop, then fully removed', a
   t.match(relayRoutes.stdout, /224\.0\.0\.0\/4 dev out0/);
   const v6 = await lab.exec(rl.sinks[0]?.ns ?? '', 'ip', ['-6', '-o', 'addr', 'show'], { timeoutMs: 5000 });
   t.equal(v6.stdout.trim(), '', 'no IPv6 addresses in a sink');
+  const sysctls = async (ns: string, keys: string[]): Promise<string[]> =>
+    (await lab.exec(ns, 'sysctl', ['-n', ...keys], { timeoutMs: 5000 })).stdout.trim().split('\n');
+  t.same(await sysctls(rl.relay.ns, ['net/ipv4/conf/all/rp_filter', 'net/ipv4/conf/default/rp_filter', 'net/ipv4/conf/in0/rp_filter',
+    'net/ipv4/conf/out0/rp_filter', 'net/ipv4/conf/out1/rp_filter']), ['0', '0', '0', '0', '0'], 'rp_filter off in the relay: all, default, each link');
+  t.same(await sysctls(rl.sinks[1]?.ns ?? '', ['net/ipv4/conf/all/rp_filter', 'net/ipv4/conf/dn1/rp_filter']), ['0', '0'], 'and in a sink');
+  if (existsSync('/proc/sys/net/ipv6')) {
+    t.same(await sysctls(rl.src.ns, ['net/ipv6/conf/all/disable_ipv6', 'net/ipv6/conf/default/disable_ipv6', 'net/ipv6/conf/up0/disable_ipv6']),
+      ['1', '1', '1'], 'IPv6 off in src, on up0 too');
+  }
+  const links = await lab.exec(rl.relay.ns, 'ip', ['-o', 'link', 'show', 'up'], { timeoutMs: 5000 });
+  for (const name of ['lo', 'in0', 'out0', 'out1']) t.match(links.stdout, new RegExp(`: ${name}[@:]`), `${name} is up in the relay`);
 
   const rootLinks = await rootLinkNames();
   for (const name of ['up0', 'in0', 'out0', 'out1', 'dn0', 'dn1']) {
@@ -150,6 +162,47 @@ t.test('VLAN variant: addresses live on the 802.1Q sub-interfaces', async (t) =>
   await lab.destroy();
   const after = await netnsList();
   for (const ns of lab.namespaces) t.notOk(after.includes(ns), `${ns} removed`);
+});
+
+t.test('a batch runs its steps in one shell: in order, stopping at the first failure, which it names', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const lab = await Lab.create('batch');
+  t.teardown(() => lab.destroy());
+  const a = await lab.addNamespace('a');
+  const b = await lab.addNamespace('b');
+  const linkNames = async (ns: string): Promise<string[]> => (await lab.exec(ns, 'ip', ['-o', 'link', 'show'], { timeoutMs: 5000 })).stdout
+    .split('\n').map((line) => (line.split(': ')[1] ?? '').split('@')[0] ?? '').filter((n) => n !== '');
+
+  // Every step, an optional one that fails among them.
+  const steps = lab.batch()
+    .sysctl(a, { 'net/ipv4/conf/all/rp_filter': 0 })
+    .sysctl(a, { 'net/ipv4/no_such_key': 1 }, { optional: true })
+    .addVeth(a, 'x0', b, 'y0', { mtu: 1400 })
+    .addAddress(a, 'x0', '10.77.0.1/24')
+    .setUp(a, 'x0')
+    .addRoute(a, '224.0.0.0/4', 'dev', 'x0');
+  t.equal(steps.length, 9, 'two sysctls, the veth and its two MTUs, the address, lo and x0 up, the route: nine steps');
+  await steps.run();
+  t.equal(steps.length, 0, 'run takes the steps it ran');
+  t.same(await linkNames(b), ['lo', 'y0'], 'the veth\'s other end is in b');
+  const x0 = (await lab.exec(a, 'ip', ['-o', 'addr', 'show', 'dev', 'x0'], { timeoutMs: 5000 })).stdout;
+  t.match(x0, /10\.77\.0\.1\/24/, 'the address');
+  t.match((await lab.exec(a, 'ip', ['route', 'show', '224.0.0.0/4'], { timeoutMs: 5000 })).stdout, /dev x0/, 'the route, added after x0 came up');
+
+  // A failing step: its command and stderr, ERR_LAB_IP for iproute2; what follows it does not run.
+  // The quote inside the argument reaches ip intact (it echoes it back).
+  const failing = lab.batch().addRoute(a, "it's", 'dev', 'x0').setUp(a, 'x1').addVeth(a, 'x2', b, 'y2');
+  await t.rejects(failing.run(), { code: 'ERR_LAB_IP', command: `ip -n ${a} route add it's dev x0`, stderr: /"it's"/ }, 'the failed step, named');
+  t.notOk((await linkNames(a)).includes('x2'), 'the steps after it did not run');
+  // A command in a namespace: ERR_LAB_EXEC.
+  await t.rejects(lab.batch().sysctl(b, { 'net/ipv4/no_such_key': 1 }).run(), { code: 'ERR_LAB_EXEC', command: /sysctl -q -w net\/ipv4\/no_such_key=1$/ });
+
+  // Checked when added: a namespace that is not the lab's, a bad argument.
+  t.throws(() => lab.batch().setUp('mcr-not-ours', 'x0'), { code: 'ERR_LAB_NOT_OWNED' });
+  t.throws(() => lab.batch().sysctl(a, { 'net/ipv4/conf/all/rp_filter': '0; reboot' }), { code: 'ERR_LAB_ARG' });
+  t.throws(() => lab.batch().addAddress(a, 'x0', 'not-a-cidr'), { code: 'ERR_LAB_ARG' });
+  await lab.destroy();
+  t.throws(() => lab.batch(), { code: 'ERR_LAB_DESTROYED' });
 });
 
 t.test('a relay lab that fails half-built leaves no namespace behind', async (t) => {

@@ -15,7 +15,7 @@
  */
 
 import { execa } from 'execa';
-import { addressStep, type Argv, isIpStep, routeStep, sysctlStep, upSteps, vethSteps } from './commands.js';
+import { addressStep, type Argv, isIpStep, routeStep, shellQuote, sysctlStep, upSteps, vethSteps } from './commands.js';
 import { LabError } from './errors.js';
 
 /** What a batch needs of its Lab: the namespace check, and a handle on the shell to kill it on destroy. */
@@ -123,9 +123,4 @@ export class LabBatch {
     for (const argv of argvs) this.#steps.push({ argv, optional });
     return this;
   }
-}
-
-/** One shell word: single-quoted, with each ' written as '\''. */
-function shellQuote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
 }

@@ -74,3 +74,8 @@ export function sysctlStep(ns: string, settings: Readonly<Record<string, string 
 export function isIpStep(argv: Argv): boolean {
   return argv[0] === 'ip' && argv[1] !== 'netns';
 }
+
+/** One shell word: single-quoted, with each ' written as '\''. */
+export function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}

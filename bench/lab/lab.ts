@@ -15,7 +15,7 @@
 
 import { execa, type Result } from 'execa';
 import { LabBatch } from './batch.js';
-import { addressStep, type Argv, routeStep, upSteps, vethSteps } from './commands.js';
+import { addressStep, type Argv, routeStep, shellQuote, upSteps, vethSteps } from './commands.js';
 import { LabError } from './errors.js';
 import { ip, ipSync, isNoSuch } from './ip.js';
 import { checkIfname, checkTag, checkVlanId, namespaceName, newLabId } from './names.js';
@@ -251,7 +251,10 @@ export class Lab {
           proc.stop('SIGTERM', DESTROY_STOP_MS).catch((err: unknown) => warn(`stopping ${proc.command}: ${String(err)}`)),
         ),
       );
-      for (const name of this.#owned) await this.#deleteNamespace(name);
+      // All in one shell (batch.ts says why); whatever it could not settle,
+      // one by one as before.
+      const left = await deleteNamespaces([...this.#owned]);
+      for (const name of left) await this.#deleteNamespace(name);
     } catch (err) {
       warn(`lab ${this.id} teardown: ${String(err)}`);
     } finally {
@@ -293,6 +296,36 @@ export async function withLab<T>(tag: string, fn: (lab: Lab) => Promise<T>): Pro
   } finally {
     await lab.destroy();
   }
+}
+
+/**
+ * Deletes namespaces in one shell: for each, what `ip netns pids` lists
+ * (processes we did not start, children of ours, would keep the namespace
+ * and its veths alive after its name is gone: reported, not killed, since
+ * we only end our own PIDs), then `ip netns del`. Returns the names it
+ * could not settle (the shell failed or ran out of time, or a delete
+ * failed for another reason than the namespace being gone already), for
+ * the caller to delete one by one.
+ */
+async function deleteNamespaces(names: readonly string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  const quoted = names.map(shellQuote).join(' ');
+  const script = `for ns in ${quoted}; do
+  printf '@pids %s %s\\n' "$ns" "$(ip netns pids "$ns" 2>/dev/null | tr '\\n' ' ')"
+  if err=$(ip netns del "$ns" 2>&1); then printf '@deleted %s\\n' "$ns"; else printf '@failed %s %s\\n' "$ns" "$(printf '%s' "$err" | tr '\\n' ' ')"; fi
+done`;
+  // Out of time, the lines written so far still count.
+  const run = await execa('sh', ['-c', script], { reject: false, input: '', timeout: 5000 + 2000 * names.length, forceKillAfterDelay: 1000 });
+  const settled = new Set<string>();
+  for (const line of run.stdout.split('\n')) {
+    const [mark, name, ...rest] = line.split(' ');
+    if (name === undefined || !names.includes(name)) continue;
+    const what = rest.join(' ').trim();
+    if (mark === '@pids' && what !== '') warn(`namespace ${name} still has processes not started by the lab: ${what}`);
+    if (mark === '@deleted') settled.add(name);
+    if (mark === '@failed' && isNoSuch(what)) settled.add(name);
+  }
+  return names.filter((n) => !settled.has(n));
 }
 
 /** Runs `ip` steps (commands.ts argv, `ip` first) one after the other. */

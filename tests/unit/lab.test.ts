@@ -205,6 +205,30 @@ t.test('a batch runs its steps in one shell: in order, stopping at the first fai
   t.throws(() => lab.batch(), { code: 'ERR_LAB_DESTROYED' });
 });
 
+t.test('destroy reports a process the lab did not start that is still in a namespace, and removes the namespace', async (t) => {
+  if (skipUnlessRoot(t)) return;
+  const lab = await Lab.create('stray');
+  t.teardown(() => lab.destroy());
+  const ns = await lab.addNamespace('a');
+  // Started through a shell that exits at once: not the lab's process.
+  const stray = Number((await lab.exec(ns, 'sh', ['-c', 'sleep 30 >/dev/null 2>&1 & echo $!'])).stdout.trim());
+  t.ok(stray > 0, `a stray sleep, pid ${stray}`);
+  t.teardown(() => {
+    if (stray > 0 && alive(stray)) process.kill(stray, 'SIGKILL');
+  });
+  const warnings: string[] = [];
+  const onWarning = (w: Error & { code?: string }): void => {
+    if (w.code === 'MCR_LAB_CLEANUP') warnings.push(w.message);
+  };
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  await lab.destroy();
+  await new Promise((resolve) => setImmediate(resolve));  // warnings are emitted on the next tick
+  t.match(warnings, [new RegExp(`namespace ${ns} still has processes not started by the lab: ${stray}`)], 'reported with its pid');
+  t.ok(alive(stray), 'and left alone: the lab ends only its own processes');
+  t.notOk((await netnsList()).includes(ns), 'the namespace\'s name is removed all the same');
+});
+
 t.test('a relay lab that fails half-built leaves no namespace behind', async (t) => {
   if (skipUnlessRoot(t)) return;
   const ours = (names: string[]): string[] => names.filter((n) => n.startsWith(`mcr-${process.pid}-`));

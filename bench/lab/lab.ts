@@ -15,7 +15,7 @@
 
 import { execa, type Result } from 'execa';
 import { LabBatch } from './batch.js';
-import { addressStep, type Argv, routeStep, shellQuote, upSteps, vethSteps } from './commands.js';
+import { addressStep, type Argv, routeStep, shellQuote, sysctlCommand, upSteps, vethSteps } from './commands.js';
 import { LabError } from './errors.js';
 import { ip, ipSync, isNoSuch } from './ip.js';
 import { checkIfname, checkTag, checkVlanId, namespaceName, newLabId } from './names.js';
@@ -173,11 +173,13 @@ export class Lab {
   }
 
   /**
-   * `sysctl -w KEY=VALUE` inside `ns`. Use '/' as the separator when a key
+   * `sysctl -w KEY=VALUE` inside `ns` (ERR_LAB_ARG for a key or value
+   * that is not plain: commands.ts). Use '/' as the separator when a key
    * holds an interface name with a dot (VLANs): net/ipv4/conf/in0.100/rp_filter.
    */
   async sysctl(ns: string, key: string, value: string | number, opts: { optional?: boolean } = {}): Promise<void> {
-    await this.exec(ns, 'sysctl', ['-q', '-w', `${key}=${value}`], { reject: !opts.optional, timeoutMs: 5000 });
+    const [cmd = 'sysctl', ...args] = sysctlCommand({ [key]: value });
+    await this.exec(ns, cmd, args, { reject: !opts.optional, timeoutMs: 5000 });
   }
 
   /** Runs a command inside `ns` to completion (bounded by timeoutMs). */

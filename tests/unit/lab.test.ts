@@ -201,6 +201,7 @@ t.test('a batch runs its steps in one shell: in order, stopping at the first fai
   t.throws(() => lab.batch().setUp('mcr-not-ours', 'x0'), { code: 'ERR_LAB_NOT_OWNED' });
   t.throws(() => lab.batch().sysctl(a, { 'net/ipv4/conf/all/rp_filter': '0; reboot' }), { code: 'ERR_LAB_ARG' });
   t.throws(() => lab.batch().addAddress(a, 'x0', 'not-a-cidr'), { code: 'ERR_LAB_ARG' });
+  await t.rejects(lab.sysctl(a, 'net/ipv4/conf/all/rp_filter', '0 1'), { code: 'ERR_LAB_ARG' }, 'a single sysctl is checked the same way');
   await lab.destroy();
   t.throws(() => lab.batch(), { code: 'ERR_LAB_DESTROYED' });
 });

@@ -60,11 +60,11 @@ export function routeStep(ns: string, args: readonly string[]): Argv {
  * (VLANs): net/ipv4/conf/in0.100/rp_filter.
  */
 export function sysctlStep(ns: string, settings: Readonly<Record<string, string | number>>): Argv {
-  return ['ip', 'netns', 'exec', ns, ...sysctlCommand(settings)];
+  return ['ip', 'netns', 'exec', ns, 'sysctl', ...sysctlArgs(settings)];
 }
 
-/** `sysctl -q -w KEY=VALUE ...`, to run inside a namespace (sysctlStep, Lab.sysctl). */
-export function sysctlCommand(settings: Readonly<Record<string, string | number>>): Argv {
+/** The arguments of `sysctl -q -w KEY=VALUE ...` (sysctlStep, Lab.sysctl). */
+export function sysctlArgs(settings: Readonly<Record<string, string | number>>): Argv {
   const pairs = Object.entries(settings).map(([key, value]) => {
     if (!/^[A-Za-z0-9_./-]+$/.test(key) || !/^[A-Za-z0-9_.-]+$/.test(String(value))) {
       throw new LabError('ERR_LAB_ARG', `sysctl ${key}=${value}: a key of [A-Za-z0-9_./-], a value of [A-Za-z0-9_.-]`);
@@ -72,7 +72,7 @@ export function sysctlCommand(settings: Readonly<Record<string, string | number>
     return `${key}=${value}`;
   });
   if (pairs.length === 0) throw new LabError('ERR_LAB_ARG', 'sysctl needs at least one setting');
-  return ['sysctl', '-q', '-w', ...pairs];
+  return ['-q', '-w', ...pairs];
 }
 
 /** Whether a step is iproute2's own work (ERR_LAB_IP when it fails) rather than a command run in a namespace (ERR_LAB_EXEC). */

@@ -15,7 +15,7 @@
 
 import { execa, type Result } from 'execa';
 import { LabBatch } from './batch.js';
-import { addressStep, type Argv, routeStep, shellQuote, sysctlCommand, upSteps, vethSteps } from './commands.js';
+import { addressStep, type Argv, routeStep, shellQuote, sysctlArgs, upSteps, vethSteps } from './commands.js';
 import { LabError } from './errors.js';
 import { ip, ipSync, isNoSuch } from './ip.js';
 import { checkIfname, checkTag, checkVlanId, namespaceName, newLabId } from './names.js';
@@ -178,8 +178,7 @@ export class Lab {
    * holds an interface name with a dot (VLANs): net/ipv4/conf/in0.100/rp_filter.
    */
   async sysctl(ns: string, key: string, value: string | number, opts: { optional?: boolean } = {}): Promise<void> {
-    const [cmd = 'sysctl', ...args] = sysctlCommand({ [key]: value });
-    await this.exec(ns, cmd, args, { reject: !opts.optional, timeoutMs: 5000 });
+    await this.exec(ns, 'sysctl', sysctlArgs({ [key]: value }), { reject: !opts.optional, timeoutMs: 5000 });
   }
 
   /** Runs a command inside `ns` to completion (bounded by timeoutMs). */
@@ -270,7 +269,7 @@ export class Lab {
     // so report such leftovers rather than kill them.
     const pids = await raceTimeout(ip(['netns', 'pids', name]), 5000).catch(() => undefined);
     if (pids?.done && pids.value.trim() !== '') {
-      warn(`namespace ${name} still has processes not started by the lab: ${pids.value.trim().split(/\s+/).join(' ')}`);
+      warnStray(name, pids.value.trim().split(/\s+/).join(' '));
     }
     try {
       await ip(['netns', 'del', name]);
@@ -323,7 +322,7 @@ done`;
     const [mark, name, ...rest] = line.split(' ');
     if (name === undefined || !names.includes(name)) continue;
     const what = rest.join(' ').trim();
-    if (mark === '@pids' && what !== '') warn(`namespace ${name} still has processes not started by the lab: ${what}`);
+    if (mark === '@pids' && what !== '') warnStray(name, what);
     if (mark === '@deleted') settled.add(name);
     if (mark === '@failed' && isNoSuch(what)) settled.add(name);
   }
@@ -333,6 +332,11 @@ done`;
 /** Runs `ip` steps (commands.ts argv, `ip` first) one after the other. */
 async function runIpSteps(steps: readonly Argv[]): Promise<void> {
   for (const argv of steps) await ip(argv.slice(1));
+}
+
+/** A namespace kept by processes the lab did not start (reported, never killed: we end only our own PIDs). */
+function warnStray(name: string, pids: string): void {
+  warn(`namespace ${name} still has processes not started by the lab: ${pids}`);
 }
 
 function warn(message: string): void {

@@ -267,12 +267,24 @@ export function hasFamily(c: BenchConfig, family: Family): boolean {
   return (c.families ?? [4]).includes(family);
 }
 
-/** Expected wall-clock seconds of a run (typical case: one verification, no step-down). */
-export function estimateSec(c: BenchConfig): number {
+/**
+ * Methods a run will not measure, per family (deps.ts: an anchor this host
+ * lacks, such as the kernel's forwarding without CONFIG_IP_MROUTE). The run
+ * prints its estimate before it knows them and again once it does.
+ */
+export interface SkippedMethods {
+  v4: readonly MethodName[];
+  v6: readonly MethodName[];
+}
+
+/** Expected wall-clock seconds of a run (typical case: one verification, no step-down), less the methods `skipped`. */
+export function estimateSec(c: BenchConfig, skipped: SkippedMethods = { v4: [], v6: [] }): number {
   const trial = c.trialSec + TRIAL_OVERHEAD_SEC;
   const v4 = hasFamily(c, 4);
   const v6Payloads = hasFamily(c, 6) ? (c.ipv6?.payloads.length ?? 0) : 0;
-  const cells = (v4 ? c.methods.length * c.payloads.length * c.fanouts.length : 0) + c.methods.length * v6Payloads;
+  const methods4 = c.methods.filter((m) => !skipped.v4.includes(m)).length;
+  const methods6 = c.methods.filter((m) => !skipped.v6.includes(m)).length;
+  const cells = (v4 ? methods4 * c.payloads.length * c.fanouts.length : 0) + methods6 * v6Payloads;
   // On average: max trial, two or three bracketing probes, bisection, a
   // verifying repeat, a step-down now and then, and since the majority rule
   // (search.ts) one or two more trials after each narrow failure: 15.2
@@ -289,7 +301,7 @@ export function estimateSec(c: BenchConfig): number {
   if (c.latency !== undefined && c.fanouts.includes(1) && v4) {
     const l = c.latency;
     const one = l.trialSec + LATENCY_TRIAL_OVERHEAD_SEC;
-    latency = c.methods.length * c.payloads.length * ((l.loads.length + (l.equalRatesPps?.length ?? 0)) * one + LATENCY_ROUND_START_SEC) * l.trials;
+    latency = methods4 * c.payloads.length * ((l.loads.length + (l.equalRatesPps?.length ?? 0)) * one + LATENCY_ROUND_START_SEC) * l.trials;
     if (c.experiments?.settings === true) latency += SETTINGS_VARIANTS.length * l.trials * one;
   }
   const setup = 15;

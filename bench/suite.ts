@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { createBenchLab, type BenchLab } from './bench-lab.js';
 import { enableIpv6 } from './bench-lab-ipv6.js';
-import { hasFamily, type BenchConfig, type Family, type MethodName } from './config.js';
+import { estimateSec, hasFamily, type BenchConfig, type Family, type MethodName } from './config.js';
 import { ensureDependencies } from './deps.js';
 import { describeError } from './errors.js';
 import { runExperiments } from './experiments.js';
@@ -44,6 +44,10 @@ export async function runSuite(config: BenchConfig, results: BenchResults, hooks
   Object.assign(results.versions, deps.versions);
   if (v4) for (const [method, why] of Object.entries(deps.skipped)) log(`${method}: not measured: ${why}`);
   if (v6) for (const [method, why] of Object.entries(deps.skipped6)) log(`${method} (IPv6): not measured: ${why}`);
+  const skipped = { v4: Object.keys(deps.skipped) as MethodName[], v6: Object.keys(deps.skipped6) as MethodName[] };
+  if (skipped.v4.length + skipped.v6.length > 0) {
+    log(`estimated ${(estimateSec(config, skipped) / 60).toFixed(1)} min without the methods not measured`);
+  }
   results.host.backgroundUtil = await backgroundUtil();
   // The IPv6 cells are fan-out 1: a run of them alone needs one output.
   const maxFanout = v4 ? Math.max(...config.fanouts, config.experiments?.fanout ?? 1) : 1;

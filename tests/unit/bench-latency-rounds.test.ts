@@ -140,6 +140,21 @@ t.test('the presets interleave, and the report says how the trials ran', async (
   t.match(interleavedText(older), /back to back after its own search.*before 2026-12-06T21-26-55Z/);
 });
 
+t.test('the estimate leaves out the methods the host cannot measure, per family', async (t) => {
+  const { estimateSec } = await import('../../bench/config.js');
+  const full = preset('full', '/tmp');
+  const all = estimateSec(full);
+  const oneMethod = { ...full, methods: ['mcr' as const] };
+  const noKernel = estimateSec(full, { v4: ['kernel'], v6: ['kernel'] });
+  // Every family's cells, latency rounds and all, scale with the methods
+  // measured: leaving out one of n takes one method's share.
+  const perMethod = estimateSec({ ...oneMethod, experiments: undefined }) - estimateSec({ ...oneMethod, methods: [], experiments: undefined });
+  t.ok(Math.abs(all - noKernel - perMethod) < 1e-6, `without the kernel: ${all - noKernel} s less, one method's share is ${perMethod} s`);
+  const v6Only = estimateSec(full, { v4: [], v6: ['kernel'] });
+  t.ok(v6Only < all && v6Only > noKernel, `skipped over IPv6 only: ${v6Only} s, between ${noKernel} and ${all}`);
+  t.equal(estimateSec(full, { v4: [], v6: [] }), all, 'nothing skipped: the estimate before the check');
+});
+
 t.test('the estimate counts a start per method, payload and round', async (t) => {
   const { estimateSec, LATENCY_ROUND_START_SEC, LATENCY_TRIAL_OVERHEAD_SEC } = await import('../../bench/config.js');
   const base = { ...preset('full', '/tmp'), payloads: [64], fanouts: [1], methods: ['mcr' as const], experiments: undefined, families: [4 as const] };

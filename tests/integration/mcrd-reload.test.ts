@@ -75,8 +75,9 @@ t.test('SIGHUP reload: unchanged rule loses nothing, added rule forwards, bad fi
   const gotA = await sinkReport(sinkA);
   // MCR's side and the sink's apart: what MCR took in and sent for rule a,
   // and what the sinks' namespace had no socket room for (a sink starved
-  // of CPU, beside busy cores, overflows outside MCR). A lost 0.4 % once
-  // on 2026-12-07 beside a busy core, where the test could not then say.
+  // of CPU, beside busy cores, overflows outside MCR). Rule a's flow lost
+  // 0.4 % once on 2026-12-07 beside a busy core, and the test could not
+  // then say where.
   const stats = await mcrctlJson<StatsResult>(socket, ['stats']);
   const idA = list.rules.find((r) => r.name === 'a')?.id;
   const ruleA = stats.rules.find((r) => r.ruleId === idA);

@@ -20,6 +20,7 @@ import { WireError } from '../proto/errors.js';
 import { encodeFrame, FrameDecoder } from '../proto/framing.js';
 import { ControlError, errorCode } from './control-errors.js';
 import { mergeAnswer, MAX_ANSWER_FRAME_BYTES, type PartedAnswer, type PartedKind } from './answer-parts.js';
+import { isMutating, MUTATION_TIMEOUT_ADVICE } from './mutating-requests.js';
 
 export interface ControlClientOptions {
   /** Give up connecting after this long. Default 5000. */
@@ -304,7 +305,9 @@ function resultOf<K extends RequestKind>(response: Response, kind: K): ResultBod
 }
 
 function timeoutError(kind: string, ms: number): ControlError {
-  return new ControlError('ETIMEDOUT', `no answer from mcrd to ${kind} within ${ms / 1000} s: check that it is healthy (mcrctl ping) and look at its log`);
+  const advice = isMutating(kind) ? `${MUTATION_TIMEOUT_ADVICE}; ` : '';
+  return new ControlError('ETIMEDOUT', `no answer from mcrd to ${kind} within ${ms / 1000} s: ${advice}check that it is healthy (mcrctl ping) and look at its log`,
+    { ownDeadline: true });
 }
 
 function connectError(err: Error, path: string): ControlError {

@@ -20,9 +20,16 @@ import type { ErrorInfo } from '../proto/types.js';
 
 export class ControlError extends Error {
   override readonly name = 'ControlError';
+  /**
+   * True when the client stopped waiting at its own deadline (mcrctl's
+   * --timeout), false for what mcrd answered, its own ETIMEDOUT included:
+   * only the first is helped by a longer client deadline.
+   */
+  readonly ownDeadline: boolean;
 
-  constructor(readonly code: string, message: string, options: { cause?: unknown } = {}) {
+  constructor(readonly code: string, message: string, options: { cause?: unknown; ownDeadline?: boolean } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.ownDeadline = options.ownDeadline === true;
   }
 }
 

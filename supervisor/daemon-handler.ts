@@ -302,6 +302,13 @@ export function createHandler(d: DaemonState): ControlHandler {
       }
       // Counted up to now: a changed rule's workers drop its old id at the sync below, and what they counted on it since the last stats would be lost.
       const sampled = await d.fleet.counters();
+      try {
+        // The stop may have begun while the counters were read (up to 3 s per silent worker): the reload must then change nothing.
+        refuseWhileStopping('the reload');
+      } catch (err) {
+        reloadRefused(d.events, file, err);
+        throw err;
+      }
       stats.observe(sampled, d.table.list());
       const wanted = new Map(config.rules.map((r) => [matchKey(r), r]));
       const changes: RuleChange[] = [];

@@ -39,6 +39,7 @@ import type { Request, Response, ResponseBody } from '../../proto/types.js';
 import { isPartedKind, MAX_ANSWER_FRAME_BYTES, type PartedAnswer } from '../../common/answer-parts.js';
 import { WireError } from '../../proto/errors.js';
 import { ControlError, errorCode, toErrorInfo } from '../../common/control-errors.js';
+import { isMutating, MUTATION_TIMEOUT_ADVICE } from '../../common/mutating-requests.js';
 import { invoke, isAsyncIterable, type ControlHandler, type ControlLogger, type RequestContext } from './handler.js';
 import { newTicketholder, type RequestScheduler } from './scheduler.js';
 import { FrameTimer } from './socket-waits.js';
@@ -273,7 +274,9 @@ export class ControlConnection {
       const seconds = this.limits.requestTimeoutMs / 1000;
       controller.abort(new ControlError('ETIMEDOUT', `request timed out after ${seconds} s`));
       this.log.warn({ client: this.id, request: id, kind: body.kind }, 'control request timed out');
-      this.sendError(id, 'ETIMEDOUT', `mcrd did not finish ${body.kind} within ${seconds} s: it may be busy or stuck; retry, and check mcrd's log if it persists`);
+      this.sendError(id, 'ETIMEDOUT', isMutating(body.kind)
+        ? `mcrd did not finish ${body.kind} within ${seconds} s (busy, or waiting for a worker): ${MUTATION_TIMEOUT_ADVICE}`
+        : `mcrd did not finish ${body.kind} within ${seconds} s: it may be busy or stuck; retry, and check mcrd's log if it persists`);
       this.finish(id);
     }, this.limits.requestTimeoutMs);
     // Client gone or server closing: nobody waits for the answer any more,

@@ -8,7 +8,7 @@
  * socket's descriptor.
  */
 import type { Socket } from 'node:net';
-import type { RequestKind } from '../../proto/types.js';
+import { isMutating } from '../../common/mutating-requests.js';
 import { native } from '../../native/index.js';
 import type { ControlHandler, ControlLogger } from './handler.js';
 
@@ -21,9 +21,6 @@ export interface PeerCredentials {
 /** Reads a connected client's credentials; throws an errno-shaped error. */
 export type PeerLookup = (socket: Socket) => PeerCredentials;
 
-/** Requests that change rules, files, log levels or counters: logged with the caller. */
-export const MUTATING_REQUESTS = ['addRule', 'removeRule', 'reload', 'save', 'logLevelSet', 'clear'] as const satisfies readonly RequestKind[];
-const MUTATING = new Set<string>(MUTATING_REQUESTS);
 
 /**
  * SO_PEERCRED through the addon. The descriptor is libuv's (net.Socket's
@@ -57,7 +54,7 @@ export function auditedHandler(handler: ControlHandler, clientId: number, caller
   return new Proxy(handler, {
     get(target, prop, receiver) {
       const value: unknown = Reflect.get(target, prop, receiver);
-      if (typeof prop !== 'string' || !MUTATING.has(prop) || typeof value !== 'function') return value;
+      if (typeof prop !== 'string' || !isMutating(prop) || typeof value !== 'function') return value;
       return (request: unknown, context: unknown) => {
         const who = 'uid' in caller ? `uid ${caller.uid}` : `an unknown uid (${caller.peerError})`;
         log.info({ client: clientId, request: prop, ...caller }, `control request ${prop} from ${who}`);

@@ -104,7 +104,7 @@ export class StreamWatch {
   readonly #listeners = new Set<(change: StreamChange) => void>();
   #timer: NodeJS.Timeout | undefined;
   #running = false;
-  #polling: Promise<void> | undefined;
+  #stopped = false;
 
   constructor(o: StreamWatchOptions) {
     this.#o = o;
@@ -124,11 +124,17 @@ export class StreamWatch {
     this.#schedule();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops polling at once. A poll still waiting for the workers' answers
+   * (up to 3 s for a hung one) is not waited for: mcrd's stop would carry
+   * that wait on top of its own 10 s (docs/mcrd.md). Its answers are
+   * dropped when they come, so the stop reports no stream change.
+   */
+  stop(): void {
     this.#running = false;
+    this.#stopped = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    await this.#polling;
   }
 
   /**
@@ -158,6 +164,8 @@ export class StreamWatch {
   async poll(): Promise<void> {
     // No rule watched: no worker is asked anything.
     const reports = pollIntervalMs(this.#o.rules()) === undefined ? [] : await this.#o.poll();
+    // Stopped meanwhile: workers stopping answer late or not at all, which is no loss of signal.
+    if (this.#stopped) return;
     // Read after the answers: a rule removed meanwhile is forgotten, one added is taken on.
     const now = this.#now();
     const mono = this.#monoNow();
@@ -224,12 +232,9 @@ export class StreamWatch {
     const interval = pollIntervalMs(this.#o.rules()) ?? MAX_POLL_MS;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.#polling = this.poll()
+      void this.poll()
         .catch((err: Error & { code?: string }) => this.#o.logger.error({ code: err.code, err: err.message }, 'stream watch poll failed'))
-        .finally(() => {
-          this.#polling = undefined;
-          this.#schedule();
-        });
+        .finally(() => this.#schedule());
     }, interval);
     this.#timer.unref();
   }

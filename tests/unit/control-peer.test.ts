@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { encodeRequest } from '../../proto/control.js';
 import { encodeFrame } from '../../proto/framing.js';
 import { native } from '../../native/index.js';
-import { MUTATING_REQUESTS } from '../../supervisor/control/peer.js';
+import { MUTATING_REQUESTS } from '../../common/mutating-requests.js';
 import type { ControlLogger } from '../../supervisor/control/handler.js';
 import { startControlServer, stubHandler } from './control-fixture.js';
 

@@ -168,6 +168,31 @@ t.test('a handler slower than the request timeout is answered ETIMEDOUT and abor
   t.equal((await c.request({ kind: 'ping' })).pid, process.pid, 'the late result is dropped and the connection goes on');
 });
 
+t.test('a change past the request timeout is answered with what it leaves behind', async (t) => {
+  const release = deferred<void>();
+  t.teardown(() => release.resolve());
+  let finished = false;
+  const { client } = await setup(
+    t,
+    {
+      // Like mcrd's reload: it does not stop when the answer's deadline passes.
+      reload: async () => {
+        await release.promise;
+        finished = true;
+        return { added: 0, removed: 0, unchanged: 0, notApplied: [] } as never;
+      },
+    },
+    { requestTimeoutMs: 100 },
+  );
+  const c = await client();
+  const err = await c.request({ kind: 'reload' }).then(() => undefined, (e: unknown) => e);
+  t.match(err, { code: 'ETIMEDOUT', ownDeadline: false,
+    message: /^mcrd did not finish reload within 0.1 s \(busy, or waiting for a worker\): the change goes on in mcrd and may still take effect: see `mcrctl list` and `mcrctl events` before retrying$/ });
+  t.notOk(finished, 'answered while the change was still under way');
+  release.resolve();
+  t.equal((await c.request({ kind: 'ping' })).pid, process.pid, 'the connection goes on');
+});
+
 t.test('the client times out a request on its own', async (t) => {
   const release = deferred<void>();
   t.teardown(() => release.resolve());
@@ -178,8 +203,23 @@ t.test('the client times out a request on its own', async (t) => {
     },
   });
   const c = await client();
-  await t.rejects(c.request({ kind: 'stats' }, { timeoutMs: 100 }), { code: 'ETIMEDOUT', message: /no answer from mcrd to stats within 0.1 s/ });
+  await t.rejects(c.request({ kind: 'stats' }, { timeoutMs: 100 }),
+    { code: 'ETIMEDOUT', ownDeadline: true, message: /^no answer from mcrd to stats within 0.1 s: check that it is healthy/ });
   t.equal((await c.request({ kind: 'ping' })).pid, process.pid, 'other requests still work');
+});
+
+t.test("the client's own timeout of a change says the change may still land", async (t) => {
+  const release = deferred<void>();
+  t.teardown(() => release.resolve());
+  const { client } = await setup(t, {
+    removeRule: async () => {
+      await release.promise;
+      return { removed: [] } as never;
+    },
+  });
+  const c = await client();
+  await t.rejects(c.request({ kind: 'removeRule', id: 3 }, { timeoutMs: 100 }), { code: 'ETIMEDOUT', ownDeadline: true,
+    message: /^no answer from mcrd to removeRule within 0.1 s: the change goes on in mcrd and may still take effect: see `mcrctl list` and `mcrctl events` before retrying; check that it is healthy/ });
 });
 
 t.test('logs --follow streams batches until the handler ends', async (t) => {

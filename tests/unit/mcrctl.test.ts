@@ -446,6 +446,18 @@ t.test('--timeout bounds a request mcrd never answers', async (t) => {
   t.ok(Date.now() - started < 4000, 'gave up about when told');
 });
 
+t.test("a timed-out change: mcrd's own ETIMEDOUT gets no --timeout hint, mcrctl's own does", async (t) => {
+  const fake = await fakeMcrd(t, {
+    // What mcrd's connection answers when a reload outlives its 10 s.
+    reload: async () => { throw new ControlError('ETIMEDOUT', 'mcrd did not finish reload within 10 s (busy, or waiting for a worker): the change goes on in mcrd and may still take effect: see `mcrctl list` and `mcrctl events` before retrying'); },
+    removeRule: (_r, context) => new Promise((_, reject) => context.signal.addEventListener('abort', () => reject(context.signal.reason as Error))),
+  });
+  failed(t, await mcrctl(fake.path, ['reload']), 1,
+    /^mcrctl: ETIMEDOUT: mcrd did not finish reload within 10 s \(busy, or waiting for a worker\): the change goes on in mcrd and may still take effect: see `mcrctl list` and `mcrctl events` before retrying\n$/);
+  failed(t, await within(mcrctl(fake.path, ['--timeout', '200', 'remove', '--id', '4']), 5000, 'mcrctl to time out'), 1,
+    /^mcrctl: ETIMEDOUT: no answer from mcrd to removeRule within 0\.2 s: the change goes on in mcrd and may still take effect: .*; raise --timeout if mcrd is only busy\n$/);
+});
+
 /** A log stream the test feeds batch by batch. */
 function feed() {
   const queue: LogLine[][] = [];

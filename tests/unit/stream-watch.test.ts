@@ -191,3 +191,25 @@ t.test('a step of the wall clock changes nothing: a stopped stream goes down aft
   t.equal(f.watch.view(rules[1] as Rule).state, 'up', 'still up after a step forward');
   t.same(f.changes.map((c) => [c.ruleId, c.state]), [[1, 'up'], [2, 'up'], [1, 'down']], 'no other change reported');
 });
+
+t.test('stop does not wait for a poll a hung worker holds, and that poll reports nothing when it ends', async (t) => {
+  const rules = [rule(1, 1000)];
+  let mono = 5_000_000;
+  let next: Promise<RuleArrivals[]> = Promise.resolve([{ ruleIds: [1], lastRxMs: [mono], lastRxMonoMs: [mono] }]);
+  const watch = new StreamWatch({ rules: () => rules, poll: () => next, logger: pino({ level: 'silent' }), now: () => mono, monoNow: () => mono });
+  const changes: StreamChange[] = [];
+  watch.onChange((c) => changes.push(c));
+  await watch.poll();
+  t.same(changes.map((c) => c.state), ['up'], 'the stream flows');
+  // 2 s later a poll waits on a hung worker, and mcrd begins to stop.
+  mono += 2000;
+  let answer: (r: RuleArrivals[]) => void = () => {};
+  next = new Promise((resolve) => { answer = resolve; });
+  const held = watch.poll();
+  t.equal(watch.stop(), undefined, 'stop returns at once, not once the poll ends');
+  // The worker answers late, as a stopping one does: nothing new arrived,
+  // which would read as a stream down 2 s after its last datagram.
+  answer([]);
+  await held;
+  t.same(changes.map((c) => c.state), ['up'], 'no stream down reported for the stop');
+});

@@ -9,7 +9,7 @@
  * add the mcrctl-side next step for codes whose daemon message cannot know
  * it (which command shows the conflicting rule, which flag to raise).
  */
-import { errorCode } from '../../common/control-errors.js';
+import { ControlError, errorCode } from '../../common/control-errors.js';
 import type { RuleApplication } from '../../proto/index.js';
 
 /** Exit status for bad command lines, as most Unix tools use. */
@@ -40,7 +40,6 @@ const HINTS: Readonly<Record<string, string>> = {
   EEXIST: 'see the current rules with `mcrctl list`',
   ENODEV: 'check the interface name with `ip link` on the host mcrd runs on',
   EADDRNOTAVAIL: 'give the output interface an address of the output\'s family (IPv4, or IPv6 with IPv6 enabled on it), or set the output source in the config',
-  ETIMEDOUT: 'raise --timeout if mcrd is only busy',
   ESRCH: 'see the worker states with `mcrctl workers`',
   ERR_MCR_WORKER_START: 'see why with `mcrctl logs --level warn`',
   ERR_MCR_BAD_RULE: 'fix the rule and retry',
@@ -82,13 +81,19 @@ export function describeFailure(err: unknown): Failure {
   if (err instanceof McrctlError) return failure(err.code, err.message, err.exitCode);
   const code = errorCode(err);
   const message = err instanceof Error ? err.message : String(err);
-  if (code !== undefined) return failure(code, withHint(code, message), EXIT_FAILURE);
+  if (code !== undefined) return failure(code, withHint(code, message, err), EXIT_FAILURE);
   // An uncoded error is a bug in mcrctl, not something the user did.
   return failure('ERR_MCR_INTERNAL', `${message}: this is a bug in mcrctl; please report it with the command line used`, EXIT_FAILURE);
 }
 
-function withHint(code: string, message: string): string {
-  const hint = HINTS[code];
+/**
+ * A longer --timeout helps only where mcrctl itself stopped waiting: mcrd's
+ * own ETIMEDOUT (its 10 s per request) comes whatever the client allows.
+ */
+const OWN_DEADLINE_HINT = 'raise --timeout if mcrd is only busy';
+
+function withHint(code: string, message: string, err: unknown): string {
+  const hint = code === 'ETIMEDOUT' ? (err instanceof ControlError && err.ownDeadline ? OWN_DEADLINE_HINT : undefined) : HINTS[code];
   return hint === undefined || message.includes(hint) ? message : `${message}; ${hint}`;
 }
 

@@ -64,9 +64,12 @@ size_t ErrorLogLimiter::flush() {
       it = seen_.erase(it);
       continue;
     }
-    ring_->push(LogEvent{LogLevel::warn, pending.code, pending.message, pending.err, pending.slot, pending.suppressed});
-    pending.suppressed = 0;
-    ++lines;
+    // A full ring keeps the count for the next flush: a summary is
+    // delayed, never lost.
+    if (ring_->push(LogEvent{LogLevel::warn, pending.code, pending.message, pending.err, pending.slot, pending.suppressed})) {
+      pending.suppressed = 0;
+      ++lines;
+    }
     ++it;
   }
   return lines;

@@ -225,7 +225,7 @@ int RelayLoop::run() {
       }
       walk_without_enter = paused && ingress_->frames_visible_without_enter();
     }
-    update_backpressure();
+    if (update_backpressure()) more_in_ring = true;
     rearm_lost_requests();
     CounterBlock::set(counters_->loop(inflight_sends), sends_.inflight());
     CounterBlock::set(counters_->loop(inflight_buffers), pool_.held());
@@ -377,9 +377,22 @@ bool RelayLoop::drained() const {
   return stopping_ && !ingress_->armed() && !command_armed_ && !timer_armed_ && sends_.inflight() == 0;
 }
 
-void RelayLoop::update_backpressure() {
-  if (stopping_) return;
+bool RelayLoop::update_backpressure() {
+  if (stopping_) return false;
+  const uint64_t frames_before = counters_->loop(frames).load(std::memory_order_relaxed);
   ingress_->update_backpressure();
+  if (counters_->loop(frames).load(std::memory_order_relaxed) == frames_before) return false;
+  // A resume walk (ring ingress: receiving paused at the in-flight cap, now
+  // at half of it) ran after this turn's run_deferred(). Its mid-walk reaps
+  // may have met the stats timer's or a command's completion, which only
+  // set a flag there: handle them now, since their requests are re-armed by
+  // their handlers, and the next wait could otherwise sleep until a new
+  // frame (no timer, no command read armed: the heartbeat stops and mcrd
+  // judges the worker hung).
+  run_deferred();
+  // A resume walk that stopped at the burst cap left frames in the ring,
+  // which raise no completion: the next wait must be bounded.
+  return ingress_->burst_capped();
 }
 
 void RelayLoop::on_commands() {

@@ -81,7 +81,9 @@ class RelayLoop {
   void rearm_lost_requests();
   void on_commands();
   void on_timer();
-  void update_backpressure();
+  // The ingress's pause at the in-flight cap, and its resume walk; true
+  // when that walk stopped at the burst cap (the next wait is bounded).
+  bool update_backpressure();
   bool drained() const;
   // Stats ticks in a second (rounded up): the timer's once-a-second work.
   uint32_t ticks_per_second() const {

@@ -81,11 +81,15 @@ void RingIngress::walk_lap() {
     const uint32_t i = next_;
     if (p_.pool->refs(static_cast<uint16_t>(i)) != 0) {
       // The ring wrapped onto a slot whose sends are still in flight: the
-      // kernel is blocked there too until it completes.
-      CounterBlock::bump(p_.counters->loop(recv_buffer_exhausted));
+      // kernel is blocked there too until it completes. Counted once per
+      // stall (docs/relay.md: "times receiving stopped"), not once per
+      // turn that finds it still held.
+      if (!exhausted_) CounterBlock::bump(p_.counters->loop(recv_buffer_exhausted));
+      exhausted_ = true;
       return;
     }
     if (!packet_ring_.ready(i)) return;
+    exhausted_ = false;
     next_ = i + 1 == packet_ring_.count() ? 0 : i + 1;
     // Behind (a full ring after a stall or an overrun), each frame read is a
     // cache miss, and the loop could not catch up at rates it forwards when

@@ -43,6 +43,7 @@ class RingIngress final : public IngressSource {
   PacketRing packet_ring_;
   uint32_t next_ = 0;  // next ring slot the kernel fills
   bool capped_ = false;  // the last walk stopped at the coalescing burst cap
+  bool exhausted_ = false;  // next_ is held by in-flight sends (counted when it began)
 };
 
 }  // namespace mcr

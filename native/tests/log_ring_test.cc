@@ -5,7 +5,7 @@
 // stays valid in a LogEvent after the Node thread drains it. And the ring
 // wakes its reader once per batch: the first push after a drain calls the
 // waker, outside the ring's lock, later ones do not; a full ring drops the
-// event.
+// event, but the limiter keeps a summary it refused for the next flush.
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -104,6 +104,22 @@ TEST(limiter_keeps_a_refused_batch_apart_from_a_failed_send_of_the_same_errno) {
   auto lines = ring.drain();
   REQUIRE(lines.size() == 2u);  // each its own first line: a lost datagram is not told as a refused batch
   CHECK_EQ(std::string(lines[1].message), "send failed on output");
+}
+
+TEST(limiter_keeps_a_summary_the_full_ring_refused_for_the_next_flush) {
+  mcr::LogRing ring(1);
+  mcr::ErrorLogLimiter limiter(&ring);
+  CHECK(limiter.report(5, ENOBUFS, errno_name(ENOBUFS), "send failed on output"));  // fills the ring
+  CHECK(limiter.report(5, ENOBUFS, errno_name(ENOBUFS), "send failed on output"));
+  CHECK(limiter.report(5, ENOBUFS, errno_name(ENOBUFS), "send failed on output"));
+  CHECK_EQ(limiter.flush(), 0u);  // no room: the summary waits, its count kept
+  CHECK_EQ(limiter.remembered(), 1u);
+  ring.drain();
+  CHECK(limiter.report(5, ENOBUFS, errno_name(ENOBUFS), "send failed on output"));
+  CHECK_EQ(limiter.flush(), 1u);
+  auto summary = ring.drain();
+  REQUIRE(summary.size() == 1u);
+  CHECK_EQ(summary[0].count, 3u);  // the two the full ring refused and the one since
 }
 
 TEST(log_ring_takes_the_loops_last_word_when_full) {

@@ -65,6 +65,8 @@ class IngressSource {
   // receive would stay armed and the loop would never drain.
   void keep_stopping();
   bool armed() const { return armed_; }
+  // Back-pressure holds receiving until in-flight sends halve.
+  bool paused() const { return paused_; }
 
   // After each top-level reap, outside any reap: take what arrived.
   virtual void after_reap() = 0;

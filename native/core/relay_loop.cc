@@ -291,9 +291,12 @@ unsigned RelayLoop::wait_count(bool count_sends) const {
   // socket's buffer full) completes later, and a paused walk must resume on
   // such completions, so with older sends in flight any completion ends the
   // wait, as before. (A send of this submit that the kernel queues holds
-  // this one wait until it completes.)
+  // this one wait until it completes.) Nor while receiving is paused at the
+  // in-flight cap: the frames waiting in the ring raise no completion, and
+  // these sends' completions are what resumes the walk (at the end of a
+  // burst nothing else would come before the next stats tick).
   const uint32_t sends = submitter_.unsubmitted();
-  return count_sends && sends != 0 && sends_.inflight() == sends ? sends + 1 : 1;
+  return count_sends && !ingress_->paused() && sends != 0 && sends_.inflight() == sends ? sends + 1 : 1;
 }
 
 unsigned RelayLoop::reap(ReapMode mode) {

@@ -12,8 +12,11 @@
  * state change (READY=1, RELOADING=1, STOPPING=1) that meets a full queue
  * (EAGAIN: the send does not block, where sd_notify would) is sent again
  * every RETRY_MS for up to RETRIES times, since a lost READY=1 fails the
- * unit at its start timeout. `vsock:` addresses (systemd 254 in VMs) are
- * not supported and said so once.
+ * unit at its start timeout; state changes made meanwhile wait behind it,
+ * so systemd sees them in the order mcrd made them (a RELOADING=1 retried
+ * after the READY=1 that ended the reload would leave the unit
+ * "reloading"). `vsock:` addresses (systemd 254 in VMs) are not supported
+ * and said so once.
  */
 import type { Logger } from 'pino';
 
@@ -34,6 +37,8 @@ export const RETRIES = 100;
 export class Notifier {
   private readonly warned = new Set<string>();
   private lastStatus: string | undefined;
+  /** State changes a full queue refused, oldest first, with the retries each has had. */
+  private readonly waiting: Array<{ lines: string[]; retries: number }> = [];
 
   private constructor(readonly address: string | undefined, private readonly send: SendDatagram, private readonly logger: Logger,
     private readonly clock: () => bigint) {}
@@ -76,23 +81,57 @@ export class Notifier {
     this.notify([`STATUS=${text}`]);
   }
 
-  private notify(lines: string[], attempt = 0): void {
+  private notify(lines: string[]): void {
     if (!this.enabled || this.address === undefined) return;
     const status = lines.find((l) => l.startsWith('STATUS='));
-    if (status !== undefined && attempt === 0) this.lastStatus = status.slice('STATUS='.length);
-    try {
-      this.send(this.address, Buffer.from(lines.join('\n') + '\n'));
-    } catch (err) {
-      const e = err as Error & { code?: string };
-      if (e.code === 'EAGAIN' && attempt < RETRIES && lines.some((l) => STATE_CHANGES.has(l))) {
-        setTimeout(() => this.notify(lines, attempt + 1), RETRY_MS).unref();
+    if (status !== undefined) this.lastStatus = status.slice('STATUS='.length);
+    const stateChange = lines.some((l) => STATE_CHANGES.has(l));
+    if (stateChange && this.waiting.length > 0) {
+      this.waiting.push({ lines, retries: 0 });
+      return;
+    }
+    const err = this.trySend(this.address, lines);
+    if (err === undefined) return;
+    if (err.code === 'EAGAIN' && stateChange) {
+      this.waiting.push({ lines, retries: 0 });
+      this.retryLater();
+      return;
+    }
+    this.warnOnce(err, lines);
+  }
+
+  /** Sends the waiting state changes in order, up to the first the queue still refuses. */
+  private sendWaiting(address: string): void {
+    for (let head = this.waiting[0]; head !== undefined; head = this.waiting[0]) {
+      const err = this.trySend(address, head.lines);
+      if (err?.code === 'EAGAIN' && ++head.retries < RETRIES) {
+        this.retryLater();
         return;
       }
-      const key = e.code ?? 'ERR_MCR_NOTIFY';
-      if (this.warned.has(key)) return;
-      this.warned.add(key);
-      this.logger.warn({ code: key, err: e.message, notifySocket: this.address, sent: lines[0] },
-        'could not notify systemd (NOTIFY_SOCKET): the service state may be wrong; logged once per error');
+      this.waiting.shift();
+      if (err !== undefined) this.warnOnce(err, head.lines);
     }
+  }
+
+  private retryLater(): void {
+    const address = this.address;
+    if (address !== undefined) setTimeout(() => this.sendWaiting(address), RETRY_MS).unref();
+  }
+
+  private trySend(address: string, lines: string[]): (Error & { code?: string }) | undefined {
+    try {
+      this.send(address, Buffer.from(lines.join('\n') + '\n'));
+      return undefined;
+    } catch (err) {
+      return err as Error & { code?: string };
+    }
+  }
+
+  private warnOnce(e: Error & { code?: string }, lines: string[]): void {
+    const key = e.code ?? 'ERR_MCR_NOTIFY';
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.logger.warn({ code: key, err: e.message, notifySocket: this.address, sent: lines[0] },
+      'could not notify systemd (NOTIFY_SOCKET): the service state may be wrong; logged once per error');
   }
 }

@@ -103,3 +103,23 @@ t.test('allForwarding and statusLine', async (t) => {
   t.notOk(allForwarding([worker('a', 'restarting')]));
   t.equal(statusLine(1, [worker('a', 'running')], 2_500_000), '1 rule, 1/1 workers forwarding, 2.50 Mpps in');
 });
+
+t.test('state changes made while one waits for a full queue follow it in order', async (t) => {
+  const sent: string[] = [];
+  let refusals = 1;
+  const notifier = Notifier.fromEnv({ NOTIFY_SOCKET: '@sd' }, (_address, data) => {
+    if (refusals > 0) {
+      refusals--;
+      throw Object.assign(new Error('EAGAIN: sendto'), { code: 'EAGAIN' });
+    }
+    sent.push(data.toString().split('\n')[0] ?? '');
+  }, pino({ level: 'silent' }), () => 1n);
+  // A reload quicker than one retry: RELOADING=1 meets the full queue, the
+  // reload ends, READY=1 is made while RELOADING=1 still waits.
+  notifier.reloading();
+  notifier.ready('1 rule');
+  notifier.status('1 rule, 2 kpps in');
+  t.same(sent, ['STATUS=1 rule, 2 kpps in'], 'a status line does not wait (the queue took it)');
+  for (let i = 0; i < 100 && sent.length < 3; i++) await new Promise((r) => setTimeout(r, RETRY_MS));
+  t.same(sent, ['STATUS=1 rule, 2 kpps in', 'RELOADING=1', 'READY=1'], 'RELOADING=1 before READY=1, as made');
+});

@@ -47,6 +47,7 @@ import { canonicalAddress } from '../../common/address-prefix.js';
 import type { CommandDraft, Reply, RuleApplication, RuleArrivals, WorkerInfo } from '../../proto/index.js';
 import { loopThreadPolicy, loopThreadState } from './loop-thread.js';
 import { Watchdog } from './watchdog.js';
+import { FanoutGroups } from './fanout-groups.js';
 import { NO_EVENTS, type EventSink } from '../events/event-kinds.js';
 import { errorReason } from '../../common/control-errors.js';
 
@@ -54,8 +55,7 @@ export type { FleetOptions, InterfaceView } from './fleet-options.js';
 
 export class Fleet {
   private readonly inputs = new Map<string, InputInterface>();
-  private readonly fanoutGroups = new Map<string, number>();
-  private nextGroup = 0x4d00;
+  private readonly fanoutGroups = new FanoutGroups();
   private closing = false;
   private queue: Promise<unknown> = Promise.resolve();
   /** Stops in progress, by worker (stopSlot). */
@@ -313,7 +313,7 @@ export class Fleet {
   }
 
   private makeSlots(iface: string): Slot[] {
-    if (!this.fanoutGroups.has(iface)) this.fanoutGroups.set(iface, this.nextGroup++);
+    this.fanoutGroups.idFor(iface);
     const slots: Slot[] = [];
     for (let i = 0; i < this.o.workersPerInterface; i++) {
       slots.push(newSlot(iface, i, this.o.cpus[i % this.o.cpus.length] ?? 0, this.backoff.minMs, this.o.logLevel));
@@ -340,6 +340,9 @@ export class Fleet {
     const slots = this.slotsOf(iface);
     this.inputs.delete(iface);
     await Promise.all(slots.map((s) => this.stopSlot(s)));
+    // Its workers have exited, and their sockets left the group with them;
+    // unless a rule brought the interface back meanwhile, the id is free.
+    if (!this.inputs.has(iface)) this.fanoutGroups.release(iface);
   }
 
   /**
@@ -389,7 +392,7 @@ export class Fleet {
       slot.lastFatal = undefined;
       slot.stderrTail = [];
       worker = this.startWorker(
-        { id: slot.id, interface: slot.iface, fanoutGroup: this.fanoutGroups.get(slot.iface) ?? 0, cpu: slot.core,
+        { id: slot.id, interface: slot.iface, fanoutGroup: this.fanoutGroups.idFor(slot.iface), cpu: slot.core,
           ...(this.o.auxCpus !== undefined && this.o.auxCpus.length > 0 ? { auxCpus: this.o.auxCpus } : {}),
           logLevel: spawnedLevel, ...(this.o.user !== undefined ? { user: this.o.user } : {}),
           ...(this.o.loop !== undefined ? { loop: this.o.loop } : {}), ...(this.o.slots !== undefined ? { slots: this.o.slots } : {}) },

@@ -304,10 +304,21 @@ unsigned RelayLoop::reap(ReapMode mode) {
   // reap, and their flushes must not advance the CQ under it.
   if (reaping_) return 0;
   reaping_ = true;
-  unsigned head;
+  // Only the completions there when the reap begins: a multishot receive's
+  // frames submit sends inside this reap, and those sends' completions (and
+  // the frames that arrive meanwhile) wait for the next one, so a reap ends
+  // however fast completions come. Each is copied and its CQ entry given
+  // back before it is handled: a handler that submits lets the kernel post
+  // into the CQ, and entries handled but not yet given back would take its
+  // room (an overflowing CQ is slow and ends multishot requests).
+  const unsigned ready = io_uring_cq_ready(&ring_);
   unsigned seen = 0;
-  io_uring_cqe* cqe;
-  io_uring_for_each_cqe(&ring_, head, cqe) {
+  while (seen < ready) {
+    io_uring_cqe* at = nullptr;
+    if (io_uring_peek_cqe(&ring_, &at) != 0 || at == nullptr) break;
+    const io_uring_cqe copy = *at;
+    io_uring_cqe_seen(&ring_, at);
+    const io_uring_cqe* cqe = &copy;
     switch (op_of(cqe->user_data)) {
       case Op::recv: ingress_->on_completion(cqe); break;
       case Op::send: sends_.on_send(cqe); break;
@@ -324,7 +335,6 @@ unsigned RelayLoop::reap(ReapMode mode) {
     }
     ++seen;
   }
-  io_uring_cq_advance(&ring_, seen);
   reaping_ = false;
   return seen;
 }

@@ -232,7 +232,7 @@ export class GroupMemberships {
     return e;
   }
 
-  /** (*,G) on a socket without the group: the newest such socket, a new one on ENOBUFS (its membership limit). */
+  /** (*,G) on a socket without the group: the newest such socket, a new one when that one is full (socketFull). */
   private joinAny(j: Joined, iface: string, group: string): MembershipError | undefined {
     let h = lastWithout(j, group);
     for (;;) {
@@ -248,7 +248,7 @@ export class GroupMemberships {
         heldEntry(j, group).any = true;
         return undefined;
       } catch (err) {
-        if (!fresh && h !== undefined && codeOf(err) === 'ENOBUFS') {
+        if (!fresh && h !== undefined && socketFull(err)) {
           h = undefined;
           continue;
         }
@@ -294,11 +294,24 @@ export class GroupMemberships {
             // EADDRNOTAVAIL: the join itself had failed; nothing to leave.
           }
         }
-        if (!fresh && codeOf(err) === 'ENOBUFS') continue;
+        if (!fresh && socketFull(err)) continue;
         if (h !== undefined) this.closeIfEmpty(j, h);
         return this.fail(iface, group, source, err);
       }
     }
   }
 
+}
+
+/**
+ * A join refused because this socket holds all it may: ENOBUFS past
+ * `igmp_max_memberships` or a group's `igmp_max_msf` / `mld_max_msf`
+ * sources, ENOMEM once its memberships fill its option memory
+ * (`net.core.optmem_max`, 20 KiB before Linux 6.8: some 360 IPv6 groups,
+ * where IPv6 has no group limit of its own). Another socket takes the join.
+ * On a socket just opened, either is a real failure.
+ */
+function socketFull(err: unknown): boolean {
+  const code = codeOf(err);
+  return code === 'ENOBUFS' || code === 'ENOMEM';
 }

@@ -7,7 +7,8 @@
  * Checks: every distinct wanted group joined once per interface, (*,G) or
  * INCLUDE sources as the rules want; what no rule wants leaves; interfaces
  * that do not exist are skipped and re-joined under their new index when
- * re-created; ENOBUFS spills groups and sources onto other sockets;
+ * re-created; ENOBUFS (and, for IPv6, ENOMEM: option memory) spills
+ * groups and sources onto other sockets;
  * (*,G) <-> INCLUDE transitions keep the wanted traffic covered after every
  * single call and never end in a silent mode switch; a failed join keeps
  * the old membership and is reported with an errno code and what to do;
@@ -26,8 +27,10 @@ const logger = pino({ level: 'silent' });
 const err = (code: string): Error => Object.assign(new Error(`${code}: setsockopt`), { code });
 
 /** The kernel's view, as the fake keeps it: per socket, per "ifindex/group", 'any' or INCLUDE sources. */
-function fake(opts: { maxGroups?: number; maxSources?: number; fail?: Record<string, string> } = {}) {
+function fake(opts: { maxGroups?: number; maxSources?: number; fail?: Record<string, string>; v6OptmemGroups?: number } = {}) {
   const maxGroups = opts.maxGroups ?? 20;
+  // IPv6: no group limit, but each membership takes option memory (ENOMEM once it is used up).
+  const v6OptmemGroups = opts.v6OptmemGroups ?? Infinity;
   const maxSources = opts.maxSources ?? 10;
   const fail = opts.fail ?? {};
   let nextFd = 100;
@@ -58,7 +61,7 @@ function fake(opts: { maxGroups?: number; maxSources?: number; fail?: Record<str
         const code = fail[group];
         if (code !== undefined) throw err(code);
         if (s.has(key)) throw err('EADDRINUSE');
-        if (s.size >= maxGroups) throw err('ENOBUFS');
+        if (families.get(fd) === 6 ? s.size >= v6OptmemGroups : s.size >= maxGroups) throw err(families.get(fd) === 6 ? 'ENOMEM' : 'ENOBUFS');
         s.set(key, 'any');
       } else {
         if (!s.has(key)) throw err('EADDRNOTAVAIL');
@@ -74,7 +77,7 @@ function fake(opts: { maxGroups?: number; maxSources?: number; fail?: Record<str
       if (join) {
         const code = fail[`${group}/${source}`];
         if (m === undefined) {
-          if (s.size >= maxGroups) throw err('ENOBUFS');
+          if (families.get(fd) === 6 ? s.size >= v6OptmemGroups : s.size >= maxGroups) throw err(families.get(fd) === 6 ? 'ENOMEM' : 'ENOBUFS');
           s.set(key, new Set());  // the kernel joins (INCLUDE, empty) first, and keeps it if the source fails
         }
         if (code !== undefined) throw err(code);
@@ -281,6 +284,19 @@ t.test('ENOBUFS on a source join (igmp_max_msf, igmp_max_memberships) goes to an
   t.same(m.groups('in0'), ['232.1.1.1']);
   t.equal(f.open.size, m.socketCount('in0'), 'sockets emptied by the leaves are closed');
   t.ok(m.socketCount('in0') <= 2);
+  m.close();
+  t.equal(f.open.size, 0);
+});
+
+t.test('IPv6 joins past a socket\'s option memory (ENOMEM) go on another socket', async (t) => {
+  const f = fake({ v6OptmemGroups: 3 });
+  const m = new GroupMemberships(f.n, logger);
+  const groups = Array.from({ length: 8 }, (_, i) => `ff3e::${i + 1}`);
+  t.same(m.apply(want({ in0: { ...Object.fromEntries(groups.map((g) => [g, 'any'])), 'ff3e::100': ['2001:db8::1'] } }), () => 2), [],
+    'every group and the source joined, none refused');
+  for (const g of groups) t.equal(f.filter(2, g), 'any', `${g} held`);
+  t.same(f.filter(2, 'ff3e::100'), ['2001:db8::1']);
+  t.equal(f.open.size, 3, 'nine groups on three sockets of at most three');
   m.close();
   t.equal(f.open.size, 0);
 });

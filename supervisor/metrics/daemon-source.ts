@@ -32,8 +32,13 @@ export function daemonSource(o: Pick<DaemonMetricsOptions, 'handler' | 'rules' |
   const context: RequestContext = { signal: new AbortController().signal, clientId: 0, requestId: 0 };
   return async () => {
     const stats = await o.handler.stats({}, context);
-    // Read after the stats: a rule added meanwhile shows at 0, a removed one is gone from both.
-    return { stats, rules: o.rules(), workers: o.workers(), reload: { successful: o.reloads.successful, lastSuccessSeconds: o.reloads.lastSuccessSeconds } };
+    // The rules the stats answer counted, as the table has them now: a rule
+    // added meanwhile (a reload's changed rule among them, carrying its
+    // predecessor's totals) waits for the next scrape rather than being
+    // exported at 0 and then jumping to its total; a removed one is gone.
+    const counted = new Set(stats.rules.map((r) => r.ruleId));
+    return { stats, rules: o.rules().filter((r) => counted.has(r.id)), workers: o.workers(),
+      reload: { successful: o.reloads.successful, lastSuccessSeconds: o.reloads.lastSuccessSeconds } };
   };
 }
 

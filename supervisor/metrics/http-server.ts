@@ -9,7 +9,8 @@
  * awaited, and concurrent requests share one scrape (collector.ts), so the
  * control socket keeps being served while Prometheus polls. Timeouts bound
  * what a slow or silent client can hold: 10 s for headers and for the whole
- * request, 5 s idle on a kept-alive connection, and at most 64 connections.
+ * request (checked every second), 5 s idle on a kept-alive connection, and
+ * at most 64 connections.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -19,10 +20,26 @@ import type { ListenAddress } from './listen-address.js';
 export const METRICS_PATH = '/metrics';
 const MAX_CONNECTIONS = 64;
 
+/** What a slow or silent client may hold; tests shorten them. */
+export interface MetricsTimeouts {
+  /** Headers, and the whole request, must arrive within this. */
+  requestMs: number;
+  /** An idle kept-alive connection is closed after this. */
+  keepAliveMs: number;
+  /**
+   * How often node:http checks the two above. Its default, 30 s, would let
+   * a client that trickles its headers hold a connection for up to 40 s.
+   */
+  checkMs: number;
+}
+
+export const METRICS_TIMEOUTS: Readonly<MetricsTimeouts> = { requestMs: 10_000, keepAliveMs: 5_000, checkMs: 1_000 };
+
 export interface MetricsServerOptions {
   address: ListenAddress;
   collector: MetricsCollector;
   logger: Pick<Logger, 'info' | 'warn'>;
+  timeouts?: MetricsTimeouts;
 }
 
 export class MetricsServer {
@@ -31,7 +48,9 @@ export class MetricsServer {
 
   constructor(o: MetricsServerOptions) {
     this.#o = o;
-    this.#server = createServer({ requestTimeout: 10_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => this.#handle(req, res));
+    const t = o.timeouts ?? METRICS_TIMEOUTS;
+    this.#server = createServer({ requestTimeout: t.requestMs, headersTimeout: t.requestMs, keepAliveTimeout: t.keepAliveMs,
+      connectionsCheckingInterval: t.checkMs }, (req, res) => this.#handle(req, res));
     this.#server.maxConnections = MAX_CONNECTIONS;
   }
 

@@ -200,7 +200,7 @@ export class ConsumePolicy {
       const d: ConsumeDecision = snapshot === undefined
         ? { consumed: false, reason: `${this.unreadable ?? '/proc/net'} cannot be read` }
         : decideConsume(rule, this.o.mode, { ...snapshot, owner });
-      // A reload's changed rule keeps its id: a new match is a new decision.
+      // A different match under the same id is a new decision too (ids are not reused today: a reload's changed rule gets a new one).
       if (before === undefined || before.consumed !== d.consumed || before.reason !== d.reason || !sameMatch(before.rule, rule)) {
         changed.push({ rule, d });
       }

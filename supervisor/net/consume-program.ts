@@ -106,11 +106,20 @@ export function ipv6ToWords(addr: string): [number, number, number, number] {
   return [0, 1, 2, 3].map((i) => ((g[2 * i]! << 16) >>> 0) + g[2 * i + 1]!) as [number, number, number, number];
 }
 
+/**
+ * One match as a key: '|' between the parts, since IPv6 addresses hold ':'
+ * ("ff3e::1" port 2 from "2001:db8::1" and "ff3e::1:2" port 2001 from
+ * "db8::1" would read the same with ':').
+ */
+export function consumeMatchKey(m: ConsumeMatch): string {
+  return `${m.group}|${m.port}|${m.source ?? '*'}`;
+}
+
 /** Distinct matches in a stable order, so the same rules always give the same program. */
 export function normaliseMatches(matches: readonly ConsumeMatch[]): ConsumeMatch[] {
   const byKey = new Map<string, ConsumeMatch>();
   for (const m of matches) {
-    const key = `${m.group}:${m.port}:${m.source ?? '*'}`;
+    const key = consumeMatchKey(m);
     if (!byKey.has(key)) byKey.set(key, m.source !== undefined ? { group: m.group, port: m.port, source: m.source } : { group: m.group, port: m.port });
   }
   return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, m]) => m);

@@ -18,7 +18,7 @@
  */
 import { execFile } from 'node:child_process';
 import type { Logger } from 'pino';
-import { buildConsumeProgram, formatBytecode, MAX_PROGRAM_INSNS, normaliseMatches, type ConsumeMatch } from './consume-program.js';
+import { buildConsumeProgram, consumeMatchKey, formatBytecode, MAX_PROGRAM_INSNS, normaliseMatches, type ConsumeMatch } from './consume-program.js';
 
 /**
  * tc filter preference of MCR's filter on every interface ("MC" in ASCII),
@@ -69,7 +69,7 @@ function certainlyTooMany(list: readonly ConsumeMatch[]): boolean {
   if (list.length <= CERTAINLY_TOO_MANY) return false;
   const seen = new Set<string>();
   for (const m of list) {
-    seen.add(`${m.group}:${m.port}:${m.source ?? '*'}`);
+    seen.add(consumeMatchKey(m));
     if (seen.size > CERTAINLY_TOO_MANY) return true;
   }
   return false;

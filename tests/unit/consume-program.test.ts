@@ -124,6 +124,8 @@ t.test('program shape', async (t) => {
   t.same(buildConsumeProgram([...rules].reverse()), program, 'rule order does not change the program');
   t.same(buildConsumeProgram([...rules, rules[0]!]), program, 'duplicates add nothing');
   t.equal(normaliseMatches([{ group: '239.1.1.1', port: 1 }, { group: '239.1.1.1', port: 1 }]).length, 1);
+  t.equal(normaliseMatches([{ group: 'ff3e::1', port: 2, source: '2001:db8::1' }, { group: 'ff3e::1:2', port: 2001, source: 'db8::1' }]).length, 2,
+    'two IPv6 matches whose parts would join to the same text with ":" stay two');
   t.equal(run(buildConsumeProgram([]), frame()), TC_ACT_UNSPEC, 'no rules: nothing is dropped');
   const text = formatBytecode(program);
   t.match(text, new RegExp(`^${program.length},40 0 0 12,`), 'tc bytecode: count first, then code jt jf k');

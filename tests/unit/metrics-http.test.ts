@@ -9,7 +9,8 @@
 import t from 'tap';
 import { Agent, request } from 'node:http';
 import { MetricsCollector } from '../../supervisor/metrics/collector.js';
-import { MetricsServer } from '../../supervisor/metrics/http-server.js';
+import { connect } from 'node:net';
+import { METRICS_TIMEOUTS, MetricsServer } from '../../supervisor/metrics/http-server.js';
 import type { MetricsSnapshot } from '../../supervisor/metrics/snapshot.js';
 
 const SNAPSHOT: MetricsSnapshot = { stats: { rules: [], workers: [], inputs: [], outputInterfaces: [] }, rules: [], workers: [], reload: { successful: true, lastSuccessSeconds: 1 } };
@@ -127,4 +128,29 @@ t.test('listen fails with the errno of listen(2)', async (t) => {
   const collector = new MetricsCollector({ source: async () => SNAPSHOT, names: { malformedReasons: [] }, version: 'x' });
   const second = new MetricsServer({ address: { host: '127.0.0.1', port, loopback: true, text: `127.0.0.1:${port}` }, collector, logger: silent });
   await t.rejects(second.listen(), { code: 'EADDRINUSE' });
+});
+
+t.test('a client that trickles its headers is cut off at the request timeout, checked often enough to matter', async (t) => {
+  const collector = new MetricsCollector({ source: async () => SNAPSHOT, names: { malformedReasons: [] }, version: '9.9.9' });
+  const address = { host: '127.0.0.1', port: 0, loopback: true, text: '127.0.0.1:0' };
+  // Shortened as in production's proportions: the check runs at a tenth of the timeout, node:http's own default 60 times it.
+  const checked = new MetricsServer({ address, collector, logger: silent, timeouts: { requestMs: 500, keepAliveMs: 500, checkMs: 50 } });
+  const unchecked = new MetricsServer({ address, collector, logger: silent, timeouts: { requestMs: 500, keepAliveMs: 500, checkMs: 30_000 } });
+  const ports = [(await checked.listen()).port, (await unchecked.listen()).port];
+  t.teardown(() => Promise.all([checked.close(), unchecked.close()]));
+  const trickle = (port: number): { closed: () => boolean; stop: () => void } => {
+    let closed = false;
+    const socket = connect(port, '127.0.0.1');
+    socket.on('close', () => { closed = true; });
+    socket.on('error', () => undefined);
+    socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\n');
+    const timer = setInterval(() => { if (!closed) socket.write('X-Slow: 1\r\n'); }, 100);
+    return { closed: () => closed, stop: () => { clearInterval(timer); socket.destroy(); } };
+  };
+  const clients = ports.map((p) => trickle(p));
+  t.teardown(() => clients.forEach((c) => c.stop()));
+  await new Promise((r) => setTimeout(r, 1_500));
+  t.ok(clients[0]?.closed(), 'cut off within 1.5 s of a 0.5 s request timeout');
+  t.notOk(clients[1]?.closed(), 'with node:http\'s 30 s check it would still hold the connection');
+  t.ok(METRICS_TIMEOUTS.checkMs <= METRICS_TIMEOUTS.requestMs / 10, 'production checks at least ten times per request timeout');
 });

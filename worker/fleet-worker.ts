@@ -57,6 +57,26 @@ function fatal(code: string, message: string, status = 1): never {
   process.exit(status);
 }
 
+/**
+ * A start step the host refused: the exit says whether a restart can help
+ * (START_REFUSED_CODES: a limit or a permission must change first, so mcrd
+ * does not restart it in a loop) or not.
+ */
+function refusedAtStart(what: string, err: unknown): never {
+  const e = err as Error & { code?: string };
+  const code = e.code ?? 'ERR_MCR_WORKER';
+  fatal(code, `${what}: ${e.message}`, START_REFUSED_CODES.has(code) ? WORKER_EXIT_START_REFUSED : 1);
+}
+
+/** Runs a start step, ending the worker as refusedAtStart says when it throws. */
+function startStep<T>(what: string, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    return refusedAtStart(what, err);
+  }
+}
+
 async function main(): Promise<void> {
   const parent = process.ppid;
   try {
@@ -110,7 +130,7 @@ async function main(): Promise<void> {
   // inherited from mcrd grants it, which stays after the switch to our user.
   const realtime = loopRealtimeOptions(loop);
   const user = arg('user');
-  const ids = user !== undefined && process.getuid?.() === 0 ? native.lookupUser(user) : undefined;
+  const ids = user !== undefined && process.getuid?.() === 0 ? startStep(`user ${user}`, () => native.lookupUser(user)) : undefined;
   // A real-time loop steps down to the normal policy while saturated, and
   // only where it can come back (native/core/realtime_guard.h): after the
   // drop to another user that takes RLIMIT_RTPRIO, raised here while
@@ -136,24 +156,18 @@ async function main(): Promise<void> {
       // A worker that forwards nothing more exits, so mcrd restarts it now,
       // with this reason, instead of its watchdog a heartbeat timeout later.
       onLoopEnded: (code, message) => fatal(code, message) });
-  try {
-    relay.start(packetFd, heartbeatFd, loopCpu);
-  } catch (err) {
-    // A host limit or permission: restarting at once would fail the same way.
-    const e = err as Error & { code?: string };
-    const code = e.code ?? 'ERR_MCR_WORKER';
-    fatal(code, `relay loop did not start: ${e.message}`, START_REFUSED_CODES.has(code) ? WORKER_EXIT_START_REFUSED : 1);
-  }
+  // A host limit or permission: restarting at once would fail the same way.
+  startStep('relay loop did not start', () => relay.start(packetFd, heartbeatFd, loopCpu));
 
   // One socket per output, for every output slot (a sync holds the old and
   // the new set at once): raised while still privileged, which is the only
   // time the hard limit can move.
-  const files = native.raiseOpenFilesLimit(slots.outputSlots + 64);
+  const files = startStep('open files limit', () => native.raiseOpenFilesLimit(slots.outputSlots + 64));
   if (files < slots.outputSlots + 64) {
     logger.warn({ code: 'EMFILE', openFilesLimit: files, needed: slots.outputSlots + 64 },
       'the open files limit is below one socket per output slot: a full sync of a large interface may refuse rules with EMFILE; raise LimitNOFILE= (or ulimit -Hn) for mcrd');
   }
-  if (ids !== undefined) native.dropPrivileges(ids.uid, ids.gid);
+  if (ids !== undefined) startStep(`switching to user ${user ?? ids.uid}`, () => native.dropPrivileges(ids.uid, ids.gid));
   logger.info({ uid: process.getuid?.(), capEff: native.effectiveCapabilities().toString(16), cpu }, 'worker ready');
 
   const handler = new CommandHandler(relay, logger);
@@ -191,6 +205,11 @@ async function main(): Promise<void> {
         });
       }).catch((err: Error & { code?: string }) => fatal(err.code ?? 'ERR_MCR_WORKER', `command handling failed: ${err.message}`));
     }
+  });
+  // A reset or broken stream (mcrd gave up on it) is not an uncaught
+  // exception: 'close' follows and stops the relay as for a clean close.
+  stream.on('error', (err: Error & { code?: string }) => {
+    logger.warn({ code: err.code ?? 'EIO', err: err.message }, 'command stream from the supervisor failed: stopping');
   });
   // The supervisor closed our stream: it is gone or wants us gone.
   stream.on('close', () => {

@@ -188,13 +188,16 @@ export class Relay {
    * here, started or not.
    */
   start(packetFd?: number, heartbeatFd?: number, loopCpu?: number): LoopInfo {
-    const mtu = native.interfaceMtu(this.inputInterface);
-    if (!this.active) this.inputIfindex = native.interfaceIndex(this.inputInterface);
-    this.packetFd = packetFd ?? native.openPacketSocket(this.inputInterface);
     const ruleSlots = this.tuning.ruleSlots ?? DEFAULT_RULE_SLOTS;
-    const bufferSize = this.tuning.bufferSize ?? bufferSizeForMtu(mtu);
     const ingress = this.tuning.ingress ?? 'ring';
+    let mtu = 0;
     try {
+      // Inside the try: an interface gone since the supervisor opened its
+      // socket (ENODEV) must not leave the fds it handed over open.
+      mtu = native.interfaceMtu(this.inputInterface);
+      if (!this.active) this.inputIfindex = native.interfaceIndex(this.inputInterface);
+      this.packetFd = packetFd ?? native.openPacketSocket(this.inputInterface);
+      const bufferSize = this.tuning.bufferSize ?? bufferSizeForMtu(mtu);
       this.loop = new native.Loop({
         bufferCount: defaultBufferCount(ingress, bufferSize),
         ...this.tuning,
@@ -209,7 +212,8 @@ export class Relay {
       // timer: an idle worker's Node thread then sleeps (native/core/log_ring.h).
       this.info = this.loop.start(() => this.pumpLogs());
     } catch (err) {
-      native.closeFd(this.packetFd);
+      if (this.packetFd >= 0) native.closeFd(this.packetFd);
+      else if (packetFd !== undefined) native.closeFd(packetFd);
       this.packetFd = -1;
       this.loop = undefined;
       throw err;

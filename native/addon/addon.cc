@@ -32,7 +32,7 @@ std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* nam
 Napi::Value OpenPacketSocket(const Napi::CallbackInfo& info) {
   PacketSocketOptions opts;
   opts.interface = string_arg(info, 0, "interface");
-  if (info[1].IsNumber()) opts.fanout_group = static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value());
+  if (info.Length() > 1 && !info[1].IsUndefined()) opts.fanout_group = static_cast<uint16_t>(uint_arg(info.Env(), info[1], "fanoutGroup", 0xffff));
   if (info.Length() > 2 && !info[2].IsUndefined()) {
     if (!info[2].IsObject()) throw coded_error(info.Env(), "ERR_MCR_INVALID_ARG", "options must be an object");
     const Napi::Value deferred = info[2].As<Napi::Object>().Get("deferred");
@@ -52,9 +52,7 @@ Napi::Value ActivatePacketSocket(const Napi::CallbackInfo& info) {
   const std::string ifname = string_arg(info, 1, "interface");
   uint32_t group = 0;
   if (!info[2].IsUndefined()) {
-    if (!info[2].IsNumber()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "fanoutGroup must be a number");
-    group = info[2].As<Napi::Number>().Uint32Value();
-    if (group > 0xffff) throw coded_error(env, "ERR_MCR_INVALID_ARG", "fanoutGroup must be 0 to 65535");
+    group = uint_arg(env, info[2], "fanoutGroup", 0xffff);
   }
   // The index resolved earlier (interfaceIndex), or looked up now.
   unsigned ifindex = 0;

@@ -132,8 +132,8 @@ LoopWrap::LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(
   // caller may close its fd once the Loop exists.
   Napi::Value heartbeat_fd = opts.Get("heartbeatFd");
   if (!heartbeat_fd.IsUndefined()) {
-    if (!heartbeat_fd.IsNumber()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "heartbeatFd must be a file descriptor number");
-    const SysError e = map_heartbeat(heartbeat_fd.As<Napi::Number>().Int32Value(), &heartbeat_);
+    const auto fd = static_cast<int>(uint_arg(env, heartbeat_fd, "heartbeatFd (a file descriptor)", INT32_MAX));
+    const SysError e = map_heartbeat(fd, &heartbeat_);
     if (e.failed()) throw system_error(env, e);
   }
   const uint32_t rule_slots = option(opts, "ruleSlots", 1024);
@@ -194,18 +194,32 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
   if (heartbeat_) loop_->set_heartbeat(heartbeat_);
   std::promise<std::pair<int, const char*>> ready;
   std::future<std::pair<int, const char*>> ready_future = ready.get_future();
-  thread_ = std::thread([this, notify, &ready]() {
+  auto body = [this, notify, &ready]() {
     // Named so mcrd's watchdog can find this thread in /proc/PID/task and
     // tell a starved loop (runnable) from a stopped or stuck one.
     pthread_setname_np(pthread_self(), "mcr-loop");
-    const char* step = "";
-    // Pinned, real-time or a short slice, each as asked (loop_thread.h).
-    thread_setup_ = set_up_loop_thread(options_);
-    const int rc = thread_setup_.failed.failed() ? -thread_setup_.failed.err : loop_->setup(&step);
-    if (thread_setup_.failed.failed()) step = thread_setup_.failed_step;
-    ready.set_value({rc, step});
-    if (rc != 0) return;
-    exit_code_ = loop_->run();
+    bool announced = false;
+    try {
+      const char* step = "";
+      // Pinned, real-time or a short slice, each as asked (loop_thread.h).
+      thread_setup_ = set_up_loop_thread(options_);
+      const int rc = thread_setup_.failed.failed() ? -thread_setup_.failed.err : loop_->setup(&step);
+      if (thread_setup_.failed.failed()) step = thread_setup_.failed_step;
+      ready.set_value({rc, step});
+      announced = true;
+      if (rc != 0) return;
+      exit_code_ = loop_->run();
+    } catch (const std::exception&) {
+      // An allocation that failed (std::bad_alloc, say, applying a large
+      // rule set): an exception leaving the thread would abort the process.
+      // Before start() has its answer, it gets this one; after, the loop
+      // ends as on an io_uring failure.
+      if (!announced) {
+        ready.set_value({-ENOMEM, "relay loop setup"});
+        return;
+      }
+      exit_code_ = -ENOMEM;
+    }
     if (exit_code_ != 0) {
       ended_on_error_.store(true, std::memory_order_release);
       // Nobody may be waiting on stop(): say it where the relay's logs go
@@ -219,7 +233,18 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
     }
     exited_.store(true, std::memory_order_release);
     notify();
-  });
+  };
+  try {
+    thread_ = std::thread(body);
+  } catch (const std::system_error& e) {
+    // pthread_create refused (EAGAIN: the tasks limit of the unit or
+    // cgroup, RLIMIT_NPROC, or memory).
+    tsfn_.Release();
+    loop_.reset();
+    throw system_error(env, e.code().value(), "pthread_create",
+                       "relay loop thread: the host refused a new thread (raise the service's TasksMax= or "
+                       "the user's process limit, or free memory)");
+  }
   const auto [rc, step] = ready_future.get();
   if (rc != 0) {
     thread_.join();
@@ -297,10 +322,9 @@ Napi::Value LoopWrap::AddRule(const Napi::CallbackInfo& info) {
 Napi::Value LoopWrap::RemoveRule(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ensure_running(env);
-  if (!info[0].IsNumber()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "rule id must be a number");
   Command cmd;
   cmd.kind = Command::Kind::remove_rule;
-  cmd.rule_id = info[0].As<Napi::Number>().Uint32Value();
+  cmd.rule_id = uint_arg(env, info[0], "rule id", 0xffffffffu);
   return post(env, std::move(cmd), env.Undefined());
 }
 
@@ -333,12 +357,21 @@ Napi::Value LoopWrap::ReplaceRules(const Napi::CallbackInfo& info) {
       }
     }
   } catch (...) {
-    // Anything else (out of memory): rules converted so far were never handed over.
+    // Anything else: rules converted so far were never handed over.
     for (auto& rule : cmd.rules) {
       for (auto& out : rule->outputs) counters_->release_output_slot(out->slot);
       counters_->release_rule_slot(rule->slot);
     }
-    throw;
+    // A JS error (an exception from V8 itself) goes on as it is; a C++ one
+    // (std::bad_alloc) would pass N-API uncaught and abort the process.
+    try {
+      throw;
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw coded_error(env, "ENOMEM", std::string("replaceRules: out of memory building the rules (") + e.what() +
+                                           "): nothing changed; give the worker more memory or fewer rules");
+    }
   }
   return post(env, std::move(cmd), slots);
 }
@@ -378,8 +411,7 @@ Napi::Value LoopWrap::DrainLogs(const Napi::CallbackInfo& info) {
   return out;
 }
 
-void LoopWrap::on_notify(Napi::Env env) {
-  Napi::HandleScope scope(env);
+void LoopWrap::settle_completed(Napi::Env env) {
   for (const CommandResult& done : commands_->take_completed()) {
     auto it = pending_.find(done.seq);
     if (it == pending_.end()) continue;
@@ -391,9 +423,18 @@ void LoopWrap::on_notify(Napi::Env env) {
     }
     pending_.erase(it);
   }
+}
+
+void LoopWrap::on_notify(Napi::Env env) {
+  Napi::HandleScope scope(env);
+  settle_completed(env);
   if (!exited_.load(std::memory_order_acquire) || !thread_.joinable()) return;
   thread_.join();
   loop_.reset();
+  // Results the thread posted after the take above (an earlier notify may
+  // have taken the batch before them, and the last notify's call sees the
+  // thread gone): applied commands resolve, not reject as never applied.
+  settle_completed(env);
   for (auto& [seq, pending] : pending_) {
     pending.deferred.Reject(coded_error(env, "ERR_MCR_STOPPED", "the loop stopped before applying the command").Value());
   }

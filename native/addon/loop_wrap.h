@@ -41,6 +41,8 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
 
   Napi::Promise post(Napi::Env env, Command cmd, Napi::Value result);
   void on_notify(Napi::Env env);  // JS thread, via the thread-safe function
+  // Resolves or rejects the pending commands whose results the loop posted.
+  void settle_completed(Napi::Env env);
   void ensure_running(Napi::Env env) const;
   // Resolves stop()'s promise, or rejects it with the loop's error.
   void settle_stop(Napi::Env env);

@@ -32,4 +32,12 @@ Napi::Error coded_error(Napi::Env env, const char* code, const std::string& mess
   return error;
 }
 
+uint32_t uint_arg(Napi::Env env, const Napi::Value& value, const std::string& what, uint32_t max) {
+  if (!value.IsNumber()) throw coded_error(env, "ERR_MCR_INVALID_ARG", what + " must be a number");
+  const double d = value.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d > max || d != static_cast<double>(static_cast<uint32_t>(d)))
+    throw coded_error(env, "ERR_MCR_INVALID_ARG", what + " must be an integer 0.." + std::to_string(max));
+  return static_cast<uint32_t>(d);
+}
+
 }  // namespace mcr

@@ -48,7 +48,9 @@ Napi::Value SendFds(const Napi::CallbackInfo& info) {
   if (!info[2].IsBuffer()) throw coded_error(env, "ERR_MCR_INVALID_ARG", "data must be a Buffer");
   Napi::Array list = info[1].As<Napi::Array>();
   std::vector<int> fds;
-  for (uint32_t i = 0; i < list.Length(); ++i) fds.push_back(list.Get(i).As<Napi::Number>().Int32Value());
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    fds.push_back(static_cast<int>(uint_arg(env, list.Get(i), "fds[" + std::to_string(i) + "] (a file descriptor)", INT32_MAX)));
+  }
   Napi::Buffer<char> data = info[2].As<Napi::Buffer<char>>();
   check(env, send_fds(sock, fds, std::string(data.Data(), data.Length())));
   return env.Undefined();

@@ -23,12 +23,7 @@ Napi::Object object_field(Napi::Env env, const Napi::Value& value, const char* w
 }
 
 uint32_t uint_field(Napi::Env env, const Napi::Object& obj, const char* field, uint32_t max) {
-  Napi::Value v = obj.Get(field);
-  if (!v.IsNumber()) throw coded_error(env, "ERR_MCR_INVALID_ARG", std::string(field) + " must be a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (d < 0 || d > max || d != static_cast<double>(static_cast<uint32_t>(d)))
-    throw coded_error(env, "ERR_MCR_INVALID_ARG", std::string(field) + " must be an integer 0.." + std::to_string(max));
-  return static_cast<uint32_t>(d);
+  return uint_arg(env, obj.Get(field), field, max);
 }
 
 // Releases claimed slots if conversion throws half-way.

@@ -20,7 +20,7 @@ import { WireError } from '../proto/errors.js';
 import { encodeFrame, FrameDecoder } from '../proto/framing.js';
 import { ControlError, errorCode } from './control-errors.js';
 import { mergeAnswer, MAX_ANSWER_FRAME_BYTES, type PartedAnswer, type PartedKind } from './answer-parts.js';
-import { isMutating, MUTATION_TIMEOUT_ADVICE } from './mutating-requests.js';
+import { isMutating, MUTATION_NO_ANSWER_ADVICE } from './mutating-requests.js';
 
 export interface ControlClientOptions {
   /** Give up connecting after this long. Default 5000. */
@@ -79,7 +79,8 @@ export class ControlClient {
       const socket = createConnection({ path });
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new ControlError('ETIMEDOUT', `mcrd did not accept a connection on ${path} within ${this.connectTimeoutMs / 1000} s: it may be overloaded or hung; check its log`));
+        reject(new ControlError('ETIMEDOUT', `mcrd did not accept a connection on ${path} within ${this.connectTimeoutMs / 1000} s: it may be overloaded or hung; check its log`,
+          { ownDeadline: true }));
       }, this.connectTimeoutMs);
       const onError = (err: Error): void => {
         clearTimeout(timer);
@@ -305,7 +306,7 @@ function resultOf<K extends RequestKind>(response: Response, kind: K): ResultBod
 }
 
 function timeoutError(kind: string, ms: number): ControlError {
-  const advice = isMutating(kind) ? `${MUTATION_TIMEOUT_ADVICE}; ` : '';
+  const advice = isMutating(kind) ? `${MUTATION_NO_ANSWER_ADVICE}; ` : '';
   return new ControlError('ETIMEDOUT', `no answer from mcrd to ${kind} within ${ms / 1000} s: ${advice}check that it is healthy (mcrctl ping) and look at its log`,
     { ownDeadline: true });
 }

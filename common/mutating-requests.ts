@@ -17,8 +17,15 @@ export function isMutating(kind: string): boolean {
 }
 
 /**
- * What a timed-out mutating request leaves the caller to do: mcrd does not
- * undo a change it has started (a reload half applied would be worse), so
- * the change may land after the answer's deadline.
+ * What a mutating request mcrd had started when its answer's deadline
+ * passed leaves the caller to do: mcrd does not undo a change it has
+ * started (a reload half applied would be worse), so the change may land
+ * after the deadline.
  */
 export const MUTATION_TIMEOUT_ADVICE = 'the change goes on in mcrd and may still take effect: see `mcrctl list` and `mcrctl events` before retrying';
+
+/**
+ * The same for the client's own deadline, which cannot tell whether mcrd
+ * had started the change or still had it waiting for its turn.
+ */
+export const MUTATION_NO_ANSWER_ADVICE = 'the change may or may not have been made: see `mcrctl list` and `mcrctl events` before retrying';

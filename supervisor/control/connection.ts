@@ -269,14 +269,20 @@ export class ControlConnection {
       release();
       return true;
     };
+    // The handler was called: from then on a change goes on whatever the
+    // answer's deadline; before, the request still waited for its turn and
+    // the deadline ends it unmade.
+    let invoked = false;
     const timer = setTimeout(() => {
       if (!settle()) return;
       const seconds = this.limits.requestTimeoutMs / 1000;
       controller.abort(new ControlError('ETIMEDOUT', `request timed out after ${seconds} s`));
-      this.log.warn({ client: this.id, request: id, kind: body.kind }, 'control request timed out');
-      this.sendError(id, 'ETIMEDOUT', isMutating(body.kind)
-        ? `mcrd did not finish ${body.kind} within ${seconds} s (busy, or waiting for a worker): ${MUTATION_TIMEOUT_ADVICE}`
-        : `mcrd did not finish ${body.kind} within ${seconds} s: it may be busy or stuck; retry, and check mcrd's log if it persists`);
+      this.log.warn({ client: this.id, request: id, kind: body.kind, started: invoked }, 'control request timed out');
+      this.sendError(id, 'ETIMEDOUT', !invoked
+        ? `mcrd did not get to ${body.kind} within ${seconds} s (other requests, or answers this client has not read, came first): nothing was done; retry`
+        : isMutating(body.kind)
+          ? `mcrd did not finish ${body.kind} within ${seconds} s (busy, or waiting for a worker): ${MUTATION_TIMEOUT_ADVICE}`
+          : `mcrd did not finish ${body.kind} within ${seconds} s: it may be busy or stuck; retry, and check mcrd's log if it persists`);
       this.finish(id);
     }, this.limits.requestTimeoutMs);
     // Client gone or server closing: nobody waits for the answer any more,
@@ -298,6 +304,7 @@ export class ControlConnection {
         this.waitsForReader();
         return;
       }
+      invoked = true;
       invoke(this.handler, body, context).then(
         (result) => {
           if (!settle()) return;

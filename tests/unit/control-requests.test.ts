@@ -208,6 +208,44 @@ t.test('the client times out a request on its own', async (t) => {
   t.equal((await c.request({ kind: 'ping' })).pid, process.pid, 'other requests still work');
 });
 
+t.test('a change still waiting for its turn at the deadline is not made, and the answer says so', async (t) => {
+  const release = deferred<void>();
+  t.teardown(() => release.resolve());
+  let removeCalled = false;
+  const { client } = await setup(
+    t,
+    {
+      stats: async () => {
+        await release.promise;
+        return { rules: [], workers: [], inputs: [], outputInterfaces: [] };
+      },
+      removeRule: async () => {
+        removeCalled = true;
+        return { removed: [] } as never;
+      },
+    },
+    { requestTimeoutMs: 1000 },
+  );
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const quiet = (p: Promise<unknown>) => p.catch(() => undefined);
+  const [a, b, d, c1, c2] = [await client(), await client(), await client(), await client(), await client()];
+  // d has had a turn (a ping); c1 and c2 have had none, so they go first when places free (scheduler.ts).
+  await d.request({ kind: 'ping' });
+  // t=0: a and b hold both places until their 1 s deadline.
+  const held = [quiet(a.request({ kind: 'stats' })), quiet(b.request({ kind: 'stats' }))];
+  await sleep(200);
+  // t=200: d's change waits for a place; deadline t=1200.
+  const change = d.request({ kind: 'removeRule', id: 3 }).then(() => undefined, (e: unknown) => e);
+  await sleep(200);
+  // t=400: c1 and c2 wait too; at t=1000 they take the places, and hold them past d's deadline.
+  held.push(quiet(c1.request({ kind: 'stats' })), quiet(c2.request({ kind: 'stats' })));
+  t.match(await change, { code: 'ETIMEDOUT',
+    message: /^mcrd did not get to removeRule within 1 s \(other requests, or answers this client has not read, came first\): nothing was done; retry$/ });
+  release.resolve();
+  await Promise.all(held);
+  t.notOk(removeCalled, 'the change was never started');
+});
+
 t.test("the client's own timeout of a change says the change may still land", async (t) => {
   const release = deferred<void>();
   t.teardown(() => release.resolve());
@@ -219,7 +257,7 @@ t.test("the client's own timeout of a change says the change may still land", as
   });
   const c = await client();
   await t.rejects(c.request({ kind: 'removeRule', id: 3 }, { timeoutMs: 100 }), { code: 'ETIMEDOUT', ownDeadline: true,
-    message: /^no answer from mcrd to removeRule within 0.1 s: the change goes on in mcrd and may still take effect: see `mcrctl list` and `mcrctl events` before retrying; check that it is healthy/ });
+    message: /^no answer from mcrd to removeRule within 0.1 s: the change may or may not have been made: see `mcrctl list` and `mcrctl events` before retrying; check that it is healthy/ });
 });
 
 t.test('logs --follow streams batches until the handler ends', async (t) => {

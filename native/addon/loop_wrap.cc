@@ -50,11 +50,7 @@ uint32_t option(const Napi::Object& opts, const char* name, uint32_t fallback) {
   const uint32_t max = range_of(name).max;
   Napi::Value v = opts.Get(name);
   if (v.IsUndefined()) return fallback;
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-  if (d < min || d > max || d != static_cast<double>(static_cast<uint32_t>(d)))
-    throw coded_error(opts.Env(), "ERR_MCR_INVALID_ARG",
-                      std::string(name) + " must be an integer " + std::to_string(min) + ".." + std::to_string(max));
-  return static_cast<uint32_t>(d);
+  return uint_arg(opts.Env(), v, name, min, max);
 }
 
 }  // namespace
@@ -213,12 +209,13 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
       // An allocation that failed (std::bad_alloc, say, applying a large
       // rule set): an exception leaving the thread would abort the process.
       // Before start() has its answer, it gets this one; after, the loop
-      // ends as on an io_uring failure.
+      // ends, said as what it is.
       if (!announced) {
         ready.set_value({-ENOMEM, "relay loop setup"});
         return;
       }
       exit_code_ = -ENOMEM;
+      out_of_memory_ = true;
     }
     if (exit_code_ != 0) {
       ended_on_error_.store(true, std::memory_order_release);
@@ -227,21 +224,31 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
       // nothing more is not silent about it; past a full ring too (a burst
       // of send errors must not crowd out the line the worker exits on).
       logs_->push_last(LogEvent{LogLevel::error, "MCR_LOOP_ENDED",
-                           "the relay loop ended: io_uring_enter failed (errno in this line); nothing is forwarded "
-                           "any more: restart the relay (mcrd restarts its worker)",
+                           out_of_memory_ ? "the relay loop ended: its thread ran out of memory (a C++ allocation "
+                                            "failed); nothing is forwarded any more: give the worker more memory or "
+                                            "fewer rules, and restart the relay (mcrd restarts its worker)"
+                                          : "the relay loop ended: io_uring_enter failed (errno in this line); nothing "
+                                            "is forwarded any more: restart the relay (mcrd restarts its worker)",
                            -exit_code_, -1, 1});
     }
     exited_.store(true, std::memory_order_release);
     notify();
   };
+  // pthread_create refused (std::system_error, EAGAIN: the tasks limit of
+  // the unit or cgroup, RLIMIT_NPROC, or memory), or the thread's own state
+  // could not be allocated (std::bad_alloc).
+  int refused = 0;
   try {
     thread_ = std::thread(body);
   } catch (const std::system_error& e) {
-    // pthread_create refused (EAGAIN: the tasks limit of the unit or
-    // cgroup, RLIMIT_NPROC, or memory).
+    refused = e.code().value();
+  } catch (const std::exception&) {
+    refused = ENOMEM;
+  }
+  if (refused != 0) {
     tsfn_.Release();
     loop_.reset();
-    throw system_error(env, e.code().value(), "pthread_create",
+    throw system_error(env, refused, "pthread_create",
                        "relay loop thread: the host refused a new thread (raise the service's TasksMax= or "
                        "the user's process limit, or free memory)");
   }
@@ -451,7 +458,8 @@ void LoopWrap::settle_stop(Napi::Env env) {
   if (exit_code_ == 0) {
     stop_deferred_->Resolve(env.Undefined());
   } else {
-    stop_deferred_->Reject(system_error(env, -exit_code_, "io_uring_enter", "relay loop").Value());
+    stop_deferred_->Reject(out_of_memory_ ? system_error(env, -exit_code_, "operator new", "relay loop thread").Value()
+                                          : system_error(env, -exit_code_, "io_uring_enter", "relay loop").Value());
   }
 }
 

@@ -64,6 +64,8 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   // Its run() returned on an error, set before MCR_LOOP_ENDED is logged:
   // whoever has read that line finds commands refused (exited_ comes later).
   std::atomic<bool> ended_on_error_{false};
+  // The loop thread ended on a C++ exception (an allocation), not an io_uring failure.
+  bool out_of_memory_ = false;
   int exit_code_ = 0;
   // How the loop thread was placed and scheduled (loop_thread.h), for start()'s result.
   LoopThreadSetup thread_setup_;

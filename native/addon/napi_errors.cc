@@ -34,9 +34,14 @@ Napi::Error coded_error(Napi::Env env, const char* code, const std::string& mess
 
 uint32_t uint_arg(Napi::Env env, const Napi::Value& value, const std::string& what, uint32_t max) {
   if (!value.IsNumber()) throw coded_error(env, "ERR_MCR_INVALID_ARG", what + " must be a number");
-  const double d = value.As<Napi::Number>().DoubleValue();
-  if (!(d >= 0) || d > max || d != static_cast<double>(static_cast<uint32_t>(d)))
-    throw coded_error(env, "ERR_MCR_INVALID_ARG", what + " must be an integer 0.." + std::to_string(max));
+  return uint_arg(env, value, what, 0, max);
+}
+
+uint32_t uint_arg(Napi::Env env, const Napi::Value& value, const std::string& what, uint32_t min, uint32_t max) {
+  const double d = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1;
+  // !(d >= min) also refuses NaN, before any cast of it (undefined behaviour).
+  if (!(d >= min) || d > max || d != static_cast<double>(static_cast<uint32_t>(d)))
+    throw coded_error(env, "ERR_MCR_INVALID_ARG", what + " must be an integer " + std::to_string(min) + ".." + std::to_string(max));
   return static_cast<uint32_t>(d);
 }
 

@@ -17,5 +17,7 @@ Napi::Error coded_error(Napi::Env env, const char* code, const std::string& mess
 // a negative, past max, not a number) throws ERR_MCR_INVALID_ARG naming
 // `what`, rather than being cut to fit by Uint32Value().
 uint32_t uint_arg(Napi::Env env, const Napi::Value& value, const std::string& what, uint32_t max);
+// The same with a lower bound: an integer min..max.
+uint32_t uint_arg(Napi::Env env, const Napi::Value& value, const std::string& what, uint32_t min, uint32_t max);
 
 }  // namespace mcr

@@ -137,10 +137,9 @@ void GsoBatcher::on_completion(const io_uring_cqe* cqe) {
       CounterBlock::bump(counters_->loop(gso_fallbacks));
       // A refused retry is counted, not logged again: one warn line per
       // outage, not one a second while the MTU stays low.
-      if (!out->gso_retrying &&
-          !limiter_->report(out->slot, -cqe->res, errno_name(-cqe->res), "UDP_SEGMENT refused on output; sending datagram by datagram",
-                            ErrorLogLimiter::Kind::gso_refused)) {
-        CounterBlock::bump(counters_->loop(logs_dropped));
+      if (!out->gso_retrying) {
+        limiter_->report(out->slot, -cqe->res, errno_name(-cqe->res), "UDP_SEGMENT refused on output; sending datagram by datagram",
+                         ErrorLogLimiter::Kind::gso_refused);
       }
     }
     for (uint16_t i = 0; i < b.count; ++i) {

@@ -26,9 +26,7 @@ void IngressSource::on_completion(const io_uring_cqe* cqe) {
       CounterBlock::bump(p_.counters->loop(recv_buffer_exhausted));
     } else if (cqe->res != -ECANCELED) {
       CounterBlock::bump(p_.counters->loop(recv_errors));
-      if (!p_.limiter->report(-1, -cqe->res, errno_name(-cqe->res), "receive failed on the input socket")) {
-        CounterBlock::bump(p_.counters->loop(logs_dropped));
-      }
+      p_.limiter->report(-1, -cqe->res, errno_name(-cqe->res), "receive failed on the input socket");  // counts a dropped line itself
     }
     return;
   }

@@ -52,10 +52,13 @@ bool ErrorLogLimiter::report(int64_t slot, int err, const char* code, const char
     return true;
   }
   seen_.emplace(key, Pending{code, message, err, slot, 0});
-  return ring_->push(LogEvent{LogLevel::warn, code, message, err, slot, 1});
+  if (ring_->push(LogEvent{LogLevel::warn, code, message, err, slot, 1})) return true;
+  // Single writer (the loop thread): a relaxed load and store, as CounterBlock::bump.
+  if (dropped_ != nullptr) dropped_->store(dropped_->load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return false;
 }
 
-size_t ErrorLogLimiter::flush() {
+size_t ErrorLogLimiter::flush(bool last) {
   size_t lines = 0;
   for (auto it = seen_.begin(); it != seen_.end();) {
     Pending& pending = it->second;
@@ -66,10 +69,15 @@ size_t ErrorLogLimiter::flush() {
     }
     // A full ring keeps the count for the next flush: a summary is
     // delayed, never lost.
-    if (ring_->push(LogEvent{LogLevel::warn, pending.code, pending.message, pending.err, pending.slot, pending.suppressed})) {
-      pending.suppressed = 0;
-      ++lines;
+    const LogEvent summary{LogLevel::warn, pending.code, pending.message, pending.err, pending.slot, pending.suppressed};
+    if (last) {
+      ring_->push_last(summary);
+    } else if (!ring_->push(summary)) {
+      ++it;
+      continue;
     }
+    pending.suppressed = 0;
+    ++lines;
     ++it;
   }
   return lines;

@@ -8,6 +8,7 @@
 // Node), later pushes add to the same wake-up. An idle worker then has
 // nothing to wake its Node thread for (a 250 ms pump did, 4 times a second).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -63,12 +64,16 @@ class ErrorLogLimiter {
   // What failed, beside the errno: a send, or the kernel refusing a
   // UDP_SEGMENT batch (also EMSGSIZE/EIO/EINVAL, but not a lost datagram).
   enum class Kind : uint32_t { send = 0, gso_refused = 1 };
-  explicit ErrorLogLimiter(LogRing* ring) : ring_(ring) {}
+  // `dropped`, when given, counts the first lines a full ring refused (the
+  // loop's logs_dropped), so no caller has to.
+  explicit ErrorLogLimiter(LogRing* ring, std::atomic<uint64_t>* dropped = nullptr) : ring_(ring), dropped_(dropped) {}
   // Returns false when the event had to be dropped (ring full).
   bool report(int64_t slot, int err, const char* code, const char* message, Kind kind = Kind::send);
   // Emits the suppressed counts and forgets the kinds quiet since the last
-  // flush; call once per interval. Returns the summary lines pushed.
-  size_t flush();
+  // flush; call once per interval. Returns the summary lines pushed. The
+  // loop's last flush (`last`) pushes past a full ring (push_last): there
+  // is no next flush to keep a refused summary for.
+  size_t flush(bool last = false);
   // How many (slot, errno, kind) it remembers now.
   size_t remembered() const { return seen_.size(); }
 
@@ -81,6 +86,7 @@ class ErrorLogLimiter {
     uint64_t suppressed;
   };
   LogRing* ring_;
+  std::atomic<uint64_t>* dropped_;
   std::unordered_map<uint64_t, Pending> seen_;
 };
 

@@ -55,7 +55,7 @@ RelayLoop::RelayLoop(const LoopOptions& opts, std::shared_ptr<CounterBlock> coun
       logs_(std::move(logs)),
       commands_(std::move(commands)),
       notify_(std::move(notify)),
-      limiter_(logs_.get()),
+      limiter_(logs_.get(), &counters_->loop(LoopCounter::logs_dropped)),
       rules_(counters_.get()),
       submitter_(&ring_, opts_.batch, counters_.get(), &RelayLoop::reap_mid_walk, this),
       sends_(&submitter_, counters_.get(), &limiter_, &rules_, &pool_),
@@ -230,7 +230,7 @@ int RelayLoop::run() {
     CounterBlock::set(counters_->loop(inflight_sends), sends_.inflight());
     CounterBlock::set(counters_->loop(inflight_buffers), pool_.held());
   }
-  limiter_.flush();  // suppressed error counts since the last tick
+  limiter_.flush(true);  // suppressed error counts since the last tick, past a full ring
   return 0;
 }
 

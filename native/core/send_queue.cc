@@ -131,9 +131,7 @@ void SendQueue::count_send_error(Output* out, int err, uint32_t datagrams) {
   CounterBlock::bump(counters_->output(out->slot, column), datagrams);
   CounterBlock::set(counters_->output(out->slot, OutputCounter::last_errno), static_cast<uint64_t>(err));
   CounterBlock::bump(counters_->loop(send_errors), datagrams);
-  if (!limiter_->report(out->slot, err, errno_name(err), "send failed on output")) {
-    CounterBlock::bump(counters_->loop(logs_dropped));
-  }
+  limiter_->report(out->slot, err, errno_name(err), "send failed on output");  // counts a dropped line itself
 }
 
 }  // namespace mcr

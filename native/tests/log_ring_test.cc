@@ -120,6 +120,13 @@ TEST(limiter_keeps_a_summary_the_full_ring_refused_for_the_next_flush) {
   auto summary = ring.drain();
   REQUIRE(summary.size() == 1u);
   CHECK_EQ(summary[0].count, 3u);  // the two the full ring refused and the one since
+  // The loop's last flush has no next one: it pushes past a full ring.
+  CHECK(limiter.report(5, ENOBUFS, errno_name(ENOBUFS), "send failed on output"));
+  CHECK(limiter.report(6, EIO, errno_name(EIO), "send failed on output"));  // fills the ring
+  CHECK_EQ(limiter.flush(true), 1u);
+  auto last = ring.drain();
+  REQUIRE(last.size() == 2u);
+  CHECK_EQ(last[1].count, 1u);
 }
 
 TEST(log_ring_takes_the_loops_last_word_when_full) {

@@ -104,7 +104,8 @@ export class StreamWatch {
   readonly #listeners = new Set<(change: StreamChange) => void>();
   #timer: NodeJS.Timeout | undefined;
   #running = false;
-  #stopped = false;
+  /** Bumped by stop(): a poll begun before it drops its answers, one begun after a new start() does not. */
+  #generation = 0;
 
   constructor(o: StreamWatchOptions) {
     this.#o = o;
@@ -132,7 +133,7 @@ export class StreamWatch {
    */
   stop(): void {
     this.#running = false;
-    this.#stopped = true;
+    this.#generation++;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
@@ -163,9 +164,10 @@ export class StreamWatch {
   /** One poll: the workers' arrivals, then every rule's state; changes are logged and reported. Also what start() runs. */
   async poll(): Promise<void> {
     // No rule watched: no worker is asked anything.
+    const generation = this.#generation;
     const reports = pollIntervalMs(this.#o.rules()) === undefined ? [] : await this.#o.poll();
     // Stopped meanwhile: workers stopping answer late or not at all, which is no loss of signal.
-    if (this.#stopped) return;
+    if (this.#generation !== generation) return;
     // Read after the answers: a rule removed meanwhile is forgotten, one added is taken on.
     const now = this.#now();
     const mono = this.#monoNow();

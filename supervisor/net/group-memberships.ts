@@ -260,8 +260,9 @@ export class GroupMemberships {
 
   /**
    * One INCLUDE source, tried on the newest socket already holding the
-   * group's sources, then (ENOBUFS: its igmp_max_msf) the newest socket
-   * without the group, then (ENOBUFS: its igmp_max_memberships) a new one.
+   * group's sources, then (full, socketFull: its igmp_max_msf) the newest
+   * socket without the group, then (full: its igmp_max_memberships, or its
+   * option memory for IPv6) a new one.
    * Never on a socket holding the group (*,G).
    */
   private joinSource(j: Joined, iface: string, group: string, source: string): MembershipError | undefined {

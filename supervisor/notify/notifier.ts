@@ -102,6 +102,7 @@ export class Notifier {
 
   /** Sends the waiting state changes in order, up to the first the queue still refuses. */
   private sendWaiting(address: string): void {
+    let olderStatus = false;
     for (let head = this.waiting[0]; head !== undefined; head = this.waiting[0]) {
       const err = this.trySend(address, head.lines);
       if (err?.code === 'EAGAIN' && ++head.retries < RETRIES) {
@@ -110,7 +111,12 @@ export class Notifier {
       }
       this.waiting.shift();
       if (err !== undefined) this.warnOnce(err, head.lines);
+      const status = head.lines.find((l) => l.startsWith('STATUS='));
+      if (err === undefined && status !== undefined && status.slice('STATUS='.length) !== this.lastStatus) olderStatus = true;
     }
+    // A status line sent while these waited is older news now than theirs:
+    // say the latest again, or `systemctl status` keeps the older line.
+    if (olderStatus && this.lastStatus !== undefined) this.trySend(address, [`STATUS=${this.lastStatus}`]);
   }
 
   private retryLater(): void {

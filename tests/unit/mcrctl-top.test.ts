@@ -73,13 +73,21 @@ t.test('rates come from two samples; none without an earlier one or when a count
 t.test('stream state, its age and RTP/TS counts show when mcrd sends them', async (t) => {
   const extra = { streamState: 'down', streamChangedAtMs: NOW - 12_000, monitor: { rtpLost: 3, rtpDuplicates: 1, rtpReordered: 2, rtpSsrcChanges: 0, rtpInvalid: 0, rtpJitterUs: 12.5,
     tsSyncByteErrors: 4, tsSyncLosses: 0, tsCcErrors: 5, tsPidOverflow: 0 } };
-  const view = buildView(undefined, { ...sample(0, [5, 5], extra), wallMs: NOW });
+  const both = (mode: string) => RULES.map((r) => (r.id === 1 ? { ...r, monitor: mode } : r));
+  const view = buildView(undefined, { ...sample(0, [5, 5], extra), rules: both('rtp+mpegts'), wallMs: NOW });
   const row = view.blocks[0]!.rule;
   t.equal(row.state, 'down');
   t.equal(row.rtp, 'lost 3 dup 1 reord 2 ssrc 0');
   t.equal(row.ts, 'cc 5 sync 0');
   const lines = renderTop(view, { sort: 'name', intervalMs: 1000, nowMs: NOW });
   t.match(lines.join('\n'), /cam +in0 239\.1\.1\.1:5000 .*down 12s +lost 3 dup 1 reord 2 ssrc 0 +cc 5 sync 0/);
+  // An RTP stream whose sender restarted 3 times: SSRC changes, no TS at all.
+  const rtpOnly = { ...extra, monitor: { ...extra.monitor, rtpSsrcChanges: 3, tsSyncByteErrors: 0, tsCcErrors: 0 } };
+  const rtpRow = buildView(undefined, { ...sample(0, [5, 5], rtpOnly), rules: both('rtp'), wallMs: NOW }).blocks[0]!.rule;
+  t.equal(rtpRow.rtp, 'lost 3 dup 1 reord 2 ssrc 3');
+  t.equal(rtpRow.ts, '-', 'a rule that does not monitor MPEG-TS shows "-" there, not its SSRC changes counted as cc');
+  const tsRow = buildView(undefined, { ...sample(0, [5, 5], rtpOnly), rules: both('mpegts'), wallMs: NOW }).blocks[0]!.rule;
+  t.same([tsRow.rtp, tsRow.ts], ['-', 'cc 0 sync 0'], 'and one that monitors only MPEG-TS: cc counts continuity errors alone');
 });
 
 t.test('sort keys: pps, errors, name; ties by id', async (t) => {

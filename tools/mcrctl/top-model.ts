@@ -113,24 +113,20 @@ function numberField(message: object, key: string): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
-/** The counts of an object-valued field whose keys contain the given words, as "word N ...". */
-function counts(message: object, keys: readonly string[], words: ReadonlyArray<[label: string, match: RegExp]>): string {
-  for (const key of keys) {
-    const v = extra(message, key);
-    if (typeof v !== 'object' || v === null) continue;
-    const entries = Object.entries(v as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number');
-    const parts: string[] = [];
-    for (const [label, match] of words) {
-      const total = entries.filter(([k]) => match.test(k)).reduce((sum, [, n]) => sum + n, 0);
-      if (entries.some(([k]) => match.test(k))) parts.push(`${label} ${total}`);
-    }
-    if (parts.length > 0) return parts.join(' ');
-  }
-  return '-';
+/**
+ * The stream monitor's counts for the protocols the rule monitors (its
+ * `monitor`: rtp, mpegts or rtp+mpegts), read field by field; '-' for a
+ * protocol it does not monitor, or when mcrd sends no counts.
+ */
+function monitorCells(rule: Rule, stats: RuleStats | undefined): { rtp: string; ts: string } {
+  const m = stats?.monitor;
+  const modes = (rule.monitor ?? '').split('+');
+  if (m === undefined || m === null) return { rtp: '-', ts: '-' };
+  return {
+    rtp: modes.includes('rtp') ? `lost ${m.rtpLost} dup ${m.rtpDuplicates} reord ${m.rtpReordered} ssrc ${m.rtpSsrcChanges}` : '-',
+    ts: modes.includes('mpegts') ? `cc ${m.tsCcErrors} sync ${m.tsSyncLosses}` : '-',
+  };
 }
-
-const RTP_WORDS: ReadonlyArray<[string, RegExp]> = [['lost', /lost|gap/i], ['dup', /dup/i], ['reord', /reorder/i], ['ssrc', /ssrc/i]];
-const TS_WORDS: ReadonlyArray<[string, RegExp]> = [['cc', /cc|continuity/i], ['sync', /sync.?loss/i]];
 
 function errnoText(byErrno: Record<string, number> | undefined): string {
   return Object.entries(byErrno ?? {}).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
@@ -149,9 +145,7 @@ function ruleRow(rule: Rule, stats: RuleStats | undefined, before: RuleStats | u
     packets, errors: stats?.errors ?? 0, errnos: errnoText(errnos),
     state: typeof state === 'string' && state !== '' ? state : '-',
     stateSinceMs: stats !== undefined ? numberField(stats, 'streamChangedAtMs') || undefined : undefined,
-    // RuleStats.monitor (rtpLost, tsCcErrors, ...) from an mcrd with stream monitoring.
-    rtp: stats !== undefined ? counts(stats, ['monitor', 'rtp'], RTP_WORDS) : '-',
-    ts: stats !== undefined ? counts(stats, ['monitor', 'mpegts'], TS_WORDS) : '-',
+    ...monitorCells(rule, stats),
   };
 }
 

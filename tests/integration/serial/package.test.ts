@@ -326,6 +326,10 @@ t.test('the .deb: build, install, run as mcrd@ would, mcrctl for group mcr, remo
   t.pass(`apt-get remove took ${Date.now() - removed} ms`);
   const ended = await mcrd.result;
   t.equal(ended.exitCode, 0, 'mcrd was stopped by SIGTERM from the prerm and drained');
+  // The worker's own last line, written only by a drained stop: a worker
+  // the prerm signalled itself would have died without it.
+  const workerLines = [workerLog, `${workerLog}.1`].filter((f) => existsSync(f)).map((f) => readFileSync(f, 'utf8')).join('');
+  t.match(workerLines, /worker stopped: final counters/, 'the worker was stopped by mcrd\'s drain, not signalled by the prerm');
   t.same(workerPids.filter(alive), [], 'no worker left');
   t.match(await dpkgStatus('mcr'), /^deinstall ok config-files /);
   const left = shipped.filter((p) => p !== '' && existsSync(p) && !statSync(p).isDirectory());

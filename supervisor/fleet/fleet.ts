@@ -184,7 +184,10 @@ export class Fleet {
     const all = this.allSlots();
     await Promise.all(all.filter((s) => s.state === 'running').map(async (s) => {
       const reply = await this.cmd.send(s, { kind: 'ping', stats: true }, this.t.ruleCommandTimeoutMs).catch(() => undefined);
-      if (reply?.stats !== undefined) s.counters = reply.stats;
+      if (reply?.stats !== undefined) {
+        s.counters = reply.stats;
+        s.countersAtMs = performance.now();
+      }
       // A worker that missed a rule change answers again: repair it now, not at the next change.
       if (reply !== undefined && s.needsSync) void this.serial(() => (s.state === 'running' && s.needsSync ? this.cmd.sync(s) : Promise.resolve())).catch(() => undefined);
     }));

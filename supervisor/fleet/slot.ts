@@ -31,6 +31,8 @@ export interface Slot {
   logLevel: string;
   timer: NodeJS.Timeout | undefined;
   counters: WorkerCounters | undefined;
+  /** When `counters` arrived (performance.now()): a reading's answers far apart make no rate reference (stats-report.ts). */
+  countersAtMs: number | undefined;
   /** Rules the running worker holds but could not apply, from its last reply. */
   refused: Map<number, ErrorInfo>;
   /** The worker did not answer a rule command: it gets a full sync with its next command. */
@@ -81,7 +83,7 @@ export function lastWords(slot: Slot): string | undefined {
 
 export function newSlot(iface: string, index: number, core: number, backoffMs: number, logLevel: string): Slot {
   return { id: `${iface}/${index}`, iface, core, worker: undefined, state: 'waiting', reason: undefined, restarts: 0,
-    backoffMs, startedAtMs: 0, generation: 0, hash: undefined, logLevel, timer: undefined, counters: undefined,
+    backoffMs, startedAtMs: 0, generation: 0, hash: undefined, logLevel, timer: undefined, counters: undefined, countersAtMs: undefined,
     refused: new Map(), needsSync: false, unconfirmed: new Set(), beat: undefined, verdict: undefined, lastExit: undefined,
     lastFatal: undefined, starvedLogged: false, stderrTail: [], failedStarts: 0, loop: undefined };
 }

@@ -25,7 +25,19 @@ import { RateTracker } from './rate-tracker.js';
 export interface CounterSlot extends LedgerSlot {
   state: string;
   restarts: number;
+  /** When its counters arrived (performance.now()), where the fleet records it. */
+  countersAtMs?: number | undefined;
 }
+
+/**
+ * How far apart the workers' answers of one reading may come and still be
+ * one sample. A worker busy with a sync answers late; its counters are of
+ * a later moment than the others', so a rate measured from such a sample
+ * would be too low and the next one, measured from it, too high. Such a
+ * sample is not kept as a reference (as one missing an answer is not): a
+ * tenth of the shortest rate interval (MIN_RATE_INTERVAL_MS, 500 ms).
+ */
+export const MAX_READ_SPREAD_MS = 50;
 
 const NO_ERRORS: Readonly<Record<string, number>> = Object.freeze({});
 
@@ -44,10 +56,18 @@ export class StatsReport {
   /** Builds the stats answer for `rules` from `slots` sampled at `atMs` (a monotonic clock). */
   build(slots: readonly CounterSlot[], rules: readonly Rule[], atMs: number): StatsResult {
     let complete = true;
+    let firstRead = Infinity;
+    let lastRead = -Infinity;
     for (const s of slots) {
       // A slot that is not running has no process forwarding: nothing missing.
-      if (s.state === 'running' && s.worker?.pid !== undefined && (s.counters === undefined || this.#lastSeen.get(s.id) === s.counters)) complete = false;
+      if (s.state !== 'running' || s.worker?.pid === undefined) continue;
+      if (s.counters === undefined || this.#lastSeen.get(s.id) === s.counters) complete = false;
+      else if (s.countersAtMs !== undefined) {
+        firstRead = Math.min(firstRead, s.countersAtMs);
+        lastRead = Math.max(lastRead, s.countersAtMs);
+      }
     }
+    if (lastRead - firstRead > MAX_READ_SPREAD_MS) complete = false;
     this.observe(slots, rules);
 
     const entries: Array<RuleEntry | undefined> = rules.map((r) => this.#ledger.rule(r.id));

@@ -85,3 +85,17 @@ t.test('a reading after observe() that did not answer is not fresh: no rate spik
   const again = report.build([slot('in0/0', 100, counters(5600))], RULES, 5600);
   t.equal(again.rules[0]?.pps, 1000, 'the true rate, not the 6 000 the incomplete sample of 5 s gave as reference');
 });
+
+t.test('a reading whose answers came far apart is not a rate reference: no dip-then-spike', async (t) => {
+  // A steady 1 000 pps over two workers (500 each). In the reading at 10.8 s
+  // one worker answered at 10.0 s and the other, busy with a sync, at 10.8 s.
+  const report = new StatsReport();
+  const at = (ms: number, total: number, readAt: [number, number]): CounterSlot[] =>
+    [{ ...slot('in0/0', 100, counters(total / 2)), countersAtMs: readAt[0] }, { ...slot('in0/1', 101, counters(total / 2)), countersAtMs: readAt[1] }];
+  report.build(at(9000, 9000, [9000, 9001]), RULES, 9000);
+  // At 10.8 s the early worker's half is 0.8 s old: the total (10 400) is that of no single moment.
+  report.build(at(10_800, 10_400, [10_000, 10_800]), RULES, 10_800);
+  const next = report.build(at(11_400, 11_400, [11_400, 11_401]), RULES, 11_400);
+  t.equal(next.rateIntervalMs, 2400, 'measured from the reading of 9 s, the last whose answers came together');
+  t.equal(next.rules[0]?.pps, 1000, 'the true rate, not the 1 667 measured from the spread reading');
+});

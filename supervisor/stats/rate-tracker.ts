@@ -54,6 +54,11 @@ export class RateTracker<K> {
    * but is not kept as a snapshot: a later rate measured from it would
    * count that share in the wrong interval.
    */
+  /** When the newest sample kept to measure later rates from was taken; undefined with none. */
+  newestSnapshotMs(): number | undefined {
+    return this.#history.at(-1)?.atMs;
+  }
+
   sample(atMs: number, totals: ReadonlyMap<K, number>, complete: boolean): RateSample<K> {
     const refIndex = this.#referenceIndex(atMs);
     const ref = refIndex === -1 ? undefined : this.#history[refIndex];

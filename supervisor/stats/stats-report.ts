@@ -34,10 +34,14 @@ export interface CounterSlot extends LedgerSlot {
  * one sample. A worker busy with a sync answers late; its counters are of
  * a later moment than the others', so a rate measured from such a sample
  * would be too low and the next one, measured from it, too high. Such a
- * sample is not kept as a reference (as one missing an answer is not): a
- * tenth of the shortest rate interval (MIN_RATE_INTERVAL_MS, 500 ms).
+ * sample is not kept as a reference (as one missing an answer is not)
+ * once there is another: a fifth of the shortest rate interval
+ * (MIN_RATE_INTERVAL_MS, 500 ms), far above what workers that are not
+ * busy take (a few ms), far below a sync (up to 10 s).
  */
-export const MAX_READ_SPREAD_MS = 50;
+export const MAX_READ_SPREAD_MS = 100;
+/** A reference older than this is replaced even by a reading whose answers came far apart. */
+export const MAX_REFERENCE_AGE_MS = 5_000;
 
 const NO_ERRORS: Readonly<Record<string, number>> = Object.freeze({});
 
@@ -67,7 +71,13 @@ export class StatsReport {
         lastRead = Math.max(lastRead, s.countersAtMs);
       }
     }
-    if (lastRead - firstRead > MAX_READ_SPREAD_MS) complete = false;
+    // Spread answers still make a reference when there is none, or only one
+    // older than MAX_REFERENCE_AGE_MS: on a host whose workers always answer
+    // far apart (many workers on few cores) rates then come from a recent
+    // sample, off by at most spread / 0.5 s, rather than from none or from
+    // the start.
+    const newest = this.#rates.newestSnapshotMs();
+    if (lastRead - firstRead > MAX_READ_SPREAD_MS && newest !== undefined && atMs - newest < MAX_REFERENCE_AGE_MS) complete = false;
     this.observe(slots, rules);
 
     const entries: Array<RuleEntry | undefined> = rules.map((r) => this.#ledger.rule(r.id));

@@ -99,3 +99,26 @@ t.test('a reading whose answers came far apart is not a rate reference: no dip-t
   t.equal(next.rateIntervalMs, 2400, 'measured from the reading of 9 s, the last whose answers came together');
   t.equal(next.rules[0]?.pps, 1000, 'the true rate, not the 1 667 measured from the spread reading');
 });
+
+t.test('answers that always come far apart still give rates: the first such reading is the reference', async (t) => {
+  const report = new StatsReport();
+  const at = (total: number, first: number): CounterSlot[] =>
+    [{ ...slot('in0/0', 100, counters(total / 2)), countersAtMs: first }, { ...slot('in0/1', 101, counters(total / 2)), countersAtMs: first + 300 }];
+  report.build(at(0, 0), RULES, 300);
+  const next = report.build(at(1000, 1000), RULES, 1300);
+  t.equal(next.rules[0]?.pps, 1000, 'a rate, from the only reading there was');
+});
+
+t.test('with answers always far apart, the reference is renewed every 5 s, so rates follow the traffic', async (t) => {
+  const report = new StatsReport();
+  const at = (total: number, first: number): CounterSlot[] =>
+    [{ ...slot('in0/0', 100, counters(total / 2)), countersAtMs: first }, { ...slot('in0/1', 101, counters(total / 2)), countersAtMs: first + 300 }];
+  // 1 000 pps for 10 s, then 0: a reading every second.
+  let total = 0;
+  let last;
+  for (let s = 0; s <= 20; s++) {
+    if (s > 0 && s <= 10) total += 1000;
+    last = report.build(at(total, s * 1000), RULES, s * 1000 + 300);
+  }
+  t.ok((last?.rules[0]?.pps ?? -1) === 0, `10 s after the traffic stopped the rate is 0 (${last?.rules[0]?.pps}), not an average since the start`);
+});

@@ -1,6 +1,6 @@
 /**
  * Per-interface checks for the interfaces a config names: every input and
- * output must exist and have MULTICAST (without it the kernel neither
+ * output must exist, be up and have MULTICAST (without it the kernel neither
  * programs the NIC's multicast filter for mcrd's joins nor sends multicast
  * out of it); an input's receive ring should be at its maximum (a small
  * ring drops bursts before MCR sees them), must not merge UDP datagrams
@@ -9,7 +9,7 @@
  * of several worker cores.
  */
 import { fail, info, pass, type Finding } from './finding.js';
-import { IFF_MULTICAST, type HostFacts } from './host-facts.js';
+import { IFF_MULTICAST, IFF_UP, type HostFacts } from './host-facts.js';
 
 /** Offloads that hand MCR merged frames instead of the datagrams on the wire. */
 const MERGING_OFFLOADS = ['large-receive-offload', 'rx-udp-gro-forwarding', 'rx-gro-list'] as const;
@@ -21,14 +21,24 @@ export function checkPresence(facts: HostFacts, name: string, role: 'input' | 'o
   const subject = `${name} (${role})`;
   const flags = facts.interfaceFlags(name);
   if (flags === undefined) {
-    return [info('exists', subject, 'does not exist now: mcrd waits for it (its rules start when it appears); nothing else could be checked',
-      `check the name with \`ip link\`; create it before traffic is expected`)];
+    return [info('exists', subject, role === 'input'
+      ? 'does not exist now: mcrd waits for it (its rules start when it appears); nothing else could be checked'
+      : 'does not exist now: the rules that send out of it run, and count each datagram for it as an ENODEV error until it appears; nothing else could be checked',
+    `check the name with \`ip link\`; create it before traffic is expected`)];
+  }
+  const findings: Finding[] = [];
+  if ((flags & IFF_UP) === 0) {
+    findings.push(fail('up', subject, role === 'input'
+      ? 'administratively down: its workers wait, and nothing arriving on it is relayed'
+      : 'administratively down: every datagram for it fails (ENETDOWN or ENETUNREACH, counted on the output)', `ip link set ${name} up`));
   }
   if ((flags & IFF_MULTICAST) === 0) {
-    return [fail('multicast flag', subject, role === 'input' ? 'MULTICAST is off: the kernel does not program the NIC to accept the joined groups'
-      : 'MULTICAST is off: multicast outputs cannot send out of it', `ip link set ${name} multicast on`)];
+    findings.push(fail('multicast flag', subject, role === 'input' ? 'MULTICAST is off: the kernel does not program the NIC to accept the joined groups'
+      : 'MULTICAST is off: multicast outputs cannot send out of it', `ip link set ${name} multicast on`));
+  } else {
+    findings.push(pass('multicast flag', subject, 'MULTICAST is on'));
   }
-  return [pass('multicast flag', subject, 'MULTICAST is on')];
+  return findings;
 }
 
 export function checkRing(facts: HostFacts, name: string): Finding {

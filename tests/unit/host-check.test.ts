@@ -35,6 +35,8 @@ t.test('each problem fails with its exact fix', async (t) => {
     ['rmem without CAP_NET_ADMIN', host({ capabilities: () => ALL_CAPS & ~(1n << 12n) }, { 'net.core.rmem_max': '212992' }), /rmem_max/, /^sysctl -w net\.core\.rmem_max=33554432 .*or give mcrd CAP_NET_ADMIN$/],
     ['backlog', host({}, { 'net.core.netdev_max_backlog': '300' }), /netdev_max_backlog/, /^sysctl -w net\.core\.netdev_max_backlog=1000/],
     ['multicast off', host({ interfaceFlags: (n) => (n === 'eth2' ? 0x3 : 0x1003) }), /multicast flag/, /^ip link set eth2 multicast on$/],
+    ['an input down', host({ interfaceFlags: (n) => (n === 'eth1' ? 0x1002 : 0x1003) }), /^up$/, /^ip link set eth1 up$/],
+    ['an output down', host({ interfaceFlags: (n) => (n === 'eth2' ? 0x1002 : 0x1003) }), /^up$/, /^ip link set eth2 up$/],
     ['small ring', host({ ringSizes: () => ({ rx: 512, rxMax: 4096 }) }), /ring size/, /^ethtool -G eth1 rx 4096$/],
     ['UDP GRO forwarding', host({ offloads: () => new Map([['rx-udp-gro-forwarding', true], ['large-receive-offload', true]]) }), /receive offloads/, /^ethtool -K eth1 lro off rx-udp-gro-forwarding off$/],
     ['one IRQ core for two workers', host({ irqs: () => [{ irq: 40, cpus: [0] }] }), /receive placement/, /^echo 3 > \/sys\/class\/net\/eth1\/queues\/rx-0\/rps_cpus/],

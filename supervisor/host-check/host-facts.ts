@@ -157,8 +157,7 @@ export function readHostFacts(): HostFacts {
       const out: Array<{ irq: number; cpus: number[] }> = [];
       for (const line of (readText('/proc/interrupts') ?? '').split('\n')) {
         const m = /^\s*(\d+):/.exec(line);
-        // A NIC names its vectors after the interface ("eth0-TxRx-0", "eth0-rx-1").
-        if (m === null || !new RegExp(`(^|\\s)${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(-|$|\\s)`).test(line.slice(line.lastIndexOf(' ') + 1))) continue;
+        if (m === null || !vectorOfInterface(line.slice(line.lastIndexOf(' ') + 1), name)) continue;
         // Where the IRQ is delivered, not where it may be: on x86 an IRQ
         // whose mask allows every core is delivered to one of them
         // (effective_affinity_list, Linux 4.13); older kernels lack it.
@@ -175,4 +174,16 @@ export function readHostFacts(): HostFacts {
     threadFifo: (priority) => probe(() => (native.probeThreadFifo(priority), {}), 'ERR_MCR_REALTIME'),
     damon: () => readDamonState(),
   };
+}
+
+/**
+ * Whether an IRQ vector's name (the last column of /proc/interrupts) is
+ * one of the interface's. A NIC names its vectors after the interface
+ * ("eth0-TxRx-0", "eth0-rx-1"), some drivers after a prefix
+ * ("i40e-eth0-TxRx-0", as ice and iavf do). Drivers that name them after
+ * the device ("mlx5_comp0@pci:...", "virtio0-input.0") are not found: the
+ * check then says it found no IRQ of the interface's own.
+ */
+export function vectorOfInterface(vector: string, ifname: string): boolean {
+  return new RegExp(`(^|[\\s-])${ifname.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(-|$|\\s)`).test(vector);
 }

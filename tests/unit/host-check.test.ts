@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { checkHost, failures, renderFindings, startWarnings } from '../../supervisor/host-check/run.js';
-import { parseCpuMask, parseOffloads, parseRingSizes, type HostFacts } from '../../supervisor/host-check/host-facts.js';
+import { parseCpuMask, parseOffloads, parseRingSizes, vectorOfInterface, type HostFacts } from '../../supervisor/host-check/host-facts.js';
 import { cpuMask } from '../../supervisor/host-check/checks-interface.js';
 
 const ALL_CAPS = (1n << 41n) - 1n;
@@ -150,4 +150,11 @@ t.test('parsers', async (t) => {
   t.equal(cpuMask([0, 1, 4]), '13');
   t.same(parseRingSizes('Ring parameters for eth0:\nPre-set maximums:\nRX:\t\t4096\nTX:\t\t4096\nCurrent hardware settings:\nRX:\t\t256\nTX:\t\t256\n'), { rxMax: 4096, rx: 256 });
   t.same([...parseOffloads('Features for eth0:\ngeneric-receive-offload: on\nlarge-receive-offload: off [fixed]\n')], [['generic-receive-offload', true], ['large-receive-offload', false]]);
+});
+
+t.test('IRQ vectors of an interface: its own name first or after a driver prefix, not a longer name', async (t) => {
+  for (const v of ['eth1-TxRx-0', 'eth1-rx-1', 'eth1', 'i40e-eth1-TxRx-3', 'ice-eth1-TxRx-0']) t.ok(vectorOfInterface(v, 'eth1'), v);
+  for (const v of ['eth10-TxRx-0', 'veth1-rx', 'i40e-eth10-TxRx-0', 'mlx5_comp0@pci:0000:01:00.0', 'virtio0-input.0']) t.notOk(vectorOfInterface(v, 'eth1'), v);
+  t.ok(vectorOfInterface('eth1.100-rx-0', 'eth1.100'), 'a name with a dot is taken literally');
+  t.notOk(vectorOfInterface('eth1x100-rx-0', 'eth1.100'));
 });

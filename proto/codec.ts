@@ -9,8 +9,10 @@
  * sub-message that is not marked `optional` reads as its all-default message
  * (so `request.rule.outputs` is always an array). Fields marked `optional`
  * and oneof members stay absent (undefined) when not sent. 64-bit integers
- * become JS numbers: exact below 2^53, which a packet or byte counter does
- * not reach in centuries at line rate.
+ * become JS numbers: exact below 2^53, which a packet counter does not
+ * reach in centuries at line rate, and a byte counter at 10 Gbit/s after
+ * about 83 days; past it a count rounds to the nearest double, which never
+ * makes a growing counter go back.
  *
  * A message's oneof (`body`) is exposed as a tagged union: the set field's
  * name becomes `kind` and its fields sit beside it ({ kind: 'ping' }).

@@ -68,6 +68,9 @@ t.test('rates come from two samples; none without an earlier one or when a count
   const timedByMcrd = buildView(prev, { ...cur, stats: { ...cur.stats, rules: [{ ...ruleStats(1, 3000, 1316), pps: 900 }] } });
   t.equal(timedByMcrd.blocks[0]?.rule.pps, 900, "mcrd's rate, timed at its counter read, wins over top's own");
   t.equal(timedByMcrd.blocks[0]?.rule.mbps, (900 * 1316 * 8) / 1e6, 'Mbit/s at that rate with the mean size');
+  const noneSincePoll = buildView(cur, { ...cur, atMs: 2300, stats: { ...cur.stats, rules: [{ ...ruleStats(1, 3000, 1316), pps: 900 }] } });
+  t.same([noneSincePoll.blocks[0]?.rule.pps, noneSincePoll.blocks[0]?.rule.mbps], [900, undefined],
+    'mcrd\'s rate with no datagram since a poll 0.3 s ago: no Mbit/s ("-"), not 0 beside 900 pps');
 });
 
 t.test('stream state, its age and RTP/TS counts show when mcrd sends them', async (t) => {

@@ -100,7 +100,11 @@ function rateOf(before: { packets: number; bytes: number } | undefined, now: { p
   const dPackets = before === undefined || now === undefined ? undefined : now.packets - before.packets;
   const dBytes = before === undefined || now === undefined ? undefined : now.bytes - before.bytes;
   if (pps === undefined || dPackets === undefined || dBytes === undefined || dPackets < 0 || dBytes < 0) return { pps, mbps: undefined };
-  return { pps, mbps: dPackets === 0 ? 0 : (pps * (dBytes / dPackets) * 8) / 1e6 };
+  // No datagram since the last poll gives no mean size: 0 Mbit/s only at a
+  // rate of 0 (mcrd's rate, over at least 0.5 s, can be more than 0 while a
+  // poll shorter than that saw none).
+  if (dPackets === 0) return { pps, mbps: pps === 0 ? 0 : undefined };
+  return { pps, mbps: (pps * (dBytes / dPackets) * 8) / 1e6 };
 }
 
 /** A field of a message that this build's types may not have yet. */

@@ -41,8 +41,11 @@ export function checkPresence(facts: HostFacts, name: string, role: 'input' | 'o
   return findings;
 }
 
-export function checkRing(facts: HostFacts, name: string): Finding {
-  const subject = `${name} (input)`;
+/** How a finding names an input, or a device an input is stacked on (`under`: the input's name). */
+const inputSubject = (name: string, under?: string): string => (under === undefined ? `${name} (input)` : `${name} (under input ${under})`);
+
+export function checkRing(facts: HostFacts, name: string, under?: string): Finding {
+  const subject = inputSubject(name, under);
   const ring = facts.ringSizes(name);
   if (ring === 'no-ethtool') return info('ring size', subject, 'ethtool is not installed: the receive ring size is unknown', 'apt-get install ethtool');
   if (ring === 'unsupported') return info('ring size', subject, 'the driver reports no ring size (a virtual interface such as a veth has none): nothing to tune');
@@ -53,8 +56,8 @@ export function checkRing(facts: HostFacts, name: string): Finding {
   return pass('ring size', subject, `RX ring at its maximum, ${ring.rx}`);
 }
 
-export function checkOffloads(facts: HostFacts, name: string): Finding {
-  const subject = `${name} (input)`;
+export function checkOffloads(facts: HostFacts, name: string, under?: string): Finding {
+  const subject = inputSubject(name, under);
   const features = facts.offloads(name);
   if (features === 'no-ethtool') return info('receive offloads', subject, 'ethtool is not installed: GRO/LRO settings unknown', 'apt-get install ethtool');
   if (features === 'unsupported') return info('receive offloads', subject, 'the driver reports no offload settings');
@@ -82,8 +85,8 @@ export function cpuMask(cpus: readonly number[]): string {
  * way at fan-out 1": the receive path was about 40 % of the relay core's
  * time).
  */
-export function checkPlacement(facts: HostFacts, name: string, workerCores: readonly number[]): Finding {
-  const subject = `${name} (input)`;
+export function checkPlacement(facts: HostFacts, name: string, workerCores: readonly number[], under?: string): Finding {
+  const subject = inputSubject(name, under);
   const rps = facts.rpsCpus(name);
   const irqs = facts.irqs(name);
   const irqCpus = [...new Set(irqs.flatMap((i) => i.cpus))].sort((a, b) => a - b);

@@ -32,6 +32,8 @@ export interface HostFacts {
   rpsCpus(name: string): number[];
   /** The interface's IRQs (from /proc/interrupts) and the CPUs each may run on. */
   irqs(name: string): Array<{ irq: number; cpus: number[] }>;
+  /** The devices it is stacked on (a VLAN's or macvlan's parent, a bond's members): /sys/class/net/NAME/lower_*. */
+  lowerDevices(name: string): string[];
   /** This process's effective capability mask. */
   capabilities(): bigint;
   /** RLIMIT_MEMLOCK soft limit in bytes (Infinity: unlimited). */
@@ -165,6 +167,13 @@ export function readHostFacts(): HostFacts {
         out.push({ irq: Number(m[1]), cpus: parseCpuList(effective ?? readText(`/proc/irq/${m[1]}/smp_affinity_list`) ?? '') });
       }
       return out;
+    },
+    lowerDevices: (name) => {
+      try {
+        return readdirSync(`/sys/class/net/${name}`).filter((e) => e.startsWith('lower_')).map((e) => e.slice('lower_'.length)).sort();
+      } catch {
+        return [];
+      }
     },
     capabilities: () => native.effectiveCapabilities(),
     memlockLimit: () => processSoftLimit('Max locked memory') ?? Infinity,

@@ -33,9 +33,27 @@ export function checkHost(facts: HostFacts, plan: HostPlan): Finding[] {
     findings.push(...presence);
     if (presence[0]?.check === 'exists') continue;
     findings.push(checkRing(facts, name), checkOffloads(facts, name), checkPlacement(facts, name, workerCores));
+    // A VLAN, macvlan or bond input: the NIC's ring, offloads and IRQs are
+    // its lower devices' (a VLAN on a bond: the bond's members).
+    for (const lower of lowerDevicesOf(facts, name)) {
+      findings.push(checkRing(facts, lower, name), checkOffloads(facts, lower, name), checkPlacement(facts, lower, workerCores, name));
+    }
   }
   for (const name of outputs) findings.push(...checkPresence(facts, name, 'output'));
   return findings;
+}
+
+/** Every device under `name`, nearest first, each once (stacks are a few deep; bounded all the same). */
+function lowerDevicesOf(facts: HostFacts, name: string): string[] {
+  const found: string[] = [];
+  const queue = facts.lowerDevices(name);
+  while (queue.length > 0 && found.length < 32) {
+    const next = queue.shift() as string;
+    if (next === name || found.includes(next)) continue;
+    found.push(next);
+    queue.push(...facts.lowerDevices(next));
+  }
+  return found;
 }
 
 export const failures = (findings: readonly Finding[]): Finding[] => findings.filter((f) => f.verdict === 'fail');

@@ -16,7 +16,7 @@ function host(over: Partial<HostFacts> = {}, sysctls: Record<string, string> = {
   return {
     sysctl: (k) => values[k], interfaceFlags: () => 0x1003, ringSizes: () => ({ rx: 4096, rxMax: 4096 }),
     offloads: () => new Map([['generic-receive-offload', true], ['rx-udp-gro-forwarding', false]]),
-    rpsCpus: () => [], irqs: () => [{ irq: 40, cpus: [0] }, { irq: 41, cpus: [1] }], capabilities: () => ALL_CAPS,
+    rpsCpus: () => [], irqs: () => [{ irq: 40, cpus: [0] }, { irq: 41, cpus: [1] }], lowerDevices: () => [], capabilities: () => ALL_CAPS,
     memlockLimit: () => Infinity, rtprioLimit: () => 0, ioUring: () => ({ ok: true, missingOps: [], deferTaskrun: true, noIowait: true }), threadSlice: () => ({ ok: true }), threadFifo: () => ({ ok: true }),
     damon: () => ({ running: 0, reclaim: false, present: true }), ...over,
   };
@@ -157,4 +157,20 @@ t.test('IRQ vectors of an interface: its own name first or after a driver prefix
   for (const v of ['eth10-TxRx-0', 'veth1-rx', 'i40e-eth10-TxRx-0', 'mlx5_comp0@pci:0000:01:00.0', 'virtio0-input.0']) t.notOk(vectorOfInterface(v, 'eth1'), v);
   t.ok(vectorOfInterface('eth1.100-rx-0', 'eth1.100'), 'a name with a dot is taken literally');
   t.notOk(vectorOfInterface('eth1x100-rx-0', 'eth1.100'));
+});
+
+t.test('a VLAN input on a bond: the members\' ring, offloads and IRQs are checked, named as under the input', async (t) => {
+  const lowers: Record<string, string[]> = { 'eth1.100': ['bond0'], bond0: ['eth3', 'eth4'] };
+  const vlanPlan = { ...plan, rules: [{ inputInterface: 'eth1.100', outputs: [{ group: '239.1.1.1', port: 5000, interface: 'eth2' }] }] };
+  const facts = host({
+    lowerDevices: (n) => lowers[n] ?? [],
+    ringSizes: (n) => (n === 'eth4' ? { rx: 512, rxMax: 4096 } : n.startsWith('eth3') ? { rx: 4096, rxMax: 4096 } : 'unsupported'),
+    offloads: (n) => (n === 'eth3' ? new Map([['rx-udp-gro-forwarding', true]]) : new Map()),
+  });
+  const findings = checkHost(facts, vlanPlan as typeof plan);
+  const failed = failures(findings);
+  t.match(failed.find((f) => f.check === 'ring size'), { subject: 'eth4 (under input eth1.100)', fix: 'ethtool -G eth4 rx 4096' }, 'a member\'s small ring');
+  t.match(failed.find((f) => f.check === 'receive offloads'), { subject: 'eth3 (under input eth1.100)', fix: /^ethtool -K eth3 rx-udp-gro-forwarding off$/ }, 'a member\'s merging offload');
+  t.same(findings.filter((f) => f.check === 'ring size').map((f) => f.subject),
+    ['eth1.100 (input)', 'bond0 (under input eth1.100)', 'eth3 (under input eth1.100)', 'eth4 (under input eth1.100)'], 'the input, then each device under it once');
 });

@@ -192,8 +192,17 @@ async function main(): Promise<void> {
       'raise it (LimitNOFILE= in the service, ulimit -n) or lower daemon.maxRulesPerInterface');
   }
   const memberships = new GroupMemberships(native, logger);
-  // Assigned below; netlink reports cannot arrive before start() resolves.
-  let onInterfaces: (change: { links: Set<string>; addresses: Set<string> }) => void = () => undefined;
+  // Reports that come while mcrd starts are held, merged, and followed once
+  // it has started (below): following one needs the fleet, and acting on it
+  // before the metrics endpoint and the control socket listen could leave a
+  // consume filter behind if either then fails. Netlink reports cannot
+  // arrive before start() resolves.
+  type InterfaceChange = { links: Set<string>; addresses: Set<string> };
+  const held: InterfaceChange = { links: new Set(), addresses: new Set() };
+  let onInterfaces = (change: InterfaceChange): void => {
+    for (const l of change.links) held.links.add(l);
+    for (const a of change.addresses) held.addresses.add(a);
+  };
   const watcher = new InterfaceWatcher({ logger, onChange: (change) => onInterfaces(change) });
   try {
     await watcher.start();
@@ -241,7 +250,7 @@ async function main(): Promise<void> {
       maxMs: d.restartBackoffMaxMs ?? Math.max(d.restartBackoffMinMs ?? 0, defaults.restartBackoffMaxMs),
     }, timing: { hungAfterMs: opts.hungWorkerMs ?? d.hungWorkerMs ?? defaults.hungWorkerMs } });
   workerPids = () => fleet.info().map((w) => w.pid).filter((pid) => pid > 0);
-  onInterfaces = (change) => {
+  const followInterfaces = (change: InterfaceChange): void => {
     logger.info({ links: [...change.links], addresses: [...change.addresses] }, 'interfaces changed');
     interfaceEvents.changed([...change.links, ...change.addresses]);
     void syncInputs();
@@ -302,6 +311,8 @@ async function main(): Promise<void> {
   const inputsSynced = syncInputs();
   await fleet.reconcile();
   await inputsSynced;
+  onInterfaces = followInterfaces;
+  if (held.links.size + held.addresses.size > 0) followInterfaces(held);
   stream.start();
   consume.start();
   logger.info({ rules: table.list().length, workers: fleet.info().length }, 'mcrd ready');

@@ -47,6 +47,11 @@ interface Snapshot<K> {
 export class RateTracker<K> {
   #history: Array<Snapshot<K>> = [];
 
+  /** When the newest sample kept to measure later rates from was taken; undefined with none. */
+  newestSnapshotMs(): number | undefined {
+    return this.#history.at(-1)?.atMs;
+  }
+
   /**
    * Records the totals of every key that exists now, taken at `atMs`, and
    * returns their rates. A sample that is not `complete` (a running worker
@@ -54,11 +59,6 @@ export class RateTracker<K> {
    * but is not kept as a snapshot: a later rate measured from it would
    * count that share in the wrong interval.
    */
-  /** When the newest sample kept to measure later rates from was taken; undefined with none. */
-  newestSnapshotMs(): number | undefined {
-    return this.#history.at(-1)?.atMs;
-  }
-
   sample(atMs: number, totals: ReadonlyMap<K, number>, complete: boolean): RateSample<K> {
     const refIndex = this.#referenceIndex(atMs);
     const ref = refIndex === -1 ? undefined : this.#history[refIndex];

@@ -29,6 +29,11 @@ function handler(overrides: Partial<ControlHandler> = {}): ControlHandler {
 const setup = (t: Cleanup, overrides: Partial<ControlHandler> = {}, options: Partial<ControlServerOptions> = {}) =>
   startControlServer(t, handler(overrides), options);
 
+/** A stats handler that answers, with no rules, once `release` resolves: a request that holds its place. */
+const heldStats = (release: Deferred<void>) => async () => {
+  await release.promise;
+  return { rules: [], workers: [], inputs: [], outputInterfaces: [] };
+};
 const line = (message: string): LogLine => ({ worker: 'eth0/0', timeMs: 1, level: 'info', message, json: `{"msg":"${message}"}` });
 
 t.test('every kind reaches its handler method, without its kind, and gets its own result type', async (t) => {
@@ -196,12 +201,7 @@ t.test('a change past the request timeout is answered with what it leaves behind
 t.test('the client times out a request on its own', async (t) => {
   const release = deferred<void>();
   t.teardown(() => release.resolve());
-  const { client } = await setup(t, {
-    stats: async () => {
-      await release.promise;
-      return { rules: [], workers: [], inputs: [], outputInterfaces: [] };
-    },
-  });
+  const { client } = await setup(t, { stats: heldStats(release) });
   const c = await client();
   await t.rejects(c.request({ kind: 'stats' }, { timeoutMs: 100 }),
     { code: 'ETIMEDOUT', ownDeadline: true, message: /^no answer from mcrd to stats within 0.1 s: check that it is healthy/ });
@@ -215,10 +215,7 @@ t.test('a change still waiting for its turn at the deadline is not made, and the
   const { client } = await setup(
     t,
     {
-      stats: async () => {
-        await release.promise;
-        return { rules: [], workers: [], inputs: [], outputInterfaces: [] };
-      },
+      stats: heldStats(release),
       removeRule: async () => {
         removeCalled = true;
         return { removed: [] } as never;

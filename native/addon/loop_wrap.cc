@@ -141,7 +141,8 @@ LoopWrap::LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(
 }
 
 LoopWrap::~LoopWrap() {
-  // Garbage-collected while running (the owner never called stop): stop and
+  // Still running only at the environment's teardown (process exit with no
+  // stop(); Start's reference kept a collection away before): stop and
   // wait, so the thread never outlives the structures it uses.
   if (thread_.joinable()) {
     if (!stop_posted_) commands_->post(Command{});
@@ -273,6 +274,11 @@ Napi::Value LoopWrap::Start(const Napi::CallbackInfo& info) {
                                    : "relay loop setup");
   }
   started_ = true;
+  // Held while the thread runs: a loop JavaScript no longer references
+  // (its owner dropped it without stop()) must go on relaying, not be
+  // stopped by a garbage collection, and the thread's queued notify calls
+  // must find the wrapper alive. on_notify lets go once it joined the thread.
+  Ref();
   const LoopInfo& li = loop_->info();
   Napi::Object result = Napi::Object::New(env);
   result.Set("deferTaskrun", Napi::Boolean::New(env, li.defer_taskrun));
@@ -448,6 +454,7 @@ void LoopWrap::on_notify(Napi::Env env) {
   pending_.clear();
   tsfn_.Release();
   joined_ = true;
+  Unref();
   // Ended on an error with no stop() asked: a promise rejected now would
   // have no handler (an unhandled rejection ends the process before the
   // relay has logged why); stop() gets the outcome when it is called.

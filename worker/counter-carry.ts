@@ -16,7 +16,8 @@
  * stream monitor's counts (rtp_lost, ts_cc_errors, ...) are carried as
  * well, its jitter (a gauge) not. A rule the replace refused (EMFILE while
  * the old set still held its sockets, say) keeps its numbers for the
- * addRule that retries it. Sends
+ * addRule that retries it, and through the replaces that refuse it again
+ * or install it before that addRule (it is not read meanwhile). Sends
  * still in flight on the old outputs when the swap is read are counted on
  * the retired slots after it and not carried: at most a ring's worth.
  *
@@ -38,6 +39,8 @@ export interface CarriedRule {
 }
 
 interface Base {
+  /** The keys of the outputs `outputs` is indexed by (the rule as installed, or as refused). */
+  outputKeys: readonly string[];
   packets: number;
   bytes: number;
   monitor: CounterRecord | undefined;
@@ -60,12 +63,22 @@ export class CounterCarry {
    */
   replaced(before: readonly CarriedRule[], after: ReadonlyArray<{ id: number; outputKeys: readonly string[] }>): void {
     const old = new Map(before.map((r) => [r.id, r]));
+    const kept = new Map(this.#base);
     this.#base.clear();
     for (const r of after) {
       const prev = old.get(r.id);
-      if (prev === undefined) continue;
-      const outputs = matchOutputs(prev.outputKeys, r.outputKeys).map((i) => (i < 0 ? undefined : counts(prev.outputs[i] ?? {})));
-      this.#base.set(r.id, { packets: prev.packets, bytes: prev.bytes, monitor: prev.monitor !== undefined ? counts(prev.monitor) : undefined, outputs });
+      if (prev !== undefined) {
+        const outputs = matchOutputs(prev.outputKeys, r.outputKeys).map((i) => (i < 0 ? undefined : counts(prev.outputs[i] ?? {})));
+        this.#base.set(r.id, { outputKeys: r.outputKeys, packets: prev.packets, bytes: prev.bytes,
+          monitor: prev.monitor !== undefined ? counts(prev.monitor) : undefined, outputs });
+        continue;
+      }
+      // Not installed until now, so not read: a rule an earlier replace
+      // refused, whose base is all it has counted in this process.
+      const base = kept.get(r.id);
+      if (base === undefined) continue;
+      const outputs = matchOutputs(base.outputKeys, r.outputKeys).map((i) => (i < 0 ? undefined : base.outputs[i]));
+      this.#base.set(r.id, { ...base, outputKeys: r.outputKeys, outputs });
     }
   }
 

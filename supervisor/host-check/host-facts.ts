@@ -110,6 +110,14 @@ function ethtool(args: string[]): EthtoolAnswer<string> {
   }
 }
 
+function listDir(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch {
+    return [];
+  }
+}
+
 function readText(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
@@ -130,11 +138,16 @@ function probe<T extends object>(run: () => T, fallbackCode: string): ProbeAnswe
   }
 }
 
-export function readHostFacts(): HostFacts {
+/**
+ * The host's facts. `root` is prepended to every procfs and sysfs path (a
+ * test's made-up tree); ethtool, the addon's probes and DAMON always read
+ * the host itself.
+ */
+export function readHostFacts(root = ''): HostFacts {
   return {
-    sysctl: (key) => readText(`/proc/sys/${key.replace(/\./g, '/')}`)?.trim(),
+    sysctl: (key) => readText(`${root}/proc/sys/${key.replace(/\./g, '/')}`)?.trim(),
     interfaceFlags: (name) => {
-      const text = readText(`/sys/class/net/${name}/flags`);
+      const text = readText(`${root}/sys/class/net/${name}/flags`);
       return text === undefined ? undefined : Number.parseInt(text.trim(), 16);
     },
     ringSizes: (name) => {
@@ -147,7 +160,7 @@ export function readHostFacts(): HostFacts {
       return out === 'no-ethtool' || out === 'unsupported' ? out : parseOffloads(out);
     },
     rpsCpus: (name) => {
-      const dir = `/sys/class/net/${name}/queues`;
+      const dir = `${root}/sys/class/net/${name}/queues`;
       if (!existsSync(dir)) return [];
       const cpus = new Set<number>();
       for (const q of readdirSync(dir).filter((d) => d.startsWith('rx-'))) {
@@ -156,21 +169,31 @@ export function readHostFacts(): HostFacts {
       return [...cpus].sort((a, b) => a - b);
     },
     irqs: (name) => {
-      const out: Array<{ irq: number; cpus: number[] }> = [];
-      for (const line of (readText('/proc/interrupts') ?? '').split('\n')) {
+      const vectors: Array<{ irq: number; name: string }> = [];
+      for (const line of (readText(`${root}/proc/interrupts`) ?? '').split('\n')) {
         const m = /^\s*(\d+):/.exec(line);
-        if (m === null || !vectorOfInterface(line.slice(line.lastIndexOf(' ') + 1), name)) continue;
+        if (m !== null) vectors.push({ irq: Number(m[1]), name: line.slice(line.lastIndexOf(' ') + 1).trim() });
+      }
+      let own = vectors.filter((v) => vectorOfInterface(v.name, name));
+      if (own.length === 0) {
+        // Named after the device, not the interface: the device's MSI
+        // vectors, from its PCI function (sysfs msi_irqs: under the device
+        // itself, or its parent for a virtio device on a virtio-pci function).
+        const msi = new Set([...listDir(`${root}/sys/class/net/${name}/device/msi_irqs`),
+          ...listDir(`${root}/sys/class/net/${name}/device/../msi_irqs`)].map(Number));
+        own = vectors.filter((v) => msi.has(v.irq) && isReceiveVector(v.name));
+      }
+      return own.map(({ irq }) => {
         // Where the IRQ is delivered, not where it may be: on x86 an IRQ
         // whose mask allows every core is delivered to one of them
         // (effective_affinity_list, Linux 4.13); older kernels lack it.
-        const effective = readText(`/proc/irq/${m[1]}/effective_affinity_list`);
-        out.push({ irq: Number(m[1]), cpus: parseCpuList(effective ?? readText(`/proc/irq/${m[1]}/smp_affinity_list`) ?? '') });
-      }
-      return out;
+        const effective = readText(`${root}/proc/irq/${irq}/effective_affinity_list`);
+        return { irq, cpus: parseCpuList(effective ?? readText(`${root}/proc/irq/${irq}/smp_affinity_list`) ?? '') };
+      });
     },
     lowerDevices: (name) => {
       try {
-        return readdirSync(`/sys/class/net/${name}`).filter((e) => e.startsWith('lower_')).map((e) => e.slice('lower_'.length)).sort();
+        return readdirSync(`${root}/sys/class/net/${name}`).filter((e) => e.startsWith('lower_')).map((e) => e.slice('lower_'.length)).sort();
       } catch {
         return [];
       }
@@ -186,12 +209,26 @@ export function readHostFacts(): HostFacts {
 }
 
 /**
+ * Whether a vector of the interface's device, named after the device,
+ * takes receive completions: virtio-net's "virtio2-input.0", mlx5's
+ * "mlx5_comp3@pci:..." (a channel's completions, receive among them),
+ * gve's "gve-ntfy-blk0@pci:...", "...-rx-N" and "...-TxRx-N". Transmit-only
+ * ("virtio2-output.0", "...-tx-0"), configuration, control, admin and
+ * asynchronous-event vectors do not: they say nothing of where frames are
+ * received, and counting them would misplace the receive processing.
+ */
+export function isReceiveVector(vector: string): boolean {
+  if (/output|config|ctrl|control|async|admin|mgmnt|mbox|event|inflate|deflate|stats/i.test(vector)) return false;
+  return /input|rx|comp|ntfy/i.test(vector);
+}
+
+/**
  * Whether an IRQ vector's name (the last column of /proc/interrupts) is
  * one of the interface's. A NIC names its vectors after the interface
  * ("eth0-TxRx-0", "eth0-rx-1"), some drivers after a prefix
  * ("i40e-eth0-TxRx-0", as ice and iavf do). Drivers that name them after
- * the device ("mlx5_comp0@pci:...", "virtio0-input.0") are not found: the
- * check then says it found no IRQ of the interface's own.
+ * the device ("mlx5_comp0@pci:...", "virtio2-input.0") are found through
+ * the device's MSI vectors instead (readHostFacts, isReceiveVector).
  */
 export function vectorOfInterface(vector: string, ifname: string): boolean {
   return new RegExp(`(^|[\\s-])${ifname.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(-|$|\\s)`).test(vector);

@@ -146,6 +146,14 @@ export class CounterLedger {
         const entry = this.#rules.get(r.ruleId);
         if (entry !== undefined) this.#addRule(entry, r, same?.rules.get(r.ruleId));
       }
+      // A rule of the table absent from this reading of the same process
+      // (a sync refused it; its retry has not installed it yet) keeps its
+      // last reading: the worker carries its counts meanwhile
+      // (worker/counter-carry.ts), so when it is back only what it counted
+      // since that reading is new.
+      if (same !== undefined) {
+        for (const [id, r] of same.rules) if (!rules.has(id) && this.#rules.has(id)) rules.set(id, r);
+      }
       const input = this.#inputs.get(s.iface);
       if (input !== undefined) addLoop(input, c.loop, same?.loop);
       this.#last.set(s.id, { pid, rules, loop: c.loop });

@@ -63,3 +63,17 @@ t.test('a rule the replace refused keeps its numbers for the add that retries it
   t.equal(r.packets, 500, 'installed again by the retry, from zero slots: the old count goes on');
   t.equal(r.outputs[0]?.packets, 500, 'and its output\'s');
 });
+
+t.test('a refused rule keeps its numbers through the replaces before its retry: refused again, or installed by one', async (t) => {
+  const carry = new CounterCarry();
+  carry.replaced([{ id: 2, outputKeys: [A, B], ...reading(500, [out(500), out(400)]) }], [{ id: 2, outputKeys: [A, B] }]);
+  // The next sync refuses it again: it was not installed, so it is not among those read before.
+  carry.replaced([], [{ id: 2, outputKeys: [A, B] }]);
+  t.equal(carry.add(2, reading(0, [out(0), out(0)])).packets, 500, 'refused twice: still its numbers');
+  // The one after installs it, its outputs in another order.
+  carry.replaced([], [{ id: 2, outputKeys: [B, A] }]);
+  const r = carry.add(2, reading(3, [out(3), out(3)]));
+  t.same([r.packets, r.outputs[0]?.packets, r.outputs[1]?.packets], [503, 403, 503], 'installed by a replace: the count goes on, output by destination');
+  carry.replaced([], [{ id: 3, outputKeys: [A] }]);
+  t.equal(carry.add(2, reading(1, [out(1), out(1)])).packets, 1, 'left out of a replace: forgotten');
+});

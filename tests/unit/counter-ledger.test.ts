@@ -7,7 +7,8 @@
  * reload's changed rule keeps its totals and those of the outputs that
  * stayed, matched by destination, not index; clear zeroes on purpose
  * (one rule, or all and the inputs) and leaves rates alone; removed rules
- * and inputs are forgotten.
+ * and inputs are forgotten; a rule a sync refused goes on from its last
+ * reading when its retry brings it back.
  */
 import t from 'tap';
 import { StatsReport, type CounterSlot } from '../../supervisor/stats/stats-report.js';
@@ -56,6 +57,20 @@ t.test('a restart or a crash never takes anything off; a counter reset within a 
   const down = report.build([slot('in0/0', 200, counters(200, [{ id: 1, n: 50 }]))], rules, 3000);
   t.equal(down.rules[0]?.packets, 1350, 'went down: its whole value is the increase');
   t.ok((down.rules[0]?.pps ?? 0) >= 0, 'no negative rate');
+});
+
+t.test('a rule a sync refused, absent from readings until its retry, goes on from its last reading', async (t) => {
+  const report = new StatsReport();
+  const rules = [rule(1), rule(2)];
+  report.build([slot('in0/0', 100, counters(100, [{ id: 1, n: 1000 }, { id: 2, n: 10 }]))], rules, 0);
+  // Rule 1 refused by a sync: the worker does not report it (it carries its 1100 for the retry).
+  const refused = report.build([slot('in0/0', 100, counters(100, [{ id: 2, n: 20 }]))], rules, 1000);
+  t.equal(refused.rules[0]?.packets, 1000, 'refused: what was read stays');
+  // Retried: the worker reports its carried 1100 plus 200 since.
+  const back = report.build([slot('in0/0', 100, counters(100, [{ id: 1, n: 1300 }, { id: 2, n: 30 }]))], rules, 2000);
+  t.equal(back.rules[0]?.packets, 1300, 'back: 1000 read before + 300 counted since, not 1300 more');
+  t.equal(back.rules[0]?.outputs[0]?.packets, 1300, 'its outputs too');
+  t.equal(back.rules[1]?.packets, 30);
 });
 
 t.test('stale counters add nothing; a reading names its own process', async (t) => {

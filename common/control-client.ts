@@ -314,13 +314,13 @@ function timeoutError(kind: string, ms: number): ControlError {
 function connectError(err: Error, path: string): ControlError {
   const code = errorCode(err) ?? 'EIO';
   if (code === 'ENOENT') {
-    return new ControlError(code, `mcrd is not running (no socket at ${path}): start it with \`mcrd\`, or pass --socket`, { cause: err });
+    return new ControlError(code, `mcrd is not running (no socket at ${path}): start it (\`systemctl start mcrd\` where the package is installed, else \`mcrd --config FILE\`), or pass --socket`, { cause: err });
   }
   if (code === 'ECONNREFUSED') {
     // The file is there but nothing listens on it: an mcrd that was killed
     // (SIGKILL, a crash) and could not remove it. Saying "no socket" here
     // would send the user looking for a file that exists.
-    return new ControlError(code, `${path} is a stale socket file: nobody is listening on it, so mcrd is not running; start mcrd (it replaces the file), or remove the file, or pass --socket`, { cause: err });
+    return new ControlError(code, `${path} is a stale socket file: nobody is listening on it, so mcrd is not running; start it (\`systemctl start mcrd\` where the package is installed, else \`mcrd --config FILE\`; it replaces the file), or remove the file, or pass --socket`, { cause: err });
   }
   if (code === 'EACCES' || code === 'EPERM') {
     return new ControlError(code, `permission denied on ${path}: run as root or as a member of the socket's group`, { cause: err });

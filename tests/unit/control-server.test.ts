@@ -16,9 +16,9 @@ import { ControlServer, type ControlServerOptions } from '../../supervisor/contr
 import { listenOn } from '../../supervisor/control/socket-listen.js';
 import { connectClient, makeStaleSocket, stubHandler, type Cleanup } from './control-fixture.js';
 
-const NOT_RUNNING = (path: string): string => `mcrd is not running (no socket at ${path}): start it with \`mcrd\`, or pass --socket`;
+const NOT_RUNNING = (path: string): string => `mcrd is not running (no socket at ${path}): start it (\`systemctl start mcrd\` where the package is installed, else \`mcrd --config FILE\`), or pass --socket`;
 const STALE = (path: string): string =>
-  `${path} is a stale socket file: nobody is listening on it, so mcrd is not running; start mcrd (it replaces the file), or remove the file, or pass --socket`;
+  `${path} is a stale socket file: nobody is listening on it, so mcrd is not running; start it (\`systemctl start mcrd\` where the package is installed, else \`mcrd --config FILE\`; it replaces the file), or remove the file, or pass --socket`;
 
 async function tempDir(t: Cleanup): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'mcr-ctl-'));

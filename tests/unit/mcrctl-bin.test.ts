@@ -32,7 +32,7 @@ t.test('no daemon: exit 1 with one line', async (t) => {
   const r = await run(['--socket', path, 'ping']);
   t.equal(r.exitCode, 1);
   t.equal(r.stdout, '');
-  t.equal(r.stderr, `mcrctl: ENOENT: mcrd is not running (no socket at ${path}): start it with \`mcrd\`, or pass --socket`);
+  t.equal(r.stderr, `mcrctl: ENOENT: mcrd is not running (no socket at ${path}): start it (\`systemctl start mcrd\` where the package is installed, else \`mcrd --config FILE\`), or pass --socket`);
 });
 
 t.test('a stale socket file: exit 1 with one line saying nobody listens on it', async (t) => {
@@ -42,7 +42,7 @@ t.test('a stale socket file: exit 1 with one line saying nobody listens on it', 
   t.equal(r.exitCode, 1);
   t.equal(r.stdout, '');
   t.equal(r.stderr, `mcrctl: ECONNREFUSED: ${path} is a stale socket file: nobody is listening on it, so mcrd is not running; `
-    + 'start mcrd (it replaces the file), or remove the file, or pass --socket');
+    + 'start it (`systemctl start mcrd` where the package is installed, else `mcrd --config FILE`; it replaces the file), or remove the file, or pass --socket');
 });
 
 t.test('a usage error: exit 2 with one line', async (t) => {

@@ -428,7 +428,7 @@ t.test('a stale socket file (nobody listening): exit 1 saying so, with ECONNREFU
   const path = join(dir, 'mcrd.sock');
   await makeStaleSocket(path);
   t.ok(lstatSync(path).isSocket(), 'the socket file is there');
-  const stale = new RegExp(`^mcrctl: ECONNREFUSED: ${path} is a stale socket file: nobody is listening on it, so mcrd is not running; start mcrd \\(it replaces the file\\), or remove the file, or pass --socket\n$`);
+  const stale = new RegExp(`^mcrctl: ECONNREFUSED: ${path} is a stale socket file: nobody is listening on it, so mcrd is not running; start it \\(\`systemctl start mcrd\` where the package is installed, else \`mcrd --config FILE\`; it replaces the file\\), or remove the file, or pass --socket\n$`);
   for (const args of [['list'], ['ping'], ['stats'], ['logs', '--follow'], ['remove', '--id', '1']]) {
     failed(t, await mcrctl(path, args), 1, stale);
   }

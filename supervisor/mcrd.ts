@@ -121,16 +121,38 @@ async function main(): Promise<void> {
     process.stdout.write(opts.json === true ? JSON.stringify({ ok: failures(findings).length === 0, findings }, null, 2) + '\n' : renderFindings(findings));
     process.exit(failures(findings).length === 0 ? 0 : 1);
   }
+  const socketGroup = opts.socketGroup ?? d.socketGroup;
+  let socketGid: number | undefined;
+  if (socketGroup !== undefined) {
+    try {
+      socketGid = native.lookupGroup(socketGroup);
+    } catch (err) {
+      startFailed(errorCode(err) ?? 'ENOENT', `no group ${socketGroup} for the control socket (--socket-group, daemon.socketGroup): ` +
+        'create it (the package does: systemd-sysusers) or name another', 2);
+    }
+  }
   // Each worker switches to this user once started (as root): a user the host
   // does not know would fail every start, in a restart loop. Say so once, now.
   const workerUser = opts.user ?? d.user ?? 'nobody';
   if (process.getuid?.() === 0) {
+    let workerGid = -1;
     try {
-      native.lookupUser(workerUser);
+      workerGid = native.lookupUser(workerUser).gid;
     } catch (err) {
       const code = errorCode(err) ?? 'ENOENT';
       startFailed(code, `${code === 'ENOENT' ? `no user ${workerUser}` : `cannot look up user ${workerUser} (${errorReason(err)})`} ` +
-        `for the workers to run as (--user, daemon.user): create it (useradd --system --no-create-home --shell /usr/sbin/nologin ${workerUser}) or name another`, 2);
+        `for the workers to run as (--user, daemon.user): create it (useradd --system -g nogroup --no-create-home --shell /usr/sbin/nologin ${workerUser}) or name another`, 2);
+    }
+    // The workers keep their user's primary group (and no other): in the
+    // control socket's group, a worker, the process that parses frames off
+    // the wire, could connect to the socket and change the rules. An
+    // account made with its own group of the socket group's name (adduser
+    // mcr, useradd -U mcr) before the package would be that.
+    if (socketGid !== undefined && workerGid === socketGid) {
+      startFailed('ERR_MCR_WORKER_GROUP', `the workers' user ${workerUser} (--user, daemon.user) has the control socket's group ` +
+        `${socketGroup ?? ''} (--socket-group, daemon.socketGroup) as its primary group, so a worker could use the control socket: ` +
+        (socketGroup === 'nogroup' ? 'name another socket group (the package makes group mcr for it)'
+          : `give ${workerUser} another primary group (usermod -g nogroup ${workerUser}) or name another user or socket group`), 2);
     }
   }
   const logLevel = opts.logLevel ?? d.logLevel ?? 'info';
@@ -291,16 +313,6 @@ async function main(): Promise<void> {
     workers: () => fleet.info(), reloads, version: state.version, layout: native.counterLayout(), logger }).catch((err: Error) =>
     startFailed(errorCode(err) ?? 'ERR_MCR_METRICS', `cannot serve metrics on ${metricsAt?.text ?? ''}: ${errorReason(err)}; ` +
       'choose another address or port (--metrics-listen, daemon.metricsListen)', 1));
-  const socketGroup = opts.socketGroup ?? d.socketGroup;
-  let socketGid: number | undefined;
-  if (socketGroup !== undefined) {
-    try {
-      socketGid = native.lookupGroup(socketGroup);
-    } catch (err) {
-      startFailed(errorCode(err) ?? 'ENOENT', `no group ${socketGroup} for the control socket (--socket-group, daemon.socketGroup): ` +
-        'create it (the package does: systemd-sysusers) or name another', 2);
-    }
-  }
   const server = new ControlServer({ path: controlSocket, lock: socketLock, handler, log: logger,
     ...(socketGid !== undefined ? { socketGroup: socketGid } : {}) });
   try {

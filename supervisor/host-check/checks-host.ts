@@ -31,7 +31,8 @@ const CAP_IPC_LOCK = 14n;
 const hasCap = (caps: bigint, cap: bigint): boolean => ((caps >> cap) & 1n) === 1n;
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(bytes % (1024 * 1024) === 0 ? 0 : 1)} MiB`;
 const persist = (key: string, value: number): string =>
-  `sysctl -w ${key}=${value} (and keep it: /etc/sysctl.d/60-mcr.conf, shipped as packaging/sysctl.d/60-mcr.conf)`;
+  `sysctl -w ${key}=${value}, and keep it in a file under /etc/sysctl.d (the package's /usr/lib/sysctl.d/60-mcr.conf sets the ` +
+  'buffer limits: sysctl --system applies it; a file of your own sorting after it, /etc/sysctl.d/70-local.conf, keeps higher values)';
 
 function sysctlNumber(facts: HostFacts, key: string): number | undefined {
   const v = facts.sysctl(key);

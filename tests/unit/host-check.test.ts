@@ -32,7 +32,7 @@ t.test('a tuned host passes', async (t) => {
 t.test('each problem fails with its exact fix', async (t) => {
   const cases: Array<[string, HostFacts, RegExp, RegExp, typeof plan?]> = [
     ['wmem', host({}, { 'net.core.wmem_max': '212992' }), /wmem_max/, /^sysctl -w net\.core\.wmem_max=4194304/],
-    ['rmem without CAP_NET_ADMIN', host({ capabilities: () => ALL_CAPS & ~(1n << 12n) }, { 'net.core.rmem_max': '212992' }), /rmem_max/, /^sysctl -w net\.core\.rmem_max=33554432 .*or give mcrd CAP_NET_ADMIN$/],
+    ['rmem without CAP_NET_ADMIN', host({ capabilities: () => ALL_CAPS & ~(1n << 12n) }, { 'net.core.rmem_max': '212992' }), /rmem_max/, /^sysctl -w net\.core\.rmem_max=33554432, .*\/usr\/lib\/sysctl\.d\/60-mcr\.conf.*, or give mcrd CAP_NET_ADMIN$/],
     ['backlog', host({}, { 'net.core.netdev_max_backlog': '300' }), /netdev_max_backlog/, /^sysctl -w net\.core\.netdev_max_backlog=1000/],
     ['multicast off', host({ interfaceFlags: (n) => (n === 'eth2' ? 0x3 : 0x1003) }), /multicast flag/, /^ip link set eth2 multicast on$/],
     ['an input down', host({ interfaceFlags: (n) => (n === 'eth1' ? 0x1002 : 0x1003) }), /^up$/, /^ip link set eth1 up$/],

@@ -1,6 +1,7 @@
 /**
  * mcrd's start-up errors: bad arguments, invalid configs and (as root) a
- * workers' user the host does not know exit 2 with one line naming what is
+ * workers' user the host does not know, or whose primary group is the
+ * control socket's, or a socket group it does not know, exit 2 with one line naming what is
  * wrong (file, line and field for configs) and start nothing; a host error
  * (here a log directory that cannot be made) exits 1, its code named once.
  */
@@ -38,7 +39,11 @@ t.test('bad arguments and configs exit 2 with one line', async (t) => {
     [['--config', join(dir, 'missing.json5'), '--control-socket', socket], /ERR_MCR_CONFIG_READ/],
     // Only root switches its workers to a user, so only root checks it.
     ...(process.getuid?.() === 0
-      ? [[['--user', 'mcr-no-such-user', '--control-socket', socket], /^mcrd: ENOENT: no user mcr-no-such-user for the workers to run as \(--user, daemon\.user\): create it \(useradd .*\) or name another$/]] as Array<[string[], RegExp]>
+      ? [[['--user', 'mcr-no-such-user', '--control-socket', socket], /^mcrd: ENOENT: no user mcr-no-such-user for the workers to run as \(--user, daemon\.user\): create it \(useradd .*\) or name another$/],
+        // nobody's primary group is nogroup: as the socket's group, the workers could use the socket.
+        [['--user', 'nobody', '--socket-group', 'nogroup', '--control-socket', socket],
+          /^mcrd: ERR_MCR_WORKER_GROUP: the workers' user nobody .* has the control socket's group nogroup .* as its primary group, so a worker could use the control socket: name another socket group \(the package makes group mcr for it\)$/],
+        [['--socket-group', 'mcr-no-such-group', '--control-socket', socket], /^mcrd: ENOENT: no group mcr-no-such-group for the control socket/]] as Array<[string[], RegExp]>
       : []),
   ];
   for (const [args, message] of cases) {

@@ -13,7 +13,10 @@
  * mutating requests are logged with the member's uid. `apt-get remove`
  * stops the running mcrd (the prerm) and leaves only the conffile (and the
  * worker logs, kept until the purge); `apt-get purge` leaves nothing, the
- * user and group mcr included. Everything is removed even on failure.
+ * user and group mcr included. Then with an account mcr made before the
+ * package (useradd -U: its primary group is mcr, the socket's): the
+ * postinst warns, mcrd refuses to start (exit 2, ERR_MCR_WORKER_GROUP),
+ * and the purge leaves the account. Everything is removed even on failure.
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -116,6 +119,8 @@ t.test('the .deb: build, install, run as mcrd@ would, mcrctl for group mcr, remo
   const scratch = mkdtempSync(join(tmpdir(), 'mcr-pkg-'));
   const member = `mcrt${process.pid % 100_000}`;
   let instanceConfig: string | undefined;
+  /** The test made an account mcr itself (the last step), to delete at the end. */
+  let madeMcr = false;
   // One cleanup, in order: the package (its prerm stops any mcrd it runs),
   // the test's files and user. Synchronous, so that it also runs from the
   // exit hook when tap ends the process at its timeout (teardowns do not).
@@ -129,6 +134,8 @@ t.test('the .deb: build, install, run as mcrd@ would, mcrctl for group mcr, remo
     if (st !== '' && !st.startsWith('unknown') && !st.startsWith('deinstall ok not-installed')) sh('apt-get', ['purge', ...APT, 'mcr']);
     if (spawnSync('getent', ['passwd', member]).status === 0) sh('userdel', [member]);
     if (spawnSync('getent', ['group', member]).status === 0) sh('groupdel', [member]);
+    if (madeMcr && spawnSync('getent', ['passwd', 'mcr']).status === 0) sh('userdel', ['mcr']);
+    if (madeMcr && spawnSync('getent', ['group', 'mcr']).status === 0) sh('groupdel', ['mcr']);
     rmSync(scratch, { recursive: true, force: true });
   };
   process.once('exit', cleanup);
@@ -322,9 +329,11 @@ t.test('the .deb: build, install, run as mcrd@ would, mcrctl for group mcr, remo
   const workerPids = list.map((w) => w.pid);
   rmSync(instanceConfig, { force: true });
   const removed = Date.now();
-  await must('apt-get', ['remove', ...APT, 'mcr'], 180_000);
-  t.pass(`apt-get remove took ${Date.now() - removed} ms`);
+  const removal = await run('apt-get', ['remove', ...APT, 'mcr'], 180_000);
+  t.equal(removal.code, 0, `apt-get remove took ${Date.now() - removed} ms: ${removal.err}`);
   const ended = await mcrd.result;
+  t.match(removal.out + removal.err, new RegExp(`mcr prerm: stopping mcrd ${String(mcrd.pid)}, which no systemd unit runs: /usr/bin/node /opt/mcr/dist/supervisor/mcrd\\.js `),
+    'the prerm names the mcrd it stopped that no unit runs, with its command line');
   t.equal(ended.exitCode, 0, 'mcrd was stopped by SIGTERM from the prerm and drained');
   // The worker's own last line, written only by a drained stop: a worker
   // the prerm signalled itself would have died without it.
@@ -345,4 +354,20 @@ t.test('the .deb: build, install, run as mcrd@ would, mcrctl for group mcr, remo
   for (const p of ['/etc/mcr', '/etc/logrotate.d/mcr', '/var/log/mcr', '/run/mcr', '/opt/mcr']) t.notOk(existsSync(p), `${p} is gone`);
   t.notOk(await exists('passwd', 'mcr'), 'user mcr deleted');
   t.notOk(await exists('group', 'mcr'), 'group mcr deleted');
+
+  // --- an account mcr the admin made before the package, with its own group ---
+  madeMcr = true;
+  await must('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'mcr']);
+  const before = (await must('getent', ['passwd', 'mcr'])).trim();
+  const again = await run('apt-get', ['install', ...APT, deb], 240_000);
+  t.equal(again.code, 0, `installed beside the existing account: ${again.err}`);
+  t.match(again.out + again.err, /mcr postinst: user mcr's primary group is mcr, the control socket's group: mcrd will refuse to start; run usermod -g nogroup mcr/,
+    'the postinst says the account would give the workers the control socket');
+  const sharedGroup = await run('mcrd', ['--config', '/etc/mcr/mcrd.json5', '--control-socket', join(scratch, 'own.sock'), '--socket-group', 'mcr', '--user', 'mcr'], 30_000);
+  t.equal(sharedGroup.code, 2, 'mcrd refuses to start (exit 2: the unit does not restart it)');
+  t.match(sharedGroup.err, /^mcrd: ERR_MCR_WORKER_GROUP: the workers' user mcr .* has the control socket's group mcr .*\(usermod -g nogroup mcr\)/m, 'saying why and what to do');
+  await must('apt-get', ['purge', ...APT, 'mcr'], 180_000);
+  t.equal((await run('getent', ['passwd', 'mcr'])).out.trim(), before, 'the purge leaves the admin\'s user mcr as it was');
+  t.ok(await exists('group', 'mcr'), 'and its group');
+  t.notOk(existsSync('/var/lib/mcr'), 'the purge\'s markers are gone');
 });

@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { formatConfig, loadConfig, type ConfigRule, type DaemonSettings } from './config/index.js';
+import { ConfigError, formatConfig, loadConfig, parseConfig, type ConfigRule, type DaemonSettings } from './config/index.js';
 import { daemonChanges } from './config/daemon-diff.js';
 import { writeConfigFile } from './config/write-file.js';
 import { RuleTable, RuleTableError, checkRule, matchKey } from './rule-table.js';
@@ -373,9 +373,22 @@ export function createHandler(d: DaemonState): ControlHandler {
       }
       return { file: path, rules: rules.length };
     },
-    async check({ file }) {
-      const config = loadConfig(file, { maxRulesPerInterface: d.table.limits.maxRules });
-      return { file, rules: config.rules.length };
+    async check({ file, text }) {
+      const options = { maxRulesPerInterface: d.table.limits.maxRules };
+      if (text !== undefined) return { file, rules: parseConfig(text, file, options).rules.length };
+      try {
+        return { file, rules: loadConfig(file, options).rules.length };
+      } catch (err) {
+        // mcrctl sent the path alone: it could not read the file itself, or
+        // the file is too large for a request. mcrd reads it as itself, in
+        // its unit's sandbox, which the caller may not expect.
+        if (err instanceof ConfigError && err.code === 'ERR_MCR_CONFIG_READ') {
+          throw new ConfigError(err.code, `${err.message}; mcrd reads it as itself (under its systemd unit /home is hidden and /tmp ` +
+            'is its own): put it where mcrd can read it, such as /etc/mcr, or check a file you can read and of up to 56 KiB, which mcrctl sends itself',
+          { file });
+        }
+        throw err;
+      }
     },
     async ping() {
       return { pid: process.pid, uptimeMs: Date.now() - d.startedAtMs };

@@ -2,7 +2,7 @@
  * The config loader's public surface, so mcrd and mcrctl import one module:
  * load and parse, write back, the types, and the error.
  */
-export { loadConfig, parseConfig } from './load.js';
+export { loadConfig, parseConfig, readConfigText } from './load.js';
 export { formatConfig, type FormatOptions } from './save.js';
 export { checkHungWorkerMs, defaultDaemonSettings, DEFAULT_HUNG_WORKER_MS, validateConfig, type Config, type ConfigRule, type ConfigToWrite, type DaemonSettings, type ValidateOptions } from './schema.js';
 export { ConfigError, type ConfigErrorCode } from './errors.js';

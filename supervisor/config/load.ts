@@ -28,7 +28,12 @@ export function loadConfig(path: string, options: ValidateOptions = {}): Config 
   return parseConfig(readConfigText(path), path, options);
 }
 
-function readConfigText(path: string): string {
+/**
+ * The text of the config file at `path`, as loadConfig reads it (size
+ * limit, UTF-8 check); errors are ConfigErrors naming the path. mcrctl check
+ * reads with it, so a file is read alike by both.
+ */
+export function readConfigText(path: string): string {
   let fd: number;
   try {
     fd = openSync(path, 'r');

@@ -4,17 +4,20 @@
  * on the way); `add` prints the new rule's id, `list`, `stats` (tables and
  * --json) show the rules and the traffic they forwarded, `remove` takes one
  * out; the workers run as the --user given with no capabilities; `save
- * --file` writes the rules, `check --file` validates that file, and an mcrd
+ * --file` writes the rules, `check --file` validates that file (sent as
+ * text, so also where mcrd cannot see it; a file over 56 KiB by path, with
+ * mcrd's error saying where to put it when it cannot read it), and an mcrd
  * restarted with it as --config (under umask 000, the socket still 0660)
  * holds the same rules and forwards them.
  */
 import t from 'tap';
-import { statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { skipUnlessRoot } from '../../bench/lab/index.js';
 import type { ListRulesResult, StatsResult, WorkersResult } from '../../proto/index.js';
 import { runGen, sinkReport, startSink } from './harness.js';
-import { mcrctl, mcrctlJson, mcrdLab, procStatus, startMcrd, uidOf } from './mcrd-harness.js';
+import { MCRCTL, mcrctl, mcrctlJson, mcrdLab, procStatus, startMcrd, uidOf } from './mcrd-harness.js';
 
 /** A rule as saved and loaded: everything but the id mcrd assigns. */
 const content = (r: ListRulesResult['rules'][number]): unknown => {
@@ -118,6 +121,29 @@ t.test('mcrctl against mcrd: socket mode, add/list/stats/remove, worker uid, sav
   const refused = await mcrctl(socket, ['check', '--file', bad]);
   t.equal(refused.exitCode, 1, 'check: an invalid file exits 1');
   t.match(refused.stderr, /^mcrctl: ERR_MCR_CONFIG: .*bad\.json5:1:\d+: rules\[0\]\.inputPort: /, 'naming file, line and field');
+
+  // check of a file only mcrctl can see, as under mcrd's unit (ProtectHome=,
+  // PrivateTmp=): mcrctl in a mount namespace of its own, the file on a
+  // tmpfs mcrd does not have. mcrctl sends the text; a file over 56 KiB goes
+  // by path, and mcrd, which cannot read it, says where to put it.
+  const hidden = join(dir, 'hidden');
+  mkdirSync(hidden);
+  const inPrivate = (content: string) => execa('unshare', ['--mount', '--propagation', 'private', 'sh', '-c',
+    'mount -t tmpfs mcr-test "$1" && cat > "$1/new.json5" && exec "$2" "$3" --socket "$4" check --file "$1/new.json5"',
+    'sh', hidden, process.execPath, MCRCTL, socket], { input: content, reject: false, timeout: 20_000 });
+  const savedText = readFileSync(file, 'utf8');
+  const privateCheck = await inPrivate(savedText);
+  t.equal(privateCheck.exitCode, 0, `check of a file mcrd cannot see (${privateCheck.stderr})`);
+  t.equal(privateCheck.stdout, `${hidden}/new.json5: valid, 2 rules`, 'valid, from the text mcrctl sent');
+  t.notOk(existsSync(join(hidden, 'new.json5')), 'and mcrd\'s view of that path is empty indeed');
+  const large = `// ${'x'.repeat(60 * 1024)}\n${savedText}`;
+  const tooLarge = await inPrivate(large);
+  t.equal(tooLarge.exitCode, 1, 'over 56 KiB, by path: mcrd cannot read it');
+  t.match(tooLarge.stderr, /^mcrctl: ERR_MCR_CONFIG_READ: .*new\.json5: cannot read the config file \(ENOENT\);.*mcrd reads it as itself \(under its systemd unit \/home is hidden.*such as \/etc\/mcr/,
+    'saying mcrd reads it as itself, and where to put it');
+  writeFileSync(join(dir, 'large.json5'), large);
+  const largeVisible = await mcrctl(socket, ['check', '--file', join(dir, 'large.json5')]);
+  t.equal(largeVisible.stdout, `${join(dir, 'large.json5')}: valid, 2 rules`, `a large file mcrd can read is checked by path (${largeVisible.stderr})`);
 
   const before = await mcrctlJson<ListRulesResult>(socket, ['list']);
   t.equal((await mcrd.stop('SIGTERM', 20_000)).exitCode, 0, 'mcrd stopped');

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ControlClient } from '../../common/control-client.js';
+import { checkText } from './check-text.js';
 import { DEFAULT_CONTROL_SOCKET } from '../../common/defaults.js';
 import { errorCode } from '../../common/control-errors.js';
 import { packageRoot } from '../../native/package-root.js';
@@ -268,9 +269,10 @@ function buildProgram(io: McrctlIo): Command {
 
   program.command('check')
     .description('validate a config file without applying it')
-    .requiredOption('--file <path>', 'the config file, as mcrd will read it')
+    .requiredOption('--file <path>', 'the config file (mcrctl sends it if it can read it and it fits in a request; else mcrd reads it)')
     .action(async (flags: { file: string }, cmd: Command) => {
-      const result = await connect(cmd)((c) => c.request({ kind: 'check', file: resolve(cwd, flags.file) }));
+      const file = resolve(cwd, flags.file);
+      const result = await connect(cmd)((c) => c.request({ kind: 'check', file, ...checkText(file) }));
       if (json(cmd)) printJson(withoutKind(result));
       else print(renderCheck(result));
     });

@@ -68,6 +68,12 @@ t.test('mcrctl stats --json shows the rate mcrgen sends, and survives a worker r
   const afterRestart = await stats();
   const rates = [afterRestart.rules[0]?.pps, ...(afterRestart.rules[0]?.outputs ?? []).map((o) => o.pps)];
   t.ok(rates.every((pps) => pps === undefined || (Number.isFinite(pps) && pps >= 0)), `no negative rate after the restart: ${rates.join(', ')}`);
+  // Rates are clamped at 0, so the line above cannot see totals that fell
+  // back to the new worker's count: these can (the ledger carries them).
+  t.ok((afterRestart.rules[0]?.packets ?? 0) >= (steady.rules[0]?.packets ?? Infinity),
+    `the rule's total goes on through the restart: ${steady.rules[0]?.packets} then ${afterRestart.rules[0]?.packets}`);
+  t.ok((afterRestart.rules[0]?.outputs[0]?.packets ?? 0) >= (steady.rules[0]?.outputs[0]?.packets ?? Infinity),
+    `and its output's: ${steady.rules[0]?.outputs[0]?.packets} then ${afterRestart.rules[0]?.outputs[0]?.packets}`);
   await sleep(WINDOW_MS);
   const recovered = await stats();
   t.ok(inRange(recovered.rules[0]?.pps), `rule pps ${recovered.rules[0]?.pps} is about ${RATE} again`);

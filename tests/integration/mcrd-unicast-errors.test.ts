@@ -51,6 +51,9 @@ t.test('ICMP errors for a unicast output pin no more than the smallest receive b
   }, 10_000, 100);
   t.ok((out?.packets ?? 0) + (out?.errors ?? 0) === 3000, `every datagram sent or counted (${out?.packets} sent, ${out?.errors} errors: ${JSON.stringify(out?.errorsByErrno)})`);
   const queued = await queuedOn(async (cmd, args) => (await rl.lab.exec(rl.relay.ns, cmd, args)).stdout, sink.addr, 7777);
+  // The errors did come (else the bound below would hold for a socket that never saw one).
+  t.ok((out?.errorsByErrno.ECONNREFUSED ?? 0) > 0, `the receiver's port unreachables reached the output (ECONNREFUSED ${out?.errorsByErrno.ECONNREFUSED})`);
   t.not(queued, undefined, 'the output socket is found in /proc/net/udp');
+  t.ok((queued ?? 0) > 0, `and errors are queued on it (${queued} bytes)`);
   t.ok((queued ?? 0) <= 8192, `${queued} bytes held on it (at most the kernel's smallest buffer; before, up to ~208 KiB)`);
 });

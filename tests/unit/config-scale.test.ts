@@ -43,8 +43,8 @@ t.test(`save and load round-trip ${RULES} rules`, async (t) => {
   const loadMs = performance.now() - start;
   t.same(back, config, 'loadConfig gives back the same config');
   t.equal(formatConfig(back), formatConfig(config), 'and saving it again gives the same bytes');
+  // Timing only reported: the next test holds the speed against JSON.parse.
   t.comment(`${RULES} rules: ${size} bytes, loaded and validated in ${loadMs.toFixed(0)} ms`);
-  t.ok(loadMs < 10_000, `loaded within 10 s (${loadMs.toFixed(0)} ms)`);
 });
 
 t.test('the parse is several times faster than it was', async (t) => {

@@ -10,9 +10,10 @@
  * and the CPU's `iowait` read from /proc/stat against its idle time over
  * each window. Without the flag that share was 85–100 % (100 % in both
  * windows here; docs/mcrd.md, "What top shows on a worker's core"). The loop says which
- * way it runs in its "relay loop started" log line (`noIowait`); on a
- * kernel without the feature the test checks that it says false and skips
- * the measurement, naming the kernel.
+ * way it runs in its "relay loop started" log line (`noIowait`), checked
+ * against the kernel's version; on a kernel without the feature (before
+ * 6.15) the test checks that it says false and skips the measurement,
+ * naming the kernel.
  */
 import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
@@ -62,6 +63,11 @@ t.test('the loop\'s sleeps are not counted as iowait on its core (Linux 6.15)', 
   const started = relay.stderrLines.find((l) => /"msg":"relay loop started"/.test(l));
   const info = JSON.parse(started ?? '{}') as { noIowait?: boolean };
   t.type(info.noIowait, 'boolean', 'the loop says whether its sleeps count as iowait');
+  // Said against the kernel's version, so a loop that stopped asking (or a
+  // broken feature probe) fails here instead of skipping the measurement.
+  const [major = 0, minor = 0] = release().split(/[.-]/).map(Number);
+  const kernelHasIt = major > 6 || (major === 6 && minor >= 15);
+  t.equal(info.noIowait, kernelHasIt, `noIowait is ${String(kernelHasIt)} on Linux ${release()} (IORING_FEAT_NO_IOWAIT is 6.15's)`);
   if (info.noIowait !== true) {
     t.comment(`skipped the measurement: this kernel (${release()}) lacks IORING_FEAT_NO_IOWAIT (Linux 6.15), so the loop's sleeps count as iowait`);
     await stopRelay(relay);

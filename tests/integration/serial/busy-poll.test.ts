@@ -11,8 +11,14 @@
  *   datagrams that keep it busy (fan-out 8) the policy switches moderation
  *   on (busy_poll_starts), pauses after its walks (coalesce_waits) and its
  *   walks then carry several frames, unless it found the core shared
- *   (busy_poll_contended: latency.test.ts proves that side); every
- *   datagram arrives intact and in order; evenly paced datagrams at
+ *   (busy_poll_contended), when it must (almost) never pause. On the
+ *   project's 2-core machine the shared branch is the one that runs (14-41
+ *   contended windows in each run on 2026-12-08, even with the relay alone
+ *   on a core: its own Node thread and the lab's programs want it too), so
+ *   the moderation itself is proved by native/tests/poll_policy_test.cc's
+ *   simulations, and the shared side by latency.test.ts too; every
+ *   datagram arrives intact and in order (the paced run included); evenly
+ *   paced datagrams at
  *   10 kpps are never moderated, however busy they keep it (fan-out 8):
  *   below 20 kpps a pause would gather no second frame and only delay
  *   them (poll_policy.h, kStartRatePps); evenly paced datagrams at 30
@@ -111,9 +117,15 @@ t.test('the default never polls and moderates under load: CPU follows the traffi
   });
   await stopRelay(busy);
 
+  // The moderated path (pauses after walks) delivers like the others: the
+  // first output's datagrams, every one, intact and in order.
   const moderated = await start(FANOUT, []);
   const paced = await measure(moderated, async () => {
+    const sink = await startSink(rl, 0, { group: '239.2.2.2', port: 6000, count: PACED_COUNT, idle: 2 });
     await runGen(rl, { dest: '239.1.1.1', port: 5000, count: PACED_COUNT, rate: PACED_RATE, size: 64, batch: 1 });
+    const got = await sinkReport(sink);
+    t.equal(got.received, PACED_COUNT, `default, ${PACED_RATE / 1000} kpps paced, fan-out ${FANOUT}: every datagram delivered`);
+    t.equal(got.corrupted + got.duplicated + got.reordered, 0, 'intact, once, in order');
   });
   await stopRelay(moderated);
 
@@ -132,12 +144,18 @@ t.test('the default never polls and moderates under load: CPU follows the traffi
     'the default never polls, light, heavy or paced');
   // Bursts batch themselves: a pause would add a timer's wake-up per walk.
   t.ok((high.loop.coalesce_waits ?? 0) * 100 <= (high.loop.frames ?? 0), 'a heavy stream of bursts is (almost) never paused');
-  // Unless the core was shared: on a loaded host the relay waits for its
-  // core, and the policy then wakes per frame on purpose (poll_policy.h, contended).
-  const moderatedPaced = (paced.loop.busy_poll_starts ?? 0) >= 1 && (paced.loop.coalesce_waits ?? 0) > 0 &&
-    (paced.loop.frames ?? 0) >= 2 * (paced.loop.loop_iterations ?? 0);
-  t.ok(moderatedPaced || (paced.loop.busy_poll_contended ?? 0) > 0,
-    'evenly paced datagrams that keep the loop busy are moderated (pauses, two or more frames a turn), or it found its core contended');
+  // Unless the core was shared: the relay then waits for its core, and the
+  // policy wakes per frame on purpose (poll_policy.h, contended). Each
+  // branch is held to what it must do; which one ran is said.
+  if ((paced.loop.busy_poll_contended ?? 0) > 0) {
+    t.comment(`paced: the core was found contended (${paced.loop.busy_poll_contended} windows): the contended branch is what ran`);
+    t.ok((paced.loop.coalesce_waits ?? 0) * 20 <= (paced.loop.frames ?? 0),
+      'on a contended core paced datagrams are (almost) never paused: the policy holds off');
+  } else {
+    t.ok((paced.loop.busy_poll_starts ?? 0) >= 1 && (paced.loop.coalesce_waits ?? 0) > 0 &&
+      (paced.loop.frames ?? 0) >= 2 * (paced.loop.loop_iterations ?? 0),
+      'evenly paced datagrams that keep the loop busy are moderated (pauses, two or more frames a turn)');
+  }
   t.equal(offLow.loop.busy_poll_turns ?? 0, 0, '--busy-poll-us 0 never polls');
 });
 

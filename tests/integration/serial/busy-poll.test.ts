@@ -12,7 +12,7 @@
  *   on (busy_poll_starts), pauses after its walks (coalesce_waits) and its
  *   walks then carry several frames, unless it found the core shared
  *   (busy_poll_contended), when it must (almost) never pause. On the
- *   project's 2-core machine the shared branch is the one that runs (14-41
+ *   project's 2-core machine the shared branch is the one that runs (14-126
  *   contended windows in each run on 2026-12-08, even with the relay alone
  *   on a core: its own Node thread and the lab's programs want it too), so
  *   the moderation itself is proved by native/tests/poll_policy_test.cc's

@@ -4,8 +4,6 @@
 // built.
 #include "core/stream_monitor.h"
 
-#include <bit>
-
 namespace mcr {
 namespace {
 
@@ -14,19 +12,19 @@ uint32_t be32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }
 
-// Jitter samples larger than this (186 s at 90 kHz: a timestamp jump, not
-// network jitter) are clamped so the scaled sum cannot overflow.
-constexpr uint32_t kMaxTransitDelta = 1u << 24;
-
 }  // namespace
 
-void RtpAnalyzer::restart(uint16_t seq, uint32_t ssrc) {
+void RtpAnalyzer::restart(uint16_t seq, uint32_t ssrc, RuleCounterSink& out) {
+  // The old sequence's numbers still missing are lost for good.
+  if (started_) out.bump(RuleCounter::rtp_lost, kRtpWindow - count(window_));
   started_ = true;
+  have_bad_seq_ = false;
   max_seq_ = seq;
   ssrc_ = ssrc;
   // Everything before the first number counts as received: a stream joined
-  // mid-way has lost nothing before it.
-  window_ = ~uint64_t{0};
+  // mid-way has lost nothing before it. Seen: this number only.
+  window_ = ~Window{0};
+  seen_ = 1;
   have_transit_ = false;
   jitter_x16_ = 0;
 }
@@ -39,28 +37,31 @@ void RtpAnalyzer::update_jitter(uint32_t rtp_ts, uint64_t arrival_ns, RuleCounte
   const uint32_t transit = static_cast<uint32_t>(arrival) - rtp_ts;
   if (have_transit_) {
     const int32_t diff = static_cast<int32_t>(transit - last_transit_);
-    uint32_t d = diff < 0 ? static_cast<uint32_t>(-static_cast<int64_t>(diff)) : static_cast<uint32_t>(diff);
-    if (d > kMaxTransitDelta) d = kMaxTransitDelta;
-    // RFC 3550 A.8: J += (|D| - J) / 16, kept scaled by 16 in integers.
-    jitter_x16_ += d - ((jitter_x16_ + 8) >> 4);
-    out.set(RuleCounter::rtp_jitter, jitter_x16_ >> 4);
+    const uint32_t d = diff < 0 ? static_cast<uint32_t>(-static_cast<int64_t>(diff)) : static_cast<uint32_t>(diff);
+    // A step (the clock the arrivals are stamped with, which is the wall
+    // clock, or the sender's timestamps): a new reference, not jitter.
+    if (d <= kRtpMaxTransitStep) {
+      // RFC 3550 A.8: J += (|D| - J) / 16, kept scaled by 16 in integers.
+      jitter_x16_ += d - ((jitter_x16_ + 8) >> 4);
+      out.set(RuleCounter::rtp_jitter, jitter_x16_ >> 4);
+    }
   }
   last_transit_ = transit;
   have_transit_ = true;
 }
 
-bool RtpAnalyzer::on_packet(const uint8_t* p, uint32_t len, uint64_t arrival_ns, RuleCounterSink& out,
-                            const uint8_t** body, uint32_t* body_len) {
+RtpVerdict RtpAnalyzer::on_packet(const uint8_t* p, uint32_t len, uint64_t arrival_ns, RuleCounterSink& out,
+                                  const uint8_t** body, uint32_t* body_len) {
   // Header: V=2, then CSRCs, the extension and padding, all bounded by len.
   if (len < 12 || (p[0] >> 6) != 2) {
     out.bump(RuleCounter::rtp_invalid);
-    return false;
+    return RtpVerdict::invalid;
   }
   uint32_t header = 12 + 4 * uint32_t{p[0] & 0x0fu};
   if ((p[0] & 0x10) != 0) {
     if (len < header + 4) {
       out.bump(RuleCounter::rtp_invalid);
-      return false;
+      return RtpVerdict::invalid;
     }
     header += 4 + 4 * uint32_t{be16(p + header + 2)};
   }
@@ -69,64 +70,72 @@ bool RtpAnalyzer::on_packet(const uint8_t* p, uint32_t len, uint64_t arrival_ns,
     const uint8_t pad = p[len - 1];
     if (pad == 0 || header + pad > len) {
       out.bump(RuleCounter::rtp_invalid);
-      return false;
+      return RtpVerdict::invalid;
     }
     end -= pad;
   }
   if (header > end) {
     out.bump(RuleCounter::rtp_invalid);
-    return false;
+    return RtpVerdict::invalid;
   }
   *body = p + header;
   *body_len = end - header;
 
   const uint16_t seq = be16(p + 2);
   const uint32_t ssrc = be32(p + 8);
+  RtpVerdict verdict = RtpVerdict::in_order;
   if (!started_) {
-    restart(seq, ssrc);
+    restart(seq, ssrc, out);
+    verdict = RtpVerdict::restarted;
   } else if (ssrc != ssrc_) {
     out.bump(RuleCounter::rtp_ssrc_changes);
-    // The old source's numbers still missing are lost for good.
-    out.bump(RuleCounter::rtp_lost, kRtpWindow - std::popcount(window_));
-    restart(seq, ssrc);
+    restart(seq, ssrc, out);
+    verdict = RtpVerdict::restarted;
   } else {
     const uint16_t ahead = static_cast<uint16_t>(seq - max_seq_);
     const uint16_t behind = static_cast<uint16_t>(max_seq_ - seq);
     if (ahead == 0) {
       out.bump(RuleCounter::rtp_duplicates);
-      return true;
+      return RtpVerdict::duplicate;
     }
     if (ahead < kRtpMaxDropout) {
       // Numbers leaving the window without having arrived are lost.
       if (ahead >= kRtpWindow) {
-        out.bump(RuleCounter::rtp_lost, (kRtpWindow - std::popcount(window_)) + (ahead - kRtpWindow));
+        out.bump(RuleCounter::rtp_lost, (kRtpWindow - count(window_)) + (ahead - kRtpWindow));
         window_ = 1;
+        seen_ = 1;
       } else {
-        const uint64_t leaving = window_ >> (kRtpWindow - ahead);
-        out.bump(RuleCounter::rtp_lost, ahead - std::popcount(leaving));
+        out.bump(RuleCounter::rtp_lost, ahead - count(window_ >> (kRtpWindow - ahead)));
         window_ = (window_ << ahead) | 1;
+        seen_ = (seen_ << ahead) | 1;
       }
       max_seq_ = seq;
+      have_bad_seq_ = false;
     } else if (behind <= kRtpMaxMisorder) {
-      if (behind < kRtpWindow) {
-        const uint64_t bit = uint64_t{1} << behind;
-        if ((window_ & bit) != 0) {
-          out.bump(RuleCounter::rtp_duplicates);
-          return true;
-        }
-        window_ |= bit;
+      const Window bit = Window{1} << behind;
+      if ((seen_ & bit) != 0) {
+        out.bump(RuleCounter::rtp_duplicates);
+        return RtpVerdict::duplicate;
       }
-      // Later than the window: already counted lost, and late as well.
+      seen_ |= bit;
+      window_ |= bit;
       out.bump(RuleCounter::rtp_reordered);
+      verdict = RtpVerdict::late;
+    } else if (have_bad_seq_ && seq == bad_seq_) {
+      // RFC 3550 A.1: two datagrams in sequence far from the old one, so
+      // the sender started over (same source): no loss for the jump.
+      restart(seq, ssrc, out);
+      verdict = RtpVerdict::restarted;
     } else {
-      // A jump RFC 3550 A.1 calls a restart (a new sequence from the same
-      // source): start over without calling the jump lost.
-      out.bump(RuleCounter::rtp_lost, kRtpWindow - std::popcount(window_));
-      restart(seq, ssrc);
+      // A lone datagram far from the sequence (a stale copy, a stray
+      // sender): nothing is counted unless the next one follows it.
+      bad_seq_ = static_cast<uint16_t>(seq + 1);
+      have_bad_seq_ = true;
+      return RtpVerdict::stray;
     }
   }
   update_jitter(be32(p + 4), arrival_ns, out);
-  return true;
+  return verdict;
 }
 
 void TsAnalyzer::clear() {
@@ -210,7 +219,15 @@ void TsAnalyzer::on_payload(const uint8_t* p, uint32_t len, RuleCounterSink& out
 void StreamMonitor::on_datagram(const uint8_t* payload, uint32_t len, uint64_t arrival_ns, RuleCounterSink& out) {
   const uint8_t* ts_data = payload;
   uint32_t ts_len = len;
-  if ((mode & monitor_rtp) != 0 && !rtp.on_packet(payload, len, arrival_ns, out, &ts_data, &ts_len)) return;
+  if ((mode & monitor_rtp) != 0) {
+    const RtpVerdict v = rtp.on_packet(payload, len, arrival_ns, out, &ts_data, &ts_len);
+    // The TS in sequence only, as an RTP receiver passes it on: a duplicate
+    // would read as a CC error, a stray datagram belongs to no sequence, and
+    // a late one was already missed (its gap is the CC error a receiver that
+    // drops late datagrams sees). A new stream brings new PIDs and counters.
+    if (v == RtpVerdict::restarted) ts.clear();
+    if (v != RtpVerdict::in_order && v != RtpVerdict::restarted) return;
+  }
   if ((mode & monitor_mpegts) != 0) ts.on_payload(ts_data, ts_len, out);
 }
 

@@ -2,15 +2,21 @@
 // (Rule::monitor, the rule's `monitor` option). Two analyzers, run on every
 // matched datagram of a monitored rule, allocation-free and bounded:
 // - RtpAnalyzer: RFC 3550 sequence accounting (lost, duplicate, reordered
-//   datagrams, SSRC changes) and the interarrival jitter of A.8, from the
-//   arrival time the ingress reports and a fixed RTP clock rate.
+//   datagrams, SSRC changes, A.1's probation of a jump) and the
+//   interarrival jitter of A.8, from the arrival time the ingress reports
+//   and a fixed RTP clock rate.
 // - TsAnalyzer: MPEG-TS (ISO/IEC 13818-1) sync byte errors, sync losses and
 //   continuity-counter errors per PID: the TR 101 290 priority-1 checks
 //   1.1, 1.2 and 1.4, over a table of at most kTsPidTable PIDs per rule.
+// With both, the TS analyzer sees the datagrams an RTP receiver keeps in
+// sequence: not duplicates, late or stray ones, and it starts over with a
+// new SSRC or sequence. The state is one stream's: a rule that matches
+// several streams mixes them (docs/config.md says so).
 // Counts go straight into the rule's counter slot (counters.h), so the
 // worker reads them like packets and bytes: no call, no copy.
 #pragma once
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -24,14 +30,20 @@ enum MonitorMode : uint8_t { monitor_off = 0, monitor_rtp = 1, monitor_mpegts = 
 // The RTP timestamp clock the jitter is computed in: 90 kHz, the clock of
 // video and MPEG-TS over RTP (RFC 3551, RFC 2250). docs/config.md says so.
 constexpr uint32_t kRtpClockRate = 90000;
-// Sequence numbers kept behind the highest one seen: a datagram up to this
-// many places late counts as reordered (or duplicate), and a number missing
-// when it leaves the window counts as lost.
-constexpr uint32_t kRtpWindow = 64;
 // RFC 3550 A.1's bounds: a jump ahead of at least this many, or back by
-// more than kRtpMaxMisorder, is a restart of the sequence, not a loss.
+// more than kRtpMaxMisorder, is no loss: a restart of the sequence once the
+// next datagram follows it (probation), else a stray datagram.
 constexpr uint32_t kRtpMaxDropout = 3000;
 constexpr uint32_t kRtpMaxMisorder = 100;
+// Sequence numbers kept behind the highest one seen, at least every place a
+// late datagram may take (kRtpMaxMisorder): a number missing when it leaves
+// the window counts as lost, so one that arrives late is never counted lost.
+constexpr uint32_t kRtpWindow = 128;
+static_assert(kRtpWindow > kRtpMaxMisorder);
+// Transit-time changes larger than this (1 s at 90 kHz) are a step of the
+// receiving clock or of the sender's timestamps, not jitter: the jitter
+// takes the new transit time as its reference and is not moved.
+constexpr uint32_t kRtpMaxTransitStep = kRtpClockRate;
 // PIDs tracked per rule; packets of further PIDs count as ts_pid_overflow.
 constexpr uint32_t kTsPidTable = 64;
 constexpr uint32_t kTsPacket = 188;
@@ -48,25 +60,48 @@ class RuleCounterSink {
   uint32_t slot_;
 };
 
+// What the RTP accounting made of one datagram.
+enum class RtpVerdict : uint8_t {
+  invalid,    // no RTP version 2 packet (rtp_invalid)
+  in_order,   // the next number, or ahead of it (numbers jumped over count lost later)
+  restarted,  // the first of a stream, a new SSRC, or a restart the probation confirmed
+  late,       // behind the highest number, not seen before (rtp_reordered)
+  duplicate,  // seen before (rtp_duplicates)
+  stray,      // far from the sequence, and not (yet) followed: RFC 3550 A.1 probation
+};
+
 class RtpAnalyzer {
  public:
   // One datagram's payload; `arrival_ns` is its arrival time (any epoch,
-  // only differences matter). Returns the RTP payload (after header,
-  // CSRCs, extension and padding) through `body`/`body_len`, or false when
-  // the datagram is no RTP version 2 packet (counted as rtp_invalid).
-  bool on_packet(const uint8_t* p, uint32_t len, uint64_t arrival_ns, RuleCounterSink& out,
-                 const uint8_t** body, uint32_t* body_len);
+  // only differences matter). Gives the RTP payload (after header, CSRCs,
+  // extension and padding) through `body`/`body_len` unless the verdict is
+  // invalid.
+  RtpVerdict on_packet(const uint8_t* p, uint32_t len, uint64_t arrival_ns, RuleCounterSink& out,
+                       const uint8_t** body, uint32_t* body_len);
 
  private:
-  void restart(uint16_t seq, uint32_t ssrc);
+  // 128 bits: bit i stands for sequence number max_seq_ - i.
+  using Window = unsigned __int128;
+  static uint32_t count(Window w) {
+    return static_cast<uint32_t>(std::popcount(static_cast<uint64_t>(w)) + std::popcount(static_cast<uint64_t>(w >> 64)));
+  }
+  void restart(uint16_t seq, uint32_t ssrc, RuleCounterSink& out);
   void update_jitter(uint32_t rtp_ts, uint64_t arrival_ns, RuleCounterSink& out);
 
   bool started_ = false;
   bool have_transit_ = false;
+  // RFC 3550 A.1's bad_seq: the number after a stray datagram; the next
+  // datagram carrying it confirms a restart of the sequence there.
+  bool have_bad_seq_ = false;
+  uint16_t bad_seq_ = 0;
   uint16_t max_seq_ = 0;
   uint32_t ssrc_ = 0;
-  // Bit i set: sequence number max_seq_ - i arrived.
-  uint64_t window_ = 0;
+  // Bit set: the number arrived, or came before the stream's first one (a
+  // stream joined mid-way has lost nothing before it). For losses.
+  Window window_ = 0;
+  // Bit set: the number arrived. For duplicates: a late number before the
+  // stream's first one is reordered, not a duplicate.
+  Window seen_ = 0;
   uint32_t last_transit_ = 0;
   uint32_t jitter_x16_ = 0;  // RFC 3550 A.8: jitter scaled by 16
 };
@@ -75,6 +110,8 @@ class TsAnalyzer {
  public:
   TsAnalyzer() { clear(); }
   void on_payload(const uint8_t* p, uint32_t len, RuleCounterSink& out);
+  // Forgets every PID and the sync state: a new stream (an RTP SSRC change
+  // or sequence restart) brings its own PIDs and counters.
   void clear();
 
  private:

@@ -1,10 +1,13 @@
 // Tests for the stream monitor's analyzers (core/stream_monitor.h) with
 // exact expected counts: RTP lost/duplicate/reordered/SSRC changes across
-// the 64-number window and the 16-bit wrap, RFC 3550 jitter on a known
-// arrival pattern, malformed RTP headers; MPEG-TS CC errors per PID (skip,
+// the 128-number window and the 16-bit wrap, RFC 3550 A.1's probation of a
+// jump (a stray datagram is no restart), reordering right after a start,
+// RFC 3550 jitter on a known arrival pattern and across a clock step,
+// malformed RTP headers; MPEG-TS CC errors per PID (skip,
 // allowed single repeat, second repeat, discontinuity, no-payload packets,
 // null PID), sync byte errors and sync losses (TR 101 290 1.1/1.2), the PID
-// table's bound, and TS carried in RTP.
+// table's bound, and TS carried in RTP (duplicates, late and stray datagrams
+// not analyzed; the PID table cleared for a new stream).
 #include <cstdint>
 #include <vector>
 
@@ -88,15 +91,15 @@ TEST(rtp_in_order_counts_nothing) {
 TEST(rtp_gaps_count_lost_once_they_leave_the_window) {
   Fixture f(mcr::monitor_rtp);
   feed_seq(f, 100, 300, {110, 150, 151, 260});
-  // 260 is less than 64 behind the highest number (299): maybe late, not yet lost.
+  // 260 is less than 128 behind the highest number (299): maybe late, not yet lost.
   CHECK_EQ(f.get(RuleCounter::rtp_lost), 3u);
   feed_seq(f, 300, 400);
   CHECK_EQ(f.get(RuleCounter::rtp_lost), 4u);
   CHECK_EQ(f.get(RuleCounter::rtp_reordered), 0u);
   // A jump of more than the window at once: the numbers jumped over count.
-  f.feed(rtp(400 + 100, 0));
-  feed_seq(f, 501, 600);
-  CHECK_EQ(f.get(RuleCounter::rtp_lost), 4u + 100u);
+  f.feed(rtp(400 + 200, 0));
+  feed_seq(f, 601, 800);
+  CHECK_EQ(f.get(RuleCounter::rtp_lost), 4u + 200u);
 }
 
 TEST(rtp_sequence_wraps_without_loss) {
@@ -135,13 +138,46 @@ TEST(rtp_reordered_is_not_lost) {
   CHECK_EQ(f.get(RuleCounter::rtp_duplicates), 0u);
 }
 
-TEST(rtp_later_than_the_window_is_lost_and_late) {
+TEST(rtp_late_by_the_misorder_bound_is_late_not_lost) {
   Fixture f(mcr::monitor_rtp);
-  feed_seq(f, 0, 200, {100});
-  CHECK_EQ(f.get(RuleCounter::rtp_lost), 1u);
-  f.feed(rtp(100, 0));  // 99 behind: within RFC 3550's misorder bound
+  feed_seq(f, 0, 201, {100});
+  f.feed(rtp(100, 0));  // 100 behind: RFC 3550's misorder bound, still in the window
+  feed_seq(f, 201, 600);
   CHECK_EQ(f.get(RuleCounter::rtp_reordered), 1u);
-  CHECK_EQ(f.get(RuleCounter::rtp_lost), 1u);
+  CHECK_EQ(f.get(RuleCounter::rtp_lost), 0u);
+  // One place further is no late datagram but a stray: nothing counted.
+  feed_seq(f, 600, 700, {550});
+  f.feed(rtp(598, 0));  // 101 behind 699, already arrived: a stray, not a duplicate
+  feed_seq(f, 700, 900);
+  CHECK_EQ(f.get(RuleCounter::rtp_reordered), 1u);
+  CHECK_EQ(f.get(RuleCounter::rtp_duplicates), 0u);
+  CHECK_EQ(f.get(RuleCounter::rtp_lost), 0u);
+}
+
+TEST(rtp_a_lone_datagram_far_behind_is_no_restart) {
+  // RFC 3550 A.1: a jump restarts the sequence only once the next datagram
+  // follows it; before, one stale copy 200 places late counted 200 lost.
+  Fixture f(mcr::monitor_rtp);
+  feed_seq(f, 0, 1001);
+  f.feed(rtp(800, 0));
+  feed_seq(f, 1001, 1300);
+  CHECK_EQ(f.get(RuleCounter::rtp_lost), 0u);
+  CHECK_EQ(f.get(RuleCounter::rtp_duplicates), 0u);
+  CHECK_EQ(f.get(RuleCounter::rtp_reordered), 0u);
+  // Far ahead, alone: not a restart either, and nothing jumped over is lost.
+  f.feed(rtp(20000, 0));
+  feed_seq(f, 1300, 1500);
+  CHECK_EQ(f.get(RuleCounter::rtp_lost), 0u);
+}
+
+TEST(rtp_reordered_right_after_the_start_is_late_not_duplicate) {
+  Fixture f(mcr::monitor_rtp);
+  f.feed(rtp(11, 0));
+  f.feed(rtp(10, 0));  // before the first number seen: late, never seen
+  feed_seq(f, 12, 300);
+  CHECK_EQ(f.get(RuleCounter::rtp_reordered), 1u);
+  CHECK_EQ(f.get(RuleCounter::rtp_duplicates), 0u);
+  CHECK_EQ(f.get(RuleCounter::rtp_lost), 0u);
 }
 
 TEST(rtp_ssrc_change_and_sequence_restart) {
@@ -173,6 +209,19 @@ TEST(rtp_jitter_follows_rfc3550) {
   }
   CHECK_EQ(f.get(RuleCounter::rtp_jitter), j16 >> 4);
   CHECK(f.get(RuleCounter::rtp_jitter) >= 890 && f.get(RuleCounter::rtp_jitter) <= 900);
+}
+
+TEST(rtp_jitter_ignores_a_clock_step) {
+  // The arrival clock steps 5 minutes ahead (date -s): one new reference,
+  // not a jitter of seconds decaying over hundreds of datagrams.
+  Fixture f(mcr::monitor_rtp);
+  const uint64_t t0 = 1'700'000'000'000'000'000ull;
+  uint64_t step = 0;
+  for (uint32_t i = 0; i < 100; ++i) {
+    if (i == 50) step = 300'000'000'000ull;
+    f.feed(rtp(static_cast<uint16_t>(i), i * 3600), t0 + step + uint64_t{i} * 40'000'000);
+  }
+  CHECK_EQ(f.get(RuleCounter::rtp_jitter), 0u);
 }
 
 TEST(rtp_malformed_headers_are_invalid) {
@@ -208,7 +257,7 @@ TEST(rtp_body_skips_csrcs_extension_and_padding) {
   p[0] = 0x80 | 0x20 | 0x10 | 0x02;
   const uint8_t* out = nullptr;
   uint32_t out_len = 0;
-  REQUIRE(a.on_packet(p.data(), static_cast<uint32_t>(p.size()), 1, sink, &out, &out_len));
+  REQUIRE(a.on_packet(p.data(), static_cast<uint32_t>(p.size()), 1, sink, &out, &out_len) == mcr::RtpVerdict::restarted);
   CHECK_EQ(out_len, 10u);
   CHECK_EQ(out - p.data(), 12 + 8 + 8);
   CHECK_EQ(out[0], 0x40);
@@ -302,4 +351,45 @@ TEST(ts_in_rtp) {
   CHECK_EQ(f.get(RuleCounter::ts_cc_errors), 2u);
   CHECK_EQ(f.get(RuleCounter::ts_sync_byte_errors), 0u);
   CHECK_EQ(f.get(RuleCounter::rtp_invalid), 0u);
+}
+
+// 7 TS packets of PID 0x100 with CCs from `cc`, in RTP datagram `seq`.
+Bytes ts_datagram(uint16_t seq, uint8_t cc, uint32_t ssrc = kSsrc) {
+  std::vector<Bytes> pk;
+  for (int i = 0; i < 7; ++i) pk.push_back(ts_packet(0x100, static_cast<uint8_t>(cc + i)));
+  return rtp(seq, seq * 3600u, ssrc, concat(pk));
+}
+
+TEST(ts_in_rtp_a_duplicate_datagram_is_no_cc_error) {
+  Fixture f(mcr::monitor_rtp | mcr::monitor_mpegts);
+  for (uint16_t s = 0; s < 20; ++s) {
+    f.feed(ts_datagram(s, static_cast<uint8_t>(s * 7)));
+    if (s == 10) f.feed(ts_datagram(s, static_cast<uint8_t>(s * 7)));  // the network sent it twice
+  }
+  CHECK_EQ(f.get(RuleCounter::rtp_duplicates), 1u);
+  CHECK_EQ(f.get(RuleCounter::ts_cc_errors), 0u);
+}
+
+TEST(ts_in_rtp_a_late_datagram_is_one_gap_not_three) {
+  // Arrival 10, 12, 11, 13: the TS skips 11's packets once (12 after 10),
+  // as for a receiver that drops late datagrams; 11 itself is not analyzed.
+  Fixture f(mcr::monitor_rtp | mcr::monitor_mpegts);
+  for (uint16_t s : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 11, 13, 14, 15}) f.feed(ts_datagram(s, static_cast<uint8_t>(s * 7)));
+  CHECK_EQ(f.get(RuleCounter::rtp_reordered), 1u);
+  CHECK_EQ(f.get(RuleCounter::ts_cc_errors), 1u);
+}
+
+TEST(ts_in_rtp_a_new_ssrc_starts_the_pid_table_over) {
+  // An encoder that restarts with new PIDs each time: its old PIDs do not
+  // fill the table (before, 64 PIDs in, every new one was ts_pid_overflow).
+  Fixture f(mcr::monitor_rtp | mcr::monitor_mpegts);
+  for (uint32_t run = 0; run < 80; ++run) {
+    for (uint16_t s = 0; s < 3; ++s) {
+      Bytes body = concat({ts_packet(static_cast<uint16_t>(0x100 + run), static_cast<uint8_t>(s))});
+      f.feed(rtp(s, s * 3600u, 0x1000 + run, body));
+    }
+  }
+  CHECK_EQ(f.get(RuleCounter::ts_pid_overflow), 0u);
+  CHECK_EQ(f.get(RuleCounter::rtp_ssrc_changes), 79u);
+  CHECK_EQ(f.get(RuleCounter::ts_cc_errors), 0u);
 }

@@ -112,13 +112,16 @@ RtpVerdict RtpAnalyzer::on_packet(const uint8_t* p, uint32_t len, uint64_t arriv
       max_seq_ = seq;
       have_bad_seq_ = false;
     } else if (behind <= kRtpMaxMisorder) {
-      const Window bit = Window{1} << behind;
-      if ((seen_ & bit) != 0) {
-        out.bump(RuleCounter::rtp_duplicates);
-        return RtpVerdict::duplicate;
+      if (behind < kRtpWindow) {
+        const Window bit = Window{1} << behind;
+        if ((seen_ & bit) != 0) {
+          out.bump(RuleCounter::rtp_duplicates);
+          return RtpVerdict::duplicate;
+        }
+        seen_ |= bit;
+        window_ |= bit;
       }
-      seen_ |= bit;
-      window_ |= bit;
+      // Later than the window: already counted lost, and late as well.
       out.bump(RuleCounter::rtp_reordered);
       verdict = RtpVerdict::late;
     } else if (have_bad_seq_ && seq == bad_seq_) {

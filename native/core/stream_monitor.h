@@ -35,11 +35,12 @@ constexpr uint32_t kRtpClockRate = 90000;
 // next datagram follows it (probation), else a stray datagram.
 constexpr uint32_t kRtpMaxDropout = 3000;
 constexpr uint32_t kRtpMaxMisorder = 100;
-// Sequence numbers kept behind the highest one seen, at least every place a
-// late datagram may take (kRtpMaxMisorder): a number missing when it leaves
-// the window counts as lost, so one that arrives late is never counted lost.
-constexpr uint32_t kRtpWindow = 128;
-static_assert(kRtpWindow > kRtpMaxMisorder);
+// Sequence numbers kept behind the highest one seen: a number missing when
+// it leaves the window counts as lost, so a loss is reported 64 datagrams
+// after it (1.3 s for an audio stream of 50 per second). A datagram later
+// than that (64 to kRtpMaxMisorder places) was counted lost already, and
+// counts as reordered as well: the counters never go down.
+constexpr uint32_t kRtpWindow = 64;
 // Transit-time changes larger than this (1 s at 90 kHz) are a step of the
 // receiving clock or of the sender's timestamps, not jitter: the jitter
 // takes the new transit time as its reference and is not moved.
@@ -80,11 +81,9 @@ class RtpAnalyzer {
                        const uint8_t** body, uint32_t* body_len);
 
  private:
-  // 128 bits: bit i stands for sequence number max_seq_ - i.
-  using Window = unsigned __int128;
-  static uint32_t count(Window w) {
-    return static_cast<uint32_t>(std::popcount(static_cast<uint64_t>(w)) + std::popcount(static_cast<uint64_t>(w >> 64)));
-  }
+  // Bit i stands for sequence number max_seq_ - i.
+  using Window = uint64_t;
+  static uint32_t count(Window w) { return static_cast<uint32_t>(std::popcount(w)); }
   void restart(uint16_t seq, uint32_t ssrc, RuleCounterSink& out);
   void update_jitter(uint32_t rtp_ts, uint64_t arrival_ns, RuleCounterSink& out);
 

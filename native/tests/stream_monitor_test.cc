@@ -1,6 +1,6 @@
 // Tests for the stream monitor's analyzers (core/stream_monitor.h) with
 // exact expected counts: RTP lost/duplicate/reordered/SSRC changes across
-// the 128-number window and the 16-bit wrap, RFC 3550 A.1's probation of a
+// the 64-number window and the 16-bit wrap, RFC 3550 A.1's probation of a
 // jump (a stray datagram is no restart), reordering right after a start,
 // RFC 3550 jitter on a known arrival pattern and across a clock step,
 // malformed RTP headers; MPEG-TS CC errors per PID (skip,
@@ -91,15 +91,15 @@ TEST(rtp_in_order_counts_nothing) {
 TEST(rtp_gaps_count_lost_once_they_leave_the_window) {
   Fixture f(mcr::monitor_rtp);
   feed_seq(f, 100, 300, {110, 150, 151, 260});
-  // 260 is less than 128 behind the highest number (299): maybe late, not yet lost.
+  // 260 is less than 64 behind the highest number (299): maybe late, not yet lost.
   CHECK_EQ(f.get(RuleCounter::rtp_lost), 3u);
   feed_seq(f, 300, 400);
   CHECK_EQ(f.get(RuleCounter::rtp_lost), 4u);
   CHECK_EQ(f.get(RuleCounter::rtp_reordered), 0u);
   // A jump of more than the window at once: the numbers jumped over count.
-  f.feed(rtp(400 + 200, 0));
-  feed_seq(f, 601, 800);
-  CHECK_EQ(f.get(RuleCounter::rtp_lost), 4u + 200u);
+  f.feed(rtp(400 + 100, 0));
+  feed_seq(f, 501, 600);
+  CHECK_EQ(f.get(RuleCounter::rtp_lost), 4u + 100u);
 }
 
 TEST(rtp_sequence_wraps_without_loss) {
@@ -138,20 +138,22 @@ TEST(rtp_reordered_is_not_lost) {
   CHECK_EQ(f.get(RuleCounter::rtp_duplicates), 0u);
 }
 
-TEST(rtp_late_by_the_misorder_bound_is_late_not_lost) {
+TEST(rtp_late_within_the_window_is_not_lost_later_is_both) {
   Fixture f(mcr::monitor_rtp);
-  feed_seq(f, 0, 201, {100});
-  f.feed(rtp(100, 0));  // 100 behind: RFC 3550's misorder bound, still in the window
-  feed_seq(f, 201, 600);
+  feed_seq(f, 0, 64, {10});
+  f.feed(rtp(10, 0));  // 53 behind: in the window
+  feed_seq(f, 64, 300, {200});
   CHECK_EQ(f.get(RuleCounter::rtp_reordered), 1u);
-  CHECK_EQ(f.get(RuleCounter::rtp_lost), 0u);
-  // One place further is no late datagram but a stray: nothing counted.
-  feed_seq(f, 600, 700, {550});
-  f.feed(rtp(598, 0));  // 101 behind 699, already arrived: a stray, not a duplicate
-  feed_seq(f, 700, 900);
-  CHECK_EQ(f.get(RuleCounter::rtp_reordered), 1u);
+  CHECK_EQ(f.get(RuleCounter::rtp_lost), 1u);  // 200, out of the window by now
+  f.feed(rtp(200, 0));  // 99 behind: within RFC 3550's misorder bound, past the window
+  CHECK_EQ(f.get(RuleCounter::rtp_reordered), 2u);
+  CHECK_EQ(f.get(RuleCounter::rtp_lost), 1u);
+  // One place further than the bound is no late datagram but a stray: nothing counted.
+  f.feed(rtp(198, 0));  // 101 behind 299
+  feed_seq(f, 300, 500);
+  CHECK_EQ(f.get(RuleCounter::rtp_reordered), 2u);
   CHECK_EQ(f.get(RuleCounter::rtp_duplicates), 0u);
-  CHECK_EQ(f.get(RuleCounter::rtp_lost), 0u);
+  CHECK_EQ(f.get(RuleCounter::rtp_lost), 1u);
 }
 
 TEST(rtp_a_lone_datagram_far_behind_is_no_restart) {

@@ -121,3 +121,15 @@ export function prefixCoveredBy(prefix: string, covers: readonly string[]): bool
   const parsed = covers.filter((c) => c.includes(':') === family).map((c) => ({ bytes: addressBytes(prefixAddress(c)), len: prefixLength(c) }));
   return covered(addressBytes(prefixAddress(prefix)), prefixLength(prefix), parsed);
 }
+
+/**
+ * Whether a group address is in a source-specific multicast range (RFC
+ * 4607): 232.0.0.0/8, or ff3x::/32 (the unicast-prefix-based form with
+ * prefix length and network prefix 0). SSM networks deliver such a group
+ * only to source-specific joins (RFC 4604): an any-source join gets nothing.
+ */
+export function isSsmGroup(group: string): boolean {
+  const b = addressBytes(group);
+  if (b.length === 4) return b[0] === 232;
+  return b[0] === 0xff && ((b[1] ?? 0) & 0xf0) === 0x30 && b[2] === 0 && b[3] === 0;
+}

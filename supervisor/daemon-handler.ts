@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ConfigError, formatConfig, loadConfig, parseConfig, type ConfigRule, type DaemonSettings } from './config/index.js';
 import { daemonChanges } from './config/daemon-diff.js';
+import { ssmSourceWarning } from './net/membership-plan.js';
 import { writeConfigFile } from './config/write-file.js';
 import { RuleTable, RuleTableError, checkRule, matchKey } from './rule-table.js';
 import { ruleDiff } from './rule-diff.js';
@@ -200,7 +201,8 @@ export function createHandler(d: DaemonState): ControlHandler {
       const checked = checkRule(input);
       checkInterfaces(checked, d.interfaceState);
       const rule = d.table.add(checked);
-      const warnings = overlapWarnings(rule, d.table);
+      const ssm = ssmSourceWarning(rule);
+      const warnings = [...overlapWarnings(rule, d.table), ...(ssm !== undefined ? [ssm] : [])];
       d.logger.info({ rule: rule.id, name: rule.name, match: describeRule(rule) }, 'rule added');
       ruleAdded(d.events, rule, 'control');
       for (const w of warnings) d.logger.warn({ rule: rule.id, name: rule.name }, w);
@@ -329,6 +331,8 @@ export function createHandler(d: DaemonState): ControlHandler {
       }
       for (const [key, next] of wanted) {
         const rule = d.table.add(next);
+        const ssm = ssmSourceWarning(rule);
+        if (ssm !== undefined) d.logger.warn({ rule: rule.id, name: rule.name }, ssm);
         const was = replaced.get(key);
         changes.push(was === undefined
           ? { kind: 'added', ruleId: rule.id, previousId: 0, match: describeRule(rule), ...named(rule), fields: [] }

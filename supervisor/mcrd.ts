@@ -21,6 +21,7 @@ import { allowedCpus, CpuPlanError, formatCpuList, planCpus, type CpuPlan } from
 import { Fleet } from './fleet/fleet.js';
 import { native } from '../native/index.js';
 import { GroupMemberships } from './net/group-memberships.js';
+import { ssmSourceWarning } from './net/membership-plan.js';
 import { InterfaceWatcher } from './net/interface-watcher.js';
 import { readOutputDrops, SYSTEM_HOST } from './net/output-drops.js';
 import { InputFilters } from './net/input-filters.js';
@@ -198,7 +199,12 @@ async function main(): Promise<void> {
   const table = new RuleTable(limits);
   // The event log (mcrctl events); a dropped follower is also a warning in mcrd's own log.
   const events = new EventLog({ onDrop: (drop) => logger.warn(drop, 'events follower did not read: dropped') });
-  for (const rule of config.rules) ruleAdded(events, table.add(rule), 'config');
+  for (const rule of config.rules) {
+    const added = table.add(rule);
+    ruleAdded(events, added, 'config');
+    const ssm = ssmSourceWarning(added);
+    if (ssm !== undefined) logger.warn({ rule: added.id, name: added.name }, ssm);
+  }
   // Workers inherit mcrd's open-files limit; a full sync of an interface at
   // its limits needs this many. As root mcrd raises it itself (hard limit
   // included, up to fs.nr_open); otherwise as far as the hard limit allows.

@@ -5,7 +5,12 @@
  *
  * Per (interface, group) the membership is any-source (*,G) when at least
  * one rule on it has no `source`, else IGMPv3 INCLUDE of the set of its
- * rules' sources. The (*,G) join covers the source rules too: the kernel
+ * rules' sources. In an SSM range (232.0.0.0/8, ff3x::/32: isSsmGroup) a
+ * group with any source-specific rule is INCLUDE of their sources even
+ * beside rules without one: an SSM network ignores (*,G) (RFC 4604), so
+ * joining it would end the source rules' streams and give the others
+ * nothing (mcrd warns about such rules). Elsewhere the (*,G) join covers
+ * the source rules too: the kernel
  * cannot hold both modes for one group on one socket (a source join on a
  * socket holding (*,G) silently turns it into INCLUDE {S}: net/ipv4/igmp.c
  * ip_mc_source), and the interface's filter would be EXCLUDE {} anyway as
@@ -20,6 +25,13 @@
  * only after every join of the group succeeded (`afterJoins`).
  */
 import { groupsToJoin } from '../../common/rule-groups.js';
+import { isSsmGroup } from '../../common/address-prefix.js';
+
+/** A group's want from its rules: any-source unless it is an SSM group with sources (see the file's header). */
+function wantOf(group: string, anySource: boolean, sources: ReadonlySet<string> | undefined): GroupWant | undefined {
+  if (sources !== undefined && sources.size > 0 && (!anySource || isSsmGroup(group))) return sources;
+  return anySource ? 'any' : undefined;
+}
 
 /** What one (interface, group) wants: every source, or only these (INCLUDE). */
 export type GroupWant = 'any' | ReadonlySet<string>;
@@ -69,6 +81,23 @@ export function membershipUses(r: MembershipRule): Array<[string, string | undef
 }
 
 /**
+ * What an operator must hear about a rule on an SSM group (232.0.0.0/8,
+ * ff3x::/32) that names no source address to join (none, or a prefix):
+ * an SSM network delivers the group only to joins naming sources, so the
+ * rule receives nothing there, and mcrd joins the group INCLUDE for the
+ * group's source-specific rules (wantOf). Undefined for any other rule.
+ */
+export function ssmSourceWarning(r: MembershipRule): string | undefined {
+  const uses = membershipUses(r);
+  const groups = [...new Set(uses.filter(([g, s]) => s === undefined && isSsmGroup(g)).map(([g]) => g))];
+  if (groups.length === 0) return undefined;
+  const what = r.source === undefined || r.source === '' ? 'names no source' : 'names a source prefix, which cannot be joined';
+  return `${groups.join(', ')} ${groups.length === 1 ? 'is a source-specific multicast group' : 'are source-specific multicast groups'} ` +
+    `(232.0.0.0/8, ff3x::/32): an SSM network delivers ${groups.length === 1 ? 'it' : 'them'} only to joins that name sources, and this rule ${what}, ` +
+    'so it receives nothing from one (mcrd joins any-source only where no rule of the group names sources); give its senders\' addresses in `source`';
+}
+
+/**
  * The wanted memberships of `rules`, by input interface: unicast inputs need
  * none. The rule table keeps the same answer up to date incrementally
  * (WantedGroups); this is the reference it is tested against.
@@ -76,17 +105,25 @@ export function membershipUses(r: MembershipRule): Array<[string, string | undef
 export function wantedMemberships(
   rules: ReadonlyArray<MembershipRule>,
 ): Map<string, Map<string, GroupWant>> {
-  const out = new Map<string, Map<string, GroupWant>>();
+  const uses = new Map<string, Map<string, { any: boolean; sources: Set<string> }>>();
   for (const r of rules) {
-    const uses = membershipUses(r);
-    if (uses.length === 0) continue;
-    const groups = out.get(r.inputInterface) ?? new Map<string, GroupWant>();
-    out.set(r.inputInterface, groups);
-    for (const [group, source] of uses) {
-      const had = groups.get(group);
-      if (source === undefined || had === 'any') groups.set(group, 'any');
-      else groups.set(group, new Set([...(had ?? []), source]));
+    for (const [group, source] of membershipUses(r)) {
+      const groups = uses.get(r.inputInterface) ?? new Map<string, { any: boolean; sources: Set<string> }>();
+      uses.set(r.inputInterface, groups);
+      const g = groups.get(group) ?? { any: false, sources: new Set<string>() };
+      groups.set(group, g);
+      if (source === undefined) g.any = true;
+      else g.sources.add(source);
     }
+  }
+  const out = new Map<string, Map<string, GroupWant>>();
+  for (const [iface, groups] of uses) {
+    const wants = new Map<string, GroupWant>();
+    for (const [group, g] of groups) {
+      const want = wantOf(group, g.any, g.sources);
+      if (want !== undefined) wants.set(group, want);
+    }
+    out.set(iface, wants);
   }
   return out;
 }
@@ -134,7 +171,7 @@ export class WantedGroups extends Map<string, GroupWant> {
   private readonly anyUses = new Map<string, number>();
   /** Rules with a source, by group and source. */
   private readonly sourceUses = new Map<string, Map<string, number>>();
-  /** The distinct sources of each group, kept in place: a group's want while no rule on it is any-source. */
+  /** The distinct sources of each group, kept in place: a group's want while no rule on it is any-source (in an SSM range: while it has any). */
   private readonly sources = new Map<string, Set<string>>();
 
   addUse(group: string, source: string | undefined): void {
@@ -181,7 +218,7 @@ export class WantedGroups extends Map<string, GroupWant> {
 
   /** Sets the group's want from its counts when its mode changed (or it appeared or went). */
   private refresh(group: string, before: GroupWant | undefined): void {
-    const after: GroupWant | undefined = this.anyUses.has(group) ? 'any' : this.sources.get(group);
+    const after = wantOf(group, this.anyUses.has(group), this.sources.get(group));
     if (after === before) return;
     this.version++;
     if (after === undefined) this.delete(group);

@@ -4,9 +4,13 @@
  * groups; /proc/net/mcfilter: source filters with their INCLUDE/EXCLUDE
  * counts) follow the rules across start, `mcrctl add` and `remove`, and a
  * config edit applied with `mcrctl reload`: a rule with `source` joins
- * INCLUDE {source}, several sources on one group make one INCLUDE set, an
- * any-source rule on the group turns it into (*,G) (no source filter left)
- * and its removal back into INCLUDE; mcrd's stop leaves nothing joined.
+ * INCLUDE {source}, several sources on one group make one INCLUDE set; on
+ * an SSM group (232.1.1.1) an any-source rule leaves it INCLUDE (an SSM
+ * network ignores (*,G): joining it would end the source rules' streams)
+ * and mcrctl add warns that the rule receives nothing there; on a group
+ * outside the SSM ranges (the IPv6 test's ff1e::1:2) an any-source rule
+ * turns it into (*,G) (no source filter left) and its removal back into
+ * INCLUDE; mcrd's stop leaves nothing joined.
  * The relay's namespace allows one source per socket and group
  * (net.ipv4.igmp_max_msf=1), so every second source takes mcrd's ENOBUFS
  * path onto another socket.
@@ -67,7 +71,7 @@ async function kernelView(rl: RelayLab): Promise<{ groups: string[]; filters: st
   return { groups: groups.filter((g) => g !== '224.0.0.1').sort(), filters: filters.sort() };
 }
 
-t.test('mcrd joins INCLUDE sources for source rules, (*,G) for any-source, across add, remove, reload and stop', async (t) => {
+t.test('mcrd joins INCLUDE sources for source rules, on an SSM group also beside any-source rules, across add, remove, reload and stop', async (t) => {
   if (skipUnlessRoot(t)) return;
   const { rl, dir } = await mcrdLab(t, 'ssm');
   const config = join(dir, 'mcrd.json5');
@@ -116,18 +120,22 @@ t.test('mcrd joins INCLUDE sources for source rules, (*,G) for any-source, acros
   const addAny = await mcrctl(socket, ['add', '--name', 'any', '--input-interface', 'in0', '--input-group', SSM, '--input-port', '5004',
     '--outputs', '239.2.2.2:6004:out0']);
   t.equal(addAny.exitCode, 0, `mcrctl add: ${addAny.stderr}`);
-  await expectKernel({ groups: ['232.1.1.1', '239.1.1.1'], filters: [] }, 'an any-source rule on the group: (*,G), no source filter left');
+  t.match(addAny.stderr, /^mcrctl: warning: 232\.1\.1\.1 is a source-specific multicast group \(232\.0\.0\.0\/8, ff3x::\/32\): .*this rule names no source, so it receives nothing from one/m,
+    'mcrctl add warns that an any-source rule on an SSM group receives nothing from an SSM network');
+  await expectKernel({ groups: ['232.1.1.1', '239.1.1.1'], filters: ['232.1.1.1 10.99.0.1 INCLUDE', '232.1.1.1 10.99.0.2 INCLUDE'] },
+    'an any-source rule on the SSM group: still INCLUDE of the sources (no (*,G), which an SSM network ignores)');
 
   const remove = await mcrctl(socket, ['remove', '--name', 'any']);
   t.equal(remove.exitCode, 0, `mcrctl remove: ${remove.stderr}`);
   await expectKernel({ groups: ['232.1.1.1', '239.1.1.1'], filters: ['232.1.1.1 10.99.0.1 INCLUDE', '232.1.1.1 10.99.0.2 INCLUDE'] },
-    'its removal: back to INCLUDE of the remaining sources');
+    'its removal: INCLUDE of the same sources');
 
   // Reload: the file now has s1, a (*,G) rule on the group and s3; s2 (added by mcrctl) and "plain" are not in it.
   writeFileSync(config, `{ rules: [ ${rule('s1', 5000, '10.99.0.1')}, ${rule('any', 5004)}, ${rule('s3', 5006, '10.99.0.3')} ] }\n`);
   const reload1 = await mcrctl(socket, ['reload']);
   t.equal(reload1.exitCode, 0, `mcrctl reload: ${reload1.stderr}`);
-  await expectKernel({ groups: ['232.1.1.1'], filters: [] }, 'reload with an any-source rule: (*,G); the plain rule\'s group left');
+  await expectKernel({ groups: ['232.1.1.1'], filters: ['232.1.1.1 10.99.0.1 INCLUDE', '232.1.1.1 10.99.0.3 INCLUDE'] },
+    'reload with an any-source rule on the SSM group: INCLUDE of the file\'s sources; the plain rule\'s group left');
 
   writeFileSync(config, `{ rules: [ ${rule('s1', 5000, '10.99.0.1')}, ${rule('s3', 5006, '10.99.0.3')} ] }\n`);
   const reload2 = await mcrctl(socket, ['reload']);
@@ -186,7 +194,8 @@ t.test('MLD: IPv6 source rules join MLDv2 INCLUDE, any-source rules (*,G), acros
   const { rl, dir } = await mcrdLab(t, 'mld');
   const config = join(dir, 'mcrd.json5');
   const socket = join(dir, 'mcrd.sock');
-  const G = 'ff3e::1:2';
+  // Outside ff3x::/32, so an any-source rule turns it into (*,G) (an SSM group stays INCLUDE: the IPv4 test).
+  const G = 'ff1e::1:2';
   const rule6 = (name: string, port: number, source?: string): string =>
     `{ name: "${name}", inputInterface: "in0", inputGroup: "${G}", inputPort: ${port},${source === undefined ? '' : ` source: "${source}",`}
       outputs: [{ group: "239.2.2.2", port: ${port + 1000}, interface: "out0" }] }`;

@@ -9,7 +9,8 @@
  * with a mode change's leave marked to wait for the joins.
  */
 import t from 'tap';
-import { membershipUses, planMemberships, wantedMemberships, type GroupHeld, type GroupWant } from '../../supervisor/net/membership-plan.js';
+import { membershipUses, planMemberships, ssmSourceWarning, wantedMemberships, type GroupHeld, type GroupWant } from '../../supervisor/net/membership-plan.js';
+import { isSsmGroup } from '../../common/address-prefix.js';
 import { RuleTable, checkRule } from '../../supervisor/rule-table.js';
 
 const plain = (m: ReadonlyMap<string, GroupWant>): Record<string, string | string[]> =>
@@ -44,14 +45,40 @@ t.test('membershipUses: source lists join each source, a prefix source is (*,G),
   t.same(membershipUses({ inputInterface: 'in0', inputGroup: '239.1.0.0/16', joinGroups: '239.1.0.1,239.1.0.2', source: '10.0.0.9' }),
     [['239.1.0.1', '10.0.0.9'], ['239.1.0.2', '10.0.0.9']]);
   t.same(membershipUses({ inputInterface: 'in0', inputGroup: '10.0.0.0/8' }), []);
-  const got = wantedMemberships([{ inputInterface: 'in0', inputGroup: 'ff3e::/96', joinGroups: 'ff3e::1' }, { inputInterface: 'in0', inputGroup: 'ff3e::1', source: '2001:db8::1' }]);
-  t.same(plain(got.get('in0') ?? new Map()), { 'ff3e::1': 'any' });
+  const got = wantedMemberships([{ inputInterface: 'in0', inputGroup: 'ff1e::/96', joinGroups: 'ff1e::1' }, { inputInterface: 'in0', inputGroup: 'ff1e::1', source: '2001:db8::1' }]);
+  t.same(plain(got.get('in0') ?? new Map()), { 'ff1e::1': 'any' });
+});
+
+t.test('an SSM group (232/8, ff3x::/32) with source rules is joined INCLUDE even beside rules without a source', async (t) => {
+  const got = wantedMemberships([
+    { inputInterface: 'in0', inputGroup: '232.1.1.1', source: '10.0.0.1' },
+    { inputInterface: 'in0', inputGroup: '232.1.1.1' },
+    { inputInterface: 'in0', inputGroup: '232.1.1.2' },
+    { inputInterface: 'in0', inputGroup: '233.1.1.1', source: '10.0.0.1' },
+    { inputInterface: 'in0', inputGroup: '233.1.1.1' },
+    { inputInterface: 'in0', inputGroup: 'ff3e::1:2', source: '2001:db8::1' },
+    { inputInterface: 'in0', inputGroup: 'ff3e::1:2' },
+    { inputInterface: 'in0', inputGroup: 'ff3e:30:2001:db8::1', source: '2001:db8::1' },
+    { inputInterface: 'in0', inputGroup: 'ff3e:30:2001:db8::1' },
+  ]);
+  t.same(plain(got.get('in0') ?? new Map()), {
+    '232.1.1.1': ['10.0.0.1'], '232.1.1.2': 'any', '233.1.1.1': 'any',
+    'ff3e::1:2': ['2001:db8::1'], 'ff3e:30:2001:db8::1': 'any',
+  }, 'INCLUDE in 232/8 and ff3x::/32 (an SSM network ignores (*,G)); (*,G) elsewhere, and where no rule has a source');
+  t.ok(isSsmGroup('232.255.0.1') && isSsmGroup('ff35::8000:1') && !isSsmGroup('231.1.1.1') && !isSsmGroup('ff3e:30:2001:db8::1') && !isSsmGroup('ff1e::1'),
+    'the ranges of RFC 4607');
+  t.match(ssmSourceWarning({ inputInterface: 'in0', inputGroup: '232.1.1.1' }), /^232\.1\.1\.1 is a source-specific multicast group .*names no source/);
+  t.match(ssmSourceWarning({ inputInterface: 'in0', inputGroup: 'ff3e::1', source: '2001:db8::/64' }), /^ff3e::1 is .*names a source prefix, which cannot be joined/);
+  t.match(ssmSourceWarning({ inputInterface: 'in0', inputGroup: '232.1.0.0/16', joinGroups: '232.1.0.1,232.1.0.2' }),
+    /^232\.1\.0\.1, 232\.1\.0\.2 are source-specific multicast groups/);
+  t.equal(ssmSourceWarning({ inputInterface: 'in0', inputGroup: '232.1.1.1', source: '10.0.0.1' }), undefined, 'sources named: nothing to say');
+  t.equal(ssmSourceWarning({ inputInterface: 'in0', inputGroup: '239.1.1.1' }), undefined, 'not an SSM group');
 });
 
 t.test('the rule table keeps WantedGroups equal to wantedMemberships, versioned by want changes', async (t) => {
   const table = new RuleTable();
   const sources = [undefined, '10.0.0.1', '10.0.0.2', '10.0.0.3'];
-  const groups = ['232.1.1.1', '232.1.1.2', '10.9.9.9'];
+  const groups = ['232.1.1.1', '239.1.1.2', '10.9.9.9'];
   // A fixed pseudo-random walk (LCG), so a failure reproduces.
   let seed = 12345;
   const next = (n: number): number => {
@@ -79,7 +106,7 @@ t.test('the rule table keeps WantedGroups equal to wantedMemberships, versioned 
   t.pass('400 random adds and removes: equal at every step');
 
   const fresh = new RuleTable();
-  const r = (over: Record<string, unknown>) => checkRule({ inputInterface: 'in0', inputGroup: '232.1.1.1', inputPort: port++,
+  const r = (over: Record<string, unknown>) => checkRule({ inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: port++,
     outputs: [{ group: '239.9.9.9', port: 6000, interface: 'out0' }], ...over });
   const any = fresh.add(r({}));
   const w = fresh.inputGroups().get('in0') as ReadonlyMap<string, GroupWant> & { version: number };
@@ -88,7 +115,7 @@ t.test('the rule table keeps WantedGroups equal to wantedMemberships, versioned 
   t.equal(w.version, v0, 'a source under (*,G) changes no want: same version');
   fresh.remove(any.id);
   t.not(w.version, v0, '(*,G) -> INCLUDE is a change');
-  t.same(plain(w), { '232.1.1.1': ['10.0.0.1'] });
+  t.same(plain(w), { '239.1.1.1': ['10.0.0.1'] });
   const v1 = w.version;
   const s1b = fresh.add(r({ source: '10.0.0.1' }));
   t.equal(w.version, v1, 'a second rule with the same source changes no want');
@@ -96,7 +123,21 @@ t.test('the rule table keeps WantedGroups equal to wantedMemberships, versioned 
   t.not(w.version, v1, 'a new source is a change');
   fresh.remove(s1.id);
   fresh.remove(s1b.id);
-  t.same(plain(w), { '232.1.1.1': ['10.0.0.2'] }, 'a source goes with its last rule');
+  t.same(plain(w), { '239.1.1.1': ['10.0.0.2'] }, 'a source goes with its last rule');
+
+  // In an SSM range a source rule's arrival beside (*,G) is a change: INCLUDE it is.
+  const ssm = new RuleTable();
+  const q = (over: Record<string, unknown>) => checkRule({ inputInterface: 'in0', inputGroup: '232.1.1.1', inputPort: port++,
+    outputs: [{ group: '239.9.9.9', port: 6000, interface: 'out0' }], ...over });
+  const anySsm = ssm.add(q({}));
+  const ws = ssm.inputGroups().get('in0') as ReadonlyMap<string, GroupWant> & { version: number };
+  const vs = ws.version;
+  ssm.add(q({ source: '10.0.0.1' }));
+  t.not(ws.version, vs, 'SSM: a source beside (*,G) is a change');
+  t.same(plain(ws), { '232.1.1.1': ['10.0.0.1'] }, 'to INCLUDE');
+  const vs1 = ws.version;
+  ssm.remove(anySsm.id);
+  t.equal(ws.version, vs1, 'SSM: the rule without a source going changes no want');
 });
 
 t.test('planMemberships: joins, leaves and drops in an order that never uncovers wanted traffic', async (t) => {

@@ -20,7 +20,7 @@ import { CounterCarry } from './counter-carry.js';
 import { outputKey } from '../common/output-match.js';
 import { native, type LoopInfo, type LoopOptions, type NativeLoop, type NativeRule, type RefusedRule, type RuleSlots } from '../native/index.js';
 import { hostPort, type RuleSpec } from '../common/rule-spec.js';
-import { groupsToJoin } from '../common/rule-groups.js';
+import { membershipUses } from '../common/rule-groups.js';
 import { describeMatch } from '../common/rule-text.js';
 import type { LoopState } from '../proto/index.js';
 
@@ -234,7 +234,7 @@ export class Relay {
     const loop = this.requireLoop();
     const ruleId = id ?? this.nextId++;
     if (this.rules.has(ruleId)) throw Object.assign(new Error(`rule ${ruleId} is already installed`), { code: 'EEXIST' });
-    const groups = groupsToJoin(spec);
+    const groups = membershipUses(spec);
     this.joinAll(groups);
     try {
       const slots = await loop.addRule(this.native(ruleId, spec));
@@ -244,7 +244,7 @@ export class Relay {
       this.logger.info({ rule: ruleId, name: spec.name, match: describeMatch(spec) }, 'rule added');
       return ruleId;
     } catch (err) {
-      for (const group of groups) this.leaveGroup(group);
+      for (const use of groups) this.leaveGroup(use);
       throw err;
     }
   }
@@ -259,20 +259,20 @@ export class Relay {
   async replaceRules(specs: RuleSpec[], ids?: number[]): Promise<ReplaceResult> {
     const loop = this.requireLoop();
     const ruleIds = ids ?? specs.map(() => this.nextId++);
-    const joined = specs.flatMap(groupsToJoin);
+    const joined = specs.flatMap(membershipUses);
     this.joinAll(joined);
     let results: Array<RuleSlots | RefusedRule>;
     try {
       results = await loop.replaceRules(specs.map((spec, i) => this.native(ruleIds[i] ?? 0, spec)));
     } catch (err) {
-      for (const group of joined) this.leaveGroup(group);
+      for (const use of joined) this.leaveGroup(use);
       throw err;
     }
     // Read now, before anything can claim (and zero) the old slots again.
     const before = this.stats().rules;
     const keysOf = new Map([...this.rules.values()].map((r) => [r.id, r.spec.outputs.map(outputKey)]));
     for (const old of this.rules.values()) {
-      for (const group of groupsToJoin(old.spec)) this.leaveGroup(group);
+      for (const use of membershipUses(old.spec)) this.leaveGroup(use);
     }
     this.rules.clear();
     const refused: ReplaceResult['refused'] = [];
@@ -282,7 +282,7 @@ export class Relay {
       if (id === undefined || r === undefined) return;
       if ('refused' in r) {
         refused.push({ index: i, id, error: r.refused });
-        for (const group of groupsToJoin(spec)) this.leaveGroup(group);
+        for (const use of membershipUses(spec)) this.leaveGroup(use);
         this.logger.error({ rule: id, name: spec.name, match: describeMatch(spec), code: r.refused.code, err: r.refused.message },
           'rule refused: it is not forwarded; the other rules are');
         return;
@@ -308,7 +308,7 @@ export class Relay {
     await loop.removeRule(id);
     this.rules.delete(id);
     this.carry.forget(id);
-    for (const group of groupsToJoin(rule.spec)) this.leaveGroup(group);
+    for (const use of membershipUses(rule.spec)) this.leaveGroup(use);
     this.logger.info({ rule: id, name: rule.spec.name }, 'rule removed');
   }
 
@@ -398,35 +398,55 @@ export class Relay {
    * say) the groups joined before it are left again, so a refused rule
    * holds no membership.
    */
-  private joinAll(groups: readonly string[]): void {
+  private joinAll(uses: ReadonlyArray<[string, string | undefined]>): void {
     let done = 0;
     try {
-      for (const group of groups) {
-        this.joinGroup(group);
+      for (const use of uses) {
+        this.joinGroup(use);
         done++;
       }
     } catch (err) {
-      for (const group of groups.slice(0, done)) this.leaveGroup(group);
+      for (const use of uses.slice(0, done)) this.leaveGroup(use);
       throw err;
     }
   }
 
-  private joinGroup(group: string): void {
+  /**
+   * Holds one membership per (group, source) the rules want, counted: (*,G)
+   * with its own socket, and a rule naming source addresses joins each
+   * source-specific (IGMPv3 / MLDv2 INCLUDE) on a socket of its own, since
+   * SSM networks deliver nothing to a (*,G) join and a socket's source list
+   * is limited (igmp_max_msf). mcrd's workers join nothing (mcrd does).
+   */
+  private joinGroup([group, source]: [string, string | undefined]): void {
     if (this.options.joinGroups === false) return;
-    const held = this.groupFds.get(group);
+    const key = source === undefined ? group : `${group}|${source}`;
+    const held = this.groupFds.get(key);
     if (held !== undefined) {
       held.users++;
       return;
     }
-    this.groupFds.set(group, { fd: native.joinGroup(this.inputInterface, group), users: 1 });
+    if (source === undefined) {
+      this.groupFds.set(key, { fd: native.joinGroup(this.inputInterface, group), users: 1 });
+      return;
+    }
+    const fd = native.openMembershipSocket(group.includes(':') ? 6 : 4);
+    try {
+      native.changeSourceMembership(fd, native.interfaceIndex(this.inputInterface), group, source, true);
+    } catch (err) {
+      native.closeFd(fd);
+      throw err;
+    }
+    this.groupFds.set(key, { fd, users: 1 });
   }
 
-  private leaveGroup(group: string): void {
-    const held = this.groupFds.get(group);
+  private leaveGroup([group, source]: [string, string | undefined]): void {
+    const key = source === undefined ? group : `${group}|${source}`;
+    const held = this.groupFds.get(key);
     if (held === undefined) return;
     if (--held.users > 0) return;
     native.closeFd(held.fd);
-    this.groupFds.delete(group);
+    this.groupFds.delete(key);
   }
 
   private pumpLogs(): void {

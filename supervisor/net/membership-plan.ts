@@ -24,7 +24,9 @@
  * is held (on another socket) alongside the old one, and the old one goes
  * only after every join of the group succeeded (`afterJoins`).
  */
-import { groupsToJoin } from '../../common/rule-groups.js';
+import { membershipUses, type MembershipRule } from '../../common/rule-groups.js';
+
+export { membershipUses, type MembershipRule };
 import { isSsmGroup } from '../../common/address-prefix.js';
 
 /** A group's want from its rules: any-source unless it is an SSM group with sources (see the file's header). */
@@ -51,34 +53,6 @@ export type MembershipOp =
   | { kind: 'leaveSources'; group: string; afterJoins: boolean }
   /** Leave everything held for the group: no rule wants it. */
   | { kind: 'drop'; group: string };
-
-/** What a rule's memberships are made of, as rule-spec.ts writes it. */
-export interface MembershipRule {
-  inputInterface: string;
-  inputGroup: string;
-  source?: string | undefined;
-  joinGroups?: string | undefined;
-}
-
-/**
- * The (group, source) joins one rule wants, source undefined for (*,G):
- * a group prefix cannot be joined, so it wants its `joinGroups` only; a
- * source list of addresses is joined source by source (IGMPv3 / MLDv2
- * INCLUDE), but a list with a prefix in it is (*,G), since a
- * source-specific join names addresses, not ranges. Unicast inputs want
- * nothing.
- */
-export function membershipUses(r: MembershipRule): Array<[string, string | undefined]> {
-  const groups = groupsToJoin(r);
-  const sources = r.source !== undefined && r.source !== '' ? r.source.split(',') : [];
-  const specific = sources.length > 0 && sources.every((s) => !s.includes('/'));
-  const out: Array<[string, string | undefined]> = [];
-  for (const g of groups) {
-    if (specific) for (const s of sources) out.push([g, s]);
-    else out.push([g, undefined]);
-  }
-  return out;
-}
 
 /**
  * What an operator must hear about a rule on an SSM group (232.0.0.0/8,

@@ -146,9 +146,31 @@ function overlapWarnings(rule: Rule, table: RuleTable): string[] {
     `datagrams from ${r.source} keep going to rule ${r.id}${r.name !== undefined ? ` (${r.name})` : ''} only: this any-source rule does not receive them`);
 }
 
+/**
+ * A rule with `monitor` that can match more than one stream: the analysis
+ * keeps one stream's state per rule (native/core/stream_monitor.h), so
+ * several streams through it make its counts meaningless.
+ */
+export function monitorWarning(r: Pick<Rule, 'inputGroup' | 'inputPort' | 'source' | 'monitor'>): string | undefined {
+  if (r.monitor === undefined || r.monitor === '') return undefined;
+  const why = r.inputGroup.includes('/') ? `its group is a prefix (${r.inputGroup})`
+    : r.inputPort === 0 ? 'its input port is "any"'
+    : r.source !== undefined && (r.source.includes(',') || r.source.includes('/')) ? `it admits several sources (${r.source})`
+    : undefined;
+  return why === undefined ? undefined : `monitor ${r.monitor} follows one stream per rule, and this rule can match several: ${why}; ` +
+    'datagrams of several streams mix its counts (SSRC changes, losses, CC errors): give each stream its own rule to watch it';
+}
+
+/** The warnings about one rule on its own (not beside others): SSM groups without sources, monitors over several streams. */
+function ruleWarnings(r: Rule): string[] {
+  return [ssmSourceWarning(r), monitorWarning(r)].filter((w): w is string => w !== undefined);
+}
+
 function named(r: Pick<Rule, 'name'>): { name?: string } {
   return r.name !== undefined ? { name: r.name } : {};
 }
+
+export { ruleWarnings };
 
 export function createHandler(d: DaemonState): ControlHandler {
   const stats = new StatsReport();
@@ -201,8 +223,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       const checked = checkRule(input);
       checkInterfaces(checked, d.interfaceState);
       const rule = d.table.add(checked);
-      const ssm = ssmSourceWarning(rule);
-      const warnings = [...overlapWarnings(rule, d.table), ...(ssm !== undefined ? [ssm] : [])];
+      const warnings = [...overlapWarnings(rule, d.table), ...ruleWarnings(rule)];
       d.logger.info({ rule: rule.id, name: rule.name, match: describeRule(rule) }, 'rule added');
       ruleAdded(d.events, rule, 'control');
       for (const w of warnings) d.logger.warn({ rule: rule.id, name: rule.name }, w);
@@ -331,8 +352,7 @@ export function createHandler(d: DaemonState): ControlHandler {
       }
       for (const [key, next] of wanted) {
         const rule = d.table.add(next);
-        const ssm = ssmSourceWarning(rule);
-        if (ssm !== undefined) d.logger.warn({ rule: rule.id, name: rule.name }, ssm);
+        for (const w of ruleWarnings(rule)) d.logger.warn({ rule: rule.id, name: rule.name }, w);
         const was = replaced.get(key);
         changes.push(was === undefined
           ? { kind: 'added', ruleId: rule.id, previousId: 0, match: describeRule(rule), ...named(rule), fields: [] }

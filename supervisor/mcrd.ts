@@ -16,12 +16,11 @@ import { ControlServer } from './control/server.js';
 import { SocketLock } from './control/socket-lock.js';
 import { NamespaceGuard } from './control/namespace-guard.js';
 import { JoinRetry } from './net/join-retry.js';
-import { createHandler, type CountersCleared } from './daemon-handler.js';
+import { createHandler, ruleWarnings, type CountersCleared } from './daemon-handler.js';
 import { allowedCpus, CpuPlanError, formatCpuList, planCpus, type CpuPlan } from './cpu-set.js';
 import { Fleet } from './fleet/fleet.js';
 import { native } from '../native/index.js';
 import { GroupMemberships } from './net/group-memberships.js';
-import { ssmSourceWarning } from './net/membership-plan.js';
 import { InterfaceWatcher } from './net/interface-watcher.js';
 import { readOutputDrops, SYSTEM_HOST } from './net/output-drops.js';
 import { InputFilters } from './net/input-filters.js';
@@ -202,8 +201,7 @@ async function main(): Promise<void> {
   for (const rule of config.rules) {
     const added = table.add(rule);
     ruleAdded(events, added, 'config');
-    const ssm = ssmSourceWarning(added);
-    if (ssm !== undefined) logger.warn({ rule: added.id, name: added.name }, ssm);
+    for (const w of ruleWarnings(added)) logger.warn({ rule: added.id, name: added.name }, w);
   }
   // Workers inherit mcrd's open-files limit; a full sync of an interface at
   // its limits needs this many. As root mcrd raises it itself (hard limit

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { ConfigError, formatConfig, loadConfig, parseConfig, type ConfigRule, type DaemonSettings } from './config/index.js';
 import { daemonChanges } from './config/daemon-diff.js';
-import { ssmSourceWarning } from './net/membership-plan.js';
+import { overlapWarnings, ruleWarnings } from './rule-warnings.js';
 import { writeConfigFile } from './config/write-file.js';
 import { RuleTable, RuleTableError, checkRule, matchKey } from './rule-table.js';
 import { ruleDiff } from './rule-diff.js';
@@ -129,48 +129,9 @@ function describeRule(r: Omit<Rule, 'id'>): string {
   return `${r.inputInterface} ${hostPort(r.inputGroup, r.inputPort)}${r.source !== undefined ? ` from ${r.source}` : ''}`;
 }
 
-/**
- * What an operator should know about a new rule beside others of the same
- * group and port on the same interface: a source-specific rule wins over an
- * any-source one (as (S,G) state wins over (*,G)), so adding one silently
- * takes that source's datagrams away from the older rule.
- */
-function overlapWarnings(rule: Rule, table: RuleTable): string[] {
-  const same = table.forInterface(rule.inputInterface)
-    .filter((r) => r.id !== rule.id && r.inputGroup === rule.inputGroup && r.inputPort === rule.inputPort);
-  if (rule.source !== undefined) {
-    return same.filter((r) => r.source === undefined).map((r) =>
-      `datagrams from ${rule.source} to ${hostPort(rule.inputGroup, rule.inputPort)} now go to this rule only, no longer to rule ${r.id}${r.name !== undefined ? ` (${r.name})` : ''}, which matches any source`);
-  }
-  return same.filter((r) => r.source !== undefined).map((r) =>
-    `datagrams from ${r.source} keep going to rule ${r.id}${r.name !== undefined ? ` (${r.name})` : ''} only: this any-source rule does not receive them`);
-}
-
-/**
- * A rule with `monitor` that can match more than one stream: the analysis
- * keeps one stream's state per rule (native/core/stream_monitor.h), so
- * several streams through it make its counts meaningless.
- */
-export function monitorWarning(r: Pick<Rule, 'inputGroup' | 'inputPort' | 'source' | 'monitor'>): string | undefined {
-  if (r.monitor === undefined || r.monitor === '') return undefined;
-  const why = r.inputGroup.includes('/') ? `its group is a prefix (${r.inputGroup})`
-    : r.inputPort === 0 ? 'its input port is "any"'
-    : r.source !== undefined && (r.source.includes(',') || r.source.includes('/')) ? `it admits several sources (${r.source})`
-    : undefined;
-  return why === undefined ? undefined : `monitor ${r.monitor} follows one stream per rule, and this rule can match several: ${why}; ` +
-    'datagrams of several streams mix its counts (SSRC changes, losses, CC errors): give each stream its own rule to watch it';
-}
-
-/** The warnings about one rule on its own (not beside others): SSM groups without sources, monitors over several streams. */
-function ruleWarnings(r: Rule): string[] {
-  return [ssmSourceWarning(r), monitorWarning(r)].filter((w): w is string => w !== undefined);
-}
-
 function named(r: Pick<Rule, 'name'>): { name?: string } {
   return r.name !== undefined ? { name: r.name } : {};
 }
-
-export { ruleWarnings };
 
 export function createHandler(d: DaemonState): ControlHandler {
   const stats = new StatsReport();

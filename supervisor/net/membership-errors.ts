@@ -33,6 +33,12 @@ function advice(code: string, iface: string, what: string, source: boolean, fami
     case 'ENOMEM':
       return `the kernel has no socket option memory left for ${what} on ${iface}: raise net.core.optmem_max`;
     case 'EINVAL':
+      // IPv6: the interface has no IPv6 state while its MTU is under 1280
+      // or IPv6 is disabled on it, and MLD joins are refused then.
+      if (family === 6) {
+        return `${what} cannot be joined on ${iface}: IPv6 needs an MTU of at least 1280 and IPv6 enabled on the interface ` +
+          `(ip link show ${iface}; sysctl net.ipv6.conf.${iface}.disable_ipv6); mcrd tries again (backing off to every 60 s)`;
+      }
       return `${what} cannot be joined on ${iface}: check that it is a multicast group and the interface supports multicast`;
     case 'EAFNOSUPPORT':
       return `${what} cannot be joined on ${iface}: this kernel has no IPv6 (booted with ipv6.disable=1?)`;

@@ -1,13 +1,13 @@
 /**
  * The warnings mcrd gives about one rule on its own (supervisor/
- * daemon-handler.ts: returned by `mcrctl add`, logged at start and on
+ * rule-warnings.ts: returned by `mcrctl add`, logged at start and on
  * reload): a `monitor` on a rule that can match several streams (a group
  * prefix, any port, several sources or a source prefix), whose counts the
  * streams would mix (the analysis keeps one stream's state per rule), and
  * an SSM-range group with no source address to join.
  */
 import t from 'tap';
-import { monitorWarning, ruleWarnings } from '../../supervisor/daemon-handler.js';
+import { monitorWarning, ruleWarnings } from '../../supervisor/rule-warnings.js';
 import type { Rule } from '../../proto/index.js';
 
 const rule = (over: Partial<Rule>): Rule => ({ id: 1, inputInterface: 'in0', inputGroup: '239.1.1.1', inputPort: 5000,

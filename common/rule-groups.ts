@@ -1,8 +1,8 @@
 /**
- * The groups a rule's input joins, (*,G) or per source: its group, and its
- * `joinGroups`, and the (group, source) memberships it wants. A group prefix cannot be joined (no socket joins a range),
- * so a prefix rule joins its `joinGroups` only; a unicast input joins
- * nothing. mcrd's membership plan (supervisor/net/membership-plan.ts) and
+ * The groups a rule's input joins, its group and its `joinGroups`, and the
+ * (group, source) memberships it wants there. A group prefix cannot be
+ * joined (no socket joins a range), so a prefix rule joins its
+ * `joinGroups` only; a unicast input joins nothing. mcrd's membership plan (supervisor/net/membership-plan.ts) and
  * the standalone relay (worker/relay.ts) both take their groups from here.
  */
 import { isMulticast, isPrefix } from './rule-spec.js';
@@ -32,7 +32,7 @@ export interface MembershipRule extends GroupsOfRule {
  * source-specific join names addresses, not ranges. Unicast inputs want
  * nothing.
  */
-export function membershipUses(r: GroupsOfRule & { inputInterface?: string; source?: string | undefined }): Array<[string, string | undefined]> {
+export function membershipUses(r: GroupsOfRule & { source?: string | undefined }): Array<[string, string | undefined]> {
   const groups = groupsToJoin(r);
   const sources = r.source !== undefined && r.source !== '' ? r.source.split(',') : [];
   const specific = sources.length > 0 && sources.every((s) => !s.includes('/'));

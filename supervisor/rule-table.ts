@@ -16,7 +16,8 @@ import { createHash, hash as cryptoHash } from 'node:crypto';
 import { asValid, checkInterfaceName, hostPort, overlapKeys, validateRule, type ValidRule } from '../common/rule-spec.js';
 import { byteLimitAdvice, limitAdvice, ruleBytesLimit, ruleLimits, ruleWireBytes, type RuleLimits } from '../common/rule-limits.js';
 import type { Rule, RuleInput } from '../proto/index.js';
-import { WantedGroups, membershipUses, type GroupWant } from './net/membership-plan.js';
+import { WantedGroups, type GroupWant } from './net/membership-plan.js';
+import { membershipUses } from '../common/rule-groups.js';
 
 export class RuleTableError extends Error {
   constructor(readonly code: string, message: string) {

@@ -4,6 +4,8 @@
 // built.
 #include "core/stream_monitor.h"
 
+#include <bit>
+
 namespace mcr {
 namespace {
 
@@ -16,14 +18,14 @@ uint32_t be32(const uint8_t* p) {
 
 void RtpAnalyzer::restart(uint16_t seq, uint32_t ssrc, RuleCounterSink& out) {
   // The old sequence's numbers still missing are lost for good.
-  if (started_) out.bump(RuleCounter::rtp_lost, kRtpWindow - count(window_));
+  if (started_) out.bump(RuleCounter::rtp_lost, kRtpWindow - std::popcount(window_));
   started_ = true;
   have_bad_seq_ = false;
   max_seq_ = seq;
   ssrc_ = ssrc;
   // Everything before the first number counts as received: a stream joined
   // mid-way has lost nothing before it. Seen: this number only.
-  window_ = ~Window{0};
+  window_ = ~uint64_t{0};
   seen_ = 1;
   have_transit_ = false;
   jitter_x16_ = 0;
@@ -101,11 +103,11 @@ RtpVerdict RtpAnalyzer::on_packet(const uint8_t* p, uint32_t len, uint64_t arriv
     if (ahead < kRtpMaxDropout) {
       // Numbers leaving the window without having arrived are lost.
       if (ahead >= kRtpWindow) {
-        out.bump(RuleCounter::rtp_lost, (kRtpWindow - count(window_)) + (ahead - kRtpWindow));
+        out.bump(RuleCounter::rtp_lost, (kRtpWindow - std::popcount(window_)) + (ahead - kRtpWindow));
         window_ = 1;
         seen_ = 1;
       } else {
-        out.bump(RuleCounter::rtp_lost, ahead - count(window_ >> (kRtpWindow - ahead)));
+        out.bump(RuleCounter::rtp_lost, ahead - std::popcount(window_ >> (kRtpWindow - ahead)));
         window_ = (window_ << ahead) | 1;
         seen_ = (seen_ << ahead) | 1;
       }
@@ -113,7 +115,7 @@ RtpVerdict RtpAnalyzer::on_packet(const uint8_t* p, uint32_t len, uint64_t arriv
       have_bad_seq_ = false;
     } else if (behind <= kRtpMaxMisorder) {
       if (behind < kRtpWindow) {
-        const Window bit = Window{1} << behind;
+        const uint64_t bit = uint64_t{1} << behind;
         if ((seen_ & bit) != 0) {
           out.bump(RuleCounter::rtp_duplicates);
           return RtpVerdict::duplicate;

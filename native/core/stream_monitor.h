@@ -16,7 +16,6 @@
 // worker reads them like packets and bytes: no call, no copy.
 #pragma once
 #include <atomic>
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -81,9 +80,6 @@ class RtpAnalyzer {
                        const uint8_t** body, uint32_t* body_len);
 
  private:
-  // Bit i stands for sequence number max_seq_ - i.
-  using Window = uint64_t;
-  static uint32_t count(Window w) { return static_cast<uint32_t>(std::popcount(w)); }
   void restart(uint16_t seq, uint32_t ssrc, RuleCounterSink& out);
   void update_jitter(uint32_t rtp_ts, uint64_t arrival_ns, RuleCounterSink& out);
 
@@ -95,12 +91,13 @@ class RtpAnalyzer {
   uint16_t bad_seq_ = 0;
   uint16_t max_seq_ = 0;
   uint32_t ssrc_ = 0;
-  // Bit set: the number arrived, or came before the stream's first one (a
-  // stream joined mid-way has lost nothing before it). For losses.
-  Window window_ = 0;
+  // Bit i stands for sequence number max_seq_ - i. Set: the number arrived,
+  // or came before the stream's first one (a stream joined mid-way has lost
+  // nothing before it). For losses.
+  uint64_t window_ = 0;
   // Bit set: the number arrived. For duplicates: a late number before the
   // stream's first one is reordered, not a duplicate.
-  Window seen_ = 0;
+  uint64_t seen_ = 0;
   uint32_t last_transit_ = 0;
   uint32_t jitter_x16_ = 0;  // RFC 3550 A.8: jitter scaled by 16
 };

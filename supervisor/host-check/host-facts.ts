@@ -178,9 +178,10 @@ export function readHostFacts(root = ''): HostFacts {
       if (own.length === 0) {
         // Named after the device, not the interface: the device's MSI
         // vectors, from its PCI function (sysfs msi_irqs: under the device
-        // itself, or its parent for a virtio device on a virtio-pci function).
-        const msi = new Set([...listDir(`${root}/sys/class/net/${name}/device/msi_irqs`),
-          ...listDir(`${root}/sys/class/net/${name}/device/../msi_irqs`)].map(Number));
+        // itself; for a virtio device, under the virtio-pci function above
+        // it, read only then: above a PCI NIC is a bridge, not its own).
+        const mine = listDir(`${root}/sys/class/net/${name}/device/msi_irqs`);
+        const msi = new Set((mine.length > 0 ? mine : listDir(`${root}/sys/class/net/${name}/device/../msi_irqs`)).map(Number));
         own = vectors.filter((v) => msi.has(v.irq) && isReceiveVector(v.name));
       }
       return own.map(({ irq }) => {

@@ -25,15 +25,7 @@
  * only after every join of the group succeeded (`afterJoins`).
  */
 import { membershipUses, type MembershipRule } from '../../common/rule-groups.js';
-
-export { membershipUses, type MembershipRule };
 import { isSsmGroup } from '../../common/address-prefix.js';
-
-/** A group's want from its rules: any-source unless it is an SSM group with sources (see the file's header). */
-function wantOf(group: string, anySource: boolean, sources: ReadonlySet<string> | undefined): GroupWant | undefined {
-  if (sources !== undefined && sources.size > 0 && (!anySource || isSsmGroup(group))) return sources;
-  return anySource ? 'any' : undefined;
-}
 
 /** What one (interface, group) wants: every source, or only these (INCLUDE). */
 export type GroupWant = 'any' | ReadonlySet<string>;
@@ -53,6 +45,12 @@ export type MembershipOp =
   | { kind: 'leaveSources'; group: string; afterJoins: boolean }
   /** Leave everything held for the group: no rule wants it. */
   | { kind: 'drop'; group: string };
+
+/** A group's want from its rules: any-source unless it is an SSM group with sources (see the file's header). */
+function wantOf(group: string, anySource: boolean, sources: ReadonlySet<string> | undefined): GroupWant | undefined {
+  if (sources !== undefined && sources.size > 0 && (!anySource || isSsmGroup(group))) return sources;
+  return anySource ? 'any' : undefined;
+}
 
 /**
  * What an operator must hear about a rule on an SSM group (232.0.0.0/8,
